@@ -1,0 +1,170 @@
+"""Documents with machine-owned blocks: render from templates, merge without losing a word.
+
+A generated document marks each part pocflow owns with a pair of HTML comments, invisible
+when the Markdown is rendered::
+
+    <!-- pocflow:begin results -->
+    ## Results
+    ...
+    <!-- pocflow:end results -->
+
+Regeneration replaces the inside of these blocks only. Every byte outside them is kept as a
+person left it. A block a person deleted is put back next to the blocks around it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from pocflow._fs import atomic_write_text
+from pocflow.errors import DocumentError, located
+
+_MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t]*$", re.M)
+
+
+@dataclass(frozen=True)
+class Block:
+    """One machine-owned block: its name and where it stands in the text (markers included)."""
+
+    name: str
+    start: int
+    end: int
+
+
+def find_blocks(text: str, path: str) -> list[Block]:
+    """The machine blocks of text in order; DocumentError on unbalanced or nested markers."""
+    blocks: list[Block] = []
+    open_name: str | None = None
+    open_start = 0
+    open_line = 0
+    for match in _MARK_RE.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        if match["kind"] == "begin":
+            if open_name is not None:
+                raise DocumentError(located(path, f"block '{open_name}' (opened at line "
+                                            f"{open_line}) is not closed before the next "
+                                            f"begins; restore '<!-- pocflow:end {open_name} -->'",
+                                            line))
+            open_name, open_start, open_line = match["name"], match.start(), line
+        else:
+            if open_name != match["name"]:
+                raise DocumentError(located(path, f"'<!-- pocflow:end {match['name']} -->' has "
+                                            "no matching begin marker; restore or remove it",
+                                            line))
+            end = match.end()
+            if end < len(text) and text[end] == "\n":
+                end += 1
+            blocks.append(Block(match["name"], open_start, end))
+            open_name = None
+    if open_name is not None:
+        raise DocumentError(located(path, f"block '{open_name}' is never closed; restore "
+                                    f"'<!-- pocflow:end {open_name} -->'", open_line))
+    names = [b.name for b in blocks]
+    for name in names:
+        if names.count(name) > 1:
+            raise DocumentError(located(path, f"block '{name}' appears twice; delete one copy"))
+    return blocks
+
+
+def merge_document(existing: str | None, rendered: str, path: str) -> str:
+    """The existing text with its machine blocks replaced by the rendered ones."""
+    if existing is None:
+        return rendered
+    new_blocks = find_blocks(rendered, f"{path} (as rendered)")
+    fresh = {b.name: rendered[b.start:b.end] for b in new_blocks}
+    result = existing
+    for block in reversed(find_blocks(existing, path)):
+        if block.name in fresh:
+            result = result[:block.start] + _fit(fresh[block.name], result, block.end) + \
+                result[block.end:]
+    order = [b.name for b in new_blocks]
+    for index, name in enumerate(order):
+        present = {b.name: b for b in find_blocks(result, path)}
+        if name in present:
+            continue
+        before = [present[n] for n in order[:index] if n in present]
+        after = [present[n] for n in order[index + 1:] if n in present]
+        if before:
+            at = before[-1].end
+        elif after:
+            at = after[0].start
+        else:
+            at = len(result)
+        insert = fresh[name]
+        if at > 0 and not result[:at].endswith("\n"):
+            insert = "\n" + insert
+        if at == len(result) or not result[at:].startswith("\n"):
+            insert = insert + "\n"
+        result = result[:at] + insert + result[at:]
+    return result
+
+
+def _fit(block_text: str, text: str, end: int) -> str:
+    """Keep the existing text's line ending after the block (end of file without newline)."""
+    if end == len(text) and not text.endswith("\n") and block_text.endswith("\n"):
+        return block_text[:-1]
+    return block_text
+
+
+def write_document(root: Path, relpath: str, rendered: str) -> None:
+    """Merge rendered into the document at relpath (creating it) and write it atomically."""
+    path = root / relpath
+    existing = None
+    if path.exists():
+        try:
+            existing = path.read_bytes().decode("utf-8")
+        except UnicodeDecodeError:
+            raise DocumentError(located(relpath, "not valid UTF-8; pocflow will not rewrite it "
+                                        "(save it as UTF-8)")) from None
+    merged = merge_document(existing, rendered, relpath)
+    if merged != existing:
+        atomic_write_text(path, merged)
+
+
+def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
+    """Templates from the workspace's templates_dir first, then the packaged defaults."""
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader([
+            jinja2.FileSystemLoader(root / templates_dir),
+            jinja2.PackageLoader("pocflow", "templates"),
+        ]),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,
+    )
+
+
+def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str]:
+    """(where the template in use comes from, its text): the override or the packaged one."""
+    env = template_environment(root, templates_dir)
+    assert env.loader is not None
+    try:
+        source, filename, _ = env.loader.get_source(env, name)
+    except jinja2.TemplateNotFound:
+        raise DocumentError(f"template {name} not found in {templates_dir}/ nor in "
+                            "pocflow's packaged templates") from None
+    override = root / templates_dir / name
+    return (f"{templates_dir}/{name}" if override.exists() else f"pocflow:{name}", source)
+
+
+def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]) -> str:
+    """Render a template; DocumentError names the template file and line on any error."""
+    env = template_environment(root, templates_dir)
+    origin, _source = template_source(root, templates_dir, name)
+    try:
+        return env.get_template(name).render(**context)
+    except jinja2.TemplateSyntaxError as exc:
+        raise DocumentError(located(origin, f"template error: {exc.message}", exc.lineno)
+                            ) from None
+    except jinja2.UndefinedError as exc:
+        raise DocumentError(located(origin, f"template uses an unknown value: {exc.message}; "
+                                    "see docs/reference.md for the values a template gets")
+                            ) from None

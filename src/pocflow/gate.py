@@ -1,0 +1,95 @@
+"""The poc-complete gate: every step verified on its current inputs, the suite green as one."""
+
+from __future__ import annotations
+
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from doit.exceptions import TaskFailed
+
+from pocflow._fs import file_lock
+from pocflow.documents import render, write_document
+from pocflow.record import StepRecord, TestResult
+from pocflow.state import refresh_project_state
+from pocflow.status import StepStatus, compute_status
+from pocflow.testing import PytestJsonRunner, TestSelection
+from pocflow.workspace import Workspace, load_workspace
+
+POC_TEMPLATE = "poc-results.md"
+
+
+def check_complete(root: str) -> TaskFailed | None:
+    """doit action: fail with every unverified step and why; else run the suite and write."""
+    ws = load_workspace(Path(root))
+    statuses = compute_status(ws)
+    missing = [s for s in statuses.values() if not s.is_verified]
+    if missing:
+        return TaskFailed(not_complete_message(ws, missing, len(statuses)))
+    if not statuses:
+        return TaskFailed(f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
+                          f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
+    selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
+    report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
+    suite = PytestJsonRunner().run(ws.root, selections, report_dir)
+    failed = [r for r in suite.values() if r.outcome != "passed"]
+    if failed:
+        return TaskFailed(
+            f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run as "
+            "one session failed (tests that depend on each other's state?):\n"
+            + "\n".join(r.message for r in failed)
+            + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log")
+    records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
+    with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, suite))
+        refresh_project_state(ws)
+    return None
+
+
+def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:
+    """'PoC 1 is not complete: 2 of 7 steps are not verified:' and a line per step."""
+    lines = [f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps "
+             "not verified:"]
+    for status in missing:
+        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.state
+        lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
+    return "\n".join(lines)
+
+
+def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
+                       suite: dict[str, TestResult]) -> str:
+    """The rendered docs/pocN-results.md (not yet merged with what is on disk)."""
+    base = PurePosixPath(ws.poc_results_doc).parent
+    steps = []
+    for step_id, step in ws.steps.items():
+        doc = PurePosixPath(ws.results_doc(step_id))
+        steps.append({"step_id": step_id, "name": step.name,
+                      "scripts": ", ".join(f"`{s}`" for s in step.scripts) or "—",
+                      "doc_name": doc.name,
+                      "doc_link": str(doc.relative_to(base)) if doc.is_relative_to(base)
+                      else str(doc)})
+    per_step = []
+    totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
+    duration = 0.0
+    for step_id, result in suite.items():
+        counts = result.counts
+        per_step.append({"step_id": step_id, "total": counts.get("total", 0),
+                         "passed": counts.get("passed", 0),
+                         "failed": counts.get("failed", 0) + counts.get("error", 0)})
+        for key in totals:
+            totals[key] += counts.get(key, 0)
+        duration = max(duration, result.duration_s)
+    metrics = [{"step_id": sid, "name": name, "value": value}
+               for sid, record in records.items() if record.implement
+               for name, value in sorted(record.implement.metrics.items())]
+    stamps = sorted(r.verified_at for r in records.values())
+    context: dict[str, Any] = {
+        "poc": {"number": ws.settings.poc, "name": ws.name,
+                "proves": ws.plan.proves if ws.plan else ""},
+        "status_line": "✅ COMPLETE",
+        "started": stamps[0][:10] if stamps else "—",
+        "completed": stamps[-1][:10] if stamps else "—",
+        "steps": steps,
+        "suite": {**totals, "duration_s": duration, "per_step": per_step},
+        "metrics": metrics,
+    }
+    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

@@ -1,0 +1,150 @@
+"""The implement phase: run a step's script(s) in a subprocess, with a timeout and a log."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from doit.exceptions import TaskFailed
+
+from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_record
+
+#: the environment variable that holds the path where a step script may write its metrics
+METRICS_ENV = "POCFLOW_METRICS_FILE"
+#: seconds between SIGTERM and SIGKILL when a script overruns its timeout
+KILL_GRACE_S = 5.0
+STDERR_TAIL_LINES = 15
+
+
+@dataclass(frozen=True)
+class ImplementSpec:
+    """Everything the implement action needs; plain data, so doit can pickle it for -n."""
+
+    root: str
+    step_id: str
+    scripts: tuple[str, ...]
+    args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+    timeout: float
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    run_dir: str
+    result_file: str
+
+
+def run_implement(spec: ImplementSpec) -> TaskFailed | None:
+    """doit action: run the scripts in order; write the result; fail with a clear message."""
+    root = Path(spec.root)
+    run_dir = root / spec.run_dir
+    run_dir.mkdir(parents=True, exist_ok=True)
+    started, start = now_iso(), time.monotonic()
+    inputs = fingerprint(root, list(spec.inputs))
+    metrics_file = run_dir / "metrics.json"
+    metrics_file.unlink(missing_ok=True)
+    runs: list[ScriptRun] = []
+    message = ""
+    if not spec.scripts:
+        message = (f"step {spec.step_id} has no script; add PoC/step{spec.step_id}_"
+                   "<description>.py")
+    for script in spec.scripts:
+        run = _run_script(root, spec, script, run_dir, metrics_file)
+        runs.append(run)
+        if run.timed_out:
+            message = (f"step {spec.step_id}: {script} did not finish within {spec.timeout:g} s "
+                       f"and was stopped; see {run.log}")
+            break
+        if run.exit_code != 0:
+            message = (f"step {spec.step_id}: {script} exited with code {run.exit_code}"
+                       f"{_stderr_tail(root / run.log)}\nfull log: {run.log}")
+            break
+    metrics: dict[str, object] = {}
+    if not message:
+        metrics, message = _read_metrics(root, metrics_file, spec)
+    if not message:
+        missing = [out for out in spec.outputs if not (root / out).exists()]
+        if missing:
+            message = (f"step {spec.step_id}: declared output(s) not written by the script: "
+                       + ", ".join(missing))
+    result = ImplementResult(
+        step_id=spec.step_id, outcome="failed" if message else "passed", message=message,
+        started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
+        scripts=runs,
+        metrics=metrics, outputs=list(spec.outputs), inputs=inputs)
+    write_record(root / spec.result_file, result)
+    return TaskFailed(message) if message else None
+
+
+def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
+                metrics_file: Path) -> ScriptRun:
+    log_rel = f"{spec.run_dir}/{Path(script).stem}.log"
+    env = dict(os.environ)
+    env.update(spec.env)
+    env[METRICS_ENV] = str(metrics_file)
+    env["POCFLOW_STEP"] = spec.step_id
+    env["PYTHONUNBUFFERED"] = "1"
+    start = time.monotonic()
+    timed_out = False
+    with (root / log_rel).open("wb") as log, (run_dir / "stderr.tmp").open("wb+") as err:
+        process = subprocess.Popen(
+            [sys.executable, script, *spec.args], cwd=root, env=env, stdin=subprocess.DEVNULL,
+            stdout=log, stderr=err, start_new_session=True)
+        try:
+            process.wait(timeout=spec.timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            _stop_group(process)
+        finally:
+            if process.poll() is None:  # interrupted ourselves: take the script down too
+                _stop_group(process)
+        err.seek(0)
+        stderr = err.read()
+        if stderr:
+            log.write(b"\n--- stderr ---\n" + stderr)
+    (run_dir / "stderr.tmp").unlink(missing_ok=True)
+    return ScriptRun(path=script, exit_code=process.returncode, timed_out=timed_out,
+                     duration_s=round(time.monotonic() - start, 3), log=log_rel)
+
+
+def _stop_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM the script's whole process group, then SIGKILL what is left after a grace."""
+    for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, sig)
+        try:
+            process.wait(timeout=wait_s)
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)  # children that outlived the leader
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+def _stderr_tail(log: Path) -> str:
+    text = log.read_bytes().decode("utf-8", errors="replace")
+    marker = "\n--- stderr ---\n"
+    if marker not in text:
+        return ""
+    lines = text.split(marker, 1)[1].rstrip().splitlines()[-STDERR_TAIL_LINES:]
+    return ":\n" + "\n".join("    " + line for line in lines)
+
+
+def _read_metrics(root: Path, metrics_file: Path,
+                  spec: ImplementSpec) -> tuple[dict[str, object], str]:
+    if not metrics_file.exists():
+        return {}, ""
+    try:
+        data = json.loads(metrics_file.read_text(encoding="utf-8"))
+    except (ValueError, UnicodeDecodeError) as exc:
+        return {}, (f"step {spec.step_id}: the metrics written to ${METRICS_ENV} are not valid "
+                    f"JSON ({exc}); write one JSON object, e.g. {{\"rows\": 1200}}")
+    if not isinstance(data, dict):
+        return {}, (f"step {spec.step_id}: the metrics written to ${METRICS_ENV} must be one "
+                    f"JSON object of name: value, got {type(data).__name__}")
+    return data, ""

@@ -1,0 +1,265 @@
+"""Reading the implementation plan, docs/pocN-implementation.md, leniently.
+
+Real plans drift from the template; whatever cannot be read becomes a warning with its line
+number, never an exception. Only a file that is not text at all is an error.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pocflow.errors import PlanError, located
+from pocflow.steps import parse_step_id
+
+_DASH = r"[:\-–—]"
+_TITLE_RE = re.compile(rf"^#\s+PoC\s*(?P<num>\d+)\b[^:\-–—]*(?:{_DASH}\s*(?P<name>.+))?$", re.I)
+_SECTION_RE = re.compile(r"^##\s+(?P<title>.+?)\s*#*\s*$")
+_SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
+_STEP_HEADING_RE = re.compile(
+    rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:{_DASH}+\s*(?P<name>.*))?$", re.I)
+_FIELD_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$")
+_CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
+_BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
+_TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
+_ID_TOKEN_RE = re.compile(r"\b(\d+[a-z]?(?:_\d+)?)\b", re.I)
+_PREREQ_RE = re.compile(r"^(?:\d+[.)]\s*)?(?P<name>.+)$")
+
+Warn = Callable[[str, int], None]
+
+
+@dataclass
+class PlanStep:
+    """One step as the plan describes it."""
+
+    step_id: str
+    name: str
+    line: int
+    goal: str = ""
+    depends_on: list[str] = field(default_factory=list)
+    tasks: list[str] = field(default_factory=list)
+    code: str = ""
+    verification: str = ""
+    output: str = ""
+
+
+@dataclass
+class ChecklistItem:
+    """One item of the Production-Grade Checklist."""
+
+    label: str
+    text: str
+    ticked: bool
+    line: int
+
+
+@dataclass
+class Prerequisite:
+    """One prerequisite block of the plan."""
+
+    name: str
+    line: int
+    verification: str = ""
+
+
+@dataclass
+class Plan:
+    """What could be read from a plan, and warnings for what could not."""
+
+    path: str
+    number: int | None = None
+    name: str = ""
+    overview: dict[str, str] = field(default_factory=dict)
+    prerequisites: list[Prerequisite] = field(default_factory=list)
+    steps: dict[str, PlanStep] = field(default_factory=dict)
+    checklist: list[ChecklistItem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def proves(self) -> str:
+        """The Overview table's **Proves** value, if any."""
+        return self.overview.get("Proves", "")
+
+
+def load_plan(root: Path, relpath: str) -> Plan | None:
+    """Parse the plan at root/relpath; None when there is no plan file."""
+    path = root / relpath
+    if not path.is_file():
+        return None
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = path.read_bytes()[: exc.start].count(b"\n") + 1
+        raise PlanError(located(relpath, "the plan is not valid UTF-8 text; save it as UTF-8",
+                                line)) from None
+    return parse_plan(text, relpath)
+
+
+def parse_plan(text: str, relpath: str = "plan") -> Plan:
+    """Parse plan text; never raises on content."""
+    plan = Plan(path=relpath)
+    lines = text.splitlines()
+    section = ""
+    step: PlanStep | None = None
+    prereq: Prerequisite | None = None
+    pending_block: str | None = None  # which field the next fenced block belongs to
+    in_fence = False
+    fence_lines: list[str] = []
+    fence_owner: str | None = None
+
+    def warn(message: str, line: int) -> None:
+        plan.warnings.append(located(relpath, message, line))
+
+    for number, raw in enumerate(lines, start=1):
+        line = raw.rstrip()
+        stripped = line.strip()
+        if stripped.startswith("```") or stripped.startswith("~~~"):
+            if in_fence:
+                _store_block(step, prereq, fence_owner, "\n".join(fence_lines))
+                in_fence, fence_lines, fence_owner = False, [], None
+            else:
+                in_fence, fence_owner, pending_block = True, pending_block, None
+            continue
+        if in_fence:
+            fence_lines.append(raw)
+            continue
+        if plan.number is None and line.startswith("# "):
+            match = _TITLE_RE.match(line)
+            if match:
+                plan.number = int(match["num"])
+                plan.name = (match["name"] or "").strip()
+            else:
+                warn("title is not '# PoC N Implementation Plan: <Name>'", number)
+            continue
+        match = _SECTION_RE.match(line)
+        if match:
+            section = match["title"].lower()
+            step, prereq, pending_block = None, None, None
+            continue
+        match = _SUBSECTION_RE.match(line)
+        if match:
+            step, prereq, pending_block = None, None, None
+            title = match["title"]
+            if "implementation steps" in section or title.lower().startswith("step"):
+                step = _start_step(plan, title, number, warn)
+            elif "prerequisite" in section:
+                name_match = _PREREQ_RE.match(title)
+                prereq = Prerequisite(name=(name_match["name"] if name_match else title).strip(),
+                                      line=number)
+                plan.prerequisites.append(prereq)
+            continue
+        if "checklist" in section:
+            _read_checklist_line(plan, stripped, number)
+            continue
+        if section == "overview":
+            _read_overview_row(plan, stripped)
+            continue
+        if step is not None or prereq is not None:
+            pending_block = _read_field(step, prereq, stripped, number, warn, pending_block)
+
+    if in_fence:
+        warn("a code block is never closed (missing ```)", len(lines))
+    if not plan.steps:
+        warn("no steps found (expected '### Step 1: <Name>' headings under "
+             "'## Implementation Steps')", max(len(lines), 1))
+    for pstep in plan.steps.values():
+        if not pstep.goal:
+            warn(f"step {pstep.step_id} has no **Goal**", pstep.line)
+    return plan
+
+
+def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | None:
+    match = _STEP_HEADING_RE.match(title)
+    step_id = parse_step_id(match["id"]) if match else None
+    if match is None or step_id is None:
+        warn(f"cannot read a step id in heading '### {title}' (expected '### Step 3b: <Name>')",
+             number)
+        return None
+    if step_id in plan.steps:
+        warn(f"step {step_id} is described twice (first at line "
+             f"{plan.steps[step_id].line}); the first is kept", number)
+        return None
+    name = (match["name"] or "").strip()
+    step = PlanStep(step_id=step_id, name=name, line=number)
+    plan.steps[step_id] = step
+    return step
+
+
+def _read_field(step: PlanStep | None, prereq: Prerequisite | None, stripped: str,
+                number: int, warn: Warn, pending: str | None) -> str | None:
+    """Read one line inside a step or prerequisite block; return the pending code field."""
+    match = _FIELD_RE.match(stripped)
+    if match:
+        label = match["label"].strip().lower()
+        value = match["value"].strip()
+        if prereq is not None:
+            return "verification" if label.startswith("verification") else None
+        assert step is not None
+        if label == "goal":
+            step.goal = value
+        elif label.startswith("depends on") or label == "depends":
+            step.depends_on = _parse_depends(value, number, warn)
+        elif label == "output":
+            step.output = value
+        elif label in ("code", "verification"):
+            if value.startswith("`") and value.endswith("`") and len(value) > 1:
+                setattr(step, label, value.strip("`"))
+                return None
+            return label
+        return None
+    if step is not None:
+        checkbox = _CHECKBOX_RE.match(stripped)
+        if checkbox:
+            step.tasks.append(checkbox["text"].strip())
+    return pending
+
+
+def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:
+    text = value.strip().strip(".")
+    if not text or text.lower() in ("none", "-", "—", "n/a", "nothing"):
+        return []
+    ids: list[str] = []
+    for token in _ID_TOKEN_RE.findall(text):
+        step_id = parse_step_id(token)
+        if step_id is not None and step_id not in ids:
+            ids.append(step_id)
+    if not ids:
+        warn(f"cannot read step ids in **Depends On**: {value!r} (expected e.g. 'Step 1' or "
+             "'Steps 2, 3a')", number)
+    return ids
+
+
+def _store_block(step: PlanStep | None, prereq: Prerequisite | None, owner: str | None,
+                 body: str) -> None:
+    if owner is None:
+        return
+    if prereq is not None and owner == "verification":
+        prereq.verification = body.strip()
+    elif step is not None and owner in ("code", "verification"):
+        setattr(step, owner, body.strip())
+
+
+def _read_checklist_line(plan: Plan, stripped: str, number: int) -> None:
+    match = _CHECKBOX_RE.match(stripped)
+    if not match:
+        return
+    text = match["text"].strip()
+    label_match = _BOLD_LABEL_RE.match(text)
+    label = label_match["label"].strip() if label_match else text
+    plan.checklist.append(ChecklistItem(label=label, text=text,
+                                        ticked=match["mark"] in "xX", line=number))
+
+
+def _read_overview_row(plan: Plan, stripped: str) -> None:
+    match = _TABLE_ROW_RE.match(stripped)
+    if not match:
+        return
+    cells = [c.strip() for c in match["cells"].split("|")]
+    if len(cells) < 2 or set(cells[0]) <= set("-: "):
+        return
+    key = cells[0].strip("* ")
+    if key.lower() == "attribute":
+        return
+    plan.overview[key] = cells[1].strip()

@@ -1,0 +1,216 @@
+"""The per-step record of a run: what each phase did, on which inputs, with what verdict.
+
+Three files per step. The implement and test phases each leave a result in the local state
+folder; the state phase joins them into the step's verification record, which is committed.
+Documents are rendered from these records only, never from a second look at the disk.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pocflow._fs import atomic_write_text, sha256_file
+
+RECORD_FORMAT = 1
+
+
+def now_iso() -> str:
+    """The current UTC time, ISO 8601 to the second."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def fingerprint(root: Path, paths: list[str]) -> dict[str, str]:
+    """sha256 of each workspace-relative path; 'missing' for one that does not exist."""
+    result: dict[str, str] = {}
+    for rel in sorted(set(paths)):
+        path = root / rel
+        result[rel] = sha256_file(path) if path.is_file() else "missing"
+    return result
+
+
+@dataclass
+class ScriptRun:
+    """One script run of the implement phase."""
+
+    path: str
+    exit_code: int | None
+    duration_s: float
+    log: str
+    timed_out: bool = False
+
+
+@dataclass
+class ImplementResult:
+    """What the implement phase did."""
+
+    step_id: str
+    outcome: str  # "passed" | "failed"
+    message: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    scripts: list[ScriptRun] = field(default_factory=list)
+    metrics: dict[str, Any] = field(default_factory=dict)
+    outputs: list[str] = field(default_factory=list)
+    inputs: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TestCase:
+    """One test as pytest reported it."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    nodeid: str
+    outcome: str
+    duration_s: float
+    message: str = ""
+
+
+@dataclass
+class TestResult:
+    """What the test phase found."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    step_id: str
+    outcome: str  # "passed" | "failed"
+    message: str
+    started_at: str
+    finished_at: str
+    duration_s: float
+    files: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    tests: list[TestCase] = field(default_factory=list)
+    collection_errors: list[str] = field(default_factory=list)
+    exit_code: int | None = None
+    inputs: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def failing(self) -> list[TestCase]:
+        """Tests that failed or errored."""
+        return [t for t in self.tests if t.outcome in ("failed", "error")]
+
+
+@dataclass
+class StepRecord:
+    """The committed verification record of one step."""
+
+    step_id: str
+    name: str
+    verdict: str  # "verified" | "failed"
+    verified_at: str
+    message: str
+    implement: ImplementResult | None
+    test: TestResult | None
+    inputs: dict[str, str]
+    environment: dict[str, str]
+    results_doc: str
+    format: int = RECORD_FORMAT
+
+    @property
+    def is_verified(self) -> bool:
+        """Whether the record says the step passed every phase."""
+        return self.verdict == "verified"
+
+
+def environment() -> dict[str, str]:
+    """What of the environment a verification ran in is worth recording."""
+    return {
+        "python": platform.python_version(),
+        "implementation": sys.implementation.name,
+        "platform": sys.platform,
+    }
+
+
+def to_json(obj: Any) -> str:
+    """Stable JSON text (sorted keys, two-space indent, final newline) of a record."""
+    data = asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_record(path: Path, obj: Any) -> None:
+    """Write any of the records atomically."""
+    atomic_write_text(path, to_json(obj))
+
+
+def read_implement(path: Path) -> ImplementResult | None:
+    """Read an implement result; None when absent or unreadable."""
+    data = _read(path)
+    if data is None:
+        return None
+    data["scripts"] = [ScriptRun(**s) for s in data.get("scripts", [])]
+    return _build(ImplementResult, data)
+
+
+def read_test(path: Path) -> TestResult | None:
+    """Read a test result; None when absent or unreadable."""
+    data = _read(path)
+    if data is None:
+        return None
+    return _test_from(data)
+
+
+def read_step_record(path: Path) -> StepRecord | None:
+    """Read a verification record; None when absent or unreadable."""
+    data = _read(path)
+    if data is None or data.get("format") != RECORD_FORMAT:
+        return None
+    if data.get("implement") is not None:
+        implement = dict(data["implement"])
+        implement["scripts"] = [ScriptRun(**s) for s in implement.get("scripts", [])]
+        data["implement"] = _build(ImplementResult, implement)
+    if data.get("test") is not None:
+        data["test"] = _test_from(data["test"])
+    return _build(StepRecord, data)
+
+
+def _test_from(data: dict[str, Any]) -> TestResult | None:
+    data = dict(data)
+    data["tests"] = [TestCase(**t) for t in data.get("tests", [])]
+    return _build(TestResult, data)
+
+
+def _build(cls: Any, data: dict[str, Any]) -> Any:
+    try:
+        return cls(**data)
+    except TypeError:
+        return None  # written by another version: treated as absent, so it is re-verified
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def compose_record(step_id: str, name: str, results_doc: str, implement: ImplementResult | None,
+                   test: TestResult | None) -> StepRecord:
+    """Join the phases' results into the step's record; verified only if both passed."""
+    passed = (implement is not None and implement.outcome == "passed"
+              and test is not None and test.outcome == "passed")
+    message = ""
+    if implement is None:
+        message = "the implement phase has not run"
+    elif implement.outcome != "passed":
+        message = implement.message
+    elif test is None:
+        message = "the test phase has not run"
+    elif test.outcome != "passed":
+        message = test.message
+    inputs = dict(implement.inputs if implement else {})
+    inputs.update(test.inputs if test else {})
+    finished = [r.finished_at for r in (implement, test) if r is not None]
+    return StepRecord(
+        step_id=step_id, name=name, verdict="verified" if passed else "failed",
+        verified_at=max(finished) if finished else now_iso(), message=message,
+        implement=implement, test=test, inputs=inputs, environment=environment(),
+        results_doc=results_doc)

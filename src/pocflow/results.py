@@ -1,0 +1,84 @@
+"""The document phase: render a step's results doc from its record of the run."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pocflow.documents import render, write_document
+from pocflow.record import StepRecord, TestResult
+from pocflow.workspace import Step, Workspace
+
+STEP_TEMPLATE = "step-results.md"
+
+STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
+
+
+@dataclass
+class Category:
+    """Tests of one class (or of one file, for tests outside classes)."""
+
+    name: str
+    total: int
+    status: str
+
+
+def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
+    """The rendered results doc of a step (not yet merged with what is on disk)."""
+    test = record.test
+    context: dict[str, Any] = {
+        "step": {"step_id": step.step_id, "name": step.name,
+                 "goal": step.plan_step.goal if step.plan_step else
+                 (step.manifest.goal if step.manifest else "")},
+        "poc": {"number": ws.settings.poc, "name": ws.name},
+        "record": record,
+        "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS"),
+        "metrics": sorted((record.implement.metrics if record.implement else {}).items()),
+        "test_files": _test_files(test),
+        "coverage": coverage(test),
+        "totals": _totals(test),
+        "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
+    }
+    return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context)
+
+
+def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:
+    """Render and merge the step's results doc into docs/."""
+    write_document(ws.root, ws.results_doc(step.step_id), render_step_results(ws, step, record))
+
+
+def coverage(test: TestResult | None) -> list[Category]:
+    """Test counts per category: the test class, else the test file."""
+    if test is None:
+        return []
+    groups: dict[str, list[str]] = {}
+    for case in test.tests:
+        parts = case.nodeid.split("::")
+        name = f"`{parts[1]}`" if len(parts) > 2 else f"`{Path(parts[0]).name}`"
+        groups.setdefault(name, []).append(case.outcome)
+    return [Category(name, len(outcomes), outcome_summary(outcomes))
+            for name, outcomes in groups.items()]
+
+
+def outcome_summary(outcomes: list[str]) -> str:
+    """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts)."""
+    counts: dict[str, int] = {}
+    for outcome in outcomes:
+        counts[outcome] = counts.get(outcome, 0) + 1
+    bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("xpassed", 0)
+    order = ("failed", "error", "xpassed", "passed", "skipped", "xfailed")
+    text = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
+    return ("❌ " if bad else "✅ ") + (text or "no tests")
+
+
+def _totals(test: TestResult | None) -> dict[str, Any]:
+    outcomes = [c.outcome for c in test.tests] if test else []
+    return {"total": len(outcomes), "status": outcome_summary(outcomes)}
+
+
+def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
+    if test is None:
+        return []
+    return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f))
+            for f in test.files]

@@ -1,0 +1,108 @@
+"""Workspace settings: the [tool.pocflow] table of pyproject.toml, with defaults."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from pocflow.errors import SettingsError, did_you_mean, located
+
+PYPROJECT = "pyproject.toml"
+
+#: setting name -> (type, default, one-line meaning); the reference docs list the same.
+SETTINGS: dict[str, tuple[type, Any, str]] = {
+    "poc": (int, 1, "the PoC number N: plan docs/pocN-implementation.md, docs/pocN-results.md"),
+    "name": (str, "", "the PoC's name; default: from the plan's title"),
+    "slug": (str, "", "prefix of results docs, docs/<slug>-stepN-results.md; default: from name"),
+    "plan": (str, "", "the implementation plan; default: docs/poc<N>-implementation.md"),
+    "scripts_dir": (str, "PoC", "where step scripts live"),
+    "tests_dir": (str, "tests", "where step tests live"),
+    "docs_dir": (str, "docs", "where results docs are written"),
+    "manifests_dir": (str, "steps", "where optional step manifests (YAML) live"),
+    "records_dir": (str, "steps/records", "where verification records are written (commit them)"),
+    "state_dir": (str, ".pocflow", "local state: doit's database, logs, reports (gitignore it)"),
+    "state_file": (str, "PROJECT_STATE.md", "the living state document"),
+    "templates_dir": (str, "assets/templates", "templates here override the packaged ones"),
+    "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Resolved settings of one workspace; every path is relative to its root."""
+
+    root: Path
+    poc: int
+    name: str
+    slug: str
+    plan: str
+    scripts_dir: str
+    tests_dir: str
+    docs_dir: str
+    manifests_dir: str
+    records_dir: str
+    state_dir: str
+    state_file: str
+    templates_dir: str
+    timeout: float
+    pytest_config: dict[str, Any]
+
+    def path(self, relative: str) -> Path:
+        """Absolute path of a workspace-relative path."""
+        return self.root / relative
+
+
+def load_settings(root: Path) -> Settings:
+    """Read [tool.pocflow] (and pytest's settings) from root/pyproject.toml."""
+    pyproject = root / PYPROJECT
+    data: dict[str, Any] = {}
+    if pyproject.exists():
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise SettingsError(located(PYPROJECT, f"not valid TOML: {exc}")) from None
+    tool = data.get("tool", {})
+    table = tool.get("pocflow", {})
+    if not isinstance(table, dict):
+        raise SettingsError(located(PYPROJECT, "[tool.pocflow] must be a table"))
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key not in SETTINGS:
+            hint = did_you_mean(key, SETTINGS)
+            raise SettingsError(located(PYPROJECT, f"unknown setting tool.pocflow.{key}{hint}"))
+        kind = SETTINGS[key][0]
+        if kind is float and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise SettingsError(
+                located(PYPROJECT, f"tool.pocflow.{key} must be {kind.__name__}, got {value!r}")
+            )
+        values[key] = value
+    for key, (_kind, default, _doc) in SETTINGS.items():
+        values.setdefault(key, default)
+    if values["poc"] < 0:
+        raise SettingsError(located(PYPROJECT, "tool.pocflow.poc must be 0 or more"))
+    if values["timeout"] <= 0:
+        raise SettingsError(located(PYPROJECT, "tool.pocflow.timeout must be more than 0"))
+    if not values["plan"]:
+        values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
+    for key in (name for name, spec in SETTINGS.items() if name.endswith("_dir") or
+                name in ("plan", "state_file")):
+        values[key] = _inside(root, key, values[key])
+    pytest_config = tool.get("pytest", {}).get("ini_options", {})
+    names = {f.name for f in fields(Settings)}
+    return Settings(root=root, pytest_config=dict(pytest_config),
+                    **{k: v for k, v in values.items() if k in names})
+
+
+def _inside(root: Path, key: str, value: str) -> str:
+    """Normalise a workspace-relative path; refuse one that leaves the workspace."""
+    candidate = Path(value)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        raise SettingsError(
+            located(PYPROJECT, f"tool.pocflow.{key} = {value!r} must be a path inside the "
+                    "workspace, relative to pyproject.toml")
+        )
+    return candidate.as_posix().rstrip("/") or "."

@@ -1,0 +1,152 @@
+"""Step identity: the file-name grammar, natural order, and discovery of step files.
+
+Grammar (the method's naming convention)::
+
+    PoC/step<N>[<letter>][_<M>][_<description>].py      the step's script
+    PoC/step<N>[<letter>][_<M>]_validate[_<x>].py        a validation script of that step
+    tests/test_step<N>[<letter>][_<M>][_<description>].py  the step's tests
+    steps/step<N>[<letter>][_<M>].yaml                   the step's optional manifest
+
+``step4_1_x.py`` is step ``4_1`` (an alternative approach to step 4, a step of its own), so
+``test_step4_*.py`` never matches ``test_step4_1_*.py``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pocflow.errors import DiscoveryError, located
+
+_ID = r"(?P<num>\d+)(?P<sub>[a-z])?(?:_(?P<alt>\d+)(?=_|$))?"
+_ID_RE = re.compile(rf"^{_ID}$")
+_STEM_RE = re.compile(rf"^{_ID}(?:_(?P<rest>.+))?$")
+_VALIDATE_RE = re.compile(r"^validate(?:_|$)")
+
+
+def parse_step_id(text: str) -> str | None:
+    """The canonical step id of text ('3b', '4_1', 'step 3B'), or None if it is not one."""
+    cleaned = text.strip().lower()
+    cleaned = re.sub(r"^step\s*", "", cleaned)
+    match = _ID_RE.match(cleaned)
+    return _canonical(match) if match else None
+
+
+def step_sort_key(step_id: str) -> tuple[int, str, int]:
+    """Natural order: 1 < 2 < 3a < 3b < 4 < 4_1 < 10."""
+    match = _ID_RE.match(step_id)
+    if not match:
+        raise ValueError(f"not a step id: {step_id!r}")
+    alt = match["alt"]
+    return int(match["num"]), match["sub"] or "", int(alt) if alt is not None else -1
+
+
+def _canonical(match: re.Match[str]) -> str:
+    step_id = str(int(match["num"])) + (match["sub"] or "")
+    if match["alt"] is not None:
+        step_id += f"_{int(match['alt'])}"
+    return step_id
+
+
+@dataclass(frozen=True)
+class StepName:
+    """What a step file's name says: its step id, description, and whether it validates."""
+
+    step_id: str
+    description: str
+    is_validation: bool
+
+
+def parse_step_filename(filename: str, prefix: str = "step") -> StepName | None:
+    """Parse 'step3b_rank.py' (or 'test_step3b_rank.py' with prefix 'test_step')."""
+    if not filename.endswith(".py") or not filename.startswith(prefix):
+        return None
+    match = _STEM_RE.match(filename[len(prefix):-3])
+    if not match:
+        return None
+    rest = match["rest"] or ""
+    return StepName(_canonical(match), rest, bool(_VALIDATE_RE.match(rest)))
+
+
+@dataclass
+class StepFiles:
+    """The files found on disk for one step (paths relative to the workspace root)."""
+
+    step_id: str
+    script: str | None = None
+    validations: list[str] = field(default_factory=list)
+    tests: list[str] = field(default_factory=list)
+    manifest: str | None = None
+    description: str = ""
+
+
+@dataclass
+class Discovery:
+    """Every step found on disk, in natural order, and the warnings met on the way."""
+
+    steps: dict[str, StepFiles]
+    warnings: list[str]
+
+
+def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: str) -> Discovery:
+    """Find step scripts, validation scripts, tests and manifests under root."""
+    found: dict[str, StepFiles] = {}
+    warnings: list[str] = []
+
+    def files_of(step_id: str) -> StepFiles:
+        return found.setdefault(step_id, StepFiles(step_id))
+
+    for path in _listing(root, scripts_dir, "step*.py"):
+        rel = f"{scripts_dir}/{path.name}"
+        name = parse_step_filename(path.name)
+        if name is None:
+            warnings.append(located(rel, "looks like a step script but is not named "
+                                    "step<N>[a-z][_<M>]_<description>.py; it is ignored"))
+            continue
+        entry = files_of(name.step_id)
+        if name.is_validation:
+            entry.validations.append(rel)
+        elif entry.script is not None:
+            raise DiscoveryError(located(
+                rel, f"step {name.step_id} already has the script {entry.script}; a step has "
+                "one main script (rename one, or name a check step<id>_validate_<x>.py)"))
+        else:
+            entry.script = rel
+            entry.description = name.description
+
+    for path in _listing(root, tests_dir, "test_step*.py"):
+        rel = f"{tests_dir}/{path.name}"
+        name = parse_step_filename(path.name, prefix="test_step")
+        if name is None:
+            warnings.append(located(rel, "looks like a step test but is not named "
+                                    "test_step<N>[a-z][_<M>]_<description>.py; it is ignored"))
+            continue
+        files_of(name.step_id).tests.append(rel)
+
+    for pattern in ("step*.yaml", "step*.yml"):
+        for path in _listing(root, manifests_dir, pattern):
+            rel = f"{manifests_dir}/{path.name}"
+            step_id = parse_step_id(path.name.rsplit(".", 1)[0])
+            if step_id is None:
+                warnings.append(located(rel, "not a step manifest name (expected "
+                                        "step<id>.yaml, e.g. step3b.yaml); it is ignored"))
+                continue
+            entry = files_of(step_id)
+            if entry.manifest is not None:
+                raise DiscoveryError(located(rel, f"step {step_id} already has the manifest "
+                                             f"{entry.manifest}; keep one"))
+            entry.manifest = rel
+
+    ordered = {k: found[k] for k in sorted(found, key=step_sort_key)}
+    for entry in ordered.values():
+        entry.validations.sort()
+        entry.tests.sort()
+    return Discovery(ordered, warnings)
+
+
+def _listing(root: Path, directory: str, pattern: str) -> list[Path]:
+    base = root / directory
+    if not base.is_dir():
+        return []
+    return sorted(p for p in base.glob(pattern) if p.is_file())

@@ -1,0 +1,207 @@
+"""The doit task graph: four phases per step, a group task per step, and the gate.
+
+    implement:<id> -> test:<id> -> document:<id> -> state:<id>     grouped as step:<id>
+    poc-complete  <- every step's verification record (by file)
+
+Staleness flows only through ``file_dep`` and ``uptodate`` (doit's ``task_dep`` orders tasks
+but never makes one stale): each phase depends on the files the previous phase writes, and a
+step that depends on another depends on that step's verification record.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from doit.exceptions import InvalidDodoFile
+from doit.tools import config_changed
+
+from pocflow.documents import template_source
+from pocflow.errors import ManifestError, PocflowError, located
+from pocflow.gate import POC_TEMPLATE
+from pocflow.implement import ImplementSpec
+from pocflow.imports import local_imports
+from pocflow.phases import document_phase, gate_phase, implement_phase, state_phase, test_phase
+from pocflow.results import STEP_TEMPLATE
+from pocflow.settings import load_settings
+from pocflow.state import STATE_TEMPLATE
+from pocflow.testing import TestSelection
+from pocflow.workspace import Step, Workspace, load_workspace
+
+GROUPS = {
+    "step": "Verify every step: implement, test, document, state.",
+    "implement": "Run every step's script(s).",
+    "test": "Run every step's tests under pytest.",
+    "document": "Write every step's results doc.",
+    "state": "Record every step's verification and refresh PROJECT_STATE.md.",
+}
+
+
+def doit_config(dodo_file: str | Path) -> dict[str, Any]:
+    """DOIT_CONFIG for a workspace: sqlite3 state in the state folder, md5 checks, gate default."""
+    root = Path(dodo_file).resolve().parent
+    try:
+        state_dir = load_settings(root).state_dir
+    except PocflowError:
+        state_dir = ".pocflow"  # generate_tasks reports the settings error itself
+    (root / state_dir).mkdir(parents=True, exist_ok=True)
+    return {
+        "backend": "sqlite3",  # one file, same format on every Python build (dbm differs)
+        "dep_file": f"{state_dir}/doit.sqlite",  # relative: the state is not tied to a checkout
+        "check_file_uptodate": "md5",  # a fresh clone (new mtimes, same bytes) is up to date
+        "default_tasks": ["poc-complete"],
+        "minversion": "0.37.0",
+        "sort": "definition",  # `doit list` in natural step order
+        "subtasks": True,  # `doit list` shows every step's phases
+    }
+
+
+def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
+    """Yield every task dict of the workspace that holds dodo_file."""
+    root = Path(dodo_file).resolve().parent
+    try:
+        ws = load_workspace(root)
+        for warning in ws.warnings:
+            sys.stderr.write(f"pocflow: warning: {warning}\n")
+        tasks = list(_all_tasks(ws))
+    except PocflowError as exc:
+        raise InvalidDodoFile(str(exc)) from None
+    yield from tasks
+
+
+def _all_tasks(ws: Workspace) -> Iterator[dict[str, Any]]:
+    for basename, doc in GROUPS.items():
+        yield {"basename": basename, "name": None, "doc": doc}
+    templates = {name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
+                 for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)}
+    for step in ws.steps.values():
+        yield from _step_tasks(ws, step, templates)
+    yield _gate_task(ws, templates)
+
+
+def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterator[dict[str, Any]]:
+    sid = step.step_id
+    root = str(ws.root)
+    run_dir = ws.run_dir(sid)
+    implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
+    implement_inputs = implement_inputs_of(ws, step)
+    test_inputs = test_inputs_of(ws, step)
+    manifest = step.manifest
+    label = f"step {sid} ({step.name})"
+
+    yield {
+        "basename": "step", "name": sid,
+        "doc": f"Verify {label}: implement, test, document, state.",
+        "actions": None,
+        "task_dep": [f"implement:{sid}", f"test:{sid}", f"document:{sid}", f"state:{sid}"],
+    }
+    spec = ImplementSpec(
+        root=root, step_id=sid, scripts=step.scripts,
+        args=manifest.args if manifest else (), env=manifest.env if manifest else (),
+        timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
+        inputs=tuple(implement_inputs), outputs=manifest.outputs if manifest else (),
+        run_dir=run_dir, result_file=implement_json)
+    yield {
+        "basename": "implement", "name": sid,
+        "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
+        "actions": [(implement_phase, [spec])],
+        "file_dep": implement_inputs,
+        "targets": [implement_json],
+        "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
+                                     "timeout": spec.timeout, "scripts": list(spec.scripts)})],
+        "clean": True,
+    }
+    selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
+    yield {
+        "basename": "test", "name": sid,
+        "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
+        "actions": [(test_phase, [root, selection, run_dir, test_json])],
+        "file_dep": [*test_inputs, implement_json],
+        "targets": [test_json],
+        "uptodate": [config_changed({"pytest": ws.settings.pytest_config,
+                                     "tests": list(step.tests)})],
+        "clean": True,
+    }
+    yield {
+        "basename": "document", "name": sid,
+        "doc": f"Write the results doc of {label}: {ws.results_doc(sid)}.",
+        "actions": [(document_phase, [root, sid])],
+        "file_dep": [implement_json, test_json],
+        "targets": [ws.results_doc(sid)],
+        "uptodate": [config_changed({"template": templates[STEP_TEMPLATE], "name": step.name,
+                                     "poc": ws.name, "goal": step.plan_step.goal
+                                     if step.plan_step else ""})],
+    }
+    yield {
+        "basename": "state", "name": sid,
+        "doc": f"Record {label} in {ws.record_path(sid)} and {ws.settings.state_file}.",
+        "actions": [(state_phase, [root, sid])],
+        "file_dep": [implement_json, test_json],
+        "task_dep": [f"document:{sid}"],
+        "targets": [ws.record_path(sid)],
+        "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
+                                     "name": step.name})],
+    }
+
+
+def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
+    records = [ws.record_path(sid) for sid in ws.steps]
+    plan_digest = _digest((ws.root / ws.settings.plan).read_bytes().decode("utf-8")) \
+        if (ws.root / ws.settings.plan).is_file() else ""
+    return {
+        "basename": "poc-complete",
+        "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
+               f"green, {ws.poc_results_doc} written.",
+        "actions": [(gate_phase, [str(ws.root)])],
+        "file_dep": records,
+        "targets": [ws.poc_results_doc],
+        "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
+                                     "state-template": templates[STATE_TEMPLATE],
+                                     "plan": plan_digest, "steps": list(ws.steps)})],
+    }
+
+
+def implement_inputs_of(ws: Workspace, step: Step) -> list[str]:
+    """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
+    inputs = list(step.scripts)
+    inputs += local_imports(ws.root, step.scripts, ())
+    if step.manifest is not None:
+        inputs.append(step.manifest.path)
+        for path in step.manifest.inputs:
+            if not (ws.root / path).exists():
+                raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
+                                            "not exist; create it or remove it from 'inputs'",
+                                            step.manifest.lines.get("inputs")))
+            inputs.append(path)
+    inputs += [ws.record_path(dep) for dep in step.depends_on]
+    return sorted(set(inputs))
+
+
+def test_inputs_of(ws: Workspace, step: Step) -> list[str]:
+    """What the test phase's verdict stands on: tests, their imports, every conftest above."""
+    roots = [*_pythonpath(ws), "."]
+    inputs = list(step.tests) + local_imports(ws.root, step.tests, roots)
+    for test in step.tests:
+        folder = Path(test).parent
+        while True:
+            conftest = folder / "conftest.py"
+            if (ws.root / conftest).is_file():
+                inputs.append(conftest.as_posix())
+            if folder == Path("."):
+                break
+            folder = folder.parent
+    return sorted(set(inputs))
+
+
+def _pythonpath(ws: Workspace) -> list[str]:
+    value = ws.settings.pytest_config.get("pythonpath", [])
+    entries = value.split() if isinstance(value, str) else list(value)
+    return [str(e) for e in entries]
+
+
+def _digest(text: str) -> str:
+    return hashlib.sha256(json.dumps(text).encode("utf-8")).hexdigest()

@@ -1,0 +1,185 @@
+"""A workspace: settings, plan, manifests and step files joined into one model of the PoC."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pocflow.errors import DiscoveryError, GraphError, located
+from pocflow.manifest import Manifest, load_manifest
+from pocflow.plan import Plan, PlanStep, load_plan
+from pocflow.settings import Settings, load_settings
+from pocflow.steps import discover_steps, step_sort_key
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of the PoC with everything known about it."""
+
+    step_id: str
+    name: str
+    script: str | None
+    validations: tuple[str, ...]
+    tests: tuple[str, ...]
+    manifest: Manifest | None
+    plan_step: PlanStep | None
+    depends_on: tuple[str, ...]
+
+    @property
+    def scripts(self) -> tuple[str, ...]:
+        """The scripts implement runs, in order: the main one, then validations."""
+        return ((self.script,) if self.script else ()) + self.validations
+
+    @property
+    def has_files(self) -> bool:
+        """Whether anything of the step exists on disk yet."""
+        return bool(self.scripts or self.tests or self.manifest)
+
+
+@dataclass
+class Workspace:
+    """The whole PoC as pocflow sees it."""
+
+    settings: Settings
+    plan: Plan | None
+    steps: dict[str, Step]
+    name: str
+    slug: str
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def root(self) -> Path:
+        """The workspace root folder."""
+        return self.settings.root
+
+    def results_doc(self, step_id: str) -> str:
+        """Workspace-relative path of a step's results doc."""
+        return f"{self.settings.docs_dir}/{self.slug}-step{step_id}-results.md"
+
+    def record_path(self, step_id: str) -> str:
+        """Workspace-relative path of a step's committed verification record."""
+        return f"{self.settings.records_dir}/step{step_id}.json"
+
+    def run_dir(self, step_id: str) -> str:
+        """Workspace-relative folder of a step's local run files (logs, reports)."""
+        return f"{self.settings.state_dir}/runs/step{step_id}"
+
+    @property
+    def poc_results_doc(self) -> str:
+        """Workspace-relative path of docs/pocN-results.md."""
+        return f"{self.settings.docs_dir}/poc{self.settings.poc}-results.md"
+
+
+def load_workspace(root: Path) -> Workspace:
+    """Read settings, plan, manifests and step files under root, and check they agree."""
+    root = root.resolve()
+    settings = load_settings(root)
+    plan = load_plan(root, settings.plan)
+    found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
+    warnings = list(found.warnings) + (plan.warnings if plan else [])
+    plan_steps = plan.steps if plan else {}
+
+    steps: dict[str, Step] = {}
+    for step_id in sorted(set(found.steps) | set(plan_steps), key=step_sort_key):
+        files = found.steps.get(step_id)
+        pstep = plan_steps.get(step_id)
+        manifest = load_manifest(root, files.manifest) if files and files.manifest else None
+        if files is not None and files.script is None and pstep is None:
+            _refuse_orphan(settings, step_id, files.validations, files.tests, files.manifest)
+        if files is not None and files.validations and files.script is None:
+            raise DiscoveryError(located(
+                files.validations[0], f"validation script of step {step_id}, which has no "
+                f"main script; add {settings.scripts_dir}/step{step_id}_<description>.py"))
+        depends = list(pstep.depends_on) if pstep else []
+        if manifest is not None:
+            if pstep is not None and manifest.depends_on and \
+                    set(manifest.depends_on) != set(pstep.depends_on):
+                warnings.append(located(
+                    manifest.path, f"depends_on {list(manifest.depends_on)} differs from the "
+                    f"plan's Depends On {pstep.depends_on} (line {pstep.line}); pocflow uses both",
+                    manifest.lines.get("depends_on")))
+            depends += [d for d in manifest.depends_on if d not in depends]
+        steps[step_id] = Step(
+            step_id=step_id,
+            name=_step_name(pstep, manifest, files.description if files else ""),
+            script=files.script if files else None,
+            validations=tuple(files.validations) if files else (),
+            tests=tuple(files.tests) if files else (),
+            manifest=manifest,
+            plan_step=pstep,
+            depends_on=tuple(sorted(depends, key=step_sort_key)),
+        )
+    _check_graph(steps, plan)
+    name = settings.name or (plan.name if plan and plan.name else f"PoC {settings.poc}")
+    slug = settings.slug or _slugify(name) or f"poc{settings.poc}"
+    return Workspace(settings=settings, plan=plan, steps=steps, name=name, slug=slug,
+                     warnings=warnings)
+
+
+def _refuse_orphan(settings: Settings, step_id: str, validations: list[str], tests: list[str],
+                   manifest: str | None) -> None:
+    """Files for a step that has no script and that the plan does not name."""
+    if validations:
+        return  # reported as a validation script without a main script
+    where = tests[0] if tests else manifest
+    kind = "test file" if tests else "manifest"
+    raise DiscoveryError(located(
+        where or settings.scripts_dir,
+        f"{kind} for unknown step {step_id}: there is no {settings.scripts_dir}/step{step_id}_"
+        f"<description>.py and the plan has no '### Step {step_id}'; add the script or the "
+        "plan entry, or rename the file"))
+
+
+def _step_name(pstep: PlanStep | None, manifest: Manifest | None, description: str) -> str:
+    if pstep is not None and pstep.name:
+        return pstep.name
+    if manifest is not None and manifest.title:
+        return manifest.title
+    return description.replace("_", " ").strip().capitalize()
+
+
+def _check_graph(steps: dict[str, Step], plan: Plan | None) -> None:
+    """Every dependency names a known step, and there is no cycle."""
+    for step in steps.values():
+        for dep in step.depends_on:
+            if dep not in steps:
+                raise GraphError(_dependency_site(step, dep, plan) +
+                                 f"step {step.step_id} depends on step {dep}, which does not "
+                                 "exist; fix the step id or add the step")
+            if dep == step.step_id:
+                raise GraphError(_dependency_site(step, dep, plan) +
+                                 f"step {step.step_id} depends on itself")
+    state: dict[str, int] = {}  # 1 visiting, 2 done
+    path: list[str] = []
+
+    def visit(step_id: str) -> None:
+        state[step_id] = 1
+        path.append(step_id)
+        for dep in steps[step_id].depends_on:
+            if state.get(dep) == 1:
+                cycle = [*path[path.index(dep):], dep]
+                raise GraphError(_dependency_site(steps[step_id], dep, plan) +
+                                 "dependency cycle: " + " -> ".join(cycle) +
+                                 "; remove one of these dependencies")
+            if state.get(dep) is None:
+                visit(dep)
+        path.pop()
+        state[step_id] = 2
+
+    for step_id in steps:
+        if step_id not in state:
+            visit(step_id)
+
+
+def _dependency_site(step: Step, dep: str, plan: Plan | None) -> str:
+    """'file:line: ' where the dependency on dep is declared."""
+    if step.manifest is not None and dep in step.manifest.depends_on:
+        return located(step.manifest.path, "", step.manifest.lines.get("depends_on"))
+    if step.plan_step is not None and plan is not None:
+        return located(plan.path, "", step.plan_step.line)
+    return ""
+
+
+def _slugify(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
