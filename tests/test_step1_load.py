@@ -6,9 +6,9 @@ import sqlite3
 from pathlib import Path
 
 import pytest
-from step1_load import load
 
 from atlas import DATA
+from step1_load import load
 
 
 def data_lines(name: str) -> int:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
+from geo import parse_iso6709
 from step1_load import load
 from step2_coordinates import decode
 from step2_validate_coordinates import problems
-
-from geo import parse_iso6709
 
 
 @pytest.mark.parametrize(("text", "expected"), [

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
 from step1_load import load
 from step3a_country_index import build_index
 from step3b_country_lookup import busiest, zones_for_country

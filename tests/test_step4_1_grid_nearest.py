@@ -6,6 +6,7 @@ import random
 import sqlite3
 
 import pytest
+
 from step1_load import load
 from step2_coordinates import decode
 from step4_1_grid_nearest import GridIndex, compare

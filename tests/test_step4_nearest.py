@@ -5,11 +5,11 @@ from __future__ import annotations
 import sqlite3
 
 import pytest
+
+from geo import haversine_km
 from step1_load import load
 from step2_coordinates import decode
 from step4_nearest import PROBES, baseline, load_points, nearest
-
-from geo import haversine_km
 
 
 @pytest.fixture

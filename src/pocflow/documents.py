@@ -25,6 +25,7 @@ import jinja2
 from pocflow._fs import atomic_write_text
 from pocflow.errors import DocumentError, located
 
+_HEADING_RE = re.compile(r"^## .*$", re.M)
 _MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t]*$", re.M)
 
 
@@ -83,26 +84,50 @@ def merge_document(existing: str | None, rendered: str, path: str) -> str:
         if block.name in fresh:
             result = result[:block.start] + _fit(fresh[block.name], result, block.end) + \
                 result[block.end:]
-    order = [b.name for b in new_blocks]
-    for index, name in enumerate(order):
-        present = {b.name: b for b in find_blocks(result, path)}
-        if name in present:
-            continue
-        before = [present[n] for n in order[:index] if n in present]
-        after = [present[n] for n in order[index + 1:] if n in present]
-        if before:
-            at = before[-1].end
-        elif after:
-            at = after[0].start
-        else:
-            at = len(result)
-        insert = fresh[name]
-        if at > 0 and not result[:at].endswith("\n"):
-            insert = "\n" + insert
-        if at == len(result) or not result[at:].startswith("\n"):
-            insert = insert + "\n"
-        result = result[:at] + insert + result[at:]
+    for block in new_blocks:
+        if block.name not in {b.name for b in find_blocks(result, path)}:
+            result = _restore(result, rendered, block, fresh[block.name], path)
     return result
+
+
+def _anchors(text: str, blocks: list[Block]) -> list[tuple[str, int, int]]:
+    """Blocks and the '## ' headings outside them, in order: (key, start, end)."""
+    found = [(f"block:{b.name}", b.start, b.end) for b in blocks]
+    for match in _HEADING_RE.finditer(text):
+        if not any(b.start <= match.start() < b.end for b in blocks):
+            found.append((f"heading:{match.group(0).strip()}", match.start(), match.end()))
+    return sorted(found, key=lambda anchor: anchor[1])
+
+
+def _restore(text: str, rendered: str, block: Block, block_text: str, path: str) -> str:
+    """Put a block a person deleted back where the template has it: before the first anchor
+    (block or heading) that follows it in the template, else at the end of the section of
+    the last anchor that precedes it."""
+    template = _anchors(rendered, find_blocks(rendered, path))
+    here = _anchors(text, find_blocks(text, path))
+    positions = {key: (start, end) for key, start, end in here}
+    index = next(i for i, a in enumerate(template) if a[0] == f"block:{block.name}")
+    at = None
+    for key, _start, _end in template[index + 1:]:
+        if key in positions:
+            at = positions[key][0]
+            break
+    if at is None:
+        for key, _start, _end in reversed(template[:index]):
+            if key in positions:
+                later = [s for _k, s, _e in here if s > positions[key][0]]
+                at = later[0] if later else len(text)
+                break
+    if at is None:
+        at = len(text)
+    insert = block_text
+    if at > 0 and not text[:at].endswith("\n"):
+        insert = "\n" + insert
+    if at > 0 and not text[:at].endswith("\n\n"):
+        insert = "\n" + insert if text[:at].endswith("\n") else insert
+    if at < len(text):
+        insert += "\n"
+    return text[:at] + insert + text[at:]
 
 
 def _fit(block_text: str, text: str, end: int) -> str:
@@ -147,7 +172,7 @@ def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str
     env = template_environment(root, templates_dir)
     assert env.loader is not None
     try:
-        source, filename, _ = env.loader.get_source(env, name)
+        source, _filename, _uptodate = env.loader.get_source(env, name)
     except jinja2.TemplateNotFound:
         raise DocumentError(f"template {name} not found in {templates_dir}/ nor in "
                             "pocflow's packaged templates") from None

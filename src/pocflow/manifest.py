@@ -62,6 +62,7 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
 
 
 def _check(relpath: str, root: Path, key: str, value: Any, line: int | None) -> Any:
+    """The value of key, normalised; ManifestError when it has the wrong type."""
     def fail(expected: str) -> ManifestError:
         return ManifestError(located(relpath, f"'{key}' must be {expected}, got {value!r}", line))
 
@@ -94,13 +95,14 @@ def _check(relpath: str, root: Path, key: str, value: Any, line: int | None) -> 
     # args, inputs, outputs: lists of text
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise fail("a list of text values")
-    items = [str(v) for v in value]
+    texts = [str(v) for v in value]
     if key in ("inputs", "outputs"):
-        return tuple(inside_workspace(root, relpath, key, item, line) for item in items)
-    return tuple(items)
+        return tuple(inside_workspace(root, relpath, key, text, line) for text in texts)
+    return tuple(texts)
 
 
-def inside_workspace(root: Path, relpath: str, key: str, item: str, line: int | None) -> str:
+def inside_workspace(root: Path, relpath: str, key: str, item: str,
+                     line: int | None) -> str:
     """Normalise a declared path; refuse one that leaves the workspace (.., absolute, symlink)."""
     candidate = Path(item)
     resolved_root = root.resolve()

@@ -8,6 +8,7 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeAlias
 
 from doit.exceptions import TaskError, TaskFailed
 
@@ -19,7 +20,8 @@ from pocflow.state import current_record, record_step
 from pocflow.testing import TestSelection, run_tests
 from pocflow.workspace import load_workspace
 
-Outcome = TaskFailed | TaskError | None
+#: what a doit python-action returns: nothing on success, else why not
+Outcome: TypeAlias = "TaskFailed | TaskError | None"
 
 
 def implement_phase(spec: ImplementSpec) -> Outcome:

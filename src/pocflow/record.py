@@ -13,11 +13,12 @@ import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from pocflow._fs import atomic_write_text, sha256_file
 
 RECORD_FORMAT = 1
+_T = TypeVar("_T")
 
 
 def now_iso() -> str:
@@ -177,7 +178,7 @@ def _test_from(data: dict[str, Any]) -> TestResult | None:
     return _build(TestResult, data)
 
 
-def _build(cls: Any, data: dict[str, Any]) -> Any:
+def _build(cls: type[_T], data: dict[str, Any]) -> _T | None:
     try:
         return cls(**data)
     except TypeError:

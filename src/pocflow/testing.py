@@ -38,7 +38,7 @@ class TestSelection:
 class TestRunner(Protocol):
     """Runs the tests of one or more steps; returns a verdict per step."""
 
-    __test__ = False
+    __test__: bool
 
     def run(self, root: Path, selections: Sequence[TestSelection],
             report_dir: Path) -> dict[str, TestResult]:
@@ -98,8 +98,8 @@ def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | Non
     counts["total"] = len(cases)
     result = TestResult(
         step_id=selection.step_id, outcome="passed", message="", started_at=started,
-        finished_at=now_iso(), duration_s=duration, files=list(selection.files), counts=counts, tests=cases,
-        collection_errors=errors, exit_code=exit_code, inputs=inputs)
+        finished_at=now_iso(), duration_s=duration, files=list(selection.files),
+        counts=counts, tests=cases, collection_errors=errors, exit_code=exit_code, inputs=inputs)
     sid = selection.step_id
     if not selection.files:
         result.message = (f"step {sid} has no test file; add tests/test_step{sid}_"

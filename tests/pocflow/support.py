@@ -1,0 +1,91 @@
+"""Helpers of pocflow's own tests: copy the sample workspace, run the real doit, read runs."""
+
+from __future__ import annotations
+
+import os
+import re
+import runpy
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from doit.cmd_base import ModuleTaskLoader
+from doit.doit_cmd import DoitMain
+
+REPO = Path(__file__).resolve().parents[2]
+#: what makes the sample workspace: every file a user of the sample PoC would have
+SAMPLE = ["dodo.py", "pyproject.toml", "PoC", "data", "docs/poc1-implementation.md",
+          "tests/conftest.py", "tests/test_step*.py", "steps/*.yaml"]
+_LINE_RE = re.compile(r"^(\.|--|!!)\s+(\S+)\s*$")
+
+
+@dataclass
+class DoitRun:
+    """One doit run: exit code, output, and which tasks ran or were up to date."""
+
+    code: int
+    out: str
+    err: str
+    ran: list[str]
+    skipped: list[str]
+
+    @property
+    def ran_steps(self) -> set[str]:
+        """Step ids any of whose phases ran."""
+        return {name.split(":", 1)[1] for name in self.ran if ":" in name}
+
+
+def parse_run(code: int, out: str, err: str) -> DoitRun:
+    ran, skipped = [], []
+    for line in out.splitlines():
+        match = _LINE_RE.match(line)
+        if match:
+            (ran if match[1] == "." else skipped).append(match[2])
+    return DoitRun(code, out, err, ran, skipped)
+
+
+def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
+    """Copy the sample workspace (only its user files, no state) into target."""
+    target.mkdir(parents=True, exist_ok=True)
+    for pattern in [*SAMPLE, *extra]:
+        for source in sorted(REPO.glob(pattern)):
+            destination = target / source.relative_to(REPO)
+            destination.parent.mkdir(parents=True, exist_ok=True)
+            if source.is_dir():
+                shutil.copytree(source, destination,
+                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+            else:
+                shutil.copy2(source, destination)
+    return target
+
+
+def run_doit(workspace: Path, *args: str) -> DoitRun:
+    """Run the real doit command in a subprocess inside workspace."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=workspace, env=env,
+                          capture_output=True, text=True, check=False, timeout=600)
+    return parse_run(done.returncode, done.stdout, done.stderr)
+
+
+def run_doit_inprocess(workspace: Path, capfd: pytest.CaptureFixture[str],
+                       monkeypatch: pytest.MonkeyPatch, *tasks: str) -> DoitRun:
+    """Run `doit run TASKS` through its Python API in this process, inside workspace."""
+    monkeypatch.chdir(workspace)
+    namespace = runpy.run_path(str(workspace / "dodo.py"))
+    # doit's run reporter writes to the sys.stdout of import time unless given a file
+    report = workspace / ".pocflow" / "inprocess-run.txt"
+    code = DoitMain(ModuleTaskLoader(namespace)).run(["run", f"--output-file={report}", *tasks])
+    captured = capfd.readouterr()
+    return parse_run(code, report.read_text(encoding="utf-8") + captured.out, captured.err)
+
+
+def edit(path: Path, change: Callable[[str], str]) -> None:
+    """Change a file's text (and make sure its bytes really changed)."""
+    before = path.read_text(encoding="utf-8")
+    after = change(before)
+    assert after != before, f"edit of {path} changed nothing"
+    path.write_text(after, encoding="utf-8")

@@ -1,0 +1,114 @@
+"""The implement phase: real subprocesses, timeouts, logs and metrics."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+from pocflow.implement import ImplementSpec, run_implement
+from pocflow.record import read_implement
+
+
+def spec(root: Path, scripts: tuple[str, ...], **changes: object) -> ImplementSpec:
+    values: dict[str, object] = dict(
+        root=str(root), step_id="1", scripts=scripts, args=(), env=(), timeout=30.0,
+        inputs=scripts, outputs=(), run_dir=".pocflow/runs/step1",
+        result_file=".pocflow/runs/step1/implement.json")
+    values.update(changes)
+    return ImplementSpec(**values)  # type: ignore[arg-type]
+
+
+def script(root: Path, name: str, body: str) -> str:
+    (root / "PoC").mkdir(exist_ok=True)
+    (root / "PoC" / name).write_text(body, encoding="utf-8")
+    return f"PoC/{name}"
+
+
+def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py",
+                  "import json, os, sys\n"
+                  "open('order.txt', 'a').write('main ' + ' '.join(sys.argv[1:]) + '\\n')\n"
+                  "json.dump({'rows': 3, 'mode': os.environ['MODE']}, "
+                  "open(os.environ['POCFLOW_METRICS_FILE'], 'w'))\n")
+    check = script(tmp_path, "step1_validate_a.py", "open('order.txt', 'a').write('check\\n')\n")
+    failure = run_implement(spec(tmp_path, (main, check), args=("--fast",),
+                                 env=(("MODE", "full"),)))
+    assert failure is None
+    assert (tmp_path / "order.txt").read_text() == "main --fast\ncheck\n"
+    result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
+    assert result is not None
+    assert result.metrics == {"rows": 3, "mode": "full"}
+    assert [s.exit_code for s in result.scripts] == [0, 0]
+    assert set(result.inputs) == {main, check}
+
+
+def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py", "import sys\nprint('working')\n"
+                                          "sys.exit('database is locked')\n")
+    failure = run_implement(spec(tmp_path, (main,)))
+    assert failure is not None
+    assert "step 1: PoC/step1_a.py exited with code 1" in failure.message
+    assert "database is locked" in failure.message
+    assert "full log: .pocflow/runs/step1/step1_a.log" in failure.message
+    log = (tmp_path / ".pocflow/runs/step1/step1_a.log").read_text()
+    assert "working" in log and "database is locked" in log
+
+
+def test_run_implement_stops_at_first_failing_script(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py", "raise SystemExit(3)\n")
+    check = script(tmp_path, "step1_validate_a.py", "open('ran.txt', 'w')\n")
+    assert run_implement(spec(tmp_path, (main, check))) is not None
+    assert not (tmp_path / "ran.txt").exists()
+
+
+def test_run_implement_timeout_stops_script_and_its_children(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py",
+                  "import subprocess, sys, time\n"
+                  "child = subprocess.Popen([sys.executable, '-c', 'import time; "
+                  "time.sleep(60)'])\n"
+                  "open('child.pid', 'w').write(str(child.pid))\n"
+                  "time.sleep(60)\n")
+    started = time.monotonic()
+    failure = run_implement(spec(tmp_path, (main,), timeout=1.5))
+    assert failure is not None
+    assert "did not finish within 1.5 s and was stopped" in failure.message
+    assert time.monotonic() - started < 30
+    child = int((tmp_path / "child.pid").read_text())
+    for _ in range(50):
+        try:
+            os.kill(child, 0)
+        except ProcessLookupError:
+            break
+        time.sleep(0.1)
+    else:
+        pytest.fail("the script's child process survived the timeout")
+
+
+@pytest.mark.parametrize(("written", "message"), [
+    ("{not json", "are not valid JSON"),
+    ("[1, 2]", "must be one JSON object of name: value, got list"),
+])
+def test_run_implement_invalid_metrics_fail_clearly(tmp_path: Path, written: str,
+                                                    message: str) -> None:
+    main = script(tmp_path, "step1_a.py",
+                  f"import os\nopen(os.environ['POCFLOW_METRICS_FILE'], 'w').write({written!r})\n")
+    failure = run_implement(spec(tmp_path, (main,)))
+    assert failure is not None and message in failure.message
+
+
+def test_run_implement_missing_declared_output(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py", "pass\n")
+    failure = run_implement(spec(tmp_path, (main,), outputs=("out/db.sqlite",)))
+    assert failure is not None
+    assert "declared output(s) not written by the script: out/db.sqlite" in failure.message
+
+
+def test_run_implement_without_script(tmp_path: Path) -> None:
+    failure = run_implement(spec(tmp_path, ()))
+    assert failure is not None and "step 1 has no script" in failure.message
+    assert json.loads((tmp_path / ".pocflow/runs/step1/implement.json").read_text())[
+        "outcome"] == "failed"

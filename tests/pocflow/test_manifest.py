@@ -1,0 +1,74 @@
+"""Step manifests: what they may say, and one clear line for each mistake."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from pocflow.errors import ManifestError
+from pocflow.manifest import load_manifest
+
+
+def write(root: Path, text: str) -> str:
+    (root / "steps").mkdir(exist_ok=True)
+    (root / "steps" / "step1.yaml").write_text(text, encoding="utf-8")
+    return "steps/step1.yaml"
+
+
+def test_load_manifest_reads_every_key(tmp_path: Path) -> None:
+    (tmp_path / "data").mkdir()
+    rel = write(tmp_path, "title: Load\ngoal: load it\ndepends_on: [Step 2, 3a]\n"
+                          "args: [--fast, 3]\nenv: {MODE: full, N: 2}\ninputs: [data/x.csv]\n"
+                          "outputs: [out/db.sqlite]\ntimeout: 30\n")
+    manifest = load_manifest(tmp_path, rel)
+    assert manifest.title == "Load"
+    assert manifest.depends_on == ("2", "3a")
+    assert manifest.args == ("--fast", "3")
+    assert manifest.env == (("MODE", "full"), ("N", "2"))
+    assert manifest.inputs == ("data/x.csv",)
+    assert manifest.outputs == ("out/db.sqlite",)
+    assert manifest.timeout == 30.0
+    assert manifest.lines["timeout"] == 8
+
+
+def test_load_manifest_empty_file_is_empty_manifest(tmp_path: Path) -> None:
+    assert load_manifest(tmp_path, write(tmp_path, "# nothing yet\n")).depends_on == ()
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("title: [unclosed\n", r"steps/step1.yaml:2: invalid YAML"),
+    ("- a list\n", r"steps/step1.yaml:1: a manifest is a mapping"),
+    ("title: x\ndepend_on: [1]\n",
+     r"steps/step1.yaml:2: unknown key 'depend_on', did you mean 'depends_on'\?"),
+    ("timeout: soon\n", r"steps/step1.yaml:1: 'timeout' must be a number of seconds above 0"),
+    ("timeout: -1\n", r"'timeout' must be a number of seconds above 0"),
+    ("timeout: true\n", r"'timeout' must be a number"),
+    ("args: --fast\n", r"steps/step1.yaml:1: 'args' must be a list of text values"),
+    ("env: [A]\n", r"'env' must be a mapping of names to text values"),
+    ("depends_on: [one]\n", r"'depends_on' names 'one', which is not a step id"),
+    ("title: 3\n", r"'title' must be text"),
+    ("inputs: [../outside.csv]\n", r"steps/step1.yaml:1: 'inputs' path '../outside.csv' "
+                                   r"leaves the workspace"),
+    ("outputs: [/etc/passwd]\n", r"'outputs' path '/etc/passwd' leaves the workspace"),
+])
+def test_load_manifest_errors_name_file_line_and_fix(tmp_path: Path, text: str,
+                                                     message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        load_manifest(tmp_path, write(tmp_path, text))
+
+
+def test_load_manifest_refuses_symlink_out_of_workspace(tmp_path: Path) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    os.symlink(tmp_path, workspace / "escape")
+    with pytest.raises(ManifestError, match="'inputs' path 'escape/x' leaves the workspace"):
+        load_manifest(workspace, write(workspace, "inputs: [escape/x]\n"))
+
+
+def test_load_manifest_not_utf8(tmp_path: Path) -> None:
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps" / "step1.yaml").write_bytes(b"title: \xff\n")
+    with pytest.raises(ManifestError, match="not valid UTF-8"):
+        load_manifest(tmp_path, "steps/step1.yaml")

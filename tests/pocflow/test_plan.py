@@ -1,0 +1,84 @@
+"""Reading implementation plans leniently."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pocflow.errors import PlanError
+from pocflow.plan import load_plan, parse_plan
+
+REPO = Path(__file__).resolve().parents[2]
+HERE = Path(__file__).parent
+
+
+def test_parse_sample_plan_reads_every_field() -> None:
+    plan = load_plan(REPO, "docs/poc1-implementation.md")
+    assert plan is not None
+    assert (plan.number, plan.name) == (1, "Time-Zone Atlas")
+    assert list(plan.steps) == ["1", "2", "3a", "3b", "4", "4_1"]
+    assert plan.steps["3b"].name == "Country lookup"  # heading with an em dash
+    assert plan.steps["3b"].depends_on == ["3a"]
+    assert plan.steps["4_1"].depends_on == ["4"]
+    assert plan.steps["1"].depends_on == []
+    assert plan.steps["2"].tasks[0].startswith("Parse both ISO 6709 forms")
+    assert plan.steps["2"].verification == "uv run pytest tests/test_step2_coordinates.py -v"
+    assert plan.steps["1"].output.startswith("`out/atlas.sqlite`")
+    assert plan.proves.startswith("The IANA tz database")
+    assert [p.name for p in plan.prerequisites] == ["Python and uv"]
+    assert plan.prerequisites[0].verification.startswith("uv run python -c")
+    assert [item.label for item in plan.checklist][:2] == ["No mock data", "Real integration"]
+    assert all(item.ticked for item in plan.checklist)
+    assert plan.warnings == []
+
+
+def test_parse_messy_plan_reads_what_it_can_and_warns_with_lines() -> None:
+    path = HERE / "plans" / "messy.md"
+    plan = parse_plan(path.read_text(encoding="utf-8"), "messy.md")
+    assert (plan.number, plan.name) == (2, "Invoice OCR")
+    assert list(plan.steps) == ["1", "2", "3a", "4_1", "9"]
+    assert plan.steps["1"].goal == "read one PDF"
+    assert plan.steps["2"].name == "Extract totals"
+    assert plan.steps["2"].goal == "extract the total"
+    assert plan.steps["2"].depends_on == ["1"]
+    assert plan.steps["2"].tasks == ["find the total line", "parse the amount"]
+    assert plan.steps["2"].verification == "uv run pytest tests/test_step2_*.py -v"
+    assert plan.steps["3a"].depends_on == ["1", "2"]
+    assert plan.steps["4_1"].depends_on == []
+    assert [(i.label, i.ticked) for i in plan.checklist] == [
+        ("No mock data", True), ("Error handling", False),
+        ("plain item without bold label", True)]
+    text = "\n".join(plan.warnings)
+    assert "messy.md:28: cannot read a step id in heading '### Step three: Export'" in text
+    assert "messy.md:33: cannot read step ids in **Depends On**" in text
+    assert "messy.md:25: step 3a has no **Goal**" in text
+
+
+@pytest.mark.parametrize("text", ["", "just prose\n", "# Something else\n\n## Overview\n"])
+def test_parse_plan_without_steps_warns(text: str) -> None:
+    plan = parse_plan(text, "p.md")
+    assert plan.steps == {}
+    assert any("no steps found" in w for w in plan.warnings)
+
+
+def test_parse_plan_duplicate_step_keeps_first() -> None:
+    plan = parse_plan("## Implementation Steps\n### Step 1: A\n**Goal**: a\n"
+                      "### Step 1: B\n**Goal**: b\n", "p.md")
+    assert plan.steps["1"].name == "A"
+    assert any("p.md:4: step 1 is described twice" in w for w in plan.warnings)
+
+
+def test_parse_plan_unclosed_fence_warns() -> None:
+    plan = parse_plan("## Implementation Steps\n### Step 1: A\n**Goal**: a\n```\ncode\n", "p.md")
+    assert any("never closed" in w for w in plan.warnings)
+
+
+def test_load_plan_missing_is_none(tmp_path: Path) -> None:
+    assert load_plan(tmp_path, "docs/poc1-implementation.md") is None
+
+
+def test_load_plan_not_utf8_names_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "plan.md").write_bytes(b"# PoC 1 Implementation Plan: X\n\n\xff\xfe bad\n")
+    with pytest.raises(PlanError, match=r"^plan.md:3: the plan is not valid UTF-8"):
+        load_plan(tmp_path, "plan.md")

@@ -1,0 +1,90 @@
+"""Step ids: the file-name grammar, natural order, discovery and its errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pocflow.errors import DiscoveryError
+from pocflow.steps import discover_steps, parse_step_filename, parse_step_id, step_sort_key
+
+
+@pytest.mark.parametrize(("filename", "step_id", "description", "validation"), [
+    ("step1_load.py", "1", "load", False),
+    ("step3a_index.py", "3a", "index", False),
+    ("step3b_rank.py", "3b", "rank", False),
+    ("step4_1_grid.py", "4_1", "grid", False),
+    ("step4_1.py", "4_1", "", False),
+    ("step2_validate_rows.py", "2", "validate_rows", True),
+    ("step2_validate.py", "2", "validate", True),
+    ("step10_final_report.py", "10", "final_report", False),
+    ("step4_2024_data.py", "4_2024", "data", False),
+    ("step07_x.py", "7", "x", False),
+])
+def test_parse_step_filename_grammar(filename: str, step_id: str, description: str,
+                                     validation: bool) -> None:
+    name = parse_step_filename(filename)
+    assert name is not None
+    assert (name.step_id, name.description, name.is_validation) == \
+        (step_id, description, validation)
+
+
+@pytest.mark.parametrize("filename", ["stepx.py", "step_1.py", "step1.txt", "steps.py",
+                                      "step3ab_x.py", "helper.py"])
+def test_parse_step_filename_rejects_non_steps(filename: str) -> None:
+    assert parse_step_filename(filename) is None
+
+
+def test_parse_test_filename_does_not_swallow_alternative() -> None:
+    four = parse_step_filename("test_step4_nearest.py", prefix="test_step")
+    alternative = parse_step_filename("test_step4_1_grid.py", prefix="test_step")
+    assert four is not None and alternative is not None
+    assert (four.step_id, alternative.step_id) == ("4", "4_1")
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("3b", "3b"), ("Step 3B", "3b"), ("step4_1", "4_1"), (" 10 ", "10"), ("03", "3"),
+    ("x", None), ("3-b", None), ("", None),
+])
+def test_parse_step_id(text: str, expected: str | None) -> None:
+    assert parse_step_id(text) == expected
+
+
+def test_step_sort_key_is_natural_order() -> None:
+    ids = ["10", "4_1", "3b", "1", "4", "2", "3a", "4_10", "4_2"]
+    assert sorted(ids, key=step_sort_key) == ["1", "2", "3a", "3b", "4", "4_1", "4_2", "4_10",
+                                              "10"]
+
+
+def _touch(root: Path, *paths: str) -> None:
+    for rel in paths:
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text("", encoding="utf-8")
+
+
+def test_discover_steps_matches_tests_to_steps(tmp_path: Path) -> None:
+    _touch(tmp_path, "PoC/step4_nearest.py", "PoC/step4_1_grid.py", "PoC/helpers.py",
+           "PoC/step2_load.py", "PoC/step2_validate_load.py", "tests/test_step4_nearest.py",
+           "tests/test_step4_1_grid.py", "tests/test_step4_more.py", "steps/step4_1.yaml")
+    found = discover_steps(tmp_path, "PoC", "tests", "steps")
+    assert list(found.steps) == ["2", "4", "4_1"]
+    assert found.steps["4"].tests == ["tests/test_step4_more.py", "tests/test_step4_nearest.py"]
+    assert found.steps["4_1"].tests == ["tests/test_step4_1_grid.py"]
+    assert found.steps["4_1"].manifest == "steps/step4_1.yaml"
+    assert found.steps["2"].validations == ["PoC/step2_validate_load.py"]
+    assert found.warnings == []
+
+
+def test_discover_steps_two_main_scripts_is_an_error(tmp_path: Path) -> None:
+    _touch(tmp_path, "PoC/step3_a.py", "PoC/step3_b.py")
+    with pytest.raises(DiscoveryError, match=r"PoC/step3_b.py: step 3 already has the script "
+                                             r"PoC/step3_a.py"):
+        discover_steps(tmp_path, "PoC", "tests", "steps")
+
+
+def test_discover_steps_warns_about_misnamed_step_files(tmp_path: Path) -> None:
+    _touch(tmp_path, "PoC/stepone.py", "tests/test_stepx.py")
+    found = discover_steps(tmp_path, "PoC", "tests", "steps")
+    assert found.steps == {}
+    assert [w.split(":")[0] for w in found.warnings] == ["PoC/stepone.py", "tests/test_stepx.py"]

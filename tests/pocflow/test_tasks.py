@@ -1,0 +1,164 @@
+"""The task graph end to end: real doit runs in temporary copies of the sample workspace."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from support import copy_sample, edit, run_doit, run_doit_inprocess
+
+ALL_STEPS = {"1", "2", "3a", "3b", "4", "4_1"}
+PHASES = ("implement", "test", "document", "state")
+
+
+def test_list_shows_every_step_its_phases_and_the_gate(sample: Path) -> None:
+    result = run_doit(sample, "list")
+    assert result.code == 0, result.err
+    names = [line.split()[0] for line in result.out.splitlines() if line.strip()]
+    for step in ALL_STEPS:
+        for task in (f"step:{step}", *(f"{p}:{step}" for p in PHASES)):
+            assert task in names
+    assert "poc-complete" in names
+    # natural order: 1 < 2 < 3a < 3b < 4 < 4_1
+    order = [n.split(":")[1] for n in names if n.startswith("step:")]
+    assert order == ["1", "2", "3a", "3b", "4", "4_1"]
+    described = {line.split()[0]: line for line in result.out.splitlines() if line.strip()}
+    assert "PoC/step2_validate_coordinates.py" in described["implement:2"]
+
+
+def test_second_run_runs_nothing(sample: Path) -> None:
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == []
+    assert "poc-complete" in result.skipped
+
+
+def test_fresh_mtimes_same_bytes_runs_nothing(verified_sample: Path, tmp_path: Path) -> None:
+    clone = tmp_path / "clone"
+    shutil.copytree(verified_sample, clone, copy_function=shutil.copy)  # new mtimes
+    assert (clone / "dodo.py").stat().st_mtime != (verified_sample / "dodo.py").stat().st_mtime
+    result = run_doit(clone, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == []
+
+
+def test_step_target_verifies_its_prerequisites_only(tmp_path: Path) -> None:
+    workspace = copy_sample(tmp_path / "ws")
+    result = run_doit(workspace, "step:3b")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"1", "3a", "3b"}
+    assert "poc-complete" not in result.ran
+    for step in ("1", "3a", "3b"):
+        record = json.loads((workspace / f"steps/records/step{step}.json").read_text())
+        assert record["verdict"] == "verified"
+    assert not (workspace / "steps/records/step2.json").exists()
+
+
+def test_editing_step_script_reruns_it_and_dependents_only(sample: Path) -> None:
+    edit(sample / "PoC/step3a_country_index.py", lambda s: s + "\n# an edit\n")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"3a", "3b"}
+    assert "poc-complete" in result.ran
+    assert "implement:1" in result.skipped
+
+
+def test_editing_upstream_script_reruns_downstream_chain(sample: Path) -> None:
+    edit(sample / "PoC/step2_coordinates.py", lambda s: s + "\n# an edit\n")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"2", "4", "4_1"}
+
+
+def test_editing_shared_helper_reruns_exactly_importing_steps(sample: Path) -> None:
+    # geo.py is imported by steps 2, 4 and 4_1 (scripts or tests), not by 1, 3a, 3b
+    edit(sample / "PoC/geo.py", lambda s: s + "\n# an edit\n")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"2", "4", "4_1"}
+    assert "implement:1" in result.skipped and "implement:3a" in result.skipped
+
+
+def test_editing_test_file_reruns_test_document_state_not_implement(sample: Path) -> None:
+    edit(sample / "tests/test_step4_1_grid_nearest.py",
+         lambda s: s + "\n\ndef test_added_later() -> None:\n    assert 2 + 2 == 4\n")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert [t for t in result.ran if t != "poc-complete"] == \
+        ["test:4_1", "document:4_1", "state:4_1"]
+    record = json.loads((sample / "steps/records/step4_1.json").read_text())
+    assert record["test"]["counts"]["total"] == 9
+
+
+def test_editing_template_rerenders_documents_only(sample: Path) -> None:
+    override = sample / "assets/templates/step-results.md"
+    override.parent.mkdir(parents=True)
+    packaged = Path(__file__).resolve().parents[2] / "src/pocflow/templates/step-results.md"
+    override.write_text(packaged.read_text(encoding="utf-8").replace(
+        "## Test Coverage", "## Test Coverage\n\n_Counted by pocflow._"), encoding="utf-8")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert sorted(result.ran) == sorted(f"document:{s}" for s in ALL_STEPS)
+    doc = (sample / "docs/time-zone-atlas-step3a-results.md").read_text(encoding="utf-8")
+    assert "_Counted by pocflow._" in doc
+
+
+def test_failing_test_fails_gate_and_is_not_recorded_verified(sample: Path) -> None:
+    test_file = sample / "tests/test_step3a_country_index.py"
+    original = test_file.read_text(encoding="utf-8")
+    edit(test_file, lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1
+    assert "test_index_keeps_most_populous_country_first" in result.out + result.err
+    assert "1 of 3 tests failed" in result.out + result.err
+    record = json.loads((sample / "steps/records/step3a.json").read_text())
+    assert record["verdict"] == "failed"
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 3a | Country index | ❌ Failed (1 failing) | 2/3 |" in state
+    assert "poc-complete" not in result.ran
+
+    again = run_doit(sample, "poc-complete")  # a failure is never cached as success
+    assert again.code == 1
+    assert "test:3a" in again.ran
+
+    test_file.write_text(original, encoding="utf-8")
+    fixed = run_doit(sample, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert json.loads((sample / "steps/records/step3a.json").read_text())["verdict"] \
+        == "verified"
+
+
+def test_failing_script_reports_exit_code_and_stderr(sample: Path) -> None:
+    edit(sample / "PoC/step3b_country_lookup.py",
+         lambda s: s.replace("def main(argv: list[str]) -> None:\n",
+                             "def main(argv: list[str]) -> None:\n"
+                             "    raise SystemExit('lookup table is gone')\n"))
+    result = run_doit(sample, "step:3b")
+    assert result.code == 1
+    output = result.out + result.err
+    assert "PoC/step3b_country_lookup.py exited with code 1" in output
+    assert "lookup table is gone" in output
+    assert "test:3b" not in result.ran
+
+
+def test_gate_lists_steps_the_plan_names_without_files(sample: Path) -> None:
+    edit(sample / "docs/poc1-implementation.md", lambda s: s.replace(
+        "## Test Structure",
+        "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n**Depends On**: Step 1\n\n"
+        "## Test Structure"))
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1
+    assert "step 5 has no script" in result.out + result.err
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 5 | Offsets |" in state
+
+
+def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFixture[str],
+                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    edit(sample / "PoC/step4_nearest.py", lambda s: s + "\n# an edit\n")
+    result = run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"4", "4_1"}
+    assert run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete").ran == []

@@ -1,0 +1,81 @@
+"""The test phase: real pytest sessions, one verdict per step, clear failure messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pocflow.testing import PytestJsonRunner, TestSelection
+
+PASSING = "def test_one():\n    assert True\n\ndef test_two():\n    assert 1 + 1 == 2\n"
+
+
+def workspace(root: Path, files: dict[str, str]) -> Path:
+    (root / "pyproject.toml").write_text("[tool.pytest.ini_options]\n", encoding="utf-8")
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+
+def select(step_id: str, *files: str) -> TestSelection:
+    return TestSelection(step_id=step_id, files=files, inputs=files)
+
+
+def test_passing_step_counts_equal_pytest(tmp_path: Path) -> None:
+    root = workspace(tmp_path, {"tests/test_step1_a.py": PASSING})
+    result = PytestJsonRunner().run(root, [select("1", "tests/test_step1_a.py")],
+                                    root / ".pocflow")["1"]
+    assert result.outcome == "passed", result.message
+    assert result.counts == {"passed": 2, "total": 2}
+    assert [t.nodeid for t in result.tests] == ["tests/test_step1_a.py::test_one",
+                                                "tests/test_step1_a.py::test_two"]
+    assert set(result.inputs) == {"tests/test_step1_a.py"}
+
+
+@pytest.mark.parametrize(("files", "message"), [
+    ({}, "step 1 has no test file; add tests/test_step1_<description>.py"),
+    ({"tests/test_step1_a.py": "x = 1\n"}, "step 1: no tests collected from "
+                                           "tests/test_step1_a.py"),
+    ({"tests/test_step1_a.py": "import no_such_module\n"},
+     "step 1: 1 test file(s) failed to load:\n    tests/test_step1_a.py: ModuleNotFoundError: "
+     "No module named 'no_such_module'"),
+    ({"tests/test_step1_a.py": "def test_x(:\n"}, "failed to load"),
+    ({"tests/test_step1_a.py": PASSING + "\ndef test_bad():\n    assert 2 == 3\n"},
+     "step 1: 1 of 3 tests failed:\n    tests/test_step1_a.py::test_bad - assert 2 == 3"),
+    ({"tests/test_step1_a.py": "import pytest\n@pytest.fixture\ndef f():\n    raise "
+                               "RuntimeError('boom')\ndef test_x(f):\n    pass\n"},
+     "tests/test_step1_a.py::test_x - RuntimeError: boom"),
+])
+def test_failing_verdicts_say_why(tmp_path: Path, files: dict[str, str], message: str) -> None:
+    root = workspace(tmp_path, files)
+    selection = select("1", *files)
+    result = PytestJsonRunner().run(root, [selection], root / ".pocflow")["1"]
+    assert result.outcome == "failed"
+    assert message in result.message
+
+
+def test_one_session_splits_verdicts_per_step(tmp_path: Path) -> None:
+    root = workspace(tmp_path, {
+        "tests/test_step4_a.py": PASSING,
+        "tests/test_step4_1_b.py": "def test_bad():\n    assert False\n",
+        "tests/test_step5_c.py": "import missing_module\n",
+    })
+    results = PytestJsonRunner().run(root, [
+        select("4", "tests/test_step4_a.py"), select("4_1", "tests/test_step4_1_b.py"),
+        select("5", "tests/test_step5_c.py")], root / ".pocflow")
+    assert results["4"].outcome == "passed"
+    assert results["4"].counts["total"] == 2
+    assert results["4_1"].outcome == "failed" and results["4_1"].counts["failed"] == 1
+    assert results["5"].outcome == "failed" and "failed to load" in results["5"].message
+
+
+def test_many_failures_are_summarised(tmp_path: Path) -> None:
+    body = "".join(f"def test_{i}():\n    assert False\n" for i in range(8))
+    root = workspace(tmp_path, {"tests/test_step1_a.py": body})
+    result = PytestJsonRunner().run(root, [select("1", "tests/test_step1_a.py")],
+                                    root / ".pocflow")["1"]
+    assert "8 of 8 tests failed" in result.message
+    assert "... and 3 more" in result.message
