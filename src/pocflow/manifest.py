@@ -15,6 +15,10 @@ from pocflow.steps import parse_step_id
 KEYS = ("title", "goal", "depends_on", "args", "env", "inputs", "outputs", "timeout")
 
 
+#: keys whose values are text as written, never YAML numbers or booleans
+_TEXT_KEYS = ("depends_on", "args", "env", "inputs", "outputs")
+
+
 @dataclass(frozen=True)
 class Manifest:
     """A validated manifest; every path is workspace-relative and inside the workspace."""
@@ -51,6 +55,10 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
                                     "depends_on, inputs, ...)", node.start_mark.line + 1))
     lines = {str(k.value): k.start_mark.line + 1 for k, _v in node.value}
     data = yaml.safe_load(text)
+    for key_node, value_node in node.value:
+        if key_node.value in _TEXT_KEYS:
+            # as written: YAML would read `4_1` as the number 41 and `yes` as True
+            data[key_node.value] = _as_text(value_node)
     values: dict[str, Any] = {}
     for key, value in data.items():
         line = lines.get(str(key))
@@ -59,6 +67,17 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
                 relpath, f"unknown key '{key}'{did_you_mean(str(key), KEYS)}", line))
         values[key] = _check(relpath, root, key, value, line)
     return Manifest(path=relpath, lines=lines, **values)
+
+
+def _as_text(node: yaml.Node) -> Any:
+    """A node with every plain scalar kept as the text written (null stays None)."""
+    if isinstance(node, yaml.ScalarNode):
+        return None if node.tag.endswith(":null") else str(node.value)
+    if isinstance(node, yaml.SequenceNode):
+        return [_as_text(item) for item in node.value]
+    if isinstance(node, yaml.MappingNode):
+        return {str(k.value): _as_text(v) for k, v in node.value}
+    return None
 
 
 def _check(relpath: str, root: Path, key: str, value: Any, line: int | None) -> Any:

@@ -47,8 +47,8 @@ class ScriptRun:
 
 
 @dataclass
-class ImplementResult:
-    """What the implement phase did."""
+class PhaseResult:
+    """What every phase result says: outcome, why it failed, when, and on which inputs."""
 
     step_id: str
     outcome: str  # "passed" | "failed"
@@ -56,6 +56,12 @@ class ImplementResult:
     started_at: str
     finished_at: str
     duration_s: float
+
+
+@dataclass
+class ImplementResult(PhaseResult):
+    """What the implement phase did."""
+
     scripts: list[ScriptRun] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
     outputs: list[str] = field(default_factory=list)
@@ -75,17 +81,11 @@ class TestCase:
 
 
 @dataclass
-class TestResult:
+class TestResult(PhaseResult):
     """What the test phase found."""
 
     __test__ = False  # not a pytest test class, despite its name
 
-    step_id: str
-    outcome: str  # "passed" | "failed"
-    message: str
-    started_at: str
-    finished_at: str
-    duration_s: float
     files: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     tests: list[TestCase] = field(default_factory=list)

@@ -88,7 +88,7 @@ def load_settings(root: Path) -> Settings:
         raise SettingsError(located(PYPROJECT, "tool.pocflow.timeout must be more than 0"))
     if not values["plan"]:
         values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
-    for key in (name for name, spec in SETTINGS.items() if name.endswith("_dir") or
+    for key in (name for name in SETTINGS if name.endswith("_dir") or
                 name in ("plan", "state_file")):
         values[key] = _inside(root, key, values[key])
     pytest_config = tool.get("pytest", {}).get("ini_options", {})

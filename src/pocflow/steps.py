@@ -109,8 +109,8 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
             entry.validations.append(rel)
         elif entry.script is not None:
             raise DiscoveryError(located(
-                rel, f"step {name.step_id} already has the script {entry.script}; a step has "
-                "one main script (rename one, or name a check step<id>_validate_<x>.py)"))
+                rel, f"step {name.step_id} has two main scripts, {entry.script} and {rel}; "
+                "keep one (rename the other, or name a check step<id>_validate_<x>.py)"))
         else:
             entry.script = rel
             entry.description = name.description

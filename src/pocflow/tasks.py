@@ -149,7 +149,9 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
 
 
 def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
-    records = [ws.record_path(sid) for sid in ws.steps]
+    # A step the plan names but that has no file yet cannot be verified: leaving its record
+    # out of file_dep lets the gate run and list it with every other unverified step.
+    records = [ws.record_path(sid) for sid, step in ws.steps.items() if step.has_files]
     plan_digest = _digest((ws.root / ws.settings.plan).read_bytes().decode("utf-8")) \
         if (ws.root / ws.settings.plan).is_file() else ""
     return {

@@ -14,7 +14,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any, ClassVar, Protocol
 
 from doit.exceptions import TaskFailed
 
@@ -38,7 +38,7 @@ class TestSelection:
 class TestRunner(Protocol):
     """Runs the tests of one or more steps; returns a verdict per step."""
 
-    __test__: bool
+    __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
 
     def run(self, root: Path, selections: Sequence[TestSelection],
             report_dir: Path) -> dict[str, TestResult]:

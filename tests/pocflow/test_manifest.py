@@ -33,6 +33,14 @@ def test_load_manifest_reads_every_key(tmp_path: Path) -> None:
     assert manifest.lines["timeout"] == 8
 
 
+def test_load_manifest_keeps_ids_and_args_as_written(tmp_path: Path) -> None:
+    rel = write(tmp_path, "depends_on: [4_1, 3a]\nargs: [yes, 1_000, '007']\nenv: {ON: yes}\n")
+    manifest = load_manifest(tmp_path, rel)
+    assert manifest.depends_on == ("4_1", "3a")
+    assert manifest.args == ("yes", "1_000", "007")
+    assert manifest.env == (("ON", "yes"),)
+
+
 def test_load_manifest_empty_file_is_empty_manifest(tmp_path: Path) -> None:
     assert load_manifest(tmp_path, write(tmp_path, "# nothing yet\n")).depends_on == ()
 

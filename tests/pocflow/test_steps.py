@@ -78,8 +78,8 @@ def test_discover_steps_matches_tests_to_steps(tmp_path: Path) -> None:
 
 def test_discover_steps_two_main_scripts_is_an_error(tmp_path: Path) -> None:
     _touch(tmp_path, "PoC/step3_a.py", "PoC/step3_b.py")
-    with pytest.raises(DiscoveryError, match=r"PoC/step3_b.py: step 3 already has the script "
-                                             r"PoC/step3_a.py"):
+    with pytest.raises(DiscoveryError, match=r"PoC/step3_b.py: step 3 has two main scripts, "
+                                             r"PoC/step3_a.py and PoC/step3_b.py; keep one"):
         discover_steps(tmp_path, "PoC", "tests", "steps")
 
 

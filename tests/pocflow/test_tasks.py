@@ -150,9 +150,28 @@ def test_gate_lists_steps_the_plan_names_without_files(sample: Path) -> None:
         "## Test Structure"))
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
-    assert "step 5 has no script" in result.out + result.err
+    output = result.out + result.err
+    assert "PoC 1 is not complete: 1 of 7 steps not verified:" in output
+    assert ("step 5 (Offsets): ⬜ Not Started — no files yet: add PoC/step5_<description>.py "
+            "and tests/test_step5_<description>.py") in output
+    assert result.ran == ["poc-complete"]
+
+    direct = run_doit(sample, "step:5")  # the step itself says what is missing
+    assert direct.code == 1
+    assert "step 5 has no script; add PoC/step5_<description>.py" in direct.out + direct.err
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
-    assert "| 5 | Offsets |" in state
+    assert "| 5 | Offsets | ⬜ Not Started | — | — |" in state
+
+
+def test_gate_refuses_record_whose_inputs_changed(sample: Path) -> None:
+    record_path = sample / "steps/records/step3b.json"
+    record = json.loads(record_path.read_text(encoding="utf-8"))
+    record["inputs"]["PoC/step3b_country_lookup.py"] = "0" * 64  # verified on other bytes
+    record_path.write_text(json.dumps(record), encoding="utf-8")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1
+    assert ("step 3b (Country lookup): 🔄 Changed since verified — changed since verified: "
+            "PoC/step3b_country_lookup.py") in result.out + result.err
 
 
 def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFixture[str],
@@ -162,3 +181,41 @@ def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFix
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == {"4", "4_1"}
     assert run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete").ran == []
+
+
+@pytest.mark.parametrize(("add", "message"), [
+    ({"PoC/step3a_again.py": ""},
+     "ERROR: PoC/step3a_country_index.py: step 3a has two main scripts, PoC/step3a_again.py "
+     "and PoC/step3a_country_index.py; keep one"),
+    ({"tests/test_step9_orphan.py": ""},
+     "ERROR: tests/test_step9_orphan.py: test file for unknown step 9"),
+    ({"steps/step2.yaml": "depends_on: [4_1]\n"},
+     "ERROR: docs/poc1-implementation.md:108: dependency cycle: 2 -> 4_1 -> 4 -> 2; remove "
+     "one of these dependencies"),
+    ({"steps/step3b.yaml": "depend_on: 3a\n"},
+     "ERROR: steps/step3b.yaml:1: unknown key 'depend_on', did you mean 'depends_on'?"),
+    ({"steps/step3b.yaml": "inputs: [data/missing.csv]\n"},
+     "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist"),
+])
+def test_bad_workspace_is_one_line_exit_3_and_changes_nothing(
+        sample: Path, add: dict[str, str], message: str) -> None:
+    for rel, text in add.items():
+        (sample / rel).write_text(text, encoding="utf-8")
+    before = {p: p.read_bytes() for p in (sample / "steps/records").iterdir()}
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 3
+    assert message in result.err
+    assert "Traceback" not in result.err
+    assert result.ran == []
+    assert {p: p.read_bytes() for p in (sample / "steps/records").iterdir()} == before
+
+
+def test_doit_clean_and_forget_keep_documents_and_records(sample: Path) -> None:
+    assert run_doit(sample, "clean").code == 0
+    assert not (sample / ".pocflow/runs/step1/implement.json").exists()
+    assert (sample / "docs/time-zone-atlas-step1-results.md").exists()
+    assert (sample / "steps/records/step1.json").exists()
+    assert run_doit(sample, "forget", "implement:4").code == 0
+    rerun = run_doit(sample, "poc-complete")
+    assert rerun.code == 0, rerun.out + rerun.err
+    assert "implement:4" in rerun.ran
