@@ -11,7 +11,7 @@ from pocflow.errors import (
     PocflowError,
     SettingsError,
 )
-from pocflow.implement import METRICS_ENV
+from pocflow.metrics import METRICS_ENV
 from pocflow.plan import Plan, PlanStep, parse_plan
 from pocflow.status import StepStatus, compute_status
 from pocflow.steps import parse_step_filename, parse_step_id, step_sort_key

@@ -26,6 +26,9 @@ from pocflow._fs import atomic_write_text
 from pocflow.errors import DocumentError, located
 
 _HEADING_RE = re.compile(r"^## .*$", re.M)
+_ANY_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+\S")
+_LINE_RE = re.compile(r"^.*$", re.M)
+_LABEL_RE = re.compile(r"^(?:>\s*)?\*\*(?P<label>[^*]+?)\*\*\s*:")
 _MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t]*$", re.M)
 
 
@@ -86,8 +89,101 @@ def merge_document(existing: str | None, rendered: str, path: str) -> str:
                 result[block.end:]
     for block in new_blocks:
         if block.name not in {b.name for b in find_blocks(result, path)}:
-            result = _restore(result, rendered, block, fresh[block.name], path)
+            adopted = _adopt(result, fresh[block.name], path)
+            result = adopted if adopted is not None else \
+                _restore(result, rendered, block, fresh[block.name], path)
     return result
+
+
+def _adopt(text: str, block_text: str, path: str) -> str | None:
+    """Take over the hand-written version of a block's section, keeping the person's prose.
+
+    A document written by hand in the method's shape has the sections pocflow owns but no
+    markers. The section that starts with the block's heading (or, for a block of labelled
+    lines such as ``> **Last Updated**: ...``, the line with that label) becomes the block.
+    Only what the block itself renders is dropped from it: the heading, tables, lines with
+    the block's bold labels, and code fences of the block's kind. Every other line is kept,
+    right after the block. None when there is nothing to take over.
+    """
+    inner = block_text.splitlines()[1:-1]
+    blocks = find_blocks(text, path)
+    outside = [(m.start(), m.end()) for m in _LINE_RE.finditer(text)
+               if not any(b.start <= m.start() < b.end for b in blocks)]
+    labels = {_label_key(m["label"]) for line in inner if (m := _LABEL_RE.match(line))}
+    heading = next((line for line in inner if line.strip()), "")
+    level = _heading_level(heading)
+    if level:
+        start = next((s for s, e in outside if _same_heading(text[s:e], heading)), None)
+        if start is None:
+            return None
+        end = len(text)
+        for s, e in outside:
+            if s > start and (_heading_level(text[s:e]) or _MARK_RE.match(text[s:e])):
+                end = s
+                break
+        for b in blocks:
+            if start < b.start < end:
+                end = b.start
+    elif labels:
+        spot = next(((s, e) for s, e in outside
+                     if (m := _LABEL_RE.match(text[s:e])) and _label_key(m["label"]) in labels),
+                    None)
+        if spot is None:
+            return None
+        start, end = spot[0], min(spot[1] + 1, len(text))
+    else:
+        return None
+    kept = _keep_prose(text[start:end], inner, labels)
+    return text[:start] + block_text + kept + text[end:]
+
+
+def _keep_prose(section: str, inner: list[str], labels: set[str]) -> str:
+    """The lines of a hand-written section that the block does not render itself."""
+    fences = {line.strip() for line in inner if line.strip().startswith("```")}
+    has_table = any(line.lstrip().startswith("|") for line in inner)
+    kept: list[str] = []
+    in_fence = False
+    drop_fence = False
+    for index, line in enumerate(section.splitlines(keepends=True)):
+        stripped = line.strip()
+        if stripped.startswith("```"):
+            if not in_fence:
+                drop_fence = stripped in fences
+            in_fence = not in_fence
+            if not drop_fence:
+                kept.append(line)
+            continue
+        if in_fence:
+            if not drop_fence:
+                kept.append(line)
+            continue
+        label = _LABEL_RE.match(line)
+        if (index == 0 and _heading_level(line)) or (has_table and stripped.startswith("|")) \
+                or (label and _label_key(label["label"]) in labels):
+            continue  # the block renders this line itself
+        if not stripped and kept and not kept[-1].strip():
+            continue  # the lines taken out leave no gap of several blank lines
+        kept.append(line)
+    text = "".join(kept)
+    return "\n" + text.lstrip("\n") if text.strip() else ("\n" if text else "")
+
+
+def _label_key(label: str) -> str:
+    """A bold label with its numbers blanked: '**PoC 2**' is the block's '**PoC 1**' line."""
+    return re.sub(r"\d+", "#", label.strip().lower())
+
+
+def _heading_level(line: str) -> int:
+    match = _ANY_HEADING_RE.match(line)
+    return len(match["hashes"]) if match else 0
+
+
+def _same_heading(line: str, heading: str) -> bool:
+    """Same level and text; a document's title (level 1) matches any title."""
+    level = _heading_level(line)
+    if level != _heading_level(heading):
+        return False
+    return level == 1 or line.strip().lower() == heading.strip().lower()
 
 
 def _anchors(text: str, blocks: list[Block]) -> list[tuple[str, int, int]]:
@@ -120,13 +216,9 @@ def _restore(text: str, rendered: str, block: Block, block_text: str, path: str)
                 break
     if at is None:
         at = len(text)
-    insert = block_text
-    if at > 0 and not text[:at].endswith("\n"):
-        insert = "\n" + insert
-    if at > 0 and not text[:at].endswith("\n\n"):
-        insert = "\n" + insert if text[:at].endswith("\n") else insert
-    if at < len(text):
-        insert += "\n"
+    # the block starts a line and ends with one: nothing outside it needs to change, except a
+    # line break when it goes after a last line that has none
+    insert = block_text if at == 0 or text[at - 1] == "\n" else "\n" + block_text
     return text[:at] + insert + text[at:]
 
 

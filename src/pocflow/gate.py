@@ -9,8 +9,8 @@ from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
 from pocflow.documents import render, write_document
-from pocflow.record import StepRecord, TestResult
-from pocflow.state import refresh_project_state
+from pocflow.record import GateRecord, StepRecord, now_iso, write_record
+from pocflow.results import metric_rows
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace, load_workspace
@@ -38,10 +38,13 @@ def check_complete(root: str) -> TaskFailed | None:
             "one session failed (tests that depend on each other's state?):\n"
             + "\n".join(r.message for r in failed)
             + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log")
+    gate = GateRecord(completed_at=now_iso(),
+                      duration_s=max(r.duration_s for r in suite.values()),
+                      counts={sid: dict(r.counts) for sid, r in suite.items()})
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
-        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, suite))
-        refresh_project_state(ws)
+        write_record(ws.root / ws.gate_record_path, gate)
+        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
     return None
 
 
@@ -56,7 +59,7 @@ def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -
 
 
 def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
-                       suite: dict[str, TestResult]) -> str:
+                       gate: GateRecord) -> str:
     """The rendered docs/pocN-results.md (not yet merged with what is on disk)."""
     base = PurePosixPath(ws.poc_results_doc).parent
     steps = []
@@ -69,27 +72,27 @@ def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
                       else str(doc)})
     per_step = []
     totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
-    duration = 0.0
-    for step_id, result in suite.items():
-        counts = result.counts
+    for step_id, counts in gate.counts.items():
         per_step.append({"step_id": step_id, "total": counts.get("total", 0),
                          "passed": counts.get("passed", 0),
+                         "skipped": counts.get("skipped", 0) + counts.get("xfailed", 0),
                          "failed": counts.get("failed", 0) + counts.get("error", 0)})
         for key in totals:
             totals[key] += counts.get(key, 0)
-        duration = max(duration, result.duration_s)
     metrics = [{"step_id": sid, "name": name, "value": value}
-               for sid, record in records.items() if record.implement
-               for name, value in sorted(record.implement.metrics.items())]
-    stamps = sorted(r.verified_at for r in records.values())
+               for sid, record in records.items() for name, value in metric_rows(record)]
+    starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
+    plan = ws.plan
     context: dict[str, Any] = {
         "poc": {"number": ws.settings.poc, "name": ws.name,
-                "proves": ws.plan.proves if ws.plan else ""},
+                "proves": plan.proves if plan else ""},
         "status_line": "✅ COMPLETE",
-        "started": stamps[0][:10] if stamps else "—",
-        "completed": stamps[-1][:10] if stamps else "—",
+        "started": starts[0][:10] if starts else "—",
+        "completed": gate.completed_at[:10],
         "steps": steps,
-        "suite": {**totals, "duration_s": duration, "per_step": per_step},
+        "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
         "metrics": metrics,
+        "checklist": plan.checklist if plan else [],
+        "plan": ws.settings.plan,
     }
     return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

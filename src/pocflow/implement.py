@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import signal
 import subprocess
@@ -14,10 +13,9 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
+from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_record
 
-#: the environment variable that holds the path where a step script may write its metrics
-METRICS_ENV = "POCFLOW_METRICS_FILE"
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
@@ -37,6 +35,7 @@ class ImplementSpec:
     outputs: tuple[str, ...]
     run_dir: str
     result_file: str
+    thresholds: tuple[str, ...] = ()
 
 
 def run_implement(spec: ImplementSpec) -> TaskFailed | None:
@@ -66,7 +65,10 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
             break
     metrics: dict[str, object] = {}
     if not message:
-        metrics, message = _read_metrics(root, metrics_file, spec)
+        metrics, message = read_metrics(metrics_file, spec.step_id)
+    if not message:
+        bounds = [t for t in map(parse_threshold, spec.thresholds) if t is not None]
+        message = check_thresholds(metrics, bounds, spec.step_id)
     if not message:
         missing = [out for out in spec.outputs if not (root / out).exists()]
         if missing:
@@ -76,7 +78,8 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
         step_id=spec.step_id, outcome="failed" if message else "passed", message=message,
         started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
         scripts=runs,
-        metrics=metrics, outputs=list(spec.outputs), inputs=inputs)
+        metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
+        inputs=inputs)
     write_record(root / spec.result_file, result)
     return TaskFailed(message) if message else None
 
@@ -133,18 +136,3 @@ def _stderr_tail(log: Path) -> str:
         return ""
     lines = text.split(marker, 1)[1].rstrip().splitlines()[-STDERR_TAIL_LINES:]
     return ":\n" + "\n".join("    " + line for line in lines)
-
-
-def _read_metrics(root: Path, metrics_file: Path,
-                  spec: ImplementSpec) -> tuple[dict[str, object], str]:
-    if not metrics_file.exists():
-        return {}, ""
-    try:
-        data = json.loads(metrics_file.read_text(encoding="utf-8"))
-    except (ValueError, UnicodeDecodeError) as exc:
-        return {}, (f"step {spec.step_id}: the metrics written to ${METRICS_ENV} are not valid "
-                    f"JSON ({exc}); write one JSON object, e.g. {{\"rows\": 1200}}")
-    if not isinstance(data, dict):
-        return {}, (f"step {spec.step_id}: the metrics written to ${METRICS_ENV} must be one "
-                    f"JSON object of name: value, got {type(data).__name__}")
-    return data, ""

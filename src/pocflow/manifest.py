@@ -9,14 +9,16 @@ from typing import Any
 import yaml
 
 from pocflow.errors import ManifestError, did_you_mean, located
+from pocflow.metrics import parse_threshold
 from pocflow.steps import parse_step_id
 
 #: the keys a manifest may hold; docs/reference.md explains each.
-KEYS = ("title", "goal", "depends_on", "args", "env", "inputs", "outputs", "timeout")
+KEYS = ("title", "goal", "depends_on", "args", "env", "inputs", "outputs", "timeout",
+        "thresholds")
 
 
 #: keys whose values are text as written, never YAML numbers or booleans
-_TEXT_KEYS = ("depends_on", "args", "env", "inputs", "outputs")
+_TEXT_KEYS = ("depends_on", "args", "env", "inputs", "outputs", "thresholds")
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,7 @@ class Manifest:
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     timeout: float | None = None
+    thresholds: tuple[str, ...] = ()
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 
 
@@ -111,6 +114,18 @@ def _check(relpath: str, root: Path, key: str, value: Any, line: int | None) -> 
                                             "not a step id (e.g. 1, 3a, 4_1)", line))
             ids.append(step_id)
         return tuple(ids)
+    if key == "thresholds":
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail("a list like ['rows >= 1000', 'p95_ms < 50']")
+        bounds = []
+        for text in value:
+            threshold = parse_threshold(text)
+            if threshold is None:
+                raise ManifestError(located(relpath, f"threshold {text!r} is not "
+                                            "'<metric> <op> <number>' with op one of "
+                                            ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')", line))
+            bounds.append(threshold.text)
+        return tuple(bounds)
     # args, inputs, outputs: lists of text
     if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
         raise fail("a list of text values")

@@ -8,20 +8,22 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TypeAlias
+from typing import Any, TypeAlias
 
 from doit.exceptions import TaskError, TaskFailed
 
+from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.gate import check_complete
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.results import write_step_results
-from pocflow.state import current_record, record_step
+from pocflow.state import current_record, record_step, refresh_project_state
 from pocflow.testing import TestSelection, run_tests
 from pocflow.workspace import load_workspace
 
-#: what a doit python-action returns: nothing on success, else why not
-Outcome: TypeAlias = "TaskFailed | TaskError | None"
+#: what a doit python-action returns: why it failed, or on success the values doit saves
+#: (the sha256 of the file it wrote, which `written_unchanged` compares on the next run)
+Outcome: TypeAlias = "TaskFailed | TaskError | dict[str, Any] | None"
 
 
 def implement_phase(spec: ImplementSpec) -> Outcome:
@@ -43,23 +45,50 @@ def document_phase(root: str, step_id: str) -> Outcome:
         write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
     except PocflowError as exc:
         return TaskError(str(exc))
-    return None
+    return _written(ws.root / ws.results_doc(step_id))
 
 
 def state_phase(root: str, step_id: str) -> Outcome:
     """Write the step's verification record and refresh PROJECT_STATE.md."""
     try:
-        return record_step(root, step_id)
+        failure = record_step(root, step_id)
+        ws = load_workspace(Path(root))
     except PocflowError as exc:
         return TaskError(str(exc))
+    return failure or _written(ws.root / ws.record_path(step_id))
+
+
+def project_state_phase(root: str) -> Outcome:
+    """Refresh PROJECT_STATE.md from every step's record."""
+    try:
+        ws = load_workspace(Path(root))
+        with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+            refresh_project_state(ws)
+    except PocflowError as exc:
+        return TaskError(str(exc))
+    return _written(ws.root / ws.settings.state_file)
 
 
 def gate_phase(root: str) -> Outcome:
     """The poc-complete gate."""
     try:
-        return check_complete(root)
+        failure = check_complete(root)
+        ws = load_workspace(Path(root))
     except PocflowError as exc:
         return TaskError(str(exc))
+    return failure or _written(ws.root / ws.poc_results_doc)
+
+
+def written_unchanged(task: Any, values: dict[str, Any], path: str) -> bool:
+    """doit uptodate check: the file is as the task last wrote it (nobody edited or reverted
+    it). Any change, even to a person's own sections, re-runs the task, which merges its
+    machine blocks back and keeps the rest."""
+    target = Path(path)
+    return target.is_file() and values.get("sha256") == sha256_file(target)
+
+
+def _written(path: Path) -> dict[str, Any]:
+    return {"sha256": sha256_file(path)}
 
 
 def _record_failure(root: str, step_id: str, failure: TaskFailed | None) -> Outcome:

@@ -64,6 +64,7 @@ class ImplementResult(PhaseResult):
 
     scripts: list[ScriptRun] = field(default_factory=list)
     metrics: dict[str, Any] = field(default_factory=dict)
+    thresholds: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
 
@@ -113,6 +114,7 @@ class StepRecord:
     inputs: dict[str, str]
     environment: dict[str, str]
     results_doc: str
+    first_verified_at: str = ""
     format: int = RECORD_FORMAT
 
     @property
@@ -194,8 +196,12 @@ def _read(path: Path) -> dict[str, Any] | None:
 
 
 def compose_record(step_id: str, name: str, results_doc: str, implement: ImplementResult | None,
-                   test: TestResult | None) -> StepRecord:
-    """Join the phases' results into the step's record; verified only if both passed."""
+                   test: TestResult | None, previous: StepRecord | None = None) -> StepRecord:
+    """Join the phases' results into the step's record; verified only if both passed.
+
+    ``first_verified_at`` is carried over from the previous record, so the PoC's start date
+    survives re-verification.
+    """
     passed = (implement is not None and implement.outcome == "passed"
               and test is not None and test.outcome == "passed")
     message = ""
@@ -210,8 +216,30 @@ def compose_record(step_id: str, name: str, results_doc: str, implement: Impleme
     inputs = dict(implement.inputs if implement else {})
     inputs.update(test.inputs if test else {})
     finished = [r.finished_at for r in (implement, test) if r is not None]
+    verified_at = max(finished) if finished else now_iso()
+    first = previous.first_verified_at if previous is not None else ""
+    if not first and passed:
+        first = verified_at
     return StepRecord(
         step_id=step_id, name=name, verdict="verified" if passed else "failed",
-        verified_at=max(finished) if finished else now_iso(), message=message,
-        implement=implement, test=test, inputs=inputs, environment=environment(),
-        results_doc=results_doc)
+        verified_at=verified_at, message=message, implement=implement, test=test,
+        inputs=inputs, environment=environment(), results_doc=results_doc,
+        first_verified_at=first)
+
+
+@dataclass
+class GateRecord:
+    """The committed record of the last passing poc-complete: the full suite's counts."""
+
+    completed_at: str
+    duration_s: float
+    counts: dict[str, dict[str, int]]
+    format: int = RECORD_FORMAT
+
+
+def read_gate_record(path: Path) -> GateRecord | None:
+    """Read the gate's record; None when absent or unreadable."""
+    data = _read(path)
+    if data is None or data.get("format") != RECORD_FORMAT:
+        return None
+    return _build(GateRecord, data)

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from pocflow.documents import render, write_document
+from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import StepRecord, TestResult
 from pocflow.workspace import Step, Workspace
 
@@ -34,7 +35,7 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
         "poc": {"number": ws.settings.poc, "name": ws.name},
         "record": record,
         "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS"),
-        "metrics": sorted((record.implement.metrics if record.implement else {}).items()),
+        "metrics": metric_rows(record),
         "test_files": _test_files(test),
         "coverage": coverage(test),
         "totals": _totals(test),
@@ -46,6 +47,16 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
 def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:
     """Render and merge the step's results doc into docs/."""
     write_document(ws.root, ws.results_doc(step.step_id), render_step_results(ws, step, record))
+
+
+def metric_rows(record: StepRecord) -> list[tuple[str, str]]:
+    """(name, value cell) of every metric, with its thresholds' verdicts."""
+    implement = record.implement
+    if implement is None:
+        return []
+    bounds = [t for t in map(parse_threshold, implement.thresholds) if t is not None]
+    return [(name, describe_metric(value, [b for b in bounds if b.metric == name]))
+            for name, value in sorted(implement.metrics.items())]
 
 
 def coverage(test: TestResult | None) -> list[Category]:

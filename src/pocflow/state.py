@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from datetime import date
 from pathlib import Path, PurePosixPath
 
 from doit.exceptions import TaskFailed
@@ -14,10 +13,11 @@ from pocflow.record import (
     StepRecord,
     compose_record,
     read_implement,
+    read_step_record,
     read_test,
     write_record,
 )
-from pocflow.status import compute_status
+from pocflow.status import STYLES, StepStatus, compute_status
 from pocflow.workspace import Workspace, load_workspace
 
 STATE_TEMPLATE = "project-state.md"
@@ -31,7 +31,8 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     if implement is None or implement.outcome != "passed":
         test = None  # a test result from before a failed implement says nothing now
     step = ws.steps[step_id]
-    return compose_record(step_id, step.name, ws.results_doc(step_id), implement, test)
+    previous = read_step_record(ws.root / ws.record_path(step_id))
+    return compose_record(step_id, step.name, ws.results_doc(step_id), implement, test, previous)
 
 
 def record_step(root: str, step_id: str) -> TaskFailed | None:
@@ -48,26 +49,41 @@ def record_step(root: str, step_id: str) -> TaskFailed | None:
 
 def refresh_project_state(ws: Workspace) -> None:
     """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape)."""
-    statuses = compute_status(ws)
-    state_file = ws.settings.state_file
-    base = PurePosixPath(state_file).parent
+    write_document(ws.root, ws.settings.state_file,
+                   render_project_state(ws, compute_status(ws)))
+
+
+def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
+    """PROJECT_STATE.md as pocflow would write it (not yet merged with what is on disk)."""
+    base = PurePosixPath(ws.settings.state_file).parent
     rows = []
     for status in statuses.values():
         doc = ws.results_doc(status.step_id)
-        link = os.path.relpath(doc, base) if str(base) != "." else doc
-        exists = (ws.root / doc).exists()
         rows.append({"step_id": status.step_id, "name": status.name, "label": status.label,
-                     "tests": status.tests,
-                     "doc": f"[{PurePosixPath(doc).name}]({link})" if exists else "—"})
+                     "tests": status.tests, "state": status.state,
+                     "node": "s" + status.step_id, "title": _mermaid_text(status.name),
+                     "depends_on": ["s" + d for d in ws.steps[status.step_id].depends_on],
+                     "doc": f"[{PurePosixPath(doc).name}]({_link(doc, base)})"
+                     if (ws.root / doc).exists() else "—"})
     plan = ws.settings.plan
-    plan_link = (os.path.relpath(plan, base) if str(base) != "." else plan) \
-        if (ws.root / plan).exists() else ""
+    stamps = [s.record.verified_at for s in statuses.values() if s.record is not None]
     context = {
-        "today": date.today().isoformat(),
+        "last_updated": max(stamps)[:10] if stamps else "—",
         "poc": {"number": ws.settings.poc, "name": ws.name, "plan": plan,
-                "plan_link": plan_link},
+                "plan_link": _link(plan, base) if (ws.root / plan).exists() else ""},
         "rows": rows,
         "verified": sum(1 for s in statuses.values() if s.is_verified),
+        "classes": [(state.replace("-", "_"), STYLES[state])
+                    for state in STYLES if any(row["state"] == state for row in rows)],
     }
-    write_document(ws.root, state_file, render(ws.root, ws.settings.templates_dir,
-                                               STATE_TEMPLATE, context))
+    return render(ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context)
+
+
+def _link(path: str, base: PurePosixPath) -> str:
+    """path as a Markdown link target relative to the folder of the linking document."""
+    return os.path.relpath(path, base) if str(base) != "." else path
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label."""
+    return text.replace('"', "#quot;").replace("\n", " ")

@@ -18,6 +18,17 @@ LABELS = {
 }
 
 
+#: state -> Mermaid style of its node in PROJECT_STATE.md's step graph
+STYLES = {
+    "verified": "fill:#d4edda,stroke:#28a745,color:#155724",
+    "stale": "fill:#fff3cd,stroke:#d39e00,color:#856404",
+    "failed": "fill:#f8d7da,stroke:#dc3545,color:#721c24",
+    "blocked": "fill:#e2e3e5,stroke:#6c757d,color:#383d41",
+    "never-run": "fill:#d1ecf1,stroke:#17a2b8,color:#0c5460",
+    "not-started": "fill:#ffffff,stroke:#6c757d,stroke-dasharray:4 2,color:#383d41",
+}
+
+
 @dataclass
 class StepStatus:
     """The state of one step and why it is not verified, if it is not."""
@@ -48,11 +59,14 @@ class StepStatus:
 
     @property
     def tests(self) -> str:
-        """'passed/total' of the last recorded test run, or '—'."""
+        """'passed/run' of the last recorded test run ('8/8', '3/3 (+2 skipped)'), or '—'."""
         test = self.record.test if self.record else None
         if test is None or not test.counts.get("total"):
             return "—"
-        return f"{test.counts.get('passed', 0)}/{test.counts['total']}"
+        counts = test.counts
+        not_run = counts.get("skipped", 0) + counts.get("xfailed", 0)
+        text = f"{counts.get('passed', 0)}/{counts['total'] - not_run}"
+        return text + (f" (+{not_run} skipped)" if not_run else "")
 
 
 def compute_status(ws: Workspace) -> dict[str, StepStatus]:
@@ -83,7 +97,7 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
         if status.is_verified:
             continue
         unverified = [d for d in ws.steps[step_id].depends_on if not own[d].is_verified]
-        if unverified and status.state != "stale":
+        if unverified:
             status.state = "blocked"
             status.blocked_by = unverified
             status.reasons.insert(0, "waits for step " + ", ".join(unverified))

@@ -25,7 +25,15 @@ from pocflow.errors import ManifestError, PocflowError, located
 from pocflow.gate import POC_TEMPLATE
 from pocflow.implement import ImplementSpec
 from pocflow.imports import local_imports
-from pocflow.phases import document_phase, gate_phase, implement_phase, state_phase, test_phase
+from pocflow.phases import (
+    document_phase,
+    gate_phase,
+    implement_phase,
+    project_state_phase,
+    state_phase,
+    test_phase,
+    written_unchanged,
+)
 from pocflow.results import STEP_TEMPLATE
 from pocflow.settings import load_settings
 from pocflow.state import STATE_TEMPLATE
@@ -80,6 +88,7 @@ def _all_tasks(ws: Workspace) -> Iterator[dict[str, Any]]:
                  for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)}
     for step in ws.steps.values():
         yield from _step_tasks(ws, step, templates)
+    yield _project_state_task(ws, templates)
     yield _gate_task(ws, templates)
 
 
@@ -104,7 +113,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         args=manifest.args if manifest else (), env=manifest.env if manifest else (),
         timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
         inputs=tuple(implement_inputs), outputs=manifest.outputs if manifest else (),
-        run_dir=run_dir, result_file=implement_json)
+        run_dir=run_dir, result_file=implement_json,
+        thresholds=manifest.thresholds if manifest else ())
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
@@ -112,7 +122,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         "file_dep": implement_inputs,
         "targets": [implement_json],
         "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
-                                     "timeout": spec.timeout, "scripts": list(spec.scripts)})],
+                                     "timeout": spec.timeout, "scripts": list(spec.scripts),
+                                     "thresholds": list(spec.thresholds)})],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
@@ -134,7 +145,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         "targets": [ws.results_doc(sid)],
         "uptodate": [config_changed({"template": templates[STEP_TEMPLATE], "name": step.name,
                                      "poc": ws.name, "goal": step.plan_step.goal
-                                     if step.plan_step else ""})],
+                                     if step.plan_step else ""}),
+                     (written_unchanged, [str(ws.root / ws.results_doc(sid))])],
     }
     yield {
         "basename": "state", "name": sid,
@@ -144,7 +156,21 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         "task_dep": [f"document:{sid}"],
         "targets": [ws.record_path(sid)],
         "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
-                                     "name": step.name})],
+                                     "name": step.name}),
+                     (written_unchanged, [str(ws.root / ws.record_path(sid))])],
+    }
+
+
+def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
+    state_file = ws.settings.state_file
+    return {
+        "basename": "project-state",
+        "doc": f"Refresh {state_file} from every step's verification record.",
+        "actions": [(project_state_phase, [str(ws.root)])],
+        "task_dep": [f"state:{sid}" for sid, step in ws.steps.items() if step.has_files],
+        "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
+                                     "plan": _plan_digest(ws), "steps": list(ws.steps)}),
+                     (written_unchanged, [str(ws.root / state_file)])],
     }
 
 
@@ -152,18 +178,17 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     # A step the plan names but that has no file yet cannot be verified: leaving its record
     # out of file_dep lets the gate run and list it with every other unverified step.
     records = [ws.record_path(sid) for sid, step in ws.steps.items() if step.has_files]
-    plan_digest = _digest((ws.root / ws.settings.plan).read_bytes().decode("utf-8")) \
-        if (ws.root / ws.settings.plan).is_file() else ""
     return {
         "basename": "poc-complete",
         "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
                f"green, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
         "file_dep": records,
-        "targets": [ws.poc_results_doc],
+        "task_dep": ["project-state"],
+        "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
-                                     "state-template": templates[STATE_TEMPLATE],
-                                     "plan": plan_digest, "steps": list(ws.steps)})],
+                                     "plan": _plan_digest(ws), "steps": list(ws.steps)}),
+                     (written_unchanged, [str(ws.root / ws.poc_results_doc)])],
     }
 
 
@@ -203,6 +228,11 @@ def _pythonpath(ws: Workspace) -> list[str]:
     value = ws.settings.pytest_config.get("pythonpath", [])
     entries = value.split() if isinstance(value, str) else list(value)
     return [str(e) for e in entries]
+
+
+def _plan_digest(ws: Workspace) -> str:
+    plan = ws.root / ws.settings.plan
+    return hashlib.sha256(plan.read_bytes()).hexdigest() if plan.is_file() else ""
 
 
 def _digest(text: str) -> str:

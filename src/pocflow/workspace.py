@@ -66,6 +66,11 @@ class Workspace:
         return f"{self.settings.state_dir}/runs/step{step_id}"
 
     @property
+    def gate_record_path(self) -> str:
+        """Workspace-relative path of the record of the last passing poc-complete."""
+        return f"{self.settings.records_dir}/poc-complete.json"
+
+    @property
     def poc_results_doc(self) -> str:
         """Workspace-relative path of docs/pocN-results.md."""
         return f"{self.settings.docs_dir}/poc{self.settings.poc}-results.md"

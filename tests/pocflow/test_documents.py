@@ -82,3 +82,173 @@ def test_render_broken_override_names_template_file_and_line(tmp_path: Path) -> 
     with pytest.raises(DocumentError, match=r"^assets/templates/step-results.md:3: template "
                                             r"error"):
         render(tmp_path, "assets/templates", "step-results.md", {})
+
+
+# --- human text survives any edit outside the machine blocks (property) -------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+GOLDEN_DOC = (Path(__file__).parent / "golden" / "step-results.md").read_text(encoding="utf-8")
+#: a later render: every machine block has new content
+NEXT_RENDER = GOLDEN_DOC.replace("42", "43").replace("3.50", "2.10").replace("2026-03-01",
+                                                                            "2026-03-09")
+_LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
+human_lines = st.text(
+    alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_LINE_BREAKS),
+    max_size=60).filter(lambda line: "<!-- pocflow:" not in line)
+
+
+def human_text(text: str) -> str:
+    """The document without its machine blocks: what people own."""
+    for block in reversed(find_blocks(text, "doc")):
+        text = text[:block.start] + text[block.end:]
+    return text
+
+
+def machine_blocks(text: str) -> dict[str, str]:
+    return {b.name: text[b.start:b.end] for b in find_blocks(text, "doc")}
+
+
+def human_slots(text: str) -> list[int]:
+    """Offsets of line starts that lie outside every machine block."""
+    blocks = find_blocks(text, "doc")
+    starts = [0] + [i + 1 for i, char in enumerate(text) if char == "\n"]
+    return [s for s in starts if not any(b.start < s < b.end for b in blocks)]
+
+
+@st.composite
+def human_edits(draw: st.DrawFn) -> str:
+    """The golden document after random insertions and deletions of human lines."""
+    text = GOLDEN_DOC
+    for _ in range(draw(st.integers(0, 8))):
+        slots = human_slots(text)
+        at = draw(st.sampled_from(slots))
+        if draw(st.booleans()):
+            text = text[:at] + draw(human_lines) + "\n" + text[at:]
+        else:
+            end = text.find("\n", at)
+            line = text[at:end + 1 if end >= 0 else len(text)]
+            if line and "<!-- pocflow:" not in line:
+                text = text[:at] + text[at + len(line):]
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(edited=human_edits())
+def test_merge_document_never_changes_human_text(edited: str) -> None:
+    merged = merge_document(edited, NEXT_RENDER, "doc")
+    assert human_text(merged) == human_text(edited)
+    assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
+
+
+@settings(max_examples=200, deadline=None)
+@given(edited=human_edits(), data=st.data())
+def test_merge_document_restores_deleted_blocks_without_touching_human_text(
+        edited: str, data: st.DataObject) -> None:
+    names = sorted(machine_blocks(edited))
+    gone = data.draw(st.sets(st.sampled_from(names), min_size=1))
+    damaged = edited
+    for block in reversed(find_blocks(damaged, "doc")):
+        if block.name in gone:
+            damaged = damaged[:block.start] + damaged[block.end:]
+    merged = merge_document(damaged, NEXT_RENDER, "doc")
+    assert human_text(merged) == human_text(damaged)
+    assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
+    order = [b.name for b in find_blocks(merged, "doc")]
+    assert order == [b.name for b in find_blocks(NEXT_RENDER, "doc")]
+
+
+def test_merge_document_repairs_hand_edited_block_content() -> None:
+    edited = GOLDEN_DOC.replace("| pages | 42 (≥ 40 ✅) |", "| pages | 99 (I changed it) |")
+    assert merge_document(edited, GOLDEN_DOC, "doc") == GOLDEN_DOC
+
+
+# --- a PROJECT_STATE.md written by hand, in the method's shape, is taken over in place ----
+
+HAND_STATE = (Path(__file__).parent / "documents" / "PROJECT_STATE.hand.md").read_text(
+    encoding="utf-8")
+
+
+def sample_state_render() -> str:
+    """PROJECT_STATE.md as pocflow renders it for the repository's sample PoC (PoC 1)."""
+    from pocflow.state import render_project_state
+    from pocflow.status import compute_status
+    from pocflow.workspace import load_workspace
+
+    ws = load_workspace(Path(__file__).resolve().parents[2])
+    return render_project_state(ws, compute_status(ws))
+
+
+def test_merge_document_adopts_hand_written_project_state_without_loss() -> None:
+    rendered = sample_state_render()
+    merged = merge_document(HAND_STATE, rendered, "PROJECT_STATE.md")
+    assert machine_blocks(merged) == machine_blocks(rendered)
+    taken_over = {"> **Last Updated**: 2026-10-02", "## Current PoC Step Progress",
+                  "**PoC 1**: Time-Zone Atlas",
+                  "**Implementation Plan**: [docs/poc1-implementation.md]"
+                  "(docs/poc1-implementation.md)"}
+    lines = HAND_STATE.splitlines()
+    start = lines.index("| Step | Name | Status | Tests | Results Doc |")
+    end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
+    step_table = set(lines[start:end])
+    kept = [line for line in lines if line not in taken_over and line not in step_table]
+    outside = human_text(merged).splitlines()
+    position = 0
+    for line in (line for line in kept if line.strip()):  # every other line, in order
+        position = outside.index(line, position) + 1
+    assert "| 1 | Time-Zone Atlas | ✅ | 🔄 | 18/18 |" in outside  # PoC Progress table kept
+    assert "Note to self: step 2's validation script is slow on the full table." in outside
+    assert merged.index("<!-- pocflow:begin step-graph -->") < merged.index("## Key Decisions")
+    assert "**PoC 1**: Time-Zone Atlas" not in outside  # now inside the block
+    assert merge_document(merged, rendered, "PROJECT_STATE.md") == merged
+
+
+HAND_RESULTS = """# Step 1: Scan pages - Results
+
+**Date**: 2026-02-01
+**Status**: 🔄 IN PROGRESS
+**PoC**: PoC 3
+
+## Summary
+
+Scanning works on every invoice we have.
+
+## Results
+
+| Metric | Value |
+|--------|-------|
+| pages | 12 |
+
+Measured on my laptop.
+
+## Bug Fixes During Development
+
+### 1. Rotated pages
+**Issue**: pages scanned sideways
+**Fix**: detect orientation first
+
+## Commands
+
+```bash
+python PoC/step1_scan.py
+```
+
+## Next Steps
+
+Try the layout model.
+"""
+
+
+def test_merge_document_adopts_hand_written_results_doc() -> None:
+    merged = merge_document(HAND_RESULTS, GOLDEN_DOC, "docs/x-step1-results.md")
+    assert machine_blocks(merged) == machine_blocks(GOLDEN_DOC)
+    outside = human_text(merged)
+    for kept in ("Scanning works on every invoice we have.", "Measured on my laptop.",
+                 "### 1. Rotated pages\n**Issue**: pages scanned sideways\n**Fix**: detect "
+                 "orientation first", "Try the layout model."):
+        assert kept in outside
+    for replaced in ("| pages | 12 |", "🔄 IN PROGRESS", "python PoC/step1_scan.py\n"):
+        assert replaced not in outside
+    assert merged.count("## Results") == 1 and merged.count("# Step 1:") == 1
+    assert merge_document(merged, GOLDEN_DOC, "docs/x-step1-results.md") == merged

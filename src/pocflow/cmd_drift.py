@@ -1,0 +1,46 @@
+"""`doit drift`: fail when a committed generated document differs from what pocflow writes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from doit.cmd_base import DoitCmdBase
+from doit.exceptions import InvalidDodoFile
+
+from pocflow.drift import find_drift
+from pocflow.errors import PocflowError
+from pocflow.workspace import load_workspace
+
+
+class Drift(DoitCmdBase):  # type: ignore[misc]
+    """doit command plugin, registered under the `doit.COMMAND` entry point group."""
+
+    name = "drift"
+    doc_purpose = "check that generated documents match what pocflow would write now"
+    doc_usage = ""
+    doc_description = (
+        "Renders every results doc, PROJECT_STATE.md and the PoC results doc again from the "
+        "committed records, without running anything, and compares their machine blocks with "
+        "the files. Exits 1 and lists each difference (a block edited by hand, a document not "
+        "regenerated after a change); exits 0 when everything matches.")
+    cmd_options = ()
+
+    def _execute(self) -> int:
+        try:
+            ws = load_workspace(Path.cwd())
+            problems = find_drift(ws)
+        except PocflowError as exc:
+            raise InvalidDodoFile(str(exc)) from None
+        finally:
+            if self.dep_manager is not None:
+                self.dep_manager.close()
+        out: Any = self.outstream
+        for problem in problems:
+            out.write(f"drift: {problem}\n")
+        if problems:
+            out.write(f"{len(problems)} difference(s); regenerate with `doit poc-complete` "
+                      "(or the step's document/state tasks) and commit the result\n")
+            return 1
+        out.write("no drift: generated documents match the records\n")
+        return 0

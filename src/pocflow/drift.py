@@ -1,0 +1,63 @@
+"""Drift: committed generated documents that differ from what pocflow would write now.
+
+Every generated part is a pure function of the committed records, the plan and the files on
+disk, so it can be rendered again without running anything and compared with what is
+committed. A machine block edited by hand, or not regenerated after a change, is drift.
+"""
+
+from __future__ import annotations
+
+from pocflow.documents import find_blocks, merge_document
+from pocflow.errors import DocumentError
+from pocflow.gate import render_poc_results
+from pocflow.record import StepRecord, read_gate_record
+from pocflow.results import render_step_results
+from pocflow.state import render_project_state
+from pocflow.status import compute_status
+from pocflow.workspace import Workspace
+
+
+def expected_documents(ws: Workspace) -> dict[str, str]:
+    """Workspace-relative path -> the document as pocflow would render it now."""
+    statuses = compute_status(ws)
+    expected = {ws.settings.state_file: render_project_state(ws, statuses)}
+    records: dict[str, StepRecord] = {}
+    for step_id, status in statuses.items():
+        record = status.record
+        if record is not None and record.is_verified:
+            records[step_id] = record
+            expected[ws.results_doc(step_id)] = render_step_results(ws, ws.steps[step_id],
+                                                                    record)
+    gate = read_gate_record(ws.root / ws.gate_record_path)
+    if gate is not None and records:
+        expected[ws.poc_results_doc] = render_poc_results(ws, records, gate)
+    return expected
+
+
+def find_drift(ws: Workspace) -> list[str]:
+    """One line per document (and machine block) that differs from what pocflow writes now."""
+    problems = []
+    for relpath, rendered in expected_documents(ws).items():
+        path = ws.root / relpath
+        if not path.exists():
+            problems.append(f"{relpath}: not written yet")
+            continue
+        try:
+            existing = path.read_bytes().decode("utf-8")
+            if merge_document(existing, rendered, relpath) == existing:
+                continue
+            have = {b.name: existing[b.start:b.end] for b in find_blocks(existing, relpath)}
+        except UnicodeDecodeError:
+            problems.append(f"{relpath}: not valid UTF-8")
+            continue
+        except DocumentError as exc:
+            problems.append(str(exc))
+            continue
+        for block in find_blocks(rendered, relpath):
+            text = rendered[block.start:block.end]
+            if block.name not in have:
+                problems.append(f"{relpath}: machine block '{block.name}' is missing")
+            elif have[block.name].rstrip("\n") != text.rstrip("\n"):
+                problems.append(f"{relpath}: machine block '{block.name}' differs from what "
+                                "pocflow writes now")
+    return problems

@@ -1,0 +1,69 @@
+"""`doit drift`: committed generated parts against what pocflow would write now."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from support import edit, run_doit
+
+from pocflow.drift import find_drift
+from pocflow.workspace import load_workspace
+
+
+def test_drift_clean_after_a_run(sample: Path) -> None:
+    result = run_doit(sample, "drift")
+    assert (result.code, result.out) == (0, "no drift: generated documents match the records\n")
+
+
+def test_drift_finds_hand_edit_inside_machine_block(sample: Path) -> None:
+    edit(sample / "docs/time-zone-atlas-step1-results.md",
+         lambda s: s.replace("| zones | 312 |", "| zones | 400 |"))
+    result = run_doit(sample, "drift")
+    assert result.code == 1
+    assert "drift: docs/time-zone-atlas-step1-results.md: machine block 'results' differs " \
+           "from what pocflow writes now" in result.out
+
+
+def test_drift_ignores_human_edits(sample: Path) -> None:
+    edit(sample / "docs/time-zone-atlas-step1-results.md",
+         lambda s: s.replace("_What did this step prove? Write it here; pocflow never "
+                             "rewrites this section._", "It loads all 312 zones."))
+    edit(sample / "PROJECT_STATE.md", lambda s: s + "\nA line of my own.\n")
+    assert run_doit(sample, "drift").code == 0
+
+
+def test_drift_finds_state_not_regenerated_after_a_change(sample: Path) -> None:
+    edit(sample / "PoC/step3b_country_lookup.py", lambda s: s + "\n# changed\n")
+    problems = find_drift(load_workspace(sample))
+    assert problems == ["PROJECT_STATE.md: machine block 'step-progress' differs from what "
+                        "pocflow writes now",
+                        "PROJECT_STATE.md: machine block 'step-graph' differs from what "
+                        "pocflow writes now"]
+    assert run_doit(sample, "poc-complete").code == 0
+    assert find_drift(load_workspace(sample)) == []
+
+
+@pytest.mark.parametrize(("damage", "message"), [
+    (lambda s: s.replace("<!-- pocflow:end results -->\n", ""),
+     "docs/time-zone-atlas-step1-results.md:"),
+    (lambda s: s.replace("<!-- pocflow:begin coverage -->\n", "").replace(
+        "<!-- pocflow:end coverage -->\n", "").replace("## Test Coverage\n", ""),
+     "machine block 'coverage' is missing"),
+])
+def test_drift_reports_damaged_documents(sample: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+    edit(sample / "docs/time-zone-atlas-step1-results.md", damage)
+    result = run_doit(sample, "drift")
+    assert result.code == 1
+    assert message in result.out
+
+
+def test_poc_complete_repairs_what_drift_reports(sample: Path) -> None:
+    doc = sample / "docs/time-zone-atlas-step2-results.md"
+    edit(doc, lambda s: s.replace("| points | 312 |", "| points | 1 |") + "\nmine\n")
+    assert run_doit(sample, "drift").code == 1
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == ["document:2"]
+    assert run_doit(sample, "drift").code == 0
+    assert doc.read_text(encoding="utf-8").endswith("\nmine\n")
