@@ -33,8 +33,7 @@ class Drift(DoitCmdBase):  # type: ignore[misc]
         except PocflowError as exc:
             raise InvalidDodoFile(str(exc)) from None
         finally:
-            if self.dep_manager is not None:
-                self.dep_manager.close()
+            self.dep_manager.close()
         out: Any = self.outstream
         for problem in problems:
             out.write(f"drift: {problem}\n")

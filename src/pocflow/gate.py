@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -11,6 +12,7 @@ from pocflow._fs import file_lock
 from pocflow.documents import render, write_document
 from pocflow.record import GateRecord, StepRecord, now_iso, write_record
 from pocflow.results import metric_rows
+from pocflow.signals import find_signals
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace, load_workspace
@@ -21,6 +23,9 @@ POC_TEMPLATE = "poc-results.md"
 def check_complete(root: str) -> TaskFailed | None:
     """doit action: fail with every unverified step and why; else run the suite and write."""
     ws = load_workspace(Path(root))
+    signals = find_signals(ws)
+    for signal in signals:
+        sys.stderr.write(f"pocflow: signal: {signal}\n")
     statuses = compute_status(ws)
     missing = [s for s in statuses.values() if not s.is_verified]
     if missing:
@@ -28,6 +33,9 @@ def check_complete(root: str) -> TaskFailed | None:
     if not statuses:
         return TaskFailed(f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
                           f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
+    unchecked = checklist_problem(ws)
+    if unchecked:
+        return TaskFailed(unchecked)
     selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
     suite = PytestJsonRunner().run(ws.root, selections, report_dir)
@@ -46,6 +54,24 @@ def check_complete(root: str) -> TaskFailed | None:
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
     return None
+
+
+def checklist_problem(ws: Workspace) -> str:
+    """Why the plan's Production-Grade Checklist does not let the PoC pass; '' if it does."""
+    plan = ws.plan
+    where = ws.settings.plan
+    if plan is None:
+        return (f"PoC {ws.settings.poc}: there is no plan at {where}; the method executes a "
+                "plan, and its Production-Grade Checklist must be ticked")
+    if not plan.checklist:
+        return (f"PoC {ws.settings.poc}: {where} has no '## Production-Grade Checklist'; add "
+                "one ('- [x] **No mock data**: ...') and tick what holds")
+    unticked = [item for item in plan.checklist if not item.ticked]
+    if not unticked:
+        return ""
+    return "\n".join([f"PoC {ws.settings.poc}: {len(unticked)} of {len(plan.checklist)} "
+                      f"Production-Grade Checklist items are not ticked in {where}:"]
+                     + [f"    {where}:{item.line}: - [ ] {item.text}" for item in unticked])
 
 
 def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:
@@ -93,6 +119,7 @@ def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
         "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
         "metrics": metrics,
         "checklist": plan.checklist if plan else [],
+        "signals": [str(signal) for signal in find_signals(ws)],
         "plan": ws.settings.plan,
     }
     return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, wri
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
+_USAGE_RE = re.compile(r"^\s*(usage|examples?)\b|^\s*>>>", re.I | re.M)
 
 
 @dataclass(frozen=True)
@@ -36,10 +39,12 @@ class ImplementSpec:
     run_dir: str
     result_file: str
     thresholds: tuple[str, ...] = ()
+    manual: str = ""
+    scripts_dir: str = "PoC"
 
 
 def run_implement(spec: ImplementSpec) -> TaskFailed | None:
-    """doit action: run the scripts in order; write the result; fail with a clear message."""
+    """doit action: check, then run the scripts in order; write the result; fail clearly."""
     root = Path(spec.root)
     run_dir = root / spec.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -48,40 +53,75 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
     metrics_file = run_dir / "metrics.json"
     metrics_file.unlink(missing_ok=True)
     runs: list[ScriptRun] = []
-    message = ""
-    if not spec.scripts:
-        message = (f"step {spec.step_id} has no script; add PoC/step{spec.step_id}_"
-                   "<description>.py")
-    for script in spec.scripts:
-        run = _run_script(root, spec, script, run_dir, metrics_file)
-        runs.append(run)
-        if run.timed_out:
-            message = (f"step {spec.step_id}: {script} did not finish within {spec.timeout:g} s "
-                       f"and was stopped; see {run.log}")
-            break
-        if run.exit_code != 0:
-            message = (f"step {spec.step_id}: {script} exited with code {run.exit_code}"
-                       f"{_stderr_tail(root / run.log)}\nfull log: {run.log}")
-            break
     metrics: dict[str, object] = {}
-    if not message:
-        metrics, message = read_metrics(metrics_file, spec.step_id)
-    if not message:
-        bounds = [t for t in map(parse_threshold, spec.thresholds) if t is not None]
-        message = check_thresholds(metrics, bounds, spec.step_id)
-    if not message:
-        missing = [out for out in spec.outputs if not (root / out).exists()]
-        if missing:
-            message = (f"step {spec.step_id}: declared output(s) not written by the script: "
-                       + ", ".join(missing))
+    message = _checkpoint(root, spec)
+    if not message and not spec.manual:
+        runs, message = _run_scripts(root, spec, run_dir, metrics_file)
+        if not message:
+            metrics, message = read_metrics(metrics_file, spec.step_id)
+        if not message:
+            bounds = [t for t in map(parse_threshold, spec.thresholds) if t is not None]
+            message = check_thresholds(metrics, bounds, spec.step_id)
+        if not message:
+            missing = [out for out in spec.outputs if not (root / out).exists()]
+            if missing:
+                message = (f"step {spec.step_id}: declared output(s) not written by the "
+                           "script: " + ", ".join(missing))
     result = ImplementResult(
         step_id=spec.step_id, outcome="failed" if message else "passed", message=message,
         started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
         scripts=runs,
         metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
-        inputs=inputs)
+        inputs=inputs, manual=spec.manual)
     write_record(root / spec.result_file, result)
     return TaskFailed(message) if message else None
+
+
+def _checkpoint(root: Path, spec: ImplementSpec) -> str:
+    """The method's checkpoint on a step's scripts: they exist, and each has a module
+    docstring with a usage example. '' when it holds."""
+    if not spec.scripts:
+        return (f"step {spec.step_id} has no script; add {spec.scripts_dir}/step{spec.step_id}_"
+                "<description>.py (or run `doit new " + spec.step_id + "`)")
+    for script in spec.scripts:
+        problem = usage_problem(root / script)
+        if problem:
+            return f"step {spec.step_id}: {script}: {problem}"
+    return ""
+
+
+def usage_problem(path: Path) -> str:
+    """Why a script's module docstring does not carry a usage example; '' when it does."""
+    try:
+        tree = ast.parse(path.read_bytes(), filename=str(path))
+    except SyntaxError as exc:
+        return f"line {exc.lineno}: syntax error: {exc.msg}"
+    except ValueError as exc:
+        return f"cannot be parsed: {exc}"
+    docstring = ast.get_docstring(tree)
+    if not docstring:
+        return ("no module docstring; start the script with a docstring that says what it does "
+                "and how to run it ('Usage:' and a command line)")
+    if not _USAGE_RE.search(docstring):
+        return ("the module docstring has no usage example; add a 'Usage:' (or 'Example:') "
+                "line followed by how to run the script")
+    return ""
+
+
+def _run_scripts(root: Path, spec: ImplementSpec, run_dir: Path,
+                 metrics_file: Path) -> tuple[list[ScriptRun], str]:
+    """Run the scripts in order, stopping at the first that fails."""
+    runs: list[ScriptRun] = []
+    for script in spec.scripts:
+        run = _run_script(root, spec, script, run_dir, metrics_file)
+        runs.append(run)
+        if run.timed_out:
+            return runs, (f"step {spec.step_id}: {script} did not finish within "
+                          f"{spec.timeout:g} s and was stopped; see {run.log}")
+        if run.exit_code != 0:
+            return runs, (f"step {spec.step_id}: {script} exited with code {run.exit_code}"
+                          f"{_stderr_tail(root / run.log)}\nfull log: {run.log}")
+    return runs, ""
 
 
 def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,

@@ -1,8 +1,18 @@
-"""Optional per-step manifests, steps/step<id>.yaml: what a file name cannot say."""
+"""Optional per-step manifests, steps/step<id>.yaml: what a file name cannot say.
+
+The keys and their types are defined once, by the JSON Schema shipped with the package
+(``pocflow/schemas/manifest.schema.json``), which editors can use to complete and check
+manifests; this module validates against it and adds what a schema cannot know: step ids,
+paths that must stay inside the workspace, thresholds that must parse.
+"""
 
 from __future__ import annotations
 
+import json
+import re
 from dataclasses import dataclass, field
+from functools import cache
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -12,13 +22,20 @@ from pocflow.errors import ManifestError, did_you_mean, located
 from pocflow.metrics import parse_threshold
 from pocflow.steps import parse_step_id
 
-#: the keys a manifest may hold; docs/reference.md explains each.
-KEYS = ("title", "goal", "depends_on", "args", "env", "inputs", "outputs", "timeout",
-        "thresholds")
+SCHEMA_RESOURCE = "schemas/manifest.schema.json"
 
 
-#: keys whose values are text as written, never YAML numbers or booleans
-_TEXT_KEYS = ("depends_on", "args", "env", "inputs", "outputs", "thresholds")
+@cache
+def manifest_schema() -> dict[str, Any]:
+    """The JSON Schema of step manifests."""
+    text = resources.files("pocflow").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
+    schema: dict[str, Any] = json.loads(text)
+    return schema
+
+
+def manifest_keys() -> tuple[str, ...]:
+    """The keys a manifest may hold, in the schema's order."""
+    return tuple(manifest_schema()["properties"])
 
 
 @dataclass(frozen=True)
@@ -35,6 +52,7 @@ class Manifest:
     outputs: tuple[str, ...] = ()
     timeout: float | None = None
     thresholds: tuple[str, ...] = ()
+    manual: str = ""
     lines: dict[str, int] = field(default_factory=dict, compare=False)
 
 
@@ -56,20 +74,33 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
     if not isinstance(node, yaml.MappingNode):
         raise ManifestError(located(relpath, "a manifest is a mapping of keys (title, "
                                     "depends_on, inputs, ...)", node.start_mark.line + 1))
-    lines = {str(k.value): k.start_mark.line + 1 for k, _v in node.value}
-    data = yaml.safe_load(text)
-    for key_node, value_node in node.value:
-        if key_node.value in _TEXT_KEYS:
-            # as written: YAML would read `4_1` as the number 41 and `yes` as True
-            data[key_node.value] = _as_text(value_node)
+    schema = manifest_schema()["properties"]
+    lines: dict[str, int] = {}
     values: dict[str, Any] = {}
-    for key, value in data.items():
-        line = lines.get(str(key))
-        if key not in KEYS:
+    for key_node, value_node in node.value:
+        key, line = str(key_node.value), key_node.start_mark.line + 1
+        lines[key] = line
+        if key not in schema:
             raise ManifestError(located(
-                relpath, f"unknown key '{key}'{did_you_mean(str(key), KEYS)}", line))
-        values[key] = _check(relpath, root, key, value, line)
+                relpath, f"unknown key '{key}'{did_you_mean(key, schema)}", line))
+        # text as written: YAML would read `4_1` as the number 41 and `yes` as True
+        value = _as_text(value_node) if _wants_text(schema[key]) else \
+            yaml.safe_load(yaml.serialize(value_node))
+        problem = _violation(value, schema[key])
+        if problem is not None:
+            raise ManifestError(located(relpath, _explain(key, value, problem, schema[key]),
+                                        line))
+        values[key] = _normalise(root, relpath, key, value, line)
     return Manifest(path=relpath, lines=lines, **values)
+
+
+def _wants_text(spec: dict[str, Any]) -> bool:
+    """Whether a key holds text (or lists/mappings of text) rather than numbers."""
+    types = spec.get("type")
+    kinds = set(types) if isinstance(types, list) else {types}
+    return "number" not in kinds and (
+        "string" in kinds or spec.get("items", {}).get("type") == "string"
+        or spec.get("additionalProperties", {}).get("type") == "string")
 
 
 def _as_text(node: yaml.Node) -> Any:
@@ -83,56 +114,65 @@ def _as_text(node: yaml.Node) -> Any:
     return None
 
 
-def _check(relpath: str, root: Path, key: str, value: Any, line: int | None) -> Any:
-    """The value of key, normalised; ManifestError when it has the wrong type."""
-    def fail(expected: str) -> ManifestError:
-        return ManifestError(located(relpath, f"'{key}' must be {expected}, got {value!r}", line))
+def _violation(value: Any, spec: dict[str, Any]) -> Any | None:
+    """None when value fits the schema spec; else the offending value (or item)."""
+    types = spec.get("type")
+    if types is not None:
+        kinds = types if isinstance(types, list) else [types]
+        if not any(_is_type(value, kind) for kind in kinds):
+            return value
+    if isinstance(value, list) and "items" in spec:
+        for item in value:
+            if _violation(item, spec["items"]) is not None:
+                return item
+    if isinstance(value, dict) and isinstance(spec.get("additionalProperties"), dict):
+        for item in value.values():
+            if _violation(item, spec["additionalProperties"]) is not None:
+                return item
+    if isinstance(value, str):
+        if len(value) < spec.get("minLength", 0):
+            return value
+        if "pattern" in spec and not re.search(spec["pattern"], value):
+            return value
+    if _is_type(value, "number") and "exclusiveMinimum" in spec and \
+            value <= spec["exclusiveMinimum"]:
+        return value
+    return None
 
-    if key in ("title", "goal"):
-        if not isinstance(value, str):
-            raise fail("text")
-        return value.strip()
-    if key == "timeout":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-            raise fail("a number of seconds above 0")
-        return float(value)
-    if key == "env":
-        if not isinstance(value, dict) or not all(
-                isinstance(k, str) and isinstance(v, str | int | float) and not isinstance(v, bool)
-                for k, v in value.items()):
-            raise fail("a mapping of names to text values")
-        return tuple(sorted((k, str(v)) for k, v in value.items()))
+
+def _is_type(value: Any, kind: str) -> bool:
+    if kind == "number":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return isinstance(value, {"string": str, "array": list, "object": dict, "boolean": bool,
+                              "integer": int}[kind])
+
+
+def _explain(key: str, value: Any, offending: Any, spec: dict[str, Any]) -> str:
+    if key == "depends_on" and isinstance(offending, str):
+        return (f"'depends_on' names {offending!r}, which is not a step id "
+                "(e.g. 1, 3a, 4_1)")
+    if key == "thresholds" and offending is not value and isinstance(offending, str):
+        return (f"threshold {offending!r} is not '<metric> <op> <number>' with op one of "
+                ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')")
+    return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {value!r}"
+
+
+def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any:
     if key == "depends_on":
-        items = [value] if isinstance(value, str | int) else value
-        if not isinstance(items, list):
-            raise fail("a step id or a list of step ids")
-        ids = []
-        for item in items:
-            step_id = parse_step_id(str(item))
-            if step_id is None:
-                raise ManifestError(located(relpath, f"'depends_on' names {item!r}, which is "
-                                            "not a step id (e.g. 1, 3a, 4_1)", line))
-            ids.append(step_id)
-        return tuple(ids)
+        items = [value] if isinstance(value, str) else value
+        return tuple(str(parse_step_id(item)) for item in items)
+    if key == "env":
+        return tuple(sorted(value.items()))
+    if key == "timeout":
+        return float(value)
     if key == "thresholds":
-        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-            raise fail("a list like ['rows >= 1000', 'p95_ms < 50']")
-        bounds = []
-        for text in value:
-            threshold = parse_threshold(text)
-            if threshold is None:
-                raise ManifestError(located(relpath, f"threshold {text!r} is not "
-                                            "'<metric> <op> <number>' with op one of "
-                                            ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')", line))
-            bounds.append(threshold.text)
-        return tuple(bounds)
-    # args, inputs, outputs: lists of text
-    if not isinstance(value, list) or not all(isinstance(v, str | int | float) for v in value):
-        raise fail("a list of text values")
-    texts = [str(v) for v in value]
+        return tuple(str(threshold.text) for text in value
+                     if (threshold := parse_threshold(text)) is not None)
     if key in ("inputs", "outputs"):
-        return tuple(inside_workspace(root, relpath, key, text, line) for text in texts)
-    return tuple(texts)
+        return tuple(inside_workspace(root, relpath, key, item, line) for item in value)
+    if key == "args":
+        return tuple(value)
+    return value.strip()
 
 
 def inside_workspace(root: Path, relpath: str, key: str, item: str,

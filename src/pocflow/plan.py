@@ -20,7 +20,9 @@ _SECTION_RE = re.compile(r"^##\s+(?P<title>.+?)\s*#*\s*$")
 _SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
 _STEP_HEADING_RE = re.compile(
     rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:{_DASH}+\s*(?P<name>.*))?$", re.I)
-_FIELD_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$")
+_FIELD_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
+                       r"^(?P<plain>goal|depends on|output|verification|code|tasks)\s*:\s*"
+                       r"(?P<plain_value>.*)$", re.I)
 _CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
@@ -108,6 +110,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
     in_fence = False
     fence_lines: list[str] = []
     fence_owner: str | None = None
+    indented: list[str] = []
 
     def warn(message: str, line: int) -> None:
         plan.warnings.append(located(relpath, message, line))
@@ -133,6 +136,11 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             else:
                 warn("title is not '# PoC N Implementation Plan: <Name>'", number)
             continue
+        match = _SECTION_RE.match(line) or _SUBSECTION_RE.match(line)
+        if match and pending_block and indented:
+            _store_block(step, prereq, pending_block, "\n".join(indented))
+        if match:
+            indented.clear()
         match = _SECTION_RE.match(line)
         if match:
             section = match["title"].lower()
@@ -157,8 +165,16 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             _read_overview_row(plan, stripped)
             continue
         if step is not None or prereq is not None:
+            if pending_block and (raw.startswith(("    ", "\t")) or not stripped):
+                indented.append(raw[4:] if raw.startswith("    ") else raw[1:])
+                continue  # an indented code block under **Code** / **Verification**
+            if pending_block and indented:
+                _store_block(step, prereq, pending_block, "\n".join(indented))
+                indented.clear()
             pending_block = _read_field(step, prereq, stripped, number, warn, pending_block)
 
+    if pending_block and indented:
+        _store_block(step, prereq, pending_block, "\n".join(indented))
     if in_fence:
         warn("a code block is never closed (missing ```)", len(lines))
     if not plan.steps:
@@ -192,10 +208,15 @@ def _read_field(step: PlanStep | None, prereq: Prerequisite | None, stripped: st
     """Read one line inside a step or prerequisite block; return the pending code field."""
     match = _FIELD_RE.match(stripped)
     if match:
-        label = match["label"].strip().lower()
-        value = match["value"].strip()
+        label = (match["label"] or match["plain"]).strip().lower()
+        value = (match["value"] if match["label"] else match["plain_value"]).strip()
         if prereq is not None:
-            return "verification" if label.startswith("verification") else None
+            if not label.startswith("verification"):
+                return None
+            if _is_inline_code(value):
+                prereq.verification = value.strip("`")
+                return None
+            return "verification"
         assert step is not None
         if label == "goal":
             step.goal = value
@@ -204,7 +225,7 @@ def _read_field(step: PlanStep | None, prereq: Prerequisite | None, stripped: st
         elif label == "output":
             step.output = value
         elif label in ("code", "verification"):
-            if value.startswith("`") and value.endswith("`") and len(value) > 1:
+            if _is_inline_code(value):
                 setattr(step, label, value.strip("`"))
                 return None
             return label
@@ -214,6 +235,10 @@ def _read_field(step: PlanStep | None, prereq: Prerequisite | None, stripped: st
         if checkbox:
             step.tasks.append(checkbox["text"].strip())
     return pending
+
+
+def _is_inline_code(value: str) -> bool:
+    return len(value) > 1 and value.startswith("`") and value.endswith("`")
 
 
 def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:

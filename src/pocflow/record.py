@@ -67,6 +67,7 @@ class ImplementResult(PhaseResult):
     thresholds: list[str] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
+    manual: str = ""  # why the scripts were not run (the manifest's `manual`)
 
 
 @dataclass

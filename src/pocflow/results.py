@@ -34,7 +34,11 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
                  (step.manifest.goal if step.manifest else "")},
         "poc": {"number": ws.settings.poc, "name": ws.name},
         "record": record,
-        "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS"),
+        "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS")
+        + (" — verified by its tests only" if record.implement and record.implement.manual
+           else ""),
+        "manual": record.implement.manual if record.implement else "",
+        "scripts": step.scripts,
         "metrics": metric_rows(record),
         "test_files": _test_files(test),
         "coverage": coverage(test),

@@ -51,6 +51,9 @@ class StepStatus:
         """The status as PROJECT_STATE.md writes it."""
         if self.state == "blocked":
             return "⬜ Blocked by " + ", ".join(self.blocked_by)
+        record = self.record
+        if self.state == "verified" and record and record.implement and record.implement.manual:
+            return "✅ Complete (tests only)"
         if self.state == "failed" and self.record is not None and self.record.test is not None:
             failing = len(self.record.test.failing)
             if failing:

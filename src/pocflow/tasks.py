@@ -114,7 +114,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
         inputs=tuple(implement_inputs), outputs=manifest.outputs if manifest else (),
         run_dir=run_dir, result_file=implement_json,
-        thresholds=manifest.thresholds if manifest else ())
+        thresholds=manifest.thresholds if manifest else (),
+        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir)
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
@@ -123,7 +124,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
         "targets": [implement_json],
         "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
                                      "timeout": spec.timeout, "scripts": list(spec.scripts),
-                                     "thresholds": list(spec.thresholds)})],
+                                     "thresholds": list(spec.thresholds),
+                                     "manual": spec.manual})],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))

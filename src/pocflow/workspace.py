@@ -105,6 +105,8 @@ def load_workspace(root: Path) -> Workspace:
                     f"plan's Depends On {pstep.depends_on} (line {pstep.line}); pocflow uses both",
                     manifest.lines.get("depends_on")))
             depends += [d for d in manifest.depends_on if d not in depends]
+            if pstep is not None:
+                warnings += _disagreements(manifest, pstep, plan.path if plan else "")
         steps[step_id] = Step(
             step_id=step_id,
             name=_step_name(pstep, manifest, files.description if files else ""),
@@ -120,6 +122,18 @@ def load_workspace(root: Path) -> Workspace:
     slug = settings.slug or _slugify(name) or f"poc{settings.poc}"
     return Workspace(settings=settings, plan=plan, steps=steps, name=name, slug=slug,
                      warnings=warnings)
+
+
+def _disagreements(manifest: Manifest, pstep: PlanStep, plan_path: str) -> list[str]:
+    """Warnings where a manifest and the plan say different things about a step."""
+    found = []
+    for key, mine, theirs in (("title", manifest.title, pstep.name),
+                              ("goal", manifest.goal, pstep.goal)):
+        if mine and theirs and mine.strip() != theirs.strip():
+            found.append(located(manifest.path, f"{key} {mine!r} differs from the plan's "
+                                 f"{theirs!r} ({plan_path}:{pstep.line}); the plan's is used",
+                                 manifest.lines.get(key)))
+    return found
 
 
 def _refuse_orphan(settings: Settings, step_id: str, validations: list[str], tests: list[str],

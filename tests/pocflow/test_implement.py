@@ -22,9 +22,12 @@ def spec(root: Path, scripts: tuple[str, ...], **changes: object) -> ImplementSp
     return ImplementSpec(**values)  # type: ignore[arg-type]
 
 
-def script(root: Path, name: str, body: str) -> str:
+USAGE = '"""A step.\n\nUsage:\n    uv run python PoC/x.py\n"""\n'
+
+
+def script(root: Path, name: str, body: str, docstring: str = USAGE) -> str:
     (root / "PoC").mkdir(exist_ok=True)
-    (root / "PoC" / name).write_text(body, encoding="utf-8")
+    (root / "PoC" / name).write_text(docstring + body, encoding="utf-8")
     return f"PoC/{name}"
 
 
@@ -109,6 +112,43 @@ def test_run_implement_missing_declared_output(tmp_path: Path) -> None:
 
 def test_run_implement_without_script(tmp_path: Path) -> None:
     failure = run_implement(spec(tmp_path, ()))
-    assert failure is not None and "step 1 has no script" in failure.message
+    assert failure is not None and "step 1 has no script; add PoC/step1_<description>.py " \
+        "(or run `doit new 1`)" in failure.message
     assert json.loads((tmp_path / ".pocflow/runs/step1/implement.json").read_text())[
         "outcome"] == "failed"
+
+
+@pytest.mark.parametrize(("docstring", "message"), [
+    ("", "no module docstring; start the script with a docstring"),
+    ('"""Loads the rows."""\n', "the module docstring has no usage example"),
+    ("def broken(:\n", "line 1: syntax error"),
+])
+def test_run_implement_checkpoint_docstring_with_usage(tmp_path: Path, docstring: str,
+                                                      message: str) -> None:
+    main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n", docstring=docstring)
+    failure = run_implement(spec(tmp_path, (main,)))
+    assert failure is not None
+    assert f"step 1: PoC/step1_a.py: {message}" in failure.message
+    assert not (tmp_path / "ran.txt").exists()
+
+
+@pytest.mark.parametrize("docstring", [
+    '"""Step 1.\n\nExample:\n    python PoC/step1_a.py --fast\n"""\n',
+    '"""Step 1.\n\n>>> main()\n"""\n',
+    '"""Step 1.\n\nusage: python PoC/step1_a.py\n"""\n',
+])
+def test_run_implement_accepts_usage_forms(tmp_path: Path, docstring: str) -> None:
+    main = script(tmp_path, "step1_a.py", "pass\n", docstring=docstring)
+    assert run_implement(spec(tmp_path, (main,))) is None
+
+
+def test_run_implement_manual_step_is_not_run(tmp_path: Path) -> None:
+    main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n")
+    failure = run_implement(spec(tmp_path, (main,), manual="needs the payment sandbox",
+                                 outputs=("out/never.csv",), thresholds=("rows >= 1",)))
+    assert failure is None
+    assert not (tmp_path / "ran.txt").exists()
+    result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
+    assert result is not None
+    assert (result.manual, result.scripts, result.outcome) == \
+        ("needs the payment sandbox", [], "passed")

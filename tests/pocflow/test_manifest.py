@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import os
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
 
 from pocflow.errors import ManifestError
-from pocflow.manifest import load_manifest
+from pocflow.manifest import Manifest, load_manifest, manifest_schema
 
 
 def write(root: Path, text: str) -> str:
@@ -56,7 +58,7 @@ def test_load_manifest_empty_file_is_empty_manifest(tmp_path: Path) -> None:
     ("args: --fast\n", r"steps/step1.yaml:1: 'args' must be a list of text values"),
     ("env: [A]\n", r"'env' must be a mapping of names to text values"),
     ("depends_on: [one]\n", r"'depends_on' names 'one', which is not a step id"),
-    ("title: 3\n", r"'title' must be text"),
+    ("title: [a, b]\n", r"'title' must be text, got \['a', 'b'\]"),
     ("inputs: [../outside.csv]\n", r"steps/step1.yaml:1: 'inputs' path '../outside.csv' "
                                    r"leaves the workspace"),
     ("outputs: [/etc/passwd]\n", r"'outputs' path '/etc/passwd' leaves the workspace"),
@@ -80,3 +82,41 @@ def test_load_manifest_not_utf8(tmp_path: Path) -> None:
     (tmp_path / "steps" / "step1.yaml").write_bytes(b"title: \xff\n")
     with pytest.raises(ManifestError, match="not valid UTF-8"):
         load_manifest(tmp_path, "steps/step1.yaml")
+
+
+def test_manifest_schema_is_valid_json_schema_shape_and_lists_every_key() -> None:
+    schema = json.loads((Path(__file__).resolve().parents[2] /
+                         "src/pocflow/schemas/manifest.schema.json").read_text(encoding="utf-8"))
+    assert schema["type"] == "object" and schema["additionalProperties"] is False
+    assert set(schema["properties"]) == {f.name for f in fields(Manifest)} - {"path", "lines"}
+    for key, spec in schema["properties"].items():
+        assert spec.get("description"), key
+        assert spec.get("x-expected"), key
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("manual: ''\n", r"'manual' must be the reason, as text"),
+    ("manual: [x]\n", r"'manual' must be the reason, as text"),
+    ("thresholds: rows >= 3\n", r"'thresholds' must be a list like"),
+    ("depends_on: {a: 1}\n", r"'depends_on' must be a step id or a list of step ids"),
+    ("inputs: ['']\n", r"'inputs' must be a list of paths inside the workspace"),
+])
+def test_load_manifest_schema_errors(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ManifestError, match=message):
+        load_manifest(tmp_path, write(tmp_path, text))
+
+
+def test_load_manifest_manual_reason(tmp_path: Path) -> None:
+    manifest = load_manifest(tmp_path, write(tmp_path, "manual: needs the Stripe sandbox\n"))
+    assert manifest.manual == "needs the Stripe sandbox"
+
+
+def test_repository_schema_copy_matches_the_packaged_schema(
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from pocflow.cli import main
+
+    assert main(["schema"]) == 0
+    printed = capsys.readouterr().out
+    copy = Path(__file__).resolve().parents[2] / "steps" / "manifest.schema.json"
+    assert copy.read_text(encoding="utf-8") == printed
+    assert json.loads(printed) == manifest_schema()

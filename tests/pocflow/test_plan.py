@@ -82,3 +82,23 @@ def test_load_plan_not_utf8_names_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "plan.md").write_bytes(b"# PoC 1 Implementation Plan: X\n\n\xff\xfe bad\n")
     with pytest.raises(PlanError, match=r"^plan.md:3: the plan is not valid UTF-8"):
         load_plan(tmp_path, "plan.md")
+
+
+def test_parse_agent_written_plan_with_indented_code_and_plain_labels() -> None:
+    plan = parse_plan((HERE / "plans" / "agent.md").read_text(encoding="utf-8"), "agent.md")
+    assert (plan.number, plan.name) == (4, "Event Ingest")
+    assert plan.overview["Production-Grade Because"].startswith("real PostgreSQL 15")
+    assert [(p.name, p.verification) for p in plan.prerequisites] == [
+        ("PostgreSQL running locally", "pg_isready -h localhost"),
+        ("Sample payloads", "ls data/payloads/*.json")]
+    assert list(plan.steps) == ["1", "2", "2_1"]
+    assert plan.steps["1"].name == "Schema"
+    assert plan.steps["1"].depends_on == []
+    assert plan.steps["1"].tasks == ["write the DDL", "add the partitioning"]
+    assert plan.steps["1"].verification == "uv run pytest tests/test_step1_schema.py -v"
+    assert (plan.steps["2"].goal, plan.steps["2"].depends_on) == ("batch insert events", ["1"])
+    assert plan.steps["2"].output == "`PoC/step2_writer.py`"
+    assert plan.steps["2_1"].depends_on == ["1", "2"]
+    assert [(i.label, i.ticked) for i in plan.checklist] == [
+        ("No mock data", True), ("Real integration", False)]
+    assert plan.warnings == []

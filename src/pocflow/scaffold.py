@@ -1,0 +1,214 @@
+"""Scaffolding: new steps from the plan or the command line, and pocflow in a new repository.
+
+Nothing here overwrites a file: every file is created with exclusive mode, and a step part
+that exists already (a script, a test file, a manifest) is left as it is and reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pocflow.documents import render
+from pocflow.errors import PocflowError
+from pocflow.manifest import manifest_schema
+from pocflow.steps import parse_step_filename, parse_step_id
+from pocflow.workspace import Step, Workspace
+
+MAX_DESCRIPTION = 40
+#: the manifest schema, copied next to the manifests so editors find it
+SCHEMA_FILE = "manifest.schema.json"
+
+
+@dataclass
+class Scaffolded:
+    """What a scaffolding command created, and what it left alone (with why)."""
+
+    created: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    def extend(self, other: Scaffolded) -> None:
+        """Add another result to this one."""
+        self.created += other.created
+        self.skipped += other.skipped
+
+
+def describe(name: str) -> str:
+    """A file-name description from a step name: 'Decode coordinates' -> 'decode_coordinates'."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    words = re.findall(r"[a-z0-9]+", ascii_name.lower())
+    description = ""
+    for word in words:
+        candidate = f"{description}_{word}" if description else word
+        if len(candidate) > MAX_DESCRIPTION:
+            break
+        description = candidate
+    return description or "step"
+
+
+def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> Scaffolded:
+    """Create the script, a failing test file and the manifest of one step."""
+    step_id = parse_step_id(step_text)
+    if step_id is None:
+        raise PocflowError(f"'{step_text}' is not a step id (e.g. 1, 3a, 4_1)")
+    plan_step = ws.plan.steps.get(step_id) if ws.plan else None
+    existing = ws.steps.get(step_id)
+    name = name or (plan_step.name if plan_step else "") or \
+        (existing.name if existing and existing.has_files else "")
+    if not name:
+        raise PocflowError(f"step {step_id} is not in {ws.settings.plan}; give it a name: "
+                           f"doit new {step_id} --name \"<what the step does>\"")
+    goal = goal or (plan_step.goal if plan_step else "")
+    settings = ws.settings
+    description = _description_of(existing, name)
+    script = f"{settings.scripts_dir}/step{step_id}_{description}.py"
+    test = f"{settings.tests_dir}/test_step{step_id}_{description}.py"
+    context = {
+        "step_id": step_id, "name": name, "goal": goal, "from_plan": plan_step is not None,
+        "depends_on": list(existing.depends_on) if existing else [],
+        "verification": plan_step.verification if plan_step else "",
+        "script_path": existing.script if existing and existing.script else script,
+        "test_path": test,
+    }
+    result = Scaffolded()
+    parts = [
+        (existing.script if existing else None, script, "scaffold/step.py.j2"),
+        (existing.tests[0] if existing and existing.tests else None, test,
+         "scaffold/test_step.py.j2"),
+        (existing.manifest.path if existing and existing.manifest else None,
+         f"{settings.manifests_dir}/step{step_id}.yaml", "scaffold/manifest.yaml.j2"),
+    ]
+    for present, path, template in parts:
+        if present is not None:
+            result.skipped.append(f"{present} exists; left as it is")
+            continue
+        text = render(ws.root, settings.templates_dir, template, context)
+        if _create(ws.root / path, text):
+            result.created.append(path)
+        else:
+            result.skipped.append(f"{path} exists; left as it is")
+    return result
+
+
+def scaffold_plan(ws: Workspace) -> Scaffolded:
+    """new_step for every step of the plan; parts that exist are left alone."""
+    if ws.plan is None:
+        raise PocflowError(f"there is no plan at {ws.settings.plan}; write it first (or set "
+                           "tool.pocflow.plan)")
+    result = Scaffolded()
+    for step_id in ws.plan.steps:
+        result.extend(new_step(ws, step_id))
+    return result
+
+
+def _description_of(existing: Step | None, name: str) -> str:
+    """The description in the step's existing file names, else one made from its name."""
+    if existing is not None:
+        for path in (existing.script, *existing.tests):
+            if path:
+                prefix = "test_step" if Path(path).name.startswith("test_") else "step"
+                parsed = parse_step_filename(Path(path).name, prefix=prefix)
+                if parsed and parsed.description:
+                    return parsed.description
+    return describe(name)
+
+
+def _create(path: Path, text: str) -> bool:
+    """Write a new file; False (and nothing written) when it exists."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with path.open("x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        return False
+    return True
+
+
+DODO = '''"""doit entry point of this workspace: pocflow turns every PoC step into a task graph."""
+
+from pocflow import doit_config, generate_tasks
+
+DOIT_CONFIG = doit_config(__file__)
+
+
+def task_pocflow():  # type: ignore[no-untyped-def]
+    """pocflow's tasks: step:<id>, its phases, and poc-complete."""
+    yield from generate_tasks(__file__)
+'''
+
+
+@dataclass(frozen=True)
+class InitOptions:
+    """The settings `pocflow init` writes into [tool.pocflow]."""
+
+    poc: int = 1
+    name: str = ""
+    scripts_dir: str = "PoC"
+    tests_dir: str = "tests"
+    docs_dir: str = "docs"
+
+
+def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
+    """Make root a pocflow workspace: dodo.py, [tool.pocflow], the step folders.
+
+    Creates what is missing and touches nothing that exists, except that it appends a
+    [tool.pocflow] table to a pyproject.toml that has none (every byte before it stays).
+    """
+    result = Scaffolded()
+    dodo = root / "dodo.py"
+    if _create(dodo, DODO):
+        result.created.append("dodo.py")
+    elif "pocflow" in dodo.read_text(encoding="utf-8", errors="replace"):
+        result.skipped.append("dodo.py exists and uses pocflow; left as it is")
+    else:
+        result.skipped.append("dodo.py exists and does not use pocflow; left as it is. Add:\n"
+                              + "\n".join("    " + line for line in DODO.splitlines()[2:]))
+    result.extend(_settings(root, options))
+    for folder in (options.scripts_dir, options.tests_dir, options.docs_dir, "steps"):
+        if not (root / folder).exists():
+            (root / folder).mkdir(parents=True)
+            result.created.append(f"{folder}/")
+    schema = json.dumps(manifest_schema(), indent=2, ensure_ascii=False) + "\n"
+    if _create(root / "steps" / SCHEMA_FILE, schema):
+        result.created.append(f"steps/{SCHEMA_FILE}")
+    ignore = root / ".gitignore"
+    if _create(ignore, "# pocflow's local state: doit's database, logs, pytest reports\n"
+                       ".pocflow/\n"):
+        result.created.append(".gitignore")
+    elif ".pocflow" not in ignore.read_text(encoding="utf-8", errors="replace"):
+        result.skipped.append(".gitignore exists; add the line `.pocflow/` to it (pocflow's "
+                              "local state)")
+    return result
+
+
+def _settings(root: Path, options: InitOptions) -> Scaffolded:
+    result = Scaffolded()
+    lines = ["[tool.pocflow]", f"poc = {options.poc}"]
+    if options.name:
+        lines.append(f"name = {_toml_string(options.name)}")
+    for key in ("scripts_dir", "tests_dir", "docs_dir"):
+        value = getattr(options, key)
+        if value != getattr(InitOptions, key):
+            lines.append(f"{key} = {_toml_string(value)}")
+    table = "\n".join(lines) + "\n"
+    pyproject = root / "pyproject.toml"
+    if _create(pyproject, table + "\n[tool.pytest.ini_options]\n"
+               f"pythonpath = [{_toml_string(options.scripts_dir)}]\n"):
+        result.created.append("pyproject.toml")
+        return result
+    text = pyproject.read_text(encoding="utf-8")
+    if re.search(r"^\[tool\.pocflow\]", text, re.M):
+        result.skipped.append("pyproject.toml has [tool.pocflow] already; left as it is")
+        return result
+    separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+    with pyproject.open("a", encoding="utf-8") as handle:
+        handle.write(separator + table)
+    result.created.append("pyproject.toml: [tool.pocflow]")
+    return result
+
+
+def _toml_string(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'

@@ -1,0 +1,164 @@
+"""Automated production-grade signals: what the method asks a person to check by eye.
+
+Reported beside the gate's verdict and in the PoC results doc; they do not fail the gate
+(the Production-Grade Checklist does). Secrets are located, never printed.
+"""
+
+from __future__ import annotations
+
+import ast
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pocflow.steps import parse_step_filename
+from pocflow.workspace import Workspace
+
+#: importable modules that replace real integrations with fakes
+MOCKING_MODULES = {
+    "unittest.mock": "unittest.mock", "mock": "mock", "pytest_mock": "pytest-mock",
+    "responses": "responses", "requests_mock": "requests-mock", "httpretty": "httpretty",
+    "respx": "respx", "moto": "moto", "vcr": "vcrpy", "aioresponses": "aioresponses",
+    "pook": "pook",
+}
+_SECRETS = [
+    ("an AWS access key id", re.compile(r"\b(?:AKIA|ASIA)[0-9A-Z]{16}\b")),
+    ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
+    ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
+    ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
+    ("an API secret key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|"
+                                     r"\bsk-[A-Za-z0-9_-]{20,}\b")),
+    ("a password or key assigned in code", re.compile(
+        r"(?i)\b[\w-]*(?:api[_-]?key|secret|passw(?:or)?d|token|access[_-]?key)[\w-]*\b"
+        r"[\"']?\s*[:=]\s*[\"'](?P<value>[^\"'\s]{8,})[\"']")),
+]
+_PLACEHOLDER = re.compile(r"(?i)example|changeme|placeholder|dummy|xxxx|your[_-]|<|\$\{|\*\*\*")
+_TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".env", ".txt", ""}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One finding: what kind, where, and what it means."""
+
+    kind: str  # "mocking" | "secret" | "unplanned"
+    path: str
+    line: int | None
+    text: str
+
+    def __str__(self) -> str:
+        where = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{where}: {self.text}"
+
+
+def find_signals(ws: Workspace) -> list[Signal]:
+    """Mocking in step scripts and tests, hard-coded secrets, files the plan does not name."""
+    found: list[Signal] = []
+    step_files = sorted({f for step in ws.steps.values() for f in (*step.scripts, *step.tests)})
+    for rel in step_files:
+        found += _mocking(ws.root, rel)
+    for rel in _files_to_scan(ws):
+        found += _secrets(ws.root, rel)
+    found += _unplanned(ws)
+    return found
+
+
+def _mocking(root: Path, rel: str) -> list[Signal]:
+    try:
+        tree = ast.parse((root / rel).read_bytes(), filename=rel)
+    except (SyntaxError, ValueError, OSError):
+        return []
+    found = []
+    for node in ast.walk(tree):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
+                node.name.startswith("test") and any(a.arg == "mocker" for a in node.args.args):
+            found.append(Signal("mocking", rel, node.lineno, "uses the pytest-mock `mocker` "
+                                "fixture; the method asks for real integrations, not mocks"))
+            continue
+        for name in names:
+            library = _mocking_library(name)
+            if library:
+                found.append(Signal("mocking", rel, getattr(node, "lineno", None),
+                                    f"imports {library}; the "
+                                    "method asks for real integrations, not mocks"))
+                break
+    return found
+
+
+def _mocking_library(module: str) -> str:
+    parts = module.split(".")
+    for size in range(len(parts), 0, -1):
+        library = MOCKING_MODULES.get(".".join(parts[:size]))
+        if library:
+            return library
+    return ""
+
+
+def _files_to_scan(ws: Workspace) -> list[str]:
+    """The step scripts' folder, every step's tests and the conftests above them, manifests."""
+    settings = ws.settings
+    files: set[str] = {test for step in ws.steps.values() for test in step.tests}
+    for step in ws.steps.values():
+        for test in step.tests:
+            folder = Path(test).parent
+            while folder != folder.parent:
+                if (ws.root / folder / "conftest.py").is_file():
+                    files.add((folder / "conftest.py").as_posix())
+                folder = folder.parent
+        if step.manifest is not None:
+            files.add(step.manifest.path)
+    base = ws.root / settings.scripts_dir
+    if base.is_dir():
+        for path in base.rglob("*"):
+            if path.is_file() and path.suffix in _TEXT_SUFFIXES and "__pycache__" not in path.parts:
+                files.add(path.relative_to(ws.root).as_posix())
+    return sorted(files)
+
+
+def _secrets(root: Path, rel: str) -> list[Signal]:
+    try:
+        text = (root / rel).read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError):
+        return []
+    found = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        for kind, pattern in _SECRETS:
+            match = pattern.search(line)
+            if not match:
+                continue
+            value = match.groupdict().get("value") or match.group(0)
+            if _PLACEHOLDER.search(value) or "environ" in line or "getenv" in line:
+                continue
+            found.append(Signal("secret", rel, number, f"looks like {kind} written into "
+                                "the file; read it from the environment instead, and rotate it "
+                                "if it was ever committed"))
+            break
+    return found
+
+
+def _unplanned(ws: Workspace) -> list[Signal]:
+    if ws.plan is None:
+        return []
+    plan_text = (ws.root / ws.settings.plan).read_text(encoding="utf-8", errors="replace")
+    base = ws.root / ws.settings.scripts_dir
+    if not base.is_dir():
+        return []
+    found = []
+    for path in sorted(p for p in base.rglob("*") if p.is_file()):
+        if "__pycache__" in path.parts:
+            continue
+        rel = path.relative_to(ws.root).as_posix()
+        name = parse_step_filename(path.name)
+        if name is not None and path.parent == base:
+            if name.step_id not in ws.plan.steps:
+                found.append(Signal("unplanned", rel, None, f"step {name.step_id} is not in "
+                                    f"the plan ({ws.settings.plan}); add it there or remove "
+                                    "the file"))
+        elif path.name not in plan_text:
+            found.append(Signal("unplanned", rel, None, f"the plan ({ws.settings.plan}) does "
+                                "not mention this file; say there what it is for, or remove it"))
+    return found

@@ -1,0 +1,165 @@
+"""Scaffolding steps and adopting pocflow in another repository."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import edit, run_doit
+
+from pocflow.cli import main as pocflow_main
+from pocflow.errors import PocflowError
+from pocflow.implement import usage_problem
+from pocflow.scaffold import describe, new_step
+from pocflow.workspace import load_workspace
+
+STEP5 = ("### Step 5: UTC offsets today\n\n**Goal**: Compute each zone's UTC offset.\n\n"
+         "**Depends On**: Step 2\n\n**Verification**:\n```bash\n"
+         "uv run pytest tests/test_step5_utc_offsets_today.py -v\n```\n\n## Test Structure")
+
+
+@pytest.mark.parametrize(("name", "expected"), [
+    ("Decode coordinates", "decode_coordinates"), ("Nearest zone (brute force)",
+                                                   "nearest_zone_brute_force"),
+    ("Café façade — über", "cafe_facade_uber"), ("!!!", "step"),
+    ("a very long step name that goes on and on and on", "a_very_long_step_name_that_goes_on_and"),
+])
+def test_describe(name: str, expected: str) -> None:
+    assert describe(name) == expected
+
+
+def test_new_step_from_plan_creates_three_files_and_the_test_fails(sample: Path) -> None:
+    edit(sample / "docs/poc1-implementation.md",
+         lambda s: s.replace("## Test Structure", STEP5, 1))
+    result = new_step(load_workspace(sample), "5")
+    assert result.created == ["PoC/step5_utc_offsets_today.py",
+                              "tests/test_step5_utc_offsets_today.py", "steps/step5.yaml"]
+    script = (sample / "PoC/step5_utc_offsets_today.py").read_text(encoding="utf-8")
+    assert "Goal: Compute each zone's UTC offset." in script
+    assert usage_problem(sample / "PoC/step5_utc_offsets_today.py") == ""
+    done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_step5_utc_offsets_today.py",
+                           "-q", "-p", "no:cacheprovider"], cwd=sample, capture_output=True,
+                          text=True, check=False)
+    assert done.returncode == 1
+    assert "1 failed" in done.stdout and "step 5 has no real tests yet" in done.stdout
+    manifest = (sample / "steps/step5.yaml").read_text(encoding="utf-8")
+    assert "title:" not in manifest  # the plan names the step
+    assert load_workspace(sample).steps["5"].manifest is not None  # a valid manifest
+
+    verify = run_doit(sample, "step:5")
+    assert verify.code == 1
+    assert "step 5 is not written yet" in verify.out + verify.err
+
+
+def test_new_step_never_overwrites(sample: Path) -> None:
+    before = (sample / "PoC/step3b_country_lookup.py").read_bytes()
+    result = new_step(load_workspace(sample), "3b")
+    assert result.created == ["steps/step3b.yaml"]
+    assert result.skipped == ["PoC/step3b_country_lookup.py exists; left as it is",
+                              "tests/test_step3b_country_lookup.py exists; left as it is"]
+    assert (sample / "PoC/step3b_country_lookup.py").read_bytes() == before
+
+
+def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
+    ws = load_workspace(sample)
+    with pytest.raises(PocflowError, match=r"step 9 is not in docs/poc1-implementation.md; "
+                                           r"give it a name: doit new 9 --name"):
+        new_step(ws, "9")
+    result = new_step(ws, "9", name="Export GeoJSON", goal="Write zones as GeoJSON")
+    assert "PoC/step9_export_geojson.py" in result.created
+    manifest = (sample / "steps/step9.yaml").read_text(encoding="utf-8")
+    assert 'title: "Export GeoJSON"' in manifest and 'goal: "Write zones as GeoJSON"' in manifest
+    assert load_workspace(sample).steps["9"].name == "Export GeoJSON"
+
+
+def test_doit_new_and_scaffold_commands(sample: Path) -> None:
+    edit(sample / "docs/poc1-implementation.md",
+         lambda s: s.replace("## Test Structure", STEP5.replace("5", "6"), 1))
+    misplaced = run_doit(sample, "new", "7", "--name", "Summary report")
+    assert misplaced.code == 3 and "after its options" in misplaced.err
+    result = run_doit(sample, "new", "--name", "Summary report", "7")
+    assert result.code == 0, result.err
+    assert "created PoC/step7_summary_report.py" in result.out
+    scaffold = run_doit(sample, "scaffold")
+    assert scaffold.code == 0, scaffold.err
+    assert "created PoC/step6_utc_offsets_today.py" in scaffold.out
+    assert "skipped PoC/step1_load.py exists; left as it is" in scaffold.out
+    again = run_doit(sample, "scaffold")
+    assert "created PoC/" not in again.out
+    assert run_doit(sample, "new", "x").code == 3
+
+
+FOREIGN_PLAN = """# PoC 2 Implementation Plan: Word Counts
+
+## Implementation Steps
+
+### Step 1: Count words
+**Goal**: Count the words of a text.
+
+### Step 2: Top words
+**Goal**: The most frequent words.
+**Depends On**: Step 1
+
+## Production-Grade Checklist
+
+- [x] **Real data**: the project's own README
+"""
+
+
+def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -> None:
+    repo = tmp_path / "other"
+    (repo / "docs").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n',
+                                         encoding="utf-8")
+    (repo / "docs/poc2-implementation.md").write_text(FOREIGN_PLAN, encoding="utf-8")
+    (repo / "README.md").write_text("one two two three three three\n", encoding="utf-8")
+    before = (repo / "pyproject.toml").read_text(encoding="utf-8")
+
+    assert pocflow_main(["init", "--root", str(repo), "--poc", "2", "--scripts-dir",
+                         "experiments", "--tests-dir", "checks"]) == 0
+    pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    assert pyproject.startswith(before)
+    assert '[tool.pocflow]\npoc = 2\nscripts_dir = "experiments"\ntests_dir = "checks"\n' \
+        in pyproject
+    assert (repo / "dodo.py").exists() and (repo / ".gitignore").exists()
+    assert (repo / "steps/manifest.schema.json").exists()
+
+    assert run_doit(repo, "scaffold").code == 0
+    first = run_doit(repo, "poc-complete")
+    assert first.code == 1 and "step 1 is not written yet" in first.out + first.err
+
+    (repo / "experiments/step1_count_words.py").write_text(
+        '"""Count words.\n\nUsage:\n    python experiments/step1_count_words.py\n"""\n'
+        "import json, os\n"
+        "words = open('README.md').read().split()\n"
+        "json.dump({'words': len(words)}, open('counts.json', 'w'))\n", encoding="utf-8")
+    (repo / "experiments/step2_top_words.py").write_text(
+        '"""Top words.\n\nUsage:\n    python experiments/step2_top_words.py\n"""\n'
+        "import collections, json\n"
+        "words = open('README.md').read().split()\n"
+        "json.dump(collections.Counter(words).most_common(1), open('top.json', 'w'))\n",
+        encoding="utf-8")
+    (repo / "checks/test_step1_count_words.py").write_text(
+        "import json\n\ndef test_counts():\n"
+        "    assert json.load(open('counts.json')) == {'words': 6}\n", encoding="utf-8")
+    (repo / "checks/test_step2_top_words.py").write_text(
+        "import json\n\ndef test_top():\n"
+        "    assert json.load(open('top.json')) == [['three', 3]]\n", encoding="utf-8")
+    done = run_doit(repo, "poc-complete")
+    assert done.code == 0, done.out + done.err
+    assert (repo / "docs/poc2-results.md").exists()
+    assert (repo / "docs/word-counts-step2-results.md").exists()
+    assert "| 2 | Top words | ✅ Complete | 1/1 |" in (repo / "PROJECT_STATE.md").read_text(
+        encoding="utf-8")
+
+
+def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFixture[str]
+                                          ) -> None:
+    before = {p: p.read_bytes() for p in (sample / "dodo.py", sample / "pyproject.toml")}
+    assert pocflow_main(["init", "--root", str(sample)]) == 0
+    assert {p: p.read_bytes() for p in before} == before
+    out = capsys.readouterr().out
+    assert "skipped dodo.py exists and uses pocflow" in out
+    assert "skipped pyproject.toml has [tool.pocflow] already" in out
