@@ -2,18 +2,13 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from doit.cmd_base import DoitCmdBase
-from doit.exceptions import InvalidDodoFile
-
+from pocflow._command import WorkspaceCommand
 from pocflow.drift import find_drift
-from pocflow.errors import PocflowError
-from pocflow.workspace import load_workspace
 
 
-class Drift(DoitCmdBase):  # type: ignore[misc]
+class Drift(WorkspaceCommand):
     """doit command plugin, registered under the `doit.COMMAND` entry point group."""
 
     name = "drift"
@@ -27,13 +22,7 @@ class Drift(DoitCmdBase):  # type: ignore[misc]
     cmd_options = ()
 
     def _execute(self) -> int:
-        try:
-            ws = load_workspace(Path.cwd())
-            problems = find_drift(ws)
-        except PocflowError as exc:
-            raise InvalidDodoFile(str(exc)) from None
-        finally:
-            self.dep_manager.close()
+        problems = self.on_workspace(find_drift)
         out: Any = self.outstream
         for problem in problems:
             out.write(f"drift: {problem}\n")

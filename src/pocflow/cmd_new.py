@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
-from doit.cmd_base import DoitCmdBase
-from doit.exceptions import InvalidCommand, InvalidDodoFile
+from doit.exceptions import InvalidCommand
 
-from pocflow.errors import PocflowError
+from pocflow._command import WorkspaceCommand
 from pocflow.scaffold import Scaffolded, new_step
-from pocflow.workspace import load_workspace
 
 opt_name = {"name": "name", "short": "", "long": "name", "type": str, "default": "",
             "help": "the step's name (default: from the plan)"}
@@ -18,7 +15,7 @@ opt_goal = {"name": "goal", "short": "", "long": "goal", "type": str, "default":
             "help": "the step's goal (default: from the plan)"}
 
 
-class New(DoitCmdBase):  # type: ignore[misc]
+class New(WorkspaceCommand):
     """doit command plugin, registered under the `doit.COMMAND` entry point group."""
 
     name = "new"
@@ -35,13 +32,7 @@ class New(DoitCmdBase):  # type: ignore[misc]
         if len(pos_args) != 1:
             raise InvalidCommand("doit new takes one step id, after its options: "
                                  "`doit new 3b` or `doit new --name \"UTC offsets\" 5`")
-        try:
-            ws = load_workspace(Path.cwd())
-            result = new_step(ws, pos_args[0], name=name, goal=goal)
-        except PocflowError as exc:
-            raise InvalidDodoFile(str(exc)) from None
-        finally:
-            self.dep_manager.close()
+        result = self.on_workspace(lambda ws: new_step(ws, pos_args[0], name=name, goal=goal))
         report(self.outstream, result)
         if result.created:
             self.outstream.write("next: write the script, replace the failing test with real "

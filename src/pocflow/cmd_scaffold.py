@@ -2,18 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from doit.cmd_base import DoitCmdBase
-from doit.exceptions import InvalidDodoFile
-
+from pocflow._command import WorkspaceCommand
 from pocflow.cmd_new import report
-from pocflow.errors import PocflowError
 from pocflow.scaffold import scaffold_plan
-from pocflow.workspace import load_workspace
 
 
-class Scaffold(DoitCmdBase):  # type: ignore[misc]
+class Scaffold(WorkspaceCommand):
     """doit command plugin, registered under the `doit.COMMAND` entry point group."""
 
     name = "scaffold"
@@ -25,12 +19,7 @@ class Scaffold(DoitCmdBase):  # type: ignore[misc]
     cmd_options = ()
 
     def _execute(self) -> int:
-        try:
-            result = scaffold_plan(load_workspace(Path.cwd()))
-        except PocflowError as exc:
-            raise InvalidDodoFile(str(exc)) from None
-        finally:
-            self.dep_manager.close()
+        result = self.on_workspace(scaffold_plan)
         report(self.outstream, result)
         if result.created:
             self.outstream.write("next: write each script, replace each failing test with real "
