@@ -8,11 +8,7 @@ paths that must stay inside the workspace, thresholds that must parse.
 
 from __future__ import annotations
 
-import json
-import re
 from dataclasses import dataclass, field
-from functools import cache
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -20,17 +16,15 @@ import yaml
 
 from pocflow.errors import ManifestError, did_you_mean, located
 from pocflow.metrics import parse_threshold
+from pocflow.schema import first_violation, load_schema
 from pocflow.steps import parse_step_id
 
-SCHEMA_RESOURCE = "schemas/manifest.schema.json"
+SCHEMA_FILE = "manifest.schema.json"
 
 
-@cache
 def manifest_schema() -> dict[str, Any]:
     """The JSON Schema of step manifests."""
-    text = resources.files("pocflow").joinpath(SCHEMA_RESOURCE).read_text(encoding="utf-8")
-    schema: dict[str, Any] = json.loads(text)
-    return schema
+    return load_schema(SCHEMA_FILE)
 
 
 def manifest_keys() -> tuple[str, ...]:
@@ -116,35 +110,8 @@ def _as_text(node: yaml.Node) -> Any:
 
 def _violation(value: Any, spec: dict[str, Any]) -> Any | None:
     """None when value fits the schema spec; else the offending value (or item)."""
-    types = spec.get("type")
-    if types is not None:
-        kinds = types if isinstance(types, list) else [types]
-        if not any(_is_type(value, kind) for kind in kinds):
-            return value
-    if isinstance(value, list) and "items" in spec:
-        for item in value:
-            if _violation(item, spec["items"]) is not None:
-                return item
-    if isinstance(value, dict) and isinstance(spec.get("additionalProperties"), dict):
-        for item in value.values():
-            if _violation(item, spec["additionalProperties"]) is not None:
-                return item
-    if isinstance(value, str):
-        if len(value) < spec.get("minLength", 0):
-            return value
-        if "pattern" in spec and not re.search(spec["pattern"], value):
-            return value
-    if _is_type(value, "number") and "exclusiveMinimum" in spec and \
-            value <= spec["exclusiveMinimum"]:
-        return value
-    return None
-
-
-def _is_type(value: Any, kind: str) -> bool:
-    if kind == "number":
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    return isinstance(value, {"string": str, "array": list, "object": dict, "boolean": bool,
-                              "integer": int}[kind])
+    found = first_violation(value, spec)
+    return None if found is None else found[1]
 
 
 def _explain(key: str, value: Any, offending: Any, spec: dict[str, Any]) -> str:

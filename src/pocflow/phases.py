@@ -7,6 +7,7 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -16,8 +17,9 @@ from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.gate import check_complete
 from pocflow.implement import ImplementSpec, run_implement
+from pocflow.record import write_record
 from pocflow.results import write_step_results
-from pocflow.state import current_record, record_step, refresh_project_state
+from pocflow.state import DOCUMENT_TIMING, current_record, record_step, refresh_project_state
 from pocflow.testing import TestSelection, run_tests
 from pocflow.workspace import load_workspace
 
@@ -40,11 +42,14 @@ def test_phase(root: str, selection: TestSelection, report_dir: str, result_file
 
 def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
+    start = time.monotonic()
     try:
         ws = load_workspace(Path(root))
         write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
     except PocflowError as exc:
         return TaskError(str(exc))
+    write_record(ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
+                 {"duration_s": round(time.monotonic() - start, 3)})
     return _written(ws.root / ws.results_doc(step_id))
 
 

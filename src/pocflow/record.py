@@ -116,6 +116,7 @@ class StepRecord:
     environment: dict[str, str]
     results_doc: str
     first_verified_at: str = ""
+    durations: dict[str, float] = field(default_factory=dict)  # seconds per phase
     format: int = RECORD_FORMAT
 
     @property
@@ -188,6 +189,11 @@ def _build(cls: type[_T], data: dict[str, Any]) -> _T | None:
         return None  # written by another version: treated as absent, so it is re-verified
 
 
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file; None when absent or unreadable."""
+    return _read(path)
+
+
 def _read(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -221,11 +227,13 @@ def compose_record(step_id: str, name: str, results_doc: str, implement: Impleme
     first = previous.first_verified_at if previous is not None else ""
     if not first and passed:
         first = verified_at
+    durations = {phase: result.duration_s for phase, result in
+                 (("implement", implement), ("test", test)) if result is not None}
     return StepRecord(
         step_id=step_id, name=name, verdict="verified" if passed else "failed",
         verified_at=verified_at, message=message, implement=implement, test=test,
         inputs=inputs, environment=environment(), results_doc=results_doc,
-        first_verified_at=first)
+        first_verified_at=first, durations=durations)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path, PurePosixPath
 
 from doit.exceptions import TaskFailed
@@ -13,6 +14,7 @@ from pocflow.record import (
     StepRecord,
     compose_record,
     read_implement,
+    read_json,
     read_step_record,
     read_test,
     write_record,
@@ -21,6 +23,8 @@ from pocflow.status import STYLES, StepStatus, compute_status
 from pocflow.workspace import Workspace, load_workspace
 
 STATE_TEMPLATE = "project-state.md"
+#: the document phase's timing, in the step's run folder
+DOCUMENT_TIMING = "document.json"
 
 
 def current_record(ws: Workspace, step_id: str) -> StepRecord:
@@ -32,13 +36,21 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         test = None  # a test result from before a failed implement says nothing now
     step = ws.steps[step_id]
     previous = read_step_record(ws.root / ws.record_path(step_id))
-    return compose_record(step_id, step.name, ws.results_doc(step_id), implement, test, previous)
+    record = compose_record(step_id, step.name, ws.results_doc(step_id), implement, test,
+                            previous)
+    document = read_json(run_dir / DOCUMENT_TIMING)
+    if record.is_verified and document is not None:
+        record.durations["document"] = float(document.get("duration_s", 0.0))
+    return record
 
 
 def record_step(root: str, step_id: str) -> TaskFailed | None:
     """doit action of the state phase (and of a failing phase): record, then refresh."""
+    start = time.monotonic()
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
+    if record.is_verified:
+        record.durations["state"] = round(time.monotonic() - start, 3)
     with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
         write_record(ws.root / ws.record_path(step_id), record)
         refresh_project_state(ws)

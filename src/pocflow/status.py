@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
-from pocflow.record import StepRecord, fingerprint, read_step_record
+from pocflow.record import StepRecord, fingerprint, read_gate_record, read_step_record
 from pocflow.workspace import Workspace
+
+#: version of the `doit status --json` document; a change that breaks readers bumps it
+STATUS_FORMAT = 1
 
 #: state -> the label PROJECT_STATE.md shows (the method's vocabulary)
 LABELS = {
@@ -39,7 +43,9 @@ class StepStatus:
     record: StepRecord | None
     reasons: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
+    upstream: list[str] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
+    failing: list[str] = field(default_factory=list)
 
     @property
     def is_verified(self) -> bool:
@@ -72,36 +78,164 @@ class StepStatus:
         return text + (f" (+{not_run} skipped)" if not_run else "")
 
 
+#: states of a prerequisite that a person must act on before its dependents can be verified
+_HOLDS_BACK = ("failed", "blocked", "not-started")
+
+
 def compute_status(ws: Workspace) -> dict[str, StepStatus]:
-    """The status of every step, in natural order; staleness and blocking are transitive."""
-    own: dict[str, StepStatus] = {}
-    for step_id, step in ws.steps.items():
-        record = read_step_record(ws.root / ws.record_path(step_id))
-        status = StepStatus(step_id, step.name, "verified", record)
-        if not step.has_files:
-            status.state = "not-started"
-            status.reasons.append(f"no files yet: add {ws.settings.scripts_dir}/step{step_id}_"
-                                  f"<description>.py and {ws.settings.tests_dir}/test_step"
-                                  f"{step_id}_<description>.py")
-        elif record is None:
-            status.state = "never-run"
-            status.reasons.append("never verified")
-        elif not record.is_verified:
-            status.state = "failed"
-            status.reasons.append(record.message or "the last verification failed")
-        else:
-            now = fingerprint(ws.root, list(record.inputs))
-            status.changed = [p for p, digest in now.items() if record.inputs.get(p) != digest]
-            if status.changed:
-                status.state = "stale"
-                status.reasons.append("changed since verified: " + ", ".join(status.changed))
-        own[step_id] = status
-    for step_id, status in own.items():
-        if status.is_verified:
-            continue
-        unverified = [d for d in ws.steps[step_id].depends_on if not own[d].is_verified]
-        if unverified:
+    """The status of every step, in natural order.
+
+    Staleness is transitive: a verified step whose prerequisite is stale (or was verified
+    again) is stale too. A step that is not verified and whose prerequisite failed, is
+    blocked or has no files is blocked.
+    """
+    statuses = {step_id: _own_status(ws, step_id) for step_id in ws.steps}
+    for step_id in _prerequisites_first(ws):
+        status = statuses[step_id]
+        deps = ws.steps[step_id].depends_on
+        held = [d for d in deps if statuses[d].state in _HOLDS_BACK]
+        moving = [d for d in deps if statuses[d].state in ("stale", "never-run")]
+        if held and status.state != "not-started" and \
+                (not status.is_verified or status.changed or status.upstream):
             status.state = "blocked"
-            status.blocked_by = unverified
-            status.reasons.insert(0, "waits for step " + ", ".join(unverified))
-    return own
+            status.blocked_by = held
+            status.reasons.insert(0, "waits for " + ", ".join(
+                f"step {d} ({statuses[d].state})" for d in held))
+        elif moving and status.state in ("verified", "stale"):
+            status.state = "stale"
+            status.upstream += [d for d in moving if d not in status.upstream]
+            status.reasons.append("upstream " + ", ".join(f"step {d}" for d in moving)
+                                  + " changed since it was verified")
+    return statuses
+
+
+def _own_status(ws: Workspace, step_id: str) -> StepStatus:
+    """The status of a step from its own record and files only."""
+    step = ws.steps[step_id]
+    settings = ws.settings
+    record = read_step_record(ws.root / ws.record_path(step_id))
+    status = StepStatus(step_id, step.name, "verified", record)
+    if not step.has_files:
+        status.state = "not-started"
+        status.reasons.append(f"no files yet: add {settings.scripts_dir}/step{step_id}_"
+                              f"<description>.py and {settings.tests_dir}/test_step{step_id}_"
+                              "<description>.py (or run `doit new " + step_id + "`)")
+        return status
+    if not step.tests:
+        status.reasons.append(f"no test file: add {settings.tests_dir}/test_step{step_id}_"
+                              "<description>.py with at least one test")
+    if record is None:
+        status.state = "never-run"
+        status.reasons.insert(0, "never verified")
+    elif not record.is_verified:
+        status.state = "failed"
+        failing = record.test.failing if record.test else []
+        status.failing = [t.nodeid + (f" - {t.message}" if t.message else "") for t in failing]
+        if status.failing:
+            status.reasons.insert(0, f"{len(failing)} failing test(s): "
+                                  + "; ".join(status.failing))
+        else:
+            status.reasons.insert(0, record.message.splitlines()[0] if record.message
+                                  else "the last verification failed")
+    else:
+        now = fingerprint(ws.root, list(record.inputs))
+        changed = [p for p, digest in now.items() if record.inputs.get(p) != digest]
+        records = {ws.record_path(d): d for d in step.depends_on}
+        status.upstream = [records[p] for p in changed if p in records]
+        status.changed = [p for p in changed if p not in records]
+        if status.changed or status.upstream:
+            status.state = "stale"
+        if status.changed:
+            status.reasons.append("changed since verified: " + ", ".join(status.changed))
+        if status.upstream:
+            status.reasons.append("upstream " + ", ".join(f"step {d}" for d in status.upstream)
+                                  + " verified again since")
+    return status
+
+
+def _prerequisites_first(ws: Workspace) -> list[str]:
+    """Step ids ordered so that every step comes after the steps it depends on."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(step_id: str) -> None:
+        if step_id in seen:
+            return
+        seen.add(step_id)
+        for dep in ws.steps[step_id].depends_on:
+            visit(dep)
+        ordered.append(step_id)
+
+    for step_id in ws.steps:
+        visit(step_id)
+    return ordered
+
+
+@dataclass(frozen=True)
+class NextAction:
+    """The command to run next, and why."""
+
+    command: str
+    why: str
+
+
+def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
+    """What to run next: the first step that needs work, else the gate, else nothing."""
+    for status in statuses.values():
+        sid = status.step_id
+        if status.state == "not-started":
+            return NextAction(f"uv run doit new {sid}",
+                              f"step {sid} has no files yet; scaffold it, then write it")
+        if status.state == "failed":
+            return NextAction(f"uv run doit step:{sid}",
+                              f"step {sid} failed; fix it, then verify it again")
+        if status.state in ("stale", "never-run"):
+            why = "changed since it was verified" if status.state == "stale" else \
+                "was never verified"
+            return NextAction(f"uv run doit step:{sid}", f"step {sid} {why}")
+    gate = read_gate_record(ws.root / ws.gate_record_path)
+    newest = max((s.record.verified_at for s in statuses.values() if s.record), default="")
+    if statuses and (gate is None or gate.completed_at < newest):
+        return NextAction("uv run doit poc-complete",
+                          "every step is verified; the gate has not passed since")
+    if not statuses:
+        return NextAction("uv run doit new 1 --name \"<what step 1 does>\"",
+                          f"PoC {ws.settings.poc} has no steps yet")
+    return NextAction("", f"nothing to do: PoC {ws.settings.poc} is complete "
+                          f"({ws.poc_results_doc})")
+
+
+def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, Any]:
+    """The JSON document of `doit status --json` (schema: pocflow/schemas/status.schema.json)."""
+    action = next_action(ws, statuses)
+    steps = []
+    for status in statuses.values():
+        record = status.record
+        test = record.test if record else None
+        steps.append({
+            "id": status.step_id,
+            "name": status.name,
+            "state": status.state,
+            "label": status.label,
+            "reasons": list(status.reasons),
+            "changed": list(status.changed),
+            "upstream": list(status.upstream),
+            "blocked_by": list(status.blocked_by),
+            "failing_tests": list(status.failing),
+            "tests": None if test is None else {
+                key: test.counts.get(key, 0)
+                for key in ("passed", "failed", "error", "skipped", "xfailed", "total")},
+            "verified_at": record.verified_at if record else None,
+            "durations": dict(record.durations) if record else {},
+            "results_doc": ws.results_doc(status.step_id),
+            "command": f"uv run doit step:{status.step_id}",
+        })
+    verified = sum(1 for s in statuses.values() if s.is_verified)
+    return {
+        "format": STATUS_FORMAT,
+        "poc": {"number": ws.settings.poc, "name": ws.name, "plan": ws.settings.plan},
+        "summary": {"verified": verified, "total": len(statuses),
+                    "complete": bool(statuses) and not action.command},
+        "steps": steps,
+        "next": {"command": action.command, "why": action.why},
+    }

@@ -62,6 +62,7 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
         "dep_file": f"{state_dir}/doit.sqlite",  # relative: the state is not tied to a checkout
         "check_file_uptodate": "md5",  # a fresh clone (new mtimes, same bytes) is up to date
         "default_tasks": ["poc-complete"],
+        "reporter": "pocflow",  # says why each task runs; see pocflow.reporter
         "minversion": "0.37.0",
         "sort": "definition",  # `doit list` in natural step order
         "subtasks": True,  # `doit list` shows every step's phases

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 #: what makes the sample workspace: every file a user of the sample PoC would have
 SAMPLE = ["dodo.py", "pyproject.toml", "PoC", "data", "docs/poc1-implementation.md",
           "tests/conftest.py", "tests/test_step*.py", "steps/*.yaml"]
-_LINE_RE = re.compile(r"^(\.|--|!!)\s+(\S+)\s*$")
+_LINE_RE = re.compile(r"^(\.|--|!!)\s+(\S+)(?:\s+\(.*\))?\s*$")
 
 
 @dataclass
@@ -63,9 +63,11 @@ def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
     return target
 
 
-def run_doit(workspace: Path, *args: str) -> DoitRun:
-    """Run the real doit command in a subprocess inside workspace."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
+    """Run the real doit command in a subprocess inside workspace (extra env added)."""
+    base = {k: v for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
+    env = {**base, **(env or {})}
     done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=workspace, env=env,
                           capture_output=True, text=True, check=False, timeout=600)
     return parse_run(done.returncode, done.stdout, done.stderr)

@@ -33,8 +33,8 @@ def test_check_complete_reports_failed_and_blocked_steps(sample: Path) -> None:
     lines = failure.message.splitlines()
     assert lines[0] == "PoC 1 is not complete: 2 of 6 steps not verified:"
     assert lines[1] == "    step 3a (Country index): ❌ Failed — step 3a: 1 of 3 tests failed"
-    assert lines[2] == ("    step 3b (Country lookup): ⬜ Blocked by 3a — waits for step 3a; "
-                        "changed since verified: steps/records/step3a.json")
+    assert lines[2] == ("    step 3b (Country lookup): ⬜ Blocked by 3a — waits for step 3a "
+                        "(failed); upstream step 3a verified again since")
 
 
 def test_check_complete_passes_on_verified_sample_and_writes_gate_record(sample: Path) -> None:

@@ -1,0 +1,128 @@
+"""The small-win check: a full test run and a dated health entry in PROJECT_STATE.md.
+
+Status rules (the entry's **Status**):
+
+- ❌ Needs Attention: a test fails or errors in the full run; a step's test count differs
+  from the count its verification recorded; a step's last verification failed; a
+  hard-coded secret is found.
+- ⚠️ Minor Concerns: otherwise, any step not verified (changed, never run, blocked, not
+  started); an unticked Production-Grade Checklist item; mocking in step scripts or tests;
+  a file in the scripts folder the plan does not name; a verified step without a results doc.
+- ✅ On Track: none of the above.
+
+Findings are counts and names taken from the run, the records and the plan; pocflow writes
+no judgement of its own. Each check appends an entry; none is ever rewritten.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from pocflow._fs import atomic_write_text, file_lock
+from pocflow.signals import find_signals
+from pocflow.state import refresh_project_state
+from pocflow.status import compute_status
+from pocflow.testing import PytestJsonRunner, TestSelection
+from pocflow.workspace import Workspace
+
+STATUSES = {"attention": "❌ Needs Attention", "minor": "⚠️ Minor Concerns",
+            "on-track": "✅ On Track"}
+_SECTION = "## Health Checks"
+
+
+@dataclass
+class HealthCheck:
+    """One small-win check: its status, findings and day."""
+
+    status: str  # a key of STATUSES
+    findings: list[str]
+    day: str
+
+    def entry(self) -> str:
+        """The entry in the method's shape, for PROJECT_STATE.md's Health Checks."""
+        findings = "\n".join(f"- {line}" for line in self.findings)
+        return (f"### {self.day} - Small Win Check\n\n**Status**: {STATUSES[self.status]}\n\n"
+                f"**Findings**:\n{findings}\n\n**Actions Taken**: none yet\n")
+
+
+def small_win_check(ws: Workspace) -> HealthCheck:
+    """Run the full step suite once and check the PoC against the method's criteria."""
+    statuses = compute_status(ws)
+    selections = [TestSelection(sid, step.tests, ()) for sid, step in ws.steps.items()
+                  if step.tests]
+    report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
+    suite = PytestJsonRunner().run(ws.root, selections, report_dir) if selections else {}
+    attention: list[str] = []
+    concerns: list[str] = []
+    findings: list[str] = []
+
+    total = sum(r.counts.get("total", 0) for r in suite.values())
+    passed = sum(r.counts.get("passed", 0) for r in suite.values())
+    recorded = {sid: s.record.test.counts.get("total", 0) for sid, s in statuses.items()
+                if s.record is not None and s.record.test is not None}
+    findings.append(f"Full step suite: {passed}/{total} tests passed (recorded per-step "
+                    f"totals: {sum(recorded.values())})")
+    for sid, result in suite.items():
+        if result.outcome != "passed":
+            attention.append(result.message.splitlines()[0])
+        if sid in recorded and recorded[sid] != result.counts.get("total", 0):
+            attention.append(f"step {sid}: {result.counts.get('total', 0)} tests ran, its "
+                             f"verification recorded {recorded[sid]}")
+    verified = [s for s in statuses.values() if s.is_verified]
+    findings.append(f"Steps verified: {len(verified)}/{len(statuses)}")
+    for status in statuses.values():
+        if status.is_verified:
+            continue
+        line = f"step {status.step_id} ({status.name}): {status.label} — " + \
+            "; ".join(status.reasons).splitlines()[0]
+        (attention if status.state == "failed" else concerns).append(line)
+
+    checklist = ws.plan.checklist if ws.plan else []
+    ticked = sum(1 for item in checklist if item.ticked)
+    findings.append(f"Production-Grade Checklist: {ticked}/{len(checklist)} items ticked")
+    concerns += [f"unticked: {item.text} ({ws.settings.plan}:{item.line})"
+                 for item in checklist if not item.ticked]
+
+    signals = find_signals(ws)
+    for kind, label, bucket in (("mocking", "Mocking in step scripts and tests", concerns),
+                                ("secret", "Hard-coded secrets", attention),
+                                ("unplanned", "Files outside the plan", concerns)):
+        found = [str(s) for s in signals if s.kind == kind]
+        findings.append(f"{label}: {len(found) or 'none'}")
+        bucket += found
+    missing_docs = [s.step_id for s in verified
+                    if not (ws.root / ws.results_doc(s.step_id)).exists()]
+    findings.append("Steps without a results doc: " + (", ".join(missing_docs) or "none"))
+    concerns += [f"step {sid} has no results doc ({ws.results_doc(sid)})" for sid in missing_docs]
+
+    verdict = "attention" if attention else ("minor" if concerns else "on-track")
+    return HealthCheck(verdict, findings + attention + concerns, date.today().isoformat())
+
+
+def append_health_check(ws: Workspace, check: HealthCheck) -> None:
+    """Append the entry at the end of PROJECT_STATE.md's Health Checks section."""
+    path = ws.root / ws.settings.state_file
+    with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+        if not path.exists():
+            refresh_project_state(ws)
+        text = path.read_text(encoding="utf-8")
+        heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
+        if heading is None:
+            at = _before_whats_next(text)
+            text = text[:at] + ("" if at == 0 or text[:at].endswith("\n\n") else "\n") + \
+                f"{_SECTION}\n\n" + text[at:]
+            heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
+            assert heading is not None
+        following = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M).search(
+            text, heading.end())
+        at = following.start() if following else len(text)
+        before = text[:at].rstrip("\n") + "\n\n"
+        after = text[at:]
+        atomic_write_text(path, before + check.entry() + ("\n" + after if after else ""))
+
+
+def _before_whats_next(text: str) -> int:
+    match = re.search(r"^## What's Next[ \t]*$", text, re.M)
+    return match.start() if match else len(text)

@@ -1,0 +1,77 @@
+"""The small-win check: its entry, its rules, and that it only ever appends."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from support import edit, run_doit
+
+
+def health_section(workspace: Path) -> str:
+    state = (workspace / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    return state.split("## Health Checks", 1)[1].split("## What's Next", 1)[0]
+
+
+def test_small_win_check_on_track_entry(sample: Path) -> None:
+    result = run_doit(sample, "small-win-check")
+    assert result.code == 0, result.out + result.err
+    section = health_section(sample)
+    assert "- Full step suite: 36/36 tests passed (recorded per-step totals: 36)" in section
+    lines = [line for line in section.splitlines() if line]
+    assert lines[0].endswith(" - Small Win Check") and lines[0].startswith("### 20")
+    assert lines[1] == "**Status**: ✅ On Track"
+    assert lines[2] == "**Findings**:"
+    assert lines[-1] == "**Actions Taken**: none yet"
+    assert "- Steps verified: 6/6" in lines and "- Hard-coded secrets: none" in lines
+
+
+def test_small_win_check_twice_appends_never_rewrites(sample: Path) -> None:
+    assert run_doit(sample, "small-win-check").code == 0
+    first = health_section(sample)
+    edit(sample / "PoC/geo.py", lambda s: s + "\n# edit\n")
+    assert run_doit(sample, "small-win-check").code == 0
+    second = health_section(sample)
+    assert second.startswith(first.rstrip("\n"))
+    assert second.count("- Small Win Check") == 2
+    assert "**Status**: ⚠️ Minor Concerns" in second[len(first.rstrip("\n")):]
+
+
+def test_small_win_check_keeps_human_text(sample: Path) -> None:
+    edit(sample / "PROJECT_STATE.md", lambda s: s.replace(
+        "## Health Checks\n", "## Health Checks\n\nOlder checks are in the wiki.\n"))
+    assert run_doit(sample, "small-win-check").code == 0
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "## Health Checks\n\nOlder checks are in the wiki.\n\n### " in state
+    assert state.index("Small Win Check") < state.index("## What's Next")
+
+
+def test_small_win_check_needs_attention_on_failing_test(sample: Path) -> None:
+    edit(sample / "tests/test_step3a_country_index.py",
+         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    result = run_doit(sample, "small-win-check")
+    assert result.code == 1
+    section = health_section(sample)
+    assert "**Status**: ❌ Needs Attention" in section
+    assert "- step 3a: 1 of 3 tests failed:" in section
+
+
+def test_small_win_check_needs_attention_when_counts_differ_from_records(sample: Path) -> None:
+    path = sample / "steps/records/step1.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["test"]["counts"]["total"] = 7
+    path.write_text(json.dumps(record), encoding="utf-8")
+    assert run_doit(sample, "small-win-check").code == 1
+    assert "- step 1: 5 tests ran, its verification recorded 7" in health_section(sample)
+
+
+def test_small_win_check_minor_concerns(sample: Path) -> None:
+    edit(sample / "docs/poc1-implementation.md",
+         lambda s: s.replace("- [x] **Runs offline**", "- [ ] **Runs offline**"))
+    (sample / "PoC/scratch.py").write_text("", encoding="utf-8")
+    assert run_doit(sample, "small-win-check").code == 0
+    section = health_section(sample)
+    assert "**Status**: ⚠️ Minor Concerns" in section
+    assert "- Production-Grade Checklist: 3/4 items ticked" in section
+    assert "- unticked: **Runs offline**: no network access anywhere" in section
+    assert "- Files outside the plan: 1" in section

@@ -1,0 +1,87 @@
+"""The run reporter: why each task runs, progress, failure summary, CI and GitHub output."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from support import copy_sample, edit, run_doit
+
+
+def line_of(output: str, task: str) -> str:
+    return next(line for line in output.splitlines() if line.startswith(f".  {task} ")
+                or line == f".  {task}")
+
+
+def test_reasons_name_changed_files_and_upstream_steps(sample: Path) -> None:
+    edit(sample / "PoC/geo.py", lambda s: s + "\n# edit\n")
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert line_of(result.out, "implement:2") == ".  implement:2  (changed: PoC/geo.py)"
+    assert line_of(result.out, "implement:4") == \
+        ".  implement:4  (changed: PoC/geo.py; step 2 verified again)"
+    assert line_of(result.out, "document:2") == ".  document:2  (its earlier phases ran again)"
+    assert line_of(result.out, "poc-complete") == \
+        ".  poc-complete  (steps 2, 4, 4_1 verified again)"
+
+
+def test_reasons_never_verified_and_missing_output(tmp_path: Path, sample: Path) -> None:
+    fresh = copy_sample(tmp_path / "fresh")
+    first = run_doit(fresh, "step:1")
+    assert line_of(first.out, "implement:1") == ".  implement:1  (never verified)"
+    (sample / "docs/time-zone-atlas-step3a-results.md").unlink()
+    again = run_doit(sample, "poc-complete")
+    assert "missing docs/time-zone-atlas-step3a-results.md" in line_of(again.out, "document:3a")
+
+
+def test_reasons_for_a_hand_edited_document(sample: Path) -> None:
+    edit(sample / "docs/time-zone-atlas-step1-results.md", lambda s: s + "\nmine\n")
+    result = run_doit(sample, "poc-complete")
+    assert line_of(result.out, "document:1") == \
+        ".  document:1  (docs/time-zone-atlas-step1-results.md edited since written)"
+
+
+def test_progress_counts_verified_steps(tmp_path: Path) -> None:
+    result = run_doit(copy_sample(tmp_path / "ws"), "step:3b")
+    progress = re.findall(r"^   \[(\d+)/(\d+) steps verified\]$", result.out, re.M)
+    assert progress == [("1", "3"), ("2", "3"), ("3", "3")]
+
+
+def test_failure_ends_with_a_short_summary(sample: Path) -> None:
+    edit(sample / "tests/test_step3a_country_index.py",
+         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1
+    summary = result.out[result.out.index("pocflow: 1 failed:"):]
+    assert summary.splitlines() == [
+        "pocflow: 1 failed:",
+        "  step 3a (Country index), test phase:",
+        "      step 3a: 1 of 3 tests failed:",
+        "      tests/test_step3a_country_index.py::test_index_keeps_most_populous_country_first"
+        " - AssertionError: assert 'CH' == 'DE'",
+        "      logs: .pocflow/runs/step3a/",
+        "pocflow: next: uv run doit step:3a  # step 3a failed; fix it, then verify it again",
+    ]
+
+
+def test_ci_output_has_no_terminal_control_codes(sample: Path) -> None:
+    edit(sample / "PoC/step4_nearest.py", lambda s: s + "\n# edit\n")
+    result = run_doit(sample, "poc-complete", env={"CI": "true"})
+    assert result.code == 0
+    assert "\x1b" not in result.out + result.err
+    assert all(char == "\n" or char.isprintable() for char in result.out)
+
+
+def test_github_step_summary_is_appended(sample: Path, tmp_path: Path) -> None:
+    summary = tmp_path / "summary.md"
+    summary.write_text("earlier job output\n", encoding="utf-8")
+    edit(sample / "PoC/step4_nearest.py", lambda s: s + "\n# edit\n")
+    result = run_doit(sample, "poc-complete", env={"GITHUB_STEP_SUMMARY": str(summary)})
+    assert result.code == 0
+    text = summary.read_text(encoding="utf-8")
+    assert text.startswith("earlier job output\n## pocflow — PoC 1: Time-Zone Atlas\n")
+    assert "**Result**: ✅ all steps verified — 6/6 steps verified" in text
+    assert "| Step | Name | Status | Tests | This run | Time |" in text
+    assert re.search(r"^\| 4 \| Nearest zone \(brute force\) \| ✅ Complete \| 4/4 \| "
+                     r"implement, test, document, state \| \d+\.\d s \|$", text, re.M)
+    assert "| 1 | Load the tz tables | ✅ Complete | 5/5 | up to date | — |" in text

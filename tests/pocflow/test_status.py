@@ -1,0 +1,152 @@
+"""`doit status`: every state, with concrete reasons, as text and as documented JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from support import copy_sample, edit, run_doit
+
+from pocflow.schema import first_violation, load_schema
+from pocflow.status import compute_status
+from pocflow.workspace import load_workspace
+
+
+def status_json(workspace: Path) -> dict[str, Any]:
+    result = run_doit(workspace, "status", "--json")
+    assert result.code == 0, result.err
+    document: dict[str, Any] = json.loads(result.out)
+    assert first_violation(document, load_schema("status.schema.json")) is None
+    return document
+
+
+def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {step["id"]: step for step in document["steps"]}
+
+
+def test_status_all_verified(sample: Path) -> None:
+    result = run_doit(sample, "status")
+    assert result.code == 0
+    lines = result.out.splitlines()
+    assert lines[0] == "PoC 1 — Time-Zone Atlas: 6 of 6 steps verified"
+    assert [line.split()[1] for line in lines[1:7]] == ["1", "2", "3a", "3b", "4", "4_1"]
+    assert all(line.lstrip().startswith("✅") for line in lines[1:7])
+    assert lines[-1] == "nothing to do: PoC 1 is complete (docs/poc1-results.md)"
+    document = status_json(sample)
+    assert document["summary"] == {"verified": 6, "total": 6, "complete": True}
+    assert by_id(document)["3b"]["tests"]["total"] == 6
+    assert set(by_id(document)["1"]["durations"]) == {"implement", "test", "document", "state"}
+
+
+def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> None:
+    edit(sample / "data/tzdb/zone1970.tab", lambda s: s + "# a comment line\n")
+    steps = by_id(status_json(sample))
+    assert steps["1"]["state"] == "stale"
+    assert steps["1"]["changed"] == ["data/tzdb/zone1970.tab"]
+    assert steps["1"]["reasons"] == ["changed since verified: data/tzdb/zone1970.tab"]
+    for step_id, upstream in (("2", "1"), ("3a", "1"), ("3b", "3a"), ("4", "2"), ("4_1", "4")):
+        assert steps[step_id]["state"] == "stale"
+        assert steps[step_id]["changed"] == []
+        assert steps[step_id]["upstream"] == [upstream]
+        assert steps[step_id]["reasons"] == [
+            f"upstream step {upstream} changed since it was verified"]
+    text = run_doit(sample, "status").out
+    assert "next: uv run doit step:1  # step 1 changed since it was verified" in text
+
+
+def test_status_runs_nothing_and_writes_nothing(sample: Path) -> None:
+    edit(sample / "PoC/geo.py", lambda s: s + "\n# edit\n")
+    watched = [p for p in sample.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in watched}
+    assert run_doit(sample, "status").code == 0
+    assert run_doit(sample, "status", "--json").code == 0
+    after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in watched}
+    assert after == before
+    assert sorted(p for p in sample.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+                  ) == sorted(watched)
+
+
+def test_status_failed_names_failing_tests_and_blocks_dependents(sample: Path) -> None:
+    edit(sample / "tests/test_step3a_country_index.py",
+         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    assert run_doit(sample, "poc-complete").code == 1
+    steps = by_id(status_json(sample))
+    assert steps["3a"]["state"] == "failed"
+    assert steps["3a"]["failing_tests"] == [
+        "tests/test_step3a_country_index.py::test_index_keeps_most_populous_country_first - "
+        "AssertionError: assert 'CH' == 'DE'"]
+    assert steps["3b"]["state"] == "blocked" and steps["3b"]["blocked_by"] == ["3a"]
+    assert steps["3b"]["reasons"][0] == "waits for step 3a (failed)"
+    text = run_doit(sample, "status").out
+    assert "next: uv run doit step:3a  # step 3a failed; fix it, then verify it again" in text
+
+
+def test_status_metric_out_of_threshold(sample: Path) -> None:
+    (sample / "steps/step4.yaml").write_text("thresholds: [probes >= 1000]\n", encoding="utf-8")
+    assert run_doit(sample, "step:4").code == 1
+    step = by_id(status_json(sample))["4"]
+    assert step["state"] == "failed"
+    assert step["reasons"] == [
+        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"]
+
+
+def test_status_missing_test_file(sample: Path) -> None:
+    (sample / "tests/test_step3b_country_lookup.py").unlink()
+    step = by_id(status_json(sample))["3b"]
+    assert step["state"] == "stale"
+    assert "changed since verified: tests/test_step3b_country_lookup.py" in step["reasons"]
+    assert "no test file: add tests/test_step3b_<description>.py with at least one test" in \
+        step["reasons"]
+
+
+def test_status_never_run_and_not_started(tmp_path: Path) -> None:
+    workspace = copy_sample(tmp_path / "ws")
+    edit(workspace / "docs/poc1-implementation.md", lambda s: s.replace(
+        "## Test Structure", "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n"
+        "## Test Structure"))
+    document = status_json(workspace)
+    steps = by_id(document)
+    assert {s["state"] for s in steps.values() if s["id"] != "5"} == {"never-run"}
+    assert steps["1"]["reasons"] == ["never verified"]
+    assert steps["1"]["tests"] is None and steps["1"]["verified_at"] is None
+    assert steps["5"]["state"] == "not-started"
+    assert steps["5"]["reasons"][0].startswith("no files yet: add PoC/step5_<description>.py")
+    assert document["next"] == {"command": "uv run doit step:1",
+                                "why": "step 1 was never verified"}
+
+
+def test_status_next_is_the_gate_when_steps_are_verified_but_gate_is_not(sample: Path) -> None:
+    (sample / "steps/records/poc-complete.json").unlink()
+    document = status_json(sample)
+    assert document["next"]["command"] == "uv run doit poc-complete"
+    assert document["summary"]["complete"] is False
+
+
+def test_status_slowest(sample: Path) -> None:
+    out = run_doit(sample, "status", "--slowest", "2").out
+    lines = out.splitlines()
+    index = lines.index("slowest steps (last verification):")
+    slow = lines[index + 1:index + 3]
+    assert len(slow) == 2 and all("implement" in line and "test" in line for line in slow)
+
+
+def test_status_schema_documents_every_field() -> None:
+    schema = load_schema("status.schema.json")
+    step = schema["properties"]["steps"]["items"]
+    assert set(step["required"]) == set(step["properties"])
+    assert set(schema["required"]) == set(schema["properties"])
+
+
+@pytest.mark.parametrize("bad", [
+    {"format": 2}, {"steps": [{"id": "x"}]}, {"summary": {"verified": -1}}])
+def test_status_schema_rejects_malformed_documents(sample: Path, bad: dict[str, Any]) -> None:
+    from pocflow.status import status_document
+
+    ws = load_workspace(sample)
+    document = status_document(ws, compute_status(ws))
+    for key, value in bad.items():
+        document[key] = value if not isinstance(value, dict) or key not in document or \
+            not isinstance(document[key], dict) else {**document[key], **value}
+    assert first_violation(document, load_schema("status.schema.json")) is not None
