@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -244,8 +245,13 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
         atomic_write_text(path, merged)
 
 
+@cache
 def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
-    """Templates from the workspace's templates_dir first, then the packaged defaults."""
+    """Templates from the workspace's templates_dir first, then the packaged defaults.
+
+    One environment per workspace and process: jinja2 compiles each template once and
+    recompiles it when its file changes.
+    """
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader([
             jinja2.FileSystemLoader(root / templates_dir),

@@ -38,7 +38,7 @@ def check_complete(root: str) -> TaskFailed | None:
         return TaskFailed(unchecked)
     selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
-    suite = PytestJsonRunner().run(ws.root, selections, report_dir)
+    suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
     failed = [r for r in suite.values() if r.outcome != "passed"]
     if failed:
         return TaskFailed(

@@ -53,7 +53,8 @@ def small_win_check(ws: Workspace) -> HealthCheck:
     selections = [TestSelection(sid, step.tests, ()) for sid, step in ws.steps.items()
                   if step.tests]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
-    suite = PytestJsonRunner().run(ws.root, selections, report_dir) if selections else {}
+    runner = PytestJsonRunner(ws.settings.test_runner)
+    suite = runner.run(ws.root, selections, report_dir) if selections else {}
     attention: list[str] = []
     concerns: list[str] = []
     findings: list[str] = []

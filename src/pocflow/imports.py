@@ -10,12 +10,78 @@ files as ``inputs`` in the step's manifest.
 from __future__ import annotations
 
 import ast
+import contextlib
+import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
+
+from pocflow._fs import atomic_write_text
+
+#: an import statement as parsed: (dotted module, relative level, names imported from it)
+ImportStmt = tuple[str, int, tuple[str, ...]]
 
 
-def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str]) -> list[str]:
+class ImportCache:
+    """Parsed import statements per file, kept between runs (keyed by size and mtime).
+
+    Parsing is the costly part of the scan; resolving the names against the disk is cheap,
+    so only the parse is cached and every resolution is done again.
+    """
+
+    def __init__(self, path: Path | None = None, root: Path | None = None) -> None:
+        self.path = path
+        self.root = root.resolve() if root is not None else None
+        self.entries: dict[str, list[Any]] = {}
+        self.used: set[str] = set()
+        self.changed = False
+        if path is not None:
+            try:
+                data = json.loads(path.read_text(encoding="utf-8"))
+                if isinstance(data, dict) and data.get("format") == _CACHE_FORMAT:
+                    self.entries = data.get("files", {})
+            except (OSError, ValueError):
+                self.entries = {}
+
+    def statements(self, path: Path) -> list[ImportStmt]:
+        """The import statements of a file, parsed or from the cache."""
+        try:
+            info = path.stat()
+        except OSError:
+            return []
+        key = str(path)
+        if self.root is not None and path.is_relative_to(self.root):
+            key = path.relative_to(self.root).as_posix()  # the cache moves with the checkout
+        self.used.add(key)
+        stamp = [info.st_mtime_ns, info.st_size]
+        entry = self.entries.get(key)
+        if entry is not None and entry[0] == stamp:
+            return [(module, level, tuple(names)) for module, level, names in entry[1]]
+        found = _parse_imports(path)
+        self.entries[key] = [stamp, [[m, lv, list(n)] for m, lv, n in found]]
+        self.changed = True
+        return found
+
+    def save(self) -> None:
+        """Write back what was used, if anything changed (a best effort: it is a cache)."""
+        stale = set(self.entries) - self.used
+        if self.path is None or not (self.changed or stale):
+            return
+        for key in stale:
+            del self.entries[key]
+        with contextlib.suppress(OSError):
+            atomic_write_text(self.path, json.dumps({"format": _CACHE_FORMAT,
+                                                     "files": self.entries}))
+            self.changed = False
+
+
+_CACHE_FORMAT = 1
+
+
+def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
+                  cache: ImportCache | None = None) -> list[str]:
     """Workspace-relative paths of every local module the files import, transitively."""
+    statements = (cache or ImportCache()).statements
     roots = [root / r for r in search_roots]
     seen: set[Path] = set()
     start = [(root / f).resolve() for f in files]
@@ -25,7 +91,7 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str])
         if path in seen:
             continue
         seen.add(path)
-        for found in _direct_imports(path, roots):
+        for found in _direct_imports(path, roots, statements(path)):
             if found not in seen:
                 queue.append(found)
     base = root.resolve()
@@ -33,27 +99,32 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str])
     return sorted(result)
 
 
-def _direct_imports(path: Path, roots: list[Path]) -> list[Path]:
+def _parse_imports(path: Path) -> list[ImportStmt]:
     try:
         tree = ast.parse(path.read_bytes(), filename=str(path))
     except (SyntaxError, ValueError, OSError):
         return []  # running or collecting the file reports the problem itself
-    found: list[Path] = []
-    search = [path.parent, *roots]
+    found: list[ImportStmt] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            for alias in node.names:
-                found += _resolve(alias.name.split("."), search)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                package = path.parent
-                for _ in range(node.level - 1):
-                    package = package.parent
-                parts = node.module.split(".") if node.module else []
-                found += _resolve(parts, [package], names=[a.name for a in node.names])
-            elif node.module:
-                found += _resolve(node.module.split("."), search,
-                                  names=[a.name for a in node.names])
+            found += [(alias.name, 0, ()) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+            found.append((node.module or "", node.level, tuple(a.name for a in node.names)))
+    return found
+
+
+def _direct_imports(path: Path, roots: list[Path], statements: list[ImportStmt]) -> list[Path]:
+    found: list[Path] = []
+    search = [path.parent, *roots]
+    for module, level, names in statements:
+        parts = module.split(".") if module else []
+        if level:
+            package = path.parent
+            for _ in range(level - 1):
+                package = package.parent
+            found += _resolve(parts, [package], names=names)
+        else:
+            found += _resolve(parts, search, names=names)
     return found
 
 

@@ -20,7 +20,7 @@ from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import write_record
 from pocflow.results import write_step_results
 from pocflow.state import DOCUMENT_TIMING, current_record, record_step, refresh_project_state
-from pocflow.testing import TestSelection, run_tests
+from pocflow.testing import TestSelection, prestart, run_tests
 from pocflow.workspace import load_workspace
 
 #: what a doit python-action returns: why it failed, or on success the values doit saves
@@ -28,15 +28,17 @@ from pocflow.workspace import load_workspace
 Outcome: TypeAlias = "TaskFailed | TaskError | dict[str, Any] | None"
 
 
-def implement_phase(spec: ImplementSpec) -> Outcome:
+def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Run the step's scripts; on failure record the step as failed."""
+    prestart(isolation)  # the test phase's pytest warms up while the scripts run
     failure = run_implement(spec)
     return _record_failure(spec.root, spec.step_id, failure)
 
 
-def test_phase(root: str, selection: TestSelection, report_dir: str, result_file: str) -> Outcome:
+def test_phase(root: str, selection: TestSelection, report_dir: str, result_file: str,
+               isolation: str = "auto") -> Outcome:
     """Run the step's tests; on failure record the step as failed."""
-    failure = run_tests(root, selection, report_dir, result_file)
+    failure = run_tests(root, selection, report_dir, result_file, isolation)
     return _record_failure(root, selection.step_id, failure)
 
 

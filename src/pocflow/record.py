@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import platform
+import stat
 import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -27,12 +28,32 @@ def now_iso() -> str:
 
 
 def fingerprint(root: Path, paths: list[str]) -> dict[str, str]:
-    """sha256 of each workspace-relative path; 'missing' for one that does not exist."""
+    """sha256 of each workspace-relative path; 'missing' for one that does not exist.
+
+    A file is hashed again only when its size, modification time or inode changed since
+    this process last hashed it (the assumption doit's own md5 checker makes).
+    """
     result: dict[str, str] = {}
     for rel in sorted(set(paths)):
         path = root / rel
-        result[rel] = sha256_file(path) if path.is_file() else "missing"
+        try:
+            info = path.stat()
+        except OSError:
+            result[rel] = "missing"
+            continue
+        if not stat.S_ISREG(info.st_mode):
+            result[rel] = "missing"
+            continue
+        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+        known = _HASHES.get(str(path))
+        if known is None or known[0] != stamp:
+            known = (stamp, sha256_file(path))
+            _HASHES[str(path)] = known
+        result[rel] = known[1]
     return result
+
+
+_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
 
 
 @dataclass

@@ -26,7 +26,9 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "state_file": (str, "PROJECT_STATE.md", "the living state document"),
     "templates_dir": (str, "assets/templates", "templates here override the packaged ones"),
     "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
+    "test_runner": (str, "auto", "how each pytest session starts: fork, subprocess or auto"),
 }
+TEST_RUNNERS = ("auto", "fork", "subprocess")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,7 @@ class Settings:
     state_file: str
     templates_dir: str
     timeout: float
+    test_runner: str
     pytest_config: dict[str, Any]
 
     def path(self, relative: str) -> Path:
@@ -86,6 +89,9 @@ def load_settings(root: Path) -> Settings:
         raise SettingsError(located(PYPROJECT, "tool.pocflow.poc must be 0 or more"))
     if values["timeout"] <= 0:
         raise SettingsError(located(PYPROJECT, "tool.pocflow.timeout must be more than 0"))
+    if values["test_runner"] not in TEST_RUNNERS:
+        raise SettingsError(located(PYPROJECT, f"tool.pocflow.test_runner must be one of "
+                                    f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}"))
     if not values["plan"]:
         values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
     for key in (name for name in SETTINGS if name.endswith("_dir") or

@@ -24,7 +24,7 @@ from pocflow.documents import template_source
 from pocflow.errors import ManifestError, PocflowError, located
 from pocflow.gate import POC_TEMPLATE
 from pocflow.implement import ImplementSpec
-from pocflow.imports import local_imports
+from pocflow.imports import ImportCache, local_imports
 from pocflow.phases import (
     document_phase,
     gate_phase,
@@ -76,30 +76,34 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
         ws = load_workspace(root)
         for warning in ws.warnings:
             sys.stderr.write(f"pocflow: warning: {warning}\n")
-        tasks = list(_all_tasks(ws))
+        cache = ImportCache(ws.root / ws.settings.state_dir / "cache" / "imports.json",
+                            ws.root)
+        tasks = list(_all_tasks(ws, cache))
+        cache.save()
     except PocflowError as exc:
         raise InvalidDodoFile(str(exc)) from None
     yield from tasks
 
 
-def _all_tasks(ws: Workspace) -> Iterator[dict[str, Any]]:
+def _all_tasks(ws: Workspace, cache: ImportCache) -> Iterator[dict[str, Any]]:
     for basename, doc in GROUPS.items():
         yield {"basename": basename, "name": None, "doc": doc}
     templates = {name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
                  for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)}
     for step in ws.steps.values():
-        yield from _step_tasks(ws, step, templates)
+        yield from _step_tasks(ws, step, templates, cache)
     yield _project_state_task(ws, templates)
     yield _gate_task(ws, templates)
 
 
-def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterator[dict[str, Any]]:
+def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
+                cache: ImportCache) -> Iterator[dict[str, Any]]:
     sid = step.step_id
     root = str(ws.root)
     run_dir = ws.run_dir(sid)
     implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
-    implement_inputs = implement_inputs_of(ws, step)
-    test_inputs = test_inputs_of(ws, step)
+    implement_inputs = implement_inputs_of(ws, step, cache)
+    test_inputs = test_inputs_of(ws, step, cache)
     manifest = step.manifest
     label = f"step {sid} ({step.name})"
 
@@ -120,7 +124,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
-        "actions": [(implement_phase, [spec])],
+        "actions": [(implement_phase, [spec, ws.settings.test_runner])],
         "file_dep": implement_inputs,
         "targets": [implement_json],
         "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
@@ -133,7 +137,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str]) -> Iterato
     yield {
         "basename": "test", "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
-        "actions": [(test_phase, [root, selection, run_dir, test_json])],
+        "actions": [(test_phase, [root, selection, run_dir, test_json,
+                                  ws.settings.test_runner])],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
         "uptodate": [config_changed({"pytest": ws.settings.pytest_config,
@@ -195,10 +200,10 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     }
 
 
-def implement_inputs_of(ws: Workspace, step: Step) -> list[str]:
+def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
     """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
     inputs = list(step.scripts)
-    inputs += local_imports(ws.root, step.scripts, ())
+    inputs += local_imports(ws.root, step.scripts, (), cache)
     if step.manifest is not None:
         inputs.append(step.manifest.path)
         for path in step.manifest.inputs:
@@ -211,10 +216,10 @@ def implement_inputs_of(ws: Workspace, step: Step) -> list[str]:
     return sorted(set(inputs))
 
 
-def test_inputs_of(ws: Workspace, step: Step) -> list[str]:
+def test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
     """What the test phase's verdict stands on: tests, their imports, every conftest above."""
     roots = [*_pythonpath(ws), "."]
-    inputs = list(step.tests) + local_imports(ws.root, step.tests, roots)
+    inputs = list(step.tests) + local_imports(ws.root, step.tests, roots, cache)
     for test in step.tests:
         folder = Path(test).parent
         while True:

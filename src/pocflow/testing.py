@@ -8,6 +8,7 @@ and still be judged step by step. Tests are attributed to a step by their file.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -46,46 +47,108 @@ class TestRunner(Protocol):
 
 
 class PytestJsonRunner:
-    """One pytest session over all selections, its JSON report split per step by file."""
+    """One pytest session over all the selections given, its JSON report split per step by file.
+
+    ``isolation`` says how the session is started. ``"fork"`` asks a warm fork server
+    (pocflow._forkserver, one per process, in which pytest and its plugins were imported
+    once) to fork a child for it: a step's session then costs what its tests cost, not a
+    Python and pytest start-up, and it still runs in a fresh process of its own, so one
+    step's tests never see another's. ``"subprocess"`` starts `python -m pytest`.
+    ``"auto"`` is ``"fork"`` on Linux, else ``"subprocess"``.
+    """
+
+    def __init__(self, isolation: str = "auto") -> None:
+        self.isolation = isolation
 
     def run(self, root: Path, selections: Sequence[TestSelection],
             report_dir: Path) -> dict[str, TestResult]:
-        """Run every selection's files in one pytest subprocess."""
+        """Run every selection's files in one pytest session."""
         started, start = now_iso(), time.monotonic()
         inputs = {s.step_id: fingerprint(root, list(s.inputs)) for s in selections}
         files = sorted({f for s in selections for f in s.files})
-        results: dict[str, TestResult] = {}
-        if not files:
-            report: dict[str, Any] = {}
-            exit_code: int | None = None
-            stderr = ""
-        else:
+        report: dict[str, Any] = {}
+        exit_code: int | None = None
+        output = ""
+        if files:
             report_dir.mkdir(parents=True, exist_ok=True)
             report_file = report_dir / "pytest-report.json"
             report_file.unlink(missing_ok=True)
-            command = [
-                sys.executable, "-m", "pytest", *files, "-q", "-p", "no:cacheprovider",
-                "--continue-on-collection-errors", "--json-report",
-                f"--json-report-file={report_file}",
-                "--json-report-omit", "log", "streams", "keywords", "warnings",
-                f"--rootdir={root}",
-            ]
-            with (report_dir / "pytest.log").open("wb") as log:
-                done = subprocess.run(command, cwd=root, stdin=subprocess.DEVNULL, stdout=log,
-                                      stderr=subprocess.PIPE, check=False)
-                log.write(done.stderr)
-            exit_code = done.returncode
-            stderr = done.stderr.decode("utf-8", errors="replace")
+            log = report_dir / "pytest.log"
+            args = [*files, "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+                    "--json-report", f"--json-report-file={report_file}",
+                    "--json-report-omit", "log", "streams", "keywords", "warnings",
+                    f"--rootdir={root}"]
+            session = _forked_session if uses_fork(self.isolation) else _subprocess_session
+            exit_code = session(root, args, log)
+            output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
             report = _load_report(report_file)
         duration = round(time.monotonic() - start, 3)
-        for selection in selections:
-            results[selection.step_id] = judge(selection, report, exit_code, stderr,
-                                               started, duration, inputs[selection.step_id])
-        return results
+        return {selection.step_id: judge(selection, report, exit_code, output, started,
+                                         duration, inputs[selection.step_id])
+                for selection in selections}
+
+
+def uses_fork(isolation: str) -> bool:
+    """Whether a session with this isolation setting goes to the fork server."""
+    if isolation == "subprocess" or not hasattr(os, "fork"):
+        return False
+    return isolation == "fork" or sys.platform.startswith("linux")
+
+
+def _subprocess_session(root: Path, args: list[str], log: Path) -> int:
+    with log.open("wb") as handle:
+        done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=root,
+                              stdin=subprocess.DEVNULL, stdout=handle,
+                              stderr=subprocess.STDOUT, check=False)
+    return done.returncode
+
+
+class _ForkServer:
+    """The client side of pocflow._forkserver: one server per process that asks for one."""
+
+    _servers: ClassVar[dict[int, _ForkServer]] = {}
+
+    def __init__(self) -> None:
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("_forkserver.py"))],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+    @classmethod
+    def get(cls) -> _ForkServer:
+        """This process's server, started on first use (doit's -n workers get their own)."""
+        server = cls._servers.get(os.getpid())
+        if server is None or server.process.poll() is not None:
+            server = cls._servers[os.getpid()] = cls()
+        return server
+
+    def session(self, root: Path, args: list[str], log: Path) -> int | None:
+        """Run one session; None when the server is gone (the caller falls back)."""
+        assert self.process.stdin is not None and self.process.stdout is not None
+        request = json.dumps({"cwd": str(root), "args": args, "log": str(log)}) + "\n"
+        try:
+            self.process.stdin.write(request.encode("utf-8"))
+            self.process.stdin.flush()
+            reply = self.process.stdout.readline()
+        except (BrokenPipeError, OSError):
+            return None
+        if not reply:
+            return None
+        return int(json.loads(reply)["code"])
+
+
+def prestart(isolation: str) -> None:
+    """Start this process's fork server early, so that it warms up while scripts run."""
+    if uses_fork(isolation):
+        _ForkServer.get()
+
+
+def _forked_session(root: Path, args: list[str], log: Path) -> int:
+    code = _ForkServer.get().session(root, args, log)
+    return code if code is not None else _subprocess_session(root, args, log)
 
 
 def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | None,
-          stderr: str, started: str, duration: float, inputs: dict[str, str]) -> TestResult:
+          output: str, started: str, duration: float, inputs: dict[str, str]) -> TestResult:
     """The verdict of one step from its share of a pytest JSON report."""
     own = set(selection.files)
     cases = [_case(t) for t in report.get("tests", []) if _file_of(t["nodeid"]) in own]
@@ -105,7 +168,7 @@ def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | Non
         result.message = (f"step {sid} has no test file; add tests/test_step{sid}_"
                           "<description>.py with at least one test")
     elif not report:
-        tail = "\n".join(stderr.strip().splitlines()[-10:])
+        tail = "\n".join(output.strip().splitlines()[-10:])
         result.message = (f"step {sid}: pytest ended with code {exit_code} and wrote no report"
                           + (f":\n{tail}" if tail else ""))
     elif errors:
@@ -125,11 +188,12 @@ def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | Non
     return result
 
 
-def run_tests(root: str, selection: TestSelection, report_dir: str,
-              result_file: str) -> TaskFailed | None:
+def run_tests(root: str, selection: TestSelection, report_dir: str, result_file: str,
+              isolation: str = "auto") -> TaskFailed | None:
     """doit action: the test phase of one step."""
     base = Path(root)
-    result = PytestJsonRunner().run(base, [selection], base / report_dir)[selection.step_id]
+    runner = PytestJsonRunner(isolation)
+    result = runner.run(base, [selection], base / report_dir)[selection.step_id]
     write_record(base / result_file, result)
     return TaskFailed(result.message) if result.outcome != "passed" else None
 

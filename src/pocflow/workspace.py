@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -77,9 +79,43 @@ class Workspace:
 
 
 def load_workspace(root: Path) -> Workspace:
-    """Read settings, plan, manifests and step files under root, and check they agree."""
+    """Read settings, plan, manifests and step files under root, and check they agree.
+
+    The result is kept for this process and returned again while the settings, the plan,
+    the manifests and the names of the step files are the same (compared by content).
+    """
     root = root.resolve()
     settings = load_settings(root)
+    key = _layout_key(root, settings)
+    cached = _LOADED.get(root)
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    ws = _load(root, settings)
+    _LOADED[root] = (key, ws)
+    return ws
+
+
+_LOADED: dict[Path, tuple[str, Workspace]] = {}
+
+
+def _layout_key(root: Path, settings: Settings) -> str:
+    """A digest of everything a Workspace is read from."""
+    digest = hashlib.sha256(repr(settings).encode())
+    plan = root / settings.plan
+    if plan.is_file():
+        digest.update(plan.read_bytes())
+    for folder in (settings.scripts_dir, settings.tests_dir, settings.manifests_dir):
+        base = root / folder
+        names = sorted(os.listdir(base)) if base.is_dir() else []
+        digest.update(f"\0{folder}\0{chr(0).join(names)}".encode())
+        if folder == settings.manifests_dir:
+            for name in names:
+                if name.startswith("step") and name.endswith((".yaml", ".yml")):
+                    digest.update((base / name).read_bytes())
+    return digest.hexdigest()
+
+
+def _load(root: Path, settings: Settings) -> Workspace:
     plan = load_plan(root, settings.plan)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])

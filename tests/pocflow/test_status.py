@@ -58,6 +58,7 @@ def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> Non
 
 def test_status_runs_nothing_and_writes_nothing(sample: Path) -> None:
     edit(sample / "PoC/geo.py", lambda s: s + "\n# edit\n")
+    assert run_doit(sample, "list").code == 0  # let doit refresh its import-scan cache first
     watched = [p for p in sample.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
     before = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in watched}
     assert run_doit(sample, "status").code == 0

@@ -1,0 +1,189 @@
+"""pocflow's benchmark: pocflow against the plain alternative, measured in the same run.
+
+    uv run python bench/run.py                  # 10 and 100 steps (a few minutes)
+    uv run python bench/run.py --steps 10 100 1000 --write docs/performance.md
+
+For each size it generates a synthetic workspace (bench/workspace.py) and measures, on the
+same workspace and machine, one after the other:
+
+- cold: `doit poc-complete` on a fresh copy, against running every step script once plus
+  one `pytest tests/`;
+- no-op: a second `doit poc-complete`, against a plain doit dodo file with the same tasks
+  and file dependencies (its own second run);
+- one edited step script, and one edited shared helper: `doit poc-complete`, against
+  running just those steps' scripts and their test files directly (plus the no-op cost);
+- -n 2: a cold parallel run;
+- peak memory (largest process) of the pocflow runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from workspace import helpers_of, make_plain_dodo, make_workspace  # noqa: E402
+
+PYTHON = sys.executable
+TIME = shutil.which("time") and Path("/usr/bin/time").exists()
+
+
+@dataclass
+class Measure:
+    """Seconds and peak memory (MiB, largest process) of one command."""
+
+    seconds: float
+    peak_mib: float
+    code: int
+
+
+def run(command: list[str], cwd: Path) -> Measure:
+    """Run a command, timing it; `/usr/bin/time` reports its peak memory where present."""
+    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_STEP_SUMMARY")}
+    prefix = ["/usr/bin/time", "-f", "%M"] if TIME else []
+    start = time.perf_counter()
+    done = subprocess.run(prefix + command, cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False)
+    seconds = time.perf_counter() - start
+    peak = 0.0
+    if TIME:
+        lines = done.stderr.strip().splitlines()
+        if lines and lines[-1].strip().isdigit():
+            peak = int(lines[-1]) / 1024
+    return Measure(seconds, peak, done.returncode)
+
+
+def doit(cwd: Path, *args: str) -> Measure:
+    result = run([PYTHON, "-m", "doit", *args], cwd)
+    if result.code != 0:
+        raise SystemExit(f"doit {' '.join(args)} failed in {cwd} (exit {result.code})")
+    return result
+
+
+def plain_alternative(cwd: Path, steps: list[int], tests: list[str] | None = None) -> float:
+    """Run the given step scripts once each, then one pytest session over their tests."""
+    start = time.perf_counter()
+    for n in steps:
+        subprocess.run([PYTHON, f"PoC/step{n}_work.py"], cwd=cwd, check=True,
+                       capture_output=True)
+    subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                    *(tests or ["tests/"])], cwd=cwd, check=True, capture_output=True)
+    return time.perf_counter() - start
+
+
+def touch_edit(path: Path) -> None:
+    path.write_text(path.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
+
+
+def bench(steps: int, base: Path) -> dict[str, float]:
+    """Every measurement for one workspace size."""
+    template = make_workspace(base / f"ws{steps}", steps)
+    figures: dict[str, float] = {"steps": steps}
+
+    plain = base / f"plain{steps}"
+    shutil.copytree(template, plain)
+    figures["plain_cold_s"] = plain_alternative(plain, list(range(1, steps + 1)))
+
+    ws = base / f"pocflow{steps}"
+    shutil.copytree(template, ws)
+    cold = doit(ws, "poc-complete")
+    figures["cold_s"], figures["cold_peak_mib"] = cold.seconds, cold.peak_mib
+
+    noop = doit(ws, "poc-complete")
+    figures["noop_s"], figures["noop_peak_mib"] = noop.seconds, noop.peak_mib
+    make_plain_dodo(ws, steps)
+    doit(ws, "-f", "plain_dodo.py")
+    plain_noop = doit(ws, "-f", "plain_dodo.py")
+    figures["plain_noop_s"] = plain_noop.seconds
+
+    edited = steps // 2 or 1
+    touch_edit(ws / "PoC" / f"step{edited}_work.py")
+    figures["edit_step_s"] = doit(ws, "poc-complete").seconds
+    figures["direct_step_s"] = plain_alternative(ws, [edited],
+                                                 [f"tests/test_step{edited}_work.py"])
+
+    users = [n for n in range(1, steps + 1) if "helper_a" in helpers_of(n)]
+    if users:
+        touch_edit(ws / "PoC" / "helper_a.py")
+        figures["edit_helper_s"] = doit(ws, "poc-complete").seconds
+        figures["helper_steps"] = len(users)
+        figures["direct_helper_s"] = plain_alternative(
+            ws, users, [f"tests/test_step{n}_work.py" for n in users])
+
+    parallel = base / f"parallel{steps}"
+    shutil.copytree(template, parallel)
+    figures["cold_n2_s"] = doit(parallel, "-n", "2", "poc-complete").seconds
+    return figures
+
+
+def table(results: list[dict[str, float]]) -> str:
+    """The figures as a Markdown table, with the ratios the targets are stated in."""
+    rows = ["| Steps | Cold (s) | Plain cold (s) | Cold ratio | Cold -n 2 (s) | No-op (s) | "
+            "Plain doit no-op (s) | No-op ratio | Edit step (s) | Direct + no-op (s) | "
+            "Edit ratio | Edit helper (s) | Direct + no-op (s) | Helper ratio | Peak MiB |",
+            "|" + "---|" * 15]
+    for r in results:
+        step_base = r["direct_step_s"] + r["noop_s"]
+        helper = ("—", "—", "—")
+        if "edit_helper_s" in r:
+            helper_base = r["direct_helper_s"] + r["noop_s"]
+            helper = (f"{r['edit_helper_s']:.2f} ({int(r['helper_steps'])} steps)",
+                      f"{helper_base:.2f}", f"{r['edit_helper_s'] / helper_base:.2f}x")
+        rows.append(
+            f"| {int(r['steps'])} | {r['cold_s']:.2f} | {r['plain_cold_s']:.2f} | "
+            f"{r['cold_s'] / r['plain_cold_s']:.2f}x | {r['cold_n2_s']:.2f} | "
+            f"{r['noop_s']:.2f} | {r['plain_noop_s']:.2f} | "
+            f"{r['noop_s'] / r['plain_noop_s']:.2f}x | {r['edit_step_s']:.2f} | "
+            f"{step_base:.2f} | {r['edit_step_s'] / step_base:.2f}x | {helper[0]} | "
+            f"{helper[1]} | {helper[2]} | {max(r['cold_peak_mib'], r['noop_peak_mib']):.0f} |")
+    return "\n".join(rows) + "\n"
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+            f"Python {platform.python_version()}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, nargs="+", default=[10, 100])
+    parser.add_argument("--write", type=Path, help="also write the table into this Markdown "
+                        "file, between its 'bench:begin' and 'bench:end' markers")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="pocflow-bench-") as tmp:
+        results = []
+        for steps in args.steps:
+            results.append(bench(steps, Path(tmp)))
+            print(f"{steps} steps measured", file=sys.stderr)
+    command = "uv run python bench/run.py --steps " + " ".join(map(str, args.steps))
+    report = (f"Measured {datetime.date.today().isoformat()} on {machine()}, with\n"
+              f"`{command}`.\n\n" + table(results))
+    print(report)
+    if args.write:
+        text = args.write.read_text(encoding="utf-8")
+        begin, end = "<!-- bench:begin -->\n", "<!-- bench:end -->"
+        head, _, rest = text.partition(begin)
+        _, _, tail = rest.partition(end)
+        args.write.write_text(head + begin + report + end + tail, encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

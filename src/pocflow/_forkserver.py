@@ -1,0 +1,78 @@
+"""A warm pytest launcher: one fresh pytest session per request, each in a forked child.
+
+Started by pocflow.testing as `python <this file>` (so that importing it imports nothing
+of pocflow), it imports pytest and the plugins pytest loads automatically once, freezes
+its heap, and then, for each request read from stdin, forks a child that runs one pytest
+session in the request's folder and exits. The child starts from this small, clean process,
+never from the caller's, so no test module of one session is ever loaded in another.
+
+Protocol: one JSON object per line in, ``{"cwd": ..., "args": [...], "log": ...}``; one per
+line out, ``{"code": <pytest exit code>}``. The server ends when its stdin closes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import gc
+import io
+import json
+import os
+import sys
+import tempfile
+import traceback
+
+
+def warm_up() -> None:
+    """Import pytest and every plugin it autoloads, outside any workspace."""
+    import pytest
+
+    with tempfile.TemporaryDirectory(prefix="pocflow-warm-") as empty, \
+            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", "-c", os.devnull,
+                     f"--rootdir={empty}", empty])
+
+
+def session(cwd: str, args: list[str], log: str) -> int:
+    """Fork a child that runs one pytest session; its exit code."""
+    pid = os.fork()
+    if pid == 0:
+        code = 4
+        try:
+            os.chdir(cwd)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            os.dup2(out, 1)
+            os.dup2(out, 2)
+            os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+            # the child's lifetime is the process's: these streams close with it
+            sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            sys.argv = ["pytest", *args]
+            import pytest
+
+            code = int(pytest.main(args))
+        except BaseException:  # anything at all must end the child
+            traceback.print_exc()
+        finally:
+            with contextlib.suppress(Exception):
+                sys.stdout.flush()
+                sys.stderr.flush()
+            os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status)
+
+
+def serve() -> None:
+    """Answer requests on stdin until it closes."""
+    sys.path[0] = ""  # like `python -m pytest`: the session's folder, not this file's
+    warm_up()
+    gc.freeze()  # children must not walk (and so copy) the warm heap when they collect
+    replies = sys.stdout
+    for line in sys.stdin:
+        request = json.loads(line)
+        code = session(request["cwd"], request["args"], request["log"])
+        replies.write(json.dumps({"code": code}) + "\n")
+        replies.flush()
+
+
+if __name__ == "__main__":
+    serve()
