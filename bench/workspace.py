@@ -111,7 +111,7 @@ def make_workspace(root: Path, steps: int) -> Path:
     return root
 
 
-PLAIN_DODO = '''"""A plain doit dodo file with the task and file-dependency shape of a pocflow workspace."""
+PLAIN_DODO = '''"""A plain doit dodo file shaped like a pocflow workspace's tasks and file_deps."""
 
 from pathlib import Path
 

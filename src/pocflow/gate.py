@@ -9,6 +9,7 @@ from typing import Any
 from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
+from pocflow.batch import whole_suite_this_run
 from pocflow.documents import render, write_document
 from pocflow.record import GateRecord, StepRecord, now_iso, write_record
 from pocflow.results import metric_rows
@@ -36,19 +37,23 @@ def check_complete(root: str) -> TaskFailed | None:
     unchecked = checklist_problem(ws)
     if unchecked:
         return TaskFailed(unchecked)
-    selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
-    report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
-    suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
-    failed = [r for r in suite.values() if r.outcome != "passed"]
-    if failed:
-        return TaskFailed(
-            f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run as "
-            "one session failed (tests that depend on each other's state?):\n"
-            + "\n".join(r.message for r in failed)
-            + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log")
-    gate = GateRecord(completed_at=now_iso(),
-                      duration_s=max(r.duration_s for r in suite.values()),
-                      counts={sid: dict(r.counts) for sid, r in suite.items()})
+    together = whole_suite_this_run(ws)
+    if together is None:  # no session of this run had every step's tests: run one now
+        selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
+        report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
+        suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+        failed = [r for r in suite.values() if r.outcome != "passed"]
+        if failed:
+            return TaskFailed(
+                f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
+                "as one session failed (tests that depend on each other's state?):\n"
+                + "\n".join(r.message for r in failed)
+                + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log")
+        together = ({sid: dict(r.counts) for sid, r in suite.items()},
+                    max(r.duration_s for r in suite.values()))
+    counts, seconds = together
+    gate = GateRecord(completed_at=now_iso(), duration_s=seconds,
+                      counts={sid: dict(counts.get(sid, {})) for sid in ws.steps})
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
         write_record(ws.root / ws.gate_record_path, gate)

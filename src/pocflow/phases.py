@@ -14,13 +14,14 @@ from typing import Any, TypeAlias
 from doit.exceptions import TaskError, TaskFailed
 
 from pocflow._fs import file_lock, sha256_file
+from pocflow.batch import batch_key, tests_for
 from pocflow.errors import PocflowError
 from pocflow.gate import check_complete
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import write_record
 from pocflow.results import write_step_results
 from pocflow.state import DOCUMENT_TIMING, current_record, record_step, refresh_project_state
-from pocflow.testing import TestSelection, prestart, run_tests
+from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import load_workspace
 
 #: what a doit python-action returns: why it failed, or on success the values doit saves
@@ -35,10 +36,14 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     return _record_failure(spec.root, spec.step_id, failure)
 
 
-def test_phase(root: str, selection: TestSelection, report_dir: str, result_file: str,
-               isolation: str = "auto") -> Outcome:
-    """Run the step's tests; on failure record the step as failed."""
-    failure = run_tests(root, selection, report_dir, result_file, isolation)
+def test_phase(root: str, selection: TestSelection, result_file: str, isolation: str = "auto",
+               batch: bool = True) -> Outcome:
+    """Run (or take from this run's batch) the step's tests; on failure record it failed."""
+    ws = load_workspace(Path(root))
+    result = tests_for(ws, selection, isolation, batch)
+    result.key = batch_key(ws, selection.step_id)
+    write_record(ws.root / result_file, result)
+    failure = TaskFailed(result.message) if result.outcome != "passed" else None
     return _record_failure(root, selection.step_id, failure)
 
 

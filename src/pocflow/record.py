@@ -7,6 +7,7 @@ Documents are rendered from these records only, never from a second look at the 
 
 from __future__ import annotations
 
+import copy
 import json
 import platform
 import stat
@@ -115,6 +116,7 @@ class TestResult(PhaseResult):
     collection_errors: list[str] = field(default_factory=list)
     exit_code: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
+    key: str = ""  # digest of everything the result stands on (see pocflow.batch)
 
     @property
     def failing(self) -> list[TestCase]:
@@ -184,7 +186,28 @@ def read_test(path: Path) -> TestResult | None:
 
 
 def read_step_record(path: Path) -> StepRecord | None:
-    """Read a verification record; None when absent or unreadable."""
+    """Read a verification record; None when absent or unreadable.
+
+    Kept per process while the file's size, modification time and inode are unchanged
+    (PROJECT_STATE.md is refreshed after every step, from every step's record).
+    """
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
+    known = _RECORDS.get(str(path))
+    if known is not None and known[0] == stamp:
+        return copy.deepcopy(known[1])
+    record = _read_step_record(path)
+    _RECORDS[str(path)] = (stamp, record)
+    return copy.deepcopy(record)
+
+
+_RECORDS: dict[str, tuple[tuple[int, int, int], StepRecord | None]] = {}
+
+
+def _read_step_record(path: Path) -> StepRecord | None:
     data = _read(path)
     if data is None or data.get("format") != RECORD_FORMAT:
         return None
@@ -195,6 +218,11 @@ def read_step_record(path: Path) -> StepRecord | None:
     if data.get("test") is not None:
         data["test"] = _test_from(data["test"])
     return _build(StepRecord, data)
+
+
+def test_result_from(data: dict[str, Any]) -> TestResult | None:
+    """A TestResult from its JSON form; None when it does not fit."""
+    return _test_from(data)
 
 
 def _test_from(data: dict[str, Any]) -> TestResult | None:

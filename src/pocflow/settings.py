@@ -27,6 +27,7 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "templates_dir": (str, "assets/templates", "templates here override the packaged ones"),
     "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
     "test_runner": (str, "auto", "how each pytest session starts: fork, subprocess or auto"),
+    "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
 }
 TEST_RUNNERS = ("auto", "fork", "subprocess")
 
@@ -50,6 +51,7 @@ class Settings:
     templates_dir: str
     timeout: float
     test_runner: str
+    test_batch: bool
     pytest_config: dict[str, Any]
 
     def path(self, relative: str) -> Path:
@@ -78,7 +80,7 @@ def load_settings(root: Path) -> Settings:
         kind = SETTINGS[key][0]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
-        if not isinstance(value, kind) or isinstance(value, bool):
+        if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise SettingsError(
                 located(PYPROJECT, f"tool.pocflow.{key} must be {kind.__name__}, got {value!r}")
             )

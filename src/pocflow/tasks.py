@@ -20,11 +20,13 @@ from typing import Any
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
+from pocflow.batch import new_run
 from pocflow.documents import template_source
-from pocflow.errors import ManifestError, PocflowError, located
+from pocflow.errors import PocflowError
 from pocflow.gate import POC_TEMPLATE
 from pocflow.implement import ImplementSpec
-from pocflow.imports import ImportCache, local_imports
+from pocflow.imports import ImportCache
+from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.phases import (
     document_phase,
     gate_phase,
@@ -72,6 +74,7 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
 def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     """Yield every task dict of the workspace that holds dodo_file."""
     root = Path(dodo_file).resolve().parent
+    new_run()
     try:
         ws = load_workspace(root)
         for warning in ws.warnings:
@@ -137,8 +140,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     yield {
         "basename": "test", "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
-        "actions": [(test_phase, [root, selection, run_dir, test_json,
-                                  ws.settings.test_runner])],
+        "actions": [(test_phase, [root, selection, test_json, ws.settings.test_runner,
+                                  ws.settings.test_batch])],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
         "uptodate": [config_changed({"pytest": ws.settings.pytest_config,
@@ -192,50 +195,15 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
                f"green, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
         "file_dep": records,
-        "task_dep": ["project-state"],
+        # every step's scripts first, where its prerequisites allow: then the first test
+        # phase finds the most steps ready, and their tests share one session (pocflow.batch)
+        "task_dep": [*(f"implement:{sid}" for sid, step in ws.steps.items() if step.has_files),
+                     "project-state"],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
                                      "plan": _plan_digest(ws), "steps": list(ws.steps)}),
                      (written_unchanged, [str(ws.root / ws.poc_results_doc)])],
     }
-
-
-def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
-    """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
-    inputs = list(step.scripts)
-    inputs += local_imports(ws.root, step.scripts, (), cache)
-    if step.manifest is not None:
-        inputs.append(step.manifest.path)
-        for path in step.manifest.inputs:
-            if not (ws.root / path).exists():
-                raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
-                                            "not exist; create it or remove it from 'inputs'",
-                                            step.manifest.lines.get("inputs")))
-            inputs.append(path)
-    inputs += [ws.record_path(dep) for dep in step.depends_on]
-    return sorted(set(inputs))
-
-
-def test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
-    """What the test phase's verdict stands on: tests, their imports, every conftest above."""
-    roots = [*_pythonpath(ws), "."]
-    inputs = list(step.tests) + local_imports(ws.root, step.tests, roots, cache)
-    for test in step.tests:
-        folder = Path(test).parent
-        while True:
-            conftest = folder / "conftest.py"
-            if (ws.root / conftest).is_file():
-                inputs.append(conftest.as_posix())
-            if folder == Path("."):
-                break
-            folder = folder.parent
-    return sorted(set(inputs))
-
-
-def _pythonpath(ws: Workspace) -> list[str]:
-    value = ws.settings.pytest_config.get("pythonpath", [])
-    entries = value.split() if isinstance(value, str) else list(value)
-    return [str(e) for e in entries]
 
 
 def _plan_digest(ws: Workspace) -> str:

@@ -17,9 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from doit.exceptions import TaskFailed
-
-from pocflow.record import TestCase, TestResult, fingerprint, now_iso, write_record
+from pocflow.record import TestCase, TestResult, fingerprint, now_iso
 
 FAILURE_NAMES_SHOWN = 5
 _PASSING = ("passed", "skipped", "xfailed")
@@ -186,16 +184,6 @@ def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | Non
     if result.message:
         result.outcome = "failed"
     return result
-
-
-def run_tests(root: str, selection: TestSelection, report_dir: str, result_file: str,
-              isolation: str = "auto") -> TaskFailed | None:
-    """doit action: the test phase of one step."""
-    base = Path(root)
-    runner = PytestJsonRunner(isolation)
-    result = runner.run(base, [selection], base / report_dir)[selection.step_id]
-    write_record(base / result_file, result)
-    return TaskFailed(result.message) if result.outcome != "passed" else None
 
 
 def _case(test: dict[str, Any]) -> TestCase:

@@ -1,0 +1,161 @@
+"""Batched test phases: the tests of every step that is ready run in one pytest session.
+
+doit runs `test:<id>` one step at a time. When the first of them runs, this module also
+runs, in the same pytest session, the tests of every other step whose implement phase has
+already passed on its current inputs and whose tests have not yet run in this doit
+invocation; their results wait in the step's run folder, and when doit reaches their test
+task it takes them from there — after checking that they were computed in this invocation,
+on exactly the files the step has now. Verdicts stay per step: tests are attributed by file.
+
+Batching must not change a verdict. A step whose tests fail in a shared session is run
+again alone, and the alone verdict is kept; when it passes alone, the interference (its
+tests fail beside another step's) is reported, and the gate's full-suite session fails on
+it too. One case cannot be found this way: tests that pass only because another step's
+tests ran before them in the session. `test_batch = false` runs every step in a session of
+its own.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sys
+import uuid
+from dataclasses import asdict
+
+from pocflow._fs import atomic_write_text, file_lock, sha256_file
+from pocflow.imports import ImportCache
+from pocflow.inputs import test_inputs_of
+from pocflow.record import (
+    TestResult,
+    fingerprint,
+    read_implement,
+    read_json,
+    test_result_from,
+)
+from pocflow.testing import PytestJsonRunner, TestSelection
+from pocflow.workspace import Workspace
+
+#: the environment variable that names one doit invocation (set when tasks are loaded)
+RUN_ENV = "POCFLOW_RUN"
+BATCH_FILE = "batch.json"
+#: the last shared session in which every test passed: the gate may stand on it
+SESSION_FILE = "session.json"
+
+
+def new_run() -> None:
+    """Mark the start of a doit invocation: results of earlier ones are not reused."""
+    os.environ[RUN_ENV] = uuid.uuid4().hex
+
+
+def tests_for(ws: Workspace, selection: TestSelection, isolation: str,
+              batch: bool) -> TestResult:
+    """The step's test result on its current inputs, from a batch or a session of its own."""
+    runner = PytestJsonRunner(isolation)
+    token = os.environ.get(RUN_ENV, "")
+    if not batch or not token:
+        return runner.run(ws.root, [selection], ws.root / ws.run_dir(selection.step_id))[
+            selection.step_id]
+    cache = ImportCache(ws.root / ws.settings.state_dir / "cache" / "imports.json", ws.root)
+    # under `doit -n`, a worker waits for the batch another is running rather than repeat it
+    with file_lock(ws.root / ws.settings.state_dir / "batch.lock"):
+        stored = _stored(ws, selection.step_id, token, cache)
+        if stored is not None:
+            return stored
+        return _run_batch(ws, selection, runner, token, cache)
+
+
+def _run_batch(ws: Workspace, selection: TestSelection, runner: PytestJsonRunner, token: str,
+               cache: ImportCache) -> TestResult:
+    group = [selection] + [s for s in _ready(ws, token, cache) if s.step_id != selection.step_id]
+    report_dir = ws.root / ws.settings.state_dir / "runs" / "batch"
+    results = runner.run(ws.root, group, report_dir)
+    if all(results[s.step_id].outcome == "passed" for s in group):
+        atomic_write_text(report_dir / SESSION_FILE, json.dumps({
+            "token": token, "keys": {s.step_id: _key(ws, s.step_id, cache) for s in group},
+            "counts": {s.step_id: results[s.step_id].counts for s in group},
+            "duration_s": max(r.duration_s for r in results.values())}))
+    if len(group) > 1:
+        for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
+            alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
+            result = alone[failed.step_id]
+            if result.outcome == "passed":
+                others = ", ".join(s.step_id for s in group if s.step_id != failed.step_id)
+                sys.stderr.write(f"pocflow: warning: step {failed.step_id}'s tests pass alone but "
+                                 f"fail in one session with steps {others} (shared state?); "
+                                 "poc-complete's full-suite run will fail on it\n")
+            results[failed.step_id] = result
+    for member in group:
+        _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
+    return results[selection.step_id]
+
+
+def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]:
+    """Steps whose implement phase passed on their current inputs and whose tests did not
+    run yet in this invocation."""
+    ready = []
+    for step_id, step in ws.steps.items():
+        if not step.tests:
+            continue
+        implement = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+        if implement is None or implement.outcome != "passed" or \
+                fingerprint(ws.root, list(implement.inputs)) != implement.inputs:
+            continue
+        stored = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
+        if stored is not None and stored.get("token") == token:
+            continue
+        tested = read_json(ws.root / ws.run_dir(step_id) / "test.json")
+        if tested is not None and _key(ws, step_id, cache) == tested.get("key"):
+            continue  # its tests already passed or failed on exactly these files
+        inputs = tuple(test_inputs_of(ws, step, cache))
+        ready.append(TestSelection(step_id=step_id, files=step.tests, inputs=inputs))
+    return ready
+
+
+def _key(ws: Workspace, step_id: str, cache: ImportCache) -> str:
+    """What a test result of the step stands on: its test inputs, its implement result and
+    pytest's settings."""
+    step = ws.steps[step_id]
+    implement = ws.root / ws.run_dir(step_id) / "implement.json"
+    digest = hashlib.sha256(json.dumps(
+        [fingerprint(ws.root, test_inputs_of(ws, step, cache)),
+         sha256_file(implement) if implement.is_file() else "",
+         ws.settings.pytest_config], sort_keys=True, default=str).encode())
+    return digest.hexdigest()
+
+
+def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> TestResult | None:
+    data = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
+    if data is None or data.get("token") != token or data.get("key") != _key(ws, step_id, cache):
+        return None
+    return test_result_from(data.get("result", {}))
+
+
+def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
+    path = ws.root / ws.run_dir(step_id) / BATCH_FILE
+    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": asdict(result)}))
+
+
+def batch_key(ws: Workspace, step_id: str) -> str:
+    """The key of a step's current test inputs (written into test.json)."""
+    return _key(ws, step_id, ImportCache(ws.root / ws.settings.state_dir / "cache" /
+                                         "imports.json", ws.root))
+
+
+
+def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], float] | None:
+    """(counts per step, seconds) of a session in this doit invocation that ran every step's
+    tests together, on exactly the current files, and passed; None when there was none."""
+    token = os.environ.get(RUN_ENV, "")
+    data = read_json(ws.root / ws.settings.state_dir / "runs" / "batch" / SESSION_FILE)
+    if not token or data is None or data.get("token") != token:
+        return None
+    keys = data.get("keys", {})
+    wanted = {sid for sid, step in ws.steps.items() if step.tests}
+    if set(keys) != wanted:
+        return None
+    cache = ImportCache(ws.root / ws.settings.state_dir / "cache" / "imports.json", ws.root)
+    if any(_key(ws, sid, cache) != key for sid, key in keys.items()):
+        return None
+    return data.get("counts", {}), float(data.get("duration_s", 0.0))

@@ -1,0 +1,47 @@
+"""What each phase of a step depends on: the files whose content decides its verdict."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pocflow.errors import ManifestError, located
+from pocflow.imports import ImportCache, local_imports
+from pocflow.workspace import Step, Workspace
+
+
+def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+    """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
+    inputs = list(step.scripts)
+    inputs += local_imports(ws.root, step.scripts, (), cache)
+    if step.manifest is not None:
+        inputs.append(step.manifest.path)
+        for path in step.manifest.inputs:
+            if not (ws.root / path).exists():
+                raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
+                                            "not exist; create it or remove it from 'inputs'",
+                                            step.manifest.lines.get("inputs")))
+            inputs.append(path)
+    inputs += [ws.record_path(dep) for dep in step.depends_on]
+    return sorted(set(inputs))
+
+
+def test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+    """What the test phase's verdict stands on: tests, their imports, every conftest above."""
+    roots = [*_pythonpath(ws), "."]
+    inputs = list(step.tests) + local_imports(ws.root, step.tests, roots, cache)
+    for test in step.tests:
+        folder = Path(test).parent
+        while True:
+            conftest = folder / "conftest.py"
+            if (ws.root / conftest).is_file():
+                inputs.append(conftest.as_posix())
+            if folder == Path("."):
+                break
+            folder = folder.parent
+    return sorted(set(inputs))
+
+
+def _pythonpath(ws: Workspace) -> list[str]:
+    value = ws.settings.pytest_config.get("pythonpath", [])
+    entries = value.split() if isinstance(value, str) else list(value)
+    return [str(e) for e in entries]

@@ -1,0 +1,90 @@
+"""Batched test phases give the verdicts of one session per step, and find interference."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from support import run_doit
+
+DODO = (Path(__file__).resolve().parents[2] / "dodo.py").read_text(encoding="utf-8")
+SCRIPT = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\nprint("step {n}")\n'
+PLAN_HEAD = "# PoC 1 Implementation Plan: Batch\n\n## Implementation Steps\n\n"
+PLAN_TAIL = "\n## Production-Grade Checklist\n\n- [x] **Real**: yes\n"
+
+TESTS = {
+    "1": "def test_a():\n    assert True\n\ndef test_b():\n    assert 1 + 1 == 2\n",
+    "2": "def test_ok():\n    assert True\n\ndef test_broken():\n    assert 2 + 2 == 5\n",
+    "3": "import module_that_does_not_exist\n\ndef test_never():\n    assert True\n",
+    "4": "def test_uses_shared(shared):\n    assert shared == 42\n",
+    "5": "import pytest\n\ndef test_uses_shared(shared):\n    assert shared == 42\n\n"
+         "@pytest.mark.skip(reason='later')\ndef test_skipped():\n    pass\n",
+}
+CONFTEST = "import pytest\n\n@pytest.fixture\ndef shared():\n    return 42\n"
+
+
+def make(root: Path, tests: dict[str, str], conftest: str = CONFTEST,
+         settings: str = "") -> Path:
+    files = {"dodo.py": DODO, "pyproject.toml": f"[tool.pocflow]\npoc = 1\n{settings}",
+             "tests/conftest.py": conftest,
+             "docs/poc1-implementation.md": PLAN_HEAD + "".join(
+                 f"### Step {n}: S{n}\n\n**Goal**: g.\n\n" for n in tests) + PLAN_TAIL}
+    for n, body in tests.items():
+        files[f"PoC/step{n}_x.py"] = SCRIPT.format(n=n)
+        files[f"tests/test_step{n}_x.py"] = body
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
+def verdicts(root: Path, steps: list[str]) -> dict[str, tuple[str, dict[str, int], list[str]]]:
+    found = {}
+    for n in steps:
+        data = json.loads((root / f".pocflow/runs/step{n}/test.json").read_text(encoding="utf-8"))
+        failing = sorted(t["nodeid"] for t in data["tests"] if t["outcome"] in ("failed", "error"))
+        found[n] = (data["outcome"], data["counts"], failing + data["collection_errors"])
+    return found
+
+
+@pytest.mark.parametrize("reference", ["test_batch = false\n",
+                                       "test_batch = false\ntest_runner = \"subprocess\"\n"])
+def test_batched_verdicts_equal_one_session_per_step(tmp_path: Path, reference: str) -> None:
+    batched = make(tmp_path / "batched", TESTS)
+    alone = make(tmp_path / "alone", TESTS, settings=reference)
+    for workspace in (batched, alone):
+        result = run_doit(workspace, "--continue", "poc-complete")
+        assert result.code != 0  # steps 2 and 3 fail
+    assert verdicts(batched, list(TESTS)) == verdicts(alone, list(TESTS))
+    outcome = verdicts(batched, list(TESTS))
+    assert [outcome[n][0] for n in TESTS] == ["passed", "failed", "failed", "passed", "passed"]
+    assert outcome["3"][2][0].startswith("tests/test_step3_x.py: ModuleNotFoundError")
+    assert outcome["5"][1] == {"passed": 1, "skipped": 1, "total": 2}
+
+
+def test_batch_shares_one_session_across_ready_steps(tmp_path: Path) -> None:
+    workspace = make(tmp_path / "ws", {n: TESTS[n] for n in ("1", "4", "5")})
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    report = json.loads((workspace / ".pocflow/runs/batch/pytest-report.json").read_text())
+    files = {t["nodeid"].split("::")[0] for t in report["tests"]}
+    assert files == {"tests/test_step1_x.py", "tests/test_step4_x.py", "tests/test_step5_x.py"}
+    assert not (workspace / ".pocflow/runs/poc-complete/pytest-report.json").exists()
+
+
+LEAKY = {
+    "1": "import os\n\ndef test_sets_state():\n    os.environ['POCFLOW_LEAK'] = 'x'\n",
+    "2": "import os\n\ndef test_expects_clean_state():\n    assert 'POCFLOW_LEAK' not in os.environ\n",
+}
+
+
+def test_tests_that_pass_alone_but_fail_together_are_found(tmp_path: Path) -> None:
+    workspace = make(tmp_path / "ws", LEAKY, conftest="")
+    result = run_doit(workspace, "poc-complete")
+    output = result.out + result.err
+    assert "pocflow: warning: step 2's tests pass alone but fail in one session with steps 1" \
+        in output
+    assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"  # the verdict of step 2 alone
+    assert result.code == 1
+    assert "every step passed alone, but the full step suite run as one session failed" in output
