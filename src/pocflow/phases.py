@@ -20,7 +20,13 @@ from pocflow.gate import check_complete
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import write_record
 from pocflow.results import write_step_results
-from pocflow.state import DOCUMENT_TIMING, current_record, record_step, refresh_project_state
+from pocflow.state import (
+    DOCUMENT_TIMING,
+    current_record,
+    record_step,
+    records_digest,
+    refresh_project_state,
+)
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import load_workspace
 
@@ -63,7 +69,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
 def state_phase(root: str, step_id: str) -> Outcome:
     """Write the step's verification record and refresh PROJECT_STATE.md."""
     try:
-        failure = record_step(root, step_id)
+        failure = record_step(root, step_id, refresh=False)
         ws = load_workspace(Path(root))
     except PocflowError as exc:
         return TaskError(str(exc))
@@ -76,9 +82,16 @@ def project_state_phase(root: str) -> Outcome:
         ws = load_workspace(Path(root))
         with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
             refresh_project_state(ws)
+            records = records_digest(ws)
     except PocflowError as exc:
         return TaskError(str(exc))
-    return _written(ws.root / ws.settings.state_file)
+    return {**_written(ws.root / ws.settings.state_file), "records": records}
+
+
+def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
+    """doit uptodate check: no verification record changed since PROJECT_STATE.md was
+    last refreshed from them."""
+    return values.get("records") == records_digest(load_workspace(Path(root)))
 
 
 def gate_phase(root: str) -> Outcome:

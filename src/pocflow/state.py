@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
 from pathlib import Path, PurePosixPath
@@ -44,8 +45,9 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     return record
 
 
-def record_step(root: str, step_id: str) -> TaskFailed | None:
-    """doit action of the state phase (and of a failing phase): record, then refresh."""
+def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | None:
+    """Write the step's record; refresh PROJECT_STATE.md too unless told not to (the
+    state phase leaves that to the project-state task, which runs once per invocation)."""
     start = time.monotonic()
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
@@ -53,10 +55,20 @@ def record_step(root: str, step_id: str) -> TaskFailed | None:
         record.durations["state"] = round(time.monotonic() - start, 3)
     with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
         write_record(ws.root / ws.record_path(step_id), record)
-        refresh_project_state(ws)
+        if refresh:
+            refresh_project_state(ws)
     if not record.is_verified:
         return TaskFailed(record.message)
     return None
+
+
+def records_digest(ws: Workspace) -> str:
+    """A digest of every step's verification record as it is on disk now."""
+    digest = hashlib.sha256()
+    for step_id in ws.steps:
+        path = ws.root / ws.record_path(step_id)
+        digest.update(step_id.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    return digest.hexdigest()
 
 
 def refresh_project_state(ws: Workspace) -> None:

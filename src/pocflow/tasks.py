@@ -32,6 +32,7 @@ from pocflow.phases import (
     gate_phase,
     implement_phase,
     project_state_phase,
+    records_unchanged,
     state_phase,
     test_phase,
     written_unchanged,
@@ -48,6 +49,7 @@ GROUPS = {
     "test": "Run every step's tests under pytest.",
     "document": "Write every step's results doc.",
     "state": "Record every step's verification and refresh PROJECT_STATE.md.",
+    "_refresh": "Refresh PROJECT_STATE.md after one step (part of step:<id>).",
 }
 
 
@@ -114,7 +116,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "basename": "step", "name": sid,
         "doc": f"Verify {label}: implement, test, document, state.",
         "actions": None,
-        "task_dep": [f"implement:{sid}", f"test:{sid}", f"document:{sid}", f"state:{sid}"],
+        "task_dep": [f"implement:{sid}", f"test:{sid}", f"document:{sid}", f"state:{sid}",
+                     f"_refresh:{sid}"],
     }
     spec = ImplementSpec(
         root=root, step_id=sid, scripts=step.scripts,
@@ -170,6 +173,13 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
                                      "name": step.name}),
                      (written_unchanged, [str(ws.root / ws.record_path(sid))])],
     }
+    yield {  # `doit step:<id>` refreshes PROJECT_STATE.md without verifying other steps
+        "basename": "_refresh", "name": sid,
+        "doc": f"Refresh {ws.settings.state_file} after {label}.",
+        "actions": [(project_state_phase, [root])],
+        "task_dep": [f"state:{sid}"],
+        "uptodate": _project_state_uptodate(ws, templates),
+    }
 
 
 def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
@@ -179,10 +189,16 @@ def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, A
         "doc": f"Refresh {state_file} from every step's verification record.",
         "actions": [(project_state_phase, [str(ws.root)])],
         "task_dep": [f"state:{sid}" for sid, step in ws.steps.items() if step.has_files],
-        "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
-                                     "plan": _plan_digest(ws), "steps": list(ws.steps)}),
-                     (written_unchanged, [str(ws.root / state_file)])],
+        "uptodate": _project_state_uptodate(ws, templates),
     }
+
+
+def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[Any]:
+    """PROJECT_STATE.md is current: same template and plan, as written, same records."""
+    return [config_changed({"template": templates[STATE_TEMPLATE], "plan": _plan_digest(ws),
+                            "steps": list(ws.steps)}),
+            (written_unchanged, [str(ws.root / ws.settings.state_file)]),
+            (records_unchanged, [str(ws.root)])]
 
 
 def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:

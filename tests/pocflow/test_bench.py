@@ -18,11 +18,11 @@ def test_bench_harness_runs_and_writes_its_table(tmp_path: Path,
     finally:
         sys.path.remove(str(BENCH))
     page = tmp_path / "performance.md"
-    page.write_text("# Perf\n\n<!-- bench:begin -->\nold\n<!-- bench:end -->\n\nafter\n",
-                    encoding="utf-8")
+    page.write_text("# Perf\n\n<!-- bench:begin -->\nearlier figures\n<!-- bench:end -->\n\n"
+                    "after\n", encoding="utf-8")
     assert bench_run.main(["--steps", "3", "--write", str(page)]) == 0
     text = page.read_text(encoding="utf-8")
-    assert "old" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")
+    assert "earlier figures" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")
     assert "`uv run python bench/run.py --steps 3`" in text
     row = next(line for line in text.splitlines() if line.startswith("| 3 |"))
     assert row.count("|") == 17 and "x |" in row
