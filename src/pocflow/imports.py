@@ -43,6 +43,15 @@ class ImportCache:
             except (OSError, ValueError):
                 self.entries = {}
 
+    @classmethod
+    def shared(cls, path: Path, root: Path) -> ImportCache:
+        """One cache per file and process: read from disk once, not once per phase."""
+        key = str(path)
+        cache = _SHARED.get(key)
+        if cache is None:
+            cache = _SHARED[key] = cls(path, root)
+        return cache
+
     def statements(self, path: Path) -> list[ImportStmt]:
         """The import statements of a file, parsed or from the cache."""
         try:
@@ -76,6 +85,7 @@ class ImportCache:
 
 
 _CACHE_FORMAT = 1
+_SHARED: dict[str, ImportCache] = {}
 
 
 def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
