@@ -18,13 +18,15 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from pathlib import Path
-from typing import Any
-
-import jinja2
+from typing import TYPE_CHECKING, Any
 
 from pocflow._fs import atomic_write_text
 from pocflow.errors import DocumentError, located
+
+if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
+    import jinja2
 
 _HEADING_RE = re.compile(r"^## .*$", re.M)
 _ANY_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+\S")
@@ -252,6 +254,8 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
     One environment per workspace and process: jinja2 compiles each template once and
     recompiles it when its file changes.
     """
+    import jinja2
+
     return jinja2.Environment(
         loader=jinja2.ChoiceLoader([
             jinja2.FileSystemLoader(root / templates_dir),
@@ -267,19 +271,20 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
 
 def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str]:
     """(where the template in use comes from, its text): the override or the packaged one."""
-    env = template_environment(root, templates_dir)
-    assert env.loader is not None
-    try:
-        source, _filename, _uptodate = env.loader.get_source(env, name)
-    except jinja2.TemplateNotFound:
-        raise DocumentError(f"template {name} not found in {templates_dir}/ nor in "
-                            "pocflow's packaged templates") from None
     override = root / templates_dir / name
-    return (f"{templates_dir}/{name}" if override.exists() else f"pocflow:{name}", source)
+    if override.is_file():
+        return f"{templates_dir}/{name}", override.read_text(encoding="utf-8")
+    packaged = resources.files("pocflow").joinpath(f"templates/{name}")
+    if not packaged.is_file():
+        raise DocumentError(f"template {name} not found in {templates_dir}/ nor in "
+                            "pocflow's packaged templates")
+    return f"pocflow:{name}", packaged.read_text(encoding="utf-8")
 
 
 def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]) -> str:
     """Render a template; DocumentError names the template file and line on any error."""
+    import jinja2
+
     env = template_environment(root, templates_dir)
     origin, _source = template_source(root, templates_dir, name)
     try:

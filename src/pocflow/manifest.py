@@ -12,8 +12,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from pocflow.errors import ManifestError, did_you_mean, located
 from pocflow.metrics import parse_threshold
 from pocflow.schema import first_violation, load_schema
@@ -52,6 +50,7 @@ class Manifest:
 
 def load_manifest(root: Path, relpath: str) -> Manifest:
     """Read and validate one manifest; ManifestError names file, line and fix."""
+    import yaml  # only workspaces with manifests pay for it
     try:
         text = (root / relpath).read_text(encoding="utf-8")
     except UnicodeDecodeError:
@@ -97,8 +96,10 @@ def _wants_text(spec: dict[str, Any]) -> bool:
         or spec.get("additionalProperties", {}).get("type") == "string")
 
 
-def _as_text(node: yaml.Node) -> Any:
+def _as_text(node: Any) -> Any:
     """A node with every plain scalar kept as the text written (null stays None)."""
+    import yaml
+
     if isinstance(node, yaml.ScalarNode):
         return None if node.tag.endswith(":null") else str(node.value)
     if isinstance(node, yaml.SequenceNode):
