@@ -35,6 +35,7 @@ class ImportCache:
         self.entries: dict[str, list[Any]] = {}
         self.used: set[str] = set()
         self.changed = False
+        self.resolved: dict[tuple[Any, ...], list[Path]] = {}  # per process: disk is stable
         if path is not None:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -91,7 +92,8 @@ _SHARED: dict[str, ImportCache] = {}
 def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
                   cache: ImportCache | None = None) -> list[str]:
     """Workspace-relative paths of every local module the files import, transitively."""
-    statements = (cache or ImportCache()).statements
+    cache = cache or ImportCache()
+    statements = cache.statements
     roots = [root / r for r in search_roots]
     seen: set[Path] = set()
     start = [(root / f).resolve() for f in files]
@@ -101,7 +103,7 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
         if path in seen:
             continue
         seen.add(path)
-        for found in _direct_imports(path, roots, statements(path)):
+        for found in _direct_imports(path, roots, statements(path), cache.resolved):
             if found not in seen:
                 queue.append(found)
     base = root.resolve()
@@ -123,18 +125,23 @@ def _parse_imports(path: Path) -> list[ImportStmt]:
     return found
 
 
-def _direct_imports(path: Path, roots: list[Path], statements: list[ImportStmt]) -> list[Path]:
+def _direct_imports(path: Path, roots: list[Path], statements: list[ImportStmt],
+                    memo: dict[tuple[Any, ...], list[Path]]) -> list[Path]:
     found: list[Path] = []
-    search = [path.parent, *roots]
+    search = (path.parent, *roots)
     for module, level, names in statements:
-        parts = module.split(".") if module else []
+        parts = tuple(module.split(".")) if module else ()
         if level:
             package = path.parent
             for _ in range(level - 1):
                 package = package.parent
-            found += _resolve(parts, [package], names=names)
+            where: tuple[Path, ...] = (package,)
         else:
-            found += _resolve(parts, search, names=names)
+            where = search
+        key = (parts, where, names)
+        if key not in memo:
+            memo[key] = _resolve(list(parts), list(where), names=names)
+        found += memo[key]
     return found
 
 

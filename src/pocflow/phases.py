@@ -14,21 +14,14 @@ from typing import Any, TypeAlias
 from doit.exceptions import TaskError, TaskFailed
 
 from pocflow._fs import file_lock, sha256_file
-from pocflow.batch import batch_key, tests_for
 from pocflow.errors import PocflowError
-from pocflow.gate import check_complete
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import write_record
-from pocflow.results import write_step_results
-from pocflow.state import (
-    DOCUMENT_TIMING,
-    current_record,
-    record_step,
-    records_digest,
-    refresh_project_state,
-)
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import load_workspace
+
+# The modules of the later phases are imported by the actions that need them, so that a
+# run with nothing to do (doit loads every task first) does not pay for them.
 
 #: what a doit python-action returns: why it failed, or on success the values doit saves
 #: (the sha256 of the file it wrote, which `written_unchanged` compares on the next run)
@@ -45,6 +38,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
 def test_phase(root: str, selection: TestSelection, result_file: str, isolation: str = "auto",
                batch: bool = True) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
+    from pocflow.batch import batch_key, tests_for
+
     ws = load_workspace(Path(root))
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
@@ -55,6 +50,9 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
 
 def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
+    from pocflow.results import write_step_results
+    from pocflow.state import DOCUMENT_TIMING, current_record
+
     start = time.monotonic()
     try:
         ws = load_workspace(Path(root))
@@ -67,7 +65,9 @@ def document_phase(root: str, step_id: str) -> Outcome:
 
 
 def state_phase(root: str, step_id: str) -> Outcome:
-    """Write the step's verification record and refresh PROJECT_STATE.md."""
+    """Write the step's verification record."""
+    from pocflow.state import record_step
+
     try:
         failure = record_step(root, step_id, refresh=False)
         ws = load_workspace(Path(root))
@@ -78,6 +78,8 @@ def state_phase(root: str, step_id: str) -> Outcome:
 
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
+    from pocflow.state import records_digest, refresh_project_state
+
     try:
         ws = load_workspace(Path(root))
         with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
@@ -91,11 +93,15 @@ def project_state_phase(root: str) -> Outcome:
 def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check: no verification record changed since PROJECT_STATE.md was
     last refreshed from them."""
+    from pocflow.state import records_digest
+
     return values.get("records") == records_digest(load_workspace(Path(root)))
 
 
 def gate_phase(root: str) -> Outcome:
     """The poc-complete gate."""
+    from pocflow.gate import check_complete
+
     try:
         failure = check_complete(root)
         ws = load_workspace(Path(root))
@@ -117,6 +123,8 @@ def _written(path: Path) -> dict[str, Any]:
 
 
 def _record_failure(root: str, step_id: str, failure: TaskFailed | None) -> Outcome:
+    from pocflow.state import record_step
+
     if failure is None:
         return None
     try:
