@@ -28,6 +28,11 @@ from pocflow.errors import DocumentError, located
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
     import jinja2
 
+#: the packaged templates (a file of the same name in the workspace's templates_dir wins)
+STEP_TEMPLATE = "step-results.md"
+STATE_TEMPLATE = "project-state.md"
+POC_TEMPLATE = "poc-results.md"
+
 _HEADING_RE = re.compile(r"^## .*$", re.M)
 _ANY_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+\S")
 _LINE_RE = re.compile(r"^.*$", re.M)

@@ -10,15 +10,13 @@ from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
 from pocflow.batch import whole_suite_this_run
-from pocflow.documents import render, write_document
+from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.record import GateRecord, StepRecord, now_iso, write_record
 from pocflow.results import metric_rows
 from pocflow.signals import find_signals
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace, load_workspace
-
-POC_TEMPLATE = "poc-results.md"
 
 
 def check_complete(root: str) -> TaskFailed | None:

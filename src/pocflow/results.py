@@ -6,12 +6,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pocflow.documents import render, write_document
+from pocflow.documents import STEP_TEMPLATE, render, write_document
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import StepRecord, TestResult
 from pocflow.workspace import Step, Workspace
-
-STEP_TEMPLATE = "step-results.md"
 
 STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
 

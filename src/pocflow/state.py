@@ -10,7 +10,7 @@ from pathlib import Path, PurePosixPath
 from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
-from pocflow.documents import render, write_document
+from pocflow.documents import STATE_TEMPLATE, render, write_document
 from pocflow.record import (
     StepRecord,
     compose_record,
@@ -23,7 +23,6 @@ from pocflow.record import (
 from pocflow.status import STYLES, StepStatus, compute_status
 from pocflow.workspace import Workspace, load_workspace
 
-STATE_TEMPLATE = "project-state.md"
 #: the document phase's timing, in the step's run folder
 DOCUMENT_TIMING = "document.json"
 

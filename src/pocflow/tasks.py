@@ -21,9 +21,8 @@ from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
 from pocflow.batch import new_run
-from pocflow.documents import template_source
+from pocflow.documents import POC_TEMPLATE, STATE_TEMPLATE, STEP_TEMPLATE, template_source
 from pocflow.errors import PocflowError
-from pocflow.gate import POC_TEMPLATE
 from pocflow.implement import ImplementSpec
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
@@ -37,9 +36,7 @@ from pocflow.phases import (
     test_phase,
     written_unchanged,
 )
-from pocflow.results import STEP_TEMPLATE
 from pocflow.settings import load_settings
-from pocflow.state import STATE_TEMPLATE
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, load_workspace
 
