@@ -25,7 +25,7 @@ import uuid
 from dataclasses import asdict
 
 from pocflow._fs import atomic_write_text, file_lock, sha256_file
-from pocflow.imports import ImportCache
+from pocflow.imports import ImportCache, forget_shared
 from pocflow.inputs import test_inputs_of
 from pocflow.record import (
     TestResult,
@@ -47,6 +47,7 @@ SESSION_FILE = "session.json"
 def new_run() -> None:
     """Mark the start of a doit invocation: results of earlier ones are not reused."""
     os.environ[RUN_ENV] = uuid.uuid4().hex
+    forget_shared()
 
 
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str,

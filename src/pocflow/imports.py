@@ -35,7 +35,9 @@ class ImportCache:
         self.entries: dict[str, list[Any]] = {}
         self.used: set[str] = set()
         self.changed = False
-        self.resolved: dict[tuple[Any, ...], list[Path]] = {}  # per process: disk is stable
+        # per run of doit (the files do not change while its tasks are loaded)
+        self.resolved: dict[tuple[Any, ...], list[Path]] = {}
+        self.direct: dict[tuple[Path, tuple[Path, ...]], list[Path]] = {}
         if path is not None:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -89,12 +91,16 @@ _CACHE_FORMAT = 1
 _SHARED: dict[str, ImportCache] = {}
 
 
+def forget_shared() -> None:
+    """Drop the per-process caches (a new doit run may see changed files)."""
+    _SHARED.clear()
+
+
 def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
                   cache: ImportCache | None = None) -> list[str]:
     """Workspace-relative paths of every local module the files import, transitively."""
     cache = cache or ImportCache()
-    statements = cache.statements
-    roots = [root / r for r in search_roots]
+    roots = tuple(root / r for r in search_roots)
     seen: set[Path] = set()
     start = [(root / f).resolve() for f in files]
     queue = list(start)
@@ -103,7 +109,11 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
         if path in seen:
             continue
         seen.add(path)
-        for found in _direct_imports(path, roots, statements(path), cache.resolved):
+        direct = cache.direct.get((path, roots))
+        if direct is None:  # a helper imported by many steps is resolved once
+            direct = _direct_imports(path, list(roots), cache.statements(path), cache.resolved)
+            cache.direct[(path, roots)] = direct
+        for found in direct:
             if found not in seen:
                 queue.append(found)
     base = root.resolve()
