@@ -58,7 +58,7 @@ def tests_for(ws: Workspace, selection: TestSelection, isolation: str,
     if not batch or not token:
         return runner.run(ws.root, [selection], ws.root / ws.run_dir(selection.step_id))[
             selection.step_id]
-    cache = ImportCache.shared(ws.root / ws.settings.state_dir / "cache" / "imports.json", ws.root)
+    cache = ImportCache.shared(ws.imports_cache, ws.root)
     # under `doit -n`, a worker waits for the batch another is running rather than repeat it
     with file_lock(ws.root / ws.settings.state_dir / "batch.lock"):
         stored = _stored(ws, selection.step_id, token, cache)
@@ -140,8 +140,7 @@ def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult
 
 def batch_key(ws: Workspace, step_id: str) -> str:
     """The key of a step's current test inputs (written into test.json)."""
-    return _key(ws, step_id, ImportCache.shared(ws.root / ws.settings.state_dir / "cache" /
-                                                "imports.json", ws.root))
+    return _key(ws, step_id, ImportCache.shared(ws.imports_cache, ws.root))
 
 
 
@@ -156,7 +155,7 @@ def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], floa
     wanted = {sid for sid, step in ws.steps.items() if step.tests}
     if set(keys) != wanted:
         return None
-    cache = ImportCache.shared(ws.root / ws.settings.state_dir / "cache" / "imports.json", ws.root)
+    cache = ImportCache.shared(ws.imports_cache, ws.root)
     if any(_key(ws, sid, cache) != key for sid, key in keys.items()):
         return None
     return data.get("counts", {}), float(data.get("duration_s", 0.0))

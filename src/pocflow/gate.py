@@ -53,7 +53,7 @@ def check_complete(root: str) -> TaskFailed | None:
     gate = GateRecord(completed_at=now_iso(), duration_s=seconds,
                       counts={sid: dict(counts.get(sid, {})) for sid in ws.steps})
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
-    with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+    with file_lock(ws.state_lock):
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
     return None

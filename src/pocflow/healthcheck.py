@@ -105,7 +105,7 @@ def small_win_check(ws: Workspace) -> HealthCheck:
 def append_health_check(ws: Workspace, check: HealthCheck) -> None:
     """Append the entry at the end of PROJECT_STATE.md's Health Checks section."""
     path = ws.root / ws.settings.state_file
-    with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+    with file_lock(ws.state_lock):
         if not path.exists():
             refresh_project_state(ws)
         text = path.read_text(encoding="utf-8")

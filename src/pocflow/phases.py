@@ -82,7 +82,7 @@ def project_state_phase(root: str) -> Outcome:
 
     try:
         ws = load_workspace(Path(root))
-        with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+        with file_lock(ws.state_lock):
             refresh_project_state(ws)
             records = records_digest(ws)
     except PocflowError as exc:

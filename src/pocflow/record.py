@@ -170,7 +170,7 @@ def write_record(path: Path, obj: Any) -> None:
 
 def read_implement(path: Path) -> ImplementResult | None:
     """Read an implement result; None when absent or unreadable."""
-    data = _read(path)
+    data = read_json(path)
     if data is None:
         return None
     data["scripts"] = [ScriptRun(**s) for s in data.get("scripts", [])]
@@ -179,10 +179,10 @@ def read_implement(path: Path) -> ImplementResult | None:
 
 def read_test(path: Path) -> TestResult | None:
     """Read a test result; None when absent or unreadable."""
-    data = _read(path)
+    data = read_json(path)
     if data is None:
         return None
-    return _test_from(data)
+    return test_result_from(data)
 
 
 def read_step_record(path: Path) -> StepRecord | None:
@@ -208,7 +208,7 @@ _RECORDS: dict[str, tuple[tuple[int, int, int], StepRecord | None]] = {}
 
 
 def _read_step_record(path: Path) -> StepRecord | None:
-    data = _read(path)
+    data = read_json(path)
     if data is None or data.get("format") != RECORD_FORMAT:
         return None
     if data.get("implement") is not None:
@@ -216,16 +216,12 @@ def _read_step_record(path: Path) -> StepRecord | None:
         implement["scripts"] = [ScriptRun(**s) for s in implement.get("scripts", [])]
         data["implement"] = _build(ImplementResult, implement)
     if data.get("test") is not None:
-        data["test"] = _test_from(data["test"])
+        data["test"] = test_result_from(data["test"])
     return _build(StepRecord, data)
 
 
 def test_result_from(data: dict[str, Any]) -> TestResult | None:
     """A TestResult from its JSON form; None when it does not fit."""
-    return _test_from(data)
-
-
-def _test_from(data: dict[str, Any]) -> TestResult | None:
     data = dict(data)
     data["tests"] = [TestCase(**t) for t in data.get("tests", [])]
     return _build(TestResult, data)
@@ -240,10 +236,6 @@ def _build(cls: type[_T], data: dict[str, Any]) -> _T | None:
 
 def read_json(path: Path) -> dict[str, Any] | None:
     """A JSON object from a file; None when absent or unreadable."""
-    return _read(path)
-
-
-def _read(path: Path) -> dict[str, Any] | None:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
@@ -297,7 +289,7 @@ class GateRecord:
 
 def read_gate_record(path: Path) -> GateRecord | None:
     """Read the gate's record; None when absent or unreadable."""
-    data = _read(path)
+    data = read_json(path)
     if data is None or data.get("format") != RECORD_FORMAT:
         return None
     return _build(GateRecord, data)

@@ -52,7 +52,7 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
     record = current_record(ws, step_id)
     if record.is_verified:
         record.durations["state"] = round(time.monotonic() - start, 3)
-    with file_lock(ws.root / ws.settings.state_dir / "state.lock"):
+    with file_lock(ws.state_lock):
         write_record(ws.root / ws.record_path(step_id), record)
         if refresh:
             refresh_project_state(ws)

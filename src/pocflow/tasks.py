@@ -78,8 +78,7 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
         ws = load_workspace(root)
         for warning in ws.warnings:
             sys.stderr.write(f"pocflow: warning: {warning}\n")
-        cache = ImportCache(ws.root / ws.settings.state_dir / "cache" / "imports.json",
-                            ws.root)
+        cache = ImportCache(ws.imports_cache, ws.root)
         tasks = list(_all_tasks(ws, cache))
         cache.save()
     except PocflowError as exc:

@@ -68,6 +68,16 @@ class Workspace:
         return f"{self.settings.state_dir}/runs/step{step_id}"
 
     @property
+    def state_lock(self) -> Path:
+        """The lock that serialises writes of PROJECT_STATE.md and of the records."""
+        return self.root / self.settings.state_dir / "state.lock"
+
+    @property
+    def imports_cache(self) -> Path:
+        """The file that keeps parsed import statements between runs."""
+        return self.root / self.settings.state_dir / "cache" / "imports.json"
+
+    @property
     def gate_record_path(self) -> str:
         """Workspace-relative path of the record of the last passing poc-complete."""
         return f"{self.settings.records_dir}/poc-complete.json"
