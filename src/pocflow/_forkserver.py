@@ -13,10 +13,12 @@ line out, ``{"code": <pytest exit code>}``. The server ends when its stdin close
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import io
 import json
 import os
+import signal
 import sys
 import tempfile
 import traceback
@@ -38,6 +40,7 @@ def session(cwd: str, args: list[str], log: str) -> int:
     if pid == 0:
         code = 4
         try:
+            _die_with_server()
             os.chdir(cwd)
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
             os.dup2(out, 1)
@@ -59,6 +62,14 @@ def session(cwd: str, args: list[str], log: str) -> int:
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def _die_with_server() -> None:
+    """SIGKILL this session when the server dies (Linux): an interrupted pocflow leaves
+    no pytest session running. (Inline: this file runs without pocflow importable.)"""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
 
 
 def serve() -> None:

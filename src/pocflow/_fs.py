@@ -14,7 +14,7 @@ from pathlib import Path
 def atomic_write_text(path: Path, text: str) -> None:
     """Write text to path through a temporary file and a rename, so readers never see half."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
@@ -25,6 +25,23 @@ def atomic_write_text(path: Path, text: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+#: the end of the name of a temporary file atomic_write_text has not yet renamed
+TEMP_SUFFIX = ".pocflow-tmp"
+
+
+def sweep_temporaries(folder: Path) -> list[Path]:
+    """Remove the temporary files that killed writes left in folder (not below it).
+
+    Only safe while no write can be under way: the run lock is held."""
+    removed = []
+    if folder.is_dir():
+        for path in folder.glob(f".*{TEMP_SUFFIX}"):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+                removed.append(path)
+    return removed
 
 
 def sha256_file(path: Path) -> str:

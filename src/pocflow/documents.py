@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocflow._fs import atomic_write_text
 from pocflow.errors import DocumentError, located
+from pocflow.redact import redact
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
     import jinja2
@@ -238,7 +239,10 @@ def _fit(block_text: str, text: str, end: int) -> str:
 
 
 def write_document(root: Path, relpath: str, rendered: str) -> None:
-    """Merge rendered into the document at relpath (creating it) and write it atomically."""
+    """Merge rendered into the document at relpath (creating it) and write it atomically.
+
+    Secret values are masked in what pocflow renders; a person's own text is kept as it is."""
+    rendered = redact(rendered)
     path = root / relpath
     existing = None
     if path.exists():

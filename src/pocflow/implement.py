@@ -15,8 +15,10 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
+from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_record
+from pocflow.redact import redact_bytes, secret_values
 
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
@@ -41,6 +43,7 @@ class ImplementSpec:
     thresholds: tuple[str, ...] = ()
     manual: str = ""
     scripts_dir: str = "PoC"
+    secrets: tuple[str, ...] = ()
 
 
 def run_implement(spec: ImplementSpec) -> TaskFailed | None:
@@ -59,6 +62,8 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
         if not message:
             metrics, message = read_metrics(metrics_file, spec.step_id)
+            if metrics_file.is_file() and secret_values():  # the script's own file, masked
+                metrics_file.write_bytes(redact_bytes(metrics_file.read_bytes()))
         if not message:
             bounds = [t for t in map(parse_threshold, spec.thresholds) if t is not None]
             message = check_thresholds(metrics, bounds, spec.step_id)
@@ -87,6 +92,10 @@ def _checkpoint(root: Path, spec: ImplementSpec) -> str:
         problem = usage_problem(root / script)
         if problem:
             return f"step {spec.step_id}: {script}: {problem}"
+    unset = [name for name in spec.secrets if not os.environ.get(name)]
+    if unset and not spec.manual:
+        return (f"step {spec.step_id}: secret {', '.join(unset)} not set; add "
+                f"{unset[0]}=<value> to .env (keep .env out of git) or set it in the environment")
     return ""
 
 
@@ -134,23 +143,29 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     env["PYTHONUNBUFFERED"] = "1"
     start = time.monotonic()
     timed_out = False
-    with (root / log_rel).open("wb") as log, (run_dir / "stderr.tmp").open("wb+") as err:
-        process = subprocess.Popen(
-            [sys.executable, script, *spec.args], cwd=root, env=env, stdin=subprocess.DEVNULL,
-            stdout=log, stderr=err, start_new_session=True)
-        try:
-            process.wait(timeout=spec.timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
+    out, err = BoundedOutput(), BoundedOutput()
+    # no shell: the script path and arguments are passed as they are, never interpreted
+    process = subprocess.Popen(
+        [sys.executable, script, *spec.args], cwd=root, env=env, stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
+        preexec_fn=die_with_parent)
+    assert process.stdout is not None and process.stderr is not None
+    readers = [drain_in_thread(process.stdout, out), drain_in_thread(process.stderr, err)]
+    try:
+        process.wait(timeout=spec.timeout)
+    except subprocess.TimeoutExpired:
+        timed_out = True
+        _stop_group(process)
+    finally:
+        if process.poll() is None:  # interrupted ourselves: take the script down too
             _stop_group(process)
-        finally:
-            if process.poll() is None:  # interrupted ourselves: take the script down too
-                _stop_group(process)
-        err.seek(0)
-        stderr = err.read()
-        if stderr:
-            log.write(b"\n--- stderr ---\n" + stderr)
-    (run_dir / "stderr.tmp").unlink(missing_ok=True)
+        for reader in readers:
+            reader.join(timeout=KILL_GRACE_S)  # a grandchild may still hold the pipe
+        process.stdout.close()
+        process.stderr.close()
+        stderr = err.value()
+        log = out.value() + (b"\n--- stderr ---\n" + stderr if stderr else b"")
+        (root / log_rel).write_bytes(log)
     return ScriptRun(path=script, exit_code=process.returncode, timed_out=timed_out,
                      duration_s=round(time.monotonic() - start, 3), log=log_rel)
 

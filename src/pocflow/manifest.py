@@ -40,6 +40,7 @@ class Manifest:
     depends_on: tuple[str, ...] = ()
     args: tuple[str, ...] = ()
     env: tuple[tuple[str, str], ...] = ()
+    secrets: tuple[str, ...] = ()
     inputs: tuple[str, ...] = ()
     outputs: tuple[str, ...] = ()
     timeout: float | None = None
@@ -138,7 +139,7 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
                      if (threshold := parse_threshold(text)) is not None)
     if key in ("inputs", "outputs"):
         return tuple(inside_workspace(root, relpath, key, item, line) for item in value)
-    if key == "args":
+    if key in ("args", "secrets"):
         return tuple(value)
     return value.strip()
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pocflow._fs import atomic_write_text, sha256_file
+from pocflow.redact import redact
 
 RECORD_FORMAT = 1
 _T = TypeVar("_T")
@@ -158,9 +159,10 @@ def environment() -> dict[str, str]:
 
 
 def to_json(obj: Any) -> str:
-    """Stable JSON text (sorted keys, two-space indent, final newline) of a record."""
+    """Stable JSON text (sorted keys, two-space indent, final newline) of a record, with
+    every secret value masked."""
     data = asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return redact(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 
 def write_record(path: Path, obj: Any) -> None:

@@ -21,6 +21,7 @@ from doit.tools import config_changed
 
 from pocflow.errors import PocflowError
 from pocflow.phases import written_unchanged
+from pocflow.redact import redact
 from pocflow.status import compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
@@ -42,6 +43,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.failed: dict[str, tuple[str, str]] = {}  # step id -> (phase, message)
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
+
+    def write(self, text: str) -> None:
+        """Every line goes out with secret values masked."""
+        self.outstream.write(redact(text))
 
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
         """Find the steps this run will verify."""
@@ -92,7 +97,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file and ws is not None:
             with open(summary_file, "a", encoding="utf-8") as handle:
-                handle.write(self.github_summary(ws))
+                handle.write(redact(self.github_summary(ws)))
 
     def _finish(self, task: Any) -> None:
         started = self._started.pop(task.name, None)

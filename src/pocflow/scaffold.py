@@ -176,11 +176,15 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
         result.created.append(f"steps/{SCHEMA_FILE}")
     ignore = root / ".gitignore"
     if _create(ignore, "# pocflow's local state: doit's database, logs, pytest reports\n"
-                       ".pocflow/\n"):
+                       ".pocflow/\n# secrets the steps read (pocflow masks their values)\n.env\n"):
         result.created.append(".gitignore")
-    elif ".pocflow" not in ignore.read_text(encoding="utf-8", errors="replace"):
-        result.skipped.append(".gitignore exists; add the line `.pocflow/` to it (pocflow's "
-                              "local state)")
+    else:
+        present = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
+        missing = [line for line in (".pocflow/", ".env") if line not in present]
+        if missing:
+            result.skipped.append(".gitignore exists; add " + " and ".join(
+                f"the line `{line}`" for line in missing) + " to it (pocflow's local state "
+                "and secrets)")
     return result
 
 

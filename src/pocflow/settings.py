@@ -106,11 +106,19 @@ def load_settings(root: Path) -> Settings:
 
 
 def _inside(root: Path, key: str, value: str) -> str:
-    """Normalise a workspace-relative path; refuse one that leaves the workspace."""
+    """Normalise a workspace-relative path; refuse one that leaves the workspace, by name
+    or through a symlink (pocflow writes only inside the workspace)."""
     candidate = Path(value)
     if candidate.is_absolute() or ".." in candidate.parts:
         raise SettingsError(
             located(PYPROJECT, f"tool.pocflow.{key} = {value!r} must be a path inside the "
                     "workspace, relative to pyproject.toml")
+        )
+    resolved = (root / candidate).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise SettingsError(
+            located(PYPROJECT, f"tool.pocflow.{key} = {value!r} leads outside the workspace "
+                    f"(through a symlink, to {resolved}); pocflow writes only inside the "
+                    "workspace: make it a real folder, or set another path")
         )
     return candidate.as_posix().rstrip("/") or "."

@@ -36,6 +36,7 @@ from pocflow.phases import (
     test_phase,
     written_unchanged,
 )
+from pocflow.redact import activate
 from pocflow.settings import load_settings
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, load_workspace
@@ -59,7 +60,9 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
         state_dir = ".pocflow"  # generate_tasks reports the settings error itself
     (root / state_dir).mkdir(parents=True, exist_ok=True)
     return {
-        "backend": "sqlite3",  # one file, same format on every Python build (dbm differs)
+        # doit's sqlite3 store (one file, same format on every Python build; dbm differs)
+        # that sets a damaged file aside instead of failing: see pocflow.store
+        "backend": "pocflow",
         "dep_file": f"{state_dir}/doit.sqlite",  # relative: the state is not tied to a checkout
         "check_file_uptodate": "md5",  # a fresh clone (new mtimes, same bytes) is up to date
         "default_tasks": ["poc-complete"],
@@ -76,6 +79,8 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     new_run()
     try:
         ws = load_workspace(root)
+        activate(ws.root, {name for step in ws.steps.values() if step.manifest
+                           for name in step.manifest.secrets})
         for warning in ws.warnings:
             sys.stderr.write(f"pocflow: warning: {warning}\n")
         cache = ImportCache(ws.imports_cache, ws.root)
@@ -122,7 +127,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         inputs=tuple(implement_inputs), outputs=manifest.outputs if manifest else (),
         run_dir=run_dir, result_file=implement_json,
         thresholds=manifest.thresholds if manifest else (),
-        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir)
+        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir,
+        secrets=manifest.secrets if manifest else ())
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
@@ -132,7 +138,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
                                      "timeout": spec.timeout, "scripts": list(spec.scripts),
                                      "thresholds": list(spec.thresholds),
-                                     "manual": spec.manual})],
+                                     "manual": spec.manual, "secrets": list(spec.secrets)})],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))

@@ -17,7 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from pocflow._proc import bound_file, die_with_parent, in_main_thread
 from pocflow.record import TestCase, TestResult, fingerprint, now_iso
+from pocflow.redact import redact_bytes, secret_values
 
 FAILURE_NAMES_SHOWN = 5
 _PASSING = ("passed", "skipped", "xfailed")
@@ -78,6 +80,9 @@ class PytestJsonRunner:
                     f"--rootdir={root}"]
             session = _forked_session if uses_fork(self.isolation) else _subprocess_session
             exit_code = session(root, args, log)
+            bound_file(log)  # bounded and masked, like every log
+            if secret_values() and report_file.is_file():
+                report_file.write_bytes(redact_bytes(report_file.read_bytes()))
             output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
             report = _load_report(report_file)
         duration = round(time.monotonic() - start, 3)
@@ -107,9 +112,11 @@ class _ForkServer:
     _servers: ClassVar[dict[int, _ForkServer]] = {}
 
     def __init__(self) -> None:
+        # tied to the main thread's life only: doit's thread workers come and go
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_forkserver.py"))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent if in_main_thread() else None)
 
     @classmethod
     def get(cls) -> _ForkServer:
@@ -129,6 +136,10 @@ class _ForkServer:
             reply = self.process.stdout.readline()
         except (BrokenPipeError, OSError):
             return None
+        except BaseException:  # interrupted: the session (which dies with the server) too
+            self.process.kill()
+            self.process.wait()
+            raise
         if not reply:
             return None
         return int(json.loads(reply)["code"])

@@ -75,7 +75,8 @@ def test_batch_shares_one_session_across_ready_steps(tmp_path: Path) -> None:
 
 LEAKY = {
     "1": "import os\n\ndef test_sets_state():\n    os.environ['POCFLOW_LEAK'] = 'x'\n",
-    "2": "import os\n\ndef test_expects_clean_state():\n    assert 'POCFLOW_LEAK' not in os.environ\n",
+    "2": "import os\n\ndef test_expects_clean_state():\n"
+         "    assert 'POCFLOW_LEAK' not in os.environ\n",
 }
 
 

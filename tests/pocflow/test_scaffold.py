@@ -123,7 +123,8 @@ def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -
     assert pyproject.startswith(before)
     assert '[tool.pocflow]\npoc = 2\nscripts_dir = "experiments"\ntests_dir = "checks"\n' \
         in pyproject
-    assert (repo / "dodo.py").exists() and (repo / ".gitignore").exists()
+    assert (repo / "dodo.py").exists()
+    assert {".pocflow/", ".env"} <= set((repo / ".gitignore").read_text("utf-8").splitlines())
     assert (repo / "steps/manifest.schema.json").exists()
 
     assert run_doit(repo, "scaffold").code == 0

@@ -185,32 +185,6 @@ def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFix
     assert run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete").ran == []
 
 
-@pytest.mark.parametrize(("add", "message"), [
-    ({"PoC/step3a_again.py": ""},
-     "ERROR: PoC/step3a_country_index.py: step 3a has two main scripts, PoC/step3a_again.py "
-     "and PoC/step3a_country_index.py; keep one"),
-    ({"tests/test_step9_orphan.py": ""},
-     "ERROR: tests/test_step9_orphan.py: test file for unknown step 9"),
-    ({"steps/step2.yaml": "depends_on: [4_1]\n"},
-     ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies"),
-    ({"steps/step3b.yaml": "depend_on: 3a\n"},
-     "ERROR: steps/step3b.yaml:1: unknown key 'depend_on', did you mean 'depends_on'?"),
-    ({"steps/step3b.yaml": "inputs: [data/missing.csv]\n"},
-     "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist"),
-])
-def test_bad_workspace_is_one_line_exit_3_and_changes_nothing(
-        sample: Path, add: dict[str, str], message: str) -> None:
-    for rel, text in add.items():
-        (sample / rel).write_text(text, encoding="utf-8")
-    before = {p: p.read_bytes() for p in (sample / "steps/records").iterdir()}
-    result = run_doit(sample, "poc-complete")
-    assert result.code == 3
-    assert message in result.err
-    assert "Traceback" not in result.err
-    assert result.ran == []
-    assert {p: p.read_bytes() for p in (sample / "steps/records").iterdir()} == before
-
-
 def test_doit_clean_and_forget_keep_documents_and_records(sample: Path) -> None:
     assert run_doit(sample, "clean").code == 0
     assert not (sample / ".pocflow/runs/step1/implement.json").exists()

@@ -1,0 +1,97 @@
+"""Child processes: they die with pocflow, and their output is kept bounded and masked.
+
+A script or a pytest session may print megabytes, or bytes that are not UTF-8. Its output
+is read as bytes; the first ``HEAD_BYTES`` and the last ``TAIL_BYTES`` are kept (the end is
+where a failure is) with one line saying how much was left out between them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import IO
+
+from pocflow.redact import redact_bytes
+
+HEAD_BYTES = 64 * 1024
+TAIL_BYTES = 1024 * 1024
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a
+    no-op). For a child started by pocflow: a pocflow killed with SIGKILL leaves no
+    script or pytest session running behind it."""
+    if not sys.platform.startswith("linux"):
+        return
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def in_main_thread() -> bool:
+    """Whether this is the main thread (a child tied to another thread would die with it)."""
+    return threading.current_thread() is threading.main_thread()
+
+
+class BoundedOutput:
+    """The first ``head`` and the last ``tail`` bytes of a stream, and how many between."""
+
+    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES) -> None:
+        self.head_limit, self.tail_limit = head, tail
+        self.head = bytearray()
+        self.tail = bytearray()
+        self.dropped = 0
+
+    def feed(self, chunk: bytes) -> None:
+        """Take the next piece of the stream."""
+        room = self.head_limit - len(self.head)
+        if room > 0:
+            self.head += chunk[:room]
+            chunk = chunk[room:]
+        self.tail += chunk
+        excess = len(self.tail) - self.tail_limit
+        if excess > self.tail_limit:  # trim in large steps: cheap on a flood of output
+            del self.tail[:excess]
+            self.dropped += excess
+
+    def drain(self, stream: IO[bytes]) -> None:
+        """Read stream to its end."""
+        for chunk in iter(lambda: stream.read(1 << 16), b""):
+            self.feed(chunk)
+
+    def value(self) -> bytes:
+        """What is kept, masked, with a line where bytes were left out."""
+        dropped = self.dropped + max(0, len(self.tail) - self.tail_limit)
+        tail = bytes(self.tail[-self.tail_limit:]) if self.tail_limit else b""
+        middle = (f"\n[... {dropped} bytes of output left out ...]\n".encode()
+                  if dropped else b"")
+        return redact_bytes(bytes(self.head) + middle + tail)
+
+
+def drain_in_thread(stream: IO[bytes], sink: BoundedOutput) -> threading.Thread:
+    """Start a thread that reads stream into sink."""
+    thread = threading.Thread(target=sink.drain, args=(stream,), daemon=True)
+    thread.start()
+    return thread
+
+
+def bound_file(path: Path) -> None:
+    """Cut a log a child wrote to the first HEAD_BYTES and the last TAIL_BYTES, masked."""
+    with contextlib.suppress(FileNotFoundError):
+        sink = BoundedOutput()
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size > HEAD_BYTES + TAIL_BYTES:
+                sink.feed(handle.read(HEAD_BYTES))
+                sink.dropped = size - HEAD_BYTES - TAIL_BYTES
+                handle.seek(-TAIL_BYTES, os.SEEK_END)
+            sink.drain(handle)
+        data = sink.value()
+        if sink.dropped or data != bytes(sink.head) + bytes(sink.tail):
+            path.write_bytes(data)

@@ -1,0 +1,88 @@
+"""doit's state store for pocflow workspaces: doit's own sqlite3 backend, made to survive
+damage (a `doit.BACKEND` plugin named ``pocflow``).
+
+doit keeps what it knows about each task (file fingerprints, saved values) in one sqlite3
+file. If that file is damaged — truncated, overwritten with garbage, or written by another
+backend or doit version — doit stops with a traceback. This backend checks the file when it
+opens it and, if it is damaged, moves it aside (``doit.sqlite.damaged-<time>``), says so in
+one line, and starts a new one. Losing the store never makes a verdict false: every task is
+then checked again, and a step is re-verified unless its committed record still holds on
+its current inputs. A single unreadable entry is treated the same way for its task only.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from doit.dependency import SqliteDB
+
+_HEADER = b"SQLite format 3\x00"
+
+
+class StateStore(SqliteDB):  # type: ignore[misc]
+    """doit's sqlite3 backend that sets a damaged file aside instead of failing."""
+
+    desc = "doit's sqlite3 backend; a damaged file is set aside and rebuilt (pocflow)"
+
+    def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
+        problem = damage(Path(name))
+        if problem:
+            aside = Path(f"{name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+            Path(name).replace(aside)
+            for suffix in ("-journal", "-wal", "-shm"):
+                Path(name + suffix).unlink(missing_ok=True)
+            sys.stderr.write(
+                f"pocflow: warning: {name}: {problem}; moved it to {aside} and started a new "
+                "one. Every task is checked again: steps whose committed records no longer "
+                "hold are verified again.\n")
+        super().__init__(name, codec, module_name=module_name)
+        self._warned = False
+
+    def _get_task_data(self, task_id: str) -> dict[str, Any]:
+        try:
+            data = super()._get_task_data(task_id)
+        except (ValueError, sqlite3.DatabaseError):
+            data = None
+        if isinstance(data, dict):
+            return data
+        if not self._warned:
+            sys.stderr.write(f"pocflow: warning: {self.name}: the saved state of {task_id} "
+                             "cannot be read; that task runs again\n")
+            self._warned = True
+        return {}
+
+
+def damage(path: Path) -> str:
+    """Why the store file at path cannot be used; '' when it can (or does not exist yet)."""
+    try:
+        with path.open("rb") as handle:
+            header = handle.read(len(_HEADER))
+    except FileNotFoundError:
+        return ""
+    except OSError as exc:
+        return f"cannot be read ({exc.strerror})"
+    if not header:
+        return ""  # empty: sqlite3 makes a database of it
+    if header != _HEADER:
+        return "is not an sqlite3 database (damaged, or written by another doit backend)"
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+        try:
+            check = conn.execute("PRAGMA quick_check").fetchone()
+            tables = {row[0] for row in conn.execute(
+                "select name from sqlite_master where type = 'table'")}
+            if "doit" in tables:
+                columns = [row[1] for row in conn.execute("PRAGMA table_info(doit)")]
+                if columns != ["task_id", "task_data"]:
+                    return "holds a doit table of another shape (another doit version?)"
+        finally:
+            conn.close()
+    except sqlite3.DatabaseError as exc:
+        return f"is damaged ({exc})"
+    if check is None or check[0] != "ok":
+        return f"is damaged (sqlite3 quick_check: {check[0] if check else 'no answer'})"
+    return ""

@@ -1,0 +1,211 @@
+"""Bad input: one clear line naming the file (and line), the right exit code, nothing lost.
+
+One table, one row per kind of mistake a person or an agent makes in a workspace. Each row
+changes a verified copy of the sample PoC, runs the real `doit poc-complete` (or the command
+the row names), and checks the exit code (3: refused before anything ran; 1: a step failed;
+2: a task could not do its work), the message, that there is no traceback, and that no
+file changed but the ones the row allows (the failing step's record and PROJECT_STATE.md,
+which say that it failed). Add a row for every new mistake found.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from support import run_doit
+
+SCRIPT_3B = "PoC/step3b_country_lookup.py"
+TESTS_3B = "tests/test_step3b_country_lookup.py"
+FAILED_3B = ("steps/records/step3b.json", "PROJECT_STATE.md")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One bad input: what to do to the workspace, and what the run must say."""
+
+    change: Callable[[Path], None]
+    code: int
+    message: str
+    may_change: tuple[str, ...] = ()
+    command: tuple[str, ...] = ("poc-complete",)
+    absent: tuple[str, ...] = field(default=())  # files that must not come to exist
+
+
+def write(rel: str, text: str | bytes) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        path = ws / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(text, bytes):
+            path.write_bytes(text)
+        else:
+            path.write_text(text, encoding="utf-8")
+    return change
+
+
+def replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        text = (ws / rel).read_text(encoding="utf-8")
+        assert old in text, f"{old!r} not in {rel}"
+        (ws / rel).write_text(text.replace(old, new, 1), encoding="utf-8")
+    return change
+
+
+def append(rel: str, text: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        with (ws / rel).open("a", encoding="utf-8") as handle:
+            handle.write(text)
+    return change
+
+
+def remove(rel: str) -> Callable[[Path], None]:
+    return lambda ws: (ws / rel).unlink()
+
+
+def symlink(rel: str, target: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        outside = ws.parent / target
+        outside.mkdir(exist_ok=True)
+        (outside / "secret.csv").write_text("a,b\n", encoding="utf-8")
+        (ws / rel).symlink_to(outside, target_is_directory=True)
+    return change
+
+
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        for one in changes:
+            one(ws)
+    return change
+
+
+_DOC = '"""Step 5 with an awkward name.\n\nUsage: python PoC/<this file>\n"""\n'
+WEIRD = "step5_a b'c\"d $(touch PWNED);`touch PWNED2`&ü"
+
+CASES: dict[str, Case] = {
+    "malformed YAML manifest": Case(
+        write("steps/step3b.yaml", "title: [unclosed\ngoal: x\n"), 3,
+        "ERROR: steps/step3b.yaml:2: invalid YAML"),
+    "mistyped manifest key": Case(
+        write("steps/step3b.yaml", "title: ok\ndepend_on: 3a\n"), 3,
+        "ERROR: steps/step3b.yaml:2: unknown key 'depend_on', did you mean 'depends_on'?"),
+    "wrong value type": Case(
+        write("steps/step3b.yaml", "timeout: soon\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be"),
+    "manifest for a step with no files": Case(
+        write("steps/step9.yaml", "title: Nothing yet\n"), 3,
+        "ERROR: steps/step9.yaml: manifest for unknown step 9: there is no "
+        "PoC/step9_<description>.py and the plan has no '### Step 9'"),
+    "duplicate step ids": Case(
+        write("PoC/step3a_again.py", ""), 3,
+        "ERROR: PoC/step3a_country_index.py: step 3a has two main scripts"),
+    "test file for an unknown step": Case(
+        write("tests/test_step9_orphan.py", "def test_x() -> None:\n    pass\n"), 3,
+        "ERROR: tests/test_step9_orphan.py: test file for unknown step 9"),
+    "step with no test file": Case(
+        remove(TESTS_3B), 1,
+        "step 3b has no test file; add tests/test_step3b_<description>.py",
+        may_change=FAILED_3B),
+    "test file with zero tests": Case(
+        write(TESTS_3B, '"""No tests here yet."""\n'), 1,
+        f"step 3b: no tests collected from {TESTS_3B}", may_change=FAILED_3B),
+    "test file that fails to import": Case(
+        replace(TESTS_3B, "import pytest\n", "import pytest\nimport no_such_module\n"), 1,
+        f"{TESTS_3B}: ModuleNotFoundError: No module named 'no_such_module'",
+        may_change=FAILED_3B),
+    "script with a syntax error": Case(
+        replace(SCRIPT_3B, "def ", "def def ", ), 1,
+        f"step 3b: {SCRIPT_3B}: line", may_change=FAILED_3B),
+    "script that exits non-zero": Case(
+        replace(SCRIPT_3B, "\nif __name__ == \"__main__\":",
+                "\nraise SystemExit('no atlas here')\nif __name__ == \"__main__\":"), 1,
+        f"step 3b: {SCRIPT_3B} exited with code 1:\n    no atlas here", may_change=FAILED_3B),
+    "dependency cycle": Case(
+        write("steps/step2.yaml", "depends_on: [4_1]\n"), 3,
+        ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies"),
+    "depends_on a missing step": Case(
+        write("steps/step3b.yaml", "depends_on: [7]\n"), 3,
+        "ERROR: steps/step3b.yaml:1: step 3b depends on step 7"),
+    "declared input that does not exist": Case(
+        write("steps/step3b.yaml", "inputs: [data/missing.csv]\n"), 3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist"),
+    "input path with ..": Case(
+        write("steps/step3b.yaml", "inputs: [../outside.csv]\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'inputs' path '../outside.csv' leaves the workspace"),
+    "absolute output path": Case(
+        write("steps/step3b.yaml", "outputs: [/tmp/pocflow-out.db]\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'outputs' path '/tmp/pocflow-out.db' leaves the workspace"),
+    "input through a symlink out": Case(
+        both(symlink("data/elsewhere", "elsewhere"),
+             write("steps/step3b.yaml", "inputs: [data/elsewhere/secret.csv]\n")), 3,
+        "ERROR: steps/step3b.yaml:1: 'inputs' path 'data/elsewhere/secret.csv' leaves the "
+        "workspace"),
+    "docs folder is a symlink out": Case(
+        both(symlink("docs/generated", "outside-docs"),
+             replace("pyproject.toml", "[tool.pocflow]\n",
+                     '[tool.pocflow]\ndocs_dir = "docs/generated"\n')), 3,
+        "ERROR: pyproject.toml: tool.pocflow.docs_dir = 'docs/generated' leads outside the "
+        "workspace"),
+    "state folder outside by name": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
+        3, "ERROR: pyproject.toml: tool.pocflow.state_dir = '../st' must be a path inside"),
+    "invalid metrics JSON": Case(
+        append(SCRIPT_3B, "\nif __name__ == '__main__':\n    import os\n    open(os.environ["
+                          "'POCFLOW_METRICS_FILE'], 'w').write('{not json')\n"), 1,
+        "step 3b: the metrics written to $POCFLOW_METRICS_FILE are not valid JSON",
+        may_change=FAILED_3B),
+    "broken template": Case(
+        write("assets/templates/step-results.md", "# Step {{ step.step_id }}\n\n{% if %}\n"),
+        2, "assets/templates/step-results.md:3: template error"),
+    "plan that is not UTF-8": Case(
+        lambda ws: (ws / "docs/poc1-implementation.md").write_bytes(
+            (ws / "docs/poc1-implementation.md").read_bytes() + b"\n\xff\xfe caf\xe9\n"), 3,
+        "ERROR: docs/poc1-implementation.md"),
+    "PROJECT_STATE.md with unbalanced machine markers": Case(
+        replace("PROJECT_STATE.md", "<!-- pocflow:end step-progress -->", ""), 2,
+        "PROJECT_STATE.md:"),
+    ".env that is not NAME=value": Case(
+        write(".env", "# keys\nAPI_KEY=abc123\nthis line is wrong\n"), 3,
+        "ERROR: .env:3: expected NAME=value"),
+    "secret declared but not set": Case(
+        write("steps/step3b.yaml", "secrets: [ATLAS_API_TOKEN]\n"), 1,
+        "step 3b: secret ATLAS_API_TOKEN not set; add ATLAS_API_TOKEN=<value> to .env",
+        may_change=FAILED_3B),
+    "file names with spaces, quotes, unicode and shell metacharacters": Case(
+        both(write(f"PoC/{WEIRD}.py", _DOC + "print('ran')\n"),
+             write(f"tests/test_{WEIRD}.py", "def test_it() -> None:\n    assert True\n")),
+        0, f"pocflow: signal: PoC/{WEIRD}.py: step 5 is not in the plan",  # and it runs
+        may_change=("steps/records/step5.json", "PROJECT_STATE.md",
+                    "docs/time-zone-atlas-step5-results.md", "docs/poc1-results.md",
+                    "steps/records/poc-complete.json"),
+        absent=("PWNED", "PWNED2", "PoC/PWNED", "tests/PWNED")),
+}
+
+
+def _snapshot(ws: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(ws)): p.read_bytes() for p in ws.rglob("*")
+            if p.is_file() and ".pocflow" not in p.parts and "__pycache__" not in p.parts}
+
+
+@pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
+def test_bad_input_is_one_clear_line_right_code_and_changes_nothing_else(
+        sample: Path, case: Case) -> None:
+    case.change(sample)
+    before = _snapshot(sample)
+    result = run_doit(sample, *case.command)
+    output = result.out + result.err
+    assert result.code == case.code, output
+    assert case.message in output, output
+    assert "Traceback" not in output
+    if case.code == 3:
+        assert result.ran == []
+        first = [line for line in result.err.splitlines() if line.startswith("ERROR:")]
+        assert len(first) == 1, result.err  # one line
+    after = _snapshot(sample)
+    changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
+    assert changed <= set(case.may_change), changed
+    for rel in case.absent:
+        assert not (sample / rel).exists(), f"{rel} exists: a name was run by a shell"
+    assert not any(os.path.lexists(sample.parent / name) for name in ("PWNED", "PWNED2"))

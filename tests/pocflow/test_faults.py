@@ -1,0 +1,241 @@
+"""Faults: a run killed at any point of any phase leaves no false verdict and no lost word.
+
+The fault matrix delivers SIGINT (to the whole process group, as Ctrl-C in a terminal
+does), SIGTERM (to doit, as a CI runner cancelling a job does) and SIGKILL (to doit, as the
+kernel's OOM killer does) while step 3b's script runs, while its tests run, and in the middle
+of each write that the document, state and poc-complete phases make (after the temporary file
+is written, before the rename). Then it checks what must hold, and that the next plain run
+ends with every step verified.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from support import run_doit
+
+from pocflow.documents import find_blocks
+from pocflow.status import compute_status
+from pocflow.workspace import load_workspace
+
+FAULTY_DOIT = Path(__file__).with_name("faulty_doit.py")
+SCRIPT = "PoC/step3b_country_lookup.py"
+TESTS = "tests/test_step3b_country_lookup.py"
+HUMAN = "A person's note that no fault may lose: ünïcödé, `code`, <!-- a comment -->."
+DOCUMENTS = ["docs/time-zone-atlas-step3b-results.md", "PROJECT_STATE.md",
+             "docs/poc1-results.md"]
+
+_HOLD = """
+if __import__("os").environ.get("FAULT_IN") == "{phase}":  # the fault tests hold here
+    __import__("pathlib").Path(__import__("os").environ["FAULT_HOLD"]).write_text(
+        str(__import__("os").getpid()))
+    __import__("time").sleep(600)
+"""
+
+#: phase -> (where the run holds, what the hold is)
+POINTS = {
+    "implement": ("the step's script", {"FAULT_IN": "implement"}),
+    "test": ("one of the step's tests", {"FAULT_IN": "test"}),
+    "document": ("writing the results doc", {"FAULT_AT": "step3b-results.md"}),
+    "state": ("writing the verification record", {"FAULT_AT": "step3b.json"}),
+    "project-state": ("writing PROJECT_STATE.md", {"FAULT_AT": "PROJECT_STATE.md"}),
+    "poc-complete": ("writing docs/poc1-results.md", {"FAULT_AT": "poc1-results.md"}),
+}
+SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal.SIGKILL}
+
+
+def _prepare(ws: Path) -> None:
+    """Step 3b changed (so all its phases run), with holds, and human text everywhere."""
+    with (ws / SCRIPT).open("a", encoding="utf-8") as script:
+        script.write("\nif __name__ == '__main__':\n" + "".join(
+            "    " + line + "\n" for line in _HOLD.format(phase="implement").strip().splitlines()))
+    with (ws / TESTS).open("a", encoding="utf-8") as tests:
+        tests.write("\n\ndef test_holds_for_the_fault_tests() -> None:\n" + "".join(
+            "    " + line + "\n" for line in _HOLD.format(phase="test").strip().splitlines()))
+    for rel in DOCUMENTS:
+        with (ws / rel).open("a", encoding="utf-8") as doc:
+            doc.write(f"\n{HUMAN}\n")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text(encoding="utf-8")
+    except OSError:
+        return False
+    return "\nState:\tZ" not in status  # a zombie nobody reaped has ended
+
+
+def _wait_gone(pid: int, seconds: float = 15.0) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if not _alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
+    marker = ws.parent / "hold.pid"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+    env.update(hold, FAULT_HOLD=str(marker))
+    process = subprocess.Popen([sys.executable, str(FAULTY_DOIT), "poc-complete"], cwd=ws,
+                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               start_new_session=True)
+    deadline = time.monotonic() + 120
+    while not (marker.is_file() and marker.read_text(encoding="utf-8")):
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            out, err = process.communicate()
+            pytest.fail(f"the run never reached the hold:\n{out.decode()}\n{err.decode()}")
+        time.sleep(0.02)
+    return process, int(marker.read_text(encoding="utf-8"))
+
+
+def _assert_intact(ws: Path) -> None:
+    """No document half-written or without its person's text; no record unreadable."""
+    for rel in DOCUMENTS:
+        text = (ws / rel).read_text(encoding="utf-8")
+        find_blocks(text, rel)  # balanced machine markers
+        assert HUMAN in text, f"{rel} lost the person's text"
+        assert text.rstrip().endswith(HUMAN), f"{rel} is cut short"
+    for record in (ws / "steps/records").glob("*.json"):
+        json.loads(record.read_text(encoding="utf-8"))
+
+
+@pytest.mark.parametrize("signame", list(SIGNALS))
+@pytest.mark.parametrize("phase", list(POINTS))
+def test_a_run_killed_in_any_phase_leaves_no_false_verdict_and_recovers(
+        sample: Path, phase: str, signame: str) -> None:
+    _prepare(sample)
+    where, hold = POINTS[phase]
+    process, holder = _run_until_hold(sample, hold)
+    signum = SIGNALS[signame]
+    if signum == signal.SIGINT:
+        os.killpg(process.pid, signum)  # Ctrl-C reaches every process of the terminal's group
+    else:
+        process.send_signal(signum)
+    _, err = process.communicate(timeout=120)
+    stderr = err.decode("utf-8", errors="replace")
+
+    if signum == signal.SIGKILL:
+        assert process.returncode == -signal.SIGKILL
+    else:  # stopped cleanly: one line, the conventional code, doit's state saved
+        assert process.returncode == 128 + signum, stderr
+        assert "Traceback" not in stderr
+        assert f"pocflow: interrupted by {signame}" in stderr
+    assert _wait_gone(holder), f"the process held in {where} outlived the run"
+    _assert_intact(sample)
+    status = compute_status(load_workspace(sample))
+    if phase in ("implement", "test", "document", "state"):
+        # its tests never passed on these inputs (or passed, but the record was not written)
+        assert not status["3b"].is_verified, f"step 3b shown verified after a fault in {where}"
+    assert all(s.is_verified for sid, s in status.items() if sid != "3b")
+
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    _assert_intact(sample)
+    assert all(s.is_verified for s in compute_status(load_workspace(sample)).values())
+    assert not list(sample.rglob("*.pocflow-tmp")), "a killed write left its temporary file"
+    assert run_doit(sample, "poc-complete").ran == []  # and the state store agrees
+
+
+def _child_pid_script(tmp: Path) -> str:
+    return f'''"""A step whose script hangs, with a child process.
+
+Usage: python PoC/step3b_country_lookup.py
+"""
+import pathlib
+import subprocess
+import sys
+import time
+
+child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+pathlib.Path({str(tmp / "child.pid")!r}).write_text(str(child.pid))
+time.sleep(600)
+'''
+
+
+@pytest.mark.parametrize("setting", ["manifest", "pyproject"])
+def test_a_hanging_script_is_stopped_at_its_timeout_with_its_children(
+        sample: Path, setting: str) -> None:
+    (sample / SCRIPT).write_text(_child_pid_script(sample.parent), encoding="utf-8")
+    if setting == "manifest":
+        (sample / "steps/step3b.yaml").write_text("timeout: 1\n", encoding="utf-8")
+    else:
+        pyproject = sample / "pyproject.toml"
+        pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+            "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = 1\n"), encoding="utf-8")
+    started = time.monotonic()
+    result = run_doit(sample, "step:3b")
+    assert result.code == 1
+    assert time.monotonic() - started < 120
+    assert (f"step 3b: {SCRIPT} did not finish within 1 s and was stopped; see "
+            ".pocflow/runs/step3b/step3b_country_lookup.log") in result.out + result.err
+    assert _wait_gone(int((sample.parent / "child.pid").read_text(encoding="utf-8")))
+    record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
+    assert record["verdict"] == "failed"
+
+
+FLOOD = '''"""A step that prints megabytes, bytes that are not UTF-8, then fails.
+
+Usage: python PoC/step3b_country_lookup.py
+"""
+import sys
+
+out = sys.stdout.buffer
+for n in range(200_000):
+    out.write(b"line %d of a flood \\xff\\xfe not utf-8 \\x00\\n" % n)
+out.flush()
+sys.stderr.buffer.write(b"\\xc3\\x28 broken " * 100_000 + b"\\nTHE END: the real error\\n")
+sys.exit(3)
+'''
+
+
+def test_a_script_flooding_invalid_utf8_keeps_a_bounded_log_with_its_end(sample: Path) -> None:
+    from pocflow._proc import HEAD_BYTES, TAIL_BYTES
+
+    (sample / SCRIPT).write_text(FLOOD, encoding="utf-8")
+    result = run_doit(sample, "step:3b")
+    assert result.code == 1
+    output = result.out + result.err
+    assert "Traceback" not in output
+    assert f"step 3b: {SCRIPT} exited with code 3" in output
+    assert "THE END: the real error" in output  # the end of the output is what is shown
+    log = sample / ".pocflow/runs/step3b/step3b_country_lookup.log"
+    data = log.read_bytes()
+    assert len(data) < 2 * (HEAD_BYTES + TAIL_BYTES) + 1000  # ~10 MB written
+    assert data.startswith(b"line 0 of a flood")
+    assert b"bytes of output left out" in data
+    assert data.rstrip().endswith(b"THE END: the real error")
+
+
+def test_a_test_flooding_invalid_utf8_fails_cleanly_with_a_bounded_log(sample: Path) -> None:
+    from pocflow._proc import HEAD_BYTES, TAIL_BYTES
+
+    with (sample / TESTS).open("a", encoding="utf-8") as tests:
+        tests.write('''
+
+def test_floods_and_fails() -> None:
+    import sys
+    for n in range(100_000):
+        sys.__stdout__.buffer.write(b"flood %d \\xff\\xfe\\n" % n)
+    sys.__stdout__.buffer.flush()
+    print("captured \\udcff", "\\xff" * 10_000)
+    assert False, "the flood test failed"
+''')
+    result = run_doit(sample, "step:3b")
+    assert result.code == 1
+    output = result.out + result.err
+    assert "Traceback" not in output
+    assert "test_floods_and_fails - AssertionError: the flood test failed" in output
+    logs = list((sample / ".pocflow/runs").rglob("pytest.log"))
+    assert logs and all(p.stat().st_size < 2 * (HEAD_BYTES + TAIL_BYTES) for p in logs)
+    record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
+    assert record["verdict"] == "failed"

@@ -1,0 +1,88 @@
+"""A damaged state store is set aside with one line, and never makes a verdict false."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from support import edit, run_doit
+
+from pocflow.status import compute_status
+from pocflow.store import damage
+from pocflow.workspace import load_workspace
+
+STORE = ".pocflow/doit.sqlite"
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 3])
+
+
+def _garbage(path: Path) -> None:
+    path.write_bytes(b"\x00\xffnot a database at all\n" * 100)
+
+
+def _json_backend(path: Path) -> None:  # what doit's json backend writes
+    path.write_text(json.dumps({"implement:1": {"deps:": []}}), encoding="utf-8")
+
+
+def _other_shape(path: Path) -> None:  # a doit table, but not the one this doit writes
+    path.unlink()
+    with sqlite3.connect(path) as conn:
+        conn.execute("create table doit (id integer, task text, data blob)")
+        conn.execute("insert into doit values (1, 'implement:1', x'00')")
+    conn.close()
+
+
+def _bad_rows(path: Path) -> None:
+    with sqlite3.connect(path) as conn:
+        conn.execute("update doit set task_data = 'not json {' where task_id = 'implement:1'")
+        conn.execute("update doit set task_data = '[1, 2]' where task_id = 'test:2'")
+    conn.close()
+
+
+DAMAGES: dict[str, Callable[[Path], None]] = {
+    "truncated": _truncate, "garbage": _garbage, "another-backend": _json_backend,
+    "another-shape": _other_shape, "unreadable-entries": _bad_rows,
+}
+
+
+@pytest.mark.parametrize("kind", list(DAMAGES))
+def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path,
+                                                                   kind: str) -> None:
+    # step 3b's tests now fail: a store that forgot the run must not hide that
+    edit(sample / "tests/test_step3b_country_lookup.py",
+         lambda s: s.replace('== ["Europe/Paris"]', '== ["Europe/Lyon"]'))
+    DAMAGES[kind](sample / STORE)
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert "Traceback" not in result.out + result.err
+    warning = [line for line in result.err.splitlines() if line.startswith("pocflow: warning")]
+    assert len(warning) == 1 and STORE in warning[0], result.err
+    status = compute_status(load_workspace(sample))
+    assert status["3b"].state == "failed"
+    assert all(s.state in ("verified", "stale") for sid, s in status.items() if sid != "3b")
+
+    edit(sample / "tests/test_step3b_country_lookup.py",
+         lambda s: s.replace('== ["Europe/Lyon"]', '== ["Europe/Paris"]'))
+    fixed = run_doit(sample, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "pocflow: warning" not in fixed.err  # the new store is sound
+    assert run_doit(sample, "poc-complete").ran == []
+
+
+def test_damage_says_what_is_wrong_and_accepts_a_sound_or_missing_store(tmp_path: Path) -> None:
+    store = tmp_path / "doit.sqlite"
+    assert damage(store) == ""
+    store.write_bytes(b"")
+    assert damage(store) == ""
+    with sqlite3.connect(store) as conn:
+        conn.execute("create table doit (task_id text not null primary key, task_data json)")
+    conn.close()
+    assert damage(store) == ""
+    _garbage(store)
+    assert "is not an sqlite3 database" in damage(store)
