@@ -12,6 +12,16 @@ DOIT_CONFIG uses pocflow's state store):
   script or pytest session is stopped, doit saves what finished, and the run ends with one
   line and exit code 130 (SIGINT) or 143 (SIGTERM) instead of a traceback.
 
+And three options for CI:
+
+- ``--reverify`` (or ``POCFLOW_REVERIFY=1``): verify every selected step again, accepting
+  no committed record and no local state (doit's ``--always`` plus no acceptance);
+- ``--dry-run``: run nothing and write nothing; list the steps that would be verified again,
+  and why, and whether the gate would run its suite; exit 1 if anything would run, else 0;
+- ``--detailed-exit-code`` (or ``POCFLOW_DETAILED_EXIT_CODE=1``): exit 4 instead of 0 when
+  the run passed but verified some step again (its scripts or tests ran); 0 then means
+  every step was accepted or up to date and nothing ran.
+
 In any other dodo file it is doit's run command, unchanged.
 """
 
@@ -31,11 +41,34 @@ from doit.cmd_run import Run as DoitRun
 
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
+from pocflow.freshness import REVERIFY_ENV, reverify_forced
+from pocflow.record import now_iso, read_json
 from pocflow.settings import load_settings
+from pocflow.workspace import load_workspace
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
 POCFLOW_BACKEND = "pocflow"
 LOCK_FILE = "run.lock"
+DETAILED_ENV = "POCFLOW_DETAILED_EXIT_CODE"
+#: --detailed-exit-code: the run passed after verifying some step again
+EXIT_VERIFIED_AGAIN = 4
+
+opt_reverify = {
+    "name": "reverify", "long": "reverify", "type": bool, "default": False,
+    "help": "verify every selected step again: accept no committed record and no local "
+            f"state [env {REVERIFY_ENV}=1]",
+}
+opt_dry_run = {
+    "name": "dry_run", "long": "dry-run", "type": bool, "default": False,
+    "help": "run nothing; list the steps that would be verified again and why; exit 1 if "
+            "anything would run",
+}
+opt_detailed = {
+    "name": "detailed_exit_code", "long": "detailed-exit-code", "type": bool,
+    "default": False,
+    "help": f"exit {EXIT_VERIFIED_AGAIN} (not 0) when the run passed but verified some step "
+            f"again; 0 then means nothing ran [env {DETAILED_ENV}=1]",
+}
 
 
 class Interrupted(KeyboardInterrupt):
@@ -49,18 +82,33 @@ class Interrupted(KeyboardInterrupt):
 class Run(DoitRun):  # type: ignore[misc]
     """doit's run command, made safe for a shared workspace (see the module's doc)."""
 
+    cmd_options = (*DoitRun.cmd_options, opt_reverify, opt_dry_run, opt_detailed)
+
     def execute(self, params: Any, args: list[str]) -> int:
         self._params = params  # doit fills in the dodo's DOIT_CONFIG before _execute
+        if params.get("reverify") or reverify_forced():
+            os.environ[REVERIFY_ENV] = "1"  # the phases (and doit's workers) see it
+            params["always"] = True
         return int(super().execute(params, args))
 
     @functools.wraps(DoitRun._execute)  # doit passes options by _execute's parameter names
     def _execute(self, *args: Any, **kwargs: Any) -> int:
         if self._params.get("backend") != POCFLOW_BACKEND:
             return int(super()._execute(*args, **kwargs))
+        root = Path.cwd()  # doit runs commands in the dodo file's folder
+        if self._params.get("dry_run"):
+            self.dep_manager.close()
+            return dry_run(root, self._selected_steps())
         try:
             with interruptible(), run_lock(Path(self._params["dep_file"]).parent / LOCK_FILE):
-                sweep_killed_writes(Path.cwd())  # doit runs commands in the dodo's folder
-                return int(super()._execute(*args, **kwargs))
+                sweep_killed_writes(root)
+                started = now_iso()
+                code = int(super()._execute(*args, **kwargs))
+                if code == 0 and (self._params.get("detailed_exit_code") or
+                                  os.environ.get(DETAILED_ENV, "") in ("1", "true", "yes")) \
+                        and verified_again_since(root, started):
+                    return EXIT_VERIFIED_AGAIN
+                return code
         except KeyboardInterrupt as exc:
             signum = exc.signum if isinstance(exc, Interrupted) else signal.SIGINT
             sys.stderr.write(
@@ -68,6 +116,78 @@ class Run(DoitRun):  # type: ignore[misc]
                 "are saved; the step that was running is not recorded verified. Run the same "
                 "command again to continue.\n")
             return 128 + int(signum)
+
+    def _selected_steps(self) -> list[str]:
+        """The steps the selected tasks verify (and the steps those depend on)."""
+        tasks = {task.name: task for task in self.task_list}
+        names = list(self.sel_tasks or [])
+        seen: set[str] = set()
+        steps: list[str] = []
+        while names:
+            name = names.pop()
+            if name in seen or name not in tasks:
+                continue
+            seen.add(name)
+            names.extend(tasks[name].task_dep)
+            phase, _, step_id = name.partition(":")
+            if phase in ("implement", "test", "document", "state") and step_id not in steps:
+                steps.append(step_id)
+        if "poc-complete" in seen:
+            steps.append("poc-complete")
+        return steps
+
+
+def verified_again_since(root: Path, started: str) -> bool:
+    """Whether some step's scripts or tests ran (not accepted) since started."""
+    try:
+        ws = load_workspace(root)
+    except PocflowError:
+        return False
+    for step_id in ws.steps:
+        run_dir = root / ws.run_dir(step_id)
+        for name in ("implement.json", "test.json"):
+            result = read_json(run_dir / name)
+            if result is not None and str(result.get("started_at", "")) >= started:
+                return True
+    return False
+
+
+def dry_run(root: Path, selected: list[str]) -> int:
+    """Say what a run of the selected steps would do; 1 if it would run anything."""
+    from pocflow.gate import accepted_gate
+    from pocflow.status import compute_status
+
+    try:
+        ws = load_workspace(root)
+        statuses = compute_status(ws)
+        gate_selected = "poc-complete" in selected
+        steps = [sid for sid in ws.steps if sid in selected or gate_selected]
+        again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
+        gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)
+    except PocflowError as exc:
+        sys.stderr.write(f"ERROR: {exc}\n")
+        return 3
+    out = sys.stdout
+    out.write("pocflow: dry run: nothing was run or written\n")
+    for status in again:
+        action = {"not-started": "cannot run (no files yet)", "failed": "would run again",
+                  "blocked": "would wait for its prerequisites"}.get(
+                      status.state, "would be verified again")
+        why = "; ".join(status.reasons) or status.state
+        out.write(f"  step {status.step_id} ({status.name}): {action}: {why}\n")
+    held = [sid for sid in steps if statuses[sid].is_verified]
+    if held:
+        out.write(f"  accepted as verified, their records hold: {', '.join(held)}\n")
+    if gate_runs:
+        out.write("  poc-complete: would run the full step suite"
+                  + ("" if again else " (the step records changed since it last passed)")
+                  + "\n")
+    if again or gate_runs:
+        out.write(f"pocflow: {len(again)} of {len(steps)} step(s) would be verified again"
+                  + (", and the gate would run" if gate_runs else "") + "\n")
+        return 1
+    out.write("pocflow: nothing would run: every selected step's record holds\n")
+    return 0
 
 
 def sweep_killed_writes(root: Path) -> None:

@@ -19,6 +19,7 @@ from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_record
 from pocflow.redact import redact_bytes, secret_values
+from pocflow.workspace import Step, Workspace
 
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
@@ -46,8 +47,26 @@ class ImplementSpec:
     secrets: tuple[str, ...] = ()
 
 
-def run_implement(spec: ImplementSpec) -> TaskFailed | None:
-    """doit action: check, then run the scripts in order; write the result; fail clearly."""
+def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
+    """The implement phase of a step, as plain data."""
+    manifest = step.manifest
+    return ImplementSpec(
+        root=str(ws.root), step_id=step.step_id, scripts=step.scripts,
+        args=manifest.args if manifest else (), env=manifest.env if manifest else (),
+        timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
+        inputs=tuple(inputs), outputs=manifest.outputs if manifest else (),
+        run_dir=ws.run_dir(step.step_id), result_file=f"{ws.run_dir(step.step_id)}/implement.json",
+        thresholds=manifest.thresholds if manifest else (),
+        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir,
+        secrets=manifest.secrets if manifest else ())
+
+
+def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
+                  problem: str = "") -> TaskFailed | None:
+    """Check, then run the scripts in order; write the result; fail clearly.
+
+    ``replayed``: upstream steps whose scripts were run first for their outputs;
+    ``problem``: why the scripts cannot run (replaying failed)."""
     root = Path(spec.root)
     run_dir = root / spec.run_dir
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -57,7 +76,7 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
     metrics_file.unlink(missing_ok=True)
     runs: list[ScriptRun] = []
     metrics: dict[str, object] = {}
-    message = _checkpoint(root, spec)
+    message = problem or _checkpoint(root, spec)
     if not message and not spec.manual:
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
         if not message:
@@ -77,7 +96,7 @@ def run_implement(spec: ImplementSpec) -> TaskFailed | None:
         started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
         scripts=runs,
         metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
-        inputs=inputs, manual=spec.manual)
+        inputs=inputs, manual=spec.manual, replayed=list(replayed or []))
     write_record(root / spec.result_file, result)
     return TaskFailed(message) if message else None
 

@@ -29,9 +29,24 @@ Outcome: TypeAlias = "TaskFailed | TaskError | dict[str, Any] | None"
 
 
 def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
-    """Run the step's scripts; on failure record the step as failed."""
-    prestart(isolation)  # the test phase's pytest warms up while the scripts run
-    failure = run_implement(spec)
+    """Accept the step's record if it still holds; else run the step's scripts (after
+    replaying the upstream scripts whose outputs are missing); on failure record it failed."""
+    from pocflow.freshness import accepted_record
+    from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
+
+    try:
+        ws = load_workspace(Path(spec.root))
+        record = accepted_record(ws, spec.step_id)
+        if record is not None:
+            accept(ws, record)
+            return None
+        forget_acceptance(ws, spec.step_id)
+        prestart(isolation)  # the test phase's pytest warms up while the scripts run
+        replayed, problem = ([], "") if spec.manual else \
+            replay(ws, upstream_of(ws, spec.step_id))
+    except PocflowError as exc:
+        return TaskError(str(exc))
+    failure = run_implement(spec, replayed, problem)
     return _record_failure(spec.root, spec.step_id, failure)
 
 
@@ -39,8 +54,13 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
                batch: bool = True) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     from pocflow.batch import batch_key, tests_for
+    from pocflow.freshness import accepted_record
 
     ws = load_workspace(Path(root))
+    record = accepted_record(ws, selection.step_id)
+    if record is not None and record.test is not None:  # its record still holds
+        write_record(ws.root / result_file, record.test)
+        return None
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_record(ws.root / result_file, result)

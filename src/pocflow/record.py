@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-import platform
 import stat
-import sys
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -91,6 +89,7 @@ class ImplementResult(PhaseResult):
     outputs: list[str] = field(default_factory=list)
     inputs: dict[str, str] = field(default_factory=dict)
     manual: str = ""  # why the scripts were not run (the manifest's `manual`)
+    replayed: list[str] = field(default_factory=list)  # upstream steps run for their outputs
 
 
 @dataclass
@@ -141,6 +140,7 @@ class StepRecord:
     results_doc: str
     first_verified_at: str = ""
     durations: dict[str, float] = field(default_factory=dict)  # seconds per phase
+    settings: str = ""  # digest of the settings both phases ran with (pocflow.freshness)
     format: int = RECORD_FORMAT
 
     @property
@@ -149,13 +149,22 @@ class StepRecord:
         return self.verdict == "verified"
 
 
-def environment() -> dict[str, str]:
-    """What of the environment a verification ran in is worth recording."""
-    return {
-        "python": platform.python_version(),
-        "implementation": sys.implementation.name,
-        "platform": sys.platform,
-    }
+#: what changes from one run to the next without changing what a record proves
+_VOLATILE = ("verified_at", "first_verified_at", "durations", "started_at", "finished_at",
+             "duration_s", "replayed", "exit_code", "key")
+
+
+def evidence(record: StepRecord) -> dict[str, Any]:
+    """What a record proves: itself without its times, durations and run bookkeeping."""
+    def strip(data: dict[str, Any]) -> dict[str, Any]:
+        return {k: v for k, v in data.items() if k not in _VOLATILE}
+
+    proof = strip(asdict(record))
+    for phase, items in (("implement", "scripts"), ("test", "tests")):
+        if proof.get(phase) is not None:
+            proof[phase] = strip(proof[phase])
+            proof[phase][items] = [strip(item) for item in proof[phase].get(items, [])]
+    return proof
 
 
 def to_json(obj: Any) -> str:
@@ -246,11 +255,16 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def compose_record(step_id: str, name: str, results_doc: str, implement: ImplementResult | None,
-                   test: TestResult | None, previous: StepRecord | None = None) -> StepRecord:
+                   test: TestResult | None, previous: StepRecord | None = None,
+                   environment: dict[str, str] | None = None,
+                   settings: str = "") -> StepRecord:
     """Join the phases' results into the step's record; verified only if both passed.
 
     ``first_verified_at`` is carried over from the previous record, so the PoC's start date
-    survives re-verification.
+    survives re-verification. When the new record proves what the previous one proved (same
+    verdict, inputs, settings, environment, tests and metrics: only times differ), the
+    previous record is returned unchanged, so a committed record changes only when what it
+    proves changes, and the steps that depend on it are not made stale by a mere re-run.
     """
     passed = (implement is not None and implement.outcome == "passed"
               and test is not None and test.outcome == "passed")
@@ -272,11 +286,15 @@ def compose_record(step_id: str, name: str, results_doc: str, implement: Impleme
         first = verified_at
     durations = {phase: result.duration_s for phase, result in
                  (("implement", implement), ("test", test)) if result is not None}
-    return StepRecord(
+    record = StepRecord(
         step_id=step_id, name=name, verdict="verified" if passed else "failed",
         verified_at=verified_at, message=message, implement=implement, test=test,
-        inputs=inputs, environment=environment(), results_doc=results_doc,
-        first_verified_at=first, durations=durations)
+        inputs=inputs, environment=dict(environment or {}), results_doc=results_doc,
+        first_verified_at=first, durations=durations, settings=settings)
+    if previous is not None and previous.is_verified and record.is_verified and \
+            evidence(previous) == evidence(record):
+        return previous
+    return record
 
 
 @dataclass
@@ -286,6 +304,8 @@ class GateRecord:
     completed_at: str
     duration_s: float
     counts: dict[str, dict[str, int]]
+    records: str = ""  # digest of every step record the suite passed on (pocflow.state)
+    environment: dict[str, str] = field(default_factory=dict)
     format: int = RECORD_FORMAT
 
 

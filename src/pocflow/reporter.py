@@ -19,8 +19,11 @@ from doit.globals import Globals
 from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
+from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
+from pocflow.freshness import accepted_record, drift, reverify_forced
 from pocflow.phases import written_unchanged
+from pocflow.record import read_implement, read_step_record
 from pocflow.redact import redact
 from pocflow.status import compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
@@ -43,6 +46,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.failed: dict[str, tuple[str, str]] = {}  # step id -> (phase, message)
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
+        self.accepted: set[str] = set()  # steps taken from their committed records
+        self.accepted_tasks: set[str] = set()
+        self.unchanged_tasks: set[str] = set()  # ran, but rewrote nothing
+        self._pending: dict[str, tuple[str, Path, str]] = {}
 
     def write(self, text: str) -> None:
         """Every line goes out with secret values masked."""
@@ -63,16 +70,81 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
                       if name.startswith("state:") and name in seen]
 
     def execute_task(self, task: Any) -> None:
-        """'.  implement:3b  (changed: PoC/step3b_x.py)'."""
+        """'.  implement:3b  (changed: PoC/step3b_x.py)', or '-- implement:3b  (accepted:
+        ...)' when the step's committed record still holds. The line of a task that only
+        rewrites a file waits until it ends: '-- ' if the file came out unchanged."""
         self._started[task.name] = time.monotonic()
-        if task.actions and not task.name.startswith("_"):
-            reason = why_it_runs(task, self.tasks)
-            self.write(f".  {task.title()}" + (f"  ({reason})" if reason else "") + "\n")
+        if not task.actions or task.name.startswith("_"):
+            return
+        phase, _, step_id = task.name.partition(":")
+        accepted = self._accepted_now(phase, step_id)
+        if accepted:
+            self.accepted_tasks.add(task.name)
+            self.write(f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True
+                                                else "") + "\n")
+            return
+        reason = why_it_runs(task, self.tasks)
+        line = f".  {task.title()}" + (f"  ({reason})" if reason else "") + "\n"
+        target = _written_file(task)
+        if target is not None:
+            self._pending[task.name] = (line, target, _sha(target))
+        else:
+            self.write(line)
+
+    def _accepted_now(self, phase: str, step_id: str) -> str | bool:
+        """Why the task is taken from a committed record (a few words, or True when its
+        step was already said to be accepted); '' when it runs."""
+        ws = _workspace()
+        if ws is None:
+            return ""
+        if phase in ("implement", "test") and step_id in ws.steps:
+            if step_id in self.accepted:
+                return True
+            record = accepted_record(ws, step_id)
+            if record is not None:
+                self.accepted.add(step_id)
+                return f"accepted: verified {_when(record.verified_at)}, inputs unchanged"
+            return ""
+        if phase in ("document", "state") and step_id in self.accepted:
+            return True
+        if phase == "poc-complete":
+            from pocflow.gate import accepted_gate
+
+            gate = accepted_gate(ws)
+            if gate is not None:
+                return (f"accepted: the full suite passed {_when(gate.completed_at)} on "
+                        "exactly these records")
+        return ""
 
     def add_success(self, task: Any) -> None:
         """Count a verified step."""
+        self._flush(task, failed=False)
         self._finish(task)
         self._count(task)
+        if task.name.startswith("implement:") and task.name not in self.accepted_tasks:
+            ws = _workspace()
+            step_id = task.name.split(":", 1)[1]
+            if ws is not None and step_id in ws.steps:
+                result = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+                if result is not None and result.replayed:
+                    self.write(f"   (first replayed the scripts of step(s) "
+                               f"{', '.join(result.replayed)}, accepted from their records, "
+                               "for the outputs they write)\n")
+
+    def _flush(self, task: Any, failed: bool) -> None:
+        """The held line of a task that rewrites a file: '.' if it changed it (or failed)."""
+        pending = self._pending.pop(task.name, None)
+        if pending is None:
+            return
+        line, target, before = pending
+        if failed or _sha(target) != before:
+            self.write(line)
+            return
+        self.unchanged_tasks.add(task.name)
+        edited = "edited since written" in line
+        self.write(f"-- {task.title()}" + (f"  ({_relative(str(target))} edited by hand; its "
+                                             "machine blocks were already current)" if edited
+                                             else "") + "\n")
 
     def skip_uptodate(self, task: Any) -> None:
         """'-- name' as doit writes it; an up-to-date state task is a verified step."""
@@ -81,6 +153,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
 
     def add_failure(self, task: Any, fail: Any) -> None:
         """doit's failure report, remembered for the summary."""
+        self._flush(task, failed=True)
         self._finish(task)
         super().add_failure(task, fail)
         phase, _, step_id = task.name.partition(":")
@@ -94,6 +167,12 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         ws = _workspace()
         if self.failed:
             self.write(self._failure_summary(ws))
+        elif self.accepted:
+            again = sorted({name.split(":", 1)[1] for name in self.ran
+                            if name.startswith(("implement:", "test:"))})
+            self.write(f"pocflow: {len(self.accepted)} step(s) accepted from their committed "
+                       "records (inputs, settings and environment unchanged)"
+                       + (f"; verified again: {', '.join(again)}" if again else "") + "\n")
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file and ws is not None:
             with open(summary_file, "a", encoding="utf-8") as handle:
@@ -101,7 +180,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
 
     def _finish(self, task: Any) -> None:
         started = self._started.pop(task.name, None)
-        if started is not None:
+        if started is not None and task.name not in self.accepted_tasks | self.unchanged_tasks:
             self.ran.add(task.name)
             self.seconds[task.name] = time.monotonic() - started
 
@@ -140,8 +219,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             phases = [f"{p}:{sid}" for p in ("implement", "test", "document", "state")]
             ran = [p.split(":")[0] for p in phases if p in self.ran]
             seconds = sum(self.seconds.get(p, 0.0) for p in phases)
+            done = ", ".join(ran) if ran else \
+                "accepted from its record" if sid in self.accepted else "up to date"
             lines.append(f"| {sid} | {status.name} | {status.label} | {status.tests} | "
-                         f"{', '.join(ran) if ran else 'up to date'} | "
+                         f"{done} | "
                          f"{f'{seconds:.1f} s' if ran else '—'} |")
         for key, (phase, message) in self.failed.items():
             first = message.strip().splitlines()[0] if message.strip() else phase
@@ -154,9 +235,10 @@ def why_it_runs(task: Any, tasks: dict[str, Any]) -> str:
     manager = Globals.dep_manager
     if manager is None:
         return ""
-    if not manager.get_values(task.name):
-        return "never run before" if task.name.split(":")[0] != "implement" else \
-            "never verified"
+    if reverify_forced() and task.name.partition(":")[0] in ("implement", "test", "poc-complete"):
+        return "re-verification forced"
+    if not manager.get_values(task.name):  # no local state: what the record says
+        return _why_record_does_not_hold(task.name)
     status = manager.get_status(task, tasks, get_log=True)
     reasons = status.reasons
     words: list[str] = []
@@ -187,6 +269,45 @@ def why_it_runs(task: Any, tasks: dict[str, Any]) -> str:
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
     return "; ".join(dict.fromkeys(words))
+
+
+def _why_record_does_not_hold(name: str) -> str:
+    phase, _, step_id = name.partition(":")
+    ws = _workspace()
+    if phase == "poc-complete" and ws is not None:
+        return "the step records changed since the full suite last passed"
+    if phase not in ("implement", "test") or ws is None or step_id not in ws.steps:
+        return "never run before"
+    record = read_step_record(ws.root / ws.record_path(step_id))
+    if record is None:
+        return "never verified"
+    if not record.is_verified:
+        return "failed when last verified"
+    reasons = drift(ws, ws.steps[step_id], record).reasons()
+    return "; ".join(reasons) if reasons else "never run before"
+
+
+def _written_file(task: Any) -> Path | None:
+    """The file a bookkeeping task rewrites (the results doc, the record, PROJECT_STATE.md)."""
+    phase = task.name.partition(":")[0]
+    ws = _workspace()
+    if ws is None or phase not in ("document", "state", "project-state"):
+        return None
+    if phase == "project-state":
+        return ws.root / ws.settings.state_file
+    step_id = task.name.partition(":")[2]
+    if step_id not in ws.steps:
+        return None
+    return ws.root / (ws.results_doc(step_id) if phase == "document" else ws.record_path(step_id))
+
+
+def _sha(path: Path) -> str:
+    return sha256_file(path) if path.is_file() else ""
+
+
+def _when(stamp: str) -> str:
+    """'2026-11-26T04:53:10Z' as '2026-11-26 04:53 UTC'."""
+    return stamp.replace("T", " ")[:16] + " UTC" if "T" in stamp else stamp
 
 
 def _paths(paths: list[str]) -> str:

@@ -28,6 +28,8 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
     "test_runner": (str, "auto", "how each pytest session starts: fork, subprocess or auto"),
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
+    "lock_file": (str, "uv.lock", "the locked dependency set: its content is part of the "
+                  "environment a record holds in ('' for none)"),
 }
 TEST_RUNNERS = ("auto", "fork", "subprocess")
 
@@ -52,6 +54,7 @@ class Settings:
     timeout: float
     test_runner: str
     test_batch: bool
+    lock_file: str
     pytest_config: dict[str, Any]
 
     def path(self, relative: str) -> Path:
@@ -97,7 +100,7 @@ def load_settings(root: Path) -> Settings:
     if not values["plan"]:
         values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
     for key in (name for name in SETTINGS if name.endswith("_dir") or
-                name in ("plan", "state_file")):
+                name in ("plan", "state_file") or (name == "lock_file" and values[name])):
         values[key] = _inside(root, key, values[key])
     pytest_config = tool.get("pytest", {}).get("ini_options", {})
     names = {f.name for f in fields(Settings)}

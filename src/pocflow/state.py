@@ -11,6 +11,7 @@ from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
 from pocflow.documents import STATE_TEMPLATE, render, write_document
+from pocflow.freshness import environment, settings_digest
 from pocflow.record import (
     StepRecord,
     compose_record,
@@ -18,6 +19,7 @@ from pocflow.record import (
     read_json,
     read_step_record,
     read_test,
+    to_json,
     write_record,
 )
 from pocflow.status import STYLES, StepStatus, compute_status
@@ -37,9 +39,9 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     step = ws.steps[step_id]
     previous = read_step_record(ws.root / ws.record_path(step_id))
     record = compose_record(step_id, step.name, ws.results_doc(step_id), implement, test,
-                            previous)
+                            previous, environment(ws), settings_digest(ws, step))
     document = read_json(run_dir / DOCUMENT_TIMING)
-    if record.is_verified and document is not None:
+    if record is not previous and record.is_verified and document is not None:
         record.durations["document"] = float(document.get("duration_s", 0.0))
     return record
 
@@ -50,10 +52,13 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
     start = time.monotonic()
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
-    if record.is_verified:
+    path = ws.root / ws.record_path(step_id)
+    unchanged = path.is_file() and path.read_text(encoding="utf-8") == to_json(record)
+    if record.is_verified and not unchanged:
         record.durations["state"] = round(time.monotonic() - start, 3)
     with file_lock(ws.state_lock):
-        write_record(ws.root / ws.record_path(step_id), record)
+        if not unchanged:  # a record changes only when what it proves changes
+            write_record(path, record)
         if refresh:
             refresh_project_state(ws)
     if not record.is_verified:

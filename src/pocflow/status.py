@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocflow.record import StepRecord, fingerprint, read_gate_record, read_step_record
+from pocflow.freshness import drift
+from pocflow.record import StepRecord, read_gate_record, read_step_record
 from pocflow.workspace import Workspace
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
@@ -138,18 +139,11 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
             status.reasons.insert(0, record.message.splitlines()[0] if record.message
                                   else "the last verification failed")
     else:
-        now = fingerprint(ws.root, list(record.inputs))
-        changed = [p for p, digest in now.items() if record.inputs.get(p) != digest]
-        records = {ws.record_path(d): d for d in step.depends_on}
-        status.upstream = [records[p] for p in changed if p in records]
-        status.changed = [p for p in changed if p not in records]
-        if status.changed or status.upstream:
+        found = drift(ws, step, record)
+        status.changed, status.upstream = found.changed, found.upstream
+        if not found.holds:
             status.state = "stale"
-        if status.changed:
-            status.reasons.append("changed since verified: " + ", ".join(status.changed))
-        if status.upstream:
-            status.reasons.append("upstream " + ", ".join(f"step {d}" for d in status.upstream)
-                                  + " verified again since")
+        status.reasons += found.reasons()
     return status
 
 

@@ -23,7 +23,8 @@ from doit.tools import config_changed
 from pocflow.batch import new_run
 from pocflow.documents import POC_TEMPLATE, STATE_TEMPLATE, STEP_TEMPLATE, template_source
 from pocflow.errors import PocflowError
-from pocflow.implement import ImplementSpec
+from pocflow.freshness import environment, implement_settings, testing_settings
+from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.phases import (
@@ -110,7 +111,6 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
     implement_inputs = implement_inputs_of(ws, step, cache)
     test_inputs = test_inputs_of(ws, step, cache)
-    manifest = step.manifest
     label = f"step {sid} ({step.name})"
 
     yield {
@@ -120,25 +120,16 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "task_dep": [f"implement:{sid}", f"test:{sid}", f"document:{sid}", f"state:{sid}",
                      f"_refresh:{sid}"],
     }
-    spec = ImplementSpec(
-        root=root, step_id=sid, scripts=step.scripts,
-        args=manifest.args if manifest else (), env=manifest.env if manifest else (),
-        timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
-        inputs=tuple(implement_inputs), outputs=manifest.outputs if manifest else (),
-        run_dir=run_dir, result_file=implement_json,
-        thresholds=manifest.thresholds if manifest else (),
-        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir,
-        secrets=manifest.secrets if manifest else ())
+    spec = implement_spec(ws, step, implement_inputs)
+    env_now = environment(ws)
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner])],
         "file_dep": implement_inputs,
         "targets": [implement_json],
-        "uptodate": [config_changed({"args": list(spec.args), "env": dict(spec.env),
-                                     "timeout": spec.timeout, "scripts": list(spec.scripts),
-                                     "thresholds": list(spec.thresholds),
-                                     "manual": spec.manual, "secrets": list(spec.secrets)})],
+        # settings and environment: a change re-runs the step even with doit's state intact
+        "uptodate": [config_changed({**implement_settings(ws, step), "environment": env_now})],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
@@ -149,8 +140,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
                                   ws.settings.test_batch])],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
-        "uptodate": [config_changed({"pytest": ws.settings.pytest_config,
-                                     "tests": list(step.tests)})],
+        "uptodate": [config_changed({**testing_settings(ws, step), "environment": env_now})],
         "clean": True,
     }
     yield {

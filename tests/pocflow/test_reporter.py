@@ -37,6 +37,11 @@ def test_reasons_never_verified_and_missing_output(tmp_path: Path, sample: Path)
 def test_reasons_for_a_hand_edited_document(sample: Path) -> None:
     edit(sample / "docs/time-zone-atlas-step1-results.md", lambda s: s + "\nmine\n")
     result = run_doit(sample, "poc-complete")
+    assert ("-- document:1  (docs/time-zone-atlas-step1-results.md edited by hand; its machine "
+            "blocks were already current)") in result.out.splitlines()
+    edit(sample / "docs/time-zone-atlas-step1-results.md",  # a machine block changed by hand
+         lambda s: s.replace("| Script |", "| The script |", 1))
+    result = run_doit(sample, "poc-complete")
     assert line_of(result.out, "document:1") == \
         ".  document:1  (docs/time-zone-atlas-step1-results.md edited since written)"
 

@@ -97,7 +97,7 @@ def test_status_missing_test_file(sample: Path) -> None:
     (sample / "tests/test_step3b_country_lookup.py").unlink()
     step = by_id(status_json(sample))["3b"]
     assert step["state"] == "stale"
-    assert "changed since verified: tests/test_step3b_country_lookup.py" in step["reasons"]
+    assert "deleted since verified: tests/test_step3b_country_lookup.py" in step["reasons"]
     assert "no test file: add tests/test_step3b_<description>.py with at least one test" in \
         step["reasons"]
 

@@ -193,7 +193,8 @@ def test_doit_clean_and_forget_keep_documents_and_records(sample: Path) -> None:
     assert run_doit(sample, "forget", "implement:4").code == 0
     rerun = run_doit(sample, "poc-complete")
     assert rerun.code == 0, rerun.out + rerun.err
-    assert "implement:4" in rerun.ran
+    # its record still holds: accepted, not run again (`--reverify` would run it)
+    assert "-- implement:4  (accepted: verified " in rerun.out
 
 
 def test_broken_template_override_is_exit_2_naming_file_and_line(sample: Path) -> None:

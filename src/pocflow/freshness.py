@@ -1,0 +1,164 @@
+"""Whether a verification record still holds: same inputs, same settings, same environment.
+
+A step's record (committed, in ``steps/records/``) holds when every file its verdict stands
+on has the recorded fingerprint, the settings that decide how it runs are the same, and the
+environment that matters (Python version, implementation, platform, the locked dependency
+set) is the same. That one rule decides everything that trusts a record: ``doit status``,
+the gate, PROJECT_STATE.md, and a run that accepts a record instead of running the step
+again — on a fresh clone with no local state, a step whose record holds is not re-run.
+
+``--reverify`` on ``doit run`` (or ``POCFLOW_REVERIFY=1``) turns acceptance off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+import sys
+from dataclasses import dataclass, field
+from typing import Any
+
+from pocflow._fs import sha256_file
+from pocflow.imports import ImportCache
+from pocflow.inputs import implement_inputs_of, test_inputs_of
+from pocflow.record import StepRecord, fingerprint, read_step_record
+from pocflow.workspace import Step, Workspace
+
+#: set to 1 to re-verify every step instead of accepting records that still hold
+REVERIFY_ENV = "POCFLOW_REVERIFY"
+
+
+def reverify_forced() -> bool:
+    """Whether this run must not accept committed records."""
+    return os.environ.get(REVERIFY_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+def environment(ws: Workspace) -> dict[str, str]:
+    """The environment a verdict depends on. Python is compared by minor version (3.11):
+    a patch release does not re-verify a PoC; a new minor version, implementation,
+    platform or locked dependency set does."""
+    lock = ws.settings.lock_file
+    lock_path = ws.root / lock if lock else None
+    return {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "implementation": sys.implementation.name,
+        "platform": sys.platform,
+        "dependencies": f"{lock}:{sha256_file(lock_path)}"
+        if lock_path is not None and lock_path.is_file() else "",
+    }
+
+
+def implement_settings(ws: Workspace, step: Step) -> dict[str, Any]:
+    """What besides files decides how the step's scripts run."""
+    manifest = step.manifest
+    return {"args": list(manifest.args) if manifest else [],
+            "env": dict(manifest.env) if manifest else {},
+            "timeout": manifest.timeout if manifest and manifest.timeout
+            else ws.settings.timeout,
+            "scripts": list(step.scripts),
+            "thresholds": list(manifest.thresholds) if manifest else [],
+            "manual": manifest.manual if manifest else "",
+            "secrets": list(manifest.secrets) if manifest else []}
+
+
+def testing_settings(ws: Workspace, step: Step) -> dict[str, Any]:
+    """What besides files decides how the step's tests run."""
+    return {"pytest": ws.settings.pytest_config, "tests": list(step.tests)}
+
+
+def settings_digest(ws: Workspace, step: Step) -> str:
+    """One digest of both phases' settings, kept in the record."""
+    text = json.dumps([implement_settings(ws, step), testing_settings(ws, step)],
+                      sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+    """Every file the step's verdict stands on."""
+    cache = cache or ImportCache.shared(ws.imports_cache, ws.root)
+    return sorted(set(implement_inputs_of(ws, step, cache)) | set(test_inputs_of(ws, step, cache)))
+
+
+@dataclass
+class Drift:
+    """How the files and settings of a step differ from its record; empty when it holds."""
+
+    changed: list[str] = field(default_factory=list)  # files, other than upstream records
+    kinds: dict[str, str] = field(default_factory=dict)  # path -> changed|deleted|new|dropped
+    upstream: list[str] = field(default_factory=list)  # steps whose record changed
+    environment: list[str] = field(default_factory=list)  # 'python 3.11 -> 3.12', ...
+    settings: bool = False
+
+    @property
+    def holds(self) -> bool:
+        """Whether the record still holds."""
+        return not (self.changed or self.upstream or self.environment or self.settings)
+
+    def reasons(self) -> list[str]:
+        """The differences, as status reasons."""
+        reasons = []
+        for kind, words in (("changed", "changed since verified"),
+                            ("deleted", "deleted since verified"),
+                            ("new", "new inputs since verified"),
+                            ("dropped", "no longer inputs")):
+            paths = [p for p in self.changed if self.kinds.get(p, "changed") == kind]
+            if paths:
+                reasons.append(f"{words}: " + ", ".join(paths))
+        if self.upstream:
+            reasons.append("upstream " + ", ".join(f"step {d}" for d in self.upstream)
+                           + " verified again since")
+        if self.environment:
+            reasons.append("environment changed since verified: " + "; ".join(self.environment))
+        if self.settings:
+            reasons.append("its settings changed since verified (manifest args, env, timeout, "
+                           "thresholds, or pytest settings)")
+        return reasons
+
+
+def drift(ws: Workspace, step: Step, record: StepRecord,
+          cache: ImportCache | None = None) -> Drift:
+    """How the step now differs from what its record was verified on."""
+    found = Drift()
+    now = fingerprint(ws.root, inputs_of(ws, step, cache))
+    records = {ws.record_path(d): d for d in step.depends_on}
+    for path in sorted(now.keys() | record.inputs.keys()):
+        if now.get(path) != record.inputs.get(path):
+            if path in records:
+                found.upstream.append(records[path])
+                continue
+            found.changed.append(path)
+            if path not in record.inputs:
+                found.kinds[path] = "new"
+            elif not (ws.root / path).is_file():
+                found.kinds[path] = "deleted"
+            elif path not in now:
+                found.kinds[path] = "dropped"
+    current = environment(ws)
+    for key in sorted(current.keys() | record.environment.keys()):
+        was, now_value = record.environment.get(key, ""), current.get(key, "")
+        if was != now_value:
+            found.environment.append(_environment_change(key, was, now_value))
+    found.settings = record.settings != settings_digest(ws, step)
+    return found
+
+
+def _environment_change(key: str, was: str, now: str) -> str:
+    if key == "dependencies":
+        return "the locked dependency set changed" if was and now else \
+            "the lock file " + ("appeared" if now else "is gone")
+    return f"{key} {was or '?'} -> {now or '?'}"
+
+
+def accepted_record(ws: Workspace, step_id: str,
+                    cache: ImportCache | None = None) -> StepRecord | None:
+    """The step's committed record if this run may accept it instead of running the step:
+    it says verified and still holds, and re-verification is not forced."""
+    if reverify_forced():
+        return None
+    record = read_step_record(ws.root / ws.record_path(step_id))
+    if record is None or not record.is_verified or record.implement is None or \
+            record.test is None:
+        return None
+    return record if drift(ws, ws.steps[step_id], record, cache).holds else None

@@ -1,0 +1,112 @@
+"""Reusing verified work instead of repeating it.
+
+**Accepting a record.** When a step's committed record still holds (pocflow.freshness), its
+implement and test phases do not run the scripts and tests again: they take their results
+from the record (a fresh clone in CI has no local state, so doit would otherwise re-run
+every step). The run says so: ``-- implement:3b  (accepted: verified 2026-11-26 ...)``.
+
+**Replaying upstream scripts.** A step that does run may read what the scripts of the steps
+it depends on wrote (a database, a file), which a fresh clone does not have when those steps
+were accepted. Before its scripts run, the scripts of every step it depends on (transitively)
+that have not run in this workspace on their current inputs are run again, prerequisites
+first — without their tests, and without touching their records: their verification stands,
+only their outputs are reproduced. The gate does the same for every step before it runs the
+full suite.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+from pocflow.implement import implement_spec, run_implement
+from pocflow.imports import ImportCache
+from pocflow.inputs import implement_inputs_of
+from pocflow.record import StepRecord, fingerprint, read_implement, write_record
+from pocflow.workspace import Step, Workspace
+
+#: in a step's run folder: its results were taken from its committed record this time
+ACCEPTED_FILE = "accepted.json"
+#: in a step's run folder: the result of replaying its scripts for their outputs
+REPLAY_FILE = "replay.json"
+
+
+def accept(ws: Workspace, record: StepRecord) -> None:
+    """Take the step's phase results from its record (it still holds)."""
+    run_dir = ws.root / ws.run_dir(record.step_id)
+    write_record(run_dir / "implement.json", record.implement)
+    write_record(run_dir / "test.json", record.test)
+    write_record(run_dir / ACCEPTED_FILE, {"verified_at": record.verified_at})
+
+
+def forget_acceptance(ws: Workspace, step_id: str) -> None:
+    """The step is run for real this time."""
+    (ws.root / ws.run_dir(step_id) / ACCEPTED_FILE).unlink(missing_ok=True)
+
+
+def was_accepted(ws: Workspace, step_id: str) -> bool:
+    """Whether the step's current local results were taken from its record."""
+    return (ws.root / ws.run_dir(step_id) / ACCEPTED_FILE).is_file()
+
+
+def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
+           ) -> tuple[list[str], str]:
+    """Run the scripts of those of step_ids (and of the steps they depend on) whose outputs
+    this workspace lacks, prerequisites first. (replayed step ids, '' or why one failed)."""
+    cache = cache or ImportCache.shared(ws.imports_cache, ws.root)
+    replayed: list[str] = []
+    for step_id in prerequisites_first(ws, step_ids):
+        step = ws.steps[step_id]
+        if not step.scripts or _materialized(ws, step, cache):
+            continue
+        inputs = implement_inputs_of(ws, step, cache)
+        spec = replace(implement_spec(ws, step, inputs),
+                       result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}")
+        failure = run_implement(spec)
+        if failure is not None:
+            return replayed, (f"step {step_id} was accepted from its record, but replaying "
+                              f"its scripts to reproduce their outputs failed: {failure.message}")
+        replayed.append(step_id)
+    return replayed, ""
+
+
+def upstream_of(ws: Workspace, step_id: str) -> list[str]:
+    """Every step the step depends on, transitively, prerequisites first."""
+    return prerequisites_first(ws, list(ws.steps[step_id].depends_on))
+
+
+def prerequisites_first(ws: Workspace, step_ids: list[str]) -> list[str]:
+    """step_ids and every step they depend on, each after its prerequisites."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(step_id: str) -> None:
+        if step_id in seen:
+            return
+        seen.add(step_id)
+        for dep in ws.steps[step_id].depends_on:
+            visit(dep)
+        ordered.append(step_id)
+
+    for step_id in step_ids:
+        visit(step_id)
+    return ordered
+
+
+def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:
+    """Whether the step's scripts ran (for real, or replayed) in this workspace on its
+    current inputs, and their declared outputs are there. A manual step never runs."""
+    if step.manifest is not None and step.manifest.manual:
+        return True
+    run_dir = ws.root / ws.run_dir(step.step_id)
+    names = [REPLAY_FILE] + ([] if was_accepted(ws, step.step_id) else ["implement.json"])
+    now = None
+    for name in names:
+        result = read_implement(run_dir / name)
+        if result is None or result.outcome != "passed":
+            continue
+        if now is None:
+            now = fingerprint(ws.root, implement_inputs_of(ws, step, cache))
+        if result.inputs == now:
+            return all(Path(ws.root / out).exists() for out in result.outputs)
+    return False
