@@ -9,6 +9,7 @@ from pathlib import Path
 
 from pocflow.cmd_new import report
 from pocflow.manifest import manifest_schema
+from pocflow.merge import DRIVER
 from pocflow.scaffold import InitOptions, init_workspace
 
 
@@ -35,7 +36,18 @@ def main(argv: list[str] | None = None) -> int:
         description="Prints the JSON Schema that step manifests are checked against, or writes "
         "it to a file; point your editor's YAML support at it.")
     schema.add_argument("--output", type=Path, help="write it to this file instead")
+    driver = commands.add_parser(
+        "merge-driver", help="git merge driver for records and generated documents",
+        description="Called by git (see docs/ci.md): keeps our machine blocks, which the next "
+        "run regenerates from the merged records, and merges the text people wrote.")
+    for part in ("base", "ours", "theirs"):
+        driver.add_argument(part, type=Path)
+    driver.add_argument("name", help="the path being merged (git's %%P)")
     args = parser.parse_args(argv)
+    if args.command == "merge-driver":
+        from pocflow.merge import merge_driver
+
+        return merge_driver(args.base, args.ours, args.theirs, args.name)
     if args.command == "schema":
         text = json.dumps(manifest_schema(), indent=2, ensure_ascii=False) + "\n"
         if args.output:
@@ -52,6 +64,8 @@ def main(argv: list[str] | None = None) -> int:
                           tests_dir=args.tests_dir, docs_dir=args.docs_dir)
     result = init_workspace(args.root, options)
     report(sys.stdout, result)
+    print(f"once per clone, for clean merges of records and documents: git config "
+          f"merge.pocflow.driver '{DRIVER}'")
     print(f"then: write {args.docs_dir}/poc{args.poc}-implementation.md (the plan), "
           "`uv run doit scaffold` to create its steps, `uv run doit poc-complete` to verify")
     return 0

@@ -15,6 +15,7 @@ from pathlib import Path
 from pocflow.documents import render
 from pocflow.errors import PocflowError
 from pocflow.manifest import manifest_schema
+from pocflow.merge import GITATTRIBUTES
 from pocflow.steps import parse_step_filename, parse_step_id
 from pocflow.workspace import Step, Workspace
 
@@ -185,6 +186,15 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
             result.skipped.append(".gitignore exists; add " + " and ".join(
                 f"the line `{line}`" for line in missing) + " to it (pocflow's local state "
                 "and secrets)")
+    attributes = "\n".join(line.format(records_dir="steps/records", state_file="PROJECT_STATE.md",
+                                       docs_dir=options.docs_dir) for line in GITATTRIBUTES)
+    if _create(root / ".gitattributes", "# merge driver for pocflow's records and generated "
+               f"documents (docs/ci.md)\n{attributes}\n"):
+        result.created.append(".gitattributes")
+    elif "merge=pocflow" not in (root / ".gitattributes").read_text(encoding="utf-8",
+                                                                   errors="replace"):
+        result.skipped.append(".gitattributes exists; add these lines to it for clean merges "
+                              "of records and generated documents:\n" + attributes)
     return result
 
 

@@ -1,0 +1,64 @@
+"""A git merge driver for the files pocflow writes, so that branches merge cleanly.
+
+Each step's record is a file of its own, so two branches that verify different steps never
+touch the same record. What they do both touch is what pocflow derives from all the records:
+PROJECT_STATE.md, docs/pocN-results.md, the gate record. Their machine blocks are rewritten
+from the records on the next run anyway, so the driver takes ours for them and merges only
+the text people wrote, with git's own three-way merge (a conflict is left only where two
+people changed the same lines). A record changed on both sides keeps ours: the merged
+inputs decide on the next run whether it still holds (pocflow.freshness), never the merge.
+
+Set it up once per clone (git never takes drivers from the repository itself):
+
+    git config merge.pocflow.name "pocflow: regenerate machine blocks, merge human text"
+    git config merge.pocflow.driver "uv run pocflow merge-driver %O %A %B %P"
+
+with the paths marked in .gitattributes (`pocflow init` writes them):
+
+    steps/records/*.json merge=pocflow
+    PROJECT_STATE.md merge=pocflow
+    docs/*-results.md merge=pocflow
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pocflow.documents import find_blocks
+from pocflow.errors import DocumentError
+
+GITATTRIBUTES = ("{records_dir}/*.json merge=pocflow", "{state_file} merge=pocflow",
+                 "{docs_dir}/*-results.md merge=pocflow")
+DRIVER = "uv run pocflow merge-driver %O %A %B %P"
+
+
+def merge_driver(base: Path, ours: Path, theirs: Path, name: str) -> int:
+    """Merge theirs into ours (in place); 0 when clean, 1 when conflicts are left."""
+    if name.endswith(".json"):
+        return 0  # ours stands until the next run judges it against the merged inputs
+    texts = [path.read_bytes().decode("utf-8", errors="surrogateescape")
+             for path in (base, ours, theirs)]
+    try:
+        machine = {b.name: texts[1][b.start:b.end] for b in find_blocks(texts[1], name)}
+        aligned = [_with_blocks(text, machine, name) for text in (texts[0], texts[2])]
+    except DocumentError:
+        aligned = [texts[0], texts[2]]  # damaged markers: a plain text merge
+    with tempfile.TemporaryDirectory(prefix="pocflow-merge-") as folder:
+        paths = []
+        for label, text in zip(("base", "theirs"), aligned, strict=True):
+            path = Path(folder) / label
+            path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
+            paths.append(str(path))
+        done = subprocess.run(["git", "merge-file", "-L", "ours", "-L", "base", "-L", "theirs",
+                               str(ours), *paths], check=False)
+    return 0 if done.returncode == 0 else 1
+
+
+def _with_blocks(text: str, machine: dict[str, str], name: str) -> str:
+    """text with each machine block that ours also has replaced by ours."""
+    for block in reversed(find_blocks(text, name)):
+        if block.name in machine:
+            text = text[:block.start] + machine[block.name] + text[block.end:]
+    return text
