@@ -1,0 +1,247 @@
+"""Incremental CI: a fresh clone re-verifies only what changed (real `git clone`s).
+
+The origin repository is the sample PoC verified once and committed, records and documents
+included, with uv.lock (part of the environment fingerprint). Every test clones it (or a
+repository made from it) into fresh folders: new file times, no local state — what a CI job
+gets.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from support import REPO, copy_sample, edit, run_doit
+
+ALL = {"1", "2", "3a", "3b", "4", "4_1"}
+DRIVER = f"{sys.executable} -m pocflow.cli merge-driver %O %A %B %P"
+
+
+def git(repo: Path, *args: str) -> str:
+    env = {**os.environ, "GIT_AUTHOR_NAME": "CI", "GIT_AUTHOR_EMAIL": "ci@example.com",
+           "GIT_COMMITTER_NAME": "CI", "GIT_COMMITTER_EMAIL": "ci@example.com"}
+    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
+                          check=False)
+    assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
+    return done.stdout
+
+
+def clone(source: Path, target: Path) -> Path:
+    git(source.parent, "clone", "-q", str(source), str(target))
+    git(target, "config", "merge.pocflow.driver", DRIVER)
+    return target
+
+
+def commit(repo: Path, message: str) -> None:
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def changed_files(repo: Path) -> set[str]:
+    return {line[3:] for line in git(repo, "status", "--porcelain").splitlines()}
+
+
+@pytest.fixture(scope="module")
+def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The sample PoC, verified and committed with its records, documents and uv.lock."""
+    repo = copy_sample(tmp_path_factory.mktemp("origin") / "repo",
+                       extra=["uv.lock", ".gitignore", ".gitattributes"])
+    git(repo, "init", "-q", "-b", "main")
+    verified = run_doit(repo, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    commit(repo, "verified")
+    return repo
+
+
+@pytest.fixture
+def changed_step2(origin: Path, tmp_path: Path) -> Path:
+    """A repository one commit ahead of origin: step 2's script changed (not verified)."""
+    dev = clone(origin, tmp_path / "dev")
+    edit(dev / "PoC/step2_coordinates.py", lambda s: s + "\n# a reviewed change\n")
+    commit(dev, "change step 2")
+    return dev
+
+
+def test_fresh_clone_with_nothing_changed_runs_nothing(origin: Path, tmp_path: Path) -> None:
+    ws = clone(origin, tmp_path / "ci")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == []
+    for step_id in ALL:
+        assert f"-- implement:{step_id}  (accepted: verified " in result.out
+    assert "-- poc-complete  (accepted: the full suite passed" in result.out
+    assert "6 step(s) accepted from their committed records" in result.out
+    assert changed_files(ws) == set()  # not a byte of a record or document rewritten
+    assert not list((ws / ".pocflow").rglob("*.log"))  # no script ran
+    assert not (ws / ".pocflow/runs/batch").exists()  # no test session ran
+
+
+def test_fresh_clone_reverifies_only_the_changed_step_and_its_dependents(
+        changed_step2: Path, tmp_path: Path) -> None:
+    ws = clone(changed_step2, tmp_path / "ci")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"2", "4", "4_1"}
+    assert ".  implement:2  (changed since verified: PoC/step2_coordinates.py)" in result.out
+    assert "first replayed the scripts of step(s) 1, accepted from their records" in result.out
+    for step_id in ("1", "3a", "3b"):
+        assert f"-- implement:{step_id}  (accepted: verified " in result.out
+    changed = changed_files(ws)
+    assert {"steps/records/step1.json", "steps/records/step3a.json"}.isdisjoint(changed)
+    assert "steps/records/step2.json" in changed
+
+
+def test_restored_cache_does_the_same_minimal_work(origin: Path, changed_step2: Path,
+                                                    tmp_path: Path) -> None:
+    first = clone(origin, tmp_path / "job1")
+    assert run_doit(first, "poc-complete").code == 0
+    cache = first / ".pocflow"  # what a CI cache saves after a job
+
+    same = clone(origin, tmp_path / "job2")
+    shutil.copytree(cache, same / ".pocflow")
+    again = run_doit(same, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out + again.err
+
+    ahead = clone(changed_step2, tmp_path / "job3")
+    shutil.copytree(cache, ahead / ".pocflow")
+    result = run_doit(ahead, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"2", "4", "4_1"}
+
+
+def test_changed_environment_reverifies_everything(origin: Path, tmp_path: Path) -> None:
+    dev = clone(origin, tmp_path / "dev")
+    edit(dev / "uv.lock", lambda s: s + "\n# a dependency upgrade\n")
+    commit(dev, "upgrade a dependency")
+    ws = clone(dev, tmp_path / "ci")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == ALL
+    assert "environment changed since verified: the locked dependency set changed" in result.out
+
+    cached = clone(dev, tmp_path / "ci-cached")  # a restored cache does not hide it either
+    job = clone(origin, tmp_path / "job")
+    assert run_doit(job, "poc-complete").code == 0
+    shutil.copytree(job / ".pocflow", cached / ".pocflow")
+    assert run_doit(cached, "poc-complete").ran_steps == ALL
+
+
+@pytest.mark.parametrize("how", ["flag", "environment variable", "flag with a restored cache"])
+def test_force_reverifies_everything(origin: Path, tmp_path: Path, how: str) -> None:
+    ws = clone(origin, tmp_path / "ci")
+    if how == "flag with a restored cache":
+        assert run_doit(ws, "poc-complete").ran == []
+    if how == "environment variable":
+        result = run_doit(ws, "poc-complete", env={"POCFLOW_REVERIFY": "1"})
+    else:
+        result = run_doit(ws, "--reverify", "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == ALL
+    assert "accepted" not in result.out
+    assert ".  poc-complete  (re-verification forced)" in result.out
+
+
+def _verify_on_branch(repo: Path, branch: str, change: tuple[str, str]) -> None:
+    git(repo, "checkout", "-q", "-b", branch, "main")
+    path, line = change
+    edit(repo / path, lambda s: s + line)
+    result = run_doit(repo, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    commit(repo, f"verify on {branch}")
+
+
+def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path: Path) -> None:
+    dev = clone(origin, tmp_path / "dev")
+    with (dev / "PROJECT_STATE.md").open("a", encoding="utf-8") as state:
+        state.write("\nA note both branches keep.\n")
+    commit(dev, "a note")
+    _verify_on_branch(dev, "step2-work", ("PoC/step2_coordinates.py", "\n# step 2 work\n"))
+    _verify_on_branch(dev, "step3b-work", ("PoC/step3b_country_lookup.py", "\n# 3b work\n"))
+    plain = tmp_path / "plain"  # the same merge without the driver: the derived files clash
+    shutil.copytree(dev, plain)
+    git(plain, "config", "--unset", "merge.pocflow.driver")
+    clash = subprocess.run(["git", "merge", "--no-edit", "step2-work"], cwd=plain,
+                           capture_output=True, text=True, check=False)
+    assert clash.returncode != 0 and "steps/records/poc-complete.json" in clash.stdout
+    git(dev, "merge", "-q", "--no-edit", "step2-work")  # exit 0: no conflict anywhere
+    assert git(dev, "diff", "--name-only", "--diff-filter=U") == ""
+    assert "A note both branches keep." in (dev / "PROJECT_STATE.md").read_text("utf-8")
+
+    ws = clone(dev, tmp_path / "ci")
+    dry = run_doit(ws, "--dry-run", "poc-complete")
+    assert "accepted as verified, their records hold: 1, 2, 3a, 3b, 4, 4_1" in dry.out
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == set()  # each branch's verification stands
+    assert ".  poc-complete" in result.out  # only the merged whole is checked again
+
+
+def test_a_merge_that_changes_a_steps_inputs_makes_it_stale(origin: Path, tmp_path: Path) -> None:
+    dev = clone(origin, tmp_path / "dev")
+    _verify_on_branch(dev, "script", ("PoC/step3b_country_lookup.py", "\n# script work\n"))
+    _verify_on_branch(dev, "tests", ("tests/test_step3b_country_lookup.py",
+                                     "\n\ndef test_one_more() -> None:\n    assert True\n"))
+    git(dev, "merge", "-q", "--no-edit", "script")  # the records of 3b differ: ours is kept
+    status = run_doit(dev, "status", "--json")
+    assert '"state": "stale"' in status.out
+    result = run_doit(dev, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == {"3b"}
+
+
+def test_dry_run_lists_what_would_rerun_and_why_and_fails(changed_step2: Path, origin: Path,
+                                                         tmp_path: Path) -> None:
+    ws = clone(changed_step2, tmp_path / "ci")
+    dry = run_doit(ws, "--dry-run", "poc-complete")
+    assert dry.code == 1
+    assert dry.out.splitlines() == [
+        "pocflow: dry run: nothing was run or written",
+        "  step 2 (Decode coordinates): would be verified again: changed since verified: "
+        "PoC/step2_coordinates.py",
+        "  step 4 (Nearest zone (brute force)): would be verified again: changed since "
+        "verified: PoC/step2_coordinates.py; upstream step 2 changed since it was verified",
+        "  step 4_1 (Nearest zone with a grid index): would be verified again: changed since "
+        "verified: PoC/step2_coordinates.py; upstream step 4 changed since it was verified",
+        "  accepted as verified, their records hold: 1, 3a, 3b",
+        "  poc-complete: would run the full step suite",
+        "pocflow: 3 of 6 step(s) would be verified again, and the gate would run"]
+    assert changed_files(ws) == set()
+    assert not (ws / ".pocflow/runs").exists()
+    step = run_doit(ws, "--dry-run", "step:3b")
+    assert step.code == 0 and "nothing would run" in step.out
+
+    clean = clone(origin, tmp_path / "clean")
+    assert run_doit(clean, "--dry-run", "poc-complete").code == 0
+
+
+def test_detailed_exit_code_tells_nothing_ran_from_reran(changed_step2: Path, origin: Path,
+                                                        tmp_path: Path) -> None:
+    unchanged = clone(origin, tmp_path / "a")
+    assert run_doit(unchanged, "--detailed-exit-code", "poc-complete").code == 0
+    ahead = clone(changed_step2, tmp_path / "b")
+    assert run_doit(ahead, "poc-complete", env={"POCFLOW_DETAILED_EXIT_CODE": "1"}).code == 4
+    assert run_doit(ahead, "--detailed-exit-code", "poc-complete").code == 0  # now up to date
+    edit(ahead / "tests/test_step4_nearest.py", lambda s: s + "\n\ndef test_no() -> None:\n"
+         "    assert False\n")
+    assert run_doit(ahead, "--detailed-exit-code", "poc-complete").code == 1
+
+
+def test_the_github_workflow_caches_state_and_runs_the_gate_and_drift() -> None:
+    workflow = yaml.safe_load((REPO / ".github/workflows/pocflow.yml").read_text("utf-8"))
+    steps = workflow["jobs"]["verify"]["steps"]
+    uses = [step.get("uses", "") for step in steps]
+    runs = "\n".join(step.get("run", "") for step in steps)
+    assert any(u.startswith("astral-sh/setup-uv@") for u in uses)
+    restore = next(s for s in steps if s.get("uses", "").startswith("actions/cache/restore@"))
+    save = next(s for s in steps if s.get("uses", "").startswith("actions/cache/save@"))
+    assert restore["with"]["path"] == save["with"]["path"] == ".pocflow"
+    assert "hashFiles('steps/records/**'" in restore["with"]["key"]
+    assert save["if"].startswith("always()")  # a failed run's state is worth keeping too
+    assert save["with"]["key"] == restore["with"]["key"]
+    assert "uv run doit --detailed-exit-code poc-complete" in runs
+    assert "uv run doit drift" in runs
