@@ -118,7 +118,9 @@ class Run(DoitRun):  # type: ignore[misc]
             return 128 + int(signum)
 
     def _selected_steps(self) -> list[str]:
-        """The steps the selected tasks verify (and the steps those depend on)."""
+        """The steps the selected tasks verify, and the steps those depend on."""
+        from pocflow.reuse import prerequisites_first
+
         tasks = {task.name: task for task in self.task_list}
         names = list(self.sel_tasks or [])
         seen: set[str] = set()
@@ -132,6 +134,8 @@ class Run(DoitRun):  # type: ignore[misc]
             phase, _, step_id = name.partition(":")
             if phase in ("implement", "test", "document", "state") and step_id not in steps:
                 steps.append(step_id)
+        with contextlib.suppress(PocflowError):  # prerequisites run first, when needed
+            steps = prerequisites_first(load_workspace(Path.cwd()), steps)
         if "poc-complete" in seen:
             steps.append("poc-complete")
         return steps

@@ -20,7 +20,6 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocflow._fs import sha256_file
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.record import StepRecord, fingerprint, read_step_record
@@ -40,13 +39,12 @@ def environment(ws: Workspace) -> dict[str, str]:
     a patch release does not re-verify a PoC; a new minor version, implementation,
     platform or locked dependency set does."""
     lock = ws.settings.lock_file
-    lock_path = ws.root / lock if lock else None
+    digest = fingerprint(ws.root, [lock]).get(lock, "missing") if lock else "missing"
     return {
         "python": ".".join(platform.python_version_tuple()[:2]),
         "implementation": sys.implementation.name,
         "platform": sys.platform,
-        "dependencies": f"{lock}:{sha256_file(lock_path)}"
-        if lock_path is not None and lock_path.is_file() else "",
+        "dependencies": f"{lock}:{digest}" if digest != "missing" else "",
     }
 
 

@@ -27,3 +27,5 @@ def test_bench_harness_runs_and_writes_its_table(tmp_path: Path,
     row = next(line for line in text.splitlines() if line.startswith("| 3 |"))
     assert row.count("|") == 17 and "x |" in row
     assert "| Steps | Cold (s) |" in capsys.readouterr().out
+    fresh = [line for line in text.splitlines() if line.startswith("| 3 |")][1]
+    assert fresh.count("|") == 6 and fresh.count("x |") == 2

@@ -214,6 +214,11 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(changed_step2: Path, o
     assert not (ws / ".pocflow/runs").exists()
     step = run_doit(ws, "--dry-run", "step:3b")
     assert step.code == 0 and "nothing would run" in step.out
+    step = run_doit(ws, "--dry-run", "step:4")  # with the prerequisite it would re-verify
+    assert step.code == 1
+    assert [line.split(":")[0] for line in step.out.splitlines()[1:3]] == [
+        "  step 2 (Decode coordinates)", "  step 4 (Nearest zone (brute force))"]
+    assert "  accepted as verified, their records hold: 1" in step.out
 
     clean = clone(origin, tmp_path / "clean")
     assert run_doit(clean, "--dry-run", "poc-complete").code == 0
