@@ -14,7 +14,7 @@ from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
 from pocflow.results import metric_rows
-from pocflow.reuse import replay
+from pocflow.reuse import missing_outputs, replay
 from pocflow.signals import find_signals
 from pocflow.state import records_digest
 from pocflow.status import StepStatus, compute_status
@@ -46,7 +46,7 @@ def check_complete(root: str) -> TaskFailed | None:
         return None
     together = whole_suite_this_run(ws)
     if together is None:  # no session of this run had every step's tests: run one now
-        replayed, problem = replay(ws, list(ws.steps))  # what the tests may read, if missing
+        replayed, problem = replay(ws, missing_outputs(ws))  # what the tests may read
         if problem:
             return TaskFailed(problem)
         if replayed:

@@ -10,8 +10,9 @@ it depends on wrote (a database, a file), which a fresh clone does not have when
 were accepted. Before its scripts run, the scripts of every step it depends on (transitively)
 that have not run in this workspace on their current inputs are run again, prerequisites
 first — without their tests, and without touching their records: their verification stands,
-only their outputs are reproduced. The gate does the same for every step before it runs the
-full suite.
+only their outputs are reproduced. Before it runs the full suite, the gate does the same for
+the steps whose declared ``outputs`` are missing: tests that read what a script writes rely
+on it being declared (replaying every accepted step would cost a job as much as a cold run).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from pathlib import Path
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of
-from pocflow.record import StepRecord, fingerprint, read_implement, write_record
+from pocflow.record import StepRecord, fingerprint, read_implement, write_run_file
 from pocflow.workspace import Step, Workspace
 
 #: in a step's run folder: its results were taken from its committed record this time
@@ -34,9 +35,9 @@ REPLAY_FILE = "replay.json"
 def accept(ws: Workspace, record: StepRecord) -> None:
     """Take the step's phase results from its record (it still holds)."""
     run_dir = ws.root / ws.run_dir(record.step_id)
-    write_record(run_dir / "implement.json", record.implement)
-    write_record(run_dir / "test.json", record.test)
-    write_record(run_dir / ACCEPTED_FILE, {"verified_at": record.verified_at})
+    write_run_file(run_dir / "implement.json", record.implement)
+    write_run_file(run_dir / "test.json", record.test)
+    write_run_file(run_dir / ACCEPTED_FILE, {"verified_at": record.verified_at})
 
 
 def forget_acceptance(ws: Workspace, step_id: str) -> None:
@@ -68,6 +69,13 @@ def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
                               f"its scripts to reproduce their outputs failed: {failure.message}")
         replayed.append(step_id)
     return replayed, ""
+
+
+def missing_outputs(ws: Workspace) -> list[str]:
+    """Steps (run by pocflow) some of whose declared outputs are not on disk."""
+    return [sid for sid, step in ws.steps.items()
+            if step.manifest is not None and not step.manifest.manual and step.scripts
+            and any(not (ws.root / out).exists() for out in step.manifest.outputs)]
 
 
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:

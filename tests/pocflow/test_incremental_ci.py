@@ -179,6 +179,10 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == set()  # each branch's verification stands
     assert ".  poc-complete" in result.out  # only the merged whole is checked again
+    # no script ran, so before its suite the gate reproduced step 1's declared output
+    assert "pocflow: replayed the scripts of step(s) 1 (accepted from their records)" in \
+        result.out + result.err
+    assert (ws / "out/atlas.sqlite").is_file()
 
 
 def test_a_merge_that_changes_a_steps_inputs_makes_it_stale(origin: Path, tmp_path: Path) -> None:
@@ -250,3 +254,4 @@ def test_the_github_workflow_caches_state_and_runs_the_gate_and_drift() -> None:
     assert save["with"]["key"] == restore["with"]["key"]
     assert "uv run doit --detailed-exit-code poc-complete" in runs
     assert "uv run doit drift" in runs
+
