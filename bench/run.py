@@ -37,6 +37,10 @@ from workspace import helpers_of, make_plain_dodo, make_workspace
 
 PYTHON = sys.executable
 TIME = shutil.which("time") and Path("/usr/bin/time").exists()
+#: every command runs as users run it: Python keeps the bytecode of what it compiles (a shell
+#: with PYTHONDONTWRITEBYTECODE would make each run compile pocflow, doit and pytest anew)
+ENV = {k: v for k, v in os.environ.items()
+       if k not in ("CI", "GITHUB_STEP_SUMMARY", "PYTHONDONTWRITEBYTECODE")}
 
 
 @dataclass
@@ -50,10 +54,9 @@ class Measure:
 
 def run(command: list[str], cwd: Path) -> Measure:
     """Run a command, timing it; `/usr/bin/time` reports its peak memory where present."""
-    env = {k: v for k, v in os.environ.items() if k not in ("CI", "GITHUB_STEP_SUMMARY")}
     prefix = ["/usr/bin/time", "-f", "%M"] if TIME else []
     start = time.perf_counter()
-    done = subprocess.run(prefix + command, cwd=cwd, env=env, capture_output=True, text=True,
+    done = subprocess.run(prefix + command, cwd=cwd, env=ENV, capture_output=True, text=True,
                           check=False)
     seconds = time.perf_counter() - start
     peak = 0.0
@@ -75,10 +78,10 @@ def plain_alternative(cwd: Path, steps: list[int], tests: list[str] | None = Non
     """Run the given step scripts once each, then one pytest session over their tests."""
     start = time.perf_counter()
     for n in steps:
-        subprocess.run([PYTHON, f"PoC/step{n}_work.py"], cwd=cwd, check=True,
+        subprocess.run([PYTHON, f"PoC/step{n}_work.py"], cwd=cwd, env=ENV, check=True,
                        capture_output=True)
     subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    *(tests or ["tests/"])], cwd=cwd, check=True, capture_output=True)
+                    *(tests or ["tests/"])], cwd=cwd, env=ENV, check=True, capture_output=True)
     return time.perf_counter() - start
 
 

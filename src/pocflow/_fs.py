@@ -11,15 +11,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write text to path through a temporary file and a rename, so readers never see half."""
+def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
+    """Write text to path through a temporary file and a rename, so readers never see half.
+
+    ``durable``: flush the file to disk before the rename (records and documents). Local run
+    files skip it: a power cut can at worst leave one unreadable, and it is then recomputed."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
             handle.write(text)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):

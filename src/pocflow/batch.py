@@ -76,7 +76,7 @@ def _run_batch(ws: Workspace, selection: TestSelection, runner: PytestJsonRunner
         atomic_write_text(report_dir / SESSION_FILE, json.dumps({
             "token": token, "keys": {s.step_id: _key(ws, s.step_id, cache) for s in group},
             "counts": {s.step_id: results[s.step_id].counts for s in group},
-            "duration_s": max(r.duration_s for r in results.values())}))
+            "duration_s": max(r.duration_s for r in results.values())}), durable=False)
     if len(group) > 1:
         for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
             alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
@@ -135,7 +135,8 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
     path = ws.root / ws.run_dir(step_id) / BATCH_FILE
-    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": asdict(result)}))
+    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": asdict(result)}),
+                      durable=False)
 
 
 def batch_key(ws: Workspace, step_id: str) -> str:

@@ -17,7 +17,7 @@ from doit.exceptions import TaskFailed
 
 from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
-from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_record
+from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_run_file
 from pocflow.redact import redact_bytes, secret_values
 from pocflow.workspace import Step, Workspace
 
@@ -97,7 +97,7 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
         scripts=runs,
         metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
         inputs=inputs, manual=spec.manual, replayed=list(replayed or []))
-    write_record(root / spec.result_file, result)
+    write_run_file(root / spec.result_file, result)
     return TaskFailed(message) if message else None
 
 

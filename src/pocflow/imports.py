@@ -83,7 +83,7 @@ class ImportCache:
             del self.entries[key]
         with contextlib.suppress(OSError):
             atomic_write_text(self.path, json.dumps({"format": _CACHE_FORMAT,
-                                                     "files": self.entries}))
+                                                     "files": self.entries}), durable=False)
             self.changed = False
 
 

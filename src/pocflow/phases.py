@@ -16,7 +16,7 @@ from doit.exceptions import TaskError, TaskFailed
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.implement import ImplementSpec, run_implement
-from pocflow.record import write_record
+from pocflow.record import write_run_file
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import load_workspace
 
@@ -59,11 +59,11 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     ws = load_workspace(Path(root))
     record = accepted_record(ws, selection.step_id)
     if record is not None and record.test is not None:  # its record still holds
-        write_record(ws.root / result_file, record.test)
+        write_run_file(ws.root / result_file, record.test)
         return None
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
-    write_record(ws.root / result_file, result)
+    write_run_file(ws.root / result_file, result)
     failure = TaskFailed(result.message) if result.outcome != "passed" else None
     return _record_failure(root, selection.step_id, failure)
 
@@ -79,7 +79,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
         write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
     except PocflowError as exc:
         return TaskError(str(exc))
-    write_record(ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
+    write_run_file(ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
                  {"duration_s": round(time.monotonic() - start, 3)})
     return _written(ws.root / ws.results_doc(step_id))
 

@@ -175,8 +175,13 @@ def to_json(obj: Any) -> str:
 
 
 def write_record(path: Path, obj: Any) -> None:
-    """Write any of the records atomically."""
+    """Write a committed record atomically and durably."""
     atomic_write_text(path, to_json(obj))
+
+
+def write_run_file(path: Path, obj: Any) -> None:
+    """Write a local run file (a phase result in the state folder) atomically."""
+    atomic_write_text(path, to_json(obj), durable=False)
 
 
 def read_implement(path: Path) -> ImplementResult | None:

@@ -50,6 +50,13 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.accepted_tasks: set[str] = set()
         self.unchanged_tasks: set[str] = set()  # ran, but rewrote nothing
         self._pending: dict[str, tuple[str, Path, str]] = {}
+        self._ws: Workspace | None = None
+
+    def workspace(self) -> Workspace | None:
+        """The workspace of this run, loaded once (its layout does not change during a run)."""
+        if self._ws is None:
+            self._ws = _workspace()
+        return self._ws
 
     def write(self, text: str) -> None:
         """Every line goes out with secret values masked."""
@@ -83,9 +90,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             self.write(f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True
                                                 else "") + "\n")
             return
-        reason = why_it_runs(task, self.tasks)
+        reason = why_it_runs(task, self.tasks, self.workspace())
         line = f".  {task.title()}" + (f"  ({reason})" if reason else "") + "\n"
-        target = _written_file(task)
+        target = _written_file(task, self.workspace())
         if target is not None:
             self._pending[task.name] = (line, target, _sha(target))
         else:
@@ -94,7 +101,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     def _accepted_now(self, phase: str, step_id: str) -> str | bool:
         """Why the task is taken from a committed record (a few words, or True when its
         step was already said to be accepted); '' when it runs."""
-        ws = _workspace()
+        ws = self.workspace()
         if ws is None:
             return ""
         if phase in ("implement", "test") and step_id in ws.steps:
@@ -122,7 +129,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._finish(task)
         self._count(task)
         if task.name.startswith("implement:") and task.name not in self.accepted_tasks:
-            ws = _workspace()
+            ws = self.workspace()
             step_id = task.name.split(":", 1)[1]
             if ws is not None and step_id in ws.steps:
                 result = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
@@ -164,7 +171,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     def complete_run(self) -> None:
         """doit's end of run, then pocflow's summary (and GitHub's, when asked for)."""
         super().complete_run()
-        ws = _workspace()
+        ws = self.workspace()
         if self.failed:
             self.write(self._failure_summary(ws))
         elif self.accepted:
@@ -230,7 +237,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         return "\n".join(lines) + "\n\n"
 
 
-def why_it_runs(task: Any, tasks: dict[str, Any]) -> str:
+def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -> str:
     """A few words on why doit runs task: the files that changed, the output that is missing."""
     manager = Globals.dep_manager
     if manager is None:
@@ -238,7 +245,7 @@ def why_it_runs(task: Any, tasks: dict[str, Any]) -> str:
     if reverify_forced() and task.name.partition(":")[0] in ("implement", "test", "poc-complete"):
         return "re-verification forced"
     if not manager.get_values(task.name):  # no local state: what the record says
-        return _why_record_does_not_hold(task.name)
+        return _why_record_does_not_hold(task.name, ws or _workspace())
     status = manager.get_status(task, tasks, get_log=True)
     reasons = status.reasons
     words: list[str] = []
@@ -271,9 +278,8 @@ def why_it_runs(task: Any, tasks: dict[str, Any]) -> str:
     return "; ".join(dict.fromkeys(words))
 
 
-def _why_record_does_not_hold(name: str) -> str:
+def _why_record_does_not_hold(name: str, ws: Workspace | None) -> str:
     phase, _, step_id = name.partition(":")
-    ws = _workspace()
     if phase == "poc-complete" and ws is not None:
         return "the step records changed since the full suite last passed"
     if phase not in ("implement", "test") or ws is None or step_id not in ws.steps:
@@ -287,10 +293,9 @@ def _why_record_does_not_hold(name: str) -> str:
     return "; ".join(reasons) if reasons else "never run before"
 
 
-def _written_file(task: Any) -> Path | None:
+def _written_file(task: Any, ws: Workspace | None) -> Path | None:
     """The file a bookkeeping task rewrites (the results doc, the record, PROJECT_STATE.md)."""
     phase = task.name.partition(":")[0]
-    ws = _workspace()
     if ws is None or phase not in ("document", "state", "project-state"):
         return None
     if phase == "project-state":

@@ -63,7 +63,27 @@ class Settings:
 
 
 def load_settings(root: Path) -> Settings:
-    """Read [tool.pocflow] (and pytest's settings) from root/pyproject.toml."""
+    """Read [tool.pocflow] (and pytest's settings) from root/pyproject.toml.
+
+    Kept for this process while pyproject.toml's size, modification time and inode stay
+    the same (a run loads the workspace once per task)."""
+    try:
+        info = (root / PYPROJECT).stat()
+        stamp: tuple[int, ...] = (info.st_mtime_ns, info.st_size, info.st_ino)
+    except OSError:
+        stamp = ()
+    known = _SETTINGS.get(root)
+    if known is not None and known[0] == stamp:
+        return known[1]
+    settings = _load_settings(root)
+    _SETTINGS[root] = (stamp, settings)
+    return settings
+
+
+_SETTINGS: dict[Path, tuple[tuple[int, ...], Settings]] = {}
+
+
+def _load_settings(root: Path) -> Settings:
     pyproject = root / PYPROJECT
     data: dict[str, Any] = {}
     if pyproject.exists():
