@@ -44,7 +44,7 @@ from pocflow.errors import PocflowError
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.record import now_iso, read_json
 from pocflow.settings import load_settings
-from pocflow.workspace import load_workspace
+from pocflow.workspace import load_workspace, prerequisites_first
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
 POCFLOW_BACKEND = "pocflow"
@@ -119,21 +119,13 @@ class Run(DoitRun):  # type: ignore[misc]
 
     def _selected_steps(self) -> list[str]:
         """The steps the selected tasks verify, and the steps those depend on."""
-        from pocflow.reuse import prerequisites_first
+        from pocflow.reporter import task_closure
 
-        tasks = {task.name: task for task in self.task_list}
-        names = list(self.sel_tasks or [])
-        seen: set[str] = set()
-        steps: list[str] = []
-        while names:
-            name = names.pop()
-            if name in seen or name not in tasks:
-                continue
-            seen.add(name)
-            names.extend(tasks[name].task_dep)
-            phase, _, step_id = name.partition(":")
-            if phase in ("implement", "test", "document", "state") and step_id not in steps:
-                steps.append(step_id)
+        seen = task_closure({task.name: task for task in self.task_list},
+                            list(self.sel_tasks or []))
+        steps = list(dict.fromkeys(
+            name.partition(":")[2] for name in seen
+            if name.partition(":")[0] in ("implement", "test", "document", "state")))
         with contextlib.suppress(PocflowError):  # prerequisites run first, when needed
             steps = prerequisites_first(load_workspace(Path.cwd()), steps)
         if "poc-complete" in seen:

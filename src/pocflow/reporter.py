@@ -65,14 +65,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     def initialize(self, tasks: dict[str, Any], selected_tasks: list[str]) -> None:
         """Find the steps this run will verify."""
         self.tasks = tasks
-        seen: set[str] = set()
-        queue = deque(selected_tasks)
-        while queue:
-            name = queue.popleft()
-            if name in seen or name not in tasks:
-                continue
-            seen.add(name)
-            queue.extend(tasks[name].task_dep)
+        seen = task_closure(tasks, selected_tasks)
         self.steps = [name.split(":", 1)[1] for name in tasks
                       if name.startswith("state:") and name in seen]
 
@@ -235,6 +228,19 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             first = message.strip().splitlines()[0] if message.strip() else phase
             lines.append(f"\n> ❌ **{key}** ({phase}): {first}")
         return "\n".join(lines) + "\n\n"
+
+
+def task_closure(tasks: dict[str, Any], selected: list[str]) -> set[str]:
+    """The names of the selected tasks and of every task they depend on (task_dep)."""
+    seen: set[str] = set()
+    queue = deque(selected)
+    while queue:
+        name = queue.popleft()
+        if name in seen or name not in tasks:
+            continue
+        seen.add(name)
+        queue.extend(tasks[name].task_dep)
+    return seen
 
 
 def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -> str:

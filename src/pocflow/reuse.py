@@ -24,7 +24,7 @@ from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of
 from pocflow.record import StepRecord, fingerprint, read_implement, write_run_file
-from pocflow.workspace import Step, Workspace
+from pocflow.workspace import Step, Workspace, prerequisites_first
 
 #: in a step's run folder: its results were taken from its committed record this time
 ACCEPTED_FILE = "accepted.json"
@@ -81,24 +81,6 @@ def missing_outputs(ws: Workspace) -> list[str]:
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:
     """Every step the step depends on, transitively, prerequisites first."""
     return prerequisites_first(ws, list(ws.steps[step_id].depends_on))
-
-
-def prerequisites_first(ws: Workspace, step_ids: list[str]) -> list[str]:
-    """step_ids and every step they depend on, each after its prerequisites."""
-    ordered: list[str] = []
-    seen: set[str] = set()
-
-    def visit(step_id: str) -> None:
-        if step_id in seen:
-            return
-        seen.add(step_id)
-        for dep in ws.steps[step_id].depends_on:
-            visit(dep)
-        ordered.append(step_id)
-
-    for step_id in step_ids:
-        visit(step_id)
-    return ordered
 
 
 def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:

@@ -7,7 +7,7 @@ from typing import Any
 
 from pocflow.freshness import drift
 from pocflow.record import StepRecord, read_gate_record, read_step_record
-from pocflow.workspace import Workspace
+from pocflow.workspace import Workspace, prerequisites_first
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
 STATUS_FORMAT = 1
@@ -91,7 +91,7 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
     blocked or has no files is blocked.
     """
     statuses = {step_id: _own_status(ws, step_id) for step_id in ws.steps}
-    for step_id in _prerequisites_first(ws):
+    for step_id in prerequisites_first(ws):
         status = statuses[step_id]
         deps = ws.steps[step_id].depends_on
         held = [d for d in deps if statuses[d].state in _HOLDS_BACK]
@@ -145,24 +145,6 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
             status.state = "stale"
         status.reasons += found.reasons()
     return status
-
-
-def _prerequisites_first(ws: Workspace) -> list[str]:
-    """Step ids ordered so that every step comes after the steps it depends on."""
-    ordered: list[str] = []
-    seen: set[str] = set()
-
-    def visit(step_id: str) -> None:
-        if step_id in seen:
-            return
-        seen.add(step_id)
-        for dep in ws.steps[step_id].depends_on:
-            visit(dep)
-        ordered.append(step_id)
-
-    for step_id in ws.steps:
-        visit(step_id)
-    return ordered
 
 
 @dataclass(frozen=True)

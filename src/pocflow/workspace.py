@@ -88,6 +88,25 @@ class Workspace:
         return f"{self.settings.docs_dir}/poc{self.settings.poc}-results.md"
 
 
+def prerequisites_first(ws: Workspace, step_ids: list[str] | None = None) -> list[str]:
+    """step_ids (default: every step) and every step they depend on, each after its
+    prerequisites."""
+    ordered: list[str] = []
+    seen: set[str] = set()
+
+    def visit(step_id: str) -> None:
+        if step_id in seen:
+            return
+        seen.add(step_id)
+        for dep in ws.steps[step_id].depends_on:
+            visit(dep)
+        ordered.append(step_id)
+
+    for step_id in ws.steps if step_ids is None else step_ids:
+        visit(step_id)
+    return ordered
+
+
 def load_workspace(root: Path) -> Workspace:
     """Read settings, plan, manifests and step files under root, and check they agree.
 
