@@ -42,8 +42,8 @@ from doit.cmd_run import Run as DoitRun
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
-from pocflow.record import now_iso, read_json
-from pocflow.settings import load_settings
+from pocflow.record import read_step_record, to_json
+from pocflow.settings import env_flag, load_settings
 from pocflow.workspace import load_workspace, prerequisites_first
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
@@ -102,11 +102,10 @@ class Run(DoitRun):  # type: ignore[misc]
         try:
             with interruptible(), run_lock(Path(self._params["dep_file"]).parent / LOCK_FILE):
                 sweep_killed_writes(root)
-                started = now_iso()
+                detailed = self._params.get("detailed_exit_code") or env_flag(DETAILED_ENV)
+                before = phase_results(root) if detailed else {}
                 code = int(super()._execute(*args, **kwargs))
-                if code == 0 and (self._params.get("detailed_exit_code") or
-                                  os.environ.get(DETAILED_ENV, "") in ("1", "true", "yes")) \
-                        and verified_again_since(root, started):
+                if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
                 return code
         except KeyboardInterrupt as exc:
@@ -133,18 +132,39 @@ class Run(DoitRun):  # type: ignore[misc]
         return steps
 
 
-def verified_again_since(root: Path, started: str) -> bool:
-    """Whether some step's scripts or tests ran (not accepted) since started."""
+def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:
+    """Every step's implement and test result file: its (mtime_ns, size), and the text the
+    step's committed record has for that phase (what accepting the record writes)."""
     try:
         ws = load_workspace(root)
     except PocflowError:
-        return False
+        return {}
+    found = {}
     for step_id in ws.steps:
-        run_dir = root / ws.run_dir(step_id)
-        for name in ("implement.json", "test.json"):
-            result = read_json(run_dir / name)
-            if result is not None and str(result.get("started_at", "")) >= started:
-                return True
+        record = read_step_record(root / ws.record_path(step_id))
+        for name, result in (("implement.json", record and record.implement),
+                             ("test.json", record and record.test)):
+            path = root / ws.run_dir(step_id) / name
+            try:
+                info = path.stat()
+                stamp = (info.st_mtime_ns, info.st_size)
+            except OSError:
+                stamp = (0, 0)
+            found[path] = (stamp, to_json(result) if result else "")
+    return found
+
+
+def verified_again(before: dict[Path, tuple[tuple[int, int], str]]) -> bool:
+    """Whether some step's scripts or tests ran since `before` was taken: a result file was
+    written that is not the copy of the record accepting it would have written."""
+    for path, (stamp, copy) in before.items():
+        try:
+            info = path.stat()
+        except OSError:
+            continue
+        if (info.st_mtime_ns, info.st_size) != stamp and \
+                path.read_text(encoding="utf-8") != copy:
+            return True
     return False
 
 

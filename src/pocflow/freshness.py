@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import platform
 import sys
 from dataclasses import dataclass, field
@@ -23,6 +22,7 @@ from typing import Any
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.record import StepRecord, fingerprint, read_step_record
+from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
@@ -31,7 +31,7 @@ REVERIFY_ENV = "POCFLOW_REVERIFY"
 
 def reverify_forced() -> bool:
     """Whether this run must not accept committed records."""
-    return os.environ.get(REVERIFY_ENV, "").strip().lower() in ("1", "true", "yes", "on")
+    return env_flag(REVERIFY_ENV)
 
 
 def environment(ws: Workspace) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -60,6 +61,11 @@ class Settings:
     def path(self, relative: str) -> Path:
         """Absolute path of a workspace-relative path."""
         return self.root / relative
+
+
+def env_flag(name: str) -> bool:
+    """Whether the environment variable is set to a true value (1, true, yes, on)."""
+    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
 def load_settings(root: Path) -> Settings:
