@@ -22,6 +22,8 @@ from pocflow.record import TestCase, TestResult, fingerprint, now_iso
 from pocflow.redact import redact_bytes, secret_values
 
 FAILURE_NAMES_SHOWN = 5
+#: the pytest plugin that limits a session to the selected test files
+SELECT_PLUGIN = Path(__file__).with_name("_select.py")
 _PASSING = ("passed", "skipped", "xfailed")
 
 
@@ -74,7 +76,11 @@ class PytestJsonRunner:
             report_file = report_dir / "pytest-report.json"
             report_file.unlink(missing_ok=True)
             log = report_dir / "pytest.log"
-            args = [*files, "-q", "-p", "no:cacheprovider", "--continue-on-collection-errors",
+            listing = report_dir / "selection.txt"
+            listing.write_text("\n".join(files) + "\n", encoding="utf-8")
+            # the folders, not the files: see pocflow._select
+            args = [*_covering_folders(files), f"--pocflow-select={listing}", "-q",
+                    "-p", "no:cacheprovider", "--continue-on-collection-errors",
                     "--json-report", f"--json-report-file={report_file}",
                     "--json-report-omit", "log", "streams", "keywords", "warnings",
                     f"--rootdir={root}"]
@@ -86,9 +92,35 @@ class PytestJsonRunner:
             output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
             report = _load_report(report_file)
         duration = round(time.monotonic() - start, 3)
-        return {selection.step_id: judge(selection, report, exit_code, output, started,
-                                         duration, inputs[selection.step_id])
+        shares = _shares(report, selections)
+        return {selection.step_id: judge(selection, shares[selection.step_id], exit_code, output,
+                                         started, duration, inputs[selection.step_id])
                 for selection in selections}
+
+
+def _covering_folders(files: list[str]) -> list[str]:
+    """The fewest folders that hold every file (none inside another)."""
+    folders = sorted({str(Path(f).parent) for f in files}, key=lambda f: (f.count("/"), f))
+    chosen: list[str] = []
+    for folder in folders:
+        if not any(folder == c or c == "." or folder.startswith(c + "/") for c in chosen):
+            chosen.append(folder)
+    return chosen
+
+
+def _shares(report: dict[str, Any], selections: Sequence[TestSelection]) -> dict[str, Any]:
+    """Each step's share of the report: its files' tests and collectors (one pass over the
+    report, not one per step)."""
+    owner = {f: s.step_id for s in selections for f in s.files}
+    shares: dict[str, dict[str, Any]] = {
+        s.step_id: {**report, "tests": [], "collectors": []} if report else {}
+        for s in selections}
+    for key in ("tests", "collectors") if report else ():
+        for entry in report.get(key, []):
+            step_id = owner.get(_file_of(entry["nodeid"]))
+            if step_id is not None:
+                shares[step_id][key].append(entry)
+    return shares
 
 
 def uses_fork(isolation: str) -> bool:
@@ -100,7 +132,8 @@ def uses_fork(isolation: str) -> bool:
 
 def _subprocess_session(root: Path, args: list[str], log: Path) -> int:
     with log.open("wb") as handle:
-        done = subprocess.run([sys.executable, "-m", "pytest", *args], cwd=root,
+        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "pocflow._select", *args],
+                              cwd=root,
                               stdin=subprocess.DEVNULL, stdout=handle,
                               stderr=subprocess.STDOUT, check=False)
     return done.returncode
@@ -129,7 +162,8 @@ class _ForkServer:
     def session(self, root: Path, args: list[str], log: Path) -> int | None:
         """Run one session; None when the server is gone (the caller falls back)."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        request = json.dumps({"cwd": str(root), "args": args, "log": str(log)}) + "\n"
+        request = json.dumps({"cwd": str(root), "args": args, "log": str(log),
+                              "plugins": [str(SELECT_PLUGIN)]}) + "\n"
         try:
             self.process.stdin.write(request.encode("utf-8"))
             self.process.stdin.flush()

@@ -79,3 +79,34 @@ def test_many_failures_are_summarised(tmp_path: Path) -> None:
                                     root / ".pocflow")["1"]
     assert "8 of 8 tests failed" in result.message
     assert "... and 3 more" in result.message
+
+
+@pytest.mark.parametrize("isolation", ["fork", "subprocess"])
+def test_a_session_collects_only_the_selected_files_of_its_folders(tmp_path: Path,
+                                                                     isolation: str) -> None:
+    failing = "def test_no():\n    assert False\n"
+    root = workspace(tmp_path, {
+        "tests/conftest.py": "import pytest\n\n@pytest.fixture\ndef answer():\n    return 42\n",
+        "tests/test_step1_a.py": "def test_uses_conftest(answer):\n    assert answer == 42\n",
+        "tests/test_step2_b.py": failing,  # not selected: never collected
+        "tests/engine/test_other.py": failing,  # a folder with nothing selected: pruned
+        "tests/deep/test_step3_c.py": PASSING,
+        "checks/test_step4_d.py": PASSING,
+    })
+    runner = PytestJsonRunner(isolation)
+    selections = [select("1", "tests/test_step1_a.py"), select("3", "tests/deep/test_step3_c.py"),
+                  select("4", "checks/test_step4_d.py")]
+    results = runner.run(root, selections, root / ".pocflow")
+    assert {sid: r.counts for sid, r in results.items()} == {
+        "1": {"passed": 1, "total": 1}, "3": {"passed": 2, "total": 2},
+        "4": {"passed": 2, "total": 2}}
+    log = (root / ".pocflow/pytest.log").read_text(encoding="utf-8")
+    assert "5 passed" in log and "failed" not in log
+
+
+def test_covering_folders_are_the_fewest_that_hold_every_file() -> None:
+    from pocflow.testing import _covering_folders
+
+    assert _covering_folders(["tests/a/test_x.py", "tests/test_y.py", "checks/test_z.py",
+                              "tests/a/b/test_w.py"]) == ["checks", "tests"]
+    assert _covering_folders(["test_root.py", "tests/test_y.py"]) == ["."]
