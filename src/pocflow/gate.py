@@ -15,7 +15,7 @@ from pocflow.freshness import environment, reverify_forced
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
 from pocflow.results import metric_rows
 from pocflow.reuse import missing_outputs, replay
-from pocflow.signals import find_signals
+from pocflow.signals import Signal, find_signals
 from pocflow.state import records_digest
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
@@ -42,7 +42,8 @@ def check_complete(root: str) -> TaskFailed | None:
     accepted = accepted_gate(ws)
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
-            write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, accepted))
+            write_document(ws.root, ws.poc_results_doc,
+                           render_poc_results(ws, records, accepted, signals))
         return None
     together = whole_suite_this_run(ws)
     if together is None:  # no session of this run had every step's tests: run one now
@@ -71,7 +72,7 @@ def check_complete(root: str) -> TaskFailed | None:
                       records=records_digest(ws), environment=environment(ws))
     with file_lock(ws.state_lock):
         write_record(ws.root / ws.gate_record_path, gate)
-        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
+        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
     return None
 
 
@@ -115,9 +116,10 @@ def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -
     return "\n".join(lines)
 
 
-def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
-                       gate: GateRecord) -> str:
-    """The rendered docs/pocN-results.md (not yet merged with what is on disk)."""
+def render_poc_results(ws: Workspace, records: dict[str, StepRecord], gate: GateRecord,
+                       signals: list[Signal] | None = None) -> str:
+    """The rendered docs/pocN-results.md (not yet merged with what is on disk); ``signals``
+    when the caller has found them already (finding them reads every script and test)."""
     base = PurePosixPath(ws.poc_results_doc).parent
     steps = []
     for step_id, step in ws.steps.items():
@@ -150,7 +152,8 @@ def render_poc_results(ws: Workspace, records: dict[str, StepRecord],
         "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
         "metrics": metrics,
         "checklist": plan.checklist if plan else [],
-        "signals": [str(signal) for signal in find_signals(ws)],
+        "signals": [str(signal) for signal in
+                    (find_signals(ws) if signals is None else signals)],
         "plan": ws.settings.plan,
     }
     return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)
