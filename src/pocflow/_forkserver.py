@@ -37,9 +37,10 @@ def warm_up() -> None:
                      f"--rootdir={empty}", empty])
 
 
-def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = None) -> int:
-    """Fork a child that runs one pytest session (with the plugins at these file paths);
-    its exit code."""
+def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = None,
+            observe: dict[str, Any] | None = None) -> int:
+    """Fork a child that runs one pytest session (with the plugins at these file paths),
+    observed by pocflow._observe when ``observe`` says where; its exit code."""
     pid = os.fork()
     if pid == 0:
         code = 4
@@ -54,6 +55,9 @@ def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = Non
             sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
             sys.argv = ["pytest", *args]
+            if observe:  # after the fork: an audit hook cannot be removed
+                _load(str(Path(__file__).with_name("_observe.py"))).install(
+                    observe["root"], observe["out"], tuple(observe.get("skip", ())))
             import pytest
 
             code = int(pytest.main(args, plugins=[_load(path) for path in plugins or []]))
@@ -93,7 +97,8 @@ def serve() -> None:
     replies = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
-        code = session(request["cwd"], request["args"], request["log"], request.get("plugins"))
+        code = session(request["cwd"], request["args"], request["log"], request.get("plugins"),
+                       request.get("observe"))
         replies.write(json.dumps({"code": code}) + "\n")
         replies.flush()
 

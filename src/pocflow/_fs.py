@@ -48,6 +48,12 @@ def sweep_temporaries(folder: Path) -> list[Path]:
     return removed
 
 
+def stamp(info: os.stat_result) -> tuple[int, int, int, int]:
+    """(size, mtime_ns, ctime_ns, inode) of a stat result: a file whose stamp is unchanged
+    has not been written since (but see pocflow.fingerprint on racy stamps)."""
+    return (info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino)
+
+
 def sha256_file(path: Path) -> str:
     """Hex sha256 of a file's bytes."""
     digest = hashlib.sha256()

@@ -25,13 +25,14 @@ import uuid
 from dataclasses import asdict
 
 from pocflow._fs import atomic_write_text, file_lock, sha256_file
+from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache, forget_shared
-from pocflow.inputs import test_inputs_of
+from pocflow.inputs import not_inputs_of, test_inputs_of
 from pocflow.record import (
     TestResult,
-    fingerprint,
     read_implement,
     read_json,
+    read_test,
     test_result_from,
 )
 from pocflow.testing import PytestJsonRunner, TestSelection
@@ -106,11 +107,13 @@ def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]
         stored = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
         if stored is not None and stored.get("token") == token:
             continue
-        tested = read_json(ws.root / ws.run_dir(step_id) / "test.json")
-        if tested is not None and _key(ws, step_id, cache) == tested.get("key"):
+        tested = read_test(ws.root / ws.run_dir(step_id) / "test.json")
+        if tested is not None and _key(ws, step_id, cache) == tested.key and \
+                still_holds(ws.root, tested.inputs):
             continue  # its tests already passed or failed on exactly these files
         inputs = tuple(test_inputs_of(ws, step, cache))
-        ready.append(TestSelection(step_id=step_id, files=step.tests, inputs=inputs))
+        ready.append(TestSelection(step_id=step_id, files=step.tests, inputs=inputs,
+                                   not_inputs=not_inputs_of(ws, step, own_writes=True)))
     return ready
 
 
@@ -130,7 +133,8 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
     data = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
     if data is None or data.get("token") != token or data.get("key") != _key(ws, step_id, cache):
         return None
-    return test_result_from(data.get("result", {}))
+    result = test_result_from(data.get("result", {}))
+    return result if result is not None and still_holds(ws.root, result.inputs) else None
 
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
@@ -159,4 +163,8 @@ def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], floa
     cache = ImportCache.shared(ws.imports_cache, ws.root)
     if any(_key(ws, sid, cache) != key for sid, key in keys.items()):
         return None
+    for sid in keys:  # what each step's tests really read is as it was then
+        tested = read_test(ws.root / ws.run_dir(sid) / "test.json")
+        if tested is None or not still_holds(ws.root, tested.inputs):
+            return None
     return data.get("counts", {}), float(data.get("duration_s", 0.0))

@@ -105,6 +105,8 @@ class Run(DoitRun):  # type: ignore[misc]
                 detailed = self._params.get("detailed_exit_code") or env_flag(DETAILED_ENV)
                 before = phase_results(root) if detailed else {}
                 code = int(super()._execute(*args, **kwargs))
+                if code == 0 and "poc-complete" in self._selected_steps():
+                    code = gate_postcondition(root)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
                 return code
@@ -130,6 +132,23 @@ class Run(DoitRun):  # type: ignore[misc]
         if "poc-complete" in seen:
             steps.append("poc-complete")
         return steps
+
+
+def gate_postcondition(root: Path) -> int:
+    """0 if the PoC is complete now, else 1 with why. doit may skip the gate without running
+    it (``doit ignore`` on a step's task ignores every task after it, the gate included):
+    a run that selected the gate passes only if what the gate promises holds when it ends."""
+    from pocflow.gate import incomplete
+
+    try:
+        problem = incomplete(load_workspace(root))
+    except PocflowError as exc:
+        problem = str(exc)
+    if not problem:
+        return 0
+    sys.stderr.write(f"pocflow: poc-complete did not pass (was a task ignored or skipped?):\n"
+                     f"{problem}\n")
+    return 1
 
 
 def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:

@@ -19,9 +19,10 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocflow.fingerprint import MISSING, fingerprint, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
-from pocflow.record import StepRecord, fingerprint, read_step_record
+from pocflow.record import StepRecord, read_implement, read_step_record, read_test
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
 
@@ -119,7 +120,8 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
           cache: ImportCache | None = None) -> Drift:
     """How the step now differs from what its record was verified on."""
     found = Drift()
-    now = fingerprint(ws.root, inputs_of(ws, step, cache))
+    # the inputs the static scan finds now, and what the verified run really read
+    now = fingerprint(ws.root, [*inputs_of(ws, step, cache), *observed_keys(record)])
     records = {ws.record_path(d): d for d in step.depends_on}
     for path in sorted(now.keys() | record.inputs.keys()):
         if now.get(path) != record.inputs.get(path):
@@ -129,7 +131,7 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
             found.changed.append(path)
             if path not in record.inputs:
                 found.kinds[path] = "new"
-            elif not (ws.root / path).is_file():
+            elif now.get(path) == MISSING:
                 found.kinds[path] = "deleted"
             elif path not in now:
                 found.kinds[path] = "dropped"
@@ -142,6 +144,12 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
     return found
 
 
+def observed_keys(record: StepRecord) -> list[str]:
+    """The inputs the record's runs really read (pocflow.observed)."""
+    return [*(record.implement.observed if record.implement else []),
+            *(record.test.observed if record.test else [])]
+
+
 def _environment_change(key: str, was: str, now: str) -> str:
     if key == "dependencies":
         return "the locked dependency set changed" if was and now else \
@@ -149,11 +157,26 @@ def _environment_change(key: str, was: str, now: str) -> str:
     return f"{key} {was or '?'} -> {now or '?'}"
 
 
+def local_failure(ws: Workspace, step_id: str) -> str:
+    """Why the step's latest run in this workspace failed, if it failed on exactly the files
+    there are now ('' otherwise). Such evidence outweighs any record: a verified record
+    restored from git, or merged, does not hide a failure seen here."""
+    run_dir = ws.root / ws.run_dir(step_id)
+    for phase, result in (("implement", read_implement(run_dir / "implement.json")),
+                          ("test", read_test(run_dir / "test.json"))):
+        if result is not None and result.outcome != "passed" and result.inputs and \
+                still_holds(ws.root, result.inputs):
+            first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
+            return f"its latest run here failed on these very files: {first}"
+    return ""
+
+
 def accepted_record(ws: Workspace, step_id: str,
                     cache: ImportCache | None = None) -> StepRecord | None:
     """The step's committed record if this run may accept it instead of running the step:
-    it says verified and still holds, and re-verification is not forced."""
-    if reverify_forced():
+    it says verified and still holds, no run here failed on the same files, and
+    re-verification is not forced."""
+    if reverify_forced() or local_failure(ws, step_id):
         return None
     record = read_step_record(ws.root / ws.record_path(step_id))
     if record is None or not record.is_verified or record.implement is None or \

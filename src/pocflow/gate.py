@@ -29,15 +29,9 @@ def check_complete(root: str) -> TaskFailed | None:
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
     statuses = compute_status(ws)
-    missing = [s for s in statuses.values() if not s.is_verified]
-    if missing:
-        return TaskFailed(not_complete_message(ws, missing, len(statuses)))
-    if not statuses:
-        return TaskFailed(f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
-                          f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
-    unchecked = checklist_problem(ws)
-    if unchecked:
-        return TaskFailed(unchecked)
+    problem = incomplete(ws, statuses)
+    if problem:
+        return TaskFailed(problem)
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     accepted = accepted_gate(ws)
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
@@ -74,6 +68,19 @@ def check_complete(root: str) -> TaskFailed | None:
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
     return None
+
+
+def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
+    """Why the PoC is not complete now (a step not verified on the files as they are, no
+    steps, the checklist not ticked); '' when every step holds."""
+    statuses = compute_status(ws) if statuses is None else statuses
+    missing = [s for s in statuses.values() if not s.is_verified]
+    if missing:
+        return not_complete_message(ws, missing, len(statuses))
+    if not statuses:
+        return (f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
+                f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
+    return checklist_problem(ws)
 
 
 def accepted_gate(ws: Workspace) -> GateRecord | None:

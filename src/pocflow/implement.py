@@ -8,7 +8,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,8 +15,17 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
+from pocflow.fingerprint import fingerprint
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
-from pocflow.record import ImplementResult, ScriptRun, fingerprint, now_iso, write_run_file
+from pocflow.observed import (
+    attribute,
+    child_environ,
+    merge_inputs,
+    observer_command,
+    read_facts,
+    settle,
+)
+from pocflow.record import ImplementResult, ScriptRun, now_iso, write_run_file
 from pocflow.redact import redact_bytes, secret_values
 from pocflow.workspace import Step, Workspace
 
@@ -45,6 +53,8 @@ class ImplementSpec:
     manual: str = ""
     scripts_dir: str = "PoC"
     secrets: tuple[str, ...] = ()
+    #: files that are outputs (declared ones, upstream steps' writes): never inputs
+    not_inputs: tuple[str, ...] = ()
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -77,8 +87,11 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
     runs: list[ScriptRun] = []
     metrics: dict[str, object] = {}
     message = problem or _checkpoint(root, spec)
+    observed: dict[str, str] = {}
+    written: list[str] = []
     if not message and not spec.manual:
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
+        observed, written = _observed(root, spec, runs)
         if not message:
             metrics, message = read_metrics(metrics_file, spec.step_id)
             if metrics_file.is_file() and secret_values():  # the script's own file, masked
@@ -96,9 +109,29 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
         started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
         scripts=runs,
         metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
-        inputs=inputs, manual=spec.manual, replayed=list(replayed or []))
+        inputs=merge_inputs(inputs, observed), manual=spec.manual,
+        replayed=list(replayed or []), observed=sorted(observed), written=written)
     write_run_file(root / spec.result_file, result)
     return TaskFailed(message) if message else None
+
+
+def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
+        dict[str, str], list[str]]:
+    """What the scripts really read (fingerprinted as they were read), and what they wrote."""
+    every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
+    written = set().union(*(facts.written for facts in every))
+    own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
+    digests: dict[str, str] = {}
+    for facts in every:
+        keys = {k for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
+                if not (k.startswith("$") and k[1:] in own_env)}
+        digests.update(settle(root, facts, keys, (*spec.not_inputs, *spec.outputs, *written),
+                              child_environ(facts)))
+    return digests, sorted(written)
+
+
+def _facts_file(spec: ImplementSpec, script: str) -> str:
+    return f"{spec.run_dir}/{Path(script).stem}.facts.jsonl"
 
 
 def _checkpoint(root: Path, spec: ImplementSpec) -> str:
@@ -163,9 +196,13 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     start = time.monotonic()
     timed_out = False
     out, err = BoundedOutput(), BoundedOutput()
-    # no shell: the script path and arguments are passed as they are, never interpreted
+    facts = root / _facts_file(spec, script)
+    facts.unlink(missing_ok=True)
+    # no shell: the script path and arguments are passed as they are, never interpreted;
+    # the observer runs the script as `python SCRIPT ARGS` would, and notes what it reads
     process = subprocess.Popen(
-        [sys.executable, script, *spec.args], cwd=root, env=env, stdin=subprocess.DEVNULL,
+        [*observer_command(root, facts, []), script, *spec.args], cwd=root, env=env,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         preexec_fn=die_with_parent)
     assert process.stdout is not None and process.stderr is not None

@@ -6,7 +6,8 @@ from pathlib import Path
 
 from pocflow.errors import ManifestError, located
 from pocflow.imports import ImportCache, local_imports
-from pocflow.workspace import Step, Workspace
+from pocflow.record import read_implement, read_step_record
+from pocflow.workspace import Step, Workspace, prerequisites_first
 
 
 def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
@@ -45,3 +46,25 @@ def _pythonpath(ws: Workspace) -> list[str]:
     value = ws.settings.pytest_config.get("pythonpath", [])
     entries = value.split() if isinstance(value, str) else list(value)
     return [str(e) for e in entries]
+
+
+def not_inputs_of(ws: Workspace, step: Step, own_writes: bool = False) -> tuple[str, ...]:
+    """Files whose content is never one of the step's observed inputs: every step's declared
+    outputs, and what the scripts of the steps it depends on wrote (the step depends on
+    their records instead); with ``own_writes``, what its own scripts wrote too (for its
+    tests)."""
+    found = {out for other in ws.steps.values() if other.manifest is not None
+             for out in other.manifest.outputs}
+    upstream = prerequisites_first(ws, list(step.depends_on))
+    for step_id in [*upstream, *([step.step_id] if own_writes else [])]:
+        found.update(_written_by(ws, step_id))
+    return tuple(sorted(found))
+
+
+def _written_by(ws: Workspace, step_id: str) -> list[str]:
+    """What the step's scripts wrote in their latest run here, else in its record's."""
+    local = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+    if local is not None and local.outcome == "passed":
+        return local.written
+    record = read_step_record(ws.root / ws.record_path(step_id))
+    return record.implement.written if record is not None and record.implement else []

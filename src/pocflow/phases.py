@@ -8,6 +8,7 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, TypeAlias
 
@@ -32,6 +33,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     from pocflow.freshness import accepted_record
+    from pocflow.inputs import not_inputs_of
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
@@ -44,6 +46,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
         replayed, problem = ([], "") if spec.manual else \
             replay(ws, upstream_of(ws, spec.step_id))
+        spec = replace(spec, not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]))
     except PocflowError as exc:
         return TaskError(str(exc))
     failure = run_implement(spec, replayed, problem)
@@ -55,12 +58,15 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     from pocflow.batch import batch_key, tests_for
     from pocflow.freshness import accepted_record
+    from pocflow.inputs import not_inputs_of
 
     ws = load_workspace(Path(root))
     record = accepted_record(ws, selection.step_id)
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
         return None
+    selection = replace(selection, not_inputs=not_inputs_of(ws, ws.steps[selection.step_id],
+                                                            own_writes=True))
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
@@ -128,6 +134,27 @@ def gate_phase(root: str) -> Outcome:
     except PocflowError as exc:
         return TaskError(str(exc))
     return failure or _written(ws.root / ws.poc_results_doc)
+
+
+def result_holds(task: Any, values: dict[str, Any], root: str, result_file: str) -> bool:
+    """doit uptodate check: every input the phase's last result stands on — what the static
+    scan found and what the run really read — still has the fingerprint it had then."""
+    from pocflow.fingerprint import still_holds
+    from pocflow.record import read_json
+
+    result = read_json(Path(root) / result_file)
+    inputs = result.get("inputs") if result is not None else None
+    return isinstance(inputs, dict) and still_holds(Path(root), inputs)
+
+
+def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
+    """doit uptodate check of the gate: every step's record says verified and still holds on
+    the files as they are now. Whatever doit ran or skipped before (``-s``, ``ignore``, an
+    interrupted run), a gate over a step that no longer holds runs, and fails."""
+    from pocflow.status import compute_status
+
+    statuses = compute_status(load_workspace(Path(root)))
+    return all(status.is_verified for status in statuses.values())
 
 
 def written_unchanged(task: Any, values: dict[str, Any], path: str) -> bool:

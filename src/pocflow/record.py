@@ -9,51 +9,22 @@ from __future__ import annotations
 
 import copy
 import json
-import stat
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pocflow._fs import atomic_write_text, sha256_file
+from pocflow._fs import atomic_write_text, stamp
 from pocflow.redact import redact
 
-RECORD_FORMAT = 1
+#: 2: inputs include what the step really read (observed), outcomes read strictly
+RECORD_FORMAT = 2
 _T = TypeVar("_T")
 
 
 def now_iso() -> str:
     """The current UTC time, ISO 8601 to the second."""
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def fingerprint(root: Path, paths: list[str]) -> dict[str, str]:
-    """sha256 of each workspace-relative path; 'missing' for one that does not exist.
-
-    A file is hashed again only when its size, modification time or inode changed since
-    this process last hashed it (the assumption doit's own md5 checker makes).
-    """
-    result: dict[str, str] = {}
-    for rel in sorted(set(paths)):
-        path = root / rel
-        try:
-            info = path.stat()
-        except OSError:
-            result[rel] = "missing"
-            continue
-        if not stat.S_ISREG(info.st_mode):
-            result[rel] = "missing"
-            continue
-        stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
-        known = _HASHES.get(str(path))
-        if known is None or known[0] != stamp:
-            known = (stamp, sha256_file(path))
-            _HASHES[str(path)] = known
-        result[rel] = known[1]
-    return result
-
-
-_HASHES: dict[str, tuple[tuple[int, int, int], str]] = {}
 
 
 @dataclass
@@ -90,6 +61,8 @@ class ImplementResult(PhaseResult):
     inputs: dict[str, str] = field(default_factory=dict)
     manual: str = ""  # why the scripts were not run (the manifest's `manual`)
     replayed: list[str] = field(default_factory=list)  # upstream steps run for their outputs
+    observed: list[str] = field(default_factory=list)  # input keys the scripts really read
+    written: list[str] = field(default_factory=list)  # files the scripts wrote or removed
 
 
 @dataclass
@@ -117,11 +90,13 @@ class TestResult(PhaseResult):
     exit_code: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
     key: str = ""  # digest of everything the result stands on (see pocflow.batch)
+    observed: list[str] = field(default_factory=list)  # input keys the session really read
+    config: dict[str, Any] = field(default_factory=dict)  # pytest's config file and plugins
 
     @property
     def failing(self) -> list[TestCase]:
-        """Tests that failed or errored."""
-        return [t for t in self.tests if t.outcome in ("failed", "error")]
+        """Tests that failed, errored or never finished."""
+        return [t for t in self.tests if t.outcome in ("failed", "error", "not finished")]
 
 
 @dataclass
@@ -211,16 +186,16 @@ def read_step_record(path: Path) -> StepRecord | None:
         info = path.stat()
     except OSError:
         return None
-    stamp = (info.st_mtime_ns, info.st_size, info.st_ino)
     known = _RECORDS.get(str(path))
-    if known is not None and known[0] == stamp:
+    now = stamp(info)
+    if known is not None and known[0] == now:
         return copy.deepcopy(known[1])
     record = _read_step_record(path)
-    _RECORDS[str(path)] = (stamp, record)
+    _RECORDS[str(path)] = (now, record)
     return copy.deepcopy(record)
 
 
-_RECORDS: dict[str, tuple[tuple[int, int, int], StepRecord | None]] = {}
+_RECORDS: dict[str, tuple[tuple[int, ...], StepRecord | None]] = {}
 
 
 def _read_step_record(path: Path) -> StepRecord | None:

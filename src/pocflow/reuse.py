@@ -20,10 +20,11 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from pocflow.fingerprint import still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of
-from pocflow.record import StepRecord, fingerprint, read_implement, write_run_file
+from pocflow.inputs import implement_inputs_of, not_inputs_of
+from pocflow.record import StepRecord, read_implement, write_run_file
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
 #: in a step's run folder: its results were taken from its committed record this time
@@ -62,7 +63,8 @@ def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
             continue
         inputs = implement_inputs_of(ws, step, cache)
         spec = replace(implement_spec(ws, step, inputs),
-                       result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}")
+                       result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}",
+                       not_inputs=not_inputs_of(ws, step))
         failure = run_implement(spec)
         if failure is not None:
             return replayed, (f"step {step_id} was accepted from its record, but replaying "
@@ -90,13 +92,14 @@ def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:
         return True
     run_dir = ws.root / ws.run_dir(step.step_id)
     names = [REPLAY_FILE] + ([] if was_accepted(ws, step.step_id) else ["implement.json"])
-    now = None
+    static = None
     for name in names:
         result = read_implement(run_dir / name)
         if result is None or result.outcome != "passed":
             continue
-        if now is None:
-            now = fingerprint(ws.root, implement_inputs_of(ws, step, cache))
-        if result.inputs == now:
+        if static is None:
+            static = set(implement_inputs_of(ws, step, cache))
+        # run on the inputs the scan finds now, and on what it really read, unchanged
+        if static <= result.inputs.keys() and still_holds(ws.root, result.inputs):
             return all(Path(ws.root / out).exists() for out in result.outputs)
     return False

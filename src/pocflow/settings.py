@@ -8,6 +8,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
+from pocflow._fs import stamp
 from pocflow.errors import SettingsError, did_you_mean, located
 
 PYPROJECT = "pyproject.toml"
@@ -75,14 +76,14 @@ def load_settings(root: Path) -> Settings:
     the same (a run loads the workspace once per task)."""
     try:
         info = (root / PYPROJECT).stat()
-        stamp: tuple[int, ...] = (info.st_mtime_ns, info.st_size, info.st_ino)
+        now: tuple[int, ...] = stamp(info)
     except OSError:
-        stamp = ()
+        now = ()
     known = _SETTINGS.get(root)
-    if known is not None and known[0] == stamp:
+    if known is not None and known[0] == now:
         return known[1]
     settings = _load_settings(root)
-    _SETTINGS[root] = (stamp, settings)
+    _SETTINGS[root] = (now, settings)
     return settings
 
 

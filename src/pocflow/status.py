@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocflow.freshness import drift
+from pocflow.freshness import drift, local_failure
 from pocflow.record import StepRecord, read_gate_record, read_step_record
 from pocflow.workspace import Workspace, prerequisites_first
 
@@ -144,6 +144,10 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
         if not found.holds:
             status.state = "stale"
         status.reasons += found.reasons()
+        failure = local_failure(ws, step_id) if found.holds else ""
+        if failure:
+            status.state = "failed"
+            status.reasons.insert(0, failure)
     return status
 
 

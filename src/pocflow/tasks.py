@@ -21,6 +21,7 @@ from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
 from pocflow.batch import new_run
+from pocflow.checker import ContentChecker
 from pocflow.documents import POC_TEMPLATE, STATE_TEMPLATE, STEP_TEMPLATE, template_source
 from pocflow.errors import PocflowError
 from pocflow.freshness import environment, implement_settings, testing_settings
@@ -32,7 +33,9 @@ from pocflow.phases import (
     gate_phase,
     implement_phase,
     project_state_phase,
+    records_hold,
     records_unchanged,
+    result_holds,
     state_phase,
     test_phase,
     written_unchanged,
@@ -65,7 +68,9 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
         # that sets a damaged file aside instead of failing: see pocflow.store
         "backend": "pocflow",
         "dep_file": f"{state_dir}/doit.sqlite",  # relative: the state is not tied to a checkout
-        "check_file_uptodate": "md5",  # a fresh clone (new mtimes, same bytes) is up to date
+        # by content: a fresh clone (new mtimes, same bytes) is up to date, and a file whose
+        # modification time was put back is not (see pocflow.checker)
+        "check_file_uptodate": ContentChecker,
         "default_tasks": ["poc-complete"],
         "reporter": "pocflow",  # says why each task runs; see pocflow.reporter
         "minversion": "0.37.0",
@@ -129,7 +134,9 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "file_dep": implement_inputs,
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
-        "uptodate": [config_changed({**implement_settings(ws, step), "environment": env_now})],
+        "uptodate": [config_changed({**implement_settings(ws, step), "environment": env_now}),
+                     # what the scripts really read is as it was (pocflow.observed)
+                     (result_holds, [root, implement_json])],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
@@ -140,7 +147,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
                                   ws.settings.test_batch])],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
-        "uptodate": [config_changed({**testing_settings(ws, step), "environment": env_now})],
+        "uptodate": [config_changed({**testing_settings(ws, step), "environment": env_now}),
+                     (result_holds, [root, test_json])],
         "clean": True,
     }
     yield {
@@ -210,7 +218,8 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
                                      "plan": _plan_digest(ws), "steps": list(ws.steps)}),
-                     (written_unchanged, [str(ws.root / ws.poc_results_doc)])],
+                     (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
+                     (records_hold, [str(ws.root)])],
     }
 
 

@@ -18,13 +18,30 @@ from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
 from pocflow._proc import bound_file, die_with_parent, in_main_thread
-from pocflow.record import TestCase, TestResult, fingerprint, now_iso
+from pocflow.fingerprint import fingerprint
+from pocflow.observed import (
+    Facts,
+    attribute,
+    child_environ,
+    merge_inputs,
+    observer_command,
+    observer_skips,
+    pytest_keys,
+    read_facts,
+    settle,
+)
+from pocflow.record import TestCase, TestResult, now_iso
 from pocflow.redact import redact_bytes, secret_values
 
 FAILURE_NAMES_SHOWN = 5
-#: the pytest plugin that limits a session to the selected test files
+#: the pytest plugins pocflow loads into every session: one limits it to the selected test
+#: files, the other writes down what happened (outcomes, subtests, config, contexts)
 SELECT_PLUGIN = Path(__file__).with_name("_select.py")
-_PASSING = ("passed", "skipped", "xfailed")
+SESSION_PLUGIN = Path(__file__).with_name("_session.py")
+FACTS_FILE = "facts.jsonl"
+#: pytest's exit codes other than 0 (all passed) and 1 (some failed)
+EXIT_MEANINGS = {2: "interrupted", 3: "internal error", 4: "usage error",
+                 5: "no tests collected"}
 
 
 @dataclass(frozen=True)
@@ -36,6 +53,8 @@ class TestSelection:
     step_id: str
     files: tuple[str, ...]
     inputs: tuple[str, ...]
+    #: files that are outputs (the step's, its upstream steps', declared ones): never inputs
+    not_inputs: tuple[str, ...] = ()
 
 
 class TestRunner(Protocol):
@@ -69,33 +88,64 @@ class PytestJsonRunner:
         inputs = {s.step_id: fingerprint(root, list(s.inputs)) for s in selections}
         files = sorted({f for s in selections for f in s.files})
         report: dict[str, Any] = {}
+        facts = Facts()
         exit_code: int | None = None
         output = ""
         if files:
             report_dir.mkdir(parents=True, exist_ok=True)
             report_file = report_dir / "pytest-report.json"
             report_file.unlink(missing_ok=True)
+            facts_file = report_dir / FACTS_FILE
+            facts_file.unlink(missing_ok=True)
             log = report_dir / "pytest.log"
             listing = report_dir / "selection.txt"
             listing.write_text("\n".join(files) + "\n", encoding="utf-8")
             # the folders, not the files: see pocflow._select
-            args = [*_covering_folders(files), f"--pocflow-select={listing}", "-q",
+            args = [*_covering_folders(files), f"--pocflow-select={listing}",
+                    f"--pocflow-facts={facts_file}", "-q",
                     "-p", "no:cacheprovider", "--continue-on-collection-errors",
                     "--json-report", f"--json-report-file={report_file}",
                     "--json-report-omit", "log", "streams", "keywords", "warnings",
                     f"--rootdir={root}"]
             session = _forked_session if uses_fork(self.isolation) else _subprocess_session
-            exit_code = session(root, args, log)
+            exit_code = session(root, args, log, facts_file)
             bound_file(log)  # bounded and masked, like every log
             if secret_values() and report_file.is_file():
                 report_file.write_bytes(redact_bytes(report_file.read_bytes()))
             output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
             report = _load_report(report_file)
+            facts = read_facts(facts_file, pytest_session=True)
         duration = round(time.monotonic() - start, 3)
         shares = _shares(report, selections)
-        return {selection.step_id: judge(selection, shares[selection.step_id], exit_code, output,
-                                         started, duration, inputs[selection.step_id])
-                for selection in selections}
+        read = attribute(facts, {s.step_id: s.files for s in selections})
+        seen_env = child_environ(facts)
+        common = pytest_keys(facts)
+        results = {}
+        for selection in selections:
+            sid = selection.step_id
+            observed = settle(root, facts, read.get(sid, set()) | set(common),
+                              selection.not_inputs, seen_env)
+            result = judge(selection, shares[sid], facts, exit_code, output, started, duration,
+                           merge_inputs(inputs[sid], observed))
+            result.observed = sorted(observed)
+            result.config = {"inipath": facts.config.get("inipath"),
+                             "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])]}
+            results[sid] = result
+        unplaced = exit_code == 1 and files and \
+            all(r.outcome == "passed" for r in results.values())
+        for result in results.values() if unplaced else ():
+            result.outcome = "failed"
+            result.message = (f"step {result.step_id}: pytest exited with code 1 but reported no "
+                              "failing test of the session's steps; see "
+                              f"{_display(root, report_dir / 'pytest.log')}")
+        return results
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return path.relative_to(root).as_posix()
+    except ValueError:
+        return str(path)
 
 
 def _covering_folders(files: list[str]) -> list[str]:
@@ -130,9 +180,11 @@ def uses_fork(isolation: str) -> bool:
     return isolation == "fork" or sys.platform.startswith("linux")
 
 
-def _subprocess_session(root: Path, args: list[str], log: Path) -> int:
+def _subprocess_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
+    command = observer_command(root, facts, ["--module", "pytest"])
     with log.open("wb") as handle:
-        done = subprocess.run([sys.executable, "-m", "pytest", "-p", "pocflow._select", *args],
+        done = subprocess.run([*command, "-p", "pocflow._select", "-p", "pocflow._session",
+                               *args],
                               cwd=root,
                               stdin=subprocess.DEVNULL, stdout=handle,
                               stderr=subprocess.STDOUT, check=False)
@@ -159,11 +211,13 @@ class _ForkServer:
             server = cls._servers[os.getpid()] = cls()
         return server
 
-    def session(self, root: Path, args: list[str], log: Path) -> int | None:
+    def session(self, root: Path, args: list[str], log: Path, facts: Path) -> int | None:
         """Run one session; None when the server is gone (the caller falls back)."""
         assert self.process.stdin is not None and self.process.stdout is not None
         request = json.dumps({"cwd": str(root), "args": args, "log": str(log),
-                              "plugins": [str(SELECT_PLUGIN)]}) + "\n"
+                              "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
+                              "observe": {"root": str(root), "out": str(facts),
+                                          "skip": observer_skips(root)}}) + "\n"
         try:
             self.process.stdin.write(request.encode("utf-8"))
             self.process.stdin.flush()
@@ -185,16 +239,37 @@ def prestart(isolation: str) -> None:
         _ForkServer.get()
 
 
-def _forked_session(root: Path, args: list[str], log: Path) -> int:
-    code = _ForkServer.get().session(root, args, log)
-    return code if code is not None else _subprocess_session(root, args, log)
+def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
+    code = _ForkServer.get().session(root, args, log, facts)
+    return code if code is not None else _subprocess_session(root, args, log, facts)
 
 
-def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | None,
-          output: str, started: str, duration: float, inputs: dict[str, str]) -> TestResult:
-    """The verdict of one step from its share of a pytest JSON report."""
+def judge(selection: TestSelection, report: dict[str, Any], facts: Facts,
+          exit_code: int | None, output: str, started: str, duration: float,
+          inputs: dict[str, str]) -> TestResult:
+    """The verdict of one step, read strictly: from what pytest reported of each of the
+    step's tests (subtests included), pytest's exit code and its JSON report.
+
+    The step passes only when every test collected for it has a final outcome, none failed
+    (no subtest either), at least one passed, none was deselected, and pytest exited 0 (or
+    1, in a session shared with steps whose tests did fail)."""
     own = set(selection.files)
-    cases = [_case(t) for t in report.get("tests", []) if _file_of(t["nodeid"]) in own]
+    messages = {t["nodeid"]: _case(t).message for t in report.get("tests", [])
+                if _file_of(t["nodeid"]) in own}
+    durations = {t["nodeid"]: _case(t).duration_s for t in report.get("tests", [])}
+    collected = [i for i in facts.items or [] if _file_of(i) in own]
+    reports: dict[str, list[dict[str, Any]]] = {}
+    for fact in facts.reports:
+        if _file_of(str(fact["report"])) in own:
+            reports.setdefault(str(fact["report"]), []).append(fact)
+    cases, subtests = [], {"passed": 0, "failed": 0}
+    for nodeid in collected + [n for n in reports if n not in collected]:
+        outcome, sub = _outcome(reports.get(nodeid, []))
+        for key in subtests:
+            subtests[key] += sub[key]
+        cases.append(TestCase(nodeid=nodeid, outcome=outcome,
+                              duration_s=durations.get(nodeid, 0.0),
+                              message=messages.get(nodeid, "") or _sub_message(sub)))
     errors = [f"{c['nodeid']}: {_error_line(c.get('longrepr', ''))}"
               for c in report.get("collectors", [])
               if c.get("outcome") == "failed" and _file_of(c["nodeid"]) in own]
@@ -202,45 +277,118 @@ def judge(selection: TestSelection, report: dict[str, Any], exit_code: int | Non
     for case in cases:
         counts[case.outcome] = counts.get(case.outcome, 0) + 1
     counts["total"] = len(cases)
+    if subtests["passed"] or subtests["failed"]:
+        counts["subtests passed"] = subtests["passed"]
+        counts["subtests failed"] = subtests["failed"]
+    deselected = [i for i in facts.deselected if _file_of(i) in own]
+    if deselected:
+        counts["deselected"] = len(deselected)
     result = TestResult(
         step_id=selection.step_id, outcome="passed", message="", started_at=started,
         finished_at=now_iso(), duration_s=duration, files=list(selection.files),
         counts=counts, tests=cases, collection_errors=errors, exit_code=exit_code, inputs=inputs)
-    sid = selection.step_id
-    if not selection.files:
-        result.message = (f"step {sid} has no test file; add tests/test_step{sid}_"
-                          "<description>.py with at least one test")
-    elif not report:
-        tail = "\n".join(output.strip().splitlines()[-10:])
-        result.message = (f"step {sid}: pytest ended with code {exit_code} and wrote no report"
-                          + (f":\n{tail}" if tail else ""))
-    elif errors:
-        result.message = (f"step {sid}: {len(errors)} test file(s) failed to load:\n"
-                          + "\n".join(f"    {e}" for e in errors))
-    elif not cases:
-        result.message = (f"step {sid}: no tests collected from {', '.join(selection.files)}; "
-                          "a step is verified only by tests that run")
-    elif result.failing:
-        shown = "\n".join(f"    {t.nodeid}" + (f" - {t.message}" if t.message else "")
-                          for t in result.failing[:FAILURE_NAMES_SHOWN])
-        more = len(result.failing) - FAILURE_NAMES_SHOWN
-        result.message = (f"step {sid}: {len(result.failing)} of {len(cases)} tests failed:\n"
-                          + shown + (f"\n    ... and {more} more" if more > 0 else ""))
+    result.message = _problem(selection, result, facts, report, exit_code, output, deselected)
     if result.message:
         result.outcome = "failed"
     return result
+
+
+def _problem(selection: TestSelection, result: TestResult, facts: Facts, report: dict[str, Any],
+             exit_code: int | None, output: str, deselected: list[str]) -> str:
+    """Why the step's tests do not pass; '' when they do."""
+    sid = selection.step_id
+    cases = result.tests
+    unfinished = [c for c in cases if c.outcome == "not finished"]
+    ended = f"pytest exit code {exit_code}" + (f", {EXIT_MEANINGS[exit_code]}"
+                                                if exit_code in EXIT_MEANINGS else "")
+    if not selection.files:
+        return (f"step {sid} has no test file; add tests/test_step{sid}_"
+                "<description>.py with at least one test")
+    if facts.items is None and not report:
+        tail = "\n".join(output.strip().splitlines()[-10:])
+        return (f"step {sid}: pytest ended ({ended}) before it collected any test"
+                + (f":\n{tail}" if tail else ""))
+    if facts.items is None or facts.end is None:
+        return (f"step {sid}: the pytest session ended early ({ended}) and said nothing "
+                "of the step's tests; see the log")
+    if result.collection_errors:
+        return (f"step {sid}: {len(result.collection_errors)} test file(s) failed to load:\n"
+                + "\n".join(f"    {e}" for e in result.collection_errors))
+    if unfinished:
+        shown = "\n".join(f"    {c.nodeid}" for c in unfinished[:FAILURE_NAMES_SHOWN])
+        more = len(unfinished) - FAILURE_NAMES_SHOWN
+        return (f"step {sid}: the session ended early ({ended}) before {len(unfinished)} of "
+                f"its {len(cases)} tests finished:\n" + shown
+                + (f"\n    ... and {more} more" if more > 0 else ""))
+    if result.failing:
+        shown = "\n".join(f"    {t.nodeid}" + (f" - {t.message}" if t.message else "")
+                          for t in result.failing[:FAILURE_NAMES_SHOWN])
+        more = len(result.failing) - FAILURE_NAMES_SHOWN
+        return (f"step {sid}: {len(result.failing)} of {len(cases)} tests failed:\n"
+                + shown + (f"\n    ... and {more} more" if more > 0 else ""))
+    if deselected:
+        return (f"step {sid}: {len(deselected)} of its tests were deselected (-k/-m in "
+                "pytest's addopts or PYTEST_ADDOPTS?), e.g. " + deselected[0]
+                + "; a step is verified on all its tests")
+    if not cases:
+        return (f"step {sid}: no tests collected from {', '.join(selection.files)}; "
+                "a step is verified only by tests that run")
+    if exit_code not in (0, 1):
+        return f"step {sid}: pytest ended with {ended}; a step is verified only by a clean session"
+    if not any(c.outcome in ("passed", "xpassed") for c in cases):
+        kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items())
+                          if k in ("skipped", "xfailed") and n)
+        return (f"step {sid}: none of its {len(cases)} tests passed ({kinds}); a step is "
+                "verified only by tests that run and pass")
+    return ""
+
+
+def _outcome(reports: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
+    """A test's final outcome from its reports (subtests counted), 'not finished' when its
+    teardown was never reported."""
+    sub = {"passed": 0, "failed": 0}
+    phases: dict[str, dict[str, Any]] = {}
+    for fact in reports:
+        if fact.get("sub"):
+            if fact.get("outcome") in sub:
+                sub[str(fact["outcome"])] += 1
+        else:
+            phases[str(fact.get("when"))] = fact
+    setup, call, teardown = (phases.get(w) for w in ("setup", "call", "teardown"))
+    if teardown is None:
+        return "not finished", sub
+    if setup is None or setup["outcome"] == "failed":
+        outcome = "error"
+    elif setup["outcome"] == "skipped":
+        outcome = "xfailed" if setup.get("xfail") else "skipped"
+    elif call is None:
+        return "not finished", sub
+    elif call["outcome"] == "failed":
+        outcome = "failed"
+    elif call["outcome"] == "skipped":
+        outcome = "xfailed" if call.get("xfail") else "skipped"
+    else:
+        outcome = "xpassed" if call.get("xfail") else "passed"
+    if sub["failed"] and outcome not in ("error",):
+        outcome = "failed"
+    if teardown["outcome"] == "failed" and outcome not in ("failed",):
+        outcome = "error"
+    return outcome, sub
+
+
+def _sub_message(sub: dict[str, int]) -> str:
+    return f"{sub['failed']} failed subtest(s)" if sub["failed"] else ""
 
 
 def _case(test: dict[str, Any]) -> TestCase:
     duration = sum(float(test.get(p, {}).get("duration", 0.0))
                    for p in ("setup", "call", "teardown"))
     message = ""
-    if test["outcome"] not in _PASSING:
-        for phase in ("setup", "call", "teardown"):
-            crash = test.get(phase, {}).get("crash") or {}
-            if test.get(phase, {}).get("outcome") == "failed":
-                message = _first_line(crash.get("message", ""))
-                break
+    for phase in ("setup", "call", "teardown"):
+        crash = test.get(phase, {}).get("crash") or {}
+        if test.get(phase, {}).get("outcome") == "failed":
+            message = _first_line(crash.get("message", ""))
+            break
     return TestCase(nodeid=test["nodeid"], outcome=test["outcome"],
                     duration_s=round(duration, 4), message=message)
 

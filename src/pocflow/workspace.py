@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pocflow.errors import DiscoveryError, GraphError, located
+from pocflow.fingerprint import use_cache_file
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
 from pocflow.settings import Settings, load_settings
@@ -115,6 +116,7 @@ def load_workspace(root: Path) -> Workspace:
     """
     root = root.resolve()
     settings = load_settings(root)
+    use_cache_file(root, settings.state_dir)  # file digests kept across runs
     key = _layout_key(root, settings)
     cached = _LOADED.get(root)
     if cached is not None and cached[0] == key:

@@ -1,0 +1,375 @@
+"""What a child process really reads inside the workspace, recorded through audit hooks.
+
+pocflow installs an ``Observer`` in every process it starts to run a step: the script
+process (through this file's launcher, ``python _observe.py --root R --out F -- script.py
+ARGS``), a ``python -m pytest`` session (``--module pytest``), and each fork-server child
+(which calls ``install`` itself, after the fork: audit hooks cannot be removed). It records:
+
+- files opened for reading (``open`` events, which include every module's source or
+  bytecode as it is loaded, whatever the route: ``sys.path`` edits, package ``__init__``,
+  ``conftest.py``, ``importlib``), databases opened by path (``sqlite3.connect``), and
+  folders listed (``os.listdir``, ``os.scandir``, so ``glob`` and ``os.walk`` too);
+- modules an ``import`` statement or ``importlib.import_module`` hands out even when they
+  were loaded before (a second step's test importing a helper the first step loaded);
+- which workspace module's code did each read (the innermost workspace frame), so a read
+  that a helper cached for later callers is attributed to whoever imports that helper;
+- files written, renamed or removed (a step's outputs are not its inputs);
+- environment variables read by code in the workspace (by name and a digest of the value;
+  the names listed in ``POCFLOW_SECRET_NAMES`` only as set or unset).
+
+Each new fact is appended at once, as one JSON line, to the output file (opened before the
+hook is installed, written with ``os.write``): a process that ends with ``os._exit`` or is
+killed leaves what it read so far. Reads are tagged with a *context*, which pocflow's pytest
+plugin (``pocflow._session``) switches as collection and tests proceed, so a shared session
+can be split per step.
+
+Self-contained: it imports nothing of pocflow (the fork server and the launcher run where
+pocflow may not be importable).
+"""
+
+from __future__ import annotations
+
+import builtins
+import hashlib
+import importlib
+import importlib.util
+import json
+import os
+import runpy
+import sys
+import types
+from typing import Any
+
+#: the attribute of ``sys`` under which the running observer is found (one per process)
+HANDLE = "_pocflow_observer"
+#: folders of the workspace whose content is never an input
+SKIP_PARTS = (".venv", ".git", ".pocflow", "__pycache__", ".mypy_cache", ".ruff_cache",
+              ".pytest_cache", ".hypothesis", ".tox", ".nox")
+SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
+_READ_EVENTS = ("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
+                "os.rename", "os.unlink", "os.rmdir", "os.truncate", "shutil.rmtree")
+_WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
+_MODULE_FILES = (__file__,)
+_PYCACHE = os.sep + "__pycache__" + os.sep
+#: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
+_PLUMBING = ("/os.py", "<frozen os>", "/_collections_abc.py", "<frozen _collections_abc>",
+             "/_observe.py")
+
+
+def stamp_of(path: str) -> list[int] | None:
+    """[size, mtime_ns, ctime_ns, inode] of a file; None when there is none."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return None
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+
+
+class Observer:
+    """Records reads, writes, imports and environment reads inside one workspace."""
+
+    def __init__(self, root: str, out: str, skip: tuple[str, ...] = ()) -> None:
+        self.root = os.path.realpath(root)
+        self.prefix = self.root + os.sep
+        given = os.path.abspath(root) + os.sep
+        self.aliases = (given,) if given != self.prefix else ()
+        self.skip = tuple(self.prefix + part for part in (*SKIP_PARTS, *skip))
+        self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.context = ""
+        self.stack: list[str] = []
+        self.seen: set[tuple[str, ...]] = set()
+        self.busy = False
+        secret = os.environ.get(SECRET_NAMES_ENV, "")
+        self.secret_names = set(filter(None, secret.split(",")))
+
+    # -- writing facts ---------------------------------------------------------------
+    def emit(self, fact: dict[str, Any]) -> None:
+        """Append one fact as a JSON line."""
+        os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def push(self, context: str) -> None:
+        """Reads from now on belong to context (until pop)."""
+        self.stack.append(self.context)
+        self.context = context
+
+    def pop(self) -> None:
+        """Back to the enclosing context."""
+        self.context = self.stack.pop() if self.stack else ""
+
+    # -- paths -------------------------------------------------------------------------
+    def inside(self, path: Any) -> str | None:
+        """The workspace-relative form of path, or None when it is not an input candidate."""
+        if isinstance(path, int):
+            return None
+        if isinstance(path, bytes):
+            path = os.fsdecode(path)
+        elif not isinstance(path, str):
+            try:
+                path = os.fspath(path)
+            except TypeError:
+                return None
+            if isinstance(path, bytes):
+                path = os.fsdecode(path)
+        full = os.path.normpath(os.path.join(os.getcwd(), path))
+        if not full.startswith(self.prefix):
+            alias = next((a for a in self.aliases if full.startswith(a)), None)
+            if alias is None:
+                return None
+            full = self.prefix + full[len(alias):]
+        if full.endswith(".pyc") and _PYCACHE in full:
+            try:
+                full = importlib.util.source_from_cache(full)
+            except ValueError:
+                return None
+        if full.startswith(self.skip) or _PYCACHE in full:
+            return None
+        return full[len(self.prefix):]
+
+    def reader(self) -> str:
+        """The workspace file of the innermost frame running workspace code ('' if none)."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(self.prefix) and not name.startswith(self.skip) and \
+                    name not in _MODULE_FILES:
+                return name[len(self.prefix):]
+            frame = frame.f_back  # type: ignore[assignment]
+        return ""
+
+    # -- recording ---------------------------------------------------------------------
+    def read(self, rel: str, kind: str = "r") -> None:
+        """A read of rel (kind 'r' file, 'd' folder listing, 'q' database)."""
+        by = self.reader()
+        key = (kind, rel, self.context, by)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        fact: dict[str, Any] = {kind: rel, "c": self.context}
+        if by and by != rel:
+            fact["by"] = by
+        if ("s", rel) not in self.seen:  # the file as it was when first read
+            self.seen.add(("s", rel))
+            fact["s"] = stamp_of(self.prefix + rel)
+        self.emit(fact)
+
+    def wrote(self, rel: str) -> None:
+        """rel was written, created, renamed or removed: an output, not an input."""
+        if ("w", rel) not in self.seen:
+            self.seen.add(("w", rel))
+            self.emit({"w": rel})
+
+    def hook(self, event: str, args: tuple[Any, ...]) -> None:
+        """The audit hook."""
+        if event not in _READ_EVENTS or self.busy:
+            return
+        self.busy = True
+        try:
+            self._event(event, args)
+        except Exception:
+            pass
+        finally:
+            self.busy = False
+
+    def _event(self, event: str, args: tuple[Any, ...]) -> None:
+        if event == "open":
+            path, mode, flags = args
+            rel = self.inside(path)
+            if rel is None:
+                return
+            if isinstance(mode, str):
+                writes = any(c in mode for c in "wax+")
+            elif isinstance(flags, int):
+                writes = (flags & 3) != os.O_RDONLY or bool(flags & _WRITE_FLAGS)
+            else:
+                writes = False
+            if writes:
+                self.wrote(rel)
+            else:
+                self.read(rel)
+        elif event in ("os.listdir", "os.scandir"):
+            # a folder is an input when workspace code lists it, not when the import system
+            # fills its cache or pytest walks the folders it collects
+            if sys._getframe(2).f_code.co_filename.startswith("<frozen importlib"):
+                return
+            rel = self.inside(args[0] if args and args[0] is not None else ".")
+            if rel is not None and self.reader():
+                self.read(rel or ".", "d")
+        elif event == "sqlite3.connect":
+            database = args[0]
+            if isinstance(database, (str, bytes, os.PathLike)):
+                text = os.fsdecode(database)
+                if text.startswith("file:"):
+                    text = text[5:].split("?", 1)[0]
+                rel = self.inside(text) if text and text != ":memory:" else None
+                if rel is not None:
+                    if os.path.exists(self.prefix + rel):
+                        self.read(rel, "q")
+                    else:
+                        self.wrote(rel)
+        else:  # os.remove, os.rename, ..., shutil.rmtree
+            for value in args[:2] if event == "os.rename" else args[:1]:
+                rel = self.inside(value)
+                if rel is not None:
+                    self.wrote(rel)
+
+    def imported(self, module: Any, importer: Any) -> None:
+        """A module handed out by an import statement (loaded now or before)."""
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            name = getattr(module, "__file__", None)
+            rel = self.inside(name) if isinstance(name, str) else None
+            if rel is not None:
+                by = ""
+                if isinstance(importer, dict):
+                    own = importer.get("__file__")
+                    by_rel = self.inside(own) if isinstance(own, str) else None
+                    by = by_rel or ""
+                key = ("i", rel, self.context, by)
+                if key not in self.seen:
+                    self.seen.add(key)
+                    fact: dict[str, Any] = {"r": rel, "c": self.context}
+                    if by and by != rel:
+                        fact["by"] = by
+                    if ("s", rel) not in self.seen:
+                        self.seen.add(("s", rel))
+                        fact["s"] = stamp_of(self.prefix + rel)
+                    self.emit(fact)
+        except Exception:
+            pass
+        finally:
+            self.busy = False
+
+    def environ_read(self, name: str, value: str | None) -> None:
+        """An environment variable read by workspace code."""
+        if self.busy:
+            return
+        self.busy = True
+        try:
+            frame = sys._getframe(1)
+            while frame is not None and frame.f_code.co_filename.endswith(_PLUMBING):
+                frame = frame.f_back  # type: ignore[assignment]
+            if frame is None:
+                return
+            caller = frame.f_code.co_filename
+            if not caller.startswith(self.prefix) or caller.startswith(self.skip):
+                return
+            self.environ_fact(name, value)
+        except Exception:
+            pass
+        finally:
+            self.busy = False
+
+    def environ_fact(self, name: str, value: str | None) -> None:
+        """Record name as read, with a digest of its value (never the value)."""
+        key = ("e", name, self.context)
+        if key in self.seen:
+            return
+        self.seen.add(key)
+        self.emit({"e": name, "c": self.context, "v": environ_digest(
+            value, secret=name in self.secret_names)})
+
+    # -- installing ----------------------------------------------------------------------
+    def install(self) -> None:
+        """Start observing this process (for good: audit hooks cannot be removed)."""
+        setattr(sys, HANDLE, self)
+        sys.addaudithook(self.hook)
+        original_import = builtins.__import__
+        original_import_module = importlib.import_module
+        observer = self
+
+        def observed_import(name: str, globals: Any = None, locals: Any = None,
+                            fromlist: Any = (), level: int = 0) -> Any:
+            module = original_import(name, globals, locals, fromlist, level)
+            if not observer.busy:
+                if fromlist:
+                    observer.imported(module, globals)
+                    for item in fromlist:
+                        value = getattr(module, item, None) if isinstance(item, str) else None
+                        if isinstance(value, types.ModuleType):
+                            observer.imported(value, globals)
+                else:
+                    target = sys.modules.get(name if level == 0 else "", module)
+                    observer.imported(target if target is not None else module, globals)
+            return module
+
+        def observed_import_module(name: str, package: str | None = None) -> Any:
+            module = original_import_module(name, package)
+            observer.imported(module, sys._getframe(1).f_globals)
+            return module
+
+        builtins.__import__ = observed_import
+        importlib.import_module = observed_import_module
+        _watch_environ(self)
+
+
+def environ_digest(value: str | None, secret: bool = False) -> str:
+    """What a record keeps of an environment variable's value."""
+    if value is None:
+        return "unset"
+    if secret:
+        return "set"  # a rotated secret does not re-verify a step, and no digest of it is kept
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _watch_environ(observer: Observer) -> None:
+    """Make os.environ report the names workspace code reads (os.getenv goes through it)."""
+    base = type(os.environ)
+
+    class WatchedEnviron(base):  # type: ignore[misc, valid-type]
+        def __getitem__(self, key: str) -> str:
+            try:
+                value = base.__getitem__(self, key)
+            except KeyError:
+                observer.environ_read(key, None)
+                raise
+            observer.environ_read(key, value)
+            return value
+
+    os.environ.__class__ = WatchedEnviron
+
+
+def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:
+    """Observe this process from now on; facts go to the file at out."""
+    observer = Observer(root, out, skip)
+    observer.install()
+    return observer
+
+
+def current() -> Observer | None:
+    """The observer of this process, if pocflow installed one."""
+    found = getattr(sys, HANDLE, None)
+    return found if isinstance(found, Observer) else None
+
+
+def main(argv: list[str]) -> None:
+    """``_observe.py --root R --out F [--skip P]... [--module M] -- TARGET ARGS...``: run a
+    script (or a module, like ``python -m``) under an observer, as ``python TARGET`` would."""
+    root = out = module = ""
+    skip: list[str] = []
+    while argv and argv[0] != "--":
+        flag, value, argv = argv[0], argv[1], argv[2:]
+        if flag == "--root":
+            root = value
+        elif flag == "--out":
+            out = value
+        elif flag == "--skip":
+            skip.append(value)
+        elif flag == "--module":
+            module = value
+    target = argv[1:]
+    install(root, out, tuple(skip))
+    if module:
+        sys.argv = [module, *target]
+        sys.path[0] = os.getcwd()
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    else:
+        script = target[0]
+        sys.argv = list(target)
+        sys.path[0] = os.path.dirname(os.path.abspath(script))
+        runpy.run_path(os.path.abspath(script), run_name="__main__")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,210 @@
+"""A pytest plugin: what really happened in a session, written for pocflow to judge.
+
+pocflow loads it into every pytest session it runs (``--pocflow-facts=FILE``). It writes,
+one JSON line each:
+
+- ``{"report": nodeid, "when": ..., "outcome": ..., "sub": bool, "xfail": bool}`` for every
+  test report, subtest reports included (a failing ``subTest`` fails its test, whatever
+  pytest-json-report makes of it);
+- ``{"items": [...]}`` and ``{"deselected": [...]}`` once collection is done;
+- ``{"config": {...}}``: the configuration file pytest chose, the plugins it loaded (name and
+  version) and the files that *could* have configured it;
+- ``{"fixture": name, "files": [...]}``: which test files use each fixture;
+- ``{"end": exitstatus}`` when the session finishes (absent: it never finished).
+
+With pocflow's observer (``pocflow._observe``) in the process, it also switches the
+observer's context, so that every read is tagged with what caused it: ``""`` (the session:
+plugins, ``conftest.py``), ``"f:<file>"`` (collecting a test file, or running one of its
+tests) or ``"x:<fixture>"`` (setting up a fixture).
+
+Self-contained (it imports nothing of pocflow), like ``pocflow._select``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+#: the files pytest may take its configuration from, in every folder it looks in
+CONFIG_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+_STASH = pytest.StashKey["_Facts"]()
+
+
+class _Facts:
+    def __init__(self, path: str, root: Path) -> None:
+        self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.root = root
+
+    def emit(self, fact: dict[str, Any]) -> None:
+        os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
+
+    def rel(self, path: Any) -> str:
+        try:
+            return Path(str(path)).resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return str(path)
+
+
+def _observer() -> Any:
+    return getattr(sys, "_pocflow_observer", None)
+
+
+def pytest_addoption(parser: Any) -> None:
+    parser.addoption("--pocflow-facts", default=None, metavar="FILE",
+                     help="write what happened in this session to FILE (for pocflow)")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config: Any) -> None:
+    path = config.getoption("pocflow_facts")
+    if not path:
+        return
+    facts = _Facts(path, Path(str(config.rootpath)).resolve())
+    config.stash[_STASH] = facts
+    plugins = sorted({(dist.project_name, dist.version)
+                      for _plugin, dist in config.pluginmanager.list_plugin_distinfo()})
+    inipath = config.inipath
+    facts.emit({"config": {
+        "inipath": facts.rel(inipath) if inipath else None,
+        "plugins": [list(p) for p in plugins],
+        "candidates": _candidates(config, facts.root),
+    }})
+    observer = _observer()
+    if observer is not None:  # a config file created later would change the session
+        for candidate in _candidates(config, facts.root):
+            observer.read(candidate)
+
+
+def _candidates(config: Any, root: Path) -> list[str]:
+    """Config files pytest would consider for this session, inside the workspace."""
+    folders: set[Path] = set()
+    for arg in config.args or ["."]:
+        folder = (Path(str(config.invocation_params.dir)) / str(arg).split("::")[0]).resolve()
+        if not folder.is_dir():
+            folder = folder.parent
+        while folder == root or root in folder.parents:
+            folders.add(folder)
+            folder = folder.parent
+    return sorted((folder / name).relative_to(root).as_posix()
+                  for folder in folders for name in CONFIG_NAMES)
+
+
+def _facts(config: Any) -> _Facts | None:
+    found: _Facts | None = config.stash.get(_STASH, None)
+    return found
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
+    observer = _observer()
+    facts = _facts(collector.config)
+    if observer is None or facts is None or not isinstance(collector, pytest.Module):
+        yield
+        return
+    observer.push("f:" + facts.rel(collector.path))
+    try:
+        yield
+    finally:
+        observer.pop()
+
+
+def pytest_deselected(items: list[Any]) -> None:
+    if items:
+        facts = _facts(items[0].config)
+        if facts is not None:
+            facts.emit({"deselected": [item.nodeid for item in items]})
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: Any) -> None:
+    facts = _facts(session.config)
+    if facts is None:
+        return
+    facts.emit({"items": [item.nodeid for item in session.items]})
+    users: dict[str, set[str]] = {}
+    for item in session.items:
+        for name in getattr(item, "fixturenames", ()):
+            users.setdefault(name, set()).add(facts.rel(item.path))
+    for name, files in sorted(users.items()):
+        facts.emit({"fixture": name, "files": sorted(files)})
+
+
+def _in_item(item: Any) -> Generator[None, Any, None]:
+    observer = _observer()
+    facts = _facts(item.config)
+    if observer is None or facts is None:
+        yield
+        return
+    observer.push("f:" + facts.rel(item.path))
+    try:
+        yield
+    finally:
+        observer.pop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_setup(item: Any) -> Generator[None, Any, None]:
+    yield from _in_item(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_call(item: Any) -> Generator[None, Any, None]:
+    yield from _in_item(item)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_teardown(item: Any) -> Generator[None, Any, None]:
+    # teardown may finalize fixtures of any scope: what it reads counts for every step
+    observer = _observer()
+    if observer is None:
+        yield
+        return
+    observer.push("")
+    try:
+        yield
+    finally:
+        observer.pop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, None]:
+    observer = _observer()
+    if observer is None:
+        yield
+        return
+    observer.push("x:" + str(fixturedef.argname))
+    try:
+        yield
+    finally:
+        observer.pop()
+
+
+def pytest_runtest_logreport(report: Any) -> None:
+    config = _CONFIG.get("config")
+    facts = _facts(config) if config is not None else None
+    if facts is None:
+        return
+    facts.emit({"report": report.nodeid, "when": report.when, "outcome": report.outcome,
+                "sub": type(report).__name__ == "SubtestReport",
+                "xfail": hasattr(report, "wasxfail")})
+
+
+_CONFIG: dict[str, Any] = {}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session: Any) -> None:
+    _CONFIG["config"] = session.config
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
+    facts = _facts(session.config)
+    if facts is not None:
+        facts.emit({"end": int(exitstatus)})

@@ -1,0 +1,232 @@
+"""Content fingerprints of a step's inputs: files, folder listings, variables, pytest's config.
+
+An input is named by a *key*:
+
+=========================  ===========================================================
+``PoC/step1_load.py``      a file: sha256 of its bytes (``missing`` when there is none)
+``tests/data/``            a folder a step listed: sha256 of its sorted entry names
+``$NAME``                  an environment variable: sha256 of its value, ``unset``, or
+                           ``set`` for a secret (pocflow.redact)
+``pyproject.toml:tool.pytest``  the pytest tables of a pyproject.toml pytest read
+``plugin:NAME``            a pytest plugin pytest loaded: its installed version
+=========================  ===========================================================
+
+**Content, not clocks.** A file's digest is taken from the cache only while its size,
+modification time, change time and inode all match what they were when it was hashed (as
+git's index does), and only when it was hashed more than ``RACY_S`` after its last change
+(a file rewritten within one tick of the file-system clock keeps its stamp). Otherwise its
+content is hashed again. The cache is kept per process and on disk, in the state folder,
+so a run with nothing to do reads stamps, not contents.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import hashlib
+import json
+import os
+import re
+import stat
+import time
+import tomllib
+from importlib import metadata
+from pathlib import Path
+
+from pocflow._fs import atomic_write_text, sha256_file, stamp
+
+MISSING = "missing"
+#: the digest of a file that changed between the moment a step read it and the end of the
+#: phase: it never matches, so the step runs again
+CHANGED_DURING_RUN = "changed-during-run"
+#: seconds after its last change before a file's cached digest is trusted
+RACY_S = 1.0
+CACHE_FILE = "fingerprints.json"
+_ENV_RE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
+PYTEST_TABLE = ":tool.pytest"
+PLUGIN_PREFIX = "plugin:"
+SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
+
+Stamp = tuple[int, int, int, int]
+
+
+def kind_of(key: str) -> str:
+    """'file', 'folder', 'env', 'pytest-config' or 'plugin'."""
+    if _ENV_RE.match(key):
+        return "env"
+    if key.startswith(PLUGIN_PREFIX):
+        return "plugin"
+    if key.endswith(PYTEST_TABLE):
+        return "pytest-config"
+    if key.endswith("/"):
+        return "folder"
+    return "file"
+
+
+class _Cache:
+    """sha256 per absolute path, with the stamp it was taken at; on disk per workspace."""
+
+    def __init__(self) -> None:
+        self.entries: dict[str, tuple[Stamp, str, int]] = {}
+        self.loaded: set[Path] = set()
+        self.files: dict[Path, Path] = {}  # root -> its cache file
+        self.dirty = False
+        atexit.register(self.save)
+
+    def attach(self, root: Path, state_dir: str) -> None:
+        """Read the workspace's cache file once per process."""
+        if root in self.loaded:
+            return
+        self.loaded.add(root)
+        path = root / state_dir / CACHE_FILE
+        self.files[root] = path
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return
+        if not isinstance(data, dict):
+            return
+        for name, entry in data.items():
+            with contextlib.suppress(TypeError, ValueError):
+                size, mtime, ctime, ino, digest, hashed = entry
+                self.entries.setdefault(str(root / name), ((int(size), int(mtime), int(ctime),
+                                                            int(ino)), str(digest), int(hashed)))
+
+    def digest(self, path: Path, info: os.stat_result) -> str:
+        now = stamp(info)
+        key = str(path)
+        known = self.entries.get(key)
+        if known is not None and known[0] == now and \
+                known[2] - max(now[1], now[2]) > RACY_S * 1e9:
+            return known[1]
+        hashed_at = time.time_ns()
+        digest = sha256_file(path)
+        self.entries[key] = (now, digest, hashed_at)
+        self.dirty = True
+        return digest
+
+    def save(self) -> None:
+        """Write each workspace's entries back (best effort: it is only a cache)."""
+        if not self.dirty:
+            return
+        self.dirty = False
+        for root, path in self.files.items():
+            prefix = str(root) + os.sep
+            data = {name[len(prefix):]: [*stamp, digest, hashed]
+                    for name, (stamp, digest, hashed) in self.entries.items()
+                    if name.startswith(prefix)}
+            with contextlib.suppress(OSError):
+                if path.parent.is_dir():
+                    atomic_write_text(path, json.dumps(data, separators=(",", ":")),
+                                      durable=False)
+
+
+_CACHE = _Cache()
+
+
+def use_cache_file(root: Path, state_dir: str) -> None:
+    """Keep the workspace's digests across processes, in its state folder."""
+    _CACHE.attach(root, state_dir)
+
+
+def file_digest(path: Path) -> str:
+    """sha256 of a file, through the cache; MISSING when it is not a regular file."""
+    try:
+        info = path.stat()
+    except OSError:
+        return MISSING
+    if not stat.S_ISREG(info.st_mode):
+        return MISSING
+    try:
+        return _CACHE.digest(path, info)
+    except OSError:
+        return MISSING
+
+
+def folder_digest(path: Path) -> str:
+    """sha256 of a folder's sorted entry names; MISSING when it is not a folder."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return MISSING
+    return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def environ_digest(value: str | None, secret: bool = False) -> str:
+    """What a record keeps of an environment variable's value (never the value)."""
+    if value is None:
+        return "unset"
+    if secret:
+        return "set"  # a rotated secret does not re-verify a step; no digest of it is kept
+    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def secret_names() -> set[str]:
+    """Names whose values are secret (pocflow.redact puts them in the environment)."""
+    return set(filter(None, os.environ.get(SECRET_NAMES_ENV, "").split(",")))
+
+
+def pytest_table_digest(path: Path) -> str:
+    """sha256 of the [tool.pytest] tables of a pyproject.toml (what pytest takes from it)."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError:
+        return MISSING
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return "unreadable"
+    table = data.get("tool", {}).get("pytest", {}) if isinstance(data.get("tool"), dict) else {}
+    return hashlib.sha256(json.dumps(table, sort_keys=True, default=str).encode()).hexdigest()
+
+
+_VERSIONS: dict[str, str] = {}
+
+
+def plugin_digest(name: str) -> str:
+    """The installed version of a distribution (a pytest plugin), or MISSING."""
+    if name not in _VERSIONS:
+        try:
+            _VERSIONS[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            _VERSIONS[name] = MISSING
+    return _VERSIONS[name]
+
+
+def digest_of(root: Path, key: str) -> str:
+    """The current fingerprint of one input key."""
+    kind = kind_of(key)
+    if kind == "file":
+        return file_digest(root / key)
+    if kind == "folder":
+        return folder_digest(root / key.rstrip("/") if key != "./" else root)
+    if kind == "env":
+        name = key[1:]
+        return environ_digest(os.environ.get(name), secret=name in secret_names())
+    if kind == "pytest-config":
+        return pytest_table_digest(root / key[: -len(PYTEST_TABLE)])
+    return plugin_digest(key[len(PLUGIN_PREFIX):])
+
+
+def fingerprint(root: Path, keys: list[str]) -> dict[str, str]:
+    """The current fingerprint of each input key."""
+    return {key: digest_of(root, key) for key in sorted(set(keys))}
+
+
+def still_holds(root: Path, digests: dict[str, str]) -> bool:
+    """Whether every input still has the fingerprint recorded for it."""
+    return all(digest_of(root, key) == digest for key, digest in digests.items())
+
+
+def observed_digest(root: Path, key: str, stamp_then: list[int] | None) -> str:
+    """The fingerprint of an input a step read, provided it is still as it was when read
+    (same size, times and inode); else CHANGED_DURING_RUN."""
+    if kind_of(key) in ("file", "folder"):
+        path = root / key.rstrip("/") if key not in ("./", ".") else root
+        try:
+            info = path.stat()
+        except OSError:
+            now = None
+        else:
+            now = list(stamp(info))
+        if now != (list(stamp_then) if stamp_then is not None else None):
+            return CHANGED_DURING_RUN
+    return digest_of(root, key)

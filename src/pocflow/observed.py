@@ -1,0 +1,219 @@
+"""What a step's processes really read: the facts pocflow._observe and pocflow._session wrote,
+turned into input keys per step.
+
+The static scan (pocflow.inputs) decides what to run before anything ran; the facts say what
+a run actually read, and both are the step's inputs in its record. This module reads the
+facts file of one process (a script) or one pytest session (possibly shared by several
+steps) and attributes each read:
+
+- in a script process, every read belongs to the step;
+- in a pytest session, a read while a test file was collected, or while one of its tests
+  ran, belongs to that file's step; a read while a fixture was set up belongs to every step
+  whose tests use the fixture; a read at session level (plugins, ``conftest.py``, teardown)
+  belongs to every step of the session;
+- a read by a module's code (a helper that loads and caches a data file) also belongs to
+  every step that imported that module, in any context: a second step that gets the cached
+  result without reading the file still depends on it. More steps, never fewer.
+
+What a step wrote is its output, not its input, and so is what its upstream steps wrote and
+every step's declared ``outputs``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from pocflow.fingerprint import CHANGED_DURING_RUN, PLUGIN_PREFIX, PYTEST_TABLE, observed_digest
+
+#: the launcher that runs a script (or ``-m pytest``) with an observer installed
+OBSERVER = Path(__file__).with_name("_observe.py")
+
+#: pocflow sets these for its children itself; their values are not the step's inputs
+OWN_VARIABLES = ("POCFLOW_",)
+#: variables that change what pytest does: part of every test verdict, read or not
+PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
+                    "PYTHONPATH")
+
+
+def observer_skips(root: Path) -> list[str]:
+    """Folders of the workspace whose reads are not inputs beyond the usual ones: pocflow's
+    own package, when the workspace holds it (as pocflow's own repository does)."""
+    package = Path(__file__).resolve().parent
+    try:
+        return [package.relative_to(root.resolve()).as_posix()]
+    except ValueError:
+        return []
+
+
+def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
+    """The start of a command line that runs a script or module under an observer."""
+    command = [sys.executable, str(OBSERVER), "--root", str(root), "--out", str(facts), *extra]
+    for skip in observer_skips(root):
+        command += ["--skip", skip]
+    return [*command, "--"]
+
+
+@dataclass
+class Facts:
+    """One facts file, parsed."""
+
+    reads: list[tuple[str, str, str]] = field(default_factory=list)  # (key, context, by)
+    stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
+    written: set[str] = field(default_factory=set)
+    environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
+    config: dict[str, Any] = field(default_factory=dict)
+    items: list[str] | None = None
+    deselected: list[str] = field(default_factory=list)
+    fixtures: dict[str, set[str]] = field(default_factory=dict)  # fixture -> test files
+    reports: list[dict[str, Any]] = field(default_factory=list)
+    end: int | None = None
+
+
+def read_facts(path: Path, pytest_session: bool = False) -> Facts:
+    """Parse a facts file (a cut-off last line, from a killed process, is ignored)."""
+    facts = Facts()
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return facts
+    for line in lines:
+        try:
+            fact = json.loads(line)
+        except ValueError:
+            continue
+        if not isinstance(fact, dict):
+            continue
+        _take(facts, fact, pytest_session)
+    return facts
+
+
+def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
+    context = str(fact.get("c", ""))
+    by = str(fact.get("by", ""))
+    for kind in ("r", "q", "d"):
+        if kind in fact:
+            rel = str(fact[kind])
+            key = rel.rstrip("/") + "/" if kind == "d" else rel
+            if kind == "d" and rel in (".", ""):
+                key = "./"
+            if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" \
+                    and not by:
+                key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
+            facts.reads.append((key, context, by))
+            if "s" in fact and key not in facts.stamps:
+                facts.stamps[key] = fact["s"]
+            return
+    if "w" in fact:
+        facts.written.add(str(fact["w"]))
+    elif "e" in fact:
+        facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
+    elif "config" in fact:
+        facts.config = dict(fact["config"])
+    elif "items" in fact:
+        facts.items = [str(i) for i in fact["items"]]
+    elif "deselected" in fact:
+        facts.deselected += [str(i) for i in fact["deselected"]]
+    elif "fixture" in fact:
+        facts.fixtures[str(fact["fixture"])] = {str(f) for f in fact.get("files", [])}
+    elif "report" in fact:
+        facts.reports.append(fact)
+    elif "end" in fact:
+        facts.end = int(fact["end"])
+
+
+def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """The keys each step read. ``owners``: step id -> its test files (for a script's facts,
+    one step with no files: everything is its own)."""
+    direct: dict[str, set[str]] = {}
+    by_module: dict[str, set[str]] = {}
+    for key, context, by in facts.reads:
+        direct.setdefault(context, set()).add(key)
+        if by:
+            by_module.setdefault(by, set()).add(key)
+    for context, names in facts.environ.items():
+        direct.setdefault(context, set()).update("$" + n for n in names)
+    result: dict[str, set[str]] = {}
+    for step_id, files in owners.items():
+        own = set(files)
+        contexts = [c for c in direct if _concerns(c, own, facts.fixtures)]
+        keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
+        result[step_id] = _closure(keys, by_module)
+    return result
+
+
+def _concerns(context: str, files: set[str], fixtures: Mapping[str, set[str]]) -> bool:
+    """Whether reads in this context can affect the step whose test files are given."""
+    if not files or context == "":
+        return True
+    if context.startswith("f:"):
+        return context[2:] in files
+    if context.startswith("x:"):
+        users = fixtures.get(context[2:])
+        return users is None or bool(users & files)  # unknown users: every step
+    return True
+
+
+def _closure(keys: set[str], by_module: Mapping[str, set[str]]) -> set[str]:
+    """keys, and everything read by the code of every module among them (transitively)."""
+    found = set(keys)
+    todo = [k for k in keys if k in by_module]
+    while todo:
+        for key in by_module[todo.pop()]:
+            if key not in found:
+                found.add(key)
+                if key in by_module:
+                    todo.append(key)
+    return found
+
+
+def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
+           environ: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The fingerprints of the keys a step read, without what was written (by the step, or
+    as anyone's output) and pocflow's own variables; each file as it was when first read.
+
+    ``environ``: the digests the child saw, by variable name (what the step really read)."""
+    excluded = set(not_inputs) | facts.written
+    digests: dict[str, str] = {}
+    seen_env: dict[str, str] = dict(environ or {})
+    for key in sorted(keys):
+        if key.startswith("$"):
+            name = key[1:]
+            if name.startswith(OWN_VARIABLES):
+                continue
+            digests[key] = seen_env.get(name) or observed_digest(root, key, None)
+            continue
+        path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
+        if path in excluded or any(path.startswith(out.rstrip("/") + "/") for out in excluded):
+            continue
+        digests[key] = observed_digest(root, key, facts.stamps.get(key))
+    return digests
+
+
+def child_environ(facts: Facts) -> dict[str, str]:
+    """Every variable's digest as the child saw it (any context)."""
+    seen: dict[str, str] = {}
+    for names in facts.environ.values():
+        seen.update(names)
+    return seen
+
+
+def pytest_keys(facts: Facts) -> list[str]:
+    """The keys every pytest verdict stands on: the variables that change pytest, and the
+    plugins it loaded."""
+    keys = ["$" + name for name in PYTEST_VARIABLES]
+    keys += [PLUGIN_PREFIX + str(name) for name, _version in facts.config.get("plugins", [])]
+    return keys
+
+
+def merge_inputs(before: dict[str, str], observed: dict[str, str]) -> dict[str, str]:
+    """The static inputs as fingerprinted before the run, with what the run really read; a
+    file whose two fingerprints differ changed while the run read it."""
+    merged = dict(observed)
+    for key, digest in before.items():
+        merged[key] = digest if observed.get(key, digest) == digest else CHANGED_DURING_RUN
+    return merged

@@ -1,0 +1,367 @@
+"""The false-verdict catalogue: every way found to get a ✅ over tests that really fail.
+
+Each case starts from a verified copy of a small library-style PoC (a package in `src/`
+reached through its `__init__`, through `conftest.py` and from a step script; a helper
+folder put on `sys.path` by `conftest.py`; data files read by the library and by tests; no
+pytest settings in `pyproject.toml`), breaks it the way a real project does, checks with
+plain pytest in the same workspace that the step's tests really fail, and then checks that
+`doit poc-complete` runs the step again and exits non-zero. Add a case for every new way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+from support import REPO, edit, run_doit
+
+PLAN = """# PoC 1 Implementation Plan: Library PoC
+
+## Implementation Steps
+
+### Step 1: Scale from a script
+**Goal**: the script writes a value computed by the library in src/.
+
+### Step 2: Table through the package
+**Goal**: the tests read the library's table through its package `__init__`.
+
+### Step 3: Helpers through conftest
+**Goal**: the tests use a conftest fixture and a helper folder put on sys.path.
+
+### Step 4: Configuration and environment
+**Goal**: the tests are sensitive to pytest's configuration and the environment.
+
+### Step 5: Table again
+**Goal**: a second step that uses the library's cached table.
+
+## Production-Grade Checklist
+
+- [x] **No mock data**: real files on disk
+"""
+
+FILES = {
+    "pyproject.toml": '[project]\nname = "libpoc"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n',
+    "docs/poc1-implementation.md": PLAN,
+    "src/mylib/__init__.py": '"""The library under test."""\nfrom mylib.core import scale, table\n',
+    "src/mylib/core.py": (
+        '"""Core of the library: a factor and a table read lazily from data/."""\n'
+        "import functools\nfrom pathlib import Path\n\n"
+        'DATA = Path(__file__).resolve().parents[2] / "data"\nFACTOR = 2\n\n\n'
+        "def scale(x):\n    return x * FACTOR\n\n\n"
+        "@functools.lru_cache\ndef table():\n"
+        '    return (DATA / "table.txt").read_text(encoding="utf-8").split()\n'),
+    "data/table.txt": "alpha beta\n",
+    "tests/data/expected.txt": "alpha\n",
+    "tests/helpers/expect.py": "SCALED = 4\n",
+    "tests/conftest.py": (
+        '"""Puts the library, the scripts and the helpers on sys.path."""\n'
+        "import sys\nfrom pathlib import Path\n\nimport pytest\n\n"
+        "ROOT = Path(__file__).resolve().parents[1]\n"
+        'for folder in ("src", "PoC", "tests/helpers"):\n'
+        "    sys.path.insert(0, str(ROOT / folder))\n\n"
+        "import mylib  # noqa: E402\n\n\n"
+        "@pytest.fixture\ndef lib():\n    return mylib\n"),
+    "PoC/step1_scale.py": (
+        '"""Step 1: scale a number with the library.\n\nUsage:\n'
+        '    python PoC/step1_scale.py\n"""\n'
+        "import sys\nfrom pathlib import Path\n\n"
+        "ROOT = Path(__file__).resolve().parents[1]\n"
+        'sys.path.insert(0, str(ROOT / "src"))\n'
+        "from mylib import scale  # noqa: E402\n\n"
+        '(ROOT / "out").mkdir(exist_ok=True)\n'
+        '(ROOT / "out" / "step1.txt").write_text(str(scale(2)), encoding="utf-8")\n'),
+    "tests/test_step1_scale.py": (
+        "from pathlib import Path\n\nimport expect\n\n\n"
+        "def test_the_script_wrote_the_scaled_value():\n"
+        "    out = Path(__file__).resolve().parents[1] / 'out' / 'step1.txt'\n"
+        "    assert out.read_text(encoding='utf-8') == str(expect.SCALED)\n"),
+    "PoC/step2_table.py": ('"""Step 2: print the table.\n\nUsage:\n    python PoC/step2_table.py\n'
+                           '"""\nprint("table")\n'),
+    "tests/test_step2_table.py": (
+        "from pathlib import Path\n\nimport mylib\n\n\n"
+        "def test_the_table_holds_the_expected_word():\n"
+        "    expected = (Path(__file__).parent / 'data' / 'expected.txt').read_text().strip()\n"
+        "    assert expected in mylib.table()\n"),
+    "PoC/step3_helpers.py": ('"""Step 3: nothing to run.\n\nUsage:\n'
+                             '    python PoC/step3_helpers.py\n"""\n'),
+    "tests/test_step3_helpers.py": (
+        "import expect\n\n\n"
+        "def test_the_fixture_library_scales(lib):\n"
+        "    assert lib.scale(2) == expect.SCALED\n"),
+    "PoC/step4_config.py": ('"""Step 4: nothing to run.\n\nUsage:\n    python PoC/step4_config.py\n'
+                            '"""\n'),
+    "tests/test_step4_config.py": (
+        "import os\nimport warnings\n\n\n"
+        "def test_a_warning_is_only_a_warning():\n"
+        "    warnings.warn('deprecated', DeprecationWarning, stacklevel=1)\n\n\n"
+        "def test_the_mode_is_normal():\n"
+        "    assert os.environ.get('POC_MODE', 'normal') == 'normal'\n"),
+    "PoC/step5_table_again.py": ('"""Step 5: nothing to run.\n\nUsage:\n'
+                                 '    python PoC/step5_table_again.py\n"""\n'),
+    "tests/test_step5_table_again.py": (
+        "import mylib\n\n\n"
+        "def test_the_table_has_two_words():\n"
+        "    assert len(mylib.table()) == 2\n"),
+}
+
+
+def make_library_poc(target: Path) -> Path:
+    """Write the library PoC into target."""
+    for rel, text in FILES.items():
+        path = target / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    shutil.copy2(REPO / "dodo.py", target / "dodo.py")
+    return target
+
+
+@pytest.fixture(scope="module")
+def verified_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The library PoC after one passing `doit poc-complete` (do not modify)."""
+    workspace = make_library_poc(tmp_path_factory.mktemp("library") / "ws")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return workspace
+
+
+@pytest.fixture
+def library(verified_library: Path, tmp_path: Path) -> Path:
+    """A private copy of the verified library PoC, state included."""
+    target = tmp_path / "ws"
+    shutil.copytree(verified_library, target, symlinks=True)
+    return target
+
+
+def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
+    """The exit code of the plain alternative in the same workspace: the step's script with
+    `python`, then `pytest` on its test file."""
+    script = next((ws / "PoC").glob(f"step{step}_*.py")).relative_to(ws)
+    test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+    for command in ([str(script)], ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)]):
+        done = subprocess.run([sys.executable, *command], cwd=ws, env={**base, **(env or {})},
+                              capture_output=True, text=True, check=False, timeout=300)
+        if done.returncode != 0:
+            return done.returncode
+    return 0
+
+
+def replace_in(rel: str, old: str, new: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        edit(ws / rel, lambda text: text.replace(old, new))
+    return change
+
+
+def write(rel: str, text: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        path = ws / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+    return change
+
+
+def same_size_same_mtime(rel: str, old: str, new: str) -> Callable[[Path], None]:
+    """Change a file's content keeping its size and putting its modification time back."""
+    def change(ws: Path) -> None:
+        path = ws / rel
+        info = path.stat()
+        text = path.read_text(encoding="utf-8")
+        assert len(old) == len(new) and old in text
+        path.write_text(text.replace(old, new), encoding="utf-8")
+        os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+    return change
+
+
+@dataclass(frozen=True)
+class Case:
+    """A way to break a step, and which step's tests then really fail."""
+
+    change: Callable[[Path], None]
+    step: str
+    env: dict[str, str] = field(default_factory=dict)
+    says: str = ""  # a piece of what pocflow must say
+
+
+CASES = {
+    "library in src/ used by a step script": Case(
+        replace_in("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "1"),
+    "library in src/ through the package __init__": Case(
+        replace_in("src/mylib/__init__.py", "from mylib.core import scale, table",
+                   "from mylib.core import scale, table\ntable = lambda: ['zeta']"), "2"),
+    "library in src/ through a conftest fixture": Case(
+        replace_in("src/mylib/core.py", "return x * FACTOR", "return x * FACTOR + 1"), "3"),
+    "module on a folder conftest puts on sys.path": Case(
+        replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 5"), "3"),
+    "data file a test reads (tests/data)": Case(
+        replace_in("tests/data/expected.txt", "alpha", "omega"), "2"),
+    "data file the library reads and caches (data/)": Case(
+        replace_in("data/table.txt", "alpha beta", "alpha beta gamma"), "5"),
+    "content changed with the modification time put back": Case(
+        same_size_same_mtime("data/table.txt", "alpha", "omega"), "2"),
+    "pytest.ini appears": Case(
+        write("pytest.ini", "[pytest]\nfilterwarnings = error\n"), "4"),
+    "pytest 9 [tool.pytest] in pyproject.toml": Case(
+        replace_in("pyproject.toml", "[tool.pocflow]",
+                   '[tool.pytest]\nfilterwarnings = ["error"]\n\n[tool.pocflow]'), "4"),
+    "tox.ini [pytest] section": Case(write("tox.ini", "[pytest]\nfilterwarnings = error\n"), "4"),
+    "setup.cfg [tool:pytest] section": Case(
+        write("setup.cfg", "[tool:pytest]\nfilterwarnings = error\n"), "4"),
+    "PYTEST_ADDOPTS": Case(lambda ws: None, "4", env={"PYTEST_ADDOPTS": "-W error"}),
+    "an environment variable a test reads": Case(
+        lambda ws: None, "4", env={"POC_MODE": "broken"}),
+    "a failing unittest subTest after passing ones": Case(
+        write("tests/test_step3_helpers.py",
+              "import unittest\n\n\nclass T(unittest.TestCase):\n"
+              "    def test_each(self):\n"
+              "        for i in range(3):\n"
+              "            with self.subTest(i=i):\n"
+              "                self.assertNotEqual(i, 0)\n"), "3", says="1 failed subtest"),
+    "a failing pytest subtest": Case(
+        write("tests/test_step3_helpers.py",
+              "def test_each(subtests):\n"
+              "    for i in range(2):\n"
+              "        with subtests.test(i=i):\n"
+              "            assert i == 1\n"), "3", says="failed subtest"),
+    "pytest.exit in a test": Case(
+        write("tests/test_step3_helpers.py",
+              "import pytest\n\n\ndef test_a():\n    pytest.exit('stop here')\n\n\n"
+              "def test_b():\n    assert False\n"), "3", says="ended early"),
+    "KeyboardInterrupt raised by a test": Case(
+        write("tests/test_step3_helpers.py",
+              "def test_a():\n    raise KeyboardInterrupt\n\n\n"
+              "def test_b():\n    assert False\n"), "3", says="ended early"),
+}
+
+
+@pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
+def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, case: Case) -> None:
+    case.change(library)
+    assert plain_pytest(library, case.step, case.env) != 0, "the case must really fail"
+    # --continue: every step the change breaks runs, not only the first
+    result = run_doit(library, "--continue", "poc-complete", env=case.env)
+    output = result.out + result.err
+    assert result.code != 0, output
+    assert case.step in result.ran_steps, output
+    assert f"step {case.step}" in output
+    assert case.says in output, output
+
+
+def test_a_new_file_in_a_folder_a_test_lists_reverifies_the_step(library: Path) -> None:
+    write("tests/test_step2_table.py",
+          "from pathlib import Path\n\n\ndef test_the_data_folder_has_one_file():\n"
+          "    assert len(list((Path(__file__).parent / 'data').iterdir())) == 1\n")(library)
+    assert run_doit(library, "poc-complete").code == 0
+    (library / "tests/data/more.txt").write_text("x\n", encoding="utf-8")
+    assert plain_pytest(library, "2") != 0
+    result = run_doit(library, "poc-complete")
+    assert result.code != 0
+    assert "2" in result.ran_steps
+
+
+def test_every_test_skipped_is_not_verified(library: Path) -> None:
+    write("tests/test_step3_helpers.py",
+          "import pytest\n\n\n@pytest.mark.skip(reason='later')\ndef test_a():\n    pass\n")(
+        library)
+    result = run_doit(library, "poc-complete")
+    assert result.code != 0
+    assert "none of its 1 tests passed (1 skipped)" in result.out + result.err
+
+
+def test_deselected_tests_are_not_verified(library: Path) -> None:
+    env = {"PYTEST_ADDOPTS": "-k test_the_mode_is_normal"}
+    result = run_doit(library, "--continue", "poc-complete", env=env)
+    assert result.code != 0
+    assert "step 4: 1 of its tests were deselected" in result.out + result.err
+
+
+def test_xfail_and_xpass_are_shown_as_what_they_are(library: Path) -> None:
+    write("tests/test_step3_helpers.py",
+          "import pytest\n\n\ndef test_ok():\n    pass\n\n\n"
+          "@pytest.mark.xfail(reason='known')\ndef test_known():\n    assert False\n\n\n"
+          "@pytest.mark.xfail(reason='fixed?', strict=False)\ndef test_fixed():\n    pass\n")(
+        library)
+    assert run_doit(library, "poc-complete").code == 0
+    record = json.loads((library / "steps/records/step3.json").read_text(encoding="utf-8"))
+    assert record["test"]["counts"] == {"passed": 1, "xfailed": 1, "xpassed": 1, "total": 3}
+
+
+BYPASSES = {
+    "doit ignore test:<id>": [("ignore", "test:2"), ("poc-complete",)],
+    "doit -s poc-complete": [("-s", "poc-complete")],
+    "doit forget": [("forget",), ("poc-complete",)],
+    "doit --always": [("-a", "poc-complete")],
+}
+
+
+@pytest.mark.parametrize("commands", BYPASSES.values(), ids=list(BYPASSES))
+def test_no_doit_option_lets_the_gate_pass_over_a_failing_step(
+        library: Path, commands: list[tuple[str, ...]]) -> None:
+    replace_in("tests/data/expected.txt", "alpha", "omega")(library)
+    assert plain_pytest(library, "2") != 0
+    results = [run_doit(library, *command) for command in commands]
+    assert results[-1].code != 0, results[-1].out + results[-1].err
+    assert "step 2" in results[-1].out + results[-1].err
+
+
+def test_a_record_edited_by_hand_does_not_pass_over_a_failure(library: Path) -> None:
+    replace_in("tests/data/expected.txt", "alpha", "omega")(library)
+    assert run_doit(library, "poc-complete").code != 0
+    path = library / "steps/records/step2.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    record["verdict"], record["message"] = "verified", ""
+    record["test"]["outcome"], record["test"]["message"] = "passed", ""
+    record["test"]["tests"] = [dict(t, outcome="passed", message="")
+                               for t in record["test"]["tests"]]
+    record["test"]["counts"] = {"passed": 1, "total": 1}
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    result = run_doit(library, "-s", "poc-complete")  # the gate alone: local evidence
+    assert result.code != 0
+    assert "failed on these very files" in result.out + result.err
+    result = run_doit(library, "poc-complete")  # doit runs the failed test phase again
+    assert result.code != 0
+    assert "step 2" in result.out + result.err
+    shutil.rmtree(library / ".pocflow")  # a fresh clone: the gate's own session finds it
+    result = run_doit(library, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_file_changed_while_the_tests_ran_is_run_again_next_time(library: Path) -> None:
+    # the test reads the data, then something else rewrites it while the session goes on
+    write("tests/test_step2_table.py",
+          "import subprocess, sys, time\nfrom pathlib import Path\n\nimport mylib\n\n"
+          "DATA = Path(__file__).parent / 'data' / 'expected.txt'\n\n\n"
+          "def test_the_table_holds_the_expected_word():\n"
+          "    expected = DATA.read_text().strip()\n"
+          "    assert expected in mylib.table()\n"
+          "    if expected == 'alpha':\n"
+          "        subprocess.run([sys.executable, '-c', 'import pathlib; pathlib.Path(' +\n"
+          "                        repr(str(DATA)) + ').write_text(\"beta\\\\n\")'], check=True)\n"
+          "        time.sleep(0.05)\n")(library)
+    first = run_doit(library, "poc-complete")
+    assert "2" in first.ran_steps
+    assert (library / "tests/data/expected.txt").read_text() == "beta\n"
+    second = run_doit(library, "poc-complete")
+    assert "2" in second.ran_steps, second.out  # not stuck on the old verdict
+    assert second.code == 0, second.out + second.err
+    third = run_doit(library, "poc-complete")
+    assert "2" not in third.ran_steps, third.out
+
+
+def test_an_unrelated_edit_reverifies_only_the_steps_that_read_it(library: Path) -> None:
+    replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 4  # same value")(library)
+    result = run_doit(library, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert {s for s in result.ran_steps if s in "12345"} == {"1", "3"}
+
+
+def test_the_gate_stays_green_and_runs_nothing_when_nothing_changed(library: Path) -> None:
+    result = run_doit(library, "poc-complete")
+    assert result.code == 0
+    assert not result.ran, result.out
