@@ -41,6 +41,7 @@ from doit.cmd_run import Run as DoitRun
 
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
+from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.record import read_step_record, to_json
 from pocflow.settings import env_flag, load_settings
@@ -104,7 +105,10 @@ class Run(DoitRun):  # type: ignore[misc]
                 sweep_killed_writes(root)
                 detailed = self._params.get("detailed_exit_code") or env_flag(DETAILED_ENV)
                 before = phase_results(root) if detailed else {}
-                code = int(super()._execute(*args, **kwargs))
+                try:
+                    code = int(super()._execute(*args, **kwargs))
+                finally:
+                    save_cache_file()  # file digests, for the next run's checks
                 if code == 0 and "poc-complete" in self._selected_steps():
                     code = gate_postcondition(root)
                 if code == 0 and detailed and verified_again(before):

@@ -15,13 +15,12 @@ An input is named by a *key*:
 modification time, change time and inode all match what they were when it was hashed (as
 git's index does), and only when it was hashed more than ``RACY_S`` after its last change
 (a file rewritten within one tick of the file-system clock keeps its stamp). Otherwise its
-content is hashed again. The cache is kept per process and on disk, in the state folder,
-so a run with nothing to do reads stamps, not contents.
+content is hashed again. The cache is kept per process and, by ``doit run``, on disk in the
+state folder, so a run with nothing to do reads stamps, not contents.
 """
 
 from __future__ import annotations
 
-import atexit
 import contextlib
 import hashlib
 import json
@@ -71,7 +70,6 @@ class _Cache:
         self.loaded: set[Path] = set()
         self.files: dict[Path, Path] = {}  # root -> its cache file
         self.dirty = False
-        atexit.register(self.save)
 
     def attach(self, root: Path, state_dir: str) -> None:
         """Read the workspace's cache file once per process."""
@@ -125,8 +123,14 @@ _CACHE = _Cache()
 
 
 def use_cache_file(root: Path, state_dir: str) -> None:
-    """Keep the workspace's digests across processes, in its state folder."""
+    """Read the digests an earlier run kept in the workspace's state folder."""
     _CACHE.attach(root, state_dir)
+
+
+def save_cache_file() -> None:
+    """Keep this process's digests for the next run (only `doit run` does, holding the run
+    lock: `doit status` and the other commands write nothing)."""
+    _CACHE.save()
 
 
 def file_digest(path: Path) -> str:
