@@ -57,6 +57,8 @@ STEPS = [
     ("6", "structures", "test_structures.py", "packaging._structures"),
     ("7", "utils", "test_utils.py", "packaging.utils"),
 ]
+#: --quick leaves out the largest module (5,286 tests): what pocflow's own suite runs
+QUICK_SKIP = ("5",)
 EDITED_MODULE = "packaging._elffile"
 EDITED_FILE = "src/packaging/_elffile.py"
 DATA_FILE = "tests/metadata/everything.metadata"
@@ -83,7 +85,15 @@ def fetch_sdist(cache: Path) -> Path:
     return target
 
 
-def make_workspace(sdist: Path, target: Path) -> Path:
+Step = tuple[str, str, str, str]
+
+
+def steps_for(quick: bool) -> list[Step]:
+    """The steps of a run: all, or without the largest module."""
+    return [step for step in STEPS if not (quick and step[0] in QUICK_SKIP)]
+
+
+def make_workspace(sdist: Path, target: Path, steps: list[Step]) -> Path:
     """A pocflow workspace from the library's sources and tests."""
     with tarfile.open(sdist) as archive:
         archive.extractall(target / "_sdist", filter="data")
@@ -102,7 +112,7 @@ def make_workspace(sdist: Path, target: Path) -> Path:
     scripts.mkdir()
     plan = ["# PoC 1 Implementation Plan: packaging's own tests", "",
             "## Implementation Steps", ""]
-    for sid, name, module, imported in STEPS:
+    for sid, name, module, imported in steps:
         shutil.copy2(source / "tests" / module, tests / f"test_step{sid}_{name}.py")
         (scripts / f"step{sid}_{name}.py").write_text(
             f'"""Step {sid}: import {imported} from src/.\n\nUsage:\n'
@@ -170,11 +180,11 @@ def plain_step_fails(ws: Path, sid: str) -> bool:
     return done.returncode != 0
 
 
-def importers(ws: Path, module: str) -> set[str]:
+def importers(ws: Path, module: str, steps: list[Step]) -> set[str]:
     """The oracle: the steps whose script or test module imports module, found by importing
     each in a fresh interpreter and looking in sys.modules."""
     found = set()
-    for sid, name, _module, _imported in STEPS:
+    for sid, name, _module, _imported in steps:
         for path in (f"PoC/step{sid}_{name}.py", f"tests/test_step{sid}_{name}.py"):
             code = ("import runpy, sys; sys.path[:0] = ['src', 'tests']; "
                     f"runpy.run_path({path!r}, run_name='probe'); "
@@ -186,7 +196,7 @@ def importers(ws: Path, module: str) -> set[str]:
     return found
 
 
-def check(ws: Path) -> dict[str, object]:
+def check(ws: Path, steps: list[Step]) -> dict[str, object]:
     """Run every check; the figures and a list of what failed."""
     problems: list[str] = []
     plain_s, plain_counts = plain(ws)
@@ -195,7 +205,7 @@ def check(ws: Path) -> dict[str, object]:
     if cold.code != 0:
         raise SystemExit(f"realworld: the cold run failed:\n{cold.out[-3000:]}")
     counts = {}
-    for sid, name, _module, _imported in STEPS:
+    for sid, name, _module, _imported in steps:
         record = json.loads((ws / f"steps/records/step{sid}.json").read_text(encoding="utf-8"))
         counts[sid] = record["test"]["counts"].get("passed", 0)
         expected = plain_counts.get(f"tests/test_step{sid}_{name}.py", -1)
@@ -206,7 +216,7 @@ def check(ws: Path) -> dict[str, object]:
     if noop.ran or noop.code != 0:
         problems.append(f"the no-op run ran {sorted(noop.ran)} (exit {noop.code})")
 
-    oracle = importers(ws, EDITED_MODULE)
+    oracle = importers(ws, EDITED_MODULE, steps)
     edited = ws / EDITED_FILE
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     after_edit = doit(ws, "poc-complete")
@@ -246,17 +256,20 @@ def main() -> int:
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) /
                         "pocflow-realworld", help="where the downloaded sdist is kept")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--quick", action="store_true",
+                        help=f"leave out step(s) {', '.join(QUICK_SKIP)} (the largest module)")
     args = parser.parse_args()
     sdist = fetch_sdist(args.cache)
     with tempfile.TemporaryDirectory(prefix="pocflow-realworld-") as tmp:
         ws = args.keep or Path(tmp) / "ws"
         ws.mkdir(parents=True, exist_ok=True)
-        result = check(make_workspace(sdist, ws))
+        steps = steps_for(args.quick)
+        result = check(make_workspace(sdist, ws, steps), steps)
     if args.json:
         print(json.dumps(result, indent=2))
     else:
         out = io.StringIO()
-        out.write(f"{result['library']}: {result['tests']} tests in {len(STEPS)} steps "
+        out.write(f"{result['library']}: {result['tests']} tests in {len(steps)} steps "
                   f"{result['per_step']}\n")
         out.write(f"cold {result['cold_s']} s vs plain {result['plain_s']} s "
                   f"({result['cold_ratio']}x); no-op {result['noop_s']} s\n")

@@ -30,15 +30,12 @@ pocflow may not be importable).
 from __future__ import annotations
 
 import builtins
-import hashlib
 import importlib
-import importlib.util
-import json
 import os
-import runpy
 import sys
-import types
-from typing import Any
+
+# Few and cheap imports: the launcher starts every step script, so whatever it imports is
+# paid once per script (json, hashlib, runpy, typing and importlib.util cost ~30 ms).
 
 #: the attribute of ``sys`` under which the running observer is found (one per process)
 HANDLE = "_pocflow_observer"
@@ -46,10 +43,12 @@ HANDLE = "_pocflow_observer"
 SKIP_PARTS = (".venv", ".git", ".pocflow", "__pycache__", ".mypy_cache", ".ruff_cache",
               ".pytest_cache", ".hypothesis", ".tox", ".nox")
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
-_READ_EVENTS = ("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
-                "os.rename", "os.unlink", "os.rmdir", "os.truncate", "shutil.rmtree")
+_READ_EVENTS = frozenset(("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
+                          "os.rename", "os.unlink", "os.rmdir", "os.truncate", "shutil.rmtree"))
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
+_TEXT_OK = frozenset(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
+                     "abcdefghijklmnopqrstuvwxyz{|}~")
 _PYCACHE = os.sep + "__pycache__" + os.sep
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
 _PLUMBING = ("/os.py", "<frozen os>", "/_collections_abc.py", "<frozen _collections_abc>",
@@ -79,13 +78,14 @@ class Observer:
         self.stack: list[str] = []
         self.seen: set[tuple[str, ...]] = set()
         self.busy = False
+        self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
 
     # -- writing facts ---------------------------------------------------------------
-    def emit(self, fact: dict[str, Any]) -> None:
+    def emit(self, fact: dict[str, object]) -> None:
         """Append one fact as a JSON line."""
-        os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
+        os.write(self.fd, (_json(fact) + "\n").encode("ascii"))
 
     def push(self, context: str) -> None:
         """Reads from now on belong to context (until pop)."""
@@ -97,30 +97,33 @@ class Observer:
         self.context = self.stack.pop() if self.stack else ""
 
     # -- paths -------------------------------------------------------------------------
-    def inside(self, path: Any) -> str | None:
+    def inside(self, path: object) -> str | None:
         """The workspace-relative form of path, or None when it is not an input candidate."""
         if isinstance(path, int):
             return None
-        if isinstance(path, bytes):
-            path = os.fsdecode(path)
-        elif not isinstance(path, str):
+        if not isinstance(path, str):
             try:
-                path = os.fspath(path)
+                path = os.fsdecode(path)  # type: ignore[arg-type]
             except TypeError:
                 return None
-            if isinstance(path, bytes):
-                path = os.fsdecode(path)
-        full = os.path.normpath(os.path.join(os.getcwd(), path))
+        assert isinstance(path, str)
+        cwd = os.getcwd() if path[:1] != os.sep else ""
+        known = self.places.get((cwd, path), False)
+        if known is not False:
+            return known  # type: ignore[return-value]
+        rel = self._place(os.path.normpath(os.path.join(cwd, path) if cwd else path))
+        self.places[(cwd, path)] = rel
+        return rel
+
+    def _place(self, full: str) -> str | None:
         if not full.startswith(self.prefix):
             alias = next((a for a in self.aliases if full.startswith(a)), None)
             if alias is None:
                 return None
             full = self.prefix + full[len(alias):]
-        if full.endswith(".pyc") and _PYCACHE in full:
-            try:
-                full = importlib.util.source_from_cache(full)
-            except ValueError:
-                return None
+        if full.endswith(".pyc") and _PYCACHE in full:  # a module loaded from its bytecode
+            folder, name = full.split(_PYCACHE, 1)
+            full = folder + os.sep + name.split(".", 1)[0] + ".py"
         if full.startswith(self.skip) or _PYCACHE in full:
             return None
         return full[len(self.prefix):]
@@ -144,7 +147,7 @@ class Observer:
         if key in self.seen:
             return
         self.seen.add(key)
-        fact: dict[str, Any] = {kind: rel, "c": self.context}
+        fact: dict[str, object] = {kind: rel, "c": self.context}
         if by and by != rel:
             fact["by"] = by
         if ("s", rel) not in self.seen:  # the file as it was when first read
@@ -153,14 +156,15 @@ class Observer:
         self.emit(fact)
 
     def wrote(self, rel: str) -> None:
-        """rel was written, created, renamed or removed: an output, not an input."""
+        """rel was written, created, renamed or removed. Written before anything read it, it is
+        an output ("f": first); read first, the run read what was there before ("f": false)."""
         if ("w", rel) not in self.seen:
             self.seen.add(("w", rel))
-            self.emit({"w": rel})
+            self.emit({"w": rel, "f": ("s", rel) not in self.seen})
 
-    def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        """The audit hook."""
-        if event not in _READ_EVENTS or self.busy:
+    def hook(self, event: str, args: tuple[object, ...]) -> None:
+        """The audit hook's work, for the events it keeps (see ``install``)."""
+        if self.busy:
             return
         self.busy = True
         try:
@@ -170,7 +174,7 @@ class Observer:
         finally:
             self.busy = False
 
-    def _event(self, event: str, args: tuple[Any, ...]) -> None:
+    def _event(self, event: str, args: tuple[object, ...]) -> None:
         if event == "open":
             path, mode, flags = args
             rel = self.inside(path)
@@ -189,7 +193,10 @@ class Observer:
         elif event in ("os.listdir", "os.scandir"):
             # a folder is an input when workspace code lists it, not when the import system
             # fills its cache or pytest walks the folders it collects
-            if sys._getframe(2).f_code.co_filename.startswith("<frozen importlib"):
+            frame = sys._getframe(1)
+            while frame.f_code.co_filename in _MODULE_FILES and frame.f_back is not None:
+                frame = frame.f_back
+            if frame.f_code.co_filename.startswith("<frozen importlib"):
                 return
             rel = self.inside(args[0] if args and args[0] is not None else ".")
             if rel is not None and self.reader():
@@ -212,7 +219,7 @@ class Observer:
                 if rel is not None:
                     self.wrote(rel)
 
-    def imported(self, module: Any, importer: Any) -> None:
+    def imported(self, module: object, importer: object) -> None:
         """A module handed out by an import statement (loaded now or before)."""
         if self.busy:
             return
@@ -229,7 +236,7 @@ class Observer:
                 key = ("i", rel, self.context, by)
                 if key not in self.seen:
                     self.seen.add(key)
-                    fact: dict[str, Any] = {"r": rel, "c": self.context}
+                    fact: dict[str, object] = {"r": rel, "c": self.context}
                     if by and by != rel:
                         fact["by"] = by
                     if ("s", rel) not in self.seen:
@@ -274,43 +281,86 @@ class Observer:
     def install(self) -> None:
         """Start observing this process (for good: audit hooks cannot be removed)."""
         setattr(sys, HANDLE, self)
-        sys.addaudithook(self.hook)
+        keep, work = _READ_EVENTS, self.hook
+
+        def hook(event: str, args: tuple[object, ...]) -> None:
+            # called for every audit event of the process (id(), attribute reads, ...):
+            # a plain function with one set lookup costs a quarter of a bound method's call
+            if event in keep:
+                work(event, args)
+
+        sys.addaudithook(hook)
         original_import = builtins.__import__
         original_import_module = importlib.import_module
         observer = self
 
-        def observed_import(name: str, globals: Any = None, locals: Any = None,
-                            fromlist: Any = (), level: int = 0) -> Any:
-            module = original_import(name, globals, locals, fromlist, level)
+        def observed_import(name: str, globals: object = None, locals: object = None,
+                            fromlist: object = (), level: int = 0) -> object:
+            module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
             if not observer.busy:
                 if fromlist:
                     observer.imported(module, globals)
-                    for item in fromlist:
+                    for item in fromlist:  # type: ignore[attr-defined]
                         value = getattr(module, item, None) if isinstance(item, str) else None
-                        if isinstance(value, types.ModuleType):
+                        if isinstance(value, _MODULE):
                             observer.imported(value, globals)
                 else:
                     target = sys.modules.get(name if level == 0 else "", module)
                     observer.imported(target if target is not None else module, globals)
             return module
 
-        def observed_import_module(name: str, package: str | None = None) -> Any:
+        def observed_import_module(name: str, package: str | None = None) -> object:
             module = original_import_module(name, package)
             observer.imported(module, sys._getframe(1).f_globals)
             return module
 
-        builtins.__import__ = observed_import
-        importlib.import_module = observed_import_module
+        builtins.__import__ = observed_import  # type: ignore[assignment]
+        importlib.import_module = observed_import_module  # type: ignore[assignment]
         _watch_environ(self)
 
 
 def environ_digest(value: str | None, secret: bool = False) -> str:
-    """What a record keeps of an environment variable's value."""
+    """What a record keeps of an environment variable's value (as pocflow.fingerprint's
+    environ_digest: sha256 of the value, 'unset', or 'set' for a secret)."""
     if value is None:
         return "unset"
     if secret:
         return "set"  # a rotated secret does not re-verify a step, and no digest of it is kept
-    return hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found]  # no OpenSSL start-up
+    except ImportError:  # pragma: no cover - other implementations
+        from hashlib import sha256
+    return str(sha256(value.encode("utf-8", "surrogateescape")).hexdigest())
+
+
+_MODULE = type(sys)
+
+
+def _json(value: object) -> str:
+    """JSON text of the facts' values (dicts, lists, strings, ints, bools, None), in ASCII."""
+    if isinstance(value, str):
+        if _TEXT_OK.issuperset(value):
+            return '"' + value + '"'
+        return '"' + "".join(c if c in _TEXT_OK else _escape(c) for c in value) + '"'
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, dict):
+        return "{" + ",".join(_json(k) + ":" + _json(v) for k, v in value.items()) + "}"
+    if isinstance(value, (list, tuple)):
+        return "[" + ",".join(_json(v) for v in value) + "]"
+    return _json(str(value))
+
+
+def _escape(char: str) -> str:
+    code = ord(char)
+    if code > 0xFFFF:  # outside the basic plane: a surrogate pair, as JSON spells it
+        code -= 0x10000
+        return f"\\u{0xD800 + (code >> 10):04x}\\u{0xDC00 + (code & 0x3FF):04x}"
+    return f"\\u{code:04x}"
 
 
 def _watch_environ(observer: Observer) -> None:
@@ -361,14 +411,28 @@ def main(argv: list[str]) -> None:
     target = argv[1:]
     install(root, out, tuple(skip))
     if module:
+        import runpy
+
         sys.argv = [module, *target]
         sys.path[0] = os.getcwd()
         runpy.run_module(module, run_name="__main__", alter_sys=True)
     else:
-        script = target[0]
-        sys.argv = list(target)
-        sys.path[0] = os.path.dirname(os.path.abspath(script))
-        runpy.run_path(os.path.abspath(script), run_name="__main__")
+        run_script(target[0], target)
+
+
+def run_script(script: str, argv: list[str]) -> None:
+    """Run a script the way ``python SCRIPT ARGS`` does: its folder first on sys.path, as
+    the ``__main__`` module, with an absolute ``__file__``."""
+    path = os.path.abspath(script)
+    sys.argv = list(argv)
+    sys.path[0] = os.path.dirname(path)
+    with open(path, "rb") as handle:  # observed like any read
+        source = handle.read()
+    main_module = _MODULE("__main__")
+    main_module.__dict__.update({"__file__": path, "__builtins__": builtins, "__cached__": None,
+                                 "__loader__": None, "__spec__": None, "__package__": None})
+    sys.modules["__main__"] = main_module
+    exec(compile(source, path, "exec"), main_module.__dict__)
 
 
 if __name__ == "__main__":

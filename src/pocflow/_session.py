@@ -3,9 +3,10 @@
 pocflow loads it into every pytest session it runs (``--pocflow-facts=FILE``). It writes,
 one JSON line each:
 
-- ``{"report": nodeid, "when": ..., "outcome": ..., "sub": bool, "xfail": bool}`` for every
-  test report, subtest reports included (a failing ``subTest`` fails its test, whatever
-  pytest-json-report makes of it);
+- ``{"reports": [[nodeid, when, outcome, is_subtest, was_xfail], ...]}``: every test report,
+  subtest reports included (a failing ``subTest`` fails its test, whatever
+  pytest-json-report makes of it), written when the session finishes (a session that never
+  gets there leaves its tests unfinished, and so failed);
 - ``{"items": [...]}`` and ``{"deselected": [...]}`` once collection is done;
 - ``{"config": {...}}``: the configuration file pytest chose, the plugins it loaded (name and
   version) and the files that *could* have configured it;
@@ -40,6 +41,9 @@ class _Facts:
     def __init__(self, path: str, root: Path) -> None:
         self.fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.root = root
+        #: test reports, written together when the session ends: a session that never gets
+        #: there leaves its tests unfinished, and so failed, which is what they are then
+        self.reports: list[list[Any]] = []
 
     def emit(self, fact: dict[str, Any]) -> None:
         os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
@@ -49,6 +53,10 @@ class _Facts:
             return Path(str(path)).resolve().relative_to(self.root).as_posix()
         except ValueError:
             return str(path)
+
+
+#: this process's session (one pytest session per process)
+_SESSION: dict[str, _Facts] = {}
 
 
 def _observer() -> Any:
@@ -67,6 +75,7 @@ def pytest_configure(config: Any) -> None:
         return
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
     config.stash[_STASH] = facts
+    _SESSION["facts"] = facts
     plugins = sorted({(dist.project_name, dist.version)
                       for _plugin, dist in config.pluginmanager.list_plugin_distinfo()})
     inipath = config.inipath
@@ -103,11 +112,10 @@ def _facts(config: Any) -> _Facts | None:
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
     observer = _observer()
-    facts = _facts(collector.config)
-    if observer is None or facts is None or not isinstance(collector, pytest.Module):
+    if observer is None or not isinstance(collector, pytest.Module):
         yield
         return
-    observer.push("f:" + facts.rel(collector.path))
+    observer.push("f:" + _file_of(collector.nodeid))  # node ids are relative to the root
     try:
         yield
     finally:
@@ -130,46 +138,36 @@ def pytest_collection_finish(session: Any) -> None:
     users: dict[str, set[str]] = {}
     for item in session.items:
         for name in getattr(item, "fixturenames", ()):
-            users.setdefault(name, set()).add(facts.rel(item.path))
+            users.setdefault(name, set()).add(_file_of(item.nodeid))
     for name, files in sorted(users.items()):
         facts.emit({"fixture": name, "files": sorted(files)})
 
 
-def _in_item(item: Any) -> Generator[None, Any, None]:
+def _file_of(nodeid: str) -> str:
+    return nodeid.split("::", 1)[0]
+
+
+# A test's setup and call run in its file's context; its teardown (which may finalize fixtures
+# of any scope) in the session's. Plain hooks, not wrappers: they run for every test.
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     observer = _observer()
-    facts = _facts(item.config)
-    if observer is None or facts is None:
-        yield
-        return
-    observer.push("f:" + facts.rel(item.path))
-    try:
-        yield
-    finally:
-        observer.pop()
+    if observer is not None:
+        observer.context = "f:" + _file_of(nodeid)
 
 
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_setup(item: Any) -> Generator[None, Any, None]:
-    yield from _in_item(item)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: Any) -> Generator[None, Any, None]:
-    yield from _in_item(item)
-
-
-@pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_teardown(item: Any) -> Generator[None, Any, None]:
-    # teardown may finalize fixtures of any scope: what it reads counts for every step
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_teardown(item: Any) -> None:
     observer = _observer()
-    if observer is None:
-        yield
-        return
-    observer.push("")
-    try:
-        yield
-    finally:
-        observer.pop()
+    if observer is not None:
+        observer.context = ""
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
+    observer = _observer()
+    if observer is not None:
+        observer.context = ""
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -186,25 +184,16 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
 
 
 def pytest_runtest_logreport(report: Any) -> None:
-    config = _CONFIG.get("config")
-    facts = _facts(config) if config is not None else None
-    if facts is None:
-        return
-    facts.emit({"report": report.nodeid, "when": report.when, "outcome": report.outcome,
-                "sub": type(report).__name__ == "SubtestReport",
-                "xfail": hasattr(report, "wasxfail")})
-
-
-_CONFIG: dict[str, Any] = {}
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_sessionstart(session: Any) -> None:
-    _CONFIG["config"] = session.config
+    facts = _SESSION.get("facts")
+    if facts is not None:
+        facts.reports.append([report.nodeid, report.when, report.outcome,
+                              type(report).__name__ == "SubtestReport",
+                              hasattr(report, "wasxfail")])
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     facts = _facts(session.config)
     if facts is not None:
+        facts.emit({"reports": facts.reports})
         facts.emit({"end": int(exitstatus)})

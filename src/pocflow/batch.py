@@ -27,6 +27,7 @@ from dataclasses import asdict
 from pocflow._fs import atomic_write_text, file_lock, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache, forget_shared
+from pocflow.inputs import forget as forget_inputs
 from pocflow.inputs import not_inputs_of, test_inputs_of
 from pocflow.record import (
     TestResult,
@@ -49,6 +50,7 @@ def new_run() -> None:
     """Mark the start of a doit invocation: results of earlier ones are not reused."""
     os.environ[RUN_ENV] = uuid.uuid4().hex
     forget_shared()
+    forget_inputs()
 
 
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str,

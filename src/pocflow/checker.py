@@ -11,7 +11,6 @@ change time cannot be put back — and hashes the file again otherwise.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 from typing import Any
 
 from doit.dependency import FileChangedChecker
@@ -26,9 +25,9 @@ class ContentChecker(FileChangedChecker):  # type: ignore[misc]
         """Whether the file's content differs from the state doit saved."""
         if not isinstance(state, (list, tuple)) or len(state) != 1:
             return True  # saved by another checker: check again
-        return bool(file_digest(Path(file_path).absolute()) != state[0])
+        return bool(file_digest(os.path.abspath(file_path), file_stat) != state[0])
 
     def get_state(self, dep: str, current_state: Any) -> Any:
         """The state to save (None: the saved one is still right)."""
-        state = [file_digest(Path(dep).absolute())]
+        state = [file_digest(os.path.abspath(dep))]
         return None if current_state == state else state

@@ -43,6 +43,7 @@ from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
+from pocflow.phases import GATE_CHECKED
 from pocflow.record import read_step_record, to_json
 from pocflow.settings import env_flag, load_settings
 from pocflow.workspace import load_workspace, prerequisites_first
@@ -109,7 +110,8 @@ class Run(DoitRun):  # type: ignore[misc]
                     code = int(super()._execute(*args, **kwargs))
                 finally:
                     save_cache_file()  # file digests, for the next run's checks
-                if code == 0 and "poc-complete" in self._selected_steps():
+                if code == 0 and "poc-complete" in self._selected_steps() and \
+                        str(root.resolve()) not in GATE_CHECKED:  # ignored, or in a worker
                     code = gate_postcondition(root)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN

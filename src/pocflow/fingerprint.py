@@ -38,8 +38,16 @@ MISSING = "missing"
 #: the digest of a file that changed between the moment a step read it and the end of the
 #: phase: it never matches, so the step runs again
 CHANGED_DURING_RUN = "changed-during-run"
-#: seconds after its last change before a file's cached digest is trusted
-RACY_S = 1.0
+#: seconds after its last change before a file's cached digest is trusted: more than one tick
+#: of the file system's clock (Linux's coarse clock ticks every 1-10 ms; file systems that keep
+#: whole seconds, and so stamps with no sub-millisecond part, get RACY_COARSE_S)
+RACY_S = 0.05
+RACY_COARSE_S = 2.0
+
+
+def _racy_ns(now: Stamp) -> float:
+    coarse = now[1] % 1_000_000 == 0 and now[2] % 1_000_000 == 0
+    return (RACY_COARSE_S if coarse else RACY_S) * 1e9
 CACHE_FILE = "fingerprints.json"
 _ENV_RE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
 PYTEST_TABLE = ":tool.pytest"
@@ -51,6 +59,9 @@ Stamp = tuple[int, int, int, int]
 
 def kind_of(key: str) -> str:
     """'file', 'folder', 'env', 'pytest-config' or 'plugin'."""
+    if key[:1] != "$" and not key.endswith(("/", PYTEST_TABLE)) and \
+            not key.startswith(PLUGIN_PREFIX):
+        return "file"
     if _ENV_RE.match(key):
         return "env"
     if key.startswith(PLUGIN_PREFIX):
@@ -90,16 +101,14 @@ class _Cache:
                 self.entries.setdefault(str(root / name), ((int(size), int(mtime), int(ctime),
                                                             int(ino)), str(digest), int(hashed)))
 
-    def digest(self, path: Path, info: os.stat_result) -> str:
+    def digest(self, path: str, info: os.stat_result) -> str:
         now = stamp(info)
-        key = str(path)
-        known = self.entries.get(key)
-        if known is not None and known[0] == now and \
-                known[2] - max(now[1], now[2]) > RACY_S * 1e9:
+        known = self.entries.get(path)
+        if known is not None and known[0] == now and known[2] - max(now[1], now[2]) > _racy_ns(now):
             return known[1]
         hashed_at = time.time_ns()
-        digest = sha256_file(path)
-        self.entries[key] = (now, digest, hashed_at)
+        digest = sha256_file(Path(path))
+        self.entries[path] = (now, digest, hashed_at)
         self.dirty = True
         return digest
 
@@ -133,16 +142,18 @@ def save_cache_file() -> None:
     _CACHE.save()
 
 
-def file_digest(path: Path) -> str:
-    """sha256 of a file, through the cache; MISSING when it is not a regular file."""
+def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
+    """sha256 of a file, through the cache; MISSING when it is not a regular file.
+    ``info``: its stat result, when the caller has just taken it."""
+    name = str(path)
     try:
-        info = path.stat()
+        info = info or os.stat(name)
     except OSError:
         return MISSING
     if not stat.S_ISREG(info.st_mode):
         return MISSING
     try:
-        return _CACHE.digest(path, info)
+        return _CACHE.digest(name, info)
     except OSError:
         return MISSING
 
@@ -172,17 +183,31 @@ def secret_names() -> set[str]:
 
 def pytest_table_digest(path: Path) -> str:
     """sha256 of the [tool.pytest] tables of a pyproject.toml (what pytest takes from it)."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError:
+    content = file_digest(path)
+    if content == MISSING:
         return MISSING
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return "unreadable"
-    table = data.get("tool", {}).get("pytest", {}) if isinstance(data.get("tool"), dict) else {}
-    return hashlib.sha256(json.dumps(table, sort_keys=True, default=str).encode()).hexdigest()
+    known = _TABLES.get(content)
+    if known is None:
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except OSError:
+            return MISSING
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+            return "unreadable"
+        tool = data.get("tool")
+        table = tool.get("pytest", {}) if isinstance(tool, dict) else {}
+        known = _TABLES[content] = hashlib.sha256(
+            json.dumps(table, sort_keys=True, default=str).encode()).hexdigest()
+    return known
+
+
+#: the pytest tables' digest of each pyproject.toml content seen (by the file's sha256)
+_TABLES: dict[str, str] = {}
 
 
 _VERSIONS: dict[str, str] = {}
+#: variable -> (value, digest) last computed
+_ENVIRON: dict[str, tuple[str | None, str]] = {}
 
 
 def plugin_digest(name: str) -> str:
@@ -199,12 +224,17 @@ def digest_of(root: Path, key: str) -> str:
     """The current fingerprint of one input key."""
     kind = kind_of(key)
     if kind == "file":
-        return file_digest(root / key)
+        return file_digest(f"{root}{os.sep}{key}")
     if kind == "folder":
         return folder_digest(root / key.rstrip("/") if key != "./" else root)
     if kind == "env":
         name = key[1:]
-        return environ_digest(os.environ.get(name), secret=name in secret_names())
+        value = os.environ.get(name)
+        known = _ENVIRON.get(name)
+        if known is None or known[0] != value:
+            known = _ENVIRON[name] = (value, environ_digest(
+                value, secret=value is not None and name in secret_names()))
+        return known[1]
     if kind == "pytest-config":
         return pytest_table_digest(root / key[: -len(PYTEST_TABLE)])
     return plugin_digest(key[len(PLUGIN_PREFIX):])

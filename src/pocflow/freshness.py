@@ -19,10 +19,11 @@ import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocflow._fs import atomic_write_text
 from pocflow.fingerprint import MISSING, fingerprint, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
-from pocflow.record import StepRecord, read_implement, read_step_record, read_test
+from pocflow.record import StepRecord, read_implement, read_json, read_step_record, read_test
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
 
@@ -157,18 +158,35 @@ def _environment_change(key: str, was: str, now: str) -> str:
     return f"{key} {was or '?'} -> {now or '?'}"
 
 
+#: in a step's run folder while its latest implement or test run here failed
+FAILED_FILE = "failed.json"
+
+
+def note_failure(ws: Workspace, step_id: str, phase: str) -> None:
+    """Keep the evidence that the step's phase just failed here, on which inputs."""
+    run_dir = ws.root / ws.run_dir(step_id)
+    result = (read_implement(run_dir / "implement.json") if phase == "implement"
+              else read_test(run_dir / "test.json"))
+    if result is not None and result.outcome != "passed":
+        first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
+        atomic_write_text(run_dir / FAILED_FILE, json.dumps(
+            {"phase": phase, "message": first, "inputs": result.inputs}), durable=False)
+
+
+def clear_failure(ws: Workspace, step_id: str) -> None:
+    """The step's phase passed (or its record was accepted): no failure stands here."""
+    (ws.root / ws.run_dir(step_id) / FAILED_FILE).unlink(missing_ok=True)
+
+
 def local_failure(ws: Workspace, step_id: str) -> str:
     """Why the step's latest run in this workspace failed, if it failed on exactly the files
     there are now ('' otherwise). Such evidence outweighs any record: a verified record
-    restored from git, or merged, does not hide a failure seen here."""
-    run_dir = ws.root / ws.run_dir(step_id)
-    for phase, result in (("implement", read_implement(run_dir / "implement.json")),
-                          ("test", read_test(run_dir / "test.json"))):
-        if result is not None and result.outcome != "passed" and result.inputs and \
-                still_holds(ws.root, result.inputs):
-            first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
-            return f"its latest run here failed on these very files: {first}"
-    return ""
+    restored from git, or merged, or edited, does not hide a failure seen here."""
+    evidence = read_json(ws.root / ws.run_dir(step_id) / FAILED_FILE)
+    if evidence is None or not isinstance(evidence.get("inputs"), dict) or \
+            not evidence["inputs"] or not still_holds(ws.root, evidence["inputs"]):
+        return ""
+    return f"its latest run here failed on these very files: {evidence.get('message', '')}"
 
 
 def accepted_record(ws: Workspace, step_id: str,

@@ -119,7 +119,7 @@ def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
         dict[str, str], list[str]]:
     """What the scripts really read (fingerprinted as they were read), and what they wrote."""
     every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
-    written = set().union(*(facts.written for facts in every))
+    written = set().union(*(facts.written | facts.rewritten for facts in every))
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     for facts in every:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from pocflow.errors import ManifestError, located
@@ -9,8 +10,30 @@ from pocflow.imports import ImportCache, local_imports
 from pocflow.record import read_implement, read_step_record
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
+#: the static inputs of each step, per loaded workspace, for one doit invocation (doit reads
+#: the task dicts' file_dep once too); forget() starts afresh
+_MEMO: dict[tuple[int, str, str], tuple[Workspace, list[str]]] = {}
 
-def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+
+def forget() -> None:
+    """A new doit invocation: scan again."""
+    _MEMO.clear()
+
+
+def _memo(kind: str, compute: Callable[[Workspace, Step, ImportCache | None], list[str]],
+          ) -> Callable[[Workspace, Step, ImportCache | None], list[str]]:
+    def memoized(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+        key = (id(ws), step.step_id, kind)
+        found = _MEMO.get(key)
+        if found is None or found[0] is not ws:  # (the workspace object is kept: ids stay)
+            found = _MEMO[key] = (ws, compute(ws, step, cache))
+        return list(found[1])
+    memoized.__doc__ = compute.__doc__
+    return memoized
+
+
+def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None,
+                         ) -> list[str]:
     """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
     inputs = list(step.scripts)
     inputs += local_imports(ws.root, step.scripts, (), cache)
@@ -26,7 +49,7 @@ def implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = N
     return sorted(set(inputs))
 
 
-def test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
+def _test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
     """What the test phase's verdict stands on: tests, their imports, every conftest above."""
     roots = [*_pythonpath(ws), "."]
     inputs = list(step.tests) + local_imports(ws.root, step.tests, roots, cache)
@@ -40,6 +63,10 @@ def test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) 
                 break
             folder = folder.parent
     return sorted(set(inputs))
+
+
+implement_inputs_of = _memo("implement", _implement_inputs_of)
+test_inputs_of = _memo("test", _test_inputs_of)
 
 
 def _pythonpath(ws: Workspace) -> list[str]:

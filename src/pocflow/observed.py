@@ -51,8 +51,14 @@ def observer_skips(root: Path) -> list[str]:
 
 
 def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
-    """The start of a command line that runs a script or module under an observer."""
-    command = [sys.executable, str(OBSERVER), "--root", str(root), "--out", str(facts), *extra]
+    """The start of a command line that runs a script or module under an observer.
+
+    The observer is imported (so its bytecode is cached), not run as a script (a script is
+    compiled anew each time: a few milliseconds per step script); ``run_script`` puts the
+    script's own folder first on ``sys.path`` before the script runs."""
+    code = (f"import sys; sys.path[0] = {str(OBSERVER.parent)!r}; import _observe; "
+            "_observe.main(sys.argv[1:])")
+    command = [sys.executable, "-c", code, "--root", str(root), "--out", str(facts), *extra]
     for skip in observer_skips(root):
         command += ["--skip", skip]
     return [*command, "--"]
@@ -64,7 +70,9 @@ class Facts:
 
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # (key, context, by)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
-    written: set[str] = field(default_factory=set)
+    written: set[str] = field(default_factory=set)  # written before anything read them
+    rewritten: set[str] = field(default_factory=set)  # read first, then written
+    databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
     config: dict[str, Any] = field(default_factory=dict)
     items: list[str] | None = None
@@ -107,9 +115,11 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             facts.reads.append((key, context, by))
             if "s" in fact and key not in facts.stamps:
                 facts.stamps[key] = fact["s"]
+            if kind == "q":
+                facts.databases.add(key)
             return
     if "w" in fact:
-        facts.written.add(str(fact["w"]))
+        (facts.written if fact.get("f", True) else facts.rewritten).add(str(fact["w"]))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
@@ -120,8 +130,10 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.deselected += [str(i) for i in fact["deselected"]]
     elif "fixture" in fact:
         facts.fixtures[str(fact["fixture"])] = {str(f) for f in fact.get("files", [])}
-    elif "report" in fact:
-        facts.reports.append(fact)
+    elif "reports" in fact:
+        for nodeid, when, outcome, sub, xfail in fact["reports"]:
+            facts.reports.append({"report": nodeid, "when": when, "outcome": outcome,
+                                  "sub": sub, "xfail": xfail})
     elif "end" in fact:
         facts.end = int(fact["end"])
 
@@ -176,8 +188,12 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
 
-    ``environ``: the digests the child saw, by variable name (what the step really read)."""
-    excluded = set(not_inputs) | facts.written
+    A file the run wrote before anything read it is an output. A file read first and written
+    afterwards stays an input, fingerprinted as `changed-during-run` (its content then is
+    gone: the step runs again next time) — except a database, which a step updates in
+    place: that is its output. ``environ``: the digests the child saw, by variable name."""
+    updated = facts.rewritten & facts.databases
+    excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
     for key in sorted(keys):
@@ -188,10 +204,19 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
             digests[key] = seen_env.get(name) or observed_digest(root, key, None)
             continue
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
-        if path in excluded or any(path.startswith(out.rstrip("/") + "/") for out in excluded):
+        if _under(path, excluded):
             continue
         digests[key] = observed_digest(root, key, facts.stamps.get(key))
     return digests
+
+
+def _under(path: str, folders: set[str]) -> bool:
+    """Whether path is one of the given paths, or inside one of them."""
+    while path:
+        if path in folders:
+            return True
+        path = path.rpartition("/")[0]
+    return False
 
 
 def child_environ(facts: Facts) -> dict[str, str]:

@@ -13,13 +13,14 @@ from pathlib import Path
 from typing import Any, TypeAlias
 
 from doit.exceptions import TaskError, TaskFailed
+from doit.tools import config_changed
 
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import write_run_file
 from pocflow.testing import TestSelection, prestart
-from pocflow.workspace import load_workspace
+from pocflow.workspace import Workspace, load_workspace
 
 # The modules of the later phases are imported by the actions that need them, so that a
 # run with nothing to do (doit loads every task first) does not pay for them.
@@ -32,7 +33,8 @@ Outcome: TypeAlias = "TaskFailed | TaskError | dict[str, Any] | None"
 def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
-    from pocflow.freshness import accepted_record
+    _ACTED.add(spec.root)
+    from pocflow.freshness import accepted_record, clear_failure
     from pocflow.inputs import not_inputs_of
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
@@ -41,7 +43,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         record = accepted_record(ws, spec.step_id)
         if record is not None:
             accept(ws, record)
-            return None
+            clear_failure(ws, spec.step_id)
+            return _stands_on(ws.root / spec.result_file)
         forget_acceptance(ws, spec.step_id)
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
         replayed, problem = ([], "") if spec.manual else \
@@ -50,12 +53,14 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     except PocflowError as exc:
         return TaskError(str(exc))
     failure = run_implement(spec, replayed, problem)
-    return _record_failure(spec.root, spec.step_id, failure)
+    return _record_failure(ws, spec.step_id, failure, "implement") or \
+        _stands_on(Path(spec.root) / spec.result_file)
 
 
 def test_phase(root: str, selection: TestSelection, result_file: str, isolation: str = "auto",
                batch: bool = True) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
+    _ACTED.add(root)
     from pocflow.batch import batch_key, tests_for
     from pocflow.freshness import accepted_record
     from pocflow.inputs import not_inputs_of
@@ -64,18 +69,20 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     record = accepted_record(ws, selection.step_id)
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
-        return None
+        return {"inputs": record.test.inputs}
     selection = replace(selection, not_inputs=not_inputs_of(ws, ws.steps[selection.step_id],
                                                             own_writes=True))
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
     failure = TaskFailed(result.message) if result.outcome != "passed" else None
-    return _record_failure(root, selection.step_id, failure)
+    return _record_failure(ws, selection.step_id, failure, "test") or \
+        {"inputs": result.inputs}
 
 
 def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
+    _ACTED.add(root)
     from pocflow.results import write_step_results
     from pocflow.state import DOCUMENT_TIMING, current_record
 
@@ -92,6 +99,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
 
 def state_phase(root: str, step_id: str) -> Outcome:
     """Write the step's verification record."""
+    _ACTED.add(root)
     from pocflow.state import record_step
 
     try:
@@ -104,6 +112,7 @@ def state_phase(root: str, step_id: str) -> Outcome:
 
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
+    _ACTED.add(root)
     from pocflow.state import records_digest, refresh_project_state
 
     try:
@@ -133,28 +142,93 @@ def gate_phase(root: str) -> Outcome:
         ws = load_workspace(Path(root))
     except PocflowError as exc:
         return TaskError(str(exc))
-    return failure or _written(ws.root / ws.poc_results_doc)
+    if failure is not None:
+        return failure
+    GATE_CHECKED.add(root)
+    from pocflow.state import records_digest
+
+    return {**_written(ws.root / ws.poc_results_doc), "records": records_digest(ws)}
 
 
-def result_holds(task: Any, values: dict[str, Any], root: str, result_file: str) -> bool:
-    """doit uptodate check: every input the phase's last result stands on — what the static
-    scan found and what the run really read — still has the fingerprint it had then."""
-    from pocflow.fingerprint import still_holds
+class phase_current(config_changed):  # type: ignore[misc]
+    """doit uptodate check of an implement or test task: its settings are the ones it last
+    ran with (doit's ``config_changed``), and every input its last result stands on — what
+    the static scan found and what the run really read — still has the fingerprint it had
+    then. (The action hands the fingerprints to doit, which keeps them with the task's
+    values: no file is read. One check, not two: doit inspects each one's signature.)"""
+
+    def __init__(self, config: dict[str, Any], root: str, step_id: str, phase: str) -> None:
+        super().__init__(config)
+        self.root, self.step_id, self.phase = root, step_id, phase
+
+    def __call__(self, task: Any, values: dict[str, Any]) -> bool:
+        from pocflow.fingerprint import still_holds
+
+        inputs = values.get("inputs")
+        current = bool(super().__call__(task, values)) and isinstance(inputs, dict) and \
+            still_holds(Path(self.root), inputs)
+        if current:
+            _CURRENT.add((self.root, self.step_id, self.phase))
+        return current
+
+    def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
+        """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
+        from pocflow.fingerprint import digest_of
+
+        settings = not super().__call__(task, values)
+        inputs = values.get("inputs")
+        changed = [key for key, digest in sorted(inputs.items())
+                   if digest_of(Path(self.root), key) != digest] \
+            if isinstance(inputs, dict) else []
+        return settings, changed
+
+
+def _stands_on(result_file: Path) -> dict[str, Any]:
+    """What doit keeps of a passed phase: the fingerprints its result stands on."""
     from pocflow.record import read_json
 
-    result = read_json(Path(root) / result_file)
+    result = read_json(result_file)
     inputs = result.get("inputs") if result is not None else None
-    return isinstance(inputs, dict) and still_holds(Path(root), inputs)
+    return {"inputs": inputs if isinstance(inputs, dict) else {}}
 
 
 def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check of the gate: every step's record says verified and still holds on
     the files as they are now. Whatever doit ran or skipped before (``-s``, ``ignore``, an
     interrupted run), a gate over a step that no longer holds runs, and fails."""
+    from pocflow.state import records_digest
     from pocflow.status import compute_status
 
-    statuses = compute_status(load_workspace(Path(root)))
-    return all(status.is_verified for status in statuses.values())
+    ws = load_workspace(Path(root))
+    if values.get("records") != records_digest(ws):
+        return False  # a record changed since the gate last passed: it runs (and checks) anyway
+    if root not in _ACTED and all((root, sid, phase) in _CURRENT for sid, step in ws.steps.items()
+                                  for phase in ("implement", "test") if step.has_files) and \
+            all(step.has_files for step in ws.steps.values()):
+        # a run in which nothing ran: doit found every step's phases current a moment ago,
+        # each on the fingerprints of all it stands on, so every record holds as it was
+        GATE_CHECKED.add(root)
+        return True
+    statuses = compute_status(ws)
+    holds = all(status.is_verified for status in statuses.values())
+    if holds:
+        GATE_CHECKED.add(root)
+    return holds
+
+
+#: workspaces whose gate this process found up to date, or ran and passed
+GATE_CHECKED: set[str] = set()
+#: (workspace, step, phase) that doit found current in this process (phase_current)
+_CURRENT: set[tuple[str, str, str]] = set()
+#: workspaces in which some phase action ran in this process
+_ACTED: set[str] = set()
+
+
+def new_invocation() -> None:
+    """A doit invocation starts (its tasks are being loaded): forget the last one's checks."""
+    GATE_CHECKED.clear()
+    _CURRENT.clear()
+    _ACTED.clear()
 
 
 def written_unchanged(task: Any, values: dict[str, Any], path: str) -> bool:
@@ -169,12 +243,18 @@ def _written(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path)}
 
 
-def _record_failure(root: str, step_id: str, failure: TaskFailed | None) -> Outcome:
+def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None,
+                    phase: str) -> Outcome:
+    """Record the phase's outcome: on failure, the step's record and the local evidence."""
+    from pocflow.freshness import clear_failure, note_failure
     from pocflow.state import record_step
 
+    root = str(ws.root)
     if failure is None:
+        clear_failure(ws, step_id)
         return None
     try:
+        note_failure(ws, step_id, phase)
         record_step(root, step_id)
     except PocflowError as exc:
         return TaskError(f"{failure.message}\n(and the failure could not be recorded: {exc})")

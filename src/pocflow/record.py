@@ -7,7 +7,6 @@ Documents are rendered from these records only, never from a second look at the 
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -188,19 +187,25 @@ def read_step_record(path: Path) -> StepRecord | None:
         return None
     known = _RECORDS.get(str(path))
     now = stamp(info)
-    if known is not None and known[0] == now:
-        return copy.deepcopy(known[1])
-    record = _read_step_record(path)
-    _RECORDS[str(path)] = (now, record)
-    return copy.deepcopy(record)
+    if known is None or known[0] != now:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return None
+        known = _RECORDS[str(path)] = (now, text)
+    return _read_step_record(known[1])
 
 
-_RECORDS: dict[str, tuple[tuple[int, ...], StepRecord | None]] = {}
+#: the text of each record read, by stamp: parsing a fresh copy is cheaper than copying one
+_RECORDS: dict[str, tuple[tuple[int, ...], str]] = {}
 
 
-def _read_step_record(path: Path) -> StepRecord | None:
-    data = read_json(path)
-    if data is None or data.get("format") != RECORD_FORMAT:
+def _read_step_record(text: str) -> StepRecord | None:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         return None
     if data.get("implement") is not None:
         implement = dict(data["implement"])

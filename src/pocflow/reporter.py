@@ -22,7 +22,7 @@ from doit.tools import config_changed
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
 from pocflow.freshness import accepted_record, drift, reverify_forced
-from pocflow.phases import written_unchanged
+from pocflow.phases import phase_current, written_unchanged
 from pocflow.record import read_implement, read_step_record
 from pocflow.redact import redact
 from pocflow.status import compute_status, next_action
@@ -263,6 +263,12 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     phases = [p for p in changed if "/runs/" in p or p.startswith(".pocflow")]
     files = [p for p in changed if p not in phases and Path(p).stem.removeprefix("step")
              not in upstream]
+    settings_changed = False
+    for check, _args, _kwargs in reasons.get("uptodate_false", []):
+        if isinstance(check, phase_current):  # settings, or an input the last run really read
+            settings, inputs = check.why(task, manager.get_values(task.name))
+            settings_changed = settings_changed or settings
+            files += [key for key in inputs if key not in files and key not in changed]
     if files:
         words.append("changed: " + _paths(files))
     if upstream:
@@ -274,8 +280,10 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
         words.append("new input: " + _paths(reasons["added_file_dep"]))
     if reasons.get("removed_file_dep"):
         words.append("input dropped: " + _paths(reasons["removed_file_dep"]))
+    if settings_changed:
+        words.append("settings or environment changed")
     for check, args, _kwargs in reasons.get("uptodate_false", []):
-        if isinstance(check, config_changed):
+        if isinstance(check, config_changed) and not isinstance(check, phase_current):
             words.append("settings or template changed")
         elif check is written_unchanged and args:
             words.append(f"{_relative(args[0])} edited since written")

@@ -32,10 +32,11 @@ from pocflow.phases import (
     document_phase,
     gate_phase,
     implement_phase,
+    new_invocation,
+    phase_current,
     project_state_phase,
     records_hold,
     records_unchanged,
-    result_holds,
     state_phase,
     test_phase,
     written_unchanged,
@@ -56,7 +57,8 @@ GROUPS = {
 
 
 def doit_config(dodo_file: str | Path) -> dict[str, Any]:
-    """DOIT_CONFIG for a workspace: sqlite3 state in the state folder, md5 checks, gate default."""
+    """DOIT_CONFIG for a workspace: sqlite3 state in the state folder, content checks, gate
+    default."""
     root = Path(dodo_file).resolve().parent
     try:
         state_dir = load_settings(root).state_dir
@@ -83,13 +85,14 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     """Yield every task dict of the workspace that holds dodo_file."""
     root = Path(dodo_file).resolve().parent
     new_run()
+    new_invocation()
     try:
         ws = load_workspace(root)
         activate(ws.root, {name for step in ws.steps.values() if step.manifest
                            for name in step.manifest.secrets})
         for warning in ws.warnings:
             sys.stderr.write(f"pocflow: warning: {warning}\n")
-        cache = ImportCache(ws.imports_cache, ws.root)
+        cache = ImportCache.shared(ws.imports_cache, ws.root)  # the run's checks reuse it
         tasks = list(_all_tasks(ws, cache))
         cache.save()
     except PocflowError as exc:
@@ -134,9 +137,9 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "file_dep": implement_inputs,
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
-        "uptodate": [config_changed({**implement_settings(ws, step), "environment": env_now}),
-                     # what the scripts really read is as it was (pocflow.observed)
-                     (result_holds, [root, implement_json])],
+        # settings, environment, and what the scripts really read (pocflow.observed)
+        "uptodate": [phase_current({**implement_settings(ws, step), "environment": env_now},
+                                   root, sid, "implement")],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
@@ -147,8 +150,8 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
                                   ws.settings.test_batch])],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
-        "uptodate": [config_changed({**testing_settings(ws, step), "environment": env_now}),
-                     (result_holds, [root, test_json])],
+        "uptodate": [phase_current({**testing_settings(ws, step), "environment": env_now},
+                                   root, sid, "test")],
         "clean": True,
     }
     yield {

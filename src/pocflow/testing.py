@@ -121,12 +121,13 @@ class PytestJsonRunner:
         seen_env = child_environ(facts)
         common = pytest_keys(facts)
         results = {}
+        grouped = SessionFacts.of(facts)
         for selection in selections:
             sid = selection.step_id
             observed = settle(root, facts, read.get(sid, set()) | set(common),
                               selection.not_inputs, seen_env)
-            result = judge(selection, shares[sid], facts, exit_code, output, started, duration,
-                           merge_inputs(inputs[sid], observed))
+            result = judge(selection, shares[sid], grouped, exit_code, output, started,
+                           duration, merge_inputs(inputs[sid], observed))
             result.observed = sorted(observed)
             result.config = {"inipath": facts.config.get("inipath"),
                              "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])]}
@@ -244,7 +245,31 @@ def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
     return code if code is not None else _subprocess_session(root, args, log, facts)
 
 
-def judge(selection: TestSelection, report: dict[str, Any], facts: Facts,
+@dataclass
+class SessionFacts:
+    """What the session's plugin wrote, grouped by test file (one pass, not one per step)."""
+
+    facts: Facts
+    items: dict[str, list[str]]  # test file -> collected node ids
+    reports: dict[str, dict[str, list[dict[str, Any]]]]  # file -> node id -> reports
+    deselected: dict[str, list[str]]
+
+    @classmethod
+    def of(cls, facts: Facts) -> SessionFacts:
+        items: dict[str, list[str]] = {}
+        for nodeid in facts.items or []:
+            items.setdefault(_file_of(nodeid), []).append(nodeid)
+        reports: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        for fact in facts.reports:
+            nodeid = str(fact["report"])
+            reports.setdefault(_file_of(nodeid), {}).setdefault(nodeid, []).append(fact)
+        deselected: dict[str, list[str]] = {}
+        for nodeid in facts.deselected:
+            deselected.setdefault(_file_of(nodeid), []).append(nodeid)
+        return cls(facts, items, reports, deselected)
+
+
+def judge(selection: TestSelection, report: dict[str, Any], session: Facts | SessionFacts,
           exit_code: int | None, output: str, started: str, duration: float,
           inputs: dict[str, str]) -> TestResult:
     """The verdict of one step, read strictly: from what pytest reported of each of the
@@ -253,15 +278,16 @@ def judge(selection: TestSelection, report: dict[str, Any], facts: Facts,
     The step passes only when every test collected for it has a final outcome, none failed
     (no subtest either), at least one passed, none was deselected, and pytest exited 0 (or
     1, in a session shared with steps whose tests did fail)."""
+    grouped = session if isinstance(session, SessionFacts) else SessionFacts.of(session)
+    facts = grouped.facts
     own = set(selection.files)
-    messages = {t["nodeid"]: _case(t).message for t in report.get("tests", [])
-                if _file_of(t["nodeid"]) in own}
-    durations = {t["nodeid"]: _case(t).duration_s for t in report.get("tests", [])}
-    collected = [i for i in facts.items or [] if _file_of(i) in own]
+    cases_seen = [_case(t) for t in report.get("tests", []) if _file_of(t["nodeid"]) in own]
+    messages = {case.nodeid: case.message for case in cases_seen}
+    durations = {case.nodeid: case.duration_s for case in cases_seen}
+    collected = [i for f in selection.files for i in grouped.items.get(f, [])]
     reports: dict[str, list[dict[str, Any]]] = {}
-    for fact in facts.reports:
-        if _file_of(str(fact["report"])) in own:
-            reports.setdefault(str(fact["report"]), []).append(fact)
+    for f in selection.files:
+        reports.update(grouped.reports.get(f, {}))
     cases, subtests = [], {"passed": 0, "failed": 0}
     for nodeid in collected + [n for n in reports if n not in collected]:
         outcome, sub = _outcome(reports.get(nodeid, []))
@@ -280,7 +306,7 @@ def judge(selection: TestSelection, report: dict[str, Any], facts: Facts,
     if subtests["passed"] or subtests["failed"]:
         counts["subtests passed"] = subtests["passed"]
         counts["subtests failed"] = subtests["failed"]
-    deselected = [i for i in facts.deselected if _file_of(i) in own]
+    deselected = [i for f in selection.files for i in grouped.deselected.get(f, [])]
     if deselected:
         counts["deselected"] = len(deselected)
     result = TestResult(
