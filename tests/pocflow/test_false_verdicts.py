@@ -365,3 +365,19 @@ def test_the_gate_stays_green_and_runs_nothing_when_nothing_changed(library: Pat
     result = run_doit(library, "poc-complete")
     assert result.code == 0
     assert not result.ran, result.out
+
+
+def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(
+        tmp_path: Path) -> None:
+    workspace = make_library_poc(tmp_path / "ws")
+    edit(workspace / "pyproject.toml",
+         lambda text: text + 'test_runner = "subprocess"\ntest_batch = false\n')
+    assert run_doit(workspace, "poc-complete").code == 0
+    record = json.loads((workspace / "steps/records/step3.json").read_text(encoding="utf-8"))
+    assert {"src/mylib/core.py", "tests/helpers/expect.py", "tests/conftest.py"} <= \
+        set(record["test"]["observed"])
+    replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 5")(workspace)
+    assert plain_pytest(workspace, "3") != 0
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code != 0
+    assert {"1", "3"} <= result.ran_steps
