@@ -132,12 +132,23 @@ class Observer:
         """The workspace file of the innermost frame running workspace code ('' if none)."""
         frame = sys._getframe(2)
         while frame is not None:
-            name = frame.f_code.co_filename
+            name = self.code_file(frame.f_code.co_filename)
             if name.startswith(self.prefix) and not name.startswith(self.skip) and \
                     name not in _MODULE_FILES:
                 return name[len(self.prefix):]
             frame = frame.f_back  # type: ignore[assignment]
         return ""
+
+    def code_file(self, name: str) -> str:
+        """A code object's file name, absolute (a module found through a relative sys.path
+        entry, such as sys.path.insert(0, "src"), has a relative one)."""
+        if name[:1] in (os.sep, "<"):
+            return name
+        known = self.places.get(("code", name))
+        if known is None:
+            known = self.places[("code", name)] = os.path.normpath(
+                os.path.join(os.getcwd(), name))
+        return known
 
     # -- recording ---------------------------------------------------------------------
     def read(self, rel: str, kind: str = "r") -> None:
@@ -259,7 +270,7 @@ class Observer:
                 frame = frame.f_back  # type: ignore[assignment]
             if frame is None:
                 return
-            caller = frame.f_code.co_filename
+            caller = self.code_file(frame.f_code.co_filename)
             if not caller.startswith(self.prefix) or caller.startswith(self.skip):
                 return
             self.environ_fact(name, value)

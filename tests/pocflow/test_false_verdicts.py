@@ -381,3 +381,22 @@ def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(
     result = run_doit(workspace, "--continue", "poc-complete")
     assert result.code != 0
     assert {"1", "3"} <= result.ran_steps
+
+
+def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
+        tmp_path: Path) -> None:
+    workspace = make_library_poc(tmp_path / "ws")
+    replace_in("tests/conftest.py", 'for folder in ("src", "PoC", "tests/helpers"):',
+               'sys.path.insert(0, "src")  # relative: modules get relative file names\n'
+               'for folder in ("PoC", "tests/helpers"):')(workspace)
+    replace_in("src/mylib/core.py", "FACTOR = 2",
+               'import os\n\nFACTOR = int(os.environ.get("LIB_FACTOR", "2"))')(workspace)
+    assert run_doit(workspace, "poc-complete").code == 0
+    record = json.loads((workspace / "steps/records/step3.json").read_text(encoding="utf-8"))
+    assert "$LIB_FACTOR" in record["test"]["observed"]
+    env = {"LIB_FACTOR": "3"}
+    assert plain_pytest(workspace, "3", env) != 0
+    result = run_doit(workspace, "--continue", "poc-complete", env=env)
+    assert result.code != 0
+    assert "3" in result.ran_steps
+    assert "changed: $LIB_FACTOR" in result.out
