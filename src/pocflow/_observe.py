@@ -34,6 +34,8 @@ import importlib
 import os
 import sys
 
+if False:  # for type checkers only: importing typing/types costs every script a few ms
+    import types
 # Few and cheap imports: the launcher starts every step script, so whatever it imports is
 # paid once per script (json, hashlib, runpy, typing and importlib.util cost ~30 ms).
 
@@ -44,7 +46,11 @@ SKIP_PARTS = (".venv", ".git", ".pocflow", "__pycache__", ".mypy_cache", ".ruff_
               ".pytest_cache", ".hypothesis", ".tox", ".nox")
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 _READ_EVENTS = frozenset(("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
-                          "os.rename", "os.unlink", "os.rmdir", "os.truncate", "shutil.rmtree"))
+                          "os.rename", "os.rmdir", "os.truncate", "shutil.rmtree", "os.link",
+                          "os.symlink", "ctypes.dlopen"))
+#: standard-library code that opens names relative to a folder descriptor (dir_fd), which the
+#: "open" event does not carry: shutil.rmtree, os.fwalk
+_DIR_FD_OPENERS = ("/shutil.py", "<frozen os>", "/os.py")
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
 _TEXT_OK = frozenset(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
@@ -53,6 +59,14 @@ _PYCACHE = os.sep + "__pycache__" + os.sep
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
 _PLUMBING = ("/os.py", "<frozen os>", "/_collections_abc.py", "<frozen _collections_abc>",
              "/_observe.py")
+
+
+def _fd_path(fd: int) -> str | None:
+    """The path of an open folder descriptor (Linux's /proc; elsewhere unknown)."""
+    try:
+        return os.readlink(f"/proc/self/fd/{fd}")
+    except OSError:
+        return None
 
 
 def stamp_of(path: str) -> list[int] | None:
@@ -139,6 +153,13 @@ class Observer:
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 
+    def caller(self) -> types.FrameType:
+        """The frame that raised the audit event being handled."""
+        frame = sys._getframe(1)
+        while frame.f_code.co_filename in _MODULE_FILES and frame.f_back is not None:
+            frame = frame.f_back
+        return frame
+
     def code_file(self, name: str) -> str:
         """A code object's file name, absolute (a module found through a relative sys.path
         entry, such as sys.path.insert(0, "src"), has a relative one)."""
@@ -188,30 +209,38 @@ class Observer:
     def _event(self, event: str, args: tuple[object, ...]) -> None:
         if event == "open":
             path, mode, flags = args
+            if mode is None and isinstance(path, (str, bytes)) and \
+                    os.fsdecode(path)[:1] != os.sep and \
+                    self.caller().f_code.co_filename.endswith(_DIR_FD_OPENERS):
+                return  # os.open(name, dir_fd=...) inside rmtree/fwalk: not this folder's name
             rel = self.inside(path)
             if rel is None:
                 return
             if isinstance(mode, str):
-                writes = any(c in mode for c in "wax+")
+                reads, writes = "r" in mode or "+" in mode, any(c in mode for c in "wax+")
             elif isinstance(flags, int):
-                writes = (flags & 3) != os.O_RDONLY or bool(flags & _WRITE_FLAGS)
+                access = flags & 3
+                reads = access != os.O_WRONLY
+                writes = access != os.O_RDONLY or bool(flags & _WRITE_FLAGS)
             else:
-                writes = False
+                reads, writes = True, False
+            if reads and not (flags & os.O_TRUNC if isinstance(flags, int) else False):
+                self.read(rel)  # "r+", os.O_RDWR: what was there is read (then maybe written)
             if writes:
                 self.wrote(rel)
-            else:
-                self.read(rel)
         elif event in ("os.listdir", "os.scandir"):
             # a folder is an input when workspace code lists it, not when the import system
             # fills its cache or pytest walks the folders it collects
-            frame = sys._getframe(1)
-            while frame.f_code.co_filename in _MODULE_FILES and frame.f_back is not None:
-                frame = frame.f_back
-            if frame.f_code.co_filename.startswith("<frozen importlib"):
+            if self.caller().f_code.co_filename.startswith("<frozen importlib"):
                 return
-            rel = self.inside(args[0] if args and args[0] is not None else ".")
+            folder = args[0] if args and args[0] is not None else "."
+            rel = self.inside(_fd_path(folder) if isinstance(folder, int) else folder)
             if rel is not None and self.reader():
                 self.read(rel or ".", "d")
+        elif event == "ctypes.dlopen":  # a shared library loaded into the process
+            rel = self.inside(args[0]) if args and args[0] else None
+            if rel is not None:
+                self.read(rel)
         elif event == "sqlite3.connect":
             database = args[0]
             if isinstance(database, (str, bytes, os.PathLike)):
@@ -224,8 +253,23 @@ class Observer:
                         self.read(rel, "q")
                     else:
                         self.wrote(rel)
-        else:  # os.remove, os.rename, ..., shutil.rmtree
-            for value in args[:2] if event == "os.rename" else args[:1]:
+        else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
+            if event in ("os.rename", "os.link"):
+                targets = [(args[0], args[2]), (args[1], args[3])] if event == "os.rename" \
+                    else [(args[1], args[3])]
+            elif event == "os.symlink":
+                targets = [(args[1], args[2])]
+            else:  # (path, dir_fd) or (path, length)
+                targets = [(args[0], args[1] if event != "os.truncate" else None)]
+            for value, dir_fd in targets:
+                if not isinstance(value, (str, bytes, os.PathLike)):
+                    continue
+                name = os.fsdecode(value)
+                if isinstance(dir_fd, int) and name[:1] != os.sep:
+                    base = _fd_path(dir_fd)
+                    if base is None:
+                        continue
+                    value = os.path.join(base, name)
                 rel = self.inside(value)
                 if rel is not None:
                     self.wrote(rel)
@@ -254,10 +298,42 @@ class Observer:
                         self.seen.add(("s", rel))
                         fact["s"] = stamp_of(self.prefix + rel)
                     self.emit(fact)
+                    self.resolved(module, rel, fact.get("by"))
         except Exception:
             pass
         finally:
             self.busy = False
+
+    def resolved(self, module: object, rel: str, by: object) -> None:
+        """Where the import system found a workspace module, among the folders it searched
+        first ("import:NAME@DIR:DIR..."): a module file that appears earlier on the path (a
+        compiled extension beside a .py, a .py or .pyc in a folder searched before) would be
+        imported instead."""
+        name = getattr(module, "__name__", None)
+        if not isinstance(name, str) or ("m", name, self.context) in self.seen:
+            return
+        self.seen.add(("m", name, self.context))
+        parent = name.rpartition(".")[0]
+        path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
+        found = rel.rpartition("/")[0]
+        if rel.endswith("/__init__.py") or "/__init__." in rel:
+            found = found.rpartition("/")[0]  # a package is found as a folder of its parent
+        dirs: list[str] = []
+        for entry in path or ():
+            if not isinstance(entry, str):
+                continue
+            folder = self.inside(entry or ".")
+            if folder is None:
+                continue
+            dirs.append(folder or ".")
+            if (folder or "") == found:
+                break
+        else:
+            return  # not found along the path (loaded from a file by name): nothing to resolve
+        fact: dict[str, object] = {"r": f"import:{name}@{':'.join(dirs)}", "c": self.context}
+        if by:
+            fact["by"] = by
+        self.emit(fact)
 
     def environ_read(self, name: str, value: str | None) -> None:
         """An environment variable read by workspace code."""
@@ -375,26 +451,35 @@ def _escape(char: str) -> str:
 
 
 def _watch_environ(observer: Observer) -> None:
-    """Make os.environ report the names workspace code reads (os.getenv goes through it)."""
+    """Make os.environ and os.environb report the names workspace code reads (os.getenv and
+    os.getenvb go through them)."""
     base = type(os.environ)
 
     class WatchedEnviron(base):  # type: ignore[misc, valid-type]
-        def __getitem__(self, key: str) -> str:
+        def __getitem__(self, key: str | bytes) -> str | bytes:
+            name = os.fsdecode(key) if isinstance(key, bytes) else key
             try:
-                value = base.__getitem__(self, key)
+                value = base.__getitem__(self, key)  # type: ignore[index]
             except KeyError:
-                observer.environ_read(key, None)
+                observer.environ_read(name, None)
                 raise
-            observer.environ_read(key, value)
+            observer.environ_read(name, os.fsdecode(value) if isinstance(value, bytes)
+                                  else value)
             return value
 
     os.environ.__class__ = WatchedEnviron
+    if hasattr(os, "environb"):
+        os.environb.__class__ = WatchedEnviron
 
 
 def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:
-    """Observe this process from now on; facts go to the file at out."""
+    """Observe this process from now on; facts go to the file at out. Modules of the
+    workspace the process had loaded before (a fork server's warm-up imports the pytest
+    plugins installed from the workspace, say) are read at the session's level."""
     observer = Observer(root, out, skip)
     observer.install()
+    for module in list(sys.modules.values()):
+        observer.imported(module, None)
     return observer
 
 

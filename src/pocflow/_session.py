@@ -26,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import tomllib
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,8 @@ import pytest
 
 #: the files pytest may take its configuration from, in every folder it looks in
 CONFIG_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+#: files whose mere presence in a test's folder (or above) changes the session
+PACKAGE_NAMES = ("conftest.py", "__init__.py")
 _STASH = pytest.StashKey["_Facts"]()
 
 
@@ -79,8 +82,12 @@ def pytest_configure(config: Any) -> None:
     plugins = sorted({(dist.project_name, dist.version)
                       for _plugin, dist in config.pluginmanager.list_plugin_distinfo()})
     inipath = config.inipath
+    # pytest falls back on a pyproject.toml without pytest settings when it finds no config
+    # file: a file above the workspace would then win
+    own = bool(inipath) and _has_pytest_settings(Path(str(inipath)))
     facts.emit({"config": {
         "inipath": facts.rel(inipath) if inipath else None,
+        "own": own,
         "plugins": [list(p) for p in plugins],
         "candidates": _candidates(config, facts.root),
     }})
@@ -88,6 +95,24 @@ def pytest_configure(config: Any) -> None:
     if observer is not None:  # a config file created later would change the session
         for candidate in _candidates(config, facts.root):
             observer.read(candidate)
+
+
+def _has_pytest_settings(path: Path) -> bool:
+    """Whether a config file pytest chose holds pytest settings (pytest also settles for a
+    pyproject.toml without them, when it finds nothing else)."""
+    if path.name in ("pytest.ini", ".pytest.ini"):
+        return True
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return False
+    if path.name == "pyproject.toml":
+        try:
+            tool = tomllib.loads(text).get("tool", {})
+        except tomllib.TOMLDecodeError:
+            return False
+        return isinstance(tool, dict) and "pytest" in tool
+    return ("[pytest]" if path.name == "tox.ini" else "[tool:pytest]") in text
 
 
 def _candidates(config: Any, root: Path) -> list[str]:
@@ -135,6 +160,14 @@ def pytest_collection_finish(session: Any) -> None:
     if facts is None:
         return
     facts.emit({"items": [item.nodeid for item in session.items]})
+    observer = _observer()
+    if observer is not None:  # a conftest.py, __init__.py or config file appearing later
+        folders = {"/".join(parts[:n]) for parts in
+                   (_file_of(item.nodeid).split("/")[:-1] for item in session.items)
+                   for n in range(len(parts) + 1)}
+        for folder in sorted(folders):
+            for name in (*CONFIG_NAMES, *PACKAGE_NAMES):
+                observer.read(f"{folder}/{name}" if folder else name)
     users: dict[str, set[str]] = {}
     for item in session.items:
         for name in getattr(item, "fixturenames", ()):

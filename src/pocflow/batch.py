@@ -28,7 +28,7 @@ from pocflow._fs import atomic_write_text, file_lock, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache, forget_shared
 from pocflow.inputs import forget as forget_inputs
-from pocflow.inputs import not_inputs_of, test_inputs_of
+from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
 from pocflow.record import (
     TestResult,
     read_implement,
@@ -115,7 +115,8 @@ def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]
             continue  # its tests already passed or failed on exactly these files
         inputs = tuple(test_inputs_of(ws, step, cache))
         ready.append(TestSelection(step_id=step_id, files=step.tests, inputs=inputs,
-                                   not_inputs=not_inputs_of(ws, step, own_writes=True)))
+                                   not_inputs=not_inputs_of(ws, step, own_writes=True),
+                                   observed_before=observed_before(ws, step_id, "test")))
     return ready
 
 

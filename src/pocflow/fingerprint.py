@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.machinery
 import json
 import os
 import re
@@ -52,16 +53,23 @@ CACHE_FILE = "fingerprints.json"
 _ENV_RE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
 PYTEST_TABLE = ":tool.pytest"
 PLUGIN_PREFIX = "plugin:"
+IMPORT_PREFIX = "import:"
+#: the pytest configuration above the workspace, when the workspace has none of its own
+ANCESTORS_KEY = "pytest:config-above-workspace"
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 
 Stamp = tuple[int, int, int, int]
 
 
 def kind_of(key: str) -> str:
-    """'file', 'folder', 'env', 'pytest-config' or 'plugin'."""
+    """'file', 'folder', 'env', 'pytest-config', 'plugin' or 'import'."""
     if key[:1] != "$" and not key.endswith(("/", PYTEST_TABLE)) and \
-            not key.startswith(PLUGIN_PREFIX):
+            not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:")):
         return "file"
+    if key.startswith(IMPORT_PREFIX):
+        return "import"
+    if key == ANCESTORS_KEY:
+        return "pytest-ancestors"
     if _ENV_RE.match(key):
         return "env"
     if key.startswith(PLUGIN_PREFIX):
@@ -237,7 +245,69 @@ def digest_of(root: Path, key: str) -> str:
         return known[1]
     if kind == "pytest-config":
         return pytest_table_digest(root / key[: -len(PYTEST_TABLE)])
+    if kind == "import":
+        return import_digest(root, key)
+    if kind == "pytest-ancestors":
+        return ancestors_config_digest(root)
     return plugin_digest(key[len(PLUGIN_PREFIX):])
+
+
+def ancestors_config_digest(root: Path) -> str:
+    """'none', or the path and sha256 of the first file in a folder above the workspace that
+    pytest would take its configuration from (pytest looks upwards when the workspace has
+    none)."""
+    for folder in Path(root).resolve().parents:
+        for name, marker in (("pytest.ini", ""), (".pytest.ini", ""),
+                             ("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"),
+                             ("setup.cfg", "[tool:pytest]")):
+            candidate = folder / name
+            if not candidate.is_file():
+                continue
+            try:
+                text = candidate.read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if marker in text:
+                return f"{candidate}:{hashlib.sha256(text.encode()).hexdigest()}"
+    return "none"
+
+
+#: the file suffixes of modules, in the order the import system tries them in a folder
+_MODULE_SUFFIXES = (*importlib.machinery.EXTENSION_SUFFIXES,
+                    *importlib.machinery.SOURCE_SUFFIXES,
+                    *importlib.machinery.BYTECODE_SUFFIXES)
+#: import key -> (modification times of its folders, the module file found)
+_IMPORTS: dict[str, tuple[tuple[int, ...], str]] = {}
+
+
+def import_digest(root: Path, key: str) -> str:
+    """Which file `import NAME` finds in the folders of an "import:NAME@DIR:DIR" key, in the
+    import system's order (a package's __init__, then a compiled extension, a .py, a .pyc,
+    folder by folder); 'missing' when none. Kept while the folders' modification times (which
+    change when entries come and go) are the same."""
+    name, _, folders = key[len(IMPORT_PREFIX):].partition("@")
+    leaf = name.rpartition(".")[2]
+    dirs = folders.split(":") if folders else []
+    times = []
+    for folder in dirs:
+        try:
+            times.append(os.stat(os.path.join(root, folder)).st_mtime_ns)
+        except OSError:
+            times.append(-1)
+    known = _IMPORTS.get(f"{root}\0{key}")
+    if known is not None and known[0] == tuple(times):
+        return known[1]
+    found = MISSING
+    for folder in dirs:
+        base = os.path.join(root, folder, leaf)
+        package = [base + os.sep + "__init__" + s for s in _MODULE_SUFFIXES]
+        module = [base + s for s in _MODULE_SUFFIXES]
+        hit = next((c for c in (*package, *module) if os.path.isfile(c)), None)
+        if hit is not None:
+            found = os.path.relpath(hit, root).replace(os.sep, "/")
+            break
+    _IMPORTS[f"{root}\0{key}"] = (tuple(times), found)
+    return found
 
 
 def fingerprint(root: Path, keys: list[str]) -> dict[str, str]:

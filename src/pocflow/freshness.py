@@ -23,6 +23,7 @@ from pocflow._fs import atomic_write_text
 from pocflow.fingerprint import MISSING, fingerprint, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
+from pocflow.observed import OBSERVER_VERSION
 from pocflow.record import StepRecord, read_implement, read_json, read_step_record, read_test
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
@@ -47,6 +48,9 @@ def environment(ws: Workspace) -> dict[str, str]:
         "implementation": sys.implementation.name,
         "platform": sys.platform,
         "dependencies": f"{lock}:{digest}" if digest != "missing" else "",
+        # what pocflow watches while a step runs: a record made by an observer that watched
+        # less is verified again (pocflow.observed)
+        "observer": str(OBSERVER_VERSION),
     }
 
 

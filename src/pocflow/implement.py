@@ -15,14 +15,16 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
-from pocflow.fingerprint import fingerprint
+from pocflow.fingerprint import CHANGED_DURING_RUN, fingerprint, observed_digest
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
+    PROCESS_VARIABLES,
     attribute,
     child_environ,
     merge_inputs,
     observer_command,
     read_facts,
+    refresh_bytecode,
     settle,
 )
 from pocflow.record import ImplementResult, ScriptRun, now_iso, write_run_file
@@ -55,6 +57,8 @@ class ImplementSpec:
     secrets: tuple[str, ...] = ()
     #: files that are outputs (declared ones, upstream steps' writes): never inputs
     not_inputs: tuple[str, ...] = ()
+    #: what the scripts read the last time they ran (their modules' bytecode is checked)
+    observed_before: tuple[str, ...] = ()
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -90,6 +94,7 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
     observed: dict[str, str] = {}
     written: list[str] = []
     if not message and not spec.manual:
+        refresh_bytecode(root, [*spec.inputs, *spec.observed_before])
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
         observed, written = _observed(root, spec, runs)
         if not message:
@@ -119,14 +124,19 @@ def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
         dict[str, str], list[str]]:
     """What the scripts really read (fingerprinted as they were read), and what they wrote."""
     every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
-    written = set().union(*(facts.written | facts.rewritten for facts in every))
+    written_first = set().union(*(facts.written for facts in every))
+    # what the scripts changed: what they wrote first, and what they read and then updated
+    written = written_first | {path for facts in every for path in facts.rewritten
+                               if observed_digest(root, path, facts.stamps.get(path))
+                               == CHANGED_DURING_RUN}
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     for facts in every:
         keys = {k for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
                 if not (k.startswith("$") and k[1:] in own_env)}
+        keys |= {"$" + name for name in PROCESS_VARIABLES}
         digests.update(settle(root, facts, keys, (*spec.not_inputs, *spec.outputs, *written),
-                              child_environ(facts)))
+                              child_environ(facts), updates_are_outputs=True))
     return digests, sorted(written)
 
 

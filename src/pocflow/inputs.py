@@ -7,7 +7,7 @@ from pathlib import Path
 
 from pocflow.errors import ManifestError, located
 from pocflow.imports import ImportCache, local_imports
-from pocflow.record import read_implement, read_step_record
+from pocflow.record import read_implement, read_step_record, read_test
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
 #: the static inputs of each step, per loaded workspace, for one doit invocation (doit reads
@@ -95,3 +95,14 @@ def _written_by(ws: Workspace, step_id: str) -> list[str]:
         return local.written
     record = read_step_record(ws.root / ws.record_path(step_id))
     return record.implement.written if record is not None and record.implement else []
+
+
+def observed_before(ws: Workspace, step_id: str, phase: str) -> tuple[str, ...]:
+    """What the step's phase really read the last time it ran here (else per its record)."""
+    run_dir = ws.root / ws.run_dir(step_id)
+    local = read_implement(run_dir / "implement.json") if phase == "implement" \
+        else read_test(run_dir / "test.json")
+    if local is None:
+        record = read_step_record(ws.root / ws.record_path(step_id))
+        local = (record.implement if phase == "implement" else record.test) if record else None
+    return tuple(local.observed) if local is not None else ()

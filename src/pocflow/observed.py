@@ -21,6 +21,7 @@ every step's declared ``outputs``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import sys
 from collections.abc import Iterable, Mapping
@@ -28,16 +29,50 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pocflow.fingerprint import CHANGED_DURING_RUN, PLUGIN_PREFIX, PYTEST_TABLE, observed_digest
+from pocflow.fingerprint import (
+    ANCESTORS_KEY,
+    CHANGED_DURING_RUN,
+    PLUGIN_PREFIX,
+    PYTEST_TABLE,
+    observed_digest,
+)
 
 #: the launcher that runs a script (or ``-m pytest``) with an observer installed
 OBSERVER = Path(__file__).with_name("_observe.py")
 
+#: the version of what is observed: raised whenever pocflow starts watching something more
+OBSERVER_VERSION = 1
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
 PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
                     "PYTHONPATH")
+#: variables the interpreter or the C library read, not Python code: part of every verdict
+#: (time zone, locale, hash seed, optimisation, warnings, text encoding)
+PROCESS_VARIABLES = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME",
+                     "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "PYTHONUTF8",
+                     "PYTHONIOENCODING", "PYTHONSAFEPATH")
+#: variables pytest sets for the tests it runs: what a test reads of them is pytest's doing
+SET_BY_PYTEST = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER",
+                 "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+
+
+def refresh_bytecode(root: Path, keys: Iterable[str]) -> None:
+    """Remove the cached bytecode of every workspace module among keys whose source changed
+    after its bytecode was written. Python trusts a .pyc while the source's modification time
+    and size are the ones it recorded: a same-size edit with the modification time put back
+    (which pocflow's content checks do catch) would otherwise run the old code. The change
+    time cannot be put back."""
+    for key in keys:
+        if not key.endswith(".py"):
+            continue
+        source = root / key
+        try:
+            cached = Path(importlib.util.cache_from_source(str(source)))
+            if source.stat().st_ctime_ns > cached.stat().st_mtime_ns:
+                cached.unlink()
+        except (OSError, ValueError, NotImplementedError):
+            continue
 
 
 def observer_skips(root: Path) -> list[str]:
@@ -184,22 +219,27 @@ def _closure(keys: set[str], by_module: Mapping[str, set[str]]) -> set[str]:
 
 
 def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
-           environ: Mapping[str, str] | None = None) -> dict[str, str]:
+           environ: Mapping[str, str] | None = None,
+           updates_are_outputs: bool = False) -> dict[str, str]:
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
 
-    A file the run wrote before anything read it is an output. A file read first and written
-    afterwards stays an input, fingerprinted as `changed-during-run` (its content then is
-    gone: the step runs again next time) — except a database, which a step updates in
-    place: that is its output. ``environ``: the digests the child saw, by variable name."""
-    updated = facts.rewritten & facts.databases
+    A file the run wrote before anything read it is an output. A file read first and opened
+    for writing afterwards (``r+``, ``O_RDWR``) is an input if the run left it unchanged; if
+    the run changed it, it is an output when ``updates_are_outputs`` (a step script updating
+    a file in place) or when it is a database, else (a test) it stays an input fingerprinted
+    `changed-during-run`: what it read is gone, so the step runs again next time.
+    ``environ``: the digests the child saw, by variable name."""
+    updated = {path for path in facts.rewritten
+               if (updates_are_outputs or path in facts.databases)
+               and observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN}
     excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
     for key in sorted(keys):
         if key.startswith("$"):
             name = key[1:]
-            if name.startswith(OWN_VARIABLES):
+            if name.startswith(OWN_VARIABLES) or name in SET_BY_PYTEST:
                 continue
             digests[key] = seen_env.get(name) or observed_digest(root, key, None)
             continue
@@ -228,9 +268,11 @@ def child_environ(facts: Facts) -> dict[str, str]:
 
 
 def pytest_keys(facts: Facts) -> list[str]:
-    """The keys every pytest verdict stands on: the variables that change pytest, and the
-    plugins it loaded."""
-    keys = ["$" + name for name in PYTEST_VARIABLES]
+    """The keys every pytest verdict stands on: the variables that change pytest or the
+    process, and the plugins it loaded."""
+    keys = ["$" + name for name in (*PYTEST_VARIABLES, *PROCESS_VARIABLES)]
+    if facts.config and not facts.config.get("own"):
+        keys.append(ANCESTORS_KEY)  # no config in the workspace: pytest looks above it
     keys += [PLUGIN_PREFIX + str(name) for name, _version in facts.config.get("plugins", [])]
     return keys
 

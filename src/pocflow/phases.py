@@ -35,7 +35,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     _ACTED.add(spec.root)
     from pocflow.freshness import accepted_record, clear_failure
-    from pocflow.inputs import not_inputs_of
+    from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
@@ -49,7 +49,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
         replayed, problem = ([], "") if spec.manual else \
             replay(ws, upstream_of(ws, spec.step_id))
-        spec = replace(spec, not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]))
+        spec = replace(spec, not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
+                       observed_before=observed_before(ws, spec.step_id, "implement"))
     except PocflowError as exc:
         return TaskError(str(exc))
     failure = run_implement(spec, replayed, problem)
@@ -63,7 +64,7 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     _ACTED.add(root)
     from pocflow.batch import batch_key, tests_for
     from pocflow.freshness import accepted_record
-    from pocflow.inputs import not_inputs_of
+    from pocflow.inputs import not_inputs_of, observed_before
 
     ws = load_workspace(Path(root))
     record = accepted_record(ws, selection.step_id)
@@ -71,7 +72,8 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
         write_run_file(ws.root / result_file, record.test)
         return {"inputs": record.test.inputs}
     selection = replace(selection, not_inputs=not_inputs_of(ws, ws.steps[selection.step_id],
-                                                            own_writes=True))
+                                                            own_writes=True),
+                        observed_before=observed_before(ws, selection.step_id, "test"))
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)

@@ -28,6 +28,7 @@ from pocflow.observed import (
     observer_skips,
     pytest_keys,
     read_facts,
+    refresh_bytecode,
     settle,
 )
 from pocflow.record import TestCase, TestResult, now_iso
@@ -55,6 +56,8 @@ class TestSelection:
     inputs: tuple[str, ...]
     #: files that are outputs (the step's, its upstream steps', declared ones): never inputs
     not_inputs: tuple[str, ...] = ()
+    #: what the step's tests read the last time they ran (their modules' bytecode is checked)
+    observed_before: tuple[str, ...] = ()
 
 
 class TestRunner(Protocol):
@@ -92,6 +95,8 @@ class PytestJsonRunner:
         exit_code: int | None = None
         output = ""
         if files:
+            refresh_bytecode(root, {k for s in selections for k in (*s.inputs,
+                                                                    *s.observed_before)})
             report_dir.mkdir(parents=True, exist_ok=True)
             report_file = report_dir / "pytest-report.json"
             report_file.unlink(missing_ok=True)
@@ -334,6 +339,11 @@ def _problem(selection: TestSelection, result: TestResult, facts: Facts, report:
         tail = "\n".join(output.strip().splitlines()[-10:])
         return (f"step {sid}: pytest ended ({ended}) before it collected any test"
                 + (f":\n{tail}" if tail else ""))
+    inipath = str(facts.config.get("inipath") or "")
+    if inipath.startswith("/"):
+        return (f"step {sid}: pytest took its configuration from {inipath}, outside the "
+                "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
+                "pyproject.toml) so that a run here and a run elsewhere agree")
     if facts.items is None or facts.end is None:
         return (f"step {sid}: the pytest session ended early ({ended}) and said nothing "
                 "of the step's tests; see the log")

@@ -15,8 +15,10 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
@@ -145,6 +147,8 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     script = next((ws / "PoC").glob(f"step{step}_*.py")).relative_to(ws)
     test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+    # the source as it is now: no bytecode cached before (a fresh, private cache folder)
+    base["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="plain-pycache-")
     for command in ([str(script)], ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)]):
         done = subprocess.run([sys.executable, *command], cwd=ws, env={**base, **(env or {})},
                               capture_output=True, text=True, check=False, timeout=300)
@@ -179,6 +183,20 @@ def same_size_same_mtime(rel: str, old: str, new: str) -> Callable[[Path], None]
     return change
 
 
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        for one in changes:
+            one(ws)
+    return change
+
+
+def compile_bytecode(folder: str) -> Callable[[Path], None]:
+    """Write the folder's bytecode now (as any earlier run would have)."""
+    def change(ws: Path) -> None:
+        subprocess.run([sys.executable, "-m", "compileall", "-q", str(ws / folder)], check=True)
+    return change
+
+
 @dataclass(frozen=True)
 class Case:
     """A way to break a step, and which step's tests then really fail."""
@@ -187,6 +205,7 @@ class Case:
     step: str
     env: dict[str, str] = field(default_factory=dict)
     says: str = ""  # a piece of what pocflow must say
+    prep: Callable[[Path], None] | None = None  # done and verified before the change
 
 
 CASES = {
@@ -237,11 +256,58 @@ CASES = {
         write("tests/test_step3_helpers.py",
               "def test_a():\n    raise KeyboardInterrupt\n\n\n"
               "def test_b():\n    assert False\n"), "3", says="ended early"),
+    # found by trying to break it: each of these was a ✅ over failing tests once
+    "a temporary folder's cleanup deleting a file named like a workspace input": Case(
+        replace_in("words.txt", "alpha", "omega"), "2", prep=both(
+            write("words.txt", "alpha\n"),
+            write("tests/test_step2_table.py",
+                  "from pathlib import Path\n\n\ndef test_words():\n"
+                  "    root = Path(__file__).resolve().parents[1]\n"
+                  "    assert (root / 'words.txt').read_text() == 'alpha\\n'\n"),
+            write("tests/test_step5_table_again.py",
+                  "import tempfile\nfrom pathlib import Path\n\n\ndef test_scratch():\n"
+                  "    with tempfile.TemporaryDirectory() as scratch:\n"
+                  "        (Path(scratch) / 'words.txt').write_text('x')\n"))),
+    "a data file opened r+b and only read (the mmap idiom)": Case(
+        replace_in("tests/data/expected.txt", "alpha", "omega"), "2", prep=write(
+            "tests/test_step2_table.py",
+            "import mmap\nfrom pathlib import Path\n\nimport mylib\n\n\n"
+            "def test_the_table_holds_the_expected_word():\n"
+            "    with open(Path(__file__).parent / 'data' / 'expected.txt', 'r+b') as f, \\\n"
+            "            mmap.mmap(f.fileno(), 0) as view:\n"
+            "        assert view.read().decode().strip() in mylib.table()\n")),
+    "a variable read through os.environb": Case(
+        lambda ws: None, "4", env={"POC_MODE": "broken"}, prep=write(
+            "tests/test_step4_config.py",
+            "import os\n\n\ndef test_the_mode_is_normal():\n"
+            "    assert os.environb.get(b'POC_MODE', b'normal') == b'normal'\n")),
+    "TZ, read by the C library": Case(
+        lambda ws: None, "4", env={"TZ": "America/New_York"}, prep=write(
+            "tests/test_step4_config.py",
+            "import time\n\n\ndef test_the_epoch_is_midnight_here():\n"
+            "    assert time.localtime(0).tm_hour == 0\n")),
+    "a module that shadows the library appears earlier on sys.path": Case(
+        write("PoC/mylib.py", "def table():\n    return ['zeta']\n"), "2"),
+    "a compiled extension appears beside the library's module": Case(
+        write("src/mylib/core" + EXTENSION_SUFFIXES[0], "not a shared library\n"), "3"),
+    "tests/__init__.py appears": Case(
+        write("tests/__init__.py", "raise RuntimeError('not importable')\n"), "3"),
+    "stale bytecode after a same-size edit with the modification time put back": Case(
+        same_size_same_mtime("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "3",
+        prep=compile_bytecode("src/mylib")),
+    "a pytest.ini appears above the workspace": Case(
+        lambda ws: (ws.parent / "pytest.ini").write_text(
+            "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"),
+        "3", says="outside the workspace"),
 }
 
 
 @pytest.mark.parametrize("case", CASES.values(), ids=list(CASES))
 def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, case: Case) -> None:
+    if case.prep is not None:
+        case.prep(library)
+        prepared = run_doit(library, "poc-complete")
+        assert prepared.code == 0, prepared.out + prepared.err
     case.change(library)
     assert plain_pytest(library, case.step, case.env) != 0, "the case must really fail"
     # --continue: every step the change breaks runs, not only the first
@@ -400,3 +466,55 @@ def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
     assert result.code != 0
     assert "3" in result.ran_steps
     assert "changed: $LIB_FACTOR" in result.out
+
+
+def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) -> None:
+    # an editable plugin registered by entry point: the fork server imports it while warming up
+    write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\n"
+          "Version: 1.0\n")(library)
+    write("pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
+    write("pocplug.py", "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n"
+          "    return 4\n")(library)
+    write("tests/test_step3_helpers.py", "def test_the_fixture_library_scales(lib, "
+          "expected_scale):\n    assert lib.scale(2) == expected_scale\n")(library)
+    assert run_doit(library, "poc-complete").code == 0
+    replace_in("pocplug.py", "return 4", "return 5")(library)
+    assert plain_pytest(library, "3") != 0
+    result = run_doit(library, "poc-complete")
+    assert result.code != 0
+    assert "3" in result.ran_steps
+
+
+def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
+    compiler = shutil.which("cc") or shutil.which("gcc")
+    if compiler is None:
+        pytest.skip("no C compiler here to build the shared library")
+
+    def build(value: int) -> None:
+        source = tmp_path / "lib.c"
+        source.write_text(f"int answer(void) {{ return {value}; }}\n", encoding="utf-8")
+        subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library / "data/libanswer.so"),
+                        str(source)], check=True)
+
+    build(42)
+    write("tests/test_step3_helpers.py",
+          "import ctypes\nfrom pathlib import Path\n\n\ndef test_the_answer():\n"
+          "    lib = ctypes.CDLL(str(Path(__file__).resolve().parents[1] / 'data' / "
+          "'libanswer.so'))\n    assert lib.answer() == 42\n")(library)
+    assert run_doit(library, "poc-complete").code == 0
+    build(43)
+    assert plain_pytest(library, "3") != 0
+    result = run_doit(library, "poc-complete")
+    assert result.code != 0
+    assert "3" in result.ran_steps
+
+
+def test_a_test_copying_the_environment_stays_verified(library: Path) -> None:
+    # pytest sets PYTEST_CURRENT_TEST while a test runs: not an input of the step
+    write("tests/test_step4_config.py",
+          "import os\n\n\ndef test_the_environment_has_a_path():\n"
+          "    assert 'PATH' in dict(os.environ)\n")(library)
+    assert run_doit(library, "poc-complete").code == 0
+    again = run_doit(library, "poc-complete")
+    assert again.code == 0
+    assert not again.ran, again.out
