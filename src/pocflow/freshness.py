@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow._fs import atomic_write_text
-from pocflow.fingerprint import MISSING, fingerprint, still_holds
+from pocflow.fingerprint import MISSING, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.observed import OBSERVER_VERSION
@@ -90,7 +90,7 @@ class Drift:
     """How the files and settings of a step differ from its record; empty when it holds."""
 
     changed: list[str] = field(default_factory=list)  # files, other than upstream records
-    kinds: dict[str, str] = field(default_factory=dict)  # path -> changed|deleted|new|dropped
+    kinds: dict[str, str] = field(default_factory=dict)  # path -> changed|deleted|new|dropped|moved
     upstream: list[str] = field(default_factory=list)  # steps whose record changed
     environment: list[str] = field(default_factory=list)  # 'python 3.11 -> 3.12', ...
     settings: bool = False
@@ -106,7 +106,8 @@ class Drift:
         for kind, words in (("changed", "changed since verified"),
                             ("deleted", "deleted since verified"),
                             ("new", "new inputs since verified"),
-                            ("dropped", "no longer inputs")):
+                            ("dropped", "no longer inputs"),
+                            ("moved", "an import now finds another file")):
             paths = [p for p in self.changed if self.kinds.get(p, "changed") == kind]
             if paths:
                 reasons.append(f"{words}: " + ", ".join(paths))
@@ -140,6 +141,11 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
                 found.kinds[path] = "deleted"
             elif path not in now:
                 found.kinds[path] = "dropped"
+            elif kind_of(path) == "import":
+                found.kinds[path] = "moved"
+    # a module that is gone is reported as its file, not also as where imports find it
+    found.changed = [p for p in found.changed if kind_of(p) != "import" or
+                     record.inputs.get(p) not in found.changed]
     current = environment(ws)
     for key in sorted(current.keys() | record.environment.keys()):
         was, now_value = record.environment.get(key, ""), current.get(key, "")

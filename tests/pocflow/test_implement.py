@@ -46,7 +46,8 @@ def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path:
     assert result is not None
     assert result.metrics == {"rows": 3, "mode": "full"}
     assert [s.exit_code for s in result.scripts] == [0, 0]
-    assert set(result.inputs) == {main, check}
+    assert {main, check} <= set(result.inputs)  # and what the scripts really read
+    assert {main, check} <= set(result.observed)
 
 
 def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -> None:
