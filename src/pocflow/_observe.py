@@ -380,11 +380,19 @@ class Observer:
         original_import = builtins.__import__
         original_import_module = importlib.import_module
         observer = self
+        statements: set[tuple[object, ...]] = set()
 
         def observed_import(name: str, globals: object = None, locals: object = None,
                             fromlist: object = (), level: int = 0) -> object:
             module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
             if not observer.busy:
+                # the same statement again (an import inside a function called often)
+                importer = globals.get("__name__") if isinstance(globals, dict) else None
+                once = (importer, name, level, tuple(fromlist) if fromlist else (),  # type: ignore[arg-type]
+                        observer.context)
+                if once in statements:
+                    return module
+                statements.add(once)
                 if fromlist:
                     observer.imported(module, globals)
                     for item in fromlist:  # type: ignore[attr-defined]

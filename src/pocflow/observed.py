@@ -48,10 +48,11 @@ OWN_VARIABLES = ("POCFLOW_",)
 PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
                     "PYTHONPATH")
 #: variables the interpreter or the C library read, not Python code: part of every verdict
-#: (time zone, locale, hash seed, optimisation, warnings, text encoding)
-PROCESS_VARIABLES = ("TZ", "LANG", "LC_ALL", "LC_CTYPE", "LC_NUMERIC", "LC_TIME",
-                     "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS", "PYTHONUTF8",
-                     "PYTHONIOENCODING", "PYTHONSAFEPATH")
+#: (time zone, the locale override, hash seed, optimisation, warnings, text encoding). LANG
+#: and the single LC_* categories are left out: they differ from one machine to the next,
+#: and matter only to a program that calls locale.setlocale
+PROCESS_VARIABLES = ("TZ", "LC_ALL", "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS",
+                     "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONSAFEPATH")
 #: variables pytest sets for the tests it runs: what a test reads of them is pytest's doing
 SET_BY_PYTEST = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER",
                  "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
@@ -220,7 +221,8 @@ def _closure(keys: set[str], by_module: Mapping[str, set[str]]) -> set[str]:
 
 def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
            environ: Mapping[str, str] | None = None,
-           updates_are_outputs: bool = False) -> dict[str, str]:
+           updates_are_outputs: bool = False,
+           memo: dict[str, str] | None = None) -> dict[str, str]:
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
 
@@ -229,7 +231,9 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
     the run changed it, it is an output when ``updates_are_outputs`` (a step script updating
     a file in place) or when it is a database, else (a test) it stays an input fingerprinted
     `changed-during-run`: what it read is gone, so the step runs again next time.
-    ``environ``: the digests the child saw, by variable name."""
+    ``environ``: the digests the child saw, by variable name. ``memo``: digests already
+    taken for this facts file (the steps of one session share most of their keys)."""
+    memo = {} if memo is None else memo
     updated = {path for path in facts.rewritten
                if (updates_are_outputs or path in facts.databases)
                and observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN}
@@ -246,7 +250,10 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
         if _under(path, excluded):
             continue
-        digests[key] = observed_digest(root, key, facts.stamps.get(key))
+        known = memo.get(key)
+        if known is None:
+            known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
+        digests[key] = known
     return digests
 
 

@@ -127,10 +127,11 @@ class PytestJsonRunner:
         common = pytest_keys(facts)
         results = {}
         grouped = SessionFacts.of(facts)
+        memo: dict[str, str] = {}
         for selection in selections:
             sid = selection.step_id
             observed = settle(root, facts, read.get(sid, set()) | set(common),
-                              selection.not_inputs, seen_env)
+                              selection.not_inputs, seen_env, memo=memo)
             result = judge(selection, shares[sid], grouped, exit_code, output, started,
                            duration, merge_inputs(inputs[sid], observed))
             result.observed = sorted(observed)
