@@ -91,3 +91,11 @@ def edit(path: Path, change: Callable[[str], str]) -> None:
     after = change(before)
     assert after != before, f"edit of {path} changed nothing"
     path.write_text(after, encoding="utf-8")
+
+
+def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
+    """One change made of several, in order."""
+    def change(ws: Path) -> None:
+        for one in changes:
+            one(ws)
+    return change

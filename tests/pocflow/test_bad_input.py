@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support import run_doit
+from support import both, run_doit
 
 SCRIPT_3B = "PoC/step3b_country_lookup.py"
 TESTS_3B = "tests/test_step3b_country_lookup.py"
@@ -71,13 +71,6 @@ def symlink(rel: str, target: str) -> Callable[[Path], None]:
         outside.mkdir(exist_ok=True)
         (outside / "secret.csv").write_text("a,b\n", encoding="utf-8")
         (ws / rel).symlink_to(outside, target_is_directory=True)
-    return change
-
-
-def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
-    def change(ws: Path) -> None:
-        for one in changes:
-            one(ws)
     return change
 
 

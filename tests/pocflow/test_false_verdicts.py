@@ -22,7 +22,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from support import REPO, edit, run_doit
+from support import REPO, both, edit, run_doit
 
 PLAN = """# PoC 1 Implementation Plan: Library PoC
 
@@ -180,13 +180,6 @@ def same_size_same_mtime(rel: str, old: str, new: str) -> Callable[[Path], None]
         assert len(old) == len(new) and old in text
         path.write_text(text.replace(old, new), encoding="utf-8")
         os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
-    return change
-
-
-def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
-    def change(ws: Path) -> None:
-        for one in changes:
-            one(ws)
     return change
 
 
