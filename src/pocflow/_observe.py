@@ -27,12 +27,10 @@ Self-contained: it imports nothing of pocflow (the fork server and the launcher 
 pocflow may not be importable).
 """
 
-from __future__ import annotations
-
 import builtins
-import importlib
 import os
 import sys
+from _thread import get_ident
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
@@ -45,6 +43,14 @@ HANDLE = "_pocflow_observer"
 SKIP_PARTS = (".venv", ".git", ".pocflow", "__pycache__", ".mypy_cache", ".ruff_cache",
               ".pytest_cache", ".hypothesis", ".tox", ".nox")
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
+#: variables that describe the machine or the session, not the run: a library reading one
+#: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
+MACHINE_VARIABLES = frozenset((
+    "HOME", "USER", "LOGNAME", "USERNAME", "TMPDIR", "TEMP", "TMP", "PATH", "PWD", "OLDPWD",
+    "SHLVL", "TERM", "COLUMNS", "LINES", "LANG", "LANGUAGE", "LC_CTYPE", "LC_MESSAGES",
+    "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY", "SHELL", "HOSTNAME", "DISPLAY",
+    "NO_COLOR", "FORCE_COLOR", "PY_COLORS", "CI", "GITHUB_ACTIONS", "PYTEST_CURRENT_TEST",
+    "PYTEST_VERSION", "PYTEST_THEME", "PYTEST_THEME_MODE", "PYTEST_DEBUG_TEMPROOT"))
 _READ_EVENTS = frozenset(("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
                           "os.rename", "os.rmdir", "os.truncate", "shutil.rmtree", "os.link",
                           "os.symlink", "ctypes.dlopen"))
@@ -86,12 +92,14 @@ class Observer:
         self.prefix = self.root + os.sep
         given = os.path.abspath(root) + os.sep
         self.aliases = (given,) if given != self.prefix else ()
-        self.skip = tuple(self.prefix + part for part in (*SKIP_PARTS, *skip))
+        # folders, so with a separator: ".git" must not swallow ".github"
+        self.skip = tuple(self.prefix + part.rstrip("/") + os.sep
+                          for part in (*SKIP_PARTS, *skip))
         self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.context = ""
         self.stack: list[str] = []
         self.seen: set[tuple[str, ...]] = set()
-        self.busy = False
+        self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
@@ -153,7 +161,7 @@ class Observer:
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 
-    def caller(self) -> types.FrameType:
+    def caller(self) -> "types.FrameType":
         """The frame that raised the audit event being handled."""
         frame = sys._getframe(1)
         while frame.f_code.co_filename in _MODULE_FILES and frame.f_back is not None:
@@ -196,22 +204,23 @@ class Observer:
 
     def hook(self, event: str, args: tuple[object, ...]) -> None:
         """The audit hook's work, for the events it keeps (see ``install``)."""
-        if self.busy:
+        thread = get_ident()
+        if thread in self.busy:
             return
-        self.busy = True
+        self.busy.add(thread)
         try:
             self._event(event, args)
         except Exception:
             pass
         finally:
-            self.busy = False
+            self.busy.discard(thread)
 
     def _event(self, event: str, args: tuple[object, ...]) -> None:
         if event == "open":
             path, mode, flags = args
-            if mode is None and isinstance(path, (str, bytes)) and \
-                    os.fsdecode(path)[:1] != os.sep and \
-                    self.caller().f_code.co_filename.endswith(_DIR_FD_OPENERS):
+            opener = self.caller().f_code.co_filename if mode is None else ""
+            if opener and isinstance(path, (str, bytes)) and os.fsdecode(path)[:1] != os.sep \
+                    and opener.endswith(_DIR_FD_OPENERS) and not opener.startswith(self.prefix):
                 return  # os.open(name, dir_fd=...) inside rmtree/fwalk: not this folder's name
             rel = self.inside(path)
             if rel is None:
@@ -276,9 +285,10 @@ class Observer:
 
     def imported(self, module: object, importer: object) -> None:
         """A module handed out by an import statement (loaded now or before)."""
-        if self.busy:
+        thread = get_ident()
+        if thread in self.busy:
             return
-        self.busy = True
+        self.busy.add(thread)
         try:
             name = getattr(module, "__file__", None)
             rel = self.inside(name) if isinstance(name, str) else None
@@ -299,10 +309,15 @@ class Observer:
                         fact["s"] = stamp_of(self.prefix + rel)
                     self.emit(fact)
                     self.resolved(module, rel, fact.get("by"))
+            elif isinstance(name, str) and isinstance(importer, dict):
+                own = importer.get("__file__")
+                importer_rel = self.inside(own) if isinstance(own, str) else None
+                if importer_rel is not None:  # workspace code imported a module from outside
+                    self.shadowable(module, name, importer_rel)
         except Exception:
             pass
         finally:
-            self.busy = False
+            self.busy.discard(thread)
 
     def resolved(self, module: object, rel: str, by: object) -> None:
         """Where the import system found a workspace module, among the folders it searched
@@ -335,11 +350,35 @@ class Observer:
             fact["by"] = by
         self.emit(fact)
 
-    def environ_read(self, name: str, value: str | None) -> None:
-        """An environment variable read by workspace code."""
-        if self.busy:
+    def shadowable(self, module: object, path: str, by: str) -> None:
+        """A module from outside the workspace that workspace code imports by a name a file in
+        a workspace folder searched first would take ("import:NAME@DIRS", found nowhere
+        there now): a new src/statistics.py must not go unnoticed."""
+        name = getattr(module, "__name__", None)
+        if not isinstance(name, str) or "." in name or ("m", name, self.context) in self.seen:
             return
-        self.busy = True
+        self.seen.add(("m", name, self.context))
+        dirs: list[str] = []
+        for entry in sys.path:
+            if not isinstance(entry, str):
+                continue
+            if path.startswith(os.path.join(os.path.abspath(entry or "."), "")):
+                break
+            folder = self.inside(entry or ".")
+            if folder is not None:
+                dirs.append(folder or ".")
+        if dirs:
+            self.emit({"r": f"import:{name}@{':'.join(dirs)}", "c": self.context, "by": by})
+
+    def environ_read(self, name: str, value: str | None) -> None:
+        """An environment variable read by workspace code, or by a library on its behalf
+        (os.path.expandvars, string.Template): any workspace frame on the stack counts,
+        except for the variables that describe the machine rather than the run (HOME,
+        TMPDIR, PATH, ...), which count only when workspace code reads them itself."""
+        thread = get_ident()
+        if thread in self.busy:
+            return
+        self.busy.add(thread)
         try:
             frame = sys._getframe(1)
             while frame is not None and frame.f_code.co_filename.endswith(_PLUMBING):
@@ -347,13 +386,23 @@ class Observer:
             if frame is None:
                 return
             caller = self.code_file(frame.f_code.co_filename)
-            if not caller.startswith(self.prefix) or caller.startswith(self.skip):
-                return
-            self.environ_fact(name, value)
+            direct = caller.startswith(self.prefix) and not caller.startswith(self.skip)
+            if direct or (name not in MACHINE_VARIABLES and self.on_behalf(frame)):
+                self.environ_fact(name, value)
         except Exception:
             pass
         finally:
-            self.busy = False
+            self.busy.discard(thread)
+
+    def on_behalf(self, frame: "types.FrameType | None") -> bool:
+        """Whether workspace code is further up the stack (a library working for it)."""
+        while frame is not None:
+            name = self.code_file(frame.f_code.co_filename)
+            if name.startswith(self.prefix) and not name.startswith(self.skip) and \
+                    name not in _MODULE_FILES:
+                return True
+            frame = frame.f_back
+        return False
 
     def environ_fact(self, name: str, value: str | None) -> None:
         """Record name as read, with a digest of its value (never the value)."""
@@ -378,14 +427,32 @@ class Observer:
 
         sys.addaudithook(hook)
         original_import = builtins.__import__
-        original_import_module = importlib.import_module
         observer = self
         statements: set[tuple[object, ...]] = set()
+        wrapped: list[object] = []  # importlib.import_module, once importlib is loaded
+
+        def wrap_import_module() -> None:
+            # importlib is wrapped when something loads it (pytest does at once; a plain
+            # script may never: importing it here would cost every script its import)
+            importlib = sys.modules.get("importlib")
+            original_import_module = getattr(importlib, "import_module", None)
+            if original_import_module is None or wrapped:
+                return  # not loaded, or still being loaded: later
+
+            def observed_import_module(name: str, package: str | None = None) -> object:
+                module = original_import_module(name, package)
+                observer.imported(module, sys._getframe(1).f_globals)
+                return module
+
+            wrapped.append(original_import_module)
+            setattr(importlib, "import_module", observed_import_module)  # noqa: B010
 
         def observed_import(name: str, globals: object = None, locals: object = None,
                             fromlist: object = (), level: int = 0) -> object:
             module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
-            if not observer.busy:
+            if not wrapped:
+                wrap_import_module()
+            if get_ident() not in observer.busy:
                 # the same statement again (an import inside a function called often)
                 importer = globals.get("__name__") if isinstance(globals, dict) else None
                 once = (importer, name, level, tuple(fromlist) if fromlist else (),  # type: ignore[arg-type]
@@ -404,13 +471,8 @@ class Observer:
                     observer.imported(target if target is not None else module, globals)
             return module
 
-        def observed_import_module(name: str, package: str | None = None) -> object:
-            module = original_import_module(name, package)
-            observer.imported(module, sys._getframe(1).f_globals)
-            return module
-
         builtins.__import__ = observed_import  # type: ignore[assignment]
-        importlib.import_module = observed_import_module  # type: ignore[assignment]
+        wrap_import_module()
         _watch_environ(self)
 
 
@@ -460,24 +522,22 @@ def _escape(char: str) -> str:
 
 def _watch_environ(observer: Observer) -> None:
     """Make os.environ and os.environb report the names workspace code reads (os.getenv and
-    os.getenvb go through them)."""
-    base = type(os.environ)
+    os.getenvb go through them). The method is replaced on their class: a subclass would
+    cost every step script a millisecond of type machinery (MutableMapping is an ABC)."""
+    environ_class = type(os.environ)
+    original = environ_class.__getitem__
 
-    class WatchedEnviron(base):  # type: ignore[misc, valid-type]
-        def __getitem__(self, key: str | bytes) -> str | bytes:
-            name = os.fsdecode(key) if isinstance(key, bytes) else key
-            try:
-                value = base.__getitem__(self, key)  # type: ignore[index]
-            except KeyError:
-                observer.environ_read(name, None)
-                raise
-            observer.environ_read(name, os.fsdecode(value) if isinstance(value, bytes)
-                                  else value)
-            return value
+    def __getitem__(self: object, key: str | bytes) -> str | bytes:
+        name = os.fsdecode(key) if isinstance(key, bytes) else key
+        try:
+            value = original(self, key)  # type: ignore[arg-type]
+        except KeyError:
+            observer.environ_read(name, None)
+            raise
+        observer.environ_read(name, os.fsdecode(value) if isinstance(value, bytes) else value)
+        return value
 
-    os.environ.__class__ = WatchedEnviron
-    if hasattr(os, "environb"):
-        os.environb.__class__ = WatchedEnviron
+    environ_class.__getitem__ = __getitem__  # type: ignore[assignment, method-assign]
 
 
 def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:

@@ -41,18 +41,20 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 1
+OBSERVER_VERSION = 2
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
-PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD",
-                    "PYTHONPATH")
+PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
 #: variables the interpreter or the C library read, not Python code: part of every verdict
 #: (time zone, the locale override, hash seed, optimisation, warnings, text encoding). LANG
 #: and the single LC_* categories are left out: they differ from one machine to the next,
 #: and matter only to a program that calls locale.setlocale
-PROCESS_VARIABLES = ("TZ", "LC_ALL", "PYTHONHASHSEED", "PYTHONOPTIMIZE", "PYTHONWARNINGS",
-                     "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONSAFEPATH")
+PROCESS_VARIABLES = ("TZ", "LC_ALL", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH",
+                     "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONHASHSEED", "PYTHONOPTIMIZE",
+                     "PYTHONWARNINGS", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONINTMAXSTRDIGITS",
+                     "PYTHONDEVMODE", "PYTHONASYNCIODEBUG", "PYTHONBREAKPOINT",
+                     "PYTHONCOERCECLOCALE")
 #: variables pytest sets for the tests it runs: what a test reads of them is pytest's doing
 SET_BY_PYTEST = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER",
                  "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")

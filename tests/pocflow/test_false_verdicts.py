@@ -288,6 +288,51 @@ CASES = {
     "stale bytecode after a same-size edit with the modification time put back": Case(
         same_size_same_mtime("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "3",
         prep=compile_bytecode("src/mylib")),
+    "a variable a library reads for a test (os.path.expandvars)": Case(
+        lambda ws: None, "4", env={"POC_MODE": "broken"}, prep=write(
+            "tests/test_step4_config.py",
+            "import os\n\n\ndef test_the_mode_is_normal():\n"
+            "    assert os.path.expandvars('$POC_MODE') in ('$POC_MODE', 'normal')\n")),
+    "an interpreter variable (PYTHONINTMAXSTRDIGITS)": Case(
+        lambda ws: None, "4", env={"PYTHONINTMAXSTRDIGITS": "1000"}, prep=write(
+            "tests/test_step4_config.py",
+            "def test_big_numbers_print():\n    assert len(str(10 ** 3000)) == 3001\n")),
+    "a new workspace module shadows a standard-library module": Case(
+        write("src/statistics.py", "def mean(values):\n    return 0\n"), "4", prep=write(
+            "tests/test_step4_config.py",
+            "import statistics\n\n\ndef test_the_mean():\n"
+            "    assert statistics.mean([1, 2, 3]) == 2\n")),
+    "a file under .github/ (not .git/) a test reads": Case(
+        replace_in(".github/ci.yml", "3.11", "3.12"), "4", prep=both(
+            write(".github/ci.yml", "python: 3.11\n"),
+            write("tests/test_step4_config.py",
+                  "from pathlib import Path\n\n\ndef test_ci_python():\n"
+                  "    root = Path(__file__).resolve().parents[1]\n"
+                  "    assert '3.11' in (root / '.github' / 'ci.yml').read_text()\n"))),
+    "files read from threads": Case(
+        replace_in("data/many/f113.txt", "ok", "broken"), "4", prep=both(
+            *(write(f"data/many/f{i}.txt", "ok\n") for i in range(200)),
+            write("tests/test_step4_config.py",
+                  "from concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
+                  "\nMANY = Path(__file__).resolve().parents[1] / 'data' / 'many'\n\n\n"
+                  "def test_every_file_is_ok():\n"
+                  "    with ThreadPoolExecutor(8) as pool:\n"
+                  "        texts = list(pool.map(lambda i: (MANY / f'f{i}.txt').read_text(),"
+                  " range(200)))\n"
+                  "    assert all(text == 'ok\\n' for text in texts)\n"))),
+    "PYTHONPATH shadows a module a step script imports": Case(
+        lambda ws: write("shadow/statistics.py", "def mean(values):\n    return 3\n")(
+            ws.parent), "1", env={"PYTHONPATH": "../shadow"}, prep=write(
+            "PoC/step1_scale.py",
+            '"""Step 1: scale a number with the library.\n\nUsage:\n'
+            '    python PoC/step1_scale.py\n"""\n'
+            "import statistics\nimport sys\nfrom pathlib import Path\n\n"
+            "ROOT = Path(__file__).resolve().parents[1]\n"
+            'sys.path.insert(0, str(ROOT / "src"))\n'
+            "from mylib import scale  # noqa: E402\n\n"
+            '(ROOT / "out").mkdir(exist_ok=True)\n'
+            '(ROOT / "out" / "step1.txt").write_text(str(scale(int(statistics.mean([2, 2])))),'
+            ' encoding="utf-8")\n')),
     "a pytest.ini appears above the workspace": Case(
         lambda ws: (ws.parent / "pytest.ini").write_text(
             "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"),
