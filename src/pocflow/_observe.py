@@ -1,9 +1,10 @@
 """What a child process really reads inside the workspace, recorded through audit hooks.
 
 pocflow installs an ``Observer`` in every process it starts to run a step: the script
-process (through this file's launcher, ``python _observe.py --root R --out F -- script.py
-ARGS``), a ``python -m pytest`` session (``--module pytest``), and each fork-server child
-(which calls ``install`` itself, after the fork: audit hooks cannot be removed). It records:
+process (``pocflow/_site/sitecustomize.py`` installs it while ``python SCRIPT`` starts), a
+``python -m pytest`` session (this file's launcher, ``python _observe.py --root R --out F
+--module pytest -- ARGS``), and each fork-server child (which calls ``install`` itself,
+after the fork: audit hooks cannot be removed). It records:
 
 - files opened for reading (``open`` events, which include every module's source or
   bytecode as it is loaded, whatever the route: ``sys.path`` edits, package ``__init__``,
@@ -545,6 +546,7 @@ def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:
     workspace the process had loaded before (a fork server's warm-up imports the pytest
     plugins installed from the workspace, say) are read at the session's level."""
     observer = Observer(root, out, skip)
+    observer.emit({"observing": os.getpid()})  # absent: the process was never observed
     observer.install()
     for module in list(sys.modules.values()):
         observer.imported(module, None)

@@ -8,6 +8,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,7 +23,7 @@ from pocflow.observed import (
     attribute,
     child_environ,
     merge_inputs,
-    observer_command,
+    observed_script_env,
     read_facts,
     refresh_bytecode,
     settle,
@@ -96,7 +97,8 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
     if not message and not spec.manual:
         refresh_bytecode(root, [*spec.inputs, *spec.observed_before])
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
-        observed, written = _observed(root, spec, runs)
+        observed, written, blind = _observed(root, spec, runs)
+        message = message or blind
         if not message:
             metrics, message = read_metrics(metrics_file, spec.step_id)
             if metrics_file.is_file() and secret_values():  # the script's own file, masked
@@ -121,9 +123,14 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
 
 
 def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
-        dict[str, str], list[str]]:
+        dict[str, str], list[str], str]:
     """What the scripts really read (fingerprinted as they were read), and what they wrote."""
     every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
+    unseen = [run.path for run, facts in zip(runs, every, strict=True)
+              if not facts.observed and run.exit_code == 0]
+    blind = (f"step {spec.step_id}: pocflow could not observe {', '.join(unseen)} (Python "
+             "did not import pocflow/_site/sitecustomize.py: PYTHONPATH ignored?); what it "
+             "read is unknown, so it cannot be verified") if unseen else ""
     written_first = set().union(*(facts.written for facts in every))
     # what the scripts changed: what they wrote first, and what they read and then updated
     written = written_first | {path for facts in every for path in facts.rewritten
@@ -137,7 +144,7 @@ def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
         keys |= {"$" + name for name in PROCESS_VARIABLES}
         digests.update(settle(root, facts, keys, (*spec.not_inputs, *spec.outputs, *written),
                               child_environ(facts), updates_are_outputs=True))
-    return digests, sorted(written)
+    return digests, sorted(written), blind
 
 
 def _facts_file(spec: ImplementSpec, script: str) -> str:
@@ -209,10 +216,10 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     facts = root / _facts_file(spec, script)
     facts.unlink(missing_ok=True)
     # no shell: the script path and arguments are passed as they are, never interpreted;
-    # the observer runs the script as `python SCRIPT ARGS` would, and notes what it reads
+    # Python runs the script itself, observed from its start (pocflow/_site)
     process = subprocess.Popen(
-        [*observer_command(root, facts, []), script, *spec.args], cwd=root, env=env,
-        stdin=subprocess.DEVNULL,
+        [sys.executable, script, *spec.args], cwd=root,
+        env=observed_script_env(env, root, facts), stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
         preexec_fn=die_with_parent)
     assert process.stdout is not None and process.stderr is not None

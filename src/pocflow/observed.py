@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -88,6 +89,23 @@ def observer_skips(root: Path) -> list[str]:
         return []
 
 
+#: the folder whose sitecustomize.py installs the observer in a step script's own Python
+SITE = Path(__file__).with_name("_site")
+OBSERVE_ENV = "POCFLOW_OBSERVE"
+
+
+def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[str, str]:
+    """The environment that has `python SCRIPT` observe itself from its start (through
+    pocflow/_site/sitecustomize.py, which restores PYTHONPATH before the script runs)."""
+    env = dict(env)
+    original = env.get("PYTHONPATH", "")
+    env["POCFLOW_PYTHONPATH"] = original
+    env["PYTHONPATH"] = str(SITE) + (os.pathsep + original if original else "")
+    env[OBSERVE_ENV] = "\x1f".join([sys.executable, str(root), str(facts),
+                                     *observer_skips(root)])
+    return env
+
+
 def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
     """The start of a command line that runs a script or module under an observer.
 
@@ -104,7 +122,8 @@ def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
 
 @dataclass
 class Facts:
-    """One facts file, parsed."""
+    """One facts file, parsed; ``observed`` is False when no observer wrote to it (the
+    process could not be observed: its reads are unknown)."""
 
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # (key, context, by)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
@@ -118,6 +137,7 @@ class Facts:
     fixtures: dict[str, set[str]] = field(default_factory=dict)  # fixture -> test files
     reports: list[dict[str, Any]] = field(default_factory=list)
     end: int | None = None
+    observed: bool = False
 
 
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
@@ -156,7 +176,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             if kind == "q":
                 facts.databases.add(key)
             return
-    if "w" in fact:
+    if "observing" in fact:
+        facts.observed = True
+    elif "w" in fact:
         (facts.written if fact.get("f", True) else facts.rewritten).add(str(fact["w"]))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))

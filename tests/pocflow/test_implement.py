@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from pocflow import implement
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.record import read_implement
 
@@ -48,6 +49,16 @@ def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path:
     assert [s.exit_code for s in result.scripts] == [0, 0]
     assert {main, check} <= set(result.inputs)  # and what the scripts really read
     assert {main, check} <= set(result.observed)
+
+
+def test_a_script_that_could_not_be_observed_is_not_verified(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    main = script(tmp_path, "step1_a.py", "print('ran')\n")
+    # as if Python had ignored PYTHONPATH: the script runs, nobody watches what it reads
+    monkeypatch.setattr(implement, "observed_script_env", lambda env, root, facts: env)
+    failure = run_implement(spec(tmp_path, (main,)))
+    assert failure is not None
+    assert "pocflow could not observe PoC/step1_a.py" in failure.message
 
 
 def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -> None:

@@ -1,0 +1,56 @@
+"""pocflow's observer for a step script, installed while Python starts.
+
+pocflow runs a step's script as ``python SCRIPT ARGS`` — Python's own way, nothing in
+between — with this folder first on ``PYTHONPATH`` and ``POCFLOW_OBSERVE`` set. Python
+imports this module while it starts (``site``); it puts ``PYTHONPATH`` back as it was, takes
+this folder off ``sys.path``, installs pocflow's observer (``pocflow/_observe.py``) and then
+runs the ``sitecustomize`` this one hides, if there is one. Processes the script starts do
+not inherit any of it. Outside a run of pocflow (``POCFLOW_OBSERVE`` unset, or another
+Python) it does nothing but that last step.
+"""
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _observe() -> None:
+    spec = os.environ.pop("POCFLOW_OBSERVE", None)
+    original = os.environ.pop("POCFLOW_PYTHONPATH", None)
+    if spec is None:
+        return
+    if original:
+        os.environ["PYTHONPATH"] = original
+    else:
+        os.environ.pop("PYTHONPATH", None)
+    executable, root, out, *skip = spec.split("\x1f")
+    if executable != sys.executable:
+        return  # another interpreter than the one pocflow started
+    sys.path.insert(0, os.path.dirname(_HERE))
+    try:
+        import _observe  # type: ignore[import-not-found]
+    finally:
+        del sys.path[0]
+    _observe.install(root, out, tuple(skip))
+
+
+def _chain() -> None:
+    """Run the sitecustomize module this one hides, as Python would have."""
+    for finder in sys.meta_path:
+        find_spec = getattr(finder, "find_spec", None)
+        if getattr(finder, "__name__", "") != "PathFinder" or find_spec is None:
+            continue
+        spec = find_spec("sitecustomize", [p for p in sys.path if p != _HERE])
+        if spec is not None and spec.loader is not None:
+            module = type(sys)("sitecustomize")
+            module.__file__ = spec.origin
+            module.__spec__ = spec
+            sys.modules["sitecustomize"] = module
+            spec.loader.exec_module(module)
+        return
+
+
+sys.path[:] = [p for p in sys.path if p != _HERE]
+_observe()
+_chain()
