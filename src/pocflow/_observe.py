@@ -35,8 +35,8 @@ from _thread import get_ident
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
-# Few and cheap imports: the launcher starts every step script, so whatever it imports is
-# paid once per script (json, hashlib, runpy, typing and importlib.util cost ~30 ms).
+# Few and cheap imports: every step script imports this module as it starts, so whatever it
+# imports is paid once per script (json, hashlib, runpy, typing and importlib.util: ~30 ms).
 
 #: the attribute of ``sys`` under which the running observer is found (one per process)
 HANDLE = "_pocflow_observer"
@@ -560,8 +560,9 @@ def current() -> Observer | None:
 
 
 def main(argv: list[str]) -> None:
-    """``_observe.py --root R --out F [--skip P]... [--module M] -- TARGET ARGS...``: run a
-    script (or a module, like ``python -m``) under an observer, as ``python TARGET`` would."""
+    """``_observe.py --root R --out F [--skip P]... --module M -- ARGS...``: run a module like
+    ``python -m M ARGS`` under an observer (pocflow's ``python -m pytest`` sessions; step
+    scripts are observed through ``pocflow/_site/sitecustomize.py`` instead)."""
     root = out = module = ""
     skip: list[str] = []
     while argv and argv[0] != "--":
@@ -574,31 +575,12 @@ def main(argv: list[str]) -> None:
             skip.append(value)
         elif flag == "--module":
             module = value
-    target = argv[1:]
     install(root, out, tuple(skip))
-    if module:
-        import runpy
+    import runpy
 
-        sys.argv = [module, *target]
-        sys.path[0] = os.getcwd()
-        runpy.run_module(module, run_name="__main__", alter_sys=True)
-    else:
-        run_script(target[0], target)
-
-
-def run_script(script: str, argv: list[str]) -> None:
-    """Run a script the way ``python SCRIPT ARGS`` does: its folder first on sys.path, as
-    the ``__main__`` module, with an absolute ``__file__``."""
-    path = os.path.abspath(script)
-    sys.argv = list(argv)
-    sys.path[0] = os.path.dirname(path)
-    with open(path, "rb") as handle:  # observed like any read
-        source = handle.read()
-    main_module = _MODULE("__main__")
-    main_module.__dict__.update({"__file__": path, "__builtins__": builtins, "__cached__": None,
-                                 "__loader__": None, "__spec__": None, "__package__": None})
-    sys.modules["__main__"] = main_module
-    exec(compile(source, path, "exec"), main_module.__dict__)
+    sys.argv = [module, *argv[1:]]
+    sys.path[0] = os.getcwd()
+    runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 
 if __name__ == "__main__":

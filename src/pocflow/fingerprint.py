@@ -34,6 +34,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pocflow._fs import atomic_write_text, sha256_file, stamp
+from pocflow.redact import NAMES_ENV
 
 MISSING = "missing"
 #: the digest of a file that changed between the moment a step read it and the end of the
@@ -56,7 +57,6 @@ PLUGIN_PREFIX = "plugin:"
 IMPORT_PREFIX = "import:"
 #: the pytest configuration above the workspace, when the workspace has none of its own
 ANCESTORS_KEY = "pytest:config-above-workspace"
-SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 
 Stamp = tuple[int, int, int, int]
 
@@ -186,7 +186,7 @@ def environ_digest(value: str | None, secret: bool = False) -> str:
 
 def secret_names() -> set[str]:
     """Names whose values are secret (pocflow.redact puts them in the environment)."""
-    return set(filter(None, os.environ.get(SECRET_NAMES_ENV, "").split(",")))
+    return set(filter(None, os.environ.get(NAMES_ENV, "").split(",")))
 
 
 def pytest_table_digest(path: Path) -> str:

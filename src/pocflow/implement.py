@@ -16,11 +16,12 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
-from pocflow.fingerprint import CHANGED_DURING_RUN, fingerprint, observed_digest
+from pocflow.fingerprint import fingerprint
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
     PROCESS_VARIABLES,
     attribute,
+    changed_by_run,
     child_environ,
     merge_inputs,
     observed_script_env,
@@ -133,9 +134,7 @@ def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
              "read is unknown, so it cannot be verified") if unseen else ""
     written_first = set().union(*(facts.written for facts in every))
     # what the scripts changed: what they wrote first, and what they read and then updated
-    written = written_first | {path for facts in every for path in facts.rewritten
-                               if observed_digest(root, path, facts.stamps.get(path))
-                               == CHANGED_DURING_RUN}
+    written = written_first.union(*(changed_by_run(root, facts) for facts in every))
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     for facts in every:

@@ -107,11 +107,8 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
 
 
 def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
-    """The start of a command line that runs a script or module under an observer.
-
-    The observer is imported (so its bytecode is cached), not run as a script (a script is
-    compiled anew each time: a few milliseconds per step script); ``run_script`` puts the
-    script's own folder first on ``sys.path`` before the script runs."""
+    """The start of a command line that runs a module (``--module pytest``) under an observer.
+    The observer is imported, not run as a script, so its bytecode is cached."""
     code = (f"import sys; sys.path[0] = {str(OBSERVER.parent)!r}; import _observe; "
             "_observe.main(sys.argv[1:])")
     command = [sys.executable, "-c", code, "--root", str(root), "--out", str(facts), *extra]
@@ -258,9 +255,8 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
     ``environ``: the digests the child saw, by variable name. ``memo``: digests already
     taken for this facts file (the steps of one session share most of their keys)."""
     memo = {} if memo is None else memo
-    updated = {path for path in facts.rewritten
-               if (updates_are_outputs or path in facts.databases)
-               and observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN}
+    updated = {path for path in changed_by_run(root, facts)
+               if updates_are_outputs or path in facts.databases}
     excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
@@ -279,6 +275,12 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
         digests[key] = known
     return digests
+
+
+def changed_by_run(root: Path, facts: Facts) -> set[str]:
+    """The files the run read first, opened for writing and really changed."""
+    return {path for path in facts.rewritten
+            if observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN}
 
 
 def _under(path: str, folders: set[str]) -> bool:

@@ -157,6 +157,19 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     return 0
 
 
+def assert_run_again_and_failed(ws: Path, step: str, env: dict[str, str] | None = None,
+                                says: str = "") -> None:
+    """The step's tests really fail (plain pytest), and `doit --continue poc-complete` runs
+    the step again and exits non-zero, saying so."""
+    assert plain_pytest(ws, step, env) != 0, "the case must really fail"
+    result = run_doit(ws, "--continue", "poc-complete", env=env)
+    output = result.out + result.err
+    assert result.code != 0, output
+    assert step in result.ran_steps, output
+    assert f"step {step}" in output
+    assert says in output, output
+
+
 def replace_in(rel: str, old: str, new: str) -> Callable[[Path], None]:
     def change(ws: Path) -> None:
         edit(ws / rel, lambda text: text.replace(old, new))
@@ -347,14 +360,8 @@ def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, ca
         prepared = run_doit(library, "poc-complete")
         assert prepared.code == 0, prepared.out + prepared.err
     case.change(library)
-    assert plain_pytest(library, case.step, case.env) != 0, "the case must really fail"
     # --continue: every step the change breaks runs, not only the first
-    result = run_doit(library, "--continue", "poc-complete", env=case.env)
-    output = result.out + result.err
-    assert result.code != 0, output
-    assert case.step in result.ran_steps, output
-    assert f"step {case.step}" in output
-    assert case.says in output, output
+    assert_run_again_and_failed(library, case.step, case.env, case.says)
 
 
 def test_a_new_file_in_a_folder_a_test_lists_reverifies_the_step(library: Path) -> None:
@@ -517,10 +524,7 @@ def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) ->
           "expected_scale):\n    assert lib.scale(2) == expected_scale\n")(library)
     assert run_doit(library, "poc-complete").code == 0
     replace_in("pocplug.py", "return 4", "return 5")(library)
-    assert plain_pytest(library, "3") != 0
-    result = run_doit(library, "poc-complete")
-    assert result.code != 0
-    assert "3" in result.ran_steps
+    assert_run_again_and_failed(library, "3")
 
 
 def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
@@ -541,10 +545,7 @@ def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path
           "'libanswer.so'))\n    assert lib.answer() == 42\n")(library)
     assert run_doit(library, "poc-complete").code == 0
     build(43)
-    assert plain_pytest(library, "3") != 0
-    result = run_doit(library, "poc-complete")
-    assert result.code != 0
-    assert "3" in result.ran_steps
+    assert_run_again_and_failed(library, "3")
 
 
 def test_a_test_copying_the_environment_stays_verified(library: Path) -> None:
