@@ -22,7 +22,6 @@ import json
 import os
 import sys
 import uuid
-from dataclasses import asdict
 
 from pocflow._fs import atomic_write_text, file_lock, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
@@ -31,6 +30,7 @@ from pocflow.inputs import forget as forget_inputs
 from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
 from pocflow.record import (
     TestResult,
+    plain,
     read_implement,
     read_json,
     read_test,
@@ -142,7 +142,7 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
     path = ws.root / ws.run_dir(step_id) / BATCH_FILE
-    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": asdict(result)}),
+    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": plain(result)}),
                       durable=False)
 
 

@@ -298,16 +298,35 @@ def import_digest(root: Path, key: str) -> str:
     if known is not None and known[0] == tuple(times):
         return known[1]
     found = MISSING
-    for folder in dirs:
-        base = os.path.join(root, folder, leaf)
-        package = [base + os.sep + "__init__" + s for s in _MODULE_SUFFIXES]
-        module = [base + s for s in _MODULE_SUFFIXES]
-        hit = next((c for c in (*package, *module) if os.path.isfile(c)), None)
+    for folder, mtime in zip(dirs, times, strict=True):
+        hit = _module_in(os.path.join(root, folder), mtime, leaf)
         if hit is not None:
             found = os.path.relpath(hit, root).replace(os.sep, "/")
             break
     _IMPORTS[f"{root}\0{key}"] = (tuple(times), found)
     return found
+
+
+def _module_in(folder: str, mtime: int, leaf: str) -> str | None:
+    """The file `import LEAF` takes from one folder (its listing read once per process while
+    the folder's modification time stays), or None."""
+    known = _LISTINGS.get(folder)
+    if known is None or known[0] != mtime:
+        try:
+            names = frozenset(os.listdir(folder))
+        except OSError:
+            names = frozenset()
+        known = _LISTINGS[folder] = (mtime, names)
+    names = known[1]
+    candidates = []
+    if leaf in names:  # a package: its __init__
+        candidates = [os.path.join(folder, leaf, "__init__" + s) for s in _MODULE_SUFFIXES]
+    candidates += [os.path.join(folder, leaf + s) for s in _MODULE_SUFFIXES if leaf + s in names]
+    return next((c for c in candidates if os.path.isfile(c)), None)
+
+
+#: folder -> (its modification time, the names in it)
+_LISTINGS: dict[str, tuple[int, frozenset[str]]] = {}
 
 
 def fingerprint(root: Path, keys: list[str]) -> dict[str, str]:
@@ -318,6 +337,61 @@ def fingerprint(root: Path, keys: list[str]) -> dict[str, str]:
 def still_holds(root: Path, digests: dict[str, str]) -> bool:
     """Whether every input still has the fingerprint recorded for it."""
     return all(digest_of(root, key) == digest for key, digest in digests.items())
+
+
+class _Held:
+    """Digests taken since doit last recorded a task's outcome, "workspace\\0key" -> digest.
+
+    While doit only checks tasks, nothing changes a file, so each input is fingerprinted once
+    however many phases stand on it (an interpreter variable, a pytest plugin, a config file:
+    every step's phases stand on them). Held only while pocflow's state store is doit's
+    backend (pocflow.store): it reports every outcome doit records — which doit does after a
+    task ran, failed or was ignored, in the main process for parallel runs too, before any
+    task that depends on it is checked."""
+
+    def __init__(self) -> None:
+        self.digests: dict[str, str] | None = None  # None: not holding
+        self.quiet = False  # holding, and doit has recorded no outcome yet
+
+    def start(self) -> None:
+        self.digests, self.quiet = {}, True
+
+    def stop(self) -> None:
+        self.digests, self.quiet = None, False
+
+    def forget(self) -> None:
+        self.quiet = False
+        if self.digests is not None:
+            self.digests.clear()
+
+
+_HELD = _Held()
+#: pocflow's state store opened (hold digests between outcomes) / closed (do not: the next
+#: command may use another backend) / doit recorded an outcome (take every digest afresh)
+hold_digests, release_digests, outcome_recorded = _HELD.start, _HELD.stop, _HELD.forget
+
+
+def nothing_ran() -> bool:
+    """Whether, in this invocation, doit has recorded no task's outcome yet (no task of
+    pocflow's nor of the user's own dodo ran, failed or was ignored) — known only while
+    pocflow's state store is doit's backend; False otherwise."""
+    return _HELD.quiet
+
+
+def still_holds_now(root: Path, digests: dict[str, str]) -> bool:
+    """`still_holds`, taking each input's fingerprint at most once between two task outcomes
+    (doit's up-to-date checks: pocflow.phases.phase_current)."""
+    held = _HELD.digests
+    if held is None:
+        return still_holds(root, digests)
+    prefix = f"{root}\0"
+    for key, digest in digests.items():
+        now = held.get(prefix + key)
+        if now is None:
+            now = held[prefix + key] = digest_of(root, key)
+        if now != digest:
+            return False
+    return True
 
 
 def observed_digest(root: Path, key: str, stamp_then: list[int] | None) -> str:

@@ -164,11 +164,11 @@ class phase_current(config_changed):  # type: ignore[misc]
         self.root, self.step_id, self.phase = root, step_id, phase
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
-        from pocflow.fingerprint import still_holds
+        from pocflow.fingerprint import still_holds_now
 
         inputs = values.get("inputs")
         current = bool(super().__call__(task, values)) and isinstance(inputs, dict) and \
-            still_holds(Path(self.root), inputs)
+            still_holds_now(Path(self.root), inputs)
         if current:
             _CURRENT.add((self.root, self.step_id, self.phase))
         return current
@@ -198,19 +198,23 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check of the gate: every step's record says verified and still holds on
     the files as they are now. Whatever doit ran or skipped before (``-s``, ``ignore``, an
     interrupted run), a gate over a step that no longer holds runs, and fails."""
+    from pocflow.fingerprint import nothing_ran
     from pocflow.state import records_digest
-    from pocflow.status import compute_status
 
     ws = load_workspace(Path(root))
     if values.get("records") != records_digest(ws):
         return False  # a record changed since the gate last passed: it runs (and checks) anyway
-    if root not in _ACTED and all((root, sid, phase) in _CURRENT for sid, step in ws.steps.items()
-                                  for phase in ("implement", "test") if step.has_files) and \
+    if root not in _ACTED and nothing_ran() and \
+            all((root, sid, phase) in _CURRENT for sid, step in ws.steps.items()
+                for phase in ("implement", "test") if step.has_files) and \
             all(step.has_files for step in ws.steps.values()):
-        # a run in which nothing ran: doit found every step's phases current a moment ago,
-        # each on the fingerprints of all it stands on, so every record holds as it was
+        # a run in which nothing ran (no pocflow phase, no task of the user's own dodo): doit
+        # found every step's phases current a moment ago, each on the fingerprints of all it
+        # stands on, so every record holds as it was
         GATE_CHECKED.add(root)
         return True
+    from pocflow.status import compute_status
+
     statuses = compute_status(ws)
     holds = all(status.is_verified for status in statuses.values())
     if holds:
@@ -237,8 +241,10 @@ def written_unchanged(task: Any, values: dict[str, Any], path: str) -> bool:
     """doit uptodate check: the file is as the task last wrote it (nobody edited or reverted
     it). Any change, even to a person's own sections, re-runs the task, which merges its
     machine blocks back and keeps the rest."""
-    target = Path(path)
-    return target.is_file() and values.get("sha256") == sha256_file(target)
+    from pocflow.fingerprint import MISSING, file_digest
+
+    digest = file_digest(path)  # its content's sha256, hashed again only if it was touched
+    return digest != MISSING and values.get("sha256") == digest
 
 
 def _written(path: Path) -> dict[str, Any]:

@@ -8,7 +8,7 @@ Documents are rendered from these records only, never from a second look at the 
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -133,7 +133,7 @@ def evidence(record: StepRecord) -> dict[str, Any]:
     def strip(data: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in data.items() if k not in _VOLATILE}
 
-    proof = strip(asdict(record))
+    proof = strip(plain(record))
     for phase, items in (("implement", "scripts"), ("test", "tests")):
         if proof.get(phase) is not None:
             proof[phase] = strip(proof[phase])
@@ -141,10 +141,24 @@ def evidence(record: StepRecord) -> dict[str, Any]:
     return proof
 
 
+def plain(obj: Any) -> Any:
+    """A result or record as plain data for JSON: what ``dataclasses.asdict`` gives, without
+    its deep copies (a record's input fingerprints are thousands of strings)."""
+    if hasattr(obj, "__dataclass_fields__"):
+        return {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
+    if isinstance(obj, dict):
+        if all(type(value) is str for value in obj.values()):
+            return dict(obj)
+        return {key: plain(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [plain(item) for item in obj]
+    return obj
+
+
 def to_json(obj: Any) -> str:
     """Stable JSON text (sorted keys, two-space indent, final newline) of a record, with
     every secret value masked."""
-    data = asdict(obj) if hasattr(obj, "__dataclass_fields__") else obj
+    data = plain(obj)
     return redact(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
 
 

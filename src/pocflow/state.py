@@ -11,6 +11,7 @@ from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
 from pocflow.documents import STATE_TEMPLATE, render, write_document
+from pocflow.fingerprint import file_digest
 from pocflow.freshness import environment, settings_digest
 from pocflow.record import (
     StepRecord,
@@ -67,12 +68,23 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
 
 
 def records_digest(ws: Workspace) -> str:
-    """A digest of every step's verification record as it is on disk now."""
+    """A digest of every step's verification record as it is on disk now (sha256 over each
+    step's id and record bytes). Computed once per process while every record keeps its
+    content fingerprint (pocflow.fingerprint: size, times and inode, else its content)."""
+    paths = [(step_id, ws.root / ws.record_path(step_id)) for step_id in ws.steps]
+    now = tuple(file_digest(path) for _, path in paths)
+    known = _RECORDS.get(str(ws.root))
+    if known is not None and known[0] == now:
+        return known[1]
     digest = hashlib.sha256()
-    for step_id in ws.steps:
-        path = ws.root / ws.record_path(step_id)
+    for step_id, path in paths:
         digest.update(step_id.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+    _RECORDS[str(ws.root)] = (now, digest.hexdigest())
     return digest.hexdigest()
+
+
+#: workspace -> (each record's content fingerprint, the records' digest)
+_RECORDS: dict[str, tuple[tuple[str, ...], str]] = {}
 
 
 def refresh_project_state(ws: Workspace) -> None:

@@ -20,6 +20,8 @@ from typing import Any
 
 from doit.dependency import SqliteDB
 
+from pocflow.fingerprint import hold_digests, outcome_recorded, release_digests
+
 _HEADER = b"SQLite format 3\x00"
 
 
@@ -41,6 +43,23 @@ class StateStore(SqliteDB):  # type: ignore[misc]
                 "hold are verified again.\n")
         super().__init__(name, codec, module_name=module_name)
         self._warned = False
+        hold_digests()  # this store reports every outcome doit records: see below
+
+    def set(self, task_id: str, dependency: str, value: Any) -> None:
+        """Keep a value of a task; doit saves values only after a task ran (or was ignored),
+        so input digests taken before may be stale (pocflow.fingerprint.outcome_recorded)."""
+        outcome_recorded()
+        super().set(task_id, dependency, value)
+
+    def remove(self, task_id: str) -> None:
+        """Forget a task (it failed, or its checker changed)."""
+        outcome_recorded()
+        super().remove(task_id)
+
+    def dump(self) -> None:
+        """Save the store (doit closes it when the command ends)."""
+        release_digests()
+        super().dump()
 
     def _get_task_data(self, task_id: str) -> dict[str, Any]:
         try:

@@ -421,6 +421,30 @@ def test_no_doit_option_lets_the_gate_pass_over_a_failing_step(
     assert "step 2" in results[-1].out + results[-1].err
 
 
+#: a task of the user's own in the dodo file that rewrites a data file only step 2 reads
+REWRITE_TASK = """
+
+def task_rewrite_data():
+    def rewrite():
+        from pathlib import Path
+        Path("tests/data/expected.txt").write_text("omega\\n", encoding="utf-8")
+    return {"actions": [rewrite], "uptodate": [False], "verbosity": 0}
+"""
+
+
+def test_a_task_that_changes_inputs_after_their_steps_were_checked_does_not_pass_the_gate(
+        library: Path) -> None:
+    # doit checks step 2 (current), then runs the user's task, then the gate: the gate must
+    # not take step 2's earlier check, nor a fingerprint taken before the task ran, as proof
+    with (library / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(REWRITE_TASK)
+    assert run_doit(library, "poc-complete").code == 0
+    result = run_doit(library, "test:2", "rewrite_data", "poc-complete")
+    assert plain_pytest(library, "2") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "step 2" in result.out + result.err
+
+
 def test_a_record_edited_by_hand_does_not_pass_over_a_failure(library: Path) -> None:
     replace_in("tests/data/expected.txt", "alpha", "omega")(library)
     assert run_doit(library, "poc-complete").code != 0
