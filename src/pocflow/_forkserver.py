@@ -26,15 +26,36 @@ import traceback
 from pathlib import Path
 from typing import Any
 
+WARM_PREFIX = "pocflow-warm-"
+
 
 def warm_up() -> None:
-    """Import pytest and every plugin it autoloads, outside any workspace."""
+    """Import pytest and every plugin it autoloads, outside any workspace (in an empty
+    temporary folder named after this process; folders that servers killed before they could
+    remove theirs are removed first)."""
     import pytest
 
-    with tempfile.TemporaryDirectory(prefix="pocflow-warm-") as empty, \
+    sweep_warm_folders(Path(tempfile.gettempdir()))
+    with tempfile.TemporaryDirectory(prefix=f"{WARM_PREFIX}{os.getpid()}-") as empty, \
             contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
         pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", "-c", os.devnull,
                      f"--rootdir={empty}", empty])
+
+
+def sweep_warm_folders(tmp: Path) -> None:
+    """Remove the warm-up folders of servers that are no longer running."""
+    import shutil
+
+    for folder in tmp.glob(f"{WARM_PREFIX}*"):
+        pid = folder.name[len(WARM_PREFIX):].partition("-")[0]
+        if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # gone: its folder is litter
+            shutil.rmtree(folder, ignore_errors=True)
+        except (PermissionError, OverflowError):  # another user's, running
+            continue
 
 
 def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = None,

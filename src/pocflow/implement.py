@@ -15,7 +15,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread
+from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread, wait_exit
 from pocflow.fingerprint import fingerprint
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
@@ -33,6 +33,12 @@ from pocflow.record import ImplementResult, ScriptRun, now_iso, write_run_file
 from pocflow.redact import redact_bytes, secret_values
 from pocflow.workspace import Step, Workspace
 
+#: seconds the output of a script that ended is still read: a process it started in a
+#: session of its own (a server left running) may hold the pipe open for ever
+OUTPUT_GRACE_S = 2.0
+HELD_NOTE = (b"\n--- pocflow ---\nThe script ended, but a process the script started still "
+             b"holds its output (it runs in a session of its own, out of pocflow's reach); "
+             b"what it writes from here on is not kept.\n")
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
@@ -224,7 +230,7 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     assert process.stdout is not None and process.stderr is not None
     readers = [drain_in_thread(process.stdout, out), drain_in_thread(process.stderr, err)]
     try:
-        process.wait(timeout=spec.timeout)
+        wait_exit(process, spec.timeout)
     except subprocess.TimeoutExpired:
         timed_out = True
         _stop_group(process)
@@ -232,11 +238,15 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
         if process.poll() is None:  # interrupted ourselves: take the script down too
             _stop_group(process)
         for reader in readers:
-            reader.join(timeout=KILL_GRACE_S)  # a grandchild may still hold the pipe
-        process.stdout.close()
-        process.stderr.close()
+            reader.join(timeout=OUTPUT_GRACE_S)
+        held = any(reader.is_alive() for reader in readers)
+        if not held:  # (closing a pipe a thread still reads would wait for that thread)
+            process.stdout.close()
+            process.stderr.close()
         stderr = err.value()
         log = out.value() + (b"\n--- stderr ---\n" + stderr if stderr else b"")
+        if held:
+            log += HELD_NOTE
         (root / log_rel).write_bytes(log)
     return ScriptRun(path=script, exit_code=process.returncode, timed_out=timed_out,
                      duration_s=round(time.monotonic() - start, 3), log=log_rel)

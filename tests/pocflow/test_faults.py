@@ -10,6 +10,7 @@ ends with every step verified.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -239,3 +240,86 @@ def test_floods_and_fails() -> None:
     assert logs and all(p.stat().st_size < 2 * (HEAD_BYTES + TAIL_BYTES) for p in logs)
     record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "failed"
+
+
+DETACHED = '''
+if __name__ == "__main__":
+    import pathlib
+    import subprocess
+    import sys
+    # a server left running on purpose, in its own session, holding this script's output
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                              start_new_session=True)
+    pathlib.Path({pid_file!r}).write_text(str(server.pid))
+    print("started a server")
+'''
+
+
+def test_a_script_leaving_a_detached_process_behind_ends_its_phase(sample: Path) -> None:
+    # the detached process holds the script's stdout and stderr open: pocflow waited on the
+    # pipe forever (timeouts and signals included). The script's exit ends its phase.
+    pid_file = sample.parent / "server.pid"
+    with (sample / SCRIPT).open("a", encoding="utf-8") as script:
+        script.write(DETACHED.format(pid_file=str(pid_file)))
+    try:
+        done = subprocess.run([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
+                              capture_output=True, text=True, timeout=180, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+        log = (sample / ".pocflow/runs/step3b/step3b_country_lookup.log").read_text()
+        assert "started a server" in log
+        assert "a process the script started still holds its output" in log.replace("\n", " ")
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+DETACHED_TEST = '''
+
+def test_starts_a_server_and_leaves_it():
+    import pathlib
+    import subprocess
+    import sys
+    server = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"],
+                              start_new_session=True)
+    pathlib.Path({pid_file!r}).write_text(str(server.pid))
+    SERVERS.append(server)  # left running on purpose
+
+
+SERVERS = []
+'''
+
+
+@pytest.mark.parametrize("runner", ["fork", "subprocess"])
+def test_a_test_leaving_a_detached_process_behind_ends_its_session(
+        sample: Path, runner: str) -> None:
+    pid_file = sample.parent / "server.pid"
+    with (sample / TESTS).open("a", encoding="utf-8") as tests:
+        tests.write(DETACHED_TEST.format(pid_file=str(pid_file)))
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        "[tool.pocflow]\n", f'[tool.pocflow]\ntest_runner = "{runner}"\n'), encoding="utf-8")
+    try:
+        done = subprocess.run([sys.executable, "-m", "doit", "poc-complete"], cwd=sample,
+                              capture_output=True, text=True, timeout=300, check=False)
+        assert done.returncode == 0, done.stdout + done.stderr
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+def test_warm_up_folders_a_killed_run_left_are_removed_by_the_next(sample: Path,
+                                                                   tmp_path: Path) -> None:
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()  # a pid that no longer runs: its server was killed with its folder left
+    left = tmp / f"pocflow-warm-{gone.pid}-abc123"
+    left.mkdir()
+    (left / "conftest.py").write_text("", encoding="utf-8")
+    running = tmp / f"pocflow-warm-{os.getpid()}-def456"  # a server still running keeps its
+    running.mkdir()
+    result = run_doit(sample, "--reverify", "poc-complete", env={"TMPDIR": str(tmp)})
+    assert result.code == 0, result.out + result.err
+    assert not left.exists()
+    assert running.exists()
+    assert sorted(p.name for p in tmp.glob("pocflow-warm-*")) == [running.name]

@@ -164,3 +164,48 @@ def test_run_implement_manual_step_is_not_run(tmp_path: Path) -> None:
     assert result is not None
     assert (result.manual, result.scripts, result.outcome) == \
         ("needs the payment sandbox", [], "passed")
+
+
+def test_waiting_for_a_script_is_woken_by_its_exit_not_by_polling(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Popen.wait(timeout) sleeps in steps that double up to 50 ms: a 40 ms script was seen
+    # ending at 63 ms. wait_exit is woken by the exit itself (and never sleeps to poll).
+    import subprocess
+    import sys
+
+    from pocflow._proc import wait_exit
+
+    def no_sleep(seconds: float) -> None:
+        raise AssertionError(f"polled with sleep({seconds})")
+
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(0.2)"])
+    monkeypatch.setattr(time, "sleep", no_sleep)
+    wait_exit(process, timeout=60)
+    assert process.returncode == 0
+    wait_exit(process, timeout=60)  # already reaped: returns at once
+
+
+def test_waiting_for_a_script_past_its_timeout_raises_and_leaves_it_running() -> None:
+    import subprocess
+    import sys
+
+    from pocflow._proc import wait_exit
+
+    process = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        with pytest.raises(subprocess.TimeoutExpired):
+            wait_exit(process, timeout=0.3)
+        assert process.poll() is None
+    finally:
+        process.kill()
+        process.wait()
+
+
+def test_an_infinite_timeout_means_no_limit(tmp_path: Path) -> None:
+    from pocflow.manifest import load_manifest
+
+    (tmp_path / "steps").mkdir()
+    (tmp_path / "steps/step1.yaml").write_text("timeout: .inf\n", encoding="utf-8")
+    assert load_manifest(tmp_path, "steps/step1.yaml").timeout == float("inf")
+    main = script(tmp_path, "step1_a.py", "import time\ntime.sleep(0.2)\n")
+    assert run_implement(spec(tmp_path, (main,), timeout=float("inf"))) is None
