@@ -40,11 +40,12 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
     if step.manifest is not None:
         inputs.append(step.manifest.path)
         for path in step.manifest.inputs:
-            if not (ws.root / path).exists():
+            found = declared_files(ws.root, path)
+            if found is None:
                 raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
                                             "not exist; create it or remove it from 'inputs'",
                                             step.manifest.lines.get("inputs")))
-            inputs.append(path)
+            inputs += found
     inputs += [ws.record_path(dep) for dep in step.depends_on]
     return sorted(set(inputs))
 
@@ -63,6 +64,40 @@ def _test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None)
                 break
             folder = folder.parent
     return sorted(set(inputs))
+
+
+#: folders a declared folder's or glob's files are never taken from
+SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".pocflow", "__pycache__"})
+
+
+def declared_files(root: Path, declared: str) -> list[str] | None:
+    """The files a manifest's ``inputs`` entry names: the file itself; every file under a
+    folder (recursively); every file a glob (``data/*.csv``, ``data/**/*.json``) matches.
+    Folders in SKIPPED_FOLDERS and links that lead outside the workspace are left out. None
+    when the entry names nothing (no such file or folder; a glob that matches nothing)."""
+    target = root / declared
+    if any(c in declared for c in "*?["):
+        candidates = list(root.glob(declared))
+        if not candidates:
+            return None
+    elif target.is_dir():
+        candidates = [target]
+    elif target.exists():
+        return [declared]
+    else:
+        return None
+    files: set[str] = set()
+    inside = root.resolve()
+    for candidate in candidates:
+        walked = [candidate] if candidate.is_file() else \
+            [p for p in candidate.rglob("*") if p.is_file()] if candidate.is_dir() else []
+        for path in walked:
+            rel = path.relative_to(root)
+            if SKIPPED_FOLDERS.intersection(rel.parts[:-1]) or \
+                    not path.resolve().is_relative_to(inside):
+                continue
+            files.add(rel.as_posix())
+    return sorted(files)
 
 
 implement_inputs_of = _memo("implement", _implement_inputs_of)

@@ -8,6 +8,7 @@ paths that must stay inside the workspace, thresholds that must parse.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -56,6 +57,9 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
         text = (root / relpath).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ManifestError(located(relpath, "not valid UTF-8 text; save it as UTF-8")) from None
+    if len(text) > MAX_MANIFEST_CHARS:
+        raise ManifestError(located(relpath, f"{len(text):,} characters; a manifest is at most "
+                                    f"{MAX_MANIFEST_CHARS:,}: put data in files it names"))
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError as exc:
@@ -65,6 +69,7 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
         raise ManifestError(located(relpath, f"invalid YAML: {problem}", line)) from None
     if node is None:
         return Manifest(path=relpath)
+    _refuse_alias_bombs(relpath, node)
     if not isinstance(node, yaml.MappingNode):
         raise ManifestError(located(relpath, "a manifest is a mapping of keys (title, "
                                     "depends_on, inputs, ...)", node.start_mark.line + 1))
@@ -86,6 +91,43 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
                                         line))
         values[key] = _normalise(root, relpath, key, value, line)
     return Manifest(path=relpath, lines=lines, **values)
+
+
+#: a manifest holds a few keys; more text than this is a mistake (or an attack)
+MAX_MANIFEST_CHARS = 64 * 1024
+#: values a manifest may hold once YAML's aliases are expanded ("billion laughs": nine
+#: lines of anchors and aliases expand to 10^9 values)
+MAX_MANIFEST_VALUES = 10_000
+
+
+def _refuse_alias_bombs(relpath: str, root: Any) -> None:
+    """Count the values the node graph holds with every alias expanded — without expanding
+    it (each shared node is counted once, then reused) — and refuse more than the limit."""
+    import yaml
+
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        if depth > 100:
+            raise ManifestError(located(relpath, "values nested more than 100 deep",
+                                        node.start_mark.line + 1))
+        sizes[id(node)] = MAX_MANIFEST_VALUES + 1  # a node inside itself: too many
+        if isinstance(node, yaml.SequenceNode):
+            total = 1 + sum(size(item, depth + 1) for item in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total = 1 + sum(size(k, depth + 1) + size(v, depth + 1) for k, v in node.value)
+        else:
+            total = 1
+        sizes[id(node)] = total = min(total, MAX_MANIFEST_VALUES + 1)
+        return total
+
+    if size(root, 0) > MAX_MANIFEST_VALUES:
+        raise ManifestError(located(relpath, f"its aliases expand to more than "
+                                    f"{MAX_MANIFEST_VALUES:,} values; write the values out "
+                                    "instead of repeating anchors (*name)"))
 
 
 def _wants_text(spec: dict[str, Any]) -> bool:
@@ -123,7 +165,10 @@ def _explain(key: str, value: Any, offending: Any, spec: dict[str, Any]) -> str:
     if key == "thresholds" and offending is not value and isinstance(offending, str):
         return (f"threshold {offending!r} is not '<metric> <op> <number>' with op one of "
                 ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')")
-    return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {value!r}"
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {shown}"
 
 
 def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any:
@@ -133,6 +178,9 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
     if key == "env":
         return tuple(sorted(value.items()))
     if key == "timeout":
+        if math.isnan(value):
+            raise ManifestError(located(relpath, "'timeout' must be a number of seconds above 0 "
+                                        "(.inf: no limit), got .nan", line))
         return float(value)
     if key == "thresholds":
         return tuple(str(threshold.text) for text in value

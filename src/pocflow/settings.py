@@ -119,8 +119,13 @@ def _load_settings(root: Path) -> Settings:
         values.setdefault(key, default)
     if values["poc"] < 0:
         raise SettingsError(located(PYPROJECT, "tool.pocflow.poc must be 0 or more"))
-    if values["timeout"] <= 0:
-        raise SettingsError(located(PYPROJECT, "tool.pocflow.timeout must be more than 0"))
+    if not values["timeout"] > 0:  # also refuses nan, which compares false with anything
+        raise SettingsError(located(PYPROJECT, f"tool.pocflow.timeout must be a number of "
+                                    f"seconds above 0 (inf: no limit), got {values['timeout']}"))
+    if not _plain_name(values["slug"]):
+        raise SettingsError(located(PYPROJECT, f"tool.pocflow.slug = {values['slug']!r} must "
+                                    "be a plain name (no / or \\, not . or ..): it names "
+                                    "files in the docs folder"))
     if values["test_runner"] not in TEST_RUNNERS:
         raise SettingsError(located(PYPROJECT, f"tool.pocflow.test_runner must be one of "
                                     f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}"))
@@ -133,6 +138,11 @@ def _load_settings(root: Path) -> Settings:
     names = {f.name for f in fields(Settings)}
     return Settings(root=root, pytest_config=dict(pytest_config),
                     **{k: v for k, v in values.items() if k in names})
+
+
+def _plain_name(name: str) -> bool:
+    """Whether a setting that becomes part of a file name stays one name ('' = default)."""
+    return not any(c in name for c in "/\\\0\n\r") and name not in (".", "..")
 
 
 def _inside(root: Path, key: str, value: str) -> str:

@@ -77,6 +77,11 @@ def symlink(rel: str, target: str) -> Callable[[Path], None]:
 _DOC = '"""Step 5 with an awkward name.\n\nUsage: python PoC/<this file>\n"""\n'
 WEIRD = "step5_a b'c\"d $(touch PWNED);`touch PWNED2`&ü"
 
+#: nine lines of YAML that expand to 3 x 9^9 values
+BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
+    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)) + "title: [*i, *i, *i]\n"
+
 CASES: dict[str, Case] = {
     "malformed YAML manifest": Case(
         write("steps/step3b.yaml", "title: [unclosed\ngoal: x\n"), 3,
@@ -124,6 +129,9 @@ CASES: dict[str, Case] = {
     "declared input that does not exist": Case(
         write("steps/step3b.yaml", "inputs: [data/missing.csv]\n"), 3,
         "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist"),
+    "declared glob that matches nothing": Case(
+        write("steps/step3b.yaml", "inputs: ['data/*.parquet']\n"), 3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/*.parquet' does not exist"),
     "input path with ..": Case(
         write("steps/step3b.yaml", "inputs: [../outside.csv]\n"), 3,
         "ERROR: steps/step3b.yaml:1: 'inputs' path '../outside.csv' leaves the workspace"),
@@ -144,6 +152,35 @@ CASES: dict[str, Case] = {
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
         3, "ERROR: pyproject.toml: tool.pocflow.state_dir = '../st' must be a path inside"),
+    "YAML alias bomb in a manifest (billion laughs)": Case(
+        write("steps/step3b.yaml", BILLION_LAUGHS), 3,
+        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
+    "a manifest anchor inside itself": Case(
+        write("steps/step3b.yaml", "args: &a [x, *a]\n"), 3,
+        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
+    "a huge manifest value": Case(
+        write("steps/step3b.yaml", "timeout: [" + ", ".join(["1"] * 9000) + "]\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0 (.inf: no "
+        "limit), got [1, 1, 1"),
+    "timeout .nan in a manifest": Case(
+        write("steps/step3b.yaml", "timeout: .nan\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0 (.inf: no "
+        "limit), got .nan"),
+    "timeout 0 in a manifest": Case(
+        write("steps/step3b.yaml", "timeout: 0\n"), 3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0"),
+    "timeout = nan in the settings": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = nan\n"), 3,
+        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0 "
+        "(inf: no limit), got nan"),
+    "timeout = -1 in the settings": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = -1\n"), 3,
+        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0"),
+    "slug that leaves the docs folder": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n",
+                '[tool.pocflow]\nslug = "../../outside/x"\n'), 3,
+        "ERROR: pyproject.toml: tool.pocflow.slug = '../../outside/x' must be a plain name",
+        absent=("../outside",)),
     "invalid metrics JSON": Case(
         append(SCRIPT_3B, "\nif __name__ == '__main__':\n    import os\n    open(os.environ["
                           "'POCFLOW_METRICS_FILE'], 'w').write('{not json')\n"), 1,
@@ -196,6 +233,7 @@ def test_bad_input_is_one_clear_line_right_code_and_changes_nothing_else(
         assert result.ran == []
         first = [line for line in result.err.splitlines() if line.startswith("ERROR:")]
         assert len(first) == 1, result.err  # one line
+        assert len(first[0]) < 400, first[0]  # a line, not the value that caused it
     after = _snapshot(sample)
     changed = {rel for rel in before.keys() | after.keys() if before.get(rel) != after.get(rel)}
     assert changed <= set(case.may_change), changed

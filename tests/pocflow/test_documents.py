@@ -252,3 +252,23 @@ def test_merge_document_adopts_hand_written_results_doc() -> None:
         assert replaced not in outside
     assert merged.count("## Results") == 1 and merged.count("# Step 1:") == 1
     assert merge_document(merged, GOLDEN_DOC, "docs/x-step1-results.md") == merged
+
+
+def test_a_rewritten_file_keeps_its_permission_bits_and_a_new_one_follows_the_umask(
+        tmp_path: Path) -> None:
+    import os
+    import stat
+
+    from pocflow._fs import atomic_write_text
+
+    kept = tmp_path / "PROJECT_STATE.md"
+    kept.write_text("old\n", encoding="utf-8")
+    kept.chmod(0o664)
+    atomic_write_text(kept, "new\n")
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o664  # not the temporary file's 0600
+    previous = os.umask(0o027)
+    try:
+        atomic_write_text(tmp_path / "records" / "step1.json", "{}\n")
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE((tmp_path / "records" / "step1.json").stat().st_mode) == 0o640

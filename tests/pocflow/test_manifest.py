@@ -120,3 +120,28 @@ def test_repository_schema_copy_matches_the_packaged_schema(
     copy = Path(__file__).resolve().parents[2] / "steps" / "manifest.schema.json"
     assert copy.read_text(encoding="utf-8") == printed
     assert json.loads(printed) == manifest_schema()
+
+
+@pytest.mark.parametrize("declared", ["data/tzdb/", "data/tzdb/*.tab", "data/**/*.tab"])
+def test_a_declared_folder_or_glob_stands_for_the_files_under_it(sample: Path,
+                                                                 declared: str) -> None:
+    from support import run_doit
+
+    manifest = sample / "steps/step1.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "  - data/tzdb/zone1970.tab\n  - data/tzdb/iso3166.tab\n", f"  - '{declared}'\n"),
+        encoding="utf-8")
+    first = run_doit(sample, "step:1")
+    assert first.code == 0, first.out + first.err
+    cache = sample / "data/tzdb/__pycache__"
+    cache.mkdir()
+    (cache / "x.tab").write_text("not an input\n", encoding="utf-8")
+    assert "1" not in run_doit(sample, "step:1").ran_steps
+    with (sample / "data/tzdb/zone1970.tab").open("a", encoding="utf-8") as data:
+        data.write("# a comment line\n")
+    edited = run_doit(sample, "step:1")
+    assert "1" in edited.ran_steps, edited.out
+    (sample / "data/tzdb/extra.tab").write_text("# new\n", encoding="utf-8")
+    added = run_doit(sample, "step:1")
+    assert "1" in added.ran_steps, added.out
+    assert "Traceback" not in added.out + added.err
