@@ -18,7 +18,7 @@ import threading
 from pathlib import Path
 from typing import IO
 
-from pocflow.redact import redact_bytes
+from pocflow.redact import redact_bytes, redact_cut
 
 HEAD_BYTES = 64 * 1024
 TAIL_BYTES = 1024 * 1024
@@ -102,9 +102,12 @@ class BoundedOutput:
         """What is kept, masked, with a line where bytes were left out."""
         dropped = self.dropped + max(0, len(self.tail) - self.tail_limit)
         tail = bytes(self.tail[-self.tail_limit:]) if self.tail_limit else b""
-        middle = (f"\n[... {dropped} bytes of output left out ...]\n".encode()
-                  if dropped else b"")
-        return redact_bytes(bytes(self.head) + middle + tail)
+        if not dropped:
+            return redact_bytes(bytes(self.head) + tail)
+        middle = f"\n[... {dropped} bytes of output left out ...]\n".encode()
+        # each side masked apart: a secret cut in two is masked where it was cut
+        return redact_cut(redact_bytes(bytes(self.head)), head=True) + middle + \
+            redact_cut(redact_bytes(tail), head=False)
 
 
 def drain_in_thread(stream: IO[bytes], sink: BoundedOutput) -> threading.Thread:

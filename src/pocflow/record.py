@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from pocflow._fs import atomic_write_text, stamp
-from pocflow.redact import redact
+from pocflow.redact import mask_record
 
 #: 2: inputs include what the step really read (observed), outcomes read strictly
 RECORD_FORMAT = 2
@@ -158,8 +158,8 @@ def plain(obj: Any) -> Any:
 def to_json(obj: Any) -> str:
     """Stable JSON text (sorted keys, two-space indent, final newline) of a record, with
     every secret value masked."""
-    data = plain(obj)
-    return redact(json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    data = mask_record(plain(obj))
+    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def write_record(path: Path, obj: Any) -> None:

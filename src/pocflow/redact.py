@@ -1,10 +1,21 @@
 """Secrets: values that never reach a log, a record, a document or the console.
 
-Two sources are secret: every value in the workspace's ``.env`` file, and the environment
-variables a manifest names under ``secrets:``. ``.env`` is read once per run, its variables
-are passed to the scripts and tests (a variable already set in the environment wins), and
-every secret value is replaced by ``[secret]`` wherever pocflow writes text. Secrets never
-influence freshness: a rotated key does not re-verify a step.
+Secret are the environment variables a manifest names under ``secrets:``, and the variables
+of the workspace's ``.env`` file whose name says they hold one (``*_KEY``, ``*TOKEN*``,
+``*SECRET*``, ``*PASSWORD*``, ``*PASSWD*``, ``*PASS``, ``*PASSPHRASE*``, ``*CREDENTIAL*``,
+``*PRIVATE*``, ``*AUTH*`` as a word, ``*COOKIE*``, ``*_DSN``, ``DATABASE_URL``; see
+``is_secret_name``) or whose value is a URL with a password (``scheme://user:pw@host``).
+``.env`` is read once per run and its variables are passed to the scripts and tests (a
+variable already set in the environment wins); ``DATA_DIR=data`` is not a secret, and
+masking it would garble every path.
+
+Every secret value of 4 characters or more is replaced by ``[secret]`` wherever pocflow
+writes text: as written, escaped inside JSON (``\u00e4`` for ``ä`` too), and where output
+was cut (the end of a kept head, the start of a kept tail, a line pytest cut with
+``...``): no cut keeps 4 or more of a secret's leading characters. A record's evidence —
+its paths, digests and counts — is never masked (``mask_record``): masking a path or a
+digest would make the record stand on other files. Secrets never influence freshness: a
+rotated key does not re-verify a step.
 """
 
 from __future__ import annotations
@@ -13,6 +24,7 @@ import json
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 from pocflow.errors import SettingsError, located
 
@@ -25,6 +37,23 @@ MIN_LENGTH = 4
 _LINE_RE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 _values: set[str] = set()
+#: a word of a variable's name that says its value is a secret
+_SECRET_NAME_RE = re.compile(
+    r"(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY"
+    r"|(^|_)(KEY|PASS|PWD|DSN)$|(^|_)AUTH(_|$)|^DATABASE_URL$)")
+#: a URL that carries a password: scheme://user:password@host
+_CREDENTIAL_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
+
+
+def is_secret_name(name: str) -> bool:
+    """Whether a .env variable's name says it holds a secret (API_KEY, GITHUB_TOKEN,
+    DB_PASSWORD, ...)."""
+    return _SECRET_NAME_RE.search(name.upper()) is not None
+
+
+def is_secret_value(value: str) -> bool:
+    """Whether a .env value is a secret whatever its name: a URL with a password."""
+    return _CREDENTIAL_URL_RE.match(value) is not None
 
 
 def read_dotenv(root: Path) -> dict[str, str]:
@@ -61,7 +90,9 @@ def activate(root: Path, declared: set[str]) -> None:
     dotenv = read_dotenv(root)
     for name, value in dotenv.items():
         os.environ.setdefault(name, value)
-    names = set(dotenv) | declared | set(filter(None, os.environ.get(NAMES_ENV, "").split(",")))
+    secret = {name for name, value in dotenv.items()
+              if is_secret_name(name) or is_secret_value(value)}
+    names = secret | declared | set(filter(None, os.environ.get(NAMES_ENV, "").split(",")))
     os.environ[NAMES_ENV] = ",".join(sorted(names))
     _values.clear()
 
@@ -77,20 +108,58 @@ def secret_values() -> set[str]:
 
 
 def redact(text: str) -> str:
-    """text with every secret value (as written, or escaped inside JSON) replaced."""
-    for form in _forms():
+    """text with every secret value (as written, or escaped inside JSON) replaced, and the
+    leading characters of one that a cut line ends with (``sk-li...``)."""
+    forms = _forms()
+    for form in forms:
         text = text.replace(form, MASK)
+    for form in forms:
+        if form[:MIN_LENGTH] in text:
+            for cut in range(len(form) - 1, MIN_LENGTH - 1, -1):
+                for ellipsis in ("...", "\u2026"):
+                    text = text.replace(form[:cut] + ellipsis, MASK + ellipsis)
     return text
 
 
 def redact_bytes(data: bytes) -> bytes:
     """Like redact, for raw output."""
-    for form in _forms():
-        data = data.replace(form.encode("utf-8"), MASK.encode())
+    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape") \
+        if _forms() else data
+
+
+def redact_cut(data: bytes, head: bool) -> bytes:
+    """Mask the piece of a secret where output was cut: 4 or more of its leading characters
+    at the end of a kept head (``head``), or of its last characters at the start of a kept
+    tail."""
+    for form in (f.encode("utf-8") for f in _forms()):
+        for cut in range(len(form) - 1, MIN_LENGTH - 1, -1):
+            if head and data.endswith(form[:cut]):
+                return data[:-cut] + MASK.encode()
+            if not head and data.startswith(form[-cut:]):
+                return MASK.encode() + data[cut:]
     return data
+
+
+def mask_record(data: Any) -> Any:
+    """A record or phase result as plain data, every secret masked in its text (messages,
+    metrics, test ids) but never in its evidence (EVIDENCE: paths, digests, counts)."""
+    if isinstance(data, dict):
+        return {(key if not isinstance(key, str) else redact(key)):
+                (value if key in EVIDENCE else mask_record(value))
+                for key, value in data.items()}
+    if isinstance(data, list):
+        return [mask_record(item) for item in data]
+    return redact(data) if isinstance(data, str) else data
+
+
+#: the fields of records and results that are evidence, never masked
+EVIDENCE = frozenset({"inputs", "observed", "written", "files", "outputs", "environment",
+                      "settings", "key", "results_doc", "path", "log", "config", "replayed",
+                      "step_id", "counts", "format", "records"})
 
 
 def _forms() -> list[str]:
     forms = {form for value in secret_values()
-             for form in (value, json.dumps(value, ensure_ascii=False)[1:-1])}
+             for form in (value, json.dumps(value, ensure_ascii=False)[1:-1],
+                          json.dumps(value)[1:-1])}
     return sorted(forms, key=len, reverse=True)

@@ -99,3 +99,95 @@ def test_secrets_never_reach_logs_records_documents_or_output(sample: Path) -> N
     leaked = {where: _leaks(text) for where, text in outputs.items() if _leaks(text)}
     assert leaked == {}
     assert os.environ.get("ATLAS_API_TOKEN") is None  # the test process is untouched
+
+
+@pytest.mark.parametrize(("name", "value", "secret"), [
+    ("API_KEY", "abc123456", True), ("OPENAI_API_KEY", "sk-12345", True),
+    ("GITHUB_TOKEN", "ghp_12345", True), ("DB_PASSWORD", "hunter22", True),
+    ("SMTP_PASS", "hunter22", True), ("AWS_SECRET_ACCESS_KEY", "x" * 20, True),
+    ("GOOGLE_APPLICATION_CREDENTIALS", "creds.json", True), ("BASIC_AUTH", "user:pw", True),
+    ("SENTRY_DSN", "https://k@o.ingest", True), ("DATABASE_URL", "sqlite:///x.db", True),
+    ("DB_URL", "postgres://me:hunter22@db/x", True),  # a URL with a password, whatever its name
+    ("DATA_DIR", "data", False), ("LOG_LEVEL", "debug", False), ("AUTHOR", "Ada", False),
+    ("KEYBOARD", "qwerty", False), ("DB_URL", "postgres://db/x", False),
+])
+def test_dotenv_variables_are_secret_when_their_name_or_value_says_so(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, name: str, value: str,
+        secret: bool) -> None:
+    (tmp_path / ".env").write_text(f"{name}={value}\n", encoding="utf-8")
+    monkeypatch.delenv(name, raising=False)
+    monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+    try:
+        redact.activate(tmp_path, set())
+        assert (redact.redact(f"x {value} y") == "x [secret] y") is secret
+    finally:
+        monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+        monkeypatch.delenv(name, raising=False)
+        redact.activate(tmp_path / "none", set())
+
+
+def test_every_written_form_of_a_secret_is_masked_and_no_cut_keeps_its_start(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pocflow._proc import HEAD_BYTES, BoundedOutput
+
+    monkeypatch.setenv("DB_PASSWORD", "pässwörd-ünïcode")
+    monkeypatch.setenv("API_KEY", "sk-live-4f9a8b7c6d5e")
+    monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+    try:
+        redact.activate(tmp_path, {"DB_PASSWORD", "API_KEY"})
+        escaped = json.dumps({"pw": "pässwörd-ünïcode"})  # \u00e4 ... (pytest's raw reports)
+        assert "pssw" not in redact.redact(escaped).replace("\\u00e4", "")
+        assert redact.redact(escaped) == '{"pw": "[secret]"}'
+        assert redact.redact("E  key=sk-li...") == "E  key=[secret]..."  # pytest cut the line
+        assert redact.redact("key=sk-live-4f9\u2026") == "key=[secret]\u2026"
+        for offset in range(1, 20):  # the 64 KiB head boundary falls inside the secret
+            sink = BoundedOutput()
+            filler = b"x" * (HEAD_BYTES - offset)
+            sink.feed(filler + b"sk-live-4f9a8b7c6d5e\n" + b"y" * (3 * 1024 * 1024))
+            kept = sink.value()
+            assert b"sk-l" not in kept, offset
+        sink = BoundedOutput(head=16, tail=64)  # the kept tail starts inside the secret
+        sink.feed(b"z" * 200 + b"sk-live-4f9a8b7c6d5e" + b"w" * 60)
+        assert b"7c6d5e" not in sink.value()
+    finally:
+        monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+        redact.activate(tmp_path / "none", set())
+
+
+def test_masking_never_changes_a_records_evidence(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from pocflow.record import TestCase, TestResult, to_json
+
+    monkeypatch.setenv("DB_PASSWORD", "data")  # secrets whose text is in paths and digests
+    monkeypatch.setenv("API_KEY", "da7a0000")
+    monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+    try:
+        redact.activate(tmp_path, {"DB_PASSWORD", "API_KEY"})
+        result = TestResult(
+            step_id="1", outcome="failed", message="password data rejected",
+            started_at="", finished_at="", duration_s=0.0, files=["tests/data/t.py"],
+            tests=[TestCase(nodeid="tests/data/t.py::test_x", outcome="failed",
+                            duration_s=0.0, message="got data")],
+            inputs={"data/table.csv": "da7a" + "0" * 60}, observed=["data/table.csv"])
+        written = json.loads(to_json(result))
+        assert written["inputs"] == {"data/table.csv": "da7a" + "0" * 60}
+        assert written["observed"] == ["data/table.csv"] and written["files"] == result.files
+        assert written["message"] == "password [secret] rejected"
+        assert written["tests"][0]["message"] == "got [secret]"
+    finally:
+        monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+        redact.activate(tmp_path / "none", set())
+
+
+def test_a_dotenv_setting_that_is_no_secret_masks_nothing_and_the_poc_stays_verified(
+        sample: Path) -> None:
+    # DATA_DIR=data masked every "data" in records ("[secret]/tzdb/..."): never verified again
+    (sample / ".env").write_text("DATA_DIR=data\nATLAS_API_TOKEN=tok-1234567\n",
+                                 encoding="utf-8")
+    first = run_doit(sample, "--reverify", "poc-complete")
+    assert first.code == 0, first.out + first.err
+    record = json.loads((sample / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "data/tzdb/zone1970.tab" in record["inputs"]
+    assert "[secret]" not in json.dumps(record)
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out
