@@ -265,7 +265,7 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
     """
     import jinja2
 
-    return jinja2.Environment(
+    env = jinja2.Environment(
         loader=jinja2.ChoiceLoader([
             jinja2.FileSystemLoader(root / templates_dir),
             jinja2.PackageLoader("pocflow", "templates"),
@@ -276,6 +276,21 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
         lstrip_blocks=True,
         autoescape=False,
     )
+    env.filters["cell"] = table_cell
+    env.filters["docstring"] = docstring_text
+    return env
+
+
+def docstring_text(value: object) -> str:
+    """Text inside a generated module's docstring: on one line, backslashes and triple
+    quotes escaped (a name like ``a\\b "\"\"" c`` would end or break the docstring)."""
+    return " ".join(str(value).split()).replace("\\", "\\\\").replace('"""', '\\"""')
+
+
+def table_cell(value: object) -> str:
+    """Text for one cell of a Markdown table (the ``cell`` filter of every template): on one
+    line, its pipes escaped — a step named "A | B" would otherwise add a column."""
+    return " ".join(str(value).split()).replace("|", "\\|")
 
 
 def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str]:

@@ -189,6 +189,8 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
         return tuple(inside_workspace(root, relpath, key, item, line) for item in value)
     if key in ("args", "secrets"):
         return tuple(value)
+    if key == "title":  # a step's name is one line (tables, headings, docstrings)
+        return " ".join(value.split())
     return value.strip()
 
 

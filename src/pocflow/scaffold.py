@@ -57,6 +57,7 @@ def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> S
         raise PocflowError(f"'{step_text}' is not a step id (e.g. 1, 3a, 4_1)")
     plan_step = ws.plan.steps.get(step_id) if ws.plan else None
     existing = ws.steps.get(step_id)
+    name = " ".join(name.split())  # one line: it heads files, tables and docstrings
     name = name or (plan_step.name if plan_step else "") or \
         (existing.name if existing and existing.has_files else "")
     if not name:
@@ -225,4 +226,5 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
 
 
 def _toml_string(value: str) -> str:
-    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")

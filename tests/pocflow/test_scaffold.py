@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -164,3 +165,43 @@ def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFi
     out = capsys.readouterr().out
     assert "skipped dodo.py exists and uses pocflow" in out
     assert "skipped pyproject.toml has [tool.pocflow] already" in out
+
+
+AWKWARD = 'Join | split\nover "two" lines \\ with """ quotes'
+
+
+def test_a_step_name_with_pipes_newlines_and_quotes_keeps_every_file_whole(
+        sample: Path) -> None:
+    import yaml
+
+    result = new_step(load_workspace(sample), "9", name=AWKWARD, goal="Goal \\d | x\n2")
+    script, test = result.created[:2]
+    for path in (script, test):  # the docstrings still parse, and say the name on one line
+        source = (sample / path).read_text(encoding="utf-8")
+        compile(source, path, "exec")
+    ws = load_workspace(sample)
+    assert ws.steps["9"].name == 'Join | split over "two" lines \\ with """ quotes'
+    assert yaml.safe_load((sample / "steps/step9.yaml").read_text(encoding="utf-8"))
+    for path in result.created:  # (step 9 is not written yet: its run would fail)
+        (sample / path).unlink()
+    (sample / "steps/step3b.yaml").write_text('title: "Country | lookup\\nin two lines"\n',
+                                              encoding="utf-8")
+    assert load_workspace(sample).steps["3b"].manifest.title == "Country | lookup in two lines"
+    edit(sample / "docs/poc1-implementation.md", lambda text: text.replace(
+        "### Step 3b — ", "### Step 3b — Country | "))
+    run = run_doit(sample, "poc-complete")
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    rows = [line for line in state.splitlines() if line.startswith("| ")]
+    widths = {len(re.split(r"(?<!\\)\|", row)) for row in rows if "---" not in row}
+    assert len(widths) <= 2, rows  # one width per table (step progress, and any other)
+    assert "| 3b | Country \\| " in state, run.out
+
+
+def test_init_writes_a_name_with_quotes_and_newlines_as_valid_toml(tmp_path: Path) -> None:
+    import tomllib
+
+    from pocflow.scaffold import InitOptions, init_workspace
+
+    init_workspace(tmp_path, InitOptions(name=AWKWARD + "\x7f\t"))
+    data = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))
+    assert data["tool"]["pocflow"]["name"] == AWKWARD + "\x7f\t"
