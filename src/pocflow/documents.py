@@ -244,16 +244,37 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
     Secret values are masked in what pocflow renders; a person's own text is kept as it is."""
     rendered = redact(rendered)
     path = root / relpath
+    raw = read_document(root, relpath)
     existing = None
-    if path.exists():
+    if raw is not None:
         try:
-            existing = path.read_bytes().decode("utf-8")
+            existing = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise DocumentError(located(relpath, "not valid UTF-8; pocflow will not rewrite it "
                                         "(save it as UTF-8)")) from None
     merged = merge_document(existing, rendered, relpath)
     if merged != existing:
         atomic_write_text(path, merged)
+
+
+def read_document(root: Path, relpath: str) -> bytes | None:
+    """A generated document's bytes as they are on disk; None when there is none. A document
+    that is a symbolic link leading outside the workspace is neither read nor written through
+    (its target's content would be copied into the workspace): DocumentError."""
+    path = root / relpath
+    if path.is_symlink():
+        target = path.resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise DocumentError(located(
+                relpath, f"a symbolic link to {target}, outside the workspace; pocflow neither "
+                "reads nor writes through it: put the file itself here (or remove the link)"))
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        raise DocumentError(located(relpath, "a folder, where pocflow writes a document: "
+                                    "move it away")) from None
 
 
 @cache

@@ -7,7 +7,7 @@ committed. A machine block edited by hand, or not regenerated after a change, is
 
 from __future__ import annotations
 
-from pocflow.documents import find_blocks, merge_document
+from pocflow.documents import find_blocks, merge_document, read_document
 from pocflow.errors import DocumentError
 from pocflow.gate import render_poc_results
 from pocflow.record import StepRecord, read_gate_record
@@ -38,12 +38,12 @@ def find_drift(ws: Workspace) -> list[str]:
     """One line per document (and machine block) that differs from what pocflow writes now."""
     problems = []
     for relpath, rendered in expected_documents(ws).items():
-        path = ws.root / relpath
-        if not path.exists():
-            problems.append(f"{relpath}: not written yet")
-            continue
         try:
-            existing = path.read_bytes().decode("utf-8")
+            raw = read_document(ws.root, relpath)
+            if raw is None:
+                problems.append(f"{relpath}: not written yet")
+                continue
+            existing = raw.decode("utf-8")
             if merge_document(existing, rendered, relpath) == existing:
                 continue
             have = {b.name: existing[b.start:b.end] for b in find_blocks(existing, relpath)}

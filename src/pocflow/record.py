@@ -8,6 +8,7 @@ Documents are rendered from these records only, never from a second look at the 
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -196,9 +197,11 @@ def read_step_record(path: Path) -> StepRecord | None:
     (PROJECT_STATE.md is refreshed after every step, from every step's record).
     """
     try:
-        info = path.stat()
+        info = path.lstat()
     except OSError:
         return None
+    if stat.S_ISLNK(info.st_mode):
+        return None  # pocflow writes records as files: a link (to anywhere) is not followed
     known = _RECORDS.get(str(path))
     now = stamp(info)
     if known is None or known[0] != now:
@@ -245,8 +248,11 @@ def _build(cls: type[_T], data: dict[str, Any]) -> _T | None:
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file; None when absent or unreadable."""
+    """A JSON object from a file pocflow wrote; None when absent, unreadable or a link (a
+    record or run file that is a symbolic link is not followed)."""
     try:
+        if path.is_symlink():
+            return None
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None

@@ -54,7 +54,8 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
     path = ws.root / ws.record_path(step_id)
-    unchanged = path.is_file() and path.read_text(encoding="utf-8") == to_json(record)
+    unchanged = path.is_file() and not path.is_symlink() and \
+        path.read_text(encoding="utf-8") == to_json(record)
     if record.is_verified and not unchanged:
         record.durations["state"] = round(time.monotonic() - start, 3)
     with file_lock(ws.state_lock):
@@ -78,7 +79,8 @@ def records_digest(ws: Workspace) -> str:
         return known[1]
     digest = hashlib.sha256()
     for step_id, path in paths:
-        digest.update(step_id.encode() + b"\0" + (path.read_bytes() if path.is_file() else b""))
+        digest.update(step_id.encode() + b"\0" + (
+            path.read_bytes() if path.is_file() and not path.is_symlink() else b""))
     _RECORDS[str(ws.root)] = (now, digest.hexdigest())
     return digest.hexdigest()
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -323,3 +324,40 @@ def test_warm_up_folders_a_killed_run_left_are_removed_by_the_next(sample: Path,
     assert not left.exists()
     assert running.exists()
     assert sorted(p.name for p in tmp.glob("pocflow-warm-*")) == [running.name]
+
+
+def _link_out(sample: Path, rel: str, text: str) -> Path:
+    outside = sample.parent / "outside" / Path(rel).name
+    outside.parent.mkdir(exist_ok=True)
+    outside.write_text(text, encoding="utf-8")
+    (sample / rel).unlink()
+    (sample / rel).symlink_to(outside)
+    return outside
+
+
+def test_a_results_doc_linked_outside_is_neither_read_nor_written(sample: Path) -> None:
+    rel = "docs/time-zone-atlas-step3b-results.md"
+    outside = _link_out(sample, rel, "OUTSIDE-ONLY text of another project\n")
+    result = run_doit(sample, "poc-complete")
+    output = result.out + result.err
+    assert result.code == 2, output
+    assert f"{rel}: a symbolic link to {outside}, outside the workspace" in output
+    assert "Traceback" not in output
+    assert outside.read_text(encoding="utf-8") == "OUTSIDE-ONLY text of another project\n"
+    assert (sample / rel).is_symlink()
+    copied = [p for p in sample.rglob("*") if p.is_file() and not p.is_symlink()
+              and b"OUTSIDE-ONLY" in p.read_bytes()]
+    assert copied == []
+
+
+def test_a_record_linked_outside_is_not_followed(sample: Path) -> None:
+    rel = "steps/records/step3b.json"
+    text = re.sub(r'"first_verified_at": "[^"]*"', '"first_verified_at": "1999-01-01T00:00:00Z"',
+                  (sample / rel).read_text(encoding="utf-8"))  # a valid record, marked
+    outside = _link_out(sample, rel, text)
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "3b" in result.ran_steps  # its record was not taken from the link
+    assert outside.read_text(encoding="utf-8") == text
+    assert not (sample / rel).is_symlink()
+    assert b"1999-01-01" not in (sample / rel).read_bytes()
