@@ -38,7 +38,8 @@ _HEADING_RE = re.compile(r"^## .*$", re.M)
 _ANY_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+\S")
 _LINE_RE = re.compile(r"^.*$", re.M)
 _LABEL_RE = re.compile(r"^(?:>\s*)?\*\*(?P<label>[^*]+?)\*\*\s*:")
-_MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t]*$", re.M)
+_MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t\r]*$",
+                      re.M)
 
 
 @dataclass(frozen=True)
@@ -78,17 +79,42 @@ def find_blocks(text: str, path: str) -> list[Block]:
     if open_name is not None:
         raise DocumentError(located(path, f"block '{open_name}' is never closed; restore "
                                     f"'<!-- pocflow:end {open_name} -->'", open_line))
-    names = [b.name for b in blocks]
-    for name in names:
-        if names.count(name) > 1:
-            raise DocumentError(located(path, f"block '{name}' appears twice; delete one copy"))
+    seen: set[str] = set()
+    for block in blocks:
+        if block.name in seen:
+            raise DocumentError(located(path, f"block '{block.name}' appears twice; delete one "
+                                        "copy", text.count("\n", 0, block.start) + 1))
+        seen.add(block.name)
     return blocks
 
 
 def merge_document(existing: str | None, rendered: str, path: str) -> str:
-    """The existing text with its machine blocks replaced by the rendered ones."""
+    """The existing text with its machine blocks replaced by the rendered ones. The file's
+    own shape is kept: its line endings (CRLF when every line ends so) and a byte-order mark
+    at its start."""
     if existing is None:
         return rendered
+    bom, crlf, text = document_shape(existing)
+    merged = _merge(text, rendered, path)
+    if crlf:
+        merged = merged.replace("\n", "\r\n")
+    return BOM + merged if bom else merged
+
+
+BOM = "\ufeff"
+
+
+def document_shape(text: str) -> tuple[bool, bool, str]:
+    """(starts with a byte-order mark, every line ends with CRLF, the text without the mark
+    and with LF line ends): what merging works on, and what it gives back."""
+    bom = text.startswith(BOM)
+    if bom:
+        text = text[1:]
+    crlf = "\r\n" in text and text.count("\r\n") == text.count("\n")
+    return bom, crlf, text.replace("\r\n", "\n") if crlf else text
+
+
+def _merge(existing: str, rendered: str, path: str) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
     fresh = {b.name: rendered[b.start:b.end] for b in new_blocks}
     result = existing
@@ -142,39 +168,49 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
         start, end = spot[0], min(spot[1] + 1, len(text))
     else:
         return None
-    kept = _keep_prose(text[start:end], inner, labels)
+    kept = _keep_prose(text[start:end], inner)
     return text[:start] + block_text + kept + text[end:]
 
 
-def _keep_prose(section: str, inner: list[str], labels: set[str]) -> str:
-    """The lines of a hand-written section that the block does not render itself."""
-    fences = {line.strip() for line in inner if line.strip().startswith("```")}
-    has_table = any(line.lstrip().startswith("|") for line in inner)
+def _keep_prose(section: str, inner: list[str]) -> str:
+    """A hand-written section without what the block renders itself: a person's table,
+    code fence or line is dropped only when the block holds the very same lines (a heading,
+    an unchanged table); everything else stays, whole, after the block."""
+    rendered = {line.strip() for line in inner if line.strip()}
     kept: list[str] = []
-    in_fence = False
-    drop_fence = False
-    for index, line in enumerate(section.splitlines(keepends=True)):
-        stripped = line.strip()
-        if stripped.startswith("```"):
-            if not in_fence:
-                drop_fence = stripped in fences
-            in_fence = not in_fence
-            if not drop_fence:
-                kept.append(line)
-            continue
-        if in_fence:
-            if not drop_fence:
-                kept.append(line)
-            continue
-        label = _LABEL_RE.match(line)
-        if (index == 0 and _heading_level(line)) or (has_table and stripped.startswith("|")) \
-                or (label and _label_key(label["label"]) in labels):
-            continue  # the block renders this line itself
-        if not stripped and kept and not kept[-1].strip():
-            continue  # the lines taken out leave no gap of several blank lines
-        kept.append(line)
+    for unit in _units(section.splitlines(keepends=True)):
+        if all(not line.strip() or line.strip() in rendered for line in unit) and \
+                any(line.strip() for line in unit):
+            continue  # the block says all of it itself: nothing is lost
+        for line in unit:
+            if not line.strip() and kept and not kept[-1].strip():
+                continue  # the lines taken out leave no gap of several blank lines
+            kept.append(line)
     text = "".join(kept)
     return "\n" + text.lstrip("\n") if text.strip() else ("\n" if text else "")
+
+
+def _units(lines: list[str]) -> list[list[str]]:
+    """Lines grouped as a reader sees them: a table (its consecutive ``|`` lines), a code
+    fence (from its opening to its closing line), or one line."""
+    units: list[list[str]] = []
+    fence: list[str] | None = None
+    for line in lines:
+        stripped = line.strip()
+        if fence is not None:
+            fence.append(line)
+            if stripped.startswith("```"):
+                units.append(fence)
+                fence = None
+        elif stripped.startswith("```"):
+            fence = [line]
+        elif stripped.startswith("|") and units and units[-1][-1].strip().startswith("|"):
+            units[-1].append(line)
+        else:
+            units.append([line])
+    if fence is not None:
+        units.append(fence)
+    return units
 
 
 def _label_key(label: str) -> str:

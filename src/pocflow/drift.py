@@ -7,7 +7,7 @@ committed. A machine block edited by hand, or not regenerated after a change, is
 
 from __future__ import annotations
 
-from pocflow.documents import find_blocks, merge_document, read_document
+from pocflow.documents import document_shape, find_blocks, merge_document, read_document
 from pocflow.errors import DocumentError
 from pocflow.gate import render_poc_results
 from pocflow.record import StepRecord, read_gate_record
@@ -46,7 +46,8 @@ def find_drift(ws: Workspace) -> list[str]:
             existing = raw.decode("utf-8")
             if merge_document(existing, rendered, relpath) == existing:
                 continue
-            have = {b.name: existing[b.start:b.end] for b in find_blocks(existing, relpath)}
+            body = document_shape(existing)[2]  # (CRLF and a byte-order mark are its shape)
+            have = {b.name: body[b.start:b.end] for b in find_blocks(body, relpath)}
         except UnicodeDecodeError:
             problems.append(f"{relpath}: not valid UTF-8")
             continue

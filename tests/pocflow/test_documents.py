@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
-from pocflow.documents import find_blocks, merge_document, render, write_document
+from pocflow.documents import (
+    document_shape,
+    find_blocks,
+    merge_document,
+    render,
+    write_document,
+)
 from pocflow.errors import DocumentError
 
 RENDERED = """<!-- pocflow:begin head -->
@@ -60,7 +67,7 @@ def test_merge_document_without_newline_at_end() -> None:
     ("<!-- pocflow:begin x -->\n<!-- pocflow:begin y -->\n",
      r"d.md:2: block 'x' \(opened at line 1\) is not closed"),
     ("<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n"
-     "<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n", r"d.md: block 'x' appears twice"),
+     "<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n", r"d.md:3: block 'x' appears twice"),
 ])
 def test_find_blocks_unbalanced_markers_name_file_and_line(text: str, message: str) -> None:
     with pytest.raises(DocumentError, match=message):
@@ -248,8 +255,11 @@ def test_merge_document_adopts_hand_written_results_doc() -> None:
                  "### 1. Rotated pages\n**Issue**: pages scanned sideways\n**Fix**: detect "
                  "orientation first", "Try the layout model."):
         assert kept in outside
-    for replaced in ("| pages | 12 |", "🔄 IN PROGRESS", "python PoC/step1_scan.py\n"):
-        assert replaced not in outside
+    # what the blocks now say differently is the person's too: kept whole, after the block
+    # (a table with its header, a fence with its markers); only identical lines are dropped
+    for kept in ("| Metric | Value |\n|--------|-------|\n| pages | 12 |",
+                 "**Status**: 🔄 IN PROGRESS", "```bash\npython PoC/step1_scan.py\n```"):
+        assert kept in outside
     assert merged.count("## Results") == 1 and merged.count("# Step 1:") == 1
     assert merge_document(merged, GOLDEN_DOC, "docs/x-step1-results.md") == merged
 
@@ -272,3 +282,91 @@ def test_a_rewritten_file_keeps_its_permission_bits_and_a_new_one_follows_the_um
     finally:
         os.umask(previous)
     assert stat.S_IMODE((tmp_path / "records" / "step1.json").stat().st_mode) == 0o640
+
+
+# --- a person's words survive markers deleted, duplicated or moved, CRLF and a BOM ---------
+
+MARKER_RE = re.compile(r"^<!-- pocflow:(begin|end) [a-z0-9-]+ -->\s*$")
+
+
+def persons_lines(text: str) -> list[str]:
+    """The non-blank lines a person owns: outside every machine block, markers excluded."""
+    body = document_shape(text)[2]
+    return [line.strip() for line in human_text(body).splitlines()
+            if line.strip() and not MARKER_RE.match(line)]
+
+
+@st.composite
+def marker_edits(draw: st.DrawFn) -> str:
+    """The golden document after human edits, then marker lines deleted, duplicated or moved,
+    then maybe CRLF line ends and a byte-order mark."""
+    text = draw(human_edits())
+    lines = text.splitlines(keepends=True)
+    for _ in range(draw(st.integers(0, 3))):
+        markers = [i for i, line in enumerate(lines) if MARKER_RE.match(line)]
+        if not markers:
+            break
+        at = draw(st.sampled_from(markers))
+        action = draw(st.sampled_from(["delete", "duplicate", "move"]))
+        line = lines.pop(at)
+        if action == "duplicate":
+            lines.insert(at, line)
+            lines.insert(draw(st.integers(0, len(lines))), line)
+        elif action == "move":
+            lines.insert(draw(st.integers(0, len(lines))), line)
+    text = "".join(lines)
+    if draw(st.booleans()):
+        text = text.replace("\n", "\r\n")
+    if draw(st.booleans()):
+        text = "\ufeff" + text
+    return text
+
+
+@settings(max_examples=300, deadline=None)
+@given(edited=marker_edits())
+def test_after_any_edit_every_persons_line_stays_or_the_merge_refuses_with_file_and_line(
+        edited: str) -> None:
+    try:
+        merged = merge_document(edited, NEXT_RENDER, "doc")
+    except DocumentError as exc:
+        assert re.match(r"^doc:\d+: ", str(exc)), str(exc)  # refused: nothing is written
+        return
+    lines = {line.strip() for line in document_shape(merged)[2].splitlines()}
+    assert [line for line in persons_lines(edited) if line not in lines] == []
+    assert merged.startswith("\ufeff") == edited.startswith("\ufeff")
+    assert ("\r\n" in merged) == ("\r\n" in edited)
+    assert merge_document(merged, NEXT_RENDER, "doc") == merged  # and it is stable
+
+
+def test_deleted_markers_around_a_persons_own_table_lose_none_of_its_lines() -> None:
+    rendered = sample_state_render()
+    mine = ("| Step | Name | Status |\n|---|---|---|\n| 1 | Load | done by hand |\n\n"
+            "**Verified**: by Ada on 2026-11-01, on her laptop\n")
+    start = rendered.index("<!-- pocflow:begin step-progress -->")
+    end = rendered.index("<!-- pocflow:end step-progress -->\n") + \
+        len("<!-- pocflow:end step-progress -->\n")
+    edited = rendered[:start] + "## Current PoC Step Progress\n\n" + mine + rendered[end:]
+    merged = merge_document(edited, rendered, "PROJECT_STATE.md")
+    for line in mine.splitlines():
+        assert line in merged.splitlines(), line
+    assert machine_blocks(merged) == machine_blocks(rendered)
+
+
+@pytest.mark.parametrize("shape", ["crlf", "bom", "both"])
+def test_a_windows_checkout_or_a_byte_order_mark_keeps_its_shape_and_its_blocks(
+        shape: str) -> None:
+    edited = GOLDEN_DOC.replace("## Next Steps", "A person's line.\n\n## Next Steps")
+    if shape in ("crlf", "both"):
+        edited = edited.replace("\n", "\r\n")
+    if shape in ("bom", "both"):
+        edited = "\ufeff" + edited
+    merged = merge_document(edited, NEXT_RENDER, "doc")
+    assert merged.startswith("\ufeff") == (shape != "crlf")
+    assert ("\r\n" in merged) == (shape != "bom")
+    if "\r\n" in merged:
+        assert "\n" not in merged.replace("\r\n", "")  # every line, not some
+    body = document_shape(merged)[2]
+    assert machine_blocks(body) == machine_blocks(NEXT_RENDER)  # replaced, not nested
+    assert body.count("```mermaid") == NEXT_RENDER.count("```mermaid")
+    assert "A person's line." in body
+    assert merge_document(merged, NEXT_RENDER, "doc") == merged

@@ -85,3 +85,23 @@ def test_coverage_counts_equal_what_pytest_reports(sample: Path) -> None:
             encoding="utf-8")
         assert f"| **Total** | **{passed}** | **✅ {passed} passed** |" in doc
         assert f"| Tests | `{test_file}` | {passed} tests |" in doc
+
+
+def test_a_windows_checkout_keeps_its_line_ends_and_drift_sees_no_change(sample: Path) -> None:
+    state = sample / "PROJECT_STATE.md"
+    doc = sample / "docs/time-zone-atlas-step1-results.md"
+    for path in (state, doc):
+        text = path.read_text(encoding="utf-8")
+        path.write_bytes(("\ufeff" if path == doc else "").encode() +
+                         text.replace("\n", "\r\n").encode("utf-8"))
+    assert run_doit(sample, "drift").code == 0
+    (sample / "steps/records/step3b.json").unlink()  # the next run rewrites both documents
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    for path in (state, doc):
+        data = path.read_bytes()
+        assert data.count(b"\r\n") == data.count(b"\n"), path.name  # every line still CRLF
+        assert data.count(b"<!-- pocflow:begin step-graph -->") <= 1
+    assert state.read_bytes().count(b"```mermaid") == 1
+    assert doc.read_bytes().startswith("\ufeff".encode())
+    assert run_doit(sample, "drift").code == 0
