@@ -361,3 +361,30 @@ def test_a_record_linked_outside_is_not_followed(sample: Path) -> None:
     assert outside.read_text(encoding="utf-8") == text
     assert not (sample / rel).is_symlink()
     assert b"1999-01-01" not in (sample / rel).read_bytes()
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output(
+        sample: Path, signum: int) -> None:
+    pid_file = sample.parent / "server.pid"
+    with (sample / SCRIPT).open("a", encoding="utf-8") as script:
+        script.write(DETACHED.format(pid_file=str(pid_file)) + "    import time\n"
+                     "    time.sleep(600)\n")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pid_file.exists()
+        time.sleep(0.5)
+        os.killpg(run.pid, signum) if signum == signal.SIGINT else run.send_signal(signum)
+        out, err = run.communicate(timeout=60)  # seconds, not for ever
+        assert run.returncode == 128 + signum, (out + err).decode()
+        assert b"Traceback" not in err
+    finally:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
