@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocflow._command import WorkspaceCommand
-from pocflow.drift import find_drift
+from pocflow.drift import find_drift, other_environment
 
 
 class Drift(WorkspaceCommand):
@@ -24,6 +24,13 @@ class Drift(WorkspaceCommand):
     def _execute(self) -> int:
         problems = self.on_workspace(find_drift)
         out: Any = self.outstream
+        if problems:
+            changes = self.on_workspace(other_environment)
+            if changes:  # not an edit: this machine is not the one the records were made on
+                out.write(f"drift: the committed records were made with another environment "
+                          f"({'; '.join(changes)}): every step shows as changed here. Use the "
+                          "records' environment (uv reads .python-version; `uv sync "
+                          "--locked`), or verify again and commit the new records\n")
         for problem in problems:
             out.write(f"drift: {problem}\n")
         if problems:

@@ -62,3 +62,25 @@ def find_drift(ws: Workspace) -> list[str]:
                 problems.append(f"{relpath}: machine block '{block.name}' differs from what "
                                 "pocflow writes now")
     return problems
+
+
+def other_environment(ws: Workspace) -> list[str]:
+    """How this machine's environment differs from the one the committed records were made
+    with (``python 3.11 -> 3.12``, the locked dependency set): then every step shows as
+    changed, and its documents differ for that reason, not because a person edited them."""
+    from pocflow.freshness import environment
+
+    current = environment(ws)
+    changes: list[str] = []
+    for status in compute_status(ws).values():
+        record = status.record
+        if record is None:
+            continue
+        for key in sorted(current.keys() | record.environment.keys()):
+            was, now = record.environment.get(key, ""), current.get(key, "")
+            change = f"{key} {was or '?'} -> {now or '?'}" if key != "dependencies" else \
+                "the locked dependency set"
+            if was != now and change not in changes:
+                changes.append(change)
+    return changes
+

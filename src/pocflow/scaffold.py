@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pocflow._fs import atomic_write_text
 from pocflow.documents import render
 from pocflow.errors import PocflowError
 from pocflow.manifest import manifest_schema
@@ -173,6 +175,9 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
         if not (root / folder).exists():
             (root / folder).mkdir(parents=True)
             result.created.append(f"{folder}/")
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    if _create(root / ".python-version", version + "\n"):  # uv and CI read it: records hold
+        result.created.append(f".python-version ({version})")  # for one Python version
     schema = json.dumps(manifest_schema(), indent=2, ensure_ascii=False) + "\n"
     if _create(root / "steps" / SCHEMA_FILE, schema):
         result.created.append(f"steps/{SCHEMA_FILE}")
@@ -222,6 +227,53 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
     with pyproject.open("a", encoding="utf-8") as handle:
         handle.write(separator + table)
     result.created.append("pyproject.toml: [tool.pocflow]")
+    result.extend(_pytest_pythonpath(root, options.scripts_dir))
+    return result
+
+
+def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
+    """Let plain pytest import the step scripts (tests do ``from step1_load import ...``):
+    add the scripts folder to pytest's ``pythonpath`` in the pyproject.toml that pocflow
+    just extended — into its pytest table, or as a new one — unless pytest is configured
+    elsewhere or already has a pythonpath, where it says what to add by hand."""
+    import tomllib
+
+    result = Scaffolded()
+    pyproject = root / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    wanted = f"pythonpath = [{_toml_string(scripts_dir)}]"
+    by_hand = (f"add {wanted} to pytest's settings there, so that plain pytest can import the "
+               "step scripts")
+    for name, marker in (("pytest.ini", ""), (".pytest.ini", ""), ("tox.ini", "[pytest]"),
+                         ("setup.cfg", "[tool:pytest]")):
+        other = root / name
+        if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
+            result.skipped.append(f"pytest is configured in {name}: {by_hand}")
+            return result
+    tool = tomllib.loads(text).get("tool", {})
+    pytest_tables = tool.get("pytest", {}) if isinstance(tool, dict) else {}
+    options = pytest_tables.get("ini_options") if isinstance(pytest_tables, dict) else None
+    if isinstance(pytest_tables, dict) and set(pytest_tables) - {"ini_options"}:
+        result.skipped.append(f"pyproject.toml has a [tool.pytest] table: {by_hand}")
+        return result
+    if isinstance(options, dict) and "pythonpath" in options:
+        paths = options["pythonpath"]
+        paths = paths.split() if isinstance(paths, str) else list(paths)
+        if scripts_dir not in paths:
+            result.skipped.append(f"pyproject.toml: pytest's pythonpath lacks "
+                                  f"{_toml_string(scripts_dir)}; add it, so that plain pytest "
+                                  "can import the step scripts")
+        return result
+    header = re.search(r"^\[tool\.pytest\.ini_options\][ \t]*(#[^\n]*)?$", text, re.M)
+    if header is not None:  # the table's first key, right under its header
+        at = header.end() + (1 if text[header.end():header.end() + 1] == "\n" else 0)
+        new = text[:at] + ("" if at > header.end() else "\n") + wanted + "\n" + text[at:]
+    else:
+        new = text + ("" if text.endswith("\n") else "\n") + \
+            f"\n[tool.pytest.ini_options]\n{wanted}\n"
+    tomllib.loads(new)  # still valid TOML (or the error is a bug to report, not a file)
+    atomic_write_text(pyproject, new)
+    result.created.append(f"pyproject.toml: pytest's pythonpath = [{_toml_string(scripts_dir)}]")
     return result
 
 

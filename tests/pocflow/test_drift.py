@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -67,3 +68,23 @@ def test_poc_complete_repairs_what_drift_reports(sample: Path) -> None:
     assert result.ran == ["document:2"]
     assert run_doit(sample, "drift").code == 0
     assert doc.read_text(encoding="utf-8").endswith("\nmine\n")
+
+
+def test_drift_tells_records_made_with_another_python_from_an_edit(sample: Path) -> None:
+    import sys
+
+    here = f"{sys.version_info.major}.{sys.version_info.minor}"
+    for record in (sample / "steps/records").glob("step*.json"):
+        data = json.loads(record.read_text(encoding="utf-8"))
+        data["environment"]["python"] = "3.10"  # as a runner with another Python sees it
+        record.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    result = run_doit(sample, "drift")
+    assert result.code == 1
+    assert ("drift: the committed records were made with another environment "
+            f"(python 3.10 -> {here}): every step shows as changed here") in result.out
+    clean = run_doit(sample, "--reverify", "poc-complete")
+    assert clean.code == 0
+    edited = sample / "docs/time-zone-atlas-step1-results.md"
+    edited.write_text(edited.read_text(encoding="utf-8").replace("✅", "❌", 1), "utf-8")
+    result = run_doit(sample, "drift")
+    assert result.code == 1 and "another environment" not in result.out

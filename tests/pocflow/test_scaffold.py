@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import edit, run_doit
+from support import REPO, edit, run_doit
 
 from pocflow.cli import main as pocflow_main
 from pocflow.errors import PocflowError
@@ -205,3 +205,71 @@ def test_init_writes_a_name_with_quotes_and_newlines_as_valid_toml(tmp_path: Pat
     init_workspace(tmp_path, InitOptions(name=AWKWARD + "\x7f\t"))
     data = tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))
     assert data["tool"]["pocflow"]["name"] == AWKWARD + "\x7f\t"
+
+
+IMPORTING_TEST = ("from step1_count_words import count\n\n\ndef test_count():\n"
+                  "    assert count('a b') == 2\n")
+COUNTING_SCRIPT = ('"""Count words.\n\nUsage:\n    python PoC/step1_count_words.py\n"""\n\n\n'
+                   "def count(text):\n    return len(text.split())\n")
+
+
+@pytest.mark.parametrize("existing", [
+    '[project]\nname = "lib"\nversion = "1.0"\n',
+    '[project]\nname = "lib"\nversion = "1.0"\n\n[tool.pytest.ini_options]  # ours\n'
+    'addopts = "-q"\n',
+    None,  # no pyproject.toml at all
+])
+def test_after_init_plain_pytest_imports_the_step_scripts(tmp_path: Path,
+                                                          existing: str | None) -> None:
+    import tomllib
+
+    repo = tmp_path / "lib"
+    repo.mkdir()
+    if existing is not None:
+        (repo / "pyproject.toml").write_text(existing, encoding="utf-8")
+    assert pocflow_main(["init", "--root", str(repo)]) == 0
+    text = (repo / "pyproject.toml").read_text(encoding="utf-8")
+    if existing is not None:
+        assert text.startswith(existing.split("[tool.pytest")[0])
+        assert 'addopts = "-q"' in text or "addopts" not in existing
+    assert tomllib.loads(text)["tool"]["pytest"]["ini_options"]["pythonpath"] == ["PoC"]
+    assert (repo / ".python-version").read_text(encoding="utf-8").strip() == \
+        f"{sys.version_info.major}.{sys.version_info.minor}"
+    (repo / "PoC/step1_count_words.py").write_text(COUNTING_SCRIPT, encoding="utf-8")
+    (repo / "tests/test_step1_count_words.py").write_text(IMPORTING_TEST, encoding="utf-8")
+    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                          cwd=repo, capture_output=True, text=True, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+def test_init_says_what_to_add_when_pytest_is_configured_elsewhere(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    repo = tmp_path / "lib"
+    repo.mkdir()
+    (repo / "pyproject.toml").write_text('[project]\nname = "lib"\n', encoding="utf-8")
+    (repo / "pytest.ini").write_text("[pytest]\naddopts = -q\n", encoding="utf-8")
+    assert pocflow_main(["init", "--root", str(repo)]) == 0
+    assert 'pytest is configured in pytest.ini: add pythonpath = ["PoC"]' in \
+        capsys.readouterr().out
+    assert (repo / "pytest.ini").read_text(encoding="utf-8") == "[pytest]\naddopts = -q\n"
+
+
+def test_the_shipped_workflow_pins_python_uses_current_actions_and_the_lock() -> None:
+    import yaml
+
+    workflow = yaml.safe_load((REPO / ".github/workflows/pocflow.yml").read_text("utf-8"))
+    assert set(workflow) >= {"name", True, "jobs"}  # (YAML reads the key `on` as True)
+    steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
+    current = {"actions/checkout": 7, "astral-sh/setup-uv": 10, "actions/cache/restore": 5,
+               "actions/cache/save": 5}  # the majors on GitHub's Node 24 runtime, or later
+    for step in steps:
+        if "uses" in step:
+            action, _, version = step["uses"].partition("@")
+            assert action in current, action
+            assert int(version.lstrip("v").split(".")[0]) >= current[action], step["uses"]
+        for line in step.get("run", "").splitlines():
+            if "uv run" in line:
+                assert "uv run --locked" in line, line
+    python = (REPO / ".python-version").read_text(encoding="utf-8").strip()
+    assert re.fullmatch(r"3\.\d+", python)  # uv (and so the workflow) runs this version
+    assert f"{sys.version_info.major}.{sys.version_info.minor}" == python  # the records' one
