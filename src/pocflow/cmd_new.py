@@ -8,6 +8,7 @@ from doit.exceptions import InvalidCommand
 
 from pocflow._command import WorkspaceCommand
 from pocflow.scaffold import Scaffolded, new_step
+from pocflow.steps import parse_step_id
 
 opt_name = {"name": "name", "short": "", "long": "name", "type": str, "default": "",
             "help": "the step's name (default: from the plan)"}
@@ -29,15 +30,40 @@ class New(WorkspaceCommand):
     cmd_options = (opt_name, opt_goal)
 
     def _execute(self, pos_args: list[str], name: str, goal: str) -> int:
-        if len(pos_args) != 1:
-            raise InvalidCommand("doit new takes one step id, after its options: "
-                                 "`doit new 3b` or `doit new --name \"UTC offsets\" 5`")
-        result = self.on_workspace(lambda ws: new_step(ws, pos_args[0], name=name, goal=goal))
+        step_text, name, goal = _step_and_options(pos_args, name, goal)
+        result = self.on_workspace(lambda ws: new_step(ws, step_text, name=name, goal=goal))
         report(self.outstream, result)
         if result.created:
             self.outstream.write("next: write the script, replace the failing test with real "
-                                 "tests, then `uv run doit step:<id>`\n")
+                                 f"tests, then `uv run doit step:{parse_step_id(step_text)}`\n")
         return 0
+
+
+def _step_and_options(args: list[str], name: str, goal: str) -> tuple[str, str, str]:
+    """The step id and the --name/--goal options, in either order: doit parses a command's
+    options only before its first argument (`doit new 3b --name "x"` hands them on as
+    arguments)."""
+    rest: list[str] = []
+    values = {"name": name, "goal": goal}
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        key, eq, value = arg.partition("=")
+        if key in ("--name", "--goal"):
+            if not eq:
+                if index + 1 >= len(args):
+                    raise InvalidCommand(f"doit new: {key} needs a value: "
+                                         f"`doit new 5 {key} \"...\"`")
+                index += 1
+                value = args[index]
+            values[key[2:]] = value
+        else:
+            rest.append(arg)
+        index += 1
+    if len(rest) != 1:
+        raise InvalidCommand("doit new takes one step id: `doit new 3b` or "
+                             "`doit new 5 --name \"UTC offsets\"`")
+    return rest[0], values["name"], values["goal"]
 
 
 def report(out: Any, result: Scaffolded) -> None:

@@ -98,12 +98,18 @@ def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> S
 
 
 def scaffold_plan(ws: Workspace) -> Scaffolded:
-    """new_step for every step of the plan; parts that exist are left alone."""
+    """new_step for every step of the plan that has neither a script nor a test file yet.
+    A step that has files is left as it is, manifest included: a new manifest would be a new
+    input, and make a verified step stale."""
     if ws.plan is None:
         raise PocflowError(f"there is no plan at {ws.settings.plan}; write it first (or set "
                            "tool.pocflow.plan)")
     result = Scaffolded()
     for step_id in ws.plan.steps:
+        existing = ws.steps.get(str(step_id))
+        if existing is not None and existing.has_files:
+            result.skipped.append(f"step {step_id} has its files; left as it is")
+            continue
         result.extend(new_step(ws, step_id))
     return result
 

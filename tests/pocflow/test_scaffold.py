@@ -78,15 +78,21 @@ def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
 def test_doit_new_and_scaffold_commands(sample: Path) -> None:
     edit(sample / "docs/poc1-implementation.md",
          lambda s: s.replace("## Test Structure", STEP5.replace("5", "6"), 1))
-    misplaced = run_doit(sample, "new", "7", "--name", "Summary report")
-    assert misplaced.code == 3 and "after its options" in misplaced.err
+    after = run_doit(sample, "new", "8", "--name", "Summary report")  # as the hints write it
+    assert after.code == 0, after.err
+    assert "created PoC/step8_summary_report.py" in after.out
+    assert "then `uv run doit step:8`" in after.out  # the id, not a placeholder
     result = run_doit(sample, "new", "--name", "Summary report", "7")
     assert result.code == 0, result.err
     assert "created PoC/step7_summary_report.py" in result.out
+    assert run_doit(sample, "new", "9", "--name").code == 3  # (a value is missing)
     scaffold = run_doit(sample, "scaffold")
     assert scaffold.code == 0, scaffold.err
     assert "created PoC/step6_utc_offsets_today.py" in scaffold.out
-    assert "skipped PoC/step1_load.py exists; left as it is" in scaffold.out
+    assert "skipped step 1 has its files; left as it is" in scaffold.out
+    assert not (sample / "steps/step2.yaml").exists()  # no new input for a verified step
+    status = run_doit(sample, "status")
+    assert "changed since" not in status.out, status.out
     again = run_doit(sample, "scaffold")
     assert "created PoC/" not in again.out
     assert run_doit(sample, "new", "x").code == 3
