@@ -145,6 +145,9 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         if match:
             section = match["title"].lower()
             step, prereq, pending_block = None, None, None
+            if _STEP_HEADING_RE.match(match["title"]):
+                warn(f"'## {match['title']}' is a level-2 heading: a step is described under "
+                     f"'### {match['title']}' (three #), or pocflow does not see it", number)
             continue
         match = _SUBSECTION_RE.match(line)
         if match:

@@ -102,3 +102,11 @@ def test_parse_agent_written_plan_with_indented_code_and_plain_labels() -> None:
     assert [(i.label, i.ticked) for i in plan.checklist] == [
         ("No mock data", True), ("Real integration", False)]
     assert plan.warnings == []
+
+
+def test_a_step_under_a_level_two_heading_is_named_with_its_line() -> None:
+    plan = parse_plan("# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+                      "### Step 1: A\n**Goal**: a\n\n## Step 2: Forgotten\n**Goal**: b\n", "p.md")
+    assert list(plan.steps) == ["1"]
+    assert "p.md:8: '## Step 2: Forgotten' is a level-2 heading: a step is described under " \
+        "'### Step 2: Forgotten' (three #), or pocflow does not see it" in plan.warnings
