@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pocflow._command import WorkspaceCommand
-from pocflow.status import compute_status, status_document
+from pocflow.status import compute_status, status_document, tests_text
 from pocflow.workspace import Workspace
 
 opt_json = {"name": "as_json", "short": "", "long": "json", "type": bool, "default": False,
@@ -55,7 +55,7 @@ def format_status(document: dict[str, Any], slowest: int = 0) -> str:
             tests = step["tests"] or {}
             detail = f"verified {str(step['verified_at'])[:10]}"
             if tests.get("total"):
-                detail += f" ({tests['passed']}/{tests['total']} tests)"
+                detail += f" ({tests_text(tests)} tests)"
         else:
             detail = f"{step['state']}: " + "; ".join(step["reasons"])
         lines.append(f"{head}  {detail}")

@@ -71,12 +71,17 @@ class StepStatus:
     def tests(self) -> str:
         """'passed/run' of the last recorded test run ('8/8', '3/3 (+2 skipped)'), or '—'."""
         test = self.record.test if self.record else None
-        if test is None or not test.counts.get("total"):
-            return "—"
-        counts = test.counts
-        not_run = counts.get("skipped", 0) + counts.get("xfailed", 0)
-        text = f"{counts.get('passed', 0)}/{counts['total'] - not_run}"
-        return text + (f" (+{not_run} skipped)" if not_run else "")
+        return tests_text(test.counts if test is not None else {})
+
+
+def tests_text(counts: dict[str, int]) -> str:
+    """A test run's counts as every report shows them: 'passed/run', with the tests that did
+    not run apart ('3/3 (+2 skipped)'); '—' when none ran."""
+    if not counts.get("total"):
+        return "—"
+    not_run = counts.get("skipped", 0) + counts.get("xfailed", 0)
+    text = f"{counts.get('passed', 0)}/{counts['total'] - not_run}"
+    return text + (f" (+{not_run} skipped)" if not_run else "")
 
 
 #: states of a prerequisite that a person must act on before its dependents can be verified

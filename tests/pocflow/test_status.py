@@ -152,3 +152,15 @@ def test_status_schema_rejects_malformed_documents(sample: Path, bad: dict[str, 
         document[key] = value if not isinstance(value, dict) or key not in document or \
             not isinstance(document[key], dict) else {**document[key], **value}
     assert first_violation(document, load_schema("status.schema.json")) is not None
+
+
+def test_status_counts_tests_the_way_project_state_does(sample: Path) -> None:
+    with (sample / "tests/test_step3b_country_lookup.py").open("a", encoding="utf-8") as tests:
+        tests.write("\n\nimport pytest\n\n\n@pytest.mark.skip(reason='later')\n"
+                    "def test_not_yet() -> None:\n    pass\n")
+    assert run_doit(sample, "poc-complete").code == 0
+    line = next(line for line in run_doit(sample, "status").out.splitlines()
+                if line.split()[1:2] == ["3b"])
+    assert "(6/6 (+1 skipped) tests)" in line, line
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 6/6 (+1 skipped) |" in state
