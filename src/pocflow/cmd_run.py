@@ -45,6 +45,7 @@ from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.phases import GATE_CHECKED
 from pocflow.record import read_step_record, to_json
+from pocflow.reporter import RUN_OUTCOMES
 from pocflow.settings import env_flag, load_settings
 from pocflow.workspace import load_workspace, prerequisites_first
 
@@ -110,6 +111,8 @@ class Run(DoitRun):  # type: ignore[misc]
                     code = int(super()._execute(*args, **kwargs))
                 finally:
                     save_cache_file()  # file digests, for the next run's checks
+                if code == 2 and _only_failures_behind(RUN_OUTCOMES):
+                    code = 1  # --continue: tasks not run after a failure are not errors
                 if code == 0 and "poc-complete" in self._selected_steps() and \
                         str(root.resolve()) not in GATE_CHECKED:  # ignored, or in a worker
                     code = gate_postcondition(root)
@@ -138,6 +141,13 @@ class Run(DoitRun):  # type: ignore[misc]
         if "poc-complete" in seen:
             steps.append("poc-complete")
         return steps
+
+
+def _only_failures_behind(outcomes: dict[str, int]) -> bool:
+    """Whether a run doit ends with exit 2 had failures and, besides them, only tasks doit
+    did not run because a task they need failed (``--continue``): a failing step (exit 1),
+    not a task that could not do its work (exit 2)."""
+    return outcomes["failed"] > 0 and outcomes["errors"] == 0
 
 
 def gate_postcondition(root: Path) -> int:

@@ -15,6 +15,7 @@ from collections import deque
 from pathlib import Path
 from typing import Any
 
+from doit.exceptions import TaskFailed, UnmetDependency
 from doit.globals import Globals
 from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
@@ -32,12 +33,17 @@ _MAX_PATHS = 3
 _FAILURE_LINES = 4
 
 
+#: what this process's last run reported: tasks that failed, tasks doit did not run because a
+#: task they depend on failed (doit counts those as errors: exit 2), and real errors
+RUN_OUTCOMES = {"failed": 0, "unmet": 0, "errors": 0}
+
 class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     """doit's console reporter, plus reasons, progress and a failure summary."""
 
     desc = "pocflow: why each task runs, steps verified so far, a summary at the end"
 
     def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
+        RUN_OUTCOMES.update(failed=0, unmet=0, errors=0)  # a new run
         super().__init__(outstream, options)
         self.tasks: dict[str, Any] = {}
         self.steps: list[str] = []
@@ -159,7 +165,15 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         phase, _, step_id = task.name.partition(":")
         key = step_id if step_id and phase in ("implement", "test", "document", "state") \
             else task.name
-        self.failed.setdefault(key, (phase, fail.message))
+        message = fail.message
+        if isinstance(fail, UnmetDependency):  # (doit's message is the tasks' names alone)
+            message = "not run: it needs " + message.strip() + ", which did not pass"
+            RUN_OUTCOMES["unmet"] += 1
+        elif isinstance(fail, TaskFailed):
+            RUN_OUTCOMES["failed"] += 1
+        else:
+            RUN_OUTCOMES["errors"] += 1
+        self.failed.setdefault(key, (phase, message))
 
     def complete_run(self) -> None:
         """doit's end of run, then pocflow's summary (and GitHub's, when asked for)."""

@@ -90,3 +90,13 @@ def test_github_step_summary_is_appended(sample: Path, tmp_path: Path) -> None:
     assert re.search(r"^\| 4 \| Nearest zone \(brute force\) \| ✅ Complete \| 4/4 \| "
                      r"implement, test, document, state \| \d+\.\d s \|$", text, re.M)
     assert "| 1 | Load the tz tables | ✅ Complete | 5/5 | up to date | — |" in text
+
+
+def test_continue_after_a_failing_step_exits_1_not_2(sample: Path) -> None:
+    edit(sample / "tests/test_step3a_country_index.py",
+         lambda text: text.replace("assert ", "assert 1 == 2 and ", 1))
+    result = run_doit(sample, "--continue", "poc-complete")
+    output = result.out + result.err
+    assert result.code == 1, output  # a step failed; its dependents simply did not run
+    assert "not run: it needs state:3a, which did not pass" in output
+    assert "step 3a" in output
