@@ -208,11 +208,13 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         for key, (phase, message) in self.failed.items():
             name = ws.steps[key].name if ws is not None and key in ws.steps else ""
             title = f"step {key} ({name}), {phase} phase" if name else key
-            body = [line for line in message.splitlines() if line.strip()][:_FAILURE_LINES]
+            body = [line for line in message.splitlines() if line.strip()]
+            if len(body) > _FAILURE_LINES:  # the start, and the end: where the exception is
+                body = [*body[:_FAILURE_LINES - 3], "...", *body[-2:]]
             lines.append(f"  {title}:")
             lines += [f"      {line.strip()}" for line in body]
             if ws is not None and key in ws.steps:
-                lines.append(f"      logs: {ws.run_dir(key)}/")
+                lines.append(f"      logs: {_logs_of(ws, key, phase)}")
         if ws is not None:
             action = next_action(ws, compute_status(ws))
             if action.command:
@@ -304,6 +306,17 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
     return "; ".join(dict.fromkeys(words))
+
+
+def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
+    """Where a failed phase's output is: the step's run folder, or, for tests that last ran
+    in the shared session of several steps, that session's pytest log."""
+    own = ws.root / ws.run_dir(step_id) / "pytest.log"
+    shared = ws.root / ws.settings.state_dir / "runs" / "batch" / "pytest.log"
+    if phase == "test" and shared.is_file() and \
+            (not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns):
+        return shared.relative_to(ws.root).as_posix()
+    return f"{ws.run_dir(step_id)}/"
 
 
 def _why_record_does_not_hold(name: str, ws: Workspace | None) -> str:

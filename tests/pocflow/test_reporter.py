@@ -100,3 +100,18 @@ def test_continue_after_a_failing_step_exits_1_not_2(sample: Path) -> None:
     assert result.code == 1, output  # a step failed; its dependents simply did not run
     assert "not run: it needs state:3a, which did not pass" in output
     assert "step 3a" in output
+
+
+def test_a_failed_steps_summary_points_to_the_log_that_holds_its_traceback(
+        sample: Path) -> None:
+    edit(sample / "tests/test_step3a_country_index.py",
+         lambda text: text.replace("assert ", "assert 1 == 2 and ", 1))
+    result = run_doit(sample, "poc-complete")
+    output = result.out + result.err
+    assert result.code == 1
+    logs = next(line.split("logs: ", 1)[1] for line in output.splitlines()
+                if "logs: " in line)
+    log = sample / logs
+    text = log.read_text(encoding="utf-8") if log.is_file() else "".join(
+        p.read_text(encoding="utf-8") for p in log.glob("*.log"))
+    assert "test_index_has_a_pair_per_listed_country" in text and "AssertionError" in text, logs
