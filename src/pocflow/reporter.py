@@ -114,12 +114,13 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         if phase in ("document", "state") and step_id in self.accepted:
             return True
         if phase == "poc-complete":
-            from pocflow.gate import accepted_gate
+            from pocflow.gate import accepted_gate, checklist_problem
 
             gate = accepted_gate(ws)
             if gate is not None:
-                return (f"accepted: the full suite passed {_when(gate.completed_at)} on "
-                        "exactly these records")
+                suite = f"the full suite passed {_when(gate.completed_at)} on exactly these records"
+                # the gate checks more than the suite: say "accepted" only when it will pass
+                return f"checking: {suite}" if checklist_problem(ws) else f"accepted: {suite}"
         return ""
 
     def add_success(self, task: Any) -> None:

@@ -178,6 +178,13 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
             why = "changed since it was verified" if status.state == "stale" else \
                 "was never verified"
             return NextAction(f"uv run doit step:{sid}", f"step {sid} {why}")
+    if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is not None:
+        unticked = [item for item in ws.plan.checklist if not item.ticked]
+        if unticked:
+            item = unticked[0]
+            return NextAction(f"tick '{item.text}' in {ws.settings.plan}:{item.line}",
+                              f"every step is verified; {len(unticked)} Production-Grade "
+                              "Checklist item(s) are not ticked, and the gate needs them all")
     gate = read_gate_record(ws.root / ws.gate_record_path)
     newest = max((s.record.verified_at for s in statuses.values() if s.record), default="")
     if statuses and (gate is None or gate.completed_at < newest):

@@ -164,3 +164,20 @@ def test_status_counts_tests_the_way_project_state_does(sample: Path) -> None:
     assert "(6/6 (+1 skipped) tests)" in line, line
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| 6/6 (+1 skipped) |" in state
+
+
+def test_an_unticked_checklist_item_is_named_as_the_next_thing_to_do(sample: Path) -> None:
+    plan = sample / "docs/poc1-implementation.md"
+    lines = plan.read_text(encoding="utf-8").splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if "## Production-Grade Checklist" in line)
+    at = next(i for i in range(start, len(lines)) if lines[i].startswith("- [x]"))
+    lines[at] = lines[at].replace("- [x]", "- [ ]", 1)
+    plan.write_text("".join(lines), encoding="utf-8")
+    item = lines[at][len("- [ ] "):].strip()
+    document = status_json(sample)
+    assert document["next"]["command"] == \
+        f"tick '{item}' in docs/poc1-implementation.md:{at + 1}"
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1
+    assert "accepted:" not in result.out  # the gate does not pass: nothing says it does
+    assert f"pocflow: next: tick '{item}'" in result.out
