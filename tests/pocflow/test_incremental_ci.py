@@ -254,6 +254,6 @@ def test_the_github_workflow_caches_state_and_runs_the_gate_and_drift() -> None:
     assert save["with"]["key"] == restore["with"]["key"]
     # drift first: the committed documents against the committed records, before a run
     # regenerates them from whatever it verified again
-    assert runs.index("uv run doit drift") < runs.index(
-        "uv run doit --detailed-exit-code poc-complete")
+    assert runs.index("uv run --locked doit drift") < runs.index(
+        "uv run --locked doit --detailed-exit-code poc-complete")
 
