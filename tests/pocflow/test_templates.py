@@ -139,3 +139,32 @@ def test_poc_results_template_golden(workspace: Workspace) -> None:
                       counts={"1": {"passed": 3, "skipped": 1, "xfailed": 1, "total": 5},
                               "2": {"passed": 4, "total": 4}})
     check_golden("poc-results.md", render_poc_results(workspace, {"1": step1_record()}, gate))
+
+
+def test_every_markdown_table_in_the_docs_renders_as_one_table() -> None:
+    # a blank line ends a table (the rows after it are a paragraph), and a row cut by a line
+    # break is two broken rows
+    import re
+
+    from support import REPO
+
+    problems = []
+    for doc in [*sorted((REPO / "docs").glob("*.md")), REPO / "README.md"]:
+        lines = doc.read_text(encoding="utf-8").splitlines()
+        in_fence, in_table = False, False
+        for number, line in enumerate(lines, start=1):
+            if line.strip().startswith("```"):
+                in_fence = not in_fence
+            if in_fence:
+                continue
+            if line.startswith("|"):
+                if not line.rstrip().endswith("|"):
+                    problems.append(f"{doc.name}:{number}: a row that does not end with |")
+                in_table = True
+            elif in_table and not line.strip() and number < len(lines) and \
+                    lines[number].startswith("|") and not re.match(
+                        r"^\|[-:| ]+\|$", lines[number + 1] if number + 1 < len(lines) else ""):
+                problems.append(f"{doc.name}:{number}: a blank line inside a table")
+            else:
+                in_table = in_table and line.startswith("|")
+    assert problems == []
