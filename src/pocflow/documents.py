@@ -375,5 +375,25 @@ def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]
                             ) from None
     except jinja2.UndefinedError as exc:
         raise DocumentError(located(origin, f"template uses an unknown value: {exc.message}; "
-                                    "see docs/reference.md for the values a template gets")
-                            ) from None
+                                    f"the values it gets: {_values_of(context)}",
+                                    _template_line(exc, name))) from None
+
+
+def _template_line(exc: BaseException, name: str) -> int | None:
+    """The template line an error was raised at (jinja2 maps its frames to the template)."""
+    line = None
+    tb = exc.__traceback__
+    while tb is not None:
+        if Path(tb.tb_frame.f_code.co_filename).name == Path(name).name:
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def _values_of(context: Mapping[str, Any]) -> str:
+    """The names a template can use, with the keys of those that are mappings."""
+    names = []
+    for key, value in context.items():
+        inner = sorted(value) if isinstance(value, Mapping) else []
+        names.append(f"{key} ({', '.join(inner)})" if inner else key)
+    return ", ".join(names)

@@ -82,6 +82,19 @@ def test_write_document_refuses_to_rewrite_damaged_document(tmp_path: Path) -> N
     assert (tmp_path / "d.md").read_text(encoding="utf-8") == damaged
 
 
+def test_an_unknown_template_value_names_the_line_and_the_values_there_are(
+        tmp_path: Path) -> None:
+    (tmp_path / "assets/templates").mkdir(parents=True)
+    (tmp_path / "assets/templates/step-results.md").write_text(
+        "# {{ step.name }}\n\n{{ step.owner }}\n", encoding="utf-8")
+    with pytest.raises(DocumentError) as raised:
+        render(tmp_path, "assets/templates", "step-results.md",
+               {"step": {"name": "A", "step_id": "1"}, "metrics": []})
+    assert str(raised.value) == (
+        "assets/templates/step-results.md:3: template uses an unknown value: 'dict object' has "
+        "no attribute 'owner'; the values it gets: step (name, step_id), metrics")
+
+
 def test_render_broken_override_names_template_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "assets/templates").mkdir(parents=True)
     (tmp_path / "assets/templates/step-results.md").write_text(
