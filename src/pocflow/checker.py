@@ -21,13 +21,20 @@ from pocflow.fingerprint import file_digest
 class ContentChecker(FileChangedChecker):  # type: ignore[misc]
     """A file_dep's state is its sha256 (as pocflow.fingerprint computes it)."""
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.cwd = os.getcwd()  # doit checks from the dodo file's folder, one per command
+
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
         """Whether the file's content differs from the state doit saved."""
         if not isinstance(state, (list, tuple)) or len(state) != 1:
             return True  # saved by another checker: check again
-        return bool(file_digest(os.path.abspath(file_path), file_stat) != state[0])
+        return bool(file_digest(self._absolute(file_path), file_stat) != state[0])
 
     def get_state(self, dep: str, current_state: Any) -> Any:
         """The state to save (None: the saved one is still right)."""
-        state = [file_digest(os.path.abspath(dep))]
+        state = [file_digest(self._absolute(dep))]
         return None if current_state == state else state
+
+    def _absolute(self, path: str) -> str:
+        return path if os.path.isabs(path) else os.path.normpath(os.path.join(self.cwd, path))

@@ -24,7 +24,6 @@ from typing import TYPE_CHECKING, Any
 
 from pocflow._fs import atomic_write_text
 from pocflow.errors import DocumentError, located
-from pocflow.redact import redact
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
     import jinja2
@@ -277,8 +276,10 @@ def _fit(block_text: str, text: str, end: int) -> str:
 def write_document(root: Path, relpath: str, rendered: str) -> None:
     """Merge rendered into the document at relpath (creating it) and write it atomically.
 
-    Secret values are masked in what pocflow renders; a person's own text is kept as it is."""
-    rendered = redact(rendered)
+    What pocflow renders comes from records and run files, whose free text is masked when
+    they are written (pocflow.redact.mask_record); the document is not masked as a whole,
+    which would garble its paths and words when a secret is an ordinary word. A person's own
+    text is kept as it is."""
     path = root / relpath
     raw = read_document(root, relpath)
     existing = None

@@ -219,12 +219,20 @@ _ENVIRON: dict[str, tuple[str | None, str]] = {}
 
 
 def plugin_digest(name: str) -> str:
-    """The installed version of a distribution (a pytest plugin), or MISSING."""
+    """The installed version of a distribution (a pytest plugin), or MISSING. Read from its
+    ``<name>-<version>.dist-info`` folder's name where there is one (parsing its METADATA
+    costs the import of Python's whole e-mail parser), else from its metadata."""
     if name not in _VERSIONS:
         try:
-            _VERSIONS[name] = metadata.version(name)
+            found = metadata.distribution(name)
         except metadata.PackageNotFoundError:
             _VERSIONS[name] = MISSING
+        else:
+            folder = getattr(found, "_path", None)
+            stem = folder.name[:-len(".dist-info")] if isinstance(folder, Path) and \
+                folder.name.endswith(".dist-info") else ""
+            version = stem.rpartition("-")[2] if "-" in stem else ""
+            _VERSIONS[name] = version or found.version
     return _VERSIONS[name]
 
 
@@ -378,17 +386,32 @@ def nothing_ran() -> bool:
     return _HELD.quiet
 
 
+def held_digest(digest: str) -> str:
+    """A fingerprint as doit's saved values keep it: a sha256 (64 hex digits) cut to its
+    first 16 (64 bits: no accidental collision among a workspace's files, and none made on
+    purpose short of 2^64 tries); any other fingerprint (missing, unset, a version, a path)
+    as it is."""
+    if len(digest) == 64 and _HEX.fullmatch(digest):
+        return digest[:16]
+    return digest
+
+
+_HEX = re.compile(r"[0-9a-f]{64}")
+
+
 def still_holds_now(root: Path, digests: dict[str, str]) -> bool:
-    """`still_holds`, taking each input's fingerprint at most once between two task outcomes
-    (doit's up-to-date checks: pocflow.phases.phase_current)."""
+    """Whether every input still has the fingerprint doit keeps for it (held_digest), taking
+    each input's fingerprint at most once between two task outcomes (doit's up-to-date
+    checks: pocflow.phases.phase_current)."""
     held = _HELD.digests
     if held is None:
-        return still_holds(root, digests)
+        return all(held_digest(digest_of(root, key)) == digest
+                   for key, digest in digests.items())
     prefix = f"{root}\0"
     for key, digest in digests.items():
         now = held.get(prefix + key)
         if now is None:
-            now = held[prefix + key] = digest_of(root, key)
+            now = held[prefix + key] = held_digest(digest_of(root, key))
         if now != digest:
             return False
     return True

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pocflow._fs import atomic_write_text, file_lock
+from pocflow.redact import redact
 from pocflow.signals import find_signals
 from pocflow.state import refresh_project_state
 from pocflow.status import compute_status
@@ -121,7 +122,8 @@ def append_health_check(ws: Workspace, check: HealthCheck) -> None:
         at = following.start() if following else len(text)
         before = text[:at].rstrip("\n") + "\n\n"
         after = text[at:]
-        atomic_write_text(path, before + check.entry() + ("\n" + after if after else ""))
+        # the entry quotes a fresh session's failures: its free text, masked
+        atomic_write_text(path, before + redact(check.entry()) + ("\n" + after if after else ""))
 
 
 def _before_whats_next(text: str) -> int:

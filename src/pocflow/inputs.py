@@ -39,12 +39,17 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
     inputs += local_imports(ws.root, step.scripts, (), cache)
     if step.manifest is not None:
         inputs.append(step.manifest.path)
+        written: set[str] | None = None
         for path in step.manifest.inputs:
             found = declared_files(ws.root, path)
             if found is None:
                 raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
                                             "not exist; create it or remove it from 'inputs'",
                                             step.manifest.lines.get("inputs")))
+            if found != [path]:  # a folder or a glob: not what the steps themselves write
+                if written is None:
+                    written = {*not_inputs_of(ws, step), *_written_by(ws, step.step_id)}
+                found = [file for file in found if file not in written]
             inputs += found
     inputs += [ws.record_path(dep) for dep in step.depends_on]
     return sorted(set(inputs))

@@ -80,13 +80,24 @@ def refresh_bytecode(root: Path, keys: Iterable[str]) -> None:
 
 
 def observer_skips(root: Path) -> list[str]:
-    """Folders of the workspace whose reads are not inputs beyond the usual ones: pocflow's
-    own package, when the workspace holds it (as pocflow's own repository does)."""
-    package = Path(__file__).resolve().parent
+    """Folders of the workspace whose reads are not inputs beyond the usual ones: the state
+    folder when it is not ``.pocflow`` (what pocflow writes there for a session, such as its
+    selection of tests, is no input of a step), and pocflow's own package, when the workspace
+    holds it (as pocflow's own repository does)."""
+    from pocflow.errors import PocflowError
+    from pocflow.settings import load_settings
+
+    skips = []
     try:
-        return [package.relative_to(root.resolve()).as_posix()]
-    except ValueError:
-        return []
+        state_dir = load_settings(root).state_dir
+    except PocflowError:
+        state_dir = ".pocflow"
+    if state_dir != ".pocflow":
+        skips.append(state_dir)
+    package = Path(__file__).resolve().parent
+    if package.is_relative_to(root.resolve()):
+        skips.append(package.relative_to(root.resolve()).as_posix())
+    return skips
 
 
 #: the folder whose sitecustomize.py installs the observer in a step script's own Python

@@ -70,7 +70,7 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     record = accepted_record(ws, selection.step_id)
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
-        return {"inputs": record.test.inputs}
+        return {"inputs": held_inputs(record.test.inputs)}
     selection = replace(selection, not_inputs=not_inputs_of(ws, ws.steps[selection.step_id],
                                                             own_writes=True),
                         observed_before=observed_before(ws, selection.step_id, "test"))
@@ -79,7 +79,7 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     write_run_file(ws.root / result_file, result)
     failure = TaskFailed(result.message) if result.outcome != "passed" else None
     return _record_failure(ws, selection.step_id, failure, "test") or \
-        {"inputs": result.inputs}
+        {"inputs": held_inputs(result.inputs)}
 
 
 def document_phase(root: str, step_id: str) -> Outcome:
@@ -175,14 +175,30 @@ class phase_current(config_changed):  # type: ignore[misc]
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
-        from pocflow.fingerprint import digest_of
+        from pocflow.fingerprint import digest_of, held_digest
 
         settings = not super().__call__(task, values)
         inputs = values.get("inputs")
         changed = [key for key, digest in sorted(inputs.items())
-                   if digest_of(Path(self.root), key) != digest] \
+                   if held_digest(digest_of(Path(self.root), key)) != digest] \
             if isinstance(inputs, dict) else []
         return settings, changed
+
+
+def values_only() -> None:
+    """The last action of the implement and test tasks. doit keeps the dict a python-action
+    returns twice — as the task's values and as its result — and reads both on every run;
+    the result of the task's last action is what doit keeps as its result, and this one has
+    none. (pocflow uses the values: the fingerprints the phase stands on.)"""
+
+
+def held_inputs(inputs: dict[str, str]) -> dict[str, str]:
+    """A result's input fingerprints as doit keeps them for the phase's up-to-date check:
+    sha256 digests cut to their first 64 bits (pocflow.fingerprint.held_digest). doit reads
+    every task's saved values on every run; full digests made three quarters of them."""
+    from pocflow.fingerprint import held_digest
+
+    return {key: held_digest(digest) for key, digest in inputs.items()}
 
 
 def _stands_on(result_file: Path) -> dict[str, Any]:
@@ -191,7 +207,7 @@ def _stands_on(result_file: Path) -> dict[str, Any]:
 
     result = read_json(result_file)
     inputs = result.get("inputs") if result is not None else None
-    return {"inputs": inputs if isinstance(inputs, dict) else {}}
+    return {"inputs": held_inputs(inputs) if isinstance(inputs, dict) else {}}
 
 
 def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:

@@ -13,8 +13,9 @@ Every secret value of 4 characters or more is replaced by ``[secret]`` wherever 
 writes text: as written, escaped inside JSON (``\u00e4`` for ``ä`` too), and where output
 was cut (the end of a kept head, the start of a kept tail, a line pytest cut with
 ``...``): no cut keeps 4 or more of a secret's leading characters. A record's evidence —
-its paths, digests and counts — is never masked (``mask_record``): masking a path or a
-digest would make the record stand on other files. Secrets never influence freshness: a
+its paths, digests and counts — is never masked (``mask_record`` masks its free text only:
+messages, metrics, a test's parameters): masking a path, a digest or a verdict would change
+what the record stands on or says. Secrets never influence freshness: a
 rotated key does not re-verify a step.
 """
 
@@ -59,6 +60,8 @@ def is_secret_value(value: str) -> bool:
 def read_dotenv(root: Path) -> dict[str, str]:
     """The variables of root/.env (NAME=value lines, # comments, optional quotes)."""
     path = root / DOTENV
+    if not path.is_file():
+        return {}  # none, or a folder: a virtualenv named .env is common
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -141,21 +144,38 @@ def redact_cut(data: bytes, head: bool) -> bytes:
 
 
 def mask_record(data: Any) -> Any:
-    """A record or phase result as plain data, every secret masked in its text (messages,
-    metrics, test ids) but never in its evidence (EVIDENCE: paths, digests, counts)."""
+    """A record or phase result as plain data with every secret masked in its free text —
+    messages, collection errors, metrics, a test's parameters — and nowhere else: keys,
+    verdicts, outcomes, paths, digests and counts are evidence, and a secret that happens to
+    be an ordinary word ("verified", "test") must not change them."""
     if isinstance(data, dict):
-        return {(key if not isinstance(key, str) else redact(key)):
-                (value if key in EVIDENCE else mask_record(value))
+        return {key: (_mask_all(value) if key in FREE_TEXT else
+                      _mask_nodeid(value) if key == "nodeid" and isinstance(value, str) else
+                      mask_record(value))
                 for key, value in data.items()}
     if isinstance(data, list):
         return [mask_record(item) for item in data]
+    return data
+
+
+#: the fields of records and results that hold free text (what a script or a test said)
+FREE_TEXT = frozenset({"message", "collection_errors", "metrics"})
+
+
+def _mask_all(data: Any) -> Any:
+    """Free text: every string in it masked, mapping keys too (a metric's name)."""
+    if isinstance(data, dict):
+        return {(redact(key) if isinstance(key, str) else key): _mask_all(value)
+                for key, value in data.items()}
+    if isinstance(data, list):
+        return [_mask_all(item) for item in data]
     return redact(data) if isinstance(data, str) else data
 
 
-#: the fields of records and results that are evidence, never masked
-EVIDENCE = frozenset({"inputs", "observed", "written", "files", "outputs", "environment",
-                      "settings", "key", "results_doc", "path", "log", "config", "replayed",
-                      "step_id", "counts", "format", "records"})
+def _mask_nodeid(nodeid: str) -> str:
+    """A test's id: its file and name are evidence; its parameters (``[...]``) free text."""
+    path, bracket, params = nodeid.partition("[")
+    return path + bracket + redact(params) if bracket else nodeid
 
 
 def _forms() -> list[str]:

@@ -39,6 +39,7 @@ from pocflow.phases import (
     records_unchanged,
     state_phase,
     test_phase,
+    values_only,
     written_unchanged,
 )
 from pocflow.redact import activate
@@ -133,7 +134,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     yield {
         "basename": "implement", "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
-        "actions": [(implement_phase, [spec, ws.settings.test_runner])],
+        "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
         "file_dep": implement_inputs,
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
@@ -147,7 +148,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "basename": "test", "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
         "actions": [(test_phase, [root, selection, test_json, ws.settings.test_runner,
-                                  ws.settings.test_batch])],
+                                  ws.settings.test_batch]), values_only],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
         "uptodate": [phase_current({**testing_settings(ws, step), "environment": env_now},

@@ -145,3 +145,47 @@ def test_a_declared_folder_or_glob_stands_for_the_files_under_it(sample: Path,
     added = run_doit(sample, "step:1")
     assert "1" in added.ran_steps, added.out
     assert "Traceback" not in added.out + added.err
+
+
+def test_a_step_writing_into_its_own_declared_input_folder_stays_verified(
+        sample: Path) -> None:
+    from support import run_doit
+
+    manifest = sample / "steps/step1.yaml"
+    manifest.write_text(manifest.read_text(encoding="utf-8").replace(
+        "  - data/tzdb/zone1970.tab\n  - data/tzdb/iso3166.tab\n", "  - data/\n"),
+        encoding="utf-8")
+    with (sample / "PoC/step1_load.py").open("a", encoding="utf-8") as script:
+        script.write("\nif __name__ == '__main__':\n    import pathlib, time\n"
+                     "    cache = pathlib.Path('data/cache')\n    cache.mkdir(exist_ok=True)\n"
+                     "    (cache / 'stamp.txt').write_text(str(time.time_ns()))\n")
+    assert run_doit(sample, "poc-complete").code == 0
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "1" not in again.ran_steps, again.out
+
+
+def test_a_state_folder_of_another_name_is_no_input(sample: Path) -> None:
+    import shutil
+
+    from support import run_doit
+
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "localstate"\n'), encoding="utf-8")
+    shutil.rmtree(sample / ".pocflow")
+    assert run_doit(sample, "--reverify", "poc-complete").code == 0
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert again.ran == [], again.out
+
+
+def test_a_virtualenv_named_env_is_not_read_as_a_dotenv_file(sample: Path) -> None:
+    from support import run_doit
+
+    (sample / ".env/bin").mkdir(parents=True)
+    (sample / ".env/pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    for command in (("status",), ("poc-complete",)):
+        result = run_doit(sample, *command)
+        assert result.code == 0, result.out + result.err
+        assert "Traceback" not in result.err

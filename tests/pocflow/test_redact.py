@@ -191,3 +191,19 @@ def test_a_dotenv_setting_that_is_no_secret_masks_nothing_and_the_poc_stays_veri
     assert "[secret]" not in json.dumps(record)
     again = run_doit(sample, "poc-complete")
     assert again.code == 0 and again.ran == [], again.out
+
+
+@pytest.mark.parametrize("word", ["verified", "test", "country", "docs"])
+def test_a_secret_that_is_an_ordinary_word_changes_no_verdict_key_or_path(
+        sample: Path, word: str) -> None:
+    (sample / ".env").write_text(f"DB_PASSWORD={word}\n", encoding="utf-8")
+    first = run_doit(sample, "--reverify", "poc-complete")
+    assert first.code == 0, first.out + first.err
+    record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
+    assert record["verdict"] == "verified" and "test" in record
+    assert "PoC/step3b_country_lookup.py" in record["inputs"]
+    state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "[secret]" not in state
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out
+    assert run_doit(sample, "drift").code == 0
