@@ -348,7 +348,7 @@ def docstring_text(value: object) -> str:
 def table_cell(value: object) -> str:
     """Text for one cell of a Markdown table (the ``cell`` filter of every template): on one
     line, its pipes escaped — a step named "A | B" would otherwise add a column."""
-    return " ".join(str(value).split()).replace("|", "\\|")
+    return re.sub(r"(?<!\\)\|", r"\\|", " ".join(str(value).split()))
 
 
 def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str]:

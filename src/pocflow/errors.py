@@ -45,3 +45,11 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     """A ", did you mean 'x'?" suffix when a close match exists, else ''."""
     match = difflib.get_close_matches(word, list(choices), n=1)
     return f", did you mean '{match[0]}'?" if match else ""
+
+
+def shown(value: object, limit: int = 60) -> str:
+    """A value as an error line quotes it (its repr), cut to ``limit`` characters: the line
+    stays one line however long the value a person wrote."""
+    text = repr(value)
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+

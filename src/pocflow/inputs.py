@@ -41,7 +41,11 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
         inputs.append(step.manifest.path)
         written: set[str] | None = None
         for path in step.manifest.inputs:
-            found = declared_files(ws.root, path)
+            try:
+                found = declared_files(ws.root, path)
+            except ValueError as exc:
+                raise ManifestError(located(step.manifest.path, str(exc),
+                                            step.manifest.lines.get("inputs"))) from None
             if found is None:
                 raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
                                             "not exist; create it or remove it from 'inputs'",
@@ -82,7 +86,11 @@ def declared_files(root: Path, declared: str) -> list[str] | None:
     when the entry names nothing (no such file or folder; a glob that matches nothing)."""
     target = root / declared
     if any(c in declared for c in "*?["):
-        candidates = list(root.glob(declared))
+        try:
+            candidates = list(root.glob(declared))
+        except ValueError as exc:  # e.g. '**' inside a name: data/***
+            raise ValueError(f"declared input '{declared}' is not a glob pocflow can read "
+                             f"({exc}); use '**' as a whole part: data/**/*.csv") from None
         if not candidates:
             return None
     elif target.is_dir():

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pocflow.errors import ManifestError, did_you_mean, located
+from pocflow.errors import ManifestError, did_you_mean, located, shown
 from pocflow.metrics import parse_threshold
 from pocflow.schema import first_violation, load_schema
 from pocflow.steps import parse_step_id
@@ -62,6 +62,8 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
                                     f"{MAX_MANIFEST_CHARS:,}: put data in files it names"))
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
+    except RecursionError:  # YAML's parser descends once per level of nesting
+        raise ManifestError(located(relpath, "values nested more than 100 deep")) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else None
@@ -165,10 +167,7 @@ def _explain(key: str, value: Any, offending: Any, spec: dict[str, Any]) -> str:
     if key == "thresholds" and offending is not value and isinstance(offending, str):
         return (f"threshold {offending!r} is not '<metric> <op> <number>' with op one of "
                 ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')")
-    shown = repr(value)
-    if len(shown) > 60:
-        shown = shown[:57] + "..."
-    return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {shown}"
+    return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {shown(value)}"
 
 
 def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any:

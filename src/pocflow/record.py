@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import stat
+import types
+import typing
 from dataclasses import dataclass, field, fields
 from datetime import UTC, datetime
 from pathlib import Path
@@ -176,10 +178,10 @@ def write_run_file(path: Path, obj: Any) -> None:
 def read_implement(path: Path) -> ImplementResult | None:
     """Read an implement result; None when absent or unreadable."""
     data = read_json(path)
-    if data is None:
+    if data is None or not isinstance(data.get("scripts", []), list):
         return None
-    data["scripts"] = [ScriptRun(**s) for s in data.get("scripts", [])]
-    return _build(ImplementResult, data)
+    data["scripts"] = [_build(ScriptRun, s) for s in data.get("scripts", [])]
+    return None if None in data["scripts"] else _build(ImplementResult, data)
 
 
 def read_test(path: Path) -> TestResult | None:
@@ -224,27 +226,82 @@ def _read_step_record(text: str) -> StepRecord | None:
         return None
     if not isinstance(data, dict) or data.get("format") != RECORD_FORMAT:
         return None
-    if data.get("implement") is not None:
-        implement = dict(data["implement"])
-        implement["scripts"] = [ScriptRun(**s) for s in implement.get("scripts", [])]
-        data["implement"] = _build(ImplementResult, implement)
-    if data.get("test") is not None:
-        data["test"] = test_result_from(data["test"])
+    try:
+        if data.get("implement") is not None:
+            implement = dict(data["implement"])
+            if not isinstance(implement.get("scripts", []), list):
+                return None
+            implement["scripts"] = [_build(ScriptRun, s) for s in implement.get("scripts", [])]
+            if None in implement["scripts"]:
+                return None
+            data["implement"] = _build(ImplementResult, implement)
+            if data["implement"] is None:
+                return None
+        if data.get("test") is not None:
+            data["test"] = test_result_from(data["test"])
+            if data["test"] is None:
+                return None
+    except (TypeError, ValueError, AttributeError):
+        return None  # a field of the wrong shape (a hand edit, a bad merge): not a record
     return _build(StepRecord, data)
 
 
 def test_result_from(data: dict[str, Any]) -> TestResult | None:
     """A TestResult from its JSON form; None when it does not fit."""
+    if not isinstance(data, dict) or not isinstance(data.get("tests", []), list):
+        return None
     data = dict(data)
-    data["tests"] = [TestCase(**t) for t in data.get("tests", [])]
+    data["tests"] = [_build(TestCase, t) for t in data.get("tests", [])]
+    if None in data["tests"]:
+        return None
     return _build(TestResult, data)
 
 
-def _build(cls: type[_T], data: dict[str, Any]) -> _T | None:
+def _build(cls: type[_T], data: Any) -> _T | None:
+    """An instance of a record dataclass from its JSON form; None when it does not fit: an
+    unknown or missing field (written by another version), or a field of another type
+    (edited by hand, merged badly) — treated as absent, so the step is verified again."""
+    if not isinstance(data, dict):
+        return None
     try:
-        return cls(**data)
+        built = cls(**data)
     except TypeError:
-        return None  # written by another version: treated as absent, so it is re-verified
+        return None
+    return built if _fits(built) else None
+
+
+def _fits(obj: Any) -> bool:
+    """Whether each field holds its declared kind of value (str, int, dict, list, ...)."""
+    for name, kinds in _field_kinds(type(obj)).items():
+        if not isinstance(getattr(obj, name), kinds):
+            return False
+    return True
+
+
+def _field_kinds(cls: type) -> dict[str, tuple[type, ...]]:
+    """Each field's accepted runtime types, from its annotation (``X | None`` and
+    ``dict[str, str]`` become (X, NoneType) and (dict,); a float field takes an int)."""
+    known = _KINDS.get(cls)
+    if known is not None:
+        return known
+    kinds: dict[str, tuple[type, ...]] = {}
+    for name, hint in typing.get_type_hints(cls).items():
+        options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+        accepted: list[type] = []
+        for option in options:
+            origin = typing.get_origin(option) or option
+            if origin is Any:
+                accepted = [object]
+                break
+            accepted.append(type(None) if option is None else origin)
+            if origin is float:
+                accepted.append(int)
+        kinds[name] = tuple(accepted)
+    _KINDS[cls] = kinds
+    return kinds
+
+
+_KINDS: dict[type, dict[str, tuple[type, ...]]] = {}
 
 
 def read_json(path: Path) -> dict[str, Any] | None:

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from pocflow._fs import stamp
-from pocflow.errors import SettingsError, did_you_mean, located
+from pocflow.errors import SettingsError, did_you_mean, located, shown
 
 PYPROJECT = "pyproject.toml"
 
@@ -112,7 +112,8 @@ def _load_settings(root: Path) -> Settings:
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise SettingsError(
-                located(PYPROJECT, f"tool.pocflow.{key} must be {kind.__name__}, got {value!r}")
+                located(PYPROJECT,
+                        f"tool.pocflow.{key} must be {kind.__name__}, got {shown(value)}")
             )
         values[key] = value
     for key, (_kind, default, _doc) in SETTINGS.items():
@@ -122,10 +123,10 @@ def _load_settings(root: Path) -> Settings:
     if not values["timeout"] > 0:  # also refuses nan, which compares false with anything
         raise SettingsError(located(PYPROJECT, f"tool.pocflow.timeout must be a number of "
                                     f"seconds above 0 (inf: no limit), got {values['timeout']}"))
-    if not _plain_name(values["slug"]):
-        raise SettingsError(located(PYPROJECT, f"tool.pocflow.slug = {values['slug']!r} must "
-                                    "be a plain name (no / or \\, not . or ..): it names "
-                                    "files in the docs folder"))
+    if not _plain_name(values["slug"]) or len(values["slug"]) > 60:
+        raise SettingsError(located(PYPROJECT, f"tool.pocflow.slug = {shown(values['slug'])} must "
+                                    "be a plain name of at most 60 characters (no / or \\, "
+                                    "not . or ..): it names files in the docs folder"))
     if values["test_runner"] not in TEST_RUNNERS:
         raise SettingsError(located(PYPROJECT, f"tool.pocflow.test_runner must be one of "
                                     f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}"))

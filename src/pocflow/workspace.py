@@ -185,7 +185,9 @@ def _load(root: Path, settings: Settings) -> Workspace:
             depends_on=tuple(sorted(depends, key=step_sort_key)),
         )
     _check_graph(steps, plan)
-    name = settings.name or (plan.name if plan and plan.name else f"PoC {settings.poc}")
+    # one line: it heads documents and fills table cells
+    name = " ".join((settings.name or (plan.name if plan and plan.name else "")).split()) \
+        or f"PoC {settings.poc}"
     slug = settings.slug or _slugify(name) or f"poc{settings.poc}"
     return Workspace(settings=settings, plan=plan, steps=steps, name=name, slug=slug,
                      warnings=warnings)
@@ -268,4 +270,11 @@ def _dependency_site(step: Step, dep: str, plan: Plan | None) -> str:
 
 
 def _slugify(text: str) -> str:
-    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    """A file-name prefix from the PoC's name: lower-case words joined by '-', at most
+    SLUG_MAX characters (a results doc's name must fit every file system's limit)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    return slug[:SLUG_MAX].rstrip("-")
+
+
+#: the longest slug made from a name (and allowed as a setting)
+SLUG_MAX = 60

@@ -78,6 +78,8 @@ _DOC = '"""Step 5 with an awkward name.\n\nUsage: python PoC/<this file>\n"""\n'
 WEIRD = "step5_a b'c\"d $(touch PWNED);`touch PWNED2`&ü"
 
 #: nine lines of YAML that expand to 3 x 9^9 values
+DEEP = "args: " + "[" * 500 + "]" * 500 + "\n"
+
 BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
     f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
     for prev, name in zip("abcdefgh", "bcdefghi", strict=True)) + "title: [*i, *i, *i]\n"
@@ -155,6 +157,15 @@ CASES: dict[str, Case] = {
     "YAML alias bomb in a manifest (billion laughs)": Case(
         write("steps/step3b.yaml", BILLION_LAUGHS), 3,
         "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
+    "values nested 500 deep in a manifest": Case(
+        write("steps/step3b.yaml", DEEP), 3,
+        "ERROR: steps/step3b.yaml: values nested more than 100 deep"),
+    "a '**' glob inside a name": Case(
+        write("steps/step3b.yaml", "inputs: ['data/***']\n"), 3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/***' is not a glob pocflow can read"),
+    "a slug longer than a file name may be": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", f'[tool.pocflow]\nslug = "{"x" * 300}"\n'),
+        3, "must be a plain name of at most 60 characters"),
     "a manifest anchor inside itself": Case(
         write("steps/step3b.yaml", "args: &a [x, *a]\n"), 3,
         "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
@@ -240,3 +251,25 @@ def test_bad_input_is_one_clear_line_right_code_and_changes_nothing_else(
     for rel in case.absent:
         assert not (sample / rel).exists(), f"{rel} exists: a name was run by a shell"
     assert not any(os.path.lexists(sample.parent / name) for name in ("PWNED", "PWNED2"))
+
+
+@pytest.mark.parametrize("damage", [
+    lambda r: r.update(inputs=["a list, not a mapping"]),
+    lambda r: r["test"].update(counts=None),
+    lambda r: r["implement"].update(scripts="not a list"),
+    lambda r: r["test"].update(tests=[["not", "a", "test"]]),
+    lambda r: r.update(verdict=["verified"]),
+], ids=["inputs a list", "counts null", "scripts a string", "a test a list", "verdict a list"])
+def test_a_record_with_a_field_of_the_wrong_shape_is_verified_again_without_a_traceback(
+        sample: Path, damage: Callable[[dict], None]) -> None:
+    import json
+
+    path = sample / "steps/records/step3b.json"
+    record = json.loads(path.read_text(encoding="utf-8"))
+    damage(record)
+    path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+    for command in (("status",), ("drift",), ("poc-complete",)):
+        result = run_doit(sample, *command)
+        assert "Traceback" not in result.out + result.err, command
+    assert result.code == 0, result.out + result.err
+    assert "3b" in result.ran_steps

@@ -279,3 +279,28 @@ def test_the_shipped_workflow_pins_python_uses_current_actions_and_the_lock() ->
     python = (REPO / ".python-version").read_text(encoding="utf-8").strip()
     assert re.fullmatch(r"3\.\d+", python)  # uv (and so the workflow) runs this version
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == python  # the records' one
+
+
+def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whole(
+        sample: Path) -> None:
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        "[tool.pocflow]\n",
+        '[tool.pocflow]\nname = "Atlas\\n<!-- pocflow:end step-progress -->\\nInjected"\n'),
+        encoding="utf-8")
+    with (sample / "PoC/step3b_country_lookup.py").open("a", encoding="utf-8") as script:
+        script.write("\nif __name__ == '__main__':\n    import json, os\n"
+                     "    path = os.environ['POCFLOW_METRICS_FILE']\n"
+                     "    metrics = json.load(open(path)) if os.path.getsize(path) else {}\n"
+                     "    metrics['p50|p95 ms'] = '3 | 9'\n"
+                     "    json.dump(metrics, open(path, 'w'))\n")
+    for _ in range(2):
+        result = run_doit(sample, "--reverify", "poc-complete")
+        assert result.code == 0, result.out + result.err
+    doc = sample / "docs/atlas-pocflow-end-step-progress-injected-step3b-results.md"
+    text = doc.read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if "p50" in line)
+    assert len(re.split(r"(?<!\\)\|", row)) == 4, row  # two cells
+    assert "Atlas <!-- pocflow:end step-progress --> Injected" not in \
+        (sample / "PROJECT_STATE.md").read_text(encoding="utf-8").splitlines()
+    assert run_doit(sample, "drift").code == 0
