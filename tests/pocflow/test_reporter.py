@@ -64,7 +64,7 @@ def test_failure_ends_with_a_short_summary(sample: Path) -> None:
         "      step 3a: 1 of 3 tests failed:",
         "      tests/test_step3a_country_index.py::test_index_keeps_most_populous_country_first"
         " - AssertionError: assert 'CH' == 'DE'",
-        "      logs: .pocflow/runs/step3a/",
+        "      logs: .pocflow/runs/batch/pytest.log",
         "pocflow: next: uv run doit step:3a  # step 3a failed; fix it, then verify it again",
     ]
 
