@@ -68,7 +68,7 @@ def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = Non
         try:
             _die_with_server()
             os.chdir(cwd)
-            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             os.dup2(out, 1)
             os.dup2(out, 2)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)

@@ -102,6 +102,8 @@ class Run(DoitRun):  # type: ignore[misc]
         if self._params.get("dry_run"):
             self.dep_manager.close()
             return dry_run(root, self._selected_steps())
+        if kwargs.get("num_process"):
+            _workers_die_with_the_run()
         try:
             with interruptible(), run_lock(Path(self._params["dep_file"]).parent / LOCK_FILE):
                 sweep_killed_writes(root)
@@ -148,6 +150,20 @@ def _only_failures_behind(outcomes: dict[str, int]) -> bool:
     did not run because a task they need failed (``--continue``): a failing step (exit 1),
     not a task that could not do its work (exit 2)."""
     return outcomes["failed"] > 0 and outcomes["errors"] == 0
+
+
+def _workers_die_with_the_run() -> None:
+    """doit's parallel workers (``-n``) are forked from this process: they die with it (a
+    SIGKILLed run left them holding the run lock for ever). (The hook runs in every child
+    forked from here; the others — scripts, pytest sessions — die with their parent too.)"""
+    if not _HOOKED:
+        from pocflow._proc import die_with_parent
+
+        os.register_at_fork(after_in_child=die_with_parent)
+        _HOOKED.append(True)
+
+
+_HOOKED: list[bool] = []
 
 
 def gate_postcondition(root: Path) -> int:

@@ -247,6 +247,7 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
         log = out.value() + (b"\n--- stderr ---\n" + stderr if stderr else b"")
         if held:
             log += HELD_NOTE
+        (root / log_rel).unlink(missing_ok=True)  # written anew, never through a link
         (root / log_rel).write_bytes(log)
     return ScriptRun(path=script, exit_code=process.returncode, timed_out=timed_out,
                      duration_s=round(time.monotonic() - start, 3), log=log_rel)

@@ -104,6 +104,8 @@ class PytestJsonRunner:
             facts_file.unlink(missing_ok=True)
             log = report_dir / "pytest.log"
             listing = report_dir / "selection.txt"
+            for made in (log, listing):  # written anew, never through a link put there
+                made.unlink(missing_ok=True)
             listing.write_text("\n".join(files) + "\n", encoding="utf-8")
             # the folders, not the files: see pocflow._select
             args = [*_covering_folders(files), f"--pocflow-select={listing}",
@@ -113,8 +115,10 @@ class PytestJsonRunner:
                     "--json-report-omit", "log", "streams", "keywords", "warnings",
                     f"--rootdir={root}"]
             session = _forked_session if uses_fork(self.isolation) else _subprocess_session
-            exit_code = session(root, args, log, facts_file)
-            bound_file(log)  # bounded and masked, like every log
+            try:
+                exit_code = session(root, args, log, facts_file)
+            finally:  # an interrupted session's log is masked too
+                bound_file(log)  # bounded and masked, like every log
             if secret_values() and report_file.is_file():
                 report_file.write_bytes(redact_bytes(report_file.read_bytes()))
             output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
@@ -192,7 +196,7 @@ def _subprocess_session(root: Path, args: list[str], log: Path, facts: Path) -> 
     with log.open("wb") as handle:
         done = subprocess.run([*command, "-p", "pocflow._select", "-p", "pocflow._session",
                                *args],
-                              cwd=root,
+                              cwd=root, preexec_fn=die_with_parent,  # (SIGKILL of pocflow)
                               stdin=subprocess.DEVNULL, stdout=handle,
                               stderr=subprocess.STDOUT, check=False)
     return done.returncode

@@ -388,3 +388,82 @@ def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output
             os.killpg(run.pid, signal.SIGKILL)
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+def test_a_parallel_run_killed_with_sigkill_leaves_no_worker_holding_the_workspace(
+        sample: Path) -> None:
+    for script in ("PoC/step2_coordinates.py", SCRIPT):
+        path = sample / script
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            'if __name__ == "__main__":', 'if __name__ == "__main__":\n    import time\n'
+            '    time.sleep(120)', 1), encoding="utf-8")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
+                           cwd=sample, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(8)  # the workers are running the slow scripts
+    run.kill()
+    run.wait()
+    started = time.monotonic()
+    # a run needs the run lock: no orphaned worker may still hold it
+    done = subprocess.run([sys.executable, "-m", "doit", "step:1"], cwd=sample,
+                          capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "another doit run is using this workspace" not in done.stderr
+    assert time.monotonic() - started < 60
+
+
+def test_a_subprocess_pytest_session_dies_with_a_run_killed_with_sigkill(sample: Path) -> None:
+    pid_file = sample.parent / "session.pid"
+    pyproject = sample / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
+        "[tool.pocflow]\n", '[tool.pocflow]\ntest_runner = "subprocess"\n'), encoding="utf-8")
+    with (sample / TESTS).open("a", encoding="utf-8") as tests:
+        tests.write(f"\n\ndef test_slow():\n    import os, pathlib, time\n"
+                    f"    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
+                    f"    time.sleep(120)\n")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert pid_file.exists()
+        run.kill()
+        run.wait()
+        assert _wait_gone(int(pid_file.read_text(encoding="utf-8")), 15)
+    finally:
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+def test_logs_in_the_state_folder_are_never_written_through_a_link(sample: Path) -> None:
+    victim = sample.parent / "victim.txt"
+    victim.write_text("precious\n", encoding="utf-8")
+    for rel in (".pocflow/runs/batch/pytest.log", ".pocflow/runs/batch/selection.txt",
+                ".pocflow/runs/step3b/step3b_country_lookup.log"):
+        path = sample / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.unlink(missing_ok=True)
+        path.symlink_to(victim)
+    result = run_doit(sample, "--reverify", "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert victim.read_text(encoding="utf-8") == "precious\n"
+
+
+def test_an_interrupted_sessions_log_is_masked_too(sample: Path) -> None:
+    (sample / ".env").write_text("API_KEY=sk-live-abcdef123456\n", encoding="utf-8")
+    with (sample / TESTS).open("a", encoding="utf-8") as tests:
+        tests.write("\n\ndef test_slow_and_chatty(capsys):\n    import os, time\n"
+                    "    with capsys.disabled():\n"
+                    "        print('key is', os.environ['API_KEY'], flush=True)\n"
+                    "    time.sleep(60)\n")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    log = sample / ".pocflow/runs/batch/pytest.log"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and not (
+            log.is_file() and b"key is" in log.read_bytes()):
+        time.sleep(0.2)
+    run.send_signal(signal.SIGTERM)
+    assert run.wait(timeout=60) == 143
+    logs = [p for p in (sample / ".pocflow").rglob("*") if p.is_file()]
+    assert not [p for p in logs if b"sk-live-abcdef123456" in p.read_bytes()]
