@@ -117,7 +117,9 @@ def _merge(existing: str, rendered: str, path: str) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
     fresh = {b.name: rendered[b.start:b.end] for b in new_blocks}
     result = existing
-    for block in reversed(find_blocks(existing, path)):
+    blocks = find_blocks(existing, path)
+    _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
+    for block in reversed(blocks):
         if block.name in fresh:
             result = result[:block.start] + _fit(fresh[block.name], result, block.end) + \
                 result[block.end:]
@@ -127,6 +129,37 @@ def _merge(existing: str, rendered: str, path: str) -> str:
             result = adopted if adopted is not None else \
                 _restore(result, rendered, block, fresh[block.name], path)
     return result
+
+
+def _refuse_moved_markers(existing: str, blocks: list[Block], rendered: str,
+                          new_blocks: list[Block], fresh: dict[str, str], path: str) -> None:
+    """Refuse to replace a block that holds a line of a person's section — a heading or a
+    bold label the template writes outside every block (``## Summary``, ``> **Current
+    Stage**:``) and the block itself does not: a marker was moved over it, and replacing the
+    block would drop the person's lines. DocumentError names the line."""
+    human = rendered
+    for block in reversed(new_blocks):
+        human = human[:block.start] + human[block.end:]
+    headings = {line.strip() for line in human.splitlines() if _heading_level(line)}
+    labels = {_label_key(m["label"]) for line in human.splitlines()
+              if (m := _LABEL_RE.match(line))}
+    for block in blocks:
+        if block.name not in fresh:
+            continue
+        own = fresh[block.name].splitlines()
+        own_labels = {_label_key(m["label"]) for line in own if (m := _LABEL_RE.match(line))}
+        offset = block.start
+        for line in existing[block.start:block.end].splitlines(keepends=True):
+            stripped = line.strip()
+            label = _LABEL_RE.match(line)
+            if (stripped in headings and stripped not in {o.strip() for o in own}) or \
+                    (label and _label_key(label["label"]) in labels - own_labels):
+                raise DocumentError(located(
+                    path, f"block '{block.name}' holds '{stripped}', a line of your own "
+                    "section: was a marker moved? Put the block's markers back around what "
+                    "pocflow writes (or move the line out of the block)",
+                    existing.count("\n", 0, offset) + 1))
+            offset += len(line)
 
 
 def _adopt(text: str, block_text: str, path: str) -> str | None:
@@ -141,8 +174,10 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
     """
     inner = block_text.splitlines()[1:-1]
     blocks = find_blocks(text, path)
+    fenced = _fenced_lines(text)  # a "# comment" in a code fence is no heading
     outside = [(m.start(), m.end()) for m in _LINE_RE.finditer(text)
-               if not any(b.start <= m.start() < b.end for b in blocks)]
+               if not any(b.start <= m.start() < b.end for b in blocks)
+               and m.start() not in fenced]
     labels = {_label_key(m["label"]) for line in inner if (m := _LABEL_RE.match(line))}
     heading = next((line for line in inner if line.strip()), "")
     level = _heading_level(heading)
@@ -169,6 +204,19 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
         return None
     kept = _keep_prose(text[start:end], inner)
     return text[:start] + block_text + kept + text[end:]
+
+
+def _fenced_lines(text: str) -> set[int]:
+    """The offsets of the lines inside code fences (the fence lines themselves excluded)."""
+    inside: set[int] = set()
+    fence = False
+    for match in _LINE_RE.finditer(text):
+        stripped = match.group(0).strip()
+        if stripped.startswith(("```", "~~~")):
+            fence = not fence
+        elif fence:
+            inside.add(match.start())
+    return inside
 
 
 def _keep_prose(section: str, inner: list[str]) -> str:

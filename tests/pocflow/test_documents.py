@@ -383,3 +383,35 @@ def test_a_windows_checkout_or_a_byte_order_mark_keeps_its_shape_and_its_blocks(
     assert body.count("```mermaid") == NEXT_RENDER.count("```mermaid")
     assert "A person's line." in body
     assert merge_document(merged, NEXT_RENDER, "doc") == merged
+
+
+def test_taking_over_a_section_with_a_code_fence_keeps_the_fence_whole() -> None:
+    edited = GOLDEN_DOC.replace("<!-- pocflow:begin commands -->\n", "").replace(
+        "<!-- pocflow:end commands -->\n", "").replace(
+        "uv run pytest tests/test_step1_scan.py -v\n",
+        "uv run pytest tests/test_step1_scan.py -v\n# mine: the slow ones\n"
+        "uv run pytest -m slow\n")
+    merged = merge_document(edited, NEXT_RENDER, "doc")
+    assert "# mine: the slow ones\nuv run pytest -m slow\n" in merged
+    fences = [line for line in merged.splitlines() if line.startswith("```")]
+    assert len(fences) % 2 == 0, fences  # every fence closed: the rest is not code
+    after = merged[merged.index("# mine: the slow ones"):]
+    assert after.index("```") < after.index("## Next Steps")
+    assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
+
+
+def test_a_marker_moved_over_a_persons_section_is_refused_with_its_line() -> None:
+    # the results block's begin marker moved above "## Summary": replacing the block would
+    # drop the person's Summary; the merge refuses, naming the line, and writes nothing
+    lines = GOLDEN_DOC.splitlines(keepends=True)
+    begin = next(i for i, line in enumerate(lines)
+                 if line.startswith("<!-- pocflow:begin results -->"))
+    summary = next(i for i, line in enumerate(lines) if line.startswith("## Summary"))
+    assert summary < begin
+    marker = lines.pop(begin)
+    lines.insert(summary, marker)
+    lines.insert(summary + 2, "My own words about the summary.\n")
+    edited = "".join(lines)
+    with pytest.raises(DocumentError, match=rf"^doc:{summary + 2}: block 'results' holds "
+                                            r"'## Summary', a line of your own section"):
+        merge_document(edited, NEXT_RENDER, "doc")
