@@ -21,9 +21,11 @@ rotated key does not re-verify a step.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -76,8 +78,9 @@ def read_dotenv(root: Path) -> dict[str, str]:
         if match is None:
             raise SettingsError(located(DOTENV, "expected NAME=value (or a # comment)", number))
         name, value = match.groups()
-        if len(value) >= 2 and value[0] == value[-1] and value[0] in "\"'":
-            value = value[1:-1]
+        quoted = re.match(r"""^(["'])(.*)\1(?:\s+#.*)?$""", value)
+        if quoted:  # "value", or "value" # a comment
+            value = quoted.group(2)
         elif " #" in value:
             value = value.split(" #", 1)[0].rstrip()
         found[name] = value
@@ -101,12 +104,17 @@ def activate(root: Path, declared: set[str]) -> None:
 
 
 def secret_values() -> set[str]:
-    """The values to mask in this process."""
+    """The values to mask in this process (with the password of a URL that carries one)."""
     if not _values:
         for name in filter(None, os.environ.get(NAMES_ENV, "").split(",")):
             value = os.environ.get(name, "")
             if len(value) >= MIN_LENGTH:
                 _values.add(value)
+            if is_secret_value(value):
+                with contextlib.suppress(ValueError):
+                    password = urllib.parse.urlsplit(value).password
+                    if password and len(password) >= MIN_LENGTH:
+                        _values.add(password)
     return _values
 
 
@@ -179,7 +187,11 @@ def _mask_nodeid(nodeid: str) -> str:
 
 
 def _forms() -> list[str]:
+    """Every way a secret is written where pocflow looks: as it is, escaped in JSON (both
+    ways), in Python's repr (pytest's assertion messages), URL-encoded."""
     forms = {form for value in secret_values()
              for form in (value, json.dumps(value, ensure_ascii=False)[1:-1],
-                          json.dumps(value)[1:-1])}
+                          json.dumps(value)[1:-1], repr(value)[1:-1],
+                          repr(value.encode("utf-8", "surrogateescape"))[2:-1],
+                          urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value))}
     return sorted(forms, key=len, reverse=True)

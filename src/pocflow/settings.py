@@ -143,7 +143,8 @@ def _load_settings(root: Path) -> Settings:
 
 def _plain_name(name: str) -> bool:
     """Whether a setting that becomes part of a file name stays one name ('' = default)."""
-    return not any(c in name for c in "/\\\0\n\r") and name not in (".", "..")
+    return not any(c in name for c in '/\\\0\n\r\t:*?"<>|') and name not in (".", "..") \
+        and name == name.strip()
 
 
 def _inside(root: Path, key: str, value: str) -> str:

@@ -166,6 +166,9 @@ CASES: dict[str, Case] = {
     "a slug longer than a file name may be": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", f'[tool.pocflow]\nslug = "{"x" * 300}"\n'),
         3, "must be a plain name of at most 60 characters"),
+    "a slug that is only a space, or holds characters Windows refuses": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "a:b*?"\n'),
+        3, "ERROR: pyproject.toml: tool.pocflow.slug = 'a:b*?' must be a plain name"),
     "a manifest anchor inside itself": Case(
         write("steps/step3b.yaml", "args: &a [x, *a]\n"), 3,
         "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),

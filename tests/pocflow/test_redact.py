@@ -207,3 +207,27 @@ def test_a_secret_that_is_an_ordinary_word_changes_no_verdict_key_or_path(
     again = run_doit(sample, "poc-complete")
     assert again.code == 0 and again.ran == [], again.out
     assert run_doit(sample, "drift").code == 0
+
+
+def test_quoted_url_and_url_encoded_forms_of_a_secret_are_masked(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import urllib.parse
+
+    (tmp_path / ".env").write_text(
+        "API_KEY='Zq\\'7\"mX9pLw2'\nDATABASE_URL=postgres://app:Hunter2Secret@db/atlas\n"
+        'SIGNING_KEY="sk-live-xyz12345" # the production key\n', encoding="utf-8")
+    for name in ("API_KEY", "DATABASE_URL", "SIGNING_KEY", redact.NAMES_ENV):
+        monkeypatch.delenv(name, raising=False)
+    try:
+        redact.activate(tmp_path, set())
+        assert os.environ["SIGNING_KEY"] == "sk-live-xyz12345"  # no quotes, no comment
+        key = os.environ["API_KEY"]
+        for text in (repr(key), urllib.parse.quote(key, safe=""), urllib.parse.quote_plus(key),
+                     "password=Hunter2Secret", json.dumps(key)):
+            assert "mX9pLw2" not in redact.redact(text) and \
+                "Hunter2Secret" not in redact.redact(text), text
+    finally:
+        for name in ("API_KEY", "DATABASE_URL", "SIGNING_KEY"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(redact.NAMES_ENV, raising=False)
+        redact.activate(tmp_path / "none", set())
