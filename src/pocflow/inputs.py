@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from pocflow._observe import SKIP_PARTS
 from pocflow.errors import ManifestError, located
 from pocflow.imports import ImportCache, local_imports
 from pocflow.record import read_implement, read_step_record, read_test
@@ -50,10 +51,13 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
                 raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
                                             "not exist; create it or remove it from 'inputs'",
                                             step.manifest.lines.get("inputs")))
-            if found != [path]:  # a folder or a glob: not what the steps themselves write
+            if found != [path]:  # a folder or a glob: not what the steps or pocflow write
                 if written is None:
-                    written = {*not_inputs_of(ws, step), *_written_by(ws, step.step_id)}
-                found = [file for file in found if file not in written]
+                    written = {*not_inputs_of(ws, step), *_written_by(ws, step.step_id),
+                               *_generated(ws)}
+                found = [file for file in found if file not in written and not
+                         file.startswith((ws.settings.records_dir + "/",
+                                          ws.settings.state_dir + "/"))]
             inputs += found
     inputs += [ws.record_path(dep) for dep in step.depends_on]
     return sorted(set(inputs))
@@ -75,8 +79,9 @@ def _test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None)
     return sorted(set(inputs))
 
 
-#: folders a declared folder's or glob's files are never taken from
-SKIPPED_FOLDERS = frozenset({".git", ".hg", ".svn", ".pocflow", "__pycache__"})
+#: folders a declared folder's or glob's files are never taken from: those whose reads are
+#: never observed inputs either (pocflow._observe), and other version-control folders
+SKIPPED_FOLDERS = frozenset({*SKIP_PARTS, ".hg", ".svn", "node_modules"})
 
 
 def declared_files(root: Path, declared: str) -> list[str] | None:
@@ -134,6 +139,12 @@ def not_inputs_of(ws: Workspace, step: Step, own_writes: bool = False) -> tuple[
     for step_id in [*upstream, *([step.step_id] if own_writes else [])]:
         found.update(_written_by(ws, step_id))
     return tuple(sorted(found))
+
+
+def _generated(ws: Workspace) -> list[str]:
+    """The documents pocflow writes: results docs, PROJECT_STATE.md, the PoC results doc."""
+    return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file,
+            ws.poc_results_doc]
 
 
 def _written_by(ws: Workspace, step_id: str) -> list[str]:

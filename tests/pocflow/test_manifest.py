@@ -189,3 +189,16 @@ def test_a_virtualenv_named_env_is_not_read_as_a_dotenv_file(sample: Path) -> No
         result = run_doit(sample, *command)
         assert result.code == 0, result.out + result.err
         assert "Traceback" not in result.err
+
+
+@pytest.mark.parametrize("declared", ["docs/", ".", "**"])
+def test_a_declared_folder_holding_what_pocflow_writes_makes_no_cycle(
+        sample: Path, declared: str) -> None:
+    from support import run_doit
+
+    (sample / "steps/step3b.yaml").write_text(f"inputs: ['{declared}']\n", encoding="utf-8")
+    first = run_doit(sample, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert "Cyclic" not in first.out + first.err
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0 and "3b" not in again.ran_steps, again.out
