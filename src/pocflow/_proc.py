@@ -31,11 +31,24 @@ def die_with_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a
     no-op). For a child started by pocflow: a pocflow killed with SIGKILL leaves no
     script or pytest session running behind it."""
+    # a child exec'd from a forked worker (doit -n) starts from Python's own handling of
+    # Ctrl-C, not from the worker's (which leaves Ctrl-C to the run: see forked_worker)
+    with contextlib.suppress(ValueError):  # (only a main thread may; a fork child is one)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
     if not sys.platform.startswith("linux"):
         return
     with contextlib.suppress(OSError, AttributeError):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def forked_worker() -> None:
+    """In a process forked from a run (doit's parallel workers): die with the run, leave
+    Ctrl-C to it (it stops the workers; each printed its own KeyboardInterrupt traceback),
+    and end quietly when it stops them with SIGTERM (not through the run's own handler)."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def wait_exit(process: subprocess.Popen[bytes], timeout: float | None) -> None:

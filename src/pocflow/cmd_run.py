@@ -154,12 +154,13 @@ def _only_failures_behind(outcomes: dict[str, int]) -> bool:
 
 def _workers_die_with_the_run() -> None:
     """doit's parallel workers (``-n``) are forked from this process: they die with it (a
-    SIGKILLed run left them holding the run lock for ever). (The hook runs in every child
-    forked from here; the others — scripts, pytest sessions — die with their parent too.)"""
+    SIGKILLed run left them holding the run lock for ever) and leave Ctrl-C to it
+    (pocflow._proc.forked_worker). The hook runs in every child forked from here; scripts
+    and pytest sessions exec'd from one reset what it set (pocflow._proc.die_with_parent)."""
     if not _HOOKED:
-        from pocflow._proc import die_with_parent
+        from pocflow._proc import forked_worker
 
-        os.register_at_fork(after_in_child=die_with_parent)
+        os.register_at_fork(after_in_child=forked_worker)
         _HOOKED.append(True)
 
 

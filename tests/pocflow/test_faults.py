@@ -467,3 +467,27 @@ def test_an_interrupted_sessions_log_is_masked_too(sample: Path) -> None:
     assert run.wait(timeout=60) == 143
     logs = [p for p in (sample / ".pocflow").rglob("*") if p.is_file()]
     assert not [p for p in logs if b"sk-live-abcdef123456" in p.read_bytes()]
+
+
+def test_ctrl_c_ends_a_parallel_run_quietly_and_leaves_nothing_running(sample: Path) -> None:
+    for script in ("PoC/step2_coordinates.py", SCRIPT):
+        path = sample / script
+        path.write_text(path.read_text(encoding="utf-8").replace(
+            'if __name__ == "__main__":', 'if __name__ == "__main__":\n    import time\n'
+            '    time.sleep(120)', 1), encoding="utf-8")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
+                           cwd=sample, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    try:
+        time.sleep(8)
+        os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole process group
+        out, err = run.communicate(timeout=60)
+        assert run.returncode == 130, (out + err).decode()
+        assert b"Traceback" not in err, err.decode()
+        done = subprocess.run([sys.executable, "-m", "doit", "step:1"], cwd=sample,
+                              capture_output=True, text=True, timeout=60, check=False)
+        assert done.returncode == 0
+        assert "another doit run is using this workspace" not in done.stderr
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
