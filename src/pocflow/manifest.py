@@ -79,7 +79,11 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
     lines: dict[str, int] = {}
     values: dict[str, Any] = {}
     for key_node, value_node in node.value:
-        key, line = str(key_node.value), key_node.start_mark.line + 1
+        line = key_node.start_mark.line + 1
+        if not isinstance(key_node, yaml.ScalarNode):
+            raise ManifestError(located(relpath, "a key is a word (title, depends_on, ...), "
+                                        "not a list or a mapping", line))
+        key = str(key_node.value)
         lines[key] = line
         if key not in schema:
             raise ManifestError(located(

@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pocflow.errors import DiscoveryError, GraphError, located
+from pocflow.errors import DiscoveryError, GraphError, located, shown
 from pocflow.fingerprint import use_cache_file
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
@@ -199,8 +199,9 @@ def _disagreements(manifest: Manifest, pstep: PlanStep, plan_path: str) -> list[
     for key, mine, theirs in (("title", manifest.title, pstep.name),
                               ("goal", manifest.goal, pstep.goal)):
         if mine and theirs and mine.strip() != theirs.strip():
-            found.append(located(manifest.path, f"{key} {mine!r} differs from the plan's "
-                                 f"{theirs!r} ({plan_path}:{pstep.line}); the plan's is used",
+            found.append(located(manifest.path, f"{key} {shown(mine)} differs from the "
+                                 f"plan's {shown(theirs)} ({plan_path}:{pstep.line}); the "
+                                 "plan's is used",
                                  manifest.lines.get(key)))
     return found
 

@@ -169,6 +169,9 @@ CASES: dict[str, Case] = {
     "a slug that is only a space, or holds characters Windows refuses": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "a:b*?"\n'),
         3, "ERROR: pyproject.toml: tool.pocflow.slug = 'a:b*?' must be a plain name"),
+    "a manifest key that is a list": Case(
+        write("steps/step3b.yaml", "? [a, b]\n: 1\n"), 3,
+        "ERROR: steps/step3b.yaml:1: a key is a word (title, depends_on, ...), not a list"),
     "a manifest anchor inside itself": Case(
         write("steps/step3b.yaml", "args: &a [x, *a]\n"), 3,
         "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
