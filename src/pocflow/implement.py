@@ -254,7 +254,9 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM the script's whole process group, then SIGKILL what is left after a grace."""
+    """SIGTERM the script's whole process group, then SIGKILL what is left after a grace.
+    A second signal during the grace (Ctrl-C after SIGTERM) cuts the grace short: the
+    group is killed before the interruption goes on."""
     for sig, wait_s in ((signal.SIGTERM, KILL_GRACE_S), (signal.SIGKILL, None)):
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, sig)
@@ -265,6 +267,10 @@ def _stop_group(process: subprocess.Popen[bytes]) -> None:
             return
         except subprocess.TimeoutExpired:
             continue
+        except BaseException:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            raise
 
 
 def _stderr_tail(log: Path) -> str:

@@ -491,3 +491,45 @@ def test_ctrl_c_ends_a_parallel_run_quietly_and_leaves_nothing_running(sample: P
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(run.pid, signal.SIGKILL)
+
+
+STUBBORN = '''"""A step whose script and its child ignore SIGTERM.
+
+Usage: python PoC/step3b_country_lookup.py
+"""
+import pathlib
+import signal
+import subprocess
+import sys
+import time
+
+signal.signal(signal.SIGTERM, signal.SIG_IGN)
+child = subprocess.Popen([sys.executable, "-c", "import signal, time; "
+                          "signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(600)"])
+pathlib.Path({pid_file!r}).write_text(str(child.pid))
+time.sleep(600)
+'''
+
+
+def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path) -> None:
+    pid_file = sample.parent / "child.pid"
+    (sample / SCRIPT).write_text(STUBBORN.format(pid_file=str(pid_file)), encoding="utf-8")
+    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                           start_new_session=True)
+    try:
+        deadline = time.monotonic() + 120
+        while not pid_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert pid_file.exists()
+        run.send_signal(signal.SIGTERM)
+        time.sleep(1)  # within the 5 s grace the script is given
+        run.send_signal(signal.SIGINT)
+        run.communicate(timeout=60)
+        assert run.returncode in (130, 143)
+        assert _wait_gone(int(pid_file.read_text(encoding="utf-8")), 10)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(run.pid, signal.SIGKILL)
+        with contextlib.suppress(OSError, ValueError):
+            os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
