@@ -89,7 +89,9 @@ class Run(DoitRun):  # type: ignore[misc]
 
     def execute(self, params: Any, args: list[str]) -> int:
         self._params = params  # doit fills in the dodo's DOIT_CONFIG before _execute
-        if params.get("reverify") or reverify_forced():
+        # doit's --always means "run every selected task": for a phase that is verifying
+        # it again, not accepting its record (the same as --reverify)
+        if params.get("reverify") or reverify_forced() or params.get("always"):
             os.environ[REVERIFY_ENV] = "1"  # the phases (and doit's workers) see it
             params["always"] = True
         return int(super().execute(params, args))

@@ -131,13 +131,16 @@ def test_changed_environment_reverifies_everything(origin: Path, tmp_path: Path)
     assert run_doit(cached, "poc-complete").ran_steps == ALL
 
 
-@pytest.mark.parametrize("how", ["flag", "environment variable", "flag with a restored cache"])
+@pytest.mark.parametrize("how", ["flag", "environment variable", "flag with a restored cache",
+                                 "doit's --always"])
 def test_force_reverifies_everything(origin: Path, tmp_path: Path, how: str) -> None:
     ws = clone(origin, tmp_path / "ci")
-    if how == "flag with a restored cache":
+    if how in ("flag with a restored cache", "doit's --always"):
         assert run_doit(ws, "poc-complete").ran == []
     if how == "environment variable":
         result = run_doit(ws, "poc-complete", env={"POCFLOW_REVERIFY": "1"})
+    elif how == "doit's --always":  # doit's meaning: every selected task runs
+        result = run_doit(ws, "-a", "poc-complete")
     else:
         result = run_doit(ws, "--reverify", "poc-complete")
     assert result.code == 0, result.out + result.err
