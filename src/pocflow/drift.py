@@ -68,19 +68,13 @@ def other_environment(ws: Workspace) -> list[str]:
     """How this machine's environment differs from the one the committed records were made
     with (``python 3.11 -> 3.12``, the locked dependency set): then every step shows as
     changed, and its documents differ for that reason, not because a person edited them."""
-    from pocflow.freshness import environment
+    from pocflow.freshness import environment, environment_changes
 
     current = environment(ws)
     changes: list[str] = []
     for status in compute_status(ws).values():
-        record = status.record
-        if record is None:
-            continue
-        for key in sorted(current.keys() | record.environment.keys()):
-            was, now = record.environment.get(key, ""), current.get(key, "")
-            change = f"{key} {was or '?'} -> {now or '?'}" if key != "dependencies" else \
-                "the locked dependency set"
-            if was != now and change not in changes:
-                changes.append(change)
+        if status.record is not None:
+            changes += [change for change in environment_changes(status.record.environment,
+                                                                 current)
+                        if change not in changes]
     return changes
-

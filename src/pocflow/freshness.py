@@ -146,11 +146,7 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
     # a module that is gone is reported as its file, not also as where imports find it
     found.changed = [p for p in found.changed if kind_of(p) != "import" or
                      record.inputs.get(p) not in found.changed]
-    current = environment(ws)
-    for key in sorted(current.keys() | record.environment.keys()):
-        was, now_value = record.environment.get(key, ""), current.get(key, "")
-        if was != now_value:
-            found.environment.append(_environment_change(key, was, now_value))
+    found.environment = environment_changes(record.environment, environment(ws))
     found.settings = record.settings != settings_digest(ws, step)
     return found
 
@@ -159,6 +155,14 @@ def observed_keys(record: StepRecord) -> list[str]:
     """The inputs the record's runs really read (pocflow.observed)."""
     return [*(record.implement.observed if record.implement else []),
             *(record.test.observed if record.test else [])]
+
+
+def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
+    """How the current environment differs from a record's, one phrase per difference
+    ('python 3.11 -> 3.12', 'the locked dependency set changed')."""
+    return [_environment_change(key, recorded.get(key, ""), current.get(key, ""))
+            for key in sorted(current.keys() | recorded.keys())
+            if recorded.get(key, "") != current.get(key, "")]
 
 
 def _environment_change(key: str, was: str, now: str) -> str:
