@@ -83,6 +83,14 @@ def _wait_gone(pid: int, seconds: float = 15.0) -> bool:
     return False
 
 
+def _appears(path: Path, seconds: float = 120.0) -> bool:
+    """Wait for a file a step's process writes (its pid, most often)."""
+    deadline = time.monotonic() + seconds
+    while not path.exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return path.exists()
+
+
 def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     marker = ws.parent / "hold.pid"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
@@ -374,10 +382,7 @@ def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pid_file.exists()
+        assert _appears(pid_file)
         time.sleep(0.5)
         os.killpg(run.pid, signum) if signum == signal.SIGINT else run.send_signal(signum)
         out, err = run.communicate(timeout=60)  # seconds, not for ever
@@ -390,13 +395,18 @@ def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output
             os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
 
 
-def test_a_parallel_run_killed_with_sigkill_leaves_no_worker_holding_the_workspace(
-        sample: Path) -> None:
+def _slow_scripts(sample: Path) -> None:
+    """Steps 2 and 3b sleep two minutes first: a parallel run has both in its workers."""
     for script in ("PoC/step2_coordinates.py", SCRIPT):
         path = sample / script
         path.write_text(path.read_text(encoding="utf-8").replace(
             'if __name__ == "__main__":', 'if __name__ == "__main__":\n    import time\n'
             '    time.sleep(120)', 1), encoding="utf-8")
+
+
+def test_a_parallel_run_killed_with_sigkill_leaves_no_worker_holding_the_workspace(
+        sample: Path) -> None:
+    _slow_scripts(sample)
     run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
                            cwd=sample, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     time.sleep(8)  # the workers are running the slow scripts
@@ -423,10 +433,7 @@ def test_a_subprocess_pytest_session_dies_with_a_run_killed_with_sigkill(sample:
     run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        deadline = time.monotonic() + 120
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert pid_file.exists()
+        assert _appears(pid_file)
         run.kill()
         run.wait()
         assert _wait_gone(int(pid_file.read_text(encoding="utf-8")), 15)
@@ -470,11 +477,7 @@ def test_an_interrupted_sessions_log_is_masked_too(sample: Path) -> None:
 
 
 def test_ctrl_c_ends_a_parallel_run_quietly_and_leaves_nothing_running(sample: Path) -> None:
-    for script in ("PoC/step2_coordinates.py", SCRIPT):
-        path = sample / script
-        path.write_text(path.read_text(encoding="utf-8").replace(
-            'if __name__ == "__main__":', 'if __name__ == "__main__":\n    import time\n'
-            '    time.sleep(120)', 1), encoding="utf-8")
+    _slow_scripts(sample)
     run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
                            cwd=sample, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            start_new_session=True)
@@ -518,10 +521,7 @@ def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                            start_new_session=True)
     try:
-        deadline = time.monotonic() + 120
-        while not pid_file.exists() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert pid_file.exists()
+        assert _appears(pid_file)
         run.send_signal(signal.SIGTERM)
         time.sleep(1)  # within the 5 s grace the script is given
         run.send_signal(signal.SIGINT)
