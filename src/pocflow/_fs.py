@@ -56,16 +56,25 @@ def _umask() -> int:
 TEMP_SUFFIX = ".pocflow-tmp"
 
 
-def sweep_temporaries(folder: Path) -> list[Path]:
-    """Remove the temporary files that killed writes left in folder (not below it).
+def sweep_temporaries(folder: Path, below: bool = False) -> list[Path]:
+    """Remove the temporary files that killed writes left in folder (and in every folder
+    below it with ``below``; links to folders are not followed).
 
     Only safe while no write can be under way: the run lock is held."""
     removed = []
-    if folder.is_dir():
-        for path in folder.glob(f".*{TEMP_SUFFIX}"):
-            with contextlib.suppress(FileNotFoundError):
-                path.unlink()
-                removed.append(path)
+    pending = [str(folder)]
+    while pending:
+        try:
+            with os.scandir(pending.pop()) as entries:
+                for entry in entries:
+                    if entry.name.startswith(".") and entry.name.endswith(TEMP_SUFFIX):
+                        with contextlib.suppress(FileNotFoundError):
+                            os.unlink(entry.path)
+                            removed.append(Path(entry.path))
+                    elif below and entry.is_dir(follow_symlinks=False):
+                        pending.append(entry.path)
+        except (FileNotFoundError, NotADirectoryError):
+            continue
     return removed
 
 

@@ -267,12 +267,10 @@ def sweep_killed_writes(root: Path) -> None:
         settings = load_settings(root)
     except PocflowError:
         return
-    folders = {root / settings.docs_dir, root / settings.records_dir,
-               (root / settings.state_file).parent}
-    state = root / settings.state_dir
-    folders |= {state, *(p for p in state.rglob("*") if p.is_dir())}
-    for folder in folders:
+    for folder in {root / settings.docs_dir, root / settings.records_dir,
+                   (root / settings.state_file).parent}:
         sweep_temporaries(folder)
+    sweep_temporaries(root / settings.state_dir, below=True)
 
 
 @contextlib.contextmanager

@@ -533,3 +533,31 @@ def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path
             os.killpg(run.pid, signal.SIGKILL)
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
+
+
+def test_the_sweep_removes_killed_writes_everywhere_pocflow_writes_and_nothing_else(
+        tmp_path: Path) -> None:
+    from pocflow._fs import TEMP_SUFFIX
+    from pocflow.cmd_run import sweep_killed_writes
+
+    (tmp_path / "pyproject.toml").write_text("[tool.pocflow]\npoc = 1\n", encoding="utf-8")
+    left = [tmp_path / "docs" / f".poc1-step1-results.md.x1{TEMP_SUFFIX}",
+            tmp_path / "steps" / "records" / f".step1.json.x2{TEMP_SUFFIX}",
+            tmp_path / f".PROJECT_STATE.md.x3{TEMP_SUFFIX}",
+            tmp_path / ".pocflow" / f".fingerprints.json.x4{TEMP_SUFFIX}",
+            tmp_path / ".pocflow" / "runs" / "step1" / f".test.json.x5{TEMP_SUFFIX}"]
+    kept = [tmp_path / "docs" / "notes.md", tmp_path / "docs" / f"draft{TEMP_SUFFIX}",
+            tmp_path / "PoC" / f".step1_a.py.x6{TEMP_SUFFIX}",  # not a folder pocflow writes
+            tmp_path / ".pocflow" / "runs" / "step1" / ".hidden"]
+    outside = tmp_path.parent / f"{tmp_path.name}-outside"
+    outside.mkdir()
+    kept.append(outside / f".elsewhere.x7{TEMP_SUFFIX}")
+    for path in left + kept:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("partial", encoding="utf-8")
+    (tmp_path / ".pocflow" / "runs" / "linked").symlink_to(outside)  # never followed
+
+    sweep_killed_writes(tmp_path)
+
+    assert [p for p in left if p.exists()] == []
+    assert [p for p in kept if not p.exists()] == []
