@@ -24,6 +24,7 @@ class ContentChecker(FileChangedChecker):  # type: ignore[misc]
     def __init__(self) -> None:
         super().__init__()
         self.cwd = os.getcwd()  # doit checks from the dodo file's folder, one per command
+        self._paths: dict[str, str] = {}  # a file_dep as doit names it -> its absolute path
 
     def check_modified(self, file_path: str, file_stat: os.stat_result, state: Any) -> bool:
         """Whether the file's content differs from the state doit saved."""
@@ -37,4 +38,8 @@ class ContentChecker(FileChangedChecker):  # type: ignore[misc]
         return None if current_state == state else state
 
     def _absolute(self, path: str) -> str:
-        return path if os.path.isabs(path) else os.path.normpath(os.path.join(self.cwd, path))
+        found = self._paths.get(path)
+        if found is None:
+            found = self._paths[path] = path if os.path.isabs(path) else \
+                os.path.normpath(os.path.join(self.cwd, path))
+        return found

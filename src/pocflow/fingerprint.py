@@ -103,17 +103,23 @@ class _Cache:
             return
         if not isinstance(data, dict):
             return
+        prefix = f"{root}{os.sep}"
         for name, entry in data.items():
-            with contextlib.suppress(TypeError, ValueError):
-                size, mtime, ctime, ino, digest, hashed = entry
-                self.entries.setdefault(str(root / name), ((int(size), int(mtime), int(ctime),
-                                                            int(ino)), str(digest), int(hashed)))
+            if type(entry) is list and len(entry) == 6 and all(type(v) is int for v in entry[:4]) \
+                    and type(entry[4]) is str and type(entry[5]) is int:
+                self.entries.setdefault(prefix + name, (tuple(entry[:4]), entry[4], entry[5]))
 
     def digest(self, path: str, info: os.stat_result) -> str:
-        now = stamp(info)
+        """The file's sha256: the cached one while its stamp is the one it was hashed at and
+        it was hashed after its last change could still have been in the same clock tick."""
         known = self.entries.get(path)
-        if known is not None and known[0] == now and known[2] - max(now[1], now[2]) > _racy_ns(now):
-            return known[1]
+        if known is not None:
+            then, digest, hashed_at = known
+            mtime, ctime = info.st_mtime_ns, info.st_ctime_ns
+            if then[0] == info.st_size and then[1] == mtime and then[2] == ctime and \
+                    then[3] == info.st_ino and hashed_at - max(mtime, ctime) > _racy_ns(then):
+                return digest
+        now = stamp(info)
         hashed_at = time.time_ns()
         digest = sha256_file(Path(path))
         self.entries[path] = (now, digest, hashed_at)
@@ -296,28 +302,30 @@ def import_digest(root: Path, key: str) -> str:
     name, _, folders = key[len(IMPORT_PREFIX):].partition("@")
     leaf = name.rpartition(".")[2]
     dirs = folders.split(":") if folders else []
+    base = f"{root}{os.sep}"
     times = []
     for folder in dirs:
         try:
-            times.append(os.stat(os.path.join(root, folder)).st_mtime_ns)
+            times.append(os.stat(base + folder).st_mtime_ns)
         except OSError:
             times.append(-1)
-    known = _IMPORTS.get(f"{root}\0{key}")
+    memo = f"{root}\0{key}"
+    known = _IMPORTS.get(memo)
     if known is not None and known[0] == tuple(times):
         return known[1]
     found = MISSING
     for folder, mtime in zip(dirs, times, strict=True):
-        hit = _module_in(os.path.join(root, folder), mtime, leaf)
+        hit = _module_in(base + folder, mtime, leaf)
         if hit is not None:
-            found = os.path.relpath(hit, root).replace(os.sep, "/")
+            found = os.path.normpath(os.path.join(folder, hit)).replace(os.sep, "/")
             break
-    _IMPORTS[f"{root}\0{key}"] = (tuple(times), found)
+    _IMPORTS[memo] = (tuple(times), found)
     return found
 
 
 def _module_in(folder: str, mtime: int, leaf: str) -> str | None:
-    """The file `import LEAF` takes from one folder (its listing read once per process while
-    the folder's modification time stays), or None."""
+    """The file `import LEAF` takes from one folder, as a path inside it (the folder's listing
+    is read once per process while its modification time stays), or None."""
     known = _LISTINGS.get(folder)
     if known is None or known[0] != mtime:
         try:
@@ -328,9 +336,9 @@ def _module_in(folder: str, mtime: int, leaf: str) -> str | None:
     names = known[1]
     candidates = []
     if leaf in names:  # a package: its __init__
-        candidates = [os.path.join(folder, leaf, "__init__" + s) for s in _MODULE_SUFFIXES]
-    candidates += [os.path.join(folder, leaf + s) for s in _MODULE_SUFFIXES if leaf + s in names]
-    return next((c for c in candidates if os.path.isfile(c)), None)
+        candidates = [f"{leaf}{os.sep}__init__{s}" for s in _MODULE_SUFFIXES]
+    candidates += [leaf + s for s in _MODULE_SUFFIXES if leaf + s in names]
+    return next((c for c in candidates if os.path.isfile(os.path.join(folder, c))), None)
 
 
 #: folder -> (its modification time, the names in it)
@@ -348,7 +356,7 @@ def still_holds(root: Path, digests: dict[str, str]) -> bool:
 
 
 class _Held:
-    """Digests taken since doit last recorded a task's outcome, "workspace\\0key" -> digest.
+    """Digests taken since doit last recorded a task's outcome: workspace -> key -> digest.
 
     While doit only checks tasks, nothing changes a file, so each input is fingerprinted once
     however many phases stand on it (an interpreter variable, a pytest plugin, a config file:
@@ -358,7 +366,7 @@ class _Held:
     task that depends on it is checked."""
 
     def __init__(self) -> None:
-        self.digests: dict[str, str] | None = None  # None: not holding
+        self.digests: dict[str, dict[str, str]] | None = None  # None: not holding
         self.quiet = False  # holding, and doit has recorded no outcome yet
 
     def start(self) -> None:
@@ -403,15 +411,14 @@ def still_holds_now(root: Path, digests: dict[str, str]) -> bool:
     """Whether every input still has the fingerprint doit keeps for it (held_digest), taking
     each input's fingerprint at most once between two task outcomes (doit's up-to-date
     checks: pocflow.phases.phase_current)."""
-    held = _HELD.digests
-    if held is None:
+    if _HELD.digests is None:
         return all(held_digest(digest_of(root, key)) == digest
                    for key, digest in digests.items())
-    prefix = f"{root}\0"
+    held = _HELD.digests.setdefault(str(root), {})
     for key, digest in digests.items():
-        now = held.get(prefix + key)
+        now = held.get(key)
         if now is None:
-            now = held[prefix + key] = held_digest(digest_of(root, key))
+            now = held[key] = held_digest(digest_of(root, key))
         if now != digest:
             return False
     return True

@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 import contextlib
 import json
+import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -36,8 +37,11 @@ class ImportCache:
         self.used: set[str] = set()
         self.changed = False
         # per run of doit (the files do not change while its tasks are loaded)
-        self.resolved: dict[tuple[Any, ...], list[Path]] = {}
-        self.direct: dict[tuple[Path, tuple[Path, ...]], list[Path]] = {}
+        self.prefix = os.path.join(str(self.root), "") if self.root is not None else ""
+        self.resolved: dict[tuple[Any, ...], list[str]] = {}
+        self.direct: dict[tuple[str, tuple[str, ...]], list[str]] = {}
+        self.listings: dict[str, frozenset[str]] = {}
+        self.real_folders: dict[str, str] = {}
         if path is not None:
             try:
                 data = json.loads(path.read_text(encoding="utf-8"))
@@ -55,24 +59,44 @@ class ImportCache:
             cache = _SHARED[key] = cls(path, root)
         return cache
 
-    def statements(self, path: Path) -> list[ImportStmt]:
-        """The import statements of a file, parsed or from the cache."""
+    def statements(self, path: str) -> list[ImportStmt]:
+        """The import statements of a file (an absolute path), parsed or from the cache."""
         try:
-            info = path.stat()
+            info = os.stat(path)
         except OSError:
             return []
-        key = str(path)
-        if self.root is not None and path.is_relative_to(self.root):
-            key = path.relative_to(self.root).as_posix()  # the cache moves with the checkout
+        key = path
+        if self.root is not None and path.startswith(self.prefix):
+            key = path[len(self.prefix):].replace(os.sep, "/")  # the cache moves with the checkout
         self.used.add(key)
         stamp = [info.st_mtime_ns, info.st_size]
         entry = self.entries.get(key)
         if entry is not None and entry[0] == stamp:
             return [(module, level, tuple(names)) for module, level, names in entry[1]]
-        found = _parse_imports(path)
+        found = _parse_imports(Path(path))
         self.entries[key] = [stamp, [[m, lv, list(n)] for m, lv, n in found]]
         self.changed = True
         return found
+
+    def names_in(self, folder: str) -> frozenset[str]:
+        """The entry names of a folder (none when it is not one), read once per run."""
+        names = self.listings.get(folder)
+        if names is None:
+            try:
+                names = frozenset(os.listdir(folder))
+            except OSError:
+                names = frozenset()
+            self.listings[folder] = names
+        return names
+
+    def real(self, path: str) -> str:
+        """os.path.realpath of a path, resolving each folder once per run."""
+        folder, name = os.path.split(path)
+        real_folder = self.real_folders.get(folder)
+        if real_folder is None:
+            real_folder = self.real_folders[folder] = os.path.realpath(folder)
+        joined = os.path.join(real_folder, name)
+        return os.path.realpath(joined) if os.path.islink(joined) else joined
 
     def save(self) -> None:
         """Write back what was used, if anything changed (a best effort: it is a cache)."""
@@ -100,9 +124,10 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
                   cache: ImportCache | None = None) -> list[str]:
     """Workspace-relative paths of every local module the files import, transitively."""
     cache = cache or ImportCache()
-    roots = tuple(root / r for r in search_roots)
-    seen: set[Path] = set()
-    start = [(root / f).resolve() for f in files]
+    base = str(root)
+    roots = tuple(os.path.normpath(os.path.join(base, r)) for r in search_roots)
+    seen: set[str] = set()
+    start = [cache.real(os.path.normpath(os.path.join(base, f))) for f in files]
     queue = list(start)
     while queue:
         path = queue.pop()
@@ -111,14 +136,16 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
         seen.add(path)
         direct = cache.direct.get((path, roots))
         if direct is None:  # a helper imported by many steps is resolved once
-            direct = _direct_imports(path, list(roots), cache.statements(path), cache.resolved)
+            direct = _direct_imports(path, roots, cache.statements(path), cache)
             cache.direct[(path, roots)] = direct
         for found in direct:
             if found not in seen:
                 queue.append(found)
-    base = root.resolve()
-    result = {p.relative_to(base).as_posix() for p in seen - set(start) if p.is_relative_to(base)}
-    return sorted(result)
+    inside = cache.real_folders.get(base) or cache.real_folders.setdefault(
+        base, os.path.realpath(base))
+    inside = os.path.join(inside, "")
+    return sorted({p[len(inside):].replace(os.sep, "/") for p in seen - set(start)
+                   if p.startswith(inside)})
 
 
 def _parse_imports(path: Path) -> list[ImportStmt]:
@@ -135,52 +162,62 @@ def _parse_imports(path: Path) -> list[ImportStmt]:
     return found
 
 
-def _direct_imports(path: Path, roots: list[Path], statements: list[ImportStmt],
-                    memo: dict[tuple[Any, ...], list[Path]]) -> list[Path]:
-    found: list[Path] = []
-    search = (path.parent, *roots)
+def _direct_imports(path: str, roots: tuple[str, ...], statements: list[ImportStmt],
+                    cache: ImportCache) -> list[str]:
+    found: list[str] = []
+    parent = os.path.dirname(path)
+    search = (parent, *roots)
+    memo = cache.resolved
     for module, level, names in statements:
         parts = tuple(module.split(".")) if module else ()
         if level:
-            package = path.parent
+            package = parent
             for _ in range(level - 1):
-                package = package.parent
-            where: tuple[Path, ...] = (package,)
+                package = os.path.dirname(package)
+            where: tuple[str, ...] = (package,)
         else:
             where = search
         key = (parts, where, names)
         if key not in memo:
-            memo[key] = _resolve(list(parts), list(where), names=names)
+            memo[key] = _resolve(parts, where, names, cache)
         found += memo[key]
     return found
 
 
-def _resolve(parts: list[str], search: list[Path], names: Iterable[str] = ()) -> list[Path]:
+def _resolve(parts: tuple[str, ...], search: tuple[str, ...], names: Iterable[str],
+             cache: ImportCache) -> list[str]:
     """Files that importing the dotted module (and the names taken from it) executes."""
     for base in search:
-        hits = _resolve_in(base, parts, names)
+        hits = _resolve_in(base, parts, names, cache)
         if hits is not None:
-            return [hit.resolve() for hit in hits]
+            return [cache.real(hit) for hit in hits]
     return []
 
 
-def _resolve_in(base: Path, parts: list[str], names: Iterable[str]) -> list[Path] | None:
-    """The files under base, or None when the module is not there."""
-    hits: list[Path] = []
+def _resolve_in(base: str, parts: tuple[str, ...], names: Iterable[str],
+                cache: ImportCache) -> list[str] | None:
+    """The files under base, or None when the module is not there. A name is looked up in
+    its folder's listing first: only a name that is there costs a look at the disk."""
+    def is_file(folder: str, name: str) -> bool:
+        return name in cache.names_in(folder) and os.path.isfile(os.path.join(folder, name))
+
+    def is_dir(folder: str, name: str) -> bool:
+        return name in cache.names_in(folder) and os.path.isdir(os.path.join(folder, name))
+
+    hits: list[str] = []
     directory = base
     for index, part in enumerate(parts):
-        module_file = directory / f"{part}.py"
-        if index == len(parts) - 1 and module_file.is_file():
-            return [module_file]  # names taken from a module are its attributes
-        package = directory / part
-        if not package.is_dir():
+        if index == len(parts) - 1 and is_file(directory, f"{part}.py"):
+            return [os.path.join(directory, f"{part}.py")]  # names taken from a module
+        if not is_dir(directory, part):
             return None
-        if (package / "__init__.py").is_file():
-            hits.append(package / "__init__.py")
+        package = os.path.join(directory, part)
+        if is_file(package, "__init__.py"):
+            hits.append(os.path.join(package, "__init__.py"))
         directory = package
     for name in names:  # `from package import module`
-        if (directory / f"{name}.py").is_file():
-            hits.append(directory / f"{name}.py")
-        elif (directory / name / "__init__.py").is_file():
-            hits.append(directory / name / "__init__.py")
+        if is_file(directory, f"{name}.py"):
+            hits.append(os.path.join(directory, f"{name}.py"))
+        elif is_dir(directory, name) and is_file(os.path.join(directory, name), "__init__.py"):
+            hits.append(os.path.join(directory, name, "__init__.py"))
     return hits

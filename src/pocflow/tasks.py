@@ -24,6 +24,7 @@ from pocflow.batch import new_run
 from pocflow.checker import ContentChecker
 from pocflow.documents import POC_TEMPLATE, STATE_TEMPLATE, STEP_TEMPLATE, template_source
 from pocflow.errors import PocflowError
+from pocflow.fingerprint import MISSING, file_digest
 from pocflow.freshness import environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
@@ -228,8 +229,10 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
 
 
 def _plan_digest(ws: Workspace) -> str:
-    plan = ws.root / ws.settings.plan
-    return hashlib.sha256(plan.read_bytes()).hexdigest() if plan.is_file() else ""
+    """sha256 of the plan's bytes ('' without a plan), through the fingerprint cache: every
+    state task and the gate stand on it."""
+    digest = file_digest(ws.root / ws.settings.plan)
+    return "" if digest == MISSING else digest
 
 
 def _digest(text: str) -> str:
