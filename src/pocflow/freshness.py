@@ -15,12 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 import platform
+import re
 import sys
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from pocflow._fs import atomic_write_text
-from pocflow.fingerprint import MISSING, fingerprint, kind_of, still_holds
+from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.observed import OBSERVER_VERSION
@@ -42,7 +44,7 @@ def environment(ws: Workspace) -> dict[str, str]:
     a patch release does not re-verify a PoC; a new minor version, implementation,
     platform or locked dependency set does."""
     lock = ws.settings.lock_file
-    digest = fingerprint(ws.root, [lock]).get(lock, "missing") if lock else "missing"
+    digest = lock_digest(ws.root / lock) if lock else MISSING
     return {
         "python": ".".join(platform.python_version_tuple()[:2]),
         "implementation": sys.implementation.name,
@@ -52,6 +54,42 @@ def environment(ws: Workspace) -> dict[str, str]:
         # less is verified again (pocflow.observed)
         "observer": str(OBSERVER_VERSION),
     }
+
+
+#: a source in a lock file that names a folder or file by an absolute path (``uv add
+#: /home/alice/pocflow`` writes ``source = { directory = "/home/alice/pocflow" }``): where a
+#: checkout lies is not part of the dependency set
+_ABSOLUTE_SOURCE = re.compile(
+    r'\b(directory|path|editable|virtual) = "(?:/|[A-Za-z]:[\\/]|\\\\)([^"]*)"')
+
+
+def lock_digest(path: Path) -> str:
+    """sha256 of the lock file, or MISSING. In a lock file that names path sources by
+    absolute paths, only each path's last part counts: a teammate whose checkout of a local
+    dependency lies elsewhere has the same dependency set. (A lock file without such paths
+    keeps the plain sha256 of its bytes.)"""
+    digest = file_digest(path)
+    if digest == MISSING or digest in _LOCKS:
+        return _LOCKS.get(digest, digest)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return digest
+    if _ABSOLUTE_SOURCE.search(text):
+        kept = _ABSOLUTE_SOURCE.sub(_last_part, text)
+        _LOCKS[digest] = hashlib.sha256(kept.encode("utf-8")).hexdigest()
+    else:
+        _LOCKS[digest] = digest
+    return _LOCKS[digest]
+
+
+#: the lock digest of each lock file content seen (by the file's sha256)
+_LOCKS: dict[str, str] = {}
+
+
+def _last_part(match: re.Match[str]) -> str:
+    last = re.split(r"[\\/]", match.group(2).rstrip("/\\"))[-1]
+    return f'{match.group(1)} = "<absolute>/{last}"'
 
 
 def implement_settings(ws: Workspace, step: Step) -> dict[str, Any]:

@@ -260,3 +260,43 @@ def test_the_github_workflow_caches_state_and_runs_the_gate_and_drift() -> None:
     assert runs.index("uv run --locked doit drift") < runs.index(
         "uv run --locked doit --detailed-exit-code poc-complete")
 
+
+
+LOCAL_SOURCE = '''
+[[package]]
+name = "shared-lib"
+version = "0.1.0"
+source = {{ directory = "{path}" }}
+'''
+
+
+def test_lock_digest_leaves_out_where_a_local_dependency_lies(tmp_path: Path) -> None:
+    from pocflow.fingerprint import file_digest
+    from pocflow.freshness import lock_digest
+
+    plain = tmp_path / "plain.lock"
+    plain.write_text('version = 1\nsource = { editable = "." }\n', encoding="utf-8")
+    assert lock_digest(plain) == file_digest(plain)  # records made before keep holding
+    alice, bob, other = (tmp_path / name for name in ("alice.lock", "bob.lock", "other.lock"))
+    alice.write_text(LOCAL_SOURCE.format(path="/home/alice/src/shared-lib"), encoding="utf-8")
+    bob.write_text(LOCAL_SOURCE.format(path="/srv/ci/work/shared-lib/"), encoding="utf-8")
+    other.write_text(LOCAL_SOURCE.format(path="/home/alice/src/another-lib"),
+                     encoding="utf-8")
+    assert lock_digest(alice) == lock_digest(bob)
+    assert lock_digest(alice) != lock_digest(other)  # another dependency is another set
+    assert lock_digest(tmp_path / "absent.lock") == "missing"
+
+
+def test_a_teammate_whose_local_dependency_lies_elsewhere_reverifies_nothing(
+        origin: Path, tmp_path: Path) -> None:
+    dev = clone(origin, tmp_path / "dev")
+    edit(dev / "uv.lock", lambda s: s + LOCAL_SOURCE.format(path="/home/alice/shared-lib"))
+    assert run_doit(dev, "poc-complete").code == 0  # a new dependency set: verified again
+    commit(dev, "depend on a local library")
+    mate = clone(dev, tmp_path / "mate")
+    edit(mate / "uv.lock", lambda s: s.replace("/home/alice/shared-lib",
+                                               "/Users/bob/code/shared-lib"))
+    result = run_doit(mate, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran_steps == set()
+    assert run_doit(mate, "drift").code == 0
