@@ -9,7 +9,7 @@ from typing import Any
 from pocflow.documents import STEP_TEMPLATE, render, write_document
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import StepRecord, TestResult
-from pocflow.workspace import Step, Workspace
+from pocflow.workspace import Step, Workspace, prerequisites_first
 
 STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
 
@@ -37,6 +37,10 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
            else ""),
         "manual": record.implement.manual if record.implement else "",
         "scripts": step.scripts,
+        # what makes the files the step reads, in the order they must run (a fresh clone
+        # accepts the prerequisites' records without running their scripts)
+        "prerequisite_scripts": [script for sid in prerequisites_first(ws, list(step.depends_on))
+                                 for script in ws.steps[sid].scripts],
         "metrics": metric_rows(record),
         "test_files": _test_files(test),
         "coverage": coverage(test),

@@ -300,3 +300,22 @@ def test_a_teammate_whose_local_dependency_lies_elsewhere_reverifies_nothing(
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == set()
     assert run_doit(mate, "drift").code == 0
+
+
+def test_a_results_docs_commands_run_in_order_on_a_fresh_clone(origin: Path,
+                                                               tmp_path: Path) -> None:
+    ws = clone(origin, tmp_path / "fresh")
+    doc = (ws / "docs/time-zone-atlas-step3b-results.md").read_text(encoding="utf-8")
+    block = doc.split("## Commands\n", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
+    scripts = [line.split("uv run python ", 1)[1] for line in block.splitlines()
+               if line.startswith("uv run python ")]
+    assert scripts[:-1] == ["PoC/step1_load.py", "PoC/step3a_country_index.py"]
+
+    def run(script: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, script], cwd=ws, capture_output=True,
+                              text=True, check=False, timeout=300)
+
+    assert run(scripts[-1]).returncode != 0  # alone, what it reads is not there yet
+    for script in scripts:  # as the document says: prerequisites first
+        done = run(script)
+        assert done.returncode == 0, script + "\n" + done.stdout + done.stderr
