@@ -3,6 +3,9 @@
 A script or a pytest session may print megabytes, or bytes that are not UTF-8. Its output
 is read as bytes; the first ``HEAD_BYTES`` and the last ``TAIL_BYTES`` are kept (the end is
 where a failure is) with one line saying how much was left out between them.
+
+With ``doit --verbosity 2`` (doit then shows what a task prints) the output is also shown
+as it comes, line by line, masked (LiveEcho).
 """
 
 from __future__ import annotations
@@ -86,14 +89,18 @@ def in_main_thread() -> bool:
 class BoundedOutput:
     """The first ``head`` and the last ``tail`` bytes of a stream, and how many between."""
 
-    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES) -> None:
+    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES,
+                 echo: LiveEcho | None = None) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail = bytearray()
         self.dropped = 0
+        self.echo = echo
 
     def feed(self, chunk: bytes) -> None:
         """Take the next piece of the stream."""
+        if self.echo is not None:
+            self.echo.feed(chunk)
         room = self.head_limit - len(self.head)
         if room > 0:
             self.head += chunk[:room]
@@ -110,6 +117,8 @@ class BoundedOutput:
         read = getattr(stream, "read1", stream.read)
         for chunk in iter(lambda: read(1 << 16), b""):
             self.feed(chunk)
+        if self.echo is not None:
+            self.echo.close()
 
     def value(self) -> bytes:
         """What is kept, masked, with a line where bytes were left out."""
@@ -121,6 +130,68 @@ class BoundedOutput:
         # each side masked apart: a secret cut in two is masked where it was cut
         return redact_cut(redact_bytes(bytes(self.head)), head=True) + middle + \
             redact_cut(redact_bytes(tail), head=False)
+
+
+def live_terminal() -> IO[str] | None:
+    """The terminal a phase's output is shown on as it comes, or None: only when doit shows
+    what a task prints (``--verbosity 2``: doit then gives a python-action a stdout that
+    writes to the terminal as well as to its capture)."""
+    return getattr(sys.stdout, "orig_stream", None)
+
+
+class LiveEcho:
+    """Shows a child's output on the terminal as it comes: whole lines, masked, each after a
+    prefix that says whose it is (``  [step1_load.py] ...``)."""
+
+    def __init__(self, terminal: IO[str], prefix: str) -> None:
+        self.terminal, self.prefix = terminal, prefix
+        self.pending = b""
+        self.lock = threading.Lock()  # stdout and stderr readers share one terminal
+
+    def feed(self, chunk: bytes) -> None:
+        """Show every line the chunk completes."""
+        *lines, self.pending = (self.pending + chunk).split(b"\n")
+        if len(self.pending) > 1 << 16:  # a line without end: show it in pieces
+            lines.append(self.pending)
+            self.pending = b""
+        if lines:
+            self._show(lines)
+
+    def close(self) -> None:
+        """Show the last line, if it had no newline."""
+        if self.pending:
+            self._show([self.pending])
+            self.pending = b""
+
+    def _show(self, lines: list[bytes]) -> None:
+        text = "".join(f"{self.prefix}{redact_bytes(line).decode('utf-8', 'replace')}\n"
+                       for line in lines)
+        with self.lock, contextlib.suppress(OSError, ValueError):
+            self.terminal.write(text)
+            self.terminal.flush()
+
+
+def follow_file(path: Path, echo: LiveEcho, done: threading.Event) -> threading.Thread:
+    """Start a thread that shows what is appended to path (a log a child writes) until done
+    is set, then the rest."""
+    def follow() -> None:
+        position = 0
+        while True:
+            finished = done.wait(0.1)
+            with contextlib.suppress(OSError):
+                with path.open("rb") as handle:
+                    handle.seek(position)
+                    chunk = handle.read()
+                position += len(chunk)
+                if chunk:
+                    echo.feed(chunk)
+            if finished:
+                echo.close()
+                return
+
+    thread = threading.Thread(target=follow, daemon=True)
+    thread.start()
+    return thread
 
 
 def drain_in_thread(stream: IO[bytes], sink: BoundedOutput) -> threading.Thread:

@@ -15,7 +15,14 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from pocflow._proc import BoundedOutput, die_with_parent, drain_in_thread, wait_exit
+from pocflow._proc import (
+    BoundedOutput,
+    LiveEcho,
+    die_with_parent,
+    drain_in_thread,
+    live_terminal,
+    wait_exit,
+)
 from pocflow.fingerprint import fingerprint
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
@@ -217,7 +224,9 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     env["PYTHONUNBUFFERED"] = "1"
     start = time.monotonic()
     timed_out = False
-    out, err = BoundedOutput(), BoundedOutput()
+    terminal = live_terminal()
+    echo = LiveEcho(terminal, f"  [{Path(script).name}] ") if terminal is not None else None
+    out, err = BoundedOutput(echo=echo), BoundedOutput(echo=echo)
     facts = root / _facts_file(spec, script)
     facts.unlink(missing_ok=True)
     # no shell: the script path and arguments are passed as they are, never interpreted;

@@ -11,13 +11,21 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pocflow._proc import bound_file, die_with_parent, in_main_thread
+from pocflow._proc import (
+    LiveEcho,
+    bound_file,
+    die_with_parent,
+    follow_file,
+    in_main_thread,
+    live_terminal,
+)
 from pocflow.fingerprint import fingerprint
 from pocflow.observed import (
     Facts,
@@ -115,9 +123,16 @@ class PytestJsonRunner:
                     "--json-report-omit", "log", "streams", "keywords", "warnings",
                     f"--rootdir={root}"]
             session = _forked_session if uses_fork(self.isolation) else _subprocess_session
+            terminal = live_terminal()  # doit --verbosity 2: show the session as it runs
+            done = threading.Event()
+            follower = follow_file(log, LiveEcho(terminal, "  [pytest] "), done) \
+                if terminal is not None else None
             try:
                 exit_code = session(root, args, log, facts_file)
             finally:  # an interrupted session's log is masked too
+                done.set()
+                if follower is not None:
+                    follower.join(timeout=5)
                 bound_file(log)  # bounded and masked, like every log
             if secret_values() and report_file.is_file():
                 report_file.write_bytes(redact_bytes(report_file.read_bytes()))

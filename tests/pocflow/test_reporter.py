@@ -115,3 +115,50 @@ def test_a_failed_steps_summary_points_to_the_log_that_holds_its_traceback(
     text = log.read_text(encoding="utf-8") if log.is_file() else "".join(
         p.read_text(encoding="utf-8") for p in log.glob("*.log"))
     assert "test_index_has_a_pair_per_listed_country" in text and "AssertionError" in text, logs
+
+
+LIVE_SCRIPT_START = '''import os as _os, time as _time
+print("live: before the wait", flush=True)
+for _ in range(600):
+    if _os.path.exists("go"):
+        break
+    _time.sleep(0.1)
+print("live: after the wait", flush=True)
+'''
+
+
+def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    edit(sample / "PoC/step1_load.py", lambda s: s.replace(
+        "\nimport ", "\n" + LIVE_SCRIPT_START + "import ", 1))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
+    process = subprocess.Popen([sys.executable, "-m", "doit", "--verbosity", "2", "step:1"],
+                               cwd=sample, env=env, stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+    assert process.stdout is not None
+    seen = []
+    try:
+        for line in process.stdout:  # the script waits for "go" until this line is shown
+            seen.append(line)
+            if "live: before the wait" in line:
+                (sample / "go").write_text("", encoding="utf-8")
+                break
+        rest, err = process.communicate(timeout=300)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    out = "".join(seen) + rest
+    assert process.returncode == 0, out + err
+    assert "  [step1_load.py] live: before the wait\n" in out
+    assert "  [step1_load.py] live: after the wait\n" in out
+    assert re.search(r"  \[pytest\] \d+ passed", out), out
+
+    (sample / "go").unlink()
+    edit(sample / "PoC/step1_load.py", lambda s: s.replace("after the wait", "after it"))
+    (sample / "go").write_text("", encoding="utf-8")
+    quiet = run_doit(sample, "step:1")  # doit's default verbosity: the output stays in logs
+    assert quiet.code == 0, quiet.out + quiet.err
+    assert "live:" not in quiet.out + quiet.err and "[pytest]" not in quiet.out
