@@ -342,6 +342,38 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
         atomic_write_text(path, merged)
 
 
+#: in the state folder: the sha256 of each generated document pocflow last wrote outside the
+#: task that owns it (a health check appended to PROJECT_STATE.md), by absolute path
+WRITTEN_ELSEWHERE = "written-by-pocflow.json"
+
+
+def note_written(registry: Path, path: Path) -> None:
+    """Keep the sha256 of a document pocflow just wrote outside its task, so that the task's
+    up-to-date check does not take it for an edit by hand. (Hold the state lock.)"""
+    import hashlib
+    import json
+
+    noted = noted_digests(registry)
+    noted[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    registry.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(registry, json.dumps(noted, indent=1, sort_keys=True) + "\n",
+                      durable=False)
+
+
+def noted_digests(registry: Path) -> dict[str, str]:
+    """What note_written kept (nothing when the file is absent, damaged or a link)."""
+    import json
+
+    try:
+        if registry.is_symlink():
+            return {}
+        data = json.loads(registry.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) \
+        else {}
+
+
 def read_document(root: Path, relpath: str) -> bytes | None:
     """A generated document's bytes as they are on disk; None when there is none. A document
     that is a symbolic link leading outside the workspace is neither read nor written through

@@ -12,6 +12,7 @@ from pocflow._fs import file_lock
 from pocflow.batch import whole_suite_this_run
 from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.freshness import environment, reverify_forced
+from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
 from pocflow.results import metric_rows
 from pocflow.reuse import missing_outputs, replay
@@ -38,6 +39,8 @@ def check_complete(root: str) -> TaskFailed | None:
         with file_lock(ws.state_lock):
             write_document(ws.root, ws.poc_results_doc,
                            render_poc_results(ws, records, accepted, signals))
+        if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
+            _small_win_check(ws, accepted.counts)
         return None
     together = whole_suite_this_run(ws)
     if together is None:  # no session of this run had every step's tests: run one now
@@ -67,7 +70,18 @@ def check_complete(root: str) -> TaskFailed | None:
     with file_lock(ws.state_lock):
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
+    _small_win_check(ws, gate.counts)
     return None
+
+
+def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:
+    """The method's "`/small-win-check` run", from the full suite session the gate stands on:
+    its entry in PROJECT_STATE.md's Health Checks (not again when the last one says the
+    same)."""
+    check = assess(ws, counts, [])
+    if append_health_check(ws, check, unless_same=True):
+        sys.stderr.write(f"pocflow: small-win check appended to the Health Checks of "
+                         f"{ws.settings.state_file}: {STATUSES[check.status]}\n")
 
 
 def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:

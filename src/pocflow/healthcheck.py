@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pocflow._fs import atomic_write_text, file_lock
+from pocflow.documents import WRITTEN_ELSEWHERE, note_written
 from pocflow.redact import redact
 from pocflow.signals import find_signals
 from pocflow.state import refresh_project_state
@@ -50,27 +51,32 @@ class HealthCheck:
 
 def small_win_check(ws: Workspace) -> HealthCheck:
     """Run the full step suite once and check the PoC against the method's criteria."""
-    statuses = compute_status(ws)
     selections = [TestSelection(sid, step.tests, ()) for sid, step in ws.steps.items()
                   if step.tests]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
     runner = PytestJsonRunner(ws.settings.test_runner)
     suite = runner.run(ws.root, selections, report_dir) if selections else {}
-    attention: list[str] = []
+    return assess(ws, {sid: dict(r.counts) for sid, r in suite.items()},
+                  [r.message.splitlines()[0] for r in suite.values() if r.outcome != "passed"])
+
+
+def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]) -> HealthCheck:
+    """The check of the PoC against the method's criteria, given a full run of the step suite:
+    each step's test counts in it, and the first line of each step's failure."""
+    statuses = compute_status(ws)
+    attention: list[str] = list(failures)
     concerns: list[str] = []
     findings: list[str] = []
 
-    total = sum(r.counts.get("total", 0) for r in suite.values())
-    passed = sum(r.counts.get("passed", 0) for r in suite.values())
+    total = sum(c.get("total", 0) for c in counts.values())
+    passed = sum(c.get("passed", 0) for c in counts.values())
     recorded = {sid: s.record.test.counts.get("total", 0) for sid, s in statuses.items()
                 if s.record is not None and s.record.test is not None}
     findings.append(f"Full step suite: {passed}/{total} tests passed (recorded per-step "
                     f"totals: {sum(recorded.values())})")
-    for sid, result in suite.items():
-        if result.outcome != "passed":
-            attention.append(result.message.splitlines()[0])
-        if sid in recorded and recorded[sid] != result.counts.get("total", 0):
-            attention.append(f"step {sid}: {result.counts.get('total', 0)} tests ran, its "
+    for sid, ran in counts.items():
+        if sid in recorded and recorded[sid] != ran.get("total", 0):
+            attention.append(f"step {sid}: {ran.get('total', 0)} tests ran, its "
                              f"verification recorded {recorded[sid]}")
     verified = [s for s in statuses.values() if s.is_verified]
     findings.append(f"Steps verified: {len(verified)}/{len(statuses)}")
@@ -103,13 +109,16 @@ def small_win_check(ws: Workspace) -> HealthCheck:
     return HealthCheck(verdict, findings + attention + concerns, date.today().isoformat())
 
 
-def append_health_check(ws: Workspace, check: HealthCheck) -> None:
-    """Append the entry at the end of PROJECT_STATE.md's Health Checks section."""
+def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = False) -> bool:
+    """Append the entry at the end of PROJECT_STATE.md's Health Checks section; with
+    ``unless_same``, not when the section's last entry says the same (same day, status and
+    findings). Whether it was appended."""
     path = ws.root / ws.settings.state_file
     with file_lock(ws.state_lock):
         if not path.exists():
             refresh_project_state(ws)
         text = path.read_text(encoding="utf-8")
+        entry = redact(check.entry())  # it quotes a fresh session's failures: masked
         heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
         if heading is None:
             at = _before_whats_next(text)
@@ -121,9 +130,30 @@ def append_health_check(ws: Workspace, check: HealthCheck) -> None:
             text, heading.end())
         at = following.start() if following else len(text)
         before = text[:at].rstrip("\n") + "\n\n"
+        if unless_same and _last_entry(text[heading.end():at]) == entry.strip():
+            return False
         after = text[at:]
-        # the entry quotes a fresh session's failures: its free text, masked
-        atomic_write_text(path, before + redact(check.entry()) + ("\n" + after if after else ""))
+        atomic_write_text(path, before + entry + ("\n" + after if after else ""))
+        # pocflow wrote it, outside the project-state task: not an edit by hand
+        note_written(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE, path)
+    return True
+
+
+def has_health_check(ws: Workspace) -> bool:
+    """Whether PROJECT_STATE.md holds a small-win check entry."""
+    path = ws.root / ws.settings.state_file
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return re.search(r"^### .* - Small Win Check[ \t]*$", text, re.M) is not None
+
+
+def _last_entry(section: str) -> str:
+    """The last '### ... - Small Win Check' entry of the section, stripped ('' if none)."""
+    starts = [m.start() for m in re.finditer(r"^### .* - Small Win Check[ \t]*$", section,
+                                             re.M)]
+    return section[starts[-1]:].strip() if starts else ""
 
 
 def _before_whats_next(text: str) -> int:

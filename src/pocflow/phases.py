@@ -238,6 +238,14 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     return holds
 
 
+def health_checked(task: Any, values: dict[str, Any], root: str) -> bool:
+    """doit uptodate check of the gate: PROJECT_STATE.md holds a small-win check (the method's
+    last checkpoint); when none is there the gate runs, and adds one from its suite's run."""
+    from pocflow.healthcheck import has_health_check
+
+    return has_health_check(load_workspace(Path(root)))
+
+
 #: workspaces whose gate this process found up to date, or ran and passed
 GATE_CHECKED: set[str] = set()
 #: (workspace, step, phase) that doit found current in this process (phase_current)
@@ -253,14 +261,23 @@ def new_invocation() -> None:
     _ACTED.clear()
 
 
-def written_unchanged(task: Any, values: dict[str, Any], path: str) -> bool:
+def written_unchanged(task: Any, values: dict[str, Any], path: str, noted: str = "") -> bool:
     """doit uptodate check: the file is as the task last wrote it (nobody edited or reverted
-    it). Any change, even to a person's own sections, re-runs the task, which merges its
-    machine blocks back and keeps the rest."""
+    it), or as pocflow wrote it since outside the task (``noted``: the registry of
+    pocflow.documents.note_written). Any other change, even to a person's own sections,
+    re-runs the task, which merges its machine blocks back and keeps the rest."""
     from pocflow.fingerprint import MISSING, file_digest
 
     digest = file_digest(path)  # its content's sha256, hashed again only if it was touched
-    return digest != MISSING and values.get("sha256") == digest
+    if digest == MISSING:
+        return False
+    if values.get("sha256") == digest:
+        return True
+    if noted:
+        from pocflow.documents import noted_digests
+
+        return noted_digests(Path(noted)).get(path) == digest
+    return False
 
 
 def _written(path: Path) -> dict[str, Any]:

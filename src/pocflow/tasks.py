@@ -22,7 +22,13 @@ from doit.tools import config_changed
 
 from pocflow.batch import new_run
 from pocflow.checker import ContentChecker
-from pocflow.documents import POC_TEMPLATE, STATE_TEMPLATE, STEP_TEMPLATE, template_source
+from pocflow.documents import (
+    POC_TEMPLATE,
+    STATE_TEMPLATE,
+    STEP_TEMPLATE,
+    WRITTEN_ELSEWHERE,
+    template_source,
+)
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import MISSING, file_digest
 from pocflow.freshness import environment, implement_settings, testing_settings
@@ -32,6 +38,7 @@ from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.phases import (
     document_phase,
     gate_phase,
+    health_checked,
     implement_phase,
     new_invocation,
     phase_current,
@@ -202,7 +209,8 @@ def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[An
     """PROJECT_STATE.md is current: same template and plan, as written, same records."""
     return [config_changed({"template": templates[STATE_TEMPLATE], "plan": _plan_digest(ws),
                             "steps": list(ws.steps)}),
-            (written_unchanged, [str(ws.root / ws.settings.state_file)]),
+            (written_unchanged, [str(ws.root / ws.settings.state_file),
+                                 str(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE)]),
             (records_unchanged, [str(ws.root)])]
 
 
@@ -224,7 +232,8 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
                                      "plan": _plan_digest(ws), "steps": list(ws.steps)}),
                      (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
-                     (records_hold, [str(ws.root)])],
+                     (records_hold, [str(ws.root)]),
+                     (health_checked, [str(ws.root)])],
     }
 
 
