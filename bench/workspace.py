@@ -15,6 +15,8 @@ def task_pocflow():
 
 PYPROJECT = '''[tool.pocflow]
 poc = 1
+# synthetic steps: nobody writes their results docs
+undocumented = "warn"
 
 [tool.pytest.ini_options]
 pythonpath = ["PoC"]

@@ -14,7 +14,7 @@ from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
-from pocflow.results import metric_rows
+from pocflow.results import metric_rows, unwritten_sections
 from pocflow.reuse import missing_outputs, replay
 from pocflow.signals import Signal, find_signals
 from pocflow.state import records_digest
@@ -33,6 +33,9 @@ def check_complete(root: str) -> TaskFailed | None:
     problem = incomplete(ws, statuses)
     if problem:
         return TaskFailed(problem)
+    if ws.settings.undocumented == "warn":
+        for line in undocumented(ws):
+            sys.stderr.write(f"pocflow: warning: not documented yet: {line.strip()}\n")
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     accepted = accepted_gate(ws)
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
@@ -94,7 +97,38 @@ def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> 
     if not statuses:
         return (f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
                 f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
-    return checklist_problem(ws)
+    return completion_problem(ws)
+
+
+def completion_problem(ws: Workspace) -> str:
+    """Why a PoC whose every step is verified does not pass yet: the plan's checklist, the
+    results docs nobody wrote; '' when nothing stands in the way."""
+    return checklist_problem(ws) or (undocumented_problem(ws)
+                                     if ws.settings.undocumented == "fail" else "")
+
+
+def undocumented(ws: Workspace) -> list[str]:
+    """'    docs/x-step1-results.md: Summary, Bug Fixes During Development' for each step
+    whose results doc still holds only the template's text there (the method's checkpoint
+    "Results documented")."""
+    lines = []
+    for step_id, step in ws.steps.items():
+        sections = unwritten_sections(ws, step_id) if step.has_files else []
+        if sections:
+            lines.append(f"    {ws.results_doc(step_id)}: {', '.join(sections)}")
+    return lines
+
+
+def undocumented_problem(ws: Workspace) -> str:
+    """The gate's failure for results docs nobody wrote; '' when every one is written."""
+    lines = undocumented(ws)
+    if not lines:
+        return ""
+    return "\n".join([f"PoC {ws.settings.poc}: {len(lines)} of {len(ws.steps)} results docs are "
+                      "not written yet (the method's \"Results documented\"): write what the "
+                      "step proved, and the bugs met while building it ('None met.' if none), "
+                      "in:", *lines,
+                      "    (or set undocumented = \"warn\" in [tool.pocflow] to be told only)"])
 
 
 def accepted_gate(ws: Workspace) -> GateRecord | None:

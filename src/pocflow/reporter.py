@@ -114,13 +114,13 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         if phase in ("document", "state") and step_id in self.accepted:
             return True
         if phase == "poc-complete":
-            from pocflow.gate import accepted_gate, checklist_problem
+            from pocflow.gate import accepted_gate, completion_problem
 
             gate = accepted_gate(ws)
             if gate is not None:
                 suite = f"the full suite passed {_when(gate.completed_at)} on exactly these records"
                 # the gate checks more than the suite: say "accepted" only when it will pass
-                return f"checking: {suite}" if checklist_problem(ws) else f"accepted: {suite}"
+                return f"checking: {suite}" if completion_problem(ws) else f"accepted: {suite}"
         return ""
 
     def add_success(self, task: Any) -> None:
@@ -280,6 +280,10 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     phases = [p for p in changed if "/runs/" in p or p.startswith(".pocflow")]
     files = [p for p in changed if p not in phases and Path(p).stem.removeprefix("step")
              not in upstream]
+    if task.name == "poc-complete" and upstream:  # their documents changed with them
+        ws = ws or _workspace()
+        documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
+        files = [p for p in files if p not in documents]
     settings_changed = False
     for check, _args, _kwargs in reasons.get("uptodate_false", []):
         if isinstance(check, phase_current):  # settings, or an input the last run really read

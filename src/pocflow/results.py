@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pocflow.documents import STEP_TEMPLATE, render, write_document
+from pocflow.documents import STEP_TEMPLATE, render, template_source, write_document
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import StepRecord, TestResult
 from pocflow.workspace import Step, Workspace, prerequisites_first
@@ -99,3 +100,50 @@ def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
         return []
     return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f))
             for f in test.files]
+
+
+#: the sections of a results doc a person writes, which the gate wants written
+WRITTEN_SECTIONS = ("Summary", "Bug Fixes During Development")
+
+
+def unwritten_sections(ws: Workspace, step_id: str) -> list[str]:
+    """The sections of the step's results doc (WRITTEN_SECTIONS) that hold nothing but the
+    template's own text — its instructions, the goal line — or nothing at all. A missing
+    results doc has none written. ('No bugs met.' is something written.)"""
+    path = ws.root / ws.results_doc(step_id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return list(WRITTEN_SECTIONS)
+    template = template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1]
+    unwritten = []
+    for heading in WRITTEN_SECTIONS:
+        patterns = [_line_pattern(line) for line in _section(template, heading)
+                    if re.sub(r"\{\{.*?\}\}", "", line).strip()]  # not a bare value
+        written = [line for line in _section(text, heading)
+                   if not any(p.fullmatch(line) for p in patterns)]
+        if not written:
+            unwritten.append(heading)
+    return unwritten
+
+
+def _section(text: str, heading: str) -> list[str]:
+    """The non-blank lines of a '## heading' section, up to the next heading or machine
+    block (template statements left out)."""
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = line[3:].strip() == heading
+            continue
+        if line.startswith("<!-- pocflow:begin "):
+            inside = False
+        if inside and line.strip() and not line.lstrip().startswith("{%"):
+            lines.append(line.strip())
+    return lines
+
+
+def _line_pattern(line: str) -> re.Pattern[str]:
+    """A template line as a pattern: each {{ value }} stands for any text."""
+    parts = re.split(r"\{\{.*?\}\}", line)
+    return re.compile(".*".join(re.escape(part) for part in parts))

@@ -32,8 +32,11 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
     "lock_file": (str, "uv.lock", "the locked dependency set: its content is part of the "
                   "environment a record holds in ('' for none)"),
+    "undocumented": (str, "fail", "a results doc whose Summary or Bug Fixes section still "
+                     "holds only the template's text: 'fail' the gate, or 'warn'"),
 }
 TEST_RUNNERS = ("auto", "fork", "subprocess")
+UNDOCUMENTED = ("fail", "warn")
 
 
 @dataclass(frozen=True)
@@ -57,6 +60,7 @@ class Settings:
     test_runner: str
     test_batch: bool
     lock_file: str
+    undocumented: str
     pytest_config: dict[str, Any]
 
     def path(self, relative: str) -> Path:
@@ -130,6 +134,10 @@ def _load_settings(root: Path) -> Settings:
     if values["test_runner"] not in TEST_RUNNERS:
         raise SettingsError(located(PYPROJECT, f"tool.pocflow.test_runner must be one of "
                                     f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}"))
+    if values["undocumented"] not in UNDOCUMENTED:
+        raise SettingsError(located(PYPROJECT, f"tool.pocflow.undocumented must be one of "
+                                    f"{', '.join(UNDOCUMENTED)}, got "
+                                    f"{shown(values['undocumented'])}"))
     if not values["plan"]:
         values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
     for key in (name for name in SETTINGS if name.endswith("_dir") or

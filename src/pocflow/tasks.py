@@ -223,14 +223,17 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
                f"green, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
-        "file_dep": records,
+        # and the results docs: a Summary written (or emptied) is checked again
+        "file_dep": [*records, *(ws.results_doc(sid) for sid, step in ws.steps.items()
+                                 if step.has_files)],
         # every step's scripts first, where its prerequisites allow: then the first test
         # phase finds the most steps ready, and their tests share one session (pocflow.batch)
         "task_dep": [*(f"implement:{sid}" for sid, step in ws.steps.items() if step.has_files),
                      "project-state"],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
-                                     "plan": _plan_digest(ws), "steps": list(ws.steps)}),
+                                     "plan": _plan_digest(ws), "steps": list(ws.steps),
+                                     "undocumented": ws.settings.undocumented}),
                      (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
                      (records_hold, [str(ws.root)]),
                      (health_checked, [str(ws.root)])],

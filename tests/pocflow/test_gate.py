@@ -41,3 +41,76 @@ def test_check_complete_passes_on_verified_sample_and_writes_gate_record(sample:
     assert check_complete(str(sample)) is None
     gate = json.loads((sample / "steps/records/poc-complete.json").read_text(encoding="utf-8"))
     assert sum(c["total"] for c in gate["counts"].values()) == 36
+
+
+SUMMARY_PLACEHOLDER = ("_What did this step prove? Write it here; pocflow never rewrites this "
+                       "section._")
+
+
+def _unwrite_summary(sample: Path) -> Path:
+    doc = sample / "docs/time-zone-atlas-step3b-results.md"
+    text = doc.read_text(encoding="utf-8")
+    summary = text.split("## Summary\n", 1)[1].split("<!-- pocflow:begin results", 1)[0]
+    goal = next(line for line in summary.splitlines() if line.startswith("_Goal"))
+    doc.write_text(text.replace(summary, f"\n{goal}\n\n{SUMMARY_PLACEHOLDER}\n\n"),
+                   encoding="utf-8")
+    return doc
+
+
+def test_a_results_doc_that_holds_only_the_templates_text_fails_the_gate(sample: Path) -> None:
+    import subprocess
+    import sys
+
+    from support import run_doit
+
+    doc = _unwrite_summary(sample)
+    failed = run_doit(sample, "poc-complete")
+    assert failed.code == 1
+    output = failed.out + failed.err
+    assert "PoC 1: 1 of 6 results docs are not written yet" in output
+    assert "    docs/time-zone-atlas-step3b-results.md: Summary\n" in output
+    # a matter of documents, not of verdicts: the tests pass, the steps stay verified
+    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                           cwd=sample, capture_output=True, text=True, check=False)
+    assert plain.returncode == 0, plain.stdout
+    assert "3b" not in failed.ran_steps
+
+    doc.write_text(doc.read_text(encoding="utf-8").replace(
+        SUMMARY_PLACEHOLDER, "Every country with zones is reachable by name."),
+        encoding="utf-8")
+    done = run_doit(sample, "poc-complete")
+    assert done.code == 0, done.out + done.err
+
+
+def test_undocumented_warn_lets_the_gate_pass_and_says_what_is_missing(sample: Path) -> None:
+    from support import edit, run_doit
+
+    _unwrite_summary(sample)
+    edit(sample / "pyproject.toml",
+         lambda s: s.replace("[tool.pocflow]\n", '[tool.pocflow]\nundocumented = "warn"\n'))
+    done = run_doit(sample, "poc-complete")
+    assert done.code == 0, done.out + done.err
+    assert "pocflow: warning: not documented yet: docs/time-zone-atlas-step3b-results.md: " \
+        "Summary" in done.err
+
+
+def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(
+        sample: Path) -> None:
+    from pocflow.results import unwritten_sections
+    from pocflow.workspace import load_workspace
+
+    ws = load_workspace(sample)
+    assert unwritten_sections(ws, "3b") == []
+    doc = sample / ws.results_doc("3b")
+    text = doc.read_text(encoding="utf-8")
+    bugs = text.split("## Bug Fixes During Development\n", 1)[1].split("<!-- pocflow", 1)[0]
+    doc.write_text(text.replace(bugs, "\n_Record each bug met while building this step as "
+                                "`### 1. <Issue Name>` with **Issue** and **Fix**._\n\n"),
+                   encoding="utf-8")
+    assert unwritten_sections(ws, "3b") == ["Bug Fixes During Development"]
+    doc.write_text(doc.read_text(encoding="utf-8").replace(
+        "**Fix**._\n", "**Fix**._\n\n### 1. Names with accents\n**Issue**: ...\n"),
+        encoding="utf-8")  # the instruction left in place, an entry below it: written
+    assert unwritten_sections(ws, "3b") == []
+    doc.unlink()
+    assert unwritten_sections(ws, "3b") == ["Summary", "Bug Fixes During Development"]

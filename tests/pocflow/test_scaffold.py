@@ -115,6 +115,16 @@ FOREIGN_PLAN = """# PoC 2 Implementation Plan: Word Counts
 """
 
 
+def write_results(doc: Path) -> None:
+    """Write a results doc's Summary and Bug Fixes, as a person does after verifying."""
+    text = doc.read_text(encoding="utf-8")
+    text = text.replace("_What did this step prove? Write it here; pocflow never rewrites "
+                        "this section._", "It counts what the README holds.")
+    text = text.replace("_Record each bug met while building this step as `### 1. <Issue "
+                        "Name>` with **Issue** and **Fix**._", "None met.")
+    doc.write_text(text, encoding="utf-8")
+
+
 def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -> None:
     repo = tmp_path / "other"
     (repo / "docs").mkdir(parents=True)
@@ -155,6 +165,13 @@ def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -
     (repo / "checks/test_step2_top_words.py").write_text(
         "import json\n\ndef test_top():\n"
         "    assert json.load(open('top.json')) == [['three', 3]]\n", encoding="utf-8")
+    verified = run_doit(repo, "poc-complete")  # every step verified; nothing written yet
+    assert verified.code == 1
+    assert "2 of 2 results docs are not written yet" in verified.out + verified.err
+    assert "    docs/word-counts-step2-results.md: Summary, Bug Fixes During Development" in \
+        verified.out + verified.err
+    for step in (1, 2):
+        write_results(repo / f"docs/word-counts-step{step}-results.md")
     done = run_doit(repo, "poc-complete")
     assert done.code == 0, done.out + done.err
     assert (repo / "docs/poc2-results.md").exists()

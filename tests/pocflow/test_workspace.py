@@ -68,6 +68,8 @@ def test_load_workspace_without_plan_names_steps_from_files(tmp_path: Path) -> N
     ({"pyproject.toml": "[tool.pocflow]\ndocs_dir = '../elsewhere'\n"}, SettingsError,
      r"must be a path inside the workspace"),
     ({"pyproject.toml": "[tool.pocflow\n"}, SettingsError, r"pyproject.toml: not valid TOML"),
+    ({"pyproject.toml": "[tool.pocflow]\nundocumented = 'maybe'\n"}, SettingsError,
+     r"pyproject.toml: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'"),
 ])
 def test_load_workspace_inconsistencies(tmp_path: Path, files: dict[str, str],
                                         error: type[Exception], message: str) -> None:
