@@ -26,7 +26,8 @@ CONFTEST = "import pytest\n\n@pytest.fixture\ndef shared():\n    return 42\n"
 
 def make(root: Path, tests: dict[str, str], conftest: str = CONFTEST,
          settings: str = "") -> Path:
-    files = {"dodo.py": DODO, "pyproject.toml": f"[tool.pocflow]\npoc = 1\nundocumented = \"warn\"\n{settings}",
+    files = {"dodo.py": DODO,
+             "pyproject.toml": f"[tool.pocflow]\npoc = 1\nundocumented = \"warn\"\n{settings}",
              "tests/conftest.py": conftest,
              "docs/poc1-implementation.md": PLAN_HEAD + "".join(
                  f"### Step {n}: S{n}\n\n**Goal**: g.\n\n" for n in tests) + PLAN_TAIL}

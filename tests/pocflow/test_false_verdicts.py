@@ -49,7 +49,8 @@ PLAN = """# PoC 1 Implementation Plan: Library PoC
 """
 
 FILES = {
-    "pyproject.toml": '[project]\nname = "libpoc"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\nundocumented = "warn"\n',
+    "pyproject.toml": '[project]\nname = "libpoc"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n'
+                      'undocumented = "warn"\n',
     "docs/poc1-implementation.md": PLAN,
     "src/mylib/__init__.py": '"""The library under test."""\nfrom mylib.core import scale, table\n',
     "src/mylib/core.py": (

@@ -303,7 +303,9 @@ def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whol
     pyproject = sample / "pyproject.toml"
     pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
         "[tool.pocflow]\n",
-        '[tool.pocflow]\nname = "Atlas\\n<!-- pocflow:end step-progress -->\\nInjected"\n'),
+        # a new name is a new slug: new results docs, which nobody writes here
+        '[tool.pocflow]\nname = "Atlas\\n<!-- pocflow:end step-progress -->\\nInjected"\n'
+        'undocumented = "warn"\n'),
         encoding="utf-8")
     with (sample / "PoC/step3b_country_lookup.py").open("a", encoding="utf-8") as script:
         script.write("\nif __name__ == '__main__':\n    import json, os\n"
