@@ -127,7 +127,8 @@ def make_workspace(sdist: Path, target: Path, steps: list[Step]) -> Path:
     (target / "docs").mkdir()
     (target / "docs" / "poc1-implementation.md").write_text("\n".join(plan), encoding="utf-8")
     (target / "pyproject.toml").write_text(
-        '[project]\nname = "realworld"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n# a benchmark: nobody writes its results docs\nundocumented = "warn"\n',
+        '[project]\nname = "realworld"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n'
+        '# a benchmark: nobody writes its results docs\nundocumented = "warn"\n',
         encoding="utf-8")
     shutil.copy2(REPO / "dodo.py", target / "dodo.py")
     shutil.rmtree(target / "_sdist")
