@@ -1,0 +1,84 @@
+"""The commands the README and the tutorial show, run as written, read from the documents.
+
+The commands of each document's console and shell blocks are read from it and run in order
+on a copy of the verified sample — what a reader has in front of them. `uv run X` runs X
+with this interpreter (the suite itself runs under `uv run`). No command may be refused
+(doit's exit 3: an option or argument it does not take) or end in a traceback; the ones the
+document presents as passing must exit 0. docs/install.md's commands are run by
+test_install.py (they need an empty folder or a library, not the sample).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import REPO
+
+#: commands the tutorial shows for your own repository, not for the sample (test_install.py
+#: and test_scaffold.py run those in fresh folders)
+ELSEWHERE = ("pocflow init", "$EDITOR", "doit scaffold ", "doit step:1 ")
+#: a traceback through pocflow or doit (a step script's own, quoted in a failure, is fine)
+OWN_TRACEBACK = re.compile(r'File "[^"]*(?:/pocflow/|/doit/)[^"]*", line')
+
+
+def shown_commands(document: str) -> list[str]:
+    """The commands of a document's console (`$ ...`) and shell blocks, in order."""
+    text = (REPO / document).read_text(encoding="utf-8")
+    commands = []
+    for kind, body in re.findall(r"```(console|bash|sh)\n(.*?)```", text, re.S):
+        for line in body.splitlines():
+            if kind == "console" and line.startswith("$ "):
+                commands.append(line[2:])
+            elif kind != "console" and line.strip() and not line.startswith("#"):
+                commands.append(line)
+    return [c for c in commands if not any(part in c for part in ELSEWHERE)]
+
+
+def run_shown(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    words = shlex.split(command, comments=True)
+    if words[:2] == ["uv", "run"]:
+        words = words[2:]
+        words = [sys.executable, "-m", *words] if words[0] in ("doit", "pytest") else \
+            [str(Path(sys.executable).parent / words[0]), *words[1:]]
+    elif words[0] == "python":
+        words = [sys.executable, *words[1:]]
+    elif words[0] == "echo":  # a shell line: `echo "# tweak" >> PoC/...`
+        words = ["bash", "-c", command]
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
+    return subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True,
+                          check=False, timeout=600)
+
+
+def test_the_documents_show_commands() -> None:
+    assert "uv run doit poc-complete    # verify the bundled sample PoC end to end" in \
+        shown_commands("README.md")  # the quick start is read as written
+    assert len(shown_commands("README.md")) >= 12 and len(shown_commands("docs/tutorial.md")) >= 6
+
+
+def test_every_command_of_the_readme_runs_as_shown(sample: Path) -> None:
+    new_step = False  # from `doit new` on, the tour has a step whose test fails until written
+    ran = []
+    for command in shown_commands("README.md"):
+        done = run_shown(command, sample)
+        output = done.stdout + done.stderr
+        assert not OWN_TRACEBACK.search(output), f"{command}\n{output}"
+        assert done.returncode in (0, 1), f"{command} exited {done.returncode}\n{output}"
+        new_step = new_step or "doit new" in command
+        assert done.returncode == 0 or new_step, f"{command}\n{output}"
+        ran.append(command.split("#")[0].strip())
+    assert ran[-1] == "uv run doit forget step:3b"  # the whole tour ran
+
+
+@pytest.mark.parametrize("document", ["docs/tutorial.md"])
+def test_every_command_of_the_tutorial_runs_as_shown(sample: Path, document: str) -> None:
+    for command in shown_commands(document):
+        done = run_shown(command, sample)
+        assert done.returncode == 0 and not OWN_TRACEBACK.search(done.stderr), \
+            f"{command} exited {done.returncode}\n{done.stdout}{done.stderr}"
