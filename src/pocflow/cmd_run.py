@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from doit.cmd_run import Run as DoitRun
+from doit.exceptions import InvalidCommand
 
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
@@ -73,6 +74,13 @@ opt_detailed = {
             f"again; 0 then means nothing ran [env {DETAILED_ENV}=1]",
 }
 
+opt_shard = {
+    "name": "shard", "long": "shard", "type": str, "default": "",
+    "help": "K/N: verify only the K-th of N shares of the steps (steps that depend on each "
+            "other stay together), and not the gate: for CI jobs side by side whose "
+            "records a last job gathers (docs/ci.md)",
+}
+
 
 class Interrupted(KeyboardInterrupt):
     """The run was asked to stop by a signal."""
@@ -85,7 +93,7 @@ class Interrupted(KeyboardInterrupt):
 class Run(DoitRun):  # type: ignore[misc]
     """doit's run command, made safe for a shared workspace (see the module's doc)."""
 
-    cmd_options = (*DoitRun.cmd_options, opt_reverify, opt_dry_run, opt_detailed)
+    cmd_options = (*DoitRun.cmd_options, opt_reverify, opt_dry_run, opt_detailed, opt_shard)
 
     def execute(self, params: Any, args: list[str]) -> int:
         self._params = params  # doit fills in the dodo's DOIT_CONFIG before _execute
@@ -101,6 +109,9 @@ class Run(DoitRun):  # type: ignore[misc]
         if self._params.get("backend") != POCFLOW_BACKEND:
             return int(super()._execute(*args, **kwargs))
         root = Path.cwd()  # doit runs commands in the dodo file's folder
+        if self._params.get("shard") and not self._select_shard(root, self._params["shard"]):
+            self.dep_manager.close()
+            return 0
         if self._params.get("dry_run"):
             self.dep_manager.close()
             return dry_run(root, self._selected_steps())
@@ -130,6 +141,26 @@ class Run(DoitRun):  # type: ignore[misc]
                 "are saved; the step that was running is not recorded verified. Run the same "
                 "command again to continue.\n")
             return 128 + int(signum)
+
+    def _select_shard(self, root: Path, text: str) -> bool:
+        """Select the steps of the shard K/N instead of the gate (pocflow.shard); False
+        when the share has no step (nothing to do)."""
+        from pocflow.shard import parse_shard, shares
+
+        selected: list[str] = list(getattr(self, "sel_tasks", None) or [])
+        if any(name != "poc-complete" for name in selected):
+            raise InvalidCommand("--shard picks the steps itself: give no task, or "
+                                 "poc-complete (`doit --shard 2/3 poc-complete`)")
+        try:
+            index, count = parse_shard(text)
+            share = shares(load_workspace(root), count)[index - 1]
+        except PocflowError as exc:
+            raise InvalidCommand(str(exc)) from None
+        sys.stderr.write(f"pocflow: shard {index}/{count}: "
+                         + (f"step(s) {', '.join(share)}" if share else "no step")
+                         + "; the gate runs in the job that gathers every shard's records\n")
+        self.sel_tasks = [f"step:{sid}" for sid in share]
+        return bool(share)
 
     def _selected_steps(self) -> list[str]:
         """The steps the selected tasks verify, and the steps those depend on."""

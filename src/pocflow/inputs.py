@@ -53,7 +53,7 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
                                             step.manifest.lines.get("inputs")))
             if found != [path]:  # a folder or a glob: not what the steps or pocflow write
                 if written is None:
-                    written = {*not_inputs_of(ws, step), *_written_by(ws, step.step_id),
+                    written = {*not_inputs_of(ws, step), *written_by(ws, step.step_id),
                                *_generated(ws)}
                 found = [file for file in found if file not in written and not
                          file.startswith((ws.settings.records_dir + "/",
@@ -137,7 +137,7 @@ def not_inputs_of(ws: Workspace, step: Step, own_writes: bool = False) -> tuple[
              for out in other.manifest.outputs}
     upstream = prerequisites_first(ws, list(step.depends_on))
     for step_id in [*upstream, *([step.step_id] if own_writes else [])]:
-        found.update(_written_by(ws, step_id))
+        found.update(written_by(ws, step_id))
     return tuple(sorted(found))
 
 
@@ -147,7 +147,7 @@ def _generated(ws: Workspace) -> list[str]:
             ws.poc_results_doc]
 
 
-def _written_by(ws: Workspace, step_id: str) -> list[str]:
+def written_by(ws: Workspace, step_id: str) -> list[str]:
     """What the step's scripts wrote in their latest run here, else in its record's."""
     local = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
     if local is not None and local.outcome == "passed":

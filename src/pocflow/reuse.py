@@ -23,7 +23,7 @@ from pathlib import Path
 from pocflow.fingerprint import still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of, not_inputs_of
+from pocflow.inputs import implement_inputs_of, not_inputs_of, written_by
 from pocflow.record import StepRecord, read_implement, write_run_file
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
@@ -74,10 +74,17 @@ def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
 
 
 def missing_outputs(ws: Workspace) -> list[str]:
-    """Steps (run by pocflow) some of whose declared outputs are not on disk."""
-    return [sid for sid, step in ws.steps.items()
-            if step.manifest is not None and not step.manifest.manual and step.scripts
-            and any(not (ws.root / out).exists() for out in step.manifest.outputs)]
+    """Steps (run by pocflow) some of whose outputs are not on disk: the declared ones, and
+    what their scripts wrote when they were verified (the record keeps it: a fresh clone,
+    or a job that gathered other jobs' records, has the records and not those files)."""
+    found = []
+    for sid, step in ws.steps.items():
+        if not step.scripts or (step.manifest is not None and step.manifest.manual):
+            continue
+        outputs = [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, sid)]
+        if any(not (ws.root / out).exists() for out in outputs):
+            found.append(sid)
+    return found
 
 
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:
