@@ -85,12 +85,29 @@ def run_documented(commands: list[str], cwd: Path, source: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """`uv build`: the sdist, then the wheel built from it (so the sdist must carry all)."""
     out = tmp_path_factory.mktemp("dist")
-    done = run([uv(), "build", "--wheel", "--out-dir", str(out), str(REPO)], out)
+    done = run([uv(), "build", "--out-dir", str(out), str(REPO)], out)
     assert done.returncode == 0, done.stdout + done.stderr
-    (found,) = out.glob("pocflow-*.whl")
+    return out
+
+
+@pytest.fixture(scope="module")
+def wheel(dist: Path) -> Path:
+    (found,) = dist.glob("pocflow-*.whl")
     return found
+
+
+def test_the_sdist_carries_the_sources_templates_and_schemas(dist: Path) -> None:
+    import tarfile
+
+    (sdist,) = dist.glob("pocflow-*.tar.gz")
+    with tarfile.open(sdist) as archive:
+        names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
+    assert {"pyproject.toml", "README.md", "src/pocflow/__init__.py",
+            "src/pocflow/schemas/manifest.schema.json",
+            "src/pocflow/templates/step-results.md"} <= names
 
 
 def test_the_built_wheel_carries_templates_schemas_and_entry_points(wheel: Path) -> None:
