@@ -150,10 +150,13 @@ def _finish_poc(project: Path) -> None:
     assert plain.returncode == 0, plain.stdout + plain.stderr  # the scripts import
 
 
-def test_install_in_an_empty_folder_as_documented(wheel: Path, tmp_path: Path) -> None:
+@pytest.mark.parametrize("source", ["wheel", "checkout"])
+def test_install_in_an_empty_folder_as_documented(wheel: Path, tmp_path: Path,
+                                                  source: str) -> None:
     project = tmp_path / "fresh"
     project.mkdir()
-    run_documented(commands_under("In an empty folder"), project, wheel)
+    run_documented(commands_under("In an empty folder"), project,
+                   wheel if source == "wheel" else REPO)
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     assert any(d.startswith("pocflow") for d in pyproject["dependency-groups"]["dev"])
     assert not pyproject["project"].get("dependencies")  # a dev tool, not a runtime one

@@ -224,3 +224,15 @@ def test_manual_step_is_verified_by_its_tests_only_and_says_so(sample: Path) -> 
            "read the country list |" in doc
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| 3b | Country lookup | ✅ Complete (tests only) |" in state
+
+
+def test_a_phase_task_runs_what_it_depends_on_first_as_the_reference_says(sample: Path) -> None:
+    from support import edit, run_doit
+
+    edit(sample / "PoC/step1_load.py", lambda s: s + "\n# reviewed\n")
+    result = run_doit(sample, "test:2")
+    assert result.code == 0, result.out + result.err
+    ran = result.ran
+    assert {"implement:1", "test:1", "state:1", "implement:2", "test:2"} <= set(ran)
+    assert ran.index("state:1") < ran.index("implement:2") < ran.index("test:2")
+    assert "poc-complete" not in ran
