@@ -26,7 +26,15 @@ from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, stil
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.observed import OBSERVER_VERSION
-from pocflow.record import StepRecord, read_implement, read_json, read_step_record, read_test
+from pocflow.record import (
+    ImplementResult,
+    StepRecord,
+    TestResult,
+    read_implement,
+    read_json,
+    read_step_record,
+    read_test,
+)
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
 
@@ -214,11 +222,15 @@ def _environment_change(key: str, was: str, now: str) -> str:
 FAILED_FILE = "failed.json"
 
 
-def note_failure(ws: Workspace, step_id: str, phase: str) -> None:
-    """Keep the evidence that the step's phase just failed here, on which inputs."""
+def note_failure(ws: Workspace, step_id: str, phase: str,
+                 result: ImplementResult | TestResult | None = None) -> None:
+    """Keep the evidence that the step's phase just failed here, on which inputs (the
+    phase's result file's, or ``result``: a session that ran the step's tests for another
+    purpose, such as the small-win check)."""
     run_dir = ws.root / ws.run_dir(step_id)
-    result = (read_implement(run_dir / "implement.json") if phase == "implement"
-              else read_test(run_dir / "test.json"))
+    if result is None:
+        result = (read_implement(run_dir / "implement.json") if phase == "implement"
+                  else read_test(run_dir / "test.json"))
     if result is not None and result.outcome != "passed":
         first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
         atomic_write_text(run_dir / FAILED_FILE, json.dumps(

@@ -22,6 +22,8 @@ from datetime import date
 
 from pocflow._fs import atomic_write_text, file_lock
 from pocflow.documents import WRITTEN_ELSEWHERE, note_written
+from pocflow.freshness import note_failure
+from pocflow.inputs import test_inputs_of
 from pocflow.redact import redact
 from pocflow.signals import find_signals
 from pocflow.state import refresh_project_state
@@ -51,11 +53,14 @@ class HealthCheck:
 
 def small_win_check(ws: Workspace) -> HealthCheck:
     """Run the full step suite once and check the PoC against the method's criteria."""
-    selections = [TestSelection(sid, step.tests, ()) for sid, step in ws.steps.items()
-                  if step.tests]
+    selections = [TestSelection(sid, step.tests, tuple(test_inputs_of(ws, step, None)))
+                  for sid, step in ws.steps.items() if step.tests]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
     runner = PytestJsonRunner(ws.settings.test_runner)
     suite = runner.run(ws.root, selections, report_dir) if selections else {}
+    for sid, result in suite.items():  # seen failing here, on these files: no ✅ stands
+        if result.outcome != "passed":
+            note_failure(ws, sid, "test", result)
     return assess(ws, {sid: dict(r.counts) for sid, r in suite.items()},
                   [r.message.splitlines()[0] for r in suite.values() if r.outcome != "passed"])
 

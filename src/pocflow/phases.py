@@ -168,10 +168,23 @@ class phase_current(config_changed):  # type: ignore[misc]
 
         inputs = values.get("inputs")
         current = bool(super().__call__(task, values)) and isinstance(inputs, dict) and \
-            still_holds_now(Path(self.root), inputs)
+            still_holds_now(Path(self.root), inputs) and not self._failed_here()
         if current:
             _CURRENT.add((self.root, self.step_id, self.phase))
         return current
+
+    def _failed_here(self) -> bool:
+        """Whether a run here saw this phase of the step fail since doit saved its success
+        (a small-win check's session): the phase runs again rather than stand on it."""
+        from pocflow.freshness import FAILED_FILE
+        from pocflow.record import read_json
+
+        ws = load_workspace(Path(self.root))
+        evidence = ws.root / ws.run_dir(self.step_id) / FAILED_FILE
+        if not evidence.exists():
+            return False
+        found = read_json(evidence)
+        return found is not None and found.get("phase") == self.phase
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""

@@ -155,6 +155,9 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             title = match["title"]
             if "implementation steps" in section or title.lower().startswith("step"):
                 step = _start_step(plan, title, number, warn)
+                # a step heading after another section (no '## Implementation Steps'): the
+                # lines below it are the step's, not that section's (an Overview table's)
+                section = "implementation steps"
             elif "prerequisite" in section:
                 name_match = _PREREQ_RE.match(title)
                 prereq = Prerequisite(name=(name_match["name"] if name_match else title).strip(),

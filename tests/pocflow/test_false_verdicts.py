@@ -24,6 +24,9 @@ from pathlib import Path
 import pytest
 from support import REPO, both, edit, run_doit
 
+from pocflow.status import compute_status
+from pocflow.workspace import load_workspace
+
 PLAN = """# PoC 1 Implementation Plan: Library PoC
 
 ## Implementation Steps
@@ -582,3 +585,28 @@ def test_a_test_copying_the_environment_stays_verified(library: Path) -> None:
     again = run_doit(library, "poc-complete")
     assert again.code == 0
     assert not again.ran, again.out
+
+
+def test_a_failure_the_small_win_check_sees_outweighs_the_record(library: Path) -> None:
+    # a read pocflow cannot observe (another program reads the file): the record holds, but
+    # the small-win check's session sees the tests fail on these very files
+    (library / "data/flag.txt").write_text("ok\n", encoding="utf-8")
+    write("tests/test_step2_table.py",
+          "import subprocess\n\n\ndef test_the_flag_is_ok():\n"
+          "    done = subprocess.run(['cat', 'data/flag.txt'], capture_output=True, text=True)\n"
+          "    assert done.stdout == 'ok\\n'\n")(library)
+    assert run_doit(library, "poc-complete").code == 0
+    (library / "data/flag.txt").write_text("bad\n", encoding="utf-8")
+    assert plain_pytest(library, "2") != 0  # really failing
+
+    check = run_doit(library, "small-win-check")
+    assert check.code == 1 and "Needs Attention" in check.out
+    gate = run_doit(library, "poc-complete")
+    assert gate.code == 1, gate.out + gate.err
+    assert "test:2" in gate.ran  # run again on the evidence, and failing for real
+    assert "2" not in {sid for sid, s in compute_status(load_workspace(library)).items()
+                       if s.is_verified}
+
+    (library / "data/flag.txt").write_text("ok\n", encoding="utf-8")
+    fixed = run_doit(library, "poc-complete")  # never stuck: the next run verifies it
+    assert fixed.code == 0, fixed.out + fixed.err

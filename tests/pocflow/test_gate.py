@@ -69,6 +69,7 @@ def test_a_results_doc_that_holds_only_the_templates_text_fails_the_gate(sample:
     output = failed.out + failed.err
     assert "PoC 1: 1 of 6 results docs are not written yet" in output
     assert "    docs/time-zone-atlas-step3b-results.md: Summary\n" in output
+    assert "pocflow: next: write the Summary of docs/time-zone-atlas-step3b-results.md" in output
     # a matter of documents, not of verdicts: the tests pass, the steps stay verified
     plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
                            cwd=sample, capture_output=True, text=True, check=False)

@@ -110,3 +110,17 @@ def test_a_step_under_a_level_two_heading_is_named_with_its_line() -> None:
     assert list(plan.steps) == ["1"]
     assert "p.md:8: '## Step 2: Forgotten' is a level-2 heading: a step is described under " \
         "'### Step 2: Forgotten' (three #), or pocflow does not see it" in plan.warnings
+
+
+def test_steps_without_an_implementation_steps_heading_keep_their_goals_and_dependencies() -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: Word Stats\n\n## Overview\n\n"
+        "| Item | Value |\n|---|---|\n| Goal | count words |\n\n"
+        "### Step 1: Load words\n\n**Goal**: Read the words.\n\n"
+        "### Step 2: Count words\n\n**Goal**: Count them.\n**Depends On**: Step 1\n\n"
+        "## Production-Grade Checklist\n\n- [x] **Real data**: yes\n", "docs/plan.md")
+    assert plan.warnings == []
+    assert plan.steps["1"].goal == "Read the words."
+    assert plan.steps["2"].goal == "Count them."
+    assert plan.steps["2"].depends_on == ["1"]
+    assert [item.ticked for item in plan.checklist] == [True]
