@@ -126,6 +126,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     root = str(ws.root)
     run_dir = ws.run_dir(sid)
     implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
+    noted = str(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE)  # pocflow wrote it too
     implement_inputs = implement_inputs_of(ws, step, cache)
     test_inputs = test_inputs_of(ws, step, cache)
     label = f"step {sid} ({step.name})"
@@ -183,7 +184,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
         "targets": [ws.record_path(sid)],
         "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
                                      "name": step.name}),
-                     (written_unchanged, [str(ws.root / ws.record_path(sid))])],
+                     (written_unchanged, [str(ws.root / ws.record_path(sid)), noted])],
     }
     yield {  # `doit step:<id>` refreshes PROJECT_STATE.md without verifying other steps
         "basename": "_refresh", "name": sid,

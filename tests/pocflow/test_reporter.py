@@ -162,3 +162,18 @@ def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) ->
     quiet = run_doit(sample, "step:1")  # doit's default verbosity: the output stays in logs
     assert quiet.code == 0, quiet.out + quiet.err
     assert "live:" not in quiet.out + quiet.err and "[pytest]" not in quiet.out
+
+
+def test_after_a_failed_run_what_pocflow_wrote_is_not_called_edited(sample: Path) -> None:
+    test_file = sample / "tests/test_step3b_country_lookup.py"
+    original = test_file.read_text(encoding="utf-8")
+    test_file.write_text(original + "\n\ndef test_broken():\n    assert False\n",
+                         encoding="utf-8")
+    assert run_doit(sample, "poc-complete").code == 1  # writes the failed record, the state
+    test_file.write_text(original, encoding="utf-8")
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "edited since written" not in again.out and "edited by hand" not in again.out
+    edit(sample / "PROJECT_STATE.md", lambda s: s + "\nMy own line.\n")
+    edited = run_doit(sample, "poc-complete")  # a person's edit still is one
+    assert "PROJECT_STATE.md edited by hand" in edited.out
