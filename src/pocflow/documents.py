@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pocflow._fs import atomic_write_text
+from pocflow._fs import atomic_write_text, sha256_file
 from pocflow.errors import DocumentError, located
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
@@ -342,19 +342,14 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
         atomic_write_text(path, merged)
 
 
-#: in the state folder: the sha256 of each generated document pocflow last wrote outside the
-#: task that owns it (a health check appended to PROJECT_STATE.md), by absolute path
-WRITTEN_ELSEWHERE = "written-by-pocflow.json"
-
-
-def note_written(registry: Path, path: Path) -> None:
-    """Keep the sha256 of a document pocflow just wrote outside its task, so that the task's
-    up-to-date check does not take it for an edit by hand. (Hold the state lock.)"""
-    import hashlib
+def note_written(registry: Path, *paths: Path) -> None:
+    """Keep the sha256 of files pocflow just wrote outside the tasks that own them (in
+    Workspace.written_elsewhere), so that those tasks' up-to-date checks do not take them for
+    edits by hand. Paths that are not files are left out. (Hold the state lock.)"""
     import json
 
     noted = noted_digests(registry)
-    noted[str(path)] = hashlib.sha256(path.read_bytes()).hexdigest()
+    noted.update({str(path): sha256_file(path) for path in paths if path.is_file()})
     registry.parent.mkdir(parents=True, exist_ok=True)
     atomic_write_text(registry, json.dumps(noted, indent=1, sort_keys=True) + "\n",
                       durable=False)
@@ -362,16 +357,10 @@ def note_written(registry: Path, path: Path) -> None:
 
 def noted_digests(registry: Path) -> dict[str, str]:
     """What note_written kept (nothing when the file is absent, damaged or a link)."""
-    import json
+    from pocflow.record import read_json
 
-    try:
-        if registry.is_symlink():
-            return {}
-        data = json.loads(registry.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return {k: v for k, v in data.items() if isinstance(v, str)} if isinstance(data, dict) \
-        else {}
+    data = read_json(registry) or {}
+    return {k: v for k, v in data.items() if isinstance(v, str)}
 
 
 def read_document(root: Path, relpath: str) -> bytes | None:

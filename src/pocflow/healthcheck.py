@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 
 from pocflow._fs import atomic_write_text, file_lock
-from pocflow.documents import WRITTEN_ELSEWHERE, note_written
+from pocflow.documents import note_written
 from pocflow.freshness import note_failure
 from pocflow.inputs import test_inputs_of
 from pocflow.redact import redact
@@ -140,7 +140,7 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
         after = text[at:]
         atomic_write_text(path, before + entry + ("\n" + after if after else ""))
         # pocflow wrote it, outside the project-state task: not an edit by hand
-        note_written(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE, path)
+        note_written(ws.written_elsewhere, path)
     return True
 
 

@@ -297,18 +297,6 @@ def _written(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path)}
 
 
-def _noted_by_pocflow(ws: Workspace, *paths: str) -> None:
-    """Keep the digests of files pocflow wrote outside the tasks that own them (a failed
-    phase writes the step's failed record and PROJECT_STATE.md), so that the next run does
-    not report them as edited by hand."""
-    from pocflow.documents import WRITTEN_ELSEWHERE, note_written
-
-    with file_lock(ws.state_lock):
-        for path in paths:
-            if (ws.root / path).is_file():
-                note_written(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE, ws.root / path)
-
-
 def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None,
                     phase: str) -> Outcome:
     """Record the phase's outcome: on failure, the step's record and the local evidence."""
@@ -322,7 +310,11 @@ def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None,
     try:
         note_failure(ws, step_id, phase)
         record_step(root, step_id)
-        _noted_by_pocflow(ws, ws.record_path(step_id), ws.settings.state_file)
+        from pocflow.documents import note_written
+
+        with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks
+            note_written(ws.written_elsewhere, ws.root / ws.record_path(step_id),
+                         ws.root / ws.settings.state_file)
     except PocflowError as exc:
         return TaskError(f"{failure.message}\n(and the failure could not be recorded: {exc})")
     return failure

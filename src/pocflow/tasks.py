@@ -26,7 +26,6 @@ from pocflow.documents import (
     POC_TEMPLATE,
     STATE_TEMPLATE,
     STEP_TEMPLATE,
-    WRITTEN_ELSEWHERE,
     template_source,
 )
 from pocflow.errors import PocflowError
@@ -126,7 +125,7 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     root = str(ws.root)
     run_dir = ws.run_dir(sid)
     implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
-    noted = str(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE)  # pocflow wrote it too
+    noted = str(ws.written_elsewhere)  # pocflow may have written the record outside its task
     implement_inputs = implement_inputs_of(ws, step, cache)
     test_inputs = test_inputs_of(ws, step, cache)
     label = f"step {sid} ({step.name})"
@@ -211,7 +210,7 @@ def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[An
     return [config_changed({"template": templates[STATE_TEMPLATE], "plan": _plan_digest(ws),
                             "steps": list(ws.steps)}),
             (written_unchanged, [str(ws.root / ws.settings.state_file),
-                                 str(ws.root / ws.settings.state_dir / WRITTEN_ELSEWHERE)]),
+                                 str(ws.written_elsewhere)]),
             (records_unchanged, [str(ws.root)])]
 
 

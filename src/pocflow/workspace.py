@@ -74,6 +74,12 @@ class Workspace:
         return self.root / self.settings.state_dir / "state.lock"
 
     @property
+    def written_elsewhere(self) -> Path:
+        """The sha256 of each file pocflow last wrote outside the task that owns it (a failed
+        phase's record, a health check appended to PROJECT_STATE.md): pocflow.documents."""
+        return self.root / self.settings.state_dir / "written-by-pocflow.json"
+
+    @property
     def imports_cache(self) -> Path:
         """The file that keeps parsed import statements between runs."""
         return self.root / self.settings.state_dir / "cache" / "imports.json"
