@@ -242,11 +242,18 @@ def clear_failure(ws: Workspace, step_id: str) -> None:
     (ws.root / ws.run_dir(step_id) / FAILED_FILE).unlink(missing_ok=True)
 
 
+def failure_evidence(ws: Workspace, step_id: str) -> dict[str, Any] | None:
+    """What note_failure kept of the step's latest failure here ({phase, message, inputs}),
+    or None (read only when there is such a file: doit's up-to-date checks ask per phase)."""
+    path = ws.root / ws.run_dir(step_id) / FAILED_FILE
+    return read_json(path) if path.exists() else None
+
+
 def local_failure(ws: Workspace, step_id: str) -> str:
     """Why the step's latest run in this workspace failed, if it failed on exactly the files
     there are now ('' otherwise). Such evidence outweighs any record: a verified record
     restored from git, or merged, or edited, does not hide a failure seen here."""
-    evidence = read_json(ws.root / ws.run_dir(step_id) / FAILED_FILE)
+    evidence = failure_evidence(ws, step_id)
     if evidence is None or not isinstance(evidence.get("inputs"), dict) or \
             not evidence["inputs"] or not still_holds(ws.root, evidence["inputs"]):
         return ""

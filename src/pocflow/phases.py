@@ -176,15 +176,10 @@ class phase_current(config_changed):  # type: ignore[misc]
     def _failed_here(self) -> bool:
         """Whether a run here saw this phase of the step fail since doit saved its success
         (a small-win check's session): the phase runs again rather than stand on it."""
-        from pocflow.freshness import FAILED_FILE
-        from pocflow.record import read_json
+        from pocflow.freshness import failure_evidence
 
-        ws = load_workspace(Path(self.root))
-        evidence = ws.root / ws.run_dir(self.step_id) / FAILED_FILE
-        if not evidence.exists():
-            return False
-        found = read_json(evidence)
-        return found is not None and found.get("phase") == self.phase
+        evidence = failure_evidence(load_workspace(Path(self.root)), self.step_id)
+        return evidence is not None and evidence.get("phase") == self.phase
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
