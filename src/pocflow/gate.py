@@ -14,7 +14,7 @@ from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
-from pocflow.results import metric_rows, unwritten_sections
+from pocflow.results import metric_rows, undocumented_steps
 from pocflow.reuse import missing_outputs, replay
 from pocflow.signals import Signal, find_signals
 from pocflow.state import records_digest
@@ -111,12 +111,8 @@ def undocumented(ws: Workspace) -> list[str]:
     """'    docs/x-step1-results.md: Summary, Bug Fixes During Development' for each step
     whose results doc still holds only the template's text there (the method's checkpoint
     "Results documented")."""
-    lines = []
-    for step_id, step in ws.steps.items():
-        sections = unwritten_sections(ws, step_id) if step.has_files else []
-        if sections:
-            lines.append(f"    {ws.results_doc(step_id)}: {', '.join(sections)}")
-    return lines
+    return [f"    {ws.results_doc(step_id)}: {', '.join(sections)}"
+            for step_id, sections in undocumented_steps(ws)]
 
 
 def undocumented_problem(ws: Workspace) -> str:

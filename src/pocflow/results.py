@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -115,16 +116,31 @@ def unwritten_sections(ws: Workspace, step_id: str) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return list(WRITTEN_SECTIONS)
-    template = template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1]
-    unwritten = []
-    for heading in WRITTEN_SECTIONS:
-        patterns = [_line_pattern(line) for line in _section(template, heading)
-                    if re.sub(r"\{\{.*?\}\}", "", line).strip()]  # not a bare value
-        written = [line for line in _section(text, heading)
-                   if not any(p.fullmatch(line) for p in patterns)]
-        if not written:
-            unwritten.append(heading)
-    return unwritten
+    patterns = _template_lines(template_source(ws.root, ws.settings.templates_dir,
+                                               STEP_TEMPLATE)[1])
+    return [heading for heading in WRITTEN_SECTIONS
+            if all(any(p.fullmatch(line) for p in patterns[heading])
+                   for line in _section(text, heading))]
+
+
+def undocumented_steps(ws: Workspace) -> list[tuple[str, list[str]]]:
+    """(step id, its unwritten sections) of each step with files whose results doc is not
+    written yet, in step order."""
+    found = []
+    for step_id, step in ws.steps.items():
+        sections = unwritten_sections(ws, step_id) if step.has_files else []
+        if sections:
+            found.append((step_id, sections))
+    return found
+
+
+@cache
+def _template_lines(template: str) -> dict[str, list[re.Pattern[str]]]:
+    """Per written section, the template's own lines as patterns (compiled once per
+    template, not once per results doc)."""
+    return {heading: [_line_pattern(line) for line in _section(template, heading)
+                      if re.sub(r"\{\{.*?\}\}", "", line).strip()]  # not a bare value
+            for heading in WRITTEN_SECTIONS}
 
 
 def _section(text: str, heading: str) -> list[str]:

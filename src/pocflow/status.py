@@ -186,15 +186,15 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
                               f"every step is verified; {len(unticked)} Production-Grade "
                               "Checklist item(s) are not ticked, and the gate needs them all")
         if ws.settings.undocumented == "fail":
-            from pocflow.results import unwritten_sections
+            from pocflow.results import undocumented_steps
 
-            for sid, step in ws.steps.items():
-                sections = unwritten_sections(ws, sid) if step.has_files else []
-                if sections:
-                    return NextAction(f"write the {' and '.join(sections)} of "
-                                      f"{ws.results_doc(sid)}",
-                                      "every step is verified; the gate needs each results doc "
-                                      "written (then: uv run doit poc-complete)")
+            undocumented = undocumented_steps(ws)
+            if undocumented:
+                sid, sections = undocumented[0]
+                return NextAction(f"write the {' and '.join(sections)} of "
+                                  f"{ws.results_doc(sid)}",
+                                  "every step is verified; the gate needs each results doc "
+                                  "written (then: uv run doit poc-complete)")
     gate = read_gate_record(ws.root / ws.gate_record_path)
     newest = max((s.record.verified_at for s in statuses.values() if s.record), default="")
     if statuses and (gate is None or gate.completed_at < newest):
