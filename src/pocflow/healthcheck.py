@@ -34,6 +34,8 @@ from pocflow.workspace import Workspace
 STATUSES = {"attention": "❌ Needs Attention", "minor": "⚠️ Minor Concerns",
             "on-track": "✅ On Track"}
 _SECTION = "## Health Checks"
+#: the heading of one small-win check entry
+_ENTRY = re.compile(r"^### .* - Small Win Check[ \t]*$", re.M)
 
 
 @dataclass
@@ -151,13 +153,12 @@ def has_health_check(ws: Workspace) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return re.search(r"^### .* - Small Win Check[ \t]*$", text, re.M) is not None
+    return _ENTRY.search(text) is not None
 
 
 def _last_entry(section: str) -> str:
     """The last '### ... - Small Win Check' entry of the section, stripped ('' if none)."""
-    starts = [m.start() for m in re.finditer(r"^### .* - Small Win Check[ \t]*$", section,
-                                             re.M)]
+    starts = [m.start() for m in _ENTRY.finditer(section)]
     return section[starts[-1]:].strip() if starts else ""
 
 

@@ -89,13 +89,17 @@ class ImportCache:
             self.listings[folder] = names
         return names
 
+    def real_folder(self, folder: str) -> str:
+        """os.path.realpath of a folder, resolved once per run."""
+        found = self.real_folders.get(folder)
+        if found is None:
+            found = self.real_folders[folder] = os.path.realpath(folder)
+        return found
+
     def real(self, path: str) -> str:
         """os.path.realpath of a path, resolving each folder once per run."""
         folder, name = os.path.split(path)
-        real_folder = self.real_folders.get(folder)
-        if real_folder is None:
-            real_folder = self.real_folders[folder] = os.path.realpath(folder)
-        joined = os.path.join(real_folder, name)
+        joined = os.path.join(self.real_folder(folder), name)
         return os.path.realpath(joined) if os.path.islink(joined) else joined
 
     def save(self) -> None:
@@ -141,9 +145,7 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
         for found in direct:
             if found not in seen:
                 queue.append(found)
-    inside = cache.real_folders.get(base) or cache.real_folders.setdefault(
-        base, os.path.realpath(base))
-    inside = os.path.join(inside, "")
+    inside = os.path.join(cache.real_folder(base), "")
     return sorted({p[len(inside):].replace(os.sep, "/") for p in seen - set(start)
                    if p.startswith(inside)})
 
