@@ -66,11 +66,16 @@ def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
     return target
 
 
+def doit_env() -> dict[str, str]:
+    """This session's environment without what changes pocflow's or pytest's behaviour (the
+    suite's own PYTEST_* and POCFLOW_* variables, a CI's GITHUB_* and CI)."""
+    return {k: v for k, v in os.environ.items()
+            if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
+
+
 def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
     """Run the real doit command in a subprocess inside workspace (extra env added)."""
-    base = {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
-    env = {**base, **(env or {})}
+    env = {**doit_env(), **(env or {})}
     done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=workspace, env=env,
                           capture_output=True, text=True, check=False, timeout=600)
     return parse_run(done.returncode, done.stdout, done.stderr)

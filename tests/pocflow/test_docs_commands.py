@@ -10,7 +10,6 @@ test_install.py (they need an empty folder or a library, not the sample).
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import subprocess
@@ -18,7 +17,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import REPO
+from support import REPO, doit_env
 
 #: commands the tutorial shows for your own repository, not for the sample (test_install.py
 #: and test_scaffold.py run those in fresh folders)
@@ -50,9 +49,7 @@ def run_shown(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
         words = [sys.executable, *words[1:]]
     elif words[0] == "echo":  # a shell line: `echo "# tweak" >> PoC/...`
         words = ["bash", "-c", command]
-    env = {k: v for k, v in os.environ.items()
-           if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
-    return subprocess.run(words, cwd=cwd, env=env, capture_output=True, text=True,
+    return subprocess.run(words, cwd=cwd, env=doit_env(), capture_output=True, text=True,
                           check=False, timeout=600)
 
 

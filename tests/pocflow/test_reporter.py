@@ -128,15 +128,15 @@ print("live: after the wait", flush=True)
 
 
 def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) -> None:
-    import os
     import subprocess
     import sys
 
+    from support import doit_env
+
     edit(sample / "PoC/step1_load.py", lambda s: s.replace(
         "\nimport ", "\n" + LIVE_SCRIPT_START + "import ", 1))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
     process = subprocess.Popen([sys.executable, "-m", "doit", "--verbosity", "2", "step:1"],
-                               cwd=sample, env=env, stdout=subprocess.PIPE,
+                               cwd=sample, env=doit_env(), stdout=subprocess.PIPE,
                                stderr=subprocess.PIPE, text=True)
     assert process.stdout is not None
     seen = []
