@@ -63,16 +63,20 @@ EDITED_MODULE = "packaging._elffile"
 EDITED_FILE = "src/packaging/_elffile.py"
 DATA_FILE = "tests/metadata/everything.metadata"
 DATA_STEP = "4"
-ENV = {k: v for k, v in os.environ.items()
-       if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k not in ("CI",)}
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k not in ("CI",)
+}
 
 
 def fetch_sdist(cache: Path) -> Path:
     """The library's sdist, downloaded (once per cache folder) and checked."""
     target = cache / SDIST
     if not target.is_file() or hashlib.sha256(target.read_bytes()).hexdigest() != SHA256:
-        request = urllib.request.Request(INDEX.format(PROJECT), headers={
-            "Accept": "application/vnd.pypi.simple.v1+json"})
+        request = urllib.request.Request(
+            INDEX.format(PROJECT), headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as answer:
             files = json.load(answer)["files"]
         url = next(f["url"] for f in files if f["filename"] == SDIST)
@@ -107,11 +111,11 @@ def make_workspace(sdist: Path, target: Path, steps: list[Step]) -> Path:
         '"""The library is reached through src/, put on sys.path here."""\n'
         "import sys\nfrom pathlib import Path\n\n"
         'sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     scripts = target / "PoC"
     scripts.mkdir()
-    plan = ["# PoC 1 Implementation Plan: packaging's own tests", "",
-            "## Implementation Steps", ""]
+    plan = ["# PoC 1 Implementation Plan: packaging's own tests", "", "## Implementation Steps", ""]
     for sid, name, module, imported in steps:
         shutil.copy2(source / "tests" / module, tests / f"test_step{sid}_{name}.py")
         (scripts / f"step{sid}_{name}.py").write_text(
@@ -120,16 +124,22 @@ def make_workspace(sdist: Path, target: Path, steps: list[Step]) -> Path:
             "import sys\nfrom pathlib import Path\n\n"
             'sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))\n'
             f"import {imported}  # noqa: E402\n\nprint({imported}.__name__)\n",
-            encoding="utf-8")
+            encoding="utf-8",
+        )
         plan += [f"### Step {sid}: {name}", f"**Goal**: {module} passes.", ""]
-    plan += ["## Production-Grade Checklist", "",
-             "- [x] **No mock data**: the library's own test suite", ""]
+    plan += [
+        "## Production-Grade Checklist",
+        "",
+        "- [x] **No mock data**: the library's own test suite",
+        "",
+    ]
     (target / "docs").mkdir()
     (target / "docs" / "poc1-implementation.md").write_text("\n".join(plan), encoding="utf-8")
     (target / "pyproject.toml").write_text(
         '[project]\nname = "realworld"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n'
         '# a benchmark: nobody writes its results docs\nundocumented = "warn"\n',
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     shutil.copy2(REPO / "dodo.py", target / "dodo.py")
     shutil.rmtree(target / "_sdist")
     return target
@@ -145,8 +155,14 @@ class Run:
 
 def doit(ws: Path, *args: str) -> Run:
     start = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=ws, env=ENV,
-                          capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", *args],
+        cwd=ws,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     ran = {m[2] for m in re.finditer(r"^\.\s+(implement|test):(\S+)", done.stdout, re.M)}
     return Run(done.returncode, seconds, done.stdout + done.stderr, ran)
@@ -156,12 +172,28 @@ def plain(ws: Path) -> tuple[float, dict[str, int]]:
     """Every step script, then one `pytest tests/`: seconds, and passed tests per file."""
     start = time.perf_counter()
     for script in sorted((ws / "PoC").glob("step*.py")):
-        subprocess.run([sys.executable, str(script)], cwd=ws, env=ENV, check=True,
-                       capture_output=True)
+        subprocess.run(
+            [sys.executable, str(script)], cwd=ws, env=ENV, check=True, capture_output=True
+        )
     report = ws / "plain-report.json"
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           "--json-report", f"--json-report-file={report}", "tests"],
-                          cwd=ws, env=ENV, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "--json-report",
+            f"--json-report-file={report}",
+            "tests",
+        ],
+        cwd=ws,
+        env=ENV,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"realworld: plain pytest failed:\n{done.stdout[-3000:]}")
@@ -176,8 +208,13 @@ def plain(ws: Path) -> tuple[float, dict[str, int]]:
 def plain_step_fails(ws: Path, sid: str) -> bool:
     """Whether plain pytest fails on the step's test file."""
     test = next((ws / "tests").glob(f"test_step{sid}_*.py"))
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                           str(test)], cwd=ws, env=ENV, capture_output=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        cwd=ws,
+        env=ENV,
+        capture_output=True,
+        check=False,
+    )
     return done.returncode != 0
 
 
@@ -187,11 +224,14 @@ def importers(ws: Path, module: str, steps: list[Step]) -> set[str]:
     found = set()
     for sid, name, _module, _imported in steps:
         for path in (f"PoC/step{sid}_{name}.py", f"tests/test_step{sid}_{name}.py"):
-            code = ("import runpy, sys; sys.path[:0] = ['src', 'tests']; "
-                    f"runpy.run_path({path!r}, run_name='probe'); "
-                    f"sys.exit(0 if {module!r} in sys.modules else 1)")
-            done = subprocess.run([sys.executable, "-c", code], cwd=ws, env=ENV,
-                                  capture_output=True, check=False)
+            code = (
+                "import runpy, sys; sys.path[:0] = ['src', 'tests']; "
+                f"runpy.run_path({path!r}, run_name='probe'); "
+                f"sys.exit(0 if {module!r} in sys.modules else 1)"
+            )
+            done = subprocess.run(
+                [sys.executable, "-c", code], cwd=ws, env=ENV, capture_output=True, check=False
+            )
             if done.returncode == 0:
                 found.add(sid)
     return found
@@ -211,8 +251,9 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
         counts[sid] = record["test"]["counts"].get("passed", 0)
         expected = plain_counts.get(f"tests/test_step{sid}_{name}.py", -1)
         if counts[sid] != expected:
-            problems.append(f"step {sid}: pocflow counted {counts[sid]} passed, plain pytest "
-                            f"{expected}")
+            problems.append(
+                f"step {sid}: pocflow counted {counts[sid]} passed, plain pytest {expected}"
+            )
     noop = doit(ws, "poc-complete")
     if noop.ran or noop.code != 0:
         problems.append(f"the no-op run ran {sorted(noop.ran)} (exit {noop.code})")
@@ -222,8 +263,10 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
     edited.write_text(edited.read_text(encoding="utf-8") + "\n# edited\n", encoding="utf-8")
     after_edit = doit(ws, "poc-complete")
     if after_edit.code != 0 or after_edit.ran != oracle:
-        problems.append(f"after editing {EDITED_FILE}: pocflow verified steps "
-                        f"{sorted(after_edit.ran)} again, the importers are {sorted(oracle)}")
+        problems.append(
+            f"after editing {EDITED_FILE}: pocflow verified steps "
+            f"{sorted(after_edit.ran)} again, the importers are {sorted(oracle)}"
+        )
 
     # a data file its tests read: a change that breaks them, then the file put back
     data = ws / DATA_FILE
@@ -232,33 +275,52 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
     plain_fails = plain_step_fails(ws, DATA_STEP)
     after_data = doit(ws, "--continue", "poc-complete")
     if after_data.ran != {DATA_STEP} or (after_data.code != 0) != plain_fails:
-        problems.append(f"after changing {DATA_FILE}: pocflow verified steps "
-                        f"{sorted(after_data.ran)} again (exit {after_data.code}), expected "
-                        f"[{DATA_STEP}] (plain pytest {'fails' if plain_fails else 'passes'})")
+        problems.append(
+            f"after changing {DATA_FILE}: pocflow verified steps "
+            f"{sorted(after_data.ran)} again (exit {after_data.code}), expected "
+            f"[{DATA_STEP}] (plain pytest {'fails' if plain_fails else 'passes'})"
+        )
     data.write_bytes(original)
     restored = doit(ws, "poc-complete")
     if restored.ran != {DATA_STEP} or restored.code != 0:
-        problems.append(f"after putting {DATA_FILE} back: pocflow verified steps "
-                        f"{sorted(restored.ran)} again (exit {restored.code}), expected "
-                        f"[{DATA_STEP}] and a pass")
-    return {"library": f"{PROJECT} {VERSION}", "tests": sum(counts.values()),
-            "per_step": counts, "cold_s": round(cold.seconds, 2),
-            "plain_s": round(plain_s, 2), "cold_ratio": round(cold.seconds / plain_s, 2),
-            "noop_s": round(noop.seconds, 2), "edit_module": EDITED_FILE,
-            "edit_steps": sorted(after_edit.ran), "importers": sorted(oracle),
-            "edit_s": round(after_edit.seconds, 2), "data_steps": sorted(after_data.ran),
-            "data_caught": after_data.code != 0 and plain_fails,
-            "problems": problems}
+        problems.append(
+            f"after putting {DATA_FILE} back: pocflow verified steps "
+            f"{sorted(restored.ran)} again (exit {restored.code}), expected "
+            f"[{DATA_STEP}] and a pass"
+        )
+    return {
+        "library": f"{PROJECT} {VERSION}",
+        "tests": sum(counts.values()),
+        "per_step": counts,
+        "cold_s": round(cold.seconds, 2),
+        "plain_s": round(plain_s, 2),
+        "cold_ratio": round(cold.seconds / plain_s, 2),
+        "noop_s": round(noop.seconds, 2),
+        "edit_module": EDITED_FILE,
+        "edit_steps": sorted(after_edit.ran),
+        "importers": sorted(oracle),
+        "edit_s": round(after_edit.seconds, 2),
+        "data_steps": sorted(after_data.ran),
+        "data_caught": after_data.code != 0 and plain_fails,
+        "problems": problems,
+    }
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--keep", type=Path, help="build the workspace here and keep it")
-    parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) /
-                        "pocflow-realworld", help="where the downloaded sdist is kept")
+    parser.add_argument(
+        "--cache",
+        type=Path,
+        default=Path(tempfile.gettempdir()) / "pocflow-realworld",
+        help="where the downloaded sdist is kept",
+    )
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
-    parser.add_argument("--quick", action="store_true",
-                        help=f"leave out step(s) {', '.join(QUICK_SKIP)} (the largest module)")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"leave out step(s) {', '.join(QUICK_SKIP)} (the largest module)",
+    )
     args = parser.parse_args()
     sdist = fetch_sdist(args.cache)
     with tempfile.TemporaryDirectory(prefix="pocflow-realworld-") as tmp:
@@ -270,15 +332,23 @@ def main() -> int:
         print(json.dumps(result, indent=2))
     else:
         out = io.StringIO()
-        out.write(f"{result['library']}: {result['tests']} tests in {len(steps)} steps "
-                  f"{result['per_step']}\n")
-        out.write(f"cold {result['cold_s']} s vs plain {result['plain_s']} s "
-                  f"({result['cold_ratio']}x); no-op {result['noop_s']} s\n")
-        out.write(f"edit {result['edit_module']}: verified again {result['edit_steps']} "
-                  f"(importers {result['importers']}) in {result['edit_s']} s\n")
-        out.write(f"edit {DATA_FILE}: verified again {result['data_steps']}"
-                  f"{' (its tests fail, as with plain pytest)' if result['data_caught'] else ''}"
-                  "\n")
+        out.write(
+            f"{result['library']}: {result['tests']} tests in {len(steps)} steps "
+            f"{result['per_step']}\n"
+        )
+        out.write(
+            f"cold {result['cold_s']} s vs plain {result['plain_s']} s "
+            f"({result['cold_ratio']}x); no-op {result['noop_s']} s\n"
+        )
+        out.write(
+            f"edit {result['edit_module']}: verified again {result['edit_steps']} "
+            f"(importers {result['importers']}) in {result['edit_s']} s\n"
+        )
+        out.write(
+            f"edit {DATA_FILE}: verified again {result['data_steps']}"
+            f"{' (its tests fail, as with plain pytest)' if result['data_caught'] else ''}"
+            "\n"
+        )
         for problem in result["problems"]:  # type: ignore[attr-defined]
             out.write(f"PROBLEM: {problem}\n")
         print(out.getvalue(), end="")

@@ -39,8 +39,11 @@ PYTHON = sys.executable
 TIME = shutil.which("time") and Path("/usr/bin/time").exists()
 #: every command runs as users run it: Python keeps the bytecode of what it compiles (a shell
 #: with PYTHONDONTWRITEBYTECODE would make each run compile pocflow, doit and pytest anew)
-ENV = {k: v for k, v in os.environ.items()
-       if k not in ("CI", "GITHUB_STEP_SUMMARY", "PYTHONDONTWRITEBYTECODE")}
+ENV = {
+    k: v
+    for k, v in os.environ.items()
+    if k not in ("CI", "GITHUB_STEP_SUMMARY", "PYTHONDONTWRITEBYTECODE")
+}
 
 
 @dataclass
@@ -56,8 +59,9 @@ def run(command: list[str], cwd: Path) -> Measure:
     """Run a command, timing it; `/usr/bin/time` reports its peak memory where present."""
     prefix = ["/usr/bin/time", "-f", "%M"] if TIME else []
     start = time.perf_counter()
-    done = subprocess.run(prefix + command, cwd=cwd, env=ENV, capture_output=True, text=True,
-                          check=False)
+    done = subprocess.run(
+        prefix + command, cwd=cwd, env=ENV, capture_output=True, text=True, check=False
+    )
     seconds = time.perf_counter() - start
     peak = 0.0
     if TIME:
@@ -78,10 +82,16 @@ def plain_alternative(cwd: Path, steps: list[int], tests: list[str] | None = Non
     """Run the given step scripts once each, then one pytest session over their tests."""
     start = time.perf_counter()
     for n in steps:
-        subprocess.run([PYTHON, f"PoC/step{n}_work.py"], cwd=cwd, env=ENV, check=True,
-                       capture_output=True)
-    subprocess.run([PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-                    *(tests or ["tests/"])], cwd=cwd, env=ENV, check=True, capture_output=True)
+        subprocess.run(
+            [PYTHON, f"PoC/step{n}_work.py"], cwd=cwd, env=ENV, check=True, capture_output=True
+        )
+    subprocess.run(
+        [PYTHON, "-m", "pytest", "-q", "-p", "no:cacheprovider", *(tests or ["tests/"])],
+        cwd=cwd,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
     return time.perf_counter() - start
 
 
@@ -124,8 +134,7 @@ def bench(steps: int, base: Path) -> dict[str, float]:
     figures["edit_step_only_s"] = doit(ws, f"step:{edited}").seconds
     touch_edit(ws / "PoC" / f"step{edited}_work.py")
     figures["edit_step_s"] = doit(ws, "poc-complete").seconds
-    figures["direct_step_s"] = plain_alternative(ws, [edited],
-                                                 [f"tests/test_step{edited}_work.py"])
+    figures["direct_step_s"] = plain_alternative(ws, [edited], [f"tests/test_step{edited}_work.py"])
 
     users = [n for n in range(1, steps + 1) if "helper_a" in helpers_of(n)]
     if users:
@@ -133,7 +142,8 @@ def bench(steps: int, base: Path) -> dict[str, float]:
         figures["edit_helper_s"] = doit(ws, "poc-complete").seconds
         figures["helper_steps"] = len(users)
         figures["direct_helper_s"] = plain_alternative(
-            ws, users, [f"tests/test_step{n}_work.py" for n in users])
+            ws, users, [f"tests/test_step{n}_work.py" for n in users]
+        )
 
     parallel = base / f"parallel{steps}"
     shutil.copytree(template, parallel)
@@ -143,18 +153,23 @@ def bench(steps: int, base: Path) -> dict[str, float]:
 
 def table(results: list[dict[str, float]]) -> str:
     """The figures as a Markdown table, with the ratios the targets are stated in."""
-    rows = ["| Steps | Cold (s) | Plain cold (s) | Cold ratio | Cold -n 2 (s) | No-op (s) | "
-            "Plain doit no-op (s) | No-op ratio | Edit step: `step:N` (s) | "
-            "Edit step: `poc-complete` (s) | Direct + no-op (s) | Edit ratio (`step:N`) | "
-            "Edit helper (s) | Direct + no-op (s) | Helper ratio | Peak MiB |",
-            "|" + "---|" * 16]
+    rows = [
+        "| Steps | Cold (s) | Plain cold (s) | Cold ratio | Cold -n 2 (s) | No-op (s) | "
+        "Plain doit no-op (s) | No-op ratio | Edit step: `step:N` (s) | "
+        "Edit step: `poc-complete` (s) | Direct + no-op (s) | Edit ratio (`step:N`) | "
+        "Edit helper (s) | Direct + no-op (s) | Helper ratio | Peak MiB |",
+        "|" + "---|" * 16,
+    ]
     for r in results:
         step_base = r["direct_step_s"] + r["noop_s"]
         helper = ("—", "—", "—")
         if "edit_helper_s" in r:
             helper_base = r["direct_helper_s"] + r["noop_s"]
-            helper = (f"{r['edit_helper_s']:.2f} ({int(r['helper_steps'])} steps)",
-                      f"{helper_base:.2f}", f"{r['edit_helper_s'] / helper_base:.2f}x")
+            helper = (
+                f"{r['edit_helper_s']:.2f} ({int(r['helper_steps'])} steps)",
+                f"{helper_base:.2f}",
+                f"{r['edit_helper_s'] / helper_base:.2f}x",
+            )
         rows.append(
             f"| {int(r['steps'])} | {r['cold_s']:.2f} | {r['plain_cold_s']:.2f} | "
             f"{r['cold_s'] / r['plain_cold_s']:.2f}x | {r['cold_n2_s']:.2f} | "
@@ -162,17 +177,24 @@ def table(results: list[dict[str, float]]) -> str:
             f"{r['noop_s'] / r['plain_noop_s']:.2f}x | {r['edit_step_only_s']:.2f} | "
             f"{r['edit_step_s']:.2f} | {step_base:.2f} | "
             f"{r['edit_step_only_s'] / step_base:.2f}x | {helper[0]} | "
-            f"{helper[1]} | {helper[2]} | {max(r['cold_peak_mib'], r['noop_peak_mib']):.0f} |")
-    rows += ["", "Incremental CI: a fresh copy with the committed records and no local state "
-             "(`.pocflow/` left out), against what a job without pocflow runs (every script, "
-             "then `pytest tests/`: the plain cold figure above).", "",
-             "| Steps | Fresh clone, nothing changed (s) | Ratio to plain cold | "
-             "Fresh clone, one step changed (s) | Ratio to plain cold |",
-             "|---|---|---|---|---|"]
+            f"{helper[1]} | {helper[2]} | {max(r['cold_peak_mib'], r['noop_peak_mib']):.0f} |"
+        )
+    rows += [
+        "",
+        "Incremental CI: a fresh copy with the committed records and no local state "
+        "(`.pocflow/` left out), against what a job without pocflow runs (every script, "
+        "then `pytest tests/`: the plain cold figure above).",
+        "",
+        "| Steps | Fresh clone, nothing changed (s) | Ratio to plain cold | "
+        "Fresh clone, one step changed (s) | Ratio to plain cold |",
+        "|---|---|---|---|---|",
+    ]
     for r in results:
-        rows.append(f"| {int(r['steps'])} | {r['fresh_clone_s']:.2f} | "
-                    f"{r['fresh_clone_s'] / r['plain_cold_s']:.2f}x | {r['fresh_edit_s']:.2f} | "
-                    f"{r['fresh_edit_s'] / r['plain_cold_s']:.2f}x |")
+        rows.append(
+            f"| {int(r['steps'])} | {r['fresh_clone_s']:.2f} | "
+            f"{r['fresh_clone_s'] / r['plain_cold_s']:.2f}x | {r['fresh_edit_s']:.2f} | "
+            f"{r['fresh_edit_s'] / r['plain_cold_s']:.2f}x |"
+        )
     return "\n".join(rows) + "\n"
 
 
@@ -185,15 +207,21 @@ def machine() -> str:
                 break
     except OSError:
         pass
-    return (f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
-            f"Python {platform.python_version()}")
+    return (
+        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), "
+        f"Python {platform.python_version()}"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", type=int, nargs="+", default=[10, 100])
-    parser.add_argument("--write", type=Path, help="also write the table into this Markdown "
-                        "file, between its 'bench:begin' and 'bench:end' markers")
+    parser.add_argument(
+        "--write",
+        type=Path,
+        help="also write the table into this Markdown "
+        "file, between its 'bench:begin' and 'bench:end' markers",
+    )
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="pocflow-bench-") as tmp:
         results = []
@@ -201,8 +229,10 @@ def main(argv: list[str] | None = None) -> int:
             results.append(bench(steps, Path(tmp)))
             print(f"{steps} steps measured", file=sys.stderr)
     command = "uv run python bench/run.py --steps " + " ".join(map(str, args.steps))
-    report = (f"Measured {datetime.date.today().isoformat()} on {machine()}, with\n"
-              f"`{command}`.\n\n" + table(results))
+    report = (
+        f"Measured {datetime.date.today().isoformat()} on {machine()}, with\n"
+        f"`{command}`.\n\n" + table(results)
+    )
     print(report)
     if args.write:
         text = args.write.read_text(encoding="utf-8")

@@ -4,23 +4,23 @@ from __future__ import annotations
 
 from pathlib import Path
 
-DODO = '''from pocflow import doit_config, generate_tasks
+DODO = """from pocflow import doit_config, generate_tasks
 
 DOIT_CONFIG = doit_config(__file__)
 
 
 def task_pocflow():
     yield from generate_tasks(__file__)
-'''
+"""
 
-PYPROJECT = '''[tool.pocflow]
+PYPROJECT = """[tool.pocflow]
 poc = 1
 # synthetic steps: nobody writes their results docs
 undocumented = "warn"
 
 [tool.pytest.ini_options]
 pythonpath = ["PoC"]
-'''
+"""
 
 HELPER = '''"""Shared helper {name}.
 
@@ -56,7 +56,7 @@ if __name__ == "__main__":
             json.dump({{"result": result}}, handle)
 '''
 
-TEST = '''from step{n}_work import work
+TEST = """from step{n}_work import work
 
 
 def test_zero():
@@ -77,7 +77,7 @@ def test_grows():
 
 def test_type():
     assert isinstance(work(5), int)
-'''
+"""
 
 
 def helpers_of(n: int) -> list[str]:
@@ -93,10 +93,17 @@ def make_workspace(root: Path, steps: int) -> Path:
     (root / "dodo.py").write_text(DODO, encoding="utf-8")
     (root / "pyproject.toml").write_text(PYPROJECT, encoding="utf-8")
     for name, factor in (("helper_a", 2), ("helper_b", 3)):
-        (root / "PoC" / f"{name}.py").write_text(HELPER.format(name=name, factor=factor),
-                                                 encoding="utf-8")
-    plan = ["# PoC 1 Implementation Plan: Benchmark", "", "Shared helpers: `PoC/helper_a.py`,"
-            " `PoC/helper_b.py`.", "", "## Implementation Steps", ""]
+        (root / "PoC" / f"{name}.py").write_text(
+            HELPER.format(name=name, factor=factor), encoding="utf-8"
+        )
+    plan = [
+        "# PoC 1 Implementation Plan: Benchmark",
+        "",
+        "Shared helpers: `PoC/helper_a.py`, `PoC/helper_b.py`.",
+        "",
+        "## Implementation Steps",
+        "",
+    ]
     for n in range(1, steps + 1):
         helpers = helpers_of(n)
         body = "total"
@@ -104,9 +111,11 @@ def make_workspace(root: Path, steps: int) -> Path:
             body = f"{helper}.scale({body})"
         imports = "".join(f"import {h}\n" for h in helpers)
         (root / "PoC" / f"step{n}_work.py").write_text(
-            SCRIPT.format(n=n, imports=imports, body=body), encoding="utf-8")
+            SCRIPT.format(n=n, imports=imports, body=body), encoding="utf-8"
+        )
         (root / "tests" / f"test_step{n}_work.py").write_text(
-            TEST.format(n=n, zero=0), encoding="utf-8")
+            TEST.format(n=n, zero=0), encoding="utf-8"
+        )
         plan += [f"### Step {n}: Work {n}", "", f"**Goal**: synthetic work {n}.", ""]
     plan += ["## Production-Grade Checklist", "", "- [x] **Synthetic**: benchmark only", ""]
     (root / "docs" / "poc1-implementation.md").write_text("\n".join(plan), encoding="utf-8")

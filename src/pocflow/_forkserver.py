@@ -36,10 +36,23 @@ def warm_up() -> None:
     import pytest
 
     sweep_warm_folders(Path(tempfile.gettempdir()))
-    with tempfile.TemporaryDirectory(prefix=f"{WARM_PREFIX}{os.getpid()}-") as empty, \
-            contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        pytest.main(["--collect-only", "-qq", "-p", "no:cacheprovider", "-c", os.devnull,
-                     f"--rootdir={empty}", empty])
+    with (
+        tempfile.TemporaryDirectory(prefix=f"{WARM_PREFIX}{os.getpid()}-") as empty,
+        contextlib.redirect_stdout(io.StringIO()),
+        contextlib.redirect_stderr(io.StringIO()),
+    ):
+        pytest.main(
+            [
+                "--collect-only",
+                "-qq",
+                "-p",
+                "no:cacheprovider",
+                "-c",
+                os.devnull,
+                f"--rootdir={empty}",
+                empty,
+            ]
+        )
 
 
 def sweep_warm_folders(tmp: Path) -> None:
@@ -47,7 +60,7 @@ def sweep_warm_folders(tmp: Path) -> None:
     import shutil
 
     for folder in tmp.glob(f"{WARM_PREFIX}*"):
-        pid = folder.name[len(WARM_PREFIX):].partition("-")[0]
+        pid = folder.name[len(WARM_PREFIX) :].partition("-")[0]
         if not pid.isdigit() or not folder.is_dir() or folder.is_symlink():
             continue
         try:
@@ -58,8 +71,13 @@ def sweep_warm_folders(tmp: Path) -> None:
             continue
 
 
-def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = None,
-            observe: dict[str, Any] | None = None) -> int:
+def session(
+    cwd: str,
+    args: list[str],
+    log: str,
+    plugins: list[str] | None = None,
+    observe: dict[str, Any] | None = None,
+) -> int:
     """Fork a child that runs one pytest session (with the plugins at these file paths),
     observed by pocflow._observe when ``observe`` says where; its exit code."""
     pid = os.fork()
@@ -78,7 +96,8 @@ def session(cwd: str, args: list[str], log: str, plugins: list[str] | None = Non
             sys.argv = ["pytest", *args]
             if observe:  # after the fork: an audit hook cannot be removed
                 _load(str(Path(__file__).with_name("_observe.py"))).install(
-                    observe["root"], observe["out"], tuple(observe.get("skip", ())))
+                    observe["root"], observe["out"], tuple(observe.get("skip", ()))
+                )
             import pytest
 
             code = int(pytest.main(args, plugins=[_load(path) for path in plugins or []]))
@@ -118,8 +137,13 @@ def serve() -> None:
     replies = sys.stdout
     for line in sys.stdin:
         request = json.loads(line)
-        code = session(request["cwd"], request["args"], request["log"], request.get("plugins"),
-                       request.get("observe"))
+        code = session(
+            request["cwd"],
+            request["args"],
+            request["log"],
+            request.get("plugins"),
+            request.get("observe"),
+        )
         replies.write(json.dumps({"code": code}) + "\n")
         replies.flush()
 

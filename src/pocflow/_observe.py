@@ -41,31 +41,93 @@ if False:  # for type checkers only: importing typing/types costs every script a
 #: the attribute of ``sys`` under which the running observer is found (one per process)
 HANDLE = "_pocflow_observer"
 #: folders of the workspace whose content is never an input
-SKIP_PARTS = (".venv", ".git", ".pocflow", "__pycache__", ".mypy_cache", ".ruff_cache",
-              ".pytest_cache", ".hypothesis", ".tox", ".nox")
+SKIP_PARTS = (
+    ".venv",
+    ".git",
+    ".pocflow",
+    "__pycache__",
+    ".mypy_cache",
+    ".ruff_cache",
+    ".pytest_cache",
+    ".hypothesis",
+    ".tox",
+    ".nox",
+)
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 #: variables that describe the machine or the session, not the run: a library reading one
 #: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
-MACHINE_VARIABLES = frozenset((
-    "HOME", "USER", "LOGNAME", "USERNAME", "TMPDIR", "TEMP", "TMP", "PATH", "PWD", "OLDPWD",
-    "SHLVL", "TERM", "COLUMNS", "LINES", "LANG", "LANGUAGE", "LC_CTYPE", "LC_MESSAGES",
-    "LC_NUMERIC", "LC_TIME", "LC_COLLATE", "LC_MONETARY", "SHELL", "HOSTNAME", "DISPLAY",
-    "NO_COLOR", "FORCE_COLOR", "PY_COLORS", "CI", "GITHUB_ACTIONS", "PYTEST_CURRENT_TEST",
-    "PYTEST_VERSION", "PYTEST_THEME", "PYTEST_THEME_MODE", "PYTEST_DEBUG_TEMPROOT"))
-_READ_EVENTS = frozenset(("open", "os.listdir", "os.scandir", "sqlite3.connect", "os.remove",
-                          "os.rename", "os.rmdir", "os.truncate", "shutil.rmtree", "os.link",
-                          "os.symlink", "ctypes.dlopen"))
+MACHINE_VARIABLES = frozenset(
+    (
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "USERNAME",
+        "TMPDIR",
+        "TEMP",
+        "TMP",
+        "PATH",
+        "PWD",
+        "OLDPWD",
+        "SHLVL",
+        "TERM",
+        "COLUMNS",
+        "LINES",
+        "LANG",
+        "LANGUAGE",
+        "LC_CTYPE",
+        "LC_MESSAGES",
+        "LC_NUMERIC",
+        "LC_TIME",
+        "LC_COLLATE",
+        "LC_MONETARY",
+        "SHELL",
+        "HOSTNAME",
+        "DISPLAY",
+        "NO_COLOR",
+        "FORCE_COLOR",
+        "PY_COLORS",
+        "CI",
+        "GITHUB_ACTIONS",
+        "PYTEST_CURRENT_TEST",
+        "PYTEST_VERSION",
+        "PYTEST_THEME",
+        "PYTEST_THEME_MODE",
+        "PYTEST_DEBUG_TEMPROOT",
+    )
+)
+_READ_EVENTS = frozenset(
+    (
+        "open",
+        "os.listdir",
+        "os.scandir",
+        "sqlite3.connect",
+        "os.remove",
+        "os.rename",
+        "os.rmdir",
+        "os.truncate",
+        "shutil.rmtree",
+        "os.link",
+        "os.symlink",
+        "ctypes.dlopen",
+    )
+)
 #: standard-library code that opens names relative to a folder descriptor (dir_fd), which the
 #: "open" event does not carry: shutil.rmtree, os.fwalk
 _DIR_FD_OPENERS = ("/shutil.py", "<frozen os>", "/os.py")
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
-_TEXT_OK = frozenset(" !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`"
-                     "abcdefghijklmnopqrstuvwxyz{|}~")
+_TEXT_OK = frozenset(
+    " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
+)
 _PYCACHE = os.sep + "__pycache__" + os.sep
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
-_PLUMBING = ("/os.py", "<frozen os>", "/_collections_abc.py", "<frozen _collections_abc>",
-             "/_observe.py")
+_PLUMBING = (
+    "/os.py",
+    "<frozen os>",
+    "/_collections_abc.py",
+    "<frozen _collections_abc>",
+    "/_observe.py",
+)
 
 
 def _fd_path(fd: int) -> str | None:
@@ -94,8 +156,7 @@ class Observer:
         given = os.path.abspath(root) + os.sep
         self.aliases = (given,) if given != self.prefix else ()
         # folders, so with a separator: ".git" must not swallow ".github"
-        self.skip = tuple(self.prefix + part.rstrip("/") + os.sep
-                          for part in (*SKIP_PARTS, *skip))
+        self.skip = tuple(self.prefix + part.rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip))
         self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.context = ""
         self.stack: list[str] = []
@@ -143,22 +204,25 @@ class Observer:
             alias = next((a for a in self.aliases if full.startswith(a)), None)
             if alias is None:
                 return None
-            full = self.prefix + full[len(alias):]
+            full = self.prefix + full[len(alias) :]
         if full.endswith(".pyc") and _PYCACHE in full:  # a module loaded from its bytecode
             folder, name = full.split(_PYCACHE, 1)
             full = folder + os.sep + name.split(".", 1)[0] + ".py"
         if full.startswith(self.skip) or _PYCACHE in full:
             return None
-        return full[len(self.prefix):]
+        return full[len(self.prefix) :]
 
     def reader(self) -> str:
         """The workspace file of the innermost frame running workspace code ('' if none)."""
         frame = sys._getframe(2)
         while frame is not None:
             name = self.code_file(frame.f_code.co_filename)
-            if name.startswith(self.prefix) and not name.startswith(self.skip) and \
-                    name not in _MODULE_FILES:
-                return name[len(self.prefix):]
+            if (
+                name.startswith(self.prefix)
+                and not name.startswith(self.skip)
+                and name not in _MODULE_FILES
+            ):
+                return name[len(self.prefix) :]
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 
@@ -176,8 +240,7 @@ class Observer:
             return name
         known = self.places.get(("code", name))
         if known is None:
-            known = self.places[("code", name)] = os.path.normpath(
-                os.path.join(os.getcwd(), name))
+            known = self.places[("code", name)] = os.path.normpath(os.path.join(os.getcwd(), name))
         return known
 
     # -- recording ---------------------------------------------------------------------
@@ -220,8 +283,13 @@ class Observer:
         if event == "open":
             path, mode, flags = args
             opener = self.caller().f_code.co_filename if mode is None else ""
-            if opener and isinstance(path, (str, bytes)) and os.fsdecode(path)[:1] != os.sep \
-                    and opener.endswith(_DIR_FD_OPENERS) and not opener.startswith(self.prefix):
+            if (
+                opener
+                and isinstance(path, (str, bytes))
+                and os.fsdecode(path)[:1] != os.sep
+                and opener.endswith(_DIR_FD_OPENERS)
+                and not opener.startswith(self.prefix)
+            ):
                 return  # os.open(name, dir_fd=...) inside rmtree/fwalk: not this folder's name
             rel = self.inside(path)
             if rel is None:
@@ -265,8 +333,11 @@ class Observer:
                         self.wrote(rel)
         else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
             if event in ("os.rename", "os.link"):
-                targets = [(args[0], args[2]), (args[1], args[3])] if event == "os.rename" \
+                targets = (
+                    [(args[0], args[2]), (args[1], args[3])]
+                    if event == "os.rename"
                     else [(args[1], args[3])]
+                )
             elif event == "os.symlink":
                 targets = [(args[1], args[2])]
             else:  # (path, dir_fd) or (path, length)
@@ -399,8 +470,11 @@ class Observer:
         """Whether workspace code is further up the stack (a library working for it)."""
         while frame is not None:
             name = self.code_file(frame.f_code.co_filename)
-            if name.startswith(self.prefix) and not name.startswith(self.skip) and \
-                    name not in _MODULE_FILES:
+            if (
+                name.startswith(self.prefix)
+                and not name.startswith(self.skip)
+                and name not in _MODULE_FILES
+            ):
                 return True
             frame = frame.f_back
         return False
@@ -411,8 +485,13 @@ class Observer:
         if key in self.seen:
             return
         self.seen.add(key)
-        self.emit({"e": name, "c": self.context, "v": environ_digest(
-            value, secret=name in self.secret_names)})
+        self.emit(
+            {
+                "e": name,
+                "c": self.context,
+                "v": environ_digest(value, secret=name in self.secret_names),
+            }
+        )
 
     # -- installing ----------------------------------------------------------------------
     def install(self) -> None:
@@ -448,16 +527,26 @@ class Observer:
             wrapped.append(original_import_module)
             setattr(importlib, "import_module", observed_import_module)  # noqa: B010
 
-        def observed_import(name: str, globals: object = None, locals: object = None,
-                            fromlist: object = (), level: int = 0) -> object:
+        def observed_import(
+            name: str,
+            globals: object = None,
+            locals: object = None,
+            fromlist: object = (),
+            level: int = 0,
+        ) -> object:
             module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
             if not wrapped:
                 wrap_import_module()
             if get_ident() not in observer.busy:
                 # the same statement again (an import inside a function called often)
                 importer = globals.get("__name__") if isinstance(globals, dict) else None
-                once = (importer, name, level, tuple(fromlist) if fromlist else (),  # type: ignore[arg-type]
-                        observer.context)
+                once = (
+                    importer,
+                    name,
+                    level,
+                    tuple(fromlist) if fromlist else (),  # type: ignore[arg-type]
+                    observer.context,
+                )
                 if once in statements:
                     return module
                 statements.add(once)

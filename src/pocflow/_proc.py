@@ -89,8 +89,9 @@ def in_main_thread() -> bool:
 class BoundedOutput:
     """The first ``head`` and the last ``tail`` bytes of a stream, and how many between."""
 
-    def __init__(self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES,
-                 echo: LiveEcho | None = None) -> None:
+    def __init__(
+        self, head: int = HEAD_BYTES, tail: int = TAIL_BYTES, echo: LiveEcho | None = None
+    ) -> None:
         self.head_limit, self.tail_limit = head, tail
         self.head = bytearray()
         self.tail = bytearray()
@@ -123,13 +124,16 @@ class BoundedOutput:
     def value(self) -> bytes:
         """What is kept, masked, with a line where bytes were left out."""
         dropped = self.dropped + max(0, len(self.tail) - self.tail_limit)
-        tail = bytes(self.tail[-self.tail_limit:]) if self.tail_limit else b""
+        tail = bytes(self.tail[-self.tail_limit :]) if self.tail_limit else b""
         if not dropped:
             return redact_bytes(bytes(self.head) + tail)
         middle = f"\n[... {dropped} bytes of output left out ...]\n".encode()
         # each side masked apart: a secret cut in two is masked where it was cut
-        return redact_cut(redact_bytes(bytes(self.head)), head=True) + middle + \
-            redact_cut(redact_bytes(tail), head=False)
+        return (
+            redact_cut(redact_bytes(bytes(self.head)), head=True)
+            + middle
+            + redact_cut(redact_bytes(tail), head=False)
+        )
 
 
 def live_terminal() -> IO[str] | None:
@@ -164,8 +168,9 @@ class LiveEcho:
             self.pending = b""
 
     def _show(self, lines: list[bytes]) -> None:
-        text = "".join(f"{self.prefix}{redact_bytes(line).decode('utf-8', 'replace')}\n"
-                       for line in lines)
+        text = "".join(
+            f"{self.prefix}{redact_bytes(line).decode('utf-8', 'replace')}\n" for line in lines
+        )
         with self.lock, contextlib.suppress(OSError, ValueError):
             self.terminal.write(text)
             self.terminal.flush()
@@ -174,6 +179,7 @@ class LiveEcho:
 def follow_file(path: Path, echo: LiveEcho, done: threading.Event) -> threading.Thread:
     """Start a thread that shows what is appended to path (a log a child writes) until done
     is set, then the rest."""
+
     def follow() -> None:
         position = 0
         while True:

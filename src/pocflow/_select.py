@@ -23,9 +23,13 @@ _STASH = pytest.StashKey[tuple[set[Path], set[Path]]]()
 
 
 def pytest_addoption(parser: Any) -> None:
-    parser.addoption("--pocflow-select", default=None, metavar="FILE",
-                     help="collect only the test files listed in FILE (one path per line, "
-                          "relative to the root folder)")
+    parser.addoption(
+        "--pocflow-select",
+        default=None,
+        metavar="FILE",
+        help="collect only the test files listed in FILE (one path per line, "
+        "relative to the root folder)",
+    )
 
 
 def pytest_configure(config: Any) -> None:
@@ -33,8 +37,11 @@ def pytest_configure(config: Any) -> None:
     if not listing:
         return
     root = Path(str(config.rootpath))
-    files = {root / line for line in Path(listing).read_text(encoding="utf-8").splitlines()
-             if line.strip()}
+    files = {
+        root / line
+        for line in Path(listing).read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    }
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)
 

@@ -67,8 +67,12 @@ def _observer() -> Any:
 
 
 def pytest_addoption(parser: Any) -> None:
-    parser.addoption("--pocflow-facts", default=None, metavar="FILE",
-                     help="write what happened in this session to FILE (for pocflow)")
+    parser.addoption(
+        "--pocflow-facts",
+        default=None,
+        metavar="FILE",
+        help="write what happened in this session to FILE (for pocflow)",
+    )
 
 
 @pytest.hookimpl(trylast=True)
@@ -79,18 +83,26 @@ def pytest_configure(config: Any) -> None:
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts
-    plugins = sorted({(dist.project_name, dist.version)
-                      for _plugin, dist in config.pluginmanager.list_plugin_distinfo()})
+    plugins = sorted(
+        {
+            (dist.project_name, dist.version)
+            for _plugin, dist in config.pluginmanager.list_plugin_distinfo()
+        }
+    )
     inipath = config.inipath
     # pytest falls back on a pyproject.toml without pytest settings when it finds no config
     # file: a file above the workspace would then win
     own = bool(inipath) and _has_pytest_settings(Path(str(inipath)))
-    facts.emit({"config": {
-        "inipath": facts.rel(inipath) if inipath else None,
-        "own": own,
-        "plugins": [list(p) for p in plugins],
-        "candidates": _candidates(config, facts.root),
-    }})
+    facts.emit(
+        {
+            "config": {
+                "inipath": facts.rel(inipath) if inipath else None,
+                "own": own,
+                "plugins": [list(p) for p in plugins],
+                "candidates": _candidates(config, facts.root),
+            }
+        }
+    )
     observer = _observer()
     if observer is not None:  # a config file created later would change the session
         for candidate in _candidates(config, facts.root):
@@ -125,8 +137,9 @@ def _candidates(config: Any, root: Path) -> list[str]:
         while folder == root or root in folder.parents:
             folders.add(folder)
             folder = folder.parent
-    return sorted((folder / name).relative_to(root).as_posix()
-                  for folder in folders for name in CONFIG_NAMES)
+    return sorted(
+        (folder / name).relative_to(root).as_posix() for folder in folders for name in CONFIG_NAMES
+    )
 
 
 def _facts(config: Any) -> _Facts | None:
@@ -162,9 +175,11 @@ def pytest_collection_finish(session: Any) -> None:
     facts.emit({"items": [item.nodeid for item in session.items]})
     observer = _observer()
     if observer is not None:  # a conftest.py, __init__.py or config file appearing later
-        folders = {"/".join(parts[:n]) for parts in
-                   (_file_of(item.nodeid).split("/")[:-1] for item in session.items)
-                   for n in range(len(parts) + 1)}
+        folders = {
+            "/".join(parts[:n])
+            for parts in (_file_of(item.nodeid).split("/")[:-1] for item in session.items)
+            for n in range(len(parts) + 1)
+        }
         for folder in sorted(folders):
             for name in (*CONFIG_NAMES, *PACKAGE_NAMES):
                 observer.read(f"{folder}/{name}" if folder else name)
@@ -219,9 +234,15 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
 def pytest_runtest_logreport(report: Any) -> None:
     facts = _SESSION.get("facts")
     if facts is not None:
-        facts.reports.append([report.nodeid, report.when, report.outcome,
-                              type(report).__name__ == "SubtestReport",
-                              hasattr(report, "wasxfail")])
+        facts.reports.append(
+            [
+                report.nodeid,
+                report.when,
+                report.outcome,
+                type(report).__name__ == "SubtestReport",
+                hasattr(report, "wasxfail"),
+            ]
+        )
 
 
 @pytest.hookimpl(trylast=True)

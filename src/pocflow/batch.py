@@ -53,14 +53,14 @@ def new_run() -> None:
     forget_inputs()
 
 
-def tests_for(ws: Workspace, selection: TestSelection, isolation: str,
-              batch: bool) -> TestResult:
+def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bool) -> TestResult:
     """The step's test result on its current inputs, from a batch or a session of its own."""
     runner = PytestJsonRunner(isolation)
     token = os.environ.get(RUN_ENV, "")
     if not batch or not token:
         return runner.run(ws.root, [selection], ws.root / ws.run_dir(selection.step_id))[
-            selection.step_id]
+            selection.step_id
+        ]
     cache = ImportCache.shared(ws.imports_cache, ws.root)
     # under `doit -n`, a worker waits for the batch another is running rather than repeat it
     with file_lock(ws.root / ws.settings.state_dir / "batch.lock"):
@@ -70,25 +70,40 @@ def tests_for(ws: Workspace, selection: TestSelection, isolation: str,
         return _run_batch(ws, selection, runner, token, cache)
 
 
-def _run_batch(ws: Workspace, selection: TestSelection, runner: PytestJsonRunner, token: str,
-               cache: ImportCache) -> TestResult:
+def _run_batch(
+    ws: Workspace,
+    selection: TestSelection,
+    runner: PytestJsonRunner,
+    token: str,
+    cache: ImportCache,
+) -> TestResult:
     group = [selection] + [s for s in _ready(ws, token, cache) if s.step_id != selection.step_id]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "batch"
     results = runner.run(ws.root, group, report_dir)
     if all(results[s.step_id].outcome == "passed" for s in group):
-        atomic_write_text(report_dir / SESSION_FILE, json.dumps({
-            "token": token, "keys": {s.step_id: _key(ws, s.step_id, cache) for s in group},
-            "counts": {s.step_id: results[s.step_id].counts for s in group},
-            "duration_s": max(r.duration_s for r in results.values())}), durable=False)
+        atomic_write_text(
+            report_dir / SESSION_FILE,
+            json.dumps(
+                {
+                    "token": token,
+                    "keys": {s.step_id: _key(ws, s.step_id, cache) for s in group},
+                    "counts": {s.step_id: results[s.step_id].counts for s in group},
+                    "duration_s": max(r.duration_s for r in results.values()),
+                }
+            ),
+            durable=False,
+        )
     if len(group) > 1:
         for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
             alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
             result = alone[failed.step_id]
             if result.outcome == "passed":
                 others = ", ".join(s.step_id for s in group if s.step_id != failed.step_id)
-                sys.stderr.write(f"pocflow: warning: step {failed.step_id}'s tests pass alone but "
-                                 f"fail in one session with steps {others} (shared state?); "
-                                 "poc-complete's full-suite run will fail on it\n")
+                sys.stderr.write(
+                    f"pocflow: warning: step {failed.step_id}'s tests pass alone but "
+                    f"fail in one session with steps {others} (shared state?); "
+                    "poc-complete's full-suite run will fail on it\n"
+                )
             results[failed.step_id] = result
     for member in group:
         _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
@@ -103,20 +118,32 @@ def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]
         if not step.tests:
             continue
         implement = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
-        if implement is None or implement.outcome != "passed" or \
-                fingerprint(ws.root, list(implement.inputs)) != implement.inputs:
+        if (
+            implement is None
+            or implement.outcome != "passed"
+            or fingerprint(ws.root, list(implement.inputs)) != implement.inputs
+        ):
             continue
         stored = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
         if stored is not None and stored.get("token") == token:
             continue
         tested = read_test(ws.root / ws.run_dir(step_id) / "test.json")
-        if tested is not None and _key(ws, step_id, cache) == tested.key and \
-                still_holds(ws.root, tested.inputs):
+        if (
+            tested is not None
+            and _key(ws, step_id, cache) == tested.key
+            and still_holds(ws.root, tested.inputs)
+        ):
             continue  # its tests already passed or failed on exactly these files
         inputs = tuple(test_inputs_of(ws, step, cache))
-        ready.append(TestSelection(step_id=step_id, files=step.tests, inputs=inputs,
-                                   not_inputs=not_inputs_of(ws, step, own_writes=True),
-                                   observed_before=observed_before(ws, step_id, "test")))
+        ready.append(
+            TestSelection(
+                step_id=step_id,
+                files=step.tests,
+                inputs=inputs,
+                not_inputs=not_inputs_of(ws, step, own_writes=True),
+                observed_before=observed_before(ws, step_id, "test"),
+            )
+        )
     return ready
 
 
@@ -125,10 +152,17 @@ def _key(ws: Workspace, step_id: str, cache: ImportCache) -> str:
     pytest's settings."""
     step = ws.steps[step_id]
     implement = ws.root / ws.run_dir(step_id) / "implement.json"
-    digest = hashlib.sha256(json.dumps(
-        [fingerprint(ws.root, test_inputs_of(ws, step, cache)),
-         sha256_file(implement) if implement.is_file() else "",
-         ws.settings.pytest_config], sort_keys=True, default=str).encode())
+    digest = hashlib.sha256(
+        json.dumps(
+            [
+                fingerprint(ws.root, test_inputs_of(ws, step, cache)),
+                sha256_file(implement) if implement.is_file() else "",
+                ws.settings.pytest_config,
+            ],
+            sort_keys=True,
+            default=str,
+        ).encode()
+    )
     return digest.hexdigest()
 
 
@@ -142,14 +176,14 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
     path = ws.root / ws.run_dir(step_id) / BATCH_FILE
-    atomic_write_text(path, json.dumps({"token": token, "key": key, "result": plain(result)}),
-                      durable=False)
+    atomic_write_text(
+        path, json.dumps({"token": token, "key": key, "result": plain(result)}), durable=False
+    )
 
 
 def batch_key(ws: Workspace, step_id: str) -> str:
     """The key of a step's current test inputs (written into test.json)."""
     return _key(ws, step_id, ImportCache.shared(ws.imports_cache, ws.root))
-
 
 
 def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], float] | None:

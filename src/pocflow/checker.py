@@ -40,6 +40,7 @@ class ContentChecker(FileChangedChecker):  # type: ignore[misc]
     def _absolute(self, path: str) -> str:
         found = self._paths.get(path)
         if found is None:
-            found = self._paths[path] = path if os.path.isabs(path) else \
-                os.path.normpath(os.path.join(self.cwd, path))
+            found = self._paths[path] = (
+                path if os.path.isabs(path) else os.path.normpath(os.path.join(self.cwd, path))
+            )
         return found

@@ -16,30 +16,39 @@ from pocflow.scaffold import InitOptions, init_workspace
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pocflow` console script."""
     parser = argparse.ArgumentParser(
-        prog="pocflow", description="Execute a proof-of-concept one verified step at a time. "
+        prog="pocflow",
+        description="Execute a proof-of-concept one verified step at a time. "
         "Inside a workspace, use doit: `doit list`, `doit step:<id>`, `doit poc-complete`, "
-        "`doit new <id>`, `doit scaffold`, `doit drift`.")
+        "`doit new <id>`, `doit scaffold`, `doit drift`.",
+    )
     commands = parser.add_subparsers(dest="command", required=True)
     init = commands.add_parser(
-        "init", help="make this repository a pocflow workspace (dodo.py, [tool.pocflow])",
+        "init",
+        help="make this repository a pocflow workspace (dodo.py, [tool.pocflow])",
         description="Writes dodo.py and a [tool.pocflow] table, and creates the step folders. "
-        "Touches nothing that exists.")
+        "Touches nothing that exists.",
+    )
     init.add_argument("--poc", type=int, default=1, help="the PoC number N (default 1)")
     init.add_argument("--name", default="", help="the PoC's name (default: the plan's title)")
     init.add_argument("--scripts-dir", default="PoC", help="step scripts (default PoC)")
     init.add_argument("--tests-dir", default="tests", help="step tests (default tests)")
     init.add_argument("--docs-dir", default="docs", help="plan and results (default docs)")
-    init.add_argument("--root", type=Path, default=Path.cwd(),
-                      help="the repository (default: the current folder)")
+    init.add_argument(
+        "--root", type=Path, default=Path.cwd(), help="the repository (default: the current folder)"
+    )
     schema = commands.add_parser(
-        "schema", help="print the JSON Schema of step manifests (for editors)",
+        "schema",
+        help="print the JSON Schema of step manifests (for editors)",
         description="Prints the JSON Schema that step manifests are checked against, or writes "
-        "it to a file; point your editor's YAML support at it.")
+        "it to a file; point your editor's YAML support at it.",
+    )
     schema.add_argument("--output", type=Path, help="write it to this file instead")
     driver = commands.add_parser(
-        "merge-driver", help="git merge driver for records and generated documents",
+        "merge-driver",
+        help="git merge driver for records and generated documents",
         description="Called by git (see docs/ci.md): keeps our machine blocks, which the next "
-        "run regenerates from the merged records, and merges the text people wrote.")
+        "run regenerates from the merged records, and merges the text people wrote.",
+    )
     for part in ("base", "ours", "theirs"):
         driver.add_argument(part, type=Path)
     driver.add_argument("name", help="the path being merged (git's %%P)")
@@ -60,14 +69,23 @@ def main(argv: list[str] | None = None) -> int:
     for value in (args.scripts_dir, args.tests_dir, args.docs_dir):
         if Path(value).is_absolute() or ".." in Path(value).parts:
             parser.error(f"{value}: folders must be inside the repository, relative to it")
-    options = InitOptions(poc=args.poc, name=args.name, scripts_dir=args.scripts_dir,
-                          tests_dir=args.tests_dir, docs_dir=args.docs_dir)
+    options = InitOptions(
+        poc=args.poc,
+        name=args.name,
+        scripts_dir=args.scripts_dir,
+        tests_dir=args.tests_dir,
+        docs_dir=args.docs_dir,
+    )
     result = init_workspace(args.root, options)
     report(sys.stdout, result)
-    print(f"once per clone, for clean merges of records and documents: git config "
-          f"merge.pocflow.driver '{DRIVER}'")
-    print(f"then: write {args.docs_dir}/poc{args.poc}-implementation.md (the plan), "
-          "`uv run doit scaffold` to create its steps, `uv run doit poc-complete` to verify")
+    print(
+        f"once per clone, for clean merges of records and documents: git config "
+        f"merge.pocflow.driver '{DRIVER}'"
+    )
+    print(
+        f"then: write {args.docs_dir}/poc{args.poc}-implementation.md (the plan), "
+        "`uv run doit scaffold` to create its steps, `uv run doit poc-complete` to verify"
+    )
     return 0
 
 

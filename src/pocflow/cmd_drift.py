@@ -18,7 +18,8 @@ class Drift(WorkspaceCommand):
         "Renders every results doc, PROJECT_STATE.md and the PoC results doc again from the "
         "committed records, without running anything, and compares their machine blocks with "
         "the files. Exits 1 and lists each difference (a block edited by hand, a document not "
-        "regenerated after a change); exits 0 when everything matches.")
+        "regenerated after a change); exits 0 when everything matches."
+    )
     cmd_options = ()
 
     def _execute(self) -> int:
@@ -27,15 +28,19 @@ class Drift(WorkspaceCommand):
         if problems:
             changes = self.on_workspace(other_environment)
             if changes:  # not an edit: this machine is not the one the records were made on
-                out.write(f"drift: the committed records were made with another environment "
-                          f"({'; '.join(changes)}): every step shows as changed here. Use the "
-                          "records' environment (uv reads .python-version; `uv sync "
-                          "--locked`), or verify again and commit the new records\n")
+                out.write(
+                    f"drift: the committed records were made with another environment "
+                    f"({'; '.join(changes)}): every step shows as changed here. Use the "
+                    "records' environment (uv reads .python-version; `uv sync "
+                    "--locked`), or verify again and commit the new records\n"
+                )
         for problem in problems:
             out.write(f"drift: {problem}\n")
         if problems:
-            out.write(f"{len(problems)} difference(s); regenerate with `doit poc-complete` "
-                      "(or the step's document/state tasks) and commit the result\n")
+            out.write(
+                f"{len(problems)} difference(s); regenerate with `doit poc-complete` "
+                "(or the step's document/state tasks) and commit the result\n"
+            )
             return 1
         out.write("no drift: generated documents match the records\n")
         return 0

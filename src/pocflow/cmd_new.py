@@ -10,10 +10,22 @@ from pocflow._command import WorkspaceCommand
 from pocflow.scaffold import Scaffolded, new_step
 from pocflow.steps import parse_step_id
 
-opt_name = {"name": "name", "short": "", "long": "name", "type": str, "default": "",
-            "help": "the step's name (default: from the plan)"}
-opt_goal = {"name": "goal", "short": "", "long": "goal", "type": str, "default": "",
-            "help": "the step's goal (default: from the plan)"}
+opt_name = {
+    "name": "name",
+    "short": "",
+    "long": "name",
+    "type": str,
+    "default": "",
+    "help": "the step's name (default: from the plan)",
+}
+opt_goal = {
+    "name": "goal",
+    "short": "",
+    "long": "goal",
+    "type": str,
+    "default": "",
+    "help": "the step's goal (default: from the plan)",
+}
 
 
 class New(WorkspaceCommand):
@@ -26,7 +38,8 @@ class New(WorkspaceCommand):
         "Creates PoC/step<id>_<description>.py (a docstring with a usage example), "
         "tests/test_step<id>_<description>.py (a test that fails until real tests replace "
         "it) and steps/step<id>.yaml. Name and goal come from the plan when it describes the "
-        "step. A file that exists is never overwritten.")
+        "step. A file that exists is never overwritten."
+    )
     cmd_options = (opt_name, opt_goal)
 
     def _execute(self, pos_args: list[str], name: str, goal: str) -> int:
@@ -34,8 +47,10 @@ class New(WorkspaceCommand):
         result = self.on_workspace(lambda ws: new_step(ws, step_text, name=name, goal=goal))
         report(self.outstream, result)
         if result.created:
-            self.outstream.write("next: write the script, replace the failing test with real "
-                                 f"tests, then `uv run doit step:{parse_step_id(step_text)}`\n")
+            self.outstream.write(
+                "next: write the script, replace the failing test with real "
+                f"tests, then `uv run doit step:{parse_step_id(step_text)}`\n"
+            )
         return 0
 
 
@@ -52,8 +67,7 @@ def _step_and_options(args: list[str], name: str, goal: str) -> tuple[str, str, 
         if key in ("--name", "--goal"):
             if not eq:
                 if index + 1 >= len(args):
-                    raise InvalidCommand(f"doit new: {key} needs a value: "
-                                         f"`doit new 5 {key} \"...\"`")
+                    raise InvalidCommand(f'doit new: {key} needs a value: `doit new 5 {key} "..."`')
                 index += 1
                 value = args[index]
             values[key[2:]] = value
@@ -61,8 +75,9 @@ def _step_and_options(args: list[str], name: str, goal: str) -> tuple[str, str, 
             rest.append(arg)
         index += 1
     if len(rest) != 1:
-        raise InvalidCommand("doit new takes one step id: `doit new 3b` or "
-                             "`doit new 5 --name \"UTC offsets\"`")
+        raise InvalidCommand(
+            'doit new takes one step id: `doit new 3b` or `doit new 5 --name "UTC offsets"`'
+        )
     return rest[0], values["name"], values["goal"]
 
 

@@ -30,23 +30,28 @@ class Pytest(WorkspaceCommand):
         "Runs `python -m pytest` on the step's test files, in the workspace root, with the "
         "options that follow the id (`doit pytest 3b -k lookup -x`, `doit pytest 3b --lf`). "
         "Exits with pytest's exit status. Records no verdict and writes no record or "
-        "document: `doit step:<id>` verifies.")
+        "document: `doit step:<id>` verifies."
+    )
     cmd_options = ()
 
     def _execute(self, pos_args: list[str]) -> int:
         if not pos_args or pos_args[0].startswith("-"):
-            raise InvalidCommand("doit pytest takes a step id, then pytest's options: "
-                                 "`doit pytest 3b -k lookup`")
+            raise InvalidCommand(
+                "doit pytest takes a step id, then pytest's options: `doit pytest 3b -k lookup`"
+            )
         step_id, options = pos_args[0], pos_args[1:]
         ws: Workspace = self.on_workspace(lambda ws: _checked(ws, step_id))
         files = list(ws.steps[step_id].tests)
         out: Any = self.outstream
-        out.write(f"pocflow: step {step_id}'s tests with your options "
-                  f"({' '.join(options) or 'none'}); no verdict is recorded "
-                  f"(`doit step:{step_id}` verifies)\n")
+        out.write(
+            f"pocflow: step {step_id}'s tests with your options "
+            f"({' '.join(options) or 'none'}); no verdict is recorded "
+            f"(`doit step:{step_id}` verifies)\n"
+        )
         out.flush()
-        done = subprocess.run([sys.executable, "-m", "pytest", *files, *options],
-                              cwd=ws.root, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", *files, *options], cwd=ws.root, check=False
+        )
         return done.returncode
 
 
@@ -56,6 +61,8 @@ def _checked(ws: Workspace, step_id: str) -> Workspace:
         known = ", ".join(ws.steps) or "none"
         raise PocflowError(f"step '{step_id}' is not in the plan (its steps: {known})")
     if not step.tests:
-        raise PocflowError(f"step {step_id} has no test file yet: "
-                           f"`doit scaffold` or `doit new {step_id}` writes one")
+        raise PocflowError(
+            f"step {step_id} has no test file yet: "
+            f"`doit scaffold` or `doit new {step_id}` writes one"
+        )
     return ws

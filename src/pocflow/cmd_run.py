@@ -58,27 +58,38 @@ DETAILED_ENV = "POCFLOW_DETAILED_EXIT_CODE"
 EXIT_VERIFIED_AGAIN = 4
 
 opt_reverify = {
-    "name": "reverify", "long": "reverify", "type": bool, "default": False,
+    "name": "reverify",
+    "long": "reverify",
+    "type": bool,
+    "default": False,
     "help": "verify every selected step again: accept no committed record and no local "
-            f"state [env {REVERIFY_ENV}=1]",
+    f"state [env {REVERIFY_ENV}=1]",
 }
 opt_dry_run = {
-    "name": "dry_run", "long": "dry-run", "type": bool, "default": False,
+    "name": "dry_run",
+    "long": "dry-run",
+    "type": bool,
+    "default": False,
     "help": "run nothing; list the steps that would be verified again and why; exit 1 if "
-            "anything would run",
+    "anything would run",
 }
 opt_detailed = {
-    "name": "detailed_exit_code", "long": "detailed-exit-code", "type": bool,
+    "name": "detailed_exit_code",
+    "long": "detailed-exit-code",
+    "type": bool,
     "default": False,
     "help": f"exit {EXIT_VERIFIED_AGAIN} (not 0) when the run passed but verified some step "
-            f"again; 0 then means nothing ran [env {DETAILED_ENV}=1]",
+    f"again; 0 then means nothing ran [env {DETAILED_ENV}=1]",
 }
 
 opt_shard = {
-    "name": "shard", "long": "shard", "type": str, "default": "",
+    "name": "shard",
+    "long": "shard",
+    "type": str,
+    "default": "",
     "help": "K/N: verify only the K-th of N shares of the steps (steps that depend on each "
-            "other stay together), and not the gate: for CI jobs side by side whose "
-            "records a last job gathers (docs/ci.md)",
+    "other stay together), and not the gate: for CI jobs side by side whose "
+    "records a last job gathers (docs/ci.md)",
 }
 
 
@@ -128,8 +139,11 @@ class Run(DoitRun):  # type: ignore[misc]
                     save_cache_file()  # file digests, for the next run's checks
                 if code == 2 and _only_failures_behind(RUN_OUTCOMES):
                     code = 1  # --continue: tasks not run after a failure are not errors
-                if code == 0 and "poc-complete" in self._selected_steps() and \
-                        str(root.resolve()) not in GATE_CHECKED:  # ignored, or in a worker
+                if (
+                    code == 0
+                    and "poc-complete" in self._selected_steps()
+                    and str(root.resolve()) not in GATE_CHECKED
+                ):  # ignored, or in a worker
                     code = gate_postcondition(root)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
@@ -139,7 +153,8 @@ class Run(DoitRun):  # type: ignore[misc]
             sys.stderr.write(
                 f"pocflow: interrupted by {signal.Signals(signum).name}: tasks that finished "
                 "are saved; the step that was running is not recorded verified. Run the same "
-                "command again to continue.\n")
+                "command again to continue.\n"
+            )
             return 128 + int(signum)
 
     def _select_shard(self, root: Path, text: str) -> bool:
@@ -149,16 +164,20 @@ class Run(DoitRun):  # type: ignore[misc]
 
         selected: list[str] = list(getattr(self, "sel_tasks", None) or [])
         if any(name != "poc-complete" for name in selected):
-            raise InvalidCommand("--shard picks the steps itself: give no task, or "
-                                 "poc-complete (`doit --shard 2/3 poc-complete`)")
+            raise InvalidCommand(
+                "--shard picks the steps itself: give no task, or "
+                "poc-complete (`doit --shard 2/3 poc-complete`)"
+            )
         try:
             index, count = parse_shard(text)
             share = shares(load_workspace(root), count)[index - 1]
         except PocflowError as exc:
             raise InvalidCommand(str(exc)) from None
-        sys.stderr.write(f"pocflow: shard {index}/{count}: "
-                         + (f"step(s) {', '.join(share)}" if share else "no step")
-                         + "; the gate runs in the job that gathers every shard's records\n")
+        sys.stderr.write(
+            f"pocflow: shard {index}/{count}: "
+            + (f"step(s) {', '.join(share)}" if share else "no step")
+            + "; the gate runs in the job that gathers every shard's records\n"
+        )
         self.sel_tasks = [f"step:{sid}" for sid in share]
         return bool(share)
 
@@ -166,11 +185,16 @@ class Run(DoitRun):  # type: ignore[misc]
         """The steps the selected tasks verify, and the steps those depend on."""
         from pocflow.reporter import task_closure
 
-        seen = task_closure({task.name: task for task in self.task_list},
-                            list(self.sel_tasks or []))
-        steps = list(dict.fromkeys(
-            name.partition(":")[2] for name in seen
-            if name.partition(":")[0] in ("implement", "test", "document", "state")))
+        seen = task_closure(
+            {task.name: task for task in self.task_list}, list(self.sel_tasks or [])
+        )
+        steps = list(
+            dict.fromkeys(
+                name.partition(":")[2]
+                for name in seen
+                if name.partition(":")[0] in ("implement", "test", "document", "state")
+            )
+        )
         with contextlib.suppress(PocflowError):  # prerequisites run first, when needed
             steps = prerequisites_first(load_workspace(Path.cwd()), steps)
         if "poc-complete" in seen:
@@ -212,8 +236,9 @@ def gate_postcondition(root: Path) -> int:
         problem = str(exc)
     if not problem:
         return 0
-    sys.stderr.write(f"pocflow: poc-complete did not pass (was a task ignored or skipped?):\n"
-                     f"{problem}\n")
+    sys.stderr.write(
+        f"pocflow: poc-complete did not pass (was a task ignored or skipped?):\n{problem}\n"
+    )
     return 1
 
 
@@ -227,8 +252,10 @@ def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:
     found = {}
     for step_id in ws.steps:
         record = read_step_record(root / ws.record_path(step_id))
-        for name, result in (("implement.json", record and record.implement),
-                             ("test.json", record and record.test)):
+        for name, result in (
+            ("implement.json", record and record.implement),
+            ("test.json", record and record.test),
+        ):
             path = root / ws.run_dir(step_id) / name
             try:
                 info = path.stat()
@@ -247,8 +274,7 @@ def verified_again(before: dict[Path, tuple[tuple[int, int], str]]) -> bool:
             info = path.stat()
         except OSError:
             continue
-        if (info.st_mtime_ns, info.st_size) != stamp and \
-                path.read_text(encoding="utf-8") != copy:
+        if (info.st_mtime_ns, info.st_size) != stamp and path.read_text(encoding="utf-8") != copy:
             return True
     return False
 
@@ -271,21 +297,28 @@ def dry_run(root: Path, selected: list[str]) -> int:
     out = sys.stdout
     out.write("pocflow: dry run: nothing was run or written\n")
     for status in again:
-        action = {"not-started": "cannot run (no files yet)", "failed": "would run again",
-                  "blocked": "would wait for its prerequisites"}.get(
-                      status.state, "would be verified again")
+        action = {
+            "not-started": "cannot run (no files yet)",
+            "failed": "would run again",
+            "blocked": "would wait for its prerequisites",
+        }.get(status.state, "would be verified again")
         why = "; ".join(status.reasons) or status.state
         out.write(f"  step {status.step_id} ({status.name}): {action}: {why}\n")
     held = [sid for sid in steps if statuses[sid].is_verified]
     if held:
         out.write(f"  accepted as verified, their records hold: {', '.join(held)}\n")
     if gate_runs:
-        out.write("  poc-complete: would run the full step suite"
-                  + ("" if again else " (the step records changed since it last passed)")
-                  + "\n")
+        out.write(
+            "  poc-complete: would run the full step suite"
+            + ("" if again else " (the step records changed since it last passed)")
+            + "\n"
+        )
     if again or gate_runs:
-        out.write(f"pocflow: {len(again)} of {len(steps)} step(s) would be verified again"
-                  + (", and the gate would run" if gate_runs else "") + "\n")
+        out.write(
+            f"pocflow: {len(again)} of {len(steps)} step(s) would be verified again"
+            + (", and the gate would run" if gate_runs else "")
+            + "\n"
+        )
         return 1
     out.write("pocflow: nothing would run: every selected step's record holds\n")
     return 0
@@ -298,8 +331,11 @@ def sweep_killed_writes(root: Path) -> None:
         settings = load_settings(root)
     except PocflowError:
         return
-    for folder in {root / settings.docs_dir, root / settings.records_dir,
-                   (root / settings.state_file).parent}:
+    for folder in {
+        root / settings.docs_dir,
+        root / settings.records_dir,
+        (root / settings.state_file).parent,
+    }:
         sweep_temporaries(folder)
     sweep_temporaries(root / settings.state_dir, below=True)
 
@@ -307,6 +343,7 @@ def sweep_killed_writes(root: Path) -> None:
 @contextlib.contextmanager
 def interruptible() -> Iterator[None]:
     """Within the block, SIGTERM raises Interrupted (a KeyboardInterrupt), as SIGINT does."""
+
     def stop(signum: int, frame: Any) -> None:
         raise Interrupted(signum)
 
@@ -327,8 +364,10 @@ def run_lock(path: Path) -> Iterator[None]:
         except BlockingIOError:
             handle.seek(0)
             holder = handle.read().strip() or "another process"
-            sys.stderr.write(f"pocflow: another doit run is using this workspace ({holder}); "
-                             "waiting for it to finish (Ctrl-C to stop waiting)\n")
+            sys.stderr.write(
+                f"pocflow: another doit run is using this workspace ({holder}); "
+                "waiting for it to finish (Ctrl-C to stop waiting)\n"
+            )
             sys.stderr.flush()
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         handle.seek(0)

@@ -15,13 +15,16 @@ class Scaffold(WorkspaceCommand):
     doc_usage = ""
     doc_description = (
         "For each step of the plan, creates what is missing of its script, failing test file "
-        "and manifest, as `doit new` does. Existing files are never touched.")
+        "and manifest, as `doit new` does. Existing files are never touched."
+    )
     cmd_options = ()
 
     def _execute(self) -> int:
         result = self.on_workspace(scaffold_plan)
         report(self.outstream, result)
         if result.created:
-            self.outstream.write("next: write each script, replace each failing test with real "
-                                 "tests, then `uv run doit poc-complete`\n")
+            self.outstream.write(
+                "next: write each script, replace each failing test with real "
+                "tests, then `uv run doit poc-complete`\n"
+            )
         return 0

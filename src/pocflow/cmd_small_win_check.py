@@ -19,7 +19,8 @@ class SmallWinCheck(WorkspaceCommand):
         "Runs every step's tests in one pytest session and appends a dated '### <date> - "
         "Small Win Check' entry (status, findings) to the Health Checks section of "
         "PROJECT_STATE.md; never rewrites an earlier entry. Exits 1 when the status is "
-        "'Needs Attention'. The rules are in docs/reference.md.")
+        "'Needs Attention'. The rules are in docs/reference.md."
+    )
     cmd_options = ()
 
     def _execute(self) -> int:
@@ -31,6 +32,5 @@ class SmallWinCheck(WorkspaceCommand):
         result = self.on_workspace(check)
         out: Any = self.outstream
         out.write(result.entry())
-        out.write(f"appended to the Health Checks of PROJECT_STATE.md: "
-                  f"{STATUSES[result.status]}\n")
+        out.write(f"appended to the Health Checks of PROJECT_STATE.md: {STATUSES[result.status]}\n")
         return 1 if result.status == "attention" else 0

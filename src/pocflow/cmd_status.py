@@ -9,13 +9,31 @@ from pocflow._command import WorkspaceCommand
 from pocflow.status import compute_status, status_document, tests_text
 from pocflow.workspace import Workspace
 
-opt_json = {"name": "as_json", "short": "", "long": "json", "type": bool, "default": False,
-            "help": "print the status as JSON (schema: pocflow/schemas/status.schema.json)"}
-opt_slowest = {"name": "slowest", "short": "", "long": "slowest", "type": int, "default": 0,
-               "help": "also list the N slowest steps of their last verification"}
+opt_json = {
+    "name": "as_json",
+    "short": "",
+    "long": "json",
+    "type": bool,
+    "default": False,
+    "help": "print the status as JSON (schema: pocflow/schemas/status.schema.json)",
+}
+opt_slowest = {
+    "name": "slowest",
+    "short": "",
+    "long": "slowest",
+    "type": int,
+    "default": 0,
+    "help": "also list the N slowest steps of their last verification",
+}
 
-ICONS = {"verified": "✅", "stale": "🔄", "failed": "❌", "blocked": "⬜", "never-run": "🔄",
-         "not-started": "⬜"}
+ICONS = {
+    "verified": "✅",
+    "stale": "🔄",
+    "failed": "❌",
+    "blocked": "⬜",
+    "never-run": "🔄",
+    "not-started": "⬜",
+}
 
 
 class Status(WorkspaceCommand):
@@ -28,12 +46,12 @@ class Status(WorkspaceCommand):
         "One line per step in natural order: verified, stale (with the changed files, or the "
         "prerequisite that changed), failed (with the failing tests), blocked (by which "
         "step), never run, or not started. Ends with the next command to run. Reads the "
-        "verification records and the files; runs nothing and writes nothing.")
+        "verification records and the files; runs nothing and writes nothing."
+    )
     cmd_options = (opt_json, opt_slowest)
 
     def _execute(self, as_json: bool, slowest: int) -> int:
-        document = self.on_workspace(
-            lambda ws: status_document(ws, compute_status(ws)))
+        document = self.on_workspace(lambda ws: status_document(ws, compute_status(ws)))
         out: Any = self.outstream
         if as_json:
             out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -45,8 +63,10 @@ class Status(WorkspaceCommand):
 def format_status(document: dict[str, Any], slowest: int = 0) -> str:
     """The status document as lines for a person."""
     poc, summary = document["poc"], document["summary"]
-    lines = [f"PoC {poc['number']} — {poc['name']}: {summary['verified']} of "
-             f"{summary['total']} steps verified"]
+    lines = [
+        f"PoC {poc['number']} — {poc['name']}: {summary['verified']} of "
+        f"{summary['total']} steps verified"
+    ]
     width = max((len(step["id"]) for step in document["steps"]), default=1)
     name_width = min(max((len(step["name"]) for step in document["steps"]), default=4), 32)
     for step in document["steps"]:
@@ -63,13 +83,16 @@ def format_status(document: dict[str, Any], slowest: int = 0) -> str:
         timed = sorted(document["steps"], key=lambda s: -sum(s["durations"].values()))
         lines.append("slowest steps (last verification):")
         for step in [s for s in timed if s["durations"]][:slowest]:
-            parts = ", ".join(f"{phase} {seconds:.2f} s"
-                              for phase, seconds in sorted(step["durations"].items()))
-            lines.append(f"  {step['id']:<{width}}  {sum(step['durations'].values()):.2f} s "
-                         f"({parts})")
+            parts = ", ".join(
+                f"{phase} {seconds:.2f} s" for phase, seconds in sorted(step["durations"].items())
+            )
+            lines.append(
+                f"  {step['id']:<{width}}  {sum(step['durations'].values()):.2f} s ({parts})"
+            )
     action = document["next"]
-    lines.append(f"next: {action['command']}  # {action['why']}" if action["command"]
-                 else action["why"])
+    lines.append(
+        f"next: {action['command']}  # {action['why']}" if action["command"] else action["why"]
+    )
     return "\n".join(lines) + "\n"
 
 

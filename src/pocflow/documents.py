@@ -37,8 +37,7 @@ _HEADING_RE = re.compile(r"^## .*$", re.M)
 _ANY_HEADING_RE = re.compile(r"^(?P<hashes>#{1,6})\s+\S")
 _LINE_RE = re.compile(r"^.*$", re.M)
 _LABEL_RE = re.compile(r"^(?:>\s*)?\*\*(?P<label>[^*]+?)\*\*\s*:")
-_MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t\r]*$",
-                      re.M)
+_MARK_RE = re.compile(r"^<!-- pocflow:(?P<kind>begin|end) (?P<name>[a-z0-9-]+) -->[ \t\r]*$", re.M)
 
 
 @dataclass(frozen=True)
@@ -60,29 +59,49 @@ def find_blocks(text: str, path: str) -> list[Block]:
         line = text.count("\n", 0, match.start()) + 1
         if match["kind"] == "begin":
             if open_name is not None:
-                raise DocumentError(located(path, f"block '{open_name}' (opened at line "
-                                            f"{open_line}) is not closed before the next "
-                                            f"begins; restore '<!-- pocflow:end {open_name} -->'",
-                                            line))
+                raise DocumentError(
+                    located(
+                        path,
+                        f"block '{open_name}' (opened at line "
+                        f"{open_line}) is not closed before the next "
+                        f"begins; restore '<!-- pocflow:end {open_name} -->'",
+                        line,
+                    )
+                )
             open_name, open_start, open_line = match["name"], match.start(), line
         else:
             if open_name != match["name"]:
-                raise DocumentError(located(path, f"'<!-- pocflow:end {match['name']} -->' has "
-                                            "no matching begin marker; restore or remove it",
-                                            line))
+                raise DocumentError(
+                    located(
+                        path,
+                        f"'<!-- pocflow:end {match['name']} -->' has "
+                        "no matching begin marker; restore or remove it",
+                        line,
+                    )
+                )
             end = match.end()
             if end < len(text) and text[end] == "\n":
                 end += 1
             blocks.append(Block(match["name"], open_start, end))
             open_name = None
     if open_name is not None:
-        raise DocumentError(located(path, f"block '{open_name}' is never closed; restore "
-                                    f"'<!-- pocflow:end {open_name} -->'", open_line))
+        raise DocumentError(
+            located(
+                path,
+                f"block '{open_name}' is never closed; restore '<!-- pocflow:end {open_name} -->'",
+                open_line,
+            )
+        )
     seen: set[str] = set()
     for block in blocks:
         if block.name in seen:
-            raise DocumentError(located(path, f"block '{block.name}' appears twice; delete one "
-                                        "copy", text.count("\n", 0, block.start) + 1))
+            raise DocumentError(
+                located(
+                    path,
+                    f"block '{block.name}' appears twice; delete one copy",
+                    text.count("\n", 0, block.start) + 1,
+                )
+            )
         seen.add(block.name)
     return blocks
 
@@ -115,50 +134,66 @@ def document_shape(text: str) -> tuple[bool, bool, str]:
 
 def _merge(existing: str, rendered: str, path: str) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
-    fresh = {b.name: rendered[b.start:b.end] for b in new_blocks}
+    fresh = {b.name: rendered[b.start : b.end] for b in new_blocks}
     result = existing
     blocks = find_blocks(existing, path)
     _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
     for block in reversed(blocks):
         if block.name in fresh:
-            result = result[:block.start] + _fit(fresh[block.name], result, block.end) + \
-                result[block.end:]
+            result = (
+                result[: block.start]
+                + _fit(fresh[block.name], result, block.end)
+                + result[block.end :]
+            )
     for block in new_blocks:
         if block.name not in {b.name for b in find_blocks(result, path)}:
             adopted = _adopt(result, fresh[block.name], path)
-            result = adopted if adopted is not None else \
-                _restore(result, rendered, block, fresh[block.name], path)
+            result = (
+                adopted
+                if adopted is not None
+                else _restore(result, rendered, block, fresh[block.name], path)
+            )
     return result
 
 
-def _refuse_moved_markers(existing: str, blocks: list[Block], rendered: str,
-                          new_blocks: list[Block], fresh: dict[str, str], path: str) -> None:
+def _refuse_moved_markers(
+    existing: str,
+    blocks: list[Block],
+    rendered: str,
+    new_blocks: list[Block],
+    fresh: dict[str, str],
+    path: str,
+) -> None:
     """Refuse to replace a block that holds a line of a person's section — a heading or a
     bold label the template writes outside every block (``## Summary``, ``> **Current
     Stage**:``) and the block itself does not: a marker was moved over it, and replacing the
     block would drop the person's lines. DocumentError names the line."""
     human = rendered
     for block in reversed(new_blocks):
-        human = human[:block.start] + human[block.end:]
+        human = human[: block.start] + human[block.end :]
     headings = {line.strip() for line in human.splitlines() if _heading_level(line)}
-    labels = {_label_key(m["label"]) for line in human.splitlines()
-              if (m := _LABEL_RE.match(line))}
+    labels = {_label_key(m["label"]) for line in human.splitlines() if (m := _LABEL_RE.match(line))}
     for block in blocks:
         if block.name not in fresh:
             continue
         own = fresh[block.name].splitlines()
         own_labels = {_label_key(m["label"]) for line in own if (m := _LABEL_RE.match(line))}
         offset = block.start
-        for line in existing[block.start:block.end].splitlines(keepends=True):
+        for line in existing[block.start : block.end].splitlines(keepends=True):
             stripped = line.strip()
             label = _LABEL_RE.match(line)
-            if (stripped in headings and stripped not in {o.strip() for o in own}) or \
-                    (label and _label_key(label["label"]) in labels - own_labels):
-                raise DocumentError(located(
-                    path, f"block '{block.name}' holds '{stripped}', a line of your own "
-                    "section: was a marker moved? Put the block's markers back around what "
-                    "pocflow writes (or move the line out of the block)",
-                    existing.count("\n", 0, offset) + 1))
+            if (stripped in headings and stripped not in {o.strip() for o in own}) or (
+                label and _label_key(label["label"]) in labels - own_labels
+            ):
+                raise DocumentError(
+                    located(
+                        path,
+                        f"block '{block.name}' holds '{stripped}', a line of your own "
+                        "section: was a marker moved? Put the block's markers back around what "
+                        "pocflow writes (or move the line out of the block)",
+                        existing.count("\n", 0, offset) + 1,
+                    )
+                )
             offset += len(line)
 
 
@@ -175,9 +210,11 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
     inner = block_text.splitlines()[1:-1]
     blocks = find_blocks(text, path)
     fenced = _fenced_lines(text)  # a "# comment" in a code fence is no heading
-    outside = [(m.start(), m.end()) for m in _LINE_RE.finditer(text)
-               if not any(b.start <= m.start() < b.end for b in blocks)
-               and m.start() not in fenced]
+    outside = [
+        (m.start(), m.end())
+        for m in _LINE_RE.finditer(text)
+        if not any(b.start <= m.start() < b.end for b in blocks) and m.start() not in fenced
+    ]
     labels = {_label_key(m["label"]) for line in inner if (m := _LABEL_RE.match(line))}
     heading = next((line for line in inner if line.strip()), "")
     level = _heading_level(heading)
@@ -194,9 +231,14 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
             if start < b.start < end:
                 end = b.start
     elif labels:
-        spot = next(((s, e) for s, e in outside
-                     if (m := _LABEL_RE.match(text[s:e])) and _label_key(m["label"]) in labels),
-                    None)
+        spot = next(
+            (
+                (s, e)
+                for s, e in outside
+                if (m := _LABEL_RE.match(text[s:e])) and _label_key(m["label"]) in labels
+            ),
+            None,
+        )
         if spot is None:
             return None
         start, end = spot[0], min(spot[1] + 1, len(text))
@@ -226,8 +268,9 @@ def _keep_prose(section: str, inner: list[str]) -> str:
     rendered = {line.strip() for line in inner if line.strip()}
     kept: list[str] = []
     for unit in _units(section.splitlines(keepends=True)):
-        if all(not line.strip() or line.strip() in rendered for line in unit) and \
-                any(line.strip() for line in unit):
+        if all(not line.strip() or line.strip() in rendered for line in unit) and any(
+            line.strip() for line in unit
+        ):
             continue  # the block says all of it itself: nothing is lost
         for line in unit:
             if not line.strip() and kept and not kept[-1].strip():
@@ -296,7 +339,7 @@ def _restore(text: str, rendered: str, block: Block, block_text: str, path: str)
     positions = {key: (start, end) for key, start, end in here}
     index = next(i for i, a in enumerate(template) if a[0] == f"block:{block.name}")
     at = None
-    for key, _start, _end in template[index + 1:]:
+    for key, _start, _end in template[index + 1 :]:
         if key in positions:
             at = positions[key][0]
             break
@@ -335,8 +378,9 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
         try:
             existing = raw.decode("utf-8")
         except UnicodeDecodeError:
-            raise DocumentError(located(relpath, "not valid UTF-8; pocflow will not rewrite it "
-                                        "(save it as UTF-8)")) from None
+            raise DocumentError(
+                located(relpath, "not valid UTF-8; pocflow will not rewrite it (save it as UTF-8)")
+            ) from None
     merged = merge_document(existing, rendered, relpath)
     if merged != existing:
         atomic_write_text(path, merged)
@@ -351,8 +395,7 @@ def note_written(registry: Path, *paths: Path) -> None:
     noted = noted_digests(registry)
     noted.update({str(path): sha256_file(path) for path in paths if path.is_file()})
     registry.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(registry, json.dumps(noted, indent=1, sort_keys=True) + "\n",
-                      durable=False)
+    atomic_write_text(registry, json.dumps(noted, indent=1, sort_keys=True) + "\n", durable=False)
 
 
 def noted_digests(registry: Path) -> dict[str, str]:
@@ -371,16 +414,21 @@ def read_document(root: Path, relpath: str) -> bytes | None:
     if path.is_symlink():
         target = path.resolve()
         if not target.is_relative_to(root.resolve()):
-            raise DocumentError(located(
-                relpath, f"a symbolic link to {target}, outside the workspace; pocflow neither "
-                "reads nor writes through it: put the file itself here (or remove the link)"))
+            raise DocumentError(
+                located(
+                    relpath,
+                    f"a symbolic link to {target}, outside the workspace; pocflow neither "
+                    "reads nor writes through it: put the file itself here (or remove the link)",
+                )
+            )
     try:
         return path.read_bytes()
     except FileNotFoundError:
         return None
     except IsADirectoryError:
-        raise DocumentError(located(relpath, "a folder, where pocflow writes a document: "
-                                    "move it away")) from None
+        raise DocumentError(
+            located(relpath, "a folder, where pocflow writes a document: move it away")
+        ) from None
 
 
 @cache
@@ -393,10 +441,12 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
     import jinja2
 
     env = jinja2.Environment(
-        loader=jinja2.ChoiceLoader([
-            jinja2.FileSystemLoader(root / templates_dir),
-            jinja2.PackageLoader("pocflow", "templates"),
-        ]),
+        loader=jinja2.ChoiceLoader(
+            [
+                jinja2.FileSystemLoader(root / templates_dir),
+                jinja2.PackageLoader("pocflow", "templates"),
+            ]
+        ),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -427,8 +477,9 @@ def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str
         return f"{templates_dir}/{name}", override.read_text(encoding="utf-8")
     packaged = resources.files("pocflow").joinpath(f"templates/{name}")
     if not packaged.is_file():
-        raise DocumentError(f"template {name} not found in {templates_dir}/ nor in "
-                            "pocflow's packaged templates")
+        raise DocumentError(
+            f"template {name} not found in {templates_dir}/ nor in pocflow's packaged templates"
+        )
     return f"pocflow:{name}", packaged.read_text(encoding="utf-8")
 
 
@@ -441,12 +492,16 @@ def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]
     try:
         return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
-        raise DocumentError(located(origin, f"template error: {exc.message}", exc.lineno)
-                            ) from None
+        raise DocumentError(located(origin, f"template error: {exc.message}", exc.lineno)) from None
     except jinja2.UndefinedError as exc:
-        raise DocumentError(located(origin, f"template uses an unknown value: {exc.message}; "
-                                    f"the values it gets: {_values_of(context)}",
-                                    _template_line(exc, name))) from None
+        raise DocumentError(
+            located(
+                origin,
+                f"template uses an unknown value: {exc.message}; "
+                f"the values it gets: {_values_of(context)}",
+                _template_line(exc, name),
+            )
+        ) from None
 
 
 def _template_line(exc: BaseException, name: str) -> int | None:

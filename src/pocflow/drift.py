@@ -26,8 +26,7 @@ def expected_documents(ws: Workspace) -> dict[str, str]:
         record = status.record
         if record is not None and record.is_verified:
             records[step_id] = record
-            expected[ws.results_doc(step_id)] = render_step_results(ws, ws.steps[step_id],
-                                                                    record)
+            expected[ws.results_doc(step_id)] = render_step_results(ws, ws.steps[step_id], record)
     gate = read_gate_record(ws.root / ws.gate_record_path)
     if gate is not None and records:
         expected[ws.poc_results_doc] = render_poc_results(ws, records, gate)
@@ -47,7 +46,7 @@ def find_drift(ws: Workspace) -> list[str]:
             if merge_document(existing, rendered, relpath) == existing:
                 continue
             body = document_shape(existing)[2]  # (CRLF and a byte-order mark are its shape)
-            have = {b.name: body[b.start:b.end] for b in find_blocks(body, relpath)}
+            have = {b.name: body[b.start : b.end] for b in find_blocks(body, relpath)}
         except UnicodeDecodeError:
             problems.append(f"{relpath}: not valid UTF-8")
             continue
@@ -55,12 +54,13 @@ def find_drift(ws: Workspace) -> list[str]:
             problems.append(str(exc))
             continue
         for block in find_blocks(rendered, relpath):
-            text = rendered[block.start:block.end]
+            text = rendered[block.start : block.end]
             if block.name not in have:
                 problems.append(f"{relpath}: machine block '{block.name}' is missing")
             elif have[block.name].rstrip("\n") != text.rstrip("\n"):
-                problems.append(f"{relpath}: machine block '{block.name}' differs from what "
-                                "pocflow writes now")
+                problems.append(
+                    f"{relpath}: machine block '{block.name}' differs from what pocflow writes now"
+                )
     return problems
 
 
@@ -74,7 +74,9 @@ def other_environment(ws: Workspace) -> list[str]:
     changes: list[str] = []
     for status in compute_status(ws).values():
         if status.record is not None:
-            changes += [change for change in environment_changes(status.record.environment,
-                                                                 current)
-                        if change not in changes]
+            changes += [
+                change
+                for change in environment_changes(status.record.environment, current)
+                if change not in changes
+            ]
     return changes

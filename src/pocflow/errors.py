@@ -51,5 +51,4 @@ def shown(value: object, limit: int = 60) -> str:
     """A value as an error line quotes it (its repr), cut to ``limit`` characters: the line
     stays one line however long the value a person wrote."""
     text = repr(value)
-    return text if len(text) <= limit else text[:limit - 3] + "..."
-
+    return text if len(text) <= limit else text[: limit - 3] + "..."

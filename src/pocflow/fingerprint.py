@@ -50,6 +50,8 @@ RACY_COARSE_S = 2.0
 def _racy_ns(now: Stamp) -> float:
     coarse = now[1] % 1_000_000 == 0 and now[2] % 1_000_000 == 0
     return (RACY_COARSE_S if coarse else RACY_S) * 1e9
+
+
 CACHE_FILE = "fingerprints.json"
 _ENV_RE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
 PYTEST_TABLE = ":tool.pytest"
@@ -63,8 +65,11 @@ Stamp = tuple[int, int, int, int]
 
 def kind_of(key: str) -> str:
     """'file', 'folder', 'env', 'pytest-config', 'plugin' or 'import'."""
-    if key[:1] != "$" and not key.endswith(("/", PYTEST_TABLE)) and \
-            not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:")):
+    if (
+        key[:1] != "$"
+        and not key.endswith(("/", PYTEST_TABLE))
+        and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:"))
+    ):
         return "file"
     if key.startswith(IMPORT_PREFIX):
         return "import"
@@ -105,8 +110,13 @@ class _Cache:
             return
         prefix = f"{root}{os.sep}"
         for name, entry in data.items():
-            if type(entry) is list and len(entry) == 6 and all(type(v) is int for v in entry[:4]) \
-                    and type(entry[4]) is str and type(entry[5]) is int:
+            if (
+                type(entry) is list
+                and len(entry) == 6
+                and all(type(v) is int for v in entry[:4])
+                and type(entry[4]) is str
+                and type(entry[5]) is int
+            ):
                 self.entries.setdefault(prefix + name, (tuple(entry[:4]), entry[4], entry[5]))
 
     def digest(self, path: str, info: os.stat_result) -> str:
@@ -116,8 +126,13 @@ class _Cache:
         if known is not None:
             then, digest, hashed_at = known
             mtime, ctime = info.st_mtime_ns, info.st_ctime_ns
-            if then[0] == info.st_size and then[1] == mtime and then[2] == ctime and \
-                    then[3] == info.st_ino and hashed_at - max(mtime, ctime) > _racy_ns(then):
+            if (
+                then[0] == info.st_size
+                and then[1] == mtime
+                and then[2] == ctime
+                and then[3] == info.st_ino
+                and hashed_at - max(mtime, ctime) > _racy_ns(then)
+            ):
                 return digest
         now = stamp(info)
         hashed_at = time.time_ns()
@@ -133,13 +148,14 @@ class _Cache:
         self.dirty = False
         for root, path in self.files.items():
             prefix = str(root) + os.sep
-            data = {name[len(prefix):]: [*stamp, digest, hashed]
-                    for name, (stamp, digest, hashed) in self.entries.items()
-                    if name.startswith(prefix)}
+            data = {
+                name[len(prefix) :]: [*stamp, digest, hashed]
+                for name, (stamp, digest, hashed) in self.entries.items()
+                if name.startswith(prefix)
+            }
             with contextlib.suppress(OSError):
                 if path.parent.is_dir():
-                    atomic_write_text(path, json.dumps(data, separators=(",", ":")),
-                                      durable=False)
+                    atomic_write_text(path, json.dumps(data, separators=(",", ":")), durable=False)
 
 
 _CACHE = _Cache()
@@ -211,7 +227,8 @@ def pytest_table_digest(path: Path) -> str:
         tool = data.get("tool")
         table = tool.get("pytest", {}) if isinstance(tool, dict) else {}
         known = _TABLES[content] = hashlib.sha256(
-            json.dumps(table, sort_keys=True, default=str).encode()).hexdigest()
+            json.dumps(table, sort_keys=True, default=str).encode()
+        ).hexdigest()
     return known
 
 
@@ -235,8 +252,11 @@ def plugin_digest(name: str) -> str:
             _VERSIONS[name] = MISSING
         else:
             folder = getattr(found, "_path", None)
-            stem = folder.name[:-len(".dist-info")] if isinstance(folder, Path) and \
-                folder.name.endswith(".dist-info") else ""
+            stem = (
+                folder.name[: -len(".dist-info")]
+                if isinstance(folder, Path) and folder.name.endswith(".dist-info")
+                else ""
+            )
             version = stem.rpartition("-")[2] if "-" in stem else ""
             _VERSIONS[name] = version or found.version
     return _VERSIONS[name]
@@ -254,8 +274,10 @@ def digest_of(root: Path, key: str) -> str:
         value = os.environ.get(name)
         known = _ENVIRON.get(name)
         if known is None or known[0] != value:
-            known = _ENVIRON[name] = (value, environ_digest(
-                value, secret=value is not None and name in secret_names()))
+            known = _ENVIRON[name] = (
+                value,
+                environ_digest(value, secret=value is not None and name in secret_names()),
+            )
         return known[1]
     if kind == "pytest-config":
         return pytest_table_digest(root / key[: -len(PYTEST_TABLE)])
@@ -263,7 +285,7 @@ def digest_of(root: Path, key: str) -> str:
         return import_digest(root, key)
     if kind == "pytest-ancestors":
         return ancestors_config_digest(root)
-    return plugin_digest(key[len(PLUGIN_PREFIX):])
+    return plugin_digest(key[len(PLUGIN_PREFIX) :])
 
 
 def ancestors_config_digest(root: Path) -> str:
@@ -271,9 +293,13 @@ def ancestors_config_digest(root: Path) -> str:
     pytest would take its configuration from (pytest looks upwards when the workspace has
     none)."""
     for folder in Path(root).resolve().parents:
-        for name, marker in (("pytest.ini", ""), (".pytest.ini", ""),
-                             ("pyproject.toml", "[tool.pytest"), ("tox.ini", "[pytest]"),
-                             ("setup.cfg", "[tool:pytest]")):
+        for name, marker in (
+            ("pytest.ini", ""),
+            (".pytest.ini", ""),
+            ("pyproject.toml", "[tool.pytest"),
+            ("tox.ini", "[pytest]"),
+            ("setup.cfg", "[tool:pytest]"),
+        ):
             candidate = folder / name
             if not candidate.is_file():
                 continue
@@ -287,9 +313,11 @@ def ancestors_config_digest(root: Path) -> str:
 
 
 #: the file suffixes of modules, in the order the import system tries them in a folder
-_MODULE_SUFFIXES = (*importlib.machinery.EXTENSION_SUFFIXES,
-                    *importlib.machinery.SOURCE_SUFFIXES,
-                    *importlib.machinery.BYTECODE_SUFFIXES)
+_MODULE_SUFFIXES = (
+    *importlib.machinery.EXTENSION_SUFFIXES,
+    *importlib.machinery.SOURCE_SUFFIXES,
+    *importlib.machinery.BYTECODE_SUFFIXES,
+)
 #: import key -> (modification times of its folders, the module file found)
 _IMPORTS: dict[str, tuple[tuple[int, ...], str]] = {}
 
@@ -299,7 +327,7 @@ def import_digest(root: Path, key: str) -> str:
     import system's order (a package's __init__, then a compiled extension, a .py, a .pyc,
     folder by folder); 'missing' when none. Kept while the folders' modification times (which
     change when entries come and go) are the same."""
-    name, _, folders = key[len(IMPORT_PREFIX):].partition("@")
+    name, _, folders = key[len(IMPORT_PREFIX) :].partition("@")
     leaf = name.rpartition(".")[2]
     dirs = folders.split(":") if folders else []
     base = f"{root}{os.sep}"
@@ -412,8 +440,7 @@ def still_holds_now(root: Path, digests: dict[str, str]) -> bool:
     each input's fingerprint at most once between two task outcomes (doit's up-to-date
     checks: pocflow.phases.phase_current)."""
     if _HELD.digests is None:
-        return all(held_digest(digest_of(root, key)) == digest
-                   for key, digest in digests.items())
+        return all(held_digest(digest_of(root, key)) == digest for key, digest in digests.items())
     held = _HELD.digests.setdefault(str(root), {})
     for key, digest in digests.items():
         now = held.get(key)

@@ -68,7 +68,8 @@ def environment(ws: Workspace) -> dict[str, str]:
 #: /home/alice/pocflow`` writes ``source = { directory = "/home/alice/pocflow" }``): where a
 #: checkout lies is not part of the dependency set
 _ABSOLUTE_SOURCE = re.compile(
-    r'\b(directory|path|editable|virtual) = "(?:/|[A-Za-z]:[\\/]|\\\\)([^"]*)"')
+    r'\b(directory|path|editable|virtual) = "(?:/|[A-Za-z]:[\\/]|\\\\)([^"]*)"'
+)
 
 
 def lock_digest(path: Path) -> str:
@@ -103,14 +104,15 @@ def _last_part(match: re.Match[str]) -> str:
 def implement_settings(ws: Workspace, step: Step) -> dict[str, Any]:
     """What besides files decides how the step's scripts run."""
     manifest = step.manifest
-    return {"args": list(manifest.args) if manifest else [],
-            "env": dict(manifest.env) if manifest else {},
-            "timeout": manifest.timeout if manifest and manifest.timeout
-            else ws.settings.timeout,
-            "scripts": list(step.scripts),
-            "thresholds": list(manifest.thresholds) if manifest else [],
-            "manual": manifest.manual if manifest else "",
-            "secrets": list(manifest.secrets) if manifest else []}
+    return {
+        "args": list(manifest.args) if manifest else [],
+        "env": dict(manifest.env) if manifest else {},
+        "timeout": manifest.timeout if manifest and manifest.timeout else ws.settings.timeout,
+        "scripts": list(step.scripts),
+        "thresholds": list(manifest.thresholds) if manifest else [],
+        "manual": manifest.manual if manifest else "",
+        "secrets": list(manifest.secrets) if manifest else [],
+    }
 
 
 def testing_settings(ws: Workspace, step: Step) -> dict[str, Any]:
@@ -120,8 +122,9 @@ def testing_settings(ws: Workspace, step: Step) -> dict[str, Any]:
 
 def settings_digest(ws: Workspace, step: Step) -> str:
     """One digest of both phases' settings, kept in the record."""
-    text = json.dumps([implement_settings(ws, step), testing_settings(ws, step)],
-                      sort_keys=True, default=str)
+    text = json.dumps(
+        [implement_settings(ws, step), testing_settings(ws, step)], sort_keys=True, default=str
+    )
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -149,27 +152,33 @@ class Drift:
     def reasons(self) -> list[str]:
         """The differences, as status reasons."""
         reasons = []
-        for kind, words in (("changed", "changed since verified"),
-                            ("deleted", "deleted since verified"),
-                            ("new", "new inputs since verified"),
-                            ("dropped", "no longer inputs"),
-                            ("moved", "an import now finds another file")):
+        for kind, words in (
+            ("changed", "changed since verified"),
+            ("deleted", "deleted since verified"),
+            ("new", "new inputs since verified"),
+            ("dropped", "no longer inputs"),
+            ("moved", "an import now finds another file"),
+        ):
             paths = [p for p in self.changed if self.kinds.get(p, "changed") == kind]
             if paths:
                 reasons.append(f"{words}: " + ", ".join(paths))
         if self.upstream:
-            reasons.append("upstream " + ", ".join(f"step {d}" for d in self.upstream)
-                           + " verified again since")
+            reasons.append(
+                "upstream "
+                + ", ".join(f"step {d}" for d in self.upstream)
+                + " verified again since"
+            )
         if self.environment:
             reasons.append("environment changed since verified: " + "; ".join(self.environment))
         if self.settings:
-            reasons.append("its settings changed since verified (manifest args, env, timeout, "
-                           "thresholds, or pytest settings)")
+            reasons.append(
+                "its settings changed since verified (manifest args, env, timeout, "
+                "thresholds, or pytest settings)"
+            )
         return reasons
 
 
-def drift(ws: Workspace, step: Step, record: StepRecord,
-          cache: ImportCache | None = None) -> Drift:
+def drift(ws: Workspace, step: Step, record: StepRecord, cache: ImportCache | None = None) -> Drift:
     """How the step now differs from what its record was verified on."""
     found = Drift()
     # the inputs the static scan finds now, and what the verified run really read
@@ -190,8 +199,11 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
             elif kind_of(path) == "import":
                 found.kinds[path] = "moved"
     # a module that is gone is reported as its file, not also as where imports find it
-    found.changed = [p for p in found.changed if kind_of(p) != "import" or
-                     record.inputs.get(p) not in found.changed]
+    found.changed = [
+        p
+        for p in found.changed
+        if kind_of(p) != "import" or record.inputs.get(p) not in found.changed
+    ]
     found.environment = environment_changes(record.environment, environment(ws))
     found.settings = record.settings != settings_digest(ws, step)
     return found
@@ -199,22 +211,29 @@ def drift(ws: Workspace, step: Step, record: StepRecord,
 
 def observed_keys(record: StepRecord) -> list[str]:
     """The inputs the record's runs really read (pocflow.observed)."""
-    return [*(record.implement.observed if record.implement else []),
-            *(record.test.observed if record.test else [])]
+    return [
+        *(record.implement.observed if record.implement else []),
+        *(record.test.observed if record.test else []),
+    ]
 
 
 def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
     """How the current environment differs from a record's, one phrase per difference
     ('python 3.11 -> 3.12', 'the locked dependency set changed')."""
-    return [_environment_change(key, recorded.get(key, ""), current.get(key, ""))
-            for key in sorted(current.keys() | recorded.keys())
-            if recorded.get(key, "") != current.get(key, "")]
+    return [
+        _environment_change(key, recorded.get(key, ""), current.get(key, ""))
+        for key in sorted(current.keys() | recorded.keys())
+        if recorded.get(key, "") != current.get(key, "")
+    ]
 
 
 def _environment_change(key: str, was: str, now: str) -> str:
     if key == "dependencies":
-        return "the locked dependency set changed" if was and now else \
-            "the lock file " + ("appeared" if now else "is gone")
+        return (
+            "the locked dependency set changed"
+            if was and now
+            else "the lock file " + ("appeared" if now else "is gone")
+        )
     return f"{key} {was or '?'} -> {now or '?'}"
 
 
@@ -222,19 +241,26 @@ def _environment_change(key: str, was: str, now: str) -> str:
 FAILED_FILE = "failed.json"
 
 
-def note_failure(ws: Workspace, step_id: str, phase: str,
-                 result: ImplementResult | TestResult | None = None) -> None:
+def note_failure(
+    ws: Workspace, step_id: str, phase: str, result: ImplementResult | TestResult | None = None
+) -> None:
     """Keep the evidence that the step's phase just failed here, on which inputs (the
     phase's result file's, or ``result``: a session that ran the step's tests for another
     purpose, such as the small-win check)."""
     run_dir = ws.root / ws.run_dir(step_id)
     if result is None:
-        result = (read_implement(run_dir / "implement.json") if phase == "implement"
-                  else read_test(run_dir / "test.json"))
+        result = (
+            read_implement(run_dir / "implement.json")
+            if phase == "implement"
+            else read_test(run_dir / "test.json")
+        )
     if result is not None and result.outcome != "passed":
         first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
-        atomic_write_text(run_dir / FAILED_FILE, json.dumps(
-            {"phase": phase, "message": first, "inputs": result.inputs}), durable=False)
+        atomic_write_text(
+            run_dir / FAILED_FILE,
+            json.dumps({"phase": phase, "message": first, "inputs": result.inputs}),
+            durable=False,
+        )
 
 
 def clear_failure(ws: Workspace, step_id: str) -> None:
@@ -254,21 +280,25 @@ def local_failure(ws: Workspace, step_id: str) -> str:
     there are now ('' otherwise). Such evidence outweighs any record: a verified record
     restored from git, or merged, or edited, does not hide a failure seen here."""
     evidence = failure_evidence(ws, step_id)
-    if evidence is None or not isinstance(evidence.get("inputs"), dict) or \
-            not evidence["inputs"] or not still_holds(ws.root, evidence["inputs"]):
+    if (
+        evidence is None
+        or not isinstance(evidence.get("inputs"), dict)
+        or not evidence["inputs"]
+        or not still_holds(ws.root, evidence["inputs"])
+    ):
         return ""
     return f"its latest run here failed on these very files: {evidence.get('message', '')}"
 
 
-def accepted_record(ws: Workspace, step_id: str,
-                    cache: ImportCache | None = None) -> StepRecord | None:
+def accepted_record(
+    ws: Workspace, step_id: str, cache: ImportCache | None = None
+) -> StepRecord | None:
     """The step's committed record if this run may accept it instead of running the step:
     it says verified and still holds, no run here failed on the same files, and
     re-verification is not forced."""
     if reverify_forced() or local_failure(ws, step_id):
         return None
     record = read_step_record(ws.root / ws.record_path(step_id))
-    if record is None or not record.is_verified or record.implement is None or \
-            record.test is None:
+    if record is None or not record.is_verified or record.implement is None or record.test is None:
         return None
     return record if drift(ws, ws.steps[step_id], record, cache).holds else None

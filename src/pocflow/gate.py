@@ -40,8 +40,9 @@ def check_complete(root: str) -> TaskFailed | None:
     accepted = accepted_gate(ws)
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
-            write_document(ws.root, ws.poc_results_doc,
-                           render_poc_results(ws, records, accepted, signals))
+            write_document(
+                ws.root, ws.poc_results_doc, render_poc_results(ws, records, accepted, signals)
+            )
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
         return None
@@ -51,9 +52,11 @@ def check_complete(root: str) -> TaskFailed | None:
         if problem:
             return TaskFailed(problem)
         if replayed:
-            sys.stderr.write(f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
-                             "(accepted from their records) for the outputs their tests may "
-                             "read\n")
+            sys.stderr.write(
+                f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
+                "(accepted from their records) for the outputs their tests may "
+                "read\n"
+            )
         selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
         report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
         suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
@@ -63,13 +66,20 @@ def check_complete(root: str) -> TaskFailed | None:
                 f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
                 "as one session failed (tests that depend on each other's state?):\n"
                 + "\n".join(r.message for r in failed)
-                + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log")
-        together = ({sid: dict(r.counts) for sid, r in suite.items()},
-                    max(r.duration_s for r in suite.values()))
+                + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log"
+            )
+        together = (
+            {sid: dict(r.counts) for sid, r in suite.items()},
+            max(r.duration_s for r in suite.values()),
+        )
     counts, seconds = together
-    gate = GateRecord(completed_at=now_iso(), duration_s=seconds,
-                      counts={sid: dict(counts.get(sid, {})) for sid in ws.steps},
-                      records=records_digest(ws), environment=environment(ws))
+    gate = GateRecord(
+        completed_at=now_iso(),
+        duration_s=seconds,
+        counts={sid: dict(counts.get(sid, {})) for sid in ws.steps},
+        records=records_digest(ws),
+        environment=environment(ws),
+    )
     with file_lock(ws.state_lock):
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
@@ -83,8 +93,10 @@ def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:
     same)."""
     check = assess(ws, counts, [])
     if append_health_check(ws, check, unless_same=True):
-        sys.stderr.write(f"pocflow: small-win check appended to the Health Checks of "
-                         f"{ws.settings.state_file}: {STATUSES[check.status]}\n")
+        sys.stderr.write(
+            f"pocflow: small-win check appended to the Health Checks of "
+            f"{ws.settings.state_file}: {STATUSES[check.status]}\n"
+        )
 
 
 def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
@@ -95,24 +107,29 @@ def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> 
     if missing:
         return not_complete_message(ws, missing, len(statuses))
     if not statuses:
-        return (f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
-                f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}")
+        return (
+            f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
+            f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}"
+        )
     return completion_problem(ws)
 
 
 def completion_problem(ws: Workspace) -> str:
     """Why a PoC whose every step is verified does not pass yet: the plan's checklist, the
     results docs nobody wrote; '' when nothing stands in the way."""
-    return checklist_problem(ws) or (undocumented_problem(ws)
-                                     if ws.settings.undocumented == "fail" else "")
+    return checklist_problem(ws) or (
+        undocumented_problem(ws) if ws.settings.undocumented == "fail" else ""
+    )
 
 
 def undocumented(ws: Workspace) -> list[str]:
     """'    docs/x-step1-results.md: Summary, Bug Fixes During Development' for each step
     whose results doc still holds only the template's text there (the method's checkpoint
     "Results documented")."""
-    return [f"    {ws.results_doc(step_id)}: {', '.join(sections)}"
-            for step_id, sections in undocumented_steps(ws)]
+    return [
+        f"    {ws.results_doc(step_id)}: {', '.join(sections)}"
+        for step_id, sections in undocumented_steps(ws)
+    ]
 
 
 def undocumented_problem(ws: Workspace) -> str:
@@ -120,11 +137,16 @@ def undocumented_problem(ws: Workspace) -> str:
     lines = undocumented(ws)
     if not lines:
         return ""
-    return "\n".join([f"PoC {ws.settings.poc}: {len(lines)} of {len(ws.steps)} results docs are "
-                      "not written yet (the method's \"Results documented\"): write what the "
-                      "step proved, and the bugs met while building it ('None met.' if none), "
-                      "in:", *lines,
-                      "    (or set undocumented = \"warn\" in [tool.pocflow] to be told only)"])
+    return "\n".join(
+        [
+            f"PoC {ws.settings.poc}: {len(lines)} of {len(ws.steps)} results docs are "
+            'not written yet (the method\'s "Results documented"): write what the '
+            "step proved, and the bugs met while building it ('None met.' if none), "
+            "in:",
+            *lines,
+            '    (or set undocumented = "warn" in [tool.pocflow] to be told only)',
+        ]
+    )
 
 
 def accepted_gate(ws: Workspace) -> GateRecord | None:
@@ -133,8 +155,12 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
     if reverify_forced():
         return None
     gate = read_gate_record(ws.root / ws.gate_record_path)
-    if gate is None or not gate.records or gate.records != records_digest(ws) or \
-            gate.environment != environment(ws):
+    if (
+        gate is None
+        or not gate.records
+        or gate.records != records_digest(ws)
+        or gate.environment != environment(ws)
+    ):
         return None
     return gate
 
@@ -144,58 +170,82 @@ def checklist_problem(ws: Workspace) -> str:
     plan = ws.plan
     where = ws.settings.plan
     if plan is None:
-        return (f"PoC {ws.settings.poc}: there is no plan at {where}; the method executes a "
-                "plan, and its Production-Grade Checklist must be ticked")
+        return (
+            f"PoC {ws.settings.poc}: there is no plan at {where}; the method executes a "
+            "plan, and its Production-Grade Checklist must be ticked"
+        )
     if not plan.checklist:
-        return (f"PoC {ws.settings.poc}: {where} has no '## Production-Grade Checklist'; add "
-                "one ('- [x] **No mock data**: ...') and tick what holds")
+        return (
+            f"PoC {ws.settings.poc}: {where} has no '## Production-Grade Checklist'; add "
+            "one ('- [x] **No mock data**: ...') and tick what holds"
+        )
     unticked = [item for item in plan.checklist if not item.ticked]
     if not unticked:
         return ""
-    return "\n".join([f"PoC {ws.settings.poc}: {len(unticked)} of {len(plan.checklist)} "
-                      f"Production-Grade Checklist items are not ticked in {where}:"]
-                     + [f"    {where}:{item.line}: - [ ] {item.text}" for item in unticked])
+    return "\n".join(
+        [
+            f"PoC {ws.settings.poc}: {len(unticked)} of {len(plan.checklist)} "
+            f"Production-Grade Checklist items are not ticked in {where}:"
+        ]
+        + [f"    {where}:{item.line}: - [ ] {item.text}" for item in unticked]
+    )
 
 
 def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:
     """'PoC 1 is not complete: 2 of 7 steps are not verified:' and a line per step."""
-    lines = [f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps "
-             "not verified:"]
+    lines = [
+        f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps not verified:"
+    ]
     for status in missing:
         reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.state
         lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
     return "\n".join(lines)
 
 
-def render_poc_results(ws: Workspace, records: dict[str, StepRecord], gate: GateRecord,
-                       signals: list[Signal] | None = None) -> str:
+def render_poc_results(
+    ws: Workspace,
+    records: dict[str, StepRecord],
+    gate: GateRecord,
+    signals: list[Signal] | None = None,
+) -> str:
     """The rendered docs/pocN-results.md (not yet merged with what is on disk); ``signals``
     when the caller has found them already (finding them reads every script and test)."""
     base = PurePosixPath(ws.poc_results_doc).parent
     steps = []
     for step_id, step in ws.steps.items():
         doc = PurePosixPath(ws.results_doc(step_id))
-        steps.append({"step_id": step_id, "name": step.name,
-                      "scripts": ", ".join(f"`{s}`" for s in step.scripts) or "—",
-                      "doc_name": doc.name,
-                      "doc_link": str(doc.relative_to(base)) if doc.is_relative_to(base)
-                      else str(doc)})
+        steps.append(
+            {
+                "step_id": step_id,
+                "name": step.name,
+                "scripts": ", ".join(f"`{s}`" for s in step.scripts) or "—",
+                "doc_name": doc.name,
+                "doc_link": str(doc.relative_to(base)) if doc.is_relative_to(base) else str(doc),
+            }
+        )
     per_step = []
     totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
     for step_id, counts in gate.counts.items():
-        per_step.append({"step_id": step_id, "total": counts.get("total", 0),
-                         "passed": counts.get("passed", 0),
-                         "skipped": counts.get("skipped", 0) + counts.get("xfailed", 0),
-                         "failed": counts.get("failed", 0) + counts.get("error", 0)})
+        per_step.append(
+            {
+                "step_id": step_id,
+                "total": counts.get("total", 0),
+                "passed": counts.get("passed", 0),
+                "skipped": counts.get("skipped", 0) + counts.get("xfailed", 0),
+                "failed": counts.get("failed", 0) + counts.get("error", 0),
+            }
+        )
         for key in totals:
             totals[key] += counts.get(key, 0)
-    metrics = [{"step_id": sid, "name": name, "value": value}
-               for sid, record in records.items() for name, value in metric_rows(record)]
+    metrics = [
+        {"step_id": sid, "name": name, "value": value}
+        for sid, record in records.items()
+        for name, value in metric_rows(record)
+    ]
     starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
     plan = ws.plan
     context: dict[str, Any] = {
-        "poc": {"number": ws.settings.poc, "name": ws.name,
-                "proves": plan.proves if plan else ""},
+        "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
         "status_line": "✅ COMPLETE",
         "started": starts[0][:10] if starts else "—",
         "completed": gate.completed_at[:10],
@@ -203,8 +253,7 @@ def render_poc_results(ws: Workspace, records: dict[str, StepRecord], gate: Gate
         "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
         "metrics": metrics,
         "checklist": plan.checklist if plan else [],
-        "signals": [str(signal) for signal in
-                    (find_signals(ws) if signals is None else signals)],
+        "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],
         "plan": ws.settings.plan,
     }
     return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

@@ -31,8 +31,11 @@ from pocflow.status import compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
 
-STATUSES = {"attention": "❌ Needs Attention", "minor": "⚠️ Minor Concerns",
-            "on-track": "✅ On Track"}
+STATUSES = {
+    "attention": "❌ Needs Attention",
+    "minor": "⚠️ Minor Concerns",
+    "on-track": "✅ On Track",
+}
 _SECTION = "## Health Checks"
 #: the heading of one small-win check entry
 _ENTRY = re.compile(r"^### .* - Small Win Check[ \t]*$", re.M)
@@ -49,22 +52,30 @@ class HealthCheck:
     def entry(self) -> str:
         """The entry in the method's shape, for PROJECT_STATE.md's Health Checks."""
         findings = "\n".join(f"- {line}" for line in self.findings)
-        return (f"### {self.day} - Small Win Check\n\n**Status**: {STATUSES[self.status]}\n\n"
-                f"**Findings**:\n{findings}\n\n**Actions Taken**: none yet\n")
+        return (
+            f"### {self.day} - Small Win Check\n\n**Status**: {STATUSES[self.status]}\n\n"
+            f"**Findings**:\n{findings}\n\n**Actions Taken**: none yet\n"
+        )
 
 
 def small_win_check(ws: Workspace) -> HealthCheck:
     """Run the full step suite once and check the PoC against the method's criteria."""
-    selections = [TestSelection(sid, step.tests, tuple(test_inputs_of(ws, step, None)))
-                  for sid, step in ws.steps.items() if step.tests]
+    selections = [
+        TestSelection(sid, step.tests, tuple(test_inputs_of(ws, step, None)))
+        for sid, step in ws.steps.items()
+        if step.tests
+    ]
     report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
     runner = PytestJsonRunner(ws.settings.test_runner)
     suite = runner.run(ws.root, selections, report_dir) if selections else {}
     for sid, result in suite.items():  # seen failing here, on these files: no ✅ stands
         if result.outcome != "passed":
             note_failure(ws, sid, "test", result)
-    return assess(ws, {sid: dict(r.counts) for sid, r in suite.items()},
-                  [r.message.splitlines()[0] for r in suite.values() if r.outcome != "passed"])
+    return assess(
+        ws,
+        {sid: dict(r.counts) for sid, r in suite.items()},
+        [r.message.splitlines()[0] for r in suite.values() if r.outcome != "passed"],
+    )
 
 
 def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]) -> HealthCheck:
@@ -77,38 +88,53 @@ def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]
 
     total = sum(c.get("total", 0) for c in counts.values())
     passed = sum(c.get("passed", 0) for c in counts.values())
-    recorded = {sid: s.record.test.counts.get("total", 0) for sid, s in statuses.items()
-                if s.record is not None and s.record.test is not None}
-    findings.append(f"Full step suite: {passed}/{total} tests passed (recorded per-step "
-                    f"totals: {sum(recorded.values())})")
+    recorded = {
+        sid: s.record.test.counts.get("total", 0)
+        for sid, s in statuses.items()
+        if s.record is not None and s.record.test is not None
+    }
+    findings.append(
+        f"Full step suite: {passed}/{total} tests passed (recorded per-step "
+        f"totals: {sum(recorded.values())})"
+    )
     for sid, ran in counts.items():
         if sid in recorded and recorded[sid] != ran.get("total", 0):
-            attention.append(f"step {sid}: {ran.get('total', 0)} tests ran, its "
-                             f"verification recorded {recorded[sid]}")
+            attention.append(
+                f"step {sid}: {ran.get('total', 0)} tests ran, its "
+                f"verification recorded {recorded[sid]}"
+            )
     verified = [s for s in statuses.values() if s.is_verified]
     findings.append(f"Steps verified: {len(verified)}/{len(statuses)}")
     for status in statuses.values():
         if status.is_verified:
             continue
-        line = f"step {status.step_id} ({status.name}): {status.label} — " + \
-            "; ".join(status.reasons).splitlines()[0]
+        line = (
+            f"step {status.step_id} ({status.name}): {status.label} — "
+            + "; ".join(status.reasons).splitlines()[0]
+        )
         (attention if status.state == "failed" else concerns).append(line)
 
     checklist = ws.plan.checklist if ws.plan else []
     ticked = sum(1 for item in checklist if item.ticked)
     findings.append(f"Production-Grade Checklist: {ticked}/{len(checklist)} items ticked")
-    concerns += [f"unticked: {item.text} ({ws.settings.plan}:{item.line})"
-                 for item in checklist if not item.ticked]
+    concerns += [
+        f"unticked: {item.text} ({ws.settings.plan}:{item.line})"
+        for item in checklist
+        if not item.ticked
+    ]
 
     signals = find_signals(ws)
-    for kind, label, bucket in (("mocking", "Mocking in step scripts and tests", concerns),
-                                ("secret", "Hard-coded secrets", attention),
-                                ("unplanned", "Files outside the plan", concerns)):
+    for kind, label, bucket in (
+        ("mocking", "Mocking in step scripts and tests", concerns),
+        ("secret", "Hard-coded secrets", attention),
+        ("unplanned", "Files outside the plan", concerns),
+    ):
         found = [str(s) for s in signals if s.kind == kind]
         findings.append(f"{label}: {len(found) or 'none'}")
         bucket += found
-    missing_docs = [s.step_id for s in verified
-                    if not (ws.root / ws.results_doc(s.step_id)).exists()]
+    missing_docs = [
+        s.step_id for s in verified if not (ws.root / ws.results_doc(s.step_id)).exists()
+    ]
     findings.append("Steps without a results doc: " + (", ".join(missing_docs) or "none"))
     concerns += [f"step {sid} has no results doc ({ws.results_doc(sid)})" for sid in missing_docs]
 
@@ -129,15 +155,18 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
         heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
         if heading is None:
             at = _before_whats_next(text)
-            text = text[:at] + ("" if at == 0 or text[:at].endswith("\n\n") else "\n") + \
-                f"{_SECTION}\n\n" + text[at:]
+            text = (
+                text[:at]
+                + ("" if at == 0 or text[:at].endswith("\n\n") else "\n")
+                + f"{_SECTION}\n\n"
+                + text[at:]
+            )
             heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
             assert heading is not None
-        following = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M).search(
-            text, heading.end())
+        following = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M).search(text, heading.end())
         at = following.start() if following else len(text)
         before = text[:at].rstrip("\n") + "\n\n"
-        if unless_same and _last_entry(text[heading.end():at]) == entry.strip():
+        if unless_same and _last_entry(text[heading.end() : at]) == entry.strip():
             return False
         after = text[at:]
         atomic_write_text(path, before + entry + ("\n" + after if after else ""))
@@ -159,7 +188,7 @@ def has_health_check(ws: Workspace) -> bool:
 def _last_entry(section: str) -> str:
     """The last '### ... - Small Win Check' entry of the section, stripped ('' if none)."""
     starts = [m.start() for m in _ENTRY.finditer(section)]
-    return section[starts[-1]:].strip() if starts else ""
+    return section[starts[-1] :].strip() if starts else ""
 
 
 def _before_whats_next(text: str) -> int:

@@ -43,9 +43,11 @@ from pocflow.workspace import Step, Workspace
 #: seconds the output of a script that ended is still read: a process it started in a
 #: session of its own (a server left running) may hold the pipe open for ever
 OUTPUT_GRACE_S = 2.0
-HELD_NOTE = (b"\n--- pocflow ---\nThe script ended, but a process the script started still "
-             b"holds its output (it runs in a session of its own, out of pocflow's reach); "
-             b"what it writes from here on is not kept.\n")
+HELD_NOTE = (
+    b"\n--- pocflow ---\nThe script ended, but a process the script started still "
+    b"holds its output (it runs in a session of its own, out of pocflow's reach); "
+    b"what it writes from here on is not kept.\n"
+)
 #: seconds between SIGTERM and SIGKILL when a script overruns its timeout
 KILL_GRACE_S = 5.0
 STDERR_TAIL_LINES = 15
@@ -80,18 +82,26 @@ def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpe
     """The implement phase of a step, as plain data."""
     manifest = step.manifest
     return ImplementSpec(
-        root=str(ws.root), step_id=step.step_id, scripts=step.scripts,
-        args=manifest.args if manifest else (), env=manifest.env if manifest else (),
+        root=str(ws.root),
+        step_id=step.step_id,
+        scripts=step.scripts,
+        args=manifest.args if manifest else (),
+        env=manifest.env if manifest else (),
         timeout=(manifest.timeout if manifest and manifest.timeout else ws.settings.timeout),
-        inputs=tuple(inputs), outputs=manifest.outputs if manifest else (),
-        run_dir=ws.run_dir(step.step_id), result_file=f"{ws.run_dir(step.step_id)}/implement.json",
+        inputs=tuple(inputs),
+        outputs=manifest.outputs if manifest else (),
+        run_dir=ws.run_dir(step.step_id),
+        result_file=f"{ws.run_dir(step.step_id)}/implement.json",
         thresholds=manifest.thresholds if manifest else (),
-        manual=manifest.manual if manifest else "", scripts_dir=ws.settings.scripts_dir,
-        secrets=manifest.secrets if manifest else ())
+        manual=manifest.manual if manifest else "",
+        scripts_dir=ws.settings.scripts_dir,
+        secrets=manifest.secrets if manifest else (),
+    )
 
 
-def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
-                  problem: str = "") -> TaskFailed | None:
+def run_implement(
+    spec: ImplementSpec, replayed: list[str] | None = None, problem: str = ""
+) -> TaskFailed | None:
     """Check, then run the scripts in order; write the result; fail clearly.
 
     ``replayed``: upstream steps whose scripts were run first for their outputs;
@@ -123,39 +133,72 @@ def run_implement(spec: ImplementSpec, replayed: list[str] | None = None,
         if not message:
             missing = [out for out in spec.outputs if not (root / out).exists()]
             if missing:
-                message = (f"step {spec.step_id}: declared output(s) not written by the "
-                           "script: " + ", ".join(missing))
+                message = (
+                    f"step {spec.step_id}: declared output(s) not written by the "
+                    "script: " + ", ".join(missing)
+                )
     result = ImplementResult(
-        step_id=spec.step_id, outcome="failed" if message else "passed", message=message,
-        started_at=started, finished_at=now_iso(), duration_s=round(time.monotonic() - start, 3),
+        step_id=spec.step_id,
+        outcome="failed" if message else "passed",
+        message=message,
+        started_at=started,
+        finished_at=now_iso(),
+        duration_s=round(time.monotonic() - start, 3),
         scripts=runs,
-        metrics=metrics, thresholds=list(spec.thresholds), outputs=list(spec.outputs),
-        inputs=merge_inputs(inputs, observed), manual=spec.manual,
-        replayed=list(replayed or []), observed=sorted(observed), written=written)
+        metrics=metrics,
+        thresholds=list(spec.thresholds),
+        outputs=list(spec.outputs),
+        inputs=merge_inputs(inputs, observed),
+        manual=spec.manual,
+        replayed=list(replayed or []),
+        observed=sorted(observed),
+        written=written,
+    )
     write_run_file(root / spec.result_file, result)
     return TaskFailed(message) if message else None
 
 
-def _observed(root: Path, spec: ImplementSpec, runs: list[ScriptRun]) -> tuple[
-        dict[str, str], list[str], str]:
+def _observed(
+    root: Path, spec: ImplementSpec, runs: list[ScriptRun]
+) -> tuple[dict[str, str], list[str], str]:
     """What the scripts really read (fingerprinted as they were read), and what they wrote."""
     every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
-    unseen = [run.path for run, facts in zip(runs, every, strict=True)
-              if not facts.observed and run.exit_code == 0]
-    blind = (f"step {spec.step_id}: pocflow could not observe {', '.join(unseen)} (Python "
-             "did not import pocflow/_site/sitecustomize.py: PYTHONPATH ignored?); what it "
-             "read is unknown, so it cannot be verified") if unseen else ""
+    unseen = [
+        run.path
+        for run, facts in zip(runs, every, strict=True)
+        if not facts.observed and run.exit_code == 0
+    ]
+    blind = (
+        (
+            f"step {spec.step_id}: pocflow could not observe {', '.join(unseen)} (Python "
+            "did not import pocflow/_site/sitecustomize.py: PYTHONPATH ignored?); what it "
+            "read is unknown, so it cannot be verified"
+        )
+        if unseen
+        else ""
+    )
     written_first = set().union(*(facts.written for facts in every))
     # what the scripts changed: what they wrote first, and what they read and then updated
     written = written_first.union(*(changed_by_run(root, facts) for facts in every))
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     for facts in every:
-        keys = {k for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
-                if not (k.startswith("$") and k[1:] in own_env)}
+        keys = {
+            k
+            for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
+            if not (k.startswith("$") and k[1:] in own_env)
+        }
         keys |= {"$" + name for name in PROCESS_VARIABLES}
-        digests.update(settle(root, facts, keys, (*spec.not_inputs, *spec.outputs, *written),
-                              child_environ(facts), updates_are_outputs=True))
+        digests.update(
+            settle(
+                root,
+                facts,
+                keys,
+                (*spec.not_inputs, *spec.outputs, *written),
+                child_environ(facts),
+                updates_are_outputs=True,
+            )
+        )
     return digests, sorted(written), blind
 
 
@@ -167,16 +210,20 @@ def _checkpoint(root: Path, spec: ImplementSpec) -> str:
     """The method's checkpoint on a step's scripts: they exist, and each has a module
     docstring with a usage example. '' when it holds."""
     if not spec.scripts:
-        return (f"step {spec.step_id} has no script; add {spec.scripts_dir}/step{spec.step_id}_"
-                "<description>.py (or run `doit new " + spec.step_id + "`)")
+        return (
+            f"step {spec.step_id} has no script; add {spec.scripts_dir}/step{spec.step_id}_"
+            "<description>.py (or run `doit new " + spec.step_id + "`)"
+        )
     for script in spec.scripts:
         problem = usage_problem(root / script)
         if problem:
             return f"step {spec.step_id}: {script}: {problem}"
     unset = [name for name in spec.secrets if not os.environ.get(name)]
     if unset and not spec.manual:
-        return (f"step {spec.step_id}: secret {', '.join(unset)} not set; add "
-                f"{unset[0]}=<value> to .env (keep .env out of git) or set it in the environment")
+        return (
+            f"step {spec.step_id}: secret {', '.join(unset)} not set; add "
+            f"{unset[0]}=<value> to .env (keep .env out of git) or set it in the environment"
+        )
     return ""
 
 
@@ -190,32 +237,42 @@ def usage_problem(path: Path) -> str:
         return f"cannot be parsed: {exc}"
     docstring = ast.get_docstring(tree)
     if not docstring:
-        return ("no module docstring; start the script with a docstring that says what it does "
-                "and how to run it ('Usage:' and a command line)")
+        return (
+            "no module docstring; start the script with a docstring that says what it does "
+            "and how to run it ('Usage:' and a command line)"
+        )
     if not _USAGE_RE.search(docstring):
-        return ("the module docstring has no usage example; add a 'Usage:' (or 'Example:') "
-                "line followed by how to run the script")
+        return (
+            "the module docstring has no usage example; add a 'Usage:' (or 'Example:') "
+            "line followed by how to run the script"
+        )
     return ""
 
 
-def _run_scripts(root: Path, spec: ImplementSpec, run_dir: Path,
-                 metrics_file: Path) -> tuple[list[ScriptRun], str]:
+def _run_scripts(
+    root: Path, spec: ImplementSpec, run_dir: Path, metrics_file: Path
+) -> tuple[list[ScriptRun], str]:
     """Run the scripts in order, stopping at the first that fails."""
     runs: list[ScriptRun] = []
     for script in spec.scripts:
         run = _run_script(root, spec, script, run_dir, metrics_file)
         runs.append(run)
         if run.timed_out:
-            return runs, (f"step {spec.step_id}: {script} did not finish within "
-                          f"{spec.timeout:g} s and was stopped; see {run.log}")
+            return runs, (
+                f"step {spec.step_id}: {script} did not finish within "
+                f"{spec.timeout:g} s and was stopped; see {run.log}"
+            )
         if run.exit_code != 0:
-            return runs, (f"step {spec.step_id}: {script} exited with code {run.exit_code}"
-                          f"{_stderr_tail(root / run.log)}\nfull log: {run.log}")
+            return runs, (
+                f"step {spec.step_id}: {script} exited with code {run.exit_code}"
+                f"{_stderr_tail(root / run.log)}\nfull log: {run.log}"
+            )
     return runs, ""
 
 
-def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
-                metrics_file: Path) -> ScriptRun:
+def _run_script(
+    root: Path, spec: ImplementSpec, script: str, run_dir: Path, metrics_file: Path
+) -> ScriptRun:
     log_rel = f"{spec.run_dir}/{Path(script).stem}.log"
     env = dict(os.environ)
     env.update(spec.env)
@@ -232,10 +289,15 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
     # no shell: the script path and arguments are passed as they are, never interpreted;
     # Python runs the script itself, observed from its start (pocflow/_site)
     process = subprocess.Popen(
-        [sys.executable, script, *spec.args], cwd=root,
-        env=observed_script_env(env, root, facts), stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True,
-        preexec_fn=die_with_parent)
+        [sys.executable, script, *spec.args],
+        cwd=root,
+        env=observed_script_env(env, root, facts),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+    )
     assert process.stdout is not None and process.stderr is not None
     readers = [drain_in_thread(process.stdout, out), drain_in_thread(process.stderr, err)]
     try:
@@ -258,8 +320,13 @@ def _run_script(root: Path, spec: ImplementSpec, script: str, run_dir: Path,
             log += HELD_NOTE
         (root / log_rel).unlink(missing_ok=True)  # written anew, never through a link
         (root / log_rel).write_bytes(log)
-    return ScriptRun(path=script, exit_code=process.returncode, timed_out=timed_out,
-                     duration_s=round(time.monotonic() - start, 3), log=log_rel)
+    return ScriptRun(
+        path=script,
+        exit_code=process.returncode,
+        timed_out=timed_out,
+        duration_s=round(time.monotonic() - start, 3),
+        log=log_rel,
+    )
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

@@ -67,7 +67,7 @@ class ImportCache:
             return []
         key = path
         if self.root is not None and path.startswith(self.prefix):
-            key = path[len(self.prefix):].replace(os.sep, "/")  # the cache moves with the checkout
+            key = path[len(self.prefix) :].replace(os.sep, "/")  # the cache moves with the checkout
         self.used.add(key)
         stamp = [info.st_mtime_ns, info.st_size]
         entry = self.entries.get(key)
@@ -110,8 +110,11 @@ class ImportCache:
         for key in stale:
             del self.entries[key]
         with contextlib.suppress(OSError):
-            atomic_write_text(self.path, json.dumps({"format": _CACHE_FORMAT,
-                                                     "files": self.entries}), durable=False)
+            atomic_write_text(
+                self.path,
+                json.dumps({"format": _CACHE_FORMAT, "files": self.entries}),
+                durable=False,
+            )
             self.changed = False
 
 
@@ -124,8 +127,9 @@ def forget_shared() -> None:
     _SHARED.clear()
 
 
-def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
-                  cache: ImportCache | None = None) -> list[str]:
+def local_imports(
+    root: Path, files: Iterable[str], search_roots: Iterable[str], cache: ImportCache | None = None
+) -> list[str]:
     """Workspace-relative paths of every local module the files import, transitively."""
     cache = cache or ImportCache()
     base = str(root)
@@ -146,8 +150,9 @@ def local_imports(root: Path, files: Iterable[str], search_roots: Iterable[str],
             if found not in seen:
                 queue.append(found)
     inside = os.path.join(cache.real_folder(base), "")
-    return sorted({p[len(inside):].replace(os.sep, "/") for p in seen - set(start)
-                   if p.startswith(inside)})
+    return sorted(
+        {p[len(inside) :].replace(os.sep, "/") for p in seen - set(start) if p.startswith(inside)}
+    )
 
 
 def _parse_imports(path: Path) -> list[ImportStmt]:
@@ -164,8 +169,9 @@ def _parse_imports(path: Path) -> list[ImportStmt]:
     return found
 
 
-def _direct_imports(path: str, roots: tuple[str, ...], statements: list[ImportStmt],
-                    cache: ImportCache) -> list[str]:
+def _direct_imports(
+    path: str, roots: tuple[str, ...], statements: list[ImportStmt], cache: ImportCache
+) -> list[str]:
     found: list[str] = []
     parent = os.path.dirname(path)
     search = (parent, *roots)
@@ -186,8 +192,9 @@ def _direct_imports(path: str, roots: tuple[str, ...], statements: list[ImportSt
     return found
 
 
-def _resolve(parts: tuple[str, ...], search: tuple[str, ...], names: Iterable[str],
-             cache: ImportCache) -> list[str]:
+def _resolve(
+    parts: tuple[str, ...], search: tuple[str, ...], names: Iterable[str], cache: ImportCache
+) -> list[str]:
     """Files that importing the dotted module (and the names taken from it) executes."""
     for base in search:
         hits = _resolve_in(base, parts, names, cache)
@@ -196,10 +203,12 @@ def _resolve(parts: tuple[str, ...], search: tuple[str, ...], names: Iterable[st
     return []
 
 
-def _resolve_in(base: str, parts: tuple[str, ...], names: Iterable[str],
-                cache: ImportCache) -> list[str] | None:
+def _resolve_in(
+    base: str, parts: tuple[str, ...], names: Iterable[str], cache: ImportCache
+) -> list[str] | None:
     """The files under base, or None when the module is not there. A name is looked up in
     its folder's listing first: only a name that is there costs a look at the disk."""
+
     def is_file(folder: str, name: str) -> bool:
         return name in cache.names_in(folder) and os.path.isfile(os.path.join(folder, name))
 

@@ -21,20 +21,26 @@ def forget() -> None:
     _MEMO.clear()
 
 
-def _memo(kind: str, compute: Callable[[Workspace, Step, ImportCache | None], list[str]],
-          ) -> Callable[[Workspace, Step, ImportCache | None], list[str]]:
+def _memo(
+    kind: str,
+    compute: Callable[[Workspace, Step, ImportCache | None], list[str]],
+) -> Callable[[Workspace, Step, ImportCache | None], list[str]]:
     def memoized(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
         key = (id(ws), step.step_id, kind)
         found = _MEMO.get(key)
         if found is None or found[0] is not ws:  # (the workspace object is kept: ids stay)
             found = _MEMO[key] = (ws, compute(ws, step, cache))
         return list(found[1])
+
     memoized.__doc__ = compute.__doc__
     return memoized
 
 
-def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None,
-                         ) -> list[str]:
+def _implement_inputs_of(
+    ws: Workspace,
+    step: Step,
+    cache: ImportCache | None = None,
+) -> list[str]:
     """What the implement phase's result stands on: scripts, their imports, manifest, inputs."""
     inputs = list(step.scripts)
     inputs += local_imports(ws.root, step.scripts, (), cache)
@@ -45,19 +51,33 @@ def _implement_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = 
             try:
                 found = declared_files(ws.root, path)
             except ValueError as exc:
-                raise ManifestError(located(step.manifest.path, str(exc),
-                                            step.manifest.lines.get("inputs"))) from None
+                raise ManifestError(
+                    located(step.manifest.path, str(exc), step.manifest.lines.get("inputs"))
+                ) from None
             if found is None:
-                raise ManifestError(located(step.manifest.path, f"declared input '{path}' does "
-                                            "not exist; create it or remove it from 'inputs'",
-                                            step.manifest.lines.get("inputs")))
+                raise ManifestError(
+                    located(
+                        step.manifest.path,
+                        f"declared input '{path}' does "
+                        "not exist; create it or remove it from 'inputs'",
+                        step.manifest.lines.get("inputs"),
+                    )
+                )
             if found != [path]:  # a folder or a glob: not what the steps or pocflow write
                 if written is None:
-                    written = {*not_inputs_of(ws, step), *written_by(ws, step.step_id),
-                               *_generated(ws)}
-                found = [file for file in found if file not in written and not
-                         file.startswith((ws.settings.records_dir + "/",
-                                          ws.settings.state_dir + "/"))]
+                    written = {
+                        *not_inputs_of(ws, step),
+                        *written_by(ws, step.step_id),
+                        *_generated(ws),
+                    }
+                found = [
+                    file
+                    for file in found
+                    if file not in written
+                    and not file.startswith(
+                        (ws.settings.records_dir + "/", ws.settings.state_dir + "/")
+                    )
+                ]
             inputs += found
     inputs += [ws.record_path(dep) for dep in step.depends_on]
     return sorted(set(inputs))
@@ -94,8 +114,10 @@ def declared_files(root: Path, declared: str) -> list[str] | None:
         try:
             candidates = list(root.glob(declared))
         except ValueError as exc:  # e.g. '**' inside a name: data/***
-            raise ValueError(f"declared input '{declared}' is not a glob pocflow can read "
-                             f"({exc}); use '**' as a whole part: data/**/*.csv") from None
+            raise ValueError(
+                f"declared input '{declared}' is not a glob pocflow can read "
+                f"({exc}); use '**' as a whole part: data/**/*.csv"
+            ) from None
         if not candidates:
             return None
     elif target.is_dir():
@@ -107,12 +129,18 @@ def declared_files(root: Path, declared: str) -> list[str] | None:
     files: set[str] = set()
     inside = root.resolve()
     for candidate in candidates:
-        walked = [candidate] if candidate.is_file() else \
-            [p for p in candidate.rglob("*") if p.is_file()] if candidate.is_dir() else []
+        walked = (
+            [candidate]
+            if candidate.is_file()
+            else [p for p in candidate.rglob("*") if p.is_file()]
+            if candidate.is_dir()
+            else []
+        )
         for path in walked:
             rel = path.relative_to(root)
-            if SKIPPED_FOLDERS.intersection(rel.parts[:-1]) or \
-                    not path.resolve().is_relative_to(inside):
+            if SKIPPED_FOLDERS.intersection(rel.parts[:-1]) or not path.resolve().is_relative_to(
+                inside
+            ):
                 continue
             files.add(rel.as_posix())
     return sorted(files)
@@ -133,8 +161,12 @@ def not_inputs_of(ws: Workspace, step: Step, own_writes: bool = False) -> tuple[
     outputs, and what the scripts of the steps it depends on wrote (the step depends on
     their records instead); with ``own_writes``, what its own scripts wrote too (for its
     tests)."""
-    found = {out for other in ws.steps.values() if other.manifest is not None
-             for out in other.manifest.outputs}
+    found = {
+        out
+        for other in ws.steps.values()
+        if other.manifest is not None
+        for out in other.manifest.outputs
+    }
     upstream = prerequisites_first(ws, list(step.depends_on))
     for step_id in [*upstream, *([step.step_id] if own_writes else [])]:
         found.update(written_by(ws, step_id))
@@ -143,8 +175,7 @@ def not_inputs_of(ws: Workspace, step: Step, own_writes: bool = False) -> tuple[
 
 def _generated(ws: Workspace) -> list[str]:
     """The documents pocflow writes: results docs, PROJECT_STATE.md, the PoC results doc."""
-    return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file,
-            ws.poc_results_doc]
+    return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file, ws.poc_results_doc]
 
 
 def written_by(ws: Workspace, step_id: str) -> list[str]:
@@ -159,8 +190,11 @@ def written_by(ws: Workspace, step_id: str) -> list[str]:
 def observed_before(ws: Workspace, step_id: str, phase: str) -> tuple[str, ...]:
     """What the step's phase really read the last time it ran here (else per its record)."""
     run_dir = ws.root / ws.run_dir(step_id)
-    local = read_implement(run_dir / "implement.json") if phase == "implement" \
+    local = (
+        read_implement(run_dir / "implement.json")
+        if phase == "implement"
         else read_test(run_dir / "test.json")
+    )
     if local is None:
         record = read_step_record(ws.root / ws.record_path(step_id))
         local = (record.implement if phase == "implement" else record.test) if record else None

@@ -53,13 +53,19 @@ class Manifest:
 def load_manifest(root: Path, relpath: str) -> Manifest:
     """Read and validate one manifest; ManifestError names file, line and fix."""
     import yaml  # only workspaces with manifests pay for it
+
     try:
         text = (root / relpath).read_text(encoding="utf-8")
     except UnicodeDecodeError:
         raise ManifestError(located(relpath, "not valid UTF-8 text; save it as UTF-8")) from None
     if len(text) > MAX_MANIFEST_CHARS:
-        raise ManifestError(located(relpath, f"{len(text):,} characters; a manifest is at most "
-                                    f"{MAX_MANIFEST_CHARS:,}: put data in files it names"))
+        raise ManifestError(
+            located(
+                relpath,
+                f"{len(text):,} characters; a manifest is at most "
+                f"{MAX_MANIFEST_CHARS:,}: put data in files it names",
+            )
+        )
     try:
         node = yaml.compose(text, Loader=yaml.SafeLoader)
     except RecursionError:  # YAML's parser descends once per level of nesting
@@ -73,28 +79,41 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
         return Manifest(path=relpath)
     _refuse_alias_bombs(relpath, node)
     if not isinstance(node, yaml.MappingNode):
-        raise ManifestError(located(relpath, "a manifest is a mapping of keys (title, "
-                                    "depends_on, inputs, ...)", node.start_mark.line + 1))
+        raise ManifestError(
+            located(
+                relpath,
+                "a manifest is a mapping of keys (title, depends_on, inputs, ...)",
+                node.start_mark.line + 1,
+            )
+        )
     schema = manifest_schema()["properties"]
     lines: dict[str, int] = {}
     values: dict[str, Any] = {}
     for key_node, value_node in node.value:
         line = key_node.start_mark.line + 1
         if not isinstance(key_node, yaml.ScalarNode):
-            raise ManifestError(located(relpath, "a key is a word (title, depends_on, ...), "
-                                        "not a list or a mapping", line))
+            raise ManifestError(
+                located(
+                    relpath,
+                    "a key is a word (title, depends_on, ...), not a list or a mapping",
+                    line,
+                )
+            )
         key = str(key_node.value)
         lines[key] = line
         if key not in schema:
-            raise ManifestError(located(
-                relpath, f"unknown key '{key}'{did_you_mean(key, schema)}", line))
+            raise ManifestError(
+                located(relpath, f"unknown key '{key}'{did_you_mean(key, schema)}", line)
+            )
         # text as written: YAML would read `4_1` as the number 41 and `yes` as True
-        value = _as_text(value_node) if _wants_text(schema[key]) else \
-            yaml.safe_load(yaml.serialize(value_node))
+        value = (
+            _as_text(value_node)
+            if _wants_text(schema[key])
+            else yaml.safe_load(yaml.serialize(value_node))
+        )
         problem = _violation(value, schema[key])
         if problem is not None:
-            raise ManifestError(located(relpath, _explain(key, value, problem, schema[key]),
-                                        line))
+            raise ManifestError(located(relpath, _explain(key, value, problem, schema[key]), line))
         values[key] = _normalise(root, relpath, key, value, line)
     return Manifest(path=relpath, lines=lines, **values)
 
@@ -118,8 +137,9 @@ def _refuse_alias_bombs(relpath: str, root: Any) -> None:
         if known is not None:
             return known
         if depth > 100:
-            raise ManifestError(located(relpath, "values nested more than 100 deep",
-                                        node.start_mark.line + 1))
+            raise ManifestError(
+                located(relpath, "values nested more than 100 deep", node.start_mark.line + 1)
+            )
         sizes[id(node)] = MAX_MANIFEST_VALUES + 1  # a node inside itself: too many
         if isinstance(node, yaml.SequenceNode):
             total = 1 + sum(size(item, depth + 1) for item in node.value)
@@ -131,9 +151,14 @@ def _refuse_alias_bombs(relpath: str, root: Any) -> None:
         return total
 
     if size(root, 0) > MAX_MANIFEST_VALUES:
-        raise ManifestError(located(relpath, f"its aliases expand to more than "
-                                    f"{MAX_MANIFEST_VALUES:,} values; write the values out "
-                                    "instead of repeating anchors (*name)"))
+        raise ManifestError(
+            located(
+                relpath,
+                f"its aliases expand to more than "
+                f"{MAX_MANIFEST_VALUES:,} values; write the values out "
+                "instead of repeating anchors (*name)",
+            )
+        )
 
 
 def _wants_text(spec: dict[str, Any]) -> bool:
@@ -141,8 +166,10 @@ def _wants_text(spec: dict[str, Any]) -> bool:
     types = spec.get("type")
     kinds = set(types) if isinstance(types, list) else {types}
     return "number" not in kinds and (
-        "string" in kinds or spec.get("items", {}).get("type") == "string"
-        or spec.get("additionalProperties", {}).get("type") == "string")
+        "string" in kinds
+        or spec.get("items", {}).get("type") == "string"
+        or spec.get("additionalProperties", {}).get("type") == "string"
+    )
 
 
 def _as_text(node: Any) -> Any:
@@ -166,11 +193,12 @@ def _violation(value: Any, spec: dict[str, Any]) -> Any | None:
 
 def _explain(key: str, value: Any, offending: Any, spec: dict[str, Any]) -> str:
     if key == "depends_on" and isinstance(offending, str):
-        return (f"'depends_on' names {offending!r}, which is not a step id "
-                "(e.g. 1, 3a, 4_1)")
+        return f"'depends_on' names {offending!r}, which is not a step id (e.g. 1, 3a, 4_1)"
     if key == "thresholds" and offending is not value and isinstance(offending, str):
-        return (f"threshold {offending!r} is not '<metric> <op> <number>' with op one of "
-                ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')")
+        return (
+            f"threshold {offending!r} is not '<metric> <op> <number>' with op one of "
+            ">=, <=, >, <, ==, != (e.g. 'rows >= 1000')"
+        )
     return f"'{key}' must be {spec.get('x-expected', 'as the schema says')}, got {shown(value)}"
 
 
@@ -182,12 +210,20 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
         return tuple(sorted(value.items()))
     if key == "timeout":
         if math.isnan(value):
-            raise ManifestError(located(relpath, "'timeout' must be a number of seconds above 0 "
-                                        "(.inf: no limit), got .nan", line))
+            raise ManifestError(
+                located(
+                    relpath,
+                    "'timeout' must be a number of seconds above 0 (.inf: no limit), got .nan",
+                    line,
+                )
+            )
         return float(value)
     if key == "thresholds":
-        return tuple(str(threshold.text) for text in value
-                     if (threshold := parse_threshold(text)) is not None)
+        return tuple(
+            str(threshold.text)
+            for text in value
+            if (threshold := parse_threshold(text)) is not None
+        )
     if key in ("inputs", "outputs"):
         return tuple(inside_workspace(root, relpath, key, item, line) for item in value)
     if key in ("args", "secrets"):
@@ -197,8 +233,7 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
     return value.strip()
 
 
-def inside_workspace(root: Path, relpath: str, key: str, item: str,
-                     line: int | None) -> str:
+def inside_workspace(root: Path, relpath: str, key: str, item: str, line: int | None) -> str:
     """Normalise a declared path; refuse one that leaves the workspace (.., absolute, symlink)."""
     candidate = Path(item)
     resolved_root = root.resolve()
@@ -207,6 +242,12 @@ def inside_workspace(root: Path, relpath: str, key: str, item: str,
     else:
         escapes = not (root / candidate).resolve().is_relative_to(resolved_root)
     if escapes:
-        raise ManifestError(located(relpath, f"'{key}' path {item!r} leaves the workspace; "
-                                    "use a path inside it, relative to the workspace root", line))
+        raise ManifestError(
+            located(
+                relpath,
+                f"'{key}' path {item!r} leaves the workspace; "
+                "use a path inside it, relative to the workspace root",
+                line,
+            )
+        )
     return candidate.as_posix()

@@ -29,8 +29,11 @@ from pathlib import Path
 from pocflow.documents import find_blocks
 from pocflow.errors import DocumentError
 
-GITATTRIBUTES = ("{records_dir}/*.json merge=pocflow", "{state_file} merge=pocflow",
-                 "{docs_dir}/*-results.md merge=pocflow")
+GITATTRIBUTES = (
+    "{records_dir}/*.json merge=pocflow",
+    "{state_file} merge=pocflow",
+    "{docs_dir}/*-results.md merge=pocflow",
+)
 DRIVER = "uv run pocflow merge-driver %O %A %B %P"
 
 
@@ -38,10 +41,11 @@ def merge_driver(base: Path, ours: Path, theirs: Path, name: str) -> int:
     """Merge theirs into ours (in place); 0 when clean, 1 when conflicts are left."""
     if name.endswith(".json"):
         return 0  # ours stands until the next run judges it against the merged inputs
-    texts = [path.read_bytes().decode("utf-8", errors="surrogateescape")
-             for path in (base, ours, theirs)]
+    texts = [
+        path.read_bytes().decode("utf-8", errors="surrogateescape") for path in (base, ours, theirs)
+    ]
     try:
-        machine = {b.name: texts[1][b.start:b.end] for b in find_blocks(texts[1], name)}
+        machine = {b.name: texts[1][b.start : b.end] for b in find_blocks(texts[1], name)}
         aligned = [_with_blocks(text, machine, name) for text in (texts[0], texts[2])]
     except DocumentError:
         aligned = [texts[0], texts[2]]  # damaged markers: a plain text merge
@@ -51,8 +55,10 @@ def merge_driver(base: Path, ours: Path, theirs: Path, name: str) -> int:
             path = Path(folder) / label
             path.write_bytes(text.encode("utf-8", errors="surrogateescape"))
             paths.append(str(path))
-        done = subprocess.run(["git", "merge-file", "-L", "ours", "-L", "base", "-L", "theirs",
-                               str(ours), *paths], check=False)
+        done = subprocess.run(
+            ["git", "merge-file", "-L", "ours", "-L", "base", "-L", "theirs", str(ours), *paths],
+            check=False,
+        )
     return 0 if done.returncode == 0 else 1
 
 
@@ -60,5 +66,5 @@ def _with_blocks(text: str, machine: dict[str, str], name: str) -> str:
     """text with each machine block that ours also has replaced by ours."""
     for block in reversed(find_blocks(text, name)):
         if block.name in machine:
-            text = text[:block.start] + machine[block.name] + text[block.end:]
+            text = text[: block.start] + machine[block.name] + text[block.end :]
     return text

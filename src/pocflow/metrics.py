@@ -26,13 +26,18 @@ from typing import Any
 METRICS_ENV = "POCFLOW_METRICS_FILE"
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
-    ">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt,
-    "==": operator.eq, "!=": operator.ne,
+    ">=": operator.ge,
+    "<=": operator.le,
+    ">": operator.gt,
+    "<": operator.lt,
+    "==": operator.eq,
+    "!=": operator.ne,
 }
 _SYMBOLS = {">=": "≥", "<=": "≤", ">": ">", "<": "<", "==": "=", "!=": "≠"}
 _THRESHOLD_RE = re.compile(
     r"^\s*(?P<metric>[A-Za-z_][A-Za-z0-9_.-]*)\s*(?P<op>>=|<=|==|!=|>|<)\s*"
-    r"(?P<limit>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
+    r"(?P<limit>[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$"
+)
 
 
 @dataclass(frozen=True)
@@ -68,29 +73,36 @@ def read_metrics(path: Path, step_id: str) -> tuple[dict[str, Any], str]:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (ValueError, UnicodeDecodeError) as exc:
-        return {}, (f"step {step_id}: the metrics written to ${METRICS_ENV} are not valid "
-                    f"JSON ({exc}); write one JSON object, e.g. {{\"rows\": 1200}}")
+        return {}, (
+            f"step {step_id}: the metrics written to ${METRICS_ENV} are not valid "
+            f'JSON ({exc}); write one JSON object, e.g. {{"rows": 1200}}'
+        )
     if not isinstance(data, dict):
-        return {}, (f"step {step_id}: the metrics written to ${METRICS_ENV} must be one "
-                    f"JSON object of name: value, got {type(data).__name__}")
+        return {}, (
+            f"step {step_id}: the metrics written to ${METRICS_ENV} must be one "
+            f"JSON object of name: value, got {type(data).__name__}"
+        )
     return data, ""
 
 
-def check_thresholds(metrics: dict[str, Any], thresholds: list[Threshold],
-                     step_id: str) -> str:
+def check_thresholds(metrics: dict[str, Any], thresholds: list[Threshold], step_id: str) -> str:
     """A failure message naming every metric outside its threshold; '' when all hold."""
     problems = []
     for threshold in thresholds:
         value: Any = metrics.get(threshold.metric)
         if threshold.metric not in metrics:
-            problems.append(f"metric '{threshold.metric}' was not written (threshold "
-                            f"{threshold.text})")
+            problems.append(
+                f"metric '{threshold.metric}' was not written (threshold {threshold.text})"
+            )
         elif not _is_number(value):
-            problems.append(f"metric '{threshold.metric}' = {value!r} is not a number "
-                            f"(threshold {threshold.text})")
+            problems.append(
+                f"metric '{threshold.metric}' = {value!r} is not a number "
+                f"(threshold {threshold.text})"
+            )
         elif not threshold.holds(float(value)):
-            problems.append(f"metric '{threshold.metric}' = {value} is outside its threshold "
-                            f"{threshold.text}")
+            problems.append(
+                f"metric '{threshold.metric}' = {value} is outside its threshold {threshold.text}"
+            )
     if not problems:
         return ""
     return f"step {step_id}: " + "; ".join(problems)
@@ -106,8 +118,11 @@ def describe_metric(value: Any, thresholds: list[Threshold]) -> str:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and \
-        math.isfinite(float(value))
+    return (
+        isinstance(value, int | float)
+        and not isinstance(value, bool)
+        and math.isfinite(float(value))
+    )
 
 
 def _format(value: Any) -> str:

@@ -51,14 +51,33 @@ PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_A
 #: (time zone, the locale override, hash seed, optimisation, warnings, text encoding). LANG
 #: and the single LC_* categories are left out: they differ from one machine to the next,
 #: and matter only to a program that calls locale.setlocale
-PROCESS_VARIABLES = ("TZ", "LC_ALL", "PYTHONPATH", "PYTHONHOME", "PYTHONSAFEPATH",
-                     "PYTHONNOUSERSITE", "PYTHONUSERBASE", "PYTHONHASHSEED", "PYTHONOPTIMIZE",
-                     "PYTHONWARNINGS", "PYTHONUTF8", "PYTHONIOENCODING", "PYTHONINTMAXSTRDIGITS",
-                     "PYTHONDEVMODE", "PYTHONASYNCIODEBUG", "PYTHONBREAKPOINT",
-                     "PYTHONCOERCECLOCALE")
+PROCESS_VARIABLES = (
+    "TZ",
+    "LC_ALL",
+    "PYTHONPATH",
+    "PYTHONHOME",
+    "PYTHONSAFEPATH",
+    "PYTHONNOUSERSITE",
+    "PYTHONUSERBASE",
+    "PYTHONHASHSEED",
+    "PYTHONOPTIMIZE",
+    "PYTHONWARNINGS",
+    "PYTHONUTF8",
+    "PYTHONIOENCODING",
+    "PYTHONINTMAXSTRDIGITS",
+    "PYTHONDEVMODE",
+    "PYTHONASYNCIODEBUG",
+    "PYTHONBREAKPOINT",
+    "PYTHONCOERCECLOCALE",
+)
 #: variables pytest sets for the tests it runs: what a test reads of them is pytest's doing
-SET_BY_PYTEST = ("PYTEST_CURRENT_TEST", "PYTEST_VERSION", "PYTEST_XDIST_WORKER",
-                 "PYTEST_XDIST_WORKER_COUNT", "PYTEST_XDIST_TESTRUNUID")
+SET_BY_PYTEST = (
+    "PYTEST_CURRENT_TEST",
+    "PYTEST_VERSION",
+    "PYTEST_XDIST_WORKER",
+    "PYTEST_XDIST_WORKER_COUNT",
+    "PYTEST_XDIST_TESTRUNUID",
+)
 
 
 def refresh_bytecode(root: Path, keys: Iterable[str]) -> None:
@@ -112,16 +131,17 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
     original = env.get("PYTHONPATH", "")
     env["POCFLOW_PYTHONPATH"] = original
     env["PYTHONPATH"] = str(SITE) + (os.pathsep + original if original else "")
-    env[OBSERVE_ENV] = "\x1f".join([sys.executable, str(root), str(facts),
-                                     *observer_skips(root)])
+    env[OBSERVE_ENV] = "\x1f".join([sys.executable, str(root), str(facts), *observer_skips(root)])
     return env
 
 
 def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
     """The start of a command line that runs a module (``--module pytest``) under an observer.
     The observer is imported, not run as a script, so its bytecode is cached."""
-    code = (f"import sys; sys.path[0] = {str(OBSERVER.parent)!r}; import _observe; "
-            "_observe.main(sys.argv[1:])")
+    code = (
+        f"import sys; sys.path[0] = {str(OBSERVER.parent)!r}; import _observe; "
+        "_observe.main(sys.argv[1:])"
+    )
     command = [sys.executable, "-c", code, "--root", str(root), "--out", str(facts), *extra]
     for skip in observer_skips(root):
         command += ["--skip", skip]
@@ -175,8 +195,7 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             key = rel.rstrip("/") + "/" if kind == "d" else rel
             if kind == "d" and rel in (".", ""):
                 key = "./"
-            if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" \
-                    and not by:
+            if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" and not by:
                 key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
             facts.reads.append((key, context, by))
             if "s" in fact and key not in facts.stamps:
@@ -200,8 +219,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.fixtures[str(fact["fixture"])] = {str(f) for f in fact.get("files", [])}
     elif "reports" in fact:
         for nodeid, when, outcome, sub, xfail in fact["reports"]:
-            facts.reports.append({"report": nodeid, "when": when, "outcome": outcome,
-                                  "sub": sub, "xfail": xfail})
+            facts.reports.append(
+                {"report": nodeid, "when": when, "outcome": outcome, "sub": sub, "xfail": xfail}
+            )
     elif "end" in fact:
         facts.end = int(fact["end"])
 
@@ -251,10 +271,15 @@ def _closure(keys: set[str], by_module: Mapping[str, set[str]]) -> set[str]:
     return found
 
 
-def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
-           environ: Mapping[str, str] | None = None,
-           updates_are_outputs: bool = False,
-           memo: dict[str, str] | None = None) -> dict[str, str]:
+def settle(
+    root: Path,
+    facts: Facts,
+    keys: set[str],
+    not_inputs: Iterable[str],
+    environ: Mapping[str, str] | None = None,
+    updates_are_outputs: bool = False,
+    memo: dict[str, str] | None = None,
+) -> dict[str, str]:
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
 
@@ -266,8 +291,11 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
     ``environ``: the digests the child saw, by variable name. ``memo``: digests already
     taken for this facts file (the steps of one session share most of their keys)."""
     memo = {} if memo is None else memo
-    updated = {path for path in changed_by_run(root, facts)
-               if updates_are_outputs or path in facts.databases}
+    updated = {
+        path
+        for path in changed_by_run(root, facts)
+        if updates_are_outputs or path in facts.databases
+    }
     excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
@@ -290,8 +318,11 @@ def settle(root: Path, facts: Facts, keys: set[str], not_inputs: Iterable[str],
 
 def changed_by_run(root: Path, facts: Facts) -> set[str]:
     """The files the run read first, opened for writing and really changed."""
-    return {path for path in facts.rewritten
-            if observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN}
+    return {
+        path
+        for path in facts.rewritten
+        if observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN
+    }
 
 
 def _under(path: str, folders: set[str]) -> bool:

@@ -47,19 +47,27 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
             return _stands_on(ws.root / spec.result_file)
         forget_acceptance(ws, spec.step_id)
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
-        replayed, problem = ([], "") if spec.manual else \
-            replay(ws, upstream_of(ws, spec.step_id))
-        spec = replace(spec, not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
-                       observed_before=observed_before(ws, spec.step_id, "implement"))
+        replayed, problem = ([], "") if spec.manual else replay(ws, upstream_of(ws, spec.step_id))
+        spec = replace(
+            spec,
+            not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
+            observed_before=observed_before(ws, spec.step_id, "implement"),
+        )
     except PocflowError as exc:
         return TaskError(str(exc))
     failure = run_implement(spec, replayed, problem)
-    return _record_failure(ws, spec.step_id, failure, "implement") or \
-        _stands_on(Path(spec.root) / spec.result_file)
+    return _record_failure(ws, spec.step_id, failure, "implement") or _stands_on(
+        Path(spec.root) / spec.result_file
+    )
 
 
-def test_phase(root: str, selection: TestSelection, result_file: str, isolation: str = "auto",
-               batch: bool = True) -> Outcome:
+def test_phase(
+    root: str,
+    selection: TestSelection,
+    result_file: str,
+    isolation: str = "auto",
+    batch: bool = True,
+) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     _ACTED.add(root)
     from pocflow.batch import batch_key, tests_for
@@ -71,15 +79,18 @@ def test_phase(root: str, selection: TestSelection, result_file: str, isolation:
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
         return {"inputs": held_inputs(record.test.inputs)}
-    selection = replace(selection, not_inputs=not_inputs_of(ws, ws.steps[selection.step_id],
-                                                            own_writes=True),
-                        observed_before=observed_before(ws, selection.step_id, "test"))
+    selection = replace(
+        selection,
+        not_inputs=not_inputs_of(ws, ws.steps[selection.step_id], own_writes=True),
+        observed_before=observed_before(ws, selection.step_id, "test"),
+    )
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
     failure = TaskFailed(result.message) if result.outcome != "passed" else None
-    return _record_failure(ws, selection.step_id, failure, "test") or \
-        {"inputs": held_inputs(result.inputs)}
+    return _record_failure(ws, selection.step_id, failure, "test") or {
+        "inputs": held_inputs(result.inputs)
+    }
 
 
 def document_phase(root: str, step_id: str) -> Outcome:
@@ -94,8 +105,10 @@ def document_phase(root: str, step_id: str) -> Outcome:
         write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
     except PocflowError as exc:
         return TaskError(str(exc))
-    write_run_file(ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
-                 {"duration_s": round(time.monotonic() - start, 3)})
+    write_run_file(
+        ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
+        {"duration_s": round(time.monotonic() - start, 3)},
+    )
     return _written(ws.root / ws.results_doc(step_id))
 
 
@@ -167,8 +180,12 @@ class phase_current(config_changed):  # type: ignore[misc]
         from pocflow.fingerprint import still_holds_now
 
         inputs = values.get("inputs")
-        current = bool(super().__call__(task, values)) and isinstance(inputs, dict) and \
-            still_holds_now(Path(self.root), inputs) and not self._failed_here()
+        current = (
+            bool(super().__call__(task, values))
+            and isinstance(inputs, dict)
+            and still_holds_now(Path(self.root), inputs)
+            and not self._failed_here()
+        )
         if current:
             _CURRENT.add((self.root, self.step_id, self.phase))
         return current
@@ -187,9 +204,15 @@ class phase_current(config_changed):  # type: ignore[misc]
 
         settings = not super().__call__(task, values)
         inputs = values.get("inputs")
-        changed = [key for key, digest in sorted(inputs.items())
-                   if held_digest(digest_of(Path(self.root), key)) != digest] \
-            if isinstance(inputs, dict) else []
+        changed = (
+            [
+                key
+                for key, digest in sorted(inputs.items())
+                if held_digest(digest_of(Path(self.root), key)) != digest
+            ]
+            if isinstance(inputs, dict)
+            else []
+        )
         return settings, changed
 
 
@@ -228,10 +251,17 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     ws = load_workspace(Path(root))
     if values.get("records") != records_digest(ws):
         return False  # a record changed since the gate last passed: it runs (and checks) anyway
-    if root not in _ACTED and nothing_ran() and \
-            all((root, sid, phase) in _CURRENT for sid, step in ws.steps.items()
-                for phase in ("implement", "test") if step.has_files) and \
-            all(step.has_files for step in ws.steps.values()):
+    if (
+        root not in _ACTED
+        and nothing_ran()
+        and all(
+            (root, sid, phase) in _CURRENT
+            for sid, step in ws.steps.items()
+            for phase in ("implement", "test")
+            if step.has_files
+        )
+        and all(step.has_files for step in ws.steps.values())
+    ):
         # a run in which nothing ran (no pocflow phase, no task of the user's own dodo): doit
         # found every step's phases current a moment ago, each on the fingerprints of all it
         # stands on, so every record holds as it was
@@ -292,8 +322,7 @@ def _written(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path)}
 
 
-def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None,
-                    phase: str) -> Outcome:
+def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None, phase: str) -> Outcome:
     """Record the phase's outcome: on failure, the step's record and the local evidence."""
     from pocflow.freshness import clear_failure, note_failure
     from pocflow.state import record_step
@@ -308,8 +337,11 @@ def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None,
         from pocflow.documents import note_written
 
         with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks
-            note_written(ws.written_elsewhere, ws.root / ws.record_path(step_id),
-                         ws.root / ws.settings.state_file)
+            note_written(
+                ws.written_elsewhere,
+                ws.root / ws.record_path(step_id),
+                ws.root / ws.settings.state_file,
+            )
     except PocflowError as exc:
         return TaskError(f"{failure.message}\n(and the failure could not be recorded: {exc})")
     return failure

@@ -19,10 +19,14 @@ _TITLE_RE = re.compile(rf"^#\s+PoC\s*(?P<num>\d+)\b[^:\-–—]*(?:{_DASH}\s*(?P
 _SECTION_RE = re.compile(r"^##\s+(?P<title>.+?)\s*#*\s*$")
 _SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
 _STEP_HEADING_RE = re.compile(
-    rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:{_DASH}+\s*(?P<name>.*))?$", re.I)
-_FIELD_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
-                       r"^(?P<plain>goal|depends on|output|verification|code|tasks)\s*:\s*"
-                       r"(?P<plain_value>.*)$", re.I)
+    rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:{_DASH}+\s*(?P<name>.*))?$", re.I
+)
+_FIELD_RE = re.compile(
+    r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
+    r"^(?P<plain>goal|depends on|output|verification|code|tasks)\s*:\s*"
+    r"(?P<plain_value>.*)$",
+    re.I,
+)
 _CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
@@ -94,8 +98,9 @@ def load_plan(root: Path, relpath: str) -> Plan | None:
         text = path.read_bytes().decode("utf-8")
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
-        raise PlanError(located(relpath, "the plan is not valid UTF-8 text; save it as UTF-8",
-                                line)) from None
+        raise PlanError(
+            located(relpath, "the plan is not valid UTF-8 text; save it as UTF-8", line)
+        ) from None
     return parse_plan(text, relpath)
 
 
@@ -146,8 +151,11 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             section = match["title"].lower()
             step, prereq, pending_block = None, None, None
             if _STEP_HEADING_RE.match(match["title"]):
-                warn(f"'## {match['title']}' is a level-2 heading: a step is described under "
-                     f"'### {match['title']}' (three #), or pocflow does not see it", number)
+                warn(
+                    f"'## {match['title']}' is a level-2 heading: a step is described under "
+                    f"'### {match['title']}' (three #), or pocflow does not see it",
+                    number,
+                )
             continue
         match = _SUBSECTION_RE.match(line)
         if match:
@@ -160,8 +168,9 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                 section = "implementation steps"
             elif "prerequisite" in section:
                 name_match = _PREREQ_RE.match(title)
-                prereq = Prerequisite(name=(name_match["name"] if name_match else title).strip(),
-                                      line=number)
+                prereq = Prerequisite(
+                    name=(name_match["name"] if name_match else title).strip(), line=number
+                )
                 plan.prerequisites.append(prereq)
             continue
         if "checklist" in section:
@@ -184,8 +193,11 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
     if in_fence:
         warn("a code block is never closed (missing ```)", len(lines))
     if not plan.steps:
-        warn("no steps found (expected '### Step 1: <Name>' headings under "
-             "'## Implementation Steps')", max(len(lines), 1))
+        warn(
+            "no steps found (expected '### Step 1: <Name>' headings under "
+            "'## Implementation Steps')",
+            max(len(lines), 1),
+        )
     for pstep in plan.steps.values():
         if not pstep.goal:
             warn(f"step {pstep.step_id} has no **Goal**", pstep.line)
@@ -196,12 +208,17 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
     match = _STEP_HEADING_RE.match(title)
     step_id = parse_step_id(match["id"]) if match else None
     if match is None or step_id is None:
-        warn(f"cannot read a step id in heading '### {title}' (expected '### Step 3b: <Name>')",
-             number)
+        warn(
+            f"cannot read a step id in heading '### {title}' (expected '### Step 3b: <Name>')",
+            number,
+        )
         return None
     if step_id in plan.steps:
-        warn(f"step {step_id} is described twice (first at line "
-             f"{plan.steps[step_id].line}); the first is kept", number)
+        warn(
+            f"step {step_id} is described twice (first at line "
+            f"{plan.steps[step_id].line}); the first is kept",
+            number,
+        )
         return None
     name = (match["name"] or "").strip()
     step = PlanStep(step_id=step_id, name=name, line=number)
@@ -209,8 +226,14 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
     return step
 
 
-def _read_field(step: PlanStep | None, prereq: Prerequisite | None, stripped: str,
-                number: int, warn: Warn, pending: str | None) -> str | None:
+def _read_field(
+    step: PlanStep | None,
+    prereq: Prerequisite | None,
+    stripped: str,
+    number: int,
+    warn: Warn,
+    pending: str | None,
+) -> str | None:
     """Read one line inside a step or prerequisite block; return the pending code field."""
     match = _FIELD_RE.match(stripped)
     if match:
@@ -257,13 +280,17 @@ def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:
         if step_id is not None and step_id not in ids:
             ids.append(step_id)
     if not ids:
-        warn(f"cannot read step ids in **Depends On**: {value!r} (expected e.g. 'Step 1' or "
-             "'Steps 2, 3a')", number)
+        warn(
+            f"cannot read step ids in **Depends On**: {value!r} (expected e.g. 'Step 1' or "
+            "'Steps 2, 3a')",
+            number,
+        )
     return ids
 
 
-def _store_block(step: PlanStep | None, prereq: Prerequisite | None, owner: str | None,
-                 body: str) -> None:
+def _store_block(
+    step: PlanStep | None, prereq: Prerequisite | None, owner: str | None, body: str
+) -> None:
     if owner is None:
         return
     if prereq is not None and owner == "verification":
@@ -279,8 +306,9 @@ def _read_checklist_line(plan: Plan, stripped: str, number: int) -> None:
     text = match["text"].strip()
     label_match = _BOLD_LABEL_RE.match(text)
     label = label_match["label"].strip() if label_match else text
-    plan.checklist.append(ChecklistItem(label=label, text=text,
-                                        ticked=match["mark"] in "xX", line=number))
+    plan.checklist.append(
+        ChecklistItem(label=label, text=text, ticked=match["mark"] in "xX", line=number)
+    )
 
 
 def _read_overview_row(plan: Plan, stripped: str) -> None:

@@ -127,12 +127,22 @@ class StepRecord:
 
 
 #: what changes from one run to the next without changing what a record proves
-_VOLATILE = ("verified_at", "first_verified_at", "durations", "started_at", "finished_at",
-             "duration_s", "replayed", "exit_code", "key")
+_VOLATILE = (
+    "verified_at",
+    "first_verified_at",
+    "durations",
+    "started_at",
+    "finished_at",
+    "duration_s",
+    "replayed",
+    "exit_code",
+    "key",
+)
 
 
 def evidence(record: StepRecord) -> dict[str, Any]:
     """What a record proves: itself without its times, durations and run bookkeeping."""
+
     def strip(data: dict[str, Any]) -> dict[str, Any]:
         return {k: v for k, v in data.items() if k not in _VOLATILE}
 
@@ -316,10 +326,16 @@ def read_json(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def compose_record(step_id: str, name: str, results_doc: str, implement: ImplementResult | None,
-                   test: TestResult | None, previous: StepRecord | None = None,
-                   environment: dict[str, str] | None = None,
-                   settings: str = "") -> StepRecord:
+def compose_record(
+    step_id: str,
+    name: str,
+    results_doc: str,
+    implement: ImplementResult | None,
+    test: TestResult | None,
+    previous: StepRecord | None = None,
+    environment: dict[str, str] | None = None,
+    settings: str = "",
+) -> StepRecord:
     """Join the phases' results into the step's record; verified only if both passed.
 
     ``first_verified_at`` is carried over from the previous record, so the PoC's start date
@@ -328,8 +344,12 @@ def compose_record(step_id: str, name: str, results_doc: str, implement: Impleme
     previous record is returned unchanged, so a committed record changes only when what it
     proves changes, and the steps that depend on it are not made stale by a mere re-run.
     """
-    passed = (implement is not None and implement.outcome == "passed"
-              and test is not None and test.outcome == "passed")
+    passed = (
+        implement is not None
+        and implement.outcome == "passed"
+        and test is not None
+        and test.outcome == "passed"
+    )
     message = ""
     if implement is None:
         message = "the implement phase has not run"
@@ -346,15 +366,32 @@ def compose_record(step_id: str, name: str, results_doc: str, implement: Impleme
     first = previous.first_verified_at if previous is not None else ""
     if not first and passed:
         first = verified_at
-    durations = {phase: result.duration_s for phase, result in
-                 (("implement", implement), ("test", test)) if result is not None}
+    durations = {
+        phase: result.duration_s
+        for phase, result in (("implement", implement), ("test", test))
+        if result is not None
+    }
     record = StepRecord(
-        step_id=step_id, name=name, verdict="verified" if passed else "failed",
-        verified_at=verified_at, message=message, implement=implement, test=test,
-        inputs=inputs, environment=dict(environment or {}), results_doc=results_doc,
-        first_verified_at=first, durations=durations, settings=settings)
-    if previous is not None and previous.is_verified and record.is_verified and \
-            evidence(previous) == evidence(record):
+        step_id=step_id,
+        name=name,
+        verdict="verified" if passed else "failed",
+        verified_at=verified_at,
+        message=message,
+        implement=implement,
+        test=test,
+        inputs=inputs,
+        environment=dict(environment or {}),
+        results_doc=results_doc,
+        first_verified_at=first,
+        durations=durations,
+        settings=settings,
+    )
+    if (
+        previous is not None
+        and previous.is_verified
+        and record.is_verified
+        and evidence(previous) == evidence(record)
+    ):
         return previous
     return record
 

@@ -43,7 +43,8 @@ _values: set[str] = set()
 #: a word of a variable's name that says its value is a secret
 _SECRET_NAME_RE = re.compile(
     r"(TOKEN|SECRET|PASSWORD|PASSWD|PASSPHRASE|CREDENTIAL|PRIVATE|COOKIE|APIKEY"
-    r"|(^|_)(KEY|PASS|PWD|DSN)$|(^|_)AUTH(_|$)|^DATABASE_URL$)")
+    r"|(^|_)(KEY|PASS|PWD|DSN)$|(^|_)AUTH(_|$)|^DATABASE_URL$)"
+)
 #: a URL that carries a password: scheme://user:password@host
 _CREDENTIAL_URL_RE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*:[^/@\s]+@")
 
@@ -96,8 +97,9 @@ def activate(root: Path, declared: set[str]) -> None:
     dotenv = read_dotenv(root)
     for name, value in dotenv.items():
         os.environ.setdefault(name, value)
-    secret = {name for name, value in dotenv.items()
-              if is_secret_name(name) or is_secret_value(value)}
+    secret = {
+        name for name, value in dotenv.items() if is_secret_name(name) or is_secret_value(value)
+    }
     names = secret | declared | set(filter(None, os.environ.get(NAMES_ENV, "").split(",")))
     os.environ[NAMES_ENV] = ",".join(sorted(names))
     _values.clear()
@@ -134,8 +136,11 @@ def redact(text: str) -> str:
 
 def redact_bytes(data: bytes) -> bytes:
     """Like redact, for raw output."""
-    return redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape") \
-        if _forms() else data
+    return (
+        redact(data.decode("utf-8", "surrogateescape")).encode("utf-8", "surrogateescape")
+        if _forms()
+        else data
+    )
 
 
 def redact_cut(data: bytes, head: bool) -> bytes:
@@ -157,10 +162,16 @@ def mask_record(data: Any) -> Any:
     verdicts, outcomes, paths, digests and counts are evidence, and a secret that happens to
     be an ordinary word ("verified", "test") must not change them."""
     if isinstance(data, dict):
-        return {key: (_mask_all(value) if key in FREE_TEXT else
-                      _mask_nodeid(value) if key == "nodeid" and isinstance(value, str) else
-                      mask_record(value))
-                for key, value in data.items()}
+        return {
+            key: (
+                _mask_all(value)
+                if key in FREE_TEXT
+                else _mask_nodeid(value)
+                if key == "nodeid" and isinstance(value, str)
+                else mask_record(value)
+            )
+            for key, value in data.items()
+        }
     if isinstance(data, list):
         return [mask_record(item) for item in data]
     return data
@@ -173,8 +184,10 @@ FREE_TEXT = frozenset({"message", "collection_errors", "metrics"})
 def _mask_all(data: Any) -> Any:
     """Free text: every string in it masked, mapping keys too (a metric's name)."""
     if isinstance(data, dict):
-        return {(redact(key) if isinstance(key, str) else key): _mask_all(value)
-                for key, value in data.items()}
+        return {
+            (redact(key) if isinstance(key, str) else key): _mask_all(value)
+            for key, value in data.items()
+        }
     if isinstance(data, list):
         return [_mask_all(item) for item in data]
     return redact(data) if isinstance(data, str) else data
@@ -189,9 +202,17 @@ def _mask_nodeid(nodeid: str) -> str:
 def _forms() -> list[str]:
     """Every way a secret is written where pocflow looks: as it is, escaped in JSON (both
     ways), in Python's repr (pytest's assertion messages), URL-encoded."""
-    forms = {form for value in secret_values()
-             for form in (value, json.dumps(value, ensure_ascii=False)[1:-1],
-                          json.dumps(value)[1:-1], repr(value)[1:-1],
-                          repr(value.encode("utf-8", "surrogateescape"))[2:-1],
-                          urllib.parse.quote(value, safe=""), urllib.parse.quote_plus(value))}
+    forms = {
+        form
+        for value in secret_values()
+        for form in (
+            value,
+            json.dumps(value, ensure_ascii=False)[1:-1],
+            json.dumps(value)[1:-1],
+            repr(value)[1:-1],
+            repr(value.encode("utf-8", "surrogateescape"))[2:-1],
+            urllib.parse.quote(value, safe=""),
+            urllib.parse.quote_plus(value),
+        )
+    }
     return sorted(forms, key=len, reverse=True)

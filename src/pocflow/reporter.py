@@ -37,6 +37,7 @@ _FAILURE_LINES = 4
 #: task they depend on failed (doit counts those as errors: exit 2), and real errors
 RUN_OUTCOMES = {"failed": 0, "unmet": 0, "errors": 0}
 
+
 class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     """doit's console reporter, plus reasons, progress and a failure summary."""
 
@@ -72,8 +73,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         """Find the steps this run will verify."""
         self.tasks = tasks
         seen = task_closure(tasks, selected_tasks)
-        self.steps = [name.split(":", 1)[1] for name in tasks
-                      if name.startswith("state:") and name in seen]
+        self.steps = [
+            name.split(":", 1)[1] for name in tasks if name.startswith("state:") and name in seen
+        ]
 
     def execute_task(self, task: Any) -> None:
         """'.  implement:3b  (changed: PoC/step3b_x.py)', or '-- implement:3b  (accepted:
@@ -86,8 +88,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         accepted = self._accepted_now(phase, step_id)
         if accepted:
             self.accepted_tasks.add(task.name)
-            self.write(f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True
-                                                else "") + "\n")
+            self.write(
+                f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True else "") + "\n"
+            )
             return
         reason = why_it_runs(task, self.tasks, self.workspace())
         line = f".  {task.title()}" + (f"  ({reason})" if reason else "") + "\n"
@@ -134,9 +137,11 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             if ws is not None and step_id in ws.steps:
                 result = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
                 if result is not None and result.replayed:
-                    self.write(f"   (first replayed the scripts of step(s) "
-                               f"{', '.join(result.replayed)}, accepted from their records, "
-                               "for the outputs they write)\n")
+                    self.write(
+                        f"   (first replayed the scripts of step(s) "
+                        f"{', '.join(result.replayed)}, accepted from their records, "
+                        "for the outputs they write)\n"
+                    )
 
     def _flush(self, task: Any, failed: bool) -> None:
         """The held line of a task that rewrites a file: '.' if it changed it (or failed)."""
@@ -149,9 +154,16 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             return
         self.unchanged_tasks.add(task.name)
         edited = "edited since written" in line
-        self.write(f"-- {task.title()}" + (f"  ({_relative(str(target))} edited by hand; its "
-                                             "machine blocks were already current)" if edited
-                                             else "") + "\n")
+        self.write(
+            f"-- {task.title()}"
+            + (
+                f"  ({_relative(str(target))} edited by hand; its "
+                "machine blocks were already current)"
+                if edited
+                else ""
+            )
+            + "\n"
+        )
 
     def skip_uptodate(self, task: Any) -> None:
         """'-- name' as doit writes it; an up-to-date state task is a verified step."""
@@ -164,8 +176,11 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._finish(task)
         super().add_failure(task, fail)
         phase, _, step_id = task.name.partition(":")
-        key = step_id if step_id and phase in ("implement", "test", "document", "state") \
+        key = (
+            step_id
+            if step_id and phase in ("implement", "test", "document", "state")
             else task.name
+        )
         message = fail.message
         if isinstance(fail, UnmetDependency):  # (doit's message is the tasks' names alone)
             message = "not run: it needs " + message.strip() + ", which did not pass"
@@ -183,11 +198,19 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         if self.failed:
             self.write(self._failure_summary(ws))
         elif self.accepted:
-            again = sorted({name.split(":", 1)[1] for name in self.ran
-                            if name.startswith(("implement:", "test:"))})
-            self.write(f"pocflow: {len(self.accepted)} step(s) accepted from their committed "
-                       "records (inputs, settings and environment unchanged)"
-                       + (f"; verified again: {', '.join(again)}" if again else "") + "\n")
+            again = sorted(
+                {
+                    name.split(":", 1)[1]
+                    for name in self.ran
+                    if name.startswith(("implement:", "test:"))
+                }
+            )
+            self.write(
+                f"pocflow: {len(self.accepted)} step(s) accepted from their committed "
+                "records (inputs, settings and environment unchanged)"
+                + (f"; verified again: {', '.join(again)}" if again else "")
+                + "\n"
+            )
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
         if summary_file and ws is not None:
             with open(summary_file, "a", encoding="utf-8") as handle:
@@ -211,7 +234,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             title = f"step {key} ({name}), {phase} phase" if name else key
             body = [line for line in message.splitlines() if line.strip()]
             if len(body) > _FAILURE_LINES:  # the start, and the end: where the exception is
-                body = [*body[:_FAILURE_LINES - 3], "...", *body[-2:]]
+                body = [*body[: _FAILURE_LINES - 3], "...", *body[-2:]]
             lines.append(f"  {title}:")
             lines += [f"      {line.strip()}" for line in body]
             if ws is not None and key in ws.steps:
@@ -226,21 +249,35 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         """The run as Markdown, for GitHub's job summary."""
         statuses = compute_status(ws)
         verified = sum(1 for s in statuses.values() if s.is_verified)
-        result = "❌ failed" if self.failed else (
-            "✅ all steps verified" if verified == len(statuses) else "⚠️ incomplete")
-        lines = [f"## pocflow — PoC {ws.settings.poc}: {ws.name}", "",
-                 f"**Result**: {result} — {verified}/{len(statuses)} steps verified", "",
-                 "| Step | Name | Status | Tests | This run | Time |",
-                 "|------|------|--------|-------|----------|------|"]
+        result = (
+            "❌ failed"
+            if self.failed
+            else ("✅ all steps verified" if verified == len(statuses) else "⚠️ incomplete")
+        )
+        lines = [
+            f"## pocflow — PoC {ws.settings.poc}: {ws.name}",
+            "",
+            f"**Result**: {result} — {verified}/{len(statuses)} steps verified",
+            "",
+            "| Step | Name | Status | Tests | This run | Time |",
+            "|------|------|--------|-------|----------|------|",
+        ]
         for sid, status in statuses.items():
             phases = [f"{p}:{sid}" for p in ("implement", "test", "document", "state")]
             ran = [p.split(":")[0] for p in phases if p in self.ran]
             seconds = sum(self.seconds.get(p, 0.0) for p in phases)
-            done = ", ".join(ran) if ran else \
-                "accepted from its record" if sid in self.accepted else "up to date"
-            lines.append(f"| {sid} | {status.name} | {status.label} | {status.tests} | "
-                         f"{done} | "
-                         f"{f'{seconds:.1f} s' if ran else '—'} |")
+            done = (
+                ", ".join(ran)
+                if ran
+                else "accepted from its record"
+                if sid in self.accepted
+                else "up to date"
+            )
+            lines.append(
+                f"| {sid} | {status.name} | {status.label} | {status.tests} | "
+                f"{done} | "
+                f"{f'{seconds:.1f} s' if ran else '—'} |"
+            )
         for key, (phase, message) in self.failed.items():
             first = message.strip().splitlines()[0] if message.strip() else phase
             lines.append(f"\n> ❌ **{key}** ({phase}): {first}")
@@ -275,11 +312,17 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     for path in reasons.get("missing_target", []):
         words.append(f"missing {path}")
     changed = list(reasons.get("changed_file_dep", []))
-    upstream = sorted({Path(p).stem.removeprefix("step") for p in changed
-                       if "/records/" in p or p.startswith("steps/records")})
+    upstream = sorted(
+        {
+            Path(p).stem.removeprefix("step")
+            for p in changed
+            if "/records/" in p or p.startswith("steps/records")
+        }
+    )
     phases = [p for p in changed if "/runs/" in p or p.startswith(".pocflow")]
-    files = [p for p in changed if p not in phases and Path(p).stem.removeprefix("step")
-             not in upstream]
+    files = [
+        p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
+    ]
     if task.name == "poc-complete" and upstream:  # their documents changed with them
         ws = ws or _workspace()
         documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
@@ -293,8 +336,9 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     if files:
         words.append("changed: " + _paths(files))
     if upstream:
-        words.append(("step " if len(upstream) == 1 else "steps ") + ", ".join(upstream)
-                     + " verified again")
+        words.append(
+            ("step " if len(upstream) == 1 else "steps ") + ", ".join(upstream) + " verified again"
+        )
     if phases and not files and not upstream:
         words.append("its earlier phases ran again")
     if reasons.get("added_file_dep"):
@@ -318,8 +362,11 @@ def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
     in the shared session of several steps, that session's pytest log."""
     own = ws.root / ws.run_dir(step_id) / "pytest.log"
     shared = ws.root / ws.settings.state_dir / "runs" / "batch" / "pytest.log"
-    if phase == "test" and shared.is_file() and \
-            (not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns):
+    if (
+        phase == "test"
+        and shared.is_file()
+        and (not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns)
+    ):
         return shared.relative_to(ws.root).as_posix()
     return f"{ws.run_dir(step_id)}/"
 

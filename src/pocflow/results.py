@@ -29,20 +29,26 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
     """The rendered results doc of a step (not yet merged with what is on disk)."""
     test = record.test
     context: dict[str, Any] = {
-        "step": {"step_id": step.step_id, "name": step.name,
-                 "goal": step.plan_step.goal if step.plan_step else
-                 (step.manifest.goal if step.manifest else "")},
+        "step": {
+            "step_id": step.step_id,
+            "name": step.name,
+            "goal": step.plan_step.goal
+            if step.plan_step
+            else (step.manifest.goal if step.manifest else ""),
+        },
         "poc": {"number": ws.settings.poc, "name": ws.name},
         "record": record,
         "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS")
-        + (" — verified by its tests only" if record.implement and record.implement.manual
-           else ""),
+        + (" — verified by its tests only" if record.implement and record.implement.manual else ""),
         "manual": record.implement.manual if record.implement else "",
         "scripts": step.scripts,
         # what makes the files the step reads, in the order they must run (a fresh clone
         # accepts the prerequisites' records without running their scripts)
-        "prerequisite_scripts": [script for sid in prerequisites_first(ws, list(step.depends_on))
-                                 for script in ws.steps[sid].scripts],
+        "prerequisite_scripts": [
+            script
+            for sid in prerequisites_first(ws, list(step.depends_on))
+            for script in ws.steps[sid].scripts
+        ],
         "metrics": metric_rows(record),
         "test_files": _test_files(test),
         "coverage": coverage(test),
@@ -63,8 +69,10 @@ def metric_rows(record: StepRecord) -> list[tuple[str, str]]:
     if implement is None:
         return []
     bounds = [t for t in map(parse_threshold, implement.thresholds) if t is not None]
-    return [(name, describe_metric(value, [b for b in bounds if b.metric == name]))
-            for name, value in sorted(implement.metrics.items())]
+    return [
+        (name, describe_metric(value, [b for b in bounds if b.metric == name]))
+        for name, value in sorted(implement.metrics.items())
+    ]
 
 
 def coverage(test: TestResult | None) -> list[Category]:
@@ -76,8 +84,10 @@ def coverage(test: TestResult | None) -> list[Category]:
         parts = case.nodeid.split("::")
         name = f"`{parts[1]}`" if len(parts) > 2 else f"`{Path(parts[0]).name}`"
         groups.setdefault(name, []).append(case.outcome)
-    return [Category(name, len(outcomes), outcome_summary(outcomes))
-            for name, outcomes in groups.items()]
+    return [
+        Category(name, len(outcomes), outcome_summary(outcomes))
+        for name, outcomes in groups.items()
+    ]
 
 
 def outcome_summary(outcomes: list[str]) -> str:
@@ -99,8 +109,7 @@ def _totals(test: TestResult | None) -> dict[str, Any]:
 def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
     if test is None:
         return []
-    return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f))
-            for f in test.files]
+    return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f)) for f in test.files]
 
 
 #: the sections of a results doc a person writes, which the gate wants written
@@ -116,11 +125,16 @@ def unwritten_sections(ws: Workspace, step_id: str) -> list[str]:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return list(WRITTEN_SECTIONS)
-    patterns = _template_lines(template_source(ws.root, ws.settings.templates_dir,
-                                               STEP_TEMPLATE)[1])
-    return [heading for heading in WRITTEN_SECTIONS
-            if all(any(p.fullmatch(line) for p in patterns[heading])
-                   for line in _section(text, heading))]
+    patterns = _template_lines(
+        template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1]
+    )
+    return [
+        heading
+        for heading in WRITTEN_SECTIONS
+        if all(
+            any(p.fullmatch(line) for p in patterns[heading]) for line in _section(text, heading)
+        )
+    ]
 
 
 def undocumented_steps(ws: Workspace) -> list[tuple[str, list[str]]]:
@@ -138,9 +152,14 @@ def undocumented_steps(ws: Workspace) -> list[tuple[str, list[str]]]:
 def _template_lines(template: str) -> dict[str, list[re.Pattern[str]]]:
     """Per written section, the template's own lines as patterns (compiled once per
     template, not once per results doc)."""
-    return {heading: [_line_pattern(line) for line in _section(template, heading)
-                      if re.sub(r"\{\{.*?\}\}", "", line).strip()]  # not a bare value
-            for heading in WRITTEN_SECTIONS}
+    return {
+        heading: [
+            _line_pattern(line)
+            for line in _section(template, heading)
+            if re.sub(r"\{\{.*?\}\}", "", line).strip()
+        ]  # not a bare value
+        for heading in WRITTEN_SECTIONS
+    }
 
 
 def _section(text: str, heading: str) -> list[str]:

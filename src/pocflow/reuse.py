@@ -51,8 +51,11 @@ def was_accepted(ws: Workspace, step_id: str) -> bool:
     return (ws.root / ws.run_dir(step_id) / ACCEPTED_FILE).is_file()
 
 
-def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
-           ) -> tuple[list[str], str]:
+def replay(
+    ws: Workspace,
+    step_ids: list[str],
+    cache: ImportCache | None = None,
+) -> tuple[list[str], str]:
     """Run the scripts of those of step_ids (and of the steps they depend on) whose outputs
     this workspace lacks, prerequisites first. (replayed step ids, '' or why one failed)."""
     cache = cache or ImportCache.shared(ws.imports_cache, ws.root)
@@ -62,13 +65,17 @@ def replay(ws: Workspace, step_ids: list[str], cache: ImportCache | None = None,
         if not step.scripts or _materialized(ws, step, cache):
             continue
         inputs = implement_inputs_of(ws, step, cache)
-        spec = replace(implement_spec(ws, step, inputs),
-                       result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}",
-                       not_inputs=not_inputs_of(ws, step))
+        spec = replace(
+            implement_spec(ws, step, inputs),
+            result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}",
+            not_inputs=not_inputs_of(ws, step),
+        )
         failure = run_implement(spec)
         if failure is not None:
-            return replayed, (f"step {step_id} was accepted from its record, but replaying "
-                              f"its scripts to reproduce their outputs failed: {failure.message}")
+            return replayed, (
+                f"step {step_id} was accepted from its record, but replaying "
+                f"its scripts to reproduce their outputs failed: {failure.message}"
+            )
         replayed.append(step_id)
     return replayed, ""
 

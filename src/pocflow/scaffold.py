@@ -60,18 +60,26 @@ def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> S
     plan_step = ws.plan.steps.get(step_id) if ws.plan else None
     existing = ws.steps.get(step_id)
     name = " ".join(name.split())  # one line: it heads files, tables and docstrings
-    name = name or (plan_step.name if plan_step else "") or \
-        (existing.name if existing and existing.has_files else "")
+    name = (
+        name
+        or (plan_step.name if plan_step else "")
+        or (existing.name if existing and existing.has_files else "")
+    )
     if not name:
-        raise PocflowError(f"step {step_id} is not in {ws.settings.plan}; give it a name: "
-                           f"doit new {step_id} --name \"<what the step does>\"")
+        raise PocflowError(
+            f"step {step_id} is not in {ws.settings.plan}; give it a name: "
+            f'doit new {step_id} --name "<what the step does>"'
+        )
     goal = goal or (plan_step.goal if plan_step else "")
     settings = ws.settings
     description = _description_of(existing, name)
     script = f"{settings.scripts_dir}/step{step_id}_{description}.py"
     test = f"{settings.tests_dir}/test_step{step_id}_{description}.py"
     context = {
-        "step_id": step_id, "name": name, "goal": goal, "from_plan": plan_step is not None,
+        "step_id": step_id,
+        "name": name,
+        "goal": goal,
+        "from_plan": plan_step is not None,
         "depends_on": list(existing.depends_on) if existing else [],
         "verification": plan_step.verification if plan_step else "",
         "script_path": existing.script if existing and existing.script else script,
@@ -80,10 +88,16 @@ def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> S
     result = Scaffolded()
     parts = [
         (existing.script if existing else None, script, "scaffold/step.py.j2"),
-        (existing.tests[0] if existing and existing.tests else None, test,
-         "scaffold/test_step.py.j2"),
-        (existing.manifest.path if existing and existing.manifest else None,
-         f"{settings.manifests_dir}/step{step_id}.yaml", "scaffold/manifest.yaml.j2"),
+        (
+            existing.tests[0] if existing and existing.tests else None,
+            test,
+            "scaffold/test_step.py.j2",
+        ),
+        (
+            existing.manifest.path if existing and existing.manifest else None,
+            f"{settings.manifests_dir}/step{step_id}.yaml",
+            "scaffold/manifest.yaml.j2",
+        ),
     ]
     for present, path, template in parts:
         if present is not None:
@@ -102,8 +116,9 @@ def scaffold_plan(ws: Workspace) -> Scaffolded:
     A step that has files is left as it is, manifest included: a new manifest would be a new
     input, and make a verified step stale."""
     if ws.plan is None:
-        raise PocflowError(f"there is no plan at {ws.settings.plan}; write it first (or set "
-                           "tool.pocflow.plan)")
+        raise PocflowError(
+            f"there is no plan at {ws.settings.plan}; write it first (or set tool.pocflow.plan)"
+        )
     result = Scaffolded()
     for step_id in ws.plan.steps:
         existing = ws.steps.get(str(step_id))
@@ -174,8 +189,10 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
     elif "pocflow" in dodo.read_text(encoding="utf-8", errors="replace"):
         result.skipped.append("dodo.py exists and uses pocflow; left as it is")
     else:
-        result.skipped.append("dodo.py exists and does not use pocflow; left as it is. Add:\n"
-                              + "\n".join("    " + line for line in DODO.splitlines()[2:]))
+        result.skipped.append(
+            "dodo.py exists and does not use pocflow; left as it is. Add:\n"
+            + "\n".join("    " + line for line in DODO.splitlines()[2:])
+        )
     result.extend(_settings(root, options))
     for folder in (options.scripts_dir, options.tests_dir, options.docs_dir, "steps"):
         if not (root / folder).exists():
@@ -188,25 +205,41 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
     if _create(root / "steps" / SCHEMA_FILE, schema):
         result.created.append(f"steps/{SCHEMA_FILE}")
     ignore = root / ".gitignore"
-    if _create(ignore, "# pocflow's local state: doit's database, logs, pytest reports\n"
-                       ".pocflow/\n# secrets the steps read (pocflow masks their values)\n.env\n"):
+    if _create(
+        ignore,
+        "# pocflow's local state: doit's database, logs, pytest reports\n"
+        ".pocflow/\n# secrets the steps read (pocflow masks their values)\n.env\n",
+    ):
         result.created.append(".gitignore")
     else:
         present = ignore.read_text(encoding="utf-8", errors="replace").splitlines()
         missing = [line for line in (".pocflow/", ".env") if line not in present]
         if missing:
-            result.skipped.append(".gitignore exists; add " + " and ".join(
-                f"the line `{line}`" for line in missing) + " to it (pocflow's local state "
-                "and secrets)")
-    attributes = "\n".join(line.format(records_dir="steps/records", state_file="PROJECT_STATE.md",
-                                       docs_dir=options.docs_dir) for line in GITATTRIBUTES)
-    if _create(root / ".gitattributes", "# merge driver for pocflow's records and generated "
-               f"documents (docs/ci.md)\n{attributes}\n"):
+            result.skipped.append(
+                ".gitignore exists; add "
+                + " and ".join(f"the line `{line}`" for line in missing)
+                + " to it (pocflow's local state "
+                "and secrets)"
+            )
+    attributes = "\n".join(
+        line.format(
+            records_dir="steps/records", state_file="PROJECT_STATE.md", docs_dir=options.docs_dir
+        )
+        for line in GITATTRIBUTES
+    )
+    if _create(
+        root / ".gitattributes",
+        "# merge driver for pocflow's records and generated "
+        f"documents (docs/ci.md)\n{attributes}\n",
+    ):
         result.created.append(".gitattributes")
-    elif "merge=pocflow" not in (root / ".gitattributes").read_text(encoding="utf-8",
-                                                                   errors="replace"):
-        result.skipped.append(".gitattributes exists; add these lines to it for clean merges "
-                              "of records and generated documents:\n" + attributes)
+    elif "merge=pocflow" not in (root / ".gitattributes").read_text(
+        encoding="utf-8", errors="replace"
+    ):
+        result.skipped.append(
+            ".gitattributes exists; add these lines to it for clean merges "
+            "of records and generated documents:\n" + attributes
+        )
     return result
 
 
@@ -221,8 +254,11 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
             lines.append(f"{key} = {_toml_string(value)}")
     table = "\n".join(lines) + "\n"
     pyproject = root / "pyproject.toml"
-    if _create(pyproject, table + "\n[tool.pytest.ini_options]\n"
-               f"pythonpath = [{_toml_string(options.scripts_dir)}]\n"):
+    if _create(
+        pyproject,
+        table + "\n[tool.pytest.ini_options]\n"
+        f"pythonpath = [{_toml_string(options.scripts_dir)}]\n",
+    ):
         result.created.append("pyproject.toml")
         return result
     text = pyproject.read_text(encoding="utf-8")
@@ -248,10 +284,15 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
     wanted = f"pythonpath = [{_toml_string(scripts_dir)}]"
-    by_hand = (f"add {wanted} to pytest's settings there, so that plain pytest can import the "
-               "step scripts")
-    for name, marker in (("pytest.ini", ""), (".pytest.ini", ""), ("tox.ini", "[pytest]"),
-                         ("setup.cfg", "[tool:pytest]")):
+    by_hand = (
+        f"add {wanted} to pytest's settings there, so that plain pytest can import the step scripts"
+    )
+    for name, marker in (
+        ("pytest.ini", ""),
+        (".pytest.ini", ""),
+        ("tox.ini", "[pytest]"),
+        ("setup.cfg", "[tool:pytest]"),
+    ):
         other = root / name
         if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
             result.skipped.append(f"pytest is configured in {name}: {by_hand}")
@@ -266,17 +307,22 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
         paths = options["pythonpath"]
         paths = paths.split() if isinstance(paths, str) else list(paths)
         if scripts_dir not in paths:
-            result.skipped.append(f"pyproject.toml: pytest's pythonpath lacks "
-                                  f"{_toml_string(scripts_dir)}; add it, so that plain pytest "
-                                  "can import the step scripts")
+            result.skipped.append(
+                f"pyproject.toml: pytest's pythonpath lacks "
+                f"{_toml_string(scripts_dir)}; add it, so that plain pytest "
+                "can import the step scripts"
+            )
         return result
     header = re.search(r"^\[tool\.pytest\.ini_options\][ \t]*(#[^\n]*)?$", text, re.M)
     if header is not None:  # the table's first key, right under its header
-        at = header.end() + (1 if text[header.end():header.end() + 1] == "\n" else 0)
+        at = header.end() + (1 if text[header.end() : header.end() + 1] == "\n" else 0)
         new = text[:at] + ("" if at > header.end() else "\n") + wanted + "\n" + text[at:]
     else:
-        new = text + ("" if text.endswith("\n") else "\n") + \
-            f"\n[tool.pytest.ini_options]\n{wanted}\n"
+        new = (
+            text
+            + ("" if text.endswith("\n") else "\n")
+            + f"\n[tool.pytest.ini_options]\n{wanted}\n"
+        )
     tomllib.loads(new)  # still valid TOML (or the error is a bug to report, not a file)
     atomic_write_text(pyproject, new)
     result.created.append(f"pyproject.toml: pytest's pythonpath = [{_toml_string(scripts_dir)}]")

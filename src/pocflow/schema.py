@@ -14,8 +14,13 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-_TYPES: dict[str, Any] = {"string": str, "array": list, "object": dict, "boolean": bool,
-                          "null": type(None)}
+_TYPES: dict[str, Any] = {
+    "string": str,
+    "array": list,
+    "object": dict,
+    "boolean": bool,
+    "null": type(None),
+}
 
 
 @cache
@@ -55,8 +60,9 @@ def first_violation(value: Any, schema: dict[str, Any], path: str = "$") -> tupl
     return None
 
 
-def _object_violation(value: dict[str, Any], schema: dict[str, Any],
-                      path: str) -> tuple[str, Any] | None:
+def _object_violation(
+    value: dict[str, Any], schema: dict[str, Any], path: str
+) -> tuple[str, Any] | None:
     for key in schema.get("required", []):
         if key not in value:
             return f"{path}.{key}", None

@@ -30,10 +30,18 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
     "test_runner": (str, "auto", "how each pytest session starts: fork, subprocess or auto"),
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
-    "lock_file": (str, "uv.lock", "the locked dependency set: its content is part of the "
-                  "environment a record holds in ('' for none)"),
-    "undocumented": (str, "fail", "a results doc whose Summary or Bug Fixes section still "
-                     "holds only the template's text: 'fail' the gate, or 'warn'"),
+    "lock_file": (
+        str,
+        "uv.lock",
+        "the locked dependency set: its content is part of the "
+        "environment a record holds in ('' for none)",
+    ),
+    "undocumented": (
+        str,
+        "fail",
+        "a results doc whose Summary or Bug Fixes section still "
+        "holds only the template's text: 'fail' the gate, or 'warn'",
+    ),
 }
 TEST_RUNNERS = ("auto", "fork", "subprocess")
 UNDOCUMENTED = ("fail", "warn")
@@ -116,8 +124,9 @@ def _load_settings(root: Path) -> Settings:
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise SettingsError(
-                located(PYPROJECT,
-                        f"tool.pocflow.{key} must be {kind.__name__}, got {shown(value)}")
+                located(
+                    PYPROJECT, f"tool.pocflow.{key} must be {kind.__name__}, got {shown(value)}"
+                )
             )
         values[key] = value
     for key, (_kind, default, _doc) in SETTINGS.items():
@@ -125,34 +134,65 @@ def _load_settings(root: Path) -> Settings:
     if values["poc"] < 0:
         raise SettingsError(located(PYPROJECT, "tool.pocflow.poc must be 0 or more"))
     if not values["timeout"] > 0:  # also refuses nan, which compares false with anything
-        raise SettingsError(located(PYPROJECT, f"tool.pocflow.timeout must be a number of "
-                                    f"seconds above 0 (inf: no limit), got {values['timeout']}"))
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"tool.pocflow.timeout must be a number of "
+                f"seconds above 0 (inf: no limit), got {values['timeout']}",
+            )
+        )
     if not _plain_name(values["slug"]) or len(values["slug"]) > 60:
-        raise SettingsError(located(PYPROJECT, f"tool.pocflow.slug = {shown(values['slug'])} must "
-                                    "be a plain name of at most 60 characters (no / or \\, "
-                                    "not . or ..): it names files in the docs folder"))
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"tool.pocflow.slug = {shown(values['slug'])} must "
+                "be a plain name of at most 60 characters (no / or \\, "
+                "not . or ..): it names files in the docs folder",
+            )
+        )
     if values["test_runner"] not in TEST_RUNNERS:
-        raise SettingsError(located(PYPROJECT, f"tool.pocflow.test_runner must be one of "
-                                    f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}"))
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"tool.pocflow.test_runner must be one of "
+                f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}",
+            )
+        )
     if values["undocumented"] not in UNDOCUMENTED:
-        raise SettingsError(located(PYPROJECT, f"tool.pocflow.undocumented must be one of "
-                                    f"{', '.join(UNDOCUMENTED)}, got "
-                                    f"{shown(values['undocumented'])}"))
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"tool.pocflow.undocumented must be one of "
+                f"{', '.join(UNDOCUMENTED)}, got "
+                f"{shown(values['undocumented'])}",
+            )
+        )
     if not values["plan"]:
         values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
-    for key in (name for name in SETTINGS if name.endswith("_dir") or
-                name in ("plan", "state_file") or (name == "lock_file" and values[name])):
+    for key in (
+        name
+        for name in SETTINGS
+        if name.endswith("_dir")
+        or name in ("plan", "state_file")
+        or (name == "lock_file" and values[name])
+    ):
         values[key] = _inside(root, key, values[key])
     pytest_config = tool.get("pytest", {}).get("ini_options", {})
     names = {f.name for f in fields(Settings)}
-    return Settings(root=root, pytest_config=dict(pytest_config),
-                    **{k: v for k, v in values.items() if k in names})
+    return Settings(
+        root=root,
+        pytest_config=dict(pytest_config),
+        **{k: v for k, v in values.items() if k in names},
+    )
 
 
 def _plain_name(name: str) -> bool:
     """Whether a setting that becomes part of a file name stays one name ('' = default)."""
-    return not any(c in name for c in '/\\\0\n\r\t:*?"<>|') and name not in (".", "..") \
+    return (
+        not any(c in name for c in '/\\\0\n\r\t:*?"<>|')
+        and name not in (".", "..")
         and name == name.strip()
+    )
 
 
 def _inside(root: Path, key: str, value: str) -> str:
@@ -161,14 +201,20 @@ def _inside(root: Path, key: str, value: str) -> str:
     candidate = Path(value)
     if candidate.is_absolute() or ".." in candidate.parts:
         raise SettingsError(
-            located(PYPROJECT, f"tool.pocflow.{key} = {value!r} must be a path inside the "
-                    "workspace, relative to pyproject.toml")
+            located(
+                PYPROJECT,
+                f"tool.pocflow.{key} = {value!r} must be a path inside the "
+                "workspace, relative to pyproject.toml",
+            )
         )
     resolved = (root / candidate).resolve()
     if not resolved.is_relative_to(root.resolve()):
         raise SettingsError(
-            located(PYPROJECT, f"tool.pocflow.{key} = {value!r} leads outside the workspace "
-                    f"(through a symlink, to {resolved}); pocflow writes only inside the "
-                    "workspace: make it a real folder, or set another path")
+            located(
+                PYPROJECT,
+                f"tool.pocflow.{key} = {value!r} leads outside the workspace "
+                f"(through a symlink, to {resolved}); pocflow writes only inside the "
+                "workspace: make it a real folder, or set another path",
+            )
         )
     return candidate.as_posix().rstrip("/") or "."

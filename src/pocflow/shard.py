@@ -47,8 +47,9 @@ def shares(ws: Workspace, count: int) -> list[list[str]]:
     for sid in order:
         parts.setdefault(root(sid), []).append(sid)
     weight = {sid: _cost(ws, sid) for sid in order}
-    ranked = sorted(parts.values(),
-                    key=lambda part: (-sum(weight[s] for s in part), order.index(part[0])))
+    ranked = sorted(
+        parts.values(), key=lambda part: (-sum(weight[s] for s in part), order.index(part[0]))
+    )
     loads = [0.0] * count
     dealt: list[list[str]] = [[] for _ in range(count)]
     for part in ranked:
@@ -63,6 +64,7 @@ def _cost(ws: Workspace, step_id: str) -> float:
     record = read_step_record(ws.root / ws.record_path(step_id))
     if record is None:
         return 1.0
-    seconds = sum(phase.duration_s for phase in (record.implement, record.test)
-                  if phase is not None)
+    seconds = sum(
+        phase.duration_s for phase in (record.implement, record.test) if phase is not None
+    )
     return max(seconds, 0.001)

@@ -16,9 +16,16 @@ from pocflow.workspace import Workspace
 
 #: importable modules that replace real integrations with fakes
 MOCKING_MODULES = {
-    "unittest.mock": "unittest.mock", "mock": "mock", "pytest_mock": "pytest-mock",
-    "responses": "responses", "requests_mock": "requests-mock", "httpretty": "httpretty",
-    "respx": "respx", "moto": "moto", "vcr": "vcrpy", "aioresponses": "aioresponses",
+    "unittest.mock": "unittest.mock",
+    "mock": "mock",
+    "pytest_mock": "pytest-mock",
+    "responses": "responses",
+    "requests_mock": "requests-mock",
+    "httpretty": "httpretty",
+    "respx": "respx",
+    "moto": "moto",
+    "vcr": "vcrpy",
+    "aioresponses": "aioresponses",
     "pook": "pook",
 }
 _SECRETS = [
@@ -26,11 +33,20 @@ _SECRETS = [
     ("a private key", re.compile(r"-----BEGIN (?:[A-Z]+ )?PRIVATE KEY-----")),
     ("a GitHub token", re.compile(r"\bgh[pousr]_[A-Za-z0-9]{36,}\b")),
     ("a Slack token", re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}")),
-    ("an API secret key", re.compile(r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|"
-                                     r"\bsk-[A-Za-z0-9_-]{20,}\b")),
-    ("a password or key assigned in code", re.compile(
-        r"(?i)\b[\w-]*(?:api[_-]?key|secret|passw(?:or)?d|token|access[_-]?key)[\w-]*\b"
-        r"[\"']?\s*[:=]\s*[\"'](?P<value>[^\"'\s]{8,})[\"']")),
+    (
+        "an API secret key",
+        re.compile(
+            r"\b(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}\b|"
+            r"\bsk-[A-Za-z0-9_-]{20,}\b"
+        ),
+    ),
+    (
+        "a password or key assigned in code",
+        re.compile(
+            r"(?i)\b[\w-]*(?:api[_-]?key|secret|passw(?:or)?d|token|access[_-]?key)[\w-]*\b"
+            r"[\"']?\s*[:=]\s*[\"'](?P<value>[^\"'\s]{8,})[\"']"
+        ),
+    ),
 ]
 _PLACEHOLDER = re.compile(r"(?i)example|changeme|placeholder|dummy|xxxx|your[_-]|<|\$\{|\*\*\*")
 _TEXT_SUFFIXES = {".py", ".yaml", ".yml", ".json", ".toml", ".cfg", ".ini", ".env", ".txt", ""}
@@ -74,17 +90,32 @@ def _mocking(root: Path, rel: str) -> list[Signal]:
             names = [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and \
-                node.name.startswith("test") and any(a.arg == "mocker" for a in node.args.args):
-            found.append(Signal("mocking", rel, node.lineno, "uses the pytest-mock `mocker` "
-                                "fixture; the method asks for real integrations, not mocks"))
+        elif (
+            isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+            and node.name.startswith("test")
+            and any(a.arg == "mocker" for a in node.args.args)
+        ):
+            found.append(
+                Signal(
+                    "mocking",
+                    rel,
+                    node.lineno,
+                    "uses the pytest-mock `mocker` "
+                    "fixture; the method asks for real integrations, not mocks",
+                )
+            )
             continue
         for name in names:
             library = _mocking_library(name)
             if library:
-                found.append(Signal("mocking", rel, getattr(node, "lineno", None),
-                                    f"imports {library}; the "
-                                    "method asks for real integrations, not mocks"))
+                found.append(
+                    Signal(
+                        "mocking",
+                        rel,
+                        getattr(node, "lineno", None),
+                        f"imports {library}; the method asks for real integrations, not mocks",
+                    )
+                )
                 break
     return found
 
@@ -133,9 +164,16 @@ def _secrets(root: Path, rel: str) -> list[Signal]:
             value = match.groupdict().get("value") or match.group(0)
             if _PLACEHOLDER.search(value) or "environ" in line or "getenv" in line:
                 continue
-            found.append(Signal("secret", rel, number, f"looks like {kind} written into "
-                                "the file; read it from the environment instead, and rotate it "
-                                "if it was ever committed"))
+            found.append(
+                Signal(
+                    "secret",
+                    rel,
+                    number,
+                    f"looks like {kind} written into "
+                    "the file; read it from the environment instead, and rotate it "
+                    "if it was ever committed",
+                )
+            )
             break
     return found
 
@@ -155,10 +193,24 @@ def _unplanned(ws: Workspace) -> list[Signal]:
         name = parse_step_filename(path.name)
         if name is not None and path.parent == base:
             if name.step_id not in ws.plan.steps:
-                found.append(Signal("unplanned", rel, None, f"step {name.step_id} is not in "
-                                    f"the plan ({ws.settings.plan}); add it there or remove "
-                                    "the file"))
+                found.append(
+                    Signal(
+                        "unplanned",
+                        rel,
+                        None,
+                        f"step {name.step_id} is not in "
+                        f"the plan ({ws.settings.plan}); add it there or remove "
+                        "the file",
+                    )
+                )
         elif path.name not in plan_text:
-            found.append(Signal("unplanned", rel, None, f"the plan ({ws.settings.plan}) does "
-                                "not mention this file; say there what it is for, or remove it"))
+            found.append(
+                Signal(
+                    "unplanned",
+                    rel,
+                    None,
+                    f"the plan ({ws.settings.plan}) does "
+                    "not mention this file; say there what it is for, or remove it",
+                )
+            )
     return found

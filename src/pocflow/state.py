@@ -39,8 +39,16 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         test = None  # a test result from before a failed implement says nothing now
     step = ws.steps[step_id]
     previous = read_step_record(ws.root / ws.record_path(step_id))
-    record = compose_record(step_id, step.name, ws.results_doc(step_id), implement, test,
-                            previous, environment(ws), settings_digest(ws, step))
+    record = compose_record(
+        step_id,
+        step.name,
+        ws.results_doc(step_id),
+        implement,
+        test,
+        previous,
+        environment(ws),
+        settings_digest(ws, step),
+    )
     document = read_json(run_dir / DOCUMENT_TIMING)
     if record is not previous and record.is_verified and document is not None:
         record.durations["document"] = float(document.get("duration_s", 0.0))
@@ -54,8 +62,11 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
     path = ws.root / ws.record_path(step_id)
-    unchanged = path.is_file() and not path.is_symlink() and \
-        path.read_text(encoding="utf-8") == to_json(record)
+    unchanged = (
+        path.is_file()
+        and not path.is_symlink()
+        and path.read_text(encoding="utf-8") == to_json(record)
+    )
     if record.is_verified and not unchanged:
         record.durations["state"] = round(time.monotonic() - start, 3)
     with file_lock(ws.state_lock):
@@ -79,8 +90,11 @@ def records_digest(ws: Workspace) -> str:
         return known[1]
     digest = hashlib.sha256()
     for step_id, path in paths:
-        digest.update(step_id.encode() + b"\0" + (
-            path.read_bytes() if path.is_file() and not path.is_symlink() else b""))
+        digest.update(
+            step_id.encode()
+            + b"\0"
+            + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"")
+        )
     _RECORDS[str(ws.root)] = (now, digest.hexdigest())
     return digest.hexdigest()
 
@@ -91,8 +105,7 @@ _RECORDS: dict[str, tuple[tuple[str, ...], str]] = {}
 
 def refresh_project_state(ws: Workspace) -> None:
     """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape)."""
-    write_document(ws.root, ws.settings.state_file,
-                   render_project_state(ws, compute_status(ws)))
+    write_document(ws.root, ws.settings.state_file, render_project_state(ws, compute_status(ws)))
 
 
 def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
@@ -101,22 +114,38 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
     rows = []
     for status in statuses.values():
         doc = ws.results_doc(status.step_id)
-        rows.append({"step_id": status.step_id, "name": status.name, "label": status.label,
-                     "tests": status.tests, "state": status.state,
-                     "node": "s" + status.step_id, "title": _mermaid_text(status.name),
-                     "depends_on": ["s" + d for d in ws.steps[status.step_id].depends_on],
-                     "doc": f"[{PurePosixPath(doc).name}]({_link(doc, base)})"
-                     if (ws.root / doc).exists() else "—"})
+        rows.append(
+            {
+                "step_id": status.step_id,
+                "name": status.name,
+                "label": status.label,
+                "tests": status.tests,
+                "state": status.state,
+                "node": "s" + status.step_id,
+                "title": _mermaid_text(status.name),
+                "depends_on": ["s" + d for d in ws.steps[status.step_id].depends_on],
+                "doc": f"[{PurePosixPath(doc).name}]({_link(doc, base)})"
+                if (ws.root / doc).exists()
+                else "—",
+            }
+        )
     plan = ws.settings.plan
     stamps = [s.record.verified_at for s in statuses.values() if s.record is not None]
     context = {
         "last_updated": max(stamps)[:10] if stamps else "—",
-        "poc": {"number": ws.settings.poc, "name": ws.name, "plan": plan,
-                "plan_link": _link(plan, base) if (ws.root / plan).exists() else ""},
+        "poc": {
+            "number": ws.settings.poc,
+            "name": ws.name,
+            "plan": plan,
+            "plan_link": _link(plan, base) if (ws.root / plan).exists() else "",
+        },
         "rows": rows,
         "verified": sum(1 for s in statuses.values() if s.is_verified),
-        "classes": [(state.replace("-", "_"), STYLES[state])
-                    for state in STYLES if any(row["state"] == state for row in rows)],
+        "classes": [
+            (state.replace("-", "_"), STYLES[state])
+            for state in STYLES
+            if any(row["state"] == state for row in rows)
+        ],
     }
     return render(ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context)
 

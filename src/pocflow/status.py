@@ -101,17 +101,24 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
         deps = ws.steps[step_id].depends_on
         held = [d for d in deps if statuses[d].state in _HOLDS_BACK]
         moving = [d for d in deps if statuses[d].state in ("stale", "never-run")]
-        if held and status.state != "not-started" and \
-                (not status.is_verified or status.changed or status.upstream):
+        if (
+            held
+            and status.state != "not-started"
+            and (not status.is_verified or status.changed or status.upstream)
+        ):
             status.state = "blocked"
             status.blocked_by = held
-            status.reasons.insert(0, "waits for " + ", ".join(
-                f"step {d} ({statuses[d].state})" for d in held))
+            status.reasons.insert(
+                0, "waits for " + ", ".join(f"step {d} ({statuses[d].state})" for d in held)
+            )
         elif moving and status.state in ("verified", "stale"):
             status.state = "stale"
             status.upstream += [d for d in moving if d not in status.upstream]
-            status.reasons.append("upstream " + ", ".join(f"step {d}" for d in moving)
-                                  + " changed since it was verified")
+            status.reasons.append(
+                "upstream "
+                + ", ".join(f"step {d}" for d in moving)
+                + " changed since it was verified"
+            )
     return statuses
 
 
@@ -123,13 +130,17 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
     status = StepStatus(step_id, step.name, "verified", record)
     if not step.has_files:
         status.state = "not-started"
-        status.reasons.append(f"no files yet: add {settings.scripts_dir}/step{step_id}_"
-                              f"<description>.py and {settings.tests_dir}/test_step{step_id}_"
-                              "<description>.py (or run `doit new " + step_id + "`)")
+        status.reasons.append(
+            f"no files yet: add {settings.scripts_dir}/step{step_id}_"
+            f"<description>.py and {settings.tests_dir}/test_step{step_id}_"
+            "<description>.py (or run `doit new " + step_id + "`)"
+        )
         return status
     if not step.tests:
-        status.reasons.append(f"no test file: add {settings.tests_dir}/test_step{step_id}_"
-                              "<description>.py with at least one test")
+        status.reasons.append(
+            f"no test file: add {settings.tests_dir}/test_step{step_id}_"
+            "<description>.py with at least one test"
+        )
     if record is None:
         status.state = "never-run"
         status.reasons.insert(0, "never verified")
@@ -138,11 +149,16 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
         failing = record.test.failing if record.test else []
         status.failing = [t.nodeid + (f" - {t.message}" if t.message else "") for t in failing]
         if status.failing:
-            status.reasons.insert(0, f"{len(failing)} failing test(s): "
-                                  + "; ".join(status.failing))
+            status.reasons.insert(
+                0, f"{len(failing)} failing test(s): " + "; ".join(status.failing)
+            )
         else:
-            status.reasons.insert(0, record.message.splitlines()[0] if record.message
-                                  else "the last verification failed")
+            status.reasons.insert(
+                0,
+                record.message.splitlines()[0]
+                if record.message
+                else "the last verification failed",
+            )
     else:
         found = drift(ws, step, record)
         status.changed, status.upstream = found.changed, found.upstream
@@ -169,42 +185,52 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
     for status in statuses.values():
         sid = status.step_id
         if status.state == "not-started":
-            return NextAction(f"uv run doit new {sid}",
-                              f"step {sid} has no files yet; scaffold it, then write it")
+            return NextAction(
+                f"uv run doit new {sid}", f"step {sid} has no files yet; scaffold it, then write it"
+            )
         if status.state == "failed":
-            return NextAction(f"uv run doit step:{sid}",
-                              f"step {sid} failed; fix it, then verify it again")
+            return NextAction(
+                f"uv run doit step:{sid}", f"step {sid} failed; fix it, then verify it again"
+            )
         if status.state in ("stale", "never-run"):
-            why = "changed since it was verified" if status.state == "stale" else \
-                "was never verified"
+            why = (
+                "changed since it was verified" if status.state == "stale" else "was never verified"
+            )
             return NextAction(f"uv run doit step:{sid}", f"step {sid} {why}")
     if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is not None:
         unticked = [item for item in ws.plan.checklist if not item.ticked]
         if unticked:
             item = unticked[0]
-            return NextAction(f"tick '{item.text}' in {ws.settings.plan}:{item.line}",
-                              f"every step is verified; {len(unticked)} Production-Grade "
-                              "Checklist item(s) are not ticked, and the gate needs them all")
+            return NextAction(
+                f"tick '{item.text}' in {ws.settings.plan}:{item.line}",
+                f"every step is verified; {len(unticked)} Production-Grade "
+                "Checklist item(s) are not ticked, and the gate needs them all",
+            )
         if ws.settings.undocumented == "fail":
             from pocflow.results import undocumented_steps
 
             undocumented = undocumented_steps(ws)
             if undocumented:
                 sid, sections = undocumented[0]
-                return NextAction(f"write the {' and '.join(sections)} of "
-                                  f"{ws.results_doc(sid)}",
-                                  "every step is verified; the gate needs each results doc "
-                                  "written (then: uv run doit poc-complete)")
+                return NextAction(
+                    f"write the {' and '.join(sections)} of {ws.results_doc(sid)}",
+                    "every step is verified; the gate needs each results doc "
+                    "written (then: uv run doit poc-complete)",
+                )
     gate = read_gate_record(ws.root / ws.gate_record_path)
     newest = max((s.record.verified_at for s in statuses.values() if s.record), default="")
     if statuses and (gate is None or gate.completed_at < newest):
-        return NextAction("uv run doit poc-complete",
-                          "every step is verified; the gate has not passed since")
+        return NextAction(
+            "uv run doit poc-complete", "every step is verified; the gate has not passed since"
+        )
     if not statuses:
-        return NextAction("uv run doit new 1 --name \"<what step 1 does>\"",
-                          f"PoC {ws.settings.poc} has no steps yet")
-    return NextAction("", f"nothing to do: PoC {ws.settings.poc} is complete "
-                          f"({ws.poc_results_doc})")
+        return NextAction(
+            'uv run doit new 1 --name "<what step 1 does>"',
+            f"PoC {ws.settings.poc} has no steps yet",
+        )
+    return NextAction(
+        "", f"nothing to do: PoC {ws.settings.poc} is complete ({ws.poc_results_doc})"
+    )
 
 
 def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, Any]:
@@ -214,30 +240,38 @@ def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str,
     for status in statuses.values():
         record = status.record
         test = record.test if record else None
-        steps.append({
-            "id": status.step_id,
-            "name": status.name,
-            "state": status.state,
-            "label": status.label,
-            "reasons": list(status.reasons),
-            "changed": list(status.changed),
-            "upstream": list(status.upstream),
-            "blocked_by": list(status.blocked_by),
-            "failing_tests": list(status.failing),
-            "tests": None if test is None else {
-                key: test.counts.get(key, 0)
-                for key in ("passed", "failed", "error", "skipped", "xfailed", "total")},
-            "verified_at": record.verified_at if record else None,
-            "durations": dict(record.durations) if record else {},
-            "results_doc": ws.results_doc(status.step_id),
-            "command": f"uv run doit step:{status.step_id}",
-        })
+        steps.append(
+            {
+                "id": status.step_id,
+                "name": status.name,
+                "state": status.state,
+                "label": status.label,
+                "reasons": list(status.reasons),
+                "changed": list(status.changed),
+                "upstream": list(status.upstream),
+                "blocked_by": list(status.blocked_by),
+                "failing_tests": list(status.failing),
+                "tests": None
+                if test is None
+                else {
+                    key: test.counts.get(key, 0)
+                    for key in ("passed", "failed", "error", "skipped", "xfailed", "total")
+                },
+                "verified_at": record.verified_at if record else None,
+                "durations": dict(record.durations) if record else {},
+                "results_doc": ws.results_doc(status.step_id),
+                "command": f"uv run doit step:{status.step_id}",
+            }
+        )
     verified = sum(1 for s in statuses.values() if s.is_verified)
     return {
         "format": STATUS_FORMAT,
         "poc": {"number": ws.settings.poc, "name": ws.name, "plan": ws.settings.plan},
-        "summary": {"verified": verified, "total": len(statuses),
-                    "complete": bool(statuses) and not action.command},
+        "summary": {
+            "verified": verified,
+            "total": len(statuses),
+            "complete": bool(statuses) and not action.command,
+        },
         "steps": steps,
         "next": {"command": action.command, "why": action.why},
     }

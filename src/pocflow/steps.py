@@ -62,7 +62,7 @@ def parse_step_filename(filename: str, prefix: str = "step") -> StepName | None:
     """Parse 'step3b_rank.py' (or 'test_step3b_rank.py' with prefix 'test_step')."""
     if not filename.endswith(".py") or not filename.startswith(prefix):
         return None
-    match = _STEM_RE.match(filename[len(prefix):-3])
+    match = _STEM_RE.match(filename[len(prefix) : -3])
     if not match:
         return None
     rest = match["rest"] or ""
@@ -101,16 +101,25 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
         rel = f"{scripts_dir}/{path.name}"
         name = parse_step_filename(path.name)
         if name is None:
-            warnings.append(located(rel, "looks like a step script but is not named "
-                                    "step<N>[a-z][_<M>]_<description>.py; it is ignored"))
+            warnings.append(
+                located(
+                    rel,
+                    "looks like a step script but is not named "
+                    "step<N>[a-z][_<M>]_<description>.py; it is ignored",
+                )
+            )
             continue
         entry = files_of(name.step_id)
         if name.is_validation:
             entry.validations.append(rel)
         elif entry.script is not None:
-            raise DiscoveryError(located(
-                rel, f"step {name.step_id} has two main scripts, {entry.script} and {rel}; "
-                "keep one (rename the other, or name a check step<id>_validate_<x>.py)"))
+            raise DiscoveryError(
+                located(
+                    rel,
+                    f"step {name.step_id} has two main scripts, {entry.script} and {rel}; "
+                    "keep one (rename the other, or name a check step<id>_validate_<x>.py)",
+                )
+            )
         else:
             entry.script = rel
             entry.description = name.description
@@ -119,8 +128,13 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
         rel = f"{tests_dir}/{path.name}"
         name = parse_step_filename(path.name, prefix="test_step")
         if name is None:
-            warnings.append(located(rel, "looks like a step test but is not named "
-                                    "test_step<N>[a-z][_<M>]_<description>.py; it is ignored"))
+            warnings.append(
+                located(
+                    rel,
+                    "looks like a step test but is not named "
+                    "test_step<N>[a-z][_<M>]_<description>.py; it is ignored",
+                )
+            )
             continue
         files_of(name.step_id).tests.append(rel)
 
@@ -129,13 +143,21 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
             rel = f"{manifests_dir}/{path.name}"
             step_id = parse_step_id(path.name.rsplit(".", 1)[0])
             if step_id is None:
-                warnings.append(located(rel, "not a step manifest name (expected "
-                                        "step<id>.yaml, e.g. step3b.yaml); it is ignored"))
+                warnings.append(
+                    located(
+                        rel,
+                        "not a step manifest name (expected "
+                        "step<id>.yaml, e.g. step3b.yaml); it is ignored",
+                    )
+                )
                 continue
             entry = files_of(step_id)
             if entry.manifest is not None:
-                raise DiscoveryError(located(rel, f"step {step_id} already has the manifest "
-                                             f"{entry.manifest}; keep one"))
+                raise DiscoveryError(
+                    located(
+                        rel, f"step {step_id} already has the manifest {entry.manifest}; keep one"
+                    )
+                )
             entry.manifest = rel
 
     ordered = {k: found[k] for k in sorted(found, key=step_sort_key)}

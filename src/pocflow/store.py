@@ -40,7 +40,8 @@ class StateStore(SqliteDB):  # type: ignore[misc]
             sys.stderr.write(
                 f"pocflow: warning: {name}: {problem}; moved it to {aside} and started a new "
                 "one. Every task is checked again: steps whose committed records no longer "
-                "hold are verified again.\n")
+                "hold are verified again.\n"
+            )
         super().__init__(name, codec, module_name=module_name)
         self._warned = False
         hold_digests()  # this store reports every outcome doit records: see below
@@ -69,8 +70,10 @@ class StateStore(SqliteDB):  # type: ignore[misc]
         if isinstance(data, dict):
             return data
         if not self._warned:
-            sys.stderr.write(f"pocflow: warning: {self.name}: the saved state of {task_id} "
-                             "cannot be read; that task runs again\n")
+            sys.stderr.write(
+                f"pocflow: warning: {self.name}: the saved state of {task_id} "
+                "cannot be read; that task runs again\n"
+            )
             self._warned = True
         return {}
 
@@ -92,8 +95,10 @@ def damage(path: Path) -> str:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             check = conn.execute("PRAGMA quick_check").fetchone()
-            tables = {row[0] for row in conn.execute(
-                "select name from sqlite_master where type = 'table'")}
+            tables = {
+                row[0]
+                for row in conn.execute("select name from sqlite_master where type = 'table'")
+            }
             if "doit" in tables:
                 columns = [row[1] for row in conn.execute("PRAGMA table_info(doit)")]
                 if columns != ["task_id", "task_data"]:

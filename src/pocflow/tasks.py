@@ -96,8 +96,10 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     new_invocation()
     try:
         ws = load_workspace(root)
-        activate(ws.root, {name for step in ws.steps.values() if step.manifest
-                           for name in step.manifest.secrets})
+        activate(
+            ws.root,
+            {name for step in ws.steps.values() if step.manifest for name in step.manifest.secrets},
+        )
         for warning in ws.warnings:
             sys.stderr.write(f"pocflow: warning: {warning}\n")
         cache = ImportCache.shared(ws.imports_cache, ws.root)  # the run's checks reuse it
@@ -111,16 +113,19 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
 def _all_tasks(ws: Workspace, cache: ImportCache) -> Iterator[dict[str, Any]]:
     for basename, doc in GROUPS.items():
         yield {"basename": basename, "name": None, "doc": doc}
-    templates = {name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
-                 for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)}
+    templates = {
+        name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
+        for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)
+    }
     for step in ws.steps.values():
         yield from _step_tasks(ws, step, templates, cache)
     yield _project_state_task(ws, templates)
     yield _gate_task(ws, templates)
 
 
-def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
-                cache: ImportCache) -> Iterator[dict[str, Any]]:
+def _step_tasks(
+    ws: Workspace, step: Step, templates: dict[str, str], cache: ImportCache
+) -> Iterator[dict[str, Any]]:
     sid = step.step_id
     root = str(ws.root)
     run_dir = ws.run_dir(sid)
@@ -131,62 +136,90 @@ def _step_tasks(ws: Workspace, step: Step, templates: dict[str, str],
     label = f"step {sid} ({step.name})"
 
     yield {
-        "basename": "step", "name": sid,
+        "basename": "step",
+        "name": sid,
         "doc": f"Verify {label}: implement, test, document, state.",
         "actions": None,
-        "task_dep": [f"implement:{sid}", f"test:{sid}", f"document:{sid}", f"state:{sid}",
-                     f"_refresh:{sid}"],
+        "task_dep": [
+            f"implement:{sid}",
+            f"test:{sid}",
+            f"document:{sid}",
+            f"state:{sid}",
+            f"_refresh:{sid}",
+        ],
     }
     spec = implement_spec(ws, step, implement_inputs)
     env_now = environment(ws)
     yield {
-        "basename": "implement", "name": sid,
+        "basename": "implement",
+        "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
         "file_dep": implement_inputs,
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
         # settings, environment, and what the scripts really read (pocflow.observed)
-        "uptodate": [phase_current({**implement_settings(ws, step), "environment": env_now},
-                                   root, sid, "implement")],
+        "uptodate": [
+            phase_current(
+                {**implement_settings(ws, step), "environment": env_now}, root, sid, "implement"
+            )
+        ],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
     yield {
-        "basename": "test", "name": sid,
+        "basename": "test",
+        "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
-        "actions": [(test_phase, [root, selection, test_json, ws.settings.test_runner,
-                                  ws.settings.test_batch]), values_only],
+        "actions": [
+            (
+                test_phase,
+                [root, selection, test_json, ws.settings.test_runner, ws.settings.test_batch],
+            ),
+            values_only,
+        ],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
-        "uptodate": [phase_current({**testing_settings(ws, step), "environment": env_now},
-                                   root, sid, "test")],
+        "uptodate": [
+            phase_current({**testing_settings(ws, step), "environment": env_now}, root, sid, "test")
+        ],
         "clean": True,
     }
     yield {
-        "basename": "document", "name": sid,
+        "basename": "document",
+        "name": sid,
         "doc": f"Write the results doc of {label}: {ws.results_doc(sid)}.",
         "actions": [(document_phase, [root, sid])],
         "file_dep": [implement_json, test_json],
         "targets": [ws.results_doc(sid)],
-        "uptodate": [config_changed({"template": templates[STEP_TEMPLATE], "name": step.name,
-                                     "poc": ws.name, "goal": step.plan_step.goal
-                                     if step.plan_step else ""}),
-                     (written_unchanged, [str(ws.root / ws.results_doc(sid))])],
+        "uptodate": [
+            config_changed(
+                {
+                    "template": templates[STEP_TEMPLATE],
+                    "name": step.name,
+                    "poc": ws.name,
+                    "goal": step.plan_step.goal if step.plan_step else "",
+                }
+            ),
+            (written_unchanged, [str(ws.root / ws.results_doc(sid))]),
+        ],
     }
     yield {
-        "basename": "state", "name": sid,
+        "basename": "state",
+        "name": sid,
         "doc": f"Record {label} in {ws.record_path(sid)} and {ws.settings.state_file}.",
         "actions": [(state_phase, [root, sid])],
         "file_dep": [implement_json, test_json],
         "task_dep": [f"document:{sid}"],
         "targets": [ws.record_path(sid)],
-        "uptodate": [config_changed({"template": templates[STATE_TEMPLATE],
-                                     "name": step.name}),
-                     (written_unchanged, [str(ws.root / ws.record_path(sid)), noted])],
+        "uptodate": [
+            config_changed({"template": templates[STATE_TEMPLATE], "name": step.name}),
+            (written_unchanged, [str(ws.root / ws.record_path(sid)), noted]),
+        ],
     }
     yield {  # `doit step:<id>` refreshes PROJECT_STATE.md without verifying other steps
-        "basename": "_refresh", "name": sid,
+        "basename": "_refresh",
+        "name": sid,
         "doc": f"Refresh {ws.settings.state_file} after {label}.",
         "actions": [(project_state_phase, [root])],
         "task_dep": [f"state:{sid}"],
@@ -207,11 +240,17 @@ def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, A
 
 def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[Any]:
     """PROJECT_STATE.md is current: same template and plan, as written, same records."""
-    return [config_changed({"template": templates[STATE_TEMPLATE], "plan": _plan_digest(ws),
-                            "steps": list(ws.steps)}),
-            (written_unchanged, [str(ws.root / ws.settings.state_file),
-                                 str(ws.written_elsewhere)]),
-            (records_unchanged, [str(ws.root)])]
+    return [
+        config_changed(
+            {
+                "template": templates[STATE_TEMPLATE],
+                "plan": _plan_digest(ws),
+                "steps": list(ws.steps),
+            }
+        ),
+        (written_unchanged, [str(ws.root / ws.settings.state_file), str(ws.written_elsewhere)]),
+        (records_unchanged, [str(ws.root)]),
+    ]
 
 
 def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
@@ -221,22 +260,33 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     return {
         "basename": "poc-complete",
         "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
-               f"green, {ws.poc_results_doc} written.",
+        f"green, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
         # and the results docs: a Summary written (or emptied) is checked again
-        "file_dep": [*records, *(ws.results_doc(sid) for sid, step in ws.steps.items()
-                                 if step.has_files)],
+        "file_dep": [
+            *records,
+            *(ws.results_doc(sid) for sid, step in ws.steps.items() if step.has_files),
+        ],
         # every step's scripts first, where its prerequisites allow: then the first test
         # phase finds the most steps ready, and their tests share one session (pocflow.batch)
-        "task_dep": [*(f"implement:{sid}" for sid, step in ws.steps.items() if step.has_files),
-                     "project-state"],
+        "task_dep": [
+            *(f"implement:{sid}" for sid, step in ws.steps.items() if step.has_files),
+            "project-state",
+        ],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
-        "uptodate": [config_changed({"template": templates[POC_TEMPLATE],
-                                     "plan": _plan_digest(ws), "steps": list(ws.steps),
-                                     "undocumented": ws.settings.undocumented}),
-                     (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
-                     (records_hold, [str(ws.root)]),
-                     (health_checked, [str(ws.root)])],
+        "uptodate": [
+            config_changed(
+                {
+                    "template": templates[POC_TEMPLATE],
+                    "plan": _plan_digest(ws),
+                    "steps": list(ws.steps),
+                    "undocumented": ws.settings.undocumented,
+                }
+            ),
+            (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
+            (records_hold, [str(ws.root)]),
+            (health_checked, [str(ws.root)]),
+        ],
     }
 
 

@@ -49,8 +49,7 @@ SELECT_PLUGIN = Path(__file__).with_name("_select.py")
 SESSION_PLUGIN = Path(__file__).with_name("_session.py")
 FACTS_FILE = "facts.jsonl"
 #: pytest's exit codes other than 0 (all passed) and 1 (some failed)
-EXIT_MEANINGS = {2: "interrupted", 3: "internal error", 4: "usage error",
-                 5: "no tests collected"}
+EXIT_MEANINGS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
 
 
 @dataclass(frozen=True)
@@ -73,8 +72,9 @@ class TestRunner(Protocol):
 
     __test__: ClassVar[bool] = False  # not a pytest test class, despite its name
 
-    def run(self, root: Path, selections: Sequence[TestSelection],
-            report_dir: Path) -> dict[str, TestResult]:
+    def run(
+        self, root: Path, selections: Sequence[TestSelection], report_dir: Path
+    ) -> dict[str, TestResult]:
         """Run every selection's files; one result per selection's step id."""
 
 
@@ -92,8 +92,9 @@ class PytestJsonRunner:
     def __init__(self, isolation: str = "auto") -> None:
         self.isolation = isolation
 
-    def run(self, root: Path, selections: Sequence[TestSelection],
-            report_dir: Path) -> dict[str, TestResult]:
+    def run(
+        self, root: Path, selections: Sequence[TestSelection], report_dir: Path
+    ) -> dict[str, TestResult]:
         """Run every selection's files in one pytest session."""
         started, start = now_iso(), time.monotonic()
         inputs = {s.step_id: fingerprint(root, list(s.inputs)) for s in selections}
@@ -103,8 +104,7 @@ class PytestJsonRunner:
         exit_code: int | None = None
         output = ""
         if files:
-            refresh_bytecode(root, {k for s in selections for k in (*s.inputs,
-                                                                    *s.observed_before)})
+            refresh_bytecode(root, {k for s in selections for k in (*s.inputs, *s.observed_before)})
             report_dir.mkdir(parents=True, exist_ok=True)
             report_file = report_dir / "pytest-report.json"
             report_file.unlink(missing_ok=True)
@@ -116,17 +116,31 @@ class PytestJsonRunner:
                 made.unlink(missing_ok=True)
             listing.write_text("\n".join(files) + "\n", encoding="utf-8")
             # the folders, not the files: see pocflow._select
-            args = [*_covering_folders(files), f"--pocflow-select={listing}",
-                    f"--pocflow-facts={facts_file}", "-q",
-                    "-p", "no:cacheprovider", "--continue-on-collection-errors",
-                    "--json-report", f"--json-report-file={report_file}",
-                    "--json-report-omit", "log", "streams", "keywords", "warnings",
-                    f"--rootdir={root}"]
+            args = [
+                *_covering_folders(files),
+                f"--pocflow-select={listing}",
+                f"--pocflow-facts={facts_file}",
+                "-q",
+                "-p",
+                "no:cacheprovider",
+                "--continue-on-collection-errors",
+                "--json-report",
+                f"--json-report-file={report_file}",
+                "--json-report-omit",
+                "log",
+                "streams",
+                "keywords",
+                "warnings",
+                f"--rootdir={root}",
+            ]
             session = _forked_session if uses_fork(self.isolation) else _subprocess_session
             terminal = live_terminal()  # doit --verbosity 2: show the session as it runs
             done = threading.Event()
-            follower = follow_file(log, LiveEcho(terminal, "  [pytest] "), done) \
-                if terminal is not None else None
+            follower = (
+                follow_file(log, LiveEcho(terminal, "  [pytest] "), done)
+                if terminal is not None
+                else None
+            )
             try:
                 exit_code = session(root, args, log, facts_file)
             finally:  # an interrupted session's log is masked too
@@ -149,21 +163,38 @@ class PytestJsonRunner:
         memo: dict[str, str] = {}
         for selection in selections:
             sid = selection.step_id
-            observed = settle(root, facts, read.get(sid, set()) | set(common),
-                              selection.not_inputs, seen_env, memo=memo)
-            result = judge(selection, shares[sid], grouped, exit_code, output, started,
-                           duration, merge_inputs(inputs[sid], observed))
+            observed = settle(
+                root,
+                facts,
+                read.get(sid, set()) | set(common),
+                selection.not_inputs,
+                seen_env,
+                memo=memo,
+            )
+            result = judge(
+                selection,
+                shares[sid],
+                grouped,
+                exit_code,
+                output,
+                started,
+                duration,
+                merge_inputs(inputs[sid], observed),
+            )
             result.observed = sorted(observed)
-            result.config = {"inipath": facts.config.get("inipath"),
-                             "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])]}
+            result.config = {
+                "inipath": facts.config.get("inipath"),
+                "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],
+            }
             results[sid] = result
-        unplaced = exit_code == 1 and files and \
-            all(r.outcome == "passed" for r in results.values())
+        unplaced = exit_code == 1 and files and all(r.outcome == "passed" for r in results.values())
         for result in results.values() if unplaced else ():
             result.outcome = "failed"
-            result.message = (f"step {result.step_id}: pytest exited with code 1 but reported no "
-                              "failing test of the session's steps; see "
-                              f"{_display(root, report_dir / 'pytest.log')}")
+            result.message = (
+                f"step {result.step_id}: pytest exited with code 1 but reported no "
+                "failing test of the session's steps; see "
+                f"{_display(root, report_dir / 'pytest.log')}"
+            )
         return results
 
 
@@ -189,8 +220,8 @@ def _shares(report: dict[str, Any], selections: Sequence[TestSelection]) -> dict
     report, not one per step)."""
     owner = {f: s.step_id for s in selections for f in s.files}
     shares: dict[str, dict[str, Any]] = {
-        s.step_id: {**report, "tests": [], "collectors": []} if report else {}
-        for s in selections}
+        s.step_id: {**report, "tests": [], "collectors": []} if report else {} for s in selections
+    }
     for key in ("tests", "collectors") if report else ():
         for entry in report.get(key, []):
             step_id = owner.get(_file_of(entry["nodeid"]))
@@ -209,11 +240,15 @@ def uses_fork(isolation: str) -> bool:
 def _subprocess_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
     command = observer_command(root, facts, ["--module", "pytest"])
     with log.open("wb") as handle:
-        done = subprocess.run([*command, "-p", "pocflow._select", "-p", "pocflow._session",
-                               *args],
-                              cwd=root, preexec_fn=die_with_parent,  # (SIGKILL of pocflow)
-                              stdin=subprocess.DEVNULL, stdout=handle,
-                              stderr=subprocess.STDOUT, check=False)
+        done = subprocess.run(
+            [*command, "-p", "pocflow._select", "-p", "pocflow._session", *args],
+            cwd=root,
+            preexec_fn=die_with_parent,  # (SIGKILL of pocflow)
+            stdin=subprocess.DEVNULL,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            check=False,
+        )
     return done.returncode
 
 
@@ -226,8 +261,11 @@ class _ForkServer:
         # tied to the main thread's life only: doit's thread workers come and go
         self.process = subprocess.Popen(
             [sys.executable, str(Path(__file__).with_name("_forkserver.py"))],
-            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-            preexec_fn=die_with_parent if in_main_thread() else None)
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            preexec_fn=die_with_parent if in_main_thread() else None,
+        )
 
     @classmethod
     def get(cls) -> _ForkServer:
@@ -240,10 +278,18 @@ class _ForkServer:
     def session(self, root: Path, args: list[str], log: Path, facts: Path) -> int | None:
         """Run one session; None when the server is gone (the caller falls back)."""
         assert self.process.stdin is not None and self.process.stdout is not None
-        request = json.dumps({"cwd": str(root), "args": args, "log": str(log),
-                              "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
-                              "observe": {"root": str(root), "out": str(facts),
-                                          "skip": observer_skips(root)}}) + "\n"
+        request = (
+            json.dumps(
+                {
+                    "cwd": str(root),
+                    "args": args,
+                    "log": str(log),
+                    "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
+                    "observe": {"root": str(root), "out": str(facts), "skip": observer_skips(root)},
+                }
+            )
+            + "\n"
+        )
         try:
             self.process.stdin.write(request.encode("utf-8"))
             self.process.stdin.flush()
@@ -294,9 +340,16 @@ class SessionFacts:
         return cls(facts, items, reports, deselected)
 
 
-def judge(selection: TestSelection, report: dict[str, Any], session: Facts | SessionFacts,
-          exit_code: int | None, output: str, started: str, duration: float,
-          inputs: dict[str, str]) -> TestResult:
+def judge(
+    selection: TestSelection,
+    report: dict[str, Any],
+    session: Facts | SessionFacts,
+    exit_code: int | None,
+    output: str,
+    started: str,
+    duration: float,
+    inputs: dict[str, str],
+) -> TestResult:
     """The verdict of one step, read strictly: from what pytest reported of each of the
     step's tests (subtests included), pytest's exit code and its JSON report.
 
@@ -318,12 +371,19 @@ def judge(selection: TestSelection, report: dict[str, Any], session: Facts | Ses
         outcome, sub = _outcome(reports.get(nodeid, []))
         for key in subtests:
             subtests[key] += sub[key]
-        cases.append(TestCase(nodeid=nodeid, outcome=outcome,
-                              duration_s=durations.get(nodeid, 0.0),
-                              message=messages.get(nodeid, "") or _sub_message(sub)))
-    errors = [f"{c['nodeid']}: {_error_line(c.get('longrepr', ''))}"
-              for c in report.get("collectors", [])
-              if c.get("outcome") == "failed" and _file_of(c["nodeid"]) in own]
+        cases.append(
+            TestCase(
+                nodeid=nodeid,
+                outcome=outcome,
+                duration_s=durations.get(nodeid, 0.0),
+                message=messages.get(nodeid, "") or _sub_message(sub),
+            )
+        )
+    errors = [
+        f"{c['nodeid']}: {_error_line(c.get('longrepr', ''))}"
+        for c in report.get("collectors", [])
+        if c.get("outcome") == "failed" and _file_of(c["nodeid"]) in own
+    ]
     counts: dict[str, int] = {}
     for case in cases:
         counts[case.outcome] = counts.get(case.outcome, 0) + 1
@@ -335,67 +395,112 @@ def judge(selection: TestSelection, report: dict[str, Any], session: Facts | Ses
     if deselected:
         counts["deselected"] = len(deselected)
     result = TestResult(
-        step_id=selection.step_id, outcome="passed", message="", started_at=started,
-        finished_at=now_iso(), duration_s=duration, files=list(selection.files),
-        counts=counts, tests=cases, collection_errors=errors, exit_code=exit_code, inputs=inputs)
+        step_id=selection.step_id,
+        outcome="passed",
+        message="",
+        started_at=started,
+        finished_at=now_iso(),
+        duration_s=duration,
+        files=list(selection.files),
+        counts=counts,
+        tests=cases,
+        collection_errors=errors,
+        exit_code=exit_code,
+        inputs=inputs,
+    )
     result.message = _problem(selection, result, facts, report, exit_code, output, deselected)
     if result.message:
         result.outcome = "failed"
     return result
 
 
-def _problem(selection: TestSelection, result: TestResult, facts: Facts, report: dict[str, Any],
-             exit_code: int | None, output: str, deselected: list[str]) -> str:
+def _problem(
+    selection: TestSelection,
+    result: TestResult,
+    facts: Facts,
+    report: dict[str, Any],
+    exit_code: int | None,
+    output: str,
+    deselected: list[str],
+) -> str:
     """Why the step's tests do not pass; '' when they do."""
     sid = selection.step_id
     cases = result.tests
     unfinished = [c for c in cases if c.outcome == "not finished"]
-    ended = f"pytest exit code {exit_code}" + (f", {EXIT_MEANINGS[exit_code]}"
-                                                if exit_code in EXIT_MEANINGS else "")
+    ended = f"pytest exit code {exit_code}" + (
+        f", {EXIT_MEANINGS[exit_code]}" if exit_code in EXIT_MEANINGS else ""
+    )
     if not selection.files:
-        return (f"step {sid} has no test file; add tests/test_step{sid}_"
-                "<description>.py with at least one test")
+        return (
+            f"step {sid} has no test file; add tests/test_step{sid}_"
+            "<description>.py with at least one test"
+        )
     if facts.items is None and not report:
         tail = "\n".join(output.strip().splitlines()[-10:])
-        return (f"step {sid}: pytest ended ({ended}) before it collected any test"
-                + (f":\n{tail}" if tail else ""))
+        return f"step {sid}: pytest ended ({ended}) before it collected any test" + (
+            f":\n{tail}" if tail else ""
+        )
     inipath = str(facts.config.get("inipath") or "")
     if inipath.startswith("/"):
-        return (f"step {sid}: pytest took its configuration from {inipath}, outside the "
-                "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
-                "pyproject.toml) so that a run here and a run elsewhere agree")
+        return (
+            f"step {sid}: pytest took its configuration from {inipath}, outside the "
+            "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
+            "pyproject.toml) so that a run here and a run elsewhere agree"
+        )
     if facts.items is None or facts.end is None:
-        return (f"step {sid}: the pytest session ended early ({ended}) and said nothing "
-                "of the step's tests; see the log")
+        return (
+            f"step {sid}: the pytest session ended early ({ended}) and said nothing "
+            "of the step's tests; see the log"
+        )
     if result.collection_errors:
-        return (f"step {sid}: {len(result.collection_errors)} test file(s) failed to load:\n"
-                + "\n".join(f"    {e}" for e in result.collection_errors))
+        return (
+            f"step {sid}: {len(result.collection_errors)} test file(s) failed to load:\n"
+            + "\n".join(f"    {e}" for e in result.collection_errors)
+        )
     if unfinished:
         shown = "\n".join(f"    {c.nodeid}" for c in unfinished[:FAILURE_NAMES_SHOWN])
         more = len(unfinished) - FAILURE_NAMES_SHOWN
-        return (f"step {sid}: the session ended early ({ended}) before {len(unfinished)} of "
-                f"its {len(cases)} tests finished:\n" + shown
-                + (f"\n    ... and {more} more" if more > 0 else ""))
+        return (
+            f"step {sid}: the session ended early ({ended}) before {len(unfinished)} of "
+            f"its {len(cases)} tests finished:\n"
+            + shown
+            + (f"\n    ... and {more} more" if more > 0 else "")
+        )
     if result.failing:
-        shown = "\n".join(f"    {t.nodeid}" + (f" - {t.message}" if t.message else "")
-                          for t in result.failing[:FAILURE_NAMES_SHOWN])
+        shown = "\n".join(
+            f"    {t.nodeid}" + (f" - {t.message}" if t.message else "")
+            for t in result.failing[:FAILURE_NAMES_SHOWN]
+        )
         more = len(result.failing) - FAILURE_NAMES_SHOWN
-        return (f"step {sid}: {len(result.failing)} of {len(cases)} tests failed:\n"
-                + shown + (f"\n    ... and {more} more" if more > 0 else ""))
+        return (
+            f"step {sid}: {len(result.failing)} of {len(cases)} tests failed:\n"
+            + shown
+            + (f"\n    ... and {more} more" if more > 0 else "")
+        )
     if deselected:
-        return (f"step {sid}: {len(deselected)} of its tests were deselected (-k/-m in "
-                "pytest's addopts or PYTEST_ADDOPTS?), e.g. " + deselected[0]
-                + "; a step is verified on all its tests")
+        return (
+            f"step {sid}: {len(deselected)} of its tests were deselected (-k/-m in "
+            "pytest's addopts or PYTEST_ADDOPTS?), e.g. "
+            + deselected[0]
+            + "; a step is verified on all its tests"
+        )
     if not cases:
-        return (f"step {sid}: no tests collected from {', '.join(selection.files)}; "
-                "a step is verified only by tests that run")
+        return (
+            f"step {sid}: no tests collected from {', '.join(selection.files)}; "
+            "a step is verified only by tests that run"
+        )
     if exit_code not in (0, 1):
         return f"step {sid}: pytest ended with {ended}; a step is verified only by a clean session"
     if not any(c.outcome in ("passed", "xpassed") for c in cases):
-        kinds = ", ".join(f"{n} {k}" for k, n in sorted(result.counts.items())
-                          if k in ("skipped", "xfailed") and n)
-        return (f"step {sid}: none of its {len(cases)} tests passed ({kinds}); a step is "
-                "verified only by tests that run and pass")
+        kinds = ", ".join(
+            f"{n} {k}"
+            for k, n in sorted(result.counts.items())
+            if k in ("skipped", "xfailed") and n
+        )
+        return (
+            f"step {sid}: none of its {len(cases)} tests passed ({kinds}); a step is "
+            "verified only by tests that run and pass"
+        )
     return ""
 
 
@@ -437,16 +542,21 @@ def _sub_message(sub: dict[str, int]) -> str:
 
 
 def _case(test: dict[str, Any]) -> TestCase:
-    duration = sum(float(test.get(p, {}).get("duration", 0.0))
-                   for p in ("setup", "call", "teardown"))
+    duration = sum(
+        float(test.get(p, {}).get("duration", 0.0)) for p in ("setup", "call", "teardown")
+    )
     message = ""
     for phase in ("setup", "call", "teardown"):
         crash = test.get(phase, {}).get("crash") or {}
         if test.get(phase, {}).get("outcome") == "failed":
             message = _first_line(crash.get("message", ""))
             break
-    return TestCase(nodeid=test["nodeid"], outcome=test["outcome"],
-                    duration_s=round(duration, 4), message=message)
+    return TestCase(
+        nodeid=test["nodeid"],
+        outcome=test["outcome"],
+        duration_s=round(duration, 4),
+        message=message,
+    )
 
 
 def _file_of(nodeid: str) -> str:

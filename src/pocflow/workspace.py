@@ -166,17 +166,29 @@ def _load(root: Path, settings: Settings) -> Workspace:
         if files is not None and files.script is None and pstep is None:
             _refuse_orphan(settings, step_id, files.validations, files.tests, files.manifest)
         if files is not None and files.validations and files.script is None:
-            raise DiscoveryError(located(
-                files.validations[0], f"validation script of step {step_id}, which has no "
-                f"main script; add {settings.scripts_dir}/step{step_id}_<description>.py"))
+            raise DiscoveryError(
+                located(
+                    files.validations[0],
+                    f"validation script of step {step_id}, which has no "
+                    f"main script; add {settings.scripts_dir}/step{step_id}_<description>.py",
+                )
+            )
         depends = list(pstep.depends_on) if pstep else []
         if manifest is not None:
-            if pstep is not None and manifest.depends_on and \
-                    set(manifest.depends_on) != set(pstep.depends_on):
-                warnings.append(located(
-                    manifest.path, f"depends_on {list(manifest.depends_on)} differs from the "
-                    f"plan's Depends On {pstep.depends_on} (line {pstep.line}); pocflow uses both",
-                    manifest.lines.get("depends_on")))
+            if (
+                pstep is not None
+                and manifest.depends_on
+                and set(manifest.depends_on) != set(pstep.depends_on)
+            ):
+                warnings.append(
+                    located(
+                        manifest.path,
+                        f"depends_on {list(manifest.depends_on)} differs from the "
+                        f"plan's Depends On {pstep.depends_on} (line {pstep.line}); "
+                        "pocflow uses both",
+                        manifest.lines.get("depends_on"),
+                    )
+                )
             depends += [d for d in manifest.depends_on if d not in depends]
             if pstep is not None:
                 warnings += _disagreements(manifest, pstep, plan.path if plan else "")
@@ -192,38 +204,52 @@ def _load(root: Path, settings: Settings) -> Workspace:
         )
     _check_graph(steps, plan)
     # one line: it heads documents and fills table cells
-    name = " ".join((settings.name or (plan.name if plan and plan.name else "")).split()) \
+    name = (
+        " ".join((settings.name or (plan.name if plan and plan.name else "")).split())
         or f"PoC {settings.poc}"
+    )
     slug = settings.slug or _slugify(name) or f"poc{settings.poc}"
-    return Workspace(settings=settings, plan=plan, steps=steps, name=name, slug=slug,
-                     warnings=warnings)
+    return Workspace(
+        settings=settings, plan=plan, steps=steps, name=name, slug=slug, warnings=warnings
+    )
 
 
 def _disagreements(manifest: Manifest, pstep: PlanStep, plan_path: str) -> list[str]:
     """Warnings where a manifest and the plan say different things about a step."""
     found = []
-    for key, mine, theirs in (("title", manifest.title, pstep.name),
-                              ("goal", manifest.goal, pstep.goal)):
+    for key, mine, theirs in (
+        ("title", manifest.title, pstep.name),
+        ("goal", manifest.goal, pstep.goal),
+    ):
         if mine and theirs and mine.strip() != theirs.strip():
-            found.append(located(manifest.path, f"{key} {shown(mine)} differs from the "
-                                 f"plan's {shown(theirs)} ({plan_path}:{pstep.line}); the "
-                                 "plan's is used",
-                                 manifest.lines.get(key)))
+            found.append(
+                located(
+                    manifest.path,
+                    f"{key} {shown(mine)} differs from the "
+                    f"plan's {shown(theirs)} ({plan_path}:{pstep.line}); the "
+                    "plan's is used",
+                    manifest.lines.get(key),
+                )
+            )
     return found
 
 
-def _refuse_orphan(settings: Settings, step_id: str, validations: list[str], tests: list[str],
-                   manifest: str | None) -> None:
+def _refuse_orphan(
+    settings: Settings, step_id: str, validations: list[str], tests: list[str], manifest: str | None
+) -> None:
     """Files for a step that has no script and that the plan does not name."""
     if validations:
         return  # reported as a validation script without a main script
     where = tests[0] if tests else manifest
     kind = "test file" if tests else "manifest"
-    raise DiscoveryError(located(
-        where or settings.scripts_dir,
-        f"{kind} for unknown step {step_id}: there is no {settings.scripts_dir}/step{step_id}_"
-        f"<description>.py and the plan has no '### Step {step_id}'; add the script or the "
-        "plan entry, or rename the file"))
+    raise DiscoveryError(
+        located(
+            where or settings.scripts_dir,
+            f"{kind} for unknown step {step_id}: there is no {settings.scripts_dir}/step{step_id}_"
+            f"<description>.py and the plan has no '### Step {step_id}'; add the script or the "
+            "plan entry, or rename the file",
+        )
+    )
 
 
 def _step_name(pstep: PlanStep | None, manifest: Manifest | None, description: str) -> str:
@@ -239,12 +265,15 @@ def _check_graph(steps: dict[str, Step], plan: Plan | None) -> None:
     for step in steps.values():
         for dep in step.depends_on:
             if dep not in steps:
-                raise GraphError(_dependency_site(step, dep, plan) +
-                                 f"step {step.step_id} depends on step {dep}, which does not "
-                                 "exist; fix the step id or add the step")
+                raise GraphError(
+                    _dependency_site(step, dep, plan)
+                    + f"step {step.step_id} depends on step {dep}, which does not "
+                    "exist; fix the step id or add the step"
+                )
             if dep == step.step_id:
-                raise GraphError(_dependency_site(step, dep, plan) +
-                                 f"step {step.step_id} depends on itself")
+                raise GraphError(
+                    _dependency_site(step, dep, plan) + f"step {step.step_id} depends on itself"
+                )
     state: dict[str, int] = {}  # 1 visiting, 2 done
     path: list[str] = []
 
@@ -253,10 +282,13 @@ def _check_graph(steps: dict[str, Step], plan: Plan | None) -> None:
         path.append(step_id)
         for dep in steps[step_id].depends_on:
             if state.get(dep) == 1:
-                cycle = [*path[path.index(dep):], dep]
-                raise GraphError(_dependency_site(steps[step_id], dep, plan) +
-                                 "dependency cycle: " + " -> ".join(cycle) +
-                                 "; remove one of these dependencies")
+                cycle = [*path[path.index(dep) :], dep]
+                raise GraphError(
+                    _dependency_site(steps[step_id], dep, plan)
+                    + "dependency cycle: "
+                    + " -> ".join(cycle)
+                    + "; remove one of these dependencies"
+                )
             if state.get(dep) is None:
                 visit(dep)
         path.pop()

@@ -20,9 +20,17 @@ REPO = Path(__file__).resolve().parents[2]
 #: what makes the sample workspace: every file a user of the sample PoC would have
 #: what a person made: the plan, scripts, tests, manifests, data, and the results docs whose
 #: Summary and Bug Fixes they wrote (the gate wants them written)
-SAMPLE = ["dodo.py", "pyproject.toml", "PoC", "data", "docs/poc1-implementation.md",
-          "docs/time-zone-atlas-step*-results.md", "tests/conftest.py", "tests/test_step*.py",
-          "steps/*.yaml"]
+SAMPLE = [
+    "dodo.py",
+    "pyproject.toml",
+    "PoC",
+    "data",
+    "docs/poc1-implementation.md",
+    "docs/time-zone-atlas-step*-results.md",
+    "tests/conftest.py",
+    "tests/test_step*.py",
+    "steps/*.yaml",
+]
 _LINE_RE = re.compile(r"^(\.|--|!!)\s+(\S+)(?:\s+\(.*\))?\s*$")
 
 
@@ -59,8 +67,9 @@ def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
             destination = target / source.relative_to(REPO)
             destination.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
-                shutil.copytree(source, destination,
-                                ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+                shutil.copytree(
+                    source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                )
             else:
                 shutil.copy2(source, destination)
     return target
@@ -69,20 +78,31 @@ def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
 def doit_env() -> dict[str, str]:
     """This session's environment without what changes pocflow's or pytest's behaviour (the
     suite's own PYTEST_* and POCFLOW_* variables, a CI's GITHUB_* and CI)."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k != "CI"
+    }
 
 
 def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
     """Run the real doit command in a subprocess inside workspace (extra env added)."""
     env = {**doit_env(), **(env or {})}
-    done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=workspace, env=env,
-                          capture_output=True, text=True, check=False, timeout=600)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", *args],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
     return parse_run(done.returncode, done.stdout, done.stderr)
 
 
-def run_doit_inprocess(workspace: Path, capfd: pytest.CaptureFixture[str],
-                       monkeypatch: pytest.MonkeyPatch, *tasks: str) -> DoitRun:
+def run_doit_inprocess(
+    workspace: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *tasks: str
+) -> DoitRun:
     """Run `doit run TASKS` through its Python API in this process, inside workspace."""
     monkeypatch.chdir(workspace)
     namespace = runpy.run_path(str(workspace / "dodo.py"))
@@ -103,7 +123,9 @@ def edit(path: Path, change: Callable[[str], str]) -> None:
 
 def both(*changes: Callable[[Path], None]) -> Callable[[Path], None]:
     """One change made of several, in order."""
+
     def change(ws: Path) -> None:
         for one in changes:
             one(ws)
+
     return change

@@ -13,10 +13,17 @@ from pocflow.workspace import load_workspace
 
 def _recorded(ws: Path) -> dict[str, str]:
     """Every file pocflow writes a verdict into, by content."""
-    files = [*ws.glob("steps/records/*.json"), ws / "PROJECT_STATE.md", *ws.glob("docs/*.md"),
-             *ws.glob(".pocflow/runs/**/*.json")]
-    return {str(p.relative_to(ws)): hashlib.sha256(p.read_bytes()).hexdigest()
-            for p in files if p.is_file()}
+    files = [
+        *ws.glob("steps/records/*.json"),
+        ws / "PROJECT_STATE.md",
+        *ws.glob("docs/*.md"),
+        *ws.glob(".pocflow/runs/**/*.json"),
+    ]
+    return {
+        str(p.relative_to(ws)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in files
+        if p.is_file()
+    }
 
 
 def test_pytest_options_reach_the_steps_tests_and_nothing_is_recorded(sample: Path) -> None:
@@ -29,10 +36,11 @@ def test_pytest_options_reach_the_steps_tests_and_nothing_is_recorded(sample: Pa
     assert _recorded(sample) == before
 
 
-def test_a_failing_ad_hoc_run_exits_as_pytest_does_and_changes_no_verdict(
-        sample: Path) -> None:
-    edit(sample / "tests/test_step2_coordinates.py",
-         lambda s: s + "\n\ndef test_ad_hoc_breaks():\n    assert False\n")
+def test_a_failing_ad_hoc_run_exits_as_pytest_does_and_changes_no_verdict(sample: Path) -> None:
+    edit(
+        sample / "tests/test_step2_coordinates.py",
+        lambda s: s + "\n\ndef test_ad_hoc_breaks():\n    assert False\n",
+    )
     before = _recorded(sample)
     failed = run_doit(sample, "pytest", "2", "-x", "-q", "-p", "no:cacheprovider")
     assert failed.code == 1, failed.out + failed.err  # pytest's exit status: tests failed
@@ -46,6 +54,7 @@ def test_ad_hoc_run_of_an_unknown_step_or_without_an_id_is_one_line(sample: Path
     unknown = run_doit(sample, "pytest", "9z", "-x")
     assert unknown.code == 3
     assert unknown.err.strip().splitlines() == [
-        "ERROR: step '9z' is not in the plan (its steps: 1, 2, 3a, 3b, 4, 4_1)"]
+        "ERROR: step '9z' is not in the plan (its steps: 1, 2, 3a, 3b, 4, 4_1)"
+    ]
     bare = run_doit(sample, "pytest")
     assert bare.code == 3 and "takes a step id" in bare.err and "Traceback" not in bare.err

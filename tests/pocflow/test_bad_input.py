@@ -43,6 +43,7 @@ def write(rel: str, text: str | bytes) -> Callable[[Path], None]:
             path.write_bytes(text)
         else:
             path.write_text(text, encoding="utf-8")
+
     return change
 
 
@@ -51,6 +52,7 @@ def replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
         text = (ws / rel).read_text(encoding="utf-8")
         assert old in text, f"{old!r} not in {rel}"
         (ws / rel).write_text(text.replace(old, new, 1), encoding="utf-8")
+
     return change
 
 
@@ -58,6 +60,7 @@ def append(rel: str, text: str) -> Callable[[Path], None]:
     def change(ws: Path) -> None:
         with (ws / rel).open("a", encoding="utf-8") as handle:
             handle.write(text)
+
     return change
 
 
@@ -71,6 +74,7 @@ def symlink(rel: str, target: str) -> Callable[[Path], None]:
         outside.mkdir(exist_ok=True)
         (outside / "secret.csv").write_text("a,b\n", encoding="utf-8")
         (ws / rel).symlink_to(outside, target_is_directory=True)
+
     return change
 
 
@@ -80,168 +84,286 @@ WEIRD = "step5_a b'c\"d $(touch PWNED);`touch PWNED2`&ü"
 #: nine lines of YAML that expand to 3 x 9^9 values
 DEEP = "args: " + "[" * 500 + "]" * 500 + "\n"
 
-BILLION_LAUGHS = "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n" + "".join(
-    f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
-    for prev, name in zip("abcdefgh", "bcdefghi", strict=True)) + "title: [*i, *i, *i]\n"
+BILLION_LAUGHS = (
+    "a: &a [lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+    + "".join(
+        f"{name}: &{name} [{', '.join([f'*{prev}'] * 9)}]\n"
+        for prev, name in zip("abcdefgh", "bcdefghi", strict=True)
+    )
+    + "title: [*i, *i, *i]\n"
+)
 
 CASES: dict[str, Case] = {
     "malformed YAML manifest": Case(
-        write("steps/step3b.yaml", "title: [unclosed\ngoal: x\n"), 3,
-        "ERROR: steps/step3b.yaml:2: invalid YAML"),
+        write("steps/step3b.yaml", "title: [unclosed\ngoal: x\n"),
+        3,
+        "ERROR: steps/step3b.yaml:2: invalid YAML",
+    ),
     "mistyped manifest key": Case(
-        write("steps/step3b.yaml", "title: ok\ndepend_on: 3a\n"), 3,
-        "ERROR: steps/step3b.yaml:2: unknown key 'depend_on', did you mean 'depends_on'?"),
+        write("steps/step3b.yaml", "title: ok\ndepend_on: 3a\n"),
+        3,
+        "ERROR: steps/step3b.yaml:2: unknown key 'depend_on', did you mean 'depends_on'?",
+    ),
     "wrong value type": Case(
-        write("steps/step3b.yaml", "timeout: soon\n"), 3,
-        "ERROR: steps/step3b.yaml:1: 'timeout' must be"),
+        write("steps/step3b.yaml", "timeout: soon\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be",
+    ),
     "manifest for a step with no files": Case(
-        write("steps/step9.yaml", "title: Nothing yet\n"), 3,
+        write("steps/step9.yaml", "title: Nothing yet\n"),
+        3,
         "ERROR: steps/step9.yaml: manifest for unknown step 9: there is no "
-        "PoC/step9_<description>.py and the plan has no '### Step 9'"),
+        "PoC/step9_<description>.py and the plan has no '### Step 9'",
+    ),
     "duplicate step ids": Case(
-        write("PoC/step3a_again.py", ""), 3,
-        "ERROR: PoC/step3a_country_index.py: step 3a has two main scripts"),
+        write("PoC/step3a_again.py", ""),
+        3,
+        "ERROR: PoC/step3a_country_index.py: step 3a has two main scripts",
+    ),
     "test file for an unknown step": Case(
-        write("tests/test_step9_orphan.py", "def test_x() -> None:\n    pass\n"), 3,
-        "ERROR: tests/test_step9_orphan.py: test file for unknown step 9"),
+        write("tests/test_step9_orphan.py", "def test_x() -> None:\n    pass\n"),
+        3,
+        "ERROR: tests/test_step9_orphan.py: test file for unknown step 9",
+    ),
     "step with no test file": Case(
-        remove(TESTS_3B), 1,
+        remove(TESTS_3B),
+        1,
         "step 3b has no test file; add tests/test_step3b_<description>.py",
-        may_change=FAILED_3B),
+        may_change=FAILED_3B,
+    ),
     "test file with zero tests": Case(
-        write(TESTS_3B, '"""No tests here yet."""\n'), 1,
-        f"step 3b: no tests collected from {TESTS_3B}", may_change=FAILED_3B),
+        write(TESTS_3B, '"""No tests here yet."""\n'),
+        1,
+        f"step 3b: no tests collected from {TESTS_3B}",
+        may_change=FAILED_3B,
+    ),
     "test file that fails to import": Case(
-        replace(TESTS_3B, "import pytest\n", "import pytest\nimport no_such_module\n"), 1,
+        replace(TESTS_3B, "import pytest\n", "import pytest\nimport no_such_module\n"),
+        1,
         f"{TESTS_3B}: ModuleNotFoundError: No module named 'no_such_module'",
-        may_change=FAILED_3B),
+        may_change=FAILED_3B,
+    ),
     "script with a syntax error": Case(
-        replace(SCRIPT_3B, "def ", "def def ", ), 1,
-        f"step 3b: {SCRIPT_3B}: line", may_change=FAILED_3B),
+        replace(
+            SCRIPT_3B,
+            "def ",
+            "def def ",
+        ),
+        1,
+        f"step 3b: {SCRIPT_3B}: line",
+        may_change=FAILED_3B,
+    ),
     "script that exits non-zero": Case(
-        replace(SCRIPT_3B, "\nif __name__ == \"__main__\":",
-                "\nraise SystemExit('no atlas here')\nif __name__ == \"__main__\":"), 1,
-        f"step 3b: {SCRIPT_3B} exited with code 1:\n    no atlas here", may_change=FAILED_3B),
+        replace(
+            SCRIPT_3B,
+            '\nif __name__ == "__main__":',
+            "\nraise SystemExit('no atlas here')\nif __name__ == \"__main__\":",
+        ),
+        1,
+        f"step 3b: {SCRIPT_3B} exited with code 1:\n    no atlas here",
+        may_change=FAILED_3B,
+    ),
     "dependency cycle": Case(
-        write("steps/step2.yaml", "depends_on: [4_1]\n"), 3,
-        ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies"),
+        write("steps/step2.yaml", "depends_on: [4_1]\n"),
+        3,
+        ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies",
+    ),
     "depends_on a missing step": Case(
-        write("steps/step3b.yaml", "depends_on: [7]\n"), 3,
-        "ERROR: steps/step3b.yaml:1: step 3b depends on step 7"),
+        write("steps/step3b.yaml", "depends_on: [7]\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: step 3b depends on step 7",
+    ),
     "declared input that does not exist": Case(
-        write("steps/step3b.yaml", "inputs: [data/missing.csv]\n"), 3,
-        "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist"),
+        write("steps/step3b.yaml", "inputs: [data/missing.csv]\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/missing.csv' does not exist",
+    ),
     "declared glob that matches nothing": Case(
-        write("steps/step3b.yaml", "inputs: ['data/*.parquet']\n"), 3,
-        "ERROR: steps/step3b.yaml:1: declared input 'data/*.parquet' does not exist"),
+        write("steps/step3b.yaml", "inputs: ['data/*.parquet']\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/*.parquet' does not exist",
+    ),
     "input path with ..": Case(
-        write("steps/step3b.yaml", "inputs: [../outside.csv]\n"), 3,
-        "ERROR: steps/step3b.yaml:1: 'inputs' path '../outside.csv' leaves the workspace"),
+        write("steps/step3b.yaml", "inputs: [../outside.csv]\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: 'inputs' path '../outside.csv' leaves the workspace",
+    ),
     "absolute output path": Case(
-        write("steps/step3b.yaml", "outputs: [/tmp/pocflow-out.db]\n"), 3,
-        "ERROR: steps/step3b.yaml:1: 'outputs' path '/tmp/pocflow-out.db' leaves the workspace"),
+        write("steps/step3b.yaml", "outputs: [/tmp/pocflow-out.db]\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: 'outputs' path '/tmp/pocflow-out.db' leaves the workspace",
+    ),
     "input through a symlink out": Case(
-        both(symlink("data/elsewhere", "elsewhere"),
-             write("steps/step3b.yaml", "inputs: [data/elsewhere/secret.csv]\n")), 3,
+        both(
+            symlink("data/elsewhere", "elsewhere"),
+            write("steps/step3b.yaml", "inputs: [data/elsewhere/secret.csv]\n"),
+        ),
+        3,
         "ERROR: steps/step3b.yaml:1: 'inputs' path 'data/elsewhere/secret.csv' leaves the "
-        "workspace"),
+        "workspace",
+    ),
     "docs folder is a symlink out": Case(
-        both(symlink("docs/generated", "outside-docs"),
-             replace("pyproject.toml", "[tool.pocflow]\n",
-                     '[tool.pocflow]\ndocs_dir = "docs/generated"\n')), 3,
+        both(
+            symlink("docs/generated", "outside-docs"),
+            replace(
+                "pyproject.toml",
+                "[tool.pocflow]\n",
+                '[tool.pocflow]\ndocs_dir = "docs/generated"\n',
+            ),
+        ),
+        3,
         "ERROR: pyproject.toml: tool.pocflow.docs_dir = 'docs/generated' leads outside the "
-        "workspace"),
+        "workspace",
+    ),
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
-        3, "ERROR: pyproject.toml: tool.pocflow.state_dir = '../st' must be a path inside"),
+        3,
+        "ERROR: pyproject.toml: tool.pocflow.state_dir = '../st' must be a path inside",
+    ),
     "YAML alias bomb in a manifest (billion laughs)": Case(
-        write("steps/step3b.yaml", BILLION_LAUGHS), 3,
-        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
+        write("steps/step3b.yaml", BILLION_LAUGHS),
+        3,
+        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values",
+    ),
     "values nested 500 deep in a manifest": Case(
-        write("steps/step3b.yaml", DEEP), 3,
-        "ERROR: steps/step3b.yaml: values nested more than 100 deep"),
+        write("steps/step3b.yaml", DEEP),
+        3,
+        "ERROR: steps/step3b.yaml: values nested more than 100 deep",
+    ),
     "a '**' glob inside a name": Case(
-        write("steps/step3b.yaml", "inputs: ['data/***']\n"), 3,
-        "ERROR: steps/step3b.yaml:1: declared input 'data/***' is not a glob pocflow can read"),
+        write("steps/step3b.yaml", "inputs: ['data/***']\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: declared input 'data/***' is not a glob pocflow can read",
+    ),
     "a slug longer than a file name may be": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", f'[tool.pocflow]\nslug = "{"x" * 300}"\n'),
-        3, "must be a plain name of at most 60 characters"),
+        3,
+        "must be a plain name of at most 60 characters",
+    ),
     "a slug that is only a space, or holds characters Windows refuses": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "a:b*?"\n'),
-        3, "ERROR: pyproject.toml: tool.pocflow.slug = 'a:b*?' must be a plain name"),
+        3,
+        "ERROR: pyproject.toml: tool.pocflow.slug = 'a:b*?' must be a plain name",
+    ),
     "a manifest key that is a list": Case(
-        write("steps/step3b.yaml", "? [a, b]\n: 1\n"), 3,
-        "ERROR: steps/step3b.yaml:1: a key is a word (title, depends_on, ...), not a list"),
+        write("steps/step3b.yaml", "? [a, b]\n: 1\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: a key is a word (title, depends_on, ...), not a list",
+    ),
     "a manifest anchor inside itself": Case(
-        write("steps/step3b.yaml", "args: &a [x, *a]\n"), 3,
-        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values"),
+        write("steps/step3b.yaml", "args: &a [x, *a]\n"),
+        3,
+        "ERROR: steps/step3b.yaml: its aliases expand to more than 10,000 values",
+    ),
     "a huge manifest value": Case(
-        write("steps/step3b.yaml", "timeout: [" + ", ".join(["1"] * 9000) + "]\n"), 3,
+        write("steps/step3b.yaml", "timeout: [" + ", ".join(["1"] * 9000) + "]\n"),
+        3,
         "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0 (.inf: no "
-        "limit), got [1, 1, 1"),
+        "limit), got [1, 1, 1",
+    ),
     "timeout .nan in a manifest": Case(
-        write("steps/step3b.yaml", "timeout: .nan\n"), 3,
+        write("steps/step3b.yaml", "timeout: .nan\n"),
+        3,
         "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0 (.inf: no "
-        "limit), got .nan"),
+        "limit), got .nan",
+    ),
     "timeout 0 in a manifest": Case(
-        write("steps/step3b.yaml", "timeout: 0\n"), 3,
-        "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0"),
+        write("steps/step3b.yaml", "timeout: 0\n"),
+        3,
+        "ERROR: steps/step3b.yaml:1: 'timeout' must be a number of seconds above 0",
+    ),
     "timeout = nan in the settings": Case(
-        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = nan\n"), 3,
+        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = nan\n"),
+        3,
         "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0 "
-        "(inf: no limit), got nan"),
+        "(inf: no limit), got nan",
+    ),
     "timeout = -1 in the settings": Case(
-        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = -1\n"), 3,
-        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0"),
+        replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = -1\n"),
+        3,
+        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0",
+    ),
     "slug that leaves the docs folder": Case(
-        replace("pyproject.toml", "[tool.pocflow]\n",
-                '[tool.pocflow]\nslug = "../../outside/x"\n'), 3,
+        replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "../../outside/x"\n'),
+        3,
         "ERROR: pyproject.toml: tool.pocflow.slug = '../../outside/x' must be a plain name",
-        absent=("../outside",)),
+        absent=("../outside",),
+    ),
     "invalid metrics JSON": Case(
-        append(SCRIPT_3B, "\nif __name__ == '__main__':\n    import os\n    open(os.environ["
-                          "'POCFLOW_METRICS_FILE'], 'w').write('{not json')\n"), 1,
+        append(
+            SCRIPT_3B,
+            "\nif __name__ == '__main__':\n    import os\n    open(os.environ["
+            "'POCFLOW_METRICS_FILE'], 'w').write('{not json')\n",
+        ),
+        1,
         "step 3b: the metrics written to $POCFLOW_METRICS_FILE are not valid JSON",
-        may_change=FAILED_3B),
+        may_change=FAILED_3B,
+    ),
     "broken template": Case(
         write("assets/templates/step-results.md", "# Step {{ step.step_id }}\n\n{% if %}\n"),
-        2, "assets/templates/step-results.md:3: template error"),
+        2,
+        "assets/templates/step-results.md:3: template error",
+    ),
     "plan that is not UTF-8": Case(
         lambda ws: (ws / "docs/poc1-implementation.md").write_bytes(
-            (ws / "docs/poc1-implementation.md").read_bytes() + b"\n\xff\xfe caf\xe9\n"), 3,
-        "ERROR: docs/poc1-implementation.md"),
+            (ws / "docs/poc1-implementation.md").read_bytes() + b"\n\xff\xfe caf\xe9\n"
+        ),
+        3,
+        "ERROR: docs/poc1-implementation.md",
+    ),
     "PROJECT_STATE.md with unbalanced machine markers": Case(
-        replace("PROJECT_STATE.md", "<!-- pocflow:end step-progress -->", ""), 2,
-        "PROJECT_STATE.md:"),
+        replace("PROJECT_STATE.md", "<!-- pocflow:end step-progress -->", ""),
+        2,
+        "PROJECT_STATE.md:",
+    ),
     ".env that is not NAME=value": Case(
-        write(".env", "# keys\nAPI_KEY=abc123\nthis line is wrong\n"), 3,
-        "ERROR: .env:3: expected NAME=value"),
+        write(".env", "# keys\nAPI_KEY=abc123\nthis line is wrong\n"),
+        3,
+        "ERROR: .env:3: expected NAME=value",
+    ),
     "secret declared but not set": Case(
-        write("steps/step3b.yaml", "secrets: [ATLAS_API_TOKEN]\n"), 1,
+        write("steps/step3b.yaml", "secrets: [ATLAS_API_TOKEN]\n"),
+        1,
         "step 3b: secret ATLAS_API_TOKEN not set; add ATLAS_API_TOKEN=<value> to .env",
-        may_change=FAILED_3B),
+        may_change=FAILED_3B,
+    ),
     "file names with spaces, quotes, unicode and shell metacharacters": Case(
-        both(both(write(f"PoC/{WEIRD}.py", _DOC + "print('ran')\n"),
-                  write(f"tests/test_{WEIRD}.py", "def test_it() -> None:\n    assert True\n")),
-             # the new step's results doc is nobody's to write here
-             replace("pyproject.toml", "[tool.pocflow]\n",
-                     '[tool.pocflow]\nundocumented = "warn"\n')),
-        0, f"pocflow: signal: PoC/{WEIRD}.py: step 5 is not in the plan",  # and it runs
-        may_change=("steps/records/step5.json", "PROJECT_STATE.md",
-                    "docs/time-zone-atlas-step5-results.md", "docs/poc1-results.md",
-                    "steps/records/poc-complete.json"),
-        absent=("PWNED", "PWNED2", "PoC/PWNED", "tests/PWNED")),
+        both(
+            both(
+                write(f"PoC/{WEIRD}.py", _DOC + "print('ran')\n"),
+                write(f"tests/test_{WEIRD}.py", "def test_it() -> None:\n    assert True\n"),
+            ),
+            # the new step's results doc is nobody's to write here
+            replace(
+                "pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nundocumented = "warn"\n'
+            ),
+        ),
+        0,
+        f"pocflow: signal: PoC/{WEIRD}.py: step 5 is not in the plan",  # and it runs
+        may_change=(
+            "steps/records/step5.json",
+            "PROJECT_STATE.md",
+            "docs/time-zone-atlas-step5-results.md",
+            "docs/poc1-results.md",
+            "steps/records/poc-complete.json",
+        ),
+        absent=("PWNED", "PWNED2", "PoC/PWNED", "tests/PWNED"),
+    ),
 }
 
 
 def _snapshot(ws: Path) -> dict[str, bytes]:
-    return {str(p.relative_to(ws)): p.read_bytes() for p in ws.rglob("*")
-            if p.is_file() and ".pocflow" not in p.parts and "__pycache__" not in p.parts}
+    return {
+        str(p.relative_to(ws)): p.read_bytes()
+        for p in ws.rglob("*")
+        if p.is_file() and ".pocflow" not in p.parts and "__pycache__" not in p.parts
+    }
 
 
 @pytest.mark.parametrize("case", list(CASES.values()), ids=list(CASES))
 def test_bad_input_is_one_clear_line_right_code_and_changes_nothing_else(
-        sample: Path, case: Case) -> None:
+    sample: Path, case: Case
+) -> None:
     case.change(sample)
     before = _snapshot(sample)
     result = run_doit(sample, *case.command)
@@ -262,15 +384,20 @@ def test_bad_input_is_one_clear_line_right_code_and_changes_nothing_else(
     assert not any(os.path.lexists(sample.parent / name) for name in ("PWNED", "PWNED2"))
 
 
-@pytest.mark.parametrize("damage", [
-    lambda r: r.update(inputs=["a list, not a mapping"]),
-    lambda r: r["test"].update(counts=None),
-    lambda r: r["implement"].update(scripts="not a list"),
-    lambda r: r["test"].update(tests=[["not", "a", "test"]]),
-    lambda r: r.update(verdict=["verified"]),
-], ids=["inputs a list", "counts null", "scripts a string", "a test a list", "verdict a list"])
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda r: r.update(inputs=["a list, not a mapping"]),
+        lambda r: r["test"].update(counts=None),
+        lambda r: r["implement"].update(scripts="not a list"),
+        lambda r: r["test"].update(tests=[["not", "a", "test"]]),
+        lambda r: r.update(verdict=["verified"]),
+    ],
+    ids=["inputs a list", "counts null", "scripts a string", "a test a list", "verdict a list"],
+)
 def test_a_record_with_a_field_of_the_wrong_shape_is_verified_again_without_a_traceback(
-        sample: Path, damage: Callable[[dict], None]) -> None:
+    sample: Path, damage: Callable[[dict], None]
+) -> None:
     import json
 
     path = sample / "steps/records/step3b.json"

@@ -19,18 +19,20 @@ TESTS = {
     "3": "import module_that_does_not_exist\n\ndef test_never():\n    assert True\n",
     "4": "def test_uses_shared(shared):\n    assert shared == 42\n",
     "5": "import pytest\n\ndef test_uses_shared(shared):\n    assert shared == 42\n\n"
-         "@pytest.mark.skip(reason='later')\ndef test_skipped():\n    pass\n",
+    "@pytest.mark.skip(reason='later')\ndef test_skipped():\n    pass\n",
 }
 CONFTEST = "import pytest\n\n@pytest.fixture\ndef shared():\n    return 42\n"
 
 
-def make(root: Path, tests: dict[str, str], conftest: str = CONFTEST,
-         settings: str = "") -> Path:
-    files = {"dodo.py": DODO,
-             "pyproject.toml": f"[tool.pocflow]\npoc = 1\nundocumented = \"warn\"\n{settings}",
-             "tests/conftest.py": conftest,
-             "docs/poc1-implementation.md": PLAN_HEAD + "".join(
-                 f"### Step {n}: S{n}\n\n**Goal**: g.\n\n" for n in tests) + PLAN_TAIL}
+def make(root: Path, tests: dict[str, str], conftest: str = CONFTEST, settings: str = "") -> Path:
+    files = {
+        "dodo.py": DODO,
+        "pyproject.toml": f'[tool.pocflow]\npoc = 1\nundocumented = "warn"\n{settings}',
+        "tests/conftest.py": conftest,
+        "docs/poc1-implementation.md": PLAN_HEAD
+        + "".join(f"### Step {n}: S{n}\n\n**Goal**: g.\n\n" for n in tests)
+        + PLAN_TAIL,
+    }
     for n, body in tests.items():
         files[f"PoC/step{n}_x.py"] = SCRIPT.format(n=n)
         files[f"tests/test_step{n}_x.py"] = body
@@ -49,8 +51,9 @@ def verdicts(root: Path, steps: list[str]) -> dict[str, tuple[str, dict[str, int
     return found
 
 
-@pytest.mark.parametrize("reference", ["test_batch = false\n",
-                                       "test_batch = false\ntest_runner = \"subprocess\"\n"])
+@pytest.mark.parametrize(
+    "reference", ["test_batch = false\n", 'test_batch = false\ntest_runner = "subprocess"\n']
+)
 def test_batched_verdicts_equal_one_session_per_step(tmp_path: Path, reference: str) -> None:
     batched = make(tmp_path / "batched", TESTS)
     alone = make(tmp_path / "alone", TESTS, settings=reference)
@@ -77,7 +80,7 @@ def test_batch_shares_one_session_across_ready_steps(tmp_path: Path) -> None:
 LEAKY = {
     "1": "import os\n\ndef test_sets_state():\n    os.environ['POCFLOW_LEAK'] = 'x'\n",
     "2": "import os\n\ndef test_expects_clean_state():\n"
-         "    assert 'POCFLOW_LEAK' not in os.environ\n",
+    "    assert 'POCFLOW_LEAK' not in os.environ\n",
 }
 
 
@@ -85,8 +88,9 @@ def test_tests_that_pass_alone_but_fail_together_are_found(tmp_path: Path) -> No
     workspace = make(tmp_path / "ws", LEAKY, conftest="")
     result = run_doit(workspace, "poc-complete")
     output = result.out + result.err
-    assert "pocflow: warning: step 2's tests pass alone but fail in one session with steps 1" \
-        in output
+    assert (
+        "pocflow: warning: step 2's tests pass alone but fail in one session with steps 1" in output
+    )
     assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"  # the verdict of step 2 alone
     assert result.code == 1
     assert "every step passed alone, but the full step suite run as one session failed" in output

@@ -10,16 +10,19 @@ import pytest
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
-def test_bench_harness_runs_and_writes_its_table(tmp_path: Path,
-                                                 capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_harness_runs_and_writes_its_table(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     sys.path.insert(0, str(BENCH))
     try:
         import run as bench_run
     finally:
         sys.path.remove(str(BENCH))
     page = tmp_path / "performance.md"
-    page.write_text("# Perf\n\n<!-- bench:begin -->\nearlier figures\n<!-- bench:end -->\n\n"
-                    "after\n", encoding="utf-8")
+    page.write_text(
+        "# Perf\n\n<!-- bench:begin -->\nearlier figures\n<!-- bench:end -->\n\nafter\n",
+        encoding="utf-8",
+    )
     assert bench_run.main(["--steps", "3", "--write", str(page)]) == 0
     text = page.read_text(encoding="utf-8")
     assert "earlier figures" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")

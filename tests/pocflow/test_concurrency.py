@@ -22,13 +22,20 @@ NOTE = "A person's note, kept through every concurrent run."
 
 def _start(ws: Path, *args: str) -> subprocess.Popen[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
-    return subprocess.Popen([sys.executable, "-m", "doit", *args], cwd=ws, env=env, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return subprocess.Popen(
+        [sys.executable, "-m", "doit", *args],
+        cwd=ws,
+        env=env,
+        text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
 
 
 @pytest.mark.parametrize("attempt", range(6))
-def test_two_simultaneous_runs_both_end_right_and_corrupt_nothing(sample: Path,
-                                                                  attempt: int) -> None:
+def test_two_simultaneous_runs_both_end_right_and_corrupt_nothing(
+    sample: Path, attempt: int
+) -> None:
     edit(sample / "PoC/step1_load.py", lambda s: s + f"\n# change {attempt}\n")  # all re-run
     with (sample / "PROJECT_STATE.md").open("a", encoding="utf-8") as state:
         state.write(f"\n{NOTE}\n")
@@ -62,5 +69,7 @@ def test_a_run_waits_for_the_lock_and_says_so(sample: Path) -> None:
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     out, err = waiting.communicate(timeout=300)
     assert waiting.returncode == 0, out + err
-    assert ("pocflow: another doit run is using this workspace (pid 4242); waiting for it to "
-            "finish (Ctrl-C to stop waiting)") in err
+    assert (
+        "pocflow: another doit run is using this workspace (pid 4242); waiting for it to "
+        "finish (Ctrl-C to stop waiting)"
+    ) in err

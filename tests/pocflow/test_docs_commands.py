@@ -43,19 +43,25 @@ def run_shown(command: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     words = shlex.split(command, comments=True)
     if words[:2] == ["uv", "run"]:
         words = words[2:]
-        words = [sys.executable, "-m", *words] if words[0] in ("doit", "pytest") else \
-            [str(Path(sys.executable).parent / words[0]), *words[1:]]
+        words = (
+            [sys.executable, "-m", *words]
+            if words[0] in ("doit", "pytest")
+            else [str(Path(sys.executable).parent / words[0]), *words[1:]]
+        )
     elif words[0] == "python":
         words = [sys.executable, *words[1:]]
     elif words[0] == "echo":  # a shell line: `echo "# tweak" >> PoC/...`
         words = ["bash", "-c", command]
-    return subprocess.run(words, cwd=cwd, env=doit_env(), capture_output=True, text=True,
-                          check=False, timeout=600)
+    return subprocess.run(
+        words, cwd=cwd, env=doit_env(), capture_output=True, text=True, check=False, timeout=600
+    )
 
 
 def test_the_documents_show_commands() -> None:
-    assert "uv run doit poc-complete    # verify the bundled sample PoC end to end" in \
-        shown_commands("README.md")  # the quick start is read as written
+    assert (
+        "uv run doit poc-complete    # verify the bundled sample PoC end to end"
+        in shown_commands("README.md")
+    )  # the quick start is read as written
     assert len(shown_commands("README.md")) >= 12 and len(shown_commands("docs/tutorial.md")) >= 6
 
 
@@ -77,27 +83,35 @@ def test_every_command_of_the_readme_runs_as_shown(sample: Path) -> None:
 def test_every_command_of_the_tutorial_runs_as_shown(sample: Path, document: str) -> None:
     for command in shown_commands(document):
         done = run_shown(command, sample)
-        assert done.returncode == 0 and not OWN_TRACEBACK.search(done.stderr), \
+        assert done.returncode == 0 and not OWN_TRACEBACK.search(done.stderr), (
             f"{command} exited {done.returncode}\n{done.stdout}{done.stderr}"
+        )
 
 
 def reference_commands() -> list[str]:
     """The command column of the reference's tables of pocflow's own commands."""
     text = (REPO / "docs/reference.md").read_text(encoding="utf-8")
-    return re.findall(r"^\| `((?:doit (?:drift|status|pytest|small-win-check|new|scaffold)|"
-                      r"pocflow \S+)[^`]*)` \|", text, re.M)
+    return re.findall(
+        r"^\| `((?:doit (?:drift|status|pytest|small-win-check|new|scaffold)|"
+        r"pocflow \S+)[^`]*)` \|",
+        text,
+        re.M,
+    )
 
 
-def test_every_command_the_reference_lists_exists_with_the_options_it_shows(
-        sample: Path) -> None:
+def test_every_command_the_reference_lists_exists_with_the_options_it_shows(sample: Path) -> None:
     commands = reference_commands()
     assert len(commands) == 9, commands  # six doit commands, three pocflow ones
     for shown in commands:
         tool, name = shown.split()[:2]
-        argv = [sys.executable, "-m", "doit", "help", name] if tool == "doit" else \
-            [str(Path(sys.executable).parent / "pocflow"), name, "--help"]
-        done = subprocess.run(argv, cwd=sample, capture_output=True, text=True, check=False,
-                              timeout=120)
+        argv = (
+            [sys.executable, "-m", "doit", "help", name]
+            if tool == "doit"
+            else [str(Path(sys.executable).parent / "pocflow"), name, "--help"]
+        )
+        done = subprocess.run(
+            argv, cwd=sample, capture_output=True, text=True, check=False, timeout=120
+        )
         assert done.returncode == 0, f"{shown}: {done.stdout}{done.stderr}"
         for option in re.findall(r"--[a-z][a-z-]+", shown):
             assert option in done.stdout, f"{shown}: {option} is not among its options"
@@ -107,7 +121,13 @@ def test_every_run_option_the_reference_lists_is_an_option_of_doit_run(sample: P
     text = (REPO / "docs/reference.md").read_text(encoding="utf-8")
     options = re.findall(r"^\| `(--[a-z][a-z-]+)", text, re.M)
     assert {"--reverify", "--dry-run", "--detailed-exit-code", "--shard"} <= set(options)
-    done = subprocess.run([sys.executable, "-m", "doit", "help", "run"], cwd=sample,
-                          capture_output=True, text=True, check=False, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", "help", "run"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=120,
+    )
     for option in options:
         assert option in done.stdout, f"{option} is not an option of doit run"

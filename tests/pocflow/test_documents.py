@@ -37,9 +37,12 @@ def test_merge_document_first_render_is_the_whole_document() -> None:
 
 
 def test_merge_document_keeps_human_text_and_replaces_blocks() -> None:
-    existing = RENDERED.replace("Title v2", "Title v1").replace("| a | 2 |", "| a | 1 |") \
-        .replace("_write here_", "We proved it.\n\nWith **two** paragraphs.") \
+    existing = (
+        RENDERED.replace("Title v2", "Title v1")
+        .replace("| a | 2 |", "| a | 1 |")
+        .replace("_write here_", "We proved it.\n\nWith **two** paragraphs.")
         .replace("## Next Steps\n", "## Next Steps\n\n- ship it\n")
+    )
     merged = merge_document(existing, RENDERED, "d.md")
     assert "Title v2" in merged and "| a | 2 |" in merged
     assert "We proved it.\n\nWith **two** paragraphs." in merged
@@ -47,8 +50,9 @@ def test_merge_document_keeps_human_text_and_replaces_blocks() -> None:
 
 
 def test_merge_document_restores_deleted_block_in_place() -> None:
-    existing = RENDERED.replace("<!-- pocflow:begin table -->\n| a | 2 |\n"
-                                "<!-- pocflow:end table -->\n", "")
+    existing = RENDERED.replace(
+        "<!-- pocflow:begin table -->\n| a | 2 |\n<!-- pocflow:end table -->\n", ""
+    )
     existing = existing.replace("_write here_", "mine")
     merged = merge_document(existing, RENDERED, "d.md")
     assert merged.index("mine") < merged.index("| a | 2 |") < merged.index("## Next Steps")
@@ -56,19 +60,28 @@ def test_merge_document_restores_deleted_block_in_place() -> None:
 
 def test_merge_document_without_newline_at_end() -> None:
     existing = "intro\n<!-- pocflow:begin head -->\nold\n<!-- pocflow:end head -->"
-    merged = merge_document(existing, "<!-- pocflow:begin head -->\nnew\n"
-                                      "<!-- pocflow:end head -->\n", "d.md")
+    merged = merge_document(
+        existing, "<!-- pocflow:begin head -->\nnew\n<!-- pocflow:end head -->\n", "d.md"
+    )
     assert merged == "intro\n<!-- pocflow:begin head -->\nnew\n<!-- pocflow:end head -->"
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("a\n<!-- pocflow:begin x -->\nb\n", r"d.md:2: block 'x' is never closed"),
-    ("<!-- pocflow:end x -->\n", r"d.md:1: '<!-- pocflow:end x -->' has no matching begin"),
-    ("<!-- pocflow:begin x -->\n<!-- pocflow:begin y -->\n",
-     r"d.md:2: block 'x' \(opened at line 1\) is not closed"),
-    ("<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n"
-     "<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n", r"d.md:3: block 'x' appears twice"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("a\n<!-- pocflow:begin x -->\nb\n", r"d.md:2: block 'x' is never closed"),
+        ("<!-- pocflow:end x -->\n", r"d.md:1: '<!-- pocflow:end x -->' has no matching begin"),
+        (
+            "<!-- pocflow:begin x -->\n<!-- pocflow:begin y -->\n",
+            r"d.md:2: block 'x' \(opened at line 1\) is not closed",
+        ),
+        (
+            "<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n"
+            "<!-- pocflow:begin x -->\n<!-- pocflow:end x -->\n",
+            r"d.md:3: block 'x' appears twice",
+        ),
+    ],
+)
 def test_find_blocks_unbalanced_markers_name_file_and_line(text: str, message: str) -> None:
     with pytest.raises(DocumentError, match=message):
         find_blocks(text, "d.md")
@@ -82,25 +95,34 @@ def test_write_document_refuses_to_rewrite_damaged_document(tmp_path: Path) -> N
     assert (tmp_path / "d.md").read_text(encoding="utf-8") == damaged
 
 
-def test_an_unknown_template_value_names_the_line_and_the_values_there_are(
-        tmp_path: Path) -> None:
+def test_an_unknown_template_value_names_the_line_and_the_values_there_are(tmp_path: Path) -> None:
     (tmp_path / "assets/templates").mkdir(parents=True)
     (tmp_path / "assets/templates/step-results.md").write_text(
-        "# {{ step.name }}\n\n{{ step.owner }}\n", encoding="utf-8")
+        "# {{ step.name }}\n\n{{ step.owner }}\n", encoding="utf-8"
+    )
     with pytest.raises(DocumentError) as raised:
-        render(tmp_path, "assets/templates", "step-results.md",
-               {"step": {"name": "A", "step_id": "1"}, "metrics": []})
+        render(
+            tmp_path,
+            "assets/templates",
+            "step-results.md",
+            {"step": {"name": "A", "step_id": "1"}, "metrics": []},
+        )
     assert str(raised.value) == (
         "assets/templates/step-results.md:3: template uses an unknown value: 'dict object' has "
-        "no attribute 'owner'; the values it gets: step (name, step_id), metrics")
+        "no attribute 'owner'; the values it gets: step (name, step_id), metrics"
+    )
 
 
 def test_render_broken_override_names_template_file_and_line(tmp_path: Path) -> None:
     (tmp_path / "assets/templates").mkdir(parents=True)
     (tmp_path / "assets/templates/step-results.md").write_text(
-        "# fine\n\n{% for x in %}\n", encoding="utf-8")
-    with pytest.raises(DocumentError, match=r"^assets/templates/step-results.md:3: template "
-                                            r"error"):
+        "# fine\n\n{% for x in %}\n", encoding="utf-8"
+    )
+    with pytest.raises(
+        DocumentError,
+        match=r"^assets/templates/step-results.md:3: template "
+        r"error",
+    ):
         render(tmp_path, "assets/templates", "step-results.md", {})
 
 
@@ -111,23 +133,25 @@ from hypothesis import strategies as st  # noqa: E402
 
 GOLDEN_DOC = (Path(__file__).parent / "golden" / "step-results.md").read_text(encoding="utf-8")
 #: a later render: every machine block has new content
-NEXT_RENDER = GOLDEN_DOC.replace("42", "43").replace("3.50", "2.10").replace("2026-03-01",
-                                                                            "2026-03-09")
+NEXT_RENDER = (
+    GOLDEN_DOC.replace("42", "43").replace("3.50", "2.10").replace("2026-03-01", "2026-03-09")
+)
 _LINE_BREAKS = "\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029"
 human_lines = st.text(
     alphabet=st.characters(blacklist_categories=("Cs",), blacklist_characters=_LINE_BREAKS),
-    max_size=60).filter(lambda line: "<!-- pocflow:" not in line)
+    max_size=60,
+).filter(lambda line: "<!-- pocflow:" not in line)
 
 
 def human_text(text: str) -> str:
     """The document without its machine blocks: what people own."""
     for block in reversed(find_blocks(text, "doc")):
-        text = text[:block.start] + text[block.end:]
+        text = text[: block.start] + text[block.end :]
     return text
 
 
 def machine_blocks(text: str) -> dict[str, str]:
-    return {b.name: text[b.start:b.end] for b in find_blocks(text, "doc")}
+    return {b.name: text[b.start : b.end] for b in find_blocks(text, "doc")}
 
 
 def human_slots(text: str) -> list[int]:
@@ -148,9 +172,9 @@ def human_edits(draw: st.DrawFn) -> str:
             text = text[:at] + draw(human_lines) + "\n" + text[at:]
         else:
             end = text.find("\n", at)
-            line = text[at:end + 1 if end >= 0 else len(text)]
+            line = text[at : end + 1 if end >= 0 else len(text)]
             if line and "<!-- pocflow:" not in line:
-                text = text[:at] + text[at + len(line):]
+                text = text[:at] + text[at + len(line) :]
     return text
 
 
@@ -165,13 +189,14 @@ def test_merge_document_never_changes_human_text(edited: str) -> None:
 @settings(max_examples=200, deadline=None)
 @given(edited=human_edits(), data=st.data())
 def test_merge_document_restores_deleted_blocks_without_touching_human_text(
-        edited: str, data: st.DataObject) -> None:
+    edited: str, data: st.DataObject
+) -> None:
     names = sorted(machine_blocks(edited))
     gone = data.draw(st.sets(st.sampled_from(names), min_size=1))
     damaged = edited
     for block in reversed(find_blocks(damaged, "doc")):
         if block.name in gone:
-            damaged = damaged[:block.start] + damaged[block.end:]
+            damaged = damaged[: block.start] + damaged[block.end :]
     merged = merge_document(damaged, NEXT_RENDER, "doc")
     assert human_text(merged) == human_text(damaged)
     assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
@@ -187,7 +212,8 @@ def test_merge_document_repairs_hand_edited_block_content() -> None:
 # --- a PROJECT_STATE.md written by hand, in the method's shape, is taken over in place ----
 
 HAND_STATE = (Path(__file__).parent / "documents" / "PROJECT_STATE.hand.md").read_text(
-    encoding="utf-8")
+    encoding="utf-8"
+)
 
 
 def sample_state_render() -> str:
@@ -204,10 +230,12 @@ def test_merge_document_adopts_hand_written_project_state_without_loss() -> None
     rendered = sample_state_render()
     merged = merge_document(HAND_STATE, rendered, "PROJECT_STATE.md")
     assert machine_blocks(merged) == machine_blocks(rendered)
-    taken_over = {"> **Last Updated**: 2026-10-02", "## Current PoC Step Progress",
-                  "**PoC 1**: Time-Zone Atlas",
-                  "**Implementation Plan**: [docs/poc1-implementation.md]"
-                  "(docs/poc1-implementation.md)"}
+    taken_over = {
+        "> **Last Updated**: 2026-10-02",
+        "## Current PoC Step Progress",
+        "**PoC 1**: Time-Zone Atlas",
+        "**Implementation Plan**: [docs/poc1-implementation.md](docs/poc1-implementation.md)",
+    }
     lines = HAND_STATE.splitlines()
     start = lines.index("| Step | Name | Status | Tests | Results Doc |")
     end = next(i for i in range(start, len(lines)) if not lines[i].startswith("|"))
@@ -264,21 +292,29 @@ def test_merge_document_adopts_hand_written_results_doc() -> None:
     merged = merge_document(HAND_RESULTS, GOLDEN_DOC, "docs/x-step1-results.md")
     assert machine_blocks(merged) == machine_blocks(GOLDEN_DOC)
     outside = human_text(merged)
-    for kept in ("Scanning works on every invoice we have.", "Measured on my laptop.",
-                 "### 1. Rotated pages\n**Issue**: pages scanned sideways\n**Fix**: detect "
-                 "orientation first", "Try the layout model."):
+    for kept in (
+        "Scanning works on every invoice we have.",
+        "Measured on my laptop.",
+        "### 1. Rotated pages\n**Issue**: pages scanned sideways\n**Fix**: detect "
+        "orientation first",
+        "Try the layout model.",
+    ):
         assert kept in outside
     # what the blocks now say differently is the person's too: kept whole, after the block
     # (a table with its header, a fence with its markers); only identical lines are dropped
-    for kept in ("| Metric | Value |\n|--------|-------|\n| pages | 12 |",
-                 "**Status**: 🔄 IN PROGRESS", "```bash\npython PoC/step1_scan.py\n```"):
+    for kept in (
+        "| Metric | Value |\n|--------|-------|\n| pages | 12 |",
+        "**Status**: 🔄 IN PROGRESS",
+        "```bash\npython PoC/step1_scan.py\n```",
+    ):
         assert kept in outside
     assert merged.count("## Results") == 1 and merged.count("# Step 1:") == 1
     assert merge_document(merged, GOLDEN_DOC, "docs/x-step1-results.md") == merged
 
 
 def test_a_rewritten_file_keeps_its_permission_bits_and_a_new_one_follows_the_umask(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     import os
     import stat
 
@@ -305,8 +341,11 @@ MARKER_RE = re.compile(r"^<!-- pocflow:(begin|end) [a-z0-9-]+ -->\s*$")
 def persons_lines(text: str) -> list[str]:
     """The non-blank lines a person owns: outside every machine block, markers excluded."""
     body = document_shape(text)[2]
-    return [line.strip() for line in human_text(body).splitlines()
-            if line.strip() and not MARKER_RE.match(line)]
+    return [
+        line.strip()
+        for line in human_text(body).splitlines()
+        if line.strip() and not MARKER_RE.match(line)
+    ]
 
 
 @st.composite
@@ -338,7 +377,8 @@ def marker_edits(draw: st.DrawFn) -> str:
 @settings(max_examples=300, deadline=None)
 @given(edited=marker_edits())
 def test_after_any_edit_every_persons_line_stays_or_the_merge_refuses_with_file_and_line(
-        edited: str) -> None:
+    edited: str,
+) -> None:
     try:
         merged = merge_document(edited, NEXT_RENDER, "doc")
     except DocumentError as exc:
@@ -353,11 +393,14 @@ def test_after_any_edit_every_persons_line_stays_or_the_merge_refuses_with_file_
 
 def test_deleted_markers_around_a_persons_own_table_lose_none_of_its_lines() -> None:
     rendered = sample_state_render()
-    mine = ("| Step | Name | Status |\n|---|---|---|\n| 1 | Load | done by hand |\n\n"
-            "**Verified**: by Ada on 2026-11-01, on her laptop\n")
+    mine = (
+        "| Step | Name | Status |\n|---|---|---|\n| 1 | Load | done by hand |\n\n"
+        "**Verified**: by Ada on 2026-11-01, on her laptop\n"
+    )
     start = rendered.index("<!-- pocflow:begin step-progress -->")
-    end = rendered.index("<!-- pocflow:end step-progress -->\n") + \
-        len("<!-- pocflow:end step-progress -->\n")
+    end = rendered.index("<!-- pocflow:end step-progress -->\n") + len(
+        "<!-- pocflow:end step-progress -->\n"
+    )
     edited = rendered[:start] + "## Current PoC Step Progress\n\n" + mine + rendered[end:]
     merged = merge_document(edited, rendered, "PROJECT_STATE.md")
     for line in mine.splitlines():
@@ -366,8 +409,7 @@ def test_deleted_markers_around_a_persons_own_table_lose_none_of_its_lines() -> 
 
 
 @pytest.mark.parametrize("shape", ["crlf", "bom", "both"])
-def test_a_windows_checkout_or_a_byte_order_mark_keeps_its_shape_and_its_blocks(
-        shape: str) -> None:
+def test_a_windows_checkout_or_a_byte_order_mark_keeps_its_shape_and_its_blocks(shape: str) -> None:
     edited = GOLDEN_DOC.replace("## Next Steps", "A person's line.\n\n## Next Steps")
     if shape in ("crlf", "both"):
         edited = edited.replace("\n", "\r\n")
@@ -386,16 +428,20 @@ def test_a_windows_checkout_or_a_byte_order_mark_keeps_its_shape_and_its_blocks(
 
 
 def test_taking_over_a_section_with_a_code_fence_keeps_the_fence_whole() -> None:
-    edited = GOLDEN_DOC.replace("<!-- pocflow:begin commands -->\n", "").replace(
-        "<!-- pocflow:end commands -->\n", "").replace(
-        "uv run pytest tests/test_step1_scan.py -v\n",
-        "uv run pytest tests/test_step1_scan.py -v\n# mine: the slow ones\n"
-        "uv run pytest -m slow\n")
+    edited = (
+        GOLDEN_DOC.replace("<!-- pocflow:begin commands -->\n", "")
+        .replace("<!-- pocflow:end commands -->\n", "")
+        .replace(
+            "uv run pytest tests/test_step1_scan.py -v\n",
+            "uv run pytest tests/test_step1_scan.py -v\n# mine: the slow ones\n"
+            "uv run pytest -m slow\n",
+        )
+    )
     merged = merge_document(edited, NEXT_RENDER, "doc")
     assert "# mine: the slow ones\nuv run pytest -m slow\n" in merged
     fences = [line for line in merged.splitlines() if line.startswith("```")]
     assert len(fences) % 2 == 0, fences  # every fence closed: the rest is not code
-    after = merged[merged.index("# mine: the slow ones"):]
+    after = merged[merged.index("# mine: the slow ones") :]
     assert after.index("```") < after.index("## Next Steps")
     assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
 
@@ -404,14 +450,18 @@ def test_a_marker_moved_over_a_persons_section_is_refused_with_its_line() -> Non
     # the results block's begin marker moved above "## Summary": replacing the block would
     # drop the person's Summary; the merge refuses, naming the line, and writes nothing
     lines = GOLDEN_DOC.splitlines(keepends=True)
-    begin = next(i for i, line in enumerate(lines)
-                 if line.startswith("<!-- pocflow:begin results -->"))
+    begin = next(
+        i for i, line in enumerate(lines) if line.startswith("<!-- pocflow:begin results -->")
+    )
     summary = next(i for i, line in enumerate(lines) if line.startswith("## Summary"))
     assert summary < begin
     marker = lines.pop(begin)
     lines.insert(summary, marker)
     lines.insert(summary + 2, "My own words about the summary.\n")
     edited = "".join(lines)
-    with pytest.raises(DocumentError, match=rf"^doc:{summary + 2}: block 'results' holds "
-                                            r"'## Summary', a line of your own section"):
+    with pytest.raises(
+        DocumentError,
+        match=rf"^doc:{summary + 2}: block 'results' holds "
+        r"'## Summary', a line of your own section",
+    ):
         merge_document(edited, NEXT_RENDER, "doc")

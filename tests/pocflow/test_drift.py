@@ -18,18 +18,26 @@ def test_drift_clean_after_a_run(sample: Path) -> None:
 
 
 def test_drift_finds_hand_edit_inside_machine_block(sample: Path) -> None:
-    edit(sample / "docs/time-zone-atlas-step1-results.md",
-         lambda s: s.replace("| zones | 312 |", "| zones | 400 |"))
+    edit(
+        sample / "docs/time-zone-atlas-step1-results.md",
+        lambda s: s.replace("| zones | 312 |", "| zones | 400 |"),
+    )
     result = run_doit(sample, "drift")
     assert result.code == 1
-    assert "drift: docs/time-zone-atlas-step1-results.md: machine block 'results' differs " \
-           "from what pocflow writes now" in result.out
+    assert (
+        "drift: docs/time-zone-atlas-step1-results.md: machine block 'results' differs "
+        "from what pocflow writes now" in result.out
+    )
 
 
 def test_drift_ignores_human_edits(sample: Path) -> None:
-    edit(sample / "docs/time-zone-atlas-step1-results.md",
-         lambda s: s.replace("None met while building this step.",
-                             "### 1. Comment lines\n**Issue**: read as zones. **Fix**: skipped."))
+    edit(
+        sample / "docs/time-zone-atlas-step1-results.md",
+        lambda s: s.replace(
+            "None met while building this step.",
+            "### 1. Comment lines\n**Issue**: read as zones. **Fix**: skipped.",
+        ),
+    )
     edit(sample / "PROJECT_STATE.md", lambda s: s + "\nA line of my own.\n")
     assert run_doit(sample, "drift").code == 0
 
@@ -37,21 +45,31 @@ def test_drift_ignores_human_edits(sample: Path) -> None:
 def test_drift_finds_state_not_regenerated_after_a_change(sample: Path) -> None:
     edit(sample / "PoC/step3b_country_lookup.py", lambda s: s + "\n# changed\n")
     problems = find_drift(load_workspace(sample))
-    assert problems == ["PROJECT_STATE.md: machine block 'step-progress' differs from what "
-                        "pocflow writes now",
-                        "PROJECT_STATE.md: machine block 'step-graph' differs from what "
-                        "pocflow writes now"]
+    assert problems == [
+        "PROJECT_STATE.md: machine block 'step-progress' differs from what pocflow writes now",
+        "PROJECT_STATE.md: machine block 'step-graph' differs from what pocflow writes now",
+    ]
     assert run_doit(sample, "poc-complete").code == 0
     assert find_drift(load_workspace(sample)) == []
 
 
-@pytest.mark.parametrize(("damage", "message"), [
-    (lambda s: s.replace("<!-- pocflow:end results -->\n", ""),
-     "docs/time-zone-atlas-step1-results.md:"),
-    (lambda s: s.replace("<!-- pocflow:begin coverage -->\n", "").replace(
-        "<!-- pocflow:end coverage -->\n", "").replace("## Test Coverage\n", ""),
-     "machine block 'coverage' is missing"),
-])
+@pytest.mark.parametrize(
+    ("damage", "message"),
+    [
+        (
+            lambda s: s.replace("<!-- pocflow:end results -->\n", ""),
+            "docs/time-zone-atlas-step1-results.md:",
+        ),
+        (
+            lambda s: (
+                s.replace("<!-- pocflow:begin coverage -->\n", "")
+                .replace("<!-- pocflow:end coverage -->\n", "")
+                .replace("## Test Coverage\n", "")
+            ),
+            "machine block 'coverage' is missing",
+        ),
+    ],
+)
 def test_drift_reports_damaged_documents(sample: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
     edit(sample / "docs/time-zone-atlas-step1-results.md", damage)
     result = run_doit(sample, "drift")
@@ -80,8 +98,10 @@ def test_drift_tells_records_made_with_another_python_from_an_edit(sample: Path)
         record.write_text(json.dumps(data, indent=2), encoding="utf-8")
     result = run_doit(sample, "drift")
     assert result.code == 1
-    assert ("drift: the committed records were made with another environment "
-            f"(python 3.10 -> {here}): every step shows as changed here") in result.out
+    assert (
+        "drift: the committed records were made with another environment "
+        f"(python 3.10 -> {here}): every step shows as changed here"
+    ) in result.out
     clean = run_doit(sample, "--reverify", "poc-complete")
     assert clean.code == 0
     edited = sample / "docs/time-zone-atlas-step1-results.md"

@@ -53,7 +53,7 @@ PLAN = """# PoC 1 Implementation Plan: Library PoC
 
 FILES = {
     "pyproject.toml": '[project]\nname = "libpoc"\nversion = "0"\n\n[tool.pocflow]\npoc = 1\n'
-                      'undocumented = "warn"\n',
+    'undocumented = "warn"\n',
     "docs/poc1-implementation.md": PLAN,
     "src/mylib/__init__.py": '"""The library under test."""\nfrom mylib.core import scale, table\n',
     "src/mylib/core.py": (
@@ -62,7 +62,8 @@ FILES = {
         'DATA = Path(__file__).resolve().parents[2] / "data"\nFACTOR = 2\n\n\n'
         "def scale(x):\n    return x * FACTOR\n\n\n"
         "@functools.lru_cache\ndef table():\n"
-        '    return (DATA / "table.txt").read_text(encoding="utf-8").split()\n'),
+        '    return (DATA / "table.txt").read_text(encoding="utf-8").split()\n'
+    ),
     "data/table.txt": "alpha beta\n",
     "tests/data/expected.txt": "alpha\n",
     "tests/helpers/expect.py": "SCALED = 4\n",
@@ -73,7 +74,8 @@ FILES = {
         'for folder in ("src", "PoC", "tests/helpers"):\n'
         "    sys.path.insert(0, str(ROOT / folder))\n\n"
         "import mylib  # noqa: E402\n\n\n"
-        "@pytest.fixture\ndef lib():\n    return mylib\n"),
+        "@pytest.fixture\ndef lib():\n    return mylib\n"
+    ),
     "PoC/step1_scale.py": (
         '"""Step 1: scale a number with the library.\n\nUsage:\n'
         '    python PoC/step1_scale.py\n"""\n'
@@ -82,39 +84,50 @@ FILES = {
         'sys.path.insert(0, str(ROOT / "src"))\n'
         "from mylib import scale  # noqa: E402\n\n"
         '(ROOT / "out").mkdir(exist_ok=True)\n'
-        '(ROOT / "out" / "step1.txt").write_text(str(scale(2)), encoding="utf-8")\n'),
+        '(ROOT / "out" / "step1.txt").write_text(str(scale(2)), encoding="utf-8")\n'
+    ),
     "tests/test_step1_scale.py": (
         "from pathlib import Path\n\nimport expect\n\n\n"
         "def test_the_script_wrote_the_scaled_value():\n"
         "    out = Path(__file__).resolve().parents[1] / 'out' / 'step1.txt'\n"
-        "    assert out.read_text(encoding='utf-8') == str(expect.SCALED)\n"),
-    "PoC/step2_table.py": ('"""Step 2: print the table.\n\nUsage:\n    python PoC/step2_table.py\n'
-                           '"""\nprint("table")\n'),
+        "    assert out.read_text(encoding='utf-8') == str(expect.SCALED)\n"
+    ),
+    "PoC/step2_table.py": (
+        '"""Step 2: print the table.\n\nUsage:\n    python PoC/step2_table.py\n'
+        '"""\nprint("table")\n'
+    ),
     "tests/test_step2_table.py": (
         "from pathlib import Path\n\nimport mylib\n\n\n"
         "def test_the_table_holds_the_expected_word():\n"
         "    expected = (Path(__file__).parent / 'data' / 'expected.txt').read_text().strip()\n"
-        "    assert expected in mylib.table()\n"),
-    "PoC/step3_helpers.py": ('"""Step 3: nothing to run.\n\nUsage:\n'
-                             '    python PoC/step3_helpers.py\n"""\n'),
+        "    assert expected in mylib.table()\n"
+    ),
+    "PoC/step3_helpers.py": (
+        '"""Step 3: nothing to run.\n\nUsage:\n    python PoC/step3_helpers.py\n"""\n'
+    ),
     "tests/test_step3_helpers.py": (
         "import expect\n\n\n"
         "def test_the_fixture_library_scales(lib):\n"
-        "    assert lib.scale(2) == expect.SCALED\n"),
-    "PoC/step4_config.py": ('"""Step 4: nothing to run.\n\nUsage:\n    python PoC/step4_config.py\n'
-                            '"""\n'),
+        "    assert lib.scale(2) == expect.SCALED\n"
+    ),
+    "PoC/step4_config.py": (
+        '"""Step 4: nothing to run.\n\nUsage:\n    python PoC/step4_config.py\n"""\n'
+    ),
     "tests/test_step4_config.py": (
         "import os\nimport warnings\n\n\n"
         "def test_a_warning_is_only_a_warning():\n"
         "    warnings.warn('deprecated', DeprecationWarning, stacklevel=1)\n\n\n"
         "def test_the_mode_is_normal():\n"
-        "    assert os.environ.get('POC_MODE', 'normal') == 'normal'\n"),
-    "PoC/step5_table_again.py": ('"""Step 5: nothing to run.\n\nUsage:\n'
-                                 '    python PoC/step5_table_again.py\n"""\n'),
+        "    assert os.environ.get('POC_MODE', 'normal') == 'normal'\n"
+    ),
+    "PoC/step5_table_again.py": (
+        '"""Step 5: nothing to run.\n\nUsage:\n    python PoC/step5_table_again.py\n"""\n'
+    ),
     "tests/test_step5_table_again.py": (
         "import mylib\n\n\n"
         "def test_the_table_has_two_words():\n"
-        "    assert len(mylib.table()) == 2\n"),
+        "    assert len(mylib.table()) == 2\n"
+    ),
 }
 
 
@@ -154,15 +167,23 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     # the source as it is now: no bytecode cached before (a fresh, private cache folder)
     base["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="plain-pycache-")
     for command in ([str(script)], ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)]):
-        done = subprocess.run([sys.executable, *command], cwd=ws, env={**base, **(env or {})},
-                              capture_output=True, text=True, check=False, timeout=300)
+        done = subprocess.run(
+            [sys.executable, *command],
+            cwd=ws,
+            env={**base, **(env or {})},
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
         if done.returncode != 0:
             return done.returncode
     return 0
 
 
-def assert_run_again_and_failed(ws: Path, step: str, env: dict[str, str] | None = None,
-                                says: str = "") -> None:
+def assert_run_again_and_failed(
+    ws: Path, step: str, env: dict[str, str] | None = None, says: str = ""
+) -> None:
     """The step's tests really fail (plain pytest), and `doit --continue poc-complete` runs
     the step again and exits non-zero, saying so."""
     assert plain_pytest(ws, step, env) != 0, "the case must really fail"
@@ -177,6 +198,7 @@ def assert_run_again_and_failed(ws: Path, step: str, env: dict[str, str] | None 
 def replace_in(rel: str, old: str, new: str) -> Callable[[Path], None]:
     def change(ws: Path) -> None:
         edit(ws / rel, lambda text: text.replace(old, new))
+
     return change
 
 
@@ -185,11 +207,13 @@ def write(rel: str, text: str) -> Callable[[Path], None]:
         path = ws / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text, encoding="utf-8")
+
     return change
 
 
 def same_size_same_mtime(rel: str, old: str, new: str) -> Callable[[Path], None]:
     """Change a file's content keeping its size and putting its modification time back."""
+
     def change(ws: Path) -> None:
         path = ws / rel
         info = path.stat()
@@ -197,13 +221,16 @@ def same_size_same_mtime(rel: str, old: str, new: str) -> Callable[[Path], None]
         assert len(old) == len(new) and old in text
         path.write_text(text.replace(old, new), encoding="utf-8")
         os.utime(path, ns=(info.st_atime_ns, info.st_mtime_ns))
+
     return change
 
 
 def compile_bytecode(folder: str) -> Callable[[Path], None]:
     """Write the folder's bytecode now (as any earlier run would have)."""
+
     def change(ws: Path) -> None:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ws / folder)], check=True)
+
     return change
 
 
@@ -220,126 +247,215 @@ class Case:
 
 CASES = {
     "library in src/ used by a step script": Case(
-        replace_in("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "1"),
+        replace_in("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "1"
+    ),
     "library in src/ through the package __init__": Case(
-        replace_in("src/mylib/__init__.py", "from mylib.core import scale, table",
-                   "from mylib.core import scale, table\ntable = lambda: ['zeta']"), "2"),
+        replace_in(
+            "src/mylib/__init__.py",
+            "from mylib.core import scale, table",
+            "from mylib.core import scale, table\ntable = lambda: ['zeta']",
+        ),
+        "2",
+    ),
     "library in src/ through a conftest fixture": Case(
-        replace_in("src/mylib/core.py", "return x * FACTOR", "return x * FACTOR + 1"), "3"),
+        replace_in("src/mylib/core.py", "return x * FACTOR", "return x * FACTOR + 1"), "3"
+    ),
     "module on a folder conftest puts on sys.path": Case(
-        replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 5"), "3"),
+        replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 5"), "3"
+    ),
     "data file a test reads (tests/data)": Case(
-        replace_in("tests/data/expected.txt", "alpha", "omega"), "2"),
+        replace_in("tests/data/expected.txt", "alpha", "omega"), "2"
+    ),
     "data file the library reads and caches (data/)": Case(
-        replace_in("data/table.txt", "alpha beta", "alpha beta gamma"), "5"),
+        replace_in("data/table.txt", "alpha beta", "alpha beta gamma"), "5"
+    ),
     "content changed with the modification time put back": Case(
-        same_size_same_mtime("data/table.txt", "alpha", "omega"), "2"),
-    "pytest.ini appears": Case(
-        write("pytest.ini", "[pytest]\nfilterwarnings = error\n"), "4"),
+        same_size_same_mtime("data/table.txt", "alpha", "omega"), "2"
+    ),
+    "pytest.ini appears": Case(write("pytest.ini", "[pytest]\nfilterwarnings = error\n"), "4"),
     "pytest 9 [tool.pytest] in pyproject.toml": Case(
-        replace_in("pyproject.toml", "[tool.pocflow]",
-                   '[tool.pytest]\nfilterwarnings = ["error"]\n\n[tool.pocflow]'), "4"),
+        replace_in(
+            "pyproject.toml",
+            "[tool.pocflow]",
+            '[tool.pytest]\nfilterwarnings = ["error"]\n\n[tool.pocflow]',
+        ),
+        "4",
+    ),
     "tox.ini [pytest] section": Case(write("tox.ini", "[pytest]\nfilterwarnings = error\n"), "4"),
     "setup.cfg [tool:pytest] section": Case(
-        write("setup.cfg", "[tool:pytest]\nfilterwarnings = error\n"), "4"),
+        write("setup.cfg", "[tool:pytest]\nfilterwarnings = error\n"), "4"
+    ),
     "PYTEST_ADDOPTS": Case(lambda ws: None, "4", env={"PYTEST_ADDOPTS": "-W error"}),
-    "an environment variable a test reads": Case(
-        lambda ws: None, "4", env={"POC_MODE": "broken"}),
+    "an environment variable a test reads": Case(lambda ws: None, "4", env={"POC_MODE": "broken"}),
     "a failing unittest subTest after passing ones": Case(
-        write("tests/test_step3_helpers.py",
-              "import unittest\n\n\nclass T(unittest.TestCase):\n"
-              "    def test_each(self):\n"
-              "        for i in range(3):\n"
-              "            with self.subTest(i=i):\n"
-              "                self.assertNotEqual(i, 0)\n"), "3", says="1 failed subtest"),
+        write(
+            "tests/test_step3_helpers.py",
+            "import unittest\n\n\nclass T(unittest.TestCase):\n"
+            "    def test_each(self):\n"
+            "        for i in range(3):\n"
+            "            with self.subTest(i=i):\n"
+            "                self.assertNotEqual(i, 0)\n",
+        ),
+        "3",
+        says="1 failed subtest",
+    ),
     "a failing pytest subtest": Case(
-        write("tests/test_step3_helpers.py",
-              "def test_each(subtests):\n"
-              "    for i in range(2):\n"
-              "        with subtests.test(i=i):\n"
-              "            assert i == 1\n"), "3", says="failed subtest"),
+        write(
+            "tests/test_step3_helpers.py",
+            "def test_each(subtests):\n"
+            "    for i in range(2):\n"
+            "        with subtests.test(i=i):\n"
+            "            assert i == 1\n",
+        ),
+        "3",
+        says="failed subtest",
+    ),
     "pytest.exit in a test": Case(
-        write("tests/test_step3_helpers.py",
-              "import pytest\n\n\ndef test_a():\n    pytest.exit('stop here')\n\n\n"
-              "def test_b():\n    assert False\n"), "3", says="ended early"),
+        write(
+            "tests/test_step3_helpers.py",
+            "import pytest\n\n\ndef test_a():\n    pytest.exit('stop here')\n\n\n"
+            "def test_b():\n    assert False\n",
+        ),
+        "3",
+        says="ended early",
+    ),
     "KeyboardInterrupt raised by a test": Case(
-        write("tests/test_step3_helpers.py",
-              "def test_a():\n    raise KeyboardInterrupt\n\n\n"
-              "def test_b():\n    assert False\n"), "3", says="ended early"),
+        write(
+            "tests/test_step3_helpers.py",
+            "def test_a():\n    raise KeyboardInterrupt\n\n\ndef test_b():\n    assert False\n",
+        ),
+        "3",
+        says="ended early",
+    ),
     # found by trying to break it: each of these was a ✅ over failing tests once
     "a temporary folder's cleanup deleting a file named like a workspace input": Case(
-        replace_in("words.txt", "alpha", "omega"), "2", prep=both(
+        replace_in("words.txt", "alpha", "omega"),
+        "2",
+        prep=both(
             write("words.txt", "alpha\n"),
-            write("tests/test_step2_table.py",
-                  "from pathlib import Path\n\n\ndef test_words():\n"
-                  "    root = Path(__file__).resolve().parents[1]\n"
-                  "    assert (root / 'words.txt').read_text() == 'alpha\\n'\n"),
-            write("tests/test_step5_table_again.py",
-                  "import tempfile\nfrom pathlib import Path\n\n\ndef test_scratch():\n"
-                  "    with tempfile.TemporaryDirectory() as scratch:\n"
-                  "        (Path(scratch) / 'words.txt').write_text('x')\n"))),
+            write(
+                "tests/test_step2_table.py",
+                "from pathlib import Path\n\n\ndef test_words():\n"
+                "    root = Path(__file__).resolve().parents[1]\n"
+                "    assert (root / 'words.txt').read_text() == 'alpha\\n'\n",
+            ),
+            write(
+                "tests/test_step5_table_again.py",
+                "import tempfile\nfrom pathlib import Path\n\n\ndef test_scratch():\n"
+                "    with tempfile.TemporaryDirectory() as scratch:\n"
+                "        (Path(scratch) / 'words.txt').write_text('x')\n",
+            ),
+        ),
+    ),
     "a data file opened r+b and only read (the mmap idiom)": Case(
-        replace_in("tests/data/expected.txt", "alpha", "omega"), "2", prep=write(
+        replace_in("tests/data/expected.txt", "alpha", "omega"),
+        "2",
+        prep=write(
             "tests/test_step2_table.py",
             "import mmap\nfrom pathlib import Path\n\nimport mylib\n\n\n"
             "def test_the_table_holds_the_expected_word():\n"
             "    with open(Path(__file__).parent / 'data' / 'expected.txt', 'r+b') as f, \\\n"
             "            mmap.mmap(f.fileno(), 0) as view:\n"
-            "        assert view.read().decode().strip() in mylib.table()\n")),
+            "        assert view.read().decode().strip() in mylib.table()\n",
+        ),
+    ),
     "a variable read through os.environb": Case(
-        lambda ws: None, "4", env={"POC_MODE": "broken"}, prep=write(
+        lambda ws: None,
+        "4",
+        env={"POC_MODE": "broken"},
+        prep=write(
             "tests/test_step4_config.py",
             "import os\n\n\ndef test_the_mode_is_normal():\n"
-            "    assert os.environb.get(b'POC_MODE', b'normal') == b'normal'\n")),
+            "    assert os.environb.get(b'POC_MODE', b'normal') == b'normal'\n",
+        ),
+    ),
     "TZ, read by the C library": Case(
-        lambda ws: None, "4", env={"TZ": "America/New_York"}, prep=write(
+        lambda ws: None,
+        "4",
+        env={"TZ": "America/New_York"},
+        prep=write(
             "tests/test_step4_config.py",
             "import time\n\n\ndef test_the_epoch_is_midnight_here():\n"
-            "    assert time.localtime(0).tm_hour == 0\n")),
+            "    assert time.localtime(0).tm_hour == 0\n",
+        ),
+    ),
     "a module that shadows the library appears earlier on sys.path": Case(
-        write("PoC/mylib.py", "def table():\n    return ['zeta']\n"), "2"),
+        write("PoC/mylib.py", "def table():\n    return ['zeta']\n"), "2"
+    ),
     "a compiled extension appears beside the library's module": Case(
-        write("src/mylib/core" + EXTENSION_SUFFIXES[0], "not a shared library\n"), "3"),
+        write("src/mylib/core" + EXTENSION_SUFFIXES[0], "not a shared library\n"), "3"
+    ),
     "tests/__init__.py appears": Case(
-        write("tests/__init__.py", "raise RuntimeError('not importable')\n"), "3"),
+        write("tests/__init__.py", "raise RuntimeError('not importable')\n"), "3"
+    ),
     "stale bytecode after a same-size edit with the modification time put back": Case(
-        same_size_same_mtime("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"), "3",
-        prep=compile_bytecode("src/mylib")),
+        same_size_same_mtime("src/mylib/core.py", "FACTOR = 2", "FACTOR = 3"),
+        "3",
+        prep=compile_bytecode("src/mylib"),
+    ),
     "a variable a library reads for a test (os.path.expandvars)": Case(
-        lambda ws: None, "4", env={"POC_MODE": "broken"}, prep=write(
+        lambda ws: None,
+        "4",
+        env={"POC_MODE": "broken"},
+        prep=write(
             "tests/test_step4_config.py",
             "import os\n\n\ndef test_the_mode_is_normal():\n"
-            "    assert os.path.expandvars('$POC_MODE') in ('$POC_MODE', 'normal')\n")),
+            "    assert os.path.expandvars('$POC_MODE') in ('$POC_MODE', 'normal')\n",
+        ),
+    ),
     "an interpreter variable (PYTHONINTMAXSTRDIGITS)": Case(
-        lambda ws: None, "4", env={"PYTHONINTMAXSTRDIGITS": "1000"}, prep=write(
+        lambda ws: None,
+        "4",
+        env={"PYTHONINTMAXSTRDIGITS": "1000"},
+        prep=write(
             "tests/test_step4_config.py",
-            "def test_big_numbers_print():\n    assert len(str(10 ** 3000)) == 3001\n")),
+            "def test_big_numbers_print():\n    assert len(str(10 ** 3000)) == 3001\n",
+        ),
+    ),
     "a new workspace module shadows a standard-library module": Case(
-        write("src/statistics.py", "def mean(values):\n    return 0\n"), "4", prep=write(
+        write("src/statistics.py", "def mean(values):\n    return 0\n"),
+        "4",
+        prep=write(
             "tests/test_step4_config.py",
             "import statistics\n\n\ndef test_the_mean():\n"
-            "    assert statistics.mean([1, 2, 3]) == 2\n")),
+            "    assert statistics.mean([1, 2, 3]) == 2\n",
+        ),
+    ),
     "a file under .github/ (not .git/) a test reads": Case(
-        replace_in(".github/ci.yml", "3.11", "3.12"), "4", prep=both(
+        replace_in(".github/ci.yml", "3.11", "3.12"),
+        "4",
+        prep=both(
             write(".github/ci.yml", "python: 3.11\n"),
-            write("tests/test_step4_config.py",
-                  "from pathlib import Path\n\n\ndef test_ci_python():\n"
-                  "    root = Path(__file__).resolve().parents[1]\n"
-                  "    assert '3.11' in (root / '.github' / 'ci.yml').read_text()\n"))),
+            write(
+                "tests/test_step4_config.py",
+                "from pathlib import Path\n\n\ndef test_ci_python():\n"
+                "    root = Path(__file__).resolve().parents[1]\n"
+                "    assert '3.11' in (root / '.github' / 'ci.yml').read_text()\n",
+            ),
+        ),
+    ),
     "files read from threads": Case(
-        replace_in("data/many/f113.txt", "ok", "broken"), "4", prep=both(
+        replace_in("data/many/f113.txt", "ok", "broken"),
+        "4",
+        prep=both(
             *(write(f"data/many/f{i}.txt", "ok\n") for i in range(200)),
-            write("tests/test_step4_config.py",
-                  "from concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
-                  "\nMANY = Path(__file__).resolve().parents[1] / 'data' / 'many'\n\n\n"
-                  "def test_every_file_is_ok():\n"
-                  "    with ThreadPoolExecutor(8) as pool:\n"
-                  "        texts = list(pool.map(lambda i: (MANY / f'f{i}.txt').read_text(),"
-                  " range(200)))\n"
-                  "    assert all(text == 'ok\\n' for text in texts)\n"))),
+            write(
+                "tests/test_step4_config.py",
+                "from concurrent.futures import ThreadPoolExecutor\nfrom pathlib import Path\n"
+                "\nMANY = Path(__file__).resolve().parents[1] / 'data' / 'many'\n\n\n"
+                "def test_every_file_is_ok():\n"
+                "    with ThreadPoolExecutor(8) as pool:\n"
+                "        texts = list(pool.map(lambda i: (MANY / f'f{i}.txt').read_text(),"
+                " range(200)))\n"
+                "    assert all(text == 'ok\\n' for text in texts)\n",
+            ),
+        ),
+    ),
     "PYTHONPATH shadows a module a step script imports": Case(
-        lambda ws: write("shadow/statistics.py", "def mean(values):\n    return 3\n")(
-            ws.parent), "1", env={"PYTHONPATH": "../shadow"}, prep=write(
+        lambda ws: write("shadow/statistics.py", "def mean(values):\n    return 3\n")(ws.parent),
+        "1",
+        env={"PYTHONPATH": "../shadow"},
+        prep=write(
             "PoC/step1_scale.py",
             '"""Step 1: scale a number with the library.\n\nUsage:\n'
             '    python PoC/step1_scale.py\n"""\n'
@@ -349,11 +465,16 @@ CASES = {
             "from mylib import scale  # noqa: E402\n\n"
             '(ROOT / "out").mkdir(exist_ok=True)\n'
             '(ROOT / "out" / "step1.txt").write_text(str(scale(int(statistics.mean([2, 2])))),'
-            ' encoding="utf-8")\n')),
+            ' encoding="utf-8")\n',
+        ),
+    ),
     "a pytest.ini appears above the workspace": Case(
         lambda ws: (ws.parent / "pytest.ini").write_text(
-            "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"),
-        "3", says="outside the workspace"),
+            "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"
+        ),
+        "3",
+        says="outside the workspace",
+    ),
 }
 
 
@@ -369,9 +490,11 @@ def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, ca
 
 
 def test_a_new_file_in_a_folder_a_test_lists_reverifies_the_step(library: Path) -> None:
-    write("tests/test_step2_table.py",
-          "from pathlib import Path\n\n\ndef test_the_data_folder_has_one_file():\n"
-          "    assert len(list((Path(__file__).parent / 'data').iterdir())) == 1\n")(library)
+    write(
+        "tests/test_step2_table.py",
+        "from pathlib import Path\n\n\ndef test_the_data_folder_has_one_file():\n"
+        "    assert len(list((Path(__file__).parent / 'data').iterdir())) == 1\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     (library / "tests/data/more.txt").write_text("x\n", encoding="utf-8")
     assert plain_pytest(library, "2") != 0
@@ -381,9 +504,10 @@ def test_a_new_file_in_a_folder_a_test_lists_reverifies_the_step(library: Path) 
 
 
 def test_every_test_skipped_is_not_verified(library: Path) -> None:
-    write("tests/test_step3_helpers.py",
-          "import pytest\n\n\n@pytest.mark.skip(reason='later')\ndef test_a():\n    pass\n")(
-        library)
+    write(
+        "tests/test_step3_helpers.py",
+        "import pytest\n\n\n@pytest.mark.skip(reason='later')\ndef test_a():\n    pass\n",
+    )(library)
     result = run_doit(library, "poc-complete")
     assert result.code != 0
     assert "none of its 1 tests passed (1 skipped)" in result.out + result.err
@@ -397,11 +521,12 @@ def test_deselected_tests_are_not_verified(library: Path) -> None:
 
 
 def test_xfail_and_xpass_are_shown_as_what_they_are(library: Path) -> None:
-    write("tests/test_step3_helpers.py",
-          "import pytest\n\n\ndef test_ok():\n    pass\n\n\n"
-          "@pytest.mark.xfail(reason='known')\ndef test_known():\n    assert False\n\n\n"
-          "@pytest.mark.xfail(reason='fixed?', strict=False)\ndef test_fixed():\n    pass\n")(
-        library)
+    write(
+        "tests/test_step3_helpers.py",
+        "import pytest\n\n\ndef test_ok():\n    pass\n\n\n"
+        "@pytest.mark.xfail(reason='known')\ndef test_known():\n    assert False\n\n\n"
+        "@pytest.mark.xfail(reason='fixed?', strict=False)\ndef test_fixed():\n    pass\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     record = json.loads((library / "steps/records/step3.json").read_text(encoding="utf-8"))
     assert record["test"]["counts"] == {"passed": 1, "xfailed": 1, "xpassed": 1, "total": 3}
@@ -417,7 +542,8 @@ BYPASSES = {
 
 @pytest.mark.parametrize("commands", BYPASSES.values(), ids=list(BYPASSES))
 def test_no_doit_option_lets_the_gate_pass_over_a_failing_step(
-        library: Path, commands: list[tuple[str, ...]]) -> None:
+    library: Path, commands: list[tuple[str, ...]]
+) -> None:
     replace_in("tests/data/expected.txt", "alpha", "omega")(library)
     assert plain_pytest(library, "2") != 0
     results = [run_doit(library, *command) for command in commands]
@@ -437,7 +563,8 @@ def task_rewrite_data():
 
 
 def test_a_task_that_changes_inputs_after_their_steps_were_checked_does_not_pass_the_gate(
-        library: Path) -> None:
+    library: Path,
+) -> None:
     # doit checks step 2 (current), then runs the user's task, then the gate: the gate must
     # not take step 2's earlier check, nor a fingerprint taken before the task ran, as proof
     with (library / "dodo.py").open("a", encoding="utf-8") as dodo:
@@ -456,8 +583,9 @@ def test_a_record_edited_by_hand_does_not_pass_over_a_failure(library: Path) -> 
     record = json.loads(path.read_text(encoding="utf-8"))
     record["verdict"], record["message"] = "verified", ""
     record["test"]["outcome"], record["test"]["message"] = "passed", ""
-    record["test"]["tests"] = [dict(t, outcome="passed", message="")
-                               for t in record["test"]["tests"]]
+    record["test"]["tests"] = [
+        dict(t, outcome="passed", message="") for t in record["test"]["tests"]
+    ]
     record["test"]["counts"] = {"passed": 1, "total": 1}
     path.write_text(json.dumps(record, indent=2), encoding="utf-8")
     result = run_doit(library, "-s", "poc-complete")  # the gate alone: local evidence
@@ -473,16 +601,18 @@ def test_a_record_edited_by_hand_does_not_pass_over_a_failure(library: Path) -> 
 
 def test_a_file_changed_while_the_tests_ran_is_run_again_next_time(library: Path) -> None:
     # the test reads the data, then something else rewrites it while the session goes on
-    write("tests/test_step2_table.py",
-          "import subprocess, sys, time\nfrom pathlib import Path\n\nimport mylib\n\n"
-          "DATA = Path(__file__).parent / 'data' / 'expected.txt'\n\n\n"
-          "def test_the_table_holds_the_expected_word():\n"
-          "    expected = DATA.read_text().strip()\n"
-          "    assert expected in mylib.table()\n"
-          "    if expected == 'alpha':\n"
-          "        subprocess.run([sys.executable, '-c', 'import pathlib; pathlib.Path(' +\n"
-          "                        repr(str(DATA)) + ').write_text(\"beta\\\\n\")'], check=True)\n"
-          "        time.sleep(0.05)\n")(library)
+    write(
+        "tests/test_step2_table.py",
+        "import subprocess, sys, time\nfrom pathlib import Path\n\nimport mylib\n\n"
+        "DATA = Path(__file__).parent / 'data' / 'expected.txt'\n\n\n"
+        "def test_the_table_holds_the_expected_word():\n"
+        "    expected = DATA.read_text().strip()\n"
+        "    assert expected in mylib.table()\n"
+        "    if expected == 'alpha':\n"
+        "        subprocess.run([sys.executable, '-c', 'import pathlib; pathlib.Path(' +\n"
+        "                        repr(str(DATA)) + ').write_text(\"beta\\\\n\")'], check=True)\n"
+        "        time.sleep(0.05)\n",
+    )(library)
     first = run_doit(library, "poc-complete")
     assert "2" in first.ran_steps
     assert (library / "tests/data/expected.txt").read_text() == "beta\n"
@@ -506,15 +636,17 @@ def test_the_gate_stays_green_and_runs_nothing_when_nothing_changed(library: Pat
     assert not result.ran, result.out
 
 
-def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(
-        tmp_path: Path) -> None:
+def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(tmp_path: Path) -> None:
     workspace = make_library_poc(tmp_path / "ws")
-    edit(workspace / "pyproject.toml",
-         lambda text: text + 'test_runner = "subprocess"\ntest_batch = false\n')
+    edit(
+        workspace / "pyproject.toml",
+        lambda text: text + 'test_runner = "subprocess"\ntest_batch = false\n',
+    )
     assert run_doit(workspace, "poc-complete").code == 0
     record = json.loads((workspace / "steps/records/step3.json").read_text(encoding="utf-8"))
-    assert {"src/mylib/core.py", "tests/helpers/expect.py", "tests/conftest.py"} <= \
-        set(record["test"]["observed"])
+    assert {"src/mylib/core.py", "tests/helpers/expect.py", "tests/conftest.py"} <= set(
+        record["test"]["observed"]
+    )
     replace_in("tests/helpers/expect.py", "SCALED = 4", "SCALED = 5")(workspace)
     assert plain_pytest(workspace, "3") != 0
     result = run_doit(workspace, "--continue", "poc-complete")
@@ -523,13 +655,20 @@ def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(
 
 
 def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     workspace = make_library_poc(tmp_path / "ws")
-    replace_in("tests/conftest.py", 'for folder in ("src", "PoC", "tests/helpers"):',
-               'sys.path.insert(0, "src")  # relative: modules get relative file names\n'
-               'for folder in ("PoC", "tests/helpers"):')(workspace)
-    replace_in("src/mylib/core.py", "FACTOR = 2",
-               'import os\n\nFACTOR = int(os.environ.get("LIB_FACTOR", "2"))')(workspace)
+    replace_in(
+        "tests/conftest.py",
+        'for folder in ("src", "PoC", "tests/helpers"):',
+        'sys.path.insert(0, "src")  # relative: modules get relative file names\n'
+        'for folder in ("PoC", "tests/helpers"):',
+    )(workspace)
+    replace_in(
+        "src/mylib/core.py",
+        "FACTOR = 2",
+        'import os\n\nFACTOR = int(os.environ.get("LIB_FACTOR", "2"))',
+    )(workspace)
     assert run_doit(workspace, "poc-complete").code == 0
     record = json.loads((workspace / "steps/records/step3.json").read_text(encoding="utf-8"))
     assert "$LIB_FACTOR" in record["test"]["observed"]
@@ -543,13 +682,18 @@ def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
 
 def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) -> None:
     # an editable plugin registered by entry point: the fork server imports it while warming up
-    write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\n"
-          "Version: 1.0\n")(library)
+    write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n")(
+        library
+    )
     write("pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
-    write("pocplug.py", "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n"
-          "    return 4\n")(library)
-    write("tests/test_step3_helpers.py", "def test_the_fixture_library_scales(lib, "
-          "expected_scale):\n    assert lib.scale(2) == expected_scale\n")(library)
+    write(
+        "pocplug.py", "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n    return 4\n"
+    )(library)
+    write(
+        "tests/test_step3_helpers.py",
+        "def test_the_fixture_library_scales(lib, "
+        "expected_scale):\n    assert lib.scale(2) == expected_scale\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     replace_in("pocplug.py", "return 4", "return 5")(library)
     assert_run_again_and_failed(library, "3")
@@ -563,14 +707,18 @@ def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path
     def build(value: int) -> None:
         source = tmp_path / "lib.c"
         source.write_text(f"int answer(void) {{ return {value}; }}\n", encoding="utf-8")
-        subprocess.run([compiler, "-shared", "-fPIC", "-o", str(library / "data/libanswer.so"),
-                        str(source)], check=True)
+        subprocess.run(
+            [compiler, "-shared", "-fPIC", "-o", str(library / "data/libanswer.so"), str(source)],
+            check=True,
+        )
 
     build(42)
-    write("tests/test_step3_helpers.py",
-          "import ctypes\nfrom pathlib import Path\n\n\ndef test_the_answer():\n"
-          "    lib = ctypes.CDLL(str(Path(__file__).resolve().parents[1] / 'data' / "
-          "'libanswer.so'))\n    assert lib.answer() == 42\n")(library)
+    write(
+        "tests/test_step3_helpers.py",
+        "import ctypes\nfrom pathlib import Path\n\n\ndef test_the_answer():\n"
+        "    lib = ctypes.CDLL(str(Path(__file__).resolve().parents[1] / 'data' / "
+        "'libanswer.so'))\n    assert lib.answer() == 42\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     build(43)
     assert_run_again_and_failed(library, "3")
@@ -578,9 +726,11 @@ def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path
 
 def test_a_test_copying_the_environment_stays_verified(library: Path) -> None:
     # pytest sets PYTEST_CURRENT_TEST while a test runs: not an input of the step
-    write("tests/test_step4_config.py",
-          "import os\n\n\ndef test_the_environment_has_a_path():\n"
-          "    assert 'PATH' in dict(os.environ)\n")(library)
+    write(
+        "tests/test_step4_config.py",
+        "import os\n\n\ndef test_the_environment_has_a_path():\n"
+        "    assert 'PATH' in dict(os.environ)\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     again = run_doit(library, "poc-complete")
     assert again.code == 0
@@ -591,10 +741,12 @@ def test_a_failure_the_small_win_check_sees_outweighs_the_record(library: Path) 
     # a read pocflow cannot observe (another program reads the file): the record holds, but
     # the small-win check's session sees the tests fail on these very files
     (library / "data/flag.txt").write_text("ok\n", encoding="utf-8")
-    write("tests/test_step2_table.py",
-          "import subprocess\n\n\ndef test_the_flag_is_ok():\n"
-          "    done = subprocess.run(['cat', 'data/flag.txt'], capture_output=True, text=True)\n"
-          "    assert done.stdout == 'ok\\n'\n")(library)
+    write(
+        "tests/test_step2_table.py",
+        "import subprocess\n\n\ndef test_the_flag_is_ok():\n"
+        "    done = subprocess.run(['cat', 'data/flag.txt'], capture_output=True, text=True)\n"
+        "    assert done.stdout == 'ok\\n'\n",
+    )(library)
     assert run_doit(library, "poc-complete").code == 0
     (library / "data/flag.txt").write_text("bad\n", encoding="utf-8")
     assert plain_pytest(library, "2") != 0  # really failing
@@ -604,8 +756,9 @@ def test_a_failure_the_small_win_check_sees_outweighs_the_record(library: Path) 
     gate = run_doit(library, "poc-complete")
     assert gate.code == 1, gate.out + gate.err
     assert "test:2" in gate.ran  # run again on the evidence, and failing for real
-    assert "2" not in {sid for sid, s in compute_status(load_workspace(library)).items()
-                       if s.is_verified}
+    assert "2" not in {
+        sid for sid, s in compute_status(load_workspace(library)).items() if s.is_verified
+    }
 
     (library / "data/flag.txt").write_text("ok\n", encoding="utf-8")
     fixed = run_doit(library, "poc-complete")  # never stuck: the next run verifies it

@@ -31,8 +31,7 @@ FAULTY_DOIT = Path(__file__).with_name("faulty_doit.py")
 SCRIPT = "PoC/step3b_country_lookup.py"
 TESTS = "tests/test_step3b_country_lookup.py"
 HUMAN = "A person's note that no fault may lose: ünïcödé, `code`, <!-- a comment -->."
-DOCUMENTS = ["docs/time-zone-atlas-step3b-results.md", "PROJECT_STATE.md",
-             "docs/poc1-results.md"]
+DOCUMENTS = ["docs/time-zone-atlas-step3b-results.md", "PROJECT_STATE.md", "docs/poc1-results.md"]
 
 _HOLD = """
 if __import__("os").environ.get("FAULT_IN") == "{phase}":  # the fault tests hold here
@@ -56,11 +55,20 @@ SIGNALS = {"SIGINT": signal.SIGINT, "SIGTERM": signal.SIGTERM, "SIGKILL": signal
 def _prepare(ws: Path) -> None:
     """Step 3b changed (so all its phases run), with holds, and human text everywhere."""
     with (ws / SCRIPT).open("a", encoding="utf-8") as script:
-        script.write("\nif __name__ == '__main__':\n" + "".join(
-            "    " + line + "\n" for line in _HOLD.format(phase="implement").strip().splitlines()))
+        script.write(
+            "\nif __name__ == '__main__':\n"
+            + "".join(
+                "    " + line + "\n"
+                for line in _HOLD.format(phase="implement").strip().splitlines()
+            )
+        )
     with (ws / TESTS).open("a", encoding="utf-8") as tests:
-        tests.write("\n\ndef test_holds_for_the_fault_tests() -> None:\n" + "".join(
-            "    " + line + "\n" for line in _HOLD.format(phase="test").strip().splitlines()))
+        tests.write(
+            "\n\ndef test_holds_for_the_fault_tests() -> None:\n"
+            + "".join(
+                "    " + line + "\n" for line in _HOLD.format(phase="test").strip().splitlines()
+            )
+        )
     for rel in DOCUMENTS:
         with (ws / rel).open("a", encoding="utf-8") as doc:
             doc.write(f"\n{HUMAN}\n")
@@ -95,9 +103,14 @@ def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[by
     marker = ws.parent / "hold.pid"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
     env.update(hold, FAULT_HOLD=str(marker))
-    process = subprocess.Popen([sys.executable, str(FAULTY_DOIT), "poc-complete"], cwd=ws,
-                               env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                               start_new_session=True)
+    process = subprocess.Popen(
+        [sys.executable, str(FAULTY_DOIT), "poc-complete"],
+        cwd=ws,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     deadline = time.monotonic() + 120
     while not (marker.is_file() and marker.read_text(encoding="utf-8")):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -122,7 +135,8 @@ def _assert_intact(ws: Path) -> None:
 @pytest.mark.parametrize("signame", list(SIGNALS))
 @pytest.mark.parametrize("phase", list(POINTS))
 def test_a_run_killed_in_any_phase_leaves_no_false_verdict_and_recovers(
-        sample: Path, phase: str, signame: str) -> None:
+    sample: Path, phase: str, signame: str
+) -> None:
     _prepare(sample)
     where, hold = POINTS[phase]
     process, holder = _run_until_hold(sample, hold)
@@ -174,20 +188,27 @@ time.sleep(600)
 
 @pytest.mark.parametrize("setting", ["manifest", "pyproject"])
 def test_a_hanging_script_is_stopped_at_its_timeout_with_its_children(
-        sample: Path, setting: str) -> None:
+    sample: Path, setting: str
+) -> None:
     (sample / SCRIPT).write_text(_child_pid_script(sample.parent), encoding="utf-8")
     if setting == "manifest":
         (sample / "steps/step3b.yaml").write_text("timeout: 1\n", encoding="utf-8")
     else:
         pyproject = sample / "pyproject.toml"
-        pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
-            "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = 1\n"), encoding="utf-8")
+        pyproject.write_text(
+            pyproject.read_text(encoding="utf-8").replace(
+                "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = 1\n"
+            ),
+            encoding="utf-8",
+        )
     started = time.monotonic()
     result = run_doit(sample, "step:3b")
     assert result.code == 1
     assert time.monotonic() - started < 120
-    assert (f"step 3b: {SCRIPT} did not finish within 1 s and was stopped; see "
-            ".pocflow/runs/step3b/step3b_country_lookup.log") in result.out + result.err
+    assert (
+        f"step 3b: {SCRIPT} did not finish within 1 s and was stopped; see "
+        ".pocflow/runs/step3b/step3b_country_lookup.log"
+    ) in result.out + result.err
     assert _wait_gone(int((sample.parent / "child.pid").read_text(encoding="utf-8")))
     record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "failed"
@@ -230,7 +251,7 @@ def test_a_test_flooding_invalid_utf8_fails_cleanly_with_a_bounded_log(sample: P
     from pocflow._proc import HEAD_BYTES, TAIL_BYTES
 
     with (sample / TESTS).open("a", encoding="utf-8") as tests:
-        tests.write('''
+        tests.write("""
 
 def test_floods_and_fails() -> None:
     import sys
@@ -239,7 +260,7 @@ def test_floods_and_fails() -> None:
     sys.__stdout__.buffer.flush()
     print("captured \\udcff", "\\xff" * 10_000)
     assert False, "the flood test failed"
-''')
+""")
     result = run_doit(sample, "step:3b")
     assert result.code == 1
     output = result.out + result.err
@@ -251,7 +272,7 @@ def test_floods_and_fails() -> None:
     assert record["verdict"] == "failed"
 
 
-DETACHED = '''
+DETACHED = """
 if __name__ == "__main__":
     import pathlib
     import subprocess
@@ -261,7 +282,7 @@ if __name__ == "__main__":
                               start_new_session=True)
     pathlib.Path({pid_file!r}).write_text(str(server.pid))
     print("started a server")
-'''
+"""
 
 
 def test_a_script_leaving_a_detached_process_behind_ends_its_phase(sample: Path) -> None:
@@ -271,8 +292,14 @@ def test_a_script_leaving_a_detached_process_behind_ends_its_phase(sample: Path)
     with (sample / SCRIPT).open("a", encoding="utf-8") as script:
         script.write(DETACHED.format(pid_file=str(pid_file)))
     try:
-        done = subprocess.run([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
-                              capture_output=True, text=True, timeout=180, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "doit", "step:3b"],
+            cwd=sample,
+            capture_output=True,
+            text=True,
+            timeout=180,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
         log = (sample / ".pocflow/runs/step3b/step3b_country_lookup.log").read_text()
         assert "started a server" in log
@@ -282,7 +309,7 @@ def test_a_script_leaving_a_detached_process_behind_ends_its_phase(sample: Path)
             os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
 
 
-DETACHED_TEST = '''
+DETACHED_TEST = """
 
 def test_starts_a_server_and_leaves_it():
     import pathlib
@@ -295,29 +322,41 @@ def test_starts_a_server_and_leaves_it():
 
 
 SERVERS = []
-'''
+"""
 
 
 @pytest.mark.parametrize("runner", ["fork", "subprocess"])
 def test_a_test_leaving_a_detached_process_behind_ends_its_session(
-        sample: Path, runner: str) -> None:
+    sample: Path, runner: str
+) -> None:
     pid_file = sample.parent / "server.pid"
     with (sample / TESTS).open("a", encoding="utf-8") as tests:
         tests.write(DETACHED_TEST.format(pid_file=str(pid_file)))
     pyproject = sample / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
-        "[tool.pocflow]\n", f'[tool.pocflow]\ntest_runner = "{runner}"\n'), encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            "[tool.pocflow]\n", f'[tool.pocflow]\ntest_runner = "{runner}"\n'
+        ),
+        encoding="utf-8",
+    )
     try:
-        done = subprocess.run([sys.executable, "-m", "doit", "poc-complete"], cwd=sample,
-                              capture_output=True, text=True, timeout=300, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "doit", "poc-complete"],
+            cwd=sample,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
         assert done.returncode == 0, done.stdout + done.stderr
     finally:
         with contextlib.suppress(OSError, ValueError):
             os.kill(int(pid_file.read_text(encoding="utf-8")), signal.SIGKILL)
 
 
-def test_warm_up_folders_a_killed_run_left_are_removed_by_the_next(sample: Path,
-                                                                   tmp_path: Path) -> None:
+def test_warm_up_folders_a_killed_run_left_are_removed_by_the_next(
+    sample: Path, tmp_path: Path
+) -> None:
     tmp = tmp_path / "tmp"
     tmp.mkdir()
     gone = subprocess.Popen([sys.executable, "-c", "pass"])
@@ -353,15 +392,21 @@ def test_a_results_doc_linked_outside_is_neither_read_nor_written(sample: Path) 
     assert "Traceback" not in output
     assert outside.read_text(encoding="utf-8") == "OUTSIDE-ONLY text of another project\n"
     assert (sample / rel).is_symlink()
-    copied = [p for p in sample.rglob("*") if p.is_file() and not p.is_symlink()
-              and b"OUTSIDE-ONLY" in p.read_bytes()]
+    copied = [
+        p
+        for p in sample.rglob("*")
+        if p.is_file() and not p.is_symlink() and b"OUTSIDE-ONLY" in p.read_bytes()
+    ]
     assert copied == []
 
 
 def test_a_record_linked_outside_is_not_followed(sample: Path) -> None:
     rel = "steps/records/step3b.json"
-    text = re.sub(r'"first_verified_at": "[^"]*"', '"first_verified_at": "1999-01-01T00:00:00Z"',
-                  (sample / rel).read_text(encoding="utf-8"))  # a valid record, marked
+    text = re.sub(
+        r'"first_verified_at": "[^"]*"',
+        '"first_verified_at": "1999-01-01T00:00:00Z"',
+        (sample / rel).read_text(encoding="utf-8"),
+    )  # a valid record, marked
     outside = _link_out(sample, rel, text)
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
@@ -373,14 +418,20 @@ def test_a_record_linked_outside_is_not_followed(sample: Path) -> None:
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
 def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output(
-        sample: Path, signum: int) -> None:
+    sample: Path, signum: int
+) -> None:
     pid_file = sample.parent / "server.pid"
     with (sample / SCRIPT).open("a", encoding="utf-8") as script:
-        script.write(DETACHED.format(pid_file=str(pid_file)) + "    import time\n"
-                     "    time.sleep(600)\n")
-    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           start_new_session=True)
+        script.write(
+            DETACHED.format(pid_file=str(pid_file)) + "    import time\n    time.sleep(600)\n"
+        )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "step:3b"],
+        cwd=sample,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         assert _appears(pid_file)
         time.sleep(0.5)
@@ -399,23 +450,39 @@ def _slow_scripts(sample: Path) -> None:
     """Steps 2 and 3b sleep two minutes first: a parallel run has both in its workers."""
     for script in ("PoC/step2_coordinates.py", SCRIPT):
         path = sample / script
-        path.write_text(path.read_text(encoding="utf-8").replace(
-            'if __name__ == "__main__":', 'if __name__ == "__main__":\n    import time\n'
-            '    time.sleep(120)', 1), encoding="utf-8")
+        path.write_text(
+            path.read_text(encoding="utf-8").replace(
+                'if __name__ == "__main__":',
+                'if __name__ == "__main__":\n    import time\n    time.sleep(120)',
+                1,
+            ),
+            encoding="utf-8",
+        )
 
 
 def test_a_parallel_run_killed_with_sigkill_leaves_no_worker_holding_the_workspace(
-        sample: Path) -> None:
+    sample: Path,
+) -> None:
     _slow_scripts(sample)
-    run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
-                           cwd=sample, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
+        cwd=sample,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     time.sleep(8)  # the workers are running the slow scripts
     run.kill()
     run.wait()
     started = time.monotonic()
     # a run needs the run lock: no orphaned worker may still hold it
-    done = subprocess.run([sys.executable, "-m", "doit", "step:1"], cwd=sample,
-                          capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", "step:1"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "another doit run is using this workspace" not in done.stderr
     assert time.monotonic() - started < 60
@@ -424,14 +491,24 @@ def test_a_parallel_run_killed_with_sigkill_leaves_no_worker_holding_the_workspa
 def test_a_subprocess_pytest_session_dies_with_a_run_killed_with_sigkill(sample: Path) -> None:
     pid_file = sample.parent / "session.pid"
     pyproject = sample / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
-        "[tool.pocflow]\n", '[tool.pocflow]\ntest_runner = "subprocess"\n'), encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            "[tool.pocflow]\n", '[tool.pocflow]\ntest_runner = "subprocess"\n'
+        ),
+        encoding="utf-8",
+    )
     with (sample / TESTS).open("a", encoding="utf-8") as tests:
-        tests.write(f"\n\ndef test_slow():\n    import os, pathlib, time\n"
-                    f"    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
-                    f"    time.sleep(120)\n")
-    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tests.write(
+            f"\n\ndef test_slow():\n    import os, pathlib, time\n"
+            f"    pathlib.Path({str(pid_file)!r}).write_text(str(os.getpid()))\n"
+            f"    time.sleep(120)\n"
+        )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "step:3b"],
+        cwd=sample,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         assert _appears(pid_file)
         run.kill()
@@ -445,8 +522,11 @@ def test_a_subprocess_pytest_session_dies_with_a_run_killed_with_sigkill(sample:
 def test_logs_in_the_state_folder_are_never_written_through_a_link(sample: Path) -> None:
     victim = sample.parent / "victim.txt"
     victim.write_text("precious\n", encoding="utf-8")
-    for rel in (".pocflow/runs/batch/pytest.log", ".pocflow/runs/batch/selection.txt",
-                ".pocflow/runs/step3b/step3b_country_lookup.log"):
+    for rel in (
+        ".pocflow/runs/batch/pytest.log",
+        ".pocflow/runs/batch/selection.txt",
+        ".pocflow/runs/step3b/step3b_country_lookup.log",
+    ):
         path = sample / rel
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
@@ -459,16 +539,21 @@ def test_logs_in_the_state_folder_are_never_written_through_a_link(sample: Path)
 def test_an_interrupted_sessions_log_is_masked_too(sample: Path) -> None:
     (sample / ".env").write_text("API_KEY=sk-live-abcdef123456\n", encoding="utf-8")
     with (sample / TESTS).open("a", encoding="utf-8") as tests:
-        tests.write("\n\ndef test_slow_and_chatty(capsys):\n    import os, time\n"
-                    "    with capsys.disabled():\n"
-                    "        print('key is', os.environ['API_KEY'], flush=True)\n"
-                    "    time.sleep(60)\n")
-    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
-                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        tests.write(
+            "\n\ndef test_slow_and_chatty(capsys):\n    import os, time\n"
+            "    with capsys.disabled():\n"
+            "        print('key is', os.environ['API_KEY'], flush=True)\n"
+            "    time.sleep(60)\n"
+        )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "step:3b"],
+        cwd=sample,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     log = sample / ".pocflow/runs/batch/pytest.log"
     deadline = time.monotonic() + 120
-    while time.monotonic() < deadline and not (
-            log.is_file() and b"key is" in log.read_bytes()):
+    while time.monotonic() < deadline and not (log.is_file() and b"key is" in log.read_bytes()):
         time.sleep(0.2)
     run.send_signal(signal.SIGTERM)
     assert run.wait(timeout=60) == 143
@@ -478,17 +563,27 @@ def test_an_interrupted_sessions_log_is_masked_too(sample: Path) -> None:
 
 def test_ctrl_c_ends_a_parallel_run_quietly_and_leaves_nothing_running(sample: Path) -> None:
     _slow_scripts(sample)
-    run = subprocess.Popen([sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
-                           cwd=sample, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "-n", "2", "poc-complete"],
+        cwd=sample,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         time.sleep(8)
         os.killpg(run.pid, signal.SIGINT)  # Ctrl-C: the whole process group
         out, err = run.communicate(timeout=60)
         assert run.returncode == 130, (out + err).decode()
         assert b"Traceback" not in err, err.decode()
-        done = subprocess.run([sys.executable, "-m", "doit", "step:1"], cwd=sample,
-                              capture_output=True, text=True, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "doit", "step:1"],
+            cwd=sample,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
         assert done.returncode == 0
         assert "another doit run is using this workspace" not in done.stderr
     finally:
@@ -517,9 +612,13 @@ time.sleep(600)
 def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path) -> None:
     pid_file = sample.parent / "child.pid"
     (sample / SCRIPT).write_text(STUBBORN.format(pid_file=str(pid_file)), encoding="utf-8")
-    run = subprocess.Popen([sys.executable, "-m", "doit", "step:3b"], cwd=sample,
-                           stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                           start_new_session=True)
+    run = subprocess.Popen(
+        [sys.executable, "-m", "doit", "step:3b"],
+        cwd=sample,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         assert _appears(pid_file)
         run.send_signal(signal.SIGTERM)
@@ -536,19 +635,25 @@ def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path
 
 
 def test_the_sweep_removes_killed_writes_everywhere_pocflow_writes_and_nothing_else(
-        tmp_path: Path) -> None:
+    tmp_path: Path,
+) -> None:
     from pocflow._fs import TEMP_SUFFIX
     from pocflow.cmd_run import sweep_killed_writes
 
     (tmp_path / "pyproject.toml").write_text("[tool.pocflow]\npoc = 1\n", encoding="utf-8")
-    left = [tmp_path / "docs" / f".poc1-step1-results.md.x1{TEMP_SUFFIX}",
-            tmp_path / "steps" / "records" / f".step1.json.x2{TEMP_SUFFIX}",
-            tmp_path / f".PROJECT_STATE.md.x3{TEMP_SUFFIX}",
-            tmp_path / ".pocflow" / f".fingerprints.json.x4{TEMP_SUFFIX}",
-            tmp_path / ".pocflow" / "runs" / "step1" / f".test.json.x5{TEMP_SUFFIX}"]
-    kept = [tmp_path / "docs" / "notes.md", tmp_path / "docs" / f"draft{TEMP_SUFFIX}",
-            tmp_path / "PoC" / f".step1_a.py.x6{TEMP_SUFFIX}",  # not a folder pocflow writes
-            tmp_path / ".pocflow" / "runs" / "step1" / ".hidden"]
+    left = [
+        tmp_path / "docs" / f".poc1-step1-results.md.x1{TEMP_SUFFIX}",
+        tmp_path / "steps" / "records" / f".step1.json.x2{TEMP_SUFFIX}",
+        tmp_path / f".PROJECT_STATE.md.x3{TEMP_SUFFIX}",
+        tmp_path / ".pocflow" / f".fingerprints.json.x4{TEMP_SUFFIX}",
+        tmp_path / ".pocflow" / "runs" / "step1" / f".test.json.x5{TEMP_SUFFIX}",
+    ]
+    kept = [
+        tmp_path / "docs" / "notes.md",
+        tmp_path / "docs" / f"draft{TEMP_SUFFIX}",
+        tmp_path / "PoC" / f".step1_a.py.x6{TEMP_SUFFIX}",  # not a folder pocflow writes
+        tmp_path / ".pocflow" / "runs" / "step1" / ".hidden",
+    ]
     outside = tmp_path.parent / f"{tmp_path.name}-outside"
     outside.mkdir()
     kept.append(outside / f".elsewhere.x7{TEMP_SUFFIX}")

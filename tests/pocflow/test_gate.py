@@ -33,8 +33,10 @@ def test_check_complete_reports_failed_and_blocked_steps(sample: Path) -> None:
     lines = failure.message.splitlines()
     assert lines[0] == "PoC 1 is not complete: 2 of 6 steps not verified:"
     assert lines[1] == "    step 3a (Country index): ❌ Failed — step 3a: 1 of 3 tests failed"
-    assert lines[2] == ("    step 3b (Country lookup): ⬜ Blocked by 3a — waits for step 3a "
-                        "(failed); upstream step 3a verified again since")
+    assert lines[2] == (
+        "    step 3b (Country lookup): ⬜ Blocked by 3a — waits for step 3a "
+        "(failed); upstream step 3a verified again since"
+    )
 
 
 def test_check_complete_passes_on_verified_sample_and_writes_gate_record(sample: Path) -> None:
@@ -43,8 +45,9 @@ def test_check_complete_passes_on_verified_sample_and_writes_gate_record(sample:
     assert sum(c["total"] for c in gate["counts"].values()) == 36
 
 
-SUMMARY_PLACEHOLDER = ("_What did this step prove? Write it here; pocflow never rewrites this "
-                       "section._")
+SUMMARY_PLACEHOLDER = (
+    "_What did this step prove? Write it here; pocflow never rewrites this section._"
+)
 
 
 def _unwrite_summary(sample: Path) -> Path:
@@ -52,8 +55,9 @@ def _unwrite_summary(sample: Path) -> Path:
     text = doc.read_text(encoding="utf-8")
     summary = text.split("## Summary\n", 1)[1].split("<!-- pocflow:begin results", 1)[0]
     goal = next(line for line in summary.splitlines() if line.startswith("_Goal"))
-    doc.write_text(text.replace(summary, f"\n{goal}\n\n{SUMMARY_PLACEHOLDER}\n\n"),
-                   encoding="utf-8")
+    doc.write_text(
+        text.replace(summary, f"\n{goal}\n\n{SUMMARY_PLACEHOLDER}\n\n"), encoding="utf-8"
+    )
     return doc
 
 
@@ -71,14 +75,22 @@ def test_a_results_doc_that_holds_only_the_templates_text_fails_the_gate(sample:
     assert "    docs/time-zone-atlas-step3b-results.md: Summary\n" in output
     assert "pocflow: next: write the Summary of docs/time-zone-atlas-step3b-results.md" in output
     # a matter of documents, not of verdicts: the tests pass, the steps stay verified
-    plain = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                           cwd=sample, capture_output=True, text=True, check=False)
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert plain.returncode == 0, plain.stdout
     assert "3b" not in failed.ran_steps
 
-    doc.write_text(doc.read_text(encoding="utf-8").replace(
-        SUMMARY_PLACEHOLDER, "Every country with zones is reachable by name."),
-        encoding="utf-8")
+    doc.write_text(
+        doc.read_text(encoding="utf-8").replace(
+            SUMMARY_PLACEHOLDER, "Every country with zones is reachable by name."
+        ),
+        encoding="utf-8",
+    )
     done = run_doit(sample, "poc-complete")
     assert done.code == 0, done.out + done.err
 
@@ -87,16 +99,19 @@ def test_undocumented_warn_lets_the_gate_pass_and_says_what_is_missing(sample: P
     from support import edit, run_doit
 
     _unwrite_summary(sample)
-    edit(sample / "pyproject.toml",
-         lambda s: s.replace("[tool.pocflow]\n", '[tool.pocflow]\nundocumented = "warn"\n'))
+    edit(
+        sample / "pyproject.toml",
+        lambda s: s.replace("[tool.pocflow]\n", '[tool.pocflow]\nundocumented = "warn"\n'),
+    )
     done = run_doit(sample, "poc-complete")
     assert done.code == 0, done.out + done.err
-    assert "pocflow: warning: not documented yet: docs/time-zone-atlas-step3b-results.md: " \
+    assert (
+        "pocflow: warning: not documented yet: docs/time-zone-atlas-step3b-results.md: "
         "Summary" in done.err
+    )
 
 
-def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(
-        sample: Path) -> None:
+def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(sample: Path) -> None:
     from pocflow.results import unwritten_sections
     from pocflow.workspace import load_workspace
 
@@ -105,13 +120,21 @@ def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(
     doc = sample / ws.results_doc("3b")
     text = doc.read_text(encoding="utf-8")
     bugs = text.split("## Bug Fixes During Development\n", 1)[1].split("<!-- pocflow", 1)[0]
-    doc.write_text(text.replace(bugs, "\n_Record each bug met while building this step as "
-                                "`### 1. <Issue Name>` with **Issue** and **Fix**._\n\n"),
-                   encoding="utf-8")
+    doc.write_text(
+        text.replace(
+            bugs,
+            "\n_Record each bug met while building this step as "
+            "`### 1. <Issue Name>` with **Issue** and **Fix**._\n\n",
+        ),
+        encoding="utf-8",
+    )
     assert unwritten_sections(ws, "3b") == ["Bug Fixes During Development"]
-    doc.write_text(doc.read_text(encoding="utf-8").replace(
-        "**Fix**._\n", "**Fix**._\n\n### 1. Names with accents\n**Issue**: ...\n"),
-        encoding="utf-8")  # the instruction left in place, an entry below it: written
+    doc.write_text(
+        doc.read_text(encoding="utf-8").replace(
+            "**Fix**._\n", "**Fix**._\n\n### 1. Names with accents\n**Issue**: ...\n"
+        ),
+        encoding="utf-8",
+    )  # the instruction left in place, an entry below it: written
     assert unwritten_sections(ws, "3b") == []
     doc.unlink()
     assert unwritten_sections(ws, "3b") == ["Summary", "Bug Fixes During Development"]

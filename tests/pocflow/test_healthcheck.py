@@ -18,7 +18,7 @@ def test_small_win_check_on_track_entry(sample: Path) -> None:
     before = health_section(sample)
     result = run_doit(sample, "small-win-check")
     assert result.code == 0, result.out + result.err
-    section = health_section(sample)[len(before.rstrip("\n")):]
+    section = health_section(sample)[len(before.rstrip("\n")) :]
     assert "- Full step suite: 36/36 tests passed (recorded per-step totals: 36)" in section
     lines = [line for line in section.splitlines() if line]
     assert lines[0].endswith(" - Small Win Check") and lines[0].startswith("### 20")
@@ -36,12 +36,16 @@ def test_small_win_check_twice_appends_never_rewrites(sample: Path) -> None:
     second = health_section(sample)
     assert second.startswith(first.rstrip("\n"))
     assert second.count("- Small Win Check") == first.count("- Small Win Check") + 1
-    assert "**Status**: ⚠️ Minor Concerns" in second[len(first.rstrip("\n")):]
+    assert "**Status**: ⚠️ Minor Concerns" in second[len(first.rstrip("\n")) :]
 
 
 def test_small_win_check_keeps_human_text(sample: Path) -> None:
-    edit(sample / "PROJECT_STATE.md", lambda s: s.replace(
-        "## Health Checks\n", "## Health Checks\n\nOlder checks are in the wiki.\n"))
+    edit(
+        sample / "PROJECT_STATE.md",
+        lambda s: s.replace(
+            "## Health Checks\n", "## Health Checks\n\nOlder checks are in the wiki.\n"
+        ),
+    )
     assert run_doit(sample, "small-win-check").code == 0
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "## Health Checks\n\nOlder checks are in the wiki.\n\n### " in state
@@ -49,8 +53,10 @@ def test_small_win_check_keeps_human_text(sample: Path) -> None:
 
 
 def test_small_win_check_needs_attention_on_failing_test(sample: Path) -> None:
-    edit(sample / "tests/test_step3a_country_index.py",
-         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    edit(
+        sample / "tests/test_step3a_country_index.py",
+        lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'),
+    )
     result = run_doit(sample, "small-win-check")
     assert result.code == 1
     section = health_section(sample)
@@ -68,8 +74,10 @@ def test_small_win_check_needs_attention_when_counts_differ_from_records(sample:
 
 
 def test_small_win_check_minor_concerns(sample: Path) -> None:
-    edit(sample / "docs/poc1-implementation.md",
-         lambda s: s.replace("- [x] **Runs offline**", "- [ ] **Runs offline**"))
+    edit(
+        sample / "docs/poc1-implementation.md",
+        lambda s: s.replace("- [x] **Runs offline**", "- [ ] **Runs offline**"),
+    )
     (sample / "PoC/scratch.py").write_text("", encoding="utf-8")
     assert run_doit(sample, "small-win-check").code == 0
     section = health_section(sample)
@@ -84,23 +92,31 @@ def test_a_small_win_check_is_not_taken_for_an_edit_by_hand(sample: Path) -> Non
     after = run_doit(sample, "poc-complete")
     assert after.code == 0, after.out + after.err
     assert "edited by hand" not in after.out and "project-state" not in after.ran
-    edit(sample / "PROJECT_STATE.md", lambda s: s.replace(
-        "## Session Log\n", "## Session Log\n\n- 2026-11-29: wrote the atlas.\n"))
+    edit(
+        sample / "PROJECT_STATE.md",
+        lambda s: s.replace(
+            "## Session Log\n", "## Session Log\n\n- 2026-11-29: wrote the atlas.\n"
+        ),
+    )
     edited = run_doit(sample, "poc-complete")  # a person's edit is still seen as one
     assert "PROJECT_STATE.md edited by hand" in edited.out
 
 
-def test_the_gate_runs_the_small_win_check_on_the_records_its_suite_ran_on(
-        sample: Path) -> None:
-    edit(sample / "PROJECT_STATE.md",  # the last check was made on another day
-         lambda s: re.sub(r"^### \S+ - Small Win Check", "### 2026-01-05 - Small Win Check",
-                          s, flags=re.M))
+def test_the_gate_runs_the_small_win_check_on_the_records_its_suite_ran_on(sample: Path) -> None:
+    edit(
+        sample / "PROJECT_STATE.md",  # the last check was made on another day
+        lambda s: re.sub(
+            r"^### \S+ - Small Win Check", "### 2026-01-05 - Small Win Check", s, flags=re.M
+        ),
+    )
     entries = health_section(sample).count("- Small Win Check")
     edit(sample / "PoC/step4_1_grid_nearest.py", lambda s: s + "\n# reviewed\n")
     changed = run_doit(sample, "poc-complete")  # step 4_1 verified again: the suite runs
     assert changed.code == 0, changed.out + changed.err
-    assert "small-win check appended to the Health Checks of PROJECT_STATE.md: ✅ On Track" \
+    assert (
+        "small-win check appended to the Health Checks of PROJECT_STATE.md: ✅ On Track"
         in changed.err
+    )
     section = health_section(sample)
     assert section.count("- Small Win Check") == entries + 1
     assert section.rstrip().endswith("**Actions Taken**: none yet")
@@ -110,8 +126,9 @@ def test_the_gate_runs_the_small_win_check_on_the_records_its_suite_ran_on(
 
 
 def test_the_gate_adds_a_small_win_check_where_none_was_run(sample: Path) -> None:
-    edit(sample / "PROJECT_STATE.md", lambda s: s.replace(
-        health_section(sample), "\n\n"))  # a workspace whose PoC never had one
+    edit(
+        sample / "PROJECT_STATE.md", lambda s: s.replace(health_section(sample), "\n\n")
+    )  # a workspace whose PoC never had one
     done = run_doit(sample, "poc-complete")
     assert done.code == 0, done.out + done.err
     assert "small-win check appended" in done.err

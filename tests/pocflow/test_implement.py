@@ -16,9 +16,17 @@ from pocflow.record import read_implement
 
 def spec(root: Path, scripts: tuple[str, ...], **changes: object) -> ImplementSpec:
     values: dict[str, object] = dict(
-        root=str(root), step_id="1", scripts=scripts, args=(), env=(), timeout=30.0,
-        inputs=scripts, outputs=(), run_dir=".pocflow/runs/step1",
-        result_file=".pocflow/runs/step1/implement.json")
+        root=str(root),
+        step_id="1",
+        scripts=scripts,
+        args=(),
+        env=(),
+        timeout=30.0,
+        inputs=scripts,
+        outputs=(),
+        run_dir=".pocflow/runs/step1",
+        result_file=".pocflow/runs/step1/implement.json",
+    )
     values.update(changes)
     return ImplementSpec(**values)  # type: ignore[arg-type]
 
@@ -33,14 +41,18 @@ def script(root: Path, name: str, body: str, docstring: str = USAGE) -> str:
 
 
 def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path: Path) -> None:
-    main = script(tmp_path, "step1_a.py",
-                  "import json, os, sys\n"
-                  "open('order.txt', 'a').write('main ' + ' '.join(sys.argv[1:]) + '\\n')\n"
-                  "json.dump({'rows': 3, 'mode': os.environ['MODE']}, "
-                  "open(os.environ['POCFLOW_METRICS_FILE'], 'w'))\n")
+    main = script(
+        tmp_path,
+        "step1_a.py",
+        "import json, os, sys\n"
+        "open('order.txt', 'a').write('main ' + ' '.join(sys.argv[1:]) + '\\n')\n"
+        "json.dump({'rows': 3, 'mode': os.environ['MODE']}, "
+        "open(os.environ['POCFLOW_METRICS_FILE'], 'w'))\n",
+    )
     check = script(tmp_path, "step1_validate_a.py", "open('order.txt', 'a').write('check\\n')\n")
-    failure = run_implement(spec(tmp_path, (main, check), args=("--fast",),
-                                 env=(("MODE", "full"),)))
+    failure = run_implement(
+        spec(tmp_path, (main, check), args=("--fast",), env=(("MODE", "full"),))
+    )
     assert failure is None
     assert (tmp_path / "order.txt").read_text() == "main --fast\ncheck\n"
     result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
@@ -52,7 +64,8 @@ def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path:
 
 
 def test_a_script_that_could_not_be_observed_is_not_verified(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     main = script(tmp_path, "step1_a.py", "print('ran')\n")
     # as if Python had ignored PYTHONPATH: the script runs, nobody watches what it reads
     monkeypatch.setattr(implement, "observed_script_env", lambda env, root, facts: env)
@@ -62,8 +75,9 @@ def test_a_script_that_could_not_be_observed_is_not_verified(
 
 
 def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -> None:
-    main = script(tmp_path, "step1_a.py", "import sys\nprint('working')\n"
-                                          "sys.exit('database is locked')\n")
+    main = script(
+        tmp_path, "step1_a.py", "import sys\nprint('working')\nsys.exit('database is locked')\n"
+    )
     failure = run_implement(spec(tmp_path, (main,)))
     assert failure is not None
     assert "step 1: PoC/step1_a.py exited with code 1" in failure.message
@@ -81,12 +95,15 @@ def test_run_implement_stops_at_first_failing_script(tmp_path: Path) -> None:
 
 
 def test_run_implement_timeout_stops_script_and_its_children(tmp_path: Path) -> None:
-    main = script(tmp_path, "step1_a.py",
-                  "import subprocess, sys, time\n"
-                  "child = subprocess.Popen([sys.executable, '-c', 'import time; "
-                  "time.sleep(60)'])\n"
-                  "open('child.pid', 'w').write(str(child.pid))\n"
-                  "time.sleep(60)\n")
+    main = script(
+        tmp_path,
+        "step1_a.py",
+        "import subprocess, sys, time\n"
+        "child = subprocess.Popen([sys.executable, '-c', 'import time; "
+        "time.sleep(60)'])\n"
+        "open('child.pid', 'w').write(str(child.pid))\n"
+        "time.sleep(60)\n",
+    )
     started = time.monotonic()
     failure = run_implement(spec(tmp_path, (main,), timeout=1.5))
     assert failure is not None
@@ -103,14 +120,21 @@ def test_run_implement_timeout_stops_script_and_its_children(tmp_path: Path) -> 
         pytest.fail("the script's child process survived the timeout")
 
 
-@pytest.mark.parametrize(("written", "message"), [
-    ("{not json", "are not valid JSON"),
-    ("[1, 2]", "must be one JSON object of name: value, got list"),
-])
-def test_run_implement_invalid_metrics_fail_clearly(tmp_path: Path, written: str,
-                                                    message: str) -> None:
-    main = script(tmp_path, "step1_a.py",
-                  f"import os\nopen(os.environ['POCFLOW_METRICS_FILE'], 'w').write({written!r})\n")
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("{not json", "are not valid JSON"),
+        ("[1, 2]", "must be one JSON object of name: value, got list"),
+    ],
+)
+def test_run_implement_invalid_metrics_fail_clearly(
+    tmp_path: Path, written: str, message: str
+) -> None:
+    main = script(
+        tmp_path,
+        "step1_a.py",
+        f"import os\nopen(os.environ['POCFLOW_METRICS_FILE'], 'w').write({written!r})\n",
+    )
     failure = run_implement(spec(tmp_path, (main,)))
     assert failure is not None and message in failure.message
 
@@ -124,19 +148,28 @@ def test_run_implement_missing_declared_output(tmp_path: Path) -> None:
 
 def test_run_implement_without_script(tmp_path: Path) -> None:
     failure = run_implement(spec(tmp_path, ()))
-    assert failure is not None and "step 1 has no script; add PoC/step1_<description>.py " \
-        "(or run `doit new 1`)" in failure.message
-    assert json.loads((tmp_path / ".pocflow/runs/step1/implement.json").read_text())[
-        "outcome"] == "failed"
+    assert (
+        failure is not None
+        and "step 1 has no script; add PoC/step1_<description>.py (or run `doit new 1`)"
+        in failure.message
+    )
+    assert (
+        json.loads((tmp_path / ".pocflow/runs/step1/implement.json").read_text())["outcome"]
+        == "failed"
+    )
 
 
-@pytest.mark.parametrize(("docstring", "message"), [
-    ("", "no module docstring; start the script with a docstring"),
-    ('"""Loads the rows."""\n', "the module docstring has no usage example"),
-    ("def broken(:\n", "line 1: syntax error"),
-])
-def test_run_implement_checkpoint_docstring_with_usage(tmp_path: Path, docstring: str,
-                                                      message: str) -> None:
+@pytest.mark.parametrize(
+    ("docstring", "message"),
+    [
+        ("", "no module docstring; start the script with a docstring"),
+        ('"""Loads the rows."""\n', "the module docstring has no usage example"),
+        ("def broken(:\n", "line 1: syntax error"),
+    ],
+)
+def test_run_implement_checkpoint_docstring_with_usage(
+    tmp_path: Path, docstring: str, message: str
+) -> None:
     main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n", docstring=docstring)
     failure = run_implement(spec(tmp_path, (main,)))
     assert failure is not None
@@ -144,11 +177,14 @@ def test_run_implement_checkpoint_docstring_with_usage(tmp_path: Path, docstring
     assert not (tmp_path / "ran.txt").exists()
 
 
-@pytest.mark.parametrize("docstring", [
-    '"""Step 1.\n\nExample:\n    python PoC/step1_a.py --fast\n"""\n',
-    '"""Step 1.\n\n>>> main()\n"""\n',
-    '"""Step 1.\n\nusage: python PoC/step1_a.py\n"""\n',
-])
+@pytest.mark.parametrize(
+    "docstring",
+    [
+        '"""Step 1.\n\nExample:\n    python PoC/step1_a.py --fast\n"""\n',
+        '"""Step 1.\n\n>>> main()\n"""\n',
+        '"""Step 1.\n\nusage: python PoC/step1_a.py\n"""\n',
+    ],
+)
 def test_run_implement_accepts_usage_forms(tmp_path: Path, docstring: str) -> None:
     main = script(tmp_path, "step1_a.py", "pass\n", docstring=docstring)
     assert run_implement(spec(tmp_path, (main,))) is None
@@ -156,18 +192,29 @@ def test_run_implement_accepts_usage_forms(tmp_path: Path, docstring: str) -> No
 
 def test_run_implement_manual_step_is_not_run(tmp_path: Path) -> None:
     main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n")
-    failure = run_implement(spec(tmp_path, (main,), manual="needs the payment sandbox",
-                                 outputs=("out/never.csv",), thresholds=("rows >= 1",)))
+    failure = run_implement(
+        spec(
+            tmp_path,
+            (main,),
+            manual="needs the payment sandbox",
+            outputs=("out/never.csv",),
+            thresholds=("rows >= 1",),
+        )
+    )
     assert failure is None
     assert not (tmp_path / "ran.txt").exists()
     result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
     assert result is not None
-    assert (result.manual, result.scripts, result.outcome) == \
-        ("needs the payment sandbox", [], "passed")
+    assert (result.manual, result.scripts, result.outcome) == (
+        "needs the payment sandbox",
+        [],
+        "passed",
+    )
 
 
 def test_waiting_for_a_script_is_woken_by_its_exit_not_by_polling(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     # Popen.wait(timeout) sleeps in steps that double up to 50 ms: a 40 ms script was seen
     # ending at 63 ms. wait_exit is woken by the exit itself (and never sleeps to poll).
     import subprocess

@@ -23,10 +23,16 @@ DRIVER = f"{sys.executable} -m pocflow.cli merge-driver %O %A %B %P"
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {**os.environ, "GIT_AUTHOR_NAME": "CI", "GIT_AUTHOR_EMAIL": "ci@example.com",
-           "GIT_COMMITTER_NAME": "CI", "GIT_COMMITTER_EMAIL": "ci@example.com"}
-    done = subprocess.run(["git", *args], cwd=repo, env=env, capture_output=True, text=True,
-                          check=False)
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "CI",
+        "GIT_AUTHOR_EMAIL": "ci@example.com",
+        "GIT_COMMITTER_NAME": "CI",
+        "GIT_COMMITTER_EMAIL": "ci@example.com",
+    }
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=False
+    )
     assert done.returncode == 0, f"git {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
     return done.stdout
 
@@ -49,8 +55,10 @@ def changed_files(repo: Path) -> set[str]:
 @pytest.fixture(scope="module")
 def origin(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sample PoC, verified and committed with its records, documents and uv.lock."""
-    repo = copy_sample(tmp_path_factory.mktemp("origin") / "repo",
-                       extra=["uv.lock", ".gitignore", ".gitattributes"])
+    repo = copy_sample(
+        tmp_path_factory.mktemp("origin") / "repo",
+        extra=["uv.lock", ".gitignore", ".gitattributes"],
+    )
     git(repo, "init", "-q", "-b", "main")
     verified = run_doit(repo, "poc-complete")
     assert verified.code == 0, verified.out + verified.err
@@ -82,7 +90,8 @@ def test_fresh_clone_with_nothing_changed_runs_nothing(origin: Path, tmp_path: P
 
 
 def test_fresh_clone_reverifies_only_the_changed_step_and_its_dependents(
-        changed_step2: Path, tmp_path: Path) -> None:
+    changed_step2: Path, tmp_path: Path
+) -> None:
     ws = clone(changed_step2, tmp_path / "ci")
     result = run_doit(ws, "poc-complete")
     assert result.code == 0, result.out + result.err
@@ -96,8 +105,9 @@ def test_fresh_clone_reverifies_only_the_changed_step_and_its_dependents(
     assert "steps/records/step2.json" in changed
 
 
-def test_restored_cache_does_the_same_minimal_work(origin: Path, changed_step2: Path,
-                                                    tmp_path: Path) -> None:
+def test_restored_cache_does_the_same_minimal_work(
+    origin: Path, changed_step2: Path, tmp_path: Path
+) -> None:
     first = clone(origin, tmp_path / "job1")
     assert run_doit(first, "poc-complete").code == 0
     cache = first / ".pocflow"  # what a CI cache saves after a job
@@ -131,8 +141,9 @@ def test_changed_environment_reverifies_everything(origin: Path, tmp_path: Path)
     assert run_doit(cached, "poc-complete").ran_steps == ALL
 
 
-@pytest.mark.parametrize("how", ["flag", "environment variable", "flag with a restored cache",
-                                 "doit's --always"])
+@pytest.mark.parametrize(
+    "how", ["flag", "environment variable", "flag with a restored cache", "doit's --always"]
+)
 def test_force_reverifies_everything(origin: Path, tmp_path: Path, how: str) -> None:
     ws = clone(origin, tmp_path / "ci")
     if how in ("flag with a restored cache", "doit's --always"):
@@ -168,8 +179,13 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
     plain = tmp_path / "plain"  # the same merge without the driver: the derived files clash
     shutil.copytree(dev, plain)
     git(plain, "config", "--unset", "merge.pocflow.driver")
-    clash = subprocess.run(["git", "merge", "--no-edit", "step2-work"], cwd=plain,
-                           capture_output=True, text=True, check=False)
+    clash = subprocess.run(
+        ["git", "merge", "--no-edit", "step2-work"],
+        cwd=plain,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert clash.returncode != 0 and "steps/records/poc-complete.json" in clash.stdout
     git(dev, "merge", "-q", "--no-edit", "step2-work")  # exit 0: no conflict anywhere
     assert git(dev, "diff", "--name-only", "--diff-filter=U") == ""
@@ -183,16 +199,24 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
     assert result.ran_steps == set()  # each branch's verification stands
     assert ".  poc-complete" in result.out  # only the merged whole is checked again
     # no script ran, so before its suite the gate reproduced step 1's declared output
-    assert "pocflow: replayed the scripts of step(s) 1 (accepted from their records)" in \
-        result.out + result.err
+    assert (
+        "pocflow: replayed the scripts of step(s) 1 (accepted from their records)"
+        in result.out + result.err
+    )
     assert (ws / "out/atlas.sqlite").is_file()
 
 
 def test_a_merge_that_changes_a_steps_inputs_makes_it_stale(origin: Path, tmp_path: Path) -> None:
     dev = clone(origin, tmp_path / "dev")
     _verify_on_branch(dev, "script", ("PoC/step3b_country_lookup.py", "\n# script work\n"))
-    _verify_on_branch(dev, "tests", ("tests/test_step3b_country_lookup.py",
-                                     "\n\ndef test_one_more() -> None:\n    assert True\n"))
+    _verify_on_branch(
+        dev,
+        "tests",
+        (
+            "tests/test_step3b_country_lookup.py",
+            "\n\ndef test_one_more() -> None:\n    assert True\n",
+        ),
+    )
     git(dev, "merge", "-q", "--no-edit", "script")  # the records of 3b differ: ours is kept
     status = run_doit(dev, "status", "--json")
     assert '"state": "stale"' in status.out
@@ -201,8 +225,9 @@ def test_a_merge_that_changes_a_steps_inputs_makes_it_stale(origin: Path, tmp_pa
     assert result.ran_steps == {"3b"}
 
 
-def test_dry_run_lists_what_would_rerun_and_why_and_fails(changed_step2: Path, origin: Path,
-                                                         tmp_path: Path) -> None:
+def test_dry_run_lists_what_would_rerun_and_why_and_fails(
+    changed_step2: Path, origin: Path, tmp_path: Path
+) -> None:
     ws = clone(changed_step2, tmp_path / "ci")
     dry = run_doit(ws, "--dry-run", "poc-complete")
     assert dry.code == 1
@@ -216,7 +241,8 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(changed_step2: Path, o
         "verified: PoC/step2_coordinates.py; upstream step 4 changed since it was verified",
         "  accepted as verified, their records hold: 1, 3a, 3b",
         "  poc-complete: would run the full step suite",
-        "pocflow: 3 of 6 step(s) would be verified again, and the gate would run"]
+        "pocflow: 3 of 6 step(s) would be verified again, and the gate would run",
+    ]
     assert changed_files(ws) == set()
     assert not (ws / ".pocflow/runs").exists()
     step = run_doit(ws, "--dry-run", "step:3b")
@@ -224,22 +250,27 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(changed_step2: Path, o
     step = run_doit(ws, "--dry-run", "step:4")  # with the prerequisite it would re-verify
     assert step.code == 1
     assert [line.split(":")[0] for line in step.out.splitlines()[1:3]] == [
-        "  step 2 (Decode coordinates)", "  step 4 (Nearest zone (brute force))"]
+        "  step 2 (Decode coordinates)",
+        "  step 4 (Nearest zone (brute force))",
+    ]
     assert "  accepted as verified, their records hold: 1" in step.out
 
     clean = clone(origin, tmp_path / "clean")
     assert run_doit(clean, "--dry-run", "poc-complete").code == 0
 
 
-def test_detailed_exit_code_tells_nothing_ran_from_reran(changed_step2: Path, origin: Path,
-                                                        tmp_path: Path) -> None:
+def test_detailed_exit_code_tells_nothing_ran_from_reran(
+    changed_step2: Path, origin: Path, tmp_path: Path
+) -> None:
     unchanged = clone(origin, tmp_path / "a")
     assert run_doit(unchanged, "--detailed-exit-code", "poc-complete").code == 0
     ahead = clone(changed_step2, tmp_path / "b")
     assert run_doit(ahead, "poc-complete", env={"POCFLOW_DETAILED_EXIT_CODE": "1"}).code == 4
     assert run_doit(ahead, "--detailed-exit-code", "poc-complete").code == 0  # now up to date
-    edit(ahead / "tests/test_step4_nearest.py", lambda s: s + "\n\ndef test_no() -> None:\n"
-         "    assert False\n")
+    edit(
+        ahead / "tests/test_step4_nearest.py",
+        lambda s: s + "\n\ndef test_no() -> None:\n    assert False\n",
+    )
     assert run_doit(ahead, "--detailed-exit-code", "poc-complete").code == 1
 
 
@@ -258,16 +289,16 @@ def test_the_github_workflow_caches_state_and_runs_the_gate_and_drift() -> None:
     # drift first: the committed documents against the committed records, before a run
     # regenerates them from whatever it verified again
     assert runs.index("uv run --locked doit drift") < runs.index(
-        "uv run --locked doit --detailed-exit-code poc-complete")
+        "uv run --locked doit --detailed-exit-code poc-complete"
+    )
 
 
-
-LOCAL_SOURCE = '''
+LOCAL_SOURCE = """
 [[package]]
 name = "shared-lib"
 version = "0.1.0"
 source = {{ directory = "{path}" }}
-'''
+"""
 
 
 def test_lock_digest_leaves_out_where_a_local_dependency_lies(tmp_path: Path) -> None:
@@ -280,40 +311,52 @@ def test_lock_digest_leaves_out_where_a_local_dependency_lies(tmp_path: Path) ->
     alice, bob, other = (tmp_path / name for name in ("alice.lock", "bob.lock", "other.lock"))
     alice.write_text(LOCAL_SOURCE.format(path="/home/alice/src/shared-lib"), encoding="utf-8")
     bob.write_text(LOCAL_SOURCE.format(path="/srv/ci/work/shared-lib/"), encoding="utf-8")
-    other.write_text(LOCAL_SOURCE.format(path="/home/alice/src/another-lib"),
-                     encoding="utf-8")
+    other.write_text(LOCAL_SOURCE.format(path="/home/alice/src/another-lib"), encoding="utf-8")
     assert lock_digest(alice) == lock_digest(bob)
     assert lock_digest(alice) != lock_digest(other)  # another dependency is another set
     assert lock_digest(tmp_path / "absent.lock") == "missing"
 
 
 def test_a_teammate_whose_local_dependency_lies_elsewhere_reverifies_nothing(
-        origin: Path, tmp_path: Path) -> None:
+    origin: Path, tmp_path: Path
+) -> None:
     dev = clone(origin, tmp_path / "dev")
     edit(dev / "uv.lock", lambda s: s + LOCAL_SOURCE.format(path="/home/alice/shared-lib"))
     assert run_doit(dev, "poc-complete").code == 0  # a new dependency set: verified again
     commit(dev, "depend on a local library")
     mate = clone(dev, tmp_path / "mate")
-    edit(mate / "uv.lock", lambda s: s.replace("/home/alice/shared-lib",
-                                               "/Users/bob/code/shared-lib"))
+    edit(
+        mate / "uv.lock",
+        lambda s: s.replace("/home/alice/shared-lib", "/Users/bob/code/shared-lib"),
+    )
     result = run_doit(mate, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == set()
     assert run_doit(mate, "drift").code == 0
 
 
-def test_a_results_docs_commands_run_in_order_on_a_fresh_clone(origin: Path,
-                                                               tmp_path: Path) -> None:
+def test_a_results_docs_commands_run_in_order_on_a_fresh_clone(
+    origin: Path, tmp_path: Path
+) -> None:
     ws = clone(origin, tmp_path / "fresh")
     doc = (ws / "docs/time-zone-atlas-step3b-results.md").read_text(encoding="utf-8")
     block = doc.split("## Commands\n", 1)[1].split("```bash\n", 1)[1].split("```", 1)[0]
-    scripts = [line.split("uv run python ", 1)[1] for line in block.splitlines()
-               if line.startswith("uv run python ")]
+    scripts = [
+        line.split("uv run python ", 1)[1]
+        for line in block.splitlines()
+        if line.startswith("uv run python ")
+    ]
     assert scripts[:-1] == ["PoC/step1_load.py", "PoC/step3a_country_index.py"]
 
     def run(script: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([sys.executable, script], cwd=ws, capture_output=True,
-                              text=True, check=False, timeout=300)
+        return subprocess.run(
+            [sys.executable, script],
+            cwd=ws,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=300,
+        )
 
     assert run(scripts[-1]).returncode != 0  # alone, what it reads is not there yet
     for script in scripts:  # as the document says: prerequisites first

@@ -32,13 +32,17 @@ PLAN = """# PoC 1 Implementation Plan: Word Counts
 
 - [x] **Real data**: the project's own README
 """
-SCRIPT = ('"""Count words.\n\nUsage:\n    python PoC/step1_count_words.py\n"""\n'
-          "import json\n\n\ndef count(text):\n    return len(text.split())\n\n\n"
-          "if __name__ == '__main__':\n"
-          "    json.dump({'words': count(open('README.md').read())}, open('counts.json', 'w'))\n")
-TEST = ("import json\n\nfrom step1_count_words import count\n\n\n"
-        "def test_count():\n    assert count('a b') == 2\n\n\n"
-        "def test_readme():\n    assert json.load(open('counts.json')) == {'words': 3}\n")
+SCRIPT = (
+    '"""Count words.\n\nUsage:\n    python PoC/step1_count_words.py\n"""\n'
+    "import json\n\n\ndef count(text):\n    return len(text.split())\n\n\n"
+    "if __name__ == '__main__':\n"
+    "    json.dump({'words': count(open('README.md').read())}, open('counts.json', 'w'))\n"
+)
+TEST = (
+    "import json\n\nfrom step1_count_words import count\n\n\n"
+    "def test_count():\n    assert count('a b') == 2\n\n\n"
+    "def test_readme():\n    assert json.load(open('counts.json')) == {'words': 3}\n"
+)
 
 
 def commands_under(heading: str) -> list[str]:
@@ -52,9 +56,12 @@ def commands_under(heading: str) -> list[str]:
 
 def uv_environment() -> dict[str, str]:
     """This session's environment without what ties uv to this repository's project."""
-    env = {k: v for k, v in os.environ.items()
-           if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")
-           and not k.startswith("POCFLOW_")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("VIRTUAL_ENV", "UV_PROJECT_ENVIRONMENT", "PYTHONPATH")
+        and not k.startswith("POCFLOW_")
+    }
     env["UV_PYTHON_DOWNLOADS"] = "never"
     env["UV_PYTHON"] = getattr(sys, "_base_executable", sys.executable)
     return env
@@ -63,14 +70,22 @@ def uv_environment() -> dict[str, str]:
 def uv() -> str:
     found = os.environ.get("UV") or shutil.which("uv")
     if found is None:
-        pytest.fail("uv is not installed: the documented install needs it "
-                    "(python -m pip install uv)")
+        pytest.fail(
+            "uv is not installed: the documented install needs it (python -m pip install uv)"
+        )
     return found
 
 
 def run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(argv, cwd=cwd, env=uv_environment(), capture_output=True, text=True,
-                          check=False, timeout=600)
+    return subprocess.run(
+        argv,
+        cwd=cwd,
+        env=uv_environment(),
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=600,
+    )
 
 
 def run_documented(commands: list[str], cwd: Path, source: Path) -> None:
@@ -78,8 +93,11 @@ def run_documented(commands: list[str], cwd: Path, source: Path) -> None:
         argv = shlex.split(command.replace("SOURCE", str(source)))
         assert argv[0] == "uv", command
         done = run([uv(), *argv[1:]], cwd)
-        if done.returncode != 0 and os.environ.get("POCFLOW_OFFLINE") == "1" and \
-                "index" in done.stderr.lower():
+        if (
+            done.returncode != 0
+            and os.environ.get("POCFLOW_OFFLINE") == "1"
+            and "index" in done.stderr.lower()
+        ):
             pytest.skip("POCFLOW_OFFLINE=1: the package index is not reachable here")
         assert done.returncode == 0, f"{command}\n{done.stdout}{done.stderr}"
 
@@ -105,9 +123,13 @@ def test_the_sdist_carries_the_sources_templates_and_schemas(dist: Path) -> None
     (sdist,) = dist.glob("pocflow-*.tar.gz")
     with tarfile.open(sdist) as archive:
         names = {name.split("/", 1)[1] for name in archive.getnames() if "/" in name}
-    assert {"pyproject.toml", "README.md", "src/pocflow/__init__.py",
-            "src/pocflow/schemas/manifest.schema.json",
-            "src/pocflow/templates/step-results.md"} <= names
+    assert {
+        "pyproject.toml",
+        "README.md",
+        "src/pocflow/__init__.py",
+        "src/pocflow/schemas/manifest.schema.json",
+        "src/pocflow/templates/step-results.md",
+    } <= names
 
 
 def test_the_built_wheel_carries_templates_schemas_and_entry_points(wheel: Path) -> None:
@@ -135,14 +157,24 @@ def _finish_poc(project: Path) -> None:
     (project / "tests/test_step1_count_words.py").write_text(TEST, encoding="utf-8")
     gate = run([uv(), "run", "--locked", "doit", "poc-complete"], project)
     assert gate.returncode == 1  # verified, but the results doc is not written yet
-    assert "docs/word-counts-step1-results.md: Summary, Bug Fixes During Development" in \
-        gate.stdout + gate.stderr
+    assert (
+        "docs/word-counts-step1-results.md: Summary, Bug Fixes During Development"
+        in gate.stdout + gate.stderr
+    )
     doc = project / "docs/word-counts-step1-results.md"
-    doc.write_text(doc.read_text(encoding="utf-8").replace(
-        "_What did this step prove? Write it here; pocflow never rewrites this section._",
-        "The README has three words.").replace(
-        "_Record each bug met while building this step as `### 1. <Issue Name>` with "
-        "**Issue** and **Fix**._", "None met."), encoding="utf-8")
+    doc.write_text(
+        doc.read_text(encoding="utf-8")
+        .replace(
+            "_What did this step prove? Write it here; pocflow never rewrites this section._",
+            "The README has three words.",
+        )
+        .replace(
+            "_Record each bug met while building this step as `### 1. <Issue Name>` with "
+            "**Issue** and **Fix**._",
+            "None met.",
+        ),
+        encoding="utf-8",
+    )
     gate = run([uv(), "run", "--locked", "doit", "poc-complete"], project)
     assert gate.returncode == 0, gate.stdout + gate.stderr
     assert (project / "docs/poc1-results.md").is_file()
@@ -151,12 +183,12 @@ def _finish_poc(project: Path) -> None:
 
 
 @pytest.mark.parametrize("source", ["wheel", "checkout"])
-def test_install_in_an_empty_folder_as_documented(wheel: Path, tmp_path: Path,
-                                                  source: str) -> None:
+def test_install_in_an_empty_folder_as_documented(wheel: Path, tmp_path: Path, source: str) -> None:
     project = tmp_path / "fresh"
     project.mkdir()
-    run_documented(commands_under("In an empty folder"), project,
-                   wheel if source == "wheel" else REPO)
+    run_documented(
+        commands_under("In an empty folder"), project, wheel if source == "wheel" else REPO
+    )
     pyproject = tomllib.loads((project / "pyproject.toml").read_text(encoding="utf-8"))
     assert any(d.startswith("pocflow") for d in pyproject["dependency-groups"]["dev"])
     assert not pyproject["project"].get("dependencies")  # a dev tool, not a runtime one
@@ -165,13 +197,15 @@ def test_install_in_an_empty_folder_as_documented(wheel: Path, tmp_path: Path,
 
 
 def test_install_in_a_library_that_supports_older_pythons_as_documented(
-        wheel: Path, tmp_path: Path) -> None:
+    wheel: Path, tmp_path: Path
+) -> None:
     project = tmp_path / "lib"
     (project / "src/lib").mkdir(parents=True)
     (project / "src/lib/__init__.py").write_text("VERSION = '2.0'\n", encoding="utf-8")
     (project / "pyproject.toml").write_text(
-        '[project]\nname = "lib"\nversion = "2.0"\nrequires-python = ">=3.9"\n'
-        'dependencies = []\n', encoding="utf-8")
+        '[project]\nname = "lib"\nversion = "2.0"\nrequires-python = ">=3.9"\ndependencies = []\n',
+        encoding="utf-8",
+    )
     run_documented(commands_under("In an existing library or application"), project, wheel)
     text = (project / "pyproject.toml").read_text(encoding="utf-8")
     assert text.startswith('[project]\nname = "lib"\nversion = "2.0"\nrequires-python = ">=3.9"')

@@ -11,11 +11,16 @@ from support import edit, run_doit
 from pocflow.metrics import check_thresholds, describe_metric, parse_threshold, read_metrics
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("rows >= 1000", "rows >= 1000"), ("p95_ms<50", "p95_ms < 50"),
-    (" ratio == 1.5 ", "ratio == 1.5"), ("errors != 0", "errors != 0"),
-    ("x > -2e3", "x > -2000"),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("rows >= 1000", "rows >= 1000"),
+        ("p95_ms<50", "p95_ms < 50"),
+        (" ratio == 1.5 ", "ratio == 1.5"),
+        ("errors != 0", "errors != 0"),
+        ("x > -2e3", "x > -2000"),
+    ],
+)
 def test_parse_threshold(text: str, expected: str) -> None:
     threshold = parse_threshold(text)
     assert threshold is not None and threshold.text == expected
@@ -31,17 +36,22 @@ def bounds(*texts: str) -> list:  # type: ignore[type-arg]
 
 
 def test_check_thresholds_pass() -> None:
-    assert check_thresholds({"rows": 1200, "p95_ms": 12.5}, bounds("rows >= 1000",
-                                                                   "p95_ms < 50"), "1") == ""
+    assert (
+        check_thresholds({"rows": 1200, "p95_ms": 12.5}, bounds("rows >= 1000", "p95_ms < 50"), "1")
+        == ""
+    )
 
 
-@pytest.mark.parametrize(("metrics", "message"), [
-    ({"rows": 10}, "step 1: metric 'rows' = 10 is outside its threshold rows >= 1000"),
-    ({}, "step 1: metric 'rows' was not written (threshold rows >= 1000)"),
-    ({"rows": "many"}, "step 1: metric 'rows' = 'many' is not a number"),
-    ({"rows": True}, "is not a number"),
-    ({"rows": float("nan")}, "is not a number"),
-])
+@pytest.mark.parametrize(
+    ("metrics", "message"),
+    [
+        ({"rows": 10}, "step 1: metric 'rows' = 10 is outside its threshold rows >= 1000"),
+        ({}, "step 1: metric 'rows' was not written (threshold rows >= 1000)"),
+        ({"rows": "many"}, "step 1: metric 'rows' = 'many' is not a number"),
+        ({"rows": True}, "is not a number"),
+        ({"rows": float("nan")}, "is not a number"),
+    ],
+)
 def test_check_thresholds_fail(metrics: dict[str, object], message: str) -> None:
     assert message in check_thresholds(metrics, bounds("rows >= 1000"), "1")
 
@@ -52,9 +62,14 @@ def test_describe_metric_shows_verdict() -> None:
     assert describe_metric("a|b", []) == "a\\|b"
 
 
-@pytest.mark.parametrize(("written", "message"), [
-    ("{", "are not valid JSON"), ("[]", "must be one JSON object"), ("", "not valid JSON"),
-])
+@pytest.mark.parametrize(
+    ("written", "message"),
+    [
+        ("{", "are not valid JSON"),
+        ("[]", "must be one JSON object"),
+        ("", "not valid JSON"),
+    ],
+)
 def test_read_metrics_invalid(tmp_path: Path, written: str, message: str) -> None:
     (tmp_path / "m.json").write_text(written, encoding="utf-8")
     metrics, failure = read_metrics(tmp_path / "m.json", "1")
@@ -63,12 +78,13 @@ def test_read_metrics_invalid(tmp_path: Path, written: str, message: str) -> Non
 
 def test_threshold_out_of_range_fails_step_then_passes_when_relaxed(sample: Path) -> None:
     manifest = sample / "steps/step4.yaml"
-    manifest.write_text("thresholds:\n  - probes >= 1000\n  - p95_ms < 1000\n",
-                        encoding="utf-8")
+    manifest.write_text("thresholds:\n  - probes >= 1000\n  - p95_ms < 1000\n", encoding="utf-8")
     result = run_doit(sample, "step:4")
     assert result.code == 1
-    assert "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000" in \
-        result.out + result.err
+    assert (
+        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"
+        in result.out + result.err
+    )
     record = json.loads((sample / "steps/records/step4.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "failed"
 
@@ -83,5 +99,6 @@ def test_invalid_threshold_in_manifest_is_exit_3(sample: Path) -> None:
     (sample / "steps/step4.yaml").write_text("thresholds: [probes => 3]\n", encoding="utf-8")
     result = run_doit(sample, "step:4")
     assert result.code == 3
-    assert "steps/step4.yaml:1: threshold 'probes => 3' is not '<metric> <op> <number>'" in \
-        result.err
+    assert (
+        "steps/step4.yaml:1: threshold 'probes => 3' is not '<metric> <op> <number>'" in result.err
+    )

@@ -47,8 +47,10 @@ def test_parse_messy_plan_reads_what_it_can_and_warns_with_lines() -> None:
     assert plan.steps["3a"].depends_on == ["1", "2"]
     assert plan.steps["4_1"].depends_on == []
     assert [(i.label, i.ticked) for i in plan.checklist] == [
-        ("No mock data", True), ("Error handling", False),
-        ("plain item without bold label", True)]
+        ("No mock data", True),
+        ("Error handling", False),
+        ("plain item without bold label", True),
+    ]
     text = "\n".join(plan.warnings)
     assert "messy.md:28: cannot read a step id in heading '### Step three: Export'" in text
     assert "messy.md:33: cannot read step ids in **Depends On**" in text
@@ -63,8 +65,9 @@ def test_parse_plan_without_steps_warns(text: str) -> None:
 
 
 def test_parse_plan_duplicate_step_keeps_first() -> None:
-    plan = parse_plan("## Implementation Steps\n### Step 1: A\n**Goal**: a\n"
-                      "### Step 1: B\n**Goal**: b\n", "p.md")
+    plan = parse_plan(
+        "## Implementation Steps\n### Step 1: A\n**Goal**: a\n### Step 1: B\n**Goal**: b\n", "p.md"
+    )
     assert plan.steps["1"].name == "A"
     assert any("p.md:4: step 1 is described twice" in w for w in plan.warnings)
 
@@ -90,7 +93,8 @@ def test_parse_agent_written_plan_with_indented_code_and_plain_labels() -> None:
     assert plan.overview["Production-Grade Because"].startswith("real PostgreSQL 15")
     assert [(p.name, p.verification) for p in plan.prerequisites] == [
         ("PostgreSQL running locally", "pg_isready -h localhost"),
-        ("Sample payloads", "ls data/payloads/*.json")]
+        ("Sample payloads", "ls data/payloads/*.json"),
+    ]
     assert list(plan.steps) == ["1", "2", "2_1"]
     assert plan.steps["1"].name == "Schema"
     assert plan.steps["1"].depends_on == []
@@ -100,16 +104,23 @@ def test_parse_agent_written_plan_with_indented_code_and_plain_labels() -> None:
     assert plan.steps["2"].output == "`PoC/step2_writer.py`"
     assert plan.steps["2_1"].depends_on == ["1", "2"]
     assert [(i.label, i.ticked) for i in plan.checklist] == [
-        ("No mock data", True), ("Real integration", False)]
+        ("No mock data", True),
+        ("Real integration", False),
+    ]
     assert plan.warnings == []
 
 
 def test_a_step_under_a_level_two_heading_is_named_with_its_line() -> None:
-    plan = parse_plan("# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
-                      "### Step 1: A\n**Goal**: a\n\n## Step 2: Forgotten\n**Goal**: b\n", "p.md")
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 1: A\n**Goal**: a\n\n## Step 2: Forgotten\n**Goal**: b\n",
+        "p.md",
+    )
     assert list(plan.steps) == ["1"]
-    assert "p.md:8: '## Step 2: Forgotten' is a level-2 heading: a step is described under " \
+    assert (
+        "p.md:8: '## Step 2: Forgotten' is a level-2 heading: a step is described under "
         "'### Step 2: Forgotten' (three #), or pocflow does not see it" in plan.warnings
+    )
 
 
 def test_steps_without_an_implementation_steps_heading_keep_their_goals_and_dependencies() -> None:
@@ -118,7 +129,9 @@ def test_steps_without_an_implementation_steps_heading_keep_their_goals_and_depe
         "| Item | Value |\n|---|---|\n| Goal | count words |\n\n"
         "### Step 1: Load words\n\n**Goal**: Read the words.\n\n"
         "### Step 2: Count words\n\n**Goal**: Count them.\n**Depends On**: Step 1\n\n"
-        "## Production-Grade Checklist\n\n- [x] **Real data**: yes\n", "docs/plan.md")
+        "## Production-Grade Checklist\n\n- [x] **Real data**: yes\n",
+        "docs/plan.md",
+    )
     assert plan.warnings == []
     assert plan.steps["1"].goal == "Read the words."
     assert plan.steps["2"].goal == "Count them."

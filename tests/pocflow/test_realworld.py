@@ -17,15 +17,16 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import realworld
 
 
-def test_a_real_librarys_suite_counts_and_reverifies_exactly_what_changed(
-        tmp_path: Path) -> None:
+def test_a_real_librarys_suite_counts_and_reverifies_exactly_what_changed(tmp_path: Path) -> None:
     if os.environ.get("POCFLOW_OFFLINE") == "1":
         pytest.skip("POCFLOW_OFFLINE=1: the package index is not reachable here")
     try:
         sdist = realworld.fetch_sdist(tmp_path / "cache")
     except OSError as exc:
-        pytest.fail(f"could not download {realworld.SDIST} from the package index ({exc}); "
-                    "set POCFLOW_OFFLINE=1 to leave this test out")
+        pytest.fail(
+            f"could not download {realworld.SDIST} from the package index ({exc}); "
+            "set POCFLOW_OFFLINE=1 to leave this test out"
+        )
     steps = realworld.steps_for(quick=True)
     result = realworld.check(realworld.make_workspace(sdist, tmp_path / "ws", steps), steps)
     assert result["problems"] == [], result

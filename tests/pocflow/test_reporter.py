@@ -9,8 +9,11 @@ from support import copy_sample, edit, run_doit
 
 
 def line_of(output: str, task: str) -> str:
-    return next(line for line in output.splitlines() if line.startswith(f".  {task} ")
-                or line == f".  {task}")
+    return next(
+        line
+        for line in output.splitlines()
+        if line.startswith(f".  {task} ") or line == f".  {task}"
+    )
 
 
 def test_reasons_name_changed_files_and_upstream_steps(sample: Path) -> None:
@@ -18,11 +21,14 @@ def test_reasons_name_changed_files_and_upstream_steps(sample: Path) -> None:
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert line_of(result.out, "implement:2") == ".  implement:2  (changed: PoC/geo.py)"
-    assert line_of(result.out, "implement:4") == \
-        ".  implement:4  (changed: PoC/geo.py; step 2 verified again)"
+    assert (
+        line_of(result.out, "implement:4")
+        == ".  implement:4  (changed: PoC/geo.py; step 2 verified again)"
+    )
     assert line_of(result.out, "document:2") == ".  document:2  (its earlier phases ran again)"
-    assert line_of(result.out, "poc-complete") == \
-        ".  poc-complete  (steps 2, 4, 4_1 verified again)"
+    assert (
+        line_of(result.out, "poc-complete") == ".  poc-complete  (steps 2, 4, 4_1 verified again)"
+    )
 
 
 def test_reasons_never_verified_and_missing_output(tmp_path: Path, sample: Path) -> None:
@@ -37,13 +43,19 @@ def test_reasons_never_verified_and_missing_output(tmp_path: Path, sample: Path)
 def test_reasons_for_a_hand_edited_document(sample: Path) -> None:
     edit(sample / "docs/time-zone-atlas-step1-results.md", lambda s: s + "\nmine\n")
     result = run_doit(sample, "poc-complete")
-    assert ("-- document:1  (docs/time-zone-atlas-step1-results.md edited by hand; its machine "
-            "blocks were already current)") in result.out.splitlines()
-    edit(sample / "docs/time-zone-atlas-step1-results.md",  # a machine block changed by hand
-         lambda s: s.replace("| Script |", "| The script |", 1))
+    assert (
+        "-- document:1  (docs/time-zone-atlas-step1-results.md edited by hand; its machine "
+        "blocks were already current)"
+    ) in result.out.splitlines()
+    edit(
+        sample / "docs/time-zone-atlas-step1-results.md",  # a machine block changed by hand
+        lambda s: s.replace("| Script |", "| The script |", 1),
+    )
     result = run_doit(sample, "poc-complete")
-    assert line_of(result.out, "document:1") == \
-        ".  document:1  (docs/time-zone-atlas-step1-results.md edited since written)"
+    assert (
+        line_of(result.out, "document:1")
+        == ".  document:1  (docs/time-zone-atlas-step1-results.md edited since written)"
+    )
 
 
 def test_progress_counts_verified_steps(tmp_path: Path) -> None:
@@ -53,11 +65,13 @@ def test_progress_counts_verified_steps(tmp_path: Path) -> None:
 
 
 def test_failure_ends_with_a_short_summary(sample: Path) -> None:
-    edit(sample / "tests/test_step3a_country_index.py",
-         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    edit(
+        sample / "tests/test_step3a_country_index.py",
+        lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'),
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
-    summary = result.out[result.out.index("pocflow: 1 failed:"):]
+    summary = result.out[result.out.index("pocflow: 1 failed:") :]
     assert summary.splitlines() == [
         "pocflow: 1 failed:",
         "  step 3a (Country index), test phase:",
@@ -87,14 +101,20 @@ def test_github_step_summary_is_appended(sample: Path, tmp_path: Path) -> None:
     assert text.startswith("earlier job output\n## pocflow — PoC 1: Time-Zone Atlas\n")
     assert "**Result**: ✅ all steps verified — 6/6 steps verified" in text
     assert "| Step | Name | Status | Tests | This run | Time |" in text
-    assert re.search(r"^\| 4 \| Nearest zone \(brute force\) \| ✅ Complete \| 4/4 \| "
-                     r"implement, test, document, state \| \d+\.\d s \|$", text, re.M)
+    assert re.search(
+        r"^\| 4 \| Nearest zone \(brute force\) \| ✅ Complete \| 4/4 \| "
+        r"implement, test, document, state \| \d+\.\d s \|$",
+        text,
+        re.M,
+    )
     assert "| 1 | Load the tz tables | ✅ Complete | 5/5 | up to date | — |" in text
 
 
 def test_continue_after_a_failing_step_exits_1_not_2(sample: Path) -> None:
-    edit(sample / "tests/test_step3a_country_index.py",
-         lambda text: text.replace("assert ", "assert 1 == 2 and ", 1))
+    edit(
+        sample / "tests/test_step3a_country_index.py",
+        lambda text: text.replace("assert ", "assert 1 == 2 and ", 1),
+    )
     result = run_doit(sample, "--continue", "poc-complete")
     output = result.out + result.err
     assert result.code == 1, output  # a step failed; its dependents simply did not run
@@ -102,29 +122,32 @@ def test_continue_after_a_failing_step_exits_1_not_2(sample: Path) -> None:
     assert "step 3a" in output
 
 
-def test_a_failed_steps_summary_points_to_the_log_that_holds_its_traceback(
-        sample: Path) -> None:
-    edit(sample / "tests/test_step3a_country_index.py",
-         lambda text: text.replace("assert ", "assert 1 == 2 and ", 1))
+def test_a_failed_steps_summary_points_to_the_log_that_holds_its_traceback(sample: Path) -> None:
+    edit(
+        sample / "tests/test_step3a_country_index.py",
+        lambda text: text.replace("assert ", "assert 1 == 2 and ", 1),
+    )
     result = run_doit(sample, "poc-complete")
     output = result.out + result.err
     assert result.code == 1
-    logs = next(line.split("logs: ", 1)[1] for line in output.splitlines()
-                if "logs: " in line)
+    logs = next(line.split("logs: ", 1)[1] for line in output.splitlines() if "logs: " in line)
     log = sample / logs
-    text = log.read_text(encoding="utf-8") if log.is_file() else "".join(
-        p.read_text(encoding="utf-8") for p in log.glob("*.log"))
+    text = (
+        log.read_text(encoding="utf-8")
+        if log.is_file()
+        else "".join(p.read_text(encoding="utf-8") for p in log.glob("*.log"))
+    )
     assert "test_index_has_a_pair_per_listed_country" in text and "AssertionError" in text, logs
 
 
-LIVE_SCRIPT_START = '''import os as _os, time as _time
+LIVE_SCRIPT_START = """import os as _os, time as _time
 print("live: before the wait", flush=True)
 for _ in range(600):
     if _os.path.exists("go"):
         break
     _time.sleep(0.1)
 print("live: after the wait", flush=True)
-'''
+"""
 
 
 def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) -> None:
@@ -133,11 +156,18 @@ def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) ->
 
     from support import doit_env
 
-    edit(sample / "PoC/step1_load.py", lambda s: s.replace(
-        "\nimport ", "\n" + LIVE_SCRIPT_START + "import ", 1))
-    process = subprocess.Popen([sys.executable, "-m", "doit", "--verbosity", "2", "step:1"],
-                               cwd=sample, env=doit_env(), stdout=subprocess.PIPE,
-                               stderr=subprocess.PIPE, text=True)
+    edit(
+        sample / "PoC/step1_load.py",
+        lambda s: s.replace("\nimport ", "\n" + LIVE_SCRIPT_START + "import ", 1),
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "doit", "--verbosity", "2", "step:1"],
+        cwd=sample,
+        env=doit_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     assert process.stdout is not None
     seen = []
     try:
@@ -167,8 +197,7 @@ def test_verbosity_2_shows_script_and_pytest_output_as_it_comes(sample: Path) ->
 def test_after_a_failed_run_what_pocflow_wrote_is_not_called_edited(sample: Path) -> None:
     test_file = sample / "tests/test_step3b_country_lookup.py"
     original = test_file.read_text(encoding="utf-8")
-    test_file.write_text(original + "\n\ndef test_broken():\n    assert False\n",
-                         encoding="utf-8")
+    test_file.write_text(original + "\n\ndef test_broken():\n    assert False\n", encoding="utf-8")
     assert run_doit(sample, "poc-complete").code == 1  # writes the failed record, the state
     test_file.write_text(original, encoding="utf-8")
     again = run_doit(sample, "poc-complete")

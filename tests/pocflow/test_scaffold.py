@@ -16,33 +16,56 @@ from pocflow.implement import usage_problem
 from pocflow.scaffold import describe, new_step
 from pocflow.workspace import load_workspace
 
-STEP5 = ("### Step 5: UTC offsets today\n\n**Goal**: Compute each zone's UTC offset.\n\n"
-         "**Depends On**: Step 2\n\n**Verification**:\n```bash\n"
-         "uv run pytest tests/test_step5_utc_offsets_today.py -v\n```\n\n## Test Structure")
+STEP5 = (
+    "### Step 5: UTC offsets today\n\n**Goal**: Compute each zone's UTC offset.\n\n"
+    "**Depends On**: Step 2\n\n**Verification**:\n```bash\n"
+    "uv run pytest tests/test_step5_utc_offsets_today.py -v\n```\n\n## Test Structure"
+)
 
 
-@pytest.mark.parametrize(("name", "expected"), [
-    ("Decode coordinates", "decode_coordinates"), ("Nearest zone (brute force)",
-                                                   "nearest_zone_brute_force"),
-    ("Café façade — über", "cafe_facade_uber"), ("!!!", "step"),
-    ("a very long step name that goes on and on and on", "a_very_long_step_name_that_goes_on_and"),
-])
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [
+        ("Decode coordinates", "decode_coordinates"),
+        ("Nearest zone (brute force)", "nearest_zone_brute_force"),
+        ("Café façade — über", "cafe_facade_uber"),
+        ("!!!", "step"),
+        (
+            "a very long step name that goes on and on and on",
+            "a_very_long_step_name_that_goes_on_and",
+        ),
+    ],
+)
 def test_describe(name: str, expected: str) -> None:
     assert describe(name) == expected
 
 
 def test_new_step_from_plan_creates_three_files_and_the_test_fails(sample: Path) -> None:
-    edit(sample / "docs/poc1-implementation.md",
-         lambda s: s.replace("## Test Structure", STEP5, 1))
+    edit(sample / "docs/poc1-implementation.md", lambda s: s.replace("## Test Structure", STEP5, 1))
     result = new_step(load_workspace(sample), "5")
-    assert result.created == ["PoC/step5_utc_offsets_today.py",
-                              "tests/test_step5_utc_offsets_today.py", "steps/step5.yaml"]
+    assert result.created == [
+        "PoC/step5_utc_offsets_today.py",
+        "tests/test_step5_utc_offsets_today.py",
+        "steps/step5.yaml",
+    ]
     script = (sample / "PoC/step5_utc_offsets_today.py").read_text(encoding="utf-8")
     assert "Goal: Compute each zone's UTC offset." in script
     assert usage_problem(sample / "PoC/step5_utc_offsets_today.py") == ""
-    done = subprocess.run([sys.executable, "-m", "pytest", "tests/test_step5_utc_offsets_today.py",
-                           "-q", "-p", "no:cacheprovider"], cwd=sample, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "tests/test_step5_utc_offsets_today.py",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+        ],
+        cwd=sample,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 1
     assert "1 failed" in done.stdout and "step 5 has no real tests yet" in done.stdout
     manifest = (sample / "steps/step5.yaml").read_text(encoding="utf-8")
@@ -58,15 +81,20 @@ def test_new_step_never_overwrites(sample: Path) -> None:
     before = (sample / "PoC/step3b_country_lookup.py").read_bytes()
     result = new_step(load_workspace(sample), "3b")
     assert result.created == ["steps/step3b.yaml"]
-    assert result.skipped == ["PoC/step3b_country_lookup.py exists; left as it is",
-                              "tests/test_step3b_country_lookup.py exists; left as it is"]
+    assert result.skipped == [
+        "PoC/step3b_country_lookup.py exists; left as it is",
+        "tests/test_step3b_country_lookup.py exists; left as it is",
+    ]
     assert (sample / "PoC/step3b_country_lookup.py").read_bytes() == before
 
 
 def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
     ws = load_workspace(sample)
-    with pytest.raises(PocflowError, match=r"step 9 is not in docs/poc1-implementation.md; "
-                                           r"give it a name: doit new 9 --name"):
+    with pytest.raises(
+        PocflowError,
+        match=r"step 9 is not in docs/poc1-implementation.md; "
+        r"give it a name: doit new 9 --name",
+    ):
         new_step(ws, "9")
     result = new_step(ws, "9", name="Export GeoJSON", goal="Write zones as GeoJSON")
     assert "PoC/step9_export_geojson.py" in result.created
@@ -76,8 +104,10 @@ def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
 
 
 def test_doit_new_and_scaffold_commands(sample: Path) -> None:
-    edit(sample / "docs/poc1-implementation.md",
-         lambda s: s.replace("## Test Structure", STEP5.replace("5", "6"), 1))
+    edit(
+        sample / "docs/poc1-implementation.md",
+        lambda s: s.replace("## Test Structure", STEP5.replace("5", "6"), 1),
+    )
     after = run_doit(sample, "new", "8", "--name", "Summary report")  # as the hints write it
     assert after.code == 0, after.err
     assert "created PoC/step8_summary_report.py" in after.out
@@ -118,28 +148,49 @@ FOREIGN_PLAN = """# PoC 2 Implementation Plan: Word Counts
 def write_results(doc: Path) -> None:
     """Write a results doc's Summary and Bug Fixes, as a person does after verifying."""
     text = doc.read_text(encoding="utf-8")
-    text = text.replace("_What did this step prove? Write it here; pocflow never rewrites "
-                        "this section._", "It counts what the README holds.")
-    text = text.replace("_Record each bug met while building this step as `### 1. <Issue "
-                        "Name>` with **Issue** and **Fix**._", "None met.")
+    text = text.replace(
+        "_What did this step prove? Write it here; pocflow never rewrites this section._",
+        "It counts what the README holds.",
+    )
+    text = text.replace(
+        "_Record each bug met while building this step as `### 1. <Issue "
+        "Name>` with **Issue** and **Fix**._",
+        "None met.",
+    )
     doc.write_text(text, encoding="utf-8")
 
 
 def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -> None:
     repo = tmp_path / "other"
     (repo / "docs").mkdir(parents=True)
-    (repo / "pyproject.toml").write_text('[project]\nname = "other"\nversion = "1.0"\n',
-                                         encoding="utf-8")
+    (repo / "pyproject.toml").write_text(
+        '[project]\nname = "other"\nversion = "1.0"\n', encoding="utf-8"
+    )
     (repo / "docs/poc2-implementation.md").write_text(FOREIGN_PLAN, encoding="utf-8")
     (repo / "README.md").write_text("one two two three three three\n", encoding="utf-8")
     before = (repo / "pyproject.toml").read_text(encoding="utf-8")
 
-    assert pocflow_main(["init", "--root", str(repo), "--poc", "2", "--scripts-dir",
-                         "experiments", "--tests-dir", "checks"]) == 0
+    assert (
+        pocflow_main(
+            [
+                "init",
+                "--root",
+                str(repo),
+                "--poc",
+                "2",
+                "--scripts-dir",
+                "experiments",
+                "--tests-dir",
+                "checks",
+            ]
+        )
+        == 0
+    )
     pyproject = (repo / "pyproject.toml").read_text(encoding="utf-8")
     assert pyproject.startswith(before)
-    assert '[tool.pocflow]\npoc = 2\nscripts_dir = "experiments"\ntests_dir = "checks"\n' \
-        in pyproject
+    assert (
+        '[tool.pocflow]\npoc = 2\nscripts_dir = "experiments"\ntests_dir = "checks"\n' in pyproject
+    )
     assert (repo / "dodo.py").exists()
     assert {".pocflow/", ".env"} <= set((repo / ".gitignore").read_text("utf-8").splitlines())
     assert (repo / "steps/manifest.schema.json").exists()
@@ -152,24 +203,33 @@ def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -
         '"""Count words.\n\nUsage:\n    python experiments/step1_count_words.py\n"""\n'
         "import json, os\n"
         "words = open('README.md').read().split()\n"
-        "json.dump({'words': len(words)}, open('counts.json', 'w'))\n", encoding="utf-8")
+        "json.dump({'words': len(words)}, open('counts.json', 'w'))\n",
+        encoding="utf-8",
+    )
     (repo / "experiments/step2_top_words.py").write_text(
         '"""Top words.\n\nUsage:\n    python experiments/step2_top_words.py\n"""\n'
         "import collections, json\n"
         "words = open('README.md').read().split()\n"
         "json.dump(collections.Counter(words).most_common(1), open('top.json', 'w'))\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     (repo / "checks/test_step1_count_words.py").write_text(
         "import json\n\ndef test_counts():\n"
-        "    assert json.load(open('counts.json')) == {'words': 6}\n", encoding="utf-8")
+        "    assert json.load(open('counts.json')) == {'words': 6}\n",
+        encoding="utf-8",
+    )
     (repo / "checks/test_step2_top_words.py").write_text(
         "import json\n\ndef test_top():\n"
-        "    assert json.load(open('top.json')) == [['three', 3]]\n", encoding="utf-8")
+        "    assert json.load(open('top.json')) == [['three', 3]]\n",
+        encoding="utf-8",
+    )
     verified = run_doit(repo, "poc-complete")  # every step verified; nothing written yet
     assert verified.code == 1
     assert "2 of 2 results docs are not written yet" in verified.out + verified.err
-    assert "    docs/word-counts-step2-results.md: Summary, Bug Fixes During Development" in \
-        verified.out + verified.err
+    assert (
+        "    docs/word-counts-step2-results.md: Summary, Bug Fixes During Development"
+        in verified.out + verified.err
+    )
     for step in (1, 2):
         write_results(repo / f"docs/word-counts-step{step}-results.md")
     done = run_doit(repo, "poc-complete")
@@ -177,11 +237,11 @@ def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -
     assert (repo / "docs/poc2-results.md").exists()
     assert (repo / "docs/word-counts-step2-results.md").exists()
     assert "| 2 | Top words | ✅ Complete | 1/1 |" in (repo / "PROJECT_STATE.md").read_text(
-        encoding="utf-8")
+        encoding="utf-8"
+    )
 
 
-def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFixture[str]
-                                          ) -> None:
+def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = {p: p.read_bytes() for p in (sample / "dodo.py", sample / "pyproject.toml")}
     assert pocflow_main(["init", "--root", str(sample)]) == 0
     assert {p: p.read_bytes() for p in before} == before
@@ -193,8 +253,7 @@ def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFi
 AWKWARD = 'Join | split\nover "two" lines \\ with """ quotes'
 
 
-def test_a_step_name_with_pipes_newlines_and_quotes_keeps_every_file_whole(
-        sample: Path) -> None:
+def test_a_step_name_with_pipes_newlines_and_quotes_keeps_every_file_whole(sample: Path) -> None:
     import yaml
 
     result = new_step(load_workspace(sample), "9", name=AWKWARD, goal="Goal \\d | x\n2")
@@ -207,11 +266,14 @@ def test_a_step_name_with_pipes_newlines_and_quotes_keeps_every_file_whole(
     assert yaml.safe_load((sample / "steps/step9.yaml").read_text(encoding="utf-8"))
     for path in result.created:  # (step 9 is not written yet: its run would fail)
         (sample / path).unlink()
-    (sample / "steps/step3b.yaml").write_text('title: "Country | lookup\\nin two lines"\n',
-                                              encoding="utf-8")
+    (sample / "steps/step3b.yaml").write_text(
+        'title: "Country | lookup\\nin two lines"\n', encoding="utf-8"
+    )
     assert load_workspace(sample).steps["3b"].manifest.title == "Country | lookup in two lines"
-    edit(sample / "docs/poc1-implementation.md", lambda text: text.replace(
-        "### Step 3b — ", "### Step 3b — Country | "))
+    edit(
+        sample / "docs/poc1-implementation.md",
+        lambda text: text.replace("### Step 3b — ", "### Step 3b — Country | "),
+    )
     run = run_doit(sample, "poc-complete")
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     rows = [line for line in state.splitlines() if line.startswith("| ")]
@@ -230,20 +292,27 @@ def test_init_writes_a_name_with_quotes_and_newlines_as_valid_toml(tmp_path: Pat
     assert data["tool"]["pocflow"]["name"] == AWKWARD + "\x7f\t"
 
 
-IMPORTING_TEST = ("from step1_count_words import count\n\n\ndef test_count():\n"
-                  "    assert count('a b') == 2\n")
-COUNTING_SCRIPT = ('"""Count words.\n\nUsage:\n    python PoC/step1_count_words.py\n"""\n\n\n'
-                   "def count(text):\n    return len(text.split())\n")
+IMPORTING_TEST = (
+    "from step1_count_words import count\n\n\ndef test_count():\n    assert count('a b') == 2\n"
+)
+COUNTING_SCRIPT = (
+    '"""Count words.\n\nUsage:\n    python PoC/step1_count_words.py\n"""\n\n\n'
+    "def count(text):\n    return len(text.split())\n"
+)
 
 
-@pytest.mark.parametrize("existing", [
-    '[project]\nname = "lib"\nversion = "1.0"\n',
-    '[project]\nname = "lib"\nversion = "1.0"\n\n[tool.pytest.ini_options]  # ours\n'
-    'addopts = "-q"\n',
-    None,  # no pyproject.toml at all
-])
-def test_after_init_plain_pytest_imports_the_step_scripts(tmp_path: Path,
-                                                          existing: str | None) -> None:
+@pytest.mark.parametrize(
+    "existing",
+    [
+        '[project]\nname = "lib"\nversion = "1.0"\n',
+        '[project]\nname = "lib"\nversion = "1.0"\n\n[tool.pytest.ini_options]  # ours\n'
+        'addopts = "-q"\n',
+        None,  # no pyproject.toml at all
+    ],
+)
+def test_after_init_plain_pytest_imports_the_step_scripts(
+    tmp_path: Path, existing: str | None
+) -> None:
     import tomllib
 
     repo = tmp_path / "lib"
@@ -256,24 +325,30 @@ def test_after_init_plain_pytest_imports_the_step_scripts(tmp_path: Path,
         assert text.startswith(existing.split("[tool.pytest")[0])
         assert 'addopts = "-q"' in text or "addopts" not in existing
     assert tomllib.loads(text)["tool"]["pytest"]["ini_options"]["pythonpath"] == ["PoC"]
-    assert (repo / ".python-version").read_text(encoding="utf-8").strip() == \
-        f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert (repo / ".python-version").read_text(
+        encoding="utf-8"
+    ).strip() == f"{sys.version_info.major}.{sys.version_info.minor}"
     (repo / "PoC/step1_count_words.py").write_text(COUNTING_SCRIPT, encoding="utf-8")
     (repo / "tests/test_step1_count_words.py").write_text(IMPORTING_TEST, encoding="utf-8")
-    done = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-                          cwd=repo, capture_output=True, text=True, check=False)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_init_says_what_to_add_when_pytest_is_configured_elsewhere(
-        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
     repo = tmp_path / "lib"
     repo.mkdir()
     (repo / "pyproject.toml").write_text('[project]\nname = "lib"\n', encoding="utf-8")
     (repo / "pytest.ini").write_text("[pytest]\naddopts = -q\n", encoding="utf-8")
     assert pocflow_main(["init", "--root", str(repo)]) == 0
-    assert 'pytest is configured in pytest.ini: add pythonpath = ["PoC"]' in \
-        capsys.readouterr().out
+    assert 'pytest is configured in pytest.ini: add pythonpath = ["PoC"]' in capsys.readouterr().out
     assert (repo / "pytest.ini").read_text(encoding="utf-8") == "[pytest]\naddopts = -q\n"
 
 
@@ -283,8 +358,12 @@ def test_the_shipped_workflow_pins_python_uses_current_actions_and_the_lock() ->
     workflow = yaml.safe_load((REPO / ".github/workflows/pocflow.yml").read_text("utf-8"))
     assert set(workflow) >= {"name", True, "jobs"}  # (YAML reads the key `on` as True)
     steps = [step for job in workflow["jobs"].values() for step in job["steps"]]
-    current = {"actions/checkout": 7, "astral-sh/setup-uv": 10, "actions/cache/restore": 5,
-               "actions/cache/save": 5}  # the majors on GitHub's Node 24 runtime, or later
+    current = {
+        "actions/checkout": 7,
+        "astral-sh/setup-uv": 10,
+        "actions/cache/restore": 5,
+        "actions/cache/save": 5,
+    }  # the majors on GitHub's Node 24 runtime, or later
     for step in steps:
         if "uses" in step:
             action, _, version = step["uses"].partition("@")
@@ -299,20 +378,26 @@ def test_the_shipped_workflow_pins_python_uses_current_actions_and_the_lock() ->
 
 
 def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whole(
-        sample: Path) -> None:
+    sample: Path,
+) -> None:
     pyproject = sample / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text(encoding="utf-8").replace(
-        "[tool.pocflow]\n",
-        # a new name is a new slug: new results docs, which nobody writes here
-        '[tool.pocflow]\nname = "Atlas\\n<!-- pocflow:end step-progress -->\\nInjected"\n'
-        'undocumented = "warn"\n'),
-        encoding="utf-8")
+    pyproject.write_text(
+        pyproject.read_text(encoding="utf-8").replace(
+            "[tool.pocflow]\n",
+            # a new name is a new slug: new results docs, which nobody writes here
+            '[tool.pocflow]\nname = "Atlas\\n<!-- pocflow:end step-progress -->\\nInjected"\n'
+            'undocumented = "warn"\n',
+        ),
+        encoding="utf-8",
+    )
     with (sample / "PoC/step3b_country_lookup.py").open("a", encoding="utf-8") as script:
-        script.write("\nif __name__ == '__main__':\n    import json, os\n"
-                     "    path = os.environ['POCFLOW_METRICS_FILE']\n"
-                     "    metrics = json.load(open(path)) if os.path.getsize(path) else {}\n"
-                     "    metrics['p50|p95 ms'] = '3 | 9'\n"
-                     "    json.dump(metrics, open(path, 'w'))\n")
+        script.write(
+            "\nif __name__ == '__main__':\n    import json, os\n"
+            "    path = os.environ['POCFLOW_METRICS_FILE']\n"
+            "    metrics = json.load(open(path)) if os.path.getsize(path) else {}\n"
+            "    metrics['p50|p95 ms'] = '3 | 9'\n"
+            "    json.dump(metrics, open(path, 'w'))\n"
+        )
     for _ in range(2):
         result = run_doit(sample, "--reverify", "poc-complete")
         assert result.code == 0, result.out + result.err
@@ -320,6 +405,8 @@ def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whol
     text = doc.read_text(encoding="utf-8")
     row = next(line for line in text.splitlines() if "p50" in line)
     assert len(re.split(r"(?<!\\)\|", row)) == 4, row  # two cells
-    assert "Atlas <!-- pocflow:end step-progress --> Injected" not in \
-        (sample / "PROJECT_STATE.md").read_text(encoding="utf-8").splitlines()
+    assert (
+        "Atlas <!-- pocflow:end step-progress --> Injected"
+        not in (sample / "PROJECT_STATE.md").read_text(encoding="utf-8").splitlines()
+    )
     assert run_doit(sample, "drift").code == 0

@@ -20,23 +20,32 @@ from pocflow.workspace import load_workspace
 DODO = (REPO / "dodo.py").read_text(encoding="utf-8")
 #: two chains (1 <- 2, 3 <- 4) and a step on its own (5): three parts of the graph
 DEPENDS = {"1": [], "2": ["1"], "3": [], "4": ["3"], "5": []}
-SCRIPT = ('"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\n'
-          "from pathlib import Path\n\nPath('out').mkdir(exist_ok=True)\n"
-          "Path('out/step{n}.txt').write_text('{n}')\n")
-TEST = ("from pathlib import Path\n\n\ndef test_output():\n"
-        "    assert Path('out/step{n}.txt').read_text() == '{n}'\n")
+SCRIPT = (
+    '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\n'
+    "from pathlib import Path\n\nPath('out').mkdir(exist_ok=True)\n"
+    "Path('out/step{n}.txt').write_text('{n}')\n"
+)
+TEST = (
+    "from pathlib import Path\n\n\ndef test_output():\n"
+    "    assert Path('out/step{n}.txt').read_text() == '{n}'\n"
+)
 
 
 def make(root: Path) -> Path:
     plan = ["# PoC 1 Implementation Plan: Shards\n\n## Implementation Steps\n"]
     for n, deps in DEPENDS.items():
-        plan.append(f"### Step {n}: S{n}\n\n**Goal**: g.\n"
-                    + (f"**Depends On**: Step {deps[0]}\n" if deps else ""))
+        plan.append(
+            f"### Step {n}: S{n}\n\n**Goal**: g.\n"
+            + (f"**Depends On**: Step {deps[0]}\n" if deps else "")
+        )
     plan.append("## Production-Grade Checklist\n\n- [x] **Real**: yes\n")
-    files = {"dodo.py": DODO, ".gitignore": ".pocflow/\nout/\n__pycache__/\n",
-             "pyproject.toml": '[tool.pocflow]\npoc = 1\nundocumented = "warn"\n\n'
-                               '[tool.pytest.ini_options]\npythonpath = ["PoC"]\n',
-             "docs/poc1-implementation.md": "\n".join(plan)}
+    files = {
+        "dodo.py": DODO,
+        ".gitignore": ".pocflow/\nout/\n__pycache__/\n",
+        "pyproject.toml": '[tool.pocflow]\npoc = 1\nundocumented = "warn"\n\n'
+        '[tool.pytest.ini_options]\npythonpath = ["PoC"]\n',
+        "docs/poc1-implementation.md": "\n".join(plan),
+    }
     for n in DEPENDS:
         files[f"PoC/step{n}_x.py"] = SCRIPT.format(n=n)
         files[f"tests/test_step{n}_x.py"] = TEST.format(n=n)
@@ -50,22 +59,30 @@ def make(root: Path) -> Path:
 
 
 def git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
-                          cwd=repo, capture_output=True, text=True, check=True).stdout
+    return subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@t", *args],
+        cwd=repo,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
 
 
 def workflow_step(job: str, name: str) -> str:
     """The shell of a step of the shipped sharded workflow."""
     import yaml
 
-    workflow = yaml.safe_load((REPO / ".github/workflows/pocflow-sharded.yml").read_text(
-        encoding="utf-8"))
-    return next(step["run"] for step in workflow["jobs"][job]["steps"]
-                if step.get("name", "").startswith(name))
+    workflow = yaml.safe_load(
+        (REPO / ".github/workflows/pocflow-sharded.yml").read_text(encoding="utf-8")
+    )
+    return next(
+        step["run"]
+        for step in workflow["jobs"][job]["steps"]
+        if step.get("name", "").startswith(name)
+    )
 
 
-def test_shares_keep_dependent_steps_together_and_cover_every_step_once(
-        tmp_path: Path) -> None:
+def test_shares_keep_dependent_steps_together_and_cover_every_step_once(tmp_path: Path) -> None:
     ws = load_workspace(make(tmp_path / "ws"))
     two = shares(ws, 2)
     assert sorted(sid for share in two for sid in share) == sorted(DEPENDS)
@@ -108,8 +125,9 @@ def test_shards_in_separate_clones_merge_and_the_gate_accepts_them(tmp_path: Pat
     git(tmp_path, "clone", "-q", str(origin), str(final))
     carried: set[str] = set()
     for job in jobs:  # what the workflow's own step keeps from each shard ...
-        subprocess.run(["bash", "-e", "-c", workflow_step("shard", "Keep the records")],
-                       cwd=job, check=True)
+        subprocess.run(
+            ["bash", "-e", "-c", workflow_step("shard", "Keep the records")], cwd=job, check=True
+        )
         for path in (p for p in (job / "shard-out").rglob("*") if p.is_file()):
             rel = path.relative_to(job / "shard-out").as_posix()
             assert rel not in carried, f"two shards changed {rel}"
@@ -128,16 +146,27 @@ def test_shards_in_separate_clones_merge_and_the_gate_accepts_them(tmp_path: Pat
 def test_the_sharded_workflow_runs_the_shards_then_gathers_and_gates() -> None:
     import yaml
 
-    workflow = yaml.safe_load((REPO / ".github/workflows/pocflow-sharded.yml").read_text(
-        encoding="utf-8"))
+    workflow = yaml.safe_load(
+        (REPO / ".github/workflows/pocflow-sharded.yml").read_text(encoding="utf-8")
+    )
     shard, gate = workflow["jobs"]["shard"], workflow["jobs"]["gate"]
     count = len(shard["strategy"]["matrix"]["shard"])
     runs = [step.get("run", "") for step in shard["steps"]]
     assert f"uv run --locked doit --shard ${{{{ matrix.shard }}}}/{count} poc-complete" in runs
-    uses = {step["uses"].split("@")[0]: int(step["uses"].split("@v")[1])
-            for job in (shard, gate) for step in job["steps"] if "uses" in step}
-    assert uses == {"actions/checkout": 7, "astral-sh/setup-uv": 10,
-                    "actions/upload-artifact": 7, "actions/download-artifact": 8}
+    uses = {
+        step["uses"].split("@")[0]: int(step["uses"].split("@v")[1])
+        for job in (shard, gate)
+        for step in job["steps"]
+        if "uses" in step
+    }
+    assert uses == {
+        "actions/checkout": 7,
+        "astral-sh/setup-uv": 10,
+        "actions/upload-artifact": 7,
+        "actions/download-artifact": 8,
+    }
     assert gate["needs"] == "shard"
     assert [s.get("run") for s in gate["steps"] if "run" in s] == [
-        "uv run --locked doit poc-complete", "uv run --locked doit drift"]
+        "uv run --locked doit poc-complete",
+        "uv run --locked doit drift",
+    ]

@@ -23,71 +23,91 @@ PLAN = """# PoC 1 Implementation Plan: Demo
 
 
 def workspace(root: Path, files: dict[str, str]) -> Path:
-    base = {"docs/poc1-implementation.md": PLAN, "PoC/step1_fetch.py": '"""F.\n\nUsage: x\n"""\n',
-            "PoC/client.py": ""}
+    base = {
+        "docs/poc1-implementation.md": PLAN,
+        "PoC/step1_fetch.py": '"""F.\n\nUsage: x\n"""\n',
+        "PoC/client.py": "",
+    }
     for rel, text in {**base, **files}.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
     return root
 
 
-@pytest.mark.parametrize(("source", "library"), [
-    ("from unittest.mock import patch\n", "unittest.mock"),
-    ("from unittest import mock\n", "unittest.mock"),
-    ("import mock\n", "mock"),
-    ("import responses\n", "responses"),
-    ("import requests_mock as rm\n", "requests-mock"),
-    ("from moto import mock_aws\n", "moto"),
-])
+@pytest.mark.parametrize(
+    ("source", "library"),
+    [
+        ("from unittest.mock import patch\n", "unittest.mock"),
+        ("from unittest import mock\n", "unittest.mock"),
+        ("import mock\n", "mock"),
+        ("import responses\n", "responses"),
+        ("import requests_mock as rm\n", "requests-mock"),
+        ("from moto import mock_aws\n", "moto"),
+    ],
+)
 def test_find_signals_mocking_imports(tmp_path: Path, source: str, library: str) -> None:
     ws = load_workspace(workspace(tmp_path, {"tests/test_step1_fetch.py": source}))
     assert [str(s) for s in find_signals(ws)] == [
         f"tests/test_step1_fetch.py:1: imports {library}; the method asks for real "
-        "integrations, not mocks"]
+        "integrations, not mocks"
+    ]
 
 
 def test_find_signals_mocker_fixture(tmp_path: Path) -> None:
-    ws = load_workspace(workspace(tmp_path, {
-        "tests/test_step1_fetch.py": "def test_x(mocker):\n    pass\n"}))
+    ws = load_workspace(
+        workspace(tmp_path, {"tests/test_step1_fetch.py": "def test_x(mocker):\n    pass\n"})
+    )
     assert [s.kind for s in find_signals(ws)] == ["mocking"]
 
 
 SECRET_VALUE = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzz"
 
 
-@pytest.mark.parametrize(("source", "kind"), [
-    ("KEY = 'AKIA" + "ABCDEFGHIJKLMNOP'\n", "an AWS access key id"),
-    ("-----BEGIN RSA PRIVATE KEY-----\n", "a private key"),
-    ("token = 'ghp_" + "a" * 36 + "'\n", "a GitHub token"),
-    (f"api_key = '{SECRET_VALUE}'\n", "a password or key assigned in code"),
-    (f'{{"db_password": "{SECRET_VALUE}"}}\n', "a password or key assigned in code"),
-])
-def test_find_signals_secrets_located_never_printed(tmp_path: Path, source: str,
-                                                    kind: str) -> None:
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("KEY = 'AKIA" + "ABCDEFGHIJKLMNOP'\n", "an AWS access key id"),
+        ("-----BEGIN RSA PRIVATE KEY-----\n", "a private key"),
+        ("token = 'ghp_" + "a" * 36 + "'\n", "a GitHub token"),
+        (f"api_key = '{SECRET_VALUE}'\n", "a password or key assigned in code"),
+        (f'{{"db_password": "{SECRET_VALUE}"}}\n', "a password or key assigned in code"),
+    ],
+)
+def test_find_signals_secrets_located_never_printed(tmp_path: Path, source: str, kind: str) -> None:
     ws = load_workspace(workspace(tmp_path, {"PoC/client.py": source}))
     signals = find_signals(ws)
     assert [str(s) for s in signals] == [
         f"PoC/client.py:1: looks like {kind} written into the file; read it from the "
-        "environment instead, and rotate it if it was ever committed"]
+        "environment instead, and rotate it if it was ever committed"
+    ]
     assert SECRET_VALUE not in str(signals[0]) and "AKIA" not in str(signals[0])
 
 
-@pytest.mark.parametrize("source", [
-    "api_key = os.environ['API_KEY']\n", "password = 'changeme-please'\n",
-    "token = '<your token here>'\n", "api_key = 'short'\n",
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "api_key = os.environ['API_KEY']\n",
+        "password = 'changeme-please'\n",
+        "token = '<your token here>'\n",
+        "api_key = 'short'\n",
+    ],
+)
 def test_find_signals_ignores_environment_and_placeholders(tmp_path: Path, source: str) -> None:
     assert find_signals(load_workspace(workspace(tmp_path, {"PoC/client.py": source}))) == []
 
 
 def test_find_signals_files_the_plan_does_not_name(tmp_path: Path) -> None:
-    ws = load_workspace(workspace(tmp_path, {"PoC/scratch.py": "", "PoC/notes.txt": "",
-                                             "tests/test_step1_fetch.py": ""}))
+    ws = load_workspace(
+        workspace(
+            tmp_path, {"PoC/scratch.py": "", "PoC/notes.txt": "", "tests/test_step1_fetch.py": ""}
+        )
+    )
     assert [str(s) for s in find_signals(ws)] == [
         "PoC/notes.txt: the plan (docs/poc1-implementation.md) does not mention this file; "
         "say there what it is for, or remove it",
         "PoC/scratch.py: the plan (docs/poc1-implementation.md) does not mention this file; "
-        "say there what it is for, or remove it"]
+        "say there what it is for, or remove it",
+    ]
 
 
 def test_find_signals_sample_is_clean() -> None:
@@ -95,28 +115,39 @@ def test_find_signals_sample_is_clean() -> None:
 
 
 def test_gate_fails_on_unticked_checklist_and_lists_items(sample: Path) -> None:
-    edit(sample / "docs/poc1-implementation.md", lambda s: s.replace(
-        "- [x] **Runs offline**", "- [ ] **Runs offline**").replace(
-        "- [x] **Edge cases**", "- [ ] **Edge cases**"))
+    edit(
+        sample / "docs/poc1-implementation.md",
+        lambda s: s.replace("- [x] **Runs offline**", "- [ ] **Runs offline**").replace(
+            "- [x] **Edge cases**", "- [ ] **Edge cases**"
+        ),
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
     output = result.out + result.err
-    assert "PoC 1: 2 of 4 Production-Grade Checklist items are not ticked in " \
-           "docs/poc1-implementation.md:" in output
+    assert (
+        "PoC 1: 2 of 4 Production-Grade Checklist items are not ticked in "
+        "docs/poc1-implementation.md:" in output
+    )
     plan_lines = (sample / "docs/poc1-implementation.md").read_text(encoding="utf-8").splitlines()
     line = 1 + next(i for i, text in enumerate(plan_lines) if "**Edge cases**" in text)
-    assert f"docs/poc1-implementation.md:{line}: - [ ] **Edge cases**: both coordinate forms" \
-        in output
+    assert (
+        f"docs/poc1-implementation.md:{line}: - [ ] **Edge cases**: both coordinate forms" in output
+    )
 
 
 def test_gate_reports_signals_in_output_and_results_doc(sample: Path) -> None:
-    edit(sample / "tests/test_step1_load.py",
-         lambda s: s.replace("import pytest\n", "import pytest\nfrom unittest import mock\n", 1))
+    edit(
+        sample / "tests/test_step1_load.py",
+        lambda s: s.replace("import pytest\n", "import pytest\nfrom unittest import mock\n", 1),
+    )
     (sample / "PoC/scratch.py").write_text("", encoding="utf-8")
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
-    for line in ("pocflow: signal: tests/test_step1_load.py:", "imports unittest.mock",
-                 "pocflow: signal: PoC/scratch.py: the plan"):
+    for line in (
+        "pocflow: signal: tests/test_step1_load.py:",
+        "imports unittest.mock",
+        "pocflow: signal: PoC/scratch.py: the plan",
+    ):
         assert line in result.err
     doc = (sample / "docs/poc1-results.md").read_text(encoding="utf-8")
     assert "- ⚠️ PoC/scratch.py: the plan (docs/poc1-implementation.md) does not mention" in doc

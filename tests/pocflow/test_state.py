@@ -19,20 +19,25 @@ def test_hand_written_project_state_is_updated_in_place(tmp_path: Path) -> None:
     result = run_doit(workspace, "poc-complete")
     assert result.code == 0, result.out + result.err
     state = (workspace / "PROJECT_STATE.md").read_text(encoding="utf-8")
-    for line in ("PoC 1 is half done; the loader works, the lookups do not yet.",
-                 "Country lookups (step 3b).", "| 1 | Time-Zone Atlas | ✅ | 🔄 | 18/18 |",
-                 "Note to self: step 2's validation script is slow on the full table.",
-                 "- **SQLite over CSV files**: queries are simpler and the file is the "
-                 "integration.", "### 2026-10-01 - Small Win Check",
-                 "**Findings**: all step tests pass (5/5).", "Finish step 2, then the index.",
-                 "> **Current Stage**: Stage 5 — PoC Execution"):
+    for line in (
+        "PoC 1 is half done; the loader works, the lookups do not yet.",
+        "Country lookups (step 3b).",
+        "| 1 | Time-Zone Atlas | ✅ | 🔄 | 18/18 |",
+        "Note to self: step 2's validation script is slow on the full table.",
+        "- **SQLite over CSV files**: queries are simpler and the file is the integration.",
+        "### 2026-10-01 - Small Win Check",
+        "**Findings**: all step tests pass (5/5).",
+        "Finish step 2, then the index.",
+        "> **Current Stage**: Stage 5 — PoC Execution",
+    ):
         assert line in state
     assert "| 2 | Decode coordinates | ✅ Complete | 10/10 |" in state
     # a person's lines are never dropped: the hand-kept table and date stay, after the block
     # that now says the same from the records (delete them when you no longer need them)
     assert "🔄 In Progress | 8/10" in state
     assert state.index("| 2 | Decode coordinates | ✅ Complete") < state.index(
-        "🔄 In Progress | 8/10")
+        "🔄 In Progress | 8/10"
+    )
     assert state.count("## Current PoC Step Progress") == 1
     assert "> **Last Updated**: 2026-10-02" in state
     assert "```mermaid" in state
@@ -41,15 +46,23 @@ def test_hand_written_project_state_is_updated_in_place(tmp_path: Path) -> None:
 def test_project_state_is_created_in_the_method_shape(sample: Path) -> None:
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     headings = re.findall(r"^## (.+)$", state, re.M)
-    assert headings == ["Quick Status", "Current Focus", "Current PoC Step Progress",
-                        "Key Decisions", "Open Questions", "Session Log", "Health Checks",
-                        "What's Next"]
+    assert headings == [
+        "Quick Status",
+        "Current Focus",
+        "Current PoC Step Progress",
+        "Key Decisions",
+        "Open Questions",
+        "Session Log",
+        "Health Checks",
+        "What's Next",
+    ]
     assert re.search(r"^> \*\*Last Updated\*\*: \d{4}-\d\d-\d\d$", state, re.M)
 
 
 def test_mermaid_graph_shows_steps_dependencies_and_status(sample: Path) -> None:
     (sample / "PoC/step3a_country_index.py").write_text(
-        "raise SystemExit('index broken')\n", encoding="utf-8")
+        "raise SystemExit('index broken')\n", encoding="utf-8"
+    )
     assert run_doit(sample, "poc-complete").code == 1
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     graph = state.split("```mermaid\n", 1)[1].split("```", 1)[0]
@@ -79,14 +92,19 @@ def test_parallel_run_writes_the_same_documents_as_a_serial_run(tmp_path: Path) 
 
 
 def test_coverage_counts_equal_what_pytest_reports(sample: Path) -> None:
-    for step, test_file in (("3b", "tests/test_step3b_country_lookup.py"),
-                            ("2", "tests/test_step2_coordinates.py")):
-        done = subprocess.run([sys.executable, "-m", "pytest", test_file, "-q",
-                               "-p", "no:cacheprovider"], cwd=sample, capture_output=True,
-                              text=True, check=False)
+    for step, test_file in (
+        ("3b", "tests/test_step3b_country_lookup.py"),
+        ("2", "tests/test_step2_coordinates.py"),
+    ):
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", test_file, "-q", "-p", "no:cacheprovider"],
+            cwd=sample,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         passed = int(re.search(r"(\d+) passed", done.stdout).group(1))  # type: ignore[union-attr]
-        doc = (sample / f"docs/time-zone-atlas-step{step}-results.md").read_text(
-            encoding="utf-8")
+        doc = (sample / f"docs/time-zone-atlas-step{step}-results.md").read_text(encoding="utf-8")
         assert f"| **Total** | **{passed}** | **✅ {passed} passed** |" in doc
         assert f"| Tests | `{test_file}` | {passed} tests |" in doc
 
@@ -96,8 +114,9 @@ def test_a_windows_checkout_keeps_its_line_ends_and_drift_sees_no_change(sample:
     doc = sample / "docs/time-zone-atlas-step1-results.md"
     for path in (state, doc):
         text = path.read_text(encoding="utf-8")
-        path.write_bytes(("\ufeff" if path == doc else "").encode() +
-                         text.replace("\n", "\r\n").encode("utf-8"))
+        path.write_bytes(
+            ("\ufeff" if path == doc else "").encode() + text.replace("\n", "\r\n").encode("utf-8")
+        )
     assert run_doit(sample, "drift").code == 0
     (sample / "steps/records/step3b.json").unlink()  # the next run rewrites both documents
     result = run_doit(sample, "poc-complete")

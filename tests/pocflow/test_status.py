@@ -51,8 +51,9 @@ def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> Non
         # the later steps' tests load the tables themselves: they read the file too
         assert steps[step_id]["changed"] in ([], ["data/tzdb/zone1970.tab"])
         assert steps[step_id]["upstream"] == [upstream]
-        assert f"upstream step {upstream} changed since it was verified" in \
-            steps[step_id]["reasons"]
+        assert (
+            f"upstream step {upstream} changed since it was verified" in steps[step_id]["reasons"]
+        )
     text = run_doit(sample, "status").out
     assert "next: uv run doit step:1  # step 1 changed since it was verified" in text
 
@@ -66,19 +67,23 @@ def test_status_runs_nothing_and_writes_nothing(sample: Path) -> None:
     assert run_doit(sample, "status", "--json").code == 0
     after = {p: (p.stat().st_mtime_ns, p.read_bytes()) for p in watched}
     assert after == before
-    assert sorted(p for p in sample.rglob("*") if p.is_file() and "__pycache__" not in p.parts
-                  ) == sorted(watched)
+    assert sorted(
+        p for p in sample.rglob("*") if p.is_file() and "__pycache__" not in p.parts
+    ) == sorted(watched)
 
 
 def test_status_failed_names_failing_tests_and_blocks_dependents(sample: Path) -> None:
-    edit(sample / "tests/test_step3a_country_index.py",
-         lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'))
+    edit(
+        sample / "tests/test_step3a_country_index.py",
+        lambda s: s.replace('assert first == "CH"', 'assert first == "DE"'),
+    )
     assert run_doit(sample, "poc-complete").code == 1
     steps = by_id(status_json(sample))
     assert steps["3a"]["state"] == "failed"
     assert steps["3a"]["failing_tests"] == [
         "tests/test_step3a_country_index.py::test_index_keeps_most_populous_country_first - "
-        "AssertionError: assert 'CH' == 'DE'"]
+        "AssertionError: assert 'CH' == 'DE'"
+    ]
     assert steps["3b"]["state"] == "blocked" and steps["3b"]["blocked_by"] == ["3a"]
     assert steps["3b"]["reasons"][0] == "waits for step 3a (failed)"
     text = run_doit(sample, "status").out
@@ -91,7 +96,8 @@ def test_status_metric_out_of_threshold(sample: Path) -> None:
     step = by_id(status_json(sample))["4"]
     assert step["state"] == "failed"
     assert step["reasons"] == [
-        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"]
+        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"
+    ]
 
 
 def test_status_missing_test_file(sample: Path) -> None:
@@ -99,15 +105,21 @@ def test_status_missing_test_file(sample: Path) -> None:
     step = by_id(status_json(sample))["3b"]
     assert step["state"] == "stale"
     assert "deleted since verified: tests/test_step3b_country_lookup.py" in step["reasons"]
-    assert "no test file: add tests/test_step3b_<description>.py with at least one test" in \
-        step["reasons"]
+    assert (
+        "no test file: add tests/test_step3b_<description>.py with at least one test"
+        in step["reasons"]
+    )
 
 
 def test_status_never_run_and_not_started(tmp_path: Path) -> None:
     workspace = copy_sample(tmp_path / "ws")
-    edit(workspace / "docs/poc1-implementation.md", lambda s: s.replace(
-        "## Test Structure", "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n"
-        "## Test Structure"))
+    edit(
+        workspace / "docs/poc1-implementation.md",
+        lambda s: s.replace(
+            "## Test Structure",
+            "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n## Test Structure",
+        ),
+    )
     document = status_json(workspace)
     steps = by_id(document)
     assert {s["state"] for s in steps.values() if s["id"] != "5"} == {"never-run"}
@@ -115,8 +127,7 @@ def test_status_never_run_and_not_started(tmp_path: Path) -> None:
     assert steps["1"]["tests"] is None and steps["1"]["verified_at"] is None
     assert steps["5"]["state"] == "not-started"
     assert steps["5"]["reasons"][0].startswith("no files yet: add PoC/step5_<description>.py")
-    assert document["next"] == {"command": "uv run doit step:1",
-                                "why": "step 1 was never verified"}
+    assert document["next"] == {"command": "uv run doit step:1", "why": "step 1 was never verified"}
 
 
 def test_status_next_is_the_gate_when_steps_are_verified_but_gate_is_not(sample: Path) -> None:
@@ -130,7 +141,7 @@ def test_status_slowest(sample: Path) -> None:
     out = run_doit(sample, "status", "--slowest", "2").out
     lines = out.splitlines()
     index = lines.index("slowest steps (last verification):")
-    slow = lines[index + 1:index + 3]
+    slow = lines[index + 1 : index + 3]
     assert len(slow) == 2 and all("implement" in line and "test" in line for line in slow)
 
 
@@ -141,26 +152,35 @@ def test_status_schema_documents_every_field() -> None:
     assert set(schema["required"]) == set(schema["properties"])
 
 
-@pytest.mark.parametrize("bad", [
-    {"format": 2}, {"steps": [{"id": "x"}]}, {"summary": {"verified": -1}}])
+@pytest.mark.parametrize(
+    "bad", [{"format": 2}, {"steps": [{"id": "x"}]}, {"summary": {"verified": -1}}]
+)
 def test_status_schema_rejects_malformed_documents(sample: Path, bad: dict[str, Any]) -> None:
     from pocflow.status import status_document
 
     ws = load_workspace(sample)
     document = status_document(ws, compute_status(ws))
     for key, value in bad.items():
-        document[key] = value if not isinstance(value, dict) or key not in document or \
-            not isinstance(document[key], dict) else {**document[key], **value}
+        document[key] = (
+            value
+            if not isinstance(value, dict)
+            or key not in document
+            or not isinstance(document[key], dict)
+            else {**document[key], **value}
+        )
     assert first_violation(document, load_schema("status.schema.json")) is not None
 
 
 def test_status_counts_tests_the_way_project_state_does(sample: Path) -> None:
     with (sample / "tests/test_step3b_country_lookup.py").open("a", encoding="utf-8") as tests:
-        tests.write("\n\nimport pytest\n\n\n@pytest.mark.skip(reason='later')\n"
-                    "def test_not_yet() -> None:\n    pass\n")
+        tests.write(
+            "\n\nimport pytest\n\n\n@pytest.mark.skip(reason='later')\n"
+            "def test_not_yet() -> None:\n    pass\n"
+        )
     assert run_doit(sample, "poc-complete").code == 0
-    line = next(line for line in run_doit(sample, "status").out.splitlines()
-                if line.split()[1:2] == ["3b"])
+    line = next(
+        line for line in run_doit(sample, "status").out.splitlines() if line.split()[1:2] == ["3b"]
+    )
     assert "(6/6 (+1 skipped) tests)" in line, line
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| 6/6 (+1 skipped) |" in state
@@ -173,10 +193,9 @@ def test_an_unticked_checklist_item_is_named_as_the_next_thing_to_do(sample: Pat
     at = next(i for i in range(start, len(lines)) if lines[i].startswith("- [x]"))
     lines[at] = lines[at].replace("- [x]", "- [ ]", 1)
     plan.write_text("".join(lines), encoding="utf-8")
-    item = lines[at][len("- [ ] "):].strip()
+    item = lines[at][len("- [ ] ") :].strip()
     document = status_json(sample)
-    assert document["next"]["command"] == \
-        f"tick '{item}' in docs/poc1-implementation.md:{at + 1}"
+    assert document["next"]["command"] == f"tick '{item}' in docs/poc1-implementation.md:{at + 1}"
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
     assert "accepted:" not in result.out  # the gate does not pass: nothing says it does

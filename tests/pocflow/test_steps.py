@@ -10,28 +10,36 @@ from pocflow.errors import DiscoveryError
 from pocflow.steps import discover_steps, parse_step_filename, parse_step_id, step_sort_key
 
 
-@pytest.mark.parametrize(("filename", "step_id", "description", "validation"), [
-    ("step1_load.py", "1", "load", False),
-    ("step3a_index.py", "3a", "index", False),
-    ("step3b_rank.py", "3b", "rank", False),
-    ("step4_1_grid.py", "4_1", "grid", False),
-    ("step4_1.py", "4_1", "", False),
-    ("step2_validate_rows.py", "2", "validate_rows", True),
-    ("step2_validate.py", "2", "validate", True),
-    ("step10_final_report.py", "10", "final_report", False),
-    ("step4_2024_data.py", "4_2024", "data", False),
-    ("step07_x.py", "7", "x", False),
-])
-def test_parse_step_filename_grammar(filename: str, step_id: str, description: str,
-                                     validation: bool) -> None:
+@pytest.mark.parametrize(
+    ("filename", "step_id", "description", "validation"),
+    [
+        ("step1_load.py", "1", "load", False),
+        ("step3a_index.py", "3a", "index", False),
+        ("step3b_rank.py", "3b", "rank", False),
+        ("step4_1_grid.py", "4_1", "grid", False),
+        ("step4_1.py", "4_1", "", False),
+        ("step2_validate_rows.py", "2", "validate_rows", True),
+        ("step2_validate.py", "2", "validate", True),
+        ("step10_final_report.py", "10", "final_report", False),
+        ("step4_2024_data.py", "4_2024", "data", False),
+        ("step07_x.py", "7", "x", False),
+    ],
+)
+def test_parse_step_filename_grammar(
+    filename: str, step_id: str, description: str, validation: bool
+) -> None:
     name = parse_step_filename(filename)
     assert name is not None
-    assert (name.step_id, name.description, name.is_validation) == \
-        (step_id, description, validation)
+    assert (name.step_id, name.description, name.is_validation) == (
+        step_id,
+        description,
+        validation,
+    )
 
 
-@pytest.mark.parametrize("filename", ["stepx.py", "step_1.py", "step1.txt", "steps.py",
-                                      "step3ab_x.py", "helper.py"])
+@pytest.mark.parametrize(
+    "filename", ["stepx.py", "step_1.py", "step1.txt", "steps.py", "step3ab_x.py", "helper.py"]
+)
 def test_parse_step_filename_rejects_non_steps(filename: str) -> None:
     assert parse_step_filename(filename) is None
 
@@ -43,18 +51,26 @@ def test_parse_test_filename_does_not_swallow_alternative() -> None:
     assert (four.step_id, alternative.step_id) == ("4", "4_1")
 
 
-@pytest.mark.parametrize(("text", "expected"), [
-    ("3b", "3b"), ("Step 3B", "3b"), ("step4_1", "4_1"), (" 10 ", "10"), ("03", "3"),
-    ("x", None), ("3-b", None), ("", None),
-])
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("3b", "3b"),
+        ("Step 3B", "3b"),
+        ("step4_1", "4_1"),
+        (" 10 ", "10"),
+        ("03", "3"),
+        ("x", None),
+        ("3-b", None),
+        ("", None),
+    ],
+)
 def test_parse_step_id(text: str, expected: str | None) -> None:
     assert parse_step_id(text) == expected
 
 
 def test_step_sort_key_is_natural_order() -> None:
     ids = ["10", "4_1", "3b", "1", "4", "2", "3a", "4_10", "4_2"]
-    assert sorted(ids, key=step_sort_key) == ["1", "2", "3a", "3b", "4", "4_1", "4_2", "4_10",
-                                              "10"]
+    assert sorted(ids, key=step_sort_key) == ["1", "2", "3a", "3b", "4", "4_1", "4_2", "4_10", "10"]
 
 
 def _touch(root: Path, *paths: str) -> None:
@@ -64,9 +80,18 @@ def _touch(root: Path, *paths: str) -> None:
 
 
 def test_discover_steps_matches_tests_to_steps(tmp_path: Path) -> None:
-    _touch(tmp_path, "PoC/step4_nearest.py", "PoC/step4_1_grid.py", "PoC/helpers.py",
-           "PoC/step2_load.py", "PoC/step2_validate_load.py", "tests/test_step4_nearest.py",
-           "tests/test_step4_1_grid.py", "tests/test_step4_more.py", "steps/step4_1.yaml")
+    _touch(
+        tmp_path,
+        "PoC/step4_nearest.py",
+        "PoC/step4_1_grid.py",
+        "PoC/helpers.py",
+        "PoC/step2_load.py",
+        "PoC/step2_validate_load.py",
+        "tests/test_step4_nearest.py",
+        "tests/test_step4_1_grid.py",
+        "tests/test_step4_more.py",
+        "steps/step4_1.yaml",
+    )
     found = discover_steps(tmp_path, "PoC", "tests", "steps")
     assert list(found.steps) == ["2", "4", "4_1"]
     assert found.steps["4"].tests == ["tests/test_step4_more.py", "tests/test_step4_nearest.py"]
@@ -78,8 +103,11 @@ def test_discover_steps_matches_tests_to_steps(tmp_path: Path) -> None:
 
 def test_discover_steps_two_main_scripts_is_an_error(tmp_path: Path) -> None:
     _touch(tmp_path, "PoC/step3_a.py", "PoC/step3_b.py")
-    with pytest.raises(DiscoveryError, match=r"PoC/step3_b.py: step 3 has two main scripts, "
-                                             r"PoC/step3_a.py and PoC/step3_b.py; keep one"):
+    with pytest.raises(
+        DiscoveryError,
+        match=r"PoC/step3_b.py: step 3 has two main scripts, "
+        r"PoC/step3_a.py and PoC/step3_b.py; keep one",
+    ):
         discover_steps(tmp_path, "PoC", "tests", "steps")
 
 

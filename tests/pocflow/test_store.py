@@ -46,17 +46,21 @@ def _bad_rows(path: Path) -> None:
 
 
 DAMAGES: dict[str, Callable[[Path], None]] = {
-    "truncated": _truncate, "garbage": _garbage, "another-backend": _json_backend,
-    "another-shape": _other_shape, "unreadable-entries": _bad_rows,
+    "truncated": _truncate,
+    "garbage": _garbage,
+    "another-backend": _json_backend,
+    "another-shape": _other_shape,
+    "unreadable-entries": _bad_rows,
 }
 
 
 @pytest.mark.parametrize("kind", list(DAMAGES))
-def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path,
-                                                                   kind: str) -> None:
+def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path, kind: str) -> None:
     # step 3b's tests now fail: a store that forgot the run must not hide that
-    edit(sample / "tests/test_step3b_country_lookup.py",
-         lambda s: s.replace('== ["Europe/Paris"]', '== ["Europe/Lyon"]'))
+    edit(
+        sample / "tests/test_step3b_country_lookup.py",
+        lambda s: s.replace('== ["Europe/Paris"]', '== ["Europe/Lyon"]'),
+    )
     DAMAGES[kind](sample / STORE)
     result = run_doit(sample, "poc-complete")
     assert result.code == 1, result.out + result.err
@@ -69,8 +73,10 @@ def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path,
     assert all(s.is_verified for sid, s in status.items() if sid != "3b")
     assert result.ran_steps == {"3b"}
 
-    edit(sample / "tests/test_step3b_country_lookup.py",
-         lambda s: s.replace('== ["Europe/Lyon"]', '== ["Europe/Paris"]'))
+    edit(
+        sample / "tests/test_step3b_country_lookup.py",
+        lambda s: s.replace('== ["Europe/Lyon"]', '== ["Europe/Paris"]'),
+    )
     fixed = run_doit(sample, "poc-complete")
     assert fixed.code == 0, fixed.out + fixed.err
     assert "pocflow: warning" not in fixed.err  # the new store is sound

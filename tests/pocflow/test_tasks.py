@@ -82,12 +82,17 @@ def test_editing_shared_helper_reruns_exactly_importing_steps(sample: Path) -> N
 
 
 def test_editing_test_file_reruns_test_document_state_not_implement(sample: Path) -> None:
-    edit(sample / "tests/test_step4_1_grid_nearest.py",
-         lambda s: s + "\n\ndef test_added_later() -> None:\n    assert 2 + 2 == 4\n")
+    edit(
+        sample / "tests/test_step4_1_grid_nearest.py",
+        lambda s: s + "\n\ndef test_added_later() -> None:\n    assert 2 + 2 == 4\n",
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
-    assert [t for t in result.ran if t not in ("project-state", "poc-complete")] == \
-        ["test:4_1", "document:4_1", "state:4_1"]
+    assert [t for t in result.ran if t not in ("project-state", "poc-complete")] == [
+        "test:4_1",
+        "document:4_1",
+        "state:4_1",
+    ]
     record = json.loads((sample / "steps/records/step4_1.json").read_text())
     assert record["test"]["counts"]["total"] == 9
 
@@ -96,8 +101,12 @@ def test_editing_template_rerenders_documents_only(sample: Path) -> None:
     override = sample / "assets/templates/step-results.md"
     override.parent.mkdir(parents=True)
     packaged = Path(__file__).resolve().parents[2] / "src/pocflow/templates/step-results.md"
-    override.write_text(packaged.read_text(encoding="utf-8").replace(
-        "## Test Coverage", "## Test Coverage\n\n_Counted by pocflow._"), encoding="utf-8")
+    override.write_text(
+        packaged.read_text(encoding="utf-8").replace(
+            "## Test Coverage", "## Test Coverage\n\n_Counted by pocflow._"
+        ),
+        encoding="utf-8",
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert sorted(result.ran) == sorted(f"document:{s}" for s in ALL_STEPS)
@@ -126,15 +135,17 @@ def test_failing_test_fails_gate_and_is_not_recorded_verified(sample: Path) -> N
     test_file.write_text(original, encoding="utf-8")
     fixed = run_doit(sample, "poc-complete")
     assert fixed.code == 0, fixed.out + fixed.err
-    assert json.loads((sample / "steps/records/step3a.json").read_text())["verdict"] \
-        == "verified"
+    assert json.loads((sample / "steps/records/step3a.json").read_text())["verdict"] == "verified"
 
 
 def test_failing_script_reports_exit_code_and_stderr(sample: Path) -> None:
-    edit(sample / "PoC/step3b_country_lookup.py",
-         lambda s: s.replace("def main(argv: list[str]) -> None:\n",
-                             "def main(argv: list[str]) -> None:\n"
-                             "    raise SystemExit('lookup table is gone')\n"))
+    edit(
+        sample / "PoC/step3b_country_lookup.py",
+        lambda s: s.replace(
+            "def main(argv: list[str]) -> None:\n",
+            "def main(argv: list[str]) -> None:\n    raise SystemExit('lookup table is gone')\n",
+        ),
+    )
     result = run_doit(sample, "step:3b")
     assert result.code == 1
     output = result.out + result.err
@@ -144,16 +155,22 @@ def test_failing_script_reports_exit_code_and_stderr(sample: Path) -> None:
 
 
 def test_gate_lists_steps_the_plan_names_without_files(sample: Path) -> None:
-    edit(sample / "docs/poc1-implementation.md", lambda s: s.replace(
-        "## Test Structure",
-        "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n**Depends On**: Step 1\n\n"
-        "## Test Structure"))
+    edit(
+        sample / "docs/poc1-implementation.md",
+        lambda s: s.replace(
+            "## Test Structure",
+            "### Step 5: Offsets\n\n**Goal**: UTC offsets.\n\n**Depends On**: Step 1\n\n"
+            "## Test Structure",
+        ),
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
     output = result.out + result.err
     assert "PoC 1 is not complete: 1 of 7 steps not verified:" in output
-    assert ("step 5 (Offsets): ⬜ Not Started — no files yet: add PoC/step5_<description>.py "
-            "and tests/test_step5_<description>.py") in output
+    assert (
+        "step 5 (Offsets): ⬜ Not Started — no files yet: add PoC/step5_<description>.py "
+        "and tests/test_step5_<description>.py"
+    ) in output
     assert result.ran == ["project-state", "poc-complete"]
 
     direct = run_doit(sample, "step:5")  # the step itself says what is missing
@@ -176,8 +193,9 @@ def test_hand_edited_record_is_rewritten_from_the_run(sample: Path) -> None:
     assert repaired["inputs"]["PoC/step3b_country_lookup.py"] == real
 
 
-def test_inprocess_run_matches_subprocess(sample: Path, capfd: pytest.CaptureFixture[str],
-                                          monkeypatch: pytest.MonkeyPatch) -> None:
+def test_inprocess_run_matches_subprocess(
+    sample: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     edit(sample / "PoC/step4_nearest.py", lambda s: s + "\n# an edit\n")
     result = run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete")
     assert result.code == 0, result.out + result.err
@@ -211,17 +229,23 @@ def test_broken_template_override_is_exit_2_naming_file_and_line(sample: Path) -
 
 def test_manual_step_is_verified_by_its_tests_only_and_says_so(sample: Path) -> None:
     (sample / "steps/step3b.yaml").write_text(
-        "manual: needs a person to read the country list\n", encoding="utf-8")
-    edit(sample / "PoC/step3b_country_lookup.py",  # it would fail if pocflow ran it
-         lambda s: s.replace("def main(argv: list[str]) -> None:\n",
-                             "def main(argv: list[str]) -> None:\n"
-                             "    raise SystemExit('needs a person')\n"))
+        "manual: needs a person to read the country list\n", encoding="utf-8"
+    )
+    edit(
+        sample / "PoC/step3b_country_lookup.py",  # it would fail if pocflow ran it
+        lambda s: s.replace(
+            "def main(argv: list[str]) -> None:\n",
+            "def main(argv: list[str]) -> None:\n    raise SystemExit('needs a person')\n",
+        ),
+    )
     result = run_doit(sample, "poc-complete")
     assert result.code == 0, result.out + result.err
     doc = (sample / "docs/time-zone-atlas-step3b-results.md").read_text(encoding="utf-8")
     assert "**Status**: ✅ COMPLETE — verified by its tests only" in doc
-    assert "| Script | `PoC/step3b_country_lookup.py` | not run by pocflow: needs a person to " \
-           "read the country list |" in doc
+    assert (
+        "| Script | `PoC/step3b_country_lookup.py` | not run by pocflow: needs a person to "
+        "read the country list |" in doc
+    )
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| 3b | Country lookup | ✅ Complete (tests only) |" in state
 

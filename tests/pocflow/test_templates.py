@@ -63,9 +63,12 @@ def workspace(tmp_path: Path) -> Workspace:
     files = {
         "pyproject.toml": "[tool.pocflow]\npoc = 3\n",
         "docs/poc3-implementation.md": PLAN,
-        "PoC/step1_scan.py": "", "PoC/step1_validate_pages.py": "",
-        "PoC/step2_totals.py": "", "PoC/step2_1_layout.py": "",
-        "tests/test_step1_scan.py": "", "tests/test_step2_totals.py": "",
+        "PoC/step1_scan.py": "",
+        "PoC/step1_validate_pages.py": "",
+        "PoC/step2_totals.py": "",
+        "PoC/step2_1_layout.py": "",
+        "tests/test_step1_scan.py": "",
+        "tests/test_step2_totals.py": "",
         "tests/test_step2_1_layout.py": "",
         "steps/step1.yaml": "outputs: [out/pages]\nthresholds: ['pages >= 40']\n",
     }
@@ -77,28 +80,57 @@ def workspace(tmp_path: Path) -> Workspace:
 
 def step1_record() -> StepRecord:
     implement = ImplementResult(
-        step_id="1", outcome="passed", message="", started_at="2026-03-01T09:00:00Z",
-        finished_at="2026-03-01T09:00:04Z", duration_s=4.25,
-        scripts=[ScriptRun("PoC/step1_scan.py", 0, 3.5, ".pocflow/runs/step1/step1_scan.log"),
-                 ScriptRun("PoC/step1_validate_pages.py", 0, 0.75,
-                           ".pocflow/runs/step1/step1_validate_pages.log")],
+        step_id="1",
+        outcome="passed",
+        message="",
+        started_at="2026-03-01T09:00:00Z",
+        finished_at="2026-03-01T09:00:04Z",
+        duration_s=4.25,
+        scripts=[
+            ScriptRun("PoC/step1_scan.py", 0, 3.5, ".pocflow/runs/step1/step1_scan.log"),
+            ScriptRun(
+                "PoC/step1_validate_pages.py",
+                0,
+                0.75,
+                ".pocflow/runs/step1/step1_validate_pages.log",
+            ),
+        ],
         metrics={"pages": 42, "dpi": 300, "engine": "tesseract | 5"},
-        thresholds=["pages >= 40"], outputs=["out/pages"], inputs={})
-    cases = [TestCase("tests/test_step1_scan.py::TestScan::test_one_page", "passed", 0.1),
-             TestCase("tests/test_step1_scan.py::TestScan::test_rotated", "passed", 0.2),
-             TestCase("tests/test_step1_scan.py::TestScan::test_huge", "skipped", 0.0),
-             TestCase("tests/test_step1_scan.py::test_empty_pdf", "passed", 0.05),
-             TestCase("tests/test_step1_scan.py::test_known_bug", "xfailed", 0.01)]
+        thresholds=["pages >= 40"],
+        outputs=["out/pages"],
+        inputs={},
+    )
+    cases = [
+        TestCase("tests/test_step1_scan.py::TestScan::test_one_page", "passed", 0.1),
+        TestCase("tests/test_step1_scan.py::TestScan::test_rotated", "passed", 0.2),
+        TestCase("tests/test_step1_scan.py::TestScan::test_huge", "skipped", 0.0),
+        TestCase("tests/test_step1_scan.py::test_empty_pdf", "passed", 0.05),
+        TestCase("tests/test_step1_scan.py::test_known_bug", "xfailed", 0.01),
+    ]
     test = TestResult(
-        step_id="1", outcome="passed", message="", started_at="2026-03-01T09:00:05Z",
-        finished_at="2026-03-01T09:00:06Z", duration_s=1.5,
+        step_id="1",
+        outcome="passed",
+        message="",
+        started_at="2026-03-01T09:00:05Z",
+        finished_at="2026-03-01T09:00:06Z",
+        duration_s=1.5,
         files=["tests/test_step1_scan.py"],
-        counts={"passed": 3, "skipped": 1, "xfailed": 1, "total": 5}, tests=cases)
-    return StepRecord(step_id="1", name="Scan pages", verdict="verified",
-                      verified_at="2026-03-01T09:00:06Z", message="", implement=implement,
-                      test=test, inputs={}, environment={"python": "3.11.7"},
-                      results_doc="docs/invoice-reader-step1-results.md",
-                      first_verified_at="2026-02-27T16:30:00Z")
+        counts={"passed": 3, "skipped": 1, "xfailed": 1, "total": 5},
+        tests=cases,
+    )
+    return StepRecord(
+        step_id="1",
+        name="Scan pages",
+        verdict="verified",
+        verified_at="2026-03-01T09:00:06Z",
+        message="",
+        implement=implement,
+        test=test,
+        inputs={},
+        environment={"python": "3.11.7"},
+        results_doc="docs/invoice-reader-step1-results.md",
+        first_verified_at="2026-02-27T16:30:00Z",
+    )
 
 
 def check_golden(name: str, text: str) -> None:
@@ -109,22 +141,36 @@ def check_golden(name: str, text: str) -> None:
 
 
 def test_step_results_template_golden(workspace: Workspace) -> None:
-    check_golden("step-results.md",
-                 render_step_results(workspace, workspace.steps["1"], step1_record()))
+    check_golden(
+        "step-results.md", render_step_results(workspace, workspace.steps["1"], step1_record())
+    )
 
 
 def test_project_state_template_golden(workspace: Workspace) -> None:
     record = step1_record()
     failing = TestResult(
-        step_id="2", outcome="failed", message="step 2: 1 of 4 tests failed",
-        started_at="2026-03-02T10:00:00Z", finished_at="2026-03-02T10:00:01Z",
-        duration_s=1.0, files=["tests/test_step2_totals.py"],
+        step_id="2",
+        outcome="failed",
+        message="step 2: 1 of 4 tests failed",
+        started_at="2026-03-02T10:00:00Z",
+        finished_at="2026-03-02T10:00:01Z",
+        duration_s=1.0,
+        files=["tests/test_step2_totals.py"],
         counts={"passed": 3, "failed": 1, "total": 4},
-        tests=[TestCase("tests/test_step2_totals.py::test_sum", "failed", 0.1, "assert 3 == 4")])
-    failed = StepRecord(step_id="2", name="Read totals", verdict="failed",
-                        verified_at="2026-03-02T10:00:01Z", message=failing.message,
-                        implement=None, test=failing, inputs={}, environment={},
-                        results_doc="docs/invoice-reader-step2-results.md")
+        tests=[TestCase("tests/test_step2_totals.py::test_sum", "failed", 0.1, "assert 3 == 4")],
+    )
+    failed = StepRecord(
+        step_id="2",
+        name="Read totals",
+        verdict="failed",
+        verified_at="2026-03-02T10:00:01Z",
+        message=failing.message,
+        implement=None,
+        test=failing,
+        inputs={},
+        environment={},
+        results_doc="docs/invoice-reader-step2-results.md",
+    )
     statuses = {
         "1": StepStatus("1", "Scan pages", "verified", record),
         "2": StepStatus("2", "Read totals", "failed", failed),
@@ -135,9 +181,14 @@ def test_project_state_template_golden(workspace: Workspace) -> None:
 
 
 def test_poc_results_template_golden(workspace: Workspace) -> None:
-    gate = GateRecord(completed_at="2026-03-05T12:00:00Z", duration_s=2.5,
-                      counts={"1": {"passed": 3, "skipped": 1, "xfailed": 1, "total": 5},
-                              "2": {"passed": 4, "total": 4}})
+    gate = GateRecord(
+        completed_at="2026-03-05T12:00:00Z",
+        duration_s=2.5,
+        counts={
+            "1": {"passed": 3, "skipped": 1, "xfailed": 1, "total": 5},
+            "2": {"passed": 4, "total": 4},
+        },
+    )
     check_golden("poc-results.md", render_poc_results(workspace, {"1": step1_record()}, gate))
 
 
@@ -161,9 +212,15 @@ def test_every_markdown_table_in_the_docs_renders_as_one_table() -> None:
                 if not line.rstrip().endswith("|"):
                     problems.append(f"{doc.name}:{number}: a row that does not end with |")
                 in_table = True
-            elif in_table and not line.strip() and number < len(lines) and \
-                    lines[number].startswith("|") and not re.match(
-                        r"^\|[-:| ]+\|$", lines[number + 1] if number + 1 < len(lines) else ""):
+            elif (
+                in_table
+                and not line.strip()
+                and number < len(lines)
+                and lines[number].startswith("|")
+                and not re.match(
+                    r"^\|[-:| ]+\|$", lines[number + 1] if number + 1 < len(lines) else ""
+                )
+            ):
                 problems.append(f"{doc.name}:{number}: a blank line inside a table")
             else:
                 in_table = in_table and line.startswith("|")

@@ -19,37 +19,52 @@ def workspace(root: Path, files: dict[str, str]) -> Path:
     return root
 
 
-
 def select(step_id: str, *files: str) -> TestSelection:
     return TestSelection(step_id=step_id, files=files, inputs=files)
 
 
 def test_passing_step_counts_equal_pytest(tmp_path: Path) -> None:
     root = workspace(tmp_path, {"tests/test_step1_a.py": PASSING})
-    result = PytestJsonRunner().run(root, [select("1", "tests/test_step1_a.py")],
-                                    root / ".pocflow")["1"]
+    result = PytestJsonRunner().run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
     assert result.outcome == "passed", result.message
     assert result.counts == {"passed": 2, "total": 2}
-    assert [t.nodeid for t in result.tests] == ["tests/test_step1_a.py::test_one",
-                                                "tests/test_step1_a.py::test_two"]
+    assert [t.nodeid for t in result.tests] == [
+        "tests/test_step1_a.py::test_one",
+        "tests/test_step1_a.py::test_two",
+    ]
     assert "tests/test_step1_a.py" in result.inputs
     assert "tests/test_step1_a.py" in result.observed  # what the session really read
 
 
-@pytest.mark.parametrize(("files", "message"), [
-    ({}, "step 1 has no test file; add tests/test_step1_<description>.py"),
-    ({"tests/test_step1_a.py": "x = 1\n"}, "step 1: no tests collected from "
-                                           "tests/test_step1_a.py"),
-    ({"tests/test_step1_a.py": "import no_such_module\n"},
-     "step 1: 1 test file(s) failed to load:\n    tests/test_step1_a.py: ModuleNotFoundError: "
-     "No module named 'no_such_module'"),
-    ({"tests/test_step1_a.py": "def test_x(:\n"}, "failed to load"),
-    ({"tests/test_step1_a.py": PASSING + "\ndef test_bad():\n    assert 2 == 3\n"},
-     "step 1: 1 of 3 tests failed:\n    tests/test_step1_a.py::test_bad - assert 2 == 3"),
-    ({"tests/test_step1_a.py": "import pytest\n@pytest.fixture\ndef f():\n    raise "
-                               "RuntimeError('boom')\ndef test_x(f):\n    pass\n"},
-     "tests/test_step1_a.py::test_x - RuntimeError: boom"),
-])
+@pytest.mark.parametrize(
+    ("files", "message"),
+    [
+        ({}, "step 1 has no test file; add tests/test_step1_<description>.py"),
+        (
+            {"tests/test_step1_a.py": "x = 1\n"},
+            "step 1: no tests collected from tests/test_step1_a.py",
+        ),
+        (
+            {"tests/test_step1_a.py": "import no_such_module\n"},
+            "step 1: 1 test file(s) failed to load:\n    tests/test_step1_a.py: "
+            "ModuleNotFoundError: No module named 'no_such_module'",
+        ),
+        ({"tests/test_step1_a.py": "def test_x(:\n"}, "failed to load"),
+        (
+            {"tests/test_step1_a.py": PASSING + "\ndef test_bad():\n    assert 2 == 3\n"},
+            "step 1: 1 of 3 tests failed:\n    tests/test_step1_a.py::test_bad - assert 2 == 3",
+        ),
+        (
+            {
+                "tests/test_step1_a.py": "import pytest\n@pytest.fixture\ndef f():\n    raise "
+                "RuntimeError('boom')\ndef test_x(f):\n    pass\n"
+            },
+            "tests/test_step1_a.py::test_x - RuntimeError: boom",
+        ),
+    ],
+)
 def test_failing_verdicts_say_why(tmp_path: Path, files: dict[str, str], message: str) -> None:
     root = workspace(tmp_path, files)
     selection = select("1", *files)
@@ -59,14 +74,23 @@ def test_failing_verdicts_say_why(tmp_path: Path, files: dict[str, str], message
 
 
 def test_one_session_splits_verdicts_per_step(tmp_path: Path) -> None:
-    root = workspace(tmp_path, {
-        "tests/test_step4_a.py": PASSING,
-        "tests/test_step4_1_b.py": "def test_bad():\n    assert False\n",
-        "tests/test_step5_c.py": "import missing_module\n",
-    })
-    results = PytestJsonRunner().run(root, [
-        select("4", "tests/test_step4_a.py"), select("4_1", "tests/test_step4_1_b.py"),
-        select("5", "tests/test_step5_c.py")], root / ".pocflow")
+    root = workspace(
+        tmp_path,
+        {
+            "tests/test_step4_a.py": PASSING,
+            "tests/test_step4_1_b.py": "def test_bad():\n    assert False\n",
+            "tests/test_step5_c.py": "import missing_module\n",
+        },
+    )
+    results = PytestJsonRunner().run(
+        root,
+        [
+            select("4", "tests/test_step4_a.py"),
+            select("4_1", "tests/test_step4_1_b.py"),
+            select("5", "tests/test_step5_c.py"),
+        ],
+        root / ".pocflow",
+    )
     assert results["4"].outcome == "passed"
     assert results["4"].counts["total"] == 2
     assert results["4_1"].outcome == "failed" and results["4_1"].counts["failed"] == 1
@@ -76,31 +100,41 @@ def test_one_session_splits_verdicts_per_step(tmp_path: Path) -> None:
 def test_many_failures_are_summarised(tmp_path: Path) -> None:
     body = "".join(f"def test_{i}():\n    assert False\n" for i in range(8))
     root = workspace(tmp_path, {"tests/test_step1_a.py": body})
-    result = PytestJsonRunner().run(root, [select("1", "tests/test_step1_a.py")],
-                                    root / ".pocflow")["1"]
+    result = PytestJsonRunner().run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
     assert "8 of 8 tests failed" in result.message
     assert "... and 3 more" in result.message
 
 
 @pytest.mark.parametrize("isolation", ["fork", "subprocess"])
-def test_a_session_collects_only_the_selected_files_of_its_folders(tmp_path: Path,
-                                                                     isolation: str) -> None:
+def test_a_session_collects_only_the_selected_files_of_its_folders(
+    tmp_path: Path, isolation: str
+) -> None:
     failing = "def test_no():\n    assert False\n"
-    root = workspace(tmp_path, {
-        "tests/conftest.py": "import pytest\n\n@pytest.fixture\ndef answer():\n    return 42\n",
-        "tests/test_step1_a.py": "def test_uses_conftest(answer):\n    assert answer == 42\n",
-        "tests/test_step2_b.py": failing,  # not selected: never collected
-        "tests/engine/test_other.py": failing,  # a folder with nothing selected: pruned
-        "tests/deep/test_step3_c.py": PASSING,
-        "checks/test_step4_d.py": PASSING,
-    })
+    root = workspace(
+        tmp_path,
+        {
+            "tests/conftest.py": "import pytest\n\n@pytest.fixture\ndef answer():\n    return 42\n",
+            "tests/test_step1_a.py": "def test_uses_conftest(answer):\n    assert answer == 42\n",
+            "tests/test_step2_b.py": failing,  # not selected: never collected
+            "tests/engine/test_other.py": failing,  # a folder with nothing selected: pruned
+            "tests/deep/test_step3_c.py": PASSING,
+            "checks/test_step4_d.py": PASSING,
+        },
+    )
     runner = PytestJsonRunner(isolation)
-    selections = [select("1", "tests/test_step1_a.py"), select("3", "tests/deep/test_step3_c.py"),
-                  select("4", "checks/test_step4_d.py")]
+    selections = [
+        select("1", "tests/test_step1_a.py"),
+        select("3", "tests/deep/test_step3_c.py"),
+        select("4", "checks/test_step4_d.py"),
+    ]
     results = runner.run(root, selections, root / ".pocflow")
     assert {sid: r.counts for sid, r in results.items()} == {
-        "1": {"passed": 1, "total": 1}, "3": {"passed": 2, "total": 2},
-        "4": {"passed": 2, "total": 2}}
+        "1": {"passed": 1, "total": 1},
+        "3": {"passed": 2, "total": 2},
+        "4": {"passed": 2, "total": 2},
+    }
     log = (root / ".pocflow/pytest.log").read_text(encoding="utf-8")
     assert "5 passed" in log and "failed" not in log
 
@@ -108,6 +142,7 @@ def test_a_session_collects_only_the_selected_files_of_its_folders(tmp_path: Pat
 def test_covering_folders_are_the_fewest_that_hold_every_file() -> None:
     from pocflow.testing import _covering_folders
 
-    assert _covering_folders(["tests/a/test_x.py", "tests/test_y.py", "checks/test_z.py",
-                              "tests/a/b/test_w.py"]) == ["checks", "tests"]
+    assert _covering_folders(
+        ["tests/a/test_x.py", "tests/test_y.py", "checks/test_z.py", "tests/a/b/test_w.py"]
+    ) == ["checks", "tests"]
     assert _covering_folders(["test_root.py", "tests/test_y.py"]) == ["."]

@@ -30,9 +30,18 @@ def make(root: Path, files: dict[str, str]) -> Path:
 
 
 def test_load_workspace_joins_plan_and_files(tmp_path: Path) -> None:
-    ws = load_workspace(make(tmp_path, {
-        "docs/poc1-implementation.md": PLAN, "PoC/step1_first.py": "", "PoC/step3_extra.py": "",
-        "tests/test_step1_first.py": "", "steps/step3.yaml": "depends_on: 2\ntitle: Third\n"}))
+    ws = load_workspace(
+        make(
+            tmp_path,
+            {
+                "docs/poc1-implementation.md": PLAN,
+                "PoC/step1_first.py": "",
+                "PoC/step3_extra.py": "",
+                "tests/test_step1_first.py": "",
+                "steps/step3.yaml": "depends_on: 2\ntitle: Third\n",
+            },
+        )
+    )
     assert list(ws.steps) == ["1", "2", "3"]
     assert (ws.name, ws.slug) == ("Demo", "demo")
     assert ws.steps["1"].name == "First" and ws.steps["3"].name == "Third"
@@ -47,32 +56,70 @@ def test_load_workspace_without_plan_names_steps_from_files(tmp_path: Path) -> N
     assert (ws.name, ws.slug) == ("PoC 1", "poc-1")
 
 
-@pytest.mark.parametrize(("files", "error", "message"), [
-    ({"tests/test_step7_x.py": ""}, DiscoveryError,
-     r"tests/test_step7_x.py: test file for unknown step 7"),
-    ({"steps/step7.yaml": "title: x\n"}, DiscoveryError,
-     r"steps/step7.yaml: manifest for unknown step 7"),
-    ({"PoC/step7_validate_x.py": ""}, DiscoveryError,
-     r"PoC/step7_validate_x.py: validation script of step 7, which has no main script"),
-    ({"PoC/step1_a.py": "", "steps/step1.yaml": "depends_on: [9]\n"}, GraphError,
-     r"steps/step1.yaml:1: step 1 depends on step 9, which does not exist"),
-    ({"PoC/step1_a.py": "", "PoC/step2_b.py": "", "steps/step1.yaml": "depends_on: [2]\n",
-      "steps/step2.yaml": "depends_on: [1]\n"}, GraphError,
-     r"dependency cycle: 1 -> 2 -> 1"),
-    ({"PoC/step1_a.py": "", "steps/step1.yaml": "depends_on: [1]\n"}, GraphError,
-     r"step 1 depends on itself"),
-    ({"pyproject.toml": "[tool.pocflow]\ntimout = 3\n"}, SettingsError,
-     r"pyproject.toml: unknown setting tool.pocflow.timout, did you mean 'timeout'\?"),
-    ({"pyproject.toml": "[tool.pocflow]\npoc = 'one'\n"}, SettingsError,
-     r"tool.pocflow.poc must be int"),
-    ({"pyproject.toml": "[tool.pocflow]\ndocs_dir = '../elsewhere'\n"}, SettingsError,
-     r"must be a path inside the workspace"),
-    ({"pyproject.toml": "[tool.pocflow\n"}, SettingsError, r"pyproject.toml: not valid TOML"),
-    ({"pyproject.toml": "[tool.pocflow]\nundocumented = 'maybe'\n"}, SettingsError,
-     r"pyproject.toml: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'"),
-])
-def test_load_workspace_inconsistencies(tmp_path: Path, files: dict[str, str],
-                                        error: type[Exception], message: str) -> None:
+@pytest.mark.parametrize(
+    ("files", "error", "message"),
+    [
+        (
+            {"tests/test_step7_x.py": ""},
+            DiscoveryError,
+            r"tests/test_step7_x.py: test file for unknown step 7",
+        ),
+        (
+            {"steps/step7.yaml": "title: x\n"},
+            DiscoveryError,
+            r"steps/step7.yaml: manifest for unknown step 7",
+        ),
+        (
+            {"PoC/step7_validate_x.py": ""},
+            DiscoveryError,
+            r"PoC/step7_validate_x.py: validation script of step 7, which has no main script",
+        ),
+        (
+            {"PoC/step1_a.py": "", "steps/step1.yaml": "depends_on: [9]\n"},
+            GraphError,
+            r"steps/step1.yaml:1: step 1 depends on step 9, which does not exist",
+        ),
+        (
+            {
+                "PoC/step1_a.py": "",
+                "PoC/step2_b.py": "",
+                "steps/step1.yaml": "depends_on: [2]\n",
+                "steps/step2.yaml": "depends_on: [1]\n",
+            },
+            GraphError,
+            r"dependency cycle: 1 -> 2 -> 1",
+        ),
+        (
+            {"PoC/step1_a.py": "", "steps/step1.yaml": "depends_on: [1]\n"},
+            GraphError,
+            r"step 1 depends on itself",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\ntimout = 3\n"},
+            SettingsError,
+            r"pyproject.toml: unknown setting tool.pocflow.timout, did you mean 'timeout'\?",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\npoc = 'one'\n"},
+            SettingsError,
+            r"tool.pocflow.poc must be int",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\ndocs_dir = '../elsewhere'\n"},
+            SettingsError,
+            r"must be a path inside the workspace",
+        ),
+        ({"pyproject.toml": "[tool.pocflow\n"}, SettingsError, r"pyproject.toml: not valid TOML"),
+        (
+            {"pyproject.toml": "[tool.pocflow]\nundocumented = 'maybe'\n"},
+            SettingsError,
+            r"pyproject.toml: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'",
+        ),
+    ],
+)
+def test_load_workspace_inconsistencies(
+    tmp_path: Path, files: dict[str, str], error: type[Exception], message: str
+) -> None:
     with pytest.raises(error, match=message):
         load_workspace(make(tmp_path, files))
 
@@ -84,18 +131,35 @@ def test_load_workspace_plan_cycle_names_plan_line(tmp_path: Path) -> None:
 
 
 def test_load_workspace_warns_when_plan_and_manifest_disagree(tmp_path: Path) -> None:
-    ws = load_workspace(make(tmp_path, {
-        "docs/poc1-implementation.md": PLAN + "\n### Step 3: Third\n**Goal**: x\n",
-        "PoC/step3_x.py": "", "steps/step3.yaml": "depends_on: [2]\n"}))
+    ws = load_workspace(
+        make(
+            tmp_path,
+            {
+                "docs/poc1-implementation.md": PLAN + "\n### Step 3: Third\n**Goal**: x\n",
+                "PoC/step3_x.py": "",
+                "steps/step3.yaml": "depends_on: [2]\n",
+            },
+        )
+    )
     assert ws.steps["3"].depends_on == ("2",)
-    assert any("steps/step3.yaml:1: depends_on ['2'] differs from the plan" in w
-               for w in ws.warnings)
+    assert any(
+        "steps/step3.yaml:1: depends_on ['2'] differs from the plan" in w for w in ws.warnings
+    )
 
 
 def test_load_workspace_warns_when_title_or_goal_differ_from_plan(tmp_path: Path) -> None:
-    ws = load_workspace(make(tmp_path, {
-        "docs/poc1-implementation.md": PLAN, "PoC/step1_x.py": "",
-        "steps/step1.yaml": "title: Premier\ngoal: one\n"}))
+    ws = load_workspace(
+        make(
+            tmp_path,
+            {
+                "docs/poc1-implementation.md": PLAN,
+                "PoC/step1_x.py": "",
+                "steps/step1.yaml": "title: Premier\ngoal: one\n",
+            },
+        )
+    )
     assert ws.steps["1"].name == "First"
-    assert ws.warnings == ["steps/step1.yaml:1: title 'Premier' differs from the plan's "
-                           "'First' (docs/poc1-implementation.md:5); the plan's is used"]
+    assert ws.warnings == [
+        "steps/step1.yaml:1: title 'Premier' differs from the plan's "
+        "'First' (docs/poc1-implementation.md:5); the plan's is used"
+    ]
