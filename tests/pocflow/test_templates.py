@@ -1,7 +1,8 @@
 """Golden-file tests of the packaged templates: the full render of fixed records.
 
-Set POCFLOW_UPDATE_GOLDEN=1 to rewrite the golden files after an intended template change,
-then review the diff.
+Set POCFLOW_UPDATE_GOLDEN=1 to rewrite the golden files after an intended template change:
+a test whose golden file it rewrote still fails in that run (the expectation it just wrote
+proves nothing); review the diff, then run again without the variable.
 """
 
 from __future__ import annotations
@@ -133,11 +134,31 @@ def step1_record() -> StepRecord:
     )
 
 
-def check_golden(name: str, text: str) -> None:
-    golden = GOLDEN / name
-    if os.environ.get("POCFLOW_UPDATE_GOLDEN"):
+def check_golden(name: str, text: str, folder: Path = GOLDEN) -> None:
+    """The render equals the golden file. With POCFLOW_UPDATE_GOLDEN set, a differing golden
+    file is rewritten and the test still fails: no run passes on what it wrote itself."""
+    golden = folder / name
+    expected = golden.read_text(encoding="utf-8") if golden.exists() else None
+    if text != expected and os.environ.get("POCFLOW_UPDATE_GOLDEN"):
         golden.write_text(text, encoding="utf-8")
-    assert text == golden.read_text(encoding="utf-8")
+        pytest.fail(
+            f"{golden} rewritten: review the diff, then run again without POCFLOW_UPDATE_GOLDEN"
+        )
+    assert text == expected
+
+
+def test_rewriting_a_golden_file_does_not_pass_the_same_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "doc.md").write_text("old\n", encoding="utf-8")
+    monkeypatch.setenv("POCFLOW_UPDATE_GOLDEN", "1")
+    with pytest.raises(pytest.fail.Exception, match="rewritten"):
+        check_golden("doc.md", "new\n", tmp_path)
+    assert (tmp_path / "doc.md").read_text(encoding="utf-8") == "new\n"
+    check_golden("doc.md", "new\n", tmp_path)  # the next run compares with what was written
+    monkeypatch.delenv("POCFLOW_UPDATE_GOLDEN")
+    with pytest.raises(AssertionError):
+        check_golden("doc.md", "newer\n", tmp_path)
 
 
 def test_step_results_template_golden(workspace: Workspace) -> None:
