@@ -7,7 +7,6 @@ from typing import Any
 
 from pocflow._command import WorkspaceCommand
 from pocflow.status import compute_status, status_document, tests_text
-from pocflow.workspace import Workspace
 
 opt_json = {
     "name": "as_json",
@@ -94,8 +93,3 @@ def format_status(document: dict[str, Any], slowest: int = 0) -> str:
         f"next: {action['command']}  # {action['why']}" if action["command"] else action["why"]
     )
     return "\n".join(lines) + "\n"
-
-
-def workspace_status_text(ws: Workspace) -> str:
-    """`doit status` output for a workspace (used by the run reporter's summary)."""
-    return format_status(status_document(ws, compute_status(ws)))

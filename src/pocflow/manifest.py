@@ -26,11 +26,6 @@ def manifest_schema() -> dict[str, Any]:
     return load_schema(SCHEMA_FILE)
 
 
-def manifest_keys() -> tuple[str, ...]:
-    """The keys a manifest may hold, in the schema's order."""
-    return tuple(manifest_schema()["properties"])
-
-
 @dataclass(frozen=True)
 class Manifest:
     """A validated manifest; every path is workspace-relative and inside the workspace."""

@@ -31,7 +31,6 @@ _CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 _ID_TOKEN_RE = re.compile(r"\b(\d+[a-z]?(?:_\d+)?)\b", re.I)
-_PREREQ_RE = re.compile(r"^(?:\d+[.)]\s*)?(?P<name>.+)$")
 
 Warn = Callable[[str, int], None]
 
@@ -45,10 +44,7 @@ class PlanStep:
     line: int
     goal: str = ""
     depends_on: list[str] = field(default_factory=list)
-    tasks: list[str] = field(default_factory=list)
-    code: str = ""
     verification: str = ""
-    output: str = ""
 
 
 @dataclass
@@ -62,23 +58,14 @@ class ChecklistItem:
 
 
 @dataclass
-class Prerequisite:
-    """One prerequisite block of the plan."""
-
-    name: str
-    line: int
-    verification: str = ""
-
-
-@dataclass
 class Plan:
     """What could be read from a plan, and warnings for what could not."""
 
     path: str
-    number: int | None = None
+    number: int | None = None  # the PoC number its title gives
+    title_line: int = 0
     name: str = ""
     overview: dict[str, str] = field(default_factory=dict)
-    prerequisites: list[Prerequisite] = field(default_factory=list)
     steps: dict[str, PlanStep] = field(default_factory=dict)
     checklist: list[ChecklistItem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -110,7 +97,6 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
     lines = text.splitlines()
     section = ""
     step: PlanStep | None = None
-    prereq: Prerequisite | None = None
     pending_block: str | None = None  # which field the next fenced block belongs to
     in_fence = False
     fence_lines: list[str] = []
@@ -125,7 +111,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         stripped = line.strip()
         if stripped.startswith("```") or stripped.startswith("~~~"):
             if in_fence:
-                _store_block(step, prereq, fence_owner, "\n".join(fence_lines))
+                _store_block(step, fence_owner, "\n".join(fence_lines))
                 in_fence, fence_lines, fence_owner = False, [], None
             else:
                 in_fence, fence_owner, pending_block = True, pending_block, None
@@ -136,20 +122,20 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         if plan.number is None and line.startswith("# "):
             match = _TITLE_RE.match(line)
             if match:
-                plan.number = int(match["num"])
+                plan.number, plan.title_line = int(match["num"]), number
                 plan.name = (match["name"] or "").strip()
             else:
                 warn("title is not '# PoC N Implementation Plan: <Name>'", number)
             continue
         match = _SECTION_RE.match(line) or _SUBSECTION_RE.match(line)
         if match and pending_block and indented:
-            _store_block(step, prereq, pending_block, "\n".join(indented))
+            _store_block(step, pending_block, "\n".join(indented))
         if match:
             indented.clear()
         match = _SECTION_RE.match(line)
         if match:
             section = match["title"].lower()
-            step, prereq, pending_block = None, None, None
+            step, pending_block = None, None
             if _STEP_HEADING_RE.match(match["title"]):
                 warn(
                     f"'## {match['title']}' is a level-2 heading: a step is described under "
@@ -159,19 +145,13 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             continue
         match = _SUBSECTION_RE.match(line)
         if match:
-            step, prereq, pending_block = None, None, None
+            step, pending_block = None, None
             title = match["title"]
             if "implementation steps" in section or title.lower().startswith("step"):
                 step = _start_step(plan, title, number, warn)
                 # a step heading after another section (no '## Implementation Steps'): the
                 # lines below it are the step's, not that section's (an Overview table's)
                 section = "implementation steps"
-            elif "prerequisite" in section:
-                name_match = _PREREQ_RE.match(title)
-                prereq = Prerequisite(
-                    name=(name_match["name"] if name_match else title).strip(), line=number
-                )
-                plan.prerequisites.append(prereq)
             continue
         if "checklist" in section:
             _read_checklist_line(plan, stripped, number)
@@ -179,17 +159,17 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         if section == "overview":
             _read_overview_row(plan, stripped)
             continue
-        if step is not None or prereq is not None:
+        if step is not None:
             if pending_block and (raw.startswith(("    ", "\t")) or not stripped):
                 indented.append(raw[4:] if raw.startswith("    ") else raw[1:])
                 continue  # an indented code block under **Code** / **Verification**
             if pending_block and indented:
-                _store_block(step, prereq, pending_block, "\n".join(indented))
+                _store_block(step, pending_block, "\n".join(indented))
                 indented.clear()
-            pending_block = _read_field(step, prereq, stripped, number, warn, pending_block)
+            pending_block = _read_field(step, stripped, number, warn, pending_block)
 
     if pending_block and indented:
-        _store_block(step, prereq, pending_block, "\n".join(indented))
+        _store_block(step, pending_block, "\n".join(indented))
     if in_fence:
         warn("a code block is never closed (missing ```)", len(lines))
     if not plan.steps:
@@ -227,43 +207,25 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
 
 
 def _read_field(
-    step: PlanStep | None,
-    prereq: Prerequisite | None,
-    stripped: str,
-    number: int,
-    warn: Warn,
-    pending: str | None,
+    step: PlanStep, stripped: str, number: int, warn: Warn, pending: str | None
 ) -> str | None:
-    """Read one line inside a step or prerequisite block; return the pending code field."""
+    """Read one line inside a step block; return the field the next code block belongs to
+    (a **Code** block is read past, a **Verification** block kept)."""
     match = _FIELD_RE.match(stripped)
-    if match:
-        label = (match["label"] or match["plain"]).strip().lower()
-        value = (match["value"] if match["label"] else match["plain_value"]).strip()
-        if prereq is not None:
-            if not label.startswith("verification"):
-                return None
-            if _is_inline_code(value):
-                prereq.verification = value.strip("`")
-                return None
-            return "verification"
-        assert step is not None
-        if label == "goal":
-            step.goal = value
-        elif label.startswith("depends on") or label == "depends":
-            step.depends_on = _parse_depends(value, number, warn)
-        elif label == "output":
-            step.output = value
-        elif label in ("code", "verification"):
-            if _is_inline_code(value):
-                setattr(step, label, value.strip("`"))
-                return None
+    if not match:
+        return pending
+    label = (match["label"] or match["plain"]).strip().lower()
+    value = (match["value"] if match["label"] else match["plain_value"]).strip()
+    if label == "goal":
+        step.goal = value
+    elif label.startswith("depends on") or label == "depends":
+        step.depends_on = _parse_depends(value, number, warn)
+    elif label in ("code", "verification"):
+        if not _is_inline_code(value):
             return label
-        return None
-    if step is not None:
-        checkbox = _CHECKBOX_RE.match(stripped)
-        if checkbox:
-            step.tasks.append(checkbox["text"].strip())
-    return pending
+        if label == "verification":
+            step.verification = value.strip("`")
+    return None
 
 
 def _is_inline_code(value: str) -> bool:
@@ -288,15 +250,9 @@ def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:
     return ids
 
 
-def _store_block(
-    step: PlanStep | None, prereq: Prerequisite | None, owner: str | None, body: str
-) -> None:
-    if owner is None:
-        return
-    if prereq is not None and owner == "verification":
-        prereq.verification = body.strip()
-    elif step is not None and owner in ("code", "verification"):
-        setattr(step, owner, body.strip())
+def _store_block(step: PlanStep | None, owner: str | None, body: str) -> None:
+    if step is not None and owner == "verification":
+        step.verification = body.strip()
 
 
 def _read_checklist_line(plan: Plan, stripped: str, number: int) -> None:

@@ -71,10 +71,6 @@ class Settings:
     undocumented: str
     pytest_config: dict[str, Any]
 
-    def path(self, relative: str) -> Path:
-        """Absolute path of a workspace-relative path."""
-        return self.root / relative
-
 
 def env_flag(name: str) -> bool:
     """Whether the environment variable is set to a true value (1, true, yes, on)."""

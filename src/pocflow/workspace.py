@@ -156,6 +156,16 @@ def _load(root: Path, settings: Settings) -> Workspace:
     plan = load_plan(root, settings.plan)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])
+    if plan is not None and plan.number is not None and plan.number != settings.poc:
+        warnings.append(
+            located(
+                settings.plan,
+                f"the plan's title says PoC {plan.number}, but tool.pocflow.poc is "
+                f"{settings.poc}: set poc = {plan.number}, or point plan at PoC "
+                f"{settings.poc}'s plan",
+                plan.title_line,
+            )
+        )
     plan_steps = plan.steps if plan else {}
 
     steps: dict[str, Step] = {}
