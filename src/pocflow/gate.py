@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import sys
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 from typing import Any
-
-from doit.exceptions import TaskFailed
 
 from pocflow._fs import file_lock
 from pocflow.batch import whole_suite_this_run
@@ -20,19 +18,19 @@ from pocflow.signals import Signal, find_signals
 from pocflow.state import records_digest
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
-from pocflow.workspace import Workspace, load_workspace
+from pocflow.workspace import Workspace
 
 
-def check_complete(root: str) -> TaskFailed | None:
-    """doit action: fail with every unverified step and why; else run the suite and write."""
-    ws = load_workspace(Path(root))
+def check_complete(ws: Workspace) -> str:
+    """The gate: why the PoC is not complete (every unverified step and why, or the whole
+    suite's failure); '' when it is, after writing its record and the PoC results doc."""
     signals = find_signals(ws)
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
     statuses = compute_status(ws)
     problem = incomplete(ws, statuses)
     if problem:
-        return TaskFailed(problem)
+        return problem
     if ws.settings.undocumented == "warn":
         for line in undocumented(ws):
             sys.stderr.write(f"pocflow: warning: not documented yet: {line.strip()}\n")
@@ -45,12 +43,12 @@ def check_complete(root: str) -> TaskFailed | None:
             )
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
-        return None
+        return ""
     together = whole_suite_this_run(ws)
     if together is None:  # no session of this run had every step's tests: run one now
         replayed, problem = replay(ws, missing_outputs(ws))  # what the tests may read
         if problem:
-            return TaskFailed(problem)
+            return problem
         if replayed:
             sys.stderr.write(
                 f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
@@ -62,7 +60,7 @@ def check_complete(root: str) -> TaskFailed | None:
         suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
         failed = [r for r in suite.values() if r.outcome != "passed"]
         if failed:
-            return TaskFailed(
+            return (
                 f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
                 "as one session failed (tests that depend on each other's state?):\n"
                 + "\n".join(r.message for r in failed)
@@ -84,7 +82,7 @@ def check_complete(root: str) -> TaskFailed | None:
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
     _small_win_check(ws, gate.counts)
-    return None
+    return ""
 
 
 def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:

@@ -13,8 +13,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from doit.exceptions import TaskFailed
-
 from pocflow._proc import (
     BoundedOutput,
     LiveEcho,
@@ -101,8 +99,9 @@ def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpe
 
 def run_implement(
     spec: ImplementSpec, replayed: list[str] | None = None, problem: str = ""
-) -> TaskFailed | None:
-    """Check, then run the scripts in order; write the result; fail clearly.
+) -> ImplementResult:
+    """Check, then run the scripts in order; write the result and return it (its outcome
+    and, when failed, one clear message).
 
     ``replayed``: upstream steps whose scripts were run first for their outputs;
     ``problem``: why the scripts cannot run (replaying failed)."""
@@ -155,7 +154,7 @@ def run_implement(
         written=written,
     )
     write_run_file(root / spec.result_file, result)
-    return TaskFailed(message) if message else None
+    return result
 
 
 def _observed(

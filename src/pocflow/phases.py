@@ -55,8 +55,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         )
     except PocflowError as exc:
         return TaskError(str(exc))
-    failure = run_implement(spec, replayed, problem)
-    return _record_failure(ws, spec.step_id, failure, "implement") or _stands_on(
+    result = run_implement(spec, replayed, problem)
+    return _record_failure(ws, spec.step_id, result.message, "implement") or _stands_on(
         Path(spec.root) / spec.result_file
     )
 
@@ -87,8 +87,8 @@ def test_phase(
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
-    failure = TaskFailed(result.message) if result.outcome != "passed" else None
-    return _record_failure(ws, selection.step_id, failure, "test") or {
+    message = result.message if result.outcome != "passed" else ""
+    return _record_failure(ws, selection.step_id, message, "test") or {
         "inputs": held_inputs(result.inputs)
     }
 
@@ -118,11 +118,13 @@ def state_phase(root: str, step_id: str) -> Outcome:
     from pocflow.state import record_step
 
     try:
-        failure = record_step(root, step_id, refresh=False)
+        record = record_step(root, step_id, refresh=False)
         ws = load_workspace(Path(root))
     except PocflowError as exc:
         return TaskError(str(exc))
-    return failure or _written(ws.root / ws.record_path(step_id))
+    if not record.is_verified:
+        return TaskFailed(record.message)
+    return _written(ws.root / ws.record_path(step_id))
 
 
 def project_state_phase(root: str) -> Outcome:
@@ -153,12 +155,12 @@ def gate_phase(root: str) -> Outcome:
     from pocflow.gate import check_complete
 
     try:
-        failure = check_complete(root)
         ws = load_workspace(Path(root))
+        problem = check_complete(ws)
     except PocflowError as exc:
         return TaskError(str(exc))
-    if failure is not None:
-        return failure
+    if problem:
+        return TaskFailed(problem)
     GATE_CHECKED.add(root)
     from pocflow.state import records_digest
 
@@ -322,13 +324,14 @@ def _written(path: Path) -> dict[str, Any]:
     return {"sha256": sha256_file(path)}
 
 
-def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None, phase: str) -> Outcome:
-    """Record the phase's outcome: on failure, the step's record and the local evidence."""
+def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Outcome:
+    """Record the phase's outcome: on failure (``message`` says why), the step's record and
+    the local evidence, and fail the task."""
     from pocflow.freshness import clear_failure, note_failure
     from pocflow.state import record_step
 
     root = str(ws.root)
-    if failure is None:
+    if not message:
         clear_failure(ws, step_id)
         return None
     try:
@@ -343,5 +346,5 @@ def _record_failure(ws: Workspace, step_id: str, failure: TaskFailed | None, pha
                 ws.root / ws.settings.state_file,
             )
     except PocflowError as exc:
-        return TaskError(f"{failure.message}\n(and the failure could not be recorded: {exc})")
-    return failure
+        return TaskError(f"{message}\n(and the failure could not be recorded: {exc})")
+    return TaskFailed(message)

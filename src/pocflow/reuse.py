@@ -70,11 +70,11 @@ def replay(
             result_file=f"{ws.run_dir(step_id)}/{REPLAY_FILE}",
             not_inputs=not_inputs_of(ws, step),
         )
-        failure = run_implement(spec)
-        if failure is not None:
+        result = run_implement(spec)
+        if result.outcome != "passed":
             return replayed, (
                 f"step {step_id} was accepted from its record, but replaying "
-                f"its scripts to reproduce their outputs failed: {failure.message}"
+                f"its scripts to reproduce their outputs failed: {result.message}"
             )
         replayed.append(step_id)
     return replayed, ""

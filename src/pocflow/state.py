@@ -7,8 +7,6 @@ import os
 import time
 from pathlib import Path, PurePosixPath
 
-from doit.exceptions import TaskFailed
-
 from pocflow._fs import file_lock
 from pocflow.documents import STATE_TEMPLATE, render, write_document
 from pocflow.fingerprint import file_digest
@@ -55,9 +53,10 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     return record
 
 
-def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | None:
-    """Write the step's record; refresh PROJECT_STATE.md too unless told not to (the
-    state phase leaves that to the project-state task, which runs once per invocation)."""
+def record_step(root: str, step_id: str, refresh: bool = True) -> StepRecord:
+    """Write the step's record and return it; refresh PROJECT_STATE.md too unless told not
+    to (the state phase leaves that to the project-state task, which runs once per
+    invocation)."""
     start = time.monotonic()
     ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
@@ -74,9 +73,7 @@ def record_step(root: str, step_id: str, refresh: bool = True) -> TaskFailed | N
             write_record(path, record)
         if refresh:
             refresh_project_state(ws)
-    if not record.is_verified:
-        return TaskFailed(record.message)
-    return None
+    return record
 
 
 def records_digest(ws: Workspace) -> str:

@@ -50,10 +50,8 @@ def test_run_implement_runs_scripts_in_order_with_args_env_and_metrics(tmp_path:
         "open(os.environ['POCFLOW_METRICS_FILE'], 'w'))\n",
     )
     check = script(tmp_path, "step1_validate_a.py", "open('order.txt', 'a').write('check\\n')\n")
-    failure = run_implement(
-        spec(tmp_path, (main, check), args=("--fast",), env=(("MODE", "full"),))
-    )
-    assert failure is None
+    result = run_implement(spec(tmp_path, (main, check), args=("--fast",), env=(("MODE", "full"),)))
+    assert result.outcome == "passed"
     assert (tmp_path / "order.txt").read_text() == "main --fast\ncheck\n"
     result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
     assert result is not None
@@ -69,20 +67,20 @@ def test_a_script_that_could_not_be_observed_is_not_verified(
     main = script(tmp_path, "step1_a.py", "print('ran')\n")
     # as if Python had ignored PYTHONPATH: the script runs, nobody watches what it reads
     monkeypatch.setattr(implement, "observed_script_env", lambda env, root, facts: env)
-    failure = run_implement(spec(tmp_path, (main,)))
-    assert failure is not None
-    assert "pocflow could not observe PoC/step1_a.py" in failure.message
+    result = run_implement(spec(tmp_path, (main,)))
+    assert result.outcome == "failed"
+    assert "pocflow could not observe PoC/step1_a.py" in result.message
 
 
 def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -> None:
     main = script(
         tmp_path, "step1_a.py", "import sys\nprint('working')\nsys.exit('database is locked')\n"
     )
-    failure = run_implement(spec(tmp_path, (main,)))
-    assert failure is not None
-    assert "step 1: PoC/step1_a.py exited with code 1" in failure.message
-    assert "database is locked" in failure.message
-    assert "full log: .pocflow/runs/step1/step1_a.log" in failure.message
+    result = run_implement(spec(tmp_path, (main,)))
+    assert result.outcome == "failed"
+    assert "step 1: PoC/step1_a.py exited with code 1" in result.message
+    assert "database is locked" in result.message
+    assert "full log: .pocflow/runs/step1/step1_a.log" in result.message
     log = (tmp_path / ".pocflow/runs/step1/step1_a.log").read_text()
     assert "working" in log and "database is locked" in log
 
@@ -90,7 +88,7 @@ def test_run_implement_failure_names_exit_code_and_stderr_tail(tmp_path: Path) -
 def test_run_implement_stops_at_first_failing_script(tmp_path: Path) -> None:
     main = script(tmp_path, "step1_a.py", "raise SystemExit(3)\n")
     check = script(tmp_path, "step1_validate_a.py", "open('ran.txt', 'w')\n")
-    assert run_implement(spec(tmp_path, (main, check))) is not None
+    assert run_implement(spec(tmp_path, (main, check))).outcome == "failed"
     assert not (tmp_path / "ran.txt").exists()
 
 
@@ -105,9 +103,9 @@ def test_run_implement_timeout_stops_script_and_its_children(tmp_path: Path) -> 
         "time.sleep(60)\n",
     )
     started = time.monotonic()
-    failure = run_implement(spec(tmp_path, (main,), timeout=1.5))
-    assert failure is not None
-    assert "did not finish within 1.5 s and was stopped" in failure.message
+    result = run_implement(spec(tmp_path, (main,), timeout=1.5))
+    assert result.outcome == "failed"
+    assert "did not finish within 1.5 s and was stopped" in result.message
     assert time.monotonic() - started < 30
     child = int((tmp_path / "child.pid").read_text())
     for _ in range(50):
@@ -135,23 +133,23 @@ def test_run_implement_invalid_metrics_fail_clearly(
         "step1_a.py",
         f"import os\nopen(os.environ['POCFLOW_METRICS_FILE'], 'w').write({written!r})\n",
     )
-    failure = run_implement(spec(tmp_path, (main,)))
-    assert failure is not None and message in failure.message
+    result = run_implement(spec(tmp_path, (main,)))
+    assert result.outcome == "failed" and message in result.message
 
 
 def test_run_implement_missing_declared_output(tmp_path: Path) -> None:
     main = script(tmp_path, "step1_a.py", "pass\n")
-    failure = run_implement(spec(tmp_path, (main,), outputs=("out/db.sqlite",)))
-    assert failure is not None
-    assert "declared output(s) not written by the script: out/db.sqlite" in failure.message
+    result = run_implement(spec(tmp_path, (main,), outputs=("out/db.sqlite",)))
+    assert result.outcome == "failed"
+    assert "declared output(s) not written by the script: out/db.sqlite" in result.message
 
 
 def test_run_implement_without_script(tmp_path: Path) -> None:
-    failure = run_implement(spec(tmp_path, ()))
+    result = run_implement(spec(tmp_path, ()))
     assert (
-        failure is not None
+        result.outcome == "failed"
         and "step 1 has no script; add PoC/step1_<description>.py (or run `doit new 1`)"
-        in failure.message
+        in result.message
     )
     assert (
         json.loads((tmp_path / ".pocflow/runs/step1/implement.json").read_text())["outcome"]
@@ -171,9 +169,9 @@ def test_run_implement_checkpoint_docstring_with_usage(
     tmp_path: Path, docstring: str, message: str
 ) -> None:
     main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n", docstring=docstring)
-    failure = run_implement(spec(tmp_path, (main,)))
-    assert failure is not None
-    assert f"step 1: PoC/step1_a.py: {message}" in failure.message
+    result = run_implement(spec(tmp_path, (main,)))
+    assert result.outcome == "failed"
+    assert f"step 1: PoC/step1_a.py: {message}" in result.message
     assert not (tmp_path / "ran.txt").exists()
 
 
@@ -187,12 +185,12 @@ def test_run_implement_checkpoint_docstring_with_usage(
 )
 def test_run_implement_accepts_usage_forms(tmp_path: Path, docstring: str) -> None:
     main = script(tmp_path, "step1_a.py", "pass\n", docstring=docstring)
-    assert run_implement(spec(tmp_path, (main,))) is None
+    assert run_implement(spec(tmp_path, (main,))).outcome == "passed"
 
 
 def test_run_implement_manual_step_is_not_run(tmp_path: Path) -> None:
     main = script(tmp_path, "step1_a.py", "open('ran.txt', 'w')\n")
-    failure = run_implement(
+    result = run_implement(
         spec(
             tmp_path,
             (main,),
@@ -201,7 +199,7 @@ def test_run_implement_manual_step_is_not_run(tmp_path: Path) -> None:
             thresholds=("rows >= 1",),
         )
     )
-    assert failure is None
+    assert result.outcome == "passed"
     assert not (tmp_path / "ran.txt").exists()
     result = read_implement(tmp_path / ".pocflow/runs/step1/implement.json")
     assert result is not None
@@ -255,4 +253,4 @@ def test_an_infinite_timeout_means_no_limit(tmp_path: Path) -> None:
     (tmp_path / "steps/step1.yaml").write_text("timeout: .inf\n", encoding="utf-8")
     assert load_manifest(tmp_path, "steps/step1.yaml").timeout == float("inf")
     main = script(tmp_path, "step1_a.py", "import time\ntime.sleep(0.2)\n")
-    assert run_implement(spec(tmp_path, (main,), timeout=float("inf"))) is None
+    assert run_implement(spec(tmp_path, (main,), timeout=float("inf"))).outcome == "passed"
