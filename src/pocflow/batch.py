@@ -28,6 +28,7 @@ from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache, forget_shared
 from pocflow.inputs import forget as forget_inputs
 from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
+from pocflow.layout import BATCH_FILE, BATCH_SESSION, IMPLEMENT_FILE, TEST_FILE
 from pocflow.record import (
     TestResult,
     plain,
@@ -41,7 +42,6 @@ from pocflow.workspace import Workspace
 
 #: the environment variable that names one doit invocation (set when tasks are loaded)
 RUN_ENV = "POCFLOW_RUN"
-BATCH_FILE = "batch.json"
 #: the last shared session in which every test passed: the gate may stand on it
 SESSION_FILE = "session.json"
 
@@ -78,7 +78,7 @@ def _run_batch(
     cache: ImportCache,
 ) -> TestResult:
     group = [selection] + [s for s in _ready(ws, token, cache) if s.step_id != selection.step_id]
-    report_dir = ws.root / ws.settings.state_dir / "runs" / "batch"
+    report_dir = ws.root / ws.session_dir(BATCH_SESSION)
     results = runner.run(ws.root, group, report_dir)
     if all(results[s.step_id].outcome == "passed" for s in group):
         atomic_write_text(
@@ -117,17 +117,17 @@ def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]
     for step_id, step in ws.steps.items():
         if not step.tests:
             continue
-        implement = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+        implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
         if (
             implement is None
             or implement.outcome != "passed"
             or fingerprint(ws.root, list(implement.inputs)) != implement.inputs
         ):
             continue
-        stored = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
+        stored = read_json(ws.run_file(step_id, BATCH_FILE))
         if stored is not None and stored.get("token") == token:
             continue
-        tested = read_test(ws.root / ws.run_dir(step_id) / "test.json")
+        tested = read_test(ws.run_file(step_id, TEST_FILE))
         if (
             tested is not None
             and _key(ws, step_id, cache) == tested.key
@@ -151,7 +151,7 @@ def _key(ws: Workspace, step_id: str, cache: ImportCache) -> str:
     """What a test result of the step stands on: its test inputs, its implement result and
     pytest's settings."""
     step = ws.steps[step_id]
-    implement = ws.root / ws.run_dir(step_id) / "implement.json"
+    implement = ws.run_file(step_id, IMPLEMENT_FILE)
     digest = hashlib.sha256(
         json.dumps(
             [
@@ -167,7 +167,7 @@ def _key(ws: Workspace, step_id: str, cache: ImportCache) -> str:
 
 
 def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> TestResult | None:
-    data = read_json(ws.root / ws.run_dir(step_id) / BATCH_FILE)
+    data = read_json(ws.run_file(step_id, BATCH_FILE))
     if data is None or data.get("token") != token or data.get("key") != _key(ws, step_id, cache):
         return None
     result = test_result_from(data.get("result", {}))
@@ -175,7 +175,7 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
 
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
-    path = ws.root / ws.run_dir(step_id) / BATCH_FILE
+    path = ws.run_file(step_id, BATCH_FILE)
     atomic_write_text(
         path, json.dumps({"token": token, "key": key, "result": plain(result)}), durable=False
     )
@@ -190,7 +190,7 @@ def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], floa
     """(counts per step, seconds) of a session in this doit invocation that ran every step's
     tests together, on exactly the current files, and passed; None when there was none."""
     token = os.environ.get(RUN_ENV, "")
-    data = read_json(ws.root / ws.settings.state_dir / "runs" / "batch" / SESSION_FILE)
+    data = read_json(ws.root / ws.session_dir(BATCH_SESSION) / SESSION_FILE)
     if not token or data is None or data.get("token") != token:
         return None
     keys = data.get("keys", {})
@@ -201,7 +201,7 @@ def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], floa
     if any(_key(ws, sid, cache) != key for sid, key in keys.items()):
         return None
     for sid in keys:  # what each step's tests really read is as it was then
-        tested = read_test(ws.root / ws.run_dir(sid) / "test.json")
+        tested = read_test(ws.run_file(sid, TEST_FILE))
         if tested is None or not still_holds(ws.root, tested.inputs):
             return None
     return data.get("counts", {}), float(data.get("duration_s", 0.0))

@@ -44,6 +44,7 @@ from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
+from pocflow.layout import GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.phases import GATE_CHECKED
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
@@ -141,7 +142,7 @@ class Run(DoitRun):  # type: ignore[misc]
                     code = 1  # --continue: tasks not run after a failure are not errors
                 if (
                     code == 0
-                    and "poc-complete" in self._selected_steps()
+                    and GATE_TASK in self._selected_steps()
                     and str(root.resolve()) not in GATE_CHECKED
                 ):  # ignored, or in a worker
                     code = gate_postcondition(root)
@@ -163,7 +164,7 @@ class Run(DoitRun):  # type: ignore[misc]
         from pocflow.shard import parse_shard, shares
 
         selected: list[str] = list(getattr(self, "sel_tasks", None) or [])
-        if any(name != "poc-complete" for name in selected):
+        if any(name != GATE_TASK for name in selected):
             raise InvalidCommand(
                 "--shard picks the steps itself: give no task, or "
                 "poc-complete (`doit --shard 2/3 poc-complete`)"
@@ -190,15 +191,13 @@ class Run(DoitRun):  # type: ignore[misc]
         )
         steps = list(
             dict.fromkeys(
-                name.partition(":")[2]
-                for name in seen
-                if name.partition(":")[0] in ("implement", "test", "document", "state")
+                name.partition(":")[2] for name in seen if name.partition(":")[0] in PHASES
             )
         )
         with contextlib.suppress(PocflowError):  # prerequisites run first, when needed
             steps = prerequisites_first(load_workspace(Path.cwd()), steps)
-        if "poc-complete" in seen:
-            steps.append("poc-complete")
+        if GATE_TASK in seen:
+            steps.append(GATE_TASK)
         return steps
 
 
@@ -253,10 +252,10 @@ def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:
     for step_id in ws.steps:
         record = read_step_record(root / ws.record_path(step_id))
         for name, result in (
-            ("implement.json", record and record.implement),
-            ("test.json", record and record.test),
+            (IMPLEMENT_FILE, record and record.implement),
+            (TEST_FILE, record and record.test),
         ):
-            path = root / ws.run_dir(step_id) / name
+            path = ws.run_file(step_id, name)
             try:
                 info = path.stat()
                 stamp = (info.st_mtime_ns, info.st_size)
@@ -287,7 +286,7 @@ def dry_run(root: Path, selected: list[str]) -> int:
     try:
         ws = load_workspace(root)
         statuses = compute_status(ws)
-        gate_selected = "poc-complete" in selected
+        gate_selected = GATE_TASK in selected
         steps = [sid for sid in ws.steps if sid in selected or gate_selected]
         again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
         gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)

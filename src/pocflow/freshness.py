@@ -24,16 +24,15 @@ from typing import Any
 from pocflow._fs import atomic_write_text
 from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of, test_inputs_of
+from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
+from pocflow.layout import FAILED_FILE
 from pocflow.observed import OBSERVER_VERSION
 from pocflow.record import (
     ImplementResult,
     StepRecord,
     TestResult,
-    read_implement,
     read_json,
     read_step_record,
-    read_test,
 )
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace
@@ -237,27 +236,18 @@ def _environment_change(key: str, was: str, now: str) -> str:
     return f"{key} {was or '?'} -> {now or '?'}"
 
 
-#: in a step's run folder while its latest implement or test run here failed
-FAILED_FILE = "failed.json"
-
-
 def note_failure(
     ws: Workspace, step_id: str, phase: str, result: ImplementResult | TestResult | None = None
 ) -> None:
     """Keep the evidence that the step's phase just failed here, on which inputs (the
     phase's result file's, or ``result``: a session that ran the step's tests for another
     purpose, such as the small-win check)."""
-    run_dir = ws.root / ws.run_dir(step_id)
     if result is None:
-        result = (
-            read_implement(run_dir / "implement.json")
-            if phase == "implement"
-            else read_test(run_dir / "test.json")
-        )
+        result = local_result(ws, step_id, phase)
     if result is not None and result.outcome != "passed":
         first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
         atomic_write_text(
-            run_dir / FAILED_FILE,
+            ws.run_file(step_id, FAILED_FILE),
             json.dumps({"phase": phase, "message": first, "inputs": result.inputs}),
             durable=False,
         )
@@ -265,13 +255,13 @@ def note_failure(
 
 def clear_failure(ws: Workspace, step_id: str) -> None:
     """The step's phase passed (or its record was accepted): no failure stands here."""
-    (ws.root / ws.run_dir(step_id) / FAILED_FILE).unlink(missing_ok=True)
+    ws.run_file(step_id, FAILED_FILE).unlink(missing_ok=True)
 
 
 def failure_evidence(ws: Workspace, step_id: str) -> dict[str, Any] | None:
     """What note_failure kept of the step's latest failure here ({phase, message, inputs}),
     or None (read only when there is such a file: doit's up-to-date checks ask per phase)."""
-    path = ws.root / ws.run_dir(step_id) / FAILED_FILE
+    path = ws.run_file(step_id, FAILED_FILE)
     return read_json(path) if path.exists() else None
 
 

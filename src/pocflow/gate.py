@@ -11,6 +11,7 @@ from pocflow.batch import whole_suite_this_run
 from pocflow.documents import POC_TEMPLATE, render, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
+from pocflow.layout import GATE_SESSION, PYTEST_LOG
 from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
 from pocflow.results import metric_rows, undocumented_steps
 from pocflow.reuse import missing_outputs, replay
@@ -56,7 +57,7 @@ def check_complete(ws: Workspace) -> str:
                 "read\n"
             )
         selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
-        report_dir = ws.root / ws.settings.state_dir / "runs" / "poc-complete"
+        report_dir = ws.root / ws.session_dir(GATE_SESSION)
         suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
         failed = [r for r in suite.values() if r.outcome != "passed"]
         if failed:
@@ -64,7 +65,7 @@ def check_complete(ws: Workspace) -> str:
                 f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
                 "as one session failed (tests that depend on each other's state?):\n"
                 + "\n".join(r.message for r in failed)
-                + f"\nfull log: {ws.settings.state_dir}/runs/poc-complete/pytest.log"
+                + f"\nfull log: {ws.session_dir(GATE_SESSION)}/{PYTEST_LOG}"
             )
         together = (
             {sid: dict(r.counts) for sid, r in suite.items()},

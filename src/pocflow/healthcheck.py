@@ -24,6 +24,7 @@ from pocflow._fs import atomic_write_text, file_lock
 from pocflow.documents import note_written
 from pocflow.freshness import note_failure
 from pocflow.inputs import test_inputs_of
+from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
 from pocflow.signals import find_signals
 from pocflow.state import refresh_project_state
@@ -65,7 +66,7 @@ def small_win_check(ws: Workspace) -> HealthCheck:
         for sid, step in ws.steps.items()
         if step.tests
     ]
-    report_dir = ws.root / ws.settings.state_dir / "runs" / "small-win-check"
+    report_dir = ws.root / ws.session_dir(SMALL_WIN_SESSION)
     runner = PytestJsonRunner(ws.settings.test_runner)
     suite = runner.run(ws.root, selections, report_dir) if selections else {}
     for sid, result in suite.items():  # seen failing here, on these files: no ✅ stands

@@ -22,6 +22,7 @@ from pocflow._proc import (
     wait_exit,
 )
 from pocflow.fingerprint import fingerprint
+from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
     PROCESS_VARIABLES,
@@ -89,7 +90,7 @@ def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpe
         inputs=tuple(inputs),
         outputs=manifest.outputs if manifest else (),
         run_dir=ws.run_dir(step.step_id),
-        result_file=f"{ws.run_dir(step.step_id)}/implement.json",
+        result_file=f"{ws.run_dir(step.step_id)}/{IMPLEMENT_FILE}",
         thresholds=manifest.thresholds if manifest else (),
         manual=manifest.manual if manifest else "",
         scripts_dir=ws.settings.scripts_dir,
@@ -110,7 +111,7 @@ def run_implement(
     run_dir.mkdir(parents=True, exist_ok=True)
     started, start = now_iso(), time.monotonic()
     inputs = fingerprint(root, list(spec.inputs))
-    metrics_file = run_dir / "metrics.json"
+    metrics_file = run_dir / METRICS_FILE
     metrics_file.unlink(missing_ok=True)
     runs: list[ScriptRun] = []
     metrics: dict[str, object] = {}

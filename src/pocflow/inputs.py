@@ -8,7 +8,14 @@ from pathlib import Path
 from pocflow._observe import SKIP_PARTS
 from pocflow.errors import ManifestError, located
 from pocflow.imports import ImportCache, local_imports
-from pocflow.record import read_implement, read_step_record, read_test
+from pocflow.layout import IMPLEMENT_FILE, TEST_FILE
+from pocflow.record import (
+    ImplementResult,
+    TestResult,
+    read_implement,
+    read_step_record,
+    read_test,
+)
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
 #: the static inputs of each step, per loaded workspace, for one doit invocation (doit reads
@@ -178,9 +185,16 @@ def _generated(ws: Workspace) -> list[str]:
     return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file, ws.poc_results_doc]
 
 
+def local_result(ws: Workspace, step_id: str, phase: str) -> ImplementResult | TestResult | None:
+    """The latest result of the step's implement or test phase in this workspace."""
+    if phase == "implement":
+        return read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    return read_test(ws.run_file(step_id, TEST_FILE))
+
+
 def written_by(ws: Workspace, step_id: str) -> list[str]:
     """What the step's scripts wrote in their latest run here, else in its record's."""
-    local = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+    local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     if local is not None and local.outcome == "passed":
         return local.written
     record = read_step_record(ws.root / ws.record_path(step_id))
@@ -189,12 +203,7 @@ def written_by(ws: Workspace, step_id: str) -> list[str]:
 
 def observed_before(ws: Workspace, step_id: str, phase: str) -> tuple[str, ...]:
     """What the step's phase really read the last time it ran here (else per its record)."""
-    run_dir = ws.root / ws.run_dir(step_id)
-    local = (
-        read_implement(run_dir / "implement.json")
-        if phase == "implement"
-        else read_test(run_dir / "test.json")
-    )
+    local = local_result(ws, step_id, phase)
     if local is None:
         record = read_step_record(ws.root / ws.record_path(step_id))
         local = (record.implement if phase == "implement" else record.test) if record else None

@@ -18,6 +18,7 @@ from doit.tools import config_changed
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.implement import ImplementSpec, run_implement
+from pocflow.layout import DOCUMENT_FILE, IMPLEMENT, RUN_PHASES, TEST
 from pocflow.record import write_run_file
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import Workspace, load_workspace
@@ -51,12 +52,12 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         spec = replace(
             spec,
             not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
-            observed_before=observed_before(ws, spec.step_id, "implement"),
+            observed_before=observed_before(ws, spec.step_id, IMPLEMENT),
         )
     except PocflowError as exc:
         return TaskError(str(exc))
     result = run_implement(spec, replayed, problem)
-    return _record_failure(ws, spec.step_id, result.message, "implement") or _stands_on(
+    return _record_failure(ws, spec.step_id, result.message, IMPLEMENT) or _stands_on(
         Path(spec.root) / spec.result_file
     )
 
@@ -82,13 +83,13 @@ def test_phase(
     selection = replace(
         selection,
         not_inputs=not_inputs_of(ws, ws.steps[selection.step_id], own_writes=True),
-        observed_before=observed_before(ws, selection.step_id, "test"),
+        observed_before=observed_before(ws, selection.step_id, TEST),
     )
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
     message = result.message if result.outcome != "passed" else ""
-    return _record_failure(ws, selection.step_id, message, "test") or {
+    return _record_failure(ws, selection.step_id, message, TEST) or {
         "inputs": held_inputs(result.inputs)
     }
 
@@ -97,7 +98,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
     _ACTED.add(root)
     from pocflow.results import write_step_results
-    from pocflow.state import DOCUMENT_TIMING, current_record
+    from pocflow.state import current_record
 
     start = time.monotonic()
     try:
@@ -106,7 +107,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
     except PocflowError as exc:
         return TaskError(str(exc))
     write_run_file(
-        ws.root / ws.run_dir(step_id) / DOCUMENT_TIMING,
+        ws.run_file(step_id, DOCUMENT_FILE),
         {"duration_s": round(time.monotonic() - start, 3)},
     )
     return _written(ws.root / ws.results_doc(step_id))
@@ -259,7 +260,7 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
         and all(
             (root, sid, phase) in _CURRENT
             for sid, step in ws.steps.items()
-            for phase in ("implement", "test")
+            for phase in RUN_PHASES
             if step.has_files
         )
         and all(step.has_files for step in ws.steps.values())

@@ -23,6 +23,20 @@ from doit.tools import config_changed
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
 from pocflow.freshness import accepted_record, drift, reverify_forced
+from pocflow.layout import (
+    BATCH_SESSION,
+    DOCUMENT,
+    GATE_TASK,
+    IMPLEMENT,
+    IMPLEMENT_FILE,
+    PHASES,
+    PROJECT_STATE_TASK,
+    PYTEST_LOG,
+    RUN_PHASES,
+    STATE,
+    TEST,
+    WRITE_PHASES,
+)
 from pocflow.phases import phase_current, written_unchanged
 from pocflow.record import read_implement, read_step_record
 from pocflow.redact import redact
@@ -74,7 +88,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.tasks = tasks
         seen = task_closure(tasks, selected_tasks)
         self.steps = [
-            name.split(":", 1)[1] for name in tasks if name.startswith("state:") and name in seen
+            name.split(":", 1)[1] for name in tasks if name.startswith(f"{STATE}:") and name in seen
         ]
 
     def execute_task(self, task: Any) -> None:
@@ -106,7 +120,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         ws = self.workspace()
         if ws is None:
             return ""
-        if phase in ("implement", "test") and step_id in ws.steps:
+        if phase in RUN_PHASES and step_id in ws.steps:
             if step_id in self.accepted:
                 return True
             record = accepted_record(ws, step_id)
@@ -114,9 +128,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
                 self.accepted.add(step_id)
                 return f"accepted: verified {_when(record.verified_at)}, inputs unchanged"
             return ""
-        if phase in ("document", "state") and step_id in self.accepted:
+        if phase in WRITE_PHASES and step_id in self.accepted:
             return True
-        if phase == "poc-complete":
+        if phase == GATE_TASK:
             from pocflow.gate import accepted_gate, completion_problem
 
             gate = accepted_gate(ws)
@@ -131,11 +145,11 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._flush(task, failed=False)
         self._finish(task)
         self._count(task)
-        if task.name.startswith("implement:") and task.name not in self.accepted_tasks:
+        if task.name.startswith(f"{IMPLEMENT}:") and task.name not in self.accepted_tasks:
             ws = self.workspace()
             step_id = task.name.split(":", 1)[1]
             if ws is not None and step_id in ws.steps:
-                result = read_implement(ws.root / ws.run_dir(step_id) / "implement.json")
+                result = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
                 if result is not None and result.replayed:
                     self.write(
                         f"   (first replayed the scripts of step(s) "
@@ -176,11 +190,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._finish(task)
         super().add_failure(task, fail)
         phase, _, step_id = task.name.partition(":")
-        key = (
-            step_id
-            if step_id and phase in ("implement", "test", "document", "state")
-            else task.name
-        )
+        key = step_id if step_id and phase in PHASES else task.name
         message = fail.message
         if isinstance(fail, UnmetDependency):  # (doit's message is the tasks' names alone)
             message = "not run: it needs " + message.strip() + ", which did not pass"
@@ -202,7 +212,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
                 {
                     name.split(":", 1)[1]
                     for name in self.ran
-                    if name.startswith(("implement:", "test:"))
+                    if name.startswith(tuple(f"{p}:" for p in RUN_PHASES))
                 }
             )
             self.write(
@@ -223,7 +233,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             self.seconds[task.name] = time.monotonic() - started
 
     def _count(self, task: Any) -> None:
-        if task.name.startswith("state:"):
+        if task.name.startswith(f"{STATE}:"):
             self.verified.add(task.name.split(":", 1)[1])
             self.write(f"   [{len(self.verified)}/{len(self.steps)} steps verified]\n")
 
@@ -263,7 +273,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             "|------|------|--------|-------|----------|------|",
         ]
         for sid, status in statuses.items():
-            phases = [f"{p}:{sid}" for p in ("implement", "test", "document", "state")]
+            phases = [f"{p}:{sid}" for p in PHASES]
             ran = [p.split(":")[0] for p in phases if p in self.ran]
             seconds = sum(self.seconds.get(p, 0.0) for p in phases)
             done = (
@@ -302,7 +312,7 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     manager = Globals.dep_manager
     if manager is None:
         return ""
-    if reverify_forced() and task.name.partition(":")[0] in ("implement", "test", "poc-complete"):
+    if reverify_forced() and task.name.partition(":")[0] in (*RUN_PHASES, GATE_TASK):
         return "re-verification forced"
     if not manager.get_values(task.name):  # no local state: what the record says
         return _why_record_does_not_hold(task.name, ws or _workspace())
@@ -323,7 +333,7 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
     files = [
         p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
     ]
-    if task.name == "poc-complete" and upstream:  # their documents changed with them
+    if task.name == GATE_TASK and upstream:  # their documents changed with them
         ws = ws or _workspace()
         documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
         files = [p for p in files if p not in documents]
@@ -360,10 +370,10 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
 def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
     """Where a failed phase's output is: the step's run folder, or, for tests that last ran
     in the shared session of several steps, that session's pytest log."""
-    own = ws.root / ws.run_dir(step_id) / "pytest.log"
-    shared = ws.root / ws.settings.state_dir / "runs" / "batch" / "pytest.log"
+    own = ws.run_file(step_id, PYTEST_LOG)
+    shared = ws.root / ws.session_dir(BATCH_SESSION) / PYTEST_LOG
     if (
-        phase == "test"
+        phase == TEST
         and shared.is_file()
         and (not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns)
     ):
@@ -373,9 +383,9 @@ def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
 
 def _why_record_does_not_hold(name: str, ws: Workspace | None) -> str:
     phase, _, step_id = name.partition(":")
-    if phase == "poc-complete" and ws is not None:
+    if phase == GATE_TASK and ws is not None:
         return "the step records changed since the full suite last passed"
-    if phase not in ("implement", "test") or ws is None or step_id not in ws.steps:
+    if phase not in RUN_PHASES or ws is None or step_id not in ws.steps:
         return "never run before"
     record = read_step_record(ws.root / ws.record_path(step_id))
     if record is None:
@@ -389,14 +399,14 @@ def _why_record_does_not_hold(name: str, ws: Workspace | None) -> str:
 def _written_file(task: Any, ws: Workspace | None) -> Path | None:
     """The file a bookkeeping task rewrites (the results doc, the record, PROJECT_STATE.md)."""
     phase = task.name.partition(":")[0]
-    if ws is None or phase not in ("document", "state", "project-state"):
+    if ws is None or phase not in (*WRITE_PHASES, PROJECT_STATE_TASK):
         return None
-    if phase == "project-state":
+    if phase == PROJECT_STATE_TASK:
         return ws.root / ws.settings.state_file
     step_id = task.name.partition(":")[2]
     if step_id not in ws.steps:
         return None
-    return ws.root / (ws.results_doc(step_id) if phase == "document" else ws.record_path(step_id))
+    return ws.root / (ws.results_doc(step_id) if phase == DOCUMENT else ws.record_path(step_id))
 
 
 def _sha(path: Path) -> str:

@@ -24,31 +24,26 @@ from pocflow.fingerprint import still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, written_by
+from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
 from pocflow.record import StepRecord, read_implement, write_run_file
 from pocflow.workspace import Step, Workspace, prerequisites_first
-
-#: in a step's run folder: its results were taken from its committed record this time
-ACCEPTED_FILE = "accepted.json"
-#: in a step's run folder: the result of replaying its scripts for their outputs
-REPLAY_FILE = "replay.json"
 
 
 def accept(ws: Workspace, record: StepRecord) -> None:
     """Take the step's phase results from its record (it still holds)."""
-    run_dir = ws.root / ws.run_dir(record.step_id)
-    write_run_file(run_dir / "implement.json", record.implement)
-    write_run_file(run_dir / "test.json", record.test)
-    write_run_file(run_dir / ACCEPTED_FILE, {"verified_at": record.verified_at})
+    write_run_file(ws.run_file(record.step_id, IMPLEMENT_FILE), record.implement)
+    write_run_file(ws.run_file(record.step_id, TEST_FILE), record.test)
+    write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
 
 
 def forget_acceptance(ws: Workspace, step_id: str) -> None:
     """The step is run for real this time."""
-    (ws.root / ws.run_dir(step_id) / ACCEPTED_FILE).unlink(missing_ok=True)
+    ws.run_file(step_id, ACCEPTED_FILE).unlink(missing_ok=True)
 
 
 def was_accepted(ws: Workspace, step_id: str) -> bool:
     """Whether the step's current local results were taken from its record."""
-    return (ws.root / ws.run_dir(step_id) / ACCEPTED_FILE).is_file()
+    return ws.run_file(step_id, ACCEPTED_FILE).is_file()
 
 
 def replay(
@@ -104,11 +99,10 @@ def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:
     current inputs, and their declared outputs are there. A manual step never runs."""
     if step.manifest is not None and step.manifest.manual:
         return True
-    run_dir = ws.root / ws.run_dir(step.step_id)
-    names = [REPLAY_FILE] + ([] if was_accepted(ws, step.step_id) else ["implement.json"])
+    names = [REPLAY_FILE] + ([] if was_accepted(ws, step.step_id) else [IMPLEMENT_FILE])
     static = None
     for name in names:
-        result = read_implement(run_dir / name)
+        result = read_implement(ws.run_file(step.step_id, name))
         if result is None or result.outcome != "passed":
             continue
         if static is None:

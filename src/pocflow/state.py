@@ -11,6 +11,7 @@ from pocflow._fs import file_lock
 from pocflow.documents import STATE_TEMPLATE, render, write_document
 from pocflow.fingerprint import file_digest
 from pocflow.freshness import environment, settings_digest
+from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE
 from pocflow.record import (
     StepRecord,
     compose_record,
@@ -24,15 +25,11 @@ from pocflow.record import (
 from pocflow.status import STYLES, StepStatus, compute_status
 from pocflow.workspace import Workspace, load_workspace
 
-#: the document phase's timing, in the step's run folder
-DOCUMENT_TIMING = "document.json"
-
 
 def current_record(ws: Workspace, step_id: str) -> StepRecord:
     """The record of the step's latest run, composed from the phases' local results."""
-    run_dir = ws.root / ws.run_dir(step_id)
-    implement = read_implement(run_dir / "implement.json")
-    test = read_test(run_dir / "test.json")
+    implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    test = read_test(ws.run_file(step_id, TEST_FILE))
     if implement is None or implement.outcome != "passed":
         test = None  # a test result from before a failed implement says nothing now
     step = ws.steps[step_id]
@@ -47,7 +44,7 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         environment(ws),
         settings_digest(ws, step),
     )
-    document = read_json(run_dir / DOCUMENT_TIMING)
+    document = read_json(ws.run_file(step_id, DOCUMENT_FILE))
     if record is not previous and record.is_verified and document is not None:
         record.durations["document"] = float(document.get("duration_s", 0.0))
     return record

@@ -34,6 +34,17 @@ from pocflow.freshness import environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
+from pocflow.layout import (
+    DOCUMENT,
+    GATE_TASK,
+    IMPLEMENT,
+    IMPLEMENT_FILE,
+    PROJECT_STATE_TASK,
+    STATE,
+    STEP_TASK,
+    TEST,
+    TEST_FILE,
+)
 from pocflow.phases import (
     document_phase,
     gate_phase,
@@ -55,11 +66,11 @@ from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, load_workspace
 
 GROUPS = {
-    "step": "Verify every step: implement, test, document, state.",
-    "implement": "Run every step's script(s).",
-    "test": "Run every step's tests under pytest.",
-    "document": "Write every step's results doc.",
-    "state": "Record every step's verification and refresh PROJECT_STATE.md.",
+    STEP_TASK: "Verify every step: implement, test, document, state.",
+    IMPLEMENT: "Run every step's script(s).",
+    TEST: "Run every step's tests under pytest.",
+    DOCUMENT: "Write every step's results doc.",
+    STATE: "Record every step's verification and refresh PROJECT_STATE.md.",
     "_refresh": "Refresh PROJECT_STATE.md after one step (part of step:<id>).",
 }
 
@@ -81,7 +92,7 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
         # by content: a fresh clone (new mtimes, same bytes) is up to date, and a file whose
         # modification time was put back is not (see pocflow.checker)
         "check_file_uptodate": ContentChecker,
-        "default_tasks": ["poc-complete"],
+        "default_tasks": [GATE_TASK],
         "reporter": "pocflow",  # says why each task runs; see pocflow.reporter
         "minversion": "0.37.0",
         "sort": "definition",  # `doit list` in natural step order
@@ -129,29 +140,29 @@ def _step_tasks(
     sid = step.step_id
     root = str(ws.root)
     run_dir = ws.run_dir(sid)
-    implement_json, test_json = f"{run_dir}/implement.json", f"{run_dir}/test.json"
+    implement_json, test_json = f"{run_dir}/{IMPLEMENT_FILE}", f"{run_dir}/{TEST_FILE}"
     noted = str(ws.written_elsewhere)  # pocflow may have written the record outside its task
     implement_inputs = implement_inputs_of(ws, step, cache)
     test_inputs = test_inputs_of(ws, step, cache)
     label = f"step {sid} ({step.name})"
 
     yield {
-        "basename": "step",
+        "basename": STEP_TASK,
         "name": sid,
         "doc": f"Verify {label}: implement, test, document, state.",
         "actions": None,
         "task_dep": [
-            f"implement:{sid}",
-            f"test:{sid}",
-            f"document:{sid}",
-            f"state:{sid}",
+            f"{IMPLEMENT}:{sid}",
+            f"{TEST}:{sid}",
+            f"{DOCUMENT}:{sid}",
+            f"{STATE}:{sid}",
             f"_refresh:{sid}",
         ],
     }
     spec = implement_spec(ws, step, implement_inputs)
     env_now = environment(ws)
     yield {
-        "basename": "implement",
+        "basename": IMPLEMENT,
         "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
@@ -161,14 +172,14 @@ def _step_tasks(
         # settings, environment, and what the scripts really read (pocflow.observed)
         "uptodate": [
             phase_current(
-                {**implement_settings(ws, step), "environment": env_now}, root, sid, "implement"
+                {**implement_settings(ws, step), "environment": env_now}, root, sid, IMPLEMENT
             )
         ],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
     yield {
-        "basename": "test",
+        "basename": TEST,
         "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
         "actions": [
@@ -181,12 +192,12 @@ def _step_tasks(
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
         "uptodate": [
-            phase_current({**testing_settings(ws, step), "environment": env_now}, root, sid, "test")
+            phase_current({**testing_settings(ws, step), "environment": env_now}, root, sid, TEST)
         ],
         "clean": True,
     }
     yield {
-        "basename": "document",
+        "basename": DOCUMENT,
         "name": sid,
         "doc": f"Write the results doc of {label}: {ws.results_doc(sid)}.",
         "actions": [(document_phase, [root, sid])],
@@ -205,12 +216,12 @@ def _step_tasks(
         ],
     }
     yield {
-        "basename": "state",
+        "basename": STATE,
         "name": sid,
         "doc": f"Record {label} in {ws.record_path(sid)} and {ws.settings.state_file}.",
         "actions": [(state_phase, [root, sid])],
         "file_dep": [implement_json, test_json],
-        "task_dep": [f"document:{sid}"],
+        "task_dep": [f"{DOCUMENT}:{sid}"],
         "targets": [ws.record_path(sid)],
         "uptodate": [
             config_changed({"template": templates[STATE_TEMPLATE], "name": step.name}),
@@ -222,7 +233,7 @@ def _step_tasks(
         "name": sid,
         "doc": f"Refresh {ws.settings.state_file} after {label}.",
         "actions": [(project_state_phase, [root])],
-        "task_dep": [f"state:{sid}"],
+        "task_dep": [f"{STATE}:{sid}"],
         "uptodate": _project_state_uptodate(ws, templates),
     }
 
@@ -230,10 +241,10 @@ def _step_tasks(
 def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     state_file = ws.settings.state_file
     return {
-        "basename": "project-state",
+        "basename": PROJECT_STATE_TASK,
         "doc": f"Refresh {state_file} from every step's verification record.",
         "actions": [(project_state_phase, [str(ws.root)])],
-        "task_dep": [f"state:{sid}" for sid, step in ws.steps.items() if step.has_files],
+        "task_dep": [f"{STATE}:{sid}" for sid, step in ws.steps.items() if step.has_files],
         "uptodate": _project_state_uptodate(ws, templates),
     }
 
@@ -258,7 +269,7 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     # out of file_dep lets the gate run and list it with every other unverified step.
     records = [ws.record_path(sid) for sid, step in ws.steps.items() if step.has_files]
     return {
-        "basename": "poc-complete",
+        "basename": GATE_TASK,
         "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
         f"green, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
@@ -270,8 +281,8 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         # every step's scripts first, where its prerequisites allow: then the first test
         # phase finds the most steps ready, and their tests share one session (pocflow.batch)
         "task_dep": [
-            *(f"implement:{sid}" for sid, step in ws.steps.items() if step.has_files),
-            "project-state",
+            *(f"{IMPLEMENT}:{sid}" for sid, step in ws.steps.items() if step.has_files),
+            PROJECT_STATE_TASK,
         ],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [

@@ -27,6 +27,7 @@ from pocflow._proc import (
     live_terminal,
 )
 from pocflow.fingerprint import fingerprint
+from pocflow.layout import PYTEST_LOG
 from pocflow.observed import (
     Facts,
     attribute,
@@ -110,7 +111,7 @@ class PytestJsonRunner:
             report_file.unlink(missing_ok=True)
             facts_file = report_dir / FACTS_FILE
             facts_file.unlink(missing_ok=True)
-            log = report_dir / "pytest.log"
+            log = report_dir / PYTEST_LOG
             listing = report_dir / "selection.txt"
             for made in (log, listing):  # written anew, never through a link put there
                 made.unlink(missing_ok=True)

@@ -66,7 +66,16 @@ class Workspace:
 
     def run_dir(self, step_id: str) -> str:
         """Workspace-relative folder of a step's local run files (logs, reports)."""
-        return f"{self.settings.state_dir}/runs/step{step_id}"
+        return self.session_dir(f"step{step_id}")
+
+    def run_file(self, step_id: str, name: str) -> Path:
+        """One of a step's local run files (pocflow.layout names them)."""
+        return self.root / self.run_dir(step_id) / name
+
+    def session_dir(self, name: str) -> str:
+        """Workspace-relative folder of one run session's files: a step's (step<id>), or a
+        session of several steps' tests (pocflow.layout names them)."""
+        return f"{self.settings.state_dir}/runs/{name}"
 
     @property
     def state_lock(self) -> Path:

@@ -1,0 +1,45 @@
+"""The names pocflow gives: the phases of a step and their doit tasks, and the files of a
+step's local run folder (``Workspace.run_dir``). Each is defined here once."""
+
+from __future__ import annotations
+
+#: the phases of a step, in order; each is the doit task ``<phase>:<step id>``
+IMPLEMENT, TEST, DOCUMENT, STATE = PHASES = ("implement", "test", "document", "state")
+#: the phases that run the step's own code: their results stand on fingerprinted inputs
+RUN_PHASES = (IMPLEMENT, TEST)
+#: the phases that write what the run proved (its results doc, its record)
+WRITE_PHASES = (DOCUMENT, STATE)
+#: the group task of one step, ``step:<step id>``
+STEP_TASK = "step"
+#: the task that refreshes PROJECT_STATE.md once per invocation
+PROJECT_STATE_TASK = "project-state"
+#: the gate of the PoC
+GATE_TASK = "poc-complete"
+
+# The files of a step's run folder (local, never committed).
+#: the implement phase's result (pocflow.record.ImplementResult)
+IMPLEMENT_FILE = "implement.json"
+#: the test phase's result (pocflow.record.TestResult)
+TEST_FILE = "test.json"
+#: how long writing the step's results doc took
+DOCUMENT_FILE = "document.json"
+#: evidence that the step's latest implement or test run here failed
+FAILED_FILE = "failed.json"
+#: the step's results were taken from its committed record this time
+ACCEPTED_FILE = "accepted.json"
+#: the result of replaying the step's scripts for their outputs
+REPLAY_FILE = "replay.json"
+#: which batch session ran the step's tests, and on what inputs
+BATCH_FILE = "batch.json"
+#: the metrics the step's script wrote (POCFLOW_METRICS_FILE)
+METRICS_FILE = "metrics.json"
+#: the log of the pytest session that ran the step's tests
+PYTEST_LOG = "pytest.log"
+
+# The folders of the run sessions that are not one step's (``Workspace.session_dir``).
+#: the batch session of the ready steps' tests
+BATCH_SESSION = "batch"
+#: the gate's whole-suite session
+GATE_SESSION = GATE_TASK
+#: the session of `doit small-win-check`
+SMALL_WIN_SESSION = "small-win-check"
