@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from pocflow._observe import SKIP_PARTS
@@ -94,16 +94,23 @@ def _test_inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None)
     """What the test phase's verdict stands on: tests, their imports, every conftest above."""
     roots = [*_pythonpath(ws), "."]
     inputs = list(step.tests) + local_imports(ws.root, step.tests, roots, cache)
-    for test in step.tests:
+    return sorted({*inputs, *conftests_above(ws.root, step.tests)})
+
+
+def conftests_above(root: Path, tests: Iterable[str]) -> list[str]:
+    """The conftest.py files pytest loads for these test files: in each one's folder and
+    every folder above it, up to the workspace root's own."""
+    found: set[str] = set()
+    for test in tests:
         folder = Path(test).parent
         while True:
             conftest = folder / "conftest.py"
-            if (ws.root / conftest).is_file():
-                inputs.append(conftest.as_posix())
+            if (root / conftest).is_file():
+                found.add(conftest.as_posix())
             if folder == Path("."):
                 break
             folder = folder.parent
-    return sorted(set(inputs))
+    return sorted(found)
 
 
 #: folders a declared folder's or glob's files are never taken from: those whose reads are

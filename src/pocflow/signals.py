@@ -11,6 +11,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from pocflow.inputs import conftests_above
 from pocflow.steps import parse_step_filename
 from pocflow.workspace import Workspace
 
@@ -132,16 +133,9 @@ def _mocking_library(module: str) -> str:
 def _files_to_scan(ws: Workspace) -> list[str]:
     """The step scripts' folder, every step's tests and the conftests above them, manifests."""
     settings = ws.settings
-    files: set[str] = {test for step in ws.steps.values() for test in step.tests}
-    for step in ws.steps.values():
-        for test in step.tests:
-            folder = Path(test).parent
-            while folder != folder.parent:
-                if (ws.root / folder / "conftest.py").is_file():
-                    files.add((folder / "conftest.py").as_posix())
-                folder = folder.parent
-        if step.manifest is not None:
-            files.add(step.manifest.path)
+    tests = [test for step in ws.steps.values() for test in step.tests]
+    files = {*tests, *conftests_above(ws.root, tests)}
+    files.update(step.manifest.path for step in ws.steps.values() if step.manifest is not None)
     base = ws.root / settings.scripts_dir
     if base.is_dir():
         for path in base.rglob("*"):

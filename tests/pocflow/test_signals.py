@@ -83,6 +83,16 @@ def test_find_signals_secrets_located_never_printed(tmp_path: Path, source: str,
     assert SECRET_VALUE not in str(signals[0]) and "AKIA" not in str(signals[0])
 
 
+@pytest.mark.parametrize("conftest", ["conftest.py", "tests/conftest.py"])
+def test_a_secret_in_any_conftest_pytest_loads_is_found(tmp_path: Path, conftest: str) -> None:
+    files = {
+        "tests/test_step1_fetch.py": "def test_x():\n    pass\n",
+        conftest: f"api_key = '{SECRET_VALUE}'\n",
+    }
+    signals = find_signals(load_workspace(workspace(tmp_path, files)))
+    assert [s.path for s in signals] == [conftest]
+
+
 @pytest.mark.parametrize(
     "source",
     [
