@@ -103,3 +103,13 @@ def file_lock(path: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+
+
+def leaves(root: Path, relative: str) -> str:
+    """How a path meant to be relative to ``root`` leaves it: ``"by name"`` (absolute, or
+    climbing out with ``..``), ``"through a symlink, to <target>"``; '' when it stays inside."""
+    candidate = Path(relative)
+    if candidate.is_absolute() or ".." in candidate.parts:
+        return "by name"
+    resolved = (root / candidate).resolve()
+    return "" if resolved.is_relative_to(root.resolve()) else f"through a symlink, to {resolved}"

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pocflow._fs import leaves
 from pocflow.errors import ManifestError, did_you_mean, located, shown
 from pocflow.metrics import parse_threshold
 from pocflow.schema import first_violation, load_schema
@@ -230,13 +231,7 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
 
 def inside_workspace(root: Path, relpath: str, key: str, item: str, line: int | None) -> str:
     """Normalise a declared path; refuse one that leaves the workspace (.., absolute, symlink)."""
-    candidate = Path(item)
-    resolved_root = root.resolve()
-    if candidate.is_absolute() or ".." in candidate.parts:
-        escapes = True
-    else:
-        escapes = not (root / candidate).resolve().is_relative_to(resolved_root)
-    if escapes:
+    if leaves(root, item):
         raise ManifestError(
             located(
                 relpath,
@@ -245,4 +240,4 @@ def inside_workspace(root: Path, relpath: str, key: str, item: str, line: int | 
                 line,
             )
         )
-    return candidate.as_posix()
+    return Path(item).as_posix()
