@@ -5,11 +5,13 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import json
 import os
 import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 
 def atomic_write_text(path: Path, text: str, durable: bool = True) -> None:
@@ -113,3 +115,15 @@ def leaves(root: Path, relative: str) -> str:
         return "by name"
     resolved = (root / candidate).resolve()
     return "" if resolved.is_relative_to(root.resolve()) else f"through a symlink, to {resolved}"
+
+
+def read_json(path: Path) -> dict[str, Any] | None:
+    """A JSON object from a file pocflow wrote; None when absent, unreadable or a link (a
+    record or run file that is a symbolic link is not followed)."""
+    try:
+        if path.is_symlink():
+            return None
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None

@@ -23,7 +23,7 @@ import os
 import sys
 import uuid
 
-from pocflow._fs import atomic_write_text, file_lock, sha256_file
+from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache, forget_shared
 from pocflow.inputs import forget as forget_inputs
@@ -33,7 +33,6 @@ from pocflow.record import (
     TestResult,
     plain,
     read_implement,
-    read_json,
     read_test,
     test_result_from,
 )

@@ -400,7 +400,7 @@ def note_written(registry: Path, *paths: Path) -> None:
 
 def noted_digests(registry: Path) -> dict[str, str]:
     """What note_written kept (nothing when the file is absent, damaged or a link)."""
-    from pocflow.record import read_json
+    from pocflow._fs import read_json
 
     data = read_json(registry) or {}
     return {k: v for k, v in data.items() if isinstance(v, str)}

@@ -33,7 +33,7 @@ import tomllib
 from importlib import metadata
 from pathlib import Path
 
-from pocflow._fs import atomic_write_text, sha256_file, stamp
+from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
 from pocflow.redact import NAMES_ENV
 
 MISSING = "missing"
@@ -102,11 +102,8 @@ class _Cache:
         self.loaded.add(root)
         path = root / state_dir / CACHE_FILE
         self.files[root] = path
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return
-        if not isinstance(data, dict):
+        data = read_json(path)
+        if data is None:
             return
         prefix = f"{root}{os.sep}"
         for name, entry in data.items():

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pocflow._fs import atomic_write_text
+from pocflow._fs import atomic_write_text, read_json
 from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
@@ -31,7 +31,6 @@ from pocflow.record import (
     ImplementResult,
     StepRecord,
     TestResult,
-    read_json,
     read_step_record,
 )
 from pocflow.settings import env_flag

@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from pocflow._fs import atomic_write_text
+from pocflow._fs import atomic_write_text, read_json
 
 #: an import statement as parsed: (dotted module, relative level, names imported from it)
 ImportStmt = tuple[str, int, tuple[str, ...]]
@@ -43,12 +43,9 @@ class ImportCache:
         self.listings: dict[str, frozenset[str]] = {}
         self.real_folders: dict[str, str] = {}
         if path is not None:
-            try:
-                data = json.loads(path.read_text(encoding="utf-8"))
-                if isinstance(data, dict) and data.get("format") == _CACHE_FORMAT:
-                    self.entries = data.get("files", {})
-            except (OSError, ValueError):
-                self.entries = {}
+            data = read_json(path) or {}
+            if data.get("format") == _CACHE_FORMAT:
+                self.entries = data.get("files", {})
 
     @classmethod
     def shared(cls, path: Path, root: Path) -> ImportCache:

@@ -237,7 +237,7 @@ def held_inputs(inputs: dict[str, str]) -> dict[str, str]:
 
 def _stands_on(result_file: Path) -> dict[str, Any]:
     """What doit keeps of a passed phase: the fingerprints its result stands on."""
-    from pocflow.record import read_json
+    from pocflow._fs import read_json
 
     result = read_json(result_file)
     inputs = result.get("inputs") if result is not None else None

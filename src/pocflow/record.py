@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
 
-from pocflow._fs import atomic_write_text, stamp
+from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.redact import mask_record
 
 #: 2: inputs include what the step really read (observed), outcomes read strictly
@@ -312,18 +312,6 @@ def _field_kinds(cls: type) -> dict[str, tuple[type, ...]]:
 
 
 _KINDS: dict[type, dict[str, tuple[type, ...]]] = {}
-
-
-def read_json(path: Path) -> dict[str, Any] | None:
-    """A JSON object from a file pocflow wrote; None when absent, unreadable or a link (a
-    record or run file that is a symbolic link is not followed)."""
-    try:
-        if path.is_symlink():
-            return None
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return data if isinstance(data, dict) else None
 
 
 def compose_record(

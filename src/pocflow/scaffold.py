@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import sys
-import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from pocflow.documents import render
 from pocflow.errors import PocflowError
 from pocflow.manifest import manifest_schema
 from pocflow.merge import GITATTRIBUTES
-from pocflow.steps import parse_step_filename, parse_step_id
+from pocflow.steps import name_words, parse_step_filename, parse_step_id
 from pocflow.workspace import Step, Workspace
 
 MAX_DESCRIPTION = 40
@@ -41,10 +40,8 @@ class Scaffolded:
 
 def describe(name: str) -> str:
     """A file-name description from a step name: 'Decode coordinates' -> 'decode_coordinates'."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    words = re.findall(r"[a-z0-9]+", ascii_name.lower())
     description = ""
-    for word in words:
+    for word in name_words(name):
         candidate = f"{description}_{word}" if description else word
         if len(candidate) > MAX_DESCRIPTION:
             break

@@ -7,7 +7,7 @@ import os
 import time
 from pathlib import Path, PurePosixPath
 
-from pocflow._fs import file_lock
+from pocflow._fs import file_lock, read_json
 from pocflow.documents import STATE_TEMPLATE, render, write_document
 from pocflow.fingerprint import file_digest
 from pocflow.freshness import environment, settings_digest
@@ -16,7 +16,6 @@ from pocflow.record import (
     StepRecord,
     compose_record,
     read_implement,
-    read_json,
     read_step_record,
     read_test,
     to_json,

@@ -14,6 +14,7 @@ Grammar (the method's naming convention)::
 from __future__ import annotations
 
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -172,3 +173,10 @@ def _listing(root: Path, directory: str, pattern: str) -> list[Path]:
     if not base.is_dir():
         return []
     return sorted(p for p in base.glob(pattern) if p.is_file())
+
+
+def name_words(text: str) -> list[str]:
+    """The words of a name as file names may carry them: accents dropped, lower case,
+    letters and digits only ('Décodage: the Atlas' -> ['decodage', 'the', 'atlas'])."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.findall(r"[a-z0-9]+", ascii_text.lower())

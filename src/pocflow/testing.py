@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from pocflow._fs import read_json
 from pocflow._proc import (
     LiveEcho,
     bound_file,
@@ -152,7 +153,7 @@ class PytestJsonRunner:
             if secret_values() and report_file.is_file():
                 report_file.write_bytes(redact_bytes(report_file.read_bytes()))
             output = log.read_bytes()[-20000:].decode("utf-8", errors="replace")
-            report = _load_report(report_file)
+            report = read_json(report_file) or {}
             facts = read_facts(facts_file, pytest_session=True)
         duration = round(time.monotonic() - start, 3)
         shares = _shares(report, selections)
@@ -575,11 +576,3 @@ def _first_line(text: str) -> str:
         if line.strip():
             return line.strip()[:200]
     return ""
-
-
-def _load_report(path: Path) -> dict[str, Any]:
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}

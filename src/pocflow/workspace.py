@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -13,7 +12,7 @@ from pocflow.fingerprint import use_cache_file
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
 from pocflow.settings import Settings, load_settings
-from pocflow.steps import discover_steps, step_sort_key
+from pocflow.steps import discover_steps, name_words, step_sort_key
 
 
 @dataclass(frozen=True)
@@ -330,8 +329,7 @@ def _dependency_site(step: Step, dep: str, plan: Plan | None) -> str:
 def _slugify(text: str) -> str:
     """A file-name prefix from the PoC's name: lower-case words joined by '-', at most
     SLUG_MAX characters (a results doc's name must fit every file system's limit)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:SLUG_MAX].rstrip("-")
+    return "-".join(name_words(text))[:SLUG_MAX].rstrip("-")
 
 
 #: the longest slug made from a name (and allowed as a setting)

@@ -163,3 +163,14 @@ def test_load_workspace_warns_when_title_or_goal_differ_from_plan(tmp_path: Path
         "steps/step1.yaml:1: title 'Premier' differs from the plan's "
         "'First' (docs/poc1-implementation.md:5); the plan's is used"
     ]
+
+
+def test_a_name_gives_the_same_words_to_the_results_docs_and_to_step_files(
+    tmp_path: Path,
+) -> None:
+    from pocflow.scaffold import describe
+
+    plan = "# PoC 1 Implementation Plan: Décodage du Café\n\n### Step 1: Load\n**Goal**: g\n"
+    ws = load_workspace(make(tmp_path, {"docs/poc1-implementation.md": plan}))
+    assert ws.slug == "decodage-du-cafe"
+    assert describe("Décodage du Café") == "decodage_du_cafe"
