@@ -11,7 +11,7 @@ import json
 import stat
 import types
 import typing
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeVar
@@ -157,7 +157,7 @@ def evidence(record: StepRecord) -> dict[str, Any]:
 def plain(obj: Any) -> Any:
     """A result or record as plain data for JSON: what ``dataclasses.asdict`` gives, without
     its deep copies (a record's input fingerprints are thousands of strings)."""
-    if hasattr(obj, "__dataclass_fields__"):
+    if is_dataclass(obj):
         return {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
     if isinstance(obj, dict):
         if all(type(value) is str for value in obj.values()):

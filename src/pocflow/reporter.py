@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
+from doit.cmd_base import tasks_and_deps_iter
 from doit.exceptions import TaskFailed, UnmetDependency
 from doit.globals import Globals
 from doit.reporter import ConsoleReporter
@@ -295,16 +295,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
 
 
 def task_closure(tasks: dict[str, Any], selected: list[str]) -> set[str]:
-    """The names of the selected tasks and of every task they depend on (task_dep)."""
-    seen: set[str] = set()
-    queue = deque(selected)
-    while queue:
-        name = queue.popleft()
-        if name in seen or name not in tasks:
-            continue
-        seen.add(name)
-        queue.extend(tasks[name].task_dep)
-    return seen
+    """The names of the selected tasks and of every task they depend on (doit's own walk)."""
+    known = [name for name in selected if name in tasks]
+    return {task.name for task in tasks_and_deps_iter(tasks, known)}
 
 
 def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -> str:

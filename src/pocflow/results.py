@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -92,9 +93,7 @@ def coverage(test: TestResult | None) -> list[Category]:
 
 def outcome_summary(outcomes: list[str]) -> str:
     """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts)."""
-    counts: dict[str, int] = {}
-    for outcome in outcomes:
-        counts[outcome] = counts.get(outcome, 0) + 1
+    counts = Counter(outcomes)
     bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("xpassed", 0)
     order = ("failed", "error", "xpassed", "passed", "skipped", "xfailed")
     text = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 from dataclasses import dataclass, field
+from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
 from pocflow.errors import DiscoveryError, GraphError, located, shown
@@ -105,7 +106,9 @@ class Workspace:
 
 def prerequisites_first(ws: Workspace, step_ids: list[str] | None = None) -> list[str]:
     """step_ids (default: every step) and every step they depend on, each after its
-    prerequisites."""
+    prerequisites, otherwise in the order given (a depth-first walk: graphlib's order is
+    breadth-first and would list step 4 before 3b, where reports read in plan order). The
+    graph has no cycle: load_workspace refuses one."""
     ordered: list[str] = []
     seen: set[str] = set()
 
@@ -292,29 +295,17 @@ def _check_graph(steps: dict[str, Step], plan: Plan | None) -> None:
                 raise GraphError(
                     _dependency_site(step, dep, plan) + f"step {step.step_id} depends on itself"
                 )
-    state: dict[str, int] = {}  # 1 visiting, 2 done
-    path: list[str] = []
-
-    def visit(step_id: str) -> None:
-        state[step_id] = 1
-        path.append(step_id)
-        for dep in steps[step_id].depends_on:
-            if state.get(dep) == 1:
-                cycle = [*path[path.index(dep) :], dep]
-                raise GraphError(
-                    _dependency_site(steps[step_id], dep, plan)
-                    + "dependency cycle: "
-                    + " -> ".join(cycle)
-                    + "; remove one of these dependencies"
-                )
-            if state.get(dep) is None:
-                visit(dep)
-        path.pop()
-        state[step_id] = 2
-
-    for step_id in steps:
-        if step_id not in state:
-            visit(step_id)
+    try:
+        TopologicalSorter({sid: step.depends_on for sid, step in steps.items()}).prepare()
+    except CycleError as exc:
+        # graphlib lists each step before the one that depends on it: read it backwards
+        cycle = list(reversed(exc.args[1]))
+        raise GraphError(
+            _dependency_site(steps[cycle[-2]], cycle[-1], plan)
+            + "dependency cycle: "
+            + " -> ".join(cycle)
+            + "; remove one of these dependencies"
+        ) from None
 
 
 def _dependency_site(step: Step, dep: str, plan: Plan | None) -> str:
