@@ -19,14 +19,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import sys
-import uuid
 
 from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
-from pocflow.imports import ImportCache, forget_shared
-from pocflow.inputs import forget as forget_inputs
+from pocflow.imports import ImportCache
 from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
 from pocflow.layout import BATCH_FILE, BATCH_SESSION, IMPLEMENT_FILE, TEST_FILE
 from pocflow.record import (
@@ -36,26 +33,18 @@ from pocflow.record import (
     read_test,
     test_result_from,
 )
+from pocflow.run import run_token
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
 
-#: the environment variable that names one doit invocation (set when tasks are loaded)
-RUN_ENV = "POCFLOW_RUN"
 #: the last shared session in which every test passed: the gate may stand on it
 SESSION_FILE = "session.json"
-
-
-def new_run() -> None:
-    """Mark the start of a doit invocation: results of earlier ones are not reused."""
-    os.environ[RUN_ENV] = uuid.uuid4().hex
-    forget_shared()
-    forget_inputs()
 
 
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bool) -> TestResult:
     """The step's test result on its current inputs, from a batch or a session of its own."""
     runner = PytestJsonRunner(isolation)
-    token = os.environ.get(RUN_ENV, "")
+    token = run_token()
     if not batch or not token:
         return runner.run(ws.root, [selection], ws.root / ws.run_dir(selection.step_id))[
             selection.step_id
@@ -188,7 +177,7 @@ def batch_key(ws: Workspace, step_id: str) -> str:
 def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], float] | None:
     """(counts per step, seconds) of a session in this doit invocation that ran every step's
     tests together, on exactly the current files, and passed; None when there was none."""
-    token = os.environ.get(RUN_ENV, "")
+    token = run_token()
     data = read_json(ws.root / ws.session_dir(BATCH_SESSION) / SESSION_FILE)
     if not token or data is None or data.get("token") != token:
         return None

@@ -45,9 +45,9 @@ from pocflow.errors import PocflowError
 from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.layout import GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
-from pocflow.phases import GATE_CHECKED
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
+from pocflow.run import RunContext
 from pocflow.settings import env_flag, load_settings
 from pocflow.workspace import load_workspace, prerequisites_first
 
@@ -143,7 +143,7 @@ class Run(DoitRun):  # type: ignore[misc]
                 if (
                     code == 0
                     and GATE_TASK in self._selected_steps()
-                    and str(root.resolve()) not in GATE_CHECKED
+                    and not RunContext.of(str(root.resolve())).gate_checked
                 ):  # ignored, or in a worker
                     code = gate_postcondition(root)
                 if code == 0 and detailed and verified_again(before):

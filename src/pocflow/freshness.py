@@ -279,15 +279,35 @@ def local_failure(ws: Workspace, step_id: str) -> str:
     return f"its latest run here failed on these very files: {evidence.get('message', '')}"
 
 
+@dataclass(frozen=True)
+class Acceptance:
+    """Whether a run may take a step's committed record instead of running the step."""
+
+    record: StepRecord | None  # the record it takes; None: the step runs
+    why_not: tuple[str, ...] = ()  # why the step runs
+
+
+def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) -> Acceptance:
+    """The step's committed record is taken when it says verified and still holds, no run
+    here failed on the same files, and re-verification is not forced; else why not."""
+    if reverify_forced():
+        return Acceptance(None, ("re-verification forced",))
+    failure = local_failure(ws, step_id)
+    if failure:
+        return Acceptance(None, (failure,))
+    record = read_step_record(ws.root / ws.record_path(step_id))
+    if record is None:
+        return Acceptance(None, ("never verified",))
+    if not record.is_verified:
+        return Acceptance(None, ("failed when last verified",))
+    if record.implement is None or record.test is None:
+        return Acceptance(None, ("never verified",))
+    found = drift(ws, ws.steps[step_id], record, cache)
+    return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))
+
+
 def accepted_record(
     ws: Workspace, step_id: str, cache: ImportCache | None = None
 ) -> StepRecord | None:
-    """The step's committed record if this run may accept it instead of running the step:
-    it says verified and still holds, no run here failed on the same files, and
-    re-verification is not forced."""
-    if reverify_forced() or local_failure(ws, step_id):
-        return None
-    record = read_step_record(ws.root / ws.record_path(step_id))
-    if record is None or not record.is_verified or record.implement is None or record.test is None:
-        return None
-    return record if drift(ws, ws.steps[step_id], record, cache).holds else None
+    """The step's committed record if this run may take it instead of running the step."""
+    return acceptance(ws, step_id, cache).record

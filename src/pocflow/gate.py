@@ -22,9 +22,10 @@ from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
 
 
-def check_complete(ws: Workspace) -> str:
+def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     """The gate: why the PoC is not complete (every unverified step and why, or the whole
-    suite's failure); '' when it is, after writing its record and the PoC results doc."""
+    suite's failure); '' when it is, after writing its record and the PoC results doc.
+    ``accepted``: the committed gate record this run takes (accepted_gate), if any."""
     signals = find_signals(ws)
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
@@ -36,7 +37,6 @@ def check_complete(ws: Workspace) -> str:
         for line in undocumented(ws):
             sys.stderr.write(f"pocflow: warning: not documented yet: {line.strip()}\n")
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
-    accepted = accepted_gate(ws)
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
             write_document(

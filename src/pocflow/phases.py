@@ -18,10 +18,11 @@ from doit.tools import config_changed
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.implement import ImplementSpec, run_implement
-from pocflow.layout import DOCUMENT_FILE, IMPLEMENT, RUN_PHASES, TEST
+from pocflow.layout import DOCUMENT_FILE, GATE_TASK, IMPLEMENT, RUN_PHASES, TEST
 from pocflow.record import write_run_file
+from pocflow.run import RunContext
 from pocflow.testing import TestSelection, prestart
-from pocflow.workspace import Workspace, load_workspace
+from pocflow.workspace import Workspace
 
 # The modules of the later phases are imported by the actions that need them, so that a
 # run with nothing to do (doit loads every task first) does not pay for them.
@@ -34,14 +35,15 @@ Outcome: TypeAlias = "TaskFailed | TaskError | dict[str, Any] | None"
 def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
-    _ACTED.add(spec.root)
-    from pocflow.freshness import accepted_record, clear_failure
+    run = _acting(spec.root)
+    from pocflow.freshness import acceptance, clear_failure
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
-        ws = load_workspace(Path(spec.root))
-        record = accepted_record(ws, spec.step_id)
+        ws = run.workspace()
+        task = f"{IMPLEMENT}:{spec.step_id}"
+        record = run.take(task, lambda: acceptance(ws, spec.step_id)).record
         if record is not None:
             accept(ws, record)
             clear_failure(ws, spec.step_id)
@@ -70,13 +72,14 @@ def test_phase(
     batch: bool = True,
 ) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
-    _ACTED.add(root)
+    run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import accepted_record
+    from pocflow.freshness import acceptance
     from pocflow.inputs import not_inputs_of, observed_before
 
-    ws = load_workspace(Path(root))
-    record = accepted_record(ws, selection.step_id)
+    ws = run.workspace()
+    task = f"{TEST}:{selection.step_id}"
+    record = run.take(task, lambda: acceptance(ws, selection.step_id)).record
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
         return {"inputs": held_inputs(record.test.inputs)}
@@ -96,13 +99,13 @@ def test_phase(
 
 def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
-    _ACTED.add(root)
+    run = _acting(root)
     from pocflow.results import write_step_results
     from pocflow.state import current_record
 
     start = time.monotonic()
     try:
-        ws = load_workspace(Path(root))
+        ws = run.workspace()
         write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
     except PocflowError as exc:
         return TaskError(str(exc))
@@ -115,12 +118,12 @@ def document_phase(root: str, step_id: str) -> Outcome:
 
 def state_phase(root: str, step_id: str) -> Outcome:
     """Write the step's verification record."""
-    _ACTED.add(root)
+    run = _acting(root)
     from pocflow.state import record_step
 
     try:
-        record = record_step(root, step_id, refresh=False)
-        ws = load_workspace(Path(root))
+        ws = run.workspace()
+        record = record_step(ws, step_id, refresh=False)
     except PocflowError as exc:
         return TaskError(str(exc))
     if not record.is_verified:
@@ -130,11 +133,11 @@ def state_phase(root: str, step_id: str) -> Outcome:
 
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
-    _ACTED.add(root)
+    run = _acting(root)
     from pocflow.state import records_digest, refresh_project_state
 
     try:
-        ws = load_workspace(Path(root))
+        ws = run.workspace()
         with file_lock(ws.state_lock):
             refresh_project_state(ws)
             records = records_digest(ws)
@@ -148,21 +151,22 @@ def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     last refreshed from them."""
     from pocflow.state import records_digest
 
-    return values.get("records") == records_digest(load_workspace(Path(root)))
+    return values.get("records") == records_digest(RunContext.of(root).workspace())
 
 
 def gate_phase(root: str) -> Outcome:
     """The poc-complete gate."""
-    from pocflow.gate import check_complete
+    from pocflow.gate import accepted_gate, check_complete
 
+    run = RunContext.of(root)
     try:
-        ws = load_workspace(Path(root))
-        problem = check_complete(ws)
+        ws = run.workspace()
+        problem = check_complete(ws, run.take(GATE_TASK, lambda: accepted_gate(ws)))
     except PocflowError as exc:
         return TaskError(str(exc))
     if problem:
         return TaskFailed(problem)
-    GATE_CHECKED.add(root)
+    run.gate_checked = True
     from pocflow.state import records_digest
 
     return {**_written(ws.root / ws.poc_results_doc), "records": records_digest(ws)}
@@ -190,7 +194,7 @@ class phase_current(config_changed):  # type: ignore[misc]
             and not self._failed_here()
         )
         if current:
-            _CURRENT.add((self.root, self.step_id, self.phase))
+            RunContext.of(self.root).current.add((self.step_id, self.phase))
         return current
 
     def _failed_here(self) -> bool:
@@ -198,7 +202,7 @@ class phase_current(config_changed):  # type: ignore[misc]
         (a small-win check's session): the phase runs again rather than stand on it."""
         from pocflow.freshness import failure_evidence
 
-        evidence = failure_evidence(load_workspace(Path(self.root)), self.step_id)
+        evidence = failure_evidence(RunContext.of(self.root).workspace(), self.step_id)
         return evidence is not None and evidence.get("phase") == self.phase
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -251,14 +255,15 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     from pocflow.fingerprint import nothing_ran
     from pocflow.state import records_digest
 
-    ws = load_workspace(Path(root))
+    run = RunContext.of(root)
+    ws = run.workspace()
     if values.get("records") != records_digest(ws):
         return False  # a record changed since the gate last passed: it runs (and checks) anyway
     if (
-        root not in _ACTED
+        not run.acted
         and nothing_ran()
         and all(
-            (root, sid, phase) in _CURRENT
+            (sid, phase) in run.current
             for sid, step in ws.steps.items()
             for phase in RUN_PHASES
             if step.has_files
@@ -268,14 +273,13 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
         # a run in which nothing ran (no pocflow phase, no task of the user's own dodo): doit
         # found every step's phases current a moment ago, each on the fingerprints of all it
         # stands on, so every record holds as it was
-        GATE_CHECKED.add(root)
+        run.gate_checked = True
         return True
     from pocflow.status import compute_status
 
     statuses = compute_status(ws)
     holds = all(status.is_verified for status in statuses.values())
-    if holds:
-        GATE_CHECKED.add(root)
+    run.gate_checked = run.gate_checked or holds
     return holds
 
 
@@ -284,22 +288,14 @@ def health_checked(task: Any, values: dict[str, Any], root: str) -> bool:
     last checkpoint); when none is there the gate runs, and adds one from its suite's run."""
     from pocflow.healthcheck import has_health_check
 
-    return has_health_check(load_workspace(Path(root)))
+    return has_health_check(RunContext.of(root).workspace())
 
 
-#: workspaces whose gate this process found up to date, or ran and passed
-GATE_CHECKED: set[str] = set()
-#: (workspace, step, phase) that doit found current in this process (phase_current)
-_CURRENT: set[tuple[str, str, str]] = set()
-#: workspaces in which some phase action ran in this process
-_ACTED: set[str] = set()
-
-
-def new_invocation() -> None:
-    """A doit invocation starts (its tasks are being loaded): forget the last one's checks."""
-    GATE_CHECKED.clear()
-    _CURRENT.clear()
-    _ACTED.clear()
+def _acting(root: str) -> RunContext:
+    """The run of the workspace at root, in which a phase action now runs."""
+    run = RunContext.of(root)
+    run.acted = True
+    return run
 
 
 def written_unchanged(task: Any, values: dict[str, Any], path: str, noted: str = "") -> bool:
@@ -331,13 +327,12 @@ def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Ou
     from pocflow.freshness import clear_failure, note_failure
     from pocflow.state import record_step
 
-    root = str(ws.root)
     if not message:
         clear_failure(ws, step_id)
         return None
     try:
         note_failure(ws, step_id, phase)
-        record_step(root, step_id)
+        record_step(ws, step_id)
         from pocflow.documents import note_written
 
         with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
-from pocflow.freshness import accepted_record, drift, reverify_forced
+from pocflow.freshness import Acceptance, acceptance, reverify_forced
 from pocflow.layout import (
     BATCH_SESSION,
     DOCUMENT,
@@ -38,8 +39,9 @@ from pocflow.layout import (
     WRITE_PHASES,
 )
 from pocflow.phases import phase_current, written_unchanged
-from pocflow.record import read_implement, read_step_record
+from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
+from pocflow.run import RunContext
 from pocflow.status import compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
@@ -68,9 +70,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
         self.accepted: set[str] = set()  # steps taken from their committed records
+        self.acceptances: dict[str, Acceptance] = {}  # the run's decision, per step
         self.accepted_tasks: set[str] = set()
         self.unchanged_tasks: set[str] = set()  # ran, but rewrote nothing
-        self._pending: dict[str, tuple[str, Path, str]] = {}
+        self._pending: dict[str, tuple[str, Path, str, str]] = {}
         self._ws: Workspace | None = None
 
     def workspace(self) -> Workspace | None:
@@ -99,46 +102,45 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         if not task.actions or task.name.startswith("_"):
             return
         phase, _, step_id = task.name.partition(":")
-        accepted = self._accepted_now(phase, step_id)
+        ws = self.workspace()
+        decision = self._decision(ws, task.name, phase, step_id) if ws is not None else None
+        accepted = _accepted_words(decision, ws, step_id in self.accepted)
         if accepted:
             self.accepted_tasks.add(task.name)
+            if isinstance(decision, Acceptance):
+                self.accepted.add(step_id)
             self.write(
                 f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True else "") + "\n"
             )
             return
-        reason = why_it_runs(task, self.tasks, self.workspace())
-        line = f".  {task.title()}" + (f"  ({reason})" if reason else "") + "\n"
-        target = _written_file(task, self.workspace())
+        why = why_it_runs(task, self.tasks, ws, decision)
+        line = f".  {task.title()}" + (f"  ({why})" if str(why) else "") + "\n"
+        target = _written_file(task, ws)
         if target is not None:
-            self._pending[task.name] = (line, target, _sha(target))
+            self._pending[task.name] = (line, target, _sha(target), why.edited)
         else:
             self.write(line)
 
-    def _accepted_now(self, phase: str, step_id: str) -> str | bool:
-        """Why the task is taken from a committed record (a few words, or True when its
-        step was already said to be accepted); '' when it runs."""
-        ws = self.workspace()
-        if ws is None:
-            return ""
+    def _decision(
+        self, ws: Workspace, task: str, phase: str, step_id: str
+    ) -> Acceptance | GateRecord | None:
+        """The run's decision for a task about to run, made once and kept for its action:
+        whether a step's task takes the step's committed record, whether the gate takes
+        the last whole-suite run. (A step accepted at its implement task is accepted at its
+        test task too: nothing it stands on was written in between.)"""
+        run = RunContext.of(str(ws.root))
         if phase in RUN_PHASES and step_id in ws.steps:
-            if step_id in self.accepted:
-                return True
-            record = accepted_record(ws, step_id)
-            if record is not None:
-                self.accepted.add(step_id)
-                return f"accepted: verified {_when(record.verified_at)}, inputs unchanged"
-            return ""
-        if phase in WRITE_PHASES and step_id in self.accepted:
-            return True
+            known = self.acceptances.get(step_id)
+            if known is not None and known.record is not None:
+                return run.decide(task, lambda: known)
+            made = run.decide(task, lambda: acceptance(ws, step_id))
+            self.acceptances[step_id] = made
+            return made
         if phase == GATE_TASK:
-            from pocflow.gate import accepted_gate, completion_problem
+            from pocflow.gate import accepted_gate
 
-            gate = accepted_gate(ws)
-            if gate is not None:
-                suite = f"the full suite passed {_when(gate.completed_at)} on exactly these records"
-                # the gate checks more than the suite: say "accepted" only when it will pass
-                return f"checking: {suite}" if completion_problem(ws) else f"accepted: {suite}"
-        return ""
+            return run.decide(task, lambda: accepted_gate(ws))
+        return None
 
     def add_success(self, task: Any) -> None:
         """Count a verified step."""
@@ -162,17 +164,15 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         pending = self._pending.pop(task.name, None)
         if pending is None:
             return
-        line, target, before = pending
+        line, target, before, edited = pending
         if failed or _sha(target) != before:
             self.write(line)
             return
         self.unchanged_tasks.add(task.name)
-        edited = "edited since written" in line
         self.write(
             f"-- {task.title()}"
             + (
-                f"  ({_relative(str(target))} edited by hand; its "
-                "machine blocks were already current)"
+                f"  ({_relative(edited)} edited by hand; its machine blocks were already current)"
                 if edited
                 else ""
             )
@@ -300,34 +300,50 @@ def task_closure(tasks: dict[str, Any], selected: list[str]) -> set[str]:
     return {task.name for task in tasks_and_deps_iter(tasks, known)}
 
 
-def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -> str:
-    """A few words on why doit runs task: the files that changed, the output that is missing."""
+@dataclass
+class Why:
+    """Why doit runs a task, in a few words; ``edited``: the file the task writes, when
+    someone edited it since the task last wrote it."""
+
+    words: list[str] = field(default_factory=list)
+    edited: str = ""
+
+    def __str__(self) -> str:
+        return "; ".join(dict.fromkeys(self.words))
+
+
+def why_it_runs(
+    task: Any,
+    tasks: dict[str, Any],
+    ws: Workspace | None = None,
+    decision: Acceptance | GateRecord | None = None,
+) -> Why:
+    """Why doit runs task: the files that changed, the output that is missing; for a task
+    with no local state, why the run's decision did not take the committed record."""
     manager = Globals.dep_manager
     if manager is None:
-        return ""
+        return Why()
     if reverify_forced() and task.name.partition(":")[0] in (*RUN_PHASES, GATE_TASK):
-        return "re-verification forced"
+        return Why(["re-verification forced"])
     if not manager.get_values(task.name):  # no local state: what the record says
-        return _why_record_does_not_hold(task.name, ws or _workspace())
+        return Why([_why_record_does_not_hold(task.name, ws, decision)])
     status = manager.get_status(task, tasks, get_log=True)
     reasons = status.reasons
-    words: list[str] = []
+    why = Why()
+    words = why.words
     for path in reasons.get("missing_target", []):
         words.append(f"missing {path}")
     changed = list(reasons.get("changed_file_dep", []))
+    records_dir = f"{ws.settings.records_dir}/" if ws else "\0"
+    state_dir = f"{ws.settings.state_dir}/" if ws else "\0"
     upstream = sorted(
-        {
-            Path(p).stem.removeprefix("step")
-            for p in changed
-            if "/records/" in p or p.startswith("steps/records")
-        }
+        {Path(p).stem.removeprefix("step") for p in changed if p.startswith(records_dir)}
     )
-    phases = [p for p in changed if "/runs/" in p or p.startswith(".pocflow")]
+    phases = [p for p in changed if p.startswith(state_dir)]
     files = [
         p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
     ]
     if task.name == GATE_TASK and upstream:  # their documents changed with them
-        ws = ws or _workspace()
         documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
         files = [p for p in files if p not in documents]
     settings_changed = False
@@ -355,9 +371,10 @@ def why_it_runs(task: Any, tasks: dict[str, Any], ws: Workspace | None = None) -
             words.append("settings or template changed")
         elif check is written_unchanged and args:
             words.append(f"{_relative(args[0])} edited since written")
+            why.edited = args[0]
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
-    return "; ".join(dict.fromkeys(words))
+    return why
 
 
 def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
@@ -374,19 +391,36 @@ def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
     return f"{ws.run_dir(step_id)}/"
 
 
-def _why_record_does_not_hold(name: str, ws: Workspace | None) -> str:
-    phase, _, step_id = name.partition(":")
-    if phase == GATE_TASK and ws is not None:
+def _why_record_does_not_hold(
+    name: str, ws: Workspace | None, decision: Acceptance | GateRecord | None
+) -> str:
+    """Why a task with no local state runs: its step's committed record was not taken
+    (the run's decision says why), or the gate's record does not match the records."""
+    if name.partition(":")[0] == GATE_TASK and ws is not None:
         return "the step records changed since the full suite last passed"
-    if phase not in RUN_PHASES or ws is None or step_id not in ws.steps:
-        return "never run before"
-    record = read_step_record(ws.root / ws.record_path(step_id))
-    if record is None:
-        return "never verified"
-    if not record.is_verified:
-        return "failed when last verified"
-    reasons = drift(ws, ws.steps[step_id], record).reasons()
-    return "; ".join(reasons) if reasons else "never run before"
+    if isinstance(decision, Acceptance) and decision.why_not:
+        return "; ".join(decision.why_not)
+    return "never run before"
+
+
+def _accepted_words(
+    decision: Acceptance | GateRecord | None, ws: Workspace | None, step_accepted: bool
+) -> str | bool:
+    """How the task line says the run takes a committed record (True: its step was said
+    to be accepted already); '' when the task runs."""
+    if isinstance(decision, Acceptance):
+        if decision.record is None:
+            return ""
+        if step_accepted:
+            return True
+        return f"accepted: verified {_when(decision.record.verified_at)}, inputs unchanged"
+    if isinstance(decision, GateRecord) and ws is not None:
+        from pocflow.gate import completion_problem
+
+        suite = f"the full suite passed {_when(decision.completed_at)} on exactly these records"
+        # the gate checks more than the suite: say "accepted" only when it will pass
+        return f"checking: {suite}" if completion_problem(ws) else f"accepted: {suite}"
+    return step_accepted
 
 
 def _written_file(task: Any, ws: Workspace | None) -> Path | None:

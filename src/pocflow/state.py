@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import os
 import time
-from pathlib import Path, PurePosixPath
+from pathlib import PurePosixPath
 
 from pocflow._fs import file_lock, read_json
 from pocflow.documents import STATE_TEMPLATE, render, write_document
@@ -22,7 +22,7 @@ from pocflow.record import (
     write_record,
 )
 from pocflow.status import STYLES, StepStatus, compute_status
-from pocflow.workspace import Workspace, load_workspace
+from pocflow.workspace import Workspace
 
 
 def current_record(ws: Workspace, step_id: str) -> StepRecord:
@@ -49,12 +49,11 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     return record
 
 
-def record_step(root: str, step_id: str, refresh: bool = True) -> StepRecord:
+def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord:
     """Write the step's record and return it; refresh PROJECT_STATE.md too unless told not
     to (the state phase leaves that to the project-state task, which runs once per
     invocation)."""
     start = time.monotonic()
-    ws = load_workspace(Path(root))
     record = current_record(ws, step_id)
     path = ws.root / ws.record_path(step_id)
     unchanged = (

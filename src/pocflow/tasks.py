@@ -20,7 +20,6 @@ from typing import Any
 from doit.exceptions import InvalidDodoFile
 from doit.tools import config_changed
 
-from pocflow.batch import new_run
 from pocflow.checker import ContentChecker
 from pocflow.documents import (
     POC_TEMPLATE,
@@ -50,7 +49,6 @@ from pocflow.phases import (
     gate_phase,
     health_checked,
     implement_phase,
-    new_invocation,
     phase_current,
     project_state_phase,
     records_hold,
@@ -61,6 +59,7 @@ from pocflow.phases import (
     written_unchanged,
 )
 from pocflow.redact import activate
+from pocflow.run import begin
 from pocflow.settings import load_settings
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, load_workspace
@@ -103,8 +102,7 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
 def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     """Yield every task dict of the workspace that holds dodo_file."""
     root = Path(dodo_file).resolve().parent
-    new_run()
-    new_invocation()
+    begin(str(root))
     try:
         ws = load_workspace(root)
         activate(

@@ -14,7 +14,7 @@ def test_check_complete_refuses_record_whose_inputs_changed(sample: Path) -> Non
     record = json.loads(record_path.read_text(encoding="utf-8"))
     record["inputs"]["PoC/step3b_country_lookup.py"] = "0" * 64  # verified on other bytes
     record_path.write_text(json.dumps(record), encoding="utf-8")
-    problem = check_complete(load_workspace(sample))
+    problem = check_complete(load_workspace(sample), None)
     assert problem
     assert problem.splitlines() == [
         "PoC 1 is not complete: 1 of 6 steps not verified:",
@@ -29,7 +29,7 @@ def test_check_complete_reports_failed_and_blocked_steps(sample: Path) -> None:
     record["verdict"] = "failed"
     record["message"] = "step 3a: 1 of 3 tests failed"
     record_path.write_text(json.dumps(record), encoding="utf-8")
-    problem = check_complete(load_workspace(sample))
+    problem = check_complete(load_workspace(sample), None)
     assert problem
     lines = problem.splitlines()
     assert lines[0] == "PoC 1 is not complete: 2 of 6 steps not verified:"
@@ -41,7 +41,7 @@ def test_check_complete_reports_failed_and_blocked_steps(sample: Path) -> None:
 
 
 def test_check_complete_passes_on_verified_sample_and_writes_gate_record(sample: Path) -> None:
-    assert check_complete(load_workspace(sample)) == ""
+    assert check_complete(load_workspace(sample), None) == ""
     gate = json.loads((sample / "steps/records/poc-complete.json").read_text(encoding="utf-8"))
     assert sum(c["total"] for c in gate["counts"].values()) == 36
 

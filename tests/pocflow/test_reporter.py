@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import shutil
 from pathlib import Path
+from typing import Any
 
-from support import copy_sample, edit, run_doit
+import pytest
+from support import copy_sample, edit, run_doit, run_doit_inprocess
 
 
 def line_of(output: str, task: str) -> str:
@@ -206,3 +209,27 @@ def test_after_a_failed_run_what_pocflow_wrote_is_not_called_edited(sample: Path
     edit(sample / "PROJECT_STATE.md", lambda s: s + "\nMy own line.\n")
     edited = run_doit(sample, "poc-complete")  # a person's edit still is one
     assert "PROJECT_STATE.md edited by hand" in edited.out
+
+
+def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actions(
+    sample: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The reporter announces '-- implement:1 (accepted: ...)' and the action takes the very
+    decision it printed: the committed record is judged once per step, not once per reader."""
+    import pocflow.freshness
+    import pocflow.reporter
+
+    shutil.rmtree(sample / ".pocflow")  # a fresh clone: committed records, no local state
+    real = pocflow.freshness.acceptance
+    judged: list[str] = []
+
+    def counting(ws: Any, step_id: str, cache: Any = None) -> Any:
+        judged.append(step_id)
+        return real(ws, step_id, cache)
+
+    monkeypatch.setattr(pocflow.freshness, "acceptance", counting)
+    monkeypatch.setattr(pocflow.reporter, "acceptance", counting)
+    result = run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.out.count("(accepted: verified") == 6
+    assert sorted(judged) == sorted(["1", "2", "3a", "3b", "4", "4_1"])

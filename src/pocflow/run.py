@@ -1,0 +1,96 @@
+"""One doit invocation in one workspace: the context that pocflow's task loader, actions,
+up-to-date checks, reporter and run command share, the way pytest hands its ``config``
+around.
+
+doit calls actions and checks with the plain arguments of their task dicts (a workspace root
+string: task dicts stay picklable for ``doit -n``), so a run is found by that root:
+``RunContext.of(root)``. ``begin`` starts one when doit loads the tasks; code that runs
+without a task load (a test calling an action directly) gets a fresh one on first use.
+
+Decisions are made once per task and then read, never made again: whether a step's task
+takes the step's committed record instead of running (``decide``, by the reporter as it
+announces the task; ``take``, by the task's action, which makes the decision itself only
+when nobody made it). A decision is made right before its task runs, because a record's
+standing depends on the records that earlier tasks of the run wrote.
+
+The one part of a run a child process must be told is its token, in ``POCFLOW_RUN``: doit's
+``-n`` workers (separate processes) share the batch session of the ready steps' tests
+through files that name the run.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pocflow.workspace import Workspace, load_workspace
+
+#: the environment variable that names one doit invocation (set when tasks are loaded)
+RUN_ENV = "POCFLOW_RUN"
+
+T = TypeVar("T")
+
+
+@dataclass
+class RunContext:
+    """What one doit invocation in one workspace knows while it runs."""
+
+    root: str
+    #: doit found these (step id, phase) current, on the fingerprints of all they stand on
+    current: set[tuple[str, str]] = field(default_factory=set)
+    #: some pocflow phase action ran in this process
+    acted: bool = False
+    #: the gate was found up to date, or ran and passed, in this process
+    gate_checked: bool = False
+    #: decisions made for tasks about to run, not yet taken by their actions
+    _decisions: dict[str, object] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, root: str) -> RunContext:
+        """The run in the workspace at root (a new one when none has begun there)."""
+        run = _RUNS.get(root)
+        if run is None:
+            run = _RUNS[root] = cls(root)
+        return run
+
+    def workspace(self) -> Workspace:
+        """The run's workspace (loaded again only if its layout changed meanwhile)."""
+        return load_workspace(Path(self.root))
+
+    def decide(self, task: str, decision: Callable[[], T]) -> T:
+        """The decision for a task about to run: made now, and kept for its action."""
+        made = decision()
+        self._decisions[task] = made
+        return made
+
+    def take(self, task: str, decision: Callable[[], T]) -> T:
+        """The decision made for this task as it was announced, else made now."""
+        if task in self._decisions:
+            return self._decisions.pop(task)  # type: ignore[return-value]
+        return decision()
+
+
+_RUNS: dict[str, RunContext] = {}
+
+
+def begin(root: str) -> RunContext:
+    """A doit invocation starts in the workspace at root (its tasks are being loaded): a new
+    run, a new token for its worker processes, and no cache of the last run's scans."""
+    from pocflow.imports import forget_shared
+    from pocflow.inputs import forget as forget_inputs
+
+    os.environ[RUN_ENV] = uuid.uuid4().hex
+    forget_shared()
+    forget_inputs()
+    _RUNS.clear()
+    run = _RUNS[root] = RunContext(root)
+    return run
+
+
+def run_token() -> str:
+    """The token of this invocation ('' outside one): its worker processes see it too."""
+    return os.environ.get(RUN_ENV, "")
