@@ -1,4 +1,11 @@
-"""Fixtures of pocflow's own tests: real workspaces in temporary folders, real doit runs."""
+"""Fixtures of pocflow's own tests: real workspaces in temporary folders, real doit runs.
+
+Lanes: ``uv run pytest -m "not e2e"`` runs the unit tests in seconds; the whole suite adds
+the end-to-end tests (marked ``e2e``), which run doit on real workspaces. A test that is not
+marked e2e and still starts doit, or copies the sample workspace, fails and says so: the
+fast lane cannot slow down unnoticed. The repeats of stress tests (marked ``stress``: the
+same race run again) are left out unless asked for with ``-m stress``.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +13,34 @@ import shutil
 from pathlib import Path
 
 import pytest
+import support
 from support import copy_sample, run_doit
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers", "e2e: runs doit (or the sample workspace) for real; left out by -m 'not e2e'"
+    )
+    config.addinivalue_line(
+        "markers", "stress: repeats a run to shake out races; part of the full suite, -m stress"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The repeats of a stress test run only when asked for (`-m stress`): the suite runs
+    each stress test once."""
+    if "stress" in (config.getoption("markexpr") or ""):
+        return
+    repeats = [item for item in items if item.get_closest_marker("stress")]
+    if repeats:
+        config.hook.pytest_deselected(items=repeats)
+        items[:] = [item for item in items if not item.get_closest_marker("stress")]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_setup(item: pytest.Item) -> None:
+    """Before any fixture of the test is made: may it run doit?"""
+    support.END_TO_END = item.get_closest_marker("e2e") is not None
 
 
 @pytest.fixture(scope="session")

@@ -59,8 +59,22 @@ def parse_run(code: int, out: str, err: str) -> DoitRun:
     return DoitRun(code, out, err, ran, skipped)
 
 
+#: whether the running test is marked e2e (set by conftest.py before its fixtures)
+END_TO_END = True
+
+
+def end_to_end() -> None:
+    """Fail a test that runs doit or copies the sample without the e2e mark."""
+    if not END_TO_END:
+        pytest.fail(
+            "this test runs doit or copies the sample workspace: mark it "
+            "@pytest.mark.e2e, or the fast lane (-m 'not e2e') is slow"
+        )
+
+
 def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
     """Copy the sample workspace (only its user files, no state) into target."""
+    end_to_end()
     target.mkdir(parents=True, exist_ok=True)
     for pattern in [*SAMPLE, *extra]:
         for source in sorted(REPO.glob(pattern)):
@@ -87,6 +101,7 @@ def doit_env() -> dict[str, str]:
 
 def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
     """Run the real doit command in a subprocess inside workspace (extra env added)."""
+    end_to_end()
     env = {**doit_env(), **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "doit", *args],
@@ -104,6 +119,7 @@ def run_doit_inprocess(
     workspace: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *tasks: str
 ) -> DoitRun:
     """Run `doit run TASKS` through its Python API in this process, inside workspace."""
+    end_to_end()
     monkeypatch.chdir(workspace)
     namespace = runpy.run_path(str(workspace / "dodo.py"))
     # doit's run reporter writes to the sys.stdout of import time unless given a file

@@ -5,10 +5,13 @@ from __future__ import annotations
 import hashlib
 from pathlib import Path
 
+import pytest
 from support import edit, run_doit
 
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
+
+pytestmark = pytest.mark.e2e
 
 
 def _recorded(ws: Path) -> dict[str, str]:

@@ -18,6 +18,8 @@ from pathlib import Path
 import pytest
 from support import both, run_doit
 
+pytestmark = pytest.mark.e2e
+
 SCRIPT_3B = "PoC/step3b_country_lookup.py"
 TESTS_3B = "tests/test_step3b_country_lookup.py"
 FAILED_3B = ("steps/records/step3b.json", "PROJECT_STATE.md")

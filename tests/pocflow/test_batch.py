@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from support import run_doit
 
+pytestmark = pytest.mark.e2e
+
 DODO = (Path(__file__).resolve().parents[2] / "dodo.py").read_text(encoding="utf-8")
 SCRIPT = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\nprint("step {n}")\n'
 PLAN_HEAD = "# PoC 1 Implementation Plan: Batch\n\n## Implementation Steps\n\n"

@@ -17,6 +17,8 @@ from pocflow.documents import find_blocks
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
 
+pytestmark = pytest.mark.e2e
+
 NOTE = "A person's note, kept through every concurrent run."
 
 
@@ -32,7 +34,9 @@ def _start(ws: Path, *args: str) -> subprocess.Popen[str]:
     )
 
 
-@pytest.mark.parametrize("attempt", range(6))
+@pytest.mark.parametrize(
+    "attempt", [0, *(pytest.param(n, marks=pytest.mark.stress) for n in range(1, 6))]
+)
 def test_two_simultaneous_runs_both_end_right_and_corrupt_nothing(
     sample: Path, attempt: int
 ) -> None:

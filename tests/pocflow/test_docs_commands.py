@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from support import REPO, doit_env
 
+pytestmark = pytest.mark.e2e
+
 #: commands the tutorial shows for your own repository, not for the sample (test_install.py
 #: and test_scaffold.py run those in fresh folders)
 ELSEWHERE = ("pocflow init", "$EDITOR", "doit scaffold ", "doit step:1 ")

@@ -11,6 +11,8 @@ from support import edit, run_doit
 from pocflow.drift import find_drift
 from pocflow.workspace import load_workspace
 
+pytestmark = pytest.mark.e2e
+
 
 def test_drift_clean_after_a_run(sample: Path) -> None:
     result = run_doit(sample, "drift")

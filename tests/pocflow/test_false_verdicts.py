@@ -27,6 +27,8 @@ from support import REPO, both, edit, run_doit
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
 
+pytestmark = pytest.mark.e2e
+
 PLAN = """# PoC 1 Implementation Plan: Library PoC
 
 ## Implementation Steps

@@ -27,6 +27,8 @@ from pocflow.documents import find_blocks
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
 
+pytestmark = pytest.mark.e2e
+
 FAULTY_DOIT = Path(__file__).with_name("faulty_doit.py")
 SCRIPT = "PoC/step3b_country_lookup.py"
 TESTS = "tests/test_step3b_country_lookup.py"

@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from pocflow.gate import check_complete
 from pocflow.workspace import load_workspace
+
+pytestmark = pytest.mark.e2e
 
 
 def test_check_complete_refuses_record_whose_inputs_changed(sample: Path) -> None:

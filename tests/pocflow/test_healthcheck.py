@@ -6,7 +6,10 @@ import json
 import re
 from pathlib import Path
 
+import pytest
 from support import edit, run_doit
+
+pytestmark = pytest.mark.e2e
 
 
 def health_section(workspace: Path) -> str:

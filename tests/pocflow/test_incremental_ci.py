@@ -18,6 +18,8 @@ import pytest
 import yaml
 from support import REPO, copy_sample, edit, run_doit
 
+pytestmark = pytest.mark.e2e
+
 ALL = {"1", "2", "3a", "3b", "4", "4_1"}
 DRIVER = f"{sys.executable} -m pocflow.cli merge-driver %O %A %B %P"
 

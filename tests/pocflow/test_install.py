@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from support import REPO
 
+pytestmark = pytest.mark.e2e
+
 INSTALL = REPO / "docs" / "install.md"
 PLAN = """# PoC 1 Implementation Plan: Word Counts
 

@@ -141,6 +141,7 @@ def test_repository_schema_copy_matches_the_packaged_schema(
     assert json.loads(printed) == manifest_schema()
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("declared", ["data/tzdb/", "data/tzdb/*.tab", "data/**/*.tab"])
 def test_a_declared_folder_or_glob_stands_for_the_files_under_it(
     sample: Path, declared: str
@@ -170,6 +171,7 @@ def test_a_declared_folder_or_glob_stands_for_the_files_under_it(
     assert "Traceback" not in added.out + added.err
 
 
+@pytest.mark.e2e
 def test_a_step_writing_into_its_own_declared_input_folder_stays_verified(sample: Path) -> None:
     from support import run_doit
 
@@ -192,6 +194,7 @@ def test_a_step_writing_into_its_own_declared_input_folder_stays_verified(sample
     assert "1" not in again.ran_steps, again.out
 
 
+@pytest.mark.e2e
 def test_a_state_folder_of_another_name_is_no_input(sample: Path) -> None:
     import shutil
 
@@ -211,6 +214,7 @@ def test_a_state_folder_of_another_name_is_no_input(sample: Path) -> None:
     assert again.ran == [], again.out
 
 
+@pytest.mark.e2e
 def test_a_virtualenv_named_env_is_not_read_as_a_dotenv_file(sample: Path) -> None:
     from support import run_doit
 
@@ -222,6 +226,7 @@ def test_a_virtualenv_named_env_is_not_read_as_a_dotenv_file(sample: Path) -> No
         assert "Traceback" not in result.err
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("declared", ["docs/", ".", "**"])
 def test_a_declared_folder_holding_what_pocflow_writes_makes_no_cycle(
     sample: Path, declared: str

@@ -76,6 +76,7 @@ def test_read_metrics_invalid(tmp_path: Path, written: str, message: str) -> Non
     assert metrics == {} and message in failure
 
 
+@pytest.mark.e2e
 def test_threshold_out_of_range_fails_step_then_passes_when_relaxed(sample: Path) -> None:
     manifest = sample / "steps/step4.yaml"
     manifest.write_text("thresholds:\n  - probes >= 1000\n  - p95_ms < 1000\n", encoding="utf-8")
@@ -95,6 +96,7 @@ def test_threshold_out_of_range_fails_step_then_passes_when_relaxed(sample: Path
     assert "| probes | 264 (≥ 200 ✅) |" in doc
 
 
+@pytest.mark.e2e
 def test_invalid_threshold_in_manifest_is_exit_3(sample: Path) -> None:
     (sample / "steps/step4.yaml").write_text("thresholds: [probes => 3]\n", encoding="utf-8")
     result = run_doit(sample, "step:4")

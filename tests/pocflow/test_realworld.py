@@ -16,6 +16,8 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 import realworld
 
+pytestmark = pytest.mark.e2e
+
 
 def test_a_real_librarys_suite_counts_and_reverifies_exactly_what_changed(tmp_path: Path) -> None:
     if os.environ.get("POCFLOW_OFFLINE") == "1":

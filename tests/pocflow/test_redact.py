@@ -74,6 +74,7 @@ def _leaks(text: str) -> list[str]:
     return [form for form in forms if form in text]
 
 
+@pytest.mark.e2e
 def test_secrets_never_reach_logs_records_documents_or_output(sample: Path) -> None:
     (sample / ".env").write_text(f"# local only\nATLAS_API_TOKEN={TOKEN}\n", encoding="utf-8")
     (sample / "steps/step3b.yaml").write_text(
@@ -206,6 +207,7 @@ def test_masking_never_changes_a_records_evidence(
         redact.activate(tmp_path / "none", set())
 
 
+@pytest.mark.e2e
 def test_a_dotenv_setting_that_is_no_secret_masks_nothing_and_the_poc_stays_verified(
     sample: Path,
 ) -> None:
@@ -220,6 +222,7 @@ def test_a_dotenv_setting_that_is_no_secret_masks_nothing_and_the_poc_stays_veri
     assert again.code == 0 and again.ran == [], again.out
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("word", ["verified", "test", "country", "docs"])
 def test_a_secret_that_is_an_ordinary_word_changes_no_verdict_key_or_path(
     sample: Path, word: str

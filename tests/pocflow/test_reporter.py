@@ -10,6 +10,8 @@ from typing import Any
 import pytest
 from support import copy_sample, edit, run_doit, run_doit_inprocess
 
+pytestmark = pytest.mark.e2e
+
 
 def line_of(output: str, task: str) -> str:
     return next(

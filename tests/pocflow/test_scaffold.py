@@ -40,6 +40,7 @@ def test_describe(name: str, expected: str) -> None:
     assert describe(name) == expected
 
 
+@pytest.mark.e2e
 def test_new_step_from_plan_creates_three_files_and_the_test_fails(sample: Path) -> None:
     edit(sample / "docs/poc1-implementation.md", lambda s: s.replace("## Test Structure", STEP5, 1))
     result = new_step(load_workspace(sample), "5")
@@ -77,6 +78,7 @@ def test_new_step_from_plan_creates_three_files_and_the_test_fails(sample: Path)
     assert "step 5 is not written yet" in verify.out + verify.err
 
 
+@pytest.mark.e2e
 def test_new_step_never_overwrites(sample: Path) -> None:
     before = (sample / "PoC/step3b_country_lookup.py").read_bytes()
     result = new_step(load_workspace(sample), "3b")
@@ -88,6 +90,7 @@ def test_new_step_never_overwrites(sample: Path) -> None:
     assert (sample / "PoC/step3b_country_lookup.py").read_bytes() == before
 
 
+@pytest.mark.e2e
 def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
     ws = load_workspace(sample)
     with pytest.raises(
@@ -103,6 +106,7 @@ def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
     assert load_workspace(sample).steps["9"].name == "Export GeoJSON"
 
 
+@pytest.mark.e2e
 def test_doit_new_and_scaffold_commands(sample: Path) -> None:
     edit(
         sample / "docs/poc1-implementation.md",
@@ -160,6 +164,7 @@ def write_results(doc: Path) -> None:
     doc.write_text(text, encoding="utf-8")
 
 
+@pytest.mark.e2e
 def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -> None:
     repo = tmp_path / "other"
     (repo / "docs").mkdir(parents=True)
@@ -241,6 +246,7 @@ def test_init_in_a_foreign_repository_then_a_real_poc_complete(tmp_path: Path) -
     )
 
 
+@pytest.mark.e2e
 def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFixture[str]) -> None:
     before = {p: p.read_bytes() for p in (sample / "dodo.py", sample / "pyproject.toml")}
     assert pocflow_main(["init", "--root", str(sample)]) == 0
@@ -253,6 +259,7 @@ def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFi
 AWKWARD = 'Join | split\nover "two" lines \\ with """ quotes'
 
 
+@pytest.mark.e2e
 def test_a_step_name_with_pipes_newlines_and_quotes_keeps_every_file_whole(sample: Path) -> None:
     import yaml
 
@@ -377,6 +384,7 @@ def test_the_shipped_workflow_pins_python_uses_current_actions_and_the_lock() ->
     assert f"{sys.version_info.major}.{sys.version_info.minor}" == python  # the records' one
 
 
+@pytest.mark.e2e
 def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whole(
     sample: Path,
 ) -> None:

@@ -17,6 +17,8 @@ from support import REPO, run_doit
 from pocflow.shard import parse_shard, shares
 from pocflow.workspace import load_workspace
 
+pytestmark = pytest.mark.e2e
+
 DODO = (REPO / "dodo.py").read_text(encoding="utf-8")
 #: two chains (1 <- 2, 3 <- 4) and a step on its own (5): three parts of the graph
 DEPENDS = {"1": [], "2": ["1"], "3": [], "4": ["3"], "5": []}

@@ -124,6 +124,7 @@ def test_find_signals_sample_is_clean() -> None:
     assert find_signals(load_workspace(Path(__file__).resolve().parents[2])) == []
 
 
+@pytest.mark.e2e
 def test_gate_fails_on_unticked_checklist_and_lists_items(sample: Path) -> None:
     edit(
         sample / "docs/poc1-implementation.md",
@@ -145,6 +146,7 @@ def test_gate_fails_on_unticked_checklist_and_lists_items(sample: Path) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_gate_reports_signals_in_output_and_results_doc(sample: Path) -> None:
     edit(
         sample / "tests/test_step1_load.py",

@@ -7,7 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from support import copy_sample, run_doit
+
+pytestmark = pytest.mark.e2e
 
 HAND_STATE = Path(__file__).parent / "documents" / "PROJECT_STATE.hand.md"
 

@@ -26,6 +26,7 @@ def by_id(document: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {step["id"]: step for step in document["steps"]}
 
 
+@pytest.mark.e2e
 def test_status_all_verified(sample: Path) -> None:
     result = run_doit(sample, "status")
     assert result.code == 0
@@ -40,6 +41,7 @@ def test_status_all_verified(sample: Path) -> None:
     assert set(by_id(document)["1"]["durations"]) == {"implement", "test", "document", "state"}
 
 
+@pytest.mark.e2e
 def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> None:
     edit(sample / "data/tzdb/zone1970.tab", lambda s: s + "# a comment line\n")
     steps = by_id(status_json(sample))
@@ -58,6 +60,7 @@ def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> Non
     assert "next: uv run doit step:1  # step 1 changed since it was verified" in text
 
 
+@pytest.mark.e2e
 def test_status_runs_nothing_and_writes_nothing(sample: Path) -> None:
     edit(sample / "PoC/geo.py", lambda s: s + "\n# edit\n")
     assert run_doit(sample, "list").code == 0  # let doit refresh its import-scan cache first
@@ -72,6 +75,7 @@ def test_status_runs_nothing_and_writes_nothing(sample: Path) -> None:
     ) == sorted(watched)
 
 
+@pytest.mark.e2e
 def test_status_failed_names_failing_tests_and_blocks_dependents(sample: Path) -> None:
     edit(
         sample / "tests/test_step3a_country_index.py",
@@ -90,6 +94,7 @@ def test_status_failed_names_failing_tests_and_blocks_dependents(sample: Path) -
     assert "next: uv run doit step:3a  # step 3a failed; fix it, then verify it again" in text
 
 
+@pytest.mark.e2e
 def test_status_metric_out_of_threshold(sample: Path) -> None:
     (sample / "steps/step4.yaml").write_text("thresholds: [probes >= 1000]\n", encoding="utf-8")
     assert run_doit(sample, "step:4").code == 1
@@ -100,6 +105,7 @@ def test_status_metric_out_of_threshold(sample: Path) -> None:
     ]
 
 
+@pytest.mark.e2e
 def test_status_missing_test_file(sample: Path) -> None:
     (sample / "tests/test_step3b_country_lookup.py").unlink()
     step = by_id(status_json(sample))["3b"]
@@ -111,6 +117,7 @@ def test_status_missing_test_file(sample: Path) -> None:
     )
 
 
+@pytest.mark.e2e
 def test_status_never_run_and_not_started(tmp_path: Path) -> None:
     workspace = copy_sample(tmp_path / "ws")
     edit(
@@ -130,6 +137,7 @@ def test_status_never_run_and_not_started(tmp_path: Path) -> None:
     assert document["next"] == {"command": "uv run doit step:1", "why": "step 1 was never verified"}
 
 
+@pytest.mark.e2e
 def test_status_next_is_the_gate_when_steps_are_verified_but_gate_is_not(sample: Path) -> None:
     (sample / "steps/records/poc-complete.json").unlink()
     document = status_json(sample)
@@ -137,6 +145,7 @@ def test_status_next_is_the_gate_when_steps_are_verified_but_gate_is_not(sample:
     assert document["summary"]["complete"] is False
 
 
+@pytest.mark.e2e
 def test_status_slowest(sample: Path) -> None:
     out = run_doit(sample, "status", "--slowest", "2").out
     lines = out.splitlines()
@@ -152,8 +161,10 @@ def test_status_schema_documents_every_field() -> None:
     assert set(schema["required"]) == set(schema["properties"])
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize(
-    "bad", [{"format": 2}, {"steps": [{"id": "x"}]}, {"summary": {"verified": -1}}]
+    "bad",
+    [{"format": 2}, {"steps": [{"id": "x"}]}, {"summary": {"verified": -1}}],
 )
 def test_status_schema_rejects_malformed_documents(sample: Path, bad: dict[str, Any]) -> None:
     from pocflow.status import status_document
@@ -171,6 +182,7 @@ def test_status_schema_rejects_malformed_documents(sample: Path, bad: dict[str, 
     assert first_violation(document, load_schema("status.schema.json")) is not None
 
 
+@pytest.mark.e2e
 def test_status_counts_tests_the_way_project_state_does(sample: Path) -> None:
     with (sample / "tests/test_step3b_country_lookup.py").open("a", encoding="utf-8") as tests:
         tests.write(
@@ -186,6 +198,7 @@ def test_status_counts_tests_the_way_project_state_does(sample: Path) -> None:
     assert "| 6/6 (+1 skipped) |" in state
 
 
+@pytest.mark.e2e
 def test_an_unticked_checklist_item_is_named_as_the_next_thing_to_do(sample: Path) -> None:
     plan = sample / "docs/poc1-implementation.md"
     lines = plan.read_text(encoding="utf-8").splitlines(keepends=True)

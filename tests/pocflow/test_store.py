@@ -54,6 +54,7 @@ DAMAGES: dict[str, Callable[[Path], None]] = {
 }
 
 
+@pytest.mark.e2e
 @pytest.mark.parametrize("kind", list(DAMAGES))
 def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path, kind: str) -> None:
     # step 3b's tests now fail: a store that forgot the run must not hide that

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 from support import copy_sample, edit, run_doit, run_doit_inprocess
 
+pytestmark = pytest.mark.e2e
+
 ALL_STEPS = {"1", "2", "3a", "3b", "4", "4_1"}
 PHASES = ("implement", "test", "document", "state")
 
