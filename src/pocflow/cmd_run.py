@@ -300,8 +300,8 @@ def dry_run(root: Path, selected: list[str]) -> int:
             "not-started": "cannot run (no files yet)",
             "failed": "would run again",
             "blocked": "would wait for its prerequisites",
-        }.get(status.state, "would be verified again")
-        why = "; ".join(status.reasons) or status.state
+        }.get(status.standing, "would be verified again")
+        why = "; ".join(status.reasons) or status.standing
         out.write(f"  step {status.step_id} ({status.name}): {action}: {why}\n")
     held = [sid for sid in steps if statuses[sid].is_verified]
     if held:

@@ -10,6 +10,10 @@ when the Markdown is rendered::
 
 Regeneration replaces the inside of these blocks only. Every byte outside them is kept as a
 person left it. A block a person deleted is put back next to the blocks around it.
+
+And what a person still has to write in a results doc: the sections that hold nothing but
+the template's own text (the method's checkpoint "Results documented"; the gate wants them
+written).
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from pocflow.errors import DocumentError, located
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
     import jinja2
+
+    from pocflow.workspace import Workspace
 
 #: the packaged templates (a file of the same name in the workspace's templates_dir wins)
 STEP_TEMPLATE = "step-results.md"
@@ -522,3 +528,78 @@ def _values_of(context: Mapping[str, Any]) -> str:
         inner = sorted(value) if isinstance(value, Mapping) else []
         names.append(f"{key} ({', '.join(inner)})" if inner else key)
     return ", ".join(names)
+
+
+# What a person still has to write in a results doc
+
+
+#: the sections of a results doc a person writes, which the gate wants written
+WRITTEN_SECTIONS = ("Summary", "Bug Fixes During Development")
+
+
+def unwritten_sections(ws: Workspace, step_id: str) -> list[str]:
+    """The sections of the step's results doc (WRITTEN_SECTIONS) that hold nothing but the
+    template's own text — its instructions, the goal line — or nothing at all. A missing
+    results doc has none written. ('No bugs met.' is something written.)"""
+    path = ws.root / ws.results_doc(step_id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return list(WRITTEN_SECTIONS)
+    patterns = _template_lines(
+        template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1]
+    )
+    return [
+        heading
+        for heading in WRITTEN_SECTIONS
+        if all(
+            any(p.fullmatch(line) for p in patterns[heading]) for line in _section(text, heading)
+        )
+    ]
+
+
+def undocumented_steps(ws: Workspace) -> list[tuple[str, list[str]]]:
+    """(step id, its unwritten sections) of each step with files whose results doc is not
+    written yet, in step order."""
+    found = []
+    for step_id, step in ws.steps.items():
+        sections = unwritten_sections(ws, step_id) if step.has_files else []
+        if sections:
+            found.append((step_id, sections))
+    return found
+
+
+@cache
+def _template_lines(template: str) -> dict[str, list[re.Pattern[str]]]:
+    """Per written section, the template's own lines as patterns (compiled once per
+    template, not once per results doc)."""
+    return {
+        heading: [
+            _line_pattern(line)
+            for line in _section(template, heading)
+            if re.sub(r"\{\{.*?\}\}", "", line).strip()
+        ]  # not a bare value
+        for heading in WRITTEN_SECTIONS
+    }
+
+
+def _section(text: str, heading: str) -> list[str]:
+    """The non-blank lines of a '## heading' section, up to the next heading or machine
+    block (template statements left out)."""
+    lines: list[str] = []
+    inside = False
+    for line in text.splitlines():
+        if line.startswith("## "):
+            inside = line[3:].strip() == heading
+            continue
+        if line.startswith("<!-- pocflow:begin "):
+            inside = False
+        if inside and line.strip() and not line.lstrip().startswith("{%"):
+            lines.append(line.strip())
+    return lines
+
+
+def _line_pattern(line: str) -> re.Pattern[str]:
+    """A template line as a pattern: each {{ value }} stands for any text."""
+    parts = re.split(r"\{\{.*?\}\}", line)
+    return re.compile(".*".join(re.escape(part) for part in parts))

@@ -9,10 +9,8 @@ from __future__ import annotations
 
 from pocflow.documents import document_shape, find_blocks, merge_document, read_document
 from pocflow.errors import DocumentError
-from pocflow.gate import render_poc_results
 from pocflow.record import StepRecord, read_gate_record
-from pocflow.results import render_step_results
-from pocflow.state import render_project_state
+from pocflow.render import render_poc_results, render_project_state, render_step_results
 from pocflow.status import compute_status
 from pocflow.workspace import Workspace
 

@@ -133,7 +133,7 @@ def inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> li
 
 
 @dataclass
-class Drift:
+class Changes:
     """How the files and settings of a step differ from its record; empty when it holds."""
 
     changed: list[str] = field(default_factory=list)  # files, other than upstream records
@@ -176,9 +176,11 @@ class Drift:
         return reasons
 
 
-def drift(ws: Workspace, step: Step, record: StepRecord, cache: ImportCache | None = None) -> Drift:
+def changes_since(
+    ws: Workspace, step: Step, record: StepRecord, cache: ImportCache | None = None
+) -> Changes:
     """How the step now differs from what its record was verified on."""
-    found = Drift()
+    found = Changes()
     # the inputs the static scan finds now, and what the verified run really read
     now = fingerprint(ws.root, [*inputs_of(ws, step, cache), *observed_keys(record)])
     records = {ws.record_path(d): d for d in step.depends_on}
@@ -302,7 +304,7 @@ def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) ->
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
-    found = drift(ws, ws.steps[step_id], record, cache)
+    found = changes_since(ws, ws.steps[step_id], record, cache)
     return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))
 
 

@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 import sys
-from pathlib import PurePosixPath
-from typing import Any
 
 from pocflow._fs import file_lock
 from pocflow.batch import whole_suite_this_run
-from pocflow.documents import POC_TEMPLATE, render, write_document
+from pocflow.documents import undocumented_steps, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.layout import GATE_SESSION, PYTEST_LOG
-from pocflow.record import GateRecord, StepRecord, now_iso, read_gate_record, write_record
-from pocflow.results import metric_rows, undocumented_steps
+from pocflow.record import (
+    GateRecord,
+    now_iso,
+    read_gate_record,
+    records_digest,
+    write_record,
+)
+from pocflow.render import render_poc_results
 from pocflow.reuse import missing_outputs, replay
-from pocflow.signals import Signal, find_signals
-from pocflow.state import records_digest
+from pocflow.signals import find_signals
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
@@ -196,63 +199,6 @@ def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -
         f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps not verified:"
     ]
     for status in missing:
-        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.state
+        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.standing
         lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
     return "\n".join(lines)
-
-
-def render_poc_results(
-    ws: Workspace,
-    records: dict[str, StepRecord],
-    gate: GateRecord,
-    signals: list[Signal] | None = None,
-) -> str:
-    """The rendered docs/pocN-results.md (not yet merged with what is on disk); ``signals``
-    when the caller has found them already (finding them reads every script and test)."""
-    base = PurePosixPath(ws.poc_results_doc).parent
-    steps = []
-    for step_id, step in ws.steps.items():
-        doc = PurePosixPath(ws.results_doc(step_id))
-        steps.append(
-            {
-                "step_id": step_id,
-                "name": step.name,
-                "scripts": ", ".join(f"`{s}`" for s in step.scripts) or "—",
-                "doc_name": doc.name,
-                "doc_link": str(doc.relative_to(base)) if doc.is_relative_to(base) else str(doc),
-            }
-        )
-    per_step = []
-    totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
-    for step_id, counts in gate.counts.items():
-        per_step.append(
-            {
-                "step_id": step_id,
-                "total": counts.get("total", 0),
-                "passed": counts.get("passed", 0),
-                "skipped": counts.get("skipped", 0) + counts.get("xfailed", 0),
-                "failed": counts.get("failed", 0) + counts.get("error", 0),
-            }
-        )
-        for key in totals:
-            totals[key] += counts.get(key, 0)
-    metrics = [
-        {"step_id": sid, "name": name, "value": value}
-        for sid, record in records.items()
-        for name, value in metric_rows(record)
-    ]
-    starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
-    plan = ws.plan
-    context: dict[str, Any] = {
-        "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
-        "status_line": "✅ COMPLETE",
-        "started": starts[0][:10] if starts else "—",
-        "completed": gate.completed_at[:10],
-        "steps": steps,
-        "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
-        "metrics": metrics,
-        "checklist": plan.checklist if plan else [],
-        "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],
-        "plan": ws.settings.plan,
-    }
-    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

@@ -26,8 +26,8 @@ from pocflow.freshness import note_failure
 from pocflow.inputs import test_inputs_of
 from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
+from pocflow.render import refresh_project_state
 from pocflow.signals import find_signals
-from pocflow.state import refresh_project_state
 from pocflow.status import compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
@@ -113,7 +113,7 @@ def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]
             f"step {status.step_id} ({status.name}): {status.label} — "
             + "; ".join(status.reasons).splitlines()[0]
         )
-        (attention if status.state == "failed" else concerns).append(line)
+        (attention if status.standing == "failed" else concerns).append(line)
 
     checklist = ws.plan.checklist if ws.plan else []
     ticked = sum(1 for item in checklist if item.ticked)

@@ -100,8 +100,8 @@ def test_phase(
 def document_phase(root: str, step_id: str) -> Outcome:
     """Render the step's results doc from its record of the run."""
     run = _acting(root)
-    from pocflow.results import write_step_results
-    from pocflow.state import current_record
+    from pocflow.render import write_step_results
+    from pocflow.verdict import current_record
 
     start = time.monotonic()
     try:
@@ -119,7 +119,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
 def state_phase(root: str, step_id: str) -> Outcome:
     """Write the step's verification record."""
     run = _acting(root)
-    from pocflow.state import record_step
+    from pocflow.verdict import record_step
 
     try:
         ws = run.workspace()
@@ -134,7 +134,8 @@ def state_phase(root: str, step_id: str) -> Outcome:
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
     run = _acting(root)
-    from pocflow.state import records_digest, refresh_project_state
+    from pocflow.record import records_digest
+    from pocflow.render import refresh_project_state
 
     try:
         ws = run.workspace()
@@ -149,7 +150,7 @@ def project_state_phase(root: str) -> Outcome:
 def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check: no verification record changed since PROJECT_STATE.md was
     last refreshed from them."""
-    from pocflow.state import records_digest
+    from pocflow.record import records_digest
 
     return values.get("records") == records_digest(RunContext.of(root).workspace())
 
@@ -167,7 +168,7 @@ def gate_phase(root: str) -> Outcome:
     if problem:
         return TaskFailed(problem)
     run.gate_checked = True
-    from pocflow.state import records_digest
+    from pocflow.record import records_digest
 
     return {**_written(ws.root / ws.poc_results_doc), "records": records_digest(ws)}
 
@@ -253,7 +254,7 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     the files as they are now. Whatever doit ran or skipped before (``-s``, ``ignore``, an
     interrupted run), a gate over a step that no longer holds runs, and fails."""
     from pocflow.fingerprint import nothing_ran
-    from pocflow.state import records_digest
+    from pocflow.record import records_digest
 
     run = RunContext.of(root)
     ws = run.workspace()
@@ -325,7 +326,7 @@ def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Ou
     """Record the phase's outcome: on failure (``message`` says why), the step's record and
     the local evidence, and fail the task."""
     from pocflow.freshness import clear_failure, note_failure
-    from pocflow.state import record_step
+    from pocflow.verdict import record_step
 
     if not message:
         clear_failure(ws, step_id)

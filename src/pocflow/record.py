@@ -7,6 +7,7 @@ Documents are rendered from these records only, never from a second look at the 
 
 from __future__ import annotations
 
+import hashlib
 import json
 import stat
 import types
@@ -14,10 +15,14 @@ import typing
 from dataclasses import dataclass, field, fields, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocflow._fs import atomic_write_text, read_json, stamp
+from pocflow.fingerprint import file_digest
 from pocflow.redact import mask_record
+
+if TYPE_CHECKING:
+    from pocflow.workspace import Workspace
 
 #: 2: inputs include what the step really read (observed), outcomes read strictly
 RECORD_FORMAT = 2
@@ -391,7 +396,7 @@ class GateRecord:
     completed_at: str
     duration_s: float
     counts: dict[str, dict[str, int]]
-    records: str = ""  # digest of every step record the suite passed on (pocflow.state)
+    records: str = ""  # digest of every step record the suite passed on (records_digest)
     environment: dict[str, str] = field(default_factory=dict)
     format: int = RECORD_FORMAT
 
@@ -402,3 +407,27 @@ def read_gate_record(path: Path) -> GateRecord | None:
     if data is None or data.get("format") != RECORD_FORMAT:
         return None
     return _build(GateRecord, data)
+
+
+def records_digest(ws: Workspace) -> str:
+    """A digest of every step's verification record as it is on disk now (sha256 over each
+    step's id and record bytes). Computed once per process while every record keeps its
+    content fingerprint (pocflow.fingerprint: size, times and inode, else its content)."""
+    paths = [(step_id, ws.root / ws.record_path(step_id)) for step_id in ws.steps]
+    now = tuple(file_digest(path) for _, path in paths)
+    known = _DIGESTS.get(str(ws.root))
+    if known is not None and known[0] == now:
+        return known[1]
+    digest = hashlib.sha256()
+    for step_id, path in paths:
+        digest.update(
+            step_id.encode()
+            + b"\0"
+            + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"")
+        )
+    _DIGESTS[str(ws.root)] = (now, digest.hexdigest())
+    return digest.hexdigest()
+
+
+#: workspace -> (each record's content fingerprint, the records' digest)
+_DIGESTS: dict[str, tuple[tuple[str, ...], str]] = {}

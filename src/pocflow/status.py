@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocflow.freshness import drift, local_failure
+from pocflow.freshness import changes_since, local_failure
 from pocflow.record import StepRecord, read_gate_record, read_step_record
 from pocflow.workspace import Workspace, prerequisites_first
 
@@ -36,11 +36,11 @@ STYLES = {
 
 @dataclass
 class StepStatus:
-    """The state of one step and why it is not verified, if it is not."""
+    """Where one step stands (its standing) and why it is not verified, if it is not."""
 
     step_id: str
     name: str
-    state: str
+    standing: str  # verified, stale, failed, blocked, never-run or not-started
     record: StepRecord | None
     reasons: list[str] = field(default_factory=list)
     changed: list[str] = field(default_factory=list)
@@ -51,21 +51,21 @@ class StepStatus:
     @property
     def is_verified(self) -> bool:
         """Whether the step is verified on its current inputs."""
-        return self.state == "verified"
+        return self.standing == "verified"
 
     @property
     def label(self) -> str:
         """The status as PROJECT_STATE.md writes it."""
-        if self.state == "blocked":
+        if self.standing == "blocked":
             return "⬜ Blocked by " + ", ".join(self.blocked_by)
         record = self.record
-        if self.state == "verified" and record and record.implement and record.implement.manual:
+        if self.standing == "verified" and record and record.implement and record.implement.manual:
             return "✅ Complete (tests only)"
-        if self.state == "failed" and self.record is not None and self.record.test is not None:
+        if self.standing == "failed" and self.record is not None and self.record.test is not None:
             failing = len(self.record.test.failing)
             if failing:
                 return f"❌ Failed ({failing} failing)"
-        return LABELS[self.state]
+        return LABELS[self.standing]
 
     @property
     def tests(self) -> str:
@@ -99,20 +99,20 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
     for step_id in prerequisites_first(ws):
         status = statuses[step_id]
         deps = ws.steps[step_id].depends_on
-        held = [d for d in deps if statuses[d].state in _HOLDS_BACK]
-        moving = [d for d in deps if statuses[d].state in ("stale", "never-run")]
+        held = [d for d in deps if statuses[d].standing in _HOLDS_BACK]
+        moving = [d for d in deps if statuses[d].standing in ("stale", "never-run")]
         if (
             held
-            and status.state != "not-started"
+            and status.standing != "not-started"
             and (not status.is_verified or status.changed or status.upstream)
         ):
-            status.state = "blocked"
+            status.standing = "blocked"
             status.blocked_by = held
             status.reasons.insert(
-                0, "waits for " + ", ".join(f"step {d} ({statuses[d].state})" for d in held)
+                0, "waits for " + ", ".join(f"step {d} ({statuses[d].standing})" for d in held)
             )
-        elif moving and status.state in ("verified", "stale"):
-            status.state = "stale"
+        elif moving and status.standing in ("verified", "stale"):
+            status.standing = "stale"
             status.upstream += [d for d in moving if d not in status.upstream]
             status.reasons.append(
                 "upstream "
@@ -129,7 +129,7 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
     record = read_step_record(ws.root / ws.record_path(step_id))
     status = StepStatus(step_id, step.name, "verified", record)
     if not step.has_files:
-        status.state = "not-started"
+        status.standing = "not-started"
         status.reasons.append(
             f"no files yet: add {settings.scripts_dir}/step{step_id}_"
             f"<description>.py and {settings.tests_dir}/test_step{step_id}_"
@@ -142,10 +142,10 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
             "<description>.py with at least one test"
         )
     if record is None:
-        status.state = "never-run"
+        status.standing = "never-run"
         status.reasons.insert(0, "never verified")
     elif not record.is_verified:
-        status.state = "failed"
+        status.standing = "failed"
         failing = record.test.failing if record.test else []
         status.failing = [t.nodeid + (f" - {t.message}" if t.message else "") for t in failing]
         if status.failing:
@@ -160,14 +160,14 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 else "the last verification failed",
             )
     else:
-        found = drift(ws, step, record)
+        found = changes_since(ws, step, record)
         status.changed, status.upstream = found.changed, found.upstream
         if not found.holds:
-            status.state = "stale"
+            status.standing = "stale"
         status.reasons += found.reasons()
         failure = local_failure(ws, step_id) if found.holds else ""
         if failure:
-            status.state = "failed"
+            status.standing = "failed"
             status.reasons.insert(0, failure)
     return status
 
@@ -184,18 +184,17 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
     """What to run next: the first step that needs work, else the gate, else nothing."""
     for status in statuses.values():
         sid = status.step_id
-        if status.state == "not-started":
+        if status.standing == "not-started":
             return NextAction(
                 f"uv run doit new {sid}", f"step {sid} has no files yet; scaffold it, then write it"
             )
-        if status.state == "failed":
+        if status.standing == "failed":
             return NextAction(
                 f"uv run doit step:{sid}", f"step {sid} failed; fix it, then verify it again"
             )
-        if status.state in ("stale", "never-run"):
-            why = (
-                "changed since it was verified" if status.state == "stale" else "was never verified"
-            )
+        if status.standing in ("stale", "never-run"):
+            stale = status.standing == "stale"
+            why = "changed since it was verified" if stale else "was never verified"
             return NextAction(f"uv run doit step:{sid}", f"step {sid} {why}")
     if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is not None:
         unticked = [item for item in ws.plan.checklist if not item.ticked]
@@ -207,7 +206,7 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
                 "Checklist item(s) are not ticked, and the gate needs them all",
             )
         if ws.settings.undocumented == "fail":
-            from pocflow.results import undocumented_steps
+            from pocflow.documents import undocumented_steps
 
             undocumented = undocumented_steps(ws)
             if undocumented:
@@ -244,7 +243,7 @@ def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str,
             {
                 "id": status.step_id,
                 "name": status.name,
-                "state": status.state,
+                "state": status.standing,
                 "label": status.label,
                 "reasons": list(status.reasons),
                 "changed": list(status.changed),

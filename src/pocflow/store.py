@@ -25,7 +25,7 @@ from pocflow.fingerprint import hold_digests, outcome_recorded, release_digests
 _HEADER = b"SQLite format 3\x00"
 
 
-class StateStore(SqliteDB):  # type: ignore[misc]
+class DependencyStore(SqliteDB):  # type: ignore[misc]
     """doit's sqlite3 backend that sets a damaged file aside instead of failing."""
 
     desc = "doit's sqlite3 backend; a damaged file is set aside and rebuilt (pocflow)"

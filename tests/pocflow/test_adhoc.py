@@ -50,7 +50,7 @@ def test_a_failing_ad_hoc_run_exits_as_pytest_does_and_changes_no_verdict(sample
     assert "1 failed" in failed.out
     assert _recorded(sample) == before
     # the step is not verified (its test file changed), and only `doit step:2` can say so
-    assert compute_status(load_workspace(sample))["2"].state == "stale"
+    assert compute_status(load_workspace(sample))["2"].standing == "stale"
 
 
 def test_ad_hoc_run_of_an_unknown_step_or_without_an_id_is_one_line(sample: Path) -> None:

@@ -218,7 +218,7 @@ HAND_STATE = (Path(__file__).parent / "documents" / "PROJECT_STATE.hand.md").rea
 
 def sample_state_render() -> str:
     """PROJECT_STATE.md as pocflow renders it for the repository's sample PoC (PoC 1)."""
-    from pocflow.state import render_project_state
+    from pocflow.render import render_project_state
     from pocflow.status import compute_status
     from pocflow.workspace import load_workspace
 

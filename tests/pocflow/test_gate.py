@@ -117,7 +117,7 @@ def test_undocumented_warn_lets_the_gate_pass_and_says_what_is_missing(sample: P
 
 
 def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(sample: Path) -> None:
-    from pocflow.results import unwritten_sections
+    from pocflow.documents import unwritten_sections
     from pocflow.workspace import load_workspace
 
     ws = load_workspace(sample)

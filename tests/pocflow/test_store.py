@@ -69,7 +69,7 @@ def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path,
     warning = [line for line in result.err.splitlines() if line.startswith("pocflow: warning")]
     assert len(warning) == 1 and STORE in warning[0], result.err
     status = compute_status(load_workspace(sample))
-    assert status["3b"].state == "failed"
+    assert status["3b"].standing == "failed"
     # the others' records still hold: accepted, not run, still verified
     assert all(s.is_verified for sid, s in status.items() if sid != "3b")
     assert result.ran_steps == {"3b"}

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from pocflow.gate import render_poc_results
 from pocflow.record import (
     GateRecord,
     ImplementResult,
@@ -21,8 +20,7 @@ from pocflow.record import (
     TestCase,
     TestResult,
 )
-from pocflow.results import render_step_results
-from pocflow.state import render_project_state
+from pocflow.render import render_poc_results, render_project_state, render_step_results
 from pocflow.status import StepStatus
 from pocflow.workspace import Workspace, load_workspace
 

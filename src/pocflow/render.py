@@ -1,0 +1,241 @@
+"""Every document pocflow generates, rendered from the records and statuses: a step's results
+doc (the document phase), PROJECT_STATE.md, and the PoC results doc (the gate's). How a
+rendering is merged into what a person wrote, and templates: pocflow.documents.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from pocflow.documents import (
+    POC_TEMPLATE,
+    STATE_TEMPLATE,
+    STEP_TEMPLATE,
+    render,
+    write_document,
+)
+from pocflow.metrics import describe_metric, parse_threshold
+from pocflow.record import GateRecord, StepRecord, TestResult
+from pocflow.signals import Signal, find_signals
+from pocflow.status import STYLES, StepStatus, compute_status
+from pocflow.workspace import Step, Workspace, prerequisites_first
+
+STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
+
+
+@dataclass
+class Category:
+    """Tests of one class (or of one file, for tests outside classes)."""
+
+    name: str
+    total: int
+    status: str
+
+
+def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
+    """The rendered results doc of a step (not yet merged with what is on disk)."""
+    test = record.test
+    context: dict[str, Any] = {
+        "step": {
+            "step_id": step.step_id,
+            "name": step.name,
+            "goal": step.plan_step.goal
+            if step.plan_step
+            else (step.manifest.goal if step.manifest else ""),
+        },
+        "poc": {"number": ws.settings.poc, "name": ws.name},
+        "record": record,
+        "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS")
+        + (" — verified by its tests only" if record.implement and record.implement.manual else ""),
+        "manual": record.implement.manual if record.implement else "",
+        "scripts": step.scripts,
+        # what makes the files the step reads, in the order they must run (a fresh clone
+        # accepts the prerequisites' records without running their scripts)
+        "prerequisite_scripts": [
+            script
+            for sid in prerequisites_first(ws, list(step.depends_on))
+            for script in ws.steps[sid].scripts
+        ],
+        "metrics": metric_rows(record),
+        "test_files": _test_files(test),
+        "coverage": coverage(test),
+        "totals": _totals(test),
+        "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
+    }
+    return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context)
+
+
+def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:
+    """Render and merge the step's results doc into docs/."""
+    write_document(ws.root, ws.results_doc(step.step_id), render_step_results(ws, step, record))
+
+
+def metric_rows(record: StepRecord) -> list[tuple[str, str]]:
+    """(name, value cell) of every metric, with its thresholds' verdicts."""
+    implement = record.implement
+    if implement is None:
+        return []
+    bounds = [t for t in map(parse_threshold, implement.thresholds) if t is not None]
+    return [
+        (name, describe_metric(value, [b for b in bounds if b.metric == name]))
+        for name, value in sorted(implement.metrics.items())
+    ]
+
+
+def coverage(test: TestResult | None) -> list[Category]:
+    """Test counts per category: the test class, else the test file."""
+    if test is None:
+        return []
+    groups: dict[str, list[str]] = {}
+    for case in test.tests:
+        parts = case.nodeid.split("::")
+        name = f"`{parts[1]}`" if len(parts) > 2 else f"`{Path(parts[0]).name}`"
+        groups.setdefault(name, []).append(case.outcome)
+    return [
+        Category(name, len(outcomes), outcome_summary(outcomes))
+        for name, outcomes in groups.items()
+    ]
+
+
+def outcome_summary(outcomes: list[str]) -> str:
+    """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts)."""
+    counts = Counter(outcomes)
+    bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("xpassed", 0)
+    order = ("failed", "error", "xpassed", "passed", "skipped", "xfailed")
+    text = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
+    return ("❌ " if bad else "✅ ") + (text or "no tests")
+
+
+def _totals(test: TestResult | None) -> dict[str, Any]:
+    outcomes = [c.outcome for c in test.tests] if test else []
+    return {"total": len(outcomes), "status": outcome_summary(outcomes)}
+
+
+def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
+    if test is None:
+        return []
+    return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f)) for f in test.files]
+
+
+# PROJECT_STATE.md
+
+
+def refresh_project_state(ws: Workspace) -> None:
+    """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape)."""
+    write_document(ws.root, ws.settings.state_file, render_project_state(ws, compute_status(ws)))
+
+
+def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
+    """PROJECT_STATE.md as pocflow would write it (not yet merged with what is on disk)."""
+    base = PurePosixPath(ws.settings.state_file).parent
+    rows = []
+    for status in statuses.values():
+        doc = ws.results_doc(status.step_id)
+        rows.append(
+            {
+                "step_id": status.step_id,
+                "name": status.name,
+                "label": status.label,
+                "tests": status.tests,
+                "state": status.standing,
+                "node": "s" + status.step_id,
+                "title": _mermaid_text(status.name),
+                "depends_on": ["s" + d for d in ws.steps[status.step_id].depends_on],
+                "doc": f"[{PurePosixPath(doc).name}]({_link(doc, base)})"
+                if (ws.root / doc).exists()
+                else "—",
+            }
+        )
+    plan = ws.settings.plan
+    stamps = [s.record.verified_at for s in statuses.values() if s.record is not None]
+    context = {
+        "last_updated": max(stamps)[:10] if stamps else "—",
+        "poc": {
+            "number": ws.settings.poc,
+            "name": ws.name,
+            "plan": plan,
+            "plan_link": _link(plan, base) if (ws.root / plan).exists() else "",
+        },
+        "rows": rows,
+        "verified": sum(1 for s in statuses.values() if s.is_verified),
+        "classes": [
+            (state.replace("-", "_"), STYLES[state])
+            for state in STYLES
+            if any(row["state"] == state for row in rows)
+        ],
+    }
+    return render(ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context)
+
+
+def _link(path: str, base: PurePosixPath) -> str:
+    """path as a Markdown link target relative to the folder of the linking document."""
+    return os.path.relpath(path, base) if str(base) != "." else path
+
+
+def _mermaid_text(text: str) -> str:
+    """Text safe inside a quoted Mermaid label."""
+    return text.replace('"', "#quot;").replace("\n", " ")
+
+
+# The PoC results doc
+
+
+def render_poc_results(
+    ws: Workspace,
+    records: dict[str, StepRecord],
+    gate: GateRecord,
+    signals: list[Signal] | None = None,
+) -> str:
+    """The rendered docs/pocN-results.md (not yet merged with what is on disk); ``signals``
+    when the caller has found them already (finding them reads every script and test)."""
+    base = PurePosixPath(ws.poc_results_doc).parent
+    steps = []
+    for step_id, step in ws.steps.items():
+        doc = PurePosixPath(ws.results_doc(step_id))
+        steps.append(
+            {
+                "step_id": step_id,
+                "name": step.name,
+                "scripts": ", ".join(f"`{s}`" for s in step.scripts) or "—",
+                "doc_name": doc.name,
+                "doc_link": str(doc.relative_to(base)) if doc.is_relative_to(base) else str(doc),
+            }
+        )
+    per_step = []
+    totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
+    for step_id, counts in gate.counts.items():
+        per_step.append(
+            {
+                "step_id": step_id,
+                "total": counts.get("total", 0),
+                "passed": counts.get("passed", 0),
+                "skipped": counts.get("skipped", 0) + counts.get("xfailed", 0),
+                "failed": counts.get("failed", 0) + counts.get("error", 0),
+            }
+        )
+        for key in totals:
+            totals[key] += counts.get(key, 0)
+    metrics = [
+        {"step_id": sid, "name": name, "value": value}
+        for sid, record in records.items()
+        for name, value in metric_rows(record)
+    ]
+    starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
+    plan = ws.plan
+    context: dict[str, Any] = {
+        "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
+        "status_line": "✅ COMPLETE",
+        "started": starts[0][:10] if starts else "—",
+        "completed": gate.completed_at[:10],
+        "steps": steps,
+        "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
+        "metrics": metrics,
+        "checklist": plan.checklist if plan else [],
+        "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],
+        "plan": ws.settings.plan,
+    }
+    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)

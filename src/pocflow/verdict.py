@@ -1,0 +1,67 @@
+"""A step's verdict: its record composed from its phases' latest results, and written (the
+state phase). A record changes only when what it proves changes."""
+
+from __future__ import annotations
+
+import time
+
+from pocflow._fs import file_lock, read_json
+from pocflow.freshness import environment, settings_digest
+from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE
+from pocflow.record import (
+    StepRecord,
+    compose_record,
+    read_implement,
+    read_step_record,
+    read_test,
+    to_json,
+    write_record,
+)
+from pocflow.render import refresh_project_state
+from pocflow.workspace import Workspace
+
+
+def current_record(ws: Workspace, step_id: str) -> StepRecord:
+    """The record of the step's latest run, composed from the phases' local results."""
+    implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    test = read_test(ws.run_file(step_id, TEST_FILE))
+    if implement is None or implement.outcome != "passed":
+        test = None  # a test result from before a failed implement says nothing now
+    step = ws.steps[step_id]
+    previous = read_step_record(ws.root / ws.record_path(step_id))
+    record = compose_record(
+        step_id,
+        step.name,
+        ws.results_doc(step_id),
+        implement,
+        test,
+        previous,
+        environment(ws),
+        settings_digest(ws, step),
+    )
+    document = read_json(ws.run_file(step_id, DOCUMENT_FILE))
+    if record is not previous and record.is_verified and document is not None:
+        record.durations["document"] = float(document.get("duration_s", 0.0))
+    return record
+
+
+def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord:
+    """Write the step's record and return it; refresh PROJECT_STATE.md too unless told not
+    to (the state phase leaves that to the project-state task, which runs once per
+    invocation)."""
+    start = time.monotonic()
+    record = current_record(ws, step_id)
+    path = ws.root / ws.record_path(step_id)
+    unchanged = (
+        path.is_file()
+        and not path.is_symlink()
+        and path.read_text(encoding="utf-8") == to_json(record)
+    )
+    if record.is_verified and not unchanged:
+        record.durations["state"] = round(time.monotonic() - start, 3)
+    with file_lock(ws.state_lock):
+        if not unchanged:  # a record changes only when what it proves changes
+            write_record(path, record)
+        if refresh:
+            refresh_project_state(ws)
+    return record
