@@ -1,8 +1,10 @@
-"""The shape of the code: no import cycles, and doit spoken only at the edge."""
+"""The shape of the code: five layers, each importing only its own and those below it (no
+import cycles), and doit spoken only at the edge. docs/design.md draws the same map."""
 
 from __future__ import annotations
 
 import ast
+import re
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
@@ -10,6 +12,19 @@ PACKAGE = Path(__file__).resolve().parents[2] / "src" / "pocflow"
 
 #: the adapter: task dicts and their actions, the reporter, commands, the dependency store
 DOIT_EDGE = {"tasks", "phases", "reporter", "store", "checker", "_command"}
+
+#: the layers, bottom up, and their modules (docs/design.md, "The map")
+LAYERS = {
+    "model": """_fs errors layout redact _proc schema metrics fingerprint settings steps plan
+        manifest workspace documents record imports""",
+    "evidence": "_observe _session _select observed inputs freshness status signals",
+    "render": "render drift merge",
+    "run": """_forkserver testing implement batch reuse run shard healthcheck gate verdict
+        scaffold""",
+    "plugin": """__init__ tasks phases reporter store checker _command cli cmd_drift cmd_new
+        cmd_pytest cmd_run cmd_scaffold cmd_small_win_check cmd_status""",
+}
+LAYER_OF = {module: n for n, names in enumerate(LAYERS.values()) for module in names.split()}
 
 
 def imports_of(path: Path) -> tuple[set[str], set[str]]:
@@ -33,6 +48,28 @@ def test_no_module_imports_itself_back_even_lazily() -> None:
         TopologicalSorter(graph).prepare()
     except CycleError as exc:
         raise AssertionError(f"import cycle: {' -> '.join(exc.args[1])}") from None
+
+
+def test_every_module_has_a_layer_and_imports_only_its_own_and_those_below() -> None:
+    modules = {path.stem for path in PACKAGE.glob("*.py")}
+    assert modules == set(LAYER_OF), "add the module to LAYERS here and to docs/design.md"
+    names = list(LAYERS)
+    upward = [
+        f"{module} ({names[LAYER_OF[module]]}) imports {dep} ({names[LAYER_OF[dep]]})"
+        for module in sorted(modules)
+        for dep in sorted(imports_of(PACKAGE / f"{module}.py")[0])
+        if dep in LAYER_OF and LAYER_OF[dep] > LAYER_OF[module]
+    ]
+    assert upward == []
+
+
+def test_the_design_map_names_every_module_in_its_layer() -> None:
+    design = (PACKAGE.parents[1] / "docs" / "design.md").read_text(encoding="utf-8")
+    for layer, names in LAYERS.items():
+        row = next(line for line in design.splitlines() if line.startswith(f"| **{layer}** |"))
+        assert sorted(name for name in names.split() if name != "__init__") == sorted(
+            re.findall(r"`([\w]+)\.py`", row)
+        ), layer
 
 
 def test_only_the_adapter_speaks_doit() -> None:
