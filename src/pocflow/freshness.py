@@ -281,12 +281,14 @@ def local_failure(ws: Workspace, step_id: str) -> str:
     return f"its latest run here failed on these very files: {evidence.get('message', '')}"
 
 
-@dataclass(frozen=True)
 class Acceptance:
     """Whether a run may take a step's committed record instead of running the step."""
 
-    record: StepRecord | None  # the record it takes; None: the step runs
-    why_not: tuple[str, ...] = ()  # why the step runs
+    __slots__ = ("record", "why_not")
+
+    def __init__(self, record: StepRecord | None, why_not: tuple[str, ...] = ()) -> None:
+        self.record = record  # the record it takes; None: the step runs
+        self.why_not = why_not  # why the step runs
 
 
 def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) -> Acceptance:

@@ -26,11 +26,12 @@ from pocflow.freshness import note_failure
 from pocflow.inputs import test_inputs_of
 from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
-from pocflow.render import refresh_project_state
-from pocflow.signals import find_signals
 from pocflow.status import compute_status
-from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Workspace
+
+# The session, the signals and the rendering are imported by the functions that need them:
+# the gate's up-to-date check (has_health_check) runs on every run, even one with nothing
+# to do.
 
 STATUSES = {
     "attention": "❌ Needs Attention",
@@ -61,6 +62,8 @@ class HealthCheck:
 
 def small_win_check(ws: Workspace) -> HealthCheck:
     """Run the full step suite once and check the PoC against the method's criteria."""
+    from pocflow.testing import PytestJsonRunner, TestSelection
+
     selections = [
         TestSelection(sid, step.tests, tuple(test_inputs_of(ws, step, None)))
         for sid, step in ws.steps.items()
@@ -82,6 +85,8 @@ def small_win_check(ws: Workspace) -> HealthCheck:
 def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]) -> HealthCheck:
     """The check of the PoC against the method's criteria, given a full run of the step suite:
     each step's test counts in it, and the first line of each step's failure."""
+    from pocflow.signals import find_signals
+
     statuses = compute_status(ws)
     attention: list[str] = list(failures)
     concerns: list[str] = []
@@ -147,6 +152,8 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
     """Append the entry at the end of PROJECT_STATE.md's Health Checks section; with
     ``unless_same``, not when the section's last entry says the same (same day, status and
     findings). Whether it was appended."""
+    from pocflow.render import refresh_project_state
+
     path = ws.root / ws.settings.state_file
     with file_lock(ws.state_lock):
         if not path.exists():

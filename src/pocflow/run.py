@@ -23,7 +23,6 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TypeVar
 
@@ -35,19 +34,22 @@ RUN_ENV = "POCFLOW_RUN"
 T = TypeVar("T")
 
 
-@dataclass
 class RunContext:
-    """What one doit invocation in one workspace knows while it runs."""
+    """What one doit invocation in one workspace knows while it runs. (A plain class, not a
+    dataclass: it is made on every run, even one with nothing to do.)"""
 
-    root: str
-    #: doit found these (step id, phase) current, on the fingerprints of all they stand on
-    current: set[tuple[str, str]] = field(default_factory=set)
-    #: some pocflow phase action ran in this process
-    acted: bool = False
-    #: the gate was found up to date, or ran and passed, in this process
-    gate_checked: bool = False
-    #: decisions made for tasks about to run, not yet taken by their actions
-    _decisions: dict[str, object] = field(default_factory=dict)
+    __slots__ = ("_decisions", "acted", "current", "gate_checked", "root")
+
+    def __init__(self, root: str) -> None:
+        self.root = root
+        #: doit found these (step id, phase) current, on the fingerprints of all they stand on
+        self.current: set[tuple[str, str]] = set()
+        #: some pocflow phase action ran in this process
+        self.acted = False
+        #: the gate was found up to date, or ran and passed, in this process
+        self.gate_checked = False
+        #: decisions made for tasks about to run, not yet taken by their actions
+        self._decisions: dict[str, object] = {}
 
     @classmethod
     def of(cls, root: str) -> RunContext:
