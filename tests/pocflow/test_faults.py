@@ -112,6 +112,9 @@ def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[by
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        # as from a terminal: a suite started in the background (`nohup ... &`) ignores
+        # SIGINT, and a child would inherit that and never see the Ctrl-C this test sends
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     deadline = time.monotonic() + 120
     while not (marker.is_file() and marker.read_text(encoding="utf-8")):
