@@ -36,6 +36,25 @@ def test_reasons_name_changed_files_and_upstream_steps(sample: Path) -> None:
     )
 
 
+def test_reasons_read_the_records_and_state_folders_from_the_settings(tmp_path: Path) -> None:
+    ws = copy_sample(tmp_path / "ws")
+    edit(
+        ws / "pyproject.toml",
+        lambda s: s.replace(
+            "[tool.pocflow]\n", '[tool.pocflow]\nrecords_dir = "verified"\nstate_dir = ".state"\n'
+        ),
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "PoC/geo.py", lambda s: s + "\n# edit\n")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert (
+        line_of(result.out, "implement:4")
+        == ".  implement:4  (changed: PoC/geo.py; step 2 verified again)"
+    )
+    assert line_of(result.out, "document:2") == ".  document:2  (its earlier phases ran again)"
+
+
 def test_reasons_never_verified_and_missing_output(tmp_path: Path, sample: Path) -> None:
     fresh = copy_sample(tmp_path / "fresh")
     first = run_doit(fresh, "step:1")
