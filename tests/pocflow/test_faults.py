@@ -101,6 +101,13 @@ def _appears(path: Path, seconds: float = 120.0) -> bool:
     return path.exists()
 
 
+def _as_from_a_terminal() -> None:
+    """The start of a run a test signals: SIGINT at its default, as from a terminal. (A suite
+    started in the background, `nohup ... &`, ignores SIGINT, and the run would inherit that
+    and never see the Ctrl-C the test sends.)"""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[bytes], int]:
     marker = ws.parent / "hold.pid"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
@@ -112,9 +119,7 @@ def _run_until_hold(ws: Path, hold: dict[str, str]) -> tuple[subprocess.Popen[by
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
-        # as from a terminal: a suite started in the background (`nohup ... &`) ignores
-        # SIGINT, and a child would inherit that and never see the Ctrl-C this test sends
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+        preexec_fn=_as_from_a_terminal,
     )
     deadline = time.monotonic() + 120
     while not (marker.is_file() and marker.read_text(encoding="utf-8")):
@@ -436,6 +441,7 @@ def test_a_signal_ends_the_run_while_a_detached_process_holds_the_scripts_output
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         assert _appears(pid_file)
@@ -574,6 +580,7 @@ def test_ctrl_c_ends_a_parallel_run_quietly_and_leaves_nothing_running(sample: P
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         time.sleep(8)
@@ -623,6 +630,7 @@ def test_a_second_signal_during_the_grace_still_stops_every_process(sample: Path
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         start_new_session=True,
+        preexec_fn=_as_from_a_terminal,
     )
     try:
         assert _appears(pid_file)
