@@ -69,7 +69,6 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
         self.accepted: set[str] = set()  # steps taken from their committed records
-        self.acceptances: dict[str, Acceptance] = {}  # the run's decision, per step
         self.accepted_tasks: set[str] = set()
         self.unchanged_tasks: set[str] = set()  # ran, but rewrote nothing
         self._pending: dict[str, tuple[str, Path, str, str]] = {}
@@ -125,16 +124,12 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     ) -> Acceptance | GateRecord | None:
         """The run's decision for a task about to run, made once and kept for its action:
         whether a step's task takes the step's committed record, whether the gate takes
-        the last whole-suite run. (A step accepted at its implement task is accepted at its
-        test task too: nothing it stands on was written in between.)"""
+        the last whole-suite run. Each task is decided as it starts (under `doit -n`, another
+        step's script may have written a file this step's tests read since its implement
+        task was accepted)."""
         run = RunContext.of(str(ws.root))
         if phase in RUN_PHASES and step_id in ws.steps:
-            known = self.acceptances.get(step_id)
-            if known is not None and known.record is not None:
-                return run.decide(task, lambda: known)
-            made = run.decide(task, lambda: acceptance(ws, step_id))
-            self.acceptances[step_id] = made
-            return made
+            return run.decide(task, lambda: acceptance(ws, step_id))
         if phase == GATE_TASK:
             from pocflow.gate import accepted_gate
 

@@ -236,7 +236,7 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     sample: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The reporter announces '-- implement:1 (accepted: ...)' and the action takes the very
-    decision it printed: the committed record is judged once per step, not once per reader."""
+    decision it printed: the committed record is judged once per task, not once per reader."""
     import pocflow.freshness
     import pocflow.reporter
 
@@ -253,4 +253,4 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     result = run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert result.out.count("(accepted: verified") == 6
-    assert sorted(judged) == sorted(["1", "2", "3a", "3b", "4", "4_1"])
+    assert sorted(judged) == sorted(["1", "2", "3a", "3b", "4", "4_1"] * 2)  # implement, test
