@@ -4,7 +4,8 @@ Lanes: ``uv run pytest -m "not e2e"`` runs the unit tests in seconds; the whole 
 the end-to-end tests (marked ``e2e``), which run doit on real workspaces. A test that is not
 marked e2e and still starts doit, or copies the sample workspace, fails and says so: the
 fast lane cannot slow down unnoticed. The repeats of stress tests (marked ``stress``: the
-same race run again) are left out unless asked for with ``-m stress``.
+same race run again) are left out unless asked for with ``-m stress``. In the fast lane the property
+tests draw a sixth of their examples (``support.examples``); the whole suite draws them all.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from support import copy_sample, run_doit
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    support.FAST_LANE = "not e2e" in (config.getoption("markexpr") or "")
     config.addinivalue_line(
         "markers", "e2e: runs doit (or the sample workspace) for real; left out by -m 'not e2e'"
     )

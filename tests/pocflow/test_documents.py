@@ -130,6 +130,7 @@ def test_render_broken_override_names_template_file_and_line(tmp_path: Path) -> 
 
 from hypothesis import given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
+from support import examples  # noqa: E402
 
 GOLDEN_DOC = (Path(__file__).parent / "golden" / "step-results.md").read_text(encoding="utf-8")
 #: a later render: every machine block has new content
@@ -178,7 +179,7 @@ def human_edits(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(edited=human_edits())
 def test_merge_document_never_changes_human_text(edited: str) -> None:
     merged = merge_document(edited, NEXT_RENDER, "doc")
@@ -186,7 +187,7 @@ def test_merge_document_never_changes_human_text(edited: str) -> None:
     assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
 
 
-@settings(max_examples=200, deadline=None)
+@settings(max_examples=examples(200), deadline=None)
 @given(edited=human_edits(), data=st.data())
 def test_merge_document_restores_deleted_blocks_without_touching_human_text(
     edited: str, data: st.DataObject
@@ -374,7 +375,7 @@ def marker_edits(draw: st.DrawFn) -> str:
     return text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(edited=marker_edits())
 def test_after_any_edit_every_persons_line_stays_or_the_merge_refuses_with_file_and_line(
     edited: str,

@@ -308,6 +308,7 @@ COUNTING_SCRIPT = (
 )
 
 
+@pytest.mark.e2e  # plain pytest, run in the scaffolded project
 @pytest.mark.parametrize(
     "existing",
     [
