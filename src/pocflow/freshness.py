@@ -308,10 +308,3 @@ def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) ->
         return Acceptance(None, ("never verified",))
     found = changes_since(ws, ws.steps[step_id], record, cache)
     return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))
-
-
-def accepted_record(
-    ws: Workspace, step_id: str, cache: ImportCache | None = None
-) -> StepRecord | None:
-    """The step's committed record if this run may take it instead of running the step."""
-    return acceptance(ws, step_id, cache).record
