@@ -11,11 +11,14 @@ Decisions are made once per task and then read, never made again: whether a step
 takes the step's committed record instead of running (``decide``, by the reporter as it
 announces the task; ``take``, by the task's action, which makes the decision itself only
 when nobody made it). A decision is made right before its task runs, because a record's
-standing depends on the records that earlier tasks of the run wrote.
+standing depends on the records that earlier tasks of the run wrote. Under ``doit -n`` the
+actions run in worker processes, which doit starts on a task before its reporter hears of
+it: there the action decides in its worker, and the reporter's line rests on its own
+evaluation of the same files.
 
-The one part of a run a child process must be told is its token, in ``POCFLOW_RUN``: doit's
-``-n`` workers (separate processes) share the batch session of the ready steps' tests
-through files that name the run.
+What a child process must be told goes through the environment: doit's ``-n`` workers get
+the run's token (``POCFLOW_RUN``: they share the batch session of the ready steps' tests
+through files that name the run) and ``--reverify`` (``POCFLOW_REVERIFY``).
 """
 
 from __future__ import annotations

@@ -10,11 +10,15 @@ tests draw a sixth of their examples (``support.examples``); the whole suite dra
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 import support
+from doit.doit_cmd import DoitMain
 from support import copy_sample, run_doit
 
 
@@ -43,6 +47,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_runtest_setup(item: pytest.Item) -> None:
     """Before any fixture of the test is made: may it run doit?"""
     support.END_TO_END = item.get_closest_marker("e2e") is not None
+
+
+@pytest.fixture(autouse=True)
+def _doit_only_end_to_end(monkeypatch: pytest.MonkeyPatch) -> None:
+    """However a test starts doit — support's helpers, its own subprocess, doit's Python
+    API — it must be marked e2e."""
+    if support.END_TO_END:
+        return
+    start = subprocess.Popen.__init__
+
+    def guarded(self: subprocess.Popen[Any], args: Any, *rest: Any, **options: Any) -> None:
+        words = [args] if isinstance(args, (str, bytes, os.PathLike)) else list(args)
+        names = [os.path.basename(os.fsdecode(word)) for word in words]
+        if "doit" in names or "faulty_doit.py" in names or "doit" in str(args).split():
+            support.end_to_end()
+        start(self, args, *rest, **options)
+
+    monkeypatch.setattr(subprocess.Popen, "__init__", guarded)
+    monkeypatch.setattr(DoitMain, "run", lambda *args, **kwargs: support.end_to_end())
 
 
 @pytest.fixture(scope="session")
