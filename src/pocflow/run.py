@@ -41,7 +41,7 @@ class RunContext:
     """What one doit invocation in one workspace knows while it runs. (A plain class, not a
     dataclass: it is made on every run, even one with nothing to do.)"""
 
-    __slots__ = ("_decisions", "acted", "current", "gate_checked", "root")
+    __slots__ = ("_decisions", "_workspace", "acted", "current", "gate_checked", "root")
 
     def __init__(self, root: str) -> None:
         self.root = root
@@ -53,6 +53,7 @@ class RunContext:
         self.gate_checked = False
         #: decisions made for tasks about to run, not yet taken by their actions
         self._decisions: dict[str, object] = {}
+        self._workspace: Workspace | None = None
 
     @classmethod
     def of(cls, root: str) -> RunContext:
@@ -63,8 +64,12 @@ class RunContext:
         return run
 
     def workspace(self) -> Workspace:
-        """The run's workspace (loaded again only if its layout changed meanwhile)."""
-        return load_workspace(Path(self.root))
+        """The run's workspace, loaded once: the task graph doit runs was built from it, and
+        the up-to-date checks ask for it hundreds of times a run (load_workspace compares the
+        plan, the step folders' listings and the manifests each time it is asked)."""
+        if self._workspace is None:
+            self._workspace = load_workspace(Path(self.root))
+        return self._workspace
 
     def decide(self, task: str, decision: Callable[[], T]) -> T:
         """The decision for a task about to run: made now, and kept for its action."""
