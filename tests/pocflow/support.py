@@ -109,7 +109,6 @@ def doit_env() -> dict[str, str]:
 
 def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
     """Run the real doit command in a subprocess inside workspace (extra env added)."""
-    end_to_end()
     env = {**doit_env(), **(env or {})}
     done = subprocess.run(
         [sys.executable, "-m", "doit", *args],
@@ -127,7 +126,6 @@ def run_doit_inprocess(
     workspace: Path, capfd: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, *tasks: str
 ) -> DoitRun:
     """Run `doit run TASKS` through its Python API in this process, inside workspace."""
-    end_to_end()
     monkeypatch.chdir(workspace)
     namespace = runpy.run_path(str(workspace / "dodo.py"))
     # doit's run reporter writes to the sys.stdout of import time unless given a file
