@@ -22,6 +22,24 @@ from doit.doit_cmd import DoitMain
 from support import copy_sample, run_doit
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """The suite runs on every core unless told otherwise (`-n 0`, `-n 1`, `-p no:xdist`):
+    most of its time is real doit runs, each a chain of processes waiting on each other.
+
+    This conftest is one pytest loads before it parses the run's options (the folder is named
+    in ``testpaths``), so the default reaches pytest-xdist before it decides. Not in
+    ``addopts``: the repository's pytest settings are also the sample PoC's, and its sessions
+    must not be spread over workers. Not in a worker, which runs its share itself."""
+    if (
+        config.pluginmanager.hasplugin("xdist")
+        and not hasattr(config, "workerinput")
+        and config.getoption("numprocesses", None) is None
+        and not config.getoption("collectonly")
+    ):
+        config.option.numprocesses = "auto"
+
+
 def pytest_configure(config: pytest.Config) -> None:
     support.FAST_LANE = "not e2e" in (config.getoption("markexpr") or "")
     config.addinivalue_line(
