@@ -25,7 +25,13 @@ from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
-from pocflow.layout import BATCH_FILE, BATCH_SESSION, IMPLEMENT_FILE, TEST_FILE
+from pocflow.layout import (
+    BATCH_FILE,
+    BATCH_SESSION,
+    IMPLEMENT_FILE,
+    TEST_FILE,
+    TOGETHER_FILE,
+)
 from pocflow.record import (
     TestResult,
     plain,
@@ -82,15 +88,23 @@ def _run_batch(
             durable=False,
         )
     if len(group) > 1:
+        for member in group:
+            if results[member.step_id].outcome == "passed":  # passed beside the others
+                ws.run_file(member.step_id, TOGETHER_FILE).unlink(missing_ok=True)
         for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
             alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
             result = alone[failed.step_id]
             if result.outcome == "passed":
-                others = ", ".join(s.step_id for s in group if s.step_id != failed.step_id)
+                others = [s.step_id for s in group if s.step_id != failed.step_id]
                 sys.stderr.write(
                     f"pocflow: warning: step {failed.step_id}'s tests pass alone but "
-                    f"fail in one session with steps {others} (shared state?); "
-                    "poc-complete's full-suite run will fail on it\n"
+                    f"fail in one session with steps {', '.join(others)} (shared state?); "
+                    "poc-complete runs every step's tests in one session, and fails on it\n"
+                )
+                atomic_write_text(
+                    ws.run_file(failed.step_id, TOGETHER_FILE),
+                    json.dumps({"with": others, "message": results[failed.step_id].message}),
+                    durable=False,
                 )
             results[failed.step_id] = result
     for member in group:
@@ -193,3 +207,15 @@ def whole_suite_this_run(ws: Workspace) -> tuple[dict[str, dict[str, int]], floa
         if tested is None or not still_holds(ws.root, tested.inputs):
             return None
     return data.get("counts", {}), float(data.get("duration_s", 0.0))
+
+
+def failed_together(ws: Workspace) -> list[str]:
+    """The steps whose tests passed alone but failed beside other steps' in their latest
+    shared session here (cleared when they pass in one)."""
+    return [sid for sid in ws.steps if ws.run_file(sid, TOGETHER_FILE).is_file()]
+
+
+def passed_together(ws: Workspace) -> None:
+    """Every step's tests passed in one session: no step fails beside the others now."""
+    for sid in ws.steps:
+        ws.run_file(sid, TOGETHER_FILE).unlink(missing_ok=True)

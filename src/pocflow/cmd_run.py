@@ -48,7 +48,7 @@ from pocflow.layout import GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import RunContext
-from pocflow.settings import env_flag, load_settings
+from pocflow.settings import env_flag, load_settings, suite_session_wanted
 from pocflow.workspace import load_workspace, prerequisites_first
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
@@ -280,6 +280,7 @@ def verified_again(before: dict[Path, tuple[tuple[int, int], str]]) -> bool:
 
 def dry_run(root: Path, selected: list[str]) -> int:
     """Say what a run of the selected steps would do; 1 if it would run anything."""
+    from pocflow.batch import failed_together
     from pocflow.gate import accepted_gate
     from pocflow.status import compute_status
 
@@ -307,8 +308,10 @@ def dry_run(root: Path, selected: list[str]) -> int:
     if held:
         out.write(f"  accepted as verified, their records hold: {', '.join(held)}\n")
     if gate_runs:
+        suite = suite_session_wanted(ws.settings) or bool(failed_together(ws))
         out.write(
-            "  poc-complete: would run the full step suite"
+            "  poc-complete: would "
+            + ("run the full step suite" if suite else "check every step's record")
             + ("" if again else " (the step records changed since it last passed)")
             + "\n"
         )

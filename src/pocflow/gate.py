@@ -1,11 +1,12 @@
-"""The poc-complete gate: every step verified on its current inputs, the suite green as one."""
+"""The poc-complete gate: every step verified on its current inputs (and, with
+``suite_session``, every step's tests green in one session)."""
 
 from __future__ import annotations
 
 import sys
 
 from pocflow._fs import file_lock
-from pocflow.batch import whole_suite_this_run
+from pocflow.batch import failed_together, passed_together, whole_suite_this_run
 from pocflow.documents import undocumented_steps, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
@@ -19,6 +20,7 @@ from pocflow.record import (
 )
 from pocflow.render import render_poc_results
 from pocflow.reuse import missing_outputs, replay
+from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
@@ -49,44 +51,58 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
             _small_win_check(ws, accepted.counts)
         return ""
     together = whole_suite_this_run(ws)
-    if together is None:  # no session of this run had every step's tests: run one now
-        replayed, problem = replay(ws, missing_outputs(ws))  # what the tests may read
+    if together is None and (suite_session_wanted(ws.settings) or failed_together(ws)):
+        together, problem = _suite_session(ws)  # every step's tests as one session, now
         if problem:
             return problem
-        if replayed:
-            sys.stderr.write(
-                f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
-                "(accepted from their records) for the outputs their tests may "
-                "read\n"
-            )
-        selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
-        report_dir = ws.root / ws.session_dir(GATE_SESSION)
-        suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
-        failed = [r for r in suite.values() if r.outcome != "passed"]
-        if failed:
-            return (
-                f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
-                "as one session failed (tests that depend on each other's state?):\n"
-                + "\n".join(r.message for r in failed)
-                + f"\nfull log: {ws.session_dir(GATE_SESSION)}/{PYTEST_LOG}"
-            )
-        together = (
-            {sid: dict(r.counts) for sid, r in suite.items()},
-            max(r.duration_s for r in suite.values()),
-        )
-    counts, seconds = together
+        passed_together(ws)
+    if together is not None:
+        counts, seconds = together
+    else:  # each step's tests passed on the files as they are: the records say how many
+        counts = {sid: dict(r.test.counts) for sid, r in records.items() if r.test is not None}
+        seconds = sum(r.test.duration_s for r in records.values() if r.test is not None)
     gate = GateRecord(
         completed_at=now_iso(),
         duration_s=seconds,
         counts={sid: dict(counts.get(sid, {})) for sid in ws.steps},
         records=records_digest(ws),
         environment=environment(ws),
+        one_session=together is not None,
     )
     with file_lock(ws.state_lock):
         write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
     _small_win_check(ws, gate.counts)
     return ""
+
+
+def _suite_session(
+    ws: Workspace,
+) -> tuple[tuple[dict[str, dict[str, int]], float] | None, str]:
+    """Every step's tests in one pytest session: (counts per step, seconds), or why not."""
+    replayed, problem = replay(ws, missing_outputs(ws))  # what the tests may read
+    if problem:
+        return None, problem
+    if replayed:
+        sys.stderr.write(
+            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
+            "(accepted from their records) for the outputs their tests may read\n"
+        )
+    selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
+    report_dir = ws.root / ws.session_dir(GATE_SESSION)
+    suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+    failed = [r for r in suite.values() if r.outcome != "passed"]
+    if failed:
+        return None, (
+            f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
+            "as one session failed (tests that depend on each other's state?):\n"
+            + "\n".join(r.message for r in failed)
+            + f"\nfull log: {ws.session_dir(GATE_SESSION)}/{PYTEST_LOG}"
+        )
+    return (
+        {sid: dict(r.counts) for sid, r in suite.items()},
+        max(r.duration_s for r in suite.values()),
+    ), ""
 
 
 def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:
@@ -152,8 +168,9 @@ def undocumented_problem(ws: Workspace) -> str:
 
 
 def accepted_gate(ws: Workspace) -> GateRecord | None:
-    """The committed gate record, if the full suite passed on exactly the step records there
-    are now, in this environment (and re-verification is not forced)."""
+    """The committed gate record, if the gate passed on exactly the step records there are
+    now, in this environment (and re-verification is not forced); when the suite session is
+    wanted, only a record that stands on one."""
     if reverify_forced():
         return None
     gate = read_gate_record(ws.root / ws.gate_record_path)
@@ -162,6 +179,7 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
         or not gate.records
         or gate.records != records_digest(ws)
         or gate.environment != environment(ws)
+        or (not gate.one_session and (suite_session_wanted(ws.settings) or failed_together(ws)))
     ):
         return None
     return gate

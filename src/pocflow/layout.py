@@ -31,6 +31,9 @@ ACCEPTED_FILE = "accepted.json"
 REPLAY_FILE = "replay.json"
 #: which batch session ran the step's tests, and on what inputs
 BATCH_FILE = "batch.json"
+#: evidence that the step's tests passed alone but failed in one session with other steps'
+#: tests (the gate then runs every step's tests in one session, which fails on it)
+TOGETHER_FILE = "together.json"
 #: the metrics the step's script wrote (POCFLOW_METRICS_FILE)
 METRICS_FILE = "metrics.json"
 #: the log of the pytest session that ran the step's tests

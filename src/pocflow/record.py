@@ -391,13 +391,16 @@ def compose_record(
 
 @dataclass
 class GateRecord:
-    """The committed record of the last passing poc-complete: the full suite's counts."""
+    """The committed record of the last passing poc-complete: every step's test counts, and
+    whether they come from one session that ran all of them together (``one_session``;
+    records written before the field existed always did)."""
 
     completed_at: str
     duration_s: float
     counts: dict[str, dict[str, int]]
     records: str = ""  # digest of every step record the suite passed on (records_digest)
     environment: dict[str, str] = field(default_factory=dict)
+    one_session: bool = True
     format: int = RECORD_FORMAT
 
 

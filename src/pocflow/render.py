@@ -232,7 +232,12 @@ def render_poc_results(
         "started": starts[0][:10] if starts else "—",
         "completed": gate.completed_at[:10],
         "steps": steps,
-        "suite": {**totals, "duration_s": gate.duration_s, "per_step": per_step},
+        "suite": {
+            **totals,
+            "duration_s": gate.duration_s,
+            "one_session": gate.one_session,
+            "per_step": per_step,
+        },
         "metrics": metrics,
         "checklist": plan.checklist if plan else [],
         "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],

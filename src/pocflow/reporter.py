@@ -423,7 +423,8 @@ def _accepted_words(
     if isinstance(decision, GateRecord) and ws is not None:
         from pocflow.gate import completion_problem
 
-        suite = f"the full suite passed {_when(decision.completed_at)} on exactly these records"
+        what = "the full suite" if decision.one_session else "every step's tests"
+        suite = f"{what} passed {_when(decision.completed_at)} on exactly these records"
         # the gate checks more than the suite: say "accepted" only when it will pass
         return f"checking: {suite}" if completion_problem(ws) else f"accepted: {suite}"
     return step_accepted

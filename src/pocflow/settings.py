@@ -30,6 +30,13 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "timeout": (float, 600.0, "seconds a step script may run before it is stopped"),
     "test_runner": (str, "auto", "how each pytest session starts: fork, subprocess or auto"),
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
+    "suite_session": (
+        bool,
+        False,
+        "poc-complete also runs every step's tests together in one pytest session when no "
+        "session of the run held them all (tests that pass alone and fail together); "
+        "POCFLOW_SUITE_SESSION=1 turns it on for one run",
+    ),
     "lock_file": (
         str,
         "uv.lock",
@@ -67,6 +74,7 @@ class Settings:
     timeout: float
     test_runner: str
     test_batch: bool
+    suite_session: bool
     lock_file: str
     undocumented: str
     pytest_config: dict[str, Any]
@@ -75,6 +83,16 @@ class Settings:
 def env_flag(name: str) -> bool:
     """Whether the environment variable is set to a true value (1, true, yes, on)."""
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+
+
+#: turns ``suite_session`` on for one run (the shipped CI workflow sets it)
+SUITE_SESSION_ENV = "POCFLOW_SUITE_SESSION"
+
+
+def suite_session_wanted(settings: Settings) -> bool:
+    """Whether the gate stands only on a session that ran every step's tests together
+    (``suite_session``, or POCFLOW_SUITE_SESSION=1 for one run)."""
+    return settings.suite_session or env_flag(SUITE_SESSION_ENV)
 
 
 def load_settings(root: Path) -> Settings:

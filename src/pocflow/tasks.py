@@ -60,7 +60,7 @@ from pocflow.phases import (
 )
 from pocflow.redact import activate
 from pocflow.run import begin
-from pocflow.settings import load_settings
+from pocflow.settings import load_settings, suite_session_wanted
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, load_workspace
 
@@ -268,8 +268,8 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     records = [ws.record_path(sid) for sid, step in ws.steps.items() if step.has_files]
     return {
         "basename": GATE_TASK,
-        "doc": f"The gate: every step of PoC {ws.settings.poc} verified, the full step suite "
-        f"green, {ws.poc_results_doc} written.",
+        "doc": f"The gate: every step of PoC {ws.settings.poc} verified on the files as they "
+        f"are, {ws.poc_results_doc} written.",
         "actions": [(gate_phase, [str(ws.root)])],
         # and the results docs: a Summary written (or emptied) is checked again
         "file_dep": [
@@ -290,6 +290,7 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
                     "plan": _plan_digest(ws),
                     "steps": list(ws.steps),
                     "undocumented": ws.settings.undocumented,
+                    "suite_session": suite_session_wanted(ws.settings),
                 }
             ),
             (written_unchanged, [str(ws.root / ws.poc_results_doc)]),

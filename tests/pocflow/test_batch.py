@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -94,5 +95,95 @@ def test_tests_that_pass_alone_but_fail_together_are_found(tmp_path: Path) -> No
         "pocflow: warning: step 2's tests pass alone but fail in one session with steps 1" in output
     )
     assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"  # the verdict of step 2 alone
-    assert result.code == 1
-    assert "every step passed alone, but the full step suite run as one session failed" in output
+    # the gate runs every step's tests in one session on that evidence (no setting needed),
+    # and fails on it, in this run and the next
+    for run in (result, run_doit(workspace, "poc-complete")):
+        assert run.code == 1
+        assert "every step passed alone, but the full step suite run as one session failed" in (
+            run.out + run.err
+        )
+
+
+#: each test appends its own id to a log outside the workspace: how often each one ran
+COUNTED = (
+    "from pathlib import Path\n\n"
+    "def test_{n}_a(request):\n"
+    "    with Path({log!r}).open('a') as log:\n"
+    "        log.write(request.node.nodeid + '\\n')\n\n"
+    "def test_{n}_b(request):\n"
+    "    with Path({log!r}).open('a') as log:\n"
+    "        log.write(request.node.nodeid + '\\n')\n"
+)
+#: steps 2 and 3 wait for step 1, step 4 for step 3: the ready steps come in three waves
+WAVES = {"2": "1", "3": "1", "4": "3"}
+
+
+def counted(root: Path, log: Path) -> Path:
+    """Five steps in three waves of ready steps, whose tests count their runs in ``log``."""
+    make(root, {n: COUNTED.format(n=n, log=str(log)) for n in "12345"}, conftest="")
+    plan = root / "docs/poc1-implementation.md"
+    text = plan.read_text(encoding="utf-8")
+    for step, upstream in WAVES.items():
+        text = text.replace(
+            f"### Step {step}: S{step}\n\n**Goal**: g.\n",
+            f"### Step {step}: S{step}\n\n**Goal**: g.\n\n**Depends On**: Step {upstream}\n",
+        )
+    plan.write_text(text, encoding="utf-8")
+    return root
+
+
+def runs_per_test(log: Path) -> Counter[str]:
+    return Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
+
+
+def test_a_cold_run_executes_every_test_once_and_the_gate_stands_on_that(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    workspace = counted(tmp_path / "ws", log)
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    runs = runs_per_test(log)
+    assert len(runs) == 10 and set(runs.values()) == {1}, runs
+    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
+    assert gate["one_session"] is False
+    assert sum(c["total"] for c in gate["counts"].values()) == 10
+    doc = (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
+    assert "Every step's tests, each passed on the files as they are: **10 tests, 10 passed**" in (
+        doc
+    )
+    log.unlink()
+    assert run_doit(workspace, "poc-complete").code == 0  # nothing to do: nothing runs
+    assert runs_per_test(log) == Counter()
+
+
+def test_the_suite_session_runs_every_test_together_once_more(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    workspace = counted(tmp_path / "ws", log)
+    assert run_doit(workspace, "poc-complete").code == 0
+    log.unlink()
+    # asked for (the shipped CI workflow does): the gate record of the local run does not
+    # stand on one session, so the gate runs one, and only it
+    suite = {"POCFLOW_SUITE_SESSION": "1"}
+    result = run_doit(workspace, "poc-complete", env=suite)
+    assert result.code == 0, result.out + result.err
+    runs = runs_per_test(log)
+    assert len(runs) == 10 and set(runs.values()) == {1}, runs
+    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
+    assert gate["one_session"] is True
+    doc = (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
+    assert "The full step suite, run as one pytest session: **10 tests, 10 passed**" in doc
+    log.unlink()
+    assert run_doit(workspace, "poc-complete", env=suite).code == 0  # that record stands
+    assert run_doit(workspace, "poc-complete").code == 0  # and does without the setting
+    assert runs_per_test(log) == Counter()
+
+
+def test_the_suite_session_setting_in_pyproject_runs_it_in_a_cold_run(tmp_path: Path) -> None:
+    log = tmp_path / "runs.log"
+    workspace = counted(tmp_path / "ws", log)
+    pyproject = workspace / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text("utf-8") + "suite_session = true\n", "utf-8")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert set(runs_per_test(log).values()) == {2}  # the waves' sessions, then the suite's
+    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
+    assert gate["one_session"] is True

@@ -84,7 +84,7 @@ def test_fresh_clone_with_nothing_changed_runs_nothing(origin: Path, tmp_path: P
     assert result.ran == []
     for step_id in ALL:
         assert f"-- implement:{step_id}  (accepted: verified " in result.out
-    assert "-- poc-complete  (accepted: the full suite passed" in result.out
+    assert "-- poc-complete  (accepted: every step's tests passed" in result.out
     assert "6 step(s) accepted from their committed records" in result.out
     assert changed_files(ws) == set()  # not a byte of a record or document rewritten
     assert not list((ws / ".pocflow").rglob("*.log"))  # no script ran
@@ -196,7 +196,8 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
     ws = clone(dev, tmp_path / "ci")
     dry = run_doit(ws, "--dry-run", "poc-complete")
     assert "accepted as verified, their records hold: 1, 2, 3a, 3b, 4, 4_1" in dry.out
-    result = run_doit(ws, "poc-complete")
+    # as the shipped workflow runs it: the gate also runs every step's tests as one
+    result = run_doit(ws, "poc-complete", env={"POCFLOW_SUITE_SESSION": "1"})
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == set()  # each branch's verification stands
     assert ".  poc-complete" in result.out  # only the merged whole is checked again
@@ -242,7 +243,7 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(
         "  step 4_1 (Nearest zone with a grid index): would be verified again: changed since "
         "verified: PoC/step2_coordinates.py; upstream step 4 changed since it was verified",
         "  accepted as verified, their records hold: 1, 3a, 3b",
-        "  poc-complete: would run the full step suite",
+        "  poc-complete: would check every step's record",
         "pocflow: 3 of 6 step(s) would be verified again, and the gate would run",
     ]
     assert changed_files(ws) == set()
