@@ -13,6 +13,7 @@ from pocflow.healthcheck import STATUSES, append_health_check, assess, has_healt
 from pocflow.layout import GATE_SESSION, PYTEST_LOG
 from pocflow.record import (
     GateRecord,
+    evidence,
     now_iso,
     read_gate_record,
     records_digest,
@@ -69,8 +70,12 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         environment=environment(ws),
         one_session=together is not None,
     )
+    previous = read_gate_record(ws.root / ws.gate_record_path)
+    if previous is not None and evidence(previous) == evidence(gate):
+        gate = previous  # the same proof: the committed record (and document) stay as they are
     with file_lock(ws.state_lock):
-        write_record(ws.root / ws.gate_record_path, gate)
+        if gate is not previous:
+            write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
     _small_win_check(ws, gate.counts)
     return ""

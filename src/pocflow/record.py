@@ -12,7 +12,7 @@ import json
 import stat
 import types
 import typing
-from dataclasses import dataclass, field, fields, is_dataclass
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -85,14 +85,28 @@ class TestCase:
 
 
 @dataclass
+class TestGroup:
+    """The outcomes of the tests of one test file, or of one test class (``file::Class``)."""
+
+    __test__ = False  # not a pytest test class, despite its name
+
+    name: str
+    counts: dict[str, int]
+
+
+@dataclass
 class TestResult(PhaseResult):
-    """What the test phase found."""
+    """What the test phase found. A local run file holds every test (``tests``); a committed
+    record holds their outcomes per file or class (``groups``), a digest of every test id
+    and outcome, and the failing tests only (pocflow.record.summarized)."""
 
     __test__ = False  # not a pytest test class, despite its name
 
     files: list[str] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     tests: list[TestCase] = field(default_factory=list)
+    groups: list[TestGroup] = field(default_factory=list)
+    tests_digest: str = ""
     collection_errors: list[str] = field(default_factory=list)
     exit_code: int | None = None
     inputs: dict[str, str] = field(default_factory=dict)
@@ -133,6 +147,7 @@ class StepRecord:
 
 #: what changes from one run to the next without changing what a record proves
 _VOLATILE = (
+    "completed_at",
     "verified_at",
     "first_verified_at",
     "durations",
@@ -145,7 +160,7 @@ _VOLATILE = (
 )
 
 
-def evidence(record: StepRecord) -> dict[str, Any]:
+def evidence(record: StepRecord | GateRecord) -> dict[str, Any]:
     """What a record proves: itself without its times, durations and run bookkeeping."""
 
     def strip(data: dict[str, Any]) -> dict[str, Any]:
@@ -263,13 +278,54 @@ def _read_step_record(text: str) -> StepRecord | None:
 
 def test_result_from(data: dict[str, Any]) -> TestResult | None:
     """A TestResult from its JSON form; None when it does not fit."""
-    if not isinstance(data, dict) or not isinstance(data.get("tests", []), list):
+    if not isinstance(data, dict):
         return None
     data = dict(data)
-    data["tests"] = [_build(TestCase, t) for t in data.get("tests", [])]
-    if None in data["tests"]:
-        return None
+    for name, kind in (("tests", TestCase), ("groups", TestGroup)):
+        items = data.get(name, [])
+        if not isinstance(items, list):
+            return None
+        data[name] = [_build(kind, item) for item in items]
+        if None in data[name]:
+            return None
     return _build(TestResult, data)
+
+
+#: a committed record names at most this many failing tests (its counts say how many fail),
+#: each with at most this many characters of its message
+FAILING_KEPT = 50
+MESSAGE_KEPT = 500
+
+
+def grouped_outcomes(test: TestResult) -> list[TestGroup]:
+    """The outcomes per test file or test class, in the order pytest ran them: the record's
+    own, else counted from its tests."""
+    if test.groups or not test.tests:
+        return test.groups
+    groups: dict[str, TestGroup] = {}
+    for case in test.tests:
+        parts = case.nodeid.split("::")
+        name = "::".join(parts[:2]) if len(parts) > 2 else parts[0]
+        group = groups.setdefault(name, TestGroup(name, {}))
+        group.counts[case.outcome] = group.counts.get(case.outcome, 0) + 1
+    return list(groups.values())
+
+
+def summarized(test: TestResult) -> TestResult:
+    """The test result as a committed record keeps it: a few KB whatever the number of
+    tests. The outcomes per file or class and a digest of every test id and outcome stand
+    for the tests; only the failing ones are named. Each test's details stay in the local
+    run file."""
+    if test.groups or not test.tests:  # already summarized, or no test ran
+        return test
+    ids = hashlib.sha256()
+    for case in test.tests:
+        ids.update(f"{case.nodeid}\0{case.outcome}\n".encode())
+    failing = [
+        TestCase(c.nodeid, c.outcome, c.duration_s, c.message[:MESSAGE_KEPT])
+        for c in test.failing[:FAILING_KEPT]
+    ]
+    return replace(test, tests=failing, groups=grouped_outcomes(test), tests_digest=ids.hexdigest())
 
 
 def _build(cls: type[_T], data: Any) -> _T | None:
@@ -352,6 +408,7 @@ def compose_record(
         message = "the test phase has not run"
     elif test.outcome != "passed":
         message = test.message
+    test = summarized(test) if test is not None else None
     inputs = dict(implement.inputs if implement else {})
     inputs.update(test.inputs if test else {})
     finished = [r.finished_at for r in (implement, test) if r is not None]

@@ -19,7 +19,7 @@ from pocflow.documents import (
     write_document,
 )
 from pocflow.metrics import describe_metric, parse_threshold
-from pocflow.record import GateRecord, StepRecord, TestResult
+from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
 from pocflow.status import STYLES, StepStatus, compute_status
 from pocflow.workspace import Step, Workspace, prerequisites_first
@@ -90,20 +90,19 @@ def coverage(test: TestResult | None) -> list[Category]:
     """Test counts per category: the test class, else the test file."""
     if test is None:
         return []
-    groups: dict[str, list[str]] = {}
-    for case in test.tests:
-        parts = case.nodeid.split("::")
-        name = f"`{parts[1]}`" if len(parts) > 2 else f"`{Path(parts[0]).name}`"
-        groups.setdefault(name, []).append(case.outcome)
+    categories: dict[str, Counter[str]] = {}
+    for group in grouped_outcomes(test):
+        parts = group.name.split("::")
+        name = f"`{parts[1]}`" if len(parts) > 1 else f"`{Path(parts[0]).name}`"
+        categories.setdefault(name, Counter()).update(group.counts)
     return [
-        Category(name, len(outcomes), outcome_summary(outcomes))
-        for name, outcomes in groups.items()
+        Category(name, counts.total(), outcome_summary(counts))
+        for name, counts in categories.items()
     ]
 
 
-def outcome_summary(outcomes: list[str]) -> str:
+def outcome_summary(counts: Counter[str]) -> str:
     """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts)."""
-    counts = Counter(outcomes)
     bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("xpassed", 0)
     order = ("failed", "error", "xpassed", "passed", "skipped", "xfailed")
     text = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
@@ -111,14 +110,20 @@ def outcome_summary(outcomes: list[str]) -> str:
 
 
 def _totals(test: TestResult | None) -> dict[str, Any]:
-    outcomes = [c.outcome for c in test.tests] if test else []
-    return {"total": len(outcomes), "status": outcome_summary(outcomes)}
+    counts: Counter[str] = Counter()
+    for group in grouped_outcomes(test) if test else []:
+        counts.update(group.counts)
+    return {"total": counts.total(), "status": outcome_summary(counts)}
 
 
 def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
     if test is None:
         return []
-    return [(f, sum(1 for c in test.tests if c.nodeid.split("::", 1)[0] == f)) for f in test.files]
+    groups = grouped_outcomes(test)
+    return [
+        (f, sum(sum(g.counts.values()) for g in groups if g.name.split("::", 1)[0] == f))
+        for f in test.files
+    ]
 
 
 # PROJECT_STATE.md

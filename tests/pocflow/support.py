@@ -97,6 +97,40 @@ def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
     return target
 
 
+STEP_SCRIPT = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\nprint("step {n}")\n'
+
+
+def make_workspace(
+    root: Path,
+    tests: dict[str, str],
+    conftest: str = "",
+    settings: str = "",
+    depends: dict[str, str] | None = None,
+) -> Path:
+    """A small workspace: a step per entry of ``tests`` (step id -> its test file), each
+    with a script that prints a line; ``depends``: step id -> the step it depends on."""
+    depends = depends or {}
+    plan = "# PoC 1 Implementation Plan: Small\n\n## Implementation Steps\n\n" + "".join(
+        f"### Step {n}: S{n}\n\n**Goal**: g.\n\n"
+        + (f"**Depends On**: Step {depends[n]}\n\n" if n in depends else "")
+        for n in tests
+    )
+    files = {
+        "dodo.py": (REPO / "dodo.py").read_text(encoding="utf-8"),
+        "pyproject.toml": f'[tool.pocflow]\npoc = 1\nundocumented = "warn"\n{settings}',
+        "tests/conftest.py": conftest,
+        "docs/poc1-implementation.md": plan
+        + "\n## Production-Grade Checklist\n\n- [x] **Real**: yes\n",
+    }
+    for n, body in tests.items():
+        files[f"PoC/step{n}_x.py"] = STEP_SCRIPT.format(n=n)
+        files[f"tests/test_step{n}_x.py"] = body
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text, encoding="utf-8")
+    return root
+
+
 def doit_env() -> dict[str, str]:
     """This session's environment without what changes pocflow's or pytest's behaviour (the
     suite's own PYTEST_* and POCFLOW_* variables, a CI's GITHUB_* and CI)."""

@@ -7,14 +7,9 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-from support import run_doit
+from support import make_workspace, run_doit
 
 pytestmark = pytest.mark.e2e
-
-DODO = (Path(__file__).resolve().parents[2] / "dodo.py").read_text(encoding="utf-8")
-SCRIPT = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\nprint("step {n}")\n'
-PLAN_HEAD = "# PoC 1 Implementation Plan: Batch\n\n## Implementation Steps\n\n"
-PLAN_TAIL = "\n## Production-Grade Checklist\n\n- [x] **Real**: yes\n"
 
 TESTS = {
     "1": "def test_a():\n    assert True\n\ndef test_b():\n    assert 1 + 1 == 2\n",
@@ -28,21 +23,7 @@ CONFTEST = "import pytest\n\n@pytest.fixture\ndef shared():\n    return 42\n"
 
 
 def make(root: Path, tests: dict[str, str], conftest: str = CONFTEST, settings: str = "") -> Path:
-    files = {
-        "dodo.py": DODO,
-        "pyproject.toml": f'[tool.pocflow]\npoc = 1\nundocumented = "warn"\n{settings}',
-        "tests/conftest.py": conftest,
-        "docs/poc1-implementation.md": PLAN_HEAD
-        + "".join(f"### Step {n}: S{n}\n\n**Goal**: g.\n\n" for n in tests)
-        + PLAN_TAIL,
-    }
-    for n, body in tests.items():
-        files[f"PoC/step{n}_x.py"] = SCRIPT.format(n=n)
-        files[f"tests/test_step{n}_x.py"] = body
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text, encoding="utf-8")
-    return root
+    return make_workspace(root, tests, conftest, settings)
 
 
 def verdicts(root: Path, steps: list[str]) -> dict[str, tuple[str, dict[str, int], list[str]]]:
@@ -120,16 +101,8 @@ WAVES = {"2": "1", "3": "1", "4": "3"}
 
 def counted(root: Path, log: Path) -> Path:
     """Five steps in three waves of ready steps, whose tests count their runs in ``log``."""
-    make(root, {n: COUNTED.format(n=n, log=str(log)) for n in "12345"}, conftest="")
-    plan = root / "docs/poc1-implementation.md"
-    text = plan.read_text(encoding="utf-8")
-    for step, upstream in WAVES.items():
-        text = text.replace(
-            f"### Step {step}: S{step}\n\n**Goal**: g.\n",
-            f"### Step {step}: S{step}\n\n**Goal**: g.\n\n**Depends On**: Step {upstream}\n",
-        )
-    plan.write_text(text, encoding="utf-8")
-    return root
+    tests = {n: COUNTED.format(n=n, log=str(log)) for n in "12345"}
+    return make_workspace(root, tests, depends=WAVES)
 
 
 def runs_per_test(log: Path) -> Counter[str]:

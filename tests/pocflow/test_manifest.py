@@ -208,7 +208,8 @@ def test_a_state_folder_of_another_name_is_no_input(sample: Path) -> None:
         encoding="utf-8",
     )
     shutil.rmtree(sample / ".pocflow")
-    assert run_doit(sample, "--reverify", "poc-complete").code == 0
+    first = run_doit(sample, "--reverify", "poc-complete")
+    assert first.code == 0, first.out + first.err
     again = run_doit(sample, "poc-complete")
     assert again.code == 0, again.out + again.err
     assert again.ran == [], again.out

@@ -1,0 +1,123 @@
+"""Committed records hold what the verdict needs, a few KB whatever the number of tests; each
+test's details stay in the local run files."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import make_workspace, run_doit
+
+from pocflow.record import FAILING_KEPT, TestCase, TestResult, grouped_outcomes, summarized
+
+#: 3,000 tests in one file, 1,000 of them in a class: a suite far larger than the record
+MANY = (
+    "import pytest\n\n"
+    "@pytest.mark.parametrize('n', range(2000))\n"
+    "def test_square_is_not_negative(n):\n"
+    "    assert n * n >= {floor}\n\n"
+    "class TestCube:\n"
+    "    @pytest.mark.parametrize('n', range(1000))\n"
+    "    def test_cube_keeps_its_sign(self, n):\n"
+    "        assert n ** 3 >= 0\n"
+)
+
+
+def record_of(workspace: Path) -> tuple[str, dict[str, object]]:
+    text = (workspace / "steps/records/step1.json").read_text(encoding="utf-8")
+    return text, json.loads(text)
+
+
+@pytest.mark.e2e
+def test_a_record_of_thousands_of_tests_stays_small_and_the_run_file_keeps_each(
+    tmp_path: Path,
+) -> None:
+    workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=0)})
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    text, record = record_of(workspace)
+    assert len(text.encode()) < 8_000, len(text.encode())
+    test = record["test"]
+    assert isinstance(test, dict)
+    assert test["counts"] == {"passed": 3000, "total": 3000}
+    assert test["tests"] == []  # no failing test to name
+    assert [(g["name"], g["counts"]) for g in test["groups"]] == [
+        ("tests/test_step1_x.py", {"passed": 2000}),
+        ("tests/test_step1_x.py::TestCube", {"passed": 1000}),
+    ]
+    local = json.loads((workspace / ".pocflow/runs/step1/test.json").read_text("utf-8"))
+    assert len(local["tests"]) == 3000 and "duration_s" in local["tests"][0]
+    doc = (workspace / "docs/small-step1-results.md").read_text(encoding="utf-8")
+    assert "| `test_step1_x.py` | 2000 | ✅ 2000 passed |" in doc
+    assert "| `TestCube` | 1000 | ✅ 1000 passed |" in doc
+    assert "| **Total** | **3000** | **✅ 3000 passed** |" in doc
+
+
+@pytest.mark.e2e
+def test_verifying_again_with_the_same_result_changes_no_committed_byte(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=0), "2": MANY})
+    (workspace / "tests/test_step2_x.py").write_text(MANY.format(floor=0), encoding="utf-8")
+    assert run_doit(workspace, "poc-complete").code == 0
+    committed = {
+        p.relative_to(workspace).as_posix(): p.read_bytes()
+        for folder in ("steps", "docs")
+        for p in sorted((workspace / folder).rglob("*"))
+        if p.is_file()
+    }
+    committed["PROJECT_STATE.md"] = (workspace / "PROJECT_STATE.md").read_bytes()
+    again = run_doit(workspace, "--reverify", "poc-complete")  # every script and test again
+    assert again.code == 0 and again.ran_steps == {"1", "2"}, again.out + again.err
+    for rel, data in committed.items():
+        assert (workspace / rel).read_bytes() == data, f"{rel} changed"
+
+
+@pytest.mark.e2e
+def test_a_failing_record_names_its_failing_tests_and_plain_pytest_agrees(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=10)})
+    result = run_doit(workspace, "step:1")
+    assert result.code != 0
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 1 and "4 failed, 2996 passed" in plain.stdout
+    assert "step 1: 4 of 3000 tests failed" in result.out + result.err
+    local = json.loads((workspace / ".pocflow/runs/step1/test.json").read_text("utf-8"))
+    assert local["counts"]["failed"] == 4
+
+
+def test_a_summary_keeps_the_counts_and_names_at_most_the_first_failing_tests() -> None:
+    cases = [
+        TestCase(f"tests/test_step1_x.py::test_n[{n}]", "failed", 0.01, "x" * 10_000)
+        for n in range(FAILING_KEPT + 20)
+    ] + [TestCase("tests/test_step1_x.py::TestA::test_ok", "passed", 0.01)]
+    result = TestResult(
+        step_id="1",
+        outcome="failed",
+        message="",
+        started_at="",
+        finished_at="",
+        duration_s=1.0,
+        files=["tests/test_step1_x.py"],
+        counts={"failed": FAILING_KEPT + 20, "passed": 1, "total": FAILING_KEPT + 21},
+        tests=cases,
+    )
+    kept = summarized(result)
+    assert len(kept.tests) == FAILING_KEPT and kept.tests[0].nodeid == cases[0].nodeid
+    assert all(len(case.message) <= 500 for case in kept.tests)
+    assert kept.counts == result.counts
+    assert [(g.name, g.counts) for g in kept.groups] == [
+        ("tests/test_step1_x.py", {"failed": FAILING_KEPT + 20}),
+        ("tests/test_step1_x.py::TestA", {"passed": 1}),
+    ]
+    assert summarized(kept) is kept  # summarizing a record again changes nothing
+    assert grouped_outcomes(kept) == grouped_outcomes(result)
+    other = [*cases[:-1], TestCase("tests/test_step1_x.py::TestA::test_b", "passed", 0.01)]
+    renamed = TestResult(**{**result.__dict__, "tests": other})
+    assert summarized(renamed).tests_digest != kept.tests_digest  # another test, same counts
