@@ -17,8 +17,10 @@ library is reached only that way). Then it checks, and prints:
    `sys.modules`, a different mechanism from pocflow's audit hooks;
 3. after a change to a data file one test module reads (`tests/metadata/
    everything.metadata`), exactly that step is verified again;
-4. the cold run against the plain alternative (every step script, then one `pytest tests/`)
-   and the no-op run, in seconds.
+4. a fresh clone (the committed files, no local state) accepts every step and runs nothing;
+5. the figures: the cold run against the plain alternative (every step script, then one
+   `pytest tests/`), the no-op, the fresh clone against the no-op, the edit against running
+   the importers' scripts and tests directly plus the no-op, and the largest record.
 
 Exit 0 when every check holds. pocflow's own suite runs it (test_realworld.py).
 """
@@ -168,13 +170,46 @@ def doit(ws: Path, *args: str) -> Run:
     return Run(done.returncode, seconds, done.stdout + done.stderr, ran)
 
 
+def direct(ws: Path, step_ids: list[str]) -> float:
+    """The plain alternative for these steps: each one's script, then one pytest session
+    over their test files (no report: what a person would run); seconds."""
+    start = time.perf_counter()
+    for sid in step_ids:
+        for script in sorted((ws / "PoC").glob(f"step{sid}_*.py")):
+            subprocess.run(
+                [sys.executable, str(script)], cwd=ws, env=ENV, check=True, capture_output=True
+            )
+    tests = [
+        str(p.relative_to(ws))
+        for sid in step_ids
+        for p in (ws / "tests").glob(f"test_step{sid}_*.py")
+    ]
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *tests],
+        cwd=ws,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
+    return time.perf_counter() - start
+
+
 def plain(ws: Path) -> tuple[float, dict[str, int]]:
-    """Every step script, then one `pytest tests/`: seconds, and passed tests per file."""
+    """Every step script, then one `pytest tests/` (timed, as a person runs it), and passed
+    tests per file (from a second session with pytest-json-report, not timed)."""
     start = time.perf_counter()
     for script in sorted((ws / "PoC").glob("step*.py")):
         subprocess.run(
             [sys.executable, str(script)], cwd=ws, env=ENV, check=True, capture_output=True
         )
+    subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ws,
+        env=ENV,
+        check=True,
+        capture_output=True,
+    )
+    seconds = time.perf_counter() - start
     report = ws / "plain-report.json"
     done = subprocess.run(
         [
@@ -194,7 +229,6 @@ def plain(ws: Path) -> tuple[float, dict[str, int]]:
         text=True,
         check=False,
     )
-    seconds = time.perf_counter() - start
     if done.returncode != 0:
         raise SystemExit(f"realworld: plain pytest failed:\n{done.stdout[-3000:]}")
     counts: dict[str, int] = {}
@@ -257,6 +291,15 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
     noop = doit(ws, "poc-complete")
     if noop.ran or noop.code != 0:
         problems.append(f"the no-op run ran {sorted(noop.ran)} (exit {noop.code})")
+    record_kib = max(p.stat().st_size for p in (ws / "steps/records").glob("step*.json")) / 1024
+
+    # what a CI job gets: the committed files, no local state
+    clone = ws.parent / f"{ws.name}-clone"
+    shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow", "__pycache__", "out"))
+    fresh = doit(clone, "poc-complete")
+    if fresh.ran or fresh.code != 0:
+        problems.append(f"a fresh clone ran {sorted(fresh.ran)} (exit {fresh.code})")
+    shutil.rmtree(clone)
 
     oracle = importers(ws, EDITED_MODULE, steps)
     edited = ws / EDITED_FILE
@@ -267,6 +310,7 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
             f"after editing {EDITED_FILE}: pocflow verified steps "
             f"{sorted(after_edit.ran)} again, the importers are {sorted(oracle)}"
         )
+    edit_direct = direct(ws, sorted(oracle))
 
     # a data file its tests read: a change that breaks them, then the file put back
     data = ws / DATA_FILE
@@ -296,10 +340,15 @@ def check(ws: Path, steps: list[Step]) -> dict[str, object]:
         "plain_s": round(plain_s, 2),
         "cold_ratio": round(cold.seconds / plain_s, 2),
         "noop_s": round(noop.seconds, 2),
+        "fresh_clone_s": round(fresh.seconds, 2),
+        "fresh_clone_ratio": round(fresh.seconds / noop.seconds, 2),
+        "record_kib": round(record_kib, 1),
         "edit_module": EDITED_FILE,
         "edit_steps": sorted(after_edit.ran),
         "importers": sorted(oracle),
         "edit_s": round(after_edit.seconds, 2),
+        "edit_direct_s": round(edit_direct + noop.seconds, 2),
+        "edit_ratio": round(after_edit.seconds / (edit_direct + noop.seconds), 2),
         "data_steps": sorted(after_data.ran),
         "data_caught": after_data.code != 0 and plain_fails,
         "problems": problems,
@@ -338,11 +387,15 @@ def main() -> int:
         )
         out.write(
             f"cold {result['cold_s']} s vs plain {result['plain_s']} s "
-            f"({result['cold_ratio']}x); no-op {result['noop_s']} s\n"
+            f"({result['cold_ratio']}x); no-op {result['noop_s']} s; fresh clone "
+            f"{result['fresh_clone_s']} s ({result['fresh_clone_ratio']}x the no-op); "
+            f"largest record {result['record_kib']} KiB\n"
         )
         out.write(
             f"edit {result['edit_module']}: verified again {result['edit_steps']} "
-            f"(importers {result['importers']}) in {result['edit_s']} s\n"
+            f"(importers {result['importers']}) in {result['edit_s']} s, against "
+            f"{result['edit_direct_s']} s for their scripts and tests directly plus the no-op "
+            f"({result['edit_ratio']}x)\n"
         )
         out.write(
             f"edit {DATA_FILE}: verified again {result['data_steps']}"

@@ -30,7 +30,7 @@ def test_bench_harness_runs_and_writes_its_table(
     assert "earlier figures" not in text and text.endswith("<!-- bench:end -->\n\nafter\n")
     assert "`uv run python bench/run.py --steps 3`" in text
     row = next(line for line in text.splitlines() if line.startswith("| 3 |"))
-    assert row.count("|") == 17 and "x |" in row
+    assert row.count("|") == 20 and row.count("x |") == 6
     assert "| Steps | Cold (s) |" in capsys.readouterr().out
     fresh = [line for line in text.splitlines() if line.startswith("| 3 |")][1]
-    assert fresh.count("|") == 6 and fresh.count("x |") == 2
+    assert fresh.count("|") == 7 and fresh.count("x |") == 3
