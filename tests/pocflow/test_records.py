@@ -39,7 +39,9 @@ def test_a_record_of_thousands_of_tests_stays_small_and_the_run_file_keeps_each(
     result = run_doit(workspace, "poc-complete")
     assert result.code == 0, result.out + result.err
     text, record = record_of(workspace)
-    assert len(text.encode()) < 8_000, len(text.encode())
+    # its inputs' fingerprints (files, imports, variables) make most of it, whatever the tests
+    assert len(text.encode()) < 16_000, len(text.encode())
+    assert "test_square_is_not_negative[" not in text and "test_cube_keeps_its_sign" not in text
     test = record["test"]
     assert isinstance(test, dict)
     assert test["counts"] == {"passed": 3000, "total": 3000}
