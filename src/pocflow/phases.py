@@ -18,7 +18,15 @@ from doit.tools import config_changed
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
 from pocflow.implement import ImplementSpec, run_implement
-from pocflow.layout import DOCUMENT_FILE, GATE_TASK, IMPLEMENT, RUN_PHASES, TEST
+from pocflow.layout import (
+    DOCUMENT_FILE,
+    GATE_TASK,
+    IMPLEMENT,
+    IMPLEMENT_FILE,
+    RUN_PHASES,
+    TEST,
+    TEST_FILE,
+)
 from pocflow.record import write_run_file
 from pocflow.run import RunContext
 from pocflow.testing import TestSelection, prestart
@@ -106,7 +114,19 @@ def document_phase(root: str, step_id: str) -> Outcome:
     start = time.monotonic()
     try:
         ws = run.workspace()
-        write_step_results(ws, ws.steps[step_id], current_record(ws, step_id))
+        record = current_record(ws, step_id)
+        # doit holds the phases as done, and one's result cannot be read
+        unreadable = (
+            IMPLEMENT_FILE if record.implement is None else TEST_FILE if record.test is None else ""
+        )
+        if unreadable:
+            ws.run_file(step_id, unreadable).unlink(missing_ok=True)
+            return TaskError(
+                f"step {step_id}: {ws.run_dir(step_id)}/{unreadable} could not be read "
+                "(written by another version of pocflow, or edited?); removed: run the same "
+                "command again and the step is verified anew"
+            )
+        write_step_results(ws, ws.steps[step_id], record)
     except PocflowError as exc:
         return TaskError(str(exc))
     write_run_file(

@@ -123,3 +123,25 @@ def test_a_summary_keeps_the_counts_and_names_at_most_the_first_failing_tests() 
     other = [*cases[:-1], TestCase("tests/test_step1_x.py::TestA::test_b", "passed", 0.01)]
     renamed = TestResult(**{**result.__dict__, "tests": other})
     assert summarized(renamed).tests_digest != kept.tests_digest  # another test, same counts
+
+
+@pytest.mark.e2e
+def test_a_run_file_another_version_wrote_is_one_clear_error_then_verified_anew(
+    tmp_path: Path,
+) -> None:
+    workspace = make_workspace(tmp_path / "ws", {"1": "def test_ok():\n    assert True\n"})
+    assert run_doit(workspace, "poc-complete").code == 0
+    run_file = workspace / ".pocflow/runs/step1/implement.json"
+    data = json.loads(run_file.read_text(encoding="utf-8"))
+    run_file.write_text(json.dumps({**data, "from_a_later_version": 1}), encoding="utf-8")
+    (workspace / "docs/small-step1-results.md").unlink()  # its document phase must run
+    first = run_doit(workspace, "poc-complete")
+    output = first.out + first.err
+    assert first.code == 2, output
+    assert "step 1: .pocflow/runs/step1/implement.json could not be read" in output, output
+    assert "Traceback" not in output
+    again = run_doit(workspace, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "-- implement:1  (accepted: verified" in again.out  # its record still holds
+    assert (workspace / "docs/small-step1-results.md").is_file()
+    assert run_doit(workspace, "drift").code == 0
