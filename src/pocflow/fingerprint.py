@@ -9,8 +9,6 @@ An input is named by a *key*:
                            ``set`` for a secret (pocflow.redact)
 ``pyproject.toml:tool.pytest``  the pytest tables of a pyproject.toml pytest read
 ``plugin:NAME``            a pytest plugin pytest loaded: its installed version
-``upstream:RECORD``        a step this one depends on: its verdict and what its scripts
-                           ran on, as its record says (not the record's bytes)
 =========================  ===========================================================
 
 **Content, not clocks.** A file's digest is taken from the cache only while its size,
@@ -59,7 +57,6 @@ _ENV_RE = re.compile(r"^\$[A-Za-z_][A-Za-z0-9_]*$")
 PYTEST_TABLE = ":tool.pytest"
 PLUGIN_PREFIX = "plugin:"
 IMPORT_PREFIX = "import:"
-UPSTREAM_PREFIX = "upstream:"
 #: the pytest configuration above the workspace, when the workspace has none of its own
 ANCESTORS_KEY = "pytest:config-above-workspace"
 
@@ -67,15 +64,13 @@ Stamp = tuple[int, int, int, int]
 
 
 def kind_of(key: str) -> str:
-    """'file', 'folder', 'env', 'pytest-config', 'plugin', 'import' or 'upstream'."""
+    """'file', 'folder', 'env', 'pytest-config', 'plugin' or 'import'."""
     if (
         key[:1] != "$"
         and not key.endswith(("/", PYTEST_TABLE))
-        and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, UPSTREAM_PREFIX, "pytest:"))
+        and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:"))
     ):
         return "file"
-    if key.startswith(UPSTREAM_PREFIX):
-        return "upstream"
     if key.startswith(IMPORT_PREFIX):
         return "import"
     if key == ANCESTORS_KEY:
@@ -287,37 +282,7 @@ def digest_of(root: Path, key: str) -> str:
         return import_digest(root, key)
     if kind == "pytest-ancestors":
         return ancestors_config_digest(root)
-    if kind == "upstream":
-        return upstream_digest(root / key[len(UPSTREAM_PREFIX) :])
     return plugin_digest(key[len(PLUGIN_PREFIX) :])
-
-
-def upstream_digest(record: Path) -> str:
-    """What a prerequisite step's record says its dependents stand on: its verdict and its
-    ``product`` (a digest of what its scripts ran on: pocflow.freshness.product_digest);
-    MISSING without a record.
-
-    Not the record's bytes: a prerequisite verified again after a test-only or
-    conftest-only edit, or fixed back to the scripts and data it was verified with, leaves
-    its dependents as they were. A record written before ``product`` existed stands for
-    itself (its bytes)."""
-    digest = file_digest(record)
-    if digest == MISSING:
-        return MISSING
-    known = _UPSTREAM.get(digest)
-    if known is None:
-        data = read_json(record) or {}
-        product = data.get("product")
-        known = _UPSTREAM[digest] = (
-            hashlib.sha256(f"{data.get('verdict')}\0{product}".encode()).hexdigest()
-            if isinstance(product, str) and product
-            else digest
-        )
-    return known
-
-
-#: a record's sha256 -> what its dependents stand on (upstream_digest)
-_UPSTREAM: dict[str, str] = {}
 
 
 def ancestors_config_digest(root: Path) -> str:

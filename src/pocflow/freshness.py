@@ -22,14 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from pocflow._fs import atomic_write_text, read_json
-from pocflow.fingerprint import (
-    MISSING,
-    UPSTREAM_PREFIX,
-    file_digest,
-    fingerprint,
-    kind_of,
-    still_holds,
-)
+from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
 from pocflow.layout import FAILED_FILE
@@ -133,17 +126,6 @@ def settings_digest(ws: Workspace, step: Step) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def product_digest(implement: ImplementResult | None, settings: dict[str, Any]) -> str:
-    """What the steps that depend on a step stand on: a digest of what its scripts ran on —
-    every input they read (as fingerprinted for the step's record) and their settings. Its
-    tests are not part of it: a test-only or conftest-only edit verifies the step again and
-    leaves its dependents as they were. ('' when the scripts did not pass.)"""
-    if implement is None or implement.outcome != "passed":
-        return ""
-    text = json.dumps([implement.inputs, settings], sort_keys=True, default=str)
-    return hashlib.sha256(text.encode()).hexdigest()
-
-
 def inputs_of(ws: Workspace, step: Step, cache: ImportCache | None = None) -> list[str]:
     """Every file the step's verdict stands on."""
     cache = cache or ImportCache.shared(ws.imports_cache, ws.root)
@@ -201,7 +183,7 @@ def changes_since(
     found = Changes()
     # the inputs the static scan finds now, and what the verified run really read
     now = fingerprint(ws.root, [*inputs_of(ws, step, cache), *observed_keys(record)])
-    records = {UPSTREAM_PREFIX + ws.record_path(d): d for d in step.depends_on}
+    records = {ws.record_path(d): d for d in step.depends_on}
     for path in sorted(now.keys() | record.inputs.keys()):
         if now.get(path) != record.inputs.get(path):
             if path in records:

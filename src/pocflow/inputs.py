@@ -7,7 +7,6 @@ from pathlib import Path
 
 from pocflow._observe import SKIP_PARTS
 from pocflow.errors import ManifestError, located
-from pocflow.fingerprint import UPSTREAM_PREFIX
 from pocflow.imports import ImportCache, local_imports
 from pocflow.layout import IMPLEMENT_FILE, TEST_FILE
 from pocflow.record import (
@@ -87,7 +86,7 @@ def _implement_inputs_of(
                     )
                 ]
             inputs += found
-    inputs += [UPSTREAM_PREFIX + ws.record_path(dep) for dep in step.depends_on]
+    inputs += [ws.record_path(dep) for dep in step.depends_on]
     return sorted(set(inputs))
 
 

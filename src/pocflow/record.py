@@ -137,9 +137,6 @@ class StepRecord:
     first_verified_at: str = ""
     durations: dict[str, float] = field(default_factory=dict)  # seconds per phase
     settings: str = ""  # digest of the settings both phases ran with (pocflow.freshness)
-    #: what the steps that depend on this one stand on: a digest of what its scripts ran on
-    #: (pocflow.freshness.product_digest; pocflow.fingerprint.upstream_digest)
-    product: str = ""
     format: int = RECORD_FORMAT
 
     @property
@@ -387,7 +384,6 @@ def compose_record(
     previous: StepRecord | None = None,
     environment: dict[str, str] | None = None,
     settings: str = "",
-    product: str = "",
 ) -> StepRecord:
     """Join the phases' results into the step's record; verified only if both passed.
 
@@ -439,7 +435,6 @@ def compose_record(
         first_verified_at=first,
         durations=durations,
         settings=settings,
-        product=product if passed else "",
     )
     if (
         previous is not None

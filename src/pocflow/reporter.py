@@ -22,7 +22,6 @@ from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
-from pocflow.fingerprint import UPSTREAM_PREFIX
 from pocflow.freshness import Acceptance, acceptance, reverify_forced
 from pocflow.layout import (
     BATCH_SESSION,
@@ -341,25 +340,24 @@ def why_it_runs(
     for path in reasons.get("missing_target", []):
         words.append(f"missing {path}")
     changed = list(reasons.get("changed_file_dep", []))
+    records_dir = f"{ws.settings.records_dir}/" if ws else "\0"
+    state_dir = f"{ws.settings.state_dir}/" if ws else "\0"
+    upstream = sorted(
+        {Path(p).stem.removeprefix("step") for p in changed if p.startswith(records_dir)}
+    )
+    phases = [p for p in changed if p.startswith(state_dir)]
+    files = [
+        p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
+    ]
+    if task.name == GATE_TASK and upstream:  # their documents changed with them
+        documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
+        files = [p for p in files if p not in documents]
     settings_changed = False
     for check, _args, _kwargs in reasons.get("uptodate_false", []):
         if isinstance(check, phase_current):  # settings, or an input the last run really read
             settings, inputs = check.why(task, manager.get_values(task.name))
             settings_changed = settings_changed or settings
-            changed += [key for key in inputs if key not in changed]
-    records_dir = f"{ws.settings.records_dir}/" if ws else "\0"
-    state_dir = f"{ws.settings.state_dir}/" if ws else "\0"
-
-    def step_of_record(key: str) -> str:  # a step's record, or what it says it produced
-        path = key.removeprefix(UPSTREAM_PREFIX)
-        return Path(path).stem.removeprefix("step") if path.startswith(records_dir) else ""
-
-    upstream = sorted({step_of_record(p) for p in changed} - {""})
-    phases = [p for p in changed if p.startswith(state_dir)]
-    files = [p for p in changed if p not in phases and not step_of_record(p)]
-    if task.name == GATE_TASK and upstream:  # their documents changed with them
-        documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
-        files = [p for p in files if p not in documents]
+            files += [key for key in inputs if key not in files and key not in changed]
     if files:
         words.append("changed: " + _paths(files))
     if upstream:

@@ -28,7 +28,7 @@ from pocflow.documents import (
     template_source,
 )
 from pocflow.errors import PocflowError
-from pocflow.fingerprint import MISSING, file_digest, kind_of
+from pocflow.fingerprint import MISSING, file_digest
 from pocflow.freshness import environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
@@ -164,10 +164,7 @@ def _step_tasks(
         "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
-        # the steps it depends on: what they produced is an input (pocflow.fingerprint's
-        # upstream keys, checked by phase_current), their state task comes first
-        "file_dep": [key for key in implement_inputs if kind_of(key) == "file"],
-        "task_dep": [f"{STATE}:{dep}" for dep in step.depends_on if dep in ws.steps],
+        "file_dep": implement_inputs,
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
         # settings, environment, and what the scripts really read (pocflow.observed)

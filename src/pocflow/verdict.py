@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 
 from pocflow._fs import file_lock, read_json
-from pocflow.freshness import environment, implement_settings, product_digest, settings_digest
+from pocflow.freshness import environment, settings_digest
 from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE
 from pocflow.record import (
     StepRecord,
@@ -38,7 +38,6 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         previous,
         environment(ws),
         settings_digest(ws, step),
-        product_digest(implement, implement_settings(ws, step)),
     )
     document = read_json(ws.run_file(step_id, DOCUMENT_FILE))
     if record is not previous and record.is_verified and document is not None:
