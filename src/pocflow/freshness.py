@@ -25,7 +25,7 @@ from pocflow._fs import atomic_write_text, read_json
 from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
-from pocflow.layout import FAILED_FILE
+from pocflow.layout import ACCEPTED_FILE, FAILED_FILE, IMPLEMENT_FILE
 from pocflow.observed import OBSERVER_VERSION
 from pocflow.record import (
     ImplementResult,
@@ -291,6 +291,27 @@ class Acceptance:
         self.why_not = why_not  # why the step runs
 
 
+def upstream_ran_since(ws: Workspace, step: Step) -> str:
+    """A prerequisite whose scripts really ran here (not taken from its record) after this
+    step's scripts last ran or were taken here; '' when none did. Its record may prove the
+    same as before, yet its scripts may have rewritten a file this step extended (steps
+    sharing an output): this step's committed record is not taken then."""
+    try:
+        own = ws.run_file(step.step_id, IMPLEMENT_FILE).stat().st_mtime_ns
+    except OSError:
+        own = -1
+    for dep in step.depends_on:
+        if dep not in ws.steps or ws.run_file(dep, ACCEPTED_FILE).is_file():
+            continue
+        try:
+            ran = ws.run_file(dep, IMPLEMENT_FILE).stat().st_mtime_ns
+        except OSError:
+            continue
+        if ran > own:
+            return dep
+    return ""
+
+
 def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) -> Acceptance:
     """The step's committed record is taken when it says verified and still holds, no run
     here failed on the same files, and re-verification is not forced; else why not."""
@@ -306,5 +327,8 @@ def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) ->
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
+    ran = upstream_ran_since(ws, ws.steps[step_id])
+    if ran:
+        return Acceptance(None, (f"the scripts of step {ran} ran again here since",))
     found = changes_since(ws, ws.steps[step_id], record, cache)
     return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))

@@ -346,6 +346,17 @@ def why_it_runs(
         {Path(p).stem.removeprefix("step") for p in changed if p.startswith(records_dir)}
     )
     phases = [p for p in changed if p.startswith(state_dir)]
+    # a prerequisite's scripts ran again (its run file, a file_dep of the implement task)
+    own = task.name.partition(":")[2]
+    reran = (
+        sorted(
+            sid
+            for sid in ws.steps
+            if sid != own and f"{ws.run_dir(sid)}/{IMPLEMENT_FILE}" in phases
+        )
+        if ws is not None
+        else []
+    )
     files = [
         p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
     ]
@@ -364,7 +375,13 @@ def why_it_runs(
         words.append(
             ("step " if len(upstream) == 1 else "steps ") + ", ".join(upstream) + " verified again"
         )
-    if phases and not files and not upstream:
+    if reran and not upstream:
+        words.append(
+            ("the scripts of step " if len(reran) == 1 else "the scripts of steps ")
+            + ", ".join(reran)
+            + " ran again"
+        )
+    elif phases and not files and not upstream:
         words.append("its earlier phases ran again")
     if reasons.get("added_file_dep"):
         words.append("new input: " + _paths(reasons["added_file_dep"]))

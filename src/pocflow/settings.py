@@ -32,10 +32,11 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
     "suite_session": (
         bool,
-        False,
+        True,
         "poc-complete also runs every step's tests together in one pytest session when no "
-        "session of the run held them all (tests that pass alone and fail together); "
-        "POCFLOW_SUITE_SESSION=1 turns it on for one run",
+        "session of the run held them all (tests that fail beside others, a step whose "
+        "script changes what another step's tests read); POCFLOW_SUITE_SESSION=0 or 1 "
+        "decides for one run",
     ),
     "lock_file": (
         str,
@@ -85,14 +86,19 @@ def env_flag(name: str) -> bool:
     return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
 
 
-#: turns ``suite_session`` on for one run (the shipped CI workflow sets it)
+#: decides ``suite_session`` for one run: 1 (the shipped CI workflows set it) or 0
 SUITE_SESSION_ENV = "POCFLOW_SUITE_SESSION"
 
 
 def suite_session_wanted(settings: Settings) -> bool:
     """Whether the gate stands only on a session that ran every step's tests together
-    (``suite_session``, or POCFLOW_SUITE_SESSION=1 for one run)."""
-    return settings.suite_session or env_flag(SUITE_SESSION_ENV)
+    (``suite_session``; POCFLOW_SUITE_SESSION=0 or 1 decides for one run)."""
+    value = os.environ.get(SUITE_SESSION_ENV, "").strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off"):
+        return False
+    return settings.suite_session
 
 
 def load_settings(root: Path) -> Settings:

@@ -164,7 +164,13 @@ def _step_tasks(
         "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
-        "file_dep": implement_inputs,
+        # and the latest result of its prerequisites' scripts here: when they ran again, the
+        # step runs again even if their records did not change (they proved the same): the
+        # scripts may have rewritten a file this step extended (steps sharing an output)
+        "file_dep": [
+            *implement_inputs,
+            *(f"{ws.run_dir(dep)}/{IMPLEMENT_FILE}" for dep in step.depends_on if dep in ws.steps),
+        ],
         "targets": [implement_json],
         # settings and environment: a change re-runs the step even with doit's state intact
         # settings, environment, and what the scripts really read (pocflow.observed)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from pathlib import Path
+from typing import Any
 
 import pytest
 from support import make_workspace, run_doit
@@ -99,64 +100,81 @@ COUNTED = (
 WAVES = {"2": "1", "3": "1", "4": "3"}
 
 
-def counted(root: Path, log: Path) -> Path:
-    """Five steps in three waves of ready steps, whose tests count their runs in ``log``."""
+def counted(root: Path, log: Path, settings: str = "", waves: bool = True) -> Path:
+    """Five steps (in three waves of ready steps, or all ready together), whose tests count
+    their runs in ``log``."""
     tests = {n: COUNTED.format(n=n, log=str(log)) for n in "12345"}
-    return make_workspace(root, tests, depends=WAVES)
+    return make_workspace(root, tests, settings=settings, depends=WAVES if waves else None)
 
 
 def runs_per_test(log: Path) -> Counter[str]:
     return Counter(log.read_text(encoding="utf-8").split()) if log.exists() else Counter()
 
 
-def test_a_cold_run_executes_every_test_once_and_the_gate_stands_on_that(tmp_path: Path) -> None:
+def gate_record(workspace: Path) -> dict[str, Any]:
+    return json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
+
+
+ONE_SESSION = "The full step suite, run as one pytest session: **10 tests, 10 passed**"
+EACH_STEP = "Every step's tests, each passed on the files as they are: **10 tests, 10 passed**"
+
+
+def test_steps_ready_together_run_every_test_once_in_one_session(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    workspace = counted(tmp_path / "ws", log)
+    workspace = counted(tmp_path / "ws", log, waves=False)
     result = run_doit(workspace, "poc-complete")
     assert result.code == 0, result.out + result.err
     runs = runs_per_test(log)
     assert len(runs) == 10 and set(runs.values()) == {1}, runs
-    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
-    assert gate["one_session"] is False
-    assert sum(c["total"] for c in gate["counts"].values()) == 10
-    doc = (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
-    assert "Every step's tests, each passed on the files as they are: **10 tests, 10 passed**" in (
-        doc
-    )
+    assert gate_record(workspace)["one_session"] is True  # the gate stood on that session
+    assert ONE_SESSION in (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
+
+
+def test_by_default_the_gate_runs_every_test_together_when_no_session_held_them_all(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    workspace = counted(tmp_path / "ws", log)
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert set(runs_per_test(log).values()) == {2}  # the waves' sessions, then the suite's
+    assert gate_record(workspace)["one_session"] is True
     log.unlink()
     assert run_doit(workspace, "poc-complete").code == 0  # nothing to do: nothing runs
     assert runs_per_test(log) == Counter()
 
 
-def test_the_suite_session_runs_every_test_together_once_more(tmp_path: Path) -> None:
+def test_with_the_suite_session_off_a_cold_run_executes_every_test_once(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    workspace = counted(tmp_path / "ws", log)
-    assert run_doit(workspace, "poc-complete").code == 0
+    workspace = counted(tmp_path / "ws", log, settings="suite_session = false\n")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    runs = runs_per_test(log)
+    assert len(runs) == 10 and set(runs.values()) == {1}, runs
+    gate = gate_record(workspace)
+    assert gate["one_session"] is False
+    assert sum(c["total"] for c in gate["counts"].values()) == 10
+    assert EACH_STEP in (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
     log.unlink()
-    # asked for (the shipped CI workflow does): the gate record of the local run does not
-    # stand on one session, so the gate runs one, and only it
+    # POCFLOW_SUITE_SESSION=1 for one run (the shipped CI workflows): the local gate record
+    # does not stand on one session, so the gate runs one, and only it
     suite = {"POCFLOW_SUITE_SESSION": "1"}
     result = run_doit(workspace, "poc-complete", env=suite)
     assert result.code == 0, result.out + result.err
     runs = runs_per_test(log)
     assert len(runs) == 10 and set(runs.values()) == {1}, runs
-    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
-    assert gate["one_session"] is True
-    doc = (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
-    assert "The full step suite, run as one pytest session: **10 tests, 10 passed**" in doc
+    assert gate_record(workspace)["one_session"] is True
+    assert ONE_SESSION in (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
     log.unlink()
     assert run_doit(workspace, "poc-complete", env=suite).code == 0  # that record stands
-    assert run_doit(workspace, "poc-complete").code == 0  # and does without the setting
+    assert run_doit(workspace, "poc-complete").code == 0  # and does without the variable
     assert runs_per_test(log) == Counter()
 
 
-def test_the_suite_session_setting_in_pyproject_runs_it_in_a_cold_run(tmp_path: Path) -> None:
+def test_POCFLOW_SUITE_SESSION_0_leaves_the_session_out_for_one_run(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
     workspace = counted(tmp_path / "ws", log)
-    pyproject = workspace / "pyproject.toml"
-    pyproject.write_text(pyproject.read_text("utf-8") + "suite_session = true\n", "utf-8")
-    result = run_doit(workspace, "poc-complete")
+    result = run_doit(workspace, "poc-complete", env={"POCFLOW_SUITE_SESSION": "0"})
     assert result.code == 0, result.out + result.err
-    assert set(runs_per_test(log).values()) == {2}  # the waves' sessions, then the suite's
-    gate = json.loads((workspace / "steps/records/poc-complete.json").read_text("utf-8"))
-    assert gate["one_session"] is True
+    assert set(runs_per_test(log).values()) == {1}
+    assert gate_record(workspace)["one_session"] is False

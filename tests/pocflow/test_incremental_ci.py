@@ -84,7 +84,7 @@ def test_fresh_clone_with_nothing_changed_runs_nothing(origin: Path, tmp_path: P
     assert result.ran == []
     for step_id in ALL:
         assert f"-- implement:{step_id}  (accepted: verified " in result.out
-    assert "-- poc-complete  (accepted: every step's tests passed" in result.out
+    assert "-- poc-complete  (accepted: the full suite passed" in result.out
     assert "6 step(s) accepted from their committed records" in result.out
     assert changed_files(ws) == set()  # not a byte of a record or document rewritten
     assert not list((ws / ".pocflow").rglob("*.log"))  # no script ran

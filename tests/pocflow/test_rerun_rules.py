@@ -1,0 +1,133 @@
+"""What an edit runs again, and what it must not skip: steps that share an output file.
+
+Step 1's script writes ``out/shared.json`` as ``{"a": 1}``; step 2 (which depends on it)
+reads it and adds ``b = a + 1``; step 2's test checks ``b == a + 1``. Whenever step 1's
+script runs again it drops what step 2 added, so step 2 must run again too, even when step
+1's record proves the same as before — each case is checked against plain pytest.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support import make_workspace, run_doit
+
+pytestmark = pytest.mark.e2e
+
+WRITER = (
+    '"""Step 1: write the table.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "Path('out').mkdir(exist_ok=True)\n"
+    "Path('out/shared.json').write_text(json.dumps({'a': 1}))\n"
+)
+EXTENDER = (
+    '"""Step 2: extend the table.\n\nUsage:\n    python PoC/step2_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "table = json.loads(Path('out/shared.json').read_text())\n"
+    "table['b'] = table['a'] + 1\n"
+    "Path('out/shared.json').write_text(json.dumps(table))\n"
+)
+TESTS = {
+    "1": "import json\nfrom pathlib import Path\n\n"
+    "def test_the_table_has_a():\n"
+    "    assert json.loads(Path('out/shared.json').read_text())['a'] == 1\n",
+    "2": "import json\nfrom pathlib import Path\n\n"
+    "def test_the_table_has_b(answer):\n"
+    "    table = json.loads(Path('out/shared.json').read_text())\n"
+    "    assert table.get('b') == table['a'] + 1 and answer == 42\n",
+}
+CONFTEST = "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return 42\n"
+
+
+@pytest.fixture
+def chain(tmp_path: Path) -> Path:
+    """A verified workspace of two steps sharing out/shared.json."""
+    workspace = make_workspace(tmp_path / "ws", TESTS, conftest=CONFTEST, depends={"2": "1"})
+    (workspace / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (workspace / "PoC/step2_x.py").write_text(EXTENDER, encoding="utf-8")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return workspace
+
+
+def plain_pytest(workspace: Path, step: str) -> int:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    return subprocess.run(
+        [*command, f"tests/test_step{step}_x.py"], cwd=workspace, capture_output=True, check=False
+    ).returncode
+
+
+def test_a_test_only_edit_runs_the_steps_tests_and_not_its_script(chain: Path) -> None:
+    test = chain / "tests/test_step2_x.py"
+    test.write_text(test.read_text("utf-8") + "\n\ndef test_more():\n    assert True\n", "utf-8")
+    result = run_doit(chain, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "test:2" in result.ran
+    assert not [name for name in result.ran if name.startswith("implement:")]
+
+
+def test_a_conftest_only_edit_runs_the_tests_and_not_the_first_steps_script(
+    chain: Path,
+) -> None:
+    conftest = chain / "tests/conftest.py"
+    conftest.write_text(conftest.read_text("utf-8").replace("42", "6 * 7"), "utf-8")
+    result = run_doit(chain, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert {"test:1", "test:2"} <= set(result.ran)
+    assert "implement:1" not in result.ran
+    assert plain_pytest(chain, "2") == 0
+
+
+def test_a_prerequisites_script_run_again_runs_its_dependents_again(chain: Path) -> None:
+    # step 1 proves the same as before (its record does not change), but its script
+    # rewrote the file step 2 extended
+    again = run_doit(chain, "--reverify", "step:1")
+    assert again.code == 0, again.out + again.err
+    assert plain_pytest(chain, "2") == 1, "the case must really fail"
+    result = run_doit(chain, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "implement:2" in result.ran
+    assert "implement:2  (the scripts of step 1 ran again)" in result.out
+    assert plain_pytest(chain, "2") == 0
+
+
+def test_a_prerequisite_that_failed_and_was_fixed_back_runs_its_dependents_again(
+    chain: Path,
+) -> None:
+    script = chain / "PoC/step1_x.py"
+    verified = script.read_text(encoding="utf-8")
+    script.write_text(verified + "raise SystemExit('oops')\n", encoding="utf-8")
+    assert run_doit(chain, "poc-complete").code != 0
+    script.write_text(verified, encoding="utf-8")
+    assert plain_pytest(chain, "2") == 1, "the case must really fail"
+    fixed = run_doit(chain, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert {"implement:1", "implement:2", "test:2"} <= set(fixed.ran)
+    assert plain_pytest(chain, "2") == 0
+
+
+def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_gate_sees_it(
+    chain: Path,
+) -> None:
+    test = chain / "tests/test_step1_x.py"
+    test.write_text(
+        test.read_text("utf-8")
+        + "\n\ndef test_the_script_runs():\n"
+        + "    import runpy\n    runpy.run_path('PoC/step1_x.py')\n",
+        "utf-8",
+    )
+    result = run_doit(chain, "poc-complete")
+    assert {"test:1", "implement:2", "test:2"} <= set(result.ran)  # its record changed
+    # but step 1's tests rewrite what step 2's read: the whole suite fails, and so does the gate
+    suite = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=chain,
+        capture_output=True,
+        check=False,
+    )
+    assert suite.returncode == 1, "the case must really fail"
+    assert result.code == 1
+    assert "the full step suite run as one session failed" in result.out + result.err
