@@ -243,7 +243,7 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(
         "  step 4_1 (Nearest zone with a grid index): would be verified again: changed since "
         "verified: PoC/step2_coordinates.py; upstream step 4 changed since it was verified",
         "  accepted as verified, their records hold: 1, 3a, 3b",
-        "  poc-complete: would check every step's record",
+        "  poc-complete: would run the full step suite",
         "pocflow: 3 of 6 step(s) would be verified again, and the gate would run",
     ]
     assert changed_files(ws) == set()

@@ -35,4 +35,5 @@ def test_a_real_librarys_suite_counts_and_reverifies_exactly_what_changed(tmp_pa
     assert result["edit_steps"] == result["importers"] and result["edit_steps"]
     assert result["data_steps"] == [realworld.DATA_STEP] and result["data_caught"]
     assert result["tests"] > 2000  # type: ignore[operator]
-    assert result["record_kib"] < 20  # type: ignore[operator]
+    # its inputs (the modules a step imports) make most of it, not its 2,000+ tests
+    assert result["record_kib"] < 40  # type: ignore[operator]
