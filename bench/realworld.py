@@ -69,7 +69,7 @@ ENV = {
     k: v
     for k, v in os.environ.items()
     if not k.startswith(("PYTEST_", "POCFLOW_", "GITHUB_")) and k not in ("CI",)
-}
+} | {k: os.environ[k] for k in ("POCFLOW_SUITE_SESSION",) if k in os.environ}
 
 
 def fetch_sdist(cache: Path) -> Path:
