@@ -215,6 +215,15 @@ def failed_together(ws: Workspace) -> list[str]:
     return [sid for sid in ws.steps if ws.run_file(sid, TOGETHER_FILE).is_file()]
 
 
+def failed_together_now(ws: Workspace, step_ids: list[str]) -> None:
+    """These steps' tests failed in a session of every step's tests (the gate's): until one
+    passes, the gate runs that session again whatever its setting and record say."""
+    for sid in step_ids:
+        atomic_write_text(
+            ws.run_file(sid, TOGETHER_FILE), json.dumps({"with": "every step"}), durable=False
+        )
+
+
 def passed_together(ws: Workspace) -> None:
     """Every step's tests passed in one session: no step fails beside the others now."""
     for sid in ws.steps:

@@ -25,7 +25,7 @@ from pocflow._fs import atomic_write_text, read_json
 from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
-from pocflow.layout import ACCEPTED_FILE, FAILED_FILE, IMPLEMENT_FILE
+from pocflow.layout import ACCEPTED_FILE, FAILED_FILE, IMPLEMENT, IMPLEMENT_FILE, TEST, TEST_FILE
 from pocflow.observed import OBSERVER_VERSION
 from pocflow.record import (
     ImplementResult,
@@ -312,9 +312,27 @@ def upstream_ran_since(ws: Workspace, step: Step) -> str:
     return ""
 
 
-def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) -> Acceptance:
-    """The step's committed record is taken when it says verified and still holds, no run
-    here failed on the same files, and re-verification is not forced; else why not."""
+def scripts_ran_since_tests(ws: Workspace, step_id: str) -> bool:
+    """Whether the step's scripts really ran here (not taken from its record) after its
+    tests last ran or were taken here: its tests must run on what they wrote."""
+    if ws.run_file(step_id, ACCEPTED_FILE).is_file():
+        return False
+    try:
+        ran = ws.run_file(step_id, IMPLEMENT_FILE).stat().st_mtime_ns
+    except OSError:
+        return False
+    try:
+        return ran > ws.run_file(step_id, TEST_FILE).stat().st_mtime_ns
+    except OSError:
+        return True
+
+
+def acceptance(
+    ws: Workspace, step_id: str, cache: ImportCache | None = None, phase: str = IMPLEMENT
+) -> Acceptance:
+    """The step's committed record is taken (by the task of this phase) when it says
+    verified and still holds, no run here failed on the same files, no script it stands on
+    ran here since, and re-verification is not forced; else why not."""
     if reverify_forced():
         return Acceptance(None, ("re-verification forced",))
     failure = local_failure(ws, step_id)
@@ -330,5 +348,7 @@ def acceptance(ws: Workspace, step_id: str, cache: ImportCache | None = None) ->
     ran = upstream_ran_since(ws, ws.steps[step_id])
     if ran:
         return Acceptance(None, (f"the scripts of step {ran} ran again here since",))
+    if phase == TEST and scripts_ran_since_tests(ws, step_id):
+        return Acceptance(None, ("its scripts ran again here since its tests",))
     found = changes_since(ws, ws.steps[step_id], record, cache)
     return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))

@@ -6,7 +6,12 @@ from __future__ import annotations
 import sys
 
 from pocflow._fs import file_lock
-from pocflow.batch import failed_together, passed_together, whole_suite_this_run
+from pocflow.batch import (
+    failed_together,
+    failed_together_now,
+    passed_together,
+    whole_suite_this_run,
+)
 from pocflow.documents import undocumented_steps, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
@@ -98,6 +103,7 @@ def _suite_session(
     suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
     failed = [r for r in suite.values() if r.outcome != "passed"]
     if failed:
+        failed_together_now(ws, [r.step_id for r in failed])
         return None, (
             f"PoC {ws.settings.poc}: every step passed alone, but the full step suite run "
             "as one session failed (tests that depend on each other's state?):\n"
@@ -184,7 +190,8 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
         or not gate.records
         or gate.records != records_digest(ws)
         or gate.environment != environment(ws)
-        or (not gate.one_session and (suite_session_wanted(ws.settings) or failed_together(ws)))
+        or failed_together(ws)  # seen here failing together since: it runs again
+        or (not gate.one_session and suite_session_wanted(ws.settings))
     ):
         return None
     return gate

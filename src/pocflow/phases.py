@@ -87,7 +87,7 @@ def test_phase(
 
     ws = run.workspace()
     task = f"{TEST}:{selection.step_id}"
-    record = run.take(task, lambda: acceptance(ws, selection.step_id)).record
+    record = run.take(task, lambda: acceptance(ws, selection.step_id, phase=TEST)).record
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
         return {"inputs": held_inputs(record.test.inputs)}

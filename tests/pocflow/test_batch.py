@@ -178,3 +178,28 @@ def test_POCFLOW_SUITE_SESSION_0_leaves_the_session_out_for_one_run(tmp_path: Pa
     assert result.code == 0, result.out + result.err
     assert set(runs_per_test(log).values()) == {1}
     assert gate_record(workspace)["one_session"] is False
+
+
+#: step 1's test leaves a mark in the interpreter; step 2's test wants none
+MARKING = {
+    "1": "import sys\n\ndef test_marks():\n    sys.poc_mark = 1\n",
+    "2": "import sys\n\ndef test_wants_no_mark():\n    assert not hasattr(sys, 'poc_mark')\n",
+}
+
+
+def test_a_suite_session_seen_failing_here_is_run_again_whatever_the_gate_record_says(
+    tmp_path: Path,
+) -> None:
+    workspace = make(tmp_path / "ws", MARKING, conftest="", settings="suite_session = false\n")
+    for target in ("step:1", "step:2", "poc-complete"):  # no session held both steps
+        assert run_doit(workspace, target).code == 0
+    assert gate_record(workspace)["one_session"] is False
+    failed = run_doit(workspace, "poc-complete", env={"POCFLOW_SUITE_SESSION": "1"})
+    assert failed.code == 1
+    assert "the full step suite run as one session failed" in failed.out + failed.err
+    # the setting off again, the record edited to claim one session: the evidence stands
+    path = workspace / "steps/records/poc-complete.json"
+    path.write_text(path.read_text("utf-8").replace('"one_session": false', '"one_session": true'))
+    again = run_doit(workspace, "poc-complete")
+    assert again.code == 1, again.out + again.err
+    assert "the full step suite run as one session failed" in again.out + again.err

@@ -87,9 +87,12 @@ def test_a_prerequisites_script_run_again_runs_its_dependents_again(chain: Path)
     again = run_doit(chain, "--reverify", "step:1")
     assert again.code == 0, again.out + again.err
     assert plain_pytest(chain, "2") == 1, "the case must really fail"
+    status = run_doit(chain, "status")  # between the runs: not shown as verified
+    assert "the scripts of step 1 ran again here since it was verified" in status.out
+    assert "PoC 1 is complete" not in status.out, status.out
     result = run_doit(chain, "poc-complete")
     assert result.code == 0, result.out + result.err
-    assert "implement:2" in result.ran
+    assert {"implement:2", "test:2"} <= set(result.ran)  # its tests run on what it wrote
     assert "implement:2  (the scripts of step 1 ran again)" in result.out
     assert plain_pytest(chain, "2") == 0
 
@@ -131,3 +134,19 @@ def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_g
     assert suite.returncode == 1, "the case must really fail"
     assert result.code == 1
     assert "the full step suite run as one session failed" in result.out + result.err
+
+
+def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Path) -> None:
+    # step 2's script appends: run twice, its output is not what its tests want
+    appender = EXTENDER.replace(
+        "table['b'] = table['a'] + 1\n", "table['b'] = table.get('b', 0) + table['a'] + 1\n"
+    )
+    workspace = make_workspace(tmp_path / "ws", TESTS, conftest=CONFTEST, depends={"2": "1"})
+    (workspace / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (workspace / "PoC/step2_x.py").write_text(appender, encoding="utf-8")
+    assert run_doit(workspace, "poc-complete").code == 0
+    # step 1 writes the table anew, step 2 adds to it twice: b == 2 after one run
+    assert run_doit(workspace, "--reverify", "step:1").code == 0
+    result = run_doit(workspace, "poc-complete")
+    assert {"implement:2", "test:2"} <= set(result.ran), result.out
+    assert (result.code == 0) == (plain_pytest(workspace, "2") == 0)
