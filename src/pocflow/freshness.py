@@ -25,7 +25,15 @@ from pocflow._fs import atomic_write_text, read_json
 from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
-from pocflow.layout import ACCEPTED_FILE, FAILED_FILE, IMPLEMENT, IMPLEMENT_FILE, TEST, TEST_FILE
+from pocflow.layout import (
+    ACCEPTED_FILE,
+    FAILED_FILE,
+    IMPLEMENT,
+    IMPLEMENT_FILE,
+    RAN_AFTER_FILE,
+    TEST,
+    TEST_FILE,
+)
 from pocflow.observed import OBSERVER_VERSION
 from pocflow.record import (
     ImplementResult,
@@ -291,38 +299,58 @@ class Acceptance:
         self.why_not = why_not  # why the step runs
 
 
+def note_ran_after(ws: Workspace, step_id: str, phase: str) -> None:
+    """Note what the step's phase just ran after (or took its record after): for its scripts,
+    the content of each prerequisite's implement result; for its tests, its own."""
+    path = ws.run_file(step_id, RAN_AFTER_FILE)
+    noted = read_json(path) or {}
+    if phase == IMPLEMENT:
+        step = ws.steps[step_id]
+        noted["prerequisites"] = {
+            dep: file_digest(ws.run_file(dep, IMPLEMENT_FILE))
+            for dep in step.depends_on
+            if dep in ws.steps
+        }
+    else:
+        noted["tests"] = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
+    atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
+
+
 def upstream_ran_since(ws: Workspace, step: Step) -> str:
-    """A prerequisite whose scripts really ran here (not taken from its record) after this
-    step's scripts last ran or were taken here; '' when none did. Its record may prove the
-    same as before, yet its scripts may have rewritten a file this step extended (steps
-    sharing an output): this step's committed record is not taken then."""
-    try:
-        own = ws.run_file(step.step_id, IMPLEMENT_FILE).stat().st_mtime_ns
-    except OSError:
-        own = -1
+    """A prerequisite whose scripts really ran here (not taken from its record) since this
+    step's scripts last ran or took their record here; '' when none did. Its record may
+    prove the same as before, yet its scripts may have rewritten a file this step extended
+    (steps sharing an output): this step's committed record is not taken then. Compared by
+    content (a copied or restored folder keeps it); by modification time where nothing was
+    noted yet."""
+    noted = (read_json(ws.run_file(step.step_id, RAN_AFTER_FILE)) or {}).get("prerequisites")
     for dep in step.depends_on:
-        if dep not in ws.steps or ws.run_file(dep, ACCEPTED_FILE).is_file():
+        path = ws.run_file(dep, IMPLEMENT_FILE)
+        if dep not in ws.steps or ws.run_file(dep, ACCEPTED_FILE).is_file() or not path.is_file():
             continue
-        try:
-            ran = ws.run_file(dep, IMPLEMENT_FILE).stat().st_mtime_ns
-        except OSError:
-            continue
-        if ran > own:
+        if isinstance(noted, dict):
+            if noted.get(dep) != file_digest(path):
+                return dep
+        elif _newer(path, ws.run_file(step.step_id, IMPLEMENT_FILE)):
             return dep
     return ""
 
 
 def scripts_ran_since_tests(ws: Workspace, step_id: str) -> bool:
-    """Whether the step's scripts really ran here (not taken from its record) after its
-    tests last ran or were taken here: its tests must run on what they wrote."""
-    if ws.run_file(step_id, ACCEPTED_FILE).is_file():
+    """Whether the step's scripts really ran here (not taken from its record) since its
+    tests last ran or took their record here: its tests must run on what they wrote."""
+    path = ws.run_file(step_id, IMPLEMENT_FILE)
+    if ws.run_file(step_id, ACCEPTED_FILE).is_file() or not path.is_file():
         return False
+    noted = (read_json(ws.run_file(step_id, RAN_AFTER_FILE)) or {}).get("tests")
+    if isinstance(noted, str):
+        return noted != file_digest(path)
+    return _newer(path, ws.run_file(step_id, TEST_FILE))
+
+
+def _newer(path: Path, than: Path) -> bool:
     try:
-        ran = ws.run_file(step_id, IMPLEMENT_FILE).stat().st_mtime_ns
-    except OSError:
-        return False
-    try:
-        return ran > ws.run_file(step_id, TEST_FILE).stat().st_mtime_ns
+        return path.stat().st_mtime_ns > than.stat().st_mtime_ns
     except OSError:
         return True
 

@@ -34,6 +34,9 @@ BATCH_FILE = "batch.json"
 #: evidence that the step's tests passed alone but failed in one session with other steps'
 #: tests (the gate then runs every step's tests in one session, which fails on it)
 TOGETHER_FILE = "together.json"
+#: the content digests of the implement results the step's scripts ran after: its
+#: prerequisites' (``prerequisites``) and, for its tests, its own (``tests``)
+RAN_AFTER_FILE = "ran-after.json"
 #: the metrics the step's script wrote (POCFLOW_METRICS_FILE)
 METRICS_FILE = "metrics.json"
 #: the log of the pytest session that ran the step's tests

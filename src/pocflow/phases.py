@@ -44,7 +44,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     run = _acting(spec.root)
-    from pocflow.freshness import acceptance, clear_failure
+    from pocflow.freshness import acceptance, clear_failure, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
@@ -55,6 +55,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         if record is not None:
             accept(ws, record)
             clear_failure(ws, spec.step_id)
+            note_ran_after(ws, spec.step_id, IMPLEMENT)
+            note_ran_after(ws, spec.step_id, TEST)
             return _stands_on(ws.root / spec.result_file)
         forget_acceptance(ws, spec.step_id)
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
@@ -67,6 +69,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     except PocflowError as exc:
         return TaskError(str(exc))
     result = run_implement(spec, replayed, problem)
+    note_ran_after(ws, spec.step_id, IMPLEMENT)
     return _record_failure(ws, spec.step_id, result.message, IMPLEMENT) or _stands_on(
         Path(spec.root) / spec.result_file
     )
@@ -82,7 +85,7 @@ def test_phase(
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import acceptance
+    from pocflow.freshness import acceptance, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
 
     ws = run.workspace()
@@ -90,6 +93,7 @@ def test_phase(
     record = run.take(task, lambda: acceptance(ws, selection.step_id, phase=TEST)).record
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
+        note_ran_after(ws, selection.step_id, TEST)
         return {"inputs": held_inputs(record.test.inputs)}
     selection = replace(
         selection,
@@ -99,6 +103,7 @@ def test_phase(
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
     write_run_file(ws.root / result_file, result)
+    note_ran_after(ws, selection.step_id, TEST)
     message = result.message if result.outcome != "passed" else ""
     return _record_failure(ws, selection.step_id, message, TEST) or {
         "inputs": held_inputs(result.inputs)
