@@ -101,11 +101,7 @@ def _run_batch(
                     f"fail in one session with steps {', '.join(others)} (shared state?); "
                     "poc-complete runs every step's tests in one session, and fails on it\n"
                 )
-                atomic_write_text(
-                    ws.run_file(failed.step_id, TOGETHER_FILE),
-                    json.dumps({"with": others, "message": results[failed.step_id].message}),
-                    durable=False,
-                )
+                failed_together_now(ws, [failed.step_id], others, results[failed.step_id].message)
             results[failed.step_id] = result
     for member in group:
         _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
@@ -215,12 +211,17 @@ def failed_together(ws: Workspace) -> list[str]:
     return [sid for sid in ws.steps if ws.run_file(sid, TOGETHER_FILE).is_file()]
 
 
-def failed_together_now(ws: Workspace, step_ids: list[str]) -> None:
-    """These steps' tests failed in a session of every step's tests (the gate's): until one
-    passes, the gate runs that session again whatever its setting and record say."""
+def failed_together_now(
+    ws: Workspace, step_ids: list[str], others: list[str] | None = None, message: str = ""
+) -> None:
+    """These steps' tests failed beside other steps' (``others``; None: every step, in the
+    gate's session): until they pass in one session, the gate runs every step's tests
+    together whatever its setting and record say."""
     for sid in step_ids:
         atomic_write_text(
-            ws.run_file(sid, TOGETHER_FILE), json.dumps({"with": "every step"}), durable=False
+            ws.run_file(sid, TOGETHER_FILE),
+            json.dumps({"with": "every step" if others is None else others, "message": message}),
+            durable=False,
         )
 
 

@@ -299,53 +299,52 @@ class Acceptance:
         self.why_not = why_not  # why the step runs
 
 
-def note_ran_after(ws: Workspace, step_id: str, phase: str) -> None:
-    """Note what the step's phase just ran after (or took its record after): for its scripts,
-    the content of each prerequisite's implement result; for its tests, its own."""
+def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
+    """Note what these phases of the step just ran after (or took their record after): for
+    its scripts, the content of each prerequisite's implement result; for its tests, its
+    own."""
     path = ws.run_file(step_id, RAN_AFTER_FILE)
     noted = read_json(path) or {}
-    if phase == IMPLEMENT:
-        step = ws.steps[step_id]
+    if IMPLEMENT in phases:
         noted["prerequisites"] = {
             dep: file_digest(ws.run_file(dep, IMPLEMENT_FILE))
-            for dep in step.depends_on
+            for dep in ws.steps[step_id].depends_on
             if dep in ws.steps
         }
-    else:
+    if TEST in phases:
         noted["tests"] = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
     atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 
-def upstream_ran_since(ws: Workspace, step: Step) -> str:
-    """A prerequisite whose scripts really ran here (not taken from its record) since this
-    step's scripts last ran or took their record here; '' when none did. Its record may
-    prove the same as before, yet its scripts may have rewritten a file this step extended
-    (steps sharing an output): this step's committed record is not taken then. Compared by
-    content (a copied or restored folder keeps it); by modification time where nothing was
-    noted yet."""
-    noted = (read_json(ws.run_file(step.step_id, RAN_AFTER_FILE)) or {}).get("prerequisites")
+def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
+    """The step whose scripts really ran here (not taken from its record) since this step
+    last stood on what they wrote: a prerequisite, since this step's scripts last ran or
+    took their record here; with ``tests``, the step itself, since its tests last did. ''
+    when none did. A prerequisite's record may prove the same as before, yet its scripts may
+    have rewritten a file this step extended (steps sharing an output); a step's tests must
+    run on what its scripts wrote. Compared by content (a copied or restored folder keeps
+    it); by modification time where nothing was noted yet."""
+    own = step.step_id
+    noted = read_json(ws.run_file(own, RAN_AFTER_FILE)) or {}
+    before = noted.get("prerequisites")
     for dep in step.depends_on:
-        path = ws.run_file(dep, IMPLEMENT_FILE)
-        if dep not in ws.steps or ws.run_file(dep, ACCEPTED_FILE).is_file() or not path.is_file():
-            continue
-        if isinstance(noted, dict):
-            if noted.get(dep) != file_digest(path):
-                return dep
-        elif _newer(path, ws.run_file(step.step_id, IMPLEMENT_FILE)):
+        then = before.get(dep, "") if isinstance(before, dict) else None
+        if dep in ws.steps and _ran_since(ws, dep, then, ws.run_file(own, IMPLEMENT_FILE)):
             return dep
+    if tests and _ran_since(ws, own, noted.get("tests"), ws.run_file(own, TEST_FILE)):
+        return own
     return ""
 
 
-def scripts_ran_since_tests(ws: Workspace, step_id: str) -> bool:
-    """Whether the step's scripts really ran here (not taken from its record) since its
-    tests last ran or took their record here: its tests must run on what they wrote."""
+def _ran_since(ws: Workspace, step_id: str, noted: object, than: Path) -> bool:
+    """Whether the step's scripts really ran here since ``noted`` (the content of their
+    result then) or, where nothing was noted, since ``than`` was written."""
     path = ws.run_file(step_id, IMPLEMENT_FILE)
     if ws.run_file(step_id, ACCEPTED_FILE).is_file() or not path.is_file():
         return False
-    noted = (read_json(ws.run_file(step_id, RAN_AFTER_FILE)) or {}).get("tests")
     if isinstance(noted, str):
         return noted != file_digest(path)
-    return _newer(path, ws.run_file(step_id, TEST_FILE))
+    return _newer(path, than)
 
 
 def _newer(path: Path, than: Path) -> bool:
@@ -373,10 +372,15 @@ def acceptance(
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
-    ran = upstream_ran_since(ws, ws.steps[step_id])
+    ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:
-        return Acceptance(None, (f"the scripts of step {ran} ran again here since",))
-    if phase == TEST and scripts_ran_since_tests(ws, step_id):
-        return Acceptance(None, ("its scripts ran again here since its tests",))
+        return Acceptance(
+            None,
+            (
+                "its scripts ran again here since its tests"
+                if ran == step_id
+                else f"the scripts of step {ran} ran again here since",
+            ),
+        )
     found = changes_since(ws, ws.steps[step_id], record, cache)
     return Acceptance(record) if found.holds else Acceptance(None, tuple(found.reasons()))

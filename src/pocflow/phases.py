@@ -55,8 +55,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         if record is not None:
             accept(ws, record)
             clear_failure(ws, spec.step_id)
-            note_ran_after(ws, spec.step_id, IMPLEMENT)
-            note_ran_after(ws, spec.step_id, TEST)
+            note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
             return _stands_on(ws.root / spec.result_file)
         forget_acceptance(ws, spec.step_id)
         prestart(isolation)  # the test phase's pytest warms up while the scripts run

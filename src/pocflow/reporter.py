@@ -347,14 +347,10 @@ def why_it_runs(
     )
     phases = [p for p in changed if p.startswith(state_dir)]
     # a prerequisite's scripts ran again (its run file, a file_dep of the implement task)
-    own = task.name.partition(":")[2]
+    own = ws.steps.get(task.name.partition(":")[2]) if ws is not None else None
     reran = (
-        sorted(
-            sid
-            for sid in ws.steps
-            if sid != own and f"{ws.run_dir(sid)}/{IMPLEMENT_FILE}" in phases
-        )
-        if ws is not None
+        sorted(d for d in own.depends_on if f"{ws.run_dir(d)}/{IMPLEMENT_FILE}" in phases)
+        if ws is not None and own is not None
         else []
     )
     files = [

@@ -81,9 +81,13 @@ class Settings:
     pytest_config: dict[str, Any]
 
 
+#: what a flag in the environment reads as true, and as false
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
 def env_flag(name: str) -> bool:
     """Whether the environment variable is set to a true value (1, true, yes, on)."""
-    return os.environ.get(name, "").strip().lower() in ("1", "true", "yes", "on")
+    return os.environ.get(name, "").strip().lower() in _TRUE
 
 
 #: decides ``suite_session`` for one run: 1 (the shipped CI workflows set it) or 0
@@ -94,11 +98,7 @@ def suite_session_wanted(settings: Settings) -> bool:
     """Whether the gate stands only on a session that ran every step's tests together
     (``suite_session``; POCFLOW_SUITE_SESSION=0 or 1 decides for one run)."""
     value = os.environ.get(SUITE_SESSION_ENV, "").strip().lower()
-    if value in ("1", "true", "yes", "on"):
-        return True
-    if value in ("0", "false", "no", "off"):
-        return False
-    return settings.suite_session
+    return value in _TRUE or (value not in _FALSE and settings.suite_session)
 
 
 def load_settings(root: Path) -> Settings:

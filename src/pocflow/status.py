@@ -5,12 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from pocflow.freshness import (
-    changes_since,
-    local_failure,
-    scripts_ran_since_tests,
-    upstream_ran_since,
-)
+from pocflow.freshness import changes_since, local_failure, scripts_ran_since
 from pocflow.record import StepRecord, read_gate_record, read_step_record
 from pocflow.workspace import Workspace, prerequisites_first
 
@@ -175,11 +170,11 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
             status.standing = "failed"
             status.reasons.insert(0, failure)
         elif found.holds:  # a script it stands on ran here since: what it read may differ
-            ran = upstream_ran_since(ws, step)
-            if ran or scripts_ran_since_tests(ws, step_id):
+            ran = scripts_ran_since(ws, step, tests=True)
+            if ran:
                 status.standing = "stale"
                 status.reasons.append(
-                    f"the scripts of step {ran or step_id} ran again here since it was verified"
+                    f"the scripts of step {ran} ran again here since it was verified"
                 )
     return status
 
