@@ -11,8 +11,10 @@ were accepted. Before its scripts run, the scripts of every step it depends on (
 that have not run in this workspace on their current inputs are run again, prerequisites
 first — without their tests, and without touching their records: their verification stands,
 only their outputs are reproduced. Before it runs the full suite, the gate does the same for
-the steps whose declared ``outputs`` are missing: tests that read what a script writes rely
-on it being declared (replaying every accepted step would cost a job as much as a cold run).
+the steps whose outputs this workspace does not hold: a declared output or a file their
+scripts wrote when verified is missing, or such a file was written here by another step's
+scripts while theirs did not run here (a shared file, rewritten by a replayed prerequisite,
+lacks their part). Replaying every accepted step would cost a job as much as a cold run.
 """
 
 from __future__ import annotations
@@ -76,17 +78,36 @@ def replay(
 
 
 def missing_outputs(ws: Workspace) -> list[str]:
-    """Steps (run by pocflow) some of whose outputs are not on disk: the declared ones, and
-    what their scripts wrote when they were verified (the record keeps it: a fresh clone,
-    or a job that gathered other jobs' records, has the records and not those files)."""
+    """Steps (run by pocflow) whose outputs this workspace does not hold: some of them are
+    not on disk (the declared ones, and what their scripts wrote when they were verified —
+    a fresh clone, or a job that gathered other jobs' records, has the records and not those
+    files), or a file they write was written here by another step's scripts while theirs
+    did not run here (a fresh clone where a changed step replayed a shared prerequisite: the
+    file is there, without this step's part of it). ``replay`` skips those that did run."""
+    written_here = _written_here(ws)
     found = []
     for sid, step in ws.steps.items():
         if not step.scripts or (step.manifest is not None and step.manifest.manual):
             continue
         outputs = [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, sid)]
-        if any(not (ws.root / out).exists() for out in outputs):
+        others = set().union(*(files for other, files in written_here.items() if other != sid))
+        if any(not (ws.root / out).exists() for out in outputs) or (
+            sid not in written_here and others.intersection(outputs)
+        ):
             found.append(sid)
     return found
+
+
+def _written_here(ws: Workspace) -> dict[str, set[str]]:
+    """Step id -> the files its scripts wrote when they ran (or were replayed) here."""
+    written: dict[str, set[str]] = {}
+    for sid in ws.steps:
+        names = [REPLAY_FILE] + ([] if was_accepted(ws, sid) else [IMPLEMENT_FILE])
+        for name in names:
+            result = read_implement(ws.run_file(sid, name))
+            if result is not None and result.outcome == "passed":
+                written.setdefault(sid, set()).update(result.written)
+    return written
 
 
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:

@@ -8,6 +8,7 @@ script runs again it drops what step 2 added, so step 2 must run again too, even
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -150,3 +151,41 @@ def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Pat
     result = run_doit(workspace, "poc-complete")
     assert {"implement:2", "test:2"} <= set(result.ran), result.out
     assert (result.code == 0) == (plain_pytest(workspace, "2") == 0)
+
+
+def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_output(
+    tmp_path: Path,
+) -> None:
+    # steps 2 and 3 both extend what step 1 writes; in a fresh clone with step 3 changed,
+    # step 3's run replays step 1 (which writes the file anew): step 2, accepted from its
+    # record, must have its part reproduced before any session reads the file
+    third = EXTENDER.replace("Step 2", "Step 3").replace("step2", "step3")
+    third = third.replace("table['b'] = table['a'] + 1", "table['c'] = table['a'] + 2")
+    tests = {
+        **TESTS,
+        "3": "import json\nfrom pathlib import Path\n\n"
+        "def test_the_table_has_c():\n"
+        "    table = json.loads(Path('out/shared.json').read_text())\n"
+        "    assert table.get('c') == table['a'] + 2\n",
+    }
+    origin = make_workspace(
+        tmp_path / "origin", tests, conftest=CONFTEST, depends={"2": "1", "3": "1"}
+    )
+    (origin / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (origin / "PoC/step2_x.py").write_text(EXTENDER, encoding="utf-8")
+    (origin / "PoC/step3_x.py").write_text(third, encoding="utf-8")
+    verified = run_doit(origin, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    clone = tmp_path / "clone"  # what git gives a CI job: no local state, no outputs
+    shutil.copytree(origin, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    script = clone / "PoC/step3_x.py"
+    script.write_text(script.read_text("utf-8") + "# a reviewed change\n", "utf-8")
+
+    result = run_doit(clone, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert {"implement:3", "test:3"} <= set(result.ran)
+    assert "implement:2" not in result.ran, "step 2 is accepted from its record"
+    for step in ("1", "2", "3"):  # what the gate stood on holds under plain pytest
+        assert plain_pytest(clone, step) == 0, f"step {step}"
+    again = run_doit(clone, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out + again.err
