@@ -52,6 +52,12 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     ),
 }
 TEST_RUNNERS = ("auto", "fork", "subprocess")
+#: what one PoC of several may set in a table of its own, ``[tool.pocflow.poc<N>]``
+POC_SETTINGS = ("name", "slug", "plan")
+#: the folders where a PoC after the project's first keeps its files, in a subfolder
+#: ``poc<N>`` (PoC 2's scripts in PoC/poc2/, its tests in tests/poc2/, ...): its step 1 is
+#: never taken for the first PoC's
+POC_FOLDERS = ("scripts_dir", "tests_dir", "manifests_dir", "records_dir")
 UNDOCUMENTED = ("fail", "warn")
 
 
@@ -79,6 +85,22 @@ class Settings:
     lock_file: str
     undocumented: str
     pytest_config: dict[str, Any]
+    #: every PoC of the project, in order: the earlier ones (their plan is there) and the
+    #: current one (``poc``)
+    pocs: tuple[int, ...] = ()
+    #: the project's current PoC (what ``step:<id>`` and ``poc-complete`` address)
+    current_poc: int = 0
+
+    @property
+    def is_current(self) -> bool:
+        """Whether these are the settings of the project's current PoC."""
+        return self.poc == self.current_poc
+
+    @property
+    def own_folder(self) -> str:
+        """'' for the project's first PoC; ``poc<N>`` for a later one, the subfolder of its
+        scripts, tests, manifests, records and local run files."""
+        return "" if not self.pocs or self.poc == self.pocs[0] else f"poc{self.poc}"
 
 
 #: what a flag in the environment reads as true, and as false
@@ -101,28 +123,96 @@ def suite_session_wanted(settings: Settings) -> bool:
     return value in _TRUE or (value not in _FALSE and settings.suite_session)
 
 
-def load_settings(root: Path) -> Settings:
-    """Read [tool.pocflow] (and pytest's settings) from root/pyproject.toml.
+def load_settings(root: Path, poc: int | None = None) -> Settings:
+    """Read [tool.pocflow] (and pytest's settings) from root/pyproject.toml: the settings of
+    PoC ``poc`` (default: the current one, ``tool.pocflow.poc``).
 
-    Kept for this process while pyproject.toml's size, modification time and inode stay
-    the same (a run loads the workspace once per task)."""
+    The parsed table is kept for this process while pyproject.toml's size, modification
+    time and inode stay the same (a run loads the workspace once per task)."""
     try:
         info = (root / PYPROJECT).stat()
         now: tuple[int, ...] = stamp(info)
     except OSError:
         now = ()
     known = _SETTINGS.get(root)
-    if known is not None and known[0] == now:
-        return known[1]
-    settings = _load_settings(root)
-    _SETTINGS[root] = (now, settings)
-    return settings
+    if known is None or known[0] != now:
+        known = _SETTINGS[root] = (now, _load_project(root))
+    project = known[1]
+    pocs = project_pocs(root, project)
+    number = project.values["poc"] if poc is None else poc
+    if number not in pocs:
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"there is no PoC {number}: this project's PoCs are "
+                f"{', '.join(map(str, pocs))} (PoC <N> has docs/poc<N>-implementation.md, "
+                "or a [tool.pocflow.poc<N>] table)",
+            )
+        )
+    return _for_poc(root, project, number, pocs)
 
 
-_SETTINGS: dict[Path, tuple[tuple[int, ...], Settings]] = {}
+@dataclass(frozen=True)
+class _Project:
+    """The parsed [tool.pocflow] table: the project's values, the tables of single PoCs."""
+
+    values: dict[str, Any]
+    tables: dict[int, dict[str, str]]
+    pytest_config: dict[str, Any]
 
 
-def _load_settings(root: Path) -> Settings:
+_SETTINGS: dict[Path, tuple[tuple[int, ...], _Project]] = {}
+
+
+def project_pocs(root: Path, project: _Project | None = None) -> tuple[int, ...]:
+    """Every PoC of the project at root, in order: the current one, and each earlier one
+    whose plan is there (``docs/poc<N>-implementation.md`` or its table's ``plan``) or that
+    has a ``[tool.pocflow.poc<N>]`` table."""
+    if project is None:
+        load_settings(root)
+        project = _SETTINGS[root][1]
+    current = project.values["poc"]
+    earlier = [
+        number
+        for number in range(current)
+        if number in project.tables or (root / _plan_of(project, number, current)).is_file()
+    ]
+    return (*earlier, current)
+
+
+def _plan_of(project: _Project, number: int, current: int) -> str:
+    own = project.tables.get(number, {}).get("plan")
+    if own:
+        return own
+    if number == current and project.values["plan"]:
+        return str(project.values["plan"])
+    return f"{project.values['docs_dir']}/poc{number}-implementation.md"
+
+
+def _for_poc(root: Path, project: _Project, number: int, pocs: tuple[int, ...]) -> Settings:
+    """The settings of one PoC: the project's, with its own name, slug and plan, and (for a
+    PoC after the first) its own subfolder of each of POC_FOLDERS."""
+    values = dict(project.values)
+    current = values["poc"]
+    if number != current:
+        values.update(name="", slug="")
+    values.update(project.tables.get(number, {}))
+    values["plan"] = _plan_of(project, number, current)
+    values["poc"] = number
+    if number != pocs[0]:
+        for key in POC_FOLDERS:
+            values[key] = f"{values[key]}/poc{number}".removeprefix("./")
+    names = {f.name for f in fields(Settings)} - {"root", "pytest_config", "pocs", "current_poc"}
+    return Settings(
+        root=root,
+        pytest_config=dict(project.pytest_config),
+        pocs=pocs,
+        current_poc=current,
+        **{k: v for k, v in values.items() if k in names},
+    )
+
+
+def _load_project(root: Path) -> _Project:
     pyproject = root / PYPROJECT
     data: dict[str, Any] = {}
     if pyproject.exists():
@@ -135,7 +225,12 @@ def _load_settings(root: Path) -> Settings:
     if not isinstance(table, dict):
         raise SettingsError(located(PYPROJECT, "[tool.pocflow] must be a table"))
     values: dict[str, Any] = {}
+    tables: dict[int, dict[str, str]] = {}
     for key, value in table.items():
+        number = _poc_table_number(key)
+        if number is not None:
+            tables[number] = _poc_table(root, key, value)
+            continue
         if key not in SETTINGS:
             hint = did_you_mean(key, SETTINGS)
             raise SettingsError(located(PYPROJECT, f"unknown setting tool.pocflow.{key}{hint}"))
@@ -151,13 +246,65 @@ def _load_settings(root: Path) -> Settings:
         values[key] = value
     for key, (_kind, default, _doc) in SETTINGS.items():
         values.setdefault(key, default)
-    if values["poc"] < 0:
-        raise SettingsError(located(PYPROJECT, "tool.pocflow.poc must be 0 or more"))
-    if not values["timeout"] > 0:  # also refuses nan, which compares false with anything
+    _check_values(values)
+    if values["plan"]:
+        values["plan"] = _inside(root, "plan", values["plan"])
+    for key in (
+        name
+        for name in SETTINGS
+        if name.endswith("_dir") or name == "state_file" or (name == "lock_file" and values[name])
+    ):
+        values[key] = _inside(root, key, values[key])
+    pytest_config = tool.get("pytest", {}).get("ini_options", {})
+    return _Project(values=values, tables=tables, pytest_config=dict(pytest_config))
+
+
+def _poc_table_number(key: str) -> int | None:
+    """N for a key ``poc<N>`` (the table of PoC N), else None."""
+    digits = key.removeprefix("poc")
+    return int(digits) if digits != key and digits.isdigit() else None
+
+
+def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
+    """[tool.pocflow.poc<N>]: what PoC N sets for itself (POC_SETTINGS), checked."""
+    if not isinstance(table, dict):
         raise SettingsError(
             located(
                 PYPROJECT,
-                f"tool.pocflow.timeout must be a number of "
+                f"tool.pocflow.{key} must be a table ([tool.pocflow.{key}] with "
+                f"{', '.join(POC_SETTINGS)})",
+            )
+        )
+    own: dict[str, str] = {}
+    for name, value in table.items():
+        if name not in POC_SETTINGS:
+            raise SettingsError(
+                located(
+                    PYPROJECT,
+                    f"unknown setting tool.pocflow.{key}.{name}{did_you_mean(name, POC_SETTINGS)}"
+                    f" (a PoC's table sets {', '.join(POC_SETTINGS)})",
+                )
+            )
+        if not isinstance(value, str):
+            raise SettingsError(
+                located(PYPROJECT, f"tool.pocflow.{key}.{name} must be str, got {shown(value)}")
+            )
+        own[name] = value
+    _check_values({**own, "slug": own.get("slug", "")}, where=f"tool.pocflow.{key}")
+    if own.get("plan"):
+        own["plan"] = _inside(root, f"{key}.plan", own["plan"])
+    return own
+
+
+def _check_values(values: dict[str, Any], where: str = "tool.pocflow") -> None:
+    """Refuse values a setting's type allows and its meaning does not."""
+    if values.get("poc", 0) < 0:
+        raise SettingsError(located(PYPROJECT, f"{where}.poc must be 0 or more"))
+    if "timeout" in values and not values["timeout"] > 0:  # also refuses nan
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"{where}.timeout must be a number of "
                 f"seconds above 0 (inf: no limit), got {values['timeout']}",
             )
         )
@@ -165,45 +312,28 @@ def _load_settings(root: Path) -> Settings:
         raise SettingsError(
             located(
                 PYPROJECT,
-                f"tool.pocflow.slug = {shown(values['slug'])} must "
+                f"{where}.slug = {shown(values['slug'])} must "
                 "be a plain name of at most 60 characters (no / or \\, "
                 "not . or ..): it names files in the docs folder",
             )
         )
-    if values["test_runner"] not in TEST_RUNNERS:
+    if "test_runner" in values and values["test_runner"] not in TEST_RUNNERS:
         raise SettingsError(
             located(
                 PYPROJECT,
-                f"tool.pocflow.test_runner must be one of "
+                f"{where}.test_runner must be one of "
                 f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}",
             )
         )
-    if values["undocumented"] not in UNDOCUMENTED:
+    if "undocumented" in values and values["undocumented"] not in UNDOCUMENTED:
         raise SettingsError(
             located(
                 PYPROJECT,
-                f"tool.pocflow.undocumented must be one of "
+                f"{where}.undocumented must be one of "
                 f"{', '.join(UNDOCUMENTED)}, got "
                 f"{shown(values['undocumented'])}",
             )
         )
-    if not values["plan"]:
-        values["plan"] = f"{values['docs_dir']}/poc{values['poc']}-implementation.md"
-    for key in (
-        name
-        for name in SETTINGS
-        if name.endswith("_dir")
-        or name in ("plan", "state_file")
-        or (name == "lock_file" and values[name])
-    ):
-        values[key] = _inside(root, key, values[key])
-    pytest_config = tool.get("pytest", {}).get("ini_options", {})
-    names = {f.name for f in fields(Settings)}
-    return Settings(
-        root=root,
-        pytest_config=dict(pytest_config),
-        **{k: v for k, v in values.items() if k in names},
-    )
 
 
 def _plain_name(name: str) -> bool:

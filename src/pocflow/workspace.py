@@ -75,7 +75,12 @@ class Workspace:
     def session_dir(self, name: str) -> str:
         """Workspace-relative folder of one run session's files: a step's (step<id>), or a
         session of several steps' tests (pocflow.layout names them)."""
-        return f"{self.settings.state_dir}/runs/{name}"
+        own = self.settings.own_folder
+        return (
+            f"{self.settings.state_dir}/runs/{own}/{name}"
+            if own
+            else (f"{self.settings.state_dir}/runs/{name}")
+        )
 
     @property
     def state_lock(self) -> Path:
@@ -125,25 +130,32 @@ def prerequisites_first(ws: Workspace, step_ids: list[str] | None = None) -> lis
     return ordered
 
 
-def load_workspace(root: Path) -> Workspace:
-    """Read settings, plan, manifests and step files under root, and check they agree.
+def load_workspace(root: Path, poc: int | None = None) -> Workspace:
+    """Read settings, plan, manifests and step files under root, and check they agree: the
+    workspace of PoC ``poc`` (default: the project's current PoC).
 
     The result is kept for this process and returned again while the settings, the plan,
     the manifests and the names of the step files are the same (compared by content).
     """
     root = root.resolve()
-    settings = load_settings(root)
+    settings = load_settings(root, poc)
     use_cache_file(root, settings.state_dir)  # file digests kept across runs
     key = _layout_key(root, settings)
-    cached = _LOADED.get(root)
+    cached = _LOADED.get((root, settings.poc))
     if cached is not None and cached[0] == key:
         return cached[1]
     ws = _load(root, settings)
-    _LOADED[root] = (key, ws)
+    _LOADED[(root, settings.poc)] = (key, ws)
     return ws
 
 
-_LOADED: dict[Path, tuple[str, Workspace]] = {}
+def project_workspaces(root: Path) -> list[Workspace]:
+    """The workspace of every PoC of the project at root, in order (the current one last)."""
+    current = load_settings(root.resolve())
+    return [load_workspace(root, number) for number in current.pocs]
+
+
+_LOADED: dict[tuple[Path, int], tuple[str, Workspace]] = {}
 
 
 def _layout_key(root: Path, settings: Settings) -> str:
