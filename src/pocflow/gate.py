@@ -15,7 +15,7 @@ from pocflow.batch import (
 from pocflow.documents import undocumented_steps, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
-from pocflow.layout import GATE_SESSION, PYTEST_LOG
+from pocflow.layout import GATE_SESSION, GATE_TASK, PYTEST_LOG
 from pocflow.record import (
     GateRecord,
     evidence,
@@ -30,7 +30,7 @@ from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
 from pocflow.status import StepStatus, compute_status
 from pocflow.testing import PytestJsonRunner, TestSelection
-from pocflow.workspace import Workspace
+from pocflow.workspace import Workspace, project_workspaces
 
 
 def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
@@ -182,8 +182,12 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
     """The committed gate record, if the gate passed on exactly the step records there are
     now, in this environment (and re-verification is not forced); when the suite session is
     wanted, only a record that stands on one."""
-    if reverify_forced():
-        return None
+    return None if reverify_forced() else gate_holds(ws)
+
+
+def gate_holds(ws: Workspace) -> GateRecord | None:
+    """The committed gate record, if it stands on exactly the step records there are now,
+    in this environment (with ``suite_session``, only one that stands on one session)."""
     gate = read_gate_record(ws.root / ws.gate_record_path)
     if (
         gate is None
@@ -195,6 +199,40 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
     ):
         return None
     return gate
+
+
+def stage_problem(current: Workspace) -> tuple[str, list[str]]:
+    """Why the stage (every PoC of the project) is not complete: ('', a line per PoC) when
+    each PoC's steps hold, its gate passed on exactly their records and its
+    pocN-results.md is written."""
+    done: list[str] = []
+    problems: list[str] = []
+    pocs = project_workspaces(current.root)
+    for ws in pocs:
+        problem = incomplete(ws)
+        if not problem and gate_holds(ws) is None:
+            problem = (
+                f"PoC {ws.settings.poc}: its gate has not passed on the step records there "
+                f"are now: run `uv run doit {ws.task(GATE_TASK)}`"
+            )
+        if not problem and not (ws.root / ws.poc_results_doc).is_file():
+            problem = (
+                f"PoC {ws.settings.poc}: {ws.poc_results_doc} is not written: run "
+                f"`uv run doit {ws.task(GATE_TASK)}`"
+            )
+        if problem:
+            problems.append(problem)
+        else:
+            done.append(
+                f"pocflow: PoC {ws.settings.poc} ({ws.name}) complete: {ws.poc_results_doc}"
+            )
+    if problems:
+        return (
+            f"{len(problems)} of {len(pocs)} PoCs not complete (the way to Stage 6 needs "
+            "every one):\n" + "\n".join(problems),
+            [],
+        )
+    return "", [*done, f"pocflow: all {len(pocs)} PoCs complete: on to Stage 6 (MVP)"]
 
 
 def checklist_problem(ws: Workspace) -> str:

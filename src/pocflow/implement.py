@@ -75,6 +75,8 @@ class ImplementSpec:
     not_inputs: tuple[str, ...] = ()
     #: what the scripts read the last time they ran (their modules' bytecode is checked)
     observed_before: tuple[str, ...] = ()
+    #: the PoC of the step, as task names address it (None: the project's current PoC)
+    poc: int | None = None
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -95,6 +97,7 @@ def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpe
         manual=manifest.manual if manifest else "",
         scripts_dir=ws.settings.scripts_dir,
         secrets=manifest.secrets if manifest else (),
+        poc=ws.poc,
     )
 
 

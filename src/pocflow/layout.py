@@ -49,3 +49,25 @@ BATCH_SESSION = "batch"
 GATE_SESSION = GATE_TASK
 #: the session of `doit small-win-check`
 SMALL_WIN_SESSION = "small-win-check"
+
+# The task names of a PoC other than the project's current one carry its name first:
+# ``poc1.step:3b``, ``poc1.poc-complete`` (the current PoC keeps ``step:3b``, ``poc-complete``).
+#: the gate of the whole stage: every PoC of the project complete
+ALL_POCS_TASK = "all-pocs-complete"
+
+
+def poc_prefix(poc: int | None) -> str:
+    """'' for the current PoC (None); 'poc1.' for PoC 1 when it is not the current one."""
+    return "" if poc is None else f"poc{poc}."
+
+
+def split_task(name: str) -> tuple[int | None, str, str]:
+    """A task name's PoC (None: the current one), base and step id: 'poc1.test:3b' ->
+    (1, 'test', '3b'); 'test:3b' -> (None, 'test', '3b'); 'poc-complete' -> (None,
+    'poc-complete', '')."""
+    poc: int | None = None
+    head, dot, rest = name.partition(".")
+    if dot and head.startswith("poc") and head[3:].isdigit():
+        poc, name = int(head[3:]), rest
+    base, _, step_id = name.partition(":")
+    return poc, base, step_id

@@ -7,6 +7,7 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 
 from __future__ import annotations
 
+import sys
 import time
 from dataclasses import replace
 from pathlib import Path
@@ -49,8 +50,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
-        ws = run.workspace()
-        task = f"{IMPLEMENT}:{spec.step_id}"
+        ws = run.workspace(spec.poc)
+        task = ws.task(IMPLEMENT, spec.step_id)
         record = run.take(task, lambda: acceptance(ws, spec.step_id)).record
         if record is not None:
             accept(ws, record)
@@ -80,6 +81,7 @@ def test_phase(
     result_file: str,
     isolation: str = "auto",
     batch: bool = True,
+    poc: int | None = None,
 ) -> Outcome:
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
@@ -87,8 +89,8 @@ def test_phase(
     from pocflow.freshness import acceptance, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
 
-    ws = run.workspace()
-    task = f"{TEST}:{selection.step_id}"
+    ws = run.workspace(poc)
+    task = ws.task(TEST, selection.step_id)
     record = run.take(task, lambda: acceptance(ws, selection.step_id, phase=TEST)).record
     if record is not None and record.test is not None:  # its record still holds
         write_run_file(ws.root / result_file, record.test)
@@ -109,7 +111,7 @@ def test_phase(
     }
 
 
-def document_phase(root: str, step_id: str) -> Outcome:
+def document_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
     """Render the step's results doc from its record of the run."""
     run = _acting(root)
     from pocflow.render import write_step_results
@@ -117,7 +119,7 @@ def document_phase(root: str, step_id: str) -> Outcome:
 
     start = time.monotonic()
     try:
-        ws = run.workspace()
+        ws = run.workspace(poc)
         record = current_record(ws, step_id)
         # doit holds the phases as done, and one's result cannot be read
         unreadable = (
@@ -140,13 +142,13 @@ def document_phase(root: str, step_id: str) -> Outcome:
     return _written(ws.root / ws.results_doc(step_id))
 
 
-def state_phase(root: str, step_id: str) -> Outcome:
+def state_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
     """Write the step's verification record."""
     run = _acting(root)
     from pocflow.verdict import record_step
 
     try:
-        ws = run.workspace()
+        ws = run.workspace(poc)
         record = record_step(ws, step_id, refresh=False)
     except PocflowError as exc:
         return TaskError(str(exc))
@@ -179,22 +181,37 @@ def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     return values.get("records") == records_digest(RunContext.of(root).workspace())
 
 
-def gate_phase(root: str) -> Outcome:
+def gate_phase(root: str, poc: int | None = None) -> Outcome:
     """The poc-complete gate."""
     from pocflow.gate import accepted_gate, check_complete
 
     run = RunContext.of(root)
     try:
-        ws = run.workspace()
-        problem = check_complete(ws, run.take(GATE_TASK, lambda: accepted_gate(ws)))
+        ws = run.workspace(poc)
+        problem = check_complete(ws, run.take(ws.task(GATE_TASK), lambda: accepted_gate(ws)))
     except PocflowError as exc:
         return TaskError(str(exc))
     if problem:
         return TaskFailed(problem)
-    run.gate_checked = True
+    run.gate_checked = run.gate_checked or poc is None
     from pocflow.record import records_digest
 
     return {**_written(ws.root / ws.poc_results_doc), "records": records_digest(ws)}
+
+
+def all_pocs_phase(root: str) -> Outcome:
+    """The gate of the stage: every PoC of the project complete (each one's gate ran before
+    this, or was up to date); says so, PoC by PoC."""
+    from pocflow.gate import stage_problem
+
+    try:
+        problem, lines = stage_problem(RunContext.of(root).workspace())
+    except PocflowError as exc:
+        return TaskError(str(exc))
+    if problem:
+        return TaskFailed(problem)
+    sys.stdout.write("\n".join(lines) + "\n")
+    return None
 
 
 class phase_current(config_changed):  # type: ignore[misc]
@@ -204,9 +221,11 @@ class phase_current(config_changed):  # type: ignore[misc]
     then. (The action hands the fingerprints to doit, which keeps them with the task's
     values: no file is read. One check, not two: doit inspects each one's signature.)"""
 
-    def __init__(self, config: dict[str, Any], root: str, step_id: str, phase: str) -> None:
+    def __init__(
+        self, config: dict[str, Any], root: str, step_id: str, phase: str, poc: int | None = None
+    ) -> None:
         super().__init__(config)
-        self.root, self.step_id, self.phase = root, step_id, phase
+        self.root, self.step_id, self.phase, self.poc = root, step_id, phase, poc
 
     def __call__(self, task: Any, values: dict[str, Any]) -> bool:
         from pocflow.fingerprint import still_holds_now
@@ -219,7 +238,7 @@ class phase_current(config_changed):  # type: ignore[misc]
             and not self._failed_here()
         )
         if current:
-            RunContext.of(self.root).current.add((self.step_id, self.phase))
+            RunContext.of(self.root).current.add((self.poc, self.step_id, self.phase))
         return current
 
     def _failed_here(self) -> bool:
@@ -227,7 +246,7 @@ class phase_current(config_changed):  # type: ignore[misc]
         (a small-win check's session): the phase runs again rather than stand on it."""
         from pocflow.freshness import failure_evidence
 
-        evidence = failure_evidence(RunContext.of(self.root).workspace(), self.step_id)
+        evidence = failure_evidence(RunContext.of(self.root).workspace(self.poc), self.step_id)
         return evidence is not None and evidence.get("phase") == self.phase
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
@@ -273,7 +292,7 @@ def _stands_on(result_file: Path) -> dict[str, Any]:
     return {"inputs": held_inputs(inputs) if isinstance(inputs, dict) else {}}
 
 
-def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
+def records_hold(task: Any, values: dict[str, Any], root: str, poc: int | None = None) -> bool:
     """doit uptodate check of the gate: every step's record says verified and still holds on
     the files as they are now. Whatever doit ran or skipped before (``-s``, ``ignore``, an
     interrupted run), a gate over a step that no longer holds runs, and fails."""
@@ -281,14 +300,14 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
     from pocflow.record import records_digest
 
     run = RunContext.of(root)
-    ws = run.workspace()
+    ws = run.workspace(poc)
     if values.get("records") != records_digest(ws):
         return False  # a record changed since the gate last passed: it runs (and checks) anyway
     if (
         not run.acted
         and nothing_ran()
         and all(
-            (sid, phase) in run.current
+            (poc, sid, phase) in run.current
             for sid, step in ws.steps.items()
             for phase in RUN_PHASES
             if step.has_files
@@ -298,22 +317,22 @@ def records_hold(task: Any, values: dict[str, Any], root: str) -> bool:
         # a run in which nothing ran (no pocflow phase, no task of the user's own dodo): doit
         # found every step's phases current a moment ago, each on the fingerprints of all it
         # stands on, so every record holds as it was
-        run.gate_checked = True
+        run.gate_checked = run.gate_checked or poc is None
         return True
     from pocflow.status import compute_status
 
     statuses = compute_status(ws)
     holds = all(status.is_verified for status in statuses.values())
-    run.gate_checked = run.gate_checked or holds
+    run.gate_checked = run.gate_checked or (holds and poc is None)
     return holds
 
 
-def health_checked(task: Any, values: dict[str, Any], root: str) -> bool:
+def health_checked(task: Any, values: dict[str, Any], root: str, poc: int | None = None) -> bool:
     """doit uptodate check of the gate: PROJECT_STATE.md holds a small-win check (the method's
     last checkpoint); when none is there the gate runs, and adds one from its suite's run."""
     from pocflow.healthcheck import has_health_check
 
-    return has_health_check(RunContext.of(root).workspace())
+    return has_health_check(RunContext.of(root).workspace(poc))
 
 
 def _acting(root: str) -> RunContext:

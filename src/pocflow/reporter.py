@@ -36,6 +36,8 @@ from pocflow.layout import (
     STATE,
     TEST,
     WRITE_PHASES,
+    poc_prefix,
+    split_task,
 )
 from pocflow.phases import phase_current, written_unchanged
 from pocflow.record import GateRecord, read_implement
@@ -72,13 +74,14 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.accepted_tasks: set[str] = set()
         self.unchanged_tasks: set[str] = set()  # ran, but rewrote nothing
         self._pending: dict[str, tuple[str, Path, str, str]] = {}
-        self._ws: Workspace | None = None
+        self._ws: dict[int | None, Workspace | None] = {}
 
-    def workspace(self) -> Workspace | None:
-        """The workspace of this run, loaded once (its layout does not change during a run)."""
-        if self._ws is None:
-            self._ws = _workspace()
-        return self._ws
+    def workspace(self, poc: int | None = None) -> Workspace | None:
+        """The workspace of PoC ``poc`` (default: the current one) in this run, loaded once
+        (its layout does not change during a run)."""
+        if poc not in self._ws:
+            self._ws[poc] = _workspace(poc)
+        return self._ws[poc]
 
     def write(self, text: str) -> None:
         """Every line goes out with secret values masked."""
@@ -88,9 +91,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         """Find the steps this run will verify."""
         self.tasks = tasks
         seen = task_closure(tasks, selected_tasks)
-        self.steps = [
-            name.split(":", 1)[1] for name in tasks if name.startswith(f"{STATE}:") and name in seen
-        ]
+        self.steps = [_step_key(name) for name in tasks if name in seen and _is_phase(name, STATE)]
 
     def execute_task(self, task: Any) -> None:
         """'.  implement:3b  (changed: PoC/step3b_x.py)', or '-- implement:3b  (accepted:
@@ -99,14 +100,14 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._started[task.name] = time.monotonic()
         if not task.actions or task.name.startswith("_"):
             return
-        phase, _, step_id = task.name.partition(":")
-        ws = self.workspace()
+        poc, phase, step_id = split_task(task.name)
+        ws = self.workspace(poc)
         decision = self._decision(ws, task.name, phase, step_id) if ws is not None else None
-        accepted = _accepted_words(decision, ws, step_id in self.accepted)
+        accepted = _accepted_words(decision, ws, _step_key(task.name) in self.accepted)
         if accepted:
             self.accepted_tasks.add(task.name)
             if isinstance(decision, Acceptance):
-                self.accepted.add(step_id)
+                self.accepted.add(_step_key(task.name))
             self.write(
                 f"-- {task.title()}" + (f"  ({accepted})" if accepted is not True else "") + "\n"
             )
@@ -141,9 +142,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._flush(task, failed=False)
         self._finish(task)
         self._count(task)
-        if task.name.startswith(f"{IMPLEMENT}:") and task.name not in self.accepted_tasks:
-            ws = self.workspace()
-            step_id = task.name.split(":", 1)[1]
+        if _is_phase(task.name, IMPLEMENT) and task.name not in self.accepted_tasks:
+            poc, _, step_id = split_task(task.name)
+            ws = self.workspace(poc)
             if ws is not None and step_id in ws.steps:
                 result = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
                 if result is not None and result.replayed:
@@ -183,8 +184,8 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self._flush(task, failed=True)
         self._finish(task)
         super().add_failure(task, fail)
-        phase, _, step_id = task.name.partition(":")
-        key = step_id if step_id and phase in PHASES else task.name
+        _, phase, step_id = split_task(task.name)
+        key = _step_key(task.name) if step_id and phase in PHASES else task.name
         message = fail.message
         if isinstance(fail, UnmetDependency):  # (doit's message is the tasks' names alone)
             message = "not run: it needs " + message.strip() + ", which did not pass"
@@ -202,13 +203,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         if self.failed:
             self.write(self._failure_summary(ws))
         elif self.accepted:
-            again = sorted(
-                {
-                    name.split(":", 1)[1]
-                    for name in self.ran
-                    if name.startswith(tuple(f"{p}:" for p in RUN_PHASES))
-                }
-            )
+            again = sorted({_step_key(name) for name in self.ran if _is_phase(name, *RUN_PHASES)})
             self.write(
                 f"pocflow: {len(self.accepted)} step(s) accepted from their committed "
                 "records (inputs, settings and environment unchanged)"
@@ -227,22 +222,30 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             self.seconds[task.name] = time.monotonic() - started
 
     def _count(self, task: Any) -> None:
-        if task.name.startswith(f"{STATE}:"):
-            self.verified.add(task.name.split(":", 1)[1])
+        if _is_phase(task.name, STATE):
+            self.verified.add(_step_key(task.name))
             self.write(f"   [{len(self.verified)}/{len(self.steps)} steps verified]\n")
 
     def _failure_summary(self, ws: Workspace | None) -> str:
         lines = [f"pocflow: {len(self.failed)} failed:"]
         for key, (phase, message) in self.failed.items():
-            name = ws.steps[key].name if ws is not None and key in ws.steps else ""
-            title = f"step {key} ({name}), {phase} phase" if name else key
+            poc, _, step_id = split_task(
+                key.replace(".", ".step:", 1) if "." in key else f"step:{key}"
+            )
+            where = self.workspace(poc) if poc is not None else ws
+            step = where.steps.get(step_id) if where is not None else None
+            title = (
+                f"{'' if poc is None else f'PoC {poc} '}step {step_id} ({step.name}), {phase} phase"
+                if step is not None
+                else key
+            )
             body = [line for line in message.splitlines() if line.strip()]
             if len(body) > _FAILURE_LINES:  # the start, and the end: where the exception is
                 body = [*body[: _FAILURE_LINES - 3], "...", *body[-2:]]
             lines.append(f"  {title}:")
             lines += [f"      {line.strip()}" for line in body]
-            if ws is not None and key in ws.steps:
-                lines.append(f"      logs: {_logs_of(ws, key, phase)}")
+            if where is not None and step is not None:
+                lines.append(f"      logs: {_logs_of(where, step_id, phase)}")
         if ws is not None:
             action = next_action(ws, compute_status(ws))
             if action.command:
@@ -329,7 +332,8 @@ def why_it_runs(
     manager = Globals.dep_manager
     if manager is None:
         return Why()
-    if reverify_forced() and task.name.partition(":")[0] in (*RUN_PHASES, GATE_TASK):
+    _, base, step_id = split_task(task.name)
+    if reverify_forced() and base in (*RUN_PHASES, GATE_TASK):
         return Why(["re-verification forced"])
     if not manager.get_values(task.name):  # no local state: what the record says
         return Why([_why_record_does_not_hold(task.name, ws, decision)])
@@ -347,7 +351,7 @@ def why_it_runs(
     )
     phases = [p for p in changed if p.startswith(state_dir)]
     # a prerequisite's scripts ran again (its run file, a file_dep of the implement task)
-    own = ws.steps.get(task.name.partition(":")[2]) if ws is not None else None
+    own = ws.steps.get(step_id) if ws is not None else None
     reran = (
         sorted(d for d in own.depends_on if f"{ws.run_dir(d)}/{IMPLEMENT_FILE}" in phases)
         if ws is not None and own is not None
@@ -356,7 +360,7 @@ def why_it_runs(
     files = [
         p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
     ]
-    if task.name == GATE_TASK and upstream:  # their documents changed with them
+    if base == GATE_TASK and not step_id and upstream:  # their documents changed with them
         documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
         files = [p for p in files if p not in documents]
     settings_changed = False
@@ -415,7 +419,7 @@ def _why_record_does_not_hold(
 ) -> str:
     """Why a task with no local state runs: its step's committed record was not taken
     (the run's decision says why), or the gate's record does not match the records."""
-    if name.partition(":")[0] == GATE_TASK and ws is not None:
+    if split_task(name)[1] == GATE_TASK and ws is not None:
         return "the step records changed since the full suite last passed"
     if isinstance(decision, Acceptance) and decision.why_not:
         return "; ".join(decision.why_not)
@@ -445,12 +449,11 @@ def _accepted_words(
 
 def _written_file(task: Any, ws: Workspace | None) -> Path | None:
     """The file a bookkeeping task rewrites (the results doc, the record, PROJECT_STATE.md)."""
-    phase = task.name.partition(":")[0]
+    _, phase, step_id = split_task(task.name)
     if ws is None or phase not in (*WRITE_PHASES, PROJECT_STATE_TASK):
         return None
     if phase == PROJECT_STATE_TASK:
         return ws.root / ws.settings.state_file
-    step_id = task.name.partition(":")[2]
     if step_id not in ws.steps:
         return None
     return ws.root / (ws.results_doc(step_id) if phase == DOCUMENT else ws.record_path(step_id))
@@ -477,8 +480,21 @@ def _relative(path: str) -> str:
         return path
 
 
-def _workspace() -> Workspace | None:
+def _workspace(poc: int | None = None) -> Workspace | None:
     try:
-        return load_workspace(Path.cwd())  # doit runs in the dodo file's folder
+        return load_workspace(Path.cwd(), poc)  # doit runs in the dodo file's folder
     except PocflowError:
         return None
+
+
+def _is_phase(name: str, *phases: str) -> bool:
+    """Whether the task is one of these phases of a step (of any PoC)."""
+    _, base, step_id = split_task(name)
+    return bool(step_id) and base in phases
+
+
+def _step_key(name: str) -> str:
+    """The step a phase task belongs to, as the run's summary names it: '3b' (the current
+    PoC), 'poc1.3b' (another)."""
+    poc, _, step_id = split_task(name)
+    return poc_prefix(poc) + step_id

@@ -41,19 +41,20 @@ class RunContext:
     """What one doit invocation in one workspace knows while it runs. (A plain class, not a
     dataclass: it is made on every run, even one with nothing to do.)"""
 
-    __slots__ = ("_decisions", "_workspace", "acted", "current", "gate_checked", "root")
+    __slots__ = ("_decisions", "_workspaces", "acted", "current", "gate_checked", "root")
 
     def __init__(self, root: str) -> None:
         self.root = root
-        #: doit found these (step id, phase) current, on the fingerprints of all they stand on
-        self.current: set[tuple[str, str]] = set()
+        #: doit found these (PoC, step id, phase) current, on the fingerprints of all they
+        #: stand on
+        self.current: set[tuple[int | None, str, str]] = set()
         #: some pocflow phase action ran in this process
         self.acted = False
-        #: the gate was found up to date, or ran and passed, in this process
+        #: the current PoC's gate was found up to date, or ran and passed, in this process
         self.gate_checked = False
         #: decisions made for tasks about to run, not yet taken by their actions
         self._decisions: dict[str, object] = {}
-        self._workspace: Workspace | None = None
+        self._workspaces: dict[int | None, Workspace] = {}
 
     @classmethod
     def of(cls, root: str) -> RunContext:
@@ -63,13 +64,15 @@ class RunContext:
             run = _RUNS[root] = cls(root)
         return run
 
-    def workspace(self) -> Workspace:
-        """The run's workspace, loaded once: the task graph doit runs was built from it, and
-        the up-to-date checks ask for it hundreds of times a run (load_workspace compares the
-        plan, the step folders' listings and the manifests each time it is asked)."""
-        if self._workspace is None:
-            self._workspace = load_workspace(Path(self.root))
-        return self._workspace
+    def workspace(self, poc: int | None = None) -> Workspace:
+        """The run's workspace of PoC ``poc`` (default: the current one), loaded once: the
+        task graph doit runs was built from it, and the up-to-date checks ask for it hundreds
+        of times a run (load_workspace compares the plan, the step folders' listings and the
+        manifests each time it is asked)."""
+        ws = self._workspaces.get(poc)
+        if ws is None:
+            ws = self._workspaces[poc] = load_workspace(Path(self.root), poc)
+        return ws
 
     def decide(self, task: str, decision: Callable[[], T]) -> T:
         """The decision for a task about to run: made now, and kept for its action."""

@@ -97,6 +97,14 @@ class Settings:
         return self.poc == self.current_poc
 
     @property
+    def later_folders(self) -> frozenset[str]:
+        """The subfolders (``poc<N>``) that hold the later PoCs' files, inside the first
+        PoC's folders: never part of the first PoC."""
+        if not self.pocs or self.poc != self.pocs[0]:
+            return frozenset()
+        return frozenset(f"poc{number}" for number in self.pocs[1:])
+
+    @property
     def own_folder(self) -> str:
         """'' for the project's first PoC; ``poc<N>`` for a later one, the subfolder of its
         scripts, tests, manifests, records and local run files."""

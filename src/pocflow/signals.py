@@ -13,7 +13,7 @@ from pathlib import Path
 
 from pocflow.inputs import conftests_above
 from pocflow.steps import parse_step_filename
-from pocflow.workspace import Workspace
+from pocflow.workspace import Workspace, files_under
 
 #: importable modules that replace real integrations with fakes
 MOCKING_MODULES = {
@@ -136,11 +136,9 @@ def _files_to_scan(ws: Workspace) -> list[str]:
     tests = [test for step in ws.steps.values() for test in step.tests]
     files = {*tests, *conftests_above(ws.root, tests)}
     files.update(step.manifest.path for step in ws.steps.values() if step.manifest is not None)
-    base = ws.root / settings.scripts_dir
-    if base.is_dir():
-        for path in base.rglob("*"):
-            if path.is_file() and path.suffix in _TEXT_SUFFIXES and "__pycache__" not in path.parts:
-                files.add(path.relative_to(ws.root).as_posix())
+    for path in files_under(ws, settings.scripts_dir):
+        if path.suffix in _TEXT_SUFFIXES:
+            files.add(path.relative_to(ws.root).as_posix())
     return sorted(files)
 
 
@@ -177,12 +175,8 @@ def _unplanned(ws: Workspace) -> list[Signal]:
         return []
     plan_text = (ws.root / ws.settings.plan).read_text(encoding="utf-8", errors="replace")
     base = ws.root / ws.settings.scripts_dir
-    if not base.is_dir():
-        return []
     found = []
-    for path in sorted(p for p in base.rglob("*") if p.is_file()):
-        if "__pycache__" in path.parts:
-            continue
+    for path in files_under(ws, ws.settings.scripts_dir):
         rel = path.relative_to(ws.root).as_posix()
         name = parse_step_filename(path.name)
         if name is not None and path.parent == base:

@@ -34,6 +34,7 @@ from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
 from pocflow.layout import (
+    ALL_POCS_TASK,
     DOCUMENT,
     GATE_TASK,
     IMPLEMENT,
@@ -43,8 +44,10 @@ from pocflow.layout import (
     STEP_TASK,
     TEST,
     TEST_FILE,
+    poc_prefix,
 )
 from pocflow.phases import (
+    all_pocs_phase,
     document_phase,
     gate_phase,
     health_checked,
@@ -62,7 +65,7 @@ from pocflow.redact import activate
 from pocflow.run import begin
 from pocflow.settings import load_settings, suite_session_wanted
 from pocflow.testing import TestSelection
-from pocflow.workspace import Step, Workspace, load_workspace
+from pocflow.workspace import Step, Workspace, project_workspaces
 
 GROUPS = {
     STEP_TASK: "Verify every step: implement, test, document, state.",
@@ -104,32 +107,51 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     root = Path(dodo_file).resolve().parent
     begin(str(root))
     try:
-        ws = load_workspace(root)
+        pocs = project_workspaces(root)
+        ws = pocs[-1]  # the current PoC
         activate(
             ws.root,
-            {name for step in ws.steps.values() if step.manifest for name in step.manifest.secrets},
+            {
+                name
+                for one in pocs
+                for step in one.steps.values()
+                if step.manifest
+                for name in step.manifest.secrets
+            },
         )
-        for warning in ws.warnings:
-            sys.stderr.write(f"pocflow: warning: {warning}\n")
+        for one in pocs:
+            for warning in one.warnings:
+                sys.stderr.write(f"pocflow: warning: {warning}\n")
         cache = ImportCache.shared(ws.imports_cache, ws.root)  # the run's checks reuse it
-        tasks = list(_all_tasks(ws, cache))
+        tasks = list(_all_tasks(pocs, cache))
         cache.save()
     except PocflowError as exc:
         raise InvalidDodoFile(str(exc)) from None
     yield from tasks
 
 
-def _all_tasks(ws: Workspace, cache: ImportCache) -> Iterator[dict[str, Any]]:
-    for basename, doc in GROUPS.items():
-        yield {"basename": basename, "name": None, "doc": doc}
+def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, Any]]:
+    """Every PoC's tasks (the current one's last: ``step:3b``; an earlier one's carry its
+    name first: ``poc1.step:3b``), PROJECT_STATE.md's, and the gate of the whole stage when
+    the project has more than one PoC."""
+    ws = pocs[-1]
     templates = {
         name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
         for name in (STEP_TEMPLATE, STATE_TEMPLATE, POC_TEMPLATE)
     }
-    for step in ws.steps.values():
-        yield from _step_tasks(ws, step, templates, cache)
-    yield _project_state_task(ws, templates)
-    yield _gate_task(ws, templates)
+    for one in pocs:
+        for basename, doc in GROUPS.items():
+            if one.poc is None:
+                yield {"basename": basename, "name": None, "doc": doc}
+            elif not basename.startswith("_"):
+                doc = f"PoC {one.settings.poc}: {doc}"
+                yield {"basename": one.task(basename), "name": None, "doc": doc}
+        for step in one.steps.values():
+            yield from _step_tasks(one, step, templates, cache)
+        yield _gate_task(one, templates)
+    yield _project_state_task(pocs, templates)
+    if len(pocs) > 1:
+        yield _all_pocs_task(pocs)
 
 
 def _step_tasks(
@@ -144,23 +166,26 @@ def _step_tasks(
     test_inputs = test_inputs_of(ws, step, cache)
     label = f"step {sid} ({step.name})"
 
+    if ws.poc is not None:
+        label = f"PoC {ws.settings.poc} {label}"
+    refresh = _refresh_task(ws, sid)
     yield {
-        "basename": STEP_TASK,
+        "basename": ws.task(STEP_TASK),
         "name": sid,
         "doc": f"Verify {label}: implement, test, document, state.",
         "actions": None,
         "task_dep": [
-            f"{IMPLEMENT}:{sid}",
-            f"{TEST}:{sid}",
-            f"{DOCUMENT}:{sid}",
-            f"{STATE}:{sid}",
-            f"_refresh:{sid}",
+            ws.task(IMPLEMENT, sid),
+            ws.task(TEST, sid),
+            ws.task(DOCUMENT, sid),
+            ws.task(STATE, sid),
+            refresh,
         ],
     }
     spec = implement_spec(ws, step, implement_inputs)
     env_now = environment(ws)
     yield {
-        "basename": IMPLEMENT,
+        "basename": ws.task(IMPLEMENT),
         "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
@@ -176,35 +201,48 @@ def _step_tasks(
         # settings, environment, and what the scripts really read (pocflow.observed)
         "uptodate": [
             phase_current(
-                {**implement_settings(ws, step), "environment": env_now}, root, sid, IMPLEMENT
+                {**implement_settings(ws, step), "environment": env_now},
+                root,
+                sid,
+                IMPLEMENT,
+                ws.poc,
             )
         ],
         "clean": True,
     }
     selection = TestSelection(step_id=sid, files=step.tests, inputs=tuple(test_inputs))
     yield {
-        "basename": TEST,
+        "basename": ws.task(TEST),
         "name": sid,
         "doc": f"Test {label}: " + (", ".join(step.tests) or "no test file yet") + ".",
         "actions": [
             (
                 test_phase,
-                [root, selection, test_json, ws.settings.test_runner, ws.settings.test_batch],
+                [
+                    root,
+                    selection,
+                    test_json,
+                    ws.settings.test_runner,
+                    ws.settings.test_batch,
+                    ws.poc,
+                ],
             ),
             values_only,
         ],
         "file_dep": [*test_inputs, implement_json],
         "targets": [test_json],
         "uptodate": [
-            phase_current({**testing_settings(ws, step), "environment": env_now}, root, sid, TEST)
+            phase_current(
+                {**testing_settings(ws, step), "environment": env_now}, root, sid, TEST, ws.poc
+            )
         ],
         "clean": True,
     }
     yield {
-        "basename": DOCUMENT,
+        "basename": ws.task(DOCUMENT),
         "name": sid,
         "doc": f"Write the results doc of {label}: {ws.results_doc(sid)}.",
-        "actions": [(document_phase, [root, sid])],
+        "actions": [(document_phase, [root, sid, ws.poc])],
         "file_dep": [implement_json, test_json],
         "targets": [ws.results_doc(sid)],
         "uptodate": [
@@ -220,12 +258,12 @@ def _step_tasks(
         ],
     }
     yield {
-        "basename": STATE,
+        "basename": ws.task(STATE),
         "name": sid,
         "doc": f"Record {label} in {ws.record_path(sid)} and {ws.settings.state_file}.",
-        "actions": [(state_phase, [root, sid])],
+        "actions": [(state_phase, [root, sid, ws.poc])],
         "file_dep": [implement_json, test_json],
-        "task_dep": [f"{DOCUMENT}:{sid}"],
+        "task_dep": [ws.task(DOCUMENT, sid)],
         "targets": [ws.record_path(sid)],
         "uptodate": [
             config_changed({"template": templates[STATE_TEMPLATE], "name": step.name}),
@@ -234,22 +272,48 @@ def _step_tasks(
     }
     yield {  # `doit step:<id>` refreshes PROJECT_STATE.md without verifying other steps
         "basename": "_refresh",
-        "name": sid,
+        "name": refresh.partition(":")[2],
         "doc": f"Refresh {ws.settings.state_file} after {label}.",
         "actions": [(project_state_phase, [root])],
-        "task_dep": [f"{STATE}:{sid}"],
+        "task_dep": [ws.task(STATE, sid)],
         "uptodate": _project_state_uptodate(ws, templates),
     }
 
 
-def _project_state_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
+def _refresh_task(ws: Workspace, step_id: str) -> str:
+    """The hidden task that refreshes PROJECT_STATE.md after one step: '_refresh:3b',
+    '_refresh:poc1.3b'."""
+    return f"_refresh:{poc_prefix(ws.poc)}{step_id}"
+
+
+def _project_state_task(pocs: list[Workspace], templates: dict[str, str]) -> dict[str, Any]:
+    ws = pocs[-1]
     state_file = ws.settings.state_file
     return {
         "basename": PROJECT_STATE_TASK,
         "doc": f"Refresh {state_file} from every step's verification record.",
         "actions": [(project_state_phase, [str(ws.root)])],
-        "task_dep": [f"{STATE}:{sid}" for sid, step in ws.steps.items() if step.has_files],
+        "task_dep": [
+            one.task(STATE, sid)
+            for one in pocs
+            for sid, step in one.steps.items()
+            if step.has_files
+        ],
         "uptodate": _project_state_uptodate(ws, templates),
+    }
+
+
+def _all_pocs_task(pocs: list[Workspace]) -> dict[str, Any]:
+    """The gate of the stage: every PoC's gate, then a check that each one holds."""
+    ws = pocs[-1]
+    return {
+        "basename": ALL_POCS_TASK,
+        "doc": "The gate of the stage: every PoC complete ("
+        + ", ".join(one.task(GATE_TASK) for one in pocs)
+        + "), each pocN-results.md written — the way to Stage 6 (MVP).",
+        "actions": [(all_pocs_phase, [str(ws.root)])],
+        "task_dep": [one.task(GATE_TASK) for one in pocs],
+        "verbosity": 2,
     }
 
 
@@ -273,10 +337,10 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
     # out of file_dep lets the gate run and list it with every other unverified step.
     records = [ws.record_path(sid) for sid, step in ws.steps.items() if step.has_files]
     return {
-        "basename": GATE_TASK,
+        "basename": ws.task(GATE_TASK),
         "doc": f"The gate: every step of PoC {ws.settings.poc} verified on the files as they "
         f"are, {ws.poc_results_doc} written.",
-        "actions": [(gate_phase, [str(ws.root)])],
+        "actions": [(gate_phase, [str(ws.root), ws.poc])],
         # and the results docs: a Summary written (or emptied) is checked again
         "file_dep": [
             *records,
@@ -285,7 +349,7 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         # every step's scripts first, where its prerequisites allow: then the first test
         # phase finds the most steps ready, and their tests share one session (pocflow.batch)
         "task_dep": [
-            *(f"{IMPLEMENT}:{sid}" for sid, step in ws.steps.items() if step.has_files),
+            *(ws.task(IMPLEMENT, sid) for sid, step in ws.steps.items() if step.has_files),
             PROJECT_STATE_TASK,
         ],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
@@ -300,8 +364,8 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
                 }
             ),
             (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
-            (records_hold, [str(ws.root)]),
-            (health_checked, [str(ws.root)]),
+            (records_hold, [str(ws.root), ws.poc]),
+            (health_checked, [str(ws.root), ws.poc]),
         ],
     }
 

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pocflow.errors import DiscoveryError, GraphError, located, shown
 from pocflow.fingerprint import use_cache_file
+from pocflow.layout import poc_prefix
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
 from pocflow.settings import Settings, load_settings
@@ -55,6 +56,16 @@ class Workspace:
     def root(self) -> Path:
         """The workspace root folder."""
         return self.settings.root
+
+    @property
+    def poc(self) -> int | None:
+        """The PoC as task names address it: None for the project's current PoC."""
+        return None if self.settings.is_current else self.settings.poc
+
+    def task(self, base: str, step_id: str = "") -> str:
+        """The name of one of this PoC's tasks: 'test:3b' (the current PoC), 'poc1.test:3b',
+        'poc1.poc-complete' (another)."""
+        return poc_prefix(self.poc) + (f"{base}:{step_id}" if step_id else base)
 
     def results_doc(self, step_id: str) -> str:
         """Workspace-relative path of a step's results doc."""
@@ -107,6 +118,20 @@ class Workspace:
     def poc_results_doc(self) -> str:
         """Workspace-relative path of docs/pocN-results.md."""
         return f"{self.settings.docs_dir}/poc{self.settings.poc}-results.md"
+
+
+def files_under(ws: Workspace, folder: str) -> list[Path]:
+    """Every file under one of the PoC's folders, but those of the later PoCs' subfolders
+    (the first PoC's PoC/ holds PoC 2's PoC/poc2/) and of __pycache__."""
+    base = ws.root / folder
+    later = ws.settings.later_folders
+    return sorted(
+        path
+        for path in (base.rglob("*") if base.is_dir() else ())
+        if path.is_file()
+        and "__pycache__" not in path.parts
+        and not (later and path.relative_to(base).parts[0] in later)
+    )
 
 
 def prerequisites_first(ws: Workspace, step_ids: list[str] | None = None) -> list[str]:
