@@ -8,9 +8,13 @@ never PoC 1's step 1.
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+from support import make_workspace, run_doit
 
 from pocflow.errors import SettingsError
 from pocflow.settings import load_settings
@@ -118,3 +122,122 @@ def test_a_bad_poc_table_is_one_clear_error(tmp_path: Path, settings: str, messa
 def test_asking_for_a_poc_the_project_does_not_have_says_which_it_has(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="there is no PoC 5: this project's PoCs are 1, 2"):
         load_workspace(project(tmp_path, {}), 5)
+
+
+# --- end to end: real doit runs in a project of two PoCs ------------------------------------
+
+HELPER = "def scale(x):\n    return x * 2\n"
+SECOND_PLAN = (
+    "# PoC 2 Implementation Plan: Routes\n\n## Implementation Steps\n\n"
+    "### Step 1: Index\n\n**Goal**: g.\n\n"
+    "## Production-Grade Checklist\n\n- [x] **Real**: yes\n"
+)
+
+
+@pytest.fixture
+def two_pocs(tmp_path: Path) -> Path:
+    """PoC 1 verified and complete (its step 1 uses PoC/shared.py), then the project moved
+    on to PoC 2, whose step 1 (PoC/poc2/step1_index.py) uses the same helper."""
+    test = "from shared import scale\n\n\ndef test_scale():\n    assert scale(2) == 4\n"
+    root = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_b():\n    assert True\n"})
+    (root / "PoC/shared.py").write_text(HELPER, encoding="utf-8")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text("utf-8") + '\n[tool.pytest.ini_options]\npythonpath = ["PoC"]\n',
+        "utf-8",
+    )
+    assert run_doit(root, "poc-complete").code == 0
+    pyproject.write_text(pyproject.read_text("utf-8").replace("poc = 1", "poc = 2"), "utf-8")
+    (root / "docs/poc2-implementation.md").write_text(SECOND_PLAN, encoding="utf-8")
+    (root / "PoC/poc2").mkdir()
+    (root / "PoC/poc2/step1_index.py").write_text(
+        '"""Step 1.\n\nUsage:\n    python PoC/poc2/step1_index.py\n"""\n'
+        "import sys\nfrom pathlib import Path\n\n"
+        "sys.path.insert(0, str(Path(__file__).resolve().parents[1]))\n"
+        "from shared import scale\n\nprint(scale(21))\n",
+        encoding="utf-8",
+    )
+    (root / "tests/poc2").mkdir()
+    (root / "tests/poc2/test_step1_index.py").write_text(
+        "from shared import scale\n\n\ndef test_index():\n    assert scale(3) == 6\n",
+        encoding="utf-8",
+    )
+    return root
+
+
+@pytest.mark.e2e
+def test_setting_the_next_poc_never_shows_the_first_pocs_step_as_its_own(two_pocs: Path) -> None:
+    (two_pocs / "PoC/poc2/step1_index.py").unlink()
+    (two_pocs / "tests/poc2/test_step1_index.py").unlink()
+    status = run_doit(two_pocs, "status")
+    assert "PoC 2 — Routes: 0 of 1 steps verified" in status.out, status.out
+    assert "add PoC/poc2/step1_<description>.py" in status.out
+    gate = run_doit(two_pocs, "poc-complete")
+    assert gate.code == 1 and "PoC 2 is not complete" in gate.out + gate.err
+
+
+@pytest.mark.e2e
+def test_each_poc_is_addressed_by_its_own_task_names(two_pocs: Path) -> None:
+    listing = run_doit(two_pocs, "list").out
+    names = {line.split()[0] for line in listing.splitlines() if line.strip()}
+    assert {"step:1", "poc-complete", "poc1.step:1", "poc1.step:2", "poc1.poc-complete"} <= names
+    assert {"all-pocs-complete", "project-state"} <= names
+    assert "step:2" not in names, "PoC 1's step 2 is not a step of the current PoC"
+    first = run_doit(two_pocs, "poc1.step:2")
+    assert first.code == 0, first.out + first.err
+    assert not [name for name in first.ran if not name.startswith(("poc1.", "project-state"))]
+
+
+@pytest.mark.e2e
+def test_all_pocs_complete_needs_every_poc_and_says_so(two_pocs: Path) -> None:
+    result = run_doit(two_pocs, "all-pocs-complete")
+    assert result.code == 0, result.out + result.err
+    assert "pocflow: PoC 1 (Small) complete: docs/poc1-results.md" in result.out
+    assert "pocflow: all 2 PoCs complete: on to Stage 6 (MVP)" in result.out
+    assert (two_pocs / "docs/poc2-results.md").is_file()
+    assert (two_pocs / "steps/records/poc2/step1.json").is_file()
+    assert (two_pocs / "steps/records/step1.json").is_file()  # PoC 1's, where they were
+    # a failing test of PoC 1 fails the stage, and plain pytest agrees
+    test = two_pocs / "tests/test_step2_x.py"
+    test.write_text("def test_b():\n    assert False\n", encoding="utf-8")
+    assert plain_pytest(two_pocs, "tests/test_step2_x.py") == 1, "the case must really fail"
+    broken = run_doit(two_pocs, "all-pocs-complete")
+    assert broken.code == 1
+    assert "poc1.test:2" in broken.ran
+    assert "PoC 1 step 2 (S2), test phase" in broken.out + broken.err
+
+
+@pytest.mark.e2e
+def test_a_helper_shared_by_two_pocs_reverifies_the_steps_of_both(two_pocs: Path) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    helper = two_pocs / "PoC/shared.py"
+    helper.write_text(HELPER.replace("x * 2", "x * 3"), encoding="utf-8")
+    for test in ("tests/test_step1_x.py", "tests/poc2/test_step1_index.py"):
+        assert plain_pytest(two_pocs, test) == 1, f"{test} must really fail"
+    result = run_doit(two_pocs, "--continue", "all-pocs-complete")
+    assert result.code == 1
+    assert {"poc1.test:1", "implement:1", "test:1"} <= set(result.ran), result.out
+    assert "PoC 1 step 1 (S1), test phase" in result.out
+    assert "step 1 (Index), test phase" in result.out
+    assert "poc1.implement:2" not in result.ran  # step 2 of PoC 1 does not read it
+    helper.write_text(HELPER, encoding="utf-8")
+    fixed = run_doit(two_pocs, "all-pocs-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+
+
+@pytest.mark.e2e
+def test_a_fresh_clone_accepts_both_pocs_records(two_pocs: Path, tmp_path: Path) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    clone = tmp_path / "clone"
+    shutil.copytree(two_pocs, clone, ignore=shutil.ignore_patterns(".pocflow", "__pycache__"))
+    result = run_doit(clone, "all-pocs-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == ["all-pocs-complete"], result.out
+    for task in ("implement:1", "poc1.implement:1", "poc1.implement:2"):
+        assert f"-- {task}  (accepted: verified " in result.out
+    assert "-- poc1.poc-complete  (accepted: the full suite passed" in result.out
+
+
+def plain_pytest(root: Path, test: str) -> int:
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
+    return subprocess.run(command, cwd=root, capture_output=True, check=False).returncode
