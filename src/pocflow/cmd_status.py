@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from pocflow._command import WorkspaceCommand
-from pocflow.status import compute_status, status_document, tests_text
+from pocflow.status import project_status_document, tests_text
 
 opt_json = {
     "name": "as_json",
@@ -50,7 +50,7 @@ class Status(WorkspaceCommand):
     cmd_options = (opt_json, opt_slowest)
 
     def _execute(self, as_json: bool, slowest: int) -> int:
-        document = self.on_workspace(lambda ws: status_document(ws, compute_status(ws)))
+        document = self.on_workspace(project_status_document)
         out: Any = self.outstream
         if as_json:
             out.write(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
@@ -60,12 +60,33 @@ class Status(WorkspaceCommand):
 
 
 def format_status(document: dict[str, Any], slowest: int = 0) -> str:
-    """The status document as lines for a person."""
+    """The status document as lines for a person: an earlier PoC in one line when it is
+    complete (else with its steps that are not verified), the current PoC in full."""
+    lines = []
+    for earlier in document.get("pocs", [])[:-1]:
+        poc, summary = earlier["poc"], earlier["summary"]
+        if summary["complete"]:
+            lines.append(
+                f"PoC {poc['number']} — {poc['name']}: complete, {summary['total']} steps "
+                f"verified ({earlier['results_doc']})"
+            )
+            continue
+        lines.append(
+            f"PoC {poc['number']} — {poc['name']}: {summary['verified']} of "
+            f"{summary['total']} steps verified"
+            + ("" if summary["verified"] < summary["total"] else "; its gate has not passed since")
+        )
+        lines += [
+            f"  {ICONS[step['state']]} {step['id']}  {step['name'][:32]}  {step['state']}: "
+            + "; ".join(step["reasons"])
+            for step in earlier["steps"]
+            if step["state"] != "verified"
+        ]
     poc, summary = document["poc"], document["summary"]
-    lines = [
+    lines.append(
         f"PoC {poc['number']} — {poc['name']}: {summary['verified']} of "
         f"{summary['total']} steps verified"
-    ]
+    )
     width = max((len(step["id"]) for step in document["steps"]), default=1)
     name_width = min(max((len(step["name"]) for step in document["steps"]), default=4), 32)
     for step in document["steps"]:

@@ -12,7 +12,7 @@ from pocflow.batch import (
     passed_together,
     whole_suite_this_run,
 )
-from pocflow.documents import undocumented_steps, write_document
+from pocflow.documents import note_written, undocumented_steps, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.layout import GATE_SESSION, GATE_TASK, PYTEST_LOG
@@ -24,13 +24,13 @@ from pocflow.record import (
     records_digest,
     write_record,
 )
-from pocflow.render import render_poc_results
+from pocflow.render import refresh_project_state, render_poc_results
 from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
-from pocflow.status import StepStatus, compute_status
+from pocflow.status import StepStatus, compute_status, gate_record_holds
 from pocflow.testing import PytestJsonRunner, TestSelection
-from pocflow.workspace import Workspace, project_workspaces
+from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
 
 def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
@@ -82,8 +82,18 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         if gate is not previous:
             write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
+        _refresh_pocs(ws)
     _small_win_check(ws, gate.counts)
     return ""
+
+
+def _refresh_pocs(ws: Workspace) -> None:
+    """In a project of several PoCs, PROJECT_STATE.md's line of this PoC says complete now
+    (the project-state task ran before the gate). (Hold the state lock.)"""
+    if len(ws.settings.pocs) < 2:
+        return
+    refresh_project_state(load_workspace(ws.root))
+    note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
 
 
 def _suite_session(
@@ -188,12 +198,9 @@ def accepted_gate(ws: Workspace) -> GateRecord | None:
 def gate_holds(ws: Workspace) -> GateRecord | None:
     """The committed gate record, if it stands on exactly the step records there are now,
     in this environment (with ``suite_session``, only one that stands on one session)."""
-    gate = read_gate_record(ws.root / ws.gate_record_path)
+    gate = gate_record_holds(ws)
     if (
         gate is None
-        or not gate.records
-        or gate.records != records_digest(ws)
-        or gate.environment != environment(ws)
         or failed_together(ws)  # seen here failing together since: it runs again
         or (not gate.one_session and suite_session_wanted(ws.settings))
     ):

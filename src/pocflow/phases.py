@@ -160,14 +160,14 @@ def state_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
     run = _acting(root)
-    from pocflow.record import records_digest
+    from pocflow.record import project_records_digest
     from pocflow.render import refresh_project_state
 
     try:
         ws = run.workspace()
         with file_lock(ws.state_lock):
             refresh_project_state(ws)
-            records = records_digest(ws)
+            records = project_records_digest(ws)
     except PocflowError as exc:
         return TaskError(str(exc))
     return {**_written(ws.root / ws.settings.state_file), "records": records}
@@ -176,9 +176,9 @@ def project_state_phase(root: str) -> Outcome:
 def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check: no verification record changed since PROJECT_STATE.md was
     last refreshed from them."""
-    from pocflow.record import records_digest
+    from pocflow.record import project_records_digest
 
-    return values.get("records") == records_digest(RunContext.of(root).workspace())
+    return values.get("records") == project_records_digest(RunContext.of(root).workspace())
 
 
 def gate_phase(root: str, poc: int | None = None) -> Outcome:

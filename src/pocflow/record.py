@@ -475,7 +475,8 @@ def records_digest(ws: Workspace) -> str:
     content fingerprint (pocflow.fingerprint: size, times and inode, else its content)."""
     paths = [(step_id, ws.root / ws.record_path(step_id)) for step_id in ws.steps]
     now = tuple(file_digest(path) for _, path in paths)
-    known = _DIGESTS.get(str(ws.root))
+    key = (str(ws.root), ws.settings.poc)
+    known = _DIGESTS.get(key)
     if known is not None and known[0] == now:
         return known[1]
     digest = hashlib.sha256()
@@ -485,9 +486,26 @@ def records_digest(ws: Workspace) -> str:
             + b"\0"
             + (path.read_bytes() if path.is_file() and not path.is_symlink() else b"")
         )
-    _DIGESTS[str(ws.root)] = (now, digest.hexdigest())
+    _DIGESTS[key] = (now, digest.hexdigest())
     return digest.hexdigest()
 
 
-#: workspace -> (each record's content fingerprint, the records' digest)
-_DIGESTS: dict[str, tuple[tuple[str, ...], str]] = {}
+#: (workspace, PoC) -> (each record's content fingerprint, the records' digest)
+_DIGESTS: dict[tuple[str, int], tuple[tuple[str, ...], str]] = {}
+
+
+def project_records_digest(ws: Workspace) -> str:
+    """records_digest of every PoC of the project (PROJECT_STATE.md shows them all)."""
+    from pocflow.workspace import project_workspaces
+
+    pocs = project_workspaces(ws.root)
+    if len(pocs) == 1:
+        return records_digest(pocs[0])
+    # and each PoC's gate record and results doc: a line of PROJECT_STATE.md says complete
+    parts = [
+        records_digest(one)
+        + file_digest(one.root / one.gate_record_path)
+        + file_digest(one.root / one.poc_results_doc)
+        for one in pocs
+    ]
+    return hashlib.sha256("".join(parts).encode()).hexdigest()

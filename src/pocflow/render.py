@@ -21,8 +21,8 @@ from pocflow.documents import (
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
-from pocflow.status import STYLES, StepStatus, compute_status
-from pocflow.workspace import Step, Workspace, prerequisites_first
+from pocflow.status import STYLES, StepStatus, compute_status, poc_line
+from pocflow.workspace import Step, Workspace, prerequisites_first, project_workspaces
 
 STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
 
@@ -166,6 +166,7 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
             "plan_link": _link(plan, base) if (ws.root / plan).exists() else "",
         },
         "rows": rows,
+        "pocs": _pocs(ws, statuses, base),
         "verified": sum(1 for s in statuses.values() if s.is_verified),
         "classes": [
             (state.replace("-", "_"), STYLES[state])
@@ -174,6 +175,22 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
         ],
     }
     return render(ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context)
+
+
+def _pocs(ws: Workspace, statuses: dict[str, StepStatus], base: PurePosixPath) -> list[Any]:
+    """In a project of several PoCs, a line per PoC (none for a project of one)."""
+    pocs = project_workspaces(ws.root)
+    if len(pocs) == 1:
+        return []
+    lines = []
+    for one in pocs:
+        line = poc_line(one, statuses if one.poc is None else None)
+        doc = one.poc_results_doc
+        line["doc"] = (
+            f"[{PurePosixPath(doc).name}]({_link(doc, base)})" if (ws.root / doc).exists() else "—"
+        )
+        lines.append(line)
+    return lines
 
 
 def _link(path: str, base: PurePosixPath) -> str:

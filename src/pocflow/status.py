@@ -6,8 +6,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.freshness import changes_since, local_failure, scripts_ran_since
-from pocflow.record import StepRecord, read_gate_record, read_step_record
-from pocflow.workspace import Workspace, prerequisites_first
+from pocflow.layout import GATE_TASK, STEP_TASK
+from pocflow.record import GateRecord, StepRecord, read_gate_record, read_step_record
+from pocflow.workspace import Workspace, prerequisites_first, project_workspaces
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
 STATUS_FORMAT = 1
@@ -195,14 +196,16 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
             return NextAction(
                 f"uv run doit new {sid}", f"step {sid} has no files yet; scaffold it, then write it"
             )
+        step = f"step {sid}" if ws.poc is None else f"PoC {ws.settings.poc} step {sid}"
         if status.standing == "failed":
             return NextAction(
-                f"uv run doit step:{sid}", f"step {sid} failed; fix it, then verify it again"
+                f"uv run doit {ws.task(STEP_TASK, sid)}",
+                f"{step} failed; fix it, then verify it again",
             )
         if status.standing in ("stale", "never-run"):
             stale = status.standing == "stale"
             why = "changed since it was verified" if stale else "was never verified"
-            return NextAction(f"uv run doit step:{sid}", f"step {sid} {why}")
+            return NextAction(f"uv run doit {ws.task(STEP_TASK, sid)}", f"{step} {why}")
     if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is not None:
         unticked = [item for item in ws.plan.checklist if not item.ticked]
         if unticked:
@@ -221,13 +224,14 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
                 return NextAction(
                     f"write the {' and '.join(sections)} of {ws.results_doc(sid)}",
                     "every step is verified; the gate needs each results doc "
-                    "written (then: uv run doit poc-complete)",
+                    f"written (then: uv run doit {ws.task(GATE_TASK)})",
                 )
     gate = read_gate_record(ws.root / ws.gate_record_path)
     newest = max((s.record.verified_at for s in statuses.values() if s.record), default="")
     if statuses and (gate is None or gate.completed_at < newest):
         return NextAction(
-            "uv run doit poc-complete", "every step is verified; the gate has not passed since"
+            f"uv run doit {ws.task(GATE_TASK)}",
+            "every step is verified; the gate has not passed since",
         )
     if not statuses:
         return NextAction(
@@ -266,7 +270,7 @@ def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str,
                 "verified_at": record.verified_at if record else None,
                 "durations": dict(record.durations) if record else {},
                 "results_doc": ws.results_doc(status.step_id),
-                "command": f"uv run doit step:{status.step_id}",
+                "command": f"uv run doit {ws.task(STEP_TASK, status.step_id)}",
             }
         )
     verified = sum(1 for s in statuses.values() if s.is_verified)
@@ -280,4 +284,75 @@ def status_document(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str,
         },
         "steps": steps,
         "next": {"command": action.command, "why": action.why},
+    }
+
+
+def project_status_document(current: Workspace) -> dict[str, Any]:
+    """`doit status --json` of a project: the current PoC's document, with ``pocs``: every
+    PoC's (the earlier ones first), and ``next`` the first thing any PoC needs."""
+    documents = []
+    for ws in project_workspaces(current.root):
+        document = status_document(ws, compute_status(ws))
+        del document["format"]
+        documents.append(
+            {
+                **document,
+                "current": ws.poc is None,
+                "results_doc": ws.poc_results_doc,
+                "complete_task": ws.task(GATE_TASK),
+            }
+        )
+    mine = documents[-1]
+    document = {
+        "format": STATUS_FORMAT,
+        **{key: mine[key] for key in ("poc", "summary", "steps", "next")},
+    }
+    if len(documents) > 1:
+        document["pocs"] = documents
+        waiting = [d for d in documents[:-1] if d["next"]["command"]]
+        if waiting:
+            document["next"] = waiting[0]["next"]
+    return document
+
+
+def gate_record_holds(ws: Workspace) -> GateRecord | None:
+    """The PoC's committed gate record, if it stands on exactly the step records there are
+    now, in this environment."""
+    from pocflow.freshness import environment
+    from pocflow.record import records_digest
+
+    gate = read_gate_record(ws.root / ws.gate_record_path)
+    if (
+        gate is None
+        or not gate.records
+        or gate.records != records_digest(ws)
+        or gate.environment != environment(ws)
+    ):
+        return None
+    return gate
+
+
+def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> dict[str, Any]:
+    """One PoC of a project in one line of PROJECT_STATE.md: complete when every step is
+    verified on the files as they are, its gate passed on exactly their records and its
+    pocN-results.md is written."""
+    statuses = compute_status(ws) if statuses is None else statuses
+    verified = sum(1 for s in statuses.values() if s.is_verified)
+    complete = (
+        bool(statuses)
+        and verified == len(statuses)
+        and gate_record_holds(ws) is not None
+        and (ws.root / ws.poc_results_doc).is_file()
+    )
+    failed = any(s.standing == "failed" for s in statuses.values())
+    return {
+        "number": ws.settings.poc,
+        "name": ws.name,
+        "current": ws.poc is None,
+        "complete": complete,
+        "verified": verified,
+        "total": len(statuses),
+        "label": "✅ Complete" if complete else "❌ Failed" if failed else "🔄 In Progress",
+        "results_doc": ws.poc_results_doc,
+        "task": ws.task(GATE_TASK),
     }

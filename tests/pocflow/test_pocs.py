@@ -8,6 +8,7 @@ never PoC 1's step 1.
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -17,6 +18,7 @@ import pytest
 from support import make_workspace, run_doit
 
 from pocflow.errors import SettingsError
+from pocflow.schema import first_violation, load_schema
 from pocflow.settings import load_settings
 from pocflow.workspace import load_workspace, project_workspaces
 
@@ -241,3 +243,35 @@ def test_a_fresh_clone_accepts_both_pocs_records(two_pocs: Path, tmp_path: Path)
 def plain_pytest(root: Path, test: str) -> int:
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", test]
     return subprocess.run(command, cwd=root, capture_output=True, check=False).returncode
+
+
+@pytest.mark.e2e
+def test_project_state_and_status_show_every_poc(two_pocs: Path) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 1 | Small | ✅ Complete | 2/2 | [poc1-results.md](docs/poc1-results.md) |" in state
+    assert "| 2 | Routes | ✅ Complete (current) | 1/1 | [poc2-results.md]" in state
+    assert "**PoC 2**: Routes" in state  # the current PoC in full
+    status = run_doit(two_pocs, "status")
+    assert "PoC 1 — Small: complete, 2 steps verified (docs/poc1-results.md)" in status.out
+    assert "PoC 2 — Routes: 1 of 1 steps verified" in status.out
+    document = json.loads(run_doit(two_pocs, "status", "--json").out)
+    assert first_violation(document, load_schema("status.schema.json")) is None
+    assert [p["poc"]["number"] for p in document["pocs"]] == [1, 2]
+    assert document["poc"]["number"] == 2 and document["summary"]["complete"]
+    first = document["pocs"][0]
+    assert [s["command"] for s in first["steps"]] == [
+        "uv run doit poc1.step:1",
+        "uv run doit poc1.step:2",
+    ]
+    assert first["complete_task"] == "poc1.poc-complete" and not first["current"]
+    # an earlier PoC's step that breaks comes first in `next`, by its own task name
+    (two_pocs / "tests/test_step2_x.py").write_text(
+        "def test_b():\n    assert False\n", encoding="utf-8"
+    )
+    run_doit(two_pocs, "poc1.step:2")
+    document = json.loads(run_doit(two_pocs, "status", "--json").out)
+    assert document["next"]["command"] == "uv run doit poc1.step:2", document["next"]
+    assert document["pocs"][0]["steps"][1]["state"] == "failed"
+    state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 1 | Small | ❌ Failed | 1/2 |" in state
