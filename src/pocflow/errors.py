@@ -35,6 +35,11 @@ class GraphError(PocflowError):
     """The dependencies between steps are inconsistent (cycle, unknown step)."""
 
 
+class NotReadyError(PocflowError):
+    """The project is not where a command needs it (a PoC not complete yet, a plan not
+    written): the user's next step, said in one line (exit 1, not a fault of the files)."""
+
+
 def located(path: Path | str, message: str, line: int | None = None) -> str:
     """Format a message that names a file and, where known, a line."""
     where = f"{path}:{line}" if line is not None else f"{path}"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 from pocflow._fs import atomic_write_text
 from pocflow.documents import render
-from pocflow.errors import PocflowError
+from pocflow.errors import NotReadyError, PocflowError
 from pocflow.manifest import manifest_schema
 from pocflow.merge import GITATTRIBUTES
 from pocflow.steps import name_words, parse_step_filename, parse_step_id
@@ -329,3 +329,55 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
 def _toml_string(value: str) -> str:
     """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's."""
     return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+
+
+@dataclass
+class MovedOn:
+    """What `doit next-poc` did: the PoC it left and the one it moved to, the tasks whose
+    names now mean the new PoC's, and the new PoC's files."""
+
+    left: int
+    following: int
+    renamed: list[str] = field(default_factory=list)
+    scaffolded: Scaffolded = field(default_factory=Scaffolded)
+
+
+def move_on(ws: Workspace) -> MovedOn:
+    """Move the project on from its current PoC (complete: every step verified, its gate
+    passed on exactly their records, its pocN-results.md written) to the next one, whose
+    plan is written (the method's Stage 4b): pyproject.toml says ``poc = <next>`` and keeps
+    the finished PoC's own name, slug and plan in its table; the finished PoC's files,
+    records and documents stay where they are, verifiable as ``poc<N>.…`` tasks; the next
+    PoC's steps are scaffolded from its plan in their own ``poc<next>`` folders.
+    PocflowError, with nothing written, when the project cannot move on yet."""
+    from pocflow.layout import GATE_TASK, PHASES, STEP_TASK
+    from pocflow.settings import PYPROJECT, moved_on_pyproject
+    from pocflow.status import poc_line
+    from pocflow.workspace import load_workspace
+
+    current = ws.settings.poc
+    line = poc_line(ws)
+    if not line["complete"]:
+        raise NotReadyError(
+            f"PoC {current} is not complete ({line['verified']} of {line['total']} steps "
+            f"verified, the gate passed on them and {ws.poc_results_doc} written): run "
+            "`uv run doit poc-complete` until it passes, then move on"
+        )
+    following = current + 1
+    plan = f"{ws.settings.docs_dir}/poc{following}-implementation.md"
+    if not (ws.root / plan).is_file():
+        raise NotReadyError(
+            f"there is no plan for PoC {following} at {plan}: write it first (the method's "
+            "Stage 4b), then run `uv run doit next-poc` again"
+        )
+    pyproject = ws.root / PYPROJECT
+    text = pyproject.read_text(encoding="utf-8")
+    atomic_write_text(pyproject, moved_on_pyproject(text, current, following))
+    moved = MovedOn(left=current, following=following)
+    moved.renamed = [
+        *(f"{phase}:{sid}" for sid in ws.steps for phase in (*PHASES, STEP_TASK)),
+        *(f"_refresh:{sid}" for sid in ws.steps),
+        GATE_TASK,
+    ]
+    moved.scaffolded = scaffold_plan(load_workspace(ws.root))
+    return moved

@@ -375,3 +375,74 @@ def _inside(root: Path, key: str, value: str) -> str:
             )
         )
     return Path(value).as_posix().rstrip("/") or "."
+
+
+def moved_on_pyproject(text: str, current: int, following: int) -> str:
+    """pyproject.toml's text with the project moved on from PoC ``current`` to PoC
+    ``following``: ``poc = <following>`` in [tool.pocflow], and the current PoC's own
+    ``name``, ``slug`` and ``plan`` (when set there) moved to a new ``[tool.pocflow.poc<N>]``
+    table, so that its documents keep their names. Every other line is kept as it is.
+    SettingsError when the table is not written as plain ``key = value`` lines (the result
+    is read back and compared)."""
+    lines = text.splitlines(keepends=True)
+    start = next((i for i, line in enumerate(lines) if _header(line) == "tool.pocflow"), None)
+    if start is None:
+        raise SettingsError(
+            located(PYPROJECT, "there is no [tool.pocflow] table to move on from; add one")
+        )
+    end = next(
+        (i for i in range(start + 1, len(lines)) if _header(lines[i]) is not None), len(lines)
+    )
+    body, moved, poc_set = [], [], False
+    for line in lines[start + 1 : end]:
+        key = line.split("=", 1)[0].strip() if "=" in line else ""
+        if key == "poc":
+            body.append(f"poc = {following}\n")
+            poc_set = True
+        elif key in POC_SETTINGS:
+            moved.append(line if line.endswith("\n") else line + "\n")
+        else:
+            body.append(line)
+    if not poc_set:
+        body.insert(0, f"poc = {following}\n")
+    while body and not body[-1].strip():  # the table's blank lines go after the new one
+        body.pop()
+    table = [f"\n[tool.pocflow.poc{current}]\n", *moved] if moved else []
+    rest = lines[end:]
+    result = "".join([*lines[: start + 1], *body, *table, "\n" if rest else "", *rest])
+    before = _load_toml(text).get("tool", {}).get("pocflow", {})
+    after = _load_toml(result).get("tool", {}).get("pocflow", {})
+    expected = {k: v for k, v in before.items() if k not in POC_SETTINGS}
+    expected["poc"] = following
+    own = {k: v for k, v in before.items() if k in POC_SETTINGS}
+    if own:
+        expected[f"poc{current}"] = {**before.get(f"poc{current}", {}), **own}
+    if after != expected:
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                "[tool.pocflow] is not written as plain 'key = value' lines, so pocflow "
+                f"will not rewrite it: set poc = {following} there by hand"
+                + (
+                    f" and move {', '.join(sorted(own))} to a [tool.pocflow.poc{current}] table"
+                    if own
+                    else ""
+                ),
+            )
+        )
+    return result
+
+
+def _header(line: str) -> str | None:
+    """The table a TOML header line opens ('tool.pocflow' for '[tool.pocflow]'), else None."""
+    stripped = line.split("#", 1)[0].strip()
+    if stripped.startswith("[") and stripped.endswith("]"):
+        return stripped.strip("[]").strip().replace(" ", "").replace('"', "")
+    return None
+
+
+def _load_toml(text: str) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError(located(PYPROJECT, f"not valid TOML: {exc}")) from None

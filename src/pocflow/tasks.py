@@ -350,7 +350,9 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         # phase finds the most steps ready, and their tests share one session (pocflow.batch)
         "task_dep": [
             *(ws.task(IMPLEMENT, sid) for sid, step in ws.steps.items() if step.has_files),
-            PROJECT_STATE_TASK,
+            # PROJECT_STATE.md first (it stands on every PoC's steps): not for an earlier
+            # PoC, whose gate must not wait for the current PoC's steps
+            *([PROJECT_STATE_TASK] if ws.poc is None else []),
         ],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [

@@ -12,6 +12,7 @@ import json
 import shutil
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -275,3 +276,56 @@ def test_project_state_and_status_show_every_poc(two_pocs: Path) -> None:
     assert document["pocs"][0]["steps"][1]["state"] == "failed"
     state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| 1 | Small | ❌ Failed | 1/2 |" in state
+
+
+@pytest.mark.e2e
+def test_next_poc_moves_on_from_a_finished_poc_and_keeps_it_verifiable(tmp_path: Path) -> None:
+    root = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_a():\n    assert True\n"},
+        settings='name = "Atlas"\nslug = "tz-atlas"\n',
+    )
+    not_yet = run_doit(root, "next-poc")
+    assert not_yet.code == 1 and "PoC 1 is not complete" in not_yet.out
+    assert run_doit(root, "poc-complete").code == 0
+    no_plan = run_doit(root, "next-poc")
+    assert no_plan.code == 1
+    assert "there is no plan for PoC 2 at docs/poc2-implementation.md" in no_plan.out
+    before = {
+        p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".pocflow" not in p.parts
+    }
+    (root / "docs/poc2-implementation.md").write_text(
+        SECOND_PLAN.replace("### Step 1: Index", "### Step 1: Index\n\n### Step 2: Route"),
+        encoding="utf-8",
+    )
+
+    moved = run_doit(root, "next-poc")
+    assert moved.code == 0, moved.out + moved.err
+    assert "the project is at PoC 2" in moved.out
+    for created in (
+        "PoC/poc2/step1_index.py",
+        "tests/poc2/test_step1_index.py",
+        "steps/poc2/step2.yaml",
+    ):
+        assert f"created {created}" in moved.out
+        assert (root / created).is_file()
+    settings = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
+    assert settings["pocflow"]["poc"] == 2
+    assert settings["pocflow"]["poc1"] == {"name": "Atlas", "slug": "tz-atlas"}
+    for path, data in before.items():  # PoC 1's files, records and documents as they were
+        if path.name != "pyproject.toml":
+            assert path.read_bytes() == data, path
+    first = load_workspace(root, 1)
+    assert first.name == "Atlas" and first.results_doc("1") == "docs/tz-atlas-step1-results.md"
+
+    status = run_doit(root, "status")
+    assert "PoC 1 — Atlas: complete, 1 steps verified (docs/poc1-results.md)" in status.out
+    assert "PoC 2 — Routes: 0 of 2 steps verified" in status.out
+    first_again = run_doit(root, "poc1.poc-complete")
+    assert first_again.code == 0, first_again.out + first_again.err
+    assert first_again.ran == [], "PoC 1 stays verified: nothing of it runs again"
+    # the new PoC's scaffolded tests fail until written: the stage is not complete
+    stage = run_doit(root, "all-pocs-complete")
+    assert stage.code == 1
+    assert "implement:1" in stage.ran and "poc1.test:1" not in stage.ran
+    assert ".  implement:1  (never verified)" in stage.out  # not PoC 1's step 1 in doit's state
