@@ -11,14 +11,23 @@ from pocflow.documents import document_shape, find_blocks, merge_document, read_
 from pocflow.errors import DocumentError
 from pocflow.record import StepRecord, read_gate_record
 from pocflow.render import render_poc_results, render_project_state, render_step_results
-from pocflow.status import compute_status
-from pocflow.workspace import Workspace
+from pocflow.status import StepStatus, compute_status
+from pocflow.workspace import Workspace, project_workspaces
 
 
 def expected_documents(ws: Workspace) -> dict[str, str]:
-    """Workspace-relative path -> the document as pocflow would render it now."""
+    """Workspace-relative path -> the document as pocflow would render it now: the current
+    PoC's PROJECT_STATE.md, and every PoC's results docs and pocN-results.md."""
     statuses = compute_status(ws)
     expected = {ws.settings.state_file: render_project_state(ws, statuses)}
+    for one in project_workspaces(ws.root):
+        expected.update(_poc_documents(one, statuses if one.poc is None else compute_status(one)))
+    return expected
+
+
+def _poc_documents(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, str]:
+    """One PoC's results docs and pocN-results.md, as pocflow would render them now."""
+    expected: dict[str, str] = {}
     records: dict[str, StepRecord] = {}
     for step_id, status in statuses.items():
         record = status.record

@@ -92,6 +92,8 @@ def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]
     concerns: list[str] = []
     findings: list[str] = []
 
+    if len(ws.settings.pocs) > 1:  # one section for every PoC of the project: say which
+        findings.append(f"PoC: {ws.settings.poc} ({ws.name})")
     total = sum(c.get("total", 0) for c in counts.values())
     passed = sum(c.get("passed", 0) for c in counts.values())
     recorded = {

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import make_workspace, run_doit
+from support import REPO, make_workspace, run_doit
 
 from pocflow.errors import SettingsError
 from pocflow.schema import first_violation, load_schema
@@ -329,3 +329,76 @@ def test_next_poc_moves_on_from_a_finished_poc_and_keeps_it_verifiable(tmp_path:
     assert stage.code == 1
     assert "implement:1" in stage.ran and "poc1.test:1" not in stage.ran
     assert ".  implement:1  (never verified)" in stage.out  # not PoC 1's step 1 in doit's state
+
+
+@pytest.mark.e2e
+def test_drift_and_the_merge_driver_cover_every_poc(two_pocs: Path, tmp_path: Path) -> None:
+    from test_incremental_ci import clone, commit, git
+
+    for name in (".gitattributes", ".gitignore"):
+        shutil.copy2(REPO / name, two_pocs / name)
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    git(two_pocs, "init", "-q", "-b", "main")
+    commit(two_pocs, "two PoCs verified")
+    assert run_doit(two_pocs, "drift").code == 0
+
+    doc = two_pocs / "docs/small-step1-results.md"  # PoC 1's, not the current PoC's
+    kept = doc.read_text(encoding="utf-8")
+    doc.write_text(kept.replace("✅", "❌", 1), encoding="utf-8")
+    drift = run_doit(two_pocs, "drift")
+    assert drift.code == 1 and "docs/small-step1-results.md: machine block" in drift.out
+    doc.write_text(kept, encoding="utf-8")
+
+    dev = clone(two_pocs, tmp_path / "dev")
+    for branch, path in (
+        ("poc1-work", "tests/test_step2_x.py"),
+        ("poc2-work", "tests/poc2/test_step1_index.py"),
+    ):
+        git(dev, "checkout", "-q", "-b", branch, "main")
+        test = dev / path
+        test.write_text(
+            test.read_text("utf-8") + "\n\ndef test_more():\n    assert True\n", "utf-8"
+        )
+        verified = run_doit(dev, "all-pocs-complete")
+        assert verified.code == 0, verified.out + verified.err
+        commit(dev, f"verify on {branch}")
+    git(dev, "merge", "-q", "--no-edit", "poc1-work")  # both PoCs' records: no conflict
+    assert git(dev, "diff", "--name-only", "--diff-filter=U") == ""
+    ci = clone(dev, tmp_path / "ci")
+    result = run_doit(ci, "all-pocs-complete")
+    assert result.code == 0, result.out + result.err
+    assert not [
+        n
+        for n in result.ran
+        if n.startswith(("implement:", "test:", "poc1.implement:", "poc1.test:"))
+    ]
+    drift = run_doit(ci, "drift")
+    assert drift.code == 0, drift.out + drift.err
+    # each branch's gate appended a small-win check: the merge keeps both, each naming its PoC
+    state = (dev / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "<<<<<<<" not in state
+    assert "- PoC: 1 (Small)" in state and "- PoC: 2 (Routes)" in state
+
+
+def test_the_merge_driver_keeps_the_small_win_checks_both_branches_appended(
+    tmp_path: Path,
+) -> None:
+    from pocflow.merge import merge_driver
+
+    def state(*entries: str) -> str:
+        return (
+            "# Project State\n\n## Session Log\n\nMy notes.\n\n## Health Checks\n\n"
+            + "".join(
+                f"### 2026-11-2{n} - Small Win Check\n\n**Status**: {s}\n\n" for n, s in entries
+            )
+            + "## What's Next\n\nShip it.\n"
+        )
+
+    base, ours, theirs = (tmp_path / name for name in ("base", "ours", "theirs"))
+    base.write_text(state(("1", "✅ On Track")), encoding="utf-8")
+    ours.write_text(state(("1", "✅ On Track"), ("8", "⚠️ Minor Concerns")), encoding="utf-8")
+    theirs.write_text(state(("1", "✅ On Track"), ("9", "✅ On Track")), encoding="utf-8")
+    assert merge_driver(base, ours, theirs, "PROJECT_STATE.md") == 0
+    assert ours.read_text(encoding="utf-8") == state(
+        ("1", "✅ On Track"), ("8", "⚠️ Minor Concerns"), ("9", "✅ On Track")
+    )
