@@ -18,6 +18,7 @@ from pocflow.documents import (
     render,
     write_document,
 )
+from pocflow.layout import STEP_TASK
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
@@ -48,6 +49,8 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
             else (step.manifest.goal if step.manifest else ""),
         },
         "poc": {"number": ws.settings.poc, "name": ws.name},
+        # the task that verifies it: step:3b, or poc1.step:3b once PoC 1 is an earlier PoC
+        "task": ws.task(STEP_TASK, step.step_id),
         "record": record,
         "status_line": STATUS_LINES.get(record.verdict, "🔄 IN PROGRESS")
         + (" — verified by its tests only" if record.implement and record.implement.manual else ""),

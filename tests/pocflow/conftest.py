@@ -95,6 +95,24 @@ def verified_sample(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return workspace
 
 
+@pytest.fixture(scope="session")
+def verified_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The whole sample, both PoCs, after a successful `doit all-pocs-complete` (do not
+    modify)."""
+    workspace = copy_sample(tmp_path_factory.mktemp("project") / "ws", pocs=2)
+    result = run_doit(workspace, "all-pocs-complete")
+    assert result.code == 0, result.out + result.err
+    return workspace
+
+
+@pytest.fixture
+def project(verified_project: Path, tmp_path: Path) -> Path:
+    """A private copy of the verified two-PoC sample, state folder and mtimes included."""
+    target = tmp_path / "project"
+    shutil.copytree(verified_project, target, symlinks=True)
+    return target
+
+
 @pytest.fixture
 def sample(verified_sample: Path, tmp_path: Path) -> Path:
     """A private copy of the verified sample workspace, state folder and mtimes included."""

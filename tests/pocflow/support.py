@@ -80,21 +80,54 @@ def end_to_end() -> None:
         )
 
 
-def copy_sample(target: Path, extra: Iterable[str] = ()) -> Path:
-    """Copy the sample workspace (only its user files, no state) into target."""
+def copy_sample(target: Path, extra: Iterable[str] = (), pocs: int = 1) -> Path:
+    """Copy the sample workspace (only its user files, no state) into target.
+
+    The repository's sample is a project of two PoCs (PoC 2 current). Most tests need one
+    PoC: with ``pocs=1`` the copy is PoC 1 alone, as it was before the project moved on —
+    PoC 2's files left out, ``poc = 1`` in pyproject.toml, and the commands of its results
+    docs named as a current PoC's (``step:3b``, not ``poc1.step:3b``). ``pocs=2`` copies the
+    whole project."""
     end_to_end()
     target.mkdir(parents=True, exist_ok=True)
-    for pattern in [*SAMPLE, *extra]:
+    patterns = [*SAMPLE, *(SECOND_POC if pocs == 2 else ()), *extra]
+    for pattern in patterns:
         for source in sorted(REPO.glob(pattern)):
             destination = target / source.relative_to(REPO)
             destination.parent.mkdir(parents=True, exist_ok=True)
             if source.is_dir():
                 shutil.copytree(
-                    source, destination, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+                    source,
+                    destination,
+                    ignore=shutil.ignore_patterns(
+                        "__pycache__", "*.pyc", *(("poc2",) if pocs == 1 else ())
+                    ),
                 )
             else:
                 shutil.copy2(source, destination)
+    if pocs == 1:
+        _only_the_first_poc(target)
     return target
+
+
+#: the files of the sample's PoC 2 (the whole project: ``copy_sample(..., pocs=2)``)
+SECOND_POC = [
+    "docs/poc2-implementation.md",
+    "docs/zone-neighbours-step*-results.md",
+    "tests/poc2",
+]
+
+
+def _only_the_first_poc(target: Path) -> None:
+    """The copied sample as a project of PoC 1 alone (see copy_sample)."""
+    pyproject = target / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    moved = "[tool.pocflow]\npoc = 2\n\n[tool.pocflow.poc1]\n"
+    assert moved in text, "the sample's [tool.pocflow] changed: update copy_sample"
+    pyproject.write_text(text.replace(moved, "[tool.pocflow]\npoc = 1\n"), encoding="utf-8")
+    for doc in (target / "docs").glob("*-step*-results.md"):
+        text = doc.read_text(encoding="utf-8")
+        doc.write_text(text.replace("uv run doit poc1.", "uv run doit "), encoding="utf-8")
 
 
 STEP_SCRIPT = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\nprint("step {n}")\n'

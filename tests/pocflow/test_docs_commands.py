@@ -67,24 +67,24 @@ def test_the_documents_show_commands() -> None:
     assert len(shown_commands("README.md")) >= 12 and len(shown_commands("docs/tutorial.md")) >= 6
 
 
-def test_every_command_of_the_readme_runs_as_shown(sample: Path) -> None:
+def test_every_command_of_the_readme_runs_as_shown(project: Path) -> None:
     new_step = False  # from `doit new` on, the tour has a step whose test fails until written
     ran = []
     for command in shown_commands("README.md"):
-        done = run_shown(command, sample)
+        done = run_shown(command, project)
         output = done.stdout + done.stderr
         assert not OWN_TRACEBACK.search(output), f"{command}\n{output}"
         assert done.returncode in (0, 1), f"{command} exited {done.returncode}\n{output}"
         new_step = new_step or "doit new" in command
         assert done.returncode == 0 or new_step, f"{command}\n{output}"
         ran.append(command.split("#")[0].strip())
-    assert ran[-1] == "uv run doit forget step:3b"  # the whole tour ran
+    assert ran[-1] == "uv run doit forget poc1.step:3b"  # the whole tour ran
 
 
 @pytest.mark.parametrize("document", ["docs/tutorial.md"])
-def test_every_command_of_the_tutorial_runs_as_shown(sample: Path, document: str) -> None:
+def test_every_command_of_the_tutorial_runs_as_shown(project: Path, document: str) -> None:
     for command in shown_commands(document):
-        done = run_shown(command, sample)
+        done = run_shown(command, project)
         assert done.returncode == 0 and not OWN_TRACEBACK.search(done.stderr), (
             f"{command} exited {done.returncode}\n{done.stdout}{done.stderr}"
         )

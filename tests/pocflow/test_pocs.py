@@ -402,3 +402,30 @@ def test_the_merge_driver_keeps_the_small_win_checks_both_branches_appended(
     assert ours.read_text(encoding="utf-8") == state(
         ("1", "✅ On Track"), ("8", "⚠️ Minor Concerns"), ("9", "✅ On Track")
     )
+
+
+@pytest.mark.e2e
+def test_the_samples_two_pocs_are_verified_by_the_readmes_main_command(tmp_path: Path) -> None:
+    from support import copy_sample, edit
+
+    # a fresh clone: both PoCs' committed records are accepted, nothing runs
+    committed = ["uv.lock", "steps/records", "PROJECT_STATE.md", "docs/poc*-results.md"]
+    ws = copy_sample(tmp_path / "sample", extra=committed, pocs=2)
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert result.ran == [], result.out
+    assert "8 step(s) accepted from their committed records" in result.out
+    for task in ("poc1.implement:3b", "poc1.implement:4_1", "implement:1", "implement:2"):
+        assert f"-- {task}  (accepted: verified " in result.out
+    stage = run_doit(ws, "all-pocs-complete")
+    assert stage.code == 0, stage.out + stage.err
+    assert "pocflow: all 2 PoCs complete: on to Stage 6 (MVP)" in stage.out
+    # PoC/geo.py is PoC 1's helper, and PoC 2's step 1 reads it too
+    edit(ws / "PoC/geo.py", lambda s: s + "\n# a reviewed change\n")
+    again = run_doit(ws, "all-pocs-complete")
+    assert again.code == 0, again.out + again.err
+    assert {"poc1.implement:2", "poc1.implement:4", "poc1.implement:4_1", "implement:1"} <= set(
+        again.ran
+    ), again.out
+    assert "implement:2" in again.ran  # PoC 2's step 2 stands on its step 1's record
+    assert not {"poc1.implement:1", "poc1.implement:3a", "poc1.implement:3b"} & set(again.ran)
