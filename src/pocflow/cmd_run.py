@@ -44,12 +44,12 @@ from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import save_cache_file
 from pocflow.freshness import REVERIFY_ENV, reverify_forced
-from pocflow.layout import GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
+from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import RunContext
 from pocflow.settings import env_flag, load_settings, suite_session_wanted
-from pocflow.workspace import load_workspace, prerequisites_first
+from pocflow.workspace import load_workspace, project_workspaces
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
 POCFLOW_BACKEND = "pocflow"
@@ -126,7 +126,7 @@ class Run(DoitRun):  # type: ignore[misc]
             return 0
         if self._params.get("dry_run"):
             self.dep_manager.close()
-            return dry_run(root, self._selected_steps())
+            return dry_run(root, self._selected_tasks())
         if kwargs.get("num_process"):
             _workers_die_with_the_run()
         try:
@@ -140,12 +140,13 @@ class Run(DoitRun):  # type: ignore[misc]
                     save_cache_file()  # file digests, for the next run's checks
                 if code == 2 and _only_failures_behind(RUN_OUTCOMES):
                     code = 1  # --continue: tasks not run after a failure are not errors
+                selected = self._selected_tasks() if code == 0 else set()
                 if (
-                    code == 0
-                    and GATE_TASK in self._selected_steps()
-                    and not RunContext.of(str(root.resolve())).gate_checked
+                    GATE_TASK in selected and not RunContext.of(str(root.resolve())).gate_checked
                 ):  # ignored, or in a worker
                     code = gate_postcondition(root)
+                if code == 0 and ALL_POCS_TASK in selected:  # ignored, or skipped
+                    code = stage_postcondition(root)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
                 return code
@@ -182,23 +183,13 @@ class Run(DoitRun):  # type: ignore[misc]
         self.sel_tasks = [f"step:{sid}" for sid in share]
         return bool(share)
 
-    def _selected_steps(self) -> list[str]:
-        """The steps the selected tasks verify, and the steps those depend on."""
+    def _selected_tasks(self) -> set[str]:
+        """The names of the selected tasks and of every task they depend on."""
         from pocflow.reporter import task_closure
 
-        seen = task_closure(
+        return task_closure(
             {task.name: task for task in self.task_list}, list(self.sel_tasks or [])
         )
-        steps = list(
-            dict.fromkeys(
-                name.partition(":")[2] for name in seen if name.partition(":")[0] in PHASES
-            )
-        )
-        with contextlib.suppress(PocflowError):  # prerequisites run first, when needed
-            steps = prerequisites_first(load_workspace(Path.cwd()), steps)
-        if GATE_TASK in seen:
-            steps.append(GATE_TASK)
-        return steps
 
 
 def _only_failures_behind(outcomes: dict[str, int]) -> bool:
@@ -223,6 +214,21 @@ def _workers_die_with_the_run() -> None:
 _HOOKED: list[bool] = []
 
 
+def stage_postcondition(root: Path) -> int:
+    """0 if every PoC of the project is complete now, else 1 with why (all-pocs-complete was
+    selected, and doit may have skipped it: ``doit ignore``)."""
+    from pocflow.gate import stage_problem
+
+    try:
+        problem, _ = stage_problem(load_workspace(root))
+    except PocflowError as exc:
+        problem = str(exc)
+    if not problem:
+        return 0
+    sys.stderr.write(f"pocflow: all-pocs-complete did not pass:\n{problem}\n")
+    return 1
+
+
 def gate_postcondition(root: Path) -> int:
     """0 if the PoC is complete now, else 1 with why. doit may skip the gate without running
     it (``doit ignore`` on a step's task ignores every task after it, the gate included):
@@ -242,26 +248,28 @@ def gate_postcondition(root: Path) -> int:
 
 
 def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:
-    """Every step's implement and test result file: its (mtime_ns, size), and the text the
-    step's committed record has for that phase (what accepting the record writes)."""
+    """Every step's implement and test result file (of every PoC): its (mtime_ns, size),
+    and the text the step's committed record has for that phase (what accepting the record
+    writes)."""
     try:
-        ws = load_workspace(root)
+        pocs = project_workspaces(root)
     except PocflowError:
         return {}
     found = {}
-    for step_id in ws.steps:
-        record = read_step_record(root / ws.record_path(step_id))
-        for name, result in (
-            (IMPLEMENT_FILE, record and record.implement),
-            (TEST_FILE, record and record.test),
-        ):
-            path = ws.run_file(step_id, name)
-            try:
-                info = path.stat()
-                stamp = (info.st_mtime_ns, info.st_size)
-            except OSError:
-                stamp = (0, 0)
-            found[path] = (stamp, to_json(result) if result else "")
+    for ws in pocs:
+        for step_id in ws.steps:
+            record = read_step_record(root / ws.record_path(step_id))
+            for name, result in (
+                (IMPLEMENT_FILE, record and record.implement),
+                (TEST_FILE, record and record.test),
+            ):
+                path = ws.run_file(step_id, name)
+                try:
+                    info = path.stat()
+                    stamp = (info.st_mtime_ns, info.st_size)
+                except OSError:
+                    stamp = (0, 0)
+                found[path] = (stamp, to_json(result) if result else "")
     return found
 
 
@@ -278,47 +286,66 @@ def verified_again(before: dict[Path, tuple[tuple[int, int], str]]) -> bool:
     return False
 
 
-def dry_run(root: Path, selected: list[str]) -> int:
-    """Say what a run of the selected steps would do; 1 if it would run anything."""
+def dry_run(root: Path, selected: set[str]) -> int:
+    """Say what a run of the selected tasks would do (the steps of every PoC they reach);
+    1 if it would run anything."""
     from pocflow.batch import failed_together
     from pocflow.gate import accepted_gate
     from pocflow.status import compute_status
 
+    out = sys.stdout
+    plans = []
     try:
-        ws = load_workspace(root)
-        statuses = compute_status(ws)
-        gate_selected = GATE_TASK in selected
-        steps = [sid for sid in ws.steps if sid in selected or gate_selected]
-        again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
-        gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)
+        for ws in project_workspaces(root):
+            statuses = compute_status(ws)
+            gate_selected = ws.task(GATE_TASK) in selected
+            steps = [
+                sid
+                for sid in ws.steps
+                if gate_selected or any(ws.task(phase, sid) in selected for phase in PHASES)
+            ]
+            again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
+            gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)
+            plans.append((ws, statuses, steps, again, gate_runs))
     except PocflowError as exc:
         sys.stderr.write(f"ERROR: {exc}\n")
         return 3
-    out = sys.stdout
     out.write("pocflow: dry run: nothing was run or written\n")
-    for status in again:
-        action = {
-            "not-started": "cannot run (no files yet)",
-            "failed": "would run again",
-            "blocked": "would wait for its prerequisites",
-        }.get(status.standing, "would be verified again")
-        why = "; ".join(status.reasons) or status.standing
-        out.write(f"  step {status.step_id} ({status.name}): {action}: {why}\n")
-    held = [sid for sid in steps if statuses[sid].is_verified]
-    if held:
-        out.write(f"  accepted as verified, their records hold: {', '.join(held)}\n")
-    if gate_runs:
-        suite = suite_session_wanted(ws.settings) or bool(failed_together(ws))
+    total = sum(len(steps) for _, _, steps, _, _ in plans)
+    verified_again = sum(len(again) for _, _, _, again, _ in plans)
+    gates = []
+    for ws, statuses, steps, again, gate_runs in plans:
+        which = "" if ws.poc is None else f"PoC {ws.settings.poc} "
+        for status in again:
+            action = {
+                "not-started": "cannot run (no files yet)",
+                "failed": "would run again",
+                "blocked": "would wait for its prerequisites",
+            }.get(status.standing, "would be verified again")
+            why = "; ".join(status.reasons) or status.standing
+            out.write(f"  {which}step {status.step_id} ({status.name}): {action}: {why}\n")
+        held = [sid for sid in steps if statuses[sid].is_verified]
+        if held:
+            out.write(f"  {which}accepted as verified, their records hold: {', '.join(held)}\n")
+        if gate_runs:
+            gates.append(ws.task(GATE_TASK))
+            suite = suite_session_wanted(ws.settings) or bool(failed_together(ws))
+            out.write(
+                f"  {ws.task(GATE_TASK)}: would "
+                + ("run the full step suite" if suite else "check every step's record")
+                + ("" if again else " (the step records changed since it last passed)")
+                + "\n"
+            )
+    if verified_again or gates:
         out.write(
-            "  poc-complete: would "
-            + ("run the full step suite" if suite else "check every step's record")
-            + ("" if again else " (the step records changed since it last passed)")
-            + "\n"
-        )
-    if again or gate_runs:
-        out.write(
-            f"pocflow: {len(again)} of {len(steps)} step(s) would be verified again"
-            + (", and the gate would run" if gate_runs else "")
+            f"pocflow: {verified_again} of {total} step(s) would be verified again"
+            + (
+                ", and the gate would run"
+                if gates == [GATE_TASK]
+                else f", and {' and '.join(gates)} would run"
+                if gates
+                else ""
+            )
             + "\n"
         )
         return 1

@@ -429,3 +429,25 @@ def test_the_samples_two_pocs_are_verified_by_the_readmes_main_command(tmp_path:
     ), again.out
     assert "implement:2" in again.ran  # PoC 2's step 2 stands on its step 1's record
     assert not {"poc1.implement:1", "poc1.implement:3a", "poc1.implement:3b"} & set(again.ran)
+
+
+@pytest.mark.e2e
+def test_dry_run_detailed_exit_code_and_an_ignored_stage_gate_see_every_poc(
+    two_pocs: Path,
+) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    test = two_pocs / "tests/test_step2_x.py"  # PoC 1's step 2
+    test.write_text(test.read_text("utf-8") + "\n\ndef test_more():\n    assert True\n", "utf-8")
+    dry = run_doit(two_pocs, "--dry-run", "all-pocs-complete")
+    assert dry.code == 1
+    assert "  PoC 1 step 2 (S2): would be verified again" in dry.out, dry.out
+    assert "and poc1.poc-complete would run" in dry.out
+    detailed = run_doit(two_pocs, "--detailed-exit-code", "all-pocs-complete")
+    assert detailed.code == 4, detailed.out + detailed.err  # passed, but PoC 1's step 2 ran
+    # doit's `ignore` skips the stage's gate: the run still passes only if every PoC holds
+    test.write_text("def test_b():\n    assert False\n", encoding="utf-8")
+    assert run_doit(two_pocs, "ignore", "poc1.test:2").code == 0
+    ignored = run_doit(two_pocs, "all-pocs-complete")
+    assert ignored.code == 1, ignored.out + ignored.err
+    assert "pocflow: all-pocs-complete did not pass:" in ignored.err
+    assert "PoC 1 is not complete: 1 of 2 steps not verified" in ignored.err
