@@ -162,7 +162,7 @@ class Run(DoitRun):  # type: ignore[misc]
     def _select_shard(self, root: Path, text: str) -> bool:
         """Select the steps of the shard K/N instead of the gate (pocflow.shard); False
         when the share has no step (nothing to do)."""
-        from pocflow.shard import parse_shard, shares
+        from pocflow.shard import parse_shard, project_shares
 
         selected: list[str] = list(getattr(self, "sel_tasks", None) or [])
         if any(name != GATE_TASK for name in selected):
@@ -172,15 +172,19 @@ class Run(DoitRun):  # type: ignore[misc]
             )
         try:
             index, count = parse_shard(text)
-            share = shares(load_workspace(root), count)[index - 1]
+            share = project_shares(project_workspaces(root), count)[index - 1]
         except PocflowError as exc:
             raise InvalidCommand(str(exc)) from None
         sys.stderr.write(
             f"pocflow: shard {index}/{count}: "
-            + (f"step(s) {', '.join(share)}" if share else "no step")
+            + (
+                f"step(s) {', '.join(t.replace('step:', '') for t in share)}"
+                if share
+                else "no step"
+            )
             + "; the gate runs in the job that gathers every shard's records\n"
         )
-        self.sel_tasks = [f"step:{sid}" for sid in share]
+        self.sel_tasks = share
         return bool(share)
 
     def _selected_tasks(self) -> set[str]:

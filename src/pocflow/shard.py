@@ -14,6 +14,7 @@ from __future__ import annotations
 import re
 
 from pocflow.errors import PocflowError
+from pocflow.layout import STEP_TASK, split_task
 from pocflow.record import read_step_record
 from pocflow.workspace import Workspace
 
@@ -29,7 +30,45 @@ def parse_shard(text: str) -> tuple[int, int]:
 
 
 def shares(ws: Workspace, count: int) -> list[list[str]]:
-    """The steps of each of count shares, each in the workspace's step order."""
+    """The step ids of each of count shares of one PoC, each in the workspace's step order."""
+    return [[task.partition(":")[2] for task in share] for share in project_shares([ws], count)]
+
+
+def project_shares(pocs: list[Workspace], count: int) -> list[list[str]]:
+    """The steps of every PoC of a project dealt into count shares, as the task names that
+    verify them (``step:3b``, ``poc1.step:3b``), each share in PoC and step order. Steps
+    of different PoCs never depend on each other: each PoC's parts are its own."""
+    parts: list[tuple[float, tuple[int, int], list[str]]] = []
+    for number, ws in enumerate(pocs):
+        order = list(ws.steps)
+        weight = {sid: _cost(ws, sid) for sid in order}
+        for part in _connected(ws):
+            parts.append(
+                (
+                    sum(weight[s] for s in part),
+                    (number, order.index(part[0])),
+                    [ws.task(STEP_TASK, s) for s in part],
+                )
+            )
+    position = {task: (key[0], i) for _, key, part in parts for i, task in enumerate(part)}
+    loads = [0.0] * count
+    dealt: list[list[str]] = [[] for _ in range(count)]
+    for cost, _, part in sorted(parts, key=lambda p: (-p[0], p[1])):
+        target = min(range(count), key=lambda i: (loads[i], i))
+        loads[target] += cost
+        dealt[target] += part
+    return [sorted(share, key=lambda t: (position[t][0], _step_order(pocs, t))) for share in dealt]
+
+
+def _step_order(pocs: list[Workspace], task: str) -> int:
+    poc, _, step_id = split_task(task)
+    ws = next(one for one in pocs if one.poc == poc)
+    return list(ws.steps).index(step_id)
+
+
+def _connected(ws: Workspace) -> list[list[str]]:
+    """The weakly connected parts of the PoC's Depends On graph, each in step order, in the
+    order of their first steps."""
     parent = {sid: sid for sid in ws.steps}
 
     def root(sid: str) -> str:
@@ -42,21 +81,10 @@ def shares(ws: Workspace, count: int) -> list[list[str]]:
         for dep in step.depends_on:
             if dep in parent:
                 parent[root(sid)] = root(dep)
-    order = list(ws.steps)
     parts: dict[str, list[str]] = {}
-    for sid in order:
+    for sid in ws.steps:
         parts.setdefault(root(sid), []).append(sid)
-    weight = {sid: _cost(ws, sid) for sid in order}
-    ranked = sorted(
-        parts.values(), key=lambda part: (-sum(weight[s] for s in part), order.index(part[0]))
-    )
-    loads = [0.0] * count
-    dealt: list[list[str]] = [[] for _ in range(count)]
-    for part in ranked:
-        target = min(range(count), key=lambda i: (loads[i], i))
-        loads[target] += sum(weight[s] for s in part)
-        dealt[target] += part
-    return [sorted(share, key=order.index) for share in dealt]
+    return list(parts.values())
 
 
 def _cost(ws: Workspace, step_id: str) -> float:

@@ -451,3 +451,16 @@ def test_dry_run_detailed_exit_code_and_an_ignored_stage_gate_see_every_poc(
     assert ignored.code == 1, ignored.out + ignored.err
     assert "pocflow: all-pocs-complete did not pass:" in ignored.err
     assert "PoC 1 is not complete: 1 of 2 steps not verified" in ignored.err
+
+
+def test_shards_deal_out_the_steps_of_every_poc_once(tmp_path: Path) -> None:
+    from pocflow.shard import project_shares
+
+    root = project(
+        tmp_path,
+        {"PoC/poc2/step1_index.py": "", "tests/poc2/test_step1_index.py": ""},
+    )
+    dealt = project_shares(project_workspaces(root), 2)
+    every = sorted(task for share in dealt for task in share)
+    assert every == ["poc1.step:1", "poc1.step:2", "step:1"]
+    assert all(dealt)  # three independent steps over two shares: none is empty
