@@ -17,7 +17,8 @@ from doit.exceptions import InvalidCommand
 
 from pocflow._command import WorkspaceCommand
 from pocflow.errors import PocflowError
-from pocflow.workspace import Workspace
+from pocflow.layout import STEP_TASK, split_step
+from pocflow.workspace import Workspace, load_workspace
 
 
 class Pytest(WorkspaceCommand):
@@ -39,14 +40,19 @@ class Pytest(WorkspaceCommand):
             raise InvalidCommand(
                 "doit pytest takes a step id, then pytest's options: `doit pytest 3b -k lookup`"
             )
-        step_id, options = pos_args[0], pos_args[1:]
-        ws: Workspace = self.on_workspace(lambda ws: _checked(ws, step_id))
+        # an earlier PoC's step by the name its tasks carry: `doit pytest poc1.3b`
+        (poc, step_id), options = split_step(pos_args[0]), pos_args[1:]
+        ws: Workspace = self.on_workspace(
+            lambda current: _checked(
+                current if poc is None else load_workspace(current.root, poc), step_id
+            )
+        )
         files = list(ws.steps[step_id].tests)
         out: Any = self.outstream
         out.write(
             f"pocflow: step {step_id}'s tests with your options "
             f"({' '.join(options) or 'none'}); no verdict is recorded "
-            f"(`doit step:{step_id}` verifies)\n"
+            f"(`doit {ws.task(STEP_TASK, step_id)}` verifies)\n"
         )
         out.flush()
         done = subprocess.run(

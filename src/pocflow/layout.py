@@ -71,3 +71,10 @@ def split_task(name: str) -> tuple[int | None, str, str]:
         poc, name = int(head[3:]), rest
     base, _, step_id = name.partition(":")
     return poc, base, step_id
+
+
+def split_step(key: str) -> tuple[int | None, str]:
+    """A step as the run's summary and `doit pytest` name it: '3b' -> (None, '3b') (the
+    current PoC), 'poc1.3b' -> (1, '3b')."""
+    poc, _, step_id = split_task(key.replace(".", ".step:", 1) if "." in key else f"step:{key}")
+    return poc, step_id

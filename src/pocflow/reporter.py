@@ -37,6 +37,7 @@ from pocflow.layout import (
     TEST,
     WRITE_PHASES,
     poc_prefix,
+    split_step,
     split_task,
 )
 from pocflow.phases import phase_current, written_unchanged
@@ -229,9 +230,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     def _failure_summary(self, ws: Workspace | None) -> str:
         lines = [f"pocflow: {len(self.failed)} failed:"]
         for key, (phase, message) in self.failed.items():
-            poc, _, step_id = split_task(
-                key.replace(".", ".step:", 1) if "." in key else f"step:{key}"
-            )
+            poc, step_id = split_step(key)
             where = self.workspace(poc) if poc is not None else ws
             step = where.steps.get(step_id) if where is not None else None
             title = (

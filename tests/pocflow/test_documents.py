@@ -223,7 +223,7 @@ def sample_state_render() -> str:
     from pocflow.status import compute_status
     from pocflow.workspace import load_workspace
 
-    ws = load_workspace(Path(__file__).resolve().parents[2])
+    ws = load_workspace(Path(__file__).resolve().parents[2], 1)
     return render_project_state(ws, compute_status(ws))
 
 

@@ -464,3 +464,14 @@ def test_shards_deal_out_the_steps_of_every_poc_once(tmp_path: Path) -> None:
     every = sorted(task for share in dealt for task in share)
     assert every == ["poc1.step:1", "poc1.step:2", "step:1"]
     assert all(dealt)  # three independent steps over two shares: none is empty
+
+
+@pytest.mark.e2e
+def test_doit_pytest_reaches_an_earlier_pocs_step_by_its_name(two_pocs: Path) -> None:
+    earlier = run_doit(two_pocs, "pytest", "poc1.1", "-q")
+    assert earlier.code == 0, earlier.out + earlier.err
+    assert "(`doit poc1.step:1` verifies)" in earlier.out and "1 passed" in earlier.out
+    current = run_doit(two_pocs, "pytest", "1", "-q")
+    assert current.code == 0 and "(`doit step:1` verifies)" in current.out
+    unknown = run_doit(two_pocs, "pytest", "poc1.9")
+    assert unknown.code == 3 and "step '9' is not in the plan" in unknown.err
