@@ -141,11 +141,10 @@ class Run(DoitRun):  # type: ignore[misc]
                 if code == 2 and _only_failures_behind(RUN_OUTCOMES):
                     code = 1  # --continue: tasks not run after a failure are not errors
                 selected = self._selected_tasks() if code == 0 else set()
-                if (
-                    GATE_TASK in selected and not RunContext.of(str(root.resolve())).gate_checked
-                ):  # ignored, or in a worker
-                    code = gate_postcondition(root)
-                if code == 0 and ALL_POCS_TASK in selected:  # ignored, or skipped
+                checked = RunContext.of(str(root.resolve())).gate_checked
+                if code == 0:  # a gate ignored, or run in a worker
+                    code = gate_postcondition(root, selected, checked)
+                if code == 0 and ALL_POCS_TASK in selected:
                     code = stage_postcondition(root)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
@@ -233,22 +232,40 @@ def stage_postcondition(root: Path) -> int:
     return 1
 
 
-def gate_postcondition(root: Path) -> int:
-    """0 if the PoC is complete now, else 1 with why. doit may skip the gate without running
-    it (``doit ignore`` on a step's task ignores every task after it, the gate included):
-    a run that selected the gate passes only if what the gate promises holds when it ends."""
-    from pocflow.gate import incomplete
+def gate_postcondition(root: Path, selected: set[str], current_checked: bool) -> int:
+    """0 if every PoC whose gate the run selected is complete now, else 1 with why. doit
+    may skip a gate without running it (``doit ignore`` on a step's task ignores every task
+    after it, the gate included): a run that selected a gate passes only if what the gate
+    promises holds when it ends. The current PoC's gate also stands on every earlier PoC's
+    steps (PROJECT_STATE.md, before it, shows them all)."""
+    from pocflow.gate import incomplete, not_complete_message
+    from pocflow.status import compute_status
 
+    problems = []
     try:
-        problem = incomplete(load_workspace(root))
+        pocs = project_workspaces(root)
+        current = pocs[-1]
+        for ws in pocs:
+            gate = ws.task(GATE_TASK)
+            if ws.poc is None and GATE_TASK in selected and current_checked:
+                continue  # it ran (or was found up to date) in this process
+            if gate in selected:
+                problem = incomplete(ws)
+            elif GATE_TASK in selected and ws is not current:
+                statuses = compute_status(ws)
+                missing = [s for s in statuses.values() if not s.is_verified]
+                problem = not_complete_message(ws, missing, len(statuses)) if missing else ""
+            else:
+                continue
+            if problem:
+                problems.append((gate, problem))
     except PocflowError as exc:
-        problem = str(exc)
-    if not problem:
-        return 0
-    sys.stderr.write(
-        f"pocflow: poc-complete did not pass (was a task ignored or skipped?):\n{problem}\n"
-    )
-    return 1
+        problems = [(GATE_TASK, str(exc))]
+    for gate, problem in problems:
+        sys.stderr.write(
+            f"pocflow: {gate} did not pass (was a task ignored or skipped?):\n{problem}\n"
+        )
+    return 1 if problems else 0
 
 
 def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:

@@ -149,11 +149,16 @@ class Changes:
     upstream: list[str] = field(default_factory=list)  # steps whose record changed
     environment: list[str] = field(default_factory=list)  # 'python 3.11 -> 3.12', ...
     settings: bool = False
+    #: the results doc the record was written for, when it is not this step's: the record
+    #: is another PoC's step of the same id (or the PoC's slug changed)
+    other_step: str = ""
 
     @property
     def holds(self) -> bool:
         """Whether the record still holds."""
-        return not (self.changed or self.upstream or self.environment or self.settings)
+        return not (
+            self.changed or self.upstream or self.environment or self.settings or self.other_step
+        )
 
     def reasons(self) -> list[str]:
         """The differences, as status reasons."""
@@ -176,6 +181,11 @@ class Changes:
             )
         if self.environment:
             reasons.append("environment changed since verified: " + "; ".join(self.environment))
+        if self.other_step:
+            reasons.append(
+                f"its record was written for {self.other_step}, not for this step's results "
+                "doc: another PoC's step of the same id (or the PoC's slug changed)"
+            )
         if self.settings:
             reasons.append(
                 "its settings changed since verified (manifest args, env, timeout, "
@@ -214,6 +224,8 @@ def changes_since(
     ]
     found.environment = environment_changes(record.environment, environment(ws))
     found.settings = record.settings != settings_digest(ws, step)
+    if record.results_doc and record.results_doc != ws.results_doc(step.step_id):
+        found.other_step = record.results_doc
     return found
 
 

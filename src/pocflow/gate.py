@@ -12,7 +12,7 @@ from pocflow.batch import (
     passed_together,
     whole_suite_this_run,
 )
-from pocflow.documents import note_written, undocumented_steps, write_document
+from pocflow.documents import note_written, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.layout import GATE_SESSION, GATE_TASK, PYTEST_LOG
@@ -28,9 +28,20 @@ from pocflow.render import refresh_project_state, render_poc_results
 from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
-from pocflow.status import StepStatus, compute_status, gate_record_holds
+from pocflow.status import (
+    StepStatus,
+    completion_problem,
+    compute_status,
+    gate_record_holds,
+    undocumented,
+)
 from pocflow.testing import PytestJsonRunner, TestSelection
-from pocflow.workspace import Workspace, load_workspace, project_workspaces
+from pocflow.workspace import (
+    Workspace,
+    load_workspace,
+    project_workspaces,
+    same_named_tests,
+)
 
 
 def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
@@ -153,41 +164,6 @@ def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> 
     return completion_problem(ws)
 
 
-def completion_problem(ws: Workspace) -> str:
-    """Why a PoC whose every step is verified does not pass yet: the plan's checklist, the
-    results docs nobody wrote; '' when nothing stands in the way."""
-    return checklist_problem(ws) or (
-        undocumented_problem(ws) if ws.settings.undocumented == "fail" else ""
-    )
-
-
-def undocumented(ws: Workspace) -> list[str]:
-    """'    docs/x-step1-results.md: Summary, Bug Fixes During Development' for each step
-    whose results doc still holds only the template's text there (the method's checkpoint
-    "Results documented")."""
-    return [
-        f"    {ws.results_doc(step_id)}: {', '.join(sections)}"
-        for step_id, sections in undocumented_steps(ws)
-    ]
-
-
-def undocumented_problem(ws: Workspace) -> str:
-    """The gate's failure for results docs nobody wrote; '' when every one is written."""
-    lines = undocumented(ws)
-    if not lines:
-        return ""
-    return "\n".join(
-        [
-            f"PoC {ws.settings.poc}: {len(lines)} of {len(ws.steps)} results docs are "
-            'not written yet (the method\'s "Results documented"): write what the '
-            "step proved, and the bugs met while building it ('None met.' if none), "
-            "in:",
-            *lines,
-            '    (or set undocumented = "warn" in [tool.pocflow] to be told only)',
-        ]
-    )
-
-
 def accepted_gate(ws: Workspace) -> GateRecord | None:
     """The committed gate record, if the gate passed on exactly the step records there are
     now, in this environment (and re-verification is not forced); when the suite session is
@@ -233,6 +209,11 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
             done.append(
                 f"pocflow: PoC {ws.settings.poc} ({ws.name}) complete: {ws.poc_results_doc}"
             )
+    problems += [
+        f"{clash} have one name: pytest run over both folders stops at collection; rename "
+        "one (the method's test_step<N>_<description>.py, with another description)"
+        for clash in same_named_tests(pocs)
+    ]
     if problems:
         return (
             f"{len(problems)} of {len(pocs)} PoCs not complete (the way to Stage 6 needs "
@@ -240,32 +221,6 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
             [],
         )
     return "", [*done, f"pocflow: all {len(pocs)} PoCs complete: on to Stage 6 (MVP)"]
-
-
-def checklist_problem(ws: Workspace) -> str:
-    """Why the plan's Production-Grade Checklist does not let the PoC pass; '' if it does."""
-    plan = ws.plan
-    where = ws.settings.plan
-    if plan is None:
-        return (
-            f"PoC {ws.settings.poc}: there is no plan at {where}; the method executes a "
-            "plan, and its Production-Grade Checklist must be ticked"
-        )
-    if not plan.checklist:
-        return (
-            f"PoC {ws.settings.poc}: {where} has no '## Production-Grade Checklist'; add "
-            "one ('- [x] **No mock data**: ...') and tick what holds"
-        )
-    unticked = [item for item in plan.checklist if not item.ticked]
-    if not unticked:
-        return ""
-    return "\n".join(
-        [
-            f"PoC {ws.settings.poc}: {len(unticked)} of {len(plan.checklist)} "
-            f"Production-Grade Checklist items are not ticked in {where}:"
-        ]
-        + [f"    {where}:{item.line}: - [ ] {item.text}" for item in unticked]
-    )
 
 
 def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:

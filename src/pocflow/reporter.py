@@ -437,7 +437,7 @@ def _accepted_words(
             return True
         return f"accepted: verified {_when(decision.record.verified_at)}, inputs unchanged"
     if isinstance(decision, GateRecord) and ws is not None:
-        from pocflow.gate import completion_problem
+        from pocflow.status import completion_problem
 
         what = "the full suite" if decision.one_session else "every step's tests"
         suite = f"{what} passed {_when(decision.completed_at)} on exactly these records"

@@ -372,7 +372,7 @@ def move_on(ws: Workspace) -> MovedOn:
         )
     pyproject = ws.root / PYPROJECT
     text = pyproject.read_text(encoding="utf-8")
-    atomic_write_text(pyproject, moved_on_pyproject(text, current, following))
+    atomic_write_text(pyproject, moved_on_pyproject(text, current, following, ws.settings.plan))
     moved = MovedOn(left=current, following=following)
     moved.renamed = [
         *(f"{phase}:{sid}" for sid in ws.steps for phase in (*PHASES, STEP_TASK)),

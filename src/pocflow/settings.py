@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -269,8 +271,8 @@ def _load_project(root: Path) -> _Project:
 
 def _poc_table_number(key: str) -> int | None:
     """N for a key ``poc<N>`` (the table of PoC N), else None."""
-    digits = key.removeprefix("poc")
-    return int(digits) if digits != key and digits.isdigit() else None
+    match = re.fullmatch(r"poc([0-9]+)", key)
+    return int(match.group(1)) if match else None
 
 
 def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
@@ -377,11 +379,13 @@ def _inside(root: Path, key: str, value: str) -> str:
     return Path(value).as_posix().rstrip("/") or "."
 
 
-def moved_on_pyproject(text: str, current: int, following: int) -> str:
+def moved_on_pyproject(text: str, current: int, following: int, plan: str) -> str:
     """pyproject.toml's text with the project moved on from PoC ``current`` to PoC
-    ``following``: ``poc = <following>`` in [tool.pocflow], and the current PoC's own
-    ``name``, ``slug`` and ``plan`` (when set there) moved to a new ``[tool.pocflow.poc<N>]``
-    table, so that its documents keep their names. Every other line is kept as it is.
+    ``following``: ``poc = <following>`` in [tool.pocflow], and a new
+    ``[tool.pocflow.poc<N>]`` table for the PoC left, with its own ``name``, ``slug`` and
+    ``plan`` (moved from [tool.pocflow] when set there; ``plan`` always, its path now):
+    its documents keep their names, and it stays a PoC of the project whatever happens to
+    its plan file. Every other line is kept as it is.
     SettingsError when the table is not written as plain ``key = value`` lines (the result
     is read back and compared)."""
     lines = text.splitlines(keepends=True)
@@ -405,9 +409,11 @@ def moved_on_pyproject(text: str, current: int, following: int) -> str:
             body.append(line)
     if not poc_set:
         body.insert(0, f"poc = {following}\n")
+    if not any(line.split("=", 1)[0].strip() == "plan" for line in moved):
+        moved.append(f"plan = {json.dumps(plan)}\n")  # a JSON string is a TOML basic string
     while body and not body[-1].strip():  # the table's blank lines go after the new one
         body.pop()
-    table = [f"\n[tool.pocflow.poc{current}]\n", *moved] if moved else []
+    table = [f"\n[tool.pocflow.poc{current}]\n", *moved]
     rest = lines[end:]
     result = "".join([*lines[: start + 1], *body, *table, "\n" if rest else "", *rest])
     before = _load_toml(text).get("tool", {}).get("pocflow", {})
@@ -415,8 +421,7 @@ def moved_on_pyproject(text: str, current: int, following: int) -> str:
     expected = {k: v for k, v in before.items() if k not in POC_SETTINGS}
     expected["poc"] = following
     own = {k: v for k, v in before.items() if k in POC_SETTINGS}
-    if own:
-        expected[f"poc{current}"] = {**before.get(f"poc{current}", {}), **own}
+    expected[f"poc{current}"] = {"plan": plan, **before.get(f"poc{current}", {}), **own}
     if after != expected:
         raise SettingsError(
             located(

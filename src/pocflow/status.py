@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from pocflow.documents import undocumented_steps
 from pocflow.freshness import changes_since, local_failure, scripts_ran_since
 from pocflow.layout import GATE_TASK, STEP_TASK
 from pocflow.record import GateRecord, StepRecord, read_gate_record, read_step_record
@@ -216,8 +217,6 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
                 "Checklist item(s) are not ticked, and the gate needs them all",
             )
         if ws.settings.undocumented == "fail":
-            from pocflow.documents import undocumented_steps
-
             undocumented = undocumented_steps(ws)
             if undocumented:
                 sid, sections = undocumented[0]
@@ -343,6 +342,7 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
         and verified == len(statuses)
         and gate_record_holds(ws) is not None
         and (ws.root / ws.poc_results_doc).is_file()
+        and not completion_problem(ws)  # what the gate checks besides: checklist, docs
     )
     failed = any(s.standing == "failed" for s in statuses.values())
     return {
@@ -356,3 +356,64 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
         "results_doc": ws.poc_results_doc,
         "task": ws.task(GATE_TASK),
     }
+
+
+def completion_problem(ws: Workspace) -> str:
+    """Why a PoC whose every step is verified does not pass yet: the plan's checklist, the
+    results docs nobody wrote; '' when nothing stands in the way."""
+    return checklist_problem(ws) or (
+        undocumented_problem(ws) if ws.settings.undocumented == "fail" else ""
+    )
+
+
+def undocumented(ws: Workspace) -> list[str]:
+    """'    docs/x-step1-results.md: Summary, Bug Fixes During Development' for each step
+    whose results doc still holds only the template's text there (the method's checkpoint
+    "Results documented")."""
+    return [
+        f"    {ws.results_doc(step_id)}: {', '.join(sections)}"
+        for step_id, sections in undocumented_steps(ws)
+    ]
+
+
+def undocumented_problem(ws: Workspace) -> str:
+    """The gate's failure for results docs nobody wrote; '' when every one is written."""
+    lines = undocumented(ws)
+    if not lines:
+        return ""
+    return "\n".join(
+        [
+            f"PoC {ws.settings.poc}: {len(lines)} of {len(ws.steps)} results docs are "
+            'not written yet (the method\'s "Results documented"): write what the '
+            "step proved, and the bugs met while building it ('None met.' if none), "
+            "in:",
+            *lines,
+            '    (or set undocumented = "warn" in [tool.pocflow] to be told only)',
+        ]
+    )
+
+
+def checklist_problem(ws: Workspace) -> str:
+    """Why the plan's Production-Grade Checklist does not let the PoC pass; '' if it does."""
+    plan = ws.plan
+    where = ws.settings.plan
+    if plan is None:
+        return (
+            f"PoC {ws.settings.poc}: there is no plan at {where}; the method executes a "
+            "plan, and its Production-Grade Checklist must be ticked"
+        )
+    if not plan.checklist:
+        return (
+            f"PoC {ws.settings.poc}: {where} has no '## Production-Grade Checklist'; add "
+            "one ('- [x] **No mock data**: ...') and tick what holds"
+        )
+    unticked = [item for item in plan.checklist if not item.ticked]
+    if not unticked:
+        return ""
+    return "\n".join(
+        [
+            f"PoC {ws.settings.poc}: {len(unticked)} of {len(plan.checklist)} "
+            f"Production-Grade Checklist items are not ticked in {where}:"
+        ]
+        + [f"    {where}:{item.line}: - [ ] {item.text}" for item in unticked]
+    )

@@ -65,7 +65,7 @@ from pocflow.redact import activate
 from pocflow.run import begin
 from pocflow.settings import load_settings, suite_session_wanted
 from pocflow.testing import TestSelection
-from pocflow.workspace import Step, Workspace, project_workspaces
+from pocflow.workspace import Step, Workspace, project_workspaces, same_named_tests
 
 GROUPS = {
     STEP_TASK: "Verify every step: implement, test, document, state.",
@@ -122,6 +122,11 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
         for one in pocs:
             for warning in one.warnings:
                 sys.stderr.write(f"pocflow: warning: {warning}\n")
+        for clash in same_named_tests(pocs):
+            sys.stderr.write(
+                f"pocflow: warning: {clash} have one name: `pytest tests/` stops at "
+                "collection, and all-pocs-complete fails; rename one\n"
+            )
         cache = ImportCache.shared(ws.imports_cache, ws.root)  # the run's checks reuse it
         tasks = list(_all_tasks(pocs, cache))
         cache.save()
@@ -184,6 +189,7 @@ def _step_tasks(
     }
     spec = implement_spec(ws, step, implement_inputs)
     env_now = environment(ws)
+    results_doc = ws.results_doc(sid)
     yield {
         "basename": ws.task(IMPLEMENT),
         "name": sid,
@@ -201,7 +207,9 @@ def _step_tasks(
         # settings, environment, and what the scripts really read (pocflow.observed)
         "uptodate": [
             phase_current(
-                {**implement_settings(ws, step), "environment": env_now},
+                # and the results doc its record is for: another PoC's step of the same id
+                # (the slug changed) is verified anew
+                {**implement_settings(ws, step), "environment": env_now, "doc": results_doc},
                 root,
                 sid,
                 IMPLEMENT,
@@ -233,7 +241,11 @@ def _step_tasks(
         "targets": [test_json],
         "uptodate": [
             phase_current(
-                {**testing_settings(ws, step), "environment": env_now}, root, sid, TEST, ws.poc
+                {**testing_settings(ws, step), "environment": env_now, "doc": results_doc},
+                root,
+                sid,
+                TEST,
+                ws.poc,
             )
         ],
         "clean": True,

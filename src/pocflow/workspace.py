@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from pocflow.errors import DiscoveryError, GraphError, located, shown
+from pocflow.errors import DiscoveryError, GraphError, SettingsError, located, shown
 from pocflow.fingerprint import use_cache_file
 from pocflow.layout import poc_prefix
 from pocflow.manifest import Manifest, load_manifest
@@ -120,6 +120,26 @@ class Workspace:
         return f"{self.settings.docs_dir}/poc{self.settings.poc}-results.md"
 
 
+def same_named_tests(pocs: list[Workspace]) -> list[str]:
+    """'tests/poc2/test_step1_load.py and tests/test_step1_load.py' for each test file of a
+    PoC that has the name of another PoC's: pytest run over both folders (``pytest tests/``)
+    stops at collection ("import file mismatch") unless it imports by path
+    (``--import-mode=importlib``)."""
+    addopts = pocs[0].settings.pytest_config.get("addopts", "") if pocs else ""
+    if "importlib" in (addopts if isinstance(addopts, str) else " ".join(addopts)):
+        return []
+    seen: dict[str, str] = {}
+    clashes = []
+    for ws in pocs:
+        for step in ws.steps.values():
+            for test in step.tests:
+                name = Path(test).name
+                if name in seen and seen[name] != test:
+                    clashes.append(f"{test} and {seen[name]}")
+                seen.setdefault(name, test)
+    return clashes
+
+
 def files_under(ws: Workspace, folder: str) -> list[Path]:
     """Every file under one of the PoC's folders, but those of the later PoCs' subfolders
     (the first PoC's PoC/ holds PoC 2's PoC/poc2/) and of __pycache__."""
@@ -177,7 +197,20 @@ def load_workspace(root: Path, poc: int | None = None) -> Workspace:
 def project_workspaces(root: Path) -> list[Workspace]:
     """The workspace of every PoC of the project at root, in order (the current one last)."""
     current = load_settings(root.resolve())
-    return [load_workspace(root, number) for number in current.pocs]
+    pocs = [load_workspace(root, number) for number in current.pocs]
+    slugs: dict[str, int] = {}
+    for ws in pocs:
+        other = slugs.setdefault(ws.slug, ws.settings.poc)
+        if other != ws.settings.poc:
+            raise SettingsError(
+                located(
+                    "pyproject.toml",
+                    f"PoC {other} and PoC {ws.settings.poc} both name their results docs "
+                    f"docs/{ws.slug}-step<id>-results.md: give one another slug "
+                    f"([tool.pocflow.poc{other}] or [tool.pocflow] slug = ...)",
+                )
+            )
+    return pocs
 
 
 _LOADED: dict[tuple[Path, int], tuple[str, Workspace]] = {}
@@ -201,6 +234,7 @@ def _layout_key(root: Path, settings: Settings) -> str:
 
 
 def _load(root: Path, settings: Settings) -> Workspace:
+    _refuse_own_folders_of_a_first_poc(root, settings)
     plan = load_plan(root, settings.plan)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])
@@ -270,6 +304,29 @@ def _load(root: Path, settings: Settings) -> Workspace:
     return Workspace(
         settings=settings, plan=plan, steps=steps, name=name, slug=slug, warnings=warnings
     )
+
+
+def _refuse_own_folders_of_a_first_poc(root: Path, settings: Settings) -> None:
+    """A project's first PoC keeps its files in the plain folders. When it is PoC N > 1 and
+    a ``poc<N>`` folder exists (``doit next-poc`` made it), the earlier PoC's plan and table
+    are gone: PoC N would take the earlier PoC's files and records for its own."""
+    if settings.own_folder or settings.poc <= 1:
+        return
+    for key in ("scripts_dir", "tests_dir", "manifests_dir", "records_dir"):
+        folder = f"{getattr(settings, key)}/poc{settings.poc}"
+        if (root / folder).is_dir():
+            earlier = settings.poc - 1
+            raise DiscoveryError(
+                located(
+                    folder,
+                    f"holds PoC {settings.poc}'s files, but no earlier PoC is there: "
+                    f"{settings.docs_dir}/poc{earlier}-implementation.md and "
+                    f"[tool.pocflow.poc{earlier}] are both missing, so PoC {settings.poc} "
+                    f"would take PoC {earlier}'s files in {settings.scripts_dir}/ for its own. "
+                    f"Put PoC {earlier}'s plan back (or add [tool.pocflow.poc{earlier}] with "
+                    "its plan), or move these files to the plain folders",
+                )
+            )
 
 
 def _disagreements(manifest: Manifest, pstep: PlanStep, plan_path: str) -> list[str]:

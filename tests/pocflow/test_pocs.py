@@ -311,7 +311,11 @@ def test_next_poc_moves_on_from_a_finished_poc_and_keeps_it_verifiable(tmp_path:
         assert (root / created).is_file()
     settings = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))["tool"]
     assert settings["pocflow"]["poc"] == 2
-    assert settings["pocflow"]["poc1"] == {"name": "Atlas", "slug": "tz-atlas"}
+    assert settings["pocflow"]["poc1"] == {
+        "name": "Atlas",
+        "slug": "tz-atlas",
+        "plan": "docs/poc1-implementation.md",  # PoC 1 stays a PoC of the project
+    }
     for path, data in before.items():  # PoC 1's files, records and documents as they were
         if path.name != "pyproject.toml":
             assert path.read_bytes() == data, path
@@ -449,7 +453,7 @@ def test_dry_run_detailed_exit_code_and_an_ignored_stage_gate_see_every_poc(
     assert run_doit(two_pocs, "ignore", "poc1.test:2").code == 0
     ignored = run_doit(two_pocs, "all-pocs-complete")
     assert ignored.code == 1, ignored.out + ignored.err
-    assert "pocflow: all-pocs-complete did not pass:" in ignored.err
+    assert "pocflow: poc1.poc-complete did not pass" in ignored.err
     assert "PoC 1 is not complete: 1 of 2 steps not verified" in ignored.err
 
 
@@ -475,3 +479,92 @@ def test_doit_pytest_reaches_an_earlier_pocs_step_by_its_name(two_pocs: Path) ->
     assert current.code == 0 and "(`doit step:1` verifies)" in current.out
     unknown = run_doit(two_pocs, "pytest", "poc1.9")
     assert unknown.code == 3 and "step '9' is not in the plan" in unknown.err
+
+
+# --- attacks on the verdicts of a project of several PoCs ----------------------------------
+
+
+@pytest.mark.e2e
+def test_an_earlier_pocs_plan_removed_never_hands_its_steps_to_the_next_poc(
+    two_pocs: Path,
+) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    (two_pocs / "docs/poc1-implementation.md").rename(two_pocs / "docs/alpha-plan.md")
+    for command in ("status", "poc-complete"):
+        refused = run_doit(two_pocs, command)
+        assert refused.code == 3, refused.out + refused.err
+        assert "PoC/poc2: holds PoC 2's files, but no earlier PoC is there" in refused.err
+    # with a table of its own (what `doit next-poc` writes), PoC 1 stays a PoC of the project
+    pyproject = two_pocs / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text("utf-8") + '\n[tool.pocflow.poc1]\nplan = "docs/alpha-plan.md"\n',
+        "utf-8",
+    )
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+
+
+@pytest.mark.e2e
+def test_a_record_written_for_another_pocs_step_is_not_accepted(tmp_path: Path) -> None:
+    root = make_workspace(tmp_path / "ws", {"1": "def test_a():\n    assert True\n"})
+    assert run_doit(root, "poc-complete").code == 0
+    pyproject = root / "pyproject.toml"  # another PoC now, on the same files and records
+    pyproject.write_text(pyproject.read_text("utf-8") + 'slug = "other"\n', "utf-8")
+    status = run_doit(root, "status")
+    assert "its record was written for docs/small-step1-results.md" in status.out, status.out
+    assert "0 of 1 steps verified" in status.out
+    result = run_doit(root, "poc-complete")
+    assert "implement:1" in result.ran and "accepted" not in result.out
+
+
+@pytest.mark.e2e
+def test_an_ignored_earlier_poc_step_passes_no_gate(two_pocs: Path) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    test = two_pocs / "tests/test_step2_x.py"
+    test.write_text("def test_b():\n    assert False\n", encoding="utf-8")
+    assert plain_pytest(two_pocs, "tests/test_step2_x.py") == 1, "the case must really fail"
+    assert run_doit(two_pocs, "ignore", "poc1.implement:2").code == 0
+    for gate in ("poc1.poc-complete", "poc-complete", "all-pocs-complete"):
+        result = run_doit(two_pocs, gate)
+        assert result.code == 1, f"{gate}: {result.out}{result.err}"
+        assert "step 2 (S2)" in result.err, result.err
+
+
+@pytest.mark.e2e
+def test_a_poc_whose_gate_fails_is_not_shown_complete_and_cannot_move_on(
+    two_pocs: Path,
+) -> None:
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    (two_pocs / "docs/poc3-implementation.md").write_text(
+        SECOND_PLAN.replace("PoC 2", "PoC 3"), encoding="utf-8"
+    )
+    plan = two_pocs / "docs/poc1-implementation.md"
+    plan.write_text(plan.read_text("utf-8").replace("- [x]", "- [ ]"), "utf-8")
+    assert run_doit(two_pocs, "poc1.poc-complete").code == 1
+    run_doit(two_pocs, "project-state")
+    state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 1 | Small | 🔄 In Progress | 2/2 |" in state
+    plan = two_pocs / "docs/poc2-implementation.md"
+    plan.write_text(plan.read_text("utf-8").replace("- [x]", "- [ ]"), "utf-8")
+    refused = run_doit(two_pocs, "next-poc")
+    assert refused.code == 1 and "PoC 2 is not complete" in refused.out
+    assert "poc = 2" in (two_pocs / "pyproject.toml").read_text(encoding="utf-8")
+
+
+@pytest.mark.e2e
+def test_test_files_of_one_name_in_two_pocs_fail_the_stage(two_pocs: Path) -> None:
+    (two_pocs / "tests/poc2/test_step1_index.py").rename(two_pocs / "tests/poc2/test_step1_x.py")
+    both = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"]
+    assert subprocess.run(both, cwd=two_pocs, capture_output=True, check=False).returncode != 0
+    result = run_doit(two_pocs, "all-pocs-complete")
+    assert result.code == 1
+    assert "tests/poc2/test_step1_x.py and tests/test_step1_x.py have one name" in result.err
+
+
+def test_odd_poc_table_names_are_unknown_settings_and_two_pocs_need_two_slugs(
+    tmp_path: Path,
+) -> None:
+    with pytest.raises(SettingsError, match=r"unknown setting tool\.pocflow\.poc²"):
+        load_settings(project(tmp_path / "a", {}, settings='poc = 2\n[tool.pocflow."poc²"]\n'))
+    root = project(tmp_path / "b", {}, settings='poc = 2\nslug = "atlas"\n')
+    with pytest.raises(SettingsError, match="PoC 1 and PoC 2 both name their results docs"):
+        project_workspaces(root)
