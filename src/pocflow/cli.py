@@ -52,7 +52,19 @@ def main(argv: list[str] | None = None) -> int:
     for part in ("base", "ours", "theirs"):
         driver.add_argument(part, type=Path)
     driver.add_argument("name", help="the path being merged (git's %%P)")
+    commands.add_parser(
+        "next-poc",
+        help="move on to the next PoC (the same as `doit next-poc`)",
+        description="In a workspace whose current PoC is complete and whose next PoC's plan "
+        "is written: sets poc = N+1, keeps the finished PoC verifiable, scaffolds the next "
+        "PoC's steps. See `doit help next-poc`.",
+    )
     args = parser.parse_args(argv)
+    if args.command == "next-poc":
+        from doit.cmd_base import DodoTaskLoader
+        from doit.doit_cmd import DoitMain
+
+        return int(DoitMain(DodoTaskLoader()).run(["next-poc"]))
     if args.command == "merge-driver":
         from pocflow.merge import merge_driver
 

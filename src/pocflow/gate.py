@@ -220,7 +220,8 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
             "every one):\n" + "\n".join(problems),
             [],
         )
-    return "", [*done, f"pocflow: all {len(pocs)} PoCs complete: on to Stage 6 (MVP)"]
+    every = f"all {len(pocs)} PoCs" if len(pocs) > 1 else "the project's one PoC"
+    return "", [*done, f"pocflow: {every} complete: on to Stage 6 (MVP)"]
 
 
 def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:

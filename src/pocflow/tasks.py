@@ -137,8 +137,7 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
 
 def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, Any]]:
     """Every PoC's tasks (the current one's last: ``step:3b``; an earlier one's carry its
-    name first: ``poc1.step:3b``), PROJECT_STATE.md's, and the gate of the whole stage when
-    the project has more than one PoC."""
+    name first: ``poc1.step:3b``), PROJECT_STATE.md's, and the gate of the whole stage."""
     ws = pocs[-1]
     templates = {
         name: _digest(template_source(ws.root, ws.settings.templates_dir, name)[1])
@@ -155,8 +154,7 @@ def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, 
             yield from _step_tasks(one, step, templates, cache)
         yield _gate_task(one, templates)
     yield _project_state_task(pocs, templates)
-    if len(pocs) > 1:
-        yield _all_pocs_task(pocs)
+    yield _all_pocs_task(pocs)  # a project of one PoC has it too: CI can always run it
 
 
 def _step_tasks(

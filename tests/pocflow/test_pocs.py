@@ -291,6 +291,17 @@ def test_next_poc_moves_on_from_a_finished_poc_and_keeps_it_verifiable(tmp_path:
     no_plan = run_doit(root, "next-poc")
     assert no_plan.code == 1
     assert "there is no plan for PoC 2 at docs/poc2-implementation.md" in no_plan.out
+    console = subprocess.run(  # `pocflow next-poc` is the same command
+        [sys.executable, "-m", "pocflow.cli", "next-poc"],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert console.returncode == 1 and "there is no plan for PoC 2" in console.stdout
+    single = run_doit(root, "all-pocs-complete")  # a project of one PoC has the stage's gate
+    assert single.code == 0, single.out + single.err
+    assert "the project's one PoC complete: on to Stage 6 (MVP)" in single.out
     before = {
         p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".pocflow" not in p.parts
     }
