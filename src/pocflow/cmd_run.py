@@ -49,7 +49,7 @@ from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import RunContext
 from pocflow.settings import env_flag, load_settings, suite_session_wanted
-from pocflow.workspace import load_workspace, project_workspaces
+from pocflow.workspace import load_workspace, prerequisites_first, project_workspaces
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
 POCFLOW_BACKEND = "pocflow"
@@ -320,11 +320,14 @@ def dry_run(root: Path, selected: set[str]) -> int:
         for ws in project_workspaces(root):
             statuses = compute_status(ws)
             gate_selected = ws.task(GATE_TASK) in selected
-            steps = [
-                sid
-                for sid in ws.steps
-                if gate_selected or any(ws.task(phase, sid) in selected for phase in PHASES)
-            ]
+            steps = prerequisites_first(  # a step runs after what it depends on, when needed
+                ws,
+                [
+                    sid
+                    for sid in ws.steps
+                    if gate_selected or any(ws.task(phase, sid) in selected for phase in PHASES)
+                ],
+            )
             again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
             gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)
             plans.append((ws, statuses, steps, again, gate_runs))

@@ -115,6 +115,7 @@ SECOND_POC = [
     "docs/poc2-implementation.md",
     "docs/zone-neighbours-step*-results.md",
     "tests/poc2",
+    "steps/poc2",
 ]
 
 

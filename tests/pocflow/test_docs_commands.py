@@ -22,8 +22,9 @@ from support import REPO, doit_env
 pytestmark = pytest.mark.e2e
 
 #: commands the tutorial shows for your own repository, not for the sample (test_install.py
-#: and test_scaffold.py run those in fresh folders)
-ELSEWHERE = ("pocflow init", "$EDITOR", "doit scaffold ", "doit step:1 ")
+#: and test_scaffold.py run those in fresh folders; test_pocs.py runs `doit next-poc`: the
+#: sample has moved on to its last PoC already)
+ELSEWHERE = ("pocflow init", "$EDITOR", "doit scaffold ", "doit step:1 ", "doit next-poc")
 #: a traceback through pocflow or doit (a step script's own, quoted in a failure, is fine)
 OWN_TRACEBACK = re.compile(r'File "[^"]*(?:/pocflow/|/doit/)[^"]*", line')
 
@@ -94,7 +95,7 @@ def reference_commands() -> list[str]:
     """The command column of the reference's tables of pocflow's own commands."""
     text = (REPO / "docs/reference.md").read_text(encoding="utf-8")
     return re.findall(
-        r"^\| `((?:doit (?:drift|status|pytest|small-win-check|new|scaffold)|"
+        r"^\| `((?:doit (?:drift|status|pytest|small-win-check|new|scaffold|next-poc)|"
         r"pocflow \S+)[^`]*)` \|",
         text,
         re.M,
@@ -103,7 +104,7 @@ def reference_commands() -> list[str]:
 
 def test_every_command_the_reference_lists_exists_with_the_options_it_shows(sample: Path) -> None:
     commands = reference_commands()
-    assert len(commands) == 9, commands  # six doit commands, three pocflow ones
+    assert len(commands) == 11, commands  # seven doit commands, four pocflow ones
     for shown in commands:
         tool, name = shown.split()[:2]
         argv = (
