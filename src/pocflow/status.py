@@ -311,6 +311,13 @@ def project_status_document(current: Workspace) -> dict[str, Any]:
         waiting = [d for d in documents[:-1] if d["next"]["command"]]
         if waiting:
             document["next"] = waiting[0]["next"]
+        elif not mine["next"]["command"] and all(d["summary"]["complete"] for d in documents):
+            document["next"] = {
+                "command": "",
+                "why": f"nothing to do: all {len(documents)} PoCs are complete "
+                f"({', '.join(d['results_doc'] for d in documents)}); the next PoC: write "
+                f"its plan, then `uv run doit next-poc`; or on to Stage 6 (MVP)",
+            }
     return document
 
 

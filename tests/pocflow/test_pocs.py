@@ -256,6 +256,10 @@ def test_project_state_and_status_show_every_poc(two_pocs: Path) -> None:
     status = run_doit(two_pocs, "status")
     assert "PoC 1 — Small: complete, 2 steps verified (docs/poc1-results.md)" in status.out
     assert "PoC 2 — Routes: 1 of 1 steps verified" in status.out
+    assert (
+        "nothing to do: all 2 PoCs are complete (docs/poc1-results.md, docs/poc2-results.md)"
+        in (status.out)
+    )
     document = json.loads(run_doit(two_pocs, "status", "--json").out)
     assert first_violation(document, load_schema("status.schema.json")) is None
     assert [p["poc"]["number"] for p in document["pocs"]] == [1, 2]
