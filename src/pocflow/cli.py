@@ -61,10 +61,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     if args.command == "next-poc":
-        from doit.cmd_base import DodoTaskLoader
-        from doit.doit_cmd import DoitMain
+        from pocflow.cmd_next_poc import from_the_console
 
-        return int(DoitMain(DodoTaskLoader()).run(["next-poc"]))
+        return from_the_console()
     if args.command == "merge-driver":
         from pocflow.merge import merge_driver
 

@@ -54,3 +54,11 @@ class NextPoc(WorkspaceCommand):
             "`uv run doit step:1`; `uv run doit all-pocs-complete` checks every PoC\n"
         )
         return 0
+
+
+def from_the_console() -> int:
+    """`pocflow next-poc`: doit's command, run on the dodo.py of the current folder."""
+    from doit.cmd_base import DodoTaskLoader
+    from doit.doit_cmd import DoitMain
+
+    return int(DoitMain(DodoTaskLoader()).run(["next-poc"]))
