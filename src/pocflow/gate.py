@@ -209,17 +209,19 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
             done.append(
                 f"pocflow: PoC {ws.settings.poc} ({ws.name}) complete: {ws.poc_results_doc}"
             )
-    problems += [
+    clashes = [
         f"{clash} have one name: pytest run over both folders stops at collection; rename "
         "one (the method's test_step<N>_<description>.py, with another description)"
         for clash in same_named_tests(pocs)
     ]
-    if problems:
-        return (
+    if problems or clashes:
+        head = (
             f"{len(problems)} of {len(pocs)} PoCs not complete (the way to Stage 6 needs "
-            "every one):\n" + "\n".join(problems),
-            [],
+            "every one):"
+            if problems
+            else "every PoC is complete, but their tests cannot run as one suite:"
         )
+        return "\n".join([head, *problems, *clashes]), []
     every = f"all {len(pocs)} PoCs" if len(pocs) > 1 else "the project's one PoC"
     return "", [*done, f"pocflow: {every} complete: on to Stage 6 (MVP)"]
 
