@@ -603,3 +603,30 @@ def _line_pattern(line: str) -> re.Pattern[str]:
     """A template line as a pattern: each {{ value }} stands for any text."""
     parts = re.split(r"\{\{.*?\}\}", line)
     return re.compile(".*".join(re.escape(part) for part in parts))
+
+
+# PROJECT_STATE.md's Health Checks: a log of small-win check entries (pocflow.healthcheck
+# appends them; pocflow.merge keeps both branches' when merging).
+#: the heading of the section
+HEALTH_CHECKS = "## Health Checks"
+_HEALTH_CHECKS_RE = re.compile(rf"^{re.escape(HEALTH_CHECKS)}[ \t]*$", re.M)
+#: the heading of one small-win check entry
+HEALTH_ENTRY = re.compile(r"^### .* - Small Win Check[ \t]*$", re.M)
+_SECTION_END = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M)
+
+
+def health_checks_span(text: str) -> tuple[int, int] | None:
+    """Where the Health Checks section's body is in text (after its heading, up to the next
+    heading of level 1 or 2 or machine block); None without the section."""
+    heading = _HEALTH_CHECKS_RE.search(text)
+    if heading is None:
+        return None
+    following = _SECTION_END.search(text, heading.end())
+    return heading.end(), following.start() if following else len(text)
+
+
+def health_entries(section: str) -> list[str]:
+    """The small-win check entries of a Health Checks section, each stripped, in order."""
+    starts = [m.start() for m in HEALTH_ENTRY.finditer(section)]
+    ends = [*starts[1:], len(section)] if starts else []
+    return [section[a:b].strip() for a, b in zip(starts, ends, strict=True)]

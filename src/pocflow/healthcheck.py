@@ -21,7 +21,13 @@ from dataclasses import dataclass
 from datetime import date
 
 from pocflow._fs import atomic_write_text, file_lock
-from pocflow.documents import note_written
+from pocflow.documents import (
+    HEALTH_CHECKS,
+    HEALTH_ENTRY,
+    health_checks_span,
+    health_entries,
+    note_written,
+)
 from pocflow.freshness import note_failure
 from pocflow.inputs import test_inputs_of
 from pocflow.layout import SMALL_WIN_SESSION
@@ -38,9 +44,6 @@ STATUSES = {
     "minor": "⚠️ Minor Concerns",
     "on-track": "✅ On Track",
 }
-_SECTION = "## Health Checks"
-#: the heading of one small-win check entry
-_ENTRY = re.compile(r"^### .* - Small Win Check[ \t]*$", re.M)
 
 
 @dataclass
@@ -162,21 +165,21 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
             refresh_project_state(ws)
         text = path.read_text(encoding="utf-8")
         entry = redact(check.entry())  # it quotes a fresh session's failures: masked
-        heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
-        if heading is None:
+        span = health_checks_span(text)
+        if span is None:
             at = _before_whats_next(text)
             text = (
                 text[:at]
                 + ("" if at == 0 or text[:at].endswith("\n\n") else "\n")
-                + f"{_SECTION}\n\n"
+                + f"{HEALTH_CHECKS}\n\n"
                 + text[at:]
             )
-            heading = re.search(rf"^{re.escape(_SECTION)}[ \t]*$", text, re.M)
-            assert heading is not None
-        following = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M).search(text, heading.end())
-        at = following.start() if following else len(text)
+            span = health_checks_span(text)
+            assert span is not None
+        start, at = span
         before = text[:at].rstrip("\n") + "\n\n"
-        if unless_same and _last_entry(text[heading.end() : at]) == entry.strip():
+        entries = health_entries(text[start:at])
+        if unless_same and entries and entries[-1] == entry.strip():
             return False
         after = text[at:]
         atomic_write_text(path, before + entry + ("\n" + after if after else ""))
@@ -192,13 +195,7 @@ def has_health_check(ws: Workspace) -> bool:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return False
-    return _ENTRY.search(text) is not None
-
-
-def _last_entry(section: str) -> str:
-    """The last '### ... - Small Win Check' entry of the section, stripped ('' if none)."""
-    starts = [m.start() for m in _ENTRY.finditer(section)]
-    return section[starts[-1] :].strip() if starts else ""
+    return HEALTH_ENTRY.search(text) is not None
 
 
 def _before_whats_next(text: str) -> int:

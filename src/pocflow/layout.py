@@ -3,6 +3,8 @@ step's local run folder (``Workspace.run_dir``). Each is defined here once."""
 
 from __future__ import annotations
 
+import re
+
 #: the phases of a step, in order; each is the doit task ``<phase>:<step id>``
 IMPLEMENT, TEST, DOCUMENT, STATE = PHASES = ("implement", "test", "document", "state")
 #: the phases that run the step's own code: their results stand on fingerprinted inputs
@@ -13,6 +15,8 @@ WRITE_PHASES = (DOCUMENT, STATE)
 STEP_TASK = "step"
 #: the task that refreshes PROJECT_STATE.md once per invocation
 PROJECT_STATE_TASK = "project-state"
+#: the hidden task of ``step:<id>`` that refreshes PROJECT_STATE.md after that step alone
+REFRESH_TASK = "_refresh"
 #: the gate of the PoC
 GATE_TASK = "poc-complete"
 
@@ -61,14 +65,21 @@ def poc_prefix(poc: int | None) -> str:
     return "" if poc is None else f"poc{poc}."
 
 
+def poc_number(name: str) -> int | None:
+    """N of 'poc<N>' (ASCII digits only), else None: the name of PoC N's table in
+    [tool.pocflow] and the head of its task names."""
+    match = re.fullmatch(r"poc([0-9]+)", name)
+    return int(match.group(1)) if match else None
+
+
 def split_task(name: str) -> tuple[int | None, str, str]:
     """A task name's PoC (None: the current one), base and step id: 'poc1.test:3b' ->
     (1, 'test', '3b'); 'test:3b' -> (None, 'test', '3b'); 'poc-complete' -> (None,
     'poc-complete', '')."""
-    poc: int | None = None
     head, dot, rest = name.partition(".")
-    if dot and head.startswith("poc") and head[3:].isdigit():
-        poc, name = int(head[3:]), rest
+    poc = poc_number(head) if dot else None
+    if poc is not None:
+        name = rest
     base, _, step_id = name.partition(":")
     return poc, base, step_id
 
@@ -76,5 +87,12 @@ def split_task(name: str) -> tuple[int | None, str, str]:
 def split_step(key: str) -> tuple[int | None, str]:
     """A step as the run's summary and `doit pytest` name it: '3b' -> (None, '3b') (the
     current PoC), 'poc1.3b' -> (1, '3b')."""
-    poc, _, step_id = split_task(key.replace(".", ".step:", 1) if "." in key else f"step:{key}")
-    return poc, step_id
+    head, dot, rest = key.partition(".")
+    poc = poc_number(head) if dot else None
+    return (None, key) if poc is None else (poc, rest)
+
+
+def refresh_task(poc: int | None, step_id: str) -> str:
+    """The hidden task that refreshes PROJECT_STATE.md after one step: '_refresh:3b' (the
+    current PoC), '_refresh:poc1.3b' (another; its name is hidden only with '_' first)."""
+    return f"{REFRESH_TASK}:{poc_prefix(poc)}{step_id}"

@@ -22,12 +22,11 @@ with the paths marked in .gitattributes (`pocflow init` writes them):
 
 from __future__ import annotations
 
-import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from pocflow.documents import find_blocks
+from pocflow.documents import find_blocks, health_checks_span, health_entries
 from pocflow.errors import DocumentError
 
 GITATTRIBUTES = (
@@ -72,22 +71,16 @@ def _with_blocks(text: str, machine: dict[str, str], name: str) -> str:
     return text
 
 
-#: PROJECT_STATE.md's section of small-win check entries, and the heading of one entry
-_HEALTH_CHECKS = re.compile(r"^## Health Checks[ \t]*$", re.M)
-_ENTRY = re.compile(r"^### .* - Small Win Check[ \t]*$", re.M)
-_SECTION_END = re.compile(r"^#{1,2} |^<!-- pocflow:begin ", re.M)
-
-
 def _health_checks_from_both(base: str, ours: str, theirs: str) -> tuple[str, str]:
     """(base, theirs) made to merge the Health Checks sections as the log they are: every
     entry ours has, then each entry theirs added (two branches that each ran a gate both
     appended one; a plain merge would set them against each other)."""
-    spans = [_health_span(text) for text in (base, ours, theirs)]
+    spans = [health_checks_span(text) for text in (base, ours, theirs)]
     if any(span is None for span in spans):
         return base, theirs
     (bs, be), (os_, oe), (ts, te) = spans  # type: ignore[misc]
-    known = set(_entries(base[bs:be])) | set(_entries(ours[os_:oe]))
-    added = [entry for entry in _entries(theirs[ts:te]) if entry not in known]
+    known = set(health_entries(base[bs:be])) | set(health_entries(ours[os_:oe]))
+    added = [entry for entry in health_entries(theirs[ts:te]) if entry not in known]
     section = ours[os_:oe]
     merged = (
         section.rstrip("\n") + "\n\n" + "\n\n".join(added) + ("\n\n" if oe < len(ours) else "\n")
@@ -95,16 +88,3 @@ def _health_checks_from_both(base: str, ours: str, theirs: str) -> tuple[str, st
         else section
     )
     return base[:bs] + section + base[be:], theirs[:ts] + merged + theirs[te:]
-
-
-def _health_span(text: str) -> tuple[int, int] | None:
-    heading = _HEALTH_CHECKS.search(text)
-    if heading is None:
-        return None
-    following = _SECTION_END.search(text, heading.end())
-    return heading.end(), following.start() if following else len(text)
-
-
-def _entries(section: str) -> list[str]:
-    starts = [m.start() for m in _ENTRY.finditer(section)]
-    return [section[a:b].strip() for a, b in zip(starts, [*starts[1:], len(section)], strict=True)]

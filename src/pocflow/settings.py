@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -12,6 +11,7 @@ from typing import Any
 
 from pocflow._fs import leaves, stamp
 from pocflow.errors import SettingsError, did_you_mean, located, shown
+from pocflow.layout import poc_number
 
 PYPROJECT = "pyproject.toml"
 
@@ -148,7 +148,7 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
     if known is None or known[0] != now:
         known = _SETTINGS[root] = (now, _load_project(root))
     project = known[1]
-    pocs = project_pocs(root, project)
+    pocs = _project_pocs(root, project)
     number = project.values["poc"] if poc is None else poc
     if number not in pocs:
         raise SettingsError(
@@ -174,13 +174,10 @@ class _Project:
 _SETTINGS: dict[Path, tuple[tuple[int, ...], _Project]] = {}
 
 
-def project_pocs(root: Path, project: _Project | None = None) -> tuple[int, ...]:
+def _project_pocs(root: Path, project: _Project) -> tuple[int, ...]:
     """Every PoC of the project at root, in order: the current one, and each earlier one
     whose plan is there (``docs/poc<N>-implementation.md`` or its table's ``plan``) or that
     has a ``[tool.pocflow.poc<N>]`` table."""
-    if project is None:
-        load_settings(root)
-        project = _SETTINGS[root][1]
     current = project.values["poc"]
     earlier = [
         number
@@ -237,7 +234,7 @@ def _load_project(root: Path) -> _Project:
     values: dict[str, Any] = {}
     tables: dict[int, dict[str, str]] = {}
     for key, value in table.items():
-        number = _poc_table_number(key)
+        number = poc_number(key)
         if number is not None:
             tables[number] = _poc_table(root, key, value)
             continue
@@ -267,12 +264,6 @@ def _load_project(root: Path) -> _Project:
         values[key] = _inside(root, key, values[key])
     pytest_config = tool.get("pytest", {}).get("ini_options", {})
     return _Project(values=values, tables=tables, pytest_config=dict(pytest_config))
-
-
-def _poc_table_number(key: str) -> int | None:
-    """N for a key ``poc<N>`` (the table of PoC N), else None."""
-    match = re.fullmatch(r"poc([0-9]+)", key)
-    return int(match.group(1)) if match else None
 
 
 def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
@@ -410,7 +401,7 @@ def moved_on_pyproject(text: str, current: int, following: int, plan: str) -> st
     if not poc_set:
         body.insert(0, f"poc = {following}\n")
     if not any(line.split("=", 1)[0].strip() == "plan" for line in moved):
-        moved.append(f"plan = {json.dumps(plan)}\n")  # a JSON string is a TOML basic string
+        moved.append(f"plan = {toml_string(plan)}\n")
     while body and not body[-1].strip():  # the table's blank lines go after the new one
         body.pop()
     table = [f"\n[tool.pocflow.poc{current}]\n", *moved]
@@ -436,6 +427,11 @@ def moved_on_pyproject(text: str, current: int, following: int, plan: str) -> st
             )
         )
     return result
+
+
+def toml_string(value: str) -> str:
+    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's."""
+    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def _header(line: str) -> str | None:

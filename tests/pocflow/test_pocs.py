@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import REPO, make_workspace, run_doit
+from support import REPO, make_workspace, run_doit, write_files
 
 from pocflow.errors import SettingsError
 from pocflow.schema import first_violation, load_schema
@@ -45,10 +45,7 @@ def project(root: Path, files: dict[str, str], settings: str = "poc = 2\n") -> P
         "PoC/step2_decode.py": "",
         **files,
     }
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text, encoding="utf-8")
-    return root
+    return write_files(root, files)
 
 
 def test_a_later_poc_never_takes_the_first_pocs_step_files(tmp_path: Path) -> None:
@@ -421,6 +418,14 @@ def test_the_merge_driver_keeps_the_small_win_checks_both_branches_appended(
     assert ours.read_text(encoding="utf-8") == state(
         ("1", "✅ On Track"), ("8", "⚠️ Minor Concerns"), ("9", "✅ On Track")
     )
+    # from a base whose section has no entry yet: each branch's first check
+    base.write_text(state(), encoding="utf-8")
+    ours.write_text(state(("8", "⚠️ Minor Concerns")), encoding="utf-8")
+    theirs.write_text(state(("9", "✅ On Track")), encoding="utf-8")
+    assert merge_driver(base, ours, theirs, "PROJECT_STATE.md") == 0
+    assert ours.read_text(encoding="utf-8") == state(
+        ("8", "⚠️ Minor Concerns"), ("9", "✅ On Track")
+    )
 
 
 @pytest.mark.e2e
@@ -583,3 +588,16 @@ def test_odd_poc_table_names_are_unknown_settings_and_two_pocs_need_two_slugs(
     root = project(tmp_path / "b", {}, settings='poc = 2\nslug = "atlas"\n')
     with pytest.raises(SettingsError, match="PoC 1 and PoC 2 both name their results docs"):
         project_workspaces(root)
+
+
+def test_task_and_step_names_take_a_poc_by_ascii_digits_only() -> None:
+    from pocflow.layout import split_step, split_task
+
+    assert split_task("poc1.test:3b") == (1, "test", "3b")
+    assert split_task("test:3b") == (None, "test", "3b")
+    assert split_task("poc1.poc-complete") == (1, "poc-complete", "")
+    assert split_task("poc².step:1") == (None, "poc².step", "1")  # no PoC, no crash
+    assert split_step("poc1.3b") == (1, "3b")
+    assert split_step("3b") == (None, "3b")
+    # not the current PoC's step 1: an unknown step, which `doit pytest` names as such
+    assert split_step("poc².1") == (None, "poc².1")
