@@ -238,8 +238,7 @@ def gate_postcondition(root: Path, selected: set[str], current_checked: bool) ->
     after it, the gate included): a run that selected a gate passes only if what the gate
     promises holds when it ends. The current PoC's gate also stands on every earlier PoC's
     steps (PROJECT_STATE.md, before it, shows them all)."""
-    from pocflow.gate import incomplete, not_complete_message
-    from pocflow.status import compute_status
+    from pocflow.status import incomplete, unverified
 
     problems = []
     try:
@@ -252,9 +251,7 @@ def gate_postcondition(root: Path, selected: set[str], current_checked: bool) ->
             if gate in selected:
                 problem = incomplete(ws)
             elif GATE_TASK in selected and ws is not current:
-                statuses = compute_status(ws)
-                missing = [s for s in statuses.values() if not s.is_verified]
-                problem = not_complete_message(ws, missing, len(statuses)) if missing else ""
+                problem = unverified(ws)
             else:
                 continue
             if problem:

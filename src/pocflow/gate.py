@@ -15,7 +15,7 @@ from pocflow.batch import (
 from pocflow.documents import note_written, write_document
 from pocflow.freshness import environment, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
-from pocflow.layout import GATE_SESSION, GATE_TASK, PYTEST_LOG
+from pocflow.layout import GATE_SESSION, PYTEST_LOG
 from pocflow.record import (
     GateRecord,
     evidence,
@@ -29,10 +29,11 @@ from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
 from pocflow.status import (
-    StepStatus,
-    completion_problem,
     compute_status,
+    gate_not_passed,
     gate_record_holds,
+    incomplete,
+    poc_problem,
     undocumented,
 )
 from pocflow.testing import PytestJsonRunner, TestSelection
@@ -149,21 +150,6 @@ def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:
         )
 
 
-def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
-    """Why the PoC is not complete now (a step not verified on the files as they are, no
-    steps, the checklist not ticked); '' when every step holds."""
-    statuses = compute_status(ws) if statuses is None else statuses
-    missing = [s for s in statuses.values() if not s.is_verified]
-    if missing:
-        return not_complete_message(ws, missing, len(statuses))
-    if not statuses:
-        return (
-            f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
-            f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}"
-        )
-    return completion_problem(ws)
-
-
 def accepted_gate(ws: Workspace) -> GateRecord | None:
     """The committed gate record, if the gate passed on exactly the step records there are
     now, in this environment (and re-verification is not forced); when the suite session is
@@ -192,17 +178,9 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
     problems: list[str] = []
     pocs = project_workspaces(current.root)
     for ws in pocs:
-        problem = incomplete(ws)
-        if not problem and gate_holds(ws) is None:
-            problem = (
-                f"PoC {ws.settings.poc}: its gate has not passed on the step records there "
-                f"are now: run `uv run doit {ws.task(GATE_TASK)}`"
-            )
-        if not problem and not (ws.root / ws.poc_results_doc).is_file():
-            problem = (
-                f"PoC {ws.settings.poc}: {ws.poc_results_doc} is not written: run "
-                f"`uv run doit {ws.task(GATE_TASK)}`"
-            )
+        problem = poc_problem(ws)
+        if not problem and gate_holds(ws) is None:  # seen failing together, or one session
+            problem = gate_not_passed(ws)
         if problem:
             problems.append(problem)
         else:
@@ -224,14 +202,3 @@ def stage_problem(current: Workspace) -> tuple[str, list[str]]:
         return "\n".join([head, *problems, *clashes]), []
     every = f"all {len(pocs)} PoCs" if len(pocs) > 1 else "the project's one PoC"
     return "", [*done, f"pocflow: {every} complete: on to Stage 6 (MVP)"]
-
-
-def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:
-    """'PoC 1 is not complete: 2 of 7 steps are not verified:' and a line per step."""
-    lines = [
-        f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps not verified:"
-    ]
-    for status in missing:
-        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.standing
-        lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
-    return "\n".join(lines)

@@ -167,7 +167,7 @@ def project_state_phase(root: str) -> Outcome:
         ws = run.workspace()
         with file_lock(ws.state_lock):
             refresh_project_state(ws)
-            records = project_records_digest(ws)
+            records = project_records_digest(run.workspaces())
     except PocflowError as exc:
         return TaskError(str(exc))
     return {**_written(ws.root / ws.settings.state_file), "records": records}
@@ -178,7 +178,7 @@ def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     last refreshed from them."""
     from pocflow.record import project_records_digest
 
-    return values.get("records") == project_records_digest(RunContext.of(root).workspace())
+    return values.get("records") == project_records_digest(RunContext.of(root).workspaces())
 
 
 def gate_phase(root: str, poc: int | None = None) -> Outcome:

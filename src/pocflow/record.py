@@ -494,11 +494,8 @@ def records_digest(ws: Workspace) -> str:
 _DIGESTS: dict[tuple[str, int], tuple[tuple[str, ...], str]] = {}
 
 
-def project_records_digest(ws: Workspace) -> str:
+def project_records_digest(pocs: list[Workspace]) -> str:
     """records_digest of every PoC of the project (PROJECT_STATE.md shows them all)."""
-    from pocflow.workspace import project_workspaces
-
-    pocs = project_workspaces(ws.root)
     if len(pocs) == 1:
         return records_digest(pocs[0])
     # and each PoC's gate record and results doc: a line of PROJECT_STATE.md says complete

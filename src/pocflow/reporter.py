@@ -44,7 +44,7 @@ from pocflow.phases import phase_current, written_unchanged
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
 from pocflow.run import RunContext
-from pocflow.status import compute_status, next_action
+from pocflow.status import completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
 _MAX_PATHS = 3
@@ -231,7 +231,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         lines = [f"pocflow: {len(self.failed)} failed:"]
         for key, (phase, message) in self.failed.items():
             poc, step_id = split_step(key)
-            where = self.workspace(poc) if poc is not None else ws
+            where = self.workspace(poc)
             step = where.steps.get(step_id) if where is not None else None
             title = (
                 f"{'' if poc is None else f'PoC {poc} '}step {step_id} ({step.name}), {phase} phase"
@@ -437,8 +437,6 @@ def _accepted_words(
             return True
         return f"accepted: verified {_when(decision.record.verified_at)}, inputs unchanged"
     if isinstance(decision, GateRecord) and ws is not None:
-        from pocflow.status import completion_problem
-
         what = "the full suite" if decision.one_session else "every step's tests"
         suite = f"{what} passed {_when(decision.completed_at)} on exactly these records"
         # the gate checks more than the suite: say "accepted" only when it will pass

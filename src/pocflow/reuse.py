@@ -27,7 +27,7 @@ from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, written_by
 from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
-from pocflow.record import StepRecord, read_implement, write_run_file
+from pocflow.record import ImplementResult, StepRecord, read_implement, write_run_file
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
 
@@ -84,30 +84,31 @@ def missing_outputs(ws: Workspace) -> list[str]:
     files), or a file they write was written here by another step's scripts while theirs
     did not run here (a fresh clone where a changed step replayed a shared prerequisite: the
     file is there, without this step's part of it). ``replay`` skips those that did run."""
-    written_here = _written_here(ws)
+    ran_here: set[str] = set()
+    writers: dict[str, set[str]] = {}  # a file -> the steps whose scripts wrote it here
+    for sid in ws.steps:
+        for result in _runs_here(ws, sid):
+            ran_here.add(sid)
+            for path in result.written:
+                writers.setdefault(path, set()).add(sid)
     found = []
     for sid, step in ws.steps.items():
         if not step.scripts or (step.manifest is not None and step.manifest.manual):
             continue
         outputs = [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, sid)]
-        others = set().union(*(files for other, files in written_here.items() if other != sid))
         if any(not (ws.root / out).exists() for out in outputs) or (
-            sid not in written_here and others.intersection(outputs)
+            sid not in ran_here and any(writers.get(out, set()) - {sid} for out in outputs)
         ):
             found.append(sid)
     return found
 
 
-def _written_here(ws: Workspace) -> dict[str, set[str]]:
-    """Step id -> the files its scripts wrote when they ran (or were replayed) here."""
-    written: dict[str, set[str]] = {}
-    for sid in ws.steps:
-        names = [REPLAY_FILE] + ([] if was_accepted(ws, sid) else [IMPLEMENT_FILE])
-        for name in names:
-            result = read_implement(ws.run_file(sid, name))
-            if result is not None and result.outcome == "passed":
-                written.setdefault(sid, set()).update(result.written)
-    return written
+def _runs_here(ws: Workspace, step_id: str) -> list[ImplementResult]:
+    """The passed runs of the step's scripts in this workspace, replayed or for real (a
+    result taken from its record is not a run)."""
+    names = [REPLAY_FILE] + ([] if was_accepted(ws, step_id) else [IMPLEMENT_FILE])
+    results = [read_implement(ws.run_file(step_id, name)) for name in names]
+    return [r for r in results if r is not None and r.outcome == "passed"]
 
 
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:
@@ -120,12 +121,8 @@ def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:
     current inputs, and their declared outputs are there. A manual step never runs."""
     if step.manifest is not None and step.manifest.manual:
         return True
-    names = [REPLAY_FILE] + ([] if was_accepted(ws, step.step_id) else [IMPLEMENT_FILE])
     static = None
-    for name in names:
-        result = read_implement(ws.run_file(step.step_id, name))
-        if result is None or result.outcome != "passed":
-            continue
+    for result in _runs_here(ws, step.step_id):
         if static is None:
             static = set(implement_inputs_of(ws, step, cache))
         # run on the inputs the scan finds now, and on what it really read, unchanged

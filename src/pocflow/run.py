@@ -29,7 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TypeVar
 
-from pocflow.workspace import Workspace, load_workspace
+from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
 #: the environment variable that names one doit invocation (set when tasks are loaded)
 RUN_ENV = "POCFLOW_RUN"
@@ -41,7 +41,15 @@ class RunContext:
     """What one doit invocation in one workspace knows while it runs. (A plain class, not a
     dataclass: it is made on every run, even one with nothing to do.)"""
 
-    __slots__ = ("_decisions", "_workspaces", "acted", "current", "gate_checked", "root")
+    __slots__ = (
+        "_decisions",
+        "_project",
+        "_workspaces",
+        "acted",
+        "current",
+        "gate_checked",
+        "root",
+    )
 
     def __init__(self, root: str) -> None:
         self.root = root
@@ -55,6 +63,7 @@ class RunContext:
         #: decisions made for tasks about to run, not yet taken by their actions
         self._decisions: dict[str, object] = {}
         self._workspaces: dict[int | None, Workspace] = {}
+        self._project: list[Workspace] | None = None
 
     @classmethod
     def of(cls, root: str) -> RunContext:
@@ -73,6 +82,14 @@ class RunContext:
         if ws is None:
             ws = self._workspaces[poc] = load_workspace(Path(self.root), poc)
         return ws
+
+    def workspaces(self) -> list[Workspace]:
+        """The workspace of every PoC of the project (the current one last), loaded once."""
+        if self._project is None:
+            self._project = project_workspaces(Path(self.root))
+            for ws in self._project:
+                self._workspaces.setdefault(ws.poc, ws)
+        return self._project
 
     def decide(self, task: str, decision: Callable[[], T]) -> T:
         """The decision for a task about to run: made now, and kept for its action."""

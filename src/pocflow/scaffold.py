@@ -15,10 +15,13 @@ from pathlib import Path
 from pocflow._fs import atomic_write_text
 from pocflow.documents import render
 from pocflow.errors import NotReadyError, PocflowError
+from pocflow.layout import GATE_TASK, PHASES, STEP_TASK, refresh_task
 from pocflow.manifest import manifest_schema
 from pocflow.merge import GITATTRIBUTES
+from pocflow.settings import PYPROJECT, moved_on_pyproject, toml_string
+from pocflow.status import poc_line
 from pocflow.steps import name_words, parse_step_filename, parse_step_id
-from pocflow.workspace import Step, Workspace
+from pocflow.workspace import Step, Workspace, load_workspace
 
 MAX_DESCRIPTION = 40
 #: the manifest schema, copied next to the manifests so editors find it
@@ -244,17 +247,16 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
     result = Scaffolded()
     lines = ["[tool.pocflow]", f"poc = {options.poc}"]
     if options.name:
-        lines.append(f"name = {_toml_string(options.name)}")
+        lines.append(f"name = {toml_string(options.name)}")
     for key in ("scripts_dir", "tests_dir", "docs_dir"):
         value = getattr(options, key)
         if value != getattr(InitOptions, key):
-            lines.append(f"{key} = {_toml_string(value)}")
+            lines.append(f"{key} = {toml_string(value)}")
     table = "\n".join(lines) + "\n"
     pyproject = root / "pyproject.toml"
     if _create(
         pyproject,
-        table + "\n[tool.pytest.ini_options]\n"
-        f"pythonpath = [{_toml_string(options.scripts_dir)}]\n",
+        table + f"\n[tool.pytest.ini_options]\npythonpath = [{toml_string(options.scripts_dir)}]\n",
     ):
         result.created.append("pyproject.toml")
         return result
@@ -280,7 +282,7 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
     result = Scaffolded()
     pyproject = root / "pyproject.toml"
     text = pyproject.read_text(encoding="utf-8")
-    wanted = f"pythonpath = [{_toml_string(scripts_dir)}]"
+    wanted = f"pythonpath = [{toml_string(scripts_dir)}]"
     by_hand = (
         f"add {wanted} to pytest's settings there, so that plain pytest can import the step scripts"
     )
@@ -306,7 +308,7 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
         if scripts_dir not in paths:
             result.skipped.append(
                 f"pyproject.toml: pytest's pythonpath lacks "
-                f"{_toml_string(scripts_dir)}; add it, so that plain pytest "
+                f"{toml_string(scripts_dir)}; add it, so that plain pytest "
                 "can import the step scripts"
             )
         return result
@@ -322,13 +324,8 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
         )
     tomllib.loads(new)  # still valid TOML (or the error is a bug to report, not a file)
     atomic_write_text(pyproject, new)
-    result.created.append(f"pyproject.toml: pytest's pythonpath = [{_toml_string(scripts_dir)}]")
+    result.created.append(f"pyproject.toml: pytest's pythonpath = [{toml_string(scripts_dir)}]")
     return result
-
-
-def _toml_string(value: str) -> str:
-    """A TOML basic string: JSON's escapes (\\", \\\\, \\n, \\uXXXX) are TOML's."""
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 @dataclass
@@ -350,11 +347,6 @@ def move_on(ws: Workspace) -> MovedOn:
     records and documents stay where they are, verifiable as ``poc<N>.…`` tasks; the next
     PoC's steps are scaffolded from its plan in their own ``poc<next>`` folders.
     PocflowError, with nothing written, when the project cannot move on yet."""
-    from pocflow.layout import GATE_TASK, PHASES, STEP_TASK
-    from pocflow.settings import PYPROJECT, moved_on_pyproject
-    from pocflow.status import poc_line
-    from pocflow.workspace import load_workspace
-
     current = ws.settings.poc
     line = poc_line(ws)
     if not line["complete"]:
@@ -375,9 +367,9 @@ def move_on(ws: Workspace) -> MovedOn:
     atomic_write_text(pyproject, moved_on_pyproject(text, current, following, ws.settings.plan))
     moved = MovedOn(left=current, following=following)
     moved.renamed = [
-        *(f"{phase}:{sid}" for sid in ws.steps for phase in (*PHASES, STEP_TASK)),
-        *(f"_refresh:{sid}" for sid in ws.steps),
-        GATE_TASK,
+        *(ws.task(phase, sid) for sid in ws.steps for phase in (*PHASES, STEP_TASK)),
+        *(refresh_task(ws.poc, sid) for sid in ws.steps),
+        ws.task(GATE_TASK),
     ]
     moved.scaffolded = scaffold_plan(load_workspace(ws.root))
     return moved

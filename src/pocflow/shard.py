@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 
 from pocflow.errors import PocflowError
-from pocflow.layout import STEP_TASK, split_task
+from pocflow.layout import STEP_TASK
 from pocflow.record import read_step_record
 from pocflow.workspace import Workspace
 
@@ -38,32 +38,24 @@ def project_shares(pocs: list[Workspace], count: int) -> list[list[str]]:
     """The steps of every PoC of a project dealt into count shares, as the task names that
     verify them (``step:3b``, ``poc1.step:3b``), each share in PoC and step order. Steps
     of different PoCs never depend on each other: each PoC's parts are its own."""
-    parts: list[tuple[float, tuple[int, int], list[str]]] = []
-    for number, ws in enumerate(pocs):
-        order = list(ws.steps)
-        weight = {sid: _cost(ws, sid) for sid in order}
+    #: each step's task name -> (its PoC's place, its place in that PoC's step order)
+    position = {
+        ws.task(STEP_TASK, sid): (number, index)
+        for number, ws in enumerate(pocs)
+        for index, sid in enumerate(ws.steps)
+    }
+    parts: list[tuple[float, list[str]]] = []
+    for ws in pocs:
+        weight = {sid: _cost(ws, sid) for sid in ws.steps}
         for part in _connected(ws):
-            parts.append(
-                (
-                    sum(weight[s] for s in part),
-                    (number, order.index(part[0])),
-                    [ws.task(STEP_TASK, s) for s in part],
-                )
-            )
-    position = {task: (key[0], i) for _, key, part in parts for i, task in enumerate(part)}
+            parts.append((sum(weight[s] for s in part), [ws.task(STEP_TASK, s) for s in part]))
     loads = [0.0] * count
     dealt: list[list[str]] = [[] for _ in range(count)]
-    for cost, _, part in sorted(parts, key=lambda p: (-p[0], p[1])):
+    for cost, part in sorted(parts, key=lambda p: (-p[0], position[p[1][0]])):
         target = min(range(count), key=lambda i: (loads[i], i))
         loads[target] += cost
         dealt[target] += part
-    return [sorted(share, key=lambda t: (position[t][0], _step_order(pocs, t))) for share in dealt]
-
-
-def _step_order(pocs: list[Workspace], task: str) -> int:
-    poc, _, step_id = split_task(task)
-    ws = next(one for one in pocs if one.poc == poc)
-    return list(ws.steps).index(step_id)
+    return [sorted(share, key=position.__getitem__) for share in dealt]
 
 
 def _connected(ws: Workspace) -> list[list[str]]:

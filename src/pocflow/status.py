@@ -6,9 +6,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.documents import undocumented_steps
-from pocflow.freshness import changes_since, local_failure, scripts_ran_since
+from pocflow.freshness import changes_since, environment, local_failure, scripts_ran_since
 from pocflow.layout import GATE_TASK, STEP_TASK
-from pocflow.record import GateRecord, StepRecord, read_gate_record, read_step_record
+from pocflow.record import (
+    GateRecord,
+    StepRecord,
+    read_gate_record,
+    read_step_record,
+    records_digest,
+)
 from pocflow.workspace import Workspace, prerequisites_first, project_workspaces
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
@@ -324,9 +330,6 @@ def project_status_document(current: Workspace) -> dict[str, Any]:
 def gate_record_holds(ws: Workspace) -> GateRecord | None:
     """The PoC's committed gate record, if it stands on exactly the step records there are
     now, in this environment."""
-    from pocflow.freshness import environment
-    from pocflow.record import records_digest
-
     gate = read_gate_record(ws.root / ws.gate_record_path)
     if (
         gate is None
@@ -343,26 +346,74 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
     verified on the files as they are, its gate passed on exactly their records and its
     pocN-results.md is written."""
     statuses = compute_status(ws) if statuses is None else statuses
-    verified = sum(1 for s in statuses.values() if s.is_verified)
-    complete = (
-        bool(statuses)
-        and verified == len(statuses)
-        and gate_record_holds(ws) is not None
-        and (ws.root / ws.poc_results_doc).is_file()
-        and not completion_problem(ws)  # what the gate checks besides: checklist, docs
-    )
+    complete = not poc_problem(ws, statuses)
     failed = any(s.standing == "failed" for s in statuses.values())
     return {
         "number": ws.settings.poc,
         "name": ws.name,
         "current": ws.poc is None,
         "complete": complete,
-        "verified": verified,
+        "verified": sum(1 for s in statuses.values() if s.is_verified),
         "total": len(statuses),
         "label": "✅ Complete" if complete else "❌ Failed" if failed else "🔄 In Progress",
-        "results_doc": ws.poc_results_doc,
-        "task": ws.task(GATE_TASK),
     }
+
+
+def poc_problem(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
+    """Why the PoC is not complete as its committed gate record stands: what the gate checks
+    (every step verified, the checklist, the results docs), its gate passed on exactly these
+    records, its pocN-results.md written; '' when it is complete."""
+    problem = incomplete(ws, statuses)
+    if not problem and gate_record_holds(ws) is None:
+        problem = gate_not_passed(ws)
+    if not problem and not (ws.root / ws.poc_results_doc).is_file():
+        problem = (
+            f"PoC {ws.settings.poc}: {ws.poc_results_doc} is not written: run "
+            f"`uv run doit {ws.task(GATE_TASK)}`"
+        )
+    return problem
+
+
+def gate_not_passed(ws: Workspace) -> str:
+    """The PoC's gate has not passed on the records there are now, and how to run it."""
+    return (
+        f"PoC {ws.settings.poc}: its gate has not passed on the step records there are now: "
+        f"run `uv run doit {ws.task(GATE_TASK)}`"
+    )
+
+
+def incomplete(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
+    """Why the PoC is not complete now (a step not verified on the files as they are, no
+    steps, the checklist not ticked); '' when every step holds."""
+    statuses = compute_status(ws) if statuses is None else statuses
+    problem = unverified(ws, statuses)
+    if problem:
+        return problem
+    if not statuses:
+        return (
+            f"PoC {ws.settings.poc} has no steps: add {ws.settings.scripts_dir}/"
+            f"step1_<description>.py or '### Step 1: <Name>' to {ws.settings.plan}"
+        )
+    return completion_problem(ws)
+
+
+def unverified(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> str:
+    """Why some step of the PoC is not verified on the files as they are (every such step
+    and why); '' when each one holds."""
+    statuses = compute_status(ws) if statuses is None else statuses
+    missing = [s for s in statuses.values() if not s.is_verified]
+    return not_complete_message(ws, missing, len(statuses)) if missing else ""
+
+
+def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -> str:
+    """'PoC 1 is not complete: 2 of 7 steps are not verified:' and a line per step."""
+    lines = [
+        f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps not verified:"
+    ]
+    for status in missing:
+        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.standing
+        lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
+    return "\n".join(lines)
 
 
 def completion_problem(ws: Workspace) -> str:

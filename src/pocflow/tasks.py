@@ -40,11 +40,12 @@ from pocflow.layout import (
     IMPLEMENT,
     IMPLEMENT_FILE,
     PROJECT_STATE_TASK,
+    REFRESH_TASK,
     STATE,
     STEP_TASK,
     TEST,
     TEST_FILE,
-    poc_prefix,
+    refresh_task,
 )
 from pocflow.phases import (
     all_pocs_phase,
@@ -73,7 +74,7 @@ GROUPS = {
     TEST: "Run every step's tests under pytest.",
     DOCUMENT: "Write every step's results doc.",
     STATE: "Record every step's verification and refresh PROJECT_STATE.md.",
-    "_refresh": "Refresh PROJECT_STATE.md after one step (part of step:<id>).",
+    REFRESH_TASK: "Refresh PROJECT_STATE.md after one step (part of step:<id>).",
 }
 
 
@@ -171,7 +172,7 @@ def _step_tasks(
 
     if ws.poc is not None:
         label = f"PoC {ws.settings.poc} {label}"
-    refresh = _refresh_task(ws, sid)
+    refresh = refresh_task(ws.poc, sid)
     yield {
         "basename": ws.task(STEP_TASK),
         "name": sid,
@@ -281,19 +282,13 @@ def _step_tasks(
         ],
     }
     yield {  # `doit step:<id>` refreshes PROJECT_STATE.md without verifying other steps
-        "basename": "_refresh",
+        "basename": REFRESH_TASK,
         "name": refresh.partition(":")[2],
         "doc": f"Refresh {ws.settings.state_file} after {label}.",
         "actions": [(project_state_phase, [root])],
         "task_dep": [ws.task(STATE, sid)],
         "uptodate": _project_state_uptodate(ws, templates),
     }
-
-
-def _refresh_task(ws: Workspace, step_id: str) -> str:
-    """The hidden task that refreshes PROJECT_STATE.md after one step: '_refresh:3b',
-    '_refresh:poc1.3b'."""
-    return f"_refresh:{poc_prefix(ws.poc)}{step_id}"
 
 
 def _project_state_task(pocs: list[Workspace], templates: dict[str, str]) -> dict[str, Any]:

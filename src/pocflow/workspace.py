@@ -13,7 +13,7 @@ from pocflow.fingerprint import use_cache_file
 from pocflow.layout import poc_prefix
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
-from pocflow.settings import Settings, load_settings
+from pocflow.settings import POC_FOLDERS, Settings, load_settings
 from pocflow.steps import discover_steps, name_words, step_sort_key
 
 
@@ -87,11 +87,7 @@ class Workspace:
         """Workspace-relative folder of one run session's files: a step's (step<id>), or a
         session of several steps' tests (pocflow.layout names them)."""
         own = self.settings.own_folder
-        return (
-            f"{self.settings.state_dir}/runs/{own}/{name}"
-            if own
-            else (f"{self.settings.state_dir}/runs/{name}")
-        )
+        return "/".join(part for part in (self.settings.state_dir, "runs", own, name) if part)
 
     @property
     def state_lock(self) -> Path:
@@ -312,7 +308,7 @@ def _refuse_own_folders_of_a_first_poc(root: Path, settings: Settings) -> None:
     are gone: PoC N would take the earlier PoC's files and records for its own."""
     if settings.own_folder or settings.poc <= 1:
         return
-    for key in ("scripts_dir", "tests_dir", "manifests_dir", "records_dir"):
+    for key in POC_FOLDERS:
         folder = f"{getattr(settings, key)}/poc{settings.poc}"
         if (root / folder).is_dir():
             earlier = settings.poc - 1

@@ -159,6 +159,11 @@ def make_workspace(
     for n, body in tests.items():
         files[f"PoC/step{n}_x.py"] = STEP_SCRIPT.format(n=n)
         files[f"tests/test_step{n}_x.py"] = body
+    return write_files(root, files)
+
+
+def write_files(root: Path, files: dict[str, str]) -> Path:
+    """Write each file (workspace-relative path -> text) under root, folders included."""
     for rel, text in files.items():
         (root / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / rel).write_text(text, encoding="utf-8")
