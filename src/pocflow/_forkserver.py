@@ -7,13 +7,13 @@ session in the request's folder and exits. The child starts from this small, cle
 never from the caller's, so no test module of one session is ever loaded in another.
 
 Protocol: one JSON object per line in, ``{"cwd": ..., "args": [...], "log": ...}``; one per
-line out, ``{"code": <pytest exit code>}``. The server ends when its stdin closes.
+line out, ``{"code": <pytest exit code>}``, or ``CRASHED`` when the child failed outside
+pytest's own handling (its traceback is in the log). The server ends when its stdin closes.
 """
 
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import gc
 import importlib.util
 import io
@@ -27,6 +27,9 @@ from pathlib import Path
 from typing import Any
 
 WARM_PREFIX = "pocflow-warm-"
+#: a child's exit code when something raised outside pytest's own handling (before pytest
+#: started, or out of pytest.main: a hook of the session's end, say); not one of pytest's
+CRASHED = 70
 
 
 def warm_up() -> None:
@@ -82,7 +85,7 @@ def session(
     observed by pocflow._observe when ``observe`` says where; its exit code."""
     pid = os.fork()
     if pid == 0:
-        code = 4
+        code = CRASHED
         try:
             _die_with_server()
             os.chdir(cwd)
@@ -102,6 +105,7 @@ def session(
 
             code = int(pytest.main(args, plugins=[_load(path) for path in plugins or []]))
         except BaseException:  # anything at all must end the child
+            code = CRASHED
             traceback.print_exc()
         finally:
             with contextlib.suppress(Exception):
@@ -125,6 +129,8 @@ def _die_with_server() -> None:
     """SIGKILL this session when the server dies (Linux): an interrupted pocflow leaves
     no pytest session running. (Inline: this file runs without pocflow importable.)"""
     if sys.platform.startswith("linux"):
+        import ctypes  # here: pocflow.testing imports this module for CRASHED
+
         with contextlib.suppress(OSError, AttributeError):
             ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)
 

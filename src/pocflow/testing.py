@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
+from pocflow._forkserver import CRASHED
 from pocflow._fs import read_json
 from pocflow._proc import (
     LiveEcho,
@@ -50,6 +51,10 @@ FAILURE_NAMES_SHOWN = 5
 SELECT_PLUGIN = Path(__file__).with_name("_select.py")
 SESSION_PLUGIN = Path(__file__).with_name("_session.py")
 FACTS_FILE = "facts.jsonl"
+#: the log of a forked session that crashed outside pytest, kept beside the session run again
+CRASH_LOG = "pytest.crashed.log"
+#: the lines of a session's log a message shows when the session ended before it finished
+LOG_TAIL_LINES = 10
 #: pytest's exit codes other than 0 (all passed) and 1 (some failed)
 EXIT_MEANINGS = {2: "interrupted", 3: "internal error", 4: "usage error", 5: "no tests collected"}
 
@@ -314,8 +319,16 @@ def prestart(isolation: str) -> None:
 
 
 def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
+    """A session in the fork server; in a plain subprocess when the server is gone or its
+    child failed outside pytest (the child's log kept as CRASH_LOG): the verdict is then the
+    plain session's, which shows the failure again if it was the session's own."""
     code = _ForkServer.get().session(root, args, log, facts)
-    return code if code is not None else _subprocess_session(root, args, log, facts)
+    if code == CRASHED:
+        log.replace(log.with_name(CRASH_LOG))
+        facts.unlink(missing_ok=True)
+    elif code is not None:
+        return code
+    return _subprocess_session(root, args, log, facts)
 
 
 @dataclass
@@ -437,8 +450,8 @@ def _problem(
             f"step {sid} has no test file; add tests/test_step{sid}_"
             "<description>.py with at least one test"
         )
+    tail = "\n".join(output.strip().splitlines()[-LOG_TAIL_LINES:])
     if facts.items is None and not report:
-        tail = "\n".join(output.strip().splitlines()[-10:])
         return f"step {sid}: pytest ended ({ended}) before it collected any test" + (
             f":\n{tail}" if tail else ""
         )
@@ -452,7 +465,7 @@ def _problem(
     if facts.items is None or facts.end is None:
         return (
             f"step {sid}: the pytest session ended early ({ended}) and said nothing "
-            "of the step's tests; see the log"
+            "of the step's tests" + (f":\n{tail}" if tail else "")
         )
     if result.collection_errors:
         return (

@@ -146,3 +146,57 @@ def test_covering_folders_are_the_fewest_that_hold_every_file() -> None:
         ["tests/a/test_x.py", "tests/test_y.py", "checks/test_z.py", "tests/a/b/test_w.py"]
     ) == ["checks", "tests"]
     assert _covering_folders(["test_root.py", "tests/test_y.py"]) == ["."]
+
+
+@pytest.mark.parametrize("isolation", ["fork", "subprocess"])
+def test_a_session_that_raises_past_pytest_fails_and_shows_why(
+    tmp_path: Path, isolation: str
+) -> None:
+    # a hook that raises out of pytest.main: plain pytest prints the traceback and exits 1
+    root = workspace(
+        tmp_path,
+        {
+            "tests/conftest.py": "def pytest_sessionfinish(session):\n"
+            "    raise RuntimeError('boom in sessionfinish')\n",
+            "tests/test_step1_a.py": PASSING,
+        },
+    )
+    result = PytestJsonRunner(isolation).run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
+    assert result.outcome == "failed"
+    assert "ended early (pytest exit code 1)" in result.message
+    assert "RuntimeError: boom in sessionfinish" in result.message  # the log's tail
+
+
+def test_a_fork_child_that_crashes_is_run_again_as_a_subprocess(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pocflow import _forkserver, testing
+
+    class CrashingServer:
+        def session(self, root: Path, args: list[str], log: Path, facts: Path) -> int:
+            log.write_text("Traceback (most recent call last):\nOSError: lost\n", encoding="utf-8")
+            return _forkserver.CRASHED
+
+    monkeypatch.setattr(testing._ForkServer, "get", classmethod(lambda cls: CrashingServer()))
+    root = workspace(tmp_path, {"tests/test_step1_a.py": PASSING})
+    result = PytestJsonRunner("fork").run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
+    assert result.outcome == "passed", result.message  # the subprocess session's verdict
+    kept = (root / ".pocflow" / testing.CRASH_LOG).read_text(encoding="utf-8")
+    assert "OSError: lost" in kept
+
+
+def test_the_fork_child_exits_with_its_own_code_when_it_fails_outside_pytest(
+    tmp_path: Path,
+) -> None:
+    from pocflow import _forkserver
+
+    broken = tmp_path / "broken_plugin.py"
+    broken.write_text("raise ImportError('plugin cannot load')\n", encoding="utf-8")
+    log = tmp_path / "pytest.log"
+    code = _forkserver.session(str(tmp_path), ["-q"], str(log), plugins=[str(broken)])
+    assert code == _forkserver.CRASHED
+    assert "ImportError: plugin cannot load" in log.read_text(encoding="utf-8")
