@@ -169,14 +169,15 @@ def _stored(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> Test
     if data is None or data.get("token") != token or data.get("key") != _key(ws, step_id, cache):
         return None
     result = test_result_from(data.get("result", {}))
-    return result if result is not None and still_holds(ws.root, result.inputs) else None
+    if result is None or not still_holds(ws.root, {**result.inputs, **result.outputs_read}):
+        return None
+    return result
 
 
 def _store(ws: Workspace, step_id: str, token: str, key: str, result: TestResult) -> None:
     path = ws.run_file(step_id, BATCH_FILE)
-    atomic_write_text(
-        path, json.dumps({"token": token, "key": key, "result": plain(result)}), durable=False
-    )
+    data = {"token": token, "key": key, "result": plain(result, local=True)}
+    atomic_write_text(path, json.dumps(data), durable=False)
 
 
 def batch_key(ws: Workspace, step_id: str) -> str:

@@ -22,15 +22,25 @@ from pathlib import Path
 from typing import Any
 
 from pocflow._fs import atomic_write_text, read_json
-from pocflow.fingerprint import MISSING, file_digest, fingerprint, kind_of, still_holds
+from pocflow.fingerprint import (
+    MISSING,
+    digest_of,
+    file_digest,
+    fingerprint,
+    kind_of,
+    still_holds,
+)
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
 from pocflow.layout import (
     ACCEPTED_FILE,
     FAILED_FILE,
+    GATE_SESSION,
     IMPLEMENT,
     IMPLEMENT_FILE,
     RAN_AFTER_FILE,
+    REPLAY_FILE,
+    SUITE_OUTPUTS_FILE,
     TEST,
     TEST_FILE,
 )
@@ -39,10 +49,12 @@ from pocflow.record import (
     ImplementResult,
     StepRecord,
     TestResult,
+    read_implement,
     read_step_record,
+    read_test,
 )
 from pocflow.settings import env_flag
-from pocflow.workspace import Step, Workspace
+from pocflow.workspace import Step, Workspace, prerequisites_first
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
 REVERIFY_ENV = "POCFLOW_REVERIFY"
@@ -348,6 +360,75 @@ def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
     return ""
 
 
+def outputs_changed(ws: Workspace, step_id: str) -> str:
+    """Which outputs the step's tests read in their latest run here (declared, or written
+    by a step's scripts) changed since — edited by hand, or rewritten by scripts run again
+    — said as a reason its tests must run again; '' when none did.
+
+    Not a change: the content a later run of a step that depends on this one left (a
+    database each step extends). That is the next step's part of the file, checked by its
+    tests and by the gate's whole-suite session (``suite_session``); with the session off,
+    this step's tests are not run again on it."""
+    local = read_test(ws.run_file(step_id, TEST_FILE))
+    if local is None or not local.outputs_read:
+        return ""
+    changed = []
+    later: list[ImplementResult] | None = None
+    suite = _suite_outputs(ws, step_id, local)
+    for key, digest in sorted(local.outputs_read.items()):
+        now = digest_of(ws.root, key)
+        if now in (digest, suite.get(key)):
+            continue
+        if later is None:
+            later = _dependents_runs(ws, step_id)
+        if not any(run.written_digests.get(key) == now for run in later):
+            changed.append(key)
+    if not changed:
+        return ""
+    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
+    them = "them" if len(changed) > 1 else "it"
+    return f"{', '.join(changed[:3])}{more} changed since its tests read {them}"
+
+
+def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
+    """Keep what each step's tests read of the outputs in a whole-suite session, for the
+    steps whose tests passed there: evidence that they pass on those outputs too (steps
+    sharing a file: the session ran after every step wrote its part)."""
+    noted = {}
+    for sid, result in suite.items():
+        local = read_test(ws.run_file(sid, TEST_FILE))
+        if result.outcome == "passed" and local is not None and result.outputs_read:
+            noted[sid] = {"key": local.key, "outputs": result.outputs_read}
+    path = ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE
+    atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
+
+
+def _suite_outputs(ws: Workspace, step_id: str, local: TestResult) -> dict[str, str]:
+    """What the step's tests read of the outputs in the last whole-suite session that
+    passed them, when that session stood on the same test result of the step as now."""
+    noted = read_json(ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE) or {}
+    entry = noted.get(step_id)
+    if not isinstance(entry, dict) or entry.get("key") != local.key or not local.key:
+        return {}
+    outputs = entry.get("outputs")
+    return outputs if isinstance(outputs, dict) else {}
+
+
+def _dependents_runs(ws: Workspace, step_id: str) -> list[ImplementResult]:
+    """The latest runs here (for real, or replayed) of the scripts of every step that
+    depends on this one, directly or not."""
+    runs = []
+    for other in ws.steps:
+        if other != step_id and step_id in prerequisites_first(
+            ws, list(ws.steps[other].depends_on)
+        ):
+            for name in (IMPLEMENT_FILE, REPLAY_FILE):
+                run = read_implement(ws.run_file(other, name))
+                if run is not None and run.outcome == "passed":
+                    runs.append(run)
+    return runs
+
+
 def _ran_since(ws: Workspace, step_id: str, noted: object, than: Path) -> bool:
     """Whether the step's scripts really ran here since ``noted`` (the content of their
     result then) or, where nothing was noted, since ``than`` was written."""
@@ -384,6 +465,9 @@ def acceptance(
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
+    changed = outputs_changed(ws, step_id) if phase == TEST else ""
+    if changed:
+        return Acceptance(None, (changed,))
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:
         return Acceptance(

@@ -13,8 +13,9 @@ from pocflow.batch import (
     whole_suite_this_run,
 )
 from pocflow.documents import note_written, write_document
-from pocflow.freshness import environment, reverify_forced
+from pocflow.freshness import environment, note_suite_outputs, reverify_forced
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
+from pocflow.inputs import not_inputs_of
 from pocflow.layout import GATE_SESSION, PYTEST_LOG
 from pocflow.record import (
     GateRecord,
@@ -120,9 +121,13 @@ def _suite_session(
             f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
             "(accepted from their records) for the outputs their tests may read\n"
         )
-    selections = [TestSelection(s.step_id, s.tests, ()) for s in ws.steps.values()]
+    selections = [
+        TestSelection(s.step_id, s.tests, (), not_inputs=not_inputs_of(ws, s, own_writes=True))
+        for s in ws.steps.values()
+    ]
     report_dir = ws.root / ws.session_dir(GATE_SESSION)
     suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+    note_suite_outputs(ws, suite)
     failed = [r for r in suite.values() if r.outcome != "passed"]
     if failed:
         failed_together_now(ws, [r.step_id for r in failed])

@@ -21,7 +21,7 @@ from pocflow._proc import (
     live_terminal,
     wait_exit,
 )
-from pocflow.fingerprint import fingerprint
+from pocflow.fingerprint import digest_of, fingerprint
 from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
@@ -156,6 +156,7 @@ def run_implement(
         replayed=list(replayed or []),
         observed=sorted(observed),
         written=written,
+        written_digests={path: digest_of(root, path) for path in written},
     )
     write_run_file(root / spec.result_file, result)
     return result

@@ -53,6 +53,9 @@ BATCH_SESSION = "batch"
 GATE_SESSION = GATE_TASK
 #: the session of `doit small-win-check`
 SMALL_WIN_SESSION = "small-win-check"
+#: in the gate's session folder: the outputs each step's tests read in its last passing
+#: whole-suite session, and the test result they stand beside (pocflow.freshness)
+SUITE_OUTPUTS_FILE = "outputs-read.json"
 
 # The task names of a PoC other than the project's current one carry its name first:
 # ``poc1.step:3b``, ``poc1.poc-complete`` (the current PoC keeps ``step:3b``, ``poc-complete``).

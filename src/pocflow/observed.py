@@ -316,6 +316,35 @@ def settle(
     return digests
 
 
+def outputs_read(
+    root: Path,
+    facts: Facts,
+    keys: set[str],
+    not_inputs: Iterable[str],
+    memo: dict[str, str] | None = None,
+) -> dict[str, str]:
+    """The files among the keys a step's tests read that are outputs (``not_inputs``: every
+    step's declared outputs and what steps' scripts wrote), each fingerprinted as first
+    read; not what the session itself wrote. They are not inputs (a record must not stand on
+    what a fresh clone makes anew), but tests that read an output stand on its content: when
+    it changes — edited by hand, rewritten by a step's scripts run again — the tests run
+    again (kept in the local run file; see pocflow.record.TestResult.outputs_read)."""
+    memo = {} if memo is None else memo
+    outputs = {out.rstrip("/") for out in not_inputs}
+    own = {*facts.written, *changed_by_run(root, facts)}
+    found: dict[str, str] = {}
+    for key in sorted(keys):
+        if key.startswith("$") or key.endswith(("/", PYTEST_TABLE)):
+            continue  # a variable, a folder's listing, pytest's reading of its settings
+        if not _under(key, outputs) or _under(key, own):
+            continue
+        known = memo.get(key)
+        if known is None:
+            known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
+        found[key] = known
+    return found
+
+
 def changed_by_run(root: Path, facts: Facts) -> set[str]:
     """The files the run read first, opened for writing and really changed."""
     return {

@@ -106,8 +106,10 @@ def test_phase(
     write_run_file(ws.root / result_file, result)
     note_ran_after(ws, selection.step_id, TEST)
     message = result.message if result.outcome != "passed" else ""
+    # and the outputs its tests read, as they read them (local, like doit's state)
     return _record_failure(ws, selection.step_id, message, TEST) or {
-        "inputs": held_inputs(result.inputs)
+        "inputs": held_inputs(result.inputs),
+        "outputs": held_inputs(result.outputs_read),
     }
 
 
@@ -236,6 +238,7 @@ class phase_current(config_changed):  # type: ignore[misc]
             and isinstance(inputs, dict)
             and still_holds_now(Path(self.root), inputs)
             and not self._failed_here()
+            and not self._outputs_changed(values.get("outputs"))
         )
         if current:
             RunContext.of(self.root).current.add((self.poc, self.step_id, self.phase))
@@ -248,6 +251,18 @@ class phase_current(config_changed):  # type: ignore[misc]
 
         evidence = failure_evidence(RunContext.of(self.root).workspace(self.poc), self.step_id)
         return evidence is not None and evidence.get("phase") == self.phase
+
+    def _outputs_changed(self, outputs: Any) -> bool:
+        """Whether an output the tests read changed since (a quick look at the fingerprints
+        doit keeps; when one differs, pocflow.freshness.outputs_changed decides)."""
+        from pocflow.fingerprint import still_holds_now
+
+        if not outputs or still_holds_now(Path(self.root), outputs):
+            return False
+        from pocflow.freshness import outputs_changed
+
+        ws = RunContext.of(self.root).workspace(self.poc)
+        return bool(outputs_changed(ws, self.step_id))
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
@@ -264,6 +279,13 @@ class phase_current(config_changed):  # type: ignore[misc]
             if isinstance(inputs, dict)
             else []
         )
+        outputs = values.get("outputs")
+        if isinstance(outputs, dict) and self._outputs_changed(outputs):
+            changed += [
+                key
+                for key, digest in sorted(outputs.items())
+                if held_digest(digest_of(Path(self.root), key)) != digest
+            ]
         return settings, changed
 
 

@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 
 #: 2: inputs include what the step really read (observed), outcomes read strictly
 RECORD_FORMAT = 2
+#: a field's metadata key: the field is kept in local run files, never in committed records
+LOCAL = "local"
 _T = TypeVar("_T")
 
 
@@ -70,6 +72,9 @@ class ImplementResult(PhaseResult):
     replayed: list[str] = field(default_factory=list)  # upstream steps run for their outputs
     observed: list[str] = field(default_factory=list)  # input keys the scripts really read
     written: list[str] = field(default_factory=list)  # files the scripts wrote or removed
+    #: each written file's fingerprint when the scripts ended (local: see
+    #: pocflow.freshness.outputs_changed)
+    written_digests: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
 
 
 @dataclass
@@ -113,6 +118,10 @@ class TestResult(PhaseResult):
     key: str = ""  # digest of everything the result stands on (see pocflow.batch)
     observed: list[str] = field(default_factory=list)  # input keys the session really read
     config: dict[str, Any] = field(default_factory=dict)  # pytest's config file and plugins
+    #: the outputs (declared, or written by a step's scripts) the tests read, fingerprinted
+    #: as read: not inputs, and local (a fresh clone makes them anew), but a step whose tests
+    #: read one that changed since is tested again (pocflow.observed.outputs_read)
+    outputs_read: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:
@@ -174,24 +183,29 @@ def evidence(record: StepRecord | GateRecord) -> dict[str, Any]:
     return proof
 
 
-def plain(obj: Any) -> Any:
+def plain(obj: Any, local: bool = False) -> Any:
     """A result or record as plain data for JSON: what ``dataclasses.asdict`` gives, without
-    its deep copies (a record's input fingerprints are thousands of strings)."""
+    its deep copies (a record's input fingerprints are thousands of strings), and without
+    the fields only a local run file keeps unless ``local``."""
     if is_dataclass(obj):
-        return {f.name: plain(getattr(obj, f.name)) for f in fields(obj)}
+        return {
+            f.name: plain(getattr(obj, f.name), local)
+            for f in fields(obj)
+            if local or not f.metadata.get(LOCAL)
+        }
     if isinstance(obj, dict):
         if all(type(value) is str for value in obj.values()):
             return dict(obj)
-        return {key: plain(value) for key, value in obj.items()}
+        return {key: plain(value, local) for key, value in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [plain(item) for item in obj]
+        return [plain(item, local) for item in obj]
     return obj
 
 
-def to_json(obj: Any) -> str:
-    """Stable JSON text (sorted keys, two-space indent, final newline) of a record, with
-    every secret value masked."""
-    data = mask_record(plain(obj))
+def to_json(obj: Any, local: bool = False) -> str:
+    """Stable JSON text (sorted keys, two-space indent, final newline) of a record (or,
+    ``local``, of a local run file), with every secret value masked."""
+    data = mask_record(plain(obj, local))
     return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
@@ -202,7 +216,7 @@ def write_record(path: Path, obj: Any) -> None:
 
 def write_run_file(path: Path, obj: Any) -> None:
     """Write a local run file (a phase result in the state folder) atomically."""
-    atomic_write_text(path, to_json(obj), durable=False)
+    atomic_write_text(path, to_json(obj, local=True), durable=False)
 
 
 def read_implement(path: Path) -> ImplementResult | None:

@@ -6,7 +6,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.documents import undocumented_steps
-from pocflow.freshness import changes_since, environment, local_failure, scripts_ran_since
+from pocflow.freshness import (
+    changes_since,
+    environment,
+    local_failure,
+    outputs_changed,
+    scripts_ran_since,
+)
 from pocflow.layout import GATE_TASK, STEP_TASK
 from pocflow.record import (
     GateRecord,
@@ -184,6 +190,10 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 status.reasons.append(
                     f"the scripts of step {ran} ran again here since it was verified"
                 )
+            outputs = outputs_changed(ws, step_id)
+            if outputs:
+                status.standing = "stale"
+                status.reasons.append(outputs)
     return status
 
 

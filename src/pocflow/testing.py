@@ -37,6 +37,7 @@ from pocflow.observed import (
     merge_inputs,
     observer_command,
     observer_skips,
+    outputs_read,
     pytest_keys,
     read_facts,
     refresh_bytecode,
@@ -170,14 +171,8 @@ class PytestJsonRunner:
         memo: dict[str, str] = {}
         for selection in selections:
             sid = selection.step_id
-            observed = settle(
-                root,
-                facts,
-                read.get(sid, set()) | set(common),
-                selection.not_inputs,
-                seen_env,
-                memo=memo,
-            )
+            keys = read.get(sid, set()) | set(common)
+            observed = settle(root, facts, keys, selection.not_inputs, seen_env, memo=memo)
             result = judge(
                 selection,
                 shares[sid],
@@ -189,6 +184,7 @@ class PytestJsonRunner:
                 merge_inputs(inputs[sid], observed),
             )
             result.observed = sorted(observed)
+            result.outputs_read = outputs_read(root, facts, keys, selection.not_inputs, memo)
             result.config = {
                 "inipath": facts.config.get("inipath"),
                 "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],

@@ -765,3 +765,100 @@ def test_a_failure_the_small_win_check_sees_outweighs_the_record(library: Path) 
     (library / "data/flag.txt").write_text("ok\n", encoding="utf-8")
     fixed = run_doit(library, "poc-complete")  # never stuck: the next run verifies it
     assert fixed.code == 0, fixed.out + fixed.err
+
+
+def plain_tests(ws: Path, step: str) -> int:
+    """The exit code of plain pytest on the step's test file alone, on the files as they are
+    (no script runs first: what a person sees who runs the step's tests)."""
+    test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        cwd=ws,
+        env={k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))},
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=300,
+    )
+    return done.returncode
+
+
+#: a step that declares its output and a step that reads it without depending on it
+OUTPUTS = {
+    "pyproject.toml": '[tool.pocflow]\npoc = 1\nundocumented = "warn"\n',
+    "docs/poc1-implementation.md": "# PoC 1 Implementation Plan: Outputs\n\n"
+    "## Implementation Steps\n\n### Step 1: Write\n\n**Goal**: g.\n\n"
+    "### Step 2: Read\n\n**Goal**: g.\n\n"
+    "## Production-Grade Checklist\n\n- [x] **Real**: yes\n",
+    "steps/step1.yaml": "title: Write\noutputs:\n  - out/log.txt\n",
+    "PoC/step1_write.py": '"""Step 1: add a line to the log.\n\nUsage:\n'
+    '    python PoC/step1_write.py\n"""\nfrom pathlib import Path\n\n'
+    'log = Path(__file__).resolve().parents[1] / "out" / "log.txt"\n'
+    "log.parent.mkdir(exist_ok=True)\n"
+    'old = log.read_text(encoding="utf-8") if log.exists() else ""\n'
+    'log.write_text(old + "ran\\n", encoding="utf-8")\n',
+    "tests/test_step1_write.py": "from pathlib import Path\n\n\n"
+    "def test_the_log_says_it_ran():\n"
+    "    log = Path(__file__).resolve().parents[1] / 'out' / 'log.txt'\n"
+    "    assert 'ran' in log.read_text(encoding='utf-8')\n",
+    "PoC/step2_read.py": '"""Step 2: nothing to run.\n\nUsage:\n'
+    '    python PoC/step2_read.py\n"""\n',
+    "tests/test_step2_read.py": "from pathlib import Path\n\n\n"
+    "def test_the_log_has_one_line():\n"
+    "    log = Path(__file__).resolve().parents[1] / 'out' / 'log.txt'\n"
+    "    assert log.read_text(encoding='utf-8').splitlines() == ['ran']\n",
+}
+
+
+@pytest.fixture
+def outputs(tmp_path: Path) -> Path:
+    from support import write_files
+
+    ws = write_files(tmp_path / "ws", OUTPUTS)
+    shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return ws
+
+
+def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) -> None:
+    (outputs / "out/log.txt").write_text("edited\n", encoding="utf-8")
+    assert plain_tests(outputs, "1") != 0, "the case must really fail"
+    before = run_doit(outputs, "status")  # not shown as verified before anything ran
+    assert "✅ 1" not in before.out and "out/log.txt changed since its tests read it" in before.out
+    result = run_doit(outputs, "--continue", "poc-complete")
+    output = result.out + result.err
+    assert result.code != 0, output
+    assert {"1", "2"} <= result.ran_steps, output
+    assert "out/log.txt" in output  # why the tests ran again
+
+
+def test_a_hand_edited_output_another_steps_tests_read_is_tested_again(outputs: Path) -> None:
+    (outputs / "out/log.txt").write_text("ran\nran\n", encoding="utf-8")
+    assert plain_tests(outputs, "1") == 0
+    assert plain_tests(outputs, "2") != 0, "the case must really fail"
+    result = run_doit(outputs, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "2" in result.ran_steps
+    assert "step 2" in result.out + result.err
+
+
+def test_an_output_rewritten_by_a_reverified_step_is_tested_again_where_read(
+    outputs: Path,
+) -> None:
+    again = run_doit(outputs, "run", "--reverify", "step:1")  # the script appends a line
+    assert again.code == 0, again.out + again.err
+    assert plain_tests(outputs, "2") != 0, "the case must really fail"
+    result = run_doit(outputs, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "2" in result.ran_steps
+    status = run_doit(outputs, "status")
+    assert "❌ 2" in status.out, status.out
+
+
+def test_outputs_read_are_not_in_committed_records(outputs: Path) -> None:
+    record = json.loads((outputs / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "outputs_read" not in record["test"]
+    assert "out/log.txt" not in record["inputs"]
+    local = json.loads((outputs / ".pocflow/runs/step1/test.json").read_text(encoding="utf-8"))
+    assert set(local["outputs_read"]) == {"out/log.txt"}
