@@ -287,7 +287,7 @@ def phase_results(root: Path) -> dict[Path, tuple[tuple[int, int], str]]:
                     stamp = (info.st_mtime_ns, info.st_size)
                 except OSError:
                     stamp = (0, 0)
-                found[path] = (stamp, to_json(result) if result else "")
+                found[path] = (stamp, to_json(result, local=True) if result else "")
     return found
 
 

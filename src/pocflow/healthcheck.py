@@ -150,7 +150,10 @@ def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]
     concerns += [f"step {sid} has no results doc ({ws.results_doc(sid)})" for sid in missing_docs]
 
     verdict = "attention" if attention else ("minor" if concerns else "on-track")
-    return HealthCheck(verdict, findings + attention + concerns, date.today().isoformat())
+    # what sessions, records and files said is masked; pocflow's own words are not (a
+    # secret that is an ordinary word, "verified", must not rewrite them)
+    quoted = [redact(line) for line in attention + concerns]
+    return HealthCheck(verdict, findings + quoted, date.today().isoformat())
 
 
 def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = False) -> bool:
@@ -164,7 +167,7 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
         if not path.exists():
             refresh_project_state(ws)
         text = path.read_text(encoding="utf-8")
-        entry = redact(check.entry())  # it quotes a fresh session's failures: masked
+        entry = check.entry()  # what it quotes was masked (assess)
         span = health_checks_span(text)
         if span is None:
             at = _before_whats_next(text)

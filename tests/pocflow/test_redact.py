@@ -10,6 +10,7 @@ import pytest
 from support import run_doit
 
 from pocflow import redact
+from pocflow.documents import health_checks_span
 from pocflow.errors import SettingsError
 
 TOKEN = "tok-9f8e7d6c5b4a"  # from .env
@@ -228,12 +229,19 @@ def test_a_secret_that_is_an_ordinary_word_changes_no_verdict_key_or_path(
     sample: Path, word: str
 ) -> None:
     (sample / ".env").write_text(f"DB_PASSWORD={word}\n", encoding="utf-8")
+    # no entry in Health Checks yet: the gate's small-win check appends one whatever the day
+    state_file = sample / "PROJECT_STATE.md"
+    text = state_file.read_text(encoding="utf-8")
+    span = health_checks_span(text)
+    assert span is not None
+    state_file.write_text(text[: span[0]] + "\n\n" + text[span[1] :], encoding="utf-8")
     first = run_doit(sample, "--reverify", "poc-complete")
     assert first.code == 0, first.out + first.err
     record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "verified" and "test" in record
     assert "PoC/step3b_country_lookup.py" in record["inputs"]
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "- Steps verified: 6/6" in state  # the entry the gate appended
     assert "[secret]" not in state
     again = run_doit(sample, "poc-complete")
     assert again.code == 0 and again.ran == [], again.out
