@@ -360,34 +360,49 @@ def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
     return ""
 
 
-def outputs_changed(ws: Workspace, step_id: str) -> str:
-    """Which outputs the step's tests read in their latest run here (declared, or written
-    by a step's scripts) changed since — edited by hand, or rewritten by scripts run again
-    — said as a reason its tests must run again; '' when none did.
-
-    Not a change: the content a later run of a step that depends on this one left (a
-    database each step extends). That is the next step's part of the file, checked by its
-    tests and by the gate's whole-suite session (``suite_session``); with the session off,
-    this step's tests are not run again on it."""
+def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
+    """The outputs the step's tests read in their latest run here (declared, or written by
+    a step's scripts) whose content changed since: (changed — edited by hand, rewritten by
+    scripts run again: its tests must run again; rewritten by a later run of a step that
+    depends on this one — a database each step extends — which only a whole-suite session
+    can check). What the last passing whole-suite session read for the same test result
+    is no change."""
     local = read_test(ws.run_file(step_id, TEST_FILE))
     if local is None or not local.outputs_read:
-        return ""
-    changed = []
-    later: list[ImplementResult] | None = None
+        return [], []
+    changed: list[str] = []
+    later: list[str] = []
+    runs: list[ImplementResult] | None = None
     suite = _suite_outputs(ws, step_id, local)
     for key, digest in sorted(local.outputs_read.items()):
         now = digest_of(ws.root, key)
         if now in (digest, suite.get(key)):
             continue
-        if later is None:
-            later = _dependents_runs(ws, step_id)
-        if not any(run.written_digests.get(key) == now for run in later):
+        if runs is None:
+            runs = _dependents_runs(ws, step_id)
+        if any(run.written_digests.get(key) == now for run in runs):
+            later.append(key)
+        else:
             changed.append(key)
+    return changed, later
+
+
+def outputs_changed(ws: Workspace, step_id: str) -> str:
+    """Why the step's tests must run again for the outputs they read ('' when they need
+    not): see output_changes."""
+    changed, _ = output_changes(ws, step_id)
     if not changed:
         return ""
     more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
     them = "them" if len(changed) > 1 else "it"
     return f"{', '.join(changed[:3])}{more} changed since its tests read {them}"
+
+
+def awaiting_suite(ws: Workspace) -> list[str]:
+    """The steps whose tests read an output that a step depending on them rewrote since:
+    with ``suite_session``, the gate runs its whole-suite session rather than stand on its
+    record (pocflow.gate.gate_holds)."""
+    return [sid for sid in ws.steps if output_changes(ws, sid)[1]]
 
 
 def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:

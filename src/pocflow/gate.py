@@ -13,7 +13,12 @@ from pocflow.batch import (
     whole_suite_this_run,
 )
 from pocflow.documents import note_written, write_document
-from pocflow.freshness import environment, note_suite_outputs, reverify_forced
+from pocflow.freshness import (
+    awaiting_suite,
+    environment,
+    note_suite_outputs,
+    reverify_forced,
+)
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
 from pocflow.inputs import not_inputs_of
 from pocflow.layout import GATE_SESSION, PYTEST_LOG
@@ -166,10 +171,14 @@ def gate_holds(ws: Workspace) -> GateRecord | None:
     """The committed gate record, if it stands on exactly the step records there are now,
     in this environment (with ``suite_session``, only one that stands on one session)."""
     gate = gate_record_holds(ws)
+    suite = suite_session_wanted(ws.settings)
     if (
         gate is None
         or failed_together(ws)  # seen here failing together since: it runs again
-        or (not gate.one_session and suite_session_wanted(ws.settings))
+        or (not gate.one_session and suite)
+        # a step depending on another rewrote a file that one's tests read: only a session
+        # of every step's tests shows they still pass on it
+        or (suite and awaiting_suite(ws))
     ):
         return None
     return gate

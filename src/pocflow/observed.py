@@ -35,6 +35,7 @@ from pocflow.fingerprint import (
     CHANGED_DURING_RUN,
     PLUGIN_PREFIX,
     PYTEST_TABLE,
+    digest_of,
     observed_digest,
 )
 
@@ -323,24 +324,29 @@ def outputs_read(
     not_inputs: Iterable[str],
     memo: dict[str, str] | None = None,
 ) -> dict[str, str]:
-    """The files among the keys a step's tests read that are outputs (``not_inputs``: every
-    step's declared outputs and what steps' scripts wrote), each fingerprinted as first
-    read; not what the session itself wrote. They are not inputs (a record must not stand on
-    what a fresh clone makes anew), but tests that read an output stand on its content: when
-    it changes — edited by hand, rewritten by a step's scripts run again — the tests run
-    again (kept in the local run file; see pocflow.record.TestResult.outputs_read)."""
+    """The files and folder listings among the keys a step's tests read that are outputs
+    (``not_inputs``: every step's declared outputs and what steps' scripts wrote), each
+    fingerprinted as first read — or, when the session itself wrote it or changed it
+    (appended a line, inserted a row), as the session left it. They are not inputs (a record
+    must not stand on what a fresh clone makes anew), but tests that read an output stand
+    on its content: when it changes — edited by hand, rewritten by a step's scripts run
+    again — the tests run again (kept in the local run file; see
+    pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in not_inputs}
-    own = {*facts.written, *changed_by_run(root, facts)}
+    touched = {*facts.written, *facts.rewritten, *facts.databases}
     found: dict[str, str] = {}
     for key in sorted(keys):
-        if key.startswith("$") or key.endswith(("/", PYTEST_TABLE)):
-            continue  # a variable, a folder's listing, pytest's reading of its settings
-        if not _under(key, outputs) or _under(key, own):
+        if key.startswith("$") or key.endswith(PYTEST_TABLE):
+            continue  # a variable, pytest's reading of its settings
+        path = key.rstrip("/")
+        if not path or not _under(path, outputs):
             continue
         known = memo.get(key)
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
+        if known == CHANGED_DURING_RUN or _under(path, touched):
+            known = digest_of(root, key)  # what the session left
         found[key] = known
     return found
 

@@ -259,10 +259,13 @@ class phase_current(config_changed):  # type: ignore[misc]
 
         if not outputs or still_holds_now(Path(self.root), outputs):
             return False
-        from pocflow.freshness import outputs_changed
+        from pocflow.freshness import output_changes
 
-        ws = RunContext.of(self.root).workspace(self.poc)
-        return bool(outputs_changed(ws, self.step_id))
+        run = RunContext.of(self.root)
+        changed, later = output_changes(run.workspace(self.poc), self.step_id)
+        if later:  # rewritten by a step depending on this one: the gate checks it
+            run.awaiting_suite = True
+        return bool(changed)
 
     def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
@@ -327,6 +330,7 @@ def records_hold(task: Any, values: dict[str, Any], root: str, poc: int | None =
         return False  # a record changed since the gate last passed: it runs (and checks) anyway
     if (
         not run.acted
+        and not run.awaiting_suite
         and nothing_ran()
         and all(
             (poc, sid, phase) in run.current
@@ -344,9 +348,18 @@ def records_hold(task: Any, values: dict[str, Any], root: str, poc: int | None =
     from pocflow.status import compute_status
 
     statuses = compute_status(ws)
-    holds = all(status.is_verified for status in statuses.values())
+    holds = all(status.is_verified for status in statuses.values()) and not _awaits_suite(ws)
     run.gate_checked = run.gate_checked or (holds and poc is None)
     return holds
+
+
+def _awaits_suite(ws: Workspace) -> bool:
+    """Whether the gate must run its whole-suite session for outputs that steps depending
+    on others rewrote since those others' tests read them (pocflow.freshness.output_changes)."""
+    from pocflow.freshness import awaiting_suite
+    from pocflow.settings import suite_session_wanted
+
+    return suite_session_wanted(ws.settings) and bool(awaiting_suite(ws))
 
 
 def health_checked(task: Any, values: dict[str, Any], root: str, poc: int | None = None) -> bool:

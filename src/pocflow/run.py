@@ -46,6 +46,7 @@ class RunContext:
         "_project",
         "_workspaces",
         "acted",
+        "awaiting_suite",
         "current",
         "gate_checked",
         "root",
@@ -58,6 +59,10 @@ class RunContext:
         self.current: set[tuple[int | None, str, str]] = set()
         #: some pocflow phase action ran in this process
         self.acted = False
+        #: a test phase was found current though an output its tests read changed since:
+        #: a step depending on it rewrote the file (the gate does not take its record as
+        #: proof then; pocflow.freshness.output_changes)
+        self.awaiting_suite = False
         #: the current PoC's gate was found up to date, or ran and passed, in this process
         self.gate_checked = False
         #: decisions made for tasks about to run, not yet taken by their actions

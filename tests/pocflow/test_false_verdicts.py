@@ -862,3 +862,146 @@ def test_outputs_read_are_not_in_committed_records(outputs: Path) -> None:
     assert "out/log.txt" not in record["inputs"]
     local = json.loads((outputs / ".pocflow/runs/step1/test.json").read_text(encoding="utf-8"))
     assert set(local["outputs_read"]) == {"out/log.txt"}
+
+
+def outputs_workspace(root: Path, changes: dict[str, str]) -> Path:
+    """The OUTPUTS workspace with some files changed, verified once."""
+    from support import write_files
+
+    ws = write_files(root, {**OUTPUTS, **changes})
+    shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return ws
+
+
+READ_LOG = "    log = Path(__file__).resolve().parents[1] / 'out' / 'log.txt'\n"
+
+
+@pytest.mark.parametrize(
+    "test_file",
+    [
+        # reads the output, then appends to it
+        "from pathlib import Path\n\n\ndef test_the_log_says_it_ran():\n"
+        + READ_LOG
+        + "    assert 'ran' in log.read_text(encoding='utf-8')\n"
+        "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n",
+        # opens it for appending before reading it
+        "from pathlib import Path\n\n\ndef test_the_log_says_it_ran():\n"
+        + READ_LOG
+        + "    log.open('a', encoding='utf-8').close()\n"
+        "    assert 'ran' in log.read_text(encoding='utf-8')\n",
+    ],
+    ids=["read then appended", "opened for appending first"],
+)
+def test_an_output_the_tests_also_write_is_tested_again_after_a_hand_edit(
+    tmp_path: Path, test_file: str
+) -> None:
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {"tests/test_step1_write.py": test_file, "tests/test_step2_read.py": PASSING_TEST},
+    )
+    again = run_doit(ws, "poc-complete")  # what the tests left is where they stand
+    assert again.code == 0 and again.ran == [], again.out + again.err
+    (ws / "out/log.txt").write_text("edited\n", encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps
+
+
+PASSING_TEST = "def test_nothing():\n    assert True\n"
+
+
+def test_an_output_another_steps_tests_open_for_appending_is_still_watched(
+    tmp_path: Path,
+) -> None:
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {
+            "tests/test_step2_read.py": "import logging\nfrom pathlib import Path\n\n"
+            "LOG = logging.getLogger('step2')\nLOG.addHandler(logging.FileHandler("
+            "Path(__file__).resolve().parents[1] / 'out' / 'log.txt'))\n\n\n"
+            "def test_logs():\n    LOG.warning('hello')\n"
+        },
+    )
+    (ws / "out/log.txt").write_text("edited\n", encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps
+
+
+def test_a_database_output_the_tests_write_to_lets_the_poc_complete(tmp_path: Path) -> None:
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {
+            "steps/step1.yaml": "title: Write\noutputs:\n  - out/db.sqlite\n",
+            "PoC/step1_write.py": '"""Step 1: make the database.\n\nUsage:\n'
+            '    python PoC/step1_write.py\n"""\nimport sqlite3\nfrom pathlib import Path\n\n'
+            'db = Path(__file__).resolve().parents[1] / "out" / "db.sqlite"\n'
+            "db.parent.mkdir(exist_ok=True)\ndb.unlink(missing_ok=True)\n"
+            'with sqlite3.connect(db) as c:\n    c.execute("create table t(x)")\n'
+            '    c.execute("insert into t values (1)")\n',
+            "tests/test_step1_write.py": "import sqlite3\nfrom pathlib import Path\n\n\n"
+            "def test_the_database_has_the_row():\n"
+            "    db = Path(__file__).resolve().parents[1] / 'out' / 'db.sqlite'\n"
+            "    with sqlite3.connect(db) as c:\n"
+            "        assert c.execute('select count(*) from t where x = 1').fetchone() == (1,)\n"
+            "        c.execute('insert into t values (2)')\n",
+            "tests/test_step2_read.py": PASSING_TEST,
+        },
+    )
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out + again.err
+
+
+def test_a_listing_of_a_folder_output_is_watched(tmp_path: Path) -> None:
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {
+            "steps/step1.yaml": "title: Write\noutputs:\n  - out/\n",
+            "tests/test_step1_write.py": "import os\nfrom pathlib import Path\n\n\n"
+            "def test_the_folder_holds_the_log_only():\n"
+            "    out = Path(__file__).resolve().parents[1] / 'out'\n"
+            "    assert sorted(os.listdir(out)) == ['log.txt']\n",
+            "tests/test_step2_read.py": PASSING_TEST,
+        },
+    )
+    (ws / "out/extra.txt").write_text("x\n", encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps
+
+
+def test_a_dependents_later_write_to_a_shared_output_makes_the_gate_run_its_session(
+    tmp_path: Path,
+) -> None:
+    # step 2 extends step 1's log; step 1's tests forbid a second 'two': the gate record
+    # must not stand in for the whole-suite session once step 2 wrote again
+    plan = OUTPUTS["docs/poc1-implementation.md"].replace(
+        "### Step 2: Read\n\n**Goal**: g.\n",
+        "### Step 2: Read\n\n**Goal**: g.\n\n**Depends On**: Step 1\n",
+    )
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {
+            "docs/poc1-implementation.md": plan,
+            "PoC/step2_read.py": '"""Step 2: add to the log.\n\nUsage:\n'
+            '    python PoC/step2_read.py\n"""\nfrom pathlib import Path\n\n'
+            'log = Path(__file__).resolve().parents[1] / "out" / "log.txt"\n'
+            'log.write_text(log.read_text(encoding="utf-8") + "two\\n", encoding="utf-8")\n',
+            "tests/test_step2_read.py": "from pathlib import Path\n\n\ndef test_two():\n"
+            + READ_LOG
+            + "    assert 'two' in log.read_text(encoding='utf-8')\n",
+            "tests/test_step1_write.py": "from pathlib import Path\n\n\ndef test_one_two():\n"
+            + READ_LOG
+            + "    lines = log.read_text(encoding='utf-8').splitlines()\n"
+            "    assert 'ran' in lines and lines.count('two') <= 1\n",
+        },
+    )
+    assert run_doit(ws, "run", "--reverify", "step:1").code == 0
+    result = run_doit(ws, "poc-complete")  # step 2 runs again: a second 'two'
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
