@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from pocflow._fs import atomic_write_text, read_json
+from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.fingerprint import (
     MISSING,
     digest_of,
@@ -367,23 +367,26 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
     depends on this one — a database each step extends — which only a whole-suite session
     can check). What the last passing whole-suite session read for the same test result
     is no change."""
-    local = read_test(ws.run_file(step_id, TEST_FILE))
-    if local is None or not local.outputs_read:
+    outputs_read, key = _outputs_read(ws.run_file(step_id, TEST_FILE))
+    if not outputs_read:
         return [], []
     changed: list[str] = []
     later: list[str] = []
     runs: list[ImplementResult] | None = None
-    suite = _suite_outputs(ws, step_id, local)
-    for key, digest in sorted(local.outputs_read.items()):
-        now = digest_of(ws.root, key)
-        if now in (digest, suite.get(key)):
+    suite: dict[str, str] | None = None
+    for path, digest in sorted(outputs_read.items()):
+        now = digest_of(ws.root, path)
+        if now == digest:
             continue
-        if runs is None:
+        if suite is None:
+            suite = _suite_outputs(ws, step_id, key)
             runs = _dependents_runs(ws, step_id)
-        if any(run.written_digests.get(key) == now for run in runs):
-            later.append(key)
+        if now == suite.get(path):
+            continue
+        if any(run.written_digests.get(path) == now for run in runs or ()):
+            later.append(path)
         else:
-            changed.append(key)
+            changed.append(path)
     return changed, later
 
 
@@ -418,12 +421,32 @@ def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
     atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 
-def _suite_outputs(ws: Workspace, step_id: str, local: TestResult) -> dict[str, str]:
+def _outputs_read(path: Path) -> tuple[dict[str, str], str]:
+    """(outputs_read, key) of a local test result, kept per process while the file's
+    stamp is the same: every status of every step asks (a run file lists every test)."""
+    try:
+        now = stamp(path.stat())
+    except OSError:
+        return {}, ""
+    known = _OUTPUTS_READ.get(str(path))
+    if known is None or known[0] != now:
+        local = read_test(path)
+        found = (local.outputs_read, local.key) if local is not None else ({}, "")
+        known = _OUTPUTS_READ[str(path)] = (now, found)
+    return known[1]
+
+
+#: each local test result's outputs_read and key, by the file's stamp
+_OUTPUTS_READ: dict[str, tuple[tuple[int, ...], tuple[dict[str, str], str]]] = {}
+
+
+def _suite_outputs(ws: Workspace, step_id: str, key: str) -> dict[str, str]:
     """What the step's tests read of the outputs in the last whole-suite session that
-    passed them, when that session stood on the same test result of the step as now."""
+    passed them, when that session stood on the same test result of the step as now
+    (``key``: the result's)."""
     noted = read_json(ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE) or {}
     entry = noted.get(step_id)
-    if not isinstance(entry, dict) or entry.get("key") != local.key or not local.key:
+    if not isinstance(entry, dict) or entry.get("key") != key or not key:
         return {}
     outputs = entry.get("outputs")
     return outputs if isinstance(outputs, dict) else {}
