@@ -260,11 +260,12 @@ class Observer:
         self.emit(fact)
 
     def wrote(self, rel: str) -> None:
-        """rel was written, created, renamed or removed. Written before anything read it, it is
-        an output ("f": first); read first, the run read what was there before ("f": false)."""
-        if ("w", rel) not in self.seen:
-            self.seen.add(("w", rel))
-            self.emit({"w": rel, "f": ("s", rel) not in self.seen})
+        """rel was written, created, renamed or removed (once per context: which step's tests
+        wrote it). Written before anything read it, it is an output ("f": first); read first,
+        the run read what was there before ("f": false)."""
+        if ("w", rel, self.context) not in self.seen:
+            self.seen.add(("w", rel, self.context))
+            self.emit({"w": rel, "f": ("s", rel) not in self.seen, "c": self.context})
 
     def hook(self, event: str, args: tuple[object, ...]) -> None:
         """The audit hook's work, for the events it keeps (see ``install``)."""

@@ -401,6 +401,23 @@ def outputs_changed(ws: Workspace, step_id: str) -> str:
     return f"{', '.join(changed[:3])}{more} changed since its tests read {them}"
 
 
+def outputs_of_another_run(ws: Workspace, step_id: str) -> str:
+    """Why what the step's scripts wrote here is not what its record stands on: their
+    latest run here (for real, not the record taken) was on other files than there are now
+    — an experiment undone with `git checkout` — and what it wrote is still there; ''
+    when not. The record is not taken then: the scripts run again and write it anew."""
+    if ws.run_file(step_id, ACCEPTED_FILE).is_file():
+        return ""
+    local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    if local is None or not local.written or still_holds(ws.root, local.inputs):
+        return ""
+    there = [path for path in local.written if (ws.root / path).exists()]
+    if not there:
+        return ""
+    more = f" and {len(there) - 3} more" if len(there) > 3 else ""
+    return f"{', '.join(there[:3])}{more} written here by its scripts run on other files"
+
+
 def awaiting_suite(ws: Workspace) -> list[str]:
     """The steps whose tests read an output that a step depending on them rewrote since:
     with ``suite_session``, the gate runs its whole-suite session rather than stand on its
@@ -503,7 +520,7 @@ def acceptance(
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
-    changed = outputs_changed(ws, step_id) if phase == TEST else ""
+    changed = outputs_changed(ws, step_id) if phase == TEST else outputs_of_another_run(ws, step_id)
     if changed:
         return Acceptance(None, (changed,))
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)

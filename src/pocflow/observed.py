@@ -158,6 +158,7 @@ class Facts:
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
     written: set[str] = field(default_factory=set)  # written before anything read them
     rewritten: set[str] = field(default_factory=set)  # read first, then written
+    writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
     config: dict[str, Any] = field(default_factory=dict)
@@ -207,7 +208,10 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     if "observing" in fact:
         facts.observed = True
     elif "w" in fact:
-        (facts.written if fact.get("f", True) else facts.rewritten).add(str(fact["w"]))
+        path = str(fact["w"])
+        if path not in facts.written and path not in facts.rewritten:  # its first write
+            (facts.written if fact.get("f", True) else facts.rewritten).add(path)
+        facts.writes.append((path, context))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
@@ -245,6 +249,20 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
         keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
         result[step_id] = _closure(keys, by_module)
     return result
+
+
+def writers(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
+    """The files each step's tests (their collection, their tests, the fixtures they use,
+    the session itself) opened for writing. ``owners``: step id -> its test files."""
+    by_context: dict[str, set[str]] = {}
+    for path, context in facts.writes:
+        by_context.setdefault(context, set()).add(path)
+    return {
+        step_id: set().union(
+            *(paths for c, paths in by_context.items() if _concerns(c, set(files), facts.fixtures))
+        )
+        for step_id, files in owners.items()
+    }
 
 
 def _concerns(context: str, files: set[str], fixtures: Mapping[str, set[str]]) -> bool:
@@ -323,18 +341,21 @@ def outputs_read(
     keys: set[str],
     not_inputs: Iterable[str],
     memo: dict[str, str] | None = None,
+    wrote: Iterable[str] = (),
 ) -> dict[str, str]:
     """The files and folder listings among the keys a step's tests read that are outputs
     (``not_inputs``: every step's declared outputs and what steps' scripts wrote), each
-    fingerprinted as first read — or, when the session itself wrote it or changed it
-    (appended a line, inserted a row), as the session left it. They are not inputs (a record
-    must not stand on what a fresh clone makes anew), but tests that read an output stand
-    on its content: when it changes — edited by hand, rewritten by a step's scripts run
-    again — the tests run again (kept in the local run file; see
+    fingerprinted as first read — or, when the step's own tests wrote it or changed it
+    (``wrote``: what they opened for writing; a database among the keys they connected to:
+    a line appended, a row inserted), as the session left it. Changed during the session by
+    another step's tests, it is `changed-during-run`: the step's tests run again. They are
+    not inputs (a record must not stand on what a fresh clone makes anew), but tests that
+    read an output stand on its content: when it changes — edited by hand, rewritten by a
+    step's scripts run again — the tests run again (kept in the local run file; see
     pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in not_inputs}
-    touched = {*facts.written, *facts.rewritten, *facts.databases}
+    touched = {*wrote, *(keys & facts.databases)}
     found: dict[str, str] = {}
     for key in sorted(keys):
         if key.startswith("$") or key.endswith(PYTEST_TABLE):
@@ -345,10 +366,15 @@ def outputs_read(
         known = memo.get(key)
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
-        if known == CHANGED_DURING_RUN or _under(path, touched):
+        if _under(path, touched) or (key.endswith("/") and _holds_one(path, touched)):
             known = digest_of(root, key)  # what the session left
         found[key] = known
     return found
+
+
+def _holds_one(folder: str, paths: set[str]) -> bool:
+    """Whether one of the paths is in the folder (its listing may have changed)."""
+    return any(path.rpartition("/")[0] == folder for path in paths)
 
 
 def changed_by_run(root: Path, facts: Facts) -> set[str]:

@@ -88,14 +88,16 @@ def test_phase(
     from pocflow.batch import batch_key, tests_for
     from pocflow.freshness import acceptance, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
+    from pocflow.reuse import keeping_outputs_read
 
     ws = run.workspace(poc)
     task = ws.task(TEST, selection.step_id)
     record = run.take(task, lambda: acceptance(ws, selection.step_id, phase=TEST)).record
     if record is not None and record.test is not None:  # its record still holds
-        write_run_file(ws.root / result_file, record.test)
+        taken = keeping_outputs_read(ws.root / result_file, record.test)
+        write_run_file(ws.root / result_file, taken)
         note_ran_after(ws, selection.step_id, TEST)
-        return {"inputs": held_inputs(record.test.inputs)}
+        return {"inputs": held_inputs(taken.inputs), "outputs": held_inputs(taken.outputs_read)}
     selection = replace(
         selection,
         not_inputs=not_inputs_of(ws, ws.steps[selection.step_id], own_writes=True),

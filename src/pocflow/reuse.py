@@ -27,15 +27,34 @@ from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, written_by
 from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
-from pocflow.record import ImplementResult, StepRecord, read_implement, write_run_file
+from pocflow.record import (
+    ImplementResult,
+    StepRecord,
+    TestResult,
+    read_implement,
+    read_test,
+    write_run_file,
+)
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
 
 def accept(ws: Workspace, record: StepRecord) -> None:
     """Take the step's phase results from its record (it still holds)."""
+    test_file = ws.run_file(record.step_id, TEST_FILE)
     write_run_file(ws.run_file(record.step_id, IMPLEMENT_FILE), record.implement)
-    write_run_file(ws.run_file(record.step_id, TEST_FILE), record.test)
+    if record.test is not None:
+        write_run_file(test_file, keeping_outputs_read(test_file, record.test))
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
+
+
+def keeping_outputs_read(path: Path, test: TestResult) -> TestResult:
+    """A record's test result, with what the step's tests read of the outputs in their
+    latest run here (the local result at path): taking the record does not make that
+    evidence go away (pocflow.freshness.output_changes)."""
+    local = read_test(path)
+    if local is None or not local.outputs_read:
+        return test
+    return replace(test, outputs_read=dict(local.outputs_read))
 
 
 def forget_acceptance(ws: Workspace, step_id: str) -> None:

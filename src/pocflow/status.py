@@ -7,13 +7,15 @@ from typing import Any
 
 from pocflow.documents import undocumented_steps
 from pocflow.freshness import (
+    awaiting_suite,
     changes_since,
     environment,
     local_failure,
     outputs_changed,
+    outputs_of_another_run,
     scripts_ran_since,
 )
-from pocflow.layout import GATE_TASK, STEP_TASK
+from pocflow.layout import GATE_TASK, STEP_TASK, TOGETHER_FILE
 from pocflow.record import (
     GateRecord,
     StepRecord,
@@ -21,6 +23,7 @@ from pocflow.record import (
     read_step_record,
     records_digest,
 )
+from pocflow.settings import suite_session_wanted
 from pocflow.workspace import Workspace, prerequisites_first, project_workspaces
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
@@ -190,10 +193,10 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 status.reasons.append(
                     f"the scripts of step {ran} ran again here since it was verified"
                 )
-            outputs = outputs_changed(ws, step_id)
-            if outputs:
-                status.standing = "stale"
-                status.reasons.append(outputs)
+            for reason in (outputs_changed(ws, step_id), outputs_of_another_run(ws, step_id)):
+                if reason:
+                    status.standing = "stale"
+                    status.reasons.append(reason)
     return status
 
 
@@ -247,6 +250,20 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
         return NextAction(
             f"uv run doit {ws.task(GATE_TASK)}",
             "every step is verified; the gate has not passed since",
+        )
+    together = [sid for sid in ws.steps if ws.run_file(sid, TOGETHER_FILE).is_file()]
+    if statuses and together:
+        return NextAction(
+            f"uv run doit {ws.task(GATE_TASK)}",
+            f"step(s) {', '.join(together)} failed beside other steps' tests in the last "
+            "shared session; the gate runs them together again",
+        )
+    awaiting = awaiting_suite(ws) if suite_session_wanted(ws.settings) else []
+    if statuses and awaiting:
+        return NextAction(
+            f"uv run doit {ws.task(GATE_TASK)}",
+            f"an output the tests of step(s) {', '.join(awaiting)} read was rewritten since "
+            "by a step depending on them; the gate's whole-suite session checks it",
         )
     if not statuses:
         return NextAction(

@@ -42,6 +42,7 @@ from pocflow.observed import (
     read_facts,
     refresh_bytecode,
     settle,
+    writers,
 )
 from pocflow.record import TestCase, TestResult, now_iso
 from pocflow.redact import redact_bytes, secret_values
@@ -163,7 +164,9 @@ class PytestJsonRunner:
             facts = read_facts(facts_file, pytest_session=True)
         duration = round(time.monotonic() - start, 3)
         shares = _shares(report, selections)
-        read = attribute(facts, {s.step_id: s.files for s in selections})
+        owners = {s.step_id: s.files for s in selections}
+        read = attribute(facts, owners)
+        wrote = writers(facts, owners)
         seen_env = child_environ(facts)
         common = pytest_keys(facts)
         results = {}
@@ -184,7 +187,9 @@ class PytestJsonRunner:
                 merge_inputs(inputs[sid], observed),
             )
             result.observed = sorted(observed)
-            result.outputs_read = outputs_read(root, facts, keys, selection.not_inputs, memo)
+            result.outputs_read = outputs_read(
+                root, facts, keys, selection.not_inputs, memo, wrote[sid]
+            )
             result.config = {
                 "inipath": facts.config.get("inipath"),
                 "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],

@@ -1005,3 +1005,70 @@ def test_a_dependents_later_write_to_a_shared_output_makes_the_gate_run_its_sess
     result = run_doit(ws, "poc-complete")  # step 2 runs again: a second 'two'
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+    status = run_doit(ws, "status")
+    assert "is complete" not in status.out, status.out  # the gate's session failed on it
+
+
+def test_an_output_read_after_doit_forget_is_still_watched(tmp_path: Path) -> None:
+    ws = outputs_workspace(tmp_path / "ws", {"tests/test_step2_read.py": PASSING_TEST})
+    assert run_doit(ws, "forget", "test:1").code == 0
+    assert run_doit(ws, "poc-complete").code == 0  # takes the record: nothing changed
+    (ws / "out/log.txt").write_text("edited\n", encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert "✅ 1" not in run_doit(ws, "status").out
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
+def test_an_output_an_undone_experiment_wrote_is_written_again(tmp_path: Path) -> None:
+    write_once = OUTPUTS["PoC/step1_write.py"].replace(
+        'log.write_text(old + "ran\\n", encoding="utf-8")',
+        'log.write_text("ran\\n", encoding="utf-8")',
+    )
+    ws = outputs_workspace(
+        tmp_path / "ws",
+        {"PoC/step1_write.py": write_once, "tests/test_step2_read.py": PASSING_TEST},
+    )
+    kept = {
+        rel: (ws / rel).read_bytes()
+        for rel in ("PoC/step1_write.py", "tests/test_step1_write.py", "steps/records/step1.json")
+    }
+    # an experiment: the script writes something else, and its test expects it
+    edit(ws / "PoC/step1_write.py", lambda text: text.replace('"ran\\n"', '"v2\\n"'))
+    edit(ws / "tests/test_step1_write.py", lambda text: text.replace("'ran' in", "'v2' in"))
+    assert run_doit(ws, "poc-complete").code == 0
+    for rel, data in kept.items():  # undone, as `git checkout -- .` does
+        (ws / rel).write_bytes(data)
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "implement:1" in result.ran, result.out  # its output is written anew
+    assert plain_tests(ws, "1") == 0
+
+
+def test_an_output_another_steps_tests_change_in_a_shared_session_is_read_again(
+    tmp_path: Path,
+) -> None:
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "tests/test_step1_write.py": "from pathlib import Path\n\n\ndef test_exactly():\n"
+            + READ_LOG
+            + "    assert log.read_text(encoding='utf-8') == 'ran\\n'\n",
+            "tests/test_step2_read.py": "from pathlib import Path\n\n\ndef test_appends():\n"
+            + READ_LOG
+            + "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n",
+        },
+    )
+    first = run_doit(ws, "poc-complete")
+    second = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert second.code != 0, first.out + second.out + second.err
+
+
+def write_files_and_dodo(root: Path, files: dict[str, str]) -> Path:
+    from support import write_files
+
+    ws = write_files(root, files)
+    shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
+    return ws
