@@ -426,15 +426,17 @@ def awaiting_suite(ws: Workspace) -> list[str]:
 
 
 def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
-    """Keep what each step's tests read of the outputs in a whole-suite session, for the
-    steps whose tests passed there: evidence that they pass on those outputs too (steps
-    sharing a file: the session ran after every step wrote its part)."""
-    noted = {}
+    """Keep what each step's tests read of the outputs in a session the gate ran (its
+    whole-suite session, or its session of the steps whose outputs changed), for the steps
+    whose tests passed there: evidence that they pass on those outputs too (steps sharing a
+    file: the session ran after every step wrote its part)."""
+    path = ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE
+    noted = read_json(path) or {}
     for sid, result in suite.items():
         local = read_test(ws.run_file(sid, TEST_FILE))
+        noted.pop(sid, None)
         if result.outcome == "passed" and local is not None and result.outputs_read:
             noted[sid] = {"key": local.key, "outputs": result.outputs_read}
-    path = ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE
     atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 

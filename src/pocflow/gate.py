@@ -16,12 +16,13 @@ from pocflow.documents import note_written, write_document
 from pocflow.freshness import (
     awaiting_suite,
     environment,
+    note_failure,
     note_suite_outputs,
     reverify_forced,
 )
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
-from pocflow.inputs import not_inputs_of
-from pocflow.layout import GATE_SESSION, PYTEST_LOG
+from pocflow.inputs import not_inputs_of, test_inputs_of
+from pocflow.layout import GATE_SESSION, OUTPUTS_SESSION, PYTEST_LOG, TEST
 from pocflow.record import (
     GateRecord,
     evidence,
@@ -35,6 +36,7 @@ from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import find_signals
 from pocflow.status import (
+    StepStatus,
     compute_status,
     gate_not_passed,
     gate_record_holds,
@@ -59,6 +61,8 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
     statuses = compute_status(ws)
+    if _test_again_for_outputs(ws, statuses):
+        statuses = compute_status(ws)
     problem = incomplete(ws, statuses)
     if problem:
         return problem
@@ -103,6 +107,35 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts)
     return ""
+
+
+def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> list[str]:
+    """Run again, in one session, the tests of the steps that are stale only because an
+    output their tests read changed since — in this run, by another step's tests in the
+    same session, say — and keep what they read (freshness.note_suite_outputs; a failure
+    as the step's: freshness.note_failure). The step ids tested."""
+    stale = [sid for sid, status in statuses.items() if status.outputs_changed]
+    if not stale:
+        return []
+    selections = [
+        TestSelection(
+            sid,
+            ws.steps[sid].tests,
+            tuple(test_inputs_of(ws, ws.steps[sid], None)),
+            not_inputs=not_inputs_of(ws, ws.steps[sid], own_writes=True),
+        )
+        for sid in stale
+    ]
+    report_dir = ws.root / ws.session_dir(OUTPUTS_SESSION)
+    results = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+    note_suite_outputs(ws, results)
+    for sid, result in results.items():
+        note_failure(ws, sid, TEST, result)
+    sys.stderr.write(
+        f"pocflow: tested step(s) {', '.join(stale)} again: an output their tests read "
+        "changed since they ran\n"
+    )
+    return stale
 
 
 def _refresh_pocs(ws: Workspace) -> None:

@@ -53,6 +53,8 @@ BATCH_SESSION = "batch"
 GATE_SESSION = GATE_TASK
 #: the session of `doit small-win-check`
 SMALL_WIN_SESSION = "small-win-check"
+#: the gate's session of the steps whose tests read an output that changed since they ran
+OUTPUTS_SESSION = "outputs-changed"
 #: in the gate's session folder: the outputs each step's tests read in its last passing
 #: whole-suite session, and the test result they stand beside (pocflow.freshness)
 SUITE_OUTPUTS_FILE = "outputs-read.json"

@@ -64,6 +64,8 @@ class StepStatus:
     upstream: list[str] = field(default_factory=list)
     blocked_by: list[str] = field(default_factory=list)
     failing: list[str] = field(default_factory=list)
+    #: stale only because outputs its tests read changed since (freshness.output_changes)
+    outputs_changed: bool = False
 
     @property
     def is_verified(self) -> bool:
@@ -193,10 +195,16 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 status.reasons.append(
                     f"the scripts of step {ran} ran again here since it was verified"
                 )
-            for reason in (outputs_changed(ws, step_id), outputs_of_another_run(ws, step_id)):
-                if reason:
-                    status.standing = "stale"
-                    status.reasons.append(reason)
+            outputs = outputs_changed(ws, step_id)
+            if outputs:
+                status.outputs_changed = status.standing == "verified"
+                status.standing = "stale"
+                status.reasons.append(outputs)
+            other_run = outputs_of_another_run(ws, step_id)
+            if other_run:
+                status.outputs_changed = False
+                status.standing = "stale"
+                status.reasons.append(other_run)
     return status
 
 
