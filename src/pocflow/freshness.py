@@ -23,6 +23,7 @@ from typing import Any
 
 from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.fingerprint import (
+    CHANGED_DURING_RUN,
     MISSING,
     digest_of,
     file_digest,
@@ -31,7 +32,7 @@ from pocflow.fingerprint import (
     still_holds,
 )
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of
+from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of, written_by
 from pocflow.layout import (
     ACCEPTED_FILE,
     FAILED_FILE,
@@ -398,7 +399,31 @@ def outputs_changed(ws: Workspace, step_id: str) -> str:
         return ""
     more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
     them = "them" if len(changed) > 1 else "it"
-    return f"{', '.join(changed[:3])}{more} changed since its tests read {them}"
+    gone = all(digest_of(ws.root, path) == MISSING for path in changed)
+    writers = sorted({sid for path in changed for sid in _writers_of(ws, path)})
+    again = (
+        f" (`uv run doit run --reverify {' '.join(f'step:{w}' for w in writers)}` writes "
+        f"{them} again)"
+        if writers
+        else ""
+    )
+    return (
+        f"{', '.join(changed[:3])}{more} {'gone' if gone else 'changed'} since its tests "
+        f"read {them}{again}"
+    )
+
+
+def _writers_of(ws: Workspace, path: str) -> list[str]:
+    """The steps whose scripts write the file: it is a declared output of theirs, or their
+    latest run here wrote it."""
+    found = []
+    for sid, step in ws.steps.items():
+        declared = [out.rstrip("/") for out in (step.manifest.outputs if step.manifest else ())]
+        if any(path == out or path.startswith(out + "/") for out in declared) or path in (
+            written_by(ws, sid)
+        ):
+            found.append(sid)
+    return found
 
 
 def outputs_of_another_run(ws: Workspace, step_id: str) -> str:
@@ -435,8 +460,9 @@ def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
     for sid, result in suite.items():
         local = read_test(ws.run_file(sid, TEST_FILE))
         noted.pop(sid, None)
-        if result.outcome == "passed" and local is not None and result.outputs_read:
-            noted[sid] = {"key": local.key, "outputs": result.outputs_read}
+        read = {k: v for k, v in result.outputs_read.items() if v != CHANGED_DURING_RUN}
+        if result.outcome == "passed" and local is not None and read:
+            noted[sid] = {"key": local.key, "outputs": read}
     atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 

@@ -60,10 +60,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     signals = find_signals(ws)
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
-    statuses = compute_status(ws)
-    if _test_again_for_outputs(ws, statuses):
-        statuses = compute_status(ws)
-    problem = incomplete(ws, statuses)
+    statuses, problem = _settled(ws)
     if problem:
         return problem
     if ws.settings.undocumented == "warn":
@@ -84,6 +81,9 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         if problem:
             return problem
         passed_together(ws)
+        statuses, problem = _settled(ws)  # what that session's tests wrote, others read
+        if problem:
+            return problem
     if together is not None:
         counts, seconds = together
     else:  # each step's tests passed on the files as they are: the records say how many
@@ -109,6 +109,24 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     return ""
 
 
+def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:
+    """Every step's status, after testing again the steps stale only because an output
+    their tests read changed since; and why the PoC is not complete ('' when it is). A step
+    still stale for that reason reads what other steps' tests write: said so."""
+    statuses = compute_status(ws)
+    if _test_again_for_outputs(ws, statuses):
+        statuses = compute_status(ws)
+    problem = incomplete(ws, statuses)
+    shared = [sid for sid, status in statuses.items() if status.outputs_changed]
+    if problem and shared:
+        problem += (
+            f"\nstep(s) {', '.join(shared)}: their tests read outputs that tests write "
+            "(theirs, or other steps', in the same session), so what they read differs from "
+            "run to run: have tests write to a temporary copy (pytest's tmp_path)"
+        )
+    return statuses, problem
+
+
 def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> list[str]:
     """Run again, in one session, the tests of the steps that are stale only because an
     output their tests read changed since — in this run, by another step's tests in the
@@ -131,6 +149,9 @@ def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> l
     note_suite_outputs(ws, results)
     for sid, result in results.items():
         note_failure(ws, sid, TEST, result)
+        if result.outcome != "passed":
+            log = f"{ws.session_dir(OUTPUTS_SESSION)}/{PYTEST_LOG}"
+            sys.stderr.write(f"pocflow: {result.message}\n  log: {log}\n")
     sys.stderr.write(
         f"pocflow: tested step(s) {', '.join(stale)} again: an output their tests read "
         "changed since they ran\n"

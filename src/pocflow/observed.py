@@ -251,18 +251,29 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
     return result
 
 
-def writers(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
-    """The files each step's tests (their collection, their tests, the fixtures they use,
-    the session itself) opened for writing. ``owners``: step id -> its test files."""
+def writers(
+    facts: Facts, owners: Mapping[str, Iterable[str]], read: Mapping[str, set[str]]
+) -> tuple[dict[str, set[str]], dict[str, set[str]]]:
+    """(what each step's tests may have changed, what the session's other steps' tests may
+    have): the files they opened for writing (in their collection, their tests, the fixtures
+    they use, or the session itself) and the databases they connected to (SQLite's writes
+    are not seen). ``owners``: step id -> its test files; ``read``: the keys each read."""
     by_context: dict[str, set[str]] = {}
     for path, context in facts.writes:
         by_context.setdefault(context, set()).add(path)
-    return {
+    own = {
         step_id: set().union(
-            *(paths for c, paths in by_context.items() if _concerns(c, set(files), facts.fixtures))
+            *(paths for c, paths in by_context.items() if _concerns(c, set(files), facts.fixtures)),
+            read.get(step_id, set()) & facts.databases,
         )
         for step_id, files in owners.items()
     }
+    session = by_context.get("", set())
+    others = {
+        step_id: set().union(session, *(paths for o, paths in own.items() if o != step_id))
+        for step_id in owners
+    }
+    return own, others
 
 
 def _concerns(context: str, files: set[str], fixtures: Mapping[str, set[str]]) -> bool:
@@ -342,20 +353,23 @@ def outputs_read(
     not_inputs: Iterable[str],
     memo: dict[str, str] | None = None,
     wrote: Iterable[str] = (),
+    others_wrote: Iterable[str] = (),
 ) -> dict[str, str]:
     """The files and folder listings among the keys a step's tests read that are outputs
     (``not_inputs``: every step's declared outputs and what steps' scripts wrote), each
-    fingerprinted as first read — or, when the step's own tests wrote it or changed it
-    (``wrote``: what they opened for writing; a database among the keys they connected to:
-    a line appended, a row inserted), as the session left it. Changed during the session by
-    another step's tests, it is `changed-during-run`: the step's tests run again. They are
+    fingerprinted as first read — or, when the step's own tests wrote it or changed it and
+    no other step's did (``wrote``: what they opened for writing, and the databases they
+    connected to; ``others_wrote``: the same of the session's other steps, and of the
+    session itself), as the session left it. Changed during the session after the step's
+    tests read it otherwise, it is `changed-during-run`: the step's tests run again. They are
     not inputs (a record must not stand on what a fresh clone makes anew), but tests that
     read an output stand on its content: when it changes — edited by hand, rewritten by a
     step's scripts run again — the tests run again (kept in the local run file; see
     pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in not_inputs}
-    touched = {*wrote, *(keys & facts.databases)}
+    shared = set(others_wrote)
+    touched = set(wrote) - shared
     found: dict[str, str] = {}
     for key in sorted(keys):
         if key.startswith("$") or key.endswith(PYTEST_TABLE):
@@ -366,8 +380,9 @@ def outputs_read(
         known = memo.get(key)
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
-        if _under(path, touched) or (key.endswith("/") and _holds_one(path, touched)):
-            known = digest_of(root, key)  # what the session left
+        own = _under(path, touched) or (key.endswith("/") and _holds_one(path, touched))
+        if own and not _under(path, shared) and not _holds_one(path, shared):
+            known = digest_of(root, key)  # what the step's own tests left
         found[key] = known
     return found
 

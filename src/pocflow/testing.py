@@ -166,7 +166,7 @@ class PytestJsonRunner:
         shares = _shares(report, selections)
         owners = {s.step_id: s.files for s in selections}
         read = attribute(facts, owners)
-        wrote = writers(facts, owners)
+        wrote, others_wrote = writers(facts, owners, read)
         seen_env = child_environ(facts)
         common = pytest_keys(facts)
         results = {}
@@ -188,7 +188,7 @@ class PytestJsonRunner:
             )
             result.observed = sorted(observed)
             result.outputs_read = outputs_read(
-                root, facts, keys, selection.not_inputs, memo, wrote[sid]
+                root, facts, keys, selection.not_inputs, memo, wrote[sid], others_wrote[sid]
             )
             result.config = {
                 "inipath": facts.config.get("inipath"),

@@ -825,7 +825,12 @@ def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) 
     (outputs / "out/log.txt").write_text("edited\n", encoding="utf-8")
     assert plain_tests(outputs, "1") != 0, "the case must really fail"
     before = run_doit(outputs, "status")  # not shown as verified before anything ran
-    assert "✅ 1" not in before.out and "out/log.txt changed since its tests read it" in before.out
+    assert (
+        "✅ 1" not in before.out
+        and "out/log.txt changed since its tests read it (`uv run doit run --reverify "
+        "step:1` writes it again)"
+        in before.out
+    )
     result = run_doit(outputs, "--continue", "poc-complete")
     output = result.out + result.err
     assert result.code != 0, output
@@ -1072,3 +1077,124 @@ def write_files_and_dodo(root: Path, files: dict[str, str]) -> Path:
     ws = write_files(root, files)
     shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
     return ws
+
+
+def log_test(name: str, body: str) -> str:
+    """A test of step 1's out/log.txt (``log`` is its path)."""
+    return f"from pathlib import Path\n\n\ndef test_{name}():\n" + READ_LOG + body
+
+
+def test_outputs_two_steps_tests_read_and_rewrite_never_pass_as_verified(tmp_path: Path) -> None:
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "tests/test_step1_write.py": log_test(
+                "one",
+                "    assert 'two' not in log.read_text(encoding='utf-8')\n"
+                "    log.write_text('ran\\none\\n', encoding='utf-8')\n",
+            ),
+            "tests/test_step2_read.py": log_test(
+                "two",
+                "    assert 'ran' in log.read_text(encoding='utf-8')\n"
+                "    log.write_text('ran\\ntwo\\n', encoding='utf-8')\n",
+            ),
+        },
+    )
+    run_doit(ws, "poc-complete")
+    second = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert second.code != 0, second.out + second.err
+
+
+def test_tests_of_two_steps_appending_to_the_output_both_read_are_told_to_use_a_copy(
+    tmp_path: Path,
+) -> None:
+    # plain pytest passes in any order; what each step's tests read differs from run to
+    # run, so no run proves them on the file as it is: the gate says why
+    appends = "    assert 'ran' in log.read_text(encoding='utf-8')\n" + (
+        "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n"
+    )
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "pyproject.toml": OUTPUTS["pyproject.toml"] + "test_batch = false\n",
+            "tests/test_step1_write.py": log_test("one", appends),
+            "tests/test_step2_read.py": log_test("two", appends),
+        },
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code != 0
+    assert "have tests write to a temporary copy" in first.out + first.err, first.out
+
+
+DB_TEST = (
+    "import sqlite3\nfrom pathlib import Path\n\n\ndef test_{name}():\n"
+    "    db = Path(__file__).resolve().parents[1] / 'out' / 'db.sqlite'\n"
+    "    with sqlite3.connect(db) as c:\n{body}"
+)
+DB_STEP = {
+    "steps/step1.yaml": "title: Write\noutputs:\n  - out/db.sqlite\n",
+    "PoC/step1_write.py": '"""Step 1: make the database.\n\nUsage:\n'
+    '    python PoC/step1_write.py\n"""\nimport sqlite3\nfrom pathlib import Path\n\n'
+    'db = Path(__file__).resolve().parents[1] / "out" / "db.sqlite"\n'
+    "db.parent.mkdir(exist_ok=True)\ndb.unlink(missing_ok=True)\n"
+    'with sqlite3.connect(db) as c:\n    c.execute("create table t(x)")\n'
+    '    c.execute("insert into t values (1)")\n',
+}
+
+
+def test_a_database_another_steps_tests_insert_into_is_read_again(tmp_path: Path) -> None:
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            **DB_STEP,
+            "tests/test_step1_write.py": DB_TEST.format(
+                name="one_row",
+                body="        assert c.execute('select count(*) from t').fetchone() == (1,)\n",
+            ),
+            "tests/test_step2_read.py": DB_TEST.format(
+                name="audit",
+                body="        assert c.execute('select count(*) from t where x = 1').fetchone()"
+                "[0] >= 1\n        c.execute('insert into t values (2)')\n",
+            ),
+        },
+    )
+    run_doit(ws, "poc-complete")
+    second = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert second.code != 0, second.out + second.err
+
+
+def test_an_output_another_steps_tests_append_to_settles_after_one_run(tmp_path: Path) -> None:
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "tests/test_step2_read.py": log_test(
+                "appends",
+                "    assert 'ran' in log.read_text(encoding='utf-8')\n"
+                "    with log.open('a', encoding='utf-8') as out:\n"
+                "        out.write('checked\\n')\n",
+            ),
+        },
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert "✅ 1" in run_doit(ws, "status").out  # the gate tested it on what is there
+    second = run_doit(ws, "poc-complete")
+    assert second.code == 0 and second.ran == [], second.out + second.err
+    assert plain_tests(ws, "1") == 0
+
+
+def test_a_deleted_output_says_how_to_write_it_again(outputs: Path) -> None:
+    shutil.rmtree(outputs / "out")
+    status = run_doit(outputs, "status")
+    assert "out/log.txt gone since its tests read it (`uv run doit run --reverify step:1`" in (
+        status.out
+    )
+    assert run_doit(outputs, "run", "--reverify", "step:1").code == 0
+    result = run_doit(outputs, "poc-complete")
+    assert result.code == 0, result.out + result.err
