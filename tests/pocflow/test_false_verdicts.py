@@ -812,13 +812,8 @@ OUTPUTS = {
 
 @pytest.fixture
 def outputs(tmp_path: Path) -> Path:
-    from support import write_files
-
-    ws = write_files(tmp_path / "ws", OUTPUTS)
-    shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
-    result = run_doit(ws, "poc-complete")
-    assert result.code == 0, result.out + result.err
-    return ws
+    """The OUTPUTS workspace, verified once."""
+    return outputs_workspace(tmp_path / "ws", {})
 
 
 def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) -> None:
@@ -871,10 +866,7 @@ def test_outputs_read_are_not_in_committed_records(outputs: Path) -> None:
 
 def outputs_workspace(root: Path, changes: dict[str, str]) -> Path:
     """The OUTPUTS workspace with some files changed, verified once."""
-    from support import write_files
-
-    ws = write_files(root, {**OUTPUTS, **changes})
-    shutil.copy2(REPO / "dodo.py", ws / "dodo.py")
+    ws = write_files_and_dodo(root, {**OUTPUTS, **changes})
     result = run_doit(ws, "poc-complete")
     assert result.code == 0, result.out + result.err
     return ws
@@ -1072,6 +1064,7 @@ def test_an_output_another_steps_tests_change_in_a_shared_session_is_read_again(
 
 
 def write_files_and_dodo(root: Path, files: dict[str, str]) -> Path:
+    """A workspace of these files, with the repository's dodo.py."""
     from support import write_files
 
     ws = write_files(root, files)
