@@ -24,6 +24,7 @@ from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
 from pocflow.freshness import Acceptance, acceptance, reverify_forced
 from pocflow.layout import (
+    ALL_POCS_TASK,
     BATCH_SESSION,
     DOCUMENT,
     GATE_TASK,
@@ -420,6 +421,8 @@ def _why_record_does_not_hold(
     (the run's decision says why), or the gate's record does not match the records."""
     if split_task(name)[1] == GATE_TASK and ws is not None:
         return "the step records changed since the full suite last passed"
+    if name == ALL_POCS_TASK:  # it keeps no state: it checks every PoC each time
+        return "checks every PoC's gate, every run"
     if isinstance(decision, Acceptance) and decision.why_not:
         return "; ".join(decision.why_not)
     return "never run before"

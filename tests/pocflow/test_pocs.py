@@ -192,6 +192,9 @@ def test_each_poc_is_addressed_by_its_own_task_names(two_pocs: Path) -> None:
 def test_all_pocs_complete_needs_every_poc_and_says_so(two_pocs: Path) -> None:
     result = run_doit(two_pocs, "all-pocs-complete")
     assert result.code == 0, result.out + result.err
+    again = run_doit(two_pocs, "all-pocs-complete")
+    assert "all-pocs-complete  (checks every PoC's gate, every run)" in again.out
+    assert "never run before" not in again.out  # it ran before: it keeps no state
     assert "pocflow: PoC 1 (Small) complete: docs/poc1-results.md" in result.out
     assert "pocflow: all 2 PoCs complete: on to Stage 6 (MVP)" in result.out
     assert (two_pocs / "docs/poc2-results.md").is_file()
