@@ -17,6 +17,7 @@ import json
 import platform
 import re
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -397,7 +398,6 @@ def outputs_changed(ws: Workspace, step_id: str) -> str:
     changed, _ = output_changes(ws, step_id)
     if not changed:
         return ""
-    more = f" and {len(changed) - 3} more" if len(changed) > 3 else ""
     them = "them" if len(changed) > 1 else "it"
     gone = all(digest_of(ws.root, path) == MISSING for path in changed)
     writers = sorted({sid for path in changed for sid in _writers_of(ws, path)})
@@ -408,9 +408,20 @@ def outputs_changed(ws: Workspace, step_id: str) -> str:
         else ""
     )
     return (
-        f"{', '.join(changed[:3])}{more} {'gone' if gone else 'changed'} since its tests "
+        f"{listed_paths(changed)} {'gone' if gone else 'changed'} since its tests "
         f"read {them}{again}"
     )
+
+
+#: how many paths a message names before it says how many more there are
+PATHS_SHOWN = 3
+
+
+def listed_paths(paths: Iterable[str]) -> str:
+    """'a, b, c and 2 more': the first few paths, and how many more."""
+    paths = list(paths)
+    shown = ", ".join(paths[:PATHS_SHOWN])
+    return shown + (f" and {len(paths) - PATHS_SHOWN} more" if len(paths) > PATHS_SHOWN else "")
 
 
 def _writers_of(ws: Workspace, path: str) -> list[str]:
@@ -439,8 +450,7 @@ def outputs_of_another_run(ws: Workspace, step_id: str) -> str:
     there = [path for path in local.written if (ws.root / path).exists()]
     if not there:
         return ""
-    more = f" and {len(there) - 3} more" if len(there) > 3 else ""
-    return f"{', '.join(there[:3])}{more} written here by its scripts run on other files"
+    return f"{listed_paths(there)} written here by its scripts run on other files"
 
 
 def awaiting_suite(ws: Workspace) -> list[str]:

@@ -22,7 +22,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
-from pocflow.freshness import Acceptance, acceptance, reverify_forced
+from pocflow.freshness import Acceptance, acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
     BATCH_SESSION,
@@ -48,7 +48,6 @@ from pocflow.run import RunContext
 from pocflow.status import completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
-_MAX_PATHS = 3
 _FAILURE_LINES = 4
 
 
@@ -370,7 +369,7 @@ def why_it_runs(
             settings_changed = settings_changed or settings
             files += [key for key in inputs if key not in files and key not in changed]
     if files:
-        words.append("changed: " + _paths(files))
+        words.append("changed: " + listed_paths(files))
     if upstream:
         words.append(
             ("step " if len(upstream) == 1 else "steps ") + ", ".join(upstream) + " verified again"
@@ -384,9 +383,9 @@ def why_it_runs(
     elif phases and not files and not upstream:
         words.append("its earlier phases ran again")
     if reasons.get("added_file_dep"):
-        words.append("new input: " + _paths(reasons["added_file_dep"]))
+        words.append("new input: " + listed_paths(reasons["added_file_dep"]))
     if reasons.get("removed_file_dep"):
-        words.append("input dropped: " + _paths(reasons["removed_file_dep"]))
+        words.append("input dropped: " + listed_paths(reasons["removed_file_dep"]))
     if settings_changed:
         words.append("settings or environment changed")
     for check, args, _kwargs in reasons.get("uptodate_false", []):
@@ -466,11 +465,6 @@ def _sha(path: Path) -> str:
 def _when(stamp: str) -> str:
     """'2026-11-26T04:53:10Z' as '2026-11-26 04:53 UTC'."""
     return stamp.replace("T", " ")[:16] + " UTC" if "T" in stamp else stamp
-
-
-def _paths(paths: list[str]) -> str:
-    shown = ", ".join(paths[:_MAX_PATHS])
-    return shown + (f" and {len(paths) - _MAX_PATHS} more" if len(paths) > _MAX_PATHS else "")
 
 
 def _relative(path: str) -> str:
