@@ -41,7 +41,7 @@ from pocflow.record import (
 )
 from pocflow.run import run_token
 from pocflow.testing import PytestJsonRunner, TestSelection
-from pocflow.workspace import Workspace
+from pocflow.workspace import Step, Workspace
 
 #: the last shared session in which every test passed: the gate may stand on it
 SESSION_FILE = "session.json"
@@ -132,17 +132,28 @@ def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]
             and still_holds(ws.root, tested.inputs)
         ):
             continue  # its tests already passed or failed on exactly these files
-        inputs = tuple(test_inputs_of(ws, step, cache))
-        ready.append(
-            TestSelection(
-                step_id=step_id,
-                files=step.tests,
-                inputs=inputs,
-                not_inputs=not_inputs_of(ws, step, own_writes=True),
-                observed_before=observed_before(ws, step_id, "test"),
-            )
-        )
+        ready.append(selection_of(ws, step, cache, observed=True))
     return ready
+
+
+def selection_of(
+    ws: Workspace,
+    step: Step,
+    cache: ImportCache | None = None,
+    *,
+    inputs: bool = True,
+    observed: bool = False,
+) -> TestSelection:
+    """A session's selection of the step's tests: with the inputs its verdict stands on
+    (unless the session proves no record), never its outputs as inputs, and with what its
+    tests read last time (for a test phase: their bytecode is checked)."""
+    return TestSelection(
+        step_id=step.step_id,
+        files=step.tests,
+        inputs=tuple(test_inputs_of(ws, step, cache)) if inputs else (),
+        not_inputs=not_inputs_of(ws, step, own_writes=True),
+        observed_before=observed_before(ws, step.step_id, "test") if observed else (),
+    )
 
 
 def _key(ws: Workspace, step_id: str, cache: ImportCache) -> str:

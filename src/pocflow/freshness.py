@@ -33,7 +33,13 @@ from pocflow.fingerprint import (
     still_holds,
 )
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of, local_result, test_inputs_of, written_by
+from pocflow.inputs import (
+    implement_inputs_of,
+    local_result,
+    runs_here,
+    test_inputs_of,
+    written_by,
+)
 from pocflow.layout import (
     ACCEPTED_FILE,
     FAILED_FILE,
@@ -41,12 +47,11 @@ from pocflow.layout import (
     IMPLEMENT,
     IMPLEMENT_FILE,
     RAN_AFTER_FILE,
-    REPLAY_FILE,
     SUITE_OUTPUTS_FILE,
     TEST,
     TEST_FILE,
 )
-from pocflow.observed import OBSERVER_VERSION
+from pocflow.observed import OBSERVER_VERSION, within
 from pocflow.record import (
     ImplementResult,
     StepRecord,
@@ -56,7 +61,7 @@ from pocflow.record import (
     read_test,
 )
 from pocflow.settings import env_flag
-from pocflow.workspace import Step, Workspace, prerequisites_first
+from pocflow.workspace import Step, Workspace, dependents_of
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
 REVERIFY_ENV = "POCFLOW_REVERIFY"
@@ -382,7 +387,7 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
             continue
         if suite is None:
             suite = _suite_outputs(ws, step_id, key)
-            runs = _dependents_runs(ws, step_id)
+            runs = [run for other in dependents_of(ws, step_id) for run in runs_here(ws, other)]
         if now == suite.get(path):
             continue
         if any(run.written_digests.get(path) == now for run in runs or ()):
@@ -429,10 +434,8 @@ def _writers_of(ws: Workspace, path: str) -> list[str]:
     latest run here wrote it."""
     found = []
     for sid, step in ws.steps.items():
-        declared = [out.rstrip("/") for out in (step.manifest.outputs if step.manifest else ())]
-        if any(path == out or path.startswith(out + "/") for out in declared) or path in (
-            written_by(ws, sid)
-        ):
+        declared = {out.rstrip("/") for out in (step.manifest.outputs if step.manifest else ())}
+        if within(path, declared) or path in written_by(ws, sid):
             found.append(sid)
     return found
 
@@ -505,21 +508,6 @@ def _suite_outputs(ws: Workspace, step_id: str, key: str) -> dict[str, str]:
         return {}
     outputs = entry.get("outputs")
     return outputs if isinstance(outputs, dict) else {}
-
-
-def _dependents_runs(ws: Workspace, step_id: str) -> list[ImplementResult]:
-    """The latest runs here (for real, or replayed) of the scripts of every step that
-    depends on this one, directly or not."""
-    runs = []
-    for other in ws.steps:
-        if other != step_id and step_id in prerequisites_first(
-            ws, list(ws.steps[other].depends_on)
-        ):
-            for name in (IMPLEMENT_FILE, REPLAY_FILE):
-                run = read_implement(ws.run_file(other, name))
-                if run is not None and run.outcome == "passed":
-                    runs.append(run)
-    return runs
 
 
 def _ran_since(ws: Workspace, step_id: str, noted: object, than: Path) -> bool:

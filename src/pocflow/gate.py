@@ -10,6 +10,7 @@ from pocflow.batch import (
     failed_together,
     failed_together_now,
     passed_together,
+    selection_of,
     whole_suite_this_run,
 )
 from pocflow.documents import note_written, write_document
@@ -21,7 +22,6 @@ from pocflow.freshness import (
     reverify_forced,
 )
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
-from pocflow.inputs import not_inputs_of, test_inputs_of
 from pocflow.layout import GATE_SESSION, OUTPUTS_SESSION, PYTEST_LOG, TEST
 from pocflow.record import (
     GateRecord,
@@ -44,7 +44,7 @@ from pocflow.status import (
     poc_problem,
     undocumented,
 )
-from pocflow.testing import PytestJsonRunner, TestSelection
+from pocflow.testing import PytestJsonRunner
 from pocflow.workspace import (
     Workspace,
     load_workspace,
@@ -135,15 +135,7 @@ def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> l
     stale = [sid for sid, status in statuses.items() if status.outputs_changed]
     if not stale:
         return []
-    selections = [
-        TestSelection(
-            sid,
-            ws.steps[sid].tests,
-            tuple(test_inputs_of(ws, ws.steps[sid], None)),
-            not_inputs=not_inputs_of(ws, ws.steps[sid], own_writes=True),
-        )
-        for sid in stale
-    ]
+    selections = [selection_of(ws, ws.steps[sid]) for sid in stale]
     report_dir = ws.root / ws.session_dir(OUTPUTS_SESSION)
     results = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
     note_suite_outputs(ws, results)
@@ -180,10 +172,7 @@ def _suite_session(
             f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
             "(accepted from their records) for the outputs their tests may read\n"
         )
-    selections = [
-        TestSelection(s.step_id, s.tests, (), not_inputs=not_inputs_of(ws, s, own_writes=True))
-        for s in ws.steps.values()
-    ]
+    selections = [selection_of(ws, step, inputs=False) for step in ws.steps.values()]
     report_dir = ws.root / ws.session_dir(GATE_SESSION)
     suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
     note_suite_outputs(ws, suite)

@@ -29,7 +29,6 @@ from pocflow.documents import (
     note_written,
 )
 from pocflow.freshness import note_failure
-from pocflow.inputs import test_inputs_of
 from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
 from pocflow.status import compute_status
@@ -65,13 +64,10 @@ class HealthCheck:
 
 def small_win_check(ws: Workspace) -> HealthCheck:
     """Run the full step suite once and check the PoC against the method's criteria."""
-    from pocflow.testing import PytestJsonRunner, TestSelection
+    from pocflow.batch import selection_of
+    from pocflow.testing import PytestJsonRunner
 
-    selections = [
-        TestSelection(sid, step.tests, tuple(test_inputs_of(ws, step, None)))
-        for sid, step in ws.steps.items()
-        if step.tests
-    ]
+    selections = [selection_of(ws, step) for step in ws.steps.values() if step.tests]
     report_dir = ws.root / ws.session_dir(SMALL_WIN_SESSION)
     runner = PytestJsonRunner(ws.settings.test_runner)
     suite = runner.run(ws.root, selections, report_dir) if selections else {}

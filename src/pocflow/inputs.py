@@ -8,7 +8,7 @@ from pathlib import Path
 from pocflow._observe import SKIP_PARTS
 from pocflow.errors import ManifestError, located
 from pocflow.imports import ImportCache, local_imports
-from pocflow.layout import IMPLEMENT_FILE, TEST_FILE
+from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
 from pocflow.record import (
     ImplementResult,
     TestResult,
@@ -197,6 +197,16 @@ def local_result(ws: Workspace, step_id: str, phase: str) -> ImplementResult | T
     if phase == "implement":
         return read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     return read_test(ws.run_file(step_id, TEST_FILE))
+
+
+def runs_here(ws: Workspace, step_id: str) -> list[ImplementResult]:
+    """The passed runs of the step's scripts in this workspace, replayed or for real (a
+    result taken from its record is not a run)."""
+    names = [REPLAY_FILE]
+    if not ws.run_file(step_id, ACCEPTED_FILE).is_file():
+        names.append(IMPLEMENT_FILE)
+    results = [read_implement(ws.run_file(step_id, name)) for name in names]
+    return [r for r in results if r is not None and r.outcome == "passed"]
 
 
 def written_by(ws: Workspace, step_id: str) -> list[str]:

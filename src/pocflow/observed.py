@@ -337,7 +337,7 @@ def settle(
             digests[key] = seen_env.get(name) or observed_digest(root, key, None)
             continue
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
-        if _under(path, excluded):
+        if within(path, excluded):
             continue
         known = memo.get(key)
         if known is None:
@@ -368,20 +368,19 @@ def outputs_read(
     pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in not_inputs}
-    shared = set(others_wrote)
-    touched = set(wrote) - shared
+    shared, touched = set(others_wrote), set(wrote)
     found: dict[str, str] = {}
     for key in sorted(keys):
         if key.startswith("$") or key.endswith(PYTEST_TABLE):
             continue  # a variable, pytest's reading of its settings
         path = key.rstrip("/")
-        if not path or not _under(path, outputs):
+        if not path or not within(path, outputs):
             continue
         known = memo.get(key)
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
-        own = _under(path, touched) or (key.endswith("/") and _holds_one(path, touched))
-        if own and not _under(path, shared) and not _holds_one(path, shared):
+        own = within(path, touched) or (key.endswith("/") and _holds_one(path, touched))
+        if own and not within(path, shared) and not _holds_one(path, shared):
             known = digest_of(root, key)  # what the step's own tests left
         found[key] = known
     return found
@@ -401,7 +400,7 @@ def changed_by_run(root: Path, facts: Facts) -> set[str]:
     }
 
 
-def _under(path: str, folders: set[str]) -> bool:
+def within(path: str, folders: set[str]) -> bool:
     """Whether path is one of the given paths, or inside one of them."""
     while path:
         if path in folders:

@@ -273,24 +273,17 @@ class phase_current(config_changed):  # type: ignore[misc]
         """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
         from pocflow.fingerprint import digest_of, held_digest
 
+        def differing(held: Any) -> list[str]:
+            if not isinstance(held, dict):
+                return []
+            root = Path(self.root)
+            return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
+
         settings = not super().__call__(task, values)
-        inputs = values.get("inputs")
-        changed = (
-            [
-                key
-                for key, digest in sorted(inputs.items())
-                if held_digest(digest_of(Path(self.root), key)) != digest
-            ]
-            if isinstance(inputs, dict)
-            else []
-        )
+        changed = differing(values.get("inputs"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
-            changed += [
-                key
-                for key, digest in sorted(outputs.items())
-                if held_digest(digest_of(Path(self.root), key)) != digest
-            ]
+            changed += differing(outputs)  # digests cached by stamp: nothing hashed again
         return settings, changed
 
 

@@ -25,13 +25,11 @@ from pathlib import Path
 from pocflow.fingerprint import still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
-from pocflow.inputs import implement_inputs_of, not_inputs_of, written_by
+from pocflow.inputs import implement_inputs_of, not_inputs_of, runs_here, written_by
 from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
 from pocflow.record import (
-    ImplementResult,
     StepRecord,
     TestResult,
-    read_implement,
     read_test,
     write_run_file,
 )
@@ -106,7 +104,7 @@ def missing_outputs(ws: Workspace) -> list[str]:
     ran_here: set[str] = set()
     writers: dict[str, set[str]] = {}  # a file -> the steps whose scripts wrote it here
     for sid in ws.steps:
-        for result in _runs_here(ws, sid):
+        for result in runs_here(ws, sid):
             ran_here.add(sid)
             for path in result.written:
                 writers.setdefault(path, set()).add(sid)
@@ -122,14 +120,6 @@ def missing_outputs(ws: Workspace) -> list[str]:
     return found
 
 
-def _runs_here(ws: Workspace, step_id: str) -> list[ImplementResult]:
-    """The passed runs of the step's scripts in this workspace, replayed or for real (a
-    result taken from its record is not a run)."""
-    names = [REPLAY_FILE] + ([] if was_accepted(ws, step_id) else [IMPLEMENT_FILE])
-    results = [read_implement(ws.run_file(step_id, name)) for name in names]
-    return [r for r in results if r is not None and r.outcome == "passed"]
-
-
 def upstream_of(ws: Workspace, step_id: str) -> list[str]:
     """Every step the step depends on, transitively, prerequisites first."""
     return prerequisites_first(ws, list(ws.steps[step_id].depends_on))
@@ -141,7 +131,7 @@ def _materialized(ws: Workspace, step: Step, cache: ImportCache) -> bool:
     if step.manifest is not None and step.manifest.manual:
         return True
     static = None
-    for result in _runs_here(ws, step.step_id):
+    for result in runs_here(ws, step.step_id):
         if static is None:
             static = set(implement_inputs_of(ws, step, cache))
         # run on the inputs the scan finds now, and on what it really read, unchanged

@@ -171,6 +171,19 @@ def prerequisites_first(ws: Workspace, step_ids: list[str] | None = None) -> lis
     return ordered
 
 
+def dependents_of(ws: Workspace, step_id: str) -> list[str]:
+    """Every step that depends on step_id, directly or not, in plan order."""
+    below: dict[str, bool] = {step_id: True}
+
+    def depends(other: str) -> bool:
+        if other not in below:
+            below[other] = False  # no cycle (load_workspace refuses one): a plain memo
+            below[other] = any(depends(dep) for dep in ws.steps[other].depends_on)
+        return below[other]
+
+    return [other for other in ws.steps if other != step_id and depends(other)]
+
+
 def load_workspace(root: Path, poc: int | None = None) -> Workspace:
     """Read settings, plan, manifests and step files under root, and check they agree: the
     workspace of PoC ``poc`` (default: the project's current PoC).

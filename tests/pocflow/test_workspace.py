@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pocflow.errors import DiscoveryError, GraphError, SettingsError
-from pocflow.workspace import load_workspace
+from pocflow.workspace import dependents_of, load_workspace, prerequisites_first
 
 PLAN = """# PoC 1 Implementation Plan: Demo
 
@@ -48,6 +48,26 @@ def test_load_workspace_joins_plan_and_files(tmp_path: Path) -> None:
     assert ws.steps["2"].depends_on == ("1",) and not ws.steps["2"].has_files
     assert ws.steps["3"].depends_on == ("2",)
     assert ws.results_doc("3") == "docs/demo-step3-results.md"
+
+
+def test_dependents_and_prerequisites_follow_depends_on_both_ways(tmp_path: Path) -> None:
+    ws = load_workspace(
+        make(
+            tmp_path,
+            {
+                "docs/poc1-implementation.md": PLAN,
+                "PoC/step1_first.py": "",
+                "PoC/step2_second.py": "",
+                "PoC/step3_extra.py": "",
+                "PoC/step4_apart.py": "",
+                "steps/step3.yaml": "depends_on: 2\ntitle: Third\n",
+            },
+        )
+    )
+    assert dependents_of(ws, "1") == ["2", "3"]
+    assert dependents_of(ws, "2") == ["3"]
+    assert dependents_of(ws, "3") == dependents_of(ws, "4") == []
+    assert prerequisites_first(ws, ["3"]) == ["1", "2", "3"]
 
 
 def test_load_workspace_without_plan_names_steps_from_files(tmp_path: Path) -> None:
