@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 from doit.exceptions import InvalidDodoFile
-from doit.tools import config_changed
 
 from pocflow.checker import ContentChecker
 from pocflow.documents import (
@@ -57,6 +56,7 @@ from pocflow.phases import (
     project_state_phase,
     records_hold,
     records_unchanged,
+    settings_unchanged,
     state_phase,
     test_phase,
     values_only,
@@ -257,7 +257,7 @@ def _step_tasks(
         "file_dep": [implement_json, test_json],
         "targets": [ws.results_doc(sid)],
         "uptodate": [
-            config_changed(
+            settings_unchanged(
                 {
                     "template": templates[STEP_TEMPLATE],
                     "name": step.name,
@@ -277,7 +277,7 @@ def _step_tasks(
         "task_dep": [ws.task(DOCUMENT, sid)],
         "targets": [ws.record_path(sid)],
         "uptodate": [
-            config_changed({"template": templates[STATE_TEMPLATE], "name": step.name}),
+            settings_unchanged({"template": templates[STATE_TEMPLATE], "name": step.name}),
             (written_unchanged, [str(ws.root / ws.record_path(sid)), noted]),
         ],
     }
@@ -325,7 +325,7 @@ def _all_pocs_task(pocs: list[Workspace]) -> dict[str, Any]:
 def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[Any]:
     """PROJECT_STATE.md is current: same template and plan, as written, same records."""
     return [
-        config_changed(
+        settings_unchanged(
             {
                 "template": templates[STATE_TEMPLATE],
                 "plan": _plan_digest(ws),
@@ -361,7 +361,7 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
         ],
         "targets": [ws.poc_results_doc, ws.gate_record_path],
         "uptodate": [
-            config_changed(
+            settings_unchanged(
                 {
                     "template": templates[POC_TEMPLATE],
                     "plan": _plan_digest(ws),
