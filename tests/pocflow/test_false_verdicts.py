@@ -10,6 +10,7 @@ plain pytest in the same workspace that the step's tests really fail, and then c
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import shutil
@@ -160,14 +161,30 @@ def library(verified_library: Path, tmp_path: Path) -> Path:
     return target
 
 
+#: the plain runs' bytecode, kept apart from every other run's (see fresh_bytecode_for)
+PLAIN_PYCACHE = Path(tempfile.mkdtemp(prefix="plain-pycache-"))
+atexit.register(shutil.rmtree, PLAIN_PYCACHE, ignore_errors=True)
+
+
+def fresh_bytecode_for(folder: Path) -> Path:
+    """The bytecode folder of the plain runs (PYTHONPYCACHEPREFIX), holding nothing compiled
+    from the files under folder: a plain run compiles the workspace's source as it is now
+    (an edit that kept a file's size and modification time cannot hide behind bytecode an
+    earlier run wrote), while pytest's and the libraries' bytecode, compiled once per
+    worker, is kept (compiling them made each plain run take seconds)."""
+    mirrored = PLAIN_PYCACHE / folder.resolve().relative_to("/")
+    shutil.rmtree(mirrored, ignore_errors=True)
+    return PLAIN_PYCACHE
+
+
 def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     """The exit code of the plain alternative in the same workspace: the step's script with
     `python`, then `pytest` on its test file."""
     script = next((ws / "PoC").glob(f"step{step}_*.py")).relative_to(ws)
     test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
-    # the source as it is now: no bytecode cached before (a fresh, private cache folder)
-    base["PYTHONPYCACHEPREFIX"] = tempfile.mkdtemp(prefix="plain-pycache-")
+    base["PYTHONPYCACHEPREFIX"] = str(fresh_bytecode_for(ws.parent))
+    base.pop("PYTHONDONTWRITEBYTECODE", None)  # written to that folder only
     for command in ([str(script)], ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)]):
         done = subprocess.run(
             [sys.executable, *command],
