@@ -50,15 +50,27 @@ def pytest_configure(config: pytest.Config) -> None:
     )
 
 
+#: test files whose tests take tens of seconds each (a real library's suite, the bench, an
+#: install, the docs' commands): they start first, not last, where one would run alone
+LONGEST = {"test_realworld.py", "test_bench.py", "test_install.py", "test_docs_commands.py"}
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """The repeats of a stress test run only when asked for (`-m stress`): the suite runs
-    each stress test once."""
-    if "stress" in (config.getoption("markexpr") or ""):
-        return
-    repeats = [item for item in items if item.get_closest_marker("stress")]
-    if repeats:
-        config.hook.pytest_deselected(items=repeats)
-        items[:] = [item for item in items if not item.get_closest_marker("stress")]
+    each stress test once. The longest tests go first and the unit tests last (in their
+    order otherwise): the workers then end together, the short tests filling the gaps."""
+    if "stress" not in (config.getoption("markexpr") or ""):
+        repeats = [item for item in items if item.get_closest_marker("stress")]
+        if repeats:
+            config.hook.pytest_deselected(items=repeats)
+            items[:] = [item for item in items if not item.get_closest_marker("stress")]
+    items.sort(key=_expected_length)
+
+
+def _expected_length(item: pytest.Item) -> int:
+    if item.path.name in LONGEST:
+        return 0
+    return 1 if item.get_closest_marker("e2e") else 2
 
 
 @pytest.hookimpl(tryfirst=True)
