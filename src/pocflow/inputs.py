@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -101,15 +102,17 @@ def conftests_above(root: Path, tests: Iterable[str]) -> list[str]:
     """The conftest.py files pytest loads for these test files: in each one's folder and
     every folder above it, up to the workspace root's own."""
     found: set[str] = set()
+    seen: set[str] = set()
     for test in tests:
-        folder = Path(test).parent
-        while True:
-            conftest = folder / "conftest.py"
-            if (root / conftest).is_file():
-                found.add(conftest.as_posix())
-            if folder == Path("."):
+        folder = test.rpartition("/")[0]
+        while folder not in seen:  # each folder looked at once, however many tests
+            seen.add(folder)
+            conftest = f"{folder}/conftest.py" if folder else "conftest.py"
+            if os.path.isfile(os.path.join(root, conftest)):
+                found.add(conftest)
+            if not folder:
                 break
-            folder = folder.parent
+            folder = folder.rpartition("/")[0]
     return sorted(found)
 
 

@@ -151,15 +151,20 @@ def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, 
             elif not basename.startswith("_"):
                 doc = f"PoC {one.settings.poc}: {doc}"
                 yield {"basename": one.task(basename), "name": None, "doc": doc}
+        refreshed = _project_state_uptodate(one, templates)  # one check, every step's
         for step in one.steps.values():
-            yield from _step_tasks(one, step, templates, cache)
+            yield from _step_tasks(one, step, templates, cache, refreshed)
         yield _gate_task(one, templates)
     yield _project_state_task(pocs, templates)
     yield _all_pocs_task(pocs)  # a project of one PoC has it too: CI can always run it
 
 
 def _step_tasks(
-    ws: Workspace, step: Step, templates: dict[str, str], cache: ImportCache
+    ws: Workspace,
+    step: Step,
+    templates: dict[str, str],
+    cache: ImportCache,
+    refreshed: list[Any],
 ) -> Iterator[dict[str, Any]]:
     sid = step.step_id
     root = str(ws.root)
@@ -287,7 +292,7 @@ def _step_tasks(
         "doc": f"Refresh {ws.settings.state_file} after {label}.",
         "actions": [(project_state_phase, [root])],
         "task_dep": [ws.task(STATE, sid)],
-        "uptodate": _project_state_uptodate(ws, templates),
+        "uptodate": refreshed,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from pocflow.imports import local_imports
+from pocflow.inputs import conftests_above
 
 
 def make(root: Path, files: dict[str, str]) -> None:
@@ -66,3 +67,24 @@ def test_local_imports_survives_syntax_errors_and_cycles(tmp_path: Path) -> None
         {"a.py": "import b\n", "b.py": "import a\nimport broken\n", "broken.py": "def (:\n"},
     )
     assert local_imports(tmp_path, ["a.py"], ()) == ["b.py", "broken.py"]
+
+
+def test_the_conftests_above_a_test_are_every_one_pytest_loads_for_it(tmp_path: Path) -> None:
+    make(
+        tmp_path,
+        {
+            "conftest.py": "",
+            "tests/conftest.py": "",
+            "tests/deep/inner/conftest.py": "",
+            "tests/other/conftest.py": "",
+            "elsewhere/conftest.py": "",
+        },
+    )
+    tests = ["tests/deep/inner/test_a.py", "tests/deep/test_b.py", "tests/test_c.py"]
+    assert conftests_above(tmp_path, tests) == [
+        "conftest.py",
+        "tests/conftest.py",
+        "tests/deep/inner/conftest.py",
+    ]
+    assert conftests_above(tmp_path, ["test_top.py"]) == ["conftest.py"]
+    assert conftests_above(tmp_path / "tests", ["test_c.py"]) == ["conftest.py"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import json
 import shutil
 from pathlib import Path
@@ -203,6 +204,8 @@ def test_inprocess_run_matches_subprocess(
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == {"4", "4_1"}
     assert run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete").ran == []
+    # the run leaves the garbage collector of its process as it found it
+    assert gc.isenabled() and gc.get_freeze_count() == 0
 
 
 def test_doit_clean_and_forget_keep_documents_and_records(sample: Path) -> None:
