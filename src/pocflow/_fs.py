@@ -99,7 +99,7 @@ def sha256_file(path: Path) -> str:
 def file_lock(path: Path) -> Iterator[None]:
     """Hold an exclusive advisory lock on path (created if missing) for the block."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
+    with path.open("ab") as handle:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
         try:
             yield

@@ -430,7 +430,7 @@ def interruptible() -> Iterator[None]:
 def run_lock(path: Path) -> Iterator[None]:
     """Hold the workspace's run lock; if another run holds it, say so and wait."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a+") as handle:
+    with path.open("a+", encoding="utf-8") as handle:
         try:
             fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

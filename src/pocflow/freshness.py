@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import platform
 import re
 import sys
@@ -87,6 +88,30 @@ def environment(ws: Workspace) -> dict[str, str]:
         # less is verified again (pocflow.observed)
         "observer": str(OBSERVER_VERSION),
     }
+
+
+def installed_packages() -> str:
+    """A digest of what is installed where this process imports from: the names of the
+    distributions' metadata folders (``pocnew-1.0.dist-info``: name and version) and of the
+    ``.pth`` files in every folder of sys.path. A package installed, upgraded or removed
+    without a change to the lock file (``uv pip install``) changes it, and so does a pytest
+    plugin that every session would now load. Local only (a machine's installation is not a
+    record's): the phases compare it with their last run here. Worked out once a process;
+    one listing per folder."""
+    if not _INSTALLED:
+        names: list[str] = []
+        for entry in dict.fromkeys(sys.path):
+            try:
+                with os.scandir(entry or ".") as found:
+                    names += [f"{entry}/{e.name}" for e in found if e.name.endswith(_METADATA)]
+            except OSError:
+                continue
+        _INSTALLED.append(hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest())
+    return _INSTALLED[0]
+
+
+_METADATA = (".dist-info", ".egg-info", ".egg-link", ".pth")
+_INSTALLED: list[str] = []
 
 
 #: a source in a lock file that names a folder or file by an absolute path (``uv add
@@ -529,13 +554,20 @@ def _newer(path: Path, than: Path) -> bool:
 
 
 def acceptance(
-    ws: Workspace, step_id: str, cache: ImportCache | None = None, phase: str = IMPLEMENT
+    ws: Workspace,
+    step_id: str,
+    cache: ImportCache | None = None,
+    phase: str = IMPLEMENT,
+    installed_anew: bool = False,
 ) -> Acceptance:
     """The step's committed record is taken (by the task of this phase) when it says
     verified and still holds, no run here failed on the same files, no script it stands on
-    ran here since, and re-verification is not forced; else why not."""
+    ran here since, the packages installed are those the phase last ran with here (else
+    ``installed_anew``), and re-verification is not forced; else why not."""
     if reverify_forced():
         return Acceptance(None, ("re-verification forced",))
+    if installed_anew:
+        return Acceptance(None, ("the installed packages changed since it last ran here",))
     failure = local_failure(ws, step_id)
     if failure:
         return Acceptance(None, (failure,))

@@ -20,6 +20,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
+from pocflow.freshness import installed_packages
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.layout import (
     DOCUMENT_FILE,
@@ -54,7 +55,9 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     try:
         ws = run.workspace(spec.poc)
         task = ws.task(IMPLEMENT, spec.step_id)
-        record = run.take(task, lambda: acceptance(ws, spec.step_id)).record
+        record = run.take(
+            task, lambda: acceptance(ws, spec.step_id, installed_anew=task in run.installed_anew)
+        ).record
         if record is not None:
             accept(ws, record)
             clear_failure(ws, spec.step_id)
@@ -94,12 +97,21 @@ def test_phase(
 
     ws = run.workspace(poc)
     task = ws.task(TEST, selection.step_id)
-    record = run.take(task, lambda: acceptance(ws, selection.step_id, phase=TEST)).record
+    record = run.take(
+        task,
+        lambda: acceptance(
+            ws, selection.step_id, phase=TEST, installed_anew=task in run.installed_anew
+        ),
+    ).record
     if record is not None and record.test is not None:  # its record still holds
         taken = keeping_outputs_read(ws.root / result_file, record.test)
         write_run_file(ws.root / result_file, taken)
         note_ran_after(ws, selection.step_id, TEST)
-        return {"inputs": held_inputs(taken.inputs), "outputs": held_inputs(taken.outputs_read)}
+        return {
+            "inputs": held_inputs(taken.inputs),
+            "outputs": held_inputs(taken.outputs_read),
+            "packages": installed_packages(),
+        }
     selection = replace(
         selection,
         not_inputs=not_inputs_of(ws, ws.steps[selection.step_id], own_writes=True),
@@ -114,6 +126,7 @@ def test_phase(
     return _record_failure(ws, selection.step_id, message, TEST) or {
         "inputs": held_inputs(result.inputs),
         "outputs": held_inputs(result.outputs_read),
+        "packages": installed_packages(),
     }
 
 
@@ -257,6 +270,7 @@ class phase_current(settings_unchanged):
         inputs = values.get("inputs")
         current = (
             bool(super().__call__(task, values))
+            and self._same_installation(task, values)
             and isinstance(inputs, dict)
             and still_holds_now(Path(self.root), inputs)
             and not self._failed_here()
@@ -265,6 +279,16 @@ class phase_current(settings_unchanged):
         if current:
             RunContext.of(self.root).current.add((self.poc, self.step_id, self.phase))
         return current
+
+    def _same_installation(self, task: Any, values: dict[str, Any]) -> bool:
+        """Whether what is installed (pocflow.freshness.installed_packages) is what the
+        phase last ran with here; when not, its action runs it again rather than take the
+        step's record, which cannot tell (a record names the lock file, not a machine)."""
+        held = values.get("packages")
+        if held is None or held == installed_packages():
+            return True
+        RunContext.of(self.root).installed_anew.add(task.name)
+        return False
 
     def _failed_here(self) -> bool:
         """Whether a run here saw this phase of the step fail since doit saved its success
@@ -299,7 +323,10 @@ class phase_current(settings_unchanged):
             root = Path(self.root)
             return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
 
-        settings = not super().__call__(task, values)
+        settings = not super().__call__(task, values) or values.get("packages") not in (
+            None,
+            installed_packages(),
+        )
         changed = differing(values.get("inputs"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
@@ -329,7 +356,10 @@ def _stands_on(result_file: Path) -> dict[str, Any]:
 
     result = read_json(result_file)
     inputs = result.get("inputs") if result is not None else None
-    return {"inputs": held_inputs(inputs) if isinstance(inputs, dict) else {}}
+    return {
+        "inputs": held_inputs(inputs) if isinstance(inputs, dict) else {},
+        "packages": installed_packages(),  # what was installed here when it ran (local)
+    }
 
 
 @signed

@@ -131,7 +131,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         task was accepted)."""
         run = RunContext.of(str(ws.root))
         if phase in RUN_PHASES and step_id in ws.steps:
-            return run.decide(task, lambda: acceptance(ws, step_id, phase=phase))
+            anew = task in run.installed_anew
+            return run.decide(
+                task, lambda: acceptance(ws, step_id, phase=phase, installed_anew=anew)
+            )
         if phase == GATE_TASK:
             from pocflow.gate import accepted_gate
 

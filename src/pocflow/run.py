@@ -49,6 +49,7 @@ class RunContext:
         "awaiting_suite",
         "current",
         "gate_checked",
+        "installed_anew",
         "root",
     )
 
@@ -63,6 +64,9 @@ class RunContext:
         #: a step depending on it rewrote the file (the gate does not take its record as
         #: proof then; pocflow.freshness.output_changes)
         self.awaiting_suite = False
+        #: tasks whose phase last ran here with other packages installed than now: they run
+        #: again, and do not take their step's record
+        self.installed_anew: set[str] = set()
         #: the current PoC's gate was found up to date, or ran and passed, in this process
         self.gate_checked = False
         #: decisions made for tasks about to run, not yet taken by their actions

@@ -11,6 +11,7 @@ step that depends on another depends on that step's verification record.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import sys
 from collections.abc import Iterator
@@ -78,10 +79,19 @@ GROUPS = {
 }
 
 
+def _printable_anywhere() -> None:
+    """Output a terminal cannot show (✅, an em dash under a Latin-1 or ASCII locale) is
+    written escaped instead of ending the command with a traceback."""
+    for stream in (sys.stdout, sys.stderr):
+        if isinstance(stream, io.TextIOWrapper) and stream.errors == "strict":
+            stream.reconfigure(errors="backslashreplace")
+
+
 def doit_config(dodo_file: str | Path) -> dict[str, Any]:
     """DOIT_CONFIG for a workspace: sqlite3 state in the state folder, content checks, gate
     default."""
     root = Path(dodo_file).resolve().parent
+    _printable_anywhere()
     try:
         state_dir = load_settings(root).state_dir
     except PocflowError:

@@ -718,6 +718,19 @@ def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) ->
     assert_run_again_and_failed(library, "3")
 
 
+def test_a_pytest_plugin_installed_after_the_step_was_verified_is_seen(library: Path) -> None:
+    # installed without a change to any lock file (`uv pip install`, `pip install`)
+    write("pocnew-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocnew\nVersion: 1.0\n")(
+        library
+    )
+    write("pocnew-1.0.dist-info/entry_points.txt", "[pytest11]\npocnew = pocnew\n")(library)
+    write(
+        "pocnew.py",
+        "def pytest_runtest_call(item):\n    raise AssertionError('pocnew fails every test')\n",
+    )(library)
+    assert_run_again_and_failed(library, "3", says="settings or environment changed")
+
+
 def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:

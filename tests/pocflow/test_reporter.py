@@ -244,9 +244,9 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     real = pocflow.freshness.acceptance
     judged: list[str] = []
 
-    def counting(ws: Any, step_id: str, cache: Any = None, phase: str = "implement") -> Any:
+    def counting(ws: Any, step_id: str, *args: Any, **kwargs: Any) -> Any:
         judged.append(step_id)
-        return real(ws, step_id, cache, phase)
+        return real(ws, step_id, *args, **kwargs)
 
     monkeypatch.setattr(pocflow.freshness, "acceptance", counting)
     monkeypatch.setattr(pocflow.reporter, "acceptance", counting)

@@ -42,6 +42,17 @@ def test_status_all_verified(sample: Path) -> None:
 
 
 @pytest.mark.e2e
+@pytest.mark.parametrize("command", ["status", "list"])
+def test_a_terminal_that_cannot_show_every_character_gets_escapes_not_a_traceback(
+    sample: Path, command: str
+) -> None:
+    result = run_doit(sample, command, env={"PYTHONIOENCODING": "ascii"})
+    assert result.code == 0, result.err
+    assert "Traceback" not in result.err
+    assert "\\u2014" in result.out  # the em dash, escaped
+
+
+@pytest.mark.e2e
 def test_status_stale_is_transitive_and_names_changed_paths(sample: Path) -> None:
     edit(sample / "data/tzdb/zone1970.tab", lambda s: s + "# a comment line\n")
     steps = by_id(status_json(sample))

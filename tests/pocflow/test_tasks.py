@@ -265,3 +265,13 @@ def test_a_phase_task_runs_what_it_depends_on_first_as_the_reference_says(sample
     assert {"implement:1", "test:1", "state:1", "implement:2", "test:2"} <= set(ran)
     assert ran.index("state:1") < ran.index("implement:2") < ran.index("test:2")
     assert "poc-complete" not in ran
+
+
+def test_pocflow_opens_no_text_file_without_naming_its_encoding(sample: Path) -> None:
+    # what PYTHONWARNDEFAULTENCODING shows: a read or write that would depend on the locale
+    edit(sample / "PoC/step4_nearest.py", lambda s: s + "\n# an edit\n")
+    env = {"PYTHONWARNDEFAULTENCODING": "1", "PYTHONWARNINGS": "error::EncodingWarning"}
+    for command in (["poc-complete"], ["status"], ["list"]):
+        result = run_doit(sample, *command, env=env)
+        assert result.code == 0, result.out + result.err
+        assert "EncodingWarning" not in result.err
