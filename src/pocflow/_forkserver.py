@@ -8,7 +8,9 @@ never from the caller's, so no test module of one session is ever loaded in anot
 
 Protocol: one JSON object per line in, ``{"cwd": ..., "args": [...], "log": ...}``; one per
 line out, ``{"code": <pytest exit code>}``, or ``CRASHED`` when the child failed outside
-pytest's own handling (its traceback is in the log). The server ends when its stdin closes.
+pytest's own handling (its traceback is in the log), or ``UNFAITHFUL`` when a module the
+server had loaded would have been a workspace file in a plain session. The server ends when
+its stdin closes.
 """
 
 from __future__ import annotations
@@ -30,6 +32,13 @@ WARM_PREFIX = "pocflow-warm-"
 #: a child's exit code when something raised outside pytest's own handling (before pytest
 #: started, or out of pytest.main: a hook of the session's end, say); not one of pytest's
 CRASHED = 70
+#: a child's exit code when its session was not what a plain one is: a module the server had
+#: loaded while warming up would have been taken from a workspace file instead (the session
+#: plugin's SHADOWED); pocflow runs the session again in a fresh process
+UNFAITHFUL = 71
+#: the modules this server loaded while warming up beyond those `import pytest` loads (which
+#: a plain pytest has loaded too before any workspace folder is on sys.path)
+PRELOADED: frozenset[str] = frozenset()
 
 
 def warm_up() -> None:
@@ -103,7 +112,13 @@ def session(
                 )
             import pytest
 
-            code = int(pytest.main(args, plugins=[_load(path) for path in plugins or []]))
+            loaded = [_load(path) for path in plugins or []]
+            for plugin in loaded:
+                if hasattr(plugin, "PRELOADED"):
+                    plugin.PRELOADED = PRELOADED
+            code = int(pytest.main(args, plugins=loaded))
+            if any(getattr(plugin, "SHADOWED", None) for plugin in loaded):
+                code = UNFAITHFUL
         except BaseException:  # anything at all must end the child
             code = CRASHED
             traceback.print_exc()
@@ -137,8 +152,13 @@ def _die_with_server() -> None:
 
 def serve() -> None:
     """Answer requests on stdin until it closes."""
+    global PRELOADED
     sys.path[0] = ""  # like `python -m pytest`: the session's folder, not this file's
+    import pytest  # noqa: F401
+
+    before = set(sys.modules)
     warm_up()
+    PRELOADED = frozenset(name for name in sys.modules if "." not in name) - before
     gc.freeze()  # children must not walk (and so copy) the warm heap when they collect
     replies = sys.stdout
     for line in sys.stdin:

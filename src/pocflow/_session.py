@@ -245,8 +245,41 @@ def pytest_runtest_logreport(report: Any) -> None:
         )
 
 
+#: set by pocflow._forkserver in its child: the modules the warm server had loaded (the
+#: child has them) that a plain pytest would import only when asked
+PRELOADED: frozenset[str] = frozenset()
+#: those of them that a workspace file would have been instead, found at the session's end
+SHADOWED: list[str] = []
+
+
+def _shadowed(root: Path) -> list[str]:
+    """The preloaded modules (from outside the workspace) whose name the session's sys.path
+    now gives to a workspace file: in a plain session, `import NAME` would have taken that
+    file (a src/zoneinfo.py). One look per name, through the import system's own finder."""
+    from importlib.machinery import PathFinder
+
+    def inside(path: str) -> bool:
+        return Path(path).resolve().is_relative_to(root)
+
+    found = []
+    for name in sorted(PRELOADED):
+        origin = getattr(sys.modules.get(name), "__file__", None)
+        if not isinstance(origin, str) or inside(origin):
+            continue
+        try:
+            spec = PathFinder.find_spec(name, sys.path)
+        except (ImportError, ValueError, OSError):
+            continue
+        there = getattr(spec, "origin", None)
+        if isinstance(there, str) and inside(there):
+            found.append(name)
+    return found
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
+    if PRELOADED:
+        SHADOWED[:] = _shadowed(Path.cwd().resolve())
     facts = _facts(session.config)
     if facts is not None:
         facts.emit({"reports": facts.reports})

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
 
-from pocflow._forkserver import CRASHED
+from pocflow._forkserver import CRASHED, UNFAITHFUL
 from pocflow._fs import read_json
 from pocflow._proc import (
     LiveEcho,
@@ -320,12 +320,15 @@ def prestart(isolation: str) -> None:
 
 
 def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
-    """A session in the fork server; in a plain subprocess when the server is gone or its
-    child failed outside pytest (the child's log kept as CRASH_LOG): the verdict is then the
-    plain session's, which shows the failure again if it was the session's own."""
+    """A session in the fork server; in a plain subprocess when the server is gone, its
+    child failed outside pytest (the child's log kept as CRASH_LOG), or a module the server
+    had loaded would have been a workspace file in a plain session (UNFAITHFUL): the verdict
+    is then the plain session's, which shows the failure again if it was the session's own."""
     code = _ForkServer.get().session(root, args, log, facts)
     if code == CRASHED:
         log.replace(log.with_name(CRASH_LOG))
+        facts.unlink(missing_ok=True)
+    elif code == UNFAITHFUL:  # a module it had loaded would be a workspace file here
         facts.unlink(missing_ok=True)
     elif code is not None:
         return code

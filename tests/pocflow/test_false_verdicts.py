@@ -440,6 +440,15 @@ CASES = {
             "    assert statistics.mean([1, 2, 3]) == 2\n",
         ),
     ),
+    "a new workspace module shadows one the warm pytest server had loaded": Case(
+        write("src/zoneinfo.py", "ZONES = ['Europe/Paris']\n"),
+        "4",
+        prep=write(
+            "tests/test_step4_config.py",
+            "import zoneinfo\n\n\ndef test_utc_is_known():\n"
+            "    assert str(zoneinfo.ZoneInfo('UTC')) == 'UTC'\n",
+        ),
+    ),
     "a file under .github/ (not .git/) a test reads": Case(
         replace_in(".github/ci.yml", "3.11", "3.12"),
         "4",
