@@ -153,7 +153,8 @@ def _die_with_server() -> None:
 def serve() -> None:
     """Answer requests on stdin until it closes."""
     global PRELOADED
-    sys.path[0] = ""  # like `python -m pytest`: the session's folder, not this file's
+    # as the `pytest` command has it: its own folder, neither the session's nor this file's
+    sys.path[0] = os.path.dirname(sys.executable)
     import pytest  # noqa: F401
 
     before = set(sys.modules)

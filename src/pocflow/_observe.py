@@ -669,7 +669,9 @@ def main(argv: list[str]) -> None:
     import runpy
 
     sys.argv = [module, *argv[1:]]
-    sys.path[0] = os.getcwd()
+    # as the `pytest` command has it (the documented way to run a step's tests): the folder
+    # of the command, not the session's, so a test passes only on what it imports for real
+    sys.path[0] = os.path.dirname(sys.executable)
     runpy.run_module(module, run_name="__main__", alter_sys=True)
 
 

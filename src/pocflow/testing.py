@@ -95,7 +95,9 @@ class PytestJsonRunner:
     once) to fork a child for it: a step's session then costs what its tests cost, not a
     Python and pytest start-up, and it still runs in a fresh process of its own, so one
     step's tests never see another's. ``"subprocess"`` starts `python -m pytest`.
-    ``"auto"`` is ``"fork"`` on Linux, else ``"subprocess"``.
+    ``"auto"`` is ``"fork"`` on Linux, else ``"subprocess"``. Either way the session's
+    sys.path is the `pytest` command's: the workspace folder is not on it unless the
+    project's settings or conftest.py files put it there (`python -m pytest` would).
     """
 
     def __init__(self, isolation: str = "auto") -> None:

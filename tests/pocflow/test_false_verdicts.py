@@ -179,13 +179,17 @@ def fresh_bytecode_for(folder: Path) -> Path:
 
 def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     """The exit code of the plain alternative in the same workspace: the step's script with
-    `python`, then `pytest` on its test file."""
+    `python`, then `pytest` on its test file (as the `pytest` command runs it: the workspace
+    folder is not put on sys.path, as `python -m pytest` would)."""
     script = next((ws / "PoC").glob(f"step{step}_*.py")).relative_to(ws)
     test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
     base["PYTHONPYCACHEPREFIX"] = str(fresh_bytecode_for(ws.parent))
     base.pop("PYTHONDONTWRITEBYTECODE", None)  # written to that folder only
-    for command in ([str(script)], ["-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)]):
+    for command in (
+        [str(script)],
+        ["-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+    ):
         done = subprocess.run(
             [sys.executable, *command],
             cwd=ws,
@@ -439,6 +443,15 @@ CASES = {
             "import statistics\n\n\ndef test_the_mean():\n"
             "    assert statistics.mean([1, 2, 3]) == 2\n",
         ),
+    ),
+    "a module at the workspace root that only `python -m pytest` can import": Case(
+        write(
+            "tests/test_step4_config.py",
+            "import poc_settings\n\n\ndef test_the_setting():\n"
+            "    assert poc_settings.LIMIT == 3\n",
+        ),
+        "4",
+        prep=write("poc_settings.py", "LIMIT = 3\n"),
     ),
     "a new workspace module shadows one the warm pytest server had loaded": Case(
         write("src/zoneinfo.py", "ZONES = ['Europe/Paris']\n"),
@@ -710,34 +723,42 @@ def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
 
 def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) -> None:
     # an editable plugin registered by entry point: the fork server imports it while warming up
-    write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n")(
-        library
-    )
-    write("pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
+    env = {"PYTHONPATH": str(library / "site")}
     write(
-        "pocplug.py", "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n    return 4\n"
+        "site/pocplug-1.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n",
+    )(library)
+    write("site/pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
+    write(
+        "site/pocplug.py",
+        "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n    return 4\n",
     )(library)
     write(
         "tests/test_step3_helpers.py",
         "def test_the_fixture_library_scales(lib, "
         "expected_scale):\n    assert lib.scale(2) == expected_scale\n",
     )(library)
-    assert run_doit(library, "poc-complete").code == 0
-    replace_in("pocplug.py", "return 4", "return 5")(library)
-    assert_run_again_and_failed(library, "3")
+    verified = run_doit(library, "poc-complete", env=env)
+    assert verified.code == 0, verified.out + verified.err
+    replace_in("site/pocplug.py", "return 4", "return 5")(library)
+    assert_run_again_and_failed(library, "3", env)
 
 
 def test_a_pytest_plugin_installed_after_the_step_was_verified_is_seen(library: Path) -> None:
     # installed without a change to any lock file (`uv pip install`, `pip install`)
-    write("pocnew-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocnew\nVersion: 1.0\n")(
-        library
-    )
-    write("pocnew-1.0.dist-info/entry_points.txt", "[pytest11]\npocnew = pocnew\n")(library)
+    env = {"PYTHONPATH": str(library / "site")}
+    (library / "site").mkdir()
+    verified = run_doit(library, "poc-complete", env=env)
+    assert verified.code == 0, verified.out + verified.err
     write(
-        "pocnew.py",
+        "site/pocnew-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocnew\nVersion: 1.0\n"
+    )(library)
+    write("site/pocnew-1.0.dist-info/entry_points.txt", "[pytest11]\npocnew = pocnew\n")(library)
+    write(
+        "site/pocnew.py",
         "def pytest_runtest_call(item):\n    raise AssertionError('pocnew fails every test')\n",
     )(library)
-    assert_run_again_and_failed(library, "3", says="settings or environment changed")
+    assert_run_again_and_failed(library, "3", env, says="settings or environment changed")
 
 
 def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
@@ -811,7 +832,7 @@ def plain_tests(ws: Path, step: str) -> int:
     (no script runs first: what a person sees who runs the step's tests)."""
     test = next((ws / "tests").glob(f"test_step{step}_*.py")).relative_to(ws)
     done = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
+        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
         cwd=ws,
         env={k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))},
         capture_output=True,
