@@ -28,8 +28,9 @@ class Pytest(WorkspaceCommand):
     doc_purpose = "run one step's tests with pytest options of your own; records nothing"
     doc_usage = "<id> [pytest options]"
     doc_description = (
-        "Runs `python -m pytest` on the step's test files, in the workspace root, with the "
-        "options that follow the id (`doit pytest 3b -k lookup -x`, `doit pytest 3b --lf`). "
+        "Runs pytest (`python -P -m pytest`, as the `pytest` command) on the step's test "
+        "files, in the workspace root, with the options that follow the id "
+        "(`doit pytest 3b -k lookup -x`, `doit pytest 3b --lf`). "
         "Exits with pytest's exit status. Records no verdict and writes no record or "
         "document: `doit step:<id>` verifies."
     )
@@ -56,7 +57,7 @@ class Pytest(WorkspaceCommand):
         )
         out.flush()
         done = subprocess.run(
-            [sys.executable, "-m", "pytest", *files, *options], cwd=ws.root, check=False
+            [sys.executable, "-P", "-m", "pytest", *files, *options], cwd=ws.root, check=False
         )
         return done.returncode
 

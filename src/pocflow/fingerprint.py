@@ -9,6 +9,8 @@ An input is named by a *key*:
                            ``set`` for a secret (pocflow.redact)
 ``pyproject.toml:tool.pytest``  the pytest tables of a pyproject.toml pytest read
 ``plugin:NAME``            a pytest plugin pytest loaded: its installed version
+``python:text-encoding``   the encoding ``open()`` uses when none is named (the locale's,
+                           from LC_ALL, LC_CTYPE or LANG; UTF-8 in UTF-8 mode)
 =========================  ===========================================================
 
 **Content, not clocks.** A file's digest is taken from the cache only while its size,
@@ -21,13 +23,16 @@ state folder, so a run with nothing to do reads stamps, not contents.
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import hashlib
 import importlib.machinery
 import json
+import locale
 import os
 import re
 import stat
+import sys
 import time
 import tomllib
 from importlib import metadata
@@ -59,18 +64,24 @@ PLUGIN_PREFIX = "plugin:"
 IMPORT_PREFIX = "import:"
 #: the pytest configuration above the workspace, when the workspace has none of its own
 ANCESTORS_KEY = "pytest:config-above-workspace"
+#: the text encoding of the interpreter: the locale's variables count by their effect, so
+#: machines whose LANG differs but whose encoding is the same (en_US.UTF-8, C.UTF-8) agree
+TEXT_ENCODING_KEY = "python:text-encoding"
 
 Stamp = tuple[int, int, int, int]
 
 
 def kind_of(key: str) -> str:
-    """'file', 'folder', 'env', 'pytest-config', 'plugin' or 'import'."""
+    """'file', 'folder', 'env', 'pytest-config', 'pytest-ancestors', 'plugin', 'import' or
+    'text-encoding'."""
     if (
         key[:1] != "$"
         and not key.endswith(("/", PYTEST_TABLE))
-        and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:"))
+        and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:", "python:"))
     ):
         return "file"
+    if key == TEXT_ENCODING_KEY:
+        return "text-encoding"
     if key.startswith(IMPORT_PREFIX):
         return "import"
     if key == ANCESTORS_KEY:
@@ -282,6 +293,9 @@ def digest_of(root: Path, key: str) -> str:
         return import_digest(root, key)
     if kind == "pytest-ancestors":
         return ancestors_config_digest(root)
+    if kind == "text-encoding":
+        # what open() uses when no encoding is named
+        return codecs.lookup("utf-8" if sys.flags.utf8_mode else locale.getencoding()).name
     return plugin_digest(key[len(PLUGIN_PREFIX) :])
 
 

@@ -25,7 +25,7 @@ from pocflow.fingerprint import digest_of, fingerprint
 from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
-    PROCESS_VARIABLES,
+    PROCESS_KEYS,
     attribute,
     changed_by_run,
     child_environ,
@@ -192,7 +192,7 @@ def _observed(
             for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
             if not (k.startswith("$") and k[1:] in own_env)
         }
-        keys |= {"$" + name for name in PROCESS_VARIABLES}
+        keys |= set(PROCESS_KEYS)
         digests.update(
             settle(
                 root,

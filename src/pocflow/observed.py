@@ -35,6 +35,7 @@ from pocflow.fingerprint import (
     CHANGED_DURING_RUN,
     PLUGIN_PREFIX,
     PYTEST_TABLE,
+    TEXT_ENCODING_KEY,
     digest_of,
     observed_digest,
 )
@@ -43,15 +44,15 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 2
+OBSERVER_VERSION = 3
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
 PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
 #: variables the interpreter or the C library read, not Python code: part of every verdict
 #: (time zone, the locale override, hash seed, optimisation, warnings, text encoding). LANG
-#: and the single LC_* categories are left out: they differ from one machine to the next,
-#: and matter only to a program that calls locale.setlocale
+#: and LC_CTYPE count by their effect on the text encoding (TEXT_ENCODING_KEY): their
+#: values differ from one machine to the next where the encoding does not
 PROCESS_VARIABLES = (
     "TZ",
     "LC_ALL",
@@ -70,7 +71,10 @@ PROCESS_VARIABLES = (
     "PYTHONASYNCIODEBUG",
     "PYTHONBREAKPOINT",
     "PYTHONCOERCECLOCALE",
+    "PYTHONWARNDEFAULTENCODING",
 )
+#: what every verdict stands on besides the variables: the interpreter's text encoding
+PROCESS_KEYS = (*("$" + name for name in PROCESS_VARIABLES), TEXT_ENCODING_KEY)
 #: variables pytest sets for the tests it runs: what a test reads of them is pytest's doing
 SET_BY_PYTEST = (
     "PYTEST_CURRENT_TEST",
@@ -420,7 +424,7 @@ def child_environ(facts: Facts) -> dict[str, str]:
 def pytest_keys(facts: Facts) -> list[str]:
     """The keys every pytest verdict stands on: the variables that change pytest or the
     process, and the plugins it loaded."""
-    keys = ["$" + name for name in (*PYTEST_VARIABLES, *PROCESS_VARIABLES)]
+    keys = ["$" + name for name in PYTEST_VARIABLES] + list(PROCESS_KEYS)
     if facts.config and not facts.config.get("own"):
         keys.append(ANCESTORS_KEY)  # no config in the workspace: pytest looks above it
     keys += [PLUGIN_PREFIX + str(name) for name, _version in facts.config.get("plugins", [])]

@@ -189,6 +189,7 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
         env=env,
         capture_output=True,
         text=True,
+        errors="replace",  # a run under another locale writes in its encoding
         check=False,
         timeout=600,
     )

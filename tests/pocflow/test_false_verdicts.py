@@ -196,6 +196,7 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
             env={**base, **(env or {})},
             capture_output=True,
             text=True,
+            errors="replace",
             check=False,
             timeout=300,
         )
@@ -761,6 +762,53 @@ def test_a_pytest_plugin_installed_after_the_step_was_verified_is_seen(library: 
     assert_run_again_and_failed(library, "3", env, says="settings or environment changed")
 
 
+WORDS_TEST = (
+    "from pathlib import Path\n\n\ndef test_the_words_are_read_right():\n"
+    "    words = (Path(__file__).parent / 'data' / 'words.txt').read_text().split()\n"
+    "    assert words == ['café', 'crème']\n"
+)
+
+
+def test_a_locale_with_another_text_encoding_is_a_change(library: Path, tmp_path: Path) -> None:
+    # LANG decides what open() reads when no encoding is named: its effect is an input
+    localedef = shutil.which("localedef")
+    locales = tmp_path / "locales"
+    if localedef is not None:
+        locales.mkdir()
+        subprocess.run(
+            [localedef, "-i", "en_US", "-f", "ISO-8859-1", str(locales / "en_US.ISO-8859-1")],
+            capture_output=True,
+            check=False,
+        )
+    if not (locales / "en_US.ISO-8859-1").is_dir():
+        pytest.skip("no localedef here to build a Latin-1 locale")
+    if os.environ.get("LC_ALL") or os.environ.get("LC_CTYPE"):
+        pytest.skip("LC_ALL or LC_CTYPE is set: LANG would not decide the encoding")
+    write("tests/data/words.txt", "café crème\n")(library)
+    write("tests/test_step4_config.py", WORDS_TEST)(library)
+    env = {"LOCPATH": str(locales)}  # where the locale is; not an input itself
+    verified = run_doit(library, "poc-complete", env=env)
+    assert verified.code == 0, verified.out + verified.err
+    latin = {**env, "LANG": "en_US.ISO-8859-1"}
+    assert_run_again_and_failed(library, "4", latin, says="python:text-encoding")
+
+
+def test_a_variable_that_turns_the_default_encoding_into_a_warning_is_an_input(
+    library: Path,
+) -> None:
+    # with filterwarnings = error, PYTHONWARNDEFAULTENCODING fails a test that names none
+    write("tests/data/words.txt", "café crème\n")(library)
+    write("tests/test_step4_config.py", WORDS_TEST)(library)
+    edit(
+        library / "pyproject.toml",
+        lambda text: text + '\n[tool.pytest.ini_options]\nfilterwarnings = ["error"]\n',
+    )
+    verified = run_doit(library, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    env = {"PYTHONWARNDEFAULTENCODING": "1"}
+    assert_run_again_and_failed(library, "4", env, says="$PYTHONWARNDEFAULTENCODING")
+
+
 def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
@@ -837,6 +885,7 @@ def plain_tests(ws: Path, step: str) -> int:
         env={k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))},
         capture_output=True,
         text=True,
+        errors="replace",
         check=False,
         timeout=300,
     )
