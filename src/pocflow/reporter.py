@@ -211,7 +211,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             self.write(
                 f"pocflow: {len(self.accepted)} step(s) accepted from their committed "
                 "records (inputs, settings and environment unchanged)"
-                + (f"; verified again: {', '.join(again)}" if again else "")
+                + (f"; verified again: {listed_paths(again)}" if again else "")
                 + "\n"
             )
         summary_file = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -374,9 +374,9 @@ def why_it_runs(
     if files:
         words.append("changed: " + listed_paths(files))
     if upstream:
-        words.append(
-            ("step " if len(upstream) == 1 else "steps ") + ", ".join(upstream) + " verified again"
-        )
+        in_plan = [sid for sid in ws.steps if sid in upstream] if ws is not None else []
+        listed = listed_paths(in_plan if len(in_plan) == len(upstream) else upstream)
+        words.append(("step " if len(upstream) == 1 else "steps ") + listed + " verified again")
     if reran and not upstream:
         words.append(
             ("the scripts of step " if len(reran) == 1 else "the scripts of steps ")
