@@ -36,6 +36,16 @@ def test_reasons_name_changed_files_and_upstream_steps(sample: Path) -> None:
     )
 
 
+def test_many_steps_verified_again_are_listed_first_few_in_plan_order(sample: Path) -> None:
+    edit(sample / "PoC/step1_load.py", lambda s: s + "\n# edit\n")  # every step stands on it
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert (
+        line_of(result.out, "poc-complete")
+        == ".  poc-complete  (steps 1, 2, 3a and 3 more verified again)"
+    )
+
+
 def test_reasons_read_the_records_and_state_folders_from_the_settings(tmp_path: Path) -> None:
     ws = copy_sample(tmp_path / "ws")
     edit(
