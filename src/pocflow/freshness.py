@@ -12,6 +12,7 @@ again — on a fresh clone with no local state, a step whose record holds is not
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -90,6 +91,7 @@ def environment(ws: Workspace) -> dict[str, str]:
     }
 
 
+@functools.cache
 def installed_packages() -> str:
     """A digest of what is installed where this process imports from: the names of the
     distributions' metadata folders (``pocnew-1.0.dist-info``: name and version) and of the
@@ -98,20 +100,17 @@ def installed_packages() -> str:
     plugin that every session would now load. Local only (a machine's installation is not a
     record's): the phases compare it with their last run here. Worked out once a process;
     one listing per folder."""
-    if not _INSTALLED:
-        names: list[str] = []
-        for entry in dict.fromkeys(sys.path):
-            try:
-                with os.scandir(entry or ".") as found:
-                    names += [f"{entry}/{e.name}" for e in found if e.name.endswith(_METADATA)]
-            except OSError:
-                continue
-        _INSTALLED.append(hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest())
-    return _INSTALLED[0]
+    names: list[str] = []
+    for entry in dict.fromkeys(sys.path):
+        try:
+            with os.scandir(entry or ".") as found:
+                names += [f"{entry}/{e.name}" for e in found if e.name.endswith(_METADATA)]
+        except OSError:
+            continue
+    return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
 
 
 _METADATA = (".dist-info", ".egg-info", ".egg-link", ".pth")
-_INSTALLED: list[str] = []
 
 
 #: a source in a lock file that names a folder or file by an absolute path (``uv add

@@ -20,7 +20,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import file_lock, sha256_file
 from pocflow.errors import PocflowError
-from pocflow.freshness import installed_packages
+from pocflow.freshness import Acceptance, acceptance, installed_packages
 from pocflow.implement import ImplementSpec, run_implement
 from pocflow.layout import (
     DOCUMENT_FILE,
@@ -48,16 +48,14 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     run = _acting(spec.root)
-    from pocflow.freshness import acceptance, clear_failure, note_ran_after
+    from pocflow.freshness import clear_failure, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
         ws = run.workspace(spec.poc)
         task = ws.task(IMPLEMENT, spec.step_id)
-        record = run.take(
-            task, lambda: acceptance(ws, spec.step_id, installed_anew=task in run.installed_anew)
-        ).record
+        record = run.take(task, lambda: judged(run, ws, task, spec.step_id)).record
         if record is not None:
             accept(ws, record)
             clear_failure(ws, spec.step_id)
@@ -91,18 +89,13 @@ def test_phase(
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import acceptance, note_ran_after
+    from pocflow.freshness import note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import keeping_outputs_read
 
     ws = run.workspace(poc)
     task = ws.task(TEST, selection.step_id)
-    record = run.take(
-        task,
-        lambda: acceptance(
-            ws, selection.step_id, phase=TEST, installed_anew=task in run.installed_anew
-        ),
-    ).record
+    record = run.take(task, lambda: judged(run, ws, task, selection.step_id, TEST)).record
     if record is not None and record.test is not None:  # its record still holds
         taken = keeping_outputs_read(ws.root / result_file, record.test)
         write_run_file(ws.root / result_file, taken)
@@ -281,11 +274,9 @@ class phase_current(settings_unchanged):
         return current
 
     def _same_installation(self, task: Any, values: dict[str, Any]) -> bool:
-        """Whether what is installed (pocflow.freshness.installed_packages) is what the
-        phase last ran with here; when not, its action runs it again rather than take the
-        step's record, which cannot tell (a record names the lock file, not a machine)."""
-        held = values.get("packages")
-        if held is None or held == installed_packages():
+        """Whether what is installed is what the phase last ran with here; when not, its
+        action runs it again rather than take the step's record (see ``judged``)."""
+        if not _installed_anew(values):
             return True
         RunContext.of(self.root).installed_anew.add(task.name)
         return False
@@ -323,15 +314,28 @@ class phase_current(settings_unchanged):
             root = Path(self.root)
             return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
 
-        settings = not super().__call__(task, values) or values.get("packages") not in (
-            None,
-            installed_packages(),
-        )
+        settings = not super().__call__(task, values) or _installed_anew(values)
         changed = differing(values.get("inputs"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
             changed += differing(outputs)  # digests cached by stamp: nothing hashed again
         return settings, changed
+
+
+def _installed_anew(values: dict[str, Any]) -> bool:
+    """Whether what is installed (pocflow.freshness.installed_packages) differs from what a
+    phase last ran with here, as doit keeps it with the task's values (none kept: no)."""
+    held = values.get("packages")
+    return held is not None and held != installed_packages()
+
+
+def judged(
+    run: RunContext, ws: Workspace, task: str, step_id: str, phase: str = IMPLEMENT
+) -> Acceptance:
+    """Whether a step's task takes its committed record in this run: the record's own
+    judgement, except where what is installed changed since the phase last ran here (a
+    record names the lock file, not what a machine installed beside it)."""
+    return acceptance(ws, step_id, phase=phase, installed_anew=task in run.installed_anew)
 
 
 def values_only() -> None:

@@ -22,7 +22,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
 from pocflow.errors import PocflowError
-from pocflow.freshness import Acceptance, acceptance, listed_paths, reverify_forced
+from pocflow.freshness import Acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
     BATCH_SESSION,
@@ -41,7 +41,7 @@ from pocflow.layout import (
     split_step,
     split_task,
 )
-from pocflow.phases import phase_current, written_unchanged
+from pocflow.phases import judged, phase_current, written_unchanged
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
 from pocflow.run import RunContext
@@ -131,10 +131,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         task was accepted)."""
         run = RunContext.of(str(ws.root))
         if phase in RUN_PHASES and step_id in ws.steps:
-            anew = task in run.installed_anew
-            return run.decide(
-                task, lambda: acceptance(ws, step_id, phase=phase, installed_anew=anew)
-            )
+            return run.decide(task, lambda: judged(run, ws, task, step_id, phase))
         if phase == GATE_TASK:
             from pocflow.gate import accepted_gate
 

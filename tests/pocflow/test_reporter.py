@@ -248,7 +248,7 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     """The reporter announces '-- implement:1 (accepted: ...)' and the action takes the very
     decision it printed: the committed record is judged once per task, not once per reader."""
     import pocflow.freshness
-    import pocflow.reporter
+    import pocflow.phases
 
     shutil.rmtree(sample / ".pocflow")  # a fresh clone: committed records, no local state
     real = pocflow.freshness.acceptance
@@ -259,7 +259,7 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
         return real(ws, step_id, *args, **kwargs)
 
     monkeypatch.setattr(pocflow.freshness, "acceptance", counting)
-    monkeypatch.setattr(pocflow.reporter, "acceptance", counting)
+    monkeypatch.setattr(pocflow.phases, "acceptance", counting)  # judged, for both
     result = run_doit_inprocess(sample, capfd, monkeypatch, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert result.out.count("(accepted: verified") == 6
