@@ -482,8 +482,8 @@ def outputs_of_another_run(ws: Workspace, step_id: str) -> str:
 
 def awaiting_suite(ws: Workspace) -> list[str]:
     """The steps whose tests read an output that a step depending on them rewrote since:
-    with ``suite_session``, the gate runs its whole-suite session rather than stand on its
-    record (pocflow.gate.gate_holds)."""
+    the gate tests them again rather than stand on its record (pocflow.gate.gate_holds,
+    pocflow.gate._test_again_for_outputs)."""
     return [sid for sid in ws.steps if output_changes(ws, sid)[1]]
 
 

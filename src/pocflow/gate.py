@@ -130,9 +130,16 @@ def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:
 def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> list[str]:
     """Run again, in one session, the tests of the steps that are stale only because an
     output their tests read changed since — in this run, by another step's tests in the
-    same session, say — and keep what they read (freshness.note_suite_outputs; a failure
-    as the step's: freshness.note_failure). The step ids tested."""
-    stale = [sid for sid, status in statuses.items() if status.outputs_changed]
+    same session, say — and of the steps whose tests read an output that a step depending
+    on them rewrote since (freshness.awaiting_suite: their ✅ must hold on the file as it is
+    now), and keep what they read (freshness.note_suite_outputs; a failure as the step's:
+    freshness.note_failure). The step ids tested."""
+    awaiting = set(awaiting_suite(ws))
+    stale = [
+        sid
+        for sid, status in statuses.items()
+        if status.outputs_changed or (sid in awaiting and status.is_verified)
+    ]
     if not stale:
         return []
     selections = [selection_of(ws, ws.steps[sid]) for sid in stale]
@@ -219,9 +226,9 @@ def gate_holds(ws: Workspace) -> GateRecord | None:
         gate is None
         or failed_together(ws)  # seen here failing together since: it runs again
         or (not gate.one_session and suite)
-        # a step depending on another rewrote a file that one's tests read: only a session
-        # of every step's tests shows they still pass on it
-        or (suite and awaiting_suite(ws))
+        # a step depending on another rewrote a file that one's tests read: the gate tests
+        # that one again (with the suite session, as part of every step's tests)
+        or awaiting_suite(ws)
     ):
         return None
     return gate

@@ -404,12 +404,11 @@ def records_hold(task: Any, values: dict[str, Any], root: str, poc: int | None =
 
 
 def _awaits_suite(ws: Workspace) -> bool:
-    """Whether the gate must run its whole-suite session for outputs that steps depending
-    on others rewrote since those others' tests read them (pocflow.freshness.output_changes)."""
+    """Whether the gate must test again the steps whose tests read an output that a step
+    depending on them rewrote since (pocflow.freshness.output_changes)."""
     from pocflow.freshness import awaiting_suite
-    from pocflow.settings import suite_session_wanted
 
-    return suite_session_wanted(ws.settings) and bool(awaiting_suite(ws))
+    return bool(awaiting_suite(ws))
 
 
 @signed

@@ -34,11 +34,11 @@ SETTINGS: dict[str, tuple[type, Any, str]] = {
     "test_batch": (bool, True, "run the tests of every ready step in one pytest session"),
     "suite_session": (
         bool,
-        True,
+        False,
         "poc-complete also runs every step's tests together in one pytest session when no "
         "session of the run held them all (tests that fail beside others, a step whose "
-        "script changes what another step's tests read); POCFLOW_SUITE_SESSION=0 or 1 "
-        "decides for one run",
+        "script changes what another step's tests read); the shipped CI workflows turn it "
+        "on; POCFLOW_SUITE_SESSION=0 or 1 decides for one run",
     ),
     "lock_file": (
         str,

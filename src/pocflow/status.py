@@ -23,7 +23,6 @@ from pocflow.record import (
     read_step_record,
     records_digest,
 )
-from pocflow.settings import suite_session_wanted
 from pocflow.workspace import Workspace, prerequisites_first, project_workspaces
 
 #: version of the `doit status --json` document; a change that breaks readers bumps it
@@ -266,12 +265,12 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
             f"step(s) {', '.join(together)} failed beside other steps' tests in the last "
             "shared session; the gate runs them together again",
         )
-    awaiting = awaiting_suite(ws) if suite_session_wanted(ws.settings) else []
+    awaiting = awaiting_suite(ws)
     if statuses and awaiting:
         return NextAction(
             f"uv run doit {ws.task(GATE_TASK)}",
             f"an output the tests of step(s) {', '.join(awaiting)} read was rewritten since "
-            "by a step depending on them; the gate's whole-suite session checks it",
+            "by a step depending on them; the gate tests them again on it",
         )
     if not statuses:
         return NextAction(

@@ -130,11 +130,11 @@ def test_steps_ready_together_run_every_test_once_in_one_session(tmp_path: Path)
     assert ONE_SESSION in (workspace / "docs/poc1-results.md").read_text(encoding="utf-8")
 
 
-def test_by_default_the_gate_runs_every_test_together_when_no_session_held_them_all(
+def test_with_the_suite_session_on_the_gate_runs_every_test_together_when_no_session_held_them(
     tmp_path: Path,
 ) -> None:
     log = tmp_path / "runs.log"
-    workspace = counted(tmp_path / "ws", log)
+    workspace = counted(tmp_path / "ws", log, settings="suite_session = true\n")
     result = run_doit(workspace, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert set(runs_per_test(log).values()) == {2}  # the waves' sessions, then the suite's
@@ -144,9 +144,9 @@ def test_by_default_the_gate_runs_every_test_together_when_no_session_held_them_
     assert runs_per_test(log) == Counter()
 
 
-def test_with_the_suite_session_off_a_cold_run_executes_every_test_once(tmp_path: Path) -> None:
+def test_by_default_a_cold_run_executes_every_test_once(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    workspace = counted(tmp_path / "ws", log, settings="suite_session = false\n")
+    workspace = counted(tmp_path / "ws", log)  # suite_session is off outside CI
     result = run_doit(workspace, "poc-complete")
     assert result.code == 0, result.out + result.err
     runs = runs_per_test(log)
@@ -173,7 +173,7 @@ def test_with_the_suite_session_off_a_cold_run_executes_every_test_once(tmp_path
 
 def test_POCFLOW_SUITE_SESSION_0_leaves_the_session_out_for_one_run(tmp_path: Path) -> None:
     log = tmp_path / "runs.log"
-    workspace = counted(tmp_path / "ws", log)
+    workspace = counted(tmp_path / "ws", log, settings="suite_session = true\n")
     result = run_doit(workspace, "poc-complete", env={"POCFLOW_SUITE_SESSION": "0"})
     assert result.code == 0, result.out + result.err
     assert set(runs_per_test(log).values()) == {1}

@@ -1081,11 +1081,13 @@ def test_a_listing_of_a_folder_output_is_watched(tmp_path: Path) -> None:
     assert "1" in result.ran_steps
 
 
-def test_a_dependents_later_write_to_a_shared_output_makes_the_gate_run_its_session(
-    tmp_path: Path,
+@pytest.mark.parametrize("suite_session", ["0", "1"])
+def test_a_dependents_later_write_to_a_shared_output_has_the_gate_test_the_reader_again(
+    tmp_path: Path, suite_session: str
 ) -> None:
-    # step 2 extends step 1's log; step 1's tests forbid a second 'two': the gate record
-    # must not stand in for the whole-suite session once step 2 wrote again
+    # step 2 extends step 1's log; step 1's tests forbid a second 'two': once step 2 wrote
+    # again, the gate tests step 1 again on the log as it is (with the suite session on, as
+    # in CI, in that session), and neither its record nor step 1's ✅ stands
     plan = OUTPUTS["docs/poc1-implementation.md"].replace(
         "### Step 2: Read\n\n**Goal**: g.\n",
         "### Step 2: Read\n\n**Goal**: g.\n\n**Depends On**: Step 1\n",
@@ -1107,12 +1109,14 @@ def test_a_dependents_later_write_to_a_shared_output_makes_the_gate_run_its_sess
             "    assert 'ran' in lines and lines.count('two') <= 1\n",
         },
     )
-    assert run_doit(ws, "run", "--reverify", "step:1").code == 0
-    result = run_doit(ws, "poc-complete")  # step 2 runs again: a second 'two'
+    env = {"POCFLOW_SUITE_SESSION": suite_session}
+    assert run_doit(ws, "run", "--reverify", "step:1", env=env).code == 0
+    result = run_doit(ws, "poc-complete", env=env)  # step 2 runs again: a second 'two'
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
-    status = run_doit(ws, "status")
+    status = run_doit(ws, "status", env=env)
     assert "is complete" not in status.out, status.out  # the gate's session failed on it
+    assert "✅ 1" not in status.out, status.out
 
 
 def test_an_output_read_after_doit_forget_is_still_watched(tmp_path: Path) -> None:

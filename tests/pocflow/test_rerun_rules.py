@@ -40,13 +40,20 @@ TESTS = {
     "    table = json.loads(Path('out/shared.json').read_text())\n"
     "    assert table.get('b') == table['a'] + 1 and answer == 42\n",
 }
+#: what the shipped CI workflows set: the gate also runs every step's tests as one session
+SUITE_SESSION = {"POCFLOW_SUITE_SESSION": "1"}
+
 CONFTEST = "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return 42\n"
 
 
 @pytest.fixture
 def chain(tmp_path: Path) -> Path:
     """A verified workspace of two steps sharing out/shared.json."""
-    workspace = make_workspace(tmp_path / "ws", TESTS, conftest=CONFTEST, depends={"2": "1"})
+    return make_chain(tmp_path / "ws")
+
+
+def make_chain(root: Path) -> Path:
+    workspace = make_workspace(root, TESTS, conftest=CONFTEST, depends={"2": "1"})
     (workspace / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
     (workspace / "PoC/step2_x.py").write_text(EXTENDER, encoding="utf-8")
     result = run_doit(workspace, "poc-complete")
@@ -113,9 +120,11 @@ def test_a_prerequisite_that_failed_and_was_fixed_back_runs_its_dependents_again
     assert plain_pytest(chain, "2") == 0
 
 
+@pytest.mark.parametrize("suite_session", ["0", "1"])
 def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_gate_sees_it(
-    chain: Path,
+    tmp_path: Path, suite_session: str
 ) -> None:
+    chain = make_chain(tmp_path / "ws")
     test = chain / "tests/test_step1_x.py"
     test.write_text(
         test.read_text("utf-8")
@@ -123,18 +132,15 @@ def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_g
         + "    import runpy\n    runpy.run_path('PoC/step1_x.py')\n",
         "utf-8",
     )
-    result = run_doit(chain, "poc-complete")
+    env = {"POCFLOW_SUITE_SESSION": suite_session}  # "1": as the shipped CI workflows run
+    result = run_doit(chain, "poc-complete", env=env)
     assert {"test:1", "implement:2", "test:2"} <= set(result.ran)  # its record changed
-    # but step 1's tests rewrite what step 2's read: the whole suite fails, and so does the gate
-    suite = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=chain,
-        capture_output=True,
-        check=False,
-    )
-    assert suite.returncode == 1, "the case must really fail"
+    # step 1's tests rewrite what step 2's read: the gate tests step 1 again on what step 2
+    # wrote (its tests read it), which writes the file anew under step 2's tests
+    assert plain_pytest(chain, "2") != 0, "the case must really fail"
     assert result.code == 1
-    assert "the full step suite run as one session failed" in result.out + result.err
+    assert "have tests write to a temporary copy" in result.out + result.err
+    assert "✅ 2" not in run_doit(chain, "status", env=env).out
 
 
 def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Path) -> None:
@@ -181,11 +187,11 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
     script = clone / "PoC/step3_x.py"
     script.write_text(script.read_text("utf-8") + "# a reviewed change\n", "utf-8")
 
-    result = run_doit(clone, "poc-complete")
+    result = run_doit(clone, "poc-complete", env=SUITE_SESSION)  # as the CI workflow runs
     assert result.code == 0, result.out + result.err
     assert {"implement:3", "test:3"} <= set(result.ran)
     assert "implement:2" not in result.ran, "step 2 is accepted from its record"
     for step in ("1", "2", "3"):  # what the gate stood on holds under plain pytest
         assert plain_pytest(clone, step) == 0, f"step {step}"
-    again = run_doit(clone, "poc-complete")
+    again = run_doit(clone, "poc-complete", env=SUITE_SESSION)
     assert again.code == 0 and again.ran == [], again.out + again.err
