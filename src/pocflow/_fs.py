@@ -96,11 +96,12 @@ def sha256_file(path: Path) -> str:
 
 
 @contextlib.contextmanager
-def file_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive advisory lock on path (created if missing) for the block."""
+def file_lock(path: Path, shared: bool = False) -> Iterator[None]:
+    """Hold an exclusive (or ``shared``) advisory lock on path (created if missing) for the
+    block."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("ab") as handle:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        fcntl.flock(handle.fileno(), fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
         try:
             yield
         finally:

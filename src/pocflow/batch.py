@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sys
+from contextlib import AbstractContextManager, ExitStack, nullcontext
+from pathlib import Path
 
 from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
 from pocflow.fingerprint import fingerprint, still_holds
@@ -29,6 +31,8 @@ from pocflow.layout import (
     BATCH_FILE,
     BATCH_SESSION,
     IMPLEMENT_FILE,
+    PYTEST_LOG,
+    SELECTION_FILE,
     TEST_FILE,
     TOGETHER_FILE,
 )
@@ -39,40 +43,167 @@ from pocflow.record import (
     read_test,
     test_result_from,
 )
-from pocflow.run import run_token
+from pocflow.run import run_token, run_workers
+from pocflow.settings import suite_session_wanted
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Step, Workspace
 
 #: the last shared session in which every test passed: the gate may stand on it
 SESSION_FILE = "session.json"
+#: under `doit -n`, the ready steps' tests are shared among the workers' sessions only when
+#: each session gets this many steps: fewer do not pay for a session's start
+SHARE_AT_LEAST = 4
+#: which session of this invocation is running which step's tests (in the state folder)
+CLAIMS_FILE = "batch-claims.json"
 
 
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bool) -> TestResult:
     """The step's test result on its current inputs, from a batch or a session of its own."""
     runner = PytestJsonRunner(isolation)
     token = run_token()
+    sid = selection.step_id
     if not batch or not token:
-        return runner.run(ws.root, [selection], ws.root / ws.run_dir(selection.step_id))[
-            selection.step_id
-        ]
+        return runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
     cache = ImportCache.shared(ws.imports_cache, ws.root)
-    # under `doit -n`, a worker waits for the batch another is running rather than repeat it
-    with file_lock(ws.root / ws.settings.state_dir / "batch.lock"):
-        stored = _stored(ws, selection.step_id, token, cache)
-        if stored is not None:
-            return stored
-        return _run_batch(ws, selection, runner, token, cache)
+    shared = ws.root / ws.settings.state_dir / "batch.lock"
+    if run_workers() > 1:  # the scripts other workers are running first: more steps ready
+        with file_lock(_scripts_lock(ws)):
+            pass
+    with ExitStack() as running:
+        with file_lock(shared):
+            stored = _stored(ws, sid, token, cache)
+            if stored is not None:
+                return stored
+            holder = _claims(ws, token).get(sid)
+            # under `doit -n`, a worker reaching a step another worker's session holds runs
+            # the ready steps no session holds meanwhile, then takes that step's result
+            group, session = _take_share(ws, None if holder else selection, token, cache)
+            if group:  # its lock before the shared one is let go: see the waiting below
+                running.enter_context(file_lock(_session_lock(ws, session)))
+        if group:
+            try:
+                results = _run_batch(ws, group, session, runner, token, cache)
+            finally:
+                with file_lock(shared):
+                    _release(ws, session, token)
+            if holder is None:
+                return results[sid]
+    assert holder is not None
+    with file_lock(_session_lock(ws, holder)):  # that session has ended
+        pass
+    with file_lock(shared):
+        stored = _stored(ws, sid, token, cache)
+    if stored is not None:
+        return stored
+    # that session kept no result for it (interrupted, or the step's files changed since)
+    return runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+
+
+def scripts_running(ws: Workspace) -> AbstractContextManager[None]:
+    """Held while a step's scripts run under `doit -n`: a test phase starting meanwhile
+    waits for them, and its batch then holds those steps' tests too (doit hands out the
+    test phases while the last scripts still run)."""
+    return file_lock(_scripts_lock(ws), shared=True) if run_workers() > 1 else nullcontext()
+
+
+def _scripts_lock(ws: Workspace) -> Path:
+    return ws.root / ws.settings.state_dir / "scripts.lock"
+
+
+def _take_share(
+    ws: Workspace, selection: TestSelection | None, token: str, cache: ImportCache
+) -> tuple[list[TestSelection], str]:
+    """The steps whose tests a new batch runs — this one (if given) and the other ready
+    steps no running batch holds; under `doit -n N`, a share of them, so that the workers'
+    sessions run side by side — and the session it runs them in, noted as theirs
+    (CLAIMS_FILE). Not shared when the gate wants one session of every step's tests
+    (suite_session)."""
+    claims = _claims(ws, token)
+    own = [selection] if selection is not None else []
+    others = [
+        s
+        for s in _ready(ws, token, cache)
+        if s.step_id not in claims and all(s.step_id != o.step_id for o in own)
+    ]
+    running = set(claims.values())
+    free = run_workers() - len(running)
+    if (
+        free > 1
+        and len(own + others) >= free * SHARE_AT_LEAST
+        and not suite_session_wanted(ws.settings)
+    ):
+        # doit hands the next steps to the other workers: leave every free-th to them
+        size = -(-len(own + others) // free) - len(own)
+        others = others[free - 1 :: free][:size]
+    group = own + others
+    session = next(
+        name
+        for name in (BATCH_SESSION, *(f"{BATCH_SESSION}-{n}" for n in range(2, len(running) + 2)))
+        if name not in running
+    )
+    if group:
+        claims.update({s.step_id: session for s in group})
+        _write_claims(ws, token, claims)
+    return group, session
+
+
+def _claims(ws: Workspace, token: str) -> dict[str, str]:
+    """step id -> the session of this invocation that is running its tests."""
+    data = read_json(ws.root / ws.settings.state_dir / CLAIMS_FILE)
+    if data is None or data.get("token") != token or not isinstance(data.get("claims"), dict):
+        return {}
+    return {str(k): str(v) for k, v in data["claims"].items()}
+
+
+def _write_claims(ws: Workspace, token: str, claims: dict[str, str]) -> None:
+    atomic_write_text(
+        ws.root / ws.settings.state_dir / CLAIMS_FILE,
+        json.dumps({"token": token, "claims": claims}),
+        durable=False,
+    )
+
+
+def _release(ws: Workspace, session: str, token: str) -> None:
+    """The session ended: its steps are no longer held (their results are stored, or not)."""
+    claims = _claims(ws, token)
+    _write_claims(ws, token, {k: v for k, v in claims.items() if v != session})
+
+
+def _session_lock(ws: Workspace, session: str) -> Path:
+    return ws.root / ws.session_dir(session) / "running.lock"
+
+
+def shared_log(ws: Workspace, step_id: str) -> Path | None:
+    """The pytest log of the latest shared session that ran the step's tests (under
+    `doit -n`, the workers' sessions run side by side, each in a folder of its own)."""
+    first = ws.root / ws.session_dir(BATCH_SESSION)
+    wanted = set(ws.steps[step_id].tests)
+    logs = []
+    for folder in first.parent.glob(f"{BATCH_SESSION}*"):
+        if folder.name != BATCH_SESSION and not folder.name.startswith(f"{BATCH_SESSION}-"):
+            continue
+        log = folder / PYTEST_LOG
+        try:
+            listed = (folder / SELECTION_FILE).read_text(encoding="utf-8").split()
+            written = log.stat().st_mtime_ns
+        except OSError:
+            continue
+        if wanted.intersection(listed):
+            logs.append((written, log))
+    return max(logs)[1] if logs else None
 
 
 def _run_batch(
     ws: Workspace,
-    selection: TestSelection,
+    group: list[TestSelection],
+    session: str,
     runner: PytestJsonRunner,
     token: str,
     cache: ImportCache,
-) -> TestResult:
-    group = [selection] + [s for s in _ready(ws, token, cache) if s.step_id != selection.step_id]
-    report_dir = ws.root / ws.session_dir(BATCH_SESSION)
+) -> dict[str, TestResult]:
+    """Run the group's tests in one session (a step failing there again alone), keep each
+    step's result for its test phase: every result."""
+    report_dir = ws.root / ws.session_dir(session)
     results = runner.run(ws.root, group, report_dir)
     if all(results[s.step_id].outcome == "passed" for s in group):
         atomic_write_text(
@@ -105,7 +236,7 @@ def _run_batch(
             results[failed.step_id] = result
     for member in group:
         _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
-    return results[selection.step_id]
+    return results
 
 
 def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]:

@@ -48,7 +48,7 @@ from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
-from pocflow.run import RunContext
+from pocflow.run import WORKERS_ENV, RunContext
 from pocflow.settings import env_flag, load_settings, suite_session_wanted
 from pocflow.workspace import load_workspace, prerequisites_first, project_workspaces
 
@@ -151,6 +151,7 @@ class Run(DoitRun):  # type: ignore[misc]
             return dry_run(root, self._selected_tasks())
         if kwargs.get("num_process"):
             _workers_die_with_the_run()
+        os.environ[WORKERS_ENV] = str(kwargs.get("num_process") or 1)
         try:
             with interruptible(), run_lock(Path(self._params["dep_file"]).parent / LOCK_FILE):
                 sweep_killed_writes(root)
@@ -179,6 +180,8 @@ class Run(DoitRun):  # type: ignore[misc]
                 "command again to continue.\n"
             )
             return 128 + int(signum)
+        finally:
+            os.environ.pop(WORKERS_ENV, None)
 
     def _select_shard(self, root: Path, text: str) -> bool:
         """Select the steps of the shard K/N instead of the gate (pocflow.shard); False

@@ -45,6 +45,8 @@ RAN_AFTER_FILE = "ran-after.json"
 METRICS_FILE = "metrics.json"
 #: the log of the pytest session that ran the step's tests
 PYTEST_LOG = "pytest.log"
+#: the test files a session selected, one a line
+SELECTION_FILE = "selection.txt"
 
 # The folders of the run sessions that are not one step's (``Workspace.session_dir``).
 #: the batch session of the ready steps' tests

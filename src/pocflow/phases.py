@@ -19,6 +19,7 @@ from doit.exceptions import TaskError, TaskFailed
 from doit.tools import config_changed
 
 from pocflow._fs import file_lock, sha256_file
+from pocflow.batch import scripts_running
 from pocflow.errors import PocflowError
 from pocflow.freshness import Acceptance, acceptance, installed_packages
 from pocflow.implement import ImplementSpec, run_implement
@@ -71,7 +72,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         )
     except PocflowError as exc:
         return TaskError(str(exc))
-    result = run_implement(spec, replayed, problem)
+    with scripts_running(ws):
+        result = run_implement(spec, replayed, problem)
     note_ran_after(ws, spec.step_id, IMPLEMENT)
     return _record_failure(ws, spec.step_id, result.message, IMPLEMENT) or _stands_on(
         Path(spec.root) / spec.result_file

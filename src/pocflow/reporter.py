@@ -21,11 +21,11 @@ from doit.reporter import ConsoleReporter
 from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
+from pocflow.batch import shared_log
 from pocflow.errors import PocflowError
 from pocflow.freshness import Acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
-    BATCH_SESSION,
     DOCUMENT,
     GATE_TASK,
     IMPLEMENT,
@@ -403,11 +403,9 @@ def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
     """Where a failed phase's output is: the step's run folder, or, for tests that last ran
     in the shared session of several steps, that session's pytest log."""
     own = ws.run_file(step_id, PYTEST_LOG)
-    shared = ws.root / ws.session_dir(BATCH_SESSION) / PYTEST_LOG
-    if (
-        phase == TEST
-        and shared.is_file()
-        and (not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns)
+    shared = shared_log(ws, step_id) if phase == TEST else None
+    if shared is not None and (
+        not own.is_file() or shared.stat().st_mtime_ns > own.stat().st_mtime_ns
     ):
         return shared.relative_to(ws.root).as_posix()
     return f"{ws.run_dir(step_id)}/"

@@ -133,3 +133,16 @@ def begin(root: str) -> RunContext:
 def run_token() -> str:
     """The token of this invocation ('' outside one): its worker processes see it too."""
     return os.environ.get(RUN_ENV, "")
+
+
+#: how many processes doit runs the tasks of this invocation in (`doit -n N`), for its
+#: worker processes: the batched test phases share the ready steps' tests among them
+WORKERS_ENV = "POCFLOW_WORKERS"
+
+
+def run_workers() -> int:
+    """How many processes run this invocation's tasks (1 outside `doit -n`)."""
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV, "1")))
+    except ValueError:
+        return 1

@@ -29,7 +29,7 @@ from pocflow._proc import (
     live_terminal,
 )
 from pocflow.fingerprint import fingerprint
-from pocflow.layout import PYTEST_LOG
+from pocflow.layout import PYTEST_LOG, SELECTION_FILE
 from pocflow.observed import (
     Facts,
     attribute,
@@ -122,7 +122,7 @@ class PytestJsonRunner:
             facts_file = report_dir / FACTS_FILE
             facts_file.unlink(missing_ok=True)
             log = report_dir / PYTEST_LOG
-            listing = report_dir / "selection.txt"
+            listing = report_dir / SELECTION_FILE
             for made in (log, listing):  # written anew, never through a link put there
                 made.unlink(missing_ok=True)
             listing.write_text("\n".join(files) + "\n", encoding="utf-8")

@@ -52,6 +52,72 @@ def test_batched_verdicts_equal_one_session_per_step(tmp_path: Path, reference: 
     assert outcome["5"][1] == {"passed": 1, "skipped": 1, "total": 2}
 
 
+def test_batched_verdicts_under_doit_n_2_equal_one_session_per_step(tmp_path: Path) -> None:
+    parallel = make(tmp_path / "parallel", TESTS)
+    alone = make(tmp_path / "alone", TESTS, settings="test_batch = false\n")
+    assert run_doit(parallel, "-n", "2", "--continue", "poc-complete").code != 0
+    assert run_doit(alone, "--continue", "poc-complete").code != 0
+    assert verdicts(parallel, list(TESTS)) == verdicts(alone, list(TESTS))
+
+
+#: each test notes the session's process and when it ran, and takes a moment
+TIMED = (
+    "import os, time\nfrom pathlib import Path\n\n"
+    "def test_{n}_a():\n"
+    "    start = time.time()\n"
+    "    time.sleep(0.5)\n"
+    "    with Path({log!r}).open('a') as log:\n"
+    "        log.write(f'{{os.getpid()}} {{start}} {{time.time()}} {n}\\n')\n"
+)
+
+
+def sessions_of(workspace: Path) -> list[set[str]]:
+    """The test files each shared session of the last run selected."""
+    return [
+        set((folder / "selection.txt").read_text(encoding="utf-8").split())
+        for folder in sorted((workspace / ".pocflow/runs").glob("batch*"))
+    ]
+
+
+def test_under_doit_n_2_the_ready_steps_tests_run_in_two_sessions_side_by_side(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    steps = "12345678"  # two shares of SHARE_AT_LEAST steps
+    workspace = make_workspace(tmp_path / "ws", {n: TIMED.format(n=n, log=str(log)) for n in steps})
+    assert run_doit(workspace, "implement").code == 0  # every step ready when the tests start
+    result = run_doit(workspace, "-n", "2", "poc-complete")
+    assert result.code == 0, result.out + result.err
+    runs = [line.split() for line in log.read_text(encoding="utf-8").splitlines()]
+    assert sorted(step for *_, step in runs) == list(steps)  # every test once
+    shares = sessions_of(workspace)
+    assert len(shares) == 2 and not shares[0] & shares[1], shares
+    assert shares[0] | shares[1] == {f"tests/test_step{n}_x.py" for n in steps}
+    spans = {}
+    for pid, start, end, _ in runs:
+        first, last = spans.get(pid, (float(start), float(end)))
+        spans[pid] = (min(first, float(start)), max(last, float(end)))
+    assert len(spans) == 2, spans  # two sessions, each in a process of its own
+    (a_start, a_end), (b_start, b_end) = spans.values()
+    assert a_start < b_end and b_start < a_end, f"the sessions did not overlap: {spans}"
+    assert gate_record(workspace)["one_session"] is False
+    assert run_doit(workspace, "-n", "2", "poc-complete").ran == []
+
+
+def test_under_doit_n_2_with_the_suite_session_on_one_session_runs_every_test(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "runs.log"
+    workspace = counted(tmp_path / "ws", log, settings="suite_session = true\n", waves=False)
+    assert run_doit(workspace, "implement").code == 0  # every step ready when the tests start
+    result = run_doit(workspace, "-n", "2", "poc-complete")
+    assert result.code == 0, result.out + result.err
+    runs = runs_per_test(log)
+    assert len(runs) == 10 and set(runs.values()) == {1}, runs  # the gate stood on it
+    assert len(sessions_of(workspace)) == 1
+    assert gate_record(workspace)["one_session"] is True
+
+
 def test_batch_shares_one_session_across_ready_steps(tmp_path: Path) -> None:
     workspace = make(tmp_path / "ws", {n: TESTS[n] for n in ("1", "4", "5")})
     result = run_doit(workspace, "poc-complete")
