@@ -34,7 +34,7 @@ from pocflow.record import (
 from pocflow.render import refresh_project_state, render_poc_results
 from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
-from pocflow.signals import find_signals
+from pocflow.signals import Signal, find_signals
 from pocflow.status import (
     StepStatus,
     compute_status,
@@ -105,7 +105,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
             write_record(ws.root / ws.gate_record_path, gate)
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
         _refresh_pocs(ws)
-    _small_win_check(ws, gate.counts)
+    _small_win_check(ws, gate.counts, (statuses, signals))
     return ""
 
 
@@ -198,11 +198,15 @@ def _suite_session(
     ), ""
 
 
-def _small_win_check(ws: Workspace, counts: dict[str, dict[str, int]]) -> None:
+def _small_win_check(
+    ws: Workspace,
+    counts: dict[str, dict[str, int]],
+    known: tuple[dict[str, StepStatus], list[Signal]] | None = None,
+) -> None:
     """The method's "`/small-win-check` run", from the full suite session the gate stands on:
     its entry in PROJECT_STATE.md's Health Checks (not again when the last one says the
-    same)."""
-    check = assess(ws, counts, [])
+    same). ``known``: the statuses and signals the gate found (see assess)."""
+    check = assess(ws, counts, [], known)
     if append_health_check(ws, check, unless_same=True):
         sys.stderr.write(
             f"pocflow: small-win check appended to the Health Checks of "

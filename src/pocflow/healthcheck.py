@@ -19,6 +19,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import date
+from typing import TYPE_CHECKING
 
 from pocflow._fs import atomic_write_text, file_lock
 from pocflow.documents import (
@@ -31,8 +32,11 @@ from pocflow.documents import (
 from pocflow.freshness import note_failure
 from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
-from pocflow.status import compute_status
+from pocflow.status import StepStatus, compute_status
 from pocflow.workspace import Workspace
+
+if TYPE_CHECKING:
+    from pocflow.signals import Signal
 
 # The session, the signals and the rendering are imported by the functions that need them:
 # the gate's up-to-date check (has_health_check) runs on every run, even one with nothing
@@ -81,12 +85,18 @@ def small_win_check(ws: Workspace) -> HealthCheck:
     )
 
 
-def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]) -> HealthCheck:
+def assess(
+    ws: Workspace,
+    counts: dict[str, dict[str, int]],
+    failures: list[str],
+    known: tuple[dict[str, StepStatus], list[Signal]] | None = None,
+) -> HealthCheck:
     """The check of the PoC against the method's criteria, given a full run of the step suite:
-    each step's test counts in it, and the first line of each step's failure."""
+    each step's test counts in it, and the first line of each step's failure. ``known``: the
+    steps' statuses and the signals, when the caller (the gate) found them on these files."""
     from pocflow.signals import find_signals
 
-    statuses = compute_status(ws)
+    statuses, signals = known if known is not None else (compute_status(ws), find_signals(ws))
     attention: list[str] = list(failures)
     concerns: list[str] = []
     findings: list[str] = []
@@ -130,7 +140,6 @@ def assess(ws: Workspace, counts: dict[str, dict[str, int]], failures: list[str]
         if not item.ticked
     ]
 
-    signals = find_signals(ws)
     for kind, label, bucket in (
         ("mocking", "Mocking in step scripts and tests", concerns),
         ("secret", "Hard-coded secrets", attention),
