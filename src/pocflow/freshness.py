@@ -58,6 +58,7 @@ from pocflow.record import (
     ImplementResult,
     StepRecord,
     TestResult,
+    outputs_read_by_other_tests,
     read_implement,
     read_step_record,
     read_test,
@@ -491,7 +492,8 @@ def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
     """Keep what each step's tests read of the outputs in a session the gate ran (its
     whole-suite session, or its session of the steps whose outputs changed), for the steps
     whose tests passed there: evidence that they pass on those outputs too (steps sharing a
-    file: the session ran after every step wrote its part)."""
+    file: the session ran after every step wrote its part) — as long as everything else
+    they read there is as it was (a data file an output names: see _suite_outputs)."""
     path = ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE
     noted = read_json(path) or {}
     for sid, result in suite.items():
@@ -499,7 +501,7 @@ def note_suite_outputs(ws: Workspace, suite: dict[str, TestResult]) -> None:
         noted.pop(sid, None)
         read = {k: v for k, v in result.outputs_read.items() if v != CHANGED_DURING_RUN}
         if result.outcome == "passed" and local is not None and read:
-            noted[sid] = {"key": local.key, "outputs": read}
+            noted[sid] = {"key": local.key, "outputs": read, "inputs": dict(result.inputs)}
     atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 
@@ -523,15 +525,18 @@ _OUTPUTS_READ: dict[str, tuple[tuple[int, ...], tuple[dict[str, str], str]]] = {
 
 
 def _suite_outputs(ws: Workspace, step_id: str, key: str) -> dict[str, str]:
-    """What the step's tests read of the outputs in the last whole-suite session that
+    """What the step's tests read of the outputs in the last session of the gate's that
     passed them, when that session stood on the same test result of the step as now
-    (``key``: the result's)."""
+    (``key``: the result's) and everything it read — outputs, and the files they led the
+    tests to — is still as it was then: what it proved holds only on those ({} else)."""
     noted = read_json(ws.root / ws.session_dir(GATE_SESSION) / SUITE_OUTPUTS_FILE) or {}
     entry = noted.get(step_id)
     if not isinstance(entry, dict) or entry.get("key") != key or not key:
         return {}
-    outputs = entry.get("outputs")
-    return outputs if isinstance(outputs, dict) else {}
+    outputs, inputs = entry.get("outputs"), entry.get("inputs")
+    if not isinstance(outputs, dict) or not isinstance(inputs, dict):
+        return {}  # noted before the inputs were: proves nothing now
+    return outputs if still_holds(ws.root, {**inputs, **outputs}) else {}
 
 
 def _ran_since(ws: Workspace, step_id: str, noted: object, than: Path) -> bool:
@@ -580,6 +585,11 @@ def acceptance(
     changed = outputs_changed(ws, step_id) if phase == TEST else outputs_of_another_run(ws, step_id)
     if changed:
         return Acceptance(None, (changed,))
+    if phase == TEST and outputs_read_by_other_tests(ws.run_file(step_id, TEST_FILE), record.test):
+        return Acceptance(
+            None,
+            ("its tests last ran here on other files: they run to see which outputs they read",),
+        )
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:
         return Acceptance(

@@ -360,7 +360,9 @@ def outputs_read(
     others_wrote: Iterable[str] = (),
 ) -> dict[str, str]:
     """The files and folder listings among the keys a step's tests read that are outputs
-    (``not_inputs``: every step's declared outputs and what steps' scripts wrote), each
+    (``not_inputs``: every step's declared outputs and what steps' scripts wrote; and what
+    the session wrote — another step's tests, say — which settle leaves out of the inputs),
+    each
     fingerprinted as first read — or, when the step's own tests wrote it or changed it and
     no other step's did (``wrote``: what they opened for writing, and the databases they
     connected to; ``others_wrote``: the same of the session's other steps, and of the
@@ -371,7 +373,7 @@ def outputs_read(
     step's scripts run again — the tests run again (kept in the local run file; see
     pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
-    outputs = {out.rstrip("/") for out in not_inputs}
+    outputs = {out.rstrip("/") for out in (*not_inputs, *facts.written)}
     shared, touched = set(others_wrote), set(wrote)
     found: dict[str, str] = {}
     for key in sorted(keys):

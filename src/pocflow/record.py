@@ -219,6 +219,14 @@ def write_run_file(path: Path, obj: Any) -> None:
     atomic_write_text(path, to_json(obj, local=True), durable=False)
 
 
+def outputs_read_by_other_tests(path: Path, test: TestResult) -> bool:
+    """Whether the local test result at path saw the step's tests read outputs while they
+    stood on other inputs than ``test`` does (an experiment since undone): what those tests
+    read says nothing of what these read."""
+    local = read_test(path)
+    return local is not None and bool(local.outputs_read) and local.inputs != test.inputs
+
+
 def read_implement(path: Path) -> ImplementResult | None:
     """Read an implement result; None when absent or unreadable."""
     data = read_json(path)

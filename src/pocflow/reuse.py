@@ -30,6 +30,7 @@ from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
 from pocflow.record import (
     StepRecord,
     TestResult,
+    outputs_read_by_other_tests,
     read_test,
     write_run_file,
 )
@@ -37,10 +38,12 @@ from pocflow.workspace import Step, Workspace, prerequisites_first
 
 
 def accept(ws: Workspace, record: StepRecord) -> None:
-    """Take the step's phase results from its record (it still holds)."""
+    """Take the step's phase results from its record (it still holds) — its test result
+    only while the local one is of the same tests (else its test phase runs them, to see
+    which outputs they read: pocflow.freshness.acceptance)."""
     test_file = ws.run_file(record.step_id, TEST_FILE)
     write_run_file(ws.run_file(record.step_id, IMPLEMENT_FILE), record.implement)
-    if record.test is not None:
+    if record.test is not None and not outputs_read_by_other_tests(test_file, record.test):
         write_run_file(test_file, keeping_outputs_read(test_file, record.test))
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
 

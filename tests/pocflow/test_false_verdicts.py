@@ -23,7 +23,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from support import REPO, both, edit, run_doit
+from support import REPO, both, edit, make_workspace, run_doit, write_files
 
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
@@ -1304,3 +1304,152 @@ def test_a_deleted_output_says_how_to_write_it_again(outputs: Path) -> None:
     assert run_doit(outputs, "run", "--reverify", "step:1").code == 0
     result = run_doit(outputs, "poc-complete")
     assert result.code == 0, result.out + result.err
+
+
+#: step 1's test reads the data file out/current.txt names; step 2 (depending on step 1)
+#: points it at another one, or writes that other one itself
+POINTED = (
+    "from pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n\n\n"
+    "def test_the_current_data_is_valid():\n"
+    "    name = (ROOT / 'out' / 'current.txt').read_text(encoding='utf-8').strip()\n"
+    "    rows = (ROOT / name).read_text(encoding='utf-8').splitlines()\n"
+    "    assert rows[0] == 'id,value' and len(rows) > 1\n"
+)
+POINT_AT = (
+    '"""Step {n}: point at {target}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\n'
+    "from pathlib import Path\n\nOUT = Path(__file__).resolve().parents[1] / 'out'\n"
+    "OUT.mkdir(exist_ok=True)\n{extra}"
+    "(OUT / 'current.txt').write_text('{target}\\n', encoding='utf-8')\n"
+)
+
+
+def pointed_workspace(root: Path, second: str) -> Path:
+    ws = make_workspace(
+        root, {"1": POINTED, "2": "def test_ok():\n    assert True\n"}, depends={"2": "1"}
+    )
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": POINT_AT.format(n=1, target="data/a.csv", extra=""),
+            "PoC/step2_x.py": second,
+            "data/a.csv": "id,value\n1,2\n",
+            "data/b.csv": "id,value\n1,3\n",
+        },
+    )
+    return ws
+
+
+@pytest.mark.parametrize(
+    "second, change",
+    [
+        (  # step 2 points at a data file: a person edits it
+            POINT_AT.format(n=2, target="data/b.csv", extra=""),
+            lambda ws: (ws / "data/b.csv").write_text("oops\n", encoding="utf-8"),
+        ),
+        (  # step 2 writes the file it points at: its script changes what it writes
+            POINT_AT.format(
+                n=2,
+                target="out/b.csv",
+                extra="(OUT / 'b.csv').write_text('id,value\\n1,3\\n', encoding='utf-8')\n",
+            ),
+            lambda ws: replace_in("PoC/step2_x.py", "id,value\\n1,3", "1,3")(ws),
+        ),
+    ],
+    ids=["a data file", "an output of the dependent"],
+)
+def test_what_the_gate_read_testing_a_step_again_stays_watched(
+    tmp_path: Path, second: str, change: Callable[[Path], None]
+) -> None:
+    # the gate tests step 1 again on what step 2 pointed it at: what that session read is
+    # evidence the gate stands on, so a change to it is a change
+    ws = pointed_workspace(tmp_path / "ws", second)
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert "tested step(s) 1 again" in first.err
+    change(ws)
+    result = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "✅ 1" not in run_doit(ws, "status").out
+
+
+def test_an_undone_experiment_on_a_test_does_not_leave_its_outputs_read_in_place(
+    tmp_path: Path,
+) -> None:
+    # step 1's test reads out/a.json; an experiment has it read out/b.json instead, and is
+    # verified; undone, the committed record is taken again — but what the experiment read
+    # must not stand for what the test reads now
+    reads = (
+        "import json\nfrom pathlib import Path\n\n"
+        "OUT = Path(__file__).resolve().parents[1] / 'out'\n\n\n"
+        "def test_the_rows():\n"
+        "    assert json.loads((OUT / 'a.json').read_text(encoding='utf-8'))['rows'] == 3\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": reads, "2": "def test_ok():\n    assert True\n"})
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": '"""Step 1: write the rows.\n\nUsage:\n'
+            '    python PoC/step1_x.py\n"""\n'
+            "import json\nfrom pathlib import Path\n\n"
+            "OUT = Path(__file__).resolve().parents[1] / 'out'\nOUT.mkdir(exist_ok=True)\n"
+            "for name in ('a.json', 'b.json'):\n"
+            "    (OUT / name).write_text(json.dumps({'rows': 3}), encoding='utf-8')\n"
+        },
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    committed = {  # what `git checkout -- .` brings back: the files, records and documents
+        path: path.read_bytes()
+        for folder in ("tests", "steps", "docs")
+        for path in (ws / folder).rglob("*")
+        if path.is_file()
+    }
+    test = ws / "tests/test_step1_x.py"
+    test.write_text(reads.replace("'a.json'", "'b.json'"), encoding="utf-8")  # the experiment
+    assert run_doit(ws, "poc-complete").code == 0
+    for path, content in committed.items():  # undone: the committed record holds again
+        path.write_bytes(content)
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    (ws / "out/a.json").write_text('{"rows": 2}', encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "✅ 1" not in run_doit(ws, "status").out
+
+
+#: step 1's test writes a report (no script writes it, no manifest declares it); step 2's
+#: test reads it
+EXPORTS = (
+    "from pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n\n\n"
+    "def test_export_report():\n"
+    "    (ROOT / 'out').mkdir(exist_ok=True)\n"
+    "    (ROOT / 'out' / 'report.csv').write_text('id,value\\n1,2\\n', encoding='utf-8')\n"
+)
+READS_REPORT = (
+    "from pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n\n\n"
+    "def test_report_header():\n"
+    "    report = (ROOT / 'out' / 'report.csv').read_text(encoding='utf-8')\n"
+    "    assert report.splitlines()[0] == 'id,value'\n"
+)
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        replace_in("tests/test_step1_x.py", "id,value", "key,value"),
+        write("out/report.csv", "key,value\n1,2\n"),
+    ],
+    ids=["the writing test changes", "edited by hand"],
+)
+def test_a_file_another_steps_tests_wrote_is_watched_by_the_tests_reading_it(
+    tmp_path: Path, change: Callable[[Path], None]
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": EXPORTS, "2": READS_REPORT})
+    first = run_doit(ws, "poc-complete")  # both steps ready together: one session
+    assert first.code == 0, first.out + first.err
+    change(ws)
+    result = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "2") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "✅ 2" not in run_doit(ws, "status").out
