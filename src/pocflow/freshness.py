@@ -48,6 +48,7 @@ from pocflow.layout import (
     GATE_SESSION,
     IMPLEMENT,
     IMPLEMENT_FILE,
+    PRODUCED_FILE,
     RAN_AFTER_FILE,
     SUITE_OUTPUTS_FILE,
     TEST,
@@ -357,15 +358,15 @@ class Acceptance:
 
 def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
     """Note what these phases of the step just ran after (or took their record after): for
-    its scripts, the content of each prerequisite's implement result; for its tests, its
-    own."""
+    its scripts, what each prerequisite's scripts produced (PRODUCED_FILE) and their result;
+    for its tests, its own implement result."""
     path = ws.run_file(step_id, RAN_AFTER_FILE)
     noted = read_json(path) or {}
     if IMPLEMENT in phases:
-        noted["prerequisites"] = {
-            dep: file_digest(ws.run_file(dep, IMPLEMENT_FILE))
-            for dep in ws.steps[step_id].depends_on
-            if dep in ws.steps
+        deps = [dep for dep in ws.steps[step_id].depends_on if dep in ws.steps]
+        noted["prerequisites"] = {dep: file_digest(ws.run_file(dep, PRODUCED_FILE)) for dep in deps}
+        noted["prerequisite_runs"] = {
+            dep: file_digest(ws.run_file(dep, IMPLEMENT_FILE)) for dep in deps
         }
     if TEST in phases:
         noted["tests"] = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
@@ -374,22 +375,49 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
 
 def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
     """The step whose scripts really ran here (not taken from its record) since this step
-    last stood on what they wrote: a prerequisite, since this step's scripts last ran or
-    took their record here; with ``tests``, the step itself, since its tests last did. ''
-    when none did. A prerequisite's record may prove the same as before, yet its scripts may
-    have rewritten a file this step extended (steps sharing an output); a step's tests must
-    run on what its scripts wrote. Compared by content (a copied or restored folder keeps
-    it); by modification time where nothing was noted yet."""
+    last stood on what they wrote: a prerequisite whose scripts produced other files since
+    this step's scripts last ran or took their record here, or ran at all when they write a
+    file this step's scripts extended (steps sharing an output); with ``tests``, the step
+    itself, since its tests last did (a step's tests must run on what its scripts wrote).
+    '' when none did. A prerequisite that failed and was fixed back to the same outputs is
+    not one. Compared by
+    content (a copied or restored folder keeps it); by modification time where nothing was
+    noted yet."""
     own = step.step_id
     noted = read_json(ws.run_file(own, RAN_AFTER_FILE)) or {}
     before = noted.get("prerequisites")
+    runs = noted.get("prerequisite_runs")
+    sharing = sharing_prerequisites(ws, step) if step.depends_on else []
     for dep in step.depends_on:
-        then = before.get(dep, "") if isinstance(before, dict) else None
-        if dep in ws.steps and _ran_since(ws, dep, then, ws.run_file(own, IMPLEMENT_FILE)):
+        if dep in sharing:  # any run of its scripts
+            then = runs.get(dep, "") if isinstance(runs, dict) else None
+            name = IMPLEMENT_FILE
+        else:  # what its scripts produced
+            then = before.get(dep, "") if isinstance(before, dict) else None
+            name = PRODUCED_FILE
+        if dep in ws.steps and _ran_since(ws, dep, then, ws.run_file(own, IMPLEMENT_FILE), name):
             return dep
     if tests and _ran_since(ws, own, noted.get("tests"), ws.run_file(own, TEST_FILE)):
         return own
     return ""
+
+
+def sharing_prerequisites(ws: Workspace, step: Step) -> list[str]:
+    """The prerequisites whose scripts write a file the step's scripts wrote too (declared,
+    or written in their latest run here): run again, even to the same outputs, they write
+    it anew and the step's part is gone, so the step's scripts run again after any run of
+    theirs — the others' only when what they produced changed."""
+    own = set(written_by(ws, step.step_id))
+    found = []
+    for dep in step.depends_on:
+        if dep not in ws.steps or not own:
+            continue
+        manifest = ws.steps[dep].manifest
+        theirs = {out.rstrip("/") for out in (manifest.outputs if manifest else ())}
+        theirs.update(written_by(ws, dep))
+        if any(within(path, theirs) for path in own):
+            found.append(dep)
+    return found
 
 
 def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
@@ -539,10 +567,12 @@ def _suite_outputs(ws: Workspace, step_id: str, key: str) -> dict[str, str]:
     return outputs if still_holds(ws.root, {**inputs, **outputs}) else {}
 
 
-def _ran_since(ws: Workspace, step_id: str, noted: object, than: Path) -> bool:
-    """Whether the step's scripts really ran here since ``noted`` (the content of their
-    result then) or, where nothing was noted, since ``than`` was written."""
-    path = ws.run_file(step_id, IMPLEMENT_FILE)
+def _ran_since(
+    ws: Workspace, step_id: str, noted: object, than: Path, name: str = IMPLEMENT_FILE
+) -> bool:
+    """Whether the step's scripts really ran here since ``noted`` (the content of their run
+    file ``name`` then) or, where nothing was noted, since ``than`` was written."""
+    path = ws.run_file(step_id, name)
     if ws.run_file(step_id, ACCEPTED_FILE).is_file() or not path.is_file():
         return False
     if isinstance(noted, str):

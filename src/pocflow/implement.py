@@ -22,7 +22,7 @@ from pocflow._proc import (
     wait_exit,
 )
 from pocflow.fingerprint import digest_of, fingerprint
-from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE
+from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE, PRODUCED_FILE
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
     PROCESS_KEYS,
@@ -35,7 +35,7 @@ from pocflow.observed import (
     refresh_bytecode,
     settle,
 )
-from pocflow.record import ImplementResult, ScriptRun, now_iso, write_run_file
+from pocflow.record import ImplementResult, ScriptRun, now_iso, write_produced, write_run_file
 from pocflow.redact import redact_bytes, secret_values
 from pocflow.workspace import Step, Workspace
 
@@ -159,6 +159,10 @@ def run_implement(
         written_digests={path: digest_of(root, path) for path in written},
     )
     write_run_file(root / spec.result_file, result)
+    if result.outcome == "passed":  # a failure keeps what the scripts last produced
+        write_produced(
+            (root / spec.result_file).with_name(PRODUCED_FILE), {"written": result.written_digests}
+        )
     return result
 
 

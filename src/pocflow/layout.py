@@ -23,6 +23,12 @@ GATE_TASK = "poc-complete"
 # The files of a step's run folder (local, never committed).
 #: the implement phase's result (pocflow.record.ImplementResult)
 IMPLEMENT_FILE = "implement.json"
+#: what the step's scripts produced, for the steps that depend on it: each file they wrote
+#: and its fingerprint when they ended (or the record taken); it changes only when that does
+PRODUCED_FILE = "produced.json"
+#: the step's record as it last stood verified here (its committed bytes): a step that
+#: failed and was fixed back to what it proved gets it back, byte for byte
+VERIFIED_FILE = "verified.json"
 #: the test phase's result (pocflow.record.TestResult)
 TEST_FILE = "test.json"
 #: how long writing the step's results doc took

@@ -49,7 +49,8 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     """Accept the step's record if it still holds; else run the step's scripts (after
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     run = _acting(spec.root)
-    from pocflow.freshness import clear_failure, note_ran_after
+    from pocflow.fingerprint import fingerprint
+    from pocflow.freshness import clear_failure, note_ran_after, sharing_prerequisites
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
@@ -75,9 +76,16 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     with scripts_running(ws):
         result = run_implement(spec, replayed, problem)
     note_ran_after(ws, spec.step_id, IMPLEMENT)
-    return _record_failure(ws, spec.step_id, result.message, IMPLEMENT) or _stands_on(
-        Path(spec.root) / spec.result_file
-    )
+    # a prerequisite writing a file its scripts extended: any run of its scripts (even to
+    # the same outputs) writes the file anew, and this step's scripts run again
+    results_of = [
+        f"{ws.run_dir(dep)}/{IMPLEMENT_FILE}"
+        for dep in sharing_prerequisites(ws, ws.steps[spec.step_id])
+    ]
+    return _record_failure(ws, spec.step_id, result.message, IMPLEMENT) or {
+        **_stands_on(Path(spec.root) / spec.result_file),
+        "after": held_inputs(fingerprint(ws.root, results_of)),
+    }
 
 
 def test_phase(
@@ -270,6 +278,7 @@ class phase_current(settings_unchanged):
             and still_holds_now(Path(self.root), inputs)
             and not self._failed_here()
             and not self._outputs_changed(values.get("outputs"))
+            and still_holds_now(Path(self.root), values.get("after") or {})
         )
         if current:
             RunContext.of(self.root).current.add((self.poc, self.step_id, self.phase))
@@ -317,7 +326,7 @@ class phase_current(settings_unchanged):
             return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
 
         settings = not super().__call__(task, values) or _installed_anew(values)
-        changed = differing(values.get("inputs"))
+        changed = differing(values.get("inputs")) + differing(values.get("after"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
             changed += differing(outputs)  # digests cached by stamp: nothing hashed again

@@ -214,6 +214,35 @@ def write_record(path: Path, obj: Any) -> None:
     atomic_write_text(path, to_json(obj))
 
 
+def keep_verified(kept: Path, text: str) -> None:
+    """Keep a step's record text as it stands verified (pocflow.layout.VERIFIED_FILE),
+    unless kept already."""
+    if text_of(kept) != text:
+        atomic_write_text(kept, text, durable=False)
+
+
+def text_of(path: Path) -> str | None:
+    """A file's text; None when absent, unreadable or a link."""
+    try:
+        return None if path.is_symlink() else path.read_text(encoding="utf-8")
+    except OSError:
+        return None
+
+
+def write_produced(path: Path, produced: dict[str, Any]) -> None:
+    """Write what a step's scripts produced (pocflow.layout.PRODUCED_FILE): its bytes stay
+    the same while the files they wrote do, so a step depending on it runs again only when
+    they change (a prerequisite that failed and was fixed back to the same outputs). The
+    same content is not written again (its modification time says when it last changed)."""
+    text = json.dumps(produced, sort_keys=True)
+    try:
+        if not path.is_symlink() and path.read_text(encoding="utf-8") == text:
+            return
+    except OSError:
+        pass
+    atomic_write_text(path, text, durable=False)
+
+
 def write_run_file(path: Path, obj: Any) -> None:
     """Write a local run file (a phase result in the state folder) atomically."""
     atomic_write_text(path, to_json(obj, local=True), durable=False)

@@ -31,6 +31,7 @@ from pocflow.layout import (
     IMPLEMENT,
     IMPLEMENT_FILE,
     PHASES,
+    PRODUCED_FILE,
     PROJECT_STATE_TASK,
     PYTEST_LOG,
     RUN_PHASES,
@@ -349,13 +350,6 @@ def why_it_runs(
         {Path(p).stem.removeprefix("step") for p in changed if p.startswith(records_dir)}
     )
     phases = [p for p in changed if p.startswith(state_dir)]
-    # a prerequisite's scripts ran again (its run file, a file_dep of the implement task)
-    own = ws.steps.get(step_id) if ws is not None else None
-    reran = (
-        sorted(d for d in own.depends_on if f"{ws.run_dir(d)}/{IMPLEMENT_FILE}" in phases)
-        if ws is not None and own is not None
-        else []
-    )
     files = [
         p for p in changed if p not in phases and Path(p).stem.removeprefix("step") not in upstream
     ]
@@ -367,7 +361,25 @@ def why_it_runs(
         if isinstance(check, phase_current):  # settings, or an input the last run really read
             settings, inputs = check.why(task, manager.get_values(task.name))
             settings_changed = settings_changed or settings
-            files += [key for key in inputs if key not in files and key not in changed]
+            phases += [key for key in inputs if key.startswith(state_dir)]
+            files += [
+                key
+                for key in inputs
+                if key not in files and key not in changed and not key.startswith(state_dir)
+            ]
+    # a prerequisite's scripts ran again: what they produced (a file_dep of the implement
+    # task), or their result where they write a file this step extended (its "after" values)
+    own = ws.steps.get(step_id) if ws is not None else None
+    reran = (
+        sorted(
+            d
+            for d in own.depends_on
+            if {f"{ws.run_dir(d)}/{IMPLEMENT_FILE}", f"{ws.run_dir(d)}/{PRODUCED_FILE}"}
+            & set(phases)
+        )
+        if ws is not None and own is not None
+        else []
+    )
     if files:
         words.append("changed: " + listed_paths(files))
     if upstream:

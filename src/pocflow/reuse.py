@@ -22,16 +22,27 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
+from pocflow._fs import read_json
 from pocflow.fingerprint import still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, runs_here, written_by
-from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
+from pocflow.layout import (
+    ACCEPTED_FILE,
+    IMPLEMENT_FILE,
+    PRODUCED_FILE,
+    REPLAY_FILE,
+    TEST_FILE,
+    VERIFIED_FILE,
+)
 from pocflow.record import (
     StepRecord,
     TestResult,
+    keep_verified,
     outputs_read_by_other_tests,
     read_test,
+    text_of,
+    write_produced,
     write_run_file,
 )
 from pocflow.workspace import Step, Workspace, prerequisites_first
@@ -46,6 +57,15 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     if record.test is not None and not outputs_read_by_other_tests(test_file, record.test):
         write_run_file(test_file, keeping_outputs_read(test_file, record.test))
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
+    text = text_of(ws.root / ws.record_path(record.step_id))
+    if text is not None:
+        keep_verified(ws.run_file(record.step_id, VERIFIED_FILE), text)
+    produced = ws.run_file(record.step_id, PRODUCED_FILE)
+    kept = read_json(produced)
+    written = kept.get("written") if kept is not None else None
+    if not isinstance(written, dict) or not still_holds(ws.root, written):
+        # what its scripts produced here is not there as they left it: the record stands in
+        write_produced(produced, {"accepted": record.verified_at})
 
 
 def keeping_outputs_read(path: Path, test: TestResult) -> TestResult:

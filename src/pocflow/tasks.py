@@ -39,6 +39,7 @@ from pocflow.layout import (
     GATE_TASK,
     IMPLEMENT,
     IMPLEMENT_FILE,
+    PRODUCED_FILE,
     PROJECT_STATE_TASK,
     REFRESH_TASK,
     STATE,
@@ -209,14 +210,15 @@ def _step_tasks(
         "name": sid,
         "doc": f"Run {label}: " + (", ".join(step.scripts) or "no script yet") + ".",
         "actions": [(implement_phase, [spec, ws.settings.test_runner]), values_only],
-        # and the latest result of its prerequisites' scripts here: when they ran again, the
-        # step runs again even if their records did not change (they proved the same): the
-        # scripts may have rewritten a file this step extended (steps sharing an output)
+        # and what its prerequisites' scripts produced here: when they ran again and wrote
+        # other files (or other content), the step runs again even if their records did not
+        # change; fixed back to the same outputs, it does not (a file this step extended and
+        # they wrote anew: the "shared" values, pocflow.phases.phase_current)
         "file_dep": [
             *implement_inputs,
-            *(f"{ws.run_dir(dep)}/{IMPLEMENT_FILE}" for dep in step.depends_on if dep in ws.steps),
+            *(f"{ws.run_dir(dep)}/{PRODUCED_FILE}" for dep in step.depends_on if dep in ws.steps),
         ],
-        "targets": [implement_json],
+        "targets": [implement_json, f"{run_dir}/{PRODUCED_FILE}"],
         # settings and environment: a change re-runs the step even with doit's state intact
         # settings, environment, and what the scripts really read (pocflow.observed)
         "uptodate": [

@@ -6,14 +6,17 @@ from __future__ import annotations
 import time
 
 from pocflow._fs import file_lock, read_json
+from pocflow.documents import note_written
 from pocflow.freshness import environment, settings_digest
-from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE
+from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE, VERIFIED_FILE
 from pocflow.record import (
     StepRecord,
     compose_record,
+    keep_verified,
     read_implement,
     read_step_record,
     read_test,
+    text_of,
     to_json,
     write_record,
 )
@@ -29,6 +32,10 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         test = None  # a test result from before a failed implement says nothing now
     step = ws.steps[step_id]
     previous = read_step_record(ws.root / ws.record_path(step_id))
+    if previous is None or not previous.is_verified:
+        # failed here since: the record as it last stood verified, so that a step fixed back
+        # to what it proved then gets that record back and its dependents stay as they are
+        previous = read_step_record(ws.run_file(step_id, VERIFIED_FILE)) or previous
     record = compose_record(
         step_id,
         step.name,
@@ -52,16 +59,22 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     start = time.monotonic()
     record = current_record(ws, step_id)
     path = ws.root / ws.record_path(step_id)
-    unchanged = (
-        path.is_file()
-        and not path.is_symlink()
-        and path.read_text(encoding="utf-8") == to_json(record)
-    )
-    if record.is_verified and not unchanged:
+    text = to_json(record)
+    unchanged = text_of(path) == text
+    restored = record.is_verified and text_of(ws.run_file(step_id, VERIFIED_FILE)) == text
+    if record.is_verified and not unchanged and not restored:
         record.durations["state"] = round(time.monotonic() - start, 3)
+        text = to_json(record)
     with file_lock(ws.state_lock):
         if not unchanged:  # a record changes only when what it proves changes
             write_record(path, record)
         if refresh:
             refresh_project_state(ws)
+        elif restored and not unchanged:
+            # the record is back to the bytes the project-state task last stood on: that task
+            # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
+            refresh_project_state(ws)
+            note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
+    if record.is_verified:
+        keep_verified(ws.run_file(step_id, VERIFIED_FILE), text)
     return record

@@ -120,6 +120,66 @@ def test_a_prerequisite_that_failed_and_was_fixed_back_runs_its_dependents_again
     assert plain_pytest(chain, "2") == 0
 
 
+#: step 2 reads what step 1 wrote and writes a file of its own (no file shared)
+READER = (
+    '"""Step 2: derive from the table.\n\nUsage:\n    python PoC/step2_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "table = json.loads(Path('out/shared.json').read_text())\n"
+    "Path('out/derived.json').write_text(json.dumps({'b': table['a'] + 1}))\n"
+)
+DERIVED_TESTS = {
+    "1": TESTS["1"],
+    "2": "import json\nfrom pathlib import Path\n\n"
+    "def test_b_follows_a():\n"
+    "    table = json.loads(Path('out/shared.json').read_text())\n"
+    "    assert json.loads(Path('out/derived.json').read_text())['b'] == table['a'] + 1\n",
+}
+
+
+def reader_chain(root: Path) -> Path:
+    workspace = make_workspace(root, DERIVED_TESTS, depends={"2": "1"})
+    (workspace / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (workspace / "PoC/step2_x.py").write_text(READER, encoding="utf-8")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return workspace
+
+
+def test_a_prerequisite_that_failed_and_was_fixed_back_to_the_same_outputs_runs_no_dependent(
+    tmp_path: Path,
+) -> None:
+    chain = reader_chain(tmp_path / "ws")
+    script = chain / "PoC/step1_x.py"
+    verified = script.read_text(encoding="utf-8")
+    script.write_text(verified + "raise SystemExit('oops')\n", encoding="utf-8")
+    assert run_doit(chain, "poc-complete").code != 0
+    script.write_text(verified, encoding="utf-8")
+    fixed = run_doit(chain, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "implement:1" in fixed.ran
+    # step 2 stands on what step 1 produced, which is the same: neither its script nor its
+    # tests run again, and plain pytest agrees it still passes
+    assert not {"implement:2", "test:2"} & set(fixed.ran), fixed.out
+    assert plain_pytest(chain, "2") == 0
+    status = run_doit(chain, "status")
+    assert "✅ 1" in status.out and "✅ 2" in status.out, status.out
+    # step 1's record is back as it was, and what PROJECT_STATE.md says agrees with it
+    assert run_doit(chain, "drift").code == 0
+
+
+def test_a_prerequisite_producing_other_outputs_runs_its_dependents(tmp_path: Path) -> None:
+    chain = reader_chain(tmp_path / "ws")
+    script = chain / "PoC/step1_x.py"
+    script.write_text(
+        script.read_text("utf-8").replace("{'a': 1}", "{'a': 1, 'unit': 'm'}"), "utf-8"
+    )
+    result = run_doit(chain, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert {"implement:1", "implement:2", "test:2"} <= set(result.ran)
+    assert ".  implement:2  (step 1 verified again)" in result.out
+    assert plain_pytest(chain, "2") == 0
+
+
 @pytest.mark.parametrize("suite_session", ["0", "1"])
 def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_gate_sees_it(
     tmp_path: Path, suite_session: str
