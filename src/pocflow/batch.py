@@ -59,7 +59,8 @@ CLAIMS_FILE = "batch-claims.json"
 
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bool) -> TestResult:
     """The step's test result on its current inputs, from a batch or a session of its own."""
-    runner = PytestJsonRunner(isolation)
+    # under `doit -n`, other workers' sessions may run beside this one
+    runner = PytestJsonRunner(isolation, concurrent=run_workers() > 1)
     token = run_token()
     sid = selection.step_id
     if not batch or not token:

@@ -358,6 +358,7 @@ def outputs_read(
     memo: dict[str, str] | None = None,
     wrote: Iterable[str] = (),
     others_wrote: Iterable[str] = (),
+    concurrent: bool = False,
 ) -> dict[str, str]:
     """The files and folder listings among the keys a step's tests read that are outputs
     (``not_inputs``: every step's declared outputs and what steps' scripts wrote; and what
@@ -366,8 +367,10 @@ def outputs_read(
     fingerprinted as first read — or, when the step's own tests wrote it or changed it and
     no other step's did (``wrote``: what they opened for writing, and the databases they
     connected to; ``others_wrote``: the same of the session's other steps, and of the
-    session itself), as the session left it. Changed during the session after the step's
-    tests read it otherwise, it is `changed-during-run`: the step's tests run again. They are
+    session itself), as the session left it — unless other sessions ran beside this one
+    (``concurrent``: `doit -n`), whose writes this one does not see. Changed during the
+    session after the step's tests read it otherwise, it is `changed-during-run`: the step's
+    tests run again. They are
     not inputs (a record must not stand on what a fresh clone makes anew), but tests that
     read an output stand on its content: when it changes — edited by hand, rewritten by a
     step's scripts run again — the tests run again (kept in the local run file; see
@@ -386,7 +389,7 @@ def outputs_read(
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
         own = within(path, touched) or (key.endswith("/") and _holds_one(path, touched))
-        if own and not within(path, shared) and not _holds_one(path, shared):
+        if own and not concurrent and not within(path, shared) and not _holds_one(path, shared):
             known = digest_of(root, key)  # what the step's own tests left
         found[key] = known
     return found

@@ -100,8 +100,11 @@ class PytestJsonRunner:
     project's settings or conftest.py files put it there (`python -m pytest` would).
     """
 
-    def __init__(self, isolation: str = "auto") -> None:
+    def __init__(self, isolation: str = "auto", concurrent: bool = False) -> None:
         self.isolation = isolation
+        #: other sessions may run beside this one's (`doit -n`): what it sees of a file its
+        #: own tests wrote is not only theirs (pocflow.observed.outputs_read)
+        self.concurrent = concurrent
 
     def run(
         self, root: Path, selections: Sequence[TestSelection], report_dir: Path
@@ -190,7 +193,14 @@ class PytestJsonRunner:
             )
             result.observed = sorted(observed)
             result.outputs_read = outputs_read(
-                root, facts, keys, selection.not_inputs, memo, wrote[sid], others_wrote[sid]
+                root,
+                facts,
+                keys,
+                selection.not_inputs,
+                memo,
+                wrote[sid],
+                others_wrote[sid],
+                concurrent=self.concurrent,
             )
             result.config = {
                 "inipath": facts.config.get("inipath"),

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -269,3 +271,64 @@ def test_a_suite_session_seen_failing_here_is_run_again_whatever_the_gate_record
     again = run_doit(workspace, "poc-complete")
     assert again.code == 1, again.out + again.err
     assert "the full step suite run as one session failed" in again.out + again.err
+
+
+#: step 1 writes the report; the tests of steps 2 and 3 read it and add their line, step
+#: 2's refusing one from step 3 (what `pytest tests/` would find: step 3's line is there)
+REPORT_HEAD = (
+    "import time\nfrom pathlib import Path\n\n"
+    "REPORT = Path(__file__).resolve().parents[1] / 'out' / 'report.csv'\n\n\n"
+)
+
+
+def report_reader(n: str, before: float, refuses_three: bool) -> str:
+    return (
+        REPORT_HEAD + f"def test_report_{n}():\n    time.sleep({before})\n"
+        "    text = REPORT.read_text(encoding='utf-8')\n"
+        "    assert text.startswith('zone,n')\n"
+        + ("    assert 'checked-by,3' not in text, text\n" if refuses_three else "")
+        + "    with REPORT.open('a', encoding='utf-8') as report:\n"
+        f"        report.write('checked-by,{n}\\n')\n"
+        "    time.sleep(4)\n"
+    )
+
+
+def test_an_output_another_workers_session_changes_is_not_taken_as_this_sessions_own(
+    tmp_path: Path,
+) -> None:
+    tests = {str(n): "def test_ok():\n    assert True\n" for n in range(1, 11)}
+    tests["2"] = report_reader("2", 0, refuses_three=True)
+    tests["3"] = report_reader("3", 1.5, refuses_three=False)
+    workspace = make_workspace(tmp_path / "ws", tests)
+    (workspace / "steps").mkdir(exist_ok=True)
+    (workspace / "steps/step1.yaml").write_text("outputs:\n  - out/report.csv\n", "utf-8")
+    (workspace / "PoC/step1_x.py").write_text(
+        '"""Step 1: the report.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+        "from pathlib import Path\n\nPath('out').mkdir(exist_ok=True)\n"
+        "Path('out/report.csv').write_text('zone,n\\n', encoding='utf-8')\n",
+        encoding="utf-8",
+    )
+    assert run_doit(workspace, "implement").code == 0  # every step ready when the tests start
+    result = run_doit(workspace, "-n", "2", "poc-complete")
+    shares = sessions_of(workspace)
+    assert len(shares) == 2 and not any(
+        {"tests/test_step2_x.py", "tests/test_step3_x.py"} <= share for share in shares
+    ), shares  # steps 2 and 3 in sessions side by side
+    plain = subprocess.run(
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_step2_x.py",
+        ],
+        cwd=workspace,
+        capture_output=True,
+        check=False,
+    )
+    assert plain.returncode != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "✅ 2" not in run_doit(workspace, "status").out
