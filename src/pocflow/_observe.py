@@ -32,6 +32,7 @@ import builtins
 import os
 import sys
 from _thread import get_ident
+from urllib.parse import unquote
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
@@ -195,7 +196,11 @@ class Observer:
         known = self.places.get((cwd, path), False)
         if known is not False:
             return known  # type: ignore[return-value]
-        rel = self._place(os.path.normpath(os.path.join(cwd, path) if cwd else path))
+        full = os.path.join(cwd, path) if cwd else path
+        # `..` after a symbolic link climbs out of where the link points, not out of the
+        # link's folder, as normpath would have it
+        full = os.path.realpath(full) if ".." in full.split(os.sep) else os.path.normpath(full)
+        rel = self._place(full)
         self.places[(cwd, path)] = rel
         return rel
 
@@ -325,7 +330,7 @@ class Observer:
             if isinstance(database, (str, bytes, os.PathLike)):
                 text = os.fsdecode(database)
                 if text.startswith("file:"):
-                    text = text[5:].split("?", 1)[0]
+                    text = _uri_path(text)
                 rel = self.inside(text) if text and text != ":memory:" else None
                 if rel is not None:
                     if os.path.exists(self.prefix + rel):
@@ -629,6 +634,19 @@ def _watch_environ(observer: Observer) -> None:
         return value
 
     environ_class.__getitem__ = __getitem__  # type: ignore[assignment, method-assign]
+
+
+def _uri_path(uri: str) -> str:
+    """The file a SQLite URI names (``file:`` then a path, or ``file://host/path`` with an
+    empty or ``localhost`` host; ``%XX`` escapes decoded, as SQLite does; the query left
+    out)."""
+    text = uri[5:].split("?", 1)[0].split("#", 1)[0]
+    if text.startswith("//"):
+        host, _, rest = text[2:].partition("/")
+        if host not in ("", "localhost"):
+            return ""
+        text = "/" + rest
+    return unquote(text)
 
 
 def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:

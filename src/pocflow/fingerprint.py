@@ -4,7 +4,7 @@ An input is named by a *key*:
 
 =========================  ===========================================================
 ``PoC/step1_load.py``      a file: sha256 of its bytes (``missing`` when there is none)
-``tests/data/``            a folder a step listed: sha256 of its sorted entry names
+``tests/data/``            a folder a step listed: sha256 of its sorted entry names (and kinds)
 ``$NAME``                  an environment variable: sha256 of its value, ``unset``, or
                            ``set`` for a secret (pocflow.redact)
 ``pyproject.toml:tool.pytest``  the pytest tables of a pyproject.toml pytest read
@@ -197,9 +197,12 @@ def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
 
 
 def folder_digest(path: Path) -> str:
-    """sha256 of a folder's sorted entry names; MISSING when it is not a folder."""
+    """sha256 of a folder's sorted entry names, a folder's (or a link to one's) ending in
+    "/": an empty folder replaced by a file of the same name is a change, for a test that
+    keeps only the files it lists; MISSING when it is not a folder."""
     try:
-        names = sorted(os.listdir(path))
+        with os.scandir(path) as entries:
+            names = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in entries)
     except OSError:
         return MISSING
     return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()

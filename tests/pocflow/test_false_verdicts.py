@@ -14,10 +14,12 @@ import atexit
 import json
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from contextlib import closing
 from dataclasses import dataclass, field
 from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
@@ -1453,3 +1455,80 @@ def test_a_file_another_steps_tests_wrote_is_watched_by_the_tests_reading_it(
     assert plain_tests(ws, "2") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "✅ 2" not in run_doit(ws, "status").out
+
+
+def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
+    tmp_path: Path,
+) -> None:
+    counts = (
+        "import sqlite3\nfrom pathlib import Path\n\n"
+        "DB = Path(__file__).resolve().parents[1] / 'data' / 'atlas.db'\n\n\n"
+        "def test_two_zones():\n"
+        "    con = sqlite3.connect(DB.as_uri() + '?mode=ro', uri=True)\n"  # file:///…%20…
+        "    (n,) = con.execute('select count(*) from zones').fetchone()\n"
+        "    con.close()\n"
+        "    assert n == 2\n"
+    )
+    ws = make_workspace(tmp_path / "my poc", {"1": counts})
+    (ws / "data").mkdir()
+    with closing(sqlite3.connect(ws / "data/atlas.db")) as con, con:
+        con.execute("create table zones(name)")
+        con.executemany("insert into zones values (?)", [("a",), ("b",)])
+    assert run_doit(ws, "poc-complete").code == 0
+    with closing(sqlite3.connect(ws / "data/atlas.db")) as con, con:
+        con.execute("insert into zones values ('c')")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_read(
+    tmp_path: Path,
+) -> None:
+    # src/atlas links to PoC/atlas; the package reads <its folder>/../data/zones.txt, which
+    # the system resolves from where the link points: PoC/data/zones.txt
+    reads = (
+        "from atlas import zones\n\n\ndef test_zones():\n"
+        "    assert zones() == ['Europe/Paris', 'Asia/Tokyo']\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": reads},
+        settings='\n[tool.pytest.ini_options]\npythonpath = ["src"]\n',
+    )
+    write_files(
+        ws,
+        {
+            "PoC/atlas/__init__.py": "import os\n\n"
+            "DATA = os.path.join(os.path.dirname(__file__), '..', 'data', 'zones.txt')\n\n\n"
+            "def zones():\n    with open(DATA, encoding='utf-8') as f:\n"
+            "        return f.read().split()\n",
+            "PoC/data/zones.txt": "Europe/Paris\nAsia/Tokyo\n",
+        },
+    )
+    (ws / "src").mkdir()
+    (ws / "src/atlas").symlink_to("../PoC/atlas")
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "PoC/data/zones.txt").write_text("Europe/Paris\n", encoding="utf-8")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
+def test_an_empty_folder_replaced_by_a_file_of_its_name_in_a_listed_folder_is_a_change(
+    tmp_path: Path,
+) -> None:
+    counts_files = (
+        "from pathlib import Path\n\nDATA = Path(__file__).parent / 'data'\n\n\n"
+        "def test_one_data_file():\n"
+        "    assert len([p for p in DATA.iterdir() if p.is_file()]) == 1\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": counts_files})
+    (ws / "tests/data/later").mkdir(parents=True)
+    (ws / "tests/data/zones.txt").write_text("UTC\n", encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "tests/data/later").rmdir()
+    (ws / "tests/data/later").write_text("", encoding="utf-8")  # same names, another kind
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
