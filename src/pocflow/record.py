@@ -187,6 +187,8 @@ def plain(obj: Any, local: bool = False) -> Any:
     """A result or record as plain data for JSON: what ``dataclasses.asdict`` gives, without
     its deep copies (a record's input fingerprints are thousands of strings), and without
     the fields only a local run file keeps unless ``local``."""
+    if obj is None or isinstance(obj, (str, int, float)):  # most of it: asked first
+        return obj
     if is_dataclass(obj):
         return {
             f.name: plain(getattr(obj, f.name), local)
@@ -203,10 +205,12 @@ def plain(obj: Any, local: bool = False) -> Any:
 
 
 def to_json(obj: Any, local: bool = False) -> str:
-    """Stable JSON text (sorted keys, two-space indent, final newline) of a record (or,
-    ``local``, of a local run file), with every secret value masked."""
+    """Stable JSON text (sorted keys, final newline) of a record, two-space indented for the
+    people who read and diff it — or, ``local``, of a local run file, compact (written for
+    every phase of every step, often: json's C encoder only serves text without indent)
+    — with every secret value masked."""
     data = mask_record(plain(obj, local))
-    return json.dumps(data, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(data, indent=None if local else 2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
 def write_record(path: Path, obj: Any) -> None:
