@@ -42,6 +42,13 @@ from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
 from pocflow.redact import NAMES_ENV
 
 MISSING = "missing"
+#: the fingerprint of a path that is there but is not what was read there: a folder (or
+#: another kind) where a file was looked for, a file where a folder was listed — not
+#: MISSING, so that a path found absent and later made a folder is a change
+NOT_A_FILE = "not-a-file"
+NOT_A_FOLDER = "not-a-folder"
+#: the fingerprints of a path with no content to read
+NO_CONTENT = frozenset({MISSING, NOT_A_FILE})
 #: the digest of a file that changed between the moment a step read it and the end of the
 #: phase: it never matches, so the step runs again
 CHANGED_DURING_RUN = "changed-during-run"
@@ -181,15 +188,16 @@ def save_cache_file() -> None:
 
 
 def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
-    """sha256 of a file, through the cache; MISSING when it is not a regular file.
-    ``info``: its stat result, when the caller has just taken it."""
+    """sha256 of a file, through the cache; MISSING when there is nothing there, NOT_A_FILE
+    when what is there is not a regular file. ``info``: its stat result, when the caller has
+    just taken it."""
     name = str(path)
     try:
         info = info or os.stat(name)
     except OSError:
         return MISSING
     if not stat.S_ISREG(info.st_mode):
-        return MISSING
+        return NOT_A_FILE
     try:
         return _CACHE.digest(name, info)
     except OSError:
@@ -199,10 +207,13 @@ def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
 def folder_digest(path: Path) -> str:
     """sha256 of a folder's sorted entry names, a folder's (or a link to one's) ending in
     "/": an empty folder replaced by a file of the same name is a change, for a test that
-    keeps only the files it lists; MISSING when it is not a folder."""
+    keeps only the files it lists; MISSING when there is nothing there, NOT_A_FOLDER when
+    what is there is not a folder."""
     try:
         with os.scandir(path) as entries:
             names = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in entries)
+    except NotADirectoryError:
+        return NOT_A_FOLDER
     except OSError:
         return MISSING
     return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
@@ -225,8 +236,8 @@ def secret_names() -> set[str]:
 def pytest_table_digest(path: Path) -> str:
     """sha256 of the [tool.pytest] tables of a pyproject.toml (what pytest takes from it)."""
     content = file_digest(path)
-    if content == MISSING:
-        return MISSING
+    if content in NO_CONTENT:
+        return content
     known = _TABLES.get(content)
     if known is None:
         try:

@@ -28,6 +28,7 @@ from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.fingerprint import (
     CHANGED_DURING_RUN,
     MISSING,
+    NO_CONTENT,
     digest_of,
     file_digest,
     fingerprint,
@@ -129,7 +130,7 @@ def lock_digest(path: Path) -> str:
     dependency lies elsewhere has the same dependency set. (A lock file without such paths
     keeps the plain sha256 of its bytes.)"""
     digest = file_digest(path)
-    if digest == MISSING or digest in _LOCKS:
+    if digest in NO_CONTENT or digest in _LOCKS:
         return _LOCKS.get(digest, digest)
     try:
         text = path.read_text(encoding="utf-8")

@@ -444,10 +444,10 @@ def written_unchanged(task: Any, values: dict[str, Any], path: str, noted: str =
     it), or as pocflow wrote it since outside the task (``noted``: the registry of
     pocflow.documents.note_written). Any other change, even to a person's own sections,
     re-runs the task, which merges its machine blocks back and keeps the rest."""
-    from pocflow.fingerprint import MISSING, file_digest
+    from pocflow.fingerprint import NO_CONTENT, file_digest
 
     digest = file_digest(path)  # its content's sha256, hashed again only if it was touched
-    if digest == MISSING:
+    if digest in NO_CONTENT:
         return False
     if values.get("sha256") == digest:
         return True

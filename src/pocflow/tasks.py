@@ -28,7 +28,7 @@ from pocflow.documents import (
     template_source,
 )
 from pocflow.errors import PocflowError
-from pocflow.fingerprint import MISSING, file_digest
+from pocflow.fingerprint import NO_CONTENT, file_digest
 from pocflow.freshness import environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
@@ -398,7 +398,7 @@ def _plan_digest(ws: Workspace) -> str:
     """sha256 of the plan's bytes ('' without a plan), through the fingerprint cache: every
     state task and the gate stand on it."""
     digest = file_digest(ws.root / ws.settings.plan)
-    return "" if digest == MISSING else digest
+    return "" if digest in NO_CONTENT else digest
 
 
 def _digest(text: str) -> str:

@@ -1532,3 +1532,42 @@ def test_an_empty_folder_replaced_by_a_file_of_its_name_in_a_listed_folder_is_a_
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete")
     assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    "test, change",
+    [
+        (  # a file looked for and not found; a folder made there
+            "from pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n\n\n"
+            "def test_the_default_holds():\n"
+            "    try:\n"
+            "        text = (ROOT / 'out' / 'override').read_text(encoding='utf-8')\n"
+            "    except FileNotFoundError:\n"
+            "        text = 'default'\n"
+            "    assert text == 'default'\n",
+            lambda ws: (ws / "out/override").mkdir(parents=True),
+        ),
+        (  # a folder listed and not found; a file made there
+            "import os\nfrom pathlib import Path\n\n"
+            "ROOT = Path(__file__).resolve().parents[1]\n\n\n"
+            "def test_no_plugins():\n"
+            "    try:\n"
+            "        names = os.listdir(ROOT / 'data' / 'plugins')\n"
+            "    except FileNotFoundError:\n"
+            "        names = []\n"
+            "    assert names == []\n",
+            lambda ws: write("data/plugins", "")(ws),
+        ),
+    ],
+    ids=["a folder where a file was not found", "a file where a folder was not found"],
+)
+def test_a_path_found_absent_that_appears_as_another_kind_is_a_change(
+    tmp_path: Path, test: str, change: Callable[[Path], None]
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    (ws / "data").mkdir(exist_ok=True)
+    assert run_doit(ws, "poc-complete").code == 0
+    change(ws)
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
