@@ -205,18 +205,26 @@ def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
 
 
 def folder_digest(path: Path) -> str:
-    """sha256 of a folder's sorted entry names, a folder's (or a link to one's) ending in
-    "/": an empty folder replaced by a file of the same name is a change, for a test that
-    keeps only the files it lists; MISSING when there is nothing there, NOT_A_FOLDER when
-    what is there is not a folder."""
+    """sha256 of a folder's sorted entry names, each marked with its kind (_kind_mark): an
+    empty folder replaced by a file of the same name, or a file by a dangling link, is a
+    change for a test that keeps only the files it lists; MISSING when there is nothing
+    there, NOT_A_FOLDER when what is there is not a folder."""
     try:
         with os.scandir(path) as entries:
-            names = sorted(entry.name + ("/" if entry.is_dir() else "") for entry in entries)
+            names = sorted(entry.name + _kind_mark(entry) for entry in entries)
     except NotADirectoryError:
         return NOT_A_FOLDER
     except OSError:
         return MISSING
     return hashlib.sha256("\n".join(names).encode("utf-8", "surrogateescape")).hexdigest()
+
+
+def _kind_mark(entry: os.DirEntry[str]) -> str:
+    """What a listing adds to an entry's name: "/" for a folder (or a link to one), "" for a
+    file (or a link to one), "?" for anything else (a dangling link, a pipe, a socket)."""
+    if entry.is_dir():
+        return "/"
+    return "" if entry.is_file() else "?"
 
 
 def environ_digest(value: str | None, secret: bool = False) -> str:

@@ -1571,3 +1571,53 @@ def test_a_path_found_absent_that_appears_as_another_kind_is_a_change(
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete")
     assert result.code != 0, result.out + result.err
+
+
+def test_a_file_replaced_by_a_dangling_link_of_its_name_in_a_listed_folder_is_a_change(
+    tmp_path: Path,
+) -> None:
+    counts_files = (
+        "from pathlib import Path\n\nDATA = Path(__file__).parent / 'data'\n\n\n"
+        "def test_two_data_files():\n"
+        "    assert len([p for p in DATA.iterdir() if p.is_file()]) == 2\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": counts_files})
+    (ws / "tests/data").mkdir(parents=True)
+    for name in ("zones.txt", "later.txt"):
+        (ws / "tests/data" / name).write_text("UTC\n", encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "tests/data/later.txt").unlink()
+    (ws / "tests/data/later.txt").symlink_to("gone.txt")  # same names, another kind
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    "variable, test",
+    [
+        (
+            "PYTHONVERBOSE",
+            "import subprocess\nimport sys\n\n\ndef test_an_import_prints_nothing():\n"
+            "    done = subprocess.run([sys.executable, '-c', 'import json'],"
+            " capture_output=True, text=True)\n"
+            "    assert done.stderr == ''\n",
+        ),
+    ],
+)
+def test_an_interpreter_variable_that_changes_what_a_test_sees_is_an_input(
+    tmp_path: Path, variable: str, test: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    env = {variable: "1"}
+    plain = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ws,
+        env={**os.environ, **env},
+        capture_output=True,
+        check=False,
+    )
+    assert plain.returncode != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=env)
+    assert result.code != 0, result.out + result.err
