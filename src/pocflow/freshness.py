@@ -98,22 +98,43 @@ def environment(ws: Workspace) -> dict[str, str]:
 def installed_packages() -> str:
     """A digest of what is installed where this process imports from: the names of the
     distributions' metadata folders (``pocnew-1.0.dist-info``: name and version) and of the
-    ``.pth`` files in every folder of sys.path. A package installed, upgraded or removed
-    without a change to the lock file (``uv pip install``) changes it, and so does a pytest
-    plugin that every session would now load. Local only (a machine's installation is not a
-    record's): the phases compare it with their last run here. Worked out once a process;
-    one listing per folder."""
+    ``.pth`` files in every folder of sys.path, with the stamps of those files and of each
+    folder's RECORD and entry_points.txt. A package installed, upgraded, installed again at
+    the same version or removed without a change to the lock file (``uv pip install``,
+    ``--reinstall``), a ``.pth`` file pointed elsewhere, entry points changed in place: each
+    changes it, and so does a pytest plugin that every session would now load. Local only
+    (a machine's installation is not a record's, and stamps differ between machines): the
+    phases compare it with their last run here. Worked out once a process."""
     names: list[str] = []
     for entry in dict.fromkeys(sys.path):
         try:
             with os.scandir(entry or ".") as found:
-                names += [f"{entry}/{e.name}" for e in found if e.name.endswith(_METADATA)]
+                names += [_installed(entry, e) for e in found if e.name.endswith(_METADATA)]
         except OSError:
             continue
     return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
 
 
+def _installed(folder: str, entry: os.DirEntry[str]) -> str:
+    """One metadata entry of installed_packages: its path and the stamps it is known by."""
+    paths = [entry.path]
+    if entry.is_dir():
+        paths += [os.path.join(entry.path, name) for name in _METADATA_FILES]
+    stamps = []
+    for path in paths:
+        try:
+            info = os.stat(path)
+        except OSError:
+            continue
+        # not the change time: installers hard-link files from their cache, and another
+        # environment linking the same file changes it
+        stamps.append(f"{info.st_size}:{info.st_mtime_ns}")
+    return f"{folder}/{entry.name} " + " ".join(stamps)
+
+
 _METADATA = (".dist-info", ".egg-info", ".egg-link", ".pth")
+#: the files of a metadata folder a reinstall or an in-place edit rewrites
+_METADATA_FILES = ("RECORD", "entry_points.txt")
 
 
 #: a source in a lock file that names a folder or file by an absolute path (``uv add

@@ -1621,3 +1621,37 @@ def test_an_interpreter_variable_that_changes_what_a_test_sees_is_an_input(
     assert plain.returncode != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete", env=env)
     assert result.code != 0, result.out + result.err
+
+
+def test_entry_points_changed_in_place_in_an_installed_package_are_seen(tmp_path: Path) -> None:
+    # an installed distribution's entry_points.txt rewritten, name and version the same
+    finds = (
+        "from importlib.metadata import entry_points\n\n\n"
+        "def test_one_thing_is_registered():\n"
+        "    assert [e.name for e in entry_points(group='poc.things')] == ['a']\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": finds})
+    site = tmp_path / "site"
+    write_files(
+        site,
+        {
+            "pocthings-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pocthings\n"
+            "Version: 1.0\n",
+            "pocthings-1.0.dist-info/entry_points.txt": "[poc.things]\na = json\n",
+        },
+    )
+    env = {"PYTHONPATH": str(site)}
+    assert run_doit(ws, "poc-complete", env=env).code == 0
+    (site / "pocthings-1.0.dist-info/entry_points.txt").write_text(
+        "[poc.things]\nb = json\n", encoding="utf-8"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
+        cwd=ws,
+        env={**os.environ, **env},
+        capture_output=True,
+        check=False,
+    )
+    assert plain.returncode != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=env)
+    assert result.code != 0, result.out + result.err
