@@ -1477,9 +1477,7 @@ def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
     assert run_doit(ws, "poc-complete").code == 0
     with closing(sqlite3.connect(ws / "data/atlas.db")) as con, con:
         con.execute("insert into zones values ('c')")
-    assert plain_tests(ws, "1") != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1")
 
 
 def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_read(
@@ -1510,9 +1508,7 @@ def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_r
     (ws / "src/atlas").symlink_to("../PoC/atlas")
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "PoC/data/zones.txt").write_text("Europe/Paris\n", encoding="utf-8")
-    assert plain_tests(ws, "1") != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1")
 
 
 def test_an_empty_folder_replaced_by_a_file_of_its_name_in_a_listed_folder_is_a_change(
@@ -1529,9 +1525,7 @@ def test_an_empty_folder_replaced_by_a_file_of_its_name_in_a_listed_folder_is_a_
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "tests/data/later").rmdir()
     (ws / "tests/data/later").write_text("", encoding="utf-8")  # same names, another kind
-    assert plain_tests(ws, "1") != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1")
 
 
 @pytest.mark.parametrize(
@@ -1568,9 +1562,7 @@ def test_a_path_found_absent_that_appears_as_another_kind_is_a_change(
     (ws / "data").mkdir(exist_ok=True)
     assert run_doit(ws, "poc-complete").code == 0
     change(ws)
-    assert plain_tests(ws, "1") != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1")
 
 
 def test_a_file_replaced_by_a_dangling_link_of_its_name_in_a_listed_folder_is_a_change(
@@ -1588,9 +1580,7 @@ def test_a_file_replaced_by_a_dangling_link_of_its_name_in_a_listed_folder_is_a_
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "tests/data/later.txt").unlink()
     (ws / "tests/data/later.txt").symlink_to("gone.txt")  # same names, another kind
-    assert plain_tests(ws, "1") != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1")
 
 
 @pytest.mark.parametrize(
@@ -1610,17 +1600,7 @@ def test_an_interpreter_variable_that_changes_what_a_test_sees_is_an_input(
 ) -> None:
     ws = make_workspace(tmp_path / "ws", {"1": test})
     assert run_doit(ws, "poc-complete").code == 0
-    env = {variable: "1"}
-    plain = subprocess.run(
-        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=ws,
-        env={**os.environ, **env},
-        capture_output=True,
-        check=False,
-    )
-    assert plain.returncode != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete", env=env)
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1", {variable: "1"})
 
 
 def test_entry_points_changed_in_place_in_an_installed_package_are_seen(tmp_path: Path) -> None:
@@ -1645,13 +1625,4 @@ def test_entry_points_changed_in_place_in_an_installed_package_are_seen(tmp_path
     (site / "pocthings-1.0.dist-info/entry_points.txt").write_text(
         "[poc.things]\nb = json\n", encoding="utf-8"
     )
-    plain = subprocess.run(
-        [sys.executable, "-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests"],
-        cwd=ws,
-        env={**os.environ, **env},
-        capture_output=True,
-        check=False,
-    )
-    assert plain.returncode != 0, "the case must really fail"
-    result = run_doit(ws, "poc-complete", env=env)
-    assert result.code != 0, result.out + result.err
+    assert_run_again_and_failed(ws, "1", env)
