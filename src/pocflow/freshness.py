@@ -402,22 +402,20 @@ def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
     file this step's scripts extended (steps sharing an output); with ``tests``, the step
     itself, since its tests last did (a step's tests must run on what its scripts wrote).
     '' when none did. A prerequisite that failed and was fixed back to the same outputs is
-    not one. Compared by
-    content (a copied or restored folder keeps it); by modification time where nothing was
-    noted yet."""
+    not one. Compared by content (a copied or restored folder keeps it); by modification
+    time where nothing was noted yet."""
     own = step.step_id
     noted = read_json(ws.run_file(own, RAN_AFTER_FILE)) or {}
-    before = noted.get("prerequisites")
-    runs = noted.get("prerequisite_runs")
-    sharing = sharing_prerequisites(ws, step) if step.depends_on else []
+    runs, produced = noted.get("prerequisite_runs"), noted.get("prerequisites")
+    than = ws.run_file(own, IMPLEMENT_FILE)
     for dep in step.depends_on:
-        if dep in sharing:  # any run of its scripts
-            then = runs.get(dep, "") if isinstance(runs, dict) else None
-            name = IMPLEMENT_FILE
-        else:  # what its scripts produced
-            then = before.get(dep, "") if isinstance(before, dict) else None
-            name = PRODUCED_FILE
-        if dep in ws.steps and _ran_since(ws, dep, then, ws.run_file(own, IMPLEMENT_FILE), name):
+        if dep not in ws.steps:
+            continue
+        then = runs.get(dep, "") if isinstance(runs, dict) else None
+        if not _ran_since(ws, dep, then, than):
+            continue  # its scripts did not run since: nothing of theirs can differ
+        then = produced.get(dep, "") if isinstance(produced, dict) else None
+        if _ran_since(ws, dep, then, than, PRODUCED_FILE) or dep in sharing_prerequisites(ws, step):
             return dep
     if tests and _ran_since(ws, own, noted.get("tests"), ws.run_file(own, TEST_FILE)):
         return own

@@ -365,18 +365,16 @@ def outputs_read(
     """The files and folder listings among the keys a step's tests read that are outputs
     (``not_inputs``: every step's declared outputs and what steps' scripts wrote; and what
     the session wrote — another step's tests, say — which settle leaves out of the inputs),
-    each
-    fingerprinted as first read — or, when the step's own tests wrote it or changed it and
-    no other step's did (``wrote``: what they opened for writing, and the databases they
+    each fingerprinted as first read — or, when the step's own tests wrote it or changed it
+    and no other step's did (``wrote``: what they opened for writing, and the databases they
     connected to; ``others_wrote``: the same of the session's other steps, and of the
     session itself), as the session left it — unless other sessions ran beside this one
     (``concurrent``: `doit -n`), whose writes this one does not see. Changed during the
     session after the step's tests read it otherwise, it is `changed-during-run`: the step's
-    tests run again. They are
-    not inputs (a record must not stand on what a fresh clone makes anew), but tests that
-    read an output stand on its content: when it changes — edited by hand, rewritten by a
-    step's scripts run again — the tests run again (kept in the local run file; see
-    pocflow.record.TestResult.outputs_read)."""
+    tests run again. They are not inputs (a record must not stand on what a fresh clone
+    makes anew), but tests that read an output stand on its content: when it changes —
+    edited by hand, rewritten by a step's scripts run again — the tests run again (kept in
+    the local run file; see pocflow.record.TestResult.outputs_read)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in (*not_inputs, *facts.written)}
     shared, touched = set(others_wrote), set(wrote)

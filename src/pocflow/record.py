@@ -218,11 +218,11 @@ def write_record(path: Path, obj: Any) -> None:
     atomic_write_text(path, to_json(obj))
 
 
-def keep_verified(kept: Path, text: str) -> None:
-    """Keep a step's record text as it stands verified (pocflow.layout.VERIFIED_FILE),
-    unless kept already."""
-    if text_of(kept) != text:
-        atomic_write_text(kept, text, durable=False)
+def write_unless_held(path: Path, text: str) -> None:
+    """Write a local run file atomically unless it holds that text already (its
+    modification time then says when it last changed)."""
+    if text_of(path) != text:
+        atomic_write_text(path, text, durable=False)
 
 
 def text_of(path: Path) -> str | None:
@@ -236,15 +236,8 @@ def text_of(path: Path) -> str | None:
 def write_produced(path: Path, produced: dict[str, Any]) -> None:
     """Write what a step's scripts produced (pocflow.layout.PRODUCED_FILE): its bytes stay
     the same while the files they wrote do, so a step depending on it runs again only when
-    they change (a prerequisite that failed and was fixed back to the same outputs). The
-    same content is not written again (its modification time says when it last changed)."""
-    text = json.dumps(produced, sort_keys=True)
-    try:
-        if not path.is_symlink() and path.read_text(encoding="utf-8") == text:
-            return
-    except OSError:
-        pass
-    atomic_write_text(path, text, durable=False)
+    they change (a prerequisite that failed and was fixed back to the same outputs)."""
+    write_unless_held(path, json.dumps(produced, sort_keys=True))
 
 
 def write_run_file(path: Path, obj: Any) -> None:

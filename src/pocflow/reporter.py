@@ -370,12 +370,12 @@ def why_it_runs(
     # a prerequisite's scripts ran again: what they produced (a file_dep of the implement
     # task), or their result where they write a file this step extended (its "after" values)
     own = ws.steps.get(step_id) if ws is not None else None
+    ran_files = set(phases)
     reran = (
         sorted(
             d
             for d in own.depends_on
-            if {f"{ws.run_dir(d)}/{IMPLEMENT_FILE}", f"{ws.run_dir(d)}/{PRODUCED_FILE}"}
-            & set(phases)
+            if {f"{ws.run_dir(d)}/{IMPLEMENT_FILE}", f"{ws.run_dir(d)}/{PRODUCED_FILE}"} & ran_files
         )
         if ws is not None and own is not None
         else []

@@ -38,12 +38,12 @@ from pocflow.layout import (
 from pocflow.record import (
     StepRecord,
     TestResult,
-    keep_verified,
     outputs_read_by_other_tests,
     read_test,
     text_of,
     write_produced,
     write_run_file,
+    write_unless_held,
 )
 from pocflow.workspace import Step, Workspace, prerequisites_first
 
@@ -59,7 +59,7 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
     text = text_of(ws.root / ws.record_path(record.step_id))
     if text is not None:
-        keep_verified(ws.run_file(record.step_id, VERIFIED_FILE), text)
+        write_unless_held(ws.run_file(record.step_id, VERIFIED_FILE), text)
     produced = ws.run_file(record.step_id, PRODUCED_FILE)
     kept = read_json(produced)
     written = kept.get("written") if kept is not None else None

@@ -213,7 +213,7 @@ def _step_tasks(
         # and what its prerequisites' scripts produced here: when they ran again and wrote
         # other files (or other content), the step runs again even if their records did not
         # change; fixed back to the same outputs, it does not (a file this step extended and
-        # they wrote anew: the "shared" values, pocflow.phases.phase_current)
+        # they wrote anew: the "after" values, pocflow.phases.phase_current)
         "file_dep": [
             *implement_inputs,
             *(f"{ws.run_dir(dep)}/{PRODUCED_FILE}" for dep in step.depends_on if dep in ws.steps),

@@ -12,13 +12,13 @@ from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE, VERIFIED_FI
 from pocflow.record import (
     StepRecord,
     compose_record,
-    keep_verified,
     read_implement,
     read_step_record,
     read_test,
     text_of,
     to_json,
     write_record,
+    write_unless_held,
 )
 from pocflow.render import refresh_project_state
 from pocflow.workspace import Workspace
@@ -61,7 +61,8 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     path = ws.root / ws.record_path(step_id)
     text = to_json(record)
     unchanged = text_of(path) == text
-    restored = record.is_verified and text_of(ws.run_file(step_id, VERIFIED_FILE)) == text
+    kept = ws.run_file(step_id, VERIFIED_FILE)
+    restored = record.is_verified and text_of(kept) == text
     if record.is_verified and not unchanged and not restored:
         record.durations["state"] = round(time.monotonic() - start, 3)
         text = to_json(record)
@@ -75,6 +76,6 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
             # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
             refresh_project_state(ws)
             note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
-    if record.is_verified:
-        keep_verified(ws.run_file(step_id, VERIFIED_FILE), text)
+    if record.is_verified and not restored:
+        write_unless_held(kept, text)
     return record
