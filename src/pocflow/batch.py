@@ -24,7 +24,7 @@ from contextlib import AbstractContextManager, ExitStack, nullcontext
 from pathlib import Path
 
 from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
-from pocflow.fingerprint import fingerprint, still_holds
+from pocflow.fingerprint import fingerprint, looking_once, still_holds
 from pocflow.imports import ImportCache
 from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
 from pocflow.layout import (
@@ -243,29 +243,35 @@ def _run_batch(
 def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]:
     """Steps whose implement phase passed on their current inputs and whose tests did not
     run yet in this invocation."""
-    ready = []
-    for step_id, step in ws.steps.items():
-        if not step.tests:
-            continue
-        implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
-        if (
-            implement is None
-            or implement.outcome != "passed"
-            or fingerprint(ws.root, list(implement.inputs)) != implement.inputs
-        ):
-            continue
-        stored = read_json(ws.run_file(step_id, BATCH_FILE))
-        if stored is not None and stored.get("token") == token:
-            continue
-        tested = read_test(ws.run_file(step_id, TEST_FILE))
-        if (
-            tested is not None
-            and _key(ws, step_id, cache) == tested.key
-            and still_holds(ws.root, tested.inputs)
-        ):
-            continue  # its tests already passed or failed on exactly these files
-        ready.append(selection_of(ws, step, cache, observed=True))
-    return ready
+    with looking_once():  # nothing runs meanwhile: each shared input is looked at once
+        return [
+            selection_of(ws, ws.steps[step_id], cache, observed=True)
+            for step_id in ws.steps
+            if _untested(ws, step_id, token, cache)
+        ]
+
+
+def _untested(ws: Workspace, step_id: str, token: str, cache: ImportCache) -> bool:
+    """Whether the step is ready (see _ready)."""
+    if not ws.steps[step_id].tests:
+        return False
+    stored = read_json(ws.run_file(step_id, BATCH_FILE))
+    if stored is not None and stored.get("token") == token:
+        return False  # a session of this invocation ran them
+    implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    if (
+        implement is None
+        or implement.outcome != "passed"
+        or fingerprint(ws.root, list(implement.inputs)) != implement.inputs
+    ):
+        return False
+    tested = read_test(ws.run_file(step_id, TEST_FILE))
+    # not when its tests already passed or failed on exactly these files
+    return not (
+        tested is not None
+        and _key(ws, step_id, cache) == tested.key
+        and still_holds(ws.root, tested.inputs)
+    )
 
 
 def selection_of(

@@ -537,18 +537,19 @@ def _values_of(context: Mapping[str, Any]) -> str:
 WRITTEN_SECTIONS = ("Summary", "Bug Fixes During Development")
 
 
-def unwritten_sections(ws: Workspace, step_id: str) -> list[str]:
+def unwritten_sections(
+    ws: Workspace, step_id: str, patterns: dict[str, list[re.Pattern[str]]] | None = None
+) -> list[str]:
     """The sections of the step's results doc (WRITTEN_SECTIONS) that hold nothing but the
     template's own text — its instructions, the goal line — or nothing at all. A missing
-    results doc has none written. ('No bugs met.' is something written.)"""
+    results doc has none written. ('No bugs met.' is something written.) ``patterns``: the
+    template's (_template_patterns), when the caller looks at many docs."""
     path = ws.root / ws.results_doc(step_id)
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError):
         return list(WRITTEN_SECTIONS)
-    patterns = _template_lines(
-        template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1]
-    )
+    patterns = patterns or _template_patterns(ws)
     return [
         heading
         for heading in WRITTEN_SECTIONS
@@ -562,11 +563,17 @@ def undocumented_steps(ws: Workspace) -> list[tuple[str, list[str]]]:
     """(step id, its unwritten sections) of each step with files whose results doc is not
     written yet, in step order."""
     found = []
+    patterns = _template_patterns(ws)  # the template read once, not once per step
     for step_id, step in ws.steps.items():
-        sections = unwritten_sections(ws, step_id) if step.has_files else []
+        sections = unwritten_sections(ws, step_id, patterns) if step.has_files else []
         if sections:
             found.append((step_id, sections))
     return found
+
+
+def _template_patterns(ws: Workspace) -> dict[str, list[re.Pattern[str]]]:
+    """The workspace's results-doc template's own lines, per written section."""
+    return _template_lines(template_source(ws.root, ws.settings.templates_dir, STEP_TEMPLATE)[1])
 
 
 @cache

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.documents import undocumented_steps
+from pocflow.fingerprint import looking_once
 from pocflow.freshness import (
     awaiting_suite,
     changes_since,
@@ -113,7 +114,8 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
     again) is stale too. A step that is not verified and whose prerequisite failed, is
     blocked or has no files is blocked.
     """
-    statuses = {step_id: _own_status(ws, step_id) for step_id in ws.steps}
+    with looking_once():  # nothing runs meanwhile: each shared input is looked at once
+        statuses = {step_id: _own_status(ws, step_id) for step_id in ws.steps}
     for step_id in prerequisites_first(ws):
         status = statuses[step_id]
         deps = ws.steps[step_id].depends_on

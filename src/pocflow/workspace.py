@@ -51,6 +51,10 @@ class Workspace:
     name: str
     slug: str
     warnings: list[str] = field(default_factory=list)
+    #: run_file's answers: (step id, name) -> path (a status reads nine per step)
+    _run_files: dict[tuple[str, str], Path] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
 
     @property
     def root(self) -> Path:
@@ -81,7 +85,10 @@ class Workspace:
 
     def run_file(self, step_id: str, name: str) -> Path:
         """One of a step's local run files (pocflow.layout names them)."""
-        return self.root / self.run_dir(step_id) / name
+        found = self._run_files.get((step_id, name))
+        if found is None:
+            found = self._run_files[(step_id, name)] = self.root / self.run_dir(step_id) / name
+        return found
 
     def session_dir(self, name: str) -> str:
         """Workspace-relative folder of one run session's files: a step's (step<id>), or a
@@ -104,6 +111,14 @@ class Workspace:
     def imports_cache(self) -> Path:
         """The file that keeps parsed import statements between runs."""
         return self.root / self.settings.state_dir / "cache" / "imports.json"
+
+    @property
+    def signals_cache(self) -> Path:
+        """The file that keeps each scanned file's signals between runs (by content), one
+        per PoC (each keeps only what its last scan looked at)."""
+        return (
+            self.root / self.settings.state_dir / "cache" / f"signals-poc{self.settings.poc}.json"
+        )
 
     @property
     def gate_record_path(self) -> str:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from support import edit, run_doit
 
+from pocflow import signals
 from pocflow.signals import find_signals
 from pocflow.workspace import load_workspace
 
@@ -118,6 +120,44 @@ def test_find_signals_files_the_plan_does_not_name(tmp_path: Path) -> None:
         "PoC/scratch.py: the plan (docs/poc1-implementation.md) does not mention this file; "
         "say there what it is for, or remove it",
     ]
+
+
+def test_signals_are_kept_by_content_and_found_again_when_a_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    test = tmp_path / "tests" / "test_step1_fetch.py"
+    ws = load_workspace(workspace(tmp_path, {"tests/test_step1_fetch.py": "import mock\n"}))
+    first = [str(s) for s in find_signals(ws)]
+    assert first == [
+        "tests/test_step1_fetch.py:1: imports mock; the method asks for real integrations, "
+        "not mocks"
+    ]
+    assert ws.signals_cache.is_file()
+    with monkeypatch.context() as patched:  # unchanged files are not parsed again
+        patched.setattr(signals, "_mocking", lambda root, rel: pytest.fail(f"parsed {rel}"))
+        patched.setattr(signals, "_secrets", lambda root, rel: pytest.fail(f"read {rel}"))
+        assert [str(s) for s in find_signals(ws)] == first
+    # the same size and modification time, another library: found by content
+    info = test.stat()
+    test.write_text("import pook\n", encoding="utf-8")
+    os.utime(test, ns=(info.st_atime_ns, info.st_mtime_ns))
+    assert [s.text for s in find_signals(ws)] == [
+        "imports pook; the method asks for real integrations, not mocks"
+    ]
+    test.write_text("import json\n", encoding="utf-8")
+    assert find_signals(ws) == []
+
+
+@pytest.mark.parametrize("cache", ["not json", '{"format": 1, "files": {"mocking:x": 3}}', "[]"])
+def test_an_unreadable_signals_cache_is_scanned_again(tmp_path: Path, cache: str) -> None:
+    ws = load_workspace(workspace(tmp_path, {"tests/test_step1_fetch.py": "import mock\n"}))
+    ws.signals_cache.parent.mkdir(parents=True)
+    ws.signals_cache.write_text(cache, encoding="utf-8")
+    assert [s.kind for s in find_signals(ws)] == ["mocking"]
+    key = "mocking:tests/test_step1_fetch.py"
+    broken = '{"format": 1, "files": {"' + key + '": ["' + "0" * 64 + '", [[1, "x"]]]}}'
+    ws.signals_cache.write_text(broken, encoding="utf-8")  # another content's entry
+    assert next(s.text for s in find_signals(ws)).startswith("imports mock")
 
 
 def test_find_signals_sample_is_clean() -> None:

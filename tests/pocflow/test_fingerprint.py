@@ -1,0 +1,37 @@
+"""Fingerprints of inputs: taken once per key inside looking_once, afresh outside it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pocflow.fingerprint import digest_of, fingerprint, looking_once
+
+
+def test_inside_looking_once_each_key_is_looked_at_once_and_afresh_after(tmp_path: Path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("one\n", encoding="utf-8")
+    before = digest_of(tmp_path, "data.txt")
+    with looking_once():
+        assert digest_of(tmp_path, "data.txt") == before
+        data.write_text("two\n", encoding="utf-8")  # nothing may change inside: shown why
+        assert fingerprint(tmp_path, ["data.txt"]) == {"data.txt": before}
+        with looking_once():  # nested: the outer one holds
+            assert digest_of(tmp_path, "data.txt") == before
+        assert digest_of(tmp_path, "data.txt") == before
+    after = digest_of(tmp_path, "data.txt")
+    assert after != before
+    with looking_once():
+        assert digest_of(tmp_path, "data.txt") == after
+
+
+def test_looking_once_ends_with_an_error_too(tmp_path: Path) -> None:
+    data = tmp_path / "data.txt"
+    data.write_text("one\n", encoding="utf-8")
+    try:
+        with looking_once():
+            before = digest_of(tmp_path, "data.txt")
+            raise RuntimeError("stop")
+    except RuntimeError:
+        pass
+    data.write_text("two\n", encoding="utf-8")
+    assert digest_of(tmp_path, "data.txt") != before
