@@ -13,9 +13,11 @@ Grammar (the method's naming convention)::
 
 from __future__ import annotations
 
+import os
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 from pocflow.errors import DiscoveryError, located
@@ -169,10 +171,15 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
 
 
 def _listing(root: Path, directory: str, pattern: str) -> list[Path]:
+    """The files of the folder whose names match the pattern, sorted (one listing: the
+    folder's entries say which are files without a look at each, as glob's would)."""
     base = root / directory
-    if not base.is_dir():
+    try:
+        with os.scandir(base) as entries:
+            names = [e.name for e in entries if fnmatchcase(e.name, pattern) and e.is_file()]
+    except OSError:  # no such folder (or not one): no step files there
         return []
-    return sorted(p for p in base.glob(pattern) if p.is_file())
+    return [base / name for name in sorted(names)]
 
 
 def name_words(text: str) -> list[str]:

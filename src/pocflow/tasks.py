@@ -163,8 +163,9 @@ def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, 
                 doc = f"PoC {one.settings.poc}: {doc}"
                 yield {"basename": one.task(basename), "name": None, "doc": doc}
         refreshed = _project_state_uptodate(one, templates)  # one check, every step's
+        env_now = environment(one)  # the same for every step
         for step in one.steps.values():
-            yield from _step_tasks(one, step, templates, cache, refreshed)
+            yield from _step_tasks(one, step, templates, cache, refreshed, env_now)
         yield _gate_task(one, templates)
     yield _project_state_task(pocs, templates)
     yield _all_pocs_task(pocs)  # a project of one PoC has it too: CI can always run it
@@ -176,6 +177,7 @@ def _step_tasks(
     templates: dict[str, str],
     cache: ImportCache,
     refreshed: list[Any],
+    env_now: dict[str, str],
 ) -> Iterator[dict[str, Any]]:
     sid = step.step_id
     root = str(ws.root)
@@ -203,7 +205,6 @@ def _step_tasks(
         ],
     }
     spec = implement_spec(ws, step, implement_inputs)
-    env_now = environment(ws)
     results_doc = ws.results_doc(sid)
     yield {
         "basename": ws.task(IMPLEMENT),
