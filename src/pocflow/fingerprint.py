@@ -33,6 +33,7 @@ import os
 import re
 import stat
 import sys
+import threading
 import time
 import tomllib
 from collections.abc import Iterator
@@ -295,16 +296,18 @@ def plugin_digest(name: str) -> str:
 
 def digest_of(root: Path, key: str) -> str:
     """The current fingerprint of one input key (taken once per key inside looking_once)."""
-    if _LOOK is None:
+    look: dict[tuple[Path, str], str] | None = getattr(_LOOK, "digests", None)
+    if look is None:
         return _digest_now(root, key)
-    found = _LOOK.get((root, key))
+    found = look.get((root, key))
     if found is None:
-        found = _LOOK[(root, key)] = _digest_now(root, key)
+        found = look[(root, key)] = _digest_now(root, key)
     return found
 
 
-#: the digests taken inside looking_once (workspace, key) -> digest; None outside it
-_LOOK: dict[tuple[Path, str], str] | None = None
+#: the digests taken inside looking_once, per thread: (workspace, key) -> digest (doit's
+#: thread workers, `-P thread`, take digests of what scripts wrote meanwhile)
+_LOOK = threading.local()
 
 
 @contextlib.contextmanager
@@ -312,16 +315,16 @@ def looking_once() -> Iterator[None]:
     """Fingerprint each input key at most once inside: for a computation that starts no
     process and writes no input, such as every step's status (an interpreter variable, a
     pytest plugin, a config file, a shared helper are inputs of every step: 4,052 keys
-    stand for 51,599 inputs at 1000 steps). Nested, the outer one holds."""
-    global _LOOK
-    if _LOOK is not None:
+    stand for 51,599 inputs at 1000 steps). Nested, the outer one holds; other threads
+    look afresh."""
+    if getattr(_LOOK, "digests", None) is not None:
         yield
         return
-    _LOOK = {}
+    _LOOK.digests = {}
     try:
         yield
     finally:
-        _LOOK = None
+        _LOOK.digests = None
 
 
 def _digest_now(root: Path, key: str) -> str:

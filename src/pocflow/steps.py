@@ -176,10 +176,19 @@ def _listing(root: Path, directory: str, pattern: str) -> list[Path]:
     base = root / directory
     try:
         with os.scandir(base) as entries:
-            names = [e.name for e in entries if fnmatchcase(e.name, pattern) and e.is_file()]
+            names = [e.name for e in entries if fnmatchcase(e.name, pattern) and _is_file(e)]
     except OSError:  # no such folder (or not one): no step files there
         return []
     return [base / name for name in sorted(names)]
+
+
+def _is_file(entry: os.DirEntry[str]) -> bool:
+    """Whether the entry is a file, or a link to one (a link that loops, or one the system
+    may not follow, is not: as with Path.is_file, the rest of the folder still counts)."""
+    try:
+        return entry.is_file()
+    except OSError:
+        return False
 
 
 def name_words(text: str) -> list[str]:

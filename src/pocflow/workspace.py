@@ -253,7 +253,10 @@ def _layout_key(root: Path, settings: Settings) -> str:
         if folder == settings.manifests_dir:
             for name in names:
                 if name.startswith("step") and name.endswith((".yaml", ".yml")):
-                    digest.update((base / name).read_bytes())
+                    try:
+                        digest.update((base / name).read_bytes())
+                    except OSError:  # a folder, or a link that loops: not a manifest
+                        digest.update(b"\0?")
     return digest.hexdigest()
 
 

@@ -3,6 +3,8 @@ observer's reading of a SQLite URI."""
 
 from __future__ import annotations
 
+import threading
+from hashlib import sha256
 from pathlib import Path
 from urllib.parse import unquote
 
@@ -50,3 +52,28 @@ def test_a_sqlite_uri_path_is_decoded_as_urllib_would(text: str) -> None:
     """The observer decodes a SQLite URI's %XX escapes without importing urllib.parse (a
     cost to every observed script's start): it must agree with it."""
     assert _observe._percent_decoded(text) == unquote(text)
+
+
+def test_looking_once_on_one_thread_leaves_other_threads_looking_afresh(tmp_path: Path) -> None:
+    """Under `doit -n N -P thread` a status may be worked out on one thread while another
+    thread's task fingerprints what a script just wrote."""
+    data = tmp_path / "data.txt"
+    data.write_text("old\n", encoding="utf-8")
+    inside, done = threading.Event(), threading.Event()
+
+    def status() -> None:
+        with looking_once():
+            digest_of(tmp_path, "data.txt")
+            inside.set()
+            done.wait(10)
+
+    thread = threading.Thread(target=status)
+    thread.start()
+    try:
+        assert inside.wait(10)
+        data.write_text("new content\n", encoding="utf-8")
+        seen = digest_of(tmp_path, "data.txt")
+    finally:
+        done.set()
+        thread.join()
+    assert seen == digest_of(tmp_path, "data.txt") != sha256(b"old\n").hexdigest()

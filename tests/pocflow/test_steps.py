@@ -101,6 +101,19 @@ def test_discover_steps_matches_tests_to_steps(tmp_path: Path) -> None:
     assert found.warnings == []
 
 
+def test_a_link_that_loops_hides_no_other_step_file(tmp_path: Path) -> None:
+    """A link named like a step file that leads to itself is no file (as a folder of that
+    name is not): left out, and every other step file is found."""
+    _touch(tmp_path, "PoC/step1_a.py", "tests/test_step1_a.py", "steps/step1.yaml")
+    for loop in ("PoC/step9_loop.py", "tests/test_step9_loop.py", "steps/step9.yaml"):
+        (tmp_path / loop).symlink_to((tmp_path / loop).name)
+    found = discover_steps(tmp_path, "PoC", "tests", "steps")
+    assert list(found.steps) == ["1"]
+    assert found.steps["1"].script == "PoC/step1_a.py"
+    assert found.steps["1"].tests == ["tests/test_step1_a.py"]
+    assert found.steps["1"].manifest == "steps/step1.yaml"
+
+
 def test_discover_steps_two_main_scripts_is_an_error(tmp_path: Path) -> None:
     _touch(tmp_path, "PoC/step3_a.py", "PoC/step3_b.py")
     with pytest.raises(

@@ -76,6 +76,15 @@ def test_load_workspace_without_plan_names_steps_from_files(tmp_path: Path) -> N
     assert (ws.name, ws.slug) == ("PoC 1", "poc-1")
 
 
+def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_path: Path) -> None:
+    make(tmp_path, {"PoC/step1_load_rows.py": ""})
+    (tmp_path / "steps" / "step8.yaml").mkdir(parents=True)
+    (tmp_path / "steps" / "step9.yaml").symlink_to("step9.yaml")
+    ws = load_workspace(tmp_path)
+    assert list(ws.steps) == ["1"]
+    assert ws.steps["1"].manifest is None
+
+
 @pytest.mark.parametrize(
     ("files", "error", "message"),
     [
