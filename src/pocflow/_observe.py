@@ -447,6 +447,45 @@ class Observer:
         if dirs:
             self.emit({"r": f"import:{name}@{':'.join(dirs)}", "c": self.context, "by": by})
 
+    def absent(self, name: object, frame: object) -> None:
+        """A module workspace code asked for — itself, or through one call such as
+        ``pytest.importorskip`` — and the import system did not find ("import:NAME@DIRS",
+        found nowhere there now): a `try: import x` that falls back, a computed
+        import_module or a skipped test takes another path once a file of that name appears
+        in a workspace folder it searched. ``frame``: the importing code's frame."""
+        thread = get_ident()
+        if thread in self.busy or not isinstance(name, str):
+            return
+        self.busy.add(thread)
+        try:
+            by = None
+            for _ in range(2):  # the importer, or its caller
+                own = getattr(frame, "f_globals", {}).get("__file__")
+                by = self.inside(own) if isinstance(own, str) else None
+                if by is not None:
+                    break
+                frame = getattr(frame, "f_back", None)
+            if by is None or ("m", name, self.context) in self.seen:
+                return  # not workspace code's import, or known already
+            self.seen.add(("m", name, self.context))
+            parent = name.rpartition(".")[0]
+            path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
+            dirs: list[str] = []
+            for entry in path or ():
+                folder = self.inside(entry or ".") if isinstance(entry, str) else None
+                if folder is not None and (folder or ".") not in dirs:
+                    dirs.append(folder or ".")
+            if dirs:
+                fact: dict[str, object] = {"r": f"import:{name}@{':'.join(dirs)}"}
+                fact["c"] = self.context
+                if by:
+                    fact["by"] = by
+                self.emit(fact)
+        except Exception:
+            pass
+        finally:
+            self.busy.discard(thread)
+
     def environ_read(self, name: str, value: str | None) -> None:
         """An environment variable read by workspace code, or by a library on its behalf
         (os.path.expandvars, string.Template): any workspace frame on the stack counts,
@@ -525,7 +564,11 @@ class Observer:
                 return  # not loaded, or still being loaded: later
 
             def observed_import_module(name: str, package: str | None = None) -> object:
-                module = original_import_module(name, package)
+                try:
+                    module = original_import_module(name, package)
+                except ModuleNotFoundError as missing:
+                    observer.absent(missing.name, sys._getframe(1))
+                    raise
                 observer.imported(module, sys._getframe(1).f_globals)
                 return module
 
@@ -539,7 +582,11 @@ class Observer:
             fromlist: object = (),
             level: int = 0,
         ) -> object:
-            module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
+            try:
+                module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
+            except ModuleNotFoundError as missing:
+                observer.absent(missing.name, sys._getframe(1))
+                raise
             if not wrapped:
                 wrap_import_module()
             if get_ident() not in observer.busy:

@@ -512,6 +512,40 @@ CASES = {
             ' encoding="utf-8")\n',
         ),
     ),
+    "a module an import found absent appears on a folder conftest puts on sys.path": Case(
+        write("tests/helpers/fastpath.py", "def scale(x):\n    return 5\n"),
+        "3",
+        prep=write(
+            "tests/test_step3_helpers.py",
+            "try:\n    import fastpath\nexcept ImportError:\n    fastpath = None\n\n\n"
+            "def test_the_fast_path_agrees(lib):\n"
+            "    assert fastpath is None or fastpath.scale(2) == lib.scale(2)\n",
+        ),
+    ),
+    "a module pytest.importorskip found absent appears": Case(
+        write("tests/helpers/fastpath.py", "def scale(x):\n    return 5\n"),
+        "3",
+        prep=write(
+            "tests/test_step3_helpers.py",
+            "import pytest\n\n\ndef test_the_library_scales(lib):\n"
+            "    assert lib.scale(2) == 4\n\n\n"
+            "def test_the_fast_path_scales():\n"
+            "    fastpath = pytest.importorskip('fastpath')\n"
+            "    assert fastpath.scale(2) == 4\n",
+        ),
+    ),
+    "a module a computed import found absent appears in a package under src/": Case(
+        write("src/mylib/extra.py", "ROWS = 5\n"),
+        "5",
+        prep=write(
+            "tests/test_step5_table_again.py",
+            "import importlib\n\nimport mylib\n\n\n"
+            "def test_an_extra_table_agrees():\n"
+            "    try:\n        extra = importlib.import_module('mylib.' + 'extra')\n"
+            "    except ImportError:\n        extra = None\n"
+            "    assert extra is None or extra.ROWS == len(mylib.table())\n",
+        ),
+    ),
     "a pytest.ini appears above the workspace": Case(
         lambda ws: (ws.parent / "pytest.ini").write_text(
             "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"
