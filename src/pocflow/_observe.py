@@ -391,6 +391,8 @@ class Observer:
                 importer_rel = self.inside(own) if isinstance(own, str) else None
                 if importer_rel is not None:  # workspace code imported a module from outside
                     self.shadowable(module, name, importer_rel)
+            elif name is None and isinstance(importer, dict):
+                self.namespace(module, importer)
         except Exception:
             pass
         finally:
@@ -426,6 +428,41 @@ class Observer:
         if by:
             fact["by"] = by
         self.emit(fact)
+
+    def namespace(self, module: object, importer: dict[str, object]) -> None:
+        """A namespace package (no file of its own) with a portion in the workspace, that
+        workspace code imported ("import:NAME@DIRS", a package found nowhere there now): an
+        `__init__.py` added to one portion makes it a regular package that hides the others."""
+        name = getattr(module, "__name__", None)
+        portions = getattr(module, "__path__", None)
+        own = importer.get("__file__")
+        by = self.inside(own) if isinstance(own, str) else None
+        if (
+            by is None
+            or not isinstance(name, str)
+            or ("m", name, self.context) in self.seen
+            or not any(isinstance(p, str) and self.inside(p) is not None for p in portions or ())
+        ):
+            return
+        self.seen.add(("m", name, self.context))
+        self.searched_in_vain(name, by)
+
+    def searched_in_vain(self, name: str, by: str) -> None:
+        """Emit an "import:NAME@DIRS" key over every workspace folder the import system
+        searched for the module (sys.path, or its parent package's __path__), where it found
+        no module file or regular package of that name."""
+        parent = name.rpartition(".")[0]
+        path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
+        dirs: list[str] = []
+        for entry in path or ():
+            folder = self.inside(entry or ".") if isinstance(entry, str) else None
+            if folder is not None and (folder or ".") not in dirs:
+                dirs.append(folder or ".")
+        if dirs:
+            fact: dict[str, object] = {"r": f"import:{name}@{':'.join(dirs)}", "c": self.context}
+            if by:
+                fact["by"] = by
+            self.emit(fact)
 
     def shadowable(self, module: object, path: str, by: str) -> None:
         """A module from outside the workspace that workspace code imports by a name a file in
@@ -468,19 +505,7 @@ class Observer:
             if by is None or ("m", name, self.context) in self.seen:
                 return  # not workspace code's import, or known already
             self.seen.add(("m", name, self.context))
-            parent = name.rpartition(".")[0]
-            path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
-            dirs: list[str] = []
-            for entry in path or ():
-                folder = self.inside(entry or ".") if isinstance(entry, str) else None
-                if folder is not None and (folder or ".") not in dirs:
-                    dirs.append(folder or ".")
-            if dirs:
-                fact: dict[str, object] = {"r": f"import:{name}@{':'.join(dirs)}"}
-                fact["c"] = self.context
-                if by:
-                    fact["by"] = by
-                self.emit(fact)
+            self.searched_in_vain(name, by)
         except Exception:
             pass
         finally:

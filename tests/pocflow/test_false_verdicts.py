@@ -534,6 +534,20 @@ CASES = {
             "    assert fastpath.scale(2) == 4\n",
         ),
     ),
+    "a namespace package turned regular hides its other portion": Case(
+        write("src/nsx/__init__.py", ""),
+        "3",
+        prep=both(
+            write("src/nsx/alpha.py", "ALPHA = 1\n"),
+            write("tests/helpers/nsx/beta.py", "BETA = 2\n"),
+            write(
+                "tests/test_step3_helpers.py",
+                "def test_both_portions_are_found():\n"
+                "    from nsx import alpha, beta\n\n"
+                "    assert alpha.ALPHA + beta.BETA == 3\n",
+            ),
+        ),
+    ),
     "a module a computed import found absent appears in a package under src/": Case(
         write("src/mylib/extra.py", "ROWS = 5\n"),
         "5",
