@@ -32,6 +32,7 @@ import builtins
 import os
 import sys
 from _thread import get_ident
+from stat import S_ISDIR
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
@@ -138,10 +139,14 @@ def _fd_path(fd: int) -> str | None:
         return None
 
 
+#: os.stat as Python has it, before the observer wraps it (see Observer.looked_at)
+_STAT = os.stat
+
+
 def stamp_of(path: str) -> list[int] | None:
     """[size, mtime_ns, ctime_ns, inode] of a file; None when there is none."""
     try:
-        info = os.stat(path)
+        info = _STAT(path)
     except OSError:
         return None
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
@@ -262,6 +267,25 @@ class Observer:
             self.seen.add(("s", rel))
             fact["s"] = stamp_of(self.prefix + rel)
         self.emit(fact)
+
+    def looked_at(self, path: object) -> None:
+        """Workspace code asked what is at path, or whether anything is (os.stat, which
+        Path.exists, Path.is_file, os.path.isfile and the like call), and found a file or
+        nothing: what is there is an input, as if it had been read — a file a test only
+        checks for, or one it picks because it exists without opening the other, changes the
+        verdict when it appears."""
+        thread = get_ident()
+        if thread in self.busy:
+            return
+        self.busy.add(thread)
+        try:
+            rel = self.inside(path)
+            if rel and self.reader():
+                self.read(rel)
+        except Exception:
+            pass
+        finally:
+            self.busy.discard(thread)
 
     def wrote(self, rel: str) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
@@ -641,6 +665,21 @@ class Observer:
         builtins.__import__ = observed_import  # type: ignore[assignment]
         wrap_import_module()
         _watch_environ(self)
+
+        def observed_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
+            # no audit event tells that a path was looked at without being opened; a folder
+            # looked at is not an input (`mkdir(exist_ok=True)` looks; what is in it counts
+            # when workspace code lists it or opens a file there)
+            try:
+                info = _STAT(path, *args, **kwargs)  # type: ignore[arg-type]
+            except BaseException:
+                observer.looked_at(path)
+                raise
+            if not S_ISDIR(info.st_mode):
+                observer.looked_at(path)
+            return info
+
+        os.stat = observed_stat
 
 
 def environ_digest(value: str | None, secret: bool = False) -> str:

@@ -534,6 +534,31 @@ CASES = {
             "    assert fastpath.scale(2) == 4\n",
         ),
     ),
+    "a file a test only checks for (Path.exists) appears": Case(
+        write("data/override.txt", "on\n"),
+        "2",
+        prep=write(
+            "tests/test_step2_table.py",
+            "from pathlib import Path\n\n\ndef test_nothing_overrides_the_table():\n"
+            "    root = Path(__file__).resolve().parents[1]\n"
+            "    assert not (root / 'data' / 'override.txt').exists()\n",
+        ),
+    ),
+    "a file picked because it exists, the other never opened (os.path.isfile)": Case(
+        write("data/config.local.ini", "limit = 4\n"),
+        "2",
+        prep=both(
+            write("data/config.ini", "limit = 3\n"),
+            write(
+                "tests/test_step2_table.py",
+                "import os\nfrom pathlib import Path\n\n\ndef test_the_limit():\n"
+                "    data = Path(__file__).resolve().parents[1] / 'data'\n"
+                "    local = data / 'config.local.ini'\n"
+                "    chosen = local if os.path.isfile(local) else data / 'config.ini'\n"
+                "    assert chosen.read_text() == 'limit = 3\\n'\n",
+            ),
+        ),
+    ),
     "a namespace package turned regular hides its other portion": Case(
         write("src/nsx/__init__.py", ""),
         "3",
