@@ -36,6 +36,8 @@ from stat import S_ISDIR
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
+    from collections.abc import Callable
+    from typing import Any
 # Few and cheap imports: every step script imports this module as it starts, so whatever it
 # imports is paid once per script (json, hashlib, runpy, typing and importlib.util: ~30 ms).
 
@@ -323,6 +325,8 @@ class Observer:
             rel = self.inside(path)
             if rel is None:
                 return
+            if mode is None and _is_folder(self.prefix + rel):
+                return  # os.open of a folder (for dir_fd, fsync): what is in it is not read
             if isinstance(mode, str):
                 reads, writes = "r" in mode or "+" in mode, any(c in mode for c in "wax+")
             elif isinstance(flags, int):
@@ -623,6 +627,7 @@ class Observer:
 
             wrapped.append(original_import_module)
             setattr(importlib, "import_module", observed_import_module)  # noqa: B010
+            setattr(importlib, "__import__", observed_import)  # noqa: B010
 
         def observed_import(
             name: str,
@@ -657,29 +662,78 @@ class Observer:
                         value = getattr(module, item, None) if isinstance(item, str) else None
                         if isinstance(value, _MODULE):
                             observer.imported(value, globals)
+                        elif (  # `from pkg import name`: no such submodule (the statement
+                            # then fails, or finds a later attribute)
+                            value is None
+                            and isinstance(item, str)
+                            and item != "*"
+                            and hasattr(module, "__path__")
+                            and not hasattr(module, item)
+                        ):
+                            observer.absent(f"{module.__name__}.{item}", sys._getframe(1))
                 else:
                     target = sys.modules.get(name if level == 0 else "", module)
                     observer.imported(target if target is not None else module, globals)
+                if level == 0 and "." in name:  # its packages too: a namespace one among them
+                    parts = name.split(".")
+                    for end in range(1, len(parts)):
+                        parent = sys.modules.get(".".join(parts[:end]))
+                        if parent is not None:
+                            observer.imported(parent, globals)
             return module
 
         builtins.__import__ = observed_import  # type: ignore[assignment]
         wrap_import_module()
         _watch_environ(self)
 
-        def observed_stat(path: object, *args: object, **kwargs: object) -> os.stat_result:
-            # no audit event tells that a path was looked at without being opened; a folder
-            # looked at is not an input (`mkdir(exist_ok=True)` looks; what is in it counts
-            # when workspace code lists it or opens a file there)
-            try:
-                info = _STAT(path, *args, **kwargs)  # type: ignore[arg-type]
-            except BaseException:
-                observer.looked_at(path)
-                raise
-            if not S_ISDIR(info.st_mode):
-                observer.looked_at(path)
-            return info
+        _watch_lookups(self)
 
-        os.stat = observed_stat
+
+def _watch_lookups(observer: Observer) -> None:
+    """Wrap os.stat, os.lstat and os.access: no audit event tells that a path was looked at
+    without being opened (Path.exists, os.path.isfile, os.path.lexists, a literal glob,
+    os.access(path, os.F_OK)). A folder looked at is not an input (`mkdir(exist_ok=True)`
+    looks; what is in it counts when workspace code lists it or opens a file there). Each
+    wrapper takes its original's place in os.supports_* too: shutil picks its ways by them."""
+
+    def where(path: object, dir_fd: object) -> object:
+        if isinstance(dir_fd, int) and isinstance(path, (str, bytes)):
+            name = os.fsdecode(path)
+            if name[:1] != os.sep:
+                base = _fd_path(dir_fd)
+                return os.path.join(base, name) if base is not None else None
+        return path
+
+    def looking(original: "Callable[..., Any]") -> "Callable[..., Any]":
+        def observed(path: object, *args: object, **kwargs: object) -> "Any":
+            try:
+                found = original(path, *args, **kwargs)
+            except BaseException:
+                observer.looked_at(where(path, kwargs.get("dir_fd")))
+                raise
+            if found is not False and isinstance(found, os.stat_result):
+                if not S_ISDIR(found.st_mode):
+                    observer.looked_at(where(path, kwargs.get("dir_fd")))
+            elif not found or not _is_folder(where(path, kwargs.get("dir_fd"))):
+                observer.looked_at(where(path, kwargs.get("dir_fd")))  # os.access
+            return found
+
+        return observed
+
+    for name in ("stat", "lstat", "access"):
+        original = getattr(os, name)
+        wrapper = looking(original)
+        for supports in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks):
+            if original in supports:
+                supports.add(wrapper)
+        setattr(os, name, wrapper)
+
+
+def _is_folder(path: object) -> bool:
+    try:
+        return S_ISDIR(_STAT(path).st_mode)  # type: ignore[arg-type]
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def environ_digest(value: str | None, secret: bool = False) -> str:

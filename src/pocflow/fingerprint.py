@@ -392,8 +392,9 @@ _IMPORTS: dict[str, tuple[tuple[int, ...], str]] = {}
 def import_digest(root: Path, key: str) -> str:
     """Which file `import NAME` finds in the folders of an "import:NAME@DIR:DIR" key, in the
     import system's order (a package's __init__, then a compiled extension, a .py, a .pyc,
-    folder by folder); 'missing' when none. Kept while the folders' modification times (which
-    change when entries come and go) are the same."""
+    folder by folder); when none, the folders of that name it would join into a namespace
+    package ("src/ns/:lib/ns/"); 'missing' when there are none either. Kept while the
+    folders' modification times (which change when entries come and go) are the same."""
     name, _, folders = key[len(IMPORT_PREFIX) :].partition("@")
     leaf = name.rpartition(".")[2]
     dirs = folders.split(":") if folders else []
@@ -414,6 +415,13 @@ def import_digest(root: Path, key: str) -> str:
         if hit is not None:
             found = os.path.normpath(os.path.join(folder, hit)).replace(os.sep, "/")
             break
+    else:  # no module, no regular package: the folders of that name make a namespace package
+        portions = [
+            f"{os.path.normpath(os.path.join(folder, leaf))}/".replace(os.sep, "/")
+            for folder in dirs
+            if os.path.isdir(os.path.join(base + folder, leaf))
+        ]
+        found = ":".join(portions) or MISSING
     _IMPORTS[memo] = (tuple(times), found)
     return found
 

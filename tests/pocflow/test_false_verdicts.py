@@ -1699,3 +1699,170 @@ def test_entry_points_changed_in_place_in_an_installed_package_are_seen(tmp_path
         "[poc.things]\nb = json\n", encoding="utf-8"
     )
     assert_run_again_and_failed(ws, "1", env)
+
+
+#: a conftest putting lib/ and src/ on sys.path (lib/ searched first)
+ON_PATH = (
+    "import sys\nfrom pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n"
+    "for folder in ('src', 'lib'):\n    sys.path.insert(0, str(ROOT / folder))\n"
+)
+LOOKS = (
+    "import glob\nimport os\nfrom pathlib import Path\n\n"
+    "ROOT = Path(__file__).resolve().parents[1]\n"
+)
+TRIED = "try:\n    import fastpath\n    HAVE = True\nexcept ImportError:\n    HAVE = False\n"
+
+#: found by an attack on the observer's absent modules, namespace packages and os.stat: a
+#: one-step workspace (its files), then a change after which step 1's tests really fail
+LOOKED_FOR = {
+    "a folder named like an absent module (a namespace portion) appears": (
+        {"tests/test_step1_x.py": TRIED + "\n\ndef test_no_fastpath():\n    assert not HAVE\n"},
+        {"tests/fastpath/data.txt": "x\n"},
+    ),
+    "a namespace package imported by its dotted name turned regular": (
+        {
+            "tests/conftest.py": ON_PATH,
+            "src/ns/a.py": "A = 1\n",
+            "lib/ns/b.py": "B = 2\n",
+            "tests/test_step1_x.py": "import ns.a\nimport ns.b\n\n\n"
+            "def test_both():\n    assert ns.a.A + ns.b.B == 3\n",
+        },
+        {"src/ns/__init__.py": ""},
+    ),
+    "a submodule `from pkg import name` found absent appears": (
+        {
+            "tests/conftest.py": ON_PATH,
+            "src/pkg/__init__.py": "",
+            "tests/test_step1_x.py": "try:\n    from pkg import fast\nexcept ImportError:\n"
+            "    fast = None\n\n\ndef test_no_fast():\n    assert fast is None\n",
+        },
+        {"src/pkg/fast.py": "X = 1\n"},
+    ),
+    "a submodule `from . import name` found absent appears": (
+        {
+            "tests/conftest.py": ON_PATH,
+            "src/pkg/__init__.py": "",
+            "src/pkg/core.py": (
+                "try:\n    from . import fast\nexcept ImportError:\n    fast = None\n"
+            ),
+            "tests/test_step1_x.py": "from pkg import core\n\n\n"
+            "def test_no_fast():\n    assert core.fast is None\n",
+        },
+        {"src/pkg/fast.py": "X = 1\n"},
+    ),
+    "a module importlib.__import__ found absent appears": (
+        {
+            "tests/test_step1_x.py": "import importlib\n\ntry:\n"
+            "    importlib.__import__('fastpath')\n    HAVE = True\nexcept ImportError:\n"
+            "    HAVE = False\n\n\ndef test_no_fastpath():\n    assert not HAVE\n"
+        },
+        {"tests/fastpath.py": "X = 1\n"},
+    ),
+    "a file checked for with os.path.lexists appears": (
+        {
+            "tests/test_step1_x.py": LOOKS + "\n\ndef test_no_override():\n"
+            "    assert not os.path.lexists(ROOT / 'data' / 'override.txt')\n"
+        },
+        {"data/override.txt": "x\n"},
+    ),
+    "a file a literal glob looks for appears": (
+        {
+            "tests/test_step1_x.py": LOOKS + "\n\ndef test_no_override():\n"
+            "    assert glob.glob(str(ROOT / 'data' / 'override.txt')) == []\n"
+        },
+        {"data/override.txt": "x\n"},
+    ),
+    "a file checked for with os.access appears": (
+        {
+            "tests/test_step1_x.py": LOOKS + "\n\ndef test_no_override():\n"
+            "    assert not os.access(ROOT / 'data' / 'override.txt', os.F_OK)\n"
+        },
+        {"data/override.txt": "x\n"},
+    ),
+}
+
+
+@pytest.mark.parametrize("files, change", LOOKED_FOR.values(), ids=list(LOOKED_FOR))
+def test_what_workspace_code_looked_for_and_did_not_find_is_watched(
+    tmp_path: Path, files: dict[str, str], change: dict[str, str]
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_placeholder():\n    pass\n"})
+    write_files(ws, {"data/table.txt": "a\n", **files})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    write_files(ws, change)
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps, result.out
+
+
+SCRIPT_HEAD = '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\n' + LOOKS
+
+
+@pytest.mark.parametrize(
+    "script",
+    [
+        "OUT = ROOT / 'out'\nOUT.mkdir(exist_ok=True)\nfor n in ('link', 'link2'):\n"
+        "    (OUT / n).unlink(missing_ok=True)\n"
+        "os.symlink('../data/table.txt', OUT / 'link')\n"
+        "import shutil\n\nshutil.copy2(OUT / 'link', OUT / 'link2', follow_symlinks=False)\n",
+        "OUT = ROOT / 'out'\n(OUT / 'tmp' / 'x').mkdir(parents=True, exist_ok=True)\n"
+        "import shutil\n\nassert shutil.rmtree.avoids_symlink_attacks\n"
+        "fd = os.open(OUT, os.O_RDONLY)\nshutil.rmtree('tmp', dir_fd=fd)\n",
+    ],
+    ids=["shutil.copy2 of a link, not followed", "shutil.rmtree with dir_fd"],
+)
+def test_a_script_using_what_os_supports_runs_as_it_does_plainly(
+    tmp_path: Path, script: str
+) -> None:
+    """The observer's os.stat must be the os.stat that os.supports_* name: shutil picks its
+    ways by them."""
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_ok():\n    assert True\n"})
+    write_files(ws, {"data/table.txt": "a\n", "PoC/step1_x.py": SCRIPT_HEAD + script})
+    plain = subprocess.run([sys.executable, "PoC/step1_x.py"], cwd=ws, check=False)
+    assert plain.returncode == 0
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+
+
+def test_a_path_looked_at_in_another_folder_by_dir_fd_is_not_the_workspaces(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": LOOKS + "\n\ndef test_stat_in_tmp(tmp_path):\n"
+            "    (tmp_path / 'data.txt').write_text('mine')\n"
+            "    fd = os.open(tmp_path, os.O_RDONLY)\n"
+            "    assert os.stat('data.txt', dir_fd=fd).st_size == 4\n"
+        },
+    )
+    write_files(ws, {"data.txt": "workspace\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    write_files(ws, {"data.txt": "workspace, edited\n"})
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "test:1" not in result.ran, result.out
+
+
+def test_many_paths_found_empty_in_one_folder_are_watched_as_its_listing(tmp_path: Path) -> None:
+    """A test looking for 200 files that are not there: the record keeps the folder's listing,
+    not 200 keys (100,000 made a 9.5 MB record), and any of them appearing is a change."""
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": LOOKS + "\n\ndef test_none_of_them_is_there():\n"
+            "    assert not any((ROOT / 'data' / f'n{i}.txt').exists() for i in range(200))\n"
+        },
+    )
+    write_files(ws, {"data/table.txt": "a\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "data/" in record["inputs"]
+    assert not [key for key in record["inputs"] if key.startswith("data/n")]
+    write_files(ws, {"data/n7.txt": "here\n"})
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps, result.out
