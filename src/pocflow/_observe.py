@@ -711,11 +711,13 @@ def _watch_lookups(observer: Observer) -> None:
             except BaseException:
                 observer.looked_at(where(path, kwargs.get("dir_fd")))
                 raise
-            if found is not False and isinstance(found, os.stat_result):
-                if not S_ISDIR(found.st_mode):
-                    observer.looked_at(where(path, kwargs.get("dir_fd")))
-            elif not found or not _is_folder(where(path, kwargs.get("dir_fd"))):
-                observer.looked_at(where(path, kwargs.get("dir_fd")))  # os.access
+            place = where(path, kwargs.get("dir_fd"))
+            if isinstance(found, os.stat_result):
+                folder = S_ISDIR(found.st_mode)
+            else:  # os.access: True or False, nothing about what is there
+                folder = bool(found) and _is_folder(place)
+            if not folder:
+                observer.looked_at(place)
             return found
 
         return observed
