@@ -629,6 +629,29 @@ class Observer:
             setattr(importlib, "import_module", observed_import_module)  # noqa: B010
             setattr(importlib, "__import__", observed_import)  # noqa: B010
 
+        probing: list[object] = []  # importlib.util.find_spec, once importlib.util is loaded
+
+        def wrap_find_spec() -> None:
+            # a probe that imports nothing (`find_spec(name) is not None`) is a look-up too
+            util = sys.modules.get("importlib.util")
+            original_find_spec = getattr(util, "find_spec", None)
+            if original_find_spec is None or probing:
+                return
+
+            def observed_find_spec(name: str, package: str | None = None) -> object:
+                try:
+                    spec = original_find_spec(name, package)
+                except ModuleNotFoundError as missing:  # its package is not there
+                    observer.absent(missing.name, sys._getframe(1))
+                    raise
+                if spec is None:
+                    absolute = util.resolve_name(name, package) if name[:1] == "." else name  # type: ignore[union-attr]
+                    observer.absent(absolute, sys._getframe(1))
+                return spec
+
+            probing.append(original_find_spec)
+            setattr(util, "find_spec", observed_find_spec)  # noqa: B010
+
         def observed_import(
             name: str,
             globals: object = None,
@@ -643,6 +666,8 @@ class Observer:
                 raise
             if not wrapped:
                 wrap_import_module()
+            if not probing:
+                wrap_find_spec()
             if get_ident() not in observer.busy:
                 # the same statement again (an import inside a function called often)
                 importer = globals.get("__name__") if isinstance(globals, dict) else None
@@ -684,6 +709,7 @@ class Observer:
 
         builtins.__import__ = observed_import  # type: ignore[assignment]
         wrap_import_module()
+        wrap_find_spec()
         _watch_environ(self)
 
         _watch_lookups(self)

@@ -160,7 +160,12 @@ def mask_record(data: Any) -> Any:
     """A record or phase result as plain data with every secret masked in its free text —
     messages, collection errors, metrics, a test's parameters — and nowhere else: keys,
     verdicts, outcomes, paths, digests and counts are evidence, and a secret that happens to
-    be an ordinary word ("verified", "test") must not change them."""
+    be an ordinary word ("verified", "test") must not change them. With no secret to mask,
+    the data as it is (a record holds thousands of strings: no walk for nothing)."""
+    return _masked(data) if _forms() else data
+
+
+def _masked(data: Any) -> Any:
     if isinstance(data, dict):
         return {
             key: (
@@ -168,12 +173,12 @@ def mask_record(data: Any) -> Any:
                 if key in FREE_TEXT
                 else _mask_nodeid(value)
                 if key == "nodeid" and isinstance(value, str)
-                else mask_record(value)
+                else _masked(value)
             )
             for key, value in data.items()
         }
     if isinstance(data, list):
-        return [mask_record(item) for item in data]
+        return [_masked(item) for item in data]
     return data
 
 

@@ -1758,6 +1758,24 @@ LOOKED_FOR = {
         },
         {"tests/fastpath.py": "X = 1\n"},
     ),
+    "a module importlib.util.find_spec found absent appears": (
+        {
+            "tests/test_step1_x.py": "import importlib.util\n\n"
+            "HAVE = importlib.util.find_spec('fastpath') is not None\n\n\n"
+            "def test_no_fastpath():\n    assert not HAVE\n"
+        },
+        {"tests/fastpath.py": "X = 1\n"},
+    ),
+    "a submodule importlib.util.find_spec found absent appears": (
+        {
+            "tests/conftest.py": ON_PATH,
+            "src/pkg/__init__.py": "",
+            "tests/test_step1_x.py": "import importlib.util\n\n"
+            "HAVE = importlib.util.find_spec('pkg.fast') is not None\n\n\n"
+            "def test_no_fast():\n    assert not HAVE\n",
+        },
+        {"src/pkg/fast.py": "X = 1\n"},
+    ),
     "a file checked for with os.path.lexists appears": (
         {
             "tests/test_step1_x.py": LOOKS + "\n\ndef test_no_override():\n"
