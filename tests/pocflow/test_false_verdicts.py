@@ -1729,6 +1729,14 @@ LOOKED_FOR = {
         },
         {"src/ns/__init__.py": ""},
     ),
+    "a new portion of a namespace package, searched first, shadows a module": (
+        {
+            "tests/conftest.py": ON_PATH,
+            "src/ns/a.py": "A = 1\n",
+            "tests/test_step1_x.py": "import ns.a\n\n\ndef test_a():\n    assert ns.a.A == 1\n",
+        },
+        {"lib/ns/a.py": "A = 2\n"},
+    ),
     "a submodule `from pkg import name` found absent appears": (
         {
             "tests/conftest.py": ON_PATH,
