@@ -711,7 +711,6 @@ class Observer:
         wrap_import_module()
         wrap_find_spec()
         _watch_environ(self)
-
         _watch_lookups(self)
 
 

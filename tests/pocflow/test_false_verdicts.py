@@ -1584,15 +1584,19 @@ def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_r
     assert_run_again_and_failed(ws, "1")
 
 
+def counting_data_files(count: int) -> str:
+    """A test that lists tests/data, keeps the files and counts them."""
+    return (
+        "from pathlib import Path\n\nDATA = Path(__file__).parent / 'data'\n\n\n"
+        f"def test_{count}_data_files():\n"
+        f"    assert len([p for p in DATA.iterdir() if p.is_file()]) == {count}\n"
+    )
+
+
 def test_an_empty_folder_replaced_by_a_file_of_its_name_in_a_listed_folder_is_a_change(
     tmp_path: Path,
 ) -> None:
-    counts_files = (
-        "from pathlib import Path\n\nDATA = Path(__file__).parent / 'data'\n\n\n"
-        "def test_one_data_file():\n"
-        "    assert len([p for p in DATA.iterdir() if p.is_file()]) == 1\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": counts_files})
+    ws = make_workspace(tmp_path / "ws", {"1": counting_data_files(1)})
     (ws / "tests/data/later").mkdir(parents=True)
     (ws / "tests/data/zones.txt").write_text("UTC\n", encoding="utf-8")
     assert run_doit(ws, "poc-complete").code == 0
@@ -1641,12 +1645,7 @@ def test_a_path_found_absent_that_appears_as_another_kind_is_a_change(
 def test_a_file_replaced_by_a_dangling_link_of_its_name_in_a_listed_folder_is_a_change(
     tmp_path: Path,
 ) -> None:
-    counts_files = (
-        "from pathlib import Path\n\nDATA = Path(__file__).parent / 'data'\n\n\n"
-        "def test_two_data_files():\n"
-        "    assert len([p for p in DATA.iterdir() if p.is_file()]) == 2\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": counts_files})
+    ws = make_workspace(tmp_path / "ws", {"1": counting_data_files(2)})
     (ws / "tests/data").mkdir(parents=True)
     for name in ("zones.txt", "later.txt"):
         (ws / "tests/data" / name).write_text("UTC\n", encoding="utf-8")
