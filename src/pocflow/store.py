@@ -12,17 +12,19 @@ its current inputs. A single unreadable entry is treated the same way for its ta
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import sys
 import time
 from pathlib import Path
 from typing import Any
 
-from doit.dependency import SqliteDB
+from doit.dependency import JSONCodec, SqliteDB
 
 from pocflow.fingerprint import hold_digests, outcome_recorded, release_digests
 
 _HEADER = b"SQLite format 3\x00"
+_ABSENT = object()  # a task with no saved state (not even a NULL one)
 
 
 class DependencyStore(SqliteDB):  # type: ignore[misc]
@@ -44,6 +46,17 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
             )
         super().__init__(name, codec, module_name=module_name)
         self._warned = False
+        #: every task's saved state as stored (JSON text), read in one query the first time
+        #: one is asked for; None: not read yet, or the bulk read failed (then one per task)
+        self._rows: dict[str, object] | None = None
+        self._bulk = True
+        #: each key of the saved values as one string, whichever task's row it came from
+        self._keys: dict[str, str] = {}
+        self._decode = (
+            json.JSONDecoder(object_pairs_hook=self._shared_keys).decode
+            if type(codec) is JSONCodec
+            else codec.decode
+        )
         hold_digests()  # this store reports every outcome doit records: see below
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
@@ -55,7 +68,15 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
     def remove(self, task_id: str) -> None:
         """Forget a task (it failed, or its checker changed)."""
         outcome_recorded()
+        if self._rows is not None:
+            self._rows.pop(task_id, None)
         super().remove(task_id)
+
+    def remove_all(self) -> None:
+        """Forget every task."""
+        outcome_recorded()
+        self._rows = {}
+        super().remove_all()
 
     def dump(self) -> None:
         """Save the store (doit closes it when the command ends)."""
@@ -63,8 +84,18 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
         super().dump()
 
     def _get_task_data(self, task_id: str) -> dict[str, Any]:
+        """A task's saved state. doit asks once per task (then keeps it): the first time, every
+        task's row is read in one query, which a run checking thousands of tasks needs (one
+        query each cost a tenth of a no-op run at 1000 steps); each row is decoded when its
+        task is asked for."""
         try:
-            data = super()._get_task_data(task_id)
+            if self._bulk and self._rows is None:
+                self._rows = self._read_rows()
+            if self._rows is not None:
+                raw = self._rows.pop(task_id, _ABSENT)
+                data = self._decode(raw) if isinstance(raw, str) else {} if raw is _ABSENT else None
+            else:
+                data = super()._get_task_data(task_id)
         except (ValueError, sqlite3.DatabaseError):
             data = None
         if isinstance(data, dict):
@@ -76,6 +107,27 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
             )
             self._warned = True
         return {}
+
+    def _shared_keys(self, pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        """A decoded JSON object whose keys are the strings other rows' objects use: the same
+        keys (input paths, environment variables) recur in thousands of tasks, and kept once
+        each, the decoded store takes a third less memory (14 MiB, not 20, at 1000 steps)."""
+        keys = self._keys
+        return {keys.setdefault(key, key): value for key, value in pairs}
+
+    def _read_rows(self) -> dict[str, object] | None:
+        """Every task's saved state as stored (None, and one query per task from then on, when
+        the table cannot be read whole: a damaged row then costs only its task)."""
+        cursor = self._conn.cursor()
+        cursor.row_factory = None  # plain tuples; `|| ''` keeps doit's JSON converter off
+        try:
+            rows = cursor.execute("select task_id, task_data || '' from doit")
+            return {task_id: data for task_id, data in rows if isinstance(task_id, str)}
+        except sqlite3.DatabaseError:
+            self._bulk = False
+            return None
+        finally:
+            cursor.close()
 
 
 def damage(path: Path) -> str:

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
+from doit.dependency import JSONCodec
 from support import edit, run_doit
 
+from pocflow.fingerprint import release_digests
 from pocflow.status import compute_status
-from pocflow.store import damage
+from pocflow.store import DependencyStore, damage
 from pocflow.workspace import load_workspace
 
 STORE = ".pocflow/doit.sqlite"
@@ -95,3 +98,63 @@ def test_damage_says_what_is_wrong_and_accepts_a_sound_or_missing_store(tmp_path
     assert damage(store) == ""
     _garbage(store)
     assert "is not an sqlite3 database" in damage(store)
+
+
+@pytest.fixture
+def opened() -> Iterator[None]:
+    """Opening pocflow's store holds digests for the process (as a doit run does): let go."""
+    yield
+    release_digests()
+
+
+def _store_of(path: Path, rows: dict[str, Any]) -> DependencyStore:
+    """A store holding rows (task -> saved values, or raw text to store as it is), reopened."""
+    first = DependencyStore(str(path), JSONCodec())
+    for task, values in rows.items():
+        if isinstance(values, dict):
+            for name, value in values.items():
+                first.set(task, name, value)
+    first.dump()
+    first._conn.close()
+    with sqlite3.connect(path) as conn:
+        for task, values in rows.items():
+            if not isinstance(values, dict):
+                conn.execute("insert into doit values (?, ?)", (task, values))
+    conn.close()
+    return DependencyStore(str(path), JSONCodec())
+
+
+def test_a_store_read_in_one_query_gives_each_task_its_own_values(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], opened: None
+) -> None:
+    rows: dict[str, Any] = {
+        f"test:{n}": {"inputs": {"tests/conftest.py": "ab", f"tests/test_{n}.py": str(n)}}
+        for n in range(300)
+    }
+    rows["implement:1"] = "not json {"
+    rows["implement:2"] = None  # a NULL row
+    store = _store_of(tmp_path / "doit.sqlite", rows)
+    assert store.get("test:7", "inputs") == {"tests/conftest.py": "ab", "tests/test_7.py": "7"}
+    assert store.get("test:299", "inputs")["tests/test_299.py"] == "299"
+    assert store.get("test:never", "inputs") is None
+    assert capsys.readouterr().err == ""
+    # a row that cannot be read costs its task only, with one warning for the run
+    assert store.get("implement:1", "result:") is None
+    assert store.get("implement:2", "result:") is None
+    assert store.get("test:8", "inputs")["tests/test_8.py"] == "8"
+    assert capsys.readouterr().err.count("pocflow: warning") == 1
+    # what is forgotten stays forgotten, and what is set is read back
+    store.remove("test:9")
+    assert store.get("test:9", "inputs") is None
+    store.set("test:9", "inputs", {"x": "1"})
+    assert store.get("test:9", "inputs") == {"x": "1"}
+    store.remove_all()
+    assert store.get("test:10", "inputs") is None
+
+
+def test_keys_repeated_across_tasks_are_kept_once(tmp_path: Path, opened: None) -> None:
+    rows = {f"test:{n}": {"inputs": {"tests/conftest.py": str(n)}} for n in range(3)}
+    store = _store_of(tmp_path / "doit.sqlite", rows)
+    keys = [next(iter(store.get(task, "inputs"))) for task in rows]
+    assert keys[0] == "tests/conftest.py"
+    assert keys[0] is keys[1] is keys[2]
