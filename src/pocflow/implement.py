@@ -16,7 +16,6 @@ from pathlib import Path
 from pocflow._proc import (
     BoundedOutput,
     LiveEcho,
-    die_with_parent,
     drain_in_thread,
     live_terminal,
     wait_exit,
@@ -303,8 +302,7 @@ def _run_script(
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        start_new_session=True,
-        preexec_fn=die_with_parent,
+        start_new_session=True,  # dies with pocflow: pocflow/_site/sitecustomize.py
     )
     assert process.stdout is not None and process.stderr is not None
     readers = [drain_in_thread(process.stdout, out), drain_in_thread(process.stderr, err)]

@@ -130,6 +130,8 @@ def observer_skips(root: Path) -> list[str]:
 #: the folder whose sitecustomize.py installs the observer in a step script's own Python
 SITE = Path(__file__).with_name("_site")
 OBSERVE_ENV = "POCFLOW_OBSERVE"
+#: the pid the script dies with (pocflow/_site/sitecustomize.py)
+DIE_WITH_ENV = "POCFLOW_DIE_WITH"
 
 
 def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[str, str]:
@@ -140,6 +142,7 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
     env["POCFLOW_PYTHONPATH"] = original
     env["PYTHONPATH"] = str(SITE) + (os.pathsep + original if original else "")
     env[OBSERVE_ENV] = "\x1f".join([sys.executable, str(root), str(facts), *observer_skips(root)])
+    env[DIE_WITH_ENV] = str(os.getpid())
     return env
 
 

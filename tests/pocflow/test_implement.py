@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -11,6 +14,7 @@ import pytest
 
 from pocflow import implement
 from pocflow.implement import ImplementSpec, run_implement
+from pocflow.observed import DIE_WITH_ENV, observed_script_env
 from pocflow.record import read_implement
 
 
@@ -254,3 +258,65 @@ def test_an_infinite_timeout_means_no_limit(tmp_path: Path) -> None:
     assert load_manifest(tmp_path, "steps/step1.yaml").timeout == float("inf")
     main = script(tmp_path, "step1_a.py", "import time\ntime.sleep(0.2)\n")
     assert run_implement(spec(tmp_path, (main,), timeout=float("inf"))).outcome == "passed"
+
+
+SEES = """
+import ctypes, json, signal, sys
+seen = ctypes.c_int(0)
+ctypes.CDLL(None).prctl(2, ctypes.byref(seen), 0, 0, 0)  # PR_GET_PDEATHSIG
+print(json.dumps({
+    "death_signal": seen.value,
+    "sigint_default": signal.getsignal(signal.SIGINT) is signal.default_int_handler,
+    "die_with_left": "POCFLOW_DIE_WITH" in __import__("os").environ,
+}))
+"""
+
+
+def _started_as_pocflow_starts(root: Path, parent: int) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT` with the environment pocflow gives a step script, SIGINT ignored (as in
+    a worker of `doit -n`), and the pid it must die with."""
+    rel = script(root, "sees.py", SEES)
+    env = observed_script_env(dict(os.environ), root, root / "facts.json")
+    env[DIE_WITH_ENV] = str(parent)
+    return subprocess.run(
+        [sys.executable, rel],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+    )
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_step_script_asks_to_die_with_pocflow_from_its_own_start(tmp_path: Path) -> None:
+    done = _started_as_pocflow_starts(tmp_path, os.getpid())
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == {
+        "death_signal": signal.SIGKILL,
+        "sigint_default": True,  # Ctrl-C is a KeyboardInterrupt, as in a plain Python
+        "die_with_left": False,  # and nothing of it reaches what the script starts
+    }
+
+
+def test_a_step_script_whose_pocflow_died_before_it_started_ends_at_once(tmp_path: Path) -> None:
+    # the parent it was started to die with is gone (it is another pid's child now)
+    done = _started_as_pocflow_starts(tmp_path, os.getpid() + 1_000_000)
+    assert done.returncode == 1
+    assert done.stdout == ""
+
+
+def test_a_step_script_imports_ctypes_afresh_as_a_plain_python_does(tmp_path: Path) -> None:
+    # dying with pocflow used ctypes before the script started: the script does not find it
+    # loaded, and its own import of it works
+    body = (
+        "import sys\nprint('ctypes' in sys.modules)\nimport ctypes\nprint(ctypes.c_int(3).value)\n"
+    )
+    rel = script(tmp_path, "modules.py", body)
+    env = observed_script_env(dict(os.environ), tmp_path, tmp_path / "facts.json")
+    done = subprocess.run(
+        [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout) == (0, "False\n3\n"), done.stderr

@@ -3,10 +3,11 @@
 pocflow runs a step's script as ``python SCRIPT ARGS`` — Python's own way, nothing in
 between — with this folder first on ``PYTHONPATH`` and ``POCFLOW_OBSERVE`` set. Python
 imports this module while it starts (``site``); it puts ``PYTHONPATH`` back as it was, takes
-this folder off ``sys.path``, installs pocflow's observer (``pocflow/_observe.py``) and then
-runs the ``sitecustomize`` this one hides, if there is one. Processes the script starts do
-not inherit any of it. Outside a run of pocflow (``POCFLOW_OBSERVE`` unset, or another
-Python) it does nothing but that last step.
+this folder off ``sys.path``, asks the kernel to end the script with pocflow (see
+``_die_with_parent``), installs pocflow's observer (``pocflow/_observe.py``) and then runs the
+``sitecustomize`` this one hides, if there is one. Processes the script starts do not inherit
+any of it. Outside a run of pocflow (``POCFLOW_OBSERVE`` unset, or another Python) it does
+nothing but that last step.
 """
 
 import os
@@ -15,9 +16,42 @@ import sys
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _die_with_parent(parent: str | None) -> None:
+    """Have the kernel SIGKILL this script when pocflow (its parent, of this pid) dies, and
+    start from Python's own handling of Ctrl-C (a worker of ``doit -n`` ignores it, and an
+    ignored signal stays ignored across exec).
+
+    Done here, in the script's own start, rather than between fork and exec in pocflow: a
+    ``preexec_fn`` makes Python fork the whole pocflow process for each script instead of
+    spawning it (4 ms a script at 30 MB, 14 ms at 200 MB: a tenth of a cold run). The script
+    is already its parent's child here; had pocflow died before the kernel was asked, the
+    parent is no longer that pid, and the script ends at once."""
+    if parent is None or not parent.isdigit():
+        return
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if sys.platform.startswith("linux"):
+        before = set(sys.modules)
+        try:
+            import ctypes
+
+            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
+        except (OSError, AttributeError, ImportError):
+            pass
+        finally:  # the script finds the modules a plain Python has loaded, no more
+            for name in set(sys.modules) - before:
+                if name == "ctypes" or name.startswith("ctypes."):
+                    del sys.modules[name]
+    if os.getppid() != int(parent):
+        os._exit(1)
+
+
 def _observe() -> None:
     spec = os.environ.pop("POCFLOW_OBSERVE", None)
     original = os.environ.pop("POCFLOW_PYTHONPATH", None)
+    _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
     if original:
