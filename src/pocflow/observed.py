@@ -319,6 +319,7 @@ def settle(
     environ: Mapping[str, str] | None = None,
     updates_are_outputs: bool = False,
     memo: dict[str, str] | None = None,
+    changed: set[str] | None = None,
 ) -> dict[str, str]:
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
@@ -329,13 +330,12 @@ def settle(
     a file in place) or when it is a database, else (a test) it stays an input fingerprinted
     `changed-during-run`: what it read is gone, so the step runs again next time.
     ``environ``: the digests the child saw, by variable name. ``memo``: digests already
-    taken for this facts file (the steps of one session share most of their keys)."""
+    taken for this facts file (the steps of one session share most of their keys).
+    ``changed``: changed_by_run of the facts, when already known (the same for every step of
+    a session: a session of a thousand steps rewrites a thousand bytecode files)."""
     memo = {} if memo is None else memo
-    updated = {
-        path
-        for path in changed_by_run(root, facts)
-        if updates_are_outputs or path in facts.databases
-    }
+    changed = changed_by_run(root, facts) if changed is None else changed
+    updated = {path for path in changed if updates_are_outputs or path in facts.databases}
     excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})

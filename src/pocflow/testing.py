@@ -33,6 +33,7 @@ from pocflow.layout import PYTEST_LOG, SELECTION_FILE
 from pocflow.observed import (
     Facts,
     attribute,
+    changed_by_run,
     child_environ,
     merge_inputs,
     observer_command,
@@ -177,10 +178,13 @@ class PytestJsonRunner:
         results = {}
         grouped = SessionFacts.of(facts)
         memo: dict[str, str] = {}
+        changed = changed_by_run(root, facts)  # once for the session, not once a step
         for selection in selections:
             sid = selection.step_id
             keys = read.get(sid, set()) | set(common)
-            observed = settle(root, facts, keys, selection.not_inputs, seen_env, memo=memo)
+            observed = settle(
+                root, facts, keys, selection.not_inputs, seen_env, memo=memo, changed=changed
+            )
             result = judge(
                 selection,
                 shares[sid],

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pocflow import observed, testing
 from pocflow.testing import PytestJsonRunner, TestSelection
 
 PASSING = "def test_one():\n    assert True\n\ndef test_two():\n    assert 1 + 1 == 2\n"
@@ -200,3 +202,27 @@ def test_the_fork_child_exits_with_its_own_code_when_it_fails_outside_pytest(
     code = _forkserver.session(str(tmp_path), ["-q"], str(log), plugins=[str(broken)])
     assert code == _forkserver.CRASHED
     assert "ImportError: plugin cannot load" in log.read_text(encoding="utf-8")
+
+
+def test_a_sessions_rewritten_files_are_checked_once_however_many_steps_it_holds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # each test file's bytecode is read, then written: a session of a thousand steps
+    # rewrites a thousand files, and checking them again for each step made a cold run
+    # of a thousand steps take half again as long
+    root = workspace(tmp_path, {f"tests/test_step{n}_a.py": PASSING for n in range(1, 6)})
+    calls: list[int] = []
+    real = observed.changed_by_run
+
+    def counted(*args: Any) -> set[str]:
+        found = real(*args)
+        calls.append(len(found))
+        return found
+
+    monkeypatch.setattr(testing, "changed_by_run", counted, raising=False)
+    monkeypatch.setattr(observed, "changed_by_run", counted)
+    results = PytestJsonRunner().run(
+        root, [select(str(n), f"tests/test_step{n}_a.py") for n in range(1, 6)], root / ".pocflow"
+    )
+    assert all(result.outcome == "passed" for result in results.values())
+    assert len(calls) == 1
