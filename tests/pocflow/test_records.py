@@ -11,7 +11,10 @@ from pathlib import Path
 import pytest
 from support import make_workspace, run_doit
 
+from pocflow.freshness import note_ran_after
+from pocflow.layout import IMPLEMENT, IMPLEMENT_FILE, RAN_AFTER_FILE, TEST
 from pocflow.record import FAILING_KEPT, TestCase, TestResult, grouped_outcomes, summarized
+from pocflow.workspace import load_workspace
 
 #: 3,000 tests in one file, 1,000 of them in a class: a suite far larger than the record
 MANY = (
@@ -145,3 +148,23 @@ def test_a_run_file_another_version_wrote_is_one_clear_error_then_verified_anew(
     assert "-- implement:1  (accepted: verified" in again.out  # its record still holds
     assert (workspace / "docs/small-step1-results.md").is_file()
     assert run_doit(workspace, "drift").code == 0
+
+
+def test_noting_again_what_a_step_ran_after_rewrites_no_run_file(tmp_path: Path) -> None:
+    # a step taken from its record notes both its phases at once, then its test phase
+    # notes the same again: a fresh clone of 1000 steps wrote a thousand files for nothing
+    root = make_workspace(tmp_path, {"1": "", "2": ""}, depends={"2": "1"})
+    ws = load_workspace(root)
+    note_ran_after(ws, "2", IMPLEMENT, TEST)
+    noted = ws.run_file("2", RAN_AFTER_FILE)
+    first = noted.stat()
+    note_ran_after(ws, "2", TEST)
+    assert noted.stat().st_ino == first.st_ino  # not written anew (a rename makes a new file)
+    assert set(json.loads(noted.read_text(encoding="utf-8"))) == {
+        "prerequisites",
+        "prerequisite_runs",
+        "tests",
+    }
+    ws.run_file("2", IMPLEMENT_FILE).write_text("{}", encoding="utf-8")  # it ran again
+    note_ran_after(ws, "2", TEST)
+    assert noted.stat().st_ino != first.st_ino
