@@ -9,12 +9,13 @@ same workspace and machine, one after the other:
 - cold: `doit poc-complete` on a fresh copy, against running every step script once plus
   one `pytest tests/`;
 - no-op: a second `doit poc-complete`, against a plain doit dodo file with the same tasks
-  and file dependencies (its own second run);
+  and file dependencies (its own second run); each the median of 5 runs taken in turns;
 - one edited step script, and one edited shared helper: `doit poc-complete`, against
   running just those steps' scripts and their test files directly (plus the no-op cost);
 - -n 2: a cold parallel run;
 - incremental CI: a copy of the verified workspace without `.pocflow/` (a fresh clone with
-  committed records), unchanged and with one step edited, against the plain cold run;
+  committed records), unchanged (the median of 3 copies) and with one step edited, against
+  the plain cold run;
 - peak memory (largest process) of the pocflow runs.
 """
 
@@ -25,6 +26,7 @@ import datetime
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -36,6 +38,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from workspace import helpers_of, make_plain_dodo, make_workspace
 
 PYTHON = sys.executable
+#: how many times the short runs are measured (their median is reported)
+NOOP_RUNS, FRESH_RUNS = 5, 3
 TIME = shutil.which("time") and Path("/usr/bin/time").exists()
 #: every command runs as users run it: Python keeps the bytecode of what it compiles (a shell
 #: with PYTHONDONTWRITEBYTECODE would make each run compile pocflow, doit and pytest anew)
@@ -120,16 +124,26 @@ def bench(steps: int, base: Path) -> dict[str, float]:
     shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow", "__pycache__"))
     changed = base / f"clone-changed{steps}"
     shutil.copytree(clone, changed)
-    figures["fresh_clone_s"] = doit(clone, "poc-complete").seconds
+    fresh = []  # the median of FRESH_RUNS, each on its own copy
+    for n in range(FRESH_RUNS):
+        copy = base / f"clone{steps}-{n}"
+        shutil.copytree(clone, copy)
+        fresh.append(doit(copy, "poc-complete").seconds)
+    figures["fresh_clone_s"] = statistics.median(fresh)
     touch_edit(changed / "PoC" / f"step{steps // 2 or 1}_work.py")
     figures["fresh_edit_s"] = doit(changed, "poc-complete").seconds
 
-    noop = doit(ws, "poc-complete")
-    figures["noop_s"], figures["noop_peak_mib"] = noop.seconds, noop.peak_mib
+    # the no-ops take a second or less: each is the median of NOOP_RUNS, taken in turns
+    # with the plain dodo's (a single run is at the mercy of whatever else the machine does)
     make_plain_dodo(ws, steps)
     doit(ws, "-f", "plain_dodo.py")
-    plain_noop = doit(ws, "-f", "plain_dodo.py")
-    figures["plain_noop_s"] = plain_noop.seconds
+    noops, plain_noops = [], []
+    for _ in range(NOOP_RUNS):
+        noops.append(doit(ws, "poc-complete"))
+        plain_noops.append(doit(ws, "-f", "plain_dodo.py"))
+    figures["noop_s"] = statistics.median(m.seconds for m in noops)
+    figures["noop_peak_mib"] = max(m.peak_mib for m in noops)
+    figures["plain_noop_s"] = statistics.median(m.seconds for m in plain_noops)
 
     edited = steps // 2 or 1
     touch_edit(ws / "PoC" / f"step{edited}_work.py")
