@@ -320,3 +320,69 @@ def test_a_step_script_imports_ctypes_afresh_as_a_plain_python_does(tmp_path: Pa
         [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
     )
     assert (done.returncode, done.stdout) == (0, "False\n3\n"), done.stderr
+
+
+DEATH_SIGNAL_AFTER_EXEC = """
+import os, sys
+# PR_SET_PDEATHSIG survives exec: ask an isolated Python (the real ctypes, not lib's)
+os.execv(sys.executable, [sys.executable, "-I", "-c",
+    "import ctypes; v = ctypes.c_int(0); "
+    "ctypes.CDLL(None).prctl(2, ctypes.byref(v), 0, 0, 0); print(v.value)"])
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
+def test_a_module_named_like_the_standard_librarys_on_the_scripts_path_does_not_stop_it_dying(
+    tmp_path: Path,
+) -> None:
+    for name in ("ctypes", "signal", "struct"):
+        (tmp_path / "lib").mkdir(exist_ok=True)
+        (tmp_path / "lib" / f"{name}.py").write_text("WIDTH = 8\n", encoding="utf-8")
+    rel = script(tmp_path, "dies.py", DEATH_SIGNAL_AFTER_EXEC)
+    env = observed_script_env({**os.environ, "PYTHONPATH": "lib"}, tmp_path, tmp_path / "f.json")
+    env[DIE_WITH_ENV] = str(os.getpid())
+    done = subprocess.run(
+        [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
+    )
+    assert (done.returncode, done.stdout.strip()) == (0, str(int(signal.SIGKILL))), done.stderr
+
+
+MODULES_AND_PATH = """
+import json, os, sys
+print(json.dumps({"modules": sorted(sys.modules), "pythonpath": os.environ.get("PYTHONPATH")}))
+"""
+
+
+def test_dying_with_pocflow_loads_no_module_the_script_could_have_found_itself(
+    tmp_path: Path,
+) -> None:
+    # what the observed script finds loaded is the same with or without dying with pocflow:
+    # a module of the script's folder named like one of the standard library's (enum.py) is
+    # the one its `import enum` gets, as in a plain Python
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "signal.py").write_text("def smooth():\n    pass\n", encoding="utf-8")
+    rel = script(tmp_path, "which.py", MODULES_AND_PATH)
+    seen = []
+    for die_with in (None, str(os.getpid())):
+        env = observed_script_env({**os.environ, "PYTHONPATH": "lib"}, tmp_path, tmp_path / "f")
+        env.pop(DIE_WITH_ENV)
+        if die_with:
+            env[DIE_WITH_ENV] = die_with
+        done = subprocess.run(
+            [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True
+        )
+        assert done.returncode == 0 and "Error" not in done.stderr, done.stderr
+        seen.append(json.loads(done.stdout))
+    assert seen[1] == seen[0]
+    assert seen[1]["pythonpath"] == "lib"
+    enum = script(tmp_path, "enum.py", 'SOURCE = "local"\n')
+    shadow = script(
+        tmp_path, "shadow.py", "import enum\nprint(getattr(enum, 'SOURCE', 'stdlib'))\n"
+    )
+    assert enum == "PoC/enum.py"
+    env = observed_script_env(dict(os.environ), tmp_path, tmp_path / "g")
+    env[DIE_WITH_ENV] = str(os.getpid())
+    done = subprocess.run(
+        [sys.executable, shadow], cwd=tmp_path, env=env, capture_output=True, text=True
+    )
+    assert done.stdout.strip() == "local", done.stderr

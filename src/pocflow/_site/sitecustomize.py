@@ -25,27 +25,39 @@ def _die_with_parent(parent: str | None) -> None:
     ``preexec_fn`` makes Python fork the whole pocflow process for each script instead of
     spawning it (4 ms a script at 30 MB, 14 ms at 200 MB: a tenth of a cold run). The script
     is already its parent's child here; had pocflow died before the kernel was asked, the
-    parent is no longer that pid, and the script ends at once."""
+    parent is no longer that pid, and the script ends at once. Nothing is imported by name
+    from the script's path, and nothing imported stays (see ``_kill_with_parent``)."""
     if parent is None or not parent.isdigit():
         return
-    import signal
+    import _signal  # type: ignore[import-not-found]  # built in, loaded before site: never the script's
 
-    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+    if _signal.getsignal(_signal.SIGINT) == _signal.SIG_IGN:
+        _signal.signal(_signal.SIGINT, _signal.default_int_handler)
     if sys.platform.startswith("linux"):
-        before = set(sys.modules)
-        try:
-            import ctypes
-
-            ctypes.CDLL(None).prctl(1, signal.SIGKILL, 0, 0, 0)  # PR_SET_PDEATHSIG
-        except (OSError, AttributeError, ImportError):
-            pass
-        finally:  # the script finds the modules a plain Python has loaded, no more
-            for name in set(sys.modules) - before:
-                if name == "ctypes" or name.startswith("ctypes."):
-                    del sys.modules[name]
+        _kill_with_parent(_signal.SIGKILL)
     if os.getppid() != int(parent):
         os._exit(1)
+
+
+def _kill_with_parent(signum: int) -> None:
+    """prctl(PR_SET_PDEATHSIG) through ctypes, imported from the standard library's own
+    folders (a ``ctypes.py`` or ``struct.py`` on the script's PYTHONPATH is not it), and
+    then forgotten with all it imported: the script finds in ``sys.modules`` what a plain
+    Python has loaded, and its own ``import struct`` finds its own module, if it has one."""
+    before = set(sys.modules)
+    path = sys.path[:]
+    stdlib = os.path.dirname(os.__file__)
+    sys.path[:] = [stdlib, os.path.join(stdlib, "lib-dynload")]
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).prctl(1, signum, 0, 0, 0)  # PR_SET_PDEATHSIG
+    except Exception:  # no ctypes here: the script runs, as it would have elsewhere
+        pass
+    finally:
+        sys.path[:] = path
+        for name in set(sys.modules) - before:
+            del sys.modules[name]
 
 
 def _observe() -> None:
