@@ -96,9 +96,9 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
                 data = self._decode(raw) if isinstance(raw, str) else {} if raw is _ABSENT else None
             else:
                 data = super()._get_task_data(task_id)
-        except (ValueError, sqlite3.DatabaseError):
+        except (ValueError, RecursionError, sqlite3.DatabaseError):
             data = None
-        if isinstance(data, dict):
+        if isinstance(data, dict) and _doits_shape(data):
             return data
         if not self._warned:
             sys.stderr.write(
@@ -130,6 +130,17 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
             cursor.close()
 
 
+#: what doit keeps under these names in a task's saved state, and must find there
+_SHAPES: dict[str, type] = {"_values_:": dict, "deps:": list, "checker:": str}
+
+
+def _doits_shape(data: dict[str, Any]) -> bool:
+    """Whether a task's saved state has what doit reads from it in the shape doit wrote it
+    (a row edited by hand to hold a list of values made doit's up-to-date check fail with a
+    traceback)."""
+    return all(isinstance(data.get(name), (type(None), kind)) for name, kind in _SHAPES.items())
+
+
 def damage(path: Path) -> str:
     """Why the store file at path cannot be used; '' when it can (or does not exist yet)."""
     try:
@@ -147,11 +158,17 @@ def damage(path: Path) -> str:
         conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
         try:
             check = conn.execute("PRAGMA quick_check").fetchone()
-            tables = {
-                row[0]
-                for row in conn.execute("select name from sqlite_master where type = 'table'")
+            kinds = {
+                (kind, name, table)
+                for kind, name, table in conn.execute(
+                    "select type, name, tbl_name from sqlite_master"
+                )
             }
-            if "doit" in tables:
+            if any(name == "doit" and kind != "table" for kind, name, _ in kinds):
+                return "holds a doit view or index where doit keeps its table"
+            if any(kind == "trigger" and table == "doit" for kind, _, table in kinds):
+                return "holds a trigger on doit's table (doit writes none)"
+            if ("table", "doit", "doit") in kinds:
                 columns = [row[1] for row in conn.execute("PRAGMA table_info(doit)")]
                 if columns != ["task_id", "task_data"]:
                     return "holds a doit table of another shape (another doit version?)"

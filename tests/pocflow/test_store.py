@@ -158,3 +158,34 @@ def test_keys_repeated_across_tasks_are_kept_once(tmp_path: Path, opened: None) 
     keys = [next(iter(store.get(task, "inputs"))) for task in rows]
     assert keys[0] == "tests/conftest.py"
     assert keys[0] is keys[1] is keys[2]
+
+
+def test_a_view_or_a_trigger_where_doit_keeps_its_table_is_damage(tmp_path: Path) -> None:
+    store = tmp_path / "doit.sqlite"
+    with sqlite3.connect(store) as conn:
+        conn.execute("create table other (task_id text, task_data json)")
+        conn.execute("create view doit as select * from other")
+    conn.close()
+    assert "view" in damage(store)
+    store.unlink()
+    with sqlite3.connect(store) as conn:
+        conn.execute("create table doit (task_id text not null primary key, task_data json)")
+        conn.execute("create trigger no before insert on doit begin select raise(abort, 'no'); end")
+    conn.close()
+    assert "trigger" in damage(store)
+
+
+def test_a_row_doit_could_not_read_the_way_it_wrote_it_costs_its_task_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], opened: None
+) -> None:
+    rows: dict[str, Any] = {
+        "test:1": {"inputs": {"a": "1"}},
+        "test:deep": "[" * 100_000 + "]" * 100_000,
+        "test:listed": json.dumps({"_values_:": ["inputs"], "deps:": []}),
+        "test:deps": json.dumps({"deps:": "tests/", "_values_:": {}}),
+    }
+    store = _store_of(tmp_path / "doit.sqlite", rows)
+    for task in ("test:deep", "test:listed", "test:deps"):
+        assert store._get_task_data(task) == {}
+    assert store.get("test:1", "inputs") == {"a": "1"}
+    assert capsys.readouterr().err.count("pocflow: warning") == 1
