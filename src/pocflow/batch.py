@@ -33,7 +33,6 @@ from pocflow.layout import (
     IMPLEMENT_FILE,
     PYTEST_LOG,
     SELECTION_FILE,
-    TEST,
     TEST_FILE,
     TOGETHER_FILE,
 )
@@ -44,7 +43,7 @@ from pocflow.record import (
     read_test,
     test_result_from,
 )
-from pocflow.run import RunContext, run_token, run_workers
+from pocflow.run import run_token, run_workers
 from pocflow.settings import suite_session_wanted
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Step, Workspace
@@ -243,16 +242,12 @@ def _run_batch(
 
 def _ready(ws: Workspace, token: str, cache: ImportCache) -> list[TestSelection]:
     """Steps whose implement phase passed on their current inputs and whose tests did not
-    run yet in this invocation. Not those whose test phase doit found current in this
-    invocation: their test task does not run, so a session would test them for nothing
-    (their standing is the status's and the gate's to judge; an edited step of 1000 read
-    the run files of every step before it to learn this)."""
-    current = RunContext.of(str(ws.root)).current
+    run yet in this invocation."""
     with looking_once():  # nothing runs meanwhile: each shared input is looked at once
         return [
             selection_of(ws, ws.steps[step_id], cache, observed=True)
             for step_id in ws.steps
-            if (ws.poc, step_id, TEST) not in current and _untested(ws, step_id, token, cache)
+            if _untested(ws, step_id, token, cache)
         ]
 
 

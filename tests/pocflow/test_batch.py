@@ -332,28 +332,3 @@ def test_an_output_another_workers_session_changes_is_not_taken_as_this_sessions
     assert plain.returncode != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "✅ 2" not in run_doit(workspace, "status").out
-
-
-def test_a_session_looks_for_ready_steps_only_among_those_doit_did_not_find_current(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # an edited step's tests at 1000 steps read every other step's run files to learn that
-    # their tests had passed on these files, which doit had just found for the steps before
-    from pocflow import batch
-    from pocflow.imports import ImportCache
-    from pocflow.run import RunContext
-    from pocflow.workspace import load_workspace
-
-    root = make_workspace(tmp_path, {n: "def test_x():\n    pass\n" for n in ("1", "2", "3")})
-    ws = load_workspace(root)
-    looked_at: list[str] = []
-
-    def untested(ws: Any, step_id: str, token: str, cache: Any) -> bool:
-        looked_at.append(step_id)
-        return True
-
-    monkeypatch.setattr(batch, "_untested", untested)
-    RunContext.of(str(root)).current.update({(None, "1", "test"), (None, "3", "implement")})
-    ready = batch._ready(ws, "token", ImportCache.shared(ws.imports_cache, ws.root))
-    assert [s.step_id for s in ready] == ["2", "3"]
-    assert looked_at == ["2", "3"]
