@@ -332,3 +332,53 @@ def test_an_output_another_workers_session_changes_is_not_taken_as_this_sessions
     assert plain.returncode != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "✅ 2" not in run_doit(workspace, "status").out
+
+
+def test_a_step_whose_input_a_rerun_script_changed_shares_the_session_and_its_order_is_seen(
+    tmp_path: Path,
+) -> None:
+    # step 1's test reads data/f.txt and sets a flag; step 3's test passes only after step
+    # 2's test ran without that flag. Step 2's script, edited, rewrites data/f.txt (step 4
+    # writes it back). Step 1's test, whose input changed, shares the session of steps 2
+    # and 3, and step 3 fails as it does alone. (Leaving out the steps doit had found
+    # current made that session steps 2 and 3 alone: step 3 passed, the PoC too.)
+    script = '"""Step {n}.\n\nUsage:\n    python PoC/step{n}_x.py\n"""\n'
+    workspace = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "import json\n\ndef test_x():\n    json.LOCK = True\n"
+            "    assert open('data/f.txt').read() == 'ok\\n'\n",
+            "2": "def test_x():\n    pass\n",
+            "3": "def test_x():\n    pass\n",
+            "4": "def test_x():\n    pass\n",
+        },
+        depends={"2": "1", "3": "1", "4": "2"},
+    )
+    (workspace / "data").mkdir()
+    (workspace / "data/f.txt").write_text("ok\n", encoding="utf-8")
+    (workspace / "PoC/step4_x.py").write_text(
+        script.format(n=4) + "open('data/f.txt', 'w').write('ok\\n')\n", encoding="utf-8"
+    )
+    assert run_doit(workspace, "poc-complete").code == 0
+    (workspace / "PoC/step2_x.py").write_text(
+        script.format(n=2) + "open('data/f.txt', 'w').write('tmp\\n')\n", encoding="utf-8"
+    )
+    (workspace / "tests/test_step2_x.py").write_text(
+        "import json\n\ndef test_x():\n    if not getattr(json, 'LOCK', False):\n"
+        "        json.READY = True\n",
+        encoding="utf-8",
+    )
+    (workspace / "tests/test_step3_x.py").write_text(
+        "import json\n\ndef test_x():\n    assert getattr(json, 'READY', False)\n",
+        encoding="utf-8",
+    )
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step3_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        check=False,
+    )
+    assert plain.returncode == 1  # step 3's test really fails on these files
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert "test:3" in result.out + result.err
