@@ -383,8 +383,8 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
     its scripts, what each prerequisite's scripts produced (PRODUCED_FILE) and their result;
     for its tests, its own implement result."""
     path = ws.run_file(step_id, RAN_AFTER_FILE)
-    before = read_json(path) or {}
-    noted = dict(before)
+    before = read_json(path)  # None when absent or unreadable: then written anew
+    noted = dict(before or {})
     if IMPLEMENT in phases:
         deps = [dep for dep in ws.steps[step_id].depends_on if dep in ws.steps]
         noted["prerequisites"] = {dep: file_digest(ws.run_file(dep, PRODUCED_FILE)) for dep in deps}
@@ -393,7 +393,7 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
         }
     if TEST in phases:
         noted["tests"] = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
-    if noted != before or not path.is_file():  # (a record taken notes it for both phases)
+    if noted != before:  # (a record taken notes it for both phases: written once)
         atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 
