@@ -32,8 +32,10 @@ _POLL_MAX_S = (2**31 - 1) / 1000
 
 def die_with_parent() -> None:
     """Ask the kernel to SIGKILL this process when its parent dies (Linux; elsewhere a
-    no-op). For a child started by pocflow: a pocflow killed with SIGKILL leaves no
-    script or pytest session running behind it."""
+    no-op). For a pytest process started by pocflow (a ``preexec_fn``): a pocflow killed with
+    SIGKILL leaves no pytest session running behind it. A step script asks the same from its
+    own start instead (pocflow/_site/sitecustomize.py: spawned, not forked; it cannot import
+    pocflow, so the steps are written again there)."""
     # a child exec'd from a forked worker (doit -n) starts from Python's own handling of
     # Ctrl-C, not from the worker's (which leaves Ctrl-C to the run: see forked_worker)
     with contextlib.suppress(ValueError):  # (only a main thread may; a fork child is one)

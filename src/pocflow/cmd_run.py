@@ -230,8 +230,9 @@ def _only_failures_behind(outcomes: dict[str, int]) -> bool:
 def _workers_die_with_the_run() -> None:
     """doit's parallel workers (``-n``) are forked from this process: they die with it (a
     SIGKILLed run left them holding the run lock for ever) and leave Ctrl-C to it
-    (pocflow._proc.forked_worker). The hook runs in every child forked from here; scripts
-    and pytest sessions exec'd from one reset what it set (pocflow._proc.die_with_parent)."""
+    (pocflow._proc.forked_worker). The hook runs in every child forked from here; pytest
+    sessions exec'd from one reset what it set (pocflow._proc.die_with_parent), and step
+    scripts from their own start (pocflow/_site/sitecustomize.py)."""
     if not _HOOKED:
         from pocflow._proc import forked_worker
 
