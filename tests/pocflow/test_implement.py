@@ -272,12 +272,21 @@ print(json.dumps({
 """
 
 
-def _started_as_pocflow_starts(root: Path, parent: int) -> subprocess.CompletedProcess[str]:
-    """`python SCRIPT` with the environment pocflow gives a step script, SIGINT ignored (as in
-    a worker of `doit -n`), and the pid it must die with."""
-    rel = script(root, "sees.py", SEES)
-    env = observed_script_env(dict(os.environ), root, root / "facts.json")
-    env[DIE_WITH_ENV] = str(parent)
+def _run_as_pocflow_runs(
+    root: Path,
+    rel: str,
+    die_with: int | None = None,
+    pythonpath: str | None = None,
+    ignore_sigint: bool = False,
+) -> subprocess.CompletedProcess[str]:
+    """`python SCRIPT` with the environment pocflow gives a step script (with PYTHONPATH as
+    given), asked to die with ``die_with`` (None: not asked), SIGINT ignored when told (as in
+    a worker of `doit -n`)."""
+    base = {**os.environ, **({"PYTHONPATH": pythonpath} if pythonpath else {})}
+    env = observed_script_env(base, root, root / "facts.json")
+    env.pop(DIE_WITH_ENV)
+    if die_with is not None:
+        env[DIE_WITH_ENV] = str(die_with)
     return subprocess.run(
         [sys.executable, rel],
         cwd=root,
@@ -286,8 +295,15 @@ def _started_as_pocflow_starts(root: Path, parent: int) -> subprocess.CompletedP
         text=True,
         check=False,
         timeout=60,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
     )
+
+
+def _started_as_pocflow_starts(root: Path, parent: int) -> subprocess.CompletedProcess[str]:
+    """The script that says what it saw, started to die with ``parent``, SIGINT ignored."""
+    return _run_as_pocflow_runs(root, script(root, "sees.py", SEES), parent, ignore_sigint=True)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="PR_SET_PDEATHSIG is Linux's")
@@ -314,11 +330,7 @@ def test_a_step_script_imports_ctypes_afresh_as_a_plain_python_does(tmp_path: Pa
     body = (
         "import sys\nprint('ctypes' in sys.modules)\nimport ctypes\nprint(ctypes.c_int(3).value)\n"
     )
-    rel = script(tmp_path, "modules.py", body)
-    env = observed_script_env(dict(os.environ), tmp_path, tmp_path / "facts.json")
-    done = subprocess.run(
-        [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    done = _run_as_pocflow_runs(tmp_path, script(tmp_path, "modules.py", body), os.getpid())
     assert (done.returncode, done.stdout) == (0, "False\n3\n"), done.stderr
 
 
@@ -339,11 +351,7 @@ def test_a_module_named_like_the_standard_librarys_on_the_scripts_path_does_not_
         (tmp_path / "lib").mkdir(exist_ok=True)
         (tmp_path / "lib" / f"{name}.py").write_text("WIDTH = 8\n", encoding="utf-8")
     rel = script(tmp_path, "dies.py", DEATH_SIGNAL_AFTER_EXEC)
-    env = observed_script_env({**os.environ, "PYTHONPATH": "lib"}, tmp_path, tmp_path / "f.json")
-    env[DIE_WITH_ENV] = str(os.getpid())
-    done = subprocess.run(
-        [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True, check=False
-    )
+    done = _run_as_pocflow_runs(tmp_path, rel, os.getpid(), pythonpath="lib")
     assert (done.returncode, done.stdout.strip()) == (0, str(int(signal.SIGKILL))), done.stderr
 
 
@@ -363,14 +371,8 @@ def test_dying_with_pocflow_loads_no_module_the_script_could_have_found_itself(
     (tmp_path / "lib" / "signal.py").write_text("def smooth():\n    pass\n", encoding="utf-8")
     rel = script(tmp_path, "which.py", MODULES_AND_PATH)
     seen = []
-    for die_with in (None, str(os.getpid())):
-        env = observed_script_env({**os.environ, "PYTHONPATH": "lib"}, tmp_path, tmp_path / "f")
-        env.pop(DIE_WITH_ENV)
-        if die_with:
-            env[DIE_WITH_ENV] = die_with
-        done = subprocess.run(
-            [sys.executable, rel], cwd=tmp_path, env=env, capture_output=True, text=True
-        )
+    for die_with in (None, os.getpid()):
+        done = _run_as_pocflow_runs(tmp_path, rel, die_with, pythonpath="lib")
         assert done.returncode == 0 and "Error" not in done.stderr, done.stderr
         seen.append(json.loads(done.stdout))
     assert seen[1] == seen[0]
@@ -380,9 +382,5 @@ def test_dying_with_pocflow_loads_no_module_the_script_could_have_found_itself(
         tmp_path, "shadow.py", "import enum\nprint(getattr(enum, 'SOURCE', 'stdlib'))\n"
     )
     assert enum == "PoC/enum.py"
-    env = observed_script_env(dict(os.environ), tmp_path, tmp_path / "g")
-    env[DIE_WITH_ENV] = str(os.getpid())
-    done = subprocess.run(
-        [sys.executable, shadow], cwd=tmp_path, env=env, capture_output=True, text=True
-    )
+    done = _run_as_pocflow_runs(tmp_path, shadow, os.getpid())
     assert done.stdout.strip() == "local", done.stderr
