@@ -2,16 +2,24 @@
 
 from __future__ import annotations
 
+import atexit
+import functools
+import json
+import locale
 import os
 import re
 import runpy
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+import doit_launcher
 import pytest
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
@@ -181,8 +189,15 @@ def doit_env() -> dict[str, str]:
 
 
 def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
-    """Run the real doit command in a subprocess inside workspace (extra env added)."""
+    """Run the real doit command in a process of its own inside workspace (extra env added):
+    forked from this worker's warm launcher when it fits (see doit_launcher.py), else a
+    plain `python -m doit` subprocess."""
+    end_to_end()
     env = {**doit_env(), **(env or {})}
+    if POCFLOW_SUITE_LAUNCHER:
+        launched = _LAUNCHER.run(workspace, list(args), env)
+        if launched is not None:
+            return parse_run(*launched)
     done = subprocess.run(
         [sys.executable, "-m", "doit", *args],
         cwd=workspace,
@@ -194,6 +209,87 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
         timeout=600,
     )
     return parse_run(done.returncode, done.stdout, done.stderr)
+
+
+#: whether run_doit may fork its runs from a warm launcher (POCFLOW_SUITE_LAUNCHER=0: never)
+POCFLOW_SUITE_LAUNCHER = os.environ.get("POCFLOW_SUITE_LAUNCHER", "1") != "0"
+
+
+class Launcher:
+    """This worker's doit launcher (doit_launcher.py), started at its first use."""
+
+    def __init__(self) -> None:
+        self.process: subprocess.Popen[str] | None = None
+        self.modules: set[str] = set()
+        self.start_env: dict[str, str] = {}
+        self.folder = Path()
+
+    def run(
+        self, workspace: Path, args: list[str], env: dict[str, str]
+    ) -> tuple[int, str, str] | None:
+        """Exit code, stdout and stderr of `python -m doit ARGS` in workspace, or None when
+        only a real subprocess would be faithful."""
+        if self.process is None or self.process.poll() is not None:
+            self._start()
+        assert self.process is not None and self.process.stdin and self.process.stdout
+        if doit_launcher.start_environment(env) != self.start_env:
+            return None
+        if doit_launcher.shadowing(workspace, self.modules):
+            return None
+        out, err = self.folder / "out", self.folder / "err"
+        request = {
+            "cwd": str(workspace),
+            "args": args,
+            "env": env,
+            "out": str(out),
+            "err": str(err),
+        }
+        self.process.stdin.write(json.dumps(request) + "\n")
+        self.process.stdin.flush()
+        pid = json.loads(self._reply())["pid"]
+        timer = threading.Timer(600, os.kill, (pid, signal.SIGKILL))
+        timer.start()
+        try:
+            code = json.loads(self._reply())["code"]
+        finally:
+            timer.cancel()
+        read = functools.partial(
+            Path.read_text, encoding=locale.getpreferredencoding(False), errors="replace"
+        )
+        return code, read(out), read(err)
+
+    def _reply(self) -> str:
+        assert self.process is not None and self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            self.process = None  # started again at the next run
+            raise RuntimeError("the doit launcher ended (see its error above)")
+        return line
+
+    def _start(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="doit-launcher-"))
+        atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
+        env = doit_env()
+        self.process = subprocess.Popen(
+            [sys.executable, str(Path(__file__).with_name("doit_launcher.py")), str(os.getpid())],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            cwd=self.folder,
+            env=env,
+            text=True,
+        )
+        atexit.register(self._stop)
+        assert self.process.stdout is not None
+        self.modules = set(json.loads(self.process.stdout.readline())["modules"])
+        self.start_env = doit_launcher.start_environment(env)
+
+    def _stop(self) -> None:
+        if self.process is not None and self.process.stdin is not None:
+            self.process.stdin.close()
+            self.process.wait(timeout=60)
+
+
+_LAUNCHER = Launcher()
 
 
 def run_doit_inprocess(

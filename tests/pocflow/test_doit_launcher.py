@@ -1,0 +1,120 @@
+"""The suite's warm doit launcher (doit_launcher.py): a launched run is `python -m doit` in
+its folder, and a run it could not make faithfully starts a real process instead."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import support
+from support import doit_env, write_files
+
+#: a dodo whose one task prints what a run's process is: its folder, arguments, first
+#: sys.path entry, environment, standard input, hash seed and whether pocflow is loaded
+PROBE_DODO = """\
+import os, sys
+
+def probe():
+    print("cwd", os.getcwd())
+    print("argv", sys.argv[1:], os.path.basename(sys.argv[0]))
+    print("path0", sys.path[0])
+    print("var", os.environ.get("PROBE_VARIABLE"), "PROBE_GONE" in os.environ)
+    print("stdin", repr(sys.stdin.read()))
+    if os.environ.get("PROBE_HASH"):
+        print("hash", hash("pocflow"))
+    print("main", os.path.basename(sys.modules["__main__"].__file__))
+    print("stderr line", file=sys.stderr)
+    code = int(os.environ.get("PROBE_EXIT", "0"))
+    if code:
+        sys.exit(code)
+
+def task_probe():
+    return {"actions": [probe], "verbosity": 2}
+"""
+
+
+def launched_and_plain(
+    workspace: Path, args: list[str], env: dict[str, str]
+) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
+    launched = support._LAUNCHER.run(workspace, args, env)
+    assert launched is not None, "the launcher should take this run"
+    done = subprocess.run(
+        [sys.executable, "-m", "doit", *args],
+        cwd=workspace,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return launched, (done.returncode, done.stdout, done.stderr)
+
+
+@pytest.mark.e2e
+def test_a_launched_run_is_python_m_doit_in_its_folder(tmp_path: Path) -> None:
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO})
+    env = {**doit_env(), "PROBE_VARIABLE": "seen", "PYTHONHASHSEED": "0", "PROBE_HASH": "1"}
+    support._LAUNCHER.run(workspace, ["list"], doit_env())  # started without the seed
+    # the hash seed is read at start: this run is a real process, and says so by its hash
+    hashed = support.run_doit(workspace, "probe", env=env)
+    plain = subprocess.run(
+        [sys.executable, "-c", "print(hash('pocflow'))"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert f"hash {plain.stdout.strip()}" in hashed.out
+    env.pop("PYTHONHASHSEED")
+    env.pop("PROBE_HASH")
+    launched, plain_run = launched_and_plain(workspace, ["probe"], env)
+    assert launched == plain_run
+    assert launched[0] == 0
+    assert f"cwd {workspace}" in launched[1]
+    assert f"path0 {workspace}" in launched[1]
+    assert "argv ['probe'] __main__.py" in launched[1]
+    assert "var seen False" in launched[1]
+    assert "stdin ''" in launched[1]
+    assert "main __main__.py" in launched[1]
+
+
+@pytest.mark.e2e
+def test_a_launched_runs_exit_code_and_failures_are_the_commands(tmp_path: Path) -> None:
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO})
+    for env, args in (
+        ({"PROBE_EXIT": "3"}, ["probe"]),  # the task's SystemExit: doit's own verdict
+        ({}, ["no-such-task"]),  # doit's error before any task runs
+    ):
+        launched, plain = launched_and_plain(workspace, args, {**doit_env(), **env})
+        assert launched == plain
+        assert launched[0] != 0
+    broken = write_files(tmp_path / "broken", {"dodo.py": "raise ValueError('dodo broken')\n"})
+    launched, plain = launched_and_plain(broken, ["list"], doit_env())
+    assert launched[0] == plain[0] == 3
+    assert "dodo broken" in launched[2] and "dodo broken" in plain[2]
+
+
+@pytest.mark.e2e
+def test_a_workspace_file_named_like_a_module_the_launcher_loaded_starts_a_real_process(
+    tmp_path: Path,
+) -> None:
+    # a plain `python -m doit` here imports this json.py when doit imports json
+    workspace = write_files(
+        tmp_path / "ws", {"dodo.py": PROBE_DODO, "json.py": "from _json import *\n"}
+    )
+    assert support._LAUNCHER.run(workspace, ["list"], doit_env()) is None
+    result = support.run_doit(workspace, "list")
+    assert result.code != 0  # as plainly: doit cannot start with this json
+    plain = subprocess.run(
+        [sys.executable, "-m", "doit", "list"], cwd=workspace, env=doit_env(), check=False
+    )
+    assert plain.returncode == result.code
+    assert "json" in support._LAUNCHER.modules
+
+
+def test_what_the_interpreter_reads_at_start_is_told_apart() -> None:
+    import doit_launcher
+
+    env = {"PYTHONPATH": "x", "LANG": "C", "LC_ALL": "C", "TZ": "UTC", "HOME": "/h", "PATH": "/"}
+    assert doit_launcher.start_environment(env) == {k: v for k, v in env.items() if k != "PATH"}
