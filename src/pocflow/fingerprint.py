@@ -471,7 +471,6 @@ class _Held:
     def __init__(self) -> None:
         self.digests: dict[str, dict[str, str]] | None = None  # None: not holding
         self.quiet = False  # holding, and doit has recorded no outcome yet
-        self.outcomes = 0  # how many outcomes doit has recorded in this process
 
     def start(self) -> None:
         self.digests, self.quiet = {}, True
@@ -481,7 +480,6 @@ class _Held:
 
     def forget(self) -> None:
         self.quiet = False
-        self.outcomes += 1
         if self.digests is not None:
             self.digests.clear()
 
@@ -490,14 +488,6 @@ _HELD = _Held()
 #: pocflow's state store opened (hold digests between outcomes) / closed (do not: the next
 #: command may use another backend) / doit recorded an outcome (take every digest afresh)
 hold_digests, release_digests, outcome_recorded = _HELD.start, _HELD.stop, _HELD.forget
-
-
-def quiet_window() -> int | None:
-    """Which stretch between two task outcomes doit is in (a number that changes with each
-    outcome it records), while pocflow's state store is doit's backend; None otherwise
-    (nothing then tells when a file may have changed). What was looked at in one stretch
-    still holds in it: nothing ran meanwhile."""
-    return _HELD.outcomes if _HELD.digests is not None else None
 
 
 def nothing_ran() -> bool:

@@ -6,10 +6,8 @@ from __future__ import annotations
 import threading
 from hashlib import sha256
 from pathlib import Path
-from typing import Any
 from urllib.parse import unquote
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import examples
@@ -79,49 +77,3 @@ def test_looking_once_on_one_thread_leaves_other_threads_looking_afresh(tmp_path
         done.set()
         thread.join()
     assert seen == digest_of(tmp_path, "data.txt") != sha256(b"old\n").hexdigest()
-
-
-def test_doits_file_check_looks_at_each_path_once_between_two_outcomes(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    import os
-
-    from pocflow import checker, fingerprint
-
-    looked: list[str] = []
-    real_stat = os.stat
-
-    def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        looked.append(str(path))
-        return real_stat(path, *args, **kwargs)
-
-    monkeypatch.setattr(checker.os, "stat", counting_stat)
-    monkeypatch.chdir(tmp_path)
-    (tmp_path / "dep.txt").write_text("one", encoding="utf-8")
-    check = checker.ContentChecker()
-    # not holding (another backend than pocflow's store): every question is asked anew
-    assert check.exists("dep.txt") and check.info("dep.txt").st_size == 3
-    assert len(looked) == 2
-    fingerprint.hold_digests()
-    try:
-        looked.clear()
-        for _ in range(3):  # three tasks naming the same file_dep and target
-            assert check.exists("dep.txt") and not check.exists("gone.txt")
-            assert check.info("dep.txt").st_size == 3
-            with pytest.raises(OSError):
-                check.info("gone.txt")
-        assert sorted(looked) == [str(tmp_path / "dep.txt"), str(tmp_path / "gone.txt")]
-        # a task ran and doit recorded its outcome: what it wrote is looked at afresh
-        (tmp_path / "dep.txt").write_text("three", encoding="utf-8")
-        (tmp_path / "gone.txt").write_text("", encoding="utf-8")
-        fingerprint.outcome_recorded()
-        assert check.info("dep.txt").st_size == 5
-        assert check.exists("gone.txt")
-        # under `doit -n` other processes run tasks while this one checks: asked anew
-        monkeypatch.setenv("POCFLOW_WORKERS", "2")
-        looked.clear()
-        check.info("dep.txt")
-        check.info("dep.txt")
-        assert len(looked) == 2
-    finally:
-        fingerprint.release_digests()
