@@ -461,12 +461,13 @@ def still_holds(root: Path, digests: dict[str, str]) -> bool:
 class _Held:
     """Digests taken since doit last recorded a task's outcome: workspace -> key -> digest.
 
-    While doit only checks tasks, nothing changes a file, so each input is fingerprinted once
-    however many phases stand on it (an interpreter variable, a pytest plugin, a config file:
-    every step's phases stand on them). Held only while pocflow's state store is doit's
-    backend (pocflow.store): it reports every outcome doit records — which doit does after a
-    task ran, failed or was ignored, in the main process for parallel runs too, before any
-    task that depends on it is checked."""
+    While doit only checks pocflow's tasks, nothing changes a file, so each input is
+    fingerprinted once however many phases stand on it (an interpreter variable, a pytest
+    plugin, a config file: every step's phases stand on them). Held only while pocflow's
+    state store is doit's backend (pocflow.store): it reports every outcome doit records —
+    which doit does after a task ran, failed or was ignored, in the main process for parallel
+    runs too, before any task that depends on it is checked — and every check of a task of
+    the user's own, whose up-to-date checks are the user's code and may write files."""
 
     def __init__(self) -> None:
         self.digests: dict[str, dict[str, str]] | None = None  # None: not holding
@@ -488,6 +489,8 @@ _HELD = _Held()
 #: pocflow's state store opened (hold digests between outcomes) / closed (do not: the next
 #: command may use another backend) / doit recorded an outcome (take every digest afresh)
 hold_digests, release_digests, outcome_recorded = _HELD.start, _HELD.stop, _HELD.forget
+#: doit is about to check a task of the user's own: its checks may change files
+user_code_may_run = _HELD.forget
 
 
 def nothing_ran() -> bool:

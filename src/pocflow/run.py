@@ -25,9 +25,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
@@ -114,6 +114,29 @@ class RunContext:
 
 
 _RUNS: dict[str, RunContext] = {}
+#: the names of the tasks pocflow made in this invocation; every other task is the user's own
+_OWN_TASKS: set[str] = set()
+
+
+def own_tasks(tasks: Iterable[dict[str, Any]]) -> None:
+    """Note the tasks pocflow made (doit task dicts; a sub-task's group by its basename)."""
+    for task in tasks:
+        basename, name = task["basename"], task.get("name")
+        _OWN_TASKS.add(basename)
+        if name is not None:
+            _OWN_TASKS.add(f"{basename}:{name}")
+
+
+def is_own_task(name: str) -> bool:
+    """Whether pocflow made the task of that name in this invocation."""
+    return name in _OWN_TASKS
+
+
+def user_task_ran() -> None:
+    """A task of the user's own dodo ran an action or a teardown: what a gate checked before
+    it in this process may no longer hold (pocflow.cmd_run.gate_postcondition checks again)."""
+    for run in _RUNS.values():
+        run.gate_checked = False
 
 
 def begin(root: str) -> RunContext:
@@ -126,6 +149,7 @@ def begin(root: str) -> RunContext:
     forget_shared()
     forget_inputs()
     _RUNS.clear()
+    _OWN_TASKS.clear()
     run = _RUNS[root] = RunContext(root)
     return run
 

@@ -65,7 +65,7 @@ from pocflow.phases import (
     written_unchanged,
 )
 from pocflow.redact import activate
-from pocflow.run import begin
+from pocflow.run import begin, own_tasks
 from pocflow.settings import load_settings, suite_session_wanted
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, project_workspaces, same_named_tests
@@ -142,6 +142,7 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
         cache = ImportCache.shared(ws.imports_cache, ws.root)  # the run's checks reuse it
         tasks = list(_all_tasks(pocs, cache))
         cache.save()
+        own_tasks(tasks)
     except PocflowError as exc:
         raise InvalidDodoFile(str(exc)) from None
     yield from tasks

@@ -1891,3 +1891,98 @@ def test_many_paths_found_empty_in_one_folder_are_watched_as_its_listing(tmp_pat
     result = run_doit(ws, "--continue", "poc-complete")
     assert result.code != 0, result.out + result.err
     assert "1" in result.ran_steps, result.out
+
+
+#: a user's own task whose up-to-date check, once told to, rewrites a file while doit checks
+#: tasks (doit records no outcome for a check: nothing says a file may have changed)
+REWRITTEN_BY_A_CHECK = """
+
+def _rewrite_while_checked():
+    import pathlib
+
+    told = pathlib.Path("REWRITE")
+    if told.exists():
+        told.unlink()
+        pathlib.Path({path!r}).write_text({text!r}, encoding="utf-8")
+    return True
+
+
+def task_mine():
+    return {{"actions": ["echo mine"], "uptodate": [_rewrite_while_checked]}}
+"""
+
+
+@pytest.mark.parametrize(
+    "shared, test, rewritten",
+    [
+        # a helper both steps' tests import (a file_dep of both test tasks)
+        (
+            "tests/helper.py",
+            "from helper import VALUE\n\n\ndef test_{n}():\n    assert VALUE == 1\n",
+            "VALUE = 22\n",
+        ),
+        # a data file both steps' tests read (an input pocflow saw them read)
+        (
+            "data/value.txt",
+            "from pathlib import Path\n\n\ndef test_{n}():\n"
+            "    assert Path('data/value.txt').read_text() == '1'\n",
+            "22",
+        ),
+    ],
+    ids=["imported helper", "data file read"],
+)
+def test_a_file_a_users_up_to_date_check_rewrites_between_two_steps_checks_is_seen(
+    tmp_path: Path, shared: str, test: str, rewritten: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": test.format(n="one"), "2": test.format(n="two")})
+    write_files(ws, {shared: "VALUE = 1\n" if shared.endswith(".py") else "1"})
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(REWRITTEN_BY_A_CHECK.format(path=shared, text=rewritten))
+    assert run_doit(ws, "poc-complete").code == 0
+    assert run_doit(ws, "mine").code == 0
+    (ws / "REWRITE").write_text("", encoding="utf-8")
+    # step 1's test task is checked first, then the user's task (which rewrites the file),
+    # then step 2's and the gate
+    result = run_doit(ws, "test:1", "mine", "poc-complete")
+    assert not (ws / "REWRITE").exists(), "the check must have run"
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "✅ 2" not in run_doit(ws, "status").out
+
+
+#: a user's own tasks that rewrite a file the step's test reads: one in its action, one in
+#: its teardown (which doit runs after every task, the gate included)
+BROKEN_AFTER_THE_GATE = """
+
+def _break():
+    import pathlib
+
+    pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+
+
+def task_after():
+    return {"actions": [_break]}
+
+
+def task_tidy():
+    return {"actions": ["echo tidy"], "teardown": [_break]}
+"""
+
+
+@pytest.mark.parametrize("task", ["after", "tidy"], ids=["an action", "a teardown"])
+def test_a_users_task_that_breaks_a_step_after_the_gate_passed_fails_the_run(
+    tmp_path: Path, task: str
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('data/value.txt').read_text() == '1'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/value.txt": "1"})
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(BROKEN_AFTER_THE_GATE)
+    assert run_doit(ws, "poc-complete").code == 0
+    result = run_doit(ws, "poc-complete", task)
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "poc-complete did not pass" in result.err
