@@ -16,9 +16,14 @@ from this launcher's in what the interpreter reads at start (PYTHON*, the locale
 or when the workspace holds a file or folder named like a module this launcher loaded
 (a plain ``python -m doit`` there would import the workspace's).
 
-Protocol: one JSON object per line in, ``{"cwd", "args", "env", "out", "err"}``; per request
-two lines out, ``{"pid": <child>}`` then ``{"code": <exit code>}``. It ends when its stdin
-closes, and with the process that started it.
+One difference stays: the runs forked from one launcher share its hash seed (each worker's
+launcher has its own, drawn at its start), where real runs each draw one. A test whose
+verdict depends on the seed (the order of a set across runs) is as flaky as ever across
+workers and sessions, but not within one worker.
+
+Protocol: one JSON object per line in, ``{"cwd", "args", "env", "out", "err",
+"sigint_ignored"}``; per request two lines out, ``{"pid": <child>}`` then ``{"code": <exit
+code>}``. It ends when its stdin closes, and with the process that started it.
 """
 
 from __future__ import annotations
@@ -76,10 +81,12 @@ def _become_doit(request: dict[str, object]) -> None:
         os.dup2(target, fd)
         os.close(target)
     os.close(stdin)
-    signal.signal(signal.SIGINT, signal.default_int_handler)
+    # as a Python started by the test process: Ctrl-C raises, unless that process ignored it
+    ignored = request.get("sigint_ignored")
+    signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else signal.default_int_handler)
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.argv = ["-m", *request["args"]]  # type: ignore[misc]
-    sys.path[0] = cwd
+    sys.path[0] = cwd  # this file's folder until now, as `-m` puts the current one first
     # what doit's import took from sys.argv (in a plain run, `-m`): its help lines name it
     from doit.doit_cmd import DoitMain
 
@@ -112,5 +119,4 @@ def serve(parent: int) -> None:
 
 
 if __name__ == "__main__":
-    sys.path.pop(0)  # this file's folder: nothing here is doit's or pocflow's
     serve(int(sys.argv[1]))

@@ -206,11 +206,13 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
         text=True,
         errors="replace",  # a run under another locale writes in its encoding
         check=False,
-        timeout=600,
+        timeout=DOIT_TIMEOUT,
     )
     return parse_run(done.returncode, done.stdout, done.stderr)
 
 
+#: how long a doit run of a test may take (seconds)
+DOIT_TIMEOUT = 600
 #: whether run_doit may fork its runs from a warm launcher (POCFLOW_SUITE_LAUNCHER=0: never)
 POCFLOW_SUITE_LAUNCHER = os.environ.get("POCFLOW_SUITE_LAUNCHER", "1") != "0"
 
@@ -223,6 +225,7 @@ class Launcher:
         self.modules: set[str] = set()
         self.start_env: dict[str, str] = {}
         self.folder = Path()
+        self.runs = 0
 
     def run(
         self, workspace: Path, args: list[str], env: dict[str, str]
@@ -236,27 +239,42 @@ class Launcher:
             return None
         if doit_launcher.shadowing(workspace, self.modules):
             return None
-        out, err = self.folder / "out", self.folder / "err"
+        # files of this run's own: a process an earlier run left behind may still write
+        self.runs += 1
+        out, err = self.folder / f"{self.runs}.out", self.folder / f"{self.runs}.err"
         request = {
             "cwd": str(workspace),
             "args": args,
             "env": env,
             "out": str(out),
             "err": str(err),
+            "sigint_ignored": signal.getsignal(signal.SIGINT) is signal.SIG_IGN,
         }
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         pid = json.loads(self._reply())["pid"]
-        timer = threading.Timer(600, os.kill, (pid, signal.SIGKILL))
+        timed_out = threading.Event()
+
+        def stop() -> None:
+            timed_out.set()
+            os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(DOIT_TIMEOUT, stop)
         timer.start()
         try:
             code = json.loads(self._reply())["code"]
         finally:
             timer.cancel()
+        if timed_out.is_set():  # as subprocess.run says it
+            raise subprocess.TimeoutExpired([sys.executable, "-m", "doit", *args], DOIT_TIMEOUT)
         read = functools.partial(
             Path.read_text, encoding=locale.getpreferredencoding(False), errors="replace"
         )
-        return code, read(out), read(err)
+        try:
+            return code, read(out), read(err)
+        finally:
+            out.unlink()
+            err.unlink()
 
     def _reply(self) -> str:
         assert self.process is not None and self.process.stdout is not None

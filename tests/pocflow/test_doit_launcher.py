@@ -3,6 +3,7 @@ its folder, and a run it could not make faithfully starts a real process instead
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -11,15 +12,17 @@ import pytest
 import support
 from support import doit_env, write_files
 
-#: a dodo whose one task prints what a run's process is: its folder, arguments, first
-#: sys.path entry, environment, standard input, hash seed and whether pocflow is loaded
+#: a dodo whose one task prints what a run's process is: its folder, arguments, sys.path,
+#: Ctrl-C handling, environment, standard input, main module and (when asked) hash
 PROBE_DODO = """\
-import os, sys
+import os, signal, sys
 
 def probe():
     print("cwd", os.getcwd())
     print("argv", sys.argv[1:], os.path.basename(sys.argv[0]))
     print("path0", sys.path[0])
+    print("path", sys.path)
+    print("sigint", signal.getsignal(signal.SIGINT))
     print("var", os.environ.get("PROBE_VARIABLE"), "PROBE_GONE" in os.environ)
     print("stdin", repr(sys.stdin.read()))
     if os.environ.get("PROBE_HASH"):
@@ -118,3 +121,15 @@ def test_what_the_interpreter_reads_at_start_is_told_apart() -> None:
 
     env = {"PYTHONPATH": "x", "LANG": "C", "LC_ALL": "C", "TZ": "UTC", "HOME": "/h", "PATH": "/"}
     assert doit_launcher.start_environment(env) == {k: v for k, v in env.items() if k != "PATH"}
+
+
+@pytest.mark.e2e
+def test_a_launched_run_ignores_ctrl_c_when_the_test_process_does(tmp_path: Path) -> None:
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO})
+    before = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        launched, plain = launched_and_plain(workspace, ["probe"], doit_env())
+    finally:
+        signal.signal(signal.SIGINT, before)
+    assert launched == plain
+    assert "default_int_handler" not in launched[1]
