@@ -466,8 +466,10 @@ class _Held:
     plugin, a config file: every step's phases stand on them). Held only while pocflow's
     state store is doit's backend (pocflow.store): it reports every outcome doit records —
     which doit does after a task ran, failed or was ignored, in the main process for parallel
-    runs too, before any task that depends on it is checked — and every check of a task of
-    the user's own, whose up-to-date checks are the user's code and may write files."""
+    runs too, before any task that depends on it is checked — and only in a run of pocflow's
+    tasks alone (pocflow.cmd_run releases them when the dodo has tasks of its own: their
+    up-to-date checks, titles and task creators are the user's code, which doit runs while it
+    checks tasks, with no outcome recorded)."""
 
     def __init__(self) -> None:
         self.digests: dict[str, dict[str, str]] | None = None  # None: not holding
@@ -489,8 +491,6 @@ _HELD = _Held()
 #: pocflow's state store opened (hold digests between outcomes) / closed (do not: the next
 #: command may use another backend) / doit recorded an outcome (take every digest afresh)
 hold_digests, release_digests, outcome_recorded = _HELD.start, _HELD.stop, _HELD.forget
-#: doit is about to check a task of the user's own: its checks may change files
-user_code_may_run = _HELD.forget
 
 
 def nothing_ran() -> bool:

@@ -45,7 +45,7 @@ from pocflow.layout import (
 from pocflow.phases import judged, phase_current, written_unchanged
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
-from pocflow.run import RunContext, is_own_task, user_task_ran
+from pocflow.run import RunContext
 from pocflow.status import completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
@@ -100,8 +100,6 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         ...)' when the step's committed record still holds. The line of a task that only
         rewrites a file waits until it ends: '-- ' if the file came out unchanged."""
         self._started[task.name] = time.monotonic()
-        if task.actions and not is_own_task(task.name):
-            user_task_ran()  # it may change what a gate checked before it
         if not task.actions or task.name.startswith("_"):
             return
         poc, phase, step_id = split_task(task.name)
@@ -177,12 +175,6 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             )
             + "\n"
         )
-
-    def teardown_task(self, task: Any) -> None:
-        """doit's line for a task's teardown, which runs after every task, gates included:
-        the user's code, which may change what a gate checked."""
-        user_task_ran()
-        super().teardown_task(task)
 
     def skip_uptodate(self, task: Any) -> None:
         """'-- name' as doit writes it; an up-to-date state task is a verified step."""
@@ -304,7 +296,8 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
 
 
 def task_closure(tasks: dict[str, Any], selected: list[str]) -> set[str]:
-    """The names of the selected tasks and of every task they depend on (task_dep). Not
+    """The names of the selected tasks and of every task they depend on (task_dep) or have
+    run first as a setup task (setup). Not
     doit's ``tasks_and_deps_iter``: it asks whether a name is in its queue (a deque, searched
     end to end) for every dependency, which is quadratic in the gate's hundreds of task_dep
     (4x this walk at 100 steps, and it runs twice in every run)."""
@@ -316,6 +309,7 @@ def task_closure(tasks: dict[str, Any], selected: list[str]) -> set[str]:
             continue
         seen.add(name)
         queue.extend(tasks[name].task_dep)
+        queue.extend(tasks[name].setup_tasks)
     return seen
 
 

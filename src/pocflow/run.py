@@ -127,16 +127,11 @@ def own_tasks(tasks: Iterable[dict[str, Any]]) -> None:
             _OWN_TASKS.add(f"{basename}:{name}")
 
 
-def is_own_task(name: str) -> bool:
-    """Whether pocflow made the task of that name in this invocation."""
-    return name in _OWN_TASKS
-
-
-def user_task_ran() -> None:
-    """A task of the user's own dodo ran an action or a teardown: what a gate checked before
-    it in this process may no longer hold (pocflow.cmd_run.gate_postcondition checks again)."""
-    for run in _RUNS.values():
-        run.gate_checked = False
+def users_tasks(names: Iterable[str]) -> list[str]:
+    """The names among these of tasks pocflow did not make in this invocation: the user's
+    own, whose up-to-date checks, titles, task creators, actions and teardowns are the
+    user's code."""
+    return [name for name in names if name not in _OWN_TASKS]
 
 
 def begin(root: str) -> RunContext:

@@ -21,13 +21,7 @@ from typing import Any
 
 from doit.dependency import JSONCodec, SqliteDB
 
-from pocflow.fingerprint import (
-    hold_digests,
-    outcome_recorded,
-    release_digests,
-    user_code_may_run,
-)
-from pocflow.run import is_own_task
+from pocflow.fingerprint import hold_digests, outcome_recorded, release_digests
 
 _HEADER = b"SQLite format 3\x00"
 _ABSENT = object()  # a task with no saved state (not even a NULL one)
@@ -64,15 +58,6 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
             else codec.decode
         )
         hold_digests()  # this store reports every outcome doit records: see below
-
-    def get(self, task_id: str, dependency: str) -> Any:
-        """A saved value of a task. doit asks for a task's values as it checks the task; for a
-        task of the user's own dodo, whose up-to-date checks are the user's code (they may
-        write a file some step stands on), digests taken before are not kept
-        (pocflow.fingerprint.user_code_may_run)."""
-        if not is_own_task(task_id):
-            user_code_may_run()
-        return super().get(task_id, dependency)
 
     def set(self, task_id: str, dependency: str, value: Any) -> None:
         """Keep a value of a task; doit saves values only after a task ran (or was ignored),

@@ -1986,3 +1986,110 @@ def test_a_users_task_that_breaks_a_step_after_the_gate_passed_fails_the_run(
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "poc-complete did not pass" in result.err
+
+
+#: user code in the dodo that, once told to (a file named REWRITE), rewrites the file the
+#: steps' tests read — from each place doit runs the user's code
+USERS_CODE = """
+
+import time
+
+from doit import create_after
+
+
+def _rewrite(*_args):
+    import pathlib
+
+    told = pathlib.Path("REWRITE")
+    if told.exists():
+        told.unlink()
+        pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+    return True
+
+
+def _title(task):
+    _rewrite()
+    return task.name
+
+
+def _slowly():
+    time.sleep(2)
+    _rewrite()
+
+
+def task_checked():
+    return {"actions": ["echo checked"], "uptodate": [_rewrite]}
+
+
+def task_titled():
+    return {"actions": ["echo titled"], "uptodate": [True], "title": _title}
+
+
+@create_after(executed="poc-complete")
+def task_created_after_the_gate():
+    _rewrite()
+    return {"actions": None}
+
+
+@create_after(executed="test:1")
+def task_created_between_checks():
+    _rewrite()
+    return {"actions": None, "task_dep": ["poc-complete"]}
+
+
+def task_after():
+    return {"actions": [_rewrite]}
+
+
+def task_slow():
+    return {"actions": [_slowly]}
+
+
+def task_quick():
+    return {"actions": ["sleep 0.5"]}
+
+
+def task_ship():
+    return {"actions": [_rewrite], "setup": ["poc-complete"]}
+"""
+
+
+@pytest.mark.parametrize(
+    "command",
+    [
+        ("poc-complete", "checked"),  # an up-to-date check after the gate
+        ("poc-complete", "titled"),  # a title, written as the task is found up to date
+        ("poc-complete", "created_after_the_gate"),  # a task creator after the gate
+        ("created_between_checks", "poc-complete"),  # a task creator between two checks
+        ("-r", "console", "poc-complete", "after"),  # an action, under another reporter
+        ("-n", "2", "slow", "quick", "poc-complete"),  # an action that ends after the gate
+        ("ship",),  # an action after the gate it has as a setup task
+    ],
+    ids=[
+        "up-to-date check after the gate",
+        "title",
+        "task creator after the gate",
+        "task creator between two steps' checks",
+        "action under another reporter",
+        "parallel action ending after the gate",
+        "action after the gate as its setup task",
+    ],
+)
+def test_no_code_of_the_users_own_dodo_makes_a_run_pass_over_a_step_it_broke(
+    tmp_path: Path, command: tuple[str, ...]
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('data/value.txt').read_text() == '1'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test})
+    write_files(ws, {"data/value.txt": "1"})
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(USERS_CODE)
+    assert run_doit(ws, "poc-complete").code == 0
+    assert run_doit(ws, *command).code == 0  # the user's tasks have run once, changing nothing
+    (ws / "REWRITE").write_text("", encoding="utf-8")
+    result = run_doit(ws, *command)
+    assert not (ws / "REWRITE").exists(), "the user's code must have run"
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
