@@ -994,10 +994,18 @@ OUTPUTS = {
 }
 
 
+@pytest.fixture(scope="module")
+def verified_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The OUTPUTS workspace, verified once (do not modify)."""
+    return outputs_workspace(tmp_path_factory.mktemp("outputs") / "ws", {})
+
+
 @pytest.fixture
-def outputs(tmp_path: Path) -> Path:
-    """The OUTPUTS workspace, verified once."""
-    return outputs_workspace(tmp_path / "ws", {})
+def outputs(verified_outputs: Path, tmp_path: Path) -> Path:
+    """A private copy of the verified OUTPUTS workspace, state included."""
+    target = tmp_path / "ws"
+    shutil.copytree(verified_outputs, target, symlinks=True)
+    return target
 
 
 def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) -> None:
