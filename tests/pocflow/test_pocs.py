@@ -135,11 +135,23 @@ SECOND_PLAN = (
 
 
 @pytest.fixture
-def two_pocs(tmp_path: Path) -> Path:
+def two_pocs(made_two_pocs: Path, tmp_path: Path) -> Path:
     """PoC 1 verified and complete (its step 1 uses PoC/shared.py), then the project moved
-    on to PoC 2, whose step 1 (PoC/poc2/step1_index.py) uses the same helper."""
+    on to PoC 2, whose step 1 (PoC/poc2/step1_index.py) uses the same helper: a private
+    copy, state included."""
+    target = tmp_path / "ws"
+    shutil.copytree(made_two_pocs, target, symlinks=True)
+    return target
+
+
+@pytest.fixture(scope="module")
+def made_two_pocs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The two_pocs workspace, made once per module (do not modify)."""
     test = "from shared import scale\n\n\ndef test_scale():\n    assert scale(2) == 4\n"
-    root = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_b():\n    assert True\n"})
+    root = make_workspace(
+        tmp_path_factory.mktemp("two-pocs") / "ws",
+        {"1": test, "2": "def test_b():\n    assert True\n"},
+    )
     (root / "PoC/shared.py").write_text(HELPER, encoding="utf-8")
     pyproject = root / "pyproject.toml"
     pyproject.write_text(

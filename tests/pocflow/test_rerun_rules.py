@@ -46,10 +46,18 @@ SUITE_SESSION = {"POCFLOW_SUITE_SESSION": "1"}
 CONFTEST = "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return 42\n"
 
 
+@pytest.fixture(scope="module")
+def verified_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A verified workspace of two steps sharing out/shared.json (do not modify)."""
+    return make_chain(tmp_path_factory.mktemp("chain") / "ws")
+
+
 @pytest.fixture
-def chain(tmp_path: Path) -> Path:
-    """A verified workspace of two steps sharing out/shared.json."""
-    return make_chain(tmp_path / "ws")
+def chain(verified_chain: Path, tmp_path: Path) -> Path:
+    """A private copy of the verified chain, state included."""
+    target = tmp_path / "ws"
+    shutil.copytree(verified_chain, target, symlinks=True)
+    return target
 
 
 def make_chain(root: Path) -> Path:
