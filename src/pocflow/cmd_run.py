@@ -48,7 +48,7 @@ from pocflow.freshness import REVERIFY_ENV, reverify_forced
 from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
-from pocflow.run import WORKERS_ENV, RunContext, users_tasks
+from pocflow.run import WORKERS_ENV, RunContext, run_root, users_tasks
 from pocflow.settings import env_flag, load_settings, suite_session_wanted
 from pocflow.workspace import load_workspace, prerequisites_first, project_workspaces
 
@@ -140,13 +140,17 @@ class Run(DoitRun):  # type: ignore[misc]
     def _execute(self, *args: Any, **kwargs: Any) -> int:
         gc.freeze()  # the task graph is loaded: see _graph_kept_out_of_collections
         gc.enable()
+        # the workspace whose tasks doit loaded (doit's -d may have moved the process)
+        root = Path(run_root() or Path.cwd())
         if self._params.get("backend") != POCFLOW_BACKEND:
-            return int(super()._execute(*args, **kwargs))
-        root = Path.cwd()  # doit runs commands in the dodo file's folder
-        # the dodo's own tasks run the user's code while doit checks tasks (up-to-date
-        # checks, titles, task creators) and after the gate (actions, teardowns): no input
-        # digest is held between two outcomes, and the gate's promise is checked at the end
-        theirs = bool(users_tasks(task.name for task in self.task_list))
+            # another store: what doit skips or ignores there is not pocflow's to see
+            code = int(super()._execute(*args, **kwargs))
+            return self._postconditions(root, code, checked=False)
+        # the user's code, where the dodo has some (its own tasks, pocflow's tasks it
+        # changed, a reporter of its own), runs while doit checks tasks and after the gate:
+        # no input digest is held between two outcomes, and the gate's promise is checked at
+        # the end
+        theirs = users_code(self.task_list, self._params.get("reporter"))
         if theirs:
             release_digests()
         if self._params.get("shard") and not self._select_shard(root, self._params["shard"]):
@@ -169,12 +173,8 @@ class Run(DoitRun):  # type: ignore[misc]
                     save_cache_file()  # file digests, for the next run's checks
                 if code == 2 and _only_failures_behind(RUN_OUTCOMES):
                     code = 1  # --continue: tasks not run after a failure are not errors
-                selected = self._selected_tasks() if code == 0 else set()
                 checked = RunContext.of(str(root.resolve())).gate_checked and not theirs
-                if code == 0:  # a gate ignored, or run in a worker
-                    code = gate_postcondition(root, selected, checked)
-                if code == 0 and ALL_POCS_TASK in selected:
-                    code = stage_postcondition(root)
+                code = self._postconditions(root, code, checked)
                 if code == 0 and detailed and verified_again(before):
                     return EXIT_VERIFIED_AGAIN
                 return code
@@ -188,6 +188,19 @@ class Run(DoitRun):  # type: ignore[misc]
             return 128 + int(signum)
         finally:
             os.environ.pop(WORKERS_ENV, None)
+
+    def _postconditions(self, root: Path, code: int, checked: bool) -> int:
+        """The run's exit code once what its gates promise is checked as the run ends (a
+        gate ignored, run in a worker, or followed by the user's code); ``checked``: the
+        current PoC's gate ran or was found up to date in this process, and nothing of the
+        user's ran after it."""
+        if code != 0:
+            return code
+        selected = self._selected_tasks()
+        code = gate_postcondition(root, selected, checked)
+        if code == 0 and ALL_POCS_TASK in selected:
+            code = stage_postcondition(root)
+        return code
 
     def _select_shard(self, root: Path, text: str) -> bool:
         """Select the steps of the shard K/N instead of the gate (pocflow.shard); False
@@ -224,6 +237,34 @@ class Run(DoitRun):  # type: ignore[misc]
         return task_closure(
             {task.name: task for task in self.task_list}, list(self.sel_tasks or [])
         )
+
+
+def users_code(tasks: list[Any], reporter: Any) -> bool:
+    """Whether this run holds code of the user's own that pocflow cannot watch: a task
+    pocflow did not make, one of pocflow's tasks the dodo changed (an action, up-to-date
+    check, title, setup or teardown that is not pocflow's), or a reporter the dodo gives
+    (a class: doit's own are named by a string)."""
+    if users_tasks(task.name for task in tasks) or not isinstance(reporter, (str, type(None))):
+        return True
+    return any(_changed(task) for task in tasks)
+
+
+def _changed(task: Any) -> bool:
+    """Whether the dodo put code of its own into one of pocflow's tasks."""
+    if task.teardown or task.custom_title or task.setup_tasks:
+        return True
+    if any(not _pocflows(getattr(action, "py_callable", None)) for action in task.actions):
+        return True
+    return any(
+        not isinstance(check, bool) and check is not None and not _pocflows(check)
+        for check, _args, _kwargs in task.uptodate
+    )
+
+
+def _pocflows(code: Any) -> bool:
+    """Whether a callable (a function, or an object called: its class's) is pocflow's own."""
+    module = getattr(code, "__module__", None) if callable(code) else None
+    return isinstance(module, str) and (module == "pocflow" or module.startswith("pocflow."))
 
 
 def _only_failures_behind(outcomes: dict[str, int]) -> bool:

@@ -145,8 +145,19 @@ def begin(root: str) -> RunContext:
     forget_inputs()
     _RUNS.clear()
     _OWN_TASKS.clear()
+    _BEGUN[:] = [root]
     run = _RUNS[root] = RunContext(root)
     return run
+
+
+#: the folder of the dodo file whose tasks this invocation loaded
+_BEGUN: list[str] = []
+
+
+def run_root() -> str | None:
+    """The workspace whose tasks this invocation loaded (its dodo file's folder), if any:
+    doit's ``-d`` may have put the process in another folder."""
+    return _BEGUN[0] if _BEGUN else None
 
 
 def run_token() -> str:

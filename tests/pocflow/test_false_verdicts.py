@@ -2101,3 +2101,70 @@ def test_no_code_of_the_users_own_dodo_makes_a_run_pass_over_a_step_it_broke(
     assert not (ws / "REWRITE").exists(), "the user's code must have run"
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+#: the user's code inside what pocflow gives doit: an up-to-date check added to the gate's
+#: task, a reporter of the dodo's own (both rewrite the file step 1's test reads, once told to)
+CHANGED_GATE = """
+
+def _rewrite(*_args):
+    import pathlib
+
+    told = pathlib.Path("REWRITE")
+    if told.exists():
+        told.unlink()
+        pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+    return True
+
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["uptodate"] = [*task["uptodate"], _rewrite]
+        yield task
+"""
+OWN_REPORTER = """
+
+from doit.reporter import ConsoleReporter
+
+
+class Reporter(ConsoleReporter):
+    def complete_run(self):
+        import pathlib
+
+        told = pathlib.Path("REWRITE")
+        if told.exists():
+            told.unlink()
+            pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+        super().complete_run()
+
+
+DOIT_CONFIG = {**DOIT_CONFIG, "reporter": Reporter}
+"""
+
+
+@pytest.mark.parametrize("how", ["changed gate", "own reporter", "another backend"])
+def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken_step(
+    tmp_path: Path, how: str
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('data/value.txt').read_text() == '1'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_y():\n    assert True\n"})
+    write_files(ws, {"data/value.txt": "1"})
+    code = {"changed gate": CHANGED_GATE, "own reporter": OWN_REPORTER}.get(how, "")
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(code)
+    assert run_doit(ws, "poc-complete").code == 0
+    command: tuple[str, ...] = ("poc-complete",)
+    if how in ("changed gate", "own reporter"):  # the user's code breaks the step
+        (ws / "REWRITE").write_text("", encoding="utf-8")
+    else:  # a broken step whose test task is ignored, and the gate skipped with it
+        (ws / "data/value.txt").write_text("22", encoding="utf-8")
+        assert run_doit(ws, "ignore", "test:1").code == 0
+        command = ("run", "--backend", "sqlite3", "poc-complete")
+    result = run_doit(ws, *command)
+    assert not (ws / "REWRITE").exists()
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
