@@ -198,6 +198,12 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
         launched = _LAUNCHER.run(workspace, list(args), env)
         if launched is not None:
             return parse_run(*launched)
+    return parse_run(*plain_doit(workspace, list(args), env))
+
+
+def plain_doit(workspace: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
+    """Exit code, stdout and stderr of `python -m doit ARGS` started as a subprocess in
+    workspace, with exactly this environment."""
     done = subprocess.run(
         [sys.executable, "-m", "doit", *args],
         cwd=workspace,
@@ -208,7 +214,7 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
         check=False,
         timeout=DOIT_TIMEOUT,
     )
-    return parse_run(done.returncode, done.stdout, done.stderr)
+    return done.returncode, done.stdout, done.stderr
 
 
 #: how long a doit run of a test may take (seconds)

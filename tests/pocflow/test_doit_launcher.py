@@ -43,15 +43,7 @@ def launched_and_plain(
 ) -> tuple[tuple[int, str, str], tuple[int, str, str]]:
     launched = support._LAUNCHER.run(workspace, args, env)
     assert launched is not None, "the launcher should take this run"
-    done = subprocess.run(
-        [sys.executable, "-m", "doit", *args],
-        cwd=workspace,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return launched, (done.returncode, done.stdout, done.stderr)
+    return launched, support.plain_doit(workspace, args, env)
 
 
 @pytest.mark.e2e
@@ -109,10 +101,7 @@ def test_a_workspace_file_named_like_a_module_the_launcher_loaded_starts_a_real_
     assert support._LAUNCHER.run(workspace, ["list"], doit_env()) is None
     result = support.run_doit(workspace, "list")
     assert result.code != 0  # as plainly: doit cannot start with this json
-    plain = subprocess.run(
-        [sys.executable, "-m", "doit", "list"], cwd=workspace, env=doit_env(), check=False
-    )
-    assert plain.returncode == result.code
+    assert support.plain_doit(workspace, ["list"], doit_env())[0] == result.code
     assert "json" in support._LAUNCHER.modules
 
 
