@@ -1958,6 +1958,36 @@ def test_a_file_a_users_up_to_date_check_rewrites_between_two_steps_checks_is_se
     assert "✅ 2" not in run_doit(ws, "status").out
 
 
+#: a step's test reading data/value.txt (a workspace of value_workspace writes it '1')
+VALUE_TEST = (
+    "from pathlib import Path\n\n\ndef test_x():\n"
+    "    assert Path('data/value.txt').read_text() == '1'\n"
+)
+#: user code that, once told to (a file named REWRITE), rewrites data/value.txt
+REWRITE_WHEN_TOLD = """
+
+def _rewrite(*_args):
+    import pathlib
+
+    told = pathlib.Path("REWRITE")
+    if told.exists():
+        told.unlink()
+        pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+    return True
+"""
+
+
+def value_workspace(root: Path, dodo_code: str, steps: str = "12") -> Path:
+    """A verified workspace whose steps' tests read data/value.txt, with dodo_code added to
+    its dodo.py."""
+    ws = make_workspace(root, dict.fromkeys(steps, VALUE_TEST))
+    write_files(ws, {"data/value.txt": "1"})
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write(dodo_code)
+    assert run_doit(ws, "poc-complete").code == 0
+    return ws
+
+
 #: a user's own tasks that rewrite a file the step's test reads: one in its action, one in
 #: its teardown (which doit runs after every task, the gate included)
 BROKEN_AFTER_THE_GATE = """
@@ -1981,15 +2011,7 @@ def task_tidy():
 def test_a_users_task_that_breaks_a_step_after_the_gate_passed_fails_the_run(
     tmp_path: Path, task: str
 ) -> None:
-    test = (
-        "from pathlib import Path\n\n\ndef test_x():\n"
-        "    assert Path('data/value.txt').read_text() == '1'\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": test})
-    write_files(ws, {"data/value.txt": "1"})
-    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
-        dodo.write(BROKEN_AFTER_THE_GATE)
-    assert run_doit(ws, "poc-complete").code == 0
+    ws = value_workspace(tmp_path / "ws", BROKEN_AFTER_THE_GATE, steps="1")
     result = run_doit(ws, "poc-complete", task)
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
@@ -1998,21 +2020,13 @@ def test_a_users_task_that_breaks_a_step_after_the_gate_passed_fails_the_run(
 
 #: user code in the dodo that, once told to (a file named REWRITE), rewrites the file the
 #: steps' tests read — from each place doit runs the user's code
-USERS_CODE = """
+USERS_CODE = (
+    REWRITE_WHEN_TOLD
+    + """
 
 import time
 
 from doit import create_after
-
-
-def _rewrite(*_args):
-    import pathlib
-
-    told = pathlib.Path("REWRITE")
-    if told.exists():
-        told.unlink()
-        pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
-    return True
 
 
 def _title(task):
@@ -2060,6 +2074,7 @@ def task_quick():
 def task_ship():
     return {"actions": [_rewrite], "setup": ["poc-complete"]}
 """
+)
 
 
 @pytest.mark.parametrize(
@@ -2086,15 +2101,7 @@ def task_ship():
 def test_no_code_of_the_users_own_dodo_makes_a_run_pass_over_a_step_it_broke(
     tmp_path: Path, command: tuple[str, ...]
 ) -> None:
-    test = (
-        "from pathlib import Path\n\n\ndef test_x():\n"
-        "    assert Path('data/value.txt').read_text() == '1'\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test})
-    write_files(ws, {"data/value.txt": "1"})
-    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
-        dodo.write(USERS_CODE)
-    assert run_doit(ws, "poc-complete").code == 0
+    ws = value_workspace(tmp_path / "ws", USERS_CODE)
     assert run_doit(ws, *command).code == 0  # the user's tasks have run once, changing nothing
     (ws / "REWRITE").write_text("", encoding="utf-8")
     result = run_doit(ws, *command)
@@ -2105,17 +2112,9 @@ def test_no_code_of_the_users_own_dodo_makes_a_run_pass_over_a_step_it_broke(
 
 #: the user's code inside what pocflow gives doit: an up-to-date check added to the gate's
 #: task, a reporter of the dodo's own (both rewrite the file step 1's test reads, once told to)
-CHANGED_GATE = """
-
-def _rewrite(*_args):
-    import pathlib
-
-    told = pathlib.Path("REWRITE")
-    if told.exists():
-        told.unlink()
-        pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
-    return True
-
+CHANGED_GATE = (
+    REWRITE_WHEN_TOLD
+    + """
 
 def task_pocflow():  # noqa: F811
     for task in generate_tasks(__file__):
@@ -2123,35 +2122,31 @@ def task_pocflow():  # noqa: F811
             task["uptodate"] = [*task["uptodate"], _rewrite]
         yield task
 """
-OWN_REPORTER = """
+)
+OWN_REPORTER = (
+    REWRITE_WHEN_TOLD
+    + """
 
 from doit.reporter import ConsoleReporter
 
 
 class Reporter(ConsoleReporter):
     def complete_run(self):
-        import pathlib
-
-        told = pathlib.Path("REWRITE")
-        if told.exists():
-            told.unlink()
-            pathlib.Path("data/value.txt").write_text("22", encoding="utf-8")
+        _rewrite()
         super().complete_run()
 
 
 DOIT_CONFIG = {**DOIT_CONFIG, "reporter": Reporter}
 """
+)
 
 
 @pytest.mark.parametrize("how", ["changed gate", "own reporter", "another backend"])
 def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken_step(
     tmp_path: Path, how: str
 ) -> None:
-    test = (
-        "from pathlib import Path\n\n\ndef test_x():\n"
-        "    assert Path('data/value.txt').read_text() == '1'\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_y():\n    assert True\n"})
+    # step 2's test reads nothing: the step ignored (another backend) is the only one broken
+    ws = make_workspace(tmp_path / "ws", {"1": VALUE_TEST, "2": "def test_y():\n    assert True\n"})
     write_files(ws, {"data/value.txt": "1"})
     code = {"changed gate": CHANGED_GATE, "own reporter": OWN_REPORTER}.get(how, "")
     with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
