@@ -11,7 +11,6 @@ tests draw a sixth of their examples (``support.examples``); the whole suite dra
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 import support
 from doit.doit_cmd import DoitMain
-from support import copy_sample, run_doit
+from support import copy_sample, private_copy, run_doit
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -126,14 +125,10 @@ def verified_project(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def project(verified_project: Path, tmp_path: Path) -> Path:
     """A private copy of the verified two-PoC sample, state folder and mtimes included."""
-    target = tmp_path / "project"
-    shutil.copytree(verified_project, target, symlinks=True)
-    return target
+    return private_copy(verified_project, tmp_path / "project")
 
 
 @pytest.fixture
 def sample(verified_sample: Path, tmp_path: Path) -> Path:
     """A private copy of the verified sample workspace, state folder and mtimes included."""
-    target = tmp_path / "ws"
-    shutil.copytree(verified_sample, target, symlinks=True)
-    return target
+    return private_copy(verified_sample, tmp_path / "ws")

@@ -329,6 +329,13 @@ def run_doit_inprocess(
     return parse_run(code, report.read_text(encoding="utf-8") + captured.out, captured.err)
 
 
+def private_copy(verified: Path, target: Path) -> Path:
+    """A test's own copy of a workspace a fixture verified once: its state folder, links and
+    modification times included, so that a run in the copy finds it as verified."""
+    shutil.copytree(verified, target, symlinks=True)
+    return target
+
+
 def edit(path: Path, change: Callable[[str], str]) -> None:
     """Change a file's text (and make sure its bytes really changed)."""
     before = path.read_text(encoding="utf-8")

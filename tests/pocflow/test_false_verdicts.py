@@ -25,7 +25,7 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from support import REPO, both, edit, make_workspace, run_doit, write_files
+from support import REPO, both, edit, make_workspace, private_copy, run_doit, write_files
 
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
@@ -158,9 +158,7 @@ def verified_library(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def library(verified_library: Path, tmp_path: Path) -> Path:
     """A private copy of the verified library PoC, state included."""
-    target = tmp_path / "ws"
-    shutil.copytree(verified_library, target, symlinks=True)
-    return target
+    return private_copy(verified_library, tmp_path / "ws")
 
 
 #: the plain runs' bytecode, kept apart from every other run's (see fresh_bytecode_for)
@@ -1003,9 +1001,7 @@ def verified_outputs(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def outputs(verified_outputs: Path, tmp_path: Path) -> Path:
     """A private copy of the verified OUTPUTS workspace, state included."""
-    target = tmp_path / "ws"
-    shutil.copytree(verified_outputs, target, symlinks=True)
-    return target
+    return private_copy(verified_outputs, tmp_path / "ws")
 
 
 def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) -> None:

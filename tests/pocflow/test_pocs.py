@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import REPO, make_workspace, run_doit, write_files
+from support import REPO, make_workspace, private_copy, run_doit, write_files
 
 from pocflow.errors import SettingsError
 from pocflow.schema import first_violation, load_schema
@@ -139,9 +139,7 @@ def two_pocs(made_two_pocs: Path, tmp_path: Path) -> Path:
     """PoC 1 verified and complete (its step 1 uses PoC/shared.py), then the project moved
     on to PoC 2, whose step 1 (PoC/poc2/step1_index.py) uses the same helper: a private
     copy, state included."""
-    target = tmp_path / "ws"
-    shutil.copytree(made_two_pocs, target, symlinks=True)
-    return target
+    return private_copy(made_two_pocs, tmp_path / "ws")
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_workspace, run_doit
+from support import make_workspace, private_copy, run_doit
 
 pytestmark = pytest.mark.e2e
 
@@ -55,9 +55,7 @@ def verified_chain(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def chain(verified_chain: Path, tmp_path: Path) -> Path:
     """A private copy of the verified chain, state included."""
-    target = tmp_path / "ws"
-    shutil.copytree(verified_chain, target, symlinks=True)
-    return target
+    return private_copy(verified_chain, tmp_path / "ws")
 
 
 def make_chain(root: Path) -> Path:
