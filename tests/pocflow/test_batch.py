@@ -293,6 +293,10 @@ def report_reader(n: str, before: float, refuses_three: bool) -> str:
     )
 
 
+#: the test files of the two steps whose tests read and extend the report
+STEP2, STEP3 = "tests/test_step2_x.py", "tests/test_step3_x.py"
+
+
 def test_an_output_another_workers_session_changes_is_not_taken_as_this_sessions_own(
     tmp_path: Path,
 ) -> None:
@@ -313,14 +317,9 @@ def test_an_output_another_workers_session_changes_is_not_taken_as_this_sessions
         assert result.code != 0, result.out + result.err
         assert "✅ 2" not in run_doit(workspace, "status").out
         shares = sessions_of(workspace)
-        if len(shares) == 2 and not any(
-            {"tests/test_step2_x.py", "tests/test_step3_x.py"} <= share for share in shares
-        ):
+        if len(shares) == 2 and not any({STEP2, STEP3} <= share for share in shares):
             return  # steps 2 and 3 were in sessions side by side
     pytest.fail(f"in 4 runs, steps 2 and 3 never had sessions side by side: {shares}")
-
-
-STEP2 = "tests/test_step2_x.py"
 
 
 def _report_readers_run(root: Path) -> tuple[Path, DoitRun]:
