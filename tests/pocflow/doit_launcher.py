@@ -28,7 +28,6 @@ code>}``. It ends when its stdin closes, and with the process that started it.
 
 from __future__ import annotations
 
-import ctypes
 import importlib
 import json
 import os
@@ -61,13 +60,6 @@ def shadowing(workspace: Path, modules: set[str]) -> list[str]:
     return found
 
 
-def _die_with_parent(parent: int) -> None:
-    libc = ctypes.CDLL(None, use_errno=True)
-    libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    if os.getppid() != parent:
-        os._exit(1)
-
-
 def _become_doit(request: dict[str, object]) -> None:
     """In the forked child: become `python -m doit ARGS` in the request's folder."""
     cwd = str(request["cwd"])
@@ -95,7 +87,11 @@ def _become_doit(request: dict[str, object]) -> None:
 
 
 def serve(parent: int) -> None:
-    _die_with_parent(parent)
+    from pocflow._proc import die_with_parent
+
+    die_with_parent()  # as pocflow's own pytest processes do
+    if os.getppid() != parent:  # the test worker died before the kernel was asked
+        os._exit(1)
     # what `python -m doit` imports before it reads the dodo: doit, pocflow and their imports
     import doit.doit_cmd  # noqa: F401
 
