@@ -116,6 +116,8 @@ class RunContext:
 _RUNS: dict[str, RunContext] = {}
 #: the names of the tasks pocflow made in this invocation; every other task is the user's own
 _OWN_TASKS: set[str] = set()
+#: the folder of the dodo file whose tasks this invocation loaded (set by begin)
+_BEGUN: list[str] = []
 
 
 def own_tasks(tasks: Iterable[dict[str, Any]]) -> None:
@@ -148,10 +150,6 @@ def begin(root: str) -> RunContext:
     _BEGUN[:] = [root]
     run = _RUNS[root] = RunContext(root)
     return run
-
-
-#: the folder of the dodo file whose tasks this invocation loaded
-_BEGUN: list[str] = []
 
 
 def run_root() -> str | None:
