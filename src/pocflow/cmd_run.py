@@ -38,6 +38,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from doit.action import PythonAction
 from doit.cmd_run import Run as DoitRun
 from doit.exceptions import InvalidCommand
 
@@ -253,12 +254,34 @@ def _changed(task: Any) -> bool:
     """Whether the dodo put code of its own into one of pocflow's tasks."""
     if task.teardown or task.custom_title or task.setup_tasks:
         return True
-    if any(not _pocflows(getattr(action, "py_callable", None)) for action in task.actions):
+    if any(not _pocflows(_callable_of(action)) for action in _action_specs(task)):
         return True
     return any(
         not isinstance(check, bool) and check is not None and not _pocflows(check)
         for check, _args, _kwargs in task.uptodate
     )
+
+
+def _action_specs(task: Any) -> list[Any]:
+    """A task's actions as the dodo gave them. doit's ``Task.actions`` makes an action object
+    of each on first use, which a no-op never needs: asked of every task, that cost 3% of a
+    no-op at 1000 steps. (``_actions`` is doit's own attribute, read only here.)"""
+    specs = getattr(task, "_actions", None)
+    return list(specs) if isinstance(specs, (list, tuple)) else list(task.actions)
+
+
+def _callable_of(action: Any) -> Any:
+    """The Python callable of an action as doit takes it (a callable, a ``(callable, args,
+    kwargs)`` tuple, an object of doit's ``PythonAction`` itself); None for a command (a
+    string or a list) or any other action object (a class of the dodo's: its ``execute``
+    is the user's code, whatever callable it carries)."""
+    if isinstance(action, tuple):
+        return action[0] if action else None
+    if isinstance(action, (str, list)):
+        return None
+    if type(action) is PythonAction:
+        return action.py_callable
+    return None if hasattr(action, "execute") else action
 
 
 def _pocflows(code: Any) -> bool:

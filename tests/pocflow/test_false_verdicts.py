@@ -2136,21 +2136,53 @@ DOIT_CONFIG = {**DOIT_CONFIG, "reporter": Reporter}
 """
 )
 
+#: the user's code inside an action object of doit's own class, carrying pocflow's gate action
+ACTION_OBJECT = (
+    REWRITE_WHEN_TOLD
+    + """
 
-@pytest.mark.parametrize("how", ["changed gate", "own reporter", "another backend"])
+from doit.action import PythonAction
+
+
+class _AndRewrite(PythonAction):
+    def execute(self, out=None, err=None):
+        result = super().execute(out, err)
+        _rewrite()
+        return result
+
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["actions"] = [_AndRewrite(*action) for action in task["actions"]]
+        yield task
+"""
+)
+
+
+@pytest.mark.parametrize(
+    "how", ["changed gate", "own reporter", "another backend", "action object"]
+)
 def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken_step(
     tmp_path: Path, how: str
 ) -> None:
     # step 2's test reads nothing: the step ignored (another backend) is the only one broken
     ws = make_workspace(tmp_path / "ws", {"1": VALUE_TEST, "2": "def test_y():\n    assert True\n"})
     write_files(ws, {"data/value.txt": "1"})
-    code = {"changed gate": CHANGED_GATE, "own reporter": OWN_REPORTER}.get(how, "")
+    code = {
+        "changed gate": CHANGED_GATE,
+        "own reporter": OWN_REPORTER,
+        "action object": ACTION_OBJECT,
+    }.get(how, "")
     with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
         dodo.write(code)
     assert run_doit(ws, "poc-complete").code == 0
     command: tuple[str, ...] = ("poc-complete",)
-    if how in ("changed gate", "own reporter"):  # the user's code breaks the step
+    if how != "another backend":  # the user's code breaks the step
         (ws / "REWRITE").write_text("", encoding="utf-8")
+        if how == "action object":  # once the gate's action runs: step 2 edited, to make it
+            with (ws / "tests/test_step2_x.py").open("a", encoding="utf-8") as test:
+                test.write("# edited\n")
     else:  # a broken step whose test task is ignored, and the gate skipped with it
         (ws / "data/value.txt").write_text("22", encoding="utf-8")
         assert run_doit(ws, "ignore", "test:1").code == 0

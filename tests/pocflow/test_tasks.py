@@ -275,3 +275,57 @@ def test_pocflow_opens_no_text_file_without_naming_its_encoding(sample: Path) ->
         result = run_doit(sample, *command, env=env)
         assert result.code == 0, result.out + result.err
         assert "EncodingWarning" not in result.err
+
+
+def _users_hook() -> None:
+    """An action of the user's own, defined outside pocflow."""
+
+
+@pytest.mark.parametrize(
+    "action",
+    [
+        "echo a shell command",
+        ["echo", "a", "command", "list"],
+        _users_hook,
+        (_users_hook, [], {}),
+        (_users_hook,),
+        "python-action-object",
+        "cmd-action-object",
+        "subclass-of-pythonaction-carrying-pocflows-callable",
+    ],
+    ids=[
+        "string",
+        "list",
+        "callable",
+        "tuple",
+        "short-tuple",
+        "PythonAction",
+        "CmdAction",
+        "PythonAction subclass",
+    ],
+)
+def test_an_action_of_the_users_own_in_one_of_pocflows_tasks_is_the_users_code_in_every_form(
+    action: object,
+) -> None:
+    from doit.action import CmdAction, PythonAction
+    from doit.task import Task
+
+    from pocflow.cmd_run import users_code
+    from pocflow.phases import gate_phase
+    from pocflow.run import own_tasks
+
+    own_tasks([{"basename": "poc-complete"}])
+    if action == "python-action-object":
+        action = PythonAction(_users_hook)
+    elif action == "cmd-action-object":
+        action = CmdAction("echo an action object")
+    elif action == "subclass-of-pythonaction-carrying-pocflows-callable":
+
+        class Logged(PythonAction):  # its execute is the user's code
+            pass
+
+        action = Logged(gate_phase, ["."])
+    pocflows = Task("poc-complete", [(gate_phase, ["."], {})])
+    assert not users_code([pocflows], None)
+    assert users_code([Task("poc-complete", [(gate_phase, ["."], {}), action])], None)
+    assert users_code([Task("poc-complete", [action])], None)
