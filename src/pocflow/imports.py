@@ -13,7 +13,8 @@ import ast
 import contextlib
 import json
 import os
-from collections.abc import Iterable
+from collections import deque
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -158,12 +159,33 @@ def _parse_imports(path: Path) -> list[ImportStmt]:
     except (SyntaxError, ValueError, OSError):
         return []  # running or collecting the file reports the problem itself
     found: list[ImportStmt] = []
-    for node in ast.walk(tree):
+    for node in _import_nodes(tree):
         if isinstance(node, ast.Import):
             found += [(alias.name, 0, ()) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom) and (node.module or node.level):
+        elif node.module or node.level:
             found.append((node.module or "", node.level, tuple(a.name for a in node.names)))
     return found
+
+
+#: the fields that hold statements (an ``except`` clause's and a ``case``'s among them), in
+#: the order ``ast.iter_child_nodes`` takes them
+_STATEMENT_FIELDS = ("body", "handlers", "orelse", "finalbody", "cases")
+
+
+def _import_nodes(tree: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
+    """The import statements of a module, in ``ast.walk``'s order. An import is a statement,
+    so only statement lists are walked, not the expressions that make most of a tree (``ast.walk``
+    took 6% of a fresh clone's run at 100 steps)."""
+    queue = deque([tree])
+    while queue:
+        node = queue.popleft()
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            yield node
+            continue
+        for name in _STATEMENT_FIELDS:
+            value = getattr(node, name, None)
+            if type(value) is list:
+                queue.extend(value)
 
 
 def _direct_imports(
