@@ -190,11 +190,7 @@ def plain(obj: Any, local: bool = False) -> Any:
     if obj is None or isinstance(obj, (str, int, float)):  # most of it: asked first
         return obj
     if is_dataclass(obj):
-        return {
-            f.name: plain(getattr(obj, f.name), local)
-            for f in fields(obj)
-            if local or not f.metadata.get(LOCAL)
-        }
+        return {name: plain(getattr(obj, name), local) for name in _field_names(obj, local)}
     if isinstance(obj, dict):
         if all(type(value) is str for value in obj.values()):
             return dict(obj)
@@ -202,6 +198,21 @@ def plain(obj: Any, local: bool = False) -> Any:
     if isinstance(obj, (list, tuple)):
         return [plain(item, local) for item in obj]
     return obj
+
+
+#: (dataclass, local) -> the names of the fields ``plain`` writes
+_FIELD_NAMES: dict[tuple[type, bool], tuple[str, ...]] = {}
+
+
+def _field_names(obj: Any, local: bool) -> tuple[str, ...]:
+    """The fields of a result or record that ``plain`` writes (``dataclasses.fields`` builds
+    its answer anew on each call: thousands of calls in a fresh clone's acceptance)."""
+    names = _FIELD_NAMES.get((type(obj), local))
+    if names is None:
+        names = _FIELD_NAMES[(type(obj), local)] = tuple(
+            f.name for f in fields(obj) if local or not f.metadata.get(LOCAL)
+        )
+    return names
 
 
 def to_json(obj: Any, local: bool = False) -> str:
