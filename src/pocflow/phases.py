@@ -108,7 +108,7 @@ def test_phase(
     record = run.take(task, lambda: judged(run, ws, task, selection.step_id, TEST)).record
     if record is not None and record.test is not None:  # its record still holds
         taken = keeping_outputs_read(ws.root / result_file, record.test)
-        write_run_file(ws.root / result_file, taken)
+        write_run_file(ws.root / result_file, taken, unless_held=True)  # the implement phase's
         note_ran_after(ws, selection.step_id, TEST)
         return {
             "inputs": held_inputs(taken.inputs),
@@ -137,6 +137,7 @@ def document_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
     """Render the step's results doc from its record of the run."""
     run = _acting(root)
     from pocflow.render import write_step_results
+    from pocflow.reuse import was_accepted
     from pocflow.verdict import current_record
 
     start = time.monotonic()
@@ -157,10 +158,11 @@ def document_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
         write_step_results(ws, ws.steps[step_id], record)
     except PocflowError as exc:
         return TaskError(str(exc))
-    write_run_file(
-        ws.run_file(step_id, DOCUMENT_FILE),
-        {"duration_s": round(time.monotonic() - start, 3)},
-    )
+    if not was_accepted(ws, step_id):  # a record taken keeps the durations it has
+        write_run_file(
+            ws.run_file(step_id, DOCUMENT_FILE),
+            {"duration_s": round(time.monotonic() - start, 3)},
+        )
     return _written(ws.root / ws.results_doc(step_id))
 
 

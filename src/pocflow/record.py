@@ -251,9 +251,14 @@ def write_produced(path: Path, produced: dict[str, Any]) -> None:
     write_unless_held(path, json.dumps(produced, sort_keys=True))
 
 
-def write_run_file(path: Path, obj: Any) -> None:
-    """Write a local run file (a phase result in the state folder) atomically."""
-    atomic_write_text(path, to_json(obj, local=True), durable=False)
+def write_run_file(path: Path, obj: Any, unless_held: bool = False) -> None:
+    """Write a local run file (a phase result in the state folder) atomically; with
+    ``unless_held``, only when it does not hold that already (a fresh clone's acceptance
+    writes each step's test result in its implement phase, and its test phase takes the
+    same: making a file costs far more than reading one)."""
+    text = to_json(obj, local=True)
+    if not unless_held or text_of(path) != text:
+        atomic_write_text(path, text, durable=False)
 
 
 def outputs_read_by_other_tests(path: Path, test: TestResult) -> bool:
