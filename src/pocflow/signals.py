@@ -17,6 +17,7 @@ from typing import Any
 
 from pocflow._fs import atomic_write_text, read_json
 from pocflow.fingerprint import file_digest
+from pocflow.imports import statements
 from pocflow.inputs import conftests_above
 from pocflow.steps import parse_step_filename
 from pocflow.workspace import Workspace, files_under
@@ -136,7 +137,7 @@ def _mocking(root: Path, rel: str) -> list[Signal]:
     except (SyntaxError, ValueError, OSError):
         return []
     found = []
-    for node in ast.walk(tree):
+    for node in statements(tree):
         names: list[str] = []
         if isinstance(node, ast.Import):
             names = [alias.name for alias in node.names]

@@ -62,6 +62,34 @@ def test_find_signals_mocker_fixture(tmp_path: Path) -> None:
     assert [s.kind for s in find_signals(ws)] == ["mocking"]
 
 
+NESTED_MOCKING = """\
+import json
+if True:
+    class TestFetch:
+        def test_fetch(self, mocker):
+            pass
+def helper():
+    try:
+        import json
+    except ImportError:
+        from unittest import mock
+    return [lambda: __import__("responses")]
+match 1:
+    case 1:
+        async def test_later(mocker):
+            pass
+"""
+
+
+def test_mocking_is_found_in_every_kind_of_block_and_not_in_expressions(tmp_path: Path) -> None:
+    ws = load_workspace(workspace(tmp_path, {"tests/test_step1_fetch.py": NESTED_MOCKING}))
+    assert [(s.line, s.text.split(";")[0]) for s in find_signals(ws)] == [
+        (4, "uses the pytest-mock `mocker` fixture"),
+        (14, "uses the pytest-mock `mocker` fixture"),
+        (10, "imports unittest.mock"),
+    ]
+
+
 SECRET_VALUE = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzz"
 
 
