@@ -34,12 +34,14 @@ import gc
 import os
 import signal
 import sys
+import types
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from doit.action import PythonAction
 from doit.cmd_run import Run as DoitRun
+from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
 from pocflow._fs import sweep_temporaries
@@ -51,6 +53,7 @@ from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import WORKERS_ENV, RunContext, run_root, users_tasks
 from pocflow.settings import env_flag, load_settings, suite_session_wanted
+from pocflow.store import DependencyStore
 from pocflow.workspace import load_workspace, prerequisites_first, project_workspaces
 
 #: the backend name a pocflow workspace's DOIT_CONFIG sets (see pocflow.store)
@@ -143,15 +146,19 @@ class Run(DoitRun):  # type: ignore[misc]
         gc.enable()
         # the workspace whose tasks doit loaded (doit's -d may have moved the process)
         root = Path(run_root() or Path.cwd())
-        if self._params.get("backend") != POCFLOW_BACKEND:
-            # another store: what doit skips or ignores there is not pocflow's to see
+        store = type(getattr(self.dep_manager, "backend", None))
+        if self._params.get("backend") != POCFLOW_BACKEND or store is not DependencyStore:
+            # another store (or another class a plugin gives pocflow's name): what doit skips
+            # or ignores there is not pocflow's to see
             code = int(super()._execute(*args, **kwargs))
             return self._postconditions(root, code, checked=False)
         # the user's code, where the dodo has some (its own tasks, pocflow's tasks it
         # changed, a reporter of its own), runs while doit checks tasks and after the gate:
         # no input digest is held between two outcomes, and the gate's promise is checked at
         # the end
-        theirs = users_code(self.task_list, self._params.get("reporter"))
+        theirs = users_code(
+            self.task_list, self._params.get("reporter"), self.reporters, self.dep_manager
+        )
         if theirs:
             release_digests()
         if self._params.get("shard") and not self._select_shard(root, self._params["shard"]):
@@ -240,26 +247,75 @@ class Run(DoitRun):  # type: ignore[misc]
         )
 
 
-def users_code(tasks: list[Any], reporter: Any) -> bool:
+def users_code(
+    tasks: list[Any],
+    reporter: Any,
+    reporters: dict[str, Any] | None = None,
+    dep_manager: Any = None,
+) -> bool:
     """Whether this run holds code of the user's own that pocflow cannot watch: a task
-    pocflow did not make, one of pocflow's tasks the dodo changed (an action, up-to-date
-    check, title, setup or teardown that is not pocflow's), or a reporter the dodo gives
-    (a class: doit's own are named by a string)."""
-    if users_tasks(task.name for task in tasks) or not isinstance(reporter, (str, type(None))):
+    pocflow did not make; one of pocflow's tasks the dodo changed (an action, up-to-date
+    check, title, setup, teardown, parameter or task creator that is not pocflow's, or
+    pocflow's own callable given an argument that is not plain data: a ``str`` subclass
+    runs code wherever it is read); a reporter that is not doit's or pocflow's (a class,
+    or a name a plugin gives); a file checker or codec of doit's store that is not doit's
+    or pocflow's."""
+    if users_tasks(task.name for task in tasks):
         return True
-    return any(_changed(task) for task in tasks)
+    chosen = (reporters or {}).get(reporter) if isinstance(reporter, str) else reporter
+    if reporter is not None and chosen not in _known_reporters():
+        return True
+    if dep_manager is not None and (
+        type(dep_manager.checker) not in _known_checkers()
+        or type(dep_manager.backend.codec) is not JSONCodec
+    ):
+        return True
+    seen: set[int] = set()
+    return any(_changed(task, seen) for task in tasks)
 
 
-def _changed(task: Any) -> bool:
-    """Whether the dodo put code of its own into one of pocflow's tasks."""
-    if task.teardown or task.custom_title or task.setup_tasks:
-        return True
-    if any(not _pocflows(_callable_of(action)) for action in _action_specs(task)):
-        return True
-    return any(
-        not isinstance(check, bool) and check is not None and not _pocflows(check)
-        for check, _args, _kwargs in task.uptodate
+def _known_reporters() -> tuple[type, ...]:
+    from doit import reporter
+
+    from pocflow.reporter import PocflowReporter
+
+    return (
+        PocflowReporter,
+        reporter.ConsoleReporter,
+        reporter.ExecutedOnlyReporter,
+        reporter.JsonReporter,
+        reporter.ZeroReporter,
+        reporter.ErrorOnlyReporter,
     )
+
+
+def _known_checkers() -> tuple[type, ...]:
+    from doit.dependency import CHECKERS
+
+    from pocflow.checker import ContentChecker
+
+    return (ContentChecker, *CHECKERS.values())
+
+
+def _changed(task: Any, seen: set[int]) -> bool:
+    """Whether the dodo put code of its own into one of pocflow's tasks (``seen``: see
+    ``_plain``)."""
+    if task.teardown or task.custom_title or task.setup_tasks or task.params or task.pos_arg:
+        return True
+    if task.loader is not None:  # made by a task creator (``create_after``): the dodo's
+        return True
+    for action in _action_specs(task):
+        code, arguments = _callable_of(action)
+        if not _pocflows(code) or not all(_plain(given, seen) for given in arguments):
+            return True
+    for check, args, kwargs in task.uptodate:
+        if isinstance(check, bool) or check is None:
+            continue
+        if not _pocflows(check) or not (_plain(args, seen) and _plain(kwargs, seen)):
+            return True
+        if not isinstance(check, types.FunctionType) and not _plain(vars(check), seen):
+            return True  # one of pocflow's checks whose state the dodo changed
+    return False
 
 
 def _action_specs(task: Any) -> list[Any]:
@@ -270,24 +326,58 @@ def _action_specs(task: Any) -> list[Any]:
     return list(specs) if isinstance(specs, (list, tuple)) else list(task.actions)
 
 
-def _callable_of(action: Any) -> Any:
+def _callable_of(action: Any) -> tuple[Any, tuple[Any, ...]]:
     """The Python callable of an action as doit takes it (a callable, a ``(callable, args,
-    kwargs)`` tuple, an object of doit's ``PythonAction`` itself); None for a command (a
-    string or a list) or any other action object (a class of the dodo's: its ``execute``
-    is the user's code, whatever callable it carries)."""
+    kwargs)`` tuple, an object of doit's ``PythonAction`` itself) and what it is given (its
+    args and kwargs, the objects the task holds); no callable for a command (a string or a
+    list) or any other action object (a class of the dodo's: its ``execute`` is the user's
+    code, whatever callable it carries)."""
     if isinstance(action, tuple):
-        return action[0] if action else None
+        return (action[0], action[1:]) if action else (None, ())
     if isinstance(action, (str, list)):
-        return None
+        return None, ()
     if type(action) is PythonAction:
-        return action.py_callable
-    return None if hasattr(action, "execute") else action
+        return action.py_callable, (action.args, action.kwargs)
+    return (None, ()) if hasattr(action, "execute") else (action, ())
 
 
 def _pocflows(code: Any) -> bool:
     """Whether a callable (a function, or an object called: its class's) is pocflow's own."""
     module = getattr(code, "__module__", None) if callable(code) else None
     return isinstance(module, str) and (module == "pocflow" or module.startswith("pocflow."))
+
+
+#: the types of plain data: what pocflow's own actions and checks are given
+_LEAVES = frozenset({str, int, float, bool, type(None)})
+_SEQUENCES = frozenset({list, tuple, set, frozenset})
+
+
+def _plain(value: Any, seen: set[int]) -> bool:
+    """Whether a value is plain data (strings, numbers, containers of them, and objects of
+    pocflow's own classes made of them) that runs no code of the user's when read. ``seen``:
+    the containers looked at so far (every task shares some, such as the environment its
+    checks compare; a False ends the whole look). Only ever given what a task holds, never
+    a container made for the look: alive through it, so an id is no other object's."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind in _LEAVES or id(item) in seen:
+            continue
+        if kind in _SEQUENCES:
+            if not set(map(type, item)) <= _LEAVES:  # a list of strings: one pass of C
+                pending.extend(item)
+        elif kind is dict:
+            if not set(map(type, item)) <= _LEAVES:
+                return False
+            if not set(map(type, item.values())) <= _LEAVES:
+                pending.extend(item.values())
+        elif _pocflows(kind) and isinstance(getattr(item, "__dict__", None), dict):
+            pending.append(vars(item))  # a spec, a selection, a check's state
+        else:
+            return False
+        seen.add(id(item))
+    return True
 
 
 def _only_failures_behind(outcomes: dict[str, int]) -> bool:

@@ -2159,9 +2159,81 @@ def task_pocflow():  # noqa: F811
 """
 )
 
+#: the user's code in doit's file check (a checker class of the dodo's): run as the gate's
+#: results docs are checked, after the steps' tasks were
+OWN_CHECKER = (
+    REWRITE_WHEN_TOLD
+    + """
+
+from pocflow.checker import ContentChecker as _Checker
+
+
+class ContentChecker(_Checker):
+    def check_modified(self, file_path, file_stat, state):
+        if file_path.endswith("-results.md"):
+            _rewrite()
+        return super().check_modified(file_path, file_stat, state)
+
+
+DOIT_CONFIG = {**DOIT_CONFIG, "check_file_uptodate": ContentChecker}
+"""
+)
+#: a reporter the dodo names by a string a plugin of the workspace's pyproject.toml gives
+PLUGIN_REPORTER = """
+
+DOIT_CONFIG = {**DOIT_CONFIG, "reporter": "mine"}
+"""
+PLUGIN_REPORTER_FILES = {
+    "myrep.py": REWRITE_WHEN_TOLD
+    + """
+
+from pocflow.reporter import PocflowReporter
+
+
+class Mine(PocflowReporter):
+    def complete_run(self):
+        _rewrite()
+        super().complete_run()
+""",
+}
+#: pocflow's own up-to-date check of the gate, given an argument whose str() is the user's
+STR_SUBCLASS_ARGUMENT = (
+    REWRITE_WHEN_TOLD
+    + """
+
+class _Root(str):
+    def __str__(self):
+        _rewrite()
+        return str.__str__(self)
+
+    def __fspath__(self):
+        _rewrite()
+        return str.__str__(self)
+
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["uptodate"] = [
+                (u[0], [_Root(u[1][0]), *u[1][1:]], *u[2:]) if isinstance(u, tuple) else u
+                for u in task["uptodate"]
+            ]
+        yield task
+"""
+)
+
 
 @pytest.mark.parametrize(
-    "how", ["changed gate", "own reporter", "another backend", "action object"]
+    "how",
+    [
+        "changed gate",
+        "own reporter",
+        "another backend",
+        "action object",
+        "own file checker",
+        "reporter named by a plugin",
+        "str subclass argument",
+    ],
 )
 def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken_step(
     tmp_path: Path, how: str
@@ -2173,7 +2245,14 @@ def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken
         "changed gate": CHANGED_GATE,
         "own reporter": OWN_REPORTER,
         "action object": ACTION_OBJECT,
+        "own file checker": OWN_CHECKER,
+        "reporter named by a plugin": PLUGIN_REPORTER,
+        "str subclass argument": STR_SUBCLASS_ARGUMENT,
     }.get(how, "")
+    if how == "reporter named by a plugin":
+        write_files(ws, PLUGIN_REPORTER_FILES)
+        with (ws / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+            pyproject.write('\n[tool.doit.plugins.reporter]\nmine = "myrep:Mine"\n')
     with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
         dodo.write(code)
     assert run_doit(ws, "poc-complete").code == 0

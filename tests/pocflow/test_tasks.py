@@ -329,3 +329,74 @@ def test_an_action_of_the_users_own_in_one_of_pocflows_tasks_is_the_users_code_i
     assert not users_code([pocflows], None)
     assert users_code([Task("poc-complete", [(gate_phase, ["."], {}), action])], None)
     assert users_code([Task("poc-complete", [action])], None)
+
+
+class _Reporter:
+    """A reporter class of the user's own."""
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "str subclass in an action's arguments",
+        "str subclass in a check's arguments",
+        "a check's state changed",
+        "params",
+        "made by a task creator",
+        "a reporter class",
+        "a reporter a plugin names",
+        "a file checker",
+        "a codec",
+    ],
+)
+def test_the_users_code_is_found_wherever_the_dodo_can_give_it_to_doit(change: str) -> None:
+    from types import SimpleNamespace
+
+    from doit.dependency import JSONCodec, MD5Checker
+    from doit.loader import DelayedLoader
+    from doit.reporter import ConsoleReporter
+    from doit.task import Task
+
+    from pocflow.checker import ContentChecker
+    from pocflow.cmd_run import users_code
+    from pocflow.phases import gate_phase, phase_current
+    from pocflow.reporter import PocflowReporter
+    from pocflow.run import own_tasks
+
+    class Sneaky(str):
+        pass
+
+    own_tasks([{"basename": "poc-complete"}])
+    check = phase_current({"environment": {"python": "3.11"}}, "/ws", "1", "test")
+    action = (gate_phase, ["/ws", None], {})
+    task = Task("poc-complete", [action], uptodate=[check, (gate_phase, ["/ws"], {})])
+    reporters = {"pocflow": PocflowReporter, "console": ConsoleReporter, "mine": _Reporter}
+    store = SimpleNamespace(checker=ContentChecker(), backend=SimpleNamespace(codec=JSONCodec()))
+    assert not users_code([task], "pocflow", reporters, store)
+    assert not users_code([task], "console", reporters, store)
+    assert not users_code(
+        [task],
+        PocflowReporter,
+        reporters,
+        SimpleNamespace(checker=MD5Checker(), backend=store.backend),
+    )
+    reporter: object = "pocflow"
+    if change == "str subclass in an action's arguments":
+        task = Task("poc-complete", [(gate_phase, [Sneaky("/ws"), None], {})])
+    elif change == "str subclass in a check's arguments":
+        task = Task("poc-complete", [action], uptodate=[(gate_phase, [Sneaky("/ws")], {})])
+    elif change == "a check's state changed":
+        check.root = Sneaky("/ws")
+    elif change == "params":
+        task = Task("poc-complete", [action], params=[{"name": "x", "default": "", "type": Sneaky}])
+    elif change == "made by a task creator":
+        task.loader = DelayedLoader(lambda: None)
+    elif change == "a reporter class":
+        reporter = _Reporter
+    elif change == "a reporter a plugin names":
+        reporter = "mine"
+    elif change == "a file checker":
+        store.checker = type("Checker", (ContentChecker,), {})()
+    else:
+        store.backend.codec = type("Codec", (JSONCodec,), {})()
+    assert users_code([task], reporter, reporters, store)
