@@ -131,10 +131,25 @@ class _ScanCache:
             atomic_write_text(self.path, text, durable=False)
 
 
+#: what a file that imports a mocking library or takes the ``mocker`` fixture holds, byte for
+#: byte, when it is ASCII and declares no encoding: the first part of the module's name
+#: (``from unittest import mock``, ``import moto.core``) or the fixture's name
+_MOCKING_NEEDLES = (*sorted({key.split(".")[0].encode() for key in MOCKING_MODULES}), b"mocker")
+
+
 def _mocking(root: Path, rel: str) -> list[Signal]:
     try:
-        tree = ast.parse((root / rel).read_bytes(), filename=rel)
-    except (SyntaxError, ValueError, OSError):
+        source = (root / rel).read_bytes()
+    except OSError:
+        return []
+    # nothing to find: no parse (most files; a fresh clone scans them all). Not ASCII, or
+    # an encoding declared: a name may be spelled otherwise (fullwidth letters, UTF-7)
+    ascii_only = source.isascii() and b"coding" not in source
+    if ascii_only and not any(needle in source for needle in _MOCKING_NEEDLES):
+        return []
+    try:
+        tree = ast.parse(source, filename=rel)
+    except (SyntaxError, ValueError):
         return []
     found = []
     for node in statements(tree):

@@ -90,6 +90,26 @@ def test_mocking_is_found_in_every_kind_of_block_and_not_in_expressions(tmp_path
     ]
 
 
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import \uff4d\uff4f\uff43\uff4b\n".encode(),  # fullwidth letters: Python reads mock
+        b"# coding: utf-7\nimport +AG0-ock\n",  # mock, in UTF-7
+    ],
+    ids=["fullwidth", "utf-7"],
+)
+def test_a_mocking_import_spelled_in_other_characters_is_found(
+    tmp_path: Path, source: bytes
+) -> None:
+    root = workspace(tmp_path, {})
+    (root / "tests").mkdir()
+    (root / "tests/test_step1_fetch.py").write_bytes(source)
+    found = find_signals(load_workspace(root))
+    assert [(s.path, s.line, s.text.split(";")[0]) for s in found] == [
+        ("tests/test_step1_fetch.py", 1 + source.count(b"coding"), "imports mock")
+    ]
+
+
 SECRET_VALUE = "wJalrXUtnFEMI-K7MDENG-bPxRfiCYzz"
 
 
