@@ -63,6 +63,9 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     statuses, problem = _settled(ws)
     if problem:
         return problem
+    problem = _reading_the_gates_output(ws, statuses)
+    if problem:
+        return problem
     if ws.settings.undocumented == "warn":
         for line in undocumented(ws):
             sys.stderr.write(f"pocflow: warning: not documented yet: {line.strip()}\n")
@@ -107,6 +110,22 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))
     return ""
+
+
+def _reading_the_gates_output(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
+    """Why the gate cannot stand on steps whose tests read what it writes once it has checked
+    them (its record, the PoC results doc): written, those files differ from what the tests
+    read, and nothing checks the tests again in this run. '' when no step's does."""
+    written = (ws.poc_results_doc, ws.gate_record_path)
+    lines = [
+        f"step {sid}: its tests read {path}, which the gate writes after checking them: what "
+        "they read changes once the gate passes; test the step's own outputs instead"
+        for sid, status in statuses.items()
+        if status.record is not None
+        for path in written
+        if path in status.record.inputs
+    ]
+    return "\n".join(lines)
 
 
 def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:

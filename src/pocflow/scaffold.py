@@ -6,6 +6,7 @@ that exists already (a script, a test file, a manifest) is left as it is and rep
 
 from __future__ import annotations
 
+import ast
 import json
 import re
 import sys
@@ -163,6 +164,36 @@ def task_pocflow():  # type: ignore[no-untyped-def]
     """pocflow's tasks: step:<id>, its phases, and poc-complete."""
     yield from generate_tasks(__file__)
 '''
+
+
+def is_scaffolded_dodo(path: str) -> bool:
+    """Whether the file is the dodo pocflow writes (DODO), docstrings and comments aside:
+    then every task doit loads from it is as pocflow's ``generate_tasks`` made it."""
+    try:
+        shape = _dodo_shape(Path(path).read_bytes())
+    except (OSError, SyntaxError, ValueError):
+        return False
+    return shape == _SCAFFOLDED
+
+
+def _dodo_shape(source: str | bytes) -> str:
+    """A module's code without its docstrings (ast.dump leaves comments out too)."""
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (
+            isinstance(node, (ast.Module, ast.FunctionDef))
+            and isinstance(body, list)
+            and body
+            and isinstance(body[0], ast.Expr)
+            and isinstance(body[0].value, ast.Constant)
+            and isinstance(body[0].value.value, str)
+        ):
+            del body[0]
+    return ast.dump(tree)
+
+
+_SCAFFOLDED = _dodo_shape(DODO)
 
 
 @dataclass(frozen=True)

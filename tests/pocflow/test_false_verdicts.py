@@ -2222,6 +2222,56 @@ def task_pocflow():  # noqa: F811
 """
 )
 
+#: a str subclass as one of the gate's file_dep, whose hash doit takes as it checks the gate
+STR_SUBCLASS_DEPENDENCY = (
+    REWRITE_WHEN_TOLD
+    + """
+
+import sys as _sys
+
+
+class _Dep(str):
+    def __hash__(self):
+        if "dependency" in _sys._getframe(1).f_code.co_filename:
+            _rewrite()
+        return str.__hash__(self)
+
+    __eq__ = str.__eq__
+
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["file_dep"] = [*task.get("file_dep", []), _Dep("pyproject.toml")]
+        yield task
+"""
+)
+#: a str subclass as the gate's name, equal to pocflow's, hashed as doit reads its state
+STR_SUBCLASS_NAME = (
+    REWRITE_WHEN_TOLD
+    + """
+
+import sys as _sys
+
+
+class _Name(str):
+    def __hash__(self):
+        caller = _sys._getframe(1)
+        if caller.f_code.co_name == "get" and caller.f_locals.get("dependency") == "checker:":
+            _rewrite()
+        return str.__hash__(self)
+
+    __eq__ = str.__eq__
+
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["basename"] = _Name(task["basename"])
+        yield task
+"""
+)
+
 
 @pytest.mark.parametrize(
     "how",
@@ -2233,6 +2283,8 @@ def task_pocflow():  # noqa: F811
         "own file checker",
         "reporter named by a plugin",
         "str subclass argument",
+        "str subclass dependency",
+        "str subclass name",
     ],
 )
 def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken_step(
@@ -2248,6 +2300,8 @@ def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken
         "own file checker": OWN_CHECKER,
         "reporter named by a plugin": PLUGIN_REPORTER,
         "str subclass argument": STR_SUBCLASS_ARGUMENT,
+        "str subclass dependency": STR_SUBCLASS_DEPENDENCY,
+        "str subclass name": STR_SUBCLASS_NAME,
     }.get(how, "")
     if how == "reporter named by a plugin":
         write_files(ws, PLUGIN_REPORTER_FILES)
@@ -2268,5 +2322,39 @@ def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken
         command = ("run", "--backend", "sqlite3", "poc-complete")
     result = run_doit(ws, *command)
     assert not (ws / "REWRITE").exists()
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    "read",
+    ["docs/poc1-results.md", "steps/records/poc-complete.json"],
+    ids=["PoC results doc", "gate record"],
+)
+def test_a_step_whose_tests_read_what_the_gate_writes_does_not_pass_the_gate(
+    tmp_path: Path, read: str
+) -> None:
+    test = f"from pathlib import Path\n\n\ndef test_x():\n    assert not Path({read!r}).exists()\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0 or not (ws / read).exists(), "the case must really fail"
+    assert result.code == 1, result.out + result.err
+    assert f"step 1: its tests read {read}, which the gate writes" in result.out + result.err
+
+
+def test_a_step_whose_tests_read_doits_store_put_among_the_workspaces_files_fails_the_run(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\n"
+        "def test_x():\n"
+        "    store = Path('data/state.db')\n"
+        "    assert not store.exists() or b'poc-complete' not in store.read_bytes()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
+        dodo.write('\nDOIT_CONFIG = {**DOIT_CONFIG, "dep_file": "data/state.db"}\n')
+    (ws / "data").mkdir(exist_ok=True)
+    result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err

@@ -419,3 +419,43 @@ def test_a_multi_line_poc_name_and_a_metric_name_with_a_pipe_keep_documents_whol
         not in (sample / "PROJECT_STATE.md").read_text(encoding="utf-8").splitlines()
     )
     assert run_doit(sample, "drift").code == 0
+
+
+BARE_DODO = """from pocflow import doit_config, generate_tasks
+
+DOIT_CONFIG = doit_config(__file__)
+
+
+def task_pocflow():
+    yield from generate_tasks(__file__)
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "scaffolded"),
+    [
+        (BARE_DODO, True),  # docstrings and comments aside, the same code
+        (BARE_DODO + "# a comment\n", True),
+        (BARE_DODO + "\nDOIT_CONFIG['verbosity'] = 2\n", False),
+        (BARE_DODO.replace("generate_tasks(__file__)", "generate_tasks('other/dodo.py')"), False),
+        (BARE_DODO + "\n\ndef task_mine():\n    return {'actions': ['true']}\n", False),
+        (
+            BARE_DODO.replace("yield from generate_tasks(__file__)", "")
+            + "    for t in generate_tasks(__file__):\n        yield t\n",
+            False,
+        ),
+        ("def task_pocflow(:\n", False),  # not Python
+    ],
+    ids=["bare", "comment", "config", "other file", "own task", "own loop", "broken"],
+)
+def test_only_the_dodo_pocflow_writes_counts_as_scaffolded(
+    tmp_path: Path, text: str, scaffolded: bool
+) -> None:
+    from pocflow.scaffold import DODO, is_scaffolded_dodo
+
+    assert is_scaffolded_dodo(str(REPO / "dodo.py"))
+    (tmp_path / "written.py").write_text(DODO, encoding="utf-8")
+    assert is_scaffolded_dodo(str(tmp_path / "written.py"))
+    (tmp_path / "dodo.py").write_text(text, encoding="utf-8")
+    assert is_scaffolded_dodo(str(tmp_path / "dodo.py")) is scaffolded
+    assert not is_scaffolded_dodo(str(tmp_path / "missing.py"))
