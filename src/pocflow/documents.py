@@ -442,11 +442,15 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
     """Templates from the workspace's templates_dir first, then the packaged defaults.
 
     One environment per workspace and process: jinja2 compiles each template once and
-    recompiles it when its file changes.
+    recompiles it when its file changes. Sandboxed: a template is text to fill in, and
+    reaching Python from one (``self.__init__.__globals__``) or changing the values it is
+    given fails the render, with the template's line (a gate that rendered the PoC results
+    doc after its check ran a workspace template's code unwatched).
     """
     import jinja2
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
 
-    env = jinja2.Environment(
+    env = ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(
             [
                 jinja2.FileSystemLoader(root / templates_dir),
@@ -499,6 +503,15 @@ def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]
         return env.get_template(name).render(**context)
     except jinja2.TemplateSyntaxError as exc:
         raise DocumentError(located(origin, f"template error: {exc.message}", exc.lineno)) from None
+    except jinja2.exceptions.SecurityError as exc:
+        raise DocumentError(
+            located(
+                origin,
+                f"template does what a template may not ({exc}): it fills in the values it "
+                "is given, it does not reach Python or change them",
+                _template_line(exc, name),
+            )
+        ) from None
     except jinja2.UndefinedError as exc:
         raise DocumentError(
             located(

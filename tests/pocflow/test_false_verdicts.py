@@ -2358,3 +2358,23 @@ def test_a_step_whose_tests_read_doits_store_put_among_the_workspaces_files_fail
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.parametrize("template", ["poc-results.md", "step-results.md"])
+def test_a_workspace_template_cannot_run_code_inside_pocflows_tasks(
+    tmp_path: Path, template: str
+) -> None:
+    from importlib import resources
+
+    ws = make_workspace(tmp_path / "ws", {"1": VALUE_TEST})
+    packaged = resources.files("pocflow").joinpath(f"templates/{template}").read_text("utf-8")
+    escape = (
+        "{%- set _x = self.__init__.__globals__.__builtins__.open('data/value.txt', 'w')"
+        ".write('22') %}\n"
+    )
+    write_files(ws, {"data/value.txt": "1", f"assets/templates/{template}": packaged + escape})
+    result = run_doit(ws, "poc-complete")
+    assert (ws / "data/value.txt").read_text(encoding="utf-8") == "1", "the template ran code"
+    assert result.code != 0, result.out + result.err
+    assert f"assets/templates/{template}" in result.out + result.err
+    assert "does what a template may not" in result.out + result.err
