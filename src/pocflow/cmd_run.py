@@ -162,7 +162,12 @@ class Run(DoitRun):  # type: ignore[misc]
             self.reporters,
             self.dep_manager,
             scaffolded=_scaffolded(self.loader),
-        ) or not _store_kept_apart(root, self._params["dep_file"])
+        ) or not all(
+            # files doit writes as the run ends, after the gate: its store, its output file
+            _kept_apart(root, path)
+            for path in (self._params["dep_file"], self._params.get("outfile"))
+            if isinstance(path, str)
+        )
         if theirs:
             release_digests()
         if self._params.get("shard") and not self._select_shard(root, self._params["shard"]):
@@ -283,10 +288,10 @@ def users_code(
     return any(_changed(task, seen) for task in tasks)
 
 
-def _store_kept_apart(root: Path, dep_file: str) -> bool:
-    """Whether doit's store is in pocflow's state folder, where no step's reads are inputs:
-    anywhere else, a step's tests may read the file doit writes as the run ends (after the
-    gate), so the gate's promise is checked once it is written."""
+def _kept_apart(root: Path, dep_file: str) -> bool:
+    """Whether a file doit writes as the run ends (after the gate: its store, the output
+    file of ``-o``) is in pocflow's state folder, where no step's reads are inputs; anywhere
+    else a step's tests may read it, so the gate's promise is checked once it is written."""
     try:
         state = (root / load_settings(root).state_dir).resolve()
     except PocflowError:

@@ -2378,3 +2378,20 @@ def test_a_workspace_template_cannot_run_code_inside_pocflows_tasks(
     assert result.code != 0, result.out + result.err
     assert f"assets/templates/{template}" in result.out + result.err
     assert "does what a template may not" in result.out + result.err
+
+
+@pytest.mark.parametrize("where", ["command line", "pyproject.toml"])
+def test_a_step_whose_tests_read_doits_output_file_fails_the_run(
+    tmp_path: Path, where: str
+) -> None:
+    test = "from pathlib import Path\n\n\ndef test_x():\n    assert Path('out.txt').read_text() == ''\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    command: tuple[str, ...] = ("poc-complete",)
+    if where == "command line":
+        command = ("-o", "out.txt", "poc-complete")
+    else:
+        with (ws / "pyproject.toml").open("a", encoding="utf-8") as pyproject:
+            pyproject.write('\n[tool.doit]\noutfile = "out.txt"\n')
+    result = run_doit(ws, *command)
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
