@@ -22,6 +22,7 @@ from pocflow.freshness import (
     reverify_forced,
 )
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
+from pocflow.inputs import pocflows_writes_read
 from pocflow.layout import GATE_SESSION, OUTPUTS_SESSION, PYTEST_LOG, TEST
 from pocflow.record import (
     GateRecord,
@@ -113,19 +114,16 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
 
 
 def _reading_the_gates_output(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
-    """Why the gate cannot stand on steps whose tests read what it writes once it has checked
-    them (its record, the PoC results doc): written, those files differ from what the tests
-    read, and nothing checks the tests again in this run. '' when no step's does."""
-    written = (ws.poc_results_doc, ws.gate_record_path)
+    """Why the gate cannot stand on steps whose tests read what pocflow writes (its record,
+    the PoC results doc and PROJECT_STATE.md once it has checked them: written, those files
+    differ from what the tests read, and nothing checks them again in this run). '' when no
+    step's does. (A record committed before the state phase refused such steps.)"""
     lines = [
-        f"step {sid}: its tests read {path}, which the gate writes after checking them: what "
-        "they read changes once the gate passes; test the step's own outputs instead"
+        pocflows_writes_read(ws, sid, status.record.inputs)
         for sid, status in statuses.items()
         if status.record is not None
-        for path in written
-        if path in status.record.inputs
     ]
-    return "\n".join(lines)
+    return "\n".join(line for line in lines if line)
 
 
 def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:

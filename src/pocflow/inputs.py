@@ -195,6 +195,28 @@ def _generated(ws: Workspace) -> list[str]:
     return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file, ws.poc_results_doc]
 
 
+def pocflows_writes_read(ws: Workspace, step_id: str, inputs: Iterable[str]) -> str:
+    """Why a step's verdict cannot stand on what it read: the first of its inputs that is a
+    file pocflow writes once the step's tests ran, or may write then — a results doc,
+    PROJECT_STATE.md, the PoC results doc, the gate's record, a record of a step that is
+    not among its prerequisites (theirs are written before its scripts run: its scripts
+    stand on them). What the tests read would change under them; '' when none is."""
+    before = set(prerequisites_first(ws, list(ws.steps[step_id].depends_on)))
+    written = {
+        *_generated(ws),
+        ws.gate_record_path,
+        *(ws.record_path(sid) for sid in ws.steps if sid not in before),
+    }
+    read = sorted(written.intersection(inputs))
+    if not read:
+        return ""
+    return (
+        f"step {step_id}: its tests or scripts read {read[0]}, which pocflow writes as it "
+        "verifies steps: what they read changes under them; test the step's own outputs "
+        "instead"
+    )
+
+
 def local_result(ws: Workspace, step_id: str, phase: str) -> ImplementResult | TestResult | None:
     """The latest result of the step's implement or test phase in this workspace."""
     if phase == "implement":

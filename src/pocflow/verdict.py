@@ -4,10 +4,12 @@ state phase). A record changes only when what it proves changes."""
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 from pocflow._fs import file_lock, read_json
 from pocflow.documents import note_written
 from pocflow.freshness import environment, settings_digest
+from pocflow.inputs import pocflows_writes_read
 from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE, VERIFIED_FILE
 from pocflow.record import (
     StepRecord,
@@ -58,6 +60,9 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     invocation)."""
     start = time.monotonic()
     record = current_record(ws, step_id)
+    problem = pocflows_writes_read(ws, step_id, record.inputs) if record.is_verified else ""
+    if problem:
+        record = replace(record, verdict="failed", message=problem)
     path = ws.root / ws.record_path(step_id)
     text = to_json(record)
     unchanged = text_of(path) == text

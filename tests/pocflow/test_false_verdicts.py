@@ -2331,7 +2331,7 @@ def test_nothing_the_dodo_or_doits_options_change_makes_a_run_pass_over_a_broken
     ["docs/poc1-results.md", "steps/records/poc-complete.json"],
     ids=["PoC results doc", "gate record"],
 )
-def test_a_step_whose_tests_read_what_the_gate_writes_does_not_pass_the_gate(
+def test_a_step_whose_tests_read_what_the_gate_writes_is_not_verified(
     tmp_path: Path, read: str
 ) -> None:
     test = f"from pathlib import Path\n\n\ndef test_x():\n    assert not Path({read!r}).exists()\n"
@@ -2339,7 +2339,9 @@ def test_a_step_whose_tests_read_what_the_gate_writes_does_not_pass_the_gate(
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0 or not (ws / read).exists(), "the case must really fail"
     assert result.code == 1, result.out + result.err
-    assert f"step 1: its tests read {read}, which the gate writes" in result.out + result.err
+    assert (
+        f"step 1: its tests or scripts read {read}, which pocflow writes" in result.out + result.err
+    )
 
 
 def test_a_step_whose_tests_read_doits_store_put_among_the_workspaces_files_fails_the_run(
@@ -2384,7 +2386,10 @@ def test_a_workspace_template_cannot_run_code_inside_pocflows_tasks(
 def test_a_step_whose_tests_read_doits_output_file_fails_the_run(
     tmp_path: Path, where: str
 ) -> None:
-    test = "from pathlib import Path\n\n\ndef test_x():\n    assert Path('out.txt').read_text() == ''\n"
+    test = (
+        "from pathlib import Path\n\n\n"
+        "def test_x():\n    assert Path('out.txt').read_text() == ''\n"
+    )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     command: tuple[str, ...] = ("poc-complete",)
     if where == "command line":
@@ -2395,3 +2400,41 @@ def test_a_step_whose_tests_read_doits_output_file_fails_the_run(
     result = run_doit(ws, *command)
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+#: tests that read what pocflow writes once a step's tests ran, and fail on what it writes
+READS_POCFLOWS_OUTPUT = {
+    "PROJECT_STATE.md, the gate's small-win check": (
+        "poc-complete",
+        "    assert 'Small Win Check' not in Path('PROJECT_STATE.md').read_text()\n",
+    ),
+    "PROJECT_STATE.md, step:1": (
+        "step:1",
+        "    state = Path('PROJECT_STATE.md')\n"
+        "    assert not state.exists() or '✅' not in state.read_text()\n",
+    ),
+    "its own results doc, step:1": (
+        "step:1",
+        "    doc = Path('docs/small-step1-results.md')\n"
+        "    assert not doc.exists() or 'COMPLETE' not in doc.read_text()\n",
+    ),
+    "its own record, step:1": (
+        "step:1",
+        "    record = Path('steps/records/step1.json')\n"
+        "    assert not record.exists() or 'verified' not in record.read_text()\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", READS_POCFLOWS_OUTPUT)
+def test_a_step_whose_tests_read_what_pocflow_writes_after_them_is_not_verified(
+    tmp_path: Path, case: str
+) -> None:
+    task, body = READS_POCFLOWS_OUTPUT[case]
+    test = "from pathlib import Path\n\n\ndef test_x():\n" + body
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    results = [run_doit(ws, task) for _ in range(3)]  # first runs: a file not there yet
+    assert plain_pytest(ws, "1") != 0 or results[-1].code != 0, "the case must really fail"
+    assert all(result.code != 0 for result in results), [r.out + r.err for r in results]
+    # said when its tests pass on what they read (later, they fail on what pocflow wrote)
+    assert any("which pocflow writes" in r.out + r.err for r in results)
