@@ -300,15 +300,16 @@ def _kept_apart(root: Path, dep_file: str) -> bool:
 
 
 def _scaffolded(loader: Any) -> bool:
-    """Whether doit loaded the tasks from the dodo file pocflow writes, with its own loader
+    """Whether doit loaded the tasks with its own loader from the dodo pocflow writes
     (pocflow.scaffold.DODO: ``yield from generate_tasks(__file__)`` and nothing else)."""
     from doit.cmd_base import DodoTaskLoader
 
     from pocflow.scaffold import is_scaffolded_dodo
 
     namespace = getattr(loader, "namespace", None)
-    path = namespace.get("__file__") if isinstance(namespace, dict) else None
-    return type(loader) is DodoTaskLoader and isinstance(path, str) and is_scaffolded_dodo(path)
+    return (
+        type(loader) is DodoTaskLoader and type(namespace) is dict and is_scaffolded_dodo(namespace)
+    )
 
 
 def _known_reporters() -> tuple[type, ...]:

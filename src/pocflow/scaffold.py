@@ -6,12 +6,13 @@ that exists already (a script, a test file, a manifest) is left as it is and rep
 
 from __future__ import annotations
 
-import ast
 import json
 import re
 import sys
+import types
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from pocflow._fs import atomic_write_text
 from pocflow.documents import render
@@ -166,34 +167,54 @@ def task_pocflow():  # type: ignore[no-untyped-def]
 '''
 
 
-def is_scaffolded_dodo(path: str) -> bool:
-    """Whether the file is the dodo pocflow writes (DODO), docstrings and comments aside:
-    then every task doit loads from it is as pocflow's ``generate_tasks`` made it."""
-    try:
-        shape = _dodo_shape(Path(path).read_bytes())
-    except (OSError, SyntaxError, ValueError):
+def is_scaffolded_dodo(namespace: dict[str, Any]) -> bool:
+    """Whether a loaded dodo module is the dodo pocflow writes (DODO) as it ran: its names,
+    what they are, and its task creator's code (docstrings aside) — what the module holds,
+    not its source file, which a stale bytecode file or a dodo rewriting itself as it is
+    imported would belie. Then every task doit loads from it is as ``generate_tasks`` made
+    it."""
+    import pocflow
+
+    names = {name for name in namespace if not (name.startswith("__") and name.endswith("__"))}
+    if names != _SCAFFOLDED_NAMES:
         return False
-    return shape == _SCAFFOLDED
+    creator, config = namespace["task_pocflow"], namespace["DOIT_CONFIG"]
+    if (
+        namespace["doit_config"] is not pocflow.doit_config
+        or namespace["generate_tasks"] is not pocflow.generate_tasks
+        or type(creator) is not types.FunctionType
+        or (creator.__defaults__, creator.__kwdefaults__, creator.__closure__) != (None,) * 3
+        or _code_shape(creator.__code__) not in _SCAFFOLDED_CODE
+        or creator.__globals__.get("generate_tasks") is not pocflow.generate_tasks
+        or type(config) is not dict
+    ):
+        return False
+    path = creator.__globals__.get("__file__")
+    return type(path) is str and config == pocflow.doit_config(path)
 
 
-def _dodo_shape(source: str | bytes) -> str:
-    """A module's code without its docstrings (ast.dump leaves comments out too)."""
-    tree = ast.parse(source)
-    for node in ast.walk(tree):
-        body = getattr(node, "body", None)
-        if (
-            isinstance(node, (ast.Module, ast.FunctionDef))
-            and isinstance(body, list)
-            and body
-            and isinstance(body[0], ast.Expr)
-            and isinstance(body[0].value, ast.Constant)
-            and isinstance(body[0].value.value, str)
-        ):
-            del body[0]
-    return ast.dump(tree)
+def _code_shape(code: types.CodeType) -> tuple[Any, ...]:
+    """What a function's code does: its bytecode and the names and constants it uses, its
+    docstring left out."""
+    consts = code.co_consts
+    if consts and isinstance(consts[0], str):
+        consts = consts[1:]
+    return (code.co_code, code.co_names, code.co_varnames, consts, code.co_flags)
 
 
-_SCAFFOLDED = _dodo_shape(DODO)
+def _creator_shapes() -> set[tuple[Any, ...]]:
+    """The shapes of DODO's task creator, with its docstring and without (the bytecode
+    differs: a docstring is the function's first constant)."""
+    docstring = '    """pocflow\'s tasks: step:<id>, its phases, and poc-complete."""\n'
+    shapes = set()
+    for text in (DODO, DODO.replace(docstring, "")):
+        module = compile(text, "dodo.py", "exec", dont_inherit=True)
+        shapes.add(_code_shape(next(c for c in module.co_consts if isinstance(c, types.CodeType))))
+    return shapes
+
+
+_SCAFFOLDED_NAMES = {"doit_config", "generate_tasks", "DOIT_CONFIG", "task_pocflow"}
+_SCAFFOLDED_CODE = _creator_shapes()
 
 
 @dataclass(frozen=True)

@@ -2438,3 +2438,35 @@ def test_a_step_whose_tests_read_what_pocflow_writes_after_them_is_not_verified(
     assert all(result.code != 0 for result in results), [r.out + r.err for r in results]
     # said when its tests pass on what they read (later, they fail on what pocflow wrote)
     assert any("which pocflow writes" in r.out + r.err for r in results)
+
+
+def test_a_dodo_that_puts_pocflows_own_text_back_as_it_is_imported_is_still_the_users_code(
+    tmp_path: Path,
+) -> None:
+    ws = value_workspace(tmp_path / "ws", "")
+    plain = (ws / "dodo.py").read_text(encoding="utf-8")
+    padded = plain + "#\n" * 80
+    assert run_doit(ws, "poc-complete").code == 0
+    users = (
+        plain
+        + REWRITE_WHEN_TOLD
+        + """
+
+def task_pocflow():  # noqa: F811
+    for task in generate_tasks(__file__):
+        if task.get("basename") == "poc-complete":
+            task["teardown"] = [_rewrite]
+        yield task
+"""
+        # (comment lines: doit reads the creator's line number in the file as it is now)
+        + f"\n__import__('pathlib').Path(__file__).write_text({padded!r})\n"
+    )
+    (ws / "dodo.py").write_text(users, encoding="utf-8")
+    with (ws / "tests/test_step2_x.py").open("a", encoding="utf-8") as test:
+        test.write("# edited: the gate runs, then its teardown\n")
+    (ws / "REWRITE").write_text("", encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert (ws / "dodo.py").read_text(encoding="utf-8").startswith(plain)
+    assert not (ws / "REWRITE").exists(), "the user's code must have run"
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err

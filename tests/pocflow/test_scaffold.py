@@ -444,18 +444,34 @@ def task_pocflow():
             + "    for t in generate_tasks(__file__):\n        yield t\n",
             False,
         ),
-        ("def task_pocflow(:\n", False),  # not Python
+        (BARE_DODO + "\nimport os\n", False),
+        # what ran is looked at, not the file: a dodo that rewrites itself as it is imported
+        (
+            BARE_DODO.replace("yield from generate_tasks(__file__)", "")
+            + "    for t in generate_tasks(__file__):\n        yield t\n"
+            + f"\n\n__import__('pathlib').Path(__file__).write_text({BARE_DODO!r})\n",
+            False,
+        ),
     ],
-    ids=["bare", "comment", "config", "other file", "own task", "own loop", "broken"],
+    ids=["bare", "comment", "config", "other file", "own task", "own loop", "import", "rewrites"],
 )
 def test_only_the_dodo_pocflow_writes_counts_as_scaffolded(
     tmp_path: Path, text: str, scaffolded: bool
 ) -> None:
+    import importlib.util
+    import inspect
+
     from pocflow.scaffold import DODO, is_scaffolded_dodo
 
-    assert is_scaffolded_dodo(str(REPO / "dodo.py"))
-    (tmp_path / "written.py").write_text(DODO, encoding="utf-8")
-    assert is_scaffolded_dodo(str(tmp_path / "written.py"))
-    (tmp_path / "dodo.py").write_text(text, encoding="utf-8")
-    assert is_scaffolded_dodo(str(tmp_path / "dodo.py")) is scaffolded
-    assert not is_scaffolded_dodo(str(tmp_path / "missing.py"))
+    def loaded(name: str, source: str) -> dict[str, object]:
+        path = tmp_path / name / "dodo.py"
+        path.parent.mkdir()
+        path.write_text(source, encoding="utf-8")
+        spec = importlib.util.spec_from_file_location(f"dodo_{name}", path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return dict(inspect.getmembers(module))  # what doit's loader gives
+
+    assert is_scaffolded_dodo(loaded("written", DODO))
+    assert is_scaffolded_dodo(loaded("case", text)) is scaffolded
