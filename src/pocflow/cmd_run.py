@@ -47,7 +47,7 @@ from doit.exceptions import InvalidCommand
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import release_digests, save_cache_file
-from pocflow.freshness import REVERIFY_ENV, reverify_forced
+from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
 from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
@@ -170,6 +170,8 @@ class Run(DoitRun):  # type: ignore[misc]
         )
         if theirs:
             release_digests()
+        else:
+            _workspace_off_the_path(root)
         if self._params.get("shard") and not self._select_shard(root, self._params["shard"]):
             self.dep_manager.close()
             return 0
@@ -286,6 +288,17 @@ def users_code(
         return False
     seen: set[int] = set()
     return any(_changed(task, seen) for task in tasks)
+
+
+def _workspace_off_the_path(root: Path) -> None:
+    """Take the workspace's folder (which doit put first on ``sys.path`` to import the dodo,
+    as ``python -m`` puts the current folder) off the path, in a run with no code of the
+    user's: pocflow's own imports from then on (jinja2 as it renders, the standard library)
+    must not find a step's module of the same name (a workspace's ``jinja2.py`` ran inside
+    the document phase). What is installed is worked out first, with the path as it was."""
+    installed_packages()
+    here = {os.path.realpath(root), os.path.realpath(os.curdir)}
+    sys.path[:] = [entry for entry in sys.path if os.path.realpath(entry or os.curdir) not in here]
 
 
 def _kept_apart(root: Path, dep_file: str) -> bool:

@@ -8,7 +8,7 @@ import shutil
 from pathlib import Path
 
 import pytest
-from support import copy_sample, edit, run_doit, run_doit_inprocess
+from support import copy_sample, edit, make_workspace, run_doit, run_doit_inprocess, write_files
 
 pytestmark = pytest.mark.e2e
 
@@ -400,3 +400,16 @@ def test_the_users_code_is_found_wherever_the_dodo_can_give_it_to_doit(change: s
     else:
         store.backend.codec = type("Codec", (JSONCodec,), {})()
     assert users_code([task], reporter, reporters, store)
+
+
+def test_a_workspace_module_named_like_one_pocflow_imports_is_not_imported_by_pocflow(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_x():\n    assert True\n"})
+    # doit puts the workspace first on sys.path to import the dodo: pocflow renders with
+    # jinja2 later, in the same process
+    write_files(ws, {"jinja2.py": "import pathlib\npathlib.Path('IMPORTED').write_text('')\n"})
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert not (ws / "IMPORTED").exists()
+    assert (ws / "docs/poc1-results.md").is_file()
