@@ -210,6 +210,15 @@ class Observer:
         self.places[(cwd, path)] = rel
         return rel
 
+    def is_workspace(self, path: object) -> bool:
+        """Whether path is the workspace's folder itself (which ``inside`` leaves out: it is
+        no file, and no folder the import system searches is one of its inputs)."""
+        try:
+            full = os.path.abspath(os.fsdecode(path))  # type: ignore[arg-type]
+        except TypeError:
+            return False
+        return full + os.sep in (self.prefix, *self.aliases) or os.path.realpath(full) == self.root
+
     def _place(self, full: str) -> str | None:
         if not full.startswith(self.prefix):
             alias = next((a for a in self.aliases if full.startswith(a)), None)
@@ -345,7 +354,10 @@ class Observer:
             if self.caller().f_code.co_filename.startswith("<frozen importlib"):
                 return
             folder = args[0] if args and args[0] is not None else "."
-            rel = self.inside(_fd_path(folder) if isinstance(folder, int) else folder)
+            path = _fd_path(folder) if isinstance(folder, int) else folder
+            rel = self.inside(path)
+            if rel is None and self.is_workspace(path):
+                rel = "."  # the workspace's own folder (`os.listdir()`, `Path.cwd().glob`)
             if rel is not None and self.reader():
                 self.read(rel or ".", "d")
         elif event == "ctypes.dlopen":  # a shared library loaded into the process

@@ -2470,3 +2470,29 @@ def task_pocflow():  # noqa: F811
     assert not (ws / "REWRITE").exists(), "the user's code must have run"
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.parametrize(
+    "listing",
+    [
+        "sorted(p.name for p in Path.cwd().glob('*.csv'))",
+        "sorted(n for n in os.listdir() if n.endswith('.csv'))",
+        "sorted(n for n in os.listdir('.') if n.endswith('.csv'))",
+    ],
+    ids=["Path.cwd().glob", "os.listdir()", "os.listdir('.')"],
+)
+def test_a_listing_of_the_workspaces_own_folder_is_an_input(tmp_path: Path, listing: str) -> None:
+    test = (
+        "import os\nfrom pathlib import Path\n\n\n"
+        f"def test_no_stray_csv_at_the_root():\n    assert {listing} == []\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    # the first run fails: pocflow writes PROJECT_STATE.md after the step's tests listed the
+    # folder ("changed since verified: ./"); the second verifies the step on the listing now
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 1 and "changed since verified: ./" in first.out + first.err
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "extra.csv").write_text("a,b\n", encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
