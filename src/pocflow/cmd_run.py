@@ -46,9 +46,9 @@ from doit.exceptions import InvalidCommand
 
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
-from pocflow.fingerprint import release_digests, save_cache_file
+from pocflow.fingerprint import differing, release_digests, save_cache_file
 from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
-from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, TEST_FILE
+from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, STEP_TASK, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import WORKERS_ENV, RunContext, run_root, users_tasks
@@ -216,7 +216,9 @@ class Run(DoitRun):  # type: ignore[misc]
         if code != 0:
             return code
         selected = self._selected_tasks()
-        code = gate_postcondition(root, selected, checked)
+        code = steps_postcondition(root, selected)
+        if code == 0:
+            code = gate_postcondition(root, selected, checked)
         if code == 0 and ALL_POCS_TASK in selected:
             code = stage_postcondition(root)
         return code
@@ -479,6 +481,33 @@ def stage_postcondition(root: Path) -> int:
         return 0
     sys.stderr.write(f"pocflow: all-pocs-complete did not pass:\n{problem}\n")
     return 1
+
+
+def steps_postcondition(root: Path, selected: set[str]) -> int:
+    """0 if every step whose ``step:<id>`` task the run selected still stands on what its
+    record says it read, else 1 with why. pocflow writes after a step's tests: its results
+    doc, its record, PROJECT_STATE.md — a test that listed their folder, or read one through
+    a link, saw them otherwise (the state phase refuses a step that read one by name)."""
+    problems = []
+    try:
+        for ws in project_workspaces(root):
+            for step_id in ws.steps:
+                if ws.task(STEP_TASK, step_id) not in selected:
+                    continue
+                record = read_step_record(ws.root / ws.record_path(step_id))
+                if record is None or not record.is_verified:
+                    continue
+                changed = differing(ws.root, record.inputs)
+                if changed:
+                    problems.append(
+                        f"step {step_id}: changed since its tests ran, by this run: "
+                        f"{', '.join(changed[:5])} (run `doit step:{step_id}` again)"
+                    )
+    except PocflowError as exc:
+        problems = [str(exc)]
+    for problem in problems:
+        sys.stderr.write(f"pocflow: {problem}\n")
+    return 1 if problems else 0
 
 
 def gate_postcondition(root: Path, selected: set[str], current_checked: bool) -> int:

@@ -453,6 +453,13 @@ def fingerprint(root: Path, keys: list[str]) -> dict[str, str]:
     return {key: digest_of(root, key) for key in sorted(set(keys))}
 
 
+def differing(root: Path, digests: dict[str, str]) -> list[str]:
+    """The input keys whose fingerprint now differs from the one given, sorted (each key
+    looked at once however many records it is asked for: see looking_once)."""
+    with looking_once():
+        return [key for key, digest in sorted(digests.items()) if digest_of(root, key) != digest]
+
+
 def still_holds(root: Path, digests: dict[str, str]) -> bool:
     """Whether every input still has the fingerprint recorded for it."""
     return all(digest_of(root, key) == digest for key, digest in digests.items())

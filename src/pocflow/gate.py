@@ -14,6 +14,7 @@ from pocflow.batch import (
     whole_suite_this_run,
 )
 from pocflow.documents import note_written, write_document
+from pocflow.fingerprint import differing, looking_once
 from pocflow.freshness import (
     awaiting_suite,
     environment,
@@ -26,6 +27,7 @@ from pocflow.inputs import pocflows_writes_read
 from pocflow.layout import GATE_SESSION, OUTPUTS_SESSION, PYTEST_LOG, TEST
 from pocflow.record import (
     GateRecord,
+    StepRecord,
     evidence,
     now_iso,
     read_gate_record,
@@ -110,7 +112,24 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))
-    return ""
+    return _changed_by_the_gate(ws, records)
+
+
+def _changed_by_the_gate(ws: Workspace, records: dict[str, StepRecord]) -> str:
+    """Why the gate cannot stand on a step that what it just wrote (its record, the PoC
+    results doc, PROJECT_STATE.md) changed: a test that listed their folder, or read one
+    through a link, saw them otherwise ('' when no step's inputs changed). Looked at with
+    fresh digests, once the gate has written."""
+    lines = []
+    with looking_once():  # a shared input is looked at once for every record
+        changed_by_step = {sid: differing(ws.root, r.inputs) for sid, r in records.items()}
+    for sid, changed in changed_by_step.items():
+        if changed:
+            lines.append(
+                f"step {sid}: what the gate wrote changed what its tests read: "
+                f"{', '.join(changed[:5])}; test the step's own outputs instead"
+            )
+    return "\n".join(lines)
 
 
 def _reading_the_gates_output(ws: Workspace, statuses: dict[str, StepStatus]) -> str:

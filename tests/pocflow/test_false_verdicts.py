@@ -2496,3 +2496,39 @@ def test_a_listing_of_the_workspaces_own_folder_is_an_input(tmp_path: Path, list
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+#: tests that see what pocflow writes after them other than by its name: through a link, or
+#: in a listing of its folder (the task to run, links to make, the test's body)
+SEES_POCFLOWS_OUTPUT = {
+    "a link to the gate's record, poc-complete": (
+        "poc-complete",
+        {"gate_link.json": "steps/records/poc-complete.json"},
+        "    assert not Path('gate_link.json').exists()\n",
+    ),
+    "a link to PROJECT_STATE.md, step:1": (
+        "step:1",
+        {"state_link.md": "PROJECT_STATE.md"},
+        "    p = Path('state_link.md')\n"
+        "    assert not p.exists() or 'Complete' not in p.read_text()\n",
+    ),
+    "a listing of docs/, step:1": (
+        "step:1",
+        {},
+        "    assert 'small-step1-results.md' not in os.listdir('docs')\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", SEES_POCFLOWS_OUTPUT)
+def test_a_step_whose_tests_see_what_pocflow_writes_after_them_does_not_pass(
+    tmp_path: Path, case: str
+) -> None:
+    task, links, body = SEES_POCFLOWS_OUTPUT[case]
+    test = "import os\nfrom pathlib import Path\n\n\ndef test_x():\n" + body
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    for link, target in links.items():
+        (ws / link).symlink_to(target)
+    result = run_doit(ws, task)
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
