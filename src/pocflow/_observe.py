@@ -169,6 +169,7 @@ class Observer:
         self.stack: list[str] = []
         self.seen: set[tuple[str, ...]] = set()
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
+        self.main_thread = get_ident()  # installed as the process starts
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
@@ -232,11 +233,12 @@ class Observer:
             return None
         return full[len(self.prefix) :]
 
-    def reader(self) -> str:
-        """The workspace file of the innermost frame running workspace code ('' if none)."""
-        frame = sys._getframe(2)
+    def reader(self, depth: int = 2) -> str:
+        """The workspace file of the innermost frame running workspace code ('' if none),
+        looking from ``depth`` frames up (the observer's own frames below it)."""
+        frame = sys._getframe(depth)
         while frame is not None:
-            name = self.code_file(frame.f_code.co_filename)
+            name = self.frame_file(frame)
             if (
                 name.startswith(self.prefix)
                 and not name.startswith(self.skip)
@@ -245,6 +247,22 @@ class Observer:
                 return name[len(self.prefix) :]
             frame = frame.f_back  # type: ignore[assignment]
         return ""
+
+    def frame_file(self, frame: "types.FrameType") -> str:
+        """The file a frame's code comes from, absolute: a doctest's examples (code named
+        ``<doctest module.name[0]>``) are their module's."""
+        name = frame.f_code.co_filename
+        if name.startswith("<doctest "):
+            module_file = frame.f_globals.get("__file__")
+            if isinstance(module_file, str):
+                name = module_file
+        return self.code_file(name)
+
+    def for_workspace(self) -> bool:
+        """Whether what is being done is done for workspace code: a workspace frame is on the
+        stack, or the thread is one the process started after the observer (a pool's worker
+        runs a test's calls with no frame of the test's above them)."""
+        return bool(self.reader(3)) or get_ident() != self.main_thread
 
     def caller(self) -> "types.FrameType":
         """The frame that raised the audit event being handled."""
@@ -291,7 +309,7 @@ class Observer:
         self.busy.add(thread)
         try:
             rel = self.inside(path)
-            if rel and self.reader():
+            if rel and self.for_workspace():
                 self.read(rel)
         except Exception:
             pass
@@ -358,7 +376,7 @@ class Observer:
             rel = self.inside(path)
             if rel is None and self.is_workspace(path):
                 rel = "."  # the workspace's own folder (`os.listdir()`, `Path.cwd().glob`)
-            if rel is not None and self.reader():
+            if rel is not None and self.for_workspace():
                 self.read(rel or ".", "d")
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None
@@ -566,9 +584,10 @@ class Observer:
                 frame = frame.f_back  # type: ignore[assignment]
             if frame is None:
                 return
-            caller = self.code_file(frame.f_code.co_filename)
+            caller = self.frame_file(frame)
             direct = caller.startswith(self.prefix) and not caller.startswith(self.skip)
-            if direct or (name not in MACHINE_VARIABLES and self.on_behalf(frame)):
+            worker = get_ident() != self.main_thread
+            if direct or (name not in MACHINE_VARIABLES and (worker or self.on_behalf(frame))):
                 self.environ_fact(name, value)
         except Exception:
             pass
@@ -578,7 +597,7 @@ class Observer:
     def on_behalf(self, frame: "types.FrameType | None") -> bool:
         """Whether workspace code is further up the stack (a library working for it)."""
         while frame is not None:
-            name = self.code_file(frame.f_code.co_filename)
+            name = self.frame_file(frame)
             if (
                 name.startswith(self.prefix)
                 and not name.startswith(self.skip)

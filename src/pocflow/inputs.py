@@ -27,6 +27,7 @@ _MEMO: dict[tuple[int, str, str], tuple[Workspace, list[str]]] = {}
 def forget() -> None:
     """A new doit invocation: scan again."""
     _MEMO.clear()
+    _WRITTEN.clear()
 
 
 def _memo(
@@ -195,26 +196,64 @@ def _generated(ws: Workspace) -> list[str]:
     return [*(ws.results_doc(sid) for sid in ws.steps), ws.settings.state_file, ws.poc_results_doc]
 
 
-def pocflows_writes_read(ws: Workspace, step_id: str, inputs: Iterable[str]) -> str:
-    """Why a step's verdict cannot stand on what it read: the first of its inputs that is a
-    file pocflow writes once the step's tests ran, or may write then — a results doc,
-    PROJECT_STATE.md, the PoC results doc, the gate's record, a record of a step that is
-    not among its prerequisites (theirs are written before its scripts run: its scripts
-    stand on them). What the tests read would change under them; '' when none is."""
-    before = set(prerequisites_first(ws, list(ws.steps[step_id].depends_on)))
-    written = {
-        *_generated(ws),
-        ws.gate_record_path,
-        *(ws.record_path(sid) for sid in ws.steps if sid not in before),
-    }
-    read = sorted(written.intersection(inputs))
-    if not read:
-        return ""
-    return (
-        f"step {step_id}: its tests or scripts read {read[0]}, which pocflow writes as it "
-        "verifies steps: what they read changes under them; test the step's own outputs "
-        "instead"
-    )
+def pocflows_writes_read(
+    ws: Workspace, step_id: str, read: dict[str, str], links: bool = True
+) -> str:
+    """Why a step's verdict cannot stand on what it read (its inputs and the outputs its
+    tests read, with their digests then): the first file pocflow writes once the step's tests
+    ran, or may write then, that it read — by name, or through a link with ``links`` — or the
+    first listing it took of a folder where pocflow writes such a file that is not as it was.
+    The files: results docs, PROJECT_STATE.md, the PoC results doc, the gate's record, a
+    record of a step that is not among its prerequisites (theirs are written before its
+    scripts run: its scripts stand on them). What the step read changes under it; '' when
+    none does."""
+    from pocflow.fingerprint import CHANGED_DURING_RUN, digest_of, kind_of
+
+    written, folders = _written_by_pocflow(ws)
+    root = str(ws.root)
+    for key in sorted(read):
+        target = key
+        if links and kind_of(key) == "file" and os.path.islink(os.path.join(root, key)):
+            real = os.path.realpath(os.path.join(root, key))
+            target = os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/")
+        if target in written and not _prerequisites_record(ws, step_id, target):
+            return (
+                f"step {step_id}: its tests or scripts read {key}, which pocflow writes as it "
+                "verifies steps: what they read changes under them; test the step's own "
+                "outputs instead"
+            )
+        listed = key in folders and read[key] != CHANGED_DURING_RUN
+        if listed and digest_of(ws.root, key) != read[key]:
+            return (
+                f"step {step_id}: its tests or scripts listed {key}, where pocflow writes as it "
+                "verifies steps, and the listing changed since: verify the step again (it "
+                "holds once pocflow's files are there), or list only the step's own outputs"
+            )
+    return ""
+
+
+def _written_by_pocflow(ws: Workspace) -> tuple[frozenset[str], frozenset[str]]:
+    """The files pocflow writes as it verifies steps (every step's record among them) and
+    the folders they are in ('./' for the workspace's own), worked out once per run."""
+    key = (id(ws), "", "written")
+    found = _WRITTEN.get(key)
+    if found is None or found[0] is not ws:
+        files = frozenset(
+            {*_generated(ws), ws.gate_record_path, *(ws.record_path(sid) for sid in ws.steps)}
+        )
+        folders = frozenset(p.rpartition("/")[0] + "/" if "/" in p else "./" for p in files)
+        found = _WRITTEN[key] = (ws, (files, folders))
+    return found[1]
+
+
+_WRITTEN: dict[tuple[int, str, str], tuple[Workspace, tuple[frozenset[str], frozenset[str]]]] = {}
+
+
+def _prerequisites_record(ws: Workspace, step_id: str, path: str) -> bool:
+    """Whether path is the record of one of the step's prerequisites (written before its
+    scripts run: they stand on it)."""
+    deps = prerequisites_first(ws, list(ws.steps[step_id].depends_on))
+    return any(ws.record_path(dep) == path for dep in deps)
 
 
 def local_result(ws: Workspace, step_id: str, phase: str) -> ImplementResult | TestResult | None:

@@ -60,7 +60,10 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     invocation)."""
     start = time.monotonic()
     record = current_record(ws, step_id)
-    problem = pocflows_writes_read(ws, step_id, record.inputs) if record.is_verified else ""
+    problem = ""
+    if record.is_verified:
+        read = {**record.inputs, **(record.test.outputs_read if record.test else {})}
+        problem = pocflows_writes_read(ws, step_id, read)
     if problem:
         record = replace(record, verdict="failed", message=problem)
     path = ws.root / ws.record_path(step_id)
