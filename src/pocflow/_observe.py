@@ -32,7 +32,7 @@ import builtins
 import os
 import sys
 from _thread import get_ident
-from stat import S_ISDIR
+from stat import S_ISDIR, S_ISREG
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
@@ -145,6 +145,10 @@ def _fd_path(fd: int) -> str | None:
 _STAT = os.stat
 
 
+#: the largest file the observer copies before a run rewrites it (see Observer.wrote)
+KEEP_BEFORE = 1 << 20
+
+
 def stamp_of(path: str) -> list[int] | None:
     """[size, mtime_ns, ctime_ns, inode] of a file; None when there is none."""
     try:
@@ -165,6 +169,8 @@ class Observer:
         # folders, so with a separator: ".git" must not swallow ".github"
         self.skip = tuple(self.prefix + part.rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip))
         self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        self.out = out
+        self.kept = 0  # copies of files as they were before a rewrite (see wrote)
         self.context = ""
         self.stack: list[str] = []
         self.seen: set[tuple[str, ...]] = set()
@@ -319,10 +325,46 @@ class Observer:
     def wrote(self, rel: str) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
         wrote it). Written before anything read it, it is an output ("f": first); read first,
-        the run read what was there before ("f": false)."""
+        the run read what was there before ("f": false), and a copy of it as it is now,
+        before the write ("b", beside the facts file; up to KEEP_BEFORE bytes), tells whether
+        the run wrote back what it read (a script saving a file unchanged keeps it an input)."""
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
-            self.emit({"w": rel, "f": ("s", rel) not in self.seen, "c": self.context})
+            first = ("s", rel) not in self.seen
+            fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
+            if not first and ("b", rel) not in self.seen:
+                self.seen.add(("b", rel))
+                copy = self.keep(self.prefix + rel)
+                if copy:
+                    fact["b"] = copy
+            self.emit(fact)
+
+    def keep(self, path: str) -> str:
+        """Copy a regular file of at most KEEP_BEFORE bytes beside the facts file (os calls
+        only: nothing the workspace could shadow is imported); its name, or ''."""
+        try:
+            info = _STAT(path)
+            if not S_ISREG(info.st_mode) or info.st_size > KEEP_BEFORE:
+                return ""
+            source = os.open(path, os.O_RDONLY)
+            try:
+                data = b""
+                while chunk := os.read(source, 1 << 16):
+                    data += chunk
+            finally:
+                os.close(source)
+            name = f"{self.out}.before-{self.kept}"
+            self.kept += 1
+            target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            try:
+                view = memoryview(data)
+                while view:
+                    view = view[os.write(target, view) :]
+            finally:
+                os.close(target)
+            return name
+        except OSError:
+            return ""
 
     def hook(self, event: str, args: tuple[object, ...]) -> None:
         """The audit hook's work, for the events it keeps (see ``install``)."""

@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 8
+OBSERVER_VERSION = 9
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -168,6 +168,7 @@ class Facts:
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
     written: set[str] = field(default_factory=set)  # written before anything read them
     rewritten: set[str] = field(default_factory=set)  # read first, then written
+    before: dict[str, str] = field(default_factory=dict)  # rewritten -> a copy as first read
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
@@ -221,6 +222,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         path = str(fact["w"])
         if path not in facts.written and path not in facts.rewritten:  # its first write
             (facts.written if fact.get("f", True) else facts.rewritten).add(path)
+        if isinstance(fact.get("b"), str):
+            facts.before.setdefault(path, fact["b"])
         facts.writes.append((path, context))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
@@ -351,7 +354,10 @@ def settle(
             continue
         known = memo.get(key)
         if known is None:
-            known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
+            known = observed_digest(root, key, facts.stamps.get(key))
+            if known == CHANGED_DURING_RUN and written_back(root, facts, path):
+                known = digest_of(root, key)  # saved as it was read: what was read is there
+            memo[key] = known
         digests[key] = known
     return _fold_missing(root, digests)
 
@@ -426,12 +432,26 @@ def _holds_one(folder: str, paths: set[str]) -> bool:
 
 
 def changed_by_run(root: Path, facts: Facts) -> set[str]:
-    """The files the run read first, opened for writing and really changed."""
+    """The files the run read first, opened for writing and really changed (not written
+    back as they were: written_back)."""
     return {
         path
         for path in facts.rewritten
         if observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN
+        and not written_back(root, facts, path)
     }
+
+
+def written_back(root: Path, facts: Facts, path: str) -> bool:
+    """Whether the run wrote back exactly what the file held when it was first rewritten
+    (the observer's copy of it then, `before`), so that what was read is still there."""
+    copy = facts.before.get(path)
+    if copy is None:
+        return False
+    try:
+        return Path(copy).read_bytes() == (root / path).read_bytes()
+    except OSError:
+        return False
 
 
 def within(path: str, folders: set[str]) -> bool:

@@ -2638,3 +2638,35 @@ def test_a_step_whose_script_writes_a_file_pocflow_writes_and_whose_tests_read_i
     # matters is that the run did not pass on a file pocflow rewrote under its test)
     assert result.code != 0, result.out + result.err
     assert "read PROJECT_STATE.md, which pocflow writes" in result.out + result.err
+
+
+#: a step script that reads its settings file and saves it back as it read it (tidied), then
+#: computes its output from it
+SAVES_ITS_INPUT_BACK = """import json
+from pathlib import Path
+
+config = Path("data/config.json")
+settings = json.loads(config.read_text())
+config.write_text(json.dumps(settings, indent=2, sort_keys=True) + "\\n")
+Path("out").mkdir(exist_ok=True)
+Path("out/double.txt").write_text(str(2 * settings["n"]))
+"""
+
+
+@pytest.mark.parametrize("task", ["step:1", "poc-complete"])
+def test_a_file_a_script_reads_and_saves_back_unchanged_stays_its_input(
+    tmp_path: Path, task: str
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\n"
+        "def test_x():\n    assert Path('out/double.txt').read_text() == '84'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    script = next((ws / "PoC").glob("step1_*.py"))
+    script.write_text(script.read_text(encoding="utf-8") + "\n" + SAVES_ITS_INPUT_BACK, "utf-8")
+    write_files(ws, {"data/config.json": '{\n  "n": 42\n}\n'})
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "data/config.json").write_text('{\n  "n": 43\n}\n', encoding="utf-8")
+    result = run_doit(ws, task)
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
