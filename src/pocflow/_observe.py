@@ -146,7 +146,7 @@ _STAT = os.stat
 
 
 #: the largest file the observer copies before a run rewrites it (see Observer.wrote)
-KEEP_BEFORE = 1 << 20
+KEEP_BEFORE = 64 << 20
 
 
 def stamp_of(path: str) -> list[int] | None:
@@ -322,7 +322,7 @@ class Observer:
         finally:
             self.busy.discard(thread)
 
-    def wrote(self, rel: str) -> None:
+    def wrote(self, rel: str, keeps: bool = False) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
         wrote it). Written before anything read it, it is an output ("f": first); read first,
         the run read what was there before ("f": false), and a copy of it as it is now,
@@ -331,37 +331,42 @@ class Observer:
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
             first = ("s", rel) not in self.seen
+            if first and keeps and _is_file(self.prefix + rel):
+                first = False  # opened to append, or without truncating: what was there stays
             fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
             if not first and ("b", rel) not in self.seen:
                 self.seen.add(("b", rel))
                 copy = self.keep(self.prefix + rel)
                 if copy:
                     fact["b"] = copy
+                elif copy is None:
+                    fact["big"] = True  # not copied: whether it was written back is unknown
             self.emit(fact)
 
     def keep(self, path: str) -> str:
         """Copy a regular file of at most KEEP_BEFORE bytes beside the facts file (os calls
-        only: nothing the workspace could shadow is imported); its name, or ''."""
+        only: nothing the workspace could shadow is imported); its name, '' when there is
+        no regular file, None when it is too large to copy."""
         try:
             info = _STAT(path)
-            if not S_ISREG(info.st_mode) or info.st_size > KEEP_BEFORE:
+            if not S_ISREG(info.st_mode):
                 return ""
-            source = os.open(path, os.O_RDONLY)
-            try:
-                data = b""
-                while chunk := os.read(source, 1 << 16):
-                    data += chunk
-            finally:
-                os.close(source)
+            if info.st_size > KEEP_BEFORE:
+                return None  # type: ignore[return-value]
             name = f"{self.out}.before-{self.kept}"
             self.kept += 1
-            target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+            source = os.open(path, os.O_RDONLY)
             try:
-                view = memoryview(data)
-                while view:
-                    view = view[os.write(target, view) :]
+                target = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                try:
+                    while chunk := os.read(source, 1 << 20):
+                        view = memoryview(chunk)
+                        while view:
+                            view = view[os.write(target, view) :]
+                finally:
+                    os.close(target)
             finally:
-                os.close(target)
+                os.close(source)
             return name
         except OSError:
             return ""
@@ -407,7 +412,11 @@ class Observer:
             if reads and not (flags & os.O_TRUNC if isinstance(flags, int) else False):
                 self.read(rel)  # "r+", os.O_RDWR: what was there is read (then maybe written)
             if writes:
-                self.wrote(rel)
+                if isinstance(mode, str):
+                    keeps = "w" not in mode and "x" not in mode
+                else:
+                    keeps = isinstance(flags, int) and not flags & (os.O_TRUNC | os.O_EXCL)
+                self.wrote(rel, keeps)
         elif event in ("os.listdir", "os.scandir"):
             # a folder is an input when workspace code lists it, not when the import system
             # fills its cache or pytest walks the folders it collects
@@ -820,13 +829,20 @@ def _watch_lookups(observer: Observer) -> None:
 
         return observed
 
-    for name in ("stat", "lstat", "access"):
+    for name in ("stat", "lstat", "access", "readlink"):
         original = getattr(os, name)
         wrapper = looking(original)
         for supports in (os.supports_dir_fd, os.supports_fd, os.supports_follow_symlinks):
             if original in supports:
                 supports.add(wrapper)
         setattr(os, name, wrapper)
+
+
+def _is_file(path: str) -> bool:
+    try:
+        return S_ISREG(_STAT(path).st_mode)
+    except (OSError, TypeError, ValueError):
+        return False
 
 
 def _is_folder(path: object) -> bool:

@@ -26,7 +26,7 @@ from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read
 from pocflow.observed import (
     PROCESS_KEYS,
     attribute,
-    changed_by_run,
+    changed_by_runs,
     child_environ,
     merge_inputs,
     observed_script_env,
@@ -186,7 +186,7 @@ def _observed(
     )
     written_first = set().union(*(facts.written for facts in every))
     # what the scripts changed: what they wrote first, and what they read and then updated
-    written = written_first.union(*(changed_by_run(root, facts) for facts in every))
+    written = written_first | changed_by_runs(root, every)
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     for facts in every:

@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 9
+OBSERVER_VERSION = 10
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -169,6 +169,7 @@ class Facts:
     written: set[str] = field(default_factory=set)  # written before anything read them
     rewritten: set[str] = field(default_factory=set)  # read first, then written
     before: dict[str, str] = field(default_factory=dict)  # rewritten -> a copy as first read
+    uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
@@ -224,6 +225,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             (facts.written if fact.get("f", True) else facts.rewritten).add(path)
         if isinstance(fact.get("b"), str):
             facts.before.setdefault(path, fact["b"])
+        elif fact.get("big"):
+            facts.uncopied.add(path)
         facts.writes.append((path, context))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
@@ -355,8 +358,12 @@ def settle(
         known = memo.get(key)
         if known is None:
             known = observed_digest(root, key, facts.stamps.get(key))
-            if known == CHANGED_DURING_RUN and written_back(root, facts, path):
-                known = digest_of(root, key)  # saved as it was read: what was read is there
+            if known == CHANGED_DURING_RUN and (
+                written_back(root, facts, path) or path in facts.uncopied
+            ):
+                # saved as it was read: what was read is there; too large to copy: what the
+                # run left there (an edit to it still runs the step again)
+                known = digest_of(root, key)
             memo[key] = known
         digests[key] = known
     return _fold_missing(root, digests)
@@ -433,12 +440,31 @@ def _holds_one(folder: str, paths: set[str]) -> bool:
 
 def changed_by_run(root: Path, facts: Facts) -> set[str]:
     """The files the run read first, opened for writing and really changed (not written
-    back as they were: written_back)."""
+    back as they were: written_back). One too large to copy is not taken as changed: what
+    was read may still be there, so it stays an input (as the run left it: settle) rather
+    than leave the inputs as an output."""
     return {
         path
         for path in facts.rewritten
         if observed_digest(root, path, facts.stamps.get(path)) == CHANGED_DURING_RUN
         and not written_back(root, facts, path)
+        and path not in facts.uncopied
+    }
+
+
+def changed_by_runs(root: Path, every: list[Facts]) -> set[str]:
+    """changed_by_run of the runs of one phase, in order (a step's scripts): a file one run
+    changed and a later one put back as the first run that rewrote it found it is not
+    changed by the phase."""
+    first_copy: dict[str, str] = {}
+    for facts in every:
+        for path, copy in facts.before.items():
+            first_copy.setdefault(path, copy)
+    phase = Facts(before=first_copy)
+    return {
+        path
+        for path in set().union(*(changed_by_run(root, facts) for facts in every))
+        if not written_back(root, phase, path)
     }
 
 

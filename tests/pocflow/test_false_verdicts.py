@@ -2670,3 +2670,84 @@ def test_a_file_a_script_reads_and_saves_back_unchanged_stays_its_input(
     result = run_doit(ws, task)
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+NUMBER_TEST = (
+    "from pathlib import Path\n\n\n"
+    "def test_x():\n    assert Path('out/n.txt').read_text() == '42'\n"
+)
+#: a step script (and its files) that reads data/config.txt, leaves it as it found it, and
+#: writes its first line to out/n.txt; the edit is 42 -> 43 in that file
+LEAVES_ITS_INPUT_AS_IT_WAS = {
+    "saved back, larger than the copy kept": (
+        "config = Path('data/config.txt')\ntext = config.read_text()\nconfig.write_text(text)\n",
+        {"data/config.txt": "42\n" + "x" * (65 << 20) + "\n"},
+    ),
+    "opened to append, nothing written": (
+        "open('data/config.txt', 'a').close()\ntext = Path('data/config.txt').read_text()\n",
+        {"data/config.txt": "42\n"},
+    ),
+    "changed by one script, put back by the next": (
+        "config = Path('data/config.txt')\ntext = config.read_text()\n"
+        "config.write_text(text + 'locked\\n')\n",
+        {
+            "data/config.txt": "42\n",
+            "PoC/step1_validate_unlock.py": '"""Put the settings back.\\n\\nUsage: python x\\n"""\n'
+            "from pathlib import Path\n\nconfig = Path('data/config.txt')\n"
+            "lines = config.read_text().splitlines()\nconfig.write_text(lines[0] + '\\n')\n",
+        },
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LEAVES_ITS_INPUT_AS_IT_WAS)
+def test_a_file_a_script_leaves_as_it_found_it_stays_its_input(tmp_path: Path, case: str) -> None:
+    body, files = LEAVES_ITS_INPUT_AS_IT_WAS[case]
+    ws = make_workspace(tmp_path / "ws", {"1": NUMBER_TEST})
+    script = next((ws / "PoC").glob("step1_*.py"))
+    script.write_text(
+        script.read_text(encoding="utf-8")
+        + "\nfrom pathlib import Path\n\n"
+        + body
+        + "Path('out').mkdir(exist_ok=True)\nPath('out/n.txt').write_text(text.splitlines()[0])\n",
+        encoding="utf-8",
+    )
+    write_files(ws, files)
+    assert run_doit(ws, "poc-complete").code == 0
+    config = ws / "data/config.txt"
+    config.write_text("43" + config.read_text(encoding="utf-8")[2:], encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_test_that_opens_its_input_to_append_keeps_it_an_input_on_a_fresh_clone(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    open('data/config.txt', 'a').close()\n"
+        "    assert Path('data/config.txt').read_text().strip() == '42'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/config.txt": "42\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    clone = tmp_path / "clone"
+    shutil.copytree(ws, clone, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
+    (clone / "data/config.txt").write_text("43\n", encoding="utf-8")
+    result = run_doit(clone, "poc-complete")
+    assert plain_pytest(clone, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+def test_the_target_a_test_reads_a_link_for_is_an_input(tmp_path: Path) -> None:
+    test = "import os\n\n\ndef test_x():\n    assert os.readlink('data/current') == 'v1.txt'\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/v1.txt": "one", "data/v2.txt": "two"})
+    (ws / "data/current").symlink_to("v1.txt")
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "data/current").unlink()
+    (ws / "data/current").symlink_to("v2.txt")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
