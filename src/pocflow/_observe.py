@@ -456,18 +456,21 @@ class Observer:
                 targets = [(args[1], args[2])]
             else:  # (path, dir_fd) or (path, length)
                 targets = [(args[0], args[1] if event != "os.truncate" else None)]
+            # os.truncate(path, n) keeps the first n bytes: what was there stays, in part
+            keeps = event == "os.truncate" and isinstance(args[1], int) and args[1] > 0
             for value, dir_fd in targets:
                 if not isinstance(value, (str, bytes, os.PathLike)):
                     continue
                 name = os.fsdecode(value)
-                if isinstance(dir_fd, int) and name[:1] != os.sep:
+                # (no folder descriptor given: the audit event says -1)
+                if isinstance(dir_fd, int) and dir_fd >= 0 and name[:1] != os.sep:
                     base = _fd_path(dir_fd)
                     if base is None:
                         continue
                     value = os.path.join(base, name)
                 rel = self.inside(value)
                 if rel is not None:
-                    self.wrote(rel)
+                    self.wrote(rel, keeps)
 
     def imported(self, module: object, importer: object) -> None:
         """A module handed out by an import statement (loaded now or before)."""
@@ -821,6 +824,8 @@ def _watch_lookups(observer: Observer) -> None:
             place = where(path, kwargs.get("dir_fd"))
             if isinstance(found, os.stat_result):
                 folder = S_ISDIR(found.st_mode)
+            elif isinstance(found, (str, bytes)):  # os.readlink: what a link says, to anywhere
+                folder = False
             else:  # os.access: True or False, nothing about what is there
                 folder = bool(found) and _is_folder(place)
             if not folder:

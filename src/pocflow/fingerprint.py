@@ -54,6 +54,8 @@ NO_CONTENT = frozenset({MISSING, NOT_A_FILE})
 #: the digest of a file that changed between the moment a step read it and the end of the
 #: phase: it never matches, so the step runs again
 CHANGED_DURING_RUN = "changed-during-run"
+#: the start of a link's fingerprint: ``link:<where it points>:<what it leads to>``
+LINK_PREFIX = "link:"
 #: seconds after its last change before a file's cached digest is trusted: more than one tick
 #: of the file system's clock (Linux's coarse clock ticks every 1-10 ms; file systems that keep
 #: whole seconds, and so stamps with no sub-millisecond part, get RACY_COARSE_S)
@@ -330,7 +332,10 @@ def looking_once() -> Iterator[None]:
 def _digest_now(root: Path, key: str) -> str:
     kind = kind_of(key)
     if kind == "file":
-        return file_digest(f"{root}{os.sep}{key}")
+        path = f"{root}{os.sep}{key}"
+        if os.path.islink(path):  # what the link says as well as what it leads to
+            return f"{LINK_PREFIX}{os.readlink(path)}:{file_digest(path)}"
+        return file_digest(path)
     if kind == "folder":
         return folder_digest(root / key.rstrip("/") if key != "./" else root)
     if kind == "env":

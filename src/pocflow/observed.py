@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 10
+OBSERVER_VERSION = 11
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -359,7 +359,8 @@ def settle(
         if known is None:
             known = observed_digest(root, key, facts.stamps.get(key))
             if known == CHANGED_DURING_RUN and (
-                written_back(root, facts, path) or path in facts.uncopied
+                written_back(root, facts, path)
+                or (updates_are_outputs and path in facts.uncopied)
             ):
                 # saved as it was read: what was read is there; too large to copy: what the
                 # run left there (an edit to it still runs the step again)

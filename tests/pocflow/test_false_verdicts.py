@@ -2687,6 +2687,16 @@ LEAVES_ITS_INPUT_AS_IT_WAS = {
         "open('data/config.txt', 'a').close()\ntext = Path('data/config.txt').read_text()\n",
         {"data/config.txt": "42\n"},
     ),
+    "removed and written again by a relative path": (
+        "config = Path('data/config.txt')\ntext = config.read_text()\nconfig.unlink()\n"
+        "config.write_text(text)\n",
+        {"data/config.txt": "42\n"},
+    ),
+    "truncated to its own length": (
+        "import os\nos.truncate('data/config.txt', 3)\n"
+        "text = Path('data/config.txt').read_text()\n",
+        {"data/config.txt": "42\n"},
+    ),
     "changed by one script, put back by the next": (
         "config = Path('data/config.txt')\ntext = config.read_text()\n"
         "config.write_text(text + 'locked\\n')\n",
@@ -2751,3 +2761,63 @@ def test_the_target_a_test_reads_a_link_for_is_an_input(tmp_path: Path) -> None:
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+#: where a link points, as a test checks it (files to make, the link and its target, the
+#: test's assertion, the other target the link is then pointed at)
+LINK_CHECKS = {
+    "readlink of a link to a folder": (
+        {"data/v1/a": "1", "data/v2/a": "2"},
+        "v1",
+        "os.readlink('data/current') == 'v1'",
+        "v2",
+    ),
+    "realpath of a link to a folder": (
+        {"data/v1/a": "1", "data/v2/a": "2"},
+        "v1",
+        "os.path.realpath('data/current').endswith('/v1')",
+        "v2",
+    ),
+    "readlink, both targets the same bytes": (
+        {"data/v1.txt": "same", "data/v2.txt": "same"},
+        "v1.txt",
+        "os.readlink('data/current') == 'v1.txt'",
+        "v2.txt",
+    ),
+    "readlink of a dangling link": (
+        {},
+        "v1.txt",
+        "os.readlink('data/current') == 'v1.txt'",
+        "v9.txt",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", LINK_CHECKS)
+def test_where_a_link_points_is_an_input(tmp_path: Path, case: str) -> None:
+    files, first, assertion, then = LINK_CHECKS[case]
+    test = f"import os\n\n\ndef test_x():\n    assert {assertion}\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/keep": "", **files})
+    (ws / "data/current").symlink_to(first)
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "data/current").unlink()
+    (ws / "data/current").symlink_to(then)
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_test_that_appends_to_a_large_input_is_not_verified_on_what_it_left(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    big = Path('data/big.txt')\n    assert big.read_bytes()[-4:] == b'end\\n'\n"
+        "    with big.open('a') as f:\n        f.write('more\\n')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/big.txt": "x" * (65 << 20) + "\nend\n"})
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
