@@ -359,8 +359,7 @@ def settle(
         if known is None:
             known = observed_digest(root, key, facts.stamps.get(key))
             if known == CHANGED_DURING_RUN and (
-                written_back(root, facts, path)
-                or (updates_are_outputs and path in facts.uncopied)
+                written_back(root, facts, path) or (updates_are_outputs and path in facts.uncopied)
             ):
                 # saved as it was read: what was read is there; too large to copy: what the
                 # run left there (an edit to it still runs the step again)
