@@ -235,18 +235,17 @@ def pocflows_writes_read(
 def _written_by_pocflow(ws: Workspace) -> tuple[frozenset[str], frozenset[str]]:
     """The files pocflow writes as it verifies steps (every step's record among them) and
     the folders they are in ('./' for the workspace's own), worked out once per run."""
-    key = (id(ws), "", "written")
-    found = _WRITTEN.get(key)
-    if found is None or found[0] is not ws:
+    found = _WRITTEN.get(id(ws))
+    if found is None or found[0] is not ws:  # (the workspace object is kept: ids stay)
         files = frozenset(
             {*_generated(ws), ws.gate_record_path, *(ws.record_path(sid) for sid in ws.steps)}
         )
         folders = frozenset(p.rpartition("/")[0] + "/" if "/" in p else "./" for p in files)
-        found = _WRITTEN[key] = (ws, (files, folders))
+        found = _WRITTEN[id(ws)] = (ws, (files, folders))
     return found[1]
 
 
-_WRITTEN: dict[tuple[int, str, str], tuple[Workspace, tuple[frozenset[str], frozenset[str]]]] = {}
+_WRITTEN: dict[int, tuple[Workspace, tuple[frozenset[str], frozenset[str]]]] = {}
 
 
 def _prerequisites_record(ws: Workspace, step_id: str, path: str) -> bool:
