@@ -166,8 +166,14 @@ class Observer:
         self.prefix = self.root + os.sep
         given = os.path.abspath(root) + os.sep
         self.aliases = (given,) if given != self.prefix else ()
-        # folders, so with a separator: ".git" must not swallow ".github"
+        # folders, so with a separator: ".git" must not swallow ".github"; the one marked
+        # "@" is pocflow's state folder (not an input either, but read by the step's own code
+        # it is reported: see state_read)
+        state = next((part[1:] for part in skip if part[:1] == "@"), ".pocflow")
+        skip = tuple(part.lstrip("@") for part in skip)
         self.skip = tuple(self.prefix + part.rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip))
+        self.state = self.prefix + state.rstrip("/") + os.sep
+        self.state_name = os.path.basename(state.rstrip("/"))
         self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.out = out
         self.kept = 0  # copies of files as they were before a rewrite (see wrote)
@@ -238,6 +244,23 @@ class Observer:
         if full.startswith(self.skip) or _PYCACHE in full:
             return None
         return full[len(self.prefix) :]
+
+    def state_read(self, path: object, kind: str = "r") -> None:
+        """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's
+        state folder, which ``inside`` leaves out: what pocflow writes there changes as it
+        verifies steps, so the read is reported under its workspace-relative name and the
+        step that made it is not verified (pocflow.inputs.pocflows_writes_read)."""
+        try:
+            text = os.fsdecode(path)  # type: ignore[arg-type]
+        except TypeError:
+            return
+        relative = text[:1] != os.sep
+        if self.state_name not in text and not (relative and self.state_name in os.getcwd()):
+            return
+        full = os.path.normpath(os.path.join(os.getcwd(), text) if relative else text)
+        if not (full + os.sep).startswith(self.state) or not self.for_workspace():
+            return
+        self.read(full[len(self.prefix) :], kind)
 
     def reader(self, depth: int = 2) -> str:
         """The workspace file of the innermost frame running workspace code ('' if none),
@@ -317,6 +340,8 @@ class Observer:
             rel = self.inside(path)
             if rel and self.for_workspace():
                 self.read(rel)
+            elif rel is None and not isinstance(path, int):
+                self.state_read(path)
         except Exception:
             pass
         finally:
@@ -396,11 +421,6 @@ class Observer:
                 and not opener.startswith(self.prefix)
             ):
                 return  # os.open(name, dir_fd=...) inside rmtree/fwalk: not this folder's name
-            rel = self.inside(path)
-            if rel is None:
-                return
-            if mode is None and _is_folder(self.prefix + rel):
-                return  # os.open of a folder (for dir_fd, fsync): what is in it is not read
             if isinstance(mode, str):
                 reads, writes = "r" in mode or "+" in mode, any(c in mode for c in "wax+")
             elif isinstance(flags, int):
@@ -409,6 +429,13 @@ class Observer:
                 writes = access != os.O_RDONLY or bool(flags & _WRITE_FLAGS)
             else:
                 reads, writes = True, False
+            rel = self.inside(path)
+            if rel is None:
+                if reads and isinstance(path, (str, bytes)):
+                    self.state_read(path)
+                return
+            if mode is None and _is_folder(self.prefix + rel):
+                return  # os.open of a folder (for dir_fd, fsync): what is in it is not read
             if reads and not (flags & os.O_TRUNC if isinstance(flags, int) else False):
                 self.read(rel)  # "r+", os.O_RDWR: what was there is read (then maybe written)
             if writes:
@@ -429,6 +456,8 @@ class Observer:
                 rel = "."  # the workspace's own folder (`os.listdir()`, `Path.cwd().glob`)
             if rel is not None and self.for_workspace():
                 self.read(rel or ".", "d")
+            elif rel is None and path is not None:
+                self.state_read(path, "d")
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None
             if rel is not None:

@@ -205,17 +205,24 @@ def pocflows_writes_read(
     first listing it took of a folder where pocflow writes such a file that is not as it was.
     The files: results docs, PROJECT_STATE.md, the PoC results doc, the gate's record, a
     record of a step that is not among its prerequisites (theirs are written before its
-    scripts run: its scripts stand on them). What the step read changes under it; '' when
-    none does."""
+    scripts run: its scripts stand on them), anything in the state folder. What the step
+    read changes under it; '' when none does."""
     from pocflow.fingerprint import CHANGED_DURING_RUN, digest_of, kind_of
 
     written, folders = _written_by_pocflow(ws)
     root = str(ws.root)
+    state = ws.settings.state_dir.rstrip("/") + "/"
     for key in sorted(read):
         target = key
         if links and kind_of(key) == "file" and os.path.islink(os.path.join(root, key)):
             real = os.path.realpath(os.path.join(root, key))
             target = os.path.relpath(real, os.path.realpath(root)).replace(os.sep, "/")
+        if (target.rstrip("/") + "/").startswith(state):
+            return (
+                f"step {step_id}: its tests or scripts read {key}, which pocflow writes as it "
+                f"verifies steps ({state} is its state folder): what they read changes under "
+                "them; test the step's own outputs instead"
+            )
         if target in written and not _prerequisites_record(ws, step_id, target):
             return (
                 f"step {step_id}: its tests or scripts read {key}, which pocflow writes as it "

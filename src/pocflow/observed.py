@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 11
+OBSERVER_VERSION = 12
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -106,21 +106,24 @@ def refresh_bytecode(root: Path, keys: Iterable[str]) -> None:
             continue
 
 
+#: marks the state folder among the observer's skipped folders (pocflow/_observe.py)
+STATE_MARK = "@"
+
+
 def observer_skips(root: Path) -> list[str]:
     """Folders of the workspace whose reads are not inputs beyond the usual ones: the state
-    folder when it is not ``.pocflow`` (what pocflow writes there for a session, such as its
-    selection of tests, is no input of a step), and pocflow's own package, when the workspace
-    holds it (as pocflow's own repository does)."""
+    folder (marked ``@``: what pocflow writes there for a session, such as its selection of
+    tests, is no input of a step, and what the step's own code reads there is reported as
+    such: pocflow.inputs.pocflows_writes_read fails the step), and pocflow's own package,
+    when the workspace holds it (as pocflow's own repository does)."""
     from pocflow.errors import PocflowError
     from pocflow.settings import load_settings
 
-    skips = []
     try:
         state_dir = load_settings(root).state_dir
     except PocflowError:
         state_dir = ".pocflow"
-    if state_dir != ".pocflow":
-        skips.append(state_dir)
+    skips = [STATE_MARK + state_dir]
     package = Path(__file__).resolve().parent
     if package.is_relative_to(root.resolve()):
         skips.append(package.relative_to(root.resolve()).as_posix())

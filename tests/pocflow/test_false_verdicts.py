@@ -2423,6 +2423,15 @@ READS_POCFLOWS_OUTPUT = {
         "    record = Path('steps/records/step1.json')\n"
         "    assert not record.exists() or 'verified' not in record.read_text()\n",
     ),
+    "pocflow's state folder, a run file, step:1": (
+        "step:1",
+        "    run = Path('.pocflow/runs/step1/test.json')\n"
+        "    assert not run.exists() or 'passed' not in run.read_text()\n",
+    ),
+    "pocflow's state folder, a listing, poc-complete": (
+        "poc-complete",
+        "    assert 'fingerprints.json' not in os.listdir('.pocflow')\n",
+    ),
 }
 
 
@@ -2431,7 +2440,7 @@ def test_a_step_whose_tests_read_what_pocflow_writes_after_them_is_not_verified(
     tmp_path: Path, case: str
 ) -> None:
     task, body = READS_POCFLOWS_OUTPUT[case]
-    test = "from pathlib import Path\n\n\ndef test_x():\n" + body
+    test = "import os\nfrom pathlib import Path\n\n\ndef test_x():\n" + body
     ws = make_workspace(tmp_path / "ws", {"1": test})
     results = [run_doit(ws, task) for _ in range(3)]  # first runs: a file not there yet
     assert plain_pytest(ws, "1") != 0 or results[-1].code != 0, "the case must really fail"
