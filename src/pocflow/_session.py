@@ -100,6 +100,7 @@ def pytest_configure(config: Any) -> None:
                 "own": own,
                 "plugins": [list(p) for p in plugins],
                 "candidates": _candidates(config, facts.root),
+                "workers": _workers(config),
             }
         }
     )
@@ -107,6 +108,20 @@ def pytest_configure(config: Any) -> None:
     if observer is not None:  # a config file created later would change the session
         for candidate in _candidates(config, facts.root):
             observer.read(candidate)
+
+
+def _workers(config: Any) -> str:
+    """How pytest-xdist spreads the session's tests over processes of its own ('' when it
+    does not): '-n 2', '--dist load'. pocflow's observer watches the session's process (and
+    what it forks), not the interpreters xdist starts."""
+    if hasattr(config, "workerinput"):  # this session is one of xdist's workers
+        return "an xdist worker"
+    option = config.option
+    count = getattr(option, "numprocesses", None)
+    mode = getattr(option, "dist", "no")
+    if getattr(option, "tx", None) or (mode not in (None, "no")) or count:
+        return f"-n {count}" if count else f"--dist {mode}"
+    return ""
 
 
 def _has_pytest_settings(path: Path) -> bool:

@@ -9,10 +9,11 @@ on exactly the files the step has now. Verdicts stay per step: tests are attribu
 
 Batching must not change a verdict. A step whose tests fail in a shared session is run
 again alone, and the alone verdict is kept; when it passes alone, the interference (its
-tests fail beside another step's) is reported, and the gate's full-suite session fails on
-it too. One case cannot be found this way: tests that pass only because another step's
-tests ran before them in the session. `test_batch = false` runs every step in a session of
-its own.
+tests fail beside another step's) is reported, the gate's full-suite session fails on it
+too, and the steps that passed in that session run alone as well (a session fixture whose
+teardown fails is reported on the session's last test, whichever step's it is). One case
+cannot be found this way: tests that pass only because another step's tests ran before them
+in the session. `test_batch = false` runs every step in a session of its own.
 """
 
 from __future__ import annotations
@@ -220,13 +221,15 @@ def _run_batch(
             durable=False,
         )
     if len(group) > 1:
-        for member in group:
-            if results[member.step_id].outcome == "passed":  # passed beside the others
-                ws.run_file(member.step_id, TOGETHER_FILE).unlink(missing_ok=True)
+        passed = [s for s in group if results[s.step_id].outcome == "passed"]
+        for member in passed:  # passed beside the others
+            ws.run_file(member.step_id, TOGETHER_FILE).unlink(missing_ok=True)
+        interfered = False
         for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
             alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
             result = alone[failed.step_id]
             if result.outcome == "passed":
+                interfered = True
                 others = [s.step_id for s in group if s.step_id != failed.step_id]
                 sys.stderr.write(
                     f"pocflow: warning: step {failed.step_id}'s tests pass alone but "
@@ -235,6 +238,13 @@ def _run_batch(
                 )
                 failed_together_now(ws, [failed.step_id], others, results[failed.step_id].message)
             results[failed.step_id] = result
+        if interfered:
+            # what failed there came from another step's tests: a fixture they share torn
+            # down at the session's end (its error reported on the last test), state left
+            # behind. Which one is not known, so the steps that passed there run alone too
+            for member in passed:
+                alone = runner.run(ws.root, [member], ws.root / ws.run_dir(member.step_id))
+                results[member.step_id] = alone[member.step_id]
     for member in group:
         _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
     return results

@@ -234,7 +234,10 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
+        # (xdist's workers load pocflow's plugin too: what one session says spreads them)
+        workers = facts.config.get("workers")
         facts.config = dict(fact["config"])
+        facts.config["workers"] = workers or facts.config.get("workers")
     elif "items" in fact:
         facts.items = [str(i) for i in fact["items"]]
     elif "deselected" in fact:

@@ -482,6 +482,14 @@ def _problem(
             "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
             "pyproject.toml) so that a run here and a run elsewhere agree"
         )
+    workers = str(facts.config.get("workers") or "")
+    if workers:
+        return (
+            f"step {sid}: pytest-xdist ran the tests in worker processes ({workers}), where "
+            "pocflow cannot see what they read; take -n/--dist out of pytest's addopts for "
+            "pocflow's sessions (pocflow batches the steps' tests itself), or run them with "
+            "PYTEST_ADDOPTS='-p no:xdist'"
+        )
     if facts.items is None or facts.end is None:
         return (
             f"step {sid}: the pytest session ended early ({ended}) and said nothing "

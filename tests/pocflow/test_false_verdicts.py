@@ -2823,3 +2823,42 @@ def test_a_test_that_appends_to_a_large_input_is_not_verified_on_what_it_left(
     results = [run_doit(ws, "poc-complete") for _ in range(2)]
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+@pytest.mark.parametrize("runner", ["subprocess", "fork"])
+def test_tests_that_pytest_xdist_runs_in_its_own_workers_are_not_verified(
+    tmp_path: Path, runner: str
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": VALUE_TEST, "2": "def test_y():\n    assert True\n"},
+        settings=f'test_runner = "{runner}"\n\n[tool.pytest.ini_options]\naddopts = "-n 2"\n',
+    )
+    write_files(ws, {"data/value.txt": "1"})
+    first = run_doit(ws, "poc-complete")
+    (ws / "data/value.txt").write_text("22", encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert first.code != 0 and result.code != 0, result.out + result.err
+    assert "pytest-xdist ran the tests in worker processes (-n 2)" in first.out + first.err
+
+
+def test_a_failing_teardown_of_a_session_fixture_fails_the_step_that_uses_it(
+    tmp_path: Path,
+) -> None:
+    conftest = (
+        "import pytest\n\n\n"
+        '@pytest.fixture(scope="session")\n'
+        "def resource():\n"
+        "    yield 1\n"
+        '    raise RuntimeError("cleanup failed")\n'
+    )
+    uses = "def test_uses(resource):\n    assert resource == 1\n"
+    ws = make_workspace(
+        tmp_path / "ws", {"1": uses, "2": "def test_ok():\n    assert True\n"}, conftest=conftest
+    )
+    results = [run_doit(ws, "poc-complete"), run_doit(ws, "step:1")]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(result.code != 0 for result in results), [r.out + r.err for r in results]
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert record["verdict"] != "verified"
