@@ -105,6 +105,7 @@ _READ_EVENTS = frozenset(
         "os.scandir",
         "sqlite3.connect",
         "os.remove",
+        "os.mkdir",
         "os.rename",
         "os.rmdir",
         "os.truncate",
@@ -355,6 +356,16 @@ class Observer:
         the run wrote back what it read (a script saving a file unchanged keeps it an input)."""
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
+            parent = rel.rpartition("/")[0]
+            if (
+                parent
+                and ("m", parent) not in self.seen
+                and ("p", parent, self.context) not in self.seen
+            ):
+                # written into a folder that was there, which the run did not make: that it is
+                # a folder is an input (a fresh clone lacks an empty one git does not keep)
+                self.seen.add(("p", parent, self.context))
+                self.emit({"p": parent, "c": self.context})
             first = ("s", rel) not in self.seen
             if first and keeps and _is_file(self.prefix + rel):
                 first = False  # opened to append, or without truncating: what was there stays
@@ -458,6 +469,16 @@ class Observer:
                 self.read(rel or ".", "d")
             elif rel is None and path is not None:
                 self.state_read(path, "d")
+        elif event == "os.mkdir":  # made, or made sure of: files written there need it not
+            path, _mode, dir_fd = args
+            if isinstance(path, (str, bytes, os.PathLike)):
+                name = os.fsdecode(path)
+                if isinstance(dir_fd, int) and dir_fd >= 0 and name[:1] != os.sep:
+                    base = _fd_path(dir_fd)
+                    name = os.path.join(base, name) if base is not None else ""
+                rel = self.inside(name) if name else None
+                if rel:
+                    self.seen.add(("m", rel))
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None
             if rel is not None:

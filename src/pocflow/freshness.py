@@ -88,6 +88,9 @@ def environment(ws: Workspace) -> dict[str, str]:
         "implementation": sys.implementation.name,
         "platform": sys.platform,
         "dependencies": f"{lock}:{digest}" if digest != "missing" else "",
+        # what is installed, whatever the lock file says (`uv pip install`, pip, a system
+        # Python): a record made with another version of a library is not this one's
+        "packages": installed_versions(),
         # what pocflow watches while a step runs: a record made by an observer that watched
         # less is verified again (pocflow.observed)
         "observer": str(OBSERVER_VERSION),
@@ -113,6 +116,31 @@ def installed_packages() -> str:
         except OSError:
             continue
     return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+
+
+@functools.cache
+def installed_versions() -> str:
+    """A digest of the distributions importable here, by name and version only (from the
+    names of their metadata folders: ``tinyver-1.0.dist-info``), pocflow's own left out (the
+    observer version says what a new pocflow changes). The same on every machine that
+    installed the same versions, wherever it put them; worked out once a process."""
+    found: set[str] = set()
+    for entry in dict.fromkeys(sys.path):
+        try:
+            with os.scandir(entry or ".") as listing:
+                names = [e.name for e in listing if e.name.endswith(_DISTRIBUTIONS)]
+        except OSError:
+            continue
+        for name in names:
+            stem = name.rsplit(".", 1)[0]
+            project, _, version = stem.partition("-")
+            project = re.sub(r"[-_.]+", "-", project).lower()
+            if project != "pocflow":
+                found.add(f"{project}=={version.split('-')[0]}")
+    return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
+
+
+_DISTRIBUTIONS = (".dist-info", ".egg-info")
 
 
 def _installed(folder: str, entry: os.DirEntry[str]) -> str:
@@ -315,6 +343,10 @@ def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> li
 
 
 def _environment_change(key: str, was: str, now: str) -> str:
+    if key == "packages":
+        return (
+            "the installed packages changed" if was else "recorded without the installed packages"
+        )
     if key == "dependencies":
         return (
             "the locked dependency set changed"

@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 12
+OBSERVER_VERSION = 13
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -175,6 +175,7 @@ class Facts:
     uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
+    parents: set[str] = field(default_factory=set)  # folders written into, not made by the run
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
     config: dict[str, Any] = field(default_factory=dict)
     items: list[str] | None = None
@@ -220,7 +221,11 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             if kind == "q":
                 facts.databases.add(key)
             return
-    if "observing" in fact:
+    if "p" in fact:  # a folder the run wrote into: read as "is a folder" (no stamp)
+        key = str(fact["p"])
+        facts.reads.append((key, context, by))
+        facts.parents.add(key)
+    elif "observing" in fact:
         facts.observed = True
     elif "w" in fact:
         path = str(fact["w"])
@@ -362,6 +367,9 @@ def settle(
         if within(path, excluded):
             continue
         known = memo.get(key)
+        if known is None and key in facts.parents and key not in facts.stamps:
+            # written into: its own times change as the run writes there; what it is counts
+            known = memo[key] = digest_of(root, key)
         if known is None:
             known = observed_digest(root, key, facts.stamps.get(key))
             if known == CHANGED_DURING_RUN and (

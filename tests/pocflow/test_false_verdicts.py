@@ -2862,3 +2862,78 @@ def test_a_failing_teardown_of_a_session_fixture_fails_the_step_that_uses_it(
     assert all(result.code != 0 for result in results), [r.out + r.err for r in results]
     record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
     assert record["verdict"] != "verified"
+
+
+WRITES_INTO_SCRATCH = (
+    "from pathlib import Path\n\n\ndef test_x():\n"
+    "    note = Path('scratch/t.txt')\n"
+    "    note.write_text('abc')\n"
+    "    assert note.read_text() == 'abc'\n"
+    "    note.unlink()\n"
+)
+
+
+@pytest.mark.parametrize("where", ["removed here", "a clone without the empty folder"])
+def test_a_folder_a_step_writes_into_without_making_it_is_an_input(
+    tmp_path: Path, where: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": WRITES_INTO_SCRATCH})
+    (ws / "scratch").mkdir()
+    assert run_doit(ws, "poc-complete").code == 0
+    if where == "removed here":
+        (ws / "scratch").rmdir()
+    else:  # git keeps no empty folder
+        clone = tmp_path / "clone"
+        shutil.copytree(ws, clone, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
+        (clone / "scratch").rmdir()
+        ws = clone
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_folder_the_step_makes_before_writing_into_it_is_no_input(tmp_path: Path) -> None:
+    test = "import os\n\n" + WRITES_INTO_SCRATCH.replace(
+        "def test_x():\n", "def test_x():\n    os.makedirs('scratch', exist_ok=True)\n"
+    ).replace("from pathlib", "from pathlib")
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    (ws / "scratch").mkdir()
+    assert run_doit(ws, "poc-complete").code == 0
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "scratch" not in record["inputs"]
+    (ws / "scratch").rmdir()
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0 and "1" not in result.ran_steps, result.out + result.err
+
+
+def _library(site: Path, version: str) -> None:
+    """A library installed in site (a folder on PYTHONPATH, outside the workspace), at a
+    version: its module and its metadata folder, as an installer leaves them."""
+    shutil.rmtree(site, ignore_errors=True)
+    write_files(
+        site,
+        {
+            "tinyver.py": f"VERSION = {version!r}\n",
+            f"tinyver-{version}.dist-info/METADATA": (
+                f"Metadata-Version: 2.1\nName: tinyver\nVersion: {version}\n"
+            ),
+        },
+    )
+
+
+def test_a_fresh_clone_does_not_accept_a_record_made_with_another_version_of_a_library(
+    tmp_path: Path,
+) -> None:
+    test = "import tinyver\n\n\ndef test_x():\n    assert tinyver.VERSION == '1.0'\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    site = tmp_path / "site"
+    env = {"PYTHONPATH": str(site)}
+    _library(site, "1.0")
+    assert run_doit(ws, "poc-complete", env=env).code == 0
+    clone = tmp_path / "clone"
+    shutil.copytree(ws, clone, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
+    _library(site, "0.9")  # installed without a lock file that says so (`uv pip install`)
+    result = run_doit(clone, "poc-complete", env=env)
+    assert plain_pytest(clone, "1", env) != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "the installed packages changed" in result.out + result.err
