@@ -120,6 +120,8 @@ _READ_EVENTS = frozenset(
 _DIR_FD_OPENERS = ("/shutil.py", "<frozen os>", "/os.py")
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
+#: pocflow's package folder (this file is in it), with a separator
+_PACKAGE = os.path.dirname(os.path.abspath(__file__)) + os.sep
 _TEXT_OK = frozenset(
     " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
@@ -175,6 +177,10 @@ class Observer:
         self.skip = tuple(self.prefix + part.rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip))
         self.state = self.prefix + state.rstrip("/") + os.sep
         self.state_name = os.path.basename(state.rstrip("/"))
+        # the file a step script hands its metrics to pocflow in (pocflow.metrics): the
+        # script's own to read back, in the state folder
+        metrics = os.environ.get("POCFLOW_METRICS_FILE")
+        self.metrics = os.path.normpath(os.path.abspath(metrics)) if metrics else ""
         self.fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
         self.out = out
         self.kept = 0  # copies of files as they were before a rewrite (see wrote)
@@ -259,9 +265,26 @@ class Observer:
         if self.state_name not in text and not (relative and self.state_name in os.getcwd()):
             return
         full = os.path.normpath(os.path.join(os.getcwd(), text) if relative else text)
-        if not (full + os.sep).startswith(self.state) or not self.for_workspace():
+        if not (full + os.sep).startswith(self.state) or full == self.metrics:
             return
+        if not self.for_workspace():
+            return
+        if self.by_pocflow():
+            return  # pocflow's own code, called by the step's (its metrics file, say)
         self.read(full[len(self.prefix) :], kind)
+
+    def by_pocflow(self) -> bool:
+        """Whether pocflow's own code is doing what is being done, called by workspace code
+        (the innermost frame of pocflow's package or of the workspace is pocflow's)."""
+        frame = sys._getframe(2)
+        while frame is not None:
+            name = frame.f_code.co_filename
+            if name.startswith(_PACKAGE) and name not in _MODULE_FILES:
+                return True
+            if name.startswith(self.prefix) and not name.startswith(self.skip):
+                return False
+            frame = frame.f_back  # type: ignore[assignment]
+        return False
 
     def reader(self, depth: int = 2) -> str:
         """The workspace file of the innermost frame running workspace code ('' if none),
@@ -495,6 +518,8 @@ class Observer:
                         self.read(rel, "q")
                     else:
                         self.wrote(rel)
+                elif text and text != ":memory:":
+                    self.state_read(text, "q")
         else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
             if event in ("os.rename", "os.link"):
                 targets = (

@@ -228,6 +228,8 @@ def _run_batch(
         for failed in [s for s in group if results[s.step_id].outcome != "passed"]:
             alone = runner.run(ws.root, [failed], ws.root / ws.run_dir(failed.step_id))
             result = alone[failed.step_id]
+            # a teardown that failed there may be another step's fixture's (see below)
+            interfered |= results[failed.step_id].teardowns_failed > result.teardowns_failed
             if result.outcome == "passed":
                 interfered = True
                 others = [s.step_id for s in group if s.step_id != failed.step_id]
@@ -240,8 +242,9 @@ def _run_batch(
             results[failed.step_id] = result
         if interfered:
             # what failed there came from another step's tests: a fixture they share torn
-            # down at the session's end (its error reported on the last test), state left
-            # behind. Which one is not known, so the steps that passed there run alone too
+            # down at the session's end (its error reported on the last test, even one that
+            # fails anyway), state left behind. Which one is not known, so the steps that
+            # passed there run alone too
             for member in passed:
                 alone = runner.run(ws.root, [member], ws.root / ws.run_dir(member.step_id))
                 results[member.step_id] = alone[member.step_id]

@@ -61,6 +61,7 @@ from pocflow.record import (
     StepRecord,
     TestResult,
     outputs_read_by_other_tests,
+    outputs_read_here,
     read_implement,
     read_step_record,
     read_test,
@@ -593,7 +594,7 @@ def _outputs_read(path: Path) -> tuple[dict[str, str], str]:
     try:
         now = stamp(path.stat())
     except OSError:
-        return {}, ""
+        return outputs_read_here(path), ""  # what `doit clean` kept of it
     known = _OUTPUTS_READ.get(str(path))
     if known is None or known[0] != now:
         local = read_test(path)

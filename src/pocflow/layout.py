@@ -31,6 +31,10 @@ PRODUCED_FILE = "produced.json"
 VERIFIED_FILE = "verified.json"
 #: the test phase's result (pocflow.record.TestResult)
 TEST_FILE = "test.json"
+#: what the step's tests read of the outputs (TestResult.outputs_read), kept by `doit clean`
+#: as it removes the test phase's result: the only copy, and local (a record that still
+#: holds is taken, and the tests that read an output changed since must run again)
+OUTPUTS_READ_FILE = "outputs-read.json"
 #: how long writing the step's results doc took
 DOCUMENT_FILE = "document.json"
 #: evidence that the step's latest implement or test run here failed

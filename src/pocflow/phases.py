@@ -8,6 +8,7 @@ workspace (a broken template, say) become ``TaskError`` with one clear line; bug
 from __future__ import annotations
 
 import inspect
+import json
 import sys
 import time
 from collections.abc import Callable
@@ -18,7 +19,7 @@ from typing import Any, TypeAlias, TypeVar
 from doit.exceptions import TaskError, TaskFailed
 from doit.tools import config_changed
 
-from pocflow._fs import file_lock, sha256_file
+from pocflow._fs import atomic_write_text, file_lock, sha256_file
 from pocflow.batch import scripts_running
 from pocflow.errors import PocflowError
 from pocflow.freshness import Acceptance, acceptance, installed_packages
@@ -28,11 +29,12 @@ from pocflow.layout import (
     GATE_TASK,
     IMPLEMENT,
     IMPLEMENT_FILE,
+    OUTPUTS_READ_FILE,
     RUN_PHASES,
     TEST,
     TEST_FILE,
 )
-from pocflow.record import write_run_file
+from pocflow.record import read_test, write_run_file
 from pocflow.run import RunContext
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import Workspace
@@ -356,6 +358,19 @@ def values_only() -> None:
     returns twice — as the task's values and as its result — and reads both on every run;
     the result of the task's last action is what doit keeps as its result, and this one has
     none. (pocflow uses the values: the fingerprints the phase stands on.)"""
+
+
+def clean_test_result(path: str) -> None:
+    """`doit clean` of a step's test task: remove its local result, keeping what its tests
+    read of the outputs (outputs_read_here): the next run may take the step's record, and
+    an output changed since must still have those tests run again."""
+    result = Path(path)
+    local = read_test(result)
+    if local is not None and local.outputs_read:
+        atomic_write_text(
+            result.with_name(OUTPUTS_READ_FILE), json.dumps(local.outputs_read), durable=False
+        )
+    result.unlink(missing_ok=True)
 
 
 def held_inputs(inputs: dict[str, str]) -> dict[str, str]:

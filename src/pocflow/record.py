@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.fingerprint import file_digest
+from pocflow.layout import OUTPUTS_READ_FILE
 from pocflow.redact import mask_record
 
 if TYPE_CHECKING:
@@ -122,6 +123,9 @@ class TestResult(PhaseResult):
     #: as read: not inputs, and local (a fresh clone makes them anew), but a step whose tests
     #: read one that changed since is tested again (pocflow.observed.outputs_read)
     outputs_read: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
+    #: how many of its tests' teardowns failed (a fixture's finalizer: in a shared session,
+    #: a session fixture's is reported on the last test, whichever step's; pocflow.batch)
+    teardowns_failed: int = field(default=0, metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:
@@ -284,6 +288,18 @@ def read_test(path: Path) -> TestResult | None:
     if data is None:
         return None
     return test_result_from(data)
+
+
+def outputs_read_here(path: Path) -> dict[str, str]:
+    """What the step's tests read of the outputs in their latest run here: from the local
+    test result at path, or, once `doit clean` removed it, from what it kept."""
+    local = read_test(path)
+    if local is not None:
+        return dict(local.outputs_read)
+    kept = read_json(path.with_name(OUTPUTS_READ_FILE))
+    if not isinstance(kept, dict):
+        return {}
+    return {str(k): str(v) for k, v in kept.items() if isinstance(v, str)}
 
 
 def read_step_record(path: Path) -> StepRecord | None:

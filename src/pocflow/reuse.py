@@ -39,7 +39,7 @@ from pocflow.record import (
     StepRecord,
     TestResult,
     outputs_read_by_other_tests,
-    read_test,
+    outputs_read_here,
     text_of,
     write_produced,
     write_run_file,
@@ -70,12 +70,10 @@ def accept(ws: Workspace, record: StepRecord) -> None:
 
 def keeping_outputs_read(path: Path, test: TestResult) -> TestResult:
     """A record's test result, with what the step's tests read of the outputs in their
-    latest run here (the local result at path): taking the record does not make that
-    evidence go away (pocflow.freshness.output_changes)."""
-    local = read_test(path)
-    if local is None or not local.outputs_read:
-        return test
-    return replace(test, outputs_read=dict(local.outputs_read))
+    latest run here (the local result at path, or what `doit clean` kept of it): taking
+    the record does not make that evidence go away (pocflow.freshness.output_changes)."""
+    read = outputs_read_here(path)
+    return replace(test, outputs_read=read) if read else test
 
 
 def forget_acceptance(ws: Workspace, step_id: str) -> None:

@@ -50,6 +50,7 @@ from pocflow.layout import (
 )
 from pocflow.phases import (
     all_pocs_phase,
+    clean_test_result,
     document_phase,
     gate_phase,
     health_checked,
@@ -266,7 +267,7 @@ def _step_tasks(
                 ws.poc,
             )
         ],
-        "clean": True,
+        "clean": [(clean_test_result, [str(ws.root / test_json)])],
     }
     yield {
         "basename": ws.task(DOCUMENT),

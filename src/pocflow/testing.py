@@ -402,8 +402,13 @@ def judge(
     for f in selection.files:
         reports.update(grouped.reports.get(f, {}))
     cases, subtests = [], {"passed": 0, "failed": 0}
+    torn = 0
     for nodeid in collected + [n for n in reports if n not in collected]:
         outcome, sub = _outcome(reports.get(nodeid, []))
+        torn += any(
+            r.get("when") == "teardown" and r.get("outcome") == "failed" and not r.get("sub")
+            for r in reports.get(nodeid, [])
+        )
         for key in subtests:
             subtests[key] += sub[key]
         cases.append(
@@ -442,6 +447,7 @@ def judge(
         collection_errors=errors,
         exit_code=exit_code,
         inputs=inputs,
+        teardowns_failed=torn,
     )
     result.message = _problem(selection, result, facts, report, exit_code, output, deselected)
     if result.message:

@@ -1209,6 +1209,18 @@ def test_an_output_read_after_doit_forget_is_still_watched(tmp_path: Path) -> No
     assert result.code != 0, result.out + result.err
 
 
+@pytest.mark.parametrize("clean", [("clean", "test:1"), ("clean",)], ids=["test:1", "all"])
+def test_an_output_read_after_doit_clean_is_still_watched(
+    tmp_path: Path, clean: tuple[str, ...]
+) -> None:
+    ws = outputs_workspace(tmp_path / "ws", {"tests/test_step2_read.py": PASSING_TEST})
+    (ws / "out/log.txt").write_text("edited\n", encoding="utf-8")
+    assert run_doit(ws, *clean).code == 0  # the local test result goes, the output stays
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+
+
 def test_an_output_an_undone_experiment_wrote_is_written_again(tmp_path: Path) -> None:
     write_once = OUTPUTS["PoC/step1_write.py"].replace(
         'log.write_text(old + "ran\\n", encoding="utf-8")',
@@ -2432,6 +2444,18 @@ READS_POCFLOWS_OUTPUT = {
         "poc-complete",
         "    assert 'fingerprints.json' not in os.listdir('.pocflow')\n",
     ),
+    "pocflow's state folder, doit's store through sqlite3, step:1": (
+        "step:1",
+        "    import sqlite3\n"
+        "    con = sqlite3.connect('.pocflow/doit.sqlite')\n"
+        "    try:\n"
+        "        names = [r[0] for r in con.execute('select name from sqlite_master')]\n"
+        "        keys = [r[0] for r in con.execute('select task_id from doit')] "
+        "if 'doit' in names else []\n"
+        "    finally:\n"
+        "        con.close()\n"
+        "    assert not any(k.startswith('test:1') for k in keys), keys\n",
+    ),
 }
 
 
@@ -2937,3 +2961,28 @@ def test_a_fresh_clone_does_not_accept_a_record_made_with_another_version_of_a_l
     assert plain_pytest(clone, "1", env) != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "the installed packages changed" in result.out + result.err
+
+
+def test_a_failing_teardown_a_failing_step_absorbs_leaves_no_step_verified(tmp_path: Path) -> None:
+    conftest = (
+        "import pytest\n\n\n"
+        '@pytest.fixture(scope="session")\n'
+        "def resource():\n"
+        "    yield 1\n"
+        '    raise RuntimeError("cleanup failed")\n'
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_uses(resource):\n    assert resource == 1\n",
+            "2": "def test_ok():\n    assert True\n",
+            "3": "def test_broken():\n    assert 1 == 2\n",  # a real failure, last to run
+        },
+        conftest=conftest,
+    )
+    first = run_doit(ws, "--continue", "poc-complete")
+    assert first.code != 0
+    (ws / "tests/test_step3_x.py").write_text("def test_broken():\n    assert 2 == 2\n")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
