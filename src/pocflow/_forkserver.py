@@ -106,9 +106,13 @@ def session(
             sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
             sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
             sys.argv = ["pytest", *args]
+            observer = None
             if observe:  # after the fork: an audit hook cannot be removed
-                _load(str(Path(__file__).with_name("_observe.py"))).install(
-                    observe["root"], observe["out"], tuple(observe.get("skip", ()))
+                observer = _load(str(Path(__file__).with_name("_observe.py"))).install(
+                    observe["root"],
+                    observe["out"],
+                    tuple(observe.get("skip", ())),
+                    bool(observe.get("kernel")),
                 )
             import pytest
 
@@ -117,6 +121,8 @@ def session(
                 if hasattr(plugin, "PRELOADED"):
                     plugin.PRELOADED = PRELOADED
             code = int(pytest.main(args, plugins=loaded))
+            if observer is not None:
+                observer.from_kernel()
             if any(getattr(plugin, "SHADOWED", None) for plugin in loaded):
                 code = UNFAITHFUL
         except BaseException:  # anything at all must end the child

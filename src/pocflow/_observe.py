@@ -126,6 +126,8 @@ _TEXT_OK = frozenset(
     " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
 _PYCACHE = os.sep + "__pycache__" + os.sep
+#: how many audit events the observer handles between two looks at what the kernel saw
+KERNEL_LOOK_EVERY = 2048
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
 _PLUMBING = (
     "/os.py",
@@ -161,6 +163,144 @@ def stamp_of(path: str) -> list[int] | None:
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
+class KernelWatch:
+    """What any process opens or writes in the workspace's folders, as Linux's inotify
+    reports it: the reads no audit hook sees (a C library opening a file by its path —
+    polars, lxml, the C library's time-zone file —, a Python process the step starts,
+    a program that is not Python). The folders are those of the workspace when the watch
+    starts, but for the ones never watched (SKIP_PARTS, the skipped, ``__pycache__``).
+    Another process opening a file there meanwhile (an editor) is counted too: more, never
+    fewer. Needs ctypes and Linux; ``fd`` is -1 where it cannot run."""
+
+    def __init__(self, root: str, skip: tuple[str, ...] = ()) -> None:
+        """``skip``: folders of the workspace not to watch, relative, beyond SKIP_PARTS."""
+        self.root = os.path.realpath(root)
+        prefix = self.root + os.sep
+        skip = tuple(
+            prefix + part.lstrip("@").rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip)
+        )
+        self.folders: dict[int, str] = {}
+        self.fd = -1
+        self.overflowed = False
+        try:
+            ctypes = _stdlib_module("ctypes")
+
+            libc = ctypes.CDLL(None, use_errno=True)
+            self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
+            if self.fd < 0:
+                return
+            add = libc.inotify_add_watch
+            for folder, subfolders, _files in os.walk(self.root):
+                subfolders[:] = [
+                    name
+                    for name in subfolders
+                    if name != "__pycache__"
+                    and not (os.path.join(folder, name) + os.sep).startswith(skip)
+                ]
+                wd = add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
+                if wd >= 0:
+                    rel = folder[len(prefix) :] if folder != self.root else ""
+                    self.folders[wd] = rel
+        except Exception:
+            self.close()
+
+    def drain(self) -> tuple[dict[str, None], set[str]]:
+        """(the files opened, the files written or made) since the last drain, in order of
+        first opening; ``overflowed`` is set when the kernel dropped events."""
+        opened: dict[str, None] = {}
+        written: set[str] = set()
+        if self.fd < 0:
+            return opened, written
+        order = sys.byteorder
+        while True:
+            try:
+                data = os.read(self.fd, 1 << 16)
+            except BlockingIOError:
+                break
+            except OSError:
+                break
+            i = 0
+            while i + 16 <= len(data):
+                wd = int.from_bytes(data[i : i + 4], order, signed=True)
+                mask = int.from_bytes(data[i + 4 : i + 8], order)
+                size = int.from_bytes(data[i + 12 : i + 16], order)
+                name = data[i + 16 : i + 16 + size].rstrip(b"\0")
+                i += 16 + size
+                if mask & _IN_Q_OVERFLOW:
+                    self.overflowed = True
+                    continue
+                folder = self.folders.get(wd)
+                if folder is None or not name or mask & _IN_ISDIR:
+                    continue
+                text = os.fsdecode(name)
+                rel = f"{folder}/{text}" if folder else text
+                if mask & _IN_OPEN:
+                    opened.setdefault(rel)
+                if mask & _IN_WRITTEN:
+                    written.add(rel)
+        return opened, written
+
+    def start(self) -> None:
+        """Keep taking what the kernel reports in a thread of this process, for a process
+        being waited on (a step script): its queue holds 16,384 events."""
+        self.taken: tuple[dict[str, None], set[str]] = ({}, set())
+        self.stopping = False
+        threading = _stdlib_module("threading")
+        self.thread = threading.Thread(target=self._keep_taking, daemon=True)
+        self.thread.start()
+
+    def _keep_taking(self) -> None:
+        select = _stdlib_module("select")
+        while not self.stopping and self.fd >= 0:
+            try:
+                select.select([self.fd], [], [], 0.05)
+            except (OSError, ValueError):
+                return
+            self._take()
+
+    def _take(self) -> None:
+        opened, written = self.drain()
+        self.taken[0].update(opened)
+        self.taken[1].update(written)
+
+    def stop(self) -> tuple[dict[str, None], set[str]]:
+        """What the kernel reported since start; the watch is closed."""
+        self.stopping = True
+        self.thread.join()
+        self._take()
+        self.close()
+        return self.taken
+
+    def close(self) -> None:
+        if self.fd >= 0:
+            try:  # noqa: SIM105 (contextlib: one import more for every script)
+                os.close(self.fd)
+            except OSError:
+                pass
+        self.fd = -1
+
+
+_IN_MODIFY, _IN_CLOSE_WRITE, _IN_OPEN = 0x2, 0x8, 0x20
+_IN_MOVED_TO, _IN_CREATE = 0x80, 0x100
+_IN_Q_OVERFLOW, _IN_ISDIR = 0x4000, 0x40000000
+_IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+_KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN
+
+
+def _stdlib_module(name: str) -> "Any":
+    """A module of the standard library, imported from its own folders (a workspace file of
+    the same name on the path is not it) if it is not loaded yet."""
+    if name in sys.modules:
+        return sys.modules[name]
+    path = sys.path[:]
+    stdlib = os.path.dirname(os.__file__)
+    sys.path[:] = [stdlib, os.path.join(stdlib, "lib-dynload")]
+    try:
+        return __import__(name)
+    finally:
+        sys.path[:] = path
+
+
 class Observer:
     """Records reads, writes, imports and environment reads inside one workspace."""
 
@@ -176,6 +316,7 @@ class Observer:
         skip = tuple(part.lstrip("@") for part in skip)
         self.skip = tuple(self.prefix + part.rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip))
         self.state = self.prefix + state.rstrip("/") + os.sep
+        self.skip_rel = tuple(part[len(self.prefix) :] for part in self.skip)
         self.state_name = os.path.basename(state.rstrip("/"))
         # the file a step script hands its metrics to pocflow in (pocflow.metrics): the
         # script's own to read back, in the state folder
@@ -190,6 +331,11 @@ class Observer:
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.main_thread = get_ident()  # installed as the process starts
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
+        #: what the kernel sees opened in the workspace's folders (install(kernel=True))
+        self.kernel: KernelWatch | None = None
+        self.events = 0  # audit events handled, while the kernel is watched
+        self.py_reads: set[tuple[str, str]] = set()  # (rel, context) this process read
+        self.py_written: set[str] = set()  # what this process wrote
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
 
@@ -200,12 +346,54 @@ class Observer:
 
     def push(self, context: str) -> None:
         """Reads from now on belong to context (until pop)."""
+        self.from_kernel()
         self.stack.append(self.context)
         self.context = context
 
     def pop(self) -> None:
         """Back to the enclosing context."""
+        self.from_kernel()
         self.context = self.stack.pop() if self.stack else ""
+
+    def switch(self, context: str) -> None:
+        """Reads from now on belong to context."""
+        self.from_kernel()
+        self.context = context
+
+    def from_kernel(self) -> None:
+        """Take what the kernel saw opened or written in the workspace's folders since the
+        last look that this process's Python did not open itself (a C library, a process
+        the test started): read, or written, in the current context."""
+        if self.kernel is None:
+            return
+        thread = get_ident()
+        if thread in self.busy:
+            return
+        self.busy.add(thread)  # (a copy taken before a rewrite opens files: not a read)
+        try:
+            self._from_kernel()
+        except Exception:
+            pass
+        finally:
+            self.busy.discard(thread)
+
+    def _from_kernel(self) -> None:
+        kernel = self.kernel
+        if kernel is not None:
+            opened, written = kernel.drain()
+            for rel in sorted(written - self.py_written):
+                # (a file made and removed meanwhile, such as a database's journal: no output)
+                # (reported after the fact: a copy now would be of what was written)
+                if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
+                    self.wrote(rel, copy=False)
+            for rel in opened:
+                if rel in written or rel in self.py_written or rel.startswith(self.skip_rel):
+                    continue
+                if (rel, self.context) not in self.py_reads:
+                    self.read(rel, kernel=True)
+            if kernel.overflowed and ("overflow",) not in self.seen:
+                self.seen.add(("overflow",))
+                self.emit({"kernel": "overflow"})
 
     # -- paths -------------------------------------------------------------------------
     def inside(self, path: object) -> str | None:
@@ -335,10 +523,12 @@ class Observer:
         return known
 
     # -- recording ---------------------------------------------------------------------
-    def read(self, rel: str, kind: str = "r") -> None:
-        """A read of rel (kind 'r' file, 'd' folder listing, 'q' database)."""
+    def read(self, rel: str, kind: str = "r", kernel: bool = False) -> None:
+        """A read of rel (kind 'r' file, 'd' folder listing, 'q' database); ``kernel``: seen
+        by the kernel only (marked "k")."""
         by = self.reader()
         key = (kind, rel, self.context, by)
+        self.py_reads.add((rel, self.context))
         if key in self.seen:
             return
         self.seen.add(key)
@@ -348,6 +538,8 @@ class Observer:
         if ("s", rel) not in self.seen:  # the file as it was when first read
             self.seen.add(("s", rel))
             fact["s"] = stamp_of(self.prefix + rel)
+        if kernel:
+            fact["k"] = 1
         self.emit(fact)
 
     def looked_at(self, path: object) -> None:
@@ -371,12 +563,15 @@ class Observer:
         finally:
             self.busy.discard(thread)
 
-    def wrote(self, rel: str, keeps: bool = False) -> None:
+    def wrote(self, rel: str, keeps: bool = False, copy: bool = True) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
         wrote it). Written before anything read it, it is an output ("f": first); read first,
         the run read what was there before ("f": false), and a copy of it as it is now,
         before the write ("b", beside the facts file; up to KEEP_BEFORE bytes), tells whether
-        the run wrote back what it read (a script saving a file unchanged keeps it an input)."""
+        the run wrote back what it read (a script saving a file unchanged keeps it an input).
+        ``copy``: False for a write reported after the fact (by the kernel): no copy, so a
+        file read first stays ``changed-during-run`` for a test."""
+        self.py_written.add(rel)
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
             parent = rel.rpartition("/")[0]
@@ -393,12 +588,12 @@ class Observer:
             if first and keeps and _is_file(self.prefix + rel):
                 first = False  # opened to append, or without truncating: what was there stays
             fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
-            if not first and ("b", rel) not in self.seen:
+            if not first and copy and ("b", rel) not in self.seen:
                 self.seen.add(("b", rel))
-                copy = self.keep(self.prefix + rel)
-                if copy:
-                    fact["b"] = copy
-                elif copy is None:
+                kept = self.keep(self.prefix + rel)
+                if kept:
+                    fact["b"] = kept
+                elif kept is None:
                     fact["big"] = True  # not copied: whether it was written back is unknown
             self.emit(fact)
 
@@ -438,6 +633,10 @@ class Observer:
         self.busy.add(thread)
         try:
             self._event(event, args)
+            if self.kernel is not None:
+                self.events += 1
+                if self.events % KERNEL_LOOK_EVERY == 0:  # its queue holds 16,384 events
+                    self._from_kernel()
         except Exception:
             pass
         finally:
@@ -472,7 +671,7 @@ class Observer:
                 return  # os.open of a folder (for dir_fd, fsync): what is in it is not read
             if reads and not (flags & os.O_TRUNC if isinstance(flags, int) else False):
                 self.read(rel)  # "r+", os.O_RDWR: what was there is read (then maybe written)
-            if writes:
+            if writes and not _bytecode(path):
                 if isinstance(mode, str):
                     keeps = "w" not in mode and "x" not in mode
                 else:
@@ -544,7 +743,7 @@ class Observer:
                         continue
                     value = os.path.join(base, name)
                 rel = self.inside(value)
-                if rel is not None:
+                if rel is not None and not _bytecode(value):
                     self.wrote(rel, keeps)
 
     def imported(self, module: object, importer: object) -> None:
@@ -918,6 +1117,16 @@ def _watch_lookups(observer: Observer) -> None:
         setattr(os, name, wrapper)
 
 
+def _bytecode(path: object) -> bool:
+    """Whether path is a module's bytecode in its __pycache__ folder (which ``inside`` takes
+    for its source: reading it is reading the module, writing it is not writing the source)."""
+    try:
+        name = os.fsdecode(path)  # type: ignore[arg-type]
+    except TypeError:
+        return False
+    return name.endswith(".pyc") and "__pycache__" in name
+
+
 def _is_file(path: str) -> bool:
     try:
         return S_ISREG(_STAT(path).st_mode)
@@ -1033,12 +1242,18 @@ def _percent_decoded(text: str) -> str:
     return "".join(out)
 
 
-def install(root: str, out: str, skip: tuple[str, ...] = ()) -> Observer:
+def install(root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = False) -> Observer:
     """Observe this process from now on; facts go to the file at out. Modules of the
     workspace the process had loaded before (a fork server's warm-up imports the pytest
     plugins installed from the workspace, say) are read at the session's level."""
     observer = Observer(root, out, skip)
     observer.emit({"observing": os.getpid()})  # absent: the process was never observed
+    if kernel:  # before anything runs: what a C library or a child opens counts too
+        watch = KernelWatch(root, skip)
+        if watch.fd >= 0:
+            observer.kernel = watch
+        else:
+            observer.emit({"kernel": "unwatched"})
     observer.install()
     for module in list(sys.modules.values()):
         observer.imported(module, None)
@@ -1057,7 +1272,11 @@ def main(argv: list[str]) -> None:
     scripts are observed through ``pocflow/_site/sitecustomize.py`` instead)."""
     root = out = module = ""
     skip: list[str] = []
+    kernel = False
     while argv and argv[0] != "--":
+        if argv[0] == "--kernel":
+            kernel, argv = True, argv[1:]
+            continue
         flag, value, argv = argv[0], argv[1], argv[2:]
         if flag == "--root":
             root = value
@@ -1067,14 +1286,17 @@ def main(argv: list[str]) -> None:
             skip.append(value)
         elif flag == "--module":
             module = value
-    install(root, out, tuple(skip))
+    observer = install(root, out, tuple(skip), kernel)
     import runpy
 
     sys.argv = [module, *argv[1:]]
     # as the `pytest` command has it (the documented way to run a step's tests): the folder
     # of the command, not the session's, so a test passes only on what it imports for real
     sys.path[0] = os.path.dirname(sys.executable)
-    runpy.run_module(module, run_name="__main__", alter_sys=True)
+    try:
+        runpy.run_module(module, run_name="__main__", alter_sys=True)
+    finally:
+        observer.from_kernel()
 
 
 if __name__ == "__main__":

@@ -216,21 +216,21 @@ def _file_of(nodeid: str) -> str:
 def pytest_runtest_logstart(nodeid: str, location: Any) -> None:
     observer = _observer()
     if observer is not None:
-        observer.context = "f:" + _file_of(nodeid)
+        observer.switch("f:" + _file_of(nodeid))
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_runtest_teardown(item: Any) -> None:
     observer = _observer()
     if observer is not None:
-        observer.context = ""
+        observer.switch("")
 
 
 @pytest.hookimpl(trylast=True)
 def pytest_runtest_logfinish(nodeid: str, location: Any) -> None:
     observer = _observer()
     if observer is not None:
-        observer.context = ""
+        observer.switch("")
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -295,6 +295,9 @@ def _shadowed(root: Path) -> list[str]:
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     if PRELOADED:
         SHADOWED[:] = _shadowed(Path.cwd().resolve())
+    observer = _observer()
+    if observer is not None:
+        observer.from_kernel()
     facts = _facts(session.config)
     if facts is not None:
         facts.emit({"reports": facts.reports})

@@ -13,6 +13,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pocflow._observe import KernelWatch
 from pocflow._proc import (
     BoundedOutput,
     LiveEcho,
@@ -25,17 +26,20 @@ from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE, PRODUCED_FILE
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
     PROCESS_KEYS,
+    add_kernel_facts,
     attribute,
     changed_by_runs,
     child_environ,
     merge_inputs,
     observed_script_env,
+    observer_skips,
     read_facts,
     refresh_bytecode,
     settle,
 )
 from pocflow.record import ImplementResult, ScriptRun, now_iso, write_produced, write_run_file
 from pocflow.redact import redact_bytes, secret_values
+from pocflow.run import kernel_watched
 from pocflow.workspace import Step, Workspace
 
 #: seconds the output of a script that ended is still read: a process it started in a
@@ -175,6 +179,9 @@ def _observed(
         for run, facts in zip(runs, every, strict=True)
         if not facts.observed and run.exit_code == 0
     ]
+    flooded = [
+        run.path for run, facts in zip(runs, every, strict=True) if facts.kernel == "overflow"
+    ]
     blind = (
         (
             f"step {spec.step_id}: pocflow could not observe {', '.join(unseen)} (Python "
@@ -182,6 +189,12 @@ def _observed(
             "read is unknown, so it cannot be verified"
         )
         if unseen
+        else (
+            f"step {spec.step_id}: {', '.join(flooded)} opened more files in the workspace "
+            "at once than the kernel could report (its inotify queue overflowed), so what "
+            "it read is not known; have it open fewer files at a time"
+        )
+        if flooded
         else ""
     )
     written_first = set().union(*(facts.written for facts in every))
@@ -204,6 +217,7 @@ def _observed(
                 (*spec.not_inputs, *spec.outputs, *written),
                 child_environ(facts),
                 updates_are_outputs=True,
+                produced=spec.not_inputs,
             )
         )
     return digests, sorted(written), blind
@@ -293,6 +307,12 @@ def _run_script(
     out, err = BoundedOutput(echo=echo), BoundedOutput(echo=echo)
     facts = root / _facts_file(spec, script)
     facts.unlink(missing_ok=True)
+    # what the kernel sees opened in the workspace meanwhile: a C library's reads, a child's
+    watch = KernelWatch(str(root), tuple(observer_skips(root))) if kernel_watched() else None
+    if watch is not None and watch.fd >= 0:
+        watch.start()
+    else:
+        watch = None
     # no shell: the script path and arguments are passed as they are, never interpreted;
     # Python runs the script itself, observed from its start (pocflow/_site)
     process = subprocess.Popen(
@@ -326,6 +346,8 @@ def _run_script(
             log += HELD_NOTE
         (root / log_rel).unlink(missing_ok=True)  # written anew, never through a link
         (root / log_rel).write_bytes(log)
+        if watch is not None:
+            add_kernel_facts(root, facts, watch.stop(), watch.overflowed)
     return ScriptRun(
         path=script,
         exit_code=process.returncode,

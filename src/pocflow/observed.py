@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 13
+OBSERVER_VERSION = 14
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -149,6 +149,33 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
     return env
 
 
+def add_kernel_facts(
+    root: Path, path: Path, seen: tuple[dict[str, None], set[str]], overflowed: bool
+) -> None:
+    """Append to a script's facts file what the kernel saw opened (``seen[0]``) or written
+    (``seen[1]``) in the workspace while it ran that its Python did not (pocflow's side of
+    the watch: a script is waited on, not drained at context switches)."""
+    from pocflow._observe import stamp_of
+
+    facts = read_facts(path)
+    read_here = {key.split(PYTEST_TABLE)[0].rstrip("/") for key, _, _ in facts.reads}
+    written_here = {p for p, _ in facts.writes}
+    opened, written = seen
+    lines = []
+    for rel in sorted(written - written_here):
+        if os.path.lexists(root / rel):  # (a file made and removed meanwhile: a journal)
+            lines.append({"w": rel, "f": rel not in read_here, "c": ""})
+    for rel in opened:
+        if rel in written or rel in written_here or rel in read_here:
+            continue
+        lines.append({"r": rel, "c": "", "s": stamp_of(str(root / rel)), "k": 1})
+    if overflowed:
+        lines.append({"kernel": "overflow"})
+    if lines:
+        with path.open("a", encoding="utf-8") as out:
+            out.writelines(json.dumps(line) + "\n" for line in lines)
+
+
 def observer_command(root: Path, facts: Path, extra: list[str]) -> list[str]:
     """The start of a command line that runs a module (``--module pytest``) under an observer.
     The observer is imported, not run as a script, so its bytecode is cached."""
@@ -184,6 +211,7 @@ class Facts:
     reports: list[dict[str, Any]] = field(default_factory=list)
     end: int | None = None
     observed: bool = False
+    kernel: str = ""  # 'overflow': the kernel dropped events, what was read is not known
 
 
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
@@ -256,6 +284,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             )
     elif "end" in fact:
         facts.end = int(fact["end"])
+    elif "kernel" in fact and facts.kernel != "overflow":
+        facts.kernel = str(fact["kernel"])
 
 
 def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:
@@ -337,6 +367,7 @@ def settle(
     updates_are_outputs: bool = False,
     memo: dict[str, str] | None = None,
     changed: set[str] | None = None,
+    produced: Iterable[str] = (),
 ) -> dict[str, str]:
     """The fingerprints of the keys a step read, without what was written (by the step, or
     as anyone's output) and pocflow's own variables; each file as it was when first read.
@@ -349,13 +380,16 @@ def settle(
     ``environ``: the digests the child saw, by variable name. ``memo``: digests already
     taken for this facts file (the steps of one session share most of their keys).
     ``changed``: changed_by_run of the facts, when already known (the same for every step of
-    a session: a session of a thousand steps rewrites a thousand bytecode files)."""
+    a session: a session of a thousand steps rewrites a thousand bytecode files).
+    ``produced``: what other runs make (the prerequisites' outputs): a folder the run wrote
+    into where one of them is needs no more than they do (a fresh clone replays them)."""
     memo = {} if memo is None else memo
     changed = changed_by_run(root, facts) if changed is None else changed
     updated = {path for path in changed if updates_are_outputs or path in facts.databases}
     excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
+    produced_folders: set[str] | None = None
     for key in sorted(keys):
         if key.startswith("$"):
             name = key[1:]
@@ -366,6 +400,11 @@ def settle(
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
         if within(path, excluded):
             continue
+        if key in facts.parents and key not in facts.stamps:
+            if produced_folders is None:
+                produced_folders = {p.rpartition("/")[0] for p in produced if "/" in p}
+            if within_any(key, produced_folders):
+                continue
         known = memo.get(key)
         if known is None and key in facts.parents and key not in facts.stamps:
             # written into: its own times change as the run writes there; what it is counts
@@ -492,6 +531,11 @@ def written_back(root: Path, facts: Facts, path: str) -> bool:
         return Path(copy).read_bytes() == (root / path).read_bytes()
     except OSError:
         return False
+
+
+def within_any(folder: str, folders: set[str]) -> bool:
+    """Whether one of the folders is folder itself or inside it."""
+    return folder in folders or any(f.startswith(folder + "/") for f in folders)
 
 
 def within(path: str, folders: set[str]) -> bool:

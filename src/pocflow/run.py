@@ -24,6 +24,7 @@ through files that name the run) and ``--reverify`` (``POCFLOW_REVERIFY``).
 from __future__ import annotations
 
 import os
+import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -166,6 +167,14 @@ def run_token() -> str:
 #: how many processes doit runs the tasks of this invocation in (`doit -n N`), for its
 #: worker processes: the batched test phases share the ready steps' tests among them
 WORKERS_ENV = "POCFLOW_WORKERS"
+
+
+def kernel_watched() -> bool:
+    """Whether the observed processes also take what the kernel sees opened in the
+    workspace's folders (Linux's inotify: what a C library or a child process reads). Not
+    under `doit -n`: the kernel says which file, not which process, and steps run side by
+    side would take each other's reads."""
+    return sys.platform.startswith("linux") and run_workers() == 1
 
 
 def run_workers() -> int:

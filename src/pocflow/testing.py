@@ -47,6 +47,7 @@ from pocflow.observed import (
 )
 from pocflow.record import TestCase, TestResult, now_iso
 from pocflow.redact import redact_bytes, secret_values
+from pocflow.run import kernel_watched
 
 FAILURE_NAMES_SHOWN = 5
 #: the pytest plugins pocflow loads into every session: one limits it to the selected test
@@ -183,7 +184,14 @@ class PytestJsonRunner:
             sid = selection.step_id
             keys = read.get(sid, set()) | set(common)
             observed = settle(
-                root, facts, keys, selection.not_inputs, seen_env, memo=memo, changed=changed
+                root,
+                facts,
+                keys,
+                selection.not_inputs,
+                seen_env,
+                memo=memo,
+                changed=changed,
+                produced=selection.not_inputs,
             )
             result = judge(
                 selection,
@@ -262,7 +270,8 @@ def uses_fork(isolation: str) -> bool:
 
 
 def _subprocess_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
-    command = observer_command(root, facts, ["--module", "pytest"])
+    kernel = ["--kernel"] if kernel_watched() else []
+    command = observer_command(root, facts, ["--module", "pytest", *kernel])
     with log.open("wb") as handle:
         done = subprocess.run(
             [*command, "-p", "pocflow._select", "-p", "pocflow._session", *args],
@@ -309,7 +318,12 @@ class _ForkServer:
                     "args": args,
                     "log": str(log),
                     "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
-                    "observe": {"root": str(root), "out": str(facts), "skip": observer_skips(root)},
+                    "observe": {
+                        "root": str(root),
+                        "out": str(facts),
+                        "skip": observer_skips(root),
+                        "kernel": kernel_watched(),
+                    },
                 }
             )
             + "\n"
@@ -487,6 +501,12 @@ def _problem(
             f"step {sid}: pytest took its configuration from {inipath}, outside the "
             "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
             "pyproject.toml) so that a run here and a run elsewhere agree"
+        )
+    if facts.kernel == "overflow":
+        return (
+            f"step {sid}: more files were opened in the workspace at once than the kernel "
+            "could report (its inotify queue overflowed), so what the tests read is not "
+            "known; split the step's tests, or have them open fewer files at a time"
         )
     workers = str(facts.config.get("workers") or "")
     if workers:

@@ -2986,3 +2986,66 @@ def test_a_failing_teardown_a_failing_step_absorbs_leaves_no_step_verified(tmp_p
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+ZONEINFO = Path("/usr/share/zoneinfo")
+#: reads no audit hook sees: by the C library, by a process a test or script starts (files
+#: to write, the test, the script's body or "", the change that breaks the step)
+UNHOOKED_READS = {
+    "a time-zone file the C library reads": (
+        {"data/tz/Local": "Europe/Paris"},
+        "import os, time\n\n\ndef test_local_hour():\n"
+        "    os.environ['TZ'] = ':' + os.path.join(os.getcwd(), 'data/tz/Local')  # no stat\n"
+        "    time.tzset()\n"
+        "    assert time.localtime(0).tm_hour == 1\n",
+        "",
+        ("data/tz/Local", "Asia/Tokyo"),
+    ),
+    "a file a Python process the test starts reads": (
+        {"data/value.txt": "1"},
+        "import subprocess, sys\n\n\ndef test_x():\n"
+        "    code = \"print(open('data/value.txt').read())\"\n"
+        "    done = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '1'\n",
+        "",
+        ("data/value.txt", "22"),
+    ),
+    "a file a program the script runs reads": (
+        {"data/value.txt": "1"},
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('out.txt').read_text() == '1'\n",
+        "import subprocess\n\nsubprocess.run(['cp', 'data/value.txt', 'out.txt'], check=True)\n",
+        ("data/value.txt", "22"),
+    ),
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+@pytest.mark.parametrize("case", UNHOOKED_READS)
+def test_what_a_step_reads_outside_pythons_hooks_is_an_input(tmp_path: Path, case: str) -> None:
+    files, test, script, (changed, to) = UNHOOKED_READS[case]
+    if any(rel.startswith("data/tz/") for rel in files) and not ZONEINFO.is_dir():
+        pytest.skip("no system time-zone files here")
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    for rel, text in files.items():
+        target = ws / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        if rel.startswith("data/tz/"):
+            shutil.copyfile(ZONEINFO / text, target)
+        else:
+            target.write_text(text, encoding="utf-8")
+    if script:
+        with (ws / "PoC/step1_x.py").open("a", encoding="utf-8") as body:
+            body.write(script)
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert changed in record["inputs"], sorted(record["inputs"])
+    if changed.startswith("data/tz/"):
+        shutil.copyfile(ZONEINFO / to, ws / changed)
+    else:
+        (ws / changed).write_text(to, encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert f"changed: {changed}" in result.out, result.out

@@ -163,7 +163,10 @@ def test_force_reverifies_everything(origin: Path, tmp_path: Path, how: str) -> 
 
 
 def _verify_on_branch(repo: Path, branch: str, change: tuple[str, str]) -> None:
+    """Verify a change on a new branch from main, as its own developer would: in a checkout
+    of their own (no local state of another branch's runs)."""
     git(repo, "checkout", "-q", "-b", branch, "main")
+    shutil.rmtree(repo / ".pocflow", ignore_errors=True)
     path, line = change
     edit(repo / path, lambda s: s + line)
     result = run_doit(repo, "poc-complete")
@@ -201,9 +204,10 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
     assert result.code == 0, result.out + result.err
     assert result.ran_steps == set()  # each branch's verification stands
     assert ".  poc-complete" in result.out  # only the merged whole is checked again
-    # no script ran, so before its suite the gate reproduced step 1's declared output
+    # no script ran, so before its suite the gate reproduced the database: step 1 makes it,
+    # steps 2, 3a and 4 write into it (SQLite's writes, as the kernel reports them)
     assert (
-        "pocflow: replayed the scripts of step(s) 1 (accepted from their records)"
+        "pocflow: replayed the scripts of step(s) 1, 2, 3a, 4 (accepted from their records)"
         in result.out + result.err
     )
     assert (ws / "out/atlas.sqlite").is_file()
