@@ -128,6 +128,8 @@ _TEXT_OK = frozenset(
 _PYCACHE = os.sep + "__pycache__" + os.sep
 #: how many audit events the observer handles between two looks at what the kernel saw
 KERNEL_LOOK_EVERY = 2048
+#: the most folders a kernel watch takes (the kernel's per-user limit is 8,192 or more)
+KERNEL_WATCHES = 4096
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
 _PLUMBING = (
     "/os.py",
@@ -168,9 +170,12 @@ class KernelWatch:
     reports it: the reads no audit hook sees (a C library opening a file by its path —
     polars, lxml, the C library's time-zone file —, a Python process the step starts,
     a program that is not Python). The folders are those of the workspace when the watch
-    starts, but for the ones never watched (SKIP_PARTS, the skipped, ``__pycache__``).
-    Another process opening a file there meanwhile (an editor) is counted too: more, never
-    fewer. Needs ctypes and Linux; ``fd`` is -1 where it cannot run."""
+    starts, but for the ones never watched (SKIP_PARTS, the skipped, ``__pycache__``), and
+    the folders links among them lead to, inside the workspace or not: a file is reported
+    under every workspace name it has that way (``cur/v.txt`` as well as ``v1/v.txt``: a
+    link pointed elsewhere is a change). Another process opening a file there meanwhile (an
+    editor) is counted too: more, never fewer. Needs ctypes and Linux; ``fd`` is -1 where it
+    cannot run."""
 
     def __init__(self, root: str, skip: tuple[str, ...] = ()) -> None:
         """``skip``: folders of the workspace not to watch, relative, beyond SKIP_PARTS."""
@@ -179,7 +184,7 @@ class KernelWatch:
         skip = tuple(
             prefix + part.lstrip("@").rstrip("/") + os.sep for part in (*SKIP_PARTS, *skip)
         )
-        self.folders: dict[int, str] = {}
+        self.folders: dict[int, list[str]] = {}  # watch -> the folder's workspace names
         self.fd = -1
         self.overflowed = False
         try:
@@ -190,25 +195,39 @@ class KernelWatch:
             if self.fd < 0:
                 return
             add = libc.inotify_add_watch
-            for folder, subfolders, _files in os.walk(self.root):
+            walked: set[str] = set()  # real folders walked (a link back up would loop)
+            for folder, subfolders, _files in os.walk(self.root, followlinks=True):
+                real = os.path.realpath(folder)
+                if real in walked or len(self.folders) >= KERNEL_WATCHES:
+                    subfolders[:] = []
+                    if real in walked:
+                        self._name(add, folder, prefix)  # another name of a folder watched
+                    continue
+                walked.add(real)
                 subfolders[:] = [
                     name
                     for name in subfolders
                     if name != "__pycache__"
                     and not (os.path.join(folder, name) + os.sep).startswith(skip)
                 ]
-                wd = add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
-                if wd >= 0:
-                    rel = folder[len(prefix) :] if folder != self.root else ""
-                    self.folders[wd] = rel
+                self._name(add, folder, prefix)
         except Exception:
             self.close()
 
+    def _name(self, add: "Any", folder: str, prefix: str) -> None:
+        """Watch a folder (once per real folder) under one more of its workspace names."""
+        wd = add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
+        if wd >= 0:
+            rel = folder[len(prefix) :] if folder != self.root else ""
+            self.folders.setdefault(wd, []).append(rel)
+
     def drain(self) -> tuple[dict[str, None], set[str]]:
         """(the files opened, the files written or made) since the last drain, in order of
-        first opening; ``overflowed`` is set when the kernel dropped events."""
+        first opening; ``overflowed`` is set when the kernel dropped events, and ``made``
+        holds the files made meanwhile (created, or moved in)."""
         opened: dict[str, None] = {}
         written: set[str] = set()
+        self.made: set[str] = set()
         if self.fd < 0:
             return opened, written
         order = sys.byteorder
@@ -229,22 +248,31 @@ class KernelWatch:
                 if mask & _IN_Q_OVERFLOW:
                     self.overflowed = True
                     continue
-                folder = self.folders.get(wd)
-                if folder is None or not name or mask & _IN_ISDIR:
+                names = self.folders.get(wd)
+                if names is None or not name or mask & _IN_ISDIR:
                     continue
                 text = os.fsdecode(name)
-                rel = f"{folder}/{text}" if folder else text
-                if mask & _IN_OPEN:
-                    opened.setdefault(rel)
-                if mask & _IN_WRITTEN:
-                    written.add(rel)
+                for folder in names:
+                    rel = f"{folder}/{text}" if folder else text
+                    if mask & _IN_OPEN:
+                        opened.setdefault(rel)
+                    if mask & _IN_WRITTEN:
+                        written.add(rel)
+                    if mask & _IN_MADE:
+                        self.made.add(rel)
         return opened, written
 
     def start(self) -> None:
-        """Keep taking what the kernel reports in a thread of this process, for a process
-        being waited on (a step script): its queue holds 16,384 events."""
+        """Keep taking what the kernel reports from now on in a thread of this process, for
+        a process being waited on (a step script): its queue holds 16,384 events. What it
+        reported before is dropped. (One watch serves every script of a process: closing
+        one costs the kernel about 20 ms.)"""
+        self.drain()
+        self.overflowed = False
         self.taken: tuple[dict[str, None], set[str]] = ({}, set())
+        self.taken_made: set[str] = set()
         self.stopping = False
+        self.wake = os.pipe()  # stop() writes to it: the thread is not left to time out
         threading = _stdlib_module("threading")
         self.thread = threading.Thread(target=self._keep_taking, daemon=True)
         self.thread.start()
@@ -253,7 +281,7 @@ class KernelWatch:
         select = _stdlib_module("select")
         while not self.stopping and self.fd >= 0:
             try:
-                select.select([self.fd], [], [], 0.05)
+                select.select([self.fd, self.wake[0]], [], [])
             except (OSError, ValueError):
                 return
             self._take()
@@ -262,13 +290,17 @@ class KernelWatch:
         opened, written = self.drain()
         self.taken[0].update(opened)
         self.taken[1].update(written)
+        self.taken_made.update(self.made)
 
     def stop(self) -> tuple[dict[str, None], set[str]]:
-        """What the kernel reported since start; the watch is closed."""
+        """What the kernel reported since start (``overflowed`` says if it dropped any;
+        ``taken_made``, the files made meanwhile)."""
         self.stopping = True
+        os.write(self.wake[1], b"x")
         self.thread.join()
+        for end in self.wake:
+            os.close(end)
         self._take()
-        self.close()
         return self.taken
 
     def close(self) -> None:
@@ -283,7 +315,8 @@ class KernelWatch:
 _IN_MODIFY, _IN_CLOSE_WRITE, _IN_OPEN = 0x2, 0x8, 0x20
 _IN_MOVED_TO, _IN_CREATE = 0x80, 0x100
 _IN_Q_OVERFLOW, _IN_ISDIR = 0x4000, 0x40000000
-_IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+_IN_MADE = _IN_MOVED_TO | _IN_CREATE
+_IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MADE
 _KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN
 
 
@@ -334,6 +367,7 @@ class Observer:
         #: what the kernel sees opened in the workspace's folders (install(kernel=True))
         self.kernel: KernelWatch | None = None
         self.events = 0  # audit events handled, while the kernel is watched
+        self.looking = False  # taking what the kernel reported (see _from_kernel)
         self.py_reads: set[tuple[str, str]] = set()  # (rel, context) this process read
         self.py_written: set[str] = set()  # what this process wrote
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -379,21 +413,32 @@ class Observer:
 
     def _from_kernel(self) -> None:
         kernel = self.kernel
-        if kernel is not None:
+        if kernel is None or self.looking:
+            return
+        self.looking = True  # (wrote, below, looks first too)
+        try:
             opened, written = kernel.drain()
-            for rel in sorted(written - self.py_written):
-                # (a file made and removed meanwhile, such as a database's journal: no output)
-                # (reported after the fact: a copy now would be of what was written)
+            made = kernel.made
+            for rel in sorted(made & written - self.py_written):
                 if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
-                    self.wrote(rel, copy=False)
+                    self.wrote(rel)  # made by another process: written first
             for rel in opened:
-                if rel in written or rel in self.py_written or rel.startswith(self.skip_rel):
+                if rel.startswith(self.skip_rel) or rel in made:
                     continue
                 if (rel, self.context) not in self.py_reads:
-                    self.read(rel, kernel=True)
+                    # read and written by processes the kernel names no order for: what was
+                    # read is not known (a stamp that never matches: changed-during-run)
+                    self.read(rel, kernel=True, unknown=rel in written)
+            for rel in sorted(written - made - self.py_written):
+                # (a file made and removed meanwhile, such as a database's journal: no output;
+                # reported after the fact: no copy, and whether it was put back is unknown)
+                if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
+                    self.wrote(rel, copy=False)
             if kernel.overflowed and ("overflow",) not in self.seen:
                 self.seen.add(("overflow",))
                 self.emit({"kernel": "overflow"})
+        finally:
+            self.looking = False
 
     # -- paths -------------------------------------------------------------------------
     def inside(self, path: object) -> str | None:
@@ -523,7 +568,7 @@ class Observer:
         return known
 
     # -- recording ---------------------------------------------------------------------
-    def read(self, rel: str, kind: str = "r", kernel: bool = False) -> None:
+    def read(self, rel: str, kind: str = "r", kernel: bool = False, unknown: bool = False) -> None:
         """A read of rel (kind 'r' file, 'd' folder listing, 'q' database); ``kernel``: seen
         by the kernel only (marked "k")."""
         by = self.reader()
@@ -537,7 +582,7 @@ class Observer:
             fact["by"] = by
         if ("s", rel) not in self.seen:  # the file as it was when first read
             self.seen.add(("s", rel))
-            fact["s"] = stamp_of(self.prefix + rel)
+            fact["s"] = [-1] if unknown else stamp_of(self.prefix + rel)
         if kernel:
             fact["k"] = 1
         self.emit(fact)
@@ -571,7 +616,10 @@ class Observer:
         the run wrote back what it read (a script saving a file unchanged keeps it an input).
         ``copy``: False for a write reported after the fact (by the kernel): no copy, so a
         file read first stays ``changed-during-run`` for a test."""
-        self.py_written.add(rel)
+        if copy:  # a write of this process's: what the kernel saw before it comes first
+            self.py_written.add(rel)
+            if self.kernel is not None:
+                self._from_kernel()
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
             parent = rel.rpartition("/")[0]
@@ -588,6 +636,9 @@ class Observer:
             if first and keeps and _is_file(self.prefix + rel):
                 first = False  # opened to append, or without truncating: what was there stays
             fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
+            if not first and not copy and ("q", rel) not in self.seen:
+                fact["big"] = True  # whether it was written back is not known (a database
+                # SQLite updates is, as Python's writes to it are not seen: changed)
             if not first and copy and ("b", rel) not in self.seen:
                 self.seen.add(("b", rel))
                 kept = self.keep(self.prefix + rel)
@@ -714,6 +765,7 @@ class Observer:
                 rel = self.inside(text) if text and text != ":memory:" else None
                 if rel is not None:
                     if os.path.exists(self.prefix + rel):
+                        self.seen.add(("q", rel))
                         self.read(rel, "q")
                     else:
                         self.wrote(rel)

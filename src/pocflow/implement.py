@@ -308,11 +308,9 @@ def _run_script(
     facts = root / _facts_file(spec, script)
     facts.unlink(missing_ok=True)
     # what the kernel sees opened in the workspace meanwhile: a C library's reads, a child's
-    watch = KernelWatch(str(root), tuple(observer_skips(root))) if kernel_watched() else None
-    if watch is not None and watch.fd >= 0:
+    watch = _kernel_watch(root)
+    if watch is not None:
         watch.start()
-    else:
-        watch = None
     # no shell: the script path and arguments are passed as they are, never interpreted;
     # Python runs the script itself, observed from its start (pocflow/_site)
     process = subprocess.Popen(
@@ -347,7 +345,7 @@ def _run_script(
         (root / log_rel).unlink(missing_ok=True)  # written anew, never through a link
         (root / log_rel).write_bytes(log)
         if watch is not None:
-            add_kernel_facts(root, facts, watch.stop(), watch.overflowed)
+            add_kernel_facts(root, facts, watch.stop(), watch.taken_made, watch.overflowed)
     return ScriptRun(
         path=script,
         exit_code=process.returncode,
@@ -355,6 +353,21 @@ def _run_script(
         duration_s=round(time.monotonic() - start, 3),
         log=log_rel,
     )
+
+
+def _kernel_watch(root: Path) -> KernelWatch | None:
+    """This process's watch of the workspace's folders (pocflow._observe.KernelWatch), made
+    once and kept: None where the kernel is not asked (pocflow.run.kernel_watched) or cannot
+    be."""
+    if not kernel_watched():
+        return None
+    watch = _WATCHES.get(str(root))
+    if watch is None:
+        watch = _WATCHES[str(root)] = KernelWatch(str(root), tuple(observer_skips(root)))
+    return watch if watch.fd >= 0 else None
+
+
+_WATCHES: dict[str, KernelWatch] = {}
 
 
 def _stop_group(process: subprocess.Popen[bytes]) -> None:

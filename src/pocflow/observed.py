@@ -150,25 +150,41 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
 
 
 def add_kernel_facts(
-    root: Path, path: Path, seen: tuple[dict[str, None], set[str]], overflowed: bool
+    root: Path,
+    path: Path,
+    seen: tuple[dict[str, None], set[str]],
+    made: set[str],
+    overflowed: bool,
 ) -> None:
-    """Append to a script's facts file what the kernel saw opened (``seen[0]``) or written
-    (``seen[1]``) in the workspace while it ran that its Python did not (pocflow's side of
-    the watch: a script is waited on, not drained at context switches)."""
+    """Append to a script's facts file what the kernel saw opened (``seen[0]``), written
+    (``seen[1]``) or made in the workspace while it ran that its Python did not (pocflow's
+    side of the watch: a script is waited on). A file both read and written that way was
+    read as nobody knows (changed-during-run), and written back or not, nobody knows: it
+    stays an input as the run left it (pocflow.observed.settle)."""
     from pocflow._observe import stamp_of
 
     facts = read_facts(path)
     read_here = {key.split(PYTEST_TABLE)[0].rstrip("/") for key, _, _ in facts.reads}
     written_here = {p for p, _ in facts.writes}
     opened, written = seen
-    lines = []
-    for rel in sorted(written - written_here):
+    lines: list[dict[str, Any]] = []
+    for rel in sorted(made & written - written_here):
         if os.path.lexists(root / rel):  # (a file made and removed meanwhile: a journal)
             lines.append({"w": rel, "f": rel not in read_here, "c": ""})
     for rel in opened:
-        if rel in written or rel in written_here or rel in read_here:
+        if rel in made or rel in read_here:
             continue
-        lines.append({"r": rel, "c": "", "s": stamp_of(str(root / rel)), "k": 1})
+        stamp = [-1] if rel in written else stamp_of(str(root / rel))
+        lines.append({"r": rel, "c": "", "s": stamp, "k": 1})
+    for rel in sorted(written - made - written_here):
+        if not os.path.lexists(root / rel):
+            continue
+        if rel in facts.databases:  # updated by SQLite, as a script does: its output
+            lines.append({"w": rel, "f": False, "c": ""})
+        elif rel in read_here or rel in opened:  # read, then written back or not: unknown
+            lines.append({"w": rel, "f": False, "big": True, "c": ""})
+        else:  # overwritten unread: an output
+            lines.append({"w": rel, "f": True, "c": ""})
     if overflowed:
         lines.append({"kernel": "overflow"})
     if lines:

@@ -3049,3 +3049,88 @@ def test_what_a_step_reads_outside_pythons_hooks_is_an_input(tmp_path: Path, cas
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert f"changed: {changed}" in result.out, result.out
+
+
+def _relink(ws: Path) -> None:
+    (ws / "cur").unlink()
+    (ws / "cur").symlink_to("v2")
+
+
+#: what a process that is not the step's Python reads through a link, or reads and writes
+#: back: (the test, the script's body or "", the files, links to make, the change)
+UNHOOKED_SUBTLETIES: dict[
+    str, tuple[str, str, dict[str, str], dict[str, str], Callable[[Path], object]]
+] = {
+    "a link to a folder inside, pointed elsewhere": (
+        "import subprocess\n\n\ndef test_x():\n"
+        "    out = subprocess.run(['cat', 'cur/v.txt'], capture_output=True, text=True)\n"
+        "    assert out.stdout.strip() == '1'\n",
+        "",
+        {"v1/v.txt": "1", "v2/v.txt": "2"},
+        {"cur": "v1"},
+        _relink,
+    ),
+    "a link to a folder outside": (
+        "import subprocess\n\n\ndef test_x():\n"
+        "    out = subprocess.run(['cat', 'ext/v.txt'], capture_output=True, text=True)\n"
+        "    assert out.stdout.strip() == '1'\n",
+        "",
+        {"../outside/v.txt": "1"},
+        {"ext": "../outside"},
+        lambda ws: (ws.parent / "outside/v.txt").write_text("2", encoding="utf-8"),
+    ),
+    "a test's child reads, the test writes it back": (
+        "import subprocess\nfrom pathlib import Path\n\n\ndef test_x():\n"
+        "    out = subprocess.run(['cat', 'data/v.txt'], capture_output=True, text=True)\n"
+        "    assert out.stdout.strip() == '1'\n"
+        "    Path('data/v.txt').write_text(out.stdout)\n",
+        "",
+        {"data/v.txt": "1\n"},
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
+    ),
+    "a test's child reads and writes it back": (
+        "import subprocess\n\n\ndef test_x():\n"
+        "    code = 'v=$(cat data/v.txt); echo $v > data/v.txt; echo $v'\n"
+        "    out = subprocess.run(['sh', '-c', code], capture_output=True, text=True)\n"
+        "    assert out.stdout.strip() == '1'\n",
+        "",
+        {"data/v.txt": "1\n"},
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
+    ),
+    "a script's child reads and writes it back": (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('out.txt').read_text().strip() == '1'\n",
+        "import subprocess\n\nsubprocess.run(['sh', '-c', "
+        "'v=$(cat data/v.txt); echo $v > data/v.txt; echo $v > out.txt'], check=True)\n",
+        {"data/v.txt": "1\n"},
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
+    ),
+}
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+@pytest.mark.parametrize("case", UNHOOKED_SUBTLETIES)
+def test_what_another_process_reads_through_a_link_or_writes_back_stays_an_input(
+    tmp_path: Path, case: str
+) -> None:
+    test, script, files, links, change = UNHOOKED_SUBTLETIES[case]
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, files)
+    for link, target in links.items():
+        (ws / link).symlink_to(target)
+    if script:
+        with (ws / "PoC/step1_x.py").open("a", encoding="utf-8") as body:
+            body.write(script)
+    first = run_doit(ws, "poc-complete")
+    if case == "a test's child reads and writes it back":
+        # in which order is not known: what it read is changed-during-run, every time
+        assert first.code != 0 and "changed since verified: data/v.txt" in first.out
+    else:
+        assert first.code == 0, first.out + first.err
+    change(ws)
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
