@@ -128,8 +128,9 @@ _TEXT_OK = frozenset(
 _PYCACHE = os.sep + "__pycache__" + os.sep
 #: how many audit events the observer handles between two looks at what the kernel saw
 KERNEL_LOOK_EVERY = 2048
-#: the most folders a kernel watch takes (the kernel's per-user limit is 8,192 or more)
-KERNEL_WATCHES = 4096
+#: the most folders a kernel watch takes (beyond, or past the kernel's per-user limit, it
+#: says so, and no step it watched is verified)
+KERNEL_WATCHES = 65536
 #: frames between a caller and os.environ.__getitem__ (3.11 freezes os and _collections_abc)
 _PLUMBING = (
     "/os.py",
@@ -187,6 +188,10 @@ class KernelWatch:
         self.folders: dict[int, list[str]] = {}  # watch -> the folder's workspace names
         self.fd = -1
         self.overflowed = False
+        self.partial = False  # some folder could not be watched
+        self.made: set[str] = set()
+        self.replaced: set[str] = set()
+        self.prefix, self.skip = prefix, skip
         try:
             ctypes = _stdlib_module("ctypes")
 
@@ -194,32 +199,43 @@ class KernelWatch:
             self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
             if self.fd < 0:
                 return
-            add = libc.inotify_add_watch
-            walked: set[str] = set()  # real folders walked (a link back up would loop)
-            for folder, subfolders, _files in os.walk(self.root, followlinks=True):
-                real = os.path.realpath(folder)
-                if real in walked or len(self.folders) >= KERNEL_WATCHES:
-                    subfolders[:] = []
-                    if real in walked:
-                        self._name(add, folder, prefix)  # another name of a folder watched
-                    continue
-                walked.add(real)
-                subfolders[:] = [
-                    name
-                    for name in subfolders
-                    if name != "__pycache__"
-                    and not (os.path.join(folder, name) + os.sep).startswith(skip)
-                ]
-                self._name(add, folder, prefix)
+            self.add = libc.inotify_add_watch
+            self.walk(self.root)
         except Exception:
             self.close()
 
-    def _name(self, add: "Any", folder: str, prefix: str) -> None:
-        """Watch a folder (once per real folder) under one more of its workspace names."""
-        wd = add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
-        if wd >= 0:
-            rel = folder[len(prefix) :] if folder != self.root else ""
-            self.folders.setdefault(wd, []).append(rel)
+    def walk(self, top: str) -> None:
+        """Watch top and the folders under it (following links, once per real folder);
+        again when a watch starts, and for a folder made meanwhile."""
+        walked: set[str] = set()  # real folders walked (a link back up would loop)
+        for folder, subfolders, _files in os.walk(top, followlinks=True):
+            real = os.path.realpath(folder)
+            if real in walked:
+                subfolders[:] = []
+                self._name(folder)  # another name of a folder watched
+                continue
+            walked.add(real)
+            subfolders[:] = [
+                name
+                for name in subfolders
+                if name != "__pycache__"
+                and not (os.path.join(folder, name) + os.sep).startswith(self.skip)
+            ]
+            self._name(folder)
+
+    def _name(self, folder: str) -> None:
+        """Watch a folder (one watch per real folder) under one more of its workspace names."""
+        if len(self.folders) >= KERNEL_WATCHES:
+            self.partial = True
+            return
+        wd = self.add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
+        if wd < 0:
+            self.partial = True  # the kernel's limit of watches
+            return
+        rel = folder[len(self.prefix) :] if folder != self.root else ""
+        names = self.folders.setdefault(wd, [])
+        if rel not in names:
+            names.append(rel)
 
     def drain(self) -> tuple[dict[str, None], set[str]]:
         """(the files opened, the files written or made) since the last drain, in order of
@@ -227,7 +243,8 @@ class KernelWatch:
         holds the files made meanwhile (created, or moved in)."""
         opened: dict[str, None] = {}
         written: set[str] = set()
-        self.made: set[str] = set()
+        self.made = set()
+        self.replaced = set()
         if self.fd < 0:
             return opened, written
         order = sys.byteorder
@@ -249,17 +266,24 @@ class KernelWatch:
                     self.overflowed = True
                     continue
                 names = self.folders.get(wd)
-                if names is None or not name or mask & _IN_ISDIR:
+                if names is None or not name:
                     continue
                 text = os.fsdecode(name)
+                if mask & _IN_ISDIR:
+                    if mask & (_IN_CREATE | _IN_MOVED_TO) and names:  # a folder made: watched
+                        folder = f"{names[0]}/{text}" if names[0] else text
+                        self.walk(self.prefix + folder)
+                    continue
                 for folder in names:
                     rel = f"{folder}/{text}" if folder else text
                     if mask & _IN_OPEN:
                         opened.setdefault(rel)
                     if mask & _IN_WRITTEN:
                         written.add(rel)
-                    if mask & _IN_MADE:
+                    if mask & _IN_CREATE:
                         self.made.add(rel)
+                    if mask & _IN_REPLACED:
+                        self.replaced.add(rel)
         return opened, written
 
     def start(self) -> None:
@@ -267,10 +291,12 @@ class KernelWatch:
         a process being waited on (a step script): its queue holds 16,384 events. What it
         reported before is dropped. (One watch serves every script of a process: closing
         one costs the kernel about 20 ms.)"""
+        self.walk(self.root)  # folders made since the last run
         self.drain()
         self.overflowed = False
         self.taken: tuple[dict[str, None], set[str]] = ({}, set())
         self.taken_made: set[str] = set()
+        self.taken_replaced: set[str] = set()
         self.stopping = False
         self.wake = os.pipe()  # stop() writes to it: the thread is not left to time out
         threading = _stdlib_module("threading")
@@ -291,6 +317,7 @@ class KernelWatch:
         self.taken[0].update(opened)
         self.taken[1].update(written)
         self.taken_made.update(self.made)
+        self.taken_replaced.update(self.replaced)
 
     def stop(self) -> tuple[dict[str, None], set[str]]:
         """What the kernel reported since start (``overflowed`` says if it dropped any;
@@ -313,11 +340,12 @@ class KernelWatch:
 
 
 _IN_MODIFY, _IN_CLOSE_WRITE, _IN_OPEN = 0x2, 0x8, 0x20
-_IN_MOVED_TO, _IN_CREATE = 0x80, 0x100
+_IN_MOVED_FROM, _IN_MOVED_TO, _IN_CREATE, _IN_DELETE = 0x40, 0x80, 0x100, 0x200
 _IN_Q_OVERFLOW, _IN_ISDIR = 0x4000, 0x40000000
-_IN_MADE = _IN_MOVED_TO | _IN_CREATE
-_IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MADE
-_KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN
+#: replaced or removed: whether what was there was read first is not known
+_IN_REPLACED = _IN_MOVED_TO | _IN_MOVED_FROM | _IN_DELETE
+_IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+_KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN | _IN_REPLACED
 
 
 def _stdlib_module(name: str) -> "Any":
@@ -418,25 +446,34 @@ class Observer:
         self.looking = True  # (wrote, below, looks first too)
         try:
             opened, written = kernel.drain()
-            made = kernel.made
+            made = kernel.made - kernel.replaced  # made new, not over something
             for rel in sorted(made & written - self.py_written):
                 if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
                     self.wrote(rel)  # made by another process: written first
             for rel in opened:
                 if rel.startswith(self.skip_rel) or rel in made:
                     continue
+                if rel in kernel.made and not os.path.lexists(self.prefix + rel):
+                    continue  # made and removed meanwhile: a journal, a temporary file
                 if (rel, self.context) not in self.py_reads:
-                    # read and written by processes the kernel names no order for: what was
-                    # read is not known (a stamp that never matches: changed-during-run)
-                    self.read(rel, kernel=True, unknown=rel in written)
+                    # read and written, or replaced, by processes the kernel names no order
+                    # for: what was read is not known (a stamp that never matches)
+                    unknown = rel in written or rel in kernel.replaced
+                    self.read(rel, kernel=True, unknown=unknown)
             for rel in sorted(written - made - self.py_written):
                 # (a file made and removed meanwhile, such as a database's journal: no output;
-                # reported after the fact: no copy, and whether it was put back is unknown)
-                if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
+                # reported after the fact: no copy, and whether it was put back is unknown;
+                # a database opened with sqlite3 is one: pocflow.observed's rules for those)
+                if ("q", rel) in self.seen or rel.startswith(self.skip_rel):
+                    continue
+                if os.path.lexists(self.prefix + rel):
                     self.wrote(rel, copy=False)
             if kernel.overflowed and ("overflow",) not in self.seen:
                 self.seen.add(("overflow",))
                 self.emit({"kernel": "overflow"})
+            if kernel.partial and ("partial",) not in self.seen:
+                self.seen.add(("partial",))
+                self.emit({"kernel": "partial"})
         finally:
             self.looking = False
 

@@ -180,7 +180,9 @@ def _observed(
         if not facts.observed and run.exit_code == 0
     ]
     flooded = [
-        run.path for run, facts in zip(runs, every, strict=True) if facts.kernel == "overflow"
+        run.path
+        for run, facts in zip(runs, every, strict=True)
+        if facts.kernel in ("overflow", "partial")
     ]
     blind = (
         (
@@ -190,9 +192,11 @@ def _observed(
         )
         if unseen
         else (
-            f"step {spec.step_id}: {', '.join(flooded)} opened more files in the workspace "
-            "at once than the kernel could report (its inotify queue overflowed), so what "
-            "it read is not known; have it open fewer files at a time"
+            f"step {spec.step_id}: what {', '.join(flooded)} read is not known: it opened "
+            "more files at once than the kernel could report (its inotify queue "
+            "overflowed), or the workspace has more folders than pocflow can watch; have "
+            "it open fewer files at a time, or move data it does not read out of the "
+            "workspace"
         )
         if flooded
         else ""
@@ -345,7 +349,15 @@ def _run_script(
         (root / log_rel).unlink(missing_ok=True)  # written anew, never through a link
         (root / log_rel).write_bytes(log)
         if watch is not None:
-            add_kernel_facts(root, facts, watch.stop(), watch.taken_made, watch.overflowed)
+            add_kernel_facts(
+                root,
+                facts,
+                watch.stop(),
+                watch.taken_made,
+                watch.overflowed,
+                watch.taken_replaced,
+                watch.partial,
+            )
     return ScriptRun(
         path=script,
         exit_code=process.returncode,

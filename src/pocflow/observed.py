@@ -155,6 +155,8 @@ def add_kernel_facts(
     seen: tuple[dict[str, None], set[str]],
     made: set[str],
     overflowed: bool,
+    replaced: set[str] = frozenset(),  # type: ignore[assignment]
+    partial: bool = False,
 ) -> None:
     """Append to a script's facts file what the kernel saw opened (``seen[0]``), written
     (``seen[1]``) or made in the workspace while it ran that its Python did not (pocflow's
@@ -167,6 +169,7 @@ def add_kernel_facts(
     read_here = {key.split(PYTEST_TABLE)[0].rstrip("/") for key, _, _ in facts.reads}
     written_here = {p for p, _ in facts.writes}
     opened, written = seen
+    seen_made, made = made, made - replaced  # made new, not over something
     lines: list[dict[str, Any]] = []
     for rel in sorted(made & written - written_here):
         if os.path.lexists(root / rel):  # (a file made and removed meanwhile: a journal)
@@ -174,7 +177,9 @@ def add_kernel_facts(
     for rel in opened:
         if rel in made or rel in read_here:
             continue
-        stamp = [-1] if rel in written else stamp_of(str(root / rel))
+        if rel in seen_made and not os.path.lexists(root / rel):
+            continue  # made and removed meanwhile: a journal, a temporary file
+        stamp = [-1] if rel in written or rel in replaced else stamp_of(str(root / rel))
         lines.append({"r": rel, "c": "", "s": stamp, "k": 1})
     for rel in sorted(written - made - written_here):
         if not os.path.lexists(root / rel):
@@ -187,6 +192,8 @@ def add_kernel_facts(
             lines.append({"w": rel, "f": True, "c": ""})
     if overflowed:
         lines.append({"kernel": "overflow"})
+    if partial:
+        lines.append({"kernel": "partial"})
     if lines:
         with path.open("a", encoding="utf-8") as out:
             out.writelines(json.dumps(line) + "\n" for line in lines)
@@ -300,7 +307,7 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             )
     elif "end" in fact:
         facts.end = int(fact["end"])
-    elif "kernel" in fact and facts.kernel != "overflow":
+    elif "kernel" in fact and facts.kernel not in ("overflow", "partial"):
         facts.kernel = str(fact["kernel"])
 
 

@@ -20,6 +20,7 @@ from typing import Any, ClassVar, Protocol
 
 from pocflow._forkserver import CRASHED, UNFAITHFUL
 from pocflow._fs import read_json
+from pocflow._observe import KERNEL_WATCHES
 from pocflow._proc import (
     LiveEcho,
     bound_file,
@@ -501,6 +502,13 @@ def _problem(
             f"step {sid}: pytest took its configuration from {inipath}, outside the "
             "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
             "pyproject.toml) so that a run here and a run elsewhere agree"
+        )
+    if facts.kernel == "partial":
+        return (
+            f"step {sid}: the workspace has more folders than the kernel lets pocflow watch "
+            f"(pocflow takes at most {KERNEL_WATCHES:,}; see /proc/sys/fs/inotify/"
+            "max_user_watches), so what the tests read is not known; move data the steps "
+            "do not read out of the workspace, or raise the limit"
         )
     if facts.kernel == "overflow":
         return (

@@ -3099,6 +3099,25 @@ UNHOOKED_SUBTLETIES: dict[
         {},
         lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
     ),
+    "a test's child replaces it by a rename (sed -i)": (
+        "import subprocess\n\n\ndef test_x():\n"
+        "    subprocess.run(['sed', '-i', 's/ *$//', 'data/v.txt'], check=True)\n"
+        "    out = subprocess.run(['cat', 'data/v.txt'], capture_output=True, text=True)\n"
+        "    assert out.stdout.strip() == '1'\n",
+        "",
+        {"data/v.txt": "1\n"},
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
+    ),
+    "a script's child replaces it by a rename (sed -i)": (
+        "from pathlib import Path\n\n\ndef test_x():\n"
+        "    assert Path('out.txt').read_text().strip() == '1'\n",
+        "import subprocess\n\nsubprocess.run(['sed', '-i', 's/ *$//', 'data/v.txt'], check=True)\n"
+        "subprocess.run(['cp', 'data/v.txt', 'out.txt'], check=True)\n",
+        {"data/v.txt": "1\n"},
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("2\n", encoding="utf-8"),
+    ),
     "a script's child reads and writes it back": (
         "from pathlib import Path\n\n\ndef test_x():\n"
         "    assert Path('out.txt').read_text().strip() == '1'\n",
@@ -3125,7 +3144,10 @@ def test_what_another_process_reads_through_a_link_or_writes_back_stays_an_input
         with (ws / "PoC/step1_x.py").open("a", encoding="utf-8") as body:
             body.write(script)
     first = run_doit(ws, "poc-complete")
-    if case == "a test's child reads and writes it back":
+    if case in (
+        "a test's child reads and writes it back",
+        "a test's child replaces it by a rename (sed -i)",
+    ):
         # in which order is not known: what it read is changed-during-run, every time
         assert first.code != 0 and "changed since verified: data/v.txt" in first.out
     else:
@@ -3133,4 +3155,33 @@ def test_what_another_process_reads_through_a_link_or_writes_back_stays_an_input
     change(ws)
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
+def test_what_a_child_reads_in_a_folder_an_earlier_step_made_in_the_same_run_is_an_input(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_x():\n    assert True\n",
+            "2": "from pathlib import Path\n\n\ndef test_x():\n"
+            "    assert Path('out2.txt').read_text().strip() == '1'\n",
+        },
+    )
+    with (ws / "PoC/step1_x.py").open("a", encoding="utf-8") as body:
+        body.write(
+            "from pathlib import Path\n\nPath('gen').mkdir(exist_ok=True)\n"
+            "if not Path('gen/cfg.txt').exists():\n    Path('gen/cfg.txt').write_text('1')\n"
+        )
+    with (ws / "PoC/step2_x.py").open("a", encoding="utf-8") as body:
+        body.write(
+            "import subprocess\n\nsubprocess.run(['cp', 'gen/cfg.txt', 'out2.txt'], check=True)\n"
+        )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "gen/cfg.txt").write_text("2", encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
