@@ -207,6 +207,8 @@ class KernelWatch:
     def walk(self, top: str) -> None:
         """Watch top and the folders under it (following links, once per real folder);
         again when a watch starts, and for a folder made meanwhile."""
+        if _unwatched(top, self.skip):
+            return
         walked: set[str] = set()  # real folders walked (a link back up would loop)
         for folder, subfolders, _files in os.walk(top, followlinks=True):
             real = os.path.realpath(folder)
@@ -216,10 +218,7 @@ class KernelWatch:
                 continue
             walked.add(real)
             subfolders[:] = [
-                name
-                for name in subfolders
-                if name != "__pycache__"
-                and not (os.path.join(folder, name) + os.sep).startswith(self.skip)
+                name for name in subfolders if not _unwatched(os.path.join(folder, name), self.skip)
             ]
             self._name(folder)
 
@@ -346,6 +345,12 @@ _IN_Q_OVERFLOW, _IN_ISDIR = 0x4000, 0x40000000
 _IN_REPLACED = _IN_MOVED_TO | _IN_MOVED_FROM | _IN_DELETE
 _IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 _KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN | _IN_REPLACED
+
+
+def _unwatched(folder: str, skip: tuple[str, ...]) -> bool:
+    """Whether a folder is one no watch takes: bytecode, or one of the skipped (absolute,
+    with a separator)."""
+    return os.path.basename(folder) == "__pycache__" or (folder + os.sep).startswith(skip)
 
 
 def _stdlib_module(name: str) -> "Any":

@@ -25,7 +25,16 @@ from importlib.machinery import EXTENSION_SUFFIXES
 from pathlib import Path
 
 import pytest
-from support import REPO, both, edit, make_workspace, private_copy, run_doit, write_files
+from support import (
+    REPO,
+    both,
+    copy_sample,
+    edit,
+    make_workspace,
+    private_copy,
+    run_doit,
+    write_files,
+)
 
 from pocflow.status import compute_status
 from pocflow.workspace import load_workspace
@@ -3185,3 +3194,22 @@ def test_what_a_child_reads_in_a_folder_an_earlier_step_made_in_the_same_run_is_
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "2") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
+
+
+def test_bytecode_written_during_a_run_is_no_input(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the sample's scripts import PoC/atlas.py: the first script makes PoC/__pycache__, which
+    # the kernel watch takes as a folder made meanwhile, and the next ones read the bytecode
+    monkeypatch.delenv("PYTHONDONTWRITEBYTECODE", raising=False)  # as users' runs do
+    ws = copy_sample(tmp_path / "sample")
+    for folder in ws.rglob("__pycache__"):
+        shutil.rmtree(folder)
+    first = run_doit(ws, "--reverify", "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert (ws / "PoC/__pycache__").is_dir()
+    for record in (ws / "steps/records").glob("step*.json"):
+        inputs = json.loads(record.read_text(encoding="utf-8"))["inputs"]
+        assert not [key for key in inputs if "__pycache__" in key], record.name
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
