@@ -31,11 +31,11 @@ def _poc_documents(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, 
     records: dict[str, StepRecord] = {}
     for step_id, status in statuses.items():
         record = status.record
-        if record is not None and record.is_verified:
+        if record is not None:  # a failed step's doc says so too (❌ BLOCKED)
             records[step_id] = record
             expected[ws.results_doc(step_id)] = render_step_results(ws, ws.steps[step_id], record)
     gate = read_gate_record(ws.root / ws.gate_record_path)
-    if gate is not None and records:
+    if gate is not None and any(r.is_verified for r in records.values()):
         expected[ws.poc_results_doc] = render_poc_results(ws, records, gate)
     return expected
 

@@ -490,14 +490,17 @@ def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Ou
         return None
     try:
         note_failure(ws, step_id, phase)
-        record_step(ws, step_id)
+        record = record_step(ws, step_id)
         from pocflow.documents import note_written
+        from pocflow.render import write_failed_documents
 
         with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks
+            written = write_failed_documents(ws, ws.steps[step_id], record)
             note_written(
                 ws.written_elsewhere,
                 ws.root / ws.record_path(step_id),
                 ws.root / ws.settings.state_file,
+                *written,
             )
     except PocflowError as exc:
         return TaskError(f"{message}\n(and the failure could not be recorded: {exc})")

@@ -6,6 +6,7 @@ rendering is merged into what a person wrote, and templates: pocflow.documents.
 from __future__ import annotations
 
 import os
+import sys
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
@@ -18,6 +19,7 @@ from pocflow.documents import (
     render,
     write_document,
 )
+from pocflow.errors import PocflowError
 from pocflow.layout import STEP_TASK
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
@@ -75,6 +77,30 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
 def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:
     """Render and merge the step's results doc into docs/."""
     write_document(ws.root, ws.results_doc(step.step_id), render_step_results(ws, step, record))
+
+
+def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> list[Path]:
+    """A step just failed: its results doc says so (❌ BLOCKED), and so does the PoC's
+    results doc if the gate wrote one (❌ NOT COMPLETE) — the phases after the failed one,
+    the document phase among them, do not run. The documents written."""
+    from pocflow.record import read_gate_record, read_step_record
+
+    written = []
+    try:
+        write_step_results(ws, step, record)
+        written.append(ws.root / ws.results_doc(step.step_id))
+    except PocflowError as exc:  # a template of the workspace's that wants a test result
+        sys.stderr.write(f"pocflow: warning: {ws.results_doc(step.step_id)} not updated: {exc}\n")
+    gate = read_gate_record(ws.root / ws.gate_record_path)
+    if gate is not None and (ws.root / ws.poc_results_doc).is_file():
+        records = {
+            sid: found
+            for sid in ws.steps
+            if (found := read_step_record(ws.root / ws.record_path(sid))) is not None
+        }
+        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
+        written.append(ws.root / ws.poc_results_doc)
+    return written
 
 
 def metric_rows(record: StepRecord) -> list[tuple[str, str]]:
@@ -251,9 +277,15 @@ def render_poc_results(
     ]
     starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
     plan = ws.plan
+    # a step whose record no longer says verified (it failed since): the PoC is not complete
+    failed = [sid for sid in ws.steps if sid in records and not records[sid].is_verified]
     context: dict[str, Any] = {
         "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
-        "status_line": "✅ COMPLETE",
+        "status_line": (
+            f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed since it was"
+            if failed
+            else "✅ COMPLETE"
+        ),
         "started": starts[0][:10] if starts else "—",
         "completed": gate.completed_at[:10],
         "steps": steps,

@@ -3213,3 +3213,43 @@ def test_bytecode_written_during_a_run_is_no_input(
         assert not [key for key in inputs if "__pycache__" in key], record.name
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
+def test_a_run_that_finds_a_step_failing_leaves_no_document_saying_complete(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": VALUE_TEST, "2": "def test_y():\n    assert True\n"})
+    write_files(ws, {"data/value.txt": "1"})
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "data/value.txt").write_text("22", encoding="utf-8")
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    step_doc = (ws / "docs/small-step1-results.md").read_text(encoding="utf-8")
+    assert "✅ COMPLETE" not in step_doc and "❌ BLOCKED" in step_doc
+    poc_doc = (ws / "docs/poc1-results.md").read_text(encoding="utf-8")
+    assert "✅ COMPLETE" not in poc_doc and "❌ NOT COMPLETE" in poc_doc
+    drift = run_doit(ws, "drift")  # the documents say what the records do
+    assert drift.code == 0, drift.out + drift.err
+
+
+def test_a_file_a_test_copies_into_a_new_folder_and_reads_back_is_its_output(
+    tmp_path: Path,
+) -> None:
+    # shutil.copyfile looks for the target before it writes it: a file found missing, then
+    # made, is the run's output (not an input changed during the run, which never verifies)
+    test = (
+        "import os\nimport shutil\n\n\ndef test_copy_then_read():\n"
+        "    os.makedirs('work', exist_ok=True)\n"
+        "    shutil.copyfile('data/c.txt', 'work/c_copy.txt')\n"
+        "    assert open('work/c_copy.txt').read() == 'hello\\n'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/c.txt": "hello\n"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "work/c_copy.txt" not in record["inputs"]
+    assert "data/c.txt" in record["inputs"]
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
