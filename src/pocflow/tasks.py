@@ -285,7 +285,7 @@ def _step_tasks(
                     "goal": step.plan_step.goal if step.plan_step else "",
                 }
             ),
-            (written_unchanged, [str(ws.root / ws.results_doc(sid))]),
+            (written_unchanged, [str(ws.root / ws.results_doc(sid)), noted]),
         ],
     }
     yield {
@@ -390,7 +390,7 @@ def _gate_task(ws: Workspace, templates: dict[str, str]) -> dict[str, Any]:
                     "suite_session": suite_session_wanted(ws.settings),
                 }
             ),
-            (written_unchanged, [str(ws.root / ws.poc_results_doc)]),
+            (written_unchanged, [str(ws.root / ws.poc_results_doc), str(ws.written_elsewhere)]),
             (records_hold, [str(ws.root), ws.poc]),
             (health_checked, [str(ws.root), ws.poc]),
         ],
