@@ -409,6 +409,8 @@ def why_it_runs(
     for check, args, _kwargs in reasons.get("uptodate_false", []):
         if isinstance(check, config_changed) and not isinstance(check, phase_current):
             words.append("settings or template changed")
+        elif check is written_unchanged and args and _rewritten_on_failure(ws, args[0]):
+            words.append(f"{_relative(args[0])} says a step failed since")
         elif check is written_unchanged and args:
             words.append(f"{_relative(args[0])} edited since written")
             why.edited = args[0]
@@ -427,6 +429,17 @@ def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:
     ):
         return shared.relative_to(ws.root).as_posix()
     return f"{ws.run_dir(step_id)}/"
+
+
+def _rewritten_on_failure(ws: Workspace | None, path: str) -> bool:
+    """Whether pocflow itself last wrote the file, outside its task (a failed step's run
+    rewrites the PoC results doc: pocflow.render.write_failed_documents)."""
+    if ws is None:
+        return False
+    from pocflow.documents import noted_digests
+    from pocflow.fingerprint import file_digest
+
+    return noted_digests(ws.written_elsewhere).get(path) == file_digest(path)
 
 
 def _why_record_does_not_hold(
