@@ -7,7 +7,7 @@
 # Prints one line per run: kind, version, seconds.
 set -u
 BASE=$1; TEMPLATE=$2; ROUNDS=${3:-3}
-PY=${PYTHON:-$(dirname "$0")/../.venv/bin/python}
+PY=${PYTHON:-$(cd "$(dirname "$0")/.." && pwd)/.venv/bin/python}
 WORK=$(mktemp -d)
 unset PYTHONDONTWRITEBYTECODE  # as users' runs: Python keeps the bytecode it compiles
 run() { local v=$1; shift; if [ "$v" = base ]; then PYTHONPATH=$BASE "$PY" -m doit "$@"; else "$PY" -m doit "$@"; fi >/dev/null 2>&1; }
