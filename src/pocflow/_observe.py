@@ -625,8 +625,6 @@ class Observer:
         if ("s", rel) not in self.seen:  # the file as it was when first read
             self.seen.add(("s", rel))
             fact["s"] = [-1] if unknown else stamp_of(self.prefix + rel)
-            if fact["s"] is None:
-                self.seen.add(("absent", rel))  # looked for and not there (see wrote)
         if kernel:
             fact["k"] = 1
         self.emit(fact)
@@ -677,12 +675,6 @@ class Observer:
                 self.seen.add(("p", parent, self.context))
                 self.emit({"p": parent, "c": self.context})
             first = ("s", rel) not in self.seen
-            if (
-                not first
-                and ("absent", rel) in self.seen
-                and not os.path.lexists(self.prefix + rel)
-            ):
-                first = True  # looked for, not there, and made now (shutil.copyfile looks first)
             if first and keeps and _is_file(self.prefix + rel):
                 first = False  # opened to append, or without truncating: what was there stays
             fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
