@@ -155,8 +155,8 @@ def add_kernel_facts(
     seen: tuple[dict[str, None], set[str]],
     made: set[str],
     overflowed: bool,
-    replaced: set[str] = frozenset(),  # type: ignore[assignment]
-    partial: bool = False,
+    replaced: set[str],
+    partial: bool,
 ) -> None:
     """Append to a script's facts file what the kernel saw opened (``seen[0]``), written
     (``seen[1]``) or made in the workspace while it ran that its Python did not (pocflow's
@@ -423,15 +423,14 @@ def settle(
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
         if within(path, excluded):
             continue
-        if key in facts.parents and key not in facts.stamps:
+        known = memo.get(key)
+        if key in facts.parents and key not in facts.stamps:  # a folder written into
             if produced_folders is None:
                 produced_folders = {p.rpartition("/")[0] for p in produced if "/" in p}
             if within_any(key, produced_folders):
                 continue
-        known = memo.get(key)
-        if known is None and key in facts.parents and key not in facts.stamps:
-            # written into: its own times change as the run writes there; what it is counts
-            known = memo[key] = digest_of(root, key)
+            if known is None:  # its own times change as the run writes there: what it is
+                known = memo[key] = digest_of(root, key)
         if known is None:
             known = observed_digest(root, key, facts.stamps.get(key))
             if known == CHANGED_DURING_RUN and (

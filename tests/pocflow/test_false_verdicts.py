@@ -27,6 +27,7 @@ from pathlib import Path
 import pytest
 from support import (
     REPO,
+    DoitRun,
     both,
     copy_sample,
     edit,
@@ -212,6 +213,15 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
         if done.returncode != 0:
             return done.returncode
     return 0
+
+
+def poc_complete_fails(ws: Path, step: str = "1") -> DoitRun:
+    """`doit poc-complete` after a change that breaks the step: the plain alternative (its
+    script, then pytest) really fails in the same workspace, and so does pocflow's run."""
+    result = run_doit(ws, "poc-complete")
+    assert plain_pytest(ws, step) != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    return result
 
 
 def assert_run_again_and_failed(
@@ -2378,9 +2388,7 @@ def test_a_step_whose_tests_read_doits_store_put_among_the_workspaces_files_fail
     with (ws / "dodo.py").open("a", encoding="utf-8") as dodo:
         dodo.write('\nDOIT_CONFIG = {**DOIT_CONFIG, "dep_file": "data/state.db"}\n')
     (ws / "data").mkdir(exist_ok=True)
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 @pytest.mark.parametrize("template", ["poc-results.md", "step-results.md"])
@@ -2535,9 +2543,7 @@ def test_a_listing_of_the_workspaces_own_folder_is_an_input(tmp_path: Path, list
     assert first.code == 1 and "changed since verified: ./" in first.out + first.err
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "extra.csv").write_text("a,b\n", encoding="utf-8")
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 #: tests that see what pocflow writes after them other than by its name: through a link, or
@@ -2768,9 +2774,7 @@ def test_a_file_a_script_leaves_as_it_found_it_stays_its_input(tmp_path: Path, c
     assert run_doit(ws, "poc-complete").code == 0
     config = ws / "data/config.txt"
     config.write_text("43" + config.read_text(encoding="utf-8")[2:], encoding="utf-8")
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 def test_a_test_that_opens_its_input_to_append_keeps_it_an_input_on_a_fresh_clone(
@@ -2787,9 +2791,7 @@ def test_a_test_that_opens_its_input_to_append_keeps_it_an_input_on_a_fresh_clon
     clone = tmp_path / "clone"
     shutil.copytree(ws, clone, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
     (clone / "data/config.txt").write_text("43\n", encoding="utf-8")
-    result = run_doit(clone, "poc-complete")
-    assert plain_pytest(clone, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(clone)
 
 
 #: where a link points, as a test checks it (files to make, the link and its target, the
@@ -2838,9 +2840,7 @@ def test_where_a_link_points_is_an_input(tmp_path: Path, case: str) -> None:
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "data/current").unlink()
     (ws / "data/current").symlink_to(then)
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 def test_a_test_that_appends_to_a_large_input_is_not_verified_on_what_it_left(
@@ -2920,9 +2920,7 @@ def test_a_folder_a_step_writes_into_without_making_it_is_an_input(
         shutil.copytree(ws, clone, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
         (clone / "scratch").rmdir()
         ws = clone
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 def test_a_folder_the_step_makes_before_writing_into_it_is_no_input(tmp_path: Path) -> None:
@@ -2992,9 +2990,7 @@ def test_a_failing_teardown_a_failing_step_absorbs_leaves_no_step_verified(tmp_p
     first = run_doit(ws, "--continue", "poc-complete")
     assert first.code != 0
     (ws / "tests/test_step3_x.py").write_text("def test_broken():\n    assert 2 == 2\n")
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 ZONEINFO = Path("/usr/share/zoneinfo")
@@ -3054,9 +3050,7 @@ def test_what_a_step_reads_outside_pythons_hooks_is_an_input(tmp_path: Path, cas
         shutil.copyfile(ZONEINFO / to, ws / changed)
     else:
         (ws / changed).write_text(to, encoding="utf-8")
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    result = poc_complete_fails(ws)
     assert f"changed: {changed}" in result.out, result.out
 
 
@@ -3162,9 +3156,7 @@ def test_what_another_process_reads_through_a_link_or_writes_back_stays_an_input
     else:
         assert first.code == 0, first.out + first.err
     change(ws)
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="inotify is Linux's")
@@ -3222,9 +3214,7 @@ def test_a_run_that_finds_a_step_failing_leaves_no_document_saying_complete(
     write_files(ws, {"data/value.txt": "1"})
     assert run_doit(ws, "poc-complete").code == 0
     (ws / "data/value.txt").write_text("22", encoding="utf-8")
-    result = run_doit(ws, "poc-complete")
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert result.code != 0, result.out + result.err
+    poc_complete_fails(ws)
     step_doc = (ws / "docs/small-step1-results.md").read_text(encoding="utf-8")
     assert "✅ COMPLETE" not in step_doc and "❌ BLOCKED" in step_doc
     poc_doc = (ws / "docs/poc1-results.md").read_text(encoding="utf-8")
