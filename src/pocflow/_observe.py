@@ -762,8 +762,14 @@ class Observer:
                 return
             if mode is None and _is_folder(self.prefix + rel):
                 return  # os.open of a folder (for dir_fd, fsync): what is in it is not read
+            if isinstance(mode, str):
+                exclusive = "x" in mode
+            else:
+                exclusive = isinstance(flags, int) and flags & _EXCLUSIVE == _EXCLUSIVE
             if reads and not (flags & os.O_TRUNC if isinstance(flags, int) else False):
                 self.read(rel)  # "r+", os.O_RDWR: what was there is read (then maybe written)
+            elif exclusive and not _bytecode(path):
+                self.read(rel)  # made only if absent: the absence is read (an input)
             if writes and not _bytecode(path):
                 if isinstance(mode, str):
                     keeps = "w" not in mode and "x" not in mode
@@ -1209,6 +1215,10 @@ def _watch_lookups(observer: Observer) -> None:
             if original in supports:
                 supports.add(wrapper)
         setattr(os, name, wrapper)
+
+
+#: an exclusive create (open(p, 'x'), Path.touch(exist_ok=False)): fails if p is there
+_EXCLUSIVE = os.O_CREAT | os.O_EXCL
 
 
 def _bytecode(path: object) -> bool:

@@ -3240,3 +3240,51 @@ def test_a_test_that_needs_a_file_absent_and_then_makes_it_is_not_verified(
     results = [run_doit(ws, "poc-complete") for _ in range(2)]
     assert plain_pytest(ws, "1") != 0, "the case must really fail"
     assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+EXCLUSIVE_CREATES = {
+    "open(p, 'x')": "    with open('out2/marker.txt', 'x') as f:\n        f.write('made')\n",
+    "os.open with O_EXCL": (
+        "    fd = os.open('out2/marker.txt', os.O_WRONLY | os.O_CREAT | os.O_EXCL)\n"
+        "    os.close(fd)\n"
+    ),
+    "Path.touch(exist_ok=False)": "    Path('out2/marker.txt').touch(exist_ok=False)\n",
+}
+
+
+@pytest.mark.parametrize("create", EXCLUSIVE_CREATES, ids=list(EXCLUSIVE_CREATES))
+def test_a_test_that_creates_a_file_exclusively_is_not_verified(
+    tmp_path: Path, create: str
+) -> None:
+    # an exclusive create fails when the file is there: that it was absent is an input,
+    # and once the test made it, plain pytest fails from then on
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_first_run_marker():\n"
+        "    Path('out2').mkdir(exist_ok=True)\n" + EXCLUSIVE_CREATES[create]
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
+    tmp_path: Path,
+) -> None:
+    # a temporary file made exclusively in the workspace and removed (tempfile's way): the
+    # absence holds again after the run, so the step verifies and stays accepted
+    test = (
+        "import os\nimport tempfile\nfrom pathlib import Path\n\n\ndef test_scratch():\n"
+        "    Path('out2').mkdir(exist_ok=True)\n"
+        "    with open('out2/marker.txt', 'x') as f:\n        f.write('made')\n"
+        "    os.remove('out2/marker.txt')\n"
+        "    fd, name = tempfile.mkstemp(dir='out2')\n"
+        "    os.close(fd)\n"
+        "    os.remove(name)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert plain_pytest(ws, "1") == 0
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
