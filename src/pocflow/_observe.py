@@ -126,6 +126,8 @@ _TEXT_OK = frozenset(
     " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
 _PYCACHE = os.sep + "__pycache__" + os.sep
+#: the input a lookup of PATH stands for (pocflow.fingerprint.WORKSPACE_PATH_KEY)
+WORKSPACE_PATH_KEY = "python:path-in-workspace"
 #: how many audit events the observer handles between two looks at what the kernel saw
 KERNEL_LOOK_EVERY = 2048
 #: the most folders a kernel watch takes (beyond, or past the kernel's per-user limit, it
@@ -144,9 +146,25 @@ _PLUMBING = (
 def _fd_path(fd: int) -> str | None:
     """The path of an open folder descriptor (Linux's /proc; elsewhere unknown)."""
     try:
-        return os.readlink(f"/proc/self/fd/{fd}")
+        return _READLINK(f"/proc/self/fd/{fd}")
     except OSError:
         return None
+
+
+#: os.readlink as Python has it, before the observer wraps it
+_READLINK = os.readlink
+#: where a path names what a process has open (a folder descriptor, its working folder):
+#: /proc/self/fd/5/a.txt is a.txt in the folder descriptor 5 is open on
+_PROC_ALIASES = ("/proc/", "/dev/fd/")
+
+
+def _through_proc(full: str) -> str:
+    """The path a /proc/self/fd/N/..., /proc/self/cwd/... or /dev/fd/N/... path leads to now
+    (the last part left as named: a link there is the link)."""
+    folder, name = os.path.split(full)
+    if folder.endswith("/fd") and name.isdigit():
+        return os.path.realpath(full)  # a file's descriptor: the file
+    return os.path.join(os.path.realpath(folder), name)
 
 
 #: os.stat as Python has it, before the observer wraps it (see Observer.looked_at)
@@ -397,6 +415,7 @@ class Observer:
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.main_thread = get_ident()  # installed as the process starts
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
+        self.open_base: dict[int, object] = {}  # thread -> os.open's path, dir_fd resolved
         #: what the kernel sees opened in the workspace's folders (install(kernel=True))
         self.kernel: KernelWatch | None = None
         self.events = 0  # audit events handled, while the kernel is watched
@@ -498,6 +517,8 @@ class Observer:
         if known is not False:
             return known  # type: ignore[return-value]
         full = os.path.join(cwd, path) if cwd else path
+        if full.startswith(_PROC_ALIASES):  # where it leads depends on the moment: no cache
+            return self._place(_through_proc(os.path.normpath(full)))
         # `..` after a symbolic link climbs out of where the link points, not out of the
         # link's folder, as normpath would have it
         full = os.path.realpath(full) if ".." in full.split(os.sep) else os.path.normpath(full)
@@ -650,6 +671,31 @@ class Observer:
         finally:
             self.busy.discard(thread)
 
+    def found_folder(self, path: object) -> None:
+        """Workspace code looked at path and found a folder (os.path.isdir, Path.is_dir,
+        `mkdir(exist_ok=True)` of one that is there): that a folder is there is an input, as
+        for one the run writes into (an empty folder git does not keep, one removed) —
+        unless the run made it."""
+        thread = get_ident()
+        if thread in self.busy:
+            return
+        self.busy.add(thread)
+        try:
+            rel = self.inside(path)
+            if rel and self.for_workspace():
+                self.folder_input(rel)
+        except Exception:
+            pass
+        finally:
+            self.busy.discard(thread)
+
+    def folder_input(self, rel: str) -> None:
+        """That rel is a folder is an input of the current context (once), unless the run
+        made it."""
+        if ("m", rel) not in self.seen and ("p", rel, self.context) not in self.seen:
+            self.seen.add(("p", rel, self.context))
+            self.emit({"p": rel, "c": self.context})
+
     def wrote(self, rel: str, keeps: bool = False, copy: bool = True) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
         wrote it). Written before anything read it, it is an output ("f": first); read first,
@@ -665,15 +711,10 @@ class Observer:
         if ("w", rel, self.context) not in self.seen:
             self.seen.add(("w", rel, self.context))
             parent = rel.rpartition("/")[0]
-            if (
-                parent
-                and ("m", parent) not in self.seen
-                and ("p", parent, self.context) not in self.seen
-            ):
+            if parent:
                 # written into a folder that was there, which the run did not make: that it is
                 # a folder is an input (a fresh clone lacks an empty one git does not keep)
-                self.seen.add(("p", parent, self.context))
-                self.emit({"p": parent, "c": self.context})
+                self.folder_input(parent)
             first = ("s", rel) not in self.seen
             if first and keeps and _is_file(self.prefix + rel):
                 first = False  # opened to append, or without truncating: what was there stays
@@ -738,6 +779,10 @@ class Observer:
     def _event(self, event: str, args: tuple[object, ...]) -> None:
         if event == "open":
             path, mode, flags = args
+            if self.open_base and mode is None:  # os.open(name, dir_fd=...): the name in it
+                path = self.open_base.get(get_ident(), path)
+                if path is None:
+                    return
             opener = self.caller().f_code.co_filename if mode is None else ""
             if (
                 opener
@@ -1017,6 +1062,13 @@ class Observer:
             worker = get_ident() != self.main_thread
             if direct or (name not in MACHINE_VARIABLES and (worker or self.on_behalf(frame))):
                 self.environ_fact(name, value)
+            elif name == "PATH" and (worker or self.on_behalf(frame)):
+                # a program looked up by name (subprocess, shutil.which): what of PATH is in
+                # the workspace counts (pocflow.fingerprint.WORKSPACE_PATH_KEY), not PATH
+                key = ("path", self.context)
+                if key not in self.seen:
+                    self.seen.add(key)
+                    self.emit({"r": WORKSPACE_PATH_KEY, "c": self.context})
         except Exception:
             pass
         finally:
@@ -1171,14 +1223,59 @@ class Observer:
         wrap_find_spec()
         _watch_environ(self)
         _watch_lookups(self)
+        _watch_locale(self)
+
+
+#: the variables the C library takes a locale category from, after LC_ALL and before LANG
+_LOCALE_VARIABLES = (
+    "LC_CTYPE",
+    "LC_NUMERIC",
+    "LC_TIME",
+    "LC_COLLATE",
+    "LC_MONETARY",
+    "LC_MESSAGES",
+)
+
+
+def _watch_locale(observer: Observer) -> None:
+    """Wrap the locale module's setlocale: ``setlocale(category, "")`` takes the locale from
+    LC_ALL, the category's LC_* variable or LANG, which the C library reads (no audit event,
+    and os.environ is not asked): when workspace code asks for it, those variables are
+    inputs. locale.py takes _locale's function when it is imported; when it was before, its
+    copy is wrapped too."""
+    import _locale
+
+    categories = {
+        getattr(_locale, name): name for name in _LOCALE_VARIABLES if hasattr(_locale, name)
+    }
+    original = _locale.setlocale
+
+    def setlocale(category: int, locale: object = None) -> str:
+        if locale == "":
+            names = (categories[category],) if category in categories else _LOCALE_VARIABLES
+            thread = get_ident()
+            if thread not in observer.busy and observer.for_workspace():
+                observer.busy.add(thread)  # (its reads of os.environ are the observer's)
+                try:
+                    for name in ("LC_ALL", *names, "LANG"):
+                        observer.environ_fact(name, os.environ.get(name))
+                finally:
+                    observer.busy.discard(thread)
+        return original(category, locale)  # type: ignore[arg-type]
+
+    _locale.setlocale = setlocale
+    module = sys.modules.get("locale")
+    if module is not None and getattr(module, "_setlocale", None) is original:
+        module._setlocale = setlocale  # type: ignore[attr-defined]
 
 
 def _watch_lookups(observer: Observer) -> None:
     """Wrap os.stat, os.lstat and os.access: no audit event tells that a path was looked at
     without being opened (Path.exists, os.path.isfile, os.path.lexists, a literal glob,
-    os.access(path, os.F_OK)). A folder looked at is not an input (`mkdir(exist_ok=True)`
-    looks; what is in it counts when workspace code lists it or opens a file there). Each
-    wrapper takes its original's place in os.supports_* too: shutil picks its ways by them."""
+    os.access(path, os.F_OK)). A folder looked at is an input as a folder (that it is one,
+    not what is in it: that counts when workspace code lists it or opens a file there).
+    Each wrapper takes its original's place in os.supports_* too: shutil picks its ways by
+    them."""
 
     def where(path: object, dir_fd: object) -> object:
         if isinstance(dir_fd, int) and isinstance(path, (str, bytes)):
@@ -1202,12 +1299,46 @@ def _watch_lookups(observer: Observer) -> None:
                 folder = False
             else:  # os.access: True or False, nothing about what is there
                 folder = bool(found) and _is_folder(place)
-            if not folder:
+            if folder:
+                observer.found_folder(place)
+            else:
                 observer.looked_at(place)
             return found
 
         return observed
 
+    def opening(original: "Callable[..., Any]") -> "Callable[..., Any]":
+        def observed_open(path: object, *args: object, **kwargs: object) -> "Any":
+            dir_fd = kwargs.get("dir_fd")
+            if dir_fd is None:
+                return original(path, *args, **kwargs)
+            thread = get_ident()
+            observer.open_base[thread] = where(path, dir_fd)  # (the open event's path)
+            try:
+                return original(path, *args, **kwargs)
+            finally:
+                observer.open_base.pop(thread, None)
+
+        return observed_open
+
+    opener = opening(os.open)
+    if os.open in os.supports_dir_fd:
+        os.supports_dir_fd.add(opener)
+    os.open = opener
+    scandir = os.scandir
+
+    def observed_scandir(path: "Any" = ".") -> "Any":
+        entries = scandir(path)
+        if isinstance(path, int):
+            return entries  # (entries named relative to a descriptor: not followed)
+        caller = observer.frame_file(sys._getframe(1))
+        if caller.startswith(observer.prefix) and not caller.startswith(observer.skip):
+            return _Entries(entries, observer)  # workspace code's own listing
+        return entries
+
+    if scandir in os.supports_fd:
+        os.supports_fd.add(observed_scandir)
+    os.scandir = observed_scandir
     for name in ("stat", "lstat", "access", "readlink"):
         original = getattr(os, name)
         wrapper = looking(original)
@@ -1215,6 +1346,77 @@ def _watch_lookups(observer: Observer) -> None:
             if original in supports:
                 supports.add(wrapper)
         setattr(os, name, wrapper)
+
+
+class _Entries:
+    """os.scandir's iterator as workspace code gets it: its entries are _Entry."""
+
+    __slots__ = ("_entries", "_observer")
+
+    def __init__(self, entries: "Any", observer: Observer) -> None:
+        self._entries, self._observer = entries, observer
+
+    def __iter__(self) -> "_Entries":
+        return self
+
+    def __next__(self) -> "_Entry":
+        return _Entry(next(self._entries), self._observer)
+
+    def __enter__(self) -> "_Entries":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._entries.close()
+
+    def close(self) -> None:
+        self._entries.close()
+
+
+class _Entry:
+    """An os.DirEntry whose stat() is seen: what it tells (size, kind) is a look at the path,
+    as os.stat's (os.DirEntry.stat is C code: no wrapper or audit event sees it)."""
+
+    __slots__ = ("_entry", "_observer")
+
+    def __init__(self, entry: "Any", observer: Observer) -> None:
+        self._entry, self._observer = entry, observer
+
+    @property
+    def name(self) -> "Any":
+        return self._entry.name
+
+    @property
+    def path(self) -> "Any":
+        return self._entry.path
+
+    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
+        return bool(self._entry.is_dir(follow_symlinks=follow_symlinks))
+
+    def is_file(self, *, follow_symlinks: bool = True) -> bool:
+        return bool(self._entry.is_file(follow_symlinks=follow_symlinks))
+
+    def is_symlink(self) -> bool:
+        return bool(self._entry.is_symlink())
+
+    def is_junction(self) -> bool:
+        return False
+
+    def inode(self) -> int:
+        return int(self._entry.inode())
+
+    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
+        found = self._entry.stat(follow_symlinks=follow_symlinks)
+        if S_ISDIR(found.st_mode):
+            self._observer.found_folder(self._entry.path)
+        else:
+            self._observer.looked_at(self._entry.path)
+        return found  # type: ignore[no-any-return]
+
+    def __fspath__(self) -> "Any":
+        return self._entry.__fspath__()
+
+    def __repr__(self) -> str:
+        return repr(self._entry)
 
 
 #: an exclusive create (open(p, 'x'), Path.touch(exist_ok=False)): fails if p is there

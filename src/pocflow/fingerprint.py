@@ -4,6 +4,7 @@ An input is named by a *key*:
 
 =========================  ===========================================================
 ``PoC/step1_load.py``      a file: sha256 of its bytes (``missing`` when there is none)
+                           and ``+x`` after it when the file is executable
 ``tests/data/``            a folder a step listed: sha256 of its sorted entry names (and kinds)
 ``$NAME``                  an environment variable: sha256 of its value, ``unset``, or
                            ``set`` for a secret (pocflow.redact)
@@ -11,6 +12,8 @@ An input is named by a *key*:
 ``plugin:NAME``            a pytest plugin pytest loaded: its installed version
 ``python:text-encoding``   the encoding ``open()`` uses when none is named (the locale's,
                            from LC_ALL, LC_CTYPE or LANG; UTF-8 in UTF-8 mode)
+``python:path-in-workspace``  the folders of PATH inside the workspace (``none``), for a
+                           step that looked a program up on PATH
 =========================  ===========================================================
 
 **Content, not clocks.** A file's digest is taken from the cache only while its size,
@@ -56,6 +59,8 @@ NO_CONTENT = frozenset({MISSING, NOT_A_FILE})
 CHANGED_DURING_RUN = "changed-during-run"
 #: the start of a link's fingerprint: ``link:<where it points>:<what it leads to>``
 LINK_PREFIX = "link:"
+#: what an input file's fingerprint ends with when it is executable
+EXECUTABLE = "+x"
 #: seconds after its last change before a file's cached digest is trusted: more than one tick
 #: of the file system's clock (Linux's coarse clock ticks every 1-10 ms; file systems that keep
 #: whole seconds, and so stamps with no sub-millisecond part, get RACY_COARSE_S)
@@ -78,13 +83,17 @@ ANCESTORS_KEY = "pytest:config-above-workspace"
 #: the text encoding of the interpreter: the locale's variables count by their effect, so
 #: machines whose LANG differs but whose encoding is the same (en_US.UTF-8, C.UTF-8) agree
 TEXT_ENCODING_KEY = "python:text-encoding"
+#: the folders of PATH inside the workspace (a program a step runs by its bare name is found
+#: there first): an input of a step whose code, or a library for it, looked PATH up
+#: (subprocess, shutil.which), in place of PATH itself, which differs between machines
+WORKSPACE_PATH_KEY = "python:path-in-workspace"
 
 Stamp = tuple[int, int, int, int]
 
 
 def kind_of(key: str) -> str:
-    """'file', 'folder', 'env', 'pytest-config', 'pytest-ancestors', 'plugin', 'import' or
-    'text-encoding'."""
+    """'file', 'folder', 'env', 'pytest-config', 'pytest-ancestors', 'plugin', 'import',
+    'text-encoding' or 'path-in-workspace'."""
     if (
         key[:1] != "$"
         and not key.endswith(("/", PYTEST_TABLE))
@@ -93,6 +102,8 @@ def kind_of(key: str) -> str:
         return "file"
     if key == TEXT_ENCODING_KEY:
         return "text-encoding"
+    if key == WORKSPACE_PATH_KEY:
+        return "path-in-workspace"
     if key.startswith(IMPORT_PREFIX):
         return "import"
     if key == ANCESTORS_KEY:
@@ -206,6 +217,20 @@ def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
         return _CACHE.digest(name, info)
     except OSError:
         return MISSING
+
+
+def _content_and_mode(path: str) -> str:
+    """An input file's fingerprint: file_digest, marked EXECUTABLE when any execute bit is
+    set (a test running the file, or checking os.access(path, os.X_OK), fails without it,
+    and a checkout that keeps no modes loses it)."""
+    try:
+        info = os.stat(path)
+    except OSError:
+        return MISSING
+    digest = file_digest(path, info)
+    if digest not in NO_CONTENT and info.st_mode & 0o111:
+        return digest + EXECUTABLE
+    return digest
 
 
 def folder_digest(path: Path) -> str:
@@ -334,8 +359,8 @@ def _digest_now(root: Path, key: str) -> str:
     if kind == "file":
         path = f"{root}{os.sep}{key}"
         if os.path.islink(path):  # what the link says as well as what it leads to
-            return f"{LINK_PREFIX}{os.readlink(path)}:{file_digest(path)}"
-        return file_digest(path)
+            return f"{LINK_PREFIX}{os.readlink(path)}:{_content_and_mode(path)}"
+        return _content_and_mode(path)
     if kind == "folder":
         return folder_digest(root / key.rstrip("/") if key != "./" else root)
     if kind == "env":
@@ -354,10 +379,24 @@ def _digest_now(root: Path, key: str) -> str:
         return import_digest(root, key)
     if kind == "pytest-ancestors":
         return ancestors_config_digest(root)
+    if kind == "path-in-workspace":
+        return workspace_path_digest(root)
     if kind == "text-encoding":
         # what open() uses when no encoding is named
         return codecs.lookup("utf-8" if sys.flags.utf8_mode else locale.getencoding()).name
     return plugin_digest(key[len(PLUGIN_PREFIX) :])
+
+
+def workspace_path_digest(root: Path) -> str:
+    """The folders of this process's PATH inside the workspace, in order, relative to it (a
+    relative entry is taken from the workspace, where steps run), or 'none'."""
+    base = os.path.realpath(root)
+    inside = []
+    for entry in os.environ.get("PATH", "").split(os.pathsep):
+        folder = os.path.realpath(os.path.join(base, entry))
+        if folder == base or folder.startswith(base + os.sep):
+            inside.append(os.path.relpath(folder, base))
+    return os.pathsep.join(inside) if inside else "none"
 
 
 def ancestors_config_digest(root: Path) -> str:

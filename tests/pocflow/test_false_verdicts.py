@@ -3288,3 +3288,168 @@ def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
     assert plain_pytest(ws, "1") == 0
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
+# -- round I/J: facts about a file that are not its bytes, descriptors, the environment C reads
+
+
+def clone_of(ws: Path, target: Path) -> Path:
+    """What a fresh clone holds: the workspace's files without its local state."""
+    shutil.copytree(ws, target, symlinks=True, ignore=shutil.ignore_patterns(".pocflow"))
+    return target
+
+
+RUNS_A_TOOL = (
+    "import subprocess\n\n\ndef test_the_tool_runs():\n"
+    "    out = subprocess.run(['tools/hello.sh'], capture_output=True, text=True, check=True)\n"
+    "    assert out.stdout == 'hello\\n'\n"
+)
+CHECKS_EXECUTABLE = (
+    "import os\n\n\ndef test_the_tool_is_executable():\n"
+    "    assert os.access('tools/hello.sh', os.X_OK)\n"
+)
+
+
+@pytest.mark.parametrize("test", [RUNS_A_TOOL, CHECKS_EXECUTABLE], ids=["runs it", "os.access"])
+@pytest.mark.parametrize("where", ["here", "in a clone"])
+def test_a_file_that_lost_its_executable_bit_is_a_change(
+    tmp_path: Path, test: str, where: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"tools/hello.sh": "#!/bin/sh\necho hello\n"})
+    (ws / "tools/hello.sh").chmod(0o755)
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    if where == "in a clone":  # a checkout that keeps no modes (core.fileMode=false)
+        ws = clone_of(ws, tmp_path / "clone")
+    (ws / "tools/hello.sh").chmod(0o644)
+    poc_complete_fails(ws)
+
+
+@pytest.mark.parametrize("where", ["here", "in a clone"])
+def test_a_folder_a_test_checks_for_is_an_input(tmp_path: Path, where: str) -> None:
+    # an empty folder (git keeps none) checked with isdir, and one removed with its files
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_folders():\n"
+        "    assert os.path.isdir('uploads')\n"
+        "    assert Path('assets').is_dir()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"assets/logo.txt": "logo"})
+    (ws / "uploads").mkdir()
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    if where == "in a clone":
+        ws = clone_of(ws, tmp_path / "clone")
+        (ws / "uploads").rmdir()  # git made no empty folder
+    else:
+        shutil.rmtree(ws / "assets")
+    poc_complete_fails(ws)
+
+
+def test_a_test_making_sure_of_a_folder_stays_verified(tmp_path: Path) -> None:
+    # mkdir(exist_ok=True) of a folder that is there looks at it: the step stays accepted
+    test = (
+        "from pathlib import Path\n\n\ndef test_out():\n"
+        "    Path('work').mkdir(exist_ok=True)\n"
+        "    assert Path('work').is_dir()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    (ws / "work").mkdir()
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
+DIR_FD_READS = {
+    "os.open(name, dir_fd=)": (
+        "    d = os.open('d1', os.O_RDONLY)\n"
+        "    f = os.open('a.txt', os.O_RDONLY, dir_fd=d)\n"
+        "    assert os.read(f, 100) == b'good'\n"
+    ),
+    "/proc/self/fd/N/name": (
+        "    d = os.open('d1', os.O_RDONLY)\n"
+        "    assert Path(f'/proc/self/fd/{d}/a.txt').read_text() == 'good'\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("read", DIR_FD_READS, ids=list(DIR_FD_READS))
+def test_a_read_relative_to_a_folder_descriptor_is_an_input_of_that_file(
+    tmp_path: Path, read: str
+) -> None:
+    # verified under -n (no kernel watch): the audit hook alone names the file
+    test = "import os\nfrom pathlib import Path\n\n\ndef test_x():\n" + DIR_FD_READS[read]
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_y():\n    pass\n"})
+    write_files(ws, {"d1/a.txt": "good"})
+    first = run_doit(ws, "-n", "2", "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "d1/a.txt").write_text("bad!", encoding="utf-8")
+    poc_complete_fails(ws)
+
+
+def test_a_path_found_absent_through_a_folder_descriptor_is_an_input(tmp_path: Path) -> None:
+    test = (
+        "import os\n\n\ndef test_x():\n"
+        "    d = os.open('d1', os.O_RDONLY)\n"
+        "    assert not os.path.exists(f'/proc/self/fd/{d}/b.txt')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"d1/a.txt": "good"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "d1/b.txt").write_text("x", encoding="utf-8")
+    poc_complete_fails(ws)
+
+
+def test_the_locale_setlocale_takes_from_the_environment_is_an_input(tmp_path: Path) -> None:
+    # setlocale(cat, "") reads LANG and LC_* through the C library, not os.environ
+    test = (
+        "import locale\n\n\ndef test_numbers_locale():\n"
+        "    try:\n"
+        "        assert locale.setlocale(locale.LC_NUMERIC, '') == 'C.UTF-8'\n"
+        "    finally:\n"
+        "        locale.setlocale(locale.LC_NUMERIC, 'C')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    utf8 = {"LANG": "C.UTF-8", "LC_NUMERIC": "C.UTF-8", "LC_ALL": ""}
+    first = run_doit(ws, "poc-complete", env=utf8)
+    assert first.code == 0, first.out + first.err
+    plain = {**utf8, "LC_NUMERIC": "C"}
+    assert plain_pytest(ws, "1", plain) != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=plain)
+    assert result.code != 0, result.out + result.err
+
+
+def test_a_workspace_folder_on_path_a_test_runs_a_program_from_is_an_input(
+    tmp_path: Path,
+) -> None:
+    # direnv's `PATH_add bin`: verified with the workspace's bin/ on PATH, run without it
+    test = (
+        "import subprocess\n\n\ndef test_greet_tool():\n"
+        "    out = subprocess.run(['greet'], capture_output=True, text=True)\n"
+        "    assert out.stdout == 'hi\\n'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"bin/greet": "#!/bin/sh\necho hi\n"})
+    (ws / "bin/greet").chmod(0o755)
+    with_bin = {"PATH": f"{ws / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    first = run_doit(ws, "poc-complete", env=with_bin)
+    assert first.code == 0, first.out + first.err
+    poc_complete_fails(ws)
+
+
+def test_what_a_listed_entry_s_stat_says_is_an_input(tmp_path: Path) -> None:
+    # os.DirEntry.stat() is C code: neither os.stat nor an audit event sees it
+    test = (
+        "import os\n\n\ndef test_no_fixture_is_empty():\n"
+        "    with os.scandir('fixtures') as it:\n"
+        "        assert all(e.stat().st_size > 0 for e in it)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"fixtures/a.json": "{}", "fixtures/b.json": "[]"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "fixtures/b.json").write_text("", encoding="utf-8")
+    poc_complete_fails(ws)
