@@ -36,7 +36,7 @@ from stat import S_ISDIR, S_ISREG
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
     import types
-    from collections.abc import Callable
+    from collections.abc import Callable, Iterable, Iterator
     from typing import Any
 # Few and cheap imports: every step script imports this module as it starts, so whatever it
 # imports is paid once per script (json, hashlib, runpy, typing and importlib.util: ~30 ms).
@@ -365,6 +365,41 @@ _IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 _KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN | _IN_REPLACED
 
 
+def kernel_report(
+    opened: "Iterable[str]",
+    written: set[str],
+    made: set[str],
+    replaced: set[str],
+    read_here: "Callable[[str], bool]",
+    written_here: set[str],
+    exists: "Callable[[str], bool]",
+) -> "Iterator[tuple[str, str, bool]]":
+    """What the kernel reported opened, written and made in the workspace (a KernelWatch's)
+    that the process's Python did not do itself (``read_here``, ``written_here``), as facts
+    to add, in this order:
+
+    - ``("made", rel, False)``: made new (not over something) by another process, still
+      there: written before anything read it;
+    - ``("read", rel, unknown)``: opened; ``unknown`` when it was also written or replaced by
+      processes the kernel names no order for: what was read is not known;
+    - ``("written", rel, False)``: written over, still there: whether it was put back as it
+      was is not known (no copy was taken before).
+
+    A file made and removed meanwhile (a database's journal, a temporary file) is none of
+    them. The session's observer and pocflow's side of a script's watch both use this."""
+    new = made - replaced
+    for rel in sorted(new & written - written_here):
+        if exists(rel):
+            yield "made", rel, False
+    for rel in opened:
+        if rel in new or read_here(rel) or (rel in made and not exists(rel)):
+            continue
+        yield "read", rel, rel in written or rel in replaced
+    for rel in sorted(written - new - written_here):
+        if exists(rel):
+            yield "written", rel, False
+
+
 def _unwatched(folder: str, skip: tuple[str, ...]) -> bool:
     """Whether a folder is one no watch takes: bytecode, or one of the skipped (absolute,
     with a separator)."""
@@ -470,28 +505,24 @@ class Observer:
         self.looking = True  # (wrote, below, looks first too)
         try:
             opened, written = kernel.drain()
-            made = kernel.made - kernel.replaced  # made new, not over something
-            for rel in sorted(made & written - self.py_written):
-                if not rel.startswith(self.skip_rel) and os.path.lexists(self.prefix + rel):
-                    self.wrote(rel)  # made by another process: written first
-            for rel in opened:
-                if rel.startswith(self.skip_rel) or rel in made:
+            report = kernel_report(
+                opened,
+                written,
+                kernel.made,
+                kernel.replaced,
+                lambda rel: (rel, self.context) in self.py_reads,
+                self.py_written,
+                lambda rel: os.path.lexists(self.prefix + rel),
+            )
+            for kind, rel, unknown in report:
+                if rel.startswith(self.skip_rel):
                     continue
-                if rel in kernel.made and not os.path.lexists(self.prefix + rel):
-                    continue  # made and removed meanwhile: a journal, a temporary file
-                if (rel, self.context) not in self.py_reads:
-                    # read and written, or replaced, by processes the kernel names no order
-                    # for: what was read is not known (a stamp that never matches)
-                    unknown = rel in written or rel in kernel.replaced
+                if kind == "made":
+                    self.wrote(rel)
+                elif kind == "read":  # (unknown: a stamp that never matches)
                     self.read(rel, kernel=True, unknown=unknown)
-            for rel in sorted(written - made - self.py_written):
-                # (a file made and removed meanwhile, such as a database's journal: no output;
-                # reported after the fact: no copy, and whether it was put back is unknown;
-                # a database opened with sqlite3 is one: pocflow.observed's rules for those)
-                if ("q", rel) in self.seen or rel.startswith(self.skip_rel):
-                    continue
-                if os.path.lexists(self.prefix + rel):
-                    self.wrote(rel, copy=False)
+                elif ("q", rel) not in self.seen:  # (a database: pocflow.observed's rules)
+                    self.wrote(rel, copy=False)  # reported after the fact: no copy
             if kernel.overflowed and ("overflow",) not in self.seen:
                 self.seen.add(("overflow",))
                 self.emit({"kernel": "overflow"})

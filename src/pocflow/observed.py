@@ -163,28 +163,28 @@ def add_kernel_facts(
     side of the watch: a script is waited on). A file both read and written that way was
     read as nobody knows (changed-during-run), and written back or not, nobody knows: it
     stays an input as the run left it (pocflow.observed.settle)."""
-    from pocflow._observe import stamp_of
+    from pocflow._observe import kernel_report, stamp_of
 
     facts = read_facts(path)
     read_here = {key.split(PYTEST_TABLE)[0].rstrip("/") for key, _, _ in facts.reads}
-    written_here = {p for p, _ in facts.writes}
     opened, written = seen
-    seen_made, made = made, made - replaced  # made new, not over something
+    report = kernel_report(
+        opened,
+        written,
+        made,
+        replaced,
+        read_here.__contains__,
+        {p for p, _ in facts.writes},
+        lambda rel: os.path.lexists(root / rel),
+    )
     lines: list[dict[str, Any]] = []
-    for rel in sorted(made & written - written_here):
-        if os.path.lexists(root / rel):  # (a file made and removed meanwhile: a journal)
+    for kind, rel, unknown in report:
+        if kind == "made":
             lines.append({"w": rel, "f": rel not in read_here, "c": ""})
-    for rel in opened:
-        if rel in made or rel in read_here:
-            continue
-        if rel in seen_made and not os.path.lexists(root / rel):
-            continue  # made and removed meanwhile: a journal, a temporary file
-        stamp = [-1] if rel in written or rel in replaced else stamp_of(str(root / rel))
-        lines.append({"r": rel, "c": "", "s": stamp, "k": 1})
-    for rel in sorted(written - made - written_here):
-        if not os.path.lexists(root / rel):
-            continue
-        if rel in facts.databases:  # updated by SQLite, as a script does: its output
+        elif kind == "read":
+            stamp = [-1] if unknown else stamp_of(str(root / rel))
+            lines.append({"r": rel, "c": "", "s": stamp, "k": 1})
+        elif rel in facts.databases:  # updated by SQLite, as a script does: its output
             lines.append({"w": rel, "f": False, "c": ""})
         elif rel in read_here or rel in opened:  # read, then written back or not: unknown
             lines.append({"w": rel, "f": False, "big": True, "c": ""})
