@@ -29,6 +29,7 @@ pocflow may not be importable).
 """
 
 import builtins
+import errno
 import os
 import sys
 from _thread import get_ident
@@ -218,6 +219,7 @@ class KernelWatch:
             if self.fd < 0:
                 return
             self.add = libc.inotify_add_watch
+            self.errno = ctypes.get_errno
             self.walk(self.root)
         except Exception:
             self.close()
@@ -247,7 +249,10 @@ class KernelWatch:
             return
         wd = self.add(self.fd, os.fsencode(folder), _KERNEL_EVENTS)
         if wd < 0:
-            self.partial = True  # the kernel's limit of watches
+            if self.errno() not in (errno.ENOENT, errno.ENOTDIR):
+                self.partial = True  # the kernel's limit of watches
+            # (else removed, or replaced by a file, since it was seen: a folder made and
+            # removed during the run holds nothing that was there before it)
             return
         rel = folder[len(self.prefix) :] if folder != self.root else ""
         names = self.folders.setdefault(wd, [])

@@ -548,6 +548,54 @@ def _writers_of(ws: Workspace, path: str) -> list[str]:
     return found
 
 
+def script_outputs_changed(ws: Workspace, step_id: str) -> str:
+    """Why the step's scripts must run again for the outputs of other steps they read in
+    their latest run here (ImplementResult.outputs_read): one changed since, and not as
+    running the plan in order leaves it — edited by hand, rewritten by a step before this
+    one (a prerequisite left out of the plan's Depends On), or replaced whole by a step
+    after it. A step depending on this one, or a later step updating the file (a database
+    each step extends), changes it as the plan's order does: no reason (else the steps
+    would run each other again without end). '' when there is none."""
+    own = ws.run_file(step_id, IMPLEMENT_FILE)
+    local = read_implement(own)
+    if local is None or not local.outputs_read:
+        return ""
+    changed = []
+    for path, digest in sorted(local.outputs_read.items()):
+        if digest_of(ws.root, path) != digest and not _changed_in_order(ws, step_id, path, own):
+            changed.append(path)
+    if not changed:
+        return ""
+    writers = sorted({sid for path in changed for sid in _writers_of(ws, path.rstrip("/"))})
+    by = f" (written by step {', '.join(writers)})" if writers else ""
+    them = "them" if len(changed) > 1 else "it"
+    return f"{listed_paths(changed)} changed since its scripts read {them}{by}"
+
+
+def _changed_in_order(ws: Workspace, step_id: str, path: str, than: Path) -> bool:
+    """Whether the steps whose scripts wrote path and ran here since step_id's did (``than``:
+    its implement result) are all ones the plan runs after it that keep what was there: a
+    step depending on it, or a later one updating the file rather than writing it anew."""
+    order = list(ws.steps)
+    since = [
+        sid
+        for sid in _writers_of(ws, path.rstrip("/"))
+        if sid != step_id and _newer(ws.run_file(sid, IMPLEMENT_FILE), than)
+    ]
+    if not since:
+        return False  # edited by hand, or written by a run of which nothing is known
+    later = set(dependents_of(ws, step_id))
+    for sid in since:
+        if sid in later:
+            continue
+        if order.index(sid) < order.index(step_id):
+            return False
+        writer = read_implement(ws.run_file(sid, IMPLEMENT_FILE))
+        if writer is None or within(path.rstrip("/"), set(writer.written_first)):
+            return False
+    return True
+
+
 def outputs_of_another_run(ws: Workspace, step_id: str) -> str:
     """Why what the step's scripts wrote here is not what its record stands on: their
     latest run here (for real, not the record taken) was on other files than there are now
@@ -667,7 +715,11 @@ def acceptance(
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
-    changed = outputs_changed(ws, step_id) if phase == TEST else outputs_of_another_run(ws, step_id)
+    changed = (
+        outputs_changed(ws, step_id)
+        if phase == TEST
+        else outputs_of_another_run(ws, step_id) or script_outputs_changed(ws, step_id)
+    )
     if changed:
         return Acceptance(None, (changed,))
     if phase == TEST and outputs_read_by_other_tests(ws.run_file(step_id, TEST_FILE), record.test):

@@ -33,9 +33,11 @@ from pocflow.observed import (
     merge_inputs,
     observed_script_env,
     observer_skips,
+    outputs_read,
     read_facts,
     refresh_bytecode,
     settle,
+    within,
 )
 from pocflow.record import ImplementResult, ScriptRun, now_iso, write_produced, write_run_file
 from pocflow.redact import redact_bytes, secret_values
@@ -124,10 +126,12 @@ def run_implement(
     message = problem or _checkpoint(root, spec)
     observed: dict[str, str] = {}
     written: list[str] = []
+    others: dict[str, str] = {}
+    first: list[str] = []
     if not message and not spec.manual:
         refresh_bytecode(root, [*spec.inputs, *spec.observed_before])
         runs, message = _run_scripts(root, spec, run_dir, metrics_file)
-        observed, written, blind = _observed(root, spec, runs)
+        observed, written, blind, others, first = _observed(root, spec, runs)
         message = message or blind
         if not message:
             metrics, message = read_metrics(metrics_file, spec.step_id)
@@ -160,6 +164,8 @@ def run_implement(
         observed=sorted(observed),
         written=written,
         written_digests={path: digest_of(root, path) for path in written},
+        outputs_read=others,
+        written_first=first,
     )
     write_run_file(root / spec.result_file, result)
     if result.outcome == "passed":  # a failure keeps what the scripts last produced
@@ -171,8 +177,11 @@ def run_implement(
 
 def _observed(
     root: Path, spec: ImplementSpec, runs: list[ScriptRun]
-) -> tuple[dict[str, str], list[str], str]:
-    """What the scripts really read (fingerprinted as they were read), and what they wrote."""
+) -> tuple[dict[str, str], list[str], str, dict[str, str], list[str]]:
+    """What the scripts really read (fingerprinted as they were read), what they wrote, why
+    what they read is not known ('' when it is), the outputs of other steps they read
+    without writing them (fingerprinted as they were read), and what they wrote before
+    reading it."""
     every = [read_facts(root / _facts_file(spec, run.path)) for run in runs]
     unseen = [
         run.path
@@ -206,12 +215,21 @@ def _observed(
     written = written_first | changed_by_runs(root, every)
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
+    # (a file the scripts wrote at all, even back as it was, is theirs too, and so is a
+    # database they connected to: SQLite's own writes are seen only by the kernel watch)
+    own = {*written, *(p for facts in every for p, _ in facts.writes)}
+    own.update(path for facts in every for path in facts.databases)
+    own.update(out.rstrip("/") for out in spec.outputs)
+    others: dict[str, str] = {}
     for facts in every:
         keys = {
             k
             for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
             if not (k.startswith("$") and k[1:] in own_env)
         }
+        for key, digest in outputs_read(root, facts, keys, spec.not_inputs).items():
+            if not within(key.rstrip("/"), own):
+                others.setdefault(key, digest)
         keys |= set(PROCESS_KEYS)
         digests.update(
             settle(
@@ -224,7 +242,7 @@ def _observed(
                 produced=spec.not_inputs,
             )
         )
-    return digests, sorted(written), blind
+    return digests, sorted(written), blind, others, sorted(written_first)
 
 
 def _facts_file(spec: ImplementSpec, script: str) -> str:

@@ -305,15 +305,17 @@ class phase_current(settings_unchanged):
         return evidence is not None and evidence.get("phase") == self.phase
 
     def _outputs_changed(self, outputs: Any) -> bool:
-        """Whether an output the tests read changed since (a quick look at the fingerprints
-        doit keeps; when one differs, pocflow.freshness.outputs_changed decides)."""
+        """Whether an output the tests (or the scripts) read changed since (a quick look at
+        the fingerprints doit keeps; when one differs, pocflow.freshness decides)."""
         from pocflow.fingerprint import still_holds_now
 
         if not outputs or still_holds_now(Path(self.root), outputs):
             return False
-        from pocflow.freshness import output_changes
+        from pocflow.freshness import output_changes, script_outputs_changed
 
         run = RunContext.of(self.root)
+        if self.phase == IMPLEMENT:  # outputs of other steps the scripts read
+            return bool(script_outputs_changed(run.workspace(self.poc), self.step_id))
         changed, later = output_changes(run.workspace(self.poc), self.step_id)
         if later:  # rewritten by a step depending on this one: the gate checks it
             run.awaiting_suite = True
@@ -388,8 +390,10 @@ def _stands_on(result_file: Path) -> dict[str, Any]:
 
     result = read_json(result_file)
     inputs = result.get("inputs") if result is not None else None
+    outputs = result.get("outputs_read") if result is not None else None
     return {
         "inputs": held_inputs(inputs) if isinstance(inputs, dict) else {},
+        "outputs": held_inputs(outputs) if isinstance(outputs, dict) else {},
         "packages": installed_packages(),  # what was installed here when it ran (local)
     }
 

@@ -76,6 +76,13 @@ class ImplementResult(PhaseResult):
     #: each written file's fingerprint when the scripts ended (local: see
     #: pocflow.freshness.outputs_changed)
     written_digests: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
+    #: the outputs of other steps (declared, or written by their scripts) the scripts read
+    #: and did not write, as they read them (local): when one changes — rewritten by a step
+    #: that does not depend on this one, edited by hand — the scripts run again
+    #: (pocflow.freshness.script_outputs_changed)
+    outputs_read: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
+    #: what the scripts wrote before reading it (made or replaced whole, not updated; local)
+    written_first: list[str] = field(default_factory=list, metadata={LOCAL: True})
 
 
 @dataclass

@@ -36,10 +36,12 @@ from pocflow.layout import (
     VERIFIED_FILE,
 )
 from pocflow.record import (
+    ImplementResult,
     StepRecord,
     TestResult,
     outputs_read_by_other_tests,
     outputs_read_here,
+    read_implement,
     text_of,
     write_produced,
     write_run_file,
@@ -53,7 +55,8 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     only while the local one is of the same tests (else its test phase runs them, to see
     which outputs they read: pocflow.freshness.acceptance)."""
     test_file = ws.run_file(record.step_id, TEST_FILE)
-    write_run_file(ws.run_file(record.step_id, IMPLEMENT_FILE), record.implement)
+    implement_file = ws.run_file(record.step_id, IMPLEMENT_FILE)
+    write_run_file(implement_file, keeping_scripts_outputs_read(implement_file, record.implement))
     if record.test is not None and not outputs_read_by_other_tests(test_file, record.test):
         write_run_file(test_file, keeping_outputs_read(test_file, record.test))
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
@@ -66,6 +69,21 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     if not isinstance(written, dict) or not still_holds(ws.root, written):
         # what its scripts produced here is not there as they left it: the record stands in
         write_produced(produced, {"accepted": record.verified_at})
+
+
+def keeping_scripts_outputs_read(
+    path: Path, implement: ImplementResult | None
+) -> ImplementResult | None:
+    """A record's implement result, with the outputs of other steps its scripts read in
+    their latest run here (the local result at path) when that run stood on the same
+    inputs: taking the record does not make that evidence go away
+    (pocflow.freshness.script_outputs_changed)."""
+    local = read_implement(path)
+    if implement is None or local is None or not local.outputs_read:
+        return implement
+    if local.inputs != implement.inputs:
+        return implement
+    return replace(implement, outputs_read=dict(local.outputs_read))
 
 
 def keeping_outputs_read(path: Path, test: TestResult) -> TestResult:

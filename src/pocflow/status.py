@@ -14,6 +14,7 @@ from pocflow.freshness import (
     local_failure,
     outputs_changed,
     outputs_of_another_run,
+    script_outputs_changed,
     scripts_ran_since,
 )
 from pocflow.layout import GATE_TASK, STEP_TASK, TOGETHER_FILE
@@ -201,6 +202,10 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 status.outputs_changed = status.standing == "verified"
                 status.standing = "stale"
                 status.reasons.append(outputs)
+            read = script_outputs_changed(ws, step_id)
+            if read:
+                status.standing = "stale"
+                status.reasons.append(read)
             other_run = outputs_of_another_run(ws, step_id)
             if other_run:
                 status.outputs_changed = False

@@ -3453,3 +3453,108 @@ def test_what_a_listed_entry_s_stat_says_is_an_input(tmp_path: Path) -> None:
     assert first.code == 0, first.out + first.err
     (ws / "fixtures/b.json").write_text("", encoding="utf-8")
     poc_complete_fails(ws)
+
+
+# -- round L: what a step's scripts read of other steps' outputs
+
+
+def script(n: str, body: str) -> str:
+    """A step script (docstring with its usage, as the method wants) running body."""
+    usage = f"Usage:\n    python PoC/step{n}_x.py\n"
+    return f'"""Step {n}.\n\n{usage}"""\nfrom pathlib import Path\n\n{body}'
+
+
+WRITES_A = "Path('out').mkdir(exist_ok=True)\nPath('out/a.txt').write_text({text!r})\n"
+UPPERS_A = "Path('out/b.txt').write_text(Path('out/a.txt').read_text().upper())\n"
+TESTS_B = (
+    "from pathlib import Path\n\n\ndef test_two():\n"
+    "    assert Path('out/b.txt').read_text() == 'HELLO'\n"
+)
+PASSES = "def test_one():\n    assert True\n"
+
+
+def test_a_script_reading_another_steps_declared_output_runs_again_when_it_changes(
+    tmp_path: Path,
+) -> None:
+    # step 2's script reads step 1's declared output but the plan says no Depends On
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES, "2": TESTS_B})
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": script("1", WRITES_A.format(text="hello")),
+            "PoC/step2_x.py": script("2", UPPERS_A),
+            "steps/step1.yaml": "outputs:\n  - out/a.txt\n",
+        },
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "PoC/step1_x.py").write_text(script("1", WRITES_A.format(text="bye")), encoding="utf-8")
+    runs = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"  # (its script, then pytest)
+    assert all(r.code != 0 for r in runs), [r.out + r.err for r in runs]
+    assert "implement:2  (changed: out/a.txt)" in runs[0].out, runs[0].out
+
+
+def test_a_prerequisites_output_another_step_rewrote_reruns_the_script_that_read_it(
+    tmp_path: Path,
+) -> None:
+    # step 3 (no relation to step 2) writes the same file step 2's script read from step 1
+    ws = make_workspace(
+        tmp_path / "ws", {"1": PASSES, "2": TESTS_B, "3": PASSES}, depends={"2": "1"}
+    )
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": script("1", WRITES_A.format(text="hello")),
+            "PoC/step2_x.py": script("2", UPPERS_A),
+            "PoC/step3_x.py": script("3", WRITES_A.format(text="third")),
+        },
+    )
+    first = run_doit(ws, "step:2")
+    assert first.code == 0, first.out + first.err
+    result = run_doit(ws, "poc-complete")  # step 3 runs after step 2 read out/a.txt
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"  # (its script, then pytest)
+    assert result.code != 0, result.out + result.err
+    again = run_doit(ws, "poc-complete")
+    assert again.code != 0, again.out + again.err
+
+
+def test_an_output_a_later_dependent_step_extends_does_not_rerun_the_step_that_read_it(
+    tmp_path: Path,
+) -> None:
+    # running the plan in order leaves out/a.txt as step 3 extended it: no reason for step
+    # 2's scripts, which read it before, to run again (nor to run every time)
+    test_b = (
+        "from pathlib import Path\n\n\ndef test_two():\n    assert Path('out/b.txt').exists()\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", {"1": PASSES, "2": test_b, "3": PASSES}, depends={"2": "1", "3": "2"}
+    )
+    extend = "with open('out/a.txt', 'a') as f:\n    f.write('+3')\n"
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": script("1", WRITES_A.format(text="hello")),
+            "PoC/step2_x.py": script("2", UPPERS_A),
+            "PoC/step3_x.py": script("3", extend),
+        },
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
+def test_folders_a_script_makes_and_removes_at_once_leave_it_verifiable(tmp_path: Path) -> None:
+    # the watch of a folder made meanwhile may come after it is gone: not a folder missed
+    body = (
+        "import shutil\n\n"
+        "for n in range(1000):\n"
+        "    Path(f'out/tmp{n}/x').mkdir(parents=True)\n"
+        "    shutil.rmtree(f'out/tmp{n}')\n"
+        "Path('out/done.txt').write_text('done')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES})
+    write_files(ws, {"PoC/step1_x.py": script("1", body)})
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
