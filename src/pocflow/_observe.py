@@ -114,7 +114,18 @@ _READ_EVENTS = frozenset(
         "os.link",
         "os.symlink",
         "ctypes.dlopen",
+        "subprocess.Popen",
+        "os.system",
+        "os.posix_spawn",
+        "os.exec",
+        "os.spawn",
+        "os.chdir",
     )
+)
+#: the audit events of a process starting a program (which may look it up on PATH, itself or
+#: through a shell)
+_PROGRAM_EVENTS = frozenset(
+    ("subprocess.Popen", "os.system", "os.posix_spawn", "os.exec", "os.spawn")
 )
 #: standard-library code that opens names relative to a folder descriptor (dir_fd), which the
 #: "open" event does not carry: shutil.rmtree, os.fwalk
@@ -129,6 +140,9 @@ _TEXT_OK = frozenset(
 _PYCACHE = os.sep + "__pycache__" + os.sep
 #: the input a lookup of PATH stands for (pocflow.fingerprint.WORKSPACE_PATH_KEY)
 WORKSPACE_PATH_KEY = "python:path-in-workspace"
+#: what a folder key ends with when what its entries' stat() tells counts (``data/:entries``:
+#: pocflow.fingerprint.ENTRIES_SUFFIX)
+ENTRIES_SUFFIX = ":entries"
 #: how many audit events the observer handles between two looks at what the kernel saw
 KERNEL_LOOK_EVERY = 2048
 #: the most folders a kernel watch takes (beyond, or past the kernel's per-user limit, it
@@ -670,6 +684,8 @@ class Observer:
     def read(self, rel: str, kind: str = "r", kernel: bool = False, unknown: bool = False) -> None:
         """A read of rel (kind 'r' file, 'd' folder listing, 'q' database); ``kernel``: seen
         by the kernel only (marked "k")."""
+        if not kernel and self.kernel is not None:
+            self._from_kernel()  # what other processes did before this read comes first
         by = self.reader()
         key = (kind, rel, self.context, by)
         self.py_reads.add((rel, self.context))
@@ -707,6 +723,21 @@ class Observer:
         finally:
             self.busy.discard(thread)
 
+    def path_lookup(self) -> None:
+        """A program may have been looked up on PATH (started by name, or through a shell):
+        the folders of PATH inside the workspace, and what is in them, count
+        (pocflow.fingerprint.WORKSPACE_PATH_KEY), not PATH itself."""
+        key = ("path", self.context)
+        if key not in self.seen:
+            self.seen.add(key)
+            self.emit({"r": WORKSPACE_PATH_KEY, "c": self.context})
+
+    def _direct(self) -> bool:
+        """Whether the audit event being handled was raised by workspace code itself (its
+        frame calls the function), not by a library working for it."""
+        name = self.frame_file(self.caller())
+        return name.startswith(self.prefix) and not name.startswith(self.skip)
+
     def found_folder(self, path: object) -> None:
         """Workspace code looked at path and found a folder (os.path.isdir, Path.is_dir,
         `mkdir(exist_ok=True)` of one that is there): that a folder is there is an input, as
@@ -717,13 +748,16 @@ class Observer:
             return
         self.busy.add(thread)
         try:
-            rel = self.inside(path)
-            if rel and self.for_workspace():
-                self.folder_input(rel)
+            self._found_folder(path)
         except Exception:
             pass
         finally:
             self.busy.discard(thread)
+
+    def _found_folder(self, path: object) -> None:
+        rel = self.inside(path)
+        if rel and self.for_workspace():
+            self.folder_input(rel)
 
     def folder_input(self, rel: str) -> None:
         """That rel is a folder is an input of the current context (once), unless the run
@@ -869,8 +903,18 @@ class Observer:
                 rel = "."  # the workspace's own folder (`os.listdir()`, `Path.cwd().glob`)
             if rel is not None and self.for_workspace():
                 self.read(rel or ".", "d")
+                if event == "os.scandir" and self._direct():
+                    # its entries' stat() (C code, unseen) tells sizes and modes: those count
+                    self.read(f"{rel.rstrip('/') or '.'}/{ENTRIES_SUFFIX}")
             elif rel is None and path is not None:
                 self.state_read(path, "d")
+        elif event in _PROGRAM_EVENTS:
+            if self.for_workspace():
+                self.path_lookup()  # by name, or by a shell that may look names up
+                if event == "subprocess.Popen" and args[2] is not None:
+                    self._found_folder(args[2])  # its working folder
+        elif event == "os.chdir":
+            self._found_folder(args[0])
         elif event == "os.mkdir":  # made, or made sure of: files written there need it not
             path, _mode, dir_fd = args
             if isinstance(path, (str, bytes, os.PathLike)):
@@ -1099,12 +1143,7 @@ class Observer:
             if direct or (name not in MACHINE_VARIABLES and (worker or self.on_behalf(frame))):
                 self.environ_fact(name, value)
             elif name == "PATH" and (worker or self.on_behalf(frame)):
-                # a program looked up by name (subprocess, shutil.which): what of PATH is in
-                # the workspace counts (pocflow.fingerprint.WORKSPACE_PATH_KEY), not PATH
-                key = ("path", self.context)
-                if key not in self.seen:
-                    self.seen.add(key)
-                    self.emit({"r": WORKSPACE_PATH_KEY, "c": self.context})
+                self.path_lookup()  # a program looked up by name (shutil.which, os.execvp)
         except Exception:
             pass
         finally:
@@ -1361,20 +1400,6 @@ def _watch_lookups(observer: Observer) -> None:
     if os.open in os.supports_dir_fd:
         os.supports_dir_fd.add(opener)
     os.open = opener
-    scandir = os.scandir
-
-    def observed_scandir(path: "Any" = ".") -> "Any":
-        entries = scandir(path)
-        if isinstance(path, int):
-            return entries  # (entries named relative to a descriptor: not followed)
-        caller = observer.frame_file(sys._getframe(1))
-        if caller.startswith(observer.prefix) and not caller.startswith(observer.skip):
-            return _Entries(entries, observer)  # workspace code's own listing
-        return entries
-
-    if scandir in os.supports_fd:
-        os.supports_fd.add(observed_scandir)
-    os.scandir = observed_scandir
     for name in ("stat", "lstat", "access", "readlink"):
         original = getattr(os, name)
         wrapper = looking(original)
@@ -1382,77 +1407,6 @@ def _watch_lookups(observer: Observer) -> None:
             if original in supports:
                 supports.add(wrapper)
         setattr(os, name, wrapper)
-
-
-class _Entries:
-    """os.scandir's iterator as workspace code gets it: its entries are _Entry."""
-
-    __slots__ = ("_entries", "_observer")
-
-    def __init__(self, entries: "Any", observer: Observer) -> None:
-        self._entries, self._observer = entries, observer
-
-    def __iter__(self) -> "_Entries":
-        return self
-
-    def __next__(self) -> "_Entry":
-        return _Entry(next(self._entries), self._observer)
-
-    def __enter__(self) -> "_Entries":
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._entries.close()
-
-    def close(self) -> None:
-        self._entries.close()
-
-
-class _Entry:
-    """An os.DirEntry whose stat() is seen: what it tells (size, kind) is a look at the path,
-    as os.stat's (os.DirEntry.stat is C code: no wrapper or audit event sees it)."""
-
-    __slots__ = ("_entry", "_observer")
-
-    def __init__(self, entry: "Any", observer: Observer) -> None:
-        self._entry, self._observer = entry, observer
-
-    @property
-    def name(self) -> "Any":
-        return self._entry.name
-
-    @property
-    def path(self) -> "Any":
-        return self._entry.path
-
-    def is_dir(self, *, follow_symlinks: bool = True) -> bool:
-        return bool(self._entry.is_dir(follow_symlinks=follow_symlinks))
-
-    def is_file(self, *, follow_symlinks: bool = True) -> bool:
-        return bool(self._entry.is_file(follow_symlinks=follow_symlinks))
-
-    def is_symlink(self) -> bool:
-        return bool(self._entry.is_symlink())
-
-    def is_junction(self) -> bool:
-        return False
-
-    def inode(self) -> int:
-        return int(self._entry.inode())
-
-    def stat(self, *, follow_symlinks: bool = True) -> os.stat_result:
-        found = self._entry.stat(follow_symlinks=follow_symlinks)
-        if S_ISDIR(found.st_mode):
-            self._observer.found_folder(self._entry.path)
-        else:
-            self._observer.looked_at(self._entry.path)
-        return found  # type: ignore[no-any-return]
-
-    def __fspath__(self) -> "Any":
-        return self._entry.__fspath__()
-
-    def __repr__(self) -> str:
-        return repr(self._entry)
 
 
 #: an exclusive create (open(p, 'x'), Path.touch(exist_ok=False)): fails if p is there

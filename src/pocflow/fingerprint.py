@@ -12,8 +12,10 @@ An input is named by a *key*:
 ``plugin:NAME``            a pytest plugin pytest loaded: its installed version
 ``python:text-encoding``   the encoding ``open()`` uses when none is named (the locale's,
                            from LC_ALL, LC_CTYPE or LANG; UTF-8 in UTF-8 mode)
-``python:path-in-workspace``  the folders of PATH inside the workspace (``none``), for a
-                           step that looked a program up on PATH
+``python:path-in-workspace``  the folders of PATH inside the workspace and their listings
+                           (``none``), for a step that started a program
+``tests/data/:entries``    a folder workspace code listed with os.scandir: sha256 of its
+                           entries' names, kinds, sizes and executable bits
 =========================  ===========================================================
 
 **Content, not clocks.** A file's digest is taken from the cache only while its size,
@@ -87,6 +89,9 @@ TEXT_ENCODING_KEY = "python:text-encoding"
 #: there first): an input of a step whose code, or a library for it, looked PATH up
 #: (subprocess, shutil.which), in place of PATH itself, which differs between machines
 WORKSPACE_PATH_KEY = "python:path-in-workspace"
+#: the end of a key for what the entries of a folder listed with os.scandir are: names,
+#: kinds, sizes and whether executable (what DirEntry.stat() tells that counts)
+ENTRIES_SUFFIX = "/:entries"
 
 Stamp = tuple[int, int, int, int]
 
@@ -96,7 +101,7 @@ def kind_of(key: str) -> str:
     'text-encoding' or 'path-in-workspace'."""
     if (
         key[:1] != "$"
-        and not key.endswith(("/", PYTEST_TABLE))
+        and not key.endswith(("/", PYTEST_TABLE, ENTRIES_SUFFIX))
         and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:", "python:"))
     ):
         return "file"
@@ -104,6 +109,8 @@ def kind_of(key: str) -> str:
         return "text-encoding"
     if key == WORKSPACE_PATH_KEY:
         return "path-in-workspace"
+    if key.endswith(ENTRIES_SUFFIX):
+        return "entries"
     if key.startswith(IMPORT_PREFIX):
         return "import"
     if key == ANCESTORS_KEY:
@@ -381,6 +388,9 @@ def _digest_now(root: Path, key: str) -> str:
         return ancestors_config_digest(root)
     if kind == "path-in-workspace":
         return workspace_path_digest(root)
+    if kind == "entries":
+        folder = key[: -len(ENTRIES_SUFFIX)]
+        return entries_digest(root / folder if folder else root)
     if kind == "text-encoding":
         # what open() uses when no encoding is named
         return codecs.lookup("utf-8" if sys.flags.utf8_mode else locale.getencoding()).name
@@ -389,14 +399,36 @@ def _digest_now(root: Path, key: str) -> str:
 
 def workspace_path_digest(root: Path) -> str:
     """The folders of this process's PATH inside the workspace, in order, relative to it (a
-    relative entry is taken from the workspace, where steps run), or 'none'."""
+    relative entry is taken from the workspace, where steps run), each with the digest of
+    its listing (a program appearing in an earlier one is found first), or 'none'."""
     base = os.path.realpath(root)
     inside = []
     for entry in os.environ.get("PATH", "").split(os.pathsep):
         folder = os.path.realpath(os.path.join(base, entry))
         if folder == base or folder.startswith(base + os.sep):
-            inside.append(os.path.relpath(folder, base))
+            listing = folder_digest(Path(folder))
+            inside.append(f"{os.path.relpath(folder, base)}@{listing[:16]}")
     return os.pathsep.join(inside) if inside else "none"
+
+
+def entries_digest(path: Path) -> str:
+    """sha256 of a folder's entries as os.scandir's DirEntry.stat() tells them: each name
+    with its kind (_kind_mark), and for a file its size and whether it is executable;
+    MISSING, NOT_A_FOLDER as for folder_digest."""
+    lines = []
+    try:
+        with os.scandir(path) as entries:
+            for entry in entries:
+                line = entry.name + _kind_mark(entry)
+                if entry.is_file():
+                    info = entry.stat()
+                    line += f" {info.st_size}" + (EXECUTABLE if info.st_mode & 0o111 else "")
+                lines.append(line)
+    except NotADirectoryError:
+        return NOT_A_FOLDER
+    except OSError:
+        return MISSING
+    return hashlib.sha256("\n".join(sorted(lines)).encode("utf-8", "surrogateescape")).hexdigest()
 
 
 def ancestors_config_digest(root: Path) -> str:

@@ -3545,6 +3545,122 @@ def test_an_output_a_later_dependent_step_extends_does_not_rerun_the_step_that_r
     assert again.code == 0 and not again.ran_steps, again.out + again.err
 
 
+# -- round K: what the rules of round I/J still missed
+
+
+GREET = "#!/bin/sh\necho hi\n"
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        "subprocess.run('greet', shell=True, capture_output=True, text=True).stdout",
+        "os.popen('greet').read()",
+    ],
+    ids=["shell=True", "os.popen"],
+)
+def test_a_program_a_shell_finds_on_a_workspace_path_folder_is_an_input(
+    tmp_path: Path, call: str
+) -> None:
+    test = f"import os\nimport subprocess\n\n\ndef test_greet():\n    assert {call} == 'hi\\n'\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"bin/greet": GREET})
+    (ws / "bin/greet").chmod(0o755)
+    with_bin = {"PATH": f"{ws / 'bin'}{os.pathsep}{os.environ['PATH']}"}
+    first = run_doit(ws, "poc-complete", env=with_bin)
+    assert first.code == 0, first.out + first.err
+    poc_complete_fails(ws)
+
+
+def test_a_program_appearing_in_an_earlier_workspace_path_folder_is_a_change(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "import subprocess\n\n\ndef test_greet():\n"
+        "    out = subprocess.run(['greet'], capture_output=True, text=True)\n"
+        "    assert out.stdout == 'hi\\n'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"tools/greet": GREET, "bin/keep.txt": ""})
+    (ws / "tools/greet").chmod(0o755)
+    path = {"PATH": os.pathsep.join([str(ws / "bin"), str(ws / "tools"), os.environ["PATH"]])}
+    first = run_doit(ws, "poc-complete", env=path)
+    assert first.code == 0, first.out + first.err
+    write_files(ws, {"bin/greet": "#!/bin/sh\necho bye\n"})
+    (ws / "bin/greet").chmod(0o755)
+    assert plain_pytest(ws, "1", path) != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=path)
+    assert result.code != 0, result.out + result.err
+
+
+def test_what_entries_listed_through_a_folder_descriptor_tell_is_an_input(tmp_path: Path) -> None:
+    test = (
+        "import os\n\n\ndef test_no_fixture_is_empty():\n"
+        "    fd = os.open('fixtures', os.O_RDONLY)\n"
+        "    with os.scandir(fd) as it:\n"
+        "        assert all(e.stat().st_size > 0 for e in it)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"fixtures/a.json": "{}", "fixtures/b.json": "[]"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "fixtures/b.json").write_text("", encoding="utf-8")
+    poc_complete_fails(ws)
+
+
+@pytest.mark.parametrize(
+    "use",
+    ["subprocess.run(['true'], cwd='uploads', check=True)", "os.chdir('uploads')"],
+    ids=["cwd=", "os.chdir"],
+)
+def test_a_folder_a_test_works_in_is_an_input(tmp_path: Path, use: str) -> None:
+    test = (
+        "import os\nimport subprocess\n\n\ndef test_work_there():\n"
+        f"    here = os.getcwd()\n    try:\n        {use}\n    finally:\n        os.chdir(here)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    (ws / "uploads").mkdir()
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    clone = clone_of(ws, tmp_path / "clone")
+    (clone / "uploads").rmdir()  # git made no empty folder
+    poc_complete_fails(clone)
+
+
+def test_entries_os_scandir_gives_workspace_code_are_the_real_ones(tmp_path: Path) -> None:
+    # what the observer does must not change what code sees (plain pytest passes this)
+    test = (
+        "import os\n\n\ndef test_entries():\n"
+        "    with os.scandir('fixtures') as it:\n"
+        "        entries = list(it)\n"
+        "    assert all(type(e) is os.DirEntry for e in entries)\n"
+        "    assert [e.name for e in entries] == ['a.json']\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"fixtures/a.json": "{}"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    assert plain_pytest(ws, "1") == 0
+
+
+def test_a_file_a_program_makes_and_a_test_reads_then_removes_stays_verified(
+    tmp_path: Path,
+) -> None:
+    # the program's write reaches the observer after the fact: it is still the test's output
+    test = (
+        "import os\n\n\ndef test_greeting():\n"
+        "    os.system('echo hi > greeting.txt')\n"
+        "    with open('greeting.txt') as f:\n        out = f.read()\n"
+        "    os.remove('greeting.txt')\n"
+        "    assert out == 'hi\\n'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
 def test_folders_a_script_makes_and_removes_at_once_leave_it_verifiable(tmp_path: Path) -> None:
     # the watch of a folder made meanwhile may come after it is gone: not a folder missed
     body = (
