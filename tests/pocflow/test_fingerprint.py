@@ -3,17 +3,19 @@ observer's reading of a SQLite URI."""
 
 from __future__ import annotations
 
+import os
 import threading
 from hashlib import sha256
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from support import examples
 
 from pocflow import _observe
-from pocflow.fingerprint import digest_of, fingerprint, looking_once
+from pocflow.fingerprint import digest_of, fingerprint, looking_once, workspace_path_digest
 
 
 def test_inside_looking_once_each_key_is_looked_at_once_and_afresh_after(tmp_path: Path) -> None:
@@ -77,3 +79,21 @@ def test_looking_once_on_one_thread_leaves_other_threads_looking_afresh(tmp_path
         done.set()
         thread.join()
     assert seen == digest_of(tmp_path, "data.txt") != sha256(b"old\n").hexdigest()
+
+
+def test_a_venv_on_path_counts_by_name_not_by_what_is_installed_there(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `uv run` puts the workspace's .venv/bin first on PATH: its listing differs from one uv
+    # version to another (what is installed counts by the environment's packages)
+    ws = tmp_path / "ws"
+    (ws / ".venv/bin").mkdir(parents=True)
+    (ws / ".venv/pyvenv.cfg").write_text("home = /usr/bin\n", encoding="utf-8")
+    (ws / "bin").mkdir()
+    monkeypatch.setenv("PATH", os.pathsep.join([str(ws / ".venv/bin"), str(ws / "bin"), "/bin"]))
+    before = workspace_path_digest(ws)
+    (ws / ".venv/bin/activate.nu").write_text("", encoding="utf-8")
+    assert workspace_path_digest(ws) == before
+    (ws / "bin/greet").write_text("", encoding="utf-8")
+    assert workspace_path_digest(ws) != before
+    assert before.startswith(".venv/bin" + os.pathsep + "bin@")
