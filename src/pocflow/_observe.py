@@ -470,6 +470,7 @@ class Observer:
         self.main_thread = get_ident()  # installed as the process starts
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
         self.open_base: dict[int, object] = {}  # thread -> os.open's path, dir_fd resolved
+        self.linked: list[tuple[str, str]] = []  # (source, context) of hard links made
         #: what the kernel sees opened in the workspace's folders (install(kernel=True))
         self.kernel: KernelWatch | None = None
         self.events = 0  # audit events handled, while the kernel is watched
@@ -498,7 +499,32 @@ class Observer:
     def switch(self, context: str) -> None:
         """Reads from now on belong to context."""
         self.from_kernel()
+        self.read_linked()
         self.context = context
+
+    def read_linked(self) -> None:
+        """Read the files hard-linked since the last look (os.link(src, dst): what dst holds
+        is src's content, read by whatever name), each in the context that linked it."""
+        thread = get_ident()
+        if not self.linked or thread in self.busy:
+            return
+        self.busy.add(thread)
+        try:
+            self._read_linked()
+        except Exception:
+            pass
+        finally:
+            self.busy.discard(thread)
+
+    def _read_linked(self) -> None:
+        pending, self.linked = self.linked, []
+        current = self.context
+        try:
+            for rel, context in pending:
+                self.context = context
+                self.read(rel)
+        finally:
+            self.context = current
 
     def from_kernel(self) -> None:
         """Take what the kernel saw opened or written in the workspace's folders since the
@@ -836,6 +862,8 @@ class Observer:
             return
         self.busy.add(thread)
         try:
+            if self.linked:
+                self._read_linked()
             self._event(event, args)
             if self.kernel is not None:
                 self.events += 1
@@ -945,6 +973,15 @@ class Observer:
                 elif text and text != ":memory:":
                     self.state_read(text, "q")
         else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
+            if event == "os.link" and isinstance(args[0], (str, bytes, os.PathLike)):
+                source = args[0]  # its content is read through the new name
+                if isinstance(args[2], int) and args[2] >= 0 and os.fsdecode(source)[:1] != os.sep:
+                    base = _fd_path(args[2])
+                    source = os.path.join(base, os.fsdecode(source)) if base else ""
+                rel = self.inside(source) if source else None
+                if rel and self.for_workspace():
+                    self.linked.append((rel, self.context))  # read once linked (its stamp
+                    # then: linking changes its change time)
             if event in ("os.rename", "os.link"):
                 targets = (
                     [(args[0], args[2]), (args[1], args[3])]
@@ -1180,6 +1217,7 @@ class Observer:
     def install(self) -> None:
         """Start observing this process (for good: audit hooks cannot be removed)."""
         setattr(sys, HANDLE, self)
+        _stdlib_module("atexit").register(self.read_linked)
         keep, work = _READ_EVENTS, self.hook
 
         def hook(event: str, args: tuple[object, ...]) -> None:

@@ -400,9 +400,9 @@ def _digest_now(root: Path, key: str) -> str:
 def workspace_path_digest(root: Path) -> str:
     """The folders of this process's PATH inside the workspace, in order, relative to it (a
     relative entry is taken from the workspace, where steps run), each with the digest of
-    its listing (a program appearing in an earlier one is found first) — but for a virtual
-    environment's (`.venv/bin`: what is installed there counts by the environment's
-    packages, and its listing differs between uv versions) —, or 'none'."""
+    its listing (a program appearing in an earlier one is found first), or 'none'. A
+    virtual environment's (`.venv/bin`, which `uv run` puts first and `.venv/bin/doit` does
+    not) is left out: what is installed there counts by the environment's packages."""
     base = os.path.realpath(root)
     inside = []
     for entry in os.environ.get("PATH", "").split(os.pathsep):
@@ -410,8 +410,7 @@ def workspace_path_digest(root: Path) -> str:
         if folder == base or folder.startswith(base + os.sep):
             rel = os.path.relpath(folder, base)
             if os.path.isfile(os.path.join(os.path.dirname(folder), "pyvenv.cfg")):
-                inside.append(rel)  # a virtual environment's: its packages count elsewhere
-                continue
+                continue  # a virtual environment's: its packages count (the environment's)
             inside.append(f"{rel}@{folder_digest(Path(folder))[:16]}")
     return os.pathsep.join(inside) if inside else "none"
 

@@ -573,27 +573,35 @@ def script_outputs_changed(ws: Workspace, step_id: str) -> str:
 
 
 def _changed_in_order(ws: Workspace, step_id: str, path: str, than: Path) -> bool:
-    """Whether the steps whose scripts wrote path and ran here since step_id's did (``than``:
-    its implement result) are all ones the plan runs after it that keep what was there: a
-    step depending on it, or a later one updating the file rather than writing it anew."""
+    """Whether what is at path now is what a step the plan runs after step_id left there,
+    keeping what was there: its scripts' latest run here came after step_id's (``than``: its
+    implement result) and left path as it is now (a folder: wrote into it), and it depends
+    on step_id, or comes later in the plan and updated the file rather than writing it
+    anew. A hand edit since, or a step that only declares the path among its outputs, is
+    not."""
+    key = path.rstrip("/")
+    now = digest_of(ws.root, key) if not path.endswith("/") else ""
     order = list(ws.steps)
-    since = [
-        sid
-        for sid in _writers_of(ws, path.rstrip("/"))
-        if sid != step_id and _newer(ws.run_file(sid, IMPLEMENT_FILE), than)
-    ]
-    if not since:
-        return False  # edited by hand, or written by a run of which nothing is known
-    later = set(dependents_of(ws, step_id))
-    for sid in since:
-        if sid in later:
+    later: set[str] | None = None
+    for sid in _writers_of(ws, key):
+        if sid == step_id or not _newer(ws.run_file(sid, IMPLEMENT_FILE), than):
             continue
-        if order.index(sid) < order.index(step_id):
-            return False
         writer = read_implement(ws.run_file(sid, IMPLEMENT_FILE))
-        if writer is None or within(path.rstrip("/"), set(writer.written_first)):
-            return False
-    return True
+        if writer is None:
+            continue
+        if path.endswith("/"):
+            left = any(within(written, {key}) for written in writer.written_digests)
+        else:
+            left = writer.written_digests.get(key) == now
+        if not left:
+            continue  # what is there now is not what its run left
+        if later is None:
+            later = set(dependents_of(ws, step_id))
+        if sid in later:
+            return True
+        if order.index(sid) > order.index(step_id) and not within(key, set(writer.written_first)):
+            return True
+    return False
 
 
 def outputs_of_another_run(ws: Workspace, step_id: str) -> str:

@@ -216,7 +216,8 @@ def _observed(
     own_env = dict(spec.env)  # the manifest's variables are settings, not inputs
     digests: dict[str, str] = {}
     # (a file the scripts wrote at all, even back as it was, is theirs too, and so is a
-    # database they connected to: SQLite's own writes are seen only by the kernel watch)
+    # database they connected to: a file of tables other steps write, theirs to follow
+    # through Depends On — by file, any step writing any table would run every reader)
     own = {*written, *(p for facts in every for p, _ in facts.writes)}
     own.update(path for facts in every for path in facts.databases)
     own.update(out.rstrip("/") for out in spec.outputs)

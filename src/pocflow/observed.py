@@ -45,7 +45,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 17
+OBSERVER_VERSION = 18
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -499,6 +499,8 @@ def outputs_read(
         if not path or not within(path, outputs):
             continue
         known = memo.get(key)
+        if known is None and key in facts.parents and key not in facts.stamps:
+            known = memo[key] = digest_of(root, key)  # a folder as a folder: what it is
         if known is None:
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
         own = within(path, touched) or (key.endswith("/") and _holds_one(path, touched))

@@ -222,7 +222,7 @@ class PytestJsonRunner:
             results[sid] = result
         unplaced = exit_code == 1 and files and all(r.outcome == "passed" for r in results.values())
         for result in results.values() if unplaced else ():
-            result.outcome = "failed"
+            result.outcome, result.exit_code = "failed", exit_code
             result.message = (
                 f"step {result.step_id}: pytest exited with code 1 but reported no "
                 "failing test of the session's steps; see "
@@ -467,6 +467,8 @@ def judge(
     result.message = _problem(selection, result, facts, report, exit_code, output, deselected)
     if result.message:
         result.outcome = "failed"
+    elif exit_code == 1:  # another step of the session failed: this step's part passed
+        result.exit_code = 0
     return result
 
 

@@ -388,3 +388,15 @@ def test_a_step_whose_input_a_rerun_script_changed_shares_the_session_and_its_or
     result = run_doit(workspace, "poc-complete")
     assert result.code == 1, result.out + result.err
     assert "test:3" in result.out + result.err
+
+
+def test_a_step_that_passed_in_a_session_where_another_failed_records_its_own_exit_code(
+    tmp_path: Path,
+) -> None:
+    workspace = make(tmp_path / "ws", {n: TESTS[n] for n in ("1", "2")})
+    assert run_doit(workspace, "--continue", "poc-complete").code != 0
+    codes = {}
+    for n in ("1", "2"):
+        run = json.loads((workspace / f".pocflow/runs/step{n}/test.json").read_text("utf-8"))
+        codes[n] = (run["outcome"], run["exit_code"])
+    assert codes == {"1": ("passed", 0), "2": ("failed", 1)}

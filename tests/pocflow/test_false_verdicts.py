@@ -3674,3 +3674,71 @@ def test_folders_a_script_makes_and_removes_at_once_leave_it_verifiable(tmp_path
     write_files(ws, {"PoC/step1_x.py": script("1", body)})
     result = run_doit(ws, "poc-complete")
     assert result.code == 0, result.out + result.err
+
+
+# -- round M: the excuses for a change the plan's order makes, abused
+
+
+def chain_of_three(ws: Path, third: str, third_depends_on: str, files: dict[str, str]) -> Path:
+    """Step 1 writes out/a.txt ('hello'), step 2 (after 1) makes out/b.txt of it in upper
+    case and tests it, step 3 (after ``third_depends_on``) runs ``third``."""
+    make_workspace(
+        ws,
+        {"1": PASSES, "2": TESTS_B, "3": PASSES},
+        depends={"2": "1", "3": third_depends_on},
+    )
+    write_files(
+        ws,
+        {
+            "PoC/step1_x.py": script("1", WRITES_A.format(text="hello")),
+            "PoC/step2_x.py": script("2", UPPERS_A),
+            "PoC/step3_x.py": script("3", third),
+            **files,
+        },
+    )
+    return ws
+
+
+def test_a_hand_edit_of_what_a_script_read_is_no_later_steps_doing(tmp_path: Path) -> None:
+    # step 3 declares the whole folder its output, but did not write out/a.txt
+    ws = chain_of_three(
+        tmp_path / "ws",
+        "Path('out/c.txt').write_text('c')\n",
+        "2",
+        {"steps/step3.yaml": "outputs:\n  - out/\n"},
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "out/a.txt").write_text("bye", encoding="utf-8")
+    poc_complete_fails(ws, "2")
+
+
+def test_a_hand_edit_after_a_later_step_updated_the_file_reruns_the_reader(
+    tmp_path: Path,
+) -> None:
+    extend = "Path('out/a.txt').write_text(Path('out/a.txt').read_text() + '!')\n"
+    ws = chain_of_three(tmp_path / "ws", extend, "1", {})
+    (ws / "tests/test_step2_x.py").write_text(
+        TESTS_B.replace("== 'HELLO'", ".startswith('HELLO')"), encoding="utf-8"
+    )
+    assert run_doit(ws, "step:2").code == 0
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "out/a.txt").write_text("bye", encoding="utf-8")
+    poc_complete_fails(ws, "2")
+
+
+def test_a_file_a_test_hard_links_elsewhere_and_reads_there_is_an_input(tmp_path: Path) -> None:
+    # os.link(src, dst): what dst holds is src's content, whatever name it is read by
+    test = (
+        "import os\n\n\ndef test_snapshot(tmp_path):\n"
+        "    os.link('data/v.txt', tmp_path / 'v.txt')\n"
+        "    assert (tmp_path / 'v.txt').read_text() == '1'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/v.txt": "1"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "data/v.txt").unlink()
+    (ws / "data/v.txt").write_text("2", encoding="utf-8")
+    poc_complete_fails(ws)

@@ -81,7 +81,7 @@ def test_looking_once_on_one_thread_leaves_other_threads_looking_afresh(tmp_path
     assert seen == digest_of(tmp_path, "data.txt") != sha256(b"old\n").hexdigest()
 
 
-def test_a_venv_on_path_counts_by_name_not_by_what_is_installed_there(
+def test_a_venv_on_path_is_no_part_of_the_workspaces_path_folders(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # `uv run` puts the workspace's .venv/bin first on PATH: its listing differs from one uv
@@ -96,4 +96,8 @@ def test_a_venv_on_path_counts_by_name_not_by_what_is_installed_there(
     assert workspace_path_digest(ws) == before
     (ws / "bin/greet").write_text("", encoding="utf-8")
     assert workspace_path_digest(ws) != before
-    assert before.startswith(".venv/bin" + os.pathsep + "bin@")
+    assert before.startswith("bin@") and os.pathsep not in before
+    monkeypatch.setenv("PATH", "/bin")  # `.venv/bin/doit` rather than `uv run doit`
+    assert workspace_path_digest(ws) == "none"
+    monkeypatch.setenv("PATH", os.pathsep.join([str(ws / ".venv/bin"), "/bin"]))
+    assert workspace_path_digest(ws) == "none"
