@@ -758,6 +758,19 @@ class Observer:
             self.seen.add(key)
             self.emit({"r": WORKSPACE_PATH_KEY, "c": self.context})
 
+    def _needs_absent(self) -> bool:
+        """Whether the os.mkdir being made fails if the folder is there: called by workspace
+        code itself, or by Path.mkdir or os.makedirs without exist_ok (with it, or from other
+        library code — tempfile tries names until one is free — a folder there is no
+        failure)."""
+        frame = self.caller()
+        name = self.frame_file(frame)
+        if name.startswith(self.prefix) and not name.startswith(self.skip):
+            return True
+        if frame.f_code.co_name in ("mkdir", "makedirs"):
+            return frame.f_locals.get("exist_ok") is False
+        return False
+
     def _direct(self) -> bool:
         """Whether the audit event being handled was raised by workspace code itself (its
         frame calls the function), not by a library working for it."""
@@ -952,6 +965,8 @@ class Observer:
                     name = os.path.join(base, name) if base is not None else ""
                 rel = self.inside(name) if name else None
                 if rel:
+                    if self.context and ("m", rel) not in self.seen and self._needs_absent():
+                        self.read(rel)  # a test's os.mkdir fails where it is: that it is not
                     self.seen.add(("m", rel))
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None

@@ -3742,3 +3742,39 @@ def test_a_file_a_test_hard_links_elsewhere_and_reads_there_is_an_input(tmp_path
     (ws / "data/v.txt").unlink()
     (ws / "data/v.txt").write_text("2", encoding="utf-8")
     poc_complete_fails(ws)
+
+
+@pytest.mark.parametrize(
+    "make",
+    ["os.mkdir('made')", "Path('made').mkdir()", "os.makedirs('made')"],
+    ids=["os.mkdir", "Path.mkdir", "os.makedirs"],
+)
+def test_a_test_that_makes_a_folder_it_needs_absent_and_leaves_it_is_not_verified(
+    tmp_path: Path, make: str
+) -> None:
+    # the folder analogue of an exclusive create: plain pytest fails from the second run on
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_make():\n"
+        f"    {make}\n    Path('made/a.txt').write_text('x')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+def test_a_test_that_makes_a_folder_tolerating_it_there_settles(tmp_path: Path) -> None:
+    # try/except FileExistsError: the first run saw the folder absent and made it (not
+    # verified); from then on the folder is there, as the test allows, and the step verifies
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_make():\n"
+        "    try:\n        os.mkdir('made')\n    except FileExistsError:\n        pass\n"
+        "    Path('made/a.txt').write_text('x')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    run_doit(ws, "poc-complete")
+    second = run_doit(ws, "poc-complete")
+    assert second.code == 0, second.out + second.err
+    third = run_doit(ws, "poc-complete")
+    assert third.code == 0 and not third.ran_steps, third.out + third.err
+    assert plain_pytest(ws, "1") == 0
