@@ -27,7 +27,7 @@ from pathlib import Path
 from pocflow._fs import atomic_write_text, file_lock, read_json, sha256_file
 from pocflow.fingerprint import fingerprint, looking_once, still_holds
 from pocflow.imports import ImportCache
-from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of
+from pocflow.inputs import not_inputs_of, observed_before, test_inputs_of, written_by_pocflow
 from pocflow.layout import (
     BATCH_FILE,
     BATCH_SESSION,
@@ -61,7 +61,7 @@ CLAIMS_FILE = "batch-claims.json"
 def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bool) -> TestResult:
     """The step's test result on its current inputs, from a batch or a session of its own."""
     # under `doit -n`, other workers' sessions may run beside this one
-    runner = PytestJsonRunner(isolation, concurrent=run_workers() > 1)
+    runner = PytestJsonRunner(isolation, run_workers() > 1, written_by_pocflow(ws))
     token = run_token()
     sid = selection.step_id
     if not batch or not token:

@@ -23,7 +23,7 @@ from pocflow.freshness import (
     reverify_forced,
 )
 from pocflow.healthcheck import STATUSES, append_health_check, assess, has_health_check
-from pocflow.inputs import pocflows_writes_read
+from pocflow.inputs import pocflows_writes_read, written_by_pocflow
 from pocflow.layout import GATE_SESSION, OUTPUTS_SESSION, PYTEST_LOG, TEST
 from pocflow.record import (
     GateRecord,
@@ -183,7 +183,8 @@ def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> l
         return []
     selections = [selection_of(ws, ws.steps[sid]) for sid in stale]
     report_dir = ws.root / ws.session_dir(OUTPUTS_SESSION)
-    results = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+    runner = PytestJsonRunner(ws.settings.test_runner, pocflows=written_by_pocflow(ws))
+    results = runner.run(ws.root, selections, report_dir)
     note_suite_outputs(ws, results)
     for sid, result in results.items():
         note_failure(ws, sid, TEST, result)
@@ -220,7 +221,8 @@ def _suite_session(
         )
     selections = [selection_of(ws, step, inputs=False) for step in ws.steps.values()]
     report_dir = ws.root / ws.session_dir(GATE_SESSION)
-    suite = PytestJsonRunner(ws.settings.test_runner).run(ws.root, selections, report_dir)
+    runner = PytestJsonRunner(ws.settings.test_runner, pocflows=written_by_pocflow(ws))
+    suite = runner.run(ws.root, selections, report_dir)
     note_suite_outputs(ws, suite)
     failed = [r for r in suite.values() if r.outcome != "passed"]
     if failed:

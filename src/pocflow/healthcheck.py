@@ -30,6 +30,7 @@ from pocflow.documents import (
     note_written,
 )
 from pocflow.freshness import note_failure
+from pocflow.inputs import written_by_pocflow
 from pocflow.layout import SMALL_WIN_SESSION
 from pocflow.redact import redact
 from pocflow.status import StepStatus, compute_status
@@ -73,7 +74,7 @@ def small_win_check(ws: Workspace) -> HealthCheck:
 
     selections = [selection_of(ws, step) for step in ws.steps.values() if step.tests]
     report_dir = ws.root / ws.session_dir(SMALL_WIN_SESSION)
-    runner = PytestJsonRunner(ws.settings.test_runner)
+    runner = PytestJsonRunner(ws.settings.test_runner, pocflows=written_by_pocflow(ws))
     suite = runner.run(ws.root, selections, report_dir) if selections else {}
     for sid, result in suite.items():  # seen failing here, on these files: no ✅ stands
         if result.outcome != "passed":

@@ -31,6 +31,7 @@ from pocflow.observed import (
     changed_by_runs,
     child_environ,
     merge_inputs,
+    not_read_by_the_step,
     observed_script_env,
     observer_skips,
     outputs_read,
@@ -82,6 +83,8 @@ class ImplementSpec:
     observed_before: tuple[str, ...] = ()
     #: the PoC of the step, as task names address it (None: the project's current PoC)
     poc: int | None = None
+    #: the files pocflow writes (pocflow.observed.not_read_by_the_step)
+    pocflows: tuple[str, ...] = ()
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -223,10 +226,11 @@ def _observed(
     own.update(out.rstrip("/") for out in spec.outputs)
     others: dict[str, str] = {}
     for facts in every:
+        outside = not_read_by_the_step(facts, spec.pocflows)
         keys = {
             k
             for k in attribute(facts, {spec.step_id: ()})[spec.step_id]
-            if not (k.startswith("$") and k[1:] in own_env)
+            if not (k.startswith("$") and k[1:] in own_env) and k not in outside
         }
         for key, digest in outputs_read(root, facts, keys, spec.not_inputs).items():
             if not within(key.rstrip("/"), own):

@@ -255,6 +255,12 @@ def _written_by_pocflow(ws: Workspace) -> tuple[frozenset[str], frozenset[str]]:
 _WRITTEN: dict[int, tuple[Workspace, tuple[frozenset[str], frozenset[str]]]] = {}
 
 
+def written_by_pocflow(ws: Workspace) -> frozenset[str]:
+    """The files pocflow writes as it verifies steps: results docs, PROJECT_STATE.md, the PoC
+    results doc, the gate's record, every step's record."""
+    return _written_by_pocflow(ws)[0]
+
+
 def _prerequisites_record(ws: Workspace, step_id: str, path: str) -> bool:
     """Whether path is the record of one of the step's prerequisites (written before its
     scripts run: they stand on it)."""

@@ -203,7 +203,17 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
         items = [value] if isinstance(value, str) else value
         return tuple(str(parse_step_id(item)) for item in items)
     if key == "env":
-        return tuple(sorted(value.items()))
+        empty = sorted(name for name, text in value.items() if text is None)
+        if empty:
+            raise ManifestError(
+                located(
+                    relpath,
+                    f"'env' variable {empty[0]} has no value; write {empty[0]}: \"\" for an "
+                    "empty one",
+                    line,
+                )
+            )
+        return tuple(sorted((name, str(text)) for name, text in value.items()))
     if key == "timeout":
         if math.isnan(value):
             raise ManifestError(

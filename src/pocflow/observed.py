@@ -235,6 +235,14 @@ class Facts:
     end: int | None = None
     observed: bool = False
     kernel: str = ""  # 'overflow': the kernel dropped events, what was read is not known
+    python_keys: set[str] = field(default_factory=set)  # read by the process's Python
+    kernel_keys: set[str] = field(default_factory=set)  # read as the kernel reported it
+
+    @property
+    def kernel_only(self) -> set[str]:
+        """The keys only the kernel saw read: by a process the step started, or by any
+        other process opening the file meanwhile (an editor; the kernel names none)."""
+        return self.kernel_keys - self.python_keys
 
 
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
@@ -267,6 +275,7 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" and not by:
                 key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
             facts.reads.append((key, context, by))
+            (facts.kernel_keys if fact.get("k") else facts.python_keys).add(key)
             if "s" in fact and key not in facts.stamps:
                 facts.stamps[key] = fact["s"]
             if kind == "q":
@@ -309,6 +318,16 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.end = int(fact["end"])
     elif "kernel" in fact and facts.kernel not in ("overflow", "partial"):
         facts.kernel = str(fact["kernel"])
+
+
+def not_read_by_the_step(facts: Facts, pocflows: Iterable[str]) -> set[str]:
+    """The files pocflow writes (``pocflows``: documents, records) that only the kernel saw
+    read while the step ran: another program opening them meanwhile (an editor, a `cat`
+    in another terminal, an IDE's indexer) is no read of the step's, and no step could
+    stand on them (see pocflow.inputs.pocflows_writes_read). Read by the step's Python,
+    they stay."""
+    kernel_only = facts.kernel_only
+    return {path for path in pocflows if path in kernel_only}
 
 
 def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, set[str]]:

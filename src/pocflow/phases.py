@@ -53,7 +53,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     run = _acting(spec.root)
     from pocflow.fingerprint import fingerprint
     from pocflow.freshness import clear_failure, note_ran_after, sharing_prerequisites
-    from pocflow.inputs import not_inputs_of, observed_before
+    from pocflow.inputs import not_inputs_of, observed_before, written_by_pocflow
     from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
 
     try:
@@ -71,6 +71,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         spec = replace(
             spec,
             not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
+            pocflows=tuple(written_by_pocflow(ws)),
             observed_before=observed_before(ws, spec.step_id, IMPLEMENT),
         )
     except PocflowError as exc:

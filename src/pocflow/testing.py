@@ -13,7 +13,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol
@@ -37,6 +37,7 @@ from pocflow.observed import (
     changed_by_run,
     child_environ,
     merge_inputs,
+    not_read_by_the_step,
     observer_command,
     observer_skips,
     outputs_read,
@@ -103,8 +104,13 @@ class PytestJsonRunner:
     project's settings or conftest.py files put it there (`python -m pytest` would).
     """
 
-    def __init__(self, isolation: str = "auto", concurrent: bool = False) -> None:
+    def __init__(
+        self, isolation: str = "auto", concurrent: bool = False, pocflows: Iterable[str] = ()
+    ) -> None:
         self.isolation = isolation
+        #: the files pocflow writes: read only as the kernel reports it, not the steps' reads
+        #: (pocflow.observed.not_read_by_the_step)
+        self.pocflows = frozenset(pocflows)
         #: other sessions may run beside this one's (`doit -n`): what it sees of a file its
         #: own tests wrote is not only theirs (pocflow.observed.outputs_read)
         self.concurrent = concurrent
@@ -181,9 +187,10 @@ class PytestJsonRunner:
         grouped = SessionFacts.of(facts)
         memo: dict[str, str] = {}
         changed = changed_by_run(root, facts)  # once for the session, not once a step
+        outside = not_read_by_the_step(facts, self.pocflows)
         for selection in selections:
             sid = selection.step_id
-            keys = read.get(sid, set()) | set(common)
+            keys = (read.get(sid, set()) | set(common)) - outside
             observed = settle(
                 root,
                 facts,

@@ -3778,3 +3778,39 @@ def test_a_test_that_makes_a_folder_tolerating_it_there_settles(tmp_path: Path) 
     third = run_doit(ws, "poc-complete")
     assert third.code == 0 and not third.ran_steps, third.out + third.err
     assert plain_pytest(ws, "1") == 0
+
+
+def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(
+    tmp_path: Path,
+) -> None:
+    # an editor, a `cat` in another terminal: the kernel names no process, and what pocflow
+    # writes is no input a step could stand on — the step is not refused for it
+    import threading
+    import time
+
+    test = (
+        "import time\nfrom pathlib import Path\n\n\ndef test_slow():\n"
+        "    Path('out2').mkdir(exist_ok=True)\n"
+        "    Path('out2/started.flag').write_text('1')\n    time.sleep(3)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    (ws / "out2/started.flag").unlink()
+    (ws / "tests/test_step1_x.py").write_text(test + "\n# edited\n", encoding="utf-8")
+
+    def reader() -> None:
+        deadline = time.monotonic() + 120
+        while not (ws / "out2/started.flag").exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        documents = ["PROJECT_STATE.md", "docs/small-step1-results.md", "steps/records/step1.json"]
+        subprocess.run(["cat", *documents], cwd=ws, stdout=subprocess.DEVNULL, check=False)
+
+    outside = threading.Thread(target=reader)
+    outside.start()
+    result = run_doit(ws, "poc-complete")
+    outside.join()
+    assert result.code == 0, result.out + result.err
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert record["verdict"] == "verified"
+    assert "PROJECT_STATE.md" not in record["inputs"]

@@ -117,6 +117,7 @@ def test_manifest_schema_is_valid_json_schema_shape_and_lists_every_key() -> Non
         ("thresholds: rows >= 3\n", r"'thresholds' must be a list like"),
         ("depends_on: {a: 1}\n", r"'depends_on' must be a step id or a list of step ids"),
         ("inputs: ['']\n", r"'inputs' must be a list of paths inside the workspace"),
+        ("env:\n  X:\n", r"step1.yaml:1: 'env' variable X has no value; write X: \"\""),
     ],
 )
 def test_load_manifest_schema_errors(tmp_path: Path, text: str, message: str) -> None:
