@@ -698,6 +698,15 @@ def _newer(path: Path, than: Path) -> bool:
         return True
 
 
+def no_record_reason(ws: Workspace, step_id: str) -> str:
+    """Why a step has no record to take: never verified, or a file there that is no record
+    (truncated, edited, of another format)."""
+    path = ws.record_path(step_id)
+    if os.path.lexists(ws.root / path):
+        return f"{path} is not a record pocflow can read; verifying the step again"
+    return "never verified"
+
+
 def acceptance(
     ws: Workspace,
     step_id: str,
@@ -718,7 +727,7 @@ def acceptance(
         return Acceptance(None, (failure,))
     record = read_step_record(ws.root / ws.record_path(step_id))
     if record is None:
-        return Acceptance(None, ("never verified",))
+        return Acceptance(None, (no_record_reason(ws, step_id),))
     if not record.is_verified:
         return Acceptance(None, ("failed when last verified",))
     if record.implement is None or record.test is None:

@@ -12,6 +12,7 @@ from pocflow.freshness import (
     changes_since,
     environment,
     local_failure,
+    no_record_reason,
     outputs_changed,
     outputs_of_another_run,
     script_outputs_changed,
@@ -164,7 +165,7 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
         )
     if record is None:
         status.standing = "never-run"
-        status.reasons.insert(0, "never verified")
+        status.reasons.insert(0, no_record_reason(ws, step_id))
     elif not record.is_verified:
         status.standing = "failed"
         failing = record.test.failing if record.test else []

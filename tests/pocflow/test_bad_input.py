@@ -11,12 +11,13 @@ which say that it failed). Add a row for every new mistake found.
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from support import both, run_doit
+from support import both, make_workspace, run_doit
 
 pytestmark = pytest.mark.e2e
 
@@ -418,3 +419,15 @@ def test_a_record_with_a_field_of_the_wrong_shape_is_verified_again_without_a_tr
         assert "Traceback" not in result.out + result.err, command
     assert result.code == 0, result.out + result.err
     assert "3b" in result.ran_steps
+
+
+def test_a_damaged_record_is_named_as_such(tmp_path: Path) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_x():\n    assert True\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    clone = tmp_path / "clone"
+    shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow"))
+    record = clone / "steps/records/step1.json"
+    record.write_text(record.read_text(encoding="utf-8")[:40], encoding="utf-8")
+    result = run_doit(clone, "poc-complete")
+    assert result.code == 0, result.out + result.err  # verified again, from its tests
+    assert "steps/records/step1.json is not a record pocflow can read" in result.out
