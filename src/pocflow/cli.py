@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from pocflow.cmd_new import report
+from pocflow.errors import PocflowError
 from pocflow.manifest import manifest_schema
 from pocflow.merge import DRIVER
 from pocflow.scaffold import InitOptions, init_workspace
@@ -87,7 +88,11 @@ def main(argv: list[str] | None = None) -> int:
         tests_dir=args.tests_dir,
         docs_dir=args.docs_dir,
     )
-    result = init_workspace(args.root, options)
+    try:
+        result = init_workspace(args.root, options)
+    except PocflowError as exc:
+        sys.stderr.write(f"pocflow: {exc}\n")
+        return 3
     report(sys.stdout, result)
     print(
         f"once per clone, for clean merges of records and documents: git config "

@@ -235,6 +235,14 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
     [tool.pocflow] table to a pyproject.toml that has none (every byte before it stays).
     """
     result = Scaffolded()
+    if (root / "pyproject.toml").is_file():  # refused before anything is written
+        try:
+            _parsed("pyproject.toml", (root / "pyproject.toml").read_bytes().decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            raise PocflowError(
+                f"pyproject.toml: not UTF-8 text (byte {exc.start}); save it as UTF-8, then "
+                "run pocflow init again"
+            ) from None
     dodo = root / "dodo.py"
     if _create(dodo, DODO):
         result.created.append("dodo.py")
@@ -312,16 +320,42 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
     ):
         result.created.append("pyproject.toml")
         return result
-    text = pyproject.read_text(encoding="utf-8")
+    text = pyproject.read_bytes().decode("utf-8")  # (its line ends as they are)
     if re.search(r"^\[tool\.pocflow\]", text, re.M):
         result.skipped.append("pyproject.toml has [tool.pocflow] already; left as it is")
         return result
+    _parsed("pyproject.toml", text)  # a file TOML tools cannot read is left as it is
+    newline = "\r\n" if "\r\n" in text else "\n"
     separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    with pyproject.open("a", encoding="utf-8") as handle:
-        handle.write(separator + table)
+    new = text + (separator + table).replace("\n", newline)
+    if _parsed("pyproject.toml", new, quiet=True).get("tool", {}).get("pocflow") is None:
+        result.skipped.append(  # (an inline `tool = {...}` table: one more would break it)
+            "pyproject.toml defines its [tool] tables in a way another cannot be added to; "
+            "add this by hand:\n" + "\n".join("    " + line for line in table.splitlines())
+        )
+        return result
+    atomic_write_text(pyproject, new)
     result.created.append("pyproject.toml: [tool.pocflow]")
     result.extend(_pytest_pythonpath(root, options.scripts_dir))
     return result
+
+
+def _parsed(name: str, text: str, quiet: bool = False) -> dict[str, Any]:
+    """The TOML document text (a byte-order mark ignored); one that does not parse is
+    refused in one line naming the file and line (or, ``quiet``, read as empty)."""
+    import tomllib
+
+    try:
+        return tomllib.loads(text.removeprefix("\ufeff"))
+    except tomllib.TOMLDecodeError as exc:
+        if quiet:
+            return {}
+        where = re.search(r"\(at line (\d+)", str(exc))
+        line = f":{where.group(1)}" if where else ""
+        reason = str(exc).split(" (at line")[0]
+        raise PocflowError(
+            f"{name}{line}: not valid TOML ({reason}); fix it, then run pocflow init again"
+        ) from None
 
 
 def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
@@ -333,7 +367,7 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
 
     result = Scaffolded()
     pyproject = root / "pyproject.toml"
-    text = pyproject.read_text(encoding="utf-8")
+    text = pyproject.read_bytes().decode("utf-8")  # (its line ends as they are)
     wanted = f"pythonpath = [{toml_string(scripts_dir)}]"
     by_hand = (
         f"add {wanted} to pytest's settings there, so that plain pytest can import the step scripts"
@@ -348,7 +382,7 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
         if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
             result.skipped.append(f"pytest is configured in {name}: {by_hand}")
             return result
-    tool = tomllib.loads(text).get("tool", {})
+    tool = _parsed("pyproject.toml", text).get("tool", {})
     pytest_tables = tool.get("pytest", {}) if isinstance(tool, dict) else {}
     options = pytest_tables.get("ini_options") if isinstance(pytest_tables, dict) else None
     if isinstance(pytest_tables, dict) and set(pytest_tables) - {"ini_options"}:
@@ -364,17 +398,18 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
                 "can import the step scripts"
             )
         return result
-    header = re.search(r"^\[tool\.pytest\.ini_options\][ \t]*(#[^\n]*)?$", text, re.M)
+    newline = "\r\n" if "\r\n" in text else "\n"
+    header = re.search(r"^\[tool\.pytest\.ini_options\][ \t]*(#[^\r\n]*)?\r?$", text, re.M)
     if header is not None:  # the table's first key, right under its header
         at = header.end() + (1 if text[header.end() : header.end() + 1] == "\n" else 0)
-        new = text[:at] + ("" if at > header.end() else "\n") + wanted + "\n" + text[at:]
+        new = text[:at] + ("" if at > header.end() else newline) + wanted + newline + text[at:]
     else:
         new = (
             text
-            + ("" if text.endswith("\n") else "\n")
-            + f"\n[tool.pytest.ini_options]\n{wanted}\n"
+            + ("" if text.endswith("\n") else newline)
+            + f"{newline}[tool.pytest.ini_options]{newline}{wanted}{newline}"
         )
-    tomllib.loads(new)  # still valid TOML (or the error is a bug to report, not a file)
+    tomllib.loads(new.removeprefix("\ufeff"))  # still valid TOML (or a bug of pocflow's)
     atomic_write_text(pyproject, new)
     result.created.append(f"pyproject.toml: pytest's pythonpath = [{toml_string(scripts_dir)}]")
     return result

@@ -475,3 +475,63 @@ def test_only_the_dodo_pocflow_writes_counts_as_scaffolded(
 
     assert is_scaffolded_dodo(loaded("written", DODO))
     assert is_scaffolded_dodo(loaded("case", text)) is scaffolded
+
+
+@pytest.mark.parametrize(
+    ("existing", "said"),
+    [
+        ('[project\nname = "lib"\n', "pyproject.toml:1: not valid TOML"),
+        ('[tool.x]\na = "unterminated\n', "pyproject.toml:2: not valid TOML"),
+    ],
+)
+def test_init_refuses_a_pyproject_it_cannot_read_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], existing: str, said: str
+) -> None:
+    from pocflow.cli import main
+
+    (tmp_path / "pyproject.toml").write_text(existing, encoding="utf-8")
+    assert main(["init", "--root", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
+    assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == existing
+
+
+def test_init_leaves_an_inline_tool_table_valid_and_says_what_to_add(tmp_path: Path) -> None:
+    import tomllib
+
+    from pocflow.scaffold import InitOptions, init_workspace
+
+    existing = 'tool = {pytest = {ini_options = {addopts = "-q"}}}\n'
+    (tmp_path / "pyproject.toml").write_text(existing, encoding="utf-8")
+    result = init_workspace(tmp_path, InitOptions())
+    assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == existing
+    assert any("[tool.pocflow]" in line for line in result.skipped)
+    tomllib.loads((tmp_path / "pyproject.toml").read_text(encoding="utf-8"))
+
+
+def test_init_appends_to_a_crlf_pyproject_with_its_line_ends(tmp_path: Path) -> None:
+    import tomllib
+
+    from pocflow.scaffold import InitOptions, init_workspace
+
+    existing = '\ufeff[project]\r\nname = "lib"\r\nversion = "1.0"\r\n'
+    (tmp_path / "pyproject.toml").write_bytes(existing.encode("utf-8"))
+    init_workspace(tmp_path, InitOptions())
+    data = (tmp_path / "pyproject.toml").read_bytes()
+    assert data.startswith(existing.encode("utf-8"))
+    appended = data[len(existing.encode("utf-8")) :].split(b"[tool.pytest")[0]
+    assert b"[tool.pocflow]" in appended and b"\n" not in appended.replace(b"\r\n", b"")
+    assert tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))["tool"]["pocflow"]
+
+
+def test_init_refuses_a_pyproject_that_is_not_utf8(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pocflow.cli import main
+
+    (tmp_path / "pyproject.toml").write_bytes(b'[project]\nname = "caf\xe9"\n')
+    assert main(["init", "--root", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert "pyproject.toml: not UTF-8 text" in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
