@@ -166,6 +166,19 @@ def _fd_path(fd: int) -> str | None:
         return None
 
 
+def _at(path: object, dir_fd: object) -> str | None:
+    """The path a call names: path itself, or, relative and given a folder descriptor (the
+    audit events say -1 for none), joined to the folder it is open on; None when it is no
+    path, or that folder is not known."""
+    if not isinstance(path, (str, bytes, os.PathLike)):
+        return None
+    name = os.fsdecode(path)
+    if isinstance(dir_fd, int) and dir_fd >= 0 and name[:1] != os.sep:
+        base = _fd_path(dir_fd)
+        return os.path.join(base, name) if base is not None else None
+    return name
+
+
 #: os.readlink as Python has it, before the observer wraps it
 _READLINK = os.readlink
 #: where a path names what a process has open (a folder descriptor, its working folder):
@@ -502,19 +515,26 @@ class Observer:
         self.read_linked()
         self.context = context
 
-    def read_linked(self) -> None:
-        """Read the files hard-linked since the last look (os.link(src, dst): what dst holds
-        is src's content, read by whatever name), each in the context that linked it."""
+    def guarded(self, work: "Callable[..., None]", *args: object) -> None:
+        """Do work in this thread unless the observer is at work in it already (what it opens
+        and looks at itself is not the process's doing); what work raises is swallowed:
+        observing never breaks the process observed."""
         thread = get_ident()
-        if not self.linked or thread in self.busy:
+        if thread in self.busy:
             return
         self.busy.add(thread)
         try:
-            self._read_linked()
+            work(*args)
         except Exception:
             pass
         finally:
             self.busy.discard(thread)
+
+    def read_linked(self) -> None:
+        """Read the files hard-linked since the last look (os.link(src, dst): what dst holds
+        is src's content, read by whatever name), each in the context that linked it."""
+        if self.linked:
+            self.guarded(self._read_linked)
 
     def _read_linked(self) -> None:
         pending, self.linked = self.linked, []
@@ -530,18 +550,8 @@ class Observer:
         """Take what the kernel saw opened or written in the workspace's folders since the
         last look that this process's Python did not open itself (a C library, a process
         the test started): read, or written, in the current context."""
-        if self.kernel is None:
-            return
-        thread = get_ident()
-        if thread in self.busy:
-            return
-        self.busy.add(thread)  # (a copy taken before a rewrite opens files: not a read)
-        try:
-            self._from_kernel()
-        except Exception:
-            pass
-        finally:
-            self.busy.discard(thread)
+        if self.kernel is not None:  # (a copy taken before a rewrite opens files: not a read)
+            self.guarded(self._from_kernel)
 
     def _from_kernel(self) -> None:
         kernel = self.kernel
@@ -782,16 +792,7 @@ class Observer:
         `mkdir(exist_ok=True)` of one that is there): that a folder is there is an input, as
         for one the run writes into (an empty folder git does not keep, one removed) —
         unless the run made it."""
-        thread = get_ident()
-        if thread in self.busy:
-            return
-        self.busy.add(thread)
-        try:
-            self._found_folder(path)
-        except Exception:
-            pass
-        finally:
-            self.busy.discard(thread)
+        self.guarded(self._found_folder, path)
 
     def _found_folder(self, path: object) -> None:
         rel = self.inside(path)
@@ -957,17 +958,12 @@ class Observer:
         elif event == "os.chdir":
             self._found_folder(args[0])
         elif event == "os.mkdir":  # made, or made sure of: files written there need it not
-            path, _mode, dir_fd = args
-            if isinstance(path, (str, bytes, os.PathLike)):
-                name = os.fsdecode(path)
-                if isinstance(dir_fd, int) and dir_fd >= 0 and name[:1] != os.sep:
-                    base = _fd_path(dir_fd)
-                    name = os.path.join(base, name) if base is not None else ""
-                rel = self.inside(name) if name else None
-                if rel:
-                    if self.context and ("m", rel) not in self.seen and self._needs_absent():
-                        self.read(rel)  # a test's os.mkdir fails where it is: that it is not
-                    self.seen.add(("m", rel))
+            name = _at(args[0], args[2])
+            rel = self.inside(name) if name else None
+            if rel:
+                if self.context and ("m", rel) not in self.seen and self._needs_absent():
+                    self.read(rel)  # a test's os.mkdir fails where it is: that it is not
+                self.seen.add(("m", rel))
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None
             if rel is not None:
@@ -988,11 +984,8 @@ class Observer:
                 elif text and text != ":memory:":
                     self.state_read(text, "q")
         else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
-            if event == "os.link" and isinstance(args[0], (str, bytes, os.PathLike)):
-                source = args[0]  # its content is read through the new name
-                if isinstance(args[2], int) and args[2] >= 0 and os.fsdecode(source)[:1] != os.sep:
-                    base = _fd_path(args[2])
-                    source = os.path.join(base, os.fsdecode(source)) if base else ""
+            if event == "os.link":
+                source = _at(args[0], args[2])  # its content is read through the new name
                 rel = self.inside(source) if source else None
                 if rel and self.for_workspace():
                     self.linked.append((rel, self.context))  # read once linked (its stamp
@@ -1010,17 +1003,11 @@ class Observer:
             # os.truncate(path, n) keeps the first n bytes: what was there stays, in part
             keeps = event == "os.truncate" and isinstance(args[1], int) and args[1] > 0
             for value, dir_fd in targets:
-                if not isinstance(value, (str, bytes, os.PathLike)):
+                name = _at(value, dir_fd)
+                if name is None:
                     continue
-                name = os.fsdecode(value)
-                # (no folder descriptor given: the audit event says -1)
-                if isinstance(dir_fd, int) and dir_fd >= 0 and name[:1] != os.sep:
-                    base = _fd_path(dir_fd)
-                    if base is None:
-                        continue
-                    value = os.path.join(base, name)
-                rel = self.inside(value)
-                if rel is not None and not _bytecode(value):
+                rel = self.inside(name)
+                if rel is not None and not _bytecode(name):
                     self.wrote(rel, keeps)
 
     def imported(self, module: object, importer: object) -> None:
@@ -1406,12 +1393,11 @@ def _watch_lookups(observer: Observer) -> None:
     them."""
 
     def where(path: object, dir_fd: object) -> object:
-        if isinstance(dir_fd, int) and isinstance(path, (str, bytes)):
-            name = os.fsdecode(path)
-            if name[:1] != os.sep:
-                base = _fd_path(dir_fd)
-                return os.path.join(base, name) if base is not None else None
-        return path
+        return (
+            _at(path, dir_fd)
+            if isinstance(dir_fd, int) and isinstance(path, (str, bytes))
+            else path
+        )
 
     def looking(original: "Callable[..., Any]") -> "Callable[..., Any]":
         def observed(path: object, *args: object, **kwargs: object) -> "Any":
