@@ -215,6 +215,13 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     return 0
 
 
+def poc_complete_passes(ws: Path, *args: str, env: dict[str, str] | None = None) -> DoitRun:
+    """`doit [ARGS] poc-complete` on a workspace whose steps pass: it verifies them."""
+    result = run_doit(ws, *args, "poc-complete", env=env)
+    assert result.code == 0, result.out + result.err
+    return result
+
+
 def poc_complete_fails(ws: Path, step: str = "1") -> DoitRun:
     """`doit poc-complete` after a change that breaks the step: the plain alternative (its
     script, then pytest) really fails in the same workspace, and so does pocflow's run."""
@@ -1397,8 +1404,7 @@ def test_an_output_another_steps_tests_append_to_settles_after_one_run(tmp_path:
             ),
         },
     )
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     assert "✅ 1" in run_doit(ws, "status").out  # the gate tested it on what is there
     second = run_doit(ws, "poc-complete")
     assert second.code == 0 and second.ran == [], second.out + second.err
@@ -1848,8 +1854,7 @@ def test_what_workspace_code_looked_for_and_did_not_find_is_watched(
 ) -> None:
     ws = make_workspace(tmp_path / "ws", {"1": "def test_placeholder():\n    pass\n"})
     write_files(ws, {"data/table.txt": "a\n", **files})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     write_files(ws, change)
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     result = run_doit(ws, "--continue", "poc-complete")
@@ -3042,8 +3047,7 @@ def test_what_a_step_reads_outside_pythons_hooks_is_an_input(tmp_path: Path, cas
     if script:
         with (ws / "PoC/step1_x.py").open("a", encoding="utf-8") as body:
             body.write(script)
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
     assert changed in record["inputs"], sorted(record["inputs"])
     if changed.startswith("data/tz/"):
@@ -3180,8 +3184,7 @@ def test_what_a_child_reads_in_a_folder_an_earlier_step_made_in_the_same_run_is_
         body.write(
             "import subprocess\n\nsubprocess.run(['cp', 'gen/cfg.txt', 'out2.txt'], check=True)\n"
         )
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "gen/cfg.txt").write_text("2", encoding="utf-8")
     result = run_doit(ws, "poc-complete")
     assert plain_pytest(ws, "2") != 0, "the case must really fail"
@@ -3197,8 +3200,7 @@ def test_bytecode_written_during_a_run_is_no_input(
     ws = copy_sample(tmp_path / "sample")
     for folder in ws.rglob("__pycache__"):
         shutil.rmtree(folder)
-    first = run_doit(ws, "--reverify", "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, "--reverify")
     assert (ws / "PoC/__pycache__").is_dir()
     for record in (ws / "steps/records").glob("step*.json"):
         inputs = json.loads(record.read_text(encoding="utf-8"))["inputs"]
@@ -3283,8 +3285,7 @@ def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
         "    os.remove(name)\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     assert plain_pytest(ws, "1") == 0
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
@@ -3318,8 +3319,7 @@ def test_a_file_that_lost_its_executable_bit_is_a_change(
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"tools/hello.sh": "#!/bin/sh\necho hello\n"})
     (ws / "tools/hello.sh").chmod(0o755)
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     if where == "in a clone":  # a checkout that keeps no modes (core.fileMode=false)
         ws = clone_of(ws, tmp_path / "clone")
     (ws / "tools/hello.sh").chmod(0o644)
@@ -3337,8 +3337,7 @@ def test_a_folder_a_test_checks_for_is_an_input(tmp_path: Path, where: str) -> N
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"assets/logo.txt": "logo"})
     (ws / "uploads").mkdir()
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     if where == "in a clone":
         ws = clone_of(ws, tmp_path / "clone")
         (ws / "uploads").rmdir()  # git made no empty folder
@@ -3356,8 +3355,7 @@ def test_a_test_making_sure_of_a_folder_stays_verified(tmp_path: Path) -> None:
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     (ws / "work").mkdir()
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
 
@@ -3383,8 +3381,7 @@ def test_a_read_relative_to_a_folder_descriptor_is_an_input_of_that_file(
     test = "import os\nfrom pathlib import Path\n\n\ndef test_x():\n" + DIR_FD_READS[read]
     ws = make_workspace(tmp_path / "ws", {"1": test, "2": "def test_y():\n    pass\n"})
     write_files(ws, {"d1/a.txt": "good"})
-    first = run_doit(ws, "-n", "2", "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, "-n", "2")
     (ws / "d1/a.txt").write_text("bad!", encoding="utf-8")
     poc_complete_fails(ws)
 
@@ -3397,8 +3394,7 @@ def test_a_path_found_absent_through_a_folder_descriptor_is_an_input(tmp_path: P
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"d1/a.txt": "good"})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "d1/b.txt").write_text("x", encoding="utf-8")
     poc_complete_fails(ws)
 
@@ -3414,8 +3410,7 @@ def test_the_locale_setlocale_takes_from_the_environment_is_an_input(tmp_path: P
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     utf8 = {"LANG": "C.UTF-8", "LC_NUMERIC": "C.UTF-8", "LC_ALL": ""}
-    first = run_doit(ws, "poc-complete", env=utf8)
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, env=utf8)
     plain = {**utf8, "LC_NUMERIC": "C"}
     assert plain_pytest(ws, "1", plain) != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete", env=plain)
@@ -3435,8 +3430,7 @@ def test_a_workspace_folder_on_path_a_test_runs_a_program_from_is_an_input(
     write_files(ws, {"bin/greet": "#!/bin/sh\necho hi\n"})
     (ws / "bin/greet").chmod(0o755)
     with_bin = {"PATH": f"{ws / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    first = run_doit(ws, "poc-complete", env=with_bin)
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, env=with_bin)
     poc_complete_fails(ws)
 
 
@@ -3449,8 +3443,7 @@ def test_what_a_listed_entry_s_stat_says_is_an_input(tmp_path: Path) -> None:
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"fixtures/a.json": "{}", "fixtures/b.json": "[]"})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "fixtures/b.json").write_text("", encoding="utf-8")
     poc_complete_fails(ws)
 
@@ -3486,8 +3479,7 @@ def test_a_script_reading_another_steps_declared_output_runs_again_when_it_chang
             "steps/step1.yaml": "outputs:\n  - out/a.txt\n",
         },
     )
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "PoC/step1_x.py").write_text(script("1", WRITES_A.format(text="bye")), encoding="utf-8")
     runs = [run_doit(ws, "poc-complete") for _ in range(2)]
     assert plain_pytest(ws, "2") != 0, "the case must really fail"  # (its script, then pytest)
@@ -3539,8 +3531,7 @@ def test_an_output_a_later_dependent_step_extends_does_not_rerun_the_step_that_r
             "PoC/step3_x.py": script("3", extend),
         },
     )
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
 
@@ -3567,8 +3558,7 @@ def test_a_program_a_shell_finds_on_a_workspace_path_folder_is_an_input(
     write_files(ws, {"bin/greet": GREET})
     (ws / "bin/greet").chmod(0o755)
     with_bin = {"PATH": f"{ws / 'bin'}{os.pathsep}{os.environ['PATH']}"}
-    first = run_doit(ws, "poc-complete", env=with_bin)
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, env=with_bin)
     poc_complete_fails(ws)
 
 
@@ -3584,8 +3574,7 @@ def test_a_program_appearing_in_an_earlier_workspace_path_folder_is_a_change(
     write_files(ws, {"tools/greet": GREET, "bin/keep.txt": ""})
     (ws / "tools/greet").chmod(0o755)
     path = {"PATH": os.pathsep.join([str(ws / "bin"), str(ws / "tools"), os.environ["PATH"]])}
-    first = run_doit(ws, "poc-complete", env=path)
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws, env=path)
     write_files(ws, {"bin/greet": "#!/bin/sh\necho bye\n"})
     (ws / "bin/greet").chmod(0o755)
     assert plain_pytest(ws, "1", path) != 0, "the case must really fail"
@@ -3602,8 +3591,7 @@ def test_what_entries_listed_through_a_folder_descriptor_tell_is_an_input(tmp_pa
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"fixtures/a.json": "{}", "fixtures/b.json": "[]"})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "fixtures/b.json").write_text("", encoding="utf-8")
     poc_complete_fails(ws)
 
@@ -3620,8 +3608,7 @@ def test_a_folder_a_test_works_in_is_an_input(tmp_path: Path, use: str) -> None:
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     (ws / "uploads").mkdir()
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     clone = clone_of(ws, tmp_path / "clone")
     (clone / "uploads").rmdir()  # git made no empty folder
     poc_complete_fails(clone)
@@ -3638,8 +3625,7 @@ def test_entries_os_scandir_gives_workspace_code_are_the_real_ones(tmp_path: Pat
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"fixtures/a.json": "{}"})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     assert plain_pytest(ws, "1") == 0
 
 
@@ -3655,8 +3641,7 @@ def test_a_file_a_program_makes_and_a_test_reads_then_removes_stays_verified(
         "    assert out == 'hi\\n'\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     again = run_doit(ws, "poc-complete")
     assert again.code == 0 and not again.ran_steps, again.out + again.err
 
@@ -3707,8 +3692,7 @@ def test_a_hand_edit_of_what_a_script_read_is_no_later_steps_doing(tmp_path: Pat
         "2",
         {"steps/step3.yaml": "outputs:\n  - out/\n"},
     )
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "out/a.txt").write_text("bye", encoding="utf-8")
     poc_complete_fails(ws, "2")
 
@@ -3722,8 +3706,7 @@ def test_a_hand_edit_after_a_later_step_updated_the_file_reruns_the_reader(
         TESTS_B.replace("== 'HELLO'", ".startswith('HELLO')"), encoding="utf-8"
     )
     assert run_doit(ws, "step:2").code == 0
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "out/a.txt").write_text("bye", encoding="utf-8")
     poc_complete_fails(ws, "2")
 
@@ -3737,8 +3720,7 @@ def test_a_file_a_test_hard_links_elsewhere_and_reads_there_is_an_input(tmp_path
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"data/v.txt": "1"})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "data/v.txt").unlink()
     (ws / "data/v.txt").write_text("2", encoding="utf-8")
     poc_complete_fails(ws)
@@ -3794,8 +3776,7 @@ def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(
         "    Path('out2/started.flag').write_text('1')\n    time.sleep(3)\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    first = run_doit(ws, "poc-complete")
-    assert first.code == 0, first.out + first.err
+    poc_complete_passes(ws)
     (ws / "out2/started.flag").unlink()
     (ws / "tests/test_step1_x.py").write_text(test + "\n# edited\n", encoding="utf-8")
 
