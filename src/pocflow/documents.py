@@ -19,7 +19,8 @@ written).
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+import sys
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -112,17 +113,37 @@ def find_blocks(text: str, path: str) -> list[Block]:
     return blocks
 
 
+@dataclass(frozen=True)
+class Merged:
+    """A merge's result: the text to write, and the lines a person wrote inside machine
+    blocks that it moved below them — (block, line in the existing text, the lines)."""
+
+    text: str
+    moved: list[tuple[str, int, list[str]]]
+
+
 def merge_document(existing: str | None, rendered: str, path: str) -> str:
+    """The existing text with its machine blocks replaced by the rendered ones (see merge);
+    every line inside a block is taken for pocflow's."""
+    return merge(existing, rendered, path, {}).text
+
+
+def merge(
+    existing: str | None, rendered: str, path: str, shapes: Mapping[str, Sequence[re.Pattern[str]]]
+) -> Merged:
     """The existing text with its machine blocks replaced by the rendered ones. The file's
     own shape is kept: its line endings (CRLF when every line ends so) and a byte-order mark
-    at its start."""
+    at its start. ``shapes``: per block, the lines the template can render there
+    (block_shapes); a line inside a block that has none of them, and is not in the new
+    block, is a person's, and is moved below the block instead of dropped."""
     if existing is None:
-        return rendered
+        return Merged(rendered, [])
     bom, crlf, text = document_shape(existing)
-    merged = _merge(text, rendered, path)
+    moved: list[tuple[str, int, list[str]]] = []
+    merged = _merge(text, rendered, path, shapes, moved)
     if crlf:
         merged = merged.replace("\n", "\r\n")
-    return BOM + merged if bom else merged
+    return Merged(BOM + merged if bom else merged, moved)
 
 
 BOM = "\ufeff"
@@ -138,7 +159,13 @@ def document_shape(text: str) -> tuple[bool, bool, str]:
     return bom, crlf, text.replace("\r\n", "\n") if crlf else text
 
 
-def _merge(existing: str, rendered: str, path: str) -> str:
+def _merge(
+    existing: str,
+    rendered: str,
+    path: str,
+    shapes: Mapping[str, Sequence[re.Pattern[str]]],
+    moved: list[tuple[str, int, list[str]]],
+) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
     fresh = {b.name: rendered[b.start : b.end] for b in new_blocks}
     result = existing
@@ -146,10 +173,17 @@ def _merge(existing: str, rendered: str, path: str) -> str:
     _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
     for block in reversed(blocks):
         if block.name in fresh:
+            persons = _persons_lines(existing, block, fresh[block.name], shapes.get(block.name))
+            rest = result[block.end :]
+            kept = ""
+            if persons:
+                line = existing.count("\n", 0, persons[0][0]) + 1
+                moved.insert(0, (block.name, line, [t.strip() for _, t, _ in persons]))
+                kept = "\n" + _as_written(persons) + ("\n" if rest[:1] not in ("", "\n") else "")
             result = (
                 result[: block.start]
-                + _fit(fresh[block.name], result, block.end)
-                + result[block.end :]
+                + (fresh[block.name] + kept if kept else _fit(fresh[block.name], result, block.end))
+                + rest
             )
     for block in new_blocks:
         if block.name not in {b.name for b in find_blocks(result, path)}:
@@ -370,7 +404,66 @@ def _fit(block_text: str, text: str, end: int) -> str:
     return block_text
 
 
-def write_document(root: Path, relpath: str, rendered: str) -> None:
+def _persons_lines(
+    text: str, block: Block, fresh: str, shapes: Sequence[re.Pattern[str]] | None
+) -> list[tuple[int, str, bool]]:
+    """The lines inside an existing block that pocflow did not write: (offset, the line
+    with its ending, inside a code fence). A line is pocflow's when the new block has it
+    or it has a shape the template renders there (its old values, a row since gone)."""
+    if shapes is None:
+        return []
+    ours = {line.strip() for line in fresh.splitlines()}
+    fenced = _fenced_lines(text)
+    found = []
+    for match in _LINE_RE.finditer(text, block.start, block.end):
+        line = match.group(0)
+        stripped = line.strip()
+        if not stripped or _MARK_RE.match(line) or stripped in ours:
+            continue
+        if any(shape.fullmatch(stripped) for shape in shapes):
+            continue
+        found.append((match.start(), line + "\n", match.start() in fenced))
+    return found
+
+
+def _as_written(lines: list[tuple[int, str, bool]]) -> str:
+    """Moved lines as a text of their own; those that were in a code fence stay code."""
+    out: list[str] = []
+    fence = False
+    for _, line, fenced in lines:
+        if fenced != fence:
+            out.append("```\n")
+            fence = fenced
+        out.append(line)
+    if fence:
+        out.append("```\n")
+    return "".join(out)
+
+
+@cache
+def _block_shapes(template: str) -> dict[str, tuple[re.Pattern[str], ...]]:
+    shapes: dict[str, list[re.Pattern[str]]] = {}
+    name = None
+    for line in template.splitlines():
+        mark = _MARK_RE.match(line.strip())
+        if mark:
+            name = mark["name"] if mark["kind"] == "begin" else None
+        elif name is not None and (_TAG_RE.sub("", line).strip() or _VALUE_RE.search(line)):
+            shapes.setdefault(name, []).append(_line_pattern(line.strip()))
+    return {block: tuple(found) for block, found in shapes.items()}
+
+
+def block_shapes(
+    root: Path, templates_dir: str, name: str
+) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """Per machine block of the template in use, the shapes of the lines it renders there
+    (see merge)."""
+    return _block_shapes(template_source(root, templates_dir, name)[1])
+
+
+def write_document(
+    root: Path, relpath: str, rendered: str, shapes: Mapping[str, Sequence[re.Pattern[str]]]
+) -> None:
     """Merge rendered into the document at relpath (creating it) and write it atomically.
 
     What pocflow renders comes from records and run files, whose free text is masked when
@@ -387,9 +480,22 @@ def write_document(root: Path, relpath: str, rendered: str) -> None:
             raise DocumentError(
                 located(relpath, "not valid UTF-8; pocflow will not rewrite it (save it as UTF-8)")
             ) from None
-    merged = merge_document(existing, rendered, relpath)
-    if merged != existing:
-        atomic_write_text(path, merged)
+    merged = merge(existing, rendered, relpath, shapes)
+    for block, line, lines in merged.moved:
+        count = f"{len(lines)} line{'' if len(lines) == 1 else 's'}"
+        sys.stderr.write(
+            "pocflow: warning: "
+            + located(
+                relpath,
+                f"{count} written inside the machine block '{block}' moved below it, where "
+                f"{'it is' if len(lines) == 1 else 'they are'} yours (pocflow rewrites what "
+                "is between its markers)",
+                line,
+            )
+            + "\n"
+        )
+    if merged.text != existing:
+        atomic_write_text(path, merged.text)
 
 
 def note_written(registry: Path, *paths: Path) -> None:
@@ -619,10 +725,31 @@ def _section(text: str, heading: str) -> list[str]:
     return lines
 
 
+_TAG_RE = re.compile(r"\{\{.*?\}\}|\{%-?\s*(?P<word>\w+).*?-?%\}|\{#.*?#\}")
+_VALUE_RE = re.compile(r"\{\{.*?\}\}")
+
+
 def _line_pattern(line: str) -> re.Pattern[str]:
-    """A template line as a pattern: each {{ value }} stands for any text."""
-    parts = re.split(r"\{\{.*?\}\}", line)
-    return re.compile(".*".join(re.escape(part) for part in parts))
+    """A template line as a pattern of every line it can render: a {{ value }} is any text,
+    an inline {% if %}…{% else %}…{% endif %} (or {% for %}) either branch or neither."""
+    out: list[str] = []
+    depth = pos = 0
+    for tag in _TAG_RE.finditer(line):
+        out.append(re.escape(line[pos : tag.start()]))
+        pos = tag.end()
+        word = tag["word"]
+        if tag.group(0).startswith("{{"):
+            out.append(".*")
+        elif word in ("if", "for"):
+            out.append("(?:")
+            depth += 1
+        elif word in ("elif", "else") and depth:
+            out.append("|")
+        elif word in ("endif", "endfor") and depth:
+            out.append(")?")
+            depth -= 1
+    out.append(re.escape(line[pos:]) + ")?" * depth)
+    return re.compile("".join(out))
 
 
 # PROJECT_STATE.md's Health Checks: a log of small-win check entries (pocflow.healthcheck

@@ -13,7 +13,7 @@ from pocflow.batch import (
     selection_of,
     whole_suite_this_run,
 )
-from pocflow.documents import note_written, write_document
+from pocflow.documents import note_written
 from pocflow.fingerprint import differing, looking_once
 from pocflow.freshness import (
     awaiting_suite,
@@ -34,7 +34,7 @@ from pocflow.record import (
     records_digest,
     write_record,
 )
-from pocflow.render import refresh_project_state, render_poc_results
+from pocflow.render import refresh_project_state, write_poc_results
 from pocflow.reuse import missing_outputs, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import Signal, find_signals
@@ -75,9 +75,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
-            write_document(
-                ws.root, ws.poc_results_doc, render_poc_results(ws, records, accepted, signals)
-            )
+            write_poc_results(ws, records, accepted, signals)
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
         return ""
@@ -109,7 +107,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     with file_lock(ws.state_lock):
         if gate is not previous:
             write_record(ws.root / ws.gate_record_path, gate)
-        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate, signals))
+        write_poc_results(ws, records, gate, signals)
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))
     return _changed_by_the_gate(ws, records)

@@ -16,6 +16,7 @@ from pocflow.documents import (
     POC_TEMPLATE,
     STATE_TEMPLATE,
     STEP_TEMPLATE,
+    block_shapes,
     render,
     write_document,
 )
@@ -76,7 +77,29 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
 
 def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:
     """Render and merge the step's results doc into docs/."""
-    write_document(ws.root, ws.results_doc(step.step_id), render_step_results(ws, step, record))
+    write_rendered(
+        ws, ws.results_doc(step.step_id), STEP_TEMPLATE, render_step_results(ws, step, record)
+    )
+
+
+def write_rendered(ws: Workspace, relpath: str, template: str, rendered: str) -> None:
+    """Merge what a template rendered into the document at relpath: its machine blocks are
+    replaced, and lines a person wrote inside them are moved out (documents.merge)."""
+    write_document(
+        ws.root, relpath, rendered, block_shapes(ws.root, ws.settings.templates_dir, template)
+    )
+
+
+def write_poc_results(
+    ws: Workspace,
+    records: dict[str, StepRecord],
+    gate: GateRecord,
+    signals: list[Signal] | None = None,
+) -> None:
+    """Render and merge docs/pocN-results.md."""
+    write_rendered(
+        ws, ws.poc_results_doc, POC_TEMPLATE, render_poc_results(ws, records, gate, signals)
+    )
 
 
 def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> list[Path]:
@@ -98,7 +121,7 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
             for sid in ws.steps
             if (found := read_step_record(ws.root / ws.record_path(sid))) is not None
         }
-        write_document(ws.root, ws.poc_results_doc, render_poc_results(ws, records, gate))
+        write_poc_results(ws, records, gate)
         written.append(ws.root / ws.poc_results_doc)
     return written
 
@@ -160,7 +183,9 @@ def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
 
 def refresh_project_state(ws: Workspace) -> None:
     """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape)."""
-    write_document(ws.root, ws.settings.state_file, render_project_state(ws, compute_status(ws)))
+    write_rendered(
+        ws, ws.settings.state_file, STATE_TEMPLATE, render_project_state(ws, compute_status(ws))
+    )
 
 
 def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:

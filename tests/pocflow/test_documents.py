@@ -91,7 +91,7 @@ def test_write_document_refuses_to_rewrite_damaged_document(tmp_path: Path) -> N
     damaged = "mine\n<!-- pocflow:begin head -->\nold\n"
     (tmp_path / "d.md").write_text(damaged, encoding="utf-8")
     with pytest.raises(DocumentError, match="never closed"):
-        write_document(tmp_path, "d.md", RENDERED)
+        write_document(tmp_path, "d.md", RENDERED, {})
     assert (tmp_path / "d.md").read_text(encoding="utf-8") == damaged
 
 
@@ -466,3 +466,92 @@ def test_a_marker_moved_over_a_persons_section_is_refused_with_its_line() -> Non
         r"'## Summary', a line of your own section",
     ):
         merge_document(edited, NEXT_RENDER, "doc")
+
+
+# --- lines a person wrote inside a machine block are moved below it, never dropped -------
+
+from pocflow.documents import STEP_TEMPLATE, block_shapes, merge  # noqa: E402
+
+STEP_SHAPES = block_shapes(Path("/nonexistent"), "templates", STEP_TEMPLATE)
+
+
+def inside_block(text: str, name: str, after: str, line: str) -> str:
+    """text with line inserted inside block name, after its line that starts with after."""
+    block = next(b for b in find_blocks(text, "doc") if b.name == name)
+    at = text.index("\n", text.index(after, block.start)) + 1
+    assert at < block.end
+    return text[:at] + line + "\n" + text[at:]
+
+
+def test_a_line_written_inside_a_block_is_moved_below_it_and_named() -> None:
+    edited = inside_block(GOLDEN_DOC, "results", "| pages |", "Measured on my laptop, not CI.")
+    done = merge(edited, NEXT_RENDER, "doc", STEP_SHAPES)
+    assert machine_blocks(done.text) == machine_blocks(NEXT_RENDER)
+    assert "Measured on my laptop, not CI." in human_text(done.text)
+    after_block = done.text[done.text.index("<!-- pocflow:end results -->") :]
+    assert after_block.index("Measured on my laptop") < after_block.index("## Output Artifacts")
+    line = edited.splitlines().index("Measured on my laptop, not CI.") + 1
+    assert done.moved == [("results", line, ["Measured on my laptop, not CI."])]
+    again = merge(done.text, NEXT_RENDER, "doc", STEP_SHAPES)  # stable: nothing more moves
+    assert again.text == done.text and again.moved == []
+
+
+def test_what_pocflow_wrote_in_a_block_before_is_replaced_not_kept() -> None:
+    # the old render's rows (42 pages, 3.50 s, the old date) have the template's shapes
+    done = merge(GOLDEN_DOC, NEXT_RENDER, "doc", STEP_SHAPES)
+    assert done.text == NEXT_RENDER and done.moved == []
+    # a value edited by hand in pocflow's own row is pocflow's to repair
+    edited = GOLDEN_DOC.replace("| pages | 42 (≥ 40 ✅) |", "| pages | 99 (I changed it) |")
+    assert merge(edited, NEXT_RENDER, "doc", STEP_SHAPES).text == NEXT_RENDER
+
+
+def test_a_comment_written_inside_a_code_fence_of_a_block_stays_code() -> None:
+    edited = inside_block(GOLDEN_DOC, "commands", "uv run doit step:1", "# also: make data")
+    done = merge(edited, NEXT_RENDER, "doc", STEP_SHAPES)
+    assert "```\n# also: make data\n```\n" in human_text(done.text)  # not a heading
+    assert machine_blocks(done.text) == machine_blocks(NEXT_RENDER)
+
+
+def test_writing_a_document_says_which_lines_it_moved(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    edited = inside_block(GOLDEN_DOC, "coverage", "| **Total**", "Two tests are flaky on ARM.")
+    (tmp_path / "r.md").write_text(edited, encoding="utf-8")
+    write_document(tmp_path, "r.md", NEXT_RENDER, STEP_SHAPES)
+    line = edited.splitlines().index("Two tests are flaky on ARM.") + 1
+    assert "Two tests are flaky on ARM." in human_text((tmp_path / "r.md").read_text())
+    err = capsys.readouterr().err
+    assert err == (
+        f"pocflow: warning: r.md:{line}: 1 line written inside the machine block 'coverage' "
+        "moved below it, where it is yours (pocflow rewrites what is between its markers)\n"
+    )
+
+
+@settings(max_examples=examples(200), deadline=None)
+@given(data=st.data())
+def test_every_line_written_inside_a_block_survives_unless_it_has_pocflows_shape(
+    data: st.DataObject,
+) -> None:
+    text = GOLDEN_DOC
+    written = []
+    for _ in range(data.draw(st.integers(1, 5))):
+        block = data.draw(st.sampled_from(find_blocks(text, "doc")))
+        starts = [i + 1 for i in range(block.start, block.end - 1) if text[i] == "\n"]
+        at = data.draw(st.sampled_from(starts))
+        line = data.draw(human_lines)
+        written.append((block.name, line))
+        text = text[:at] + line + "\n" + text[at:]
+    try:
+        done = merge(text, NEXT_RENDER, "doc", STEP_SHAPES)
+    except DocumentError as exc:  # a line of a person's section ("## Summary"): refused
+        assert re.match(r"^doc:\d+: ", str(exc)), str(exc)
+        return
+    assert machine_blocks(done.text) == machine_blocks(NEXT_RENDER)
+    fresh = machine_blocks(NEXT_RENDER)
+    kept = {line.strip() for line in human_text(done.text).splitlines()}
+    for name, line in written:
+        pocflows = line.strip() in {x.strip() for x in fresh[name].splitlines()} or any(
+            shape.fullmatch(line.strip()) for shape in STEP_SHAPES[name]
+        )
+        assert pocflows or line.strip() in kept, (name, line)
+    assert merge(done.text, NEXT_RENDER, "doc", STEP_SHAPES).text == done.text

@@ -32,6 +32,23 @@ def test_drift_finds_hand_edit_inside_machine_block(sample: Path) -> None:
     )
 
 
+def test_a_line_written_inside_a_machine_block_is_kept_below_it_and_named(sample: Path) -> None:
+    doc = sample / "docs/time-zone-atlas-step1-results.md"
+    edit(doc, lambda s: s.replace("| zones | 312 |\n", "| zones | 312 |\nCounted by hand too.\n"))
+    line = doc.read_text(encoding="utf-8").splitlines().index("Counted by hand too.") + 1
+    assert run_doit(sample, "drift").code == 1  # the block is not what pocflow writes
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 0, result.out
+    assert (
+        f"pocflow: warning: docs/time-zone-atlas-step1-results.md:{line}: 1 line written "
+        "inside the machine block 'results' moved below it" in result.err
+    )
+    text = doc.read_text(encoding="utf-8")
+    assert text.index("<!-- pocflow:end results -->") < text.index("Counted by hand too.")
+    assert run_doit(sample, "drift").code == 0
+    assert "moved below" not in run_doit(sample, "poc-complete").err  # once
+
+
 def test_drift_ignores_human_edits(sample: Path) -> None:
     edit(
         sample / "docs/time-zone-atlas-step1-results.md",
