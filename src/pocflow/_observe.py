@@ -612,9 +612,20 @@ class Observer:
         self.places[(cwd, path)] = rel
         return rel
 
+    def searched(self, entry: object) -> str | None:
+        """A folder of the import system's path as a workspace folder ("." for the workspace's
+        own: a module file put there is found before those of the folders after it), or None
+        when it is outside."""
+        if not isinstance(entry, str):
+            return None
+        if self.is_workspace(entry or "."):
+            return "."
+        folder = self.inside(entry or ".")
+        return None if folder is None else folder or "."
+
     def is_workspace(self, path: object) -> bool:
         """Whether path is the workspace's folder itself (which ``inside`` leaves out: it is
-        no file, and no folder the import system searches is one of its inputs)."""
+        no file; ``searched`` names it "." where the import system searches it)."""
         try:
             full = os.path.abspath(os.fsdecode(path))  # type: ignore[arg-type]
         except TypeError:
@@ -1064,13 +1075,11 @@ class Observer:
             found = found.rpartition("/")[0]  # a package is found as a folder of its parent
         dirs: list[str] = []
         for entry in path or ():
-            if not isinstance(entry, str):
-                continue
-            folder = self.inside(entry or ".")
+            folder = self.searched(entry)
             if folder is None:
                 continue
-            dirs.append(folder or ".")
-            if (folder or "") == found:
+            dirs.append(folder)
+            if folder == (found or "."):
                 break
         else:
             return  # not found along the path (loaded from a file by name): nothing to resolve
@@ -1105,9 +1114,9 @@ class Observer:
         path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
         dirs: list[str] = []
         for entry in path or ():
-            folder = self.inside(entry or ".") if isinstance(entry, str) else None
-            if folder is not None and (folder or ".") not in dirs:
-                dirs.append(folder or ".")
+            folder = self.searched(entry)
+            if folder is not None and folder not in dirs:
+                dirs.append(folder)
         if dirs:
             fact: dict[str, object] = {"r": f"import:{name}@{':'.join(dirs)}", "c": self.context}
             if by:
@@ -1128,9 +1137,9 @@ class Observer:
                 continue
             if path.startswith(os.path.join(os.path.abspath(entry or "."), "")):
                 break
-            folder = self.inside(entry or ".")
+            folder = self.searched(entry)
             if folder is not None:
-                dirs.append(folder or ".")
+                dirs.append(folder)
         if dirs:
             self.emit({"r": f"import:{name}@{':'.join(dirs)}", "c": self.context, "by": by})
 

@@ -74,6 +74,7 @@ def load_manifest(root: Path, relpath: str) -> Manifest:
     if node is None:
         return Manifest(path=relpath)
     _refuse_alias_bombs(relpath, node)
+    _refuse_repeated_keys(relpath, node)
     if not isinstance(node, yaml.MappingNode):
         raise ManifestError(
             located(
@@ -155,6 +156,40 @@ def _refuse_alias_bombs(relpath: str, root: Any) -> None:
                 "instead of repeating anchors (*name)",
             )
         )
+
+
+def _refuse_repeated_keys(relpath: str, node: Any) -> None:
+    """A key written twice in one mapping: YAML keeps the last silently, so a list of inputs
+    written above would be lost without a word. (Nodes shared through aliases are looked at
+    once.)"""
+    import yaml
+
+    seen: set[int] = set()
+    todo = [node]
+    while todo:
+        one = todo.pop()
+        if id(one) in seen:
+            continue
+        seen.add(id(one))
+        if isinstance(one, yaml.SequenceNode):
+            todo.extend(one.value)
+        elif isinstance(one, yaml.MappingNode):
+            first: dict[str, int] = {}
+            for key_node, value_node in one.value:
+                line = key_node.start_mark.line + 1
+                if isinstance(key_node, yaml.ScalarNode) and key_node.value != "<<":
+                    if key_node.value in first:
+                        raise ManifestError(
+                            located(
+                                relpath,
+                                f"'{key_node.value}' appears twice (also at line "
+                                f"{first[key_node.value]}); YAML would keep only the last: "
+                                "keep one",
+                                line,
+                            )
+                        )
+                    first[key_node.value] = line
+                todo.append(value_node)
 
 
 def _wants_text(spec: dict[str, Any]) -> bool:

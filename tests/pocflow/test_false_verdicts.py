@@ -609,6 +609,32 @@ CASES = {
             "    assert extra is None or extra.ROWS == len(mylib.table())\n",
         ),
     ),
+    "a module at the workspace root, searched first, hides the library in src/": Case(
+        write("mylib.py", "def table():\n    return ['zeta']\n"),
+        "2",
+        prep=both(
+            write("tests/__init__.py", ""),  # pytest puts the workspace root on sys.path
+            replace_in("tests/conftest.py", "sys.path.insert(0, ", "sys.path.append("),
+            replace_in(  # an import no static scan follows: only what the session did counts
+                "tests/test_step2_table.py",
+                "import mylib\n",
+                "import importlib\n\nmylib = importlib.import_module('my' + 'lib')\n",
+            ),
+        ),
+    ),
+    "a module at the workspace root hides a standard-library module": Case(
+        write("statistics.py", "def mean(values):\n    return 0\n"),
+        "4",
+        prep=both(
+            write("tests/__init__.py", ""),
+            write(
+                "tests/test_step4_config.py",
+                "import importlib\n\nstatistics = importlib.import_module('stat' + 'istics')"
+                "\n\n\ndef test_the_mean():\n"
+                "    assert statistics.mean([1, 2, 3]) == 2\n",
+            ),
+        ),
+    ),
     "a pytest.ini appears above the workspace": Case(
         lambda ws: (ws.parent / "pytest.ini").write_text(
             "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"

@@ -72,6 +72,15 @@ def test_load_manifest_empty_file_is_empty_manifest(tmp_path: Path) -> None:
             r"leaves the workspace",
         ),
         ("outputs: [/etc/passwd]\n", r"'outputs' path '/etc/passwd' leaves the workspace"),
+        (
+            "inputs: [a.csv]\ntitle: x\ninputs: [b.csv]\n",
+            r"steps/step1.yaml:3: 'inputs' appears twice \(also at line 1\); YAML would "
+            r"keep only the last: keep one",
+        ),
+        (
+            "env:\n  TZ: UTC\n  TZ: Europe/Paris\n",
+            r"steps/step1.yaml:3: 'TZ' appears twice \(also at line 2\)",
+        ),
     ],
 )
 def test_load_manifest_errors_name_file_line_and_fix(
