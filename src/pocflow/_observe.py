@@ -780,17 +780,35 @@ class Observer:
             self.emit({"r": WORKSPACE_PATH_KEY, "c": self.context})
 
     def _needs_absent(self) -> bool:
-        """Whether the os.mkdir being made fails if the folder is there: called by workspace
-        code itself, or by Path.mkdir or os.makedirs without exist_ok (with it, or from other
-        library code — tempfile tries names until one is free — a folder there is no
-        failure)."""
+        """Whether what the audit event makes (a folder, a link, a folder renamed into
+        place) fails if something is there, as the test asked for it: called by workspace
+        code itself, by Path.mkdir or os.makedirs without exist_ok, or by pathlib's
+        symlink_to, hardlink_to, rename or replace (with exist_ok, or from other library
+        code — tempfile tries names until one is free — something there is no failure)."""
         frame = self.caller()
         name = self.frame_file(frame)
         if name.startswith(self.prefix) and not name.startswith(self.skip):
             return True
         if frame.f_code.co_name in ("mkdir", "makedirs"):
             return frame.f_locals.get("exist_ok") is False
-        return False
+        return frame.f_globals.get("__name__") == "pathlib" and frame.f_code.co_name in (
+            "symlink_to",
+            "hardlink_to",
+            "rename",
+            "replace",
+        )
+
+    def made_where_nothing_is(self, path: object) -> None:
+        """Workspace code made a name that must be free (os.mkfifo, os.mknod): that nothing
+        was there is an input of a test, and the name is written."""
+        self.guarded(self._made_where_nothing_is, path)
+
+    def _made_where_nothing_is(self, path: object) -> None:
+        rel = self.inside(path)
+        if rel and self.for_workspace():
+            if self.context and self._needs_absent():
+                self.read(rel)
+            self.wrote(rel)
 
     def _direct(self) -> bool:
         """Whether the audit event being handled was raised by workspace code itself (its
@@ -1001,14 +1019,18 @@ class Observer:
                 if rel and self.for_workspace():
                     self.linked.append((rel, self.context))  # read once linked (its stamp
                     # then: linking changes its change time)
+            made = None  # a name that must be free: a link's, a folder's renamed into place
             if event in ("os.rename", "os.link"):
                 targets = (
                     [(args[0], args[2]), (args[1], args[3])]
                     if event == "os.rename"
                     else [(args[1], args[3])]
                 )
+                if event == "os.link" or _is_folder(_at(args[0], args[2])):
+                    made = targets[-1]  # (a file renamed onto a file replaces it)
             elif event == "os.symlink":
                 targets = [(args[1], args[2])]
+                made = targets[0]
             else:  # (path, dir_fd) or (path, length)
                 targets = [(args[0], args[1] if event != "os.truncate" else None)]
             # os.truncate(path, n) keeps the first n bytes: what was there stays, in part
@@ -1019,6 +1041,8 @@ class Observer:
                     continue
                 rel = self.inside(name)
                 if rel is not None and not _bytecode(name):
+                    if (value, dir_fd) == made and self.context and self._needs_absent():
+                        self.read(rel)  # it fails where something is: the absence is read
                     self.wrote(rel, keeps)
 
     def imported(self, module: object, importer: object) -> None:
@@ -1399,7 +1423,8 @@ def _watch_lookups(observer: Observer) -> None:
     os.access(path, os.F_OK)). A folder looked at is an input as a folder (that it is one,
     not what is in it: that counts when workspace code lists it or opens a file there).
     Each wrapper takes its original's place in os.supports_* too: shutil picks its ways by
-    them."""
+    them. And os.mkfifo and os.mknod, which raise no audit event either: the name they make
+    must be free (Observer.made_where_nothing_is)."""
 
     def where(path: object, dir_fd: object) -> object:
         return (
@@ -1444,6 +1469,20 @@ def _watch_lookups(observer: Observer) -> None:
 
         return observed_open
 
+    def making(original: "Callable[..., Any]") -> "Callable[..., Any]":
+        def observed_make(path: object, *args: object, **kwargs: object) -> "Any":
+            observer.made_where_nothing_is(where(path, kwargs.get("dir_fd")))
+            return original(path, *args, **kwargs)
+
+        return observed_make
+
+    for name in ("mkfifo", "mknod"):  # no audit event: C code makes the name
+        if hasattr(os, name):
+            original = getattr(os, name)
+            maker = making(original)
+            if original in os.supports_dir_fd:
+                os.supports_dir_fd.add(maker)
+            setattr(os, name, maker)
     opener = opening(os.open)
     if os.open in os.supports_dir_fd:
         os.supports_dir_fd.add(opener)

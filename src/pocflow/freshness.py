@@ -575,12 +575,12 @@ def script_outputs_changed(ws: Workspace, step_id: str) -> str:
 def _changed_in_order(ws: Workspace, step_id: str, path: str, than: Path) -> bool:
     """Whether what is at path now is what a step the plan runs after step_id left there,
     keeping what was there: its scripts' latest run here came after step_id's (``than``: its
-    implement result) and left path as it is now (a folder: wrote into it), and it depends
+    implement result) and left path as it is now (a folder: its listing), and it depends
     on step_id, or comes later in the plan and updated the file rather than writing it
     anew. A hand edit since, or a step that only declares the path among its outputs, is
     not."""
     key = path.rstrip("/")
-    now = digest_of(ws.root, key) if not path.endswith("/") else ""
+    now = digest_of(ws.root, path)
     order = list(ws.steps)
     later: set[str] | None = None
     for sid in _writers_of(ws, key):
@@ -589,11 +589,8 @@ def _changed_in_order(ws: Workspace, step_id: str, path: str, than: Path) -> boo
         writer = read_implement(ws.run_file(sid, IMPLEMENT_FILE))
         if writer is None:
             continue
-        if path.endswith("/"):
-            left = any(within(written, {key}) for written in writer.written_digests)
-        else:
-            left = writer.written_digests.get(key) == now
-        if not left:
+        left = writer.folders_left if path.endswith("/") else writer.written_digests
+        if left.get(path) != now:
             continue  # what is there now is not what its run left
         if later is None:
             later = set(dependents_of(ws, step_id))

@@ -30,6 +30,7 @@ from pocflow.observed import (
     attribute,
     changed_by_runs,
     child_environ,
+    folders_of,
     merge_inputs,
     not_read_by_the_step,
     observed_script_env,
@@ -169,6 +170,7 @@ def run_implement(
         written_digests={path: digest_of(root, path) for path in written},
         outputs_read=others,
         written_first=first,
+        folders_left={folder: digest_of(root, folder) for folder in folders_of(written)},
     )
     write_run_file(root / spec.result_file, result)
     if result.outcome == "passed":  # a failure keeps what the scripts last produced

@@ -37,6 +37,7 @@ from pocflow.fingerprint import (
     PLUGIN_PREFIX,
     PYTEST_TABLE,
     TEXT_ENCODING_KEY,
+    WORKSPACE_PATH_KEY,
     digest_of,
     observed_digest,
 )
@@ -45,7 +46,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 20
+OBSERVER_VERSION = 21
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -322,10 +323,13 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
 
 def not_read_by_the_step(facts: Facts, pocflows: Iterable[str]) -> set[str]:
     """The files pocflow writes (``pocflows``: documents, records) that only the kernel saw
-    read while the step ran: another program opening them meanwhile (an editor, a `cat`
-    in another terminal, an IDE's indexer) is no read of the step's, and no step could
-    stand on them (see pocflow.inputs.pocflows_writes_read). Read by the step's Python,
-    they stay."""
+    read while the step ran, when the step started no program: then another program opened
+    them meanwhile (an editor, a `cat` in another terminal, an IDE's indexer), no read of
+    the step's. Read by the step's Python, or by a program it may have started (a test's
+    `grep` of a results doc), they stay theirs (and no step can stand on them: see
+    pocflow.inputs.pocflows_writes_read)."""
+    if any(key == WORKSPACE_PATH_KEY for key, _, _ in facts.reads):
+        return set()  # (the key is read whenever workspace code starts a program)
     kernel_only = facts.kernel_only
     return {path for path in pocflows if path in kernel_only}
 
@@ -579,6 +583,18 @@ def written_back(root: Path, facts: Facts, path: str) -> bool:
 def within_any(folder: str, folders: set[str]) -> bool:
     """Whether one of the folders is folder itself or inside it."""
     return folder in folders or any(f.startswith(folder + "/") for f in folders)
+
+
+def folders_of(paths: Iterable[str]) -> set[str]:
+    """The workspace folders holding the paths, and the folders above them ("out/", "out/a/"
+    of out/a/b.txt; not the workspace's own)."""
+    found = set()
+    for path in paths:
+        folder = path.rstrip("/").rpartition("/")[0]
+        while folder and f"{folder}/" not in found:
+            found.add(f"{folder}/")
+            folder = folder.rpartition("/")[0]
+    return found
 
 
 def within(path: str, folders: set[str]) -> bool:

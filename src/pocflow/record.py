@@ -83,6 +83,9 @@ class ImplementResult(PhaseResult):
     outputs_read: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
     #: what the scripts wrote before reading it (made or replaced whole, not updated; local)
     written_first: list[str] = field(default_factory=list, metadata={LOCAL: True})
+    #: each folder the scripts wrote into ("out/"), its listing as they left it (local): a
+    #: folder another step's scripts list is as this step left it only while it holds
+    folders_left: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
 
 
 @dataclass

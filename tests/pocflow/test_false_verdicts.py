@@ -3723,6 +3723,32 @@ def test_a_hand_edit_of_what_a_script_read_is_no_later_steps_doing(tmp_path: Pat
     poc_complete_fails(ws, "2")
 
 
+def test_a_hand_edit_of_a_folder_a_script_listed_is_no_later_steps_doing(tmp_path: Path) -> None:
+    # step 2's script lists out/; step 3 (after it) writes a file of its own into out/: that
+    # it wrote there does not make out/ as it is now what step 3 left
+    ws = chain_of_three(
+        tmp_path / "ws",
+        "Path('out/c.log').write_text('log')\n",
+        "2",
+        {
+            "steps/step3.yaml": "outputs:\n  - out/\n",
+            "PoC/step2_x.py": script(
+                "2",
+                "import os\n\nPath('res').mkdir(exist_ok=True)\n"
+                "names = sorted(n for n in os.listdir('out') if n.endswith('.txt'))\n"
+                "Path('res/list.txt').write_text(','.join(names))\n",
+            ),
+            "tests/test_step2_x.py": (
+                "from pathlib import Path\n\n\ndef test_two():\n"
+                "    assert Path('res/list.txt').read_text() == 'a.txt'\n"
+            ),
+        },
+    )
+    poc_complete_passes(ws)
+    (ws / "out/z.txt").write_text("z", encoding="utf-8")
+    poc_complete_fails(ws, "2")
+
+
 def test_a_hand_edit_after_a_later_step_updated_the_file_reruns_the_reader(
     tmp_path: Path,
 ) -> None:
@@ -3771,6 +3797,56 @@ def test_a_test_that_makes_a_folder_it_needs_absent_and_leaves_it_is_not_verifie
     assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
 
 
+MADE_ONLY_WHERE_NOTHING_IS = {
+    "os.symlink": "    os.symlink('../data/seed.txt', 'work/link.txt')\n",
+    "Path.symlink_to": "    Path('work/link').symlink_to('../data')\n",
+    "os.link": "    os.link('data/seed.txt', 'work/hard.txt')\n",
+    "Path.hardlink_to": "    Path('work/hard.txt').hardlink_to('data/seed.txt')\n",
+    "os.rename of a folder": (
+        "    Path('work/tmp').mkdir(exist_ok=True)\n"
+        "    Path('work/tmp/f').write_text('x')\n"
+        "    os.rename('work/tmp', 'work/final')\n"
+    ),
+    "os.mkfifo": "    os.mkfifo('work/fifo')\n",
+}
+
+
+@pytest.mark.parametrize("make", MADE_ONLY_WHERE_NOTHING_IS, ids=list(MADE_ONLY_WHERE_NOTHING_IS))
+def test_a_test_that_makes_a_link_or_a_name_it_needs_free_and_leaves_it_is_not_verified(
+    tmp_path: Path, make: str
+) -> None:
+    # a link, a folder renamed into place, a named pipe: each fails where something is, so
+    # plain pytest fails from the second run on; that nothing was there is an input
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_make():\n"
+        + MADE_ONLY_WHERE_NOTHING_IS[make]
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/seed.txt": "seed", "work/.keep": ""})
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+def test_a_test_that_links_renames_into_place_and_cleans_up_is_verified(tmp_path: Path) -> None:
+    # the free names are free again after the run, and a file renamed onto a file (the
+    # atomic-write idiom) needs nothing absent: the step verifies and stays accepted
+    test = (
+        "import os\nfrom pathlib import Path\n\n\ndef test_make():\n"
+        "    os.symlink('../data/seed.txt', 'work/link.txt')\n"
+        "    assert Path('work/link.txt').read_text() == 'seed'\n"
+        "    os.remove('work/link.txt')\n"
+        "    Path('work/new.txt').write_text('v2')\n"
+        "    os.replace('work/new.txt', 'work/current.txt')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/seed.txt": "seed", "work/current.txt": "v1"})
+    poc_complete_passes(ws)
+    assert plain_pytest(ws, "1") == 0
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+
+
 def test_a_test_that_makes_a_folder_tolerating_it_there_settles(tmp_path: Path) -> None:
     # try/except FileExistsError: the first run saw the folder absent and made it (not
     # verified); from then on the folder is there, as the test allows, and the step verifies
@@ -3786,6 +3862,30 @@ def test_a_test_that_makes_a_folder_tolerating_it_there_settles(tmp_path: Path) 
     third = run_doit(ws, "poc-complete")
     assert third.code == 0 and not third.ran_steps, third.out + third.err
     assert plain_pytest(ws, "1") == 0
+
+
+def test_a_test_reading_pocflows_documents_through_a_program_it_starts_is_not_verified(
+    tmp_path: Path,
+) -> None:
+    # `grep` of a results doc's Summary, which a person edits: only the kernel sees the read,
+    # as it sees an editor's; the step started a program, so the read may be its own
+    test = (
+        "import subprocess\n\n\ndef test_summary_says_ok():\n"
+        "    doc = 'docs/small-step1-results.md'\n"
+        "    out = subprocess.run(['grep', '-c', 'LATENCY OK', doc], capture_output=True,"
+        " text=True)\n"
+        "    assert out.stdout.strip() == '1', out\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES, "2": test}, depends={"2": "1"})
+    assert run_doit(ws, "step:1").code == 0
+    doc = ws / "docs/small-step1-results.md"
+    edit(doc, lambda s: s.replace("_What did this step prove?", "LATENCY OK: 3 ms.\n\n_What"))
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "read docs/small-step1-results.md, which pocflow writes" in result.out + result.err
+    edit(doc, lambda s: s.replace("LATENCY OK: 3 ms.", "Latency not measured yet."))
+    assert plain_pytest(ws, "2") != 0
+    assert run_doit(ws, "poc-complete").code != 0
 
 
 def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(
