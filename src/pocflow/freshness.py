@@ -65,6 +65,7 @@ from pocflow.record import (
     read_implement,
     read_step_record,
     read_test,
+    record_place_problem,
 )
 from pocflow.settings import env_flag
 from pocflow.workspace import Step, Workspace, dependents_of
@@ -699,6 +700,9 @@ def no_record_reason(ws: Workspace, step_id: str) -> str:
     """Why a step has no record to take: never verified, or a file there that is no record
     (truncated, edited, of another format)."""
     path = ws.record_path(step_id)
+    folder = record_place_problem(ws.root, path)
+    if folder:
+        return folder
     if os.path.lexists(ws.root / path):
         return f"{path} is not a record pocflow can read; verifying the step again"
     return "never verified"

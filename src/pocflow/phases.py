@@ -34,7 +34,7 @@ from pocflow.layout import (
     TEST,
     TEST_FILE,
 )
-from pocflow.record import read_test, write_run_file
+from pocflow.record import read_test, record_place_problem, write_run_file
 from pocflow.run import RunContext
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import Workspace
@@ -58,6 +58,9 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
 
     try:
         ws = run.workspace(spec.poc)
+        problem = record_place_problem(ws.root, ws.record_path(spec.step_id))
+        if problem:  # found before the scripts and tests run, not after
+            return TaskError(problem)
         task = ws.task(IMPLEMENT, spec.step_id)
         record = run.take(task, lambda: judged(run, ws, task, spec.step_id)).record
         if record is not None:

@@ -82,7 +82,7 @@ def load_plan(root: Path, relpath: str) -> Plan | None:
     if not path.is_file():
         return None
     try:
-        text = path.read_bytes().decode("utf-8")
+        text = path.read_bytes().decode("utf-8-sig")  # (a byte-order mark is no text)
     except UnicodeDecodeError as exc:
         line = path.read_bytes()[: exc.start].count(b"\n") + 1
         raise PlanError(
@@ -94,7 +94,7 @@ def load_plan(root: Path, relpath: str) -> Plan | None:
 def parse_plan(text: str, relpath: str = "plan") -> Plan:
     """Parse plan text; never raises on content."""
     plan = Plan(path=relpath)
-    lines = text.splitlines()
+    lines = text.removeprefix("\ufeff").splitlines()
     section = ""
     step: PlanStep | None = None
     pending_block: str | None = None  # which field the next fenced block belongs to
@@ -177,6 +177,12 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
             "no steps found (expected '### Step 1: <Name>' headings under "
             "'## Implementation Steps')",
             max(len(lines), 1),
+        )
+    if plan.number is None and not any(line.startswith("# ") for line in lines):
+        warn(
+            "no title line '# PoC N Implementation Plan: <Name>': the PoC, and its "
+            "documents' names, take 'PoC N' instead of its name",
+            1,
         )
     for pstep in plan.steps.values():
         if not pstep.goal:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocflow._fs import atomic_write_text, read_json, stamp
+from pocflow.errors import DocumentError
 from pocflow.fingerprint import file_digest
 from pocflow.layout import OUTPUTS_READ_FILE
 from pocflow.redact import mask_record
@@ -240,7 +241,21 @@ def to_json(obj: Any, local: bool = False) -> str:
 
 def write_record(path: Path, obj: Any) -> None:
     """Write a committed record atomically and durably."""
-    atomic_write_text(path, to_json(obj))
+    try:
+        atomic_write_text(path, to_json(obj))
+    except IsADirectoryError:
+        raise DocumentError(folder_in_place(path)) from None
+
+
+def folder_in_place(relpath: Path | str) -> str:
+    """The one line for a folder where pocflow writes a step's record."""
+    return f"{relpath}: a folder, where pocflow writes the step's record: move it away"
+
+
+def record_place_problem(root: Path, relpath: str) -> str:
+    """Why pocflow cannot write a record at relpath (a folder is there); '' when it can."""
+    path = root / relpath
+    return folder_in_place(relpath) if path.is_dir() and not path.is_symlink() else ""
 
 
 def write_unless_held(path: Path, text: str) -> None:

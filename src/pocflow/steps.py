@@ -141,6 +141,15 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
             continue
         files_of(name.step_id).tests.append(rel)
 
+    for rel in _uncollected_tests(root, tests_dir):
+        warnings.append(
+            located(
+                rel,
+                f"pytest collects it, but it is no step's test file ({tests_dir}/test_step"
+                "<id>_<name>.py): pocflow does not run it; rename or move it",
+            )
+        )
+
     for pattern in ("step*.yaml", "step*.yml"):
         for path in _listing(root, manifests_dir, pattern):
             rel = f"{manifests_dir}/{path.name}"
@@ -168,6 +177,36 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
         entry.validations.sort()
         entry.tests.sort()
     return Discovery(ordered, warnings)
+
+
+#: a test file pytest collects by its default patterns, with a step's id in its name
+_STEP_TEST_RE = re.compile(r"^(?:test_.*step_?\d.*|.*step_?\d.*_test)\.py$", re.I)
+#: a later PoC's own folder inside this one's (``doit next-poc``)
+_OWN_FOLDER_RE = re.compile(r"^poc\d+$")
+
+
+def _uncollected_tests(root: Path, tests_dir: str) -> list[str]:
+    """Test files pytest would collect, with a step in their name, that are no step's: in
+    the tests folder, not named test_step<...>.py to the letter (test_Step2_x.py,
+    step2_x_test.py), or one folder down (tests/more/test_step2_x.py). A later PoC's own
+    folder (tests/poc2/) is its own. (One level down only: a listing per subfolder.)"""
+    base = root / tests_dir
+    found = []
+    try:
+        with os.scandir(base) as entries:
+            top = sorted((e.name, _is_file(e), e.is_dir(follow_symlinks=False)) for e in entries)
+    except OSError:
+        return []
+    for name, is_file, is_dir in top:
+        if is_file and _STEP_TEST_RE.match(name) and not fnmatchcase(name, "test_step*.py"):
+            found.append(f"{tests_dir}/{name}")
+        elif is_dir and not name.startswith((".", "_")) and not _OWN_FOLDER_RE.match(name):
+            found += [
+                f"{tests_dir}/{name}/{path.name}"
+                for path in _listing(root, f"{tests_dir}/{name}", "*.py")
+                if _STEP_TEST_RE.match(path.name)
+            ]
+    return sorted(found)
 
 
 def _listing(root: Path, directory: str, pattern: str) -> list[Path]:

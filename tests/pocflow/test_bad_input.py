@@ -225,6 +225,17 @@ CASES: dict[str, Case] = {
         "ERROR: pyproject.toml: tool.pocflow.docs_dir = 'docs/generated' leads outside the "
         "workspace",
     ),
+    "a folder where a step's record goes": Case(
+        lambda ws: (
+            (ws / "steps/records/step3b.json").unlink(),
+            (ws / "steps/records/step3b.json").mkdir(),
+        )
+        and None,
+        2,
+        "steps/records/step3b.json: a folder, where pocflow writes the step's record: move it "
+        "away",
+        may_change=("PROJECT_STATE.md",),
+    ),
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
         3,

@@ -146,3 +146,24 @@ def test_a_plan_of_another_poc_than_the_setting_is_named_with_its_title_line(
         "docs/poc2-implementation.md:2: the plan's title says PoC 1, but tool.pocflow.poc is 2: "
         "set poc = 1, or point plan at PoC 2's plan"
     ]
+
+
+def test_a_plan_saved_with_a_byte_order_mark_keeps_its_title(tmp_path: Path) -> None:
+    # Windows editors save one: the title, and so every document's name, must not change
+    text = (Path(__file__).parents[2] / "docs/poc1-implementation.md").read_text(encoding="utf-8")
+    (tmp_path / "plan.md").write_bytes(b"\xef\xbb\xbf" + text.encode("utf-8"))
+    plain = parse_plan(text, "plan.md")
+    marked = load_plan(tmp_path, "plan.md")
+    assert marked is not None
+    assert (marked.number, marked.name) == (plain.number, plain.name) != (None, "")
+    assert marked.warnings == plain.warnings
+    assert list(marked.steps) == list(plain.steps)
+
+
+def test_a_plan_without_a_title_line_says_what_the_poc_is_named_instead() -> None:
+    plan = parse_plan("## Implementation Steps\n\n### Step 1: A\n**Goal**: a\n", "p.md")
+    assert plan.number is None
+    assert plan.warnings == [
+        "p.md:1: no title line '# PoC N Implementation Plan: <Name>': the PoC, and its "
+        "documents' names, take 'PoC N' instead of its name"
+    ]

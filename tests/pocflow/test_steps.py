@@ -129,3 +129,29 @@ def test_discover_steps_warns_about_misnamed_step_files(tmp_path: Path) -> None:
     found = discover_steps(tmp_path, "PoC", "tests", "steps")
     assert found.steps == {}
     assert [w.split(":")[0] for w in found.warnings] == ["PoC/stepone.py", "tests/test_stepx.py"]
+
+
+def test_a_test_file_pytest_collects_that_is_no_steps_is_named(tmp_path: Path) -> None:
+    # pytest collects each of these (plain pytest fails when they fail); pocflow runs a
+    # step's tests from tests/test_step<id>_<name>.py only: a person must hear of them
+    _touch(
+        tmp_path,
+        "tests/test_step2_sum.py",
+        "tests/more/test_step2_extra.py",  # a subfolder
+        "tests/test_Step2_upper.py",  # another case
+        "tests/step2_sum_test.py",  # pytest's other name pattern
+        "tests/poc2/test_step1_x.py",  # PoC 2's own tests folder: not PoC 1's concern
+        "tests/test_helpers.py",  # no step in its name: a test file of its own
+        "tests/data/step2_notes.txt",
+    )
+    found = discover_steps(tmp_path, "PoC", "tests", "steps")
+    assert list(found.steps) == ["2"]
+    assert found.warnings == [
+        f"{rel}: pytest collects it, but it is no step's test file "
+        "(tests/test_step<id>_<name>.py): pocflow does not run it; rename or move it"
+        for rel in (
+            "tests/more/test_step2_extra.py",
+            "tests/step2_sum_test.py",
+            "tests/test_Step2_upper.py",
+        )
+    ]
