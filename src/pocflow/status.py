@@ -241,6 +241,12 @@ def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
             stale = status.standing == "stale"
             why = "changed since it was verified" if stale else "was never verified"
             return NextAction(f"uv run doit {ws.task(STEP_TASK, sid)}", f"{step} {why}")
+    if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is None:
+        return NextAction(
+            f"write the plan at {ws.settings.plan}",
+            "every step is verified; the gate needs the PoC's plan (its steps and its "
+            "Production-Grade Checklist)",
+        )
     if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is not None:
         unticked = [item for item in ws.plan.checklist if not item.ticked]
         if unticked:

@@ -225,3 +225,13 @@ def test_an_unticked_checklist_item_is_named_as_the_next_thing_to_do(sample: Pat
     assert result.code == 1
     assert "accepted:" not in result.out  # the gate does not pass: nothing says it does
     assert f"pocflow: next: tick '{item}'" in result.out
+
+
+@pytest.mark.e2e
+def test_a_missing_plan_is_named_as_the_next_thing_to_do(sample: Path) -> None:
+    # every step verified, the plan since removed: running the gate again cannot help
+    (sample / "docs/poc1-implementation.md").unlink()
+    result = run_doit(sample, "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert "there is no plan at docs/poc1-implementation.md" in result.out
+    assert "pocflow: next: write the plan at docs/poc1-implementation.md" in result.out
