@@ -97,12 +97,14 @@ class StepStatus:
 
 def tests_text(counts: dict[str, int]) -> str:
     """A test run's counts as every report shows them: 'passed/run', with the tests that did
-    not run apart ('3/3 (+2 skipped)'); '—' when none ran."""
+    not run apart, each kind by its name ('3/3 (+2 skipped)', '3/3 (+1 skipped, 1
+    xfailed)'); '—' when none ran."""
     if not counts.get("total"):
         return "—"
-    not_run = counts.get("skipped", 0) + counts.get("xfailed", 0)
-    text = f"{counts.get('passed', 0)}/{counts['total'] - not_run}"
-    return text + (f" (+{not_run} skipped)" if not_run else "")
+    apart = [(counts.get(kind, 0), kind) for kind in ("skipped", "xfailed")]
+    text = f"{counts.get('passed', 0)}/{counts['total'] - sum(n for n, _ in apart)}"
+    named = ", ".join(f"{n} {kind}" for n, kind in apart if n)
+    return text + (f" (+{named})" if named else "")
 
 
 #: states of a prerequisite that a person must act on before its dependents can be verified

@@ -57,6 +57,14 @@ def write(rel: str, text: str | bytes) -> Callable[[Path], None]:
     return change
 
 
+def folder_instead(rel: str) -> Callable[[Path], None]:
+    def change(ws: Path) -> None:
+        (ws / rel).unlink()
+        (ws / rel).mkdir()
+
+    return change
+
+
 def replace(rel: str, old: str, new: str) -> Callable[[Path], None]:
     def change(ws: Path) -> None:
         text = (ws / rel).read_text(encoding="utf-8")
@@ -226,14 +234,9 @@ CASES: dict[str, Case] = {
         "workspace",
     ),
     "a folder where a step's record goes": Case(
-        lambda ws: (
-            (ws / "steps/records/step3b.json").unlink(),
-            (ws / "steps/records/step3b.json").mkdir(),
-        )
-        and None,
+        folder_instead("steps/records/step3b.json"),
         2,
-        "steps/records/step3b.json: a folder, where pocflow writes the step's record: move it "
-        "away",
+        "steps/records/step3b.json: a folder, where pocflow writes the step's record: move it away",
         may_change=("PROJECT_STATE.md",),
     ),
     "state folder outside by name": Case(

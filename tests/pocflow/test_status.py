@@ -11,6 +11,7 @@ from support import copy_sample, edit, run_doit
 
 from pocflow.schema import first_violation, load_schema
 from pocflow.status import compute_status
+from pocflow.status import tests_text as counts_text
 from pocflow.workspace import load_workspace
 
 
@@ -235,3 +236,17 @@ def test_a_missing_plan_is_named_as_the_next_thing_to_do(sample: Path) -> None:
     assert result.code == 1, result.out + result.err
     assert "there is no plan at docs/poc1-implementation.md" in result.out
     assert "pocflow: next: write the plan at docs/poc1-implementation.md" in result.out
+
+
+@pytest.mark.parametrize(
+    ("counts", "text"),
+    [
+        ({}, "—"),
+        ({"total": 8, "passed": 8}, "8/8"),
+        ({"total": 5, "passed": 3, "skipped": 2}, "3/3 (+2 skipped)"),
+        ({"total": 3, "passed": 2, "xfailed": 1}, "2/2 (+1 xfailed)"),
+        ({"total": 6, "passed": 3, "skipped": 2, "xfailed": 1}, "3/3 (+2 skipped, 1 xfailed)"),
+    ],
+)
+def test_tests_that_did_not_run_are_named_by_their_kind(counts: dict[str, int], text: str) -> None:
+    assert counts_text(counts) == text
