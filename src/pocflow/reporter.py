@@ -34,6 +34,7 @@ from pocflow.layout import (
     PRODUCED_FILE,
     PROJECT_STATE_TASK,
     PYTEST_LOG,
+    REFRESH_TASK,
     RUN_PHASES,
     STATE,
     TEST,
@@ -50,6 +51,8 @@ from pocflow.status import completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
 _FAILURE_LINES = 4
+#: what the hidden task after a step does, as the summary names it
+REFRESHING = "refreshing PROJECT_STATE.md"
 
 
 #: what this process's last run reported: tasks that failed, tasks doit did not run because a
@@ -188,6 +191,8 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         super().add_failure(task, fail)
         _, phase, step_id = split_task(task.name)
         key = _step_key(task.name) if step_id and phase in PHASES else task.name
+        if phase == REFRESH_TASK:  # (its step id carries its PoC: '_refresh:poc1.3b')
+            key, phase = step_id, REFRESHING
         message = fail.message
         if isinstance(fail, UnmetDependency):  # (doit's message is the tasks' names alone)
             message = "not run: it needs " + message.strip() + ", which did not pass"
@@ -238,8 +243,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             poc, step_id = split_step(key)
             where = self.workspace(poc)
             step = where.steps.get(step_id) if where is not None else None
+            doing = f"{phase} phase" if phase in PHASES else phase
             title = (
-                f"{'' if poc is None else f'PoC {poc} '}step {step_id} ({step.name}), {phase} phase"
+                f"{'' if poc is None else f'PoC {poc} '}step {step_id} ({step.name}), {doing}"
                 if step is not None
                 else key
             )
@@ -248,7 +254,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
                 body = [*body[: _FAILURE_LINES - 3], "...", *body[-2:]]
             lines.append(f"  {title}:")
             lines += [f"      {line.strip()}" for line in body]
-            if where is not None and step is not None:
+            if where is not None and step is not None and phase in PHASES:
                 lines.append(f"      logs: {_logs_of(where, step_id, phase)}")
         if ws is not None:
             action = next_action(ws, compute_status(ws))

@@ -6,6 +6,7 @@ import hashlib
 import os
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
+from itertools import pairwise
 from pathlib import Path
 
 from pocflow.errors import DiscoveryError, GraphError, SettingsError, located, shown
@@ -421,10 +422,17 @@ def _check_graph(steps: dict[str, Step], plan: Plan | None) -> None:
     except CycleError as exc:
         # graphlib lists each step before the one that depends on it: read it backwards
         cycle = list(reversed(exc.args[1]))
+        sites = [
+            _dependency_site(steps[step], dep, plan).rstrip(": ") for step, dep in pairwise(cycle)
+        ]
+        # a manifest's depends_on first: the plan's order is the one people read
+        sites.sort(key=lambda site: plan is not None and site.startswith(plan.path))
+        known = [site for site in dict.fromkeys(sites) if site]
         raise GraphError(
-            _dependency_site(steps[cycle[-2]], cycle[-1], plan)
+            (f"{known[0]}: " if known else "")
             + "dependency cycle: "
             + " -> ".join(cycle)
+            + (f" (declared at {', '.join(known)})" if len(known) > 1 else "")
             + "; remove one of these dependencies"
         ) from None
 

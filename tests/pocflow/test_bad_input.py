@@ -184,7 +184,8 @@ CASES: dict[str, Case] = {
     "dependency cycle": Case(
         write("steps/step2.yaml", "depends_on: [4_1]\n"),
         3,
-        ": dependency cycle: 2 -> 4_1 -> 4 -> 2; remove one of these dependencies",
+        "ERROR: steps/step2.yaml:1: dependency cycle: 2 -> 4_1 -> 4 -> 2 (declared at "
+        "steps/step2.yaml:1, docs/poc1-implementation.md:",
     ),
     "depends_on a missing step": Case(
         write("steps/step3b.yaml", "depends_on: [7]\n"),
@@ -238,6 +239,13 @@ CASES: dict[str, Case] = {
         2,
         "steps/records/step3b.json: a folder, where pocflow writes the step's record: move it away",
         may_change=("PROJECT_STATE.md",),
+    ),
+    "a folder where PROJECT_STATE.md goes": Case(
+        folder_instead("PROJECT_STATE.md"),
+        2,
+        "step 1 (Load the tz tables), refreshing PROJECT_STATE.md:\n"
+        "      PROJECT_STATE.md: a folder, where pocflow writes a document: move it away",
+        command=("step:1",),
     ),
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
