@@ -76,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         else:
             sys.stdout.write(text)
         return 0
-    if args.poc < 0:
-        parser.error("--poc must be 0 or more")
+    if args.poc < 1:
+        parser.error("--poc must be 1 or more: PoCs are numbered from 1")
     for value in (args.scripts_dir, args.tests_dir, args.docs_dir):
         if Path(value).is_absolute() or ".." in Path(value).parts:
             parser.error(f"{value}: folders must be inside the repository, relative to it")

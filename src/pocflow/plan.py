@@ -31,6 +31,8 @@ _CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 _ID_TOKEN_RE = re.compile(r"\b(\d+[a-z]?(?:_\d+)?)\b", re.I)
+#: a number with a dot ('Step 2.5'): no step id, and not two of them
+_DOTTED_RE = re.compile(r"\b\d+(?:\.\d+)+\b")
 
 Warn = Callable[[str, int], None]
 
@@ -242,6 +244,12 @@ def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:
     text = value.strip().strip(".")
     if not text or text.lower() in ("none", "-", "—", "n/a", "nothing"):
         return []
+    for dotted in _DOTTED_RE.findall(text):
+        warn(
+            f"**Depends On** names step '{dotted}': a step id has no dot (3a, 4_1); it is left out",
+            number,
+        )
+    text = _DOTTED_RE.sub(" ", text)
     ids: list[str] = []
     for token in _ID_TOKEN_RE.findall(text):
         step_id = parse_step_id(token)

@@ -251,6 +251,14 @@ def _load_project(root: Path) -> _Project:
                 )
             )
         values[key] = value
+    if values.get("lock_file") and not (root / values["lock_file"]).is_file():
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"tool.pocflow.lock_file = {shown(values['lock_file'])}: no such file; name "
+                "the project's lock file, or '' for none",
+            )
+        )
     for key, (_kind, default, _doc) in SETTINGS.items():
         values.setdefault(key, default)
     _check_values(values)
@@ -299,8 +307,10 @@ def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
 
 def _check_values(values: dict[str, Any], where: str = "tool.pocflow") -> None:
     """Refuse values a setting's type allows and its meaning does not."""
-    if values.get("poc", 0) < 0:
-        raise SettingsError(located(PYPROJECT, f"{where}.poc must be 0 or more"))
+    if values.get("poc", 1) < 1:
+        raise SettingsError(
+            located(PYPROJECT, f"{where}.poc must be 1 or more: PoCs are numbered from 1")
+        )
     if "timeout" in values and not values["timeout"] > 0:  # also refuses nan
         raise SettingsError(
             located(

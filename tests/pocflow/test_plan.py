@@ -167,3 +167,16 @@ def test_a_plan_without_a_title_line_says_what_the_poc_is_named_instead() -> Non
         "p.md:1: no title line '# PoC N Implementation Plan: <Name>': the PoC, and its "
         "documents' names, take 'PoC N' instead of its name"
     ]
+
+
+def test_a_dotted_step_id_in_depends_on_is_named_not_split_in_two() -> None:
+    text = (
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 1: A\n**Goal**: a\n\n### Step 4: B\n**Goal**: b\n"
+        "**Depends On**: Step 2.5, Step 1\n"
+    )
+    plan = parse_plan(text, "p.md")
+    assert plan.steps["4"].depends_on == ["1"]
+    assert plan.warnings == [
+        "p.md:10: **Depends On** names step '2.5': a step id has no dot (3a, 4_1); it is left out"
+    ]

@@ -140,6 +140,17 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
         ),
         ({"pyproject.toml": "[tool.pocflow\n"}, SettingsError, r"pyproject.toml: not valid TOML"),
         (
+            {"pyproject.toml": "[tool.pocflow]\nlock_file = 'nope.lock'\n"},
+            SettingsError,
+            r"pyproject.toml: tool.pocflow.lock_file = 'nope.lock': no such file; name the "
+            r"project's lock file, or '' for none",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\npoc = 0\n"},
+            SettingsError,
+            r"pyproject.toml: tool.pocflow.poc must be 1 or more: PoCs are numbered from 1",
+        ),
+        (
             {"pyproject.toml": "[tool.pocflow]\nundocumented = 'maybe'\n"},
             SettingsError,
             r"pyproject.toml: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'",
