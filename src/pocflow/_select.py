@@ -12,11 +12,14 @@ Self-contained (it imports nothing of pocflow): the fork server loads it from it
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+_OPTION = "--pocflow-select"
 _KEEP = ("conftest.py", "__init__.py")
 #: the listed files, and every folder that holds one
 _STASH = pytest.StashKey[tuple[set[Path], set[Path]]]()
@@ -24,12 +27,25 @@ _STASH = pytest.StashKey[tuple[set[Path], set[Path]]]()
 
 def pytest_addoption(parser: Any) -> None:
     parser.addoption(
-        "--pocflow-select",
+        _OPTION,
         default=None,
         metavar="FILE",
         help="collect only the test files listed in FILE (one path per line, "
         "relative to the root folder)",
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str]) -> None:
+    """From here on, code sees the command line the `pytest` command would have given it
+    (its program, then the listed test files), not pocflow's options: a test calling a
+    command-line main() without arguments parses sys.argv, and must get what it gets
+    under plain pytest."""
+    listing = next((a.split("=", 1)[1] for a in args if a.startswith(_OPTION + "=")), None)
+    if listing:
+        lines = Path(listing).read_text(encoding="utf-8").splitlines()
+        program = os.path.join(os.path.dirname(sys.executable), "pytest")
+        sys.argv = [program, *(line for line in lines if line.strip())]
 
 
 def pytest_configure(config: Any) -> None:

@@ -19,7 +19,7 @@ _TITLE_RE = re.compile(rf"^#\s+PoC\s*(?P<num>\d+)\b[^:\-–—]*(?:{_DASH}\s*(?P
 _SECTION_RE = re.compile(r"^##\s+(?P<title>.+?)\s*#*\s*$")
 _SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
 _STEP_HEADING_RE = re.compile(
-    rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:{_DASH}+\s*(?P<name>.*))?$", re.I
+    rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:\([^)]*\)\s*)?(?:{_DASH}+\s*(?P<name>.*))?$", re.I
 )
 _FIELD_RE = re.compile(
     r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
@@ -71,6 +71,8 @@ class Plan:
     steps: dict[str, PlanStep] = field(default_factory=dict)
     checklist: list[ChecklistItem] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    #: step headings whose id could not be read: (line, heading)
+    unread_steps: list[tuple[int, str]] = field(default_factory=list)
 
     @property
     def proves(self) -> str:
@@ -200,6 +202,7 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
             f"cannot read a step id in heading '### {title}' (expected '### Step 3b: <Name>')",
             number,
         )
+        plan.unread_steps.append((number, title))
         return None
     if step_id in plan.steps:
         warn(

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterable, Sequence
@@ -138,14 +140,18 @@ class PytestJsonRunner:
             for made in (log, listing):  # written anew, never through a link put there
                 made.unlink(missing_ok=True)
             listing.write_text("\n".join(files) + "\n", encoding="utf-8")
+            cache_dir = tempfile.mkdtemp(prefix="pocflow-pytest-cache-")
             # the folders, not the files: see pocflow._select
             args = [
                 *_covering_folders(files),
                 f"--pocflow-select={listing}",
                 f"--pocflow-facts={facts_file}",
                 "-q",
-                "-p",
-                "no:cacheprovider",
+                # pytest's cache (the `cache` fixture, --lf): an empty one each session, as
+                # in a fresh clone, outside the workspace (what a test keeps there is no
+                # input any run could stand on)
+                "-o",
+                f"cache_dir={cache_dir}",
                 "--continue-on-collection-errors",
                 "--json-report",
                 f"--json-report-file={report_file}",
@@ -167,6 +173,7 @@ class PytestJsonRunner:
             try:
                 exit_code = session(root, args, log, facts_file)
             finally:  # an interrupted session's log is masked too
+                shutil.rmtree(cache_dir, ignore_errors=True)
                 done.set()
                 if follower is not None:
                     follower.join(timeout=5)

@@ -247,6 +247,16 @@ CASES: dict[str, Case] = {
         "      PROJECT_STATE.md: a folder, where pocflow writes a document: move it away",
         command=("step:1",),
     ),
+    "a plan step heading whose id cannot be read": Case(
+        replace(
+            "docs/poc1-implementation.md",
+            "## Production-Grade Checklist",
+            "### Step 4.5: Halfway\n**Goal**: between 4 and 5\n\n## Production-Grade Checklist",
+        ),
+        1,
+        "the plan's step heading '### Step 4.5: Halfway' names no step id pocflow can read",
+        may_change=("PROJECT_STATE.md", "docs/poc1-results.md"),
+    ),
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
         3,

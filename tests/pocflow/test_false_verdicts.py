@@ -196,14 +196,15 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     base = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "POCFLOW_"))}
     base["PYTHONPYCACHEPREFIX"] = str(fresh_bytecode_for(ws.parent))
     base.pop("PYTHONDONTWRITEBYTECODE", None)  # written to that folder only
-    for command in (
-        [str(script)],
-        ["-P", "-m", "pytest", "-q", "-p", "no:cacheprovider", str(test)],
-    ):
+    env = {**base, **(env or {})}
+    # quiet and without a cache folder, told through the environment: the test sees the
+    # command line `pytest <its file>` gives (sys.argv)
+    env["PYTEST_ADDOPTS"] = " ".join(["-q -p no:cacheprovider", env.get("PYTEST_ADDOPTS", "")])
+    for command in ([str(script)], ["-P", "-m", "pytest", str(test)]):
         done = subprocess.run(
             [sys.executable, *command],
             cwd=ws,
-            env={**base, **(env or {})},
+            env=env,
             capture_output=True,
             text=True,
             errors="replace",
@@ -3886,6 +3887,38 @@ def test_a_test_reading_pocflows_documents_through_a_program_it_starts_is_not_ve
     edit(doc, lambda s: s.replace("LATENCY OK: 3 ms.", "Latency not measured yet."))
     assert plain_pytest(ws, "2") != 0
     assert run_doit(ws, "poc-complete").code != 0
+
+
+def test_a_test_sees_the_command_line_the_pytest_command_gives_it(tmp_path: Path) -> None:
+    # a command-line main() called without arguments parses sys.argv: under plain pytest it
+    # gets the test file; pocflow's own options made argparse exit, and the test passed
+    test = (
+        "import argparse\n\nimport pytest\n\n\ndef main():\n"
+        "    parser = argparse.ArgumentParser()\n    parser.add_argument('domain')\n"
+        "    parser.parse_args()\n    return 1\n\n\n"
+        "def test_no_domain_is_a_usage_error():\n"
+        "    with pytest.raises(SystemExit):\n        main()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_fails(ws)
+
+
+def test_pytests_cache_fixture_works_in_pocflows_sessions(tmp_path: Path) -> None:
+    # (a false ❌: the cache plugin was turned off, and the fixture did not exist)
+    test = (
+        "def test_cache(cache):\n    cache.set('poc/last', 1)\n"
+        "    assert cache.get('poc/last', None) == 1\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws)
+    assert not (ws / ".pytest_cache").exists()  # pocflow's sessions leave none there
+    plain = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "-q", "tests/test_step1_x.py"],
+        cwd=ws,
+        capture_output=True,
+        check=False,
+    )
+    assert plain.returncode == 0  # as the `pytest` command, its cache plugin on
 
 
 def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(

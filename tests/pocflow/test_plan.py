@@ -180,3 +180,23 @@ def test_a_dotted_step_id_in_depends_on_is_named_not_split_in_two() -> None:
     assert plan.warnings == [
         "p.md:10: **Depends On** names step '2.5': a step id has no dot (3a, 4_1); it is left out"
     ]
+
+
+def test_a_step_heading_with_a_note_in_brackets_is_read() -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 3 (optional): Cache\n**Goal**: c\n",
+        "p.md",
+    )
+    assert plan.steps["3"].name == "Cache"
+    assert plan.unread_steps == []
+
+
+def test_a_step_heading_whose_id_cannot_be_read_is_kept_for_the_gate() -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 1: A\n**Goal**: a\n\n### Step 2.5: Halfway\n**Goal**: h\n",
+        "p.md",
+    )
+    assert list(plan.steps) == ["1"]
+    assert plan.unread_steps == [(8, "Step 2.5: Halfway")]
