@@ -9,8 +9,8 @@ never from the caller's, so no test module of one session is ever loaded in anot
 Protocol: one JSON object per line in, ``{"cwd": ..., "args": [...], "log": ...}``; one per
 line out, ``{"code": <pytest exit code>}``, or ``CRASHED`` when the child failed outside
 pytest's own handling (its traceback is in the log), or ``UNFAITHFUL`` when a module the
-server had loaded would have been a workspace file in a plain session. The server ends when
-its stdin closes.
+server had loaded would have been a workspace file in a plain session, or is one (what it
+read as it was imported, unwatched, counts). The server ends when its stdin closes.
 """
 
 from __future__ import annotations
@@ -33,8 +33,9 @@ WARM_PREFIX = "pocflow-warm-"
 #: started, or out of pytest.main: a hook of the session's end, say); not one of pytest's
 CRASHED = 70
 #: a child's exit code when its session was not what a plain one is: a module the server had
-#: loaded while warming up would have been taken from a workspace file instead (the session
-#: plugin's SHADOWED); pocflow runs the session again in a fresh process
+#: loaded while warming up would have been taken from a workspace file instead, or is a
+#: workspace file (the session plugin's SHADOWED); pocflow runs the session again in a fresh
+#: process, watched from its start
 UNFAITHFUL = 71
 #: the modules this server loaded while warming up beyond those `import pytest` loads (which
 #: a plain pytest has loaded too before any workspace folder is on sys.path)

@@ -263,14 +263,18 @@ def pytest_runtest_logreport(report: Any) -> None:
 #: set by pocflow._forkserver in its child: the modules the warm server had loaded (the
 #: child has them) that a plain pytest would import only when asked
 PRELOADED: frozenset[str] = frozenset()
-#: those of them that a workspace file would have been instead, found at the session's end
+#: those of them that a workspace file would have been instead, or that are workspace files
+#: themselves, found at the session's end
 SHADOWED: list[str] = []
 
 
 def _shadowed(root: Path) -> list[str]:
-    """The preloaded modules (from outside the workspace) whose name the session's sys.path
-    now gives to a workspace file: in a plain session, `import NAME` would have taken that
-    file (a src/zoneinfo.py). One look per name, through the import system's own finder."""
+    """The preloaded modules the session cannot stand on: a workspace file itself (a plugin
+    of the workspace's, registered by entry point: what it read as the server imported it,
+    unwatched, is the tests' read — its settings file), or a module from outside whose name
+    the session's sys.path now gives to a workspace file (in a plain session, `import NAME`
+    would have taken that file: a src/zoneinfo.py). One look per name, through the import
+    system's own finder."""
     from importlib.machinery import PathFinder
 
     def inside(path: str) -> bool:
@@ -279,7 +283,10 @@ def _shadowed(root: Path) -> list[str]:
     found = []
     for name in sorted(PRELOADED):
         origin = getattr(sys.modules.get(name), "__file__", None)
-        if not isinstance(origin, str) or inside(origin):
+        if not isinstance(origin, str):
+            continue
+        if inside(origin):
+            found.append(name)
             continue
         try:
             spec = PathFinder.find_spec(name, sys.path)

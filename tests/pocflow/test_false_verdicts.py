@@ -871,6 +871,33 @@ def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) ->
     assert_run_again_and_failed(library, "3", env)
 
 
+def test_a_data_file_a_workspace_plugin_reads_when_imported_is_an_input(library: Path) -> None:
+    # the fork server imports an entry-point plugin while warming up, unwatched: what the
+    # plugin read then (its settings file) must count as the tests' read all the same
+    env = {"PYTHONPATH": str(library / "site")}
+    write(
+        "site/pocplug-1.0.dist-info/METADATA",
+        "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n",
+    )(library)
+    write("site/pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
+    write("site/pocplug.json", '{"expected": 4}\n')(library)
+    write(
+        "site/pocplug.py",
+        "import json\nfrom pathlib import Path\n\nimport pytest\n\n"
+        "SETTINGS = json.loads(Path(__file__).with_name('pocplug.json').read_text())\n\n\n"
+        "@pytest.fixture\ndef expected_scale():\n    return SETTINGS['expected']\n",
+    )(library)
+    write(
+        "tests/test_step3_helpers.py",
+        "def test_the_fixture_library_scales(lib, "
+        "expected_scale):\n    assert lib.scale(2) == expected_scale\n",
+    )(library)
+    verified = run_doit(library, "poc-complete", env=env)
+    assert verified.code == 0, verified.out + verified.err
+    write("site/pocplug.json", '{"expected": 5}\n')(library)
+    assert_run_again_and_failed(library, "3", env)
+
+
 def test_a_pytest_plugin_installed_after_the_step_was_verified_is_seen(library: Path) -> None:
     # installed without a change to any lock file (`uv pip install`, `pip install`)
     env = {"PYTHONPATH": str(library / "site")}
