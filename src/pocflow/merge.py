@@ -26,7 +26,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-from pocflow.documents import find_blocks, health_checks_span, health_entries
+from pocflow.documents import HEALTH_ENTRY, find_blocks, health_checks_span, health_entries
 from pocflow.errors import DocumentError
 
 GITATTRIBUTES = (
@@ -74,11 +74,14 @@ def _with_blocks(text: str, machine: dict[str, str], name: str) -> str:
 def _health_checks_from_both(base: str, ours: str, theirs: str) -> tuple[str, str]:
     """(base, theirs) made to merge the Health Checks sections as the log they are: every
     entry ours has, then each entry theirs added (two branches that each ran a gate both
-    appended one; a plain merge would set them against each other)."""
+    appended one; a plain merge would set them against each other) — when theirs did
+    nothing else there; else as they are, for git's merge of the text."""
     spans = [health_checks_span(text) for text in (base, ours, theirs)]
     if any(span is None for span in spans):
         return base, theirs
     (bs, be), (os_, oe), (ts, te) = spans  # type: ignore[misc]
+    if not _only_appended(base[bs:be], theirs[ts:te]):
+        return base, theirs  # a person's change there: merged as text, never dropped
     known = set(health_entries(base[bs:be])) | set(health_entries(ours[os_:oe]))
     added = [entry for entry in health_entries(theirs[ts:te]) if entry not in known]
     section = ours[os_:oe]
@@ -88,3 +91,16 @@ def _health_checks_from_both(base: str, ours: str, theirs: str) -> tuple[str, st
         else section
     )
     return base[:bs] + section + base[be:], theirs[:ts] + merged + theirs[te:]
+
+
+def _only_appended(base: str, theirs: str) -> bool:
+    """Whether a Health Checks section theirs differs from base's only by entries added:
+    the text before the first entry the same, and every entry of base's still there as it
+    was."""
+    first = HEALTH_ENTRY.search(base)
+    their_first = HEALTH_ENTRY.search(theirs)
+    before = base[: first.start()] if first else base
+    their_before = theirs[: their_first.start()] if their_first else theirs
+    return before.strip() == their_before.strip() and set(health_entries(base)) <= set(
+        health_entries(theirs)
+    )

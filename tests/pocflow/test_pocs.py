@@ -441,6 +441,33 @@ def test_the_merge_driver_keeps_the_small_win_checks_both_branches_appended(
     )
 
 
+@pytest.mark.parametrize("their_edit", ["a note under the heading", "an entry edited"])
+def test_the_merge_driver_loses_no_line_a_person_wrote_in_the_health_checks(
+    tmp_path: Path, their_edit: str
+) -> None:
+    # theirs changed the section otherwise than by adding entries: its changes are merged
+    # as text (a conflict where both touched the same lines), never dropped
+    from pocflow.merge import merge_driver
+
+    entry = "### 2026-11-21 - Small Win Check\n\n**Status**: ✅\n\n**Actions Taken**: none\n\n"
+    base_text = f"# Project State\n\n## Health Checks\n\n{entry}## What's Next\n\nShip.\n"
+    ours_text = base_text.replace("**Actions Taken**: none", "**Actions Taken**: BOB reviewed")
+    if their_edit == "a note under the heading":
+        theirs_text = base_text.replace(
+            "## Health Checks\n\n", "## Health Checks\n\nNOTE FROM ALICE: Fridays.\n\n"
+        )
+    else:
+        theirs_text = base_text.replace("**Status**: ✅", "**Status**: ✅ (ALICE checked)")
+    base, ours, theirs = (tmp_path / name for name in ("base", "ours", "theirs"))
+    for path, text in ((base, base_text), (ours, ours_text), (theirs, theirs_text)):
+        path.write_text(text, encoding="utf-8")
+    code = merge_driver(base, ours, theirs, "PROJECT_STATE.md")
+    merged = ours.read_text(encoding="utf-8")
+    assert "ALICE" in merged and "BOB" in merged, merged
+    assert code == 0 or "<<<<<<<" in merged
+    assert merged.count("### 2026-11-21 - Small Win Check") == 1 or "<<<<<<<" in merged
+
+
 @pytest.mark.e2e
 def test_the_samples_two_pocs_are_verified_by_the_readmes_main_command(tmp_path: Path) -> None:
     from support import copy_sample, edit
