@@ -29,9 +29,12 @@ from pocflow.record import (
     GateRecord,
     StepRecord,
     evidence,
+    keep_proven,
     now_iso,
+    proven_path,
     read_gate_record,
     records_digest,
+    text_of,
     write_record,
 )
 from pocflow.render import refresh_project_state, write_poc_results
@@ -75,6 +78,11 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
+            keep_proven(
+                ws.root / ws.session_dir(GATE_SESSION),
+                accepted,
+                text_of(ws.root / ws.gate_record_path) or "",
+            )
             write_poc_results(ws, records, accepted, signals)
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
@@ -101,12 +109,18 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         environment=environment(ws),
         one_session=together is not None,
     )
-    previous = read_gate_record(ws.root / ws.gate_record_path)
+    path = ws.root / ws.gate_record_path
+    previous = read_gate_record(path)
+    proven = ws.root / ws.session_dir(GATE_SESSION)
     if previous is not None and evidence(previous) == evidence(gate):
         gate = previous  # the same proof: the committed record (and document) stay as they are
+    else:  # proved here before (an edit undone): that record, its bytes and times
+        earlier = read_gate_record(proven_path(proven, gate))
+        gate = earlier if earlier is not None and evidence(earlier) == evidence(gate) else gate
     with file_lock(ws.state_lock):
         if gate is not previous:
-            write_record(ws.root / ws.gate_record_path, gate)
+            write_record(path, gate)
+        keep_proven(proven, gate, text_of(path) or "")
         write_poc_results(ws, records, gate, signals)
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))

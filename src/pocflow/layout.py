@@ -29,6 +29,12 @@ PRODUCED_FILE = "produced.json"
 #: the step's record as it last stood verified here (its committed bytes): a step that
 #: failed and was fixed back to what it proved gets it back, byte for byte
 VERIFIED_FILE = "verified.json"
+#: every record the step (or the gate) was verified with here, one file per thing proved
+#: (named by a digest of its evidence): re-verifying what an earlier record proved — an edit
+#: undone — writes that record's bytes back, and no committed byte changes
+PROVEN_DIR = "proven"
+#: how many of them are kept, the newest
+PROVEN_KEPT = 16
 #: the test phase's result (pocflow.record.TestResult)
 TEST_FILE = "test.json"
 #: what the step's tests read of the outputs (TestResult.outputs_read), kept by `doit clean`

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import stat
 import types
 import typing
@@ -20,7 +21,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pocflow._fs import atomic_write_text, read_json, stamp
 from pocflow.errors import DocumentError
 from pocflow.fingerprint import file_digest
-from pocflow.layout import OUTPUTS_READ_FILE
+from pocflow.layout import OUTPUTS_READ_FILE, PROVEN_DIR, PROVEN_KEPT
 from pocflow.redact import mask_record
 
 if TYPE_CHECKING:
@@ -237,6 +238,22 @@ def to_json(obj: Any, local: bool = False) -> str:
     — with every secret value masked."""
     data = mask_record(plain(obj, local))
     return json.dumps(data, indent=None if local else 2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def proven_path(folder: Path, record: StepRecord | GateRecord) -> Path:
+    """Where a run folder keeps a record by what it proves (pocflow.layout.PROVEN_DIR)."""
+    proof = json.dumps(evidence(record), sort_keys=True, default=str)
+    return folder / PROVEN_DIR / f"{hashlib.sha256(proof.encode()).hexdigest()[:16]}.json"
+
+
+def keep_proven(folder: Path, record: StepRecord | GateRecord, text: str) -> None:
+    """Keep a verified record's bytes by what it proves (the newest PROVEN_KEPT)."""
+    path = proven_path(folder, record)
+    write_unless_held(path, text)
+    os.utime(path)  # (the newest is the one proved last)
+    kept = sorted(path.parent.glob("*.json"), key=lambda p: p.stat().st_mtime_ns, reverse=True)
+    for old in kept[PROVEN_KEPT:]:
+        old.unlink(missing_ok=True)
 
 
 def write_record(path: Path, obj: Any) -> None:

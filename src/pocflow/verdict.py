@@ -14,6 +14,9 @@ from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE, VERIFIED_FI
 from pocflow.record import (
     StepRecord,
     compose_record,
+    evidence,
+    keep_proven,
+    proven_path,
     read_implement,
     read_step_record,
     read_test,
@@ -48,6 +51,11 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         environment(ws),
         settings_digest(ws, step),
     )
+    if record is not previous and record.is_verified:
+        # proved here before (an edit undone): that record, its bytes and times
+        earlier = read_step_record(proven_path(ws.root / ws.run_dir(step_id), record))
+        if earlier is not None and earlier.is_verified and evidence(earlier) == evidence(record):
+            return earlier
     document = read_json(ws.run_file(step_id, DOCUMENT_FILE))
     if record is not previous and record.is_verified and document is not None:
         record.durations["document"] = float(document.get("duration_s", 0.0))
@@ -86,4 +94,6 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
             note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
     if record.is_verified and not restored:
         write_unless_held(kept, text)
+    if record.is_verified:
+        keep_proven(ws.root / ws.run_dir(step_id), record, text)
     return record

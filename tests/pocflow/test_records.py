@@ -80,6 +80,37 @@ def test_verifying_again_with_the_same_result_changes_no_committed_byte(tmp_path
 
 
 @pytest.mark.e2e
+def test_an_edit_undone_brings_back_the_committed_bytes(tmp_path: Path) -> None:
+    # an edit re-verifies with other inputs (new records), undoing it re-verifies with the
+    # first inputs again: what that proves is what the committed records proved, so they,
+    # the documents and the gate's record are as committed, byte for byte
+    workspace = make_workspace(
+        tmp_path / "ws",
+        {"1": "from helper import VALUE\n\n\ndef test_value():\n    assert VALUE == 1\n"},
+    )
+    (workspace / "tests/helper.py").write_text("VALUE = 1\n", encoding="utf-8")
+    assert run_doit(workspace, "poc-complete").code == 0
+    committed = {
+        p.relative_to(workspace).as_posix(): p.read_bytes()
+        for folder in ("steps", "docs")
+        for p in sorted((workspace / folder).rglob("*"))
+        if p.is_file()
+    }
+    committed["PROJECT_STATE.md"] = (workspace / "PROJECT_STATE.md").read_bytes()
+    (workspace / "tests/helper.py").write_text("VALUE = 1  # checked\n", encoding="utf-8")
+    edited = run_doit(workspace, "poc-complete")
+    assert edited.code == 0 and edited.ran_steps == {"1"}, edited.out + edited.err
+    assert (workspace / "steps/records/step1.json").read_bytes() != committed[
+        "steps/records/step1.json"
+    ]
+    (workspace / "tests/helper.py").write_text("VALUE = 1\n", encoding="utf-8")
+    undone = run_doit(workspace, "poc-complete")
+    assert undone.code == 0 and undone.ran_steps == {"1"}, undone.out + undone.err
+    for rel, data in committed.items():
+        assert (workspace / rel).read_bytes() == data, f"{rel} changed"
+
+
+@pytest.mark.e2e
 def test_a_failing_record_names_its_failing_tests_and_plain_pytest_agrees(tmp_path: Path) -> None:
     workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=10)})
     result = run_doit(workspace, "step:1")
