@@ -18,16 +18,18 @@ written).
 
 from __future__ import annotations
 
+import json
 import re
 import sys
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from difflib import SequenceMatcher
 from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pocflow._fs import atomic_write_text, sha256_file
+from pocflow._fs import atomic_write_text, read_json, sha256_file
 from pocflow.errors import DocumentError, located
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
@@ -122,25 +124,35 @@ class Merged:
     moved: list[tuple[str, int, list[str]]]
 
 
+@dataclass(frozen=True)
+class Owned:
+    """What pocflow knows of the lines it wrote inside a document's machine blocks: per
+    block, the shapes of the lines its template renders there (block_shapes), and the block
+    as it last wrote it here (local; see write_document)."""
+
+    shapes: Mapping[str, Sequence[re.Pattern[str]]] = field(default_factory=dict)
+    written: Mapping[str, str] = field(default_factory=dict)
+
+
 def merge_document(existing: str | None, rendered: str, path: str) -> str:
     """The existing text with its machine blocks replaced by the rendered ones (see merge);
     every line inside a block is taken for pocflow's."""
-    return merge(existing, rendered, path, {}).text
+    return merge(existing, rendered, path, Owned()).text
 
 
-def merge(
-    existing: str | None, rendered: str, path: str, shapes: Mapping[str, Sequence[re.Pattern[str]]]
-) -> Merged:
+def merge(existing: str | None, rendered: str, path: str, owned: Owned) -> Merged:
     """The existing text with its machine blocks replaced by the rendered ones. The file's
     own shape is kept: its line endings (CRLF when every line ends so) and a byte-order mark
-    at its start. ``shapes``: per block, the lines the template can render there
-    (block_shapes); a line inside a block that has none of them, and is not in the new
-    block, is a person's, and is moved below the block instead of dropped."""
+    at its start. A line inside a block that pocflow did not write is a person's, and is
+    moved below the block instead of dropped: one added to the block as pocflow last wrote
+    it here (``owned.written``), or, where pocflow has not written the document here (a
+    fresh clone) or the block changed otherwise since (a pull), one that is not in the new
+    block and has none of the shapes the template renders there (``owned.shapes``)."""
     if existing is None:
         return Merged(rendered, [])
     bom, crlf, text = document_shape(existing)
     moved: list[tuple[str, int, list[str]]] = []
-    merged = _merge(text, rendered, path, shapes, moved)
+    merged = _merge(text, rendered, path, owned, moved)
     if crlf:
         merged = merged.replace("\n", "\r\n")
     return Merged(BOM + merged if bom else merged, moved)
@@ -163,7 +175,7 @@ def _merge(
     existing: str,
     rendered: str,
     path: str,
-    shapes: Mapping[str, Sequence[re.Pattern[str]]],
+    owned: Owned,
     moved: list[tuple[str, int, list[str]]],
 ) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
@@ -173,7 +185,7 @@ def _merge(
     _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
     for block in reversed(blocks):
         if block.name in fresh:
-            persons = _persons_lines(existing, block, fresh[block.name], shapes.get(block.name))
+            persons = _persons_lines(existing, block, fresh[block.name], owned, block.name)
             rest = result[block.end :]
             kept = ""
             if persons:
@@ -288,16 +300,17 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
     return text[:start] + block_text + kept + text[end:]
 
 
-def _fenced_lines(text: str) -> set[int]:
-    """The offsets of the lines inside code fences (the fence lines themselves excluded)."""
-    inside: set[int] = set()
-    fence = False
+def _fenced_lines(text: str) -> dict[int, str]:
+    """The offsets of the lines inside code fences (the fence lines themselves excluded),
+    each with its fence's opening line."""
+    inside: dict[int, str] = {}
+    opener = ""
     for match in _LINE_RE.finditer(text):
         stripped = match.group(0).strip()
         if stripped.startswith(("```", "~~~")):
-            fence = not fence
-        elif fence:
-            inside.add(match.start())
+            opener = "" if opener else stripped
+        elif opener:
+            inside[match.start()] = opener
     return inside
 
 
@@ -405,35 +418,63 @@ def _fit(block_text: str, text: str, end: int) -> str:
 
 
 def _persons_lines(
-    text: str, block: Block, fresh: str, shapes: Sequence[re.Pattern[str]] | None
-) -> list[tuple[int, str, bool]]:
+    text: str, block: Block, fresh: str, owned: Owned, name: str
+) -> list[tuple[int, str, str]]:
     """The lines inside an existing block that pocflow did not write: (offset, the line
-    with its ending, inside a code fence). A line is pocflow's when the new block has it
-    or it has a shape the template renders there (its old values, a row since gone)."""
-    if shapes is None:
-        return []
+    with its ending, the code fence it is in: its opening line, or ''). See merge."""
+    fences = _fenced_lines(text)
     ours = {line.strip() for line in fresh.splitlines()}
-    fenced = _fenced_lines(text)
-    found = []
-    for match in _LINE_RE.finditer(text, block.start, block.end):
-        line = match.group(0)
-        stripped = line.strip()
-        if not stripped or _MARK_RE.match(line) or stripped in ours:
-            continue
-        if any(shape.fullmatch(stripped) for shape in shapes):
-            continue
-        found.append((match.start(), line + "\n", match.start() in fenced))
-    return found
+    lines = [
+        (match.start(), match.group(0))
+        for match in _LINE_RE.finditer(text, block.start, block.end)
+        if match.group(0).strip() and not _MARK_RE.match(match.group(0))
+    ]
+    candidates = _added_since_written(lines, owned.written.get(name))
+    if candidates is None:  # not written here, or changed otherwise since: by shape
+        shapes = owned.shapes.get(name)
+        if shapes is None:
+            return []
+        candidates = [
+            (at, line)
+            for at, line in lines
+            if not any(shape.fullmatch(line.strip()) for shape in shapes)
+        ]
+    return [
+        (at, line + "\n", fences.get(at, "")) for at, line in candidates if line.strip() not in ours
+    ]
 
 
-def _as_written(lines: list[tuple[int, str, bool]]) -> str:
-    """Moved lines as a text of their own; those that were in a code fence stay code."""
+def _added_since_written(
+    lines: list[tuple[int, str]], written: str | None
+) -> list[tuple[int, str]] | None:
+    """The lines of a block added to it since pocflow wrote it as ``written`` — None when
+    it was not written here, or changed otherwise than by lines added (a pull brought
+    another render)."""
+    if written is None:
+        return None
+    before = [
+        line.strip() for line in written.splitlines() if line.strip() and not _MARK_RE.match(line)
+    ]
+    now = [line.strip() for _, line in lines]
+    steps = SequenceMatcher(a=before, b=now, autojunk=False).get_opcodes()
+    if any(tag not in ("equal", "insert") for tag, *_ in steps):
+        return None
+    added = {j for tag, _i1, _i2, j1, j2 in steps if tag == "insert" for j in range(j1, j2)}
+    return [line for index, line in enumerate(lines) if index in added]
+
+
+def _as_written(lines: list[tuple[int, str, str]]) -> str:
+    """Moved lines as a text of their own; those that were in a code fence stay code, in a
+    fence like theirs."""
     out: list[str] = []
-    fence = False
-    for _, line, fenced in lines:
-        if fenced != fence:
-            out.append("```\n")
-            fence = fenced
+    fence = ""
+    for _, line, opener in lines:
+        if opener != fence:
+            if fence:
+                out.append("```\n")
+            if opener:
+                out.append(opener + "\n")
+            fence = opener
         out.append(line)
     if fence:
         out.append("```\n")
@@ -462,7 +503,11 @@ def block_shapes(
 
 
 def write_document(
-    root: Path, relpath: str, rendered: str, shapes: Mapping[str, Sequence[re.Pattern[str]]]
+    root: Path,
+    relpath: str,
+    rendered: str,
+    shapes: Mapping[str, Sequence[re.Pattern[str]]],
+    kept: Path | None = None,
 ) -> None:
     """Merge rendered into the document at relpath (creating it) and write it atomically.
 
@@ -480,7 +525,9 @@ def write_document(
             raise DocumentError(
                 located(relpath, "not valid UTF-8; pocflow will not rewrite it (save it as UTF-8)")
             ) from None
-    merged = merge(existing, rendered, relpath, shapes)
+    written = read_json(kept) if kept is not None else None
+    blocks = {k: v for k, v in (written or {}).items() if isinstance(v, str)}
+    merged = merge(existing, rendered, relpath, Owned(shapes, blocks))
     for block, line, lines in merged.moved:
         count = f"{len(lines)} line{'' if len(lines) == 1 else 's'}"
         sys.stderr.write(
@@ -496,6 +543,10 @@ def write_document(
         )
     if merged.text != existing:
         atomic_write_text(path, merged.text)
+    if kept is not None:  # the blocks as written here: what a person adds to one is theirs
+        fresh = {b.name: rendered[b.start : b.end] for b in find_blocks(rendered, relpath)}
+        if fresh != blocks:
+            atomic_write_text(kept, json.dumps(fresh, sort_keys=True), durable=False)
 
 
 def note_written(registry: Path, *paths: Path) -> None:

@@ -33,6 +33,10 @@ VERIFIED_FILE = "verified.json"
 #: (named by a digest of its evidence): re-verifying what an earlier record proved — an edit
 #: undone — writes that record's bytes back, and no committed byte changes
 PROVEN_DIR = "proven"
+#: the machine blocks of each generated document as pocflow last wrote them here (in the
+#: state folder, one file per document): a line a person adds to a block is told from one
+#: pocflow wrote by them, whatever its shape (pocflow.documents.merge)
+WRITTEN_BLOCKS_DIR = "blocks"
 #: how many of them are kept, the newest
 PROVEN_KEPT = 16
 #: the test phase's result (pocflow.record.TestResult)

@@ -21,7 +21,7 @@ from pocflow.documents import (
     write_document,
 )
 from pocflow.errors import PocflowError
-from pocflow.layout import STEP_TASK
+from pocflow.layout import STEP_TASK, WRITTEN_BLOCKS_DIR
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
@@ -86,7 +86,11 @@ def write_rendered(ws: Workspace, relpath: str, template: str, rendered: str) ->
     """Merge what a template rendered into the document at relpath: its machine blocks are
     replaced, and lines a person wrote inside them are moved out (documents.merge)."""
     write_document(
-        ws.root, relpath, rendered, block_shapes(ws.root, ws.settings.templates_dir, template)
+        ws.root,
+        relpath,
+        rendered,
+        block_shapes(ws.root, ws.settings.templates_dir, template),
+        ws.root / ws.settings.state_dir / WRITTEN_BLOCKS_DIR / f"{relpath}.json",
     )
 
 

@@ -470,9 +470,10 @@ def test_a_marker_moved_over_a_persons_section_is_refused_with_its_line() -> Non
 
 # --- lines a person wrote inside a machine block are moved below it, never dropped -------
 
-from pocflow.documents import STEP_TEMPLATE, block_shapes, merge  # noqa: E402
+from pocflow.documents import STEP_TEMPLATE, Owned, block_shapes, merge  # noqa: E402
 
 STEP_SHAPES = block_shapes(Path("/nonexistent"), "templates", STEP_TEMPLATE)
+BY_SHAPE = Owned(STEP_SHAPES)  # what pocflow knows where it has not written the document
 
 
 def inside_block(text: str, name: str, after: str, line: str) -> str:
@@ -485,30 +486,30 @@ def inside_block(text: str, name: str, after: str, line: str) -> str:
 
 def test_a_line_written_inside_a_block_is_moved_below_it_and_named() -> None:
     edited = inside_block(GOLDEN_DOC, "results", "| pages |", "Measured on my laptop, not CI.")
-    done = merge(edited, NEXT_RENDER, "doc", STEP_SHAPES)
+    done = merge(edited, NEXT_RENDER, "doc", BY_SHAPE)
     assert machine_blocks(done.text) == machine_blocks(NEXT_RENDER)
     assert "Measured on my laptop, not CI." in human_text(done.text)
     after_block = done.text[done.text.index("<!-- pocflow:end results -->") :]
     assert after_block.index("Measured on my laptop") < after_block.index("## Output Artifacts")
     line = edited.splitlines().index("Measured on my laptop, not CI.") + 1
     assert done.moved == [("results", line, ["Measured on my laptop, not CI."])]
-    again = merge(done.text, NEXT_RENDER, "doc", STEP_SHAPES)  # stable: nothing more moves
+    again = merge(done.text, NEXT_RENDER, "doc", BY_SHAPE)  # stable: nothing more moves
     assert again.text == done.text and again.moved == []
 
 
 def test_what_pocflow_wrote_in_a_block_before_is_replaced_not_kept() -> None:
     # the old render's rows (42 pages, 3.50 s, the old date) have the template's shapes
-    done = merge(GOLDEN_DOC, NEXT_RENDER, "doc", STEP_SHAPES)
+    done = merge(GOLDEN_DOC, NEXT_RENDER, "doc", BY_SHAPE)
     assert done.text == NEXT_RENDER and done.moved == []
     # a value edited by hand in pocflow's own row is pocflow's to repair
     edited = GOLDEN_DOC.replace("| pages | 42 (≥ 40 ✅) |", "| pages | 99 (I changed it) |")
-    assert merge(edited, NEXT_RENDER, "doc", STEP_SHAPES).text == NEXT_RENDER
+    assert merge(edited, NEXT_RENDER, "doc", BY_SHAPE).text == NEXT_RENDER
 
 
 def test_a_comment_written_inside_a_code_fence_of_a_block_stays_code() -> None:
     edited = inside_block(GOLDEN_DOC, "commands", "uv run doit step:1", "# also: make data")
-    done = merge(edited, NEXT_RENDER, "doc", STEP_SHAPES)
-    assert "```\n# also: make data\n```\n" in human_text(done.text)  # not a heading
+    done = merge(edited, NEXT_RENDER, "doc", BY_SHAPE)
+    assert "```bash\n# also: make data\n```\n" in human_text(done.text)  # not a heading
     assert machine_blocks(done.text) == machine_blocks(NEXT_RENDER)
 
 
@@ -542,7 +543,7 @@ def test_every_line_written_inside_a_block_survives_unless_it_has_pocflows_shape
         written.append((block.name, line))
         text = text[:at] + line + "\n" + text[at:]
     try:
-        done = merge(text, NEXT_RENDER, "doc", STEP_SHAPES)
+        done = merge(text, NEXT_RENDER, "doc", BY_SHAPE)
     except DocumentError as exc:  # a line of a person's section ("## Summary"): refused
         assert re.match(r"^doc:\d+: ", str(exc)), str(exc)
         return
@@ -554,4 +555,34 @@ def test_every_line_written_inside_a_block_survives_unless_it_has_pocflows_shape
             shape.fullmatch(line.strip()) for shape in STEP_SHAPES[name]
         )
         assert pocflows or line.strip() in kept, (name, line)
-    assert merge(done.text, NEXT_RENDER, "doc", STEP_SHAPES).text == done.text
+    assert merge(done.text, NEXT_RENDER, "doc", BY_SHAPE).text == done.text
+
+
+def test_a_persons_line_with_pocflows_shape_is_kept_where_pocflow_wrote_the_block(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # a command of one's own in the commands block has the shape of pocflow's
+    # ("uv run python ..."): told apart by the block as pocflow last wrote it here
+    kept = tmp_path / "state/blocks/r.md.json"
+    write_document(tmp_path, "r.md", GOLDEN_DOC, STEP_SHAPES, kept)
+    path = tmp_path / "r.md"
+    mine = [
+        "# warm the cache first when it is cold (takes 5 min)",
+        "uv run python PoC/warm_cache.py --all",
+        "uv run pytest tests/test_step1_scan.py -k slow -v",
+    ]
+    path.write_text(
+        inside_block(path.read_text(encoding="utf-8"), "commands", "```bash", "\n".join(mine)),
+        encoding="utf-8",
+    )
+    write_document(tmp_path, "r.md", NEXT_RENDER, STEP_SHAPES, kept)
+    text = path.read_text(encoding="utf-8")
+    assert machine_blocks(text) == machine_blocks(NEXT_RENDER)
+    assert "```bash\n" + "\n".join(mine) + "\n```\n" in human_text(text)
+    assert "3 lines written inside the machine block 'commands' moved below it" in (
+        capsys.readouterr().err
+    )
+    # and what pocflow wrote before (its old values) is still replaced, not kept
+    write_document(tmp_path, "r.md", GOLDEN_DOC, STEP_SHAPES, kept)
+    assert machine_blocks(path.read_text(encoding="utf-8")) == machine_blocks(GOLDEN_DOC)
+    assert capsys.readouterr().err == ""
