@@ -120,6 +120,7 @@ _READ_EVENTS = frozenset(
         "os.exec",
         "os.spawn",
         "os.chdir",
+        "socket.bind",
     )
 )
 #: the audit events of a process starting a program (which may look it up on PATH, itself or
@@ -993,6 +994,10 @@ class Observer:
                 if self.context and ("m", rel) not in self.seen and self._needs_absent():
                     self.read(rel)  # a test's os.mkdir fails where it is: that it is not
                 self.seen.add(("m", rel))
+        elif event == "socket.bind":  # a Unix socket's name in the workspace: made if free
+            address = args[1] if len(args) > 1 else None
+            if isinstance(address, (str, bytes)) and address[:1] not in ("", "\0", b"\0"):
+                self._made_where_nothing_is(address)
         elif event == "ctypes.dlopen":  # a shared library loaded into the process
             rel = self.inside(args[0]) if args and args[0] else None
             if rel is not None:
@@ -1009,6 +1014,8 @@ class Observer:
                         self.seen.add(("q", rel))
                         self.read(rel, "q")
                     else:
+                        if self.context and self._needs_absent():
+                            self.read(rel)  # a test's new database: its tables made anew
                         self.wrote(rel)
                 elif text and text != ":memory:":
                     self.state_read(text, "q")

@@ -62,6 +62,23 @@ def pytest_configure(config: Any) -> None:
     config.stash[_STASH] = (files, folders)
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_finish(session: Any) -> None:
+    """The tests see the arguments the `pytest` command would have given (the listed test
+    files), as in sys.argv: config.args and config.invocation_params, which pytest has
+    done collecting with."""
+    config = session.config
+    listing = config.getoption("pocflow_select")
+    if not listing:
+        return
+    files = [line for line in Path(listing).read_text(encoding="utf-8").splitlines() if line]
+    config.args = list(files)
+    params = config.invocation_params
+    config.invocation_params = type(params)(
+        args=tuple(files), plugins=params.plugins, dir=params.dir
+    )
+
+
 def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
     keep = config.stash.get(_STASH, None)
     if keep is None:

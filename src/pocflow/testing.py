@@ -146,7 +146,7 @@ class PytestJsonRunner:
                 *_covering_folders(files),
                 f"--pocflow-select={listing}",
                 f"--pocflow-facts={facts_file}",
-                "-q",
+                # (not -q: a test asking for the verbosity gets what plain pytest gives)
                 # pytest's cache (the `cache` fixture, --lf): an empty one each session, as
                 # in a fresh clone, outside the workspace (what a test keeps there is no
                 # input any run could stand on)

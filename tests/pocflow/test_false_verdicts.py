@@ -197,9 +197,9 @@ def plain_pytest(ws: Path, step: str, env: dict[str, str] | None = None) -> int:
     base["PYTHONPYCACHEPREFIX"] = str(fresh_bytecode_for(ws.parent))
     base.pop("PYTHONDONTWRITEBYTECODE", None)  # written to that folder only
     env = {**base, **(env or {})}
-    # quiet and without a cache folder, told through the environment: the test sees the
-    # command line `pytest <its file>` gives (sys.argv)
-    env["PYTEST_ADDOPTS"] = " ".join(["-q -p no:cacheprovider", env.get("PYTEST_ADDOPTS", "")])
+    # without a cache folder, told through the environment: the test sees the command line
+    # `pytest <its file>` gives (sys.argv, config.args, the verbosity)
+    env["PYTEST_ADDOPTS"] = " ".join(["-p no:cacheprovider", env.get("PYTEST_ADDOPTS", "")])
     for command in ([str(script)], ["-P", "-m", "pytest", str(test)]):
         done = subprocess.run(
             [sys.executable, *command],
@@ -3836,6 +3836,14 @@ MADE_ONLY_WHERE_NOTHING_IS = {
         "    os.rename('work/tmp', 'work/final')\n"
     ),
     "os.mkfifo": "    os.mkfifo('work/fifo')\n",
+    "a Unix socket bound": (
+        "    import socket\n\n    s = socket.socket(socket.AF_UNIX)\n"
+        "    s.bind('work/app.sock')\n    s.close()\n"
+    ),
+    "a new SQLite database": (
+        "    import sqlite3\n\n    con = sqlite3.connect('work/scratch.db')\n"
+        "    con.execute('CREATE TABLE items (id INTEGER)')\n    con.commit()\n    con.close()\n"
+    ),
 }
 
 
@@ -3925,6 +3933,30 @@ def test_a_test_sees_the_command_line_the_pytest_command_gives_it(tmp_path: Path
         "    parser.parse_args()\n    return 1\n\n\n"
         "def test_no_domain_is_a_usage_error():\n"
         "    with pytest.raises(SystemExit):\n        main()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_fails(ws)
+
+
+@pytest.mark.parametrize(
+    "asks",
+    [
+        "request.config.args",
+        "request.config.invocation_params.args",
+        "[str(request.config.get_verbosity())]",
+    ],
+)
+def test_a_test_sees_the_arguments_and_verbosity_plain_pytest_gives_it(
+    tmp_path: Path, asks: str
+) -> None:
+    # "exhaustive when this file is named on the command line": pocflow named folders and
+    # its own options, and ran quietly (-q)
+    test = (
+        "def test_values(request):\n"
+        f"    args = {asks}\n"
+        "    thorough = any(a.endswith('test_step1_x.py') or a == '0' for a in args)\n"
+        "    values = range(1000) if thorough else range(10)\n"
+        "    assert all(v < 500 for v in values)\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     poc_complete_fails(ws)
