@@ -243,9 +243,14 @@ def _pocs(ws: Workspace, statuses: dict[str, StepStatus], base: PurePosixPath) -
     lines = []
     for one in pocs:
         line = poc_line(one, statuses if one.poc is None else None)
-        doc = one.poc_results_doc
+        doc, plan = one.poc_results_doc, one.settings.plan
         line["doc"] = (
-            f"[{PurePosixPath(doc).name}]({_link(doc, base)})" if (ws.root / doc).exists() else "—"
+            f"[{PurePosixPath(doc).name}]({_link(doc, base)})" if (ws.root / doc).exists() else ""
+        )
+        line["plan_link"] = (
+            f"[{PurePosixPath(plan).name}]({_link(plan, base)})"
+            if (ws.root / plan).exists()
+            else "none yet"
         )
         lines.append(line)
     return lines

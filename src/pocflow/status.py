@@ -399,7 +399,13 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
     statuses = compute_status(ws) if statuses is None else statuses
     complete = not poc_problem(ws, statuses)
     failed = any(s.standing == "failed" for s in statuses.values())
+    counts: dict[str, int] = {}
+    for status in statuses.values():
+        test = status.record.test if status.record is not None else None
+        for kind, count in (test.counts if test is not None else {}).items():
+            counts[kind] = counts.get(kind, 0) + count
     return {
+        "tests": tests_text(counts),
         "number": ws.settings.poc,
         "name": ws.name,
         "current": ws.poc is None,

@@ -232,6 +232,7 @@ def test_merge_document_adopts_hand_written_project_state_without_loss() -> None
     merged = merge_document(HAND_STATE, rendered, "PROJECT_STATE.md")
     assert machine_blocks(merged) == machine_blocks(rendered)
     taken_over = {
+        "## PoC Progress",
         "> **Last Updated**: 2026-10-02",
         "## Current PoC Step Progress",
         "**PoC 1**: Time-Zone Atlas",
