@@ -21,6 +21,9 @@ _SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
 _STEP_HEADING_RE = re.compile(
     rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:\([^)]*\)\s*)?(?:{_DASH}+\s*(?P<name>.*))?$", re.I
 )
+#: a sub-step under its step, one level down ('#### Step 4a: <Name>'); other level-4
+#: headings are a step's own text
+_SUB_STEP_RE = re.compile(r"^####\s+(?P<title>Step\s.+?)\s*#*\s*$", re.I)
 _FIELD_RE = re.compile(
     r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
     r"^(?P<plain>goal|depends on|output|verification|code|tasks)\s*:\s*"
@@ -147,7 +150,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                     number,
                 )
             continue
-        match = _SUBSECTION_RE.match(line)
+        match = _SUBSECTION_RE.match(line) or _SUB_STEP_RE.match(line)
         if match:
             step, pending_block = None, None
             title = match["title"]

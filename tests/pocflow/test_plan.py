@@ -200,3 +200,15 @@ def test_a_step_heading_whose_id_cannot_be_read_is_kept_for_the_gate() -> None:
     )
     assert list(plan.steps) == ["1"]
     assert plan.unread_steps == [(8, "Step 2.5: Halfway")]
+
+
+def test_a_sub_step_one_heading_level_down_is_a_step_and_other_headings_are_not() -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 4: Parent\n**Goal**: p\n\n#### Notes\nsome text\n\n"
+        "#### Step 4a: First half\n**Goal**: a\n**Depends On**: Step 4\n",
+        "p.md",
+    )
+    assert list(plan.steps) == ["4", "4a"]
+    assert plan.steps["4a"].depends_on == ["4"]
+    assert plan.warnings == [] and plan.unread_steps == []
