@@ -848,18 +848,17 @@ def test_a_variable_read_by_a_library_on_a_relative_sys_path_entry_is_an_input(
     assert "changed: $LIB_FACTOR" in result.out
 
 
-def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) -> None:
-    # an editable plugin registered by entry point: the fork server imports it while warming up
+def verified_with_a_workspace_plugin(library: Path, plugin: str) -> dict[str, str]:
+    """The library PoC verified with an editable pytest plugin of its own (site/pocplug.py,
+    registered by entry point: the fork server imports it while warming up) that gives step
+    3's test its expected_scale fixture; the environment that finds it."""
     env = {"PYTHONPATH": str(library / "site")}
     write(
         "site/pocplug-1.0.dist-info/METADATA",
         "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n",
     )(library)
     write("site/pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
-    write(
-        "site/pocplug.py",
-        "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n    return 4\n",
-    )(library)
+    write("site/pocplug.py", plugin)(library)
     write(
         "tests/test_step3_helpers.py",
         "def test_the_fixture_library_scales(lib, "
@@ -867,33 +866,26 @@ def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) ->
     )(library)
     verified = run_doit(library, "poc-complete", env=env)
     assert verified.code == 0, verified.out + verified.err
+    return env
+
+
+def test_a_pytest_plugin_loaded_before_the_session_is_an_input(library: Path) -> None:
+    env = verified_with_a_workspace_plugin(
+        library, "import pytest\n\n\n@pytest.fixture\ndef expected_scale():\n    return 4\n"
+    )
     replace_in("site/pocplug.py", "return 4", "return 5")(library)
     assert_run_again_and_failed(library, "3", env)
 
 
 def test_a_data_file_a_workspace_plugin_reads_when_imported_is_an_input(library: Path) -> None:
-    # the fork server imports an entry-point plugin while warming up, unwatched: what the
-    # plugin read then (its settings file) must count as the tests' read all the same
-    env = {"PYTHONPATH": str(library / "site")}
-    write(
-        "site/pocplug-1.0.dist-info/METADATA",
-        "Metadata-Version: 2.1\nName: pocplug\nVersion: 1.0\n",
-    )(library)
-    write("site/pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(library)
+    # what the plugin read as the server imported it, unwatched: its settings file
     write("site/pocplug.json", '{"expected": 4}\n')(library)
-    write(
-        "site/pocplug.py",
+    env = verified_with_a_workspace_plugin(
+        library,
         "import json\nfrom pathlib import Path\n\nimport pytest\n\n"
         "SETTINGS = json.loads(Path(__file__).with_name('pocplug.json').read_text())\n\n\n"
         "@pytest.fixture\ndef expected_scale():\n    return SETTINGS['expected']\n",
-    )(library)
-    write(
-        "tests/test_step3_helpers.py",
-        "def test_the_fixture_library_scales(lib, "
-        "expected_scale):\n    assert lib.scale(2) == expected_scale\n",
-    )(library)
-    verified = run_doit(library, "poc-complete", env=env)
-    assert verified.code == 0, verified.out + verified.err
+    )
     write("site/pocplug.json", '{"expected": 5}\n')(library)
     assert_run_again_and_failed(library, "3", env)
 

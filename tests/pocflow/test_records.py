@@ -61,18 +61,24 @@ def test_a_record_of_thousands_of_tests_stays_small_and_the_run_file_keeps_each(
     assert "| **Total** | **3000** | **✅ 3000 passed** |" in doc
 
 
-@pytest.mark.e2e
-def test_verifying_again_with_the_same_result_changes_no_committed_byte(tmp_path: Path) -> None:
-    workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=0), "2": MANY})
-    (workspace / "tests/test_step2_x.py").write_text(MANY.format(floor=0), encoding="utf-8")
-    assert run_doit(workspace, "poc-complete").code == 0
-    committed = {
+def committed_bytes(workspace: Path) -> dict[str, bytes]:
+    """What a workspace commits of pocflow's: records, documents, PROJECT_STATE.md."""
+    found = {
         p.relative_to(workspace).as_posix(): p.read_bytes()
         for folder in ("steps", "docs")
         for p in sorted((workspace / folder).rglob("*"))
         if p.is_file()
     }
-    committed["PROJECT_STATE.md"] = (workspace / "PROJECT_STATE.md").read_bytes()
+    found["PROJECT_STATE.md"] = (workspace / "PROJECT_STATE.md").read_bytes()
+    return found
+
+
+@pytest.mark.e2e
+def test_verifying_again_with_the_same_result_changes_no_committed_byte(tmp_path: Path) -> None:
+    workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=0), "2": MANY})
+    (workspace / "tests/test_step2_x.py").write_text(MANY.format(floor=0), encoding="utf-8")
+    assert run_doit(workspace, "poc-complete").code == 0
+    committed = committed_bytes(workspace)
     again = run_doit(workspace, "--reverify", "poc-complete")  # every script and test again
     assert again.code == 0 and again.ran_steps == {"1", "2"}, again.out + again.err
     for rel, data in committed.items():
@@ -90,13 +96,7 @@ def test_an_edit_undone_brings_back_the_committed_bytes(tmp_path: Path) -> None:
     )
     (workspace / "tests/helper.py").write_text("VALUE = 1\n", encoding="utf-8")
     assert run_doit(workspace, "poc-complete").code == 0
-    committed = {
-        p.relative_to(workspace).as_posix(): p.read_bytes()
-        for folder in ("steps", "docs")
-        for p in sorted((workspace / folder).rglob("*"))
-        if p.is_file()
-    }
-    committed["PROJECT_STATE.md"] = (workspace / "PROJECT_STATE.md").read_bytes()
+    committed = committed_bytes(workspace)
     (workspace / "tests/helper.py").write_text("VALUE = 1  # checked\n", encoding="utf-8")
     edited = run_doit(workspace, "poc-complete")
     assert edited.code == 0 and edited.ran_steps == {"1"}, edited.out + edited.err
