@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import re
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from functools import cache
@@ -180,23 +180,9 @@ def _merge(
 ) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
     fresh = {b.name: rendered[b.start : b.end] for b in new_blocks}
-    result = existing
     blocks = find_blocks(existing, path)
     _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
-    for block in reversed(blocks):
-        if block.name in fresh:
-            persons = _persons_lines(existing, block, fresh[block.name], owned, block.name)
-            rest = result[block.end :]
-            kept = ""
-            if persons:
-                line = existing.count("\n", 0, persons[0][0]) + 1
-                moved.insert(0, (block.name, line, [t.strip() for _, t, _ in persons]))
-                kept = "\n" + _as_written(persons) + ("\n" if rest[:1] not in ("", "\n") else "")
-            result = (
-                result[: block.start]
-                + (fresh[block.name] + kept if kept else _fit(fresh[block.name], result, block.end))
-                + rest
-            )
+    result = replace_blocks(existing, fresh, path, owned, moved)
     for block in new_blocks:
         if block.name not in {b.name for b in find_blocks(result, path)}:
             adopted = _adopt(result, fresh[block.name], path)
@@ -205,6 +191,36 @@ def _merge(
                 if adopted is not None
                 else _restore(result, rendered, block, fresh[block.name], path)
             )
+    return result
+
+
+def replace_blocks(
+    text: str,
+    blocks: Mapping[str, str],
+    path: str,
+    owned: Owned,
+    moved: list[tuple[str, int, list[str]]] | None = None,
+) -> str:
+    """text with each machine block that ``blocks`` has too replaced by that one, and the
+    lines a person wrote inside it moved right below it (see merge; each noted in
+    ``moved``)."""
+    result = text
+    for block in reversed(find_blocks(text, path)):
+        if block.name not in blocks:
+            continue
+        persons = _persons_lines(text, block, blocks[block.name], owned, block.name)
+        rest = result[block.end :]
+        kept = ""
+        if persons:
+            line = text.count("\n", 0, persons[0][0]) + 1
+            if moved is not None:
+                moved.insert(0, (block.name, line, [t.strip() for _, t, _ in persons]))
+            kept = "\n" + _as_written(persons) + ("\n" if rest[:1] not in ("", "\n") else "")
+        result = (
+            result[: block.start]
+            + (blocks[block.name] + kept if kept else _fit(blocks[block.name], result, block.end))
+            + rest
+        )
     return result
 
 
@@ -429,38 +445,45 @@ def _persons_lines(
         for match in _LINE_RE.finditer(text, block.start, block.end)
         if match.group(0).strip() and not _MARK_RE.match(match.group(0))
     ]
-    candidates = _added_since_written(lines, owned.written.get(name))
-    if candidates is None:  # not written here, or changed otherwise since: by shape
-        shapes = owned.shapes.get(name)
+    shapes = owned.shapes.get(name)
+
+    def pocflows(line: str) -> bool:
+        return shapes is not None and any(shape.fullmatch(line.strip()) for shape in shapes)
+
+    written = owned.written.get(name)
+    if written is None:  # not written here: by shape alone
         if shapes is None:
             return []
-        candidates = [
-            (at, line)
-            for at, line in lines
-            if not any(shape.fullmatch(line.strip()) for shape in shapes)
-        ]
+        candidates = [(at, line) for at, line in lines if not pocflows(line)]
+    else:
+        candidates = _changed_since_written(lines, written, pocflows)
     return [
         (at, line + "\n", fences.get(at, "")) for at, line in candidates if line.strip() not in ours
     ]
 
 
-def _added_since_written(
-    lines: list[tuple[int, str]], written: str | None
-) -> list[tuple[int, str]] | None:
-    """The lines of a block added to it since pocflow wrote it as ``written`` — None when
-    it was not written here, or changed otherwise than by lines added (a pull brought
-    another render)."""
-    if written is None:
-        return None
+def _changed_since_written(
+    lines: list[tuple[int, str]], written: str, pocflows: Callable[[str], bool]
+) -> list[tuple[int, str]]:
+    """The lines of a block a person wrote since pocflow wrote it as ``written``: every line
+    added, whatever its shape, and a line of pocflow's a person changed by adding to it (a
+    comment after a command); a line otherwise different is a person's unless it has a
+    shape the template renders there (a pull brought another render's values)."""
     before = [
         line.strip() for line in written.splitlines() if line.strip() and not _MARK_RE.match(line)
     ]
     now = [line.strip() for _, line in lines]
-    steps = SequenceMatcher(a=before, b=now, autojunk=False).get_opcodes()
-    if any(tag not in ("equal", "insert") for tag, *_ in steps):
-        return None
-    added = {j for tag, _i1, _i2, j1, j2 in steps if tag == "insert" for j in range(j1, j2)}
-    return [line for index, line in enumerate(lines) if index in added]
+    found: list[tuple[int, str]] = []
+    for tag, i1, i2, j1, j2 in SequenceMatcher(a=before, b=now, autojunk=False).get_opcodes():
+        if tag == "insert":
+            found += lines[j1:j2]
+        elif tag == "replace":
+            olds = before[i1:i2] if i2 - i1 == j2 - j1 else [""] * (j2 - j1)
+            for old, (at, line) in zip(olds, lines[j1:j2], strict=True):
+                grown = bool(old) and old in line.strip() and old != line.strip()
+                if grown or not pocflows(line):
+                    found.append((at, line))
+    return found
 
 
 def _as_written(lines: list[tuple[int, str, str]]) -> str:
@@ -495,10 +518,12 @@ def _block_shapes(template: str) -> dict[str, tuple[re.Pattern[str], ...]]:
 
 
 def block_shapes(
-    root: Path, templates_dir: str, name: str
+    root: Path | None, templates_dir: str, name: str
 ) -> dict[str, tuple[re.Pattern[str], ...]]:
-    """Per machine block of the template in use, the shapes of the lines it renders there
-    (see merge)."""
+    """Per machine block of the template in use (root None: the packaged one), the shapes
+    of the lines it renders there (see merge)."""
+    if root is None:
+        return _block_shapes(resources.files("pocflow").joinpath(f"templates/{name}").read_text())
     return _block_shapes(template_source(root, templates_dir, name)[1])
 
 

@@ -78,11 +78,6 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
-            keep_proven(
-                ws.root / ws.session_dir(GATE_SESSION),
-                accepted,
-                text_of(ws.root / ws.gate_record_path) or "",
-            )
             write_poc_results(ws, records, accepted, signals)
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
@@ -119,8 +114,9 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         gate = earlier if earlier is not None and evidence(earlier) == evidence(gate) else gate
     with file_lock(ws.state_lock):
         if gate is not previous:
+            if previous is not None:  # proving it again (an edit undone) gives it back
+                keep_proven(proven, previous, text_of(path) or "")
             write_record(path, gate)
-        keep_proven(proven, gate, text_of(path) or "")
         write_poc_results(ws, records, gate, signals)
         _refresh_pocs(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))

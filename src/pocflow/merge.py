@@ -22,11 +22,23 @@ with the paths marked in .gitattributes (`pocflow init` writes them):
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 from pathlib import Path
 
-from pocflow.documents import HEALTH_ENTRY, find_blocks, health_checks_span, health_entries
+from pocflow.documents import (
+    HEALTH_ENTRY,
+    POC_TEMPLATE,
+    STATE_TEMPLATE,
+    STEP_TEMPLATE,
+    Owned,
+    block_shapes,
+    find_blocks,
+    health_checks_span,
+    health_entries,
+    replace_blocks,
+)
 from pocflow.errors import DocumentError
 
 GITATTRIBUTES = (
@@ -47,7 +59,13 @@ def merge_driver(base: Path, ours: Path, theirs: Path, name: str) -> int:
     texts[0], texts[2] = _health_checks_from_both(*texts)
     try:
         machine = {b.name: texts[1][b.start : b.end] for b in find_blocks(texts[1], name)}
-        aligned = [_with_blocks(text, machine, name) for text in (texts[0], texts[2])]
+        before = {b.name: texts[0][b.start : b.end] for b in find_blocks(texts[0], name)}
+        aligned = [
+            replace_blocks(texts[0], machine, name, Owned()),
+            # what the other side wrote inside a block (a teammate's note, not yet moved out
+            # by a run) goes below it, to be merged as a person's text
+            replace_blocks(texts[2], machine, name, Owned(_shapes_of(name), before)),
+        ]
     except DocumentError:
         aligned = [texts[0], texts[2]]  # damaged markers: a plain text merge
     with tempfile.TemporaryDirectory(prefix="pocflow-merge-") as folder:
@@ -63,12 +81,18 @@ def merge_driver(base: Path, ours: Path, theirs: Path, name: str) -> int:
     return 0 if done.returncode == 0 else 1
 
 
-def _with_blocks(text: str, machine: dict[str, str], name: str) -> str:
-    """text with each machine block that ours also has replaced by ours."""
-    for block in reversed(find_blocks(text, name)):
-        if block.name in machine:
-            text = text[: block.start] + machine[block.name] + text[block.end :]
-    return text
+def _shapes_of(name: str) -> dict[str, tuple[re.Pattern[str], ...]]:
+    """The shapes of the lines the packaged template of the document at name renders in
+    each block (documents.block_shapes): a results doc's, the PoC's, PROJECT_STATE.md's."""
+    base = name.rsplit("/", 1)[-1]
+    template = (
+        POC_TEMPLATE
+        if re.fullmatch(r"poc\d+-results\.md", base)
+        else STEP_TEMPLATE
+        if base.endswith("-results.md")
+        else STATE_TEMPLATE
+    )
+    return block_shapes(None, "", template)
 
 
 def _health_checks_from_both(base: str, ours: str, theirs: str) -> tuple[str, str]:

@@ -39,7 +39,6 @@ from pocflow.record import (
     ImplementResult,
     StepRecord,
     TestResult,
-    keep_proven,
     outputs_read_by_other_tests,
     outputs_read_here,
     read_implement,
@@ -64,7 +63,6 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     text = text_of(ws.root / ws.record_path(record.step_id))
     if text is not None:
         write_unless_held(ws.run_file(record.step_id, VERIFIED_FILE), text)
-        keep_proven(ws.root / ws.run_dir(record.step_id), record, text)
     produced = ws.run_file(record.step_id, PRODUCED_FILE)
     kept = read_json(produced)
     written = kept.get("written") if kept is not None else None

@@ -84,6 +84,7 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
         text = to_json(record)
     with file_lock(ws.state_lock):
         if not unchanged:  # a record changes only when what it proves changes
+            _keep_what_it_replaces(ws, step_id)
             write_record(path, record)
         if refresh:
             refresh_project_state(ws)
@@ -94,6 +95,15 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
             note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
     if record.is_verified and not restored:
         write_unless_held(kept, text)
-    if record.is_verified:
-        keep_proven(ws.root / ws.run_dir(step_id), record, text)
     return record
+
+
+def _keep_what_it_replaces(ws: Workspace, step_id: str) -> None:
+    """Keep the verified record about to be replaced by what it proves (pocflow.layout
+    PROVEN_DIR): proving that again (an edit undone) gives its bytes back. (Kept when
+    replaced, not when written or taken: a fresh clone that changes nothing writes none.)"""
+    path = ws.root / ws.record_path(step_id)
+    old = read_step_record(path)
+    text = text_of(path)
+    if old is not None and old.is_verified and text is not None:
+        keep_proven(ws.root / ws.run_dir(step_id), old, text)

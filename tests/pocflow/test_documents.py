@@ -473,7 +473,7 @@ def test_a_marker_moved_over_a_persons_section_is_refused_with_its_line() -> Non
 
 from pocflow.documents import STEP_TEMPLATE, Owned, block_shapes, merge  # noqa: E402
 
-STEP_SHAPES = block_shapes(Path("/nonexistent"), "templates", STEP_TEMPLATE)
+STEP_SHAPES = block_shapes(None, "", STEP_TEMPLATE)
 BY_SHAPE = Owned(STEP_SHAPES)  # what pocflow knows where it has not written the document
 
 
@@ -587,3 +587,22 @@ def test_a_persons_line_with_pocflows_shape_is_kept_where_pocflow_wrote_the_bloc
     write_document(tmp_path, "r.md", GOLDEN_DOC, STEP_SHAPES, kept)
     assert machine_blocks(path.read_text(encoding="utf-8")) == machine_blocks(GOLDEN_DOC)
     assert capsys.readouterr().err == ""
+
+
+def test_a_line_added_beside_a_line_edited_in_the_same_block_is_kept_and_so_is_the_edit(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    kept = tmp_path / "state/blocks/r.md.json"
+    write_document(tmp_path, "r.md", GOLDEN_DOC, STEP_SHAPES, kept)
+    path = tmp_path / "r.md"
+    text = path.read_text(encoding="utf-8")
+    text = text.replace("uv run doit step:1\n", "uv run doit step:1   # add --reverify\n", 1)
+    text = text.replace("# run its tests\n", "# run its tests\nuv run python tools/plot.py\n", 1)
+    path.write_text(text, encoding="utf-8")
+    write_document(tmp_path, "r.md", NEXT_RENDER, STEP_SHAPES, kept)
+    merged = path.read_text(encoding="utf-8")
+    assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
+    outside = human_text(merged)
+    assert "uv run doit step:1   # add --reverify" in outside
+    assert "uv run python tools/plot.py" in outside
+    assert "2 lines written inside the machine block 'commands'" in capsys.readouterr().err

@@ -445,6 +445,34 @@ def test_the_merge_driver_keeps_the_small_win_checks_both_branches_appended(
     )
 
 
+def test_the_merge_driver_keeps_a_line_the_other_branch_wrote_inside_a_block(
+    tmp_path: Path,
+) -> None:
+    # a teammate's note inside the results block, committed before any run moved it out:
+    # it is a person's line, merged as one (below the block), not replaced with our block
+    from pocflow.merge import merge_driver
+
+    golden = (Path(__file__).parent / "golden" / "step-results.md").read_text(encoding="utf-8")
+    note = "Note: 42 pages only with the default scan settings."
+    base, ours, theirs = (tmp_path / name for name in ("base", "ours", "theirs"))
+    base.write_text(golden, encoding="utf-8")
+    ours.write_text(
+        golden.replace("| pages | 42 (≥ 40 ✅) |", "| pages | 43 (≥ 40 ✅) |").replace(
+            "_What did this step prove?", "It proved the scan. _What did this step prove?"
+        ),
+        encoding="utf-8",
+    )
+    theirs.write_text(
+        golden.replace("| Test run time | 1.50 s |\n", f"| Test run time | 1.50 s |\n{note}\n"),
+        encoding="utf-8",
+    )
+    assert merge_driver(base, ours, theirs, "docs/x-step1-results.md") == 0
+    merged = ours.read_text(encoding="utf-8")
+    assert note in merged and "It proved the scan." in merged
+    assert merged.index("<!-- pocflow:end results -->") < merged.index(note)
+    assert "| pages | 43 (≥ 40 ✅) |" in merged  # our block stands
+
+
 @pytest.mark.parametrize("their_edit", ["a note under the heading", "an entry edited"])
 def test_the_merge_driver_loses_no_line_a_person_wrote_in_the_health_checks(
     tmp_path: Path, their_edit: str
