@@ -78,7 +78,12 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     text = to_json(record)
     unchanged = text_of(path) == text
     kept = ws.run_file(step_id, VERIFIED_FILE)
-    restored = record.is_verified and text_of(kept) == text
+    # the record as it stood verified here, or as it was proved here before (an edit undone):
+    # its bytes back, times included
+    restored = record.is_verified and text in (
+        text_of(kept),
+        text_of(proven_path(ws.root / ws.run_dir(step_id), record)),
+    )
     if record.is_verified and not unchanged and not restored:
         record.durations["state"] = round(time.monotonic() - start, 3)
         text = to_json(record)
@@ -93,7 +98,7 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
             # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
             refresh_project_state(ws)
             note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
-    if record.is_verified and not restored:
+    if record.is_verified:
         write_unless_held(kept, text)
     return record
 
