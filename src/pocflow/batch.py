@@ -44,8 +44,8 @@ from pocflow.record import (
     read_test,
     test_result_from,
 )
-from pocflow.run import run_token, run_workers
-from pocflow.settings import suite_session_wanted
+from pocflow.run import run_token
+from pocflow.settings import run_workers, suite_session_wanted
 from pocflow.testing import PytestJsonRunner, TestSelection
 from pocflow.workspace import Step, Workspace
 

@@ -51,8 +51,8 @@ from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
 from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, STEP_TASK, TEST_FILE
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
-from pocflow.run import WORKERS_ENV, RunContext, run_root, users_tasks
-from pocflow.settings import env_flag, load_settings, suite_session_wanted
+from pocflow.run import RunContext, run_root, users_tasks
+from pocflow.settings import WORKERS_ENV, env_flag, load_settings, suite_session_wanted
 from pocflow.store import DependencyStore
 from pocflow.workspace import load_workspace, prerequisites_first, project_workspaces
 
@@ -137,8 +137,14 @@ class Run(DoitRun):  # type: ignore[misc]
         if params.get("reverify") or reverify_forced() or params.get("always"):
             os.environ[REVERIFY_ENV] = "1"  # the phases (and doit's workers) see it
             params["always"] = True
-        with _graph_kept_out_of_collections():
-            return int(super().execute(params, args))
+        # before the tasks load: whether the kernel's watch is on is part of the environment
+        # their up-to-date checks compare (pocflow.freshness.environment)
+        os.environ[WORKERS_ENV] = str(params.get("num_process") or 1)
+        try:
+            with _graph_kept_out_of_collections():
+                return int(super().execute(params, args))
+        finally:
+            os.environ.pop(WORKERS_ENV, None)
 
     @functools.wraps(DoitRun._execute)  # doit passes options by _execute's parameter names
     def _execute(self, *args: Any, **kwargs: Any) -> int:

@@ -67,7 +67,7 @@ from pocflow.record import (
     read_test,
     record_place_problem,
 )
-from pocflow.settings import env_flag
+from pocflow.settings import env_flag, kernel_watched
 from pocflow.workspace import Step, Workspace, dependents_of
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
@@ -77,6 +77,10 @@ REVERIFY_ENV = "POCFLOW_REVERIFY"
 def reverify_forced() -> bool:
     """Whether this run must not accept committed records."""
     return env_flag(REVERIFY_ENV)
+
+
+#: the environment key that says whether the kernel's watch was on (see environment)
+KERNEL_WATCH = "kernel_watch"
 
 
 def environment(ws: Workspace) -> dict[str, str]:
@@ -96,6 +100,9 @@ def environment(ws: Workspace) -> dict[str, str]:
         # what pocflow watches while a step runs: a record made by an observer that watched
         # less is verified again (pocflow.observed)
         "observer": str(OBSERVER_VERSION),
+        # whether the kernel's watch saw what programs read (off under `doit -n`, and off
+        # Linux): a record made without it is not taken where it is on (environment_changes)
+        KERNEL_WATCH: "on" if kernel_watched() else "off",
     }
 
 
@@ -341,6 +348,8 @@ def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> li
         _environment_change(key, recorded.get(key, ""), current.get(key, ""))
         for key in sorted(current.keys() | recorded.keys())
         if recorded.get(key, "") != current.get(key, "")
+        # a record made with the kernel's watch holds where it is off: it saw more
+        and not (key == KERNEL_WATCH and recorded.get(key) != "off")
     ]
 
 
@@ -348,6 +357,11 @@ def _environment_change(key: str, was: str, now: str) -> str:
     if key == "packages":
         return (
             "the installed packages changed" if was else "recorded without the installed packages"
+        )
+    if key == KERNEL_WATCH:
+        return (
+            "recorded without the kernel's watch of what programs read (doit -n, or not "
+            "on Linux): verified again with it"
         )
     if key == "dependencies":
         return (

@@ -43,7 +43,7 @@ from pocflow.observed import (
 )
 from pocflow.record import ImplementResult, ScriptRun, now_iso, write_produced, write_run_file
 from pocflow.redact import redact_bytes, secret_values
-from pocflow.run import kernel_watched
+from pocflow.settings import kernel_watched
 from pocflow.workspace import Step, Workspace
 
 #: seconds the output of a script that ended is still read: a process it started in a
@@ -394,7 +394,7 @@ def _run_script(
 
 def _kernel_watch(root: Path) -> KernelWatch | None:
     """This process's watch of the workspace's folders (pocflow._observe.KernelWatch), made
-    once and kept: None where the kernel is not asked (pocflow.run.kernel_watched) or cannot
+    once and kept: None where the kernel is not asked (pocflow.settings.kernel_watched) or cannot
     be."""
     if not kernel_watched():
         return None

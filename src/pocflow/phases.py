@@ -36,6 +36,7 @@ from pocflow.layout import (
 )
 from pocflow.record import read_test, record_place_problem, write_run_file
 from pocflow.run import RunContext
+from pocflow.settings import kernel_watched
 from pocflow.testing import TestSelection, prestart
 from pocflow.workspace import Workspace
 
@@ -119,7 +120,7 @@ def test_phase(
         return {
             "inputs": held_inputs(taken.inputs),
             "outputs": held_inputs(taken.outputs_read),
-            "packages": installed_packages(),
+            **_ran_here(),
         }
     selection = replace(
         selection,
@@ -135,7 +136,7 @@ def test_phase(
     return _record_failure(ws, selection.step_id, message, TEST) or {
         "inputs": held_inputs(result.inputs),
         "outputs": held_inputs(result.outputs_read),
-        "packages": installed_packages(),
+        **_ran_here(),
     }
 
 
@@ -285,6 +286,7 @@ class phase_current(settings_unchanged):
             and isinstance(inputs, dict)
             and still_holds_now(Path(self.root), inputs)
             and not self._failed_here()
+            and not _watched_less(values)
             and not self._outputs_changed(values.get("outputs"))
             and still_holds_now(Path(self.root), values.get("after") or {})
         )
@@ -335,7 +337,9 @@ class phase_current(settings_unchanged):
             root = Path(self.root)
             return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
 
-        settings = not super().__call__(task, values) or _installed_anew(values)
+        settings = (
+            not super().__call__(task, values) or _installed_anew(values) or _watched_less(values)
+        )
         changed = differing(values.get("inputs")) + differing(values.get("after"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
@@ -398,8 +402,20 @@ def _stands_on(result_file: Path) -> dict[str, Any]:
     return {
         "inputs": held_inputs(inputs) if isinstance(inputs, dict) else {},
         "outputs": held_inputs(outputs) if isinstance(outputs, dict) else {},
-        "packages": installed_packages(),  # what was installed here when it ran (local)
+        **_ran_here(),
     }
+
+
+def _ran_here() -> dict[str, Any]:
+    """What doit keeps of how a phase ran here: what was installed (local), and whether the
+    kernel's watch was on (off under `doit -n`: a phase that ran without it is not current
+    in a run with it, which sees more of what programs read)."""
+    return {"packages": installed_packages(), "watched": kernel_watched()}
+
+
+def _watched_less(values: dict[str, Any]) -> bool:
+    """Whether the phase last ran here without the kernel's watch, which is on now."""
+    return values.get("watched") is False and kernel_watched()
 
 
 @signed

@@ -24,7 +24,6 @@ through files that name the run) and ``--reverify`` (``POCFLOW_REVERIFY``).
 from __future__ import annotations
 
 import os
-import sys
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -162,24 +161,3 @@ def run_root() -> str | None:
 def run_token() -> str:
     """The token of this invocation ('' outside one): its worker processes see it too."""
     return os.environ.get(RUN_ENV, "")
-
-
-#: how many processes doit runs the tasks of this invocation in (`doit -n N`), for its
-#: worker processes: the batched test phases share the ready steps' tests among them
-WORKERS_ENV = "POCFLOW_WORKERS"
-
-
-def kernel_watched() -> bool:
-    """Whether the observed processes also take what the kernel sees opened in the
-    workspace's folders (Linux's inotify: what a C library or a child process reads). Not
-    under `doit -n`: the kernel says which file, not which process, and steps run side by
-    side would take each other's reads."""
-    return sys.platform.startswith("linux") and run_workers() == 1
-
-
-def run_workers() -> int:
-    """How many processes run this invocation's tasks (1 outside `doit -n`)."""
-    try:
-        return max(1, int(os.environ.get(WORKERS_ENV, "1")))
-    except ValueError:
-        return 1

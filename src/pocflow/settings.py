@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -457,3 +458,24 @@ def _load_toml(text: str) -> dict[str, Any]:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise SettingsError(located(PYPROJECT, f"not valid TOML: {exc}")) from None
+
+
+#: how many processes doit runs the tasks of this invocation in (`doit -n N`), for its
+#: worker processes: the batched test phases share the ready steps' tests among them
+WORKERS_ENV = "POCFLOW_WORKERS"
+
+
+def kernel_watched() -> bool:
+    """Whether the observed processes also take what the kernel sees opened in the
+    workspace's folders (Linux's inotify: what a C library or a child process reads). Not
+    under `doit -n`: the kernel says which file, not which process, and steps run side by
+    side would take each other's reads."""
+    return sys.platform.startswith("linux") and run_workers() == 1
+
+
+def run_workers() -> int:
+    """How many processes run this invocation's tasks (1 outside `doit -n`)."""
+    try:
+        return max(1, int(os.environ.get(WORKERS_ENV, "1")))
+    except ValueError:
+        return 1

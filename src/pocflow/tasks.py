@@ -29,7 +29,7 @@ from pocflow.documents import (
 )
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import NO_CONTENT, file_digest
-from pocflow.freshness import environment, implement_settings, testing_settings
+from pocflow.freshness import KERNEL_WATCH, environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, test_inputs_of
@@ -165,7 +165,9 @@ def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, 
                 doc = f"PoC {one.settings.poc}: {doc}"
                 yield {"basename": one.task(basename), "name": None, "doc": doc}
         refreshed = _project_state_uptodate(one, templates)  # one check, every step's
-        env_now = environment(one)  # the same for every step
+        # the same for every step; whether the kernel's watch is on is not a setting: a phase
+        # that ran with it is current without it (see phases.phase_current)
+        env_now = {k: v for k, v in environment(one).items() if k != KERNEL_WATCH}
         for step in one.steps.values():
             yield from _step_tasks(one, step, templates, cache, refreshed, env_now)
         yield _gate_task(one, templates)

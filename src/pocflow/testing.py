@@ -51,7 +51,7 @@ from pocflow.observed import (
 )
 from pocflow.record import TestCase, TestResult, now_iso
 from pocflow.redact import redact_bytes, secret_values
-from pocflow.run import kernel_watched
+from pocflow.settings import kernel_watched
 
 FAILURE_NAMES_SHOWN = 5
 #: the pytest plugins pocflow loads into every session: one limits it to the selected test

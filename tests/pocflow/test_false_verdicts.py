@@ -3972,6 +3972,38 @@ def test_pytests_cache_fixture_works_in_pocflows_sessions(tmp_path: Path) -> Non
     assert plain.returncode == 0  # as the `pytest` command, its cache plugin on
 
 
+def test_a_record_made_without_the_kernel_watch_is_not_taken_where_it_runs(
+    tmp_path: Path,
+) -> None:
+    # under `doit -n` the kernel's watch is off: what a program a test runs reads (`diff`
+    # of a golden file) is not seen; a record made so is not taken by a run that watches
+    test = (
+        "import subprocess\n\n\ndef test_matches_golden():\n"
+        "    done = subprocess.run(['diff', 'data/out.txt', 'data/golden.txt'])\n"
+        "    assert done.returncode == 0\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/out.txt": "12\n", "data/golden.txt": "12\n"})
+    poc_complete_passes(ws, "-n", "2")
+    clone = clone_of(ws, tmp_path / "clone")  # what `-n` verified, committed and cloned
+    for one in (ws, clone):
+        (one / "data/golden.txt").write_text("99\n", encoding="utf-8")
+        result = poc_complete_fails(one)
+        assert "1" in result.ran_steps, result.out
+    assert "recorded without the kernel's watch" in result.out, result.out  # (the clone's)
+
+
+def test_what_was_verified_with_the_kernel_watch_stands_under_doit_n(tmp_path: Path) -> None:
+    # it saw more than a run without the watch would: neither the local state nor a clone's
+    # records are verified again for `-n`
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES, "2": PASSES})
+    poc_complete_passes(ws)
+    clone = clone_of(ws, tmp_path / "clone")
+    for one in (ws, clone):
+        again = poc_complete_passes(one, "-n", "2")
+        assert not again.ran_steps, again.out
+
+
 def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(
     tmp_path: Path,
 ) -> None:
