@@ -12,6 +12,7 @@ from pocflow.freshness import (
     awaiting_suite,
     changes_since,
     environment,
+    environment_changes,
     local_failure,
     no_record_reason,
     outputs_changed,
@@ -386,7 +387,7 @@ def gate_record_holds(ws: Workspace) -> GateRecord | None:
         gate is None
         or not gate.records
         or gate.records != records_digest(ws)
-        or gate.environment != environment(ws)
+        or environment_changes(gate.environment, environment(ws))
     ):
         return None
     return gate
