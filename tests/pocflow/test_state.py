@@ -90,6 +90,11 @@ def test_parallel_run_writes_the_same_documents_as_a_serial_run(tmp_path: Path) 
         return state.split("<!-- pocflow:begin step-progress -->")[1].split("<!-- pocflow:")[0]
 
     assert table(parallel) == table(serial)
+    # made without the kernel's watch: a serial run verifies again with it, and then stands
+    assert "recorded without the kernel's watch" in run_doit(parallel, "drift").out
+    again = run_doit(parallel, "poc-complete")
+    assert again.code == 0 and again.ran_steps, again.out + again.err
+    assert table(parallel) == table(serial)
     assert run_doit(parallel, "drift").code == 0
     assert run_doit(parallel, "poc-complete").ran == []
 
