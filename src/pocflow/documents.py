@@ -29,7 +29,7 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pocflow._fs import atomic_write_text, read_json, sha256_file
+from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
 from pocflow.errors import DocumentError, located
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
@@ -208,7 +208,8 @@ def replace_blocks(
     for block in reversed(find_blocks(text, path)):
         if block.name not in blocks:
             continue
-        persons = _persons_lines(text, block, blocks[block.name], owned, block.name)
+        same = text[block.start : block.end] == blocks[block.name]  # (most blocks, most runs)
+        persons = [] if same else _persons_lines(text, block, blocks[block.name], owned, block.name)
         rest = result[block.end :]
         kept = ""
         if persons:
@@ -521,10 +522,26 @@ def block_shapes(
     root: Path | None, templates_dir: str, name: str
 ) -> dict[str, tuple[re.Pattern[str], ...]]:
     """Per machine block of the template in use (root None: the packaged one), the shapes
-    of the lines it renders there (see merge)."""
-    if root is None:
-        return _block_shapes(resources.files("pocflow").joinpath(f"templates/{name}").read_text())
-    return _block_shapes(template_source(root, templates_dir, name)[1])
+    of the lines it renders there (see merge). Worked out once per template and process
+    while the workspace's own template file (or its absence) is unchanged."""
+    override = None if root is None else root / templates_dir / name
+    try:
+        seen = stamp(override.stat()) if override is not None else None
+    except OSError:
+        seen = None
+    key = (str(override), seen, name)
+    known = _SHAPES.get(key)
+    if known is None:
+        text = (
+            template_source(root, templates_dir, name)[1]
+            if root is not None
+            else resources.files("pocflow").joinpath(f"templates/{name}").read_text()
+        )
+        known = _SHAPES[key] = _block_shapes(text)
+    return known
+
+
+_SHAPES: dict[tuple[str, object, str], dict[str, tuple[re.Pattern[str], ...]]] = {}
 
 
 def write_document(
