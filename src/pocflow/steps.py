@@ -151,6 +151,12 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
         )
 
     for pattern in ("step*.yaml", "step*.yml"):
+        for rel in _folders_named(root, manifests_dir, pattern):
+            warnings.append(
+                located(
+                    rel, "a folder named like a step manifest; it is ignored (a manifest is a file)"
+                )
+            )
         for path in _listing(root, manifests_dir, pattern):
             rel = f"{manifests_dir}/{path.name}"
             step_id = parse_step_id(path.name.rsplit(".", 1)[0])
@@ -207,6 +213,16 @@ def _uncollected_tests(root: Path, tests_dir: str) -> list[str]:
                 if _STEP_TEST_RE.match(path.name)
             ]
     return sorted(found)
+
+
+def _folders_named(root: Path, directory: str, pattern: str) -> list[str]:
+    """The folders of the folder whose names match the pattern (workspace-relative)."""
+    try:
+        with os.scandir(root / directory) as entries:
+            names = [e.name for e in entries if fnmatchcase(e.name, pattern) and e.is_dir()]
+    except OSError:
+        return []
+    return [f"{directory}/{name}" for name in sorted(names)]
 
 
 def _listing(root: Path, directory: str, pattern: str) -> list[Path]:

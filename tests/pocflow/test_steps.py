@@ -155,3 +155,14 @@ def test_a_test_file_pytest_collects_that_is_no_steps_is_named(tmp_path: Path) -
             "tests/test_Step2_upper.py",
         )
     ]
+
+
+def test_a_folder_named_like_a_manifest_is_named_not_skipped_silently(tmp_path: Path) -> None:
+    _touch(tmp_path, "PoC/step1_a.py")
+    (tmp_path / "steps/step1.yaml").mkdir(parents=True)
+    found = discover_steps(tmp_path, "PoC", "tests", "steps")
+    assert found.steps["1"].manifest is None
+    assert found.warnings == [
+        "steps/step1.yaml: a folder named like a step manifest; it is ignored (a manifest is "
+        "a file)"
+    ]
