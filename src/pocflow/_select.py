@@ -43,9 +43,12 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     under plain pytest."""
     listing = next((a.split("=", 1)[1] for a in args if a.startswith(_OPTION + "=")), None)
     if listing:
-        lines = Path(listing).read_text(encoding="utf-8").splitlines()
-        program = os.path.join(os.path.dirname(sys.executable), "pytest")
-        sys.argv = [program, *(line for line in lines if line.strip())]
+        files = [line for line in Path(listing).read_text(encoding="utf-8").splitlines() if line]
+        sys.argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+        # and the first conftest files are those of the files, as for `pytest <files>`: of a
+        # folder, pytest would also load those of its test* subfolders (pytest's own hook
+        # reads these arguments after this one)
+        early_config.known_args_namespace.file_or_dir = list(files)
 
 
 def pytest_configure(config: Any) -> None:

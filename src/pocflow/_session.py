@@ -280,13 +280,16 @@ def _shadowed(root: Path) -> list[str]:
     def inside(path: str) -> bool:
         return Path(path).resolve().is_relative_to(root)
 
+    # a virtual environment inside the workspace (uv's .venv) is no workspace code
+    installed = tuple(Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
     found = []
     for name in sorted(PRELOADED):
         origin = getattr(sys.modules.get(name), "__file__", None)
         if not isinstance(origin, str):
             continue
         if inside(origin):
-            found.append(name)
+            if not any(Path(origin).resolve().is_relative_to(p) for p in installed):
+                found.append(name)
             continue
         try:
             spec = PathFinder.find_spec(name, sys.path)

@@ -3954,6 +3954,26 @@ def test_a_test_sees_the_arguments_and_verbosity_plain_pytest_gives_it(
     poc_complete_fails(ws)
 
 
+def test_a_conftest_in_a_test_folder_beside_is_not_loaded_unless_plain_pytest_loads_it(
+    tmp_path: Path,
+) -> None:
+    # pytest loads the conftest.py of every test* folder under a folder it is given, not
+    # under a file: pocflow gives its sessions folders, plain `pytest <file>` a file
+    test = "import fakes\n\n\ndef test_main():\n    assert fakes.EXPECTED == 0\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(
+        ws,
+        {
+            "tests/testkit/conftest.py": (
+                "import sys\nfrom pathlib import Path\n\n"
+                "sys.path.insert(0, str(Path(__file__).parent))\n"
+            ),
+            "tests/testkit/fakes.py": "EXPECTED = 0\n",
+        },
+    )
+    poc_complete_fails(ws)
+
+
 def test_pytests_cache_fixture_works_in_pocflows_sessions(tmp_path: Path) -> None:
     # (a false ❌: the cache plugin was turned off, and the fixture did not exist)
     test = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,24 @@ def test_a_sessions_rewritten_files_are_checked_once_however_many_steps_it_holds
     )
     assert all(result.outcome == "passed" for result in results.values())
     assert len(calls) == 1
+
+
+def test_a_virtual_environment_inside_the_workspace_is_no_workspace_code(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uv's .venv sits in the workspace: the plugins the warm server loaded from it do not
+    # make its sessions unfaithful; a plugin of the workspace's own (site/) does
+    import types
+
+    from pocflow import _session
+
+    for rel in (".venv/lib/fakeplug.py", "site/wsplug.py", "elsewhere.py"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("", encoding="utf-8")
+    monkeypatch.setattr(sys, "prefix", str(tmp_path / ".venv"))
+    for name, rel in (("fakeplug", ".venv/lib/fakeplug.py"), ("wsplug", "site/wsplug.py")):
+        module = types.ModuleType(name)
+        module.__file__ = str(tmp_path / rel)
+        monkeypatch.setitem(sys.modules, name, module)
+    monkeypatch.setattr(_session, "PRELOADED", frozenset({"fakeplug", "wsplug"}))
+    assert _session._shadowed(tmp_path) == ["wsplug"]
