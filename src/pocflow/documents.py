@@ -59,12 +59,17 @@ class Block:
 
 
 def find_blocks(text: str, path: str) -> list[Block]:
-    """The machine blocks of text in order; DocumentError on unbalanced or nested markers."""
+    """The machine blocks of text in order; DocumentError on unbalanced or nested markers.
+    A marker inside a code fence is a person's example, not a marker (pocflow writes none
+    there)."""
     blocks: list[Block] = []
     open_name: str | None = None
     open_start = 0
     open_line = 0
+    fences = _closed_fences(text) if "```" in text or "~~~" in text else []
     for match in _MARK_RE.finditer(text):
+        if any(start < match.start() < end for start, end in fences):
+            continue
         line = text.count("\n", 0, match.start()) + 1
         if match["kind"] == "begin":
             if open_name is not None:
@@ -132,6 +137,28 @@ class Owned:
 
     shapes: Mapping[str, Sequence[re.Pattern[str]]] = field(default_factory=dict)
     written: Mapping[str, str] = field(default_factory=dict)
+
+
+_FENCE_RE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$", re.M)
+
+
+def _closed_fences(text: str) -> list[tuple[int, int]]:
+    """The spans of the code fences that open and close (as CommonMark has it: a closing
+    fence is of the opening's character, at least as long, with nothing after it)."""
+    spans = []
+    opening: re.Match[str] | None = None
+    for match in _FENCE_RE.finditer(text):
+        if opening is None:
+            if not (match["fence"][0] == "`" and "`" in match["info"]):
+                opening = match
+        elif (
+            match["fence"][0] == opening["fence"][0]
+            and len(match["fence"]) >= len(opening["fence"])
+            and not match["info"].strip()
+        ):
+            spans.append((opening.start(), match.end()))
+            opening = None
+    return spans
 
 
 def merge_document(existing: str | None, rendered: str, path: str) -> str:

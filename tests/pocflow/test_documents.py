@@ -606,3 +606,17 @@ def test_a_line_added_beside_a_line_edited_in_the_same_block_is_kept_and_so_is_t
     assert "uv run doit step:1   # add --reverify" in outside
     assert "uv run python tools/plot.py" in outside
     assert "2 lines written inside the machine block 'commands'" in capsys.readouterr().err
+
+
+def test_markers_shown_in_a_persons_code_fence_are_an_example_not_a_block() -> None:
+    example = (
+        "```markdown\n<!-- pocflow:begin results -->\n## Results\n"
+        "<!-- pocflow:end results -->\n```\n"
+    )
+    edited = GOLDEN_DOC.replace(
+        "_What did this step prove?", example + "\n_What did this step prove?"
+    )
+    merged = merge_document(edited, NEXT_RENDER, "doc")
+    assert example in merged  # untouched
+    assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
+    assert merged.count("| pages | 43 (≥ 40 ✅) |") == 1
