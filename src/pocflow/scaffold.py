@@ -314,11 +314,16 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
             lines.append(f"{key} = {toml_string(value)}")
     table = "\n".join(lines) + "\n"
     pyproject = root / "pyproject.toml"
-    if _create(
-        pyproject,
-        table + f"\n[tool.pytest.ini_options]\npythonpath = [{toml_string(options.scripts_dir)}]\n",
-    ):
+    elsewhere = _pytest_configured_elsewhere(root)
+    pytest_table = (
+        f"\n[tool.pytest.ini_options]\npythonpath = [{toml_string(options.scripts_dir)}]\n"
+        if elsewhere is None
+        else ""  # (pytest would ignore it: the other file wins)
+    )
+    if _create(pyproject, table + pytest_table):
         result.created.append("pyproject.toml")
+        if elsewhere is not None:
+            result.skipped.append(_configured_in(elsewhere, options.scripts_dir))
         return result
     text = pyproject.read_bytes().decode("utf-8")  # (its line ends as they are)
     if re.search(r"^\[tool\.pocflow\]", text, re.M):
@@ -358,6 +363,29 @@ def _parsed(name: str, text: str, quiet: bool = False) -> dict[str, Any]:
         ) from None
 
 
+def _pytest_configured_elsewhere(root: Path) -> str | None:
+    """The file other than pyproject.toml pytest takes its settings from, if any (it wins
+    over pyproject.toml's)."""
+    for name, marker in (
+        ("pytest.ini", ""),
+        (".pytest.ini", ""),
+        ("tox.ini", "[pytest]"),
+        ("setup.cfg", "[tool:pytest]"),
+    ):
+        other = root / name
+        if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
+            return name
+    return None
+
+
+def _configured_in(name: str, scripts_dir: str) -> str:
+    """What to add by hand to the (ini-format) file pytest takes its settings from."""
+    return (
+        f"pytest is configured in {name}: add `pythonpath = {scripts_dir}` to pytest's "
+        "settings there, so that plain pytest can import the step scripts"
+    )
+
+
 def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
     """Let plain pytest import the step scripts (tests do ``from step1_load import ...``):
     add the scripts folder to pytest's ``pythonpath`` in the pyproject.toml that pocflow
@@ -372,16 +400,10 @@ def _pytest_pythonpath(root: Path, scripts_dir: str) -> Scaffolded:
     by_hand = (
         f"add {wanted} to pytest's settings there, so that plain pytest can import the step scripts"
     )
-    for name, marker in (
-        ("pytest.ini", ""),
-        (".pytest.ini", ""),
-        ("tox.ini", "[pytest]"),
-        ("setup.cfg", "[tool:pytest]"),
-    ):
-        other = root / name
-        if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
-            result.skipped.append(f"pytest is configured in {name}: {by_hand}")
-            return result
+    elsewhere = _pytest_configured_elsewhere(root)
+    if elsewhere is not None:
+        result.skipped.append(_configured_in(elsewhere, scripts_dir))
+        return result
     tool = _parsed("pyproject.toml", text).get("tool", {})
     pytest_tables = tool.get("pytest", {}) if isinstance(tool, dict) else {}
     options = pytest_tables.get("ini_options") if isinstance(pytest_tables, dict) else None
