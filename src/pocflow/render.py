@@ -8,8 +8,10 @@ from __future__ import annotations
 import os
 import sys
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from shlex import quote
 from typing import Any
 
 from pocflow.documents import (
@@ -22,6 +24,7 @@ from pocflow.documents import (
 )
 from pocflow.errors import PocflowError
 from pocflow.layout import STEP_TASK, WRITTEN_BLOCKS_DIR
+from pocflow.manifest import Manifest
 from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
@@ -66,6 +69,9 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
             for sid in prerequisites_first(ws, list(step.depends_on))
             for script in ws.steps[sid].scripts
         ],
+        # how the manifest runs each script: its env before the command, its args after
+        "env_of": _per_script(ws, step, lambda m: "".join(f"{k}={quote(v)} " for k, v in m.env)),
+        "args_of": _per_script(ws, step, lambda m: "".join(f" {quote(a)}" for a in m.args)),
         "metrics": metric_rows(record),
         "test_files": _test_files(test),
         "coverage": coverage(test),
@@ -73,6 +79,16 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
         "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
     }
     return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context)
+
+
+def _per_script(ws: Workspace, step: Step, part: Callable[[Manifest], str]) -> dict[str, str]:
+    """A part of the command that runs each script of the step and of the steps it depends
+    on, from its step's manifest (none: '')."""
+    found = {}
+    for one in (step, *(ws.steps[sid] for sid in prerequisites_first(ws, list(step.depends_on)))):
+        for script in one.scripts:
+            found[script] = part(one.manifest) if one.manifest is not None else ""
+    return found
 
 
 def write_step_results(ws: Workspace, step: Step, record: StepRecord) -> None:

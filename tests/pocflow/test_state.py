@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import copy_sample, run_doit
+from support import copy_sample, make_workspace, run_doit, write_files
 
 pytestmark = pytest.mark.e2e
 
@@ -136,3 +136,28 @@ def test_a_windows_checkout_keeps_its_line_ends_and_drift_sees_no_change(sample:
     assert state.read_bytes().count(b"```mermaid") == 1
     assert doc.read_bytes().startswith("\ufeff".encode())
     assert run_doit(sample, "drift").code == 0
+
+
+def test_the_results_docs_command_runs_the_script_as_its_manifest_does(tmp_path: Path) -> None:
+    # the manifest's args and env are part of how the script runs: the command the results
+    # doc gives must run it so, and succeed
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_ok():\n    assert True\n"})
+    write_files(
+        ws,
+        {
+            "steps/step1.yaml": "args: [--suffix, ' words']\nenv:\n  REPORT_MODE: plain\n",
+            "PoC/step1_x.py": (
+                '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py --suffix SUFFIX\n"""\n'
+                "import os\nimport sys\n\n"
+                "assert os.environ['REPORT_MODE'] == 'plain'\n"
+                "print('3' + sys.argv[sys.argv.index('--suffix') + 1])\n"
+            ),
+        },
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    doc = (ws / "docs/small-step1-results.md").read_text(encoding="utf-8")
+    command = next(line for line in doc.splitlines() if "python PoC/step1_x.py" in line)
+    assert command == "REPORT_MODE=plain uv run python PoC/step1_x.py --suffix ' words'"
+    plain = command.replace("uv run python", sys.executable)
+    done = subprocess.run(plain, shell=True, cwd=ws, capture_output=True, text=True, check=False)
+    assert (done.returncode, done.stdout) == (0, "3 words\n"), done.stderr
