@@ -316,11 +316,12 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
     pyproject = root / "pyproject.toml"
     elsewhere = _pytest_configured_elsewhere(root)
     pytest_table = (
-        f"\n[tool.pytest.ini_options]\npythonpath = [{toml_string(options.scripts_dir)}]\n"
+        f"[tool.pytest.ini_options]\npythonpath = [{toml_string(options.scripts_dir)}]\n\n"
         if elsewhere is None
         else ""  # (pytest would ignore it: the other file wins)
     )
-    if _create(pyproject, table + pytest_table):
+    # pocflow's table last: a setting typed at the end of the file is pocflow's
+    if _create(pyproject, pytest_table + table):
         result.created.append("pyproject.toml")
         if elsewhere is not None:
             result.skipped.append(_configured_in(elsewhere, options.scripts_dir))

@@ -248,7 +248,9 @@ def _load_project(root: Path) -> _Project:
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
             raise SettingsError(
                 located(
-                    PYPROJECT, f"tool.pocflow.{key} must be {kind.__name__}, got {shown(value)}"
+                    PYPROJECT,
+                    f"tool.pocflow.{key} must be {_KINDS[kind]}, got {shown(value)}"
+                    + (" (write inf without quotes: no limit)" if value == "inf" else ""),
                 )
             )
         values[key] = value
@@ -297,7 +299,10 @@ def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
             )
         if not isinstance(value, str):
             raise SettingsError(
-                located(PYPROJECT, f"tool.pocflow.{key}.{name} must be str, got {shown(value)}")
+                located(
+                    PYPROJECT,
+                    f"tool.pocflow.{key}.{name} must be {_KINDS[str]}, got {shown(value)}",
+                )
             )
         own[name] = value
     _check_values({**own, "slug": own.get("slug", "")}, where=f"tool.pocflow.{key}")
@@ -306,8 +311,26 @@ def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
     return own
 
 
+#: a setting's type, in a person's words (with TOML's)
+_KINDS = {
+    int: "a whole number (int)",
+    float: "a number (float)",
+    str: "text in quotes (str)",
+    bool: "true or false (bool)",
+}
+
+
 def _check_values(values: dict[str, Any], where: str = "tool.pocflow") -> None:
     """Refuse values a setting's type allows and its meaning does not."""
+    if values.get("state_dir") in ("", ".", "./"):
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"{where}.state_dir = {shown(values['state_dir'])}: pocflow's local state "
+                "(doit's database, logs, run files) needs a folder of its own, such as "
+                "'.pocflow'",
+            )
+        )
     if values.get("poc", 1) < 1:
         raise SettingsError(
             located(PYPROJECT, f"{where}.poc must be 1 or more: PoCs are numbered from 1")

@@ -109,7 +109,10 @@ def test_an_earlier_pocs_own_table_gives_its_name_slug_and_plan(tmp_path: Path) 
             "poc = 2\n[tool.pocflow.poc1]\nscripts_dir = 'x'\n",
             "unknown setting tool.pocflow.poc1.scripts_dir",
         ),
-        ("poc = 2\n[tool.pocflow.poc1]\nname = 3\n", "tool.pocflow.poc1.name must be str"),
+        (
+            "poc = 2\n[tool.pocflow.poc1]\nname = 3\n",
+            "tool.pocflow.poc1.name must be text in quotes",
+        ),
         ("poc = 2\n[tool.pocflow.poc1]\nslug = 'a/b'\n", "tool.pocflow.poc1.slug"),
         ("poc = 2\npoc1 = 'x'\n", "tool.pocflow.poc1 must be a table"),
     ],

@@ -131,7 +131,7 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
         (
             {"pyproject.toml": "[tool.pocflow]\npoc = 'one'\n"},
             SettingsError,
-            r"tool.pocflow.poc must be int",
+            r"tool.pocflow.poc must be a whole number \(int\)",
         ),
         (
             {"pyproject.toml": "[tool.pocflow]\ndocs_dir = '../elsewhere'\n"},
@@ -144,6 +144,16 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
             SettingsError,
             r"pyproject.toml: tool.pocflow.lock_file = 'nope.lock': no such file; name the "
             r"project's lock file, or '' for none",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\nstate_dir = '.'\n"},
+            SettingsError,
+            r"tool.pocflow.state_dir = '.': pocflow's local state .* needs a folder of its own",
+        ),
+        (
+            {"pyproject.toml": "[tool.pocflow]\ntimeout = 'inf'\n"},
+            SettingsError,
+            r"tool.pocflow.timeout must be a number \(float\), got 'inf' \(write inf without",
         ),
         (
             {"pyproject.toml": "[tool.pocflow]\npoc = 0\n"},
