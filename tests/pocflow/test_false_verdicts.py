@@ -3974,6 +3974,20 @@ def test_a_conftest_in_a_test_folder_beside_is_not_loaded_unless_plain_pytest_lo
     poc_complete_fails(ws)
 
 
+def test_a_collection_hook_sees_the_arguments_plain_pytest_gives(tmp_path: Path) -> None:
+    # "thorough when this file is named", decided as pytest collects (pytest_generate_tests)
+    conftest = (
+        "def pytest_generate_tests(metafunc):\n"
+        "    if 'n' in metafunc.fixturenames:\n"
+        "        named = any(a.split('::')[0].endswith('.py') for a in metafunc.config.args)\n"
+        "        metafunc.parametrize('n', range(8) if named else range(2))\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", {"1": "def test_main(n):\n    assert n < 5\n"}, conftest=conftest
+    )
+    poc_complete_fails(ws)
+
+
 def test_pytests_cache_fixture_works_in_pocflows_sessions(tmp_path: Path) -> None:
     # (a false ❌: the cache plugin was turned off, and the fixture did not exist)
     test = (
