@@ -83,15 +83,31 @@ def pytest_collection(session: Any) -> bool | None:
     folders = session.config.stash.get(_FOLDERS, None)
     if folders is None:
         return None
+    # the listed files count as named on the command line, as `pytest <file>` names them:
+    # pytest's file-name patterns (python_files) do not drop them (no hook says which paths
+    # were named, so the session's own question is answered for them)
+    files = session.config.stash[_STASH][0]
+    named = session.isinitpath
+
+    def isinitpath(path: Any, *, with_parents: bool = False) -> bool:
+        return Path(path) in files or bool(named(path, with_parents=with_parents))
+
+    session.isinitpath = isinitpath
     session.perform_collect(folders)
     return True
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
+    """Collect the listed files and the folders on their way whatever ignore settings say
+    (`collect_ignore`, `--ignore`, norecursedirs: named on the command line, pytest takes
+    them all the same), their conftest.py and __init__.py, and nothing else."""
     keep = config.stash.get(_STASH, None)
     if keep is None:
         return None
     files, folders = keep
-    if collection_path in files or collection_path in folders or collection_path.name in _KEEP:
+    if collection_path in files or collection_path in folders:
+        return False
+    if collection_path.name in _KEEP:
         return None
     return True

@@ -268,6 +268,15 @@ def _normalise(root: Path, relpath: str, key: str, value: Any, line: int) -> Any
     if key in ("inputs", "outputs"):
         return tuple(inside_workspace(root, relpath, key, item, line) for item in value)
     if key in ("args", "secrets"):
+        if None in value:
+            raise ManifestError(
+                located(
+                    relpath,
+                    f"'{key}' item {value.index(None) + 1} is empty (null); write '' for an "
+                    "empty one",
+                    line,
+                )
+            )
         return tuple(value)
     if key == "title":  # a step's name is one line (tables, headings, docstrings)
         return " ".join(value.split())

@@ -70,7 +70,7 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
             for script in ws.steps[sid].scripts
         ],
         # how the manifest runs each script: its env before the command, its args after
-        "env_of": _per_script(ws, step, lambda m: "".join(f"{k}={quote(v)} " for k, v in m.env)),
+        "env_of": _per_script(ws, step, _env_prefix),
         "args_of": _per_script(ws, step, lambda m: "".join(f" {quote(a)}" for a in m.args)),
         "metrics": metric_rows(record),
         "test_files": _test_files(test),
@@ -79,6 +79,17 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
         "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
     }
     return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context)
+
+
+def _env_prefix(manifest: Manifest) -> str:
+    """The manifest's variables before a command, as a POSIX shell takes them: NAME=value
+    words, or `env` with them when a name is no shell variable name (X-Y)."""
+    words = [f"{name}={quote(value)}" for name, value in manifest.env]
+    if not words:
+        return ""
+    if all(name.isidentifier() and name.isascii() for name, _ in manifest.env):
+        return " ".join(words) + " "
+    return "env " + " ".join(quote(f"{name}={value}") for name, value in manifest.env) + " "
 
 
 def _per_script(ws: Workspace, step: Step, part: Callable[[Manifest], str]) -> dict[str, str]:

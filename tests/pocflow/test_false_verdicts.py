@@ -3988,6 +3988,41 @@ def test_a_collection_hook_sees_the_arguments_plain_pytest_gives(tmp_path: Path)
     poc_complete_fails(ws)
 
 
+@pytest.mark.parametrize(
+    ("conftest", "settings"),
+    [
+        ("collect_ignore = ['test_step1_extra.py']\n", ""),
+        ("", '\n[tool.pytest.ini_options]\naddopts = "--ignore-glob=*_extra.py"\n'),
+        ("", '\n[tool.pytest.ini_options]\npython_files = ["test_*_x.py"]\n'),
+    ],
+    ids=["collect_ignore", "--ignore-glob", "python_files"],
+)
+def test_a_step_test_file_an_ignore_setting_drops_from_a_folder_is_run_as_when_named(
+    tmp_path: Path, conftest: str, settings: str
+) -> None:
+    # plain `pytest tests/test_step1_extra.py` names the file: pytest collects it whatever
+    # its ignore settings and file-name patterns say about the folder's other files
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES}, conftest=conftest, settings=settings)
+    write_files(ws, {"tests/test_step1_extra.py": "def test_extra():\n    assert False\n"})
+    result = run_doit(ws, "poc-complete")
+    extra = subprocess.run(
+        [
+            sys.executable,
+            "-P",
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "tests/test_step1_extra.py",
+        ],
+        cwd=ws,
+        capture_output=True,
+        check=False,
+    )
+    assert extra.returncode != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
 def test_pytests_cache_fixture_works_in_pocflows_sessions(tmp_path: Path) -> None:
     # (a false ❌: the cache plugin was turned off, and the fixture did not exist)
     test = (

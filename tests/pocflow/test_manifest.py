@@ -77,6 +77,7 @@ def test_load_manifest_empty_file_is_empty_manifest(tmp_path: Path) -> None:
             r"steps/step1.yaml:3: 'inputs' appears twice \(also at line 1\); YAML would "
             r"keep only the last: keep one",
         ),
+        ("args: [a, null]\n", r"steps/step1.yaml:1: 'args' item 2 is empty \(null\); write ''"),
         (
             "env:\n  TZ: UTC\n  TZ: Europe/Paris\n",
             r"steps/step1.yaml:3: 'TZ' appears twice \(also at line 2\)",

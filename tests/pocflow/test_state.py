@@ -145,11 +145,14 @@ def test_the_results_docs_command_runs_the_script_as_its_manifest_does(tmp_path:
     write_files(
         ws,
         {
-            "steps/step1.yaml": "args: [--suffix, ' words']\nenv:\n  REPORT_MODE: plain\n",
+            "steps/step1.yaml": (
+                "args: [--suffix, ' words']\nenv:\n  REPORT_MODE: plain\n  X-Y: '1'\n"
+            ),
             "PoC/step1_x.py": (
                 '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py --suffix SUFFIX\n"""\n'
                 "import os\nimport sys\n\n"
                 "assert os.environ['REPORT_MODE'] == 'plain'\n"
+                "assert os.environ['X-Y'] == '1'\n"
                 "print('3' + sys.argv[sys.argv.index('--suffix') + 1])\n"
             ),
         },
@@ -157,7 +160,9 @@ def test_the_results_docs_command_runs_the_script_as_its_manifest_does(tmp_path:
     assert run_doit(ws, "poc-complete").code == 0
     doc = (ws / "docs/small-step1-results.md").read_text(encoding="utf-8")
     command = next(line for line in doc.splitlines() if "python PoC/step1_x.py" in line)
-    assert command == "REPORT_MODE=plain uv run python PoC/step1_x.py --suffix ' words'"
+    assert command == (  # (X-Y is no shell variable name: `env` sets it)
+        "env REPORT_MODE=plain X-Y=1 uv run python PoC/step1_x.py --suffix ' words'"
+    )
     plain = command.replace("uv run python", sys.executable)
     done = subprocess.run(plain, shell=True, cwd=ws, capture_output=True, text=True, check=False)
     assert (done.returncode, done.stdout) == (0, "3 words\n"), done.stderr
