@@ -110,13 +110,13 @@ def environment(ws: Workspace) -> dict[str, str]:
 def installed_packages() -> str:
     """A digest of what is installed where this process imports from: the names of the
     distributions' metadata folders (``pocnew-1.0.dist-info``: name and version) and of the
-    ``.pth`` files in every folder of sys.path, with the stamps of those files and of each
+    ``.pth`` files in every folder of sys.path, with the content of those files and of each
     folder's RECORD and entry_points.txt. A package installed, upgraded, installed again at
-    the same version or removed without a change to the lock file (``uv pip install``,
-    ``--reinstall``), a ``.pth`` file pointed elsewhere, entry points changed in place: each
-    changes it, and so does a pytest plugin that every session would now load. Local only
-    (a machine's installation is not a record's, and stamps differ between machines): the
-    phases compare it with their last run here. Worked out once a process."""
+    the same version with other files or removed without a change to the lock file (``uv pip
+    install``, ``--reinstall``), a ``.pth`` file pointed elsewhere, entry points changed in
+    place: each changes it, and so does a pytest plugin that every session would now load.
+    Local only (a machine's installation is not a record's): the phases compare it with
+    their last run here. Worked out once a process."""
     names: list[str] = []
     for entry in dict.fromkeys(sys.path):
         try:
@@ -153,20 +153,17 @@ _DISTRIBUTIONS = (".dist-info", ".egg-info")
 
 
 def _installed(folder: str, entry: os.DirEntry[str]) -> str:
-    """One metadata entry of installed_packages: its path and the stamps it is known by."""
-    paths = [entry.path]
-    if entry.is_dir():
-        paths += [os.path.join(entry.path, name) for name in _METADATA_FILES]
-    stamps = []
-    for path in paths:
-        try:
-            info = os.stat(path)
-        except OSError:
-            continue
-        # not the change time: installers hard-link files from their cache, and another
-        # environment linking the same file changes it
-        stamps.append(f"{info.st_size}:{info.st_mtime_ns}")
-    return f"{folder}/{entry.name} " + " ".join(stamps)
+    """One metadata entry of installed_packages: its path and the content of what a
+    reinstall or an in-place edit rewrites (a .pth file; a metadata folder's RECORD, which
+    holds every installed file's hash, and entry_points.txt) — by content, not by time: uv
+    reinstalls the workspace's own editable package whenever pyproject.toml is touched,
+    byte for byte the same (digests cached by stamp: nothing read twice)."""
+    paths = (
+        [os.path.join(entry.path, name) for name in _METADATA_FILES]
+        if entry.is_dir()
+        else [entry.path]
+    )
+    return f"{folder}/{entry.name} " + " ".join(file_digest(path)[:16] for path in paths)
 
 
 _METADATA = (".dist-info", ".egg-info", ".egg-link", ".pth")

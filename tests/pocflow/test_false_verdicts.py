@@ -18,6 +18,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Callable
 from contextlib import closing
 from dataclasses import dataclass, field
@@ -1785,6 +1786,33 @@ def test_entry_points_changed_in_place_in_an_installed_package_are_seen(tmp_path
         "[poc.things]\nb = json\n", encoding="utf-8"
     )
     assert_run_again_and_failed(ws, "1", env)
+
+
+def test_a_package_installed_again_byte_for_byte_re_verifies_nothing(tmp_path: Path) -> None:
+    # uv reinstalls the workspace's own editable package whenever pyproject.toml is touched:
+    # new times, the same files; a RECORD that lists other files is a change
+    ws = make_workspace(tmp_path / "ws", {"1": PASSES})
+    site = tmp_path / "site"
+    record = "pocthings/__init__.py,sha256=abc,10\n"
+    files = {
+        "pocthings-1.0.dist-info/METADATA": "Metadata-Version: 2.1\nName: pocthings\n"
+        "Version: 1.0\n",
+        "pocthings-1.0.dist-info/RECORD": record,
+        "_editable_impl_pocthings.pth": str(ws / "src") + "\n",
+    }
+    write_files(site, files)
+    env = {"PYTHONPATH": str(site)}
+    poc_complete_passes(ws, env=env)
+    time.sleep(0.01)
+    shutil.rmtree(site)
+    write_files(site, files)  # installed again: new times, the same bytes
+    again = poc_complete_passes(ws, env=env)
+    assert not again.ran_steps, again.out
+    (site / "pocthings-1.0.dist-info/RECORD").write_text(
+        record.replace("abc", "def"), encoding="utf-8"
+    )
+    changed = poc_complete_passes(ws, env=env)
+    assert changed.ran_steps == {"1"}, changed.out
 
 
 #: a conftest putting lib/ and src/ on sys.path (lib/ searched first)
