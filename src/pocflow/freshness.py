@@ -111,20 +111,40 @@ def installed_packages() -> str:
     """A digest of what is installed where this process imports from: the names of the
     distributions' metadata folders (``pocnew-1.0.dist-info``: name and version) and of the
     ``.pth`` files in every folder of sys.path, with the content of those files and of each
-    folder's RECORD and entry_points.txt. A package installed, upgraded, installed again at
-    the same version with other files or removed without a change to the lock file (``uv pip
-    install``, ``--reinstall``), a ``.pth`` file pointed elsewhere, entry points changed in
-    place: each changes it, and so does a pytest plugin that every session would now load.
-    Local only (a machine's installation is not a record's): the phases compare it with
-    their last run here. Worked out once a process."""
+    folder's RECORD and entry_points.txt; a sitecustomize.py or usercustomize.py there; the
+    names of the modules in each such folder outside the workspace. A package installed,
+    upgraded, installed again at the same version with other files or removed without a
+    change to the lock file (``uv pip install``, ``--reinstall``), a ``.pth`` file pointed
+    elsewhere, entry points changed in place: each changes it, and so does a pytest plugin
+    that every session would now load. Local only (a machine's installation is not a
+    record's): the phases compare it with their last run here. Worked out once a process."""
     names: list[str] = []
+    here = os.getcwd()
     for entry in dict.fromkeys(sys.path):
+        folder = os.path.abspath(entry or ".")
         try:
-            with os.scandir(entry or ".") as found:
-                names += [_installed(entry, e) for e in found if e.name.endswith(_METADATA)]
+            with os.scandir(folder) as found:
+                listing = list(found)
         except OSError:
             continue
+        names += [_installed(entry, e) for e in listing if e.name.endswith(_METADATA)]
+        # what Python runs at start wherever it is found (a sitecustomize.py added to
+        # site-packages), and, in a folder packages are installed into outside the
+        # workspace, the names of the modules there (one put there without an installer's
+        # metadata, which a test's `try: import` finds). (Not every folder's: how doit was
+        # started — `uv run doit`, `python -m doit` — puts other folders first.)
+        names += [
+            f"{entry}/{e.name} {file_digest(e.path)[:16]}" for e in listing if e.name in _AT_START
+        ]
+        outside = folder != here and not folder.startswith(here + os.sep)
+        if outside and any(e.name.endswith(_DISTRIBUTIONS) for e in listing):
+            modules = sorted(e.name for e in listing if e.name != "__pycache__")
+            names.append(f"{entry}: " + " ".join(modules))
     return hashlib.sha256("\n".join(sorted(names)).encode()).hexdigest()
+
+
+#: the modules Python imports at start from wherever sys.path finds them
+_AT_START = ("sitecustomize.py", "usercustomize.py")
 
 
 @functools.cache

@@ -1815,6 +1815,37 @@ def test_a_package_installed_again_byte_for_byte_re_verifies_nothing(tmp_path: P
     assert changed.ran_steps == {"1"}, changed.out
 
 
+@pytest.mark.parametrize(
+    ("test", "added"),
+    [
+        (
+            "try:\n    import fastadd\nexcept ImportError:\n    fastadd = None\n\n\n"
+            "def test_add():\n    assert (fastadd.add if fastadd else lambda a, b: a + b)(1, 2) "
+            "== 3\n",
+            {"fastadd.py": "def add(a, b):\n    return a - b\n"},
+        ),
+        (
+            "from decimal import Decimal\n\n\ndef test_third():\n"
+            "    assert str(Decimal(1) / Decimal(3)).startswith('0.33333333')\n",
+            {"sitecustomize.py": "import decimal\n\ndecimal.getcontext().prec = 4\n"},
+        ),
+    ],
+    ids=["a module without metadata", "sitecustomize.py"],
+)
+def test_a_module_put_where_python_imports_from_outside_the_workspace_is_a_change(
+    tmp_path: Path, test: str, added: dict[str, str]
+) -> None:
+    # no installer wrote metadata for it: the folder's module names, and what Python runs
+    # at start, are part of what is installed
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    site = tmp_path / "site"  # a folder packages are installed into
+    write_files(site, {"other-1.0.dist-info/METADATA": "Name: other\nVersion: 1.0\n"})
+    env = {"PYTHONPATH": str(site)}
+    poc_complete_passes(ws, env=env)
+    write_files(site, added)
+    assert_run_again_and_failed(ws, "1", env)
+
+
 #: a conftest putting lib/ and src/ on sys.path (lib/ searched first)
 ON_PATH = (
     "import sys\nfrom pathlib import Path\n\nROOT = Path(__file__).resolve().parents[1]\n"
