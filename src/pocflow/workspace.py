@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 from dataclasses import dataclass, field
 from graphlib import CycleError, TopologicalSorter
 from itertools import pairwise
@@ -323,6 +324,8 @@ def _load(root: Path, settings: Settings) -> Workspace:
             depends_on=tuple(sorted(depends, key=step_sort_key)),
         )
     _check_graph(steps, plan)
+    if plan is not None:
+        warnings += _verification_beyond_steps(root, settings, plan, steps)
     # one line: it heads documents and fills table cells
     name = (
         " ".join((settings.name or (plan.name if plan and plan.name else "")).split())
@@ -355,6 +358,42 @@ def _refuse_own_folders_of_a_first_poc(root: Path, settings: Settings) -> None:
                     "its plan), or move these files to the plain folders",
                 )
             )
+
+
+def _verification_beyond_steps(
+    root: Path, settings: Settings, plan: Plan, steps: dict[str, Step]
+) -> list[str]:
+    """Warnings for test files a step's **Verification** command runs that are no step's
+    test files: the method's checkpoint runs them, pocflow does not."""
+    owned = {test for step in steps.values() for test in step.tests}
+    found = []
+    for step_id, pstep in plan.steps.items():
+        named = _TEST_PATH_RE.findall(pstep.verification)
+        paths = sorted(
+            {
+                path.relative_to(root).as_posix()
+                for pattern in named
+                if pattern.startswith(settings.tests_dir.rstrip("/") + "/")
+                for path in root.glob(pattern)
+                if path.is_file()
+            }
+        )
+        for rel in paths:
+            if rel not in owned:
+                found.append(
+                    located(
+                        plan.path,
+                        f"step {step_id}'s Verification runs {rel}, which is no step's test "
+                        "file: pocflow does not run it; name it "
+                        f"test_step{step_id}_<name>.py to make it the step's",
+                        pstep.line,
+                    )
+                )
+    return found
+
+
+#: a Python file a command names (a test file, or a glob of them)
+_TEST_PATH_RE = re.compile(r"(?<![\w/.-])([\w./*?-]+\.py)\b")
 
 
 def _disagreements(manifest: Manifest, pstep: PlanStep, plan_path: str) -> list[str]:

@@ -224,3 +224,26 @@ def test_a_name_gives_the_same_words_to_the_results_docs_and_to_step_files(
     ws = load_workspace(make(tmp_path, {"docs/poc1-implementation.md": plan}))
     assert ws.slug == "decodage-du-cafe"
     assert describe("Décodage du Café") == "decodage_du_cafe"
+
+
+def test_a_test_file_a_steps_verification_runs_that_is_no_steps_is_named(tmp_path: Path) -> None:
+    # the method's checkpoint runs the plan's Verification command; pocflow runs the step's
+    # test files: one named there that is no step's is said, not silently left out
+    plan = PLAN.replace(
+        "**Goal**: one",
+        "**Goal**: one\n**Verification**: `uv run pytest tests/test_step1_*.py "
+        "tests/test_helpers.py -v`",
+    )
+    workspace = make(
+        tmp_path,
+        {
+            "docs/poc1-implementation.md": plan,
+            "tests/test_helpers.py": "def test_h():\n    assert True\n",
+        },
+    )
+    ws = load_workspace(workspace)
+    assert [w for w in ws.warnings if "Verification" in w] == [
+        "docs/poc1-implementation.md:5: step 1's Verification runs tests/test_helpers.py, "
+        "which is no step's test file: pocflow does not run it; name it "
+        "test_step1_<name>.py to make it the step's"
+    ]
