@@ -799,6 +799,12 @@ class Observer:
             "replace",
         )
 
+    def _needs_absent_read(self, rel: str) -> None:
+        """Read that nothing is at rel when what is being made there fails where something
+        is, as a test asked for it (see _needs_absent): the absence is the test's input."""
+        if self.context and self._needs_absent():
+            self.read(rel)
+
     def made_where_nothing_is(self, path: object) -> None:
         """Workspace code made a name that must be free (os.mkfifo, os.mknod): that nothing
         was there is an input of a test, and the name is written."""
@@ -807,8 +813,7 @@ class Observer:
     def _made_where_nothing_is(self, path: object) -> None:
         rel = self.inside(path)
         if rel and self.for_workspace():
-            if self.context and self._needs_absent():
-                self.read(rel)
+            self._needs_absent_read(rel)
             self.wrote(rel)
 
     def _direct(self) -> bool:
@@ -1014,8 +1019,7 @@ class Observer:
                         self.seen.add(("q", rel))
                         self.read(rel, "q")
                     else:
-                        if self.context and self._needs_absent():
-                            self.read(rel)  # a test's new database: its tables made anew
+                        self._needs_absent_read(rel)  # a test's new database: tables made anew
                         self.wrote(rel)
                 elif text and text != ":memory:":
                     self.state_read(text, "q")
@@ -1048,8 +1052,8 @@ class Observer:
                     continue
                 rel = self.inside(name)
                 if rel is not None and not _bytecode(name):
-                    if (value, dir_fd) == made and self.context and self._needs_absent():
-                        self.read(rel)  # it fails where something is: the absence is read
+                    if (value, dir_fd) == made:  # it fails where something is
+                        self._needs_absent_read(rel)
                     self.wrote(rel, keeps)
 
     def imported(self, module: object, importer: object) -> None:

@@ -562,7 +562,7 @@ def block_shapes(
         text = (
             template_source(root, templates_dir, name)[1]
             if root is not None
-            else resources.files("pocflow").joinpath(f"templates/{name}").read_text()
+            else _packaged_template(name).read_text(encoding="utf-8")
         )
         known = _SHAPES[key] = _block_shapes(text)
     return known
@@ -706,12 +706,17 @@ def table_cell(value: object) -> str:
     return re.sub(r"(?<!\\)\|", r"\\|", " ".join(str(value).split()))
 
 
+def _packaged_template(name: str) -> Any:
+    """A template pocflow ships (an importlib.resources Traversable)."""
+    return resources.files("pocflow").joinpath(f"templates/{name}")
+
+
 def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str]:
     """(where the template in use comes from, its text): the override or the packaged one."""
     override = root / templates_dir / name
     if override.is_file():
         return f"{templates_dir}/{name}", override.read_text(encoding="utf-8")
-    packaged = resources.files("pocflow").joinpath(f"templates/{name}")
+    packaged = _packaged_template(name)
     if not packaged.is_file():
         raise DocumentError(
             f"template {name} not found in {templates_dir}/ nor in pocflow's packaged templates"

@@ -79,10 +79,14 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     unchanged = text_of(path) == text
     kept = ws.run_file(step_id, VERIFIED_FILE)
     # the record as it stood verified here, or as it was proved here before (an edit undone):
-    # its bytes back, times included
-    restored = record.is_verified and text in (
-        text_of(kept),
-        text_of(proven_path(ws.root / ws.run_dir(step_id), record)),
+    # its bytes back, times included (looked for only when the record changes)
+    restored = (
+        record.is_verified
+        and not unchanged
+        and (
+            text == text_of(kept)
+            or text == text_of(proven_path(ws.root / ws.run_dir(step_id), record))
+        )
     )
     if record.is_verified and not unchanged and not restored:
         record.durations["state"] = round(time.monotonic() - start, 3)
