@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from pocflow._command import WorkspaceCommand
+from pocflow.layout import PHASES
 from pocflow.status import project_status_document, tests_text
 
 opt_json = {
@@ -104,7 +105,9 @@ def format_status(document: dict[str, Any], slowest: int = 0) -> str:
         lines.append("slowest steps (last verification):")
         for step in [s for s in timed if s["durations"]][:slowest]:
             parts = ", ".join(
-                f"{phase} {seconds:.2f} s" for phase, seconds in sorted(step["durations"].items())
+                f"{phase} {step['durations'][phase]:.2f} s"
+                for phase in PHASES  # in the order they run
+                if phase in step["durations"]
             )
             lines.append(
                 f"  {step['id']:<{width}}  {sum(step['durations'].values()):.2f} s ({parts})"

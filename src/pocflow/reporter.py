@@ -27,6 +27,7 @@ from pocflow.freshness import Acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
     DOCUMENT,
+    DOCUMENT_FILE,
     GATE_TASK,
     IMPLEMENT,
     IMPLEMENT_FILE,
@@ -38,6 +39,7 @@ from pocflow.layout import (
     RUN_PHASES,
     STATE,
     TEST,
+    VERIFIED_FILE,
     WRITE_PHASES,
     poc_prefix,
     split_step,
@@ -459,6 +461,11 @@ def _why_record_does_not_hold(
         return "checks every PoC's gate, every run"
     if isinstance(decision, Acceptance) and decision.why_not:
         return "; ".join(decision.why_not)
+    _, base, step_id = split_task(name)
+    kept = {DOCUMENT: DOCUMENT_FILE, STATE: VERIFIED_FILE}.get(base)
+    if ws is not None and kept and step_id in ws.steps and ws.run_file(step_id, kept).is_file():
+        # it passed here once; doit keeps nothing of a task whose last run failed
+        return "did not finish in its last run"
     return "never run before"
 
 

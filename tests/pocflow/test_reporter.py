@@ -264,3 +264,18 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     assert result.code == 0, result.out + result.err
     assert result.out.count("(accepted: verified") == 6
     assert sorted(judged) == sorted(["1", "2", "3a", "3b", "4", "4_1"] * 2)  # implement, test
+
+
+def test_a_phase_that_failed_last_time_is_not_said_never_to_have_run(sample: Path) -> None:
+    template = sample / "assets/templates/step-results.md"
+    template.parent.mkdir(parents=True, exist_ok=True)
+    template.write_text("{% if %}\n", encoding="utf-8")  # a template that cannot render
+    edit(sample / "PoC/step1_load.py", lambda s: s + "\n# edit\n")
+    failed = run_doit(sample, "step:1")
+    assert failed.code != 0 and "document:1" in failed.out + failed.err
+    template.unlink()
+    again = run_doit(sample, "step:1")
+    assert again.code == 0, again.out + again.err
+    line = line_of(again.out, "document:1")
+    assert "never run before" not in line
+    assert "did not finish in its last run" in line

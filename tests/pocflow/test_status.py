@@ -250,3 +250,26 @@ def test_a_missing_plan_is_named_as_the_next_thing_to_do(sample: Path) -> None:
 )
 def test_tests_that_did_not_run_are_named_by_their_kind(counts: dict[str, int], text: str) -> None:
     assert counts_text(counts) == text
+
+
+def test_status_slowest_lists_phases_in_the_order_they_run() -> None:
+    from pocflow.cmd_status import format_status
+
+    step = {
+        "id": "1",
+        "name": "load",
+        "state": "verified",
+        "verified_at": "2026-12-01T00:00:00Z",
+        "tests": {"total": 1, "passed": 1},
+        "reasons": [],
+        "durations": {"document": 0.01, "implement": 2.0, "state": 0.02, "test": 1.5},
+    }
+    document = {
+        "steps": [step],
+        "next": {"command": "", "why": "done"},
+        "poc": {"number": 1, "name": "sample"},
+        "summary": {"complete": True, "verified": 1, "total": 1},
+    }
+    text = format_status(document, slowest=1)
+    line = text.splitlines()[text.splitlines().index("slowest steps (last verification):") + 1]
+    assert line.split("(", 1)[1] == "implement 2.00 s, test 1.50 s, document 0.01 s, state 0.02 s)"
