@@ -23,18 +23,34 @@ Self-contained (it imports nothing of pocflow), like ``pocflow._select``.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import sys
-import tomllib
 from collections.abc import Generator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+
+def _beside(name: str) -> Any:
+    """A module of pocflow's that imports nothing of pocflow, loaded from its file beside
+    this one (this plugin imports nothing of pocflow: it runs where pocflow may not be
+    importable, and a test must not find pocflow's modules loaded)."""
+    spec = importlib.util.spec_from_file_location(
+        f"_pocflow_{name}", Path(__file__).with_name(f"{name}.py")
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_PYTEST_CONFIG = _beside("pytest_config")  # pytest's own rules for its settings files
+holds_pytest_settings = _PYTEST_CONFIG.holds_pytest_settings
 #: the files pytest may take its configuration from, in every folder it looks in
-CONFIG_NAMES = ("pytest.ini", ".pytest.ini", "pyproject.toml", "tox.ini", "setup.cfg")
+CONFIG_NAMES: tuple[str, ...] = _PYTEST_CONFIG.PYTEST_CONFIG_NAMES
 #: files whose mere presence in a test's folder (or above) changes the session
 PACKAGE_NAMES = ("conftest.py", "__init__.py")
 _STASH = pytest.StashKey["_Facts"]()
@@ -92,7 +108,7 @@ def pytest_configure(config: Any) -> None:
     inipath = config.inipath
     # pytest falls back on a pyproject.toml without pytest settings when it finds no config
     # file: a file above the workspace would then win
-    own = bool(inipath) and _has_pytest_settings(Path(str(inipath)))
+    own = bool(inipath) and holds_pytest_settings(Path(str(inipath)))
     facts.emit(
         {
             "config": {
@@ -122,24 +138,6 @@ def _workers(config: Any) -> str:
     if getattr(option, "tx", None) or (mode not in (None, "no")) or count:
         return f"-n {count}" if count else f"--dist {mode}"
     return ""
-
-
-def _has_pytest_settings(path: Path) -> bool:
-    """Whether a config file pytest chose holds pytest settings (pytest also settles for a
-    pyproject.toml without them, when it finds nothing else)."""
-    if path.name in ("pytest.ini", ".pytest.ini"):
-        return True
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
-        return False
-    if path.name == "pyproject.toml":
-        try:
-            tool = tomllib.loads(text).get("tool", {})
-        except tomllib.TOMLDecodeError:
-            return False
-        return isinstance(tool, dict) and "pytest" in tool
-    return ("[pytest]" if path.name == "tox.ini" else "[tool:pytest]") in text
 
 
 def _candidates(config: Any, root: Path) -> list[str]:

@@ -46,6 +46,7 @@ from importlib import metadata
 from pathlib import Path
 
 from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
+from pocflow.pytest_config import settings_file_in
 from pocflow.redact import NAMES_ENV
 
 MISSING = "missing"
@@ -438,24 +439,16 @@ def entries_digest(path: Path) -> str:
 def ancestors_config_digest(root: Path) -> str:
     """'none', or the path and sha256 of the first file in a folder above the workspace that
     pytest would take its configuration from (pytest looks upwards when the workspace has
-    none)."""
+    none), by pytest's own rules (pocflow.pytest_config)."""
     for folder in Path(root).resolve().parents:
-        for name, marker in (
-            ("pytest.ini", ""),
-            (".pytest.ini", ""),
-            ("pyproject.toml", "[tool.pytest"),
-            ("tox.ini", "[pytest]"),
-            ("setup.cfg", "[tool:pytest]"),
-        ):
-            candidate = folder / name
-            if not candidate.is_file():
-                continue
-            try:
-                text = candidate.read_text(encoding="utf-8", errors="replace")
-            except OSError:
-                continue
-            if marker in text:
-                return f"{candidate}:{hashlib.sha256(text.encode()).hexdigest()}"
+        found = settings_file_in(folder)
+        if found is None:
+            continue
+        try:
+            text = found.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        return f"{found}:{hashlib.sha256(text.encode()).hexdigest()}"
     return "none"
 
 

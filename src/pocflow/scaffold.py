@@ -20,6 +20,7 @@ from pocflow.errors import NotReadyError, PocflowError
 from pocflow.layout import GATE_TASK, PHASES, STEP_TASK, refresh_task
 from pocflow.manifest import manifest_schema
 from pocflow.merge import GITATTRIBUTES
+from pocflow.pytest_config import PYTEST_CONFIG_NAMES, holds_pytest_settings
 from pocflow.settings import PYPROJECT, moved_on_pyproject, toml_string
 from pocflow.status import poc_line
 from pocflow.steps import name_words, parse_step_filename, parse_step_id
@@ -365,24 +366,21 @@ def _parsed(name: str, text: str, quiet: bool = False) -> dict[str, Any]:
 
 
 def _pytest_configured_elsewhere(root: Path) -> str | None:
-    """The file other than pyproject.toml pytest takes its settings from, if any (it wins
-    over pyproject.toml's)."""
-    for name, marker in (
-        ("pytest.ini", ""),
-        (".pytest.ini", ""),
-        ("tox.ini", "[pytest]"),
-        ("setup.cfg", "[tool:pytest]"),
-    ):
+    """The file other than pyproject.toml pytest takes its settings from, if any (pytest.toml
+    and pytest.ini win over pyproject.toml's; a table init added to pyproject.toml would
+    win over tox.ini's and setup.cfg's)."""
+    for name in PYTEST_CONFIG_NAMES:
         other = root / name
-        if other.is_file() and marker in other.read_text(encoding="utf-8", errors="replace"):
+        if name != "pyproject.toml" and other.is_file() and holds_pytest_settings(other):
             return name
     return None
 
 
 def _configured_in(name: str, scripts_dir: str) -> str:
-    """What to add by hand to the (ini-format) file pytest takes its settings from."""
+    """What to add by hand to the file pytest takes its settings from (in its syntax)."""
+    value = f"[{toml_string(scripts_dir)}]" if name.endswith(".toml") else scripts_dir
     return (
-        f"pytest is configured in {name}: add `pythonpath = {scripts_dir}` to pytest's "
+        f"pytest is configured in {name}: add `pythonpath = {value}` to pytest's "
         "settings there, so that plain pytest can import the step scripts"
     )
 

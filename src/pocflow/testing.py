@@ -519,6 +519,17 @@ def _problem(
             "workspace; put the settings in the workspace (pytest.ini, or [tool.pytest] in "
             "pyproject.toml) so that a run here and a run elsewhere agree"
         )
+    if "/" in inipath:
+        # plain pytest roots its session at the folder of the settings file it takes
+        # (config.rootpath, and node ids, paths and plugins that start from it), pocflow's
+        # sessions at the workspace: the two runs would differ where a test looks there
+        folder = inipath.rpartition("/")[0]
+        return (
+            f"step {sid}: pytest takes its settings from {inipath}, so plain `pytest` runs "
+            f"these tests with {folder}/ as its rootdir, while pocflow's sessions are rooted "
+            "at the workspace; keep pytest's settings at the workspace root (pyproject.toml "
+            "[tool.pytest.ini_options], pytest.ini or pytest.toml there)"
+        )
     if facts.kernel == "partial":
         return (
             f"step {sid}: the workspace has more folders than the kernel lets pocflow watch "

@@ -643,6 +643,58 @@ CASES = {
         ),
         "3",
         says="outside the workspace",
+    ),  # pytest 9 takes its settings from pytest.toml and .pytest.toml before any other file
+    "pytest.toml appears": Case(
+        write("pytest.toml", "[pytest]\nfilterwarnings = ['error']\n"), "4"
+    ),
+    ".pytest.toml appears": Case(
+        write(".pytest.toml", "[pytest]\nfilterwarnings = ['error']\n"), "4"
+    ),
+    "a pytest.toml appears above the workspace": Case(
+        lambda ws: (ws.parent / "pytest.toml").write_text(
+            "[pytest]\nusefixtures = ['no_such_fixture']\n", encoding="utf-8"
+        ),
+        "3",
+        says="outside the workspace",
+    ),
+    # an empty [tool.pytest] holds no settings: pytest looks on, above the workspace
+    "an empty [tool.pytest] table, then a pytest.ini above the workspace": Case(
+        lambda ws: (ws.parent / "pytest.ini").write_text(
+            "[pytest]\nusefixtures = no_such_fixture\n", encoding="utf-8"
+        ),
+        "3",
+        says="outside the workspace",
+        prep=lambda ws: edit(ws / "pyproject.toml", lambda text: text + "\n[tool.pytest]\n"),
+    ),
+    # plain pytest's rootdir is the folder of the settings file it takes
+    "a pytest.ini in tests/ makes plain pytest's rootdir tests/": Case(
+        both(
+            write("tests/pytest.ini", "[pytest]\n"),
+            replace_in(
+                "tests/test_step1_scale.py",
+                "def test_the_script_wrote_the_scaled_value():\n",
+                "def test_the_data_is_under_the_root(pytestconfig):\n"
+                "    assert (pytestconfig.rootpath / 'data' / 'table.txt').is_file()\n\n\n"
+                "def test_the_script_wrote_the_scaled_value():\n",
+            ),
+        ),
+        "1",
+        says="rootdir",
+    ),
+    # and so is a pyproject.toml without pytest settings, when no file has any
+    "a pyproject.toml in tests/ with no pytest settings makes it plain pytest's rootdir": Case(
+        both(
+            write("tests/pyproject.toml", "[tool.ruff]\nline-length = 100\n"),
+            replace_in(
+                "tests/test_step1_scale.py",
+                "def test_the_script_wrote_the_scaled_value():\n",
+                "def test_the_data_is_under_the_root(pytestconfig):\n"
+                "    assert (pytestconfig.rootpath / 'data' / 'table.txt').is_file()\n\n\n"
+                "def test_the_script_wrote_the_scaled_value():\n",
+            ),
+        ),
+        "1",
+        says="rootdir",
     ),
 }
 

@@ -348,18 +348,31 @@ def test_after_init_plain_pytest_imports_the_step_scripts(
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.parametrize(
+    ("other", "settings", "line"),
+    [
+        ("pytest.ini", "[pytest]\naddopts = -q\n", "pythonpath = PoC"),
+        ("pytest.toml", '[pytest]\naddopts = ["-q"]\n', 'pythonpath = ["PoC"]'),
+        (".pytest.toml", "", 'pythonpath = ["PoC"]'),  # pytest takes it even empty
+    ],
+)
 @pytest.mark.parametrize("pyproject", [True, False], ids=["pyproject.toml", "none"])
 def test_init_says_what_to_add_when_pytest_is_configured_elsewhere(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], pyproject: bool
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    pyproject: bool,
+    other: str,
+    settings: str,
+    line: str,
 ) -> None:
     repo = tmp_path / "lib"
     repo.mkdir()
     if pyproject:
         (repo / "pyproject.toml").write_text('[project]\nname = "lib"\n', encoding="utf-8")
-    (repo / "pytest.ini").write_text("[pytest]\naddopts = -q\n", encoding="utf-8")
+    (repo / other).write_text(settings, encoding="utf-8")
     assert pocflow_main(["init", "--root", str(repo)]) == 0
-    assert "pytest is configured in pytest.ini: add `pythonpath = PoC`" in capsys.readouterr().out
-    assert (repo / "pytest.ini").read_text(encoding="utf-8") == "[pytest]\naddopts = -q\n"
+    assert f"pytest is configured in {other}: add `{line}`" in capsys.readouterr().out
+    assert (repo / other).read_text(encoding="utf-8") == settings
     # (no pytest table pytest would ignore: the other file wins)
     assert "tool.pytest" not in (repo / "pyproject.toml").read_text(encoding="utf-8")
 
