@@ -38,7 +38,7 @@ from pocflow.record import (
     write_record,
 )
 from pocflow.render import refresh_project_state, write_poc_results
-from pocflow.reuse import missing_outputs, replay
+from pocflow.reuse import missing_outputs, outputs_written_by_others, replay
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import Signal, find_signals
 from pocflow.status import (
@@ -282,6 +282,9 @@ def gate_holds(ws: Workspace) -> GateRecord | None:
         # a step depending on another rewrote a file that one's tests read: the gate tests
         # that one again (with the suite session, as part of every step's tests)
         or awaiting_suite(ws)
+        # another PoC's scripts rewrote a file a step's tests read, and its own scripts did
+        # not run here (a fresh clone): its record holds, the file is not what it made
+        or outputs_written_by_others(ws)
     ):
         return None
     return gate

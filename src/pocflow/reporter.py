@@ -258,6 +258,10 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             lines += [f"      {line.strip()}" for line in body]
             if where is not None and step is not None and phase in PHASES:
                 lines.append(f"      logs: {_logs_of(where, step_id, phase)}")
+        pocs = {split_step(key)[0] for key in self.failed}
+        if ws is not None and None not in pocs and pocs:
+            # only an earlier PoC's steps failed: the next command is one of that PoC's
+            ws = self.workspace(min(p for p in pocs if p is not None)) or ws
         if ws is not None:
             action = next_action(ws, compute_status(ws))
             if action.command:

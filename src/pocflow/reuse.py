@@ -137,23 +137,52 @@ def missing_outputs(ws: Workspace) -> list[str]:
     """Steps (run by pocflow) whose outputs this workspace does not hold: some of them are
     not on disk (the declared ones, and what their scripts wrote when they were verified —
     a fresh clone, or a job that gathered other jobs' records, has the records and not those
-    files), or a file they write was written here by another step's scripts while theirs
-    did not run here (a fresh clone where a changed step replayed a shared prerequisite: the
-    file is there, without this step's part of it). ``replay`` skips those that did run."""
+    files), or a file they write was written here by another step's scripts (of any PoC of
+    the project) while theirs did not run here (a fresh clone where a changed step replayed
+    a shared prerequisite: the file is there, without this step's part of it). ``replay``
+    skips those that did run."""
+    return _lacking_outputs(ws, missing_too=True)
+
+
+def outputs_written_by_others(ws: Workspace) -> list[str]:
+    """Steps whose scripts did not run here, a file of whose outputs the scripts of a step of
+    another PoC of the project wrote here: their records hold, but the file their tests read
+    is not what their scripts make (a fresh clone where a later PoC's changed script rewrote
+    it). Within one PoC, the step that wrote it has a changed record, and the gate runs."""
+    if len(_project(ws)) < 2:
+        return []
+    return _lacking_outputs(ws, missing_too=False, other_pocs_only=True)
+
+
+def _project(ws: Workspace) -> list[Workspace]:
+    from pocflow.run import RunContext
+
+    return RunContext.of(str(ws.root)).workspaces()
+
+
+def _lacking_outputs(ws: Workspace, missing_too: bool, other_pocs_only: bool = False) -> list[str]:
     ran_here: set[str] = set()
-    writers: dict[str, set[str]] = {}  # a file -> the steps whose scripts wrote it here
+    # a file -> the (PoC, step id) whose scripts wrote it here
+    writers: dict[str, set[tuple[int | None, str]]] = {}
+    pocs = _project(ws)
+    for one in pocs if any(one.poc == ws.poc for one in pocs) else [ws]:
+        if other_pocs_only and one.poc == ws.poc:
+            continue
+        for sid in one.steps:
+            for result in runs_here(one, sid):
+                for path in result.written:
+                    writers.setdefault(path, set()).add((one.poc, sid))
     for sid in ws.steps:
-        for result in runs_here(ws, sid):
+        if runs_here(ws, sid):
             ran_here.add(sid)
-            for path in result.written:
-                writers.setdefault(path, set()).add(sid)
     found = []
     for sid, step in ws.steps.items():
         if not step.scripts or (step.manifest is not None and step.manifest.manual):
             continue
         outputs = [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, sid)]
-        if any(not (ws.root / out).exists() for out in outputs) or (
-            sid not in ran_here and any(writers.get(out, set()) - {sid} for out in outputs)
+        if (missing_too and any(not (ws.root / out).exists() for out in outputs)) or (
+            sid not in ran_here
+            and any(writers.get(out, set()) - {(ws.poc, sid)} for out in outputs)
         ):
             found.append(sid)
     return found

@@ -263,7 +263,7 @@ def _layout_key(root: Path, settings: Settings) -> str:
 
 
 def _load(root: Path, settings: Settings) -> Workspace:
-    _refuse_own_folders_of_a_first_poc(root, settings)
+    _refuse_folders_of_a_missing_poc(root, settings)
     plan = load_plan(root, settings.plan)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])
@@ -337,27 +337,49 @@ def _load(root: Path, settings: Settings) -> Workspace:
     )
 
 
-def _refuse_own_folders_of_a_first_poc(root: Path, settings: Settings) -> None:
-    """A project's first PoC keeps its files in the plain folders. When it is PoC N > 1 and
-    a ``poc<N>`` folder exists (``doit next-poc`` made it), the earlier PoC's plan and table
-    are gone: PoC N would take the earlier PoC's files and records for its own."""
-    if settings.own_folder or settings.poc <= 1:
-        return
-    for key in POC_FOLDERS:
-        folder = f"{getattr(settings, key)}/poc{settings.poc}"
-        if (root / folder).is_dir():
-            earlier = settings.poc - 1
-            raise DiscoveryError(
-                located(
-                    folder,
-                    f"holds PoC {settings.poc}'s files, but no earlier PoC is there: "
-                    f"{settings.docs_dir}/poc{earlier}-implementation.md and "
-                    f"[tool.pocflow.poc{earlier}] are both missing, so PoC {settings.poc} "
-                    f"would take PoC {earlier}'s files in {settings.scripts_dir}/ for its own. "
-                    f"Put PoC {earlier}'s plan back (or add [tool.pocflow.poc{earlier}] with "
-                    "its plan), or move these files to the plain folders",
+def _refuse_folders_of_a_missing_poc(root: Path, settings: Settings) -> None:
+    """A project's first PoC keeps its files in the plain folders, each later PoC N in
+    ``poc<N>`` folders (``doit next-poc`` makes them). When the first PoC is PoC N > 1 and a
+    ``poc<N>`` folder exists, the earlier PoC's plan and table are gone: PoC N would take
+    the earlier PoC's files and records for its own. When a ``poc<N>`` folder of a PoC
+    between the first and the current one exists and that PoC is none of the project's
+    (its plan and table are gone), its steps would drop out of the stage gate."""
+    if settings.poc > 1 and not settings.own_folder:
+        for key in POC_FOLDERS:
+            folder = f"{getattr(settings, key)}/poc{settings.poc}"
+            if (root / folder).is_dir():
+                earlier = settings.poc - 1
+                raise DiscoveryError(
+                    located(
+                        folder,
+                        f"holds PoC {settings.poc}'s files, but no earlier PoC is there: "
+                        f"{settings.docs_dir}/poc{earlier}-implementation.md and "
+                        f"[tool.pocflow.poc{earlier}] are both missing, so PoC {settings.poc} "
+                        f"would take PoC {earlier}'s files in {settings.scripts_dir}/ for its "
+                        f"own. Put PoC {earlier}'s plan back (or add [tool.pocflow.poc"
+                        f"{earlier}] with its plan), or move these files to the plain folders",
+                    )
                 )
-            )
+    if not settings.pocs or not settings.is_current:
+        return
+    for number in range(settings.pocs[0] + 1, settings.poc):
+        if number in settings.pocs:
+            continue
+        for key in POC_FOLDERS:
+            base = getattr(settings, key).removesuffix(f"/{settings.own_folder}")
+            folder = f"{base}/poc{number}"
+            if (root / folder).is_dir():
+                raise DiscoveryError(
+                    located(
+                        folder,
+                        f"holds PoC {number}'s files, but {settings.docs_dir}/poc{number}-"
+                        f"implementation.md and [tool.pocflow.poc{number}] are both missing: "
+                        f"PoC {number}'s steps would be no part of the project, and "
+                        f"all-pocs-complete would pass without them. Put PoC {number}'s plan "
+                        f"back (or add [tool.pocflow.poc{number}] with its plan), or remove "
+                        "its folders",
+                    )
+                )
 
 
 def _verification_beyond_steps(

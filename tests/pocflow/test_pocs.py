@@ -676,3 +676,84 @@ def test_task_and_step_names_take_a_poc_by_ascii_digits_only() -> None:
     assert split_step("3b") == (None, "3b")
     # not the current PoC's step 1: an unknown step, which `doit pytest` names as such
     assert split_step("poc².1") == (None, "poc².1")
+
+
+def test_a_middle_pocs_folders_without_its_plan_or_table_are_refused(tmp_path: Path) -> None:
+    from pocflow.errors import DiscoveryError
+    from pocflow.workspace import project_workspaces
+
+    root = write_files(
+        tmp_path / "ws",
+        {
+            "pyproject.toml": "[tool.pocflow]\npoc = 3\n",
+            "docs/poc1-implementation.md": "# PoC 1 Implementation Plan: One\n",
+            "docs/poc3-implementation.md": "# PoC 3 Implementation Plan: Three\n",
+            "PoC/poc2/step1_index.py": "",
+            "tests/poc2/test_step1_index.py": "def test_i():\n    assert False\n",
+        },
+    )
+    with pytest.raises(DiscoveryError, match=r"PoC/poc2: holds PoC 2's files, but .*poc2"):
+        project_workspaces(root)
+    # with its table back, PoC 2 is one of the project's PoCs again
+    (root / "docs/poc2-implementation.md").write_text(
+        "# PoC 2 Implementation Plan: Two\n", encoding="utf-8"
+    )
+    assert [ws.settings.poc for ws in project_workspaces(root)] == [1, 2, 3]
+
+
+@pytest.mark.e2e
+def test_a_later_pocs_script_rewriting_an_earlier_pocs_output_in_a_fresh_clone_is_seen(
+    tmp_path: Path,
+) -> None:
+    reads_it = (
+        "from pathlib import Path\n\n\ndef test_a():\n"
+        "    assert Path('out/x.txt').read_text(encoding='utf-8').strip() == 'ok'\n"
+    )
+    root = make_workspace(tmp_path / "ws", {"1": reads_it})
+    writes = (
+        '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+        "from pathlib import Path\n\nPath('out').mkdir(exist_ok=True)\n"
+    )
+    (root / "PoC/step1_x.py").write_text(
+        writes + "Path('out/x.txt').write_text('ok\\n', encoding='utf-8')\n", encoding="utf-8"
+    )
+    assert run_doit(root, "poc-complete").code == 0
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text("utf-8").replace("poc = 1", "poc = 2"), "utf-8")
+    write_files(
+        root,
+        {
+            "docs/poc2-implementation.md": SECOND_PLAN,
+            "PoC/poc2/step1_index.py": '"""Step 1.\n\nUsage:\n    x\n"""\nprint(1)\n',
+            "tests/poc2/test_step1_index.py": "def test_index():\n    assert True\n",
+        },
+    )
+    assert run_doit(root, "all-pocs-complete").code == 0
+    # a fresh clone (no local state, no outputs: out/ is not committed), where PoC 2's script
+    # now rewrites the file PoC 1's test reads
+    clone = tmp_path / "clone"
+    shutil.copytree(root, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    (clone / "PoC/poc2/step1_index.py").write_text(
+        writes + "Path('out/x.txt').write_text('bad\\n', encoding='utf-8')\n", encoding="utf-8"
+    )
+    result = run_doit(clone, "all-pocs-complete")
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
+        cwd=clone,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    # pocflow's verdict is what plain pytest says of the files as the run left them
+    assert (result.code == 0) == (plain.returncode == 0), result.out + result.err + plain.stdout
+    assert "poc1.poc-complete  (accepted" not in result.out
+
+
+@pytest.mark.e2e
+def test_an_earlier_pocs_failure_points_next_at_that_pocs_step(two_pocs: Path) -> None:
+    (two_pocs / "tests/test_step1_x.py").write_text(
+        "def test_scale():\n    assert False\n", encoding="utf-8"
+    )
+    result = run_doit(two_pocs, "all-pocs-complete")
+    assert result.code == 1
+    assert "pocflow: next: uv run doit poc1.step:1  #" in result.out, result.out
