@@ -60,6 +60,11 @@ SKIP_PARTS = (
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 #: variables that describe the machine or the session, not the run: a library reading one
 #: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
+#: what a watched process tells the Python processes it starts (see _observe_children):
+#: the observer's arguments, PYTHONPATH as it was, the context they start in
+OBSERVE_ENV = "POCFLOW_OBSERVE"
+PYTHONPATH_ENV = "POCFLOW_PYTHONPATH"
+CONTEXT_ENV = "POCFLOW_CONTEXT"
 MACHINE_VARIABLES = frozenset(
     (
         "HOME",
@@ -457,6 +462,7 @@ class Observer:
     """Records reads, writes, imports and environment reads inside one workspace."""
 
     def __init__(self, root: str, out: str, skip: tuple[str, ...] = ()) -> None:
+        self.given_root = root
         self.root = os.path.realpath(root)
         self.prefix = self.root + os.sep
         given = os.path.abspath(root) + os.sep
@@ -491,6 +497,9 @@ class Observer:
         self.looking = False  # taking what the kernel reported (see _from_kernel)
         self.py_reads: set[tuple[str, str]] = set()  # (rel, context) this process read
         self.py_written: set[str] = set()  # what this process wrote
+        self.children = False  # Python processes it starts observe themselves (see install)
+        #: a process a watched one started: all it does is for the workspace (child_started)
+        self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
 
@@ -503,18 +512,23 @@ class Observer:
         """Reads from now on belong to context (until pop)."""
         self.from_kernel()
         self.stack.append(self.context)
-        self.context = context
+        self._enter(context)
 
     def pop(self) -> None:
         """Back to the enclosing context."""
         self.from_kernel()
-        self.context = self.stack.pop() if self.stack else ""
+        self._enter(self.stack.pop() if self.stack else "")
 
     def switch(self, context: str) -> None:
         """Reads from now on belong to context."""
         self.from_kernel()
         self.read_linked()
+        self._enter(context)
+
+    def _enter(self, context: str) -> None:
         self.context = context
+        if self.children:  # a Python process started from now on reads in it too
+            os.putenv(CONTEXT_ENV, context)
 
     def guarded(self, work: "Callable[..., None]", *args: object) -> None:
         """Do work in this thread unless the observer is at work in it already (what it opens
@@ -709,7 +723,7 @@ class Observer:
         """Whether what is being done is done for workspace code: a workspace frame is on the
         stack, or the thread is one the process started after the observer (a pool's worker
         runs a test's calls with no frame of the test's above them)."""
-        return bool(self.reader(3)) or get_ident() != self.main_thread
+        return self.child or bool(self.reader(3)) or get_ident() != self.main_thread
 
     def caller(self) -> "types.FrameType":
         """The frame that raised the audit event being handled."""
@@ -787,8 +801,7 @@ class Observer:
         symlink_to, hardlink_to, rename or replace (with exist_ok, or from other library
         code — tempfile tries names until one is free — something there is no failure)."""
         frame = self.caller()
-        name = self.frame_file(frame)
-        if name.startswith(self.prefix) and not name.startswith(self.skip):
+        if self._own_code(self.frame_file(frame)):
             return True
         if frame.f_code.co_name in ("mkdir", "makedirs"):
             return frame.f_locals.get("exist_ok") is False
@@ -819,7 +832,13 @@ class Observer:
     def _direct(self) -> bool:
         """Whether the audit event being handled was raised by workspace code itself (its
         frame calls the function), not by a library working for it."""
-        name = self.frame_file(self.caller())
+        return self._own_code(self.frame_file(self.caller()))
+
+    def _own_code(self, name: str) -> bool:
+        """Whether code from this file is the workspace's own: a workspace file, or, in a
+        process a watched one started, the code it was given to run (``python -c``)."""
+        if self.child and name[:1] == "<":
+            return True
         return name.startswith(self.prefix) and not name.startswith(self.skip)
 
     def found_folder(self, path: object) -> None:
@@ -1233,7 +1252,10 @@ class Observer:
             self.busy.discard(thread)
 
     def on_behalf(self, frame: "types.FrameType | None") -> bool:
-        """Whether workspace code is further up the stack (a library working for it)."""
+        """Whether workspace code is further up the stack (a library working for it); in a
+        process a watched one started, all its code works for the workspace."""
+        if self.child:
+            return True
         while frame is not None:
             name = self.frame_file(frame)
             if (
@@ -1651,7 +1673,35 @@ def install(root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = Fals
     observer.install()
     for module in list(sys.modules.values()):
         observer.imported(module, None)
+    _observe_children(observer, out, skip)
     return observer
+
+
+def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> None:
+    """Have the Python processes this one starts with its environment observe themselves
+    from their start, into the same facts, in the context of the moment they start
+    (``subprocess`` without ``env=``, a ``spawn`` or ``forkserver`` worker of
+    ``multiprocessing``): what they look at, list and read of the environment counts, as
+    for the process itself. Through pocflow/_site/sitecustomize.py on ``PYTHONPATH``, which
+    puts ``PYTHONPATH`` back as it was before their own code runs. Set in the C library's
+    environment only (``os.putenv``): ``os.environ`` here stays as it was, so the process's
+    own code sees what a plain run sees, and a child given ``env=`` gets exactly that."""
+    site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
+    original = os.environ.get("PYTHONPATH", "")
+    os.putenv(PYTHONPATH_ENV, original)
+    os.putenv("PYTHONPATH", site + (os.pathsep + original if original else ""))
+    os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
+    os.putenv(CONTEXT_ENV, observer.context)
+    observer.children = True
+
+
+def child_started(observer: Observer, context: str) -> None:
+    """This process is one a watched process started (sitecustomize): its reads are in the
+    context its parent was in then, and a process it forks later (a ``forkserver`` serving
+    other tests afterwards) cannot know which test it works for: every one."""
+    observer.child = True
+    observer.context = context
+    os.register_at_fork(after_in_child=lambda: observer._enter(""))
 
 
 def current() -> Observer | None:

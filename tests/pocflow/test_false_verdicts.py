@@ -4217,3 +4217,150 @@ def test_another_program_reading_pocflows_documents_during_a_run_fails_no_step(
     record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "verified"
     assert "PROJECT_STATE.md" not in record["inputs"]
+
+
+# --- what a Python process a test starts reads: it observes itself too --------------------
+
+CHILD = (
+    "import os, subprocess, sys\n\n\ndef child(code):\n"
+    "    run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)\n"
+    "    return run.stdout.strip()\n\n\n"
+)
+POOL = (
+    "import multiprocessing, os\n\n\ndef pool_of(method, function, *args):\n"
+    "    with multiprocessing.get_context(method).Pool(1) as pool:\n"
+    "        return pool.apply(function, args)\n\n\n"
+)
+READS_MODE = (
+    "def test_mode():\n"
+    "    assert child('import os; print(os.environ.get(\"POC_MODE\", \"n\"))') == 'n'\n"
+)
+CHILD_CASES = {
+    "a variable a Python child reads changed": (
+        CHILD + READS_MODE,
+        {"POC_MODE": "n"},
+        lambda ws: None,
+        {"POC_MODE": "fast"},
+    ),
+    "a variable a Python child reads, unset then set": (
+        CHILD + READS_MODE,
+        {},
+        lambda ws: None,
+        {"POC_MODE": "fast"},
+    ),
+    "a name a Python child looks for appeared": (
+        CHILD
+        + "def test_no_flag():\n"
+        + "    assert child('import os; print(os.path.exists(\"data/flag\"))') == 'False'\n",
+        {},
+        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        {},
+    ),
+    "the size a Python child asks for changed": (
+        CHILD
+        + "def test_size():\n"
+        + "    assert child('import os; print(os.path.getsize(\"data/blob.bin\"))') == '5'\n",
+        {},
+        lambda ws: (ws / "data/blob.bin").write_text("abcdef", encoding="utf-8"),
+        {},
+    ),
+    "a name a spawn worker looks for appeared": (
+        POOL
+        + "def test_no_flag():\n    assert not pool_of('spawn', os.path.exists, 'data/flag')\n",
+        {},
+        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        {},
+    ),
+    "a name a forkserver worker looks for appeared": (
+        POOL
+        + "def test_no_flag():\n"
+        + "    assert not pool_of('forkserver', os.path.exists, 'data/flag')\n",
+        {},
+        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        {},
+    ),
+    "a folder a spawn worker lists changed": (
+        POOL
+        + "def test_listing():\n    assert pool_of('spawn', os.listdir, 'data') == ['blob.bin']\n",
+        {},
+        lambda ws: (ws / "data/new.txt").write_text("x\n", encoding="utf-8"),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", CHILD_CASES.values(), ids=list(CHILD_CASES))
+def test_what_a_python_process_a_test_starts_reads_is_an_input(
+    tmp_path: Path, case: tuple[str, dict[str, str], Callable[[Path], None], dict[str, str]]
+) -> None:
+    test, before, change, after = case
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/blob.bin": "abcde"})
+    poc_complete_passes(ws, env=before)
+    change(ws)
+    assert_run_again_and_failed(ws, "1", env=after)
+
+
+def test_a_python_child_sees_what_a_plain_run_gives_it(tmp_path: Path) -> None:
+    test = CHILD + (
+        "def test_the_child_sees_the_plain_environment():\n"
+        "    assert 'POCFLOW_OBSERVE' not in os.environ\n"
+        "    code = ('import os, sys; print(os.environ.get(\"PYTHONPATH\"), '\n"
+        '            \'[k for k in os.environ if k.startswith(("POCFLOW_OBS", "POCFLOW_CON", \'\n'
+        '            \'"POCFLOW_PY"))], [p for p in sys.path if p.endswith("_site")])\')\n'
+        "    assert child(code) == f\"{os.environ.get('PYTHONPATH')} [] []\"\n"
+        "    # another interpreter is left alone, and says nothing about it\n"
+        "    other = '/usr/bin/python3'\n"
+        "    if os.path.exists(other):\n"
+        "        run = subprocess.run([other, '-c', 'print(1)'], capture_output=True, text=True)\n"
+        "        assert (run.stdout, run.stderr) == ('1\\n', '')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws)
+    assert plain_pytest(ws, "1") == 0
+
+
+def test_what_a_python_child_reads_is_its_own_tests_step_s_in_a_shared_session(
+    tmp_path: Path,
+) -> None:
+    reads = CHILD + (
+        "def test_two():\n"
+        "    assert child('print(open(\"data/two.txt\").read().strip())') == 'two'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    pass\n", "2": reads})
+    write_files(ws, {"data/two.txt": "two\n"})
+    poc_complete_passes(ws)
+    (ws / "data/two.txt").write_text("deux\n", encoding="utf-8")
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0
+    assert result.ran_steps == {"2"}, result.out
+
+
+def test_a_folder_a_python_child_makes_where_nothing_is_and_leaves_is_not_verified(
+    tmp_path: Path,
+) -> None:
+    # as for the test's own os.mkdir: plain pytest fails from the second run on
+    test = CHILD + (
+        "def test_made():\n"
+        "    assert child('import os; os.mkdir(\"build\"); print(\"made\")') == 'made'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
+def test_a_test_package_imported_while_another_steps_tests_were_collected_is_an_input(
+    tmp_path: Path,
+) -> None:
+    # tests/ is a package: pytest imports it while it collects the first test file, which
+    # in a shared session is another step's; step 2 reaches it through the import system
+    uses = (
+        "import importlib\n\n\ndef test_value():\n"
+        "    assert importlib.import_module('tests').VALUE == 1\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    pass\n", "2": uses})
+    write_files(ws, {"tests/__init__.py": "VALUE = 1\n"})
+    poc_complete_passes(ws)
+    (ws / "tests/__init__.py").write_text("VALUE = 2\n", encoding="utf-8")
+    assert_run_again_and_failed(ws, "2")

@@ -5,10 +5,14 @@ between — with this folder first on ``PYTHONPATH`` and ``POCFLOW_OBSERVE`` set
 imports this module while it starts (``site``); it puts ``PYTHONPATH`` back as it was, takes
 this folder off ``sys.path``, asks the kernel to end the script with pocflow (see
 ``_die_with_parent``), installs pocflow's observer (``pocflow/_observe.py``) and then runs the
-``sitecustomize`` this one hides, if there is one. Processes the script starts do not inherit
-any of it. Outside a run of pocflow (``POCFLOW_OBSERVE`` unset, or another Python) it does
-nothing but that last step.
+``sitecustomize`` this one hides, if there is one. A Python process a watched one starts
+(a test's ``subprocess`` child, a ``spawn`` worker) finds the same settings in its
+environment (see ``_observe._observe_children``) and observes itself the same way, in the
+context (``POCFLOW_CONTEXT``) its parent was in. Outside a run of pocflow
+(``POCFLOW_OBSERVE`` unset, or another Python) it does nothing but that last step.
 """
+
+from __future__ import annotations  # (parsed by whatever Python a test starts)
 
 import os
 import sys
@@ -63,6 +67,7 @@ def _kill_with_parent(signum: int) -> None:
 def _observe() -> None:
     spec = os.environ.pop("POCFLOW_OBSERVE", None)
     original = os.environ.pop("POCFLOW_PYTHONPATH", None)
+    context = os.environ.pop("POCFLOW_CONTEXT", None)  # set: a watched process started it
     _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
@@ -71,14 +76,16 @@ def _observe() -> None:
     else:
         os.environ.pop("PYTHONPATH", None)
     executable, root, out, *skip = spec.split("\x1f")
-    if executable != sys.executable:
+    if os.path.realpath(executable) != os.path.realpath(sys.executable):
         return  # another interpreter than the one pocflow started
     sys.path.insert(0, os.path.dirname(_HERE))
     try:
         import _observe  # type: ignore[import-not-found]
     finally:
         del sys.path[0]
-    _observe.install(root, out, tuple(skip))
+    observer = _observe.install(root, out, tuple(skip))
+    if context is not None:
+        _observe.child_started(observer, context)
 
 
 def _chain() -> None:
