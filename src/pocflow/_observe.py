@@ -484,7 +484,8 @@ class Observer:
         self.out = out
         self.kept = 0  # copies of files as they were before a rewrite (see wrote)
         self.context = ""
-        self.stack: list[str] = []
+        self.stack: list[tuple[str, str]] = []  # (context, children's) of each push
+        self.child_context = ""
         self.seen: set[tuple[str, ...]] = set()
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.main_thread = get_ident()  # installed as the process starts
@@ -509,26 +510,31 @@ class Observer:
         os.write(self.fd, (_json(fact) + "\n").encode("ascii"))
 
     def push(self, context: str) -> None:
-        """Reads from now on belong to context (until pop)."""
+        """Reads from now on belong to context (until pop). A Python process started while
+        a test file is being collected (a pool made when its module is imported) may serve
+        any test afterwards: its reads are every step's."""
         self.from_kernel()
-        self.stack.append(self.context)
-        self._enter(context)
+        self.stack.append((self.context, self.child_context))
+        self._enter(context, "" if context.startswith("f:") else context)
 
     def pop(self) -> None:
         """Back to the enclosing context."""
         self.from_kernel()
-        self._enter(self.stack.pop() if self.stack else "")
+        self._enter(*(self.stack.pop() if self.stack else ("", "")))
 
     def switch(self, context: str) -> None:
         """Reads from now on belong to context."""
         self.from_kernel()
         self.read_linked()
-        self._enter(context)
+        self._enter(context, context)
 
-    def _enter(self, context: str) -> None:
+    def _enter(self, context: str, children: str) -> None:
+        """Reads belong to context from now on, and those of a Python process started from
+        now on (see _observe_children) to children."""
         self.context = context
-        if self.children:  # a Python process started from now on reads in it too
-            os.putenv(CONTEXT_ENV, context)
+        if self.children and children != self.child_context:
+            os.putenv(CONTEXT_ENV, children)
+        self.child_context = children
 
     def guarded(self, work: "Callable[..., None]", *args: object) -> None:
         """Do work in this thread unless the observer is at work in it already (what it opens
@@ -1691,7 +1697,7 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
     os.putenv(PYTHONPATH_ENV, original)
     os.putenv("PYTHONPATH", site + (os.pathsep + original if original else ""))
     os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
-    os.putenv(CONTEXT_ENV, observer.context)
+    os.putenv(CONTEXT_ENV, observer.child_context)
     observer.children = True
 
 
@@ -1700,8 +1706,8 @@ def child_started(observer: Observer, context: str) -> None:
     context its parent was in then, and a process it forks later (a ``forkserver`` serving
     other tests afterwards) cannot know which test it works for: every one."""
     observer.child = True
-    observer.context = context
-    os.register_at_fork(after_in_child=lambda: observer._enter(""))
+    observer._enter(context, context)
+    os.register_at_fork(after_in_child=lambda: observer._enter("", ""))
 
 
 def current() -> Observer | None:

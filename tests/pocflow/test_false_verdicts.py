@@ -4364,3 +4364,21 @@ def test_a_test_package_imported_while_another_steps_tests_were_collected_is_an_
     poc_complete_passes(ws)
     (ws / "tests/__init__.py").write_text("VALUE = 2\n", encoding="utf-8")
     assert_run_again_and_failed(ws, "2")
+
+
+def test_what_a_pool_made_while_one_step_s_tests_were_collected_reads_for_another_counts(
+    tmp_path: Path,
+) -> None:
+    # a worker started when step 1's test module is imported serves step 2's test later
+    pooled = (
+        "import multiprocessing\n\nPOOL = multiprocessing.get_context('spawn').Pool(1)\n\n\n"
+        "def test_one():\n    pass\n"
+    )
+    uses = (
+        "import os\n\nfrom test_step1_x import POOL\n\n\n"
+        "def test_no_flag():\n    assert not POOL.apply(os.path.exists, ('data/flag',))\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": pooled, "2": uses})
+    poc_complete_passes(ws)
+    write_files(ws, {"data/flag": "x\n"})
+    assert_run_again_and_failed(ws, "2")
