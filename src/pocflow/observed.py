@@ -33,6 +33,7 @@ from typing import Any
 from pocflow.fingerprint import (
     ANCESTORS_KEY,
     CHANGED_DURING_RUN,
+    IMPORT_PREFIX,
     MISSING,
     PLUGIN_PREFIX,
     PYTEST_TABLE,
@@ -345,13 +346,31 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
             by_module.setdefault(by, set()).add(key)
     for context, names in facts.environ.items():
         direct.setdefault(context, set()).update("$" + n for n in names)
+    imports = {key for keys in direct.values() for key in keys if key.startswith(IMPORT_PREFIX)}
     result: dict[str, set[str]] = {}
     for step_id, files in owners.items():
         own = set(files)
         contexts = [c for c in direct if _concerns(c, own, facts.fixtures)]
         keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
-        result[step_id] = _closure(keys, by_module)
+        result[step_id] = _closure(keys | _packages_of(keys, imports), by_module)
     return result
+
+
+def _packages_of(keys: set[str], imports: set[str]) -> set[str]:
+    """The import keys of the packages that hold the modules among keys. A package is
+    imported once, with the first of its modules (the test package ``tests``, while pytest
+    collects the session's first test file): every step whose modules are in it stands on
+    it, whichever steps share the session."""
+    packages = set()
+    for key in keys:
+        if key.startswith(IMPORT_PREFIX):
+            name = key[len(IMPORT_PREFIX) :].split("@", 1)[0]
+            while "." in name:
+                name = name.rpartition(".")[0]
+                packages.add(name)
+    if not packages:
+        return set()
+    return {key for key in imports if key[len(IMPORT_PREFIX) :].split("@", 1)[0] in packages}
 
 
 def writers(

@@ -199,3 +199,18 @@ def test_noting_again_what_a_step_ran_after_rewrites_no_run_file(tmp_path: Path)
     ws.run_file("2", IMPLEMENT_FILE).write_text("{}", encoding="utf-8")  # it ran again
     note_ran_after(ws, "2", TEST)
     assert noted.stat().st_ino != first.st_ino
+
+
+@pytest.mark.e2e
+def test_a_step_verified_alone_has_the_record_it_has_in_a_shared_session(tmp_path: Path) -> None:
+    # tests/ is a package: pytest imports it once, while it collects the first test file of
+    # the session; which step's file that is must not change what the others' records say
+    passes = "def test_it():\n    pass\n"
+    workspace = make_workspace(tmp_path / "ws", {"1": passes, "2": passes, "3": passes})
+    (workspace / "tests/__init__.py").write_text("", encoding="utf-8")
+    assert run_doit(workspace, "poc-complete").code == 0
+    committed = committed_bytes(workspace)
+    alone = run_doit(workspace, "--reverify", "step:2")  # its tests in a session of their own
+    assert alone.code == 0 and alone.ran_steps == {"2"}, alone.out + alone.err
+    record = "steps/records/step2.json"
+    assert (workspace / record).read_bytes() == committed[record]
