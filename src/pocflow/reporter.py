@@ -361,7 +361,9 @@ def why_it_runs(
     words = why.words
     for path in reasons.get("missing_target", []):
         words.append(f"missing {path}")
-    changed = list(reasons.get("changed_file_dep", []))
+    # (a new input has no earlier state: doit lists it as changed too; it is said new)
+    added = set(reasons.get("added_file_dep", []))
+    changed = [p for p in reasons.get("changed_file_dep", []) if p not in added]
     records_dir = f"{ws.settings.records_dir}/" if ws else "\0"
     state_dir = f"{ws.settings.state_dir}/" if ws else "\0"
     upstream = sorted(

@@ -279,3 +279,19 @@ def test_a_phase_that_failed_last_time_is_not_said_never_to_have_run(sample: Pat
     line = line_of(again.out, "document:1")
     assert "never run before" not in line
     assert "did not finish in its last run" in line
+
+
+def test_a_new_input_is_said_new_not_changed(sample: Path) -> None:
+    (sample / "PoC/extra.py").write_text("VALUE = 1\n", encoding="utf-8")
+    edit(
+        sample / "PoC/step1_load.py",
+        lambda s: s.replace(
+            "import sqlite3\n", "import sqlite3\n\nimport extra  # noqa: F401\n", 1
+        ),
+    )
+    result = run_doit(sample, "step:1")
+    assert result.code == 0, result.out + result.err
+    line = line_of(result.out, "implement:1")
+    assert "new input: PoC/extra.py" in line, line
+    assert "changed: PoC/step1_load.py" in line and "changed: PoC/extra.py" not in line, line
+    assert line.count("PoC/extra.py") == 1, line
