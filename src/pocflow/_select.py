@@ -25,6 +25,17 @@ _KEEP = ("conftest.py", "__init__.py")
 _STASH = pytest.StashKey[tuple[set[Path], set[Path]]]()
 #: the folders pocflow named on the command line, which the session collects
 _FOLDERS = pytest.StashKey[list[str]]()
+#: the listed files, as read once (when the first conftest files are loaded)
+_LISTED = pytest.StashKey[list[str]]()
+
+
+def _listed(config: Any, listing: str) -> list[str]:
+    """The test files listed in the file at listing (read once per session)."""
+    files = config.stash.get(_LISTED, None)
+    if files is None:
+        text = Path(listing).read_text(encoding="utf-8")
+        files = config.stash[_LISTED] = [line for line in text.splitlines() if line]
+    return list(files)
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -45,7 +56,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     under plain pytest."""
     listing = next((a.split("=", 1)[1] for a in args if a.startswith(_OPTION + "=")), None)
     if listing:
-        files = [line for line in Path(listing).read_text(encoding="utf-8").splitlines() if line]
+        files = _listed(early_config, listing)
         sys.argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
         # and the first conftest files are those of the files, as for `pytest <files>`: of a
         # folder, pytest would also load those of its test* subfolders (pytest's own hook
@@ -62,7 +73,7 @@ def pytest_configure(config: Any) -> None:
     if not listing:
         return
     root = Path(str(config.rootpath))
-    named = [line for line in Path(listing).read_text(encoding="utf-8").splitlines() if line]
+    named = _listed(config, listing)
     files = {root / line for line in named}
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)
