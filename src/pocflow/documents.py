@@ -139,13 +139,15 @@ class Owned:
     written: Mapping[str, str] = field(default_factory=dict)
 
 
-_FENCE_RE = re.compile(r"^ {0,3}(?P<fence>`{3,}|~{3,})(?P<info>.*)$", re.M)
+_FENCE_RE = re.compile(r"^[ \t]*(?P<fence>`{3,}|~{3,})(?P<info>.*)$", re.M)
 
 
-def _closed_fences(text: str) -> list[tuple[int, int]]:
-    """The spans of the code fences that open and close (as CommonMark has it: a closing
-    fence is of the opening's character, at least as long, with nothing after it)."""
-    spans = []
+def _fences(text: str) -> list[tuple[re.Match[str], re.Match[str] | None]]:
+    """The code fences of text, read as CommonMark reads them: (opening line, closing line
+    or None when it never closes and so runs to the end). A closing fence is of the
+    opening's character, at least as long, with nothing after it; a backtick fence's info
+    string holds no backtick. (Indented fences count, as in a list item.)"""
+    fences: list[tuple[re.Match[str], re.Match[str] | None]] = []
     opening: re.Match[str] | None = None
     for match in _FENCE_RE.finditer(text):
         if opening is None:
@@ -156,9 +158,17 @@ def _closed_fences(text: str) -> list[tuple[int, int]]:
             and len(match["fence"]) >= len(opening["fence"])
             and not match["info"].strip()
         ):
-            spans.append((opening.start(), match.end()))
+            fences.append((opening, match))
             opening = None
-    return spans
+    if opening is not None:
+        fences.append((opening, None))
+    return fences
+
+
+def _closed_fences(text: str) -> list[tuple[int, int]]:
+    """The spans of the code fences that open and close (markers inside one are an example
+    of the format; one never closed is a stray fence line, and hides no marker)."""
+    return [(opening.start(), closing.end()) for opening, closing in _fences(text) if closing]
 
 
 def merge_document(existing: str | None, rendered: str, path: str) -> str:
@@ -346,15 +356,16 @@ def _adopt(text: str, block_text: str, path: str) -> str | None:
 
 def _fenced_lines(text: str) -> dict[int, str]:
     """The offsets of the lines inside code fences (the fence lines themselves excluded),
-    each with its fence's opening line."""
+    each with its fence's opening line (stripped)."""
     inside: dict[int, str] = {}
-    opener = ""
-    for match in _LINE_RE.finditer(text):
-        stripped = match.group(0).strip()
-        if stripped.startswith(("```", "~~~")):
-            opener = "" if opener else stripped
-        elif opener:
-            inside[match.start()] = opener
+    if "```" not in text and "~~~" not in text:
+        return inside
+    for opening, closing in _fences(text):
+        end = closing.start() if closing is not None else len(text)
+        opener = opening.group(0).strip()
+        for match in _LINE_RE.finditer(text, opening.end() + 1, end):
+            if match.start() < end:
+                inside[match.start()] = opener
     return inside
 
 

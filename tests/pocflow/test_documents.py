@@ -620,3 +620,28 @@ def test_markers_shown_in_a_persons_code_fence_are_an_example_not_a_block() -> N
     assert example in merged  # untouched
     assert machine_blocks(merged) == machine_blocks(NEXT_RENDER)
     assert merged.count("| pages | 43 (≥ 40 ✅) |") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "inside", "outside"),
+    [
+        # a fence line with an info string does not close a bare fence: it is code
+        ("```\na\n```bash\nb\n```\nc\n", ["a", "```bash", "b"], ["c"]),
+        # nor does a fence of the other character
+        ("~~~\n```\nx\n~~~\ny\n", ["```", "x"], ["y"]),
+        # a longer opening needs a closing at least as long
+        ("````\n```\nz\n````\nw\n", ["```", "z"], ["w"]),
+        # a fence inside a list item, indented
+        ("- item\n\n    ```\n    # code\n    ```\n# heading\n", ["    # code"], ["# heading"]),
+        # one never closed runs to the end, as in CommonMark
+        ("text\n```\nopen\n", ["open"], ["text"]),
+    ],
+)
+def test_code_fences_are_read_one_way_everywhere(
+    text: str, inside: list[str], outside: list[str]
+) -> None:
+    from pocflow.documents import _fenced_lines
+
+    fenced = {text[offset:].split("\n", 1)[0] for offset in _fenced_lines(text)}
+    assert set(inside) <= fenced, fenced
+    assert not set(outside) & fenced, fenced
