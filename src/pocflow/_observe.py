@@ -61,10 +61,13 @@ SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 #: variables that describe the machine or the session, not the run: a library reading one
 #: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
 #: what a watched process tells the Python processes it starts (see _observe_children):
-#: the observer's arguments, PYTHONPATH as it was, the context they start in
+#: the observer's arguments, PYTHONPATH as it was (unset: not there), that they are its
 OBSERVE_ENV = "POCFLOW_OBSERVE"
 PYTHONPATH_ENV = "POCFLOW_PYTHONPATH"
-CONTEXT_ENV = "POCFLOW_CONTEXT"
+CHILD_ENV = "POCFLOW_CHILD"
+#: the context of a process a watched one started or forked: the one its parent is in when
+#: it reads (the last "ctx" fact before its read; see Observer._enter)
+FOLLOW = "@"
 MACHINE_VARIABLES = frozenset(
     (
         "HOME",
@@ -484,8 +487,7 @@ class Observer:
         self.out = out
         self.kept = 0  # copies of files as they were before a rewrite (see wrote)
         self.context = ""
-        self.stack: list[tuple[str, str]] = []  # (context, children's) of each push
-        self.child_context = ""
+        self.stack: list[str] = []
         self.seen: set[tuple[str, ...]] = set()
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.main_thread = get_ident()  # installed as the process starts
@@ -510,31 +512,37 @@ class Observer:
         os.write(self.fd, (_json(fact) + "\n").encode("ascii"))
 
     def push(self, context: str) -> None:
-        """Reads from now on belong to context (until pop). A Python process started while
-        a test file is being collected (a pool made when its module is imported) may serve
-        any test afterwards: its reads are every step's."""
+        """Reads from now on belong to context (until pop)."""
         self.from_kernel()
-        self.stack.append((self.context, self.child_context))
-        self._enter(context, "" if context.startswith("f:") else context)
+        self.stack.append(self.context)
+        self._enter(context)
 
     def pop(self) -> None:
         """Back to the enclosing context."""
         self.from_kernel()
-        self._enter(*(self.stack.pop() if self.stack else ("", "")))
+        self._enter(self.stack.pop() if self.stack else "")
 
     def switch(self, context: str) -> None:
         """Reads from now on belong to context."""
         self.from_kernel()
         self.read_linked()
-        self._enter(context, context)
+        self._enter(context)
 
-    def _enter(self, context: str, children: str) -> None:
-        """Reads belong to context from now on, and those of a Python process started from
-        now on (see _observe_children) to children."""
+    def _enter(self, context: str) -> None:
+        """Reads belong to context from now on. Where processes this one started observe
+        themselves (their reads are in FOLLOW: whatever this one's context is when they
+        read), the change is written down among the facts, in the order things happen."""
+        if self.children and context != self.context:
+            self.emit({"ctx": context})
         self.context = context
-        if self.children and children != self.child_context:
-            os.putenv(CONTEXT_ENV, children)
-        self.child_context = children
+
+    def follow(self) -> None:
+        """This process works for the one that started or forked it: its reads are in
+        whatever context that one is in when they happen (FOLLOW), and it writes down no
+        context of its own."""
+        self.context = FOLLOW
+        self.stack = []
+        self.children = False
 
     def guarded(self, work: "Callable[..., None]", *args: object) -> None:
         """Do work in this thread unless the observer is at work in it already (what it opens
@@ -1685,29 +1693,33 @@ def install(root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = Fals
 
 def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> None:
     """Have the Python processes this one starts with its environment observe themselves
-    from their start, into the same facts, in the context of the moment they start
-    (``subprocess`` without ``env=``, a ``spawn`` or ``forkserver`` worker of
-    ``multiprocessing``): what they look at, list and read of the environment counts, as
-    for the process itself. Through pocflow/_site/sitecustomize.py on ``PYTHONPATH``, which
-    puts ``PYTHONPATH`` back as it was before their own code runs. Set in the C library's
-    environment only (``os.putenv``): ``os.environ`` here stays as it was, so the process's
-    own code sees what a plain run sees, and a child given ``env=`` gets exactly that."""
+    from their start, into the same facts (``subprocess`` without ``env=``, a ``spawn`` or
+    ``forkserver`` worker of ``multiprocessing``), and the processes it forks go on
+    observing: what they look at, list and read of the environment counts, as for this
+    process. Their reads are in FOLLOW, the context this process is in when they read: a
+    worker or a server started by one test may serve another later. Through
+    pocflow/_site/sitecustomize.py on ``PYTHONPATH``, which puts ``PYTHONPATH`` back as it
+    was (set or not) before their own code runs. Set in the C library's environment only
+    (``os.putenv``): ``os.environ`` here stays as it was, so this process's code sees what a
+    plain run sees, and a child given ``env=`` gets exactly that."""
     site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
-    original = os.environ.get("PYTHONPATH", "")
-    os.putenv(PYTHONPATH_ENV, original)
+    original = os.environ.get("PYTHONPATH")
+    if original is None:
+        os.unsetenv(PYTHONPATH_ENV)
+    else:
+        os.putenv(PYTHONPATH_ENV, original)
     os.putenv("PYTHONPATH", site + (os.pathsep + original if original else ""))
     os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
-    os.putenv(CONTEXT_ENV, observer.child_context)
+    os.putenv(CHILD_ENV, "1")
     observer.children = True
+    os.register_at_fork(after_in_child=observer.follow)
 
 
-def child_started(observer: Observer, context: str) -> None:
-    """This process is one a watched process started (sitecustomize): its reads are in the
-    context its parent was in then, and a process it forks later (a ``forkserver`` serving
-    other tests afterwards) cannot know which test it works for: every one."""
+def child_started(observer: Observer) -> None:
+    """This process is one a watched process started (sitecustomize): all it does is for
+    the workspace, and its reads are in the context its parent is in when they happen."""
     observer.child = True
-    observer._enter(context, context)
-    os.register_at_fork(after_in_child=lambda: observer._enter("", ""))
+    observer.follow()
 
 
 def current() -> Observer | None:

@@ -96,7 +96,7 @@ def environment(ws: Workspace) -> dict[str, str]:
         "dependencies": f"{lock}:{digest}" if digest != "missing" else "",
         # what is installed, whatever the lock file says (`uv pip install`, pip, a system
         # Python): a record made with another version of a library is not this one's
-        "packages": installed_versions(),
+        "packages": installed_versions(str(ws.root)),
         # what pocflow watches while a step runs: a record made by an observer that watched
         # less is verified again (pocflow.observed)
         "observer": str(OBSERVER_VERSION),
@@ -148,25 +148,61 @@ _AT_START = ("sitecustomize.py", "usercustomize.py")
 
 
 @functools.cache
-def installed_versions() -> str:
-    """A digest of the distributions importable here, by name and version only (from the
-    names of their metadata folders: ``tinyver-1.0.dist-info``), pocflow's own left out (the
-    observer version says what a new pocflow changes). The same on every machine that
-    installed the same versions, wherever it put them; worked out once a process."""
+def installed_versions(root: str) -> str:
+    """A digest of the distributions importable here, by name and version (from the names
+    of their metadata folders: ``tinyver-1.0.dist-info``) and how each was installed when
+    not from an index (its ``direct_url.json``: editable or built from a folder — the
+    workspace's own, by its place in the workspace at root, or one elsewhere —, from an
+    archive, by its hash, or from version control, by its commit), pocflow's own left out
+    (the observer version says what a new pocflow changes). The same on every machine that
+    installed the same versions the same way, wherever it put them; worked out once a
+    process for a workspace."""
     found: set[str] = set()
     for entry in dict.fromkeys(sys.path):
         try:
             with os.scandir(entry or ".") as listing:
-                names = [e.name for e in listing if e.name.endswith(_DISTRIBUTIONS)]
+                metadata = [(e.name, e.path) for e in listing if e.name.endswith(_DISTRIBUTIONS)]
         except OSError:
             continue
-        for name in names:
+        for name, path in metadata:
             stem = name.rsplit(".", 1)[0]
             project, _, version = stem.partition("-")
             project = re.sub(r"[-_.]+", "-", project).lower()
             if project != "pocflow":
-                found.add(f"{project}=={version.split('-')[0]}")
+                found.add(f"{project}=={version.split('-')[0]}{_installed_from(path, root)}")
     return hashlib.sha256("\n".join(sorted(found)).encode()).hexdigest()[:16]
+
+
+def _installed_from(metadata: str, root: str) -> str:
+    """How a distribution was installed, as its ``direct_url.json`` (PEP 610) says, in
+    words that are the same on every machine ('' from an index, or when it says nothing)."""
+    try:
+        with open(os.path.join(metadata, "direct_url.json"), encoding="utf-8") as handle:
+            data = json.load(handle)
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(data, dict):
+        return ""
+    url = str(data.get("url", ""))
+    if isinstance(data.get("dir_info"), dict):
+        kind = "editable" if data["dir_info"].get("editable") else "folder"
+        place = "elsewhere"
+        if url.startswith("file://"):
+            from urllib.parse import unquote, urlsplit
+
+            folder = os.path.realpath(unquote(urlsplit(url).path))
+            workspace = os.path.realpath(root)
+            if folder == workspace or folder.startswith(workspace + os.sep):
+                place = "workspace:" + (os.path.relpath(folder, workspace).replace(os.sep, "/"))
+        return f" {kind}@{place}"
+    if isinstance(data.get("archive_info"), dict):
+        info = data["archive_info"]
+        hashes = info.get("hashes") if isinstance(info.get("hashes"), dict) else {}
+        digest = hashes.get("sha256") or str(info.get("hash", "")).removeprefix("sha256=")
+        return f" archive@{digest or url.rsplit('/', 1)[-1]}"
+    if isinstance(data.get("vcs_info"), dict):
+        return f" vcs@{data['vcs_info'].get('commit_id', '')}"
+    return ""
 
 
 _DISTRIBUTIONS = (".dist-info", ".egg-info")

@@ -143,8 +143,9 @@ def observed_script_env(env: dict[str, str], root: Path, facts: Path) -> dict[st
     """The environment that has `python SCRIPT` observe itself from its start (through
     pocflow/_site/sitecustomize.py, which restores PYTHONPATH before the script runs)."""
     env = dict(env)
-    original = env.get("PYTHONPATH", "")
-    env["POCFLOW_PYTHONPATH"] = original
+    original = env.get("PYTHONPATH")
+    if original is not None:  # (unset, it is not there: set but empty is another value)
+        env["POCFLOW_PYTHONPATH"] = original
     env["PYTHONPATH"] = str(SITE) + (os.pathsep + original if original else "")
     env[OBSERVE_ENV] = "\x1f".join([sys.executable, str(root), str(facts), *observer_skips(root)])
     env[DIE_WITH_ENV] = str(os.getpid())
@@ -249,11 +250,14 @@ class Facts:
 
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
     """Parse a facts file (a cut-off last line, from a killed process, is ignored)."""
+    from pocflow._observe import FOLLOW
+
     facts = Facts()
     try:
         lines = path.read_bytes().splitlines()
     except OSError:
         return facts
+    current = ""  # the context of the process that started the others (its "ctx" facts)
     for line in lines:
         try:
             fact = json.loads(line)
@@ -261,6 +265,11 @@ def read_facts(path: Path, pytest_session: bool = False) -> Facts:
             continue
         if not isinstance(fact, dict):
             continue
+        if "ctx" in fact:
+            current = str(fact["ctx"])
+            continue
+        if fact.get("c") == FOLLOW:  # a child's read: in its parent's context of the moment
+            fact["c"] = current
         _take(facts, fact, pytest_session)
     return facts
 

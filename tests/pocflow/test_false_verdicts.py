@@ -4382,3 +4382,60 @@ def test_what_a_pool_made_while_one_step_s_tests_were_collected_reads_for_anothe
     poc_complete_passes(ws)
     write_files(ws, {"data/flag": "x\n"})
     assert_run_again_and_failed(ws, "2")
+
+
+SERVER = (
+    "import functools, subprocess, sys\n\n"
+    "CODE = 'import os, sys\\nfor line in sys.stdin:\\n"
+    "    print(os.path.exists(line.strip()), flush=True)\\n'\n\n\n"
+    "@functools.lru_cache(None)\ndef server():\n"
+    "    return subprocess.Popen([sys.executable, '-c', CODE], stdin=subprocess.PIPE,\n"
+    "                            stdout=subprocess.PIPE, text=True)\n\n\n"
+    "def exists(path):\n    s = server()\n    s.stdin.write(path + '\\n')\n    s.stdin.flush()\n"
+    "    return s.stdout.readline().strip() == 'True'\n"
+)
+EXECUTOR = (
+    "import multiprocessing\nfrom concurrent.futures import ProcessPoolExecutor\n\n"
+    "import pytest\n\n\n@pytest.fixture(scope='session')\ndef executor():\n"
+    "    with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context('spawn')) as pool:\n"
+    "        yield pool\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("files", "first", "second"),
+    [
+        (
+            {"tests/srv.py": SERVER},
+            "import srv\n\n\ndef test_one():\n    assert not srv.exists('nothing-here')\n",
+            "import srv\n\n\ndef test_no_flag():\n    assert not srv.exists('data/flag')\n",
+        ),
+        (
+            {"tests/conftest.py": EXECUTOR},
+            "def test_one(executor):\n    assert executor.submit(abs, -1).result() == 1\n",
+            "import os\n\n\ndef test_no_flag(executor):\n"
+            "    assert not executor.submit(os.path.exists, 'data/flag').result()\n",
+        ),
+    ],
+    ids=["a server one step's test starts", "a worker pool a session fixture holds"],
+)
+def test_what_a_long_lived_child_reads_for_another_step_s_test_is_that_step_s(
+    tmp_path: Path, files: dict[str, str], first: str, second: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": first, "2": second})
+    write_files(ws, files)
+    poc_complete_passes(ws)
+    write_files(ws, {"data/flag": "x\n"})
+    assert_run_again_and_failed(ws, "2")
+
+
+def test_a_python_child_sees_pythonpath_set_but_empty_as_set(tmp_path: Path) -> None:
+    test = CHILD + (
+        "def test_same():\n"
+        "    code = 'import os; print(repr(os.environ.get(\"PYTHONPATH\")))'\n"
+        "    assert child(code) == repr(os.environ.get('PYTHONPATH'))\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    for value in ("", "lib"):
+        poc_complete_passes(ws, "--reverify", env={"PYTHONPATH": value})
+        assert plain_pytest(ws, "1", env={"PYTHONPATH": value}) == 0

@@ -367,3 +367,41 @@ def test_a_results_docs_commands_run_in_order_on_a_fresh_clone(
     for script in scripts:  # as the document says: prerequisites first
         done = run(script)
         assert done.returncode == 0, script + "\n" + done.stdout + done.stderr
+
+
+def test_how_each_package_was_installed_is_part_of_what_a_record_stands_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # a fresh clone where the project's own package, installed editable from the workspace,
+    # was replaced by a build of the same version from elsewhere is not the verified one
+    import json
+
+    from pocflow.freshness import installed_versions
+
+    def digest(root: Path, direct_url: dict[str, object] | None) -> str:
+        site = tmp_path / f"site-{len(list(tmp_path.iterdir()))}"
+        meta = site / "demo-1.0.dist-info"
+        meta.mkdir(parents=True)
+        (meta / "METADATA").write_text("Name: demo\nVersion: 1.0\n", encoding="utf-8")
+        if direct_url is not None:
+            (meta / "direct_url.json").write_text(json.dumps(direct_url), encoding="utf-8")
+        monkeypatch.setattr(sys, "path", [str(site)])
+        installed_versions.cache_clear()
+        try:
+            return installed_versions(str(root))
+        finally:
+            installed_versions.cache_clear()
+
+    here, clone = tmp_path / "ws", tmp_path / "ci/clone"
+    here.mkdir()
+    clone.mkdir(parents=True)
+
+    def editable(at: Path) -> dict[str, object]:
+        return {"url": at.resolve().as_uri(), "dir_info": {"editable": True}}
+
+    verified = digest(here, editable(here))
+    assert digest(clone, editable(clone)) == verified  # the same install, elsewhere
+    assert digest(clone, None) != verified  # from the index
+    assert digest(clone, editable(tmp_path / "other")) != verified  # another checkout
+    archive = {"url": "file:///dl/demo-1.0.tar.gz", "archive_info": {"hash": "sha256=ab"}}
+    assert digest(clone, archive) != verified  # built from an archive

@@ -7,8 +7,8 @@ this folder off ``sys.path``, asks the kernel to end the script with pocflow (se
 ``_die_with_parent``), installs pocflow's observer (``pocflow/_observe.py``) and then runs the
 ``sitecustomize`` this one hides, if there is one. A Python process a watched one starts
 (a test's ``subprocess`` child, a ``spawn`` worker) finds the same settings in its
-environment (see ``_observe._observe_children``) and observes itself the same way, in the
-context (``POCFLOW_CONTEXT``) its parent was in. Outside a run of pocflow
+environment (see ``_observe._observe_children``) and observes itself the same way, its reads in the
+context its parent is in when they happen. Outside a run of pocflow
 (``POCFLOW_OBSERVE`` unset, or another Python) it does nothing but that last step.
 """
 
@@ -66,12 +66,12 @@ def _kill_with_parent(signum: int) -> None:
 
 def _observe() -> None:
     spec = os.environ.pop("POCFLOW_OBSERVE", None)
-    original = os.environ.pop("POCFLOW_PYTHONPATH", None)
-    context = os.environ.pop("POCFLOW_CONTEXT", None)  # set: a watched process started it
+    original = os.environ.pop("POCFLOW_PYTHONPATH", None)  # None: PYTHONPATH was not set
+    child = os.environ.pop("POCFLOW_CHILD", None)  # set: a watched process started this one
     _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
-    if original:
+    if original is not None:
         os.environ["PYTHONPATH"] = original
     else:
         os.environ.pop("PYTHONPATH", None)
@@ -84,8 +84,8 @@ def _observe() -> None:
     finally:
         del sys.path[0]
     observer = _observe.install(root, out, tuple(skip))
-    if context is not None:
-        _observe.child_started(observer, context)
+    if child is not None:
+        _observe.child_started(observer)
 
 
 def _chain() -> None:
