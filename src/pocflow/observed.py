@@ -301,7 +301,12 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif "w" in fact:
         path = str(fact["w"])
         if path not in facts.written and path not in facts.rewritten:  # its first write
-            (facts.written if fact.get("f", True) else facts.rewritten).add(path)
+            # (a process that had not read it wrote it after another read it: the facts of
+            # every process are in the order things happened)
+            first = fact.get("f", True) and not (
+                path in facts.python_keys or path in facts.kernel_keys
+            )
+            (facts.written if first else facts.rewritten).add(path)
         if isinstance(fact.get("b"), str):
             facts.before.setdefault(path, fact["b"])
         elif fact.get("big"):
