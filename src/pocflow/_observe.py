@@ -65,6 +65,10 @@ SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
 OBSERVE_ENV = "POCFLOW_OBSERVE"
 PYTHONPATH_ENV = "POCFLOW_PYTHONPATH"
 CHILD_ENV = "POCFLOW_CHILD"
+#: the workspace module that started the process (Observer.parent_by)
+BY_ENV = "POCFLOW_STARTED_BY"
+#: the end of the name of the context file beside a facts file (Observer._enter)
+CONTEXT_SUFFIX = ".ctx"
 #: the context of a process a watched one started or forked: the one its parent is in when
 #: it reads (the last "ctx" fact before its read; see Observer._enter)
 FOLLOW = "@"
@@ -501,6 +505,10 @@ class Observer:
         self.py_reads: set[tuple[str, str]] = set()  # (rel, context) this process read
         self.py_written: set[str] = set()  # what this process wrote
         self.children = False  # Python processes it starts observe themselves (see install)
+        self.generation = 0  # contexts entered since they could (see _enter)
+        self.context_fd = -1  # the file that tells them the generation (CONTEXT_SUFFIX)
+        #: the workspace module that started this process (its reads are that module's too)
+        self.parent_by = ""
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -532,17 +540,27 @@ class Observer:
         """Reads belong to context from now on. Where processes this one started observe
         themselves (their reads are in FOLLOW: whatever this one's context is when they
         read), the change is written down among the facts, in the order things happen."""
-        if self.children and context != self.context:
-            self.emit({"ctx": context})
+        if self.children and context != self.context and self.context_fd >= 0:
+            # the n-th context entered: a fact for the reader, then n in the context file
+            # for the processes that follow this one (see _Following)
+            self.generation += 1
+            self.emit({"ctx": context, "g": self.generation})
+            os.pwrite(self.context_fd, self.generation.to_bytes(8, "little"), 0)
         self.context = context
 
-    def follow(self) -> None:
+    def follow(self, out: str = "") -> None:
         """This process works for the one that started or forked it: its reads are in
-        whatever context that one is in when they happen (FOLLOW), and it writes down no
-        context of its own."""
-        self.context = FOLLOW
+        whatever context that one is in when they happen (see _Following), and it enters
+        no context of its own. ``out``: the facts file, for a process started anew (a
+        forked one keeps its parent's context file open)."""
+        if self.context_fd < 0 and out:
+            try:  # noqa: SIM105 (contextlib is not loaded in every observed process)
+                self.context_fd = os.open(out + CONTEXT_SUFFIX, os.O_RDONLY)
+            except OSError:
+                pass  # no context file: its reads are every step's
         self.stack = []
         self.children = False
+        self.__class__ = _Following
 
     def guarded(self, work: "Callable[..., None]", *args: object) -> None:
         """Do work in this thread unless the observer is at work in it already (what it opens
@@ -762,7 +780,7 @@ class Observer:
         by the kernel only (marked "k")."""
         if not kernel and self.kernel is not None:
             self._from_kernel()  # what other processes did before this read comes first
-        by = self.reader()
+        by = self.reader() or self.parent_by
         key = (kind, rel, self.context, by)
         self.py_reads.add((rel, self.context))
         if key in self.seen:
@@ -1019,6 +1037,8 @@ class Observer:
             elif rel is None and path is not None:
                 self.state_read(path, "d")
         elif event in _PROGRAM_EVENTS:
+            if self.children:  # what it reads is read by the module that starts it, too
+                os.putenv(BY_ENV, self.reader(3) or self.parent_by)
             if self.for_workspace():
                 self.path_lookup()  # by name, or by a shell that may look names up
                 if event == "subprocess.Popen" and args[2] is not None:
@@ -1672,7 +1692,9 @@ def _percent_decoded(text: str) -> str:
     return "".join(out)
 
 
-def install(root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = False) -> Observer:
+def install(
+    root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = False, child: bool = False
+) -> Observer:
     """Observe this process from now on; facts go to the file at out. Modules of the
     workspace the process had loaded before (a fork server's warm-up imports the pytest
     plugins installed from the workspace, say) are read at the session's level."""
@@ -1688,6 +1710,8 @@ def install(root: str, out: str, skip: tuple[str, ...] = (), kernel: bool = Fals
     for module in list(sys.modules.values()):
         observer.imported(module, None)
     _observe_children(observer, out, skip)
+    if not child:
+        _write_contexts(observer, out)
     return observer
 
 
@@ -1711,15 +1735,46 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
     os.putenv("PYTHONPATH", site + (os.pathsep + original if original else ""))
     os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
     os.putenv(CHILD_ENV, "1")
+    os.unsetenv(BY_ENV)
     observer.children = True
     os.register_at_fork(after_in_child=observer.follow)
 
 
-def child_started(observer: Observer) -> None:
+def _write_contexts(observer: Observer, out: str) -> None:
+    """The context file of a process whose children follow it: the number of the context
+    it is in (0, the first: a fact says which)."""
+    observer.context_fd = os.open(out + CONTEXT_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
+    os.pwrite(observer.context_fd, (0).to_bytes(8, "little"), 0)
+    observer.emit({"ctx": observer.context, "g": 0})
+
+
+def child_started(observer: Observer, out: str, by: str) -> None:
     """This process is one a watched process started (sitecustomize): all it does is for
-    the workspace, and its reads are in the context its parent is in when they happen."""
+    the workspace, its reads are in the context its parent is in when they happen, and
+    they are reads of the workspace module that started it (``by``) too."""
     observer.child = True
-    observer.follow()
+    observer.parent_by = by
+    observer.follow(out)
+
+
+class _Following(Observer):
+    """The observer of a process a watched one started or forked: it has no context of its
+    own. Its reads are in "@<n>", the n-th context its parent entered (the number is in the
+    parent's context file, CONTEXT_SUFFIX, read at each use; a {"ctx", "g": n} fact says
+    which context that is: pocflow.observed.read_facts), or "@" when it cannot tell (every
+    step's)."""
+
+    @property
+    def context(self) -> str:
+        try:
+            data = os.pread(self.context_fd, 8, 0)
+        except OSError:
+            return FOLLOW
+        return f"{FOLLOW}{int.from_bytes(data, 'little')}" if len(data) == 8 else FOLLOW
+
+    @context.setter
+    def context(self, value: str) -> None:
+        pass  # (no context of its own)
 
 
 def current() -> Observer | None:

@@ -257,7 +257,8 @@ def read_facts(path: Path, pytest_session: bool = False) -> Facts:
         lines = path.read_bytes().splitlines()
     except OSError:
         return facts
-    current = ""  # the context of the process that started the others (its "ctx" facts)
+    parsed = []
+    contexts: dict[str, str] = {}  # "@<n>" -> the n-th context the session entered
     for line in lines:
         try:
             fact = json.loads(line)
@@ -266,10 +267,14 @@ def read_facts(path: Path, pytest_session: bool = False) -> Facts:
         if not isinstance(fact, dict):
             continue
         if "ctx" in fact:
-            current = str(fact["ctx"])
+            contexts[f"{FOLLOW}{fact.get('g')}"] = str(fact["ctx"])
             continue
-        if fact.get("c") == FOLLOW:  # a child's read: in its parent's context of the moment
-            fact["c"] = current
+        parsed.append(fact)
+    for fact in parsed:
+        context = fact.get("c")
+        if isinstance(context, str) and context.startswith(FOLLOW):
+            # a child's read: in its parent's context of the moment; unknown: every step's
+            fact["c"] = contexts.get(context, "")
         _take(facts, fact, pytest_session)
     return facts
 

@@ -4439,3 +4439,42 @@ def test_a_python_child_sees_pythonpath_set_but_empty_as_set(tmp_path: Path) -> 
     for value in ("", "lib"):
         poc_complete_passes(ws, "--reverify", env={"PYTHONPATH": value})
         assert plain_pytest(ws, "1", env={"PYTHONPATH": value}) == 0
+
+
+SIZES = (
+    "import functools, subprocess, sys\n\n"
+    "CODE = 'import os, sys\\nfor line in sys.stdin:\\n"
+    "    print(os.path.getsize(line.strip()), flush=True)\\n'\n\n\n"
+    "@functools.lru_cache(None)\ndef server():\n"
+    "    return subprocess.Popen([sys.executable, '-c', CODE], stdin=subprocess.PIPE,\n"
+    "                            stdout=subprocess.PIPE, text=True)\n\n\n"
+    "def size(path):\n    s = server()\n    s.stdin.write(path + '\\n')\n    s.stdin.flush()\n"
+    "    return int(s.stdout.readline())\n"
+)
+CACHED = (
+    "import functools, subprocess, sys\n\n\n@functools.cache\ndef size(path):\n"
+    "    code = 'import os, sys; print(os.path.getsize(sys.argv[1]))'\n"
+    "    run = subprocess.run([sys.executable, '-c', code, path], capture_output=True, text=True)\n"
+    "    return int(run.stdout)\n"
+)
+
+
+@pytest.mark.parametrize(
+    "helper",
+    [SIZES, CACHED],
+    ids=["a server asked the same thing by two steps", "a child's answer a helper caches"],
+)
+def test_a_child_s_answer_two_steps_stand_on_is_an_input_of_both(
+    tmp_path: Path, helper: str
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "import helper\n\n\ndef test_one():\n    assert helper.size('data/x.txt') > 0\n",
+            "2": "import helper\n\n\ndef test_two():\n    assert helper.size('data/x.txt') == 6\n",
+        },
+    )
+    write_files(ws, {"tests/helper.py": helper, "data/x.txt": "hello\n"})
+    poc_complete_passes(ws)
+    write_files(ws, {"data/x.txt": "hello world\n"})
+    assert_run_again_and_failed(ws, "2")

@@ -68,6 +68,7 @@ def _observe() -> None:
     spec = os.environ.pop("POCFLOW_OBSERVE", None)
     original = os.environ.pop("POCFLOW_PYTHONPATH", None)  # None: PYTHONPATH was not set
     child = os.environ.pop("POCFLOW_CHILD", None)  # set: a watched process started this one
+    by = os.environ.pop("POCFLOW_STARTED_BY", "")  # the workspace module that started it
     _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
@@ -83,9 +84,9 @@ def _observe() -> None:
         import _observe  # type: ignore[import-not-found]
     finally:
         del sys.path[0]
-    observer = _observe.install(root, out, tuple(skip))
+    observer = _observe.install(root, out, tuple(skip), child=child is not None)
     if child is not None:
-        _observe.child_started(observer)
+        _observe.child_started(observer, out, by)
 
 
 def _chain() -> None:
