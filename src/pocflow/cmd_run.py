@@ -35,7 +35,7 @@ import os
 import signal
 import sys
 import types
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -48,7 +48,15 @@ from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import differing, release_digests, save_cache_file
 from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
-from pocflow.layout import ALL_POCS_TASK, GATE_TASK, IMPLEMENT_FILE, PHASES, STEP_TASK, TEST_FILE
+from pocflow.layout import (
+    ALL_POCS_TASK,
+    GATE_TASK,
+    IMPLEMENT_FILE,
+    PHASES,
+    RUN_PHASES,
+    STEP_TASK,
+    TEST_FILE,
+)
 from pocflow.record import read_step_record, to_json
 from pocflow.reporter import RUN_OUTCOMES
 from pocflow.run import RunContext, run_root, users_tasks
@@ -183,7 +191,7 @@ class Run(DoitRun):  # type: ignore[misc]
             return 0
         if self._params.get("dry_run"):
             self.dep_manager.close()
-            return dry_run(root, self._selected_tasks())
+            return dry_run(root, self._selected_tasks(), self.dep_manager.get_values)
         if kwargs.get("num_process"):
             _workers_die_with_the_run()
         os.environ[WORKERS_ENV] = str(kwargs.get("num_process") or 1)
@@ -588,11 +596,17 @@ def verified_again(before: dict[Path, tuple[tuple[int, int], str]]) -> bool:
     return False
 
 
-def dry_run(root: Path, selected: set[str]) -> int:
+def dry_run(
+    root: Path, selected: set[str], values_of: Callable[[str], dict[str, Any]] | None = None
+) -> int:
     """Say what a run of the selected tasks would do (the steps of every PoC they reach);
-    1 if it would run anything."""
+    1 if it would run anything. ``values_of``: what doit keeps of a task's last run here
+    (a phase that last ran here with other packages installed runs again)."""
+    from dataclasses import replace
+
     from pocflow.batch import failed_together
     from pocflow.gate import accepted_gate
+    from pocflow.phases import installed_anew
     from pocflow.status import compute_status
 
     out = sys.stdout
@@ -609,6 +623,17 @@ def dry_run(root: Path, selected: set[str]) -> int:
                     if gate_selected or any(ws.task(phase, sid) in selected for phase in PHASES)
                 ],
             )
+            for sid in steps:  # as the run's phases judge it: see phases.judged
+                if (
+                    statuses[sid].is_verified
+                    and values_of is not None
+                    and any(installed_anew(values_of(ws.task(phase, sid))) for phase in RUN_PHASES)
+                ):
+                    statuses[sid] = replace(
+                        statuses[sid],
+                        standing="stale",
+                        reasons=["the installed packages changed since it last ran here"],
+                    )
             again = [statuses[sid] for sid in steps if not statuses[sid].is_verified]
             gate_runs = gate_selected and (bool(again) or accepted_gate(ws) is None)
             plans.append((ws, statuses, steps, again, gate_runs))

@@ -214,17 +214,43 @@ def _installed(folder: str, entry: os.DirEntry[str]) -> str:
     holds every installed file's hash, and entry_points.txt) — by content, not by time: uv
     reinstalls the workspace's own editable package whenever pyproject.toml is touched,
     byte for byte the same (digests cached by stamp: nothing read twice)."""
-    paths = (
-        [os.path.join(entry.path, name) for name in _METADATA_FILES]
-        if entry.is_dir()
-        else [entry.path]
-    )
-    return f"{folder}/{entry.name} " + " ".join(file_digest(path)[:16] for path in paths)
+    if not entry.is_dir():
+        return f"{folder}/{entry.name} {file_digest(entry.path)[:16]}"
+    record = os.path.join(entry.path, "RECORD")
+    points = os.path.join(entry.path, "entry_points.txt")
+    return f"{folder}/{entry.name} {_record_digest(record)} {file_digest(points)[:16]}"
+
+
+def _record_digest(path: str) -> str:
+    """A metadata folder's RECORD (every installed file's hash), without the lines of an
+    installer's own notes that change on every reinstall of the same files (uv's
+    ``uv_cache.json`` holds the time of the build): kept by the RECORD's content digest."""
+    digest = file_digest(path)
+    folder = os.path.dirname(path)
+    if not any(os.path.exists(os.path.join(folder, name)) for name in _VOLATILE_METADATA):
+        return digest[:16]  # (nothing to leave out: no file read)
+    known = _RECORDS.get(digest)
+    if known is None:
+        try:
+            with open(path, encoding="utf-8", errors="replace") as handle:
+                lines = [
+                    line
+                    for line in handle
+                    if line.split(",", 1)[0].rsplit("/", 1)[-1] not in _VOLATILE_METADATA
+                ]
+        except OSError:
+            lines = []
+        known = _RECORDS[digest] = hashlib.sha256("".join(lines).encode()).hexdigest()[:16]
+    return known
+
+
+#: the files an installer rewrites on every install of the same files
+_VOLATILE_METADATA = frozenset(("uv_cache.json",))
+#: RECORD content digest -> its digest without the volatile lines
+_RECORDS: dict[str, str] = {}
 
 
 _METADATA = (".dist-info", ".egg-info", ".egg-link", ".pth")
-#: the files of a metadata folder a reinstall or an in-place edit rewrites
-_METADATA_FILES = ("RECORD", "entry_points.txt")
 
 
 #: a source in a lock file that names a folder or file by an absolute path (``uv add

@@ -297,7 +297,7 @@ class phase_current(settings_unchanged):
     def _same_installation(self, task: Any, values: dict[str, Any]) -> bool:
         """Whether what is installed is what the phase last ran with here; when not, its
         action runs it again rather than take the step's record (see ``judged``)."""
-        if not _installed_anew(values):
+        if not installed_anew(values):
             return True
         RunContext.of(self.root).installed_anew.add(task.name)
         return False
@@ -327,8 +327,9 @@ class phase_current(settings_unchanged):
             run.awaiting_suite = True
         return bool(changed)
 
-    def why(self, task: Any, values: dict[str, Any]) -> tuple[bool, list[str]]:
-        """Why the check failed: (its settings changed, the inputs whose fingerprint did)."""
+    def why(self, task: Any, values: dict[str, Any]) -> tuple[str, list[str]]:
+        """Why the check failed: (what of its settings and environment changed, '' if
+        nothing; the inputs whose fingerprint did)."""
         from pocflow.fingerprint import digest_of, held_digest
 
         def differing(held: Any) -> list[str]:
@@ -338,7 +339,13 @@ class phase_current(settings_unchanged):
             return [k for k, d in sorted(held.items()) if held_digest(digest_of(root, k)) != d]
 
         settings = (
-            not super().__call__(task, values) or _installed_anew(values) or _watched_less(values)
+            "settings or environment changed"
+            if not super().__call__(task, values)
+            else "the installed packages changed since it last ran here"
+            if installed_anew(values)
+            else "it last ran here without the kernel's watch"
+            if _watched_less(values)
+            else ""
         )
         changed = differing(values.get("inputs")) + differing(values.get("after"))
         outputs = values.get("outputs")
@@ -347,7 +354,7 @@ class phase_current(settings_unchanged):
         return settings, changed
 
 
-def _installed_anew(values: dict[str, Any]) -> bool:
+def installed_anew(values: dict[str, Any]) -> bool:
     """Whether what is installed (pocflow.freshness.installed_packages) differs from what a
     phase last ran with here, as doit keeps it with the task's values (none kept: no)."""
     held = values.get("packages")

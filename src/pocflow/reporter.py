@@ -376,7 +376,7 @@ def why_it_runs(
     if base == GATE_TASK and not step_id and upstream:  # their documents changed with them
         documents = {ws.results_doc(sid) for sid in upstream if sid in ws.steps} if ws else set()
         files = [p for p in files if p not in documents]
-    settings_changed = False
+    settings_changed = ""
     for check, _args, _kwargs in reasons.get("uptodate_false", []):
         if isinstance(check, phase_current):  # settings, or an input the last run really read
             settings, inputs = check.why(task, manager.get_values(task.name))
@@ -419,7 +419,7 @@ def why_it_runs(
     if reasons.get("removed_file_dep"):
         words.append("input dropped: " + listed_paths(reasons["removed_file_dep"]))
     if settings_changed:
-        words.append("settings or environment changed")
+        words.append(settings_changed)
     for check, args, _kwargs in reasons.get("uptodate_false", []):
         if isinstance(check, config_changed) and not isinstance(check, phase_current):
             words.append("settings or template changed")

@@ -405,3 +405,56 @@ def test_how_each_package_was_installed_is_part_of_what_a_record_stands_on(
     assert digest(clone, editable(tmp_path / "other")) != verified  # another checkout
     archive = {"url": "file:///dl/demo-1.0.tar.gz", "archive_info": {"hash": "sha256=ab"}}
     assert digest(clone, archive) != verified  # built from an archive
+
+
+def test_a_reinstall_of_the_same_files_is_not_a_change_of_what_is_installed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # uv reinstalls the workspace's own editable package whenever pyproject.toml is touched,
+    # and its uv_cache.json (in RECORD) holds the time of that build: nothing else changed
+    from pocflow.freshness import installed_packages
+
+    meta = tmp_path / "site/demo-1.0.dist-info"
+    meta.mkdir(parents=True)
+    (meta / "uv_cache.json").write_text("{}", encoding="utf-8")
+    monkeypatch.setattr(sys, "path", [str(tmp_path / "site")])
+    monkeypatch.chdir(tmp_path)
+
+    def installed(built: str, module: str) -> str:
+        (meta / "RECORD").write_text(
+            f"demo/__init__.py,sha256={module},10\n"
+            f"demo-1.0.dist-info/uv_cache.json,sha256={built},194\n"
+            "demo-1.0.dist-info/RECORD,,\n",
+            encoding="utf-8",
+        )
+        installed_packages.cache_clear()
+        try:
+            return installed_packages()
+        finally:
+            installed_packages.cache_clear()
+
+    first = installed("aaaa", "m1")
+    assert installed("bbbb", "m1") == first  # built again: the same files
+    assert installed("bbbb", "m2") != first  # a module's content changed
+
+
+@pytest.mark.e2e
+def test_dry_run_says_a_step_runs_again_where_other_packages_are_installed_than_it_ran_with(
+    origin: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the phases take a step's record only when what is installed is what they last ran
+    # with here (phases.judged): the dry run judges as the run does
+    from pocflow.cmd_run import dry_run
+
+    ws = clone(origin, tmp_path / "ci")
+    assert run_doit(ws, "poc-complete").code == 0
+    capsys.readouterr()
+    assert dry_run(ws, {"poc-complete"}, lambda task: {}) == 0
+    assert "nothing would run" in capsys.readouterr().out
+
+    def ran_with_others(task: str) -> dict[str, object]:
+        return {"packages": "another installation"} if task == "implement:2" else {}
+
+    assert dry_run(ws, {"poc-complete"}, ran_with_others) == 1
+    out = capsys.readouterr().out
+    assert "step 2 (Decode coordinates): would be verified again: the installed packages " in out
