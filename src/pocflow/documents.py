@@ -622,11 +622,25 @@ def write_document(
             + "\n"
         )
     if merged.text != existing:
-        atomic_write_text(path, merged.text)
+        try:
+            atomic_write_text(path, merged.text)
+        except OSError as exc:
+            raise DocumentError(unwritable(relpath, exc)) from None
     if kept is not None:  # the blocks as written here: what a person adds to one is theirs
         fresh = {b.name: rendered[b.start : b.end] for b in find_blocks(rendered, relpath)}
         if fresh != blocks:
             atomic_write_text(kept, json.dumps(fresh, sort_keys=True), durable=False)
+
+
+def unwritable(relpath: Path | str, exc: OSError) -> str:
+    """The one line for a document or record pocflow cannot write."""
+    if isinstance(exc, IsADirectoryError):
+        return f"{relpath}: a folder, where pocflow writes a file: move it away"
+    reason = exc.strerror or type(exc).__name__
+    return (
+        f"{relpath}: cannot be written ({reason}); make it and its folder writable, then "
+        "run the same command again"
+    )
 
 
 def note_written(registry: Path, *paths: Path) -> None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocflow._fs import atomic_write_text, read_json, stamp
+from pocflow.documents import unwritable
 from pocflow.errors import DocumentError
 from pocflow.fingerprint import file_digest
 from pocflow.layout import OUTPUTS_READ_FILE, PROVEN_DIR, PROVEN_KEPT
@@ -262,6 +263,8 @@ def write_record(path: Path, obj: Any) -> None:
         atomic_write_text(path, to_json(obj))
     except IsADirectoryError:
         raise DocumentError(folder_in_place(path)) from None
+    except OSError as exc:
+        raise DocumentError(unwritable(path, exc)) from None
 
 
 def folder_in_place(relpath: Path | str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -463,3 +464,26 @@ def test_a_damaged_record_is_named_as_such(tmp_path: Path) -> None:
     result = run_doit(clone, "poc-complete")
     assert result.code == 0, result.out + result.err  # verified again, from its tests
     assert "steps/records/step1.json is not a record pocflow can read" in result.out
+
+
+@pytest.mark.e2e
+def test_a_docs_folder_that_cannot_be_written_is_one_line_not_a_traceback(sample: Path) -> None:
+    docs = sample / "docs"
+    if subprocess.run(["chattr", "+i", str(docs)], capture_output=True).returncode != 0:
+        pytest.skip("chattr cannot make a folder immutable here")
+    try:
+        # the step's results doc must be written anew
+        (sample / "PoC/step1_load.py").write_text(
+            (sample / "PoC/step1_load.py").read_text(encoding="utf-8") + "\n# edit\n",
+            encoding="utf-8",
+        )
+        result = run_doit(sample, "step:1")
+    finally:
+        subprocess.run(["chattr", "-i", str(docs)], check=True)
+    output = result.out + result.err
+    assert result.code == 2, output
+    assert "Traceback" not in output
+    assert (
+        "docs/time-zone-atlas-step1-results.md: cannot be written (Operation not permitted); "
+        "make it and its folder writable, then run the same command again"
+    ) in output
