@@ -341,9 +341,13 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
             "add this by hand:\n" + "\n".join("    " + line for line in table.splitlines())
         )
         return result
-    atomic_write_text(pyproject, new)
+    # pytest's table first, pocflow's last: a setting typed at the end is pocflow's
+    pytest_part = _pytest_pythonpath(root, options.scripts_dir)
+    text = pyproject.read_bytes().decode("utf-8")
+    separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+    atomic_write_text(pyproject, text + (separator + table).replace("\n", newline))
     result.created.append("pyproject.toml: [tool.pocflow]")
-    result.extend(_pytest_pythonpath(root, options.scripts_dir))
+    result.extend(pytest_part)
     return result
 
 

@@ -537,7 +537,7 @@ def test_init_appends_to_a_crlf_pyproject_with_its_line_ends(tmp_path: Path) -> 
     init_workspace(tmp_path, InitOptions())
     data = (tmp_path / "pyproject.toml").read_bytes()
     assert data.startswith(existing.encode("utf-8"))
-    appended = data[len(existing.encode("utf-8")) :].split(b"[tool.pytest")[0]
+    appended = data[len(existing.encode("utf-8")) :]
     assert b"[tool.pocflow]" in appended and b"\n" not in appended.replace(b"\r\n", b"")
     assert tomllib.loads(data.decode("utf-8").removeprefix("\ufeff"))["tool"]["pocflow"]
 
@@ -552,3 +552,29 @@ def test_init_refuses_a_pyproject_that_is_not_utf8(
     err = capsys.readouterr().err
     assert "pyproject.toml: not UTF-8 text" in err and "Traceback" not in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["pyproject.toml"]
+
+
+@pytest.mark.parametrize(
+    "existing",
+    [
+        '[project]\nname = "lib"\nversion = "1.0"\n',
+        '[project]\nname = "lib"\n\n[tool.pytest.ini_options]\naddopts = "-q"\n',
+        None,
+    ],
+    ids=["a project's pyproject.toml", "one with pytest's table", "none"],
+)
+def test_init_leaves_pocflows_table_last_so_a_setting_typed_at_the_end_is_pocflows(
+    tmp_path: Path, existing: str | None
+) -> None:
+    import tomllib
+
+    repo = tmp_path / "lib"
+    repo.mkdir()
+    if existing is not None:
+        (repo / "pyproject.toml").write_text(existing, encoding="utf-8")
+    assert pocflow_main(["init", "--root", str(repo)]) == 0
+    pyproject = repo / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text("utf-8") + 'undocumented = "warn"\n', "utf-8")
+    tool = tomllib.loads(pyproject.read_text("utf-8"))["tool"]
+    assert tool["pocflow"]["undocumented"] == "warn"
+    assert tool["pytest"]["ini_options"]["pythonpath"] == ["PoC"]
