@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -449,7 +450,7 @@ def judge(
             )
         )
     errors = [
-        f"{c['nodeid']}: {_error_line(c.get('longrepr', ''))}"
+        _collection_error(c["nodeid"], str(c.get("longrepr", "")))
         for c in report.get("collectors", [])
         if c.get("outcome") == "failed" and _file_of(c["nodeid"]) in own
     ]
@@ -665,6 +666,16 @@ def _case(test: dict[str, Any]) -> TestCase:
 
 def _file_of(nodeid: str) -> str:
     return nodeid.split("::", 1)[0]
+
+
+def _collection_error(nodeid: str, longrepr: str) -> str:
+    """A test file that failed to load, in one line: the file (and the line, where Python
+    names one in that file: a syntax error) and the exception."""
+    where = nodeid
+    for match in re.finditer(r'File "([^"]+)", line (\d+)', longrepr):
+        if match.group(1).replace(os.sep, "/").endswith("/" + nodeid) or match.group(1) == nodeid:
+            where = f"{nodeid}:{match.group(2)}"
+    return f"{where}: {_error_line(longrepr)}"
 
 
 def _error_line(longrepr: str) -> str:

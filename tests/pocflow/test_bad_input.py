@@ -162,6 +162,12 @@ CASES: dict[str, Case] = {
         f"{TESTS_3B}: ModuleNotFoundError: No module named 'no_such_module'",
         may_change=FAILED_3B,
     ),
+    "test file with a syntax error": Case(
+        replace(TESTS_3B, "import pytest\n", "import pytest\n\ndef broken(:\n    pass\n"),
+        1,
+        f"{TESTS_3B}:9: SyntaxError: ",
+        may_change=FAILED_3B,
+    ),
     "script with a syntax error": Case(
         replace(
             SCRIPT_3B,
