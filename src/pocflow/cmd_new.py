@@ -86,6 +86,6 @@ def report(out: Any, result: Scaffolded) -> None:
     for path in result.created:
         out.write(f"created {path}\n")
     for line in result.skipped:
-        out.write(f"skipped {line}\n")
+        out.write(f"skipped: {line}\n")
     if not result.created:
         out.write("nothing created: every file exists already\n")

@@ -123,7 +123,7 @@ def test_doit_new_and_scaffold_commands(sample: Path) -> None:
     scaffold = run_doit(sample, "scaffold")
     assert scaffold.code == 0, scaffold.err
     assert "created PoC/step6_utc_offsets_today.py" in scaffold.out
-    assert "skipped step 1 has its files; left as it is" in scaffold.out
+    assert "skipped: step 1 has its files; left as it is" in scaffold.out
     assert not (sample / "steps/step2.yaml").exists()  # no new input for a verified step
     status = run_doit(sample, "status")
     assert "changed since" not in status.out, status.out
@@ -252,8 +252,8 @@ def test_init_touches_nothing_that_exists(sample: Path, capsys: pytest.CaptureFi
     assert pocflow_main(["init", "--root", str(sample)]) == 0
     assert {p: p.read_bytes() for p in before} == before
     out = capsys.readouterr().out
-    assert "skipped dodo.py exists and uses pocflow" in out
-    assert "skipped pyproject.toml has [tool.pocflow] already" in out
+    assert "skipped: dodo.py exists and uses pocflow" in out
+    assert "skipped: pyproject.toml has [tool.pocflow] already" in out
 
 
 AWKWARD = 'Join | split\nover "two" lines \\ with """ quotes'
