@@ -185,7 +185,7 @@ def _installed_from(metadata: str, root: str) -> str:
         return ""
     url = str(data.get("url", ""))
     if isinstance(data.get("dir_info"), dict):
-        kind = "editable" if data["dir_info"].get("editable") else "folder"
+        editable = bool(data["dir_info"].get("editable"))
         place = "elsewhere"
         if url.startswith("file://"):
             from urllib.parse import unquote, urlsplit
@@ -194,12 +194,15 @@ def _installed_from(metadata: str, root: str) -> str:
             workspace = os.path.realpath(root)
             if folder == workspace or folder.startswith(workspace + os.sep):
                 place = "workspace:" + (os.path.relpath(folder, workspace).replace(os.sep, "/"))
-        return f" {kind}@{place}"
+        if editable:  # its modules are the folder's files (in the workspace: inputs)
+            return f" editable@{place}"
+        # built and installed: what it installed, by the hashes its RECORD lists
+        return f" folder@{place}:{_installed_files(metadata)}"
     if isinstance(data.get("archive_info"), dict):
         info = data["archive_info"]
         hashes = info.get("hashes") if isinstance(info.get("hashes"), dict) else {}
         digest = hashes.get("sha256") or str(info.get("hash", "")).removeprefix("sha256=")
-        return f" archive@{digest or url.rsplit('/', 1)[-1]}"
+        return f" archive@{digest or _installed_files(metadata)}"
     if isinstance(data.get("vcs_info"), dict):
         return f" vcs@{data['vcs_info'].get('commit_id', '')}"
     return ""
@@ -219,6 +222,22 @@ def _installed(folder: str, entry: os.DirEntry[str]) -> str:
     record = os.path.join(entry.path, "RECORD")
     points = os.path.join(entry.path, "entry_points.txt")
     return f"{folder}/{entry.name} {_record_digest(record)} {file_digest(points)[:16]}"
+
+
+def _installed_files(metadata: str) -> str:
+    """What a distribution installed, the same wherever it was installed: a digest of the
+    files its RECORD lists with their hashes, its own metadata folder's left out (the
+    installer's name, its notes), and the scripts it put outside its folder."""
+    try:
+        with open(os.path.join(metadata, "RECORD"), encoding="utf-8", errors="replace") as f:
+            own = os.path.basename(metadata) + "/"
+            # (and the scripts in bin/, whose first line names this machine's Python)
+            lines = sorted(
+                line.strip() for line in f if line.strip() and not line.startswith((own, "../"))
+            )
+    except OSError:
+        return ""
+    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def _record_digest(path: str) -> str:

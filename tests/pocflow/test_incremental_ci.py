@@ -378,11 +378,16 @@ def test_how_each_package_was_installed_is_part_of_what_a_record_stands_on(
 
     from pocflow.freshness import installed_versions
 
-    def digest(root: Path, direct_url: dict[str, object] | None) -> str:
+    def digest(root: Path, direct_url: dict[str, object] | None, module: str = "m1") -> str:
         site = tmp_path / f"site-{len(list(tmp_path.iterdir()))}"
         meta = site / "demo-1.0.dist-info"
         meta.mkdir(parents=True)
         (meta / "METADATA").write_text("Name: demo\nVersion: 1.0\n", encoding="utf-8")
+        (meta / "RECORD").write_text(
+            f"demo/__init__.py,sha256={module},10\n../../../bin/demo,sha256={site.name},9\n"
+            "demo-1.0.dist-info/INSTALLER,sha256=x,2\ndemo-1.0.dist-info/RECORD,,\n",
+            encoding="utf-8",
+        )
         if direct_url is not None:
             (meta / "direct_url.json").write_text(json.dumps(direct_url), encoding="utf-8")
         monkeypatch.setattr(sys, "path", [str(site)])
@@ -405,6 +410,11 @@ def test_how_each_package_was_installed_is_part_of_what_a_record_stands_on(
     assert digest(clone, editable(tmp_path / "other")) != verified  # another checkout
     archive = {"url": "file:///dl/demo-1.0.tar.gz", "archive_info": {"hash": "sha256=ab"}}
     assert digest(clone, archive) != verified  # built from an archive
+    # built from a folder outside the workspace: by what it installed
+    built = {"url": (tmp_path / "lib").as_uri(), "dir_info": {}}
+    from_folder = digest(here, built)
+    assert digest(clone, built) == from_folder  # the same files (bin/ scripts apart)
+    assert digest(clone, built, module="m2") != from_folder  # the same version, other files
 
 
 def test_a_reinstall_of_the_same_files_is_not_a_change_of_what_is_installed(
