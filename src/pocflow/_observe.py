@@ -36,6 +36,7 @@ from _thread import get_ident
 from stat import S_ISDIR, S_ISREG
 
 if False:  # for type checkers only: importing typing/types costs every script a few ms
+    import mmap
     import types
     from collections.abc import Callable, Iterable, Iterator
     from typing import Any
@@ -505,8 +506,10 @@ class Observer:
         self.py_reads: set[tuple[str, str]] = set()  # (rel, context) this process read
         self.py_written: set[str] = set()  # what this process wrote
         self.children = False  # Python processes it starts observe themselves (see install)
-        self.generation = 0  # contexts entered since they could (see _enter)
-        self.context_fd = -1  # the file that tells them the generation (CONTEXT_SUFFIX)
+        #: the context file, mapped: the number of the context this process is in, for the
+        #: processes that follow it (CONTEXT_SUFFIX; see _enter), and the numbers given
+        self.context_map: mmap.mmap | None = None
+        self.context_ids: dict[str, int] = {}
         #: the workspace module that started this process (its reads are that module's too)
         self.parent_by = ""
         #: a process a watched one started: all it does is for the workspace (child_started)
@@ -538,25 +541,28 @@ class Observer:
 
     def _enter(self, context: str) -> None:
         """Reads belong to context from now on. Where processes this one started observe
-        themselves (their reads are in FOLLOW: whatever this one's context is when they
-        read), the change is written down among the facts, in the order things happen."""
-        if self.children and context != self.context and self.context_fd >= 0:
-            # the n-th context entered: a fact for the reader, then n in the context file
-            # for the processes that follow this one (see _Following)
-            self.generation += 1
-            self.emit({"ctx": context, "g": self.generation})
-            os.pwrite(self.context_fd, self.generation.to_bytes(8, "little"), 0)
+        themselves, their reads are in the context this one is in when they read: its
+        number is in the context file they map (see _Following), and a fact says, once per
+        context, which context a number is."""
+        if self.children and context != self.context and self.context_map is not None:
+            number = self.context_ids.get(context)
+            if number is None:
+                number = self.context_ids[context] = len(self.context_ids)
+                self.emit({"ctx": context, "g": number})
+            self.context_map[:8] = number.to_bytes(8, "little")
         self.context = context
 
     def follow(self, out: str = "") -> None:
         """This process works for the one that started or forked it: its reads are in
         whatever context that one is in when they happen (see _Following), and it enters
         no context of its own. ``out``: the facts file, for a process started anew (a
-        forked one keeps its parent's context file open)."""
-        if self.context_fd < 0 and out:
-            try:  # noqa: SIM105 (contextlib is not loaded in every observed process)
-                self.context_fd = os.open(out + CONTEXT_SUFFIX, os.O_RDONLY)
-            except OSError:
+        forked one shares its parent's mapping of the context file)."""
+        if self.context_map is None and out:
+            try:
+                mmap = _stdlib_module("mmap")  # (a workspace's mmap.py is not it)
+                with open(out + CONTEXT_SUFFIX, "rb") as handle:
+                    self.context_map = mmap.mmap(handle.fileno(), 8, access=mmap.ACCESS_READ)
+            except (OSError, ValueError):
                 pass  # no context file: its reads are every step's
         self.stack = []
         self.children = False
@@ -1741,10 +1747,14 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
 
 
 def _write_contexts(observer: Observer, out: str) -> None:
-    """The context file of a process whose children follow it: the number of the context
-    it is in (0, the first: a fact says which)."""
-    observer.context_fd = os.open(out + CONTEXT_SUFFIX, os.O_RDWR | os.O_CREAT, 0o644)
-    os.pwrite(observer.context_fd, (0).to_bytes(8, "little"), 0)
+    """The context file of a process whose children follow it, mapped: the number of the
+    context it is in (0, the first: a fact says which)."""
+    mmap = _stdlib_module("mmap")  # (a workspace's mmap.py is not it)
+    with open(out + CONTEXT_SUFFIX, "w+b") as handle:
+        handle.write(bytes(8))
+        handle.flush()
+        observer.context_map = mmap.mmap(handle.fileno(), 8)
+    observer.context_ids[observer.context] = 0
     observer.emit({"ctx": observer.context, "g": 0})
 
 
@@ -1759,18 +1769,17 @@ def child_started(observer: Observer, out: str, by: str) -> None:
 
 class _Following(Observer):
     """The observer of a process a watched one started or forked: it has no context of its
-    own. Its reads are in "@<n>", the n-th context its parent entered (the number is in the
-    parent's context file, CONTEXT_SUFFIX, read at each use; a {"ctx", "g": n} fact says
-    which context that is: pocflow.observed.read_facts), or "@" when it cannot tell (every
-    step's)."""
+    own. Its reads are in "@<n>", the context its parent numbered n (the number is in the
+    parent's context file, CONTEXT_SUFFIX, mapped and read at each use; a {"ctx", "g": n}
+    fact says which context that is: pocflow.observed.read_facts), or "@" when it cannot
+    tell (every step's)."""
 
     @property
     def context(self) -> str:
-        try:
-            data = os.pread(self.context_fd, 8, 0)
-        except OSError:
+        mapped = self.context_map
+        if mapped is None:
             return FOLLOW
-        return f"{FOLLOW}{int.from_bytes(data, 'little')}" if len(data) == 8 else FOLLOW
+        return f"{FOLLOW}{int.from_bytes(mapped[:8], 'little')}"
 
     @context.setter
     def context(self, value: str) -> None:
