@@ -247,6 +247,14 @@ def assert_run_again_and_failed(
     assert says in output, output
 
 
+def assert_never_verified(ws: Path, step: str) -> None:
+    """A step whose tests leave behind what makes them fail the next time (a name they need
+    free): neither of two runs verifies it, and plain pytest after them fails."""
+    results = [run_doit(ws, "poc-complete") for _ in range(2)]
+    assert plain_pytest(ws, step) != 0, "the case must really fail"
+    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+
+
 def replace_in(rel: str, old: str, new: str) -> Callable[[Path], None]:
     def change(ws: Path) -> None:
         edit(ws / rel, lambda text: text.replace(old, new))
@@ -284,6 +292,16 @@ def compile_bytecode(folder: str) -> Callable[[Path], None]:
         subprocess.run([sys.executable, "-m", "compileall", "-q", str(ws / folder)], check=True)
 
     return change
+
+
+#: step 1's tests gain one that finds the data through pytest's rootdir
+READS_UNDER_THE_ROOTDIR = replace_in(
+    "tests/test_step1_scale.py",
+    "def test_the_script_wrote_the_scaled_value():\n",
+    "def test_the_data_is_under_the_root(pytestconfig):\n"
+    "    assert (pytestconfig.rootpath / 'data' / 'table.txt').is_file()\n\n\n"
+    "def test_the_script_wrote_the_scaled_value():\n",
+)
 
 
 @dataclass(frozen=True)
@@ -670,13 +688,7 @@ CASES = {
     "a pytest.ini in tests/ makes plain pytest's rootdir tests/": Case(
         both(
             write("tests/pytest.ini", "[pytest]\n"),
-            replace_in(
-                "tests/test_step1_scale.py",
-                "def test_the_script_wrote_the_scaled_value():\n",
-                "def test_the_data_is_under_the_root(pytestconfig):\n"
-                "    assert (pytestconfig.rootpath / 'data' / 'table.txt').is_file()\n\n\n"
-                "def test_the_script_wrote_the_scaled_value():\n",
-            ),
+            READS_UNDER_THE_ROOTDIR,
         ),
         "1",
         says="rootdir",
@@ -685,13 +697,7 @@ CASES = {
     "a pyproject.toml in tests/ with no pytest settings makes it plain pytest's rootdir": Case(
         both(
             write("tests/pyproject.toml", "[tool.ruff]\nline-length = 100\n"),
-            replace_in(
-                "tests/test_step1_scale.py",
-                "def test_the_script_wrote_the_scaled_value():\n",
-                "def test_the_data_is_under_the_root(pytestconfig):\n"
-                "    assert (pytestconfig.rootpath / 'data' / 'table.txt').is_file()\n\n\n"
-                "def test_the_script_wrote_the_scaled_value():\n",
-            ),
+            READS_UNDER_THE_ROOTDIR,
         ),
         "1",
         says="rootdir",
@@ -3015,9 +3021,7 @@ def test_a_test_that_appends_to_a_large_input_is_not_verified_on_what_it_left(
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"data/big.txt": "x" * (65 << 20) + "\nend\n"})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 @pytest.mark.parametrize("runner", ["subprocess", "fork"])
@@ -3396,9 +3400,7 @@ def test_a_test_that_needs_a_file_absent_and_then_makes_it_is_not_verified(
         "    p.write_text('made\\n')\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 EXCLUSIVE_CREATES = {
@@ -3422,9 +3424,7 @@ def test_a_test_that_creates_a_file_exclusively_is_not_verified(
         "    Path('out2').mkdir(exist_ok=True)\n" + EXCLUSIVE_CREATES[create]
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
@@ -3923,9 +3923,7 @@ def test_a_test_that_makes_a_folder_it_needs_absent_and_leaves_it_is_not_verifie
         f"    {make}\n    Path('made/a.txt').write_text('x')\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 MADE_ONLY_WHERE_NOTHING_IS = {
@@ -3962,9 +3960,7 @@ def test_a_test_that_makes_a_link_or_a_name_it_needs_free_and_leaves_it_is_not_v
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     write_files(ws, {"data/seed.txt": "seed", "work/.keep": ""})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 def test_a_test_that_links_renames_into_place_and_cleans_up_is_verified(tmp_path: Path) -> None:
@@ -4253,7 +4249,7 @@ CHILD_CASES = {
         + "def test_no_flag():\n"
         + "    assert child('import os; print(os.path.exists(\"data/flag\"))') == 'False'\n",
         {},
-        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        write("data/flag", "x\n"),
         {},
     ),
     "the size a Python child asks for changed": (
@@ -4261,14 +4257,14 @@ CHILD_CASES = {
         + "def test_size():\n"
         + "    assert child('import os; print(os.path.getsize(\"data/blob.bin\"))') == '5'\n",
         {},
-        lambda ws: (ws / "data/blob.bin").write_text("abcdef", encoding="utf-8"),
+        write("data/blob.bin", "abcdef"),
         {},
     ),
     "a name a spawn worker looks for appeared": (
         POOL
         + "def test_no_flag():\n    assert not pool_of('spawn', os.path.exists, 'data/flag')\n",
         {},
-        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        write("data/flag", "x\n"),
         {},
     ),
     "a name a forkserver worker looks for appeared": (
@@ -4276,14 +4272,14 @@ CHILD_CASES = {
         + "def test_no_flag():\n"
         + "    assert not pool_of('forkserver', os.path.exists, 'data/flag')\n",
         {},
-        lambda ws: (ws / "data/flag").write_text("x\n", encoding="utf-8"),
+        write("data/flag", "x\n"),
         {},
     ),
     "a folder a spawn worker lists changed": (
         POOL
         + "def test_listing():\n    assert pool_of('spawn', os.listdir, 'data') == ['blob.bin']\n",
         {},
-        lambda ws: (ws / "data/new.txt").write_text("x\n", encoding="utf-8"),
+        write("data/new.txt", "x\n"),
         {},
     ),
 }
@@ -4345,9 +4341,7 @@ def test_a_folder_a_python_child_makes_where_nothing_is_and_leaves_is_not_verifi
         "    assert child('import os; os.mkdir(\"build\"); print(\"made\")') == 'made'\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
-    results = [run_doit(ws, "poc-complete") for _ in range(2)]
-    assert plain_pytest(ws, "1") != 0, "the case must really fail"
-    assert all(r.code != 0 for r in results), [r.out + r.err for r in results]
+    assert_never_verified(ws, "1")
 
 
 def test_a_test_package_imported_while_another_steps_tests_were_collected_is_an_input(

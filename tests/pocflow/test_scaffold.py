@@ -299,6 +299,16 @@ def test_init_writes_a_name_with_quotes_and_newlines_as_valid_toml(tmp_path: Pat
     assert data["tool"]["pocflow"]["name"] == AWKWARD + "\x7f\t"
 
 
+def initialized(tmp_path: Path, existing: str | None) -> Path:
+    """A project folder with this pyproject.toml (or none), after `pocflow init`."""
+    repo = tmp_path / "lib"
+    repo.mkdir()
+    if existing is not None:
+        (repo / "pyproject.toml").write_text(existing, encoding="utf-8")
+    assert pocflow_main(["init", "--root", str(repo)]) == 0
+    return repo
+
+
 IMPORTING_TEST = (
     "from step1_count_words import count\n\n\ndef test_count():\n    assert count('a b') == 2\n"
 )
@@ -323,11 +333,7 @@ def test_after_init_plain_pytest_imports_the_step_scripts(
 ) -> None:
     import tomllib
 
-    repo = tmp_path / "lib"
-    repo.mkdir()
-    if existing is not None:
-        (repo / "pyproject.toml").write_text(existing, encoding="utf-8")
-    assert pocflow_main(["init", "--root", str(repo)]) == 0
+    repo = initialized(tmp_path, existing)
     text = (repo / "pyproject.toml").read_text(encoding="utf-8")
     if existing is not None:
         assert text.startswith(existing.split("[tool.pytest")[0])
@@ -568,12 +574,7 @@ def test_init_leaves_pocflows_table_last_so_a_setting_typed_at_the_end_is_pocflo
 ) -> None:
     import tomllib
 
-    repo = tmp_path / "lib"
-    repo.mkdir()
-    if existing is not None:
-        (repo / "pyproject.toml").write_text(existing, encoding="utf-8")
-    assert pocflow_main(["init", "--root", str(repo)]) == 0
-    pyproject = repo / "pyproject.toml"
+    pyproject = initialized(tmp_path, existing) / "pyproject.toml"
     pyproject.write_text(pyproject.read_text("utf-8") + 'undocumented = "warn"\n', "utf-8")
     tool = tomllib.loads(pyproject.read_text("utf-8"))["tool"]
     assert tool["pocflow"]["undocumented"] == "warn"
