@@ -95,19 +95,7 @@ def load_plan(root: Path, relpath: str) -> Plan | None:
         raise PlanError(
             located(relpath, "the plan is not valid UTF-8 text; save it as UTF-8", line)
         ) from None
-    plan = parse_plan(text, relpath)
-    if plan.unread_steps:  # a step of the plan that is not known cannot be verified
-        line, title = plan.unread_steps[0]
-        raise PlanError(
-            located(
-                relpath,
-                f"the step heading '### {title}' names no step id pocflow can read; write it "
-                "'### Step <id>: <Name>', the id a number with a letter or _number after it "
-                "if any (1, 3a, 4_1)",
-                line,
-            )
-        )
-    return plan
+    return parse_plan(text, relpath)
 
 
 def parse_plan(text: str, relpath: str = "plan") -> Plan:

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.documents import undocumented_steps
+from pocflow.errors import located
 from pocflow.fingerprint import looking_once
 from pocflow.freshness import (
     awaiting_suite,
@@ -476,8 +477,25 @@ def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -
 def completion_problem(ws: Workspace) -> str:
     """Why a PoC whose every step is verified does not pass yet: the plan's checklist, the
     results docs nobody wrote; '' when nothing stands in the way."""
-    return checklist_problem(ws) or (
-        undocumented_problem(ws) if ws.settings.undocumented == "fail" else ""
+    return (
+        unread_steps_problem(ws)
+        or checklist_problem(ws)
+        or (undocumented_problem(ws) if ws.settings.undocumented == "fail" else "")
+    )
+
+
+def unread_steps_problem(ws: Workspace) -> str:
+    """Why a PoC whose plan has a step heading pocflow cannot read is not complete: that
+    step is neither verified nor known; '' when every heading was read."""
+    unread = ws.plan.unread_steps if ws.plan is not None else []
+    if not unread:
+        return ""
+    line, title = unread[0]
+    return (
+        f"{located(ws.settings.plan, '', line)}the plan's step heading '### {title}' names "
+        f"no step id pocflow can read ({len(unread)} such heading(s)): a step of the plan "
+        "that is not known cannot be verified; write it '### Step 3b: <Name>' (ids: 1, 3a, "
+        "4_1)"
     )
 
 
