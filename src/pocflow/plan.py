@@ -21,6 +21,10 @@ _SUBSECTION_RE = re.compile(r"^###\s+(?P<title>.+?)\s*#*\s*$")
 _STEP_HEADING_RE = re.compile(
     rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:\([^)]*\)\s*)?(?:{_DASH}+\s*(?P<name>.*))?$", re.I
 )
+#: a heading that means a step ('Step' and a word after it: '### Step 2.5: Halfway' is a
+#: step whose id cannot be read); '### Notes', '### Steps overview' are the plan's text
+_STEPLIKE_RE = re.compile(r"^Step\s+\S", re.I)
+_FENCE_RE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 #: a sub-step under its step, one level down ('#### Step 4a: <Name>'); other level-4
 #: headings are a step's own text
 _SUB_STEP_RE = re.compile(r"^####\s+(?P<title>Step\s.+?)\s*#*\s*$", re.I)
@@ -106,6 +110,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
     step: PlanStep | None = None
     pending_block: str | None = None  # which field the next fenced block belongs to
     in_fence = False
+    opened = ""  # the opening fence's backticks or tildes
     fence_lines: list[str] = []
     fence_owner: str | None = None
     indented: list[str] = []
@@ -116,11 +121,22 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
     for number, raw in enumerate(lines, start=1):
         line = raw.rstrip()
         stripped = line.strip()
-        if stripped.startswith("```") or stripped.startswith("~~~"):
+        fence = _FENCE_RE.match(stripped)
+        if fence and (
+            # a fence closes on a line of its own character, as long or longer, with
+            # nothing after it (CommonMark): a ```bash line inside a ~~~ fence is code
+            not in_fence
+            or (
+                fence["fence"][0] == opened[0]
+                and len(fence["fence"]) >= len(opened)
+                and not fence["info"].strip()
+            )
+        ):
             if in_fence:
                 _store_block(step, fence_owner, "\n".join(fence_lines))
                 in_fence, fence_lines, fence_owner = False, [], None
             else:
+                opened = fence["fence"]
                 in_fence, fence_owner, pending_block = True, pending_block, None
             continue
         if in_fence:
@@ -150,11 +166,16 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                     number,
                 )
             continue
-        match = _SUBSECTION_RE.match(line) or _SUB_STEP_RE.match(line)
+        sub_step = _SUB_STEP_RE.match(line)
+        if sub_step and not _STEP_HEADING_RE.match(sub_step["title"]):
+            continue  # '#### Step 1 details': the step's own text, not a sub-step
+        match = _SUBSECTION_RE.match(line) or sub_step
         if match:
             step, pending_block = None, None
             title = match["title"]
-            if "implementation steps" in section or title.lower().startswith("step"):
+            if _STEPLIKE_RE.match(title) and (
+                "implementation steps" in section or _STEP_HEADING_RE.match(title)
+            ):
                 step = _start_step(plan, title, number, warn)
                 # a step heading after another section (no '## Implementation Steps'): the
                 # lines below it are the step's, not that section's (an Overview table's)

@@ -212,3 +212,52 @@ def test_a_sub_step_one_heading_level_down_is_a_step_and_other_headings_are_not(
     assert list(plan.steps) == ["4", "4a"]
     assert plan.steps["4a"].depends_on == ["4"]
     assert plan.warnings == [] and plan.unread_steps == []
+
+
+@pytest.mark.parametrize(
+    "heading",
+    [
+        "### Notes",
+        "### Summary",
+        "### Steps overview",
+        "### Step-by-step notes",
+        "#### Step 1 details",
+        "#### Notes on step 1",
+    ],
+)
+def test_a_heading_that_is_no_step_is_the_plans_text_not_an_unreadable_step(
+    heading: str,
+) -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        f"### Step 1: A\n**Goal**: a\n\n{heading}\n\nsome text\n\n"
+        "### Step 2: B\n**Goal**: b\n**Depends On**: Step 1\n",
+        "p.md",
+    )
+    assert list(plan.steps) == ["1", "2"]
+    assert plan.steps["2"].depends_on == ["1"]
+    assert plan.unread_steps == [] and plan.warnings == [], plan.warnings
+
+
+@pytest.mark.parametrize(
+    "heading",
+    ["### Step 2.5: Halfway", "### Step 2 Top words", "### Step One: Load", "### Step 1/3: Load"],
+)
+def test_a_step_heading_whose_id_cannot_be_read_is_reported(heading: str) -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        f"### Step 1: A\n**Goal**: a\n\n{heading}\n**Goal**: h\n",
+        "p.md",
+    )
+    assert plan.unread_steps == [(8, heading.removeprefix("### "))]
+
+
+def test_a_fence_in_the_plan_closes_only_on_its_own_kind_of_line() -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        "### Step 1: A\n**Goal**: a\n**Verification**:\n~~~\n```bash\nuv run pytest\n~~~\n\n"
+        "### Step 2: B\n**Goal**: b\n**Depends On**: Step 1\n",
+        "p.md",
+    )
+    assert list(plan.steps) == ["1", "2"] and plan.steps["2"].depends_on == ["1"]
+    assert "```bash" in plan.steps["1"].verification
