@@ -173,9 +173,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         if match:
             step, pending_block = None, None
             title = match["title"]
-            if _STEPLIKE_RE.match(title) and (
-                "implementation steps" in section or _STEP_HEADING_RE.match(title)
-            ):
+            if _STEPLIKE_RE.match(title):
                 step = _start_step(plan, title, number, warn)
                 # a step heading after another section (no '## Implementation Steps'): the
                 # lines below it are the step's, not that section's (an Overview table's)
