@@ -112,6 +112,24 @@ MACHINE_VARIABLES = frozenset(
         "PYTEST_DEBUG_TEMPROOT",
     )
 )
+#: the starts of more names that describe the machine, the session or the shell rather than
+#: the run (a test copying the environment reads them all: mock.patch.dict(os.environ))
+MACHINE_PREFIXES = (
+    "VIRTUAL_ENV",
+    "PYENV_",
+    "CONDA_",
+    "SSH_",
+    "XDG_",
+    "DBUS_",
+    "TMUX",
+    "WINDOWID",
+    "TERM_",
+    "COLORTERM",
+    "LS_COLORS",
+    "MAIL",
+    "HIST",
+    "_",
+)
 _READ_EVENTS = frozenset(
     (
         "open",
@@ -512,6 +530,7 @@ class Observer:
         self.context_ids: dict[str, int] = {}
         #: the workspace module that started this process (its reads are that module's too)
         self.parent_by = ""
+        self.site = ""  # pocflow's _site folder, once the processes it starts observe themselves
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -551,6 +570,19 @@ class Observer:
                 self.emit({"ctx": context, "g": number})
             self.context_map[:8] = number.to_bytes(8, "little")
         self.context = context
+
+    def pass_pythonpath(self, value: str | None) -> None:
+        """What a Python process started from now on gets: pocflow's _site folder first on
+        ``PYTHONPATH`` (its sitecustomize observes the process), and the process's own
+        ``PYTHONPATH`` (value; None: unset) to put back before its code runs. Again each time
+        this process's code sets or removes ``PYTHONPATH`` (a test's monkeypatch.setenv)."""
+        if not self.site:
+            return
+        if value is None:
+            os.unsetenv(PYTHONPATH_ENV)
+        else:
+            os.putenv(PYTHONPATH_ENV, value)
+        os.putenv("PYTHONPATH", self.site + (os.pathsep + value if value else ""))
 
     def follow(self, out: str = "") -> None:
         """This process works for the one that started or forked it: its reads are in
@@ -1282,7 +1314,11 @@ class Observer:
             caller = self.frame_file(frame)
             direct = caller.startswith(self.prefix) and not caller.startswith(self.skip)
             worker = get_ident() != self.main_thread
-            if direct or (name not in MACHINE_VARIABLES and (worker or self.on_behalf(frame))):
+            if direct or (
+                name not in MACHINE_VARIABLES
+                and not name.startswith(MACHINE_PREFIXES)
+                and (worker or self.on_behalf(frame))
+            ):
                 self.environ_fact(name, value)
             elif name == "PATH" and (worker or self.on_behalf(frame)):
                 self.path_lookup()  # a program looked up by name (shutil.which, os.execvp)
@@ -1320,6 +1356,11 @@ class Observer:
                 "v": environ_digest(value, secret=name in self.secret_names),
             }
         )
+
+    def environ_written(self, name: str, value: str | None) -> None:
+        """The process's code set or removed the variable, which was value (None: unset)
+        until then: a read of it (here, or in a process started after) stands on that."""
+        self.emit({"ew": name, "v": environ_digest(value, secret=name in self.secret_names)})
 
     # -- installing ----------------------------------------------------------------------
     def install(self) -> None:
@@ -1659,6 +1700,37 @@ def _watch_environ(observer: Observer) -> None:
         return value
 
     environ_class.__getitem__ = __getitem__  # type: ignore[assignment, method-assign]
+    original_set, original_del = environ_class.__setitem__, environ_class.__delitem__
+
+    def before_write(self: object, key: str | bytes) -> None:
+        # the value the process was given, before its own code first changed it: what a
+        # read of the variable stands on (a test's monkeypatch.setenv is no outside input)
+        name = os.fsdecode(key)
+        if ("w", name) not in observer.seen:
+            observer.seen.add(("w", name))
+            try:
+                value = original(self, key)  # type: ignore[arg-type]
+            except KeyError:
+                value = None
+            observer.environ_written(name, os.fsdecode(value) if value is not None else None)
+
+    def __setitem__(self: object, key: str | bytes, value: str | bytes) -> None:
+        before_write(self, key)
+        original_set(self, key, value)  # type: ignore[arg-type]
+        if key in _PYTHONPATH_KEYS:  # the processes started from now on get it, and pocflow's
+            observer.pass_pythonpath(os.fsdecode(value))
+
+    def __delitem__(self: object, key: str | bytes) -> None:
+        before_write(self, key)
+        original_del(self, key)  # type: ignore[arg-type]
+        if key in _PYTHONPATH_KEYS:
+            observer.pass_pythonpath(None)
+
+    environ_class.__setitem__ = __setitem__  # type: ignore[method-assign]
+    environ_class.__delitem__ = __delitem__  # type: ignore[method-assign]
+
+
+_PYTHONPATH_KEYS = ("PYTHONPATH", b"PYTHONPATH")
 
 
 def _uri_path(uri: str) -> str:
@@ -1732,13 +1804,8 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
     was (set or not) before their own code runs. Set in the C library's environment only
     (``os.putenv``): ``os.environ`` here stays as it was, so this process's code sees what a
     plain run sees, and a child given ``env=`` gets exactly that."""
-    site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
-    original = os.environ.get("PYTHONPATH")
-    if original is None:
-        os.unsetenv(PYTHONPATH_ENV)
-    else:
-        os.putenv(PYTHONPATH_ENV, original)
-    os.putenv("PYTHONPATH", site + (os.pathsep + original if original else ""))
+    observer.site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
+    observer.pass_pythonpath(os.environ.get("PYTHONPATH"))
     os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
     os.putenv(CHILD_ENV, "1")
     os.unsetenv(BY_ENV)

@@ -230,6 +230,8 @@ class Facts:
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     parents: set[str] = field(default_factory=set)  # folders written into, not made by the run
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
+    #: variables the run's code set or removed -> their digest before it first did
+    environ_before: dict[str, str] = field(default_factory=dict)
     config: dict[str, Any] = field(default_factory=dict)
     items: list[str] | None = None
     deselected: list[str] = field(default_factory=list)
@@ -317,6 +319,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         elif fact.get("big"):
             facts.uncopied.add(path)
         facts.writes.append((path, context))
+    elif "ew" in fact:
+        facts.environ_before.setdefault(str(fact["ew"]), str(fact.get("v", "")))
     elif "e" in fact:
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
@@ -479,7 +483,12 @@ def settle(
             name = key[1:]
             if name.startswith(OWN_VARIABLES) or name in SET_BY_PYTEST:
                 continue
-            digests[key] = seen_env.get(name) or observed_digest(root, key, None)
+            digests[key] = (
+                # (a value the run's own code set is no outside input: what it was before)
+                facts.environ_before.get(name)
+                or seen_env.get(name)
+                or observed_digest(root, key, None)
+            )
             continue
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
         if within(path, excluded):

@@ -4472,3 +4472,40 @@ def test_a_child_s_answer_two_steps_stand_on_is_an_input_of_both(
     poc_complete_passes(ws)
     write_files(ws, {"data/x.txt": "hello world\n"})
     assert_run_again_and_failed(ws, "2")
+
+
+def test_a_python_child_started_after_the_test_set_pythonpath_observes_itself(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "import subprocess, sys\n\n\ndef test_no_flag(monkeypatch):\n"
+        "    monkeypatch.setenv('PYTHONPATH', 'PoC')\n"
+        "    code = ('import os; print(os.path.exists(\"data/flag\"),'\n"
+        "            ' os.environ[\"PYTHONPATH\"])')\n"
+        "    run = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)\n"
+        "    assert run.stdout.split() == ['False', 'PoC'], run.stdout + run.stderr\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws)
+    write_files(ws, {"data/flag": "x\n"})
+    assert_run_again_and_failed(ws, "1")
+
+
+PATCHES_LEVEL = (
+    "import os\nfrom unittest import mock\n\n\n"
+    "def level():\n    return os.environ.get('APP_LEVEL', 'debug')\n\n\n"
+    "def test_level_follows_the_environment_and_defaults_to_debug():\n"
+    "    with mock.patch.dict(os.environ, {'APP_LEVEL': 'info'}):\n"
+    "        assert level() == 'info'\n"
+    "    assert level() == 'debug'\n"
+)
+
+
+def test_a_variable_a_test_sets_itself_stands_on_its_value_outside(tmp_path: Path) -> None:
+    # the test's own value is no input: the environment's is (unset, here), and once the
+    # environment sets it, the test fails under plain pytest and pocflow says so
+    ws = make_workspace(tmp_path / "ws", {"1": PATCHES_LEVEL})
+    poc_complete_passes(ws)
+    again = poc_complete_passes(ws)  # stable: nothing the test set counts as changed
+    assert not again.ran_steps, again.out
+    assert_run_again_and_failed(ws, "1", env={"APP_LEVEL": "info"})
