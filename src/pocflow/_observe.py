@@ -112,24 +112,33 @@ MACHINE_VARIABLES = frozenset(
         "PYTEST_DEBUG_TEMPROOT",
     )
 )
-#: the starts of more names that describe the machine, the session or the shell rather than
-#: the run (a test copying the environment reads them all: mock.patch.dict(os.environ))
-MACHINE_PREFIXES = (
-    "VIRTUAL_ENV",
-    "PYENV_",
-    "CONDA_",
-    "SSH_",
-    "XDG_",
-    "DBUS_",
-    "TMUX",
-    "WINDOWID",
-    "TERM_",
-    "COLORTERM",
-    "LS_COLORS",
-    "MAIL",
-    "HIST",
-    "_",
+#: more names that describe the machine, the session or the shell rather than the run (a
+#: test copying the environment reads them all: mock.patch.dict(os.environ)), and the
+#: starts of the names of whole families of them
+MACHINE_NAMES = frozenset(
+    (
+        "VIRTUAL_ENV",
+        "VIRTUAL_ENV_PROMPT",
+        "MAIL",
+        "_",
+        "HISTSIZE",
+        "HISTFILESIZE",
+        "HISTCONTROL",
+        "HISTFILE",
+        "TMUX",
+        "TMUX_PANE",
+        "WINDOWID",
+        "TERM_PROGRAM",
+        "TERM_PROGRAM_VERSION",
+        "TERM_SESSION_ID",
+        "COLORTERM",
+        "LS_COLORS",
+        "LESSOPEN",
+        "LESSCLOSE",
+        "MOTD_SHOWN",
+    )
 )
+MACHINE_PREFIXES = ("SSH_", "XDG_", "DBUS_", "PYENV_", "CONDA_")
 _READ_EVENTS = frozenset(
     (
         "open",
@@ -579,10 +588,10 @@ class Observer:
         if not self.site:
             return
         if value is None:
-            os.unsetenv(PYTHONPATH_ENV)
+            _UNSETENV(PYTHONPATH_ENV)
         else:
-            os.putenv(PYTHONPATH_ENV, value)
-        os.putenv("PYTHONPATH", self.site + (os.pathsep + value if value else ""))
+            _PUTENV(PYTHONPATH_ENV, value)
+        _PUTENV("PYTHONPATH", self.site + (os.pathsep + value if value else ""))
 
     def follow(self, out: str = "") -> None:
         """This process works for the one that started or forked it: its reads are in
@@ -1076,7 +1085,7 @@ class Observer:
                 self.state_read(path, "d")
         elif event in _PROGRAM_EVENTS:
             if self.children:  # what it reads is read by the module that starts it, too
-                os.putenv(BY_ENV, self.reader(3) or self.parent_by)
+                _PUTENV(BY_ENV, self.reader(3) or self.parent_by)
             if self.for_workspace():
                 self.path_lookup()  # by name, or by a shell that may look names up
                 if event == "subprocess.Popen" and args[2] is not None:
@@ -1311,11 +1320,11 @@ class Observer:
                 frame = frame.f_back  # type: ignore[assignment]
             if frame is None:
                 return
-            caller = self.frame_file(frame)
-            direct = caller.startswith(self.prefix) and not caller.startswith(self.skip)
+            direct = self._own_code(self.frame_file(frame))
             worker = get_ident() != self.main_thread
             if direct or (
                 name not in MACHINE_VARIABLES
+                and name not in MACHINE_NAMES
                 and not name.startswith(MACHINE_PREFIXES)
                 and (worker or self.on_behalf(frame))
             ):
@@ -1729,8 +1738,25 @@ def _watch_environ(observer: Observer) -> None:
     environ_class.__setitem__ = __setitem__  # type: ignore[method-assign]
     environ_class.__delitem__ = __delitem__  # type: ignore[method-assign]
 
+    # and the C library's environment changed directly, without os.environ knowing
+    def putenv(key: str | bytes, value: str | bytes) -> None:
+        before_write(os.environ, key)
+        _PUTENV(key, value)
+        if key in _PYTHONPATH_KEYS:
+            observer.pass_pythonpath(os.fsdecode(value))
+
+    def unsetenv(key: str | bytes) -> None:
+        before_write(os.environ, key)
+        _UNSETENV(key)
+        if key in _PYTHONPATH_KEYS:
+            observer.pass_pythonpath(None)
+
+    os.putenv, os.unsetenv = putenv, unsetenv  # type: ignore[assignment]
+
 
 _PYTHONPATH_KEYS = ("PYTHONPATH", b"PYTHONPATH")
+#: the C library's own, for pocflow's settings (os.putenv and os.unsetenv are wrapped)
+_PUTENV, _UNSETENV = os.putenv, os.unsetenv
 
 
 def _uri_path(uri: str) -> str:
@@ -1806,9 +1832,9 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
     plain run sees, and a child given ``env=`` gets exactly that."""
     observer.site = os.path.join(os.path.dirname(os.path.abspath(__file__)), "_site")
     observer.pass_pythonpath(os.environ.get("PYTHONPATH"))
-    os.putenv(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
-    os.putenv(CHILD_ENV, "1")
-    os.unsetenv(BY_ENV)
+    _PUTENV(OBSERVE_ENV, "\x1f".join([sys.executable, observer.given_root, out, *skip]))
+    _PUTENV(CHILD_ENV, "1")
+    _UNSETENV(BY_ENV)
     observer.children = True
     os.register_at_fork(after_in_child=observer.follow)
 

@@ -4509,3 +4509,45 @@ def test_a_variable_a_test_sets_itself_stands_on_its_value_outside(tmp_path: Pat
     again = poc_complete_passes(ws)  # stable: nothing the test set counts as changed
     assert not again.ran_steps, again.out
     assert_run_again_and_failed(ws, "1", env={"APP_LEVEL": "info"})
+
+
+@pytest.mark.parametrize(
+    "test",
+    [
+        "import os\n\n\ndef test_url():\n"
+        "    assert os.path.expandvars('smtp://$MAIL_HOST:25') == 'smtp://localhost:25'\n",
+        "import os, string\n\n\ndef test_mode():\n"
+        "    assert string.Template('mode=$_APP_MODE').substitute(os.environ) == 'mode=fast'\n",
+        CHILD + "def test_child():\n"
+        "    assert child('import os; print(os.environ.get(\"MAIL_HOST\"))') == 'localhost'\n",
+    ],
+    ids=["read by a library", "a name starting with _", "read by a Python child"],
+)
+def test_an_application_variable_named_like_a_machine_one_is_an_input(
+    tmp_path: Path, test: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws, env={"MAIL_HOST": "localhost", "_APP_MODE": "fast"})
+    assert_run_again_and_failed(ws, "1", env={"MAIL_HOST": "mail.example", "_APP_MODE": "slow"})
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        "    os.putenv('PYTHONPATH', 'PoC')\n",
+        "    os.unsetenv('PYTHONPATH')\n",
+    ],
+    ids=["os.putenv", "os.unsetenv"],
+)
+def test_a_child_started_after_os_putenv_of_pythonpath_observes_itself(
+    tmp_path: Path, change: str
+) -> None:
+    test = CHILD + (
+        "def test_no_flag():\n"
+        + change
+        + "    assert child('import os; print(os.path.exists(\"data/flag\"))') == 'False'\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws)
+    write_files(ws, {"data/flag": "x\n"})
+    assert_run_again_and_failed(ws, "1")
