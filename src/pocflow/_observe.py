@@ -540,6 +540,7 @@ class Observer:
         #: the workspace module that started this process (its reads are that module's too)
         self.parent_by = ""
         self.site = ""  # pocflow's _site folder, once the processes it starts observe themselves
+        self.last_writes: dict[str, str] = {}  # variable -> the context that last wrote it
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -1366,10 +1367,20 @@ class Observer:
             }
         )
 
-    def environ_written(self, name: str, value: str | None) -> None:
-        """The process's code set or removed the variable, which was value (None: unset)
-        until then: a read of it (here, or in a process started after) stands on that."""
-        self.emit({"ew": name, "v": environ_digest(value, secret=name in self.secret_names)})
+    def environ_written(self, name: str, value: str | bool | None = False) -> None:
+        """The process's code set or removed the variable, in the current context (written
+        down when the context that writes it changes: a test's tests in a shared session
+        reading what another step's test set stand on that step; pocflow.observed). The first
+        time, with the value it had until then (None: unset): a read of it, here or in a
+        process started after, stands on that."""
+        context = self.context
+        if value is False and self.last_writes.get(name) == context:
+            return
+        self.last_writes[name] = context
+        fact: dict[str, object] = {"ew": name, "c": context}
+        if value is not False:
+            fact["v"] = environ_digest(value, secret=name in self.secret_names)  # type: ignore[arg-type]
+        self.emit(fact)
 
     # -- installing ----------------------------------------------------------------------
     def install(self) -> None:
@@ -1722,6 +1733,8 @@ def _watch_environ(observer: Observer) -> None:
             except KeyError:
                 value = None
             observer.environ_written(name, os.fsdecode(value) if value is not None else None)
+        elif name not in MACHINE_VARIABLES:
+            observer.environ_written(name)  # written again: in which context, in order
 
     def __setitem__(self: object, key: str | bytes, value: str | bytes) -> None:
         before_write(self, key)

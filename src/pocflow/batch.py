@@ -240,12 +240,13 @@ def _run_batch(
                 )
                 failed_together_now(ws, [failed.step_id], others, results[failed.step_id].message)
             results[failed.step_id] = result
-        if interfered:
-            # what failed there came from another step's tests: a fixture they share torn
-            # down at the session's end (its error reported on the last test, even one that
-            # fails anyway), state left behind. Which one is not known, so the steps that
-            # passed there run alone too
-            for member in passed:
+        # what failed there came from another step's tests (a fixture they share torn down
+        # at the session's end, its error reported on the last test, even one that fails
+        # anyway; state left behind): which one is not known, so the steps that passed
+        # there run alone too. So does a step whose tests read a variable another step's
+        # tests set there: it may pass only after them
+        for member in passed:
+            if interfered or results[member.step_id].read_others_env:
                 alone = runner.run(ws.root, [member], ws.root / ws.run_dir(member.step_id))
                 results[member.step_id] = alone[member.step_id]
     for member in group:

@@ -232,6 +232,9 @@ class Facts:
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
     #: variables the run's code set or removed -> their digest before it first did
     environ_before: dict[str, str] = field(default_factory=dict)
+    #: ("w" or "r", variable, context): the writes (when the context writing changed) and
+    #: the first reads in each context, in the order they happened
+    environ_events: list[tuple[str, str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     items: list[str] | None = None
     deselected: list[str] = field(default_factory=list)
@@ -320,8 +323,11 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             facts.uncopied.add(path)
         facts.writes.append((path, context))
     elif "ew" in fact:
-        facts.environ_before.setdefault(str(fact["ew"]), str(fact.get("v", "")))
+        if "v" in fact:
+            facts.environ_before.setdefault(str(fact["ew"]), str(fact["v"]))
+        facts.environ_events.append(("w", str(fact["ew"]), context))
     elif "e" in fact:
+        facts.environ_events.append(("r", str(fact["e"]), context))
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
@@ -419,6 +425,29 @@ def writers(
         for step_id in owners
     }
     return own, others
+
+
+def reads_what_others_set(facts: Facts, files: Iterable[str]) -> list[str]:
+    """The variables the tests in these files read, in a shared session, last set by
+    another step's tests (their file's context, or a fixture they alone use): their verdict
+    may stand on the other step's tests having run first."""
+    own = set(files)
+    last: dict[str, str] = {}
+    found: list[str] = []
+    for kind, name, context in facts.environ_events:
+        if kind == "w":
+            last[name] = context
+            continue
+        writer = last.get(name)
+        if (
+            writer
+            and context
+            and _concerns(context, own, facts.fixtures)
+            and not _concerns(writer, own, facts.fixtures)
+            and name not in found
+        ):
+            found.append(name)
+    return found
 
 
 def _concerns(context: str, files: set[str], fixtures: Mapping[str, set[str]]) -> bool:

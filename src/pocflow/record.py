@@ -139,6 +139,9 @@ class TestResult(PhaseResult):
     #: how many of its tests' teardowns failed (a fixture's finalizer: in a shared session,
     #: a session fixture's is reported on the last test, whichever step's; pocflow.batch)
     teardowns_failed: int = field(default=0, metadata={LOCAL: True})
+    #: variables its tests read that another step's tests had set in the same session (its
+    #: verdict may stand on those having run first: pocflow.batch has it run alone)
+    read_others_env: list[str] = field(default_factory=list, metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:

@@ -46,6 +46,7 @@ from pocflow.observed import (
     outputs_read,
     pytest_keys,
     read_facts,
+    reads_what_others_set,
     refresh_bytecode,
     settle,
     writers,
@@ -230,6 +231,8 @@ class PytestJsonRunner:
                 others_wrote[sid],
                 concurrent=self.concurrent,
             )
+            if len(selections) > 1:
+                result.read_others_env = reads_what_others_set(facts, selection.files)
             result.config = {
                 "inipath": facts.config.get("inipath"),
                 "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],

@@ -4551,3 +4551,36 @@ def test_a_child_started_after_os_putenv_of_pythonpath_observes_itself(
     poc_complete_passes(ws)
     write_files(ws, {"data/flag": "x\n"})
     assert_run_again_and_failed(ws, "1")
+
+
+def test_a_step_whose_tests_read_a_variable_another_step_s_tests_set_is_verified_alone(
+    tmp_path: Path,
+) -> None:
+    # step 1's test leaves POC_MODE set; in one session with it, step 2's test passes, and
+    # alone (as plain pytest runs it) it fails
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "import os\n\n\ndef test_a():\n    os.environ['POC_MODE'] = 'fast'\n",
+            "2": "import os\n\n\ndef test_b():\n    assert os.environ.get('POC_MODE') == 'fast'\n",
+        },
+    )
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "step 2" in result.out + result.err
+    assert (ws / ".pocflow/runs/step2/pytest.log").exists()  # its tests ran alone
+
+
+def test_a_variable_a_test_sets_and_its_teardown_puts_back_keeps_the_session_shared(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_a(monkeypatch):\n    monkeypatch.setenv('POC_MODE', 'fast')\n",
+            "2": "import os\n\n\ndef test_b():\n    assert os.environ.get('POC_MODE') is None\n",
+        },
+    )
+    poc_complete_passes(ws)
+    assert not (ws / ".pocflow/runs/step2/pytest.log").exists()  # no session of its own
