@@ -1324,9 +1324,15 @@ class Observer:
             direct = self._own_code(self.frame_file(frame))
             worker = get_ident() != self.main_thread
             if direct or (
-                name not in MACHINE_VARIABLES
-                and name not in MACHINE_NAMES
-                and not name.startswith(MACHINE_PREFIXES)
+                (
+                    # (a machine's variable the run's own code set: its value is the run's)
+                    ("w", name) in self.seen
+                    or (
+                        name not in MACHINE_VARIABLES
+                        and name not in MACHINE_NAMES
+                        and not name.startswith(MACHINE_PREFIXES)
+                    )
+                )
                 and (worker or self.on_behalf(frame))
             ):
                 self.environ_fact(name, value)
@@ -1354,18 +1360,14 @@ class Observer:
         return False
 
     def environ_fact(self, name: str, value: str | None) -> None:
-        """Record name as read, with a digest of its value (never the value)."""
-        key = ("e", name, self.context)
+        """Record name as read, with a digest of its value (never the value): again when
+        the value read differs (a test of another step may have set it since)."""
+        digest = environ_digest(value, secret=name in self.secret_names)
+        key = ("e", name, self.context, digest)
         if key in self.seen:
             return
         self.seen.add(key)
-        self.emit(
-            {
-                "e": name,
-                "c": self.context,
-                "v": environ_digest(value, secret=name in self.secret_names),
-            }
-        )
+        self.emit({"e": name, "c": self.context, "v": digest})
 
     def environ_written(self, name: str, value: str | bool | None = False) -> None:
         """The process's code set or removed the variable, in the current context (written

@@ -232,9 +232,9 @@ class Facts:
     environ: dict[str, dict[str, str]] = field(default_factory=dict)  # context -> {name: digest}
     #: variables the run's code set or removed -> their digest before it first did
     environ_before: dict[str, str] = field(default_factory=dict)
-    #: ("w" or "r", variable, context): the writes (when the context writing changed) and
-    #: the first reads in each context, in the order they happened
-    environ_events: list[tuple[str, str, str]] = field(default_factory=list)
+    #: ("w" or "r", variable, context, digest read): the writes (when the context writing
+    #: changed) and the reads (each value once per context), in the order they happened
+    environ_events: list[tuple[str, str, str, str]] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     items: list[str] | None = None
     deselected: list[str] = field(default_factory=list)
@@ -325,9 +325,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif "ew" in fact:
         if "v" in fact:
             facts.environ_before.setdefault(str(fact["ew"]), str(fact["v"]))
-        facts.environ_events.append(("w", str(fact["ew"]), context))
+        facts.environ_events.append(("w", str(fact["ew"]), context, ""))
     elif "e" in fact:
-        facts.environ_events.append(("r", str(fact["e"]), context))
+        facts.environ_events.append(("r", str(fact["e"]), context, str(fact.get("v", ""))))
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
@@ -428,22 +428,27 @@ def writers(
 
 
 def reads_what_others_set(facts: Facts, files: Iterable[str]) -> list[str]:
-    """The variables the tests in these files read, in a shared session, last set by
-    another step's tests (their file's context, or a fixture they alone use): their verdict
-    may stand on the other step's tests having run first."""
+    """The variables the tests in these files read, in a shared session, with another value
+    than the one they had before any code of the session set them, when these tests (their
+    files' contexts, the fixtures they use) had not set them themselves: set by another
+    step's tests (or a teardown), their verdict may stand on those having run first."""
     own = set(files)
-    last: dict[str, str] = {}
+    set_here: set[str] = set()
     found: list[str] = []
-    for kind, name, context in facts.environ_events:
+    for kind, name, context, digest in facts.environ_events:
+        concerns = bool(context) and _concerns(context, own, facts.fixtures)
         if kind == "w":
-            last[name] = context
+            if concerns:
+                set_here.add(name)
             continue
-        writer = last.get(name)
+        before = facts.environ_before.get(name)
         if (
-            writer
-            and context
-            and _concerns(context, own, facts.fixtures)
-            and not _concerns(writer, own, facts.fixtures)
+            concerns
+            and before is not None
+            and name not in SET_BY_PYTEST  # (pytest's own, set for every test)
+            and not name.startswith(OWN_VARIABLES)
+            and digest != before
+            and name not in set_here
             and name not in found
         ):
             found.append(name)

@@ -4584,3 +4584,66 @@ def test_a_variable_a_test_sets_and_its_teardown_puts_back_keeps_the_session_sha
     )
     poc_complete_passes(ws)
     assert not (ws / ".pocflow/runs/step2/pytest.log").exists()  # no session of its own
+
+
+SETS_MODE_IN_TEARDOWN = (
+    "import os\n\nimport pytest\n\n\n@pytest.fixture\ndef later():\n"
+    "    yield\n    os.environ['POC_MODE'] = 'fast'\n\n\ndef test_a(later):\n    pass\n"
+)
+READS_MODE_AT_IMPORT = (
+    "import os\n\nDEFAULT = os.environ.get('POC_MODE', 'slow')\n\n\n"
+    "def test_b():\n    assert os.environ.get('POC_MODE') == 'fast'\n"
+)
+SETS_COLUMNS = "import os\n\n\ndef test_a():\n    os.environ['COLUMNS'] = '200'\n"
+READS_COLUMNS = (
+    "import shutil\n\n\ndef test_b():\n    assert shutil.get_terminal_size().columns == 200\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (
+            SETS_MODE_IN_TEARDOWN,
+            "import os\n\n\ndef test_b():\n    assert os.environ.get('POC_MODE') == 'fast'\n",
+        ),
+        (
+            "import os\n\n\ndef test_a():\n    os.environ['POC_MODE'] = 'fast'\n",
+            READS_MODE_AT_IMPORT,
+        ),
+        (SETS_COLUMNS, READS_COLUMNS),
+    ],
+    ids=[
+        "set in another step's fixture teardown",
+        "read at import before, and again after",
+        "a machine's variable another step's test set, read by the standard library",
+    ],
+)
+def test_a_variable_another_step_s_tests_set_in_the_session_has_the_step_verified_alone(
+    tmp_path: Path, first: str, second: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": first, "2": second})
+    assert plain_pytest(ws, "2") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert (ws / ".pocflow/runs/step2/pytest.log").exists()  # its tests ran alone
+
+
+@pytest.mark.parametrize(
+    "first",
+    [
+        "import os\nfrom unittest import mock\n\n\n@mock.patch.dict(os.environ, {'X_Y': '1'})\n"
+        "def test_a():\n    pass\n",
+        "import os\n\n\ndef test_a():\n    os.environ['POC_MODE'] = 'fast'\n"
+        "    try:\n        pass\n    finally:\n        del os.environ['POC_MODE']\n",
+    ],
+    ids=["mock.patch.dict puts the environment back", "set and removed"],
+)
+def test_a_variable_put_back_as_it_was_keeps_the_session_shared(tmp_path: Path, first: str) -> None:
+    second = (
+        "import os\n\n\ndef test_b():\n    assert os.environ.get('POC_MODE') is None\n"
+        "    assert os.environ.get('HOME')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": first, "2": second})
+    poc_complete_passes(ws)
+    assert not (ws / ".pocflow/runs/step2/pytest.log").exists()  # no session of its own
