@@ -10,13 +10,14 @@ one JSON line each:
 - ``{"items": [...]}`` and ``{"deselected": [...]}`` once collection is done;
 - ``{"config": {...}}``: the configuration file pytest chose, the plugins it loaded (name and
   version) and the files that *could* have configured it;
-- ``{"fixture": name, "files": [...]}``: which test files use each fixture;
+- ``{"fixture": "<where>::<name>", "files": [...]}``: which test files use each fixture
+  (by the node id it is defined under and its name: two files may define one name);
 - ``{"end": exitstatus}`` when the session finishes (absent: it never finished).
 
 With pocflow's observer (``pocflow._observe``) in the process, it also switches the
 observer's context, so that every read is tagged with what caused it: ``""`` (the session:
 plugins, ``conftest.py``), ``"f:<file>"`` (collecting a test file, or running one of its
-tests) or ``"x:<fixture>"`` (setting up a fixture).
+tests) or ``"x:<where>::<fixture>"`` (setting up a fixture).
 
 Self-contained (it imports nothing of pocflow), like ``pocflow._select``.
 """
@@ -198,10 +199,19 @@ def pytest_collection_finish(session: Any) -> None:
                 observer.read(f"{folder}/{name}" if folder else name)
     users: dict[str, set[str]] = {}
     for item in session.items:
+        definitions = getattr(getattr(item, "_fixtureinfo", None), "name2fixturedefs", {})
         for name in getattr(item, "fixturenames", ()):
-            users.setdefault(name, set()).add(_file_of(item.nodeid))
+            # each definition the test may set up: the one it uses and those it overrides
+            for key in [_fixture_key(d) for d in definitions.get(name, ())] or [name]:
+                users.setdefault(key, set()).add(_file_of(item.nodeid))
     for name, files in sorted(users.items()):
         facts.emit({"fixture": name, "files": sorted(files)})
+
+
+def _fixture_key(fixturedef: Any) -> str:
+    """A fixture by where it is defined and its name (two test files may each define a
+    fixture of the same name: their users are not each other's)."""
+    return f"{getattr(fixturedef, 'baseid', '')}::{fixturedef.argname}"
 
 
 def _file_of(nodeid: str) -> str:
@@ -237,7 +247,7 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
     if observer is None:
         yield
         return
-    observer.push("x:" + str(fixturedef.argname))
+    observer.push("x:" + _fixture_key(fixturedef))
     try:
         yield
     finally:

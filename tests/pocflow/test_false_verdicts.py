@@ -4608,6 +4608,13 @@ READS_COLUMNS = (
             "import os\n\n\ndef test_b():\n    assert os.environ.get('POC_MODE') == 'fast'\n",
         ),
         (
+            "import os\n\nimport pytest\n\n\n@pytest.fixture\ndef settings():\n"
+            "    os.environ['POC_MODE'] = 'fast'\n\n\ndef test_a(settings):\n    pass\n",
+            "import os\n\nimport pytest\n\n\n@pytest.fixture\ndef settings():\n"
+            "    return {}\n\n\ndef test_b(settings):\n"
+            "    assert os.environ.get('POC_MODE') == 'fast'\n",
+        ),
+        (
             "import os\n\n\ndef test_a():\n    os.environ['POC_MODE'] = 'fast'\n",
             READS_MODE_AT_IMPORT,
         ),
@@ -4615,6 +4622,7 @@ READS_COLUMNS = (
     ],
     ids=[
         "set in another step's fixture teardown",
+        "set by another step's fixture of the same name",
         "read at import before, and again after",
         "a machine's variable another step's test set, read by the standard library",
     ],
