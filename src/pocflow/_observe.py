@@ -59,8 +59,6 @@ SKIP_PARTS = (
     ".nox",
 )
 SECRET_NAMES_ENV = "POCFLOW_SECRET_NAMES"
-#: variables that describe the machine or the session, not the run: a library reading one
-#: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
 #: what a watched process tells the Python processes it starts (see _observe_children):
 #: the observer's arguments, PYTHONPATH as it was (unset: not there), that they are its
 OBSERVE_ENV = "POCFLOW_OBSERVE"
@@ -70,9 +68,11 @@ CHILD_ENV = "POCFLOW_CHILD"
 BY_ENV = "POCFLOW_STARTED_BY"
 #: the end of the name of the context file beside a facts file (Observer._enter)
 CONTEXT_SUFFIX = ".ctx"
-#: the context of a process a watched one started or forked: the one its parent is in when
-#: it reads (the last "ctx" fact before its read; see Observer._enter)
+#: the context of a process a watched one started or forked: "@<n>", the context its parent
+#: numbered n and is in when it reads (see Observer._enter and _Following)
 FOLLOW = "@"
+#: variables that describe the machine or the session, not the run: a library reading one
+#: for workspace code (tempfile, expanduser, getpass, shutil.which) does not make it an input
 MACHINE_VARIABLES = frozenset(
     (
         "HOME",
@@ -1738,17 +1738,19 @@ def _watch_environ(observer: Observer) -> None:
         elif name not in MACHINE_VARIABLES:
             observer.environ_written(name)  # written again: in which context, in order
 
+    def after_write(key: str | bytes, value: str | bytes | None) -> None:
+        if key in _PYTHONPATH_KEYS:  # the processes started from now on get it, and pocflow's
+            observer.pass_pythonpath(os.fsdecode(value) if value is not None else None)
+
     def __setitem__(self: object, key: str | bytes, value: str | bytes) -> None:
         before_write(self, key)
         original_set(self, key, value)  # type: ignore[arg-type]
-        if key in _PYTHONPATH_KEYS:  # the processes started from now on get it, and pocflow's
-            observer.pass_pythonpath(os.fsdecode(value))
+        after_write(key, value)
 
     def __delitem__(self: object, key: str | bytes) -> None:
         before_write(self, key)
         original_del(self, key)  # type: ignore[arg-type]
-        if key in _PYTHONPATH_KEYS:
-            observer.pass_pythonpath(None)
+        after_write(key, None)
 
     environ_class.__setitem__ = __setitem__  # type: ignore[method-assign]
     environ_class.__delitem__ = __delitem__  # type: ignore[method-assign]
@@ -1757,14 +1759,12 @@ def _watch_environ(observer: Observer) -> None:
     def putenv(key: str | bytes, value: str | bytes) -> None:
         before_write(os.environ, key)
         _PUTENV(key, value)
-        if key in _PYTHONPATH_KEYS:
-            observer.pass_pythonpath(os.fsdecode(value))
+        after_write(key, value)
 
     def unsetenv(key: str | bytes) -> None:
         before_write(os.environ, key)
         _UNSETENV(key)
-        if key in _PYTHONPATH_KEYS:
-            observer.pass_pythonpath(None)
+        after_write(key, None)
 
     os.putenv, os.unsetenv = putenv, unsetenv  # type: ignore[assignment]
 

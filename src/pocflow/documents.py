@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 
 from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
 from pocflow.errors import DocumentError, located
+from pocflow.markdown import closes_fence
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
     import jinja2
@@ -153,11 +154,7 @@ def _fences(text: str) -> list[tuple[re.Match[str], re.Match[str] | None]]:
         if opening is None:
             if not (match["fence"][0] == "`" and "`" in match["info"]):
                 opening = match
-        elif (
-            match["fence"][0] == opening["fence"][0]
-            and len(match["fence"]) >= len(opening["fence"])
-            and not match["info"].strip()
-        ):
+        elif closes_fence(opening["fence"], match["fence"], match["info"]):
             fences.append((opening, match))
             opening = None
     if opening is not None:
@@ -634,8 +631,6 @@ def write_document(
 
 def unwritable(relpath: Path | str, exc: OSError) -> str:
     """The one line for a document or record pocflow cannot write."""
-    if isinstance(exc, IsADirectoryError):
-        return f"{relpath}: a folder, where pocflow writes a file: move it away"
     reason = exc.strerror or type(exc).__name__
     return (
         f"{relpath}: cannot be written ({reason}); make it and its folder writable, then "

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pocflow.errors import PlanError, located
+from pocflow.markdown import closes_fence
 from pocflow.steps import parse_step_id
 
 _DASH = r"[:\-–—]"
@@ -122,16 +123,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         line = raw.rstrip()
         stripped = line.strip()
         fence = _FENCE_RE.match(stripped)
-        if fence and (
-            # a fence closes on a line of its own character, as long or longer, with
-            # nothing after it (CommonMark): a ```bash line inside a ~~~ fence is code
-            not in_fence
-            or (
-                fence["fence"][0] == opened[0]
-                and len(fence["fence"]) >= len(opened)
-                and not fence["info"].strip()
-            )
-        ):
+        if fence and (not in_fence or closes_fence(opened, fence["fence"], fence["info"])):
             if in_fence:
                 _store_block(step, fence_owner, "\n".join(fence_lines))
                 in_fence, fence_lines, fence_owner = False, [], None

@@ -166,15 +166,16 @@ def _lacking_outputs(ws: Workspace, missing_too: bool, other_pocs_only: bool = F
     writers: dict[str, set[tuple[int | None, str]]] = {}
     pocs = _project(ws)
     for one in pocs if any(one.poc == ws.poc for one in pocs) else [ws]:
-        if other_pocs_only and one.poc == ws.poc:
-            continue
+        own = one.poc == ws.poc
         for sid in one.steps:
-            for result in runs_here(one, sid):
+            runs = runs_here(one, sid)
+            if own and runs:
+                ran_here.add(sid)
+            if own and other_pocs_only:
+                continue
+            for result in runs:
                 for path in result.written:
                     writers.setdefault(path, set()).add((one.poc, sid))
-    for sid in ws.steps:
-        if runs_here(ws, sid):
-            ran_here.add(sid)
     found = []
     for sid, step in ws.steps.items():
         if not step.scripts or (step.manifest is not None and step.manifest.manual):

@@ -333,8 +333,7 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
         return result
     _parsed("pyproject.toml", text)  # a file TOML tools cannot read is left as it is
     newline = "\r\n" if "\r\n" in text else "\n"
-    separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    new = text + (separator + table).replace("\n", newline)
+    new = _with_table(text, table, newline)
     if _parsed("pyproject.toml", new, quiet=True).get("tool", {}).get("pocflow") is None:
         result.skipped.append(  # (an inline `tool = {...}` table: one more would break it)
             "pyproject.toml defines its [tool] tables in a way another cannot be added to; "
@@ -343,12 +342,17 @@ def _settings(root: Path, options: InitOptions) -> Scaffolded:
         return result
     # pytest's table first, pocflow's last: a setting typed at the end is pocflow's
     pytest_part = _pytest_pythonpath(root, options.scripts_dir)
-    text = pyproject.read_bytes().decode("utf-8")
-    separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
-    atomic_write_text(pyproject, text + (separator + table).replace("\n", newline))
+    text = pyproject.read_bytes().decode("utf-8")  # (with pytest's table, if it added one)
+    atomic_write_text(pyproject, _with_table(text, table, newline))
     result.created.append("pyproject.toml: [tool.pocflow]")
     result.extend(pytest_part)
     return result
+
+
+def _with_table(text: str, table: str, newline: str) -> str:
+    """The file's text with table appended after one blank line, in its line ends."""
+    separator = "" if text.endswith("\n\n") else ("\n" if text.endswith("\n") else "\n\n")
+    return text + (separator + table).replace("\n", newline)
 
 
 def _parsed(name: str, text: str, quiet: bool = False) -> dict[str, Any]:

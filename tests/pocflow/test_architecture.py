@@ -15,8 +15,8 @@ DOIT_EDGE = {"tasks", "phases", "reporter", "store", "checker", "_command"}
 
 #: the layers, bottom up, and their modules (docs/design.md, "The map")
 LAYERS = {
-    "model": """_fs errors layout redact _proc schema metrics pytest_config fingerprint settings
-        steps plan
+    "model": """_fs errors layout redact _proc schema metrics pytest_config markdown fingerprint
+        settings steps plan
         manifest workspace documents record imports""",
     "evidence": "_observe _session _select observed inputs freshness status signals",
     "render": "render drift merge",
