@@ -65,7 +65,8 @@ def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bo
     token = run_token()
     sid = selection.step_id
     if not batch or not token:
-        return runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+        alone = runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+        return confirmed(ws, runner, selection, alone)
     cache = ImportCache.shared(ws.imports_cache, ws.root)
     shared = ws.root / ws.settings.state_dir / "batch.lock"
     if run_workers() > 1:  # the scripts other workers are running first: more steps ready
@@ -98,7 +99,38 @@ def tests_for(ws: Workspace, selection: TestSelection, isolation: str, batch: bo
     if stored is not None:
         return stored
     # that session kept no result for it (interrupted, or the step's files changed since)
-    return runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+    alone = runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+    return confirmed(ws, runner, selection, alone)
+
+
+def confirmed(
+    ws: Workspace, runner: PytestJsonRunner, selection: TestSelection, result: TestResult
+) -> TestResult:
+    """A step's passing result, or — when its tests changed an output after reading it
+    (TestResult.rewrote_read: they passed on it as it was, and a plain pytest right after
+    reads it as they left it) — the result of its tests run once more, alone, on the
+    outputs as they are now. (Tests that change what they check, as a counter's test that
+    adds one, fail there; tests whose checks hold whatever they added, pass.)"""
+    if result.outcome != "passed" or not result.rewrote_read:
+        return result
+    sid = selection.step_id
+    again = runner.run(ws.root, [selection], ws.root / ws.run_dir(sid))[sid]
+    return told_why(again, result.rewrote_read)
+
+
+def told_why(result: TestResult, rewrote: list[str]) -> TestResult:
+    """A result of tests run again on outputs they had changed after reading them: when it
+    failed, its message says so and what to do."""
+    if result.outcome == "passed" or not rewrote:
+        return result
+    files = ", ".join(rewrote)
+    them = "it" if len(rewrote) == 1 else "them"
+    result.message = (
+        f"{result.message}\n    its tests changed {files} after reading {them}, and fail when "
+        f"run again on {them} as they left {them}: have them write to a copy (pytest's "
+        "tmp_path), not to the output"
+    )
+    return result
 
 
 def scripts_running(ws: Workspace) -> AbstractContextManager[None]:
@@ -246,9 +278,14 @@ def _run_batch(
         # there run alone too. So does a step whose tests read a variable another step's
         # tests set there: it may pass only after them
         for member in passed:
-            if interfered or results[member.step_id].read_others_env:
+            first = results[member.step_id]
+            if interfered or first.read_others_env:
                 alone = runner.run(ws.root, [member], ws.root / ws.run_dir(member.step_id))
-                results[member.step_id] = alone[member.step_id]
+                # on the outputs as the session left them: the run again of tests that
+                # changed one they read (see confirmed)
+                results[member.step_id] = told_why(alone[member.step_id], first.rewrote_read)
+    for member in group:
+        results[member.step_id] = confirmed(ws, runner, member, results[member.step_id])
     for member in group:
         _store(ws, member.step_id, token, _key(ws, member.step_id, cache), results[member.step_id])
     return results

@@ -578,6 +578,7 @@ def outputs_read(
     wrote: Iterable[str] = (),
     others_wrote: Iterable[str] = (),
     concurrent: bool = False,
+    rewritten: set[str] | None = None,
 ) -> dict[str, str]:
     """The files and folder listings among the keys a step's tests read that are outputs
     (``not_inputs``: every step's declared outputs and what steps' scripts wrote; and what
@@ -591,7 +592,9 @@ def outputs_read(
     tests run again. They are not inputs (a record must not stand on what a fresh clone
     makes anew), but tests that read an output stand on its content: when it changes —
     edited by hand, rewritten by a step's scripts run again — the tests run again (kept in
-    the local run file; see pocflow.record.TestResult.outputs_read)."""
+    the local run file; see pocflow.record.TestResult.outputs_read). ``rewritten`` gets the
+    keys of those the step's own tests changed after they read them: no run of theirs read
+    the file as they left it (pocflow.batch runs them once more on it)."""
     memo = {} if memo is None else memo
     outputs = {out.rstrip("/") for out in (*not_inputs, *facts.written)}
     shared, touched = set(others_wrote), set(wrote)
@@ -609,6 +612,8 @@ def outputs_read(
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
         own = within(path, touched) or (key.endswith("/") and _holds_one(path, touched))
         if own and not concurrent and not within(path, shared) and not _holds_one(path, shared):
+            if known == CHANGED_DURING_RUN and rewritten is not None:
+                rewritten.add(key)
             known = digest_of(root, key)  # what the step's own tests left
         found[key] = known
     return found

@@ -142,6 +142,9 @@ class TestResult(PhaseResult):
     #: variables its tests read that another step's tests had set in the same session (its
     #: verdict may stand on those having run first: pocflow.batch has it run alone)
     read_others_env: list[str] = field(default_factory=list, metadata={LOCAL: True})
+    #: outputs its tests changed after reading them: it passed on them as they were, not as
+    #: they are now (pocflow.batch runs its tests once more on them)
+    rewrote_read: list[str] = field(default_factory=list, metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:

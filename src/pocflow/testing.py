@@ -221,6 +221,7 @@ class PytestJsonRunner:
                 merge_inputs(inputs[sid], observed),
             )
             result.observed = sorted(observed)
+            rewritten: set[str] = set()
             result.outputs_read = outputs_read(
                 root,
                 facts,
@@ -230,7 +231,9 @@ class PytestJsonRunner:
                 wrote[sid],
                 others_wrote[sid],
                 concurrent=self.concurrent,
+                rewritten=rewritten,
             )
+            result.rewrote_read = sorted(rewritten)
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)
             result.config = {

@@ -33,4 +33,5 @@ def test_bench_harness_runs_and_writes_its_table(
     assert row.count("|") == 20 and row.count("x |") == 6
     assert "| Steps | Cold (s) |" in capsys.readouterr().out
     fresh = [line for line in text.splitlines() if line.startswith("| 3 |")][1]
-    assert fresh.count("|") == 7 and fresh.count("x |") == 3
+    assert fresh.count("|") == 10 and fresh.count("x |") == 5
+    assert "Plain doit, no state (s)" in text

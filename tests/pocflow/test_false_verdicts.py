@@ -1229,6 +1229,31 @@ def test_an_output_the_tests_also_write_is_tested_again_after_a_hand_edit(
 PASSING_TEST = "def test_nothing():\n    assert True\n"
 
 
+@pytest.mark.parametrize("batch", ["true", "false"])
+def test_tests_that_change_an_output_they_check_exactly_fail_when_run_again_on_it(
+    tmp_path: Path, batch: str
+) -> None:
+    # step 2's test holds the log to one line, then adds one: it passes once, on the log as
+    # step 1's script left it, and never again on the log as it left it
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "pyproject.toml": OUTPUTS["pyproject.toml"] + f"test_batch = {batch}\n",
+            "tests/test_step2_read.py": "from pathlib import Path\n\n\n"
+            "def test_the_log_has_one_line_then_two():\n"
+            + READ_LOG
+            + "    assert log.read_text(encoding='utf-8').splitlines() == ['ran']\n"
+            "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n",
+        },
+    )
+    result = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "2") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "out/log.txt" in result.out and "tmp_path" in result.out, result.out
+    assert "❌ 2" in run_doit(ws, "status").out
+
+
 def test_an_output_another_steps_tests_open_for_appending_is_still_watched(
     tmp_path: Path,
 ) -> None:
