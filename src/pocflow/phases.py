@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -55,7 +56,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     from pocflow.fingerprint import fingerprint
     from pocflow.freshness import clear_failure, note_ran_after, sharing_prerequisites
     from pocflow.inputs import not_inputs_of, observed_before, written_by_pocflow
-    from pocflow.reuse import accept, forget_acceptance, replay, upstream_of
+    from pocflow.reuse import accept, forget_acceptance, made_here, outputs_of, replay, upstream_of
 
     try:
         ws = run.workspace(spec.poc)
@@ -64,14 +65,35 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
             return TaskError(problem)
         task = ws.task(IMPLEMENT, spec.step_id)
         record = run.take(task, lambda: judged(run, ws, task, spec.step_id)).record
+        replayed: list[str] = []
+        problem = ""
         if record is not None:
-            accept(ws, record)
-            clear_failure(ws, spec.step_id)
-            note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
-            return _stands_on(ws.root / spec.result_file)
+            outputs = outputs_of(ws, spec.step_id)
+            replayed, problem = made_here(ws, spec.step_id)
+            if not problem:
+                if replayed:
+                    there = sorted({o for o in outputs if os.path.lexists(ws.root / o.rstrip("/"))})
+                    it = "it" if len(there) == 1 else "them"
+                    sys.stderr.write(
+                        f"pocflow: step {spec.step_id}: {', '.join(there)} not written by its "
+                        f"scripts here (another run's?): ran the scripts of step(s) "
+                        f"{', '.join(replayed)} to make {it} anew before taking its record\n"
+                    )
+                accept(ws, record)
+                clear_failure(ws, spec.step_id)
+                note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
+                # and the outputs as taken: one appearing or changed since, while its
+                # scripts did not run here, is made anew (phase_current)
+                return {
+                    **_stands_on(ws.root / spec.result_file),
+                    "found": held_inputs(fingerprint(ws.root, outputs)),
+                }
+            # making its outputs anew failed: the step fails, as its scripts' run would
         forget_acceptance(ws, spec.step_id)
-        prestart(isolation)  # the test phase's pytest warms up while the scripts run
-        replayed, problem = ([], "") if spec.manual else replay(ws, upstream_of(ws, spec.step_id))
+        if not problem:
+            prestart(isolation)  # the test phase's pytest warms up while the scripts run
+            if not spec.manual:
+                replayed, problem = replay(ws, upstream_of(ws, spec.step_id))
         spec = replace(
             spec,
             not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
@@ -289,6 +311,7 @@ class phase_current(settings_unchanged):
             and not _watched_less(values)
             and not self._outputs_changed(values.get("outputs"))
             and still_holds_now(Path(self.root), values.get("after") or {})
+            and self._outputs_as_taken(values.get("found"))
         )
         if current:
             RunContext.of(self.root).current.add((self.poc, self.step_id, self.phase))
@@ -301,6 +324,17 @@ class phase_current(settings_unchanged):
             return True
         RunContext.of(self.root).installed_anew.add(task.name)
         return False
+
+    def _outputs_as_taken(self, found: Any) -> bool:
+        """Whether the outputs of a step whose record was taken are as they were then, or
+        its scripts ran here since on its current inputs (a replay for another step's)."""
+        from pocflow.fingerprint import still_holds_now
+
+        if not found or still_holds_now(Path(self.root), found):
+            return True
+        from pocflow.reuse import materialized_here
+
+        return materialized_here(RunContext.of(self.root).workspace(self.poc), self.step_id)
 
     def _failed_here(self) -> bool:
         """Whether a run here saw this phase of the step fail since doit saved its success

@@ -19,6 +19,7 @@ lacks their part). Replaying every accepted step would cost a job as much as a c
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +70,37 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     if not isinstance(written, dict) or not still_holds(ws.root, written):
         # what its scripts produced here is not there as they left it: the record stands in
         write_produced(produced, {"accepted": record.verified_at})
+
+
+def outputs_of(ws: Workspace, step_id: str) -> list[str]:
+    """The files a step's scripts write: its declared outputs, and what they wrote in their
+    latest run here (else when verified)."""
+    step = ws.steps[step_id]
+    return [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, step_id)]
+
+
+def made_here(
+    ws: Workspace, step_id: str, cache: ImportCache | None = None
+) -> tuple[list[str], str]:
+    """Before a step's record is taken: where a file its scripts write is there while no run
+    of theirs here, on its current inputs, wrote it (another branch's run left it, a CI cache
+    of a fresh clone's run was restored over it, the local state was deleted), run its
+    scripts — and its prerequisites' not run here — as ``replay`` does: the tests its
+    record stands on read what its scripts make, not that file. (Outputs that are not there
+    are made by the scripts of the first step to need them: see replay.) (replayed step
+    ids, '' or why one failed)."""
+    step = ws.steps[step_id]
+    if not step.scripts or (step.manifest is not None and step.manifest.manual):
+        return [], ""
+    if not any(os.path.lexists(ws.root / out.rstrip("/")) for out in outputs_of(ws, step_id)):
+        return [], ""
+    return replay(ws, [step_id], cache)
+
+
+def materialized_here(ws: Workspace, step_id: str) -> bool:
+    """Whether the step's scripts ran here (for real, or replayed) on its current inputs."""
+    cache = ImportCache.shared(ws.imports_cache, ws.root)
+    return _materialized(ws, ws.steps[step_id], cache)
 
 
 def keeping_scripts_outputs_read(
@@ -180,7 +212,7 @@ def _lacking_outputs(ws: Workspace, missing_too: bool, other_pocs_only: bool = F
     for sid, step in ws.steps.items():
         if not step.scripts or (step.manifest is not None and step.manifest.manual):
             continue
-        outputs = [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, sid)]
+        outputs = outputs_of(ws, sid)
         if (missing_too and any(not (ws.root / out).exists() for out in outputs)) or (
             sid not in ran_here
             and any(writers.get(out, set()) - {(ws.poc, sid)} for out in outputs)

@@ -1152,6 +1152,40 @@ def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) 
     assert "out/log.txt" in output  # why the tests ran again
 
 
+WRITES_THE_LOG = (
+    '"""Step 1: write the log.\n\nUsage:\n    python PoC/step1_write.py\n"""\n'
+    "from pathlib import Path\n\n"
+    'log = Path(__file__).resolve().parents[1] / "out" / "log.txt"\n'
+    "log.parent.mkdir(exist_ok=True)\n"
+    'log.write_text("ran\\n", encoding="utf-8")\n'
+)
+
+
+@pytest.mark.parametrize("state", ["an accepting run's", "none"])
+def test_an_output_another_run_left_is_made_anew_before_a_record_is_taken(
+    tmp_path: Path, state: str
+) -> None:
+    # the log is there as another branch's run left it; the local state is a fresh clone's
+    # run (a CI cache restored), or there is none: nothing here says the log is what step 1's
+    # script makes, and step 2's tests read it
+    ws = outputs_workspace(tmp_path / "ws", {"PoC/step1_write.py": WRITES_THE_LOG})
+    shutil.rmtree(ws / ".pocflow")
+    if state != "none":
+        clone = clone_of(ws, tmp_path / "clone")
+        shutil.rmtree(clone / "out")
+        taken = run_doit(clone, "poc-complete")
+        assert taken.code == 0 and taken.ran_steps == set(), taken.out + taken.err
+        shutil.copytree(clone / ".pocflow", ws / ".pocflow", symlinks=True)
+    (ws / "out/log.txt").write_text("another branch's\n", encoding="utf-8")
+    assert plain_tests(ws, "2") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert plain_tests(ws, "2") == 0, result.out + result.err  # made anew by step 1's script
+    assert "out/log.txt" in result.out + result.err  # and said why
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out + again.err
+
+
 def test_a_hand_edited_output_another_steps_tests_read_is_tested_again(outputs: Path) -> None:
     (outputs / "out/log.txt").write_text("ran\nran\n", encoding="utf-8")
     assert plain_tests(outputs, "1") == 0
@@ -1374,7 +1408,10 @@ def test_an_output_read_after_doit_clean_is_still_watched(
     assert run_doit(ws, *clean).code == 0  # the local test result goes, the output stays
     assert plain_tests(ws, "1") != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete")
-    assert result.code != 0, result.out + result.err
+    # the tests run again and fail, or (everything cleaned: no run of step 1's script here
+    # made the log) its script runs first and makes it anew: pocflow and plain pytest agree
+    assert (result.code == 0) == (plain_tests(ws, "1") == 0), result.out + result.err
+    assert result.code != 0 or "out/log.txt not written by its scripts here" in result.err
 
 
 def test_an_output_an_undone_experiment_wrote_is_written_again(tmp_path: Path) -> None:
