@@ -960,9 +960,12 @@ class Observer:
                 # a folder is an input (a fresh clone lacks an empty one git does not keep)
                 self.folder_input(parent)
             first = ("s", rel) not in self.seen
-            if first and keeps and _is_file(self.prefix + rel):
-                first = False  # opened to append, or without truncating: what was there stays
             fact: dict[str, object] = {"w": rel, "f": first, "c": self.context}
+            if first and keeps and _is_file(self.prefix + rel):
+                # opened to append, or without truncating: what was there stays ("a": its
+                # content was not read, a logging handler's file, say)
+                first = False
+                fact.update(f=False, a=True)
             if not first and not copy and ("q", rel) not in self.seen:
                 fact["big"] = True  # whether it was written back is not known (a database
                 # SQLite updates is, as Python's writes to it are not seen: changed)

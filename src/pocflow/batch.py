@@ -109,8 +109,10 @@ def confirmed(
     """A step's passing result, or — when its tests changed an output after reading it
     (TestResult.rewrote_read: they passed on it as it was, and a plain pytest right after
     reads it as they left it) — the result of its tests run once more, alone, on the
-    outputs as they are now. (Tests that change what they check, as a counter's test that
-    adds one, fail there; tests whose checks hold whatever they added, pass.)"""
+    outputs as they are now: tests that changed it once (a table made when missing) pass
+    there and leave it as they read it. Tests that change it whenever they run are proved
+    by no run on the file as it is (a count that allows two more rows passes twice): the
+    step fails, and says to have them write to a copy."""
     if result.outcome != "passed" or not result.rewrote_read:
         return result
     sid = selection.step_id
@@ -120,16 +122,26 @@ def confirmed(
 
 def told_why(result: TestResult, rewrote: list[str]) -> TestResult:
     """A result of tests run again on outputs they had changed after reading them: when it
-    failed, its message says so and what to do."""
-    if result.outcome == "passed" or not rewrote:
+    failed, or changed them again, it fails and says why and what to do."""
+    if not rewrote:
+        return result
+    if result.outcome == "passed" and not result.rewrote_read:
         return result
     files = ", ".join(rewrote)
     them = "it" if len(rewrote) == 1 else "them"
-    result.message = (
-        f"{result.message}\n    its tests changed {files} after reading {them}, and fail when "
-        f"run again on {them} as they left {them}: have them write to a copy (pytest's "
-        "tmp_path), not to the output"
-    )
+    if result.outcome == "passed":
+        result.outcome = "failed"
+        result.message = (
+            f"step {result.step_id}: its tests change {files} whenever they run, after "
+            f"reading {them}: no run of theirs proves them on {them} as {them} now "
+            f"{'is' if len(rewrote) == 1 else 'are'}"
+        )
+    else:
+        result.message += (
+            f"\n    its tests changed {files} after reading {them}, and fail when run again "
+            f"on {them} as they left {them}"
+        )
+    result.message += "; have them write to a copy (pytest's tmp_path), not to the output"
     return result
 
 

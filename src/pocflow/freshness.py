@@ -68,7 +68,7 @@ from pocflow.record import (
     record_place_problem,
 )
 from pocflow.settings import env_flag, kernel_watched
-from pocflow.workspace import Step, Workspace, dependents_of
+from pocflow.workspace import Step, Workspace, dependents_of, project_workspaces
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
 REVERIFY_ENV = "POCFLOW_REVERIFY"
@@ -618,6 +618,50 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
     return changed, later
 
 
+def foreign_outputs(ws: Workspace, step_id: str, record: StepRecord) -> list[str]:
+    """The files among what the step's scripts write and what its tests read of the outputs
+    (per its record) that are there but not as a run of the steps' scripts here (or of
+    their tests) left them: another branch's run left one, a CI cache of a fresh clone's
+    run was restored over it, the local state was deleted. The record stands on what the
+    scripts make, not on those: it is not taken. (What is not there yet is made by the
+    first run that needs it: see pocflow.reuse.replay.)"""
+    step = ws.steps[step_id]
+    paths = {
+        *(out for out in (step.manifest.outputs if step.manifest else ()) if out[-1:] != "/"),
+        *(record.implement.written if record.implement else ()),
+        *(record.test.reads_outputs if record.test else ()),
+    }
+    present = {}
+    for path in sorted(paths):
+        if kind_of(path) != "file":
+            continue
+        now = digest_of(ws.root, path)
+        if now not in NO_CONTENT:
+            present[path] = now
+    if not present:
+        return []
+    left = left_here(ws)
+    return [path for path, now in present.items() if now not in left.get(path, ())]
+
+
+def left_here(ws: Workspace) -> dict[str, set[str]]:
+    """Each output file -> the contents (digests) runs here left it with: the latest run of
+    each step's scripts (for real, or replayed), of any PoC of the project, and the latest
+    run of each step's tests (what they wrote, or read as it was)."""
+    pocs = project_workspaces(ws.root) if len(ws.settings.pocs) > 1 else [ws]
+    left: dict[str, set[str]] = {}
+    for one in pocs:
+        for sid in one.steps:
+            for run in runs_here(one, sid):
+                for path, digest in run.written_digests.items():
+                    if path not in run.updated_foreign:
+                        left.setdefault(path, set()).add(digest)
+            read, _ = _outputs_read(one.run_file(sid, TEST_FILE))
+            for path, digest in read.items():
+                left.setdefault(path, set()).add(digest)
+    return left
+
+
 def outputs_changed(ws: Workspace, step_id: str) -> str:
     """Why the step's tests must run again for the outputs they read ('' when they need
     not): see output_changes."""
@@ -856,6 +900,16 @@ def acceptance(
         return Acceptance(
             None,
             ("its tests last ran here on other files: they run to see which outputs they read",),
+        )
+    foreign = foreign_outputs(ws, step_id, record)
+    if foreign:
+        them = "them" if len(foreign) > 1 else "it"
+        return Acceptance(
+            None,
+            (
+                f"{listed_paths(foreign)} there, not as a run of the steps' scripts here left "
+                f"{them} (another run's?): its tests run on {them}",
+            ),
         )
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:

@@ -86,6 +86,8 @@ class ImplementSpec:
     poc: int | None = None
     #: the files pocflow writes (pocflow.observed.not_read_by_the_step)
     pocflows: tuple[str, ...] = ()
+    #: outputs of the step there as another run left them (pocflow.freshness.foreign_outputs)
+    foreign: tuple[str, ...] = ()
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -171,6 +173,7 @@ def run_implement(
         outputs_read=others,
         written_first=first,
         folders_left={folder: digest_of(root, folder) for folder in folders_of(written)},
+        updated_foreign=[path for path in spec.foreign if path in written and path not in first],
     )
     write_run_file(root / spec.result_file, result)
     if result.outcome == "passed":  # a failure keeps what the scripts last produced

@@ -47,7 +47,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 30
+OBSERVER_VERSION = 31
 #: pocflow sets these for its children itself; their values are not the step's inputs
 OWN_VARIABLES = ("POCFLOW_",)
 #: variables that change what pytest does: part of every test verdict, read or not
@@ -226,6 +226,7 @@ class Facts:
     rewritten: set[str] = field(default_factory=set)  # read first, then written
     before: dict[str, str] = field(default_factory=dict)  # rewritten -> a copy as first read
     uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
+    appended: set[str] = field(default_factory=set)  # rewritten, opened to append unread
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     parents: set[str] = field(default_factory=set)  # folders written into, not made by the run
@@ -317,6 +318,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
                 path in facts.python_keys or path in facts.kernel_keys
             )
             (facts.written if first else facts.rewritten).add(path)
+            if fact.get("a"):
+                facts.appended.add(path)
         if isinstance(fact.get("b"), str):
             facts.before.setdefault(path, fact["b"])
         elif fact.get("big"):
@@ -612,7 +615,14 @@ def outputs_read(
             known = memo[key] = observed_digest(root, key, facts.stamps.get(key))
         own = within(path, touched) or (key.endswith("/") and _holds_one(path, touched))
         if own and not concurrent and not within(path, shared) and not _holds_one(path, shared):
-            if known == CHANGED_DURING_RUN and rewritten is not None:
+            if (
+                rewritten is not None
+                and known == CHANGED_DURING_RUN
+                # read first, then written (not made, then read); a database: connected to
+                and (path in facts.rewritten or path in facts.databases)
+                and path not in facts.appended  # (its content read, not only added to)
+                and not written_back(root, facts, path)
+            ):
                 rewritten.add(key)
             known = digest_of(root, key)  # what the step's own tests left
         found[key] = known

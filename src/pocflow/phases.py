@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import inspect
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -35,7 +34,7 @@ from pocflow.layout import (
     TEST,
     TEST_FILE,
 )
-from pocflow.record import read_test, record_place_problem, write_run_file
+from pocflow.record import read_step_record, read_test, record_place_problem, write_run_file
 from pocflow.run import RunContext
 from pocflow.settings import kernel_watched
 from pocflow.testing import TestSelection, prestart
@@ -54,9 +53,14 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     replaying the upstream scripts whose outputs are missing); on failure record it failed."""
     run = _acting(spec.root)
     from pocflow.fingerprint import fingerprint
-    from pocflow.freshness import clear_failure, note_ran_after, sharing_prerequisites
+    from pocflow.freshness import (
+        clear_failure,
+        foreign_outputs,
+        note_ran_after,
+        sharing_prerequisites,
+    )
     from pocflow.inputs import not_inputs_of, observed_before, written_by_pocflow
-    from pocflow.reuse import accept, forget_acceptance, made_here, outputs_of, replay, upstream_of
+    from pocflow.reuse import accept, forget_acceptance, outputs_of, replay, upstream_of
 
     try:
         ws = run.workspace(spec.poc)
@@ -65,40 +69,27 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
             return TaskError(problem)
         task = ws.task(IMPLEMENT, spec.step_id)
         record = run.take(task, lambda: judged(run, ws, task, spec.step_id)).record
-        replayed: list[str] = []
-        problem = ""
         if record is not None:
-            outputs = outputs_of(ws, spec.step_id)
-            replayed, problem = made_here(ws, spec.step_id)
-            if not problem:
-                if replayed:
-                    there = sorted({o for o in outputs if os.path.lexists(ws.root / o.rstrip("/"))})
-                    it = "it" if len(there) == 1 else "them"
-                    sys.stderr.write(
-                        f"pocflow: step {spec.step_id}: {', '.join(there)} not written by its "
-                        f"scripts here (another run's?): ran the scripts of step(s) "
-                        f"{', '.join(replayed)} to make {it} anew before taking its record\n"
-                    )
-                accept(ws, record)
-                clear_failure(ws, spec.step_id)
-                note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
-                # and the outputs as taken: one appearing or changed since, while its
-                # scripts did not run here, is made anew (phase_current)
-                return {
-                    **_stands_on(ws.root / spec.result_file),
-                    "found": held_inputs(fingerprint(ws.root, outputs)),
-                }
-            # making its outputs anew failed: the step fails, as its scripts' run would
+            accept(ws, record)
+            clear_failure(ws, spec.step_id)
+            note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
+            # and its outputs as taken (as runs here left them, or not there): one that
+            # appears or changes after this, not as a run here leaves it, has the record
+            # judged again (phase_current)
+            return {
+                **_stands_on(ws.root / spec.result_file),
+                "found": held_inputs(fingerprint(ws.root, outputs_of(ws, spec.step_id))),
+            }
         forget_acceptance(ws, spec.step_id)
-        if not problem:
-            prestart(isolation)  # the test phase's pytest warms up while the scripts run
-            if not spec.manual:
-                replayed, problem = replay(ws, upstream_of(ws, spec.step_id))
+        prestart(isolation)  # the test phase's pytest warms up while the scripts run
+        replayed, problem = ([], "") if spec.manual else replay(ws, upstream_of(ws, spec.step_id))
+        committed = read_step_record(ws.root / ws.record_path(spec.step_id))
         spec = replace(
             spec,
             not_inputs=not_inputs_of(ws, ws.steps[spec.step_id]),
             pocflows=tuple(written_by_pocflow(ws)),
             observed_before=observed_before(ws, spec.step_id, IMPLEMENT),
+            foreign=tuple(foreign_outputs(ws, spec.step_id, committed) if committed else ()),
         )
     except PocflowError as exc:
         return TaskError(str(exc))
@@ -136,7 +127,7 @@ def test_phase(
     task = ws.task(TEST, selection.step_id)
     record = run.take(task, lambda: judged(run, ws, task, selection.step_id, TEST)).record
     if record is not None and record.test is not None:  # its record still holds
-        taken = keeping_outputs_read(ws.root / result_file, record.test)
+        taken = keeping_outputs_read(ws.root, ws.root / result_file, record.test)
         write_run_file(ws.root / result_file, taken, unless_held=True)  # the implement phase's
         note_ran_after(ws, selection.step_id, TEST)
         return {
@@ -327,14 +318,24 @@ class phase_current(settings_unchanged):
 
     def _outputs_as_taken(self, found: Any) -> bool:
         """Whether the outputs of a step whose record was taken are as they were then, or
-        its scripts ran here since on its current inputs (a replay for another step's)."""
-        from pocflow.fingerprint import still_holds_now
+        as a run here left them since (a replay for another step's scripts)."""
+        from pocflow.fingerprint import NO_CONTENT, digest_of, held_digest, still_holds_now
 
         if not found or still_holds_now(Path(self.root), found):
             return True
-        from pocflow.reuse import materialized_here
+        from pocflow.freshness import left_here
 
-        return materialized_here(RunContext.of(self.root).workspace(self.poc), self.step_id)
+        root = Path(self.root)
+        left: dict[str, set[str]] | None = None
+        for path, then in found.items():
+            now = digest_of(root, path)
+            if held_digest(now) == then or now in NO_CONTENT:
+                continue
+            if left is None:
+                left = left_here(RunContext.of(self.root).workspace(self.poc))
+            if now not in left.get(path, ()):
+                return False
+        return True
 
     def _failed_here(self) -> bool:
         """Whether a run here saw this phase of the step fail since doit saved its success
@@ -382,6 +383,8 @@ class phase_current(settings_unchanged):
             else ""
         )
         changed = differing(values.get("inputs")) + differing(values.get("after"))
+        if not self._outputs_as_taken(values.get("found")):  # its record taken over them
+            changed += differing(values.get("found"))
         outputs = values.get("outputs")
         if isinstance(outputs, dict) and self._outputs_changed(outputs):
             changed += differing(outputs)  # digests cached by stamp: nothing hashed again

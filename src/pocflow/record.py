@@ -89,6 +89,10 @@ class ImplementResult(PhaseResult):
     #: each folder the scripts wrote into ("out/"), its listing as they left it (local): a
     #: folder another step's scripts list is as this step left it only while it holds
     folders_left: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
+    #: outputs another run had left (pocflow.freshness.foreign_outputs) that the scripts
+    #: updated rather than wrote anew (local): what they left holds that run's part, and is
+    #: not what a record of a step reading it stands on (pocflow.freshness.left_here)
+    updated_foreign: list[str] = field(default_factory=list, metadata={LOCAL: True})
 
 
 @dataclass
@@ -136,6 +140,9 @@ class TestResult(PhaseResult):
     #: as read: not inputs, and local (a fresh clone makes them anew), but a step whose tests
     #: read one that changed since is tested again (pocflow.observed.outputs_read)
     outputs_read: dict[str, str] = field(default_factory=dict, metadata={LOCAL: True})
+    #: which outputs those are (committed: where a record is taken, each that is there must
+    #: be as a run of the steps' scripts here left it — pocflow.freshness.foreign_outputs)
+    reads_outputs: list[str] = field(default_factory=list)
     #: how many of its tests' teardowns failed (a fixture's finalizer: in a shared session,
     #: a session fixture's is reported on the last test, whichever step's; pocflow.batch)
     teardowns_failed: int = field(default=0, metadata={LOCAL: True})

@@ -19,12 +19,11 @@ lacks their part). Replaying every accepted step would cost a job as much as a c
 
 from __future__ import annotations
 
-import os
 from dataclasses import replace
 from pathlib import Path
 
 from pocflow._fs import read_json
-from pocflow.fingerprint import still_holds
+from pocflow.fingerprint import NO_CONTENT, fingerprint, still_holds
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, runs_here, written_by
@@ -59,7 +58,7 @@ def accept(ws: Workspace, record: StepRecord) -> None:
     implement_file = ws.run_file(record.step_id, IMPLEMENT_FILE)
     write_run_file(implement_file, keeping_scripts_outputs_read(implement_file, record.implement))
     if record.test is not None and not outputs_read_by_other_tests(test_file, record.test):
-        write_run_file(test_file, keeping_outputs_read(test_file, record.test))
+        write_run_file(test_file, keeping_outputs_read(ws.root, test_file, record.test))
     write_run_file(ws.run_file(record.step_id, ACCEPTED_FILE), {"verified_at": record.verified_at})
     text = text_of(ws.root / ws.record_path(record.step_id))
     if text is not None:
@@ -79,30 +78,6 @@ def outputs_of(ws: Workspace, step_id: str) -> list[str]:
     return [*(step.manifest.outputs if step.manifest else ()), *written_by(ws, step_id)]
 
 
-def made_here(
-    ws: Workspace, step_id: str, cache: ImportCache | None = None
-) -> tuple[list[str], str]:
-    """Before a step's record is taken: where a file its scripts write is there while no run
-    of theirs here, on its current inputs, wrote it (another branch's run left it, a CI cache
-    of a fresh clone's run was restored over it, the local state was deleted), run its
-    scripts — and its prerequisites' not run here — as ``replay`` does: the tests its
-    record stands on read what its scripts make, not that file. (Outputs that are not there
-    are made by the scripts of the first step to need them: see replay.) (replayed step
-    ids, '' or why one failed)."""
-    step = ws.steps[step_id]
-    if not step.scripts or (step.manifest is not None and step.manifest.manual):
-        return [], ""
-    if not any(os.path.lexists(ws.root / out.rstrip("/")) for out in outputs_of(ws, step_id)):
-        return [], ""
-    return replay(ws, [step_id], cache)
-
-
-def materialized_here(ws: Workspace, step_id: str) -> bool:
-    """Whether the step's scripts ran here (for real, or replayed) on its current inputs."""
-    cache = ImportCache.shared(ws.imports_cache, ws.root)
-    return _materialized(ws, ws.steps[step_id], cache)
-
-
 def keeping_scripts_outputs_read(
     path: Path, implement: ImplementResult | None
 ) -> ImplementResult | None:
@@ -118,11 +93,17 @@ def keeping_scripts_outputs_read(
     return replace(implement, outputs_read=dict(local.outputs_read))
 
 
-def keeping_outputs_read(path: Path, test: TestResult) -> TestResult:
+def keeping_outputs_read(root: Path, path: Path, test: TestResult) -> TestResult:
     """A record's test result, with what the step's tests read of the outputs in their
     latest run here (the local result at path, or what `doit clean` kept of it): taking
-    the record does not make that evidence go away (pocflow.freshness.output_changes)."""
+    the record does not make that evidence go away (pocflow.freshness.output_changes).
+    Where there is none, the outputs its record says they read that are there, as they are
+    now (as runs here left them: else the record is not taken,
+    pocflow.freshness.foreign_outputs): one changing after this has them run."""
     read = outputs_read_here(path)
+    if not read and test.reads_outputs:
+        now = fingerprint(root, test.reads_outputs)
+        read = {key: digest for key, digest in now.items() if digest not in NO_CONTENT}
     return replace(test, outputs_read=read) if read else test
 
 

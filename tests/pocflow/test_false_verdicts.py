@@ -1161,14 +1161,24 @@ WRITES_THE_LOG = (
 )
 
 
-@pytest.mark.parametrize("state", ["an accepting run's", "none"])
-def test_an_output_another_run_left_is_made_anew_before_a_record_is_taken(
-    tmp_path: Path, state: str
+@pytest.mark.parametrize(
+    ("state", "script"),
+    [
+        ("an accepting run's", WRITES_THE_LOG),
+        ("none", WRITES_THE_LOG),
+        # a script that adds to the log: running it does not make the log its record
+        # stands on out of another run's
+        ("none", OUTPUTS["PoC/step1_write.py"]),
+    ],
+    ids=["CI cache of a fresh clone's run", "no local state", "a script that appends"],
+)
+def test_an_output_another_run_left_is_not_taken_for_what_the_scripts_make(
+    tmp_path: Path, state: str, script: str
 ) -> None:
     # the log is there as another branch's run left it; the local state is a fresh clone's
     # run (a CI cache restored), or there is none: nothing here says the log is what step 1's
     # script makes, and step 2's tests read it
-    ws = outputs_workspace(tmp_path / "ws", {"PoC/step1_write.py": WRITES_THE_LOG})
+    ws = outputs_workspace(tmp_path / "ws", {"PoC/step1_write.py": script})
     shutil.rmtree(ws / ".pocflow")
     if state != "none":
         clone = clone_of(ws, tmp_path / "clone")
@@ -1179,11 +1189,31 @@ def test_an_output_another_run_left_is_made_anew_before_a_record_is_taken(
     (ws / "out/log.txt").write_text("another branch's\n", encoding="utf-8")
     assert plain_tests(ws, "2") != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete")
-    assert result.code == 0, result.out + result.err
-    assert plain_tests(ws, "2") == 0, result.out + result.err  # made anew by step 1's script
-    assert "out/log.txt" in result.out + result.err  # and said why
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and again.ran == [], again.out + again.err
+    # step 1 runs (its script writes the log, its tests run): pocflow and plain pytest agree
+    assert "1" in result.ran_steps, result.out + result.err
+    assert (
+        "out/log.txt there, not as a run of the steps' scripts here left it" in result.out
+        or "(changed: out/log.txt)" in result.out  # (its record was taken, then it came)
+    ), result.out
+    assert (result.code == 0) == (plain_tests(ws, "2") == 0), result.out + result.err
+    if script == WRITES_THE_LOG:
+        assert result.code == 0, result.out + result.err
+        again = run_doit(ws, "poc-complete")
+        assert again.code == 0 and again.ran == [], again.out + again.err
+
+
+def test_an_output_replaced_after_its_record_was_taken_is_not_taken_for_what_the_scripts_make(
+    tmp_path: Path,
+) -> None:
+    ws = outputs_workspace(tmp_path / "ws", {"PoC/step1_write.py": WRITES_THE_LOG})
+    shutil.rmtree(ws / ".pocflow")
+    (ws / "out/log.txt").write_text("another branch's\n", encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0  # step 1 ran: the log is its script's
+    (ws / "out/log.txt").write_text("replaced\n", encoding="utf-8")
+    assert plain_tests(ws, "2") != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete")
+    assert (result.code == 0) == (plain_tests(ws, "2") == 0), result.out + result.err
+    assert result.code != 0, result.out + result.err
 
 
 def test_a_hand_edited_output_another_steps_tests_read_is_tested_again(outputs: Path) -> None:
@@ -1231,18 +1261,21 @@ READ_LOG = "    log = Path(__file__).resolve().parents[1] / 'out' / 'log.txt'\n"
 @pytest.mark.parametrize(
     "test_file",
     [
-        # reads the output, then appends to it
+        # reads the output, then appends to it once (tests appending whenever they run are
+        # not verified: test_tests_that_change_an_output_they_read_whenever_they_run_...)
         "from pathlib import Path\n\n\ndef test_the_log_says_it_ran():\n"
         + READ_LOG
         + "    assert 'ran' in log.read_text(encoding='utf-8')\n"
-        "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n",
+        "    if 'checked' not in log.read_text(encoding='utf-8'):\n"
+        "        with log.open('a', encoding='utf-8') as out:\n"
+        "            out.write('checked\\n')\n",
         # opens it for appending before reading it
         "from pathlib import Path\n\n\ndef test_the_log_says_it_ran():\n"
         + READ_LOG
         + "    log.open('a', encoding='utf-8').close()\n"
         "    assert 'ran' in log.read_text(encoding='utf-8')\n",
     ],
-    ids=["read then appended", "opened for appending first"],
+    ids=["read then appended once", "opened for appending first"],
 )
 def test_an_output_the_tests_also_write_is_tested_again_after_a_hand_edit(
     tmp_path: Path, test_file: str
@@ -1263,29 +1296,81 @@ def test_an_output_the_tests_also_write_is_tested_again_after_a_hand_edit(
 PASSING_TEST = "def test_nothing():\n    assert True\n"
 
 
-@pytest.mark.parametrize("batch", ["true", "false"])
-def test_tests_that_change_an_output_they_check_exactly_fail_when_run_again_on_it(
-    tmp_path: Path, batch: str
+CHECKS_THEN_ADDS = (
+    "from pathlib import Path\n\n\ndef test_the_log_then_one_more_line():\n"
+    + READ_LOG
+    + "    assert {check}\n"
+    "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n"
+)
+
+
+@pytest.mark.parametrize(
+    ("batch", "check", "fails_plain"),
+    [
+        ("true", "log.read_text(encoding='utf-8').splitlines() == ['ran']", True),
+        ("false", "log.read_text(encoding='utf-8').splitlines() == ['ran']", True),
+        # passes on the log as the script left it and once more: a second run proves
+        # nothing about the third
+        ("true", "len(log.read_text(encoding='utf-8').splitlines()) <= 2", False),
+        # holds however many lines it adds: still no run of it reads the log as it is
+        ("true", "'ran' in log.read_text(encoding='utf-8')", False),
+    ],
+    ids=["exactly", "exactly, one session per step", "two lines at most", "any lines"],
+)
+def test_tests_that_change_an_output_they_read_whenever_they_run_are_not_verified(
+    tmp_path: Path, batch: str, check: str, fails_plain: bool
 ) -> None:
-    # step 2's test holds the log to one line, then adds one: it passes once, on the log as
-    # step 1's script left it, and never again on the log as it left it
     ws = write_files_and_dodo(
         tmp_path / "ws",
         {
             **OUTPUTS,
             "pyproject.toml": OUTPUTS["pyproject.toml"] + f"test_batch = {batch}\n",
-            "tests/test_step2_read.py": "from pathlib import Path\n\n\n"
-            "def test_the_log_has_one_line_then_two():\n"
-            + READ_LOG
-            + "    assert log.read_text(encoding='utf-8').splitlines() == ['ran']\n"
-            "    with log.open('a', encoding='utf-8') as out:\n        out.write('checked\\n')\n",
+            "tests/test_step2_read.py": CHECKS_THEN_ADDS.format(check=check),
         },
     )
     result = run_doit(ws, "poc-complete")
-    assert plain_tests(ws, "2") != 0, "the case must really fail"
+    if fails_plain:
+        assert plain_tests(ws, "2") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "out/log.txt" in result.out and "tmp_path" in result.out, result.out
     assert "❌ 2" in run_doit(ws, "status").out
+    again = run_doit(ws, "poc-complete")  # and never afterwards
+    assert again.code != 0, again.out + again.err
+    if "2" in check:  # the third run of its tests, as a plain pytest now
+        assert plain_tests(ws, "2") != 0, "the case must really fail"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        # a table made when missing: changed on the first run only
+        "    with log.open('a', encoding='utf-8') as out:\n"
+        "        if 'checked' not in log.read_text(encoding='utf-8'):\n"
+        "            out.write('checked\\n')\n",
+        # the same bytes written back
+        "    log.write_text(log.read_text(encoding='utf-8'), encoding='utf-8')\n",
+    ],
+    ids=["once", "written back as it was"],
+)
+def test_tests_that_change_an_output_they_read_once_are_verified_on_it_as_they_left_it(
+    tmp_path: Path, change: str
+) -> None:
+    ws = write_files_and_dodo(
+        tmp_path / "ws",
+        {
+            **OUTPUTS,
+            "tests/test_step2_read.py": "from pathlib import Path\n\n\n"
+            "def test_the_log_says_it_ran():\n"
+            + READ_LOG
+            + "    assert 'ran' in log.read_text(encoding='utf-8')\n"
+            + change,
+        },
+    )
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert plain_tests(ws, "2") == 0
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out + again.err
 
 
 def test_an_output_another_steps_tests_open_for_appending_is_still_watched(
@@ -1307,10 +1392,13 @@ def test_an_output_another_steps_tests_open_for_appending_is_still_watched(
     assert "1" in result.ran_steps
 
 
-def test_a_database_output_the_tests_write_to_lets_the_poc_complete(tmp_path: Path) -> None:
-    ws = outputs_workspace(
+def test_a_database_output_the_tests_add_a_row_to_whenever_they_run_is_not_verified(
+    tmp_path: Path,
+) -> None:
+    ws = write_files_and_dodo(
         tmp_path / "ws",
         {
+            **OUTPUTS,
             "steps/step1.yaml": "title: Write\noutputs:\n  - out/db.sqlite\n",
             "PoC/step1_write.py": '"""Step 1: make the database.\n\nUsage:\n'
             '    python PoC/step1_write.py\n"""\nimport sqlite3\nfrom pathlib import Path\n\n'
@@ -1327,8 +1415,9 @@ def test_a_database_output_the_tests_write_to_lets_the_poc_complete(tmp_path: Pa
             "tests/test_step2_read.py": PASSING_TEST,
         },
     )
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and again.ran == [], again.out + again.err
+    result = run_doit(ws, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "its tests change out/db.sqlite whenever they run" in result.out, result.out
 
 
 def test_a_listing_of_a_folder_output_is_watched(tmp_path: Path) -> None:
@@ -1411,7 +1500,7 @@ def test_an_output_read_after_doit_clean_is_still_watched(
     # the tests run again and fail, or (everything cleaned: no run of step 1's script here
     # made the log) its script runs first and makes it anew: pocflow and plain pytest agree
     assert (result.code == 0) == (plain_tests(ws, "1") == 0), result.out + result.err
-    assert result.code != 0 or "out/log.txt not written by its scripts here" in result.err
+    assert result.code != 0 or "1" in result.ran_steps, result.out
 
 
 def test_an_output_an_undone_experiment_wrote_is_written_again(tmp_path: Path) -> None:
@@ -1516,7 +1605,7 @@ def test_tests_of_two_steps_appending_to_the_output_both_read_are_told_to_use_a_
     )
     first = run_doit(ws, "poc-complete")
     assert first.code != 0
-    assert "have tests write to a temporary copy" in first.out + first.err, first.out
+    assert "write to a copy (pytest's tmp_path)" in first.out + first.err, first.out
 
 
 DB_TEST = (
@@ -1566,8 +1655,9 @@ def test_an_output_another_steps_tests_append_to_settles_after_one_run(tmp_path:
             "tests/test_step2_read.py": log_test(
                 "appends",
                 "    assert 'ran' in log.read_text(encoding='utf-8')\n"
-                "    with log.open('a', encoding='utf-8') as out:\n"
-                "        out.write('checked\\n')\n",
+                "    if 'checked' not in log.read_text(encoding='utf-8'):\n"
+                "        with log.open('a', encoding='utf-8') as out:\n"
+                "            out.write('checked\\n')\n",
             ),
         },
     )
