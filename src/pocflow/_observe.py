@@ -120,7 +120,6 @@ MACHINE_NAMES = frozenset(
         "VIRTUAL_ENV",
         "VIRTUAL_ENV_PROMPT",
         "MAIL",
-        "_",
         "HISTSIZE",
         "HISTFILESIZE",
         "HISTCONTROL",
@@ -139,6 +138,11 @@ MACHINE_NAMES = frozenset(
     )
 )
 MACHINE_PREFIXES = ("SSH_", "XDG_", "DBUS_", "PYENV_", "CONDA_")
+#: what a shell keeps for itself and exports: the folder it was in before the last cd, how
+#: deeply shells are nested, the last command's argument. Code copying the environment
+#: reads them (dict(os.environ), for a child process), and they change as people move
+#: about; no program's verdict stands on them
+SHELL_BOOKKEEPING = frozenset(("OLDPWD", "SHLVL", "_"))
 _READ_EVENTS = frozenset(
     (
         "open",
@@ -1313,9 +1317,10 @@ class Observer:
         """An environment variable read by workspace code, or by a library on its behalf
         (os.path.expandvars, string.Template): any workspace frame on the stack counts,
         except for the variables that describe the machine rather than the run (HOME,
-        TMPDIR, PATH, ...), which count only when workspace code reads them itself."""
+        TMPDIR, PATH, ...), which count only when workspace code reads them itself — and
+        the shell's own bookkeeping (SHELL_BOOKKEEPING), which never does."""
         thread = get_ident()
-        if thread in self.busy:
+        if thread in self.busy or name in SHELL_BOOKKEEPING:
             return
         self.busy.add(thread)
         try:

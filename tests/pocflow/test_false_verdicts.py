@@ -4683,6 +4683,26 @@ def test_an_application_variable_named_like_a_machine_one_is_an_input(
     assert_run_again_and_failed(ws, "1", env={"MAIL_HOST": "mail.example", "_APP_MODE": "slow"})
 
 
+COPIES_THE_ENVIRONMENT = (
+    "import os\nimport subprocess\nimport sys\n\n\ndef test_the_program_runs():\n"
+    "    env = dict(os.environ, APP_QUIET='1')\n"
+    "    done = subprocess.run([sys.executable, '-c', 'print(1)'], env=env,\n"
+    "                          capture_output=True, text=True)\n"
+    "    assert done.stdout == '1\\n'\n"
+)
+
+
+def test_the_shells_own_bookkeeping_is_no_input_of_code_copying_the_environment(
+    tmp_path: Path,
+) -> None:
+    # a copy of the environment reads every variable; where the shell was before (cd) and
+    # how deep it is nested are no one's input, and change as people move about
+    ws = make_workspace(tmp_path / "ws", {"1": COPIES_THE_ENVIRONMENT})
+    poc_complete_passes(ws, env={"OLDPWD": "/somewhere", "SHLVL": "1"})
+    again = poc_complete_passes(ws, env={"OLDPWD": "/elsewhere", "SHLVL": "3"})
+    assert not again.ran_steps, again.out
+
+
 @pytest.mark.parametrize(
     "change",
     [
