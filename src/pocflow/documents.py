@@ -749,15 +749,23 @@ def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]
     import jinja2
 
     env = template_environment(root, templates_dir)
-    origin, _source = template_source(root, templates_dir, name)
+
+    def origin() -> str:  # (read on an error only: rendering is every results doc's)
+        return template_source(root, templates_dir, name)[0]
+
     try:
         return env.get_template(name).render(**context)
+    except jinja2.TemplateNotFound:
+        origin()  # DocumentError: not in the templates folder, nor pocflow's own
+        raise
     except jinja2.TemplateSyntaxError as exc:
-        raise DocumentError(located(origin, f"template error: {exc.message}", exc.lineno)) from None
+        raise DocumentError(
+            located(origin(), f"template error: {exc.message}", exc.lineno)
+        ) from None
     except jinja2.exceptions.SecurityError as exc:
         raise DocumentError(
             located(
-                origin,
+                origin(),
                 f"template does what a template may not ({exc}): it fills in the values it "
                 "is given, it does not reach Python or change them",
                 _template_line(exc, name),
@@ -766,7 +774,7 @@ def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]
     except jinja2.UndefinedError as exc:
         raise DocumentError(
             located(
-                origin,
+                origin(),
                 f"template uses an unknown value: {exc.message}; "
                 f"the values it gets: {_values_of(context)}",
                 _template_line(exc, name),

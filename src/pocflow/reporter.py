@@ -263,7 +263,8 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             # only an earlier PoC's steps failed: the next command is one of that PoC's
             ws = self.workspace(min(p for p in pocs if p is not None)) or ws
         if ws is not None:
-            action = next_action(ws, compute_status(ws))
+            failed_now = [sid for poc, sid in map(split_step, self.failed) if poc == ws.poc]
+            action = next_action(ws, compute_status(ws), failed_now)
             if action.command:
                 lines.append(f"pocflow: next: {action.command}  # {action.why}")
         return "\n".join(lines) + "\n"

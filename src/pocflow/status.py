@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -227,9 +228,15 @@ class NextAction:
     why: str
 
 
-def next_action(ws: Workspace, statuses: dict[str, StepStatus]) -> NextAction:
-    """What to run next: the first step that needs work, else the gate, else nothing."""
-    for status in statuses.values():
+def next_action(
+    ws: Workspace, statuses: dict[str, StepStatus], failed_now: Iterable[str] = ()
+) -> NextAction:
+    """What to run next: the first of the steps that just failed (``failed_now``: in the
+    run whose summary says so), else the first step that needs work, else the gate, else
+    nothing."""
+    failed_now = set(failed_now)
+    first = [s for s in statuses.values() if s.step_id in failed_now and s.standing == "failed"]
+    for status in [*first[:1], *statuses.values()]:
         sid = status.step_id
         if status.standing == "not-started":
             return NextAction(

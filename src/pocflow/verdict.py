@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from pathlib import Path
 
-from pocflow._fs import file_lock, read_json
+from pocflow._fs import file_lock, read_json, stamp
 from pocflow.documents import note_written
 from pocflow.freshness import environment, settings_digest
 from pocflow.inputs import pocflows_writes_read
-from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, TEST_FILE, VERIFIED_FILE
+from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, PROVEN_DIR, TEST_FILE, VERIFIED_FILE
 from pocflow.record import (
     StepRecord,
     compose_record,
@@ -30,7 +31,42 @@ from pocflow.workspace import Workspace
 
 
 def current_record(ws: Workspace, step_id: str) -> StepRecord:
-    """The record of the step's latest run, composed from the phases' local results."""
+    """The record of the step's latest run, composed from the phases' local results — once
+    while the files it is composed from are as they were (the document and state phases
+    both ask, one after the other)."""
+    read = [
+        *(ws.run_file(step_id, name) for name in _COMPOSED_FROM),
+        ws.root / ws.run_dir(step_id) / PROVEN_DIR,
+        ws.root / ws.record_path(step_id),
+    ]
+    env = environment(ws)
+    key = (
+        tuple(_stamp_of(path) for path in read),
+        tuple(sorted(env.items())),
+        settings_digest(ws, ws.steps[step_id]),
+    )
+    known = _CURRENT.get((str(ws.root), step_id, ws.poc))
+    if known is not None and known[0] == key:
+        return known[1]
+    record = _composed(ws, step_id, env)
+    _CURRENT[(str(ws.root), step_id, ws.poc)] = (key, record)
+    return record
+
+
+#: the local run files a step's current record is composed from
+_COMPOSED_FROM = (IMPLEMENT_FILE, TEST_FILE, VERIFIED_FILE, DOCUMENT_FILE)
+#: (workspace, step id, PoC) -> (what current_record read, as it was; the record composed)
+_CURRENT: dict[tuple[str, str, int | None], tuple[object, StepRecord]] = {}
+
+
+def _stamp_of(path: Path) -> tuple[int, int, int, int] | None:
+    try:
+        return stamp(path.stat())
+    except OSError:
+        return None
+
+
+def _composed(ws: Workspace, step_id: str, env: dict[str, str]) -> StepRecord:
     implement = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     test = read_test(ws.run_file(step_id, TEST_FILE))
     if implement is None or implement.outcome != "passed":
@@ -48,7 +84,7 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
         implement,
         test,
         previous,
-        environment(ws),
+        env,
         settings_digest(ws, step),
     )
     if record is not previous and record.is_verified:

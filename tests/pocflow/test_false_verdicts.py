@@ -1333,6 +1333,8 @@ def test_tests_that_change_an_output_they_read_whenever_they_run_are_not_verifie
         assert plain_tests(ws, "2") != 0, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "out/log.txt" in result.out and "tmp_path" in result.out, result.out
+    # (the step that failed, though step 1's test task did not run: doit stopped first)
+    assert "next: uv run doit step:2  # step 2 failed" in result.out, result.out
     assert "❌ 2" in run_doit(ws, "status").out
     again = run_doit(ws, "poc-complete")  # and never afterwards
     assert again.code != 0, again.out + again.err
