@@ -167,6 +167,7 @@ def _verify_on_branch(repo: Path, branch: str, change: tuple[str, str]) -> None:
     of their own (no local state of another branch's runs)."""
     git(repo, "checkout", "-q", "-b", branch, "main")
     shutil.rmtree(repo / ".pocflow", ignore_errors=True)
+    shutil.rmtree(repo / "out", ignore_errors=True)  # (its outputs: another branch's)
     path, line = change
     edit(repo / path, lambda s: s + line)
     result = run_doit(repo, "poc-complete")
@@ -198,7 +199,7 @@ def test_branches_verifying_different_steps_merge_cleanly(origin: Path, tmp_path
 
     ws = clone(dev, tmp_path / "ci")
     dry = run_doit(ws, "--dry-run", "poc-complete")
-    assert "accepted as verified, their records hold: 1, 2, 3a, 3b, 4, 4_1" in dry.out
+    assert "accepted as verified, their records hold: 1, 2, 3a, 3b, 4, 4_1" in dry.out, dry.out
     # as the shipped workflow runs it: the gate also runs every step's tests as one
     result = run_doit(ws, "poc-complete", env={"POCFLOW_SUITE_SESSION": "1"})
     assert result.code == 0, result.out + result.err

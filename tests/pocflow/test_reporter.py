@@ -250,7 +250,8 @@ def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actio
     import pocflow.freshness
     import pocflow.phases
 
-    shutil.rmtree(sample / ".pocflow")  # a fresh clone: committed records, no local state
+    shutil.rmtree(sample / ".pocflow")  # a fresh clone: committed records, no local state,
+    shutil.rmtree(sample / "out")  # and none of the outputs git ignores
     real = pocflow.freshness.acceptance
     judged: list[str] = []
 
