@@ -3257,6 +3257,29 @@ def test_a_folder_the_step_makes_before_writing_into_it_is_no_input(tmp_path: Pa
     assert result.code == 0 and "1" not in result.ran_steps, result.out + result.err
 
 
+MAKES_OUT_IF_MISSING = (
+    '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\nimport os\n\n'
+    "if not os.path.isdir('out'):\n    os.makedirs('out')\n"
+    "with open('out/a.txt', 'w', encoding='utf-8') as f:\n    f.write('hello\\n')\n"
+)
+
+
+def test_a_folder_a_script_makes_when_missing_is_its_output(tmp_path: Path) -> None:
+    # (diskcache.Cache(folder) does the same): the script's outputs, on a cold run and in a
+    # fresh clone that lacks them, not an input found changed when the gate checks
+    ws = make_workspace(
+        tmp_path / "ws", {"1": "def test_a():\n    assert open('out/a.txt').read() == 'hello\\n'\n"}
+    )
+    write_files(ws, {"PoC/step1_x.py": MAKES_OUT_IF_MISSING})
+    poc_complete_passes(ws)
+    record = json.loads((ws / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert "out" not in record["implement"]["inputs"], record["implement"]["inputs"]
+    clone = clone_of(ws, tmp_path / "clone")
+    shutil.rmtree(clone / "out")
+    taken = poc_complete_passes(clone)
+    assert not taken.ran_steps, taken.out
+
+
 def _library(site: Path, version: str) -> None:
     """A library installed in site (a folder on PYTHONPATH, outside the workspace), at a
     version: its module and its metadata folder, as an installer leaves them."""
