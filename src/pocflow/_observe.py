@@ -1107,10 +1107,11 @@ class Observer:
                 if self.context and ("m", rel) not in self.seen and self._needs_absent():
                     self.read(rel)  # a test's os.mkdir fails where it is: that it is not
                 self.seen.add(("m", rel))
-                if not os.path.lexists(self.prefix + rel):
+                if ("mk", rel) not in self.seen and not os.path.lexists(self.prefix + rel):
                     # made here (where a check found nothing, say: `if not isdir: makedirs`,
-                    # diskcache.Cache): the run's output, as a file it writes is
-                    self.wrote(rel)
+                    # diskcache.Cache): a script's output (pocflow.observed.settle)
+                    self.seen.add(("mk", rel))
+                    self.emit({"mk": rel, "c": self.context})
         elif event == "socket.bind":  # a Unix socket's name in the workspace: made if free
             address = args[1] if len(args) > 1 else None
             if isinstance(address, (str, bytes)) and address[:1] not in ("", "\0", b"\0"):

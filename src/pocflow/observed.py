@@ -227,6 +227,7 @@ class Facts:
     before: dict[str, str] = field(default_factory=dict)  # rewritten -> a copy as first read
     uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
     appended: set[str] = field(default_factory=set)  # rewritten, opened to append unread
+    made: set[str] = field(default_factory=set)  # folders made where nothing was
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     parents: set[str] = field(default_factory=set)  # folders written into, not made by the run
@@ -307,6 +308,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         key = str(fact["p"])
         facts.reads.append((key, context, by))
         facts.parents.add(key)
+    elif "mk" in fact:  # a folder the run made where nothing was
+        facts.made.add(str(fact["mk"]))
     elif "observing" in fact:
         facts.observed = True
     elif "w" in fact:
@@ -507,11 +510,15 @@ def settle(
     ``changed``: changed_by_run of the facts, when already known (the same for every step of
     a session: a session of a thousand steps rewrites a thousand bytecode files).
     ``produced``: what other runs make (the prerequisites' outputs): a folder the run wrote
-    into where one of them is needs no more than they do (a fresh clone replays them)."""
+    into where one of them is needs no more than they do (a fresh clone replays them). A
+    folder a script made where nothing was is no input either (``Facts.made``)."""
     memo = {} if memo is None else memo
     changed = changed_by_run(root, facts) if changed is None else changed
     updated = {path for path in changed if updates_are_outputs or path in facts.databases}
-    excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated)}
+    # (a folder a script made, even where it looked first: its output; a test's stays an
+    # input: it may need it absent)
+    made = facts.made if updates_are_outputs else ()
+    excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated, *made)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
     produced_folders: set[str] | None = None

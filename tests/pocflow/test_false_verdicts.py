@@ -3278,6 +3278,12 @@ def test_a_folder_a_script_makes_when_missing_is_its_output(tmp_path: Path) -> N
     shutil.rmtree(clone / "out")
     taken = poc_complete_passes(clone)
     assert not taken.ran_steps, taken.out
+    # and verified again where the folder is missing, the record proves the same
+    assert not (clone / "out").exists()
+    poc_complete_passes(clone, "--reverify")
+    again = json.loads((clone / "steps/records/step1.json").read_text(encoding="utf-8"))
+    assert again["implement"]["written"] == record["implement"]["written"] == ["out/a.txt"]
+    assert again["implement"]["inputs"] == record["implement"]["inputs"]
 
 
 def _library(site: Path, version: str) -> None:
