@@ -618,13 +618,27 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
     return changed, later
 
 
-def foreign_outputs(ws: Workspace, step_id: str, record: StepRecord) -> list[str]:
+def foreign_reason(foreign: list[str]) -> str:
+    """Why a record is not taken over these outputs ('' for none: see foreign_outputs)."""
+    if not foreign:
+        return ""
+    them = "them" if len(foreign) > 1 else "it"
+    return (
+        f"{listed_paths(foreign)} there, not as a run of the steps' scripts here left {them} "
+        f"(another run's?): its tests run on {them}"
+    )
+
+
+def foreign_outputs(
+    ws: Workspace, step_id: str, record: StepRecord, left: dict[str, set[str]] | None = None
+) -> list[str]:
     """The files among what the step's scripts write and what its tests read of the outputs
     (per its record) that are there but not as a run of the steps' scripts here (or of
     their tests) left them: another branch's run left one, a CI cache of a fresh clone's
     run was restored over it, the local state was deleted. The record stands on what the
     scripts make, not on those: it is not taken. (What is not there yet is made by the
-    first run that needs it: see pocflow.reuse.replay.)"""
+    first run that needs it: see pocflow.reuse.replay.) ``left``: where to keep left_here
+    for the next step's question (worked out here when empty and needed)."""
     step = ws.steps[step_id]
     paths = {
         *(out for out in (step.manifest.outputs if step.manifest else ()) if out[-1:] != "/"),
@@ -640,7 +654,11 @@ def foreign_outputs(ws: Workspace, step_id: str, record: StepRecord) -> list[str
             present[path] = now
     if not present:
         return []
-    left = left_here(ws)
+    if left is None:
+        left = left_here(ws)
+    elif not left:
+        left.update(left_here(ws))
+        left.setdefault("", set())  # (worked out, whatever it holds)
     return [path for path, now in present.items() if now not in left.get(path, ())]
 
 
@@ -901,16 +919,9 @@ def acceptance(
             None,
             ("its tests last ran here on other files: they run to see which outputs they read",),
         )
-    foreign = foreign_outputs(ws, step_id, record)
+    foreign = foreign_reason(foreign_outputs(ws, step_id, record))
     if foreign:
-        them = "them" if len(foreign) > 1 else "it"
-        return Acceptance(
-            None,
-            (
-                f"{listed_paths(foreign)} there, not as a run of the steps' scripts here left "
-                f"{them} (another run's?): its tests run on {them}",
-            ),
-        )
+        return Acceptance(None, (foreign,))
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:
         return Acceptance(

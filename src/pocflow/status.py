@@ -14,6 +14,8 @@ from pocflow.freshness import (
     changes_since,
     environment,
     environment_changes,
+    foreign_outputs,
+    foreign_reason,
     local_failure,
     no_record_reason,
     outputs_changed,
@@ -121,8 +123,9 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
     again) is stale too. A step that is not verified and whose prerequisite failed, is
     blocked or has no files is blocked.
     """
+    left: dict[str, set[str]] = {}  # (freshness.left_here, worked out once when needed)
     with looking_once():  # nothing runs meanwhile: each shared input is looked at once
-        statuses = {step_id: _own_status(ws, step_id) for step_id in ws.steps}
+        statuses = {step_id: _own_status(ws, step_id, left) for step_id in ws.steps}
     for step_id in prerequisites_first(ws):
         status = statuses[step_id]
         deps = ws.steps[step_id].depends_on
@@ -149,8 +152,9 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
     return statuses
 
 
-def _own_status(ws: Workspace, step_id: str) -> StepStatus:
-    """The status of a step from its own record and files only."""
+def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepStatus:
+    """The status of a step from its own record and files only (``left``: the outputs as
+    runs here left them, filled in by the first step that needs them)."""
     step = ws.steps[step_id]
     settings = ws.settings
     record = read_step_record(ws.root / ws.record_path(step_id))
@@ -217,6 +221,11 @@ def _own_status(ws: Workspace, step_id: str) -> StepStatus:
                 status.outputs_changed = False
                 status.standing = "stale"
                 status.reasons.append(other_run)
+            foreign = foreign_reason(foreign_outputs(ws, step_id, record, left))
+            if foreign:
+                status.outputs_changed = False
+                status.standing = "stale"
+                status.reasons.append(foreign)
     return status
 
 

@@ -1188,6 +1188,8 @@ def test_an_output_another_run_left_is_not_taken_for_what_the_scripts_make(
         shutil.copytree(clone / ".pocflow", ws / ".pocflow", symlinks=True)
     (ws / "out/log.txt").write_text("another branch's\n", encoding="utf-8")
     assert plain_tests(ws, "2") != 0, "the case must really fail"
+    before = run_doit(ws, "status").out  # not shown verified before anything ran
+    assert "✅ 2" not in before and "out/log.txt there, not as a run" in before, before
     result = run_doit(ws, "poc-complete")
     # step 1 runs (its script writes the log, its tests run): pocflow and plain pytest agree
     assert "1" in result.ran_steps, result.out + result.err
