@@ -904,7 +904,8 @@ def acceptance(
     if record is None:
         return Acceptance(None, (no_record_reason(ws, step_id),))
     if not record.is_verified:
-        return Acceptance(None, ("failed when last verified",))
+        scripts = record.implement is not None and record.implement.outcome != "passed"
+        return Acceptance(None, (f"{'its scripts ' if scripts else ''}failed when last verified",))
     if record.implement is None or record.test is None:
         return Acceptance(None, ("never verified",))
     changed = (

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import copy_sample, edit, run_doit, run_doit_inprocess
+from support import copy_sample, edit, make_workspace, run_doit, run_doit_inprocess
 
 pytestmark = pytest.mark.e2e
 
@@ -296,3 +296,15 @@ def test_a_new_input_is_said_new_not_changed(sample: Path) -> None:
     assert "new input: PoC/extra.py" in line, line
     assert "changed: PoC/step1_load.py" in line and "changed: PoC/extra.py" not in line, line
     assert line.count("PoC/extra.py") == 1, line
+
+
+def test_a_test_phase_after_its_scripts_failed_says_so(tmp_path: Path) -> None:
+    # the tests never ran: "failed when last verified" alone would say they failed
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_a():\n    assert True\n"})
+    script = ws / "PoC/step1_x.py"
+    script.write_text(script.read_text(encoding="utf-8") + "raise SystemExit(3)\n", "utf-8")
+    assert run_doit(ws, "poc-complete").code != 0
+    edit(script, lambda text: text.replace("raise SystemExit(3)\n", ""))
+    fixed = run_doit(ws, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert "test:1  (its scripts failed when last verified)" in fixed.out, fixed.out
