@@ -1839,8 +1839,17 @@ def install(
         else:
             observer.emit({"kernel": "unwatched"})
     observer.install()
+    own = os.path.dirname(os.path.abspath(__file__)) + os.sep  # pocflow's own modules
+    early = set()
     for module in list(sys.modules.values()):
         observer.imported(module, None)
+        origin = getattr(module, "__file__", None)
+        if isinstance(origin, str) and not os.path.abspath(origin).startswith(own):
+            rel = observer.inside(origin)
+            if rel:
+                early.add(rel)
+    if early:  # workspace code that ran before the watch (sitecustomize, a .pth's import)
+        observer.emit({"early": sorted(early)})
     _observe_children(observer, out, skip)
     if not child:
         _write_contexts(observer, out)

@@ -30,6 +30,7 @@ from pocflow.observed import (
     attribute,
     changed_by_runs,
     child_environ,
+    early_message,
     folders_of,
     merge_inputs,
     not_read_by_the_step,
@@ -218,6 +219,9 @@ def _observed(
         if flooded
         else ""
     )
+    early = set().union(*(facts.early for facts in every))
+    if early and not blind:
+        blind = early_message(spec.step_id, early, "its scripts")
     written_first = set().union(*(facts.written for facts in every))
     # what the scripts changed: what they wrote first, and what they read and then updated
     written = written_first | changed_by_runs(root, every)

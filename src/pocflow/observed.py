@@ -228,6 +228,9 @@ class Facts:
     uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
     appended: set[str] = field(default_factory=set)  # rewritten, opened to append unread
     made: set[str] = field(default_factory=set)  # folders made where nothing was
+    #: workspace modules the process had loaded before it was watched (as Python started:
+    #: a sitecustomize, a .pth file's import): what they read is not known
+    early: set[str] = field(default_factory=set)
     writes: list[tuple[str, str]] = field(default_factory=list)  # (path, context) of each
     databases: set[str] = field(default_factory=set)  # opened with sqlite3.connect
     parents: set[str] = field(default_factory=set)  # folders written into, not made by the run
@@ -253,6 +256,17 @@ class Facts:
         """The keys only the kernel saw read: by a process the step started, or by any
         other process opening the file meanwhile (an editor; the kernel names none)."""
         return self.kernel_keys - self.python_keys
+
+
+def early_message(step_id: str, early: Iterable[str], whose: str) -> str:
+    """Why what a step's process read cannot be known: workspace modules ran as Python
+    started, before pocflow watched it (pocflow.observed.Facts.early)."""
+    files = ", ".join(sorted(early))
+    return (
+        f"step {step_id}: {files} ran as Python started for {whose} (a sitecustomize, or a "
+        ".pth file's import), before pocflow could watch it, so what it read is not known; "
+        "do that set-up in a conftest.py (or the step's scripts) instead"
+    )
 
 
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
@@ -308,6 +322,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         key = str(fact["p"])
         facts.reads.append((key, context, by))
         facts.parents.add(key)
+    elif "early" in fact:  # workspace modules loaded before the process was watched
+        facts.early.update(str(rel) for rel in fact["early"])
     elif "mk" in fact:  # a folder the run made where nothing was
         facts.made.add(str(fact["mk"]))
     elif "observing" in fact:

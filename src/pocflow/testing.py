@@ -39,6 +39,7 @@ from pocflow.observed import (
     attribute,
     changed_by_run,
     child_environ,
+    early_message,
     merge_inputs,
     not_read_by_the_step,
     observer_command,
@@ -538,6 +539,8 @@ def _problem(
             "at the workspace; keep pytest's settings at the workspace root (pyproject.toml "
             "[tool.pytest.ini_options], pytest.ini or pytest.toml there)"
         )
+    if facts.early:
+        return early_message(sid, facts.early, "the tests")
     if facts.kernel == "partial":
         return (
             f"step {sid}: the workspace has more folders than the kernel lets pocflow watch "

@@ -3259,6 +3259,34 @@ def test_a_folder_the_step_makes_before_writing_into_it_is_no_input(tmp_path: Pa
     assert result.code == 0 and "1" not in result.ran_steps, result.out + result.err
 
 
+SETS_PRECISION = (
+    "import decimal\nimport pathlib\n\n"
+    "_PREC = int((pathlib.Path(__file__).resolve().parents[1] / 'config' / 'prec.txt')"
+    ".read_text())\n"
+    "decimal.DefaultContext.prec = _PREC\ndecimal.setcontext(decimal.Context(prec=_PREC))\n"
+)
+
+
+def test_workspace_code_python_runs_as_it_starts_leaves_the_tests_unverified(
+    tmp_path: Path,
+) -> None:
+    # a sitecustomize on the path (an editable install's .pth, PYTHONPATH) runs before any
+    # watch of pocflow's can start in a pytest session: what it reads is nobody's input
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "from decimal import Decimal\n\n\ndef test_third():\n"
+            "    assert str(Decimal(1) / Decimal(3)) == '0.33333'\n"
+        },
+    )
+    write_files(ws, {"src/sitecustomize.py": SETS_PRECISION, "config/prec.txt": "5\n"})
+    env = {"PYTHONPATH": str(ws / "src")}
+    result = run_doit(ws, "poc-complete", env=env)
+    assert result.code != 0, result.out + result.err
+    assert "src/sitecustomize.py ran as Python started for the tests" in result.out, result.out
+    assert "✅ 1" not in run_doit(ws, "status", env=env).out
+
+
 MAKES_OUT_IF_MISSING = (
     '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\nimport os\n\n'
     "if not os.path.isdir('out'):\n    os.makedirs('out')\n"
