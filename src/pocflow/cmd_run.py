@@ -190,8 +190,10 @@ class Run(DoitRun):  # type: ignore[misc]
             self.dep_manager.close()
             return 0
         if self._params.get("dry_run"):
-            self.dep_manager.close()
-            return dry_run(root, self._selected_tasks(), self.dep_manager.get_values)
+            try:  # (what doit keeps of each task is read from the store before it closes)
+                return dry_run(root, self._selected_tasks(), self.dep_manager.get_values)
+            finally:
+                self.dep_manager.close()
         if kwargs.get("num_process"):
             _workers_die_with_the_run()
         os.environ[WORKERS_ENV] = str(kwargs.get("num_process") or 1)

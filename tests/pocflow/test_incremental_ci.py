@@ -263,6 +263,10 @@ def test_dry_run_lists_what_would_rerun_and_why_and_fails(
 
     clean = clone(origin, tmp_path / "clean")
     assert run_doit(clean, "--dry-run", "poc-complete").code == 0
+    # after a run, what doit keeps of each task is read whole (no "cannot be read")
+    assert run_doit(clean, "poc-complete").code == 0
+    after = run_doit(clean, "--dry-run", "poc-complete")
+    assert after.code == 0 and "cannot be read" not in after.err, after.out + after.err
 
 
 def test_detailed_exit_code_tells_nothing_ran_from_reran(
