@@ -618,6 +618,15 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
     return changed, later
 
 
+def ran_here(ws: Workspace, step_id: str) -> bool:
+    """Whether the step's scripts last ran here for real, not its record taken: its verdict
+    stands on that run (and its tests' evidence), not on its record alone."""
+    return (
+        ws.run_file(step_id, IMPLEMENT_FILE).is_file()
+        and not ws.run_file(step_id, ACCEPTED_FILE).is_file()
+    )
+
+
 def foreign_reason(foreign: list[str]) -> str:
     """Why a record is not taken over these outputs ('' for none: see foreign_outputs)."""
     if not foreign:

@@ -20,6 +20,7 @@ from pocflow.freshness import (
     no_record_reason,
     outputs_changed,
     outputs_of_another_run,
+    ran_here,
     script_outputs_changed,
     scripts_ran_since,
 )
@@ -221,7 +222,9 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
                 status.outputs_changed = False
                 status.standing = "stale"
                 status.reasons.append(other_run)
-            foreign = foreign_reason(foreign_outputs(ws, step_id, record, left))
+            # (a step whose scripts and tests ran here stands on that run, not its record)
+            taken = not ran_here(ws, step_id)
+            foreign = foreign_reason(foreign_outputs(ws, step_id, record, left)) if taken else ""
             if foreign:
                 status.outputs_changed = False
                 status.standing = "stale"

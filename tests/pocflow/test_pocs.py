@@ -757,3 +757,14 @@ def test_an_earlier_pocs_failure_points_next_at_that_pocs_step(two_pocs: Path) -
     result = run_doit(two_pocs, "all-pocs-complete")
     assert result.code == 1
     assert "pocflow: next: uv run doit poc1.step:1  #" in result.out, result.out
+
+
+@pytest.mark.e2e
+def test_the_sample_after_doit_clean_is_verified_again_and_stays_so(project: Path) -> None:
+    # the local evidence goes; the outputs in out/ stay: the steps that write them run
+    # again (each rebuilds its database in place), and what they leave is theirs
+    assert run_doit(project, "clean").code == 0
+    first = run_doit(project, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    again = run_doit(project, "poc-complete")
+    assert again.code == 0 and again.ran_steps == set(), again.out + again.err
