@@ -669,8 +669,8 @@ class Observer:
                 lambda rel: os.path.lexists(self.prefix + rel),
             )
             for kind, rel, unknown in report:
-                if rel.startswith(self.skip_rel):
-                    continue
+                if rel.startswith(self.skip_rel) or "__pycache__" in rel.split("/"):
+                    continue  # (bytecode, and its folders: made by imports, no one's input)
                 if kind == "made":
                     self.wrote(rel)
                 elif kind == "read":  # (unknown: a stamp that never matches)
@@ -740,8 +740,8 @@ class Observer:
         if full.endswith(".pyc") and _PYCACHE in full:  # a module loaded from its bytecode
             folder, name = full.split(_PYCACHE, 1)
             full = folder + os.sep + name.split(".", 1)[0] + ".py"
-        if full.startswith(self.skip) or _PYCACHE in full:
-            return None
+        if full.startswith(self.skip) or _PYCACHE in full or full.endswith(_PYCACHE[:-1]):
+            return None  # (a bytecode folder, made by the first import in a fresh clone)
         return full[len(self.prefix) :]
 
     def state_read(self, path: object, kind: str = "r") -> None:
@@ -942,7 +942,11 @@ class Observer:
         made it."""
         if ("m", rel) not in self.seen and ("p", rel, self.context) not in self.seen:
             self.seen.add(("p", rel, self.context))
-            self.emit({"p": rel, "c": self.context})
+            fact: dict[str, object] = {"p": rel, "c": self.context}
+            by = self.reader() or self.parent_by
+            if by and by != rel:  # (a module's look at import: every importer's, as a read)
+                fact["by"] = by
+            self.emit(fact)
 
     def wrote(self, rel: str, keeps: bool = False, copy: bool = True) -> None:
         """rel was written, created, renamed or removed (once per context: which step's tests
@@ -1077,13 +1081,15 @@ class Observer:
         elif event in ("os.listdir", "os.scandir"):
             # a folder is an input when workspace code lists it, not when the import system
             # fills its cache or pytest walks the folders it collects
-            if self.caller().f_code.co_filename.startswith("<frozen importlib"):
-                return
             folder = args[0] if args and args[0] is not None else "."
             path = _fd_path(folder) if isinstance(folder, int) else folder
             rel = self.inside(path)
             if rel is None and self.is_workspace(path):
                 rel = "."  # the workspace's own folder (`os.listdir()`, `Path.cwd().glob`)
+            if rel is not None:  # the kernel's report of this open is this listing's
+                self.py_reads.add((rel, self.context))
+            if self.caller().f_code.co_filename.startswith("<frozen importlib"):
+                return
             if rel is not None and self.for_workspace():
                 self.read(rel or ".", "d")
                 if event == "os.scandir" and self._direct():

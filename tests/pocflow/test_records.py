@@ -4,6 +4,7 @@ test's details stay in the local run files."""
 from __future__ import annotations
 
 import json
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -205,12 +206,23 @@ def test_noting_again_what_a_step_ran_after_rewrites_no_run_file(tmp_path: Path)
 def test_a_step_verified_alone_has_the_record_it_has_in_a_shared_session(tmp_path: Path) -> None:
     # tests/ is a package: pytest imports it once, while it collects the first test file of
     # the session; which step's file that is must not change what the others' records say
-    passes = "def test_it():\n    pass\n"
+    # and a module of PoC/ (pytest's `pythonpath`) looks at its folder once, as the first
+    # test that imports it does: a look every importer stands on, whichever came first
+    passes = "import helper\n\n\ndef test_it():\n    assert helper.ONE == 1\n"
     workspace = make_workspace(tmp_path / "ws", {"1": passes, "2": passes, "3": passes})
     (workspace / "tests/__init__.py").write_text("", encoding="utf-8")
-    assert run_doit(workspace, "poc-complete").code == 0
+    (workspace / "PoC/helper.py").write_text(  # and looks at its folder as it is imported
+        "import os\n\nONE = 1 if os.path.isdir(os.path.dirname(__file__)) else 0\n",
+        encoding="utf-8",
+    )
+    with (workspace / "pyproject.toml").open("a", encoding="utf-8") as settings:
+        settings.write('\n[tool.pytest.ini_options]\npythonpath = ["PoC"]\n')
+    # (bytecode written: the first import of a fresh clone makes PoC/__pycache__/)
+    env = {"PYTHONDONTWRITEBYTECODE": ""}
+    assert run_doit(workspace, "poc-complete", env=env).code == 0
     committed = committed_bytes(workspace)
-    alone = run_doit(workspace, "--reverify", "step:2")  # its tests in a session of their own
+    shutil.rmtree(workspace / "PoC/__pycache__")
+    alone = run_doit(workspace, "--reverify", "step:2", env=env)  # in a session of its own
     assert alone.code == 0 and alone.ran_steps == {"2"}, alone.out + alone.err
     record = "steps/records/step2.json"
     assert (workspace / record).read_bytes() == committed[record]
