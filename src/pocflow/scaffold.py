@@ -7,6 +7,7 @@ that exists already (a script, a test file, a manifest) is left as it is and rep
 from __future__ import annotations
 
 import json
+import os
 import re
 import sys
 import types
@@ -145,14 +146,29 @@ def _description_of(existing: Step | None, name: str) -> str:
 
 
 def _create(path: Path, text: str) -> bool:
-    """Write a new file; False (and nothing written) when it exists."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write a new file; False (and nothing written) when it exists. A file where its
+    folder must be, a folder where it must be: one line naming it."""
     try:
+        path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("x", encoding="utf-8") as handle:
             handle.write(text)
     except FileExistsError:
-        return False
+        if path.parent.is_dir() and not path.is_dir():
+            return False
+        raise PocflowError(_in_place(path)) from None
+    except (IsADirectoryError, NotADirectoryError):
+        raise PocflowError(_in_place(path)) from None
     return True
+
+
+def _in_place(path: Path) -> str:
+    """The one line for a file that cannot be written: a folder where it must be, or a file
+    where one of its folders must be."""
+    shown = os.path.relpath(path) if path.is_absolute() else str(path)
+    return (
+        f"{shown}: cannot be written: a folder is where the file goes, or a file where its "
+        "folder goes; move it away, then run the same command again"
+    )
 
 
 DODO = '''"""doit entry point of this workspace: pocflow turns every PoC step into a task graph."""
@@ -236,6 +252,9 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
     [tool.pocflow] table to a pyproject.toml that has none (every byte before it stays).
     """
     result = Scaffolded()
+    problem = _in_the_way(root, options)
+    if problem:  # refused before anything is written
+        raise PocflowError(problem)
     if (root / "pyproject.toml").is_file():  # refused before anything is written
         try:
             _parsed("pyproject.toml", (root / "pyproject.toml").read_bytes().decode("utf-8"))
@@ -302,6 +321,35 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
             "of records and generated documents:\n" + attributes
         )
     return result
+
+
+#: the files pocflow init writes (where none is), and the folders it makes
+_INIT_FILES = (
+    "dodo.py",
+    "pyproject.toml",
+    ".python-version",
+    f"steps/{SCHEMA_FILE}",
+    ".gitignore",
+    ".gitattributes",
+)
+
+
+_MOVE_IT = "move it away, then run pocflow init again"
+
+
+def _in_the_way(root: Path, options: InitOptions) -> str:
+    """Why init cannot make root a workspace as it is: root, or a file it writes, is a
+    folder where it must be a file, or the reverse ('' when nothing is in the way)."""
+    if root.exists() and not root.is_dir():
+        return f"{root}: a file, not a folder; give --root the repository's folder"
+    for name in _INIT_FILES:
+        if (root / name).is_dir():
+            return f"{name}: a folder, where pocflow init writes a file; {_MOVE_IT}"
+    for name in (options.scripts_dir, options.tests_dir, options.docs_dir, "steps"):
+        path = root / name
+        if path.exists() and not path.is_dir():
+            return f"{name}: a file, where pocflow init makes a folder; {_MOVE_IT}"
+    return ""
 
 
 def _settings(root: Path, options: InitOptions) -> Scaffolded:

@@ -520,6 +520,42 @@ def test_init_refuses_a_pyproject_it_cannot_read_and_writes_nothing(
     assert (tmp_path / "pyproject.toml").read_text(encoding="utf-8") == existing
 
 
+@pytest.mark.parametrize(
+    ("folder", "file", "said"),
+    [
+        ("dodo.py", "", "dodo.py: a folder, where pocflow init writes a file"),
+        ("steps/manifest.schema.json", "", "steps/manifest.schema.json: a folder, where"),
+        ("", "PoC", "PoC: a file, where pocflow init makes a folder"),
+        ("", "docs", "docs: a file, where pocflow init makes a folder"),
+    ],
+)
+def test_init_refuses_a_folder_where_it_writes_a_file_and_the_reverse_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], folder: str, file: str, said: str
+) -> None:
+    from pocflow.cli import main
+
+    if folder:
+        (tmp_path / folder).mkdir(parents=True)
+    if file:
+        (tmp_path / file).write_text("x\n", encoding="utf-8")
+    before = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*"))
+    assert main(["init", "--root", str(tmp_path)]) == 3
+    err = capsys.readouterr().err
+    assert said in err and "Traceback" not in err and len(err.strip().splitlines()) == 1, err
+    assert sorted(str(p.relative_to(tmp_path)) for p in tmp_path.rglob("*")) == before
+
+
+def test_init_refuses_a_root_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pocflow.cli import main
+
+    (tmp_path / "afile").write_text("x\n", encoding="utf-8")
+    assert main(["init", "--root", str(tmp_path / "afile")]) == 3
+    err = capsys.readouterr().err
+    assert "afile: a file, not a folder" in err and "Traceback" not in err, err
+
+
 def test_init_leaves_an_inline_tool_table_valid_and_says_what_to_add(tmp_path: Path) -> None:
     import tomllib
 
@@ -579,3 +615,20 @@ def test_init_leaves_pocflows_table_last_so_a_setting_typed_at_the_end_is_pocflo
     tool = tomllib.loads(pyproject.read_text("utf-8"))["tool"]
     assert tool["pocflow"]["undocumented"] == "warn"
     assert tool["pytest"]["ini_options"]["pythonpath"] == ["PoC"]
+
+
+def test_scaffolding_over_a_file_where_the_scripts_folder_goes_is_one_line(
+    tmp_path: Path,
+) -> None:
+    from pocflow.scaffold import scaffold_plan
+
+    assert pocflow_main(["init", "--root", str(tmp_path)]) == 0
+    (tmp_path / "docs/poc1-implementation.md").write_text(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n### Step 1: A\n\n"
+        "**Goal**: g.\n",
+        encoding="utf-8",
+    )
+    (tmp_path / "PoC").rmdir()
+    (tmp_path / "PoC").write_text("x\n", encoding="utf-8")  # made after init
+    with pytest.raises(PocflowError, match=r"PoC/step1_a\.py: cannot be written: a folder"):
+        scaffold_plan(load_workspace(tmp_path))
