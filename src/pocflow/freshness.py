@@ -618,6 +618,19 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
     return changed, later
 
 
+def outputs_not_as_written(ws: Workspace, step_id: str) -> list[str]:
+    """The files the step's scripts wrote in their latest run here that are not as they
+    left them (edited by hand, rewritten by another step's tests), and are still there."""
+    local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
+    if local is None or local.outcome != "passed":
+        return []
+    return [
+        path
+        for path, digest in sorted(local.written_digests.items())
+        if digest not in NO_CONTENT and digest_of(ws.root, path) not in (digest, MISSING)
+    ]
+
+
 def ran_here(ws: Workspace, step_id: str) -> bool:
     """Whether the step's scripts last ran here for real, not its record taken: its verdict
     stands on that run (and its tests' evidence), not on its record alone."""

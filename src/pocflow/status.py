@@ -19,6 +19,7 @@ from pocflow.freshness import (
     local_failure,
     no_record_reason,
     outputs_changed,
+    outputs_not_as_written,
     outputs_of_another_run,
     ran_here,
     script_outputs_changed,
@@ -256,6 +257,13 @@ def next_action(
             )
         step = f"step {sid}" if ws.poc is None else f"PoC {ws.settings.poc} step {sid}"
         if status.standing == "failed":
+            changed = outputs_not_as_written(ws, sid)
+            if changed:  # its scripts run only when verified again: they write them anew
+                return NextAction(
+                    f"uv run doit run --reverify {ws.task(STEP_TASK, sid)}",
+                    f"{step} failed, and {', '.join(changed)} changed since its scripts "
+                    "wrote it: verifying it again runs them first",
+                )
             return NextAction(
                 f"uv run doit {ws.task(STEP_TASK, sid)}",
                 f"{step} failed; fix it, then verify it again",

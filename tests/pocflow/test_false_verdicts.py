@@ -1150,6 +1150,10 @@ def test_a_hand_edited_output_its_own_tests_read_is_tested_again(outputs: Path) 
     assert result.code != 0, output
     assert {"1", "2"} <= result.ran_steps, output
     assert "out/log.txt" in output  # why the tests ran again
+    # the way out: its script writes the log anew (it runs only when the step is verified
+    # again; `doit step:1` would fail again on the same files)
+    assert "next: uv run doit run --reverify step:1  # step 1 failed, and out/log.txt" in output
+    assert run_doit(outputs, "run", "--reverify", "step:1").code == 0
 
 
 WRITES_THE_LOG = (
