@@ -51,6 +51,7 @@ from pocflow.layout import (
     IMPLEMENT_FILE,
     PRODUCED_FILE,
     RAN_AFTER_FILE,
+    REPLAY_FILE,
     SUITE_OUTPUTS_FILE,
     TEST,
     TEST_FILE,
@@ -692,7 +693,9 @@ def left_here(ws: Workspace) -> dict[str, set[str]]:
     left: dict[str, set[str]] = {}
     for one in pocs:
         for sid in one.steps:
-            for run in runs_here(one, sid):
+            # (a record taken keeps what the run it took over left: reuse.accept)
+            runs = [read_implement(one.run_file(sid, n)) for n in (REPLAY_FILE, IMPLEMENT_FILE)]
+            for run in (r for r in runs if r is not None and r.outcome == "passed"):
                 for path, digest in run.written_digests.items():
                     if path not in run.updated_foreign:
                         left.setdefault(path, set()).add(digest)

@@ -83,14 +83,21 @@ def keeping_scripts_outputs_read(
 ) -> ImplementResult | None:
     """A record's implement result, with the outputs of other steps its scripts read in
     their latest run here (the local result at path) when that run stood on the same
-    inputs: taking the record does not make that evidence go away
-    (pocflow.freshness.script_outputs_changed)."""
+    inputs, and what it left of the files it wrote: taking the record does not make that
+    evidence go away (pocflow.freshness.script_outputs_changed, left_here)."""
     local = read_implement(path)
-    if implement is None or local is None or not local.outputs_read:
+    if implement is None or local is None or local.outcome != "passed":
         return implement
     if local.inputs != implement.inputs:
         return implement
-    return replace(implement, outputs_read=dict(local.outputs_read))
+    # and what that run left of the files it wrote: the outputs there are its
+    # (pocflow.freshness.left_here)
+    return replace(
+        implement,
+        outputs_read=dict(local.outputs_read),
+        written_digests=dict(local.written_digests),
+        updated_foreign=list(local.updated_foreign),
+    )
 
 
 def keeping_outputs_read(root: Path, path: Path, test: TestResult) -> TestResult:
