@@ -620,16 +620,21 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
 
 
 def outputs_not_as_written(ws: Workspace, step_id: str) -> list[str]:
-    """The files the step's scripts wrote in their latest run here that are not as they
-    left them (edited by hand, rewritten by another step's tests), and are still there."""
+    """The files the step's scripts wrote in their latest run here that are there, but as no
+    run of the steps' scripts here left them (edited by hand, rewritten by a step's tests;
+    not extended by a later step's scripts, as the plan's order does)."""
     local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
-    if local is None or local.outcome != "passed":
+    if local is None or local.outcome != "passed" or not local.written_digests:
         return []
-    return [
+    changed = [
         path
         for path, digest in sorted(local.written_digests.items())
         if digest not in NO_CONTENT and digest_of(ws.root, path) not in (digest, MISSING)
     ]
+    if not changed:
+        return []
+    left = left_here(ws, scripts_only=True)
+    return [path for path in changed if digest_of(ws.root, path) not in left.get(path, ())]
 
 
 def ran_here(ws: Workspace, step_id: str) -> bool:
@@ -685,10 +690,11 @@ def foreign_outputs(
     return [path for path, now in present.items() if now not in left.get(path, ())]
 
 
-def left_here(ws: Workspace) -> dict[str, set[str]]:
+def left_here(ws: Workspace, scripts_only: bool = False) -> dict[str, set[str]]:
     """Each output file -> the contents (digests) runs here left it with: the latest run of
-    each step's scripts (for real, or replayed), of any PoC of the project, and the latest
-    run of each step's tests (what they wrote, or read as it was)."""
+    each step's scripts (for real, or replayed), of any PoC of the project, and (unless
+    ``scripts_only``) the latest run of each step's tests (what they wrote, or read as it
+    was)."""
     pocs = project_workspaces(ws.root) if len(ws.settings.pocs) > 1 else [ws]
     left: dict[str, set[str]] = {}
     for one in pocs:
@@ -699,6 +705,8 @@ def left_here(ws: Workspace) -> dict[str, set[str]]:
                 for path, digest in run.written_digests.items():
                     if path not in run.updated_foreign:
                         left.setdefault(path, set()).add(digest)
+            if scripts_only:
+                continue
             read, _ = _outputs_read(one.run_file(sid, TEST_FILE))
             for path, digest in read.items():
                 left.setdefault(path, set()).add(digest)
