@@ -626,15 +626,12 @@ def outputs_not_as_written(ws: Workspace, step_id: str) -> list[str]:
     local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     if local is None or local.outcome != "passed" or not local.written_digests:
         return []
-    changed = [
-        path
+    changed = {
+        path: now
         for path, digest in sorted(local.written_digests.items())
-        if digest not in NO_CONTENT and digest_of(ws.root, path) not in (digest, MISSING)
-    ]
-    if not changed:
-        return []
-    left = left_here(ws, scripts_only=True)
-    return [path for path in changed if digest_of(ws.root, path) not in left.get(path, ())]
+        if digest not in NO_CONTENT and (now := digest_of(ws.root, path)) not in (digest, MISSING)
+    }
+    return not_as_left(ws, changed, scripts_only=True)
 
 
 def ran_here(ws: Workspace, step_id: str) -> bool:
@@ -680,12 +677,24 @@ def foreign_outputs(
         now = digest_of(ws.root, path)
         if now not in NO_CONTENT:
             present[path] = now
+    return not_as_left(ws, present, left)
+
+
+def not_as_left(
+    ws: Workspace,
+    present: dict[str, str],
+    left: dict[str, set[str]] | None = None,
+    scripts_only: bool = False,
+) -> list[str]:
+    """Of these files (path -> its digest now), those no run here left as they are
+    (left_here). ``left``: where to keep left_here for the next question (worked out here
+    when empty and needed)."""
     if not present:
         return []
     if left is None:
-        left = left_here(ws)
+        left = left_here(ws, scripts_only)
     elif not left:
-        left.update(left_here(ws))
+        left.update(left_here(ws, scripts_only))
         left.setdefault("", set())  # (worked out, whatever it holds)
     return [path for path, now in present.items() if now not in left.get(path, ())]
 

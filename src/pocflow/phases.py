@@ -323,19 +323,15 @@ class phase_current(settings_unchanged):
 
         if not found or still_holds_now(Path(self.root), found):
             return True
-        from pocflow.freshness import left_here
+        from pocflow.freshness import not_as_left
 
         root = Path(self.root)
-        left: dict[str, set[str]] | None = None
-        for path, then in found.items():
-            now = digest_of(root, path)
-            if held_digest(now) == then or now in NO_CONTENT:
-                continue
-            if left is None:
-                left = left_here(RunContext.of(self.root).workspace(self.poc))
-            if now not in left.get(path, ()):
-                return False
-        return True
+        moved = {
+            path: now
+            for path, then in found.items()
+            if (now := digest_of(root, path)) not in NO_CONTENT and held_digest(now) != then
+        }
+        return not not_as_left(RunContext.of(self.root).workspace(self.poc), moved)
 
     def _failed_here(self) -> bool:
         """Whether a run here saw this phase of the step fail since doit saved its success

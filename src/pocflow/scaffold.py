@@ -274,7 +274,7 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
             + "\n".join("    " + line for line in DODO.splitlines()[2:])
         )
     result.extend(_settings(root, options))
-    for folder in (options.scripts_dir, options.tests_dir, options.docs_dir, "steps"):
+    for folder in _init_folders(options):
         if not (root / folder).exists():
             (root / folder).mkdir(parents=True)
             result.created.append(f"{folder}/")
@@ -323,7 +323,7 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
     return result
 
 
-#: the files pocflow init writes (where none is), and the folders it makes
+#: the files pocflow init writes (where none is)
 _INIT_FILES = (
     "dodo.py",
     "pyproject.toml",
@@ -332,6 +332,11 @@ _INIT_FILES = (
     ".gitignore",
     ".gitattributes",
 )
+
+
+def _init_folders(options: InitOptions) -> tuple[str, ...]:
+    """The folders pocflow init makes (where none is)."""
+    return (options.scripts_dir, options.tests_dir, options.docs_dir, "steps")
 
 
 _MOVE_IT = "move it away, then run pocflow init again"
@@ -345,7 +350,7 @@ def _in_the_way(root: Path, options: InitOptions) -> str:
     for name in _INIT_FILES:
         if (root / name).is_dir():
             return f"{name}: a folder, where pocflow init writes a file; {_MOVE_IT}"
-    for name in (options.scripts_dir, options.tests_dir, options.docs_dir, "steps"):
+    for name in _init_folders(options):
         path = root / name
         if path.exists() and not path.is_dir():
             return f"{name}: a file, where pocflow init makes a folder; {_MOVE_IT}"

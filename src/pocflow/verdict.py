@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
-from pathlib import Path
 
-from pocflow._fs import file_lock, read_json, stamp
+from pocflow._fs import file_lock, read_json
+from pocflow._observe import stamp_of
 from pocflow.documents import note_written
 from pocflow.freshness import environment, settings_digest
 from pocflow.inputs import pocflows_writes_read
@@ -41,7 +41,7 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
     ]
     env = environment(ws)
     key = (
-        tuple(_stamp_of(path) for path in read),
+        tuple(stamp_of(str(path)) for path in read),
         tuple(sorted(env.items())),
         settings_digest(ws, ws.steps[step_id]),
     )
@@ -57,13 +57,6 @@ def current_record(ws: Workspace, step_id: str) -> StepRecord:
 _COMPOSED_FROM = (IMPLEMENT_FILE, TEST_FILE, VERIFIED_FILE, DOCUMENT_FILE)
 #: (workspace, step id, PoC) -> (what current_record read, as it was; the record composed)
 _CURRENT: dict[tuple[str, str, int | None], tuple[object, StepRecord]] = {}
-
-
-def _stamp_of(path: Path) -> tuple[int, int, int, int] | None:
-    try:
-        return stamp(path.stat())
-    except OSError:
-        return None
 
 
 def _composed(ws: Workspace, step_id: str, env: dict[str, str]) -> StepRecord:
