@@ -45,7 +45,7 @@ from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
 from pocflow._fs import sweep_temporaries
-from pocflow.errors import PocflowError
+from pocflow.errors import PocflowError, unknown_task
 from pocflow.fingerprint import differing, release_digests, save_cache_file
 from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
 from pocflow.layout import (
@@ -151,8 +151,21 @@ class Run(DoitRun):  # type: ignore[misc]
         try:
             with _graph_kept_out_of_collections():
                 return int(super().execute(params, args))
+        except InvalidCommand as exc:
+            if exc.not_found is None or params.get("backend") != POCFLOW_BACKEND:
+                raise  # (another dodo's: doit's own message)
+            # a name that is no task and no file: say which steps (or PoCs) there are
+            raise InvalidCommand(self._unknown(exc.not_found)) from None
         finally:
             os.environ.pop(WORKERS_ENV, None)
+
+    def _unknown(self, name: str) -> str:
+        names = [task.name for task in getattr(self, "task_list", ())]
+        try:
+            current: int | None = load_settings(Path(run_root() or Path.cwd())).poc
+        except PocflowError:
+            current = None
+        return unknown_task(name, names, current)
 
     @functools.wraps(DoitRun._execute)  # doit passes options by _execute's parameter names
     def _execute(self, *args: Any, **kwargs: Any) -> int:

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+import re
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 
@@ -57,3 +58,33 @@ def shown(value: object, limit: int = 60) -> str:
     stays one line however long the value a person wrote."""
     text = repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+_A_STEP_TASK = re.compile(
+    r"(?:poc(?P<poc>[0-9]+)\.)?(?:step|implement|test|document|state):(?P<id>.+)"
+)
+_POC_HEAD = re.compile(r"poc(?P<poc>[0-9]+)\.")
+
+
+def unknown_task(name: str, tasks: Sequence[str], current: int | None) -> str:
+    """The line for a task name doit found neither as a task nor as a file: for a step's
+    task, the steps (or PoCs) there are; else the closest task name. ``tasks``: every task
+    name in the graph's order; ``current``: the current PoC's number, where known."""
+    listing = "('doit list' shows every task)"
+    step = _A_STEP_TASK.fullmatch(name)
+    if step is None:
+        return f"no task or file {name!r}{did_you_mean(name, tasks)} {listing}"
+    poc = int(step["poc"]) if step["poc"] is not None else None
+    prefix = "" if poc is None or poc == current else f"poc{poc}."
+    steps = [task.split(":", 1)[1] for task in tasks if task.startswith(f"{prefix}step:")]
+    if poc is not None and poc == current:
+        bare = name.split(".", 1)[1]
+        return f"PoC {poc} is the current PoC: its tasks have no 'poc{poc}.' prefix ({bare!r})"
+    if not steps and poc is not None:
+        pocs = sorted({int(m["poc"]) for m in map(_POC_HEAD.match, tasks) if m})
+        pocs = sorted({*pocs, *([current] if current is not None else [])})
+        return f"there is no PoC {poc}: this project's PoCs are {', '.join(map(str, pocs))}"
+    whose = "the current PoC" if poc is None else f"PoC {poc}"
+    if not steps:
+        return f"{whose} has no steps: its plan lists none {listing}"
+    return f"no step {step['id']!r} in {whose}: its steps are {', '.join(steps)} {listing}"

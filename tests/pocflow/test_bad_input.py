@@ -113,6 +113,31 @@ BILLION_LAUGHS = (
 )
 
 CASES: dict[str, Case] = {
+    "a step the current PoC does not have": Case(
+        lambda ws: None,
+        3,
+        "ERROR: no step '9' in the current PoC: its steps are 1, 2, 3a, 3b, 4, 4_1 "
+        "('doit list' shows every task)",
+        command=("step:9",),
+    ),
+    "the current PoC named with a prefix": Case(
+        lambda ws: None,
+        3,
+        "ERROR: PoC 1 is the current PoC: its tasks have no 'poc1.' prefix ('test:4')",
+        command=("poc1.test:4",),
+    ),
+    "a PoC the project does not have": Case(
+        lambda ws: None,
+        3,
+        "ERROR: there is no PoC 7: this project's PoCs are 1",
+        command=("poc7.step:1",),
+    ),
+    "a misspelt task": Case(
+        lambda ws: None,
+        3,
+        "ERROR: no task or file 'stepp:1', did you mean 'step:1'? ('doit list' shows every task)",
+        command=("stepp:1",),
+    ),
     "malformed YAML manifest": Case(
         write("steps/step3b.yaml", "title: [unclosed\ngoal: x\n"),
         3,

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from support import REPO, make_workspace, private_copy, run_doit, write_files
 
-from pocflow.errors import SettingsError
+from pocflow.errors import SettingsError, unknown_task
 from pocflow.schema import first_violation, load_schema
 from pocflow.settings import load_settings
 from pocflow.workspace import load_workspace, project_workspaces
@@ -125,6 +125,32 @@ def test_a_bad_poc_table_is_one_clear_error(tmp_path: Path, settings: str, messa
 def test_asking_for_a_poc_the_project_does_not_have_says_which_it_has(tmp_path: Path) -> None:
     with pytest.raises(SettingsError, match="there is no PoC 5: this project's PoCs are 1, 2"):
         load_workspace(project(tmp_path, {}), 5)
+
+
+TWO_POCS_TASKS = [
+    *(f"poc1.{phase}:{step}" for step in ("1", "2") for phase in ("step", "test")),
+    "poc1.poc-complete",
+    *(f"{phase}:1" for phase in ("step", "test")),
+    "poc-complete",
+    "all-pocs-complete",
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("step:2", "no step '2' in the current PoC: its steps are 1 ('doit list' shows every"),
+        ("poc1.test:3", "no step '3' in PoC 1: its steps are 1, 2 ('doit list' shows every"),
+        ("poc2.step:1", "PoC 2 is the current PoC: its tasks have no 'poc2.' prefix ('step:1')"),
+        ("poc3.step:1", "there is no PoC 3: this project's PoCs are 1, 2"),
+        ("poc-compelte", "no task or file 'poc-compelte', did you mean 'poc-complete'?"),
+        ("docs/nothing.md", "no task or file 'docs/nothing.md' ('doit list' shows every task)"),
+    ],
+)
+def test_a_task_name_that_is_not_there_says_which_steps_and_pocs_are(
+    name: str, message: str
+) -> None:
+    assert unknown_task(name, TWO_POCS_TASKS, current=2).startswith(message)
 
 
 # --- end to end: real doit runs in a project of two PoCs ------------------------------------
