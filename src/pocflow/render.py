@@ -319,7 +319,11 @@ def render_poc_results(
         )
     per_step = []
     totals = {"passed": 0, "total": 0, "skipped": 0, "xfailed": 0}
-    for step_id, counts in gate.counts.items():
+    # in the plan's order: a gate record read back holds its counts by sorted keys ("10"
+    # before "2"), and the document must read the same whichever wrote it
+    in_order = [*(sid for sid in ws.steps if sid in gate.counts), *sorted(gate.counts)]
+    for step_id in dict.fromkeys(in_order):
+        counts = gate.counts[step_id]
         per_step.append(
             {
                 "step_id": step_id,

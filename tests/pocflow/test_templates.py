@@ -7,6 +7,7 @@ proves nothing); review the diff, then run again without the variable.
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -209,6 +210,26 @@ def test_poc_results_template_golden(workspace: Workspace) -> None:
         },
     )
     check_golden("poc-results.md", render_poc_results(workspace, {"1": step1_record()}, gate))
+
+
+def test_poc_results_lists_the_steps_in_plan_order_whatever_order_the_gate_record_holds(
+    workspace: Workspace,
+) -> None:
+    # a gate record read back from JSON holds its counts by sorted keys: "10" before "2"
+    plan_order = list(workspace.steps)
+    gate = GateRecord(
+        completed_at="2026-03-05T12:00:00Z",
+        duration_s=2.5,
+        counts={sid: {"passed": 1, "total": 1} for sid in reversed(plan_order)},
+    )
+    text = render_poc_results(workspace, {"1": step1_record()}, gate)
+    lines = text.splitlines()
+    table = lines[lines.index("| Step | Tests | Passed | Skipped | Failed |") + 2 :]
+    rows = [
+        line.split("|")[1].strip()
+        for line in itertools.takewhile(lambda line: line.startswith("|"), table)
+    ]
+    assert rows[: len(plan_order)] == plan_order, text
 
 
 def test_every_markdown_table_in_the_docs_renders_as_one_table() -> None:
