@@ -64,6 +64,10 @@ CHANGED_DURING_RUN = "changed-during-run"
 LINK_PREFIX = "link:"
 #: what an input file's fingerprint ends with when it is executable
 EXECUTABLE = "+x"
+#: what follows a file's digest when a SQLite write-ahead log beside it holds changes
+#: (``<file>-wal``, not empty): changes committed there are the database's content while
+#: the file itself keeps its bytes until a checkpoint
+WAL_MARK = "+wal:"
 #: seconds after its last change before a file's cached digest is trusted: more than one tick
 #: of the file system's clock (Linux's coarse clock ticks every 1-10 ms; file systems that keep
 #: whole seconds, and so stamps with no sub-millisecond part, get RACY_COARSE_S)
@@ -230,15 +234,23 @@ def file_digest(path: Path | str, info: os.stat_result | None = None) -> str:
 def _content_and_mode(path: str) -> str:
     """An input file's fingerprint: file_digest, marked EXECUTABLE when any execute bit is
     set (a test running the file, or checking os.access(path, os.X_OK), fails without it,
-    and a checkout that keeps no modes loses it)."""
+    and a checkout that keeps no modes loses it), and followed by its write-ahead log's
+    digest when it is a SQLite database whose log holds changes (WAL_MARK)."""
     try:
         info = os.stat(path)
     except OSError:
         return MISSING
     digest = file_digest(path, info)
-    if digest not in NO_CONTENT and info.st_mode & 0o111:
-        return digest + EXECUTABLE
-    return digest
+    if digest in NO_CONTENT:
+        return digest
+    if info.st_mode & 0o111:
+        digest += EXECUTABLE
+    log = f"{path}-wal"
+    try:
+        logged = os.stat(log).st_size > 0
+    except OSError:
+        logged = False
+    return f"{digest}{WAL_MARK}{file_digest(log)[:16]}" if logged else digest
 
 
 def folder_digest(path: Path) -> str:

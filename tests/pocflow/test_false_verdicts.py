@@ -1859,6 +1859,57 @@ def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
     assert_run_again_and_failed(ws, "1")
 
 
+#: a writer that commits to a database in write-ahead-log mode and ends without closing it:
+#: the change is in <db>-wal only, the database file itself keeps its bytes
+COMMIT_TO_THE_LOG_ONLY = (
+    "import os, sqlite3, sys\n"
+    "con = sqlite3.connect(sys.argv[1])\n"
+    "con.execute('pragma wal_autocheckpoint=0')\n"
+    "con.execute('delete from zones where rowid > 1')\n"
+    "con.commit()\n"
+    "os._exit(0)\n"
+)
+
+
+@pytest.mark.parametrize("db", ["data/atlas.db", "out/atlas.db"], ids=["input", "output"])
+def test_a_database_changed_only_in_its_write_ahead_log_is_a_change(
+    tmp_path: Path, db: str
+) -> None:
+    counts = (
+        "import sqlite3\nfrom contextlib import closing\n\n\n"
+        "def test_two_zones():\n"
+        f"    with closing(sqlite3.connect({db!r})) as con:\n"
+        "        assert con.execute('select count(*) from zones').fetchone() == (2,)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": counts})
+    make = (
+        "import os, sqlite3\n"
+        f"os.makedirs(os.path.dirname({db!r}), exist_ok=True)\n"
+        f"con = sqlite3.connect({db!r})\n"
+        "con.execute('pragma journal_mode=wal')\n"
+        "con.execute('create table if not exists zones(name)')\n"
+        "con.execute('delete from zones')\n"
+        "con.executemany('insert into zones values (?)', [('a',), ('b',)])\n"
+        "con.commit()\n"
+        "con.close()\n"
+    )
+    if db.startswith("out/"):  # the step's script makes it
+        usage = '"""Step 1: make the database.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+        (ws / "PoC/step1_x.py").write_text(usage + make, encoding="utf-8")
+    else:  # a data file of the workspace
+        subprocess.run([sys.executable, "-c", make], cwd=ws, check=True)
+    assert run_doit(ws, "poc-complete").code == 0
+    before = (ws / db).read_bytes()
+    subprocess.run([sys.executable, "-c", COMMIT_TO_THE_LOG_ONLY, db], cwd=ws, check=True)
+    assert (ws / db).read_bytes() == before, "the change must be in the log only"
+    assert (ws / f"{db}-wal").stat().st_size > 0
+    # pocflow first: plain pytest closing the database moves the log into the file
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "1" in result.ran_steps, result.out
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+
+
 def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_read(
     tmp_path: Path,
 ) -> None:
