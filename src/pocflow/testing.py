@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
@@ -198,6 +199,7 @@ class PytestJsonRunner:
         memo: dict[str, str] = {}
         changed = changed_by_run(root, facts)  # once for the session, not once a step
         outside = not_read_by_the_step(facts, self.pocflows)
+        elsewhere = rootdir_elsewhere(root)
         for selection in selections:
             sid = selection.step_id
             keys = (read.get(sid, set()) | set(common)) - outside
@@ -221,6 +223,8 @@ class PytestJsonRunner:
                 duration,
                 merge_inputs(inputs[sid], observed),
             )
+            if elsewhere and result.outcome == "passed":
+                result.outcome, result.message = "failed", f"step {sid}: {elsewhere}"
             result.observed = sorted(observed)
             rewritten: set[str] = set()
             result.outputs_read = outputs_read(
@@ -493,6 +497,35 @@ def judge(
     elif exit_code == 1:  # another step of the session failed: this step's part passed
         result.exit_code = 0
     return result
+
+
+def rootdir_elsewhere(root: Path) -> str:
+    """Why pocflow's sessions, rooted at the workspace (their own --rootdir, given last),
+    would not run the tests as plain `pytest` does: PYTEST_ADDOPTS names another rootdir;
+    '' when it names none or the workspace."""
+    given = _rootdir_given(os.environ.get("PYTEST_ADDOPTS", ""))
+    if given is None or (root / given).resolve() == root.resolve():
+        return ""
+    return (
+        f"PYTEST_ADDOPTS gives --rootdir={given}, so plain `pytest` roots its session "
+        "there, while pocflow's sessions are rooted at the workspace; leave --rootdir out "
+        "of PYTEST_ADDOPTS (or give the workspace)"
+    )
+
+
+def _rootdir_given(addopts: str) -> str | None:
+    """The --rootdir that options as PYTEST_ADDOPTS gives them name (the last one), if any."""
+    try:
+        words = shlex.split(addopts)
+    except ValueError:
+        return None  # pytest itself refuses them: the session says so
+    given = None
+    for word, following in zip(words, [*words[1:], None], strict=True):
+        if word.startswith("--rootdir="):
+            given = word.partition("=")[2]
+        elif word == "--rootdir" and following is not None:
+            given = following
+    return given
 
 
 def _problem(

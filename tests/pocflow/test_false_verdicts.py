@@ -1859,6 +1859,24 @@ def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
     assert_run_again_and_failed(ws, "1")
 
 
+@pytest.mark.parametrize("given", ["--rootdir=tests", "-p no:randomly --rootdir tests"])
+def test_a_rootdir_pytest_addopts_gives_is_not_overridden_by_pocflows_own(
+    tmp_path: Path, given: str
+) -> None:
+    rooted = (
+        "def test_rooted_at_the_workspace(pytestconfig):\n"
+        "    assert (pytestconfig.rootpath / 'tests' / 'test_step1_x.py').is_file()\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": rooted})
+    env = {"PYTEST_ADDOPTS": given}
+    assert plain_pytest(ws, "1", env) != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=env)
+    assert result.code != 0, result.out + result.err
+    assert "PYTEST_ADDOPTS gives --rootdir=tests" in result.out, result.out
+    # the workspace itself as the rootdir is what pocflow's sessions use: that verifies
+    assert run_doit(ws, "poc-complete", env={"PYTEST_ADDOPTS": "--rootdir=."}).code == 0
+
+
 #: a writer that commits to a database in write-ahead-log mode and ends without closing it:
 #: the change is in <db>-wal only, the database file itself keeps its bytes
 COMMIT_TO_THE_LOG_ONLY = (
