@@ -7,6 +7,7 @@ and still be judged step by step. Tests are attributed to a step by their file.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import re
@@ -520,7 +521,7 @@ def _rootdir_given(addopts: str) -> str | None:
     except ValueError:
         return None  # pytest itself refuses them: the session says so
     given = None
-    for word, following in zip(words, [*words[1:], None], strict=True):
+    for word, following in itertools.pairwise([*words, None]):
         if word.startswith("--rootdir="):
             given = word.partition("=")[2]
         elif word == "--rootdir" and following is not None:

@@ -248,3 +248,21 @@ def test_a_virtual_environment_inside_the_workspace_is_no_workspace_code(
         monkeypatch.setitem(sys.modules, name, module)
     monkeypatch.setattr(_session, "PRELOADED", frozenset({"fakeplug", "wsplug"}))
     assert _session._shadowed(tmp_path) == ["wsplug"]
+
+
+@pytest.mark.parametrize(
+    ("addopts", "given"),
+    [
+        ("", None),
+        ("-x", None),
+        ("--rootdir=tests", "tests"),
+        ("--rootdir tests -x", "tests"),
+        ("--rootdir=a --rootdir b", "b"),
+        ("--rootdir", None),
+        ("'unclosed", None),
+    ],
+)
+def test_the_rootdir_pytest_addopts_names_is_the_last_one_given(
+    addopts: str, given: str | None
+) -> None:
+    assert testing._rootdir_given(addopts) == given
