@@ -40,6 +40,38 @@ UNFAITHFUL = 71
 #: the modules this server loaded while warming up beyond those `import pytest` loads (which
 #: a plain pytest has loaded too before any workspace folder is on sys.path)
 PRELOADED: frozenset[str] = frozenset()
+#: the files this server opened while warming up, outside Python's own folders (a plugin
+#: pytest autoloads reading a file of the folder it was started in, as it is imported): a
+#: session in a folder holding one would start from a read no watch saw, and is UNFAITHFUL
+WARM_READS: tuple[str, ...] = ()
+#: whether the audit hook notes what is opened (only while warming up: a hook cannot be
+#: removed, the children's returns at once)
+_NOTING = False
+_OPENED: set[str] = set()
+
+
+def _note_open(event: str, args: tuple[Any, ...]) -> None:
+    if not _NOTING or event != "open":
+        return
+    path = args[0]
+    if isinstance(path, (str, bytes, os.PathLike)):  # (not a descriptor)
+        with contextlib.suppress(Exception):  # a hook must never raise
+            _OPENED.add(os.path.abspath(os.fsdecode(path)))
+
+
+def _warm_reads(opened: set[str]) -> tuple[str, ...]:
+    """What of ``opened`` lies outside Python's own folders and the warm-up's own."""
+    own = (
+        *(folder.rstrip(os.sep) + os.sep for folder in {sys.prefix, sys.base_prefix}),
+        os.path.join(tempfile.gettempdir(), WARM_PREFIX),
+    )
+    return tuple(sorted(p for p in opened if not p.startswith(own) and p != os.devnull))
+
+
+def _read_while_warming(cwd: str) -> bool:
+    """Whether this server read a file in ``cwd`` (or below) while warming up."""
+    inside = cwd.rstrip(os.sep) + os.sep
+    return any(path.startswith(inside) for path in WARM_READS)
 
 
 def warm_up() -> None:
@@ -93,6 +125,8 @@ def session(
 ) -> int:
     """Fork a child that runs one pytest session (with the plugins at these file paths),
     observed by pocflow._observe when ``observe`` says where; its exit code."""
+    if _read_while_warming(cwd):
+        return UNFAITHFUL  # (before any fork: the plain session is watched from its start)
     pid = os.fork()
     if pid == 0:
         code = CRASHED
@@ -159,14 +193,21 @@ def _die_with_server() -> None:
 
 def serve() -> None:
     """Answer requests on stdin until it closes."""
-    global PRELOADED
+    global PRELOADED, WARM_READS, _NOTING
     # as the `pytest` command has it: its own folder, neither the session's nor this file's
     sys.path[0] = os.path.dirname(sys.executable)
+    _NOTING = True
+    sys.addaudithook(_note_open)
     import pytest  # noqa: F401
 
     before = set(sys.modules)
-    warm_up()
+    try:
+        warm_up()
+    finally:
+        _NOTING = False
     PRELOADED = frozenset(name for name in sys.modules if "." not in name) - before
+    WARM_READS = _warm_reads(_OPENED)
+    _OPENED.clear()
     gc.freeze()  # children must not walk (and so copy) the warm heap when they collect
     replies = sys.stdout
     for line in sys.stdin:

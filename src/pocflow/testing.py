@@ -521,10 +521,10 @@ def _rootdir_given(addopts: str) -> str | None:
     except ValueError:
         return None  # pytest itself refuses them: the session says so
     given = None
-    for word, following in itertools.pairwise([*words, None]):
+    for word, following in itertools.pairwise([*words, ""]):
         if word.startswith("--rootdir="):
             given = word.partition("=")[2]
-        elif word == "--rootdir" and following is not None:
+        elif word == "--rootdir" and following:
             given = following
     return given
 

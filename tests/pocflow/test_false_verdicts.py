@@ -949,6 +949,33 @@ def test_a_data_file_a_workspace_plugin_reads_when_imported_is_an_input(library:
     assert_run_again_and_failed(library, "3", env)
 
 
+def test_a_workspace_file_a_plugin_from_outside_reads_when_imported_is_an_input(
+    library: Path,
+) -> None:
+    # an installed plugin (outside the workspace) that reads the settings file of the folder
+    # it is started in as it is imported: the fork server imported it while warming up
+    outside = library.parent / "installed"
+    write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\n")(outside)
+    write("pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(outside)
+    write(
+        "pocplug.py",
+        "import json\n\nimport pytest\n\n"
+        "SETTINGS = json.loads(open('pocplug.json').read())\n\n\n"
+        "@pytest.fixture\ndef expected_scale():\n    return SETTINGS['expected']\n",
+    )(outside)
+    write("pocplug.json", '{"expected": 4}\n')(library)
+    write(
+        "tests/test_step3_helpers.py",
+        "def test_the_fixture_library_scales(lib, "
+        "expected_scale):\n    assert lib.scale(2) == expected_scale\n",
+    )(library)
+    env = {"PYTHONPATH": str(outside)}
+    verified = run_doit(library, "poc-complete", env=env)
+    assert verified.code == 0, verified.out + verified.err
+    write("pocplug.json", '{"expected": 5}\n')(library)
+    assert_run_again_and_failed(library, "3", env)
+
+
 def test_a_pytest_plugin_installed_after_the_step_was_verified_is_seen(library: Path) -> None:
     # installed without a change to any lock file (`uv pip install`, `pip install`)
     env = {"PYTHONPATH": str(library / "site")}
