@@ -122,6 +122,7 @@ def session(
     log: str,
     plugins: list[str] | None = None,
     observe: dict[str, Any] | None = None,
+    env: dict[str, str] | None = None,
 ) -> int:
     """Fork a child that runs one pytest session (with the plugins at these file paths),
     observed by pocflow._observe when ``observe`` says where; its exit code."""
@@ -133,6 +134,7 @@ def session(
         try:
             _die_with_server()
             os.chdir(cwd)
+            os.environ.update(env or {})
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             os.dup2(out, 1)
             os.dup2(out, 2)
@@ -218,6 +220,7 @@ def serve() -> None:
             request["log"],
             request.get("plugins"),
             request.get("observe"),
+            request.get("env"),
         )
         replies.write(json.dumps({"code": code}) + "\n")
         replies.flush()

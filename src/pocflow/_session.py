@@ -127,6 +127,18 @@ def pytest_configure(config: Any) -> None:
             observer.read(candidate)
 
 
+def _judged_as_a_whole(config: Any) -> str:
+    """A criterion this session's exit status was judged by over all its tests together,
+    which a session of one step's tests alone may not meet: pytest-cov's fail-under (the
+    coverage of everything the session ran); '' when there is none."""
+    coverage = config.pluginmanager.getplugin("_cov")
+    options = getattr(coverage, "options", None)
+    fail_under = getattr(options, "cov_fail_under", None)
+    if isinstance(fail_under, (int, float)) and fail_under > 0:
+        return f"pytest-cov's fail-under ({fail_under:g}%)"
+    return ""
+
+
 def _workers(config: Any) -> str:
     """How pytest-xdist spreads the session's tests over processes of its own ('' when it
     does not): '-n 2', '--dist load'. pocflow's observer watches the session's process (and
@@ -318,5 +330,8 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         observer.from_kernel()
     facts = _facts(session.config)
     if facts is not None:
+        whole = _judged_as_a_whole(session.config)
+        if whole:
+            facts.emit({"whole": whole})
         facts.emit({"reports": facts.reports})
         facts.emit({"end": int(exitstatus)})

@@ -288,10 +288,12 @@ def _run_batch(
         # at the session's end, its error reported on the last test, even one that fails
         # anyway; state left behind): which one is not known, so the steps that passed
         # there run alone too. So does a step whose tests read a variable another step's
-        # tests set there: it may pass only after them
+        # tests set there (it may pass only after them), and every step of a session whose
+        # exit status was judged over all its tests (coverage's fail-under: met together,
+        # it may not be by one step's tests, as plain `pytest <its file>` runs them)
         for member in passed:
             first = results[member.step_id]
-            if interfered or first.read_others_env:
+            if interfered or first.read_others_env or first.judged_as_a_whole:
                 alone = runner.run(ws.root, [member], ws.root / ws.run_dir(member.step_id))
                 # on the outputs as the session left them: the run again of tests that
                 # changed one they read (see confirmed)

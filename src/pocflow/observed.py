@@ -49,7 +49,8 @@ OBSERVER = Path(__file__).with_name("_observe.py")
 #: the version of what is observed: raised whenever pocflow starts watching something more
 OBSERVER_VERSION = 31
 #: pocflow sets these for its children itself; their values are not the step's inputs
-OWN_VARIABLES = ("POCFLOW_",)
+#: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
+OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
 #: variables that change what pytest does: part of every test verdict, read or not
 PYTEST_VARIABLES = ("PYTEST_ADDOPTS", "PYTEST_PLUGINS", "PYTEST_DISABLE_PLUGIN_AUTOLOAD")
 #: variables the interpreter or the C library read, not Python code: part of every verdict
@@ -351,6 +352,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif "e" in fact:
         facts.environ_events.append(("r", str(fact["e"]), context, str(fact.get("v", ""))))
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
+    elif "whole" in fact:
+        facts.config["whole"] = str(fact["whole"])
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")

@@ -152,6 +152,9 @@ class TestResult(PhaseResult):
     #: outputs its tests changed after reading them: it passed on them as they were, not as
     #: they are now (pocflow.batch runs its tests once more on them)
     rewrote_read: list[str] = field(default_factory=list, metadata={LOCAL: True})
+    #: a criterion its session's exit status was judged by over every test it ran (pytest-
+    #: cov's fail-under): met beside other steps' tests, it says nothing of these alone
+    judged_as_a_whole: str = field(default="", metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:

@@ -176,7 +176,10 @@ class PytestJsonRunner:
                 else None
             )
             try:
-                exit_code = session(root, args, log, facts_file)
+                # coverage's data (pytest-cov in addopts) beside pytest's cache: a file the
+                # session reads and rewrites whenever it runs is no input of any test
+                own = {"COVERAGE_FILE": os.path.join(cache_dir, ".coverage")}
+                exit_code = session(root, args, log, facts_file, own)
             finally:  # an interrupted session's log is masked too
                 shutil.rmtree(cache_dir, ignore_errors=True)
                 done.set()
@@ -243,12 +246,14 @@ class PytestJsonRunner:
             result.reads_outputs = sorted(result.outputs_read)
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)
+                result.judged_as_a_whole = str(facts.config.get("whole") or "")
             result.config = {
                 "inipath": facts.config.get("inipath"),
                 "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],
             }
             results[sid] = result
         unplaced = exit_code == 1 and files and all(r.outcome == "passed" for r in results.values())
+        whole = str(facts.config.get("whole") or "")
         for result in results.values() if unplaced else ():
             result.outcome, result.exit_code = "failed", exit_code
             result.message = (
@@ -256,6 +261,14 @@ class PytestJsonRunner:
                 "failing test of the session's steps; see "
                 f"{_display(root, report_dir / 'pytest.log')}"
             )
+            if whole and len(selections) == 1:
+                result.message = (
+                    f"step {result.step_id}: its tests pass, but {whole} is not met by them "
+                    f"alone (as plain `pytest {' '.join(result.files)}` runs them); see "
+                    f"{_display(root, report_dir / 'pytest.log')}; give the threshold to "
+                    "the whole suite's run only (CI's `pytest --cov-fail-under=N`), not in "
+                    "addopts"
+                )
         return results
 
 
@@ -298,13 +311,16 @@ def uses_fork(isolation: str) -> bool:
     return isolation == "fork" or sys.platform.startswith("linux")
 
 
-def _subprocess_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
+def _subprocess_session(
+    root: Path, args: list[str], log: Path, facts: Path, env: dict[str, str]
+) -> int:
     kernel = ["--kernel"] if kernel_watched() else []
     command = observer_command(root, facts, ["--module", "pytest", *kernel])
     with log.open("wb") as handle:
         done = subprocess.run(
             [*command, "-p", "pocflow._select", "-p", "pocflow._session", *args],
             cwd=root,
+            env={**os.environ, **env},
             preexec_fn=die_with_parent,  # (SIGKILL of pocflow)
             stdin=subprocess.DEVNULL,
             stdout=handle,
@@ -337,7 +353,9 @@ class _ForkServer:
             server = cls._servers[os.getpid()] = cls()
         return server
 
-    def session(self, root: Path, args: list[str], log: Path, facts: Path) -> int | None:
+    def session(
+        self, root: Path, args: list[str], log: Path, facts: Path, env: dict[str, str]
+    ) -> int | None:
         """Run one session; None when the server is gone (the caller falls back)."""
         assert self.process.stdin is not None and self.process.stdout is not None
         request = (
@@ -346,6 +364,7 @@ class _ForkServer:
                     "cwd": str(root),
                     "args": args,
                     "log": str(log),
+                    "env": env,
                     "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
                     "observe": {
                         "root": str(root),
@@ -378,12 +397,14 @@ def prestart(isolation: str) -> None:
         _ForkServer.get()
 
 
-def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
+def _forked_session(
+    root: Path, args: list[str], log: Path, facts: Path, env: dict[str, str]
+) -> int:
     """A session in the fork server; in a plain subprocess when the server is gone, its
     child failed outside pytest (the child's log kept as CRASH_LOG), or a module the server
     had loaded would have been a workspace file in a plain session (UNFAITHFUL): the verdict
     is then the plain session's, which shows the failure again if it was the session's own."""
-    code = _ForkServer.get().session(root, args, log, facts)
+    code = _ForkServer.get().session(root, args, log, facts, env)
     if code == CRASHED:
         log.replace(log.with_name(CRASH_LOG))
         facts.unlink(missing_ok=True)
@@ -391,7 +412,7 @@ def _forked_session(root: Path, args: list[str], log: Path, facts: Path) -> int:
         facts.unlink(missing_ok=True)
     elif code is not None:
         return code
-    return _subprocess_session(root, args, log, facts)
+    return _subprocess_session(root, args, log, facts, env)
 
 
 @dataclass

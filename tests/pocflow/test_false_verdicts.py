@@ -1886,6 +1886,51 @@ def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
     assert_run_again_and_failed(ws, "1")
 
 
+#: a library of two functions, each step's tests covering one (three of its four lines)
+COVERED = "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n"
+
+
+def covered_workspace(root: Path, addopts: str) -> Path:
+    """Two independent steps, each testing one function of mylib, with pytest-cov in
+    pytest's addopts (as an existing library has it)."""
+    ws = make_workspace(
+        root,
+        {
+            "1": "from mylib import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
+            "2": "from mylib import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n",
+        },
+        settings=f'\n[tool.pytest.ini_options]\npythonpath = ["."]\naddopts = "{addopts}"\n',
+    )
+    write_files(ws, {"mylib/__init__.py": COVERED})
+    return ws
+
+
+def test_coverage_in_addopts_verifies_and_leaves_no_data_in_the_workspace(
+    tmp_path: Path,
+) -> None:
+    # coverage's data file (.coverage and its parallel parts), read and rewritten by every
+    # session, made each step "changed since its tests read them" on every run
+    ws = covered_workspace(tmp_path / "ws", "--cov=mylib")
+    poc_complete_passes(ws)
+    again = poc_complete_passes(ws)
+    assert again.ran == [], again.out
+    assert not list(ws.glob(".coverage*")), sorted(p.name for p in ws.iterdir())
+    assert plain_tests(ws, "1") == 0
+
+
+def test_a_coverage_threshold_the_steps_meet_only_together_verifies_neither(
+    tmp_path: Path,
+) -> None:
+    # together 100% of mylib, each alone 75%: plain `pytest <its file>` fails on the threshold
+    ws = covered_workspace(tmp_path / "ws", "--cov=mylib --cov-fail-under=80")
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "pytest-cov's fail-under (80%) is not met by them alone" in result.out, result.out
+    status = run_doit(ws, "status").out
+    assert "✅ 1" not in status and "✅ 2" not in status, status
+
+
 @pytest.mark.parametrize("given", ["--rootdir=tests", "-p no:randomly --rootdir tests"])
 def test_a_rootdir_pytest_addopts_gives_is_not_overridden_by_pocflows_own(
     tmp_path: Path, given: str

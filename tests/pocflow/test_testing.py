@@ -178,7 +178,9 @@ def test_a_fork_child_that_crashes_is_run_again_as_a_subprocess(
     from pocflow import _forkserver, testing
 
     class CrashingServer:
-        def session(self, root: Path, args: list[str], log: Path, facts: Path) -> int:
+        def session(
+            self, root: Path, args: list[str], log: Path, facts: Path, env: dict[str, str]
+        ) -> int:
             log.write_text("Traceback (most recent call last):\nOSError: lost\n", encoding="utf-8")
             return _forkserver.CRASHED
 
