@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from pocflow.cmd_new import report
 from pocflow.errors import PocflowError
@@ -14,9 +15,18 @@ from pocflow.merge import DRIVER
 from pocflow.scaffold import InitOptions, init_workspace
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse's parser, whose usage errors exit 3 (an error before anything ran), as
+    doit's and pocflow's own commands do, not argparse's 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(3, f"{self.prog}: error: {message}\n")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the `pocflow` console script."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="pocflow",
         description="Execute a proof-of-concept one verified step at a time. "
         "Inside a workspace, use doit: `doit list`, `doit step:<id>`, `doit poc-complete`, "

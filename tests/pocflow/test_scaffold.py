@@ -556,6 +556,28 @@ def test_init_refuses_a_root_that_is_a_file(
     assert "afile: a file, not a folder" in err and "Traceback" not in err, err
 
 
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["init", "--poc", "0"], "--poc must be 1 or more"),
+        (["init", "--poc", "two"], "invalid int value: 'two'"),
+        (["init", "--scripts-dir", "/abs"], "folders must be inside the repository"),
+        (["nothing"], "invalid choice: 'nothing'"),
+    ],
+)
+def test_a_bad_pocflow_command_line_is_exit_3_as_doits_are_and_writes_nothing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], args: list[str], message: str
+) -> None:
+    from pocflow.cli import main
+
+    with pytest.raises(SystemExit) as ended:
+        main([*args, "--root", str(tmp_path)] if args[0] == "init" else args)
+    assert ended.value.code == 3
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_init_leaves_an_inline_tool_table_valid_and_says_what_to_add(tmp_path: Path) -> None:
     import tomllib
 
