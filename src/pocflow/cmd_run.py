@@ -281,11 +281,19 @@ class Run(DoitRun):  # type: ignore[misc]
         return bool(share)
 
     def _selected_tasks(self) -> set[str]:
-        """The names of the selected tasks and of every task they depend on."""
+        """The names of the selected tasks and of every task they depend on, the selection
+        read as doit reads it (task names, targets, sub-task patterns): a name that is none
+        of them raises doit's InvalidCommand, as a run of it would."""
+        from doit.control import TaskControl
+
         from pocflow.reporter import task_closure
 
+        control = getattr(self, "control", None)  # (doit's run made one: the run's own)
+        if control is None:
+            control = TaskControl(self.task_list)
+            control.process(self.sel_tasks)
         return task_closure(
-            {task.name: task for task in self.task_list}, list(self.sel_tasks or [])
+            {task.name: task for task in self.task_list}, list(control.selected_tasks)
         )
 
 

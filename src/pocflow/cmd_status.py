@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from doit.exceptions import InvalidCommand
+
 from pocflow._command import WorkspaceCommand
 from pocflow.layout import PHASES
 from pocflow.status import project_status_document, tests_text
@@ -49,6 +51,14 @@ class Status(WorkspaceCommand):
         "verification records and the files; runs nothing and writes nothing."
     )
     cmd_options = (opt_json, opt_slowest)
+
+    def execute(self, params: Any, args: list[str]) -> int:
+        if args:  # (doit would drop them: `doit status step:9` showed everything, exit 0)
+            raise InvalidCommand(
+                f"doit status takes no task names ({' '.join(args)}): it shows every step of "
+                "every PoC; `doit --dry-run <task>` says what a run of a task would do"
+            )
+        return int(super().execute(params, args))
 
     def _execute(self, as_json: bool, slowest: int) -> int:
         document = self.on_workspace(project_status_document)

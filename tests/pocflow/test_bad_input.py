@@ -132,6 +132,18 @@ CASES: dict[str, Case] = {
         "ERROR: there is no PoC 7: this project's PoCs are 1",
         command=("poc7.step:1",),
     ),
+    "a dry run of a task that is not there": Case(
+        lambda ws: None,
+        3,
+        "ERROR: no task or file 'poc-complte', did you mean 'poc-complete'?",
+        command=("--dry-run", "poc-complte"),
+    ),
+    "status given a task name": Case(
+        lambda ws: None,
+        3,
+        "ERROR: doit status takes no task names (step:9)",
+        command=("status", "step:9"),
+    ),
     "a misspelt task": Case(
         lambda ws: None,
         3,
