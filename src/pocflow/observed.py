@@ -314,8 +314,10 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
                 key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
             facts.reads.append((key, context, by))
             (facts.kernel_keys if fact.get("k") else facts.python_keys).add(key)
-            if "s" in fact and key not in facts.stamps:
-                facts.stamps[key] = fact["s"]
+            if "s" in fact:  # (the observer stamps a path at its first read only)
+                facts.stamps.setdefault(key, fact["s"])
+                if key.endswith(PYTEST_TABLE):  # a test reading the file later stands on it
+                    facts.stamps.setdefault(rel, fact["s"])
             if kind == "q":
                 facts.databases.add(key)
             return

@@ -263,3 +263,30 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
         assert plain_pytest(clone, step) == 0, f"step {step}"
     again = run_doit(clone, "poc-complete", env=SUITE_SESSION)
     assert again.code == 0 and again.ran == [], again.out + again.err
+
+
+@pytest.mark.parametrize("look", ["open", "exists"])
+def test_a_test_reading_the_workspaces_pyproject_is_verified_and_stays_so(
+    tmp_path: Path, look: str
+) -> None:
+    # pytest reads pyproject.toml first (for its settings), under a key of its own: the
+    # test's read of the same file had no stamp, and the file counted as changed during the
+    # run, on every run
+    reads = (
+        "import tomllib\n\n\ndef test_the_project_settings():\n"
+        "    with open('pyproject.toml', 'rb') as f:\n"
+        "        assert 'pocflow' in tomllib.load(f)['tool']\n"
+        if look == "open"
+        else "import os\n\n\ndef test_the_project_settings():\n"
+        "    assert os.path.exists('pyproject.toml')\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": reads})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out
+    (ws / "pyproject.toml").write_text(
+        (ws / "pyproject.toml").read_text(encoding="utf-8") + "# edited\n", encoding="utf-8"
+    )
+    edited = run_doit(ws, "poc-complete")
+    assert "test:1" in edited.ran, edited.out
