@@ -283,6 +283,7 @@ class KernelWatch:
         self.made: set[str] = set()
         self.replaced: set[str] = set()
         self.prefix, self.skip = prefix, skip
+        self.since = _watch_clock()
         try:
             ctypes = _stdlib_module("ctypes")
 
@@ -372,13 +373,25 @@ class KernelWatch:
                     rel = f"{folder}/{text}" if folder else text
                     if mask & _IN_OPEN:
                         opened.setdefault(rel)
-                    if mask & _IN_WRITTEN:
+                    if mask & _IN_WRITTEN and (
+                        mask & _IN_CHANGED or self._changed_since_watched(rel)
+                    ):
                         written.add(rel)
                     if mask & _IN_CREATE:
                         self.made.add(rel)
                     if mask & _IN_REPLACED:
                         self.replaced.add(rel)
         return opened, written
+
+    def _changed_since_watched(self, rel: str) -> bool:
+        """Whether a file only closed after being opened to write (no write reported: a
+        database SQLite opens read-write to read it; or written through a memory map, which
+        the kernel reports no write for) was changed while watched: its modification time
+        is not older than the watch (less a margin for the file system's coarse clock)."""
+        try:
+            return os.stat(self.prefix + rel).st_mtime_ns >= self.since - _CLOCK_MARGIN_NS
+        except OSError:
+            return True  # gone: what it was is not known
 
     def start(self) -> None:
         """Keep taking what the kernel reports from now on in a thread of this process, for
@@ -387,6 +400,7 @@ class KernelWatch:
         one costs the kernel about 20 ms.)"""
         self.walk(self.root)  # folders made since the last run
         self.drain()
+        self.since = _watch_clock()
         self.overflowed = False
         self.taken: tuple[dict[str, None], set[str]] = ({}, set())
         self.taken_made: set[str] = set()
@@ -439,6 +453,17 @@ _IN_Q_OVERFLOW, _IN_ISDIR = 0x4000, 0x40000000
 #: replaced or removed: whether what was there was read first is not known
 _IN_REPLACED = _IN_MOVED_TO | _IN_MOVED_FROM | _IN_DELETE
 _IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
+#: written for certain: a file only closed after being opened to write may be unchanged
+_IN_CHANGED = _IN_WRITTEN & ~_IN_CLOSE_WRITE
+#: how much older than the watch a file's modification time may be and still be one of the
+#: watch's (file systems stamp files with a clock that ticks every few milliseconds)
+_CLOCK_MARGIN_NS = 50_000_000
+
+
+def _watch_clock() -> int:
+    return int(_stdlib_module("time").time_ns())
+
+
 _KERNEL_EVENTS = _IN_OPEN | _IN_WRITTEN | _IN_REPLACED
 
 

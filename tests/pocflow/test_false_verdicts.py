@@ -2000,6 +2000,39 @@ def test_a_database_changed_only_in_its_write_ahead_log_is_a_change(
     assert plain_tests(ws, "1") != 0, "the case must really fail"
 
 
+@pytest.mark.parametrize("how", ["attach", "link"])
+def test_a_database_a_test_only_reads_through_attach_or_a_link_is_verified_and_watched(
+    tmp_path: Path, how: str
+) -> None:
+    # SQLite opens the file to read and write whatever it does: the kernel reported it
+    # closed after writing, and the step was "changed during run" on every run
+    connect = (
+        "    con = sqlite3.connect(':memory:')\n"
+        "    con.execute(\"attach 'store/real.db' as s\")\n"
+        "    (n,) = con.execute('select count(*) from s.zones').fetchone()\n"
+        if how == "attach"
+        else "    con = sqlite3.connect('data/atlas.db')\n"
+        "    (n,) = con.execute('select count(*) from zones').fetchone()\n"
+    )
+    counts = (
+        "import sqlite3\n\n\ndef test_two_zones():\n" + connect + "    con.close()\n"
+        "    assert n == 2\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": counts})
+    (ws / "store").mkdir()
+    (ws / "data").mkdir()
+    (ws / "data/atlas.db").symlink_to("../store/real.db")
+    with closing(sqlite3.connect(ws / "store/real.db")) as con, con:
+        con.execute("create table zones(name)")
+        con.executemany("insert into zones values (?)", [("a",), ("b",)])
+    assert run_doit(ws, "poc-complete").code == 0
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and again.ran == [], again.out
+    with closing(sqlite3.connect(ws / "store/real.db")) as con, con:
+        con.execute("insert into zones values ('c')")
+    assert_run_again_and_failed(ws, "1")
+
+
 def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_read(
     tmp_path: Path,
 ) -> None:
