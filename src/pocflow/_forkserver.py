@@ -51,21 +51,32 @@ _OPENED: set[str] = set()
 
 
 def _note_open(event: str, args: tuple[Any, ...]) -> None:
-    if not _NOTING or event != "open":
-        return
-    path = args[0]
+    if _NOTING and event == "open" and args:
+        _note(args[0])
+
+
+def _note(path: Any) -> None:
     if isinstance(path, (str, bytes, os.PathLike)):  # (not a descriptor)
         with contextlib.suppress(Exception):  # a hook must never raise
             _OPENED.add(os.path.abspath(os.fsdecode(path)))
 
 
 def _warm_reads(opened: set[str]) -> tuple[str, ...]:
-    """What of ``opened`` lies outside Python's own folders and the warm-up's own."""
+    """What of ``opened`` lies outside Python's own folders and the warm-up's own, and is no
+    folder of ``sys.path`` (which the search for installed plugins lists and looks at: an
+    editable install's folder in the workspace is looked at by every pytest)."""
     own = (
         *(folder.rstrip(os.sep) + os.sep for folder in {sys.prefix, sys.base_prefix}),
         os.path.join(tempfile.gettempdir(), WARM_PREFIX),
     )
-    return tuple(sorted(p for p in opened if not p.startswith(own) and p != os.devnull))
+    searched = {os.path.abspath(entry or os.curdir) for entry in sys.path}
+    return tuple(
+        sorted(
+            path
+            for path in opened
+            if not path.startswith(own) and path != os.devnull and path not in searched
+        )
+    )
 
 
 def _read_while_warming(cwd: str) -> bool:
@@ -96,8 +107,26 @@ def warm_up() -> None:
                 os.devnull,
                 f"--rootdir={empty}",
                 empty,
-            ]
+            ],
+            plugins=[_CollectionUnnoted()],
         )
+
+
+class _CollectionUnnoted:
+    """Ends the noting of looks as the warm-up's collection starts (before pytest's own
+    collection hook): by then every plugin is imported, and what pytest's collection looks
+    at (every entry of each folder above the empty one, for a virtual environment or a
+    package) is the warm-up's own."""
+
+    def __init__(self) -> None:
+        import pytest
+
+        @pytest.hookimpl(tryfirst=True)
+        def pytest_collection(session: Any) -> None:
+            global _NOTING
+            _NOTING = False
+
+        self.pytest_collection = pytest_collection
 
 
 def sweep_warm_folders(tmp: Path) -> None:
@@ -198,12 +227,12 @@ def serve() -> None:
     global PRELOADED, WARM_READS, _NOTING
     # as the `pytest` command has it: its own folder, neither the session's nor this file's
     sys.path[0] = os.path.dirname(sys.executable)
-    _NOTING = True
     sys.addaudithook(_note_open)
-    import pytest  # noqa: F401
-
-    before = set(sys.modules)
+    _NOTING = True  # (until the warm-up's collection starts: _CollectionUnnoted)
     try:
+        import pytest  # noqa: F401
+
+        before = set(sys.modules)
         warm_up()
     finally:
         _NOTING = False

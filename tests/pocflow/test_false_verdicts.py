@@ -949,21 +949,36 @@ def test_a_data_file_a_workspace_plugin_reads_when_imported_is_an_input(library:
     assert_run_again_and_failed(library, "3", env)
 
 
-def test_a_workspace_file_a_plugin_from_outside_reads_when_imported_is_an_input(
-    library: Path,
+#: an installed plugin's settings, taken as it is imported from the folder pytest starts in
+#: (its mere look for a file, `os.path.exists`, is a documented limit: code outside the
+#: workspace looking is not seen in any session)
+PLUGIN_SETTINGS = {
+    "a file it reads": (
+        "SETTINGS = json.loads(open('pocplug.json').read())\n",
+        "SETTINGS['expected']",
+        {"pocplug.json": '{"expected": 4}\n'},
+        {"pocplug.json": '{"expected": 5}\n'},
+    ),
+}
+
+
+@pytest.mark.parametrize("settings", list(PLUGIN_SETTINGS), ids=list(PLUGIN_SETTINGS))
+def test_a_workspace_file_a_plugin_from_outside_takes_when_imported_is_an_input(
+    library: Path, settings: str
 ) -> None:
-    # an installed plugin (outside the workspace) that reads the settings file of the folder
-    # it is started in as it is imported: the fork server imported it while warming up
+    # an installed plugin (outside the workspace) that looks at a file of the folder it is
+    # started in as it is imported: the fork server imported it while warming up
+    taken, expected, before, after = PLUGIN_SETTINGS[settings]
     outside = library.parent / "installed"
     write("pocplug-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: pocplug\n")(outside)
     write("pocplug-1.0.dist-info/entry_points.txt", "[pytest11]\npocplug = pocplug\n")(outside)
     write(
         "pocplug.py",
-        "import json\n\nimport pytest\n\n"
-        "SETTINGS = json.loads(open('pocplug.json').read())\n\n\n"
-        "@pytest.fixture\ndef expected_scale():\n    return SETTINGS['expected']\n",
+        "import json\nimport os\n\nimport pytest\n\n" + taken + "\n\n"
+        f"@pytest.fixture\ndef expected_scale():\n    return {expected}\n",
     )(outside)
-    write("pocplug.json", '{"expected": 4}\n')(library)
+    for rel, text in before.items():
+        write(rel, text)(library)
     write(
         "tests/test_step3_helpers.py",
         "def test_the_fixture_library_scales(lib, "
@@ -972,7 +987,8 @@ def test_a_workspace_file_a_plugin_from_outside_reads_when_imported_is_an_input(
     env = {"PYTHONPATH": str(outside)}
     verified = run_doit(library, "poc-complete", env=env)
     assert verified.code == 0, verified.out + verified.err
-    write("pocplug.json", '{"expected": 5}\n')(library)
+    for rel, text in after.items():
+        write(rel, text)(library)
     assert_run_again_and_failed(library, "3", env)
 
 
