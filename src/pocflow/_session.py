@@ -92,11 +92,23 @@ def pytest_addoption(parser: Any) -> None:
     )
 
 
+class _SessionRoot:
+    """Gives the session the ``fspath`` the JSON report reads as the session ends (pytest's
+    ``legacypath`` plugin gives every node one; a project may turn it off: `-p
+    no:legacypath`), once the tests are done, and only when there is none."""
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: Any) -> None:
+        if not hasattr(session, "fspath"):
+            session.fspath = str(session.path)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: Any) -> None:
     path = config.getoption("pocflow_facts")
     if not path:
         return
+    config.pluginmanager.register(_SessionRoot(), "pocflow-session-root")
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts

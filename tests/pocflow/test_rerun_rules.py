@@ -290,3 +290,15 @@ def test_a_test_reading_the_workspaces_pyproject_is_verified_and_stays_so(
     )
     edited = run_doit(ws, "poc-complete")
     assert "test:1" in edited.ran, edited.out
+
+
+def test_a_project_that_turns_pytests_legacypath_plugin_off_is_verified(tmp_path: Path) -> None:
+    # `-p no:legacypath` (as packaging's settings have it) took away session.fspath, which
+    # the JSON report of pocflow's sessions read as the session ended: no step verified
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_one():\n    assert True\n"},
+        settings='\n[tool.pytest.ini_options]\naddopts = ["-p", "no:legacypath"]\n',
+    )
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
