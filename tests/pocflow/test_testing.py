@@ -66,6 +66,13 @@ def test_passing_step_counts_equal_pytest(tmp_path: Path) -> None:
             },
             "tests/test_step1_a.py::test_x - RuntimeError: boom",
         ),
+        (
+            {
+                "tests/test_step1_a.py": "import pytest\n@pytest.mark.xfail(strict=True, "
+                "reason='not yet')\ndef test_x():\n    pass\n"
+            },
+            "tests/test_step1_a.py::test_x - [XPASS(strict)] not yet",
+        ),
     ],
 )
 def test_failing_verdicts_say_why(tmp_path: Path, files: dict[str, str], message: str) -> None:
