@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 
 from doit.cmd_base import DoitCmdBase
 from doit.exceptions import InvalidDodoFile
 
-from pocflow.errors import PocflowError
+from pocflow.errors import PocflowError, unknown_task
 from pocflow.workspace import Workspace, load_workspace
 
 _T = TypeVar("_T")
@@ -26,3 +27,16 @@ class WorkspaceCommand(DoitCmdBase):  # type: ignore[misc]
             raise InvalidDodoFile(str(exc)) from None
         finally:
             self.dep_manager.close()
+
+
+def unknown_task_line(name: str, tasks: Sequence[str]) -> str:
+    """The one line for a name that is neither a task nor a file of the workspace doit
+    loaded (pocflow.errors.unknown_task), with the current PoC read from its settings."""
+    from pocflow.run import run_root
+    from pocflow.settings import load_settings
+
+    try:
+        current: int | None = load_settings(Path(run_root() or os.getcwd())).poc
+    except PocflowError:
+        current = None
+    return unknown_task(name, tasks, current)

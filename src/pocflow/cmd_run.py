@@ -44,8 +44,9 @@ from doit.cmd_run import Run as DoitRun
 from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
+from pocflow._command import unknown_task_line
 from pocflow._fs import sweep_temporaries
-from pocflow.errors import PocflowError, unknown_task
+from pocflow.errors import PocflowError
 from pocflow.fingerprint import differing, release_digests, save_cache_file
 from pocflow.freshness import REVERIFY_ENV, installed_packages, reverify_forced
 from pocflow.layout import (
@@ -160,12 +161,7 @@ class Run(DoitRun):  # type: ignore[misc]
             os.environ.pop(WORKERS_ENV, None)
 
     def _unknown(self, name: str) -> str:
-        names = [task.name for task in getattr(self, "task_list", ())]
-        try:
-            current: int | None = load_settings(Path(run_root() or Path.cwd())).poc
-        except PocflowError:
-            current = None
-        return unknown_task(name, names, current)
+        return unknown_task_line(name, [task.name for task in getattr(self, "task_list", ())])
 
     @functools.wraps(DoitRun._execute)  # doit passes options by _execute's parameter names
     def _execute(self, *args: Any, **kwargs: Any) -> int:

@@ -144,6 +144,12 @@ CASES: dict[str, Case] = {
         "ERROR: doit status takes no task names (step:9)",
         command=("status", "step:9"),
     ),
+    "info on a task that is not there": Case(
+        lambda ws: None,
+        3,
+        "ERROR: no step '9' in the current PoC: its steps are 1, 2, 3a, 3b, 4, 4_1",
+        command=("info", "step:9"),
+    ),
     "a misspelt task": Case(
         lambda ws: None,
         3,
