@@ -386,10 +386,11 @@ class KernelWatch:
     def _changed_since_watched(self, rel: str) -> bool:
         """Whether a file only closed after being opened to write (no write reported: a
         database SQLite opens read-write to read it; or written through a memory map, which
-        the kernel reports no write for) was changed while watched: its modification time
-        is not older than the watch (less a margin for the file system's coarse clock)."""
+        the kernel reports no write for) was changed while watched: its change time (which,
+        unlike its modification time, no one can set back) is not older than the watch
+        (less a margin for the file system's coarse clock)."""
         try:
-            return os.stat(self.prefix + rel).st_mtime_ns >= self.since - _CLOCK_MARGIN_NS
+            return os.stat(self.prefix + rel).st_ctime_ns >= self.since - _CLOCK_MARGIN_NS
         except OSError:
             return True  # gone: what it was is not known
 
@@ -455,7 +456,7 @@ _IN_REPLACED = _IN_MOVED_TO | _IN_MOVED_FROM | _IN_DELETE
 _IN_WRITTEN = _IN_MODIFY | _IN_CLOSE_WRITE | _IN_MOVED_TO | _IN_CREATE
 #: written for certain: a file only closed after being opened to write may be unchanged
 _IN_CHANGED = _IN_WRITTEN & ~_IN_CLOSE_WRITE
-#: how much older than the watch a file's modification time may be and still be one of the
+#: how much older than the watch a file's change time may be and still be one of the
 #: watch's (file systems stamp files with a clock that ticks every few milliseconds)
 _CLOCK_MARGIN_NS = 50_000_000
 

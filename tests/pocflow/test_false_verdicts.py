@@ -2049,6 +2049,40 @@ def test_a_database_a_test_only_reads_through_attach_or_a_link_is_verified_and_w
     assert_run_again_and_failed(ws, "1")
 
 
+#: a child process (no observer of its own: isolated, empty environment) that checks a file,
+#: rewrites it through a memory map (no write the kernel reports) and sets its modification
+#: time back
+REWRITE_THROUGH_A_MAP = (
+    "import mmap, os\n"
+    "fd = os.open('data/flag.txt', os.O_RDWR)\n"
+    "st = os.fstat(fd)\n"
+    "m = mmap.mmap(fd, 0, access=mmap.ACCESS_WRITE)\n"
+    "ok = m[:4] == b'AAAA'\n"
+    "m[:4] = b'BBBB'\n"
+    "m.flush(); m.close(); os.close(fd)\n"
+    "os.utime('data/flag.txt', ns=(st.st_atime_ns, st.st_mtime_ns))\n"
+    "raise SystemExit(0 if ok else 1)\n"
+)
+
+
+def test_a_file_a_child_rewrites_through_a_memory_map_and_dates_back_is_written(
+    tmp_path: Path,
+) -> None:
+    test = (
+        "import subprocess, sys\n\n"
+        f"CHILD = {REWRITE_THROUGH_A_MAP!r}\n\n\n"
+        "def test_the_flag_is_a():\n"
+        "    assert subprocess.run([sys.executable, '-I', '-c', CHILD], env={}).returncode == 0\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    write_files(ws, {"data/flag.txt": "AAAA\n"})
+    result = run_doit(ws, "poc-complete")
+    assert plain_tests(ws, "1") != 0, "the case must really fail"
+    again = run_doit(ws, "poc-complete")
+    assert result.code != 0 or again.code != 0, result.out + again.out
+    assert "✅ 1" not in run_doit(ws, "status").out
+
+
 def test_a_file_read_through_a_linked_folder_and_dot_dot_is_the_one_the_system_read(
     tmp_path: Path,
 ) -> None:
