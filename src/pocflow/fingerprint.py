@@ -291,7 +291,9 @@ def secret_names() -> set[str]:
 
 
 def pytest_table_digest(path: Path) -> str:
-    """sha256 of the [tool.pytest] tables of a pyproject.toml (what pytest takes from it)."""
+    """sha256 of the [tool.pytest] tables of a pyproject.toml (what pytest takes from it),
+    and of its [tool.coverage] tables where it has some (what coverage, under pytest-cov,
+    takes from it: a fail_under there decides a session's exit status)."""
     content = file_digest(path)
     if content in NO_CONTENT:
         return content
@@ -305,8 +307,10 @@ def pytest_table_digest(path: Path) -> str:
             return "unreadable"
         tool = data.get("tool")
         table = tool.get("pytest", {}) if isinstance(tool, dict) else {}
+        coverage = tool.get("coverage") if isinstance(tool, dict) else None
+        taken = table if coverage is None else {"pytest": table, "coverage": coverage}
         known = _TABLES[content] = hashlib.sha256(
-            json.dumps(table, sort_keys=True, default=str).encode()
+            json.dumps(taken, sort_keys=True, default=str).encode()
         ).hexdigest()
     return known
 

@@ -1906,19 +1906,30 @@ def test_a_database_opened_by_uri_in_a_folder_whose_name_has_a_space_is_watched(
 COVERED = "def double(x):\n    return 2 * x\n\n\ndef triple(x):\n    return 3 * x\n"
 
 
-def covered_workspace(root: Path, addopts: str) -> Path:
+def covered_workspace(root: Path, addopts: str, more: str = "") -> Path:
     """Two independent steps, each testing one function of mylib, with pytest-cov in
-    pytest's addopts (as an existing library has it)."""
+    pytest's addopts (as an existing library has it); ``more``: pyproject.toml's end."""
     ws = make_workspace(
         root,
         {
             "1": "from mylib import double\n\n\ndef test_double():\n    assert double(2) == 4\n",
             "2": "from mylib import triple\n\n\ndef test_triple():\n    assert triple(2) == 6\n",
         },
-        settings=f'\n[tool.pytest.ini_options]\npythonpath = ["."]\naddopts = "{addopts}"\n',
+        settings=f'\n[tool.pytest.ini_options]\npythonpath = ["."]\naddopts = "{addopts}"\n' + more,
     )
     write_files(ws, {"mylib/__init__.py": COVERED})
     return ws
+
+
+def test_a_coverage_threshold_in_pyproject_is_an_input(tmp_path: Path) -> None:
+    ws = covered_workspace(
+        tmp_path / "ws", "--cov=mylib", "\n[tool.coverage.report]\nfail_under = 50\n"
+    )
+    poc_complete_passes(ws)
+    pyproject = ws / "pyproject.toml"
+    text = pyproject.read_text(encoding="utf-8")
+    pyproject.write_text(text.replace("fail_under = 50", "fail_under = 90"), encoding="utf-8")
+    assert_run_again_and_failed(ws, "1", says="fail-under (90%)")
 
 
 def test_coverage_in_addopts_verifies_and_leaves_no_data_in_the_workspace(
