@@ -151,6 +151,32 @@ def _judged_as_a_whole(config: Any) -> str:
     return ""
 
 
+#: pytest-cov's report kinds that write to a file or folder -> coverage's setting of where
+_REPORT_SETTINGS = {
+    "html": "html_dir",
+    "xml": "xml_output",
+    "json": "json_output",
+    "lcov": "lcov_output",
+}
+
+
+def _coverage_reports(config: Any) -> list[str]:
+    """Where pytest-cov writes the reports it was asked for (`--cov-report=html`, ...):
+    coverage's own output, which it reads back (an HTML report's status.json) and rewrites
+    whenever it runs; no test's input or output."""
+    plugin = config.pluginmanager.getplugin("_cov")
+    try:
+        asked = dict(getattr(plugin.options, "cov_report", None) or {})
+        settings = plugin.cov_controller.cov.config
+        return [
+            str(given or getattr(settings, _REPORT_SETTINGS[kind]))
+            for kind, given in asked.items()
+            if kind in _REPORT_SETTINGS
+        ]
+    except Exception:  # no pytest-cov, or one of another shape: nothing of its to leave out
+        return []
+
+
 def _workers(config: Any) -> str:
     """How pytest-xdist spreads the session's tests over processes of its own ('' when it
     does not): '-n 2', '--dist load'. pocflow's observer watches the session's process (and
@@ -345,5 +371,8 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         whole = _judged_as_a_whole(session.config)
         if whole:
             facts.emit({"whole": whole})
+        reports = [facts.rel(path) for path in _coverage_reports(session.config)]
+        if reports:
+            facts.emit({"tool": reports})
         facts.emit({"reports": facts.reports})
         facts.emit({"end": int(exitstatus)})

@@ -270,6 +270,19 @@ def early_message(step_id: str, early: Iterable[str], whose: str) -> str:
     )
 
 
+#: the facts that name a workspace path, by the key that holds it
+_PATH_KEYS = ("r", "q", "d", "p", "w", "mk")
+
+
+def _about(fact: dict[str, Any], paths: tuple[str, ...]) -> bool:
+    """Whether a fact is about one of these workspace paths or what lies under one."""
+    for key in _PATH_KEYS:
+        if key in fact:
+            rel = str(fact[key]).rstrip("/")
+            return any(rel == path or rel.startswith(path + "/") for path in paths)
+    return False
+
+
 def read_facts(path: Path, pytest_session: bool = False) -> Facts:
     """Parse a facts file (a cut-off last line, from a killed process, is ignored)."""
     from pocflow._observe import FOLLOW
@@ -292,7 +305,11 @@ def read_facts(path: Path, pytest_session: bool = False) -> Facts:
             contexts[f"{FOLLOW}{fact.get('g')}"] = str(fact["ctx"])
             continue
         parsed.append(fact)
+    # what a pytest plugin writes for itself (pytest-cov's reports): no step's input or output
+    tools = tuple(str(rel) for fact in parsed for rel in fact.get("tool") or ())
     for fact in parsed:
+        if tools and _about(fact, tools):
+            continue
         context = fact.get("c")
         if isinstance(context, str) and context.startswith(FOLLOW):
             # a child's read: in its parent's context of the moment; unknown: every step's

@@ -1932,6 +1932,21 @@ def test_a_coverage_threshold_in_pyproject_is_an_input(tmp_path: Path) -> None:
     assert_run_again_and_failed(ws, "1", says="fail-under (90%)")
 
 
+@pytest.mark.parametrize("report", ["html", "xml", "json"])
+def test_a_coverage_report_written_into_the_workspace_is_no_input(
+    tmp_path: Path, report: str
+) -> None:
+    # an HTML report reads its status.json back and rewrites it whenever it runs: every
+    # step was "changed since its tests ran, by this run: htmlcov/status.json"
+    ws = covered_workspace(tmp_path / "ws", f"--cov=mylib --cov-report={report}")
+    poc_complete_passes(ws)
+    again = poc_complete_passes(ws)
+    assert again.ran == [], again.out
+    assert (
+        ws / {"html": "htmlcov", "xml": "coverage.xml", "json": "coverage.json"}[report]
+    ).exists()
+
+
 def test_coverage_in_addopts_verifies_and_leaves_no_data_in_the_workspace(
     tmp_path: Path,
 ) -> None:
