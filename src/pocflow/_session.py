@@ -130,6 +130,8 @@ def pytest_configure(config: Any) -> None:
                 "plugins": [list(p) for p in plugins],
                 "candidates": _candidates(config, facts.root),
                 "workers": _workers(config),
+                # (pytest-json-report, which writes the session's report, needs it)
+                "no_terminal": config.pluginmanager.is_blocked("terminal"),
             }
         }
     )

@@ -572,6 +572,12 @@ def _problem(
             "<description>.py with at least one test"
         )
     tail = "\n".join(output.strip().splitlines()[-LOG_TAIL_LINES:])
+    if facts.config.get("no_terminal"):
+        return (
+            f"step {sid}: pytest's terminal plugin is off (-p no:terminal), and pocflow's "
+            "sessions need it to report each test (pytest-json-report); leave it on in "
+            "pytest's settings"
+        )
     if facts.items is None and not report:
         return f"step {sid}: pytest ended ({ended}) before it collected any test" + (
             f":\n{tail}" if tail else ""

@@ -275,3 +275,17 @@ def test_the_rootdir_pytest_addopts_names_is_the_last_one_given(
     addopts: str, given: str | None
 ) -> None:
     assert testing._rootdir_given(addopts) == given
+
+
+def test_a_session_with_pytests_terminal_plugin_off_says_so(tmp_path: Path) -> None:
+    # pytest-json-report needs the terminal plugin: without it the session ends in an
+    # internal error, which said nothing of why
+    root = workspace(tmp_path, {"tests/test_step1_a.py": PASSING})
+    (root / "pyproject.toml").write_text(
+        '[tool.pytest.ini_options]\naddopts = "-p no:terminal"\n', encoding="utf-8"
+    )
+    result = PytestJsonRunner().run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
+    assert result.outcome == "failed"
+    assert "pytest's terminal plugin is off (-p no:terminal)" in result.message, result.message
