@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pocflow._fs import atomic_write_text, read_json, sha256_file, stamp
-from pocflow.errors import DocumentError, located
+from pocflow.errors import DocumentError, located, shown
 from pocflow.markdown import closes_fence
 
 if TYPE_CHECKING:  # jinja2 is imported when a document is rendered, not when doit loads
@@ -128,6 +128,9 @@ class Merged:
 
     text: str
     moved: list[tuple[str, int, list[str]]]
+    #: lines of pocflow's own a person changed inside a block since pocflow wrote them
+    #: there, rewritten from the record: (block, line in the existing text, the line)
+    repaired: list[tuple[str, int, str]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -186,10 +189,11 @@ def merge(existing: str | None, rendered: str, path: str, owned: Owned) -> Merge
         return Merged(rendered, [])
     bom, crlf, text = document_shape(existing)
     moved: list[tuple[str, int, list[str]]] = []
-    merged = _merge(text, rendered, path, owned, moved)
+    repaired: list[tuple[str, int, str]] = []
+    merged = _merge(text, rendered, path, owned, moved, repaired)
     if crlf:
         merged = merged.replace("\n", "\r\n")
-    return Merged(BOM + merged if bom else merged, moved)
+    return Merged(BOM + merged if bom else merged, moved, repaired)
 
 
 BOM = "\ufeff"
@@ -211,12 +215,13 @@ def _merge(
     path: str,
     owned: Owned,
     moved: list[tuple[str, int, list[str]]],
+    repaired: list[tuple[str, int, str]],
 ) -> str:
     new_blocks = find_blocks(rendered, f"{path} (as rendered)")
     fresh = {b.name: rendered[b.start : b.end] for b in new_blocks}
     blocks = find_blocks(existing, path)
     _refuse_moved_markers(existing, blocks, rendered, new_blocks, fresh, path)
-    result = replace_blocks(existing, fresh, path, owned, moved)
+    result = replace_blocks(existing, fresh, path, owned, moved, repaired)
     for block in new_blocks:
         if block.name not in {b.name for b in find_blocks(result, path)}:
             adopted = _adopt(result, fresh[block.name], path)
@@ -234,16 +239,22 @@ def replace_blocks(
     path: str,
     owned: Owned,
     moved: list[tuple[str, int, list[str]]] | None = None,
+    repaired: list[tuple[str, int, str]] | None = None,
 ) -> str:
     """text with each machine block that ``blocks`` has too replaced by that one, and the
     lines a person wrote inside it moved right below it (see merge; each noted in
-    ``moved``)."""
+    ``moved``; lines of pocflow's a person changed, rewritten, in ``repaired``)."""
     result = text
     for block in reversed(find_blocks(text, path)):
         if block.name not in blocks:
             continue
         same = text[block.start : block.end] == blocks[block.name]  # (most blocks, most runs)
         persons = [] if same else _persons_lines(text, block, blocks[block.name], owned, block.name)
+        if not same and repaired is not None:
+            repaired[:0] = [
+                (block.name, text.count("\n", 0, at) + 1, line)
+                for at, line in _repaired_lines(text, block, blocks[block.name], owned)
+            ]
         rest = result[block.end :]
         kept = ""
         if persons:
@@ -498,6 +509,31 @@ def _persons_lines(
     ]
 
 
+def _repaired_lines(text: str, block: Block, fresh: str, owned: Owned) -> list[tuple[int, str]]:
+    """The lines of pocflow's own (the template's shapes) a person changed inside a block
+    since pocflow wrote it here, other than by adding to them: pocflow's to rewrite from the
+    record (a value edited by hand is not a result), said so rather than silently."""
+    written = owned.written.get(block.name)
+    shapes = owned.shapes.get(block.name)
+    if written is None or not shapes:
+        return []
+    lines = [
+        (match.start(), match.group(0))
+        for match in _LINE_RE.finditer(text, block.start, block.end)
+        if match.group(0).strip() and not _MARK_RE.match(match.group(0))
+    ]
+    ours = {line.strip() for line in fresh.splitlines()}
+    changed = _changed_since_written(lines, written, lambda line: False)
+    persons = {at for at, _ in _changed_since_written(lines, written, lambda line: True)}
+    return [
+        (at, line.strip())
+        for at, line in changed
+        if at not in persons
+        and line.strip() not in ours
+        and any(shape.fullmatch(line.strip()) for shape in shapes)
+    ]
+
+
 def _changed_since_written(
     lines: list[tuple[int, str]], written: str, pocflows: Callable[[str], bool]
 ) -> list[tuple[int, str]]:
@@ -605,6 +641,18 @@ def write_document(
     written = read_json(kept) if kept is not None else None
     blocks = {k: v for k, v in (written or {}).items() if isinstance(v, str)}
     merged = merge(existing, rendered, relpath, Owned(shapes, blocks))
+    for block, line, text in merged.repaired:
+        sys.stderr.write(
+            "pocflow: warning: "
+            + located(
+                relpath,
+                f"a line of pocflow's in the machine block '{block}' was edited by hand "
+                f"({shown(text, 120)}); rewritten from the record (write notes below the "
+                "block's end marker, where they are yours)",
+                line,
+            )
+            + "\n"
+        )
     for block, line, lines in merged.moved:
         count = f"{len(lines)} line{'' if len(lines) == 1 else 's'}"
         sys.stderr.write(

@@ -507,6 +507,27 @@ def test_what_pocflow_wrote_in_a_block_before_is_replaced_not_kept() -> None:
     assert merge(edited, NEXT_RENDER, "doc", BY_SHAPE).text == NEXT_RENDER
 
 
+def test_a_row_of_pocflows_edited_by_hand_is_rewritten_and_said_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # pocflow wrote the document here; a person then changed a value in one of its rows
+    kept = tmp_path / "r.blocks.json"
+    write_document(tmp_path, "r.md", GOLDEN_DOC, STEP_SHAPES, kept)
+    capsys.readouterr()
+    text = (tmp_path / "r.md").read_text(encoding="utf-8")
+    edited = text.replace("| pages | 42 (≥ 40 ✅) |", "| pages | 99 (I changed it) |")
+    assert edited != text
+    (tmp_path / "r.md").write_text(edited, encoding="utf-8")
+    write_document(tmp_path, "r.md", NEXT_RENDER, STEP_SHAPES, kept)
+    assert (tmp_path / "r.md").read_text(encoding="utf-8") == NEXT_RENDER
+    line = edited.splitlines().index("| pages | 99 (I changed it) |") + 1
+    err = capsys.readouterr().err
+    assert (
+        f"pocflow: warning: r.md:{line}: a line of pocflow's in the machine block 'results' "
+        "was edited by hand ('| pages | 99 (I changed it) |'); rewritten from the record"
+    ) in err, err
+
+
 def test_a_comment_written_inside_a_code_fence_of_a_block_stays_code() -> None:
     edited = inside_block(GOLDEN_DOC, "commands", "uv run doit step:1", "# also: make data")
     done = merge(edited, NEXT_RENDER, "doc", BY_SHAPE)
