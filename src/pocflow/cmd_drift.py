@@ -6,6 +6,8 @@ from typing import Any
 
 from pocflow._command import WorkspaceCommand
 from pocflow.drift import find_drift, other_environment
+from pocflow.layout import ALL_POCS_TASK, GATE_TASK
+from pocflow.workspace import project_workspaces
 
 
 class Drift(WorkspaceCommand):
@@ -37,8 +39,11 @@ class Drift(WorkspaceCommand):
         for problem in problems:
             out.write(f"drift: {problem}\n")
         if problems:
+            # an earlier PoC's documents are written by its own gate, not the current one's
+            several = self.on_workspace(lambda ws: len(project_workspaces(ws.root)) > 1)
+            gate = ALL_POCS_TASK if several else GATE_TASK
             out.write(
-                f"{len(problems)} difference(s); regenerate with `doit poc-complete` "
+                f"{len(problems)} difference(s); regenerate with `doit {gate}` "
                 "(or the step's document/state tasks) and commit the result\n"
             )
             return 1

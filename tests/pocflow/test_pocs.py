@@ -409,6 +409,10 @@ def test_drift_and_the_merge_driver_cover_every_poc(two_pocs: Path, tmp_path: Pa
     doc.write_text(kept.replace("✅", "❌", 1), encoding="utf-8")
     drift = run_doit(two_pocs, "drift")
     assert drift.code == 1 and "docs/small-step1-results.md: machine block" in drift.out
+    # the current PoC's gate does not write an earlier PoC's documents: the stage's does
+    assert "regenerate with `doit all-pocs-complete`" in drift.out, drift.out
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    assert run_doit(two_pocs, "drift").code == 0
     doc.write_text(kept, encoding="utf-8")
 
     dev = clone(two_pocs, tmp_path / "dev")
