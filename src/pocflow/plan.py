@@ -6,6 +6,7 @@ number, never an exception. Only a file that is not text at all is an error.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -170,6 +171,12 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                 # a step heading after another section (no '## Implementation Steps'): the
                 # lines below it are the step's, not that section's (an Overview table's)
                 section = "implementation steps"
+            elif _misspelt_step(title):
+                warn(
+                    f"heading '### {title}' is not read as a step (a step's heading is "
+                    "'### Step <id>: <Name>'): its step is not in the plan",
+                    number,
+                )
             continue
         if "checklist" in section:
             _read_checklist_line(plan, stripped, number)
@@ -206,6 +213,18 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
         if not pstep.goal:
             warn(f"step {pstep.step_id} has no **Goal**", pstep.line)
     return plan
+
+
+_WORD_AND_ID_RE = re.compile(r"^(?P<word>[A-Za-z]+)\s+(?P<id>[0-9][0-9A-Za-z_]*)\b")
+
+
+def _misspelt_step(title: str) -> bool:
+    """Whether a heading that is no step's looks like a step's with its word misspelt
+    ('Setp 2: Sum it', 'Stpe 3a'): a word close to 'Step', then what could be an id."""
+    match = _WORD_AND_ID_RE.match(title)
+    if match is None:
+        return False
+    return bool(difflib.get_close_matches(match["word"].lower(), ["step"], n=1, cutoff=0.7))
 
 
 def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | None:

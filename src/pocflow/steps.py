@@ -100,7 +100,7 @@ def discover_steps(root: Path, scripts_dir: str, tests_dir: str, manifests_dir: 
     def files_of(step_id: str) -> StepFiles:
         return found.setdefault(step_id, StepFiles(step_id))
 
-    for path in _listing(root, scripts_dir, "step*.py"):
+    for path in _listing(root, scripts_dir, "step*.py", any_case=True):
         rel = f"{scripts_dir}/{path.name}"
         name = parse_step_filename(path.name)
         if name is None:
@@ -225,13 +225,15 @@ def _folders_named(root: Path, directory: str, pattern: str) -> list[str]:
     return [f"{directory}/{name}" for name in sorted(names)]
 
 
-def _listing(root: Path, directory: str, pattern: str) -> list[Path]:
-    """The files of the folder whose names match the pattern, sorted (one listing: the
-    folder's entries say which are files without a look at each, as glob's would)."""
+def _listing(root: Path, directory: str, pattern: str, any_case: bool = False) -> list[Path]:
+    """The files of the folder whose names match the pattern (``any_case``: in any case,
+    so that `Step2_x.py` is met and named as misnamed), sorted (one listing: the folder's
+    entries say which are files without a look at each, as glob's would)."""
     base = root / directory
+    fold = str.lower if any_case else str
     try:
         with os.scandir(base) as entries:
-            names = [e.name for e in entries if fnmatchcase(e.name, pattern) and _is_file(e)]
+            names = [e.name for e in entries if fnmatchcase(fold(e.name), pattern) and _is_file(e)]
     except OSError:  # no such folder (or not one): no step files there
         return []
     return [base / name for name in sorted(names)]

@@ -261,3 +261,19 @@ def test_a_fence_in_the_plan_closes_only_on_its_own_kind_of_line() -> None:
     )
     assert list(plan.steps) == ["1", "2"] and plan.steps["2"].depends_on == ["1"]
     assert "```bash" in plan.steps["1"].verification
+
+
+@pytest.mark.parametrize(
+    ("heading", "warned"),
+    [("Setp 2: Sum it", True), ("Stpe 3a: X", True), ("Notes", False), ("Stage 2: X", False)],
+)
+def test_a_misspelt_step_heading_is_named(heading: str, warned: bool) -> None:
+    plan = parse_plan(
+        f"## Implementation Steps\n### Step 1: A\n**Goal**: a\n### {heading}\n**Goal**: b\n",
+        "p.md",
+    )
+    assert list(plan.steps) == ["1"]
+    said = [w for w in plan.warnings if "is not read as a step" in w]
+    assert bool(said) == warned, plan.warnings
+    if warned:
+        assert said[0].startswith(f"p.md:4: heading '### {heading}'")

@@ -125,10 +125,14 @@ def test_discover_steps_two_main_scripts_is_an_error(tmp_path: Path) -> None:
 
 
 def test_discover_steps_warns_about_misnamed_step_files(tmp_path: Path) -> None:
-    _touch(tmp_path, "PoC/stepone.py", "tests/test_stepx.py")
+    _touch(tmp_path, "PoC/stepone.py", "PoC/Step2_sum_it.py", "tests/test_stepx.py")
     found = discover_steps(tmp_path, "PoC", "tests", "steps")
     assert found.steps == {}
-    assert [w.split(":")[0] for w in found.warnings] == ["PoC/stepone.py", "tests/test_stepx.py"]
+    assert sorted(w.split(":")[0] for w in found.warnings) == [
+        "PoC/Step2_sum_it.py",  # a capital: met, and named (it was ignored without a word)
+        "PoC/stepone.py",
+        "tests/test_stepx.py",
+    ]
 
 
 def test_a_test_file_pytest_collects_that_is_no_steps_is_named(tmp_path: Path) -> None:
