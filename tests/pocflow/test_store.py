@@ -189,3 +189,27 @@ def test_a_row_doit_could_not_read_the_way_it_wrote_it_costs_its_task_only(
         assert store._get_task_data(task) == {}
     assert store.get("test:1", "inputs") == {"a": "1"}
     assert capsys.readouterr().err.count("pocflow: warning") == 1
+
+
+def test_a_tasks_settings_digest_is_doits_own_and_worked_out_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import doit.tools
+    from doit.tools import config_changed
+
+    from pocflow.phases import settings_unchanged
+
+    settings = {"template": "abc123", "name": "Load the data"}
+    saved = config_changed(dict(settings))._calc_digest()  # what doit itself saves
+    encoded = []
+    real_dumps = doit.tools.json.dumps
+    monkeypatch.setattr(
+        doit.tools.json, "dumps", lambda *a, **k: encoded.append(1) or real_dumps(*a, **k)
+    )
+    check = settings_unchanged(dict(settings))
+    assert all(check(None, {"_config_changed": saved}) for _ in range(3))
+    assert len(encoded) == 1  # encoded and hashed once, not on every check
+    assert not check(None, {"_config_changed": "another digest"})
+    assert not check(None, {})  # never ran: doit's own answer
+    other = settings_unchanged({**settings, "template": "def456"})
+    assert not other(None, {"_config_changed": saved})
