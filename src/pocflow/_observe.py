@@ -175,6 +175,49 @@ _PROGRAM_EVENTS = frozenset(
 #: standard-library code that opens names relative to a folder descriptor (dir_fd), which the
 #: "open" event does not carry: shutil.rmtree, os.fwalk
 _DIR_FD_OPENERS = ("/shutil.py", "<frozen os>", "/os.py")
+#: modules (top-level names) that read a file for their caller and keep nothing of it for a
+#: later caller: a read through them is their caller's alone. Any other library code between
+#: the workspace code and a read (linecache, zoneinfo, a package of the environment) may keep
+#: what it read and serve it to another step's tests in the same session (Observer.read)
+_KEEPS_NOTHING = frozenset(
+    (
+        "os",
+        "posixpath",
+        "ntpath",
+        "genericpath",
+        "pathlib",
+        "io",
+        "_pyio",
+        "codecs",
+        "encodings",
+        "shutil",
+        "tempfile",
+        "glob",
+        "fnmatch",
+        "stat",
+        "json",
+        "csv",
+        "contextlib",
+        "importlib",
+        "zipimport",
+        "_frozen_importlib",
+        "_frozen_importlib_external",
+        "runpy",
+        "tokenize",
+        "subprocess",
+        "threading",
+        "zipfile",
+        "tarfile",
+        "gzip",
+        "bz2",
+        "lzma",
+        "_compression",
+        "sqlite3",
+        "_pytest",
+        "pytest",
+        "pluggy",
+    )
+)
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
 #: pocflow's package folder (this file is in it), with a separator
@@ -819,6 +862,27 @@ class Observer:
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 
+    def reader_and_libraries(self) -> "tuple[str, tuple[str, ...]]":
+        """(``reader()`` of a read being recorded; the library modules, by top-level name,
+        whose code between that workspace code and the read may keep what it read for a
+        later caller — see _KEEPS_NOTHING). A step's tests that get a file's content from
+        such a library's cache, in a session where another step's tests made it read the
+        file, stand on the file as well (pocflow.observed.attribute)."""
+        frame = sys._getframe(2)  # (read's caller: as reader() looks)
+        libraries: list[str] = []
+        while frame is not None:
+            name = self.frame_file(frame)
+            if name.startswith(self.prefix) and not name.startswith(self.skip):
+                if name not in _MODULE_FILES:
+                    return name[len(self.prefix) :], tuple(sorted(set(libraries)))
+            elif name not in _MODULE_FILES:
+                module = frame.f_globals.get("__name__")
+                top = module.partition(".")[0] if isinstance(module, str) else ""
+                if top and top not in _KEEPS_NOTHING and top != "__main__":
+                    libraries.append(top)
+            frame = frame.f_back  # type: ignore[assignment]
+        return "", ()
+
     def frame_file(self, frame: "types.FrameType") -> str:
         """The file a frame's code comes from, absolute: a doctest's examples (code named
         ``<doctest module.name[0]>``) are their module's."""
@@ -858,8 +922,9 @@ class Observer:
         by the kernel only (marked "k")."""
         if not kernel and self.kernel is not None:
             self._from_kernel()  # what other processes did before this read comes first
-        by = self.reader() or self.parent_by
-        key = (kind, rel, self.context, by)
+        by, libraries = ("", ()) if kernel else self.reader_and_libraries()
+        by = by or self.parent_by
+        key = (kind, rel, self.context, by, *libraries)
         self.py_reads.add((rel, self.context))
         if key in self.seen:
             return
@@ -867,6 +932,8 @@ class Observer:
         fact: dict[str, object] = {kind: rel, "c": self.context}
         if by and by != rel:
             fact["by"] = by
+        if libraries:
+            fact["lib"] = libraries
         if ("s", rel) not in self.seen:  # the file as it was when first read
             self.seen.add(("s", rel))
             fact["s"] = [-1] if unknown else stamp_of(self.prefix + rel)

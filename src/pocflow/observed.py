@@ -13,7 +13,9 @@ steps) and attributes each read:
   belongs to every step of the session;
 - a read by a module's code (a helper that loads and caches a data file) also belongs to
   every step that imported that module, in any context: a second step that gets the cached
-  result without reading the file still depends on it. More steps, never fewer.
+  result without reading the file still depends on it. The same holds for a library's code
+  (linecache, zoneinfo, an installed package) that read a file for a test: the read also
+  belongs to every step whose tests import that library. More steps, never fewer.
 
 What a step wrote is its output, not its input, and so is what its upstream steps wrote and
 every step's declared ``outputs``.
@@ -47,7 +49,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 32
+OBSERVER_VERSION = 33
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -222,6 +224,9 @@ class Facts:
     process could not be observed: its reads are unknown)."""
 
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # (key, context, by)
+    #: library module (top-level name) -> the keys its code read for workspace code: what it
+    #: may have kept for later callers (pocflow._observe.Observer.reader_and_libraries)
+    by_library: dict[str, set[str]] = field(default_factory=dict)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
     written: set[str] = field(default_factory=set)  # written before anything read them
     rewritten: set[str] = field(default_factory=set)  # read first, then written
@@ -330,6 +335,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" and not by:
                 key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
             facts.reads.append((key, context, by))
+            for library in fact.get("lib") or ():
+                facts.by_library.setdefault(str(library), set()).add(key)
             (facts.kernel_keys if fact.get("k") else facts.python_keys).add(key)
             if "s" in fact:  # (the observer stamps a path at its first read only)
                 facts.stamps.setdefault(key, fact["s"])
@@ -425,8 +432,23 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
         own = set(files)
         contexts = [c for c in direct if _concerns(c, own, facts.fixtures)]
         keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
-        result[step_id] = _closure(keys | _packages_of(keys, imports), by_module)
+        keys |= _packages_of(keys, imports) | _kept_by_libraries(keys, facts.by_library)
+        result[step_id] = _closure(keys, by_module)
     return result
+
+
+def _kept_by_libraries(keys: set[str], by_library: Mapping[str, set[str]]) -> set[str]:
+    """What the library modules among the step's imports read for any step's tests of the
+    session: such a library may have kept it (linecache's lines, zoneinfo's zones, a
+    package's own cache) and handed it to this step's tests without reading it again."""
+    if not by_library:
+        return set()
+    found: set[str] = set()
+    for key in keys:
+        if key.startswith(IMPORT_PREFIX):
+            top = key[len(IMPORT_PREFIX) :].split("@", 1)[0].partition(".")[0]
+            found |= by_library.get(top, set())
+    return found
 
 
 def _packages_of(keys: set[str], imports: set[str]) -> set[str]:

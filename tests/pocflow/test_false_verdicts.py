@@ -15,6 +15,7 @@ import json
 import os
 import shutil
 import sqlite3
+import struct
 import subprocess
 import sys
 import tempfile
@@ -861,6 +862,64 @@ def test_the_gate_stays_green_and_runs_nothing_when_nothing_changed(library: Pat
     result = run_doit(library, "poc-complete")
     assert result.code == 0
     assert not result.ran, result.out
+
+
+def tzif(offset: int, abbreviation: str) -> bytes:
+    """A time-zone file (TZif version 2) of one fixed UTC offset, in seconds."""
+    names = abbreviation.encode() + b"\0"
+    header = b"TZif2" + b"\0" * 15 + struct.pack(">6l", 0, 0, 0, 0, 1, len(names))
+    block = header + struct.pack(">lbB", offset, 0, 0) + names
+    return block + block + f"\n{abbreviation}{-offset // 3600}\n".encode()
+
+
+#: a data file that step 1's tests have a standard-library cache read, and step 2's tests
+#: then get from that cache in the same session: (files, the change that breaks step 2)
+STDLIB_CACHES = {
+    "linecache": (
+        {
+            "data/cfg.txt": "v1\n",
+            "tests/test_step1_x.py": "import linecache\n\n\ndef test_one():\n"
+            '    assert linecache.getline("data/cfg.txt", 1).startswith("v")\n',
+            "tests/test_step2_x.py": "import linecache\n\n\ndef test_two():\n"
+            '    assert linecache.getline("data/cfg.txt", 1) == "v1\\n"\n',
+        },
+        lambda ws: (ws / "data/cfg.txt").write_text("v2\n", encoding="utf-8"),
+    ),
+    "zoneinfo": (
+        {
+            "tests/conftest.py": "import os\nimport zoneinfo\n\n"
+            'zoneinfo.reset_tzpath([os.path.abspath("data/tz")])\n',
+            "tests/test_step1_x.py": "from zoneinfo import ZoneInfo\n\n\ndef test_one():\n"
+            '    assert ZoneInfo("Test/Zone") is not None\n',
+            "tests/test_step2_x.py": "from datetime import datetime\n"
+            "from zoneinfo import ZoneInfo\n\n\ndef test_two():\n"
+            '    noon = datetime(2024, 1, 1, 12, tzinfo=ZoneInfo("Test/Zone"))\n'
+            "    assert noon.utcoffset().total_seconds() == 3600\n",
+        },
+        lambda ws: (ws / "data/tz/Test/Zone").write_bytes(tzif(9 * 3600, "NINE")),
+    ),
+}
+
+
+@pytest.mark.parametrize("fresh_clone", [False, True], ids=["here", "fresh clone"])
+@pytest.mark.parametrize("cache", list(STDLIB_CACHES))
+def test_a_file_another_steps_tests_had_a_library_cache_read_is_an_input(
+    tmp_path: Path, cache: str, fresh_clone: bool
+) -> None:
+    # steps 1 and 2 share a session: step 1's test has the library read the file and keep
+    # it; step 2's test gets the kept content without reading the file at all
+    files, change = STDLIB_CACHES[cache]
+    ws = make_workspace(tmp_path / "ws", {"1": "", "2": ""})
+    write_files(ws, files)
+    (ws / "data/tz/Test").mkdir(parents=True)
+    (ws / "data/tz/Test/Zone").write_bytes(tzif(3600, "ONE"))
+    assert run_doit(ws, "poc-complete").code == 0
+    record = json.loads((ws / "steps/records/step2.json").read_text(encoding="utf-8"))
+    assert any(key.startswith("data/") for key in record["test"]["observed"]), record["test"]
+    if fresh_clone:
+        shutil.rmtree(ws / ".pocflow")
+    change(ws)
+    assert_run_again_and_failed(ws, "2")
 
 
 def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(tmp_path: Path) -> None:

@@ -1,0 +1,60 @@
+"""What a process read, attributed to the steps that stand on it (pocflow.observed)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from test_implement import script, spec
+
+from pocflow.implement import run_implement
+from pocflow.observed import Facts, attribute, read_facts
+
+
+def facts_of(tmp_path: Path, *facts: dict[str, object]) -> Facts:
+    path = tmp_path / "session.facts.jsonl"
+    path.write_text("".join(json.dumps(fact) + "\n" for fact in facts), encoding="utf-8")
+    return read_facts(path, pytest_session=True)
+
+
+def test_a_file_a_library_read_for_one_steps_tests_belongs_to_every_step_importing_it(
+    tmp_path: Path,
+) -> None:
+    one, two, three = "tests/test_step1_a.py", "tests/test_step2_b.py", "tests/test_step3_c.py"
+    facts = facts_of(
+        tmp_path,
+        {"r": "import:linecache@tests", "c": f"f:{one}"},
+        {"r": "import:linecache@tests", "c": f"f:{two}"},
+        {"r": "import:json@tests", "c": f"f:{three}"},
+        # step 1's test had linecache read the file; step 2's got its lines from the cache
+        {"r": "data/cfg.txt", "c": f"f:{one}", "by": one, "lib": ["linecache"]},
+        # read through pathlib, which keeps nothing: its reader's alone
+        {"r": "data/own.txt", "c": f"f:{three}", "by": three},
+    )
+    read = attribute(facts, {"1": [one], "2": [two], "3": [three]})
+    assert "data/cfg.txt" in read["1"]
+    assert "data/cfg.txt" in read["2"]  # it imports linecache, which may have kept it
+    assert "data/cfg.txt" not in read["3"]  # it does not
+    assert "data/own.txt" in read["3"]
+    assert "data/own.txt" not in read["1"] | read["2"]
+
+
+def test_the_observer_names_the_library_between_workspace_code_and_a_read(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "data").mkdir()
+    for name in ("cached.txt", "plain.txt", "direct.txt"):
+        (tmp_path / "data" / name).write_text("x\n", encoding="utf-8")
+    main = script(
+        tmp_path,
+        "step1_a.py",
+        "import linecache\nfrom pathlib import Path\n\n"
+        "linecache.getline('data/cached.txt', 1)\n"
+        "Path('data/plain.txt').read_text()\n"
+        "open('data/direct.txt').read()\n",
+    )
+    assert run_implement(spec(tmp_path, (main,))).outcome == "passed"
+    facts = read_facts(tmp_path / ".pocflow/runs/step1/step1_a.facts.jsonl")
+    assert facts.by_library.get("linecache") == {"data/cached.txt"}
+    kept = set().union(*facts.by_library.values())
+    assert not kept & {"data/plain.txt", "data/direct.txt"}  # pathlib and open keep nothing
