@@ -13,7 +13,9 @@ after the fork: audit hooks cannot be removed). It records:
 - modules an ``import`` statement or ``importlib.import_module`` hands out even when they
   were loaded before (a second step's test importing a helper the first step loaded);
 - which workspace module's code did each read (the innermost workspace frame), so a read
-  that a helper cached for later callers is attributed to whoever imports that helper;
+  that a helper cached for later callers is attributed to whoever imports that helper, and
+  which libraries from outside the workspace were between (one of them may have kept it),
+  with the libraries each workspace module imports;
 - files written, renamed or removed (a step's outputs are not its inputs);
 - environment variables read by code in the workspace (by name and a digest of the value;
   the names listed in ``POCFLOW_SECRET_NAMES`` only as set or unset).
@@ -213,11 +215,17 @@ _KEEPS_NOTHING = frozenset(
         "lzma",
         "_compression",
         "sqlite3",
-        "_pytest",
-        "pytest",
-        "pluggy",
+        "pocflow",
+        "_session",
+        "_forkserver",
+        "_observe",
+        "sitecustomize",
+        "__main__",
     )
 )
+#: the test runner's own modules: what called a library's code from them (a plugin's hook or
+#: fixture pytest runs) is where a read's libraries end (Observer.reader_and_libraries)
+_RUNNER = frozenset(("_pytest", "pytest", "pluggy"))
 _WRITE_FLAGS = os.O_APPEND | os.O_CREAT | os.O_TRUNC
 _MODULE_FILES = (__file__,)
 #: pocflow's package folder (this file is in it), with a separator
@@ -862,25 +870,38 @@ class Observer:
             frame = frame.f_back  # type: ignore[assignment]
         return ""
 
-    def reader_and_libraries(self) -> "tuple[str, tuple[str, ...]]":
-        """(``reader()`` of a read being recorded; the library modules, by top-level name,
-        whose code between that workspace code and the read may keep what it read for a
-        later caller — see _KEEPS_NOTHING). A step's tests that get a file's content from
-        such a library's cache, in a session where another step's tests made it read the
-        file, stand on the file as well (pocflow.observed.attribute)."""
-        frame = sys._getframe(2)  # (read's caller: as reader() looks)
+    def reader_and_libraries(
+        self, frame: "types.FrameType | None" = None
+    ) -> "tuple[str, tuple[str, ...]]":
+        """(``reader()`` of a read being recorded, looking up from ``frame``, by default the
+        caller of ``read``; the library modules, by top-level name, whose code between that
+        workspace code — or the test runner, when a plugin's fixture or hook read it — and
+        the read may keep what it read for a later caller: see _KEEPS_NOTHING). A step's
+        tests that get a file's content from such a library's cache, in a session where
+        another step's tests made it read the file, stand on the file as well
+        (pocflow.observed.attribute). Libraries only the test runner called, not a plugin
+        (pytest formatting a traceback through linecache), are none."""
+        if frame is None:
+            frame = sys._getframe(2)
         libraries: list[str] = []
+        outermost = ""
+        collecting = True
         while frame is not None:
             name = self.frame_file(frame)
             if name.startswith(self.prefix) and not name.startswith(self.skip):
                 if name not in _MODULE_FILES:
                     return name[len(self.prefix) :], tuple(sorted(set(libraries)))
-            elif name not in _MODULE_FILES:
+            elif collecting and name not in _MODULE_FILES:
                 module = frame.f_globals.get("__name__")
                 top = module.partition(".")[0] if isinstance(module, str) else ""
-                if top and top not in _KEEPS_NOTHING and top != "__main__":
+                if top in _RUNNER:
+                    collecting = False
+                elif top and top not in _KEEPS_NOTHING:
                     libraries.append(top)
-            frame = frame.f_back  # type: ignore[assignment]
+                    outermost = top
+            frame = frame.f_back
+        if outermost and outermost not in sys.stdlib_module_names:
+            return "", tuple(sorted(set(libraries)))
         return "", ()
 
     def frame_file(self, frame: "types.FrameType") -> str:
@@ -1299,12 +1320,28 @@ class Observer:
                 importer_rel = self.inside(own) if isinstance(own, str) else None
                 if importer_rel is not None:  # workspace code imported a module from outside
                     self.shadowable(module, name, importer_rel)
+                    self.uses(module, importer_rel)
             elif name is None and isinstance(importer, dict):
                 self.namespace(module, importer)
         except Exception:
             pass
         finally:
             self.busy.discard(thread)
+
+    def uses(self, module: object, by: str) -> None:
+        """Workspace module ``by`` imports a library from outside (by top-level name), which
+        may hand it what the library kept of a file it read for other code
+        (reader_and_libraries; pocflow.observed.attribute)."""
+        name = getattr(module, "__name__", None)
+        top = name.partition(".")[0] if isinstance(name, str) else ""
+        if (
+            top
+            and top not in _KEEPS_NOTHING
+            and top not in _RUNNER
+            and ("u", by, top) not in self.seen
+        ):
+            self.seen.add(("u", by, top))
+            self.emit({"u": top, "by": by})
 
     def resolved(self, module: object, rel: str, by: object) -> None:
         """Where the import system found a workspace module, among the folders it searched
@@ -1447,7 +1484,7 @@ class Observer:
                 )
                 and (worker or self.on_behalf(frame))
             ):
-                self.environ_fact(name, value)
+                self.environ_fact(name, value, frame)
             elif name == "PATH" and (worker or self.on_behalf(frame)):
                 self.path_lookup()  # a program looked up by name (shutil.which, os.execvp)
         except Exception:
@@ -1471,15 +1508,25 @@ class Observer:
             frame = frame.f_back
         return False
 
-    def environ_fact(self, name: str, value: str | None) -> None:
+    def environ_fact(
+        self, name: str, value: str | None, frame: "types.FrameType | None" = None
+    ) -> None:
         """Record name as read, with a digest of its value (never the value): again when
-        the value read differs (a test of another step may have set it since)."""
+        the value read differs (a test of another step may have set it since). ``frame``:
+        the code that read it, whose workspace module and libraries are named, as for a
+        file (a module that keeps what it read at import stands on it for its importers)."""
         digest = environ_digest(value, secret=name in self.secret_names)
-        key = ("e", name, self.context, digest)
+        by, libraries = self.reader_and_libraries(frame) if frame is not None else ("", ())
+        key = ("e", name, self.context, digest, by, *libraries)
         if key in self.seen:
             return
         self.seen.add(key)
-        self.emit({"e": name, "c": self.context, "v": digest})
+        fact: dict[str, object] = {"e": name, "c": self.context, "v": digest}
+        if by:
+            fact["by"] = by
+        if libraries:
+            fact["lib"] = libraries
+        self.emit(fact)
 
     def environ_written(self, name: str, value: str | bool | None = False) -> None:
         """The process's code set or removed the variable, in the current context (written

@@ -15,7 +15,10 @@ steps) and attributes each read:
   every step that imported that module, in any context: a second step that gets the cached
   result without reading the file still depends on it. The same holds for a library's code
   (linecache, zoneinfo, an installed package) that read a file for a test: the read also
-  belongs to every step whose tests import that library. More steps, never fewer.
+  belongs to every step whose tests, or workspace modules, import that library; and to
+  every step of the session when a plugin's code that pytest ran (a fixture, a hook) read
+  it with no workspace code on the stack. A variable a module reads goes the same ways.
+  More steps, never fewer.
 
 What a step wrote is its output, not its input, and so is what its upstream steps wrote and
 every step's declared ``outputs``.
@@ -49,7 +52,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 33
+OBSERVER_VERSION = 34
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -227,6 +230,10 @@ class Facts:
     #: library module (top-level name) -> the keys its code read for workspace code: what it
     #: may have kept for later callers (pocflow._observe.Observer.reader_and_libraries)
     by_library: dict[str, set[str]] = field(default_factory=dict)
+    #: workspace module -> the libraries (top-level names) from outside it imports
+    uses: dict[str, set[str]] = field(default_factory=dict)
+    #: workspace module -> the variables ("$NAME") its code read (it may keep their values)
+    environ_by: dict[str, set[str]] = field(default_factory=dict)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
     written: set[str] = field(default_factory=set)  # written before anything read them
     rewritten: set[str] = field(default_factory=set)  # read first, then written
@@ -335,8 +342,7 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" and not by:
                 key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
             facts.reads.append((key, context, by))
-            for library in fact.get("lib") or ():
-                facts.by_library.setdefault(str(library), set()).add(key)
+            _kept(facts, key, context, by, fact.get("lib"))
             (facts.kernel_keys if fact.get("k") else facts.python_keys).add(key)
             if "s" in fact:  # (the observer stamps a path at its first read only)
                 facts.stamps.setdefault(key, fact["s"])
@@ -349,6 +355,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         key = str(fact["p"])
         facts.reads.append((key, context, by))
         facts.parents.add(key)
+    elif "u" in fact:  # a workspace module imports a library from outside
+        facts.uses.setdefault(by, set()).add(str(fact["u"]))
     elif "early" in fact:  # workspace modules loaded before the process was watched
         facts.early.update(str(rel) for rel in fact["early"])
     elif "mk" in fact:  # a folder the run made where nothing was
@@ -378,6 +386,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif "e" in fact:
         facts.environ_events.append(("r", str(fact["e"]), context, str(fact.get("v", ""))))
         facts.environ.setdefault(context, {})[str(fact["e"])] = str(fact.get("v", ""))
+        if by:
+            facts.environ_by.setdefault(by, set()).add("$" + str(fact["e"]))
+        _kept(facts, "$" + str(fact["e"]), context, by, fact.get("lib"))
     elif "whole" in fact:
         facts.config["whole"] = str(fact["whole"])
     elif "config" in fact:
@@ -402,6 +413,22 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.kernel = str(fact["kernel"])
 
 
+def _kept(facts: Facts, key: str, context: str, by: str, libraries: Any) -> None:
+    """Note a read by library code that may have kept what it read: for the steps importing
+    those libraries — or, when no workspace code was on the stack (a plugin's fixture or
+    hook, which pytest called, read it while one test file was collected or run), for every
+    step of the session: the plugin or pytest's fixture cache can hand it to any later test."""
+    if not libraries:
+        return
+    for library in libraries:
+        facts.by_library.setdefault(str(library), set()).add(key)
+    if context and not by:
+        if key.startswith("$"):
+            facts.environ.setdefault("", {})[key[1:]] = facts.environ[context][key[1:]]
+        else:
+            facts.reads.append((key, "", ""))
+
+
 def not_read_by_the_step(facts: Facts, pocflows: Iterable[str]) -> set[str]:
     """The files pocflow writes (``pocflows``: documents, records) that only the kernel saw
     read while the step ran, when the step started no program: then another program opened
@@ -419,7 +446,7 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
     """The keys each step read. ``owners``: step id -> its test files (for a script's facts,
     one step with no files: everything is its own)."""
     direct: dict[str, set[str]] = {}
-    by_module: dict[str, set[str]] = {}
+    by_module: dict[str, set[str]] = {by: set(names) for by, names in facts.environ_by.items()}
     for key, context, by in facts.reads:
         direct.setdefault(context, set()).add(key)
         if by:
@@ -432,23 +459,30 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
         own = set(files)
         contexts = [c for c in direct if _concerns(c, own, facts.fixtures)]
         keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
-        keys |= _packages_of(keys, imports) | _kept_by_libraries(keys, facts.by_library)
-        result[step_id] = _closure(keys, by_module)
+        keys = _closure(keys | _packages_of(keys, imports), by_module)
+        # and what the libraries it imports (itself, or through its modules) read for others
+        kept = _kept_by_libraries(keys, facts)
+        while not kept <= keys:
+            keys = _closure(keys | kept, by_module)
+            kept = _kept_by_libraries(keys, facts)
+        result[step_id] = keys
     return result
 
 
-def _kept_by_libraries(keys: set[str], by_library: Mapping[str, set[str]]) -> set[str]:
-    """What the library modules among the step's imports read for any step's tests of the
-    session: such a library may have kept it (linecache's lines, zoneinfo's zones, a
-    package's own cache) and handed it to this step's tests without reading it again."""
-    if not by_library:
+def _kept_by_libraries(keys: set[str], facts: Facts) -> set[str]:
+    """What the libraries the step uses — those its tests or its workspace modules among
+    keys import — read for any step's tests of the session: such a library may have kept
+    it (linecache's lines, zoneinfo's zones, a package's own cache) and handed it to this
+    step's tests without reading it again."""
+    if not facts.by_library:
         return set()
-    found: set[str] = set()
+    used: set[str] = set()
     for key in keys:
         if key.startswith(IMPORT_PREFIX):
-            top = key[len(IMPORT_PREFIX) :].split("@", 1)[0].partition(".")[0]
-            found |= by_library.get(top, set())
-    return found
+            used.add(key[len(IMPORT_PREFIX) :].split("@", 1)[0].partition(".")[0])
+        else:
+            used |= facts.uses.get(key, set())
+    return set().union(*(facts.by_library.get(name, set()) for name in used))
 
 
 def _packages_of(keys: set[str], imports: set[str]) -> set[str]:

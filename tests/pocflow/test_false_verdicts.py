@@ -922,6 +922,89 @@ def test_a_file_another_steps_tests_had_a_library_cache_read_is_an_input(
     assert_run_again_and_failed(ws, "2")
 
 
+#: what steps 1 and 2 keep of a file or variable in one shared session, so that step 2's
+#: tests get it without reading it: (files in the workspace, files of a pytest plugin outside
+#: it, the change that breaks step 2, the environment of the runs after the change)
+KEPT_FOR_ANOTHER_STEP = {
+    "a library a workspace helper imports kept the file": (
+        {
+            "data/v.txt": "ok\n",
+            "tests/helper.py": "import linecache\n\n\ndef first_line():\n"
+            '    return linecache.getline("data/v.txt", 1).strip()\n',
+            "tests/test_step1_x.py": "import linecache\n\nimport helper\n\n\n"
+            'def test_one():\n    assert linecache.getline("data/v.txt", 1)\n',
+            "tests/test_step2_x.py": "import helper\n\n\ndef test_two():\n"
+            '    assert helper.first_line() == "ok"\n',
+        },
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("no\n", encoding="utf-8"),
+        {},
+    ),
+    "a variable a shared workspace module reads as it is imported": (
+        {
+            "tests/appcfg.py": 'import os\n\nMODE = os.environ.get("APP_MODE", "dev")\n',
+            "tests/test_step1_x.py": "import appcfg\n\n\ndef test_one():\n    assert appcfg.MODE\n",
+            "tests/test_step2_x.py": "import appcfg\n\n\ndef test_two():\n"
+            '    assert appcfg.MODE == "dev"\n',
+        },
+        {},
+        lambda ws: None,
+        {"APP_MODE": "prod"},
+    ),
+    "a plugin's session fixture a test asks for by name as it runs": (
+        {
+            "data/v.txt": "ok\n",
+            "tests/conftest.py": 'pytest_plugins = ["settingsplugin"]\n',
+            "tests/test_step1_x.py": "def test_one(settings):\n    assert settings\n",
+            "tests/test_step2_x.py": "def test_two(request):\n"
+            '    assert request.getfixturevalue("settings") == "ok\\n"\n',
+        },
+        {
+            "settingsplugin.py": "import pytest\n\n\n"
+            '@pytest.fixture(scope="session")\ndef settings(pytestconfig):\n'
+            '    return (pytestconfig.rootpath / "data" / "v.txt").read_text()\n'
+        },
+        lambda ws: (ws / "data/v.txt").write_text("no\n", encoding="utf-8"),
+        {},
+    ),
+    "a plugin's cached parameters from a data file": (
+        {
+            "data/cases.json": "[1, 2]\n",
+            "tests/conftest.py": 'pytest_plugins = ["casesplugin"]\n',
+            "tests/test_step1_x.py": "def test_one(case):\n    assert isinstance(case, int)\n",
+            "tests/test_step2_x.py": "def test_two(case):\n    assert case > 0\n",
+        },
+        {
+            "casesplugin.py": "import functools\nimport json\nimport os\n\n\n"
+            "@functools.lru_cache(maxsize=None)\ndef cases(path):\n"
+            "    with open(path) as handle:\n        return json.load(handle)\n\n\n"
+            "def pytest_generate_tests(metafunc):\n"
+            '    if "case" in metafunc.fixturenames:\n'
+            '        path = os.path.join(str(metafunc.config.rootpath), "data", "cases.json")\n'
+            '        metafunc.parametrize("case", cases(path))\n'
+        },
+        lambda ws: (ws / "data/cases.json").write_text("[1, 2, -3]\n", encoding="utf-8"),
+        {},
+    ),
+}
+
+
+@pytest.mark.parametrize("fresh_clone", [False, True], ids=["here", "fresh clone"])
+@pytest.mark.parametrize("case", list(KEPT_FOR_ANOTHER_STEP))
+def test_what_a_module_or_plugin_kept_for_another_steps_tests_is_an_input(
+    tmp_path: Path, case: str, fresh_clone: bool
+) -> None:
+    files, plugin, change, after = KEPT_FOR_ANOTHER_STEP[case]
+    env = {"PYTHONPATH": str(write_files(tmp_path / "site", plugin))} if plugin else {}
+    ws = make_workspace(tmp_path / "ws", {"1": "", "2": ""})
+    write_files(ws, files)
+    assert run_doit(ws, "poc-complete", env=env).code == 0
+    if fresh_clone:
+        shutil.rmtree(ws / ".pocflow")
+    change(ws)
+    assert_run_again_and_failed(ws, "2", env={**env, **after})
+
+
 def test_the_subprocess_runner_unbatched_observes_what_the_fork_server_does(tmp_path: Path) -> None:
     workspace = make_library_poc(tmp_path / "ws")
     edit(

@@ -58,3 +58,35 @@ def test_the_observer_names_the_library_between_workspace_code_and_a_read(
     assert facts.by_library.get("linecache") == {"data/cached.txt"}
     kept = set().union(*facts.by_library.values())
     assert not kept & {"data/plain.txt", "data/direct.txt"}  # pathlib and open keep nothing
+
+
+def test_a_library_a_steps_helper_imports_counts_as_the_steps_own(tmp_path: Path) -> None:
+    one, two = "tests/test_step1_a.py", "tests/test_step2_b.py"
+    facts = facts_of(
+        tmp_path,
+        {"r": "tests/helper.py", "c": f"f:{one}", "by": one},
+        {"u": "linecache", "by": "tests/helper.py"},
+        {"r": "tests/helper.py", "c": f"f:{two}", "by": two},
+        {"r": "data/v.txt", "c": f"f:{one}", "by": one, "lib": ["linecache"]},
+    )
+    read = attribute(facts, {"1": [one], "2": [two]})
+    assert "data/v.txt" in read["2"]  # its helper uses linecache, which may have kept it
+
+
+def test_what_a_plugin_read_with_no_workspace_code_running_is_every_steps(
+    tmp_path: Path,
+) -> None:
+    one, two = "tests/test_step1_a.py", "tests/test_step2_b.py"
+    facts = facts_of(
+        tmp_path,
+        # a plugin's session fixture (or hook) pytest ran while step 1's file was at work
+        {"r": "data/v.txt", "c": f"f:{one}", "lib": ["settingsplugin"]},
+        {"e": "APP_MODE", "c": f"f:{one}", "v": "digest", "lib": ["settingsplugin"]},
+        # a workspace module's read as it is imported: its importers' (and not others')
+        {"e": "LEVEL", "c": f"f:{one}", "v": "digest", "by": "tests/appcfg.py"},
+        {"r": "tests/appcfg.py", "c": f"f:{two}", "by": two},
+    )
+    read = attribute(facts, {"1": [one], "2": [two], "3": ["tests/test_step3_c.py"]})
+    assert {"data/v.txt", "$APP_MODE"} <= read["2"] & read["3"]
+    assert "$LEVEL" in read["2"]
+    assert "$LEVEL" not in read["3"]
