@@ -43,7 +43,7 @@ class Drift(WorkspaceCommand):
             several = self.on_workspace(lambda ws: len(project_workspaces(ws.root)) > 1)
             gate = ALL_POCS_TASK if several else GATE_TASK
             out.write(
-                f"{len(problems)} difference(s); regenerate with `doit {gate}` "
+                f"{len(problems)} difference(s); regenerate with `uv run doit {gate}` "
                 "(or the step's document/state tasks) and commit the result\n"
             )
             return 1

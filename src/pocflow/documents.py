@@ -646,8 +646,9 @@ def write_document(
             "pocflow: warning: "
             + located(
                 relpath,
-                f"a line of pocflow's in the machine block '{block}' was edited by hand "
-                f"({shown(text, 120)}); rewritten from the record (write notes below the "
+                f"a line of pocflow's in the machine block '{block}' is not what pocflow "
+                f"last wrote here, edited by hand or brought by git ({shown(text, 120)}); "
+                "rewritten from the record (write notes below the "
                 "block's end marker, where they are yours)",
                 line,
             )

@@ -377,10 +377,11 @@ class Changes:
             if paths:
                 reasons.append(f"{words}: " + ", ".join(paths))
         if self.upstream:
+            steps = ", ".join(f"step {d}" for d in self.upstream)
             reasons.append(
-                "upstream "
-                + ", ".join(f"step {d}" for d in self.upstream)
-                + " verified again since"
+                f"the record of upstream {steps} changed since"
+                if len(self.upstream) == 1
+                else f"the records of upstream {steps} changed since"
             )
         if self.environment:
             reasons.append("environment changed since verified: " + "; ".join(self.environment))

@@ -56,6 +56,8 @@ class PlanStep:
     goal: str = ""
     depends_on: list[str] = field(default_factory=list)
     verification: str = ""
+    #: the line of its **Depends On** (0: none)
+    depends_line: int = 0
 
 
 @dataclass
@@ -264,12 +266,27 @@ def _read_field(
         step.goal = value
     elif label.startswith("depends on") or label == "depends":
         step.depends_on = _parse_depends(value, number, warn)
+        step.depends_line = number
     elif label in ("code", "verification"):
         if not _is_inline_code(value):
             return label
         if label == "verification":
             step.verification = value.strip("`")
+    elif match["label"]:
+        meant = difflib.get_close_matches(label, STEP_LABELS, n=1, cutoff=0.75)
+        if meant:
+            spelt = meant[0].title()
+            warn(
+                f"**{match['label'].strip()}** is not read (did you mean **{spelt}**?); "
+                f"spell it **{spelt}**",
+                number,
+            )
     return None
+
+
+#: the labels of a step block that pocflow reads (a bold label close to one of them,
+#: '**Depend On**', '**Gaol**', is a warning: what it says would be lost without a word)
+STEP_LABELS = ("goal", "depends on", "code", "verification")
 
 
 def _is_inline_code(value: str) -> bool:

@@ -29,7 +29,13 @@ from pocflow.metrics import describe_metric, parse_threshold
 from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
 from pocflow.signals import Signal, find_signals
 from pocflow.status import STYLES, StepStatus, compute_status, poc_line
-from pocflow.workspace import Step, Workspace, prerequisites_first, project_workspaces
+from pocflow.workspace import (
+    Step,
+    Workspace,
+    load_workspace,
+    prerequisites_first,
+    project_workspaces,
+)
 
 STATUS_LINES = {"verified": "✅ COMPLETE", "failed": "❌ BLOCKED"}
 
@@ -185,11 +191,14 @@ def coverage(test: TestResult | None) -> list[Category]:
 
 
 def outcome_summary(counts: Counter[str]) -> str:
-    """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts)."""
+    """'✅ 5 passed' or '❌ 1 failed, 4 passed' (with skipped/xfailed counts); no test run is
+    no ✅ (a step whose scripts failed before its tests: its results doc says so)."""
     bad = counts.get("failed", 0) + counts.get("error", 0) + counts.get("xpassed", 0)
     order = ("failed", "error", "xpassed", "passed", "skipped", "xfailed")
     text = ", ".join(f"{counts[o]} {o}" for o in order if counts.get(o))
-    return ("❌ " if bad else "✅ ") + (text or "no tests")
+    if not text:
+        return "⬜ no tests run"
+    return ("❌ " if bad else "✅ ") + text
 
 
 def _totals(test: TestResult | None) -> dict[str, Any]:
@@ -213,9 +222,15 @@ def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
 
 
 def refresh_project_state(ws: Workspace) -> None:
-    """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape)."""
+    """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape),
+    which show the project's current PoC in full whichever PoC's step asks (a step of an
+    earlier PoC that fails refreshes it too)."""
+    current = ws if ws.poc is None else load_workspace(ws.root)
     write_rendered(
-        ws, ws.settings.state_file, STATE_TEMPLATE, render_project_state(ws, compute_status(ws))
+        current,
+        current.settings.state_file,
+        STATE_TEMPLATE,
+        render_project_state(current, compute_status(current)),
     )
 
 
@@ -347,7 +362,8 @@ def render_poc_results(
     context: dict[str, Any] = {
         "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
         "status_line": (
-            f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed since it was"
+            f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed after the gate passed "
+            f"on {gate.completed_at[:10]}"
             if failed
             else "✅ COMPLETE"
         ),

@@ -503,7 +503,7 @@ def _dependency_site(step: Step, dep: str, plan: Plan | None) -> str:
     if step.manifest is not None and dep in step.manifest.depends_on:
         return located(step.manifest.path, "", step.manifest.lines.get("depends_on"))
     if step.plan_step is not None and plan is not None:
-        return located(plan.path, "", step.plan_step.line)
+        return located(plan.path, "", step.plan_step.depends_line or step.plan_step.line)
     return ""
 
 

@@ -524,7 +524,8 @@ def test_a_row_of_pocflows_edited_by_hand_is_rewritten_and_said_so(
     err = capsys.readouterr().err
     assert (
         f"pocflow: warning: r.md:{line}: a line of pocflow's in the machine block 'results' "
-        "was edited by hand ('| pages | 99 (I changed it) |'); rewritten from the record"
+        "is not what pocflow last wrote here, edited by hand or brought by git "
+        "('| pages | 99 (I changed it) |'); rewritten from the record"
     ) in err, err
 
 

@@ -3991,8 +3991,15 @@ def test_a_run_that_finds_a_step_failing_leaves_no_document_saying_complete(
     assert "✅ COMPLETE" not in step_doc and "❌ BLOCKED" in step_doc
     poc_doc = (ws / "docs/poc1-results.md").read_text(encoding="utf-8")
     assert "✅ COMPLETE" not in poc_doc and "❌ NOT COMPLETE" in poc_doc
+    assert "step(s) 1 failed after the gate passed on 20" in poc_doc  # (a whole sentence)
     drift = run_doit(ws, "drift")  # the documents say what the records do
     assert drift.code == 0, drift.out + drift.err
+    # a script failing before its tests: no ✅ left in the step's results doc
+    edit(ws / "PoC/step2_x.py", lambda text: text + "raise SystemExit(3)\n")
+    assert plain_pytest(ws, "2") != 0
+    assert run_doit(ws, "--continue", "poc-complete").code != 0
+    step_doc = (ws / "docs/small-step2-results.md").read_text(encoding="utf-8")
+    assert "❌ BLOCKED" in step_doc and "✅" not in step_doc, step_doc
 
 
 def test_a_test_that_needs_a_file_absent_and_then_makes_it_is_not_verified(

@@ -40,7 +40,7 @@ def test_check_complete_reports_failed_and_blocked_steps(sample: Path) -> None:
     assert lines[1] == "    step 3a (Country index): ❌ Failed — step 3a: 1 of 3 tests failed"
     assert lines[2] == (
         "    step 3b (Country lookup): ⬜ Blocked by 3a — waits for step 3a "
-        "(failed); upstream step 3a verified again since"
+        "(failed); the record of upstream step 3a changed since"
     )
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from pocflow.errors import PlanError
+from pocflow.errors import GraphError, PlanError
 from pocflow.plan import load_plan, parse_plan
 from pocflow.workspace import load_workspace
 
@@ -277,3 +277,38 @@ def test_a_misspelt_step_heading_is_named(heading: str, warned: bool) -> None:
     assert bool(said) == warned, plan.warnings
     if warned:
         assert said[0].startswith(f"p.md:4: heading '### {heading}'")
+
+
+@pytest.mark.parametrize(
+    ("label", "meant"),
+    [("Depend On", "Depends On"), ("Gaol", "Goal"), ("Verifcation", "Verification")],
+)
+def test_a_misspelt_step_label_is_named_with_the_label_it_means(label: str, meant: str) -> None:
+    plan = parse_plan(
+        "## Implementation Steps\n### Step 1: A\n**Goal**: a\n"
+        f"### Step 2: B\n**Goal**: b\n**{label}**: Step 1\n",
+        "p.md",
+    )
+    assert f"p.md:6: **{label}** is not read (did you mean **{meant}**?)" in "\n".join(
+        plan.warnings
+    ), plan.warnings
+
+
+def test_the_methods_other_step_labels_and_a_persons_own_are_no_warning() -> None:
+    plan = parse_plan(
+        "## Implementation Steps\n### Step 1: A\n**Goal**: a\n**Tasks**:\n- x\n"
+        "**Output**: `out/a.txt`\n**Why Needed**: b\n**Note**: c\n**Depends on**: none\n",
+        "p.md",
+    )
+    assert not [w for w in plan.warnings if "is not read" in w], plan.warnings
+
+
+def test_a_dependency_on_no_step_names_the_line_of_its_depends_on(tmp_path: Path) -> None:
+    from support import make_workspace
+
+    ws = make_workspace(tmp_path / "ws", {"1": "", "2": ""}, depends={"2": "3"})
+    with pytest.raises(GraphError) as raised:
+        load_workspace(ws)
+    plan = (ws / "docs/poc1-implementation.md").read_text(encoding="utf-8").splitlines()
+    line = next(n for n, text in enumerate(plan, 1) if text.startswith("**Depends On**"))
+    assert str(raised.value).startswith(f"docs/poc1-implementation.md:{line}: step 2 depends on")

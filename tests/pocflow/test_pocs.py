@@ -323,6 +323,9 @@ def test_project_state_and_status_show_every_poc(two_pocs: Path) -> None:
     assert document["pocs"][0]["steps"][1]["state"] == "failed"
     state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| ❌ Failed (1/2 steps)" in state
+    # the current PoC stays the current PoC, with its own steps and counts
+    assert "| ✅ Complete (current, 1/1 steps): [poc2-results.md](" in state
+    assert "**PoC 2**: Routes" in state and "**PoC 1**" not in state
 
 
 @pytest.mark.e2e
@@ -410,7 +413,7 @@ def test_drift_and_the_merge_driver_cover_every_poc(two_pocs: Path, tmp_path: Pa
     drift = run_doit(two_pocs, "drift")
     assert drift.code == 1 and "docs/small-step1-results.md: machine block" in drift.out
     # the current PoC's gate does not write an earlier PoC's documents: the stage's does
-    assert "regenerate with `doit all-pocs-complete`" in drift.out, drift.out
+    assert "regenerate with `uv run doit all-pocs-complete`" in drift.out, drift.out
     assert run_doit(two_pocs, "all-pocs-complete").code == 0
     assert run_doit(two_pocs, "drift").code == 0
     doc.write_text(kept, encoding="utf-8")
