@@ -179,6 +179,7 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                     "'### Step <id>: <Name>'): its step is not in the plan",
                     number,
                 )
+                plan.unread_steps.append((number, title))  # (no gate passes over it)
             continue
         if "checklist" in section:
             _read_checklist_line(plan, stripped, number)
@@ -245,6 +246,7 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
             f"{plan.steps[step_id].line}); the first is kept",
             number,
         )
+        plan.unread_steps.append((number, title))  # (no gate passes over it)
         return None
     name = (match["name"] or "").strip()
     step = PlanStep(step_id=step_id, name=name, line=number)

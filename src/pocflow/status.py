@@ -512,17 +512,18 @@ def completion_problem(ws: Workspace) -> str:
 
 
 def unread_steps_problem(ws: Workspace) -> str:
-    """Why a PoC whose plan has a step heading pocflow cannot read is not complete: that
-    step is neither verified nor known; '' when every heading was read."""
+    """Why a PoC whose plan has a step heading pocflow does not read is not complete (an id
+    it cannot read, 'Step' misspelt, a step described twice): that step is neither verified
+    nor known; '' when every heading was read."""
     unread = ws.plan.unread_steps if ws.plan is not None else []
     if not unread:
         return ""
     line, title = unread[0]
     return (
-        f"{located(ws.settings.plan, '', line)}the plan's step heading '### {title}' names "
-        f"no step id pocflow can read ({len(unread)} such heading(s)): a step of the plan "
-        "that is not known cannot be verified; write it '### Step 3b: <Name>' (ids: 1, 3a, "
-        "4_1)"
+        f"{located(ws.settings.plan, '', line)}the plan's step heading '### {title}' is not "
+        f"read as a step ({len(unread)} such heading(s)): a step of the plan that is not "
+        "known cannot be verified; write each step's heading once, as '### Step 3b: <Name>' "
+        "(ids: 1, 3a, 4_1)"
     )
 
 

@@ -304,7 +304,17 @@ CASES: dict[str, Case] = {
             "### Step 4.5: Halfway\n**Goal**: between 4 and 5\n\n## Production-Grade Checklist",
         ),
         1,
-        "the plan's step heading '### Step 4.5: Halfway' names no step id pocflow can read",
+        "the plan's step heading '### Step 4.5: Halfway' is not read as a step",
+        may_change=("PROJECT_STATE.md", "docs/poc1-results.md"),
+    ),
+    "a plan step heading with its word misspelt": Case(
+        replace(
+            "docs/poc1-implementation.md",
+            "## Production-Grade Checklist",
+            "### Setp 5: Export\n**Goal**: a last step\n\n## Production-Grade Checklist",
+        ),
+        1,
+        "the plan's step heading '### Setp 5: Export' is not read as a step",
         may_change=("PROJECT_STATE.md", "docs/poc1-results.md"),
     ),
     "state folder outside by name": Case(

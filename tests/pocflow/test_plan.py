@@ -66,6 +66,7 @@ def test_parse_plan_duplicate_step_keeps_first() -> None:
     )
     assert plan.steps["1"].name == "A"
     assert any("p.md:4: step 1 is described twice" in w for w in plan.warnings)
+    assert plan.unread_steps == [(4, "Step 1: B")]  # (the gate does not pass over it)
 
 
 def test_parse_plan_unclosed_fence_warns() -> None:
@@ -275,6 +276,7 @@ def test_a_misspelt_step_heading_is_named(heading: str, warned: bool) -> None:
     assert list(plan.steps) == ["1"]
     said = [w for w in plan.warnings if "is not read as a step" in w]
     assert bool(said) == warned, plan.warnings
+    assert bool(plan.unread_steps) == warned  # (the gate does not pass over it)
     if warned:
         assert said[0].startswith(f"p.md:4: heading '### {heading}'")
 
