@@ -60,6 +60,19 @@ def shown(value: object, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def headline(message: str, default: str = "") -> str:
+    """A failure message's first line, for a line of its own (a status, a table row): when
+    that line introduces what follows ('... exited with code 1:', then a script's stderr),
+    with the last line of what follows (the exception a traceback ends on)."""
+    lines = [line.strip() for line in message.strip().splitlines() if line.strip()]
+    if not lines:
+        return default
+    first = lines[0]
+    if first.endswith(":") and len(lines) > 1:
+        return f"{first} {lines[-1]}"
+    return first
+
+
 _A_STEP_TASK = re.compile(
     r"(?:poc(?P<poc>[0-9]+)\.)?(?:step|implement|test|document|state):(?P<id>.+)"
 )

@@ -29,6 +29,7 @@ from pocflow.documents import (
     health_entries,
     note_written,
 )
+from pocflow.errors import headline
 from pocflow.freshness import note_failure
 from pocflow.inputs import written_by_pocflow
 from pocflow.layout import SMALL_WIN_SESSION
@@ -126,9 +127,8 @@ def assess(
     for status in statuses.values():
         if status.is_verified:
             continue
-        line = (
-            f"step {status.step_id} ({status.name}): {status.label} — "
-            + "; ".join(status.reasons).splitlines()[0]
+        line = f"step {status.step_id} ({status.name}): {status.label} — " + headline(
+            "; ".join(status.reasons)
         )
         (attention if status.standing == "failed" else concerns).append(line)
 

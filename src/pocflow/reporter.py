@@ -22,7 +22,7 @@ from doit.tools import config_changed
 
 from pocflow._fs import sha256_file
 from pocflow.batch import shared_log
-from pocflow.errors import PocflowError
+from pocflow.errors import PocflowError, headline
 from pocflow.freshness import Acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
@@ -303,7 +303,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
                 f"{f'{seconds:.1f} s' if ran else '—'} |"
             )
         for key, (phase, message) in self.failed.items():
-            first = message.strip().splitlines()[0] if message.strip() else phase
+            first = headline(message, phase)
             lines.append(f"\n> ❌ **{key}** ({phase}): {first}")
         return "\n".join(lines) + "\n\n"
 

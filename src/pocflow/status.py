@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from pocflow.documents import undocumented_steps
-from pocflow.errors import located
+from pocflow.errors import headline, located
 from pocflow.fingerprint import looking_once
 from pocflow.freshness import (
     awaiting_suite,
@@ -188,9 +188,7 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
         else:
             status.reasons.insert(
                 0,
-                record.message.splitlines()[0]
-                if record.message
-                else "the last verification failed",
+                headline(record.message, "the last verification failed"),
             )
     else:
         found = changes_since(ws, step, record)
@@ -496,7 +494,7 @@ def not_complete_message(ws: Workspace, missing: list[StepStatus], total: int) -
         f"PoC {ws.settings.poc} is not complete: {len(missing)} of {total} steps not verified:"
     ]
     for status in missing:
-        reason = "; ".join(status.reasons).splitlines()[0] if status.reasons else status.standing
+        reason = headline("; ".join(status.reasons), status.standing)
         lines.append(f"    step {status.step_id} ({status.name}): {status.label} — {reason}")
     return "\n".join(lines)
 

@@ -273,3 +273,17 @@ def test_status_slowest_lists_phases_in_the_order_they_run() -> None:
     text = format_status(document, slowest=1)
     line = text.splitlines()[text.splitlines().index("slowest steps (last verification):") + 1]
     assert line.split("(", 1)[1] == "implement 2.00 s, test 1.50 s, document 0.01 s, state 0.02 s)"
+
+
+def test_a_failure_shown_on_one_line_ends_on_what_went_wrong_not_on_a_colon() -> None:
+    from pocflow.errors import headline
+
+    message = (
+        "step 5: PoC/step5_x.py exited with code 1:\n"
+        "  Traceback (most recent call last):\n"
+        '    File "PoC/step5_x.py", line 3, in <module>\n'
+        "  ValueError: no rows\n"
+    )
+    assert headline(message) == ("step 5: PoC/step5_x.py exited with code 1: ValueError: no rows")
+    assert headline("step 2: 1 of 3 tests failed\nmore") == "step 2: 1 of 3 tests failed"
+    assert headline("", "its tests failed") == "its tests failed"
