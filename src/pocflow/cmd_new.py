@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 from doit.exceptions import InvalidCommand
@@ -46,6 +47,8 @@ class New(WorkspaceCommand):
         step_text, name, goal = _step_and_options(pos_args, name, goal)
         result = self.on_workspace(lambda ws: new_step(ws, step_text, name=name, goal=goal))
         report(self.outstream, result)
+        for warning in result.warnings:
+            sys.stderr.write(f"pocflow: warning: {warning}\n")
         if result.created:
             self.outstream.write(
                 "next: write the script, replace the failing test with real "

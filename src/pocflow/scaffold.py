@@ -38,11 +38,14 @@ class Scaffolded:
 
     created: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    #: what the person should know about what was made (a step the plan does not describe)
+    warnings: list[str] = field(default_factory=list)
 
     def extend(self, other: Scaffolded) -> None:
         """Add another result to this one."""
         self.created += other.created
         self.skipped += other.skipped
+        self.warnings += other.warnings
 
 
 def describe(name: str) -> str:
@@ -112,6 +115,12 @@ def new_step(ws: Workspace, step_text: str, name: str = "", goal: str = "") -> S
             result.created.append(path)
         else:
             result.skipped.append(f"{path} exists; left as it is")
+    if plan_step is None and result.created:
+        result.warnings.append(
+            f"step {step_id} is not in the plan ({settings.plan}): add its section, "
+            f"'### Step {step_id}: {name}' with its **Goal**, so that the plan says what "
+            "it proves"
+        )
     return result
 
 

@@ -101,6 +101,11 @@ def test_new_step_from_the_command_line_needs_a_name(sample: Path) -> None:
         new_step(ws, "9")
     result = new_step(ws, "9", name="Export GeoJSON", goal="Write zones as GeoJSON")
     assert "PoC/step9_export_geojson.py" in result.created
+    assert result.warnings == [  # (doit new writes it to stderr)
+        "step 9 is not in the plan (docs/poc1-implementation.md): add its section, "
+        "'### Step 9: Export GeoJSON' with its **Goal**, so that the plan says what it proves"
+    ]
+    assert not new_step(load_workspace(sample), "2").warnings  # the plan describes step 2
     manifest = (sample / "steps/step9.yaml").read_text(encoding="utf-8")
     assert 'title: "Export GeoJSON"' in manifest and 'goal: "Write zones as GeoJSON"' in manifest
     assert load_workspace(sample).steps["9"].name == "Export GeoJSON"
