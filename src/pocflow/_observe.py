@@ -14,8 +14,8 @@ after the fork: audit hooks cannot be removed). It records:
   were loaded before (a second step's test importing a helper the first step loaded);
 - which workspace module's code did each read (the innermost workspace frame), so a read
   that a helper cached for later callers is attributed to whoever imports that helper, and
-  which libraries from outside the workspace were between (one of them may have kept it),
-  with the libraries each workspace module imports;
+  which libraries from outside the workspace were between (one of them may have kept it
+  for any later caller);
 - files written, renamed or removed (a step's outputs are not its inputs);
 - environment variables read by code in the workspace (by name and a digest of the value;
   the names listed in ``POCFLOW_SECRET_NAMES`` only as set or unset).
@@ -1320,28 +1320,12 @@ class Observer:
                 importer_rel = self.inside(own) if isinstance(own, str) else None
                 if importer_rel is not None:  # workspace code imported a module from outside
                     self.shadowable(module, name, importer_rel)
-                    self.uses(module, importer_rel)
             elif name is None and isinstance(importer, dict):
                 self.namespace(module, importer)
         except Exception:
             pass
         finally:
             self.busy.discard(thread)
-
-    def uses(self, module: object, by: str) -> None:
-        """Workspace module ``by`` imports a library from outside (by top-level name), which
-        may hand it what the library kept of a file it read for other code
-        (reader_and_libraries; pocflow.observed.attribute)."""
-        name = getattr(module, "__name__", None)
-        top = name.partition(".")[0] if isinstance(name, str) else ""
-        if (
-            top
-            and top not in _KEEPS_NOTHING
-            and top not in _RUNNER
-            and ("u", by, top) not in self.seen
-        ):
-            self.seen.add(("u", by, top))
-            self.emit({"u": top, "by": by})
 
     def resolved(self, module: object, rel: str, by: object) -> None:
         """Where the import system found a workspace module, among the folders it searched

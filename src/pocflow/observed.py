@@ -13,12 +13,11 @@ steps) and attributes each read:
   belongs to every step of the session;
 - a read by a module's code (a helper that loads and caches a data file) also belongs to
   every step that imported that module, in any context: a second step that gets the cached
-  result without reading the file still depends on it. The same holds for a library's code
-  (linecache, zoneinfo, an installed package) that read a file for a test: the read also
-  belongs to every step whose tests, or workspace modules, import that library; and to
-  every step of the session when a plugin's code that pytest ran (a fixture, a hook) read
-  it with no workspace code on the stack. A variable a module reads goes the same ways.
-  More steps, never fewer.
+  result without reading the file still depends on it. A read that a library's code outside
+  the workspace made (linecache, zoneinfo, an installed package, a plugin's fixture or hook)
+  belongs to every step of the session: the library may have kept it, and any later test
+  may get it from there through any code that calls the library. A variable a module reads
+  goes the same ways. More steps, never fewer.
 
 What a step wrote is its output, not its input, and so is what its upstream steps wrote and
 every step's declared ``outputs``.
@@ -52,7 +51,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 34
+OBSERVER_VERSION = 35
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -227,11 +226,6 @@ class Facts:
     process could not be observed: its reads are unknown)."""
 
     reads: list[tuple[str, str, str]] = field(default_factory=list)  # (key, context, by)
-    #: library module (top-level name) -> the keys its code read for workspace code: what it
-    #: may have kept for later callers (pocflow._observe.Observer.reader_and_libraries)
-    by_library: dict[str, set[str]] = field(default_factory=dict)
-    #: workspace module -> the libraries (top-level names) from outside it imports
-    uses: dict[str, set[str]] = field(default_factory=dict)
     #: workspace module -> the variables ("$NAME") its code read (it may keep their values)
     environ_by: dict[str, set[str]] = field(default_factory=dict)
     stamps: dict[str, list[int] | None] = field(default_factory=dict)  # key -> when first read
@@ -355,8 +349,6 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         key = str(fact["p"])
         facts.reads.append((key, context, by))
         facts.parents.add(key)
-    elif "u" in fact:  # a workspace module imports a library from outside
-        facts.uses.setdefault(by, set()).add(str(fact["u"]))
     elif "early" in fact:  # workspace modules loaded before the process was watched
         facts.early.update(str(rel) for rel in fact["early"])
     elif "mk" in fact:  # a folder the run made where nothing was
@@ -414,19 +406,18 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
 
 
 def _kept(facts: Facts, key: str, context: str, by: str, libraries: Any) -> None:
-    """Note a read by library code that may have kept what it read: for the steps importing
-    those libraries — or, when no workspace code was on the stack (a plugin's fixture or
-    hook, which pytest called, read it while one test file was collected or run), for every
-    step of the session: the plugin or pytest's fixture cache can hand it to any later test."""
-    if not libraries:
+    """A read that library code outside the workspace made (pocflow._observe.Observer.
+    reader_and_libraries: linecache, zoneinfo, an installed package, a plugin's fixture or
+    hook) is every step's of the session as well: the library may have kept what it read and
+    hand it to any later test, through any other library that calls it, with no read the
+    observer could see. (A workspace module's source, read by inspect or linecache for a
+    traceback or a hypothesis example, is not: the steps that use a module import it.)"""
+    if not libraries or not context or key.endswith(".py"):
         return
-    for library in libraries:
-        facts.by_library.setdefault(str(library), set()).add(key)
-    if context and not by:
-        if key.startswith("$"):
-            facts.environ.setdefault("", {})[key[1:]] = facts.environ[context][key[1:]]
-        else:
-            facts.reads.append((key, "", ""))
+    if key.startswith("$"):
+        facts.environ.setdefault("", {})[key[1:]] = facts.environ[context][key[1:]]
+    else:
+        facts.reads.append((key, "", ""))
 
 
 def not_read_by_the_step(facts: Facts, pocflows: Iterable[str]) -> set[str]:
@@ -459,30 +450,8 @@ def attribute(facts: Facts, owners: Mapping[str, Iterable[str]]) -> dict[str, se
         own = set(files)
         contexts = [c for c in direct if _concerns(c, own, facts.fixtures)]
         keys = set().union(*(direct[c] for c in contexts)) if contexts else set()
-        keys = _closure(keys | _packages_of(keys, imports), by_module)
-        # and what the libraries it imports (itself, or through its modules) read for others
-        kept = _kept_by_libraries(keys, facts)
-        while not kept <= keys:
-            keys = _closure(keys | kept, by_module)
-            kept = _kept_by_libraries(keys, facts)
-        result[step_id] = keys
+        result[step_id] = _closure(keys | _packages_of(keys, imports), by_module)
     return result
-
-
-def _kept_by_libraries(keys: set[str], facts: Facts) -> set[str]:
-    """What the libraries the step uses — those its tests or its workspace modules among
-    keys import — read for any step's tests of the session: such a library may have kept
-    it (linecache's lines, zoneinfo's zones, a package's own cache) and handed it to this
-    step's tests without reading it again."""
-    if not facts.by_library:
-        return set()
-    used: set[str] = set()
-    for key in keys:
-        if key.startswith(IMPORT_PREFIX):
-            used.add(key[len(IMPORT_PREFIX) :].split("@", 1)[0].partition(".")[0])
-        else:
-            used |= facts.uses.get(key, set())
-    return set().union(*(facts.by_library.get(name, set()) for name in used))
 
 
 def _packages_of(keys: set[str], imports: set[str]) -> set[str]:

@@ -923,9 +923,38 @@ def test_a_file_another_steps_tests_had_a_library_cache_read_is_an_input(
 
 
 #: what steps 1 and 2 keep of a file or variable in one shared session, so that step 2's
-#: tests get it without reading it: (files in the workspace, files of a pytest plugin outside
-#: it, the change that breaks step 2, the environment of the runs after the change)
+#: tests get it without reading it: (files in the workspace, files of a library or pytest
+#: plugin outside it, the change that breaks step 2, the environment of the runs after it)
 KEPT_FOR_ANOTHER_STEP = {
+    "linecache's lines, reached through another library": (
+        {
+            "data/v.txt": "ok\n",
+            "tests/test_step1_x.py": "import linecache\n\n\ndef test_one():\n"
+            '    assert linecache.getline("data/v.txt", 1)\n',
+            "tests/test_step2_x.py": "import warnings\n\n\ndef test_two():\n"
+            '    shown = warnings.formatwarning("m", UserWarning, "data/v.txt", 1)\n'
+            '    assert shown.splitlines()[1].strip() == "ok"\n',
+        },
+        {},
+        lambda ws: (ws / "data/v.txt").write_text("no\n", encoding="utf-8"),
+        {},
+    ),
+    "a library's cache, reached by a dotted name and no import": (
+        {
+            "data/v.txt": "ok\n",
+            "tests/test_step1_x.py": "import kcache\n\n\ndef test_one():\n"
+            '    assert kcache.load("data/v.txt")\n',
+            "tests/test_step2_x.py": "import pkgutil\n\n\ndef test_two():\n"
+            '    load = pkgutil.resolve_name("kcache:load")\n'
+            '    assert load("data/v.txt") == "ok\\n"\n',
+        },
+        {
+            "kcache.py": "import functools\n\n\n@functools.lru_cache(maxsize=None)\n"
+            "def load(path):\n    with open(path) as handle:\n        return handle.read()\n"
+        },
+        lambda ws: (ws / "data/v.txt").write_text("no\n", encoding="utf-8"),
+        {},
+    ),
     "a library a workspace helper imports kept the file": (
         {
             "data/v.txt": "ok\n",
