@@ -109,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         f"merge.pocflow.driver '{DRIVER}'"
     )
     print(
-        f"then: write {args.docs_dir}/poc{args.poc}-implementation.md (the plan), "
+        f"then: fill in {args.docs_dir}/poc{args.poc}-implementation.md (the plan), "
         "`uv run doit scaffold` to create its steps, `uv run doit poc-complete` to verify"
     )
     return 0

@@ -22,7 +22,7 @@ from pocflow.layout import GATE_TASK, PHASES, STEP_TASK, refresh_task
 from pocflow.manifest import manifest_schema
 from pocflow.merge import GITATTRIBUTES
 from pocflow.pytest_config import PYTEST_CONFIG_NAMES, holds_pytest_settings
-from pocflow.settings import PYPROJECT, moved_on_pyproject, toml_string
+from pocflow.settings import PYPROJECT, SETTINGS, moved_on_pyproject, toml_string
 from pocflow.status import poc_line
 from pocflow.steps import name_words, parse_step_filename, parse_step_id
 from pocflow.workspace import Step, Workspace, load_workspace
@@ -287,6 +287,12 @@ def init_workspace(root: Path, options: InitOptions) -> Scaffolded:
         if not (root / folder).exists():
             (root / folder).mkdir(parents=True)
             result.created.append(f"{folder}/")
+    plan = _plan_path(options)
+    name = " ".join(options.name.split())  # (one line: it is the plan's title)
+    context = {"poc": options.poc, "name": name, "docs_dir": options.docs_dir}
+    text = render(root, SETTINGS["templates_dir"][1], "scaffold/plan.md.j2", context)
+    if _create(root / plan, text):
+        result.created.append(f"{plan} (a plan in the method's shape: fill it in)")
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     if _create(root / ".python-version", version + "\n"):  # uv and CI read it: records hold
         result.created.append(f".python-version ({version})")  # for one Python version
@@ -343,6 +349,11 @@ _INIT_FILES = (
 )
 
 
+def _plan_path(options: InitOptions) -> str:
+    """Where pocflow init writes the PoC's plan (where none is)."""
+    return f"{options.docs_dir}/poc{options.poc}-implementation.md"
+
+
 def _init_folders(options: InitOptions) -> tuple[str, ...]:
     """The folders pocflow init makes (where none is)."""
     return (options.scripts_dir, options.tests_dir, options.docs_dir, "steps")
@@ -356,7 +367,7 @@ def _in_the_way(root: Path, options: InitOptions) -> str:
     folder where it must be a file, or the reverse ('' when nothing is in the way)."""
     if root.exists() and not root.is_dir():
         return f"{root}: a file, not a folder; give --root the repository's folder"
-    for name in _INIT_FILES:
+    for name in (*_INIT_FILES, _plan_path(options)):
         if (root / name).is_dir():
             return f"{name}: a folder, where pocflow init writes a file; {_MOVE_IT}"
     for name in _init_folders(options):

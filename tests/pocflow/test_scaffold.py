@@ -304,6 +304,26 @@ def test_init_writes_a_name_with_quotes_and_newlines_as_valid_toml(tmp_path: Pat
     assert data["tool"]["pocflow"]["name"] == AWKWARD + "\x7f\t"
 
 
+@pytest.mark.parametrize("name", ["Word Counts", "", AWKWARD])
+def test_init_writes_a_plan_in_the_methods_shape_to_fill_in(tmp_path: Path, name: str) -> None:
+    from pocflow.plan import load_plan
+    from pocflow.scaffold import InitOptions, init_workspace
+
+    result = init_workspace(tmp_path, InitOptions(poc=3, name=name))
+    assert "docs/poc3-implementation.md (a plan in the method's shape: fill it in)" in (
+        result.created
+    )
+    plan = load_plan(tmp_path, "docs/poc3-implementation.md")
+    assert plan is not None and plan.warnings == []
+    assert plan.number == 3 and plan.name == (" ".join(name.split()) or "<PoC name>")
+    assert list(plan.steps) == ["1", "2"] and plan.steps["2"].depends_on == ["1"]
+    assert plan.checklist and not any(item.ticked for item in plan.checklist)  # to tick
+    (tmp_path / "docs/poc3-implementation.md").write_text("# mine\n", encoding="utf-8")
+    again = init_workspace(tmp_path, InitOptions(poc=3, name=name))
+    assert not [c for c in again.created if "implementation" in c]  # never overwritten
+    assert (tmp_path / "docs/poc3-implementation.md").read_text(encoding="utf-8") == "# mine\n"
+
+
 def initialized(tmp_path: Path, existing: str | None) -> Path:
     """A project folder with this pyproject.toml (or none), after `pocflow init`."""
     repo = tmp_path / "lib"
