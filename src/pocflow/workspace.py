@@ -315,7 +315,8 @@ def _load(root: Path, settings: Settings) -> Workspace:
                 warnings += _disagreements(manifest, pstep, plan.path if plan else "")
         steps[step_id] = Step(
             step_id=step_id,
-            name=_step_name(pstep, manifest, files.description if files else ""),
+            name=_step_name(pstep, manifest, files.description if files else "")
+            or f"Step {step_id}",  # (a script named with no description: step3.py)
             script=files.script if files else None,
             validations=tuple(files.validations) if files else (),
             tests=tuple(files.tests) if files else (),

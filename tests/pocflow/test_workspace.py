@@ -71,8 +71,9 @@ def test_dependents_and_prerequisites_follow_depends_on_both_ways(tmp_path: Path
 
 
 def test_load_workspace_without_plan_names_steps_from_files(tmp_path: Path) -> None:
-    ws = load_workspace(make(tmp_path, {"PoC/step1_load_rows.py": ""}))
+    ws = load_workspace(make(tmp_path, {"PoC/step1_load_rows.py": "", "PoC/step3.py": ""}))
     assert ws.steps["1"].name == "Load rows"
+    assert ws.steps["3"].name == "Step 3"  # a script with no description still has a name
     assert (ws.name, ws.slug) == ("PoC 1", "poc-1")
 
 
