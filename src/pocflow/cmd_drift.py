@@ -20,7 +20,8 @@ class Drift(WorkspaceCommand):
         "Renders every results doc, PROJECT_STATE.md and the PoC results doc again from the "
         "committed records, without running anything, and compares their machine blocks with "
         "the files. Exits 1 and lists each difference (a block edited by hand, a document not "
-        "regenerated after a change); exits 0 when everything matches."
+        "regenerated after a change, the record of a step the PoC no longer has); exits 0 "
+        "when everything matches."
     )
     cmd_options = ()
 

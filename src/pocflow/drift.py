@@ -12,6 +12,7 @@ from pocflow.errors import DocumentError
 from pocflow.record import StepRecord, read_gate_record
 from pocflow.render import render_poc_results, render_project_state, render_step_results
 from pocflow.status import StepStatus, compute_status
+from pocflow.steps import parse_step_id
 from pocflow.workspace import Workspace, project_workspaces
 
 
@@ -68,7 +69,28 @@ def find_drift(ws: Workspace) -> list[str]:
                 problems.append(
                     f"{relpath}: machine block '{block.name}' differs from what pocflow writes now"
                 )
+    for one in project_workspaces(ws.root):
+        problems += orphan_records(one)
     return problems
+
+
+def orphan_records(ws: Workspace) -> list[str]:
+    """One line per committed record of a step the PoC no longer has (its files and its
+    plan section removed): it and its results doc stay in the repository, saying what no
+    step proves any more."""
+    folder = ws.root / ws.settings.records_dir
+    found = []
+    for path in sorted(folder.glob("step*.json")) if folder.is_dir() else []:
+        step_id = parse_step_id(path.stem[len("step") :])
+        if step_id is None or step_id in ws.steps or path.name != f"step{step_id}.json":
+            continue
+        doc = ws.results_doc(step_id)
+        also = f" and {doc}" if (ws.root / doc).exists() else ""
+        found.append(
+            f"{ws.record_path(step_id)}: the record of step {step_id}, which the PoC no longer "
+            f"has (no files, not in the plan); remove it{also} (git rm), or bring the step back"
+        )
+    return found
 
 
 def other_environment(ws: Workspace) -> list[str]:

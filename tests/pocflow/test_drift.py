@@ -127,3 +127,23 @@ def test_drift_tells_records_made_with_another_python_from_an_edit(sample: Path)
     edited.write_text(edited.read_text(encoding="utf-8").replace("✅", "❌", 1), "utf-8")
     result = run_doit(sample, "drift")
     assert result.code == 1 and "another environment" not in result.out
+
+
+def test_drift_names_the_record_and_results_doc_a_removed_step_left(sample: Path) -> None:
+    # step 4_1 removed: its script, tests and plan section gone, its record and doc kept
+    for path in [
+        *(sample / "PoC").glob("step4_1_*.py"),
+        *(sample / "tests").glob("test_step4_1_*"),
+    ]:
+        path.unlink()
+    plan = sample / "docs/poc1-implementation.md"
+    text = plan.read_text(encoding="utf-8")
+    start = text.index("### Step 4_1")
+    plan.write_text(text[:start] + text[text.index("## ", start + 4) :], encoding="utf-8")
+    result = run_doit(sample, "drift")
+    assert result.code == 1, result.out + result.err
+    assert (
+        "drift: steps/records/step4_1.json: the record of step 4_1, which the PoC no longer "
+        "has (no files, not in the plan); remove it and "
+        "docs/time-zone-atlas-step4_1-results.md (git rm), or bring the step back"
+    ) in result.out
