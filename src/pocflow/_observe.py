@@ -223,6 +223,8 @@ _KEEPS_NOTHING = frozenset(
         "__main__",
     )
 )
+#: the file names pytest gives a mark's condition written as a string (_pytest.skipping)
+_CONDITIONS = frozenset(("<skipif condition>", "<xfail condition>"))
 #: the test runner's own modules: what called a library's code from them (a plugin's hook or
 #: fixture pytest runs) is where a read's libraries end (Observer.reader_and_libraries)
 _RUNNER = frozenset(("_pytest", "pytest", "pluggy"))
@@ -906,9 +908,11 @@ class Observer:
 
     def frame_file(self, frame: "types.FrameType") -> str:
         """The file a frame's code comes from, absolute: a doctest's examples (code named
-        ``<doctest module.name[0]>``) are their module's."""
+        ``<doctest module.name[0]>``) are their module's, and so is a mark's condition written
+        as a string (``skipif("os.path.exists('flag')")``, which pytest compiles as
+        ``<skipif condition>`` and evaluates in the test module's globals)."""
         name = frame.f_code.co_filename
-        if name.startswith("<doctest "):
+        if name.startswith("<doctest ") or name in _CONDITIONS:
             module_file = frame.f_globals.get("__file__")
             if isinstance(module_file, str):
                 name = module_file

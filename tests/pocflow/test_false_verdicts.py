@@ -741,6 +741,43 @@ def test_every_test_skipped_is_not_verified(library: Path) -> None:
     assert "none of its 1 tests passed (1 skipped)" in result.out + result.err
 
 
+#: a mark's condition written as a string, which pytest evaluates itself (the test module's
+#: code all the same): what it looks at decides whether a failing test runs
+STRING_CONDITIONS = {
+    "skipif, a file it checks for": (
+        '@pytest.mark.skipif("os.path.exists(\'flag\')", reason="flagged")\n',
+        lambda ws: (ws / "flag").unlink(),
+        {},
+    ),
+    "xfail(strict), a file it checks for": (
+        '@pytest.mark.xfail("os.path.exists(\'flag\')", strict=True, reason="r")\n',
+        lambda ws: (ws / "flag").unlink(),
+        {},
+    ),
+    "skipif, a variable it reads": (
+        "@pytest.mark.skipif(\"os.environ.get('SKIP_A') == '1'\", reason=\"off\")\n",
+        lambda ws: None,
+        {"SKIP_A": "0"},
+    ),
+}
+
+
+@pytest.mark.parametrize("fresh_clone", [False, True], ids=["here", "fresh clone"])
+@pytest.mark.parametrize("case", list(STRING_CONDITIONS))
+def test_what_a_marks_string_condition_looks_at_is_an_input(
+    tmp_path: Path, case: str, fresh_clone: bool
+) -> None:
+    mark, change, after = STRING_CONDITIONS[case]
+    test = f"import pytest\n\n\n{mark}def test_a():\n    assert False\n\n\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test + "def test_b():\n    assert True\n"})
+    (ws / "flag").write_text("", encoding="utf-8")
+    assert run_doit(ws, "poc-complete", env={"SKIP_A": "1"}).code == 0
+    if fresh_clone:
+        shutil.rmtree(ws / ".pocflow")
+    change(ws)
+    assert_run_again_and_failed(ws, "1", env={"SKIP_A": "1", **after})
+
+
 def test_deselected_tests_are_not_verified(library: Path) -> None:
     env = {"PYTEST_ADDOPTS": "-k test_the_mode_is_normal"}
     result = run_doit(library, "--continue", "poc-complete", env=env)
