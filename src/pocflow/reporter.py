@@ -48,7 +48,7 @@ from pocflow.layout import (
 from pocflow.phases import judged, phase_current, written_unchanged
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
-from pocflow.run import RunContext
+from pocflow.run import RunContext, users_tasks
 from pocflow.status import completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace
 
@@ -66,6 +66,8 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
     """doit's console reporter, plus reasons, progress and a failure summary."""
 
     desc = "pocflow: why each task runs, steps verified so far, a summary at the end"
+    #: doit's: each failure reported, as {"task": ..., "exception": ...}
+    failures: list[dict[str, Any]]
 
     def __init__(self, outstream: Any, options: dict[str, Any]) -> None:
         RUN_OUTCOMES.update(failed=0, unmet=0, errors=0)  # a new run
@@ -206,7 +208,11 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.failed.setdefault(key, (phase, message))
 
     def complete_run(self) -> None:
-        """doit's end of run, then pocflow's summary (and GitHub's, when asked for)."""
+        """doit's end of run, then pocflow's summary (and GitHub's, when asked for). doit
+        repeats each failure's message at the end, with the output its actions printed:
+        for pocflow's own tasks, which print none, pocflow's summary says it instead (the
+        message was printed where the task failed)."""
+        self.failures = [r for r in self.failures if not _said_by_pocflow(r["task"])]
         super().complete_run()
         ws = self.workspace()
         if self.failed:
@@ -541,3 +547,13 @@ def _step_key(name: str) -> str:
     PoC), 'poc1.3b' (another)."""
     poc, _, step_id = split_task(name)
     return poc_prefix(poc) + step_id
+
+
+def _said_by_pocflow(task: Any) -> bool:
+    """Whether a failed task is one of pocflow's own whose actions printed nothing: its
+    failure is in pocflow's summary (the user's own tasks keep doit's report)."""
+    if users_tasks([task.name]):
+        return False
+    return not any(
+        getattr(action, "out", "") or getattr(action, "err", "") for action in task.actions
+    )

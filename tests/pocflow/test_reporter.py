@@ -115,6 +115,24 @@ def test_failure_ends_with_a_short_summary(sample: Path) -> None:
         "      logs: .pocflow/runs/batch/pytest.log",
         "pocflow: next: uv run doit step:3a  # step 3a failed; fix it, then verify it again",
     ]
+    # said where it failed and in the summary; not a third time in doit's end-of-run block
+    # with an empty "<stdout>:" (pocflow's actions print nothing there)
+    assert result.out.count("AssertionError: assert 'CH' == 'DE'") == 2, result.out
+    assert "<stdout>:" not in result.out and "#" * 40 not in result.out
+
+
+def test_a_failing_task_of_the_users_own_keeps_doits_report(sample: Path) -> None:
+    edit(
+        sample / "dodo.py",
+        lambda s: (
+            s
+            + "\n\ndef task_lint():\n"
+            + "    return {'actions': ['echo linting; echo broken >&2; exit 3'], 'verbosity': 0}\n"
+        ),
+    )
+    result = run_doit(sample, "lint")
+    assert result.code == 1
+    assert "lint <stderr>:\nbroken" in result.out + result.err, result.out + result.err
 
 
 def test_ci_output_has_no_terminal_control_codes(sample: Path) -> None:
