@@ -912,6 +912,12 @@ class Observer:
         as a string (``skipif("os.path.exists('flag')")``, which pytest compiles as
         ``<skipif condition>`` and evaluates in the test module's globals)."""
         name = frame.f_code.co_filename
+        if name in _CONDITIONS:  # the item's file: a decorator (mock.patch, hypothesis's
+            # given) gives the item's function another module's globals
+            item = frame.f_back.f_locals.get("item") if frame.f_back is not None else None
+            path = getattr(item, "path", None)
+            if path is not None:
+                return self.code_file(str(path))
         if name.startswith("<doctest ") or name in _CONDITIONS:
             module_file = frame.f_globals.get("__file__")
             if isinstance(module_file, str):

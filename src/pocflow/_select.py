@@ -74,6 +74,18 @@ def pytest_configure(config: Any) -> None:
         return
     root = Path(str(config.rootpath))
     named = _listed(config, listing)
+    given = set(config.invocation_params.args)
+    added = [arg for arg in config.args if arg not in given]
+    if added:
+        # paths pytest's own options add (addopts, PYTEST_ADDOPTS) to every command line:
+        # `pytest <a step's test file>` runs them too, and pocflow cannot tell whose verdict
+        # they are (a session of one step's files would leave them out unseen)
+        raise pytest.UsageError(
+            f"pytest's addopts (or PYTEST_ADDOPTS) name test paths, {' '.join(added)}: "
+            "pytest adds them to every command line, so no step's tests can be verified "
+            "alone; move their tests into a step's test file, or take the paths out of "
+            "addopts (a plain `pytest tests/` still finds them)"
+        )
     files = {root / line for line in named}
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)

@@ -759,6 +759,12 @@ STRING_CONDITIONS = {
         lambda ws: None,
         {"SKIP_A": "0"},
     ),
+    "skipif on a test a decorator wraps (mock.patch)": (
+        '@pytest.mark.skipif("os.path.exists(\'flag\')", reason="flagged")\n'
+        '@mock.patch("os.getcwd", return_value="/")\n',
+        lambda ws: (ws / "flag").unlink(),
+        {},
+    ),
 }
 
 
@@ -768,7 +774,8 @@ def test_what_a_marks_string_condition_looks_at_is_an_input(
     tmp_path: Path, case: str, fresh_clone: bool
 ) -> None:
     mark, change, after = STRING_CONDITIONS[case]
-    test = f"import pytest\n\n\n{mark}def test_a():\n    assert False\n\n\n"
+    test = f"from unittest import mock\n\nimport pytest\n\n\n{mark}def test_a(*mocked):\n"
+    test += "    assert False\n\n\n"
     ws = make_workspace(tmp_path / "ws", {"1": test + "def test_b():\n    assert True\n"})
     (ws / "flag").write_text("", encoding="utf-8")
     assert run_doit(ws, "poc-complete", env={"SKIP_A": "1"}).code == 0
@@ -776,6 +783,33 @@ def test_what_a_marks_string_condition_looks_at_is_an_input(
         shutil.rmtree(ws / ".pocflow")
     change(ws)
     assert_run_again_and_failed(ws, "1", env={"SKIP_A": "1", **after})
+
+
+@pytest.mark.parametrize("where", ["addopts", "PYTEST_ADDOPTS"])
+def test_a_test_path_pytests_own_options_add_is_not_passed_over(tmp_path: Path, where: str) -> None:
+    # `pytest tests/test_step1_x.py` runs tests/extra_check.py too: pytest adds its options'
+    # paths to every command line
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_ok():\n    pass\n"})
+    write_files(
+        ws,
+        {
+            "tests/extra_check.py": "def test_extra():\n"
+            '    assert open("data.txt").read() == "good"\n',
+            "data.txt": "bad",
+        },
+    )
+    env = {}
+    if where == "addopts":
+        option = '\n[tool.pytest.ini_options]\naddopts = "tests/extra_check.py"\n'
+        edit(ws / "pyproject.toml", lambda text: text + option)
+    else:
+        env = {"PYTEST_ADDOPTS": "tests/extra_check.py"}
+    assert plain_pytest(ws, "1", env) != 0, "the case must really fail"
+    result = run_doit(ws, "poc-complete", env=env)
+    assert result.code != 0, result.out + result.err
+    assert "name test paths, tests/extra_check.py: pytest adds them to every command line" in (
+        result.out + result.err
+    )
 
 
 def test_deselected_tests_are_not_verified(library: Path) -> None:
