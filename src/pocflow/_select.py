@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,17 @@ def pytest_configure(config: Any) -> None:
         return
     root = Path(str(config.rootpath))
     named = _listed(config, listing)
-    given = set(config.invocation_params.args)
-    added = [arg for arg in config.args if arg not in given]
+    source = getattr(config, "args_source", None)  # (pytest 7.3 and later)
+    if source is not None and source != pytest.Config.ArgsSource.ARGS:
+        # an option of addopts took pocflow's folders as its value (a bare `--cov` last):
+        # `pytest <a step's test file>` would lose its file the same way and run what
+        # testpaths (or the current folder) holds
+        raise pytest.UsageError(
+            "an option in pytest's addopts (or PYTEST_ADDOPTS) takes the test paths that "
+            "follow it as its value (a bare `--cov` at its end does), so `pytest <a step's "
+            "test file>` runs other tests than the file's; give it its value (`--cov=src`)"
+        )
+    added = list((Counter(config.args) - Counter(config.invocation_params.args)).elements())
     if added:
         # paths pytest's own options add (addopts, PYTEST_ADDOPTS) to every command line:
         # `pytest <a step's test file>` runs them too, and pocflow cannot tell whose verdict

@@ -162,6 +162,14 @@ _REPORT_SETTINGS = {
 }
 
 
+def _reports(config: Any) -> list[str]:
+    """Where the session writes reports about itself, which no test reads: pytest-cov's
+    (_coverage_reports) and pytest's own JUnit XML (`--junitxml out.xml`, rewritten by every
+    session: as a step's input it would make every run find it changed)."""
+    junit = getattr(config.option, "xmlpath", None)
+    return [*_coverage_reports(config), *([str(junit)] if junit else [])]
+
+
 def _coverage_reports(config: Any) -> list[str]:
     """Where pytest-cov writes the reports it was asked for (`--cov-report=html`, ...):
     coverage's own output, which it reads back (an HTML report's status.json) and rewrites
@@ -373,7 +381,7 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         whole = _judged_as_a_whole(session.config)
         if whole:
             facts.emit({"whole": whole})
-        reports = [facts.rel(path) for path in _coverage_reports(session.config)]
+        reports = [facts.rel(path) for path in _reports(session.config)]
         if reports:
             facts.emit({"tool": reports})
         facts.emit({"reports": facts.reports})

@@ -32,6 +32,7 @@ from support import (
     DoitRun,
     both,
     copy_sample,
+    doit_env,
     edit,
     make_workspace,
     private_copy,
@@ -785,8 +786,20 @@ def test_what_a_marks_string_condition_looks_at_is_an_input(
     assert_run_again_and_failed(ws, "1", env={"SKIP_A": "1", **after})
 
 
-@pytest.mark.parametrize("where", ["addopts", "PYTEST_ADDOPTS"])
-def test_a_test_path_pytests_own_options_add_is_not_passed_over(tmp_path: Path, where: str) -> None:
+@pytest.mark.parametrize(
+    ("where", "paths", "says"),
+    [
+        ("addopts", "tests/extra_check.py", "name test paths, tests/extra_check.py"),
+        ("PYTEST_ADDOPTS", "tests/extra_check.py", "name test paths, tests/extra_check.py"),
+        ("addopts", "tests", "name test paths, tests"),  # (the folder pocflow names too)
+        # a bare --cov last takes the paths after it: `pytest <file>` runs testpaths' tests
+        ("addopts", "-ra --cov", "takes the test paths that follow it as its value"),
+    ],
+    ids=["addopts", "PYTEST_ADDOPTS", "the tests folder", "a bare --cov"],
+)
+def test_a_test_path_pytests_own_options_add_is_not_passed_over(
+    tmp_path: Path, where: str, paths: str, says: str
+) -> None:
     # `pytest tests/test_step1_x.py` runs tests/extra_check.py too: pytest adds its options'
     # paths to every command line
     ws = make_workspace(tmp_path / "ws", {"1": "def test_ok():\n    pass\n"})
@@ -800,16 +813,36 @@ def test_a_test_path_pytests_own_options_add_is_not_passed_over(tmp_path: Path, 
     )
     env = {}
     if where == "addopts":
-        option = '\n[tool.pytest.ini_options]\naddopts = "tests/extra_check.py"\n'
+        option = f'\n[tool.pytest.ini_options]\naddopts = "{paths}"\ntestpaths = ["tests"]\n'
         edit(ws / "pyproject.toml", lambda text: text + option)
     else:
-        env = {"PYTEST_ADDOPTS": "tests/extra_check.py"}
-    assert plain_pytest(ws, "1", env) != 0, "the case must really fail"
+        env = {"PYTEST_ADDOPTS": paths}
+    (ws / "tests/test_other.py").write_text("def test_other():\n    assert False\n", "utf-8")
+    # the command the results doc gives (the file, then the options)
+    done = subprocess.run(
+        [sys.executable, "-P", "-m", "pytest", "tests/test_step1_x.py", "-p", "no:cacheprovider"],
+        cwd=ws,
+        env={**doit_env(), **env},
+        capture_output=True,
+        check=False,
+    )
+    assert done.returncode != 0, "the case must really fail"
     result = run_doit(ws, "poc-complete", env=env)
     assert result.code != 0, result.out + result.err
-    assert "name test paths, tests/extra_check.py: pytest adds them to every command line" in (
-        result.out + result.err
+    assert says in result.out + result.err, result.out + result.err
+
+
+def test_a_junit_report_the_sessions_write_is_no_steps_input(tmp_path: Path) -> None:
+    # (a false ❌: every session rewrites it, and every run found it changed since read)
+    ws = make_workspace(
+        tmp_path / "ws", {"1": "def test_a():\n    pass\n", "2": "def test_b():\n    pass\n"}
     )
+    option = '\n[tool.pytest.ini_options]\naddopts = "--junitxml out.xml"\n'
+    edit(ws / "pyproject.toml", lambda text: text + option)
+    (ws / "out.xml").write_text("<testsuites/>\n", encoding="utf-8")  # a plain run's
+    assert run_doit(ws, "poc-complete").code == 0
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
 
 
 def test_deselected_tests_are_not_verified(library: Path) -> None:
