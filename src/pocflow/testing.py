@@ -513,12 +513,48 @@ def judge(
         inputs=inputs,
         teardowns_failed=torn,
     )
-    result.message = _problem(selection, result, facts, report, exit_code, output, deselected)
+    result.message = _problem(
+        selection, result, facts, report, exit_code, output, deselected
+    ) or _left_out(selection, report, grouped, collected, deselected)
     if result.message:
         result.outcome = "failed"
     elif exit_code == 1:  # another step of the session failed: this step's part passed
         result.exit_code = 0
     return result
+
+
+def _left_out(
+    selection: TestSelection,
+    report: dict[str, Any],
+    grouped: SessionFacts,
+    collected: list[str],
+    deselected: list[str],
+) -> str:
+    """Why a step's part of a session shared with other steps' files does not stand: tests
+    collected from its files that the session neither ran nor deselected — a hook that
+    changes what runs (`pytest_collection_modifyitems`) by what else the session holds, which
+    `pytest <its file>` would run. '' when every collected test ran or was deselected, or
+    the session held the step's files alone (then it is what plain pytest does)."""
+    own = set(selection.files)
+    if not set(grouped.items) - own:
+        return ""
+    collectors = report.get("collectors", [])
+    parents = {str(c.get("nodeid")) for c in collectors}
+    found = {
+        str(child.get("nodeid"))
+        for c in collectors
+        if c.get("outcome") == "passed" and _file_of(str(c.get("nodeid"))) in own
+        for child in c.get("result", [])
+        if "::" in str(child.get("nodeid")) and str(child.get("nodeid")) not in parents
+    }
+    dropped = sorted(found - set(collected) - set(deselected))
+    if not dropped:
+        return ""
+    return (
+        f"step {selection.step_id}: {len(dropped)} test(s) collected from its files were left "
+        f"out of the session shared with other steps' tests, neither run nor deselected "
+        f"({dropped[0]}): a hook changes what runs by what the session holds; it runs alone"
+    )
 
 
 def rootdir_elsewhere(root: Path) -> str:

@@ -845,6 +845,24 @@ def test_a_junit_report_the_sessions_write_is_no_steps_input(tmp_path: Path) -> 
     assert again.code == 0 and not again.ran_steps, again.out + again.err
 
 
+def test_a_test_a_hook_leaves_out_of_a_shared_session_is_not_passed_over(tmp_path: Path) -> None:
+    # the hook drops test_a only when the session holds more than two tests: in the shared
+    # session of steps 1 and 2, not in `pytest tests/test_step1_x.py`, where it fails
+    hook = (
+        "def pytest_collection_modifyitems(items):\n    if len(items) > 2:\n"
+        '        items[:] = [i for i in items if i.name != "test_a"]\n'
+    )
+    tests = {
+        "1": "def test_a():\n    assert False\n\n\ndef test_a2():\n    pass\n",
+        "2": "def test_b():\n    pass\n",
+    }
+    ws = make_workspace(tmp_path / "ws", tests, conftest=hook)
+    assert plain_pytest(ws, "1") != 0, "the case must really fail"
+    result = run_doit(ws, "--continue", "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "tests/test_step1_x.py::test_a - assert False" in result.out + result.err
+
+
 def test_deselected_tests_are_not_verified(library: Path) -> None:
     env = {"PYTEST_ADDOPTS": "-k test_the_mode_is_normal"}
     result = run_doit(library, "--continue", "poc-complete", env=env)
