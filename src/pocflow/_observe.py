@@ -857,17 +857,23 @@ class Observer:
             frame = frame.f_back  # type: ignore[assignment]
         return False
 
+    def workspace_code(self, name: str) -> bool:
+        """Whether a frame's file (frame_file) is workspace code: inside the workspace, not in
+        a skipped folder, and not this observer (a workspace that is pocflow's own repository
+        holds it)."""
+        return (
+            name.startswith(self.prefix)
+            and not name.startswith(self.skip)
+            and name not in _MODULE_FILES
+        )
+
     def reader(self, depth: int = 2) -> str:
         """The workspace file of the innermost frame running workspace code ('' if none),
         looking from ``depth`` frames up (the observer's own frames below it)."""
         frame = sys._getframe(depth)
         while frame is not None:
             name = self.frame_file(frame)
-            if (
-                name.startswith(self.prefix)
-                and not name.startswith(self.skip)
-                and name not in _MODULE_FILES
-            ):
+            if self.workspace_code(name):
                 return name[len(self.prefix) :]
             frame = frame.f_back  # type: ignore[assignment]
         return ""
@@ -890,10 +896,9 @@ class Observer:
         collecting = True
         while frame is not None:
             name = self.frame_file(frame)
-            if name.startswith(self.prefix) and not name.startswith(self.skip):
-                if name not in _MODULE_FILES:
-                    return name[len(self.prefix) :], tuple(sorted(set(libraries)))
-            elif collecting and name not in _MODULE_FILES:
+            if self.workspace_code(name):
+                return name[len(self.prefix) :], tuple(sorted(set(libraries)))
+            if collecting and name not in _MODULE_FILES:
                 module = frame.f_globals.get("__name__")
                 top = module.partition(".")[0] if isinstance(module, str) else ""
                 if top in _RUNNER:
@@ -1492,12 +1497,7 @@ class Observer:
         if self.child:
             return True
         while frame is not None:
-            name = self.frame_file(frame)
-            if (
-                name.startswith(self.prefix)
-                and not name.startswith(self.skip)
-                and name not in _MODULE_FILES
-            ):
+            if self.workspace_code(self.frame_file(frame)):
                 return True
             frame = frame.f_back
         return False
