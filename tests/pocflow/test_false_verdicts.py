@@ -226,6 +226,14 @@ def poc_complete_passes(ws: Path, *args: str, env: dict[str, str] | None = None)
     return result
 
 
+def poc_complete_runs_nothing(ws: Path) -> DoitRun:
+    """`doit poc-complete` again on a workspace it just verified: it passes, running nothing
+    (what the first run left, or wrote, is no changed input of any step)."""
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    return again
+
+
 def poc_complete_fails(ws: Path, step: str = "1") -> DoitRun:
     """`doit poc-complete` after a change that breaks the step: the plain alternative (its
     script, then pytest) really fails in the same workspace, and so does pocflow's run."""
@@ -840,9 +848,8 @@ def test_a_junit_report_the_sessions_write_is_no_steps_input(tmp_path: Path) -> 
     option = '\n[tool.pytest.ini_options]\naddopts = "--junitxml out.xml"\n'
     edit(ws / "pyproject.toml", lambda text: text + option)
     (ws / "out.xml").write_text("<testsuites/>\n", encoding="utf-8")  # a plain run's
-    assert run_doit(ws, "poc-complete").code == 0
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_passes(ws)
+    poc_complete_runs_nothing(ws)
 
 
 def test_a_test_a_hook_leaves_out_of_a_shared_session_is_not_passed_over(tmp_path: Path) -> None:
@@ -4126,8 +4133,7 @@ def test_bytecode_written_during_a_run_is_no_input(
     for record in (ws / "steps/records").glob("step*.json"):
         inputs = json.loads(record.read_text(encoding="utf-8"))["inputs"]
         assert not [key for key in inputs if "__pycache__" in key], record.name
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 def test_a_run_that_finds_a_step_failing_leaves_no_document_saying_complete(
@@ -4211,8 +4217,7 @@ def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
     ws = make_workspace(tmp_path / "ws", {"1": test})
     poc_complete_passes(ws)
     assert plain_pytest(ws, "1") == 0
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 # -- round I/J: facts about a file that are not its bytes, descriptors, the environment C reads
@@ -4280,8 +4285,7 @@ def test_a_test_making_sure_of_a_folder_stays_verified(tmp_path: Path) -> None:
     ws = make_workspace(tmp_path / "ws", {"1": test})
     (ws / "work").mkdir()
     poc_complete_passes(ws)
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 DIR_FD_READS = {
@@ -4456,8 +4460,7 @@ def test_an_output_a_later_dependent_step_extends_does_not_rerun_the_step_that_r
         },
     )
     poc_complete_passes(ws)
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 # -- round K: what the rules of round I/J still missed
@@ -4566,8 +4569,7 @@ def test_a_file_a_program_makes_and_a_test_reads_then_removes_stays_verified(
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
     poc_complete_passes(ws)
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 def test_folders_a_script_makes_and_removes_at_once_leave_it_verifiable(tmp_path: Path) -> None:
@@ -4745,8 +4747,7 @@ def test_a_test_that_links_renames_into_place_and_cleans_up_is_verified(tmp_path
     write_files(ws, {"data/seed.txt": "seed", "work/current.txt": "v1"})
     poc_complete_passes(ws)
     assert plain_pytest(ws, "1") == 0
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    poc_complete_runs_nothing(ws)
 
 
 def test_a_test_that_makes_a_folder_tolerating_it_there_settles(tmp_path: Path) -> None:
