@@ -559,7 +559,11 @@ def test_every_line_written_inside_a_block_survives_unless_it_has_pocflows_shape
     text = GOLDEN_DOC
     written = []
     for _ in range(data.draw(st.integers(1, 5))):
-        block = data.draw(st.sampled_from(find_blocks(text, "doc")))
+        try:
+            blocks = find_blocks(text, "doc")
+        except DocumentError:  # a fence line written earlier hides a marker: merge refuses it
+            break
+        block = data.draw(st.sampled_from(blocks))
         starts = [i + 1 for i in range(block.start, block.end - 1) if text[i] == "\n"]
         at = data.draw(st.sampled_from(starts))
         line = data.draw(human_lines)
