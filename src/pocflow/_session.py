@@ -381,6 +381,11 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         whole = _judged_as_a_whole(session.config)
         if whole:
             facts.emit({"whole": whole})
+        # pytest stopped before running every test (-x, --maxfail): a step of a shared
+        # session whose tests came after ran none (pocflow.batch runs them alone)
+        stopped = session.shouldfail or session.shouldstop
+        if stopped:
+            facts.emit({"stopped": str(stopped)})
         reports = [facts.rel(path) for path in _reports(session.config)]
         if reports:
             facts.emit({"tool": reports})

@@ -274,7 +274,15 @@ def _run_batch(
             result = alone[failed.step_id]
             # a teardown that failed there may be another step's fixture's (see below)
             interfered |= results[failed.step_id].teardowns_failed > result.teardowns_failed
-            if result.outcome == "passed":
+            if result.outcome == "passed" and results[failed.step_id].stopped_before:
+                others = [s.step_id for s in group if s.step_id != failed.step_id]
+                steps = f"step{'s' * (len(others) > 1)} {', '.join(others)}"
+                sys.stderr.write(
+                    f"pocflow: step {failed.step_id}'s tests did not run in the session shared "
+                    f"with {steps}: pytest stopped it first "
+                    f"({results[failed.step_id].stopped_before}); they ran alone\n"
+                )
+            elif result.outcome == "passed":
                 interfered = True
                 others = [s.step_id for s in group if s.step_id != failed.step_id]
                 sys.stderr.write(

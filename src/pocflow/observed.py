@@ -383,6 +383,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         _kept(facts, "$" + str(fact["e"]), context, by, fact.get("lib"))
     elif "whole" in fact:
         facts.config["whole"] = str(fact["whole"])
+    elif "stopped" in fact:
+        facts.config["stopped"] = str(fact["stopped"])
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")

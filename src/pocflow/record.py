@@ -155,6 +155,9 @@ class TestResult(PhaseResult):
     #: a criterion its session's exit status was judged by over every test it ran (pytest-
     #: cov's fail-under): met beside other steps' tests, it says nothing of these alone
     judged_as_a_whole: str = field(default="", metadata={LOCAL: True})
+    #: why pytest stopped the shared session before any of its failing tests ran (``-x``:
+    #: "stopping after 1 failures"): it failed there for another step's failure
+    stopped_before: str = field(default="", metadata={LOCAL: True})
 
     @property
     def failing(self) -> list[TestCase]:

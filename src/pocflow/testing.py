@@ -247,6 +247,7 @@ class PytestJsonRunner:
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)
                 result.judged_as_a_whole = str(facts.config.get("whole") or "")
+                result.stopped_before = _stopped_before(result, facts)
             result.config = {
                 "inipath": facts.config.get("inipath"),
                 "plugins": [f"{n}=={v}" for n, v in facts.config.get("plugins", [])],
@@ -584,6 +585,15 @@ def _rootdir_given(addopts: str) -> str | None:
         elif word == "--rootdir" and following:
             given = following
     return given
+
+
+def _stopped_before(result: TestResult, facts: Facts) -> str:
+    """Why pytest stopped the session before the step's tests ran, when that is the only
+    thing wrong with them there (none failed, none failed to be collected); else ''."""
+    stopped = str(facts.config.get("stopped") or "")
+    if not stopped or result.outcome == "passed" or result.collection_errors:
+        return ""
+    return "" if any(c.outcome in ("failed", "error") for c in result.tests) else stopped
 
 
 def _problem(

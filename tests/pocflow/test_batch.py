@@ -400,3 +400,33 @@ def test_a_step_that_passed_in_a_session_where_another_failed_records_its_own_ex
         run = json.loads((workspace / f".pocflow/runs/step{n}/test.json").read_text("utf-8"))
         codes[n] = (run["outcome"], run["exit_code"])
     assert codes == {"1": ("passed", 0), "2": ("failed", 1)}
+
+
+def test_tests_a_session_stopped_before_are_not_called_failing_beside_others(
+    tmp_path: Path,
+) -> None:
+    """`-x` in pytest's options: the shared session stops at step 1's failure, before step
+    2's tests run. Step 2 runs alone and passes, as `pytest tests/test_step2_x.py` does; it
+    did not fail beside step 1 (no shared state to suspect), and once step 1 is fixed the
+    gate passes."""
+    workspace = make(
+        tmp_path / "ws",
+        {"1": "def test_one():\n    assert 1 == 2\n", "2": TESTS["1"]},
+        conftest="",
+        settings='\n[tool.pytest.ini_options]\naddopts = "-x"\n',
+    )
+    result = run_doit(workspace, "--continue", "poc-complete")
+    output = result.out + result.err
+    assert result.code == 1, output
+    assert "shared state" not in output and "fail in one session" not in output
+    assert (
+        "pocflow: step 2's tests did not run in the session shared with step 1: pytest "
+        "stopped it first (stopping after 1 failures); they ran alone" in output
+    )
+    assert verdicts(workspace, ["1", "2"]) == {
+        "1": ("failed", {"failed": 1, "total": 1}, ["tests/test_step1_x.py::test_one"]),
+        "2": ("passed", {"passed": 2, "total": 2}, []),
+    }
+    (workspace / "tests/test_step1_x.py").write_text("def test_one():\n    assert 1 == 1\n")
+    fixed = run_doit(workspace, "poc-complete")
+    assert fixed.code == 0, fixed.out + fixed.err
