@@ -152,6 +152,8 @@ class _Cache:
             return
         prefix = f"{root}{os.sep}"
         for name, entry in data.items():
+            # a file outside the workspace (an installation's RECORD) is kept by its path
+            full = name if os.path.isabs(name) else prefix + name
             if (
                 type(entry) is list
                 and len(entry) == 6
@@ -159,7 +161,7 @@ class _Cache:
                 and type(entry[4]) is str
                 and type(entry[5]) is int
             ):
-                self.entries.setdefault(prefix + name, (tuple(entry[:4]), entry[4], entry[5]))
+                self.entries.setdefault(full, (tuple(entry[:4]), entry[4], entry[5]))
 
     def digest(self, path: str, info: os.stat_result) -> str:
         """The file's sha256: the cached one while its stamp is the one it was hashed at and
@@ -184,16 +186,19 @@ class _Cache:
         return digest
 
     def save(self) -> None:
-        """Write each workspace's entries back (best effort: it is only a cache)."""
+        """Write each workspace's entries back (best effort: it is only a cache): its own
+        files by their path in it, files outside every workspace (what is installed) by their
+        absolute path, so that a run that hashed nothing new writes nothing."""
         if not self.dirty:
             return
         self.dirty = False
+        prefixes = tuple(str(root) + os.sep for root in self.files)
         for root, path in self.files.items():
             prefix = str(root) + os.sep
             data = {
-                name[len(prefix) :]: [*stamp, digest, hashed]
+                name[len(prefix) :] if name.startswith(prefix) else name: [*stamp, digest, hashed]
                 for name, (stamp, digest, hashed) in self.entries.items()
-                if name.startswith(prefix)
+                if name.startswith(prefix) or not name.startswith(prefixes)
             }
             with contextlib.suppress(OSError):
                 if path.parent.is_dir():

@@ -101,3 +101,45 @@ def test_a_venv_on_path_is_no_part_of_the_workspaces_path_folders(
     assert workspace_path_digest(ws) == "none"
     monkeypatch.setenv("PATH", os.pathsep.join([str(ws / ".venv/bin"), "/bin"]))
     assert workspace_path_digest(ws) == "none"
+
+
+def test_files_outside_the_workspace_are_hashed_once_across_runs_and_a_rerun_writes_no_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The digests of files outside the workspace (an installation's RECORD files) are kept
+    in its cache file like its own, so a second run hashes nothing and leaves the file as it
+    was; a file changed since is hashed again."""
+    from pocflow import fingerprint as fp
+
+    root, outside = tmp_path / "ws", tmp_path / "site-packages" / "RECORD"
+    (root / ".pocflow").mkdir(parents=True)
+    (root / "inside.py").write_text("x = 1\n")
+    outside.parent.mkdir()
+    outside.write_text("a,b\n")
+    hashed: list[str] = []
+
+    def counting(path: Path) -> str:
+        hashed.append(str(path))
+        return sha256(path.read_bytes()).hexdigest()
+
+    monkeypatch.setattr(fp, "sha256_file", counting)
+    monkeypatch.setattr(fp, "_racy_ns", lambda then: -(10**18))  # no same-tick doubt here
+
+    def a_run() -> None:
+        monkeypatch.setattr(fp, "_CACHE", fp._Cache())
+        fp.use_cache_file(root, ".pocflow")
+        assert fp.file_digest(root / "inside.py") == sha256(b"x = 1\n").hexdigest()
+        assert fp.file_digest(outside) == sha256(outside.read_bytes()).hexdigest()
+        fp.save_cache_file()
+
+    a_run()
+    assert sorted(hashed) == sorted([str(root / "inside.py"), str(outside)])
+    cache = root / ".pocflow" / fp.CACHE_FILE
+    written = cache.stat().st_mtime_ns, cache.read_text()
+    hashed.clear()
+    a_run()
+    assert hashed == []
+    assert (cache.stat().st_mtime_ns, cache.read_text()) == written
+    outside.write_text("a,b,c\n")
+    a_run()
+    assert hashed == [str(outside)]
