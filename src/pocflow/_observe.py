@@ -2035,6 +2035,40 @@ def child_started(observer: Observer, out: str, by: str) -> None:
     observer.child = True
     observer.parent_by = by
     observer.follow(out)
+    thread = get_ident()
+    observer.busy.add(thread)  # (its reads of os.environ are the observer's)
+    try:
+        for name in STARTUP_VARIABLES:  # what this Python read as it started
+            observer.environ_fact(name, os.environ.get(name))
+    finally:
+        observer.busy.discard(thread)
+
+
+#: what Python reads of the environment as it starts, before any code of the step runs in
+#: it: a Python process a step starts stands on them (the order of its output on a shared
+#: pipe, what it writes to stderr), so they are read, in its parent's context of the moment
+#: (pocflow.observed's PROCESS_VARIABLES are every verdict's: the step's own process)
+STARTUP_VARIABLES = (
+    "PYTHONUNBUFFERED",
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONDONTWRITEBYTECODE",
+    "PYTHONPYCACHEPREFIX",
+    "PYTHONFAULTHANDLER",
+    "PYTHONTRACEMALLOC",
+    "PYTHONMALLOC",
+    "PYTHONMALLOCSTATS",
+    "PYTHONINSPECT",
+    "PYTHONDEBUG",
+    "PYTHONCASEOK",
+    "PYTHONPLATLIBDIR",
+    "PYTHONEXECUTABLE",
+    "PYTHON_FROZEN_MODULES",
+    "PYTHONPERFSUPPORT",
+    "PYTHON_PERF_JIT_SUPPORT",
+    "PYTHON_CPU_COUNT",
+    "PYTHON_GIL",
+    "PYTHON_COLORS",
+)
 
 
 class _Following(Observer):

@@ -103,12 +103,37 @@ class _SessionRoot:
             session.fspath = str(session.path)
 
 
+class _AsPytestSet(int):
+    """The session's exit status as pytest set it from its tests' outcomes, until a hook sets
+    another (an int of its own, so that setting the same number shows too)."""
+
+
+class _ExitStatusWatch:
+    """Tells pocflow when a hook set the session's exit status while the session ended (a
+    conftest's `session.exitstatus = 1`): that status is no test's, and in a session shared
+    by several steps, not known to be any one step's (pocflow.batch runs each alone)."""
+
+    @pytest.hookimpl(hookwrapper=True, tryfirst=True)
+    def pytest_sessionfinish(self, session: Any) -> Generator[None, Any, None]:
+        before = session.exitstatus
+        watched = _AsPytestSet(int(before))
+        session.exitstatus = watched
+        yield
+        if session.exitstatus is watched:
+            session.exitstatus = before
+            return
+        facts = _facts(session.config)
+        if facts is not None and int(session.exitstatus) != 0:
+            facts.emit({"exit_set": int(session.exitstatus)})
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_configure(config: Any) -> None:
     path = config.getoption("pocflow_facts")
     if not path:
         return
     config.pluginmanager.register(_SessionRoot(), "pocflow-session-root")
+    config.pluginmanager.register(_ExitStatusWatch(), "pocflow-exit-status")
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts

@@ -335,6 +335,12 @@ def _run_script(
     env.update(spec.env)
     env[METRICS_ENV] = str(metrics_file)
     env["POCFLOW_STEP"] = spec.step_id
+    # the script's own output unbuffered, so that its log keeps the order it wrote in; the
+    # variable is put back as it was before the script runs (pocflow/_site), so that what
+    # the script starts does not inherit it
+    unbuffered = env.get("PYTHONUNBUFFERED")
+    if unbuffered is not None:
+        env["POCFLOW_PYTHONUNBUFFERED"] = unbuffered
     env["PYTHONUNBUFFERED"] = "1"
     start = time.monotonic()
     timed_out = False

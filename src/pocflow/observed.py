@@ -51,7 +51,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 37
+OBSERVER_VERSION = 38
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -385,6 +385,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.config["whole"] = str(fact["whole"])
     elif "stopped" in fact:
         facts.config["stopped"] = str(fact["stopped"])
+    elif "exit_set" in fact:
+        facts.config["exit_set"] = int(fact["exit_set"])
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")

@@ -153,7 +153,8 @@ class TestResult(PhaseResult):
     #: they are now (pocflow.batch runs its tests once more on them)
     rewrote_read: list[str] = field(default_factory=list, metadata={LOCAL: True})
     #: a criterion its session's exit status was judged by over every test it ran (pytest-
-    #: cov's fail-under): met beside other steps' tests, it says nothing of these alone
+    #: cov's fail-under, a hook that set it): met beside other steps' tests, it says nothing
+    #: of these alone
     judged_as_a_whole: str = field(default="", metadata={LOCAL: True})
     #: why pytest stopped the shared session before any of its failing tests ran (``-x``:
     #: "stopping after 1 failures"): it failed there for another step's failure

@@ -246,7 +246,7 @@ class PytestJsonRunner:
             result.reads_outputs = sorted(result.outputs_read)
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)
-                result.judged_as_a_whole = str(facts.config.get("whole") or "")
+                result.judged_as_a_whole = _judged_as_a_whole(facts)
                 result.stopped_before = _stopped_before(result, facts)
             result.config = {
                 "inipath": facts.config.get("inipath"),
@@ -585,6 +585,16 @@ def _rootdir_given(addopts: str) -> str | None:
         elif word == "--rootdir" and following:
             given = following
     return given
+
+
+def _judged_as_a_whole(facts: Facts) -> str:
+    """What a shared session's exit status was judged by over all its tests, which may not
+    hold of one step's tests alone: pytest-cov's fail-under, or a hook that set it."""
+    if facts.config.get("whole"):
+        return str(facts.config["whole"])
+    if facts.config.get("exit_set"):
+        return f"a hook that set the session's exit status ({facts.config['exit_set']})"
+    return ""
 
 
 def _stopped_before(result: TestResult, facts: Facts) -> str:

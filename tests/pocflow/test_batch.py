@@ -430,3 +430,45 @@ def test_tests_a_session_stopped_before_are_not_called_failing_beside_others(
     (workspace / "tests/test_step1_x.py").write_text("def test_one():\n    assert 1 == 1\n")
     fixed = run_doit(workspace, "poc-complete")
     assert fixed.code == 0, fixed.out + fixed.err
+
+
+#: a conftest whose hook fails the session when step 2's tests ran and a file is there (a
+#: "tidy tree" check): `pytest tests/test_step2_x.py` then exits 1 with every test passing
+EXIT_BY_HOOK = (
+    "from pathlib import Path\n\n\n"
+    "def pytest_sessionfinish(session, exitstatus):\n"
+    "    if any('test_step2_' in str(i.path) for i in session.items)"
+    " and Path('step2.lock').exists():\n"
+    "        session.exitstatus = 1\n"
+)
+
+
+def test_an_exit_status_a_hook_set_is_not_put_down_to_another_steps_failure(
+    tmp_path: Path,
+) -> None:
+    """A conftest hook sets the session's exit status to 1 for step 2's tests, whose every test
+    passes, while step 1 really fails in the same session. That exit status is not step 1's
+    to explain: step 2 runs alone, fails there as `pytest tests/test_step2_x.py` does, and
+    stays failed once step 1 is fixed."""
+    workspace = make(
+        tmp_path / "ws",
+        {"1": "def test_one():\n    assert 1 == 2\n", "2": TESTS["1"]},
+        conftest=EXIT_BY_HOOK,
+    )
+    (workspace / "step2.lock").write_text("held\n")
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step2_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 1 and "2 passed" in plain.stdout, plain.stdout
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert verdicts(workspace, ["2"])["2"][0] == "failed"
+    (workspace / "tests/test_step1_x.py").write_text("def test_one():\n    assert 1 == 1\n")
+    fixed = run_doit(workspace, "--continue", "poc-complete")
+    output = fixed.out + fixed.err
+    assert fixed.code == 1, output
+    assert "step 2" in output and "pytest exited with code 1" in output, output

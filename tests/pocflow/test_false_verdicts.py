@@ -492,6 +492,17 @@ CASES = {
             "def test_big_numbers_print():\n    assert len(str(10 ** 3000)) == 3001\n",
         ),
     ),
+    "a variable a Python child reads as it starts (PYTHONPROFILEIMPORTTIME)": Case(
+        lambda ws: None,
+        "4",
+        env={"PYTHONPROFILEIMPORTTIME": "1"},
+        prep=write(
+            "tests/test_step4_config.py",
+            "import subprocess\nimport sys\n\n\ndef test_a_child_writes_no_errors():\n"
+            "    child = subprocess.run([sys.executable, '-c', 'pass'], capture_output=True)\n"
+            "    assert child.stderr == b''\n",
+        ),
+    ),
     "a new workspace module shadows a standard-library module": Case(
         write("src/statistics.py", "def mean(values):\n    return 0\n"),
         "4",

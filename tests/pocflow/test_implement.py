@@ -384,3 +384,31 @@ def test_dying_with_pocflow_loads_no_module_the_script_could_have_found_itself(
     assert enum == "PoC/enum.py"
     done = _run_as_pocflow_runs(tmp_path, shadow, os.getpid())
     assert done.stdout.strip() == "local", done.stderr
+
+
+@pytest.mark.parametrize("value", [None, "", "x"])
+def test_what_a_script_starts_gets_pythonunbuffered_as_the_user_set_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, value: str | None
+) -> None:
+    """The script's own output is unbuffered (its log keeps its order), but a Python child it
+    starts finds PYTHONUNBUFFERED as in pocflow's environment, as under plain `python SCRIPT`:
+    a worker that prints without flushing is not made to look ready when it is not."""
+    if value is None:
+        monkeypatch.delenv("PYTHONUNBUFFERED", raising=False)
+    else:
+        monkeypatch.setenv("PYTHONUNBUFFERED", value)
+    main = script(
+        tmp_path,
+        "step1_a.py",
+        "import os, subprocess, sys\n"
+        "print('first')\n"
+        "sys.stderr.write('second\\n')\n"
+        "child = subprocess.run([sys.executable, '-c', "
+        "'import os; print(repr(os.environ.get(\"PYTHONUNBUFFERED\")))'], "
+        "capture_output=True, text=True)\n"
+        "open('child.txt', 'w').write(child.stdout + repr(os.environ.get('PYTHONUNBUFFERED')))\n",
+    )
+    assert run_implement(spec(tmp_path, (main,))).outcome == "passed"
+    assert (tmp_path / "child.txt").read_text() == f"{value!r}\n{value!r}"
+    log = (tmp_path / ".pocflow/runs/step1/step1_a.log").read_text()
+    assert log.index("first") < log.index("second")

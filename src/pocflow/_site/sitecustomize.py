@@ -72,6 +72,14 @@ def _observe() -> None:
     _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
+    # pocflow started the script unbuffered (its log keeps the order of its output): what
+    # the script starts gets the variable as it was
+    unbuffered = os.environ.pop("POCFLOW_PYTHONUNBUFFERED", None)
+    if child is None:
+        if unbuffered is not None:
+            os.environ["PYTHONUNBUFFERED"] = unbuffered
+        else:
+            os.environ.pop("PYTHONUNBUFFERED", None)
     if original is not None:
         os.environ["PYTHONPATH"] = original
     else:
