@@ -90,7 +90,12 @@ def environment(ws: Workspace) -> dict[str, str]:
     platform or locked dependency set does."""
     lock = ws.settings.lock_file
     digest = lock_digest(ws.root / lock) if lock else MISSING
+    location = path_characters(str(ws.root))
     return {
+        # what the checkout's own path holds that code building commands or names from it
+        # may trip on (a shell command left unquoted): only when it holds any, so that a
+        # record made at /home/a/poc is taken at /ci/b/poc
+        **({LOCATION: location} if location else {}),
         "python": ".".join(platform.python_version_tuple()[:2]),
         "implementation": sys.implementation.name,
         "platform": sys.platform,
@@ -441,6 +446,24 @@ def observed_keys(record: StepRecord) -> list[str]:
     ]
 
 
+#: the key of environment() that says what the workspace's path holds besides plain names
+LOCATION = "location"
+_SHELL_CHARACTERS = frozenset("'\"$`!*?[]{}()<>|&;#~\\")
+
+
+def path_characters(path: str) -> str:
+    """What a path holds that a plain one does not, as words ('spaces, non-ASCII'); ''
+    for letters, digits and ``._-+@,=:%/`` alone."""
+    kinds = []
+    if any(c.isspace() for c in path):
+        kinds.append("spaces")
+    if not path.isascii():
+        kinds.append("non-ASCII")
+    if any(c in _SHELL_CHARACTERS for c in path):
+        kinds.append("shell characters")
+    return ", ".join(kinds)
+
+
 def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> list[str]:
     """How the current environment differs from a record's, one phrase per difference
     ('python 3.11 -> 3.12', 'the locked dependency set changed')."""
@@ -454,6 +477,11 @@ def environment_changes(recorded: dict[str, str], current: dict[str, str]) -> li
 
 
 def _environment_change(key: str, was: str, now: str) -> str:
+    if key == LOCATION:
+        return (
+            f"the workspace's path holds {now or 'nothing but plain names'} "
+            f"(verified where it held {was or 'nothing but plain names'})"
+        )
     if key == "packages":
         return (
             "the installed packages changed" if was else "recorded without the installed packages"

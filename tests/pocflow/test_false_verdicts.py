@@ -737,6 +737,31 @@ def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, ca
     assert_run_again_and_failed(library, case.step, case.env, case.says)
 
 
+@pytest.mark.parametrize("keep_state", [True, False], ids=["moved", "cloned"])
+def test_a_record_made_at_a_plain_path_is_not_taken_where_the_path_has_a_space(
+    library: Path, tmp_path: Path, keep_state: bool
+) -> None:
+    """A test that builds a shell command from the workspace's path without quoting passes
+    where the path is plain and fails where it has a space. Moved there (its local state
+    along) or cloned there (records only), the step is verified again, and fails."""
+    write(
+        "tests/test_step2_table.py",
+        "import subprocess\nimport sys\nfrom pathlib import Path\n\n\n"
+        "def test_the_script_runs_through_a_shell():\n"
+        "    root = Path(__file__).resolve().parent.parent\n"
+        "    done = subprocess.run(f'{sys.executable} {root}/PoC/step2_table.py', shell=True)\n"
+        "    assert done.returncode == 0\n",
+    )(library)
+    assert run_doit(library, "poc-complete").code == 0
+    spaced = tmp_path / "a checkout" / "ws"
+    shutil.copytree(library, spaced, symlinks=True)
+    if not keep_state:
+        shutil.rmtree(spaced / ".pocflow")
+    # (moved with its state, doit's own check of the settings and environment says first)
+    says = "settings or environment changed" if keep_state else "the workspace's path holds spaces"
+    assert_run_again_and_failed(spaced, "2", says=says)
+
+
 def test_a_new_file_in_a_folder_a_test_lists_reverifies_the_step(library: Path) -> None:
     write(
         "tests/test_step2_table.py",

@@ -226,3 +226,22 @@ def test_a_step_verified_alone_has_the_record_it_has_in_a_shared_session(tmp_pat
     assert alone.code == 0 and alone.ran_steps == {"2"}, alone.out + alone.err
     record = "steps/records/step2.json"
     assert (workspace / record).read_bytes() == committed[record]
+
+
+@pytest.mark.parametrize(
+    ("path", "held"),
+    [
+        ("/home/a/poc-1/ws_2.x", ""),
+        ("/srv/ci@host/+build,=%/ws", ""),
+        ("/tmp/a checkout/ws", "spaces"),
+        ("/tmp/café/ws", "non-ASCII"),
+        ("/tmp/it's/ws", "shell characters"),
+        ("/tmp/résumé $x/ws", "spaces, non-ASCII, shell characters"),
+    ],
+)
+def test_a_workspace_path_is_described_by_what_may_trip_code_that_builds_commands(
+    path: str, held: str
+) -> None:
+    from pocflow.freshness import path_characters
+
+    assert path_characters(path) == held
