@@ -168,9 +168,15 @@ def session(
             os.dup2(out, 1)
             os.dup2(out, 2)
             os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-            # the child's lifetime is the process's: these streams close with it
-            sys.stdout = open(1, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
-            sys.stderr = open(2, "w", encoding="utf-8", errors="replace", closefd=False)  # noqa: SIM115
+            # the child's lifetime is the process's: these streams close with it. They encode
+            # as a fresh `pytest` process's would (the encoding and error handler Python chose
+            # for this server's, started the same way): a test printing what cannot be
+            # encoded fails here as it does there
+            encoding, errors = _stream_settings()
+            sys.stdout = open(1, "w", encoding=encoding, errors=errors, closefd=False)  # noqa: SIM115
+            sys.stderr = open(  # noqa: SIM115
+                2, "w", encoding=encoding, errors="backslashreplace", closefd=False
+            )
             sys.argv = ["pytest", *args]
             observer = None
             if observe:  # after the fork: an audit hook cannot be removed
@@ -187,6 +193,7 @@ def session(
                 if hasattr(plugin, "PRELOADED"):
                     plugin.PRELOADED = PRELOADED
             code = int(pytest.main(args, plugins=loaded))
+            _end_as_python_does()
             if observer is not None:
                 observer.from_kernel()
             if any(getattr(plugin, "SHADOWED", None) for plugin in loaded):
@@ -201,6 +208,28 @@ def session(
             os._exit(code)
     _, status = os.waitpid(pid, 0)
     return os.waitstatus_to_exitcode(status)
+
+
+def _stream_settings() -> tuple[str, str]:
+    """The encoding and error handler Python gave this process's standard output as it
+    started (UTF-8 and strict; surrogateescape in the C locale)."""
+    stream = sys.__stdout__
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    errors = getattr(stream, "errors", None) or "strict"
+    return encoding, errors
+
+
+def _end_as_python_does() -> None:
+    """What the interpreter does as a plain `pytest` process ends, before the child leaves
+    with os._exit: wait for the threads not marked daemon (a test's worker still running),
+    then run the atexit callbacks (a test's own check at exit). One that ends the process
+    ends it here with its status, as it would `pytest <file>`; one that never ends keeps the
+    session from ending, as it would."""
+    import atexit
+    import threading
+
+    threading._shutdown()  # type: ignore[attr-defined]  # (what Py_FinalizeEx calls first)
+    atexit._run_exitfuncs()
 
 
 def _load(path: str) -> Any:

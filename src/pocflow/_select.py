@@ -12,9 +12,11 @@ Self-contained (it imports nothing of pocflow): the fork server loads it from it
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from collections import Counter
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -34,9 +36,70 @@ def _listed(config: Any, listing: str) -> list[str]:
     """The test files listed in the file at listing (read once per session)."""
     files = config.stash.get(_LISTED, None)
     if files is None:
-        text = Path(listing).read_text(encoding="utf-8")
-        files = config.stash[_LISTED] = [line for line in text.splitlines() if line]
+        lines = Path(listing).read_text(encoding="utf-8").splitlines()
+        end = lines.index(_GROUPS) if _GROUPS in lines else len(lines)
+        files = config.stash[_LISTED] = [line for line in lines[:end] if line]
+        config.stash[_STEPS] = {
+            name: tuple(group.split("\t"))
+            for group in lines[end + 1 :]
+            if group
+            for name in group.split("\t")
+        }
     return list(files)
+
+
+#: the line after which the listing holds each step's files (tab-separated, a step a line)
+_GROUPS = "--"
+#: each listed file -> the files of its step (what `pytest <the step's files>` names)
+_STEPS = pytest.StashKey[dict[str, tuple[str, ...]]]()
+
+
+def _show_command_line(config: Any, files: list[str] | tuple[str, ...]) -> None:
+    """Have code see the command line `pytest <files>` gives it: sys.argv, config.args,
+    config.option and config.invocation_params."""
+    sys.argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+    config.args = list(files)
+    config.option.file_or_dir = list(files)
+    params = config.invocation_params
+    config.invocation_params = type(params)(
+        args=tuple(files), plugins=params.plugins, dir=params.dir
+    )
+
+
+@contextlib.contextmanager
+def _as_its_steps_own(config: Any, path: Any) -> Iterator[None]:
+    """While a file's module is collected or its tests run, in a session of several steps'
+    files: the command line shows that step's files only, as `pytest <its files>` does (a
+    command-line main() a test calls parses sys.argv)."""
+    steps = config.stash.get(_STEPS, {})
+    root = Path(str(config.rootpath))
+    try:
+        own = steps.get(Path(str(path)).relative_to(root).as_posix())
+    except ValueError:
+        own = None
+    if own is None or len(set(steps.values())) < 2:
+        yield
+        return
+    _show_command_line(config, own)
+    try:
+        yield
+    finally:
+        _show_command_line(config, config.stash[_LISTED])
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
+    if isinstance(collector, pytest.Module):
+        with _as_its_steps_own(collector.config, collector.path):
+            yield
+    else:
+        yield
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: Any) -> Generator[None, Any, None]:
+    with _as_its_steps_own(item.config, item.path):
+        yield
 
 
 def pytest_addoption(parser: Any) -> None:
@@ -100,12 +163,7 @@ def pytest_configure(config: Any) -> None:
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)
     config.stash[_FOLDERS] = list(config.args)
-    config.args = list(named)
-    config.option.file_or_dir = list(named)
-    params = config.invocation_params
-    config.invocation_params = type(params)(
-        args=tuple(named), plugins=params.plugins, dir=params.dir
-    )
+    _show_command_line(config, named)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -144,7 +144,7 @@ class PytestJsonRunner:
             listing = report_dir / SELECTION_FILE
             for made in (log, listing):  # written anew, never through a link put there
                 made.unlink(missing_ok=True)
-            listing.write_text("\n".join(files) + "\n", encoding="utf-8")
+            listing.write_text(selection_listing(files, selections), encoding="utf-8")
             cache_dir = tempfile.mkdtemp(prefix="pocflow-pytest-cache-")
             # the folders, not the files: see pocflow._select
             args = [
@@ -271,6 +271,19 @@ class PytestJsonRunner:
                     "addopts"
                 )
         return results
+
+
+def selection_listing(files: list[str], selections: Sequence[TestSelection]) -> str:
+    """What pocflow._select reads: the session's test files, one per line, then (after a
+    line ``--``) each step's files, tab-separated, one step per line: what each step's
+    tests are shown of the command line (`pytest <its files>`)."""
+    groups = ["\t".join(s.files) for s in selections if s.files]
+    return "\n".join([*files, GROUPS_MARK, *groups]) + "\n"
+
+
+#: the line of a selection listing after which each step's files follow (pocflow._select
+#: spells it too: it imports nothing of pocflow)
+GROUPS_MARK = "--"
 
 
 def _display(root: Path, path: Path) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections import Counter
@@ -74,9 +75,10 @@ TIMED = (
 
 
 def sessions_of(workspace: Path) -> list[set[str]]:
-    """The test files each shared session of the last run selected."""
+    """The test files each shared session of the last run selected (listed before its
+    steps' groups, which follow a line `--`)."""
     return [
-        set((folder / "selection.txt").read_text(encoding="utf-8").split())
+        set((folder / "selection.txt").read_text(encoding="utf-8").split("\n--\n")[0].split())
         for folder in sorted((workspace / ".pocflow/runs").glob("batch*"))
     ]
 
@@ -472,3 +474,120 @@ def test_an_exit_status_a_hook_set_is_not_put_down_to_another_steps_failure(
     output = fixed.out + fixed.err
     assert fixed.code == 1, output
     assert "step 2" in output and "pytest exited with code 1" in output, output
+
+
+#: a test whose process ends with status 1 once its tests are done, as Python ends it
+ENDS_BADLY = {
+    "an atexit check": (
+        "import atexit\nimport os\n\n\ndef _check():\n"
+        "    if os.path.exists('leftover.lock'):\n        os._exit(1)\n\n\n"
+        "def test_leaves_a_lock():\n    atexit.register(_check)\n"
+        "    open('leftover.lock', 'w').close()\n"
+    ),
+    "a thread not marked daemon": (
+        "import os\nimport threading\nimport time\n\n\ndef _late():\n"
+        "    time.sleep(0.3)\n    os._exit(1)\n\n\n"
+        "def test_starts_a_worker():\n    threading.Thread(target=_late).start()\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("runner", ["fork", "subprocess"])
+@pytest.mark.parametrize("how", list(ENDS_BADLY))
+def test_what_ends_the_test_process_after_its_tests_counts_as_in_plain_pytest(
+    tmp_path: Path, how: str, runner: str
+) -> None:
+    """Python waits for the threads not marked daemon and runs the atexit callbacks as the
+    pytest process ends; one that ends it with status 1 makes `pytest <file>` exit 1 after
+    "1 passed". pocflow's sessions end the same way: the step is not verified."""
+    workspace = make(
+        tmp_path / "ws",
+        {"1": ENDS_BADLY[how], "2": TESTS["1"]},
+        conftest="",
+        settings=f'test_runner = "{runner}"\n',
+    )
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 1 and "1 passed" in plain.stdout, plain.stdout
+    (workspace / "leftover.lock").unlink(missing_ok=True)
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert verdicts(workspace, ["1", "2"])["1"][0] == "failed"
+    assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"
+
+
+#: a command-line main() called without arguments: under `pytest <its file>` it parses the
+#: one test file as its argument; given two, argparse exits
+PARSES_ARGV = (
+    "import argparse\n\nimport pytest\n\n\ndef main():\n"
+    "    parser = argparse.ArgumentParser()\n    parser.add_argument('domain')\n"
+    "    parser.parse_args()\n    return 1\n\n\n"
+    "def test_no_domain_is_a_usage_error():\n"
+    "    with pytest.raises(SystemExit):\n        main()\n"
+)
+
+
+@pytest.mark.parametrize("runner", ["fork", "subprocess"])
+def test_a_step_in_a_shared_session_sees_the_command_line_of_its_own_files(
+    tmp_path: Path, runner: str
+) -> None:
+    """In a session shared with step 2, step 1's test sees sys.argv (and config.args) as
+    `pytest tests/test_step1_x.py` gives them, not every step's files: its main() parses the
+    one file as its argument and returns, so the test fails as it does under plain pytest."""
+    workspace = make(
+        tmp_path / "ws",
+        {
+            "1": PARSES_ARGV,
+            "2": "def test_args(request):\n"
+            "    assert request.config.args == ['tests/test_step2_x.py']\n",
+        },
+        conftest="",
+        settings=f'test_runner = "{runner}"\n',
+    )
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code == 1, result.out + result.err
+    # each saw its own command line in the shared session: none failed there, passing alone
+    assert "shared state" not in result.out + result.err
+    assert verdicts(workspace, ["1", "2"]) == {
+        "1": (
+            "failed",
+            {"failed": 1, "total": 1},
+            ["tests/test_step1_x.py::test_no_domain_is_a_usage_error"],
+        ),
+        "2": ("passed", {"passed": 1, "total": 1}, []),
+    }
+    assert sessions_of(workspace) == [{"tests/test_step1_x.py", "tests/test_step2_x.py"}]
+
+
+@pytest.mark.parametrize("runner", ["fork", "subprocess"])
+def test_a_test_printing_what_cannot_be_encoded_fails_as_under_plain_pytest(
+    tmp_path: Path, runner: str
+) -> None:
+    """A lone surrogate printed to the real standard output raises UnicodeEncodeError in a
+    plain `pytest` process whose output is strict UTF-8 (as under a UTF-8 locale; the C
+    locale escapes it); pocflow's sessions encode their output as such a process does."""
+    test = (
+        "def test_prints(capsys):\n"
+        "    text = b'caf\\xed\\xb2\\x80'.decode('utf-8', 'surrogatepass')\n"
+        "    with capsys.disabled():\n        print(text)\n"
+    )
+    workspace = make(
+        tmp_path / "ws", {"1": test}, conftest="", settings=f'test_runner = "{runner}"\n'
+    )
+    locale = {"PYTHONIOENCODING": "utf-8:strict"}
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        env={**os.environ, **locale},
+        check=False,
+    )
+    assert plain.returncode == 1 and b"UnicodeEncodeError" in plain.stdout, plain.stdout
+    result = run_doit(workspace, "--continue", "poc-complete", env=locale)
+    assert result.code == 1, result.out + result.err
+    assert verdicts(workspace, ["1"])["1"][0] == "failed"
