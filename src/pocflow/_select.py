@@ -54,16 +54,85 @@ _GROUPS = "--"
 _STEPS = pytest.StashKey[dict[str, tuple[str, ...]]]()
 
 
-def _show_command_line(config: Any, files: list[str] | tuple[str, ...]) -> None:
+def _show_command_line(
+    config: Any, files: list[str] | tuple[str, ...], whole: bool = False
+) -> None:
     """Have code see the command line `pytest <files>` gives it: sys.argv, config.args,
-    config.option and config.invocation_params."""
-    sys.argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
-    config.args = list(files)
+    config.option and config.invocation_params. ``whole``: the files of every step of a
+    session shared by several, which no `pytest <a step's files>` shows: code of the
+    workspace reading them then is noted (see _Watched)."""
+    listed: list[str] = list(files)
+    argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+    args: tuple[str, ...] = tuple(files)
+    if whole:
+        listed, argv, args = _Watched(config, listed), _Watched(config, argv), _WatchedTuple(args)
+        args.config = config
+    sys.argv = argv
+    config.args = listed
     config.option.file_or_dir = list(files)
     params = config.invocation_params
-    config.invocation_params = type(params)(
-        args=tuple(files), plugins=params.plugins, dir=params.dir
-    )
+    config.invocation_params = type(params)(args=args, plugins=params.plugins, dir=params.dir)
+
+
+#: the attribute of the config where a read of the whole shared session's command line by
+#: the workspace's code is noted (the workspace file that read it): pocflow._session says so
+WHOLE_COMMAND_LINE = "_pocflow_whole_command_line"
+#: and where a test module of the session that registers plugins for all (pytest_plugins)
+#: is noted
+SESSION_PLUGINS = "_pocflow_session_plugins"
+_HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _note_read(config: Any) -> None:
+    """Note the workspace file whose code (or a library working for it) reads the whole
+    session's command line: a hook deciding by how many files were named (skipping slow
+    tests unless one file is) decides for every step at once, as no `pytest <a step's
+    files>` would. pocflow then runs each step's tests alone."""
+    if getattr(config, WHOLE_COMMAND_LINE, ""):
+        return
+    root = str(config.rootpath) + os.sep
+    outside = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE})
+    frame = sys._getframe(2)
+    while frame is not None:
+        name = frame.f_code.co_filename
+        if name.startswith(root) and not name.startswith(outside) and "site-packages" not in name:
+            setattr(config, WHOLE_COMMAND_LINE, name[len(root) :])
+            return
+        frame = frame.f_back  # type: ignore[assignment]
+
+
+def _watching(method: str) -> Any:
+    def read(self: Any, *args: Any) -> Any:
+        _note_read(self.config)
+        return getattr(super(type(self), self), method)(*args)
+
+    read.__name__ = method
+    return read
+
+
+_READS = ("__getitem__", "__iter__", "__len__", "__contains__", "__eq__", "__reversed__")
+
+
+class _Watched(list):  # type: ignore[type-arg]
+    """A list of a shared session's command line: reading it is noted (_note_read)."""
+
+    def __init__(self, config: Any, items: list[str]) -> None:
+        super().__init__(items)
+        self.config = config
+
+    for _name in (*_READS, "index", "count", "copy", "__add__", "__repr__"):
+        locals()[_name] = _watching(_name)
+    __hash__ = None
+
+
+class _WatchedTuple(tuple):  # type: ignore[type-arg]
+    """The arguments of invocation_params, watched the same way."""
+
+    config: Any = None
+
+    for _name in (*_READS, "index", "count", "__add__", "__repr__"):
+        locals()[_name] = _watching(_name)
+    __hash__ = tuple.__hash__
 
 
 @contextlib.contextmanager
@@ -84,16 +153,27 @@ def _as_its_steps_own(config: Any, path: Any) -> Iterator[None]:
     try:
         yield
     finally:
-        _show_command_line(config, config.stash[_LISTED])
+        _show_command_line(config, config.stash[_LISTED], whole=True)
 
 
 @pytest.hookimpl(hookwrapper=True)
 def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
-    if isinstance(collector, pytest.Module):
-        with _as_its_steps_own(collector.config, collector.path):
-            yield
-    else:
+    if not isinstance(collector, pytest.Module):
         yield
+        return
+    with _as_its_steps_own(collector.config, collector.path):
+        yield
+    # a test module's pytest_plugins registers them for the whole session: in one shared
+    # by several steps, the others' tests get their fixtures and hooks too, which
+    # `pytest <their files>` does not load (pocflow runs each step's tests alone)
+    module = getattr(collector, "_obj", None)
+    config = collector.config
+    if (
+        getattr(module, "pytest_plugins", None)
+        and len(set(config.stash.get(_STEPS, {}).values())) > 1
+        and not getattr(config, SESSION_PLUGINS, "")
+    ):
+        setattr(config, SESSION_PLUGINS, collector.nodeid)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -121,7 +201,9 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     listing = next((a.split("=", 1)[1] for a in args if a.startswith(_OPTION + "=")), None)
     if listing:
         files = _listed(early_config, listing)
-        sys.argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+        argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+        shared = len(set(early_config.stash.get(_STEPS, {}).values())) > 1
+        sys.argv = _Watched(early_config, argv) if shared else argv
         # and the first conftest files are those of the files, as for `pytest <files>`: of a
         # folder, pytest would also load those of its test* subfolders (pytest's own hook
         # reads these arguments after this one)
@@ -163,7 +245,7 @@ def pytest_configure(config: Any) -> None:
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)
     config.stash[_FOLDERS] = list(config.args)
-    _show_command_line(config, named)
+    _show_command_line(config, named, whole=len(set(config.stash.get(_STEPS, {}).values())) > 1)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -411,6 +411,16 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         stopped = session.shouldfail or session.shouldstop
         if stopped:
             facts.emit({"stopped": str(stopped)})
+        # what pocflow._select noted of a session shared by several steps: the workspace's
+        # code read every step's files on the command line, or a test module registered
+        # plugins for all (pocflow.batch runs each step's tests alone)
+        for fact, attribute in (
+            ("whole_args", "_pocflow_whole_command_line"),
+            ("session_plugins", "_pocflow_session_plugins"),
+        ):
+            noted = getattr(session.config, attribute, "")
+            if noted:
+                facts.emit({fact: str(noted)})
         reports = [facts.rel(path) for path in _reports(session.config)]
         if reports:
             facts.emit({"tool": reports})

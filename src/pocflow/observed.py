@@ -387,6 +387,10 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.config["stopped"] = str(fact["stopped"])
     elif "exit_set" in fact:
         facts.config["exit_set"] = int(fact["exit_set"])
+    elif "whole_args" in fact:
+        facts.config["whole_args"] = str(fact["whole_args"])
+    elif "session_plugins" in fact:
+        facts.config["session_plugins"] = str(fact["session_plugins"])
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")

@@ -607,6 +607,10 @@ def _judged_as_a_whole(facts: Facts) -> str:
         return str(facts.config["whole"])
     if facts.config.get("exit_set"):
         return f"a hook that set the session's exit status ({facts.config['exit_set']})"
+    if facts.config.get("whole_args"):
+        return f"{facts.config['whole_args']}, which read every step's files on the command line"
+    if facts.config.get("session_plugins"):
+        return f"the plugins {facts.config['session_plugins']} registers for the whole session"
     return ""
 
 

@@ -485,8 +485,8 @@ ENDS_BADLY = {
         "    open('leftover.lock', 'w').close()\n"
     ),
     "a thread not marked daemon": (
-        "import os\nimport threading\nimport time\n\n\ndef _late():\n"
-        "    time.sleep(0.3)\n    os._exit(1)\n\n\n"
+        "import os\nimport threading\n\n\ndef _late():\n"
+        "    threading.main_thread().join()  # (the process is ending)\n    os._exit(1)\n\n\n"
         "def test_starts_a_worker():\n    threading.Thread(target=_late).start()\n"
     ),
 }
@@ -591,3 +591,59 @@ def test_a_test_printing_what_cannot_be_encoded_fails_as_under_plain_pytest(
     result = run_doit(workspace, "--continue", "poc-complete", env=locale)
     assert result.code == 1, result.out + result.err
     assert verdicts(workspace, ["1"])["1"][0] == "failed"
+
+
+#: a conftest that skips the slow tests unless one test file is named (a run of the suite
+#: leaves them to a nightly job)
+SLOW_UNLESS_ONE_FILE = (
+    "import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
+    "    if not (len(config.args) == 1 and config.args[0].endswith('.py')):\n"
+    "        for item in items:\n"
+    "            if 'slow' in item.keywords:\n"
+    "                item.add_marker(pytest.mark.skip(reason='slow: name its file'))\n"
+)
+#: a step's test module that registers a plugin module for the whole session
+REGISTERS_PLUGIN = (
+    "pytest_plugins = ['sample_fixtures']\n\n\ndef test_limit(limit):\n    assert limit == 3\n"
+)
+
+
+@pytest.mark.parametrize("how", ["a hook reading config.args", "pytest_plugins in a test module"])
+def test_a_session_wide_view_of_a_shared_session_has_each_step_run_alone(
+    tmp_path: Path, how: str
+) -> None:
+    """What applies to every step of a shared session at once: a conftest hook that decides
+    by the files named (config.args holds every step's), or a test module's pytest_plugins
+    (its fixtures serve every step's tests). Step 1's tests fail under `pytest <its file>`
+    (a slow test runs and fails; a fixture is not found): pocflow runs each step alone, and
+    step 1 is not verified."""
+    if how == "a hook reading config.args":
+        tests = {
+            "1": "import pytest\n\n\n@pytest.mark.slow\ndef test_big():\n    assert 1 == 2\n\n\n"
+            "def test_small():\n    assert True\n",
+            "2": TESTS["1"],
+        }
+        conftest, settings = (
+            SLOW_UNLESS_ONE_FILE,
+            '\n[tool.pytest.ini_options]\nmarkers = ["slow"]\n',
+        )
+    else:
+        tests = {"1": "def test_uses(limit):\n    assert limit == 3\n", "2": REGISTERS_PLUGIN}
+        conftest, settings = "", '\n[tool.pytest.ini_options]\npythonpath = ["PoC"]\n'
+    workspace = make(tmp_path / "ws", tests, conftest=conftest, settings=settings)
+    (workspace / "PoC/sample_fixtures.py").write_text(
+        "import pytest\n\n\n@pytest.fixture\ndef limit():\n    return 3\n"
+    )
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 1, plain.stdout
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert len(sessions_of(workspace)) == 1  # the two steps shared one session first
+    assert verdicts(workspace, ["1", "2"])["1"][0] == "failed"
+    assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"
