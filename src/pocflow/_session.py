@@ -259,6 +259,38 @@ def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
         observer.pop()
 
 
+#: the marks by which pytest skips a test, or expects it to fail, without running its check
+_SKIPPING = ("skip", "skipif", "xfail")
+
+
+def _skipping_marks(item: Any) -> int:
+    return sum(1 for mark in getattr(item, "own_markers", ()) if mark.name in _SKIPPING)
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
+def pytest_collection_modifyitems(
+    session: Any, config: Any, items: list[Any]
+) -> Generator[None, Any, None]:
+    """Which tests a collection hook marked to skip (or to fail) once it had every test of
+    the session before it: in a session shared by several steps, it may have decided by
+    what else the session holds (skipping slow tests in a run of many), which `pytest <a
+    step's files>` would not (pocflow.batch runs their steps alone)."""
+    before = [_skipping_marks(item) for item in items]
+    yield
+    facts = _facts(config)
+    if facts is None:
+        return
+    marked = sorted(
+        {
+            _file_of(item.nodeid)
+            for item, count in zip(items, before, strict=False)
+            if _skipping_marks(item) > count
+        }
+    )
+    if marked:
+        facts.emit({"skipped_by": marked})
+
+
 def pytest_deselected(items: list[Any]) -> None:
     if items:
         facts = _facts(items[0].config)
@@ -317,6 +349,12 @@ def pytest_runtest_teardown(item: Any) -> None:
     observer = _observer()
     if observer is not None:
         observer.switch("")
+    # before the test's fixtures are torn down: a sys.path a test changed only while it ran
+    # (monkeypatch.syspath_prepend) may have given a preloaded module's name to a workspace
+    # file, which `import NAME` in a plain session would have taken
+    if PRELOADED and sys.path != _PATH_LOOKED_AT:
+        _PATH_LOOKED_AT[:] = sys.path
+        _note_shadowed()
 
 
 @pytest.hookimpl(trylast=True)
@@ -337,6 +375,35 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
         yield
     finally:
         observer.pop()
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None]:
+    """A test skipped by code outside its own module: by a fixture as it was set up (pytest
+    reports such a skip at the test's own line), or by a skip raised elsewhere. In a session
+    shared by several steps, that code may decide by what else the session holds (skipping
+    slow tests in a large run), which `pytest <its file>` would not (pocflow.batch runs the
+    step alone). A skip of the test's own marks or its own body is its own."""
+    outcome = yield
+    report = outcome.get_result()
+    facts = _facts(item.config)
+    if facts is None or not report.skipped or hasattr(report, "wasxfail"):
+        return
+    by_mark = _skipped_by_mark(item)
+    own = Path(str(item.path)).resolve()
+    where = report.longrepr[0] if isinstance(report.longrepr, tuple) else ""
+    elsewhere = bool(where) and Path(str(item.config.rootpath), str(where)).resolve() != own
+    if (call.when == "setup" and not by_mark) or elsewhere:
+        facts.emit({"skipped_by": [_file_of(item.nodeid)]})
+
+
+def _skipped_by_mark(item: Any) -> bool:
+    """Whether the test has skip or skipif marks, which pytest's skipping plugin raises
+    from at setup (marks a collection hook added are told apart where they are added:
+    pytest_collection_modifyitems)."""
+    return any(True for _ in item.iter_markers(name="skip")) or any(
+        True for _ in item.iter_markers(name="skipif")
+    )
 
 
 def pytest_runtest_logreport(report: Any) -> None:
@@ -394,10 +461,18 @@ def _shadowed(root: Path) -> list[str]:
     return found
 
 
+#: the sys.path the preloaded modules were last looked up on (see pytest_runtest_teardown)
+_PATH_LOOKED_AT: list[str] = []
+
+
+def _note_shadowed() -> None:
+    SHADOWED.extend(name for name in _shadowed(Path.cwd().resolve()) if name not in SHADOWED)
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     if PRELOADED:
-        SHADOWED[:] = _shadowed(Path.cwd().resolve())
+        _note_shadowed()
     observer = _observer()
     if observer is not None:
         observer.from_kernel()

@@ -391,6 +391,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         facts.config["whole_args"] = str(fact["whole_args"])
     elif "session_plugins" in fact:
         facts.config["session_plugins"] = str(fact["session_plugins"])
+    elif "skipped_by" in fact:
+        facts.config.setdefault("skipped_by", [])
+        facts.config["skipped_by"] += [str(f) for f in fact["skipped_by"]]
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")

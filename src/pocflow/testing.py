@@ -246,7 +246,9 @@ class PytestJsonRunner:
             result.reads_outputs = sorted(result.outputs_read)
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)
-                result.judged_as_a_whole = _judged_as_a_whole(facts)
+                result.judged_as_a_whole = _judged_as_a_whole(facts) or _skipped_by_others(
+                    facts, selection.files
+                )
                 result.stopped_before = _stopped_before(result, facts)
             result.config = {
                 "inipath": facts.config.get("inipath"),
@@ -612,6 +614,15 @@ def _judged_as_a_whole(facts: Facts) -> str:
     if facts.config.get("session_plugins"):
         return f"the plugins {facts.config['session_plugins']} registers for the whole session"
     return ""
+
+
+def _skipped_by_others(facts: Facts, files: Sequence[str]) -> str:
+    """Which of the step's files had tests skipped (or marked to fail) by code outside their
+    own module in a shared session: a conftest hook or fixture that may decide by what else
+    the session holds; '' when none."""
+    skipped = set(facts.config.get("skipped_by") or ())
+    hit = [f for f in files if f in skipped]
+    return f"tests of {hit[0]} skipped by code outside it" if hit else ""
 
 
 def _stopped_before(result: TestResult, facts: Facts) -> str:

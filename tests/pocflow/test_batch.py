@@ -608,23 +608,43 @@ REGISTERS_PLUGIN = (
 )
 
 
-@pytest.mark.parametrize("how", ["a hook reading config.args", "pytest_plugins in a test module"])
+#: skipping the slow tests when the session is large, by its items (a hook, a fixture)
+SLOW_IN_A_LARGE_SESSION = {
+    "a hook skipping by the session's size": (
+        "import pytest\n\n\ndef pytest_collection_modifyitems(config, items):\n"
+        "    if len(items) > 2:\n        for item in items:\n"
+        "            if 'slow' in item.keywords:\n"
+        "                item.add_marker(pytest.mark.skip(reason='slow'))\n"
+    ),
+    "a fixture skipping by the session's size": (
+        "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _slow_alone(request):\n"
+        "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
+        "        pytest.skip('slow')\n"
+    ),
+}
+
+
+@pytest.mark.parametrize(
+    "how",
+    ["a hook reading config.args", "pytest_plugins in a test module", *SLOW_IN_A_LARGE_SESSION],
+)
 def test_a_session_wide_view_of_a_shared_session_has_each_step_run_alone(
     tmp_path: Path, how: str
 ) -> None:
     """What applies to every step of a shared session at once: a conftest hook that decides
-    by the files named (config.args holds every step's), or a test module's pytest_plugins
-    (its fixtures serve every step's tests). Step 1's tests fail under `pytest <its file>`
+    by the files named (config.args holds every step's) or by the session's size (its
+    items), a fixture skipping by the session's size, or a test module's pytest_plugins (its
+    fixtures serve every step's tests). Step 1's tests fail under `pytest <its file>`
     (a slow test runs and fails; a fixture is not found): pocflow runs each step alone, and
     step 1 is not verified."""
-    if how == "a hook reading config.args":
+    if how != "pytest_plugins in a test module":
         tests = {
             "1": "import pytest\n\n\n@pytest.mark.slow\ndef test_big():\n    assert 1 == 2\n\n\n"
             "def test_small():\n    assert True\n",
             "2": TESTS["1"],
         }
         conftest, settings = (
-            SLOW_UNLESS_ONE_FILE,
+            SLOW_IN_A_LARGE_SESSION.get(how, SLOW_UNLESS_ONE_FILE),
             '\n[tool.pytest.ini_options]\nmarkers = ["slow"]\n',
         )
     else:
@@ -647,3 +667,19 @@ def test_a_session_wide_view_of_a_shared_session_has_each_step_run_alone(
     assert len(sessions_of(workspace)) == 1  # the two steps shared one session first
     assert verdicts(workspace, ["1", "2"])["1"][0] == "failed"
     assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"
+
+
+def test_a_tests_own_skip_marks_keep_its_step_in_the_shared_session(tmp_path: Path) -> None:
+    """A test skipped by its own marks (skip, skipif) or its own body is skipped alike under
+    `pytest <its file>`: its step's verdict stands on the shared session, run once."""
+    skips = (
+        "import sys\n\nimport pytest\n\n\n@pytest.mark.skip(reason='later')\ndef test_a():\n"
+        "    pass\n\n\n@pytest.mark.skipif(sys.version_info > (2,), reason='old')\n"
+        "def test_b():\n    pass\n\n\ndef test_c():\n    pytest.skip('not here')\n\n\n"
+        "def test_d():\n    assert True\n"
+    )
+    workspace = make(tmp_path / "ws", {"1": skips, "2": TESTS["1"]}, conftest="")
+    result = run_doit(workspace, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert sessions_of(workspace) == [{"tests/test_step1_x.py", "tests/test_step2_x.py"}]
+    assert not (workspace / ".pocflow/runs/step1/pytest.log").exists()  # never run alone

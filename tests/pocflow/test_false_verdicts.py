@@ -530,6 +530,19 @@ CASES = {
             "    assert str(zoneinfo.ZoneInfo('UTC')) == 'UTC'\n",
         ),
     ),
+    "a module the warm pytest server had loaded, shadowed only while a test runs": Case(
+        write("PoC/vendor/zoneinfo.py", "ZONES = ['Europe/Paris']\n"),
+        "4",
+        prep=write(
+            "tests/test_step4_config.py",
+            "from pathlib import Path\n\n\ndef test_utc_is_known(monkeypatch):\n"
+            "    vendor = Path(__file__).resolve().parent.parent / 'PoC' / 'vendor'\n"
+            "    vendor.mkdir(exist_ok=True)\n"
+            "    monkeypatch.syspath_prepend(str(vendor))\n"
+            "    import zoneinfo\n\n"
+            "    assert str(zoneinfo.ZoneInfo('UTC')) == 'UTC'\n",
+        ),
+    ),
     "a file under .github/ (not .git/) a test reads": Case(
         replace_in(".github/ci.yml", "3.11", "3.12"),
         "4",
