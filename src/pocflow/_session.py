@@ -387,7 +387,11 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None
     outcome = yield
     report = outcome.get_result()
     facts = _facts(item.config)
-    if facts is None or not report.skipped or hasattr(report, "wasxfail"):
+    if facts is None or not report.skipped:
+        return
+    if hasattr(report, "wasxfail"):  # expected to fail: by its own xfail marks, or not
+        if call.when == "setup" and not any(True for _ in item.iter_markers(name="xfail")):
+            facts.emit({"skipped_by": [_file_of(item.nodeid)]})
         return
     by_mark = _skipped_by_mark(item)
     own = Path(str(item.path)).resolve()

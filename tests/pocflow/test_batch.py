@@ -616,6 +616,11 @@ SLOW_IN_A_LARGE_SESSION = {
         "            if 'slow' in item.keywords:\n"
         "                item.add_marker(pytest.mark.skip(reason='slow'))\n"
     ),
+    "a fixture marking a test to fail by the session's size": (
+        "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _slow_alone(request):\n"
+        "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
+        "        pytest.xfail('slow')\n"
+    ),
     "a fixture skipping by the session's size": (
         "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _slow_alone(request):\n"
         "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
