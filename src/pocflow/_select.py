@@ -70,6 +70,9 @@ def _show_command_line(
     sys.argv = argv
     config.args = listed
     config.option.file_or_dir = list(files)
+    known = getattr(config, "known_args_namespace", None)
+    if known is not None:
+        known.file_or_dir = _Watched(config, list(files)) if whole else list(files)
     params = config.invocation_params
     config.invocation_params = type(params)(args=args, plugins=params.plugins, dir=params.dir)
 
@@ -174,6 +177,53 @@ def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
         and not getattr(config, SESSION_PLUGINS, "")
     ):
         setattr(config, SESSION_PLUGINS, collector.nodeid)
+
+
+class _WatchedCount(int):
+    """The session's count of collected tests, in a session shared by several steps:
+    comparing or reading it from the workspace's code is noted (_note_read)."""
+
+    config: Any = None
+
+
+for _name in (
+    "__gt__",
+    "__lt__",
+    "__ge__",
+    "__le__",
+    "__eq__",
+    "__ne__",
+    "__int__",
+    "__index__",
+    "__bool__",
+    "__str__",
+    "__repr__",
+    "__format__",
+    "__float__",
+    "__sub__",
+    "__rsub__",
+    "__add__",
+    "__radd__",
+    "__mod__",
+    "__floordiv__",
+):
+    setattr(_WatchedCount, _name, _watching(_name))
+_WatchedCount.__hash__ = int.__hash__  # type: ignore[method-assign]
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtestloop(session: Any) -> None:
+    """In a session shared by several steps, the session's tests and their count hold every
+    step's, which no `pytest <a step's files>` holds: the workspace's code reading them (a
+    test returning early in a large run) is noted as for the command line (pocflow runs
+    each step alone)."""
+    config = session.config
+    if len(set(config.stash.get(_STEPS, {}).values())) < 2:
+        return
+    session.items = _Watched(config, list(session.items))
+    count = _WatchedCount(session.testscollected)
+    count.config = config
+    session.testscollected = count
 
 
 @pytest.hookimpl(hookwrapper=True)

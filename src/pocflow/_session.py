@@ -24,6 +24,7 @@ Self-contained (it imports nothing of pocflow), like ``pocflow._select``.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -134,6 +135,7 @@ def pytest_configure(config: Any) -> None:
         return
     config.pluginmanager.register(_SessionRoot(), "pocflow-session-root")
     config.pluginmanager.register(_ExitStatusWatch(), "pocflow-exit-status")
+    config.pluginmanager.register(_RawOutcome(), "pocflow-raw-outcome")
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts
@@ -277,6 +279,8 @@ def pytest_collection_modifyitems(
     step's files>` would not (pocflow.batch runs their steps alone)."""
     before = [_skipping_marks(item) for item in items]
     yield
+    for item in items:  # (marks added later, while the tests run: pytest_runtest_makereport)
+        item.stash[_MARKS_COLLECTED] = _skipping_marks(item)
     facts = _facts(config)
     if facts is None:
         return
@@ -377,17 +381,45 @@ def pytest_fixture_setup(fixturedef: Any, request: Any) -> Generator[None, Any, 
         observer.pop()
 
 
-@pytest.hookimpl(hookwrapper=True)
+#: how many skip, skipif and xfail marks a test had once collected
+_MARKS_COLLECTED = pytest.StashKey[int]()
+#: the outcome of each phase of a test as pytest's runner reported it, before any wrapper
+_RAW_OUTCOME = pytest.StashKey[dict[str, str]]()
+
+
+class _RawOutcome:
+    """Keeps the outcome pytest's runner gave each phase of a test, before the hook wrappers
+    (a conftest's among them) see the report (the innermost wrapper)."""
+
+    @pytest.hookimpl(hookwrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item: Any, call: Any) -> Generator[None, Any, None]:
+        outcome = yield
+        with contextlib.suppress(Exception):
+            item.stash.setdefault(_RAW_OUTCOME, {})[call.when] = outcome.get_result().outcome
+
+
+@pytest.hookimpl(hookwrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None]:
-    """A test skipped by code outside its own module: by a fixture as it was set up (pytest
-    reports such a skip at the test's own line), or by a skip raised elsewhere. In a session
-    shared by several steps, that code may decide by what else the session holds (skipping
-    slow tests in a large run), which `pytest <its file>` would not (pocflow.batch runs the
-    step alone). A skip of the test's own marks or its own body is its own."""
+    """A test whose outcome code outside its own module decided: skipped by a fixture as it
+    was set up (pytest reports such a skip at the test's own line), by a skip raised
+    elsewhere or a mark added while the tests run, or a failure a hook's wrapper turned into
+    another outcome. In a session shared by several steps, that code may decide by what else
+    the session holds (skipping slow tests in a large run), which `pytest <its file>` would
+    not (pocflow.batch runs the step alone). A skip of the test's own marks or its own body
+    is its own."""
     outcome = yield
     report = outcome.get_result()
     facts = _facts(item.config)
-    if facts is None or not report.skipped:
+    if facts is None:
+        return
+    raw = item.stash.get(_RAW_OUTCOME, {}).get(call.when)
+    if raw == "failed" and report.outcome != "failed" and not hasattr(report, "wasxfail"):
+        facts.emit({"skipped_by": [_file_of(item.nodeid)]})  # a failure made another outcome
+        return
+    if not report.skipped:
+        return
+    if _skipping_marks(item) > item.stash.get(_MARKS_COLLECTED, _skipping_marks(item)):
+        facts.emit({"skipped_by": [_file_of(item.nodeid)]})  # a mark added as it ran
         return
     if hasattr(report, "wasxfail"):  # expected to fail: by its own xfail marks, or not
         if call.when == "setup" and not any(True for _ in item.iter_markers(name="xfail")):

@@ -622,7 +622,7 @@ def _skipped_by_others(facts: Facts, files: Sequence[str]) -> str:
     the session holds; '' when none."""
     skipped = set(facts.config.get("skipped_by") or ())
     hit = [f for f in files if f in skipped]
-    return f"tests of {hit[0]} skipped by code outside it" if hit else ""
+    return f"tests of {hit[0]} whose outcome code outside it decided" if hit else ""
 
 
 def _stopped_before(result: TestResult, facts: Facts) -> str:

@@ -621,6 +621,18 @@ SLOW_IN_A_LARGE_SESSION = {
         "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
         "        pytest.xfail('slow')\n"
     ),
+    "a fixture adding an xfail mark by the session's size": (
+        "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _slow_alone(request):\n"
+        "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
+        "        request.node.add_marker(pytest.mark.xfail(reason='slow'))\n"
+    ),
+    "a hook wrapper passing a failure by the session's size": (
+        "import pytest\n\n\n@pytest.hookimpl(hookwrapper=True)\n"
+        "def pytest_runtest_makereport(item, call):\n"
+        "    outcome = yield\n    report = outcome.get_result()\n"
+        "    if report.failed and 'slow' in item.keywords and len(item.session.items) > 2:\n"
+        "        report.outcome, report.longrepr = 'passed', None\n"
+    ),
     "a fixture skipping by the session's size": (
         "import pytest\n\n\n@pytest.fixture(autouse=True)\ndef _slow_alone(request):\n"
         "    if 'slow' in request.keywords and len(request.session.items) > 2:\n"
@@ -688,3 +700,30 @@ def test_a_tests_own_skip_marks_keep_its_step_in_the_shared_session(tmp_path: Pa
     assert result.code == 0, result.out + result.err
     assert sessions_of(workspace) == [{"tests/test_step1_x.py", "tests/test_step2_x.py"}]
     assert not (workspace / ".pocflow/runs/step1/pytest.log").exists()  # never run alone
+
+
+#: a slow test's body that returns early in a large run, by what the session holds
+RETURNS_EARLY = {
+    "the session's items": "len(request.session.items) > 2",
+    "the session's count": "request.session.testscollected > 2",
+    "the early parsed arguments": "len(request.config.known_args_namespace.file_or_dir) > 1",
+}
+
+
+@pytest.mark.parametrize("reads", list(RETURNS_EARLY))
+def test_a_test_deciding_by_what_a_shared_session_holds_has_its_step_run_alone(
+    tmp_path: Path, reads: str
+) -> None:
+    """A test returning early when the session is large (its items, their count, the files
+    parsed early): in a shared session it passes; under `pytest <its file>` it checks, and
+    fails. Reading what holds every step's is noted, and the step runs alone."""
+    test = (
+        f"def test_big(request):\n    if {RETURNS_EARLY[reads]}:\n        return\n"
+        "    assert 1 == 2\n\n\ndef test_small():\n    assert True\n"
+    )
+    workspace = make(tmp_path / "ws", {"1": test, "2": TESTS["1"]}, conftest="")
+    result = run_doit(workspace, "--continue", "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert len(sessions_of(workspace)) == 1
+    assert verdicts(workspace, ["1", "2"])["1"][0] == "failed"
+    assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"
