@@ -201,6 +201,23 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
     return parse_run(*plain_doit(workspace, list(args), env))
 
 
+def plain_pytest_run(
+    workspace: Path, *files: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m pytest -q -p no:cacheprovider FILES` in workspace, as a person checks a
+    step's tests by hand (``env``: added to this process's environment); its output as text
+    (bytes it cannot decode replaced)."""
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        cwd=workspace,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        env={**os.environ, **env} if env is not None else None,
+        check=False,
+    )
+
+
 def plain_doit(workspace: Path, args: list[str], env: dict[str, str]) -> tuple[int, str, str]:
     """Exit code, stdout and stderr of `python -m doit ARGS` started as a subprocess in
     workspace, with exactly this environment."""

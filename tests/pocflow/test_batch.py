@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from collections import Counter
@@ -11,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import DoitRun, make_workspace, run_doit
+from support import DoitRun, make_workspace, plain_pytest_run, run_doit
 
 pytestmark = pytest.mark.e2e
 
@@ -380,12 +379,7 @@ def test_a_step_whose_input_a_rerun_script_changed_shares_the_session_and_its_or
         "import json\n\ndef test_x():\n    assert getattr(json, 'READY', False)\n",
         encoding="utf-8",
     )
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step3_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        check=False,
-    )
+    plain = plain_pytest_run(workspace, "tests/test_step3_x.py")
     assert plain.returncode == 1  # step 3's test really fails on these files
     result = run_doit(workspace, "poc-complete")
     assert result.code == 1, result.out + result.err
@@ -458,13 +452,7 @@ def test_an_exit_status_a_hook_set_is_not_put_down_to_another_steps_failure(
         conftest=EXIT_BY_HOOK,
     )
     (workspace / "step2.lock").write_text("held\n")
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step2_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(workspace, "tests/test_step2_x.py")
     assert plain.returncode == 1 and "2 passed" in plain.stdout, plain.stdout
     result = run_doit(workspace, "--continue", "poc-complete")
     assert result.code == 1, result.out + result.err
@@ -506,13 +494,7 @@ def test_what_ends_the_test_process_after_its_tests_counts_as_in_plain_pytest(
         conftest="",
         settings=f'test_runner = "{runner}"\n',
     )
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(workspace, "tests/test_step1_x.py")
     assert plain.returncode == 1 and "1 passed" in plain.stdout, plain.stdout
     (workspace / "leftover.lock").unlink(missing_ok=True)
     result = run_doit(workspace, "--continue", "poc-complete")
@@ -580,14 +562,8 @@ def test_a_test_printing_what_cannot_be_encoded_fails_as_under_plain_pytest(
         tmp_path / "ws", {"1": test}, conftest="", settings=f'test_runner = "{runner}"\n'
     )
     locale = {"PYTHONIOENCODING": "utf-8:strict"}
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        env={**os.environ, **locale},
-        check=False,
-    )
-    assert plain.returncode == 1 and b"UnicodeEncodeError" in plain.stdout, plain.stdout
+    plain = plain_pytest_run(workspace, "tests/test_step1_x.py", env=locale)
+    assert plain.returncode == 1 and "UnicodeEncodeError" in plain.stdout, plain.stdout
     result = run_doit(workspace, "--continue", "poc-complete", env=locale)
     assert result.code == 1, result.out + result.err
     assert verdicts(workspace, ["1"])["1"][0] == "failed"
@@ -671,13 +647,7 @@ def test_a_session_wide_view_of_a_shared_session_has_each_step_run_alone(
     (workspace / "PoC/sample_fixtures.py").write_text(
         "import pytest\n\n\n@pytest.fixture\ndef limit():\n    return 3\n"
     )
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(workspace, "tests/test_step1_x.py")
     assert plain.returncode == 1, plain.stdout
     result = run_doit(workspace, "--continue", "poc-complete")
     assert result.code == 1, result.out + result.err

@@ -16,7 +16,7 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import REPO, make_workspace, private_copy, run_doit, write_files
+from support import REPO, make_workspace, plain_pytest_run, private_copy, run_doit, write_files
 
 from pocflow.errors import SettingsError, unknown_task
 from pocflow.schema import first_violation, load_schema
@@ -770,13 +770,7 @@ def test_a_later_pocs_script_rewriting_an_earlier_pocs_output_in_a_fresh_clone_i
         writes + "Path('out/x.txt').write_text('bad\\n', encoding='utf-8')\n", encoding="utf-8"
     )
     result = run_doit(clone, "all-pocs-complete")
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
-        cwd=clone,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(clone, "tests/test_step1_x.py")
     # pocflow's verdict is what plain pytest says of the files as the run left them
     assert (result.code == 0) == (plain.returncode == 0), result.out + result.err + plain.stdout
     assert "poc1.poc-complete  (accepted" not in result.out

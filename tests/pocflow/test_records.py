@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support import make_workspace, run_doit
+from support import make_workspace, plain_pytest_run, run_doit
 
 from pocflow.freshness import note_ran_after
 from pocflow.layout import IMPLEMENT, IMPLEMENT_FILE, RAN_AFTER_FILE, TEST
@@ -116,13 +114,7 @@ def test_a_failing_record_names_its_failing_tests_and_plain_pytest_agrees(tmp_pa
     workspace = make_workspace(tmp_path / "ws", {"1": MANY.format(floor=10)})
     result = run_doit(workspace, "step:1")
     assert result.code != 0
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step1_x.py"],
-        cwd=workspace,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(workspace, "tests/test_step1_x.py")
     assert plain.returncode == 1 and "4 failed, 2996 passed" in plain.stdout
     assert "step 1: 4 of 3000 tests failed" in result.out + result.err
     local = json.loads((workspace / ".pocflow/runs/step1/test.json").read_text("utf-8"))
