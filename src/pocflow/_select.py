@@ -54,6 +54,11 @@ _GROUPS = "--"
 _STEPS = pytest.StashKey[dict[str, tuple[str, ...]]]()
 
 
+def _several_steps(config: Any) -> bool:
+    """Whether the session holds the files of more than one step (a shared session)."""
+    return len(set(config.stash.get(_STEPS, {}).values())) > 1
+
+
 def _show_command_line(
     config: Any, files: list[str] | tuple[str, ...], whole: bool = False
 ) -> None:
@@ -149,7 +154,7 @@ def _as_its_steps_own(config: Any, path: Any) -> Iterator[None]:
         own = steps.get(Path(str(path)).relative_to(root).as_posix())
     except ValueError:
         own = None
-    if own is None or len(set(steps.values())) < 2:
+    if own is None or not _several_steps(config):
         yield
         return
     _show_command_line(config, own)
@@ -173,7 +178,7 @@ def pytest_make_collect_report(collector: Any) -> Generator[None, Any, None]:
     config = collector.config
     if (
         getattr(module, "pytest_plugins", None)
-        and len(set(config.stash.get(_STEPS, {}).values())) > 1
+        and _several_steps(config)
         and not getattr(config, SESSION_PLUGINS, "")
     ):
         setattr(config, SESSION_PLUGINS, collector.nodeid)
@@ -218,7 +223,7 @@ def pytest_runtestloop(session: Any) -> None:
     test returning early in a large run) is noted as for the command line (pocflow runs
     each step alone)."""
     config = session.config
-    if len(set(config.stash.get(_STEPS, {}).values())) < 2:
+    if not _several_steps(config):
         return
     session.items = _Watched(config, list(session.items))
     count = _WatchedCount(session.testscollected)
@@ -252,8 +257,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     if listing:
         files = _listed(early_config, listing)
         argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
-        shared = len(set(early_config.stash.get(_STEPS, {}).values())) > 1
-        sys.argv = _Watched(early_config, argv) if shared else argv
+        sys.argv = _Watched(early_config, argv) if _several_steps(early_config) else argv
         # and the first conftest files are those of the files, as for `pytest <files>`: of a
         # folder, pytest would also load those of its test* subfolders (pytest's own hook
         # reads these arguments after this one)
@@ -295,7 +299,7 @@ def pytest_configure(config: Any) -> None:
     folders = {folder for path in files for folder in path.parents}
     config.stash[_STASH] = (files, folders)
     config.stash[_FOLDERS] = list(config.args)
-    _show_command_line(config, named, whole=len(set(config.stash.get(_STEPS, {}).values())) > 1)
+    _show_command_line(config, named, whole=_several_steps(config))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -408,29 +408,27 @@ def pytest_runtest_makereport(item: Any, call: Any) -> Generator[None, Any, None
     not (pocflow.batch runs the step alone). A skip of the test's own marks or its own body
     is its own."""
     outcome = yield
-    report = outcome.get_result()
     facts = _facts(item.config)
-    if facts is None:
-        return
-    raw = item.stash.get(_RAW_OUTCOME, {}).get(call.when)
+    if facts is not None and _decided_elsewhere(item, call.when, outcome.get_result()):
+        facts.emit({"skipped_by": [_file_of(item.nodeid)]})
+
+
+def _decided_elsewhere(item: Any, when: str, report: Any) -> bool:
+    """Whether code outside the test's own module decided this phase's outcome (see
+    pytest_runtest_makereport)."""
+    raw = item.stash.get(_RAW_OUTCOME, {}).get(when)
     if raw == "failed" and report.outcome != "failed" and not hasattr(report, "wasxfail"):
-        facts.emit({"skipped_by": [_file_of(item.nodeid)]})  # a failure made another outcome
-        return
+        return True  # a failure a wrapper made another outcome
     if not report.skipped:
-        return
+        return False
     if _skipping_marks(item) > item.stash.get(_MARKS_COLLECTED, _skipping_marks(item)):
-        facts.emit({"skipped_by": [_file_of(item.nodeid)]})  # a mark added as it ran
-        return
+        return True  # a mark added as it ran
     if hasattr(report, "wasxfail"):  # expected to fail: by its own xfail marks, or not
-        if call.when == "setup" and not any(True for _ in item.iter_markers(name="xfail")):
-            facts.emit({"skipped_by": [_file_of(item.nodeid)]})
-        return
-    by_mark = _skipped_by_mark(item)
+        return when == "setup" and not any(True for _ in item.iter_markers(name="xfail"))
     own = Path(str(item.path)).resolve()
     where = report.longrepr[0] if isinstance(report.longrepr, tuple) else ""
     elsewhere = bool(where) and Path(str(item.config.rootpath), str(where)).resolve() != own
-    if (call.when == "setup" and not by_mark) or elsewhere:
-        facts.emit({"skipped_by": [_file_of(item.nodeid)]})
+    return (when == "setup" and not _skipped_by_mark(item)) or elsewhere
 
 
 def _skipped_by_mark(item: Any) -> bool:

@@ -324,6 +324,12 @@ def read_facts(path: Path, pytest_session: bool = False) -> Facts:
     return facts
 
 
+#: what the session plugin says of a pytest session as a whole (pocflow._session): coverage's
+#: fail-under, why pytest stopped early, an exit status a hook set, the workspace file that
+#: read every step's command line, the test module that registered plugins for all
+_SESSION_WIDE = frozenset({"whole", "stopped", "exit_set", "whole_args", "session_plugins"})
+
+
 def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     context = str(fact.get("c", ""))
     by = str(fact.get("by", ""))
@@ -381,16 +387,9 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
         if by:
             facts.environ_by.setdefault(by, set()).add("$" + str(fact["e"]))
         _kept(facts, "$" + str(fact["e"]), context, by, fact.get("lib"))
-    elif "whole" in fact:
-        facts.config["whole"] = str(fact["whole"])
-    elif "stopped" in fact:
-        facts.config["stopped"] = str(fact["stopped"])
-    elif "exit_set" in fact:
-        facts.config["exit_set"] = int(fact["exit_set"])
-    elif "whole_args" in fact:
-        facts.config["whole_args"] = str(fact["whole_args"])
-    elif "session_plugins" in fact:
-        facts.config["session_plugins"] = str(fact["session_plugins"])
+    elif not _SESSION_WIDE.isdisjoint(fact):
+        for name in _SESSION_WIDE.intersection(fact):
+            facts.config[name] = str(fact[name])
     elif "skipped_by" in fact:
         facts.config.setdefault("skipped_by", [])
         facts.config["skipped_by"] += [str(f) for f in fact["skipped_by"]]
