@@ -331,6 +331,7 @@ class KernelWatch:
         )
         self.folders: dict[int, list[str]] = {}  # watch -> the folder's workspace names
         self.fd = -1
+        self.poller: Any = None  # (select.poll, once fd is open)
         self.overflowed = False
         self.partial = False  # some folder could not be watched
         self.made: set[str] = set()
@@ -344,6 +345,9 @@ class KernelWatch:
             self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
             if self.fd < 0:
                 return
+            select = _stdlib_module("select")
+            self.poller = select.poll()
+            self.poller.register(self.fd, select.POLLIN)
             self.add = libc.inotify_add_watch
             self.errno = ctypes.get_errno
             self.walk(self.root)
@@ -384,6 +388,12 @@ class KernelWatch:
         names = self.folders.setdefault(wd, [])
         if rel not in names:
             names.append(rel)
+
+    def quiet(self) -> bool:
+        """Whether the kernel has reported nothing since the last drain: one poll, where a
+        drain is a call chain (the observer looks before every read it records and at every
+        switch of context: a dozen looks per test, nearly all finding nothing)."""
+        return self.fd < 0 or not self.poller.poll(0)
 
     def drain(self) -> tuple[dict[str, None], set[str]]:
         """(the files opened, the files written or made) since the last drain, in order of
@@ -607,6 +617,7 @@ class Observer:
         self.busy: set[int] = set()  # threads inside the observer (a hook may release the GIL)
         self.main_thread = get_ident()  # installed as the process starts
         self.places: dict[tuple[str, str], str | None] = {}  # (cwd, path) -> rel or None
+        self.workspace_files: dict[str, str] = {}  # code file name -> see workspace_file
         self.open_base: dict[int, object] = {}  # thread -> os.open's path, dir_fd resolved
         self.linked: list[tuple[str, str]] = []  # (source, context) of hard links made
         #: what the kernel sees opened in the workspace's folders (install(kernel=True))
@@ -728,12 +739,12 @@ class Observer:
         """Take what the kernel saw opened or written in the workspace's folders since the
         last look that this process's Python did not open itself (a C library, a process
         the test started): read, or written, in the current context."""
-        if self.kernel is not None:  # (a copy taken before a rewrite opens files: not a read)
-            self.guarded(self._from_kernel)
+        if self.kernel is not None and not self.kernel.quiet():
+            self.guarded(self._from_kernel)  # (a copy taken before a rewrite: not a read)
 
     def _from_kernel(self) -> None:
         kernel = self.kernel
-        if kernel is None or self.looking:
+        if kernel is None or self.looking or kernel.quiet():
             return
         self.looking = True  # (wrote, below, looks first too)
         try:
@@ -867,13 +878,27 @@ class Observer:
             and name not in _MODULE_FILES
         )
 
+    def workspace_file(self, frame: "types.FrameType") -> str:
+        """frame_file of a frame running workspace code (workspace_code), else ''. Worked out
+        once per code file name: the observer walks the stack on each read and each
+        environment read, and pytest's own frames are most of every walk (a name frame_file
+        maps by the frame, a doctest's or a mark condition's, is worked out each time)."""
+        code_name = frame.f_code.co_filename
+        known = self.workspace_files.get(code_name)
+        if known is None:
+            name = self.frame_file(frame)
+            known = name if self.workspace_code(name) else ""
+            if code_name not in _CONDITIONS and not code_name.startswith("<doctest "):
+                self.workspace_files[code_name] = known
+        return known
+
     def reader(self, depth: int = 2) -> str:
         """The workspace file of the innermost frame running workspace code ('' if none),
         looking from ``depth`` frames up (the observer's own frames below it)."""
         frame = sys._getframe(depth)
         while frame is not None:
-            name = self.frame_file(frame)
-            if self.workspace_code(name):
+            name = self.workspace_file(frame)
+            if name:
                 return name[len(self.prefix) :]
             frame = frame.f_back  # type: ignore[assignment]
         return ""
@@ -895,10 +920,10 @@ class Observer:
         outermost = ""
         collecting = True
         while frame is not None:
-            name = self.frame_file(frame)
-            if self.workspace_code(name):
+            name = self.workspace_file(frame)
+            if name:
                 return name[len(self.prefix) :], tuple(sorted(set(libraries)))
-            if collecting and name not in _MODULE_FILES:
+            if collecting and frame.f_code.co_filename not in _MODULE_FILES:
                 module = frame.f_globals.get("__name__")
                 top = module.partition(".")[0] if isinstance(module, str) else ""
                 if top in _RUNNER:
@@ -1497,7 +1522,7 @@ class Observer:
         if self.child:
             return True
         while frame is not None:
-            if self.workspace_code(self.frame_file(frame)):
+            if self.workspace_file(frame):
                 return True
             frame = frame.f_back
         return False

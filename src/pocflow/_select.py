@@ -13,6 +13,7 @@ Self-contained (it imports nothing of pocflow): the fork server loads it from it
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from collections import Counter
@@ -52,11 +53,19 @@ def _listed(config: Any, listing: str) -> list[str]:
 _GROUPS = "--"
 #: each listed file -> the files of its step (what `pytest <the step's files>` names)
 _STEPS = pytest.StashKey[dict[str, tuple[str, ...]]]()
+#: test file (absolute, as pytest's path) -> its step's files, or None (_steps_files)
+_OWN = pytest.StashKey[dict[str, tuple[str, ...] | None]]()
 
 
 def _several_steps(config: Any) -> bool:
     """Whether the session holds the files of more than one step (a shared session)."""
     return len(set(config.stash.get(_STEPS, {}).values())) > 1
+
+
+@functools.cache
+def _program() -> str:
+    """sys.argv[0] of the `pytest` command."""
+    return os.path.join(os.path.dirname(sys.executable), "pytest")
 
 
 def _show_command_line(
@@ -67,7 +76,7 @@ def _show_command_line(
     session shared by several, which no `pytest <a step's files>` shows: code of the
     workspace reading them then is noted (see _Watched)."""
     listed: list[str] = list(files)
-    argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+    argv = [_program(), *files]
     args: tuple[str, ...] = tuple(files)
     if whole:
         listed, argv, args = _Watched(config, listed), _Watched(config, argv), _WatchedTuple(args)
@@ -98,15 +107,40 @@ def _note_read(config: Any) -> None:
     files>` would. pocflow then runs each step's tests alone."""
     if getattr(config, WHOLE_COMMAND_LINE, ""):
         return
-    root = str(config.rootpath) + os.sep
-    outside = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE})
+    workspace = _workspace_code(config)
     frame = sys._getframe(2)
     while frame is not None:
         name = frame.f_code.co_filename
-        if name.startswith(root) and not name.startswith(outside) and "site-packages" not in name:
-            setattr(config, WHOLE_COMMAND_LINE, name[len(root) :])
+        rel = workspace.get(name)
+        if rel is None:
+            rel = workspace[name] = _workspace_file(config, name)
+        if rel:
+            setattr(config, WHOLE_COMMAND_LINE, rel)
             return
         frame = frame.f_back  # type: ignore[assignment]
+
+
+#: the attribute of the config where _note_read keeps, per code file name, what it found
+_WORKSPACE_CODE = "_pocflow_workspace_code"
+
+
+def _workspace_code(config: Any) -> dict[str, str]:
+    """Code file name -> its path in the workspace where it is the workspace's code, else
+    '' (worked out once per name: pytest's loop reads the session's items once per test,
+    from under twenty frames of its own)."""
+    known: dict[str, str] | None = getattr(config, _WORKSPACE_CODE, None)
+    if known is None:
+        known = {}
+        setattr(config, _WORKSPACE_CODE, known)
+    return known
+
+
+def _workspace_file(config: Any, name: str) -> str:
+    root = str(config.rootpath) + os.sep
+    outside = tuple({sys.prefix, sys.base_prefix, sys.exec_prefix, _HERE})
+    if name.startswith(root) and not name.startswith(outside) and "site-packages" not in name:
+        return name[len(root) :]
+    return ""
 
 
 def _watching(method: str) -> Any:
@@ -143,17 +177,27 @@ class _WatchedTuple(tuple):  # type: ignore[type-arg]
     __hash__ = tuple.__hash__
 
 
+def _steps_files(config: Any, path: str) -> Any:
+    """The files of the step a test file is of (None: of no step), looked up once per file
+    (each test of a module asks)."""
+    known: dict[str, Any] = config.stash.setdefault(_OWN, {})
+    if path not in known:
+        root = Path(str(config.rootpath))
+        try:
+            rel = Path(path).relative_to(root).as_posix()
+        except ValueError:
+            known[path] = None
+        else:
+            known[path] = config.stash.get(_STEPS, {}).get(rel)
+    return known[path]
+
+
 @contextlib.contextmanager
 def _as_its_steps_own(config: Any, path: Any) -> Iterator[None]:
     """While a file's module is collected or its tests run, in a session of several steps'
     files: the command line shows that step's files only, as `pytest <its files>` does (a
     command-line main() a test calls parses sys.argv)."""
-    steps = config.stash.get(_STEPS, {})
-    root = Path(str(config.rootpath))
-    try:
-        own = steps.get(Path(str(path)).relative_to(root).as_posix())
-    except ValueError:
-        own = None
+    own = _steps_files(config, str(path))
     if own is None or not _several_steps(config):
         yield
         return
@@ -256,7 +300,7 @@ def pytest_load_initial_conftests(early_config: Any, parser: Any, args: list[str
     listing = next((a.split("=", 1)[1] for a in args if a.startswith(_OPTION + "=")), None)
     if listing:
         files = _listed(early_config, listing)
-        argv = [os.path.join(os.path.dirname(sys.executable), "pytest"), *files]
+        argv = [_program(), *files]
         sys.argv = _Watched(early_config, argv) if _several_steps(early_config) else argv
         # and the first conftest files are those of the files, as for `pytest <files>`: of a
         # folder, pytest would also load those of its test* subfolders (pytest's own hook
