@@ -440,6 +440,23 @@ def _skipped_by_mark(item: Any) -> bool:
     )
 
 
+@pytest.hookimpl(tryfirst=True, optionalhook=True)
+def pytest_json_runtest_stage(report: Any) -> dict[str, Any] | None:
+    """pytest-json-report's entry for a test's stage with nothing to show (no longrepr):
+    the one its own hook makes, without asking for ``report.longreprtext`` — which builds
+    a terminal writer, reading four environment variables through the observer, for each
+    of a test's three stages only to find nothing. A stage with something to show is
+    left to pytest-json-report."""
+    if report.longrepr is not None:
+        return None
+    stage: dict[str, Any] = {"duration": report.duration, "outcome": report.outcome}
+    details = getattr(report, "_json_report_extra", {}).get(report.when, {})
+    for key in ("stdout", "stderr", "log"):
+        if details.get(key):
+            stage[key] = details[key]
+    return stage
+
+
 def pytest_runtest_logreport(report: Any) -> None:
     facts = _SESSION.get("facts")
     if facts is not None:

@@ -289,3 +289,53 @@ def test_a_session_with_pytests_terminal_plugin_off_says_so(tmp_path: Path) -> N
     )["1"]
     assert result.outcome == "failed"
     assert "pytest's terminal plugin is off (-p no:terminal)" in result.message, result.message
+
+
+def test_the_json_report_of_pocflows_sessions_is_pytest_json_reports_own(tmp_path: Path) -> None:
+    """pocflow's session plugin makes the entry of a stage with nothing to show itself (see
+    pocflow._session.pytest_json_runtest_stage): every entry, of passing, failing, skipped,
+    erroring and printing tests, is what pytest-json-report makes without it."""
+    import json
+    import subprocess
+
+    workspace(
+        tmp_path,
+        {
+            "tests/test_step1_a.py": "import pytest\n\n"
+            "@pytest.fixture\ndef broken():\n    raise RuntimeError('boom')\n\n"
+            "def test_ok():\n    print('out')\n\n"
+            "def test_no():\n    assert 1 == 2\n\n"
+            "@pytest.mark.skip(reason='later')\ndef test_skip():\n    pass\n\n"
+            "@pytest.mark.xfail\ndef test_xfail():\n    assert False\n\n"
+            "@pytest.mark.xfail\ndef test_xpass():\n    pass\n\n"
+            "def test_error(broken):\n    pass\n",
+        },
+    )
+
+    def report(*plugin: str) -> list[dict[str, Any]]:
+        out = tmp_path / f"report{len(plugin)}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "pytest",
+                "-p",
+                "no:cacheprovider",
+                *plugin,
+                "--json-report",
+                f"--json-report-file={out}",
+                "tests",
+            ],
+            cwd=tmp_path,
+            capture_output=True,
+            check=False,
+        )
+        tests = json.loads(out.read_text(encoding="utf-8"))["tests"]
+        for test in tests:
+            for when in ("setup", "call", "teardown"):
+                test.get(when, {}).pop("duration", None)
+        return tests
+
+    own = report()
+    assert len(own) == 6
+    assert report("-p", "pocflow._session") == own
