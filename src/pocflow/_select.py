@@ -107,9 +107,9 @@ def _note_read(config: Any) -> None:
     files>` would. pocflow then runs each step's tests alone."""
     if getattr(config, WHOLE_COMMAND_LINE, ""):
         return
-    workspace = _workspace_code(config)
-    frame = sys._getframe(2)
-    while frame is not None:
+    workspace, clean = _workspace_code(config)
+    start = frame = sys._getframe(2)
+    while frame is not None and clean.get(id(frame)) is not frame:
         name = frame.f_code.co_filename
         rel = workspace.get(name)
         if rel is None:
@@ -118,19 +118,34 @@ def _note_read(config: Any) -> None:
             setattr(config, WHOLE_COMMAND_LINE, rel)
             return
         frame = frame.f_back  # type: ignore[assignment]
+    if not start.f_code.co_flags & _RESUMABLE:
+        # the frame and its callers hold no workspace code: while it runs they stay as they
+        # are (pytest's loop reads the session's items from one frame, once per test); kept
+        # alive here, no other frame takes its id. A generator's callers change as it
+        # resumes: not kept
+        clean[id(start)] = start
+        if len(clean) > _CLEAN_FRAMES:
+            del clean[next(iter(clean))]
 
 
 #: the attribute of the config where _note_read keeps, per code file name, what it found
 _WORKSPACE_CODE = "_pocflow_workspace_code"
 
 
-def _workspace_code(config: Any) -> dict[str, str]:
-    """Code file name -> its path in the workspace where it is the workspace's code, else
-    '' (worked out once per name: pytest's loop reads the session's items once per test,
-    from under twenty frames of its own)."""
-    known: dict[str, str] | None = getattr(config, _WORKSPACE_CODE, None)
+#: generator, coroutine and async generator code (inspect's CO_ flags)
+_RESUMABLE = 0x20 | 0x80 | 0x200
+#: how many frames _note_read keeps that hold no workspace code below them
+_CLEAN_FRAMES = 32
+
+
+def _workspace_code(config: Any) -> tuple[dict[str, str], dict[int, Any]]:
+    """(code file name -> its path in the workspace where it is the workspace's code, else
+    '' (worked out once per name); frames running now whose callers hold no workspace code,
+    by id): pytest's loop reads the session's items a few times per test, from under twenty
+    frames of its own."""
+    known: tuple[dict[str, str], dict[int, Any]] | None = getattr(config, _WORKSPACE_CODE, None)
     if known is None:
-        known = {}
+        known = ({}, {})
         setattr(config, _WORKSPACE_CODE, known)
     return known
 

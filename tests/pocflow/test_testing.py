@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -339,3 +340,60 @@ def test_the_json_report_of_pocflows_sessions_is_pytest_json_reports_own(tmp_pat
     own = report()
     assert len(own) == 6
     assert report("-p", "pocflow._session") == own
+
+
+class _Config:
+    """What _select._note_read reads of pytest's config."""
+
+    def __init__(self, root: Path) -> None:
+        self.rootpath = root
+
+
+def _workspace_function(root: Path, source: str, name: str) -> Any:
+    """A function whose code is the workspace's (its file is under root)."""
+    namespace: dict[str, Any] = {}
+    exec(compile(source, str(root / "conftest.py"), "exec"), namespace)
+    return namespace[name]
+
+
+def test_a_read_of_the_whole_command_line_by_workspace_code_is_noted_after_library_reads(
+    tmp_path: Path,
+) -> None:
+    """_select keeps the frames whose callers hold no workspace code (pytest's loop reads
+    the session's items from one frame, once per test): a read from workspace code after
+    many from pytest's own frames is still noted, and so is one from a library generator
+    that workspace code resumes after pytest's code did (a generator's callers change)."""
+    from pocflow import _select
+
+    config = _Config(tmp_path)
+
+    def library_read() -> None:
+        _select._note_read(config)
+
+    def library_loop() -> None:
+        for _ in range(3):
+            library_read()  # (two frames up: the frame that reads, as in a watched list)
+
+    library_loop()
+    library_loop()
+    assert not getattr(config, _select.WHOLE_COMMAND_LINE, "")
+    read_from_workspace = _workspace_function(tmp_path, "def decide(read):\n    read()\n", "decide")
+    read_from_workspace(library_read)
+    assert getattr(config, _select.WHOLE_COMMAND_LINE) == "conftest.py"
+
+    config = _Config(tmp_path)
+
+    def library_generator() -> Iterator[None]:
+        while True:
+            library_read()  # the generator reads: whoever resumes it is its caller
+            yield
+
+    def resume(gen: Iterator[None]) -> None:
+        next(gen)
+
+    gen = library_generator()
+    for _ in range(3):
+        resume(gen)
+    assert not getattr(config, _select.WHOLE_COMMAND_LINE, "")
+    _workspace_function(tmp_path, "def decide(gen):\n    next(gen)\n", "decide")(gen)
+    assert getattr(config, _select.WHOLE_COMMAND_LINE) == "conftest.py"
