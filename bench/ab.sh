@@ -4,6 +4,7 @@
 # BASE_SRC: the `src` folder of the other version (a `git worktree add /tmp/base <commit>`
 # gives /tmp/base/src); TEMPLATE: a synthetic workspace before its first run
 # (`python -c "import sys; sys.path.insert(0, 'bench'); from pathlib import Path; from workspace import make_workspace; make_workspace(Path('/tmp/c100t'), 100)"`).
+# Runs: cold, no-op, one step's script edited (a line added each time), fresh clone.
 # Prints one line per run: kind, version, seconds.
 set -u
 BASE=$1; TEMPLATE=$2; ROUNDS=${3:-3}
@@ -18,6 +19,10 @@ for _ in $(seq "$ROUNDS"); do for v in base new; do
 done; done
 for _ in $(seq $((ROUNDS * 2 + 1))); do for v in base new; do
   cd "$WORK/$v" || exit 1; echo "noop $v $(timed $v poc-complete)"
+done; done
+for i in $(seq $((ROUNDS + 2))); do for v in base new; do
+  cd "$WORK/$v" || exit 1; echo "# edit $i" >> PoC/step1_work.py
+  echo "edit $v $(timed $v poc-complete)"
 done; done
 for _ in $(seq $((ROUNDS + 2))); do for v in base new; do
   rm -rf "$WORK/fresh"; cp -a "$WORK/$v" "$WORK/fresh"; rm -rf "$WORK/fresh/.pocflow"

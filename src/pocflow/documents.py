@@ -18,6 +18,7 @@ written).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
@@ -733,18 +734,42 @@ def read_document(root: Path, relpath: str) -> bytes | None:
 
 
 @cache
-def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
+def template_environment(
+    root: Path, templates_dir: str, compiled: Path | None = None
+) -> jinja2.Environment:
     """Templates from the workspace's templates_dir first, then the packaged defaults.
 
     One environment per workspace and process: jinja2 compiles each template once and
     recompiles it when its file changes. Sandboxed: a template is text to fill in, and
     reaching Python from one (``self.__init__.__globals__``) or changing the values it is
     given fails the render, with the template's line (a gate that rendered the PoC results
-    doc after its check ran a workspace template's code unwatched).
+    doc after its check ran a workspace template's code unwatched). ``compiled``: the folder
+    where jinja2 keeps what it compiled between runs (its bytecode cache, keyed by each
+    template's text and the Python version): compiling the three templates is a tenth of a
+    run that verifies one step.
     """
     import jinja2
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+    class Kept(jinja2.FileSystemBytecodeCache):
+        """A kept file that cannot be read (damaged, cut short) is compiled again; one
+        that cannot be written (a read-only folder) is not kept."""
+
+        def load_bytecode(self, bucket: Any) -> None:
+            try:
+                super().load_bytecode(bucket)
+            except Exception:
+                bucket.reset()
+
+        def dump_bytecode(self, bucket: Any) -> None:
+            with contextlib.suppress(OSError):
+                super().dump_bytecode(bucket)
+
+    kept = None
+    if compiled is not None:
+        with contextlib.suppress(OSError):  # (not kept where the folder cannot be made)
+            compiled.mkdir(parents=True, exist_ok=True)
+            kept = Kept(str(compiled))
     env = ImmutableSandboxedEnvironment(
         loader=jinja2.ChoiceLoader(
             [
@@ -752,6 +777,7 @@ def template_environment(root: Path, templates_dir: str) -> jinja2.Environment:
                 jinja2.PackageLoader("pocflow", "templates"),
             ]
         ),
+        bytecode_cache=kept,
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
         trim_blocks=True,
@@ -793,11 +819,18 @@ def template_source(root: Path, templates_dir: str, name: str) -> tuple[str, str
     return f"pocflow:{name}", packaged.read_text(encoding="utf-8")
 
 
-def render(root: Path, templates_dir: str, name: str, context: Mapping[str, Any]) -> str:
-    """Render a template; DocumentError names the template file and line on any error."""
+def render(
+    root: Path,
+    templates_dir: str,
+    name: str,
+    context: Mapping[str, Any],
+    compiled: Path | None = None,
+) -> str:
+    """Render a template; DocumentError names the template file and line on any error.
+    ``compiled``: see template_environment."""
     import jinja2
 
-    env = template_environment(root, templates_dir)
+    env = template_environment(root, templates_dir, compiled)
 
     def origin() -> str:  # (read on an error only: rendering is every results doc's)
         return template_source(root, templates_dir, name)[0]

@@ -84,7 +84,7 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
         "totals": _totals(test),
         "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
     }
-    return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context)
+    return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context, ws.compiled_templates)
 
 
 def _env_prefix(manifest: Manifest) -> str:
@@ -274,7 +274,9 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
             if any(row["state"] == state for row in rows)
         ],
     }
-    return render(ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context)
+    return render(
+        ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context, ws.compiled_templates
+    )
 
 
 def _pocs(ws: Workspace, statuses: dict[str, StepStatus], base: PurePosixPath) -> list[Any]:
@@ -381,4 +383,4 @@ def render_poc_results(
         "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],
         "plan": ws.settings.plan,
     }
-    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context)
+    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context, ws.compiled_templates)

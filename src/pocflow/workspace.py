@@ -115,6 +115,11 @@ class Workspace:
         return self.root / self.settings.state_dir / "cache" / "imports.json"
 
     @property
+    def compiled_templates(self) -> Path:
+        """The folder where jinja2 keeps the templates it compiled, between runs."""
+        return self.root / self.settings.state_dir / "cache" / "templates"
+
+    @property
     def signals_cache(self) -> Path:
         """The file that keeps each scanned file's signals between runs (by content), one
         per PoC (each keeps only what its last scan looked at)."""

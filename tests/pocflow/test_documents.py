@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -671,3 +672,42 @@ def test_code_fences_are_read_one_way_everywhere(
     fenced = {text[offset:].split("\n", 1)[0] for offset in _fenced_lines(text)}
     assert set(inside) <= fenced, fenced
     assert not set(outside) & fenced, fenced
+
+
+def test_compiled_templates_kept_between_runs_follow_an_edited_template(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """jinja2's compiled templates are kept in the state folder between runs (each run is
+    a new process: the environment is made anew); an edited template — with its old
+    modification time put back — renders as edited, and a damaged kept file is compiled
+    again; where it cannot be written, none is kept."""
+    from pocflow.documents import render, template_environment
+
+    template = tmp_path / "templates" / "note.md.j2"
+    template.parent.mkdir()
+    compiled = tmp_path / ".pocflow" / "cache" / "templates"
+
+    def run(text: str | None = None) -> str:
+        template_environment.cache_clear()  # (a new run)
+        if text is not None:
+            stat = template.stat() if template.exists() else None
+            template.write_text(text, encoding="utf-8")
+            if stat is not None:
+                os.utime(template, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+        return render(tmp_path, "templates", "note.md.j2", {"v": 1}, compiled)
+
+    assert run("A {{ v }}") == "A 1"
+    kept = list(compiled.iterdir())
+    assert len(kept) == 1
+    assert run() == "A 1"
+    assert run("B {{ v }}") == "B 1"
+    for path in compiled.iterdir():
+        path.write_bytes(path.read_bytes()[:20])
+    assert run() == "B 1"
+    import jinja2.bccache
+
+    def unwritable(*args: object, **kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(jinja2.bccache.tempfile, "NamedTemporaryFile", unwritable)
+    assert run("C {{ v }}") == "C 1"  # (a folder it cannot write in: not kept)
