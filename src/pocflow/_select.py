@@ -276,18 +276,60 @@ _WatchedCount.__hash__ = int.__hash__  # type: ignore[method-assign]
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session: Any) -> None:
+def pytest_runtestloop(session: Any) -> bool | None:
     """In a session shared by several steps, the session's tests and their count hold every
     step's, which no `pytest <a step's files>` holds: the workspace's code reading them (a
     test returning early in a large run) is noted as for the command line (pocflow runs
-    each step alone)."""
+    each step alone). And the tests run as pytest's own loop runs them, each step's as
+    `pytest <its files>` would (see _run_each_steps_own), unless a plugin runs the loop."""
     config = session.config
     if not _several_steps(config):
-        return
-    session.items = _Watched(config, list(session.items))
+        return None
+    items = list.copy(session.items)
+    session.items = _Watched(config, items)
     count = _WatchedCount(session.testscollected)
     count.config = config
     session.testscollected = count
+    if config.option.collectonly or (
+        session.testsfailed and not config.option.continue_on_collection_errors
+    ):
+        return None  # (pytest's own loop says so)
+    if any(
+        impl.function is not pytest_runtestloop and impl.plugin_name != "main"
+        for impl in config.hook.pytest_runtestloop.get_hookimpls()
+        if not (impl.hookwrapper or impl.wrapper)
+    ):
+        return None  # a plugin's own loop runs the tests
+    _run_each_steps_own(session, items)
+    return True
+
+
+def _run_each_steps_own(session: Any, items: list[Any]) -> None:
+    """pytest's loop over the session's tests, with each step's tests run as `pytest <its
+    files>` runs them: the last test of a step is told that none follows (``nextitem`` is
+    None: its teardown finishes every fixture, the session's too, as a session's end does,
+    and a hook asking whether it is the last test is told so), and the count of failed
+    tests starts at nothing for each step (a hook deciding by ``session.testsfailed``). The
+    session's count is every step's as the loop ends."""
+    config = session.config
+    others = session.testsfailed  # (failed collections, and the steps done)
+    session.testsfailed = 0
+    steps = [_steps_files(config, str(item.path)) for item in items]
+    try:
+        for i, item in enumerate(items):
+            if i and steps[i] != steps[i - 1]:
+                others += session.testsfailed
+                session.testsfailed = 0
+            following = items[i + 1] if i + 1 < len(items) else None
+            if following is not None and steps[i + 1] != steps[i]:
+                following = None
+            config.hook.pytest_runtest_protocol(item=item, nextitem=following)
+            if session.shouldfail:
+                raise session.Failed(session.shouldfail)
+            if session.shouldstop:
+                raise session.Interrupted(session.shouldstop)
+    finally:
+        session.testsfailed += others
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -4878,6 +4878,46 @@ def test_a_test_sees_the_arguments_and_verbosity_plain_pytest_gives_it(
     poc_complete_fails(ws)
 
 
+def test_a_hook_asking_whether_a_test_is_the_last_of_the_run_is_told_as_plain_pytest_tells_it(
+    tmp_path: Path,
+) -> None:
+    # pytest gives each test's hooks the test that follows (nextitem): None for the last of
+    # `pytest <a step's files>`, while in a session shared with step 2 the last test of step
+    # 1 was followed by step 2's first, and its teardown hook passed
+    conftest = (
+        "def pytest_runtest_teardown(item, nextitem):\n"
+        "    if nextitem is None and item.name == 'test_a':\n"
+        "        raise RuntimeError('the last test of the run')\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_a():\n    pass\n", "2": "def test_b():\n    pass\n"},
+        conftest=conftest,
+    )
+    result = poc_complete_fails(ws)
+    assert "last test of the run" in result.out + result.err
+
+
+def test_a_hook_deciding_by_the_failures_so_far_counts_only_its_steps_own(tmp_path: Path) -> None:
+    # session.testsfailed counted the failures of every step of a shared session: step 2's
+    # test passed only because step 1's had failed, and once step 1 was mended only step 1
+    # ran again, while `pytest <step 2's file>` fails
+    conftest = (
+        "import pytest\n\n\ndef pytest_runtest_setup(item):\n"
+        "    if item.session.testsfailed == 0 and item.name == 'test_b':\n"
+        "        pytest.fail('no failure before it')\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_a():\n    assert False\n", "2": "def test_b():\n    pass\n"},
+        conftest=conftest,
+    )
+    first = run_doit(ws, "--continue", "poc-complete")
+    assert first.code != 0
+    (ws / "tests/test_step1_x.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
+    poc_complete_fails(ws, "2")
+
+
 def test_a_conftest_in_a_test_folder_beside_is_not_loaded_unless_plain_pytest_loads_it(
     tmp_path: Path,
 ) -> None:
