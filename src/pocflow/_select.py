@@ -91,8 +91,10 @@ def _show_command_line(
     config.invocation_params = type(params)(args=args, plugins=params.plugins, dir=params.dir)
 
 
-#: the attribute of the config where a read of the whole shared session's command line by
-#: the workspace's code is noted (the workspace file that read it): pocflow._session says so
+#: the attribute of the config where a read of what the whole shared session holds (its
+#: command line, tests, their count, the failures so far) by the workspace's code, or a hook
+#: of its told which test follows, is noted (the workspace file, and what it read or was
+#: told): pocflow._session says so
 WHOLE_COMMAND_LINE = "_pocflow_whole_command_line"
 #: and where a test module of the session that registers plugins for all (pytest_plugins)
 #: is noted
@@ -100,7 +102,7 @@ SESSION_PLUGINS = "_pocflow_session_plugins"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _note_read(config: Any) -> None:
+def _note_read(config: Any, what: str = "every step's files on the command line") -> None:
     """Note the workspace file whose code (or a library working for it) reads the whole
     session's command line: a hook deciding by how many files were named (skipping slow
     tests unless one file is) decides for every step at once, as no `pytest <a step's
@@ -115,7 +117,7 @@ def _note_read(config: Any) -> None:
         if rel is None:
             rel = workspace[name] = _workspace_file(config, name)
         if rel:
-            setattr(config, WHOLE_COMMAND_LINE, rel)
+            setattr(config, WHOLE_COMMAND_LINE, f"{rel}, which read {what}")
             return
         frame = frame.f_back  # type: ignore[assignment]
     if not start.f_code.co_flags & _RESUMABLE:
@@ -276,60 +278,73 @@ _WatchedCount.__hash__ = int.__hash__  # type: ignore[method-assign]
 
 
 @pytest.hookimpl(tryfirst=True)
-def pytest_runtestloop(session: Any) -> bool | None:
-    """In a session shared by several steps, the session's tests and their count hold every
-    step's, which no `pytest <a step's files>` holds: the workspace's code reading them (a
-    test returning early in a large run) is noted as for the command line (pocflow runs
-    each step alone). And the tests run as pytest's own loop runs them, each step's as
-    `pytest <its files>` would (see _run_each_steps_own), unless a plugin runs the loop."""
+def pytest_runtestloop(session: Any) -> None:
+    """In a session shared by several steps, the session's tests, their count and the count
+    of failed tests hold every step's, which no `pytest <a step's files>` holds: the
+    workspace's code reading them (a test returning early in a large run, a hook deciding by
+    the failures so far) is noted as for the command line (pocflow runs each step alone);
+    and so is a hook of the workspace's told which test follows (see _told_the_next_test)."""
     config = session.config
     if not _several_steps(config):
-        return None
-    items = list.copy(session.items)
-    session.items = _Watched(config, items)
+        return
+    session.items = _Watched(config, list(session.items))
     count = _WatchedCount(session.testscollected)
     count.config = config
     session.testscollected = count
-    if config.option.collectonly or (
-        session.testsfailed and not config.option.continue_on_collection_errors
-    ):
-        return None  # (pytest's own loop says so)
-    if any(
-        impl.function is not pytest_runtestloop and impl.plugin_name != "main"
-        for impl in config.hook.pytest_runtestloop.get_hookimpls()
-        if not (impl.hookwrapper or impl.wrapper)
-    ):
-        return None  # a plugin's own loop runs the tests
-    _run_each_steps_own(session, items)
-    return True
+    _watch_failures(session)
+    told = _told_the_next_test(config)
+    if told and not getattr(config, WHOLE_COMMAND_LINE, ""):
+        setattr(config, WHOLE_COMMAND_LINE, told)
 
 
-def _run_each_steps_own(session: Any, items: list[Any]) -> None:
-    """pytest's loop over the session's tests, with each step's tests run as `pytest <its
-    files>` runs them: the last test of a step is told that none follows (``nextitem`` is
-    None: its teardown finishes every fixture, the session's too, as a session's end does,
-    and a hook asking whether it is the last test is told so), and the count of failed
-    tests starts at nothing for each step (a hook deciding by ``session.testsfailed``). The
-    session's count is every step's as the loop ends."""
-    config = session.config
-    others = session.testsfailed  # (failed collections, and the steps done)
-    session.testsfailed = 0
-    steps = [_steps_files(config, str(item.path)) for item in items]
-    try:
-        for i, item in enumerate(items):
-            if i and steps[i] != steps[i - 1]:
-                others += session.testsfailed
-                session.testsfailed = 0
-            following = items[i + 1] if i + 1 < len(items) else None
-            if following is not None and steps[i + 1] != steps[i]:
-                following = None
-            config.hook.pytest_runtest_protocol(item=item, nextitem=following)
-            if session.shouldfail:
-                raise session.Failed(session.shouldfail)
-            if session.shouldstop:
-                raise session.Interrupted(session.shouldstop)
-    finally:
-        session.testsfailed += others
+#: what pytest tells the hooks of each test of which test follows it
+_NEXT_ITEM_HOOKS = ("pytest_runtest_protocol", "pytest_runtest_teardown")
+
+
+def _told_the_next_test(config: Any) -> str:
+    """The workspace's hook (of a conftest.py, or a module it loads) that takes ``nextitem``,
+    the test that follows ('' when none does): in a session shared by several steps a
+    step's last test is followed by another step's first, where `pytest <its files>` tells
+    it that none follows (a teardown hook checking for the last test of the run)."""
+    for hook in _NEXT_ITEM_HOOKS:
+        for impl in getattr(config.hook, hook).get_hookimpls():
+            if "nextitem" not in impl.argnames:
+                continue
+            code = getattr(impl.function, "__code__", None)
+            rel = _workspace_file(config, code.co_filename) if code is not None else ""
+            if rel:
+                return (
+                    f"{rel}, whose {hook} is told which test follows (another step's, after "
+                    "a step's last test)"
+                )
+    return ""
+
+
+def _watch_failures(session: Any) -> None:
+    """Make the session's count of failed tests a watched value: pytest counts every
+    step's failures there, `pytest <a step's files>` only the step's own."""
+    kind = type(session)
+    watched = _WATCHED_SESSIONS.get(kind)
+    if watched is None:
+        watched = _WATCHED_SESSIONS[kind] = type(
+            kind.__name__, (kind,), {"testsfailed": property(_failures, _set_failures)}
+        )
+    failed = session.__dict__.pop("testsfailed", 0)
+    session.__class__ = watched
+    session.__dict__[_FAILED] = failed
+
+
+_WATCHED_SESSIONS: dict[type, type] = {}
+_FAILED = "_pocflow_testsfailed"
+
+
+def _failures(session: Any) -> Any:
+    _note_read(session.config, "the count of every step's failed tests (session.testsfailed)")
+    return session.__dict__[_FAILED]
+
+
+def _set_failures(session: Any, value: Any) -> None:
+    session.__dict__[_FAILED] = value
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -538,7 +538,8 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         if stopped:
             facts.emit({"stopped": str(stopped)})
         # what pocflow._select noted of a session shared by several steps: the workspace's
-        # code read every step's files on the command line, or a test module registered
+        # code read what the whole session holds (every step's files on the command line,
+        # tests, failures) or was told which test follows, or a test module registered
         # plugins for all (pocflow.batch runs each step's tests alone)
         for fact, attribute in (
             ("whole_args", "_pocflow_whole_command_line"),

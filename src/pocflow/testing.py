@@ -610,7 +610,7 @@ def _judged_as_a_whole(facts: Facts) -> str:
     if facts.config.get("exit_set"):
         return f"a hook that set the session's exit status ({facts.config['exit_set']})"
     if facts.config.get("whole_args"):
-        return f"{facts.config['whole_args']}, which read every step's files on the command line"
+        return str(facts.config["whole_args"])  # (the file, and what it read or was told)
     if facts.config.get("session_plugins"):
         return f"the plugins {facts.config['session_plugins']} registers for the whole session"
     return ""

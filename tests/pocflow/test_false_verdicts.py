@@ -35,6 +35,7 @@ from support import (
     doit_env,
     edit,
     make_workspace,
+    plain_pytest_run,
     private_copy,
     run_doit,
     write_files,
@@ -4878,13 +4879,19 @@ def test_a_test_sees_the_arguments_and_verbosity_plain_pytest_gives_it(
     poc_complete_fails(ws)
 
 
-def test_a_hook_asking_whether_a_test_is_the_last_of_the_run_is_told_as_plain_pytest_tells_it(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "loop",
+    ["", "def pytest_runtestloop(session):\n    print('the loop starts')\n\n\n"],
+    ids=["", "with-a-conftest-loop"],
+)
+def test_a_teardown_hook_told_which_test_follows_sends_the_steps_to_run_alone(
+    tmp_path: Path, loop: str
 ) -> None:
-    # pytest gives each test's hooks the test that follows (nextitem): None for the last of
-    # `pytest <a step's files>`, while in a session shared with step 2 the last test of step
-    # 1 was followed by step 2's first, and its teardown hook passed
-    conftest = (
+    # the next test (nextitem) a teardown hook is told is the first of the step that
+    # follows in a shared session; `pytest <a step's files>` says none follows, and a hook
+    # checking for the last test of the run failed there only (a conftest's own loop,
+    # leaving pytest's to run the tests, changes nothing)
+    conftest = loop + (
         "def pytest_runtest_teardown(item, nextitem):\n"
         "    if nextitem is None and item.name == 'test_a':\n"
         "        raise RuntimeError('the last test of the run')\n"
@@ -4898,7 +4905,9 @@ def test_a_hook_asking_whether_a_test_is_the_last_of_the_run_is_told_as_plain_py
     assert "last test of the run" in result.out + result.err
 
 
-def test_a_hook_deciding_by_the_failures_so_far_counts_only_its_steps_own(tmp_path: Path) -> None:
+def test_a_hook_deciding_by_the_failures_so_far_sends_the_steps_to_run_alone(
+    tmp_path: Path,
+) -> None:
     # session.testsfailed counted the failures of every step of a shared session: step 2's
     # test passed only because step 1's had failed, and once step 1 was mended only step 1
     # ran again, while `pytest <step 2's file>` fails
@@ -4916,6 +4925,113 @@ def test_a_hook_deciding_by_the_failures_so_far_counts_only_its_steps_own(tmp_pa
     assert first.code != 0
     (ws / "tests/test_step1_x.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
     poc_complete_fails(ws, "2")
+
+
+SESSION_DB = (
+    "import sqlite3\n\nimport pytest\n\n\n@pytest.fixture(scope='session')\ndef db():\n"
+    "    con = sqlite3.connect(':memory:')\n"
+    "    con.execute('create table users (name text primary key)')\n"
+    "    yield con\n    con.close()\n\n\n"
+    "@pytest.fixture(scope='session', params=['csv', 'json'])\ndef fmt(request):\n"
+    "    return request.param\n"
+)
+
+
+def test_a_session_fixture_lives_through_a_steps_tests_when_pytest_puts_another_steps_between(
+    tmp_path: Path,
+) -> None:
+    # pytest groups the tests of several modules by a parametrized session fixture's value
+    # (step 1 [csv], step 2 [csv], step 1 [json], ...): step 1's session database must be
+    # the one `pytest <its file>` keeps for both, where inserting again fails
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_import(db, fmt):\n    db.execute(\"insert into users values ('a')\")\n",
+            "2": "def test_export(fmt):\n    assert fmt in ('csv', 'json')\n",
+        },
+        conftest=SESSION_DB,
+    )
+    poc_complete_fails(ws)
+
+
+def test_a_session_fixture_lives_through_a_steps_files_named_around_another_steps(
+    tmp_path: Path,
+) -> None:
+    # tests/test_step1.py, tests/test_step1_2_x.py, tests/test_step1_x.py: step 1's files
+    # sort around step 1_2's, and its session fixture is the one `pytest <its files>` keeps
+    conftest = (
+        "import pytest\n\n\n@pytest.fixture(scope='session')\ndef registry():\n    return []\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_later(registry):\n    assert registry == [], registry\n",
+            "1_2": "def test_b():\n    pass\n",
+        },
+        conftest=conftest,
+    )
+    write_files(ws, {"tests/test_step1.py": "def test_first(registry):\n    registry.append(1)\n"})
+    result = run_doit(ws, "poc-complete")
+    plain = plain_pytest_run(ws, "tests/test_step1.py", "tests/test_step1_x.py")
+    assert plain.returncode != 0, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+
+
+def test_tests_a_hook_adds_to_the_session_while_it_runs_are_run(tmp_path: Path) -> None:
+    # a conftest hook appending a test to session.items to run it again (an idempotency
+    # check): pytest's own loop runs it, and its second run fails
+    conftest = (
+        "import pytest\n\n_again = set()\n\n\ndef pytest_runtest_teardown(item):\n"
+        "    if item.name == 'test_creates' and item.nodeid not in _again:\n"
+        "        _again.add(item.nodeid)\n        item.session.items.append(item)\n"
+    )
+    test = (
+        "def test_creates(tmp_path_factory):\n"
+        "    with open(tmp_path_factory.getbasetemp() / 'out.txt', 'x') as f:\n"
+        "        f.write('x')\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", {"1": test, "2": "def test_b():\n    pass\n"}, conftest=conftest
+    )
+    poc_complete_fails(ws)
+
+
+def test_a_session_fixtures_teardown_does_not_reach_the_next_steps_tests(tmp_path: Path) -> None:
+    # step 2's test passes only once a session fixture's teardown (at the end of a run)
+    # has run: `pytest <step 2's file>` fails
+    conftest = (
+        "import pytest\n\nFLUSHED = []\n\n\n@pytest.fixture(scope='session', autouse=True)\n"
+        "def journal():\n    buf = ['started']\n    yield buf\n    FLUSHED.extend(buf)\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_a(journal):\n    journal.append('a')\n",
+            "2": "def test_b():\n    from conftest import FLUSHED\n    assert FLUSHED\n",
+        },
+        conftest=conftest,
+    )
+    poc_complete_fails(ws, "2")
+
+
+def test_a_resource_a_session_fixture_closes_as_the_run_ends_serves_every_steps_tests(
+    tmp_path: Path,
+) -> None:
+    # opened when the conftest is imported, closed by a session fixture as the run ends:
+    # plain pytest passes each step's file and the whole suite, and so does pocflow
+    conftest = (
+        "import sqlite3\n\nimport pytest\n\n_con = sqlite3.connect(':memory:')\n\n\n"
+        "@pytest.fixture(scope='session')\ndef db():\n    yield _con\n    _con.close()\n"
+    )
+    test = "def test_{n}(db):\n    assert db.execute('select 1').fetchone() == (1,)\n"
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": test.format(n="a"), "2": test.format(n="b")},
+        conftest=conftest,
+    )
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert plain_pytest(ws, "1") == 0 and plain_pytest(ws, "2") == 0
 
 
 def test_a_conftest_in_a_test_folder_beside_is_not_loaded_unless_plain_pytest_loads_it(
