@@ -83,7 +83,7 @@ def _show_command_line(
         args.config = config
     sys.argv = argv
     config.args = listed
-    config.option.file_or_dir = list(files)
+    config.option.file_or_dir = _Watched(config, list(files)) if whole else list(files)
     known = getattr(config, "known_args_namespace", None)
     if known is not None:
         known.file_or_dir = _Watched(config, list(files)) if whole else list(files)
@@ -180,6 +180,19 @@ class _Watched(list):  # type: ignore[type-arg]
         self.config = config
 
     for _name in (*_READS, "index", "count", "copy", "__add__", "__repr__"):
+        locals()[_name] = _watching(_name)
+    __hash__ = None
+
+
+class _WatchedDict(dict):  # type: ignore[type-arg]
+    """The terminal reporter's reports by outcome, in a session shared by several steps:
+    every step's, where `pytest <a step's files>` holds the step's own."""
+
+    def __init__(self, config: Any, items: dict[Any, Any]) -> None:
+        super().__init__(items)
+        self.config = config
+
+    for _name in (*_READS, "get", "keys", "values", "items", "setdefault", "copy", "__repr__"):
         locals()[_name] = _watching(_name)
     __hash__ = None
 
@@ -287,11 +300,34 @@ def pytest_runtestloop(session: Any) -> None:
     config = session.config
     if not _several_steps(config):
         return
-    session.items = _Watched(config, list(session.items))
+    if not isinstance(session.items, _Watched):
+        session.items = _Watched(config, list(session.items))
     count = _WatchedCount(session.testscollected)
     count.config = config
     session.testscollected = count
     _watch_failures(session)
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if isinstance(getattr(reporter, "stats", None), dict):  # (each outcome's reports so far)
+        reporter.stats = _WatchedDict(config, reporter.stats)
+    _note_told_the_next_test(config)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_finish(session: Any) -> None:
+    """The session's tests are watched from the end of collection on (a collection hook
+    counting them, in a session shared by several steps)."""
+    if _several_steps(session.config):
+        session.items = _Watched(session.config, list(session.items))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionfinish(session: Any) -> None:
+    """And a hook told which test follows that a plugin registered while the tests ran."""
+    if _several_steps(session.config):
+        _note_told_the_next_test(session.config)
+
+
+def _note_told_the_next_test(config: Any) -> None:
     told = _told_the_next_test(config)
     if told and not getattr(config, WHOLE_COMMAND_LINE, ""):
         setattr(config, WHOLE_COMMAND_LINE, told)
@@ -310,14 +346,29 @@ def _told_the_next_test(config: Any) -> str:
         for impl in getattr(config.hook, hook).get_hookimpls():
             if "nextitem" not in impl.argnames:
                 continue
-            code = getattr(impl.function, "__code__", None)
-            rel = _workspace_file(config, code.co_filename) if code is not None else ""
+            rel = next(filter(None, (_workspace_file(config, f) for f in _files_of(impl))), "")
             if rel:
                 return (
                     f"{rel}, whose {hook} is told which test follows (another step's, after "
                     "a step's last test)"
                 )
     return ""
+
+
+def _files_of(impl: Any) -> list[str]:
+    """The files of a hook implementation's code and of what registered it: its function's,
+    and the module it is of (a conftest.py importing a library's hook function), or the
+    module of the class of the object registered (a plugin a conftest made)."""
+    files = []
+    code = getattr(impl.function, "__code__", None)
+    if code is not None:
+        files.append(code.co_filename)
+    plugin = impl.plugin
+    module = plugin if isinstance(plugin, type(sys)) else sys.modules.get(type(plugin).__module__)
+    path = getattr(module, "__file__", None)
+    if isinstance(path, str):
+        files.append(path)
+    return files
 
 
 def _watch_failures(session: Any) -> None:

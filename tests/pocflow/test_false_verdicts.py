@@ -4927,6 +4927,85 @@ def test_a_hook_deciding_by_the_failures_so_far_sends_the_steps_to_run_alone(
     poc_complete_fails(ws, "2")
 
 
+#: conftest.py files under which `pytest <a step's file>` fails where a session shared with
+#: the other step passed: (the failing step, the conftest)
+WHOLE_SESSION_HOOKS = {
+    "collection-finish-counts-items": (
+        "2",
+        "import pytest\n\nSIZE = []\n\n\ndef pytest_collection_finish(session):\n"
+        "    SIZE.append(len(session.items))\n\n\n@pytest.fixture\ndef many():\n"
+        "    return SIZE[0] > 1\n",
+    ),
+    "collection-reads-file-or-dir": (
+        "2",
+        "import pytest\n\nNAMED = []\n\n\n"
+        "def pytest_collection_modifyitems(config, items):\n"
+        "    NAMED.extend(config.getoption('file_or_dir'))\n\n\n"
+        "@pytest.fixture\ndef many():\n    return len(NAMED) > 1\n",
+    ),
+    "plugin-registered-later-told-next": (
+        "1",
+        "import pytest\n\n\nclass LastTest:\n"
+        "    def pytest_runtest_teardown(self, item, nextitem):\n"
+        "        if nextitem is None and item.name == 'test_a':\n"
+        "            raise RuntimeError('the last test of the run')\n\n\n"
+        "@pytest.fixture(scope='session', autouse=True)\ndef _check(pytestconfig):\n"
+        "    if not pytestconfig.pluginmanager.has_plugin('lasttest'):\n"
+        "        pytestconfig.pluginmanager.register(LastTest(), 'lasttest')\n",
+    ),
+    "library-hook-told-next": (
+        "1",
+        "import sys\n\nsys.path.insert(0, {ext!r})\n"
+        "from lasttest import pytest_runtest_teardown  # noqa: E402, F401\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", WHOLE_SESSION_HOOKS)
+def test_a_hook_deciding_by_what_the_whole_session_holds_sends_the_steps_to_run_alone(
+    tmp_path: Path, case: str
+) -> None:
+    # what pytest gives hooks of a shared session holds every step's: the tests collected,
+    # the files named, the test that follows a step's last (to a plugin a fixture
+    # registered, or a library's hook a conftest imported)
+    failing, conftest = WHOLE_SESSION_HOOKS[case]
+    ext = tmp_path / "ext"  # (a library outside the workspace)
+    write_files(
+        ext,
+        {
+            "lasttest.py": "def pytest_runtest_teardown(item, nextitem):\n"
+            "    if nextitem is None and item.name == 'test_a':\n"
+            "        raise RuntimeError('the last test of the run')\n"
+        },
+    )
+    tests = {"1": "def test_a():\n    pass\n", "2": "def test_b():\n    pass\n"}
+    if failing == "2":
+        tests["2"] = "def test_b(many):\n    assert many\n"
+    ws = make_workspace(tmp_path / "ws", tests, conftest=conftest.format(ext=str(ext)))
+    poc_complete_fails(ws, failing)
+
+
+def test_a_hook_deciding_by_the_terminal_reporters_failures_sends_the_steps_to_run_alone(
+    tmp_path: Path,
+) -> None:
+    # the terminal reporter's reports by outcome hold every step's in a shared session
+    conftest = (
+        "import pytest\n\n\ndef pytest_runtest_setup(item):\n"
+        "    reporter = item.config.pluginmanager.get_plugin('terminalreporter')\n"
+        "    if not reporter.stats.get('failed') and item.name == 'test_b':\n"
+        "        pytest.fail('no failure before it')\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_a():\n    assert False\n", "2": "def test_b():\n    pass\n"},
+        conftest=conftest,
+    )
+    first = run_doit(ws, "--continue", "poc-complete")
+    assert first.code != 0
+    (ws / "tests/test_step1_x.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
+    poc_complete_fails(ws, "2")
+
+
 SESSION_DB = (
     "import sqlite3\n\nimport pytest\n\n\n@pytest.fixture(scope='session')\ndef db():\n"
     "    con = sqlite3.connect(':memory:')\n"
