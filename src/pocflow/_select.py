@@ -88,7 +88,10 @@ def _show_command_line(
     if known is not None:
         known.file_or_dir = _Watched(config, list(files)) if whole else list(files)
     params = config.invocation_params
-    config.invocation_params = type(params)(args=args, plugins=params.plugins, dir=params.dir)
+    shown = type(params)(args=tuple(files), plugins=params.plugins, dir=params.dir)
+    if whole:  # (pytest's own makes a plain tuple of what it is given)
+        object.__setattr__(shown, "args", args)
+    config.invocation_params = shown
 
 
 #: the attribute of the config where a read of what the whole shared session holds (its
@@ -192,7 +195,8 @@ class _WatchedDict(dict):  # type: ignore[type-arg]
         super().__init__(items)
         self.config = config
 
-    for _name in (*_READS, "get", "keys", "values", "items", "setdefault", "copy", "__repr__"):
+    # (not setdefault: pytest's reporter files each report with it, six times a test)
+    for _name in (*_READS, "get", "keys", "values", "items", "copy", "__repr__"):
         locals()[_name] = _watching(_name)
     __hash__ = None
 

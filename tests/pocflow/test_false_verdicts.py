@@ -4943,6 +4943,13 @@ WHOLE_SESSION_HOOKS = {
         "    NAMED.extend(config.getoption('file_or_dir'))\n\n\n"
         "@pytest.fixture\ndef many():\n    return len(NAMED) > 1\n",
     ),
+    "collection-reads-invocation-args": (
+        "2",
+        "import pytest\n\nNAMED = []\n\n\n"
+        "def pytest_collection_modifyitems(config, items):\n"
+        "    NAMED.extend(config.invocation_params.args)\n\n\n"
+        "@pytest.fixture\ndef many():\n    return len(NAMED) > 1\n",
+    ),
     "plugin-registered-later-told-next": (
         "1",
         "import pytest\n\n\nclass LastTest:\n"
