@@ -236,10 +236,55 @@ def _as_its_steps_own(config: Any, path: Any) -> Iterator[None]:
         yield
         return
     _show_command_line(config, own)
+    config.stash[_CURRENT] = own
     try:
         yield
     finally:
+        config.stash[_CURRENT] = None
         _show_command_line(config, config.stash[_LISTED], whole=True)
+
+
+#: the files of the step whose test module is being collected or whose test runs (None
+#: between them), in a session shared by several steps
+_CURRENT = pytest.StashKey[Any]()
+
+
+def _watch_cache(config: Any) -> None:
+    """pytest's cache (``config.cache``, the ``cache`` fixture) is one folder for the whole
+    shared session, fresh each session: a value one step's tests keep there (``cache.set``,
+    a folder of ``cache.mkdir``) and another step's read is no value `pytest <its files>`
+    has (a fresh clone has no cache). Such a read is noted (pocflow runs each step alone)."""
+    cache = getattr(config, "cache", None)
+    if cache is None:
+        return
+    kept: dict[Any, Any] = {}  # a key (or a folder's name) -> the files of the step that kept it
+    get, set_, mkdir = cache.get, cache.set, cache.mkdir
+
+    def read(key: Any) -> None:
+        keeper, reader = kept.get(key), config.stash.get(_CURRENT, None)
+        noted = getattr(config, WHOLE_COMMAND_LINE, "")
+        if keeper is not None and reader is not None and keeper != reader and not noted:
+            setattr(
+                config,
+                WHOLE_COMMAND_LINE,
+                f"{reader[0]}, which read {key!r} from pytest's cache, where {keeper[0]} "
+                "kept it in the same session",
+            )
+
+    def kept_get(key: str, default: Any) -> Any:
+        read(key)
+        return get(key, default)
+
+    def kept_set(key: str, value: Any) -> None:
+        kept.setdefault(key, config.stash.get(_CURRENT, None))
+        set_(key, value)
+
+    def kept_mkdir(name: str) -> Any:
+        read(("d", name))
+        kept.setdefault(("d", name), config.stash.get(_CURRENT, None))
+        return mkdir(name)
+
+    cache.get, cache.set, cache.mkdir = kept_get, kept_set, kept_mkdir
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -471,6 +516,8 @@ def pytest_configure(config: Any) -> None:
     config.stash[_STASH] = (files, folders)
     config.stash[_FOLDERS] = list(config.args)
     _show_command_line(config, named, whole=_several_steps(config))
+    if _several_steps(config):
+        _watch_cache(config)
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -5013,6 +5013,39 @@ def test_a_hook_deciding_by_the_terminal_reporters_failures_sends_the_steps_to_r
     poc_complete_fails(ws, "2")
 
 
+@pytest.mark.parametrize(
+    "keep, read",
+    [
+        ("cache.set('pf/k', 1)", "assert cache.get('pf/k', None) == 1"),
+        ("(cache.mkdir('pf') / 'k').write_text('1')", "assert (cache.mkdir('pf') / 'k').exists()"),
+    ],
+    ids=["cache.set", "cache.mkdir"],
+)
+def test_what_another_steps_tests_kept_in_pytests_cache_sends_the_steps_to_run_alone(
+    tmp_path: Path, keep: str, read: str
+) -> None:
+    # pytest's cache is one folder for a whole shared session (fresh each session, outside
+    # the workspace): step 2's test found what step 1's kept there, which `pytest <its
+    # file>` in a fresh clone does not
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": f"def test_a(cache):\n    {keep}\n", "2": f"def test_b(cache):\n    {read}\n"},
+    )
+    result = run_doit(ws, "--continue", "poc-complete")
+    # plain pytest with its cache on, as in a fresh clone (no .pytest_cache yet)
+    plain = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "tests/test_step2_x.py"],
+        cwd=ws,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert not (ws / ".pytest_cache" / "v" / "pf").exists()
+    assert plain.returncode == 1 and "1 failed" in plain.stdout, "the case must really fail"
+    assert result.code != 0, result.out + result.err
+    assert "test_b" in result.out + result.err
+
+
 SESSION_DB = (
     "import sqlite3\n\nimport pytest\n\n\n@pytest.fixture(scope='session')\ndef db():\n"
     "    con = sqlite3.connect(':memory:')\n"
