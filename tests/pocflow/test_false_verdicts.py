@@ -4905,28 +4905,6 @@ def test_a_teardown_hook_told_which_test_follows_sends_the_steps_to_run_alone(
     assert "last test of the run" in result.out + result.err
 
 
-def test_a_hook_deciding_by_the_failures_so_far_sends_the_steps_to_run_alone(
-    tmp_path: Path,
-) -> None:
-    # session.testsfailed counted the failures of every step of a shared session: step 2's
-    # test passed only because step 1's had failed, and once step 1 was mended only step 1
-    # ran again, while `pytest <step 2's file>` fails
-    conftest = (
-        "import pytest\n\n\ndef pytest_runtest_setup(item):\n"
-        "    if item.session.testsfailed == 0 and item.name == 'test_b':\n"
-        "        pytest.fail('no failure before it')\n"
-    )
-    ws = make_workspace(
-        tmp_path / "ws",
-        {"1": "def test_a():\n    assert False\n", "2": "def test_b():\n    pass\n"},
-        conftest=conftest,
-    )
-    first = run_doit(ws, "--continue", "poc-complete")
-    assert first.code != 0
-    (ws / "tests/test_step1_x.py").write_text("def test_a():\n    pass\n", encoding="utf-8")
-    poc_complete_fails(ws, "2")
-
-
 #: conftest.py files under which `pytest <a step's file>` fails where a session shared with
 #: the other step passed: (the failing step, the conftest)
 WHOLE_SESSION_HOOKS = {
@@ -4992,14 +4970,24 @@ def test_a_hook_deciding_by_what_the_whole_session_holds_sends_the_steps_to_run_
     poc_complete_fails(ws, failing)
 
 
-def test_a_hook_deciding_by_the_terminal_reporters_failures_sends_the_steps_to_run_alone(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    "failures",
+    [
+        "item.session.testsfailed",
+        "item.config.pluginmanager.get_plugin('terminalreporter').stats.get('failed')",
+    ],
+    ids=["session.testsfailed", "terminalreporter.stats"],
+)
+def test_a_hook_deciding_by_the_failures_so_far_sends_the_steps_to_run_alone(
+    tmp_path: Path, failures: str
 ) -> None:
-    # the terminal reporter's reports by outcome hold every step's in a shared session
+    # the session's failures (its count, the terminal reporter's reports by outcome) were
+    # every step's of a shared session: step 2's test passed only because step 1's had
+    # failed, and once step 1 was mended only step 1 ran again, while `pytest <step 2's
+    # file>` fails
     conftest = (
         "import pytest\n\n\ndef pytest_runtest_setup(item):\n"
-        "    reporter = item.config.pluginmanager.get_plugin('terminalreporter')\n"
-        "    if not reporter.stats.get('failed') and item.name == 'test_b':\n"
+        f"    if not {failures} and item.name == 'test_b':\n"
         "        pytest.fail('no failure before it')\n"
     )
     ws = make_workspace(
