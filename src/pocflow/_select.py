@@ -110,7 +110,7 @@ def _note_read(config: Any, what: str = "every step's files on the command line"
     session's command line: a hook deciding by how many files were named (skipping slow
     tests unless one file is) decides for every step at once, as no `pytest <a step's
     files>` would. pocflow then runs each step's tests alone."""
-    if getattr(config, WHOLE_COMMAND_LINE, ""):
+    if getattr(config, WHOLE_COMMAND_LINE, "") or config.stash.get(_TESTS_DONE, False):
         return
     workspace, clean = _workspace_code(config)
     start = frame = sys._getframe(2)
@@ -371,9 +371,17 @@ def pytest_collection_finish(session: Any) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: Any) -> None:
-    """And a hook told which test follows that a plugin registered while the tests ran."""
+    """And a hook told which test follows that a plugin registered while the tests ran.
+    What the workspace's code reads from here on (a conftest's summary of the failures, its
+    `pytest_terminal_summary` going through the reports) decides no test's outcome: not
+    noted (an exit status a hook sets is: pocflow._session)."""
     if _several_steps(session.config):
         _note_told_the_next_test(session.config)
+        session.config.stash[_TESTS_DONE] = True
+
+
+#: set once the session's tests have run (pytest_sessionfinish)
+_TESTS_DONE = pytest.StashKey[bool]()
 
 
 def _note_told_the_next_test(config: Any) -> None:
