@@ -347,6 +347,7 @@ class _Config:
 
     def __init__(self, root: Path) -> None:
         self.rootpath = root
+        self.stash: dict[Any, Any] = {}  # (pytest's Stash answers get alike)
 
 
 def _workspace_function(root: Path, source: str, name: str) -> Any:
