@@ -18,7 +18,7 @@ import os
 import sys
 from collections import Counter
 from collections.abc import Generator, Iterator
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
 import pytest
@@ -110,7 +110,7 @@ def _note_read(config: Any, what: str = "every step's files on the command line"
     session's command line: a hook deciding by how many files were named (skipping slow
     tests unless one file is) decides for every step at once, as no `pytest <a step's
     files>` would. pocflow then runs each step's tests alone."""
-    if getattr(config, WHOLE_COMMAND_LINE, "") or config.stash.get(_TESTS_DONE, False):
+    if getattr(config, WHOLE_COMMAND_LINE, ""):
         return
     workspace, clean = _workspace_code(config)
     start = frame = sys._getframe(2)
@@ -257,31 +257,39 @@ def _watch_cache(config: Any) -> None:
     cache = getattr(config, "cache", None)
     if cache is None:
         return
-    kept: dict[Any, Any] = {}  # a key (or a folder's name) -> the files of the step that kept it
+    # a value's path (or a folder's) -> the files of each step that kept it there; by the
+    # path the cache keeps it at ("k/" and "k" are one file)
+    kept: dict[tuple[str, str], set[Any]] = {}
     get, set_, mkdir = cache.get, cache.set, cache.mkdir
 
-    def read(key: Any) -> None:
-        keeper, reader = kept.get(key), config.stash.get(_CURRENT, None)
-        noted = getattr(config, WHOLE_COMMAND_LINE, "")
-        if keeper is not None and reader is not None and keeper != reader and not noted:
+    def place(kind: str, key: str) -> tuple[str, str]:
+        return kind, PurePath(str(key)).as_posix()
+
+    def read(where: tuple[str, str]) -> None:
+        reader = config.stash.get(_CURRENT, None)
+        keepers = kept.get(where, set()) - {reader, None}
+        if reader is not None and keepers and not getattr(config, WHOLE_COMMAND_LINE, ""):
             setattr(
                 config,
                 WHOLE_COMMAND_LINE,
-                f"{reader[0]}, which read {key!r} from pytest's cache, where {keeper[0]} "
-                "kept it in the same session",
+                f"{reader[0]}, which read {where[1]!r} from pytest's cache, where "
+                f"{sorted(keepers)[0][0]} kept it in the same session",
             )
 
+    def keep(where: tuple[str, str]) -> None:
+        kept.setdefault(where, set()).add(config.stash.get(_CURRENT, None))
+
     def kept_get(key: str, default: Any) -> Any:
-        read(key)
+        read(place("v", key))
         return get(key, default)
 
     def kept_set(key: str, value: Any) -> None:
-        kept.setdefault(key, config.stash.get(_CURRENT, None))
+        keep(place("v", key))
         set_(key, value)
 
     def kept_mkdir(name: str) -> Any:
-        read(("d", name))
-        kept.setdefault(("d", name), config.stash.get(_CURRENT, None))
+        read(place("d", name))
+        keep(place("d", name))
         return mkdir(name)
 
     cache.get, cache.set, cache.mkdir = kept_get, kept_set, kept_mkdir
@@ -371,17 +379,9 @@ def pytest_collection_finish(session: Any) -> None:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_sessionfinish(session: Any) -> None:
-    """And a hook told which test follows that a plugin registered while the tests ran.
-    What the workspace's code reads from here on (a conftest's summary of the failures, its
-    `pytest_terminal_summary` going through the reports) decides no test's outcome: not
-    noted (an exit status a hook sets is: pocflow._session)."""
+    """And a hook told which test follows that a plugin registered while the tests ran."""
     if _several_steps(session.config):
         _note_told_the_next_test(session.config)
-        session.config.stash[_TESTS_DONE] = True
-
-
-#: set once the session's tests have run (pytest_sessionfinish)
-_TESTS_DONE = pytest.StashKey[bool]()
 
 
 def _note_told_the_next_test(config: Any) -> None:

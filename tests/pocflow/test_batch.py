@@ -672,25 +672,6 @@ def test_a_tests_own_skip_marks_keep_its_step_in_the_shared_session(tmp_path: Pa
     assert not (workspace / ".pocflow/runs/step1/pytest.log").exists()  # never run alone
 
 
-def test_a_summary_of_the_whole_session_after_its_tests_keeps_the_steps_in_it(
-    tmp_path: Path,
-) -> None:
-    """A conftest reading the failures, the reports and the tests of the whole session once
-    its tests have run (a summary of its own) decides no test's outcome: the steps share
-    one session, run once."""
-    conftest = (
-        "def pytest_sessionfinish(session):\n"
-        "    print(session.testsfailed, len(session.items))\n\n\n"
-        "def pytest_terminal_summary(terminalreporter):\n"
-        "    terminalreporter.write_line(str(len(terminalreporter.stats.get('passed', []))))\n"
-    )
-    workspace = make(tmp_path / "ws", {"1": TESTS["1"], "2": TESTS["1"]}, conftest=conftest)
-    result = run_doit(workspace, "poc-complete")
-    assert result.code == 0, result.out + result.err
-    assert sessions_of(workspace) == [{"tests/test_step1_x.py", "tests/test_step2_x.py"}]
-    assert not (workspace / ".pocflow/runs/step1/pytest.log").exists()  # never run alone
-
-
 #: a slow test's body that returns early in a large run, by what the session holds
 RETURNS_EARLY = {
     "the session's items": "len(request.session.items) > 2",
