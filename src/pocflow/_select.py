@@ -105,6 +105,13 @@ SESSION_PLUGINS = "_pocflow_session_plugins"
 _HERE = os.path.dirname(os.path.abspath(__file__))
 
 
+def _note(config: Any, why: str) -> None:
+    """Note why the steps of this shared session run alone (the first reason found: one is
+    enough, and pocflow._session says it)."""
+    if not getattr(config, WHOLE_COMMAND_LINE, ""):
+        setattr(config, WHOLE_COMMAND_LINE, why)
+
+
 def _note_read(config: Any, what: str = "every step's files on the command line") -> None:
     """Note the workspace file whose code (or a library working for it) reads the whole
     session's command line: a hook deciding by how many files were named (skipping slow
@@ -120,7 +127,7 @@ def _note_read(config: Any, what: str = "every step's files on the command line"
         if rel is None:
             rel = workspace[name] = _workspace_file(config, name)
         if rel:
-            setattr(config, WHOLE_COMMAND_LINE, f"{rel}, which read {what}")
+            _note(config, f"{rel}, which read {what}")
             return
         frame = frame.f_back  # type: ignore[assignment]
     if not start.f_code.co_flags & _RESUMABLE:
@@ -268,10 +275,9 @@ def _watch_cache(config: Any) -> None:
     def read(where: tuple[str, str]) -> None:
         reader = config.stash.get(_CURRENT, None)
         keepers = kept.get(where, set()) - {reader, None}
-        if reader is not None and keepers and not getattr(config, WHOLE_COMMAND_LINE, ""):
-            setattr(
+        if reader is not None and keepers:
+            _note(
                 config,
-                WHOLE_COMMAND_LINE,
                 f"{reader[0]}, which read {where[1]!r} from pytest's cache, where "
                 f"{sorted(keepers)[0][0]} kept it in the same session",
             )
@@ -386,8 +392,8 @@ def pytest_sessionfinish(session: Any) -> None:
 
 def _note_told_the_next_test(config: Any) -> None:
     told = _told_the_next_test(config)
-    if told and not getattr(config, WHOLE_COMMAND_LINE, ""):
-        setattr(config, WHOLE_COMMAND_LINE, told)
+    if told:
+        _note(config, told)
 
 
 #: what pytest tells the hooks of each test of which test follows it
