@@ -49,6 +49,12 @@ class Category:
     status: str
 
 
+def _render(ws: Workspace, template: str, context: dict[str, Any]) -> str:
+    """One of the workspace's document templates rendered (its override, else pocflow's),
+    with what jinja2 compiled kept in the state folder between runs."""
+    return render(ws.root, ws.settings.templates_dir, template, context, ws.compiled_templates)
+
+
 def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
     """The rendered results doc of a step (not yet merged with what is on disk)."""
     test = record.test
@@ -84,7 +90,7 @@ def render_step_results(ws: Workspace, step: Step, record: StepRecord) -> str:
         "totals": _totals(test),
         "test_command_files": " ".join(step.tests) or f"tests/test_step{step.step_id}_*.py",
     }
-    return render(ws.root, ws.settings.templates_dir, STEP_TEMPLATE, context, ws.compiled_templates)
+    return _render(ws, STEP_TEMPLATE, context)
 
 
 def _env_prefix(manifest: Manifest) -> str:
@@ -274,9 +280,7 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
             if any(row["state"] == state for row in rows)
         ],
     }
-    return render(
-        ws.root, ws.settings.templates_dir, STATE_TEMPLATE, context, ws.compiled_templates
-    )
+    return _render(ws, STATE_TEMPLATE, context)
 
 
 def _pocs(ws: Workspace, statuses: dict[str, StepStatus], base: PurePosixPath) -> list[Any]:
@@ -383,4 +387,4 @@ def render_poc_results(
         "signals": [str(signal) for signal in (find_signals(ws) if signals is None else signals)],
         "plan": ws.settings.plan,
     }
-    return render(ws.root, ws.settings.templates_dir, POC_TEMPLATE, context, ws.compiled_templates)
+    return _render(ws, POC_TEMPLATE, context)
