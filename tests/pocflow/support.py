@@ -202,13 +202,17 @@ def run_doit(workspace: Path, *args: str, env: dict[str, str] | None = None) -> 
 
 
 def plain_pytest_run(
-    workspace: Path, *files: str, env: dict[str, str] | None = None
+    workspace: Path, *files: str, env: dict[str, str] | None = None, cache: bool = False
 ) -> subprocess.CompletedProcess[str]:
     """`python -m pytest -q -p no:cacheprovider FILES` in workspace, as a person checks a
-    step's tests by hand (``env``: added to this process's environment); its output as text
-    (bytes it cannot decode replaced)."""
+    step's tests by hand (``env``: added to this process's environment; ``cache``: with
+    pytest's cache on, as in a fresh clone, none kept yet); its output as text (bytes it
+    cannot decode replaced)."""
+    if cache:
+        shutil.rmtree(workspace / ".pytest_cache", ignore_errors=True)
+    no_cache = [] if cache else ["-p", "no:cacheprovider"]
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *files],
+        [sys.executable, "-m", "pytest", "-q", *no_cache, *files],
         cwd=workspace,
         capture_output=True,
         text=True,

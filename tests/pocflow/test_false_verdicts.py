@@ -5031,15 +5031,7 @@ def test_what_another_steps_tests_kept_in_pytests_cache_sends_the_steps_to_run_a
         {"1": f"def test_a(cache):\n    {keep}\n", "2": f"def test_b(cache):\n    {read}\n"},
     )
     result = run_doit(ws, "--continue", "poc-complete")
-    # plain pytest with its cache on, as in a fresh clone (no .pytest_cache yet)
-    shutil.rmtree(ws / ".pytest_cache", ignore_errors=True)
-    plain = subprocess.run(
-        [sys.executable, "-m", "pytest", "-q", "tests/test_step2_x.py"],
-        cwd=ws,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    plain = plain_pytest_run(ws, "tests/test_step2_x.py", cache=True)
     assert plain.returncode == 1 and "1 failed" in plain.stdout, "the case must really fail"
     assert result.code != 0, result.out + result.err
     assert "test_b" in result.out + result.err
