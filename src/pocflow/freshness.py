@@ -87,7 +87,7 @@ KERNEL_WATCH = "kernel_watch"
 def environment(ws: Workspace) -> dict[str, str]:
     """The environment a verdict depends on. Python is compared by minor version (3.11):
     a patch release does not re-verify a PoC; a new minor version, implementation,
-    platform or locked dependency set does."""
+    platform, machine architecture or locked dependency set does."""
     lock = ws.settings.lock_file
     digest = lock_digest(ws.root / lock) if lock else MISSING
     location = path_characters(str(ws.root))
@@ -99,6 +99,8 @@ def environment(ws: Workspace) -> dict[str, str]:
         "python": ".".join(platform.python_version_tuple()[:2]),
         "implementation": sys.implementation.name,
         "platform": sys.platform,
+        # the architecture: which wheels, builds and per-machine data a test takes
+        "machine": platform.machine(),
         "dependencies": f"{lock}:{digest}" if digest != "missing" else "",
         # what is installed, whatever the lock file says (`uv pip install`, pip, a system
         # Python): a record made with another version of a library is not this one's

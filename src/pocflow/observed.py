@@ -51,7 +51,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 39
+OBSERVER_VERSION = 40
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -82,6 +82,22 @@ PROCESS_VARIABLES = (
     "PYTHONWARNDEFAULTENCODING",
     "PYTHONNODEBUGRANGES",  # a traceback's ^^^ markers
     "PYTHONVERBOSE",  # what imports print
+    # what a test sees in its own process of variables Python reads as it starts (its
+    # children's are _observe.STARTUP_VARIABLES): import times on stderr, tracemalloc on,
+    # faulthandler on, the allocator, the debug flag, the CPU count, frozen modules
+    "PYTHONPROFILEIMPORTTIME",
+    "PYTHONTRACEMALLOC",
+    "PYTHONFAULTHANDLER",
+    "PYTHONMALLOC",
+    "PYTHONDEBUG",
+    "PYTHONPLATLIBDIR",
+    "PYTHON_FROZEN_MODULES",
+    "PYTHON_CPU_COUNT",
+    "PYTHON_GIL",
+    "PYTHON_COLORS",
+    # (not PYTHONDONTWRITEBYTECODE, PYTHONPYCACHEPREFIX nor PYTHONUNBUFFERED, which shells
+    # and CI images commonly set: a record made on a laptop would never hold in CI; see
+    # docs/guarantees.md)
 )
 #: what every verdict stands on besides the variables: the interpreter's text encoding
 PROCESS_KEYS = (*("$" + name for name in PROCESS_VARIABLES), TEXT_ENCODING_KEY)

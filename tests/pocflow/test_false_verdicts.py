@@ -1406,6 +1406,66 @@ def test_a_variable_that_turns_the_default_encoding_into_a_warning_is_an_input(
     assert_run_again_and_failed(library, "4", env, says="$PYTHONWARNDEFAULTENCODING")
 
 
+#: what a test sees of variables Python reads as it starts, in its own process
+STARTUP_TESTS = {
+    "PYTHONTRACEMALLOC": "import tracemalloc\n\n\n"
+    "def test_memory_is_measured_from_a_clean_start():\n"
+    "    assert not tracemalloc.is_tracing()\n",
+    "PYTHONDEBUG": "import sys\n\n\ndef test_the_interpreter_runs_without_its_debug_flag():\n"
+    "    assert sys.flags.debug == 0\n",
+}
+
+
+@pytest.mark.parametrize("variable", list(STARTUP_TESTS))
+def test_a_variable_python_reads_as_it_starts_is_an_input_of_the_tests(
+    library: Path, variable: str
+) -> None:
+    write("tests/test_step4_config.py", STARTUP_TESTS[variable])(library)
+    verified = run_doit(library, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    assert_run_again_and_failed(library, "4", {variable: "1"}, says=f"${variable}")
+
+
+ARCHITECTURE_TEST = (
+    "import json\nimport platform\nfrom pathlib import Path\n\n\n"
+    "def test_the_tuning_for_this_machine():\n"
+    "    path = Path(__file__).parent / 'data' / (platform.machine() + '.json')\n"
+    "    assert json.loads(path.read_text(encoding='utf-8')) == {'block': 64}\n"
+)
+
+
+@pytest.mark.skipif(
+    shutil.which("setarch") is None or os.uname().machine != "x86_64",
+    reason="needs setarch on an x86_64 machine to run as on another architecture",
+)
+def test_a_record_made_on_another_machine_architecture_is_not_taken(library: Path) -> None:
+    # platform.machine() says which data, wheel or build a test takes: a record made on
+    # x86_64 does not hold where uname says i686 (setarch), whatever sys.platform says
+    write("tests/data/x86_64.json", '{"block": 64}\n')(library)
+    write("tests/test_step4_config.py", ARCHITECTURE_TEST)(library)
+    assert run_doit(library, "poc-complete").code == 0
+    shutil.rmtree(library / ".pocflow")  # a fresh clone with the committed records
+    other = ["setarch", "i686", sys.executable]
+    plain = subprocess.run(
+        [*other, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_step4_config.py"],
+        cwd=library,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 1, plain.stdout  # the step's tests really fail there
+    done = subprocess.run(
+        [*other, "-m", "doit", "poc-complete"],
+        cwd=library,
+        env=doit_env(),
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode != 0, done.stdout + done.stderr
+    assert "machine x86_64 -> i686" in done.stdout + done.stderr, done.stdout + done.stderr
+
+
 def test_a_shared_library_loaded_with_ctypes_is_an_input(library: Path, tmp_path: Path) -> None:
     compiler = shutil.which("cc") or shutil.which("gcc")
     if compiler is None:
