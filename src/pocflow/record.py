@@ -258,7 +258,22 @@ def to_json(obj: Any, local: bool = False) -> str:
     every phase of every step, often: json's C encoder only serves text without indent)
     — with every secret value masked."""
     data = mask_record(plain(obj, local))
-    return json.dumps(data, indent=None if local else 2, sort_keys=True, ensure_ascii=False) + "\n"
+    indent = None if local else 2
+    text = json.dumps(data, indent=indent, sort_keys=True, ensure_ascii=False)
+    if not text.isascii() and not _encodable(text):
+        # a file name that is not UTF-8 (os.fsdecode's surrogate escapes: b"\xff" is
+        # "\udcff"): JSON's escapes spell it, and it reads back as the same name
+        text = json.dumps(data, indent=indent, sort_keys=True)
+    return text + "\n"
+
+
+def _encodable(text: str) -> bool:
+    """Whether text can be written as UTF-8 (holds no lone surrogate)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def proven_path(folder: Path, record: StepRecord | GateRecord) -> Path:

@@ -5818,3 +5818,29 @@ def test_a_variable_put_back_as_it_was_keeps_the_session_shared(tmp_path: Path, 
     ws = make_workspace(tmp_path / "ws", {"1": first, "2": second})
     poc_complete_passes(ws)
     assert not (ws / ".pocflow/runs/step2/pytest.log").exists()  # no session of its own
+
+
+def test_a_file_whose_name_is_not_utf8_is_an_input_and_breaks_no_run(tmp_path: Path) -> None:
+    # os.fsdecode spells b"\xff" as "\udcff": a run file or record naming it was written
+    # as UTF-8 and the test phase ended in a traceback
+    ws = make_workspace(
+        tmp_path / "ws",
+        {
+            "1": "def test_reads_a_file_with_a_latin1_name():\n"
+            "    with open(b'data/b\\xff.txt', encoding='utf-8') as handle:\n"
+            "        assert handle.read() == 'ok'\n"
+        },
+    )
+    name = os.fsencode(ws) + b"/data/b\xff.txt"
+    os.makedirs(ws / "data")
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write("ok")
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "data/b\\udcff.txt" in (ws / "steps/records/step1.json").read_text(encoding="utf-8")
+    with open(name, "w", encoding="utf-8") as handle:
+        handle.write("ko")
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert "1 of 1 tests failed" in result.out + result.err
