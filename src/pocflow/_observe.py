@@ -1297,6 +1297,18 @@ class Observer:
                 elif text and text != ":memory:":
                     self.state_read(text, "q")
         else:  # os.remove, os.rmdir, os.rename (os.replace), os.link, os.symlink, ...
+            if event == "os.rename":
+                source = _at(args[0], args[2])
+                rel = self.inside(source) if source else None
+                if (
+                    rel is not None
+                    and not _bytecode(source)
+                    and _is_file(self.prefix + rel)
+                    and self.for_workspace()
+                ):
+                    # its content is read through the new name (a file claimed by a rename,
+                    # read, and renamed back stands on what it held)
+                    self.read(rel)
             if event == "os.link":
                 source = _at(args[0], args[2])  # its content is read through the new name
                 rel = self.inside(source) if source else None

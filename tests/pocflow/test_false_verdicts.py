@@ -5844,3 +5844,27 @@ def test_a_file_whose_name_is_not_utf8_is_an_input_and_breaks_no_run(tmp_path: P
     result = run_doit(ws, "poc-complete")
     assert result.code == 1, result.out + result.err
     assert "1 of 1 tests failed" in result.out + result.err
+
+
+CLAIMED_BY_RENAME = (
+    "import os\n\n\ndef test_the_job_claimed_by_a_rename_holds_its_line():\n"
+    "    os.replace('data/job.txt', 'data/job.txt.claimed')\n"
+    "    try:\n"
+    "        with open('data/job.txt.claimed', encoding='utf-8') as handle:\n"
+    "            assert handle.read() == 'ok\\n'\n"
+    "    finally:\n"
+    "        os.replace('data/job.txt.claimed', 'data/job.txt')\n"
+)
+
+
+def test_a_file_renamed_away_read_and_renamed_back_is_an_input(tmp_path: Path) -> None:
+    # the rename away was taken for a write before any read: neither name was an input
+    ws = make_workspace(tmp_path / "ws", {"1": CLAIMED_BY_RENAME})
+    write("data/job.txt", "ok\n")(ws)
+    assert run_doit(ws, "poc-complete").code == 0
+    assert "data/job.txt" in json.loads((ws / "steps/records/step1.json").read_text())["inputs"]
+    write("data/job.txt", "ko\n")(ws)
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 1, result.out + result.err
+    assert "data/job.txt" in result.out, result.out
