@@ -163,7 +163,9 @@ def session(
         try:
             _die_with_server()
             os.chdir(cwd)
-            os.environ.update(env or {})
+            if env is not None:  # the session's whole environment, not the server's
+                os.environ.clear()
+                os.environ.update(env)
             out = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
             os.dup2(out, 1)
             os.dup2(out, 2)

@@ -380,7 +380,9 @@ class _ForkServer:
                     "cwd": str(root),
                     "args": args,
                     "log": str(log),
-                    "env": env,
+                    # the whole environment of the session, as a plain `pytest` started now
+                    # from this process would have it (not the one the server started with)
+                    "env": {**os.environ, **env},
                     "plugins": [str(SELECT_PLUGIN), str(SESSION_PLUGIN)],
                     "observe": {
                         "root": str(root),

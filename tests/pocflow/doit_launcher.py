@@ -16,6 +16,15 @@ from this launcher's in what the interpreter reads at start (PYTHON*, the locale
 or when the workspace holds a file or folder named like a module this launcher loaded
 (a plain ``python -m doit`` there would import the workspace's).
 
+The launcher also keeps one of pocflow's fork servers (pocflow._forkserver: pytest and its
+plugins imported, a warm-up session run) and lends it to each run whose environment is the
+launcher's own: pocflow would start one per run (a third of a second of CPU each, a third of
+the suite's), and a server serves every session in a fresh child of its own, whoever asks.
+The sessions get the run's whole environment with each request, as from a server of the
+run's own. A server that may still hold a session of a run that ended (the run was killed,
+or a reply is waiting) is stopped, and the next run gets a new one. Runs with another
+environment, and ``POCFLOW_SUITE_SHARED_SERVER=0``, leave pocflow to start its own.
+
 One difference stays: the runs forked from one launcher share its hash seed (each worker's
 launcher has its own, drawn at its start), where real runs each draw one. A test whose
 verdict depends on the seed (the order of a set across runs) is as flaky as ever across
@@ -28,13 +37,17 @@ code>}``. It ends when its stdin closes, and with the process that started it.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 import os
 import runpy
+import select
 import signal
+import subprocess
 import sys
 from pathlib import Path
+from typing import IO
 
 #: environment variables the interpreter reads before any code runs
 START_VARIABLES = ("PYTHON", "LC_", "LANG", "TZ", "HOME")
@@ -86,7 +99,76 @@ def _become_doit(request: dict[str, object]) -> None:
     importlib.invalidate_caches()
 
 
-def serve(parent: int) -> None:
+class _Lent:
+    """What pocflow.testing._ForkServer holds of its server process, for a server this
+    launcher started (its child, not the run's: Popen.poll would find no child to wait for
+    and call it ended)."""
+
+    def __init__(self, server: subprocess.Popen[bytes]) -> None:
+        self.pid = server.pid
+        self.stdin: IO[bytes] | None = server.stdin
+        self.stdout: IO[bytes] | None = server.stdout
+
+    def poll(self) -> int | None:
+        return None if _running(self.pid) else 1
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def wait(self) -> int:
+        while _running(self.pid):
+            select.select([], [], [], 0.01)
+        return 1
+
+
+def _running(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="utf-8") as handle:
+            return handle.read().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _start_server() -> subprocess.Popen[bytes]:
+    """A fork server started as pocflow.testing starts one (here: in this launcher's folder)."""
+    from pocflow import testing
+    from pocflow._proc import die_with_parent
+
+    return subprocess.Popen(
+        [sys.executable, str(Path(testing.__file__).with_name("_forkserver.py"))],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        preexec_fn=die_with_parent,
+    )
+
+
+def _lend(server: subprocess.Popen[bytes]) -> None:
+    """In the forked child: the run's pocflow takes this server as its process's own."""
+    from pocflow import testing
+
+    lent = testing._ForkServer.__new__(testing._ForkServer)
+    lent.process = _Lent(server)  # type: ignore[assignment]
+    testing._ForkServer._servers[os.getpid()] = lent
+
+
+def _idle(server: subprocess.Popen[bytes], code: int) -> bool:
+    """Whether the server a run borrowed is as it was lent: running, no reply waiting, no
+    session of its own still running, and the run ended by itself (not by a signal, which
+    may have come while a session ran)."""
+    if code < 0 or server.poll() is not None or server.stdout is None:
+        return False
+    if select.select([server.stdout], [], [], 0)[0]:
+        return False
+    try:
+        with open(f"/proc/{server.pid}/task/{server.pid}/children", encoding="utf-8") as handle:
+            return not handle.read().split()
+    except OSError:
+        return False
+
+
+def serve(parent: int, share: bool = True) -> None:
     from pocflow._proc import die_with_parent
 
     die_with_parent()  # as pocflow's own pytest processes do
@@ -100,19 +182,31 @@ def serve(parent: int) -> None:
 
     loaded = {name.partition(".")[0] for name in sys.modules}
     print(json.dumps({"modules": sorted(loaded)}), flush=True)
+    own = dict(os.environ)
+    server: subprocess.Popen[bytes] | None = None
     for line in sys.stdin:
         request = json.loads(line)
+        lend = share and request["env"] == own
+        if lend and server is None:
+            server = _start_server()
         pid = os.fork()
         if pid == 0:
             _become_doit(request)
+            if lend and server is not None:
+                _lend(server)
             # as `python -m doit` runs it: doit's __main__ as the main module, which ends
             # with sys.exit and so through the interpreter's own shutdown
             runpy.run_module("doit", run_name="__main__", alter_sys=True)
             sys.exit(0)  # not reached: doit's __main__ exits
         print(json.dumps({"pid": pid}), flush=True)
         _, status = os.waitpid(pid, 0)
-        print(json.dumps({"code": os.waitstatus_to_exitcode(status)}), flush=True)
+        code = os.waitstatus_to_exitcode(status)
+        if lend and server is not None and not _idle(server, code):
+            server.kill()  # (its session, if any, dies with it)
+            server.wait()
+            server = None
+        print(json.dumps({"code": code}), flush=True)
 
 
 if __name__ == "__main__":
-    serve(int(sys.argv[1]))
+    serve(int(sys.argv[1]), share=sys.argv[2:] != ["0"])

@@ -242,6 +242,9 @@ def plain_doit(workspace: Path, args: list[str], env: dict[str, str]) -> tuple[i
 DOIT_TIMEOUT = 600
 #: whether run_doit may fork its runs from a warm launcher (POCFLOW_SUITE_LAUNCHER=0: never)
 POCFLOW_SUITE_LAUNCHER = os.environ.get("POCFLOW_SUITE_LAUNCHER", "1") != "0"
+#: whether the launcher lends its runs a warm fork server (POCFLOW_SUITE_SHARED_SERVER=0:
+#: never; see doit_launcher.py)
+POCFLOW_SUITE_SHARED_SERVER = os.environ.get("POCFLOW_SUITE_SHARED_SERVER", "1") != "0"
 
 
 class Launcher:
@@ -316,7 +319,12 @@ class Launcher:
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
         env = doit_env()
         self.process = subprocess.Popen(
-            [sys.executable, str(Path(__file__).with_name("doit_launcher.py")), str(os.getpid())],
+            [
+                sys.executable,
+                str(Path(__file__).with_name("doit_launcher.py")),
+                str(os.getpid()),
+                "1" if POCFLOW_SUITE_SHARED_SERVER else "0",
+            ],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             cwd=self.folder,

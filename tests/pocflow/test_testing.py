@@ -150,6 +150,30 @@ def test_a_session_collects_only_the_selected_files_of_its_folders(
     assert "5 passed" in log and "failed" not in log
 
 
+@pytest.mark.parametrize("isolation", ["fork", "subprocess"])
+def test_a_session_has_the_environment_of_the_moment_it_starts_not_the_servers(
+    tmp_path: Path, isolation: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the fork server started earlier (pocflow starts it while the scripts run): a variable
+    # set since, or removed, is as a plain `pytest` started now would have it
+    root = workspace(
+        tmp_path,
+        {
+            "tests/test_step1_a.py": "import os\n\n\ndef test_env():\n"
+            "    assert os.environ.get('POCFLOW_TEST_SET_LATER') == 'yes'\n"
+            "    assert 'POCFLOW_TEST_REMOVED_LATER' not in os.environ\n"
+        },
+    )
+    monkeypatch.setenv("POCFLOW_TEST_REMOVED_LATER", "1")
+    testing.prestart(isolation)
+    monkeypatch.setenv("POCFLOW_TEST_SET_LATER", "yes")
+    monkeypatch.delenv("POCFLOW_TEST_REMOVED_LATER")
+    result = PytestJsonRunner(isolation).run(
+        root, [select("1", "tests/test_step1_a.py")], root / ".pocflow"
+    )["1"]
+    assert result.outcome == "passed", result.message
+
+
 def test_covering_folders_are_the_fewest_that_hold_every_file() -> None:
     from pocflow.testing import _covering_folders
 
