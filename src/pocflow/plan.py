@@ -24,12 +24,14 @@ _STEP_HEADING_RE = re.compile(
     rf"^Step\s+(?P<id>[0-9A-Za-z_]+)\s*(?:\([^)]*\)\s*)?(?:{_DASH}+\s*(?P<name>.*))?$", re.I
 )
 #: a heading that means a step ('Step' and a word after it: '### Step 2.5: Halfway' is a
-#: step whose id cannot be read); '### Notes', '### Steps overview' are the plan's text
-_STEPLIKE_RE = re.compile(r"^Step\s+\S", re.I)
+#: step whose id cannot be read, and so is '### Step1: Load' or '### Step-1: Load', 'Step'
+#: and a number run together); '### Notes', '### Steps overview' are the plan's text
+_RUN_TOGETHER_RE = re.compile(r"^Step(?:[-#_.]\s*)?(?=\d)", re.I)
+_STEPLIKE_RE = re.compile(rf"^Step\s+\S|{_RUN_TOGETHER_RE.pattern}", re.I)
 _FENCE_RE = re.compile(r"^(?P<fence>`{3,}|~{3,})(?P<info>.*)$")
 #: a sub-step under its step, one level down ('#### Step 4a: <Name>'); other level-4
 #: headings are a step's own text
-_SUB_STEP_RE = re.compile(r"^####\s+(?P<title>Step\s.+?)\s*#*\s*$", re.I)
+_SUB_STEP_RE = re.compile(r"^####\s+(?P<title>Step(?:\s|[-#_.]?\d).+?)\s*#*\s*$", re.I)
 _FIELD_RE = re.compile(
     r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<value>.*)$|"
     r"^(?P<plain>goal|depends on|output|verification|code|tasks)\s*:\s*"
@@ -162,7 +164,9 @@ def parse_plan(text: str, relpath: str = "plan") -> Plan:
                 )
             continue
         sub_step = _SUB_STEP_RE.match(line)
-        if sub_step and not _STEP_HEADING_RE.match(sub_step["title"]):
+        if sub_step and not (
+            _STEP_HEADING_RE.match(sub_step["title"]) or _RUN_TOGETHER_RE.match(sub_step["title"])
+        ):
             continue  # '#### Step 1 details': the step's own text, not a sub-step
         match = _SUBSECTION_RE.match(line) or sub_step
         if match:
@@ -234,10 +238,7 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
     match = _STEP_HEADING_RE.match(title)
     step_id = parse_step_id(match["id"]) if match else None
     if match is None or step_id is None:
-        warn(
-            f"cannot read a step id in heading '### {title}' (expected '### Step 3b: <Name>')",
-            number,
-        )
+        warn(f"cannot read a step id in heading '### {title}' ({_heading_fix(title)})", number)
         plan.unread_steps.append((number, title))
         return None
     if step_id in plan.steps:
@@ -252,6 +253,17 @@ def _start_step(plan: Plan, title: str, number: int, warn: Warn) -> PlanStep | N
     step = PlanStep(step_id=step_id, name=name, line=number)
     plan.steps[step_id] = step
     return step
+
+
+def _heading_fix(title: str) -> str:
+    """How to write an unreadable step heading: 'write it '### Step 1: Load'' where 'Step'
+    and its id were run together, else the form a heading takes."""
+    if _RUN_TOGETHER_RE.match(title):
+        spaced = _RUN_TOGETHER_RE.sub("Step ", title, count=1)
+        match = _STEP_HEADING_RE.match(spaced)
+        if match and parse_step_id(match["id"]):
+            return f"write it '### {spaced}'"
+    return "expected '### Step 3b: <Name>'"
 
 
 def _read_field(

@@ -314,3 +314,27 @@ def test_a_dependency_on_no_step_names_the_line_of_its_depends_on(tmp_path: Path
     plan = (ws / "docs/poc1-implementation.md").read_text(encoding="utf-8").splitlines()
     line = next(n for n, text in enumerate(plan, 1) if text.startswith("**Depends On**"))
     assert str(raised.value).startswith(f"docs/poc1-implementation.md:{line}: step 2 depends on")
+
+
+@pytest.mark.parametrize(
+    ("heading", "fix"),
+    [
+        ("### Step1: Load", "write it '### Step 1: Load'"),
+        ("### Step-2: Sum", "write it '### Step 2: Sum'"),
+        ("### STEP3a - Split", "write it '### Step 3a - Split'"),
+        ("### Step2 Population stats", "expected '### Step 3b: <Name>'"),
+        ("#### Step4a: Half", "write it '### Step 4a: Half'"),
+    ],
+)
+def test_a_step_heading_with_step_and_its_id_run_together_is_reported_not_skipped(
+    heading: str, fix: str
+) -> None:
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        f"### Step 1a: A\n**Goal**: a\n\n{heading}\n**Goal**: h\n**Depends On**: Step 1a\n",
+        "p.md",
+    )
+    title = heading.lstrip("#").strip()
+    assert plan.unread_steps == [(8, title)]  # (the gate does not pass over it)
+    assert plan.warnings == [f"p.md:8: cannot read a step id in heading '### {title}' ({fix})"]
+    assert plan.steps["1a"].depends_on == []  # (its Depends On is not step 1a's)
