@@ -287,3 +287,17 @@ def test_a_failure_shown_on_one_line_ends_on_what_went_wrong_not_on_a_colon() ->
     assert headline(message) == ("step 5: PoC/step5_x.py exited with code 1: ValueError: no rows")
     assert headline("step 2: 1 of 3 tests failed\nmore") == "step 2: 1 of 3 tests failed"
     assert headline("", "its tests failed") == "its tests failed"
+
+
+@pytest.mark.e2e
+def test_info_on_a_step_gives_the_status_of_its_phases_not_of_the_group(sample: Path) -> None:
+    verified = run_doit(sample, "info", "step:3b")
+    assert verified.code == 0, verified.out + verified.err
+    assert "status     : up-to-date" in verified.out
+    assert "_refresh" not in verified.out  # (a hidden task is no phase of the step)
+    edit(sample / "tests/test_step3b_country_lookup.py", lambda text: text + "\n# edited\n")
+    changed = run_doit(sample, "info", "step:3b")
+    assert changed.code == 1, changed.out + changed.err
+    assert "status     : run" in changed.out
+    assert "test:3b" in changed.out and "test_step3b_country_lookup.py" in changed.out
+    assert "config_changed(" not in changed.out  # (in words, not a repr of the settings)
