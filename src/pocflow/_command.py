@@ -3,20 +3,59 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from doit.cmd_base import DoitCmdBase
+from doit.cmdparse import CmdParseError
 from doit.exceptions import InvalidDodoFile
 
-from pocflow.errors import PocflowError, unknown_task
+from pocflow.errors import PocflowError, did_you_mean, unknown_task
 from pocflow.workspace import Workspace, load_workspace
 
 _T = TypeVar("_T")
 
 
-class WorkspaceCommand(DoitCmdBase):  # type: ignore[misc]
+class OptionsSaid:
+    """A doit command whose options a person mistyped gets one line: doit's own error for
+    '--reverfy' is a dump of every option object it knows."""
+
+    def parse_execute(self, in_args: list[str]) -> Any:
+        try:
+            return super().parse_execute(in_args)  # type: ignore[misc]
+        except CmdParseError as exc:
+            options = [opt for opt in self.get_options() if opt.long]  # type: ignore[attr-defined]
+            raise CmdParseError(
+                option_line(str(exc), self.name, [f"--{o.long}" for o in options])  # type: ignore[attr-defined]
+            ) from None
+
+
+_GETOPT_RE = re.compile(r"^Error parsing (?P<what>\w+): (?P<error>.*?) \(parsing options:")
+_OPTION_RE = re.compile(r"^option (?P<option>-{1,2}[^\s=]+)")
+
+
+def option_line(message: str, command: str, known: Sequence[str]) -> str:
+    """doit's error for an option it could not parse, as one line: which option, the one it
+    may mean, and where the options are listed (an option after a task name is read as that
+    task's own, which pocflow's tasks have none of)."""
+    match = _GETOPT_RE.match(message)
+    if match is None:
+        return message
+    error = match["error"]
+    given = _OPTION_RE.match(error)
+    option = given["option"] if given else ""
+    if match["what"] == "Task" and option in known:
+        return (
+            f"{option} after a task name is read as an option of that task, and pocflow's "
+            f"tasks take none: put doit's options first ('doit {option} <tasks>')"
+        )
+    suffix = did_you_mean(option, known) if option and "not recognized" in error else ""
+    return f"doit {command}: {error}{suffix} ('doit help {command}' lists its options)"
+
+
+class WorkspaceCommand(OptionsSaid, DoitCmdBase):  # type: ignore[misc]
     """Base of pocflow's doit commands (plugins in the `doit.COMMAND` entry point group)."""
 
     def on_workspace(self, action: Callable[[Workspace], _T]) -> _T:

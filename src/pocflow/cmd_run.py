@@ -44,7 +44,7 @@ from doit.cmd_run import Run as DoitRun
 from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
-from pocflow._command import unknown_task_line
+from pocflow._command import OptionsSaid, unknown_task_line
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import differing, release_digests, save_cache_file
@@ -134,7 +134,7 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class Run(DoitRun):  # type: ignore[misc]
+class Run(OptionsSaid, DoitRun):  # type: ignore[misc]
     """doit's run command, made safe for a shared workspace (see the module's doc)."""
 
     cmd_options = (*DoitRun.cmd_options, opt_reverify, opt_dry_run, opt_detailed, opt_shard)

@@ -546,3 +546,37 @@ def test_a_docs_folder_that_cannot_be_written_is_one_line_not_a_traceback(sample
         "docs/time-zone-atlas-step1-results.md: cannot be written (Operation not permitted); "
         "make it and its folder writable, then run the same command again"
     ) in output
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        (
+            ("--reverfy", "poc-complete"),
+            "ERROR: doit run: option --reverfy not recognized, did you mean '--reverify'? "
+            "('doit help run' lists its options)",
+        ),
+        (
+            ("poc-complete", "--reverify"),
+            "ERROR: --reverify after a task name is read as an option of that task, and "
+            "pocflow's tasks take none: put doit's options first ('doit --reverify <tasks>')",
+        ),
+        (
+            ("status", "--jsn"),
+            "ERROR: doit status: option --jsn not recognized, did you mean '--json'? "
+            "('doit help status' lists its options)",
+        ),
+        (
+            ("--shard",),
+            "ERROR: doit run: option --shard requires argument ('doit help run' lists its "
+            "options)",
+        ),
+    ],
+)
+@pytest.mark.e2e
+def test_a_mistyped_option_is_one_line_naming_it_and_the_one_meant(
+    tmp_path: Path, args: tuple[str, ...], line: str
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    pass\n"})
+    result = run_doit(ws, *args)
+    assert (result.code, result.err.strip()) == (3, line)
