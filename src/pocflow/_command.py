@@ -25,11 +25,35 @@ class OptionsSaid:
     def parse_execute(self, in_args: list[str]) -> Any:
         try:
             return super().parse_execute(in_args)  # type: ignore[misc]
+        except InvalidDodoFile as exc:
+            raise InvalidDodoFile(dodo_not_found_line(str(exc))) from None
         except CmdParseError as exc:
             options = [opt for opt in self.get_options() if opt.long]  # type: ignore[attr-defined]
             raise CmdParseError(
                 option_line(str(exc), self.name, [f"--{o.long}" for o in options])  # type: ignore[attr-defined]
             ) from None
+
+
+_NO_DODO_RE = re.compile(r"^Could not find dodo file '(?P<path>[^']+)'")
+
+
+def dodo_not_found_line(message: str) -> str:
+    """doit's error for a folder with no dodo file, as one line; run from a folder inside a
+    workspace, it names the workspace and doit's -k (seek the dodo file upwards)."""
+    match = _NO_DODO_RE.match(message)
+    if match is None:
+        return message
+    path = Path(match["path"])
+    for parent in path.parent.parents:
+        if (parent / path.name).is_file():
+            return (
+                f"no {path.name} in {path.parent}: it is in {parent}; run doit there, or "
+                f"add -k to look for it in the folders above ('doit -k poc-complete')"
+            )
+    return (
+        f"no {path.name} in {path.parent} nor any folder above it: run doit in a pocflow "
+        "workspace ('pocflow init' makes one)"
+    )
 
 
 _GETOPT_RE = re.compile(r"^Error parsing (?P<what>\w+): (?P<error>.*?) \(parsing options:")

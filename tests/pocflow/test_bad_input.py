@@ -568,8 +568,7 @@ def test_a_docs_folder_that_cannot_be_written_is_one_line_not_a_traceback(sample
         ),
         (
             ("--shard",),
-            "ERROR: doit run: option --shard requires argument ('doit help run' lists its "
-            "options)",
+            "ERROR: doit run: option --shard requires argument ('doit help run' lists its options)",
         ),
     ],
 )
@@ -580,3 +579,19 @@ def test_a_mistyped_option_is_one_line_naming_it_and_the_one_meant(
     ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    pass\n"})
     result = run_doit(ws, *args)
     assert (result.code, result.err.strip()) == (3, line)
+
+
+@pytest.mark.e2e
+def test_doit_run_from_a_folder_inside_the_workspace_names_the_workspace_and_k(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    pass\n"})
+    for args in (("poc-complete",), ("status",)):
+        result = run_doit(ws / "PoC", *args)
+        assert (result.code, result.err.strip()) == (
+            3,
+            f"ERROR: no dodo.py in {ws / 'PoC'}: it is in {ws}; run doit there, or add -k to "
+            "look for it in the folders above ('doit -k poc-complete')",
+        )
+    found = run_doit(ws / "PoC", "-k", "status")
+    assert found.code == 0 and found.out.startswith("PoC 1 — Small: 0 of 1 steps verified")
