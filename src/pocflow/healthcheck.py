@@ -164,8 +164,9 @@ def assess(
 
 def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = False) -> bool:
     """Append the entry at the end of PROJECT_STATE.md's Health Checks section; with
-    ``unless_same``, not when the section's last entry says the same (same day, status and
-    findings). Whether it was appended."""
+    ``unless_same``, not when the section's last entry of the same PoC says the same (same
+    day, status and findings: the gates of two PoCs, run one after the other, must not add
+    two entries each time). Whether it was appended."""
     from pocflow.render import refresh_project_state
 
     path = ws.root / ws.settings.state_file
@@ -188,13 +189,25 @@ def append_health_check(ws: Workspace, check: HealthCheck, unless_same: bool = F
         start, at = span
         before = text[:at].rstrip("\n") + "\n\n"
         entries = health_entries(text[start:at])
-        if unless_same and entries and entries[-1] == entry.strip():
+        if unless_same and _last_of_its_poc(entries, entry.strip()) == entry.strip():
             return False
         after = text[at:]
         atomic_write_text(path, before + entry + ("\n" + after if after else ""))
         # pocflow wrote it, outside the project-state task: not an edit by hand
         note_written(ws.written_elsewhere, path)
     return True
+
+
+def _last_of_its_poc(entries: list[str], entry: str) -> str | None:
+    """The last of the entries that is about the same PoC as entry (its '- PoC: 2 (...)'
+    finding; entries that name no PoC are about the only one)."""
+    poc = _poc_finding(entry)
+    same = [old for old in entries if _poc_finding(old) == poc]
+    return same[-1] if same else None
+
+
+def _poc_finding(entry: str) -> str:
+    return next((line for line in entry.splitlines() if line.startswith("- PoC: ")), "")
 
 
 def has_health_check(ws: Workspace) -> bool:

@@ -137,3 +137,20 @@ def test_the_gate_adds_a_small_win_check_where_none_was_run(sample: Path) -> Non
     assert "small-win check appended" in done.err
     assert health_section(sample).count("- Small Win Check") == 1
     assert "- Full step suite: 36/36 tests passed" in health_section(sample)
+
+
+def test_the_gates_of_two_pocs_add_no_entry_the_last_of_the_same_poc_already_says(
+    project: Path,
+) -> None:
+    scripts = [project / "PoC/step4_1_grid_nearest.py", project / "PoC/poc2/step2_cross_border.py"]
+    for script in scripts:
+        edit(script, lambda s: s + "\n# reviewed\n")
+    first = run_doit(project, "all-pocs-complete")  # both gates run, one after the other
+    assert first.code == 0, first.out + first.err
+    section = health_section(project)
+    for script in scripts:
+        edit(script, lambda s: s + "# again\n")
+    again = run_doit(project, "all-pocs-complete")  # each PoC's findings as its last entry's
+    assert again.code == 0, again.out + again.err
+    assert "small-win check appended" not in again.err
+    assert health_section(project) == section
