@@ -239,6 +239,17 @@ class NextAction:
     why: str
 
 
+def _stale(status: StepStatus) -> str:
+    """Why a step that is not failed needs verifying, after its name: never verified, its
+    own files changed, or only what an upstream step produced ('is stale: the record of
+    upstream step 1 changed since')."""
+    if status.standing == "never-run":
+        return "was never verified"
+    if not status.changed and status.reasons and all("upstream" in r for r in status.reasons):
+        return f"is stale: {'; '.join(status.reasons)}"
+    return "changed since it was verified"
+
+
 def next_action(
     ws: Workspace, statuses: dict[str, StepStatus], failed_now: Iterable[str] = ()
 ) -> NextAction:
@@ -267,9 +278,7 @@ def next_action(
                 f"{step} failed; fix it, then verify it again",
             )
         if status.standing in ("stale", "never-run"):
-            stale = status.standing == "stale"
-            why = "changed since it was verified" if stale else "was never verified"
-            return NextAction(f"uv run doit {ws.task(STEP_TASK, sid)}", f"{step} {why}")
+            return NextAction(f"uv run doit {ws.task(STEP_TASK, sid)}", f"{step} {_stale(status)}")
     if statuses and all(s.is_verified for s in statuses.values()) and ws.plan is None:
         return NextAction(
             f"write the plan at {ws.settings.plan}",

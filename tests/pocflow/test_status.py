@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import copy_sample, edit, run_doit
+from support import copy_sample, edit, make_workspace, run_doit
 
 from pocflow.schema import first_violation, load_schema
 from pocflow.status import compute_status
@@ -301,3 +301,18 @@ def test_info_on_a_step_gives_the_status_of_its_phases_not_of_the_group(sample: 
     assert "status     : run" in changed.out
     assert "test:3b" in changed.out and "test_step3b_country_lookup.py" in changed.out
     assert "config_changed(" not in changed.out  # (in words, not a repr of the settings)
+
+
+@pytest.mark.e2e
+def test_status_next_says_a_step_is_stale_because_of_upstream_not_that_it_changed(
+    tmp_path: Path,
+) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "tests/test_step1_x.py", lambda text: text + "\n\ndef test_two():\n    pass\n")
+    assert run_doit(ws, "step:1").code == 0  # step 1's record now says 2 tests
+    result = run_doit(ws, "status")
+    last = result.out.splitlines()[-1]
+    assert last.startswith("next: uv run doit step:2  # step 2 is stale: "), result.out
+    assert "upstream step 1" in last and "step 2 changed" not in last, last
