@@ -98,15 +98,25 @@ WORKSPACE_PATH_KEY = "python:path-in-workspace"
 #: kinds, sizes and whether executable (what DirEntry.stat() tells that counts)
 ENTRIES_SUFFIX = "/:entries"
 
+#: the end of a key for what a prerequisite's scripts stand on and produced, as its record
+#: says ("steps/records/step1.json#implement"): its implement section without its times,
+#: and its verdict.
+#: A dependent stands on that, not on the record's bytes, which change with each test the
+#: prerequisite gains or each time it is verified
+PRODUCED_SUFFIX = "#implement"
+#: what of a record's implement section a dependent stands on (not when it ran, for how
+#: long, or where its logs are)
+_PRODUCED_FIELDS = ("outcome", "inputs", "outputs", "written", "metrics", "manual", "observed")
+
 Stamp = tuple[int, int, int, int]
 
 
 def kind_of(key: str) -> str:
     """'file', 'folder', 'env', 'pytest-config', 'pytest-ancestors', 'plugin', 'import',
-    'text-encoding' or 'path-in-workspace'."""
+    'text-encoding', 'path-in-workspace' or 'produced'."""
     if (
         key[:1] != "$"
-        and not key.endswith(("/", PYTEST_TABLE, ENTRIES_SUFFIX))
+        and not key.endswith(("/", PYTEST_TABLE, ENTRIES_SUFFIX, PRODUCED_SUFFIX))
         and not key.startswith((PLUGIN_PREFIX, IMPORT_PREFIX, "pytest:", "python:"))
     ):
         return "file"
@@ -116,6 +126,8 @@ def kind_of(key: str) -> str:
         return "path-in-workspace"
     if key.endswith(ENTRIES_SUFFIX):
         return "entries"
+    if key.endswith(PRODUCED_SUFFIX):
+        return "produced"
     if key.startswith(IMPORT_PREFIX):
         return "import"
     if key == ANCESTORS_KEY:
@@ -413,10 +425,34 @@ def _digest_now(root: Path, key: str) -> str:
     if kind == "entries":
         folder = key[: -len(ENTRIES_SUFFIX)]
         return entries_digest(root / folder if folder else root)
+    if kind == "produced":
+        return produced_digest(root / key[: -len(PRODUCED_SUFFIX)])
     if kind == "text-encoding":
         # what open() uses when no encoding is named
         return codecs.lookup("utf-8" if sys.flags.utf8_mode else locale.getencoding()).name
     return plugin_digest(key[len(PLUGIN_PREFIX) :])
+
+
+def produced_digest(record: Path) -> str:
+    """What a step's record says its scripts stood on and produced, and whether the step
+    holds (PRODUCED_SUFFIX): MISSING without a record, the file's own digest when it holds
+    no implement section."""
+    data = read_json(record)
+    if data is None:
+        return MISSING if not record.exists() else _content_and_mode(str(record))
+    section = data.get("implement") if isinstance(data, dict) else None
+    if not isinstance(section, dict):
+        return _content_and_mode(str(record))
+    scripts = [
+        [run.get("path"), run.get("exit_code"), run.get("timed_out", False)]
+        for run in section.get("scripts") or []
+        if isinstance(run, dict)
+    ]
+    kept = {name: section.get(name) for name in _PRODUCED_FIELDS}
+    # and whether the step holds: a dependent of a step whose tests fail waits for it
+    kept |= {"scripts": scripts, "verdict": data.get("verdict")}
+    text = json.dumps(kept, sort_keys=True, ensure_ascii=True)
+    return "produced:" + hashlib.sha256(text.encode()).hexdigest()
 
 
 def workspace_path_digest(root: Path) -> str:

@@ -29,6 +29,7 @@ from pocflow.fingerprint import (
     CHANGED_DURING_RUN,
     MISSING,
     NO_CONTENT,
+    PRODUCED_SUFFIX,
     digest_of,
     file_digest,
     fingerprint,
@@ -412,7 +413,7 @@ def changes_since(
     found = Changes()
     # the inputs the static scan finds now, and what the verified run really read
     now = fingerprint(ws.root, [*inputs_of(ws, step, cache), *observed_keys(record)])
-    records = {ws.record_path(d): d for d in step.depends_on}
+    records = {ws.record_path(d) + PRODUCED_SUFFIX: d for d in step.depends_on}
     for path in sorted(now.keys() | record.inputs.keys()):
         if now.get(path) != record.inputs.get(path):
             if path in records:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pocflow._observe import SKIP_PARTS
 from pocflow.errors import ManifestError, located
+from pocflow.fingerprint import PRODUCED_SUFFIX
 from pocflow.imports import ImportCache, local_imports
 from pocflow.layout import ACCEPTED_FILE, IMPLEMENT_FILE, REPLAY_FILE, TEST_FILE
 from pocflow.record import (
@@ -88,7 +89,9 @@ def _implement_inputs_of(
                     )
                 ]
             inputs += found
-    inputs += [ws.record_path(dep) for dep in step.depends_on]
+    # what each prerequisite's scripts stood on and produced, as its record says: not the
+    # record's bytes, which a test the prerequisite gains changes
+    inputs += [ws.record_path(dep) + PRODUCED_SUFFIX for dep in step.depends_on]
     return sorted(set(inputs))
 
 

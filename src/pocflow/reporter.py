@@ -23,6 +23,7 @@ from doit.tools import config_changed
 from pocflow._fs import sha256_file
 from pocflow.batch import shared_log
 from pocflow.errors import PocflowError, headline
+from pocflow.fingerprint import PRODUCED_SUFFIX
 from pocflow.freshness import Acceptance, listed_paths, reverify_forced
 from pocflow.layout import (
     ALL_POCS_TASK,
@@ -389,10 +390,16 @@ def why_it_runs(
             settings, inputs = check.why(task, manager.get_values(task.name))
             settings_changed = settings_changed or settings
             phases += [key for key in inputs if key.startswith(state_dir)]
+            # what a prerequisite's record says its scripts stood on and produced
+            produced = [key for key in inputs if key.endswith(PRODUCED_SUFFIX)]
+            upstream = sorted({*upstream, *(Path(k).stem.removeprefix("step") for k in produced)})
             files += [
                 key
                 for key in inputs
-                if key not in files and key not in changed and not key.startswith(state_dir)
+                if key not in files
+                and key not in changed
+                and key not in produced
+                and not key.startswith(state_dir)
             ]
     # a prerequisite's scripts ran again: what they produced (a file_dep of the implement
     # task), or their result where they write a file this step extended (its "after" values)

@@ -28,7 +28,7 @@ from pocflow.documents import (
     template_source,
 )
 from pocflow.errors import PocflowError
-from pocflow.fingerprint import NO_CONTENT, file_digest
+from pocflow.fingerprint import NO_CONTENT, PRODUCED_SUFFIX, file_digest
 from pocflow.freshness import KERNEL_WATCH, environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
 from pocflow.imports import ImportCache
@@ -220,9 +220,12 @@ def _step_tasks(
         # change; fixed back to the same outputs, it does not (a file this step extended and
         # they wrote anew: the "after" values, pocflow.phases.phase_current)
         "file_dep": [
-            *implement_inputs,
+            *(key for key in implement_inputs if not key.endswith(PRODUCED_SUFFIX)),
             *(f"{ws.run_dir(dep)}/{PRODUCED_FILE}" for dep in step.depends_on if dep in ws.steps),
         ],
+        # after each prerequisite is verified and recorded: its record's implement section
+        # is an input (checked by phase_current, not as a file: PRODUCED_SUFFIX)
+        "task_dep": [ws.task(STATE, dep) for dep in step.depends_on if dep in ws.steps],
         "targets": [implement_json, f"{run_dir}/{PRODUCED_FILE}"],
         # settings and environment: a change re-runs the step even with doit's state intact
         # settings, environment, and what the scripts really read (pocflow.observed)

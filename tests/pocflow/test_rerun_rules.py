@@ -83,6 +83,27 @@ def test_a_test_only_edit_runs_the_steps_tests_and_not_its_script(chain: Path) -
     assert not [name for name in result.ran if name.startswith("implement:")]
 
 
+def test_a_prerequisites_test_only_edit_runs_no_dependent(chain: Path) -> None:
+    # step 2 stands on what step 1's scripts produced, which a test of step 1 does not
+    # change, though step 1's record now counts one more test
+    test = chain / "tests/test_step1_x.py"
+    test.write_text(test.read_text("utf-8") + "\n\ndef test_more():\n    assert True\n", "utf-8")
+    record = (chain / "steps/records/step1.json").read_bytes()
+    result = run_doit(chain, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert "test:1" in result.ran and (chain / "steps/records/step1.json").read_bytes() != record
+    assert not {"implement:1", "implement:2", "test:2"} & set(result.ran), result.out
+    assert plain_pytest(chain, "2") == 0
+    status = run_doit(chain, "status")
+    assert "✅ 1" in status.out and "✅ 2" in status.out, status.out
+    # and a fresh clone of it takes both records
+    clone = chain.parent / "clone"
+    shutil.copytree(chain, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    taken = run_doit(clone, "poc-complete")
+    assert taken.code == 0, taken.out + taken.err
+    assert not [name for name in taken.ran if name.startswith("test:")], taken.out
+
+
 def test_a_conftest_only_edit_runs_the_tests_and_not_the_first_steps_script(
     chain: Path,
 ) -> None:
@@ -202,12 +223,13 @@ def test_a_prerequisites_test_that_runs_its_script_runs_the_dependents_and_the_g
     )
     env = {"POCFLOW_SUITE_SESSION": suite_session}  # "1": as the shipped CI workflows run
     result = run_doit(chain, "poc-complete", env=env)
-    assert {"test:1", "implement:2", "test:2"} <= set(result.ran)  # its record changed
-    # step 1's tests rewrite what step 2's read: the gate tests step 1 again on what step 2
-    # wrote (its tests read it), which writes the file anew under step 2's tests
+    assert {"test:1", "test:2"} <= set(result.ran), result.out  # what step 2 read changed
+    # step 1's tests rewrite what step 2's read (in the same session, or the gate tests step
+    # 1 again on what step 2 wrote, which writes the file anew under step 2's tests)
     assert plain_pytest(chain, "2") != 0, "the case must really fail"
     assert result.code == 1
-    assert "have tests write to a temporary copy" in result.out + result.err
+    said = result.out + result.err
+    assert "step 2 (S2), test phase" in said or "temporary copy" in said, said
     assert "✅ 2" not in run_doit(chain, "status", env=env).out
 
 
