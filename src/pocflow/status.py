@@ -241,12 +241,13 @@ class NextAction:
 
 def _stale(status: StepStatus) -> str:
     """Why a step that is not failed needs verifying, after its name: never verified, its
-    own files changed, or only what an upstream step produced ('is stale: the record of
-    upstream step 1 changed since')."""
+    own files changed, or what else made it stale ('is stale: the record of upstream step 1
+    changed since', 'is stale: the scripts of step 1 ran again here since it was
+    verified')."""
     if status.standing == "never-run":
         return "was never verified"
-    if not status.changed and status.reasons and all("upstream" in r for r in status.reasons):
-        return f"is stale: {'; '.join(status.reasons)}"
+    if not status.changed and status.reasons:  # (the first reason: the line stays short)
+        return f"is stale: {status.reasons[0]}"
     return "changed since it was verified"
 
 
