@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,11 +19,16 @@ from pocflow.workspace import Workspace, load_workspace
 _T = TypeVar("_T")
 
 
-class OptionsSaid:
-    """A doit command whose options a person mistyped gets one line: doit's own error for
-    '--reverfy' is a dump of every option object it knows."""
+class CommandEdges:
+    """What each of pocflow's doit commands does at its edges: a mistyped option or a
+    folder with no dodo file is one line (doit's own error for '--reverfy' is a dump of
+    every option object it knows), and output to a reader that went away ('| head') is
+    dropped rather than ending the run in a traceback halfway through its steps."""
+
+    outstream: Any
 
     def parse_execute(self, in_args: list[str]) -> Any:
+        self.outstream = ReaderMayLeave(self.outstream)
         try:
             return super().parse_execute(in_args)  # type: ignore[misc]
         except InvalidDodoFile as exc:
@@ -32,6 +38,41 @@ class OptionsSaid:
             raise CmdParseError(
                 option_line(str(exc), self.name, [f"--{o.long}" for o in options])  # type: ignore[attr-defined]
             ) from None
+
+
+class ReaderMayLeave:
+    """An output stream whose reader may close it (a pipe into `head`): once a write or
+    flush finds the pipe broken, what follows goes nowhere, and the standard output too,
+    so that the interpreter's last flush does not complain either."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        try:
+            return int(self._stream.write(text))
+        except BrokenPipeError:
+            self._gone()
+            return len(text)
+
+    def flush(self) -> None:
+        try:
+            self._stream.flush()
+        except BrokenPipeError:
+            self._gone()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+    def _gone(self) -> None:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(devnull, sys.stdout.fileno())
+        except (OSError, ValueError):
+            pass  # (no standard output to replace)
+        finally:
+            os.close(devnull)
+        self._stream = open(os.devnull, "w", encoding="utf-8")  # noqa: SIM115
 
 
 _NO_DODO_RE = re.compile(r"^Could not find dodo file '(?P<path>[^']+)'")
@@ -79,7 +120,7 @@ def option_line(message: str, command: str, known: Sequence[str]) -> str:
     return f"doit {command}: {error}{suffix} ('doit help {command}' lists its options)"
 
 
-class WorkspaceCommand(OptionsSaid, DoitCmdBase):  # type: ignore[misc]
+class WorkspaceCommand(CommandEdges, DoitCmdBase):  # type: ignore[misc]
     """Base of pocflow's doit commands (plugins in the `doit.COMMAND` entry point group)."""
 
     def on_workspace(self, action: Callable[[Workspace], _T]) -> _T:

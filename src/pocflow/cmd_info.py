@@ -15,10 +15,10 @@ from typing import Any
 from doit.cmd_info import Info as DoitInfo
 from doit.exceptions import InvalidCommand
 
-from pocflow._command import OptionsSaid, unknown_task_line
+from pocflow._command import CommandEdges, unknown_task_line
 
 
-class Info(OptionsSaid, DoitInfo):  # type: ignore[misc]
+class Info(CommandEdges, DoitInfo):  # type: ignore[misc]
     """doit's info command; a name that is no task says which steps or tasks there are."""
 
     def _execute(self, pos_args: list[str], hide_status: bool = False) -> Any:

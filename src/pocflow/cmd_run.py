@@ -44,7 +44,7 @@ from doit.cmd_run import Run as DoitRun
 from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
-from pocflow._command import OptionsSaid, unknown_task_line
+from pocflow._command import CommandEdges, unknown_task_line
 from pocflow._fs import sweep_temporaries
 from pocflow.errors import PocflowError
 from pocflow.fingerprint import differing, release_digests, save_cache_file
@@ -134,7 +134,7 @@ class Interrupted(KeyboardInterrupt):
         self.signum = signum
 
 
-class Run(OptionsSaid, DoitRun):  # type: ignore[misc]
+class Run(CommandEdges, DoitRun):  # type: ignore[misc]
     """doit's run command, made safe for a shared workspace (see the module's doc)."""
 
     cmd_options = (*DoitRun.cmd_options, opt_reverify, opt_dry_run, opt_detailed, opt_shard)
@@ -167,6 +167,8 @@ class Run(OptionsSaid, DoitRun):  # type: ignore[misc]
     def _execute(self, *args: Any, **kwargs: Any) -> int:
         gc.freeze()  # the task graph is loaded: see _graph_kept_out_of_collections
         gc.enable()
+        if kwargs.get("outfile") is sys.stdout:  # the reporter's: see CommandEdges
+            kwargs["outfile"] = self.outstream
         # the workspace whose tasks doit loaded (doit's -d may have moved the process)
         root = Path(run_root() or Path.cwd())
         store = type(getattr(self.dep_manager, "backend", None))

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import copy_sample, edit, make_workspace, run_doit, run_doit_inprocess
+from support import copy_sample, doit_env, edit, make_workspace, run_doit, run_doit_inprocess
 
 pytestmark = pytest.mark.e2e
 
@@ -326,3 +328,28 @@ def test_a_test_phase_after_its_scripts_failed_says_so(tmp_path: Path) -> None:
     fixed = run_doit(ws, "poc-complete")
     assert fixed.code == 0, fixed.out + fixed.err
     assert "test:1  (its scripts failed when last verified)" in fixed.out, fixed.out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("args", [("poc-complete",), ("status",), ("info", "step:2")])
+def test_a_reader_that_closes_the_output_early_ends_no_run_halfway(
+    tmp_path: Path, args: tuple[str, ...]
+) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
+    reader = subprocess.Popen(
+        [sys.executable, "-m", "doit", *args],
+        cwd=ws,
+        env=doit_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert reader.stdout is not None and reader.stderr is not None
+    reader.stdout.close()  # as `| head -0` does: every line written finds no reader
+    with reader, reader.stderr:
+        errors = reader.stderr.read().decode()
+        code = reader.wait(timeout=300)
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
+    if args == ("poc-complete",):  # every step verified all the same
+        assert code == 0, errors
+        assert run_doit(ws, "poc-complete").ran == []
