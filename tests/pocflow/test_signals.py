@@ -223,6 +223,9 @@ def test_gate_fails_on_unticked_checklist_and_lists_items(sample: Path) -> None:
     result = run_doit(sample, "poc-complete")
     assert result.code == 1
     output = result.out + result.err
+    # the gate takes its record of the suite and checks the rest: not said up to date
+    assert ".  poc-complete  (checking: " in result.out, result.out
+    assert "-- poc-complete" not in result.out
     assert (
         "PoC 1: 2 of 4 Production-Grade Checklist items are not ticked in "
         "docs/poc1-implementation.md:" in output
