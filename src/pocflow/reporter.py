@@ -445,9 +445,9 @@ def why_it_runs(
             words.append("settings or template changed")
         elif check is written_unchanged and args and _rewritten_on_failure(ws, args[0]):
             words.append(f"{_relative(args[0])} says a step failed since")
-        elif check is written_unchanged and args:
+        elif check is written_unchanged and args and os.path.lexists(args[0]):
             words.append(f"{_relative(args[0])} edited since written")
-            why.edited = args[0]
+            why.edited = args[0]  # (a file that is gone is said missing, not edited)
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
     return why

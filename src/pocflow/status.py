@@ -145,12 +145,14 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
             )
         elif moving and status.standing in ("verified", "stale"):
             status.standing = "stale"
-            status.upstream += [d for d in moving if d not in status.upstream]
-            status.reasons.append(
-                "upstream "
-                + ", ".join(f"step {d}" for d in moving)
-                + " changed since it was verified"
-            )
+            new = [d for d in moving if d not in status.upstream]  # (else said already)
+            status.upstream += new
+            if new:
+                status.reasons.append(
+                    "upstream "
+                    + ", ".join(f"step {d}" for d in new)
+                    + " changed since it was verified"
+                )
     return statuses
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -353,3 +354,20 @@ def test_a_reader_that_closes_the_output_early_ends_no_run_halfway(
     if args == ("poc-complete",):  # every step verified all the same
         assert code == 0, errors
         assert run_doit(ws, "poc-complete").ran == []
+
+
+@pytest.mark.e2e
+def test_a_deleted_record_is_said_missing_once_and_its_dependent_stale_once(
+    tmp_path: Path,
+) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "steps/records/step1.json").unlink()
+    reasons = run_doit(ws, "status", "--json").out
+    step2 = next(s for s in json.loads(reasons)["steps"] if s["id"] == "2")
+    assert len([r for r in step2["reasons"] if "upstream step 1" in r]) == 1, step2["reasons"]
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    line = next(x for x in result.out.splitlines() if "state:1" in x)
+    assert "missing steps/records/step1.json" in line and "edited since" not in line, line
