@@ -761,8 +761,15 @@ def outputs_changed(ws: Workspace, step_id: str) -> str:
     if not changed:
         return ""
     them = "them" if len(changed) > 1 else "it"
-    gone = all(digest_of(ws.root, path) == MISSING for path in changed)
-    writers = sorted({sid for path in changed for sid in _writers_of(ws, path)})
+    now = {path: digest_of(ws.root, path) for path in changed}
+    gone = all(digest == MISSING for digest in now.values())
+    # a file gone, or as no run of the steps' scripts here left it (edited by hand): its
+    # writer's scripts write it again; one a run left as it is (a prerequisite verified
+    # again) needs only this step's tests
+    odd = [p for p, d in now.items() if d == MISSING] + not_as_left(
+        ws, {p: d for p, d in now.items() if d != MISSING}, scripts_only=True
+    )
+    writers = sorted({sid for path in odd for sid in _writers_of(ws, path)})
     again = (
         f" (`uv run doit run --reverify {' '.join(f'step:{w}' for w in writers)}` writes "
         f"{them} again)"
