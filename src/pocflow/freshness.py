@@ -652,18 +652,19 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
 
 
 def outputs_not_as_written(ws: Workspace, step_id: str) -> list[str]:
-    """The files the step's scripts wrote in their latest run here that are there, but as no
-    run of the steps' scripts here left them (edited by hand, rewritten by a step's tests;
-    not extended by a later step's scripts, as the plan's order does)."""
+    """The files the step's scripts wrote in their latest run here that are there, but not
+    as that run left them: edited by hand, rewritten by a step's tests, or extended by
+    another step's scripts (an earlier version of them, say). For a step that failed:
+    verifying it again runs its scripts first, where running its tests again alone would
+    fail the same way."""
     local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     if local is None or local.outcome != "passed" or not local.written_digests:
         return []
-    changed = {
-        path: now
+    return [
+        path
         for path, digest in sorted(local.written_digests.items())
-        if digest not in NO_CONTENT and (now := digest_of(ws.root, path)) not in (digest, MISSING)
-    }
-    return not_as_left(ws, changed, scripts_only=True)
+        if digest not in NO_CONTENT and digest_of(ws.root, path) not in (digest, MISSING)
+    ]
 
 
 def ran_here(ws: Workspace, step_id: str) -> bool:
@@ -791,6 +792,24 @@ def listed_paths(paths: Iterable[str]) -> str:
     paths = list(paths)
     shown = ", ".join(paths[:PATHS_SHOWN])
     return shown + (f" and {len(paths) - PATHS_SHOWN} more" if len(paths) > PATHS_SHOWN else "")
+
+
+def left_by_tests_reason(ws: Workspace, record: StepRecord) -> str:
+    """Why a record is not taken over the outputs its tests read that are not there and that
+    no step's scripts write — a file another step's tests left, or an earlier run of the
+    scripts: where they were there, the tests passed on them; where they are not (a fresh
+    clone), no replay brings them back, and the record is no evidence of how the tests do
+    without them. '' when there are none."""
+    reads = record.test.reads_outputs if record.test is not None else []
+    missing = [path for path in reads if digest_of(ws.root, path) == MISSING]
+    gone = [path for path in missing if not _writers_of(ws, path)]
+    if not gone:
+        return ""
+    them = "them" if len(gone) > 1 else "it"
+    return (
+        f"{listed_paths(gone)}, which its tests read, not there, and no step's scripts write "
+        f"{them} (tests, or an earlier run, left {them}): its tests run without {them}"
+    )
 
 
 def _writers_of(ws: Workspace, path: str) -> list[str]:
@@ -1004,6 +1023,9 @@ def acceptance(
     foreign = foreign_reason(foreign_outputs(ws, step_id, record))
     if foreign:
         return Acceptance(None, (foreign,))
+    left_by_tests = left_by_tests_reason(ws, record)
+    if left_by_tests:
+        return Acceptance(None, (left_by_tests,))
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
     if ran:
         return Acceptance(

@@ -16,6 +16,7 @@ from pocflow.freshness import (
     environment_changes,
     foreign_outputs,
     foreign_reason,
+    left_by_tests_reason,
     local_failure,
     no_record_reason,
     outputs_changed,
@@ -132,7 +133,13 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
         status = statuses[step_id]
         deps = ws.steps[step_id].depends_on
         held = [d for d in deps if statuses[d].standing in _HOLDS_BACK]
-        moving = [d for d in deps if statuses[d].standing in ("stale", "never-run")]
+        # (a prerequisite blocked by its own prerequisite that changed too is moving)
+        moving = [
+            d
+            for d in deps
+            if statuses[d].standing in ("stale", "never-run")
+            or (statuses[d].standing == "blocked" and (statuses[d].changed or statuses[d].upstream))
+        ]
         if (
             held
             and status.standing != "not-started"
@@ -226,6 +233,7 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
             # (a step whose scripts and tests ran here stands on that run, not its record)
             taken = not ran_here(ws, step_id)
             foreign = foreign_reason(foreign_outputs(ws, step_id, record, left)) if taken else ""
+            foreign = foreign or (left_by_tests_reason(ws, record) if taken else "")
             if foreign:
                 status.outputs_changed = False
                 status.standing = "stale"

@@ -326,3 +326,59 @@ def test_a_project_that_turns_pytests_legacypath_plugin_off_is_verified(tmp_path
     )
     first = run_doit(ws, "poc-complete")
     assert first.code == 0, first.out + first.err
+
+
+#: step 1's tests leave a file behind that step 2's tests read: no step's scripts write it
+SCRATCH_TESTS = {
+    "1": "from pathlib import Path\n\n\ndef test_leaves_a_scratch_file():\n"
+    "    Path('out').mkdir(exist_ok=True)\n"
+    "    Path('out/scratch.txt').write_text('ready')\n",
+    "2": "from pathlib import Path\n\n\ndef test_reads_the_scratch_file():\n"
+    "    assert Path('out/scratch.txt').read_text() == 'ready'\n",
+}
+
+
+def test_a_file_another_steps_tests_left_is_no_ground_for_taking_a_record_where_it_is_gone(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", SCRATCH_TESTS)  # (2 does not depend on 1)
+    assert run_doit(ws, "poc-complete").code == 0  # here the file is there
+    clone = tmp_path / "clone"  # what CI gets: no local state, no outputs
+    shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    for step in ("1", "2"):
+        subprocess.run([sys.executable, f"PoC/step{step}_x.py"], cwd=clone, check=True)
+    assert plain_pytest(clone, "2") != 0, "the case must really fail"
+    status = run_doit(clone, "status")  # not shown as verified before anything ran
+    assert "✅ 2" not in status.out, status.out
+    result = run_doit(clone, "poc-complete")
+    assert result.code != 0, result.out + result.err
+    assert "test:2" in result.ran, result.out
+    assert "out/scratch.txt" in result.out + result.err, result.out + result.err
+
+
+def test_a_failed_step_whose_output_another_steps_old_script_changed_is_told_to_run_its_scripts(
+    tmp_path: Path,
+) -> None:
+    tests = {
+        "1": "import json\nfrom pathlib import Path\n\n"
+        "def test_the_table_has_no_c():\n"
+        "    assert 'c' not in json.loads(Path('out/shared.json').read_text())\n",
+        "2": TESTS["2"],
+    }
+    ws = make_workspace(tmp_path / "ws", tests, conftest=CONFTEST, depends={"2": "1"})
+    (ws / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (ws / "PoC/step2_x.py").write_text(EXTENDER, encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0
+    extender = ws / "PoC/step2_x.py"
+    extender.write_text(EXTENDER.replace("table['b']", "table['c'] = 0\ntable['b']"), "utf-8")
+    assert run_doit(ws, "poc-complete").code != 0  # step 1's tests fail on what step 2 wrote
+    extender.write_text(EXTENDER, encoding="utf-8")  # step 2's script put back
+    again = run_doit(ws, "poc-complete")
+    assert again.code != 0 and plain_pytest(ws, "1") != 0, "the case must really fail"
+    # its tests alone fail the same way every time: its scripts must write the file anew
+    said = again.out + again.err
+    assert "next: uv run doit run --reverify step:1  # step 1 failed" in said, said
+    fixed = run_doit(ws, "run", "--reverify", "step:1")
+    assert fixed.code == 0, fixed.out + fixed.err
+    assert run_doit(ws, "poc-complete").code == 0
+    assert plain_pytest(ws, "1") == 0 and plain_pytest(ws, "2") == 0

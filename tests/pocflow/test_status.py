@@ -316,3 +316,20 @@ def test_status_next_says_a_step_is_stale_because_of_upstream_not_that_it_change
     last = result.out.splitlines()[-1]
     assert last.startswith("next: uv run doit step:2  # step 2 is stale: "), result.out
     assert "upstream step 1" in last and "step 2 changed" not in last, last
+
+
+@pytest.mark.e2e
+def test_a_step_whose_prerequisite_changed_and_is_blocked_is_not_shown_verified(
+    tmp_path: Path,
+) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(
+        tmp_path / "ws", {"1": test, "2": test, "3": test}, depends={"2": "1", "3": "2"}
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "tests/test_step1_x.py", lambda text: text.replace("True", "False"))
+    assert run_doit(ws, "step:1").code == 1  # step 1 failed
+    edit(ws / "PoC/step2_x.py", lambda text: text + "\n# reviewed\n")
+    document = json.loads(run_doit(ws, "status", "--json").out)
+    states = {step["id"]: step["state"] for step in document["steps"]}
+    assert states == {"1": "failed", "2": "blocked", "3": "stale"}, states
