@@ -42,6 +42,8 @@ _CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 _ID_TOKEN_RE = re.compile(r"\b(\d+[a-z]?(?:_\d+)?)\b", re.I)
+#: another PoC's step ('PoC 1 Step 2', 'PoC 1's step 2', 'PoC 1'): no step of this PoC
+_OTHER_POC_RE = re.compile(r"\bPoC\s*\d+(?:'s)?(?:\s*[,:/-]?\s*Steps?\s+\w+)?", re.I)
 #: a number with a dot ('Step 2.5'): no step id, and not two of them
 _DOTTED_RE = re.compile(r"\b\d+(?:\.\d+)+\b")
 
@@ -317,6 +319,14 @@ def _parse_depends(value: str, number: int, warn: Warn) -> list[str]:
             number,
         )
     text = _DOTTED_RE.sub(" ", text)
+    for other in _OTHER_POC_RE.finditer(text):
+        warn(
+            f"**Depends On** names {other[0].strip()!r}: a step depends on steps of its own "
+            "PoC only (an earlier PoC is complete: read what it produced as data); it is "
+            "left out",
+            number,
+        )
+    text = _OTHER_POC_RE.sub(" ", text)
     ids: list[str] = []
     for token in _ID_TOKEN_RE.findall(text):
         step_id = parse_step_id(token)

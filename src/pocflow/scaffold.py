@@ -554,11 +554,16 @@ def move_on(ws: Workspace) -> MovedOn:
     pyproject = ws.root / PYPROJECT
     text = pyproject.read_text(encoding="utf-8")
     atomic_write_text(pyproject, moved_on_pyproject(text, current, following, ws.settings.plan))
+    try:  # the next PoC's plan and settings as the project will read them from now on
+        following_ws = load_workspace(ws.root)
+    except PocflowError:
+        atomic_write_text(pyproject, text)  # put back: nothing written
+        raise
     moved = MovedOn(left=current, following=following)
     moved.renamed = [
         *(ws.task(phase, sid) for sid in ws.steps for phase in (*PHASES, STEP_TASK)),
         *(refresh_task(ws.poc, sid) for sid in ws.steps),
         ws.task(GATE_TASK),
     ]
-    moved.scaffolded = scaffold_plan(load_workspace(ws.root))
+    moved.scaffolded = scaffold_plan(following_ws)
     return moved

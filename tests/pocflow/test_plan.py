@@ -338,3 +338,15 @@ def test_a_step_heading_with_step_and_its_id_run_together_is_reported_not_skippe
     assert plan.unread_steps == [(8, title)]  # (the gate does not pass over it)
     assert plan.warnings == [f"p.md:8: cannot read a step id in heading '### {title}' ({fix})"]
     assert plan.steps["1a"].depends_on == []  # (its Depends On is not step 1a's)
+
+
+@pytest.mark.parametrize("value", ["PoC 1 Step 1", "PoC 1's step 2, Step 1", "PoC1 Step 3a"])
+def test_a_dependency_on_another_pocs_step_is_named_and_left_out(value: str) -> None:
+    plan = parse_plan(
+        "# PoC 2 Implementation Plan: X\n\n## Implementation Steps\n\n"
+        f"### Step 1: A\n**Goal**: a\n\n### Step 2: B\n**Goal**: b\n**Depends On**: {value}\n",
+        "p.md",
+    )
+    kept = ["1"] if value.endswith(", Step 1") else []
+    assert plan.steps["2"].depends_on == kept
+    assert any("a step depends on steps of its own PoC only" in w for w in plan.warnings)

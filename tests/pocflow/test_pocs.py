@@ -355,6 +355,15 @@ def test_next_poc_moves_on_from_a_finished_poc_and_keeps_it_verifiable(tmp_path:
     before = {
         p: p.read_bytes() for p in root.rglob("*") if p.is_file() and ".pocflow" not in p.parts
     }
+    (root / "docs/poc2-implementation.md").write_text(  # a plan that cannot be read
+        "# PoC 2 Implementation Plan: Routes\n\n## Implementation Steps\n\n"
+        "### Step 1: A\n**Goal**: a\n**Depends On**: Step 2\n\n"
+        "### Step 2: B\n**Goal**: b\n**Depends On**: Step 1\n",
+        encoding="utf-8",
+    )
+    refused = run_doit(root, "next-poc")
+    assert refused.code == 3, refused.out + refused.err
+    assert (root / "pyproject.toml").read_bytes() == before[root / "pyproject.toml"]  # untouched
     (root / "docs/poc2-implementation.md").write_text(
         SECOND_PLAN.replace("### Step 1: Index", "### Step 1: Index\n\n### Step 2: Route"),
         encoding="utf-8",
