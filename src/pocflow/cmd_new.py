@@ -8,6 +8,7 @@ from typing import Any
 from doit.exceptions import InvalidCommand
 
 from pocflow._command import WorkspaceCommand
+from pocflow.errors import did_you_mean
 from pocflow.scaffold import Scaffolded, new_step
 from pocflow.steps import parse_step_id
 
@@ -74,6 +75,12 @@ def _step_and_options(args: list[str], name: str, goal: str) -> tuple[str, str, 
                 index += 1
                 value = args[index]
             values[key[2:]] = value
+        elif arg.startswith("-") and len(arg) > 1:
+            meant = did_you_mean(key, ["--name", "--goal"])
+            raise InvalidCommand(
+                f"doit new: {key} is not an option of doit new{meant} "
+                '(`doit new 5 --name "UTC offsets" --goal "..."`)'
+            )
         else:
             rest.append(arg)
         index += 1

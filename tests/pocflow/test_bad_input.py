@@ -144,6 +144,13 @@ CASES: dict[str, Case] = {
         "ERROR: doit status takes no task names (step:9)",
         command=("status", "step:9"),
     ),
+    "doit new with a mistyped option after the step id": Case(
+        lambda ws: None,
+        3,
+        "ERROR: doit new: --nam is not an option of doit new, did you mean '--name'? "
+        '(`doit new 5 --name "UTC offsets" --goal "..."`)',
+        command=("new", "7", "--nam", "Export"),
+    ),
     "info on a task that is not there": Case(
         lambda ws: None,
         3,
