@@ -652,19 +652,39 @@ def output_changes(ws: Workspace, step_id: str) -> tuple[list[str], list[str]]:
 
 
 def outputs_not_as_written(ws: Workspace, step_id: str) -> list[str]:
-    """The files the step's scripts wrote in their latest run here that are there, but not
-    as that run left them: edited by hand, rewritten by a step's tests, or extended by
-    another step's scripts (an earlier version of them, say). For a step that failed:
-    verifying it again runs its scripts first, where running its tests again alone would
-    fail the same way."""
+    """The files the step's scripts wrote in their latest run here that are there, but as no
+    run of the steps' scripts here left them (edited by hand, rewritten by a step's tests),
+    or as a run of scripts that changed since left them (an earlier version of a step's
+    script, since put back); not extended by a later step's current scripts, as the plan's
+    order does. For a step that failed: verifying it again runs its scripts first, where
+    running its tests again alone would fail the same way."""
     local = read_implement(ws.run_file(step_id, IMPLEMENT_FILE))
     if local is None or local.outcome != "passed" or not local.written_digests:
         return []
-    return [
-        path
+    changed = {
+        path: now
         for path, digest in sorted(local.written_digests.items())
-        if digest not in NO_CONTENT and digest_of(ws.root, path) not in (digest, MISSING)
-    ]
+        if digest not in NO_CONTENT and (now := digest_of(ws.root, path)) not in (digest, MISSING)
+    }
+    odd = not_as_left(ws, changed, scripts_only=True)
+    return sorted(
+        {
+            *odd,
+            *(p for p in changed if p not in odd and _left_by_changed_scripts(ws, p, changed[p])),
+        }
+    )
+
+
+def _left_by_changed_scripts(ws: Workspace, path: str, digest: str) -> bool:
+    """Whether the file is as the latest run here of some step's scripts left it, and those
+    scripts (or what they read) changed since that run: what an earlier version wrote."""
+    runs = (read_implement(ws.run_file(sid, IMPLEMENT_FILE)) for sid in ws.steps)
+    return any(
+        run is not None
+        and run.written_digests.get(path) == digest
+        and not still_holds(ws.root, run.inputs)
+        for run in runs
+    )
 
 
 def ran_here(ws: Workspace, step_id: str) -> bool:

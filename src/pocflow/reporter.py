@@ -434,10 +434,17 @@ def why_it_runs(
         )
     elif phases and not files and not upstream:
         words.append("its earlier phases ran again")
-    if reasons.get("added_file_dep"):
-        words.append("new input: " + listed_paths(reasons["added_file_dep"]))
-    if reasons.get("removed_file_dep"):
-        words.append("input dropped: " + listed_paths(reasons["removed_file_dep"]))
+    new, gained, own_added = _run_files_apart(ws, step_id, reasons.get("added_file_dep"))
+    dropped, lost, own_removed = _run_files_apart(ws, step_id, reasons.get("removed_file_dep"))
+    if new:
+        words.append("new input: " + listed_paths(new))
+    if dropped:
+        words.append("input dropped: " + listed_paths(dropped))
+    # pocflow's own run files: a Depends On added or taken out, a run folder moved
+    words += [f"now depends on step {sid}" for sid in gained - lost]
+    words += [f"no longer depends on step {sid}" for sid in lost - gained]
+    if own_added or own_removed or gained & lost:
+        words.append("its run folder moved")
     if settings_changed:
         words.append(settings_changed)
     for check, args, _kwargs in reasons.get("uptodate_false", []):
@@ -451,6 +458,22 @@ def why_it_runs(
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
     return why
+
+
+def _run_files_apart(
+    ws: Workspace | None, step_id: str, paths: list[str] | None
+) -> tuple[list[str], set[str], bool]:
+    """Of a task's added or dropped file_dep: the workspace's files, the ids of the other
+    steps whose run files (.pocflow/runs/...) the rest are — a prerequisite's
+    `produced.json` is how a dependency shows there — and whether one is the step's own."""
+    paths = list(paths or [])
+    if ws is None:
+        return paths, set(), False
+    state_dir = f"{ws.settings.state_dir}/"
+    files = [p for p in paths if not p.startswith(state_dir)]
+    folders = {Path(p).parent.name for p in paths if p.startswith(state_dir)}
+    steps = {f.removeprefix("step") for f in folders if f.startswith("step")}
+    return files, steps - {step_id}, step_id in steps
 
 
 def _logs_of(ws: Workspace, step_id: str, phase: str) -> str:

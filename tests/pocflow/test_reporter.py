@@ -371,3 +371,20 @@ def test_a_deleted_record_is_said_missing_once_and_its_dependent_stale_once(
     assert result.code == 0, result.out + result.err
     line = next(x for x in result.out.splitlines() if "state:1" in x)
     assert "missing steps/records/step1.json" in line and "edited since" not in line, line
+
+
+@pytest.mark.e2e
+def test_a_dependency_added_in_the_plan_is_said_as_one_not_as_a_run_file(tmp_path: Path) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(
+        ws / "docs/poc1-implementation.md",
+        lambda text: text.replace(
+            "### Step 2: S2\n\n", "### Step 2: S2\n\n**Depends On**: Step 1\n\n"
+        ),
+    )
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    line = next(x for x in result.out.splitlines() if "implement:2" in x)
+    assert "now depends on step 1" in line and ".pocflow" not in line, line
