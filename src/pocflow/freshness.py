@@ -70,7 +70,14 @@ from pocflow.record import (
     record_place_problem,
 )
 from pocflow.settings import env_flag, kernel_watched
-from pocflow.workspace import Step, Workspace, dependents_of, project_workspaces
+from pocflow.steps import step_sort_key
+from pocflow.workspace import (
+    Step,
+    Workspace,
+    dependents_of,
+    prerequisites_first,
+    project_workspaces,
+)
 
 #: set to 1 to re-verify every step instead of accepting records that still hold
 REVERIFY_ENV = "POCFLOW_REVERIFY"
@@ -829,6 +836,42 @@ def left_by_tests_reason(ws: Workspace, record: StepRecord) -> str:
     return (
         f"{listed_paths(gone)}, which its tests read, not there, and no step's scripts write "
         f"{them} (tests, or an earlier run, left {them}): its tests run without {them}"
+    )
+
+
+def undeclared_reads(
+    ws: Workspace, step_id: str, result: ImplementResult, writers: dict[str, set[str]]
+) -> str:
+    """Why the plan should say the step depends on another: its scripts read a file that
+    the scripts of a step it does not depend on write (in plan order here, it may pass; in
+    a fresh clone, that step's record is taken and the file is not there). '' when none.
+    ``writers``: each file the steps' scripts write -> those steps, filled in here when
+    empty and kept up to date with this result (one per PoC and run)."""
+    if not writers:  # what each step's latest run here produced: a small file each
+        for sid, step in ws.steps.items():
+            produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
+            written = produced.get("written")
+            paths = list(written) if isinstance(written, dict) else []
+            if result.outcome != "passed" and not paths:  # (a failure: its record's too)
+                paths = written_by(ws, sid)
+            declared = [o.rstrip("/") for o in (step.manifest.outputs if step.manifest else ())]
+            for path in (*paths, *declared):
+                writers.setdefault(path, set()).add(sid)
+    for path in result.written:
+        writers.setdefault(path, set()).add(step_id)
+    ahead = {step_id, *prerequisites_first(ws, list(ws.steps[step_id].depends_on))}
+    found = {
+        path: sorted(writers[path] - ahead, key=step_sort_key)
+        for path in result.observed
+        if path in writers and writers[path] - ahead
+    }
+    if not found:
+        return ""
+    writer = next(iter(found.values()))[0]
+    return (
+        f"step {step_id}'s scripts read {listed_paths(found)}, which step {writer}'s scripts "
+        f"write, and step {step_id} does not depend on step {writer}: add '**Depends On**: "
+        f"Step {writer}' to step {step_id} in {ws.settings.plan}"
     )
 
 

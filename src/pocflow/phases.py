@@ -58,6 +58,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         foreign_outputs,
         note_ran_after,
         sharing_prerequisites,
+        undeclared_reads,
     )
     from pocflow.inputs import not_inputs_of, observed_before, written_by_pocflow
     from pocflow.reuse import accept, forget_acceptance, outputs_of, replay, upstream_of
@@ -96,6 +97,13 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     with scripts_running(ws):
         result = run_implement(spec, replayed, problem)
     note_ran_after(ws, spec.step_id, IMPLEMENT)
+    # a file of a step the plan does not say it depends on: passed, a warning (a fresh clone
+    # takes that step's record and has no such file); failed, the likely why
+    undeclared = undeclared_reads(ws, spec.step_id, result, run.writers.setdefault(ws.poc, {}))
+    if undeclared and result.outcome == "passed":
+        sys.stderr.write(f"pocflow: warning: {undeclared}\n")
+    elif undeclared:
+        result = replace(result, message=f"{result.message}\n{undeclared}")
     # a prerequisite writing a file its scripts extended: any run of its scripts (even to
     # the same outputs) writes the file anew, and this step's scripts run again
     results_of = [

@@ -51,6 +51,7 @@ class RunContext:
         "gate_checked",
         "installed_anew",
         "root",
+        "writers",
     )
 
     def __init__(self, root: str) -> None:
@@ -71,6 +72,9 @@ class RunContext:
         self.gate_checked = False
         #: decisions made for tasks about to run, not yet taken by their actions
         self._decisions: dict[str, object] = {}
+        #: per PoC, each file the steps' scripts write -> the steps that write it (made when
+        #: first needed, kept up to date as scripts run: pocflow.freshness.undeclared_reads)
+        self.writers: dict[int | None, dict[str, set[str]]] = {}
         self._workspaces: dict[int | None, Workspace] = {}
         self._project: list[Workspace] | None = None
 

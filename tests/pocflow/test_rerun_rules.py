@@ -382,3 +382,32 @@ def test_a_failed_step_whose_output_another_steps_old_script_changed_is_told_to_
     assert fixed.code == 0, fixed.out + fixed.err
     assert run_doit(ws, "poc-complete").code == 0
     assert plain_pytest(ws, "1") == 0 and plain_pytest(ws, "2") == 0
+
+
+#: step 2 reads what step 1's script writes, and the plan does not say it depends on step 1
+UNDECLARED_READER = (
+    '"""Step 2: read the table.\n\nUsage:\n    python PoC/step2_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "table = json.loads(Path('out/shared.json').read_text())\n"
+    "Path('out/derived.json').write_text(json.dumps({'b': table['a'] + 1}))\n"
+)
+
+
+def test_a_step_reading_what_a_step_it_does_not_depend_on_writes_is_told_to_say_so(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", DERIVED_TESTS)  # no Depends On
+    (ws / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (ws / "PoC/step2_x.py").write_text(UNDECLARED_READER, encoding="utf-8")
+    hint = (
+        "step 2's scripts read out/shared.json, which step 1's scripts write, and step 2 "
+        "does not depend on step 1: add '**Depends On**: Step 1' to step 2 in "
+        "docs/poc1-implementation.md"
+    )
+    passed = run_doit(ws, "poc-complete")  # in plan order here, so it passes: a warning
+    assert passed.code == 0, passed.out + passed.err
+    assert f"pocflow: warning: {hint}" in passed.err, passed.err
+    (ws / "out/shared.json").unlink()  # as in a fresh clone: step 1 taken, nothing written
+    (ws / "PoC/step2_x.py").write_text(UNDECLARED_READER + "\n# edited\n", encoding="utf-8")
+    failed = run_doit(ws, "step:2")  # its script fails: the failure says why
+    assert failed.code != 0 and hint in failed.out + failed.err, failed.out + failed.err
