@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from pocflow._fs import atomic_write_text, read_json, stamp
+from pocflow.errors import headline
 from pocflow.fingerprint import (
     CHANGED_DURING_RUN,
     MISSING,
@@ -519,7 +520,7 @@ def note_failure(
     if result is None:
         result = local_result(ws, step_id, phase)
     if result is not None and result.outcome != "passed":
-        first = result.message.splitlines()[0] if result.message else f"its {phase} failed"
+        first = headline(result.message, f"its {phase} failed")  # (the failing test named)
         atomic_write_text(
             ws.run_file(step_id, FAILED_FILE),
             json.dumps({"phase": phase, "message": first, "inputs": result.inputs}),

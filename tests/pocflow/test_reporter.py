@@ -388,3 +388,17 @@ def test_a_dependency_added_in_the_plan_is_said_as_one_not_as_a_run_file(tmp_pat
     assert result.code == 0, result.out + result.err
     line = next(x for x in result.out.splitlines() if "implement:2" in x)
     assert "now depends on step 1" in line and ".pocflow" not in line, line
+
+
+@pytest.mark.e2e
+def test_a_step_run_again_over_its_failure_here_names_the_failing_test_in_its_reason(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    assert True\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "tests/test_step1_x.py", lambda text: text.replace("True", "False"))
+    assert run_doit(ws, "step:1").code == 1
+    again = run_doit(ws, "poc-complete")
+    line = next(x for x in again.out.splitlines() if x.startswith(".  test:1"))
+    assert "failed on these very files" in line, again.out
+    assert line.endswith("tests/test_step1_x.py::test_one - assert False)"), line
