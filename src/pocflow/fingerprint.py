@@ -436,7 +436,25 @@ def _digest_now(root: Path, key: str) -> str:
 def produced_digest(record: Path) -> str:
     """What a step's record says its scripts stood on and produced, and whether the step
     holds (PRODUCED_SUFFIX): MISSING without a record, the file's own digest when it holds
-    no implement section."""
+    no implement section. Worked out once per content of the record (its digest, through
+    the cache of file digests): every dependent's check asks it."""
+    if record.is_symlink():
+        return _produced_digest(record)
+    content = file_digest(record)
+    if content in NO_CONTENT:
+        return _produced_digest(record)
+    known = _PRODUCED.get(content)
+    if known is None:
+        known = _PRODUCED[content] = _produced_digest(record)
+    return known
+
+
+#: the content digest of a record -> its produced_digest (what a record holds is fixed by
+#: its bytes)
+_PRODUCED: dict[str, str] = {}
+
+
+def _produced_digest(record: Path) -> str:
     data = read_json(record)
     if data is None:
         return MISSING if not record.exists() else _content_and_mode(str(record))
