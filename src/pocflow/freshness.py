@@ -840,6 +840,51 @@ def left_by_tests_reason(ws: Workspace, record: StepRecord) -> str:
     )
 
 
+def script_writers(
+    ws: Workspace, writers: dict[str, set[str]], records: bool = False
+) -> dict[str, set[str]]:
+    """Each file the steps' scripts write -> those steps, from what each step's latest run
+    here produced (a small file each) and its declared outputs; with ``records``, for a
+    step that has not run here, what its record says it wrote. Filled in once per run
+    (``writers``: the run's, empty until then)."""
+    if writers:
+        return writers
+    for sid, step in ws.steps.items():
+        produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
+        written = produced.get("written")
+        paths = list(written) if isinstance(written, dict) else []
+        if records and not paths:
+            paths = written_by(ws, sid)
+        declared = [o.rstrip("/") for o in (step.manifest.outputs if step.manifest else ())]
+        for path in (*paths, *declared):
+            writers.setdefault(path, set()).add(sid)
+    return writers
+
+
+def left_by_tests_here(
+    ws: Workspace, step_id: str, result: TestResult, writers: dict[str, set[str]]
+) -> str:
+    """Why a step whose tests passed here will not pass in a fresh clone: they read outputs
+    that no step's scripts write (another step's tests left them, or an earlier version of
+    the scripts), which a clone does not have. '' when there are none."""
+    written = set(script_writers(ws, writers))
+    orphans = [path for path in result.reads_outputs if not within(path, written)]
+    if orphans:  # steps taken from their records have no produced.json: the prerequisites'
+        deps = prerequisites_first(ws, list(ws.steps[step_id].depends_on))
+        written.update(path for dep in deps for path in written_by(ws, dep))
+        orphans = [path for path in orphans if not within(path, written)]
+    orphans = [path for path in orphans if not _writers_of(ws, path)]  # (rare: every step's)
+    if not orphans:
+        return ""
+    them = "them" if len(orphans) > 1 else "it"
+    return (
+        f"step {step_id}'s tests read {listed_paths(orphans)}, which no step's scripts write "
+        f"(tests, or an earlier run of the scripts, left {them}): a fresh clone does not have "
+        f"{them}, and the step's tests run there without {them}; have a step's script write "
+        f"{them}, or keep {them} as data"
+    )
+
+
 def undeclared_reads(
     ws: Workspace, step_id: str, result: ImplementResult, writers: dict[str, set[str]]
 ) -> str:
@@ -848,16 +893,7 @@ def undeclared_reads(
     a fresh clone, that step's record is taken and the file is not there). '' when none.
     ``writers``: each file the steps' scripts write -> those steps, filled in here when
     empty and kept up to date with this result (one per PoC and run)."""
-    if not writers:  # what each step's latest run here produced: a small file each
-        for sid, step in ws.steps.items():
-            produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
-            written = produced.get("written")
-            paths = list(written) if isinstance(written, dict) else []
-            if result.outcome != "passed" and not paths:  # (a failure: its record's too)
-                paths = written_by(ws, sid)
-            declared = [o.rstrip("/") for o in (step.manifest.outputs if step.manifest else ())]
-            for path in (*paths, *declared):
-                writers.setdefault(path, set()).add(sid)
+    script_writers(ws, writers, records=result.outcome != "passed")
     for path in result.written:
         writers.setdefault(path, set()).add(step_id)
     ahead = {step_id, *prerequisites_first(ws, list(ws.steps[step_id].depends_on))}

@@ -127,7 +127,7 @@ def test_phase(
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import note_ran_after
+    from pocflow.freshness import left_by_tests_here, note_ran_after
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import keeping_outputs_read
 
@@ -153,6 +153,12 @@ def test_phase(
     write_run_file(ws.root / result_file, result)
     note_ran_after(ws, selection.step_id, TEST)
     message = result.message if result.outcome != "passed" else ""
+    if not message and result.reads_outputs:  # passes here; would it in a fresh clone?
+        orphans = left_by_tests_here(
+            ws, selection.step_id, result, run.writers.setdefault(ws.poc, {})
+        )
+        if orphans:
+            sys.stderr.write(f"pocflow: warning: {orphans}\n")
     # and the outputs its tests read, as they read them (local, like doit's state)
     return _record_failure(ws, selection.step_id, message, TEST) or {
         "inputs": held_inputs(result.inputs),

@@ -411,3 +411,16 @@ def test_a_step_reading_what_a_step_it_does_not_depend_on_writes_is_told_to_say_
     (ws / "PoC/step2_x.py").write_text(UNDECLARED_READER + "\n# edited\n", encoding="utf-8")
     failed = run_doit(ws, "step:2")  # its script fails: the failure says why
     assert failed.code != 0 and hint in failed.out + failed.err, failed.out + failed.err
+
+
+def test_tests_that_read_a_file_no_script_writes_are_warned_a_fresh_clone_lacks_it(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", SCRATCH_TESTS)
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    assert (
+        "pocflow: warning: step 2's tests read out/scratch.txt, which no step's scripts write"
+        in result.err
+    ), result.err
+    assert "step 1's tests read" not in result.err  # (its tests wrote it: they read no output)
