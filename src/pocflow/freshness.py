@@ -886,13 +886,17 @@ def left_by_tests_here(
 
 
 def undeclared_reads(
-    ws: Workspace, step_id: str, result: ImplementResult, writers: dict[str, set[str]]
+    ws: Workspace,
+    step_id: str,
+    result: ImplementResult,
+    by_poc: dict[int | None, dict[str, set[str]]],
 ) -> str:
     """Why the plan should say the step depends on another: its scripts read a file that
-    the scripts of a step it does not depend on write (in plan order here, it may pass; in
-    a fresh clone, that step's record is taken and the file is not there). '' when none.
-    ``writers``: each file the steps' scripts write -> those steps, filled in here when
-    empty and kept up to date with this result (one per PoC and run)."""
+    the scripts of a step it does not depend on write, in its PoC or another (in plan order
+    here, it may pass; in a fresh clone, that step's record is taken and the file is not
+    there). '' when none. ``by_poc``: the run's map, per PoC, of each file the steps' scripts
+    write -> those steps, filled in when first needed and kept up to date with this result."""
+    writers = by_poc.setdefault(ws.poc, {})
     script_writers(ws, writers, records=result.outcome != "passed")
     for path in result.written:
         writers.setdefault(path, set()).add(step_id)
@@ -903,13 +907,40 @@ def undeclared_reads(
         if path in writers and writers[path] - ahead
     }
     if not found:
-        return ""
+        return _read_from_another_poc(ws, step_id, result, by_poc)
     writer = next(iter(found.values()))[0]
     return (
         f"step {step_id}'s scripts read {listed_paths(found)}, which step {writer}'s scripts "
         f"write, and step {step_id} does not depend on step {writer}: add '**Depends On**: "
         f"Step {writer}' to step {step_id} in {ws.settings.plan}"
     )
+
+
+def _read_from_another_poc(
+    ws: Workspace,
+    step_id: str,
+    result: ImplementResult,
+    by_poc: dict[int | None, dict[str, set[str]]],
+) -> str:
+    """Why a step's scripts should not read what another PoC's scripts write: no Depends
+    On crosses PoCs, and a fresh clone takes that PoC's records without writing it."""
+    if len(ws.settings.pocs) < 2:
+        return ""
+    for other in project_workspaces(ws.root):
+        if other.settings.poc == ws.settings.poc:
+            continue
+        writers = script_writers(other, by_poc.setdefault(other.poc, {}))
+        found = sorted(path for path in result.observed if path in writers)
+        if found:
+            writer = sorted(writers[found[0]], key=step_sort_key)[0]
+            return (
+                f"step {step_id}'s scripts read {listed_paths(found)}, which the scripts of "
+                f"PoC {other.settings.poc} step {writer} write: a step depends on steps of its "
+                f"own PoC only, and a fresh clone takes PoC {other.settings.poc}'s records "
+                "without writing it; keep what this PoC needs as data, or write it in one of "
+                "its own steps"
+            )
+    return ""
 
 
 def _writers_of(ws: Workspace, path: str) -> list[str]:

@@ -99,7 +99,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
     note_ran_after(ws, spec.step_id, IMPLEMENT)
     # a file of a step the plan does not say it depends on: passed, a warning (a fresh clone
     # takes that step's record and has no such file); failed, the likely why
-    undeclared = undeclared_reads(ws, spec.step_id, result, run.writers.setdefault(ws.poc, {}))
+    undeclared = undeclared_reads(ws, spec.step_id, result, run.writers)
     if undeclared and result.outcome == "passed":
         sys.stderr.write(f"pocflow: warning: {undeclared}\n")
     elif undeclared:

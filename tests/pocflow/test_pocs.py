@@ -804,3 +804,23 @@ def test_the_sample_after_doit_clean_is_verified_again_and_stays_so(project: Pat
     assert first.code == 0, first.out + first.err
     again = run_doit(project, "poc-complete")
     assert again.code == 0 and again.ran_steps == set(), again.out + again.err
+
+
+@pytest.mark.e2e
+def test_a_step_reading_what_another_pocs_scripts_write_is_warned(two_pocs: Path) -> None:
+    (two_pocs / "PoC/step1_x.py").write_text(
+        '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\nfrom pathlib import Path\n\n'
+        "Path('out').mkdir(exist_ok=True)\nPath('out/p1.txt').write_text('21')\n",
+        encoding="utf-8",
+    )
+    assert run_doit(two_pocs, "poc1.step:1").code == 0
+    script = two_pocs / "PoC/poc2/step1_index.py"
+    script.write_text(
+        script.read_text("utf-8") + "print(Path('out/p1.txt').read_text())\n", encoding="utf-8"
+    )
+    result = run_doit(two_pocs, "step:1")
+    assert result.code == 0, result.out + result.err
+    assert (
+        "pocflow: warning: step 1's scripts read out/p1.txt, which the scripts of PoC 1 step 1 "
+        "write: a step depends on steps of its own PoC only" in result.err
+    ), result.err
