@@ -816,8 +816,9 @@ PATHS_SHOWN = 3
 
 
 def listed_paths(paths: Iterable[str]) -> str:
-    """'a, b, c and 2 more': the first few paths, and how many more."""
-    paths = list(paths)
+    """'a, b, c and 2 more': the first few paths, and how many more (the workspace's own
+    folder, a listing key '' or '/', as './')."""
+    paths = [path if path.strip("/") else "./" for path in paths]
     shown = ", ".join(paths[:PATHS_SHOWN])
     return shown + (f" and {len(paths) - PATHS_SHOWN} more" if len(paths) > PATHS_SHOWN else "")
 
