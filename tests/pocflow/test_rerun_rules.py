@@ -424,3 +424,40 @@ def test_tests_that_read_a_file_no_script_writes_are_warned_a_fresh_clone_lacks_
         in result.err
     ), result.err
     assert "step 1's tests read" not in result.err  # (its tests wrote it: they read no output)
+
+
+#: step 1's script writes out/d.json; step 1's test adds a key that step 2's test needs
+MADE_BY_TESTS = {
+    "1": "import json\nfrom pathlib import Path\n\n\ndef test_a_and_mark():\n"
+    "    data = json.loads(Path('out/d.json').read_text())\n    assert data['a'] == 1\n"
+    "    data['t'] = 1\n    Path('out/d.json').write_text(json.dumps(data))\n",
+    "2": "import json\nfrom pathlib import Path\n\n\ndef test_marked():\n"
+    "    assert json.loads(Path('out/d.json').read_text()).get('t') == 1\n",
+}
+D_WRITER = (
+    '"""Step 1: write d.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "Path('out').mkdir(exist_ok=True)\nPath('out/d.json').write_text(json.dumps({'a': 1}))\n"
+)
+
+
+def test_a_record_standing_on_what_other_tests_made_of_an_output_is_not_taken_without_it(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", MADE_BY_TESTS, depends={"2": "1"})
+    (ws / "PoC/step1_x.py").write_text(D_WRITER, encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0  # here the file is as step 1's tests left it
+    clone = tmp_path / "clone"  # what CI gets: no local state, no outputs
+    shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    plain = tmp_path / "plain"
+    shutil.copytree(clone, plain)
+    for step in ("1", "2"):
+        subprocess.run([sys.executable, f"PoC/step{step}_x.py"], cwd=plain, check=True)
+    assert plain_pytest(plain, "2") != 0, "the case must really fail"
+    status = run_doit(clone, "status")  # its record is no evidence there: not shown ✅
+    assert "✅ 2" not in status.out, status.out
+    result = run_doit(clone, "poc-complete")
+    assert "test:2" in result.ran, result.out  # its tests ran on the clone's files
+    assert "as tests had made it of what the scripts wrote" in result.out, result.out
+    # and the verdict is plain pytest's on the clone's files as that run left them
+    assert (result.code == 0) == (plain_pytest(clone, "2") == 0), result.out + result.err
