@@ -143,10 +143,6 @@ class TestResult(PhaseResult):
     #: which outputs those are (committed: where a record is taken, each that is there must
     #: be as a run of the steps' scripts here left it — pocflow.freshness.foreign_outputs)
     reads_outputs: list[str] = field(default_factory=list)
-    #: of those, the ones whose content as read no run of the steps' scripts here had left
-    #: (another step's tests had changed it), fingerprinted as read (committed: where a
-    #: record is taken, each must be there as read — pocflow.freshness.tests_made_reason)
-    reads_test_made: dict[str, str] = field(default_factory=dict)
     #: how many of its tests' teardowns failed (a fixture's finalizer: in a shared session,
     #: a session fixture's is reported on the last test, whichever step's; pocflow.batch)
     teardowns_failed: int = field(default=0, metadata={LOCAL: True})
@@ -337,13 +333,6 @@ def write_produced(path: Path, produced: dict[str, Any]) -> None:
     the same while the files they wrote do, so a step depending on it runs again only when
     they change (a prerequisite that failed and was fixed back to the same outputs)."""
     write_unless_held(path, json.dumps(produced, sort_keys=True))
-    PRODUCED_LOG.append((path, dict(produced.get("written") or {})))
-
-
-#: every produced.json this process wrote, in order, with what it says was written: what a
-#: run knows of the steps' script outputs stays current as scripts run
-#: (pocflow.freshness.ScriptMade)
-PRODUCED_LOG: list[tuple[Path, dict[str, str]]] = []
 
 
 def write_run_file(path: Path, obj: Any, unless_held: bool = False) -> None:
