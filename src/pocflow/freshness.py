@@ -34,6 +34,7 @@ from pocflow.fingerprint import (
     digest_of,
     file_digest,
     fingerprint,
+    held_digest,
     kind_of,
     still_holds,
 )
@@ -60,6 +61,7 @@ from pocflow.layout import (
 )
 from pocflow.observed import OBSERVER_VERSION, within
 from pocflow.record import (
+    PRODUCED_LOG,
     ImplementResult,
     StepRecord,
     TestResult,
@@ -862,6 +864,71 @@ def script_writers(
     return writers
 
 
+class ScriptMade:
+    """Each file the steps' scripts wrote -> the contents their latest runs here (for real or
+    replayed) left it with: read once per run from each step's small `produced.json`, then
+    kept current with every one this process writes as scripts run (PRODUCED_LOG)."""
+
+    def __init__(self) -> None:
+        self.made: dict[str, set[str]] = {}
+        self.applied = -1  # how much of PRODUCED_LOG is in (-1: not read yet)
+
+    def of(self, ws: Workspace) -> dict[str, set[str]]:
+        """The files and contents, as of now."""
+        if self.applied < 0:
+            self.applied = len(PRODUCED_LOG)
+            for sid in ws.steps:
+                produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
+                self._add(produced.get("written"))
+        runs = str(ws.root / ws.settings.state_dir)
+        for path, written in PRODUCED_LOG[self.applied :]:
+            if str(path).startswith(runs):
+                self._add(written)
+        self.applied = len(PRODUCED_LOG)
+        return self.made
+
+    def _add(self, written: Any) -> None:
+        for path, digest in written.items() if isinstance(written, dict) else ():
+            if isinstance(path, str) and isinstance(digest, str):
+                self.made.setdefault(path, set()).add(digest)
+
+
+def tests_made(ws: Workspace, result: TestResult, made: dict[str, set[str]]) -> dict[str, str]:
+    """The outputs the tests read as no run of the steps' scripts here left them (another
+    step's tests changed them first), fingerprinted as read, as a record keeps them. Not
+    those its own tests wrote (what is kept of those is what they left, not what they
+    read), and only what every step's `produced.json` read afresh confirms (a worker of
+    `doit -n` does not see what another wrote)."""
+    own = {*result.tests_wrote, *result.rewrote_read}
+    found = {
+        path: digest
+        for path, digest in sorted(result.outputs_read.items())
+        if kind_of(path) == "file"
+        and path not in own
+        and digest not in NO_CONTENT
+        and digest not in made.get(path, ())
+    }
+    if found:
+        afresh = ScriptMade().of(ws)
+        found = {path: d for path, d in found.items() if d not in afresh.get(path, ())}
+    return {path: held_digest(digest) for path, digest in found.items()}
+
+
+def tests_made_reason(ws: Workspace, record: StepRecord) -> str:
+    """Why a record is not taken over what its tests read as other tests had made it: that
+    content is not there (a fresh clone has what the scripts make, not what tests make of
+    it). '' when it is, or when they read none."""
+    made = record.test.reads_test_made if record.test is not None else {}
+    gone = [path for path, then in made.items() if held_digest(digest_of(ws.root, path)) != then]
+    if not gone:
+        return ""
+    them, are = ("them", "they are") if len(gone) > 1 else ("it", "it is")
+    return (
+        f"{listed_paths(gone)} not as its tests read {them}, as tests had made {them} of what "
+        f"the scripts wrote: its tests run on {them} as {are}"
+    )
+
+
 def left_by_tests_here(
     ws: Workspace, step_id: str, result: TestResult, writers: dict[str, set[str]]
 ) -> str:
@@ -1155,7 +1222,7 @@ def acceptance(
     foreign = foreign_reason(foreign_outputs(ws, step_id, record))
     if foreign:
         return Acceptance(None, (foreign,))
-    left_by_tests = left_by_tests_reason(ws, record)
+    left_by_tests = left_by_tests_reason(ws, record) or tests_made_reason(ws, record)
     if left_by_tests:
         return Acceptance(None, (left_by_tests,))
     ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)

@@ -127,7 +127,7 @@ def test_phase(
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import left_by_tests_here, note_ran_after
+    from pocflow.freshness import ScriptMade, left_by_tests_here, note_ran_after, tests_made
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import keeping_outputs_read
 
@@ -150,6 +150,9 @@ def test_phase(
     )
     result = tests_for(ws, selection, isolation, batch)
     result.key = batch_key(ws, selection.step_id)
+    if result.outputs_read:  # what its tests read as other tests had made it, for its record
+        made = run.made.setdefault(ws.poc, ScriptMade()).of(ws)
+        result.reads_test_made = tests_made(ws, result, made)
     write_run_file(ws.root / result_file, result)
     note_ran_after(ws, selection.step_id, TEST)
     message = result.message if result.outcome != "passed" else ""

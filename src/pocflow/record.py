@@ -32,6 +32,9 @@ if TYPE_CHECKING:
 RECORD_FORMAT = 2
 #: a field's metadata key: the field is kept in local run files, never in committed records
 LOCAL = "local"
+#: a field's metadata key: written only when it holds something (a field added to records:
+#: a record written before it, read and written again, keeps its bytes)
+SPARSE = "sparse"
 _T = TypeVar("_T")
 
 
@@ -143,6 +146,13 @@ class TestResult(PhaseResult):
     #: which outputs those are (committed: where a record is taken, each that is there must
     #: be as a run of the steps' scripts here left it — pocflow.freshness.foreign_outputs)
     reads_outputs: list[str] = field(default_factory=list)
+    #: of those, the ones whose content as read no run of the steps' scripts here had left
+    #: (another step's tests had changed it), fingerprinted as read (committed: where a
+    #: record is taken, each must be there as read — pocflow.freshness.tests_made_reason)
+    reads_test_made: dict[str, str] = field(default_factory=dict, metadata={SPARSE: True})
+    #: the outputs its tests wrote themselves (local): what is kept of those as read is what
+    #: they left, which says nothing of what other tests made
+    tests_wrote: list[str] = field(default_factory=list, metadata={LOCAL: True})
     #: how many of its tests' teardowns failed (a fixture's finalizer: in a shared session,
     #: a session fixture's is reported on the last test, whichever step's; pocflow.batch)
     teardowns_failed: int = field(default=0, metadata={LOCAL: True})
@@ -227,7 +237,12 @@ def plain(obj: Any, local: bool = False) -> Any:
     if obj is None or isinstance(obj, (str, int, float)):  # most of it: asked first
         return obj
     if is_dataclass(obj):
-        return {name: plain(getattr(obj, name), local) for name in _field_names(obj, local)}
+        names, sparse = _field_names(obj, local)
+        return {
+            name: plain(value, local)
+            for name in names
+            if (value := getattr(obj, name)) or name not in sparse
+        }
     if isinstance(obj, dict):
         if all(type(value) is str for value in obj.values()):
             return dict(obj)
@@ -237,19 +252,23 @@ def plain(obj: Any, local: bool = False) -> Any:
     return obj
 
 
-#: (dataclass, local) -> the names of the fields ``plain`` writes
-_FIELD_NAMES: dict[tuple[type, bool], tuple[str, ...]] = {}
+#: (dataclass, local) -> the names of the fields ``plain`` writes, and of those written only
+#: when not empty
+_FIELD_NAMES: dict[tuple[type, bool], tuple[tuple[str, ...], frozenset[str]]] = {}
 
 
-def _field_names(obj: Any, local: bool) -> tuple[str, ...]:
-    """The fields of a result or record that ``plain`` writes (``dataclasses.fields`` builds
-    its answer anew on each call: thousands of calls in a fresh clone's acceptance)."""
-    names = _FIELD_NAMES.get((type(obj), local))
-    if names is None:
-        names = _FIELD_NAMES[(type(obj), local)] = tuple(
-            f.name for f in fields(obj) if local or not f.metadata.get(LOCAL)
+def _field_names(obj: Any, local: bool) -> tuple[tuple[str, ...], frozenset[str]]:
+    """The fields of a result or record that ``plain`` writes, and those it writes only when
+    they hold something (SPARSE) (``dataclasses.fields`` builds its answer anew on each
+    call: thousands of calls in a fresh clone's acceptance)."""
+    found = _FIELD_NAMES.get((type(obj), local))
+    if found is None:
+        chosen = [f for f in fields(obj) if local or not f.metadata.get(LOCAL)]
+        found = _FIELD_NAMES[(type(obj), local)] = (
+            tuple(f.name for f in chosen),
+            frozenset(f.name for f in chosen if f.metadata.get(SPARSE)),
         )
-    return names
+    return found
 
 
 def to_json(obj: Any, local: bool = False) -> str:
@@ -333,6 +352,13 @@ def write_produced(path: Path, produced: dict[str, Any]) -> None:
     the same while the files they wrote do, so a step depending on it runs again only when
     they change (a prerequisite that failed and was fixed back to the same outputs)."""
     write_unless_held(path, json.dumps(produced, sort_keys=True))
+    PRODUCED_LOG.append((path, dict(produced.get("written") or {})))
+
+
+#: every produced.json this process wrote, in order, with what it says was written: what a
+#: run knows of the steps' script outputs stays current as scripts run
+#: (pocflow.freshness.ScriptMade)
+PRODUCED_LOG: list[tuple[Path, dict[str, str]]] = []
 
 
 def write_run_file(path: Path, obj: Any, unless_held: bool = False) -> None:

@@ -27,9 +27,12 @@ import os
 import uuid
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pocflow.workspace import Workspace, load_workspace, project_workspaces
+
+if TYPE_CHECKING:
+    from pocflow.freshness import ScriptMade
 
 #: the environment variable that names one doit invocation (set when tasks are loaded)
 RUN_ENV = "POCFLOW_RUN"
@@ -50,6 +53,7 @@ class RunContext:
         "current",
         "gate_checked",
         "installed_anew",
+        "made",
         "root",
         "writers",
     )
@@ -75,6 +79,9 @@ class RunContext:
         #: per PoC, each file the steps' scripts write -> the steps that write it (made when
         #: first needed, kept up to date as scripts run: pocflow.freshness.undeclared_reads)
         self.writers: dict[int | None, dict[str, set[str]]] = {}
+        #: per PoC, each file the steps' scripts wrote -> the contents their latest runs left
+        #: (pocflow.freshness.ScriptMade)
+        self.made: dict[int | None, ScriptMade] = {}
         self._workspaces: dict[int | None, Workspace] = {}
         self._project: list[Workspace] | None = None
 

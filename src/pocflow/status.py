@@ -25,6 +25,7 @@ from pocflow.freshness import (
     ran_here,
     script_outputs_changed,
     scripts_ran_since,
+    tests_made_reason,
 )
 from pocflow.layout import GATE_TASK, STEP_TASK, TOGETHER_FILE
 from pocflow.record import (
@@ -233,7 +234,9 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
             # (a step whose scripts and tests ran here stands on that run, not its record)
             taken = not ran_here(ws, step_id)
             foreign = foreign_reason(foreign_outputs(ws, step_id, record, left)) if taken else ""
-            foreign = foreign or (left_by_tests_reason(ws, record) if taken else "")
+            foreign = foreign or (
+                (left_by_tests_reason(ws, record) or tests_made_reason(ws, record)) if taken else ""
+            )
             if foreign:
                 status.outputs_changed = False
                 status.standing = "stale"

@@ -243,6 +243,7 @@ class PytestJsonRunner:
                 rewritten=rewritten,
             )
             result.rewrote_read = sorted(rewritten)
+            result.tests_wrote = sorted(wrote[sid])
             result.reads_outputs = sorted(result.outputs_read)
             if len(selections) > 1:
                 result.read_others_env = reads_what_others_set(facts, selection.files)

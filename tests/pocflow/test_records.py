@@ -5,14 +5,23 @@ from __future__ import annotations
 
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from support import make_workspace, plain_pytest_run, run_doit
+from support import REPO, make_workspace, plain_pytest_run, run_doit
 
 from pocflow.freshness import note_ran_after
 from pocflow.layout import IMPLEMENT, IMPLEMENT_FILE, RAN_AFTER_FILE, TEST
-from pocflow.record import FAILING_KEPT, TestCase, TestResult, grouped_outcomes, summarized
+from pocflow.record import (
+    FAILING_KEPT,
+    TestCase,
+    TestResult,
+    grouped_outcomes,
+    read_step_record,
+    summarized,
+    to_json,
+)
 from pocflow.workspace import load_workspace
 
 #: 3,000 tests in one file, 1,000 of them in a class: a suite far larger than the record
@@ -237,3 +246,15 @@ def test_a_workspace_path_is_described_by_what_may_trip_code_that_builds_command
     from pocflow.freshness import path_characters
 
     assert path_characters(path) == held
+
+
+def test_a_committed_record_written_before_a_field_was_added_keeps_its_bytes() -> None:
+    # the sample's records were written before `reads_test_made`: read and written again,
+    # nothing in them changes (a fresh clone's gate would see the records changed)
+    for path in sorted((REPO / "steps/records").rglob("step*.json")):
+        text = path.read_text(encoding="utf-8")
+        record = read_step_record(path)
+        assert record is not None and record.test is not None, path
+        assert to_json(record) == text, path
+    made = replace(record.test, reads_test_made={"out/d.json": "0123456789abcdef"})
+    assert '"reads_test_made"' in to_json(replace(record, test=made))  # (written when held)

@@ -8,6 +8,7 @@ script runs again it drops what step 2 added, so step 2 must run again too, even
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import sys
@@ -424,3 +425,63 @@ def test_tests_that_read_a_file_no_script_writes_are_warned_a_fresh_clone_lacks_
         in result.err
     ), result.err
     assert "step 1's tests read" not in result.err  # (its tests wrote it: they read no output)
+
+
+#: step 1's script writes out/d.json; step 1's test adds a key that step 2's test needs
+MADE_BY_TESTS = {
+    "1": "import json\nfrom pathlib import Path\n\n\ndef test_a_and_mark():\n"
+    "    data = json.loads(Path('out/d.json').read_text())\n    assert data['a'] == 1\n"
+    "    data['t'] = 1\n    Path('out/d.json').write_text(json.dumps(data))\n",
+    "2": "import json\nfrom pathlib import Path\n\n\ndef test_marked():\n"
+    "    assert json.loads(Path('out/d.json').read_text()).get('t') == 1\n",
+}
+D_WRITER = (
+    '"""Step 1: write d.\n\nUsage:\n    python PoC/step1_x.py\n"""\n'
+    "import json\nfrom pathlib import Path\n\n"
+    "Path('out').mkdir(exist_ok=True)\nPath('out/d.json').write_text(json.dumps({'a': 1}))\n"
+)
+
+
+def test_a_record_standing_on_what_other_tests_made_of_an_output_is_not_taken_without_it(
+    tmp_path: Path,
+) -> None:
+    ws = make_workspace(tmp_path / "ws", MADE_BY_TESTS, depends={"2": "1"})
+    (ws / "PoC/step1_x.py").write_text(D_WRITER, encoding="utf-8")
+    assert run_doit(ws, "poc-complete").code == 0  # here the file is as step 1's tests left it
+    clone = tmp_path / "clone"  # what CI gets: no local state, no outputs
+    shutil.copytree(ws, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
+    plain = tmp_path / "plain"
+    shutil.copytree(clone, plain)
+    for step in ("1", "2"):
+        subprocess.run([sys.executable, f"PoC/step{step}_x.py"], cwd=plain, check=True)
+    assert plain_pytest(plain, "2") != 0, "the case must really fail"
+    status = run_doit(clone, "status")  # its record is no evidence there: not shown ✅
+    assert "✅ 2" not in status.out, status.out
+    result = run_doit(clone, "poc-complete")
+    assert "test:2" in result.ran, result.out  # its tests ran on the clone's files
+    assert "as tests had made it of what the scripts wrote" in result.out, result.out
+    # green only where plain pytest agrees on the clone's files as that run left them
+    assert result.code != 0 or plain_pytest(clone, "2") == 0, result.out + result.err
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]])
+def test_outputs_the_scripts_made_are_not_kept_as_made_by_tests(
+    tmp_path: Path, workers: list[str]
+) -> None:
+    # step 2's test reads what its script made and writes it back marked: what it read was
+    # the script's (under -n 2 too, where each worker sees the other's scripts only on disk)
+    tests = {
+        **DERIVED_TESTS,
+        "2": DERIVED_TESTS["2"] + "\n\ndef test_and_mark():\n"
+        "    derived = json.loads(Path('out/derived.json').read_text())\n"
+        "    derived['checked'] = True\n"
+        "    Path('out/derived.json').write_text(json.dumps(derived))\n",
+    }
+    ws = make_workspace(tmp_path / "ws", tests, depends={"2": "1"})
+    (ws / "PoC/step1_x.py").write_text(WRITER, encoding="utf-8")
+    (ws / "PoC/step2_x.py").write_text(READER, encoding="utf-8")
+    result = run_doit(ws, *workers, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    for step in ("1", "2"):
+        record = json.loads((ws / f"steps/records/step{step}.json").read_text("utf-8"))
+        assert not record["test"].get("reads_test_made"), (step, record["test"])
