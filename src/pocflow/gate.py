@@ -38,7 +38,12 @@ from pocflow.record import (
     write_record,
 )
 from pocflow.render import refresh_project_state, write_poc_results
-from pocflow.reuse import missing_outputs, outputs_written_by_others, replay
+from pocflow.reuse import (
+    missing_outputs,
+    outputs_rewritten_by_others,
+    outputs_written_by_others,
+    replay,
+)
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import Signal, find_signals
 from pocflow.status import (
@@ -66,6 +71,17 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     signals = find_signals(ws)
     for signal in signals:
         sys.stderr.write(f"pocflow: signal: {signal}\n")
+    # a step taken from its record whose part of a shared file a replayed prerequisite wrote
+    # away (a fresh clone where a sibling changed): its scripts add it again, in plan order,
+    # before any step's status is judged (the tests that read the file then run again)
+    replayed, problem = replay(ws, outputs_rewritten_by_others(ws))
+    if problem:
+        return problem
+    if replayed:
+        sys.stderr.write(
+            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} (accepted from "
+            "their records): a prerequisite's replay had written their outputs anew\n"
+        )
     statuses, problem = _settled(ws)
     if problem:
         return problem

@@ -164,6 +164,13 @@ def missing_outputs(ws: Workspace) -> list[str]:
     return _lacking_outputs(ws, missing_too=True)
 
 
+def outputs_rewritten_by_others(ws: Workspace) -> list[str]:
+    """Steps whose scripts did not run here (their records taken), a file of whose outputs
+    another step's scripts wrote here: a fresh clone where a changed step replayed a shared
+    prerequisite, which wrote the file anew without their part of it."""
+    return _lacking_outputs(ws, missing_too=False)
+
+
 def outputs_written_by_others(ws: Workspace) -> list[str]:
     """Steps whose scripts did not run here, a file of whose outputs the scripts of a step of
     another PoC of the project wrote here: their records hold, but the file their tests read

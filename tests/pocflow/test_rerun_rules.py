@@ -252,8 +252,9 @@ def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Pat
     assert (result.code == 0) == (plain_pytest(workspace, "2") == 0)
 
 
+@pytest.mark.parametrize("env", [SUITE_SESSION, {}], ids=["suite-session", "steps-alone"])
 def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_output(
-    tmp_path: Path,
+    tmp_path: Path, env: dict[str, str]
 ) -> None:
     # steps 2 and 3 both extend what step 1 writes; in a fresh clone with step 3 changed,
     # step 3's run replays step 1 (which writes the file anew): step 2, accepted from its
@@ -280,13 +281,13 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
     script = clone / "PoC/step3_x.py"
     script.write_text(script.read_text("utf-8") + "# a reviewed change\n", "utf-8")
 
-    result = run_doit(clone, "poc-complete", env=SUITE_SESSION)  # as the CI workflow runs
+    result = run_doit(clone, "poc-complete", env=env)  # (SUITE_SESSION: as CI runs)
     assert result.code == 0, result.out + result.err
     assert {"implement:3", "test:3"} <= set(result.ran)
     assert "implement:2" not in result.ran, "step 2 is accepted from its record"
     for step in ("1", "2", "3"):  # what the gate stood on holds under plain pytest
         assert plain_pytest(clone, step) == 0, f"step {step}"
-    again = run_doit(clone, "poc-complete", env=SUITE_SESSION)
+    again = run_doit(clone, "poc-complete", env=env)
     assert again.code == 0 and again.ran == [], again.out + again.err
 
 
