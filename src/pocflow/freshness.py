@@ -853,9 +853,7 @@ def script_writers(
     if writers:
         return writers
     for sid, step in ws.steps.items():
-        produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
-        written = produced.get("written")
-        paths = list(written) if isinstance(written, dict) else []
+        paths = list(produced_here(ws, sid))
         if records and not paths:
             paths = written_by(ws, sid)
         declared = [o.rstrip("/") for o in (step.manifest.outputs if step.manifest else ())]
@@ -878,8 +876,7 @@ class ScriptMade:
         if self.applied < 0:
             self.applied = len(PRODUCED_LOG)
             for sid in ws.steps:
-                produced = read_json(ws.run_file(sid, PRODUCED_FILE)) or {}
-                self._add(produced.get("written"))
+                self._add(produced_here(ws, sid))
         runs = str(ws.root / ws.settings.state_dir)
         for path, written in PRODUCED_LOG[self.applied :]:
             if str(path).startswith(runs):
@@ -887,10 +884,19 @@ class ScriptMade:
         self.applied = len(PRODUCED_LOG)
         return self.made
 
-    def _add(self, written: Any) -> None:
-        for path, digest in written.items() if isinstance(written, dict) else ():
-            if isinstance(path, str) and isinstance(digest, str):
-                self.made.setdefault(path, set()).add(digest)
+    def _add(self, written: dict[str, str]) -> None:
+        for path, digest in written.items():
+            self.made.setdefault(path, set()).add(digest)
+
+
+def produced_here(ws: Workspace, step_id: str) -> dict[str, str]:
+    """What the step's latest run of its scripts here wrote, each file and its fingerprint
+    (its `produced.json`; empty when there is none, or it is not what pocflow writes)."""
+    produced = read_json(ws.run_file(step_id, PRODUCED_FILE)) or {}
+    written = produced.get("written")
+    if not isinstance(written, dict):
+        return {}
+    return {p: d for p, d in written.items() if isinstance(p, str) and isinstance(d, str)}
 
 
 def tests_made(ws: Workspace, result: TestResult, made: dict[str, set[str]]) -> dict[str, str]:
