@@ -9,7 +9,8 @@ same workspace and machine, one after the other:
 - cold: `doit poc-complete` on a fresh copy, against running every step script once plus
   one `pytest tests/`;
 - no-op: a second `doit poc-complete`, against a plain doit dodo file with the same tasks
-  and file dependencies (its own second run); each the median of 5 runs taken in turns;
+  and file dependencies (its own second run), run by doit without pocflow's plugins
+  (bench/plain_doit.py); each the median of 5 runs taken in turns;
 - one edited step script, and one edited shared helper: `doit poc-complete`, against
   running just those steps' scripts and their test files directly (plus the no-op cost);
 - -n 2: a cold parallel run;
@@ -85,6 +86,18 @@ def doit(cwd: Path, *args: str) -> Measure:
     return result
 
 
+#: doit with pocflow's plugins left out (bench/plain_doit.py): the plain dodo's runs
+PLAIN_DOIT = str(Path(__file__).resolve().parent / "plain_doit.py")
+
+
+def plain_doit(cwd: Path) -> Measure:
+    """The plain dodo file's run, as doit runs it where pocflow is not installed."""
+    result = run([PYTHON, PLAIN_DOIT, "-f", "plain_dodo.py"], cwd)
+    if result.code != 0:
+        raise SystemExit(f"plain doit failed in {cwd} (exit {result.code})")
+    return result
+
+
 def plain_alternative(cwd: Path, steps: list[int], tests: list[str] | None = None) -> float:
     """Run the given step scripts once each, then one pytest session over their tests."""
     if hasattr(os, "sync"):
@@ -141,11 +154,11 @@ def bench(steps: int, base: Path) -> dict[str, float]:
     # the no-ops take a second or less: each is the median of NOOP_RUNS, taken in turns
     # with the plain dodo's (a single run is at the mercy of whatever else the machine does)
     make_plain_dodo(ws, steps)
-    doit(ws, "-f", "plain_dodo.py")
+    plain_doit(ws)
     noops, plain_noops = [], []
     for _ in range(NOOP_RUNS):
         noops.append(doit(ws, "poc-complete"))
-        plain_noops.append(doit(ws, "-f", "plain_dodo.py"))
+        plain_noops.append(plain_doit(ws))
     figures["noop_s"] = statistics.median(m.seconds for m in noops)
     figures["noop_peak_mib"] = max(m.peak_mib for m in noops)
     figures["plain_noop_s"] = statistics.median(m.seconds for m in plain_noops)
@@ -154,7 +167,7 @@ def bench(steps: int, base: Path) -> dict[str, float]:
     plain_fresh = []
     for _ in range(FRESH_RUNS):
         shutil.rmtree(ws / ".plain")
-        plain_fresh.append(doit(ws, "-f", "plain_dodo.py").seconds)
+        plain_fresh.append(plain_doit(ws).seconds)
     figures["plain_fresh_s"] = statistics.median(plain_fresh)
 
     edited = steps // 2 or 1
