@@ -35,3 +35,33 @@ def test_bench_harness_runs_and_writes_its_table(
     fresh = [line for line in text.splitlines() if line.startswith("| 3 |")][1]
     assert fresh.count("|") == 10 and fresh.count("x |") == 5
     assert "Plain doit, no state (s)" in text
+
+
+def test_the_plain_alternative_runs_doit_without_pocflows_plugins(tmp_path: Path) -> None:
+    """The plain dodo's runs must not carry pocflow's import and run command: doit loads
+    every installed plugin, pocflow's included, unless bench/plain_doit.py leaves them out."""
+    import subprocess
+
+    (tmp_path / "dodo.py").write_text(
+        "import sys\n"
+        "def task_modules():\n"
+        "    def write():\n"
+        "        loaded = sorted(m for m in sys.modules if m.split('.')[0] == 'pocflow')\n"
+        "        open('loaded.txt', 'w').write(repr(loaded))\n"
+        "    return {'actions': [write], 'verbosity': 0}\n",
+        encoding="utf-8",
+    )
+    plain = subprocess.run(
+        [sys.executable, str(BENCH / "plain_doit.py"), "-f", "dodo.py"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert plain.returncode == 0, plain.stderr
+    assert (tmp_path / "loaded.txt").read_text(encoding="utf-8") == "[]"
+    # and what it leaves out is real: `python -m doit` in this venv loads pocflow
+    subprocess.run(
+        [sys.executable, "-m", "doit", "-f", "dodo.py"], cwd=tmp_path, capture_output=True
+    )
+    assert "pocflow" in (tmp_path / "loaded.txt").read_text(encoding="utf-8")
