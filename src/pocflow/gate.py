@@ -74,14 +74,13 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     # a step taken from its record whose part of a shared file a replayed prerequisite wrote
     # away (a fresh clone where a sibling changed): its scripts add it again, in plan order,
     # before any step's status is judged (the tests that read the file then run again)
-    replayed, problem = replay(ws, outputs_rewritten_by_others(ws))
+    problem = _replayed(
+        ws,
+        outputs_rewritten_by_others(ws),
+        ": a prerequisite's replay had written their outputs anew",
+    )
     if problem:
         return problem
-    if replayed:
-        sys.stderr.write(
-            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} (accepted from "
-            "their records): a prerequisite's replay had written their outputs anew\n"
-        )
     statuses, problem = _settled(ws)
     if problem:
         return problem
@@ -231,18 +230,25 @@ def _refresh_pocs(ws: Workspace) -> None:
     note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
 
 
+def _replayed(ws: Workspace, step_ids: list[str], why: str) -> str:
+    """Replay the scripts of those steps taken from their records that need it
+    (reuse.replay), saying so with why; why one failed, or ''."""
+    replayed, problem = replay(ws, step_ids)
+    if replayed and not problem:
+        sys.stderr.write(
+            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
+            f"(accepted from their records){why}\n"
+        )
+    return problem
+
+
 def _suite_session(
     ws: Workspace,
 ) -> tuple[tuple[dict[str, dict[str, int]], float] | None, str]:
     """Every step's tests in one pytest session: (counts per step, seconds), or why not."""
-    replayed, problem = replay(ws, missing_outputs(ws))  # what the tests may read
+    problem = _replayed(ws, missing_outputs(ws), " for the outputs their tests may read")
     if problem:
         return None, problem
-    if replayed:
-        sys.stderr.write(
-            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
-            "(accepted from their records) for the outputs their tests may read\n"
-        )
     selections = [selection_of(ws, step, inputs=False) for step in ws.steps.values()]
     report_dir = ws.root / ws.session_dir(GATE_SESSION)
     runner = PytestJsonRunner(ws.settings.test_runner, pocflows=written_by_pocflow(ws))
