@@ -10,7 +10,10 @@ DOIT_CONFIG uses pocflow's state store):
   files they were to replace are intact);
 - **clean interruption**: SIGTERM stops the run like Ctrl-C (SIGINT) does: the running
   script or pytest session is stopped, doit saves what finished, and the run ends with one
-  line and exit code 130 (SIGINT) or 143 (SIGTERM) instead of a traceback.
+  line and exit code 130 (SIGINT) or 143 (SIGTERM) instead of a traceback;
+- **plan order**: tasks that become ready together (the steps that depend on one same
+  step, once it is done) run in the order the plan lists them, on every run (see
+  _in_plan_order).
 
 And three options for CI:
 
@@ -39,6 +42,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import doit.control
 from doit.action import PythonAction
 from doit.cmd_run import Run as DoitRun
 from doit.dependency import JSONCodec
@@ -106,6 +110,39 @@ opt_shard = {
     "other stay together), and not the gate: for CI jobs side by side whose "
     "records a last job gathers (docs/ci.md)",
 }
+
+
+class _InOrder(dict[Any, None]):
+    """A set that gives its members back in the order they were added."""
+
+    def add(self, member: Any) -> None:
+        self[member] = None
+
+
+class _PlanOrderNode(doit.control.ExecNode):  # type: ignore[misc]
+    """doit's node of a task, whose dependents are released in the order they came to
+    wait for it (doit keeps them in a set of objects, hashed by address: the steps that
+    depend on one same step ran in a different order from run to run)."""
+
+    def __init__(self, task: Any, parent: Any) -> None:
+        super().__init__(task, parent)
+        self.waiting_me = _InOrder()
+
+
+@contextlib.contextmanager
+def _in_plan_order() -> Iterator[None]:
+    """doit's dispatcher, for this run, with nodes that release their dependents in order:
+    the dispatcher walks each task's dependencies in their listed order (the gate's are the
+    plan's steps), so sibling steps run in plan order, serially and as workers free up. A
+    shared output the siblings extend (a table each adds to) then holds the same thing in
+    every run, a fresh clone's included. (doit has no hook for the node class: its
+    dispatcher names ExecNode from its module, which is swapped for the run and restored.)"""
+    plain = doit.control.ExecNode
+    doit.control.ExecNode = _PlanOrderNode
+    try:
+        yield
+    finally:
+        doit.control.ExecNode = plain
 
 
 @contextlib.contextmanager
@@ -214,7 +251,8 @@ class Run(CommandEdges, DoitRun):  # type: ignore[misc]
                 detailed = self._params.get("detailed_exit_code") or env_flag(DETAILED_ENV)
                 before = phase_results(root) if detailed else {}
                 try:
-                    code = int(super()._execute(*args, **kwargs))
+                    with _in_plan_order():
+                        code = int(super()._execute(*args, **kwargs))
                 finally:
                     save_cache_file()  # file digests, for the next run's checks
                 if code == 2 and _only_failures_behind(RUN_OUTCOMES):

@@ -577,9 +577,7 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
     if IMPLEMENT in phases:
         deps = [dep for dep in ws.steps[step_id].depends_on if dep in ws.steps]
         noted["prerequisites"] = {dep: file_digest(ws.run_file(dep, PRODUCED_FILE)) for dep in deps}
-        noted["prerequisite_runs"] = {
-            dep: file_digest(ws.run_file(dep, IMPLEMENT_FILE)) for dep in deps
-        }
+        noted["prerequisite_runs"] = {dep: _runs_digest(ws, dep) for dep in deps}
     if TEST in phases:
         noted["tests"] = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
     if noted != before:  # (a record taken notes it for both phases: written once)
@@ -589,24 +587,31 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
 def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
     """The step whose scripts really ran here (not taken from its record) since this step
     last stood on what they wrote: a prerequisite whose scripts produced other files since
-    this step's scripts last ran or took their record here, or ran at all when they write a
-    file this step's scripts extended (steps sharing an output); with ``tests``, the step
-    itself, since its tests last did (a step's tests must run on what its scripts wrote).
-    '' when none did. A prerequisite that failed and was fixed back to the same outputs is
-    not one. Compared by content (a copied or restored folder keeps it); by modification
-    time where nothing was noted yet."""
+    this step's scripts last ran or took their record here, or ran at all — replayed too —
+    when they write a file this step's scripts extended (steps sharing an output: a fresh
+    clone where a changed sibling replayed the prerequisite it shares, which wrote the file
+    anew without this step's part); with ``tests``, the step itself, since its tests last
+    did (a step's tests must run on what its scripts wrote). '' when none did. A
+    prerequisite that failed and was fixed back to the same outputs is not one. Compared by
+    content (a copied or restored folder keeps it); by modification time where nothing was
+    noted yet."""
     own = step.step_id
     noted = read_json(ws.run_file(own, RAN_AFTER_FILE)) or {}
     runs, produced = noted.get("prerequisite_runs"), noted.get("prerequisites")
     than = ws.run_file(own, IMPLEMENT_FILE)
+    sharing: list[str] | None = None
     for dep in step.depends_on:
         if dep not in ws.steps:
             continue
         then = runs.get(dep, "") if isinstance(runs, dict) else None
-        if not _ran_since(ws, dep, then, than):
+        if not _ran_since(ws, dep, then, than, replays=True):
             continue  # its scripts did not run since: nothing of theirs can differ
-        then = produced.get(dep, "") if isinstance(produced, dict) else None
-        if _ran_since(ws, dep, then, than, PRODUCED_FILE) or dep in sharing_prerequisites(ws, step):
+        if sharing is None:
+            sharing = sharing_prerequisites(ws, step)
+        if dep in sharing:
+            return dep
+        made = produced.get(dep, "") if isinstance(produced, dict) else None
+        if _ran_since(ws, dep, then, than) and _ran_since(ws, dep, made, than, PRODUCED_FILE):
             return dep
     if tests and _ran_since(ws, own, noted.get("tests"), ws.run_file(own, TEST_FILE)):
         return own
@@ -1156,16 +1161,37 @@ def _suite_outputs(ws: Workspace, step_id: str, key: str) -> dict[str, str]:
 
 
 def _ran_since(
-    ws: Workspace, step_id: str, noted: object, than: Path, name: str = IMPLEMENT_FILE
+    ws: Workspace,
+    step_id: str,
+    noted: object,
+    than: Path,
+    name: str = IMPLEMENT_FILE,
+    replays: bool = False,
 ) -> bool:
-    """Whether the step's scripts really ran here since ``noted`` (the content of their run
-    file ``name`` then) or, where nothing was noted, since ``than`` was written."""
-    path = ws.run_file(step_id, name)
-    if ws.run_file(step_id, ACCEPTED_FILE).is_file() or not path.is_file():
+    """Whether the step's scripts really ran here (with ``replays``, or were replayed: see
+    pocflow.reuse.replay) since ``noted`` (the content of their run file ``name`` then:
+    _runs_digest for IMPLEMENT_FILE) or, where nothing was noted, since ``than`` was
+    written."""
+    path, replay = ws.run_file(step_id, name), ws.run_file(step_id, REPLAY_FILE)
+    replayed = replays and replay.is_file()
+    real = path.is_file() and not ws.run_file(step_id, ACCEPTED_FILE).is_file()
+    if not (real or replayed):
         return False
     if isinstance(noted, str):
-        return noted != file_digest(path)
-    return _newer(path, than)
+        if name != IMPLEMENT_FILE:
+            return noted != file_digest(path)
+        if replays:
+            return noted != _runs_digest(ws, step_id)
+        return real and noted.partition("+")[0] != file_digest(path)
+    return (real and _newer(path, than)) or (replayed and _newer(replay, than))
+
+
+def _runs_digest(ws: Workspace, step_id: str) -> str:
+    """What the step's latest runs of its scripts here were: its implement result (a real
+    run, or its record taken), and '+' its latest replay's where there is one."""
+    runs = file_digest(ws.run_file(step_id, IMPLEMENT_FILE))
+    replay = ws.run_file(step_id, REPLAY_FILE)
+    return f"{runs}+{file_digest(replay)}" if replay.is_file() else runs
 
 
 def _newer(path: Path, than: Path) -> bool:

@@ -42,7 +42,7 @@ from pocflow.reuse import (
     missing_outputs,
     outputs_rewritten_by_others,
     outputs_written_by_others,
-    replay,
+    replay_saying,
 )
 from pocflow.settings import suite_session_wanted
 from pocflow.signals import Signal, find_signals
@@ -74,7 +74,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     # a step taken from its record whose part of a shared file a replayed prerequisite wrote
     # away (a fresh clone where a sibling changed): its scripts add it again, in plan order,
     # before any step's status is judged (the tests that read the file then run again)
-    problem = _replayed(
+    problem = replay_saying(
         ws,
         outputs_rewritten_by_others(ws),
         ": a prerequisite's replay had written their outputs anew",
@@ -230,23 +230,11 @@ def _refresh_pocs(ws: Workspace) -> None:
     note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
 
 
-def _replayed(ws: Workspace, step_ids: list[str], why: str) -> str:
-    """Replay the scripts of those steps taken from their records that need it
-    (reuse.replay), saying so with why; why one failed, or ''."""
-    replayed, problem = replay(ws, step_ids)
-    if replayed and not problem:
-        sys.stderr.write(
-            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
-            f"(accepted from their records){why}\n"
-        )
-    return problem
-
-
 def _suite_session(
     ws: Workspace,
 ) -> tuple[tuple[dict[str, dict[str, int]], float] | None, str]:
     """Every step's tests in one pytest session: (counts per step, seconds), or why not."""
-    problem = _replayed(ws, missing_outputs(ws), " for the outputs their tests may read")
+    problem = replay_saying(ws, missing_outputs(ws), " for the outputs their tests may read")
     if problem:
         return None, problem
     selections = [selection_of(ws, step, inputs=False) for step in ws.steps.values()]

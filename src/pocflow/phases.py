@@ -129,7 +129,7 @@ def test_phase(
     from pocflow.batch import batch_key, tests_for
     from pocflow.freshness import ScriptMade, left_by_tests_here, note_ran_after, tests_made
     from pocflow.inputs import not_inputs_of, observed_before
-    from pocflow.reuse import keeping_outputs_read
+    from pocflow.reuse import keeping_outputs_read, replay_saying, was_accepted
 
     ws = run.workspace(poc)
     task = ws.task(TEST, selection.step_id)
@@ -143,6 +143,13 @@ def test_phase(
             "outputs": held_inputs(taken.outputs_read),
             **_ran_here(),
         }
+    if was_accepted(ws, selection.step_id):
+        # its scripts' record was taken, its tests' is not (a prerequisite it shares a file
+        # with was replayed since, say): its tests run on what its scripts make, not on
+        # what is there without them
+        problem = replay_saying(ws, [selection.step_id], " before its tests run")
+        if problem:  # (its scripts fail where their record says they passed)
+            return TaskFailed(problem)
     selection = replace(
         selection,
         not_inputs=not_inputs_of(ws, ws.steps[selection.step_id], own_writes=True),

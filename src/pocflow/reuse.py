@@ -19,16 +19,19 @@ lacks their part). Replaying every accepted step would cost a job as much as a c
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
 from pocflow._fs import read_json
 from pocflow.fingerprint import NO_CONTENT, fingerprint, still_holds
+from pocflow.freshness import note_ran_after
 from pocflow.implement import implement_spec, run_implement
 from pocflow.imports import ImportCache
 from pocflow.inputs import implement_inputs_of, not_inputs_of, runs_here, written_by
 from pocflow.layout import (
     ACCEPTED_FILE,
+    IMPLEMENT,
     IMPLEMENT_FILE,
     PRODUCED_FILE,
     REPLAY_FILE,
@@ -149,8 +152,21 @@ def replay(
                 f"step {step_id} was accepted from its record, but replaying "
                 f"its scripts to reproduce their outputs failed: {result.message}"
             )
+        note_ran_after(ws, step_id, IMPLEMENT)  # a replay is a run of its scripts
         replayed.append(step_id)
     return replayed, ""
+
+
+def replay_saying(ws: Workspace, step_ids: list[str], why: str) -> str:
+    """Replay the scripts of those steps taken from their records that need it (replay),
+    saying so with why; why one failed, or ''."""
+    replayed, problem = replay(ws, step_ids)
+    if replayed and not problem:
+        sys.stderr.write(
+            f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "
+            f"(accepted from their records){why}\n"
+        )
+    return problem
 
 
 def missing_outputs(ws: Workspace) -> list[str]:

@@ -697,3 +697,26 @@ def test_a_test_deciding_by_what_a_shared_session_holds_has_its_step_run_alone(
     assert len(sessions_of(workspace)) == 1
     assert verdicts(workspace, ["1", "2"])["1"][0] == "failed"
     assert verdicts(workspace, ["1", "2"])["2"][0] == "passed"
+
+
+def test_steps_that_depend_on_one_same_step_run_in_plan_order(tmp_path: Path) -> None:
+    # doit released the tasks waiting for one same task in an order set by where in memory
+    # they lay: sibling steps ran 1 3 2 in one run and 1 2 3 in the next, and a file they
+    # both extend held something else each time
+    siblings = ["2", "3a", "3b", "4", "4_1"]
+    tests = {sid: "def test_it():\n    assert True\n" for sid in ["1", *siblings]}
+    ws = make_workspace(tmp_path / "ws", tests, depends={sid: "1" for sid in siblings})
+    for sid in ["1", *siblings]:  # each script notes that it ran, where every one can see
+        (ws / f"PoC/step{sid}_x.py").write_text(
+            f'"""Step {sid}.\n\nUsage:\n    python PoC/step{sid}_x.py\n"""\n'
+            "import os\n\nwith open(os.environ['ORDER_LOG'], 'a') as log:\n"
+            f"    log.write('{sid} ')\n",
+            encoding="utf-8",
+        )
+    log = tmp_path / "order.log"  # (outside the workspace: no step's output)
+    result = run_doit(ws, "poc-complete", env={"ORDER_LOG": str(log)})
+    assert result.code == 0, result.out + result.err
+    assert log.read_text(encoding="utf-8").split() == ["1", *siblings]
+    assert [t for t in result.ran if t.startswith("test:")] == [
+        f"test:{sid}" for sid in ["1", *siblings]
+    ]

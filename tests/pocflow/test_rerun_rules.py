@@ -252,13 +252,9 @@ def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Pat
     assert (result.code == 0) == (plain_pytest(workspace, "2") == 0)
 
 
-@pytest.mark.parametrize("env", [SUITE_SESSION, {}], ids=["suite-session", "steps-alone"])
-def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_output(
-    tmp_path: Path, env: dict[str, str]
-) -> None:
-    # steps 2 and 3 both extend what step 1 writes; in a fresh clone with step 3 changed,
-    # step 3's run replays step 1 (which writes the file anew): step 2, accepted from its
-    # record, must have its part reproduced before any session reads the file
+def changed_sibling_clone(tmp_path: Path) -> Path:
+    """Steps 2 and 3 both extend what step 1 writes; verified in an origin, then a fresh
+    clone of it (no local state, no outputs) with a reviewed change to step 3's script."""
     third = EXTENDER.replace("Step 2", "Step 3").replace("step2", "step3")
     third = third.replace("table['b'] = table['a'] + 1", "table['c'] = table['a'] + 2")
     tests = {
@@ -280,7 +276,17 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
     shutil.copytree(origin, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
     script = clone / "PoC/step3_x.py"
     script.write_text(script.read_text("utf-8") + "# a reviewed change\n", "utf-8")
+    return clone
 
+
+@pytest.mark.parametrize("env", [SUITE_SESSION, {}], ids=["suite-session", "steps-alone"])
+def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_output(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # in a fresh clone with step 3 changed, step 3's run replays step 1 (which writes the
+    # file anew): step 2, accepted from its record, must have its part reproduced before
+    # any session reads the file
+    clone = changed_sibling_clone(tmp_path)
     result = run_doit(clone, "poc-complete", env=env)  # (SUITE_SESSION: as CI runs)
     assert result.code == 0, result.out + result.err
     assert {"implement:3", "test:3"} <= set(result.ran)
@@ -289,6 +295,25 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
         assert plain_pytest(clone, step) == 0, f"step {step}"
     again = run_doit(clone, "poc-complete", env=env)
     assert again.code == 0 and again.ran == [], again.out + again.err
+
+
+def test_a_sibling_whose_shared_output_a_replay_rewrote_is_not_shown_verified(
+    tmp_path: Path,
+) -> None:
+    # `doit step:3` in the fresh clone replays step 1, which writes the shared file anew
+    # without step 2's part: step 2's tests now fail under plain pytest, so neither the
+    # status, nor the state document, nor `doit step:2` may say it holds
+    clone = changed_sibling_clone(tmp_path)
+    ran = run_doit(clone, "step:3")
+    assert ran.code == 0, ran.out + ran.err
+    assert plain_pytest(clone, "2") != 0, "the replay took step 2's part of the file"
+    status = run_doit(clone, "status")
+    assert "✅ 2" not in status.out, status.out
+    assert "stale" in status.out and "step 1 ran again here" in status.out, status.out
+    step2 = run_doit(clone, "step:2")
+    assert "implement:2" in step2.ran, step2.out + step2.err
+    assert step2.code == 0 and plain_pytest(clone, "2") == 0, step2.out + step2.err
+    assert "✅ 2" in run_doit(clone, "status").out
 
 
 @pytest.mark.parametrize("look", ["open", "exists"])
