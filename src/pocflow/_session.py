@@ -12,6 +12,10 @@ one JSON line each:
   version) and the files that *could* have configured it;
 - ``{"fixture": "<where>::<name>", "files": [...]}``: which test files use each fixture
   (by the node id it is defined under and its name: two files may define one name);
+- ``{"outside_code": [...]}``, as the session finishes: the source files of the modules it
+  loaded from outside both the workspace and the Python installation (a ``conftest.py``
+  above the workspace that ``--confcutdir`` let in, a plugin module on a ``pythonpath``
+  folder beside it), relative to the workspace: code its verdict stands on;
 - ``{"end": exitstatus}`` when the session finishes (absent: it never finished).
 
 With pocflow's observer (``pocflow._observe``) in the process, it also switches the
@@ -28,6 +32,7 @@ import contextlib
 import importlib.util
 import json
 import os
+import site
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -65,6 +70,8 @@ class _Facts:
         #: test reports, written together when the session ends: a session that never gets
         #: there leaves its tests unfinished, and so failed, which is what they are then
         self.reports: list[list[Any]] = []
+        #: code loaded from outside the workspace as the session was configured: its stamps
+        self.outside: dict[str, list[int]] = {}
 
     def emit(self, fact: dict[str, Any]) -> None:
         os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
@@ -137,6 +144,7 @@ def pytest_configure(config: Any) -> None:
     config.pluginmanager.register(_ExitStatusWatch(), "pocflow-exit-status")
     config.pluginmanager.register(_RawOutcome(), "pocflow-raw-outcome")
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
+    facts.outside = _outside_code(facts.root, config)  # (conftests and plugins are loaded by now)
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts
     plugins = sorted(
@@ -520,6 +528,39 @@ def _note_shadowed() -> None:
     SHADOWED.extend(name for name in _shadowed(Path.cwd().resolve()) if name not in SHADOWED)
 
 
+def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
+    """The source files of the modules loaded in this process (and pytest's plugins: two
+    conftest.py files are both "conftest", and sys.modules keeps one) that lie outside the workspace
+    (root) and outside the Python installation (its prefixes and site folders) and are not
+    pocflow's, each by its path from the workspace ("../conftest.py") -> its stamp now
+    (size, times, inode: as pocflow._fs.stamp): a conftest.py above the workspace, a module
+    on a folder beside it that pytest's `pythonpath` or a test put on sys.path, a library
+    installed editable from a folder beside it."""
+    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    with contextlib.suppress(AttributeError):  # (a virtualenv's old site module)
+        installed.update(site.getsitepackages())
+    with contextlib.suppress(AttributeError):
+        installed.add(site.getusersitepackages())
+    apart = tuple({os.path.realpath(folder) + os.sep for folder in installed if folder})
+    apart += (os.path.realpath(Path(__file__).parent) + os.sep,)  # pocflow's own
+    inside = str(root) + os.sep
+    found = {}
+    for module in [*sys.modules.values(), *config.pluginmanager.get_plugins()]:
+        file = getattr(module, "__file__", None)
+        if not isinstance(file, str) or not file.endswith(".py"):
+            continue
+        real = os.path.realpath(file)
+        if real.startswith(inside) or real.startswith(apart):
+            continue
+        try:
+            info = os.stat(real)
+        except OSError:
+            continue
+        stamp = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+        found[Path(os.path.relpath(real, root)).as_posix()] = stamp
+    return found
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     if PRELOADED:
@@ -551,5 +592,10 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         reports = [facts.rel(path) for path in _reports(session.config)]
         if reports:
             facts.emit({"tool": reports})
+        # (as the session started for those loaded by then: one changed since was read
+        # otherwise than it is now, and is no proof)
+        outside = {**_outside_code(facts.root, session.config), **facts.outside}
+        if outside:
+            facts.emit({"outside_code": sorted(outside.items())})
         facts.emit({"reports": facts.reports})
         facts.emit({"end": int(exitstatus)})

@@ -584,14 +584,16 @@ def note_ran_after(ws: Workspace, step_id: str, *phases: str) -> None:
         atomic_write_text(path, json.dumps(noted, sort_keys=True), durable=False)
 
 
-def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
+def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False, replays: bool = True) -> str:
     """The step whose scripts really ran here (not taken from its record) since this step
     last stood on what they wrote: a prerequisite whose scripts produced other files since
     this step's scripts last ran or took their record here, or ran at all — replayed too —
     when they write a file this step's scripts extended (steps sharing an output: a fresh
     clone where a changed sibling replayed the prerequisite it shares, which wrote the file
     anew without this step's part); with ``tests``, the step itself, since its tests last
-    did (a step's tests must run on what its scripts wrote). '' when none did. A
+    did (a step's tests must run on what its scripts wrote). '' when none did. Without
+    ``replays``, runs for real only (a step whose record is taken replays its own scripts
+    after such a replay instead: pocflow.phases.implement_phase). A
     prerequisite that failed and was fixed back to the same outputs is not one. Compared by
     content (a copied or restored folder keeps it); by modification time where nothing was
     noted yet."""
@@ -604,7 +606,7 @@ def scripts_ran_since(ws: Workspace, step: Step, tests: bool = False) -> str:
         if dep not in ws.steps:
             continue
         then = runs.get(dep, "") if isinstance(runs, dict) else None
-        if not _ran_since(ws, dep, then, than, replays=True):
+        if not _ran_since(ws, dep, then, than, replays=replays):
             continue  # its scripts did not run since: nothing of theirs can differ
         if sharing is None:
             sharing = sharing_prerequisites(ws, step)
@@ -1257,7 +1259,7 @@ def acceptance(
     left_by_tests = left_by_tests_reason(ws, record) or tests_made_reason(ws, record)
     if left_by_tests:
         return Acceptance(None, (left_by_tests,))
-    ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST)
+    ran = scripts_ran_since(ws, ws.steps[step_id], tests=phase == TEST, replays=False)
     if ran:
         return Acceptance(
             None,

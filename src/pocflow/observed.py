@@ -406,14 +406,23 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
     elif not _SESSION_WIDE.isdisjoint(fact):
         for name in _SESSION_WIDE.intersection(fact):
             facts.config[name] = str(fact[name])
+    elif "outside_code" in fact:  # (each of xdist's workers says what it loaded)
+        known = facts.config.setdefault("outside_code", [])
+        for path, when in fact["outside_code"]:
+            if str(path) not in known:
+                known.append(str(path))
+                facts.stamps.setdefault(str(path), when)
     elif "skipped_by" in fact:
         facts.config.setdefault("skipped_by", [])
         facts.config["skipped_by"] += [str(f) for f in fact["skipped_by"]]
     elif "config" in fact:
         # (xdist's workers load pocflow's plugin too: what one session says spreads them)
         workers = facts.config.get("workers")
+        outside = facts.config.get("outside_code")
         facts.config = dict(fact["config"])
         facts.config["workers"] = workers or facts.config.get("workers")
+        if outside:
+            facts.config["outside_code"] = outside
     elif "items" in fact:
         facts.items = [str(i) for i in fact["items"]]
     elif "deselected" in fact:
@@ -813,6 +822,9 @@ def pytest_keys(facts: Facts) -> list[str]:
     if facts.config and not facts.config.get("own"):
         keys.append(ANCESTORS_KEY)  # no config in the workspace: pytest looks above it
     keys += [PLUGIN_PREFIX + str(name) for name, _version in facts.config.get("plugins", [])]
+    # code the session loaded from beside the workspace (a conftest.py above it, a module on
+    # a `pythonpath` folder outside it): by its path from the workspace ("../conftest.py")
+    keys += [str(path) for path in facts.config.get("outside_code", [])]
     return keys
 
 

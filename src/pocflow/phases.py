@@ -57,11 +57,19 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         clear_failure,
         foreign_outputs,
         note_ran_after,
+        scripts_ran_since,
         sharing_prerequisites,
         undeclared_reads,
     )
     from pocflow.inputs import not_inputs_of, observed_before, written_by_pocflow
-    from pocflow.reuse import accept, forget_acceptance, outputs_of, replay, upstream_of
+    from pocflow.reuse import (
+        accept,
+        forget_acceptance,
+        outputs_of,
+        replay,
+        replay_saying,
+        upstream_of,
+    )
 
     try:
         ws = run.workspace(spec.poc)
@@ -71,8 +79,21 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         task = ws.task(IMPLEMENT, spec.step_id)
         record = run.take(task, lambda: judged(run, ws, task, spec.step_id)).record
         if record is not None:
+            # (asked before its record is taken: taking it writes its run files)
+            replayed_since = scripts_ran_since(ws, ws.steps[spec.step_id])
             accept(ws, record)
             clear_failure(ws, spec.step_id)
+            if replayed_since:
+                # a prerequisite whose file its scripts extend was replayed since (a fresh
+                # clone where a sibling changed): they add their part again, in plan order
+                problem = replay_saying(
+                    ws,
+                    [spec.step_id],
+                    ": a prerequisite's replay had written its outputs anew",
+                    anew=True,
+                )
+                if problem:
+                    return TaskFailed(problem)
             note_ran_after(ws, spec.step_id, IMPLEMENT, TEST)
             # and its outputs as taken (as runs here left them, or not there): one that
             # appears or changes after this, not as a run here leaves it, has the record

@@ -131,14 +131,19 @@ def replay(
     ws: Workspace,
     step_ids: list[str],
     cache: ImportCache | None = None,
+    anew: bool = False,
 ) -> tuple[list[str], str]:
     """Run the scripts of those of step_ids (and of the steps they depend on) whose outputs
-    this workspace lacks, prerequisites first. (replayed step ids, '' or why one failed)."""
+    this workspace lacks, prerequisites first; with ``anew``, those of step_ids whatever
+    this workspace holds (what they add to a file was written away). (replayed step ids, ''
+    or why one failed)."""
     cache = cache or ImportCache.shared(ws.imports_cache, ws.root)
     replayed: list[str] = []
     for step_id in prerequisites_first(ws, step_ids):
         step = ws.steps[step_id]
-        if not step.scripts or _materialized(ws, step, cache):
+        if not step.scripts or (
+            not (anew and step_id in step_ids) and _materialized(ws, step, cache)
+        ):
             continue
         inputs = implement_inputs_of(ws, step, cache)
         spec = replace(
@@ -157,10 +162,10 @@ def replay(
     return replayed, ""
 
 
-def replay_saying(ws: Workspace, step_ids: list[str], why: str) -> str:
-    """Replay the scripts of those steps taken from their records that need it (replay),
-    saying so with why; why one failed, or ''."""
-    replayed, problem = replay(ws, step_ids)
+def replay_saying(ws: Workspace, step_ids: list[str], why: str, anew: bool = False) -> str:
+    """Replay the scripts of those steps taken from their records that need it (replay;
+    ``anew``: of these steps whatever there is), saying so with why; why one failed, or ''."""
+    replayed, problem = replay(ws, step_ids, anew=anew)
     if replayed and not problem:
         sys.stderr.write(
             f"pocflow: replayed the scripts of step(s) {', '.join(replayed)} "

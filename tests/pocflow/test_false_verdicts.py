@@ -5868,3 +5868,48 @@ def test_a_file_renamed_away_read_and_renamed_back_is_an_input(tmp_path: Path) -
     result = run_doit(ws, "poc-complete")
     assert result.code == 1, result.out + result.err
     assert "data/job.txt" in result.out, result.out
+
+
+#: pytest settings that load code from a folder beside the workspace: a conftest.py above
+#: it (which --confcutdir lets in) and a plugin module on a `pythonpath` folder outside it
+OUTSIDE_CODE = {
+    "confcutdir": (
+        'addopts = "--confcutdir=.."\n',
+        "conftest.py",
+        "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return {value}\n",
+    ),
+    "pythonpath": (
+        'pythonpath = ["../shared"]\naddopts = ["-p", "sharedplug"]\n',
+        "shared/sharedplug.py",
+        "import pytest\n\n\n@pytest.fixture\ndef answer():\n    return {value}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(OUTSIDE_CODE))
+def test_code_pytest_loads_from_outside_the_workspace_is_an_input(
+    tmp_path: Path, case: str
+) -> None:
+    # only the workspace is watched: a conftest or plugin module beside it, which the
+    # workspace's own pytest settings load, changed and pocflow said ✅ while plain pytest
+    # failed
+    settings, where, code = OUTSIDE_CODE[case]
+    outside = tmp_path / where
+    outside.parent.mkdir(parents=True, exist_ok=True)
+    outside.write_text(code.format(value=42), encoding="utf-8")
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_the_answer(answer):\n    assert answer == 42\n"},
+        settings="\n[tool.pytest.ini_options]\n" + settings,
+    )
+    verified = run_doit(ws, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 0
+
+    outside.write_text(code.format(value=41), encoding="utf-8")
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and f"../{where}" in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    assert "test_the_answer" in again.out + again.err

@@ -73,9 +73,15 @@ def test_a_damaged_store_is_set_aside_and_every_verdict_stays_true(sample: Path,
     assert len(warning) == 1 and STORE in warning[0], result.err
     status = compute_status(load_workspace(sample))
     assert status["3b"].standing == "failed"
-    # the others' records still hold: accepted, not run, still verified
-    assert all(s.is_verified for sid, s in status.items() if sid != "3b")
+    # the others' records still hold: accepted, not run; verified, or stale only because
+    # 3b's run replayed step 1, whose file step 2 extends (the gate, which never ran, adds
+    # step 2's part again) — and so their dependents
     assert result.ran_steps == {"3b"}
+    for sid, one in status.items():
+        if sid != "3b" and not one.is_verified:
+            assert one.standing == "stale", (sid, one.reasons)
+            why = ("the scripts of step 1 ran again here", "upstream step")
+            assert one.reasons[0].startswith(why), (sid, one.reasons)
 
     edit(
         sample / "tests/test_step3b_country_lookup.py",
