@@ -38,7 +38,7 @@ _FIELD_RE = re.compile(
     r"(?P<plain_value>.*)$",
     re.I,
 )
-_CHECKBOX_RE = re.compile(r"^\s*[-*]\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
+_CHECKBOX_RE = re.compile(r"^\s*(?:[-*+]|\d{1,9}[.)])\s+\[(?P<mark>[ xX])\]\s+(?P<text>.*)$")
 _BOLD_LABEL_RE = re.compile(r"^\*\*(?P<label>[^*]+?)\s*:?\s*\*\*\s*:?\s*(?P<rest>.*)$")
 _TABLE_ROW_RE = re.compile(r"^\|(?P<cells>.*)\|\s*$")
 _ID_TOKEN_RE = re.compile(r"\b(\d+[a-z]?(?:_\d+)?)\b", re.I)

@@ -9,9 +9,16 @@ from dataclasses import replace
 from pocflow._fs import file_lock, read_json
 from pocflow._observe import stamp_of
 from pocflow.documents import note_written
-from pocflow.freshness import environment, settings_digest
+from pocflow.freshness import KERNEL_WATCH, environment, settings_digest
 from pocflow.inputs import pocflows_writes_read
-from pocflow.layout import DOCUMENT_FILE, IMPLEMENT_FILE, PROVEN_DIR, TEST_FILE, VERIFIED_FILE
+from pocflow.layout import (
+    ACCEPTED_FILE,
+    DOCUMENT_FILE,
+    IMPLEMENT_FILE,
+    PROVEN_DIR,
+    TEST_FILE,
+    VERIFIED_FILE,
+)
 from pocflow.record import (
     StepRecord,
     compose_record,
@@ -80,6 +87,9 @@ def _composed(ws: Workspace, step_id: str, env: dict[str, str]) -> StepRecord:
         env,
         settings_digest(ws, step),
     )
+    if _taken_without_the_watch(ws, step_id, record, previous):
+        assert previous is not None
+        return previous
     if record is not previous and record.is_verified:
         # proved here before (an edit undone): that record, its bytes and times
         earlier = read_step_record(proven_path(ws.root / ws.run_dir(step_id), record))
@@ -89,6 +99,27 @@ def _composed(ws: Workspace, step_id: str, env: dict[str, str]) -> StepRecord:
     if record is not previous and record.is_verified and document is not None:
         record.durations["document"] = float(document.get("duration_s", 0.0))
     return record
+
+
+def _taken_without_the_watch(
+    ws: Workspace, step_id: str, record: StepRecord, previous: StepRecord | None
+) -> bool:
+    """Whether the step's record, made with the kernel's watch of what programs read, was
+    taken by a run without it (doit -n) and proves what it proved: nothing ran again, so the
+    record stays as it is (it holds without the watch: freshness.environment_changes), not
+    rewritten as made without the watch (which would have the next run with the watch
+    verify it again)."""
+    if (
+        record is previous
+        or previous is None
+        or not previous.is_verified
+        or previous.environment.get(KERNEL_WATCH) != "on"
+        or record.environment.get(KERNEL_WATCH) != "off"
+        or not ws.run_file(step_id, ACCEPTED_FILE).is_file()
+    ):
+        return False
+    watched = {**record.environment, KERNEL_WATCH: "on"}
+    return evidence(replace(record, environment=watched)) == evidence(previous)
 
 
 def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord:

@@ -350,3 +350,23 @@ def test_a_dependency_on_another_pocs_step_is_named_and_left_out(value: str) -> 
     kept = ["1"] if value.endswith(", Step 1") else []
     assert plan.steps["2"].depends_on == kept
     assert any("a step depends on steps of its own PoC only" in w for w in plan.warnings)
+
+
+def test_checklist_items_of_every_list_marker_are_read() -> None:
+    # Markdown's task lists take `+` bullets and numbered items too: those were passed
+    # over, and the gate passed with them unticked
+    plan = parse_plan(
+        "# PoC 1 Implementation Plan: P\n\n## Implementation Steps\n\n### Step 1: One\n\n"
+        "## Production-Grade Checklist\n\n"
+        "- [x] **Dash**: yes\n* [x] **Star**: yes\n+ [ ] **Plus**: no\n"
+        "1. [ ] **Dot**: no\n2) [X] **Paren**: yes\n   10. [ ] **Nested**: no\n"
+        "-[ ] **Not an item**: no space after the marker\n"
+    )
+    assert [(i.label, i.ticked) for i in plan.checklist] == [
+        ("Dash", True),
+        ("Star", True),
+        ("Plus", False),
+        ("Dot", False),
+        ("Paren", True),
+        ("Nested", False),
+    ]
