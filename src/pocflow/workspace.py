@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 import re
@@ -10,7 +11,7 @@ from graphlib import CycleError, TopologicalSorter
 from itertools import pairwise
 from pathlib import Path
 
-from pocflow.errors import DiscoveryError, GraphError, SettingsError, located, shown
+from pocflow.errors import DiscoveryError, GraphError, PlanError, SettingsError, located, shown
 from pocflow.fingerprint import use_cache_file
 from pocflow.layout import poc_prefix
 from pocflow.manifest import Manifest, load_manifest
@@ -270,6 +271,8 @@ def _layout_key(root: Path, settings: Settings) -> str:
 def _load(root: Path, settings: Settings) -> Workspace:
     _refuse_folders_of_a_missing_poc(root, settings)
     plan = load_plan(root, settings.plan)
+    if plan is None:
+        _refuse_a_plan_gone(root, settings)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])
     if plan is not None and plan.number is not None and plan.number != settings.poc:
@@ -340,6 +343,42 @@ def _load(root: Path, settings: Settings) -> Workspace:
     slug = settings.slug or _slugify(name) or f"poc{settings.poc}"
     return Workspace(
         settings=settings, plan=plan, steps=steps, name=name, slug=slug, warnings=warnings
+    )
+
+
+def _refuse_a_plan_gone(root: Path, settings: Settings) -> None:
+    """Stop before anything runs when the plan is not where the settings say, but was: its
+    path is a folder, or the PoC's steps have records (made with a plan). Run on, every step
+    would be verified again under another name, with new results docs, its Depends On
+    dropped, and only the gate would say there is no plan. (A new PoC, no record yet, has
+    no plan to lose.)"""
+    where = root / settings.plan
+    if where.is_dir():
+        raise PlanError(
+            f"the plan setting ({settings.plan}) names a folder: name the plan's file "
+            f"(as {settings.plan.rstrip('/')}/poc{settings.poc}-implementation.md)"
+        )
+    records = root / settings.records_dir
+    if not records.is_dir() or not any(
+        entry.name.startswith("step") and entry.name.endswith(".json")
+        for entry in records.iterdir()
+    ):
+        return
+    folder = where.parent
+    others = (
+        sorted(p.name for p in folder.iterdir() if p.suffix == ".md" and p.is_file())
+        if folder.is_dir()
+        else []
+    )
+    meant = [
+        f"{settings.plan.rpartition('/')[0]}/{name}".lstrip("/")
+        for name in difflib.get_close_matches(where.name, others, n=1, cutoff=0.8)
+        + [n for n in others if "implementation" in n or "plan" in n.lower()]
+    ]
+    hint = f" (is it {meant[0]}?)" if meant else ""
+    raise PlanError(
+        f"{settings.plan}: there is no plan here, but the PoC's steps have records, made "
+        f"with one: put the plan back, or set tool.pocflow's plan to where it is now{hint}"
     )
 
 

@@ -132,6 +132,26 @@ CASES: dict[str, Case] = {
         "ERROR: there is no PoC 7: this project's PoCs are 1",
         command=("poc7.step:1",),
     ),
+    "the plan moved where the settings do not say": Case(
+        lambda ws: (ws / "docs/poc1-implementation.md").rename(ws / "docs/atlas-plan.md"),
+        3,
+        "ERROR: docs/poc1-implementation.md: there is no plan here, but the PoC's steps have "
+        "records, made with one: put the plan back, or set tool.pocflow's plan to where it "
+        "is now (is it docs/atlas-plan.md?)",
+    ),
+    "the plan's name mistyped in the settings": Case(
+        replace(
+            "pyproject.toml", "docs/poc1-implementation.md", "docs/poc1-implementaton.md"
+        ),
+        3,
+        "(is it docs/poc1-implementation.md?)",
+    ),
+    "the plan setting naming a folder": Case(
+        replace("pyproject.toml", 'plan = "docs/poc1-implementation.md"', 'plan = "docs"'),
+        3,
+        "ERROR: the plan setting (docs) names a folder: name the plan's file (as "
+        "docs/poc1-implementation.md)",
+    ),
     "a dry run of a task that is not there": Case(
         lambda ws: None,
         3,

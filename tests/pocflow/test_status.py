@@ -229,13 +229,19 @@ def test_an_unticked_checklist_item_is_named_as_the_next_thing_to_do(sample: Pat
 
 
 @pytest.mark.e2e
-def test_a_missing_plan_is_named_as_the_next_thing_to_do(sample: Path) -> None:
-    # every step verified, the plan since removed: running the gate again cannot help
+def test_a_plan_removed_after_its_steps_were_verified_stops_every_command(
+    sample: Path,
+) -> None:
+    # run on, every step was verified again under another name (its results docs written
+    # anew without their text, its Depends On dropped) before the gate said "no plan"
     (sample / "docs/poc1-implementation.md").unlink()
-    result = run_doit(sample, "poc-complete")
-    assert result.code == 1, result.out + result.err
-    assert "there is no plan at docs/poc1-implementation.md" in result.out
-    assert "pocflow: next: write the plan at docs/poc1-implementation.md" in result.out
+    for command in ("poc-complete", "status"):
+        result = run_doit(sample, command)
+        assert result.code == 3 and result.ran == [], result.out + result.err
+        assert (
+            "ERROR: docs/poc1-implementation.md: there is no plan here, but the PoC's steps "
+            "have records, made with one: put the plan back" in result.err
+        )
 
 
 @pytest.mark.parametrize(
