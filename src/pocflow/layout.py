@@ -61,6 +61,9 @@ TOGETHER_FILE = "together.json"
 #: the content digests of the implement results the step's scripts ran after: its
 #: prerequisites' (``prerequisites``) and, for its tests, its own (``tests``)
 RAN_AFTER_FILE = "ran-after.json"
+#: in the state folder: the records (every PoC's steps, their ids, their records' bytes)
+#: PROJECT_STATE.md was last rendered from, by its task or by a failure outside it
+STATE_RENDERED_FROM = "project-state-from.json"
 #: the metrics the step's script wrote (POCFLOW_METRICS_FILE)
 METRICS_FILE = "metrics.json"
 #: the log of the pytest session that ran the step's tests

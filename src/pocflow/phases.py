@@ -249,14 +249,12 @@ def state_phase(root: str, step_id: str, poc: int | None = None) -> Outcome:
 def project_state_phase(root: str) -> Outcome:
     """Refresh PROJECT_STATE.md from every step's record."""
     run = _acting(root)
-    from pocflow.record import project_records_digest
     from pocflow.render import refresh_project_state
 
     try:
         ws = run.workspace()
         with file_lock(ws.state_lock):
-            refresh_project_state(ws)
-            records = project_records_digest(run.workspaces())
+            records = refresh_project_state(ws)
     except PocflowError as exc:
         return TaskError(str(exc))
     return {**_written(ws.root / ws.settings.state_file), "records": records}
@@ -291,11 +289,16 @@ class settings_unchanged(config_changed):  # type: ignore[misc]
 
 @signed
 def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
-    """doit uptodate check: no verification record changed since PROJECT_STATE.md was
-    last refreshed from them."""
+    """doit uptodate check: no verification record changed (and no step came or went)
+    since PROJECT_STATE.md was last rendered from them — by its task, or by pocflow outside
+    it (a failed phase, the gate), which the file's own check accepts as written by pocflow
+    (written_unchanged): a step removed after its failure had its row kept for good."""
     from pocflow.record import project_records_digest
+    from pocflow.render import rendered_from
 
-    return values.get("records") == project_records_digest(RunContext.of(root).workspaces())
+    run = RunContext.of(root)
+    now = project_records_digest(run.workspaces())
+    return (rendered_from(run.workspace()) or values.get("records")) == now
 
 
 def gate_phase(root: str, poc: int | None = None) -> Outcome:

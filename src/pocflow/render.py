@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from shlex import quote
 from typing import Any
 
+from pocflow._fs import atomic_write_text
 from pocflow.documents import (
     POC_TEMPLATE,
     STATE_TEMPLATE,
@@ -23,10 +24,16 @@ from pocflow.documents import (
     write_document,
 )
 from pocflow.errors import PocflowError
-from pocflow.layout import STEP_TASK, WRITTEN_BLOCKS_DIR
+from pocflow.layout import STATE_RENDERED_FROM, STEP_TASK, WRITTEN_BLOCKS_DIR
 from pocflow.manifest import Manifest
 from pocflow.metrics import describe_metric, parse_threshold
-from pocflow.record import GateRecord, StepRecord, TestResult, grouped_outcomes
+from pocflow.record import (
+    GateRecord,
+    StepRecord,
+    TestResult,
+    grouped_outcomes,
+    project_records_digest,
+)
 from pocflow.signals import Signal, find_signals
 from pocflow.status import STYLES, StepStatus, compute_status, poc_line
 from pocflow.workspace import (
@@ -227,10 +234,12 @@ def _test_files(test: TestResult | None) -> list[tuple[str, int]]:
 # PROJECT_STATE.md
 
 
-def refresh_project_state(ws: Workspace) -> None:
+def refresh_project_state(ws: Workspace) -> str:
     """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape),
     which show the project's current PoC in full whichever PoC's step asks (a step of an
-    earlier PoC that fails refreshes it too)."""
+    earlier PoC that fails refreshes it too); the digest of the records it was rendered
+    from (project_records_digest), which it notes (rendered_from: the project-state task
+    is current while it is the records' digest now, whoever rendered it last)."""
     current = ws if ws.poc is None else load_workspace(ws.root)
     write_rendered(
         current,
@@ -238,6 +247,22 @@ def refresh_project_state(ws: Workspace) -> None:
         STATE_TEMPLATE,
         render_project_state(current, compute_status(current)),
     )
+    records = project_records_digest(project_workspaces(current.root))
+    atomic_write_text(_rendered_from_file(current), records + "\n", durable=False)
+    return records
+
+
+def rendered_from(ws: Workspace) -> str:
+    """The digest of the records PROJECT_STATE.md was last rendered from ('' when not
+    known)."""
+    try:
+        return _rendered_from_file(ws).read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+def _rendered_from_file(ws: Workspace) -> Path:
+    return ws.root / ws.settings.state_dir / STATE_RENDERED_FROM
 
 
 def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:

@@ -147,3 +147,24 @@ def test_drift_names_the_record_and_results_doc_a_removed_step_left(sample: Path
         "has (no files, not in the plan); remove it and "
         "docs/time-zone-atlas-step4_1-results.md (git rm), or bring the step back"
     ) in result.out
+
+
+@pytest.mark.e2e
+def test_a_step_removed_after_it_failed_leaves_no_row_behind(sample: Path) -> None:
+    # its failure wrote PROJECT_STATE.md outside the project-state task (with its row);
+    # the step's files removed, the task stood on what it last wrote itself (the same
+    # steps), said up to date, and `doit drift` failed from then on
+    new = run_doit(sample, "new", "9", "--name", "Extra")
+    assert new.code == 0, new.out + new.err
+    failed = run_doit(sample, "poc-complete")  # its script is not written yet
+    assert failed.code == 1 and "| 9 | Extra |" in (sample / "PROJECT_STATE.md").read_text()
+    for rel in ("PoC/step9_extra.py", "tests/test_step9_extra.py", "steps/step9.yaml"):
+        (sample / rel).unlink()
+    (sample / "steps/records/step9.json").unlink()
+    for doc in (sample / "docs").glob("*-step9-results.md"):
+        doc.unlink()
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "| 9 | Extra |" not in (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    drift = run_doit(sample, "drift")
+    assert drift.code == 0, drift.out + drift.err
