@@ -20,11 +20,28 @@ from pathlib import Path
 from typing import Any
 
 from doit.dependency import JSONCodec, SqliteDB
+from doit.exceptions import InvalidDodoFile
 
 from pocflow.fingerprint import hold_digests, outcome_recorded, release_digests
 
 _HEADER = b"SQLite format 3\x00"
 _ABSENT = object()  # a task with no saved state (not even a NULL one)
+
+
+def state_folder_problem(folder: Path, root: Path | None = None) -> str:
+    """Why pocflow cannot keep its state in folder (a file there, or above it: one line
+    naming it, relative to root when given, and how to fix it), or ''."""
+    for place in (folder, *folder.parents):
+        if place.exists() or place.is_symlink():
+            if place.is_dir():
+                return ""
+            shown = place.relative_to(root) if root and place.is_relative_to(root) else place
+            return (
+                f"{shown}: is a file, where pocflow keeps its state (doit's store, each "
+                "step's run files): move it away, or set state_dir in [tool.pocflow] to a "
+                "folder"
+            )
+    return ""
 
 
 class DependencyStore(SqliteDB):  # type: ignore[misc]
@@ -33,6 +50,9 @@ class DependencyStore(SqliteDB):  # type: ignore[misc]
     desc = "doit's sqlite3 backend; a damaged file is set aside and rebuilt (pocflow)"
 
     def __init__(self, name: str, codec: Any, *, module_name: str | None = None) -> None:
+        blocked = state_folder_problem(Path(name).parent)
+        if blocked:  # (doit opens its store before it loads the tasks)
+            raise InvalidDodoFile(blocked)
         problem = damage(Path(name))
         if problem:
             aside = Path(f"{name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
@@ -146,6 +166,15 @@ def _doits_shape(data: dict[str, Any]) -> bool:
     (a row edited by hand to hold a list of values made doit's up-to-date check fail with a
     traceback)."""
     return all(isinstance(data.get(name), (type(None), kind)) for name, kind in _SHAPES.items())
+
+
+def is_sqlite(path: Path) -> bool:
+    """Whether the file at path starts as an sqlite3 database does."""
+    try:
+        with path.open("rb") as handle:
+            return handle.read(len(_HEADER)) == _HEADER
+    except OSError:
+        return False
 
 
 def damage(path: Path) -> str:

@@ -10,6 +10,7 @@ step that depends on another depends on that step's verification record.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -27,7 +28,7 @@ from pocflow.documents import (
     STEP_TEMPLATE,
     template_source,
 )
-from pocflow.errors import PocflowError
+from pocflow.errors import PocflowError, SettingsError, located
 from pocflow.fingerprint import NO_CONTENT, PRODUCED_SUFFIX, file_digest
 from pocflow.freshness import KERNEL_WATCH, environment, implement_settings, testing_settings
 from pocflow.implement import implement_spec
@@ -68,6 +69,7 @@ from pocflow.phases import (
 from pocflow.redact import activate
 from pocflow.run import begin, own_tasks
 from pocflow.settings import load_settings, suite_session_wanted
+from pocflow.store import state_folder_problem
 from pocflow.testing import TestSelection
 from pocflow.workspace import Step, Workspace, project_workspaces, same_named_tests
 
@@ -98,7 +100,8 @@ def doit_config(dodo_file: str | Path) -> dict[str, Any]:
         state_dir = load_settings(root).state_dir
     except PocflowError:
         state_dir = ".pocflow"  # generate_tasks reports the settings error itself
-    (root / state_dir).mkdir(parents=True, exist_ok=True)
+    with contextlib.suppress(OSError):  # (a file there: generate_tasks says so)
+        (root / state_dir).mkdir(parents=True, exist_ok=True)
     return {
         # doit's sqlite3 store (one file, same format on every Python build; dbm differs)
         # that sets a damaged file aside instead of failing: see pocflow.store
@@ -122,6 +125,7 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     try:
         pocs = project_workspaces(root)
         ws = pocs[-1]  # the current PoC
+        _state_folder_is_a_folder(ws)
         activate(
             ws.root,
             {
@@ -147,6 +151,25 @@ def generate_tasks(dodo_file: str | Path) -> Iterator[dict[str, Any]]:
     except PocflowError as exc:
         raise InvalidDodoFile(str(exc)) from None
     yield from tasks
+
+
+def _state_folder_is_a_folder(ws: Workspace) -> None:
+    """The state folder (doit's store, the run files) is a folder pocflow can make, else
+    one line saying what is in the way (doit_config leaves it for this to say)."""
+    folder = ws.root / ws.settings.state_dir
+    blocked = state_folder_problem(folder, ws.root)
+    if blocked:
+        raise SettingsError(blocked)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise SettingsError(
+            located(
+                ws.settings.state_dir,
+                f"pocflow cannot make its state folder here ({exc.strerror}): make it "
+                "writable, or set state_dir in [tool.pocflow] to another folder",
+            )
+        ) from None
 
 
 def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, Any]]:

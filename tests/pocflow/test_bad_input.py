@@ -140,9 +140,7 @@ CASES: dict[str, Case] = {
         "is now (is it docs/atlas-plan.md?)",
     ),
     "the plan's name mistyped in the settings": Case(
-        replace(
-            "pyproject.toml", "docs/poc1-implementation.md", "docs/poc1-implementaton.md"
-        ),
+        replace("pyproject.toml", "docs/poc1-implementation.md", "docs/poc1-implementaton.md"),
         3,
         "(is it docs/poc1-implementation.md?)",
     ),
@@ -151,6 +149,22 @@ CASES: dict[str, Case] = {
         3,
         "ERROR: the plan setting (docs) names a folder: name the plan's file (as "
         "docs/poc1-implementation.md)",
+    ),
+    "a file where the state folder goes": Case(
+        lambda ws: (shutil.rmtree(ws / ".pocflow"), (ws / ".pocflow").write_text("x\n")),
+        3,
+        "ERROR: .pocflow: is a file, where pocflow keeps its state (doit's store, each "
+        "step's run files): move it away, or set state_dir in [tool.pocflow] to a folder",
+    ),
+    "a state_dir through a file": Case(
+        replace(
+            "pyproject.toml",
+            "[tool.pocflow]\n",
+            '[tool.pocflow]\nstate_dir = "PROJECT_STATE.md/st"\n',
+        ),
+        3,
+        "ERROR: PROJECT_STATE.md: is a file, where pocflow keeps its state",
+        may_change=("pyproject.toml",),
     ),
     "a dry run of a task that is not there": Case(
         lambda ws: None,
@@ -622,3 +636,14 @@ def test_doit_run_from_a_folder_inside_the_workspace_names_the_workspace_and_k(
         )
     found = run_doit(ws / "PoC", "-k", "status")
     assert found.code == 0 and found.out.startswith("PoC 1 — Small: 0 of 1 steps verified")
+
+
+def test_dumpdb_shows_what_doit_keeps_in_pocflows_store(sample: Path, tmp_path: Path) -> None:
+    # doit's own dumpdb opened the sqlite3 store as a dbm database: a dbm.error traceback
+    dumped = run_doit(sample, "dumpdb")
+    assert dumped.code == 0 and "Traceback" not in dumped.err, dumped.out + dumped.err
+    assert "DBM type is 'sqlite3'" in dumped.out and "implement:1 -> {" in dumped.out
+    empty = make_workspace(tmp_path / "new", {"1": "def test_a():\n    assert True\n"})
+    nothing = run_doit(empty, "dumpdb")
+    assert nothing.code == 3 and "Traceback" not in nothing.err, nothing.err
+    assert "no store there yet (nothing has run in this workspace)" in nothing.err
