@@ -1602,6 +1602,7 @@ class Observer:
                 return  # not loaded, or still being loaded: later
 
             def observed_import_module(name: str, package: str | None = None) -> object:
+                __tracebackhide__ = True  # (pytest leaves the frame out of tracebacks)
                 try:
                     module = original_import_module(name, package)
                 except ModuleNotFoundError as missing:
@@ -1624,6 +1625,7 @@ class Observer:
                 return
 
             def observed_find_spec(name: str, package: str | None = None) -> object:
+                __tracebackhide__ = True  # (pytest leaves the frame out of tracebacks)
                 try:
                     spec = original_find_spec(name, package)
                 except ModuleNotFoundError as missing:  # its package is not there
@@ -1644,6 +1646,7 @@ class Observer:
             fromlist: object = (),
             level: int = 0,
         ) -> object:
+            __tracebackhide__ = True  # (pytest leaves the frame out of tracebacks)
             try:
                 module = original_import(name, globals, locals, fromlist, level)  # type: ignore[arg-type]
             except ModuleNotFoundError as missing:
@@ -1783,6 +1786,7 @@ def _watch_lookups(observer: Observer) -> None:
 
     def opening(original: "Callable[..., Any]") -> "Callable[..., Any]":
         def observed_open(path: object, *args: object, **kwargs: object) -> "Any":
+            __tracebackhide__ = True  # (pytest leaves the frame out of tracebacks)
             dir_fd = kwargs.get("dir_fd")
             if dir_fd is None:
                 return original(path, *args, **kwargs)
@@ -1797,6 +1801,7 @@ def _watch_lookups(observer: Observer) -> None:
 
     def making(original: "Callable[..., Any]") -> "Callable[..., Any]":
         def observed_make(path: object, *args: object, **kwargs: object) -> "Any":
+            __tracebackhide__ = True  # (pytest leaves the frame out of tracebacks)
             observer.made_where_nothing_is(where(path, kwargs.get("dir_fd")))
             return original(path, *args, **kwargs)
 

@@ -647,3 +647,21 @@ def test_dumpdb_shows_what_doit_keeps_in_pocflows_store(sample: Path, tmp_path: 
     nothing = run_doit(empty, "dumpdb")
     assert nothing.code == 3 and "Traceback" not in nothing.err, nothing.err
     assert "no store there yet (nothing has run in this workspace)" in nothing.err
+
+
+def test_a_conftest_that_fails_to_import_is_shown_without_pocflows_frames(
+    tmp_path: Path,
+) -> None:
+    # pocflow's observer wraps the import system: its frames were in pytest's traceback of
+    # the user's conftest.py, between theirs
+    ws = make_workspace(
+        tmp_path / "ws",
+        {"1": "def test_a():\n    assert True\n"},
+        conftest="import nonexistent_module_xyz\n",
+    )
+    result = run_doit(ws, "step:1")
+    output = result.out + result.err
+    assert result.code == 1, output
+    assert "tests/conftest.py:1: in <module>" in output
+    assert "ModuleNotFoundError: No module named 'nonexistent_module_xyz'" in output
+    assert "_observe.py" not in output and "pocflow" not in output.split("pocflow: 1 failed")[0]
