@@ -10,6 +10,7 @@ from pocflow.documents import undocumented_steps
 from pocflow.errors import headline, located
 from pocflow.fingerprint import looking_once
 from pocflow.freshness import (
+    Changes,
     awaiting_suite,
     changes_since,
     environment,
@@ -27,6 +28,7 @@ from pocflow.freshness import (
     scripts_ran_since,
     tests_made_reason,
 )
+from pocflow.inputs import implement_inputs_of
 from pocflow.layout import GATE_TASK, STEP_TASK, TOGETHER_FILE
 from pocflow.record import (
     GateRecord,
@@ -77,6 +79,10 @@ class StepStatus:
     failing: list[str] = field(default_factory=list)
     #: stale only because outputs its tests read changed since (freshness.output_changes)
     outputs_changed: bool = False
+    #: stale only for what its tests stand on (a test file, a conftest.py, a data file only
+    #: its tests read): its scripts' part of the record holds, and what they produced with
+    #: it, so the steps depending on it are not moved (they stand on its `#implement`)
+    tests_only: bool = False
 
     @property
     def is_verified(self) -> bool:
@@ -138,7 +144,7 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
         moving = [
             d
             for d in deps
-            if statuses[d].standing in ("stale", "never-run")
+            if (statuses[d].standing in ("stale", "never-run") and not statuses[d].tests_only)
             or (statuses[d].standing == "blocked" and (statuses[d].changed or statuses[d].upstream))
         ]
         if (
@@ -153,6 +159,7 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
             )
         elif moving and status.standing in ("verified", "stale"):
             status.standing = "stale"
+            status.tests_only = False  # (its scripts stand on what moved)
             new = [d for d in moving if d not in status.upstream]  # (else said already)
             status.upstream += new
             if new:
@@ -162,6 +169,25 @@ def compute_status(ws: Workspace) -> dict[str, StepStatus]:
                     + " changed since it was verified"
                 )
     return statuses
+
+
+def _for_its_tests_only(ws: Workspace, step_id: str, record: StepRecord, found: Changes) -> bool:
+    """Whether what changed since the step's record is only what its tests stand on: files
+    (changed, new, gone) that are no input of its scripts, as recorded or as the scan finds
+    them now, and nothing of its settings, environment or upstream records. Its scripts do
+    not run again (its implement task takes its record), so its dependents do not either
+    (they stand on the record's `#implement` part: pocflow.inputs)."""
+    if (
+        record.implement is None
+        or not found.changed
+        or found.upstream
+        or found.environment
+        or found.settings
+        or found.other_step
+    ):
+        return False
+    scripts = set(record.implement.inputs) | set(implement_inputs_of(ws, ws.steps[step_id], None))
+    return not any(key in scripts for key in found.changed)
 
 
 def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepStatus:
@@ -205,6 +231,7 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
         status.changed, status.upstream = found.changed, found.upstream
         if not found.holds:
             status.standing = "stale"
+            status.tests_only = _for_its_tests_only(ws, step_id, record, found)
         status.reasons += found.reasons()
         failure = local_failure(ws, step_id) if found.holds else ""
         if failure:

@@ -90,6 +90,13 @@ def test_a_prerequisites_test_only_edit_runs_no_dependent(chain: Path) -> None:
     test = chain / "tests/test_step1_x.py"
     test.write_text(test.read_text("utf-8") + "\n\ndef test_more():\n    assert True\n", "utf-8")
     record = (chain / "steps/records/step1.json").read_bytes()
+    # what is said before the run is what the run does: step 1 only (status and the dry
+    # run called step 2 stale and "would be verified again")
+    before = run_doit(chain, "status")
+    assert "🔄 1" in before.out and "✅ 2" in before.out, before.out
+    dry = run_doit(chain, "--dry-run", "poc-complete")
+    assert "step 1 (S1): would be verified again" in dry.out, dry.out
+    assert "step 2 (S2): would be verified again" not in dry.out, dry.out
     result = run_doit(chain, "poc-complete")
     assert result.code == 0, result.out + result.err
     assert "test:1" in result.ran and (chain / "steps/records/step1.json").read_bytes() != record
