@@ -10,6 +10,7 @@ phases': up-to-date when each of them is, else the reasons of each that would ru
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 from doit.cmd_info import Info as DoitInfo
@@ -45,6 +46,11 @@ class Info(CommandEdges, DoitInfo):  # type: ignore[misc]
                 if status.status != "up-to-date":
                     reasons = self.get_reasons(status.reasons) or " * it has not run yet"
                     waiting.append(f" {name} would run:\n{_indent(reasons)}")
+            # what doit cannot see yet: a prerequisite that runs first and changes what the
+            # step stands on (doit compares each task with its own last run only)
+            upstream = _upstream_moving(task.name)
+            if upstream and not waiting:
+                waiting.append(f" {task.name} would run:\n{_indent(upstream)}")
             write(f"\n{'status':11s}: {'run' if waiting else 'up-to-date'}\n")
             if waiting:
                 write("\n".join(waiting) + "\n")
@@ -72,10 +78,61 @@ class Info(CommandEdges, DoitInfo):  # type: ignore[misc]
                 said.append(" * its settings or template changed since it last ran")
             else:
                 name = getattr(check, "__name__", type(check).__name__)
-                said.append(f" * {name}({', '.join(map(str, args))}) is false")
+                said.append(
+                    _CHECKS[name](args)
+                    if name in _CHECKS
+                    else f" * {name}({', '.join(map(str, args))}) is false"
+                )
         rest = DoitInfo.get_reasons(defaultdict(list, {**reasons, "uptodate_false": []}))
         return "\n".join([*said, *([rest] if rest else [])])
 
 
+#: pocflow's other up-to-date checks, in words (their arguments: the dict's ``uptodate``)
+_CHECKS: dict[str, Any] = {
+    "written_unchanged": lambda args: (
+        f" * {_shown(args[0])} is not as pocflow last wrote it (edited, reverted, or gone)"
+    ),
+    "records_hold": lambda args: (
+        " * a step's record does not hold on the files as they are, or the gate has not "
+        "passed on these records"
+    ),
+    "records_unchanged": lambda args: (
+        " * a step's record changed (or a step came or went) since PROJECT_STATE.md was "
+        "written from them"
+    ),
+}
+
+
+def _shown(path: Any) -> str:
+    """A path an up-to-date check was given (absolute), as the workspace names it."""
+    try:
+        return Path(str(path)).relative_to(Path.cwd()).as_posix()
+    except ValueError:
+        return str(path)
+
+
 def _indent(text: str) -> str:
     return "\n".join(f"   {line}" for line in text.splitlines())
+
+
+def _upstream_moving(name: str) -> str:
+    """The status's reasons for the step of a group task when a prerequisite moved it
+    (stale upstream; '' when not, or when it is no step's task)."""
+    from pocflow.errors import PocflowError
+    from pocflow.layout import STEP_TASK
+    from pocflow.run import run_root
+    from pocflow.status import compute_status
+    from pocflow.workspace import project_workspaces
+
+    try:
+        pocs = project_workspaces(Path(run_root() or Path.cwd()))
+    except PocflowError:
+        return ""
+    for ws in pocs:
+        for sid in ws.steps:
+            if ws.task(STEP_TASK, sid) == name:
+                status = compute_status(ws)[sid]
+                if not status.upstream:
+                    return ""
+                return "\n".join(f" * {reason}" for reason in status.reasons)
+    return ""

@@ -310,6 +310,25 @@ def test_info_on_a_step_gives_the_status_of_its_phases_not_of_the_group(sample: 
 
 
 @pytest.mark.e2e
+def test_info_says_what_status_says_of_a_step_whose_prerequisite_changed(
+    tmp_path: Path,
+) -> None:
+    # doit compares each task with its own last run only: step 2's phases were up to date
+    # while step 1, which runs first, had changed; and the gate's reason was
+    # `records_hold(/tmp/..., None) is false`
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "PoC/step1_x.py", lambda text: text + "print('more')\n")
+    step2 = run_doit(ws, "info", "step:2")
+    assert step2.code == 1 and "status     : run" in step2.out, step2.out
+    assert "upstream step 1 changed since it was verified" in step2.out
+    gate = run_doit(ws, "info", "poc-complete")
+    assert gate.code == 1 and "is false" not in gate.out, gate.out
+    assert "a step's record does not hold on the files as they are" in gate.out
+
+
+@pytest.mark.e2e
 def test_status_next_says_a_step_is_stale_because_of_upstream_not_that_it_changed(
     tmp_path: Path,
 ) -> None:
