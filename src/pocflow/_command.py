@@ -143,4 +143,33 @@ def unknown_task_line(name: str, tasks: Sequence[str]) -> str:
         current: int | None = load_settings(Path(run_root() or os.getcwd())).poc
     except PocflowError:
         current = None
+    command = _closest(name, command_names()) if ":" not in name else None
+    task = _closest(name, tasks)
+    if command is not None and (task is None or command[0] >= task[0]):
+        # `doit stauts`: doit takes a word that is no command for a task to run
+        return (
+            f"no task, file or command {name!r}, did you mean the command {command[1]!r}? "
+            "('doit help' lists the commands)"
+        )
     return unknown_task(name, tasks, current)
+
+
+def _closest(word: str, choices: Sequence[str]) -> tuple[float, str] | None:
+    """The choice closest to word (as did_you_mean finds it), with how close; None when
+    none is close."""
+    import difflib
+
+    match = difflib.get_close_matches(word, list(choices), n=1)
+    if not match:
+        return None
+    return difflib.SequenceMatcher(None, word, match[0]).ratio(), match[0]
+
+
+def command_names() -> list[str]:
+    """doit's commands and those plugins add (pocflow's among them)."""
+    from importlib.metadata import entry_points
+
+    from doit.doit_cmd import DoitMain
+
+    names = [cls.get_name() for cls in DoitMain.DOIT_CMDS]
+    return [*names, *(point.name for point in entry_points(group="doit.COMMAND"))]

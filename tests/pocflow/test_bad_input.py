@@ -166,6 +166,13 @@ CASES: dict[str, Case] = {
         "ERROR: PROJECT_STATE.md: is a file, where pocflow keeps its state",
         may_change=("pyproject.toml",),
     ),
+    "a mistyped command": Case(
+        lambda ws: None,
+        3,
+        "ERROR: no task, file or command 'stauts', did you mean the command 'status'? "
+        "('doit help' lists the commands)",
+        command=("stauts",),
+    ),
     "a dry run of a task that is not there": Case(
         lambda ws: None,
         3,
