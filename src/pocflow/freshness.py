@@ -347,11 +347,17 @@ def testing_settings(ws: Workspace, step: Step) -> dict[str, Any]:
     return {"pytest": ws.settings.pytest_config, "tests": list(step.tests)}
 
 
-def settings_digest(ws: Workspace, step: Step) -> str:
-    """One digest of both phases' settings, kept in the record."""
-    text = json.dumps(
-        [implement_settings(ws, step), testing_settings(ws, step)], sort_keys=True, default=str
-    )
+def settings_digest(ws: Workspace, step: Step, record: StepRecord | None = None) -> str:
+    """One digest of both phases' settings, kept in the record; with ``record``, as if the
+    step's scripts and test files were those the record ran (a file added or gone is said
+    as such, not as settings changed: changes_since)."""
+    implement, testing = implement_settings(ws, step), testing_settings(ws, step)
+    if record is not None:
+        if record.implement is not None:
+            implement["scripts"] = [run.path for run in record.implement.scripts]
+        if record.test is not None:
+            testing["tests"] = list(record.test.files)
+    text = json.dumps([implement, testing], sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
@@ -446,6 +452,8 @@ def changes_since(
     ]
     found.environment = environment_changes(record.environment, environment(ws))
     found.settings = record.settings != settings_digest(ws, step)
+    if found.settings and found.changed:  # files came or went: said as such, if that is all
+        found.settings = record.settings != settings_digest(ws, step, record)
     if record.results_doc and record.results_doc != ws.results_doc(step.step_id):
         found.other_step = record.results_doc
     return found

@@ -358,3 +358,20 @@ def test_a_step_whose_prerequisite_changed_and_is_blocked_is_not_shown_verified(
     document = json.loads(run_doit(ws, "status", "--json").out)
     states = {step["id"]: step["state"] for step in document["steps"]}
     assert states == {"1": "failed", "2": "blocked", "3": "stale"}, states
+
+
+@pytest.mark.e2e
+def test_a_new_test_file_is_said_as_a_new_input_not_as_settings_changed(tmp_path: Path) -> None:
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "tests/test_step1_more.py").write_text(test, encoding="utf-8")
+    status = run_doit(ws, "status").out
+    assert "🔄 1  S1  stale: new inputs since verified: tests/test_step1_more.py\n" in status
+    assert "settings changed" not in status and "✅ 2" in status, status
+    # a real change of settings beside it is still said
+    edit(
+        ws / "pyproject.toml",
+        lambda text: text + "\n[tool.pytest.ini_options]\nxfail_strict = true\n",
+    )
+    assert "its settings changed since verified" in run_doit(ws, "status").out
