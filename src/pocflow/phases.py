@@ -290,15 +290,16 @@ class settings_unchanged(config_changed):  # type: ignore[misc]
 @signed
 def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
     """doit uptodate check: no verification record changed (and no step came or went)
-    since PROJECT_STATE.md was last rendered from them — by its task, or by pocflow outside
-    it (a failed phase, the gate), which the file's own check accepts as written by pocflow
-    (written_unchanged): a step removed after its failure had its row kept for good."""
+    since the task last rendered PROJECT_STATE.md from them, nor since pocflow last
+    rendered it outside the task (a failed phase, the gate), which the file's own check
+    accepts as written by pocflow (written_unchanged): a step removed after its failure had
+    its row kept for good."""
     from pocflow.record import project_records_digest
     from pocflow.render import rendered_from
 
     run = RunContext.of(root)
     now = project_records_digest(run.workspaces())
-    return (rendered_from(run.workspace()) or values.get("records")) == now
+    return values.get("records") == now and rendered_from(run.workspace()) in ("", now)
 
 
 def gate_phase(root: str, poc: int | None = None) -> Outcome:

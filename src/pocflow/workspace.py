@@ -273,6 +273,7 @@ def _load(root: Path, settings: Settings) -> Workspace:
     plan = load_plan(root, settings.plan)
     if plan is None:
         _refuse_a_plan_gone(root, settings)
+    _refuse_missing_folders(root, settings)
     found = discover_steps(root, settings.scripts_dir, settings.tests_dir, settings.manifests_dir)
     warnings = list(found.warnings) + (plan.warnings if plan else [])
     if plan is not None and plan.number is not None and plan.number != settings.poc:
@@ -346,6 +347,42 @@ def _load(root: Path, settings: Settings) -> Workspace:
     )
 
 
+def _has_records(root: Path, settings: Settings) -> bool:
+    """Whether the PoC's steps have records (it was verified here or in a clone)."""
+    records = root / settings.records_dir
+    return records.is_dir() and any(
+        entry.name.startswith("step") and entry.name.endswith(".json")
+        for entry in records.iterdir()
+    )
+
+
+def _refuse_missing_folders(root: Path, settings: Settings) -> None:
+    """Stop before anything runs when the scripts' or tests' folder the settings name is
+    not there while the PoC's steps have records: a mistyped setting (`Poc` for `PoC`)
+    would have every step run with no script, or no test, and be called changed."""
+    if not _has_records(root, settings):
+        return
+    for key in ("scripts_dir", "tests_dir"):
+        folder = getattr(settings, key)
+        if (root / folder).is_dir():
+            continue
+        parent = (root / folder).parent
+        near = (
+            [p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+            if parent.is_dir()
+            else []
+        )
+        name = Path(folder).name
+        meant = [n for n in near if n.lower() == name.lower()] or difflib.get_close_matches(
+            name, near, n=1, cutoff=0.7
+        )
+        hint = f" (is it {Path(folder).with_name(meant[0])!s}/?)" if meant else ""
+        raise SettingsError(
+            f"{key} = {folder!r}: there is no such folder, but the PoC's steps have records: "
+            f"set {key} in [tool.pocflow] to the folder that holds them{hint}"
+        )
+
+
 def _refuse_a_plan_gone(root: Path, settings: Settings) -> None:
     """Stop before anything runs when the plan is not where the settings say, but was: its
     path is a folder, or the PoC's steps have records (made with a plan). Run on, every step
@@ -358,11 +395,7 @@ def _refuse_a_plan_gone(root: Path, settings: Settings) -> None:
             f"the plan setting ({settings.plan}) names a folder: name the plan's file "
             f"(as {settings.plan.rstrip('/')}/poc{settings.poc}-implementation.md)"
         )
-    records = root / settings.records_dir
-    if not records.is_dir() or not any(
-        entry.name.startswith("step") and entry.name.endswith(".json")
-        for entry in records.iterdir()
-    ):
+    if not _has_records(root, settings):
         return
     folder = where.parent
     others = (

@@ -173,6 +173,13 @@ CASES: dict[str, Case] = {
         "('doit help' lists the commands)",
         command=("stauts",),
     ),
+    "the scripts' folder mistyped in the settings": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nscripts_dir = "Poc"\n'),
+        3,
+        "ERROR: scripts_dir = 'Poc': there is no such folder, but the PoC's steps have "
+        "records: set scripts_dir in [tool.pocflow] to the folder that holds them (is it PoC/?)",
+        may_change=("pyproject.toml",),
+    ),
     "a dry run of a task that is not there": Case(
         lambda ws: None,
         3,
