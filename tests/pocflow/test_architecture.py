@@ -22,8 +22,9 @@ LAYERS = {
     "render": "render drift merge",
     "run": """_forkserver testing implement batch reuse run shard healthcheck gate verdict
         scaffold""",
-    "plugin": """__init__ tasks phases reporter store checker _command cli cmd_drift cmd_dumpdb cmd_new
-        cmd_info cmd_next_poc cmd_pytest cmd_run cmd_scaffold cmd_small_win_check cmd_status""",
+    "plugin": """__init__ tasks phases reporter store checker _command cli cmd_drift cmd_new
+        cmd_dumpdb cmd_info cmd_next_poc cmd_pytest cmd_run cmd_scaffold cmd_small_win_check
+        cmd_status""",
 }
 LAYER_OF = {module: n for n, names in enumerate(LAYERS.values()) for module in names.split()}
 
