@@ -223,11 +223,48 @@ def _for_poc(root: Path, project: _Project, number: int, pocs: tuple[int, ...]) 
 def _load_project(root: Path) -> _Project:
     pyproject = root / PYPROJECT
     data: dict[str, Any] = {}
+    text = ""
     if pyproject.exists():
         try:
-            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+            text = pyproject.read_text(encoding="utf-8")
+            data = tomllib.loads(text)
         except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
             raise SettingsError(located(PYPROJECT, f"not valid TOML: {exc}")) from None
+    _LOADING[:] = text.splitlines()
+    try:
+        return _checked_project(root, data)
+    finally:
+        _LOADING.clear()
+
+
+#: the lines of the pyproject.toml being checked (a setting's error names its line)
+_LOADING: list[str] = []
+
+
+def _bad(key: str, message: str) -> SettingsError:
+    """A settings error at the line of pyproject.toml that sets ``key`` (under
+    tool.pocflow: 'timeout', 'poc1.plan'), where there is one."""
+    return SettingsError(located(PYPROJECT, message, _line_of(key)))
+
+
+def _line_of(key: str) -> int | None:
+    """The line of the pyproject.toml being checked that sets tool.pocflow.<key> (as a key
+    of its table, a dotted key, or the header of its own table)."""
+    wanted, table = f"tool.pocflow.{key}", ""
+    for number, line in enumerate(_LOADING, 1):
+        header = _header(line)
+        if header is not None:
+            table = header
+            if header == wanted:
+                return number
+            continue
+        name = line.split("=", 1)[0].strip().replace(" ", "").replace('"', "")
+        if "=" in line and f"{table}.{name}".lstrip(".") == wanted:
+            return number
+    return None
+
+
+def _checked_project(root: Path, data: dict[str, Any]) -> _Project:
     tool = data.get("tool", {})
     table = tool.get("pocflow", {})
     if not isinstance(table, dict):
@@ -241,26 +278,22 @@ def _load_project(root: Path) -> _Project:
             continue
         if key not in SETTINGS:
             hint = did_you_mean(key, SETTINGS)
-            raise SettingsError(located(PYPROJECT, f"unknown setting tool.pocflow.{key}{hint}"))
+            raise _bad(key, f"unknown setting tool.pocflow.{key}{hint}")
         kind = SETTINGS[key][0]
         if kind is float and isinstance(value, int) and not isinstance(value, bool):
             value = float(value)
         if not isinstance(value, kind) or (isinstance(value, bool) and kind is not bool):
-            raise SettingsError(
-                located(
-                    PYPROJECT,
-                    f"tool.pocflow.{key} must be {_KINDS[kind]}, got {shown(value)}"
-                    + (" (write inf without quotes: no limit)" if value == "inf" else ""),
-                )
+            raise _bad(
+                key,
+                f"tool.pocflow.{key} must be {_KINDS[kind]}, got {shown(value)}"
+                + (" (write inf without quotes: no limit)" if value == "inf" else ""),
             )
         values[key] = value
     if values.get("lock_file") and not (root / values["lock_file"]).is_file():
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"tool.pocflow.lock_file = {shown(values['lock_file'])}: no such file; name "
-                "the project's lock file, or '' for none",
-            )
+        raise _bad(
+            "lock_file",
+            f"tool.pocflow.lock_file = {shown(values['lock_file'])}: no such file; name "
+            "the project's lock file, or '' for none",
         )
     for key, (_kind, default, _doc) in SETTINGS.items():
         values.setdefault(key, default)
@@ -280,29 +313,23 @@ def _load_project(root: Path) -> _Project:
 def _poc_table(root: Path, key: str, table: Any) -> dict[str, str]:
     """[tool.pocflow.poc<N>]: what PoC N sets for itself (POC_SETTINGS), checked."""
     if not isinstance(table, dict):
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"tool.pocflow.{key} must be a table ([tool.pocflow.{key}] with "
-                f"{', '.join(POC_SETTINGS)})",
-            )
+        raise _bad(
+            key,
+            f"tool.pocflow.{key} must be a table ([tool.pocflow.{key}] with "
+            f"{', '.join(POC_SETTINGS)})",
         )
     own: dict[str, str] = {}
     for name, value in table.items():
         if name not in POC_SETTINGS:
-            raise SettingsError(
-                located(
-                    PYPROJECT,
-                    f"unknown setting tool.pocflow.{key}.{name}{did_you_mean(name, POC_SETTINGS)}"
-                    f" (a PoC's table sets {', '.join(POC_SETTINGS)})",
-                )
+            raise _bad(
+                f"{key}.{name}",
+                f"unknown setting tool.pocflow.{key}.{name}{did_you_mean(name, POC_SETTINGS)}"
+                f" (a PoC's table sets {', '.join(POC_SETTINGS)})",
             )
         if not isinstance(value, str):
-            raise SettingsError(
-                located(
-                    PYPROJECT,
-                    f"tool.pocflow.{key}.{name} must be {_KINDS[str]}, got {shown(value)}",
-                )
+            raise _bad(
+                f"{key}.{name}",
+                f"tool.pocflow.{key}.{name} must be {_KINDS[str]}, got {shown(value)}",
             )
         own[name] = value
     _check_values({**own, "slug": own.get("slug", "")}, where=f"tool.pocflow.{key}")
@@ -322,52 +349,45 @@ _KINDS = {
 
 def _check_values(values: dict[str, Any], where: str = "tool.pocflow") -> None:
     """Refuse values a setting's type allows and its meaning does not."""
+    table = where.removeprefix("tool.pocflow").lstrip(".")
+
+    def bad(key: str, message: str) -> SettingsError:
+        return _bad(f"{table}.{key}".lstrip("."), message)
+
     if values.get("state_dir") in ("", ".", "./"):
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"{where}.state_dir = {shown(values['state_dir'])}: pocflow's local state "
-                "(doit's database, logs, run files) needs a folder of its own, such as "
-                "'.pocflow'",
-            )
+        raise bad(
+            "state_dir",
+            f"{where}.state_dir = {shown(values['state_dir'])}: pocflow's local state "
+            "(doit's database, logs, run files) needs a folder of its own, such as "
+            "'.pocflow'",
         )
     if values.get("poc", 1) < 1:
-        raise SettingsError(
-            located(PYPROJECT, f"{where}.poc must be 1 or more: PoCs are numbered from 1")
-        )
+        raise bad("poc", f"{where}.poc must be 1 or more: PoCs are numbered from 1")
     if "timeout" in values and not values["timeout"] > 0:  # also refuses nan
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"{where}.timeout must be a number of "
-                f"seconds above 0 (inf: no limit), got {values['timeout']}",
-            )
+        raise bad(
+            "timeout",
+            f"{where}.timeout must be a number of "
+            f"seconds above 0 (inf: no limit), got {values['timeout']}",
         )
     if not _plain_name(values["slug"]) or len(values["slug"]) > 60:
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"{where}.slug = {shown(values['slug'])} must "
-                "be a plain name of at most 60 characters (no / or \\, "
-                "not . or ..): it names files in the docs folder",
-            )
+        raise bad(
+            "slug",
+            f"{where}.slug = {shown(values['slug'])} must "
+            "be a plain name of at most 60 characters (no / or \\, "
+            "not . or ..): it names files in the docs folder",
         )
     if "test_runner" in values and values["test_runner"] not in TEST_RUNNERS:
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"{where}.test_runner must be one of "
-                f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}",
-            )
+        raise bad(
+            "test_runner",
+            f"{where}.test_runner must be one of "
+            f"{', '.join(TEST_RUNNERS)}, got {values['test_runner']!r}",
         )
     if "undocumented" in values and values["undocumented"] not in UNDOCUMENTED:
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"{where}.undocumented must be one of "
-                f"{', '.join(UNDOCUMENTED)}, got "
-                f"{shown(values['undocumented'])}",
-            )
+        raise bad(
+            "undocumented",
+            f"{where}.undocumented must be one of "
+            f"{', '.join(UNDOCUMENTED)}, got "
+            f"{shown(values['undocumented'])}",
         )
 
 
@@ -385,21 +405,17 @@ def _inside(root: Path, key: str, value: str) -> str:
     or through a symlink (pocflow writes only inside the workspace)."""
     how = leaves(root, value)
     if how == "by name":
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"tool.pocflow.{key} = {value!r} must be a path inside the "
-                "workspace, relative to pyproject.toml",
-            )
+        raise _bad(
+            key,
+            f"tool.pocflow.{key} = {value!r} must be a path inside the "
+            "workspace, relative to pyproject.toml",
         )
     if how:
-        raise SettingsError(
-            located(
-                PYPROJECT,
-                f"tool.pocflow.{key} = {value!r} leads outside the workspace "
-                f"({how}); pocflow writes only inside the "
-                "workspace: make it a real folder, or set another path",
-            )
+        raise _bad(
+            key,
+            f"tool.pocflow.{key} = {value!r} leads outside the workspace "
+            f"({how}); pocflow writes only inside the "
+            "workspace: make it a real folder, or set another path",
         )
     return Path(value).as_posix().rstrip("/") or "."
 

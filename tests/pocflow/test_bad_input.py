@@ -336,8 +336,7 @@ CASES: dict[str, Case] = {
             ),
         ),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.docs_dir = 'docs/generated' leads outside the "
-        "workspace",
+        "tool.pocflow.docs_dir = 'docs/generated' leads outside the workspace",
     ),
     "a folder where a step's record goes": Case(
         folder_instead("steps/records/step3b.json"),
@@ -375,7 +374,7 @@ CASES: dict[str, Case] = {
     "state folder outside by name": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_dir = "../st"\n'),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.state_dir = '../st' must be a path inside",
+        "tool.pocflow.state_dir = '../st' must be a path inside",
     ),
     "YAML alias bomb in a manifest (billion laughs)": Case(
         write("steps/step3b.yaml", BILLION_LAUGHS),
@@ -400,7 +399,7 @@ CASES: dict[str, Case] = {
     "a slug that is only a space, or holds characters Windows refuses": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "a:b*?"\n'),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.slug = 'a:b*?' must be a plain name",
+        "tool.pocflow.slug = 'a:b*?' must be a plain name",
     ),
     "a manifest key that is a list": Case(
         write("steps/step3b.yaml", "? [a, b]\n: 1\n"),
@@ -432,18 +431,17 @@ CASES: dict[str, Case] = {
     "timeout = nan in the settings": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = nan\n"),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0 "
-        "(inf: no limit), got nan",
+        "tool.pocflow.timeout must be a number of seconds above 0 (inf: no limit), got nan",
     ),
     "timeout = -1 in the settings": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", "[tool.pocflow]\ntimeout = -1\n"),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.timeout must be a number of seconds above 0",
+        "tool.pocflow.timeout must be a number of seconds above 0",
     ),
     "slug that leaves the docs folder": Case(
         replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nslug = "../../outside/x"\n'),
         3,
-        "ERROR: pyproject.toml: tool.pocflow.slug = '../../outside/x' must be a plain name",
+        "tool.pocflow.slug = '../../outside/x' must be a plain name",
         absent=("../outside",),
     ),
     "invalid metrics JSON": Case(

@@ -118,7 +118,8 @@ def test_an_earlier_pocs_own_table_gives_its_name_slug_and_plan(tmp_path: Path) 
     ],
 )
 def test_a_bad_poc_table_is_one_clear_error(tmp_path: Path, settings: str, message: str) -> None:
-    with pytest.raises(SettingsError, match="pyproject.toml: " + message.replace(".", r"\.")):
+    # (the line that sets it named: pyproject.toml:<line>:)
+    with pytest.raises(SettingsError, match=r"pyproject\.toml:\d+: " + message.replace(".", r"\.")):
         load_settings(project(tmp_path, {}, settings=settings))
 
 

@@ -127,7 +127,7 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
         (
             {"pyproject.toml": "[tool.pocflow]\ntimout = 3\n"},
             SettingsError,
-            r"pyproject.toml: unknown setting tool.pocflow.timout, did you mean 'timeout'\?",
+            r"pyproject.toml:\d+: unknown setting tool.pocflow.timout, did you mean 'timeout'\?",
         ),
         (
             {"pyproject.toml": "[tool.pocflow]\npoc = 'one'\n"},
@@ -143,7 +143,7 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
         (
             {"pyproject.toml": "[tool.pocflow]\nlock_file = 'nope.lock'\n"},
             SettingsError,
-            r"pyproject.toml: tool.pocflow.lock_file = 'nope.lock': no such file; name the "
+            r"pyproject.toml:\d+: tool.pocflow.lock_file = 'nope.lock': no such file; name the "
             r"project's lock file, or '' for none",
         ),
         (
@@ -159,12 +159,12 @@ def test_a_folder_or_a_looping_link_named_like_a_manifest_is_no_manifest(tmp_pat
         (
             {"pyproject.toml": "[tool.pocflow]\npoc = 0\n"},
             SettingsError,
-            r"pyproject.toml: tool.pocflow.poc must be 1 or more: PoCs are numbered from 1",
+            r"pyproject.toml:\d+: tool.pocflow.poc must be 1 or more: PoCs are numbered from 1",
         ),
         (
             {"pyproject.toml": "[tool.pocflow]\nundocumented = 'maybe'\n"},
             SettingsError,
-            r"pyproject.toml: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'",
+            r"pyproject.toml:\d+: tool.pocflow.undocumented must be one of fail, warn, got 'maybe'",
         ),
     ],
 )
@@ -248,3 +248,20 @@ def test_a_test_file_a_steps_verification_runs_that_is_no_steps_is_named(tmp_pat
         "which is no step's test file: pocflow does not run it; name it "
         "test_step1_<name>.py to make it the step's"
     ]
+
+
+@pytest.mark.parametrize(
+    ("pyproject", "line"),
+    [
+        ('[project]\nname = "x"\n\n[tool.pocflow]\npoc = 1\ntimeout = "soon"\n', 6),
+        ('[tool.pocflow]\npoc = 1\n\n[tool.pocflow.poc1]\nplann = "x.md"\n', 5),
+        ('[tool.pocflow]\npoc = 1\n"undocumented" = "maybe"\n', 3),
+        ('[tool]\npocflow.poc = 1\npocflow.state_dir = "."\n', 3),
+    ],
+    ids=["a key", "a PoC's table", "a quoted key", "a dotted key"],
+)
+def test_a_settings_error_names_the_line_that_sets_it(
+    tmp_path: Path, pyproject: str, line: int
+) -> None:
+    with pytest.raises(SettingsError, match=rf"^pyproject\.toml:{line}: "):
+        load_workspace(make(tmp_path, {"pyproject.toml": pyproject}))
