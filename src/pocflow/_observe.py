@@ -236,6 +236,34 @@ _TEXT_OK = frozenset(
     " !#$%&'()*+,-./0123456789:;<=>?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]^_`abcdefghijklmnopqrstuvwxyz{|}~"
 )
 _PYCACHE = os.sep + "__pycache__" + os.sep
+
+#: the files of Python code outside_code_read keeps
+_CODE_SUFFIXES = (".py", ".pyw", ".pyc", ".zip", ".pyz", ".egg", ".whl")
+
+
+def _installed_folders() -> tuple[str, ...]:
+    """The folders of the Python installation (its prefixes and site folders) and pocflow's
+    own, each with a separator at its end, as given and as real paths."""
+    import site
+
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    for look in ("getsitepackages", "getusersitepackages"):
+        try:
+            found = getattr(site, look)()
+        except AttributeError:  # (a virtualenv's old site module)
+            continue
+        folders.update([found] if isinstance(found, str) else found)
+    folders.add(os.path.dirname(os.path.abspath(__file__)))
+    return tuple(
+        {
+            f.rstrip(os.sep) + os.sep
+            for folder in folders
+            if folder
+            for f in (folder, os.path.realpath(folder))
+        }
+    )
+
+
 #: the input a lookup of PATH stands for (pocflow.fingerprint.WORKSPACE_PATH_KEY)
 WORKSPACE_PATH_KEY = "python:path-in-workspace"
 #: what a folder key ends with when what its entries' stat() tells counts (``data/:entries``:
@@ -635,6 +663,12 @@ class Observer:
         self.parent_by = ""
         self.site = ""  # pocflow's _site folder, once the processes it starts observe themselves
         self.last_writes: dict[str, str] = {}  # variable -> the context that last wrote it
+        #: code read from outside both the workspace and the Python installation (a helper
+        #: on a folder beside the workspace, a zip of modules there): its real path -> its
+        #: stamp as first read (pocflow._session reports it; see outside_code_read)
+        self.outside_code: dict[str, list[int]] = {}
+        self.outside_seen: set[str] = set()
+        self.installed = _installed_folders()
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -833,6 +867,33 @@ class Observer:
         if full.startswith(self.skip) or _PYCACHE in full or full.endswith(_PYCACHE[:-1]):
             return None  # (a bytecode folder, made by the first import in a fresh clone)
         return full[len(self.prefix) :]
+
+    def outside_code_read(self, path: object) -> None:
+        """Keep a file of Python code read from outside both the workspace and the Python
+        installation (and pocflow): a module's source, a sourceless .pyc, a zip of modules
+        (not the bytecode cache of a source). Whatever then becomes of the module (taken
+        out of sys.modules, loaded by file location without a name there), what it was
+        read from is code the session's verdict stands on."""
+        try:
+            text = os.fsdecode(path)  # type: ignore[arg-type]
+        except TypeError:
+            return
+        if not text.endswith(_CODE_SUFFIXES) or text in self.outside_seen:
+            return
+        self.outside_seen.add(text)
+        full = text if text[:1] == os.sep else os.path.join(os.getcwd(), text)
+        if full.startswith(self.installed):
+            return
+        real = os.path.realpath(full)
+        if real.startswith((*self.installed, self.prefix)) or _PYCACHE in real:
+            return
+        try:
+            info = os.stat(real)
+        except OSError:
+            return
+        if not os.path.isdir(real):
+            when = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
+            self.outside_code.setdefault(real, when)
 
     def state_read(self, path: object, kind: str = "r") -> None:
         """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's
@@ -1215,6 +1276,7 @@ class Observer:
             if rel is None:
                 if reads and isinstance(path, (str, bytes)):
                     self.state_read(path)
+                    self.outside_code_read(path)
                 return
             if mode is None and _is_folder(self.prefix + rel):
                 return  # os.open of a folder (for dir_fd, fsync): what is in it is not read

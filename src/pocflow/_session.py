@@ -561,6 +561,16 @@ def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
     return found
 
 
+def _outside_code_read(root: Path) -> dict[str, list[int]]:
+    """What pocflow's observer saw read of Python code from outside the workspace and the
+    Python installation (a module then dropped from sys.modules, one loaded by file location,
+    a zip of modules, a sourceless .pyc: pocflow._observe.Observer.outside_code_read), by
+    its path from the workspace -> its stamp as first read."""
+    observer = _observer()
+    found = getattr(observer, "outside_code", None) or {}
+    return {Path(os.path.relpath(real, root)).as_posix(): when for real, when in found.items()}
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
     if PRELOADED:
@@ -594,7 +604,11 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
             facts.emit({"tool": reports})
         # (as the session started for those loaded by then: one changed since was read
         # otherwise than it is now, and is no proof)
-        outside = {**_outside_code(facts.root, session.config), **facts.outside}
+        outside = {
+            **_outside_code(facts.root, session.config),
+            **facts.outside,
+            **_outside_code_read(facts.root),
+        }
         if outside:
             facts.emit({"outside_code": sorted(outside.items())})
         facts.emit({"reports": facts.reports})

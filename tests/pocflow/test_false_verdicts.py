@@ -5886,6 +5886,62 @@ OUTSIDE_CODE = {
 }
 
 
+#: tests that load code from a folder beside the workspace themselves, leaving no module
+#: file in sys.modules: (the test file, the outside file, its code with {value})
+LOADED_APART = {
+    "imported, then dropped from sys.modules": (
+        "import os\nimport sys\n\nsys.path.insert(0, os.path.abspath('../shared'))\n"
+        "import h1  # noqa: E402\n\nVAL = h1.VAL\ndel sys.modules['h1']\n\n\n"
+        "def test_the_answer():\n    assert VAL == 42\n",
+        "shared/h1.py",
+        "VAL = {value}\n",
+    ),
+    "loaded by file location": (
+        "import importlib.util\nimport os\n\n"
+        "spec = importlib.util.spec_from_file_location('h2', os.path.abspath('../shared/h2.py'))\n"
+        "m = importlib.util.module_from_spec(spec)\nspec.loader.exec_module(m)\n\n\n"
+        "def test_the_answer():\n    assert m.VAL == 42\n",
+        "shared/h2.py",
+        "VAL = {value}\n",
+    ),
+    "imported from a zip": (
+        "import os\nimport sys\n\nsys.path.insert(0, os.path.abspath('../shared.zip'))\n"
+        "import hz  # noqa: E402\n\n\ndef test_the_answer():\n    assert hz.VAL == 42\n",
+        "shared.zip",
+        "VAL = {value}\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LOADED_APART))
+def test_code_a_test_loads_from_beside_the_workspace_is_an_input(tmp_path: Path, case: str) -> None:
+    # the session's modules named no file for these: the observer's reads of the code do
+    test, where, code = LOADED_APART[case]
+    outside = tmp_path / where
+
+    def put(value: int) -> None:
+        text = code.format(value=value)
+        if where.endswith(".zip"):
+            import zipfile
+
+            with zipfile.ZipFile(outside, "w") as archive:
+                archive.writestr("hz.py", text)
+        else:
+            outside.parent.mkdir(parents=True, exist_ok=True)
+            outside.write_text(text, encoding="utf-8")
+
+    put(42)
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    verified = run_doit(ws, "poc-complete")
+    assert verified.code == 0, verified.out + verified.err
+    put(41)
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and f"../{where}" in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+
+
 @pytest.mark.parametrize("case", sorted(OUTSIDE_CODE))
 def test_code_pytest_loads_from_outside_the_workspace_is_an_input(
     tmp_path: Path, case: str
