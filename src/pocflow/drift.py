@@ -70,8 +70,26 @@ def find_drift(ws: Workspace) -> list[str]:
                     f"{relpath}: machine block '{block.name}' differs from what pocflow writes now"
                 )
     for one in project_workspaces(ws.root):
-        problems += orphan_records(one)
+        problems += orphan_records(one) + records_gone(one)
     return problems
+
+
+def records_gone(ws: Workspace) -> list[str]:
+    """One line per step verified here whose committed record is gone (deleted, or not
+    checked out): the documents then differ because the record does, not by an edit."""
+    from pocflow.layout import GATE_TASK, VERIFIED_FILE
+    from pocflow.record import read_step_record
+
+    found = []
+    for sid in ws.steps:
+        path = ws.record_path(sid)
+        kept = read_step_record(ws.run_file(sid, VERIFIED_FILE))
+        if not (ws.root / path).exists() and kept is not None and kept.is_verified:
+            found.append(
+                f"{path}: gone, while step {sid} was verified here: `uv run doit "
+                f"{ws.task(GATE_TASK)}` writes it again; commit it"
+            )
+    return found
 
 
 def orphan_records(ws: Workspace) -> list[str]:

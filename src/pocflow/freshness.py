@@ -58,6 +58,7 @@ from pocflow.layout import (
     SUITE_OUTPUTS_FILE,
     TEST,
     TEST_FILE,
+    VERIFIED_FILE,
 )
 from pocflow.observed import OBSERVER_VERSION, within
 from pocflow.record import (
@@ -1220,6 +1221,12 @@ def no_record_reason(ws: Workspace, step_id: str) -> str:
         return folder
     if os.path.lexists(ws.root / path):
         return f"{path} is not a record pocflow can read; verifying the step again"
+    kept = read_step_record(ws.run_file(step_id, VERIFIED_FILE))
+    if kept is not None and kept.is_verified:
+        return (
+            f"its record {path} is gone (verified here {kept.verified_at[:10]}): the next run "
+            "writes it again, verifying the step again where what it stood on changed"
+        )
     return "never verified"
 
 

@@ -285,7 +285,8 @@ def _stale(status: StepStatus) -> str:
     changed since', 'is stale: the scripts of step 1 ran again here since it was
     verified')."""
     if status.standing == "never-run":
-        return "was never verified"
+        gone = status.reasons and status.reasons[0].startswith("its record ")
+        return f"is not recorded: {status.reasons[0]}" if gone else "was never verified"
     if not status.changed and status.reasons:  # (the first reason: the line stays short)
         return f"is stale: {status.reasons[0]}"
     return "changed since it was verified"

@@ -168,3 +168,19 @@ def test_a_step_removed_after_it_failed_leaves_no_row_behind(sample: Path) -> No
     assert "| 9 | Extra |" not in (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
     drift = run_doit(sample, "drift")
     assert drift.code == 0, drift.out + drift.err
+
+
+@pytest.mark.e2e
+def test_a_deleted_record_is_named_by_status_and_drift_and_written_again(sample: Path) -> None:
+    # status said "never verified" and drift blamed PROJECT_STATE.md alone
+    (sample / "steps/records/step2.json").unlink()
+    status = run_doit(sample, "status").out
+    assert "its record steps/records/step2.json is gone (verified here" in status, status
+    assert "step 2 was never verified" not in status
+    drift = run_doit(sample, "drift")
+    assert drift.code == 1
+    assert "steps/records/step2.json: gone, while step 2 was verified here" in drift.out
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0 and not {"implement:2", "test:2"} & set(again.ran), again.out
+    assert (sample / "steps/records/step2.json").is_file()
+    assert run_doit(sample, "drift").code == 0
