@@ -38,6 +38,7 @@ from pocflow.status import StepStatus, compute_status
 from pocflow.workspace import Workspace
 
 if TYPE_CHECKING:
+    from pocflow.record import TestResult
     from pocflow.signals import Signal
 
 # The session, the signals and the rendering are imported by the functions that need them:
@@ -83,8 +84,27 @@ def small_win_check(ws: Workspace) -> HealthCheck:
     return assess(
         ws,
         {sid: dict(r.counts) for sid, r in suite.items()},
-        [r.message.splitlines()[0] for r in suite.values() if r.outcome != "passed"],
+        [failure_line(sid, r) for sid, r in suite.items() if r.outcome != "passed"],
     )
+
+
+#: how many failing tests a small-win check's line names before it counts the rest
+_NAMED = 3
+
+
+def failure_line(step_id: str, result: TestResult) -> str:
+    """A step's failure in the full suite, in one line: the tests that failed, by id and
+    the first line of why (the session's own message where no test failed: an error in
+    collection, a session that ended early)."""
+    failing = result.failing
+    if not failing:
+        return headline(result.message, f"step {step_id}: its tests did not pass")
+    named = "; ".join(
+        f"{t.nodeid} - {headline(t.message)}" if t.message else t.nodeid
+        for t in failing[:_NAMED]
+    )
+    more = f" and {len(failing) - _NAMED} more" if len(failing) > _NAMED else ""
+    return f"step {step_id}: {len(failing)} failing: {named}{more}"
 
 
 def assess(

@@ -64,7 +64,11 @@ def test_small_win_check_needs_attention_on_failing_test(sample: Path) -> None:
     assert result.code == 1
     section = health_section(sample)
     assert "**Status**: ❌ Needs Attention" in section
-    assert "- step 3a: 1 of 3 tests failed:" in section
+    # the entry names the test and why (it ended in "failed:", and named nothing)
+    assert (
+        "- step 3a: 1 failing: tests/test_step3a_country_index.py::"
+        "test_index_keeps_most_populous_country_first - AssertionError: assert 'CH' == 'DE'\n"
+    ) in section
 
 
 def test_small_win_check_needs_attention_when_counts_differ_from_records(sample: Path) -> None:
