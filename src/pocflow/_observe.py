@@ -1189,6 +1189,10 @@ class Observer:
                 # content was not read, a logging handler's file, say)
                 first = False
                 fact.update(f=False, a=True)
+            elif first and keeps:
+                # made by appending where nothing was ("ac"): what it holds then stands on
+                # that absence, for whatever reads it after (pocflow.observed.settle)
+                fact["ac"] = True
             if not first and not copy and ("q", rel) not in self.seen:
                 fact["big"] = True  # whether it was written back is not known (a database
                 # SQLite updates is, as Python's writes to it are not seen: changed)

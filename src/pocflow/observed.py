@@ -250,6 +250,8 @@ class Facts:
     before: dict[str, str] = field(default_factory=dict)  # rewritten -> a copy as first read
     uncopied: set[str] = field(default_factory=set)  # rewritten, too large to copy
     appended: set[str] = field(default_factory=set)  # rewritten, opened to append unread
+    #: written first, made by appending where nothing was (what it holds stands on that)
+    append_made: set[str] = field(default_factory=set)
     made: set[str] = field(default_factory=set)  # folders made where nothing was
     #: workspace modules the process had loaded before it was watched (as Python started:
     #: a sitecustomize, a .pth file's import): what they read is not known
@@ -388,6 +390,8 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             (facts.written if first else facts.rewritten).add(path)
             if fact.get("a"):
                 facts.appended.add(path)
+            if first and fact.get("ac"):
+                facts.append_made.add(path)
         if isinstance(fact.get("b"), str):
             facts.before.setdefault(path, fact["b"])
         elif fact.get("big"):
@@ -616,7 +620,11 @@ def settle(
     # (a folder a script made, even where it looked first: its output; a test's stays an
     # input: it may need it absent)
     made = facts.made if updates_are_outputs else ()
-    excluded = {out.rstrip("/") for out in (*not_inputs, *facts.written, *updated, *made)}
+    # a file a test made by appending where nothing was, then read: what it read stands on
+    # that absence (run again, it appends to what is there): the absence is the input
+    absent = set() if updates_are_outputs else facts.append_made
+    written = facts.written - absent
+    excluded = {out.rstrip("/") for out in (*not_inputs, *written, *updated, *made)}
     digests: dict[str, str] = {}
     seen_env: dict[str, str] = dict(environ or {})
     produced_folders: set[str] | None = None
@@ -634,6 +642,9 @@ def settle(
             continue
         path = key.split(PYTEST_TABLE)[0] if key.endswith(PYTEST_TABLE) else key.rstrip("/")
         if within(path, excluded):
+            continue
+        if path in absent:
+            digests[key] = MISSING
             continue
         known = memo.get(key)
         if key in facts.parents and key not in facts.stamps:  # a folder written into

@@ -4310,6 +4310,44 @@ def test_a_test_that_creates_a_file_exclusively_is_not_verified(
     assert_never_verified(ws, "1")
 
 
+#: a test that makes a file by appending to it (or touching it) where nothing was, then
+#: reads it: what it read stands on that absence (found by an attack session)
+APPEND_CREATES = {
+    "open(p, 'a')": (
+        "    with open('count.txt', 'a') as f:\n        f.write('x\\n')\n"
+        "    assert Path('count.txt').read_text() == 'x\\n'\n"
+    ),
+    "Path.touch()": (
+        "    Path('state.txt').touch()\n    assert Path('state.txt').read_text() == ''\n"
+        "    Path('state.txt').write_text('used')\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("create", APPEND_CREATES, ids=list(APPEND_CREATES))
+def test_a_test_that_appends_a_file_into_being_and_reads_it_is_not_verified(
+    tmp_path: Path, create: str
+) -> None:
+    test = "import os\nfrom pathlib import Path\n\n\ndef test_counts():\n" + APPEND_CREATES[create]
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert_never_verified(ws, "1")
+    assert "✅ 1" not in run_doit(ws, "status").out
+
+
+def test_a_log_file_a_test_appends_into_being_and_never_reads_leaves_it_verified(
+    tmp_path: Path,
+) -> None:
+    # (what a logging handler does: the file's absence decides nothing the test saw)
+    test = (
+        "import logging\n\n\ndef test_logs():\n    handler = logging.FileHandler('run.log')\n"
+        "    log = logging.getLogger('step1')\n    log.addHandler(handler)\n"
+        "    log.warning('ran')\n    handler.close()\n    log.removeHandler(handler)\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    poc_complete_passes(ws)
+    assert "✅ 1" in run_doit(ws, "status").out
+
+
 def test_a_test_that_creates_a_file_exclusively_and_removes_it_is_verified(
     tmp_path: Path,
 ) -> None:
