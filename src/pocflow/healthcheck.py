@@ -100,8 +100,7 @@ def failure_line(step_id: str, result: TestResult) -> str:
     if not failing:
         return headline(result.message, f"step {step_id}: its tests did not pass")
     named = "; ".join(
-        f"{t.nodeid} - {headline(t.message)}" if t.message else t.nodeid
-        for t in failing[:_NAMED]
+        f"{t.nodeid} - {headline(t.message)}" if t.message else t.nodeid for t in failing[:_NAMED]
     )
     more = f" and {len(failing) - _NAMED} more" if len(failing) > _NAMED else ""
     return f"step {step_id}: {len(failing)} failing: {named}{more}"

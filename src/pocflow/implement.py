@@ -23,6 +23,7 @@ from pocflow._proc import (
 )
 from pocflow.fingerprint import digest_of, fingerprint
 from pocflow.layout import IMPLEMENT_FILE, METRICS_FILE, PRODUCED_FILE
+from pocflow.manifest import Manifest
 from pocflow.metrics import METRICS_ENV, check_thresholds, parse_threshold, read_metrics
 from pocflow.observed import (
     PROCESS_KEYS,
@@ -89,6 +90,10 @@ class ImplementSpec:
     pocflows: tuple[str, ...] = ()
     #: outputs of the step there as another run left them (pocflow.freshness.foreign_outputs)
     foreign: tuple[str, ...] = ()
+    #: where the thresholds and the timeout are set ('steps/step1.yaml:4'; '' for the
+    #: timeout of the settings), for the failures they cause
+    thresholds_at: str = ""
+    timeout_at: str = ""
 
 
 def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpec:
@@ -110,7 +115,17 @@ def implement_spec(ws: Workspace, step: Step, inputs: list[str]) -> ImplementSpe
         scripts_dir=ws.settings.scripts_dir,
         secrets=manifest.secrets if manifest else (),
         poc=ws.poc,
+        thresholds_at=_set_at(manifest, "thresholds"),
+        timeout_at=_set_at(manifest, "timeout") if manifest and manifest.timeout else "",
     )
+
+
+def _set_at(manifest: Manifest | None, key: str) -> str:
+    """Where the manifest sets key ('steps/step1.yaml:4'), '' without a manifest."""
+    if manifest is None:
+        return ""
+    line = manifest.lines.get(key)
+    return f"{manifest.path}:{line}" if line else manifest.path
 
 
 def run_implement(
@@ -147,6 +162,8 @@ def run_implement(
         if not message:
             bounds = [t for t in map(parse_threshold, spec.thresholds) if t is not None]
             message = check_thresholds(metrics, bounds, spec.step_id)
+            if message and spec.thresholds_at:
+                message += f" (thresholds set at {spec.thresholds_at})"
         if not message:
             missing = [out for out in spec.outputs if not (root / out).exists()]
             if missing:
@@ -317,7 +334,8 @@ def _run_scripts(
         if run.timed_out:
             return runs, (
                 f"step {spec.step_id}: {script} did not finish within "
-                f"{spec.timeout:g} s and was stopped; see {run.log}"
+                f"{spec.timeout:g} s and was stopped; see {run.log} (the timeout is set at "
+                f"{spec.timeout_at or 'tool.pocflow.timeout, or its default'})"
             )
         if run.exit_code != 0:
             return runs, (

@@ -217,7 +217,8 @@ def test_a_hanging_script_is_stopped_at_its_timeout_with_its_children(
     assert time.monotonic() - started < 120
     assert (
         f"step 3b: {SCRIPT} did not finish within 1 s and was stopped; see "
-        ".pocflow/runs/step3b/step3b_country_lookup.log"
+        ".pocflow/runs/step3b/step3b_country_lookup.log (the timeout is set at "
+        + ("steps/step3b.yaml:1)" if setting == "manifest" else "tool.pocflow.timeout")
     ) in result.out + result.err
     assert _wait_gone(int((sample.parent / "child.pid").read_text(encoding="utf-8")))
     record = json.loads((sample / "steps/records/step3b.json").read_text(encoding="utf-8"))

@@ -83,8 +83,8 @@ def test_threshold_out_of_range_fails_step_then_passes_when_relaxed(sample: Path
     result = run_doit(sample, "step:4")
     assert result.code == 1
     assert (
-        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"
-        in result.out + result.err
+        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000 "
+        "(thresholds set at steps/step4.yaml:1)" in result.out + result.err
     )
     record = json.loads((sample / "steps/records/step4.json").read_text(encoding="utf-8"))
     assert record["verdict"] == "failed"

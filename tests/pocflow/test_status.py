@@ -113,7 +113,8 @@ def test_status_metric_out_of_threshold(sample: Path) -> None:
     step = by_id(status_json(sample))["4"]
     assert step["state"] == "failed"
     assert step["reasons"] == [
-        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000"
+        "step 4: metric 'probes' = 264 is outside its threshold probes >= 1000 "
+        "(thresholds set at steps/step4.yaml:1)"
     ]
 
 
