@@ -66,6 +66,7 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         accept,
         forget_acceptance,
         outputs_of,
+        outputs_rewritten_by_others,
         replay,
         replay_saying,
         upstream_of,
@@ -105,6 +106,20 @@ def implement_phase(spec: ImplementSpec, isolation: str = "auto") -> Outcome:
         forget_acceptance(ws, spec.step_id)
         prestart(isolation)  # the test phase's pytest warms up while the scripts run
         replayed, problem = ([], "") if spec.manual else replay(ws, upstream_of(ws, spec.step_id))
+        if replayed and not problem:
+            # what the replay wrote anew without the parts of steps the plan runs before
+            # this one (siblings extending the same file, their records taken): added again,
+            # so that its scripts run on the file as plan order leaves it, as they did when
+            # verified
+            order = list(ws.steps)
+            before = [
+                sid
+                for sid in outputs_rewritten_by_others(ws)
+                if order.index(sid) < order.index(spec.step_id)
+            ]
+            if before:
+                more, problem = replay(ws, before, anew=True)
+                replayed += more
         committed = read_step_record(ws.root / ws.record_path(spec.step_id))
         spec = replace(
             spec,

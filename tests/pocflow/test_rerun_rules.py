@@ -259,17 +259,22 @@ def test_a_dependents_script_run_again_has_its_tests_run_again_too(tmp_path: Pat
     assert (result.code == 0) == (plain_pytest(workspace, "2") == 0)
 
 
-def changed_sibling_clone(tmp_path: Path) -> Path:
+def changed_sibling_clone(tmp_path: Path, exact: bool = False, changed: str = "3") -> Path:
     """Steps 2 and 3 both extend what step 1 writes; verified in an origin, then a fresh
-    clone of it (no local state, no outputs) with a reviewed change to step 3's script."""
+    clone of it (no local state, no outputs) with a reviewed change to the script of step
+    ``changed``. ``exact``: step 3's test checks the whole table (step 2's part too)."""
     third = EXTENDER.replace("Step 2", "Step 3").replace("step2", "step3")
     third = third.replace("table['b'] = table['a'] + 1", "table['c'] = table['a'] + 2")
+    check = (
+        "    assert table == {'a': 1, 'b': 2, 'c': 3}\n"
+        if exact
+        else "    assert table.get('c') == table['a'] + 2\n"
+    )
     tests = {
         **TESTS,
         "3": "import json\nfrom pathlib import Path\n\n"
         "def test_the_table_has_c():\n"
-        "    table = json.loads(Path('out/shared.json').read_text())\n"
-        "    assert table.get('c') == table['a'] + 2\n",
+        "    table = json.loads(Path('out/shared.json').read_text())\n" + check,
     }
     origin = make_workspace(
         tmp_path / "origin", tests, conftest=CONFTEST, depends={"2": "1", "3": "1"}
@@ -281,7 +286,7 @@ def changed_sibling_clone(tmp_path: Path) -> Path:
     assert verified.code == 0, verified.out + verified.err
     clone = tmp_path / "clone"  # what git gives a CI job: no local state, no outputs
     shutil.copytree(origin, clone, ignore=shutil.ignore_patterns(".pocflow", "out"))
-    script = clone / "PoC/step3_x.py"
+    script = clone / f"PoC/step{changed}_x.py"
     script.write_text(script.read_text("utf-8") + "# a reviewed change\n", "utf-8")
     return clone
 
@@ -304,23 +309,52 @@ def test_a_fresh_clone_with_a_changed_sibling_reproduces_every_accepted_steps_ou
     assert again.code == 0 and again.ran == [], again.out + again.err
 
 
+@pytest.mark.parametrize("env", [SUITE_SESSION, {}], ids=["suite-session", "steps-alone"])
+def test_a_changed_step_runs_on_the_shared_file_as_plan_order_leaves_it_in_a_fresh_clone(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    # the origin ran step 3 on a table step 2 had extended first (plan order); in the clone
+    # step 3's run replayed step 1 alone, its test saw no 'b', and CI failed what the
+    # origin passed: the earlier sibling's part is added again before step 3 runs
+    clone = changed_sibling_clone(tmp_path, exact=True)
+    result = run_doit(clone, "poc-complete", env=env)
+    assert result.code == 0, result.out + result.err
+    assert "implement:2" not in result.ran, "step 2 is replayed, not verified again"
+    for step in ("1", "2", "3"):
+        assert plain_pytest(clone, step) == 0, f"step {step}"
+
+
 def test_a_sibling_whose_shared_output_a_replay_rewrote_is_not_shown_verified(
     tmp_path: Path,
 ) -> None:
-    # `doit step:3` in the fresh clone replays step 1, which writes the shared file anew
-    # without step 2's part: step 2's tests now fail under plain pytest, so neither the
-    # status, nor the state document, nor `doit step:2` may say it holds
-    clone = changed_sibling_clone(tmp_path)
+    # `doit step:2` in the fresh clone replays step 1, which writes the shared file anew,
+    # and step 2 adds its part: step 3 (after it in the plan) lost its own, and its tests
+    # now fail under plain pytest, so neither the status nor `doit step:3` may say it holds
+    clone = changed_sibling_clone(tmp_path, changed="2")
+    ran = run_doit(clone, "step:2")
+    assert ran.code == 0, ran.out + ran.err
+    assert plain_pytest(clone, "3") != 0, "the replay took step 3's part of the file"
+    status = run_doit(clone, "status")
+    assert "✅ 3" not in status.out, status.out
+    assert "stale" in status.out and "step 1 ran again here" in status.out, status.out
+    step3 = run_doit(clone, "step:3")  # its scripts add its part again (replayed)
+    assert step3.code == 0 and plain_pytest(clone, "3") == 0, step3.out + step3.err
+    assert "replayed the scripts of step(s) 3" in step3.err, step3.out + step3.err
+    assert "✅ 3" in run_doit(clone, "status").out
+
+
+def test_a_step_run_alone_in_a_fresh_clone_adds_back_the_earlier_siblings_parts(
+    tmp_path: Path,
+) -> None:
+    # `doit step:3` replays step 1 and, before step 3 runs, step 2 (before it in the plan),
+    # whose part the replay wrote away: every step's tests pass under plain pytest after it
+    clone = changed_sibling_clone(tmp_path, exact=True)
     ran = run_doit(clone, "step:3")
     assert ran.code == 0, ran.out + ran.err
-    assert plain_pytest(clone, "2") != 0, "the replay took step 2's part of the file"
-    status = run_doit(clone, "status")
-    assert "✅ 2" not in status.out, status.out
-    assert "stale" in status.out and "step 1 ran again here" in status.out, status.out
-    step2 = run_doit(clone, "step:2")  # its scripts add its part again (replayed)
-    assert step2.code == 0 and plain_pytest(clone, "2") == 0, step2.out + step2.err
-    assert "replayed the scripts of step(s) 2" in step2.err, step2.out + step2.err
-    assert "✅ 2" in run_doit(clone, "status").out
+    assert "first replayed the scripts of step(s) 1, 2" in ran.out, ran.out
+    for step in ("1", "2", "3"):
+        assert plain_pytest(clone, step) == 0, f"step {step}"
+    assert "3 of 3 steps verified" in run_doit(clone, "status").out
 
 
 @pytest.mark.parametrize("look", ["open", "exists"])
