@@ -241,19 +241,18 @@ _PYCACHE = os.sep + "__pycache__" + os.sep
 _CODE_SUFFIXES = (".py", ".pyw", ".pyc", ".zip", ".pyz", ".egg", ".whl")
 
 
-def _installed_folders() -> tuple[str, ...]:
+def installed_folders() -> tuple[str, ...]:
     """The folders of the Python installation (its prefixes and site folders) and pocflow's
     own, each with a separator at its end, as given and as real paths."""
     import site
 
-    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
+    folders = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix, _PACKAGE}
     for look in ("getsitepackages", "getusersitepackages"):
         try:
             found = getattr(site, look)()
         except AttributeError:  # (a virtualenv's old site module)
             continue
         folders.update([found] if isinstance(found, str) else found)
-    folders.add(os.path.dirname(os.path.abspath(__file__)))
     return tuple(
         {
             f.rstrip(os.sep) + os.sep
@@ -262,6 +261,22 @@ def _installed_folders() -> tuple[str, ...]:
             for f in (folder, os.path.realpath(folder))
         }
     )
+
+
+def code_apart(path: str, apart: tuple[str, ...]) -> tuple[str, list[int]] | None:
+    """The real path of the file of code at path and its stamp (as stamp_of), when it is a
+    regular file in none of the folders ``apart`` (each ending in a separator: the
+    installation's, the workspace) and no source's bytecode cache; else None."""
+    real = os.path.realpath(path)
+    if real.startswith(apart) or _PYCACHE in real:
+        return None
+    try:
+        info = os.stat(real)
+    except OSError:
+        return None
+    if not S_ISREG(info.st_mode):
+        return None
+    return real, [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
 #: the input a lookup of PATH stands for (pocflow.fingerprint.WORKSPACE_PATH_KEY)
@@ -668,7 +683,7 @@ class Observer:
         #: stamp as first read (pocflow._session reports it; see outside_code_read)
         self.outside_code: dict[str, list[int]] = {}
         self.outside_seen: set[str] = set()
-        self.installed = _installed_folders()
+        self.installed = installed_folders()
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
         secret = os.environ.get(SECRET_NAMES_ENV, "")
@@ -884,16 +899,9 @@ class Observer:
         full = text if text[:1] == os.sep else os.path.join(os.getcwd(), text)
         if full.startswith(self.installed):
             return
-        real = os.path.realpath(full)
-        if real.startswith((*self.installed, self.prefix)) or _PYCACHE in real:
-            return
-        try:
-            info = os.stat(real)
-        except OSError:
-            return
-        if not os.path.isdir(real):
-            when = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-            self.outside_code.setdefault(real, when)
+        found = code_apart(full, (*self.installed, self.prefix))
+        if found is not None:
+            self.outside_code.setdefault(*found)
 
     def state_read(self, path: object, kind: str = "r") -> None:
         """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's

@@ -32,7 +32,6 @@ import contextlib
 import importlib.util
 import json
 import os
-import site
 import sys
 from collections.abc import Generator
 from pathlib import Path
@@ -530,35 +529,40 @@ def _note_shadowed() -> None:
 
 def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
     """The source files of the modules loaded in this process (and pytest's plugins: two
-    conftest.py files are both "conftest", and sys.modules keeps one) that lie outside the workspace
-    (root) and outside the Python installation (its prefixes and site folders) and are not
-    pocflow's, each by its path from the workspace ("../conftest.py") -> its stamp now
-    (size, times, inode: as pocflow._fs.stamp): a conftest.py above the workspace, a module
-    on a folder beside it that pytest's `pythonpath` or a test put on sys.path, a library
-    installed editable from a folder beside it."""
-    installed = {sys.prefix, sys.base_prefix, sys.exec_prefix, sys.base_exec_prefix}
-    with contextlib.suppress(AttributeError):  # (a virtualenv's old site module)
-        installed.update(site.getsitepackages())
-    with contextlib.suppress(AttributeError):
-        installed.add(site.getusersitepackages())
-    apart = tuple({os.path.realpath(folder) + os.sep for folder in installed if folder})
-    apart += (os.path.realpath(Path(__file__).parent) + os.sep,)  # pocflow's own
-    inside = str(root) + os.sep
+    conftest.py files are both "conftest", and sys.modules keeps one) that lie outside the
+    workspace (root) and outside the Python installation and are not pocflow's
+    (pocflow._observe.code_apart), each by its path from the workspace ("../conftest.py")
+    -> its stamp now: a conftest.py above the workspace, a module on a folder beside it that
+    pytest's `pythonpath` or a test put on sys.path, a library installed editable from a
+    folder beside it."""
+    installed_folders, code_apart = _observing()
+    apart = (*installed_folders(), str(root) + os.sep)
     found = {}
     for module in [*sys.modules.values(), *config.pluginmanager.get_plugins()]:
         file = getattr(module, "__file__", None)
-        if not isinstance(file, str) or not file.endswith(".py"):
-            continue
-        real = os.path.realpath(file)
-        if real.startswith(inside) or real.startswith(apart):
-            continue
-        try:
-            info = os.stat(real)
-        except OSError:
-            continue
-        stamp = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-        found[Path(os.path.relpath(real, root)).as_posix()] = stamp
+        if isinstance(file, str) and file.endswith(".py"):
+            code = code_apart(file, apart)
+            if code is not None:
+                found[Path(os.path.relpath(code[0], root)).as_posix()] = code[1]
     return found
+
+
+def _observing() -> tuple[Any, Any]:
+    """pocflow._observe's installed_folders and code_apart (what is code apart from the
+    workspace is said once, there): the running observer's (its module may be the
+    process's __main__, which running pytest as a module replaces), else loaded from its
+    file beside this one."""
+    observer = _observer()
+    if observer is not None:
+        names = type(observer).outside_code_read.__globals__
+    else:
+        if "module" not in _OBSERVING:
+            _OBSERVING["module"] = _beside("_observe")
+        names = vars(_OBSERVING["module"])
+    return names["installed_folders"], names["code_apart"]
+
+
+_OBSERVING: dict[str, Any] = {}
 
 
 def _outside_code_read(root: Path) -> dict[str, list[int]]:
