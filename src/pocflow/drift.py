@@ -77,19 +77,15 @@ def find_drift(ws: Workspace) -> list[str]:
 def records_gone(ws: Workspace) -> list[str]:
     """One line per step verified here whose committed record is gone (deleted, or not
     checked out): the documents then differ because the record does, not by an edit."""
-    from pocflow.layout import GATE_TASK, VERIFIED_FILE
-    from pocflow.record import read_step_record
+    from pocflow.freshness import gone_record
+    from pocflow.layout import GATE_TASK
 
-    found = []
-    for sid in ws.steps:
-        path = ws.record_path(sid)
-        kept = read_step_record(ws.run_file(sid, VERIFIED_FILE))
-        if not (ws.root / path).exists() and kept is not None and kept.is_verified:
-            found.append(
-                f"{path}: gone, while step {sid} was verified here: `uv run doit "
-                f"{ws.task(GATE_TASK)}` writes it again; commit it"
-            )
-    return found
+    return [
+        f"{ws.record_path(sid)}: gone, while step {sid} was verified here: `uv run doit "
+        f"{ws.task(GATE_TASK)}` writes it again; commit it"
+        for sid in ws.steps
+        if gone_record(ws, sid) is not None
+    ]
 
 
 def orphan_records(ws: Workspace) -> list[str]:

@@ -1221,13 +1221,23 @@ def no_record_reason(ws: Workspace, step_id: str) -> str:
         return folder
     if os.path.lexists(ws.root / path):
         return f"{path} is not a record pocflow can read; verifying the step again"
-    kept = read_step_record(ws.run_file(step_id, VERIFIED_FILE))
-    if kept is not None and kept.is_verified:
+    kept = gone_record(ws, step_id)
+    if kept is not None:
         return (
             f"its record {path} is gone (verified here {kept.verified_at[:10]}): the next run "
             "writes it again, verifying the step again where what it stood on changed"
         )
     return "never verified"
+
+
+def gone_record(ws: Workspace, step_id: str) -> StepRecord | None:
+    """The record the step was last verified with here, when its committed record is gone
+    (deleted, or not checked out): the next run writes it again. None when the record is
+    there, or the step was not verified here."""
+    if (ws.root / ws.record_path(step_id)).exists():
+        return None
+    kept = read_step_record(ws.run_file(step_id, VERIFIED_FILE))
+    return kept if kept is not None and kept.is_verified else None
 
 
 def acceptance(

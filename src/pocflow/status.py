@@ -17,6 +17,7 @@ from pocflow.freshness import (
     environment_changes,
     foreign_outputs,
     foreign_reason,
+    gone_record,
     left_by_tests_reason,
     local_failure,
     no_record_reason,
@@ -83,6 +84,8 @@ class StepStatus:
     #: its tests read): its scripts' part of the record holds, and what they produced with
     #: it, so the steps depending on it are not moved (they stand on its `#implement`)
     tests_only: bool = False
+    #: never-run only because its committed record is gone, verified here (freshness.gone_record)
+    record_gone: bool = False
 
     @property
     def is_verified(self) -> bool:
@@ -212,6 +215,7 @@ def _own_status(ws: Workspace, step_id: str, left: dict[str, set[str]]) -> StepS
         )
     if record is None:
         status.standing = "never-run"
+        status.record_gone = gone_record(ws, step_id) is not None
         status.reasons.insert(0, no_record_reason(ws, step_id))
     elif not record.is_verified:
         status.standing = "failed"
@@ -285,8 +289,9 @@ def _stale(status: StepStatus) -> str:
     changed since', 'is stale: the scripts of step 1 ran again here since it was
     verified')."""
     if status.standing == "never-run":
-        gone = status.reasons and status.reasons[0].startswith("its record ")
-        return f"is not recorded: {status.reasons[0]}" if gone else "was never verified"
+        return (
+            f"is not recorded: {status.reasons[0]}" if status.record_gone else "was never verified"
+        )
     if not status.changed and status.reasons:  # (the first reason: the line stays short)
         return f"is stale: {status.reasons[0]}"
     return "changed since it was verified"

@@ -360,12 +360,13 @@ def _refuse_missing_folders(root: Path, settings: Settings) -> None:
     """Stop before anything runs when the scripts' or tests' folder the settings name is
     not there while the PoC's steps have records: a mistyped setting (`Poc` for `PoC`)
     would have every step run with no script, or no test, and be called changed."""
-    if not _has_records(root, settings):
+    missing = [
+        key for key in ("scripts_dir", "tests_dir") if not (root / getattr(settings, key)).is_dir()
+    ]
+    if not missing or not _has_records(root, settings):  # (the cheap look first: every load)
         return
-    for key in ("scripts_dir", "tests_dir"):
+    for key in missing:
         folder = getattr(settings, key)
-        if (root / folder).is_dir():
-            continue
         parent = (root / folder).parent
         near = (
             [p.name for p in parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
