@@ -99,6 +99,7 @@ _CHECKS: dict[str, Any] = {
     "records_unchanged": lambda args: (
         " * a step's record changed (or a step came or went) since PROJECT_STATE.md was "
         "written from them"
+        + (", or it was written showing a step not verified" if len(args) > 1 and args[1] else "")
     ),
 }
 

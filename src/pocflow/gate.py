@@ -13,7 +13,6 @@ from pocflow.batch import (
     selection_of,
     whole_suite_this_run,
 )
-from pocflow.documents import note_written
 from pocflow.fingerprint import differing, looking_once
 from pocflow.freshness import (
     awaiting_suite,
@@ -226,8 +225,7 @@ def _refresh_pocs(ws: Workspace) -> None:
     (the project-state task ran before the gate). (Hold the state lock.)"""
     if len(ws.settings.pocs) < 2:
         return
-    refresh_project_state(load_workspace(ws.root))
-    note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
+    refresh_project_state(load_workspace(ws.root))  # (noted as written by pocflow)
 
 
 def _suite_session(

@@ -303,18 +303,23 @@ class settings_unchanged(config_changed):  # type: ignore[misc]
 
 
 @signed
-def records_unchanged(task: Any, values: dict[str, Any], root: str) -> bool:
+def records_unchanged(task: Any, values: dict[str, Any], root: str, whole: bool = False) -> bool:
     """doit uptodate check: no verification record changed (and no step came or went)
-    since the task last rendered PROJECT_STATE.md from them, nor since pocflow last
-    rendered it outside the task (a failed phase, the gate), which the file's own check
-    accepts as written by pocflow (written_unchanged): a step removed after its failure had
-    its row kept for good."""
+    since PROJECT_STATE.md was last rendered from them, by this task or by pocflow outside
+    it (another step's refresh, a failed phase, the gate: pocflow.render.rendered_from);
+    with ``whole``, and that rendering showed every step verified, as this task, run once
+    every step passed, renders it. (A step removed after its failure had its row kept for
+    good when only the task's own rendering counted; a step's refresh that showed the steps
+    depending on it stale was taken for the project-state task's.)"""
     from pocflow.record import project_records_digest
     from pocflow.render import rendered_from
 
     run = RunContext.of(root)
     now = project_records_digest(run.workspaces())
-    return values.get("records") == now and rendered_from(run.workspace()) in ("", now)
+    seen = rendered_from(run.workspace())
+    if seen is None:  # not known: what this task rendered last
+        return values.get("records") == now
+    return seen.records == now and not (whole and seen.unverified)
 
 
 def gate_phase(root: str, poc: int | None = None) -> Outcome:

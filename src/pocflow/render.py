@@ -5,6 +5,7 @@ rendering is merged into what a person wrote, and templates: pocflow.documents.
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import Counter
@@ -14,12 +15,13 @@ from pathlib import Path, PurePosixPath
 from shlex import quote
 from typing import Any
 
-from pocflow._fs import atomic_write_text
+from pocflow._fs import atomic_write_text, read_json
 from pocflow.documents import (
     POC_TEMPLATE,
     STATE_TEMPLATE,
     STEP_TEMPLATE,
     block_shapes,
+    note_written,
     render,
     write_document,
 )
@@ -238,35 +240,70 @@ def refresh_project_state(ws: Workspace) -> str:
     """Rewrite the machine blocks of PROJECT_STATE.md (creating it in the method's shape),
     which show the project's current PoC in full whichever PoC's step asks (a step of an
     earlier PoC that fails refreshes it too); the digest of the records it was rendered
-    from (project_records_digest), which it notes (rendered_from: the project-state task
-    is current while it is the records' digest now, whoever rendered it last)."""
+    from (project_records_digest).
+
+    What it was rendered from is noted (RenderedFrom), and so is the file (note_written):
+    whichever task or phase wrote it last, the project-state task is current while the
+    records are those and every step it showed was verified (what that task itself would
+    render), and the file is not taken for a person's edit. (Hold the state lock.)"""
     current = ws if ws.poc is None else load_workspace(ws.root)
+    statuses = compute_status(current)
+    others = {
+        one.settings.poc: compute_status(one)
+        for one in project_workspaces(current.root)
+        if one.poc is not None
+    }
+    path = current.root / current.settings.state_file
     write_rendered(
         current,
         current.settings.state_file,
         STATE_TEMPLATE,
-        render_project_state(current, compute_status(current)),
+        render_project_state(current, statuses, others),
     )
     records = project_records_digest(project_workspaces(current.root))
-    atomic_write_text(_rendered_from_file(current), records + "\n", durable=False)
+    unverified = [
+        f"{poc}:{sid}" if poc is not None else sid
+        for poc, shown in ((None, statuses), *others.items())
+        for sid, status in shown.items()
+        if status.standing not in ("verified", "not-started")
+    ]
+    rendered = {"records": records, "unverified": unverified}
+    atomic_write_text(_rendered_from_file(current), json.dumps(rendered) + "\n", durable=False)
+    note_written(current.written_elsewhere, path)
     return records
 
 
-def rendered_from(ws: Workspace) -> str:
-    """The digest of the records PROJECT_STATE.md was last rendered from ('' when not
-    known)."""
-    try:
-        return _rendered_from_file(ws).read_text(encoding="utf-8").strip()
-    except (OSError, UnicodeDecodeError):
-        return ""
+@dataclass(frozen=True)
+class RenderedFrom:
+    """What PROJECT_STATE.md was last rendered from: the records' digest, and the steps it
+    showed not verified (``PoC:step`` for an earlier PoC's)."""
+
+    records: str
+    unverified: list[str]
+
+
+def rendered_from(ws: Workspace) -> RenderedFrom | None:
+    """What PROJECT_STATE.md was last rendered from (None when not known)."""
+    data = read_json(_rendered_from_file(ws))
+    if not isinstance(data, dict) or not isinstance(data.get("records"), str):
+        return None
+    unverified = data.get("unverified")
+    return RenderedFrom(
+        data["records"], [str(s) for s in unverified] if isinstance(unverified, list) else []
+    )
 
 
 def _rendered_from_file(ws: Workspace) -> Path:
     return ws.root / ws.settings.state_dir / STATE_RENDERED_FROM
 
 
-def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
-    """PROJECT_STATE.md as pocflow would write it (not yet merged with what is on disk)."""
+def render_project_state(
+    ws: Workspace,
+    statuses: dict[str, StepStatus],
+    others: dict[int, dict[str, StepStatus]] | None = None,
+) -> str:
+    """PROJECT_STATE.md as pocflow would write it (not yet merged with what is on disk);
+    ``others``: the statuses of the project's earlier PoCs, when already worked out."""
     base = PurePosixPath(ws.settings.state_file).parent
     rows = []
     for status in statuses.values():
@@ -297,7 +334,7 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
             "plan_link": _link(plan, base) if (ws.root / plan).exists() else "",
         },
         "rows": rows,
-        "pocs": _pocs(ws, statuses, base),
+        "pocs": _pocs(ws, statuses, base, others or {}),
         "verified": sum(1 for s in statuses.values() if s.is_verified),
         "classes": [
             (state.replace("-", "_"), STYLES[state])
@@ -308,14 +345,19 @@ def render_project_state(ws: Workspace, statuses: dict[str, StepStatus]) -> str:
     return _render(ws, STATE_TEMPLATE, context)
 
 
-def _pocs(ws: Workspace, statuses: dict[str, StepStatus], base: PurePosixPath) -> list[Any]:
+def _pocs(
+    ws: Workspace,
+    statuses: dict[str, StepStatus],
+    base: PurePosixPath,
+    others: dict[int, dict[str, StepStatus]],
+) -> list[Any]:
     """In a project of several PoCs, a line per PoC (none for a project of one)."""
     pocs = project_workspaces(ws.root)
     if len(pocs) == 1:
         return []
     lines = []
     for one in pocs:
-        line = poc_line(one, statuses if one.poc is None else None)
+        line = poc_line(one, statuses if one.poc is None else others.get(one.settings.poc))
         doc, plan = one.poc_results_doc, one.settings.plan
         line["doc"] = (
             f"[{PurePosixPath(doc).name}]({_link(doc, base)})" if (ws.root / doc).exists() else ""

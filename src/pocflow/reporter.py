@@ -46,12 +46,12 @@ from pocflow.layout import (
     split_step,
     split_task,
 )
-from pocflow.phases import judged, phase_current, written_unchanged
+from pocflow.phases import judged, phase_current, records_unchanged, written_unchanged
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
 from pocflow.run import RunContext, users_tasks
 from pocflow.status import completion_problem, compute_status, next_action
-from pocflow.workspace import Workspace, load_workspace
+from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
 _FAILURE_LINES = 4
 #: what the hidden task after a step does, as the summary names it
@@ -455,9 +455,25 @@ def why_it_runs(
         elif check is written_unchanged and args and os.path.lexists(args[0]):
             words.append(f"{_relative(args[0])} edited since written")
             why.edited = args[0]  # (a file that is gone is said missing, not edited)
+        elif check is records_unchanged and ws is not None:
+            words.append(_why_state_rendered_again(ws))
     if reasons.get("checker_changed"):
         words.append("dependency checker changed")
     return why
+
+
+def _why_state_rendered_again(ws: Workspace) -> str:
+    """Why PROJECT_STATE.md is rendered again though nobody edited it (records_unchanged)."""
+    from pocflow.record import project_records_digest
+    from pocflow.render import rendered_from
+
+    seen = rendered_from(ws)
+    shown = ws.settings.state_file
+    now = project_records_digest(project_workspaces(ws.root))
+    if seen is not None and seen.unverified and seen.records == now:
+        which = "step " if len(seen.unverified) == 1 else "steps "
+        return f"{shown} showed {which}{listed_paths(seen.unverified)} not verified"
+    return f"step records changed since {shown} was written"
 
 
 def _run_files_apart(

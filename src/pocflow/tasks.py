@@ -187,7 +187,7 @@ def _all_tasks(pocs: list[Workspace], cache: ImportCache) -> Iterator[dict[str, 
             elif not basename.startswith("_"):
                 doc = f"PoC {one.settings.poc}: {doc}"
                 yield {"basename": one.task(basename), "name": None, "doc": doc}
-        refreshed = _project_state_uptodate(one, templates)  # one check, every step's
+        refreshed = _project_state_uptodate(pocs, one, templates, whole=False)  # every step's
         # the same for every step; whether the kernel's watch is on is not a setting: a phase
         # that ran with it is current without it (see phases.phase_current)
         env_now = {k: v for k, v in environment(one).items() if k != KERNEL_WATCH}
@@ -352,7 +352,7 @@ def _project_state_task(pocs: list[Workspace], templates: dict[str, str]) -> dic
             for sid, step in one.steps.items()
             if step.has_files
         ],
-        "uptodate": _project_state_uptodate(ws, templates),
+        "uptodate": _project_state_uptodate(pocs, ws, templates, whole=True),
     }
 
 
@@ -370,18 +370,24 @@ def _all_pocs_task(pocs: list[Workspace]) -> dict[str, Any]:
     }
 
 
-def _project_state_uptodate(ws: Workspace, templates: dict[str, str]) -> list[Any]:
-    """PROJECT_STATE.md is current: same template and plan, as written, same records."""
+def _project_state_uptodate(
+    pocs: list[Workspace], ws: Workspace, templates: dict[str, str], whole: bool
+) -> list[Any]:
+    """PROJECT_STATE.md is current: same template and plans (the line of each PoC says
+    whether its checklist is ticked), as written, same records; and (``whole``: the
+    project-state task's, which runs once every step passed) every step it showed verified
+    (a step's refresh shows the others as they stand)."""
     return [
         settings_unchanged(
             {
                 "template": templates[STATE_TEMPLATE],
                 "plan": _plan_digest(ws),
+                "plans": [_plan_digest(one) for one in pocs if one is not ws],
                 "steps": list(ws.steps),
             }
         ),
         (written_unchanged, [str(ws.root / ws.settings.state_file), str(ws.written_elsewhere)]),
-        (records_unchanged, [str(ws.root)]),
+        (records_unchanged, [str(ws.root), whole]),
     ]
 
 

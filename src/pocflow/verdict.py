@@ -8,7 +8,6 @@ from dataclasses import replace
 
 from pocflow._fs import file_lock, read_json
 from pocflow._observe import stamp_of
-from pocflow.documents import note_written
 from pocflow.freshness import KERNEL_WATCH, environment, settings_digest
 from pocflow.inputs import pocflows_writes_read
 from pocflow.layout import (
@@ -160,8 +159,7 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
         elif restored and not unchanged:
             # the record is back to the bytes the project-state task last stood on: that task
             # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
-            refresh_project_state(ws)
-            note_written(ws.written_elsewhere, ws.root / ws.settings.state_file)
+            refresh_project_state(ws)  # (which notes it written by pocflow)
     if record.is_verified:
         write_unless_held(kept, text)
     return record

@@ -11,7 +11,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import copy_sample, doit_env, edit, make_workspace, run_doit, run_doit_inprocess
+from support import (
+    copy_sample,
+    doit_env,
+    edit,
+    make_workspace,
+    run_doit,
+    run_doit_inprocess,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -261,6 +268,55 @@ def test_after_a_failed_run_what_pocflow_wrote_is_not_called_edited(sample: Path
     edit(sample / "PROJECT_STATE.md", lambda s: s + "\nMy own line.\n")
     edited = run_doit(sample, "poc-complete")  # a person's edit still is one
     assert "PROJECT_STATE.md edited by hand" in edited.out
+
+
+def test_project_state_a_step_run_rendered_with_a_stale_step_is_rendered_again_not_called_edited(
+    tmp_path: Path,
+) -> None:
+    """Step 2's test file is edited, and `doit run --reverify step:3` (a step whose record
+    changes each run: it writes a new metric) refreshes PROJECT_STATE.md, which shows step 2
+    changed. The edit is undone: step 2 is verified as it was, its record unchanged. The
+    next `poc-complete` renders the file again, saying why, not taking pocflow's own
+    rendering for a person's edit."""
+    passing = "def test_a():\n    assert True\n"
+    ws = make_workspace(tmp_path / "ws", {"1": passing, "2": passing, "3": passing})
+    edit(
+        ws / "PoC/step3_x.py",
+        lambda text: (
+            text
+            + "import json, os, time\nfrom pathlib import Path\n\n"
+            + "metrics = Path(os.environ['POCFLOW_METRICS_FILE'])\n"
+            + "metrics.write_text(json.dumps({'ns': time.time_ns()}), encoding='utf-8')\n"
+        ),
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    test_file = ws / "tests/test_step2_x.py"
+    test_file.write_text(passing + "# edited\n", encoding="utf-8")
+    assert run_doit(ws, "run", "--reverify", "step:3").code == 0
+    row = re.compile(r"^\| 2 \| S2 \| (.*?) \|", re.M)
+    shown = row.search((ws / "PROJECT_STATE.md").read_text(encoding="utf-8"))
+    assert shown and shown[1] == "🔄 Changed since verified"
+    test_file.write_text(passing, encoding="utf-8")
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and not again.ran_steps, again.out + again.err
+    assert ".  project-state  (PROJECT_STATE.md showed step 2 not verified)" in again.out, again.out
+    shown = row.search((ws / "PROJECT_STATE.md").read_text(encoding="utf-8"))
+    assert shown and shown[1] == "✅ Complete"
+    assert run_doit(ws, "drift").code == 0  # it says what the records and files say
+    assert "-- project-state" in run_doit(ws, "poc-complete").out
+
+
+def test_project_state_a_step_run_rendered_with_every_step_verified_is_not_rendered_again(
+    sample: Path,
+) -> None:
+    """A refresh by `doit step:N` that found every step verified wrote what the
+    project-state task would write: the next `poc-complete` runs nothing."""
+    edit(sample / "tests/test_step4_1_grid_nearest.py", lambda s: s + "\n# a comment\n")
+    step = run_doit(sample, "step:4_1")
+    assert step.code == 0 and step.ran_steps == {"4_1"}, step.out + step.err
+    again = run_doit(sample, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "-- project-state" in again.out, again.out  # up to date
 
 
 def test_a_fresh_clone_decides_each_steps_acceptance_once_for_reporter_and_actions(
