@@ -13,6 +13,7 @@ from pocflow.batch import (
     selection_of,
     whole_suite_this_run,
 )
+from pocflow.documents import note_written
 from pocflow.fingerprint import differing, looking_once
 from pocflow.freshness import (
     awaiting_suite,
@@ -82,6 +83,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
         return problem
     statuses, problem = _settled(ws)
     if problem:
+        _poc_results_as_they_stand(ws, statuses)
         return problem
     problem = _reading_the_gates_output(ws, statuses)
     if problem:
@@ -168,6 +170,19 @@ def _reading_the_gates_output(ws: Workspace, statuses: dict[str, StepStatus]) ->
         if status.record is not None
     ]
     return "\n".join(line for line in lines if line)
+
+
+def _poc_results_as_they_stand(ws: Workspace, statuses: dict[str, StepStatus]) -> None:
+    """The gate does not pass: the PoC results doc an earlier gate wrote says what the
+    records and the plan say now (❌ NOT COMPLETE for a step added or a checklist item
+    unticked since, as for a step that failed), not the ✅ of that gate."""
+    gate = read_gate_record(ws.root / ws.gate_record_path)
+    if gate is None or not (ws.root / ws.poc_results_doc).is_file():
+        return
+    records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
+    with file_lock(ws.state_lock):  # pocflow wrote it, outside its task
+        write_poc_results(ws, records, gate)
+        note_written(ws.written_elsewhere, ws.root / ws.poc_results_doc)
 
 
 def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:

@@ -633,12 +633,13 @@ def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Ou
         return None
     try:
         note_failure(ws, step_id, phase)
-        record = record_step(ws, step_id)
+        record = record_step(ws, step_id, refresh=False)
         from pocflow.documents import note_written
-        from pocflow.render import write_failed_documents
+        from pocflow.render import refresh_project_state, write_failed_documents
 
         with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks
             written = write_failed_documents(ws, ws.steps[step_id], record)
+            refresh_project_state(ws)  # after the results doc, which its row links
             note_written(
                 ws.written_elsewhere,
                 ws.root / ws.record_path(step_id),

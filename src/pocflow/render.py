@@ -384,6 +384,27 @@ def _mermaid_text(text: str) -> str:
 # The PoC results doc
 
 
+def _poc_status_line(ws: Workspace, records: dict[str, StepRecord], gate: GateRecord) -> str:
+    """✅ COMPLETE, or why the PoC is no longer complete as the records and the plan say
+    since its gate passed: a step failed, a step came that has no record yet, a checklist
+    item was unticked (the gate does not pass; drift renders the same)."""
+    since = f"after the gate passed on {gate.completed_at[:10]}"
+    failed = [sid for sid in ws.steps if sid in records and not records[sid].is_verified]
+    if failed:
+        return f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed {since}"
+    new = [sid for sid in ws.steps if sid not in records]
+    if new:
+        return f"❌ NOT COMPLETE — step(s) {', '.join(new)} added {since}, not verified yet"
+    checklist = ws.plan.checklist if ws.plan else []
+    unticked = [item for item in checklist if not item.ticked]
+    if unticked:
+        return (
+            f"❌ NOT COMPLETE — {len(unticked)} of {len(checklist)} Production-Grade "
+            f"Checklist item(s) not ticked {since}"
+        )
+    return "✅ COMPLETE"
+
+
 def render_poc_results(
     ws: Workspace,
     records: dict[str, StepRecord],
@@ -430,16 +451,9 @@ def render_poc_results(
     ]
     starts = sorted(r.first_verified_at or r.verified_at for r in records.values())
     plan = ws.plan
-    # a step whose record no longer says verified (it failed since): the PoC is not complete
-    failed = [sid for sid in ws.steps if sid in records and not records[sid].is_verified]
     context: dict[str, Any] = {
         "poc": {"number": ws.settings.poc, "name": ws.name, "proves": plan.proves if plan else ""},
-        "status_line": (
-            f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed after the gate passed "
-            f"on {gate.completed_at[:10]}"
-            if failed
-            else "✅ COMPLETE"
-        ),
+        "status_line": _poc_status_line(ws, records, gate),
         "started": starts[0][:10] if starts else "—",
         "completed": gate.completed_at[:10],
         "steps": steps,

@@ -200,7 +200,7 @@ def serve(parent: int, share: bool = True) -> None:
     import doit.doit_cmd  # noqa: F401
 
     import pocflow
-    import pocflow.cmd_run  # noqa: F401
+    import pocflow.cmd_run
 
     for name in imported_as_runs_go(pocflow.__path__):
         importlib.import_module(name)

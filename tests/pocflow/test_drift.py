@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import edit, run_doit
+from support import edit, make_workspace, run_doit
 
 from pocflow.drift import find_drift
 from pocflow.workspace import load_workspace
@@ -184,3 +184,22 @@ def test_a_deleted_record_is_named_by_status_and_drift_and_written_again(sample:
     assert again.code == 0 and not {"implement:2", "test:2"} & set(again.ran), again.out
     assert (sample / "steps/records/step2.json").is_file()
     assert run_doit(sample, "drift").code == 0
+
+
+def test_a_first_run_that_fails_links_the_results_doc_it_wrote_and_drift_passes(
+    tmp_path: Path,
+) -> None:
+    """The failure writes the step's results doc (❌ BLOCKED) and PROJECT_STATE.md; the
+    row links the document written in the same breath, as a second run would."""
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_a():\n    assert 1 == 2\n"})
+    assert run_doit(ws, "poc-complete").code == 1
+    doc = ws / "docs/small-step1-results.md"
+    assert doc.is_file()
+    row = next(
+        line
+        for line in (ws / "PROJECT_STATE.md").read_text(encoding="utf-8").splitlines()
+        if line.startswith("| 1 |")
+    )
+    assert "[small-step1-results.md](docs/small-step1-results.md)" in row, row
+    drift = run_doit(ws, "drift")
+    assert drift.code == 0, drift.out + drift.err

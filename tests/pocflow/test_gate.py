@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,49 @@ def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(sa
     assert unwritten_sections(ws, "3b") == []
     doc.unlink()
     assert unwritten_sections(ws, "3b") == ["Summary", "Bug Fixes During Development"]
+
+
+@pytest.mark.parametrize(
+    ("change", "says"),
+    [
+        (
+            lambda ws: (ws / "docs/poc1-implementation.md").write_text(
+                (ws / "docs/poc1-implementation.md")
+                .read_text(encoding="utf-8")
+                .replace("- [x] **No mock data**", "- [ ] **No mock data**", 1),
+                encoding="utf-8",
+            ),
+            "❌ NOT COMPLETE — 1 of 4 Production-Grade Checklist item(s) not ticked after the "
+            "gate passed on ",
+        ),
+        (
+            lambda ws: (ws / "docs/poc1-implementation.md").write_text(
+                (ws / "docs/poc1-implementation.md")
+                .read_text(encoding="utf-8")
+                .replace(
+                    "## Production-Grade Checklist",
+                    "### Step 5: Later\n\n**Goal**: more.\n\n## Production-Grade Checklist",
+                    1,
+                ),
+                encoding="utf-8",
+            ),
+            "❌ NOT COMPLETE — step(s) 5 added after the gate passed on ",
+        ),
+    ],
+    ids=["checklist item unticked", "step added"],
+)
+def test_a_gate_that_no_longer_passes_has_the_poc_results_doc_say_so_and_drift_agrees(
+    sample: Path, change: Any, says: str
+) -> None:
+    """The gate fails on what the plan says now: docs/poc1-results.md, written by the gate
+    that passed, no longer says ✅ COMPLETE, and `doit drift` (what the records and plan
+    say) agrees with it; the command drift names then leaves it as it is."""
+    from support import run_doit
+
+    change(sample)
+    failed = run_doit(sample, "poc-complete")
+    assert failed.code == 1, failed.out + failed.err
+    doc = (sample / "docs/poc1-results.md").read_text(encoding="utf-8")
+    assert says in doc and "✅ COMPLETE" not in doc, doc
+    drift = run_doit(sample, "drift")
+    assert drift.code == 0, drift.out + drift.err
