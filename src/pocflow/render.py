@@ -387,14 +387,15 @@ def _mermaid_text(text: str) -> str:
 def _poc_status_line(ws: Workspace, records: dict[str, StepRecord], gate: GateRecord) -> str:
     """✅ COMPLETE, or why the PoC is no longer complete as the records and the plan say
     since its gate passed: a step failed, a step came that has no record yet, a checklist
-    item was unticked (the gate does not pass; drift renders the same)."""
+    item was unticked (the gate does not pass; drift renders the same). A step with no
+    record is one added since (or whose record was deleted): not verified."""
     since = f"after the gate passed on {gate.completed_at[:10]}"
     failed = [sid for sid in ws.steps if sid in records and not records[sid].is_verified]
     if failed:
         return f"❌ NOT COMPLETE — step(s) {', '.join(failed)} failed {since}"
     new = [sid for sid in ws.steps if sid not in records]
     if new:
-        return f"❌ NOT COMPLETE — step(s) {', '.join(new)} added {since}, not verified yet"
+        return f"❌ NOT COMPLETE — step(s) {', '.join(new)} not verified {since}"
     checklist = ws.plan.checklist if ws.plan else []
     unticked = [item for item in checklist if not item.ticked]
     if unticked:

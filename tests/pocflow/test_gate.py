@@ -170,7 +170,7 @@ def test_unwritten_sections_know_the_templates_lines_from_what_a_person_wrote(sa
                 ),
                 encoding="utf-8",
             ),
-            "❌ NOT COMPLETE — step(s) 5 added after the gate passed on ",
+            "❌ NOT COMPLETE — step(s) 5 not verified after the gate passed on ",
         ),
     ],
     ids=["checklist item unticked", "step added"],

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -209,7 +210,10 @@ def test_poc_results_template_golden(workspace: Workspace) -> None:
             "2": {"passed": 4, "total": 4},
         },
     )
-    check_golden("poc-results.md", render_poc_results(workspace, {"1": step1_record()}, gate))
+    # every step verified, as when a gate passes (only step 1's record has metrics)
+    records = {sid: replace(step1_record(), implement=None) for sid in workspace.steps}
+    records["1"] = step1_record()
+    check_golden("poc-results.md", render_poc_results(workspace, records, gate))
 
 
 def test_poc_results_lists_the_steps_in_plan_order_whatever_order_the_gate_record_holds(
