@@ -87,6 +87,7 @@ def find_blocks(text: str, path: str) -> list[Block]:
             open_name, open_start, open_line = match["name"], match.start(), line
         else:
             if open_name != match["name"]:
+                _not_alone(text, "begin", match["name"], path, line, end=match.start())
                 raise DocumentError(
                     located(
                         path,
@@ -101,6 +102,7 @@ def find_blocks(text: str, path: str) -> list[Block]:
             blocks.append(Block(match["name"], open_start, end))
             open_name = None
     if open_name is not None:
+        _not_alone(text, "end", open_name, path, open_line, start=open_start)
         raise DocumentError(
             located(
                 path,
@@ -120,6 +122,33 @@ def find_blocks(text: str, path: str) -> list[Block]:
             )
         seen.add(block.name)
     return blocks
+
+
+def _not_alone(
+    text: str, kind: str, name: str, path: str, other: int, start: int = 0, end: int = -1
+) -> None:
+    """A marker the pair lacks, found with a person's text beside it on its line (which
+    makes it no marker): DocumentError naming that line, not the other marker's."""
+    marker = f"<!-- pocflow:{kind} {name} -->"
+    at = text.find(marker, start, len(text) if end < 0 else end)
+    if at < 0:
+        return
+    first = text.rfind("\n", 0, at) + 1
+    last = text.find("\n", at)
+    beside = text[first:at] + text[at + len(marker) : len(text) if last < 0 else last]
+    pair = (
+        f"the block's end at line {other} has no beginning"
+        if kind == "begin"
+        else f"the block begun at line {other} has no end"
+    )
+    raise DocumentError(
+        located(
+            path,
+            f"'{marker}' is not alone on its line ({beside.strip()!r} beside it), so "
+            f"{pair}; move that text to a line of its own",
+            text.count("\n", 0, at) + 1,
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,30 @@ def test_find_blocks_unbalanced_markers_name_file_and_line(text: str, message: s
         find_blocks(text, "d.md")
 
 
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "a\n<!-- pocflow:begin x --> my note\nold\n<!-- pocflow:end x -->\n",
+            r"^d.md:2: '<!-- pocflow:begin x -->' is not alone on its line \('my note' beside "
+            r"it\), so the block's end at line 4 has no beginning; move that text to a line "
+            r"of its own",
+        ),
+        (
+            "<!-- pocflow:begin x -->\nold\nnote: <!-- pocflow:end x -->\n",
+            r"^d.md:3: '<!-- pocflow:end x -->' is not alone on its line \('note:' beside "
+            r"it\), so the block begun at line 1 has no end; move that text to a line of its "
+            r"own",
+        ),
+    ],
+)
+def test_a_marker_with_text_beside_it_is_named_where_it_stands(text: str, message: str) -> None:
+    """A person's words typed on a marker's line leave it no marker: the error names that
+    line, not the other marker of the pair."""
+    with pytest.raises(DocumentError, match=message):
+        find_blocks(text, "d.md")
+
+
 def test_write_document_refuses_to_rewrite_damaged_document(tmp_path: Path) -> None:
     damaged = "mine\n<!-- pocflow:begin head -->\nold\n"
     (tmp_path / "d.md").write_text(damaged, encoding="utf-8")
