@@ -279,6 +279,19 @@ def code_apart(path: str, apart: tuple[str, ...]) -> tuple[str, list[int]] | Non
     return real, [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
+def code_reached(path: str, apart: tuple[str, ...]) -> list[tuple[str, list[int]]]:
+    """code_apart of path, and where the path reached it through a link (a folder beside the
+    workspace that links to one version of the code: pointed elsewhere, the file it led to
+    is unchanged), each with its stamp; [] when it is no code apart."""
+    found = code_apart(path, apart)
+    if found is None:
+        return []
+    reached = os.path.normpath(path)
+    if reached == found[0] or reached.startswith(apart):
+        return [found]
+    return [found, (reached, found[1])]
+
+
 #: the input a lookup of PATH stands for (pocflow.fingerprint.WORKSPACE_PATH_KEY)
 WORKSPACE_PATH_KEY = "python:path-in-workspace"
 #: what a folder key ends with when what its entries' stat() tells counts (``data/:entries``:
@@ -899,9 +912,13 @@ class Observer:
         full = text if text[:1] == os.sep else os.path.join(os.getcwd(), text)
         if full.startswith(self.installed):
             return
-        found = code_apart(full, (*self.installed, self.prefix))
-        if found is not None:
-            self.outside_code.setdefault(*found)
+        for real, when in code_reached(full, (*self.installed, self.prefix)):
+            if real in self.outside_code:
+                continue
+            self.outside_code[real] = when
+            if self.child:  # (the session says its own as it finishes; a child, as it reads)
+                rel = os.path.relpath(real, self.prefix).replace(os.sep, "/")
+                self.emit({"outside_code": [[rel, when]]})
 
     def state_read(self, path: object, kind: str = "r") -> None:
         """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's

@@ -535,20 +535,19 @@ def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
     -> its stamp now: a conftest.py above the workspace, a module on a folder beside it that
     pytest's `pythonpath` or a test put on sys.path, a library installed editable from a
     folder beside it."""
-    installed_folders, code_apart = _observing()
+    installed_folders, code_reached = _observing()
     apart = (*installed_folders(), str(root) + os.sep)
     found = {}
     for module in [*sys.modules.values(), *config.pluginmanager.get_plugins()]:
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.endswith(".py"):
-            code = code_apart(file, apart)
-            if code is not None:
-                found[Path(os.path.relpath(code[0], root)).as_posix()] = code[1]
+            for path, when in code_reached(file, apart):
+                found[Path(os.path.relpath(path, root)).as_posix()] = when
     return found
 
 
 def _observing() -> tuple[Any, Any]:
-    """pocflow._observe's installed_folders and code_apart (what is code apart from the
+    """pocflow._observe's installed_folders and code_reached (what is code apart from the
     workspace is said once, there): the running observer's (its module may be the
     process's __main__, which running pytest as a module replaces), else loaded from its
     file beside this one."""
@@ -559,7 +558,7 @@ def _observing() -> tuple[Any, Any]:
         if "module" not in _OBSERVING:
             _OBSERVING["module"] = _beside("_observe")
         names = vars(_OBSERVING["module"])
-    return names["installed_folders"], names["code_apart"]
+    return names["installed_folders"], names["code_reached"]
 
 
 _OBSERVING: dict[str, Any] = {}

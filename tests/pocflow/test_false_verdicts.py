@@ -5980,6 +5980,61 @@ def test_code_a_test_loads_from_beside_the_workspace_is_an_input(tmp_path: Path,
     assert again.code == 1 and "test:1" in again.ran, again.out + again.err
 
 
+def test_code_a_tests_python_child_loads_from_beside_the_workspace_is_an_input(
+    tmp_path: Path,
+) -> None:
+    """A test starts Python in a folder beside the workspace, which imports a module there:
+    the child's reads of code outside are the session's inputs, as its own are."""
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    (libs / "childmod.py").write_text("VAL = 42\n", encoding="utf-8")
+    test = (
+        "import subprocess\nimport sys\nfrom pathlib import Path\n\n"
+        "LIBS = Path(__file__).resolve().parents[2] / 'libs'\n\n\n"
+        "CODE = 'import childmod; print(childmod.VAL)'\n\n\n"
+        "def test_the_child_answers():\n"
+        "    done = subprocess.run([sys.executable, '-c', CODE],\n"
+        "                          cwd=LIBS, capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '42', done.stderr\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    (libs / "childmod.py").write_text("VAL = 4100\n", encoding="utf-8")
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and "../libs/childmod.py" in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+
+
+def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(
+    tmp_path: Path,
+) -> None:
+    """A test imports from a folder beside the workspace through a link to one version of
+    it; the link then points at another. The code as reached is an input, not only the file
+    the link led to (which did not change)."""
+    for version, value in (("libs_v1", 42), ("libs_v2", 4100)):
+        (tmp_path / version).mkdir()
+        (tmp_path / version / "linked.py").write_text(f"VAL = {value}\n", encoding="utf-8")
+    link = tmp_path / "libs"
+    link.symlink_to("libs_v1")
+    test = (
+        "import sys\nfrom pathlib import Path\n\n"
+        "sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'libs'))\n"
+        "import linked  # noqa: E402\n\n\n"
+        "def test_the_answer():\n    assert linked.VAL == 42\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    link.unlink()
+    link.symlink_to("libs_v2")
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and "../libs/linked.py" in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+
+
 @pytest.mark.parametrize("case", sorted(OUTSIDE_CODE))
 def test_code_pytest_loads_from_outside_the_workspace_is_an_input(
     tmp_path: Path, case: str
