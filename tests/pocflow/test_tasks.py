@@ -180,7 +180,12 @@ def test_gate_lists_steps_the_plan_names_without_files(sample: Path) -> None:
     assert direct.code == 1
     assert "step 5 has no script; add PoC/step5_<description>.py" in direct.out + direct.err
     state = (sample / "PROJECT_STATE.md").read_text(encoding="utf-8")
-    assert "| 5 | Offsets | ⬜ Not Started | — | — |" in state
+    # (the failure wrote step 5's results doc, saying what is missing: the row links it)
+    assert (
+        "| 5 | Offsets | ⬜ Not Started | — | "
+        "[time-zone-atlas-step5-results.md](docs/time-zone-atlas-step5-results.md) |"
+    ) in state
+    assert (sample / "docs/time-zone-atlas-step5-results.md").is_file()
 
 
 def test_hand_edited_record_is_rewritten_from_the_run(sample: Path) -> None:
