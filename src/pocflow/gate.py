@@ -37,7 +37,7 @@ from pocflow.record import (
     text_of,
     write_record,
 )
-from pocflow.render import refresh_project_state, write_poc_results
+from pocflow.render import refresh_project_state, rendered_from, write_poc_results
 from pocflow.reuse import (
     missing_outputs,
     outputs_rewritten_by_others,
@@ -95,6 +95,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
     if accepted is not None:  # the suite passed on exactly these records: nothing to prove
         with file_lock(ws.state_lock):
             write_poc_results(ws, records, accepted, signals)
+            _refresh_state(ws, this_poc_complete=False)  # (its line said so already)
         if not has_health_check(ws):  # the method's last checkpoint, from that suite's run
             _small_win_check(ws, accepted.counts)
         return ""
@@ -134,7 +135,7 @@ def check_complete(ws: Workspace, accepted: GateRecord | None) -> str:
                 keep_proven(proven, previous, text_of(path) or "")
             write_record(path, gate)
         write_poc_results(ws, records, gate, signals)
-        _refresh_pocs(ws)
+        _refresh_state(ws)
     _small_win_check(ws, gate.counts, (statuses, signals))
     return _changed_by_the_gate(ws, records)
 
@@ -235,12 +236,16 @@ def _test_again_for_outputs(ws: Workspace, statuses: dict[str, StepStatus]) -> l
     return stale
 
 
-def _refresh_pocs(ws: Workspace) -> None:
-    """In a project of several PoCs, PROJECT_STATE.md's line of this PoC says complete now
-    (the project-state task ran before the gate). (Hold the state lock.)"""
-    if len(ws.settings.pocs) < 2:
-        return
-    refresh_project_state(load_workspace(ws.root))  # (noted as written by pocflow)
+def _refresh_state(ws: Workspace, this_poc_complete: bool = True) -> None:
+    """PROJECT_STATE.md says what the passing gate found, where the project-state task
+    (which runs before the gate) could not: in a project of several PoCs, this PoC's line
+    says complete now (``this_poc_complete``: its gate record was written); a step it
+    showed not verified — stale only for an output its tests read, which the gate tested
+    again — is shown verified. (Hold the state lock.)"""
+    current = load_workspace(ws.root)
+    seen = rendered_from(current)
+    if (this_poc_complete and len(ws.settings.pocs) > 1) or (seen and seen.unverified):
+        refresh_project_state(current)  # (noted as written by pocflow)
 
 
 def _suite_session(
