@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import make_workspace, private_copy, run_doit
+from support import PLAIN_WITHOUT, make_workspace, private_copy, run_doit
 
 pytestmark = pytest.mark.e2e
 
@@ -69,7 +69,7 @@ def make_chain(root: Path) -> Path:
 
 
 def plain_pytest(workspace: Path, step: str) -> int:
-    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *PLAIN_WITHOUT]
     return subprocess.run(
         [*command, f"tests/test_step{step}_x.py"], cwd=workspace, capture_output=True, check=False
     ).returncode
