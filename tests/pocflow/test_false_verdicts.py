@@ -5932,6 +5932,18 @@ OUTSIDE_CODE = {
 }
 
 
+def assert_outside_change_seen(ws: Path, key: str) -> DoitRun:
+    """Step 1's tests really fail now that code beside the workspace changed (plain
+    pytest); `doit status` says step 1 is not verified, naming that code (by its path from
+    the workspace, key), and `doit poc-complete` runs its tests again and fails (its run)."""
+    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and key in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    return again
+
+
 #: tests that load code from a folder beside the workspace themselves, leaving no module
 #: file in sys.modules: (the test file, the outside file, its code with {value})
 LOADED_APART = {
@@ -5981,11 +5993,7 @@ def test_code_a_test_loads_from_beside_the_workspace_is_an_input(tmp_path: Path,
     verified = run_doit(ws, "poc-complete")
     assert verified.code == 0, verified.out + verified.err
     put(4100)  # (another size: Python takes a bytecode cache of the same size and second)
-    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
-    status = run_doit(ws, "status")
-    assert "✅ 1" not in status.out and f"../{where}" in status.out, status.out
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    assert_outside_change_seen(ws, f"../{where}")
 
 
 def test_code_a_tests_python_child_loads_from_beside_the_workspace_is_an_input(
@@ -6008,11 +6016,7 @@ def test_code_a_tests_python_child_loads_from_beside_the_workspace_is_an_input(
     ws = make_workspace(tmp_path / "ws", {"1": test})
     assert run_doit(ws, "poc-complete").code == 0
     (libs / "childmod.py").write_text("VAL = 4100\n", encoding="utf-8")
-    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
-    status = run_doit(ws, "status")
-    assert "✅ 1" not in status.out and "../libs/childmod.py" in status.out, status.out
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    assert_outside_change_seen(ws, "../libs/childmod.py")
 
 
 def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(
@@ -6036,11 +6040,7 @@ def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input
     assert run_doit(ws, "poc-complete").code == 0
     link.unlink()
     link.symlink_to("libs_v2")
-    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
-    status = run_doit(ws, "status")
-    assert "✅ 1" not in status.out and "../libs/linked.py" in status.out, status.out
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    assert_outside_change_seen(ws, "../libs/linked.py")
 
 
 @pytest.mark.parametrize("case", sorted(OUTSIDE_CODE))
@@ -6065,9 +6065,5 @@ def test_code_pytest_loads_from_outside_the_workspace_is_an_input(
 
     # (another size: Python takes a bytecode cache of the same size and second)
     outside.write_text(code.format(value=4100), encoding="utf-8")
-    assert plain_pytest_run(ws, "tests/test_step1_x.py").returncode == 1
-    status = run_doit(ws, "status")
-    assert "✅ 1" not in status.out and f"../{where}" in status.out, status.out
-    again = run_doit(ws, "poc-complete")
-    assert again.code == 1 and "test:1" in again.ran, again.out + again.err
+    again = assert_outside_change_seen(ws, f"../{where}")
     assert "test_the_answer" in again.out + again.err
