@@ -874,6 +874,17 @@ class Observer:
         folder = self.inside(entry or ".")
         return None if folder is None else folder or "."
 
+    def searched_apart(self, entry: object) -> str | None:
+        """A folder of the import system's path outside both the workspace and the Python
+        installation (a `pythonpath` folder beside the workspace), by its path from the
+        workspace ("../shared"); None for any other."""
+        if not isinstance(entry, str) or not entry:
+            return None
+        full = os.path.abspath(entry)
+        if (full + os.sep).startswith(self.installed) or not os.path.isdir(full):
+            return None
+        return os.path.relpath(full, self.prefix).replace(os.sep, "/")
+
     def is_workspace(self, path: object) -> bool:
         """Whether path is the workspace's folder itself (which ``inside`` leaves out: it is
         no file; ``searched`` names it "." where the import system searches it)."""
@@ -1520,12 +1531,15 @@ class Observer:
     def searched_in_vain(self, name: str, by: str) -> None:
         """Emit an "import:NAME@DIRS" key over every workspace folder the import system
         searched for the module (sys.path, or its parent package's __path__), where it found
-        no module file or regular package of that name."""
+        no module file or regular package of that name — and every folder beside the
+        workspace it searched (searched_apart): a module that appears there is found."""
         parent = name.rpartition(".")[0]
         path = sys.path if not parent else getattr(sys.modules.get(parent), "__path__", None)
         dirs: list[str] = []
         for entry in path or ():
             folder = self.searched(entry)
+            if folder is None:  # a folder beside the workspace: a module put there is found
+                folder = self.searched_apart(entry)
             if folder is not None and folder not in dirs:
                 dirs.append(folder)
         if dirs:

@@ -6019,6 +6019,27 @@ def test_code_a_tests_python_child_loads_from_beside_the_workspace_is_an_input(
     assert_outside_change_seen(ws, "../libs/childmod.py")
 
 
+def test_a_module_that_appears_in_a_folder_beside_the_workspace_a_test_imports_from_is_seen(
+    tmp_path: Path,
+) -> None:
+    """The tests import from a folder beside the workspace (pytest's `pythonpath`), and try a
+    faster variant first, which is not there. Once it appears there, the import finds it:
+    what the import system looked for there and did not find is an input too."""
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    (shared / "common.py").write_text("VAL = 42\n", encoding="utf-8")
+    test = (
+        "import common\n\ntry:\n    import common_fast as impl\n"
+        "except ImportError:\n    impl = common\n\n\n"
+        "def test_the_answer():\n    assert impl.VAL == 42\n"
+    )
+    settings = '\n[tool.pytest.ini_options]\npythonpath = ["../shared"]\n'
+    ws = make_workspace(tmp_path / "ws", {"1": test}, settings=settings)
+    assert run_doit(ws, "poc-complete").code == 0
+    (shared / "common_fast.py").write_text("VAL = 4100\n", encoding="utf-8")
+    assert_outside_change_seen(ws, "common_fast")
+
+
 def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(
     tmp_path: Path,
 ) -> None:
