@@ -170,6 +170,16 @@ def make_workspace(
     return write_files(root, files)
 
 
+def verified_chain(root: Path) -> Path:
+    """A workspace of two steps, step 2 depending on step 1, each with one passing test,
+    after a passing `doit poc-complete`."""
+    test = "def test_one():\n    assert True\n"
+    ws = make_workspace(root, {"1": test, "2": test}, depends={"2": "1"})
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 0, result.out + result.err
+    return ws
+
+
 def write_files(root: Path, files: dict[str, str]) -> Path:
     """Write each file (workspace-relative path -> text) under root, folders included."""
     for rel, text in files.items():

@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import copy_sample, edit, make_workspace, run_doit
+from support import copy_sample, edit, make_workspace, run_doit, verified_chain
 
 from pocflow.schema import first_violation, load_schema
 from pocflow.status import compute_status
@@ -317,9 +317,7 @@ def test_info_says_what_status_says_of_a_step_whose_prerequisite_changed(
     # doit compares each task with its own last run only: step 2's phases were up to date
     # while step 1, which runs first, had changed; and the gate's reason was
     # `records_hold(/tmp/..., None) is false`
-    test = "def test_one():\n    assert True\n"
-    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
-    assert run_doit(ws, "poc-complete").code == 0
+    ws = verified_chain(tmp_path / "ws")
     edit(ws / "PoC/step1_x.py", lambda text: text + "print('more')\n")
     step2 = run_doit(ws, "info", "step:2")
     assert step2.code == 1 and "status     : run" in step2.out, step2.out
@@ -333,9 +331,7 @@ def test_info_says_what_status_says_of_a_step_whose_prerequisite_changed(
 def test_status_next_says_a_step_is_stale_because_of_upstream_not_that_it_changed(
     tmp_path: Path,
 ) -> None:
-    test = "def test_one():\n    assert True\n"
-    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
-    assert run_doit(ws, "poc-complete").code == 0
+    ws = verified_chain(tmp_path / "ws")
     edit(ws / "PoC/step1_x.py", lambda text: text + "\n# reviewed\n")
     assert run_doit(ws, "step:1").code == 0  # step 1's scripts ran again
     result = run_doit(ws, "status")
@@ -363,9 +359,8 @@ def test_a_step_whose_prerequisite_changed_and_is_blocked_is_not_shown_verified(
 
 @pytest.mark.e2e
 def test_a_new_test_file_is_said_as_a_new_input_not_as_settings_changed(tmp_path: Path) -> None:
+    ws = verified_chain(tmp_path / "ws")
     test = "def test_one():\n    assert True\n"
-    ws = make_workspace(tmp_path / "ws", {"1": test, "2": test}, depends={"2": "1"})
-    assert run_doit(ws, "poc-complete").code == 0
     (ws / "tests/test_step1_more.py").write_text(test, encoding="utf-8")
     status = run_doit(ws, "status").out
     assert "🔄 1  S1  stale: new inputs since verified: tests/test_step1_more.py\n" in status
