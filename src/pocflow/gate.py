@@ -37,7 +37,12 @@ from pocflow.record import (
     text_of,
     write_record,
 )
-from pocflow.render import refresh_project_state, rendered_from, write_poc_results
+from pocflow.render import (
+    refresh_project_state,
+    rendered_from,
+    write_poc_results,
+    write_poc_results_again,
+)
 from pocflow.reuse import (
     missing_outputs,
     outputs_rewritten_by_others,
@@ -58,7 +63,6 @@ from pocflow.status import (
 from pocflow.testing import PytestJsonRunner
 from pocflow.workspace import (
     Workspace,
-    load_workspace,
     project_workspaces,
     same_named_tests,
 )
@@ -177,13 +181,11 @@ def _poc_results_as_they_stand(ws: Workspace, statuses: dict[str, StepStatus]) -
     """The gate does not pass: the PoC results doc an earlier gate wrote says what the
     records and the plan say now (❌ NOT COMPLETE for a step added or a checklist item
     unticked since, as for a step that failed), not the ✅ of that gate."""
-    gate = read_gate_record(ws.root / ws.gate_record_path)
-    if gate is None or not (ws.root / ws.poc_results_doc).is_file():
-        return
     records = {sid: s.record for sid, s in statuses.items() if s.record is not None}
     with file_lock(ws.state_lock):  # pocflow wrote it, outside its task
-        write_poc_results(ws, records, gate)
-        note_written(ws.written_elsewhere, ws.root / ws.poc_results_doc)
+        written = write_poc_results_again(ws, records)
+        if written is not None:
+            note_written(ws.written_elsewhere, written)
 
 
 def _settled(ws: Workspace) -> tuple[dict[str, StepStatus], str]:
@@ -242,10 +244,9 @@ def _refresh_state(ws: Workspace, this_poc_complete: bool = True) -> None:
     says complete now (``this_poc_complete``: its gate record was written); a step it
     showed not verified — stale only for an output its tests read, which the gate tested
     again — is shown verified. (Hold the state lock.)"""
-    current = load_workspace(ws.root)
-    seen = rendered_from(current)
+    seen = rendered_from(ws)  # (the state folder is the project's, whichever PoC's gate)
     if (this_poc_complete and len(ws.settings.pocs) > 1) or (seen and seen.unverified):
-        refresh_project_state(current)  # (noted as written by pocflow)
+        refresh_project_state(ws)  # (the current PoC's, noted as written by pocflow)
 
 
 def _suite_session(

@@ -639,13 +639,8 @@ def _record_failure(ws: Workspace, step_id: str, message: str, phase: str) -> Ou
 
         with file_lock(ws.state_lock):  # pocflow wrote them, outside their tasks
             written = write_failed_documents(ws, ws.steps[step_id], record)
-            refresh_project_state(ws)  # after the results doc, which its row links
-            note_written(
-                ws.written_elsewhere,
-                ws.root / ws.record_path(step_id),
-                ws.root / ws.settings.state_file,
-                *written,
-            )
+            refresh_project_state(ws)  # after the results doc, which its row links (noted)
+            note_written(ws.written_elsewhere, ws.root / ws.record_path(step_id), *written)
     except PocflowError as exc:
         return TaskError(f"{message}\n(and the failure could not be recorded: {exc})")
     return TaskFailed(message)

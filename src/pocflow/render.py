@@ -158,7 +158,7 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
     """A step just failed: its results doc says so (❌ BLOCKED), and so does the PoC's
     results doc if the gate wrote one (❌ NOT COMPLETE) — the phases after the failed one,
     the document phase among them, do not run. The documents written."""
-    from pocflow.record import read_gate_record, read_step_record
+    from pocflow.record import read_step_record
 
     written = []
     try:
@@ -166,16 +166,27 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
         written.append(ws.root / ws.results_doc(step.step_id))
     except PocflowError as exc:  # a template of the workspace's that wants a test result
         sys.stderr.write(f"pocflow: warning: {ws.results_doc(step.step_id)} not updated: {exc}\n")
+    records = {
+        sid: found
+        for sid in ws.steps
+        if (found := read_step_record(ws.root / ws.record_path(sid))) is not None
+    }
+    poc_results = write_poc_results_again(ws, records)
+    return written if poc_results is None else [*written, poc_results]
+
+
+def write_poc_results_again(ws: Workspace, records: dict[str, StepRecord]) -> Path | None:
+    """The PoC results doc an earlier gate wrote, rendered again from these records and the
+    plan as they are now (after a failure: ❌ NOT COMPLETE and why); the file written, None
+    when no gate wrote one."""
+    from pocflow.record import read_gate_record
+
     gate = read_gate_record(ws.root / ws.gate_record_path)
-    if gate is not None and (ws.root / ws.poc_results_doc).is_file():
-        records = {
-            sid: found
-            for sid in ws.steps
-            if (found := read_step_record(ws.root / ws.record_path(sid))) is not None
-        }
-        write_poc_results(ws, records, gate)
-        written.append(ws.root / ws.poc_results_doc)
-    return written
+    path = ws.root / ws.poc_results_doc
+    if gate is None or not path.is_file():
+        return None
+    write_poc_results(ws, records, gate)
+    return path
 
 
 def metric_rows(record: StepRecord) -> list[tuple[str, str]]:
@@ -247,12 +258,9 @@ def refresh_project_state(ws: Workspace) -> str:
     records are those and every step it showed was verified (what that task itself would
     render), and the file is not taken for a person's edit. (Hold the state lock.)"""
     current = ws if ws.poc is None else load_workspace(ws.root)
+    pocs = project_workspaces(current.root)
     statuses = compute_status(current)
-    others = {
-        one.settings.poc: compute_status(one)
-        for one in project_workspaces(current.root)
-        if one.poc is not None
-    }
+    others = {one.settings.poc: compute_status(one) for one in pocs if one.poc is not None}
     path = current.root / current.settings.state_file
     write_rendered(
         current,
@@ -260,7 +268,7 @@ def refresh_project_state(ws: Workspace) -> str:
         STATE_TEMPLATE,
         render_project_state(current, statuses, others),
     )
-    records = project_records_digest(project_workspaces(current.root))
+    records = project_records_digest(pocs)
     unverified = [
         f"{poc}:{sid}" if poc is not None else sid
         for poc, shown in ((None, statuses), *others.items())
