@@ -130,12 +130,17 @@ def _not_alone(
     """A marker the pair lacks, found with a person's text beside it on its line (which
     makes it no marker): DocumentError naming that line, not the other marker's."""
     marker = f"<!-- pocflow:{kind} {name} -->"
-    at = text.find(marker, start, len(text) if end < 0 else end)
+    stop = len(text) if end < 0 else end
+    at = text.find(marker, start, stop)
+    while at >= 0:  # (a marker alone on its line is a block's of that name, not this one)
+        first = text.rfind("\n", 0, at) + 1
+        last = text.find("\n", at)
+        beside = text[first:at] + text[at + len(marker) : len(text) if last < 0 else last]
+        if beside.strip():
+            break
+        at = text.find(marker, at + len(marker), stop)
     if at < 0:
         return
-    first = text.rfind("\n", 0, at) + 1
-    last = text.find("\n", at)
-    beside = text[first:at] + text[at + len(marker) : len(text) if last < 0 else last]
     pair = (
         f"the block's end at line {other} has no beginning"
         if kind == "begin"

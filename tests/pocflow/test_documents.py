@@ -97,6 +97,12 @@ def test_find_blocks_unbalanced_markers_name_file_and_line(text: str, message: s
             r"it\), so the block's end at line 4 has no beginning; move that text to a line "
             r"of its own",
         ),
+        (  # (an earlier block of that name, whole, is not the one named)
+            "<!-- pocflow:begin y -->\n<!-- pocflow:end y -->\n"
+            "<!-- pocflow:begin y --> mine\n<!-- pocflow:end y -->\n",
+            r"^d.md:3: '<!-- pocflow:begin y -->' is not alone on its line \('mine' beside "
+            r"it\), so the block's end at line 4 has no beginning",
+        ),
         (
             "<!-- pocflow:begin x -->\nold\nnote: <!-- pocflow:end x -->\n",
             r"^d.md:3: '<!-- pocflow:end x -->' is not alone on its line \('note:' beside "
