@@ -883,6 +883,11 @@ class Observer:
         full = os.path.abspath(entry)
         if (full + os.sep).startswith(self.installed) or not os.path.isdir(full):
             return None
+        return self.from_workspace(full)
+
+    def from_workspace(self, full: str) -> str:
+        """A path outside the workspace by its path from it ("../shared/x.py"), as inputs
+        outside it are keyed."""
         return os.path.relpath(full, self.prefix).replace(os.sep, "/")
 
     def is_workspace(self, path: object) -> bool:
@@ -928,8 +933,7 @@ class Observer:
                 continue
             self.outside_code[real] = when
             if self.child:  # (the session says its own as it finishes; a child, as it reads)
-                rel = os.path.relpath(real, self.prefix).replace(os.sep, "/")
-                self.emit({"outside_code": [[rel, when]]})
+                self.emit({"outside_code": [[self.from_workspace(real), when]]})
 
     def state_read(self, path: object, kind: str = "r") -> None:
         """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's
