@@ -263,11 +263,30 @@ def installed_folders() -> tuple[str, ...]:
     )
 
 
-def code_apart(path: str, apart: tuple[str, ...]) -> tuple[str, list[int]] | None:
+def real_path(path: str, folders: dict[str, str] | None = None) -> str:
+    """os.path.realpath(path), the real paths of the folders looked at kept in ``folders``
+    when given: hundreds of modules' files lie in a few dozen folders, each looked at once
+    (a file that is itself a link is resolved whole)."""
+    if folders is None:
+        return os.path.realpath(path)
+    head, tail = os.path.split(path)
+    if not head or tail in ("", os.curdir, os.pardir):
+        return os.path.realpath(path)
+    real_head = folders.get(head)
+    if real_head is None:
+        real_head = folders[head] = os.path.realpath(head)
+    real = os.path.join(real_head, tail)
+    return os.path.realpath(real) if os.path.islink(real) else real
+
+
+def code_apart(
+    path: str, apart: tuple[str, ...], folders: dict[str, str] | None = None
+) -> tuple[str, list[int]] | None:
     """The real path of the file of code at path and its stamp (as stamp_of), when it is a
     regular file in none of the folders ``apart`` (each ending in a separator: the
-    installation's, the workspace) and no source's bytecode cache; else None."""
-    real = os.path.realpath(path)
+    installation's, the workspace) and no source's bytecode cache; else None. ``folders``:
+    as real_path's."""
+    real = real_path(path, folders)
     if real.startswith(apart) or _PYCACHE in real:
         return None
     try:
@@ -279,11 +298,14 @@ def code_apart(path: str, apart: tuple[str, ...]) -> tuple[str, list[int]] | Non
     return real, [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
-def code_reached(path: str, apart: tuple[str, ...]) -> list[tuple[str, list[int]]]:
+def code_reached(
+    path: str, apart: tuple[str, ...], folders: dict[str, str] | None = None
+) -> list[tuple[str, list[int]]]:
     """code_apart of path, and where the path reached it through a link (a folder beside the
     workspace that links to one version of the code: pointed elsewhere, the file it led to
-    is unchanged), each with its stamp; [] when it is no code apart."""
-    found = code_apart(path, apart)
+    is unchanged), each with its stamp; [] when it is no code apart. ``folders``: as
+    real_path's."""
+    found = code_apart(path, apart, folders)
     if found is None:
         return []
     reached = os.path.normpath(path)

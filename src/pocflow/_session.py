@@ -537,11 +537,12 @@ def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
     folder beside it."""
     installed_folders, code_reached = _observing()
     apart = (*installed_folders(), str(root) + os.sep)
-    found = {}
+    found: dict[str, list[int]] = {}
+    folders: dict[str, str] = {}  # (each folder's real path looked up once in this look)
     for module in [*sys.modules.values(), *config.pluginmanager.get_plugins()]:
         file = getattr(module, "__file__", None)
         if isinstance(file, str) and file.endswith(".py"):
-            for path, when in code_reached(file, apart):
+            for path, when in code_reached(file, apart, folders):
                 found[Path(os.path.relpath(path, root)).as_posix()] = when
     return found
 

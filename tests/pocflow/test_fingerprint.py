@@ -56,6 +56,41 @@ def test_a_sqlite_uri_path_is_decoded_as_urllib_would(text: str) -> None:
     assert _observe._percent_decoded(text) == unquote(text)
 
 
+def test_a_real_path_found_folder_by_folder_is_the_one_realpath_finds(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The session's look at every loaded module's file keeps each folder's real path
+    (hundreds of files, a few dozen folders): a file that is a link, a folder that is one, a
+    path through `..` after a link, a relative path, a link to nowhere all resolve as
+    os.path.realpath resolves them, a second time too."""
+    real = tmp_path / "libs_v1"
+    (real / "pkg").mkdir(parents=True)
+    (real / "pkg" / "a.py").write_text("", encoding="utf-8")
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "b.py").write_text("", encoding="utf-8")
+    (tmp_path / "libs").symlink_to(real)
+    (real / "pkg" / "b.py").symlink_to(tmp_path / "other" / "b.py")
+    (real / "pkg" / "gone.py").symlink_to(tmp_path / "nowhere.py")
+    (real / "pkg" / "up").symlink_to(tmp_path / "other")
+    monkeypatch.chdir(tmp_path)
+    paths = [
+        str(tmp_path / "libs" / "pkg" / "a.py"),
+        str(tmp_path / "libs" / "pkg" / "b.py"),
+        str(tmp_path / "libs" / "pkg" / "gone.py"),
+        str(tmp_path / "libs" / "pkg" / "up" / ".." / "pkg" / "a.py"),
+        os.path.join("libs", "pkg", "a.py"),
+        "a.py",
+        str(tmp_path / "libs" / "pkg" / ".."),
+    ]
+    folders: dict[str, str] = {}
+    for _ in range(2):
+        for path in paths:
+            assert _observe.real_path(path, folders) == os.path.realpath(path), path
+    (tmp_path / "libs").unlink()  # pointed elsewhere: a new look (a new cache) follows it
+    (tmp_path / "libs").symlink_to(tmp_path / "other")
+    assert _observe.real_path(paths[1], {}) == os.path.realpath(paths[1])
+
+
 def test_looking_once_on_one_thread_leaves_other_threads_looking_afresh(tmp_path: Path) -> None:
     """Under `doit -n N -P thread` a status may be worked out on one thread while another
     thread's task fingerprints what a script just wrote."""
