@@ -767,6 +767,13 @@ def read_document(root: Path, relpath: str) -> bytes | None:
         ) from None
 
 
+#: the templates this process compiled, each by jinja2's key of its name and file -> (its
+#: text's checksum, its code): every environment of the process finds a template compiled
+#: once in any of them (the same packaged template, for each workspace a process renders
+#: for, or in a process forked from one that compiled it)
+_COMPILED: dict[str, tuple[str, Any]] = {}
+
+
 @cache
 def template_environment(
     root: Path, templates_dir: str, compiled: Path | None = None
@@ -786,16 +793,24 @@ def template_environment(
     from jinja2.sandbox import ImmutableSandboxedEnvironment
 
     class Kept(jinja2.FileSystemBytecodeCache):
-        """A kept file that cannot be read (damaged, cut short) is compiled again; one
-        that cannot be written (a read-only folder) is not kept."""
+        """What was compiled, kept for the process (_COMPILED) and in the folder. A kept
+        file that cannot be read (damaged, cut short) is compiled again; one that cannot be
+        written (a read-only folder) is not kept."""
 
         def load_bytecode(self, bucket: Any) -> None:
+            held = _COMPILED.get(bucket.key)
+            if held is not None and held[0] == bucket.checksum:
+                bucket.code = held[1]
+                return
             try:
                 super().load_bytecode(bucket)
             except Exception:
                 bucket.reset()
+            if bucket.code is not None:
+                _COMPILED[bucket.key] = (bucket.checksum, bucket.code)
 
         def dump_bytecode(self, bucket: Any) -> None:
+            _COMPILED[bucket.key] = (bucket.checksum, bucket.code)
             with contextlib.suppress(OSError):
                 super().dump_bytecode(bucket)
 

@@ -95,6 +95,22 @@ def imported_as_runs_go(path: list[str]) -> list[str]:
     ]
 
 
+def compile_packaged_templates() -> None:
+    """Compile pocflow's packaged templates, as a run does the first time it renders one (a
+    tenth of a small run's CPU): a run forked from here finds them compiled
+    (pocflow.documents keeps what the process compiled, checked against each template's
+    text). Rendered for no workspace: from an empty folder of its own."""
+    import tempfile
+
+    from pocflow import documents
+
+    with tempfile.TemporaryDirectory(prefix="pocflow-launcher-") as empty:
+        env = documents.template_environment(Path(empty), "templates", Path(empty, "compiled"))
+        for name in env.list_templates():
+            env.get_template(name)
+    documents.template_environment.cache_clear()
+
+
 def _become_doit(request: dict[str, object]) -> None:
     """In the forked child: become `python -m doit ARGS` in the request's folder."""
     cwd = str(request["cwd"])
@@ -204,6 +220,7 @@ def serve(parent: int, share: bool = True) -> None:
 
     for name in imported_as_runs_go(pocflow.__path__):
         importlib.import_module(name)
+    compile_packaged_templates()
     loaded = {name.partition(".")[0] for name in sys.modules}
     print(json.dumps({"modules": sorted(loaded)}), flush=True)
     own = dict(os.environ)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from pocflow import documents
 from pocflow.documents import (
     document_shape,
     find_blocks,
@@ -718,7 +720,8 @@ def test_compiled_templates_kept_between_runs_follow_an_edited_template(
     compiled = tmp_path / ".pocflow" / "cache" / "templates"
 
     def run(text: str | None = None) -> str:
-        template_environment.cache_clear()  # (a new run)
+        template_environment.cache_clear()  # (a new run: a new process)
+        monkeypatch.setattr(documents, "_COMPILED", {})
         if text is not None:
             stat = template.stat() if template.exists() else None
             template.write_text(text, encoding="utf-8")
@@ -741,3 +744,45 @@ def test_compiled_templates_kept_between_runs_follow_an_edited_template(
 
     monkeypatch.setattr(jinja2.bccache.tempfile, "NamedTemporaryFile", unwritable)
     assert run("C {{ v }}") == "C 1"  # (a folder it cannot write in: not kept)
+
+
+def test_a_template_compiled_for_one_workspace_is_not_compiled_again_in_the_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packaged template one environment compiled is found compiled by the next one of
+    the process (another workspace's, or a run forked from a process that compiled it),
+    whatever folder keeps its files; a workspace's own template of the same name is its
+    own, and renders as edited."""
+    from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+    from pocflow.documents import render, template_environment
+
+    monkeypatch.setattr(documents, "_COMPILED", {})
+    compiled: list[str] = []
+    compile_once = ImmutableSandboxedEnvironment.compile
+
+    def counted(self: Any, source: Any, name: Any = None, *args: Any, **kwargs: Any) -> Any:
+        compiled.append(str(name))
+        return compile_once(self, source, name, *args, **kwargs)
+
+    monkeypatch.setattr(ImmutableSandboxedEnvironment, "compile", counted)
+    context = {"v": 1, "poc": 2, "docs_dir": "docs", "name": "N"}
+    one, two, own = tmp_path / "one", tmp_path / "two", tmp_path / "own"
+    for root in (one, two, own):
+        (root / "templates").mkdir(parents=True)
+    (own / "templates" / "note.md").write_text("own {{ v }}", encoding="utf-8")
+    (one / "templates" / "note.md").write_text("one {{ v }}", encoding="utf-8")
+
+    def run(root: Path) -> str:
+        template_environment.cache_clear()
+        return render(root, "templates", "scaffold/plan.md.j2", context, root / ".pocflow")
+
+    first = run(one)
+    assert compiled == ["scaffold/plan.md.j2"]
+    assert run(two) == first
+    assert compiled == ["scaffold/plan.md.j2"]  # (not compiled again)
+    assert render(own, "templates", "note.md", context, own / ".pocflow") == "own 1"
+    assert render(one, "templates", "note.md", context, one / ".pocflow") == "one 1"
+    (own / "templates" / "note.md").write_text("edited {{ v }}", encoding="utf-8")
+    template_environment.cache_clear()
+    assert render(own, "templates", "note.md", context, own / ".pocflow") == "edited 1"
