@@ -96,10 +96,11 @@ def imported_as_runs_go(path: list[str]) -> list[str]:
 
 
 def compile_packaged_templates() -> None:
-    """Compile pocflow's packaged templates, as a run does the first time it renders one (a
-    tenth of a small run's CPU): a run forked from here finds them compiled
-    (pocflow.documents keeps what the process compiled, checked against each template's
-    text). Rendered for no workspace: from an empty folder of its own."""
+    """Compile pocflow's packaged templates, and the patterns of the lines their machine
+    blocks render, as a run does the first time it renders or merges a document (a tenth
+    of a small run's CPU): a run forked from here finds them compiled (pocflow.documents
+    keeps both for the process, each checked against or keyed by the template's text).
+    For no workspace: from an empty folder of its own."""
     import tempfile
 
     from pocflow import documents
@@ -108,6 +109,8 @@ def compile_packaged_templates() -> None:
         env = documents.template_environment(Path(empty), "templates", Path(empty, "compiled"))
         for name in env.list_templates():
             env.get_template(name)
+            if "/" not in name:  # (a document's template, not a scaffold file's)
+                documents.block_shapes(None, "templates", name)
     documents.template_environment.cache_clear()
 
 
