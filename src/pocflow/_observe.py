@@ -68,6 +68,9 @@ PYTHONPATH_ENV = "POCFLOW_PYTHONPATH"
 CHILD_ENV = "POCFLOW_CHILD"
 #: the workspace module that started the process (Observer.parent_by)
 BY_ENV = "POCFLOW_STARTED_BY"
+#: the working folder the process was started in, as its starter named it (a link beside
+#: the workspace: the process's own look at its folder finds only where the link led)
+CWD_ENV = "POCFLOW_STARTED_IN"
 #: the end of the name of the context file beside a facts file (Observer._enter)
 CONTEXT_SUFFIX = ".ctx"
 #: the context of a process a watched one started or forked: "@<n>", the context its parent
@@ -721,6 +724,9 @@ class Observer:
         self.installed = installed_folders()
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
+        #: (its working folder's real path, as its starter named it) when they differ: a
+        #: child started in a link beside the workspace reaches the code there through it
+        self.started_in: tuple[str, str] | None = None
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
 
@@ -903,9 +909,9 @@ class Observer:
         if not isinstance(entry, str) or not entry:
             return None
         full = os.path.abspath(entry)
-        if (full + os.sep).startswith(self.installed) or not os.path.isdir(full):
+        if (full + os.sep).startswith(self.installed):
             return None
-        return self.from_workspace(full)
+        return self.from_workspace(full)  # (one not there yet too: made, it is searched)
 
     def from_workspace(self, full: str) -> str:
         """A path outside the workspace by its path from it ("../shared/x.py"), as inputs
@@ -950,6 +956,8 @@ class Observer:
         full = text if text[:1] == os.sep else os.path.join(os.getcwd(), text)
         if full.startswith(self.installed):
             return
+        if self.started_in is not None and full.startswith(self.started_in[0]):
+            full = self.started_in[1] + full[len(self.started_in[0]) :]  # (as reached)
         for real, when in code_reached(full, (*self.installed, self.prefix)):
             if real in self.outside_code:
                 continue
@@ -1195,6 +1203,24 @@ class Observer:
         frame calls the function), not by a library working for it."""
         return self._own_code(self.frame_file(self.caller()))
 
+    def tell_started_in(self, cwd: object) -> None:
+        """Tell the process being started the working folder it is given, as named here
+        (CWD_ENV; none: this one's)."""
+        try:
+            named = os.path.abspath(os.fsdecode(cwd)) if cwd is not None else None  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            named = None
+        if named is None:
+            _UNSETENV(CWD_ENV)
+        else:
+            _PUTENV(CWD_ENV, named)
+
+    def _given_code(self, frame: object) -> bool:
+        """Whether a frame runs the code a watched process gave this one to run (``python
+        -c CODE``, a script on its stdin): the workspace's own, like _own_code's."""
+        code = getattr(frame, "f_code", None)
+        return self.child and getattr(code, "co_filename", "")[:1] == "<"
+
     def _own_code(self, name: str) -> bool:
         """Whether code from this file is the workspace's own: a workspace file, or, in a
         process a watched one started, the code it was given to run (``python -c``)."""
@@ -1382,6 +1408,8 @@ class Observer:
         elif event in _PROGRAM_EVENTS:
             if self.children:  # what it reads is read by the module that starts it, too
                 _PUTENV(BY_ENV, self.reader(3) or self.parent_by)
+            if self.children:  # where it starts, as named here
+                self.tell_started_in(args[2] if event == "subprocess.Popen" else None)
             if self.for_workspace():
                 self.path_lookup()  # by name, or by a shell that may look names up
                 if event == "subprocess.Popen" and args[2] is not None:
@@ -1609,6 +1637,8 @@ class Observer:
             for _ in range(2):  # the importer, or its caller
                 own = getattr(frame, "f_globals", {}).get("__file__")
                 by = self.inside(own) if isinstance(own, str) else None
+                if by is None and self._given_code(frame):
+                    by = self.parent_by  # (the workspace module that started this process)
                 if by is not None:
                     break
                 frame = getattr(frame, "f_back", None)
@@ -2201,12 +2231,16 @@ def _write_contexts(observer: Observer, out: str) -> None:
     observer.emit({"ctx": observer.context, "g": 0})
 
 
-def child_started(observer: Observer, out: str, by: str) -> None:
+def child_started(observer: Observer, out: str, by: str, started_in: str | None = None) -> None:
     """This process is one a watched process started (sitecustomize): all it does is for
     the workspace, its reads are in the context its parent is in when they happen, and
-    they are reads of the workspace module that started it (``by``) too."""
+    they are reads of the workspace module that started it (``by``) too. ``started_in``:
+    its working folder as its starter named it (CWD_ENV)."""
     observer.child = True
     observer.parent_by = by
+    real = os.getcwd()
+    if started_in and started_in != real and os.path.realpath(started_in) == real:
+        observer.started_in = (real + os.sep, started_in.rstrip(os.sep) + os.sep)
     observer.follow(out)
     thread = get_ident()
     observer.busy.add(thread)  # (its reads of os.environ are the observer's)

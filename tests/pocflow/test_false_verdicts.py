@@ -6019,25 +6019,74 @@ def test_code_a_tests_python_child_loads_from_beside_the_workspace_is_an_input(
     assert_outside_change_seen(ws, "../libs/childmod.py")
 
 
+@pytest.mark.parametrize("there", [True, False], ids=["folder there", "folder not there yet"])
 def test_a_module_that_appears_in_a_folder_beside_the_workspace_a_test_imports_from_is_seen(
-    tmp_path: Path,
+    tmp_path: Path, there: bool
 ) -> None:
-    """The tests import from a folder beside the workspace (pytest's `pythonpath`), and try a
-    faster variant first, which is not there. Once it appears there, the import finds it:
-    what the import system looked for there and did not find is an input too."""
+    """The tests may import from a folder beside the workspace (pytest's `pythonpath`), and
+    try a faster module first, which is not there. Once it appears there (with its folder,
+    when that was not there either), the import finds it: what the import system looked for
+    there and did not find is an input too."""
     shared = tmp_path / "shared"
-    shared.mkdir()
-    (shared / "common.py").write_text("VAL = 42\n", encoding="utf-8")
     test = (
-        "import common\n\ntry:\n    import common_fast as impl\n"
-        "except ImportError:\n    impl = common\n\n\n"
-        "def test_the_answer():\n    assert impl.VAL == 42\n"
+        "try:\n    import common_fast as impl\nexcept ImportError:\n    impl = None\n\n\n"
+        "def test_the_answer():\n    assert impl is None or impl.VAL == 42\n"
     )
+    if there:
+        shared.mkdir()
+        (shared / "common.py").write_text("VAL = 42\n", encoding="utf-8")
     settings = '\n[tool.pytest.ini_options]\npythonpath = ["../shared"]\n'
     ws = make_workspace(tmp_path / "ws", {"1": test}, settings=settings)
     assert run_doit(ws, "poc-complete").code == 0
+    shared.mkdir(exist_ok=True)
     (shared / "common_fast.py").write_text("VAL = 4100\n", encoding="utf-8")
     assert_outside_change_seen(ws, "common_fast")
+
+
+def test_a_module_a_tests_python_c_child_looks_for_in_vain_is_an_input(tmp_path: Path) -> None:
+    """A test runs `python -c CODE` whose code tries a faster module first, which is not
+    there: the code a test gives a child is the workspace's, and so is what it looked for."""
+    test = (
+        "import subprocess\nimport sys\n\n"
+        "CODE = '''try:\n    from fast_a import g\nexcept ImportError:\n"
+        "    def g():\n        return 42\nprint(g())\n'''\n\n\n"
+        "def test_the_child_answers():\n"
+        "    done = subprocess.run([sys.executable, '-c', CODE], cwd='PoC',\n"
+        "                          capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '42', done\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    (ws / "PoC" / "fast_a.py").write_text("def g():\n    return 0\n", encoding="utf-8")
+    assert_run_again_and_failed(ws, "1")
+
+
+def test_code_a_child_reaches_through_the_link_it_was_started_in_is_an_input(
+    tmp_path: Path,
+) -> None:
+    """A test starts Python in a folder beside the workspace that is a link to one version of
+    the code, and the link then points at another. The child finds only where the link led
+    (its working folder is the real one): the folder as the test named it is told to it."""
+    for version, value in (("v1", 42), ("v2", 4100)):
+        (tmp_path / "libs" / version).mkdir(parents=True)
+        (tmp_path / "libs" / version / "runner_m.py").write_text(
+            f"print({value})\n", encoding="utf-8"
+        )
+    link = tmp_path / "shared"
+    link.symlink_to("libs/v1")
+    test = (
+        "import subprocess\nimport sys\nfrom pathlib import Path\n\n"
+        "SHARED = Path(__file__).resolve().parents[2] / 'shared'\n\n\n"
+        "def test_the_runner_answers():\n"
+        "    done = subprocess.run([sys.executable, '-m', 'runner_m'], cwd=SHARED,\n"
+        "                          capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '42', done\n"
+    )
+    ws = make_workspace(tmp_path / "ws", {"1": test})
+    assert run_doit(ws, "poc-complete").code == 0
+    link.unlink()
+    link.symlink_to("libs/v2")
+    assert_outside_change_seen(ws, "../shared/runner_m.py")
 
 
 def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(

@@ -69,6 +69,7 @@ def _observe() -> None:
     original = os.environ.pop("POCFLOW_PYTHONPATH", None)  # None: PYTHONPATH was not set
     child = os.environ.pop("POCFLOW_CHILD", None)  # set: a watched process started this one
     by = os.environ.pop("POCFLOW_STARTED_BY", "")  # the workspace module that started it
+    started_in = os.environ.pop("POCFLOW_STARTED_IN", None)  # its folder, as named there
     _die_with_parent(os.environ.pop("POCFLOW_DIE_WITH", None))
     if spec is None:
         return
@@ -94,7 +95,7 @@ def _observe() -> None:
         del sys.path[0]
     observer = _observe.install(root, out, tuple(skip), child=child is not None)
     if child is not None:
-        _observe.child_started(observer, out, by)
+        _observe.child_started(observer, out, by, started_in)
 
 
 def _chain() -> None:
