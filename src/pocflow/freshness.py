@@ -859,15 +859,23 @@ def left_by_tests_reason(ws: Workspace, record: StepRecord) -> str:
     )
 
 
-def script_writers(
-    ws: Workspace, writers: dict[str, set[str]], records: bool = False
-) -> dict[str, set[str]]:
+class FileWriters(dict[str, set[str]]):
+    """Each file the steps' scripts write -> those steps (script_writers), and whether it
+    was filled in: steps whose scripts write nothing leave it empty, and it is filled once
+    all the same (looked for afresh at each step, it cost every step's look at every
+    other's)."""
+
+    filled = False
+
+
+def script_writers(ws: Workspace, writers: FileWriters, records: bool = False) -> FileWriters:
     """Each file the steps' scripts write -> those steps, from what each step's latest run
     here produced (a small file each) and its declared outputs; with ``records``, for a
     step that has not run here, what its record says it wrote. Filled in once per run
-    (``writers``: the run's, empty until then)."""
-    if writers:
+    (``writers``: the run's, not filled until then)."""
+    if writers.filled:
         return writers
+    writers.filled = True
     for sid, step in ws.steps.items():
         paths = list(produced_here(ws, sid))
         if records and not paths:
@@ -952,7 +960,7 @@ def tests_made_reason(ws: Workspace, record: StepRecord) -> str:
 
 
 def left_by_tests_here(
-    ws: Workspace, step_id: str, result: TestResult, writers: dict[str, set[str]]
+    ws: Workspace, step_id: str, result: TestResult, writers: FileWriters
 ) -> str:
     """Why a step whose tests passed here will not pass in a fresh clone: they read outputs
     that no step's scripts write (another step's tests left them, or an earlier version of
@@ -979,14 +987,14 @@ def undeclared_reads(
     ws: Workspace,
     step_id: str,
     result: ImplementResult,
-    by_poc: dict[int | None, dict[str, set[str]]],
+    by_poc: dict[int | None, FileWriters],
 ) -> str:
     """Why the plan should say the step depends on another: its scripts read a file that
     the scripts of a step it does not depend on write, in its PoC or another (in plan order
     here, it may pass; in a fresh clone, that step's record is taken and the file is not
     there). '' when none. ``by_poc``: the run's map, per PoC, of each file the steps' scripts
     write -> those steps, filled in when first needed and kept up to date with this result."""
-    writers = by_poc.setdefault(ws.poc, {})
+    writers = by_poc.setdefault(ws.poc, FileWriters())
     script_writers(ws, writers, records=result.outcome != "passed")
     for path in result.written:
         writers.setdefault(path, set()).add(step_id)
@@ -1010,7 +1018,7 @@ def _read_from_another_poc(
     ws: Workspace,
     step_id: str,
     result: ImplementResult,
-    by_poc: dict[int | None, dict[str, set[str]]],
+    by_poc: dict[int | None, FileWriters],
 ) -> str:
     """Why a step's scripts should not read what another PoC's scripts write: no Depends
     On crosses PoCs, and a fresh clone takes that PoC's records without writing it."""
@@ -1019,7 +1027,7 @@ def _read_from_another_poc(
     for other in project_workspaces(ws.root):
         if other.settings.poc == ws.settings.poc:
             continue
-        writers = script_writers(other, by_poc.setdefault(other.poc, {}))
+        writers = script_writers(other, by_poc.setdefault(other.poc, FileWriters()))
         found = sorted(path for path in result.observed if path in writers)
         if found:
             writer = sorted(writers[found[0]], key=step_sort_key)[0]

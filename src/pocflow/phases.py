@@ -163,7 +163,13 @@ def test_phase(
     """Run (or take from this run's batch) the step's tests; on failure record it failed."""
     run = _acting(root)
     from pocflow.batch import batch_key, tests_for
-    from pocflow.freshness import ScriptMade, left_by_tests_here, note_ran_after, tests_made
+    from pocflow.freshness import (
+        FileWriters,
+        ScriptMade,
+        left_by_tests_here,
+        note_ran_after,
+        tests_made,
+    )
     from pocflow.inputs import not_inputs_of, observed_before
     from pocflow.reuse import keeping_outputs_read, replay_saying, was_accepted
 
@@ -201,7 +207,7 @@ def test_phase(
     message = result.message if result.outcome != "passed" else ""
     if not message and result.reads_outputs:  # passes here; would it in a fresh clone?
         orphans = left_by_tests_here(
-            ws, selection.step_id, result, run.writers.setdefault(ws.poc, {})
+            ws, selection.step_id, result, run.writers.setdefault(ws.poc, FileWriters())
         )
         if orphans:
             sys.stderr.write(f"pocflow: warning: {orphans}\n")

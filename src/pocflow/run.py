@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
 if TYPE_CHECKING:
-    from pocflow.freshness import ScriptMade
+    from pocflow.freshness import FileWriters, ScriptMade
 
 #: the environment variable that names one doit invocation (set when tasks are loaded)
 RUN_ENV = "POCFLOW_RUN"
@@ -78,7 +78,7 @@ class RunContext:
         self._decisions: dict[str, object] = {}
         #: per PoC, each file the steps' scripts write -> the steps that write it (made when
         #: first needed, kept up to date as scripts run: pocflow.freshness.undeclared_reads)
-        self.writers: dict[int | None, dict[str, set[str]]] = {}
+        self.writers: dict[int | None, FileWriters] = {}
         #: per PoC, each file the steps' scripts wrote -> the contents their latest runs left
         #: (pocflow.freshness.ScriptMade)
         self.made: dict[int | None, ScriptMade] = {}

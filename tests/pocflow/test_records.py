@@ -258,3 +258,29 @@ def test_a_committed_record_written_before_a_field_was_added_keeps_its_bytes() -
         assert to_json(record) == text, path
     made = replace(record.test, reads_test_made={"out/d.json": "0123456789abcdef"})
     assert '"reads_test_made"' in to_json(replace(record, test=made))  # (written when held)
+
+
+def test_the_files_steps_scripts_write_are_looked_for_once_a_run_though_none_writes_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Which files the steps' scripts write is worked out once a run, from each step's
+    `produced.json`, even when no script writes any: looked for again at each step, every
+    step looked at every other's (100 steps: 10,000 reads of a cold run)."""
+    from pocflow import freshness
+    from pocflow.record import ImplementResult
+
+    test = "def test_one():\n    assert True\n"
+    ws = load_workspace(make_workspace(tmp_path, {str(n): test for n in range(1, 6)}))
+    looked: list[str] = []
+    produced_here = freshness.produced_here
+
+    def counted(workspace: object, step_id: str) -> dict[str, str]:
+        looked.append(step_id)
+        return produced_here(workspace, step_id)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(freshness, "produced_here", counted)
+    by_poc: dict[int | None, freshness.FileWriters] = {}
+    for sid in ws.steps:
+        result = ImplementResult(sid, "passed", "", "", "", 0.0, observed=["data/in.txt"])
+        assert freshness.undeclared_reads(ws, sid, result, by_poc) == ""
+    assert sorted(looked) == sorted(ws.steps), looked  # each step's once
