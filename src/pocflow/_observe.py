@@ -962,8 +962,8 @@ class Observer:
             if real in self.outside_code:
                 continue
             self.outside_code[real] = when
-            if self.child:  # (the session says its own as it finishes; a child, as it reads)
-                self.emit({"outside_code": [[self.from_workspace(real), when]]})
+            # said as it is read (a session also says what it loaded as it finishes)
+            self.emit({"outside_code": [[self.from_workspace(real), when]]})
 
     def state_read(self, path: object, kind: str = "r") -> None:
         """Workspace code read (kind 'r'), listed ('d') or looked for something in pocflow's
@@ -1116,7 +1116,10 @@ class Observer:
             self._from_kernel()  # what other processes did before this read comes first
         by, libraries = ("", ()) if kernel else self.reader_and_libraries()
         by = by or self.parent_by
-        key = (kind, rel, self.context, by, *libraries)
+        # a thread the process started (a pool's worker running a test's call, with no frame
+        # of the test's above it) reads for the workspace, not for the test framework
+        worker = not kernel and get_ident() != self.main_thread
+        key = (kind, rel, self.context, by, "t" if worker else "", *libraries)
         self.py_reads.add((rel, self.context))
         if key in self.seen:
             return
@@ -1131,6 +1134,8 @@ class Observer:
             fact["s"] = [-1] if unknown else stamp_of(self.prefix + rel)
         if kernel:
             fact["k"] = 1
+        elif worker:
+            fact["t"] = 1
         self.emit(fact)
 
     def looked_at(self, path: object) -> None:

@@ -262,6 +262,9 @@ def _observed(
             if not within(key.rstrip("/"), own):
                 others.setdefault(key, digest)
         keys |= set(PROCESS_KEYS)
+        # code the scripts (or Python they started) loaded from beside the workspace, by its
+        # path from it ("../libs/helper.py"), as a test session's is
+        keys |= set(facts.config.get("outside_code", []))
         digests.update(
             settle(
                 root,

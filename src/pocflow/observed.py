@@ -51,7 +51,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 41
+OBSERVER_VERSION = 42
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")
@@ -357,8 +357,14 @@ def _take(facts: Facts, fact: dict[str, Any], pytest_session: bool) -> None:
             key = rel.rstrip("/") + "/" if kind == "d" else rel
             if kind == "d" and rel in (".", ""):
                 key = "./"
-            if pytest_session and kind == "r" and Path(rel).name == "pyproject.toml" and not by:
-                key = rel + PYTEST_TABLE  # pytest reads it for its [tool.pytest] tables
+            if (
+                pytest_session
+                and kind == "r"
+                and Path(rel).name == "pyproject.toml"
+                and not (by or fact.get("k") or fact.get("t"))
+            ):  # pytest (no workspace code, in the session's own thread) reads it for its
+                # [tool.pytest] tables; another program, or a pool's worker, for all of it
+                key = rel + PYTEST_TABLE
             facts.reads.append((key, context, by))
             _kept(facts, key, context, by, fact.get("lib"))
             (facts.kernel_keys if fact.get("k") else facts.python_keys).add(key)

@@ -5420,6 +5420,38 @@ READS_MODE = (
     "def test_mode():\n"
     "    assert child('import os; print(os.environ.get(\"POC_MODE\", \"n\"))') == 'n'\n"
 )
+#: a test that reads pyproject.toml for a table of its own with no frame of its own on the
+#: stack (pytest's own read of the file stands on its [tool.pytest] tables only)
+PYPROJECT_READERS = {
+    "a pool's worker reads it": (
+        "import tomllib\nfrom concurrent.futures import ThreadPoolExecutor\n"
+        "from pathlib import Path\n\n\ndef test_the_limit():\n"
+        "    with ThreadPoolExecutor(1) as pool:\n"
+        "        text = pool.submit(Path('pyproject.toml').read_text).result()\n"
+        "    assert tomllib.loads(text)['tool']['w3']['max_items'] == 3\n"
+    ),
+    "a program that is not Python reads it": (
+        "import subprocess\nimport tomllib\n\n\ndef test_the_limit():\n"
+        "    text = subprocess.run(['cat', 'pyproject.toml'], capture_output=True, text=True,\n"
+        "                          check=True).stdout\n"
+        "    assert tomllib.loads(text)['tool']['w3']['max_items'] == 3\n"
+    ),
+}
+
+
+@pytest.mark.parametrize("test", PYPROJECT_READERS.values(), ids=list(PYPROJECT_READERS))
+def test_a_table_of_pyproject_toml_a_test_reads_other_than_pytests_is_an_input(
+    tmp_path: Path, test: str
+) -> None:
+    """A test's verdict stands on a table of pyproject.toml that is not pytest's, read with
+    no test code on the stack (a pool's worker, a program it runs): an edit of that table
+    is an edit of the test's input, as when the test reads the file itself."""
+    ws = make_workspace(tmp_path / "ws", {"1": test}, settings="\n[tool.w3]\nmax_items = 3\n")
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "pyproject.toml", lambda text: text.replace("max_items = 3", "max_items = 4"))
+    assert_run_again_and_failed(ws, "1")
+
+
 CHILD_CASES = {
     "a variable a Python child reads changed": (
         CHILD + READS_MODE,
@@ -6087,6 +6119,45 @@ def test_code_a_child_reaches_through_the_link_it_was_started_in_is_an_input(
     link.unlink()
     link.symlink_to("libs/v2")
     assert_outside_change_seen(ws, "../shared/runner_m.py")
+
+
+@pytest.mark.parametrize("child", [False, True], ids=["the script", "a Python child of it"])
+def test_code_a_steps_script_loads_from_beside_the_workspace_is_an_input(
+    tmp_path: Path, child: bool
+) -> None:
+    """A step's script imports a helper from a folder beside the workspace (itself, or in a
+    Python process it starts there): the helper's source is an input of the step's
+    scripts, by its path from the workspace, as it is of a test session's."""
+    libs = tmp_path / "libs"
+    libs.mkdir()
+    (libs / "scripthelp.py").write_text("VAL = 42\n", encoding="utf-8")
+    if child:
+        body = (
+            "import subprocess\nimport sys\n\n"
+            "done = subprocess.run([sys.executable, '-c',\n"
+            "                       'import scripthelp; print(scripthelp.VAL)'],\n"
+            "                      cwd='../libs', capture_output=True, text=True)\n"
+            "assert done.stdout.strip() == '42', done\n"
+        )
+    else:
+        body = (
+            "import sys\n\nsys.path.insert(0, '../libs')\n"
+            "import scripthelp  # noqa: E402\n\nassert scripthelp.VAL == 42\n"
+        )
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    assert True\n"})
+    (ws / "PoC" / "step1_x.py").write_text(
+        '"""Step 1.\n\nUsage:\n    python PoC/step1_x.py\n"""\n' + body, encoding="utf-8"
+    )
+    assert run_doit(ws, "poc-complete").code == 0
+    (libs / "scripthelp.py").write_text("VAL = 4100\n", encoding="utf-8")
+    script = subprocess.run(
+        [sys.executable, "PoC/step1_x.py"], cwd=ws, capture_output=True, check=False
+    )
+    assert script.returncode != 0, "the case must really fail"
+    status = run_doit(ws, "status")
+    assert "✅ 1" not in status.out and "../libs/scripthelp.py" in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 1 and "implement:1" in again.ran, again.out + again.err
 
 
 def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(

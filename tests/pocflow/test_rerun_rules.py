@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import PLAIN_WITHOUT, make_workspace, private_copy, run_doit
+from support import PLAIN_WITHOUT, edit, make_workspace, private_copy, run_doit
 
 pytestmark = pytest.mark.e2e
 
@@ -552,3 +552,14 @@ def test_outputs_the_scripts_made_are_not_kept_as_made_by_tests(
     for step in ("1", "2"):
         record = json.loads((ws / f"steps/records/step{step}.json").read_text("utf-8"))
         assert not record["test"].get("reads_test_made"), (step, record["test"])
+
+
+def test_an_edit_of_pocflows_own_table_runs_no_test(tmp_path: Path) -> None:
+    """pytest reads pyproject.toml for its [tool.pytest] tables: [tool.pocflow] edited
+    re-verifies no test."""
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    assert True\n"})
+    first = run_doit(ws, "poc-complete")
+    assert first.code == 0, first.out + first.err
+    edit(ws / "pyproject.toml", lambda text: text.replace('"warn"', '"warn"\n# a note'))
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0 and "test:1" not in again.ran, again.out + again.err
