@@ -532,11 +532,20 @@ def note_failure(
         result = local_result(ws, step_id, phase)
     if result is not None and result.outcome != "passed":
         first = headline(result.message, f"its {phase} failed")  # (the failing test named)
-        atomic_write_text(
-            ws.run_file(step_id, FAILED_FILE),
-            json.dumps({"phase": phase, "message": first, "inputs": result.inputs}),
-            durable=False,
-        )
+        evidence = {
+            "phase": phase,
+            "message": first,
+            "inputs": result.inputs,
+            "files": _step_files(ws, step_id),
+        }
+        atomic_write_text(ws.run_file(step_id, FAILED_FILE), json.dumps(evidence), durable=False)
+
+
+def _step_files(ws: Workspace, step_id: str) -> list[str]:
+    """The step's scripts and test files as they are found now (a file gone is in no
+    input of the run that failed on its absence)."""
+    step = ws.steps.get(step_id)
+    return sorted((*step.scripts, *step.tests)) if step is not None else []
 
 
 def clear_failure(ws: Workspace, step_id: str) -> None:
@@ -553,14 +562,16 @@ def failure_evidence(ws: Workspace, step_id: str) -> dict[str, Any] | None:
 
 def local_failure(ws: Workspace, step_id: str) -> str:
     """Why the step's latest run in this workspace failed, if it failed on exactly the files
-    there are now ('' otherwise). Such evidence outweighs any record: a verified record
-    restored from git, or merged, or edited, does not hide a failure seen here."""
+    there are now, its scripts and test files the same ones ('' otherwise). Such evidence
+    outweighs any record: a verified record restored from git, or merged, or edited, does
+    not hide a failure seen here."""
     evidence = failure_evidence(ws, step_id)
     if (
         evidence is None
         or not isinstance(evidence.get("inputs"), dict)
         or not evidence["inputs"]
         or not still_holds(ws.root, evidence["inputs"])
+        or evidence.get("files", _step_files(ws, step_id)) != _step_files(ws, step_id)
     ):
         return ""
     return f"its latest run here failed on these very files: {evidence.get('message', '')}"

@@ -371,3 +371,26 @@ def test_a_new_test_file_is_said_as_a_new_input_not_as_settings_changed(tmp_path
         lambda text: text + "\n[tool.pytest.ini_options]\nxfail_strict = true\n",
     )
     assert "its settings changed since verified" in run_doit(ws, "status").out
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("kind", ["test", "script"])
+def test_a_failure_on_a_missing_file_is_not_said_to_stand_once_the_file_is_back(
+    tmp_path: Path, kind: str
+) -> None:
+    """A step failed because its test file (or script) was gone; the file and the verified
+    record are then put back (`git reset --hard`). The failure seen here was on other files
+    than there are now: `doit status` must not say it failed "on these very files"."""
+    ws = verified_chain(tmp_path / "ws")
+    gone = ws / ("tests/test_step2_x.py" if kind == "test" else "PoC/step2_x.py")
+    record = ws / "steps" / "records" / "step2.json"
+    kept, kept_record = gone.read_bytes(), record.read_bytes()
+    gone.unlink()
+    assert run_doit(ws, "poc-complete").code != 0
+    gone.write_bytes(kept)
+    record.write_bytes(kept_record)
+    status = run_doit(ws, "status")
+    assert "these very files" not in status.out, status.out
+    again = run_doit(ws, "poc-complete")
+    assert again.code == 0, again.out + again.err
+    assert "✅ 2" in run_doit(ws, "status").out
