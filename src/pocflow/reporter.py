@@ -219,7 +219,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         repeats each failure's message at the end, with the output its actions printed:
         for pocflow's own tasks, which print none, pocflow's summary says it instead (the
         message was printed where the task failed)."""
-        self.failures = [r for r in self.failures if not _said_by_pocflow(r["task"])]
+        self.failures = [
+            r for r in self.failures if not _said_by_pocflow(r["task"], self.failure_verbosity)
+        ]
         super().complete_run()
         ws = self.workspace()
         if self.failed:
@@ -601,11 +603,17 @@ def _step_key(name: str) -> str:
     return poc_prefix(poc) + step_id
 
 
-def _said_by_pocflow(task: Any) -> bool:
-    """Whether a failed task is one of pocflow's own whose actions printed nothing: its
-    failure is in pocflow's summary (the user's own tasks keep doit's report)."""
+def _said_by_pocflow(task: Any, failure_verbosity: int) -> bool:
+    """Whether a failed task is one of pocflow's own whose actions printed nothing that
+    doit's end-of-run block would repeat (its captured output; its errors only where doit
+    shows them there, as doit's ConsoleReporter decides): its failure is in pocflow's
+    summary, and a warning it wrote to stderr was shown as it was written. The user's own
+    tasks keep doit's report."""
     if users_tasks([task.name]):
         return False
+    show_err = task.verbosity < 1 or failure_verbosity > 0
+    show_out = task.verbosity < 2 or failure_verbosity == 2
     return not any(
-        getattr(action, "out", "") or getattr(action, "err", "") for action in task.actions
+        (show_out and getattr(action, "out", "")) or (show_err and getattr(action, "err", ""))
+        for action in task.actions
     )

@@ -300,9 +300,16 @@ def _stale(status: StepStatus) -> str:
 def next_action(
     ws: Workspace, statuses: dict[str, StepStatus], failed_now: Iterable[str] = ()
 ) -> NextAction:
-    """What to run next: the first of the steps that just failed (``failed_now``: in the
-    run whose summary says so), else the first step that needs work, else the gate, else
-    nothing."""
+    """What to run next: the plan's heading that is not read as a step, else the first of
+    the steps that just failed (``failed_now``: in the run whose summary says so), else the
+    first step that needs work, else the gate, else nothing."""
+    if ws.plan is not None and ws.plan.unread_steps:  # first: its step is in no plan
+        line, title = ws.plan.unread_steps[0]
+        return NextAction(
+            f"fix the heading at {ws.settings.plan}:{line}",
+            f"the plan's heading '### {title}' is not read as a step; a step's heading is "
+            f"'### Step <id>: <Name>' (then: uv run doit {ws.task(GATE_TASK)})",
+        )
     failed_now = set(failed_now)
     first = [s for s in statuses.values() if s.step_id in failed_now and s.standing == "failed"]
     for status in [*first[:1], *statuses.values()]:

@@ -394,3 +394,19 @@ def test_a_failure_on_a_missing_file_is_not_said_to_stand_once_the_file_is_back(
     again = run_doit(ws, "poc-complete")
     assert again.code == 0, again.out + again.err
     assert "✅ 2" in run_doit(ws, "status").out
+
+
+@pytest.mark.e2e
+def test_a_misspelt_step_heading_is_named_as_the_next_thing_to_do(tmp_path: Path) -> None:
+    """A step heading mistyped in the plan ('### Stpe 2'): the gate fails on it, and what to
+    do next is to fix that line, not to run the gate that just failed again (nor to verify
+    step 2 without its Depends On)."""
+    ws = verified_chain(tmp_path / "ws")
+    edit(ws / "docs/poc1-implementation.md", lambda t: t.replace("### Step 2:", "### Stpe 2:"))
+    result = run_doit(ws, "poc-complete")
+    assert result.code == 1, result.out
+    fix = "next: fix the heading at docs/poc1-implementation.md:9"
+    assert f"pocflow: {fix}" in result.out, result.out
+    assert fix in run_doit(ws, "status").out
+    # the gate warned as it ran (on stderr): doit's end-of-run block, empty, is left out
+    assert "<stdout>:" not in result.out and "#" * 40 not in result.out, result.out
