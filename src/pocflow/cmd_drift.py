@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from pocflow._command import WorkspaceCommand
-from pocflow.drift import find_drift, other_environment
+from pocflow.drift import ByHand, find_drift, other_environment
 from pocflow.layout import ALL_POCS_TASK, GATE_TASK
 from pocflow.workspace import project_workspaces
 
@@ -43,8 +43,15 @@ class Drift(WorkspaceCommand):
             # an earlier PoC's documents are written by its own gate, not the current one's
             several = self.on_workspace(lambda ws: len(project_workspaces(ws.root)) > 1)
             gate = ALL_POCS_TASK if several else GATE_TASK
+            by_hand = sum(isinstance(problem, ByHand) for problem in problems)
+            first = (
+                f"fix the {by_hand} named line(s) by hand first (pocflow will not rewrite "
+                "those documents as they are), then "
+                if by_hand
+                else ""
+            )
             out.write(
-                f"{len(problems)} difference(s); regenerate with `uv run doit {gate}` "
+                f"{len(problems)} difference(s); {first}regenerate with `uv run doit {gate}` "
                 "(or the step's document/state tasks) and commit the result\n"
             )
             return 1

@@ -41,6 +41,11 @@ def _poc_documents(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, 
     return expected
 
 
+class ByHand(str):
+    """A difference no regeneration mends: a document pocflow will not rewrite as it is (a
+    marker broken, not UTF-8) until a person fixes the line it names."""
+
+
 def find_drift(ws: Workspace) -> list[str]:
     """One line per document (and machine block) that differs from what pocflow writes now."""
     problems = []
@@ -56,10 +61,10 @@ def find_drift(ws: Workspace) -> list[str]:
             body = document_shape(existing)[2]  # (CRLF and a byte-order mark are its shape)
             have = {b.name: body[b.start : b.end] for b in find_blocks(body, relpath)}
         except UnicodeDecodeError:
-            problems.append(f"{relpath}: not valid UTF-8")
+            problems.append(ByHand(f"{relpath}: not valid UTF-8; save it as UTF-8"))
             continue
         except DocumentError as exc:
-            problems.append(str(exc))
+            problems.append(ByHand(str(exc)))
             continue
         for block in find_blocks(rendered, relpath):
             text = rendered[block.start : block.end]

@@ -10,6 +10,7 @@ Markdown summary of the run is appended to that file.
 from __future__ import annotations
 
 import os
+import re
 import time
 from collections import deque
 from pathlib import Path
@@ -50,7 +51,7 @@ from pocflow.phases import judged, phase_current, records_unchanged, written_unc
 from pocflow.record import GateRecord, read_implement
 from pocflow.redact import redact
 from pocflow.run import RunContext, users_tasks
-from pocflow.status import completion_problem, compute_status, next_action
+from pocflow.status import NextAction, completion_problem, compute_status, next_action
 from pocflow.workspace import Workspace, load_workspace, project_workspaces
 
 _FAILURE_LINES = 4
@@ -80,6 +81,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
         self.verified: set[str] = set()
         self.ran: set[str] = set()
         self.failed: dict[str, tuple[str, str]] = {}  # step id -> (phase, message)
+        #: the messages of the tasks that ended in an error (a document pocflow will not
+        #: rewrite, a setting it cannot read): what to fix before anything else
+        self.errors: list[str] = []
         self.seconds: dict[str, float] = {}
         self._started: dict[str, float] = {}
         self.accepted: set[str] = set()  # steps taken from their committed records
@@ -212,6 +216,7 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             RUN_OUTCOMES["failed"] += 1
         else:
             RUN_OUTCOMES["errors"] += 1
+            self.errors.append(message)
         self.failed.setdefault(key, (phase, message))
 
     def complete_run(self) -> None:
@@ -279,7 +284,9 @@ class PocflowReporter(ConsoleReporter):  # type: ignore[misc]
             ws = self.workspace(min(p for p in pocs if p is not None)) or ws
         if ws is not None:
             failed_now = [sid for poc, sid in map(split_step, self.failed) if poc == ws.poc]
-            action = next_action(ws, compute_status(ws), failed_now)
+            action = _error_to_fix(ws, self.errors) or next_action(
+                ws, compute_status(ws), failed_now
+            )
             if action.command:
                 lines.append(f"pocflow: next: {action.command}  # {action.why}")
         return "\n".join(lines) + "\n"
@@ -601,6 +608,27 @@ def _step_key(name: str) -> str:
     PoC), 'poc1.3b' (another)."""
     poc, _, step_id = split_task(name)
     return poc_prefix(poc) + step_id
+
+
+#: where an error message says what to fix: "PROJECT_STATE.md:44: ..." or "pyproject.toml: ..."
+_LOCATED_RE = re.compile(r"^(?P<where>[^\s:]+(?::\d+)?): ")
+
+
+def _error_to_fix(ws: Workspace, errors: list[str]) -> NextAction | None:
+    """What to do after a run that ended in an error: fix what the first one names (a file
+    of the workspace, at its line), then run the gate again — not the next step's work,
+    which the error stands in the way of. None when no task ended in an error."""
+    if not errors:
+        return None
+    first = next((line.strip() for line in errors[0].splitlines() if line.strip()), "")
+    located = _LOCATED_RE.match(first)
+    where = located["where"] if located else ""
+    if where and not (ws.root / where.partition(":")[0]).exists():
+        where = ""  # (not a file of the workspace: a task's name, a phrase)
+    return NextAction(
+        f"fix {where} as said above" if where else "fix what the error above says",
+        f"then: uv run doit {ws.task(GATE_TASK)}",
+    )
 
 
 def _said_by_pocflow(task: Any, failure_verbosity: int) -> bool:

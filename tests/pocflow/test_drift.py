@@ -73,11 +73,12 @@ def test_drift_finds_state_not_regenerated_after_a_change(sample: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("damage", "message"),
+    ("damage", "message", "by_hand"),
     [
         (
             lambda s: s.replace("<!-- pocflow:end results -->\n", ""),
             "docs/time-zone-atlas-step1-results.md:",
+            True,
         ),
         (
             lambda s: (
@@ -86,14 +87,23 @@ def test_drift_finds_state_not_regenerated_after_a_change(sample: Path) -> None:
                 .replace("## Test Coverage\n", "")
             ),
             "machine block 'coverage' is missing",
+            False,
         ),
     ],
 )
-def test_drift_reports_damaged_documents(sample: Path, damage, message: str) -> None:  # type: ignore[no-untyped-def]
+def test_drift_reports_damaged_documents(sample: Path, damage, message: str, by_hand: bool) -> None:  # type: ignore[no-untyped-def]
+    """A broken marker is named, and its remedy is a fix by hand first: the gate drift
+    names will not rewrite the document as it is (it fails on the same line). A block gone
+    whole is the gate's to write again."""
     edit(sample / "docs/time-zone-atlas-step1-results.md", damage)
     result = run_doit(sample, "drift")
     assert result.code == 1
     assert message in result.out
+    assert ("by hand first" in result.out) is by_hand, result.out
+    gate = run_doit(sample, "all-pocs-complete")
+    assert (gate.code == 0) is not by_hand, gate.out + gate.err
+    if by_hand:  # the run's next step is that fix, not the gate's next piece of work
+        assert "next: fix docs/time-zone-atlas-step1-results.md:" in gate.out, gate.out
 
 
 def test_poc_complete_repairs_what_drift_reports(sample: Path) -> None:
