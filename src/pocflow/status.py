@@ -486,22 +486,29 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
     verified on the files as they are, its gate passed on exactly their records and its
     pocN-results.md is written."""
     statuses = compute_status(ws) if statuses is None else statuses
-    complete = not poc_problem(ws, statuses)
+    problem = poc_problem(ws, statuses)
+    complete = not problem
     failed = any(s.standing == "failed" for s in statuses.values())
     counts: dict[str, int] = {}
     for status in statuses.values():
         test = status.record.test if status.record is not None else None
         for kind, count in (test.counts if test is not None else {}).items():
             counts[kind] = counts.get(kind, 0) + count
+    verified = sum(1 for s in statuses.values() if s.is_verified)
+    label = "✅ Complete" if complete else "❌ Failed" if failed else "🔄 In Progress"
+    if label == "🔄 In Progress" and not incomplete(ws, statuses):
+        # what the gate checks holds (every step verified since it passed, the checklist,
+        # the results docs): its gate is what is left to do
+        label = "🔄 Awaiting its gate"
     return {
         "tests": tests_text(counts),
         "number": ws.settings.poc,
         "name": ws.name,
         "current": ws.poc is None,
         "complete": complete,
-        "verified": sum(1 for s in statuses.values() if s.is_verified),
+        "verified": verified,
         "total": len(statuses),
-        "label": "✅ Complete" if complete else "❌ Failed" if failed else "🔄 In Progress",
+        "label": label,
     }
 
 

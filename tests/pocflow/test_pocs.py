@@ -16,7 +16,15 @@ import tomllib
 from pathlib import Path
 
 import pytest
-from support import REPO, make_workspace, plain_pytest_run, private_copy, run_doit, write_files
+from support import (
+    REPO,
+    edit,
+    make_workspace,
+    plain_pytest_run,
+    private_copy,
+    run_doit,
+    write_files,
+)
 
 from pocflow.errors import SettingsError, unknown_task
 from pocflow.schema import first_violation, load_schema
@@ -825,3 +833,18 @@ def test_a_step_reading_what_another_pocs_scripts_write_is_warned(two_pocs: Path
         "pocflow: warning: step 1's scripts read out/p1.txt, which the scripts of PoC 1 step 1 "
         "write: a step depends on steps of its own PoC only" in result.err
     ), result.err
+
+
+@pytest.mark.e2e
+def test_an_earlier_poc_whose_steps_were_verified_again_awaits_its_gate(two_pocs: Path) -> None:
+    """PoC 1's step verified again under PoC 2's gate: every step of PoC 1 holds, and what
+    is left is PoC 1's own gate — its row says so (not a vague 'In Progress' with all its
+    steps verified), until all-pocs-complete runs it."""
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    edit(two_pocs / "PoC/step1_x.py", lambda text: text + "# tweak\n")
+    assert run_doit(two_pocs, "poc-complete").code == 0
+    state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| 🔄 Awaiting its gate (2/2 steps)" in state, state
+    assert run_doit(two_pocs, "all-pocs-complete").code == 0
+    state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
+    assert "| ✅ Complete (2/2 steps)" in state, state
