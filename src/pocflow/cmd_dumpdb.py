@@ -40,6 +40,8 @@ class DumpDB(DoitDumpDB):  # type: ignore[misc]
                 rows = db.execute("SELECT task_id, task_data FROM doit ORDER BY task_id").fetchall()
         except sqlite3.Error as exc:
             raise InvalidCommand(f"{path}: cannot be read as doit's store ({exc})") from None
+        if not rows:  # (doit keeps a task's state once it passed)
+            out.write("no task's state kept yet: no task has passed in this workspace\n")
         for task, data in rows:
             try:
                 value: Any = json.loads(data) if data is not None else None
@@ -52,12 +54,12 @@ class DumpDB(DoitDumpDB):  # type: ignore[misc]
 
 def _workspace_store(given: Path) -> Path:
     """The store of the pocflow workspace here (its state folder's doit.sqlite: doit's
-    dumpdb does not read the dodo's DOIT_CONFIG, which names it), else the path given."""
+    dumpdb does not read the dodo's DOIT_CONFIG, which names it), there yet or not; the
+    path given where this is no pocflow workspace."""
     from pocflow.errors import PocflowError
     from pocflow.settings import load_settings
 
     try:
-        store = Path(load_settings(Path.cwd()).state_dir) / "doit.sqlite"
+        return Path(load_settings(Path.cwd()).state_dir) / "doit.sqlite"
     except PocflowError:
         return given
-    return store if store.is_file() else given

@@ -659,6 +659,7 @@ def test_dumpdb_shows_what_doit_keeps_in_pocflows_store(sample: Path, tmp_path: 
     nothing = run_doit(empty, "dumpdb")
     assert nothing.code == 3 and "Traceback" not in nothing.err, nothing.err
     assert "no store there yet (nothing has run in this workspace)" in nothing.err
+    assert nothing.err.startswith("ERROR: .pocflow/doit.sqlite: "), nothing.err  # its own
 
 
 def test_a_conftest_that_fails_to_import_is_shown_without_pocflows_frames(
