@@ -247,6 +247,19 @@ def _bad(key: str, message: str) -> SettingsError:
     return SettingsError(located(PYPROJECT, message, _line_of(key)))
 
 
+def setting_line(root: Path, key: str) -> int | None:
+    """The line of the workspace's pyproject.toml that sets tool.pocflow.<key> ('plan',
+    'poc2.plan'), if one does."""
+    try:
+        _LOADING[:] = (root / PYPROJECT).read_text(encoding="utf-8").splitlines()
+    except (OSError, UnicodeDecodeError):
+        return None
+    try:
+        return _line_of(key)
+    finally:
+        _LOADING.clear()
+
+
 def _line_of(key: str) -> int | None:
     """The line of the pyproject.toml being checked that sets tool.pocflow.<key> (as a key
     of its table, a dotted key, or the header of its own table)."""
@@ -306,6 +319,8 @@ def _checked_project(root: Path, data: dict[str, Any]) -> _Project:
         if name.endswith("_dir") or name == "state_file" or (name == "lock_file" and values[name])
     ):
         values[key] = _inside(root, key, values[key])
+        if key.endswith("_dir") and key != "state_dir":  # (the state folder: its own check)
+            _no_file_in_the_way(root, key, values[key], values[key] == SETTINGS[key][1])
     pytest_config = tool.get("pytest", {}).get("ini_options", {})
     return _Project(values=values, tables=tables, pytest_config=dict(pytest_config))
 
@@ -398,6 +413,20 @@ def _plain_name(name: str) -> bool:
         and name not in (".", "..")
         and name == name.strip()
     )
+
+
+def _no_file_in_the_way(root: Path, key: str, value: str, default: bool) -> None:
+    """Refuse a folder setting where a file (not a folder) stands at its path or above it
+    in the workspace: pocflow could write nothing there."""
+    parts = Path(value).parts
+    for end in range(1, len(parts) + 1):
+        here = Path(*parts[:end])
+        if (root / here).exists() and not (root / here).is_dir():
+            said = ", the default" if default else ""
+            raise SettingsError(
+                f"{here.as_posix()}: is a file, where pocflow keeps a folder ({key} = "
+                f"{value!r}{said}): move it away, or set {key} in [tool.pocflow] to a folder"
+            )
 
 
 def _inside(root: Path, key: str, value: str) -> str:

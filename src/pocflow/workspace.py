@@ -16,7 +16,7 @@ from pocflow.fingerprint import use_cache_file
 from pocflow.layout import poc_prefix
 from pocflow.manifest import Manifest, load_manifest
 from pocflow.plan import Plan, PlanStep, load_plan
-from pocflow.settings import POC_FOLDERS, Settings, load_settings
+from pocflow.settings import POC_FOLDERS, PYPROJECT, Settings, load_settings, setting_line
 from pocflow.steps import discover_steps, name_words, step_sort_key
 
 
@@ -410,9 +410,14 @@ def _refuse_a_plan_gone(root: Path, settings: Settings) -> None:
         + [n for n in others if "implementation" in n or "plan" in n.lower()]
     ]
     hint = f" (is it {meant[0]}?)" if meant else ""
+    # where the plan is set: the PoC's own table, else [tool.pocflow] (or by default)
+    line, table = setting_line(root, f"poc{settings.poc}.plan"), f"tool.pocflow.poc{settings.poc}"
+    if line is None:
+        line, table = setting_line(root, "plan"), "tool.pocflow"
+    at = f" ({PYPROJECT}:{line})" if line is not None else ""
     raise PlanError(
         f"{settings.plan}: there is no plan here, but the PoC's steps have records, made "
-        f"with one: put the plan back, or set tool.pocflow's plan to where it is now{hint}"
+        f"with one: put the plan back, or set plan in [{table}]{at} to where it is now{hint}"
     )
 
 

@@ -136,8 +136,19 @@ CASES: dict[str, Case] = {
         lambda ws: (ws / "docs/poc1-implementation.md").rename(ws / "docs/atlas-plan.md"),
         3,
         "ERROR: docs/poc1-implementation.md: there is no plan here, but the PoC's steps have "
-        "records, made with one: put the plan back, or set tool.pocflow's plan to where it "
-        "is now (is it docs/atlas-plan.md?)",
+        "records, made with one: put the plan back, or set plan in [tool.pocflow] "
+        "(pyproject.toml:58) to where it is now (is it docs/atlas-plan.md?)",
+    ),
+    "the plan's name mistyped in a PoC's own table": Case(
+        replace(
+            "pyproject.toml",
+            "[tool.pocflow]\n",
+            '[tool.pocflow.poc1]\nplan = "docs/poc1-implementaton.md"\n\n[tool.pocflow]\n',
+        ),
+        3,
+        "or set plan in [tool.pocflow.poc1] (pyproject.toml:57) to where it is now (is it "
+        "docs/poc1-implementation.md?)",
+        may_change=("pyproject.toml",),
     ),
     "the plan's name mistyped in the settings": Case(
         replace("pyproject.toml", "docs/poc1-implementation.md", "docs/poc1-implementaton.md"),
@@ -155,6 +166,13 @@ CASES: dict[str, Case] = {
         3,
         "ERROR: .pocflow: is a file, where pocflow keeps its state (doit's store, each "
         "step's run files): move it away, or set state_dir in [tool.pocflow] to a folder",
+    ),
+    "a file where the records folder goes": Case(
+        lambda ws: (shutil.rmtree(ws / "steps/records"), (ws / "steps/records").write_text("x\n")),
+        3,
+        "ERROR: steps/records: is a file, where pocflow keeps a folder (records_dir = "
+        "'steps/records', the default): move it away, or set records_dir in [tool.pocflow] "
+        "to a folder",
     ),
     "a state_dir through a file": Case(
         replace(
