@@ -160,7 +160,29 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
                 "or a [tool.pocflow.poc<N>] table)",
             )
         )
+    _refuse_a_gap(root, project, pocs)
     return _for_poc(root, project, number, pocs)
+
+
+def _refuse_a_gap(root: Path, project: _Project, pocs: tuple[int, ...]) -> None:
+    """A current PoC that skips numbers after the earlier ones and has no plan yet is a
+    mistyped ``poc`` (9 for 2): refused, before a gate renders PROJECT_STATE.md for it."""
+    current = pocs[-1]
+    if len(pocs) < 2 or current == pocs[-2] + 1:
+        return
+    plan = _plan_of(project, current, current)
+    earlier = {_plan_of(project, number, current) for number in pocs[:-1]}
+    if (root / plan).is_file() and plan not in earlier:
+        return  # (a plan written for it: a PoC numbered so on purpose)
+    raise SettingsError(
+        located(
+            PYPROJECT,
+            f"poc = {current}, but this project's PoCs are {', '.join(map(str, pocs[:-1]))} "
+            f"and PoC {current} has no plan of its own: is it poc = {pocs[-2] + 1}? "
+            "(`uv run doit next-poc` moves the project on to its next PoC)",
+            setting_line(root, "poc"),
+        )
+    )
 
 
 @dataclass(frozen=True)

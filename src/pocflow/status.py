@@ -378,6 +378,12 @@ def next_action(
             f"an output the tests of step(s) {', '.join(awaiting)} read was rewritten since "
             "by a step depending on them; the gate tests them again on it",
         )
+    if not statuses and ws.plan is None:
+        return NextAction(
+            f"write the plan at {ws.settings.plan}",
+            f"PoC {ws.settings.poc} has no plan and no steps yet (`pocflow init` and "
+            "`doit next-poc` write one in the method's shape to fill in)",
+        )
     if not statuses:
         return NextAction(
             'uv run doit new 1 --name "<what step 1 does>"',

@@ -184,6 +184,13 @@ CASES: dict[str, Case] = {
         "ERROR: PROJECT_STATE.md: is a file, where pocflow keeps its state",
         may_change=("pyproject.toml",),
     ),
+    "the current PoC's number mistyped (9 for 2)": Case(
+        replace("pyproject.toml", "poc = 1", "poc = 9"),
+        3,
+        "poc = 9, but this project's PoCs are 1 and PoC 9 has no plan of its own: is it "
+        "poc = 2? (`uv run doit next-poc` moves the project on to its next PoC)",
+        may_change=("pyproject.toml",),
+    ),
     "a mistyped command": Case(
         lambda ws: None,
         3,

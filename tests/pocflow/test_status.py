@@ -410,3 +410,14 @@ def test_a_misspelt_step_heading_is_named_as_the_next_thing_to_do(tmp_path: Path
     assert fix in run_doit(ws, "status").out
     # the gate warned as it ran (on stderr): doit's end-of-run block, empty, is left out
     assert "<stdout>:" not in result.out and "#" * 40 not in result.out, result.out
+
+
+@pytest.mark.e2e
+def test_a_poc_with_no_plan_and_no_steps_is_told_to_write_its_plan(tmp_path: Path) -> None:
+    """The project moved on to PoC 2 by hand (poc = 2), with no plan for it yet: the next
+    thing is its plan, not a step the plan does not name."""
+    ws = make_workspace(tmp_path / "ws", {"1": "def test_one():\n    assert True\n"})
+    assert run_doit(ws, "poc-complete").code == 0
+    edit(ws / "pyproject.toml", lambda text: text.replace("poc = 1", "poc = 2"))
+    status = run_doit(ws, "status")
+    assert "next: write the plan at docs/poc2-implementation.md" in status.out, status.out
