@@ -98,11 +98,14 @@ def main(argv: list[str] | None = None) -> int:
         tests_dir=args.tests_dir,
         docs_dir=args.docs_dir,
     )
+    made = not args.root.exists()  # (a --root mistyped would be a new folder: said first)
     try:
         result = init_workspace(args.root, options)
     except PocflowError as exc:
         sys.stderr.write(f"pocflow: {exc}\n")
         return 3
+    if made:
+        print(f"created {args.root}/ (the repository's folder: it was not there)")
     report(sys.stdout, result)
     print(
         f"once per clone, for clean merges of records and documents: git config "

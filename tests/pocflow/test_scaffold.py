@@ -680,3 +680,18 @@ def test_scaffolding_over_a_file_where_the_scripts_folder_goes_is_one_line(
     # (named as the workspace loads, before anything is written)
     with pytest.raises(PocflowError, match=r"^PoC: is a file, where pocflow keeps a folder"):
         scaffold_plan(load_workspace(tmp_path))
+
+
+def test_init_says_it_made_a_root_that_was_not_there(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`--root` naming a folder that is not there (a typo, or a new project) makes it, and
+    says so first; an existing one is not said to be made."""
+    new = tmp_path / "new" / "project"
+    assert pocflow_main(["init", "--root", str(new)]) == 0
+    assert capsys.readouterr().out.startswith(f"created {new}/ (the repository's folder")
+    assert (new / "dodo.py").is_file()
+    there = tmp_path / "there"
+    there.mkdir()
+    assert pocflow_main(["init", "--root", str(there)]) == 0
+    assert "the repository's folder" not in capsys.readouterr().out
