@@ -6093,34 +6093,6 @@ def test_a_module_a_tests_python_c_child_looks_for_in_vain_is_an_input(tmp_path:
     assert_run_again_and_failed(ws, "1")
 
 
-def test_code_a_child_reaches_through_the_link_it_was_started_in_is_an_input(
-    tmp_path: Path,
-) -> None:
-    """A test starts Python in a folder beside the workspace that is a link to one version of
-    the code, and the link then points at another. The child finds only where the link led
-    (its working folder is the real one): the folder as the test named it is told to it."""
-    for version, value in (("v1", 42), ("v2", 4100)):
-        (tmp_path / "libs" / version).mkdir(parents=True)
-        (tmp_path / "libs" / version / "runner_m.py").write_text(
-            f"print({value})\n", encoding="utf-8"
-        )
-    link = tmp_path / "shared"
-    link.symlink_to("libs/v1")
-    test = (
-        "import subprocess\nimport sys\nfrom pathlib import Path\n\n"
-        "SHARED = Path(__file__).resolve().parents[2] / 'shared'\n\n\n"
-        "def test_the_runner_answers():\n"
-        "    done = subprocess.run([sys.executable, '-m', 'runner_m'], cwd=SHARED,\n"
-        "                          capture_output=True, text=True)\n"
-        "    assert done.stdout.strip() == '42', done\n"
-    )
-    ws = make_workspace(tmp_path / "ws", {"1": test})
-    assert run_doit(ws, "poc-complete").code == 0
-    link.unlink()
-    link.symlink_to("libs/v2")
-    assert_outside_change_seen(ws, "../shared/runner_m.py")
-
-
 @pytest.mark.parametrize("child", [False, True], ids=["the script", "a Python child of it"])
 def test_code_a_steps_script_loads_from_beside_the_workspace_is_an_input(
     tmp_path: Path, child: bool
@@ -6160,28 +6132,50 @@ def test_code_a_steps_script_loads_from_beside_the_workspace_is_an_input(
     assert again.code == 1 and "implement:1" in again.ran, again.out + again.err
 
 
-def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(
-    tmp_path: Path,
-) -> None:
-    """A test imports from a folder beside the workspace through a link to one version of
-    it; the link then points at another. The code as reached is an input, not only the file
-    the link led to (which did not change)."""
-    for version, value in (("libs_v1", 42), ("libs_v2", 4100)):
-        (tmp_path / version).mkdir()
-        (tmp_path / version / "linked.py").write_text(f"VAL = {value}\n", encoding="utf-8")
-    link = tmp_path / "libs"
-    link.symlink_to("libs_v1")
-    test = (
+#: code beside the workspace reached through a link to one version of it (libs/v1, then
+#: libs/v2): (how the test reaches it, the module's text with {value})
+THROUGH_A_LINK = {
+    # the code as reached is an input, not only the file the link led to (unchanged)
+    "imported by the test": (
         "import sys\nfrom pathlib import Path\n\n"
-        "sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'libs'))\n"
+        "sys.path.insert(0, str(Path(__file__).resolve().parents[2] / 'shared'))\n"
         "import linked  # noqa: E402\n\n\n"
-        "def test_the_answer():\n    assert linked.VAL == 42\n"
-    )
+        "def test_the_answer():\n    assert linked.VAL == 42\n",
+        "VAL = {value}\n",
+    ),
+    # a child finds only where the link led (its working folder is the real one): the
+    # folder as the test named it is told to it
+    "run by a Python child started in the link": (
+        "import subprocess\nimport sys\nfrom pathlib import Path\n\n"
+        "SHARED = Path(__file__).resolve().parents[2] / 'shared'\n\n\n"
+        "def test_the_answer():\n"
+        "    done = subprocess.run([sys.executable, '-m', 'linked'], cwd=SHARED,\n"
+        "                          capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '42', done\n",
+        "print({value})\n",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(THROUGH_A_LINK))
+def test_code_beside_the_workspace_reached_through_a_link_that_moves_is_an_input(
+    tmp_path: Path, case: str
+) -> None:
+    """A test reaches code beside the workspace through a link to one version of it; the
+    link then points at another."""
+    test, module = THROUGH_A_LINK[case]
+    for version, value in (("v1", 42), ("v2", 4100)):
+        (tmp_path / "libs" / version).mkdir(parents=True)
+        (tmp_path / "libs" / version / "linked.py").write_text(
+            module.format(value=value), encoding="utf-8"
+        )
+    link = tmp_path / "shared"
+    link.symlink_to("libs/v1")
     ws = make_workspace(tmp_path / "ws", {"1": test})
     assert run_doit(ws, "poc-complete").code == 0
     link.unlink()
-    link.symlink_to("libs_v2")
-    assert_outside_change_seen(ws, "../libs/linked.py")
+    link.symlink_to("libs/v2")
+    assert_outside_change_seen(ws, "../shared/linked.py")
 
 
 @pytest.mark.parametrize("case", sorted(OUTSIDE_CODE))
