@@ -724,9 +724,12 @@ class Observer:
         self.installed = installed_folders()
         #: a process a watched one started: all it does is for the workspace (child_started)
         self.child = False
-        #: (its working folder's real path, as its starter named it) when they differ: a
-        #: child started in a link beside the workspace reaches the code there through it
-        self.started_in: tuple[str, str] | None = None
+        #: its working folder as named (by its starter, by os.chdir) where that is a link:
+        #: a process working in a link beside the workspace reaches the code there through
+        #: it, and the kernel's look at the folder gives only where the link led
+        self.cwd_named: str | None = None
+        #: each such folder's real path -> the path it was named by (with separators)
+        self.named_folders: dict[str, str] = {}
         secret = os.environ.get(SECRET_NAMES_ENV, "")
         self.secret_names = set(filter(None, secret.split(",")))
 
@@ -906,11 +909,12 @@ class Observer:
         """A folder of the import system's path outside both the workspace and the Python
         installation (a `pythonpath` folder beside the workspace), by its path from the
         workspace ("../shared"); None for any other."""
-        if not isinstance(entry, str) or not entry:
+        if not isinstance(entry, str):
             return None
-        full = os.path.abspath(entry)
+        full = os.path.abspath(entry or os.curdir)  # ('': the working folder)
         if (full + os.sep).startswith(self.installed):
             return None
+        full = self.as_named(full + os.sep).rstrip(os.sep)  # (a link, as reached)
         return self.from_workspace(full)  # (one not there yet too: made, it is searched)
 
     def from_workspace(self, full: str) -> str:
@@ -956,8 +960,7 @@ class Observer:
         full = text if text[:1] == os.sep else os.path.join(os.getcwd(), text)
         if full.startswith(self.installed):
             return
-        if self.started_in is not None and full.startswith(self.started_in[0]):
-            full = self.started_in[1] + full[len(self.started_in[0]) :]  # (as reached)
+        full = self.as_named(full)
         for real, when in code_reached(full, (*self.installed, self.prefix)):
             if real in self.outside_code:
                 continue
@@ -1208,17 +1211,49 @@ class Observer:
         frame calls the function), not by a library working for it."""
         return self._own_code(self.frame_file(self.caller()))
 
+    def named_cwd(self) -> str:
+        """This process's working folder as named (through a link) where it was, else its
+        real path."""
+        real = os.getcwd()
+        named = self.cwd_named
+        return named if named is not None and os.path.realpath(named) == real else real
+
+    def now_in(self, named: str) -> None:
+        """The process works in the folder named so (it started there, or is changing into
+        it: os.chdir's event comes first): where that is a link, what it reaches there is
+        reached through it."""
+        self.cwd_named = named
+        real = os.path.realpath(named)
+        if real != named:
+            self.named_folders[real.rstrip(os.sep) + os.sep] = named.rstrip(os.sep) + os.sep
+
+    def changed_folder(self, path: object) -> None:
+        """os.chdir(path): the folder it works in now, as named."""
+        try:
+            named = os.path.normpath(os.path.join(self.named_cwd(), os.fsdecode(path)))  # type: ignore[arg-type]
+        except (TypeError, ValueError):  # (a descriptor: no name)
+            self.cwd_named = None
+            return
+        self.now_in(named)
+
+    def as_named(self, full: str) -> str:
+        """An absolute path as reached through the folder it was named by (a link this
+        process works in, or worked in), else as it is."""
+        for real, named in self.named_folders.items():
+            if full.startswith(real):
+                return named + full[len(real) :]
+        return full
+
     def tell_started_in(self, cwd: object) -> None:
         """Tell the process being started the working folder it is given, as named here
-        (CWD_ENV; none: this one's)."""
+        (CWD_ENV; none given: this one's, as named)."""
         try:
-            named = os.path.abspath(os.fsdecode(cwd)) if cwd is not None else None  # type: ignore[arg-type]
+            folder = "" if cwd is None else os.fsdecode(cwd)  # type: ignore[arg-type]
+            named = os.path.normpath(os.path.join(self.named_cwd(), folder))
         except (TypeError, ValueError):
-            named = None
-        if named is None:
             _UNSETENV(CWD_ENV)
-        else:
-            _PUTENV(CWD_ENV, named)
+            return
+        _PUTENV(CWD_ENV, named)
 
     def _given_code(self, frame: object) -> bool:
         """Whether a frame runs the code a watched process gave this one to run (``python
@@ -1413,7 +1448,7 @@ class Observer:
         elif event in _PROGRAM_EVENTS:
             if self.children:  # what it reads is read by the module that starts it, too
                 _PUTENV(BY_ENV, self.reader(3) or self.parent_by)
-            if self.children:  # where it starts, as named here
+            if self.site:  # (the Python it starts observes itself) where it starts, as named
                 self.tell_started_in(args[2] if event == "subprocess.Popen" else None)
             if self.for_workspace():
                 self.path_lookup()  # by name, or by a shell that may look names up
@@ -1421,6 +1456,8 @@ class Observer:
                     self._found_folder(args[2])  # its working folder
         elif event == "os.chdir":
             self._found_folder(args[0])
+            if self.site:  # (where the processes it starts work, as named)
+                self.changed_folder(args[0])
         elif event == "os.mkdir":  # made, or made sure of: files written there need it not
             name = _at(args[0], args[2])
             rel = self.inside(name) if name else None
@@ -2243,9 +2280,8 @@ def child_started(observer: Observer, out: str, by: str, started_in: str | None 
     its working folder as its starter named it (CWD_ENV)."""
     observer.child = True
     observer.parent_by = by
-    real = os.getcwd()
-    if started_in and started_in != real and os.path.realpath(started_in) == real:
-        observer.started_in = (real + os.sep, started_in.rstrip(os.sep) + os.sep)
+    if started_in:
+        observer.now_in(started_in)
     observer.follow(out)
     thread = get_ident()
     observer.busy.add(thread)  # (its reads of os.environ are the observer's)

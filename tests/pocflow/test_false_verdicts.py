@@ -6075,21 +6075,26 @@ def test_a_module_that_appears_in_a_folder_beside_the_workspace_a_test_imports_f
     assert_outside_change_seen(ws, "common_fast")
 
 
-def test_a_module_a_tests_python_c_child_looks_for_in_vain_is_an_input(tmp_path: Path) -> None:
-    """A test runs `python -c CODE` whose code tries a faster module first, which is not
-    there: the code a test gives a child is the workspace's, and so is what it looked for."""
+@pytest.mark.parametrize("where", ["PoC", "../beside"])
+def test_a_module_a_tests_python_c_child_looks_for_in_vain_is_an_input(
+    tmp_path: Path, where: str
+) -> None:
+    """A test runs `python -c CODE` (in a workspace folder, or in one beside it) whose code
+    tries a faster module first, which is not there: the code a test gives a child is the
+    workspace's, and so is what it looked for, in the folder it ran in too."""
     test = (
         "import subprocess\nimport sys\n\n"
         "CODE = '''try:\n    from fast_a import g\nexcept ImportError:\n"
         "    def g():\n        return 42\nprint(g())\n'''\n\n\n"
         "def test_the_child_answers():\n"
-        "    done = subprocess.run([sys.executable, '-c', CODE], cwd='PoC',\n"
+        f"    done = subprocess.run([sys.executable, '-c', CODE], cwd={where!r},\n"
         "                          capture_output=True, text=True)\n"
         "    assert done.stdout.strip() == '42', done\n"
     )
     ws = make_workspace(tmp_path / "ws", {"1": test})
+    (ws / where).mkdir(exist_ok=True)
     assert run_doit(ws, "poc-complete").code == 0
-    (ws / "PoC" / "fast_a.py").write_text("def g():\n    return 0\n", encoding="utf-8")
+    (ws / where / "fast_a.py").write_text("def g():\n    return 0\n", encoding="utf-8")
     assert_run_again_and_failed(ws, "1")
 
 
@@ -6151,6 +6156,28 @@ THROUGH_A_LINK = {
         "def test_the_answer():\n"
         "    done = subprocess.run([sys.executable, '-m', 'linked'], cwd=SHARED,\n"
         "                          capture_output=True, text=True)\n"
+        "    assert done.stdout.strip() == '42', done\n",
+        "print({value})\n",
+    ),
+    "run by a Python child of a test that changed into the link": (
+        "import os\nimport subprocess\nimport sys\n\n\n"
+        "def test_the_answer():\n"
+        "    here = os.getcwd()\n"
+        "    os.chdir(os.path.join('..', 'shared'))\n"
+        "    try:\n"
+        "        done = subprocess.run([sys.executable, '-m', 'linked'],\n"
+        "                              capture_output=True, text=True)\n"
+        "    finally:\n"
+        "        os.chdir(here)\n"
+        "    assert done.stdout.strip() == '42', done\n",
+        "print({value})\n",
+    ),
+    "run by a grandchild started in the link": (
+        "import subprocess\nimport sys\n\n"
+        "CODE = ('import subprocess, sys; print(subprocess.run([sys.executable, \"-m\", '\n"
+        '        \'"linked"], cwd="../shared", capture_output=True, text=True).stdout)\')\n\n\n'
+        "def test_the_answer():\n"
+        "    done = subprocess.run([sys.executable, '-c', CODE], capture_output=True, text=True)\n"
         "    assert done.stdout.strip() == '42', done\n",
         "print({value})\n",
     ),
