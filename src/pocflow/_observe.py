@@ -1228,13 +1228,17 @@ class Observer:
             self.named_folders[real.rstrip(os.sep) + os.sep] = named.rstrip(os.sep) + os.sep
 
     def changed_folder(self, path: object) -> None:
-        """os.chdir(path): the folder it works in now, as named."""
+        """os.chdir(path): the folder it works in now, as named — and as the Python
+        processes it starts are told, however they are started (a forkserver of
+        multiprocessing is started with no event to tell it then)."""
         try:
             named = os.path.normpath(os.path.join(self.named_cwd(), os.fsdecode(path)))  # type: ignore[arg-type]
-        except (TypeError, ValueError):  # (a descriptor: no name)
+        except (TypeError, ValueError):  # (a descriptor: no name, its real folder it is)
             self.cwd_named = None
+            _UNSETENV(CWD_ENV)
             return
         self.now_in(named)
+        _PUTENV(CWD_ENV, named)
 
     def as_named(self, full: str) -> str:
         """An absolute path as reached through the folder it was named by (a link this
@@ -2280,7 +2284,7 @@ def child_started(observer: Observer, out: str, by: str, started_in: str | None 
     its working folder as its starter named it (CWD_ENV)."""
     observer.child = True
     observer.parent_by = by
-    if started_in:
+    if started_in and os.path.realpath(started_in) == os.getcwd():  # (not an old one's)
         observer.now_in(started_in)
     observer.follow(out)
     thread = get_ident()

@@ -6172,6 +6172,21 @@ THROUGH_A_LINK = {
         "    assert done.stdout.strip() == '42', done\n",
         "print({value})\n",
     ),
+    "run by a forkserver pool's worker started after changing into the link": (
+        "import multiprocessing\nimport os\nimport sys\n\n\n"
+        "def answer(_):\n    sys.path.insert(0, '')\n    import linked\n"
+        "    return linked.VAL\n\n\n"
+        "def test_the_answer():\n"
+        "    here = os.getcwd()\n"
+        "    os.chdir(os.path.join('..', 'shared'))\n"
+        "    try:\n"
+        "        with multiprocessing.get_context('forkserver').Pool(1) as pool:\n"
+        "            got = pool.map(answer, [0])\n"
+        "    finally:\n"
+        "        os.chdir(here)\n"
+        "    assert got == [42]\n",
+        "VAL = {value}\n",
+    ),
     "run by a grandchild started in the link": (
         "import subprocess\nimport sys\n\n"
         "CODE = ('import subprocess, sys; print(subprocess.run([sys.executable, \"-m\", '\n"
