@@ -343,6 +343,15 @@ def _checked_project(root: Path, data: dict[str, Any]) -> _Project:
         values[key] = _inside(root, key, values[key])
         if key.endswith("_dir") and key != "state_dir":  # (the state folder: its own check)
             _no_file_in_the_way(root, key, values[key], values[key] == SETTINGS[key][1])
+    chosen = values["state_file"] != SETTINGS["state_file"][1]  # (the default's:
+    # a folder in the way of PROJECT_STATE.md, to move away, as the document's writer says)
+    if chosen and (root / values["state_file"]).is_dir():
+        raise _bad(
+            "state_file",
+            f"{values['state_file']}: is a folder, where pocflow writes the state document "
+            f"(state_file = {values['state_file']!r}): set state_file in [tool.pocflow] to "
+            "a file's path (PROJECT_STATE.md, the default)",
+        )
     pytest_config = tool.get("pytest", {}).get("ini_options", {})
     return _Project(values=values, tables=tables, pytest_config=dict(pytest_config))
 

@@ -174,6 +174,13 @@ CASES: dict[str, Case] = {
         "'steps/records', the default): move it away, or set records_dir in [tool.pocflow] "
         "to a folder",
     ),
+    "the state document's setting naming a folder": Case(
+        replace("pyproject.toml", "[tool.pocflow]\n", '[tool.pocflow]\nstate_file = "steps"\n'),
+        3,
+        "steps: is a folder, where pocflow writes the state document (state_file = 'steps'): "
+        "set state_file in [tool.pocflow] to a file's path (PROJECT_STATE.md, the default)",
+        may_change=("pyproject.toml",),
+    ),
     "a state_dir through a file": Case(
         replace(
             "pyproject.toml",
