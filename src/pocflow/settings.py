@@ -161,7 +161,27 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
             )
         )
     _refuse_a_gap(root, project, pocs)
+    _refuse_a_step_back(root, project, pocs[-1])
     return _for_poc(root, project, number, pocs)
+
+
+def _refuse_a_step_back(root: Path, project: _Project, current: int) -> None:
+    """A current PoC before one that has records already (``poc = 1`` in a project that
+    moved on to PoC 2) is a mistyped ``poc``: refused, before a gate renders
+    PROJECT_STATE.md for the earlier PoC as the current one."""
+    later = current + 1
+    records = root / project.values["records_dir"] / f"poc{later}"
+    if records.is_dir() and any(records.glob("*.json")):
+        raise SettingsError(
+            located(
+                PYPROJECT,
+                f"poc = {current}, but PoC {later} has records already "
+                f"({project.values['records_dir']}/poc{later}/): the project moved on to it; "
+                f"is it poc = {later}? (an earlier PoC's steps run as "
+                f"`doit poc{current}.step:<id>`)",
+                setting_line(root, "poc"),
+            )
+        )
 
 
 def _refuse_a_gap(root: Path, project: _Project, pocs: tuple[int, ...]) -> None:

@@ -848,3 +848,18 @@ def test_an_earlier_poc_whose_steps_were_verified_again_awaits_its_gate(two_pocs
     assert run_doit(two_pocs, "all-pocs-complete").code == 0
     state = (two_pocs / "PROJECT_STATE.md").read_text(encoding="utf-8")
     assert "| ✅ Complete (2/2 steps)" in state, state
+
+
+@pytest.mark.e2e
+def test_setting_the_current_poc_back_to_an_earlier_one_is_refused(two_pocs: Path) -> None:
+    """poc = 1 in a project that moved on to PoC 2 (whose steps have records): a typo that
+    would render PROJECT_STATE.md for PoC 1 as the current one. One line, the setting's
+    line, and what was meant; nothing written."""
+    assert run_doit(two_pocs, "poc-complete").code == 0
+    edit(two_pocs / "pyproject.toml", lambda text: text.replace("poc = 2", "poc = 1"))
+    state = (two_pocs / "PROJECT_STATE.md").read_bytes()
+    refused = run_doit(two_pocs, "poc-complete")
+    assert refused.code == 3, refused.out + refused.err
+    assert "poc = 1, but PoC 2 has records already (steps/records/poc2/)" in refused.err
+    assert "is it poc = 2?" in refused.err
+    assert (two_pocs / "PROJECT_STATE.md").read_bytes() == state
