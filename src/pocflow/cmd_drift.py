@@ -45,8 +45,8 @@ class Drift(WorkspaceCommand):
             gate = ALL_POCS_TASK if several else GATE_TASK
             by_hand = sum(isinstance(problem, ByHand) for problem in problems)
             first = (
-                f"fix the {by_hand} named line(s) by hand first (pocflow will not rewrite "
-                "those documents as they are), then "
+                f"mend the {by_hand} named file(s) by hand first, as said (no regeneration "
+                "mends them), then "
                 if by_hand
                 else ""
             )

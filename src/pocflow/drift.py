@@ -43,7 +43,8 @@ def _poc_documents(ws: Workspace, statuses: dict[str, StepStatus]) -> dict[str, 
 
 class ByHand(str):
     """A difference no regeneration mends: a document pocflow will not rewrite as it is (a
-    marker broken, not UTF-8) until a person fixes the line it names."""
+    marker broken, not UTF-8) until a person fixes the line it names, or a record of a step
+    the PoC no longer has, for a person to remove."""
 
 
 def find_drift(ws: Workspace) -> list[str]:
@@ -98,7 +99,7 @@ def orphan_records(ws: Workspace) -> list[str]:
     plan section removed): it and its results doc stay in the repository, saying what no
     step proves any more."""
     folder = ws.root / ws.settings.records_dir
-    found = []
+    found: list[str] = []
     for path in sorted(folder.glob("step*.json")) if folder.is_dir() else []:
         step_id = parse_step_id(path.stem[len("step") :])
         if step_id is None or step_id in ws.steps or path.name != f"step{step_id}.json":
@@ -106,8 +107,11 @@ def orphan_records(ws: Workspace) -> list[str]:
         doc = ws.results_doc(step_id)
         also = f" and {doc}" if (ws.root / doc).exists() else ""
         found.append(
-            f"{ws.record_path(step_id)}: the record of step {step_id}, which the PoC no longer "
-            f"has (no files, not in the plan); remove it{also} (git rm), or bring the step back"
+            ByHand(
+                f"{ws.record_path(step_id)}: the record of step {step_id}, which the PoC no "
+                f"longer has (no files, not in the plan); remove it{also} (git rm), or bring "
+                "the step back"
+            )
         )
     return found
 

@@ -157,6 +157,8 @@ def test_drift_names_the_record_and_results_doc_a_removed_step_left(sample: Path
         "has (no files, not in the plan); remove it and "
         "docs/time-zone-atlas-step4_1-results.md (git rm), or bring the step back"
     ) in result.out
+    # no gate mends it: the closing line says it is the person's to do first
+    assert "mend the 1 named file(s) by hand first" in result.out, result.out
 
 
 @pytest.mark.e2e
