@@ -158,7 +158,6 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
     """A step just failed: its results doc says so (❌ BLOCKED), and so does the PoC's
     results doc if the gate wrote one (❌ NOT COMPLETE) — the phases after the failed one,
     the document phase among them, do not run. The documents written."""
-    from pocflow.record import read_step_record
 
     written = []
     try:
@@ -166,13 +165,20 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
         written.append(ws.root / ws.results_doc(step.step_id))
     except PocflowError as exc:  # a template of the workspace's that wants a test result
         sys.stderr.write(f"pocflow: warning: {ws.results_doc(step.step_id)} not updated: {exc}\n")
+    poc_results = write_poc_results_as_recorded(ws)
+    return written if poc_results is None else [*written, poc_results]
+
+
+def write_poc_results_as_recorded(ws: Workspace) -> Path | None:
+    """write_poc_results_again from the step records as they are on disk."""
+    from pocflow.record import read_step_record
+
     records = {
         sid: found
         for sid in ws.steps
         if (found := read_step_record(ws.root / ws.record_path(sid))) is not None
     }
-    poc_results = write_poc_results_again(ws, records)
-    return written if poc_results is None else [*written, poc_results]
+    return write_poc_results_again(ws, records)
 
 
 def write_poc_results_again(ws: Workspace, records: dict[str, StepRecord]) -> Path | None:

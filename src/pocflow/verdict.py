@@ -32,7 +32,7 @@ from pocflow.record import (
     write_record,
     write_unless_held,
 )
-from pocflow.render import refresh_project_state
+from pocflow.render import refresh_project_state, write_poc_results_as_recorded
 from pocflow.workspace import Workspace
 
 
@@ -160,6 +160,9 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
             # the record is back to the bytes the project-state task last stood on: that task
             # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
             refresh_project_state(ws)  # (which notes it written by pocflow)
+        if restored and not unchanged:  # and so does the PoC results doc, which the gate
+            # that passed on these records does not run again for: as they say now
+            write_poc_results_as_recorded(ws)
     if record.is_verified:
         write_unless_held(kept, text)
     return record

@@ -190,3 +190,28 @@ def test_a_gate_that_no_longer_passes_has_the_poc_results_doc_say_so_and_drift_a
     assert says in doc and "✅ COMPLETE" not in doc, doc
     drift = run_doit(sample, "drift")
     assert drift.code == 0, drift.out + drift.err
+
+
+@pytest.mark.e2e
+def test_a_step_that_failed_and_passes_again_on_the_same_records_has_the_poc_doc_complete(
+    sample: Path,
+) -> None:
+    """A step's tests broke after the gate passed (the PoC results doc then says ❌ NOT
+    COMPLETE), and were mended: `doit step:N` verifies the step on the very records the
+    gate passed on, so the PoC is complete again, as `doit status` says — and so does its
+    results doc, which drift agrees with (it said NOT COMPLETE until the next gate)."""
+    from support import edit, run_doit
+
+    test = sample / "tests/test_step2_coordinates.py"
+    kept = test.read_text(encoding="utf-8")
+    edit(test, lambda text: text + "\n\ndef test_broken():\n    assert False\n")
+    assert run_doit(sample, "poc-complete").code == 1
+    assert "❌ NOT COMPLETE" in (sample / "docs/poc1-results.md").read_text(encoding="utf-8")
+    test.write_text(kept, encoding="utf-8")
+    assert run_doit(sample, "step:2").code == 0
+    status = run_doit(sample, "status")
+    assert "nothing to do: PoC 1 is complete" in status.out, status.out
+    doc = (sample / "docs/poc1-results.md").read_text(encoding="utf-8")
+    assert "✅ COMPLETE" in doc and "NOT COMPLETE" not in doc, doc
+    drift = run_doit(sample, "drift")
+    assert drift.code == 0, drift.out
