@@ -1256,7 +1256,12 @@ def gone_record(ws: Workspace, step_id: str) -> StepRecord | None:
     if (ws.root / ws.record_path(step_id)).exists():
         return None
     kept = read_step_record(ws.run_file(step_id, VERIFIED_FILE))
-    return kept if kept is not None and kept.is_verified else None
+    step = ws.steps.get(step_id)
+    if kept is None or not kept.is_verified or step is None:
+        return None
+    # the step of this id that was verified here, not another one given its id since (the
+    # old step removed from the plan, a new one added under the same number)
+    return kept if kept.name == step.name else None
 
 
 def acceptance(

@@ -421,3 +421,18 @@ def test_a_poc_with_no_plan_and_no_steps_is_told_to_write_its_plan(tmp_path: Pat
     edit(ws / "pyproject.toml", lambda text: text.replace("poc = 1", "poc = 2"))
     status = run_doit(ws, "status")
     assert "next: write the plan at docs/poc2-implementation.md" in status.out, status.out
+
+
+@pytest.mark.e2e
+def test_a_new_step_given_a_removed_steps_id_is_not_said_verified_here(tmp_path: Path) -> None:
+    """Step 2 removed (its record with it) and a new step 2 written under another name: what
+    was verified here was the old step, so neither status nor drift says the new one was."""
+    ws = verified_chain(tmp_path / "ws")
+    (ws / "steps/records/step2.json").unlink()
+    edit(ws / "docs/poc1-implementation.md", lambda t: t.replace("Step 2: S2", "Step 2: Export"))
+    for command in ("status", "drift"):
+        said = run_doit(ws, command).out
+        assert "verified here" not in said, f"{command}: {said}"
+    # the step renamed back is the one verified here: its record is written again
+    edit(ws / "docs/poc1-implementation.md", lambda t: t.replace("Step 2: Export", "Step 2: S2"))
+    assert "verified here" in run_doit(ws, "status").out
