@@ -185,7 +185,10 @@ def gate_record(workspace: Path) -> dict[str, Any]:
 
 
 ONE_SESSION = "The full step suite, run as one pytest session: **10 tests, 10 passed**"
-EACH_STEP = "Every step's tests, each passed on the files as they are: **10 tests, 10 passed**"
+EACH_STEP = (
+    "Every step's tests, each passed on the files as they were when the gate passed: "
+    "**10 tests, 10 passed**"
+)
 
 
 def test_steps_ready_together_run_every_test_once_in_one_session(tmp_path: Path) -> None:
