@@ -139,7 +139,8 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
     PoC ``poc`` (default: the current one, ``tool.pocflow.poc``).
 
     The parsed table is kept for this process while pyproject.toml's size, modification
-    time and inode stay the same (a run loads the workspace once per task)."""
+    time and inode stay the same (a run loads the workspace once per task); the current
+    PoC's number is checked against the project's PoCs as it is read, before it is kept."""
     try:
         info = (root / PYPROJECT).stat()
         now: tuple[int, ...] = stamp(info)
@@ -147,7 +148,10 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
         now = ()
     known = _SETTINGS.get(root)
     if known is None or known[0] != now:
-        known = _SETTINGS[root] = (now, _load_project(root))
+        loaded = _load_project(root)
+        _refuse_a_gap(root, loaded, _project_pocs(root, loaded))
+        _refuse_a_step_back(root, loaded, loaded.values["poc"])
+        known = _SETTINGS[root] = (now, loaded)
     project = known[1]
     pocs = _project_pocs(root, project)
     number = project.values["poc"] if poc is None else poc
@@ -160,8 +164,6 @@ def load_settings(root: Path, poc: int | None = None) -> Settings:
                 "or a [tool.pocflow.poc<N>] table)",
             )
         )
-    _refuse_a_gap(root, project, pocs)
-    _refuse_a_step_back(root, project, pocs[-1])
     return _for_poc(root, project, number, pocs)
 
 
