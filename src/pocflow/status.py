@@ -492,19 +492,21 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
     verified on the files as they are, its gate passed on exactly their records and its
     pocN-results.md is written."""
     statuses = compute_status(ws) if statuses is None else statuses
-    problem = poc_problem(ws, statuses)
-    complete = not problem
+    missing = incomplete(ws, statuses)  # (what the gate checks, as poc_problem has it)
+    complete = not missing and not _gate_due(ws)
     failed = any(s.standing == "failed" for s in statuses.values())
     counts: dict[str, int] = {}
     for status in statuses.values():
         test = status.record.test if status.record is not None else None
         for kind, count in (test.counts if test is not None else {}).items():
             counts[kind] = counts.get(kind, 0) + count
-    verified = sum(1 for s in statuses.values() if s.is_verified)
-    label = "✅ Complete" if complete else "❌ Failed" if failed else "🔄 In Progress"
-    if label == "🔄 In Progress" and not incomplete(ws, statuses):
-        # what the gate checks holds (every step verified since it passed, the checklist,
-        # the results docs): its gate is what is left to do
+    if complete:
+        label = "✅ Complete"
+    elif failed:
+        label = "❌ Failed"
+    elif missing:
+        label = "🔄 In Progress"
+    else:  # what the gate checks holds: the gate is what is left to do
         label = "🔄 Awaiting its gate"
     return {
         "tests": tests_text(counts),
@@ -512,7 +514,7 @@ def poc_line(ws: Workspace, statuses: dict[str, StepStatus] | None = None) -> di
         "name": ws.name,
         "current": ws.poc is None,
         "complete": complete,
-        "verified": verified,
+        "verified": sum(1 for s in statuses.values() if s.is_verified),
         "total": len(statuses),
         "label": label,
     }
@@ -522,15 +524,20 @@ def poc_problem(ws: Workspace, statuses: dict[str, StepStatus] | None = None) ->
     """Why the PoC is not complete as its committed gate record stands: what the gate checks
     (every step verified, the checklist, the results docs), its gate passed on exactly these
     records, its pocN-results.md written; '' when it is complete."""
-    problem = incomplete(ws, statuses)
-    if not problem and gate_record_holds(ws) is None:
-        problem = gate_not_passed(ws)
-    if not problem and not (ws.root / ws.poc_results_doc).is_file():
-        problem = (
+    return incomplete(ws, statuses) or _gate_due(ws)
+
+
+def _gate_due(ws: Workspace) -> str:
+    """Why the PoC's gate is what is left to do: it has not passed on the records there are
+    now, or its pocN-results.md is not written; '' when neither."""
+    if gate_record_holds(ws) is None:
+        return gate_not_passed(ws)
+    if not (ws.root / ws.poc_results_doc).is_file():
+        return (
             f"PoC {ws.settings.poc}: {ws.poc_results_doc} is not written: run "
             f"`uv run doit {ws.task(GATE_TASK)}`"
         )
-    return problem
+    return ""
 
 
 def gate_not_passed(ws: Workspace) -> str:
