@@ -566,12 +566,13 @@ def local_failure(ws: Workspace, step_id: str) -> str:
     outweighs any record: a verified record restored from git, or merged, or edited, does
     not hide a failure seen here."""
     evidence = failure_evidence(ws, step_id)
+    files = _step_files(ws, step_id)
     if (
         evidence is None
         or not isinstance(evidence.get("inputs"), dict)
         or not evidence["inputs"]
         or not still_holds(ws.root, evidence["inputs"])
-        or evidence.get("files", _step_files(ws, step_id)) != _step_files(ws, step_id)
+        or evidence.get("files", files) != files
     ):
         return ""
     return f"its latest run here failed on these very files: {evidence.get('message', '')}"

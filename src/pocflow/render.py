@@ -158,7 +158,6 @@ def write_failed_documents(ws: Workspace, step: Step, record: StepRecord) -> lis
     """A step just failed: its results doc says so (❌ BLOCKED), and so does the PoC's
     results doc if the gate wrote one (❌ NOT COMPLETE) — the phases after the failed one,
     the document phase among them, do not run. The documents written."""
-
     written = []
     try:
         write_step_results(ws, step, record)

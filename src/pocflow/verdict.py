@@ -150,18 +150,17 @@ def record_step(ws: Workspace, step_id: str, refresh: bool = True) -> StepRecord
     if record.is_verified and not unchanged and not restored:
         record.durations["state"] = round(time.monotonic() - start, 3)
         text = to_json(record)
+    # the record back to the bytes the project-state task and the gate last stood on: they
+    # find nothing changed, while PROJECT_STATE.md and the PoC results doc say what the
+    # failure wrote
+    back = restored and not unchanged
     with file_lock(ws.state_lock):
         if not unchanged:  # a record changes only when what it proves changes
             _keep_what_it_replaces(ws, step_id)
             write_record(path, record)
-        if refresh:
-            refresh_project_state(ws)
-        elif restored and not unchanged:
-            # the record is back to the bytes the project-state task last stood on: that task
-            # finds nothing changed, while PROJECT_STATE.md says what the failure wrote
+        if refresh or back:
             refresh_project_state(ws)  # (which notes it written by pocflow)
-        if restored and not unchanged:  # and so does the PoC results doc, which the gate
-            # that passed on these records does not run again for: as they say now
+        if back:
             write_poc_results_as_recorded(ws)
     if record.is_verified:
         write_unless_held(kept, text)
