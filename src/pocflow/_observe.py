@@ -1227,13 +1227,20 @@ class Observer:
         if real != named:
             self.named_folders[real.rstrip(os.sep) + os.sep] = named.rstrip(os.sep) + os.sep
 
+    def folder_named(self, path: object) -> str | None:
+        """A folder given to os.chdir or as a child's working folder, as named from here
+        (relative to this process's folder as named); None for a descriptor (no name)."""
+        try:
+            return os.path.normpath(os.path.join(self.named_cwd(), os.fsdecode(path)))  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            return None
+
     def changed_folder(self, path: object) -> None:
         """os.chdir(path): the folder it works in now, as named — and as the Python
         processes it starts are told, however they are started (a forkserver of
         multiprocessing is started with no event to tell it then)."""
-        try:
-            named = os.path.normpath(os.path.join(self.named_cwd(), os.fsdecode(path)))  # type: ignore[arg-type]
-        except (TypeError, ValueError):  # (a descriptor: no name, its real folder it is)
+        named = self.folder_named(path)
+        if named is None:  # (a descriptor: its real folder it is)
             self.cwd_named = None
             _UNSETENV(CWD_ENV)
             return
@@ -1251,13 +1258,11 @@ class Observer:
     def tell_started_in(self, cwd: object) -> None:
         """Tell the process being started the working folder it is given, as named here
         (CWD_ENV; none given: this one's, as named)."""
-        try:
-            folder = "" if cwd is None else os.fsdecode(cwd)  # type: ignore[arg-type]
-            named = os.path.normpath(os.path.join(self.named_cwd(), folder))
-        except (TypeError, ValueError):
+        named = self.folder_named("" if cwd is None else cwd)
+        if named is None:
             _UNSETENV(CWD_ENV)
-            return
-        _PUTENV(CWD_ENV, named)
+        else:
+            _PUTENV(CWD_ENV, named)
 
     def _given_code(self, frame: object) -> bool:
         """Whether a frame runs the code a watched process gave this one to run (``python
