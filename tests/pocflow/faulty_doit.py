@@ -3,12 +3,15 @@
 With FAULT_AT set, the write of a file whose name ends with FAULT_AT stops after its
 temporary file is written and before the rename that makes it the file: it writes its pid
 to FAULT_HOLD and sleeps, so that a test can deliver a signal at exactly that point.
+SIGUSR1 writes every thread's stack to stderr (what a test shows of a run that did not end).
 """
 
 from __future__ import annotations
 
+import faulthandler
 import os
 import runpy
+import signal
 import sys
 import time
 from pathlib import Path
@@ -31,6 +34,7 @@ class _PausingOs:
         os.replace(src, dst)
 
 
+faulthandler.register(signal.SIGUSR1, all_threads=True)
 if os.environ.get("FAULT_AT"):
     fs.os = _PausingOs()  # type: ignore[assignment]
 sys.argv = ["doit", *sys.argv[1:]]

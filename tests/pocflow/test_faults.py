@@ -142,6 +142,36 @@ def _assert_intact(ws: Path) -> None:
         json.loads(record.read_text(encoding="utf-8"))
 
 
+def _communicate_or_show_where_it_waits(
+    process: subprocess.Popen[bytes], seconds: float = 120.0
+) -> tuple[bytes, bytes]:
+    """The run's output once it ends; if it has not ended in time, fail with where each of
+    its threads waits (faulty_doit.py dumps them on SIGUSR1) and the processes of its
+    group, and leave nothing of it running for the next test."""
+    try:
+        return process.communicate(timeout=seconds)
+    except subprocess.TimeoutExpired:
+        pass
+    group = subprocess.run(
+        ["ps", "-ww", "-o", "pid,ppid,stat,args", "-g", str(process.pid)],
+        capture_output=True,
+        text=True,
+        check=False,
+    ).stdout
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(process.pid, signal.SIGUSR1)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        process.communicate(timeout=5)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+    out, err = process.communicate()
+    pytest.fail(
+        f"the run did not end in {seconds:.0f} s; its processes:\n{group}\n"
+        f"stdout:\n{out.decode(errors='replace')}\n"
+        f"stderr (with its threads' stacks):\n{err.decode(errors='replace')}"
+    )
+
+
 @pytest.mark.parametrize("signame", list(SIGNALS))
 @pytest.mark.parametrize("phase", list(POINTS))
 def test_a_run_killed_in_any_phase_leaves_no_false_verdict_and_recovers(
@@ -155,7 +185,7 @@ def test_a_run_killed_in_any_phase_leaves_no_false_verdict_and_recovers(
         os.killpg(process.pid, signum)  # Ctrl-C reaches every process of the terminal's group
     else:
         process.send_signal(signum)
-    _, err = process.communicate(timeout=120)
+    _, err = _communicate_or_show_where_it_waits(process)
     stderr = err.decode("utf-8", errors="replace")
 
     if signum == signal.SIGKILL:
