@@ -11,11 +11,14 @@ becomes ``python -m doit ARGS`` in the request's folder — its environment, its
 run is still a process of its own, with its own modules, state and exit code, as the
 README's commands run.
 
-What a fork cannot change is what the interpreter decided at start-up. ``fits`` tells
-support.run_doit to start a real subprocess instead when a request's environment differs
-from this launcher's in what the interpreter reads at start (PYTHON*, the locale, TZ, HOME),
-or when the workspace holds a file or folder named like a module this launcher loaded
-(a plain ``python -m doit`` there would import the workspace's).
+What a fork cannot change is what the interpreter decided at start-up. support.run_doit
+starts a real subprocess instead when a request's environment differs from this launcher's
+in what the interpreter reads at start (PYTHON*, the locale, TZ, HOME), or when the
+workspace holds a file or folder named like a module this launcher loaded (a plain
+``python -m doit`` there would import the workspace's). One of them a forked run takes on
+as the interpreter would have: the folders ``PYTHONPATH`` puts on ``sys.path``
+(``python_path``), unless one holds a module this launcher loaded or one Python's ``site``
+imports as it starts (``sitecustomize``), or is a folder of this launcher's own path.
 
 The launcher also keeps one of pocflow's fork servers (pocflow._forkserver: pytest and its
 plugins imported, a warm-up session run) and lends it to each run whose environment is the
@@ -58,8 +61,40 @@ def reads_at_start(name: str) -> bool:
     return name.startswith(START_VARIABLES)
 
 
+#: read at start, but taken on by a forked run as the interpreter takes it (python_path)
+TAKEN_ON = frozenset({"PYTHONPATH"})
+#: modules Python's ``site`` imports as it starts, from the first folder of sys.path holding one
+IMPORTED_AT_START = frozenset({"sitecustomize", "usercustomize"})
+
+
 def start_environment(env: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in env.items() if reads_at_start(k)}
+    return {k: v for k, v in env.items() if reads_at_start(k) and k not in TAKEN_ON}
+
+
+def python_path(env: dict[str, str], cwd: str) -> list[str]:
+    """The folders ``PYTHONPATH`` puts on sys.path after its first entry, as the interpreter
+    puts them as it starts in cwd: each made absolute from cwd (an empty entry is cwd
+    itself), each once (``site`` removes the repeats)."""
+    value = env.get("PYTHONPATH")
+    folders: list[str] = []
+    for entry in value.split(os.pathsep) if value else []:
+        folder = os.path.abspath(os.path.join(cwd, entry))
+        if folder not in folders:
+            folders.append(folder)
+    return folders
+
+
+def path_unfaithful(env: dict[str, str], cwd: str, own_path: list[str], modules: set[str]) -> bool:
+    """Whether a run forked with ``PYTHONPATH``'s folders put on its path would differ from
+    a real one: a folder holds a module this launcher loaded (a real run would import that
+    one), or one ``site`` imports at start, or is a folder of the launcher's own path (a
+    real run would find it earlier, and not again later)."""
+    for folder in python_path(env, cwd):
+        if folder in own_path:
+            return True
+        if os.path.isdir(folder) and shadowing(Path(folder), modules | IMPORTED_AT_START):
+            return True
+    return False
 
 
 def shadowing(workspace: Path, modules: set[str]) -> list[str]:
@@ -133,6 +168,7 @@ def _become_doit(request: dict[str, object]) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
     sys.argv = ["-m", *request["args"]]  # type: ignore[misc]
     sys.path[0] = cwd  # this file's folder until now, as `-m` puts the current one first
+    sys.path[1:1] = python_path(request["env"], cwd)  # type: ignore[arg-type]
     # what doit's import took from sys.argv (in a plain run, `-m`): its help lines name it
     from doit.doit_cmd import DoitMain
 
@@ -225,7 +261,7 @@ def serve(parent: int, share: bool = True) -> None:
         importlib.import_module(name)
     compile_packaged_templates()
     loaded = {name.partition(".")[0] for name in sys.modules}
-    print(json.dumps({"modules": sorted(loaded)}), flush=True)
+    print(json.dumps({"modules": sorted(loaded), "path": sys.path[1:]}), flush=True)
     own = dict(os.environ)
     server: subprocess.Popen[bytes] | None = None
     for line in sys.stdin:

@@ -271,6 +271,7 @@ class Launcher:
     def __init__(self) -> None:
         self.process: subprocess.Popen[str] | None = None
         self.modules: set[str] = set()
+        self.path: list[str] = []  # the launcher's sys.path after its first entry
         self.start_env: dict[str, str] = {}
         self.folder = Path()
         self.runs = 0
@@ -286,6 +287,8 @@ class Launcher:
         if doit_launcher.start_environment(env) != self.start_env:
             return None
         if doit_launcher.shadowing(workspace, self.modules):
+            return None
+        if doit_launcher.path_unfaithful(env, str(workspace), self.path, self.modules):
             return None
         # files of this run's own: a process an earlier run left behind may still write
         self.runs += 1
@@ -335,7 +338,8 @@ class Launcher:
     def _start(self) -> None:
         self.folder = Path(tempfile.mkdtemp(prefix="doit-launcher-"))
         atexit.register(shutil.rmtree, self.folder, ignore_errors=True)
-        env = doit_env()
+        # its sys.path without the suite's PYTHONPATH: each run puts on its own
+        env = {k: v for k, v in doit_env().items() if k not in doit_launcher.TAKEN_ON}
         self.process = subprocess.Popen(
             [
                 sys.executable,
@@ -351,7 +355,8 @@ class Launcher:
         )
         atexit.register(self._stop)
         assert self.process.stdout is not None
-        self.modules = set(json.loads(self.process.stdout.readline())["modules"])
+        ready = json.loads(self.process.stdout.readline())
+        self.modules, self.path = set(ready["modules"]), ready["path"]
         self.start_env = doit_launcher.start_environment(env)
 
     def _stop(self) -> None:

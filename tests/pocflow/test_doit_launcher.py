@@ -109,7 +109,10 @@ def test_what_the_interpreter_reads_at_start_is_told_apart() -> None:
     import doit_launcher
 
     env = {"PYTHONPATH": "x", "LANG": "C", "LC_ALL": "C", "TZ": "UTC", "HOME": "/h", "PATH": "/"}
-    assert doit_launcher.start_environment(env) == {k: v for k, v in env.items() if k != "PATH"}
+    # (PYTHONPATH: a forked run puts its folders on its path, as the interpreter does)
+    assert doit_launcher.start_environment(env) == {
+        k: v for k, v in env.items() if k not in ("PATH", "PYTHONPATH")
+    }
 
 
 @pytest.mark.e2e
@@ -122,3 +125,47 @@ def test_a_launched_run_ignores_ctrl_c_when_the_test_process_does(tmp_path: Path
         signal.signal(signal.SIGINT, before)
     assert launched == plain
     assert "default_int_handler" not in launched[1]
+
+
+@pytest.mark.e2e
+def test_a_launched_run_has_the_folders_pythonpath_puts_on_a_real_runs_path(
+    tmp_path: Path,
+) -> None:
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO, "lib/x.py": ""})
+    outside = write_files(tmp_path / "outside", {"helper.py": ""})
+    for value in (
+        "lib",  # relative: from the run's folder
+        f"lib::{outside}:{tmp_path / 'missing'}:lib",  # the folder itself, one absent, twice
+        f"{outside}/../outside",
+    ):
+        launched, plain = launched_and_plain(
+            workspace, ["probe"], {**doit_env(), "PYTHONPATH": value}
+        )
+        assert launched == plain, value
+        assert str(outside) in launched[1] or value == "lib"
+    # and without PYTHONPATH, none of them (the launcher's own path has no suite's PYTHONPATH)
+    launched, plain = launched_and_plain(workspace, ["probe"], doit_env())
+    assert launched == plain
+    assert str(workspace / "lib") not in launched[1]
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize("module", ["sitecustomize.py", "json.py", "doit/__init__.py"])
+def test_a_pythonpath_folder_with_a_module_read_at_start_starts_a_real_process(
+    tmp_path: Path, module: str
+) -> None:
+    # site imports sitecustomize from it as Python starts; json and doit: the launcher's own
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO})
+    site = write_files(tmp_path / "site", {module: "import sys\n"})
+    env = {**doit_env(), "PYTHONPATH": str(site)}
+    assert support._LAUNCHER.run(workspace, ["probe"], env) is None
+
+
+@pytest.mark.e2e
+def test_a_pythonpath_naming_a_folder_of_the_launchers_own_path_starts_a_real_process(
+    tmp_path: Path,
+) -> None:
+    workspace = write_files(tmp_path / "ws", {"dodo.py": PROBE_DODO})
+    support._LAUNCHER.run(workspace, ["list"], doit_env())  # started
+    env = {**doit_env(), "PYTHONPATH": support._LAUNCHER.path[-1]}
+    assert support._LAUNCHER.run(workspace, ["probe"], env) is None
