@@ -146,12 +146,7 @@ def pytest_configure(config: Any) -> None:
     facts.outside = _outside_code(facts.root, config)  # (conftests and plugins are loaded by now)
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts
-    plugins = sorted(
-        {
-            (dist.project_name, dist.version)
-            for _plugin, dist in config.pluginmanager.list_plugin_distinfo()
-        }
-    )
+    plugins = _plugin_distributions(config)
     inipath = config.inipath
     # pytest falls back on a pyproject.toml without pytest settings when it finds no config
     # file: a file above the workspace would then win
@@ -173,6 +168,22 @@ def pytest_configure(config: Any) -> None:
     if observer is not None:  # a config file created later would change the session
         for candidate in _candidates(config, facts.root):
             observer.read(candidate)
+
+
+def _plugin_distributions(config: Any) -> list[tuple[str, str]]:
+    """The name and version of each distribution that registered a plugin of this session,
+    sorted; each distribution's metadata read once (pluggy reads and parses it again for its
+    name and for its version, and a distribution may register several plugins)."""
+    found = set()
+    seen: set[int] = set()
+    for _plugin, facade in config.pluginmanager.list_plugin_distinfo():
+        dist = getattr(facade, "_dist", facade)  # (pluggy's DistFacade wraps it)
+        if id(dist) in seen:
+            continue
+        seen.add(id(dist))
+        metadata = dist.metadata
+        found.add((metadata["name"], metadata["version"]))
+    return sorted(found)
 
 
 def _judged_as_a_whole(config: Any) -> str:
@@ -495,18 +506,22 @@ def _shadowed(root: Path) -> list[str]:
     system's own finder."""
     from importlib.machinery import PathFinder
 
-    def inside(path: str) -> bool:
-        return Path(path).resolve().is_relative_to(root)
+    real_path = _observing_names()["real_path"]
+    folders: dict[str, str] = {}  # (each folder's real path looked up once in this look)
 
+    def within(path: str, folder: str) -> bool:
+        return str(real_path(path, folders)).startswith(os.path.join(folder, ""))
+
+    workspace = str(root)
     # a virtual environment inside the workspace (uv's .venv) is no workspace code
-    installed = tuple(Path(p).resolve() for p in {sys.prefix, sys.base_prefix, sys.exec_prefix})
+    installed = {os.path.realpath(p) for p in {sys.prefix, sys.base_prefix, sys.exec_prefix}}
     found = []
     for name in sorted(PRELOADED):
         origin = getattr(sys.modules.get(name), "__file__", None)
         if not isinstance(origin, str):
             continue
-        if inside(origin):
-            if not any(Path(origin).resolve().is_relative_to(p) for p in installed):
+        if within(origin, workspace):
+            if not any(within(origin, folder) for folder in installed):
                 found.append(name)
             continue
         try:
@@ -514,7 +529,7 @@ def _shadowed(root: Path) -> list[str]:
         except (ImportError, ValueError, OSError):
             continue
         there = getattr(spec, "origin", None)
-        if isinstance(there, str) and inside(there):
+        if isinstance(there, str) and within(there, workspace):
             found.append(name)
     return found
 
@@ -549,17 +564,24 @@ def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
 
 def _observing() -> tuple[Any, Any]:
     """pocflow._observe's installed_folders and code_reached (what is code apart from the
-    workspace is said once, there): the running observer's (its module may be the
-    process's __main__, which running pytest as a module replaces), else loaded from its
-    file beside this one."""
+    workspace is said once, there)."""
+    names = _observing_names()
+    return names["installed_folders"], names["code_reached"]
+
+
+def _observing_names() -> dict[str, Any]:
+    """pocflow._observe's names: the running observer's (its module may be the process's
+    __main__, which running pytest as a module replaces), else loaded from its file beside
+    this one."""
     observer = _observer()
+    names: dict[str, Any]
     if observer is not None:
         names = type(observer).outside_code_read.__globals__
     else:
         if "module" not in _OBSERVING:
             _OBSERVING["module"] = _beside("_observe")
         names = vars(_OBSERVING["module"])
-    return names["installed_folders"], names["code_reached"]
+    return names
 
 
 _OBSERVING: dict[str, Any] = {}
