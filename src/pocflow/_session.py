@@ -71,6 +71,9 @@ class _Facts:
         self.reports: list[list[Any]] = []
         #: code loaded from outside the workspace as the session was configured: its stamps
         self.outside: dict[str, list[int]] = {}
+        #: the module files looked at then (the look as the session ends skips them: what
+        #: was found of them then is what the session stands on)
+        self.looked: set[str] = set()
 
     def emit(self, fact: dict[str, Any]) -> None:
         os.write(self.fd, (json.dumps(fact, separators=(",", ":")) + "\n").encode("utf-8"))
@@ -143,7 +146,8 @@ def pytest_configure(config: Any) -> None:
     config.pluginmanager.register(_ExitStatusWatch(), "pocflow-exit-status")
     config.pluginmanager.register(_RawOutcome(), "pocflow-raw-outcome")
     facts = _Facts(path, Path(str(config.rootpath)).resolve())
-    facts.outside = _outside_code(facts.root, config)  # (conftests and plugins are loaded by now)
+    # (conftests and plugins are loaded by now)
+    facts.outside = _outside_code(facts.root, config, facts.looked)
     config.stash[_STASH] = facts
     _SESSION["facts"] = facts
     plugins = _plugin_distributions(config)
@@ -542,21 +546,22 @@ def _note_shadowed() -> None:
     SHADOWED.extend(name for name in _shadowed(Path.cwd().resolve()) if name not in SHADOWED)
 
 
-def _outside_code(root: Path, config: Any) -> dict[str, list[int]]:
+def _outside_code(root: Path, config: Any, looked: set[str]) -> dict[str, list[int]]:
     """The source files of the modules loaded in this process (and pytest's plugins: two
     conftest.py files are both "conftest", and sys.modules keeps one) that lie outside the
     workspace (root) and outside the Python installation and are not pocflow's
     (pocflow._observe.code_apart), each by its path from the workspace ("../conftest.py")
     -> its stamp now: a conftest.py above the workspace, a module on a folder beside it that
     pytest's `pythonpath` or a test put on sys.path, a library installed editable from a
-    folder beside it."""
+    folder beside it. The files in ``looked`` are skipped, and those looked at added."""
     installed_folders, code_reached = _observing()
     apart = (*installed_folders(), str(root) + os.sep)
     found: dict[str, list[int]] = {}
     folders: dict[str, str] = {}  # (each folder's real path looked up once in this look)
     for module in [*sys.modules.values(), *config.pluginmanager.get_plugins()]:
         file = getattr(module, "__file__", None)
-        if isinstance(file, str) and file.endswith(".py"):
+        if isinstance(file, str) and file.endswith(".py") and file not in looked:
+            looked.add(file)
             for path, when in code_reached(file, apart, folders):
                 found[Path(os.path.relpath(path, root)).as_posix()] = when
     return found
@@ -631,7 +636,7 @@ def pytest_sessionfinish(session: Any, exitstatus: Any) -> None:
         # (as the session started for those loaded by then: one changed since was read
         # otherwise than it is now, and is no proof)
         outside = {
-            **_outside_code(facts.root, session.config),
+            **_outside_code(facts.root, session.config, facts.looked),
             **facts.outside,
             **_outside_code_read(facts.root),
         }
