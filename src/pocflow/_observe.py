@@ -420,13 +420,13 @@ class KernelWatch:
         self.prefix, self.skip = prefix, skip
         self.since = _watch_clock()
         try:
-            ctypes = _stdlib_module("ctypes")
+            ctypes = _stdlib_private("ctypes")
 
             libc = ctypes.CDLL(None, use_errno=True)
             self.fd = libc.inotify_init1(os.O_NONBLOCK | os.O_CLOEXEC)
             if self.fd < 0:
                 return
-            select = _stdlib_module("select")
+            select = _stdlib_private("select")
             self.poller = select.poll()
             self.poller.register(self.fd, select.POLLIN)
             self.add = libc.inotify_add_watch
@@ -557,7 +557,7 @@ class KernelWatch:
         self.thread.start()
 
     def _keep_taking(self) -> None:
-        select = _stdlib_module("select")
+        select = _stdlib_private("select")
         while not self.stopping and self.fd >= 0:
             try:
                 select.select([self.fd, self.wake[0]], [], [])
@@ -665,6 +665,21 @@ def _stdlib_module(name: str) -> "Any":
         return __import__(name)
     finally:
         sys.path[:] = path
+
+
+def _stdlib_private(name: str) -> "Any":
+    """A module of the standard library for the observer's own use, imported from its own
+    folders, and then forgotten with all its import loaded: the code observed finds in
+    ``sys.modules`` what it would have found unobserved, so its own ``import select`` takes
+    a workspace's ``select.py`` where a plain run does. (Loaded already: that one.)"""
+    if name in sys.modules:
+        return sys.modules[name]
+    before = set(sys.modules)
+    try:
+        return _stdlib_module(name)
+    finally:
+        for added in set(sys.modules) - before:
+            del sys.modules[added]
 
 
 class Observer:
@@ -788,7 +803,7 @@ class Observer:
         forked one shares its parent's mapping of the context file)."""
         if self.context_map is None and out:
             try:
-                mmap = _stdlib_module("mmap")  # (a workspace's mmap.py is not it)
+                mmap = _stdlib_private("mmap")  # (a workspace's mmap.py is not it)
                 with open(out + CONTEXT_SUFFIX, "rb") as handle:
                     self.context_map = mmap.mmap(handle.fileno(), 8, access=mmap.ACCESS_READ)
             except (OSError, ValueError):
@@ -2273,7 +2288,7 @@ def _observe_children(observer: Observer, out: str, skip: tuple[str, ...]) -> No
 def _write_contexts(observer: Observer, out: str) -> None:
     """The context file of a process whose children follow it, mapped: the number of the
     context it is in (0, the first: a fact says which)."""
-    mmap = _stdlib_module("mmap")  # (a workspace's mmap.py is not it)
+    mmap = _stdlib_private("mmap")  # (a workspace's mmap.py is not it)
     with open(out + CONTEXT_SUFFIX, "w+b") as handle:
         handle.write(bytes(8))
         handle.flush()

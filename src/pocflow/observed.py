@@ -51,7 +51,7 @@ from pocflow.fingerprint import (
 OBSERVER = Path(__file__).with_name("_observe.py")
 
 #: the version of what is observed: raised whenever pocflow starts watching something more
-OBSERVER_VERSION = 42
+OBSERVER_VERSION = 43
 #: pocflow sets these for its children itself; their values are not the step's inputs
 #: (prefixes; COVERAGE_FILE: where coverage keeps its data in pocflow's pytest sessions)
 OWN_VARIABLES = ("POCFLOW_", "COVERAGE_FILE")

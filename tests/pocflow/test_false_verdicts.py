@@ -755,6 +755,42 @@ def test_a_step_whose_tests_really_fail_is_run_again_and_fails(library: Path, ca
     assert_run_again_and_failed(library, case.step, case.env, case.says)
 
 
+#: standard-library modules pocflow's own machinery in a watched process once used and left
+#: loaded (dying with pocflow, the kernel's watch, the children's context map): a test's or
+#: script's own import of the name then found them, not a workspace module of that name
+#: (pytest itself has imported select and struct before any test: no test of them)
+OBSERVERS_MODULES = ["ctypes", "struct", "select", "mmap"]
+
+
+@pytest.mark.parametrize("name", ["ctypes", "mmap"])
+def test_a_workspace_module_named_like_one_the_observer_uses_is_what_the_tests_import(
+    library: Path, name: str
+) -> None:
+    test = (
+        f"import {name}\n\n\ndef test_the_module_is_the_standard_librarys():\n"
+        f"    assert not hasattr({name}, 'WORKSPACE')\n"
+    )
+    write("tests/test_step4_config.py", test)(library)
+    assert run_doit(library, "poc-complete").code == 0
+    write(f"src/{name}.py", "WORKSPACE = True\n")(library)  # (src/ is first on sys.path)
+    assert_run_again_and_failed(library, "4")
+
+
+@pytest.mark.parametrize("name", OBSERVERS_MODULES)
+def test_a_workspace_module_named_like_one_the_observer_uses_is_what_the_script_imports(
+    library: Path, name: str
+) -> None:
+    replace_in(
+        "PoC/step1_scale.py",
+        "from mylib import scale  # noqa: E402\n",
+        f"from mylib import scale  # noqa: E402\nimport {name}  # noqa: E402\n"
+        f"scale = getattr({name}, 'SCALE', scale)\n",
+    )(library)
+    assert run_doit(library, "poc-complete").code == 0
+    write(f"PoC/{name}.py", "def SCALE(x):\n    return 0\n")(library)  # (the script's folder)
+    assert_run_again_and_failed(library, "1")
+
+
 @pytest.mark.parametrize("keep_state", [True, False], ids=["moved", "cloned"])
 def test_a_record_made_at_a_plain_path_is_not_taken_where_the_path_has_a_space(
     library: Path, tmp_path: Path, keep_state: bool

@@ -347,7 +347,7 @@ os.execv(sys.executable, [sys.executable, "-I", "-c",
 def test_a_module_named_like_the_standard_librarys_on_the_scripts_path_does_not_stop_it_dying(
     tmp_path: Path,
 ) -> None:
-    for name in ("ctypes", "signal", "struct"):
+    for name in ("ctypes", "_ctypes", "signal", "struct"):
         (tmp_path / "lib").mkdir(exist_ok=True)
         (tmp_path / "lib" / f"{name}.py").write_text("WIDTH = 8\n", encoding="utf-8")
     rel = script(tmp_path, "dies.py", DEATH_SIGNAL_AFTER_EXEC)
