@@ -767,26 +767,42 @@ def _problem(
     return ""
 
 
+#: a test's outcomes from the one that says least for it to the one that says most against
+#: it: a test run more than once under one node id (a hook that repeats items, a rerun
+#: plugin's tries) is what its worst run was
+_SEVERITY = ("skipped", "xfailed", "passed", "xpassed", "failed", "error", "not finished")
+
+
 def _outcome(reports: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
     """A test's final outcome from its reports (subtests counted), 'not finished' when its
-    teardown was never reported."""
+    teardown was never reported; for a test run several times under one id (each run
+    starting with its setup report), the worst of its runs'."""
     sub = {"passed": 0, "failed": 0}
-    phases: dict[str, dict[str, Any]] = {}
+    runs: list[list[dict[str, Any]]] = []
     for fact in reports:
         if fact.get("sub"):
             if fact.get("outcome") in sub:
                 sub[str(fact["outcome"])] += 1
+        elif fact.get("when") == "setup" or not runs:
+            runs.append([fact])
         else:
-            phases[str(fact.get("when"))] = fact
+            runs[-1].append(fact)
+    outcomes = [_run_outcome(run, sub) for run in runs] or [_run_outcome([], sub)]
+    return max(outcomes, key=_SEVERITY.index), sub
+
+
+def _run_outcome(reports: list[dict[str, Any]], sub: dict[str, int]) -> str:
+    """The outcome of one run of a test from its phases' reports (its subtests': ``sub``)."""
+    phases = {str(fact.get("when")): fact for fact in reports}
     setup, call, teardown = (phases.get(w) for w in ("setup", "call", "teardown"))
     if teardown is None:
-        return "not finished", sub
+        return "not finished"
     if setup is None or setup["outcome"] == "failed":
         outcome = "error"
     elif setup["outcome"] == "skipped":
         outcome = "xfailed" if setup.get("xfail") else "skipped"
     elif call is None:
-        return "not finished", sub
+        return "not finished"
     elif call["outcome"] == "failed":
         outcome = "failed"
     elif call["outcome"] == "skipped":
@@ -797,7 +813,7 @@ def _outcome(reports: list[dict[str, Any]]) -> tuple[str, dict[str, int]]:
         outcome = "failed"
     if teardown["outcome"] == "failed" and outcome not in ("failed",):
         outcome = "error"
-    return outcome, sub
+    return outcome
 
 
 def _sub_message(sub: dict[str, int]) -> str:

@@ -791,6 +791,38 @@ def test_a_workspace_module_named_like_one_the_observer_uses_is_what_the_script_
     assert_run_again_and_failed(library, "1")
 
 
+#: a conftest that runs each test marked `twice` two times, under one node id
+RUN_TWICE = """
+def pytest_configure(config):
+    config.addinivalue_line("markers", "twice: run the test twice")
+
+
+def pytest_collection_modifyitems(items):
+    items[:] = [
+        again for item in items
+        for again in ([item, item] if item.get_closest_marker("twice") else [item])
+    ]
+"""
+
+
+def test_a_test_run_twice_under_one_id_that_fails_once_fails_its_step(tmp_path: Path) -> None:
+    # its first run fails and its second passes: the second's report must not stand for
+    # both, in a session shared with a step that fails (which explains pytest's exit 1)
+    cached = (
+        "import pytest\n\n_CACHE = {}\n\n\ndef load():\n    if 'v' in _CACHE:\n"
+        "        return _CACHE['v']\n    _CACHE['v'] = 42\n    return 41\n\n\n"
+        "@pytest.mark.twice\ndef test_load_is_stable():\n    assert load() == 42\n"
+    )
+    ws = make_workspace(
+        tmp_path / "ws", {"1": cached, "2": "def test_other():\n    assert 1 == 2\n"}, RUN_TWICE
+    )
+    first = run_doit(ws, "--continue", "poc-complete")
+    assert first.code != 0
+    assert not compute_status(load_workspace(ws))["1"].is_verified, first.out + first.err
+    write("tests/test_step2_x.py", "def test_other():\n    assert 1 == 1\n")(ws)
+    assert_run_again_and_failed(ws, "1")
+
+
 @pytest.mark.parametrize("keep_state", [True, False], ids=["moved", "cloned"])
 def test_a_record_made_at_a_plain_path_is_not_taken_where_the_path_has_a_space(
     library: Path, tmp_path: Path, keep_state: bool

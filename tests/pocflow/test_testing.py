@@ -422,3 +422,22 @@ def test_a_read_of_the_whole_command_line_by_workspace_code_is_noted_after_libra
     assert not getattr(config, _select.WHOLE_COMMAND_LINE, "")
     _workspace_function(tmp_path, "def decide(gen):\n    next(gen)\n", "decide")(gen)
     assert getattr(config, _select.WHOLE_COMMAND_LINE).startswith("conftest.py, which read ")
+
+
+def test_a_test_run_several_times_under_one_id_is_what_its_worst_run_was() -> None:
+    from pocflow.testing import _outcome
+
+    def run(call: str, teardown: str = "passed") -> list[dict[str, object]]:
+        return [
+            {"when": "setup", "outcome": "passed"},
+            {"when": "call", "outcome": call},
+            {"when": "teardown", "outcome": teardown},
+        ]
+
+    assert _outcome(run("failed") + run("passed"))[0] == "failed"
+    assert _outcome(run("passed") + run("failed"))[0] == "failed"
+    assert _outcome(run("passed") + run("passed", teardown="failed"))[0] == "error"
+    assert _outcome(run("passed") + run("passed")[:2])[0] == "not finished"  # never torn down
+    assert _outcome(run("skipped") + run("passed"))[0] == "passed"
+    assert _outcome(run("passed"))[0] == "passed"
+    assert _outcome([])[0] == "not finished"
